@@ -1,0 +1,73 @@
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import {
+  parseRoles,
+  UnauthenticatedError,
+  type Config,
+  type Identity,
+  type Role,
+} from "../../subgraphs/common/src";
+
+/** Issuer of development tokens (`npm run token`). */
+export const DEV_ISSUER = "rampart-dev";
+
+/**
+ * Verifies client bearer tokens: a local HS256 key in development, an OIDC provider's JWKS in
+ * production (with issuer and audience checks). The tenant comes from `tid` (or `tenant_id`),
+ * the roles from `roles`.
+ */
+export class ClientAuth {
+  private readonly jwks?: JWTVerifyGetKey;
+  private readonly secret?: Uint8Array;
+
+  constructor(private readonly jwt: Config["jwt"]) {
+    if (jwt.jwksUrl) this.jwks = createRemoteJWKSet(new URL(jwt.jwksUrl));
+    else if (jwt.secret) this.secret = new TextEncoder().encode(jwt.secret);
+    else throw new Error("JWT verification needs JWT_JWKS_URL or JWT_SECRET");
+  }
+
+  /** The identity in an `Authorization: Bearer …` header; UnauthenticatedError otherwise. */
+  async authenticate(authorization: string | undefined): Promise<Identity> {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+    if (!match) throw new UnauthenticatedError("Send `Authorization: Bearer <token>`.");
+    let payload: JWTPayload;
+    try {
+      const options = { issuer: this.jwt.issuer, audience: this.jwt.audience };
+      payload = this.jwks
+        ? (await jwtVerify(match[1], this.jwks, options)).payload
+        : (await jwtVerify(match[1], this.secret!, { ...options, algorithms: ["HS256"] })).payload;
+    } catch {
+      throw new UnauthenticatedError("The bearer token is invalid or expired.");
+    }
+    const tenantId =
+      typeof payload.tid === "string"
+        ? payload.tid
+        : typeof payload.tenant_id === "string"
+          ? payload.tenant_id
+          : undefined;
+    if (!tenantId || !payload.sub)
+      throw new UnauthenticatedError("The bearer token names no tenant or subject.");
+    return { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
+  }
+}
+
+/** Signs a development token (HS256 with JWT_SECRET). */
+export async function signDevToken(
+  secret: string,
+  claims: {
+    subject: string;
+    tenantId: string;
+    roles: Role[];
+    ttlSeconds?: number;
+    issuer?: string;
+    audience?: string;
+  },
+): Promise<string> {
+  const jwt = new SignJWT({ tid: claims.tenantId, roles: claims.roles })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(claims.subject)
+    .setIssuer(claims.issuer ?? DEV_ISSUER)
+    .setIssuedAt()
+    .setExpirationTime(`${claims.ttlSeconds ?? 12 * 3600}s`);
+  if (claims.audience) jwt.setAudience(claims.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,180 @@
+import {
+  ApolloGateway,
+  RemoteGraphQLDataSource,
+  type GraphQLDataSourceProcessOptions,
+} from "@apollo/gateway";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express from "express";
+import { GraphQLError } from "graphql";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { collectDefaultMetrics, Counter, register } from "prom-client";
+import {
+  ErrorCode,
+  formatError,
+  IDENTITY_HEADER,
+  InternalTokens,
+  UnauthenticatedError,
+  type Config,
+  type Identity,
+  type Logger,
+} from "../../subgraphs/common/src";
+import { ClientAuth } from "./auth";
+import { createSubgraphFetcher } from "./fetcher";
+import { isLimitError, operationLimits } from "./limits";
+import { jsonErrors } from "../../subgraphs/common/src/http";
+
+/** The gateway's request context: the verified client and the internal token for subgraphs. */
+export interface GatewayContext {
+  identity: Identity;
+  internalToken: string;
+}
+
+const requests =
+  (register.getSingleMetric("rampart_gateway_requests_total") as Counter<"outcome"> | undefined) ??
+  new Counter({
+    name: "rampart_gateway_requests_total",
+    help: "GraphQL requests served by the gateway.",
+    labelNames: ["outcome"],
+  });
+
+/** Sends the internal identity token with every subgraph fetch. */
+class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    if ("internalToken" in context && context.internalToken)
+      request.http?.headers.set(IDENTITY_HEADER, context.internalToken);
+  }
+}
+
+/** A running gateway. */
+export interface Gateway {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The one graph: a static supergraph (SUPERGRAPH_PATH) executed by @apollo/gateway, client JWTs
+ * verified here and replaced by a short-lived internal identity token towards the subgraphs.
+ */
+export async function startGateway(
+  config: Config,
+  log: Logger,
+  overrides: { port?: number; subgraphUrls?: Partial<Config["subgraphUrls"]> } = {},
+): Promise<Gateway> {
+  const production = config.env === "production";
+  const supergraphSdl = readFileSync(config.supergraphPath, "utf8");
+  const subgraphUrls = { ...config.subgraphUrls, ...overrides.subgraphUrls };
+  const { fetcher, close: closeFetcher } = createSubgraphFetcher();
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name }) =>
+      new IdentityForwardingDataSource({ url: subgraphUrls[name as keyof typeof subgraphUrls], fetcher }),
+    logger: log,
+  });
+  const auth = new ClientAuth(config.jwt);
+  const tokens = new InternalTokens(config.internalTokenSecret);
+
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  httpServer.keepAliveTimeout = 65_000;
+  const limits = operationLimits({ production });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    validationRules: limits.validationRules,
+    plugins: [
+      ...limits.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ response }) {
+              const failed =
+                response.body.kind === "single" && (response.body.singleResult.errors?.length ?? 0) > 0;
+              requests.inc({ outcome: failed ? "error" : "ok" });
+            },
+          };
+        },
+      },
+    ],
+    formatError: (formatted, error) => {
+      if (isLimitError(formatted.message))
+        return { message: formatted.message, extensions: { code: ErrorCode.OperationLimit } };
+      return formatError(formatted, error, {
+        maskInternal: production,
+        log: (err) => log.error({ err }, "unexpected error"),
+      });
+    },
+  });
+  await apollo.start();
+  if (!register.getSingleMetric("process_cpu_seconds_total")) collectDefaultMetrics();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok", service: "gateway" });
+  });
+  app.get("/ready", async (_req, res) => {
+    const checks = await Promise.all(
+      Object.entries(subgraphUrls).map(async ([name, url]) => {
+        try {
+          const r = await fetch(new URL("/ready", url), { signal: AbortSignal.timeout(2000) });
+          return [name, r.ok] as const;
+        } catch {
+          return [name, false] as const;
+        }
+      }),
+    );
+    const ready = checks.every(([, ok]) => ok);
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(register.contentType).send(await register.metrics());
+  });
+  app.use(
+    "/graphql",
+    express.json({ limit: config.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        let identity: Identity;
+        try {
+          identity = await auth.authenticate(req.headers.authorization);
+        } catch (err) {
+          const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
+          throw new GraphQLError(message, {
+            extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+          });
+        }
+        return { identity, internalToken: await tokens.sign(identity) };
+      },
+    }),
+  );
+
+  app.use(jsonErrors);
+
+  await new Promise<void>((resolve) =>
+    httpServer.listen(overrides.port ?? config.ports.gateway, config.host, resolve),
+  );
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${config.host}:${port}/graphql`;
+  log.info({ url }, "gateway listening");
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        await apollo.stop();
+        await closeFetcher();
+      })()),
+  };
+}

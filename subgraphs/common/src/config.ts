@@ -1,0 +1,143 @@
+import { z } from "zod";
+
+/** Development-only secrets: refused when RAMPART_ENV=production. */
+export const DEV_JWT_SECRET = "rampart-development-jwt-secret-change-me-0001";
+export const DEV_INTERNAL_SECRET = "rampart-development-internal-secret-change-me-01";
+export const DEV_DB_ROLE_PASSWORD = "rampart-dev-password";
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1"));
+
+/**
+ * Every environment variable the platform reads, in one place. `docs/configuration` in the README
+ * lists them; `loadConfig` validates them at start so a typo fails loudly instead of half-working.
+ */
+const EnvShape = {
+  RAMPART_ENV: z.enum(["development", "test", "production"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HOST: z.string().default("127.0.0.1"),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DB_ROLE_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,40}$/, "lower-case letters, digits and _ only")
+    .default("rampart"),
+  DB_ROLE_PASSWORD: z.string().min(8).optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  GATEWAY_PORT: port(4000),
+  POSTURE_PORT: port(4001),
+  PROTECTION_PORT: port(4002),
+  SIEM_PORT: port(4003),
+  POSTURE_URL: z.url().optional(),
+  PROTECTION_URL: z.url().optional(),
+  SIEM_URL: z.url().optional(),
+  SUPERGRAPH_PATH: z.string().default("gateway/supergraph.graphql"),
+  JWT_SECRET: z.string().min(32).optional(),
+  JWT_JWKS_URL: z.url().optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  INTERNAL_TOKEN_SECRET: z.string().min(32).optional(),
+  INTROSPECTION: bool(true),
+  JOBS_ENABLED: bool(true),
+  DEMO_TENANT_ID: z.string().min(1).default("demo"),
+  SEED_DEMO: bool(true),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+};
+
+const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
+  if (env.RAMPART_ENV !== "production") return;
+  const required: Array<[keyof typeof env, string]> = [
+    ["INTERNAL_TOKEN_SECRET", "a 32+ character secret shared by the gateway and the subgraphs"],
+    ["DB_ROLE_PASSWORD", "the password of the subgraphs' database login roles"],
+    ["DATABASE_URL", "the Postgres database (the embedded one is for development only)"],
+  ];
+  for (const [key, what] of required) {
+    if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: `required in production: ${what}` });
+  }
+  if (!env.JWT_JWKS_URL && !env.JWT_SECRET) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["JWT_JWKS_URL"],
+      message: "production needs JWT_JWKS_URL (or JWT_SECRET)",
+    });
+  }
+});
+
+/** Validated configuration with every default filled in. */
+export interface Config {
+  env: "development" | "test" | "production";
+  logLevel: string;
+  host: string;
+  databaseUrl?: string;
+  db: { rolePrefix: string; rolePassword: string; poolSize: number };
+  ports: { gateway: number; posture: number; protection: number; siem: number };
+  subgraphUrls: { posture: string; protection: string; siem: string };
+  supergraphPath: string;
+  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  internalTokenSecret: string;
+  introspection: boolean;
+  jobsEnabled: boolean;
+  demoTenantId: string;
+  seedDemo: boolean;
+  maxBodyBytes: number;
+}
+
+/** Thrown when the environment does not validate; the message lists every bad variable. */
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment (or the given record); throws ConfigError naming each fault. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const local = (p: number) => `http://${e.HOST}:${p}/graphql`;
+  const production = e.RAMPART_ENV === "production";
+  return {
+    env: e.RAMPART_ENV,
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    db: {
+      rolePrefix: e.DB_ROLE_PREFIX,
+      rolePassword: e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
+      poolSize: e.DB_POOL_SIZE,
+    },
+    ports: {
+      gateway: e.GATEWAY_PORT,
+      posture: e.POSTURE_PORT,
+      protection: e.PROTECTION_PORT,
+      siem: e.SIEM_PORT,
+    },
+    subgraphUrls: {
+      posture: e.POSTURE_URL ?? local(e.POSTURE_PORT),
+      protection: e.PROTECTION_URL ?? local(e.PROTECTION_PORT),
+      siem: e.SIEM_URL ?? local(e.SIEM_PORT),
+    },
+    supergraphPath: e.SUPERGRAPH_PATH,
+    jwt: {
+      secret: e.JWT_SECRET ?? (e.JWT_JWKS_URL || production ? undefined : DEV_JWT_SECRET),
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    internalTokenSecret: e.INTERNAL_TOKEN_SECRET ?? DEV_INTERNAL_SECRET,
+    introspection: production ? source.INTROSPECTION === "true" : e.INTROSPECTION,
+    jobsEnabled: e.JOBS_ENABLED,
+    demoTenantId: e.DEMO_TENANT_ID,
+    seedDemo: e.SEED_DEMO,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+  };
+}
+
+/** The names of the variables `loadConfig` reads (the compose-file check compares against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvShape);

@@ -1,0 +1,16 @@
+import { Counter, register } from "prom-client";
+
+/** Every SQL statement a subgraph sends, by subgraph: the figure the N+1 tests and budgets assert on. */
+export const sqlStatements =
+  (register.getSingleMetric("rampart_sql_statements_total") as Counter<"subgraph"> | undefined) ??
+  new Counter({
+    name: "rampart_sql_statements_total",
+    help: "SQL statements sent to Postgres, by subgraph.",
+    labelNames: ["subgraph"],
+  });
+
+/** Current statement count of one subgraph (in-process readers: tests and benchmarks). */
+export async function sqlStatementCount(subgraph: string): Promise<number> {
+  const metric = await sqlStatements.get();
+  return metric.values.find((v) => v.labels.subgraph === subgraph)?.value ?? 0;
+}

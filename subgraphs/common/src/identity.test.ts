@@ -1,0 +1,52 @@
+import { hasAnyRole, InternalTokens, parseRoles, Role, type Identity } from "./identity";
+import { UnauthenticatedError } from "./errors";
+
+const SECRET = "a-test-secret-that-is-at-least-32-chars";
+const who = (roles: Role[]): Identity => ({ subject: "u", tenantId: "t", roles });
+
+describe("roles", () => {
+  it("let higher roles do what lower ones may, but keep INGESTOR apart", () => {
+    expect(hasAnyRole(who([Role.ADMIN]), [Role.READER])).toBe(true);
+    expect(hasAnyRole(who([Role.RESPONDER]), [Role.ANALYST])).toBe(true);
+    expect(hasAnyRole(who([Role.ANALYST]), [Role.RESPONDER])).toBe(false);
+    expect(hasAnyRole(who([Role.INGESTOR]), [Role.READER])).toBe(false);
+    expect(hasAnyRole(who([Role.ADMIN]), [Role.INGESTOR])).toBe(false);
+    expect(hasAnyRole(who([]), [Role.READER])).toBe(false);
+  });
+
+  it("ignore unknown role claims", () => {
+    expect(parseRoles(["READER", "ROOT", 7])).toEqual([Role.READER]);
+    expect(parseRoles("ADMIN")).toEqual([]);
+  });
+});
+
+describe("internal identity tokens", () => {
+  it("carry tenant, subject and roles from the gateway to a subgraph", async () => {
+    const tokens = new InternalTokens(SECRET);
+    const identity = who([Role.ANALYST]);
+    expect(await tokens.verify(await tokens.sign(identity))).toEqual(identity);
+  });
+
+  it("are refused when forged, missing or expired", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const gateway = new InternalTokens(SECRET, 60, () => now);
+    const subgraph = new InternalTokens(SECRET, 60, () => now);
+    const forger = new InternalTokens("another-secret-that-is-32-characters-long", 60, () => now);
+    await expect(subgraph.verify(await forger.sign(who([Role.ADMIN])))).rejects.toThrow(UnauthenticatedError);
+    await expect(subgraph.verify(undefined)).rejects.toThrow(UnauthenticatedError);
+    const token = await gateway.sign(who([Role.READER]));
+    await expect(subgraph.verify(token)).resolves.toBeDefined();
+    now += 61_000;
+    await expect(subgraph.verify(token)).rejects.toThrow(UnauthenticatedError);
+  });
+
+  it("are re-signed once half their lifetime has passed", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const tokens = new InternalTokens(SECRET, 60, () => now);
+    const first = await tokens.sign(who([Role.READER]));
+    now += 10_000;
+    expect(await tokens.sign(who([Role.READER]))).toBe(first);
+    now += 25_000;
+    expect(await tokens.sign(who([Role.READER]))).not.toBe(first);
+  });
+});

@@ -1,0 +1,114 @@
+import { jwtVerify, SignJWT } from "jose";
+import { registerEnumType } from "type-graphql";
+import { UnauthenticatedError } from "./errors";
+
+/** What a caller may do. Each role includes the ones before it; INGESTOR stands alone. */
+export enum Role {
+  READER = "READER",
+  ANALYST = "ANALYST",
+  RESPONDER = "RESPONDER",
+  ADMIN = "ADMIN",
+  INGESTOR = "INGESTOR",
+}
+
+registerEnumType(Role, { name: "Role", description: "A caller's role within its tenant." });
+
+const HIERARCHY: Record<Role, Role[]> = {
+  [Role.READER]: [Role.READER],
+  [Role.ANALYST]: [Role.READER, Role.ANALYST],
+  [Role.RESPONDER]: [Role.READER, Role.ANALYST, Role.RESPONDER],
+  [Role.ADMIN]: [Role.READER, Role.ANALYST, Role.RESPONDER, Role.ADMIN],
+  [Role.INGESTOR]: [Role.INGESTOR],
+};
+
+/** The verified caller: who, in which tenant, with which roles. */
+export interface Identity {
+  subject: string;
+  tenantId: string;
+  roles: readonly Role[];
+}
+
+/** True when any of the caller's roles implies one of `required`. */
+export function hasAnyRole(identity: Identity, required: readonly Role[]): boolean {
+  if (required.length === 0) return true;
+  return identity.roles.some((r) => HIERARCHY[r]?.some((implied) => required.includes(implied)));
+}
+
+/** Parses a role list from a token claim, dropping anything that is not a known role. */
+export function parseRoles(value: unknown): Role[] {
+  const known = new Set<string>(Object.values(Role));
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is Role => typeof v === "string" && known.has(v));
+}
+
+const ISSUER = "rampart-gateway";
+const AUDIENCE = "rampart-subgraphs";
+/** Header that carries the internal identity token from the gateway to a subgraph. */
+export const IDENTITY_HEADER = "x-rampart-identity";
+
+/**
+ * Signs and verifies the short-lived token the gateway sends to subgraphs. Verified tokens are
+ * cached until they expire: a subgraph sees the same token on every fetch of one request and of
+ * many requests from one client, and HMAC verification is the hottest thing on its request path.
+ */
+export class InternalTokens {
+  private readonly key: Uint8Array;
+  private readonly verified = new Map<string, { identity: Identity; expiresAt: number }>();
+  private readonly issued = new Map<string, { token: string; renewAt: number }>();
+
+  constructor(
+    secret: string,
+    private readonly ttlSeconds = 120,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  /** A token for `identity`, reused while more than half its lifetime remains. */
+  async sign(identity: Identity): Promise<string> {
+    const cacheKey = `${identity.tenantId}\u0000${identity.subject}\u0000${identity.roles.join(",")}`;
+    const cached = this.issued.get(cacheKey);
+    const now = this.now();
+    if (cached && cached.renewAt > now) return cached.token;
+    const token = await new SignJWT({ tid: identity.tenantId, roles: identity.roles })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(identity.subject)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(now / 1000) + this.ttlSeconds)
+      .sign(this.key);
+    if (this.issued.size > 10_000) this.issued.clear();
+    this.issued.set(cacheKey, { token, renewAt: now + (this.ttlSeconds * 1000) / 2 });
+    return token;
+  }
+
+  /** The identity in `token`; UnauthenticatedError when it is missing, forged or expired. */
+  async verify(token: string | undefined): Promise<Identity> {
+    if (!token) throw new UnauthenticatedError("Missing internal identity token.");
+    const now = this.now();
+    const hit = this.verified.get(token);
+    if (hit && hit.expiresAt > now) return hit.identity;
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ["HS256"],
+        currentDate: new Date(now),
+      });
+      if (typeof payload.tid !== "string" || !payload.tid || typeof payload.sub !== "string") {
+        throw new Error("identity claims missing");
+      }
+      const identity: Identity = {
+        subject: payload.sub,
+        tenantId: payload.tid,
+        roles: parseRoles(payload.roles),
+      };
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000 });
+      return identity;
+    } catch {
+      throw new UnauthenticatedError("Invalid internal identity token.");
+    }
+  }
+}

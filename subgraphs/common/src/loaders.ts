@@ -1,0 +1,89 @@
+import DataLoader from "dataloader";
+import type { Page } from "./pagination";
+
+/** One page of a per-parent list plus the parent's total. */
+export interface ChildPage<T> {
+  rows: T[];
+  total: number;
+}
+
+/**
+ * A DataLoader for connections hanging off a list of parents (`Resource.alerts(first: 1)` on 100
+ * resources): keys with the same page arguments are fetched together in one statement, so the
+ * cost is one query per distinct page request, never one per parent.
+ */
+export function childConnectionLoader<T>(
+  fetch: (parentIds: readonly string[], page: Page) => Promise<Map<string, ChildPage<T>>>,
+): DataLoader<{ parentId: string; page: Page }, ChildPage<T>, string> {
+  const pageKey = (page: Page) => JSON.stringify([page.first, page.after ?? null]);
+  return new DataLoader(
+    async (keys) => {
+      const groups = new Map<string, { page: Page; ids: string[] }>();
+      for (const key of keys) {
+        const k = pageKey(key.page);
+        const group = groups.get(k) ?? { page: key.page, ids: [] };
+        group.ids.push(key.parentId);
+        groups.set(k, group);
+      }
+      const results = new Map<string, ChildPage<T>>();
+      await Promise.all(
+        [...groups.entries()].map(async ([k, group]) => {
+          const byParent = await fetch([...new Set(group.ids)], group.page);
+          for (const id of group.ids) results.set(`${k}|${id}`, byParent.get(id) ?? { rows: [], total: 0 });
+        }),
+      );
+      return keys.map((key) => results.get(`${pageKey(key.page)}|${key.parentId}`)!);
+    },
+    { cacheKeyFn: (key) => `${pageKey(key.page)}|${key.parentId}` },
+  );
+}
+
+/** A by-id DataLoader: one `WHERE id = ANY($1)` statement per batch, results in key order (null when absent). */
+export function byIdLoader<T extends { id: string }>(
+  fetch: (ids: readonly string[]) => Promise<T[]>,
+): DataLoader<string, T | null> {
+  return new DataLoader(async (ids) => {
+    const rows = await fetch(ids);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+/**
+ * One statement that pages children of many parents at once, newest first. `source` is a SELECT
+ * yielding `parent_id`, `created_at`, `id` and the child's columns; its parameters come first.
+ * Each parent's total is counted before the cursor applies, so `totalCount` is the whole list.
+ */
+export function childPageSql(
+  source: string,
+  sourceParams: unknown[],
+  page: Page,
+): { sql: string; params: unknown[] } {
+  const n = sourceParams.length;
+  const [afterAt, afterId] = page.after ?? [null, null];
+  return {
+    sql: `WITH src AS (${source}),
+      counted AS (SELECT src.*, count(*) OVER (PARTITION BY parent_id)::int AS total FROM src),
+      paged AS (
+        SELECT counted.*, row_number() OVER (PARTITION BY parent_id ORDER BY created_at DESC, id DESC) AS rn
+        FROM counted
+        WHERE $${n + 1}::timestamptz IS NULL OR (created_at, id) < ($${n + 1}::timestamptz, $${n + 2}::uuid)
+      )
+      SELECT * FROM paged WHERE rn <= $${n + 3} ORDER BY parent_id, rn`,
+    params: [...sourceParams, afterAt, afterId, page.first + 1],
+  };
+}
+
+/** Groups `childPageSql` rows by parent, with each parent's total. */
+export function groupChildRows<R extends { parent_id: string; total: number }, T>(
+  rows: R[],
+  map: (row: R) => T,
+): Map<string, ChildPage<T>> {
+  const result = new Map<string, ChildPage<T>>();
+  for (const row of rows) {
+    const entry = result.get(row.parent_id) ?? { rows: [], total: row.total };
+    entry.rows.push(map(row));
+    result.set(row.parent_id, entry);
+  }
+  return result;
+}

@@ -1,0 +1,158 @@
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express, { type Express, type Request, type Response } from "express";
+import type { GraphQLSchema } from "graphql";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { register } from "prom-client";
+import type { DataSource } from "typeorm";
+import { ErrorCode, formatError } from "./errors";
+import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity";
+import { RequestDb } from "./db/data-source";
+import type { Logger } from "./logger";
+import { jsonErrors } from "./http";
+import type { JobRunner } from "./jobs";
+
+/** What every subgraph's request context holds; subgraphs add their services and loaders. */
+export interface BaseContext {
+  identity: Identity;
+  db: RequestDb;
+  log: Logger;
+}
+
+/** How a subgraph is served. */
+export interface SubgraphServerOptions<Ctx extends BaseContext> {
+  name: string;
+  schema: GraphQLSchema;
+  dataSource: DataSource;
+  tokens: InternalTokens;
+  log: Logger;
+  host: string;
+  port: number;
+  production: boolean;
+  maxBodyBytes: number;
+  /** Adds the subgraph's services and per-request DataLoaders to the base context. */
+  createContext: (base: BaseContext) => Ctx;
+  /** Extra HTTP routes (bulk ingest endpoints), mounted after identity verification. */
+  routes?: (app: Express, authenticate: express.RequestHandler) => void;
+  /** The subgraph's durable job runner, stopped on shutdown. */
+  jobs?: JobRunner;
+}
+
+/** A running subgraph. */
+export interface SubgraphServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Closes the request's read transaction once the response is ready, whatever happened. */
+const closeRequestDb: ApolloServerPlugin<BaseContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue }) {
+        await contextValue.db.close();
+      },
+    };
+  },
+};
+
+function unauthenticated(res: Response, message: string): void {
+  res.status(401).json({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] });
+}
+
+/**
+ * Serves one subgraph: `/graphql` for the gateway (internal identity token required), `/health`
+ * (process up), `/ready` (database reachable) and `/metrics` (Prometheus).
+ */
+export async function startSubgraphServer<Ctx extends BaseContext>(
+  options: SubgraphServerOptions<Ctx>,
+): Promise<SubgraphServer> {
+  const { log, tokens, dataSource } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  httpServer.keepAliveTimeout = 65_000;
+
+  const apollo = new ApolloServer<Ctx>({
+    schema: options.schema,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginInlineTraceDisabled(),
+      closeRequestDb as ApolloServerPlugin<Ctx>,
+    ],
+    formatError: (formatted, error) =>
+      formatError(formatted, error, {
+        maskInternal: options.production,
+        log: (err) => log.error({ err }, "unexpected error"),
+      }),
+  });
+  await apollo.start();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok", service: options.name });
+  });
+  app.get("/ready", async (_req, res) => {
+    try {
+      await dataSource.query("SELECT 1");
+      res.json({ status: "ready", service: options.name });
+    } catch (err) {
+      log.warn({ err }, "not ready");
+      res.status(503).json({ status: "unavailable", service: options.name });
+    }
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(register.contentType).send(await register.metrics());
+  });
+
+  const authenticate: express.RequestHandler = (req, res, next) => {
+    tokens.verify(req.header(IDENTITY_HEADER)).then(
+      (identity) => {
+        res.locals.identity = identity;
+        next();
+      },
+      (err: Error) => unauthenticated(res, err.message),
+    );
+  };
+
+  options.routes?.(app, authenticate);
+
+  app.use(
+    "/graphql",
+    authenticate,
+    express.json({ limit: options.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ res }: { req: Request; res: Response }) => {
+        const identity = res.locals.identity as Identity;
+        return options.createContext({
+          identity,
+          db: new RequestDb(dataSource, identity.tenantId),
+          log,
+        });
+      },
+    }),
+  );
+
+  app.use(jsonErrors);
+
+  await new Promise<void>((resolve) => httpServer.listen(options.port, options.host, resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${options.host}:${port}/graphql`;
+  log.info({ url }, `${options.name} subgraph listening`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        await apollo.stop();
+        await options.jobs?.stop();
+        if (dataSource.isInitialized) await dataSource.destroy();
+      })()),
+  };
+}

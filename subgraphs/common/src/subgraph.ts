@@ -1,0 +1,141 @@
+import type { TaskList } from "graphile-worker";
+import type { DataSource, MixedList, EntitySchema } from "typeorm";
+import type { Config } from "./config";
+import { createDataSource, inSystemScope } from "./db/data-source";
+import { roleName, roleUrl, type MigrationTarget, type SubgraphName } from "./db/provision";
+import { InternalTokens } from "./identity";
+import { startJobRunner } from "./jobs";
+import { createLogger, type Logger } from "./logger";
+import { buildFederatedSchema, type SubgraphSchemaOptions } from "./schema";
+import { startSubgraphServer, type BaseContext, type SubgraphServer } from "./server";
+import type { Express, RequestHandler } from "express";
+
+/** Everything that makes one subgraph: the rest (server, identity, db, jobs) is shared. */
+export interface SubgraphModule<Ctx extends BaseContext> {
+  name: SubgraphName;
+  schema: SubgraphSchemaOptions;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[];
+  /** Adds services and DataLoaders to a request's context. */
+  createContext(base: BaseContext, dataSource: DataSource): Ctx;
+  /** Durable job handlers of this subgraph (graphile-worker tasks). */
+  tasks?(dataSource: DataSource, log: Logger): TaskList;
+  /** Recurring jobs, graphile-worker crontab syntax. */
+  crontab?: string;
+  routes?(app: Express, authenticate: RequestHandler, dataSource: DataSource, log: Logger): void;
+}
+
+/** How long outbox events are kept for consumers that resume by cursor. */
+export const OUTBOX_RETENTION_DAYS = 7;
+
+/** Jobs every subgraph runs. */
+function commonTasks(ds: DataSource): TaskList {
+  return {
+    outbox_prune: async () => {
+      await inSystemScope(ds, (m) =>
+        m.query(`DELETE FROM outbox WHERE at < now() - make_interval(days => $1)`, [OUTBOX_RETENTION_DAYS]),
+      );
+    },
+  };
+}
+
+/** Connection string of a subgraph's own login role. */
+export function subgraphDatabaseUrl(config: Config, name: SubgraphName): string {
+  if (!config.databaseUrl)
+    throw new Error("DATABASE_URL is not set (the supervisor sets it for the embedded database).");
+  return roleUrl(config.databaseUrl, roleName(config.db.rolePrefix, name), config.db.rolePassword);
+}
+
+/** The DataSource a subgraph's migrations run on (as the subgraph's role). */
+export function migrationTarget<Ctx extends BaseContext>(
+  module: SubgraphModule<Ctx>,
+  config: Config,
+  log: Logger,
+): MigrationTarget {
+  const url = subgraphDatabaseUrl(config, module.name);
+  return {
+    subgraph: module.name,
+    role: roleName(config.db.rolePrefix, module.name),
+    url,
+    dataSource: createDataSource({
+      subgraph: module.name,
+      url,
+      schema: module.name,
+      entities: module.entities,
+      migrations: module.migrations,
+      poolSize: 1,
+      logger: log,
+    }),
+  };
+}
+
+/** Starts a subgraph: DataSource as its role, federated schema, job runner and HTTP server. */
+export async function runSubgraph<Ctx extends BaseContext>(
+  module: SubgraphModule<Ctx>,
+  config: Config,
+  overrides: { port?: number; log?: Logger } = {},
+): Promise<SubgraphServer> {
+  const log = overrides.log ?? createLogger(module.name, config.logLevel);
+  const url = subgraphDatabaseUrl(config, module.name);
+  const dataSource = createDataSource({
+    subgraph: module.name,
+    url,
+    schema: module.name,
+    entities: module.entities,
+    poolSize: config.db.poolSize,
+    logger: log,
+  });
+  await dataSource.initialize();
+  try {
+    const schema = await buildFederatedSchema(module.schema);
+    const jobs = config.jobsEnabled
+      ? await startJobRunner({
+          url,
+          schema: module.name,
+          tasks: { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log) },
+          crontab: ["0 3 * * * outbox_prune", module.crontab ?? ""].join("\n"),
+          log,
+        })
+      : undefined;
+    return await startSubgraphServer({
+      name: module.name,
+      schema,
+      dataSource,
+      tokens: new InternalTokens(config.internalTokenSecret),
+      log,
+      host: config.host,
+      port: overrides.port ?? config.ports[module.name],
+      production: config.env === "production",
+      maxBodyBytes: config.maxBodyBytes,
+      createContext: (base) => module.createContext(base, dataSource),
+      routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log) : undefined,
+      jobs,
+    });
+  } catch (err) {
+    await dataSource.destroy();
+    throw err;
+  }
+}
+
+/** Runs `close` on SIGINT/SIGTERM, then exits; a second signal exits at once. */
+export function closeOnSignal(close: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "draining");
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  // Forked by the supervisor: if it dies, drain and exit rather than linger as an orphan.
+  if (process.send) process.on("disconnect", () => onSignal("disconnect"));
+}

@@ -1,0 +1,351 @@
+import {
+  assertNoProblems,
+  isUuid,
+  newId,
+  OrderDirection,
+  resourceKindOf,
+  toPage,
+  writeAudit,
+  writeOutbox,
+  type CursorKey,
+  type Identity,
+  type InputProblem,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import { CloudAccount, type CloudProvider } from "./cloud-account.entity";
+import { CloudAccountConnection, ResourceConnection } from "./inventory.connections";
+import {
+  ResourceOrderField,
+  type CloudAccountInput,
+  type ResourceFilter,
+  type ResourceInput,
+  type ResourceOrder,
+} from "./inventory.inputs";
+import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
+import { validateAccountInputs, validateResourceInputs } from "./inventory.validation";
+import { Resource } from "./resource.entity";
+
+const ORDER_COLUMNS: Record<ResourceOrderField, { column: string; cursor: (r: Resource) => string }> = {
+  [ResourceOrderField.NAME]: { column: "r.name", cursor: (r) => r.name },
+  [ResourceOrderField.TYPE]: { column: "r.type", cursor: (r) => r.type },
+  [ResourceOrderField.FIRST_SEEN]: { column: "r.first_seen", cursor: (r) => r.firstSeen.toISOString() },
+  [ResourceOrderField.LAST_SEEN]: { column: "r.last_seen", cursor: (r) => r.lastSeen.toISOString() },
+};
+
+const DEFAULT_ORDER: ResourceOrder = { field: ResourceOrderField.NAME, direction: OrderDirection.ASC };
+
+/**
+ * The shared inventory: accounts and resources. Bulk upserts are atomic: a batch with any invalid
+ * item is rejected whole with every problem listed (`BAD_USER_INPUT`), and nothing is written, so
+ * an integrator fixes the batch and sends it again (the upsert is idempotent).
+ */
+export class InventoryService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Creates or updates accounts; returns them in input order. */
+  async upsertAccounts(inputs: CloudAccountInput[]): Promise<CloudAccount[]> {
+    assertNoProblems("Invalid accounts.", validateAccountInputs(inputs));
+    if (inputs.length === 0) return [];
+    return this.db.write(async (m) => {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name, onboarded_at)
+         SELECT id, $1, provider, external_id, name, now()
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS i(id, provider, external_id, name)
+         ON CONFLICT (tenant_id, provider, external_id) DO UPDATE
+           SET name = excluded.name,
+               updated_at = CASE WHEN cloud_accounts.name IS DISTINCT FROM excluded.name THEN now() ELSE cloud_accounts.updated_at END
+         RETURNING id, tenant_id, provider, external_id, name, onboarded_at, created_at, updated_at`,
+        [
+          this.identity.tenantId,
+          inputs.map(() => newId()),
+          inputs.map((i) => i.provider),
+          inputs.map((i) => i.externalId),
+          inputs.map((i) => i.name),
+        ],
+      );
+      const accounts = rows.map((row) =>
+        m.create(CloudAccount, {
+          id: row.id as string,
+          tenantId: row.tenant_id as string,
+          provider: row.provider as CloudProvider,
+          externalId: row.external_id as string,
+          name: row.name as string,
+          onboardedAt: row.onboarded_at as Date,
+          createdAt: row.created_at as Date,
+          updatedAt: row.updated_at as Date,
+        }),
+      );
+      await writeOutbox(
+        m,
+        accounts.map((a) => ({
+          tenantId: this.identity.tenantId,
+          topic: "inventory.account.upserted",
+          key: a.id,
+          payload: { id: a.id, provider: a.provider, externalId: a.externalId, name: a.name },
+        })),
+      );
+      await writeAudit(m, this.identity, [
+        {
+          action: "inventory.accounts.upsert",
+          target: "cloud_accounts",
+          details: { count: accounts.length },
+        },
+      ]);
+      const byKey = new Map(accounts.map((a) => [`${a.provider}|${a.externalId}`, a]));
+      return inputs.map((i) => byKey.get(`${i.provider}|${i.externalId}`)!);
+    });
+  }
+
+  /** Creates or updates resources in one statement; see the class comment for atomicity. */
+  async upsertResources(inputs: ResourceInput[]): Promise<UpsertResourcesPayload> {
+    assertNoProblems("Invalid resources; nothing was written.", validateResourceInputs(inputs));
+    const payload = Object.assign(new UpsertResourcesPayload(), {
+      upsertedCount: 0,
+      createdCount: 0,
+      updatedCount: 0,
+      unchangedCount: 0,
+      ids: [] as string[],
+    });
+    if (inputs.length === 0) return payload;
+    return this.db.write(async (m) => {
+      const providers = await this.accountProviders(m, inputs);
+      const rows: Array<{ id: string; external_id: string; created: boolean; changed: boolean }> =
+        await m.query(
+          `INSERT INTO resources AS r (id, tenant_id, account_id, provider, type, kind, external_id, name, region,
+                                      resource_group, tags, properties, first_seen, last_seen, updated_at)
+         SELECT id, $1, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties,
+                now(), now(), now()
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                     $10::text[], $11::jsonb[], $12::jsonb[])
+              AS i(id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
+         ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+           account_id = excluded.account_id, provider = excluded.provider, type = excluded.type, kind = excluded.kind,
+           name = excluded.name, region = excluded.region, resource_group = excluded.resource_group,
+           tags = excluded.tags, properties = excluded.properties, last_seen = now(),
+           updated_at = CASE
+             WHEN (r.account_id, r.type, r.name, r.region, r.resource_group, r.tags, r.properties)
+                  IS DISTINCT FROM (excluded.account_id, excluded.type, excluded.name, excluded.region,
+                                    excluded.resource_group, excluded.tags, excluded.properties)
+             THEN now() ELSE r.updated_at END
+         RETURNING r.id, r.external_id, (r.xmax = 0) AS created, (r.updated_at = now()) AS changed`,
+          [
+            this.identity.tenantId,
+            inputs.map(() => newId()),
+            inputs.map((i) => i.accountId),
+            inputs.map((i) => providers.get(i.accountId)),
+            inputs.map((i) => i.type),
+            inputs.map((i) => resourceKindOf(i.type)),
+            inputs.map((i) => i.externalId),
+            inputs.map((i) => i.name),
+            inputs.map((i) => i.region ?? null),
+            inputs.map((i) => i.resourceGroup ?? null),
+            inputs.map((i) => JSON.stringify(i.tags ?? {})),
+            inputs.map((i) => JSON.stringify(i.properties ?? {})),
+          ],
+        );
+      const idByExternal = new Map(rows.map((r) => [r.external_id, r.id]));
+      const changed = rows.filter((r) => r.changed);
+      await writeOutbox(
+        m,
+        changed.map((r) => ({
+          tenantId: this.identity.tenantId,
+          topic: r.created ? "inventory.resource.created" : "inventory.resource.updated",
+          key: r.id,
+          payload: { id: r.id, externalId: r.external_id },
+        })),
+      );
+      const createdCount = rows.filter((r) => r.created).length;
+      payload.upsertedCount = rows.length;
+      payload.createdCount = createdCount;
+      payload.updatedCount = changed.length - createdCount;
+      payload.unchangedCount = rows.length - changed.length;
+      payload.ids = inputs.map((i) => idByExternal.get(i.externalId)!);
+      await writeAudit(m, this.identity, [
+        {
+          action: "inventory.resources.upsert",
+          target: "resources",
+          details: { received: rows.length, created: payload.createdCount, updated: payload.updatedCount },
+        },
+      ]);
+      return payload;
+    });
+  }
+
+  /** Removes resources by id; ids not in the tenant's inventory are ignored. */
+  async removeResources(ids: string[]): Promise<RemoveResourcesPayload> {
+    const problems: InputProblem[] = ids.flatMap((id, index) =>
+      isUuid(id) ? [] : [{ index, field: "ids", message: "must be a resource id (UUID)" }],
+    );
+    assertNoProblems("Invalid resource ids; nothing was removed.", problems);
+    return this.db.write(async (m) => {
+      const rows: Array<{ id: string; external_id: string }> = await m.query(
+        `WITH removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id, external_id)
+         SELECT * FROM removed`,
+        [this.identity.tenantId, ids],
+      );
+      await writeOutbox(
+        m,
+        rows.map((r) => ({
+          tenantId: this.identity.tenantId,
+          topic: "inventory.resource.removed",
+          key: r.id,
+          payload: { id: r.id, externalId: r.external_id },
+        })),
+      );
+      if (rows.length)
+        await writeAudit(m, this.identity, [
+          {
+            action: "inventory.resources.remove",
+            target: "resources",
+            details: { ids: rows.map((r) => r.id) },
+          },
+        ]);
+      return Object.assign(new RemoveResourcesPayload(), {
+        removedCount: rows.length,
+        removedIds: rows.map((r) => r.id),
+      });
+    });
+  }
+
+  /** A page of the tenant's accounts, by name. */
+  async accounts(args: PageArgs): Promise<CloudAccountConnection> {
+    const page = toPage(args);
+    const base = () =>
+      this.db.read(async (m) =>
+        m
+          .getRepository(CloudAccount)
+          .createQueryBuilder("a")
+          .where("a.tenant_id = :tenant", { tenant: this.identity.tenantId }),
+      );
+    const rows = await this.db.read(async (m) => {
+      const qb = m
+        .getRepository(CloudAccount)
+        .createQueryBuilder("a")
+        .where("a.tenant_id = :tenant", { tenant: this.identity.tenantId });
+      if (page.after) qb.andWhere("(a.name, a.id) > (:v, :id)", { v: page.after[0], id: page.after[1] });
+      return qb
+        .orderBy("a.name", "ASC")
+        .addOrderBy("a.id", "ASC")
+        .limit(page.first + 1)
+        .getMany();
+    });
+    return CloudAccountConnection.from({
+      rows,
+      page,
+      total: async () => (await base()).getCount(),
+      cursorOf: (a) => [a.name, a.id],
+    });
+  }
+
+  /** A filtered, ordered page of resources (keyset pagination on the order field and id). */
+  async resources(
+    filter: ResourceFilter | undefined,
+    order: ResourceOrder | undefined,
+    args: PageArgs,
+  ): Promise<ResourceConnection> {
+    const page = toPage(args);
+    const { field, direction } = order ?? DEFAULT_ORDER;
+    const sort = ORDER_COLUMNS[field];
+    const dir = direction === OrderDirection.DESC ? "DESC" : "ASC";
+    const rows = await this.db.read(async (m) => {
+      const qb = this.filtered(m, filter);
+      if (page.after) {
+        const [value, id] = page.after;
+        qb.andWhere(`(${sort.column}, r.id) ${dir === "ASC" ? ">" : "<"} (:cursorValue, :cursorId)`, {
+          cursorValue: value,
+          cursorId: id,
+        });
+      }
+      return qb
+        .orderBy(sort.column, dir)
+        .addOrderBy("r.id", dir)
+        .limit(page.first + 1)
+        .getMany();
+    });
+    return ResourceConnection.from({
+      rows,
+      page,
+      total: () => this.db.read((m) => this.filtered(m, filter).getCount()),
+      cursorOf: (r): CursorKey => [sort.cursor(r), r.id],
+    });
+  }
+
+  /** Resources by id, for the DataLoader (one statement per batch). */
+  resourcesByIds(ids: readonly string[]): Promise<Resource[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.db.read((m) =>
+      m
+        .getRepository(Resource)
+        .createQueryBuilder("r")
+        .where("r.tenant_id = :tenant AND r.id = ANY(:ids)", { tenant: this.identity.tenantId, ids: valid })
+        .getMany(),
+    );
+  }
+
+  /** Accounts by id, for the DataLoader (one statement per batch). */
+  accountsByIds(ids: readonly string[]): Promise<CloudAccount[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.db.read((m) =>
+      m
+        .getRepository(CloudAccount)
+        .createQueryBuilder("a")
+        .where("a.tenant_id = :tenant AND a.id = ANY(:ids)", { tenant: this.identity.tenantId, ids: valid })
+        .getMany(),
+    );
+  }
+
+  private filtered(m: EntityManager, filter: ResourceFilter | undefined): SelectQueryBuilder<Resource> {
+    const qb = m
+      .getRepository(Resource)
+      .createQueryBuilder("r")
+      .where("r.tenant_id = :tenant", { tenant: this.identity.tenantId });
+    if (!filter) return qb;
+    if (filter.accountId) {
+      if (!isUuid(filter.accountId)) qb.andWhere("false");
+      else qb.andWhere("r.account_id = :accountId", { accountId: filter.accountId });
+    }
+    if (filter.types?.length)
+      qb.andWhere("lower(r.type) = ANY(:types)", { types: filter.types.map((t) => t.toLowerCase()) });
+    if (filter.kinds?.length) qb.andWhere("r.kind = ANY(:kinds)", { kinds: filter.kinds });
+    if (filter.regions?.length) qb.andWhere("r.region = ANY(:regions)", { regions: filter.regions });
+    if (filter.search) {
+      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      qb.andWhere("(r.name ILIKE :like OR r.external_id ILIKE :like)", { like });
+    }
+    if (filter.tag) {
+      if (filter.tag.value == null) qb.andWhere("r.tags ? :tagKey", { tagKey: filter.tag.key });
+      else
+        qb.andWhere("r.tags @> CAST(:tagPair AS jsonb)", {
+          tagPair: JSON.stringify({ [filter.tag.key]: filter.tag.value }),
+        });
+    }
+    return qb;
+  }
+
+  /** Provider of each referenced account; unknown accounts are input problems. */
+  private async accountProviders(
+    m: EntityManager,
+    inputs: ResourceInput[],
+  ): Promise<Map<string, CloudProvider>> {
+    const ids = [...new Set(inputs.map((i) => i.accountId))];
+    const rows: Array<{ id: string; provider: CloudProvider }> = await m.query(
+      `SELECT id, provider FROM cloud_accounts WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      [this.identity.tenantId, ids],
+    );
+    const providers = new Map(rows.map((r) => [r.id, r.provider]));
+    const problems = inputs.flatMap((i, index) =>
+      providers.has(i.accountId)
+        ? []
+        : [{ index, field: "accountId", message: "no such account in this tenant" }],
+    );
+    assertNoProblems("Invalid resources; nothing was written.", problems);
+    return providers;
+  }
+}

@@ -1,0 +1,22 @@
+import { ForbiddenError, hasAnyRole, Role, type ReferenceResolvers } from "../../common/src";
+import type { PostureContext } from "./context";
+
+function requireReader(ctx: PostureContext): void {
+  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
+}
+
+/** How other subgraphs' references to posture's entities are resolved: always through the DataLoader. */
+export const postureReferences: ReferenceResolvers = {
+  Resource: {
+    __resolveReference: (ref: { id: string }, ctx: PostureContext) => {
+      requireReader(ctx);
+      return ctx.loaders.resource.load(ref.id);
+    },
+  },
+  CloudAccount: {
+    __resolveReference: (ref: { id: string }, ctx: PostureContext) => {
+      requireReader(ctx);
+      return ctx.loaders.account.load(ref.id);
+    },
+  },
+};

@@ -1,0 +1,111 @@
+import DataLoader from "dataloader";
+import {
+  BadUserInputError,
+  isUuid,
+  newId,
+  writeAudit,
+  writeOutbox,
+  type Identity,
+  type RequestDb,
+} from "../../../../common/src";
+import { planTypeFor, Coverage } from "./coverage";
+import { Plan, PlanTier, PlanType } from "./plan.entity";
+import type { SetPlanInput } from "./plans.inputs";
+
+/** Plans per account: which workloads are protected. */
+export class PlansService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Per-request loader: every plan type of each account (FREE when never set), one statement per batch. */
+  readonly byAccount = new DataLoader<string, Plan[]>(async (accountIds) => {
+    const valid = accountIds.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.read((m) =>
+          m
+            .getRepository(Plan)
+            .createQueryBuilder("p")
+            .where("p.tenant_id = :tenant AND p.account_id = ANY(:ids)", {
+              tenant: this.identity.tenantId,
+              ids: valid,
+            })
+            .getMany(),
+        )
+      : [];
+    return accountIds.map((accountId) =>
+      this.withDefaults(
+        accountId,
+        rows.filter((r) => r.accountId === accountId),
+      ),
+    );
+  });
+
+  /** Coverage of a resource from its (federated) type and account. */
+  async coverage(resourceType: string, accountId: string): Promise<Coverage> {
+    const plan = planTypeFor(resourceType);
+    const tier = plan
+      ? ((await this.byAccount.load(accountId)).find((p) => p.planType === plan)?.tier ?? PlanTier.FREE)
+      : PlanTier.FREE;
+    return Object.assign(new Coverage(), { plan, tier, covered: tier === PlanTier.STANDARD });
+  }
+
+  /** Sets a plan's tier, audited, with an outbox event for consumers (coverage changes). */
+  async setPlan(input: SetPlanInput): Promise<Plan> {
+    if (!isUuid(input.accountId)) {
+      throw new BadUserInputError("Invalid plan.", [
+        { field: "accountId", message: "must be an account id (UUID)" },
+      ]);
+    }
+    return this.db.write(async (m) => {
+      const [row]: Array<Record<string, unknown>> = await m.query(
+        `INSERT INTO plans (id, tenant_id, account_id, plan_type, tier, updated_by, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (tenant_id, account_id, plan_type) DO UPDATE
+           SET tier = excluded.tier, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+         RETURNING id, tenant_id, account_id, plan_type, tier, updated_by, updated_at`,
+        [newId(), this.identity.tenantId, input.accountId, input.planType, input.tier, this.identity.subject],
+      );
+      const plan = m.create(Plan, {
+        id: row.id as string,
+        tenantId: row.tenant_id as string,
+        accountId: row.account_id as string,
+        planType: row.plan_type as PlanType,
+        tier: row.tier as PlanTier,
+        updatedBy: row.updated_by as string,
+        updatedAt: row.updated_at as Date,
+      });
+      await writeAudit(m, this.identity, [
+        {
+          action: "plans.set",
+          target: `account:${plan.accountId}`,
+          details: { planType: plan.planType, tier: plan.tier },
+        },
+      ]);
+      await writeOutbox(m, [
+        {
+          tenantId: this.identity.tenantId,
+          topic: "plans.plan.changed",
+          key: plan.accountId,
+          payload: { accountId: plan.accountId, planType: plan.planType, tier: plan.tier },
+        },
+      ]);
+      return plan;
+    });
+  }
+
+  private withDefaults(accountId: string, rows: Plan[]): Plan[] {
+    return Object.values(PlanType).map(
+      (planType) =>
+        rows.find((r) => r.planType === planType) ??
+        Object.assign(new Plan(), {
+          accountId,
+          planType,
+          tier: PlanTier.FREE,
+          updatedBy: null,
+          updatedAt: null,
+        }),
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import { ForbiddenError, hasAnyRole, Role, type ReferenceResolvers } from "../../common/src";
+import { Directive, Field, ID, ObjectType } from "type-graphql";
+import type { ProtectionContext } from "./context";
+
+/** Posture's CloudAccount, as protection extends it (with `plans`). */
+@ObjectType("CloudAccount", {
+  description: "An Azure subscription, AWS account, GCP project or on-premises site under protection.",
+})
+@Directive('@key(fields: "id")')
+export class CloudAccountRef {
+  @Field(() => ID, { description: "Rampart's id of the account." })
+  id: string;
+}
+
+/** Posture's Resource, as protection extends it (with `coverage`); `type` and `account` come from posture. */
+@ObjectType("Resource", {
+  description: "Anything that can be assessed or protected: a VM, storage account, key vault, identity…",
+})
+@Directive('@key(fields: "id")')
+export class ResourceRef {
+  @Field(() => ID, { description: "Rampart's id of the resource." })
+  id: string;
+
+  @Directive("@external")
+  @Field({ description: "Provider-native type (owned by posture)." })
+  type: string;
+
+  @Directive("@external")
+  @Field(() => CloudAccountRef, { description: "The resource's account (owned by posture)." })
+  account: CloudAccountRef;
+}
+
+function requireReader(ctx: ProtectionContext): void {
+  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
+}
+
+/** Entity references resolve to stubs: protection's fields are computed from the key (and `@requires`). */
+export const protectionReferences: ReferenceResolvers = {
+  CloudAccount: {
+    __resolveReference: (ref: { id: string }, ctx: ProtectionContext) => {
+      requireReader(ctx);
+      return Object.assign(new CloudAccountRef(), ref);
+    },
+  },
+  Resource: {
+    __resolveReference: (
+      ref: { id: string; type?: string; account?: { id: string } },
+      ctx: ProtectionContext,
+    ) => {
+      requireReader(ctx);
+      return Object.assign(new ResourceRef(), ref);
+    },
+  },
+};

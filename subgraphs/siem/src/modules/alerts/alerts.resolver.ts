@@ -1,0 +1,58 @@
+import { PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { SiemContext } from "../../context";
+import { ResourceRef } from "../../references";
+import { SecurityAlert } from "./alert.entity";
+import { AlertConnection } from "./alerts.connections";
+import { AlertInput, IngestAlertsPayload } from "./alerts.inputs";
+import { IncidentConnection as IncidentConnectionType } from "../incidents/incidents.connections";
+
+@Resolver(() => SecurityAlert)
+export class AlertResolver {
+  @Authorized(Role.READER)
+  @Query(() => AlertConnection, { description: "The tenant's alerts, newest first." })
+  alerts(@Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.list(page);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => SecurityAlert, {
+    nullable: true,
+    description: "One alert by id; null when the tenant has no such alert.",
+  })
+  alert(@Arg("id", () => ID) id: string, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.byId.load(id);
+  }
+
+  @Authorized(Role.INGESTOR, Role.ADMIN)
+  @Mutation(() => IngestAlertsPayload, {
+    description:
+      "Stores alerts from a provider. Idempotent on (provider, sourceId); invalid records are reported in `rejected` and the others kept.",
+  })
+  ingestAlerts(@Arg("input", () => [AlertInput]) input: AlertInput[], @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.ingest(input);
+  }
+
+  @FieldResolver(() => ResourceRef, {
+    nullable: true,
+    description: "The affected resource, when the alert names one.",
+  })
+  resource(@Root() alert: SecurityAlert): ResourceRef | null {
+    return alert.resourceId ? Object.assign(new ResourceRef(), { id: alert.resourceId }) : null;
+  }
+}
+
+@Resolver(() => ResourceRef)
+export class ResourceAlertsResolver {
+  @FieldResolver(() => AlertConnection, { description: "Alerts on this resource, newest first." })
+  alerts(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.forResource(resource.id, page);
+  }
+
+  @FieldResolver(() => IncidentConnectionType, {
+    description: "Incidents holding an alert on this resource, newest first.",
+  })
+  incidents(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.incidents.forResource(resource.id, page);
+  }
+}

@@ -1,0 +1,68 @@
+import { Directive, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Severity } from "../alerts/alert.entity";
+
+/** Lifecycle of an incident. */
+export enum IncidentStatus {
+  NEW = "NEW",
+  ACTIVE = "ACTIVE",
+  CLOSED = "CLOSED",
+}
+
+registerEnumType(IncidentStatus, { name: "IncidentStatus", description: "Lifecycle of an incident." });
+
+/** Correlated alerts that an analyst works as one case. */
+@Entity({ name: "incidents" })
+@ObjectType({ description: "Correlated alerts that analysts work as one case." })
+@Directive('@key(fields: "id")')
+export class Incident {
+  @PrimaryColumn("uuid")
+  @Field(() => ID, { description: "Rampart's id of the incident." })
+  id: string;
+
+  @Column({ name: "tenant_id" })
+  tenantId: string;
+
+  @Column({ type: "int" })
+  @Field(() => Int, { description: "Per-tenant incident number, as analysts call it (#42)." })
+  number: number;
+
+  @Column()
+  @Field({ description: "Title." })
+  title: string;
+
+  @Column({ type: "text" })
+  @Field({ description: "Description." })
+  description: string;
+
+  @Column({ type: "text" })
+  @Field(() => Severity, { description: "Severity." })
+  severity: Severity;
+
+  @Column({ type: "text" })
+  @Field(() => IncidentStatus, { description: "Lifecycle state." })
+  status: IncidentStatus;
+
+  @Column({ name: "created_at", type: "timestamptz" })
+  @Field({ description: "When the incident was created." })
+  createdAt: Date;
+
+  @Column({ name: "updated_at", type: "timestamptz" })
+  @Field({ description: "When the incident last changed." })
+  updatedAt: Date;
+}
+
+/** Maps a raw `incidents` row (snake_case) to the entity. */
+export function incidentFromRow(row: Record<string, unknown>): Incident {
+  return Object.assign(new Incident(), {
+    id: row.id,
+    tenantId: row.tenant_id,
+    number: row.number,
+    title: row.title,
+    description: row.description,
+    severity: row.severity,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}

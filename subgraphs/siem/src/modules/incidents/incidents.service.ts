@@ -1,0 +1,135 @@
+import {
+  BadUserInputError,
+  byIdLoader,
+  childConnectionLoader,
+  childPageSql,
+  groupChildRows,
+  isUuid,
+  newId,
+  toPage,
+  writeAudit,
+  writeOutbox,
+  type Identity,
+  type InputProblem,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { incidentFromRow, type Incident, IncidentStatus } from "./incident.entity";
+import { IncidentConnection } from "./incidents.connections";
+import type { CreateIncidentInput } from "./incidents.inputs";
+
+const cursorOf = (i: Incident): [string, string] => [i.createdAt.toISOString(), i.id];
+
+/** Incidents: correlated alerts worked as one case. */
+export class IncidentsService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  readonly byId = byIdLoader<Incident>((ids) =>
+    this.db.read(async (m) =>
+      (
+        await m.query(`SELECT * FROM incidents WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+          this.identity.tenantId,
+          ids.filter(isUuid),
+        ])
+      ).map(incidentFromRow),
+    ),
+  );
+
+  /** Incidents that hold an alert on each of many resources, paged per resource in one statement. */
+  readonly byResource = childConnectionLoader<Incident>(async (resourceIds, page) => {
+    const { sql, params } = childPageSql(
+      `SELECT DISTINCT ON (a.resource_id, i.id) i.*, a.resource_id AS parent_id
+       FROM alerts a JOIN incident_alerts ia ON ia.alert_id = a.id JOIN incidents i ON i.id = ia.incident_id
+       WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])`,
+      [this.identity.tenantId, resourceIds.filter(isUuid)],
+      page,
+    );
+    return groupChildRows(await this.db.read((m) => m.query(sql, params)), incidentFromRow);
+  });
+
+  /** A page of a resource's incidents as a connection. */
+  async forResource(resourceId: string, args: PageArgs) {
+    const page = toPage(args);
+    const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
+    return IncidentConnection.from({ rows, page, total, cursorOf });
+  }
+
+  /** The tenant's incidents, newest first. */
+  async list(args: PageArgs) {
+    const page = toPage(args);
+    const { sql, params } = childPageSql(
+      `SELECT i.*, i.tenant_id AS parent_id FROM incidents i WHERE i.tenant_id = $1`,
+      [this.identity.tenantId],
+      page,
+    );
+    const grouped = groupChildRows(await this.db.read((m) => m.query(sql, params)), incidentFromRow);
+    const { rows, total } = grouped.get(this.identity.tenantId) ?? { rows: [], total: 0 };
+    return IncidentConnection.from({ rows, page, total, cursorOf });
+  }
+
+  /** Creates an incident from alerts, with the next per-tenant number. */
+  async create(input: CreateIncidentInput): Promise<Incident> {
+    const problems: InputProblem[] = [];
+    if (!input.title?.trim()) problems.push({ field: "title", message: "is required" });
+    input.alertIds.forEach((id, index) => {
+      if (!isUuid(id)) problems.push({ index, field: "alertIds", message: "must be an alert id (UUID)" });
+    });
+    if (problems.length) throw new BadUserInputError("Invalid incident.", problems);
+    return this.db.write(async (m) => {
+      const found: Array<{ id: string }> = await m.query(
+        `SELECT id FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+        [this.identity.tenantId, input.alertIds],
+      );
+      const known = new Set(found.map((r) => r.id));
+      const missing = input.alertIds.flatMap((id, index) =>
+        known.has(id) ? [] : [{ index, field: "alertIds", message: "no such alert in this tenant" }],
+      );
+      if (missing.length) throw new BadUserInputError("Invalid incident.", missing);
+      const [{ number }]: Array<{ number: number }> = await m.query(
+        `INSERT INTO incident_counters (tenant_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last_number = incident_counters.last_number + 1
+         RETURNING last_number AS number`,
+        [this.identity.tenantId],
+      );
+      const [row] = await m.query(
+        `INSERT INTO incidents (id, tenant_id, number, title, description, severity, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now()) RETURNING *`,
+        [
+          newId(),
+          this.identity.tenantId,
+          number,
+          input.title,
+          input.description ?? "",
+          input.severity,
+          IncidentStatus.NEW,
+        ],
+      );
+      const incident = incidentFromRow(row);
+      if (input.alertIds.length) {
+        await m.query(
+          `INSERT INTO incident_alerts (tenant_id, incident_id, alert_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING`,
+          [this.identity.tenantId, incident.id, [...known]],
+        );
+      }
+      await writeOutbox(m, [
+        {
+          tenantId: this.identity.tenantId,
+          topic: "incidents.incident.created",
+          key: incident.id,
+          payload: { id: incident.id, number },
+        },
+      ]);
+      await writeAudit(m, this.identity, [
+        {
+          action: "incidents.create",
+          target: `incident:${incident.id}`,
+          details: { number, alerts: input.alertIds.length },
+        },
+      ]);
+      return incident;
+    });
+  }
+}

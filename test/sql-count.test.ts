@@ -1,0 +1,54 @@
+import { DashboardDocument } from "./__generated__/graphql";
+import { Role, sqlStatementCount } from "../subgraphs/common/src";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok, seedTenant } from "./utils/seed";
+
+const SUBGRAPHS = ["posture", "protection", "siem"] as const;
+
+/** SQL statements each subgraph sends while `run` executes. */
+async function countStatements(
+  run: () => Promise<void>,
+): Promise<Record<(typeof SUBGRAPHS)[number], number>> {
+  const before = await Promise.all(SUBGRAPHS.map(sqlStatementCount));
+  await run();
+  const after = await Promise.all(SUBGRAPHS.map(sqlStatementCount));
+  return Object.fromEntries(SUBGRAPHS.map((s, i) => [s, after[i] - before[i]])) as Record<
+    (typeof SUBGRAPHS)[number],
+    number
+  >;
+}
+
+describe("SQL statements per operation (budget P2)", () => {
+  let platform: TestPlatform;
+  let reader: string;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    await seedTenant(platform, "tenant-a", 150);
+    reader = await platform.token([Role.READER]);
+  });
+  afterAll(() => platform?.stop());
+
+  it("runs a fixed number of statements for 100 resources with fields from all three subgraphs", async () => {
+    let nodes = 0;
+    const counts = await countStatements(async () => {
+      const data = ok(await platform.request(DashboardDocument, { first: 100 }, reader));
+      nodes = data.resources.nodes.length;
+      expect(data.resources.nodes.filter((n) => n.alerts.totalCount > 0).length).toBeGreaterThan(0);
+    });
+    expect(nodes).toBe(100);
+    // Each subgraph request is one read transaction: BEGIN, set tenant, its batched loads, COMMIT.
+    // posture: page + count + accounts; protection: plans; siem: alerts + incidents.
+    expect(counts).toEqual({ posture: 6, protection: 4, siem: 5 });
+  });
+
+  it("runs the same number of statements whatever the page size (no N+1)", async () => {
+    const small = await countStatements(async () => {
+      ok(await platform.request(DashboardDocument, { first: 10 }, reader));
+    });
+    const large = await countStatements(async () => {
+      ok(await platform.request(DashboardDocument, { first: 100 }, reader));
+    });
+    expect(large).toEqual(small);
+  });
+});

@@ -1,0 +1,77 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { freePort } from "../scripts/lib/database";
+import { createTestDatabase, type TestDatabase } from "./utils/database";
+import { postGraphql } from "./utils/platform";
+
+const CROSS_DOMAIN = `query CrossDomain { resources(first: 5) { totalCount nodes { id name type account { name } coverage { covered } alerts(first: 1) { totalCount } } } }`;
+
+/** Resolves with everything printed so far once `pattern` appears in the child's stdout. */
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}; output:\n${out.slice(-3000)}`)),
+      timeoutMs,
+    );
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}; output:\n${out.slice(-3000)}`));
+    });
+  });
+}
+
+describe("npm start", () => {
+  let db: TestDatabase;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    execFileSync("npm", ["run", "--silent", "build"], { stdio: "ignore" });
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    await db?.drop();
+  });
+
+  it("starts the platform, seeds the demo tenant, prints tokens, answers CrossDomain and stops on SIGINT", async () => {
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    child = spawn(process.execPath, ["dist/scripts/start.js"], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        DB_ROLE_PREFIX: db.rolePrefix,
+        GATEWAY_PORT: String(ports[0]),
+        POSTURE_PORT: String(ports[1]),
+        PROTECTION_PORT: String(ports[2]),
+        SIEM_PORT: String(ports[3]),
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const out = await waitForOutput(child, /Ctrl-C stops everything/, 90_000);
+    const url = /GraphQL endpoint and explorer: (\S+)/.exec(out)![1];
+    expect(url).toBe(`http://127.0.0.1:${ports[0]}/graphql`);
+    const reader = /READER\s+(\S+)/.exec(out)![1];
+    for (const role of ["ANALYST", "RESPONDER", "ADMIN", "INGESTOR"])
+      expect(out).toMatch(new RegExp(`${role}\\s+eyJ`));
+
+    const res = await postGraphql<{
+      resources: { totalCount: number; nodes: Array<{ account: { name: string } }> };
+    }>(url, { query: CROSS_DOMAIN }, { authorization: `Bearer ${reader}` });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.resources.totalCount).toBeGreaterThanOrEqual(200);
+    expect(res.data!.resources.nodes).toHaveLength(5);
+
+    const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    await expect(fetch(url.replace(/graphql$/, "health"))).rejects.toThrow();
+  });
+});

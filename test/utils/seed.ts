@@ -1,0 +1,94 @@
+import {
+  IngestAlertsDocument,
+  SetPlanDocument,
+  UpsertAccountsDocument,
+  UpsertResourcesDocument,
+  type ResourceInput,
+} from "../__generated__/graphql";
+import { Role } from "../../subgraphs/common/src";
+import type { GqlResponse, TestPlatform } from "./platform";
+
+/** Throws with the errors when a response has any: seeding must not half-succeed silently. */
+export function ok<T>(res: GqlResponse<T>): T {
+  if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+  return res.data;
+}
+
+/** What `seedTenant` created. */
+export interface SeededTenant {
+  accountIds: { azure: string; aws: string };
+  resourceIds: string[];
+  vmIds: string[];
+  alertIds: string[];
+}
+
+/**
+ * A small estate for one tenant through the public API: two accounts, `resources` resources
+ * (a third of them VMs), the SERVERS plan on the Azure account and an alert on every fifth VM.
+ */
+export async function seedTenant(
+  platform: TestPlatform,
+  tenant: string,
+  resources = 30,
+): Promise<SeededTenant> {
+  const admin = await platform.token([Role.ADMIN], tenant);
+  const accounts = ok(
+    await platform.request(
+      UpsertAccountsDocument,
+      {
+        input: [
+          { provider: "AZURE", externalId: `${tenant}-sub`, name: `${tenant} Azure` },
+          { provider: "AWS", externalId: `${tenant}-aws`, name: `${tenant} AWS` },
+        ],
+      },
+      admin,
+    ),
+  ).upsertCloudAccounts;
+  const [azure, aws] = accounts.map((a) => a.id);
+  const types = ["Microsoft.Compute/virtualMachines", "Microsoft.Storage/storageAccounts", "AWS::S3::Bucket"];
+  const input: ResourceInput[] = Array.from({ length: resources }, (_, i) => {
+    const type = types[i % 3];
+    return {
+      accountId: type.startsWith("AWS") ? aws : azure,
+      externalId: `/${tenant}/resources/${i}`,
+      type,
+      name: `${tenant}-res-${String(i).padStart(4, "0")}`,
+      region: i % 2 ? "westeurope" : "eastus",
+      tags: { environment: i % 4 ? "prod" : "dev" },
+      properties: { index: i },
+    };
+  });
+  const { ids } = ok(await platform.request(UpsertResourcesDocument, { input }, admin)).upsertResources;
+  const vmIds = ids.filter((_, i) => i % 3 === 0);
+  ok(
+    await platform.request(
+      SetPlanDocument,
+      { input: { accountId: azure, planType: "SERVERS", tier: "STANDARD" } },
+      admin,
+    ),
+  );
+  const alerts = ok(
+    await platform.request(
+      IngestAlertsDocument,
+      {
+        input: vmIds
+          .filter((_, i) => i % 5 === 0)
+          .map((id, i) => ({
+            sourceId: `${tenant}-alert-${i}`,
+            title: `Brute force on ${id}`,
+            severity: "HIGH" as const,
+            tactics: ["CredentialAccess"],
+            techniques: ["T1110"],
+            resourceId: id,
+          })),
+      },
+      await platform.token([Role.INGESTOR], tenant),
+    ),
+  ).ingestAlerts;
+  return {
+    accountIds: { azure, aws },
+    resourceIds: ids,
+    vmIds,
+    alertIds: alerts.ids.filter((x): x is string => !!x),
+  };
+}
