@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../scripts/lib/database";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
 import { postGraphql } from "./utils/platform";
@@ -33,7 +33,6 @@ describe("npm start", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    execFileSync("npm", ["run", "--silent", "build"], { stdio: "ignore" });
   });
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
