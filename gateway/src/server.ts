@@ -1,8 +1,4 @@
-import {
-  ApolloGateway,
-  RemoteGraphQLDataSource,
-  type GraphQLDataSourceProcessOptions,
-} from "@apollo/gateway";
+import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -16,7 +12,6 @@ import { collectDefaultMetrics, Counter, register } from "prom-client";
 import {
   ErrorCode,
   formatError,
-  IDENTITY_HEADER,
   InternalTokens,
   UnauthenticatedError,
   type Config,
@@ -24,7 +19,7 @@ import {
   type Logger,
 } from "../../subgraphs/common/src";
 import { ClientAuth } from "./auth";
-import { createSubgraphFetcher } from "./fetcher";
+import { createSubgraphAgent, UndiciDataSource } from "./datasource";
 import { isLimitError, operationLimits } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 
@@ -41,14 +36,6 @@ const requests =
     help: "GraphQL requests served by the gateway.",
     labelNames: ["outcome"],
   });
-
-/** Sends the internal identity token with every subgraph fetch. */
-class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if ("internalToken" in context && context.internalToken)
-      request.http?.headers.set(IDENTITY_HEADER, context.internalToken);
-  }
-}
 
 /** A running gateway. */
 export interface Gateway {
@@ -69,11 +56,11 @@ export async function startGateway(
   const production = config.env === "production";
   const supergraphSdl = readFileSync(config.supergraphPath, "utf8");
   const subgraphUrls = { ...config.subgraphUrls, ...overrides.subgraphUrls };
-  const { fetcher, close: closeFetcher } = createSubgraphFetcher();
+  const agent = createSubgraphAgent();
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) =>
-      new IdentityForwardingDataSource({ url: subgraphUrls[name as keyof typeof subgraphUrls], fetcher }),
+      new UndiciDataSource<GatewayContext>(subgraphUrls[name as keyof typeof subgraphUrls], agent),
     logger: log,
   });
   const auth = new ClientAuth(config.jwt);
@@ -174,7 +161,7 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         await apollo.stop();
-        await closeFetcher();
+        await agent.close();
       })()),
   };
 }

@@ -1,0 +1,77 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from "@apollo/gateway";
+import type { GatewayGraphQLResponse } from "@apollo/server-gateway-interface";
+import { GraphQLError } from "graphql";
+import { Agent } from "undici";
+import { ErrorCode, IDENTITY_HEADER } from "../../subgraphs/common/src";
+
+/** What a subgraph fetch needs from the gateway's request context. */
+export interface SubgraphRequestContext {
+  internalToken?: string;
+}
+
+/**
+ * Sends the gateway's subgraph fetches with undici's `request` on a shared keep-alive pool.
+ * @apollo/gateway's RemoteGraphQLDataSource builds node-fetch `Headers` and `Request` objects for
+ * every fetch (whatever the fetcher) and then goes through a WHATWG fetch; the profile of the
+ * benchmark showed those layers as the gateway's largest avoidable cost, so this data source
+ * does only what a subgraph call needs: one POST with the internal identity token, one JSON parse.
+ */
+export class UndiciDataSource<
+  TContext extends SubgraphRequestContext,
+> implements GraphQLDataSource<TContext> {
+  private readonly origin: string;
+  private readonly path: string;
+
+  constructor(
+    url: string,
+    private readonly dispatcher: Agent,
+  ) {
+    const parsed = new URL(url);
+    this.origin = parsed.origin;
+    this.path = parsed.pathname + parsed.search;
+  }
+
+  async process(options: GraphQLDataSourceProcessOptions<TContext>): Promise<GatewayGraphQLResponse> {
+    const { request } = options;
+    const context = options.context as Partial<SubgraphRequestContext>;
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+    };
+    if (context.internalToken) headers[IDENTITY_HEADER] = context.internalToken;
+    const { statusCode, body } = await this.dispatcher.request({
+      origin: this.origin,
+      path: this.path,
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        query: request.query,
+        variables: request.variables,
+        operationName: request.operationName,
+        extensions: request.extensions,
+      }),
+    });
+    const text = await body.text();
+    let parsed: GatewayGraphQLResponse | undefined;
+    try {
+      parsed = JSON.parse(text) as GatewayGraphQLResponse;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && (parsed.data !== undefined || parsed.errors !== undefined)) return parsed;
+    const code =
+      statusCode === 401
+        ? ErrorCode.Unauthenticated
+        : statusCode === 403
+          ? ErrorCode.Forbidden
+          : ErrorCode.Internal;
+    throw new GraphQLError(`Subgraph answered HTTP ${statusCode} without a GraphQL response.`, {
+      extensions: { code },
+    });
+  }
+}
+
+/** The keep-alive pool shared by every subgraph data source of one gateway. */
+export function createSubgraphAgent(): Agent {
+  return new Agent({ connections: 64, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, pipelining: 1 });
+}
