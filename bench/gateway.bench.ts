@@ -12,6 +12,7 @@ import "reflect-metadata";
 import autocannon from "autocannon";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { writeResultsSection } from "./lib/results";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
@@ -711,7 +712,11 @@ async function main(): Promise<void> {
     "",
   );
   const markdown = out.join("\n");
-  writeFileSync(path.join(ROOT, "bench", "RESULTS.md"), markdown);
+  writeResultsSection(
+    ROOT,
+    "gateway",
+    markdown.replace(/^## /gm, "### ").replace(/^# Gateway benchmark results/, "## Gateway benchmark (P1)"),
+  );
 
   console.log("");
   for (const { connections, level } of levels) {

@@ -68,6 +68,38 @@ describe("npm start", () => {
     expect(res.data!.resources.totalCount).toBeGreaterThanOrEqual(200);
     expect(res.data!.resources.nodes).toHaveLength(5);
 
+    // The demo estate gives a meaningful posture picture.
+    const demo = await postGraphql<{
+      secureScore: {
+        percentage: number;
+        controls: Array<{ max: number; unhealthy: number; control: { id: string } }>;
+      };
+      networkMap: { nodes: Array<{ kind: string; internetExposed: boolean }> };
+      recommendations: { totalCount: number };
+    }>(
+      url,
+      {
+        query: `{ secureScore { percentage controls { max unhealthy control { id } } }
+                  networkMap(minSeverity: LOW) { nodes { kind internetExposed } }
+                  recommendations(first: 1) { totalCount } }`,
+      },
+      { authorization: `Bearer ${reader}` },
+    );
+    expect(demo.errors).toBeUndefined();
+    const { secureScore, networkMap, recommendations } = demo.data!;
+    expect(secureScore.percentage).toBeGreaterThanOrEqual(0.4);
+    expect(secureScore.percentage).toBeLessThanOrEqual(0.7);
+    for (const control of secureScore.controls.filter((c) => c.max > 0)) {
+      expect({ control: control.control.id, hasRecommendations: control.unhealthy > 0 }).toEqual({
+        control: control.control.id,
+        hasRecommendations: true,
+      });
+    }
+    expect(
+      networkMap.nodes.filter((n) => n.kind === "VIRTUAL_MACHINE" && n.internetExposed).length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(recommendations.totalCount).toBeGreaterThan(50);
+
     const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);

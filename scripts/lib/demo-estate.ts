@@ -49,6 +49,8 @@ export interface DemoAlert {
 
 type Json = Record<string, unknown>;
 type Tags = Record<string, string>;
+/** Values of the `dataClassification` tag that data owners put on stores of data. */
+type DataClassification = "public" | "internal" | "confidential" | "restricted";
 
 const AZURE_SUBSCRIPTION_ID = "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42";
 const AZURE_TENANT_ID = "b3e1c7d9-2f4a-4c8e-9a61-7d5f0e2b8c13";
@@ -127,6 +129,16 @@ function mix32(value: number): number {
 
 const HEX = "0123456789abcdef";
 const ALNUM_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/**
+ * A PRNG seeded from a key (a resource name or index). Settings added to the estate after its first
+ * version draw from it instead of the shared sequence, so every older value stays exactly as it was.
+ */
+function rngFor(key: string): Rng {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return mulberry32(mix32(hash));
+}
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)];
@@ -227,7 +239,9 @@ function syntheticTags(rng: Rng, app: App, environment: string): Tags {
 
 // ---------------------------------------------------------------------------------------------------------
 // Azure builders (ARM `properties` bags; where posture needs data from a child resource or another API,
-// it is folded in: SQL auditing/TDE, identity role assignments, VM power state as Resource Graph reports it)
+// it is folded in: SQL auditing/TDE/vulnerability assessment/sensitivity labels, VM extensions, key vault
+// diagnostic settings, identity role assignments, VM power state as Resource Graph reports it, and the
+// public IP's top-level `sku`)
 // ---------------------------------------------------------------------------------------------------------
 
 interface AzureBase {
@@ -305,6 +319,88 @@ const IMAGES = {
 type ImageKey = keyof typeof IMAGES;
 const IMAGE_KEYS = Object.keys(IMAGES) as ImageKey[];
 
+/** The VM extensions (agents) installed on a VM. */
+interface VmAgents {
+  /** Azure Monitor Agent. */
+  monitoring: boolean;
+  /** Defender for Endpoint (MDE.Windows / MDE.Linux), which also brings vulnerability assessment. */
+  defenderForEndpoint: boolean;
+  /** Windows only: Microsoft Antimalware (IaaSAntimalware), and whether real-time protection is on. */
+  antimalware: { realtime: boolean } | null;
+  /** The Qualys vulnerability scanner shipped with Defender for Cloud. */
+  qualys: boolean;
+  guestConfiguration: boolean;
+  /** Trusted Launch VMs only: the Guest Attestation extension. */
+  guestAttestation: boolean;
+  /** Periodic assessment of missing updates (`patchSettings.assessmentMode`). */
+  periodicAssessment: boolean;
+}
+
+/** Which agents a VM with the given hardening (0..1) runs, drawn from the VM's own seed. */
+function vmAgents(key: string, hardening: number): VmAgents {
+  const rng = rngFor(`agents:${key}`);
+  const defenderForEndpoint = chance(rng, hardening);
+  return {
+    monitoring: chance(rng, Math.min(1, hardening + 0.1)),
+    defenderForEndpoint,
+    antimalware: chance(rng, defenderForEndpoint ? 0.3 : 0.5) ? { realtime: chance(rng, 0.6) } : null,
+    qualys: !defenderForEndpoint && chance(rng, 0.3),
+    guestConfiguration: chance(rng, hardening),
+    guestAttestation: chance(rng, 0.75),
+    periodicAssessment: chance(rng, hardening),
+  };
+}
+
+function vmExtension(vmId: string, type: string, publisher: string, version: string, settings?: Json): Json {
+  return {
+    name: type,
+    id: `${vmId}/extensions/${type}`,
+    type: "Microsoft.Compute/virtualMachines/extensions",
+    properties: {
+      publisher,
+      type,
+      typeHandlerVersion: version,
+      autoUpgradeMinorVersion: true,
+      provisioningState: "Succeeded",
+      ...(settings ? { settings } : {}),
+    },
+  };
+}
+
+/** The VM's extension child resources, as `GET .../virtualMachines/{vm}/extensions` lists them. */
+function vmExtensions(vmId: string, windows: boolean, trustedLaunch: boolean, a: VmAgents): Json[] {
+  const os = windows ? "Windows" : "Linux";
+  const out: Json[] = [];
+  if (a.monitoring) out.push(vmExtension(vmId, `AzureMonitor${os}Agent`, "Microsoft.Azure.Monitor", "1.29"));
+  if (a.defenderForEndpoint) {
+    out.push(vmExtension(vmId, `MDE.${os}`, "Microsoft.Azure.AzureDefenderForServers", "1.0"));
+  }
+  if (windows && a.antimalware) {
+    out.push(
+      vmExtension(vmId, "IaaSAntimalware", "Microsoft.Azure.Security", "1.3", {
+        AntimalwareEnabled: "true",
+        RealtimeProtectionEnabled: a.antimalware.realtime ? "true" : "false",
+        ScheduledScanSettings: { isEnabled: "true", day: "7", time: "120", scanType: "Quick" },
+      }),
+    );
+  }
+  if (a.qualys) out.push(vmExtension(vmId, `${os}Agent.AzureSecurityCenter`, "Qualys", "1.0"));
+  if (a.guestConfiguration) {
+    out.push(
+      vmExtension(
+        vmId,
+        windows ? "AzurePolicyforWindows" : "AzurePolicyforLinux",
+        "Microsoft.GuestConfiguration",
+        "1.1",
+      ),
+    );
+  }
+  if (trustedLaunch && a.guestAttestation) {
+    out.push(vmExtension(vmId, "GuestAttestation", `Microsoft.Azure.Security.${os}Attestation`, "1.0"));
+  }
+  return out;
+}
+
 interface AzureVmSpec extends AzureBase {
   vmId: string;
   image: ImageKey;
@@ -320,25 +416,31 @@ interface AzureVmSpec extends AzureBase {
   bootDiagnostics: boolean;
   running: boolean;
   dataDisks: number;
+  agents: VmAgents;
 }
 
 function azureVm(s: AzureVmSpec): DemoResource {
   const windows = s.image.startsWith("win");
+  const assessmentMode = s.agents.periodicAssessment ? "AutomaticByPlatform" : "ImageDefault";
   const osConfiguration = windows
     ? {
         windowsConfiguration: {
           provisionVMAgent: true,
           enableAutomaticUpdates: s.automaticUpdates,
-          patchSettings: { patchMode: s.automaticUpdates ? "AutomaticByPlatform" : "Manual" },
+          patchSettings: { patchMode: s.automaticUpdates ? "AutomaticByPlatform" : "Manual", assessmentMode },
         },
       }
     : {
         linuxConfiguration: {
           disablePasswordAuthentication: !s.passwordAuthentication,
           provisionVMAgent: true,
-          patchSettings: { patchMode: s.automaticUpdates ? "AutomaticByPlatform" : "ImageDefault" },
+          patchSettings: {
+            patchMode: s.automaticUpdates ? "AutomaticByPlatform" : "ImageDefault",
+            assessmentMode,
+          },
         },
       };
+  const id = armId(s.rg, AZ.vm, [s.name]);
   return azureResource(AZ.vm, s, [], {
     vmId: s.vmId,
     hardwareProfile: { vmSize: s.size },
@@ -377,6 +479,7 @@ function azureVm(s: AzureVmSpec): DemoResource {
         }
       : { encryptionAtHost: s.encryptionAtHost },
     diagnosticsProfile: { bootDiagnostics: { enabled: s.bootDiagnostics } },
+    extensions: vmExtensions(id, windows, s.trustedLaunch, s.agents),
     extended: {
       instanceView: { powerState: { code: s.running ? "PowerState/running" : "PowerState/deallocated" } },
     },
@@ -429,8 +532,11 @@ interface AzurePipSpec extends AzureBase {
   dnsLabel: string | null;
 }
 
+/** Standard-SKU addresses are always static; the demo's dynamic ones are Basic SKU (no DDoS protection). */
 function azurePublicIp(s: AzurePipSpec): DemoResource {
+  const standard = s.staticAllocation;
   return azureResource(AZ.pip, s, [], {
+    sku: { name: standard ? "Standard" : "Basic", tier: "Regional" },
     ipAddress: s.ipAddress,
     publicIPAllocationMethod: s.staticAllocation ? "Static" : "Dynamic",
     publicIPAddressVersion: "IPv4",
@@ -439,7 +545,7 @@ function azurePublicIp(s: AzurePipSpec): DemoResource {
     ...(s.dnsLabel
       ? { dnsSettings: { domainNameLabel: s.dnsLabel, fqdn: `${s.dnsLabel}.${s.region}.cloudapp.azure.com` } }
       : {}),
-    ddosSettings: { protectionMode: "VirtualNetworkInherited" },
+    ...(standard ? { ddosSettings: { protectionMode: "VirtualNetworkInherited" } } : {}),
     provisioningState: "Succeeded",
   });
 }
@@ -595,6 +701,8 @@ interface AzureSqlServerSpec extends AzureBase {
   adminGroupSid: string;
   aadOnlyAuthentication: boolean;
   threatDetection: boolean;
+  /** SQL vulnerability assessment (express configuration); defaults to `threatDetection`. */
+  vulnerabilityAssessment?: boolean;
   firewallRules: ReadonlyArray<readonly [name: string, start: string, end: string]>;
 }
 
@@ -621,6 +729,9 @@ function azureSqlServer(s: AzureSqlServerSpec): DemoResource {
       isAzureMonitorTargetEnabled: s.auditing,
     },
     securityAlertPolicy: { state: s.threatDetection ? "Enabled" : "Disabled" },
+    sqlVulnerabilityAssessment: {
+      state: (s.vulnerabilityAssessment ?? s.threatDetection) ? "Enabled" : "Disabled",
+    },
     firewallRules: s.firewallRules.map(([name, startIpAddress, endIpAddress]) => ({
       name,
       startIpAddress,
@@ -639,6 +750,32 @@ interface AzureSqlDbSpec extends AzureBase {
   backupRedundancy: "Geo" | "Local" | "Zone";
   zoneRedundant: boolean;
   geoSecondary: boolean;
+  /** Data discovery & classification: labelled columns, and columns that look sensitive but have no label. */
+  sensitivity: { labelled: readonly SensitiveColumn[]; recommended: readonly SensitiveColumn[] };
+}
+
+type SensitiveColumn = readonly [table: string, column: string, label: string, informationType: string];
+
+/** Columns that data discovery & classification recognises as sensitive in the demo's schemas. */
+const SENSITIVE_COLUMNS = {
+  email: ["Customers", "Email", "Confidential", "Contact Info"],
+  phone: ["Customers", "Phone", "Confidential", "Contact Info"],
+  birthDate: ["Customers", "DateOfBirth", "Confidential - GDPR", "Date Of Birth"],
+  address: ["Addresses", "StreetAddress", "Confidential", "Contact Info"],
+  card: ["PaymentMethods", "CardNumber", "Highly Confidential", "Credit Card"],
+  iban: ["Payouts", "Iban", "Highly Confidential", "Banking"],
+  password: ["Users", "PasswordHash", "Confidential", "Credentials"],
+} satisfies Record<string, SensitiveColumn>;
+
+function sensitivityLabels(columns: readonly SensitiveColumn[]): Json[] {
+  return columns.map(([tableName, columnName, labelName, informationType]) => ({
+    schemaName: "dbo",
+    tableName,
+    columnName,
+    labelName,
+    informationType,
+    rank: labelName.startsWith("Highly") ? "High" : "Medium",
+  }));
 }
 
 function azureSqlDb(s: AzureSqlDbSpec): DemoResource {
@@ -654,6 +791,8 @@ function azureSqlDb(s: AzureSqlDbSpec): DemoResource {
     readScale: "Disabled",
     ...(s.geoSecondary ? { secondaryType: "Geo" } : {}),
     transparentDataEncryption: { state: s.transparentDataEncryption ? "Enabled" : "Disabled" },
+    currentSensitivityLabels: sensitivityLabels(s.sensitivity.labelled),
+    recommendedSensitivityLabels: sensitivityLabels(s.sensitivity.recommended),
   });
 }
 
@@ -668,7 +807,11 @@ interface AzureKeyVaultSpec extends AzureBase {
   /** Object ids granted access policies (ignored with RBAC). */
   accessPolicyObjectIds: readonly string[];
   diskEncryption: boolean;
+  /** A diagnostic setting sends the vault's audit logs to Log Analytics. */
+  auditLogs?: boolean;
 }
+
+const LOG_ANALYTICS_WORKSPACE = `/subscriptions/${AZURE_SUBSCRIPTION_ID}/resourceGroups/rg-shared-services/providers/Microsoft.OperationalInsights/workspaces/log-contoso-prod`;
 
 function azureKeyVault(s: AzureKeyVaultSpec): DemoResource {
   return azureResource(AZ.keyVault, s, [], {
@@ -700,6 +843,20 @@ function azureKeyVault(s: AzureKeyVaultSpec): DemoResource {
       virtualNetworkRules: [],
     },
     publicNetworkAccess: s.publicNetworkAccess,
+    diagnosticSettings: s.auditLogs
+      ? [
+          {
+            name: "audit-to-log-analytics",
+            properties: {
+              workspaceId: LOG_ANALYTICS_WORKSPACE,
+              logs: [
+                { categoryGroup: "audit", enabled: true },
+                { categoryGroup: "allLogs", enabled: false },
+              ],
+            },
+          },
+        ]
+      : [],
     provisioningState: "Succeeded",
   });
 }
@@ -925,7 +1082,8 @@ function entraUser(s: EntraUserSpec): DemoResource {
 
 // ---------------------------------------------------------------------------------------------------------
 // AWS builders (PascalCase as the EC2/S3/RDS/IAM/... APIs report it; S3 bucket settings come from the
-// per-setting Get* calls, IAM users from the credential report where the listing lacks data)
+// per-setting Get* calls (the bucket policy parsed from its JSON), IAM users from the credential report where
+// the listing lacks data, EKS add-ons from ListAddons)
 // ---------------------------------------------------------------------------------------------------------
 
 function arn(service: string, region: string, resource: string): string {
@@ -1044,10 +1202,33 @@ interface S3Spec {
   versioning: "Enabled" | "Suspended" | null;
   loggingTarget: string | null;
   isPublic: boolean;
+  /** The bucket policy denies requests that do not use TLS (`aws:SecureTransport` false). */
+  denyInsecureTransport: boolean;
 }
 
 function s3Bucket(s: S3Spec): DemoResource {
   const block = s.publicAccessBlock === true;
+  const bucketArn = `arn:aws:s3:::${s.name}`;
+  const statements: Json[] = [];
+  if (s.isPublic) {
+    statements.push({
+      Sid: "PublicRead",
+      Effect: "Allow",
+      Principal: "*",
+      Action: "s3:GetObject",
+      Resource: `${bucketArn}/*`,
+    });
+  }
+  if (s.denyInsecureTransport) {
+    statements.push({
+      Sid: "DenyInsecureTransport",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:*",
+      Resource: [bucketArn, `${bucketArn}/*`],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
+  }
   return awsResource(AWS.s3, `arn:aws:s3:::${s.name}`, s.name, s.region, s.tags, {
     BucketName: s.name,
     BucketRegion: s.region,
@@ -1081,6 +1262,7 @@ function s3Bucket(s: S3Spec): DemoResource {
     ...(s.loggingTarget
       ? { LoggingEnabled: { TargetBucket: s.loggingTarget, TargetPrefix: `s3/${s.name}/` } }
       : {}),
+    ...(statements.length ? { Policy: { Version: "2012-10-17", Statement: statements } } : {}),
     PolicyStatus: { IsPublic: s.isPublic },
     OwnershipControls: { Rules: [{ ObjectOwnership: s.isPublic ? "ObjectWriter" : "BucketOwnerEnforced" }] },
   });
@@ -1102,6 +1284,8 @@ interface RdsSpec {
   deletionProtection: boolean;
   backupRetentionDays: number;
   iamAuth: boolean;
+  /** Defaults to true (the RDS default). */
+  autoMinorVersionUpgrade?: boolean;
   securityGroupIds: readonly string[];
   vpcId: string;
   subnetGroup: string;
@@ -1132,7 +1316,7 @@ function rdsInstance(s: RdsSpec): DemoResource {
     AvailabilityZone: s.availabilityZone,
     DeletionProtection: s.deletionProtection,
     BackupRetentionPeriod: s.backupRetentionDays,
-    AutoMinorVersionUpgrade: true,
+    AutoMinorVersionUpgrade: s.autoMinorVersionUpgrade ?? true,
     IAMDatabaseAuthenticationEnabled: s.iamAuth,
     CopyTagsToSnapshot: true,
     VpcSecurityGroups: s.securityGroupIds.map((id) => ({ VpcSecurityGroupId: id, Status: "active" })),
@@ -1421,6 +1605,8 @@ interface EksSpec {
   publicAccessCidrs: readonly string[];
   logging: boolean;
   secretsKeyArn: string | null;
+  /** GuardDuty runtime monitoring: the `aws-guardduty-agent` add-on is installed. */
+  runtimeMonitoring: boolean;
   created: string;
 }
 
@@ -1450,6 +1636,9 @@ function eksCluster(s: EksSpec): DemoResource {
       ? [{ Resources: ["secrets"], Provider: { KeyArn: s.secretsKeyArn } }]
       : [],
     AccessConfig: { AuthenticationMode: "API_AND_CONFIG_MAP" },
+    Addons: ["vpc-cni", "coredns", "kube-proxy", ...(s.runtimeMonitoring ? ["aws-guardduty-agent"] : [])].map(
+      (AddonName) => ({ AddonName, Status: "ACTIVE" }),
+    ),
   });
 }
 
@@ -1826,6 +2015,7 @@ function buildAzureNetworkAndCompute(rng: Rng): DemoResource[] {
           bootDiagnostics: chance(rng, 0.75),
           running: group.env !== "development" || chance(rng, 0.75),
           dataDisks: group.prefix.includes("sql") ? 2 : chance(rng, 0.3) ? 1 : 0,
+          agents: vmAgents(name, h),
         }),
       );
     }
@@ -2079,6 +2269,28 @@ function buildAzureIdentitiesAndUsers(rng: Rng): {
   return { resources, principal };
 }
 
+/** Per database name (a geo-secondary carries its primary's labels). */
+const DEMO_SQL_SENSITIVITY: Record<string, AzureSqlDbSpec["sensitivity"]> = {
+  "sqldb-orders": {
+    labelled: [SENSITIVE_COLUMNS.email, SENSITIVE_COLUMNS.phone, SENSITIVE_COLUMNS.address],
+    recommended: [],
+  },
+  "sqldb-payments": {
+    labelled: [SENSITIVE_COLUMNS.card, SENSITIVE_COLUMNS.iban, SENSITIVE_COLUMNS.email],
+    recommended: [],
+  },
+  "sqldb-ledger": { labelled: [SENSITIVE_COLUMNS.iban], recommended: [SENSITIVE_COLUMNS.card] },
+  "sqldb-orders-dev": {
+    labelled: [],
+    recommended: [
+      SENSITIVE_COLUMNS.email,
+      SENSITIVE_COLUMNS.phone,
+      SENSITIVE_COLUMNS.birthDate,
+      SENSITIVE_COLUMNS.address,
+    ],
+  },
+};
+
 function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResource[] {
   const out: DemoResource[] = [];
   const identityId = (rg: string, name: string) => armId(rg, AZ.identity, [name]);
@@ -2091,7 +2303,11 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       region: string,
       app: App,
       env: string,
-      settings: Partial<AzureStorageSpec> & { subnets?: ReadonlyArray<readonly [number, number]> },
+      settings: Partial<AzureStorageSpec> & {
+        subnets?: ReadonlyArray<readonly [number, number]>;
+        /** The `dataClassification` tag, when the owners set one. */
+        classification?: DataClassification;
+      },
     ]
   > = [
     [
@@ -2100,9 +2316,16 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       "westeurope",
       "platform",
       "production",
-      { defaultAction: "Deny", subnets: [[0, 2]] },
+      { classification: "internal", defaultAction: "Deny", subnets: [[0, 2]] },
     ],
-    ["stcontosoweb01", "rg-web-prod", "westeurope", "webshop", "production", { allowBlobPublicAccess: true }],
+    [
+      "stcontosoweb01",
+      "rg-web-prod",
+      "westeurope",
+      "webshop",
+      "production",
+      { classification: "public", allowBlobPublicAccess: true },
+    ],
     [
       "stcontosobackup01",
       "rg-data-prod",
@@ -2110,6 +2333,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       "data",
       "production",
       {
+        classification: "confidential",
         defaultAction: "Deny",
         keyVaultUri: vaultUri("kv-shared-prod"),
         accessTier: "Cool",
@@ -2124,6 +2348,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       "payments",
       "production",
       {
+        classification: "restricted",
         defaultAction: "Deny",
         keyVaultUri: vaultUri("kv-payments-prod"),
         allowSharedKeyAccess: false,
@@ -2136,7 +2361,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       "westeurope",
       "platform",
       "production",
-      { httpsOnly: false, minimumTlsVersion: "TLS1_0" },
+      { classification: "internal", httpsOnly: false, minimumTlsVersion: "TLS1_0" },
     ],
     ["stcontosodr01", "rg-web-dr", "northeurope", "webshop", "dr", { accessTier: "Cool" }],
     [
@@ -2154,7 +2379,12 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       "westeurope",
       "data",
       "production",
-      { defaultAction: "Deny", ipRules: [OFFICE_CIDR.replace("/24", "/28")], subnets: [[0, 2]] },
+      {
+        classification: "confidential",
+        defaultAction: "Deny",
+        ipRules: [OFFICE_CIDR.replace("/24", "/28")],
+        subnets: [[0, 2]],
+      },
     ],
     [
       "stcontosofunc01",
@@ -2179,7 +2409,14 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
         name,
         rg,
         region,
-        tags: name === "stcontosolegacy01" ? {} : tagsFor(app, env),
+        tags:
+          name === "stcontosolegacy01"
+            ? {}
+            : tagsFor(
+                app,
+                env,
+                settings.classification ? { dataClassification: settings.classification } : {},
+              ),
         created: daysAgo(between(rng, 90, 1600)),
         httpsOnly: settings.httpsOnly ?? true,
         minimumTlsVersion: settings.minimumTlsVersion ?? "TLS1_2",
@@ -2306,6 +2543,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
           backupRedundancy: dev ? "Local" : "Geo",
           zoneRedundant: !dev && !dr,
           geoSecondary: dr,
+          sensitivity: DEMO_SQL_SENSITIVITY[name] ?? { labelled: [], recommended: [] },
         }),
       );
     }
@@ -2326,6 +2564,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       ipRules: [],
       accessPolicyObjectIds: [],
       diskEncryption: false,
+      auditLogs: true,
     },
     {
       name: "kv-web-prod",
@@ -2341,6 +2580,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       ipRules: [],
       accessPolicyObjectIds: [principal.get("id-web-prod") ?? "", principal.get("megan.bowen") ?? ""],
       diskEncryption: true,
+      auditLogs: true,
     },
     {
       name: "kv-shared-prod",
@@ -2356,6 +2596,7 @@ function buildAzureServices(rng: Rng, principal: Map<string, string>): DemoResou
       ipRules: [OFFICE_CIDR],
       accessPolicyObjectIds: [],
       diskEncryption: true,
+      auditLogs: true,
     },
     {
       name: "kv-aks-prod",
@@ -2730,6 +2971,8 @@ interface Ec2Group {
   imdsV2: number;
   profile: string | null;
   keyName: string | null;
+  /** The `PatchGroup` tag that enrols the instances in a Systems Manager patch baseline, if any. */
+  patchGroup?: string;
 }
 
 const EC2_GROUPS: readonly Ec2Group[] = [
@@ -2747,6 +2990,7 @@ const EC2_GROUPS: readonly Ec2Group[] = [
     imdsV2: 0.9,
     profile: "ec2-web-prod-role",
     keyName: null,
+    patchGroup: "linux-prod",
   },
   {
     prefix: "api-prod",
@@ -2762,6 +3006,7 @@ const EC2_GROUPS: readonly Ec2Group[] = [
     imdsV2: 0.8,
     profile: "ec2-web-prod-role",
     keyName: null,
+    patchGroup: "linux-prod",
   },
   {
     prefix: "bastion-prod",
@@ -2792,6 +3037,7 @@ const EC2_GROUPS: readonly Ec2Group[] = [
     imdsV2: 0.6,
     profile: "ec2-worker-prod-role",
     keyName: "contoso-prod-ops",
+    patchGroup: "linux-prod",
   },
   {
     prefix: "jenkins",
@@ -2852,6 +3098,7 @@ const EC2_GROUPS: readonly Ec2Group[] = [
     imdsV2: 0.7,
     profile: "ec2-web-prod-role",
     keyName: null,
+    patchGroup: "linux-prod",
   },
   {
     prefix: "app-euw1",
@@ -2934,7 +3181,10 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       const name = `${group.prefix}-${pad2(i)}`;
       const subnetIndex = group.subnet === "public" ? 0 : 1 + ((i - 1) % 2);
       const sub = AWS_SUBNETS[subnetIndex];
-      const tags = tagsFor(group.app, group.env, { Name: name });
+      const tags = tagsFor(group.app, group.env, {
+        Name: name,
+        ...(group.patchGroup ? { PatchGroup: group.patchGroup } : {}),
+      });
       if (group.env === "shared" && chance(rng, 0.3)) delete tags.costCenter;
       out.push(
         ec2Instance({
@@ -3085,12 +3335,30 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
     ],
     ["contoso-customer-exports", "us-east-1", "data", "production", "partial", null, null, false, false],
   ];
+  /** The bucket policy and `dataClassification` tag of the buckets that have them. */
+  const bucketGovernance: Record<string, { tls?: boolean; classification?: DataClassification }> = {
+    "contoso-prod-app-assets": { tls: true, classification: "public" },
+    [logsUse1]: { tls: true, classification: "internal" },
+    [`contoso-cloudtrail-${AWS_ACCOUNT_ID}`]: { tls: true, classification: "internal" },
+    "contoso-backups-prod": { tls: true, classification: "confidential" },
+    "contoso-data-lake-raw": { classification: "confidential" },
+    "contoso-data-lake-curated": { tls: true, classification: "confidential" },
+    "contoso-web-static-site": { classification: "public" },
+    "contoso-terraform-state": { tls: true, classification: "restricted" },
+    "contoso-euw1-app-uploads": { tls: true, classification: "confidential" },
+    "contoso-config-snapshots": { tls: true, classification: "internal" },
+  };
   for (const [name, region, app, env, block, sse, versioning, logging, isPublic] of buckets) {
+    const governance = bucketGovernance[name] ?? {};
+    const classification = governance.classification;
     out.push(
       s3Bucket({
         name,
         region,
-        tags: name === "contoso-marketing-downloads" ? { owner: "marketing@contoso.com" } : tagsFor(app, env),
+        tags:
+          name === "contoso-marketing-downloads"
+            ? { owner: "marketing@contoso.com" }
+            : tagsFor(app, env, classification ? { dataClassification: classification } : {}),
         created: daysAgo(between(rng, 60, 2000)),
         publicAccessBlock: block,
         sse,
@@ -3099,6 +3367,7 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
         versioning,
         loggingTarget: logging ? (region === "eu-west-1" ? logsEuw1 : logsUse1) : null,
         isPublic,
+        denyInsecureTransport: governance.tls ?? false,
       }),
     );
   }
@@ -3120,6 +3389,9 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
         protect: boolean;
         backup: number;
         iam: boolean;
+        /** Minor engine upgrades are applied automatically (default true). */
+        minorUpgrades?: boolean;
+        classification?: DataClassification;
       },
     ]
   > = [
@@ -3132,7 +3404,15 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       "contoso-prod-db",
       "webshop",
       "production",
-      { encrypted: true, public: false, multiAz: true, protect: true, backup: 14, iam: false },
+      {
+        encrypted: true,
+        public: false,
+        multiAz: true,
+        protect: true,
+        backup: 14,
+        iam: false,
+        classification: "confidential",
+      },
     ],
     [
       "payments-db-prod",
@@ -3143,7 +3423,15 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       "contoso-prod-db",
       "payments",
       "production",
-      { encrypted: true, public: false, multiAz: true, protect: true, backup: 35, iam: true },
+      {
+        encrypted: true,
+        public: false,
+        multiAz: true,
+        protect: true,
+        backup: 35,
+        iam: true,
+        classification: "restricted",
+      },
     ],
     [
       "analytics-db-prod",
@@ -3154,7 +3442,15 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       "contoso-prod-db",
       "data",
       "production",
-      { encrypted: true, public: false, multiAz: false, protect: false, backup: 7, iam: false },
+      {
+        encrypted: true,
+        public: false,
+        multiAz: false,
+        protect: false,
+        backup: 7,
+        iam: false,
+        classification: "confidential",
+      },
     ],
     [
       "legacy-mysql-01",
@@ -3165,7 +3461,15 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       "contoso-euw1-db",
       "corp",
       "production",
-      { encrypted: false, public: true, multiAz: false, protect: false, backup: 1, iam: false },
+      {
+        encrypted: false,
+        public: true,
+        multiAz: false,
+        protect: false,
+        backup: 1,
+        iam: false,
+        minorUpgrades: false,
+      },
     ],
     [
       "reporting-db-euw1",
@@ -3176,7 +3480,15 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       "contoso-euw1-db",
       "data",
       "production",
-      { encrypted: true, public: false, multiAz: false, protect: true, backup: 7, iam: false },
+      {
+        encrypted: true,
+        public: false,
+        multiAz: false,
+        protect: true,
+        backup: 7,
+        iam: false,
+        minorUpgrades: false,
+      },
     ],
     [
       "dev-postgres-01",
@@ -3197,7 +3509,7 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
         id,
         region: network.plan.region,
         availabilityZone: `${network.plan.region}${chance(rng, 0.5) ? "a" : "b"}`,
-        tags: tagsFor(app, env),
+        tags: tagsFor(app, env, f.classification ? { dataClassification: f.classification } : {}),
         engine,
         engineVersion: version,
         instanceClass: cls,
@@ -3209,6 +3521,7 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
         deletionProtection: f.protect,
         backupRetentionDays: f.backup,
         iamAuth: f.iam,
+        autoMinorVersionUpgrade: f.minorUpgrades ?? true,
         securityGroupIds: [sgId(sg)],
         vpcId: network.vpcId,
         subnetGroup: `${network.plan.name}-db-subnets`,
@@ -3452,6 +3765,7 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       logging: true,
       secretsKeyArn: keyArn("contoso-eks-secrets"),
       created: daysAgo(500),
+      runtimeMonitoring: true,
     }),
     eksCluster({
       name: "contoso-euw1-eks",
@@ -3469,6 +3783,7 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
       logging: false,
       secretsKeyArn: null,
       created: daysAgo(820),
+      runtimeMonitoring: false,
     }),
   );
 
@@ -3891,6 +4206,21 @@ function azureSyntheticName(kind: Exclude<AzureKind, "user">, index: number): st
   }
 }
 
+/** Adds a `dataClassification` tag to a tagged data store with the given probability (from the key's own seed). */
+function withClassification(tags: Tags, key: string, probability: number): Tags {
+  const rng = rngFor(`classification:${key}`);
+  if (Object.keys(tags).length === 0 || !chance(rng, probability)) return tags;
+  const classification = pick(rng, ["internal", "confidential", "restricted", "public"] as const);
+  return { ...tags, dataClassification: classification };
+}
+
+/** A synthetic database's classification: usually labelled, sometimes with sensitive columns still unlabelled. */
+function syntheticSensitivity(index: number): AzureSqlDbSpec["sensitivity"] {
+  const rng = rngFor(`sqldb:${index}`);
+  const columns = Object.values(SENSITIVE_COLUMNS).filter(() => chance(rng, 0.4));
+  return chance(rng, 0.7) ? { labelled: columns, recommended: [] } : { labelled: [], recommended: columns };
+}
+
 function syntheticAzure(index: number, count: number, rng: Rng): DemoResource {
   const L = AZURE_LAYOUT;
   const kind = L.kindAt(index);
@@ -4000,11 +4330,13 @@ function syntheticAzure(index: number, count: number, rng: Rng): DemoResource {
         bootDiagnostics: chance(rng, 0.7),
         running: chance(rng, 0.85),
         dataDisks: between(rng, 0, 2),
+        agents: vmAgents(azureSyntheticName("vm", index), good),
       });
     case "storage":
       return azureStorage({
         ...base,
         name: azureSyntheticName("storage", index),
+        tags: withClassification(base.tags, `storage:${index}`, good),
         created: daysAgo(between(rng, 1, 2000)),
         httpsOnly: chance(rng, 0.92),
         minimumTlsVersion: chance(rng, good) ? "TLS1_2" : pick(rng, ["TLS1_0", "TLS1_1"] as const),
@@ -4046,6 +4378,7 @@ function syntheticAzure(index: number, count: number, rng: Rng): DemoResource {
         backupRedundancy: pick(rng, ["Geo", "Local", "Zone"] as const),
         zoneRedundant: chance(rng, 0.4),
         geoSecondary: false,
+        sensitivity: syntheticSensitivity(index),
       });
     case "keyVault":
       return azureKeyVault({
@@ -4060,6 +4393,7 @@ function syntheticAzure(index: number, count: number, rng: Rng): DemoResource {
         ipRules: [],
         accessPolicyObjectIds: [guid(rng)],
         diskEncryption: chance(rng, 0.3),
+        auditLogs: chance(rngFor(`kv:${index}`), good),
       });
     case "site":
       return azureSite({
@@ -4236,11 +4570,13 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
     case "ec2": {
       const publicIp = ordinal % 3 === 0 && !chance(rng, good);
       const name = `synth-ec2-${index}`;
+      const tags = tagsNamed(name);
+      if (Object.keys(tags).length > 0 && chance(rngFor(`patch:${index}`), good)) tags.PatchGroup = "fleet";
       return ec2Instance({
         name,
         region,
         availabilityZone: `${region}${ordinal % 2 === 0 ? "a" : "b"}`,
-        tags: tagsNamed(name),
+        tags,
         instanceId: indexAwsId("i", index),
         instanceType: pick(rng, EC2_TYPES),
         imageId: `ami-0${hex8(mix32(block))}${hex8(mix32(ordinal))}`,
@@ -4268,7 +4604,7 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
       return s3Bucket({
         name: `contoso-synth-${index}`,
         region,
-        tags: syntheticTags(rng, app, env),
+        tags: withClassification(syntheticTags(rng, app, env), `s3:${index}`, good),
         created: daysAgo(between(rng, 1, 2500)),
         publicAccessBlock: block3 ? true : pick(rng, [false, "partial"] as const),
         sse,
@@ -4276,6 +4612,7 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
         versioning: chance(rng, good) ? "Enabled" : pick(rng, ["Suspended", null] as const),
         loggingTarget: chance(rng, good) ? `contoso-synth-logs-${block}` : null,
         isPublic: !block3 && chance(rng, 0.3),
+        denyInsecureTransport: chance(rngFor(`s3-tls:${index}`), good * 0.7),
       });
     }
     case "rds": {
@@ -4285,7 +4622,7 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
         id: `synth-db-${index}`,
         region,
         availabilityZone: `${region}a`,
-        tags: syntheticTags(rng, app, env),
+        tags: withClassification(syntheticTags(rng, app, env), `rds:${index}`, good),
         engine,
         engineVersion:
           engine === "postgres" ? pick(rng, ["16.3", "15.7", "13.15"]) : pick(rng, ["8.0.36", "5.7.44"]),
@@ -4298,6 +4635,7 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
         deletionProtection: chance(rng, good),
         backupRetentionDays: pick(rng, [1, 7, 14, 35]),
         iamAuth: chance(rng, 0.3),
+        autoMinorVersionUpgrade: chance(rngFor(`rds-minor:${index}`), 0.8),
         securityGroupIds: [sgId(1)],
         vpcId,
         subnetGroup: `synth-db-subnets-${block}`,
@@ -4343,6 +4681,7 @@ function syntheticAws(index: number, count: number, rng: Rng): DemoResource {
         logging: chance(rng, good),
         secretsKeyArn: chance(rng, good) ? kmsArn : null,
         created: daysAgo(between(rng, 1, 1500)),
+        runtimeMonitoring: chance(rngFor(`eks:${index}`), good),
       });
     }
     case "ecr":

@@ -163,3 +163,19 @@ export enum OrderDirection {
 }
 
 registerEnumType(OrderDirection, { name: "OrderDirection", description: "Ascending or descending order." });
+
+/** Pages an in-memory list (small catalogues such as definitions) with the same cursors as SQL lists. */
+export function pageOfArray<T>(
+  items: readonly T[],
+  args: PageArgs,
+  keyOf: (item: T) => string,
+): ConnectionData<T> {
+  const page = toPage(args);
+  const start = page.after ? items.findIndex((i) => keyOf(i) === page.after![1]) + 1 : 0;
+  return {
+    rows: items.slice(start, start + page.first + 1),
+    page,
+    total: items.length,
+    cursorOf: (i) => [null, keyOf(i)],
+  };
+}

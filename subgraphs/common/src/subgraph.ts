@@ -25,6 +25,8 @@ export interface SubgraphModule<Ctx extends BaseContext> {
   /** Recurring jobs, graphile-worker crontab syntax. */
   crontab?: string;
   routes?(app: Express, authenticate: RequestHandler, dataSource: DataSource, log: Logger): void;
+  /** Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start. */
+  prepare?(): void;
 }
 
 /** How long outbox events are kept for consumers that resume by cursor. */
@@ -78,6 +80,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
   overrides: { port?: number; log?: Logger } = {},
 ): Promise<SubgraphServer> {
   const log = overrides.log ?? createLogger(module.name, config.logLevel);
+  module.prepare?.();
   const url = subgraphDatabaseUrl(config, module.name);
   const dataSource = createDataSource({
     subgraph: module.name,

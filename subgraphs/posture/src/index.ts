@@ -1,16 +1,46 @@
 import type { SubgraphModule } from "../../common/src";
 import { postureMigrations } from "../../../migrations/posture";
 import { createPostureContext, type PostureContext } from "./context";
+import { AssessmentResolver, ResourceAssessmentsResolver } from "./modules/assessments/assessments.resolver";
+import { postureTasks, POSTURE_CRONTAB } from "./modules/assessments/assessment.tasks";
+import { builtInDefinitions } from "./modules/assessments/definition-registry";
+import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { CloudAccount } from "./modules/inventory/cloud-account.entity";
 import { CloudAccountResolver, ResourceResolver } from "./modules/inventory/inventory.resolver";
 import { Resource } from "./modules/inventory/resource.entity";
+import { NetworkResolver, ResourceExposureResolver } from "./modules/network/network.resolver";
+import { PoliciesResolver } from "./modules/policies/policies.resolver";
+import {
+  RecommendationResolver,
+  ResourceRecommendationsResolver,
+} from "./modules/recommendations/recommendations.resolver";
+import { AccountScoreResolver, ScoreResolver } from "./modules/score/score.resolver";
 import { postureReferences } from "./references";
 
-/** The posture subgraph: inventory (and, later, policies, assessments, score, compliance, network). */
+/** The posture subgraph: inventory, policies, assessments, recommendations, Secure Score, compliance, network. */
 export const postureSubgraph: SubgraphModule<PostureContext> = {
   name: "posture",
-  schema: { resolvers: [ResourceResolver, CloudAccountResolver], referenceResolvers: postureReferences },
+  schema: {
+    resolvers: [
+      ResourceResolver,
+      CloudAccountResolver,
+      PoliciesResolver,
+      AssessmentResolver,
+      ResourceAssessmentsResolver,
+      RecommendationResolver,
+      ResourceRecommendationsResolver,
+      ScoreResolver,
+      AccountScoreResolver,
+      ComplianceResolver,
+      NetworkResolver,
+      ResourceExposureResolver,
+    ],
+    referenceResolvers: postureReferences,
+  },
   entities: [CloudAccount, Resource],
   migrations: postureMigrations,
   createContext: (base) => createPostureContext(base),
+  tasks: (ds, log) => postureTasks(ds, log),
+  prepare: () => void builtInDefinitions(),
+  crontab: POSTURE_CRONTAB,
 };

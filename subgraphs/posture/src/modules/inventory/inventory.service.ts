@@ -25,6 +25,7 @@ import {
 } from "./inventory.inputs";
 import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
 import { validateAccountInputs, validateResourceInputs } from "./inventory.validation";
+import { evaluateResourceIds, forgetResources } from "../assessments/assessment.runner";
 import { Resource } from "./resource.entity";
 
 const ORDER_COLUMNS: Record<ResourceOrderField, { column: string; cursor: (r: Resource) => string }> = {
@@ -159,6 +160,12 @@ export class InventoryService {
           payload: { id: r.id, externalId: r.external_id },
         })),
       );
+      // Incremental evaluation in the same transaction: the inventory and its posture never disagree.
+      await evaluateResourceIds(
+        m,
+        this.identity.tenantId,
+        changed.map((r) => r.id),
+      );
       const createdCount = rows.filter((r) => r.created).length;
       payload.upsertedCount = rows.length;
       payload.createdCount = createdCount;
@@ -196,6 +203,11 @@ export class InventoryService {
           key: r.id,
           payload: { id: r.id, externalId: r.external_id },
         })),
+      );
+      await forgetResources(
+        m,
+        this.identity.tenantId,
+        rows.map((r) => r.id),
       );
       if (rows.length)
         await writeAudit(m, this.identity, [

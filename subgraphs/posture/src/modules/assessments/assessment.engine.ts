@@ -1,0 +1,356 @@
+import type { EntityManager } from "typeorm";
+import type { AssessableResource, AssessmentSource } from "../policies/definition-spec";
+import type { CompiledDefinition } from "./definition-registry";
+
+/** An assessment state. */
+export type Status = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE";
+
+/** One evaluated (resource, definition) pair before exemptions. */
+export interface Evaluation {
+  resourceId: string;
+  accountId: string;
+  definitionId: string;
+  controlId: string;
+  source: AssessmentSource;
+  rawStatus: Status;
+  cause: string | null;
+}
+
+/** An active exemption, as the engine applies it. */
+export interface ActiveExemption {
+  id: string;
+  definitionId: string;
+  accountId: string | null;
+  resourceId: string | null;
+  category: "WAIVER" | "MITIGATED";
+  reason: string;
+}
+
+/** What one apply changed: enough for callers to decide about snapshots and events. */
+export interface ApplyOutcome {
+  changedAssessments: number;
+  statusChanges: number;
+  accountsTouched: Set<string>;
+}
+
+/**
+ * Evaluates resources against definitions. A resource of a type a definition does not name gets no
+ * row at all; of a named type it is NOT_APPLICABLE when the applicability condition fails, else
+ * UNHEALTHY when the condition holds and HEALTHY otherwise. Disabled (account, definition) pairs
+ * produce nothing, so they leave the score.
+ */
+export function evaluate(
+  resources: readonly AssessableResource[],
+  definitions: readonly CompiledDefinition[],
+  isDisabled: (accountId: string, definitionId: string) => boolean,
+): Evaluation[] {
+  const out: Evaluation[] = [];
+  const byType = new Map<string, CompiledDefinition[]>();
+  for (const d of definitions) {
+    for (const t of d.types) byType.set(t, [...(byType.get(t) ?? []), d]);
+  }
+  for (const resource of resources) {
+    for (const d of byType.get(resource.type.toLowerCase()) ?? []) {
+      if (isDisabled(resource.accountId, d.spec.id)) continue;
+      let rawStatus: Status;
+      let cause: string | null = null;
+      if (d.applicability && !d.applicability.test(resource)) {
+        rawStatus = "NOT_APPLICABLE";
+        cause = "The resource's configuration is outside the definition's scope.";
+      } else if (d.condition.test(resource)) {
+        rawStatus = "UNHEALTHY";
+        cause = d.condition.explain(resource) ?? d.spec.title;
+      } else {
+        rawStatus = "HEALTHY";
+      }
+      out.push({
+        resourceId: resource.id,
+        accountId: resource.accountId,
+        definitionId: d.spec.id,
+        controlId: d.spec.control,
+        source: d.source,
+        rawStatus,
+        cause,
+      });
+    }
+  }
+  return out;
+}
+
+/** Finds the exemption that covers an assessment: a resource exemption first, then an account one. */
+export function exemptionFor(
+  exemptions: readonly ActiveExemption[],
+  e: Pick<Evaluation, "resourceId" | "accountId" | "definitionId">,
+): ActiveExemption | undefined {
+  let accountWide: ActiveExemption | undefined;
+  for (const x of exemptions) {
+    if (x.definitionId !== e.definitionId) continue;
+    if (x.resourceId === e.resourceId) return x;
+    if (!x.resourceId && (x.accountId === null || x.accountId === e.accountId)) accountWide ??= x;
+  }
+  return accountWide;
+}
+
+interface Row {
+  resource_id: string;
+  definition_id: string;
+  account_id: string;
+  status: Status;
+  cause: string | null;
+  exemption_id: string | null;
+}
+
+/** Which assessments an apply replaces: the listed resources, optionally only some definitions. */
+export interface ApplyScope {
+  resourceIds: readonly string[];
+  /** Only these definitions; otherwise every non-external definition of the resources. */
+  definitionIds?: readonly string[];
+  /** Include external assessments in the scope (used when `evaluations` come from upsertAssessments). */
+  external?: boolean;
+}
+
+/**
+ * Replaces the assessments in `scope` with `evaluations` (after exemptions) in the caller's
+ * transaction: writes only what changed, records status changes in the history, then recomputes
+ * the affected resources' control states and moves the score counters by the difference. This is
+ * the one write path, so incremental and full evaluation cannot disagree.
+ */
+export async function applyEvaluations(
+  m: EntityManager,
+  tenantId: string,
+  scope: ApplyScope,
+  evaluations: readonly Evaluation[],
+  exemptions: readonly ActiveExemption[],
+): Promise<ApplyOutcome> {
+  const outcome: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
+  if (scope.resourceIds.length === 0) return outcome;
+  const sourceFilter = scope.external ? "source = 'EXTERNAL'" : "source <> 'EXTERNAL'";
+  const existing: Row[] = await m.query(
+    `SELECT resource_id, definition_id, account_id, status, cause, exemption_id FROM assessments
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND ${sourceFilter}
+       ${scope.definitionIds ? "AND definition_id = ANY($3::text[])" : ""}`,
+    scope.definitionIds ? [tenantId, scope.resourceIds, scope.definitionIds] : [tenantId, scope.resourceIds],
+  );
+  const key = (resourceId: string, definitionId: string) => `${resourceId}|${definitionId}`;
+  const before = new Map(existing.map((r) => [key(r.resource_id, r.definition_id), r]));
+
+  const upserts: Array<
+    Evaluation & { status: Status; effectiveCause: string | null; exemptionId: string | null }
+  > = [];
+  const history: Array<{
+    resourceId: string;
+    definitionId: string;
+    from: Status | null;
+    to: Status;
+    cause: string | null;
+  }> = [];
+  const seen = new Set<string>();
+  for (const e of evaluations) {
+    const k = key(e.resourceId, e.definitionId);
+    seen.add(k);
+    const exemption = e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
+    const status: Status = exemption ? "NOT_APPLICABLE" : e.rawStatus;
+    const effectiveCause = exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : e.cause;
+    const old = before.get(k);
+    if (
+      old &&
+      old.status === status &&
+      old.cause === effectiveCause &&
+      old.account_id === e.accountId &&
+      old.exemption_id === (exemption?.id ?? null)
+    ) {
+      continue;
+    }
+    upserts.push({ ...e, status, effectiveCause, exemptionId: exemption?.id ?? null });
+    outcome.accountsTouched.add(e.accountId);
+    if (old?.account_id) outcome.accountsTouched.add(old.account_id);
+    if (!old || old.status !== status)
+      history.push({
+        resourceId: e.resourceId,
+        definitionId: e.definitionId,
+        from: old?.status ?? null,
+        to: status,
+        cause: effectiveCause,
+      });
+  }
+  const deletes = existing.filter((r) => !seen.has(key(r.resource_id, r.definition_id)));
+  for (const r of deletes) {
+    outcome.accountsTouched.add(r.account_id);
+    history.push({
+      resourceId: r.resource_id,
+      definitionId: r.definition_id,
+      from: r.status,
+      to: "NOT_APPLICABLE",
+      cause: "No longer assessed.",
+    });
+  }
+  outcome.changedAssessments = upserts.length + deletes.length;
+  outcome.statusChanges = history.length;
+  if (outcome.changedAssessments === 0) return outcome;
+
+  if (upserts.length) {
+    await m.query(
+      `INSERT INTO assessments AS a (tenant_id, resource_id, definition_id, account_id, control_id, source, status, raw_status,
+                                     cause, exemption_id, evaluated_at, status_changed_at)
+       SELECT $1, r, d, acc, c, s, st, raw, cause, ex, now(), now()
+       FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[])
+         AS u(r, d, acc, c, s, st, raw, cause, ex)
+       ON CONFLICT (tenant_id, resource_id, definition_id) DO UPDATE SET
+         account_id = excluded.account_id, control_id = excluded.control_id, source = excluded.source,
+         raw_status = excluded.raw_status, cause = excluded.cause, exemption_id = excluded.exemption_id,
+         evaluated_at = now(),
+         status_changed_at = CASE WHEN a.status = excluded.status THEN a.status_changed_at ELSE now() END,
+         status = excluded.status`,
+      [
+        tenantId,
+        upserts.map((u) => u.resourceId),
+        upserts.map((u) => u.definitionId),
+        upserts.map((u) => u.accountId),
+        upserts.map((u) => u.controlId),
+        upserts.map((u) => u.source),
+        upserts.map((u) => u.status),
+        upserts.map((u) => u.rawStatus),
+        upserts.map((u) => u.effectiveCause),
+        upserts.map((u) => u.exemptionId),
+      ],
+    );
+  }
+  if (deletes.length) {
+    await m.query(
+      `DELETE FROM assessments a USING unnest($2::uuid[], $3::text[]) AS d(r, def)
+       WHERE a.tenant_id = $1 AND a.resource_id = d.r AND a.definition_id = d.def`,
+      [tenantId, deletes.map((d) => d.resource_id), deletes.map((d) => d.definition_id)],
+    );
+  }
+  if (history.length) {
+    await m.query(
+      `INSERT INTO assessment_history (tenant_id, resource_id, definition_id, from_status, to_status, cause)
+       SELECT $1, r, d, f, t, c FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS h(r, d, f, t, c)`,
+      [
+        tenantId,
+        history.map((h) => h.resourceId),
+        history.map((h) => h.definitionId),
+        history.map((h) => h.from),
+        history.map((h) => h.to),
+        history.map((h) => h.cause),
+      ],
+    );
+  }
+  const touched = [...new Set([...upserts.map((u) => u.resourceId), ...deletes.map((d) => d.resource_id)])];
+  await recomputeControlStates(m, tenantId, touched, outcome.accountsTouched);
+  return outcome;
+}
+
+type ControlState = "HEALTHY" | "UNHEALTHY" | null;
+
+const stateOf = (healthy: number, unhealthy: number): ControlState =>
+  unhealthy > 0 ? "UNHEALTHY" : healthy > 0 ? "HEALTHY" : null;
+
+/**
+ * Recomputes the control states of some resources from their assessments and moves the score
+ * counters by the difference: the tenant's score then costs one small read, whatever its size.
+ */
+export async function recomputeControlStates(
+  m: EntityManager,
+  tenantId: string,
+  resourceIds: readonly string[],
+  accountsTouched: Set<string>,
+): Promise<void> {
+  if (resourceIds.length === 0) return;
+  const [now, old]: [
+    Array<{ resource_id: string; control_id: string; account_id: string; h: number; u: number }>,
+    Array<{
+      resource_id: string;
+      control_id: string;
+      account_id: string;
+      healthy_count: number;
+      unhealthy_count: number;
+    }>,
+  ] = [
+    await m.query(
+      `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
+              count(*) FILTER (WHERE status = 'HEALTHY')::int AS h, count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS u
+       FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) GROUP BY resource_id, control_id`,
+      [tenantId, resourceIds],
+    ),
+    await m.query(
+      `SELECT resource_id, control_id, account_id, healthy_count, unhealthy_count FROM control_states
+       WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+      [tenantId, resourceIds],
+    ),
+  ];
+  const k = (r: string, c: string) => `${r}|${c}`;
+  const oldMap = new Map(old.map((o) => [k(o.resource_id, o.control_id), o]));
+  const delta = new Map<
+    string,
+    { accountId: string; controlId: string; healthy: number; unhealthy: number }
+  >();
+  const bump = (accountId: string, controlId: string, state: ControlState, sign: 1 | -1) => {
+    if (!state) return;
+    const dk = `${accountId}|${controlId}`;
+    const d = delta.get(dk) ?? { accountId, controlId, healthy: 0, unhealthy: 0 };
+    if (state === "HEALTHY") d.healthy += sign;
+    else d.unhealthy += sign;
+    delta.set(dk, d);
+    accountsTouched.add(accountId);
+  };
+  const upsert: typeof now = [];
+  const remove: Array<{ resource_id: string; control_id: string }> = [];
+  const seen = new Set<string>();
+  for (const n of now) {
+    const key = k(n.resource_id, n.control_id);
+    seen.add(key);
+    const o = oldMap.get(key);
+    const newState = stateOf(n.h, n.u);
+    const oldState = o ? stateOf(o.healthy_count, o.unhealthy_count) : null;
+    if (o && o.healthy_count === n.h && o.unhealthy_count === n.u && o.account_id === n.account_id) continue;
+    if (o) bump(o.account_id, o.control_id, oldState, -1);
+    bump(n.account_id, n.control_id, newState, 1);
+    if (newState) upsert.push(n);
+    else if (o) remove.push(n);
+  }
+  for (const o of old) {
+    if (seen.has(k(o.resource_id, o.control_id))) continue;
+    bump(o.account_id, o.control_id, stateOf(o.healthy_count, o.unhealthy_count), -1);
+    remove.push(o);
+  }
+  if (upsert.length) {
+    await m.query(
+      `INSERT INTO control_states (tenant_id, resource_id, control_id, account_id, healthy_count, unhealthy_count)
+       SELECT $1, r, c, a, h, u FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::int[]) AS x(r, c, a, h, u)
+       ON CONFLICT (tenant_id, resource_id, control_id) DO UPDATE SET
+         account_id = excluded.account_id, healthy_count = excluded.healthy_count, unhealthy_count = excluded.unhealthy_count`,
+      [
+        tenantId,
+        upsert.map((u) => u.resource_id),
+        upsert.map((u) => u.control_id),
+        upsert.map((u) => u.account_id),
+        upsert.map((u) => u.h),
+        upsert.map((u) => u.u),
+      ],
+    );
+  }
+  if (remove.length) {
+    await m.query(
+      `DELETE FROM control_states s USING unnest($2::uuid[], $3::text[]) AS d(r, c)
+       WHERE s.tenant_id = $1 AND s.resource_id = d.r AND s.control_id = d.c`,
+      [tenantId, remove.map((r) => r.resource_id), remove.map((r) => r.control_id)],
+    );
+  }
+  const moves = [...delta.values()].filter((d) => d.healthy !== 0 || d.unhealthy !== 0);
+  if (moves.length) {
+    await m.query(
+      `INSERT INTO score_counters AS s (tenant_id, account_id, control_id, healthy, unhealthy)
+       SELECT $1, a, c, h, u FROM unnest($2::uuid[], $3::text[], $4::int[], $5::int[]) AS x(a, c, h, u)
+       ON CONFLICT (tenant_id, account_id, control_id) DO UPDATE SET
+         healthy = s.healthy + excluded.healthy, unhealthy = s.unhealthy + excluded.unhealthy`,
+      [
+        tenantId,
+        moves.map((d) => d.accountId),
+        moves.map((d) => d.controlId),
+        moves.map((d) => d.healthy),
+        moves.map((d) => d.unhealthy),
+      ],
+    );
+  }
+}

@@ -1,0 +1,236 @@
+import type { EntityManager } from "typeorm";
+import { addJob } from "../../../../common/src";
+import type { AssessableResource } from "../policies/definition-spec";
+import { computeSecureScore, type ControlCounts } from "../score/secure-score";
+import { benchmarkControls } from "./controls";
+import { tenantDefinitions, type CompiledDefinition } from "./definition-registry";
+import {
+  applyEvaluations,
+  evaluate,
+  recomputeControlStates,
+  type ActiveExemption,
+  type ApplyOutcome,
+} from "./assessment.engine";
+
+/** Resources are read and evaluated in pages of this size during full evaluations. */
+const PAGE = 5000;
+
+/** What an evaluation needs besides the resources: definitions, disabled pairs and exemptions. */
+export interface EvaluationContext {
+  definitions: CompiledDefinition[];
+  isDisabled: (accountId: string, definitionId: string) => boolean;
+  exemptions: ActiveExemption[];
+}
+
+/** Loads a tenant's definitions, per-account settings and active exemptions (three statements). */
+export async function loadEvaluationContext(m: EntityManager, tenantId: string): Promise<EvaluationContext> {
+  const definitions = await tenantDefinitions(m, tenantId);
+  const disabledRows: Array<{ account_id: string; definition_id: string }> = await m.query(
+    `SELECT account_id, definition_id FROM definition_settings WHERE tenant_id = $1 AND NOT enabled`,
+    [tenantId],
+  );
+  const disabled = new Set(disabledRows.map((r) => `${r.account_id}|${r.definition_id}`));
+  const exemptions: ActiveExemption[] = (
+    await m.query(
+      `SELECT id, definition_id, account_id, resource_id, category, reason FROM exemptions
+       WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+      [tenantId],
+    )
+  ).map((r: Record<string, string | null>) => ({
+    id: r.id!,
+    definitionId: r.definition_id!,
+    accountId: r.account_id,
+    resourceId: r.resource_id,
+    category: r.category as ActiveExemption["category"],
+    reason: r.reason!,
+  }));
+  return { definitions, isDisabled: (a, d) => disabled.has(`${a}|${d}`), exemptions };
+}
+
+/** Maps resource rows (snake_case, as selected below) to what the engine evaluates. */
+export function toAssessable(row: Record<string, unknown>): AssessableResource {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    type: row.type as string,
+    kind: row.kind as string,
+    name: row.name as string,
+    location: (row.region as string | null) ?? null,
+    resourceGroup: (row.resource_group as string | null) ?? null,
+    tags: (row.tags as Record<string, string>) ?? {},
+    properties: (row.properties as Record<string, unknown>) ?? {},
+  };
+}
+
+const RESOURCE_COLUMNS = "id, account_id, type, kind, name, region, resource_group, tags, properties";
+
+/**
+ * Re-evaluates some resources against every definition (incremental evaluation after an
+ * inventory change), in the caller's transaction, and refreshes today's score snapshots.
+ */
+export async function evaluateResourceIds(
+  m: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<ApplyOutcome> {
+  const ctx = await loadEvaluationContext(m, tenantId);
+  const total: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
+  for (let i = 0; i < ids.length; i += PAGE) {
+    const page = ids.slice(i, i + PAGE);
+    const rows = await m.query(
+      `SELECT ${RESOURCE_COLUMNS} FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      [tenantId, page],
+    );
+    merge(
+      total,
+      await applyEvaluations(
+        m,
+        tenantId,
+        { resourceIds: page },
+        evaluate(rows.map(toAssessable), ctx.definitions, ctx.isDisabled),
+        ctx.exemptions,
+      ),
+    );
+  }
+  if (total.changedAssessments) await refreshTodaySnapshots(m, tenantId);
+  return total;
+}
+
+/**
+ * Re-evaluates every resource of the tenant (optionally only some definitions, e.g. after a
+ * definition, an exemption or a setting changed), page by page, in the caller's transaction.
+ */
+export async function evaluateTenant(
+  m: EntityManager,
+  tenantId: string,
+  options: { definitionIds?: readonly string[]; accountId?: string; resourceId?: string } = {},
+): Promise<ApplyOutcome> {
+  const ctx = await loadEvaluationContext(m, tenantId);
+  const definitions = options.definitionIds
+    ? ctx.definitions.filter((d) => options.definitionIds!.includes(d.spec.id))
+    : ctx.definitions;
+  const total: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
+  const filters: string[] = [];
+  const extra: unknown[] = [];
+  if (options.accountId) filters.push(`AND account_id = $${4 + extra.push(options.accountId) - 1}`);
+  if (options.resourceId) filters.push(`AND id = $${4 + extra.push(options.resourceId) - 1}`);
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const rows: Array<Record<string, unknown>> = await m.query(
+      `SELECT ${RESOURCE_COLUMNS} FROM resources WHERE tenant_id = $1 AND id > $2 ${filters.join(" ")} ORDER BY id LIMIT $3`,
+      [tenantId, after, PAGE, ...extra],
+    );
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1].id as string;
+    const resources = rows.map(toAssessable);
+    merge(
+      total,
+      await applyEvaluations(
+        m,
+        tenantId,
+        { resourceIds: resources.map((r) => r.id), definitionIds: options.definitionIds },
+        evaluate(resources, definitions, ctx.isDisabled),
+        ctx.exemptions,
+      ),
+    );
+    if (rows.length < PAGE) break;
+  }
+  if (total.changedAssessments) await refreshTodaySnapshots(m, tenantId);
+  return total;
+}
+
+/** Removes every assessment of deleted resources and takes them out of the score. */
+export async function forgetResources(
+  m: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  const accounts = new Set<string>();
+  await m.query(`DELETE FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
+    tenantId,
+    ids,
+  ]);
+  await recomputeControlStates(m, tenantId, ids, accounts);
+  if (accounts.size) await refreshTodaySnapshots(m, tenantId);
+}
+
+/** Score counters of a tenant by account and control. */
+export async function loadCounters(
+  m: EntityManager,
+  tenantId: string,
+  accountId?: string,
+): Promise<Map<string, ControlCounts>> {
+  const rows: Array<{ control_id: string; healthy: number; unhealthy: number }> = await m.query(
+    `SELECT control_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy FROM score_counters
+     WHERE tenant_id = $1 ${accountId ? "AND account_id = $2" : ""} GROUP BY control_id`,
+    accountId ? [tenantId, accountId] : [tenantId],
+  );
+  return new Map(
+    rows.map((r) => [r.control_id, { healthy: r.healthy, unhealthy: r.unhealthy, notApplicable: 0 }]),
+  );
+}
+
+/** Upserts today's snapshot of the tenant's score and of each account's score. */
+export async function refreshTodaySnapshots(m: EntityManager, tenantId: string): Promise<void> {
+  const rows: Array<{ account_id: string; control_id: string; healthy: number; unhealthy: number }> =
+    await m.query(
+      `SELECT account_id, control_id, healthy, unhealthy FROM score_counters WHERE tenant_id = $1`,
+      [tenantId],
+    );
+  const controls = benchmarkControls();
+  const scopes = new Map<string, Map<string, ControlCounts>>([["tenant", new Map()]]);
+  for (const r of rows) {
+    for (const scope of ["tenant", `account:${r.account_id}`]) {
+      const counts = scopes.get(scope) ?? new Map<string, ControlCounts>();
+      const c = counts.get(r.control_id) ?? { healthy: 0, unhealthy: 0, notApplicable: 0 };
+      c.healthy += r.healthy;
+      c.unhealthy += r.unhealthy;
+      counts.set(r.control_id, c);
+      scopes.set(scope, counts);
+    }
+  }
+  const snapshots = [...scopes.entries()].map(([scope, counts]) => ({
+    scope,
+    score: computeSecureScore(controls, counts),
+  }));
+  await m.query(
+    `INSERT INTO score_snapshots (tenant_id, scope, day, current, max, percentage, controls, taken_at)
+     SELECT $1, s, current_date, c, mx, p, ctl, now() FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::jsonb[]) AS x(s, c, mx, p, ctl)
+     ON CONFLICT (tenant_id, scope, day) DO UPDATE SET current = excluded.current, max = excluded.max,
+       percentage = excluded.percentage, controls = excluded.controls, taken_at = now()`,
+    [
+      tenantId,
+      snapshots.map((s) => s.scope),
+      snapshots.map((s) => s.score.current),
+      snapshots.map((s) => s.score.max),
+      snapshots.map((s) => s.score.percentage),
+      snapshots.map((s) =>
+        JSON.stringify(s.score.controls.map((c) => ({ id: c.controlId, current: c.current, max: c.max }))),
+      ),
+    ],
+  );
+}
+
+/** Schedules the re-evaluation that ends an exemption at its expiry (durable: survives restarts). */
+export async function scheduleExemptionExpiry(
+  m: EntityManager,
+  tenantId: string,
+  exemptionId: string,
+  definitionId: string,
+  at: Date,
+): Promise<void> {
+  await addJob(
+    m,
+    "posture",
+    "exemption_expired",
+    { tenantId, exemptionId, definitionId },
+    { runAt: at, jobKey: `exemption:${exemptionId}` },
+  );
+}
+
+function merge(into: ApplyOutcome, from: ApplyOutcome): void {
+  into.changedAssessments += from.changedAssessments;
+  into.statusChanges += from.statusChanges;
+  for (const a of from.accountsTouched) into.accountsTouched.add(a);
+}

@@ -1,0 +1,455 @@
+import DataLoader from "dataloader";
+import {
+  BadUserInputError,
+  childConnectionLoader,
+  isUuid,
+  newId,
+  NotFoundError,
+  RecordRejection,
+  toPage,
+  writeAudit,
+  writeOutbox,
+  type ChildPage,
+  type Identity,
+  type InputProblem,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { AssessmentSource } from "../policies/policies.types";
+import type { PoliciesService } from "../policies/policies.service";
+import { benchmarkControls } from "./controls";
+import { applyEvaluations, type Evaluation } from "./assessment.engine";
+import {
+  evaluateTenant,
+  loadEvaluationContext,
+  refreshTodaySnapshots,
+  scheduleExemptionExpiry,
+} from "./assessment.runner";
+import { AssessmentConnection } from "./assessments.connections";
+import {
+  Assessment,
+  AssessmentChange,
+  type AssessmentStatus,
+  Exemption,
+  UpsertAssessmentsPayload,
+  type AssessmentFilter,
+  type CreateExemptionInput,
+  type ExternalAssessmentInput,
+} from "./assessments.types";
+
+const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/;
+const MAX_EXTERNAL_PER_CALL = 10_000;
+
+/** Maps an `assessments` row to the GraphQL object. */
+export function assessmentFromRow(row: Record<string, unknown>): Assessment {
+  return Object.assign(new Assessment(), {
+    id: `${row.resource_id}/${row.definition_id}`,
+    resourceId: row.resource_id,
+    definitionId: row.definition_id,
+    accountId: row.account_id,
+    status: row.status,
+    cause: row.cause ?? null,
+    source: row.source,
+    exemptionId: row.exemption_id ?? null,
+    evaluatedAt: row.evaluated_at,
+    statusChangedAt: row.status_changed_at,
+  });
+}
+
+function exemptionFromRow(row: Record<string, unknown>): Exemption {
+  return Object.assign(new Exemption(), {
+    id: row.id,
+    definitionId: row.definition_id,
+    resourceId: row.resource_id ?? null,
+    accountId: row.account_id ?? null,
+    category: row.category,
+    reason: row.reason,
+    expiresAt: row.expires_at ?? null,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  });
+}
+
+/** Assessments (built-in, custom, external), their history, and exemptions. */
+export class AssessmentsService {
+  private readonly byResourceLoaders = new Map<
+    string,
+    ReturnType<typeof childConnectionLoader<Assessment>>
+  >();
+
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+    private readonly policies: PoliciesService,
+  ) {}
+
+  /** Status history of (resource, definition) pairs, newest first (up to 50 each), one statement per batch. */
+  readonly history = new DataLoader<string, AssessmentChange[]>(async (ids) => {
+    const pairs = ids.map((id) => id.split("/") as [string, string]);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT h.* FROM unnest($2::uuid[], $3::text[]) AS p(r, d)
+         CROSS JOIN LATERAL (
+           SELECT resource_id, definition_id, from_status, to_status, cause, at FROM assessment_history
+           WHERE tenant_id = $1 AND resource_id = p.r AND definition_id = p.d ORDER BY id DESC LIMIT 50
+         ) h`,
+        [this.identity.tenantId, pairs.map((p) => (isUuid(p[0]) ? p[0] : null)), pairs.map((p) => p[1])],
+      ),
+    );
+    return ids.map((id) =>
+      rows
+        .filter((r) => `${r.resource_id}/${r.definition_id}` === id)
+        .map((r) =>
+          Object.assign(new AssessmentChange(), {
+            from: r.from_status ?? null,
+            to: r.to_status,
+            cause: r.cause ?? null,
+            at: r.at,
+          }),
+        ),
+    );
+  });
+
+  /** Exemptions by id, one statement per batch. */
+  readonly exemption = new DataLoader<string, Exemption | null>(async (ids) => {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(`SELECT * FROM exemptions WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+        this.identity.tenantId,
+        ids.filter(isUuid),
+      ]),
+    );
+    return ids.map((id) => {
+      const row = rows.find((r) => r.id === id);
+      return row ? exemptionFromRow(row) : null;
+    });
+  });
+
+  /** A page of one resource's assessments (batched across resources), unhealthy first. */
+  async forResource(
+    resourceId: string,
+    filter: AssessmentFilter | undefined,
+    args: PageArgs,
+  ): Promise<AssessmentConnection> {
+    const page = toPage(args);
+    const filterKey = JSON.stringify([filter?.statuses ?? null, filter?.source ?? null]);
+    let loader = this.byResourceLoaders.get(filterKey);
+    if (!loader) {
+      loader = childConnectionLoader<Assessment>((ids, p) =>
+        this.pageByResource(ids, filter, p.first, p.after?.[1]),
+      );
+      this.byResourceLoaders.set(filterKey, loader);
+    }
+    const { rows, total } = await loader.load({ parentId: resourceId, page });
+    return AssessmentConnection.from({ rows, page, total, cursorOf: (a) => [null, a.definitionId] });
+  }
+
+  private async pageByResource(
+    ids: readonly string[],
+    filter: AssessmentFilter | undefined,
+    first: number,
+    after: string | number | null | undefined,
+  ): Promise<Map<string, ChildPage<Assessment>>> {
+    const rows: Array<Record<string, unknown> & { total: number }> = await this.db.read((m) =>
+      m.query(
+        `SELECT * FROM (
+           SELECT a.*, count(*) OVER (PARTITION BY a.resource_id)::int AS total
+           FROM assessments a
+           WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])
+             AND ($3::text[] IS NULL OR a.status = ANY($3::text[])) AND ($4::text IS NULL OR a.source = $4)
+         ) x WHERE ($5::text IS NULL OR x.definition_id > $5)`,
+        [
+          this.identity.tenantId,
+          ids.filter(isUuid),
+          filter?.statuses ?? null,
+          filter?.source ?? null,
+          after ?? null,
+        ],
+      ),
+    );
+    const out = new Map<string, ChildPage<Assessment>>();
+    for (const row of rows.sort((a, b) => String(a.definition_id).localeCompare(String(b.definition_id)))) {
+      const entry = out.get(row.resource_id as string) ?? { rows: [], total: row.total };
+      if (entry.rows.length <= first) entry.rows.push(assessmentFromRow(row));
+      out.set(row.resource_id as string, entry);
+    }
+    return out;
+  }
+
+  /** Stores assessments reported by other sources; bad records are returned, good ones kept. */
+  async upsertExternal(inputs: ExternalAssessmentInput[]): Promise<UpsertAssessmentsPayload> {
+    const payload = Object.assign(new UpsertAssessmentsPayload(), {
+      acceptedCount: 0,
+      changedCount: 0,
+      rejected: [] as RecordRejection[],
+    });
+    if (inputs.length > MAX_EXTERNAL_PER_CALL) {
+      payload.rejected.push(
+        RecordRejection.from({
+          field: "input",
+          message: `at most ${MAX_EXTERNAL_PER_CALL} records per call`,
+        }),
+      );
+      return payload;
+    }
+    const controls = new Set(benchmarkControls().map((c) => c.id));
+    const known = await this.policies.all();
+    const problems: InputProblem[] = [];
+    inputs.forEach((input, index) => {
+      if (!isUuid(input.resourceId))
+        problems.push({ index, field: "resourceId", message: "must be a resource id (UUID)" });
+      if (!KEY_PATTERN.test(input.definitionKey ?? ""))
+        problems.push({
+          index,
+          field: "definitionKey",
+          message: "1-200 characters: letters, digits and _ . : / -",
+        });
+      else if (
+        known.get(input.definitionKey) &&
+        known.get(input.definitionKey)!.source !== AssessmentSource.EXTERNAL
+      ) {
+        problems.push({
+          index,
+          field: "definitionKey",
+          message: "is the id of a built-in or custom definition",
+        });
+      }
+      if (!controls.has(input.controlId))
+        problems.push({ index, field: "controlId", message: `unknown control "${input.controlId}"` });
+      if (!input.title?.trim() || input.title.length > 256)
+        problems.push({ index, field: "title", message: "must be 1 to 256 characters" });
+      if ((input.cause ?? "").length > 4000)
+        problems.push({ index, field: "cause", message: "at most 4,000 characters" });
+    });
+    return this.db.write(async (m) => {
+      const candidates = inputs
+        .map((input, index) => ({ input, index }))
+        .filter(({ index }) => !problems.some((p) => p.index === index));
+      const existing: Array<{ id: string; account_id: string }> = await m.query(
+        `SELECT id, account_id FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+        [this.identity.tenantId, [...new Set(candidates.map((c) => c.input.resourceId))]],
+      );
+      const accountOf = new Map(existing.map((r) => [r.id, r.account_id]));
+      const accepted = candidates.filter(({ input, index }) => {
+        if (accountOf.has(input.resourceId)) return true;
+        problems.push({ index, field: "resourceId", message: "no such resource in this tenant" });
+        return false;
+      });
+      const byKey = new Map<string, Map<string, ExternalAssessmentInput>>();
+      for (const { input } of accepted) {
+        const group = byKey.get(input.definitionKey) ?? new Map<string, ExternalAssessmentInput>();
+        group.set(input.resourceId, input);
+        byKey.set(input.definitionKey, group);
+      }
+      if (byKey.size) {
+        const specs = [...byKey.entries()].map(([key, group]) => {
+          const last = [...group.values()].pop()!;
+          return {
+            key,
+            spec: {
+              id: key,
+              version: "1",
+              title: last.title.trim(),
+              description: last.description ?? "",
+              severity: last.severity,
+              control: last.controlId,
+              resourceTypes: [],
+              remediation: last.remediation ?? [],
+              threats: [],
+            },
+          };
+        });
+        await m.query(
+          `INSERT INTO external_definitions (tenant_id, id, spec) SELECT $1, k, s FROM unnest($2::text[], $3::jsonb[]) AS x(k, s)
+           ON CONFLICT (tenant_id, id) DO UPDATE SET spec = excluded.spec, updated_at = now()`,
+          [this.identity.tenantId, specs.map((s) => s.key), specs.map((s) => JSON.stringify(s.spec))],
+        );
+      }
+      const ctx = await loadEvaluationContext(m, this.identity.tenantId);
+      let changed = 0;
+      for (const [key, group] of byKey) {
+        const evaluations: Evaluation[] = [...group.values()].map((input) => ({
+          resourceId: input.resourceId,
+          accountId: accountOf.get(input.resourceId)!,
+          definitionId: key,
+          controlId: input.controlId,
+          source: "EXTERNAL",
+          rawStatus: input.status,
+          cause: input.cause ?? null,
+        }));
+        const outcome = await applyEvaluations(
+          m,
+          this.identity.tenantId,
+          { resourceIds: [...group.keys()], definitionIds: [key], external: true },
+          evaluations,
+          ctx.exemptions,
+        );
+        changed += outcome.changedAssessments;
+      }
+      if (changed) {
+        await refreshTodaySnapshots(m, this.identity.tenantId);
+        await writeOutbox(m, [
+          {
+            tenantId: this.identity.tenantId,
+            topic: "assessments.external.upserted",
+            key: this.identity.subject,
+            payload: { keys: [...byKey.keys()], changed },
+          },
+        ]);
+      }
+      await writeAudit(m, this.identity, [
+        {
+          action: "assessments.external.upsert",
+          target: "assessments",
+          details: { accepted: accepted.length, changed },
+        },
+      ]);
+      payload.acceptedCount = accepted.length;
+      payload.changedCount = changed;
+      payload.rejected = problems.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map(RecordRejection.from);
+      return payload;
+    });
+  }
+
+  /** The tenant's exemptions, newest first. */
+  exemptions(): Promise<Exemption[]> {
+    return this.db.read(async (m) =>
+      (
+        await m.query(
+          `SELECT * FROM exemptions WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`,
+          [this.identity.tenantId],
+        )
+      ).map(exemptionFromRow),
+    );
+  }
+
+  /** Grants an exemption, re-evaluates what it covers and schedules its expiry, in one transaction. */
+  async createExemption(input: CreateExemptionInput): Promise<Exemption> {
+    const problems: InputProblem[] = [];
+    if (!(await this.policies.byId(input.definitionId)))
+      problems.push({ field: "definitionId", message: "no such definition" });
+    if (input.resourceId != null && !isUuid(input.resourceId))
+      problems.push({ field: "resourceId", message: "must be a resource id (UUID)" });
+    if (input.accountId != null && !isUuid(input.accountId))
+      problems.push({ field: "accountId", message: "must be an account id (UUID)" });
+    if (!input.reason?.trim() || input.reason.length > 2000)
+      problems.push({ field: "reason", message: "must be 1 to 2,000 characters" });
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
+      problems.push({ field: "expiresAt", message: "must be in the future" });
+    if (problems.length) throw new BadUserInputError("Invalid exemption; nothing was stored.", problems);
+    return this.db.write(async (m) => {
+      let accountId = input.accountId ?? null;
+      if (input.resourceId) {
+        const rows: Array<{ account_id: string }> = await m.query(
+          `SELECT account_id FROM resources WHERE tenant_id = $1 AND id = $2`,
+          [this.identity.tenantId, input.resourceId],
+        );
+        if (!rows.length) throw new NotFoundError("Resource", input.resourceId);
+        accountId = rows[0].account_id;
+      } else if (accountId) {
+        const rows = await m.query(`SELECT 1 FROM cloud_accounts WHERE tenant_id = $1 AND id = $2`, [
+          this.identity.tenantId,
+          accountId,
+        ]);
+        if (!rows.length) throw new NotFoundError("Account", accountId);
+      }
+      const [row] = await m.query(
+        `INSERT INTO exemptions (tenant_id, id, definition_id, account_id, resource_id, category, reason, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        [
+          this.identity.tenantId,
+          newId(),
+          input.definitionId,
+          accountId,
+          input.resourceId ?? null,
+          input.category,
+          input.reason.trim(),
+          input.expiresAt ?? null,
+          this.identity.subject,
+        ],
+      );
+      const exemption = exemptionFromRow(row);
+      await this.reevaluate(m, exemption);
+      if (exemption.expiresAt)
+        await scheduleExemptionExpiry(
+          m,
+          this.identity.tenantId,
+          exemption.id,
+          exemption.definitionId,
+          exemption.expiresAt,
+        );
+      await writeAudit(m, this.identity, [
+        {
+          action: "exemptions.create",
+          target: `definition:${exemption.definitionId}`,
+          details: { id: exemption.id, category: exemption.category, reason: exemption.reason },
+        },
+      ]);
+      return exemption;
+    });
+  }
+
+  /** Revokes an exemption; its assessments return to their evaluated status. */
+  async deleteExemption(id: string): Promise<Exemption> {
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid exemption id.", [{ field: "id", message: "must be a UUID" }]);
+    return this.db.write(async (m) => {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM gone`,
+        [this.identity.tenantId, id],
+      );
+      if (!rows.length) throw new NotFoundError("Exemption", id);
+      const exemption = exemptionFromRow(rows[0]);
+      await this.reevaluate(m, exemption);
+      await writeAudit(m, this.identity, [
+        { action: "exemptions.delete", target: `definition:${exemption.definitionId}`, details: { id } },
+      ]);
+      return exemption;
+    });
+  }
+
+  private async reevaluate(
+    m: Parameters<Parameters<RequestDb["write"]>[0]>[0],
+    exemption: Exemption,
+  ): Promise<void> {
+    const definition = await this.policies.byId(exemption.definitionId);
+    if (definition?.source === AssessmentSource.EXTERNAL) {
+      await reapplyExternal(m, this.identity.tenantId, exemption.definitionId);
+      return;
+    }
+    await evaluateTenant(m, this.identity.tenantId, {
+      definitionIds: [exemption.definitionId],
+      resourceId: exemption.resourceId ?? undefined,
+      accountId: exemption.resourceId ? undefined : (exemption.accountId ?? undefined),
+    });
+  }
+}
+
+/** Re-applies exemptions to an external definition's stored assessments (their raw status is kept). */
+export async function reapplyExternal(
+  m: Parameters<Parameters<RequestDb["write"]>[0]>[0],
+  tenantId: string,
+  definitionId: string,
+): Promise<void> {
+  const rows: Array<Record<string, string | null>> = await m.query(
+    `SELECT resource_id, account_id, control_id, raw_status, cause FROM assessments WHERE tenant_id = $1 AND definition_id = $2 AND source = 'EXTERNAL'`,
+    [tenantId, definitionId],
+  );
+  const ctx = await loadEvaluationContext(m, tenantId);
+  const evaluations: Evaluation[] = rows.map((r) => ({
+    resourceId: r.resource_id!,
+    accountId: r.account_id!,
+    definitionId,
+    controlId: r.control_id!,
+    source: "EXTERNAL",
+    rawStatus: r.raw_status as AssessmentStatus,
+    cause: r.cause?.startsWith("Exempted (") ? null : r.cause,
+  }));
+  const outcome = await applyEvaluations(
+    m,
+    tenantId,
+    { resourceIds: rows.map((r) => r.resource_id!), definitionIds: [definitionId], external: true },
+    evaluations,
+    ctx.exemptions,
+  );
+  if (outcome.changedAssessments) await refreshTodaySnapshots(m, tenantId);
+}

@@ -1,0 +1,191 @@
+import DataLoader from "dataloader";
+import {
+  childConnectionLoader,
+  isUuid,
+  OrderDirection,
+  pageOfArray,
+  toPage,
+  type Identity,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import type { InventoryService } from "../inventory/inventory.service";
+import { ResourceConnection } from "../inventory/inventory.connections";
+import type { Resource } from "../inventory/resource.entity";
+import type { PoliciesService } from "../policies/policies.service";
+import { loadCounters } from "../assessments/assessment.runner";
+import { benchmarkControls } from "../assessments/controls";
+import { computeSecureScore } from "../score/secure-score";
+import { RecommendationConnection } from "./recommendations.connections";
+import {
+  Recommendation,
+  RecommendationOrderField,
+  type RecommendationFilter,
+  type RecommendationOrder,
+} from "./recommendations.types";
+
+const SEVERITY_RANK = { HIGH: 3, MEDIUM: 2, LOW: 1 } as const;
+
+/**
+ * Recommendations: definitions with unhealthy resources, with their counts and the Secure Score
+ * points that fixing them would gain. A resource flips to healthy in a control only when the
+ * recommendation is its only unhealthy one there, so the gain is max × flips / weight.
+ */
+export class RecommendationsService {
+  private readonly cache = new Map<string, Promise<Recommendation[]>>();
+
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+    private readonly policies: PoliciesService,
+    private readonly inventory: InventoryService,
+  ) {}
+
+  /** Every recommendation of the tenant (or an account), computed once per request (three statements). */
+  all(accountId?: string | null): Promise<Recommendation[]> {
+    const key = accountId ?? "";
+    let hit = this.cache.get(key);
+    if (!hit) {
+      hit = this.compute(
+        accountId && isUuid(accountId)
+          ? accountId
+          : accountId
+            ? "00000000-0000-0000-0000-000000000000"
+            : undefined,
+      );
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+
+  private async compute(accountId?: string): Promise<Recommendation[]> {
+    const params = accountId ? [this.identity.tenantId, accountId] : [this.identity.tenantId];
+    const accountFilter = accountId ? "AND account_id = $2" : "";
+    const [counts, flips, counters, definitions] = await Promise.all([
+      this.db.read((m) =>
+        m.query(
+          `SELECT definition_id, count(*) FILTER (WHERE status = 'HEALTHY')::int AS healthy,
+                  count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS unhealthy,
+                  count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS not_applicable
+           FROM assessments WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id`,
+          params,
+        ),
+      ) as Promise<
+        Array<{ definition_id: string; healthy: number; unhealthy: number; not_applicable: number }>
+      >,
+      this.db.read((m) =>
+        m.query(
+          `SELECT a.definition_id, a.control_id, count(*)::int AS flips FROM assessments a
+           JOIN control_states s ON s.tenant_id = a.tenant_id AND s.resource_id = a.resource_id AND s.control_id = a.control_id
+           WHERE a.tenant_id = $1 AND a.status = 'UNHEALTHY' AND s.unhealthy_count = 1 ${accountId ? "AND a.account_id = $2" : ""}
+           GROUP BY a.definition_id, a.control_id`,
+          params,
+        ),
+      ) as Promise<Array<{ definition_id: string; control_id: string; flips: number }>>,
+      this.db.read((m) => loadCounters(m, this.identity.tenantId, accountId)),
+      this.policies.all(),
+    ]);
+    const score = computeSecureScore(benchmarkControls(), counters);
+    const flipsByDefinition = new Map(flips.map((f) => [f.definition_id, f]));
+    return counts
+      .filter((c) => c.unhealthy > 0 && definitions.has(c.definition_id))
+      .map((c) => {
+        const definition = definitions.get(c.definition_id)!;
+        const control = score.controls.find((s) => s.controlId === definition.control.id);
+        const f = flipsByDefinition.get(c.definition_id);
+        const gain = control && control.weight > 0 && f ? (control.max * f.flips) / control.weight : 0;
+        return Object.assign(new Recommendation(), {
+          id: definition.id,
+          definition,
+          title: definition.title,
+          severity: definition.severity,
+          control: definition.control,
+          remediation: definition.remediation,
+          healthyCount: c.healthy,
+          unhealthyCount: c.unhealthy,
+          notApplicableCount: c.not_applicable,
+          potentialScoreIncrease: Math.round(gain * 100) / 100,
+          potentialScoreIncreasePercentage:
+            score.max > 0 ? Math.round((gain / score.max) * 10000) / 10000 : 0,
+        });
+      });
+  }
+
+  /** A filtered, ordered page of recommendations. */
+  async list(
+    filter: RecommendationFilter | undefined,
+    order: RecommendationOrder | undefined,
+    args: PageArgs,
+  ): Promise<RecommendationConnection> {
+    const field = order?.field ?? RecommendationOrderField.POTENTIAL_SCORE_INCREASE;
+    const sign = (order?.direction ?? OrderDirection.DESC) === OrderDirection.DESC ? -1 : 1;
+    const value = (r: Recommendation): number | string =>
+      field === RecommendationOrderField.POTENTIAL_SCORE_INCREASE
+        ? r.potentialScoreIncrease
+        : field === RecommendationOrderField.SEVERITY
+          ? SEVERITY_RANK[r.severity]
+          : field === RecommendationOrderField.UNHEALTHY_COUNT
+            ? r.unhealthyCount
+            : r.title.toLowerCase();
+    const items = (await this.all(filter?.accountId))
+      .filter((r) => !filter?.severities?.length || filter.severities.includes(r.severity))
+      .filter((r) => !filter?.controlId || r.control.id === filter.controlId)
+      .sort((a, b) => {
+        const va = value(a);
+        const vb = value(b);
+        if (va !== vb) return (va < vb ? -1 : 1) * sign;
+        return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.id < b.id ? -1 : 1);
+      });
+    return RecommendationConnection.from(pageOfArray(items, args, (r) => r.id));
+  }
+
+  /** Recommendations in which a resource is unhealthy. */
+  async forResource(resourceId: string): Promise<Recommendation[]> {
+    const [ids, all] = await Promise.all([this.unhealthyByResource.load(resourceId), this.all()]);
+    return all.filter((r) => ids.includes(r.id));
+  }
+
+  private readonly unhealthyByResource = new DataLoader<string, string[]>(async (resourceIds) => {
+    const rows: Array<{ resource_id: string; definition_id: string }> = await this.db.read((m) =>
+      m.query(
+        `SELECT resource_id, definition_id FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND status = 'UNHEALTHY'`,
+        [this.identity.tenantId, resourceIds.filter(isUuid)],
+      ),
+    );
+    return resourceIds.map((id) => rows.filter((r) => r.resource_id === id).map((r) => r.definition_id));
+  });
+
+  /** Unhealthy resources of recommendations, paged per recommendation in one statement. */
+  private readonly affected = childConnectionLoader<Resource>(async (definitionIds, page) => {
+    const rows: Array<{ definition_id: string; resource_id: string; total: number }> = await this.db.read(
+      (m) =>
+        m.query(
+          `SELECT definition_id, resource_id, total FROM (
+           SELECT definition_id, resource_id, count(*) OVER (PARTITION BY definition_id)::int AS total,
+                  row_number() OVER (PARTITION BY definition_id ORDER BY resource_id) AS rn
+           FROM assessments
+           WHERE tenant_id = $1 AND definition_id = ANY($2::text[]) AND status = 'UNHEALTHY'
+             AND ($3::uuid IS NULL OR resource_id > $3::uuid)
+         ) x WHERE rn <= $4`,
+          [this.identity.tenantId, definitionIds, page.after?.[1] ?? null, page.first + 1],
+        ),
+    );
+    const resources = await this.inventory.resourcesByIds([...new Set(rows.map((r) => r.resource_id))]);
+    const byId = new Map(resources.map((r) => [r.id, r]));
+    const out = new Map<string, { rows: Resource[]; total: number }>();
+    for (const row of rows) {
+      const entry = out.get(row.definition_id) ?? { rows: [], total: row.total };
+      const resource = byId.get(row.resource_id);
+      if (resource) entry.rows.push(resource);
+      out.set(row.definition_id, entry);
+    }
+    return out;
+  });
+
+  /** A page of a recommendation's affected resources. */
+  async affectedResources(definitionId: string, args: PageArgs): Promise<ResourceConnection> {
+    const page = toPage(args);
+    const { rows, total } = await this.affected.load({ parentId: definitionId, page });
+    return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
+  }
+}

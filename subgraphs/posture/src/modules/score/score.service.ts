@@ -1,0 +1,114 @@
+import DataLoader from "dataloader";
+import { BadUserInputError, isUuid, type Identity, type RequestDb } from "../../../../common/src";
+import { benchmarkControls } from "../assessments/controls";
+import { securityControls } from "../policies/policies.service";
+import { computeSecureScore, type ControlCounts } from "./secure-score";
+import { ControlScore, SecureScore, SecureScoreSnapshot } from "./score.types";
+
+const MAX_HISTORY_DAYS = 400;
+
+/** Secure Score from the incrementally kept counters, per tenant or account, and its daily history. */
+export class ScoreService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Counters of every account of the tenant, loaded once per request. */
+  private readonly counters = new DataLoader<string, Map<string, ControlCounts>>(async (keys) => {
+    const [rows, na]: [
+      Array<{ account_id: string; control_id: string; healthy: number; unhealthy: number }>,
+      Array<{ account_id: string; control_id: string; n: number }>,
+    ] = await this.db.read(async (m) => [
+      await m.query(
+        `SELECT account_id, control_id, healthy, unhealthy FROM score_counters WHERE tenant_id = $1`,
+        [this.identity.tenantId],
+      ),
+      await m.query(
+        `SELECT account_id, control_id, count(*)::int AS n FROM (
+           SELECT account_id, control_id, resource_id FROM assessments WHERE tenant_id = $1
+           GROUP BY account_id, control_id, resource_id HAVING bool_and(status = 'NOT_APPLICABLE')
+         ) x GROUP BY account_id, control_id`,
+        [this.identity.tenantId],
+      ),
+    ]);
+    const add = (map: Map<string, ControlCounts>, control: string, c: Partial<ControlCounts>) => {
+      const cur = map.get(control) ?? { healthy: 0, unhealthy: 0, notApplicable: 0 };
+      cur.healthy += c.healthy ?? 0;
+      cur.unhealthy += c.unhealthy ?? 0;
+      cur.notApplicable += c.notApplicable ?? 0;
+      map.set(control, cur);
+    };
+    const byScope = new Map<string, Map<string, ControlCounts>>([["", new Map()]]);
+    const scope = (key: string) => byScope.get(key) ?? byScope.set(key, new Map()).get(key)!;
+    for (const r of rows) {
+      add(scope(""), r.control_id, r);
+      add(scope(r.account_id), r.control_id, r);
+    }
+    for (const r of na) {
+      add(scope(""), r.control_id, { notApplicable: r.n });
+      add(scope(r.account_id), r.control_id, { notApplicable: r.n });
+    }
+    return keys.map((k) => byScope.get(k) ?? new Map());
+  });
+
+  /** The score of the tenant (resources summed across accounts) or of one account. */
+  async score(accountId?: string | null): Promise<SecureScore> {
+    if (accountId && !isUuid(accountId))
+      return this.toGraph(computeSecureScore(benchmarkControls(), new Map()));
+    return this.toGraph(computeSecureScore(benchmarkControls(), await this.counters.load(accountId ?? "")));
+  }
+
+  /** Daily snapshots between two days (inclusive), oldest first. */
+  async history(accountId: string | null | undefined, from: Date, to: Date): Promise<SecureScoreSnapshot[]> {
+    if (to < from)
+      throw new BadUserInputError("Invalid range.", [{ field: "to", message: "is before from" }]);
+    if ((to.getTime() - from.getTime()) / 86_400_000 > MAX_HISTORY_DAYS) {
+      throw new BadUserInputError("Invalid range.", [
+        { field: "from", message: `at most ${MAX_HISTORY_DAYS} days` },
+      ]);
+    }
+    const rows: Array<{ day: string; current: string; max: string; percentage: string }> = await this.db.read(
+      (m) =>
+        m.query(
+          `SELECT to_char(day, 'YYYY-MM-DD') AS day, current, max, percentage FROM score_snapshots
+         WHERE tenant_id = $1 AND scope = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day`,
+          [
+            this.identity.tenantId,
+            accountId ? `account:${accountId}` : "tenant",
+            from.toISOString().slice(0, 10),
+            to.toISOString().slice(0, 10),
+          ],
+        ),
+    );
+    return rows.map((r) =>
+      Object.assign(new SecureScoreSnapshot(), {
+        day: r.day,
+        current: Number(r.current),
+        max: Number(r.max),
+        percentage: Number(r.percentage),
+      }),
+    );
+  }
+
+  private toGraph(score: ReturnType<typeof computeSecureScore>): SecureScore {
+    const controls = new Map(securityControls().map((c) => [c.id, c]));
+    return Object.assign(new SecureScore(), {
+      current: score.current,
+      max: score.max,
+      percentage: score.percentage,
+      controls: score.controls.map((c) =>
+        Object.assign(new ControlScore(), {
+          control: controls.get(c.controlId)!,
+          current: c.current,
+          max: c.max,
+          percentage: c.percentage,
+          healthy: c.healthy,
+          unhealthy: c.unhealthy,
+          notApplicable: c.notApplicable,
+          weight: c.weight,
+        }),
+      ),
+    });
+  }
+}
