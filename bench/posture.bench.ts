@@ -161,26 +161,19 @@ async function main(): Promise<void> {
     const vms = estate.filter((r) => r.type === "Microsoft.Compute/virtualMachines").slice(0, CHANGES);
     const latencies: number[] = [];
     let scoreMoves = 0;
-    let last = (
-      await gql<{ secureScore: { current: number } }>(
-        platform.gateway.url,
-        reader,
-        "{ secureScore { current } }",
-      )
-    ).secureScore.current;
+    // The score is rounded to 0.01 points: one resource in 100,000 moves the control counts, not always that.
+    const SCORE = "{ secureScore { current controls { healthy unhealthy notApplicable } } }";
+    type Score = { secureScore: unknown };
+    const readScore = async () =>
+      JSON.stringify((await gql<Score>(platform!.gateway.url, reader, SCORE)).secureScore);
+    let last = await readScore();
     for (const [i, vm] of vms.entries()) {
+      const { accountKey: _key, provider: _provider, ...input } = vm;
+      // Alternate between an empty configuration (fails most checks) and the original one.
       const changed = {
-        ...vm,
-        accountKey: undefined,
-        provider: undefined,
-        properties: {
-          ...vm.properties,
-          benchRound: i,
-          osProfile: i % 2 ? {} : (vm.properties as { osProfile?: unknown }).osProfile,
-        },
+        ...input,
+        properties: i % 2 ? { benchRound: i } : { ...vm.properties, benchRound: i },
       };
-      delete changed.accountKey;
-      delete changed.provider;
       const t = performance.now();
       await gql(
         platform.gateway.url,
@@ -190,13 +183,7 @@ async function main(): Promise<void> {
           input: [changed],
         },
       );
-      const now = (
-        await gql<{ secureScore: { current: number } }>(
-          platform.gateway.url,
-          reader,
-          "{ secureScore { current } }",
-        )
-      ).secureScore.current;
+      const now = await readScore();
       latencies.push(performance.now() - t);
       if (now !== last) scoreMoves++;
       last = now;
@@ -227,7 +214,7 @@ async function main(): Promise<void> {
       `| full evaluation | ${seconds(fullMs)} s |`,
       `| full evaluation ÷ read | ${(fullMs / readMs).toFixed(1)} |`,
       `| change → updated score p50 / p95 / max | ${p50.toFixed(1)} / ${p95.toFixed(1)} / ${latencies[latencies.length - 1].toFixed(1)} ms |`,
-      `| changes that moved the score | ${scoreMoves} of ${vms.length} |`,
+      `| changes that moved the score's control counts | ${scoreMoves} of ${vms.length} |`,
       "",
       "| budget | result |",
       "| --- | --- |",

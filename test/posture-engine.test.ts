@@ -57,10 +57,11 @@ describe("posture engine: incremental evaluation equals full re-evaluation", () 
         `SELECT resource_id, definition_id, account_id, control_id, source, status, raw_status, cause FROM assessments ORDER BY 1, 2`,
       ),
       controlStates: await m.query(
-        `SELECT resource_id, control_id, account_id, healthy_count, unhealthy_count FROM control_states ORDER BY 1, 2`,
+        `SELECT resource_id, control_id, account_id, healthy_count, unhealthy_count, na_count FROM control_states ORDER BY 1, 2`,
       ),
       counters: await m.query(
-        `SELECT account_id, control_id, healthy, unhealthy FROM score_counters WHERE healthy <> 0 OR unhealthy <> 0 ORDER BY 1, 2`,
+        `SELECT account_id, control_id, healthy, unhealthy, not_applicable FROM score_counters
+         WHERE healthy <> 0 OR unhealthy <> 0 OR not_applicable <> 0 ORDER BY 1, 2`,
       ),
     }));
 

@@ -87,6 +87,7 @@ export class Assessments1764400000000 implements MigrationInterface {
       account_id uuid NOT NULL,
       healthy_count int NOT NULL,
       unhealthy_count int NOT NULL,
+      na_count int NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant_id, resource_id, control_id)
     )`);
     await q.query(`CREATE TABLE score_counters (
@@ -95,6 +96,7 @@ export class Assessments1764400000000 implements MigrationInterface {
       control_id text NOT NULL,
       healthy int NOT NULL DEFAULT 0,
       unhealthy int NOT NULL DEFAULT 0,
+      not_applicable int NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant_id, account_id, control_id)
     )`);
     await q.query(`CREATE TABLE score_snapshots (

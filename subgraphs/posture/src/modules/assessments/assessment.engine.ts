@@ -241,14 +241,25 @@ export async function applyEvaluations(
   return outcome;
 }
 
-type ControlState = "HEALTHY" | "UNHEALTHY" | null;
+type ControlState = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE" | null;
 
-const stateOf = (healthy: number, unhealthy: number): ControlState =>
-  unhealthy > 0 ? "UNHEALTHY" : healthy > 0 ? "HEALTHY" : null;
+/** A resource's state in a control from its assessment counts there (see `controlStateOf`). */
+const stateOf = (healthy: number, unhealthy: number, notApplicable: number): ControlState =>
+  unhealthy > 0 ? "UNHEALTHY" : healthy > 0 ? "HEALTHY" : notApplicable > 0 ? "NOT_APPLICABLE" : null;
+
+interface StateRow {
+  resource_id: string;
+  control_id: string;
+  account_id: string;
+  h: number;
+  u: number;
+  n: number;
+}
 
 /**
  * Recomputes the control states of some resources from their assessments and moves the score
- * counters by the difference: the tenant's score then costs one small read, whatever its size.
+ * counters (healthy, unhealthy and not-applicable resources per account and control) by the
+ * difference: the tenant's score then costs one small read, whatever its size.
  */
 export async function recomputeControlStates(
   m: EntityManager,
@@ -257,69 +268,66 @@ export async function recomputeControlStates(
   accountsTouched: Set<string>,
 ): Promise<void> {
   if (resourceIds.length === 0) return;
-  const [now, old]: [
-    Array<{ resource_id: string; control_id: string; account_id: string; h: number; u: number }>,
-    Array<{
-      resource_id: string;
-      control_id: string;
-      account_id: string;
-      healthy_count: number;
-      unhealthy_count: number;
-    }>,
-  ] = [
-    await m.query(
-      `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
-              count(*) FILTER (WHERE status = 'HEALTHY')::int AS h, count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS u
-       FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) GROUP BY resource_id, control_id`,
-      [tenantId, resourceIds],
-    ),
-    await m.query(
-      `SELECT resource_id, control_id, account_id, healthy_count, unhealthy_count FROM control_states
-       WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
-      [tenantId, resourceIds],
-    ),
-  ];
+  const now: StateRow[] = await m.query(
+    `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
+            count(*) FILTER (WHERE status = 'HEALTHY')::int AS h, count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS u,
+            count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS n
+     FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) GROUP BY resource_id, control_id`,
+    [tenantId, resourceIds],
+  );
+  const old: StateRow[] = await m.query(
+    `SELECT resource_id, control_id, account_id, healthy_count AS h, unhealthy_count AS u, na_count AS n FROM control_states
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    [tenantId, resourceIds],
+  );
   const k = (r: string, c: string) => `${r}|${c}`;
   const oldMap = new Map(old.map((o) => [k(o.resource_id, o.control_id), o]));
   const delta = new Map<
     string,
-    { accountId: string; controlId: string; healthy: number; unhealthy: number }
+    { accountId: string; controlId: string; healthy: number; unhealthy: number; notApplicable: number }
   >();
-  const bump = (accountId: string, controlId: string, state: ControlState, sign: 1 | -1) => {
+  const bump = (row: StateRow, sign: 1 | -1) => {
+    const state = stateOf(row.h, row.u, row.n);
     if (!state) return;
-    const dk = `${accountId}|${controlId}`;
-    const d = delta.get(dk) ?? { accountId, controlId, healthy: 0, unhealthy: 0 };
+    const dk = `${row.account_id}|${row.control_id}`;
+    const d = delta.get(dk) ?? {
+      accountId: row.account_id,
+      controlId: row.control_id,
+      healthy: 0,
+      unhealthy: 0,
+      notApplicable: 0,
+    };
     if (state === "HEALTHY") d.healthy += sign;
-    else d.unhealthy += sign;
+    else if (state === "UNHEALTHY") d.unhealthy += sign;
+    else d.notApplicable += sign;
     delta.set(dk, d);
-    accountsTouched.add(accountId);
+    accountsTouched.add(row.account_id);
   };
-  const upsert: typeof now = [];
-  const remove: Array<{ resource_id: string; control_id: string }> = [];
+  const upsert: StateRow[] = [];
+  const remove: StateRow[] = [];
   const seen = new Set<string>();
   for (const n of now) {
     const key = k(n.resource_id, n.control_id);
     seen.add(key);
     const o = oldMap.get(key);
-    const newState = stateOf(n.h, n.u);
-    const oldState = o ? stateOf(o.healthy_count, o.unhealthy_count) : null;
-    if (o && o.healthy_count === n.h && o.unhealthy_count === n.u && o.account_id === n.account_id) continue;
-    if (o) bump(o.account_id, o.control_id, oldState, -1);
-    bump(n.account_id, n.control_id, newState, 1);
-    if (newState) upsert.push(n);
+    if (o && o.h === n.h && o.u === n.u && o.n === n.n && o.account_id === n.account_id) continue;
+    if (o) bump(o, -1);
+    bump(n, 1);
+    if (stateOf(n.h, n.u, n.n)) upsert.push(n);
     else if (o) remove.push(n);
   }
   for (const o of old) {
     if (seen.has(k(o.resource_id, o.control_id))) continue;
-    bump(o.account_id, o.control_id, stateOf(o.healthy_count, o.unhealthy_count), -1);
+    bump(o, -1);
     remove.push(o);
   }
   if (upsert.length) {
     await m.query(
-      `INSERT INTO control_states (tenant_id, resource_id, control_id, account_id, healthy_count, unhealthy_count)
-       SELECT $1, r, c, a, h, u FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::int[]) AS x(r, c, a, h, u)
+      `INSERT INTO control_states (tenant_id, resource_id, control_id, account_id, healthy_count, unhealthy_count, na_count)
+       SELECT $1, r, c, a, h, u, n FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::int[]) AS x(r, c, a, h, u, n)
        ON CONFLICT (tenant_id, resource_id, control_id) DO UPDATE SET
-         account_id = excluded.account_id, healthy_count = excluded.healthy_count, unhealthy_count = excluded.unhealthy_count`,
+         account_id = excluded.account_id, healthy_count = excluded.healthy_count,
+         unhealthy_count = excluded.unhealthy_count, na_count = excluded.na_count`,
       [
         tenantId,
         upsert.map((u) => u.resource_id),
@@ -327,6 +335,7 @@ export async function recomputeControlStates(
         upsert.map((u) => u.account_id),
         upsert.map((u) => u.h),
         upsert.map((u) => u.u),
+        upsert.map((u) => u.n),
       ],
     );
   }
@@ -337,19 +346,23 @@ export async function recomputeControlStates(
       [tenantId, remove.map((r) => r.resource_id), remove.map((r) => r.control_id)],
     );
   }
-  const moves = [...delta.values()].filter((d) => d.healthy !== 0 || d.unhealthy !== 0);
+  const moves = [...delta.values()].filter(
+    (d) => d.healthy !== 0 || d.unhealthy !== 0 || d.notApplicable !== 0,
+  );
   if (moves.length) {
     await m.query(
-      `INSERT INTO score_counters AS s (tenant_id, account_id, control_id, healthy, unhealthy)
-       SELECT $1, a, c, h, u FROM unnest($2::uuid[], $3::text[], $4::int[], $5::int[]) AS x(a, c, h, u)
+      `INSERT INTO score_counters AS s (tenant_id, account_id, control_id, healthy, unhealthy, not_applicable)
+       SELECT $1, a, c, h, u, n FROM unnest($2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[]) AS x(a, c, h, u, n)
        ON CONFLICT (tenant_id, account_id, control_id) DO UPDATE SET
-         healthy = s.healthy + excluded.healthy, unhealthy = s.unhealthy + excluded.unhealthy`,
+         healthy = s.healthy + excluded.healthy, unhealthy = s.unhealthy + excluded.unhealthy,
+         not_applicable = s.not_applicable + excluded.not_applicable`,
       [
         tenantId,
         moves.map((d) => d.accountId),
         moves.map((d) => d.controlId),
         moves.map((d) => d.healthy),
         moves.map((d) => d.unhealthy),
+        moves.map((d) => d.notApplicable),
       ],
     );
   }

@@ -161,13 +161,18 @@ export async function loadCounters(
   tenantId: string,
   accountId?: string,
 ): Promise<Map<string, ControlCounts>> {
-  const rows: Array<{ control_id: string; healthy: number; unhealthy: number }> = await m.query(
-    `SELECT control_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy FROM score_counters
-     WHERE tenant_id = $1 ${accountId ? "AND account_id = $2" : ""} GROUP BY control_id`,
-    accountId ? [tenantId, accountId] : [tenantId],
-  );
+  const rows: Array<{ control_id: string; healthy: number; unhealthy: number; not_applicable: number }> =
+    await m.query(
+      `SELECT control_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy,
+              sum(not_applicable)::int AS not_applicable
+       FROM score_counters WHERE tenant_id = $1 ${accountId ? "AND account_id = $2" : ""} GROUP BY control_id`,
+      accountId ? [tenantId, accountId] : [tenantId],
+    );
   return new Map(
-    rows.map((r) => [r.control_id, { healthy: r.healthy, unhealthy: r.unhealthy, notApplicable: 0 }]),
+    rows.map((r) => [
+      r.control_id,
+      { healthy: r.healthy, unhealthy: r.unhealthy, notApplicable: r.not_applicable },
+    ]),
   );
 }
 

@@ -14,40 +14,32 @@ export class ScoreService {
     private readonly identity: Identity,
   ) {}
 
-  /** Counters of every account of the tenant, loaded once per request. */
+  /** Counters of every account of the tenant (one small read per request), by scope ("" = tenant). */
   private readonly counters = new DataLoader<string, Map<string, ControlCounts>>(async (keys) => {
-    const [rows, na]: [
-      Array<{ account_id: string; control_id: string; healthy: number; unhealthy: number }>,
-      Array<{ account_id: string; control_id: string; n: number }>,
-    ] = await this.db.read(async (m) => [
-      await m.query(
-        `SELECT account_id, control_id, healthy, unhealthy FROM score_counters WHERE tenant_id = $1`,
+    const rows: Array<{
+      account_id: string;
+      control_id: string;
+      healthy: number;
+      unhealthy: number;
+      not_applicable: number;
+    }> = await this.db.read((m) =>
+      m.query(
+        `SELECT account_id, control_id, healthy, unhealthy, not_applicable FROM score_counters WHERE tenant_id = $1`,
         [this.identity.tenantId],
       ),
-      await m.query(
-        `SELECT account_id, control_id, count(*)::int AS n FROM (
-           SELECT account_id, control_id, resource_id FROM assessments WHERE tenant_id = $1
-           GROUP BY account_id, control_id, resource_id HAVING bool_and(status = 'NOT_APPLICABLE')
-         ) x GROUP BY account_id, control_id`,
-        [this.identity.tenantId],
-      ),
-    ]);
-    const add = (map: Map<string, ControlCounts>, control: string, c: Partial<ControlCounts>) => {
-      const cur = map.get(control) ?? { healthy: 0, unhealthy: 0, notApplicable: 0 };
-      cur.healthy += c.healthy ?? 0;
-      cur.unhealthy += c.unhealthy ?? 0;
-      cur.notApplicable += c.notApplicable ?? 0;
-      map.set(control, cur);
+    );
+    const byScope = new Map<string, Map<string, ControlCounts>>();
+    const add = (scope: string, r: (typeof rows)[number]) => {
+      const counts = byScope.get(scope) ?? byScope.set(scope, new Map()).get(scope)!;
+      const c = counts.get(r.control_id) ?? { healthy: 0, unhealthy: 0, notApplicable: 0 };
+      c.healthy += r.healthy;
+      c.unhealthy += r.unhealthy;
+      c.notApplicable += r.not_applicable;
+      counts.set(r.control_id, c);
     };
-    const byScope = new Map<string, Map<string, ControlCounts>>([["", new Map()]]);
-    const scope = (key: string) => byScope.get(key) ?? byScope.set(key, new Map()).get(key)!;
     for (const r of rows) {
-      add(scope(""), r.control_id, r);
-      add(scope(r.account_id), r.control_id, r);
-    }
-    for (const r of na) {
-      add(scope(""), r.control_id, { notApplicable: r.n });
-      add(scope(r.account_id), r.control_id, { notApplicable: r.n });
+      add("", r);
+      add(r.account_id, r);
     }
     return keys.map((k) => byScope.get(k) ?? new Map());
   });
