@@ -100,6 +100,8 @@ export function inSystemScope<T>(ds: DataSource, work: (m: EntityManager) => Pro
  */
 export class RequestDb {
   private reader?: Promise<QueryRunner>;
+  /** Reads share one connection: they run one after another, as the connection would anyway. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly ds: DataSource,
@@ -109,7 +111,9 @@ export class RequestDb {
   /** Read-only work in the request's shared tenant transaction. */
   async read<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     const runner = await (this.reader ??= this.openReader());
-    return work(runner.manager);
+    const run = this.queue.then(() => work(runner.manager));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** A write in its own tenant transaction: all of it or nothing. */
