@@ -37,7 +37,10 @@ describe("tenant isolation", () => {
       ok(await platform.request(ResourceDocument, { id: a.resourceIds[0] }, readerB)).resource,
     ).toBeNull();
     const incidents = ok(await platform.request(IncidentsDocument, {}, readerB)).incidents;
-    expect(incidents.totalCount).toBe(0);
+    // B's own alerts opened B's incidents; none of A's alerts appears in them.
+    expect(incidents.totalCount).toBe(b.alertIds.length);
+    const alertIds = incidents.nodes.flatMap((i) => i.alerts.nodes.map((a) => a.id));
+    expect(alertIds.sort()).toEqual([...b.alertIds].sort());
   });
 
   it("lets tenant B remove none of tenant A's resources", async () => {

@@ -20,6 +20,7 @@ import {
 } from "../../subgraphs/common/src";
 import { ClientAuth } from "./auth";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
+import { ingestProxy } from "./ingest";
 import { isLimitError, operationLimits } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 
@@ -127,6 +128,10 @@ export async function startGateway(
   app.get("/metrics", async (_req, res) => {
     res.type(register.contentType).send(await register.metrics());
   });
+  app.post(
+    "/ingest/events",
+    ingestProxy({ auth, tokens, agent, siemUrl: subgraphUrls.siem, maxBodyBytes: config.maxBodyBytes, log }),
+  );
   app.use(
     "/graphql",
     express.json({ limit: config.maxBodyBytes }),

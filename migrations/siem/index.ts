@@ -1,4 +1,12 @@
 import { AlertsIncidents1764300000000 } from "./1764300000000-alerts-incidents";
+import { Events1764500000000 } from "./1764500000000-events";
+import { IncidentWorkflow1764600000000 } from "./1764600000000-incident-workflow";
+import { RulesIntel1764700000000 } from "./1764700000000-rules-intel";
 
 /** SIEM's migrations, oldest first. */
-export const siemMigrations = [AlertsIncidents1764300000000];
+export const siemMigrations = [
+  AlertsIncidents1764300000000,
+  Events1764500000000,
+  IncidentWorkflow1764600000000,
+  RulesIntel1764700000000,
+];

@@ -49,6 +49,7 @@ const EnvShape = {
     .int()
     .min(1024)
     .default(16 * 1024 * 1024),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -87,6 +88,8 @@ export interface Config {
   demoTenantId: string;
   seedDemo: boolean;
   maxBodyBytes: number;
+  /** Days of SIEM events kept; older daily partitions are dropped whole. */
+  eventRetentionDays: number;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -136,6 +139,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     demoTenantId: e.DEMO_TENANT_ID,
     seedDemo: e.SEED_DEMO,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
   };
 }
 

@@ -19,12 +19,18 @@ export interface SubgraphModule<Ctx extends BaseContext> {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: Function[];
   /** Adds services and DataLoaders to a request's context. */
-  createContext(base: BaseContext, dataSource: DataSource): Ctx;
+  createContext(base: BaseContext, dataSource: DataSource, config: Config): Ctx;
   /** Durable job handlers of this subgraph (graphile-worker tasks). */
-  tasks?(dataSource: DataSource, log: Logger): TaskList;
+  tasks?(dataSource: DataSource, log: Logger, config: Config): TaskList;
   /** Recurring jobs, graphile-worker crontab syntax. */
   crontab?: string;
-  routes?(app: Express, authenticate: RequestHandler, dataSource: DataSource, log: Logger): void;
+  routes?(
+    app: Express,
+    authenticate: RequestHandler,
+    dataSource: DataSource,
+    log: Logger,
+    config: Config,
+  ): void;
   /** Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start. */
   prepare?(): void;
 }
@@ -97,7 +103,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
       ? await startJobRunner({
           url,
           schema: module.name,
-          tasks: { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log) },
+          tasks: { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log, config) },
           crontab: ["0 3 * * * outbox_prune", module.crontab ?? ""].join("\n"),
           log,
         })
@@ -112,8 +118,8 @@ export async function runSubgraph<Ctx extends BaseContext>(
       port: overrides.port ?? config.ports[module.name],
       production: config.env === "production",
       maxBodyBytes: config.maxBodyBytes,
-      createContext: (base) => module.createContext(base, dataSource),
-      routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log) : undefined,
+      createContext: (base) => module.createContext(base, dataSource, config),
+      routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log, config) : undefined,
       jobs,
     });
   } catch (err) {

@@ -1,21 +1,54 @@
-import type { SubgraphModule } from "../../common/src";
+import type { DataSource } from "typeorm";
+import type { Config, SubgraphModule } from "../../common/src";
 import { siemMigrations } from "../../../migrations/siem";
 import { createSiemContext, type SiemContext } from "./context";
 import { SecurityAlert } from "./modules/alerts/alert.entity";
 import { AlertResolver, ResourceAlertsResolver } from "./modules/alerts/alerts.resolver";
+import { EventIngest } from "./modules/events/event-ingest";
+import { EventsResolver } from "./modules/events/events.resolver";
+import { eventRoutes } from "./modules/events/events.routes";
+import { eventTasks, EVENTS_CRONTAB } from "./modules/events/events.tasks";
 import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
+import { IntelResolver } from "./modules/intel/intel.resolver";
+import { detectOnIngest } from "./modules/rules/detections";
+import { RulesResolver } from "./modules/rules/rules.resolver";
+import { ruleTasks } from "./modules/rules/rules.tasks";
+import { loadRuleTemplates } from "./modules/rules/templates";
 
-/** The SIEM subgraph: alerts and incidents (connectors, rules, intel, hunting and automation follow). */
+/** One ingest pipeline per DataSource (process): it holds the in-memory rule and indicator state. */
+const ingestors = new WeakMap<DataSource, EventIngest>();
+function ingestorFor(ds: DataSource, config: Config): EventIngest {
+  let ingestor = ingestors.get(ds);
+  if (!ingestor) {
+    ingestor = new EventIngest(ds, { retentionDays: config.eventRetentionDays, onInserted: detectOnIngest });
+    ingestors.set(ds, ingestor);
+  }
+  return ingestor;
+}
+
+/** The SIEM subgraph: connectors, event store, alerts and incidents (rules, intel, hunting and automation follow). */
 export const siemSubgraph: SubgraphModule<SiemContext> = {
   name: "siem",
   schema: {
-    resolvers: [AlertResolver, ResourceAlertsResolver, IncidentResolver],
+    resolvers: [
+      AlertResolver,
+      ResourceAlertsResolver,
+      IncidentResolver,
+      EventsResolver,
+      RulesResolver,
+      IntelResolver,
+    ],
     orphanedTypes: [ResourceRef],
     referenceResolvers: siemReferences,
   },
   entities: [SecurityAlert, Incident],
   migrations: siemMigrations,
-  createContext: (base) => createSiemContext(base),
+  createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config)),
+  routes: (app, authenticate, ds, log, config) =>
+    eventRoutes(app, authenticate, ds, log, config, ingestorFor(ds, config)),
+  tasks: (ds, log, config) => ({ ...eventTasks(ds, log, config), ...ruleTasks(ds, log) }),
+  prepare: () => void loadRuleTemplates(),
+  crontab: EVENTS_CRONTAB,
 };

@@ -90,6 +90,16 @@ export class SecurityAlert {
   @Column({ name: "created_at", type: "timestamptz" })
   @Field({ description: "When Rampart received the alert." })
   createdAt: Date;
+
+  entities: Array<{ type: string; value: string }>;
+
+  @Field(() => [String], { description: "Ids of the events that are its evidence." })
+  evidenceEventIds: string[];
+
+  @Field(() => [String], { description: "Remediation steps." })
+  remediation: string[];
+
+  ruleId: string | null;
 }
 
 /** Maps a raw `alerts` row (snake_case) to the entity. */
@@ -109,5 +119,9 @@ export function alertFromRow(row: Record<string, unknown>): SecurityAlert {
     startTime: row.start_time,
     endTime: row.end_time,
     createdAt: row.created_at,
+    entities: row.entities ?? [],
+    evidenceEventIds: row.evidence_event_ids ?? [],
+    remediation: row.remediation ?? [],
+    ruleId: row.rule_id ?? null,
   });
 }

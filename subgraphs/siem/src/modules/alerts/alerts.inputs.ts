@@ -1,6 +1,40 @@
-import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { ENTITY_TYPES } from "./alert-store";
 import { RecordRejection } from "../../../../common/src";
 import { AlertProvider, AlertStatus, Severity } from "./alert.entity";
+
+/** Entity kinds as a GraphQL enum. */
+export const EntityTypeEnum = Object.fromEntries(ENTITY_TYPES.map((t) => [t, t])) as {
+  [K in (typeof ENTITY_TYPES)[number]]: K;
+};
+
+registerEnumType(EntityTypeEnum, {
+  name: "EntityType",
+  description: "Kind of an entity: ACCOUNT, HOST, IP, RESOURCE, FILE_HASH, PROCESS, URL or DOMAIN.",
+});
+
+/** An entity an alert involves. */
+@InputType({ description: "An entity the alert involves." })
+export class AlertEntityInput {
+  @Field(() => EntityTypeEnum, { description: "Kind." })
+  type: (typeof ENTITY_TYPES)[number];
+
+  @Field({
+    description:
+      "Value: a UPN or account name, a host name, an IP, a resource id, a hash, a process, a URL or a domain.",
+  })
+  value: string;
+}
+
+/** An entity of an alert. */
+@ObjectType({ description: "An entity an alert involves." })
+export class AlertEntity {
+  @Field(() => EntityTypeEnum, { description: "Kind." })
+  type: string;
+
+  @Field({ description: "Value." })
+  value: string;
+}
 
 /** An alert pushed by a provider. */
 @InputType({ description: "An alert from a provider; idempotent on (provider, sourceId)." })
@@ -28,6 +62,15 @@ export class AlertInput {
 
   @Field(() => [String], { defaultValue: [], description: "MITRE ATT&CK technique ids (T1110, T1059.001)." })
   techniques: string[];
+
+  @Field(() => [AlertEntityInput], {
+    defaultValue: [],
+    description: "Entities involved (accounts, hosts, IPs…); used for correlation.",
+  })
+  entities: AlertEntityInput[];
+
+  @Field(() => [String], { defaultValue: [], description: "Remediation steps." })
+  remediation: string[];
 
   @Field(() => ID, { nullable: true, description: "The affected resource (a `Resource` id), when known." })
   resourceId?: string | null;

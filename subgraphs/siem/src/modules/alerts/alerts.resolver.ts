@@ -4,7 +4,7 @@ import type { SiemContext } from "../../context";
 import { ResourceRef } from "../../references";
 import { SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
-import { AlertInput, IngestAlertsPayload } from "./alerts.inputs";
+import { AlertEntity, AlertInput, IngestAlertsPayload } from "./alerts.inputs";
 import { IncidentConnection as IncidentConnectionType } from "../incidents/incidents.connections";
 
 @Resolver(() => SecurityAlert)
@@ -31,6 +31,13 @@ export class AlertResolver {
   })
   ingestAlerts(@Arg("input", () => [AlertInput]) input: AlertInput[], @Ctx() ctx: SiemContext) {
     return ctx.services.alerts.ingest(input);
+  }
+
+  @FieldResolver(() => [AlertEntity], {
+    description: "Entities the alert involves (accounts, hosts, IPs, resources…).",
+  })
+  entities(@Root() alert: SecurityAlert): AlertEntity[] {
+    return alert.entities.map((e) => Object.assign(new AlertEntity(), e));
   }
 
   @FieldResolver(() => ResourceRef, {

@@ -3,10 +3,8 @@ import {
   childPageSql,
   groupChildRows,
   isUuid,
-  newId,
   RecordRejection,
   toPage,
-  writeOutbox,
   byIdLoader,
   type Identity,
   type InputProblem,
@@ -16,6 +14,7 @@ import {
 import { alertFromRow, type SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
 import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
+import { storeAlerts } from "./alert-store";
 
 const MAX_ALERTS_PER_CALL = 10_000;
 
@@ -121,57 +120,30 @@ export class AlertsService {
     if (good.length === 0) return this.payload(0, 0, ids, problems);
     return this.db.write(async (m) => {
       const now = new Date();
-      const rows: Array<{ id: string; provider: string; source_id: string; created: boolean }> =
-        await m.query(
-          `WITH input AS (
-           SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                $9::jsonb[], $10::jsonb[], $11::uuid[], $12::timestamptz[], $13::timestamptz[])
-             AS i(id, provider, source_id, title, description, severity, status, tactics, techniques, resource_id, start_time, end_time)
-         ),
-         inserted AS (
-           INSERT INTO alerts (id, tenant_id, provider, source_id, title, description, severity, status, tactics,
-                               techniques, resource_id, start_time, end_time, created_at)
-           SELECT id, $1, provider, source_id, title, description, severity, status,
-                  ARRAY(SELECT jsonb_array_elements_text(tactics)), ARRAY(SELECT jsonb_array_elements_text(techniques)),
-                  resource_id, start_time, end_time, now()
-           FROM input
-           ON CONFLICT (tenant_id, provider, source_id) DO NOTHING
-           RETURNING id, provider, source_id
-         )
-         SELECT id, provider, source_id, true AS created FROM inserted
-         UNION ALL
-         SELECT a.id, a.provider, a.source_id, false FROM alerts a JOIN input i USING (provider, source_id)
-         WHERE a.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.provider = a.provider AND x.source_id = a.source_id)`,
-          [
-            this.identity.tenantId,
-            good.map(() => newId()),
-            good.map(({ input }) => input.provider),
-            good.map(({ input }) => input.sourceId),
-            good.map(({ input }) => input.title),
-            good.map(({ input }) => input.description ?? ""),
-            good.map(({ input }) => input.severity),
-            good.map(({ input }) => input.status),
-            good.map(({ input }) => JSON.stringify(input.tactics ?? [])),
-            good.map(({ input }) => JSON.stringify(input.techniques ?? [])),
-            good.map(({ input }) => input.resourceId ?? null),
-            good.map(({ input }) => input.startTime ?? now),
-            good.map(({ input }) => input.endTime ?? input.startTime ?? now),
-          ],
-        );
-      const byKey = new Map(rows.map((r) => [`${r.provider}|${r.source_id}`, r]));
-      for (const { input, index } of good)
-        ids[index] = byKey.get(`${input.provider}|${input.sourceId}`)?.id ?? null;
-      const created = rows.filter((r) => r.created);
-      await writeOutbox(
+      const stored = await storeAlerts(
         m,
-        created.map((r) => ({
-          tenantId: this.identity.tenantId,
-          topic: "alerts.alert.created",
-          key: r.id,
-          payload: { id: r.id, provider: r.provider, sourceId: r.source_id },
+        this.identity.tenantId,
+        good.map(({ input }) => ({
+          provider: input.provider,
+          sourceId: input.sourceId,
+          title: input.title,
+          description: input.description ?? "",
+          severity: input.severity,
+          status: input.status,
+          tactics: input.tactics ?? [],
+          techniques: input.techniques ?? [],
+          entities: [
+            ...(input.entities ?? []).map((e) => ({ type: e.type, value: e.value })),
+            ...(input.resourceId ? [{ type: "RESOURCE" as const, value: input.resourceId }] : []),
+          ],
+          remediation: input.remediation ?? [],
+          resourceId: input.resourceId ?? null,
+          startTime: input.startTime ?? now,
+          endTime: input.endTime ?? input.startTime ?? now,
         })),
       );
-      return this.payload(created.length, good.length - created.length, ids, problems);
+      good.forEach(({ index }, i) => (ids[index] = stored.ids[i]));
+      return this.payload(stored.created.length, good.length - stored.created.length, ids, problems);
     });
   }
 

@@ -50,6 +50,38 @@ export class Incident {
   @Column({ name: "updated_at", type: "timestamptz" })
   @Field({ description: "When the incident last changed." })
   updatedAt: Date;
+
+  @Field(() => String, { nullable: true, description: "The analyst the incident is assigned to." })
+  owner: string | null;
+
+  @Field(() => [String], { description: "Labels (tags) for triage and reporting." })
+  labels: string[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "TRUE_POSITIVE, BENIGN_POSITIVE, FALSE_POSITIVE or UNDETERMINED, once closed.",
+  })
+  classification: string | null;
+
+  @Field(() => String, { nullable: true, description: "Why it was classified so." })
+  classificationReason: string | null;
+
+  @Field(() => Date, { nullable: true, description: "When it was closed." })
+  closedAt: Date | null;
+
+  @Field({
+    description: "Version for optimistic concurrency: send it back with changes; a stale one is CONFLICT.",
+  })
+  etag: string;
+
+  @Field(() => Date, { nullable: true, description: "Start of the earliest alert." })
+  firstActivity: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "End of the latest alert." })
+  lastActivity: Date | null;
+
+  mergedInto: string | null;
+  ruleId: string | null;
 }
 
 /** Maps a raw `incidents` row (snake_case) to the entity. */
@@ -64,5 +96,15 @@ export function incidentFromRow(row: Record<string, unknown>): Incident {
     status: row.status,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    owner: row.owner ?? null,
+    labels: row.labels ?? [],
+    classification: row.classification ?? null,
+    classificationReason: row.classification_reason ?? null,
+    closedAt: row.closed_at ?? null,
+    etag: String(row.etag ?? 1),
+    firstActivity: row.first_activity ?? null,
+    lastActivity: row.last_activity ?? null,
+    mergedInto: row.merged_into ?? null,
+    ruleId: row.rule_id ?? null,
   });
 }

@@ -5,13 +5,119 @@ import { AlertConnection } from "../alerts/alerts.connections";
 import { Incident } from "./incident.entity";
 import { IncidentConnection } from "./incidents.connections";
 import { CreateIncidentInput } from "./incidents.inputs";
+import {
+  CloseIncidentInput,
+  IncidentActivity,
+  IncidentComment,
+  IncidentFilter,
+  IncidentOrder,
+  IncidentTask,
+  MergeIncidentsInput,
+  ReopenIncidentInput,
+  UpdateIncidentInput,
+} from "./incident-workflow.types";
 
 @Resolver(() => Incident)
 export class IncidentResolver {
   @Authorized(Role.READER)
-  @Query(() => IncidentConnection, { description: "The tenant's incidents, newest first." })
-  incidents(@Args() page: PageArgs, @Ctx() ctx: SiemContext) {
-    return ctx.services.incidents.list(page);
+  @Query(() => IncidentConnection, {
+    description: "The tenant's incidents (merged ones hidden); default newest first.",
+  })
+  incidents(
+    @Arg("filter", () => IncidentFilter, {
+      nullable: true,
+      description: "Conditions the incidents must meet.",
+    })
+    filter: IncidentFilter | undefined,
+    @Arg("orderBy", () => IncidentOrder, { nullable: true, description: "Default: CREATED_AT descending." })
+    orderBy: IncidentOrder | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.list(filter, orderBy, page);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => Incident, {
+    description:
+      "Triage: title, description, severity, status (NEW/ACTIVE), owner, labels. Needs the current etag; a stale one is CONFLICT.",
+  })
+  updateIncident(
+    @Arg("input", () => UpdateIncidentInput) input: UpdateIncidentInput,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.update(input);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => Incident, {
+    description: "Closes an incident with a classification and a reason (etag-checked).",
+  })
+  closeIncident(@Arg("input", () => CloseIncidentInput) input: CloseIncidentInput, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.close(input);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => Incident, { description: "Reopens a closed incident (etag-checked)." })
+  reopenIncident(
+    @Arg("input", () => ReopenIncidentInput) input: ReopenIncidentInput,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.reopen(input);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => IncidentComment, { description: "Adds a comment to an incident." })
+  addIncidentComment(
+    @Arg("incidentId", () => ID) incidentId: string,
+    @Arg("message") message: string,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.addComment(incidentId, message);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => IncidentTask, { description: "Adds a task to an incident." })
+  addIncidentTask(
+    @Arg("incidentId", () => ID) incidentId: string,
+    @Arg("title") title: string,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.addTask(incidentId, title);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => IncidentTask, { description: "Marks an incident task completed." })
+  completeIncidentTask(@Arg("id", () => ID) id: string, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.completeTask(id);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => Incident, {
+    description: "Merges incidents: their alerts move to the target and they close as merged.",
+  })
+  mergeIncidents(
+    @Arg("input", () => MergeIncidentsInput) input: MergeIncidentsInput,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.workflow.merge(input);
+  }
+
+  @FieldResolver(() => [IncidentComment], { description: "Comments, oldest first." })
+  comments(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.comments.load(incident.id);
+  }
+
+  @FieldResolver(() => [IncidentTask], { description: "Tasks, oldest first." })
+  tasks(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.tasks.load(incident.id);
+  }
+
+  @FieldResolver(() => [IncidentActivity], {
+    description: "Activity log: every change, who made it and when (oldest first).",
+  })
+  activity(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.activity.load(incident.id);
   }
 
   @Authorized(Role.READER)

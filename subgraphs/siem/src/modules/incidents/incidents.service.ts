@@ -117,7 +117,7 @@ export class IncidentsService {
       await writeOutbox(m, [
         {
           tenantId: this.identity.tenantId,
-          topic: "incidents.incident.created",
+          topic: "incident.created",
           key: incident.id,
           payload: { id: incident.id, number },
         },

@@ -1,0 +1,50 @@
+import { JSONScalar, PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from "type-graphql";
+import type { SiemContext } from "../../context";
+import { SecurityEventConnection } from "./events.connections";
+import {
+  ConnectorKindEnum,
+  DataConnector,
+  EventFilter,
+  IngestEventsPayload,
+  SecurityEvent,
+} from "./events.types";
+
+@Resolver(() => SecurityEvent)
+export class EventsResolver {
+  @Authorized(Role.READER)
+  @Query(() => [DataConnector], {
+    description: "Every connector kind with its status, last event time and volume.",
+  })
+  dataConnectors(@Ctx() ctx: SiemContext) {
+    return ctx.services.events.connectors();
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => SecurityEventConnection, {
+    description: "Normalised events in a time window (default: the last 24 hours), newest first.",
+  })
+  events(
+    @Arg("filter", () => EventFilter, { nullable: true, description: "Conditions the events must meet." })
+    filter: EventFilter | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.events.events(filter, page);
+  }
+
+  @Authorized(Role.INGESTOR, Role.ADMIN)
+  @Mutation(() => IngestEventsPayload, {
+    description:
+      "Ingests a small batch (≤ 1,000) of raw records of one connector kind; bulk goes through `POST /ingest/events?connector=KIND` (NDJSON). Duplicates are ignored, bad records reported in `rejected`, the rest stored.",
+  })
+  ingestEvents(
+    @Arg("connector", () => ConnectorKindEnum, { description: "The records' connector kind." })
+    connector: string,
+    @Arg("records", () => [JSONScalar], { description: "Raw records as the source emits them." })
+    records: unknown[],
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.events.ingest(connector, records);
+  }
+}

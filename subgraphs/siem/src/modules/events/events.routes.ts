@@ -1,0 +1,80 @@
+import express, { type Express, type RequestHandler } from "express";
+import type { DataSource } from "typeorm";
+import { ErrorCode, hasAnyRole, Role, type Config, type Identity, type Logger } from "../../../../common/src";
+import { parseNdjson } from "../connectors/normalizers";
+import { CONNECTOR_KINDS } from "./event.model";
+import { connectorKind, type EventIngest } from "./event-ingest";
+import { writeAudit, inTenant } from "../../../../common/src";
+
+/**
+ * `POST /ingest/events?connector=KIND`: NDJSON bulk ingest. The gateway authenticates the caller
+ * and forwards the body with the internal identity; the SIEM checks the role again.
+ */
+export function eventRoutes(
+  app: Express,
+  authenticate: RequestHandler,
+  ds: DataSource,
+  log: Logger,
+  config: Config,
+  ingestor: EventIngest,
+): void {
+  app.post(
+    "/ingest/events",
+    authenticate,
+    (req, res, next) => {
+      const identity = res.locals.identity as Identity;
+      if (!hasAnyRole(identity, [Role.INGESTOR, Role.ADMIN])) {
+        res
+          .status(403)
+          .json({
+            errors: [
+              {
+                message: "Ingest needs the INGESTOR or ADMIN role.",
+                extensions: { code: ErrorCode.Forbidden },
+              },
+            ],
+          });
+        return;
+      }
+      const kind = req.query.connector;
+      if (typeof kind !== "string" || !(CONNECTOR_KINDS as readonly string[]).includes(kind)) {
+        res.status(400).json({
+          errors: [
+            {
+              message: `Unknown connector "${String(kind ?? "")}"; one of ${CONNECTOR_KINDS.join(", ")}.`,
+              extensions: { code: ErrorCode.BadUserInput },
+            },
+          ],
+        });
+        return;
+      }
+      next();
+    },
+    express.text({ type: () => true, limit: config.maxBodyBytes }),
+    async (req, res, next) => {
+      try {
+        const identity = res.locals.identity as Identity;
+        const kind = connectorKind(req.query.connector);
+        const body = typeof req.body === "string" ? req.body : "";
+        const result = await ingestor.ingest(identity.tenantId, kind, parseNdjson(body));
+        await inTenant(ds, identity.tenantId, (m) =>
+          writeAudit(m, identity, [
+            {
+              action: "events.ingest",
+              target: `connector:${kind}`,
+              details: {
+                accepted: result.accepted,
+                duplicates: result.duplicates,
+                rejected: result.rejected.length,
+              },
+            },
+          ]),
+        );
+        res.json(result);
+      } catch (err) {
+        log.error({ err }, "ingest failed");
+        next(err);
+      }
+    },
+  );
+}

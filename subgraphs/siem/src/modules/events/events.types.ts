@@ -1,0 +1,170 @@
+import { JSONObjectScalar, JSONScalar } from "../../../../common/src";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { CONNECTOR_KINDS } from "./event.model";
+
+/** Connector kinds as a GraphQL enum (values equal the kinds). */
+export const ConnectorKindEnum = Object.fromEntries(CONNECTOR_KINDS.map((k) => [k, k])) as {
+  [K in (typeof CONNECTOR_KINDS)[number]]: K;
+};
+
+registerEnumType(ConnectorKindEnum, {
+  name: "ConnectorKind",
+  description:
+    "A data connector's kind: AZURE_ACTIVITY, ENTRA_SIGNIN (Microsoft Entra ID sign-ins), AWS_CLOUDTRAIL, SYSLOG_CEF (firewalls, proxies), M365_AUDIT, OCSF (generic OCSF JSON).",
+});
+
+/** How a connector is doing. */
+export enum ConnectorStatus {
+  CONNECTED = "CONNECTED",
+  IDLE = "IDLE",
+  NEVER_CONNECTED = "NEVER_CONNECTED",
+}
+
+registerEnumType(ConnectorStatus, {
+  name: "ConnectorStatus",
+  description: "CONNECTED: data in the last 24 hours. IDLE: data before that. NEVER_CONNECTED: no data yet.",
+});
+
+/** A data connector of the tenant. */
+@ObjectType({ description: "A data connector: where events come from, and how much." })
+export class DataConnector {
+  @Field(() => ConnectorKindEnum, { description: "The connector's kind." })
+  kind: string;
+
+  @Field(() => ConnectorStatus, { description: "CONNECTED, IDLE or NEVER_CONNECTED." })
+  status: ConnectorStatus;
+
+  @Field(() => Date, { nullable: true, description: "Time of the newest event received." })
+  lastEventTime: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When data last arrived." })
+  lastIngestTime: Date | null;
+
+  @Field(() => Int, { description: "Events stored (duplicates and rejected records excluded)." })
+  eventsTotal: number;
+
+  @Field(() => Int, { description: "Records ignored as duplicates of stored events." })
+  duplicatesTotal: number;
+
+  @Field(() => Int, {
+    description: "Records rejected (malformed, unparseable time, outside the retention window…).",
+  })
+  rejectedTotal: number;
+}
+
+/** A record an event ingest rejected. */
+@ObjectType({ description: "A record an event ingest rejected; the other records were kept." })
+export class EventRejection {
+  @Field(() => Int, { description: "1-based line of the NDJSON body, or position + 1 in `records`." })
+  line: number;
+
+  @Field({ description: "Why it was rejected." })
+  reason: string;
+}
+
+/** What an event ingest did. */
+@ObjectType({ description: "The outcome of an event ingest." })
+export class IngestEventsPayload {
+  @Field(() => Int, { description: "New events stored." })
+  acceptedCount: number;
+
+  @Field(() => Int, { description: "Records already stored (same connector and source event id), ignored." })
+  duplicateCount: number;
+
+  @Field(() => [EventRejection], { description: "Rejected records with the reason." })
+  rejected: EventRejection[];
+}
+
+/** A stored, normalised event. */
+@ObjectType({ description: "A normalised security event (OCSF-aligned), with the raw record kept." })
+export class SecurityEvent {
+  @Field(() => ID, { description: "Rampart's id of the event." })
+  id: string;
+
+  @Field(() => ConnectorKindEnum, { description: "The connector it came through." })
+  connector: string;
+
+  @Field({ description: "The source's id of the record." })
+  sourceEventId: string;
+
+  @Field({ description: "When it happened." })
+  time: Date;
+
+  @Field(() => Int, {
+    description: "OCSF class_uid (3002 Authentication, 4001 Network Activity, 6003 API Activity…).",
+  })
+  classUid: number;
+
+  @Field(() => Int, { description: "OCSF activity_id." })
+  activityId: number;
+
+  @Field(() => Int, { description: "OCSF severity_id (0 Unknown … 6 Fatal)." })
+  severityId: number;
+
+  @Field({ description: "Success, Failure or Unknown." })
+  status: string;
+
+  @Field(() => String, { nullable: true, description: "Message." })
+  message: string | null;
+
+  @Field(() => String, { nullable: true, description: "The acting user (UPN, name or ARN)." })
+  actorUser: string | null;
+
+  @Field(() => String, { nullable: true, description: "Source IP." })
+  srcIp: string | null;
+
+  @Field(() => Int, { nullable: true, description: "Source port." })
+  srcPort: number | null;
+
+  @Field(() => String, { nullable: true, description: "Destination IP." })
+  dstIp: string | null;
+
+  @Field(() => Int, { nullable: true, description: "Destination port." })
+  dstPort: number | null;
+
+  @Field(() => String, { nullable: true, description: "Host involved." })
+  device: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Cloud resource id (ARM id / ARN) the event concerns.",
+  })
+  resourceExternalId: string | null;
+
+  @Field(() => String, { nullable: true, description: "Operation or API call." })
+  operation: string | null;
+
+  @Field(() => String, { nullable: true, description: "Country of the source (ISO 3166 alpha-2)." })
+  srcCountry: string | null;
+
+  @Field(() => JSONObjectScalar, { description: "The rest of the OCSF object (process, file, url, mfa…)." })
+  attributes: Record<string, unknown>;
+
+  @Field(() => JSONScalar, { nullable: true, description: "The record as received." })
+  raw: unknown;
+}
+
+/** Filter over events. */
+@InputType({ description: "Filters events; every given condition must hold." })
+export class EventFilter {
+  @Field(() => ConnectorKindEnum, { nullable: true, description: "Only this connector." })
+  connector?: string | null;
+
+  @Field(() => Int, { nullable: true, description: "Only this OCSF class." })
+  classUid?: number | null;
+
+  @Field(() => String, { nullable: true, description: "Only this actor." })
+  actorUser?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Source or destination IP." })
+  ip?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Only this host." })
+  device?: string | null;
+
+  @Field(() => Date, { nullable: true, description: "From this time (inclusive); default 24 hours ago." })
+  from?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "Until this time (exclusive); default now." })
+  to?: Date | null;
+}

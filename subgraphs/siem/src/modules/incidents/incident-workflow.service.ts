@@ -1,0 +1,487 @@
+import type { EntityManager } from "typeorm";
+import {
+  BadUserInputError,
+  ConflictError,
+  isUuid,
+  newId,
+  NotFoundError,
+  OrderDirection,
+  toPage,
+  writeAudit,
+  writeOutbox,
+  type Identity,
+  type InputProblem,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import DataLoader from "dataloader";
+import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
+import { IncidentConnection } from "./incidents.connections";
+import {
+  IncidentActivity,
+  IncidentComment,
+  IncidentOrderField,
+  IncidentTask,
+  type CloseIncidentInput,
+  type IncidentFilter,
+  type IncidentOrder,
+  type MergeIncidentsInput,
+  type ReopenIncidentInput,
+  type UpdateIncidentInput,
+} from "./incident-workflow.types";
+
+const SEVERITY_RANK_SQL = `CASE i.severity WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2 ELSE 1 END`;
+const ORDER_SQL: Record<IncidentOrderField, string> = {
+  [IncidentOrderField.CREATED_AT]: "i.created_at",
+  [IncidentOrderField.NUMBER]: "i.number",
+  [IncidentOrderField.SEVERITY]: SEVERITY_RANK_SQL,
+  [IncidentOrderField.LAST_ACTIVITY]: "coalesce(i.last_activity, i.created_at)",
+};
+
+/** Outbox topics of incident changes (the live subscriptions stream these). */
+export type IncidentTopic =
+  | "incident.created"
+  | "incident.updated"
+  | "incident.alert_added"
+  | "incident.comment_added"
+  | "incident.closed"
+  | "incident.reopened"
+  | "incident.merged";
+
+/** Records one change: activity log, audit trail and outbox event, in the change's transaction. */
+export async function recordIncidentChange(
+  m: EntityManager,
+  identity: Pick<Identity, "tenantId" | "subject" | "roles">,
+  incident: { id: string; number: number },
+  topic: IncidentTopic,
+  changes: Record<string, unknown>,
+): Promise<void> {
+  const action = topic.slice("incident.".length);
+  await m.query(
+    `INSERT INTO incident_activity (tenant_id, incident_id, actor, action, changes) VALUES ($1, $2, $3, $4, $5)`,
+    [identity.tenantId, incident.id, identity.subject, action, JSON.stringify(changes)],
+  );
+  await writeOutbox(m, [
+    {
+      tenantId: identity.tenantId,
+      topic,
+      key: incident.id,
+      payload: {
+        id: incident.id,
+        number: incident.number,
+        kind: action.toUpperCase(),
+        changedFields: Object.keys(changes),
+        changes,
+        actor: identity.subject,
+      },
+    },
+  ]);
+  if (identity.subject !== "system")
+    await writeAudit(m, identity as Identity, [
+      { action: topic, target: `incident:${incident.id}`, details: changes },
+    ]);
+}
+
+/** Triage: listing, assignment, status, classification, comments, tasks, merge — each change etag-checked and logged. */
+export class IncidentWorkflowService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Filtered, ordered page of incidents (merged ones are hidden). */
+  async list(
+    filter: IncidentFilter | undefined,
+    order: IncidentOrder | undefined,
+    args: PageArgs,
+  ): Promise<IncidentConnection> {
+    const page = toPage(args);
+    const field = order?.field ?? IncidentOrderField.CREATED_AT;
+    const desc = (order?.direction ?? OrderDirection.DESC) === OrderDirection.DESC;
+    const expr = ORDER_SQL[field];
+    const where = ["i.tenant_id = $1", "i.merged_into IS NULL"];
+    const params: unknown[] = [this.identity.tenantId];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replaceAll("?", `$${params.length}`));
+    };
+    if (filter?.statuses?.length) add("i.status = ANY(?::text[])", filter.statuses);
+    if (filter?.severities?.length) add("i.severity = ANY(?::text[])", filter.severities);
+    if (filter?.owner) add("lower(i.owner) = lower(?)", filter.owner);
+    if (filter?.labels?.length) add("i.labels && ?::text[]", filter.labels);
+    if (filter?.search) add("i.title ILIKE ?", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const base = [...params];
+    const baseWhere = where.join(" AND ");
+    if (page.after) {
+      params.push(page.after[0], page.after[1]);
+      const cast =
+        field === IncidentOrderField.CREATED_AT || field === IncidentOrderField.LAST_ACTIVITY
+          ? "::timestamptz"
+          : "::int";
+      where.push(
+        `(${expr}, i.id) ${desc ? "<" : ">"} ($${params.length - 1}${cast}, $${params.length}::uuid)`,
+      );
+    }
+    params.push(page.first + 1);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT i.*, ${expr} AS sort_value FROM incidents i WHERE ${where.join(" AND ")}
+         ORDER BY ${expr} ${desc ? "DESC" : "ASC"}, i.id ${desc ? "DESC" : "ASC"} LIMIT $${params.length}`,
+        params,
+      ),
+    );
+    const sortOf = new Map(rows.map((r) => [r.id as string, r.sort_value]));
+    return IncidentConnection.from({
+      rows: rows.map(incidentFromRow),
+      page,
+      total: async () =>
+        Number(
+          (
+            await this.db.read((m) =>
+              m.query(`SELECT count(*) AS n FROM incidents i WHERE ${baseWhere}`, base),
+            )
+          )[0].n,
+        ),
+      cursorOf: (i) => {
+        const v = sortOf.get(i.id);
+        return [v instanceof Date ? v.toISOString() : (v as number), i.id];
+      },
+    });
+  }
+
+  /** Applies triage changes when the etag is current; CONFLICT otherwise. */
+  async update(input: UpdateIncidentInput): Promise<Incident> {
+    const problems: InputProblem[] = [];
+    if (input.title != null && (!input.title.trim() || input.title.length > 512))
+      problems.push({ field: "title", message: "must be 1 to 512 characters" });
+    if (input.status === IncidentStatus.CLOSED)
+      problems.push({ field: "status", message: "use closeIncident, which needs a classification" });
+    if (input.labels && (input.labels.length > 50 || input.labels.some((l) => !l.trim() || l.length > 100))) {
+      problems.push({ field: "labels", message: "at most 50 labels of 1 to 100 characters" });
+    }
+    if (problems.length)
+      throw new BadUserInputError("Invalid incident change; nothing was changed.", problems);
+    return this.change(input.id, input.etag, async (m, current) => {
+      const changes: Record<string, [unknown, unknown]> = {};
+      const set = (field: string, column: string, before: unknown, after: unknown) => {
+        if (after === undefined || after === null || JSON.stringify(before) === JSON.stringify(after)) return;
+        changes[field] = [before, after];
+        sets.push(`${column} = $${values.push(after) + 2}`);
+      };
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      if (current.status === IncidentStatus.CLOSED && input.status) {
+        throw new BadUserInputError("The incident is closed; reopen it first.", [
+          { field: "status", message: "incident is closed" },
+        ]);
+      }
+      set("title", "title", current.title, input.title?.trim());
+      set("description", "description", current.description, input.description);
+      set("status", "status", current.status, input.status);
+      set("owner", "owner", current.owner, input.owner === "" ? null : input.owner);
+      if (input.owner === "" && current.owner !== null) {
+        changes.owner = [current.owner, null];
+        sets.push("owner = NULL");
+      }
+      set(
+        "labels",
+        "labels",
+        current.labels,
+        input.labels ? [...new Set(input.labels.map((l) => l.trim()))] : undefined,
+      );
+      if (input.severity && input.severity !== current.severity) {
+        changes.severity = [current.severity, input.severity];
+        sets.push(`severity = $${values.push(input.severity) + 2}`, "severity_pinned = true");
+      }
+      if (Object.keys(changes).length === 0) return { topic: null, changes };
+      await m.query(`UPDATE incidents SET ${sets.join(", ")} WHERE tenant_id = $1 AND id = $2`, [
+        this.identity.tenantId,
+        current.id,
+        ...values,
+      ]);
+      return { topic: "incident.updated" as const, changes };
+    });
+  }
+
+  /** Closes with a classification and reason. */
+  async close(input: CloseIncidentInput): Promise<Incident> {
+    if (!input.reason?.trim() || input.reason.length > 4000) {
+      throw new BadUserInputError("Closing needs a reason.", [
+        { field: "reason", message: "must be 1 to 4,000 characters" },
+      ]);
+    }
+    return this.change(input.id, input.etag, async (m, current) => {
+      if (current.status === IncidentStatus.CLOSED)
+        throw new ConflictError(`Incident ${current.number} is already closed.`);
+      await m.query(
+        `UPDATE incidents SET status = 'CLOSED', classification = $3, classification_reason = $4, closed_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, current.id, input.classification, input.reason.trim()],
+      );
+      return {
+        topic: "incident.closed" as const,
+        changes: {
+          status: [current.status, "CLOSED"],
+          classification: [null, input.classification],
+          reason: input.reason.trim(),
+        },
+      };
+    });
+  }
+
+  /** Reopens a closed incident (ACTIVE again, classification cleared). */
+  async reopen(input: ReopenIncidentInput): Promise<Incident> {
+    return this.change(input.id, input.etag, async (m, current) => {
+      if (current.status !== IncidentStatus.CLOSED)
+        throw new ConflictError(`Incident ${current.number} is not closed.`);
+      await reopenIncident(m, this.identity.tenantId, current.id);
+      return {
+        topic: "incident.reopened" as const,
+        changes: { status: ["CLOSED", "ACTIVE"], classification: [current.classification, null] },
+      };
+    });
+  }
+
+  /** Adds a comment (no etag: comments never conflict). */
+  async addComment(incidentId: string, message: string): Promise<IncidentComment> {
+    if (!message?.trim() || message.length > 30_000)
+      throw new BadUserInputError("Invalid comment.", [
+        { field: "message", message: "must be 1 to 30,000 characters" },
+      ]);
+    return this.db.write(async (m) => {
+      const incident = await this.lock(m, incidentId);
+      const [row] = await m.query(
+        `INSERT INTO incident_comments (tenant_id, id, incident_id, author, message) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+        [this.identity.tenantId, newId(), incident.id, this.identity.subject, message.trim()],
+      );
+      await m.query(
+        `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, incident.id],
+      );
+      await recordIncidentChange(m, this.identity, incident, "incident.comment_added", { commentId: row.id });
+      return Object.assign(new IncidentComment(), {
+        id: row.id,
+        author: row.author,
+        message: row.message,
+        createdAt: row.created_at,
+      });
+    });
+  }
+
+  /** Adds a task. */
+  async addTask(incidentId: string, title: string): Promise<IncidentTask> {
+    if (!title?.trim() || title.length > 500)
+      throw new BadUserInputError("Invalid task.", [
+        { field: "title", message: "must be 1 to 500 characters" },
+      ]);
+    return this.db.write(async (m) => {
+      const incident = await this.lock(m, incidentId);
+      const [row] = await m.query(
+        `INSERT INTO incident_tasks (tenant_id, id, incident_id, title, status, created_by) VALUES ($1, $2, $3, $4, 'NEW', $5) RETURNING *`,
+        [this.identity.tenantId, newId(), incident.id, title.trim(), this.identity.subject],
+      );
+      await m.query(
+        `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, incident.id],
+      );
+      await recordIncidentChange(m, this.identity, incident, "incident.updated", { taskAdded: title.trim() });
+      return taskFromRow(row);
+    });
+  }
+
+  /** Marks a task completed. */
+  async completeTask(taskId: string): Promise<IncidentTask> {
+    if (!isUuid(taskId))
+      throw new BadUserInputError("Invalid task id.", [{ field: "id", message: "must be a UUID" }]);
+    return this.db.write(async (m) => {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `WITH done AS (UPDATE incident_tasks SET status = 'COMPLETED', completed_at = coalesce(completed_at, now())
+                       WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM done`,
+        [this.identity.tenantId, taskId],
+      );
+      if (!rows.length) throw new NotFoundError("Task", taskId);
+      const incident = await this.lock(m, rows[0].incident_id as string);
+      await m.query(
+        `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, incident.id],
+      );
+      await recordIncidentChange(m, this.identity, incident, "incident.updated", {
+        taskCompleted: rows[0].title,
+      });
+      return taskFromRow(rows[0]);
+    });
+  }
+
+  /** Moves the sources' alerts into the target and closes the sources as merged. */
+  async merge(input: MergeIncidentsInput): Promise<Incident> {
+    const ids = [...new Set(input.sourceIds)].filter((id) => id !== input.targetId);
+    const problems: InputProblem[] = [];
+    if (!isUuid(input.targetId)) problems.push({ field: "targetId", message: "must be a UUID" });
+    if (ids.length === 0) problems.push({ field: "sourceIds", message: "name at least one other incident" });
+    ids.forEach(
+      (id, index) => !isUuid(id) && problems.push({ index, field: "sourceIds", message: "must be a UUID" }),
+    );
+    if (problems.length) throw new BadUserInputError("Invalid merge.", problems);
+    return this.db.write(async (m) => {
+      const target = await this.lock(m, input.targetId);
+      for (const id of ids) {
+        const source = await this.lock(m, id);
+        await m.query(
+          `INSERT INTO incident_alerts (tenant_id, incident_id, alert_id)
+           SELECT tenant_id, $3, alert_id FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2 ON CONFLICT DO NOTHING`,
+          [this.identity.tenantId, source.id, target.id],
+        );
+        await m.query(
+          `UPDATE incidents SET status = 'CLOSED', classification = coalesce(classification, 'UNDETERMINED'),
+             classification_reason = coalesce(classification_reason, $3), closed_at = now(), merged_into = $4, etag = etag + 1, updated_at = now()
+           WHERE tenant_id = $1 AND id = $2`,
+          [this.identity.tenantId, source.id, `Merged into incident ${target.number}`, target.id],
+        );
+        await recordIncidentChange(m, this.identity, source, "incident.merged", { mergedInto: target.id });
+      }
+      await refreshIncidentRollups(m, this.identity.tenantId, target.id);
+      await m.query(
+        `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, target.id],
+      );
+      await recordIncidentChange(m, this.identity, target, "incident.merged", { merged: ids });
+      return this.fetch(m, target.id);
+    });
+  }
+
+  /** Comments of many incidents (newest last), one statement per batch. */
+  readonly comments = new DataLoader<string, IncidentComment[]>(async (ids) => {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT * FROM incident_comments WHERE tenant_id = $1 AND incident_id = ANY($2::uuid[]) ORDER BY created_at, id`,
+        [this.identity.tenantId, ids.filter(isUuid)],
+      ),
+    );
+    return ids.map((id) =>
+      rows
+        .filter((r) => r.incident_id === id)
+        .map((r) =>
+          Object.assign(new IncidentComment(), {
+            id: r.id,
+            author: r.author,
+            message: r.message,
+            createdAt: r.created_at,
+          }),
+        ),
+    );
+  });
+
+  /** Tasks of many incidents, one statement per batch. */
+  readonly tasks = new DataLoader<string, IncidentTask[]>(async (ids) => {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT * FROM incident_tasks WHERE tenant_id = $1 AND incident_id = ANY($2::uuid[]) ORDER BY created_at, id`,
+        [this.identity.tenantId, ids.filter(isUuid)],
+      ),
+    );
+    return ids.map((id) => rows.filter((r) => r.incident_id === id).map(taskFromRow));
+  });
+
+  /** Activity logs of many incidents (oldest first, up to 500 each), one statement per batch. */
+  readonly activity = new DataLoader<string, IncidentActivity[]>(async (ids) => {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT a.* FROM unnest($2::uuid[]) AS x(id) CROSS JOIN LATERAL (
+           SELECT * FROM incident_activity WHERE tenant_id = $1 AND incident_id = x.id ORDER BY id LIMIT 500) a`,
+        [this.identity.tenantId, ids.filter(isUuid)],
+      ),
+    );
+    return ids.map((id) =>
+      rows
+        .filter((r) => r.incident_id === id)
+        .map((r) =>
+          Object.assign(new IncidentActivity(), {
+            actor: r.actor,
+            action: r.action,
+            changes: JSON.stringify(r.changes),
+            at: r.at,
+          }),
+        ),
+    );
+  });
+
+  private async change(
+    id: string,
+    etag: string,
+    apply: (
+      m: EntityManager,
+      current: Incident,
+    ) => Promise<{ topic: IncidentTopic | null; changes: Record<string, unknown> }>,
+  ): Promise<Incident> {
+    return this.db.write(async (m) => {
+      const current = await this.lock(m, id);
+      if (current.etag !== etag) {
+        throw new ConflictError(
+          `Incident ${current.number} changed since you read it (etag ${etag}, now ${current.etag}); reload and retry.`,
+        );
+      }
+      const { topic, changes } = await apply(m, current);
+      if (!topic) return current;
+      await m.query(
+        `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, current.id],
+      );
+      await recordIncidentChange(m, this.identity, current, topic, changes);
+      return this.fetch(m, current.id);
+    });
+  }
+
+  private async lock(m: EntityManager, id: string): Promise<Incident> {
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid incident id.", [{ field: "id", message: "must be a UUID" }]);
+    const rows = await m.query(`SELECT * FROM incidents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [
+      this.identity.tenantId,
+      id,
+    ]);
+    if (!rows.length) throw new NotFoundError("Incident", id);
+    return incidentFromRow(rows[0]);
+  }
+
+  private async fetch(m: EntityManager, id: string): Promise<Incident> {
+    return incidentFromRow(
+      (
+        await m.query(`SELECT * FROM incidents WHERE tenant_id = $1 AND id = $2`, [
+          this.identity.tenantId,
+          id,
+        ])
+      )[0],
+    );
+  }
+}
+
+function taskFromRow(row: Record<string, unknown>): IncidentTask {
+  return Object.assign(new IncidentTask(), {
+    id: row.id,
+    title: row.title,
+    status: row.status,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    completedAt: row.completed_at ?? null,
+  });
+}
+
+/** Reopens an incident (status ACTIVE, classification cleared). */
+export async function reopenIncident(m: EntityManager, tenantId: string, id: string): Promise<void> {
+  await m.query(
+    `UPDATE incidents SET status = 'ACTIVE', classification = NULL, classification_reason = NULL, closed_at = NULL WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, id],
+  );
+}
+
+/** Recomputes an incident's alert count, activity window and (unless pinned) severity from its alerts. */
+export async function refreshIncidentRollups(m: EntityManager, tenantId: string, id: string): Promise<void> {
+  await m.query(
+    `UPDATE incidents i SET alert_count = r.n, first_activity = r.first, last_activity = r.last,
+       severity = CASE WHEN i.severity_pinned THEN i.severity ELSE coalesce(r.severity, i.severity) END, updated_at = now()
+     FROM (
+       SELECT count(*)::int AS n, min(a.start_time) AS first, max(a.end_time) AS last,
+              (array_agg(a.severity ORDER BY CASE a.severity WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2 ELSE 1 END DESC))[1] AS severity
+       FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id WHERE ia.tenant_id = $1 AND ia.incident_id = $2
+     ) r WHERE i.tenant_id = $1 AND i.id = $2`,
+    [tenantId, id],
+  );
+}

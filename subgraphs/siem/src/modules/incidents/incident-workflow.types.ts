@@ -1,0 +1,199 @@
+import { OrderDirection } from "../../../../common/src";
+import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { Severity } from "../alerts/alert.entity";
+import { IncidentStatus } from "./incident.entity";
+
+/** How an incident was judged when it was closed. */
+export enum IncidentClassification {
+  TRUE_POSITIVE = "TRUE_POSITIVE",
+  BENIGN_POSITIVE = "BENIGN_POSITIVE",
+  FALSE_POSITIVE = "FALSE_POSITIVE",
+  UNDETERMINED = "UNDETERMINED",
+}
+
+/** State of an incident task. */
+export enum IncidentTaskStatus {
+  NEW = "NEW",
+  COMPLETED = "COMPLETED",
+}
+
+/** Fields incidents can be ordered by. */
+export enum IncidentOrderField {
+  CREATED_AT = "CREATED_AT",
+  NUMBER = "NUMBER",
+  SEVERITY = "SEVERITY",
+  LAST_ACTIVITY = "LAST_ACTIVITY",
+}
+
+registerEnumType(IncidentClassification, {
+  name: "IncidentClassification",
+  description: "How a closed incident was judged.",
+});
+registerEnumType(IncidentTaskStatus, { name: "IncidentTaskStatus", description: "NEW or COMPLETED." });
+registerEnumType(IncidentOrderField, {
+  name: "IncidentOrderField",
+  description: "Fields incidents can be ordered by.",
+});
+
+/** A comment on an incident. */
+@ObjectType({ description: "An analyst's comment on an incident." })
+export class IncidentComment {
+  @Field(() => ID, { description: "Id of the comment." })
+  id: string;
+
+  @Field({ description: "Who wrote it." })
+  author: string;
+
+  @Field({ description: "The text." })
+  message: string;
+
+  @Field({ description: "When." })
+  createdAt: Date;
+}
+
+/** A task on an incident. */
+@ObjectType({ description: "A task to do while working an incident." })
+export class IncidentTask {
+  @Field(() => ID, { description: "Id of the task." })
+  id: string;
+
+  @Field({ description: "What to do." })
+  title: string;
+
+  @Field(() => IncidentTaskStatus, { description: "NEW or COMPLETED." })
+  status: IncidentTaskStatus;
+
+  @Field({ description: "Who added it." })
+  createdBy: string;
+
+  @Field({ description: "When it was added." })
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true, description: "When it was completed." })
+  completedAt: Date | null;
+}
+
+/** One entry of an incident's activity log. */
+@ObjectType({ description: "One change to an incident: who, when, what." })
+export class IncidentActivity {
+  @Field({ description: "Who made the change (user or `system` for correlation)." })
+  actor: string;
+
+  @Field({
+    description:
+      "What happened: created, updated, alert_added, comment_added, task_added, closed, reopened, merged…",
+  })
+  action: string;
+
+  @Field(() => String, {
+    description: "The changed fields as JSON: `{ field: [before, after] }` or details.",
+  })
+  changes: string;
+
+  @Field({ description: "When." })
+  at: Date;
+}
+
+/** Triage changes to an incident. */
+@InputType({ description: "Changes to an incident (ANALYST); `etag` must be the incident's current one." })
+export class UpdateIncidentInput {
+  @Field(() => ID, { description: "The incident." })
+  id: string;
+
+  @Field({ description: "The etag the change is based on; a stale one is CONFLICT." })
+  etag: string;
+
+  @Field(() => String, { nullable: true, description: "New title." })
+  title?: string | null;
+
+  @Field(() => String, { nullable: true, description: "New description." })
+  description?: string | null;
+
+  @Field(() => Severity, {
+    nullable: true,
+    description: "Pins the severity (otherwise the highest alert's).",
+  })
+  severity?: Severity | null;
+
+  @Field(() => IncidentStatus, {
+    nullable: true,
+    description: "NEW or ACTIVE (closing needs closeIncident).",
+  })
+  status?: IncidentStatus | null;
+
+  @Field(() => String, { nullable: true, description: "Owner (a user); empty string to unassign." })
+  owner?: string | null;
+
+  @Field(() => [String], { nullable: true, description: "Replaces the labels." })
+  labels?: string[] | null;
+}
+
+/** Closes an incident. */
+@InputType({ description: "Closes an incident with a classification (ANALYST)." })
+export class CloseIncidentInput {
+  @Field(() => ID, { description: "The incident." })
+  id: string;
+
+  @Field({ description: "The etag the change is based on." })
+  etag: string;
+
+  @Field(() => IncidentClassification, { description: "How it was judged." })
+  classification: IncidentClassification;
+
+  @Field({ description: "Why (required)." })
+  reason: string;
+}
+
+/** Reopens a closed incident. */
+@InputType({ description: "Reopens a closed incident (ANALYST)." })
+export class ReopenIncidentInput {
+  @Field(() => ID, { description: "The incident." })
+  id: string;
+
+  @Field({ description: "The etag the change is based on." })
+  etag: string;
+}
+
+/** Merges incidents into one. */
+@InputType({
+  description: "Moves the alerts of `sourceIds` into `targetId` and closes the sources as merged (ANALYST).",
+})
+export class MergeIncidentsInput {
+  @Field(() => ID, { description: "The incident that stays." })
+  targetId: string;
+
+  @Field(() => [ID], { description: "Incidents merged into it." })
+  sourceIds: string[];
+}
+
+/** Filter over incidents. */
+@InputType({ description: "Filters incidents; every given condition must hold." })
+export class IncidentFilter {
+  @Field(() => [IncidentStatus], { nullable: true, description: "Only these statuses." })
+  statuses?: IncidentStatus[] | null;
+
+  @Field(() => [Severity], { nullable: true, description: "Only these severities." })
+  severities?: Severity[] | null;
+
+  @Field(() => String, { nullable: true, description: "Only this owner." })
+  owner?: string | null;
+
+  @Field(() => [String], { nullable: true, description: "Incidents carrying any of these labels." })
+  labels?: string[] | null;
+
+  @Field(() => String, { nullable: true, description: "Title contains this text (case-insensitive)." })
+  search?: string | null;
+}
+
+/** Ordering of incidents. */
+@InputType({ description: "Ordering of incidents." })
+export class IncidentOrder {
+  @Field(() => IncidentOrderField, { description: "The field." })
+  field: IncidentOrderField;
+
+  @Field(() => OrderDirection, {
+    defaultValue: OrderDirection.DESC,
+    description: "Direction (default descending).",
+  })
+  direction: OrderDirection;
+}

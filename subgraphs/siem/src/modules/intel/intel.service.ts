@@ -1,0 +1,157 @@
+import {
+  BadUserInputError,
+  newId,
+  pageOfArray,
+  writeAudit,
+  writeOutbox,
+  Connection,
+  type Identity,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { parseStixBundle, type Observable } from "./stix";
+import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
+
+/** A page of indicators. */
+export const ThreatIndicatorConnection = Connection(ThreatIndicator);
+export type ThreatIndicatorConnection = InstanceType<typeof ThreatIndicatorConnection>;
+
+/** Largest bundle accepted, serialised. */
+export const MAX_BUNDLE_BYTES = 8 * 1024 * 1024;
+
+const describe = (groups: Observable[][]) =>
+  groups.map((g) => g.map((o) => `${o.type}:${o.value}`).join(" AND "));
+
+function indicatorFromRow(row: Record<string, unknown>): ThreatIndicator {
+  const now = Date.now();
+  const validFrom = row.valid_from as Date;
+  const validUntil = (row.valid_until as Date | null) ?? null;
+  return Object.assign(new ThreatIndicator(), {
+    id: row.id,
+    stixId: row.stix_id,
+    name: row.name ?? null,
+    description: row.description ?? null,
+    pattern: row.pattern,
+    observables: describe(row.groups as Observable[][]),
+    partial: row.partial,
+    confidence: row.confidence ?? null,
+    labels: row.labels ?? [],
+    validFrom,
+    validUntil,
+    revoked: row.revoked,
+    active: !row.revoked && validFrom.getTime() <= now && (!validUntil || validUntil.getTime() > now),
+  });
+}
+
+/** Threat intelligence: STIX 2.1 import and the indicator list. */
+export class IntelService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  async list(args: PageArgs, activeOnly: boolean): Promise<ThreatIndicatorConnection> {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(`SELECT * FROM threat_indicators WHERE tenant_id = $1 ORDER BY id LIMIT 50000`, [
+        this.identity.tenantId,
+      ]),
+    );
+    const items = rows.map(indicatorFromRow).filter((i) => !activeOnly || i.active);
+    return ThreatIndicatorConnection.from(pageOfArray(items, args, (i) => i.id));
+  }
+
+  /** Imports a STIX 2.1 bundle: new indicators are added, newer versions replace older ones, invalid objects are reported. */
+  async importBundle(bundle: unknown): Promise<ImportStixBundlePayload> {
+    let size = 0;
+    try {
+      size = JSON.stringify(bundle)?.length ?? 0;
+    } catch {
+      throw new BadUserInputError("The bundle is not JSON.", [
+        { field: "bundle", message: "not serialisable" },
+      ]);
+    }
+    if (size > MAX_BUNDLE_BYTES)
+      throw new BadUserInputError("The bundle is too large.", [
+        { field: "bundle", message: `${size} bytes; at most ${MAX_BUNDLE_BYTES}` },
+      ]);
+    const parsed = parseStixBundle(bundle);
+    if (parsed.problems.some((p) => p.path === "$")) {
+      throw new BadUserInputError(
+        "Not a STIX 2.1 bundle; nothing was imported.",
+        parsed.problems.map((p) => ({ field: `bundle${p.path.slice(1)}`, message: p.message })),
+      );
+    }
+    const payload = Object.assign(new ImportStixBundlePayload(), {
+      createdCount: 0,
+      updatedCount: 0,
+      unchangedCount: 0,
+      skippedCount: parsed.skipped,
+      problems: parsed.problems.map((p) => Object.assign(new StixProblem(), p)),
+    });
+    if (parsed.indicators.length === 0) return payload;
+    return this.db.write(async (m) => {
+      const ind = parsed.indicators;
+      const rows: Array<{ inserted: boolean; changed: boolean }> = await m.query(
+        `WITH input AS (
+           SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::boolean[], $9::int[],
+                                $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::boolean[], $15::timestamptz[], $16::timestamptz[])
+             AS i(id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types, valid_from, valid_until, revoked, created, modified)
+         )
+         INSERT INTO threat_indicators AS t (tenant_id, id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types,
+                                             valid_from, valid_until, revoked, created, modified)
+         SELECT $1, id, stix_id, name, description, pattern, groups, partial, confidence,
+                ARRAY(SELECT jsonb_array_elements_text(labels)), ARRAY(SELECT jsonb_array_elements_text(indicator_types)),
+                valid_from, valid_until, revoked, created, modified FROM input
+         ON CONFLICT (tenant_id, stix_id) DO UPDATE SET name = excluded.name, description = excluded.description, pattern = excluded.pattern,
+           groups = excluded.groups, partial = excluded.partial, confidence = excluded.confidence, labels = excluded.labels,
+           indicator_types = excluded.indicator_types, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+           revoked = excluded.revoked, created = excluded.created, modified = excluded.modified, imported_at = now()
+           WHERE excluded.modified > t.modified
+         RETURNING (xmax = 0) AS inserted, true AS changed`,
+        [
+          this.identity.tenantId,
+          ind.map(() => newId()),
+          ind.map((i) => i.stixId),
+          ind.map((i) => i.name),
+          ind.map((i) => i.description),
+          ind.map((i) => i.pattern),
+          ind.map((i) => JSON.stringify(i.groups)),
+          ind.map((i) => i.partial),
+          ind.map((i) => i.confidence),
+          ind.map((i) => JSON.stringify(i.labels)),
+          ind.map((i) => JSON.stringify(i.indicatorTypes)),
+          ind.map((i) => i.validFrom),
+          ind.map((i) => i.validUntil),
+          ind.map((i) => i.revoked),
+          ind.map((i) => i.created),
+          ind.map((i) => i.modified),
+        ],
+      );
+      payload.createdCount = rows.filter((r) => r.inserted).length;
+      payload.updatedCount = rows.length - payload.createdCount;
+      payload.unchangedCount = ind.length - rows.length;
+      if (rows.length) {
+        await writeOutbox(m, [
+          {
+            tenantId: this.identity.tenantId,
+            topic: "intel.indicators.changed",
+            key: this.identity.tenantId,
+            payload: { created: payload.createdCount, updated: payload.updatedCount },
+          },
+        ]);
+      }
+      await writeAudit(m, this.identity, [
+        {
+          action: "intel.stix.import",
+          target: "threat_indicators",
+          details: {
+            created: payload.createdCount,
+            updated: payload.updatedCount,
+            problems: payload.problems.length,
+          },
+        },
+      ]);
+      return payload;
+    });
+  }
+}

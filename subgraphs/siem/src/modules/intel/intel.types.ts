@@ -1,0 +1,75 @@
+import { Field, ID, Int, ObjectType } from "type-graphql";
+
+/** A threat-intelligence indicator. */
+@ObjectType({ description: "A threat-intelligence indicator imported from STIX 2.1." })
+export class ThreatIndicator {
+  @Field(() => ID, { description: "Rampart's id." })
+  id: string;
+
+  @Field({ description: "The STIX id (`indicator--…`)." })
+  stixId: string;
+
+  @Field(() => String, { nullable: true, description: "Name." })
+  name: string | null;
+
+  @Field(() => String, { nullable: true, description: "Description." })
+  description: string | null;
+
+  @Field({ description: "The STIX pattern." })
+  pattern: string;
+
+  @Field(() => [String], {
+    description: "Observables it matches, e.g. `ipv4-addr:198.51.100.23` (AND-groups joined with ` AND `).",
+  })
+  observables: string[];
+
+  @Field({ description: "True when parts of the pattern cannot be matched (they are ignored)." })
+  partial: boolean;
+
+  @Field(() => Int, { nullable: true, description: "Confidence, 0–100." })
+  confidence: number | null;
+
+  @Field(() => [String], { description: "Labels." })
+  labels: string[];
+
+  @Field({ description: "Valid from." })
+  validFrom: Date;
+
+  @Field(() => Date, { nullable: true, description: "Valid until." })
+  validUntil: Date | null;
+
+  @Field({ description: "Revoked by its producer." })
+  revoked: boolean;
+
+  @Field({ description: "True when valid now and not revoked." })
+  active: boolean;
+}
+
+/** A problem found in an imported bundle. */
+@ObjectType({ description: "A problem in an imported STIX bundle; the other indicators were kept." })
+export class StixProblem {
+  @Field({ description: "Where, e.g. `objects[3].pattern`." })
+  path: string;
+
+  @Field({ description: "What is wrong." })
+  message: string;
+}
+
+/** What an import did. */
+@ObjectType({ description: "The outcome of a STIX bundle import." })
+export class ImportStixBundlePayload {
+  @Field(() => Int, { description: "New indicators." })
+  createdCount: number;
+
+  @Field(() => Int, { description: "Indicators updated (a newer `modified`)." })
+  updatedCount: number;
+
+  @Field(() => Int, { description: "Indicators unchanged (same or older `modified`)." })
+  unchangedCount: number;
+
+  @Field(() => Int, { description: "Objects that are not indicators (identities, malware, relationships…)." })
+  skippedCount: number;
+
+  @Field(() => [StixProblem], { description: "Invalid objects, left out." })
+  problems: StixProblem[];
+}

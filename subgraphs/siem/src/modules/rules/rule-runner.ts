@@ -1,0 +1,295 @@
+import type { EntityManager } from "typeorm";
+import { EVENT_COLUMNS } from "../events/event.model";
+import type { StoredEvent } from "../events/event-ingest";
+import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-store";
+import type { GroupingSettings } from "../incidents/correlation";
+import { parseIsoDuration } from "./durations";
+import { compileFilterToPredicate, compileFilterToSql, readEventField, type EventLike } from "./rule-filter";
+import type { RuleSpec } from "./rule-spec";
+
+/** A rule as stored. */
+export interface StoredRule {
+  id: string;
+  version: number;
+  spec: RuleSpec;
+  suppressedUntil: Date | null;
+}
+
+/** Most result rows one scheduled run turns into alerts (alert per result). */
+export const MAX_ALERTS_PER_RUN = 150;
+/** Evidence event ids kept per alert. */
+export const MAX_EVIDENCE = 50;
+
+const ms = (duration: string | undefined, fallback: number) => {
+  if (!duration) return fallback;
+  const parsed = parseIsoDuration(duration);
+  return "ms" in parsed ? parsed.ms : fallback;
+};
+
+/** The rule's incident grouping as the correlator takes it. */
+export function groupingOf(spec: RuleSpec): GroupingSettings {
+  const g = spec.incidentGrouping;
+  return {
+    enabled: g.enabled,
+    matchingMethod: g.matchingMethod,
+    selectedEntityTypes: g.selectedEntityTypes,
+    lookbackMs: ms(g.lookbackDuration, 5 * 3600 * 1000),
+    reopenClosedIncident: g.reopenClosedIncident,
+  };
+}
+
+/** Entities of one result: each mapping's field read from the event (or the summarised row). */
+export function entitiesOf(
+  spec: RuleSpec,
+  read: (field: string) => unknown,
+): Array<{ type: EntityType; value: string }> {
+  const out: Array<{ type: EntityType; value: string }> = [];
+  for (const mapping of spec.entityMappings) {
+    const value = read(mapping.field);
+    if (value === null || value === undefined || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== null && v !== undefined && String(v) !== "")
+        out.push({ type: mapping.entityType, value: String(v) });
+    }
+  }
+  return out;
+}
+
+const compare = (op: RuleSpec["trigger"]["operator"], a: number, b: number) =>
+  op === "GT" ? a > b : op === "GTE" ? a >= b : op === "LT" ? a < b : op === "LTE" ? a <= b : a === b;
+const OP_SQL: Record<RuleSpec["trigger"]["operator"], string> = {
+  GT: ">",
+  GTE: ">=",
+  LT: "<",
+  LTE: "<=",
+  EQ: "=",
+};
+
+function alertBase(
+  rule: StoredRule,
+  title: string,
+  entities: NewAlert["entities"],
+  evidence: string[],
+  start: Date | string,
+  end: Date | string,
+  sourceId: string,
+): NewAlert {
+  return {
+    provider: "ANALYTICS_RULE",
+    sourceId,
+    title,
+    description: rule.spec.description,
+    severity: rule.spec.severity,
+    tactics: rule.spec.tactics,
+    techniques: rule.spec.techniques,
+    entities,
+    evidenceEventIds: evidence.slice(0, MAX_EVIDENCE),
+    startTime: start,
+    endTime: end,
+    ruleId: rule.id,
+    grouping: groupingOf(rule.spec),
+  };
+}
+
+/** SQL of a `by`/distinct field: an event column, or a text path into attributes (parameterised). */
+function fieldSql(field: string, params: unknown[]): string {
+  if ((EVENT_COLUMNS as readonly string[]).includes(field)) return `e.${field}::text`;
+  const path = field.replace(/^attributes\./, "").split(".");
+  params.push(path);
+  return `(e.attributes #>> $${params.length}::text[])`;
+}
+
+/**
+ * Runs a scheduled rule over its query period ending at `now`, in the caller's transaction:
+ * one SQL statement over the events (filter compiled to parameterised SQL, optional group-by with
+ * COUNT or DISTINCT_COUNT and the trigger as HAVING), then alerts — one per result or one for the
+ * run — idempotent per (rule, window, group), and suppression after it fires.
+ */
+export async function runScheduledRule(
+  m: EntityManager,
+  tenantId: string,
+  rule: StoredRule,
+  now: Date,
+): Promise<{ alerts: number; results: number }> {
+  const spec = rule.spec;
+  await m.query(`UPDATE analytics_rules SET last_run_at = $3 WHERE tenant_id = $1 AND id = $2`, [
+    tenantId,
+    rule.id,
+    now,
+  ]);
+  if (rule.suppressedUntil && rule.suppressedUntil > now) return { alerts: 0, results: 0 };
+  const from = new Date(now.getTime() - ms(spec.queryPeriod, 3600_000));
+  const params: unknown[] = [tenantId, from, now];
+  const filter = compileFilterToSql(spec.filter, params.length + 1);
+  params.push(...filter.params);
+  const where = `e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND (${filter.sql})`;
+  const window = now.toISOString();
+  const alerts: NewAlert[] = [];
+  let results = 0;
+  if (spec.summarize) {
+    const by = spec.summarize.by.map((f) => fieldSql(f, params));
+    const aggregate =
+      spec.summarize.aggregate === "DISTINCT_COUNT"
+        ? `count(DISTINCT ${fieldSql(spec.summarize.field!, params)})`
+        : "count(*)";
+    params.push(spec.trigger.threshold);
+    const rows: Array<Record<string, unknown>> = await m.query(
+      `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,
+              (array_agg(e.id ORDER BY e.time))[1:${MAX_EVIDENCE}] AS evidence, min(e.time) AS first, max(e.time) AS last
+       FROM events e WHERE ${where}
+       ${by.length ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}
+       HAVING ${aggregate} ${OP_SQL[spec.trigger.operator]} $${params.length}
+       ORDER BY agg DESC LIMIT ${MAX_ALERTS_PER_RUN}`,
+      params,
+    );
+    results = rows.length;
+    const groupValues = (row: Record<string, unknown>) => spec.summarize!.by.map((_, i) => row[`g${i}`]);
+    const read = (row: Record<string, unknown>) => (field: string) => {
+      const i = spec.summarize!.by.indexOf(field);
+      return i >= 0 ? row[`g${i}`] : undefined;
+    };
+    if (spec.alertPerResult) {
+      for (const row of rows) {
+        const values = groupValues(row).map((v) => String(v ?? "∅"));
+        alerts.push(
+          alertBase(
+            rule,
+            `${spec.displayName}${values.length ? ` — ${values.join(", ")}` : ""}`,
+            entitiesOf(spec, read(row)),
+            row.evidence as string[],
+            row.first as Date,
+            row.last as Date,
+            `${rule.id}:${window}:${values.join("|")}`,
+          ),
+        );
+      }
+    } else if (rows.length) {
+      alerts.push(
+        alertBase(
+          rule,
+          spec.displayName,
+          rows.flatMap((row) => entitiesOf(spec, read(row))),
+          rows.flatMap((row) => row.evidence as string[]),
+          rows.reduce((a, r) => ((r.first as Date) < a ? (r.first as Date) : a), rows[0].first as Date),
+          rows.reduce((a, r) => ((r.last as Date) > a ? (r.last as Date) : a), rows[0].last as Date),
+          `${rule.id}:${window}`,
+        ),
+      );
+    }
+  } else {
+    const [{ n }]: Array<{ n: number }> = await m.query(
+      `SELECT count(*)::int AS n FROM events e WHERE ${where}`,
+      params,
+    );
+    results = n;
+    if (compare(spec.trigger.operator, n, spec.trigger.threshold)) {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `SELECT e.* FROM events e WHERE ${where} ORDER BY e.time LIMIT ${spec.alertPerResult ? MAX_ALERTS_PER_RUN : MAX_EVIDENCE}`,
+        params,
+      );
+      if (spec.alertPerResult) {
+        for (const row of rows) {
+          alerts.push(
+            alertBase(
+              rule,
+              spec.displayName,
+              entitiesOf(spec, (f) => readEventField(row as EventLike, f)),
+              [row.id as string],
+              row.time as Date,
+              row.time as Date,
+              `${rule.id}:${row.id}`,
+            ),
+          );
+        }
+      } else if (rows.length) {
+        alerts.push(
+          alertBase(
+            rule,
+            spec.displayName,
+            rows.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
+            rows.map((r) => r.id as string),
+            rows[0].time as Date,
+            rows[rows.length - 1].time as Date,
+            `${rule.id}:${window}`,
+          ),
+        );
+      }
+    }
+  }
+  const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
+  if (stored.created.length) await markFired(m, tenantId, rule, now);
+  return { alerts: stored.created.length, results };
+}
+
+function dedupeEntities(alert: NewAlert): NewAlert {
+  const seen = new Map(alert.entities.map((e) => [`${e.type}|${e.value.toLowerCase()}`, e]));
+  return { ...alert, entities: [...seen.values()].slice(0, 100) };
+}
+
+async function markFired(m: EntityManager, tenantId: string, rule: StoredRule, now: Date): Promise<void> {
+  const suppression = rule.spec.suppression?.enabled
+    ? new Date(now.getTime() + ms(rule.spec.suppression.duration, 5 * 3600_000))
+    : null;
+  await m.query(
+    `UPDATE analytics_rules SET last_fired_at = $3, suppressed_until = coalesce($4, suppressed_until) WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, rule.id, now, suppression],
+  );
+}
+
+const predicates = new Map<string, (e: EventLike) => boolean>();
+
+/** Near-real-time rules over freshly stored events (in the ingest transaction): alerts per matching event, or one per rule and batch. */
+export async function runNrtRules(
+  m: EntityManager,
+  tenantId: string,
+  rules: readonly StoredRule[],
+  events: readonly StoredEvent[],
+  now: Date,
+): Promise<number> {
+  const alerts: NewAlert[] = [];
+  const fired: StoredRule[] = [];
+  for (const rule of rules) {
+    if (rule.suppressedUntil && rule.suppressedUntil > now) continue;
+    const key = `${rule.id}:${rule.version}`;
+    let test = predicates.get(key);
+    if (!test) {
+      test = compileFilterToPredicate(rule.spec.filter);
+      if (predicates.size > 10_000) predicates.clear();
+      predicates.set(key, test);
+    }
+    const hits = events.filter((e) => test!(e as unknown as EventLike));
+    if (!compare(rule.spec.trigger.operator, hits.length, rule.spec.trigger.threshold) || hits.length === 0)
+      continue;
+    fired.push(rule);
+    const read = (e: StoredEvent) => (f: string) => readEventField(e as unknown as EventLike, f);
+    if (rule.spec.alertPerResult) {
+      for (const e of hits.slice(0, MAX_ALERTS_PER_RUN))
+        alerts.push(
+          alertBase(
+            rule,
+            rule.spec.displayName,
+            entitiesOf(rule.spec, read(e)),
+            [e.id],
+            e.time,
+            e.time,
+            `${rule.id}:${e.id}`,
+          ),
+        );
+    } else {
+      alerts.push(
+        alertBase(
+          rule,
+          rule.spec.displayName,
+          hits.flatMap((e) => entitiesOf(rule.spec, read(e))),
+          hits.map((e) => e.id),
+          hits[0].time,
+          hits[hits.length - 1].time,
+          `${rule.id}:${hits[0].id}`,
+        ),
+      );
+    }
+  }
+  const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
+  for (const rule of fired) await markFired(m, tenantId, rule, now);
+  return stored.created.length;
+}

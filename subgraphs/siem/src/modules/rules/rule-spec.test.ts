@@ -1,0 +1,304 @@
+import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
+
+const scheduled: RuleSpec = {
+  kind: "SCHEDULED",
+  displayName: "Brute-force sign-ins from one IP address",
+  description: "Ten or more failed sign-ins from one address in 10 minutes.",
+  severity: "MEDIUM",
+  enabled: true,
+  filter: {
+    all: [
+      { field: "class_uid", op: "eq", value: 3002 },
+      { field: "status", op: "eq", value: "Failure" },
+    ],
+  },
+  summarize: { by: ["src_ip"], aggregate: "COUNT" },
+  trigger: { operator: "GTE", threshold: 10 },
+  queryFrequency: "PT10M",
+  queryPeriod: "PT10M",
+  tactics: ["CredentialAccess"],
+  techniques: ["T1110", "T1110.003"],
+  entityMappings: [{ entityType: "IP", field: "src_ip" }],
+  alertPerResult: true,
+  suppression: { enabled: false, duration: "PT1H" },
+  incidentGrouping: {
+    enabled: true,
+    matchingMethod: "SELECTED",
+    selectedEntityTypes: ["IP"],
+    lookbackDuration: "PT5H",
+    reopenClosedIncident: false,
+  },
+};
+
+const nrt: RuleSpecInput = {
+  kind: "NRT",
+  displayName: "AWS root account used",
+  description: "",
+  severity: "HIGH",
+  filter: { field: "attributes.root", op: "eq", value: true },
+  entityMappings: [
+    { entityType: "ACCOUNT", field: "actor_user" },
+    { entityType: "IP", field: "src_ip" },
+  ],
+};
+
+/** The problems of `scheduled` with `changes` applied (undefined removes a key), as `path: message` lines. */
+function problemsWith(changes: Record<string, unknown>, base: object = scheduled): string[] {
+  const spec: Record<string, unknown> = { ...base, ...changes };
+  for (const [name, value] of Object.entries(changes)) if (value === undefined) delete spec[name];
+  return validateRuleSpec(spec).map((p) => `${p.path}: ${p.message}`);
+}
+
+describe("validateRuleSpec", () => {
+  it("accepts complete scheduled rules and minimal NRT rules", () => {
+    expect(validateRuleSpec(scheduled)).toEqual([]);
+    expect(validateRuleSpec(nrt)).toEqual([]);
+  });
+
+  it("rejects non-objects without throwing", () => {
+    expect(validateRuleSpec(null)).toEqual([
+      { path: "", message: expect.stringMatching(/must be an object/) },
+    ]);
+    expect(validateRuleSpec([])).toHaveLength(1);
+    const hostile = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error("nope");
+        },
+      },
+    );
+    expect(validateRuleSpec(hostile)).toEqual([{ path: "", message: expect.stringMatching(/nope/) }]);
+  });
+
+  it("requires the core fields and rejects unknown ones", () => {
+    expect(
+      problemsWith({ kind: undefined, displayName: undefined, severity: "CRITICAL", colour: "red" }),
+    ).toEqual([
+      expect.stringMatching(/^colour: unknown field/),
+      "kind: is required",
+      "displayName: is required",
+      expect.stringMatching(/^severity: must be one of INFORMATIONAL, LOW, MEDIUM, HIGH/),
+    ]);
+    expect(problemsWith({ displayName: "   " })).toEqual(["displayName: must not be empty"]);
+    expect(problemsWith({ displayName: "x".repeat(257) })).toEqual([
+      expect.stringMatching(/^displayName: .*256/),
+    ]);
+    expect(problemsWith({ displayName: "x".repeat(256) })).toEqual([]);
+    expect(problemsWith({ enabled: "yes" })).toEqual([
+      expect.stringMatching(/^enabled: must be true or false/),
+    ]);
+  });
+
+  it("reports filter problems under filter", () => {
+    expect(problemsWith({ filter: { all: [{ field: "class_uid", op: "like", value: 1 }] } })).toEqual([
+      expect.stringMatching(/^filter\.all\[0\]\.op: must be one of/),
+    ]);
+    expect(problemsWith({ filter: "class_uid = 3002" })).toEqual([
+      expect.stringMatching(/^filter: must be an object/),
+    ]);
+    expect(problemsWith({ filter: undefined })).toEqual(["filter: is required"]);
+  });
+
+  it("checks timings and their bounds", () => {
+    expect(problemsWith({ queryFrequency: "PT1H", queryPeriod: "PT30M" })).toEqual([
+      expect.stringMatching(/^queryPeriod: must be at least queryFrequency \(PT1H\)/),
+    ]);
+    expect(problemsWith({ queryFrequency: "PT1M" })).toEqual([
+      "queryFrequency: must be between 5 minutes (PT5M) and 14 days (P14D) (got PT1M)",
+    ]);
+    expect(problemsWith({ queryPeriod: "P15D" })).toEqual([
+      expect.stringMatching(/^queryPeriod: must be between/),
+    ]);
+    expect(problemsWith({ queryPeriod: "P1M" })).toEqual([expect.stringMatching(/^queryPeriod: .*months/)]);
+    expect(problemsWith({ queryFrequency: undefined, queryPeriod: undefined })).toEqual([
+      expect.stringMatching(/^queryFrequency: is required for SCHEDULED/),
+      expect.stringMatching(/^queryPeriod: is required for SCHEDULED/),
+    ]);
+    expect(problemsWith({ queryFrequency: "P14D", queryPeriod: "P2W" })).toEqual([]);
+  });
+
+  it("keeps NRT rules free of schedules and summarisation", () => {
+    expect(
+      problemsWith({ queryFrequency: "PT5M", summarize: { by: ["actor_user"], aggregate: "COUNT" } }, nrt),
+    ).toEqual([
+      expect.stringMatching(/^summarize: NRT rules cannot summarize/),
+      expect.stringMatching(/^queryFrequency: NRT rules have no schedule/),
+      expect.stringMatching(/^entityMappings\[1\]\.field: a summarised rule's results have only/),
+    ]);
+  });
+
+  it("checks summarize", () => {
+    expect(problemsWith({ summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT" } })).toEqual([
+      expect.stringMatching(/^summarize\.field: is required for DISTINCT_COUNT/),
+    ]);
+    expect(problemsWith({ summarize: { by: ["src_ip"], aggregate: "COUNT", field: "dst_port" } })).toEqual([
+      expect.stringMatching(/^summarize\.field: only DISTINCT_COUNT/),
+    ]);
+    expect(problemsWith({ summarize: { by: ["src_ip", "src_ip", "nope"], aggregate: "SUM" } })).toEqual([
+      expect.stringMatching(/^summarize\.by\[1\]: "src_ip" is listed twice/),
+      expect.stringMatching(/^summarize\.by\[2\]: must be an event column/),
+      expect.stringMatching(/^summarize\.aggregate: must be one of COUNT, DISTINCT_COUNT/),
+    ]);
+    expect(
+      problemsWith({ summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT", field: "src_ip" } }),
+    ).toEqual([expect.stringMatching(/always gives 1/)]);
+    expect(
+      problemsWith({
+        summarize: { by: ["src_ip", "attributes.app"], aggregate: "DISTINCT_COUNT", field: "dst_port" },
+      }),
+    ).toEqual([]);
+  });
+
+  it("checks the trigger", () => {
+    expect(problemsWith({ trigger: { operator: "GTE", threshold: -1 } })).toEqual([
+      expect.stringMatching(/^trigger\.threshold: must be a whole number ≥ 0/),
+    ]);
+    expect(problemsWith({ trigger: { operator: "NE", threshold: 1.5 } })).toEqual([
+      expect.stringMatching(/^trigger\.operator: must be one of GT, GTE, LT, LTE, EQ/),
+      expect.stringMatching(/^trigger\.threshold: must be a whole number/),
+    ]);
+    expect(problemsWith({ trigger: { operator: "EQ", threshold: 0 } })).toEqual([]);
+  });
+
+  it("checks MITRE tactics and technique ids", () => {
+    expect(problemsWith({ tactics: ["CredentialAccess", "Credential Access", "CredentialAccess"] })).toEqual([
+      expect.stringMatching(/^tactics\[1\]: unknown MITRE ATT&CK tactic "Credential Access"/),
+      expect.stringMatching(/^tactics\[2\]: "CredentialAccess" is listed twice/),
+    ]);
+    expect(problemsWith({ techniques: ["T1110", "T1110.001", "t1110", "T110", "T1110.01", 1110] })).toEqual([
+      expect.stringMatching(/^techniques\[2\]: must be a MITRE ATT&CK technique id/),
+      expect.stringMatching(/^techniques\[3\]: /),
+      expect.stringMatching(/^techniques\[4\]: /),
+      expect.stringMatching(/^techniques\[5\]: must be a string/),
+    ]);
+  });
+
+  it("checks entity mappings against columns, attributes and by-fields", () => {
+    expect(
+      problemsWith(
+        {
+          entityMappings: [
+            { entityType: "ACCOUNT", field: "actor_user" },
+            { entityType: "HOST", field: "hostname" },
+            { entityType: "URL", field: "attributes.url" },
+            { entityType: "USER", field: "actor_user" },
+            { entityType: "ACCOUNT", field: "actor_user" },
+          ],
+        },
+        nrt,
+      ),
+    ).toEqual([
+      expect.stringMatching(/^entityMappings\[1\]\.field: must be an event column/),
+      expect.stringMatching(/^entityMappings\[3\]\.entityType: must be one of ACCOUNT, HOST/),
+      expect.stringMatching(/^entityMappings\[4\]: ACCOUNT is already mapped from actor_user/),
+    ]);
+    // A summarised rule's results are groups: only `by` fields are there.
+    expect(problemsWith({ entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }] })).toEqual([
+      'entityMappings[0].field: a summarised rule\'s results have only its summarize.by fields (src_ip) (got "actor_user")',
+      expect.stringMatching(/^incidentGrouping\.selectedEntityTypes\[0\]: IP is not mapped/),
+    ]);
+    const eleven = Array.from({ length: 11 }, () => ({ entityType: "IP", field: "src_ip" }));
+    expect(problemsWith({ entityMappings: eleven })).toEqual([
+      "entityMappings: must have at most 10 entries",
+    ]);
+  });
+
+  it("checks suppression and incident grouping", () => {
+    expect(problemsWith({ suppression: { enabled: true, duration: "P2D" } })).toEqual([
+      "suppression.duration: must be between 5 minutes (PT5M) and 1 day (P1D) (got P2D)",
+    ]);
+    expect(problemsWith({ suppression: { enabled: true } })).toEqual([
+      "suppression.duration: is required when suppression is enabled",
+    ]);
+    expect(problemsWith({ suppression: { enabled: false } })).toEqual([]);
+    const grouping = (changes: object) => ({
+      incidentGrouping: { ...scheduled.incidentGrouping, ...changes },
+    });
+    expect(problemsWith(grouping({ selectedEntityTypes: undefined }))).toEqual([
+      expect.stringMatching(
+        /^incidentGrouping\.selectedEntityTypes: is required when matchingMethod is SELECTED/,
+      ),
+    ]);
+    expect(problemsWith(grouping({ selectedEntityTypes: [] }))).toEqual([
+      "incidentGrouping.selectedEntityTypes: must name at least one entity type",
+    ]);
+    expect(problemsWith(grouping({ selectedEntityTypes: ["IP", "HOST", "PLANET"] }))).toEqual([
+      expect.stringMatching(/^incidentGrouping\.selectedEntityTypes\[1\]: HOST is not mapped/),
+      expect.stringMatching(/^incidentGrouping\.selectedEntityTypes\[2\]: must be one of/),
+    ]);
+    expect(problemsWith(grouping({ matchingMethod: "ANY_ALERT" }))).toEqual([
+      "incidentGrouping.selectedEntityTypes: only applies when matchingMethod is SELECTED",
+    ]);
+    expect(problemsWith(grouping({ lookbackDuration: "P8D" }))).toEqual([
+      expect.stringMatching(
+        /^incidentGrouping\.lookbackDuration: must be between 5 minutes \(PT5M\) and 7 days/,
+      ),
+    ]);
+    expect(problemsWith(grouping({ lookbackDuration: "PT4M", reopenClosedIncident: "no" }))).toEqual([
+      expect.stringMatching(/^incidentGrouping\.reopenClosedIncident: must be true or false/),
+      expect.stringMatching(/^incidentGrouping\.lookbackDuration: /),
+    ]);
+  });
+
+  it("accepts the threat-intelligence marker", () => {
+    expect(
+      problemsWith(
+        { threatIntelligence: true, filter: { field: "class_uid", op: "exists", value: true } },
+        nrt,
+      ),
+    ).toEqual([]);
+    expect(problemsWith({ threatIntelligence: "yes" }, nrt)).toEqual([
+      expect.stringMatching(/^threatIntelligence: must be true or false/),
+    ]);
+  });
+});
+
+describe("normalizeRuleSpec", () => {
+  it("fills Sentinel's defaults", () => {
+    expect(normalizeRuleSpec(nrt)).toEqual({
+      kind: "NRT",
+      displayName: "AWS root account used",
+      description: "",
+      severity: "HIGH",
+      enabled: true,
+      filter: nrt.filter,
+      trigger: { operator: "GT", threshold: 0 },
+      tactics: [],
+      techniques: [],
+      entityMappings: nrt.entityMappings,
+      alertPerResult: false,
+      suppression: { enabled: false, duration: "PT5H" },
+      incidentGrouping: {
+        enabled: false,
+        matchingMethod: "ALL_ENTITIES",
+        lookbackDuration: "PT5H",
+        reopenClosedIncident: false,
+      },
+    });
+  });
+
+  it("keeps a complete spec as it is, in a new object", () => {
+    const normalized = normalizeRuleSpec(scheduled);
+    expect(normalized).toEqual(scheduled);
+    expect(normalized).not.toBe(scheduled);
+    expect(normalized.tactics).not.toBe(scheduled.tactics);
+    expect(validateRuleSpec(normalized)).toEqual([]);
+    expect(validateRuleSpec(normalizeRuleSpec(nrt))).toEqual([]);
+  });
+
+  it("drops selectedEntityTypes unless SELECTED and keeps the TI flag", () => {
+    const spec = normalizeRuleSpec({
+      ...nrt,
+      threatIntelligence: true,
+      incidentGrouping: { enabled: true, matchingMethod: "ANY_ALERT", selectedEntityTypes: ["IP"] },
+    });
+    expect(spec.incidentGrouping).toEqual({
+      enabled: true,
+      matchingMethod: "ANY_ALERT",
+      lookbackDuration: "PT5H",
+      reopenClosedIncident: false,
+    });
+    expect(spec.threatIntelligence).toBe(true);
+  });
+});

@@ -1,0 +1,575 @@
+/**
+ * The definition of an analytics rule, modelled on Microsoft Sentinel's scheduled and near-real-time (NRT)
+ * rules: an event filter, an optional summarisation (scheduled only), a trigger on the result count, timings,
+ * MITRE ATT&CK tags, entity mappings, alert suppression and incident grouping. Pure: validation and defaults.
+ */
+import { EVENT_COLUMNS } from "../events/event.model";
+import {
+  DEFAULT_LOOKBACK_DURATION,
+  DEFAULT_SUPPRESSION_DURATION,
+  LOOKBACK_DURATION_BOUNDS,
+  parseBoundedDuration,
+  QUERY_FREQUENCY_BOUNDS,
+  QUERY_PERIOD_BOUNDS,
+  SUPPRESSION_DURATION_BOUNDS,
+  type DurationBounds,
+} from "./durations";
+import { isFilterField, validateFilter } from "./rule-filter";
+
+/** Rule kinds: SCHEDULED runs a query every queryFrequency over queryPeriod; NRT evaluates events as they arrive. */
+export const RULE_KINDS = ["SCHEDULED", "NRT"] as const;
+/** A rule kind. */
+export type RuleKind = (typeof RULE_KINDS)[number];
+
+/** Entity types an alert can carry (Sentinel's Account, Host, IP, Azure resource, File hash, Process, URL, DNS). */
+export const ENTITY_TYPES = [
+  "ACCOUNT",
+  "HOST",
+  "IP",
+  "RESOURCE",
+  "FILE_HASH",
+  "PROCESS",
+  "URL",
+  "DOMAIN",
+] as const;
+/** An entity type. */
+export type EntityType = (typeof ENTITY_TYPES)[number];
+
+/** Alert severities of a rule. */
+export const RULE_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH"] as const;
+/** An alert severity. */
+export type RuleSeverity = (typeof RULE_SEVERITIES)[number];
+
+/** Comparisons of the trigger. */
+export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ"] as const;
+/** Aggregates of a summarised rule. */
+export const SUMMARIZE_AGGREGATES = ["COUNT", "DISTINCT_COUNT"] as const;
+/** How incident grouping matches alerts to an open incident. */
+export const INCIDENT_MATCHING_METHODS = ["ALL_ENTITIES", "ANY_ALERT", "SELECTED"] as const;
+
+/** The MITRE ATT&CK tactics Sentinel accepts, as Sentinel spells them. */
+export const MITRE_TACTICS = [
+  "Reconnaissance",
+  "ResourceDevelopment",
+  "InitialAccess",
+  "Execution",
+  "Persistence",
+  "PrivilegeEscalation",
+  "DefenseEvasion",
+  "CredentialAccess",
+  "Discovery",
+  "LateralMovement",
+  "Collection",
+  "CommandAndControl",
+  "Exfiltration",
+  "Impact",
+  "ImpairProcessControl",
+  "InhibitResponseFunction",
+  "PreAttack",
+] as const;
+
+/** A MITRE ATT&CK technique or sub-technique id: `T1110`, `T1110.003`. */
+export const TECHNIQUE_ID_PATTERN = /^T\d{4}(?:\.\d{3})?$/;
+
+/** Limits of a rule's lists and texts. */
+export const RULE_LIMITS = {
+  displayName: 256,
+  description: 5000,
+  entityMappings: 10,
+  summarizeBy: 10,
+  tactics: MITRE_TACTICS.length,
+  techniques: 50,
+} as const;
+
+/** One entity of an alert, read from an event field (or, for a summarised rule, from a `by` field). */
+export interface EntityMapping {
+  entityType: EntityType;
+  field: string;
+}
+
+/** A complete rule definition (what normalizeRuleSpec returns). */
+export interface RuleSpec {
+  kind: RuleKind;
+  displayName: string;
+  description: string;
+  severity: RuleSeverity;
+  enabled: boolean;
+  /** An EventFilter (see rule-filter.ts). */
+  filter: unknown;
+  /** Group the filtered events and aggregate per group (SCHEDULED only). */
+  summarize?: { by: string[]; aggregate: "COUNT" | "DISTINCT_COUNT"; field?: string };
+  /** Compared with the result count (no summarize) or with each group's aggregate. */
+  trigger: { operator: "GT" | "GTE" | "LT" | "LTE" | "EQ"; threshold: number };
+  /** ISO 8601 duration, SCHEDULED only (required there): how often the rule runs. */
+  queryFrequency?: string;
+  /** ISO 8601 duration, SCHEDULED only (required there): how far back each run looks; ≥ queryFrequency. */
+  queryPeriod?: string;
+  /** MITRE ATT&CK tactic names (`CredentialAccess`). */
+  tactics: string[];
+  /** MITRE ATT&CK technique ids (`T1110`, `T1110.003`). */
+  techniques: string[];
+  entityMappings: EntityMapping[];
+  /** One alert per result row/group (true) or one alert for the run (false). */
+  alertPerResult: boolean;
+  /** Stop running the rule for `duration` after it fires. */
+  suppression?: { enabled: boolean; duration: string };
+  incidentGrouping: {
+    enabled: boolean;
+    matchingMethod: "ALL_ENTITIES" | "ANY_ALERT" | "SELECTED";
+    selectedEntityTypes?: EntityType[];
+    lookbackDuration: string;
+    reopenClosedIncident: boolean;
+  };
+  /**
+   * A threat-intelligence matching rule: its filter selects the events to match against indicators (IPs,
+   * domains, URLs, hashes of the entity mappings); the matching itself is done by the TI matcher, not the filter.
+   */
+  threatIntelligence?: boolean;
+}
+
+/** A rule as written by a user or a template: the fields normalizeRuleSpec defaults may be left out. */
+export type RuleSpecInput = Omit<
+  RuleSpec,
+  | "enabled"
+  | "trigger"
+  | "tactics"
+  | "techniques"
+  | "entityMappings"
+  | "alertPerResult"
+  | "suppression"
+  | "incidentGrouping"
+> &
+  Partial<
+    Pick<RuleSpec, "enabled" | "trigger" | "tactics" | "techniques" | "entityMappings" | "alertPerResult">
+  > & {
+    suppression?: { enabled: boolean; duration?: string };
+    incidentGrouping?: Partial<RuleSpec["incidentGrouping"]>;
+  };
+
+/** A fault in a rule definition: a path (`queryPeriod`, `filter.all[0].op`, `entityMappings[1].field`) and message. */
+export interface RuleProblem {
+  path: string;
+  message: string;
+}
+
+const TOP_LEVEL_KEYS = [
+  "kind",
+  "displayName",
+  "description",
+  "severity",
+  "enabled",
+  "filter",
+  "summarize",
+  "trigger",
+  "queryFrequency",
+  "queryPeriod",
+  "tactics",
+  "techniques",
+  "entityMappings",
+  "alertPerResult",
+  "suppression",
+  "incidentGrouping",
+  "threatIntelligence",
+] as const;
+
+type Record_ = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Record_ {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function has(record: Record_, name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(record, name) && record[name] !== undefined;
+}
+
+function show(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return String(value);
+}
+
+function join(path: string, name: string): string {
+  return path ? `${path}.${name}` : name;
+}
+
+class Checker {
+  readonly problems: RuleProblem[] = [];
+
+  problem(path: string, message: string): void {
+    this.problems.push({ path, message });
+  }
+
+  /** Reports keys of `record` not in `allowed`. */
+  keys(record: Record_, allowed: readonly string[], path: string): void {
+    for (const name of Object.keys(record)) {
+      if (!allowed.includes(name))
+        this.problem(join(path, name), `unknown field (expected ${allowed.join(", ")})`);
+    }
+  }
+
+  oneOf<T extends string>(value: unknown, options: readonly T[], path: string): T | null {
+    if (typeof value === "string" && (options as readonly string[]).includes(value)) return value as T;
+    this.problem(path, `must be one of ${options.join(", ")} (got ${show(value)})`);
+    return null;
+  }
+
+  boolean(record: Record_, name: string, path: string, required: boolean): boolean | null {
+    if (!has(record, name)) {
+      if (required) this.problem(join(path, name), "is required");
+      return null;
+    }
+    const value = record[name];
+    if (typeof value !== "boolean") {
+      this.problem(join(path, name), `must be true or false (got ${show(value)})`);
+      return null;
+    }
+    return value;
+  }
+
+  text(value: unknown, path: string, min: number, max: number): string | null {
+    if (typeof value !== "string") {
+      this.problem(path, `must be a string (got ${show(value)})`);
+      return null;
+    }
+    const length = [...value].length;
+    if (value.trim().length < min) {
+      this.problem(path, min === 1 ? "must not be empty" : `must have at least ${min} characters`);
+      return null;
+    }
+    if (length > max) {
+      this.problem(path, `must be at most ${max} characters (got ${length})`);
+      return null;
+    }
+    return value;
+  }
+
+  duration(value: unknown, path: string, bounds: DurationBounds): number | null {
+    const parsed = parseBoundedDuration(value, bounds);
+    if ("error" in parsed) {
+      this.problem(path, parsed.error);
+      return null;
+    }
+    return parsed.ms;
+  }
+
+  /** A list of unique strings each passing `check`; null when not a list. */
+  list(
+    value: unknown,
+    path: string,
+    max: number,
+    check: (item: string, path: string) => boolean,
+  ): string[] | null {
+    if (!Array.isArray(value)) {
+      this.problem(path, `must be an array (got ${show(value)})`);
+      return null;
+    }
+    if (value.length > max) this.problem(path, `must have at most ${max} entries`);
+    const seen = new Set<string>();
+    const items: string[] = [];
+    value.forEach((item: unknown, index) => {
+      const at = `${path}[${index}]`;
+      if (typeof item !== "string") {
+        this.problem(at, `must be a string (got ${show(item)})`);
+        return;
+      }
+      if (!check(item, at)) return;
+      if (seen.has(item)) this.problem(at, `"${item}" is listed twice`);
+      seen.add(item);
+      items.push(item);
+    });
+    return items;
+  }
+
+  field(value: unknown, path: string): string | null {
+    if (typeof value !== "string" || !isFilterField(value)) {
+      this.problem(
+        path,
+        `must be an event column (${EVENT_COLUMNS.join(", ")}) or attributes.<path> (got ${show(value)})`,
+      );
+      return null;
+    }
+    return value;
+  }
+}
+
+/** Checks `summarize`; returns its `by` fields when they are usable for entity mappings. */
+function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): string[] | null {
+  const path = "summarize";
+  if (kind === "NRT") {
+    c.problem(
+      path,
+      "NRT rules cannot summarize: they evaluate each event as it arrives (use a SCHEDULED rule)",
+    );
+  }
+  if (!isRecord(value)) {
+    c.problem(path, `must be an object { by, aggregate, field? } (got ${show(value)})`);
+    return null;
+  }
+  c.keys(value, ["by", "aggregate", "field"], path);
+  let by: string[] | null = null;
+  if (!has(value, "by")) c.problem(`${path}.by`, "is required (use [] to aggregate all results together)");
+  else by = c.list(value.by, `${path}.by`, RULE_LIMITS.summarizeBy, (item, at) => c.field(item, at) !== null);
+  const aggregate = has(value, "aggregate")
+    ? c.oneOf(value.aggregate, SUMMARIZE_AGGREGATES, `${path}.aggregate`)
+    : (c.problem(`${path}.aggregate`, "is required"), null);
+  if (aggregate === "DISTINCT_COUNT") {
+    if (!has(value, "field"))
+      c.problem(`${path}.field`, "is required for DISTINCT_COUNT (the field to count values of)");
+    else if (c.field(value.field, `${path}.field`) !== null && by?.includes(value.field as string)) {
+      c.problem(`${path}.field`, "counting distinct values of a `by` field always gives 1");
+    }
+  } else if (aggregate === "COUNT" && has(value, "field")) {
+    c.problem(`${path}.field`, "only DISTINCT_COUNT takes a field (COUNT counts result rows)");
+  }
+  return by;
+}
+
+function checkSpec(c: Checker, spec: unknown): void {
+  if (!isRecord(spec)) {
+    c.problem("", `a rule must be an object (got ${show(spec)})`);
+    return;
+  }
+  c.keys(spec, TOP_LEVEL_KEYS, "");
+
+  const kind = has(spec, "kind")
+    ? c.oneOf(spec.kind, RULE_KINDS, "kind")
+    : (c.problem("kind", "is required"), null);
+  if (has(spec, "displayName")) c.text(spec.displayName, "displayName", 1, RULE_LIMITS.displayName);
+  else c.problem("displayName", "is required");
+  if (has(spec, "description")) c.text(spec.description, "description", 0, RULE_LIMITS.description);
+  else c.problem("description", "is required");
+  if (has(spec, "severity")) c.oneOf(spec.severity, RULE_SEVERITIES, "severity");
+  else c.problem("severity", "is required");
+  c.boolean(spec, "enabled", "", false);
+  c.boolean(spec, "alertPerResult", "", false);
+  c.boolean(spec, "threatIntelligence", "", false);
+
+  if (!has(spec, "filter")) c.problem("filter", "is required");
+  else {
+    for (const problem of validateFilter(spec.filter)) {
+      c.problem(`filter${problem.path.replace(/^\$/, "")}`, problem.message);
+    }
+  }
+
+  let by: string[] | null = null;
+  if (has(spec, "summarize")) by = checkSummarize(c, spec.summarize, kind);
+
+  if (has(spec, "trigger")) {
+    const trigger = spec.trigger;
+    if (!isRecord(trigger))
+      c.problem("trigger", `must be an object { operator, threshold } (got ${show(trigger)})`);
+    else {
+      c.keys(trigger, ["operator", "threshold"], "trigger");
+      if (has(trigger, "operator")) c.oneOf(trigger.operator, TRIGGER_OPERATORS, "trigger.operator");
+      else c.problem("trigger.operator", "is required");
+      const threshold = trigger.threshold;
+      if (!has(trigger, "threshold")) c.problem("trigger.threshold", "is required");
+      else if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 0) {
+        c.problem("trigger.threshold", `must be a whole number ≥ 0 (got ${show(threshold)})`);
+      }
+    }
+  }
+
+  // Timings: SCHEDULED needs both, NRT has neither (it runs every minute over what arrived).
+  for (const name of ["queryFrequency", "queryPeriod"] as const) {
+    if (kind === "NRT" && has(spec, name)) {
+      c.problem(name, "NRT rules have no schedule: they evaluate events as they arrive (remove it)");
+    } else if (kind === "SCHEDULED" && !has(spec, name)) {
+      c.problem(name, "is required for SCHEDULED rules (an ISO 8601 duration such as PT5M)");
+    }
+  }
+  if (kind !== "NRT") {
+    const frequency = has(spec, "queryFrequency")
+      ? c.duration(spec.queryFrequency, "queryFrequency", QUERY_FREQUENCY_BOUNDS)
+      : null;
+    const period = has(spec, "queryPeriod")
+      ? c.duration(spec.queryPeriod, "queryPeriod", QUERY_PERIOD_BOUNDS)
+      : null;
+    if (frequency !== null && period !== null && period < frequency) {
+      c.problem(
+        "queryPeriod",
+        `must be at least queryFrequency (${String(spec.queryFrequency)}), or events between runs are never seen`,
+      );
+    }
+  }
+
+  const isTactic = (item: string, at: string) =>
+    (MITRE_TACTICS as readonly string[]).includes(item) ||
+    (c.problem(at, `unknown MITRE ATT&CK tactic "${item}" (expected one of ${MITRE_TACTICS.join(", ")})`),
+    false);
+  if (has(spec, "tactics")) c.list(spec.tactics, "tactics", RULE_LIMITS.tactics, isTactic);
+  const isTechnique = (item: string, at: string) =>
+    TECHNIQUE_ID_PATTERN.test(item) ||
+    (c.problem(at, `must be a MITRE ATT&CK technique id like T1110 or T1110.003 (got "${item}")`), false);
+  if (has(spec, "techniques")) c.list(spec.techniques, "techniques", RULE_LIMITS.techniques, isTechnique);
+
+  const mapped = new Set<EntityType>();
+  if (has(spec, "entityMappings")) {
+    const mappings = spec.entityMappings;
+    if (!Array.isArray(mappings)) c.problem("entityMappings", `must be an array (got ${show(mappings)})`);
+    else {
+      if (mappings.length > RULE_LIMITS.entityMappings) {
+        c.problem("entityMappings", `must have at most ${RULE_LIMITS.entityMappings} entries`);
+      }
+      const seen = new Set<string>();
+      mappings.forEach((mapping: unknown, index) => {
+        const at = `entityMappings[${index}]`;
+        if (!isRecord(mapping)) {
+          c.problem(at, `must be an object { entityType, field } (got ${show(mapping)})`);
+          return;
+        }
+        c.keys(mapping, ["entityType", "field"], at);
+        const type = has(mapping, "entityType")
+          ? c.oneOf(mapping.entityType, ENTITY_TYPES, `${at}.entityType`)
+          : (c.problem(`${at}.entityType`, "is required"), null);
+        if (type) mapped.add(type);
+        const field = mapping.field;
+        if (!has(mapping, "field")) c.problem(`${at}.field`, "is required");
+        else if (has(spec, "summarize")) {
+          // A summarised rule's results are its groups: only the `by` fields are there to read entities from.
+          if (by !== null && (typeof field !== "string" || !by.includes(field))) {
+            c.problem(
+              `${at}.field`,
+              `a summarised rule's results have only its summarize.by fields (${by.join(", ") || "none"}) (got ${show(field)})`,
+            );
+          }
+        } else if (c.field(field, `${at}.field`) !== null) {
+          const pair = `${String(type)} ${String(field)}`;
+          if (seen.has(pair)) c.problem(at, `${String(type)} is already mapped from ${String(field)}`);
+          seen.add(pair);
+        }
+      });
+    }
+  }
+
+  if (has(spec, "suppression")) {
+    const suppression = spec.suppression;
+    if (!isRecord(suppression))
+      c.problem("suppression", `must be an object { enabled, duration } (got ${show(suppression)})`);
+    else {
+      c.keys(suppression, ["enabled", "duration"], "suppression");
+      const enabled = c.boolean(suppression, "enabled", "suppression", true);
+      if (has(suppression, "duration")) {
+        c.duration(suppression.duration, "suppression.duration", SUPPRESSION_DURATION_BOUNDS);
+      } else if (enabled) {
+        c.problem("suppression.duration", "is required when suppression is enabled");
+      }
+    }
+  }
+
+  if (has(spec, "incidentGrouping")) {
+    const grouping = spec.incidentGrouping;
+    const path = "incidentGrouping";
+    if (!isRecord(grouping)) c.problem(path, `must be an object (got ${show(grouping)})`);
+    else {
+      c.keys(
+        grouping,
+        ["enabled", "matchingMethod", "selectedEntityTypes", "lookbackDuration", "reopenClosedIncident"],
+        path,
+      );
+      c.boolean(grouping, "enabled", path, false);
+      c.boolean(grouping, "reopenClosedIncident", path, false);
+      const method = has(grouping, "matchingMethod")
+        ? c.oneOf(grouping.matchingMethod, INCIDENT_MATCHING_METHODS, `${path}.matchingMethod`)
+        : "ALL_ENTITIES";
+      if (has(grouping, "lookbackDuration")) {
+        c.duration(grouping.lookbackDuration, `${path}.lookbackDuration`, LOOKBACK_DURATION_BOUNDS);
+      }
+      const selectedPath = `${path}.selectedEntityTypes`;
+      if (method === "SELECTED") {
+        if (!has(grouping, "selectedEntityTypes")) {
+          c.problem(
+            selectedPath,
+            "is required when matchingMethod is SELECTED (the entity types that must match)",
+          );
+        } else {
+          const types = c.list(
+            grouping.selectedEntityTypes,
+            selectedPath,
+            ENTITY_TYPES.length,
+            (item, at) => {
+              if (c.oneOf(item, ENTITY_TYPES, at) === null) return false;
+              if (
+                has(spec, "entityMappings") &&
+                Array.isArray(spec.entityMappings) &&
+                !mapped.has(item as EntityType)
+              ) {
+                c.problem(at, `${item} is not mapped by entityMappings, so no alert of this rule has it`);
+              }
+              return true;
+            },
+          );
+          if (types !== null && types.length === 0)
+            c.problem(selectedPath, "must name at least one entity type");
+        }
+      } else if (method !== null && has(grouping, "selectedEntityTypes")) {
+        c.problem(selectedPath, "only applies when matchingMethod is SELECTED");
+      }
+    }
+  }
+}
+
+/**
+ * Every problem of a rule definition (a RuleSpec, or a RuleSpecInput leaving defaults out), with paths like
+ * `queryPeriod`, `filter.all[0].op`, `entityMappings[1].field`; empty when valid. Never throws.
+ */
+export function validateRuleSpec(spec: unknown): RuleProblem[] {
+  const checker = new Checker();
+  try {
+    checkSpec(checker, spec);
+  } catch (error) {
+    checker.problem("", `cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return checker.problems;
+}
+
+/**
+ * A complete RuleSpec from a valid definition, with defaults filled: enabled true, trigger GT 0, no tactics,
+ * techniques or entity mappings, one alert per run, suppression off (duration PT5H), incident grouping off with
+ * ALL_ENTITIES over PT5H without reopening. Returns a new object (lists copied); validate first.
+ */
+export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
+  const grouping = spec.incidentGrouping ?? {};
+  const matchingMethod = grouping.matchingMethod ?? "ALL_ENTITIES";
+  const normalized: RuleSpec = {
+    kind: spec.kind,
+    displayName: spec.displayName,
+    description: spec.description,
+    severity: spec.severity,
+    enabled: spec.enabled ?? true,
+    filter: spec.filter,
+    trigger: { operator: spec.trigger?.operator ?? "GT", threshold: spec.trigger?.threshold ?? 0 },
+    tactics: [...(spec.tactics ?? [])],
+    techniques: [...(spec.techniques ?? [])],
+    entityMappings: (spec.entityMappings ?? []).map((m) => ({ entityType: m.entityType, field: m.field })),
+    alertPerResult: spec.alertPerResult ?? false,
+    suppression: {
+      enabled: spec.suppression?.enabled ?? false,
+      duration: spec.suppression?.duration ?? DEFAULT_SUPPRESSION_DURATION,
+    },
+    incidentGrouping: {
+      enabled: grouping.enabled ?? false,
+      matchingMethod,
+      ...(matchingMethod === "SELECTED"
+        ? { selectedEntityTypes: [...(grouping.selectedEntityTypes ?? [])] }
+        : {}),
+      lookbackDuration: grouping.lookbackDuration ?? DEFAULT_LOOKBACK_DURATION,
+      reopenClosedIncident: grouping.reopenClosedIncident ?? false,
+    },
+  };
+  if (spec.summarize) {
+    normalized.summarize = {
+      by: [...spec.summarize.by],
+      aggregate: spec.summarize.aggregate,
+      ...(spec.summarize.field !== undefined ? { field: spec.summarize.field } : {}),
+    };
+  }
+  if (spec.kind === "SCHEDULED") {
+    if (spec.queryFrequency !== undefined) normalized.queryFrequency = spec.queryFrequency;
+    if (spec.queryPeriod !== undefined) normalized.queryPeriod = spec.queryPeriod;
+  }
+  if (spec.threatIntelligence !== undefined) normalized.threatIntelligence = spec.threatIntelligence;
+  return normalized;
+}

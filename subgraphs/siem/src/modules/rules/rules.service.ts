@@ -1,0 +1,214 @@
+import type { EntityManager } from "typeorm";
+import {
+  addJob,
+  BadUserInputError,
+  isUuid,
+  newId,
+  NotFoundError,
+  pageOfArray,
+  writeAudit,
+  writeOutbox,
+  type Identity,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { Connection } from "../../../../common/src";
+import { parseIsoDuration } from "./durations";
+import type { StoredRule } from "./rule-runner";
+import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
+import { AnalyticsRule, RuleTemplate } from "./rules.types";
+import { loadRuleTemplates } from "./templates";
+
+/** A page of analytics rules. */
+export const AnalyticsRuleConnection = Connection(AnalyticsRule);
+export type AnalyticsRuleConnection = InstanceType<typeof AnalyticsRuleConnection>;
+
+function ruleFromRow(row: Record<string, unknown>): AnalyticsRule {
+  const spec = row.spec as RuleSpec;
+  return Object.assign(new AnalyticsRule(), {
+    id: row.id,
+    templateId: row.template_id ?? null,
+    kind: row.kind,
+    displayName: spec.displayName,
+    description: spec.description,
+    severity: spec.severity,
+    enabled: row.enabled,
+    version: row.version,
+    tactics: spec.tactics,
+    techniques: spec.techniques,
+    queryFrequency: spec.queryFrequency ?? null,
+    queryPeriod: spec.queryPeriod ?? null,
+    spec: spec as unknown as Record<string, unknown>,
+    lastRunAt: row.last_run_at ?? null,
+    lastFiredAt: row.last_fired_at ?? null,
+    suppressedUntil: row.suppressed_until ?? null,
+    updatedBy: row.updated_by,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Rows of `analytics_rules` as the runner takes them. */
+export function storedRuleFromRow(row: Record<string, unknown>): StoredRule {
+  return {
+    id: row.id as string,
+    version: Number(row.version),
+    spec: row.spec as RuleSpec,
+    suppressedUntil: (row.suppressed_until as Date | null) ?? null,
+  };
+}
+
+/** Enabled near-real-time rules of a tenant (one statement; evaluated per ingest batch). */
+export async function enabledNrtRules(m: EntityManager, tenantId: string): Promise<StoredRule[]> {
+  const rows: Array<Record<string, unknown>> = await m.query(
+    `SELECT * FROM analytics_rules WHERE tenant_id = $1 AND kind = 'NRT' AND enabled`,
+    [tenantId],
+  );
+  return rows.map(storedRuleFromRow);
+}
+
+/** Schedules a scheduled rule's next run (replacing any pending one) in the caller's transaction. */
+export async function scheduleRuleRun(
+  m: EntityManager,
+  tenantId: string,
+  ruleId: string,
+  spec: RuleSpec,
+  from = Date.now(),
+): Promise<void> {
+  const frequency = parseIsoDuration(spec.queryFrequency ?? "PT1H");
+  const delay = "ms" in frequency ? frequency.ms : 3600_000;
+  await addJob(
+    m,
+    "siem",
+    "rule_run",
+    { tenantId, ruleId },
+    { runAt: new Date(from + delay), jobKey: `rule:${ruleId}` },
+  );
+}
+
+/** Analytics rules: templates, creation, changes (ADMIN). */
+export class RulesService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  templates(): RuleTemplate[] {
+    return loadRuleTemplates().map((t) =>
+      Object.assign(new RuleTemplate(), {
+        id: t.id,
+        version: t.version,
+        displayName: t.displayName,
+        description: t.description,
+        kind: t.kind,
+        severity: t.severity,
+        tactics: t.tactics,
+        techniques: t.techniques,
+        spec: { ...t, id: undefined, version: undefined },
+      }),
+    );
+  }
+
+  async list(args: PageArgs): Promise<AnalyticsRuleConnection> {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(`SELECT * FROM analytics_rules WHERE tenant_id = $1 ORDER BY id LIMIT 5000`, [
+        this.identity.tenantId,
+      ]),
+    );
+    return AnalyticsRuleConnection.from(pageOfArray(rows.map(ruleFromRow), args, (r) => r.id));
+  }
+
+  async byId(id: string): Promise<AnalyticsRule | null> {
+    if (!isUuid(id)) return null;
+    const rows = await this.db.read((m) =>
+      m.query(`SELECT * FROM analytics_rules WHERE tenant_id = $1 AND id = $2`, [this.identity.tenantId, id]),
+    );
+    return rows.length ? ruleFromRow(rows[0]) : null;
+  }
+
+  /** Creates a rule from a definition (or a template, with optional overrides). */
+  async create(spec: unknown, templateId: string | null | undefined): Promise<AnalyticsRule> {
+    const template = templateId ? loadRuleTemplates().find((t) => t.id === templateId) : undefined;
+    if (templateId && !template)
+      throw new BadUserInputError("Unknown template.", [
+        { field: "templateId", message: `no template "${templateId}"` },
+      ]);
+    const merged = template ? { ...stripTemplate(template), ...((spec ?? {}) as object) } : spec;
+    const normalized = this.validated(merged);
+    return this.db.write(async (m) => {
+      const id = newId();
+      const [row] = await m.query(
+        `INSERT INTO analytics_rules (tenant_id, id, template_id, kind, enabled, spec, created_by, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *`,
+        [
+          this.identity.tenantId,
+          id,
+          templateId ?? null,
+          normalized.kind,
+          normalized.enabled,
+          JSON.stringify(normalized),
+          this.identity.subject,
+        ],
+      );
+      await this.changed(m, id, normalized, "rules.rule.created");
+      return ruleFromRow(row);
+    });
+  }
+
+  /** Replaces a rule's definition (a new version). */
+  async update(id: string, spec: unknown): Promise<AnalyticsRule> {
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
+    const normalized = this.validated(spec);
+    return this.db.write(async (m) => {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `WITH u AS (UPDATE analytics_rules SET kind = $3, enabled = $4, spec = $5, version = version + 1, updated_by = $6, updated_at = now()
+                    WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM u`,
+        [
+          this.identity.tenantId,
+          id,
+          normalized.kind,
+          normalized.enabled,
+          JSON.stringify(normalized),
+          this.identity.subject,
+        ],
+      );
+      if (!rows.length) throw new NotFoundError("Analytics rule", id);
+      await this.changed(m, id, normalized, "rules.rule.updated");
+      return ruleFromRow(rows[0]);
+    });
+  }
+
+  private validated(spec: unknown): RuleSpec {
+    const problems = validateRuleSpec(spec);
+    if (problems.length)
+      throw new BadUserInputError(
+        "Invalid analytics rule; nothing was stored.",
+        problems.map((p) => ({ field: p.path || "spec", message: p.message })),
+      );
+    return normalizeRuleSpec(spec as RuleSpecInput);
+  }
+
+  private async changed(m: EntityManager, id: string, spec: RuleSpec, topic: string): Promise<void> {
+    if (spec.kind === "SCHEDULED" && spec.enabled) await scheduleRuleRun(m, this.identity.tenantId, id, spec);
+    await writeAudit(m, this.identity, [
+      {
+        action: topic,
+        target: `rule:${id}`,
+        details: { displayName: spec.displayName, enabled: spec.enabled },
+      },
+    ]);
+    await writeOutbox(m, [
+      {
+        tenantId: this.identity.tenantId,
+        topic,
+        key: id,
+        payload: { id, kind: spec.kind, enabled: spec.enabled },
+      },
+    ]);
+  }
+}
+
+function stripTemplate(t: ReturnType<typeof loadRuleTemplates>[number]): Record<string, unknown> {
+  const { id: _id, version: _version, ...spec } = t;
+  return spec;
+}
