@@ -142,8 +142,9 @@ export class EventIngest {
           e.resource_id,
           e.operation,
           e.src_country,
-          e.attributes,
-          e.raw,
+          // jsonb columns: always JSON text (a raw syslog line is a string, which must be quoted).
+          JSON.stringify(e.attributes ?? {}),
+          e.raw === undefined ? null : JSON.stringify(e.raw),
         ]),
       );
       const rows: Array<{ id: string }> = await m.query(

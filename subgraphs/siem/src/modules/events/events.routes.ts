@@ -24,16 +24,14 @@ export function eventRoutes(
     (req, res, next) => {
       const identity = res.locals.identity as Identity;
       if (!hasAnyRole(identity, [Role.INGESTOR, Role.ADMIN])) {
-        res
-          .status(403)
-          .json({
-            errors: [
-              {
-                message: "Ingest needs the INGESTOR or ADMIN role.",
-                extensions: { code: ErrorCode.Forbidden },
-              },
-            ],
-          });
+        res.status(403).json({
+          errors: [
+            {
+              message: "Ingest needs the INGESTOR or ADMIN role.",
+              extensions: { code: ErrorCode.Forbidden },
+            },
+          ],
+        });
         return;
       }
       const kind = req.query.connector;

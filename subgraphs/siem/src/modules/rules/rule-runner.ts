@@ -93,6 +93,7 @@ function alertBase(
 
 /** SQL of a `by`/distinct field: an event column, or a text path into attributes (parameterised). */
 function fieldSql(field: string, params: unknown[]): string {
+  if (field === "src_ip" || field === "dst_ip") return `host(e.${field})`; // inet::text would add "/32"
   if ((EVENT_COLUMNS as readonly string[]).includes(field)) return `e.${field}::text`;
   const path = field.replace(/^attributes\./, "").split(".");
   params.push(path);

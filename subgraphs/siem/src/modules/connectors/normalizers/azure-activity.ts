@@ -170,6 +170,7 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
     : null;
 
   const request = parseEmbeddedJson(properties.requestbody ?? properties.requestBody);
+  const statusMessage = parseEmbeddedJson(properties.statusMessage);
   const response = parseEmbeddedJson(properties.responseBody ?? properties.responsebody);
   const lowerOp = operation?.toLowerCase() ?? "";
   const ruleName = resourceId ? resourceId.slice(resourceId.lastIndexOf("/") + 1) : null;
@@ -222,6 +223,8 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
       }),
       request: isRecord(request) ? request : undefined,
       response: isRecord(response) ? response : undefined,
+      status_message: isRecord(statusMessage) ? statusMessage : text(properties.statusMessage),
+      error_code: text(at(statusMessage, "error", "code")),
       role_assignment: lowerOp.endsWith("roleassignments/write")
         ? roleAssignment(request, response, text(authorization.scope))
         : undefined,

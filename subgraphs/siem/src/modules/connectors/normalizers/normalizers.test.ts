@@ -1,0 +1,747 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CONNECTOR_KINDS,
+  OCSF_CLASS,
+  type ConnectorKind,
+  type NormalizedEvent,
+  type NormalizeRejection,
+} from "../../events/event.model";
+import {
+  NORMALIZERS,
+  normalize,
+  normalizeIp,
+  normalizeNdjson,
+  normalizePort,
+  parseCef,
+  parseCefExtension,
+  parseCefTime,
+  parseNdjson,
+  toIsoTime,
+} from ".";
+
+const FIXTURES = join(__dirname, "../../../../../../test/fixtures/siem");
+
+function fixture(kind: ConnectorKind): unknown[] {
+  const parsed = parseNdjson(readFileSync(join(FIXTURES, `${kind}.ndjson`), "utf8"));
+  return parsed.map((entry) => {
+    if ("error" in entry) throw new Error(`${kind}.ndjson line ${entry.line}: ${entry.error}`);
+    return entry.value;
+  });
+}
+
+function ok(result: NormalizedEvent | NormalizeRejection): NormalizedEvent {
+  if ("reason" in result) throw new Error(`unexpected rejection: ${result.reason}`);
+  return result;
+}
+
+function rejected(result: NormalizedEvent | NormalizeRejection): string {
+  if (!("reason" in result)) throw new Error(`expected a rejection, got event ${result.source_event_id}`);
+  return result.reason;
+}
+
+const records = Object.fromEntries(CONNECTOR_KINDS.map((kind) => [kind, fixture(kind)])) as Record<
+  ConnectorKind,
+  unknown[]
+>;
+const events = Object.fromEntries(
+  CONNECTOR_KINDS.map((kind) => [kind, records[kind].map((record) => ok(NORMALIZERS[kind](record)))]),
+) as Record<ConnectorKind, NormalizedEvent[]>;
+
+const minutes = (a: string, b: string) => Math.abs(Date.parse(a) - Date.parse(b)) / 60_000;
+
+describe("fixtures", () => {
+  it.each(CONNECTOR_KINDS)("%s: every line normalises into a well-formed event", (kind) => {
+    const raw = records[kind];
+    const list = events[kind];
+    expect(list.length).toBeGreaterThanOrEqual(20);
+    expect(list.length).toBeLessThanOrEqual(60);
+    const ids = new Set(list.map((e) => e.source_event_id));
+    expect(ids.size).toBe(list.length);
+    const classes = new Set<number>(Object.values(OCSF_CLASS));
+    list.forEach((event, i) => {
+      expect(event.time).toMatch(/^2026-11-20T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(classes.has(event.class_uid)).toBe(true);
+      expect(event.severity_id).toBeGreaterThanOrEqual(0);
+      expect(event.severity_id).toBeLessThanOrEqual(6);
+      expect(["Success", "Failure", "Unknown"]).toContain(event.status);
+      expect(event.raw).toBe(raw[i]);
+      for (const port of [event.src_port, event.dst_port]) {
+        if (port !== null) expect(Number.isInteger(port) && port >= 0 && port <= 65535).toBe(true);
+      }
+      for (const ip of [event.src_ip, event.dst_ip]) if (ip !== null) expect(normalizeIp(ip)).toBe(ip);
+      expect(() => JSON.stringify(event)).not.toThrow();
+    });
+  });
+
+  it("is deterministic", () => {
+    for (const kind of CONNECTOR_KINDS) {
+      const again = fixture(kind).map((record) => ok(NORMALIZERS[kind](record)));
+      expect(again.map((e) => ({ ...e, raw: null }))).toEqual(events[kind].map((e) => ({ ...e, raw: null })));
+    }
+  });
+});
+
+describe("ENTRA_SIGNIN", () => {
+  const list = events.ENTRA_SIGNIN;
+
+  it("maps a failed sign-in", () => {
+    const spray = list.filter((e) => e.src_ip === "203.0.113.77" && e.attributes.error_code === 50126);
+    expect(spray.length).toBeGreaterThanOrEqual(12);
+    expect(new Set(spray.map((e) => e.actor_user))).toEqual(
+      new Set(["lee.gu@contoso.com", "nestor.wilke@contoso.com"]),
+    );
+    expect(minutes(spray[0].time, spray[spray.length - 1].time)).toBeLessThanOrEqual(5);
+    expect(spray[0]).toMatchObject({
+      class_uid: 3002,
+      activity_id: 1,
+      status: "Failure",
+      src_country: "NL",
+      operation: "SignIn",
+      attributes: {
+        mfa: false,
+        app: "Azure Active Directory PowerShell",
+        client_app: "Mobile Apps and Desktop clients",
+        error_code: 50126,
+        failure_reason: "Error validating credentials due to invalid username or password.",
+        user_agent: "python-requests/2.31.0",
+        risk_level: "none",
+      },
+    });
+  });
+
+  it("has the spray's success and the impossible travel", () => {
+    const success = list.find((e) => e.src_ip === "203.0.113.77" && e.status === "Success");
+    expect(success).toMatchObject({
+      actor_user: "lee.gu@contoso.com",
+      time: "2026-11-20T09:04:41.000Z",
+      severity_id: 3,
+    });
+    const grady = list.filter((e) => e.actor_user === "grady.archie@contoso.com" && e.status === "Success");
+    expect(grady.map((e) => [e.src_country, e.src_ip])).toEqual([
+      ["DE", "203.0.113.10"],
+      ["BR", "2001:db8:5b1:20::17"],
+    ]);
+    expect(minutes(grady[0].time, grady[1].time)).toBeLessThan(40);
+    expect(grady[0].attributes.mfa).toBe(true);
+  });
+
+  it("accepts the diagnostic-settings export row", () => {
+    const [first] = fixture("ENTRA_SIGNIN") as Array<Record<string, unknown>>;
+    const row = {
+      time: "2026-11-20T02:00:09Z",
+      category: "SignInLogs",
+      operationName: "Sign-in activity",
+      properties: first,
+    };
+    expect(ok(normalize("ENTRA_SIGNIN", row))).toMatchObject({
+      source_event_id: first.id,
+      actor_user: "svc-backup@contoso.com",
+    });
+  });
+});
+
+describe("AZURE_ACTIVITY", () => {
+  const list = events.AZURE_ACTIVITY;
+
+  it("maps the Owner role assignment", () => {
+    const ra = list.find(
+      (e) => e.operation === "Microsoft.Authorization/roleAssignments/write" && e.status === "Success",
+    );
+    expect(ra).toMatchObject({
+      class_uid: 6003,
+      activity_id: 1,
+      severity_id: 1,
+      actor_user: "lee.gu@contoso.com",
+      src_ip: "203.0.113.77",
+      attributes: {
+        category: "Administrative",
+        role_assignment: {
+          role_name: "Owner",
+          principal_id: "cecaf798-9c0d-4956-811d-33c35603f2ab",
+          scope: "/subscriptions/6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42",
+        },
+      },
+    });
+    expect(ra?.resource_id).toMatch(/^\/subscriptions\/6c1f3b2a-.*\/roleAssignments\//);
+  });
+
+  it("maps the NSG rule, the diagnostic-settings deletes, the VM starts and the failures", () => {
+    const rule = list.find((e) => e.operation?.endsWith("securityRules/write") && e.attributes.security_rule);
+    expect(rule?.attributes.security_rule).toMatchObject({
+      name: "AllowRdpAny",
+      access: "Allow",
+      direction: "Inbound",
+      source_address_prefixes: ["*"],
+      destination_port_ranges: ["3389"],
+      open_to_internet: true,
+    });
+    const deletes = list.filter((e) => e.operation === "Microsoft.Insights/diagnosticSettings/delete");
+    expect(deletes).toHaveLength(2);
+    expect(deletes.every((e) => e.activity_id === 4 && e.status === "Success")).toBe(true);
+    const starts = list.filter(
+      (e) => e.operation === "Microsoft.Compute/virtualMachines/start/action" && e.status === "Success",
+    );
+    expect(starts.map((e) => e.device)).toEqual([
+      "vm-dev-01",
+      "vm-build-agent-01",
+      "vm-pay-prod-04",
+      "vm-dev-02",
+    ]);
+    expect(starts[0]).toMatchObject({
+      activity_id: 99,
+      actor_user: "megan.bowen@contoso.com",
+      src_ip: "203.0.113.10",
+    });
+    const failed = list.filter((e) => e.status === "Failure");
+    expect(failed.map((e) => [e.severity_id, e.attributes.category])).toEqual([
+      [4, "Policy"],
+      [4, "Administrative"],
+    ]);
+    expect(
+      list.filter((e) => e.attributes.status_detail === "Started").every((e) => e.status === "Unknown"),
+    ).toBe(true);
+  });
+
+  it("accepts the diagnostic-export form", () => {
+    const event = ok(
+      normalize("AZURE_ACTIVITY", {
+        time: "2026-11-20T09:12:20.1234567Z",
+        resourceId: "/SUBSCRIPTIONS/X/PROVIDERS/MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/A",
+        operationName: "MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/DELETE",
+        category: "Administrative",
+        resultType: "Success",
+        callerIpAddress: "203.0.113.77",
+        level: "Warning",
+        properties: { eventDataId: "0f4c…", eventCategory: "Administrative" },
+        identity: {
+          claims: { "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "lee.gu@contoso.com" },
+        },
+      }),
+    );
+    expect(event).toMatchObject({
+      time: "2026-11-20T09:12:20.123Z",
+      activity_id: 4,
+      status: "Success",
+      severity_id: 3,
+      actor_user: "lee.gu@contoso.com",
+      src_ip: "203.0.113.77",
+    });
+  });
+});
+
+describe("AWS_CLOUDTRAIL", () => {
+  const list = events.AWS_CLOUDTRAIL;
+
+  it("maps console logins", () => {
+    const logins = list.filter((e) => e.operation === "ConsoleLogin");
+    expect(logins.every((e) => e.class_uid === 3002 && e.activity_id === 1)).toBe(true);
+    const root = logins.find((e) => e.attributes.root === true);
+    expect(root).toMatchObject({
+      actor_user: "arn:aws:iam::491827365014:root",
+      status: "Success",
+      src_ip: "203.0.113.77",
+      time: "2026-11-20T09:31:02.000Z",
+      attributes: { mfa: false, user_identity_type: "Root" },
+    });
+    const lee = logins.filter((e) => e.actor_user === "arn:aws:iam::491827365014:user/lee.gu");
+    expect(lee.map((e) => [e.status, e.attributes.mfa])).toEqual([
+      ["Failure", false],
+      ["Success", false],
+    ]);
+    expect(lee[0].attributes.failure_reason).toBe("Failed authentication");
+    expect(logins.find((e) => e.actor_user?.endsWith("user/megan.bowen"))?.attributes.mfa).toBe(true);
+  });
+
+  it("maps API calls with operation, status and resource", () => {
+    const by = (name: string) => list.filter((e) => e.attributes.event_name === name);
+    expect(by("StopLogging")[0]).toMatchObject({
+      class_uid: 6003,
+      activity_id: 3,
+      operation: "cloudtrail.amazonaws.com:StopLogging",
+      resource_id: "arn:aws:cloudtrail:us-east-1:491827365014:trail/contoso-management-trail",
+      attributes: { root: true, mfa: false },
+    });
+    expect(by("AuthorizeSecurityGroupIngress")[0]).toMatchObject({
+      activity_id: 1,
+      resource_id: "arn:aws:ec2:us-east-1:491827365014:security-group/sg-0bf7118f886a3fe99",
+      actor_user: "arn:aws:iam::491827365014:user/lee.gu",
+    });
+    expect(by("CreateAccessKey")[0].resource_id).toBe("arn:aws:iam::491827365014:user/terraform-automation");
+    expect(by("StopInstances")[0].resource_id).toBe(
+      "arn:aws:ec2:eu-west-1:491827365014:instance/i-0d7a7534ae1a1e580",
+    );
+    expect(by("DeleteTrail")[0]).toMatchObject({
+      status: "Failure",
+      activity_id: 4,
+      severity_id: 2,
+      resource_id: "arn:aws:cloudtrail:us-east-1:491827365014:trail/contoso-management-trail",
+      attributes: { error_code: "AccessDenied" },
+    });
+    const polls = by("DescribeInstances").filter((e) => e.device === "i-0152db581c86ed9eb");
+    expect(polls.length).toBeGreaterThanOrEqual(3);
+    expect(polls[0]).toMatchObject({ activity_id: 2, src_ip: "192.0.2.12", status: "Success" });
+    const kms = by("GenerateDataKey")[0];
+    expect(kms).toMatchObject({
+      src_ip: null,
+      actor_user: "cloudtrail.amazonaws.com",
+      attributes: { source_host: "cloudtrail.amazonaws.com" },
+    });
+  });
+
+  it("rejects a whole log file but parseNdjson splits it", () => {
+    const [a, b] = fixture("AWS_CLOUDTRAIL");
+    expect(rejected(normalize("AWS_CLOUDTRAIL", { Records: [a, b] }))).toMatch(/log file/);
+    const lines = parseNdjson(`${JSON.stringify({ Records: [a, b] })}\n`);
+    expect(lines).toEqual([
+      { line: 1, value: a },
+      { line: 1, value: b },
+    ]);
+  });
+});
+
+describe("SYSLOG_CEF", () => {
+  const list = events.SYSLOG_CEF;
+  const network = list.filter((e) => e.class_uid === OCSF_CLASS.NETWORK_ACTIVITY);
+  const http = list.filter((e) => e.class_uid === OCSF_CLASS.HTTP_ACTIVITY);
+
+  it("has the port scan of vm-jump-01", () => {
+    const scan = network.filter(
+      (e) => e.src_ip === "192.0.2.45" && e.dst_ip === "198.51.100.14" && e.time < "2026-11-20T08:56:00",
+    );
+    expect(new Set(scan.map((e) => e.dst_port)).size).toBeGreaterThanOrEqual(25);
+    expect(minutes(scan[0].time, scan[scan.length - 1].time)).toBeLessThanOrEqual(1);
+    expect(scan.filter((e) => e.attributes.action === "Denied").length).toBeGreaterThan(scan.length / 2);
+    expect(scan[0]).toMatchObject({
+      activity_id: 5,
+      status: "Failure",
+      severity_id: 2,
+      device: "vm-jump-01",
+      src_port: 40112,
+      dst_port: 21,
+      operation: "deny",
+      source_event_id: "7319004101",
+      attributes: {
+        action: "Denied",
+        protocol: "tcp",
+        reporter: { hostname: "fw-edge-01", syslog_format: "rfc3164" },
+        metadata: { product: { vendor_name: "Palo Alto Networks", name: "PAN-OS" } },
+        custom: { Rule: "deny-inbound-default", SessionID: "884201" },
+      },
+    });
+  });
+
+  it("has the deny spike and the inbound RDP/SSH", () => {
+    const denies = network.filter(
+      (e) =>
+        e.attributes.action === "Denied" && e.time >= "2026-11-20T08:55:00" && e.time < "2026-11-20T09:00:00",
+    );
+    expect(denies.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(denies.map((e) => e.src_ip)).size).toBeGreaterThanOrEqual(4);
+    const inbound = network.filter(
+      (e) => e.attributes.action === "Allowed" && (e.dst_port === 3389 || e.dst_port === 22),
+    );
+    expect(inbound.map((e) => `${e.src_ip}>${e.dst_ip}:${e.dst_port}`)).toEqual(
+      expect.arrayContaining([
+        "192.0.2.45>198.51.100.14:3389",
+        "203.0.113.77>198.51.100.17:3389",
+        "192.0.2.45>198.51.100.16:22",
+        "203.0.113.77>192.0.2.12:22",
+      ]),
+    );
+    const fortinet = network.find(
+      (e) => e.dst_ip === "198.51.100.17" && e.dst_port === 3389 && e.attributes.action === "Allowed",
+    );
+    expect(fortinet).toMatchObject({
+      time: "2026-11-20T09:15:20.000Z",
+      activity_id: 1,
+      status: "Success",
+      attributes: { protocol: "tcp", reporter: { syslog_format: "rfc5424" } },
+    });
+    const unescaped = network.find((e) => e.message?.includes("policy=0"));
+    expect(unescaped?.message).toBe("Denied by forward policy check (policy=0 implicit deny)");
+    expect(network.some((e) => /^[0-9a-f]{64}$/.test(e.source_event_id))).toBe(true);
+  });
+
+  it("maps proxy requests with url and domain", () => {
+    const bad = http.filter((e) => e.attributes.domain === "malicious-updates.example");
+    expect(bad).toHaveLength(2);
+    expect(bad[0]).toMatchObject({
+      activity_id: 3,
+      src_ip: "10.2.1.5",
+      dst_ip: "198.51.100.23",
+      device: "vm-dev-02",
+      actor_user: "lee.gu@contoso.com",
+      attributes: {
+        url: "https://malicious-updates.example/api/v2/check?id=7f3a9c&os=win",
+        action: "Allowed",
+      },
+    });
+    expect(bad[1]).toMatchObject({ activity_id: 6, status: "Failure", severity_id: 4 });
+    const payload = http.find((e) => e.attributes.url === "http://198.51.100.23/payload.exe");
+    expect(payload).toMatchObject({ dst_ip: "198.51.100.23", time: "2026-11-20T09:16:09.000Z" });
+    expect(payload?.attributes.domain).toBeUndefined();
+  });
+});
+
+describe("M365_AUDIT", () => {
+  const list = events.M365_AUDIT;
+
+  it("has the mass download", () => {
+    const downloads = list.filter(
+      (e) => e.operation === "FileDownloaded" && e.actor_user === "grady.archie@contoso.com",
+    );
+    expect(downloads.length).toBeGreaterThanOrEqual(30);
+    expect(minutes(downloads[0].time, downloads[downloads.length - 1].time)).toBeLessThanOrEqual(10);
+    expect(downloads[0]).toMatchObject({
+      class_uid: 6001,
+      activity_id: 7,
+      status: "Success",
+      time: "2026-11-20T10:40:05.000Z",
+      src_ip: "2001:db8:5b1:20::17",
+      src_port: null,
+      attributes: {
+        workload: "SharePoint",
+        file: {
+          name: "customers_eu_2026Q3.csv",
+          path: "Shared Documents/Customer Exports/customers_eu_2026Q3.csv",
+        },
+        url: "https://contoso.sharepoint.com/sites/DataEngineering/Shared Documents/Customer Exports/customers_eu_2026Q3.csv",
+        domain: "contoso.sharepoint.com",
+        site_url: "https://contoso.sharepoint.com/sites/DataEngineering/",
+      },
+    });
+  });
+
+  it("maps the forwarding inbox rule and mailbox changes", () => {
+    const rule = list.find((e) => e.operation === "New-InboxRule");
+    expect(rule).toMatchObject({
+      class_uid: 6003,
+      activity_id: 1,
+      status: "Success",
+      src_ip: "203.0.113.77",
+      src_port: 50331,
+      actor_user: "lee.gu@contoso.com",
+      attributes: { forward_to: "lee.gu.archive@mailbox.example", parameters: { Name: "Archive sync" } },
+    });
+    expect(list.find((e) => e.operation === "Set-Mailbox")).toMatchObject({
+      activity_id: 3,
+      attributes: { forward_to: "lee.gu.archive@mailbox.example" },
+    });
+    const v6 = list.find(
+      (e) => e.operation === "MailItemsAccessed" && e.actor_user === "adele.vance@contoso.com",
+    );
+    expect(v6).toMatchObject({ src_ip: "2001:db8:c0:20::41", src_port: 55210, activity_id: 2 });
+  });
+
+  it("maps logins", () => {
+    const logins = list.filter((e) => e.class_uid === 3002);
+    expect(logins.filter((e) => e.status === "Failure").map((e) => e.attributes.failure_reason)).toEqual([
+      "InvalidUserNameOrPassword",
+      "InvalidUserNameOrPassword",
+    ]);
+    expect(logins.find((e) => e.src_ip === "2001:db8:5b1:20::17")?.actor_user).toBe(
+      "grady.archie@contoso.com",
+    );
+  });
+});
+
+describe("OCSF", () => {
+  const list = events.OCSF;
+
+  it("keeps process activity with the encoded PowerShell", () => {
+    const ps = list.find(
+      (e) =>
+        e.class_uid === 1007 &&
+        String((e.attributes.process as { cmd_line?: string }).cmd_line).includes("-Enc "),
+    );
+    expect(ps).toMatchObject({
+      activity_id: 1,
+      severity_id: 4,
+      device: "vm-dev-02",
+      resource_id:
+        "/subscriptions/6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42/resourceGroups/rg-dev-eus/providers/Microsoft.Compute/virtualMachines/vm-dev-02",
+      attributes: { process: { name: "powershell.exe", file: { hashes: [{ algorithm: "SHA-256" }] } } },
+    });
+    const encoded =
+      /-Enc (\S+)/.exec(String((ps?.attributes.process as { cmd_line: string }).cmd_line))?.[1] ?? "";
+    expect(Buffer.from(encoded, "base64").toString("utf16le")).toContain("http://198.51.100.23/payload.exe");
+  });
+
+  it("maps DNS, network and authentication events", () => {
+    const dns = list.filter(
+      (e) => e.class_uid === 4003 && e.attributes.domain === "malicious-updates.example",
+    );
+    expect(dns.length).toBe(2);
+    expect(dns[0]).toMatchObject({
+      activity_id: 1,
+      src_ip: "10.2.1.5",
+      dst_port: 53,
+      attributes: { query: { hostname: "malicious-updates.example" } },
+    });
+    const c2 = list.filter((e) => e.class_uid === 4001 && e.dst_ip === "198.51.100.23");
+    expect(c2.map((e) => e.dst_port)).toEqual([80, 443]);
+    const logon = list.find(
+      (e) => e.class_uid === 3002 && e.status === "Success" && e.device === "vm-dev-02",
+    );
+    expect(logon).toMatchObject({
+      actor_user: "CONTOSO\\lee.gu",
+      src_ip: "203.0.113.77",
+      src_country: "NL",
+      attributes: { mfa: false },
+    });
+    const failures = list.filter((e) => e.class_uid === 3002 && e.status === "Failure");
+    expect(failures).toHaveLength(5);
+    expect(failures[0]).toMatchObject({
+      actor_user: "administrator",
+      src_ip: "192.0.2.45",
+      device: "vm-jump-01",
+    });
+  });
+
+  it("derives activity_id from type_uid and accepts ISO times and far-future times", () => {
+    const event = ok(
+      normalize("OCSF", {
+        class_uid: 4002,
+        type_uid: 400203,
+        time: "2999-01-01T00:00:00Z",
+        metadata: { uid: "x-1" },
+        http_request: {
+          url: { url_string: "https://a.example/x", hostname: "a.example" },
+          user_agent: "curl/8",
+        },
+      }),
+    );
+    expect(event).toMatchObject({
+      activity_id: 3,
+      time: "2999-01-01T00:00:00.000Z",
+      attributes: { url: "https://a.example/x", domain: "a.example", user_agent: "curl/8" },
+    });
+  });
+});
+
+describe("rejections", () => {
+  const cases: Array<[ConnectorKind, unknown, RegExp]> = [
+    ["AZURE_ACTIVITY", "not an object", /expected an activity log event/],
+    ["AZURE_ACTIVITY", [1, 2], /got an array/],
+    ["AZURE_ACTIVITY", { eventDataId: "a" }, /missing eventTimestamp/],
+    ["AZURE_ACTIVITY", { eventTimestamp: "2026-11-20T09:00:00Z" }, /missing eventDataId/],
+    ["AZURE_ACTIVITY", { eventDataId: "a", eventTimestamp: "yesterday" }, /unparseable eventTimestamp/],
+    ["AZURE_ACTIVITY", { eventDataId: "a", eventTimestamp: {} }, /unparseable eventTimestamp/],
+    ["ENTRA_SIGNIN", null, /expected a signIn resource/],
+    ["ENTRA_SIGNIN", { id: "x" }, /missing createdDateTime/],
+    ["ENTRA_SIGNIN", { createdDateTime: "2026-11-20T09:00:00Z" }, /missing id/],
+    ["ENTRA_SIGNIN", { id: "x", createdDateTime: "2026-02-30T09:00:00Z" }, /unparseable createdDateTime/],
+    ["ENTRA_SIGNIN", { value: [{}] }, /list of sign-ins/],
+    ["AWS_CLOUDTRAIL", 42, /expected a CloudTrail record/],
+    ["AWS_CLOUDTRAIL", { eventID: "e", eventName: "X" }, /missing eventTime/],
+    ["AWS_CLOUDTRAIL", { eventTime: "2026-11-20T09:00:00Z", eventName: "X" }, /missing eventID/],
+    ["AWS_CLOUDTRAIL", { eventID: "e", eventTime: "2026-11-20T09:00:00Z" }, /missing eventName/],
+    ["M365_AUDIT", true, /expected an audit record/],
+    ["M365_AUDIT", { Id: "x", Operation: "FileAccessed" }, /missing CreationTime/],
+    [
+      "M365_AUDIT",
+      { Id: "x", CreationTime: "20/11/2026 09:00", Operation: "FileAccessed" },
+      /unparseable CreationTime/,
+    ],
+    ["M365_AUDIT", { Id: "x", CreationTime: "2026-11-20T09:00:00" }, /missing Operation/],
+    ["OCSF", "{}", /expected an OCSF event/],
+    ["OCSF", { class_uid: "1007", time: 1, metadata: { uid: "u" } }, /class_uid must be a positive integer/],
+    ["OCSF", { class_uid: 1007, metadata: { uid: "u" } }, /missing time/],
+    ["OCSF", { class_uid: 1007, time: "soon", metadata: { uid: "u" } }, /unparseable time/],
+    ["OCSF", { class_uid: 1007, time: 1795000000000 }, /missing metadata.uid/],
+    ["SYSLOG_CEF", 12, /expected a syslog line/],
+    ["SYSLOG_CEF", { msg: "CEF:0|a|b|c|d|e|1|" }, /string `message`/],
+    ["SYSLOG_CEF", "<14>Nov 20 08:55:00 fw-edge-01 hello world", /no CEF payload/],
+    ["SYSLOG_CEF", "<14>Nov 20 08:55:00 fw CEF:0|Vendor|Product|1.0|100", /malformed CEF header/],
+    ["SYSLOG_CEF", "CEF:x|Vendor|Product|1.0|100|Name|5|src=1.2.3.4", /malformed CEF header/],
+    ["SYSLOG_CEF", "<14>Nov 20 08:55:00 fw CEF:0|V|P|1|100|Name|5|src=192.0.2.1", /no year/],
+    ["SYSLOG_CEF", "CEF:0|V|P|1|100|Name|5|src=192.0.2.1", /no time/],
+    ["SYSLOG_CEF", "CEF:0|V|P|1|100|Name|5|rt=someday src=192.0.2.1", /unparseable CEF rt/],
+  ];
+
+  it.each(cases)("%s rejects %j", (kind, record, reason) => {
+    expect(rejected(normalize(kind, record))).toMatch(reason);
+  });
+
+  it("never throws, even on hostile input", () => {
+    const hostile = Object.defineProperty({}, "eventTimestamp", {
+      enumerable: true,
+      get() {
+        throw new Error("boom");
+      },
+    });
+    for (const kind of CONNECTOR_KINDS) {
+      for (const value of [undefined, null, 0, "", [], {}, hostile, Symbol("s"), () => 1, new Date(0)]) {
+        expect(() => normalize(kind, value)).not.toThrow();
+        expect("reason" in normalize(kind, value)).toBe(true);
+      }
+    }
+    const hostileEvent = Object.defineProperty({ eventDataId: "a" }, "eventTimestamp", {
+      enumerable: true,
+      get() {
+        throw new Error("boom");
+      },
+    });
+    expect(rejected(normalize("AZURE_ACTIVITY", hostileEvent))).toMatch(/could not read the record \(boom\)/);
+    expect(rejected(normalize("NOPE" as ConnectorKind, {}))).toMatch(/unknown connector kind/);
+  });
+});
+
+describe("IP, port and time parsing", () => {
+  it.each([
+    ["203.0.113.5", "203.0.113.5"],
+    ["203.0.113.5:8080", "203.0.113.5"],
+    ["[2001:db8::1]:443", "2001:db8::1"],
+    ["[2001:DB8:0:0:0:0:0:1]", "2001:db8::1"],
+    ["2001:0db8:0000:0000:0001:0000:0000:0001", "2001:db8::1:0:0:1"],
+    ["fe80::1%eth0", "fe80::1"],
+    ["::ffff:203.0.113.9", "203.0.113.9"],
+    ["::", "::"],
+    [" 10.0.0.1 ", "10.0.0.1"],
+    ["999.1.1.1", null],
+    ["010.1.1.1", null],
+    ["10.0.0.0/8", null],
+    ["AWS Internal", null],
+    ["cloudtrail.amazonaws.com", null],
+    ["1:2:3:4:5:6:7:8:9", null],
+    ["", null],
+    [12345, null],
+  ])("normalizeIp(%j) = %j", (input, expected) => {
+    expect(normalizeIp(input)).toBe(expected);
+  });
+
+  it.each([
+    [22, 22],
+    ["3389", 3389],
+    [0, 0],
+    [65535, 65535],
+    [65536, null],
+    [-1, null],
+    [3.5, null],
+    ["22a", null],
+    [null, null],
+  ])("normalizePort(%j) = %j", (input, expected) => {
+    expect(normalizePort(input)).toBe(expected);
+  });
+
+  it.each([
+    ["2026-11-20T09:00:00Z", "2026-11-20T09:00:00.000Z"],
+    ["2026-11-20T09:00:00", "2026-11-20T09:00:00.000Z"],
+    ["2026-11-20T09:00:00.1234567Z", "2026-11-20T09:00:00.123Z"],
+    ["2026-11-20T10:00:00+01:00", "2026-11-20T09:00:00.000Z"],
+    ["2026-11-20 09:00:00", "2026-11-20T09:00:00.000Z"],
+    [1795165200000, "2026-11-20T09:00:00.000Z"],
+    [1795165200, "2026-11-20T09:00:00.000Z"],
+    ["1795165200000", "2026-11-20T09:00:00.000Z"],
+    ["2026-13-01T00:00:00Z", null],
+    ["Fri Nov 20 2026", null],
+    [Number.NaN, null],
+    [8.64e20, null],
+  ])("toIsoTime(%j) = %j", (input, expected) => {
+    expect(toIsoTime(input)).toBe(expected);
+  });
+
+  it("parses CEF dates", () => {
+    expect(parseCefTime("Nov 20 2026 08:55:00 GMT", null)).toBe("2026-11-20T08:55:00.000Z");
+    expect(parseCefTime("Nov 20 2026 09:55:00.250 +01:00", null)).toBe("2026-11-20T08:55:00.250Z");
+    expect(parseCefTime("Nov 20 08:55:00", 2026)).toBe("2026-11-20T08:55:00.000Z");
+    expect(parseCefTime("Nov 20 08:55:00", null)).toBeNull();
+    expect(parseCefTime("1795164900000", null)).toBe("2026-11-20T08:55:00.000Z");
+  });
+});
+
+describe("CEF parsing", () => {
+  it("handles header and extension escaping", () => {
+    const cef = parseCef(
+      String.raw`CEF:0|Acme\|Corp|Fire\\wall|1.0|100|Port \| scan|7|msg=a\=b c\\d e\|f src=10.0.0.1 request=http://x.example/?q\=1 cs1Label=Rule cs1=allow rdp empty= dpt=3389`,
+    );
+    expect(cef).toMatchObject({
+      deviceVendor: "Acme|Corp",
+      deviceProduct: "Fire\\wall",
+      name: "Port | scan",
+      severity: "7",
+      extension: {
+        msg: "a=b c\\d e|f",
+        src: "10.0.0.1",
+        request: "http://x.example/?q=1",
+        cs1: "allow rdp",
+        empty: "",
+        dpt: "3389",
+      },
+    });
+    expect(parseCefExtension("a=1  b=two words c=\\n")).toEqual({ a: "1", b: "two words", c: "\n" });
+  });
+
+  it("maps severity, time sources and the object form", () => {
+    const base =
+      "CEF:0|V|P|1|sig|Name|SEV|rt=1795164900000 src=[2001:db8::5] dst=198.51.100.14 spt=70000 dpt=22 act=drop";
+    const sev = (s: string) => ok(normalize("SYSLOG_CEF", base.replace("SEV", s))).severity_id;
+    expect([
+      sev("0"),
+      sev("3"),
+      sev("4"),
+      sev("6"),
+      sev("7"),
+      sev("8"),
+      sev("9"),
+      sev("10"),
+      sev("Very-High"),
+      sev("x"),
+    ]).toEqual([2, 2, 3, 3, 4, 4, 5, 5, 5, 0]);
+    const event = ok(
+      normalize("SYSLOG_CEF", {
+        message: `<134>1 2026-11-20T08:00:00Z host app - - - ${base.replace("SEV", "5")}`,
+      }),
+    );
+    expect(event).toMatchObject({
+      time: "2026-11-20T08:55:00.000Z",
+      src_ip: "2001:db8::5",
+      src_port: null,
+      dst_port: 22,
+      activity_id: 5,
+      status: "Failure",
+      device: "host",
+      attributes: {
+        action: "Denied",
+        reporter: { hostname: "host", syslog_app: "app", syslog_format: "rfc5424" },
+      },
+    });
+    const noRt = ok(
+      normalize("SYSLOG_CEF", "<134>1 2026-11-20T08:00:00.5+02:00 h a - - - CEF:0|V|P|1|s|N|1|src=192.0.2.1"),
+    );
+    expect(noRt.time).toBe("2026-11-20T06:00:00.500Z");
+    const year = ok(normalize("SYSLOG_CEF", "<14>Nov 20 2026 08:00:00 fw CEF:0|V|P|1|s|N|1|src=192.0.2.1"));
+    expect(year.time).toBe("2026-11-20T08:00:00.000Z");
+    const line = "<14>Nov 20 08:00:00 fw CEF:0|V|P|1|s|N|1|rt=Nov 20 2026 08:00:01 src=192.0.2.1";
+    const a = ok(normalize("SYSLOG_CEF", line));
+    const b = ok(normalize("SYSLOG_CEF", { message: line }));
+    expect(a.source_event_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(b.source_event_id).toBe(a.source_event_id);
+    expect(b.raw).toEqual({ message: line });
+  });
+});
+
+describe("parseNdjson", () => {
+  it("reports malformed lines by number, skips blanks, strips CR and BOM", () => {
+    const text = '\uFEFF{"a":1}\r\n\n  \n{"b":\n[1,2]\n"str"\nnot json\n';
+    const out = parseNdjson(text);
+    expect(out[0]).toEqual({ line: 1, value: { a: 1 } });
+    expect(out[1]).toMatchObject({ line: 4, error: expect.stringMatching(/malformed JSON/) });
+    expect(out[2]).toEqual({ line: 5, value: [1, 2] });
+    expect(out[3]).toEqual({ line: 6, value: "str" });
+    expect(out[4]).toMatchObject({ line: 7, error: expect.stringMatching(/malformed JSON/) });
+    expect(out).toHaveLength(5);
+    expect(parseNdjson("")).toEqual([]);
+  });
+
+  it("normalizeNdjson keeps the good records and reports the bad ones", () => {
+    const good = readFileSync(join(FIXTURES, "AWS_CLOUDTRAIL.ndjson"), "utf8").split("\n")[0];
+    const result = normalizeNdjson("AWS_CLOUDTRAIL", `${good}\n{"eventID":"x"}\n{oops\n`);
+    expect(result.events).toHaveLength(1);
+    expect(result.rejected).toEqual([
+      { line: 2, reason: "missing eventTime" },
+      { line: 3, reason: expect.stringMatching(/malformed JSON/) },
+    ]);
+  });
+});

@@ -1,0 +1,276 @@
+import { readFileSync } from "node:fs";
+import type { DataSource } from "typeorm";
+import {
+  CloseIncidentDocument,
+  CreateAnalyticsRuleDocument,
+  DataConnectorsDocument,
+  ImportStixBundleDocument,
+  IncidentDetailDocument,
+  IncidentQueueDocument,
+  IngestEventsDocument,
+  SiemAlertsDocument,
+  UpdateIncidentDocument,
+} from "./__generated__/graphql";
+import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
+import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+const KINDS = [
+  "ENTRA_SIGNIN",
+  "AZURE_ACTIVITY",
+  "AWS_CLOUDTRAIL",
+  "SYSLOG_CEF",
+  "M365_AUDIT",
+  "OCSF",
+] as const;
+const fixture = (kind: string) => readFileSync(`test/fixtures/siem/${kind}.ndjson`, "utf8");
+
+const bundle = {
+  type: "bundle",
+  id: "bundle--6f1c1c0e-2b0c-4d0a-9a3e-7c1f3b0e9a01",
+  objects: [
+    {
+      type: "identity",
+      spec_version: "2.1",
+      id: "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
+      created: "2026-11-01T00:00:00.000Z",
+      modified: "2026-11-01T00:00:00.000Z",
+      name: "Contoso CTI",
+      identity_class: "organization",
+    },
+    ...[
+      ["8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "[ipv4-addr:value = '198.51.100.23']", "Payload server", 85],
+      [
+        "1f2d4a9c-5b6e-4c7d-8e9f-0a1b2c3d4e5f",
+        "[domain-name:value = 'malicious-updates.example']",
+        "Fake update domain",
+        70,
+      ],
+    ].map(([uuid, pattern, name, confidence]) => ({
+      type: "indicator",
+      spec_version: "2.1",
+      id: `indicator--${uuid}`,
+      created: "2026-11-01T00:00:00.000Z",
+      modified: "2026-11-01T00:00:00.000Z",
+      name,
+      pattern,
+      pattern_type: "stix",
+      valid_from: "2026-11-01T00:00:00Z",
+      confidence,
+    })),
+  ],
+};
+
+/** Journey 4 of product.md without subscriptions and automation, through the gateway. */
+describe("journey 4: logs → rules → alerts → incidents → triage", () => {
+  let platform: TestPlatform;
+  let admin: string;
+  let analyst: string;
+  let ingestor: string;
+  let ds: DataSource;
+  const tenant = "tenant-a";
+
+  const ingest = (kind: string, body: string, token = ingestor) =>
+    fetch(`${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=${kind}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+      body,
+    });
+  const alerts = async () => ok(await platform.request(SiemAlertsDocument, { first: 100 }, analyst)).alerts;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    admin = await platform.token([Role.ADMIN], tenant);
+    analyst = await platform.token([Role.ANALYST], tenant, "alice@contoso.example");
+    ingestor = await platform.token([Role.INGESTOR], tenant);
+    ds = createDataSource({
+      subgraph: "siem-test",
+      url: subgraphDatabaseUrl(platform.config, "siem"),
+      schema: "siem",
+      entities: [],
+      logger: createLogger("t", "silent"),
+    });
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await platform?.stop();
+  });
+
+  it("sets up rules from templates and imports threat intelligence", async () => {
+    for (const templateId of [
+      "brute-force-sign-ins-by-ip",
+      "internet-rdp-ssh-allowed",
+      "root-account-use",
+      "logging-disabled",
+    ]) {
+      const rule = ok(
+        await platform.request(CreateAnalyticsRuleDocument, { templateId }, admin),
+      ).createAnalyticsRule;
+      expect(rule.enabled).toBe(true);
+    }
+    const imported = ok(await platform.request(ImportStixBundleDocument, { bundle }, admin)).importStixBundle;
+    expect(imported).toMatchObject({ createdCount: 2, skippedCount: 1, problems: [] });
+  });
+
+  it("ingests every connector's logs; NRT rules and TI matching raise alerts on the way in", async () => {
+    for (const kind of KINDS) {
+      const res = await ingest(kind, fixture(kind));
+      expect(res.status).toBe(200);
+      const result = (await res.json()) as { accepted: number; duplicates: number; rejected: unknown[] };
+      expect({ kind, rejected: result.rejected }).toEqual({ kind, rejected: [] });
+      expect(result.accepted).toBe(fixture(kind).trim().split("\n").length);
+    }
+    const connectors = ok(await platform.request(DataConnectorsDocument, {}, analyst)).dataConnectors;
+    expect(connectors.every((c) => c.status === "CONNECTED" && c.eventsTotal > 0)).toBe(true);
+    const { nodes } = await alerts();
+    const titles = nodes.map((a) => `${a.provider}:${a.title}`);
+    expect(titles.some((t) => t.startsWith("TI_MATCH:") && t.includes("198.51.100.23"))).toBe(true);
+    expect(titles.some((t) => t.startsWith("TI_MATCH:") && t.includes("malicious-updates.example"))).toBe(
+      true,
+    );
+    expect(nodes.filter((a) => a.provider === "ANALYTICS_RULE").length).toBeGreaterThanOrEqual(3);
+    for (const a of nodes) expect(a.evidenceEventIds.length).toBeGreaterThan(0);
+  });
+
+  it("runs the scheduled brute-force rule over its period and groups its alert into an incident", async () => {
+    const before = (await alerts()).totalCount;
+    await inTenant(ds, tenant, async (m) => {
+      const [row] = await m.query(
+        `SELECT * FROM analytics_rules WHERE template_id = 'brute-force-sign-ins-by-ip'`,
+      );
+      const result = await runScheduledRule(
+        m,
+        tenant,
+        storedRuleFromRow(row),
+        new Date("2026-11-20T09:06:00Z"),
+      );
+      expect(result).toMatchObject({ alerts: 1, results: 1 });
+    });
+    const { nodes, totalCount } = await alerts();
+    expect(totalCount).toBe(before + 1);
+    const brute = nodes.find((a) => a.title.startsWith("Brute-force sign-ins from one IP address"))!;
+    expect(brute.entities).toEqual([{ type: "IP", value: "203.0.113.77" }]);
+    expect(brute.techniques).toContain("T1110");
+    // Running the same window again is idempotent.
+    await inTenant(ds, tenant, async (m) => {
+      const [row] = await m.query(
+        `SELECT * FROM analytics_rules WHERE template_id = 'brute-force-sign-ins-by-ip'`,
+      );
+      expect(
+        (await runScheduledRule(m, tenant, storedRuleFromRow(row), new Date("2026-11-20T09:06:00Z"))).alerts,
+      ).toBe(0);
+    });
+  });
+
+  it("triages an incident with its etag (a stale one is CONFLICT) and closes it with a classification", async () => {
+    const incidents = ok(await platform.request(IncidentQueueDocument, { first: 100 }, analyst)).incidents;
+    expect(incidents.totalCount).toBeGreaterThan(0);
+    const brute = incidents.nodes.find((i) => i.title.startsWith("Brute-force"))!;
+    const detail = ok(await platform.request(IncidentDetailDocument, { id: brute.id }, analyst)).incident!;
+    expect(detail.alerts.totalCount).toBe(1);
+    const assigned = ok(
+      await platform.request(
+        UpdateIncidentDocument,
+        { input: { id: brute.id, etag: brute.etag, owner: "alice@contoso.example", status: "ACTIVE" } },
+        analyst,
+      ),
+    ).updateIncident;
+    const stale = await platform.request(
+      UpdateIncidentDocument,
+      { input: { id: brute.id, etag: brute.etag, labels: ["x"] } },
+      analyst,
+    );
+    expect(stale.errors?.[0].extensions?.code).toBe("CONFLICT");
+    const closed = ok(
+      await platform.request(
+        CloseIncidentDocument,
+        {
+          input: {
+            id: brute.id,
+            etag: assigned.etag,
+            classification: "TRUE_POSITIVE",
+            reason: "Password spray from a known bad IP",
+          },
+        },
+        analyst,
+      ),
+    ).closeIncident;
+    expect(closed.status).toBe("CLOSED");
+  });
+
+  it("creates nothing new when the same files are ingested again", async () => {
+    const before = (await alerts()).totalCount;
+    for (const kind of KINDS) {
+      const result = (await (await ingest(kind, fixture(kind))).json()) as {
+        accepted: number;
+        duplicates: number;
+      };
+      expect(result).toMatchObject({ accepted: 0, duplicates: fixture(kind).trim().split("\n").length });
+    }
+    expect((await alerts()).totalCount).toBe(before);
+  });
+
+  it("reports bad records by line and keeps the good ones; refuses unknown connectors, oversize bodies and readers", async () => {
+    const good = fixture("OCSF")
+      .trim()
+      .split("\n")[0]
+      .replace(/"uid":"([^"]+)"/, '"uid":"$1-copy"');
+    const body = [
+      good,
+      "{not json",
+      JSON.stringify({ class_uid: "x" }),
+      JSON.stringify({ ...JSON.parse(good), time: "2099-01-01T00:00:00Z", metadata: { uid: "future" } }),
+    ].join("\n");
+    const res = (await (await ingest("OCSF", body)).json()) as {
+      accepted: number;
+      rejected: Array<{ line: number; reason: string }>;
+    };
+    expect(res.accepted).toBe(1);
+    expect(res.rejected.map((r) => r.line)).toEqual([2, 3, 4]);
+    expect(res.rejected[2].reason).toMatch(/future/);
+    const unknown = await ingest("SPLUNK", good);
+    expect(unknown.status).toBe(400);
+    expect(
+      ((await unknown.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions
+        .code,
+    ).toBe("BAD_USER_INPUT");
+    const huge = await ingest("OCSF", "x".repeat(platform.config.maxBodyBytes + 10));
+    expect(huge.status).toBe(413);
+    const reader = await ingest("OCSF", good, await platform.token([Role.READER], tenant));
+    expect(reader.status).toBe(403);
+    const gql = ok(
+      await platform.request(
+        IngestEventsDocument,
+        { connector: "OCSF", records: ["not an object"] },
+        ingestor,
+      ),
+    ).ingestEvents;
+    expect(gql.rejected).toHaveLength(1);
+  });
+
+  it("reports invalid STIX objects and keeps the valid ones", async () => {
+    const broken = {
+      ...bundle,
+      objects: [
+        ...bundle.objects,
+        {
+          type: "indicator",
+          id: "indicator--bad",
+          pattern: "[ipv4-addr:value = ",
+          pattern_type: "stix",
+          valid_from: "x",
+        },
+      ],
+    };
+    const result = ok(
+      await platform.request(ImportStixBundleDocument, { bundle: broken }, admin),
+    ).importStixBundle;
+    expect(result.unchangedCount).toBe(2);
+    expect(result.problems.length).toBeGreaterThan(0);
+    const notABundle = await platform.request(ImportStixBundleDocument, { bundle: { type: "nope" } }, admin);
+    expect(notABundle.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  });
+});
