@@ -4,6 +4,8 @@ import {
   CloseIncidentDocument,
   CreateAnalyticsRuleDocument,
   DataConnectorsDocument,
+  EntityPageDocument,
+  IncidentGraphDocument,
   ImportStixBundleDocument,
   IncidentDetailDocument,
   IncidentQueueDocument,
@@ -199,6 +201,34 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
       ),
     ).closeIncident;
     expect(closed.status).toBe("CLOSED");
+  });
+
+  it("investigates an entity: its alerts, incidents and event timeline; and an incident's graph", async () => {
+    const page = ok(
+      await platform.request(
+        EntityPageDocument,
+        { type: "IP", value: "203.0.113.77", from: "2026-11-20T00:00:00Z", to: "2026-11-21T00:00:00Z" },
+        analyst,
+      ),
+    ).entity;
+    expect(page.alerts.totalCount).toBeGreaterThan(0);
+    expect(page.incidents.totalCount).toBeGreaterThan(0);
+    expect(page.timeline.totalCount).toBeGreaterThanOrEqual(14);
+    expect(page.timeline.nodes.every((e) => e.srcIp === "203.0.113.77" || e.dstIp === "203.0.113.77")).toBe(
+      true,
+    );
+    const incident = page.incidents.nodes[0];
+    const queue = ok(await platform.request(IncidentQueueDocument, { first: 100 }, analyst)).incidents.nodes;
+    const id = queue.find((i) => i.number === incident.number)!.id;
+    const graph = ok(await platform.request(IncidentGraphDocument, { id }, analyst)).incident!.graph;
+    expect(graph.nodes.filter((n) => n.kind === "INCIDENT")).toHaveLength(1);
+    expect(graph.nodes.some((n) => n.kind === "ENTITY" && n.label === "IP 203.0.113.77")).toBe(true);
+    for (const e of graph.edges) {
+      expect(graph.nodes.some((n) => n.id === e.from)).toBe(true);
+      expect(graph.nodes.some((n) => n.id === e.to)).toBe(true);
+    }
+    const bad = await platform.request(EntityPageDocument, { type: "IP", value: "not-an-ip" }, analyst);
+    expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
   });
 
   it("creates nothing new when the same files are ingested again", async () => {

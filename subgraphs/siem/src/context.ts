@@ -3,6 +3,7 @@ import { AlertsService } from "./modules/alerts/alerts.service";
 import type { EventIngest } from "./modules/events/event-ingest";
 import { EventsService } from "./modules/events/events.service";
 import { IntelService } from "./modules/intel/intel.service";
+import { InvestigationService } from "./modules/investigation/investigation.service";
 import { RulesService } from "./modules/rules/rules.service";
 import { IncidentsService } from "./modules/incidents/incidents.service";
 import { IncidentWorkflowService } from "./modules/incidents/incident-workflow.service";
@@ -16,6 +17,7 @@ export interface SiemContext extends BaseContext {
     events: EventsService;
     rules: RulesService;
     intel: IntelService;
+    investigation: InvestigationService;
   };
 }
 
@@ -30,6 +32,7 @@ export function createSiemContext(base: BaseContext, ingestor: EventIngest): Sie
       events: new EventsService(base.db, base.identity, ingestor),
       rules: new RulesService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
+      investigation: new InvestigationService(base.db, base.identity),
     },
   };
 }

@@ -12,6 +12,7 @@ import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
 import { IntelResolver } from "./modules/intel/intel.resolver";
+import { EntityResolver, IncidentGraphResolver } from "./modules/investigation/investigation.resolver";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
 import { ruleTasks } from "./modules/rules/rules.tasks";
@@ -39,6 +40,8 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       EventsResolver,
       RulesResolver,
       IntelResolver,
+      EntityResolver,
+      IncidentGraphResolver,
     ],
     orphanedTypes: [ResourceRef],
     referenceResolvers: siemReferences,

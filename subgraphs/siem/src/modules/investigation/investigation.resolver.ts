@@ -1,0 +1,59 @@
+import { PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
+import type { SiemContext } from "../../context";
+import { AlertConnection } from "../alerts/alerts.connections";
+import { EntityTypeEnum } from "../alerts/alerts.inputs";
+import { SecurityEventConnection } from "../events/events.connections";
+import { Incident } from "../incidents/incident.entity";
+import { IncidentConnection } from "../incidents/incidents.connections";
+import { EntityProfile, IncidentGraph } from "./investigation.types";
+
+@Resolver(() => EntityProfile)
+export class EntityResolver {
+  @Authorized(Role.READER)
+  @Query(() => EntityProfile, {
+    description: "An entity's investigation page: its alerts, incidents and event timeline.",
+  })
+  entity(
+    @Arg("type", () => EntityTypeEnum, { description: "Kind." }) type: string,
+    @Arg("value", { description: "Value." }) value: string,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.investigation.entity(type, value);
+  }
+
+  @FieldResolver(() => AlertConnection, { description: "Alerts involving the entity, newest first." })
+  alerts(@Root() entity: EntityProfile, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.investigation.alerts(entity, page);
+  }
+
+  @FieldResolver(() => IncidentConnection, {
+    description: "Incidents with an alert involving the entity, newest first.",
+  })
+  incidents(@Root() entity: EntityProfile, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.investigation.incidents(entity, page);
+  }
+
+  @FieldResolver(() => SecurityEventConnection, {
+    description: "Events in which the entity appears, newest first (default window: the last 7 days).",
+  })
+  timeline(
+    @Root() entity: EntityProfile,
+    @Args() page: PageArgs,
+    @Arg("from", () => Date, { nullable: true, description: "From (inclusive)." }) from: Date | undefined,
+    @Arg("to", () => Date, { nullable: true, description: "Until (exclusive)." }) to: Date | undefined,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.investigation.timeline(entity, page, from, to);
+  }
+}
+
+@Resolver(() => Incident)
+export class IncidentGraphResolver {
+  @FieldResolver(() => IncidentGraph, {
+    description: "The incident's alerts, their entities, and related alerts of other incidents.",
+  })
+  graph(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
+    return ctx.services.investigation.graph(incident.id);
+  }
+}

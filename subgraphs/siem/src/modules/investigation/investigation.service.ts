@@ -1,0 +1,223 @@
+import {
+  BadUserInputError,
+  isUuid,
+  toPage,
+  type Identity,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { alertFromRow } from "../alerts/alert.entity";
+import { AlertConnection } from "../alerts/alerts.connections";
+import { ENTITY_TYPES } from "../alerts/alert-store";
+import { eventFromRow } from "../events/events.service";
+import { SecurityEventConnection } from "../events/events.connections";
+import { incidentFromRow } from "../incidents/incident.entity";
+import { IncidentConnection } from "../incidents/incidents.connections";
+import {
+  EntityProfile,
+  GraphEdge,
+  GraphEdgeKind,
+  GraphNode,
+  GraphNodeKind,
+  IncidentGraph,
+} from "./investigation.types";
+
+/** How an entity kind shows up in events (a column, or attribute paths). */
+const EVENT_MATCH: Record<(typeof ENTITY_TYPES)[number], string> = {
+  ACCOUNT: "lower(e.actor_user) = $V",
+  HOST: "lower(e.device) = $V",
+  IP: "(e.src_ip = $V::inet OR e.dst_ip = $V::inet)",
+  RESOURCE: "lower(e.resource_id) = $V",
+  URL: "lower(e.attributes ->> 'url') = $V",
+  DOMAIN: "(lower(e.attributes ->> 'domain') = $V OR lower(e.attributes #>> '{query,hostname}') = $V)",
+  FILE_HASH: "(e.attributes::text ILIKE '%' || $V || '%')",
+  PROCESS:
+    "(lower(e.attributes #>> '{process,name}') = $V OR lower(e.attributes #>> '{process,cmd_line}') LIKE '%' || $V || '%')",
+};
+const RELATED_LIMIT = 50;
+const DAY = 86_400_000;
+
+/** Investigation: entity pages and incident graphs. */
+export class InvestigationService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  entity(type: string, value: string): EntityProfile {
+    if (!(ENTITY_TYPES as readonly string[]).includes(type))
+      throw new BadUserInputError("Unknown entity type.", [{ field: "type", message: type }]);
+    if (!value?.trim() || value.length > 2048)
+      throw new BadUserInputError("Invalid entity value.", [
+        { field: "value", message: "must be 1 to 2,048 characters" },
+      ]);
+    if (type === "IP" && !/^[0-9a-fA-F:.]+$/.test(value))
+      throw new BadUserInputError("Invalid entity value.", [
+        { field: "value", message: "not an IP address" },
+      ]);
+    return Object.assign(new EntityProfile(), { type, value: value.trim() });
+  }
+
+  /** The entity's alerts, newest first. */
+  async alerts(entity: EntityProfile, args: PageArgs): Promise<AlertConnection> {
+    const page = toPage(args);
+    const params: unknown[] = [this.identity.tenantId, entity.type, entity.value.toLowerCase()];
+    const after = page.after ? `AND (a.created_at, a.id) < ($4::timestamptz, $5::uuid)` : "";
+    if (page.after) params.push(page.after[0], page.after[1]);
+    params.push(page.first + 1);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT a.* FROM alert_entities ae JOIN alerts a ON a.id = ae.alert_id
+         WHERE ae.tenant_id = $1 AND ae.entity_type = $2 AND ae.value = $3 ${after}
+         ORDER BY a.created_at DESC, a.id DESC LIMIT $${params.length}`,
+        params,
+      ),
+    );
+    return AlertConnection.from({
+      rows: rows.map(alertFromRow),
+      page,
+      total: async () =>
+        Number(
+          (
+            await this.db.read((m) =>
+              m.query(
+                `SELECT count(*) AS n FROM alert_entities WHERE tenant_id = $1 AND entity_type = $2 AND value = $3`,
+                params.slice(0, 3),
+              ),
+            )
+          )[0].n,
+        ),
+      cursorOf: (a) => [a.createdAt.toISOString(), a.id],
+    });
+  }
+
+  /** Incidents holding an alert that involves the entity, newest first. */
+  async incidents(entity: EntityProfile, args: PageArgs): Promise<IncidentConnection> {
+    const page = toPage(args);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT DISTINCT i.* FROM alert_entities ae JOIN incident_alerts ia ON ia.alert_id = ae.alert_id JOIN incidents i ON i.id = ia.incident_id
+         WHERE ae.tenant_id = $1 AND ae.entity_type = $2 AND ae.value = $3 AND i.merged_into IS NULL
+         ORDER BY i.created_at DESC, i.id DESC LIMIT 500`,
+        [this.identity.tenantId, entity.type, entity.value.toLowerCase()],
+      ),
+    );
+    const all = rows.map(incidentFromRow);
+    const start = page.after ? all.findIndex((i) => i.id === page.after![1]) + 1 : 0;
+    return IncidentConnection.from({
+      rows: all.slice(start, start + page.first + 1),
+      page,
+      total: all.length,
+      cursorOf: (i) => [i.createdAt.toISOString(), i.id],
+    });
+  }
+
+  /** Events in which the entity appears, newest first, in a window (default the last 7 days). */
+  async timeline(
+    entity: EntityProfile,
+    args: PageArgs,
+    from?: Date | null,
+    to?: Date | null,
+  ): Promise<SecurityEventConnection> {
+    const page = toPage(args);
+    const end = to ?? new Date();
+    const start = from ?? new Date(end.getTime() - 7 * DAY);
+    const match = EVENT_MATCH[entity.type as keyof typeof EVENT_MATCH].replaceAll("$V", "$4");
+    const params: unknown[] = [
+      this.identity.tenantId,
+      start,
+      end,
+      entity.type === "IP" ? entity.value : entity.value.toLowerCase(),
+    ];
+    const after = page.after ? `AND (e.time, e.id) < ($5::timestamptz, $6::uuid)` : "";
+    if (page.after) params.push(page.after[0], page.after[1]);
+    params.push(page.first + 1);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT e.* FROM events e WHERE e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND ${match} ${after}
+         ORDER BY e.time DESC, e.id DESC LIMIT $${params.length}`,
+        params,
+      ),
+    );
+    return SecurityEventConnection.from({
+      rows: rows.map(eventFromRow),
+      page,
+      total: async () =>
+        Number(
+          (
+            await this.db.read((m) =>
+              m.query(
+                `SELECT count(*) AS n FROM events e WHERE e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND ${match}`,
+                params.slice(0, 4),
+              ),
+            )
+          )[0].n,
+        ),
+      cursorOf: (e) => [e.time.toISOString(), e.id],
+    });
+  }
+
+  /** An incident's graph: its alerts, their entities, and up to 50 related alerts of other incidents. */
+  async graph(incidentId: string): Promise<IncidentGraph> {
+    if (!isUuid(incidentId)) return Object.assign(new IncidentGraph(), { nodes: [], edges: [] });
+    const [incidents, alerts, related]: [
+      Array<Record<string, unknown>>,
+      Array<Record<string, unknown>>,
+      Array<Record<string, unknown>>,
+    ] = await this.db.read(async (m) => [
+      await m.query(`SELECT id, number, title, severity FROM incidents WHERE tenant_id = $1 AND id = $2`, [
+        this.identity.tenantId,
+        incidentId,
+      ]),
+      await m.query(
+        `SELECT a.id, a.title, a.severity, ae.entity_type, ae.value FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id
+         LEFT JOIN alert_entities ae ON ae.alert_id = a.id WHERE ia.tenant_id = $1 AND ia.incident_id = $2`,
+        [this.identity.tenantId, incidentId],
+      ),
+      await m.query(
+        `SELECT DISTINCT ON (a.id) a.id, a.title, a.severity, ae.entity_type, ae.value, ia.incident_id
+         FROM alert_entities mine
+         JOIN incident_alerts mia ON mia.alert_id = mine.alert_id AND mia.incident_id = $2
+         JOIN alert_entities ae ON ae.tenant_id = mine.tenant_id AND ae.entity_type = mine.entity_type AND ae.value = mine.value AND ae.alert_id <> mine.alert_id
+         JOIN alerts a ON a.id = ae.alert_id
+         JOIN incident_alerts ia ON ia.alert_id = a.id AND ia.incident_id <> $2
+         WHERE mine.tenant_id = $1 ORDER BY a.id LIMIT ${RELATED_LIMIT}`,
+        [this.identity.tenantId, incidentId],
+      ),
+    ]);
+    if (!incidents.length) return Object.assign(new IncidentGraph(), { nodes: [], edges: [] });
+    const nodes = new Map<string, GraphNode>();
+    const edges = new Map<string, GraphEdge>();
+    const node = (
+      id: string,
+      kind: GraphNodeKind,
+      label: string,
+      severity: string | null = null,
+      inc: string | null = null,
+    ) => {
+      if (!nodes.has(id))
+        nodes.set(id, Object.assign(new GraphNode(), { id, kind, label, severity, incidentId: inc }));
+    };
+    const edge = (from: string, to: string, kind: GraphEdgeKind) =>
+      edges.set(`${from}>${to}`, Object.assign(new GraphEdge(), { from, to, kind }));
+    const incident = incidents[0];
+    const root = `incident:${incident.id}`;
+    node(root, GraphNodeKind.INCIDENT, `#${incident.number} ${incident.title}`, incident.severity as string);
+    for (const a of alerts) {
+      const id = `alert:${a.id}`;
+      node(id, GraphNodeKind.ALERT, a.title as string, a.severity as string, incident.id as string);
+      edge(root, id, GraphEdgeKind.CONTAINS);
+      if (a.entity_type) {
+        const e = `entity:${a.entity_type}:${a.value}`;
+        node(e, GraphNodeKind.ENTITY, `${a.entity_type} ${a.value}`);
+        edge(id, e, GraphEdgeKind.INVOLVES);
+      }
+    }
+    for (const r of related) {
+      const id = `alert:${r.id}`;
+      node(id, GraphNodeKind.ALERT, r.title as string, r.severity as string, r.incident_id as string);
+      edge(`entity:${r.entity_type}:${r.value}`, id, GraphEdgeKind.RELATED);
+    }
+    return Object.assign(new IncidentGraph(), { nodes: [...nodes.values()], edges: [...edges.values()] });
+  }
+}
