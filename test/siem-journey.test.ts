@@ -4,6 +4,8 @@ import {
   CloseIncidentDocument,
   CreateAnalyticsRuleDocument,
   DataConnectorsDocument,
+  UpsertAccountsDocument,
+  UpsertResourcesDocument,
   EntityPageDocument,
   IncidentGraphDocument,
   ImportStixBundleDocument,
@@ -118,6 +120,39 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
   });
 
   it("ingests every connector's logs; NRT rules and TI matching raise alerts on the way in", async () => {
+    // The inventory knows the key vault whose diagnostic setting the attacker deletes.
+    const [account] = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        {
+          input: [
+            {
+              provider: "AZURE",
+              externalId: "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42",
+              name: "Contoso Production",
+            },
+          ],
+        },
+        admin,
+      ),
+    ).upsertCloudAccounts;
+    ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        {
+          input: [
+            {
+              accountId: account.id,
+              externalId:
+                "/subscriptions/6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42/resourceGroups/rg-payments-prod/providers/Microsoft.KeyVault/vaults/kv-payments-prod",
+              type: "Microsoft.KeyVault/vaults",
+              name: "kv-payments-prod",
+            },
+          ],
+        },
+        admin,
+      ),
+    );
     for (const kind of KINDS) {
       const res = await ingest(kind, fixture(kind));
       expect(res.status).toBe(200);
@@ -135,6 +170,8 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     );
     expect(nodes.filter((a) => a.provider === "ANALYTICS_RULE").length).toBeGreaterThanOrEqual(3);
     for (const a of nodes) expect(a.evidenceEventIds.length).toBeGreaterThan(0);
+    // An alert naming a child ARM id (the vault's diagnostic setting) resolves to the vault in posture.
+    expect(nodes.some((a) => a.resource?.name === "kv-payments-prod")).toBe(true);
   });
 
   it("runs the scheduled brute-force rule over its period and groups its alert into an incident", async () => {

@@ -7,6 +7,7 @@ import { builtInDefinitions } from "./modules/assessments/definition-registry";
 import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { CloudAccount } from "./modules/inventory/cloud-account.entity";
 import { CloudAccountResolver, ResourceResolver } from "./modules/inventory/inventory.resolver";
+import { AlertResourceResolver, SecurityAlertRef } from "./modules/inventory/alert-resource.resolver";
 import { Resource } from "./modules/inventory/resource.entity";
 import { NetworkResolver, ResourceExposureResolver } from "./modules/network/network.resolver";
 import { PoliciesResolver } from "./modules/policies/policies.resolver";
@@ -34,7 +35,9 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
       ComplianceResolver,
       NetworkResolver,
       ResourceExposureResolver,
+      AlertResourceResolver,
     ],
+    orphanedTypes: [SecurityAlertRef],
     referenceResolvers: postureReferences,
   },
   entities: [CloudAccount, Resource],

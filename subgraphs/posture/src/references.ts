@@ -13,6 +13,15 @@ export const postureReferences: ReferenceResolvers = {
       return ctx.loaders.resource.load(ref.id);
     },
   },
+  SecurityAlert: {
+    __resolveReference: (
+      ref: { id: string; resourceId?: string | null; resourceExternalId?: string | null },
+      ctx: PostureContext,
+    ) => {
+      requireReader(ctx);
+      return ref;
+    },
+  },
   CloudAccount: {
     __resolveReference: (ref: { id: string }, ctx: PostureContext) => {
       requireReader(ctx);

@@ -300,6 +300,21 @@ export class InventoryService {
     );
   }
 
+  /** Resources by external id, case-insensitively, for the DataLoader (one statement per batch). */
+  resourcesByExternalIds(externalIds: readonly string[]): Promise<Resource[]> {
+    if (externalIds.length === 0) return Promise.resolve([]);
+    return this.db.read((m) =>
+      m
+        .getRepository(Resource)
+        .createQueryBuilder("r")
+        .where("r.tenant_id = :tenant AND lower(r.external_id) = ANY(:ids)", {
+          tenant: this.identity.tenantId,
+          ids: externalIds.map((e) => e.toLowerCase()),
+        })
+        .getMany(),
+    );
+  }
+
   /** Accounts by id, for the DataLoader (one statement per batch). */
   accountsByIds(ids: readonly string[]): Promise<CloudAccount[]> {
     const valid = ids.filter(isUuid);

@@ -1,3 +1,4 @@
+import { armAncestors } from "./inventory.loader";
 import { validateResourceInputs } from "./inventory.validation";
 import type { ResourceInput } from "./inventory.inputs";
 
@@ -33,6 +34,20 @@ describe("resource input validation", () => {
       [2, "tags.a"],
       [2, "properties"],
       [3, "externalId"],
+    ]);
+  });
+});
+
+describe("ARM ancestors", () => {
+  it("lists the id and its ancestors, longest first, lower-cased", () => {
+    const id =
+      "/subscriptions/S/resourceGroups/RG/providers/Microsoft.KeyVault/vaults/kv/providers/microsoft.insights/diagnosticSettings/d";
+    const list = armAncestors(id);
+    expect(list[0]).toBe(id.toLowerCase());
+    expect(list).toContain("/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv");
+    expect(list[list.length - 1]).toBe("/subscriptions/s");
+    expect(armAncestors("arn:aws:ec2:eu-west-1:123:instance/i-1")).toEqual([
+      "arn:aws:ec2:eu-west-1:123:instance/i-1",
     ]);
   });
 });

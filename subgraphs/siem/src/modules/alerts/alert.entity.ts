@@ -77,6 +77,10 @@ export class SecurityAlert {
   techniques: string[];
 
   @Column({ name: "resource_id", type: "uuid", nullable: true })
+  @Field(() => ID, {
+    nullable: true,
+    description: "Rampart's id of the affected resource, when the provider gave it (see `resource`).",
+  })
   resourceId: string | null;
 
   @Column({ name: "start_time", type: "timestamptz" })

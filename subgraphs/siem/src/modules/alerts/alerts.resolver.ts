@@ -1,4 +1,4 @@
-import { PageArgs, Role } from "../../../../common/src";
+import { isUuid, PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { SiemContext } from "../../context";
 import { ResourceRef } from "../../references";
@@ -40,12 +40,13 @@ export class AlertResolver {
     return alert.entities.map((e) => Object.assign(new AlertEntity(), e));
   }
 
-  @FieldResolver(() => ResourceRef, {
+  @FieldResolver(() => String, {
     nullable: true,
-    description: "The affected resource, when the alert names one.",
+    description:
+      "The provider's id (ARM id / ARN) of the affected resource, from the alert's RESOURCE entity; posture resolves `resource` from it.",
   })
-  resource(@Root() alert: SecurityAlert): ResourceRef | null {
-    return alert.resourceId ? Object.assign(new ResourceRef(), { id: alert.resourceId }) : null;
+  resourceExternalId(@Root() alert: SecurityAlert): string | null {
+    return alert.entities.find((e) => e.type === "RESOURCE" && !isUuid(e.value))?.value ?? null;
   }
 }
 
