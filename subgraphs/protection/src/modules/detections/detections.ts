@@ -132,6 +132,11 @@ function normalizePath(path: string): string {
   return isWindowsPath(path) ? path.replace(/\//g, "\\").toLowerCase() : path;
 }
 
+/** Built-in Windows service identities (no password to reset). */
+function isBuiltinAccount(user: string): boolean {
+  return /^(?:nt authority\\.*|system|local service|network service)$/i.test(user);
+}
+
 /** Drops properties whose value is undefined (evidence is stored as JSON). */
 function compact(evidence: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(evidence).filter(([, v]) => v !== undefined));
@@ -213,7 +218,9 @@ function detectEncodedPowerShell(p: ProcessRecord): Detection | null {
             "Block the URLs and domains it contacted, and look for the downloaded payload on disk and in memory.",
           ]
         : []),
-      `Reset the credentials of ${p.user} if the account may be compromised.`,
+      ...(isBuiltinAccount(p.user)
+        ? []
+        : [`Reset the credentials of ${p.user} if the account may be compromised.`]),
       "Enable PowerShell script block logging and Constrained Language Mode, and restrict PowerShell with application control.",
     ],
     resourceId: p.resourceId,
@@ -255,7 +262,7 @@ interface DumpMatch {
 const MIMIKATZ_IMAGE = /^(?:mimikatz|mimilib|mimidrv)(?:\.exe|\.dll|\.sys)?$/i;
 const MIMIKATZ_PUBLISHER = /gentilkiwi|benjamin delpy/i;
 const MIMIKATZ_MARKER =
-  /\b(?:sekurlsa::[a-z]+|lsadump::(?:sam|secrets|cache|lsa|dcsync|setntlm)|privilege::debug|token::elevate|kerberos::(?:golden|ptt|tgt)|crypto::(?:capi|cng)|dpapi::[a-z]+|vault::cred|misc::(?:memssp|skeleton)|invoke-mimikatz)\b/i;
+  /\b(?:sekurlsa::[a-z]+|lsadump::(?:sam|secrets|cache|lsa|dcsync|setntlm)|privilege::debug|token::elevate|kerberos::(?:golden|ptt|tgt)|crypto::(?:capi|cng)|dpapi::[a-z]+|vault::cred|misc::(?:memssp|skeleton)|invoke-mimikatz)\b/gi;
 const PROCDUMP_IMAGE = /^procdump(?:64a?)?\.exe$/i;
 const LSASS = /\blsass(?:\.exe)?\b/i;
 const FULL_DUMP_SWITCH = /(?:^|\s)[-/]ma(?:\s|$)/i;
@@ -273,8 +280,9 @@ function executedText(p: ProcessRecord): string {
 function matchCredentialDumping(p: ProcessRecord): DumpMatch | null {
   const exe = baseName(p.image);
   const cmd = executedText(p);
-  const marker = MIMIKATZ_MARKER.exec(cmd)?.[0];
-  if (MIMIKATZ_IMAGE.test(exe) || (p.publisher && MIMIKATZ_PUBLISHER.test(p.publisher)) || marker) {
+  const markers = uniq([...cmd.matchAll(MIMIKATZ_MARKER)].map((m) => m[0].toLowerCase()));
+  if (MIMIKATZ_IMAGE.test(exe) || (p.publisher && MIMIKATZ_PUBLISHER.test(p.publisher)) || markers.length) {
+    const marker = markers.length ? markers.join(", ") : exe;
     const extra = /lsadump::sam/i.test(cmd)
       ? ["T1003.002"]
       : /lsadump::(?:secrets|lsa)/i.test(cmd)
@@ -284,10 +292,10 @@ function matchCredentialDumping(p: ProcessRecord): DumpMatch | null {
           : [];
     return {
       method: "mimikatz",
-      marker: marker ?? exe,
+      marker,
       techniques: ["T1003", "T1003.001", ...extra],
       title: (host) => `Credential theft tool Mimikatz ran on ${host}`,
-      summary: `Mimikatz (${marker ?? exe}) reads credentials — NTLM hashes, Kerberos tickets and clear-text passwords — from LSASS memory and the registry.`,
+      summary: `Mimikatz (${marker}) reads credentials — NTLM hashes, Kerberos tickets and clear-text passwords — from LSASS memory and the registry.`,
     };
   }
   if (LSASS.test(cmd) && (PROCDUMP_IMAGE.test(exe) || FULL_DUMP_SWITCH.test(cmd)))

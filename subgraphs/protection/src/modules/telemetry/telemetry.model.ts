@@ -53,7 +53,11 @@ const uuid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID");
 
-const isoTime = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" });
+const isoTime = z.iso.datetime({
+  offset: true,
+  error: (issue) =>
+    issue.code === "invalid_format" ? "must be an ISO 8601 date-time with a time zone" : undefined,
+});
 
 const recordId = z
   .string()
@@ -296,8 +300,14 @@ export function parseTelemetryRecord(value: unknown): TelemetryParseResult {
       return { reason: `packages: at most ${TELEMETRY_LIMITS.packages.toLocaleString("en-US")} items` };
     const result = telemetryRecordSchema.safeParse(value, { error: messageFor });
     if (result.success) return { record: result.data };
-    const issues = result.error.issues;
-    const reasons = issues.slice(0, MAX_REASONS).map((i) => `${formatPath(i.path)}: ${i.message}`);
+    // One fault per field: the first check that failed.
+    const byPath = new Map<string, string>();
+    for (const issue of result.error.issues) {
+      const path = formatPath(issue.path);
+      if (!byPath.has(path)) byPath.set(path, `${path}: ${issue.message}`);
+    }
+    const issues = [...byPath.values()];
+    const reasons = issues.slice(0, MAX_REASONS);
     if (issues.length > MAX_REASONS) reasons.push(`and ${issues.length - MAX_REASONS} more`);
     return { reason: reasons.join("; ") };
   } catch (error) {
