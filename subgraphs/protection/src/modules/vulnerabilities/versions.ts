@@ -87,7 +87,8 @@ const sign = (n: number): number => (n < 0 ? -1 : n > 0 ? 1 : 0);
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const isDigit = (c: string): boolean => c.length === 1 && c >= "0" && c <= "9";
-const isAsciiLetter = (c: string): boolean => c.length === 1 && ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z"));
+const isAsciiLetter = (c: string): boolean =>
+  c.length === 1 && ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z"));
 
 /** Numeric order of two non-empty digit strings of any length (leading zeros ignored). */
 function compareDigits(a: string, b: string): number {
@@ -153,10 +154,12 @@ function parseSemver(v: string): SemVer | null {
 }
 
 function compareSemver(a: SemVer, b: SemVer): number {
-  const core = compareDigits(a.major, b.major) || compareDigits(a.minor, b.minor) || compareDigits(a.patch, b.patch);
+  const core =
+    compareDigits(a.major, b.major) || compareDigits(a.minor, b.minor) || compareDigits(a.patch, b.patch);
   if (core !== 0) return core;
   // A version without a pre-release has higher precedence than one with.
-  if (a.prerelease.length === 0 || b.prerelease.length === 0) return b.prerelease.length - a.prerelease.length;
+  if (a.prerelease.length === 0 || b.prerelease.length === 0)
+    return b.prerelease.length - a.prerelease.length;
   for (let i = 0; i < Math.min(a.prerelease.length, b.prerelease.length); i++) {
     const x = a.prerelease[i];
     const y = b.prerelease[i];
@@ -500,7 +503,9 @@ function rpmvercmp(a: string, b: string): number {
     while (ej < b.length && inSegment(b.charAt(ej))) ej++;
     // Segments of different types: numeric is newer than alphabetic.
     if (ej === j) return numeric ? 1 : -1;
-    const c = numeric ? compareDigits(a.slice(i, ei), b.slice(j, ej)) : compareStrings(a.slice(i, ei), b.slice(j, ej));
+    const c = numeric
+      ? compareDigits(a.slice(i, ei), b.slice(j, ej))
+      : compareStrings(a.slice(i, ei), b.slice(j, ej));
     if (c !== 0) return c;
     i = ei;
     j = ej;
@@ -528,7 +533,9 @@ function splitRpm(v: string): RpmVersion {
 function compareRpm(a: string, b: string): number {
   const x = splitRpm(a);
   const y = splitRpm(b);
-  return sign(compareDigits(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || rpmvercmp(x.release, y.release));
+  return sign(
+    compareDigits(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || rpmvercmp(x.release, y.release),
+  );
 }
 
 const RPM_PATTERN = /^(?:\d+:)?([A-Za-z0-9._+~^]+)(?:-([A-Za-z0-9._+~^]+))?$/;
