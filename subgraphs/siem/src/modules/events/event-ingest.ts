@@ -10,6 +10,8 @@ import { dayOf, ensurePartitions } from "./partitions";
 export interface StoredEvent extends NormalizedEvent {
   id: string;
   connector: ConnectorKind;
+  /** The record's JSON as received, when available: stored as `raw` without serialising it again. */
+  rawText?: string;
 }
 
 /** A record the ingest could not keep, by its 1-based line (or index + 1 for GraphQL batches). */
@@ -79,7 +81,7 @@ export class EventIngest {
   async ingest(
     tenantId: string,
     kind: ConnectorKind,
-    records: Array<{ line: number; value: unknown } | { line: number; error: string }>,
+    records: Array<{ line: number; value: unknown; text?: string } | { line: number; error: string }>,
   ): Promise<IngestResult> {
     const now = this.options.now?.() ?? Date.now();
     const oldest = now - this.options.retentionDays * 86_400_000;
@@ -105,7 +107,7 @@ export class EventIngest {
           line: record.line,
           reason: `time ${event.time} is older than the ${this.options.retentionDays}-day retention`,
         });
-      else good.push({ ...event, id: newId(), connector: kind });
+      else good.push({ ...event, id: newId(), connector: kind, rawText: record.text });
     }
     if (good.length === 0) {
       if (rejected.length) await this.count(tenantId, kind, 0, 0, rejected.length, null);
@@ -117,6 +119,8 @@ export class EventIngest {
     );
     const inserted = await inTenant(this.ds, tenantId, async (m) => {
       const client = (m.queryRunner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+      // COPY cannot write into a table with row-level security, so it fills a temporary staging
+      // table (no RLS), and one INSERT … SELECT moves the new rows in under the tenant's policy.
       await m.query(`CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`);
       await copyRows(
         client,
@@ -144,7 +148,7 @@ export class EventIngest {
           e.src_country,
           // jsonb columns: always JSON text (a raw syslog line is a string, which must be quoted).
           JSON.stringify(e.attributes ?? {}),
-          e.raw === undefined ? null : JSON.stringify(e.raw),
+          e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
         ]),
       );
       const rows: Array<{ id: string }> = await m.query(

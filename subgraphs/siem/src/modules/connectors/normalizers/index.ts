@@ -37,7 +37,8 @@ export function normalize(kind: ConnectorKind, record: unknown): NormalizedEvent
 }
 
 /** One NDJSON line: its parsed value, or why it could not be parsed. Lines are numbered from 1. */
-export type NdjsonLine = { line: number; value: unknown } | { line: number; error: string };
+/** One NDJSON line: a record (with the line's JSON text when the line is that record) or why it is not one. */
+export type NdjsonLine = { line: number; value: unknown; text?: string } | { line: number; error: string };
 
 /** Envelopes whose only field is a list of records (CloudTrail files, Azure/Entra diagnostic exports). */
 const ENVELOPE_KEYS = new Set(["Records", "records"]);
@@ -68,7 +69,8 @@ export function parseNdjson(text: string): NdjsonLine[] {
     if (isRecord(value) && keys.length === 1 && ENVELOPE_KEYS.has(keys[0]) && Array.isArray(value[keys[0]])) {
       for (const record of value[keys[0]] as unknown[]) out.push({ line: i + 1, value: record });
     } else {
-      out.push({ line: i + 1, value });
+      // The line itself is the record's JSON: stored as the raw record without serialising it again.
+      out.push({ line: i + 1, value, text: line });
     }
   }
   return out;

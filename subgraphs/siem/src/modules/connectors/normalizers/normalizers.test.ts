@@ -726,10 +726,10 @@ describe("parseNdjson", () => {
   it("reports malformed lines by number, skips blanks, strips CR and BOM", () => {
     const text = '\uFEFF{"a":1}\r\n\n  \n{"b":\n[1,2]\n"str"\nnot json\n';
     const out = parseNdjson(text);
-    expect(out[0]).toEqual({ line: 1, value: { a: 1 } });
+    expect(out[0]).toEqual({ line: 1, value: { a: 1 }, text: '{"a":1}' });
     expect(out[1]).toMatchObject({ line: 4, error: expect.stringMatching(/malformed JSON/) });
-    expect(out[2]).toEqual({ line: 5, value: [1, 2] });
-    expect(out[3]).toEqual({ line: 6, value: "str" });
+    expect(out[2]).toEqual({ line: 5, value: [1, 2], text: "[1,2]" });
+    expect(out[3]).toEqual({ line: 6, value: "str", text: '"str"' });
     expect(out[4]).toMatchObject({ line: 7, error: expect.stringMatching(/malformed JSON/) });
     expect(out).toHaveLength(5);
     expect(parseNdjson("")).toEqual([]);
