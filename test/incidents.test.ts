@@ -193,6 +193,39 @@ describe("incidents: correlation, triage with etags, closing, merging, activity 
     expect(res.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
+  it("correlates concurrent ingests of alerts on the same entities without deadlocking", async () => {
+    const batch = (offset: number, reverse: boolean) => {
+      const alerts = Array.from({ length: 40 }, (_, i) =>
+        alert(1000 + offset + i, [
+          { type: "HOST", value: `host-${i % 4}` },
+          { type: "IP", value: `192.0.2.${i % 4}` },
+        ]),
+      );
+      return reverse ? alerts.reverse() : alerts;
+    };
+    const results = await Promise.all(
+      [0, 100, 200, 300].map((offset, i) =>
+        platform.request(IngestAlertsDocument, { input: batch(offset, i % 2 === 1) }, ingestor),
+      ),
+    );
+    for (const r of results) expect(r.errors).toBeUndefined();
+    const grouped = ok(
+      await platform.request(
+        IncidentQueueDocument,
+        { first: 100, filter: { search: "EDR detection 1" } },
+        analyst,
+      ),
+    ).incidents;
+    const detail = await Promise.all(
+      grouped.nodes.map((n) => platform.request(IncidentDetailDocument, { id: n.id }, analyst)),
+    );
+    const hostIncidents = detail
+      .map((d) => ok(d).incident!)
+      .filter((i) => i.alerts.nodes.some((a) => a.entities.some((e) => e.value.startsWith("host-"))));
+    // Four host/IP pairs never share entities with each other: four incidents, 40 alerts each.
+    expect(hostIncidents.map((i) => i.alerts.totalCount).sort()).toEqual([40, 40, 40, 40]);
+  });
+
   it("wrote an outbox event for every change", async () => {
     const admin = new Client({ connectionString: platform.db.url });
     await admin.connect();
@@ -202,9 +235,9 @@ describe("incidents: correlation, triage with etags, closing, merging, activity 
     await admin.end();
     const topics = Object.fromEntries(rows.map((r: { topic: string; n: number }) => [r.topic, r.n]));
     expect(topics).toMatchObject({
-      "alert.created": 3,
-      "incident.created": 2,
-      "incident.alert_added": 1,
+      "alert.created": 163,
+      "incident.created": 6,
+      "incident.alert_added": 157,
       "incident.comment_added": 1,
       "incident.closed": 1,
       "incident.reopened": 1,

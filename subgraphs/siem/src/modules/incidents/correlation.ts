@@ -48,6 +48,11 @@ export async function correlateAlerts(
 ): Promise<string[]> {
   const touched = new Set<string>();
   const identity = { tenantId, ...SYSTEM };
+  if (alerts.length === 0) return [];
+  // Concurrent ingests of one tenant would otherwise update the same incidents (and the incident
+  // counter) in different orders and deadlock; correlation is short, so it runs one at a time per
+  // tenant (the lock is held until the ingest's transaction ends).
+  await lockCorrelation(m, tenantId);
   for (const alert of alerts) {
     let groupingKey: string | null = null;
     let candidate: Record<string, unknown> | undefined;
@@ -123,4 +128,9 @@ export async function correlateAlerts(
     touched.add(incident.id);
   }
   return [...touched];
+}
+
+/** Serialises incident correlation and merges of one tenant until the transaction ends. */
+export async function lockCorrelation(m: EntityManager, tenantId: string): Promise<void> {
+  await m.query(`SELECT pg_advisory_xact_lock(hashtext('siem.incidents'), hashtext($1))`, [tenantId]);
 }

@@ -15,6 +15,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import DataLoader from "dataloader";
+import { lockCorrelation } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
 import { IncidentConnection } from "./incidents.connections";
 import {
@@ -322,6 +323,7 @@ export class IncidentWorkflowService {
     );
     if (problems.length) throw new BadUserInputError("Invalid merge.", problems);
     return this.db.write(async (m) => {
+      await lockCorrelation(m, this.identity.tenantId);
       const target = await this.lock(m, input.targetId);
       for (const id of ids) {
         const source = await this.lock(m, id);
