@@ -40,12 +40,14 @@ function reserved(a: number, b: number, c: number): boolean {
 /** The threat-intelligence ranges: indicators are drawn from here, normal traffic never goes there. */
 export const TI_RANGES = ["198.51.100", "203.0.113"] as const;
 
-const FIRST = (
-  "adele alex ben carla dan diego emma farid grace hana ivan jon kim lee lena marc mia nina omar pia raj sara tom uma vera wei yara zoe"
-).split(" ");
-const LAST = (
-  "adams berg chen diaz evans fischer gu haddad ito jansen khan lopez meyer novak okafor park quinn rossi silva tanaka urban vogel weber young zhang"
-).split(" ");
+const FIRST =
+  "adele alex ben carla dan diego emma farid grace hana ivan jon kim lee lena marc mia nina omar pia raj sara tom uma vera wei yara zoe".split(
+    " ",
+  );
+const LAST =
+  "adams berg chen diaz evans fischer gu haddad ito jansen khan lopez meyer novak okafor park quinn rossi silva tanaka urban vogel weber young zhang".split(
+    " ",
+  );
 const ROLES = ["web", "app", "api", "db", "cache", "queue", "build", "jump", "dc", "file"];
 const REGIONS = ["westeurope", "northeurope", "eastus", "eastus2", "uksouth"];
 const OSES = [
@@ -54,21 +56,46 @@ const OSES = [
   { name: "Ubuntu 22.04.4 LTS", type: "Linux", type_id: 200, build: "5.15.0-1064-azure" },
   { name: "Red Hat Enterprise Linux 9.3", type: "Linux", type_id: 200, build: "5.14.0-362" },
 ];
-const DOMAINS = (
-  "login.microsoftonline.com graph.microsoft.com management.azure.com github.com api.github.com registry.npmjs.org pypi.org files.pythonhosted.org security.ubuntu.com archive.ubuntu.com packages.microsoft.com settings-win.data.microsoft.com ctldl.windowsupdate.com www.google.com storage.googleapis.com s3.amazonaws.com sts.amazonaws.com slack.com zoom.us outlook.office365.com contoso.sharepoint.com teams.microsoft.com ocsp.digicert.com crl3.digicert.com time.windows.com dc.services.visualstudio.com vortex.data.microsoft.com cdn.jsdelivr.net auth.docker.io production.cloudflare.docker.com"
-).split(" ");
+const DOMAINS =
+  "login.microsoftonline.com graph.microsoft.com management.azure.com github.com api.github.com registry.npmjs.org pypi.org files.pythonhosted.org security.ubuntu.com archive.ubuntu.com packages.microsoft.com settings-win.data.microsoft.com ctldl.windowsupdate.com www.google.com storage.googleapis.com s3.amazonaws.com sts.amazonaws.com slack.com zoom.us outlook.office365.com contoso.sharepoint.com teams.microsoft.com ocsp.digicert.com crl3.digicert.com time.windows.com dc.services.visualstudio.com vortex.data.microsoft.com cdn.jsdelivr.net auth.docker.io production.cloudflare.docker.com".split(
+    " ",
+  );
 const PROCESSES: Array<{ name: string; path: string; cmd: string }> = [
-  { name: "svchost.exe", path: "C:\\Windows\\System32\\svchost.exe", cmd: "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule" },
-  { name: "MpCmdRun.exe", path: "C:\\Program Files\\Windows Defender\\MpCmdRun.exe", cmd: "\"C:\\Program Files\\Windows Defender\\MpCmdRun.exe\" -SignatureUpdate -ScheduleJob" },
-  { name: "w3wp.exe", path: "C:\\Windows\\System32\\inetsrv\\w3wp.exe", cmd: "c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"DefaultAppPool\" -v \"v4.0\" -l \"webengine4.dll\"" },
-  { name: "sqlservr.exe", path: "C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe", cmd: "\"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe\" -sMSSQLSERVER" },
-  { name: "powershell.exe", path: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", cmd: "powershell.exe -NoProfile -File C:\\ops\\rotate-logs.ps1" },
-  { name: "cmd.exe", path: "C:\\Windows\\System32\\cmd.exe", cmd: "cmd.exe /c \"C:\\ops\\backup.bat\"" },
+  {
+    name: "svchost.exe",
+    path: "C:\\Windows\\System32\\svchost.exe",
+    cmd: "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule",
+  },
+  {
+    name: "MpCmdRun.exe",
+    path: "C:\\Program Files\\Windows Defender\\MpCmdRun.exe",
+    cmd: '"C:\\Program Files\\Windows Defender\\MpCmdRun.exe" -SignatureUpdate -ScheduleJob',
+  },
+  {
+    name: "w3wp.exe",
+    path: "C:\\Windows\\System32\\inetsrv\\w3wp.exe",
+    cmd: 'c:\\windows\\system32\\inetsrv\\w3wp.exe -ap "DefaultAppPool" -v "v4.0" -l "webengine4.dll"',
+  },
+  {
+    name: "sqlservr.exe",
+    path: "C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe",
+    cmd: '"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe" -sMSSQLSERVER',
+  },
+  {
+    name: "powershell.exe",
+    path: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+    cmd: "powershell.exe -NoProfile -File C:\\ops\\rotate-logs.ps1",
+  },
+  { name: "cmd.exe", path: "C:\\Windows\\System32\\cmd.exe", cmd: 'cmd.exe /c "C:\\ops\\backup.bat"' },
   { name: "node", path: "/usr/bin/node", cmd: "node /srv/api/dist/main.js" },
   { name: "python3", path: "/usr/bin/python3", cmd: "python3 /opt/etl/run.py --since 1h" },
   { name: "sshd", path: "/usr/sbin/sshd", cmd: "sshd: deploy [priv]" },
   { name: "cron", path: "/usr/sbin/cron", cmd: "/usr/sbin/CRON -f" },
-  { name: "dockerd", path: "/usr/bin/dockerd", cmd: "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock" },
+  {
+    name: "dockerd",
+    path: "/usr/bin/dockerd",
+    cmd: "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock",
+  },
   { name: "apt-get", path: "/usr/bin/apt-get", cmd: "apt-get -qq update" },
 ];
 const ENCODED_PS =
@@ -134,10 +161,23 @@ export class OcsfTraffic {
     return list[Math.floor(this.r() * list.length)];
   }
   private meta(time: number) {
-    return { version: "1.1.0", uid: randomUUID(), product: PRODUCT, logged_time: time + 400 + this.int(2000) };
+    return {
+      version: "1.1.0",
+      uid: randomUUID(),
+      product: PRODUCT,
+      logged_time: time + 400 + this.int(2000),
+    };
   }
   private device(h: Host) {
-    return { hostname: h.hostname, ip: h.ip, type_id: 6, type: "Virtual", region: h.region, uid: h.uid, os: h.os };
+    return {
+      hostname: h.hostname,
+      ip: h.ip,
+      type_id: 6,
+      type: "Virtual",
+      region: h.region,
+      uid: h.uid,
+      os: h.os,
+    };
   }
   private workstation(): string {
     return `10.20.${this.int(256)}.${1 + this.int(254)}`;
@@ -215,7 +255,9 @@ export class OcsfTraffic {
     const attack = this.r() < 0.05; // 0.5 % of all events: password guessing from 20 addresses
     const failed = attack || this.r() < 0.05;
     if (attack) this.planted.bruteForce++;
-    const user = attack ? this.pick(["administrator", "admin", "root", "backup", "test"]) : this.pick(this.users);
+    const user = attack
+      ? this.pick(["administrator", "admin", "root", "backup", "test"])
+      : this.pick(this.users);
     const remote = h.os.type === "Windows";
     return {
       class_uid: 3002,
