@@ -3,4 +3,8 @@ import { Assessments1764400000000 } from "./1764400000000-assessments";
 import { ResourceExternalIdLower1764800000000 } from "./1764800000000-resource-external-id-lower";
 
 /** Posture's migrations, oldest first. */
-export const postureMigrations = [Inventory1764300000000, Assessments1764400000000, ResourceExternalIdLower1764800000000];
+export const postureMigrations = [
+  Inventory1764300000000,
+  Assessments1764400000000,
+  ResourceExternalIdLower1764800000000,
+];
