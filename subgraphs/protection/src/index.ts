@@ -4,12 +4,13 @@ import { createProtectionContext, type ProtectionContext } from "./context";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
 import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
+import { VulnerabilitiesResolver } from "./modules/vulnerabilities/vulnerabilities.resolver";
 
 /** The workload-protection subgraph: plans and coverage (more modules follow). */
 export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   name: "protection",
   schema: {
-    resolvers: [AccountPlansResolver, ResourceCoverageResolver],
+    resolvers: [AccountPlansResolver, ResourceCoverageResolver, VulnerabilitiesResolver],
     orphanedTypes: [CloudAccountRef, ResourceRef],
     referenceResolvers: protectionReferences,
   },

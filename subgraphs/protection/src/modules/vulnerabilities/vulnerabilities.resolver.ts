@@ -1,0 +1,71 @@
+import { JSONScalar, PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, Directive, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
+import type { ProtectionContext } from "../../context";
+import { ResourceRef } from "../../references";
+import { VulnerabilityFindingConnection } from "./vulnerabilities.service";
+import {
+  ImportAdvisoriesPayload,
+  IngestPackagesPayload,
+  VulnerabilityFilter,
+  VulnerabilitySummary,
+} from "./vulnerabilities.types";
+
+@Resolver(() => ResourceRef)
+export class VulnerabilitiesResolver {
+  @Authorized(Role.ADMIN)
+  @Mutation(() => ImportAdvisoriesPayload, {
+    description:
+      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; ADMIN), idempotent on id and `modified`, and re-matches every machine's packages.",
+  })
+  importAdvisories(
+    @Arg("osv", () => [JSONScalar], { description: "OSV advisories as published." }) osv: unknown[],
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.vulnerabilities.importAdvisories(osv);
+  }
+
+  @Authorized(Role.INGESTOR, Role.ADMIN)
+  @Mutation(() => IngestPackagesPayload, {
+    description:
+      "Reports installed-package snapshots (telemetry records of kind `packages`; ≤ 1,000 per call): the newest per machine replaces the previous one and findings are recomputed.",
+  })
+  ingestPackageInventory(
+    @Arg("records", () => [JSONScalar], { description: "`packages` telemetry records." }) records: unknown[],
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.vulnerabilities.ingestPackages(records);
+  }
+
+  @Directive('@requires(fields: "type account { id }")')
+  @FieldResolver(() => VulnerabilityFindingConnection, {
+    description:
+      "Vulnerable packages on this resource (OPEN by default). Empty unless workload protection covers the resource.",
+  })
+  async vulnerabilities(
+    @Root() resource: ResourceRef,
+    @Arg("filter", () => VulnerabilityFilter, { nullable: true, description: "Severity and status." })
+    filter: VulnerabilityFilter | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    const coverage = await ctx.services.plans.coverage(resource.type, resource.account.id);
+    if (!coverage.covered)
+      return ctx.services.vulnerabilities.forResource("00000000-0000-0000-0000-000000000000", filter, page);
+    return ctx.services.vulnerabilities.forResource(resource.id, filter, page);
+  }
+
+  @Directive('@requires(fields: "type account { id }")')
+  @FieldResolver(() => VulnerabilitySummary, {
+    description: "Open findings by severity (zero and `covered: false` when not covered).",
+  })
+  async vulnerabilitySummary(
+    @Root() resource: ResourceRef,
+    @Ctx() ctx: ProtectionContext,
+  ): Promise<VulnerabilitySummary> {
+    const coverage = await ctx.services.plans.coverage(resource.type, resource.account.id);
+    const counts = coverage.covered
+      ? await ctx.services.vulnerabilities.summary.load(resource.id)
+      : { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, total: 0 };
+    return Object.assign(new VulnerabilitySummary(), { covered: coverage.covered, ...counts });
+  }
+}

@@ -1,0 +1,151 @@
+import { RecordRejection } from "../../../../common/src";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+
+/** Severity of a vulnerability (from its CVSS score or the advisory's wording). */
+export enum VulnerabilitySeverity {
+  CRITICAL = "CRITICAL",
+  HIGH = "HIGH",
+  MEDIUM = "MEDIUM",
+  LOW = "LOW",
+  UNKNOWN = "UNKNOWN",
+}
+
+/** Whether a finding still applies. */
+export enum FindingStatus {
+  OPEN = "OPEN",
+  FIXED = "FIXED",
+}
+
+registerEnumType(VulnerabilitySeverity, {
+  name: "VulnerabilitySeverity",
+  description: "CRITICAL (CVSS ≥ 9), HIGH (≥ 7), MEDIUM (≥ 4), LOW, or UNKNOWN.",
+});
+registerEnumType(FindingStatus, {
+  name: "FindingStatus",
+  description: "OPEN, or FIXED once a newer package inventory no longer matches.",
+});
+
+/** A vulnerable package on a machine. */
+@ObjectType({ description: "A vulnerable package installed on a machine, from an OSV advisory." })
+export class VulnerabilityFinding {
+  @Field(() => ID, { description: "Id of the finding." })
+  id: string;
+
+  @Field({ description: "The advisory (OSV id, e.g. DSA-…, GHSA-…)." })
+  advisoryId: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The CVE, when the advisory has one among its id and aliases.",
+  })
+  cve: string | null;
+
+  @Field(() => [String], { description: "Aliases of the advisory (CVE, GHSA…)." })
+  aliases: string[];
+
+  @Field(() => String, { nullable: true, description: "Summary of the advisory." })
+  summary: string | null;
+
+  @Field(() => Float, { nullable: true, description: "CVSS base score." })
+  cvssScore: number | null;
+
+  @Field(() => VulnerabilitySeverity, { description: "Severity." })
+  severity: VulnerabilitySeverity;
+
+  @Field({ description: "Ecosystem of the package (npm, PyPI, Debian, Alpine, RPM)." })
+  ecosystem: string;
+
+  @Field({ description: "The package." })
+  package: string;
+
+  @Field({ description: "The installed version." })
+  installedVersion: string;
+
+  @Field(() => String, { nullable: true, description: "The lowest version that fixes it, when known." })
+  fixedVersion: string | null;
+
+  @Field(() => FindingStatus, { description: "OPEN or FIXED." })
+  status: FindingStatus;
+
+  @Field({ description: "When the package was first seen vulnerable." })
+  firstSeen: Date;
+
+  @Field({ description: "When a package inventory last showed it." })
+  lastSeen: Date;
+
+  @Field(() => Date, { nullable: true, description: "When a newer inventory no longer matched." })
+  fixedAt: Date | null;
+}
+
+/** Open findings of a resource by severity. */
+@ObjectType({ description: "Open vulnerability findings of a resource by severity." })
+export class VulnerabilitySummary {
+  @Field({
+    description: "False when workload protection does not cover the resource (findings are then not shown).",
+  })
+  covered: boolean;
+
+  @Field(() => Int, { description: "Open CRITICAL findings." })
+  critical: number;
+
+  @Field(() => Int, { description: "Open HIGH findings." })
+  high: number;
+
+  @Field(() => Int, { description: "Open MEDIUM findings." })
+  medium: number;
+
+  @Field(() => Int, { description: "Open LOW findings." })
+  low: number;
+
+  @Field(() => Int, { description: "Open findings of unknown severity." })
+  unknown: number;
+
+  @Field(() => Int, { description: "All open findings." })
+  total: number;
+}
+
+/** Filter over findings. */
+@InputType({ description: "Filters vulnerability findings." })
+export class VulnerabilityFilter {
+  @Field(() => [VulnerabilitySeverity], { nullable: true, description: "Only these severities." })
+  severities?: VulnerabilitySeverity[] | null;
+
+  @Field(() => FindingStatus, {
+    nullable: true,
+    defaultValue: FindingStatus.OPEN,
+    description: "Only this status (default OPEN).",
+  })
+  status?: FindingStatus | null;
+}
+
+/** What an advisory import did. */
+@ObjectType({ description: "The outcome of importing OSV advisories: good ones stored, bad ones reported." })
+export class ImportAdvisoriesPayload {
+  @Field(() => Int, { description: "Advisories stored (new or newer)." })
+  importedCount: number;
+
+  @Field(() => Int, { description: "Advisories already stored with the same or a newer `modified`." })
+  unchangedCount: number;
+
+  @Field(() => [RecordRejection], { description: "Rejected advisories (index, field path, reason)." })
+  rejected: RecordRejection[];
+}
+
+/** What a package-inventory ingest did. */
+@ObjectType({ description: "The outcome of reporting package inventories." })
+export class IngestPackagesPayload {
+  @Field(() => Int, { description: "Snapshots stored." })
+  acceptedCount: number;
+
+  @Field(() => Int, { description: "Snapshots older than the stored one for the machine, ignored." })
+  staleCount: number;
+
+  @Field(() => Int, { description: "Findings opened by these snapshots." })
+  openedCount: number;
+
+  @Field(() => Int, { description: "Findings fixed by these snapshots." })
+  fixedCount: number;
+
+  @Field(() => [RecordRejection], { description: "Rejected records (index, field, reason)." })
+  rejected: RecordRejection[];
+}

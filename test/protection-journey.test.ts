@@ -1,0 +1,160 @@
+import { readdirSync, readFileSync } from "node:fs";
+import {
+  ImportAdvisoriesDocument,
+  IngestPackageInventoryDocument,
+  ResourceVulnerabilitiesDocument,
+  SetPlanDocument,
+  UpsertAccountsDocument,
+  UpsertResourcesDocument,
+} from "./__generated__/graphql";
+import { Role } from "../subgraphs/common/src";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+const advisories = readdirSync("test/fixtures/protection/osv")
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => JSON.parse(readFileSync(`test/fixtures/protection/osv/${f}`, "utf8")) as unknown);
+
+/** Journey 2 of product.md: enable a plan, ingest package inventory and advisories, see vulnerability findings. */
+describe("journey 2: vulnerability assessment through the gateway", () => {
+  let platform: TestPlatform;
+  let admin: string;
+  let reader: string;
+  let covered: string;
+  let uncovered: string;
+
+  const snapshot = (resourceId: string, time: string, openssl: string) => ({
+    kind: "packages",
+    id: `snap-${resourceId}-${time}`,
+    resourceId,
+    host: "vm",
+    time,
+    os: { family: "debian", version: "12.4" },
+    packages: [
+      { ecosystem: "Debian", name: "openssl", version: openssl },
+      { ecosystem: "Debian", name: "bash", version: "5.2.15-2+b2" },
+    ],
+  });
+  const vulns = async (id: string, status?: "OPEN" | "FIXED") =>
+    ok(await platform.request(ResourceVulnerabilitiesDocument, { id, status }, reader)).resource!;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    admin = await platform.token([Role.ADMIN]);
+    reader = await platform.token([Role.READER]);
+    const [prod, lab] = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        {
+          input: [
+            { provider: "AZURE", externalId: "sub-prod", name: "Prod" },
+            { provider: "AZURE", externalId: "sub-lab", name: "Lab" },
+          ],
+        },
+        admin,
+      ),
+    ).upsertCloudAccounts;
+    const vm = (accountId: string, name: string) => ({
+      accountId,
+      externalId: `/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${name}`,
+      type: "Microsoft.Compute/virtualMachines",
+      name,
+    });
+    [covered, uncovered] = ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        { input: [vm(prod.id, "vm-prod"), vm(lab.id, "vm-lab")] },
+        admin,
+      ),
+    ).upsertResources.ids;
+    ok(
+      await platform.request(
+        SetPlanDocument,
+        { input: { accountId: prod.id, planType: "SERVERS", tier: "STANDARD" } },
+        admin,
+      ),
+    );
+  });
+  afterAll(() => platform?.stop());
+
+  it("imports OSV advisories and reports the bad ones by index and path", async () => {
+    const result = ok(
+      await platform.request(
+        ImportAdvisoriesDocument,
+        { osv: [...advisories, { id: "X", affected: "nope" }] },
+        admin,
+      ),
+    ).importAdvisories;
+    expect(result.importedCount).toBe(advisories.length);
+    expect(result.rejected.length).toBeGreaterThan(0);
+    expect(result.rejected.every((r) => r.index === advisories.length)).toBe(true);
+    const again = ok(
+      await platform.request(ImportAdvisoriesDocument, { osv: advisories }, admin),
+    ).importAdvisories;
+    expect(again).toMatchObject({ importedCount: 0, unchangedCount: advisories.length });
+  });
+
+  it("finds vulnerable packages on covered machines only, with the fixing version", async () => {
+    const ingestor = await platform.token([Role.INGESTOR]);
+    const result = ok(
+      await platform.request(
+        IngestPackageInventoryDocument,
+        {
+          records: [
+            snapshot(covered, "2026-11-20T10:00:00Z", "3.0.11-1~deb12u1"),
+            snapshot(uncovered, "2026-11-20T10:00:00Z", "3.0.11-1~deb12u1"),
+          ],
+        },
+        ingestor,
+      ),
+    ).ingestPackageInventory;
+    expect(result).toMatchObject({ acceptedCount: 2, openedCount: 2, rejected: [] });
+    const prod = await vulns(covered);
+    expect(prod.vulnerabilitySummary.covered).toBe(true);
+    expect(prod.vulnerabilities.nodes).toEqual([
+      expect.objectContaining({
+        advisoryId: "DSA-9101-1",
+        package: "openssl",
+        installedVersion: "3.0.11-1~deb12u1",
+        fixedVersion: "3.0.11-1~deb12u2",
+        status: "OPEN",
+      }),
+    ]);
+    expect(prod.vulnerabilitySummary.total).toBe(1);
+    const lab = await vulns(uncovered);
+    expect(lab.vulnerabilitySummary).toMatchObject({ covered: false, total: 0 });
+    expect(lab.vulnerabilities.totalCount).toBe(0);
+  });
+
+  it("marks a finding FIXED when a newer inventory no longer matches, and ignores stale snapshots", async () => {
+    const ingestor = await platform.token([Role.INGESTOR]);
+    const fixed = ok(
+      await platform.request(
+        IngestPackageInventoryDocument,
+        { records: [snapshot(covered, "2026-11-21T10:00:00Z", "3.0.11-1~deb12u2")] },
+        ingestor,
+      ),
+    ).ingestPackageInventory;
+    expect(fixed).toMatchObject({ acceptedCount: 1, fixedCount: 1 });
+    expect((await vulns(covered)).vulnerabilities.totalCount).toBe(0);
+    const history = (await vulns(covered, "FIXED")).vulnerabilities.nodes;
+    expect(history).toEqual([expect.objectContaining({ advisoryId: "DSA-9101-1", status: "FIXED" })]);
+    expect(history[0].fixedAt).not.toBeNull();
+    const stale = ok(
+      await platform.request(
+        IngestPackageInventoryDocument,
+        { records: [snapshot(covered, "2026-11-19T10:00:00Z", "3.0.11-1~deb12u1")] },
+        ingestor,
+      ),
+    ).ingestPackageInventory;
+    expect(stale).toMatchObject({ acceptedCount: 0, staleCount: 1 });
+    const bad = ok(
+      await platform.request(
+        IngestPackageInventoryDocument,
+        { records: [{ kind: "packages", resourceId: "nope" }, { kind: "flow" }] },
+        ingestor,
+      ),
+    ).ingestPackageInventory;
+    expect(bad.rejected.map((r) => r.index)).toEqual([0, 1]);
+  });
+});
