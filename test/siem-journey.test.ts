@@ -264,6 +264,20 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
       expect(graph.nodes.some((n) => n.id === e.from)).toBe(true);
       expect(graph.nodes.some((n) => n.id === e.to)).toBe(true);
     }
+    // Every entity kind's timeline query runs (accounts by column, hashes and processes inside attributes).
+    for (const [type, value] of [
+      ["ACCOUNT", "lee.gu@contoso.com"],
+      ["FILE_HASH", "a_b%c"],
+      ["PROCESS", "powershell.exe"],
+      ["DOMAIN", "malicious-updates.example"],
+    ] as const) {
+      const res = await platform.request(
+        EntityPageDocument,
+        { type, value, from: "2026-11-20T00:00:00Z", to: "2026-11-21T00:00:00Z" },
+        analyst,
+      );
+      expect({ type, errors: res.errors }).toEqual({ type, errors: undefined });
+    }
     const bad = await platform.request(EntityPageDocument, { type: "IP", value: "not-an-ip" }, analyst);
     expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
   });

@@ -30,9 +30,9 @@ const EVENT_MATCH: Record<(typeof ENTITY_TYPES)[number], string> = {
   RESOURCE: "lower(e.resource_id) = $V",
   URL: "lower(e.attributes ->> 'url') = $V",
   DOMAIN: "(lower(e.attributes ->> 'domain') = $V OR lower(e.attributes #>> '{query,hostname}') = $V)",
-  FILE_HASH: "(e.attributes::text ILIKE '%' || $V || '%')",
+  FILE_HASH: "(e.attributes::text ILIKE '%' || $L || '%')",
   PROCESS:
-    "(lower(e.attributes #>> '{process,name}') = $V OR lower(e.attributes #>> '{process,cmd_line}') LIKE '%' || $V || '%')",
+    "(lower(e.attributes #>> '{process,name}') = $V OR lower(e.attributes #>> '{process,cmd_line}') LIKE '%' || $L || '%')",
 };
 const RELATED_LIMIT = 50;
 const DAY = 86_400_000;
@@ -122,14 +122,15 @@ export class InvestigationService {
     const page = toPage(args);
     const end = to ?? new Date();
     const start = from ?? new Date(end.getTime() - 7 * DAY);
-    const match = EVENT_MATCH[entity.type as keyof typeof EVENT_MATCH].replaceAll("$V", "$4");
-    const params: unknown[] = [
-      this.identity.tenantId,
-      start,
-      end,
-      entity.type === "IP" ? entity.value : entity.value.toLowerCase(),
-    ];
-    const after = page.after ? `AND (e.time, e.id) < ($5::timestamptz, $6::uuid)` : "";
+    // $V is the value; $L the value with LIKE wildcards escaped (hashes and command lines match inside text).
+    const value = entity.type === "IP" ? entity.value : entity.value.toLowerCase();
+    const params: unknown[] = [this.identity.tenantId, start, end];
+    let match = EVENT_MATCH[entity.type as keyof typeof EVENT_MATCH];
+    if (match.includes("$V")) match = match.replaceAll("$V", `$${params.push(value)}`);
+    if (match.includes("$L"))
+      match = match.replaceAll("$L", `$${params.push(value.replace(/[\\%_]/g, (c) => `\\${c}`))}`);
+    const base = params.length;
+    const after = page.after ? `AND (e.time, e.id) < ($${base + 1}::timestamptz, $${base + 2}::uuid)` : "";
     if (page.after) params.push(page.after[0], page.after[1]);
     params.push(page.first + 1);
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
@@ -148,7 +149,7 @@ export class InvestigationService {
             await this.db.read((m) =>
               m.query(
                 `SELECT count(*) AS n FROM events e WHERE e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND ${match}`,
-                params.slice(0, 4),
+                params.slice(0, base),
               ),
             )
           )[0].n,
