@@ -76,17 +76,31 @@ describe("npm start", () => {
       };
       networkMap: { nodes: Array<{ kind: string; internetExposed: boolean }> };
       recommendations: { totalCount: number };
+      incidents: { totalCount: number };
+      alerts: { nodes: Array<{ provider: string }> };
+      resources: { nodes: Array<{ name: string; vulnerabilitySummary: { total: number } }> };
     }>(
       url,
       {
         query: `{ secureScore { percentage controls { max unhealthy control { id } } }
                   networkMap(minSeverity: LOW) { nodes { kind internetExposed } }
-                  recommendations(first: 1) { totalCount } }`,
+                  recommendations(first: 1) { totalCount }
+                  incidents(first: 1) { totalCount }
+                  alerts(first: 100) { nodes { provider } }
+                  resources(filter: { search: "vm-web-prod-01" }) { nodes { name vulnerabilitySummary { total } } } }`,
       },
       { authorization: `Bearer ${reader}` },
     );
     expect(demo.errors).toBeUndefined();
-    const { secureScore, networkMap, recommendations } = demo.data!;
+    const { secureScore, networkMap, recommendations, incidents, alerts, resources } = demo.data!;
+    // The SIEM ran its rules and threat intelligence over the sample logs; a covered VM has findings.
+    expect(incidents.totalCount).toBeGreaterThan(5);
+    expect(new Set(alerts.nodes.map((a) => a.provider))).toEqual(
+      new Set(["ANALYTICS_RULE", "TI_MATCH", "EXTERNAL"]),
+    );
+    expect(
+      resources.nodes.find((r) => r.name === "vm-web-prod-01")!.vulnerabilitySummary.total,
+    ).toBeGreaterThan(0);
     expect(secureScore.percentage).toBeGreaterThanOrEqual(0.4);
     expect(secureScore.percentage).toBeLessThanOrEqual(0.7);
     for (const control of secureScore.controls.filter((c) => c.max > 0)) {

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { Role, type Config, type Logger } from "../../subgraphs/common/src";
 import { signDevToken } from "../../gateway/src/auth";
 import { DEMO_ACCOUNTS, demoAlerts, demoResources } from "./demo-estate";
@@ -102,6 +104,11 @@ export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: L
       },
     );
   }
+  const vm = (name: string) => resources.findIndex((r) => r.name === name);
+  await seedDetectionsAndVulnerabilities(gatewayUrl, token, log, [
+    { resourceId: upsertResources.ids[vm("vm-web-prod-01")], host: "vm-web-prod-01" },
+    { resourceId: upsertResources.ids[vm("vm-jump-01")], host: "vm-jump-01" },
+  ]);
   log.info(
     {
       tenant: config.demoTenantId,
@@ -111,3 +118,106 @@ export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: L
     "demo tenant seeded",
   );
 }
+
+/** Where the sample logs and advisories live (the test fixtures double as demo data). */
+const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures");
+
+/**
+ * The SIEM and vulnerability parts of the demo, when the sample data is present (a source
+ * checkout): analytics rules from the templates, two threat indicators, the sample logs of every
+ * connector (the rules and TI raise alerts and incidents from them), OSV advisories and the
+ * package inventories of two VMs (which then show findings).
+ */
+async function seedDetectionsAndVulnerabilities(
+  gatewayUrl: string,
+  token: string,
+  log: Logger,
+  machines: Array<{ resourceId: string | undefined; host: string }>,
+): Promise<void> {
+  if (!existsSync(path.join(FIXTURES, "siem"))) {
+    log.info("sample logs not found (not a source checkout): demo without SIEM logs and vulnerabilities");
+    return;
+  }
+  const templates: Array<{ id: string; kind: string }> = (
+    await call<{ ruleTemplates: Array<{ id: string; kind: string }> }>(
+      gatewayUrl,
+      token,
+      "{ ruleTemplates { id kind } }",
+    )
+  ).ruleTemplates;
+  for (const t of templates.filter((t) => t.kind === "NRT" || t.id === "brute-force-sign-ins-by-ip")) {
+    await call(gatewayUrl, token, "mutation($t: String) { createAnalyticsRule(templateId: $t) { id } }", {
+      t: t.id,
+    });
+  }
+  await call(gatewayUrl, token, "mutation($b: JSON!) { importStixBundle(bundle: $b) { createdCount } }", {
+    b: DEMO_BUNDLE,
+  });
+  const base = gatewayUrl.replace(/\/graphql$/, "");
+  for (const file of readdirSync(path.join(FIXTURES, "siem")).filter((f) => f.endsWith(".ndjson"))) {
+    const res = await fetch(`${base}/ingest/events?connector=${file.replace(/\.ndjson$/, "")}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+      body: readFileSync(path.join(FIXTURES, "siem", file), "utf8"),
+    });
+    if (!res.ok) throw new Error(`seed: ingest of ${file} failed with HTTP ${res.status}`);
+  }
+  const osvDir = path.join(FIXTURES, "protection", "osv");
+  const osv = readdirSync(osvDir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(readFileSync(path.join(osvDir, f), "utf8")) as unknown);
+  await call(
+    gatewayUrl,
+    token,
+    "mutation($osv: [JSON!]!) { importAdvisories(osv: $osv) { importedCount } }",
+    { osv },
+  );
+  const records = machines
+    .filter((m): m is { resourceId: string; host: string } => !!m.resourceId)
+    .map((m) => ({
+      kind: "packages",
+      id: `demo-packages-${m.host}`,
+      resourceId: m.resourceId,
+      host: m.host,
+      time: new Date().toISOString(),
+      os: { family: "debian", version: "12.4" },
+      packages: [
+        { ecosystem: "Debian", name: "openssl", version: "3.0.11-1~deb12u1" },
+        { ecosystem: "Debian", name: "bind9", version: "1:9.18.19-1~deb12u1" },
+        { ecosystem: "npm", name: "lodash", version: "4.17.20" },
+        { ecosystem: "PyPI", name: "Django", version: "3.2.1" },
+      ],
+    }));
+  await call(
+    gatewayUrl,
+    token,
+    "mutation($r: [JSON!]!) { ingestPackageInventory(records: $r) { openedCount } }",
+    { r: records },
+  );
+}
+
+/** Two indicators the sample logs contact (the payload server and the fake update domain). */
+const DEMO_BUNDLE = {
+  type: "bundle",
+  id: "bundle--5d1c0c5e-0f55-4b8e-9a59-1c2f6b7e1a10",
+  objects: [
+    ["6d6c0e47-9f1a-4a43-8c53-0d7b2f3c9e11", "[ipv4-addr:value = '198.51.100.23']", "Payload server", 85],
+    [
+      "0b3a4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
+      "[domain-name:value = 'malicious-updates.example']",
+      "Fake update domain",
+      70,
+    ],
+  ].map(([uuid, pattern, name, confidence]) => ({
+    type: "indicator",
+    spec_version: "2.1",
+    id: `indicator--${uuid}`,
+    created: "2026-11-01T00:00:00.000Z",
+    modified: "2026-11-01T00:00:00.000Z",
+    name,
+    pattern,
+    pattern_type: "stix",
+    valid_from: "2026-11-01T00:00:00Z",
+    confidence,
+  })),
+};
