@@ -18,6 +18,12 @@ export const DEV_ISSUER = "rampart-dev";
 export class ClientAuth {
   private readonly jwks?: JWTVerifyGetKey;
   private readonly secret?: Uint8Array;
+  /**
+   * Verified tokens until they expire: a client sends the same bearer token with every request,
+   * and signature verification is the largest fixed cost of the gateway's request path. A cached
+   * token is exactly as valid as a re-verified one (JWTs cannot be revoked before `exp`).
+   */
+  private readonly verified = new Map<string, { identity: Identity; expiresAt: number }>();
 
   constructor(private readonly jwt: Config["jwt"]) {
     if (jwt.jwksUrl) this.jwks = createRemoteJWKSet(new URL(jwt.jwksUrl));
@@ -29,6 +35,8 @@ export class ClientAuth {
   async authenticate(authorization: string | undefined): Promise<Identity> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!match) throw new UnauthenticatedError("Send `Authorization: Bearer <token>`.");
+    const hit = this.verified.get(match[1]);
+    if (hit && hit.expiresAt > Date.now()) return hit.identity;
     let payload: JWTPayload;
     try {
       const options = { issuer: this.jwt.issuer, audience: this.jwt.audience };
@@ -46,7 +54,12 @@ export class ClientAuth {
           : undefined;
     if (!tenantId || !payload.sub)
       throw new UnauthenticatedError("The bearer token names no tenant or subject.");
-    return { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
+    const identity: Identity = { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
+    if (typeof payload.exp === "number") {
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(match[1], { identity, expiresAt: payload.exp * 1000 });
+    }
+    return identity;
   }
 }
 
