@@ -1,5 +1,6 @@
 import type { AuthChecker } from "type-graphql";
-import { hasAnyRole, type Identity, type Role } from "./identity";
+import { ForbiddenError } from "./errors";
+import { hasAnyRole, Role, type Identity } from "./identity";
 
 /** The part of every request context the auth checker needs. */
 export interface AuthContext {
@@ -12,3 +13,11 @@ export interface AuthContext {
  */
 export const authChecker: AuthChecker<AuthContext, Role> = ({ context }, roles) =>
   hasAnyRole(context.identity, roles);
+
+/**
+ * For `__resolveReference`, which type-graphql's `@Authorized` does not guard: entity references
+ * reach a subgraph straight through `_entities`, so reading them needs READER like any query.
+ */
+export function requireReader(ctx: AuthContext): void {
+  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
+}

@@ -1,9 +1,5 @@
-import { ForbiddenError, hasAnyRole, Role, type ReferenceResolvers } from "../../common/src";
+import { requireReader, type ReferenceResolvers } from "../../common/src";
 import type { PostureContext } from "./context";
-
-function requireReader(ctx: PostureContext): void {
-  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
-}
 
 /** How other subgraphs' references to posture's entities are resolved: always through the DataLoader. */
 export const postureReferences: ReferenceResolvers = {

@@ -1,4 +1,4 @@
-import { ForbiddenError, hasAnyRole, Role, type ReferenceResolvers } from "../../common/src";
+import { requireReader, type ReferenceResolvers } from "../../common/src";
 import { Directive, Field, ID, ObjectType } from "type-graphql";
 import type { ProtectionContext } from "./context";
 
@@ -28,10 +28,6 @@ export class ResourceRef {
   @Directive("@external")
   @Field(() => CloudAccountRef, { description: "The resource's account (owned by posture)." })
   account: CloudAccountRef;
-}
-
-function requireReader(ctx: ProtectionContext): void {
-  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
 }
 
 /** Entity references resolve to stubs: protection's fields are computed from the key (and `@requires`). */

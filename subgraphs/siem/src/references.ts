@@ -1,4 +1,4 @@
-import { ForbiddenError, hasAnyRole, Role, type ReferenceResolvers } from "../../common/src";
+import { requireReader, type ReferenceResolvers } from "../../common/src";
 import { Directive, Field, ID, ObjectType } from "type-graphql";
 import type { SiemContext } from "./context";
 
@@ -10,10 +10,6 @@ import type { SiemContext } from "./context";
 export class ResourceRef {
   @Field(() => ID, { description: "Rampart's id of the resource." })
   id: string;
-}
-
-function requireReader(ctx: SiemContext): void {
-  if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
 }
 
 /** References resolve through the request's DataLoaders. */
