@@ -3,6 +3,7 @@
  * event builder. Everything here is pure and total (no clock, no I/O, no throwing on bad input).
  */
 import { isIP } from "node:net";
+import { formatIpv6, parseIpv6 } from "../../intel/stix";
 import type {
   NormalizedEvent,
   NormalizeRejection,
@@ -84,60 +85,6 @@ export function compactOrUndefined(obj: Json): Json | undefined {
 // IP addresses and ports
 // ---------------------------------------------------------------------------------------------------------
 
-/** Eight 16-bit groups of an IPv6 address (embedded IPv4 allowed, zone id ignored), or null. */
-function ipv6Groups(address: string): number[] | null {
-  let s = address;
-  const zone = s.indexOf("%");
-  if (zone !== -1) s = s.slice(0, zone);
-  const v4 = /^(.*:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(s);
-  if (v4) {
-    if (isIP(v4[2]) !== 4) return null;
-    const o = v4[2].split(".").map(Number);
-    s = `${v4[1]}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const parse = (part: string): number[] | null => {
-    if (part === "") return [];
-    const groups = part.split(":");
-    const out: number[] = [];
-    for (const g of groups) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = parse(halves[0]);
-  const tail = halves.length === 2 ? parse(halves[1]) : [];
-  if (!head || !tail) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const missing = 8 - head.length - tail.length;
-  if (missing < 1) return null;
-  return [...head, ...new Array<number>(missing).fill(0), ...tail];
-}
-
-/** RFC 5952 text of an IPv6 address given as 8 groups (lower case, longest zero run compressed). */
-function formatIpv6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLength < 2) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
-}
-
 /** Splits `host:port`, `[v6]:port`, `[v6]` or a bare address into its parts (the port unvalidated). */
 export function splitHostPort(value: string): { host: string; port: string | null } {
   const s = value.trim();
@@ -160,7 +107,8 @@ export function normalizeIp(value: unknown): string | null {
   const kind = isIP(host);
   if (kind === 4) return host;
   if (kind !== 6) return null;
-  const groups = ipv6Groups(host);
+  const zone = host.indexOf("%");
+  const groups = parseIpv6(zone === -1 ? host : host.slice(0, zone));
   if (!groups) return null;
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
