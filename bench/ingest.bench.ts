@@ -41,7 +41,7 @@ import { copyText } from "../subgraphs/siem/src/modules/events/copy";
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
 import { loadRuleTemplates } from "../subgraphs/siem/src/modules/rules/templates";
-import { freePort, startEmbeddedPostgres, type Database } from "../scripts/lib/database";
+import { freePort } from "../scripts/lib/database";
 import { migrateAll } from "../scripts/lib/platform";
 import { indicatorValues, OcsfTraffic } from "./lib/ocsf-events";
 import {
@@ -56,6 +56,15 @@ import {
 } from "./lib/processes";
 import { writeResultsSection } from "./lib/results";
 import { percentile } from "./lib/stats";
+import { STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
+import {
+  abort as abortRun,
+  cleanup as runCleanup,
+  cleanups,
+  createBenchDatabase,
+  withTimeout,
+  type BenchDatabase,
+} from "./lib/lifecycle";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const DIST = path.join(ROOT, "dist");
@@ -98,30 +107,8 @@ const profile = (name: string) =>
     ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`]
     : [];
 
-/** The columns the SIEM's ingest COPYs (event-ingest.ts), in its order. */
-const COLUMNS = [
-  "tenant_id",
-  "id",
-  "connector",
-  "source_event_id",
-  "time",
-  "class_uid",
-  "activity_id",
-  "severity_id",
-  "status",
-  "message",
-  "actor_user",
-  "src_ip",
-  "src_port",
-  "dst_ip",
-  "dst_port",
-  "device",
-  "resource_id",
-  "operation",
-  "src_country",
-  "attributes",
-  "raw",
-] as const;
+/** The columns the SIEM's ingest COPYs, in its order. */
+const COLUMNS = STORED_EVENT_COLUMNS;
 
 const log = createLogger("bench", "warn");
 const say = (msg: string) => console.log(`[bench] ${msg}`);
@@ -132,114 +119,13 @@ const fmt = (n: number, digits = 0) =>
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
 // ---------------------------------------------------------------------------------------------
-// Cleanup: registered as things are created, run newest first, each step bounded.
+// Cleanup steps (bench/lib/lifecycle.ts) and the services started.
 
-const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
 /** The services started, for their output when the run fails. */
 const launched: Service[] = [];
-let cleaning: Promise<void> | undefined;
-
-function withTimeout<T>(what: string, ms: number, work: PromiseLike<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(work).finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000}s`)), ms);
-    }),
-  ]);
-}
-
-function cleanup(): Promise<void> {
-  return (cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) {
-      try {
-        await withTimeout(step.what, 60_000, step.run());
-      } catch (err) {
-        console.error(
-          `[bench] cleanup: ${step.what} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
-  })());
-}
-
-async function abort(reason: string, code: number): Promise<never> {
-  console.error(`[bench] ${reason}; cleaning up`);
-  const forced = setTimeout(() => process.exit(code), 120_000);
-  forced.unref();
-  await cleanup();
-  process.exit(code);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Database
-
-interface BenchDatabase {
-  /** The bench database, as the superuser of DATABASE_URL (or of the embedded server). */
-  url: string;
-  rolePrefix: string;
-  serverVersion: string;
-  where: string;
-  settings: string;
-}
-
-async function createDatabase(): Promise<BenchDatabase> {
-  let server: Database;
-  let where: string;
-  if (process.env.DATABASE_URL) {
-    server = { url: process.env.DATABASE_URL, stop: async () => {} };
-    where = "DATABASE_URL";
-  } else {
-    const dir = path.join(ROOT, ".data", `bench-ingest-${process.pid}`);
-    say(`DATABASE_URL not set: starting embedded Postgres in ${path.relative(ROOT, dir)}`);
-    server = await withTimeout(
-      "embedded postgres start",
-      120_000,
-      startEmbeddedPostgres({ dir, persistent: false, log }),
-    );
-    cleanups.push({ what: "stop embedded postgres", run: () => server.stop() });
-    where = "embedded-postgres";
-  }
-  const suffix = randomBytes(5).toString("hex");
-  const name = `rampart_bench_${suffix}`;
-  const rolePrefix = `rb_${suffix}`;
-  const admin = new Client({ connectionString: server.url, connectionTimeoutMillis: 10_000 });
-  await admin.connect();
-  let serverVersion: string;
-  let settings: string;
-  try {
-    serverVersion = (await admin.query<{ server_version: string }>("SHOW server_version")).rows[0]
-      .server_version;
-    const rows = (
-      await admin.query<{ name: string; setting: string }>(
-        `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name IN
-           ('shared_buffers', 'max_wal_size', 'synchronous_commit', 'fsync', 'wal_level', 'jit', 'max_parallel_workers_per_gather', 'work_mem')
-         ORDER BY name`,
-      )
-    ).rows;
-    settings = rows.map((r) => `${r.name}=${r.setting}`).join(", ");
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  cleanups.push({
-    what: `drop database ${name} and roles ${rolePrefix}_*`,
-    run: async () => {
-      const c = new Client({ connectionString: server.url, connectionTimeoutMillis: 10_000 });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        for (const sub of ["posture", "protection", "siem"])
-          await c.query(`DROP ROLE IF EXISTS ${rolePrefix}_${sub}`);
-      } finally {
-        await c.end();
-      }
-    },
-  });
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), rolePrefix, serverVersion, where, settings };
-}
 
 /** A superuser connection to the bench database, closed at cleanup. */
 async function adminClient(db: BenchDatabase): Promise<Client> {
@@ -1234,3 +1120,18 @@ Promise.race([main(), serviceFailure]).then(
     await abort("benchmark failed", 1);
   },
 );
+
+/** This benchmark's cleanup: each step bounded by 60 s. */
+function cleanup(): Promise<void> {
+  return runCleanup(60000);
+}
+
+/** Cleans up and exits (forced after 120 s). */
+function abort(reason: string, code: number): Promise<never> {
+  return abortRun(reason, code, { stepTimeoutMs: 60000, graceMs: 120000 });
+}
+
+/** The benchmark's own database. */
+function createDatabase(): Promise<BenchDatabase> {
+  return createBenchDatabase(ROOT, `bench-ingest-${process.pid}`, log);
+}

@@ -33,7 +33,8 @@ export type InsertedEventsHook = (m: EntityManager, tenantId: string, events: St
 /** How far in the future an event's time may be (clock skew) before it is rejected. */
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 
-const COLUMNS = [
+/** The stored columns of `events`, in the order the ingest COPYs them. */
+export const STORED_EVENT_COLUMNS = [
   "tenant_id",
   "id",
   "connector",
@@ -125,7 +126,7 @@ export class EventIngest {
       await copyRows(
         client,
         "events_stage",
-        COLUMNS,
+        STORED_EVENT_COLUMNS,
         good.map((e) => [
           tenantId,
           e.id,
@@ -152,7 +153,7 @@ export class EventIngest {
         ]),
       );
       const rows: Array<{ id: string }> = await m.query(
-        `INSERT INTO events (${COLUMNS.join(", ")}) SELECT ${COLUMNS.join(", ")} FROM events_stage
+        `INSERT INTO events (${STORED_EVENT_COLUMNS.join(", ")}) SELECT ${STORED_EVENT_COLUMNS.join(", ")} FROM events_stage
          ON CONFLICT (tenant_id, connector, source_event_id, time) DO NOTHING RETURNING id`,
       );
       const ids = new Set(rows.map((r) => r.id));
