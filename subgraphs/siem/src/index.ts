@@ -50,7 +50,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   migrations: siemMigrations,
   createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config)),
   routes: (app, authenticate, ds, log, config) =>
-    eventRoutes(app, authenticate, ds, log, config, ingestorFor(ds, config)),
+    eventRoutes(app, authenticate, log, config, ingestorFor(ds, config)),
   tasks: (ds, log, config) => ({ ...eventTasks(ds, log, config), ...ruleTasks(ds, log) }),
   prepare: () => void loadRuleTemplates(),
   crontab: EVENTS_CRONTAB,

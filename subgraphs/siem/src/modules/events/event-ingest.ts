@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { PoolClient } from "pg";
-import { BadUserInputError, inTenant, newId } from "../../../../common/src";
+import { BadUserInputError, inTenant, newId, writeAudit, type Identity } from "../../../../common/src";
 import { NORMALIZERS } from "../connectors/normalizers";
 import { copyRows } from "./copy";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
@@ -80,10 +80,11 @@ export class EventIngest {
   ) {}
 
   async ingest(
-    tenantId: string,
+    identity: Identity,
     kind: ConnectorKind,
     records: Array<{ line: number; value: unknown; text?: string } | { line: number; error: string }>,
   ): Promise<IngestResult> {
+    const tenantId = identity.tenantId;
     const now = this.options.now?.() ?? Date.now();
     const oldest = now - this.options.retentionDays * 86_400_000;
     const rejected: EventRejection[] = [];
@@ -111,7 +112,9 @@ export class EventIngest {
       else good.push({ ...event, id: newId(), connector: kind, rawText: record.text });
     }
     if (good.length === 0) {
-      if (rejected.length) await this.count(tenantId, kind, 0, 0, rejected.length, null);
+      if (rejected.length) {
+        await inTenant(this.ds, tenantId, (m) => this.count(m, identity, kind, 0, 0, rejected.length, null));
+      }
       return { accepted: 0, duplicates: 0, rejected };
     }
     await ensurePartitions(
@@ -161,38 +164,46 @@ export class EventIngest {
       if (fresh.length && this.options.onInserted) await this.options.onInserted(m, tenantId, fresh);
       const lastTime = fresh.reduce<string | null>((max, e) => (!max || e.time > max ? e.time : max), null);
       await this.count(
-        tenantId,
+        m,
+        identity,
         kind,
         fresh.length,
         good.length - fresh.length,
         rejected.length,
         lastTime,
-        m,
       );
       return fresh.length;
     });
     return { accepted: inserted, duplicates: good.length - inserted, rejected };
   }
 
+  /** Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. */
   private async count(
-    tenantId: string,
+    m: EntityManager,
+    identity: Identity,
     kind: ConnectorKind,
     stored: number,
     duplicates: number,
     rejected: number,
     lastTime: string | null,
-    m?: EntityManager,
   ): Promise<void> {
-    const sql = `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at)
+    await m.query(
+      `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at)
        VALUES ($1, $2, $3, $4, $5, $6, now())
        ON CONFLICT (tenant_id, kind) DO UPDATE SET
          events_total = c.events_total + excluded.events_total,
          duplicates_total = c.duplicates_total + excluded.duplicates_total,
          rejected_total = c.rejected_total + excluded.rejected_total,
          last_event_at = GREATEST(c.last_event_at, excluded.last_event_at),
-         last_ingest_at = now()`;
-    const params = [tenantId, kind, stored, duplicates, rejected, lastTime];
-    if (m) await m.query(sql, params);
-    else await inTenant(this.ds, tenantId, (tx) => tx.query(sql, params));
+         last_ingest_at = now()`,
+      [identity.tenantId, kind, stored, duplicates, rejected, lastTime],
+    );
+    await writeAudit(m, identity, [
+      {
+        action: "events.ingest",
+        target: `connector:${kind}`,
+        details: { accepted: stored, duplicates, rejected },
+      },
+    ]);
   }
 }

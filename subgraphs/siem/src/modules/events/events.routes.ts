@@ -1,10 +1,8 @@
 import express, { type Express, type RequestHandler } from "express";
-import type { DataSource } from "typeorm";
 import { ErrorCode, hasAnyRole, Role, type Config, type Identity, type Logger } from "../../../../common/src";
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS } from "./event.model";
 import { connectorKind, type EventIngest } from "./event-ingest";
-import { writeAudit, inTenant } from "../../../../common/src";
 
 /**
  * `POST /ingest/events?connector=KIND`: NDJSON bulk ingest. The gateway authenticates the caller
@@ -13,7 +11,6 @@ import { writeAudit, inTenant } from "../../../../common/src";
 export function eventRoutes(
   app: Express,
   authenticate: RequestHandler,
-  ds: DataSource,
   log: Logger,
   config: Config,
   ingestor: EventIngest,
@@ -54,20 +51,7 @@ export function eventRoutes(
         const identity = res.locals.identity as Identity;
         const kind = connectorKind(req.query.connector);
         const body = typeof req.body === "string" ? req.body : "";
-        const result = await ingestor.ingest(identity.tenantId, kind, parseNdjson(body));
-        await inTenant(ds, identity.tenantId, (m) =>
-          writeAudit(m, identity, [
-            {
-              action: "events.ingest",
-              target: `connector:${kind}`,
-              details: {
-                accepted: result.accepted,
-                duplicates: result.duplicates,
-                rejected: result.rejected.length,
-              },
-            },
-          ]),
-        );
+        const result = await ingestor.ingest(identity, kind, parseNdjson(body));
         res.json(result);
       } catch (err) {
         log.error({ err }, "ingest failed");

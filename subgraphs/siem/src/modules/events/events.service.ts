@@ -1,7 +1,6 @@
 import {
   BadUserInputError,
   toPage,
-  writeAudit,
   type Identity,
   type PageArgs,
   type RequestDb,
@@ -151,18 +150,9 @@ export class EventsService {
       );
     }
     const result = await this.ingestor.ingest(
-      this.identity.tenantId,
+      this.identity,
       kind,
       records.map((value, i) => ({ line: i + 1, value })),
-    );
-    await this.db.write((m) =>
-      writeAudit(m, this.identity, [
-        {
-          action: "events.ingest",
-          target: `connector:${kind}`,
-          details: { accepted: result.accepted, rejected: result.rejected.length },
-        },
-      ]),
     );
     return ingestPayload(result);
   }
