@@ -1,10 +1,12 @@
 import { Inventory1764300000000 } from "./1764300000000-inventory";
 import { Assessments1764400000000 } from "./1764400000000-assessments";
 import { ResourceExternalIdLower1764800000000 } from "./1764800000000-resource-external-id-lower";
+import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
   Inventory1764300000000,
   Assessments1764400000000,
   ResourceExternalIdLower1764800000000,
+  OutboxPosition1764950000000,
 ];

@@ -2,6 +2,7 @@ import { AlertsIncidents1764300000000 } from "./1764300000000-alerts-incidents";
 import { Events1764500000000 } from "./1764500000000-events";
 import { IncidentWorkflow1764600000000 } from "./1764600000000-incident-workflow";
 import { RulesIntel1764700000000 } from "./1764700000000-rules-intel";
+import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -9,4 +10,5 @@ export const siemMigrations = [
   Events1764500000000,
   IncidentWorkflow1764600000000,
   RulesIntel1764700000000,
+  OutboxPosition1764950000000,
 ];

@@ -8,6 +8,7 @@ export * from "./db/metrics";
 export * from "./db/provision";
 export * from "./db/rls";
 export * from "./db/outbox";
+export * from "./db/outbox-listener";
 export * from "./errors";
 export * from "./identity";
 export * from "./ids";

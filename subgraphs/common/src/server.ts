@@ -39,6 +39,8 @@ export interface SubgraphServerOptions<Ctx extends BaseContext> {
   routes?: (app: Express, authenticate: express.RequestHandler) => void;
   /** The subgraph's durable job runner, stopped on shutdown. */
   jobs?: JobRunner;
+  /** Long-running work (listeners, relays), stopped on shutdown after the server has drained. */
+  background?: { stop(): Promise<void> };
 }
 
 /** A running subgraph. */
@@ -151,6 +153,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     close: () =>
       (closing ??= (async () => {
         await apollo.stop();
+        await options.background?.stop();
         await options.jobs?.stop();
         if (dataSource.isInitialized) await dataSource.destroy();
       })()),

@@ -33,6 +33,16 @@ export interface SubgraphModule<Ctx extends BaseContext> {
   ): void;
   /** Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start. */
   prepare?(): void;
+  /**
+   * Starts the subgraph's long-running work (outbox listeners, relays) once its database is up;
+   * stopped on close, after the HTTP server has drained.
+   */
+  start?(dataSource: DataSource, log: Logger, config: Config): Promise<BackgroundWork> | BackgroundWork;
+}
+
+/** Long-running work of a subgraph, stopped on close. */
+export interface BackgroundWork {
+  stop(): Promise<void>;
 }
 
 /** How long outbox events are kept for consumers that resume by cursor. */
@@ -97,7 +107,9 @@ export async function runSubgraph<Ctx extends BaseContext>(
     logger: log,
   });
   await dataSource.initialize();
+  let background: BackgroundWork | undefined;
   try {
+    background = await module.start?.(dataSource, log, config);
     const schema = await buildFederatedSchema(module.schema);
     const jobs = config.jobsEnabled
       ? await startJobRunner({
@@ -121,8 +133,10 @@ export async function runSubgraph<Ctx extends BaseContext>(
       createContext: (base) => module.createContext(base, dataSource, config),
       routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log, config) : undefined,
       jobs,
+      background,
     });
   } catch (err) {
+    await background?.stop();
     await dataSource.destroy();
     throw err;
   }

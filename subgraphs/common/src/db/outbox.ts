@@ -24,3 +24,98 @@ export async function writeOutbox(manager: EntityManager, events: OutboxEvent[])
     ],
   );
 }
+
+/** Where a reader stands in the outbox: (transaction id, sequence), compared as a pair. */
+export interface OutboxPosition {
+  xid: string;
+  seq: string;
+}
+
+/** One outbox row as a reader sees it, with its position and the opaque cursor naming it. */
+export interface OutboxRecord extends OutboxEvent {
+  position: OutboxPosition;
+  cursor: string;
+  at: Date;
+}
+
+const CURSOR_PREFIX = "o1:";
+
+/** The opaque cursor clients resume from. */
+export function encodeOutboxCursor(position: OutboxPosition): string {
+  return Buffer.from(`${CURSOR_PREFIX}${position.xid}:${position.seq}`).toString("base64url");
+}
+
+/** Reads a cursor back; `null` for anything that is not one of ours. */
+export function decodeOutboxCursor(cursor: string): OutboxPosition | null {
+  const text = Buffer.from(cursor, "base64url").toString();
+  const match = /^o1:(\d{1,20}):(\d{1,20})$/.exec(text);
+  return match ? { xid: match[1], seq: match[2] } : null;
+}
+
+/**
+ * The position a live-only reader starts from: every row of a transaction still running now (and
+ * of any later one) lies after it, so nothing committed after this call is missed. A few rows
+ * committed just before may be delivered too (at least once).
+ */
+export async function outboxStart(manager: EntityManager): Promise<OutboxPosition> {
+  const [row] = (await manager.query(
+    `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid`,
+  )) as Array<{ xid: string }>;
+  return { xid: row.xid, seq: "0" };
+}
+
+/** What to read. */
+export interface OutboxQuery {
+  after: OutboxPosition;
+  /** Topics to read (exact names); all when empty. */
+  topics?: readonly string[];
+  limit: number;
+}
+
+/**
+ * Rows after `after`, in position order, only from transactions older than every running one, so a
+ * reader that advances to the last row it got never skips a row committed later. Runs in the caller's
+ * transaction: a tenant transaction reads its tenant's rows (RLS), a system-scope one all of them.
+ */
+export async function readOutbox(manager: EntityManager, query: OutboxQuery): Promise<OutboxRecord[]> {
+  const topics = query.topics && query.topics.length > 0 ? [...query.topics] : null;
+  const rows = (await manager.query(
+    `SELECT xid::text AS xid, seq::text AS seq, tenant_id, topic, key, payload, at
+       FROM outbox
+      WHERE (xid, seq) > ($1::xid8, $2::bigint)
+        AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
+      ORDER BY xid, seq
+      LIMIT $4`,
+    [query.after.xid, query.after.seq, topics, query.limit],
+  )) as Array<{
+    xid: string;
+    seq: string;
+    tenant_id: string;
+    topic: string;
+    key: string;
+    payload: Record<string, unknown>;
+    at: Date;
+  }>;
+  return rows.map((r) => {
+    const position = { xid: r.xid, seq: r.seq };
+    return {
+      position,
+      cursor: encodeOutboxCursor(position),
+      tenantId: r.tenant_id,
+      topic: r.topic,
+      key: r.key,
+      payload: r.payload,
+      at: r.at,
+    };
+  });
+}
+
+/** Whether rows exist after `after` that are committed but held back by an older running transaction. */
+export async function outboxHasHeldRows(manager: EntityManager, after: OutboxPosition): Promise<boolean> {
+  const [row] = (await manager.query(
+    `SELECT EXISTS (SELECT 1 FROM outbox WHERE (xid, seq) > ($1::xid8, $2::bigint)) AS held`,
+    [after.xid, after.seq],
+  )) as Array<{ held: boolean }>;
+  return row.held;
+}

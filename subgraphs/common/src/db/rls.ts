@@ -39,3 +39,36 @@ export function outboxSql(schema: string): { up: string[]; down: string[] } {
     down: [`DROP TABLE outbox`, `DROP FUNCTION outbox_notify()`],
   };
 }
+
+/**
+ * SQL for migrations: gives outbox rows a gap-free reading order. A `bigserial` alone is not enough:
+ * a transaction that took seq 5 may commit after one that took seq 6, so a reader at 6 would skip 5.
+ * Each row also records its transaction id (`xid8`); readers only take rows of transactions older than
+ * every transaction still running (`pg_snapshot_xmin`) and order by (xid, seq), so nothing can
+ * commit later with a smaller position. The NOTIFY payload names the tenant, so a process wakes only
+ * the readers of that tenant.
+ */
+export function outboxPositionSql(schema: string): { up: string[]; down: string[] } {
+  return {
+    up: [
+      `ALTER TABLE outbox ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+      `CREATE INDEX outbox_tenant_position ON outbox (tenant_id, xid, seq)`,
+      `CREATE INDEX outbox_position ON outbox (xid, seq)`,
+      `CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         PERFORM pg_notify('${schema}_outbox', NEW.tenant_id || ' ' || NEW.topic || ' ' || NEW.seq);
+         RETURN NULL;
+       END $$`,
+    ],
+    down: [
+      `DROP INDEX outbox_position`,
+      `DROP INDEX outbox_tenant_position`,
+      `ALTER TABLE outbox DROP COLUMN xid`,
+      `CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         PERFORM pg_notify('${schema}_outbox', NEW.topic || ':' || NEW.seq);
+         RETURN NULL;
+       END $$`,
+    ],
+  };
+}
