@@ -1,6 +1,7 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
 import type { SiemContext } from "../../context";
+import { AnalyticsRuleInput } from "./rules.inputs";
 import { AnalyticsRuleConnection } from "./rules.service";
 import { AnalyticsRule, RuleTemplate } from "./rules.types";
 
@@ -27,30 +28,47 @@ export class RulesResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => AnalyticsRule, {
     description:
-      "Creates an analytics rule (ADMIN) from a definition (see docs/api.md), or from a template with optional overrides. Invalid definitions are BAD_USER_INPUT naming each fault's path.",
+      "Creates an analytics rule (ADMIN) from a definition — typed `input` or JSON `spec`, exactly one (see docs/api.md) — or from a template, which a definition given with it overrides field by field. Invalid definitions are BAD_USER_INPUT naming each fault's path in `extensions.problems`; nothing is stored.",
   })
   createAnalyticsRule(
+    @Arg("input", () => AnalyticsRuleInput, {
+      nullable: true,
+      description:
+        "The rule definition as typed fields (or, with templateId, the fields replacing the template's).",
+    })
+    input: AnalyticsRuleInput | undefined,
     @Arg("spec", () => JSONScalar, {
       nullable: true,
-      description: "The rule definition, or overrides of the template's.",
+      description:
+        "The rule definition as JSON (or, with templateId, overrides of the template's); not with `input`.",
     })
     spec: unknown,
     @Arg("templateId", () => String, { nullable: true, description: "Start from this built-in template." })
     templateId: string | undefined,
     @Ctx() ctx: SiemContext,
   ) {
-    return ctx.services.rules.create(spec, templateId);
+    return ctx.services.rules.create({ input, spec }, templateId);
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => AnalyticsRule, {
-    description: "Replaces a rule's definition (ADMIN); `enabled: false` stops it.",
+    description:
+      "Replaces a rule's definition (ADMIN) with a complete new one — typed `input` or JSON `spec`, exactly one; `enabled: false` stops it. Invalid definitions are BAD_USER_INPUT as for createAnalyticsRule and change nothing.",
   })
   updateAnalyticsRule(
     @Arg("id", () => ID) id: string,
-    @Arg("spec", () => JSONScalar, { description: "The complete new definition." }) spec: unknown,
+    @Arg("input", () => AnalyticsRuleInput, {
+      nullable: true,
+      description: "The complete new definition as typed fields.",
+    })
+    input: AnalyticsRuleInput | undefined,
+    @Arg("spec", () => JSONScalar, {
+      nullable: true,
+      description: "The complete new definition as JSON; not with `input`.",
+    })
+    spec: unknown,
     @Ctx() ctx: SiemContext,
   ) {
-    return ctx.services.rules.update(id, spec);
+    return ctx.services.rules.update(id, { input, spec });
   }
 }

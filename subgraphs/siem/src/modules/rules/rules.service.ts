@@ -16,6 +16,7 @@ import { Connection } from "../../../../common/src";
 import { parseIsoDuration } from "./durations";
 import type { StoredRule } from "./rule-runner";
 import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
+import { ruleSpecFromInput, type AnalyticsRuleInput } from "./rules.inputs";
 import { AnalyticsRule, RuleTemplate } from "./rules.types";
 import { loadRuleTemplates } from "./templates";
 
@@ -125,13 +126,17 @@ export class RulesService {
     return rows.length ? ruleFromRow(rows[0]) : null;
   }
 
-  /** Creates a rule from a definition (or a template, with optional overrides). */
-  async create(spec: unknown, templateId: string | null | undefined): Promise<AnalyticsRule> {
+  /**
+   * Creates a rule from a definition — typed `input` or JSON `spec`, exactly one — or from a template, whose
+   * definition the one given (if any) overrides field by field.
+   */
+  async create(given: GivenDefinition, templateId: string | null | undefined): Promise<AnalyticsRule> {
     const template = templateId ? loadRuleTemplates().find((t) => t.id === templateId) : undefined;
     if (templateId && !template)
       throw new BadUserInputError("Unknown template.", [
         { field: "templateId", message: `no template "${templateId}"` },
       ]);
+    const spec = definitionGiven(given, template ? "given" : "absent");
     const merged = template ? { ...stripTemplate(template), ...((spec ?? {}) as object) } : spec;
     const normalized = this.validated(merged);
     return this.db.write(async (m) => {
@@ -154,11 +159,11 @@ export class RulesService {
     });
   }
 
-  /** Replaces a rule's definition (a new version). */
-  async update(id: string, spec: unknown): Promise<AnalyticsRule> {
+  /** Replaces a rule's definition (a new version) with the one given as typed `input` or JSON `spec`. */
+  async update(id: string, given: GivenDefinition): Promise<AnalyticsRule> {
     if (!isUuid(id))
       throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
-    const normalized = this.validated(spec);
+    const normalized = this.validated(definitionGiven(given, "not allowed"));
     return this.db.write(async (m) => {
       const rows: Array<Record<string, unknown>> = await m.query(
         `WITH u AS (UPDATE analytics_rules SET kind = $3, enabled = $4, spec = $5, version = version + 1, updated_by = $6, updated_at = now()
@@ -206,6 +211,41 @@ export class RulesService {
       },
     ]);
   }
+}
+
+/** A rule definition as a mutation received it: the typed `input`, the JSON `spec`, either or neither. */
+export interface GivenDefinition {
+  input?: AnalyticsRuleInput | null;
+  spec?: unknown;
+}
+
+/**
+ * The plain definition of a mutation, from exactly one of `input` and `spec` (a typed input becomes the object
+ * the JSON form would be, so one validation serves both); undefined when neither is given and `template` may
+ * stand in for them (create from a template without overrides).
+ */
+function definitionGiven(given: GivenDefinition, template: "given" | "absent" | "not allowed"): unknown {
+  const hasInput = given.input !== null && given.input !== undefined;
+  const hasSpec = given.spec !== null && given.spec !== undefined;
+  if (hasInput && hasSpec)
+    throw new BadUserInputError(
+      "Give the rule definition once, as `input` or as `spec`; nothing was stored.",
+      [
+        { field: "input", message: "given together with spec: send one of them" },
+        { field: "spec", message: "given together with input: send one of them" },
+      ],
+    );
+  if (!hasInput && !hasSpec && template !== "given")
+    throw new BadUserInputError("A rule definition is required; nothing was stored.", [
+      {
+        field: "input",
+        message:
+          template === "absent"
+            ? "is required: the definition as typed `input`, as JSON `spec`, or a `templateId`"
+            : "is required: the new definition as typed `input` or as JSON `spec`",
+      },
+    ]);
+  return hasInput ? ruleSpecFromInput(given.input!) : given.spec;
 }
 
 function stripTemplate(t: ReturnType<typeof loadRuleTemplates>[number]): Record<string, unknown> {

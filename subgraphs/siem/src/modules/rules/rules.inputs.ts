@@ -1,0 +1,236 @@
+/**
+ * Typed GraphQL input for analytics rule definitions: the same fields as the JSON `spec` (RuleSpecInput in
+ * rule-spec.ts), with enums where the values are a closed set. It is only a typed way of writing a spec:
+ * `ruleSpecFromInput` turns it into the plain object the JSON form would have been, and both then go through
+ * validateRuleSpec and normalizeRuleSpec, so checks, defaults and problem paths are the same.
+ */
+import { JSONObjectScalar } from "../../../../common/src";
+import { Field, InputType, Int } from "type-graphql";
+import { Severity } from "../alerts/alert.entity";
+import { EntityTypeEnum } from "../alerts/alerts.inputs";
+import type { EntityType, RuleKind, RuleSeverity, RuleSpec } from "./rule-spec";
+import {
+  AnalyticsRuleKindEnum,
+  IncidentMatchingMethodEnum,
+  SummarizeAggregateEnum,
+  TriggerOperatorEnum,
+} from "./rules.types";
+
+/** `summarize` of a typed rule definition. */
+@InputType({
+  description:
+    "Groups a scheduled rule's filtered events and aggregates per group; the trigger then applies to each group.",
+})
+export class AnalyticsRuleSummarizeInput {
+  @Field(() => [String], {
+    description:
+      "Fields to group by (event columns or attributes.<path>); [] aggregates all events together.",
+  })
+  by: string[];
+
+  @Field(() => SummarizeAggregateEnum, {
+    description: "COUNT (events) or DISTINCT_COUNT (values of `field`).",
+  })
+  aggregate: "COUNT" | "DISTINCT_COUNT";
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The field whose distinct values DISTINCT_COUNT counts (required there, refused for COUNT).",
+  })
+  field?: string | null;
+}
+
+/** `trigger` of a typed rule definition. */
+@InputType({
+  description: "When a rule fires: its result count (or each group's aggregate) compared with a threshold.",
+})
+export class AnalyticsRuleTriggerInput {
+  @Field(() => TriggerOperatorEnum, { description: "The comparison." })
+  operator: RuleSpec["trigger"]["operator"];
+
+  @Field(() => Int, { description: "The threshold: a whole number ≥ 0." })
+  threshold: number;
+}
+
+/** One entity mapping of a typed rule definition. */
+@InputType({ description: "An entity of the rule's alerts and the field its value is read from." })
+export class AnalyticsRuleEntityMappingInput {
+  @Field(() => EntityTypeEnum, { description: "The entity's type." })
+  entityType: EntityType;
+
+  @Field({
+    description:
+      "An event column or attributes.<path>; for a summarised rule, one of its summarize.by fields (the results are the groups).",
+  })
+  field: string;
+}
+
+/** `suppression` of a typed rule definition. */
+@InputType({ description: "Alert suppression: the rule stays quiet for `duration` after it fires." })
+export class AnalyticsRuleSuppressionInput {
+  @Field({ description: "Whether suppression is on." })
+  enabled: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "ISO 8601 duration, 5 minutes to 24 hours (PT1H); required when enabled, default PT5H.",
+  })
+  duration?: string | null;
+}
+
+/** `incidentGrouping` of a typed rule definition. */
+@InputType({ description: "How the rule's alerts are grouped into incidents; every field has a default." })
+export class AnalyticsRuleIncidentGroupingInput {
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Whether alerts join an open incident; default false (each alert opens its own).",
+  })
+  enabled?: boolean | null;
+
+  @Field(() => IncidentMatchingMethodEnum, {
+    nullable: true,
+    description: "Which open incident an alert joins; default ALL_ENTITIES.",
+  })
+  matchingMethod?: RuleSpec["incidentGrouping"]["matchingMethod"] | null;
+
+  @Field(() => [EntityTypeEnum], {
+    nullable: true,
+    description:
+      "The entity types that must match: required for SELECTED (and mapped by entityMappings), refused otherwise.",
+  })
+  selectedEntityTypes?: EntityType[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "How far back to look for an open incident: ISO 8601 duration, 5 minutes to 7 days; default PT5H.",
+  })
+  lookbackDuration?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Reopen a closed incident within the lookback instead of opening a new one; default false.",
+  })
+  reopenClosedIncident?: boolean | null;
+}
+
+/** A typed analytics rule definition (the typed twin of the JSON `spec`). */
+@InputType({
+  description:
+    "An analytics rule definition as typed fields; the same content and checks as the JSON `spec` (docs/api.md). A field left out or null takes its default. With a templateId, the fields given replace the template's.",
+})
+export class AnalyticsRuleInput {
+  @Field(() => AnalyticsRuleKindEnum, {
+    description:
+      "SCHEDULED (needs queryFrequency and queryPeriod) or NRT (per event; no schedule, no summarize).",
+  })
+  kind: RuleKind;
+
+  @Field({ description: "Display name, 1–256 characters (the alerts' title)." })
+  displayName: string;
+
+  @Field({ description: "Description, up to 5,000 characters (may be empty; the alerts' description)." })
+  description: string;
+
+  @Field(() => Severity, { description: "Severity of its alerts." })
+  severity: RuleSeverity;
+
+  @Field(() => Boolean, { nullable: true, description: "Whether it runs; default true." })
+  enabled?: boolean | null;
+
+  @Field(() => JSONObjectScalar, {
+    description:
+      'The event filter, in the JSON filter language of docs/api.md: { all: [...] }, { any: [...] }, { not: {...} } or a condition { field, op, value } such as { field: "class_uid", op: "eq", value: 3002 }. JSON rather than a recursive input type: a condition\'s value is a string, number, boolean or list by field, which no input type can express, and this keeps one spelling of the language (ops like inCidr) for the JSON spec, templates and what AnalyticsRuleDefinition.filter reads back.',
+  })
+  filter: Record<string, unknown>;
+
+  @Field(() => AnalyticsRuleSummarizeInput, {
+    nullable: true,
+    description: "Group and aggregate the filtered events (SCHEDULED only).",
+  })
+  summarize?: AnalyticsRuleSummarizeInput | null;
+
+  @Field(() => AnalyticsRuleTriggerInput, { nullable: true, description: "When it fires; default GT 0." })
+  trigger?: AnalyticsRuleTriggerInput | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "SCHEDULED only (required there): how often it runs, ISO 8601 duration, 5 minutes to 14 days.",
+  })
+  queryFrequency?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "SCHEDULED only (required there): how far back each run looks, ISO 8601 duration, 5 minutes to 14 days and at least queryFrequency.",
+  })
+  queryPeriod?: string | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "MITRE ATT&CK tactics as Sentinel spells them (CredentialAccess, InitialAccess, LateralMovement…); default none.",
+  })
+  tactics?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: "MITRE ATT&CK technique ids (T1110, T1110.003), up to 50; default none.",
+  })
+  techniques?: string[] | null;
+
+  @Field(() => [AnalyticsRuleEntityMappingInput], {
+    nullable: true,
+    description: "Up to 10 entities of its alerts; default none.",
+  })
+  entityMappings?: AnalyticsRuleEntityMappingInput[] | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "One alert per result row or group (true), or one alert per run (false, the default).",
+  })
+  alertPerResult?: boolean | null;
+
+  @Field(() => AnalyticsRuleSuppressionInput, {
+    nullable: true,
+    description: "Alert suppression after it fires; default off.",
+  })
+  suppression?: AnalyticsRuleSuppressionInput | null;
+
+  @Field(() => AnalyticsRuleIncidentGroupingInput, {
+    nullable: true,
+    description: "How its alerts join incidents; default off (ALL_ENTITIES over PT5H, no reopening).",
+  })
+  incidentGrouping?: AnalyticsRuleIncidentGroupingInput | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "A threat-intelligence matching rule: its filter selects the events the TI matcher checks; default false.",
+  })
+  threatIntelligence?: boolean | null;
+}
+
+/** `record` without its null and undefined entries: in GraphQL, an explicit null is the same as leaving it out. */
+function given(record: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(record).filter(([, value]) => value !== null && value !== undefined),
+  );
+}
+
+/**
+ * The plain rule definition a typed input stands for: the object a JSON `spec` with the same content would be
+ * (fields left out or null are absent), ready for validateRuleSpec. The filter is passed on as given.
+ */
+export function ruleSpecFromInput(input: AnalyticsRuleInput): Record<string, unknown> {
+  const { summarize, trigger, entityMappings, suppression, incidentGrouping, ...scalars } = input;
+  return given({
+    ...scalars,
+    summarize: summarize && given(summarize),
+    trigger: trigger && given(trigger),
+    entityMappings: entityMappings?.map((mapping) => given(mapping)),
+    suppression: suppression && given(suppression),
+    incidentGrouping: incidentGrouping && given(incidentGrouping),
+  });
+}
