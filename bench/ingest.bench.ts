@@ -16,68 +16,51 @@
  *   npm run bench:ingest        (BENCH_EVENTS=1000000, BENCH_CHUNK=20000, BENCH_CONCURRENCY=2)
  */
 import "reflect-metadata";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { Client } from "pg";
-import { from as copyFrom } from "pg-copy-streams";
 import type { DataSource, EntityManager } from "typeorm";
-import { Agent, request } from "undici";
 import { signDevToken } from "../gateway/src/auth";
 import {
+  copyText,
   createDataSource,
   createLogger,
   inTenant,
-  loadConfig,
   newId,
   Role,
   subgraphDatabaseUrl,
 } from "../subgraphs/common/src";
 import { normalizeOcsf } from "../subgraphs/siem/src/modules/connectors/normalizers/ocsf";
-import { copyText } from "../subgraphs/siem/src/modules/events/copy";
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
 import { loadRuleTemplates } from "../subgraphs/siem/src/modules/rules/templates";
-import { freePort } from "../scripts/lib/database";
-import { migrateAll } from "../scripts/lib/platform";
 import { indicatorValues, OcsfTraffic } from "./lib/ocsf-events";
 import {
-  CLK_TCK,
-  cpuTicks,
-  machineBusyTicks,
-  serviceFailure,
-  startService,
-  stopAll,
-  waitUntil,
-  type Service,
-} from "./lib/processes";
+  adminClient,
+  copyClients,
+  loggedErrors,
+  machine,
+  measured,
+  numberEnv,
+  postChunks,
+  PostgresCpu,
+  postmasterOf,
+  rawCopy,
+  runBenchmark,
+  sampleActivity,
+  startForkedPlatform,
+  gql,
+  type IngestChunk,
+  type IngestOutcome,
+  type Phase,
+} from "./lib/ingest-run";
+import type { Service } from "./lib/processes";
 import { writeResultsSection } from "./lib/results";
 import { percentile } from "./lib/stats";
 import { STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
-import {
-  abort as abortRun,
-  cleanup as runCleanup,
-  cleanups,
-  createBenchDatabase,
-  withTimeout,
-  type BenchDatabase,
-} from "./lib/lifecycle";
+import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const DIST = path.join(ROOT, "dist");
-
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min)
-    throw new Error(`${name} must be a number ≥ ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
 const EVENTS = Math.floor(numberEnv("BENCH_EVENTS", 1_000_000, 100));
 const CHUNK = Math.floor(numberEnv("BENCH_CHUNK", 20_000, 1));
 const CONCURRENCY = Math.floor(numberEnv("BENCH_CONCURRENCY", 2, 1));
@@ -96,16 +79,6 @@ const BUDGET = { eventsPerSecond: 50_000, ofRawCopy: 0.5, ruleSeconds: 5, ruleEv
 const TENANT = "bench-ingest";
 const COPY_TENANT = "bench-raw-copy";
 const RULE_TEMPLATE = "brute-force-sign-ins-by-ip";
-const JWT_SECRET = `bench-jwt-${randomBytes(16).toString("hex")}`;
-const INTERNAL_SECRET = `bench-internal-${randomBytes(16).toString("hex")}`;
-const ROLE_PASSWORD = `bench-${randomBytes(8).toString("hex")}`;
-
-/** BENCH_CPU_PROF=<dir>: the gateway and the SIEM write V8 CPU profiles there when they stop. */
-const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
-const profile = (name: string) =>
-  CPU_PROF_DIR
-    ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`]
-    : [];
 
 /** The columns the SIEM's ingest COPYs, in its order. */
 const COLUMNS = STORED_EVENT_COLUMNS;
@@ -125,187 +98,7 @@ const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 const launched: Service[] = [];
 
 // ---------------------------------------------------------------------------------------------
-// Database
-
-/** A superuser connection to the bench database, closed at cleanup. */
-async function adminClient(db: BenchDatabase): Promise<Client> {
-  const c = new Client({ connectionString: db.url, connectionTimeoutMillis: 10_000 });
-  await c.connect();
-  cleanups.push({ what: "close admin connection", run: () => c.end() });
-  return c;
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting
-
-/**
- * CPU of this benchmark's Postgres processes: the postmaster's children whose process title names
- * the bench database (its backends, autovacuum workers) plus the shared writers (checkpointer,
- * background writer, WAL writer). Sampled every second during a phase so that processes which exit
- * (autovacuum workers) are counted up to their last sample; other databases' backends on the same
- * server (another test run) are left out and show as "other".
- */
-class PostgresCpu {
-  private readonly first = new Map<number, number>();
-  private readonly last = new Map<number, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
-
-  constructor(
-    private readonly postmaster: number | undefined,
-    private readonly database: string,
-  ) {}
-
-  private sample(): void {
-    if (this.postmaster === undefined) return;
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      let stat: string;
-      let title: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        if (!stat.includes("(postgres)")) continue;
-        title = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      } catch {
-        continue;
-      }
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[1]) !== this.postmaster) continue;
-      if (!title.includes(this.database) && !/checkpointer|background writer|walwriter/.test(title)) continue;
-      const ticks = Number(f[11]) + Number(f[12]);
-      if (!this.first.has(pid)) this.first.set(pid, this.started ? 0 : ticks);
-      this.last.set(pid, ticks);
-    }
-  }
-
-  start(): void {
-    this.first.clear();
-    this.last.clear();
-    this.started = false;
-    this.sample();
-    this.started = true;
-    this.timer = setInterval(() => this.sample(), 1000);
-  }
-
-  /** CPU seconds since start(). */
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    let ticks = 0;
-    for (const [pid, last] of this.last) ticks += last - (this.first.get(pid) ?? 0);
-    return ticks / CLK_TCK;
-  }
-}
-
-/**
- * Samples pg_stat_activity of the bench database twice a second: how often a statement was running
- * and how often one was waiting for a lock (ingest transactions contending for the same rows).
- */
-function sampleActivity(
-  admin: Client,
-): () => Promise<{ samples: number; active: number; waitingOnLock: number }> {
-  const totals = { samples: 0, active: 0, waitingOnLock: 0 };
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(
-      async () => {
-        const { rows } = await admin.query<{ active: number; lock: number }>(
-          `SELECT count(*) FILTER (WHERE state = 'active')::int AS active,
-                count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock')::int AS lock
-         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-        );
-        totals.samples++;
-        totals.active += rows[0].active;
-        totals.waitingOnLock += rows[0].lock;
-      },
-      () => undefined,
-    );
-  }, 500);
-  return async () => {
-    clearInterval(timer);
-    await running.catch(() => undefined);
-    return totals;
-  };
-}
-
-interface CpuSnapshot {
-  gateway: number;
-  siem: number;
-  others: number;
-  bench: number;
-  machine: number;
-}
-
-/** CPU so far (seconds) of the benchmark's own processes and of the whole machine. */
-function cpuSnapshot(services: Record<string, Service>): CpuSnapshot {
-  const s = (ticks: number) => ticks / CLK_TCK;
-  const usage = process.cpuUsage();
-  return {
-    gateway: s(cpuTicks(services.gateway.pid)),
-    siem: s(cpuTicks(services.siem.pid)),
-    others: s(cpuTicks(services.posture.pid) + cpuTicks(services.protection.pid)),
-    bench: (usage.user + usage.system) / 1e6,
-    machine: s(machineBusyTicks()),
-  };
-}
-
-/** Runs `work` as a measured phase: wall time and CPU by process. */
-async function measured(
-  services: Record<string, Service>,
-  pg: PostgresCpu,
-  work: () => Promise<void>,
-): Promise<Phase> {
-  const before = cpuSnapshot(services);
-  pg.start();
-  const t = performance.now();
-  let postgres = 0;
-  try {
-    await work();
-  } finally {
-    postgres = pg.stop();
-  }
-  const seconds = (performance.now() - t) / 1000;
-  return { seconds, cpu: cpuDelta(before, cpuSnapshot(services), postgres) };
-}
-
-function cpuDelta(
-  a: CpuSnapshot,
-  b: CpuSnapshot,
-  postgres: number,
-): CpuSnapshot & { postgres: number; other: number } {
-  const d = {
-    gateway: b.gateway - a.gateway,
-    siem: b.siem - a.siem,
-    others: b.others - a.others,
-    postgres,
-    bench: b.bench - a.bench,
-    machine: b.machine - a.machine,
-  };
-  return { ...d, other: Math.max(0, d.machine - d.gateway - d.siem - d.others - d.postgres - d.bench) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// GraphQL through the gateway
-
-async function gql<T>(url: string, token: string, query: string, variables: object = {}): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(120_000),
-  });
-  const text = await res.text();
-  let body: { data?: T; errors?: unknown[] };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    throw new Error(`${url}: HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
-  }
-  if (res.status !== 200 || body.errors?.length || !body.data)
-    throw new Error(`${url}: HTTP ${res.status}: ${JSON.stringify(body.errors ?? body).slice(0, 800)}`);
-  return body.data;
-}
+// Threat intelligence
 
 /** A STIX 2.1 bundle with one indicator per value (IPs and domains), valid from a week before `now`. */
 function stixBundle(values: { ips: string[]; domains: string[] }, now: number): Record<string, unknown> {
@@ -346,13 +139,8 @@ function stixBundle(values: { ips: string[]; domains: string[] }, now: number): 
 // ---------------------------------------------------------------------------------------------
 // Generation (before anything is timed)
 
-interface Chunk {
-  events: number;
-  /** The NDJSON body POSTed to the gateway. */
-  ndjson: Buffer;
-  /** The same events, normalised by the OCSF normaliser, as COPY text rows for the baseline table. */
-  copy: Buffer;
-}
+/** `ndjson`: the body POSTed to the gateway; `copy`: the same events, normalised by the OCSF normaliser, as COPY text rows. */
+type Chunk = IngestChunk;
 
 interface Generated {
   chunks: Chunk[];
@@ -418,7 +206,7 @@ function generate(now: number): Generated {
         .join("\t");
     }
     chunks.push({
-      events: n,
+      records: n,
       ndjson: Buffer.from(lines.join("\n") + "\n"),
       copy: Buffer.from(rows.join("\n") + "\n"),
     });
@@ -432,143 +220,6 @@ function generate(now: number): Generated {
     days: [...days].sort(),
     seconds: (performance.now() - t0) / 1000,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measured phases
-
-interface Phase {
-  seconds: number;
-  cpu: ReturnType<typeof cpuDelta>;
-}
-
-/** Runs `work(i)` for every chunk index with `CONCURRENCY` in flight; stops at the first failure. */
-async function forEachChunk(count: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, count) }, async () => {
-      while (!failed) {
-        const i = next++;
-        if (i >= count) return;
-        try {
-          await work(i);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    }),
-  );
-}
-
-/** Opens the raw COPY baseline's connections (superuser), outside the measured time. */
-async function copyClients(db: BenchDatabase): Promise<Client[]> {
-  const clients = await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      const c = new Client({ connectionString: db.url, connectionTimeoutMillis: 10_000 });
-      await c.connect();
-      return c;
-    }),
-  );
-  cleanups.push({
-    what: "close the raw COPY connections",
-    run: async () => void (await Promise.allSettled(clients.map((c) => c.end()))),
-  });
-  return clients;
-}
-
-/** The raw COPY baseline: each chunk one COPY (its own transaction) into bench_raw.events, one chunk per connection at a time. */
-async function rawCopy(clients: Client[], chunks: Chunk[]): Promise<void> {
-  const free = [...clients];
-  await forEachChunk(chunks.length, async (i) => {
-    const client = free.pop()!;
-    try {
-      const stream = client.query(copyFrom(`COPY bench_raw.events (${COLUMNS.join(", ")}) FROM STDIN`));
-      await pipeline(Readable.from([chunks[i].copy]), stream);
-    } finally {
-      free.push(client);
-    }
-  });
-}
-
-interface IngestOutcome {
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  firstRejections: string[];
-  latenciesMs: number[];
-  /** Requests that failed with a 5xx and were sent again (a shipper retries a failed batch). */
-  failures: Array<{ chunk: number; attempt: number; status: number; body: string }>;
-}
-
-/** Attempts per chunk: a 5xx (e.g. the batch's transaction aborted) is retried, and reported. */
-const MAX_ATTEMPTS = 3;
-
-/** POSTs every chunk to the gateway's /ingest/events?connector=OCSF, CONCURRENCY requests in flight. */
-async function ingestThroughGateway(
-  gatewayOrigin: string,
-  token: string,
-  chunks: Chunk[],
-): Promise<IngestOutcome> {
-  const agent = new Agent({
-    connections: CONCURRENCY,
-    keepAliveTimeout: 60_000,
-    headersTimeout: 600_000,
-    bodyTimeout: 600_000,
-  });
-  const out: IngestOutcome = {
-    accepted: 0,
-    duplicates: 0,
-    rejected: 0,
-    firstRejections: [],
-    latenciesMs: [],
-    failures: [],
-  };
-  try {
-    await forEachChunk(chunks.length, async (i) => {
-      for (let attempt = 1; ; attempt++) {
-        const t = performance.now();
-        const res = await request(`${gatewayOrigin}/ingest/events?connector=OCSF`, {
-          method: "POST",
-          dispatcher: agent,
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
-          body: chunks[i].ndjson,
-        });
-        const text = await res.body.text();
-        const ms = performance.now() - t;
-        if (res.statusCode >= 500 && attempt < MAX_ATTEMPTS) {
-          out.failures.push({ chunk: i, attempt, status: res.statusCode, body: text.slice(0, 300) });
-          say(`chunk ${i}: HTTP ${res.statusCode} on attempt ${attempt}, sending it again`);
-          continue;
-        }
-        out.latenciesMs.push(ms);
-        if (res.statusCode !== 200)
-          throw new Error(`chunk ${i}: HTTP ${res.statusCode}: ${text.slice(0, 500)}`);
-        const body = JSON.parse(text) as {
-          accepted: number;
-          duplicates: number;
-          rejected: Array<{ line: number; reason: string }>;
-        };
-        out.accepted += body.accepted;
-        out.duplicates += body.duplicates;
-        out.rejected += body.rejected.length;
-        for (const r of body.rejected.slice(0, 3))
-          if (out.firstRejections.length < 5)
-            out.firstRejections.push(`chunk ${i} line ${r.line}: ${r.reason}`);
-        // A retry may find its events stored already (if the failure came after the commit).
-        const kept = attempt === 1 ? body.accepted : body.accepted + body.duplicates;
-        if (kept !== chunks[i].events)
-          throw new Error(
-            `chunk ${i}: accepted ${body.accepted} of ${chunks[i].events}: ${text.slice(0, 500)}`,
-          );
-        return;
-      }
-    });
-  } finally {
-    await agent.close();
-  }
-  return out;
 }
 
 /** An EntityManager that records every statement (and its time) it is given. */
@@ -589,22 +240,6 @@ function recording(
       };
     },
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Machine
-
-function machine(): Record<string, string> {
-  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "unknown";
-  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0);
-  return {
-    nproc: String(os.availableParallelism()),
-    cpu: model.trim(),
-    memory: `${(memKb / 1024 / 1024).toFixed(1)} GiB`,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -630,113 +265,31 @@ async function main(): Promise<void> {
   // 2. Database, services.
   const db = await createDatabase();
   say(`database ready (${db.where}, Postgres ${db.serverVersion}); role prefix ${db.rolePrefix}`);
-  const [posturePort, protectionPort, siemPort, gatewayPort] = await Promise.all(
-    Array.from({ length: 4 }, () => freePort()),
-  );
-  const subgraphUrls: Record<string, string> = {
-    posture: `http://127.0.0.1:${posturePort}/graphql`,
-    protection: `http://127.0.0.1:${protectionPort}/graphql`,
-    siem: `http://127.0.0.1:${siemPort}/graphql`,
-  };
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    RAMPART_ENV: "production",
-    NODE_ENV: "production",
-    LOG_LEVEL: "warn",
-    HOST: "127.0.0.1",
-    DATABASE_URL: db.url,
-    DB_ROLE_PREFIX: db.rolePrefix,
-    DB_ROLE_PASSWORD: ROLE_PASSWORD,
-    POSTURE_PORT: String(posturePort),
-    PROTECTION_PORT: String(protectionPort),
-    SIEM_PORT: String(siemPort),
-    GATEWAY_PORT: String(gatewayPort),
-    POSTURE_URL: subgraphUrls.posture,
-    PROTECTION_URL: subgraphUrls.protection,
-    SIEM_URL: subgraphUrls.siem,
-    SUPERGRAPH_PATH: path.join(ROOT, "gateway", "supergraph.graphql"),
-    JWT_SECRET,
-    INTERNAL_TOKEN_SECRET: INTERNAL_SECRET,
-    JOBS_ENABLED: "false",
-    SEED_DEMO: "false",
-    INTROSPECTION: "false",
+  say("migrating and starting the services");
+  const platform = await startForkedPlatform({
+    root: ROOT,
+    db,
+    log,
+    launched,
     // Room for the largest chunk (the SIEM buffers one request body; the gateway streams it).
-    MAX_BODY_BYTES: String(Math.max(16 * 2 ** 20, Math.ceil(largest * 1.25))),
-  };
-  for (const key of [
-    "JWT_JWKS_URL",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "PORT",
-    "FORK",
-    "CONFIG_PATH",
-    "NODE_OPTIONS",
-    "DB_POOL_SIZE",
-    "EVENT_RETENTION_DAYS",
-  ])
-    delete env[key];
-  const config = loadConfig(env);
-  say("migrating");
-  await withTimeout("migrations", 120_000, migrateAll(config, log));
-  if (CPU_PROF_DIR) mkdirSync(CPU_PROF_DIR, { recursive: true });
-  cleanups.push({ what: "stop services", run: () => stopAll(10_000) });
-
-  const services: Record<string, Service> = {};
-  for (const name of ["posture", "protection", "siem"] as const) {
-    services[name] = startService(
-      name,
-      process.execPath,
-      [...(name === "siem" ? profile("siem") : []), path.join(DIST, "subgraphs", name, "src", "main.js")],
-      env,
-    );
-  }
-  launched.push(services.posture, services.protection, services.siem);
-  for (const name of ["posture", "protection", "siem"]) {
-    const ready = subgraphUrls[name].replace(/\/graphql$/, "/ready");
-    await waitUntil(
-      `${name} subgraph`,
-      60_000,
-      async () => (await fetch(ready, { signal: AbortSignal.timeout(2000) })).ok,
-      services[name],
-    );
-  }
-  services.gateway = startService(
-    "gateway",
-    process.execPath,
-    [...profile("gateway"), path.join(DIST, "gateway", "src", "main.js")],
-    env,
-  );
-  launched.push(services.gateway);
-  const origin = `http://127.0.0.1:${gatewayPort}`;
-  const graphqlUrl = `${origin}/graphql`;
-  await waitUntil(
-    "gateway",
-    60_000,
-    async () => (await fetch(`${origin}/ready`, { signal: AbortSignal.timeout(2000) })).ok,
-    services.gateway,
-  );
-  say(`services up: gateway ${gatewayPort}, siem ${siemPort}`);
+    extraEnv: { MAX_BODY_BYTES: String(Math.max(16 * 2 ** 20, Math.ceil(largest * 1.25))) },
+    // BENCH_CPU_PROF=<dir>: the gateway and the SIEM write V8 CPU profiles there when they stop.
+    profiled: ["siem", "gateway"],
+  });
+  const { services, config, origin, graphqlUrl } = platform;
+  say(`services up: gateway ${origin}`);
 
   const admin = await adminClient(db);
-  const postmaster = await (async () => {
-    const { rows } = await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-    try {
-      const stat = readFileSync(`/proc/${rows[0].pid}/stat`, "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      return undefined; // Postgres on another host or namespace: its CPU is not reported
-    }
-  })();
-  const pgCpu = new PostgresCpu(postmaster, new URL(db.url).pathname.slice(1));
+  const pgCpu = new PostgresCpu(await postmasterOf(admin), new URL(db.url).pathname.slice(1));
 
   // 3. Detections through the gateway: every NRT template, the scheduled rule, the STIX bundle.
-  const adminToken = await signDevToken(JWT_SECRET, {
+  const adminToken = await signDevToken(platform.jwtSecret, {
     subject: "bench-admin@rampart.local",
     tenantId: TENANT,
     roles: [Role.ADMIN],
     ttlSeconds: 4 * 3600,
   });
-  const ingestToken = await signDevToken(JWT_SECRET, {
+  const ingestToken = await signDevToken(platform.jwtSecret, {
     subject: "bench-ingestor@rampart.local",
     tenantId: TENANT,
     roles: [Role.INGESTOR],
@@ -788,8 +341,10 @@ async function main(): Promise<void> {
   }
   await admin.query("CHECKPOINT");
   say(`raw COPY of ${fmt(EVENTS)} rows (${CONCURRENCY} connections)`);
-  const clients = await copyClients(db);
-  const copyPhase = await measured(services, pgCpu, () => rawCopy(clients, gen.chunks));
+  const clients = await copyClients(db, CONCURRENCY);
+  const copyPhase = await measured(services, "siem", pgCpu, () =>
+    rawCopy(clients, "bench_raw.events", COLUMNS, gen.chunks),
+  );
   await Promise.all(clients.map((c) => c.end()));
   const copied = Number(
     (await admin.query<{ n: string }>("SELECT count(*) AS n FROM bench_raw.events")).rows[0].n,
@@ -803,28 +358,20 @@ async function main(): Promise<void> {
   say(`ingest of ${fmt(EVENTS)} events through the gateway (${CONCURRENCY} requests in flight)`);
   let outcome: IngestOutcome | undefined;
   const stopSampling = sampleActivity(admin);
-  const ingestPhase = await measured(services, pgCpu, async () => {
-    outcome = await ingestThroughGateway(origin, ingestToken, gen.chunks);
+  const ingestPhase = await measured(services, "siem", pgCpu, async () => {
+    outcome = await postChunks({
+      url: `${origin}/ingest/events?connector=OCSF`,
+      token: ingestToken,
+      chunks: gen.chunks,
+      concurrency: CONCURRENCY,
+      say,
+    });
   });
   const activity = await stopSampling();
   if (!outcome) throw new Error("no ingest outcome");
   say(`ingest: ${ingestPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / ingestPhase.seconds)} events/s`);
   // What the SIEM logged for failed requests (the gateway answers a masked "Internal server error").
-  const siemErrors = [
-    ...new Set(
-      services.siem
-        .tail()
-        .split("\n")
-        .flatMap((line) => {
-          try {
-            const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
-            return entry.msg === "ingest failed" && entry.err?.message ? [entry.err.message] : [];
-          } catch {
-            return [];
-          }
-        }),
-    ),
-  ];
+  const siemErrors = loggedErrors(services.siem, "ingest failed");
   if (outcome.failures.length)
     say(
       `${outcome.failures.length} request(s) failed and were sent again; the SIEM logged: ${siemErrors.join("; ") || "nothing"}`,
@@ -957,7 +504,7 @@ async function main(): Promise<void> {
   // CPU cost per event, which foreign load on the machine hardly moves (unlike wall time).
   const nproc = os.availableParallelism();
   const ingestUs =
-    ((ingestPhase.cpu.gateway + ingestPhase.cpu.siem + ingestPhase.cpu.postgres) / EVENTS) * 1e6;
+    ((ingestPhase.cpu.gateway + ingestPhase.cpu.target + ingestPhase.cpu.postgres) / EVENTS) * 1e6;
   const copyUs = (copyPhase.cpu.postgres / EVENTS) * 1e6;
   const foreign = Math.max(
     copyPhase.cpu.other / copyPhase.seconds,
@@ -1013,7 +560,7 @@ async function main(): Promise<void> {
     "### Method",
     "",
     `- **Events**: ${fmt(EVENTS)} synthetic OCSF events (seed ${SEED}), generated before anything is timed: ${mix} (Network Activity with private sources and public destinations, Authentication with failures, Process Activity, DNS Activity); unique \`metadata.uid\`; \`time\` spread over the 50 minutes before the run; ${Math.round(ndjsonBytes / EVENTS)} B of JSON per event on average. Planted: ${planted.ti} events with an indicator value (${(TI_RATE * 100).toFixed(2)} %: a destination IP or queried domain of ${gen.planted.ips.length + gen.planted.domains.length} of the indicators), ${planted.encodedPowerShell} encoded PowerShell command lines, ${planted.internetRdpSsh} RDP/SSH connections allowed from the internet, ${planted.bruteForce} failed sign-ins from ${gen.traffic.attackers.length} guessing addresses.`,
-    `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${env.MAX_BODY_BYTES}). Through the gateway with an ADMIN token: one rule per NRT template (${nrtTemplates.length}: ${nrtTemplates.map((t) => t.id).join(", ")}), the scheduled \`${RULE_TEMPLATE}\` template with queryPeriod PT1H, and a STIX 2.1 bundle of ${indicatorCount} indicators (${gen.indicators.ips.length} IPv4 addresses in 198.51.100.0/24 and 203.0.113.0/24, which normal traffic never uses, and ${gen.indicators.domains.length} \`*.bad.example\` domains).`,
+    `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}). Through the gateway with an ADMIN token: one rule per NRT template (${nrtTemplates.length}: ${nrtTemplates.map((t) => t.id).join(", ")}), the scheduled \`${RULE_TEMPLATE}\` template with queryPeriod PT1H, and a STIX 2.1 bundle of ${indicatorCount} indicators (${gen.indicators.ips.length} IPv4 addresses in 198.51.100.0/24 and 203.0.113.0/24, which normal traffic never uses, and ${gen.indicators.domains.length} \`*.bad.example\` domains).`,
     `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, COPY into a TEMP staging table, INSERT … ON CONFLICT DO NOTHING into the day-partitioned \`siem.events\`, then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
     `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same events normalised by the same OCSF normaliser before timing, encoded as the SIEM encodes them (\`copyText\`, same columns), COPYed with pg-copy-streams into \`bench_raw.events\` = \`(LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (same columns, defaults, unique constraint and indexes; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
     `- **Scheduled rule**: after \`ANALYZE siem.events\`, \`runScheduledRule\` (rule-runner.ts) on the stored \`${RULE_TEMPLATE}\` rule as the siem role in \`inTenant\`, with \`now\` one minute after generation, so its PT1H period holds every event; ${RULE_RUNS} runs, best reported (the total includes storing its alerts; the first run creates them, later runs find them present). The plan below is \`EXPLAIN (ANALYZE, BUFFERS)\` of the exact statement the runner sent (recorded from its EntityManager), with its parameters.`,
@@ -1051,7 +598,7 @@ async function main(): Promise<void> {
     "| process | raw COPY | ingest | ingest µs/event | ingest CPU share of wall time |",
     "| --- | ---: | ---: | ---: | ---: |",
     cpuRow("gateway", (c) => c.gateway),
-    cpuRow("siem", (c) => c.siem),
+    cpuRow("siem", (c) => c.target),
     cpuRow("postgres", (c) => c.postgres),
     cpuRow("benchmark (client)", (c) => c.bench),
     cpuRow("posture + protection", (c) => c.others),
@@ -1098,38 +645,7 @@ async function main(): Promise<void> {
   if (!p4 && process.env.BENCH_STRICT === "1") process.exitCode = 2;
 }
 
-process.once("SIGINT", () => void abort("interrupted", 130));
-process.once("SIGTERM", () => void abort("terminated", 143));
-const watchdog = setTimeout(
-  () => void abort(`watchdog: the run exceeded ${WATCHDOG_MS / 1000}s`, 1),
-  WATCHDOG_MS,
-);
-watchdog.unref();
-
-Promise.race([main(), serviceFailure]).then(
-  async () => {
-    await cleanup();
-    clearTimeout(watchdog);
-    say("done");
-    process.exit(process.exitCode ?? 0);
-  },
-  async (err: unknown) => {
-    console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    for (const service of launched)
-      if (service.tail().trim()) console.error(`[bench] last output of ${service.name}:\n${service.tail()}`);
-    await abort("benchmark failed", 1);
-  },
-);
-
-/** This benchmark's cleanup: each step bounded by 60 s. */
-function cleanup(): Promise<void> {
-  return runCleanup(60000);
-}
-
-/** Cleans up and exits (forced after 120 s). */
-function abort(reason: string, code: number): Promise<never> {
-  return abortRun(reason, code, { stepTimeoutMs: 60000, graceMs: 120000 });
-}
+runBenchmark(main, { watchdogMs: WATCHDOG_MS, launched });
 
 /** The benchmark's own database. */
 function createDatabase(): Promise<BenchDatabase> {

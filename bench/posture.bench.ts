@@ -11,8 +11,7 @@ import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } f
 import { evaluateTenant } from "../subgraphs/posture/src/modules/assessments/assessment.runner";
 import { builtInDefinitions } from "../subgraphs/posture/src/modules/assessments/definition-registry";
 import { syntheticResources } from "../scripts/lib/demo-estate";
-import { startEmbeddedPostgres, type Database } from "../scripts/lib/database";
-import { startTestPlatform, type TestPlatform } from "../test/utils/platform";
+import { runInProcessBench } from "./lib/in-process";
 import { percentile } from "./lib/stats";
 import { writeResultsSection } from "./lib/results";
 import { resourceKindOf } from "../subgraphs/common/src";
@@ -42,198 +41,178 @@ async function gql<T>(
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
-async function main(): Promise<void> {
-  let embedded: Database | undefined;
-  if (!process.env.DATABASE_URL) {
-    embedded = await startEmbeddedPostgres({ dir: `.data/bench-posture-${process.pid}`, persistent: false });
-    process.env.DATABASE_URL = embedded.url;
+runInProcessBench("posture", {}, async (platform, database) => {
+  const ds = createDataSource({
+    subgraph: "posture-bench",
+    url: subgraphDatabaseUrl(platform.config, "posture"),
+    schema: "posture",
+    entities: [],
+    logger: createLogger("bench", "warn"),
+  });
+  await ds.initialize();
+  const admin = await platform.token([Role.ADMIN], TENANT);
+  const reader = await platform.token([Role.READER], TENANT);
+  const accounts = (
+    await gql<{ upsertCloudAccounts: Array<{ id: string }> }>(
+      platform.gateway.url,
+      admin,
+      "mutation($input: [CloudAccountInput!]!) { upsertCloudAccounts(input: $input) { id } }",
+      {
+        input: [
+          { provider: "AZURE", externalId: "bench-azure", name: "Azure" },
+          { provider: "AWS", externalId: "bench-aws", name: "AWS" },
+        ],
+      },
+    )
+  ).upsertCloudAccounts.map((a) => a.id);
+
+  // Setup (not measured): the inventory, written straight into the table without evaluation.
+  const azure = Math.round(TOTAL * 0.6);
+  const estate = [
+    ...syntheticResources(azure, "azure", 7).map((r) => ({
+      ...r,
+      accountId: accounts[0],
+      provider: "AZURE",
+    })),
+    ...syntheticResources(TOTAL - azure, "aws", 7).map((r) => ({
+      ...r,
+      accountId: accounts[1],
+      provider: "AWS",
+    })),
+  ];
+  for (let i = 0; i < estate.length; i += 10_000) {
+    const chunk = estate.slice(i, i + 10_000);
+    await inTenant(ds, TENANT, (m) =>
+      m.query(
+        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])`,
+        [
+          chunk.map(() => v7()),
+          chunk.map(() => TENANT),
+          chunk.map((r) => r.accountId),
+          chunk.map((r) => r.provider),
+          chunk.map((r) => r.type),
+          chunk.map((r) => resourceKindOf(r.type)),
+          chunk.map((r) => r.externalId),
+          chunk.map((r) => r.name),
+          chunk.map((r) => r.region),
+          chunk.map((r) => r.resourceGroup),
+          chunk.map((r) => JSON.stringify(r.tags)),
+          chunk.map((r) => JSON.stringify(r.properties)),
+        ],
+      ),
+    );
   }
-  let platform: TestPlatform | undefined;
-  try {
-    platform = await startTestPlatform({ JOBS_ENABLED: "false", LOG_LEVEL: "warn" });
-    const ds = createDataSource({
-      subgraph: "posture-bench",
-      url: subgraphDatabaseUrl(platform.config, "posture"),
-      schema: "posture",
-      entities: [],
-      logger: createLogger("bench", "warn"),
+  await inTenant(ds, TENANT, (m) => m.query("ANALYZE resources"));
+
+  // Baseline: read every resource in the evaluator's pages, nothing else.
+  const readOnce = () =>
+    inTenant(ds, TENANT, async (m) => {
+      let after = "00000000-0000-0000-0000-000000000000";
+      let n = 0;
+      for (;;) {
+        const rows: Array<{ id: string }> = await m.query(
+          `SELECT id, account_id, type, kind, name, region, resource_group, tags, properties FROM resources
+           WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 5000`,
+          [TENANT, after],
+        );
+        n += rows.length;
+        if (rows.length < 5000) return n;
+        after = rows[rows.length - 1].id;
+      }
     });
-    await ds.initialize();
-    const admin = await platform.token([Role.ADMIN], TENANT);
-    const reader = await platform.token([Role.READER], TENANT);
-    const accounts = (
-      await gql<{ upsertCloudAccounts: Array<{ id: string }> }>(
-        platform.gateway.url,
-        admin,
-        "mutation($input: [CloudAccountInput!]!) { upsertCloudAccounts(input: $input) { id } }",
-        {
-          input: [
-            { provider: "AZURE", externalId: "bench-azure", name: "Azure" },
-            { provider: "AWS", externalId: "bench-aws", name: "AWS" },
-          ],
-        },
-      )
-    ).upsertCloudAccounts.map((a) => a.id);
-
-    // Setup (not measured): the inventory, written straight into the table without evaluation.
-    const azure = Math.round(TOTAL * 0.6);
-    const estate = [
-      ...syntheticResources(azure, "azure", 7).map((r) => ({
-        ...r,
-        accountId: accounts[0],
-        provider: "AZURE",
-      })),
-      ...syntheticResources(TOTAL - azure, "aws", 7).map((r) => ({
-        ...r,
-        accountId: accounts[1],
-        provider: "AWS",
-      })),
-    ];
-    for (let i = 0; i < estate.length; i += 10_000) {
-      const chunk = estate.slice(i, i + 10_000);
-      await inTenant(ds, TENANT, (m) =>
-        m.query(
-          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])`,
-          [
-            chunk.map(() => v7()),
-            chunk.map(() => TENANT),
-            chunk.map((r) => r.accountId),
-            chunk.map((r) => r.provider),
-            chunk.map((r) => r.type),
-            chunk.map((r) => resourceKindOf(r.type)),
-            chunk.map((r) => r.externalId),
-            chunk.map((r) => r.name),
-            chunk.map((r) => r.region),
-            chunk.map((r) => r.resourceGroup),
-            chunk.map((r) => JSON.stringify(r.tags)),
-            chunk.map((r) => JSON.stringify(r.properties)),
-          ],
-        ),
-      );
-    }
-    await inTenant(ds, TENANT, (m) => m.query("ANALYZE resources"));
-
-    // Baseline: read every resource in the evaluator's pages, nothing else.
-    const readOnce = () =>
-      inTenant(ds, TENANT, async (m) => {
-        let after = "00000000-0000-0000-0000-000000000000";
-        let n = 0;
-        for (;;) {
-          const rows: Array<{ id: string }> = await m.query(
-            `SELECT id, account_id, type, kind, name, region, resource_group, tags, properties FROM resources
-             WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 5000`,
-            [TENANT, after],
-          );
-          n += rows.length;
-          if (rows.length < 5000) return n;
-          after = rows[rows.length - 1].id;
-        }
-      });
-    const readTimes: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const t = performance.now();
-      await readOnce();
-      readTimes.push(performance.now() - t);
-    }
-    const readMs = Math.min(...readTimes);
-
-    // Full evaluation from nothing, in one transaction (as a definition change runs it).
-    const fullTimes: number[] = [];
-    let assessments = 0;
-    for (let i = 0; i < 2; i++) {
-      await inTenant(ds, TENANT, async (m) => {
-        await m.query("DELETE FROM assessments");
-        await m.query("DELETE FROM control_states");
-        await m.query("DELETE FROM score_counters");
-      });
-      const t = performance.now();
-      await inTenant(ds, TENANT, (m) => evaluateTenant(m, TENANT));
-      fullTimes.push(performance.now() - t);
-      assessments = Number(
-        (await inTenant(ds, TENANT, (m) => m.query("SELECT count(*) AS n FROM assessments")))[0].n,
-      );
-    }
-    const fullMs = Math.min(...fullTimes);
-    await inTenant(ds, TENANT, (m) => m.query("ANALYZE assessments; ANALYZE control_states"));
-
-    // One resource change → updated score, through the gateway, as a client sees it.
-    const vms = estate.filter((r) => r.type === "Microsoft.Compute/virtualMachines").slice(0, CHANGES);
-    const latencies: number[] = [];
-    let scoreMoves = 0;
-    // The score is rounded to 0.01 points: one resource in 100,000 moves the control counts, not always that.
-    const SCORE = "{ secureScore { current controls { healthy unhealthy notApplicable } } }";
-    type Score = { secureScore: unknown };
-    const readScore = async () =>
-      JSON.stringify((await gql<Score>(platform!.gateway.url, reader, SCORE)).secureScore);
-    let last = await readScore();
-    for (const [i, vm] of vms.entries()) {
-      const { accountKey: _key, provider: _provider, ...input } = vm;
-      // Alternate between an empty configuration (fails most checks) and the original one.
-      const changed = {
-        ...input,
-        properties: i % 2 ? { benchRound: i } : { ...vm.properties, benchRound: i },
-      };
-      const t = performance.now();
-      await gql(
-        platform.gateway.url,
-        admin,
-        "mutation($input: [ResourceInput!]!) { upsertResources(input: $input) { updatedCount } }",
-        {
-          input: [changed],
-        },
-      );
-      const now = await readScore();
-      latencies.push(performance.now() - t);
-      if (now !== last) scoreMoves++;
-      last = now;
-    }
-    latencies.sort((a, b) => a - b);
-    const p50 = percentile(latencies, 50);
-    const p95 = percentile(latencies, 95);
-    await ds.destroy();
-
-    const definitions = builtInDefinitions().length;
-    const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
-    const markdown = [
-      "## Posture evaluation (P5)",
-      "",
-      `Written by bench/posture.bench.ts on ${new Date().toISOString()}. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, Postgres ${process.env.DATABASE_URL === embedded?.url ? "embedded" : "DATABASE_URL"}.`,
-      "",
-      "Method: a fresh database; " +
-        `${TOTAL.toLocaleString("en")} synthetic resources (60 % Azure, 40 % AWS, the demo estate's types and property shapes) written straight into the table; ` +
-        `${definitions} built-in definitions. **Read** = selecting every resource's evaluated columns in the evaluator's pages of 5,000 (best of 2). ` +
-        "**Full evaluation** = `evaluateTenant` from empty assessment tables in one transaction: read, evaluate every definition whose types match, write assessments, control states and score counters, snapshot (best of 2). " +
-        `**Change → score** = one VM's configuration changed with \`upsertResources\` then \`secureScore\` read, both through the gateway (${vms.length} changes).`,
-      "",
-      "| measure | figure |",
-      "| --- | ---: |",
-      `| resources × definitions | ${TOTAL.toLocaleString("en")} × ${definitions} |`,
-      `| assessments written | ${assessments.toLocaleString("en")} |`,
-      `| read all resources | ${seconds(readMs)} s |`,
-      `| full evaluation | ${seconds(fullMs)} s |`,
-      `| full evaluation ÷ read | ${(fullMs / readMs).toFixed(1)} |`,
-      `| change → updated score p50 / p95 / max | ${p50.toFixed(1)} / ${p95.toFixed(1)} / ${latencies[latencies.length - 1].toFixed(1)} ms |`,
-      `| changes that moved the score's control counts | ${scoreMoves} of ${vms.length} |`,
-      "",
-      "| budget | result |",
-      "| --- | --- |",
-      `| full evaluation of 100,000 resources ≤ 30 s | ${TOTAL >= 100_000 ? verdict(fullMs <= 30_000) : "not measured at 100,000"} (${seconds(fullMs)} s) |`,
-      `| one resource change → updated score ≤ 50 ms (p95) | ${verdict(p95 <= 50)} (${p95.toFixed(1)} ms) |`,
-      "",
-    ].join("\n");
-    writeResultsSection(ROOT, "posture", markdown);
-    console.log(markdown);
-  } finally {
-    await platform?.stop();
-    await embedded?.stop();
+  const readTimes: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const t = performance.now();
+    await readOnce();
+    readTimes.push(performance.now() - t);
   }
-}
+  const readMs = Math.min(...readTimes);
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+  // Full evaluation from nothing, in one transaction (as a definition change runs it).
+  const fullTimes: number[] = [];
+  let assessments = 0;
+  for (let i = 0; i < 2; i++) {
+    await inTenant(ds, TENANT, async (m) => {
+      await m.query("DELETE FROM assessments");
+      await m.query("DELETE FROM control_states");
+      await m.query("DELETE FROM score_counters");
+    });
+    const t = performance.now();
+    await inTenant(ds, TENANT, (m) => evaluateTenant(m, TENANT));
+    fullTimes.push(performance.now() - t);
+    assessments = Number(
+      (await inTenant(ds, TENANT, (m) => m.query("SELECT count(*) AS n FROM assessments")))[0].n,
+    );
+  }
+  const fullMs = Math.min(...fullTimes);
+  await inTenant(ds, TENANT, (m) => m.query("ANALYZE assessments; ANALYZE control_states"));
+
+  // One resource change → updated score, through the gateway, as a client sees it.
+  const vms = estate.filter((r) => r.type === "Microsoft.Compute/virtualMachines").slice(0, CHANGES);
+  const latencies: number[] = [];
+  let scoreMoves = 0;
+  // The score is rounded to 0.01 points: one resource in 100,000 moves the control counts, not always that.
+  const SCORE = "{ secureScore { current controls { healthy unhealthy notApplicable } } }";
+  type Score = { secureScore: unknown };
+  const readScore = async () =>
+    JSON.stringify((await gql<Score>(platform!.gateway.url, reader, SCORE)).secureScore);
+  let last = await readScore();
+  for (const [i, vm] of vms.entries()) {
+    const { accountKey: _key, provider: _provider, ...input } = vm;
+    // Alternate between an empty configuration (fails most checks) and the original one.
+    const changed = {
+      ...input,
+      properties: i % 2 ? { benchRound: i } : { ...vm.properties, benchRound: i },
+    };
+    const t = performance.now();
+    await gql(
+      platform.gateway.url,
+      admin,
+      "mutation($input: [ResourceInput!]!) { upsertResources(input: $input) { updatedCount } }",
+      {
+        input: [changed],
+      },
+    );
+    const now = await readScore();
+    latencies.push(performance.now() - t);
+    if (now !== last) scoreMoves++;
+    last = now;
+  }
+  latencies.sort((a, b) => a - b);
+  const p50 = percentile(latencies, 50);
+  const p95 = percentile(latencies, 95);
+  await ds.destroy();
+
+  const definitions = builtInDefinitions().length;
+  const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+  const markdown = [
+    "## Posture evaluation (P5)",
+    "",
+    `Written by bench/posture.bench.ts on ${new Date().toISOString()}. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, Postgres ${database.embedded ? "embedded" : "DATABASE_URL"}.`,
+    "",
+    "Method: a fresh database; " +
+      `${TOTAL.toLocaleString("en")} synthetic resources (60 % Azure, 40 % AWS, the demo estate's types and property shapes) written straight into the table; ` +
+      `${definitions} built-in definitions. **Read** = selecting every resource's evaluated columns in the evaluator's pages of 5,000 (best of 2). ` +
+      "**Full evaluation** = `evaluateTenant` from empty assessment tables in one transaction: read, evaluate every definition whose types match, write assessments, control states and score counters, snapshot (best of 2). " +
+      `**Change → score** = one VM's configuration changed with \`upsertResources\` then \`secureScore\` read, both through the gateway (${vms.length} changes).`,
+    "",
+    "| measure | figure |",
+    "| --- | ---: |",
+    `| resources × definitions | ${TOTAL.toLocaleString("en")} × ${definitions} |`,
+    `| assessments written | ${assessments.toLocaleString("en")} |`,
+    `| read all resources | ${seconds(readMs)} s |`,
+    `| full evaluation | ${seconds(fullMs)} s |`,
+    `| full evaluation ÷ read | ${(fullMs / readMs).toFixed(1)} |`,
+    `| change → updated score p50 / p95 / max | ${p50.toFixed(1)} / ${p95.toFixed(1)} / ${latencies[latencies.length - 1].toFixed(1)} ms |`,
+    `| changes that moved the score's control counts | ${scoreMoves} of ${vms.length} |`,
+    "",
+    "| budget | result |",
+    "| --- | --- |",
+    `| full evaluation of 100,000 resources ≤ 30 s | ${TOTAL >= 100_000 ? verdict(fullMs <= 30_000) : "not measured at 100,000"} (${seconds(fullMs)} s) |`,
+    `| one resource change → updated score ≤ 50 ms (p95) | ${verdict(p95 <= 50)} (${p95.toFixed(1)} ms) |`,
+    "",
+  ].join("\n");
+  writeResultsSection(ROOT, "posture", markdown);
+  console.log(markdown);
+});

@@ -4,8 +4,6 @@ import {
   CloseIncidentDocument,
   CreateAnalyticsRuleDocument,
   DataConnectorsDocument,
-  UpsertAccountsDocument,
-  UpsertResourcesDocument,
   EntityPageDocument,
   IncidentGraphDocument,
   ImportStixBundleDocument,
@@ -19,7 +17,7 @@ import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } f
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
-import { ok } from "./utils/seed";
+import { ok, seedPaymentsKeyVault } from "./utils/seed";
 
 const KINDS = [
   "ENTRA_SIGNIN",
@@ -121,38 +119,7 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
 
   it("ingests every connector's logs; NRT rules and TI matching raise alerts on the way in", async () => {
     // The inventory knows the key vault whose diagnostic setting the attacker deletes.
-    const [account] = ok(
-      await platform.request(
-        UpsertAccountsDocument,
-        {
-          input: [
-            {
-              provider: "AZURE",
-              externalId: "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42",
-              name: "Contoso Production",
-            },
-          ],
-        },
-        admin,
-      ),
-    ).upsertCloudAccounts;
-    ok(
-      await platform.request(
-        UpsertResourcesDocument,
-        {
-          input: [
-            {
-              accountId: account.id,
-              externalId:
-                "/subscriptions/6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42/resourceGroups/rg-payments-prod/providers/Microsoft.KeyVault/vaults/kv-payments-prod",
-              type: "Microsoft.KeyVault/vaults",
-              name: "kv-payments-prod",
-            },
-          ],
-        },
-        admin,
-      ),
-    );
+    await seedPaymentsKeyVault(platform, admin);
     for (const kind of KINDS) {
       const res = await ingest(kind, fixture(kind));
       expect(res.status).toBe(200);

@@ -4,7 +4,7 @@ import {
   ErrorCode,
   hasAnyRole,
   IDENTITY_HEADER,
-  Role,
+  INGEST_ROLES,
   UnauthenticatedError,
   type InternalTokens,
   type Logger,
@@ -12,16 +12,18 @@ import {
 import type { ClientAuth } from "./auth";
 
 /**
- * `POST /ingest/events?connector=KIND`: authenticates the caller (INGESTOR or ADMIN), then streams
- * the NDJSON body to the SIEM with the internal identity token and relays its answer. The body is
- * not buffered here; the SIEM enforces the size limit (413), and an announced oversize body is
- * refused at once.
+ * A bulk ingest route (`POST /ingest/events?connector=KIND` to the SIEM, `POST /ingest/telemetry` to
+ * protection): authenticates the caller (INGESTOR or ADMIN), then streams the NDJSON body to the same
+ * path and query on the subgraph at `upstream` with the internal identity token, and relays its answer.
+ * The body is not buffered here; the subgraph enforces the size limit (413), and an announced oversize
+ * body is refused at once.
  */
 export function ingestProxy(options: {
   auth: ClientAuth;
   tokens: InternalTokens;
   agent: Agent;
-  siemUrl: string;
+  /** The subgraph's URL (its `/graphql`); only the origin is used. */
+  upstream: string;
   maxBodyBytes: number;
   log: Logger;
 }): RequestHandler {
@@ -40,7 +42,7 @@ export function ingestProxy(options: {
       );
       return;
     }
-    if (!hasAnyRole(identity, [Role.INGESTOR, Role.ADMIN])) {
+    if (!hasAnyRole(identity, INGEST_ROLES)) {
       fail(res, 403, ErrorCode.Forbidden, "Ingest needs the INGESTOR or ADMIN role.");
       return;
     }
@@ -54,12 +56,11 @@ export function ingestProxy(options: {
       );
       return;
     }
-    const target = new URL("/ingest/events", options.siemUrl);
-    target.searchParams.set("connector", String(req.query.connector ?? ""));
     try {
       const upstream = await options.agent.request({
-        origin: target.origin,
-        path: target.pathname + target.search,
+        // Same path and query as the client's request, always on the subgraph's origin.
+        origin: new URL(options.upstream).origin,
+        path: req.originalUrl,
         method: "POST",
         headers: {
           "content-type": req.headers["content-type"] ?? "application/x-ndjson",
@@ -73,7 +74,7 @@ export function ingestProxy(options: {
       res.send(Buffer.from(await upstream.body.arrayBuffer()));
     } catch (err) {
       options.log.error({ err }, "ingest proxy failed");
-      if (!res.headersSent) fail(res, 502, ErrorCode.Internal, "The SIEM did not answer the ingest.");
+      if (!res.headersSent) fail(res, 502, ErrorCode.Internal, "The subgraph did not answer the ingest.");
     }
   };
 }

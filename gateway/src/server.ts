@@ -23,6 +23,8 @@ import { createSubgraphAgent, UndiciDataSource } from "./datasource";
 import { ingestProxy } from "./ingest";
 import { isLimitError, operationLimits } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
+import { serveLive } from "./live";
+import { createSubscriptionManager, DEFAULT_SUBSCRIPTION_SETTINGS } from "./subscriptions";
 
 /** The gateway's request context: the verified client and the internal token for subgraphs. */
 export interface GatewayContext {
@@ -72,6 +74,27 @@ export async function startGateway(
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
   const limits = operationLimits({ production });
+  const subscriptions = createSubscriptionManager(supergraphSdl, {
+    tokens,
+    serviceMap: Object.fromEntries(
+      Object.entries(subgraphUrls).map(([name, url]) => [
+        name,
+        new UndiciDataSource<GatewayContext>(url, agent),
+      ]),
+    ),
+    siemWsUrl: subgraphUrls.siem.replace(/^http/, "ws"),
+    log: log.child({ component: "subscriptions" }),
+    settings: { ...DEFAULT_SUBSCRIPTION_SETTINGS, queueLimit: config.subscriptionQueueLimit },
+  });
+  const live = serveLive({
+    httpServer,
+    app,
+    manager: subscriptions,
+    auth,
+    log,
+    validationRules: limits.validationRules,
+    production,
+  });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: config.introspection,
@@ -128,10 +151,9 @@ export async function startGateway(
   app.get("/metrics", async (_req, res) => {
     res.type(register.contentType).send(await register.metrics());
   });
-  app.post(
-    "/ingest/events",
-    ingestProxy({ auth, tokens, agent, siemUrl: subgraphUrls.siem, maxBodyBytes: config.maxBodyBytes, log }),
-  );
+  const ingest = { auth, tokens, agent, maxBodyBytes: config.maxBodyBytes, log };
+  app.post("/ingest/events", ingestProxy({ ...ingest, upstream: subgraphUrls.siem }));
+  app.post("/ingest/telemetry", ingestProxy({ ...ingest, upstream: subgraphUrls.protection }));
   app.use(
     "/graphql",
     express.json({ limit: config.maxBodyBytes }),
@@ -165,6 +187,7 @@ export async function startGateway(
     port,
     close: () =>
       (closing ??= (async () => {
+        await live.close();
         await apollo.stop();
         await agent.close();
       })()),

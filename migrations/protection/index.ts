@@ -1,10 +1,16 @@
 import { Plans1764300000000 } from "./1764300000000-plans";
 import { Vulnerabilities1764900000000 } from "./1764900000000-vulnerabilities";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
+import { Telemetry1765000000000 } from "./1765000000000-telemetry";
+import { Jit1765100000000 } from "./1765100000000-jit";
+import { AppControlFim1765200000000 } from "./1765200000000-appcontrol-fim";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
   Plans1764300000000,
   Vulnerabilities1764900000000,
   OutboxPosition1764950000000,
+  Telemetry1765000000000,
+  Jit1765100000000,
+  AppControlFim1765200000000,
 ];

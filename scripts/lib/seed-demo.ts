@@ -109,6 +109,12 @@ export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: L
     { resourceId: upsertResources.ids[vm("vm-web-prod-01")], host: "vm-web-prod-01" },
     { resourceId: upsertResources.ids[vm("vm-jump-01")], host: "vm-jump-01" },
   ]);
+  await seedWorkloadProtection(
+    gatewayUrl,
+    token,
+    log,
+    new Map(resources.map((r, i) => [r.name, upsertResources.ids[i]])),
+  );
   log.info(
     {
       tenant: config.demoTenantId,
@@ -194,6 +200,65 @@ async function seedDetectionsAndVulnerabilities(
     "mutation($r: [JSON!]!) { ingestPackageInventory(records: $r) { openedCount } }",
     { r: records },
   );
+}
+
+/**
+ * Workload protection's demo: a just-in-time policy locking the jump host's management ports, and
+ * the sample agent telemetry (process, file, flow and logon records of five demo machines), moved
+ * to end five minutes ago so it falls within retention whenever the demo is started. Its
+ * detections reach the SIEM as alerts through protection's relay.
+ */
+async function seedWorkloadProtection(
+  gatewayUrl: string,
+  token: string,
+  log: Logger,
+  idByName: Map<string, string>,
+): Promise<void> {
+  const jump = idByName.get("vm-jump-01");
+  if (jump) {
+    await call(
+      gatewayUrl,
+      token,
+      "mutation($input: SetJitPolicyInput!) { setJitPolicy(input: $input) { id } }",
+      {
+        input: {
+          resourceId: jump,
+          ports: [
+            { number: 22, protocol: "TCP", allowedSourcePrefixes: ["10.0.0.0/8"], maxDuration: "PT3H" },
+            { number: 3389, protocol: "TCP", allowedSourcePrefixes: ["10.0.0.0/8"], maxDuration: "PT1H" },
+          ],
+        },
+      },
+    );
+  }
+  const dir = path.join(FIXTURES, "protection", "telemetry");
+  if (!existsSync(dir)) return;
+  const records = readdirSync(dir)
+    .filter((f) => f.endsWith(".ndjson") && f !== "packages.ndjson")
+    .flatMap((f) => readFileSync(path.join(dir, f), "utf8").split("\n"))
+    .flatMap((line) => {
+      try {
+        const record = JSON.parse(line) as { host?: string; resourceId?: string; time?: string };
+        const id = record.host ? idByName.get(record.host) : undefined;
+        return id && record.time ? [{ ...record, resourceId: id }] : [];
+      } catch {
+        return []; // the fixtures hold deliberately malformed lines too
+      }
+    });
+  if (records.length === 0) return;
+  const latest = Math.max(...records.map((r) => Date.parse(r.time!)));
+  const shift = Date.now() - 5 * 60_000 - latest;
+  const body = records
+    .map((r) => JSON.stringify({ ...r, time: new Date(Date.parse(r.time!) + shift).toISOString() }))
+    .join("\n");
+  const res = await fetch(`${gatewayUrl.replace(/\/graphql$/, "")}/ingest/telemetry`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+    body,
+  });
+  if (!res.ok) throw new Error(`seed: telemetry ingest failed with HTTP ${res.status}`);
+  const result = (await res.json()) as { accepted?: number; rejected?: unknown[] };
+  log.info({ accepted: result.accepted, rejected: result.rejected?.length }, "demo telemetry ingested");
 }
 
 /** Two indicators the sample logs contact (the payload server and the fake update domain). */

@@ -27,6 +27,8 @@ export interface TestPlatform {
   db: TestDatabase;
   gateway: Gateway;
   subgraphs: Record<"posture" | "protection" | "siem", SubgraphServer>;
+  /** Closes a subgraph (if still running) and starts it again on the same port (same URL). */
+  restartSubgraph(name: "posture" | "protection" | "siem"): Promise<SubgraphServer>;
   /** A client token for `tenant` with `roles` (dev HS256 key). */
   token(roles: Role[], tenant?: string, subject?: string): Promise<string>;
   /** An internal identity token, as the gateway would send to a subgraph. */
@@ -66,15 +68,28 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     ...env,
   });
   const log = createLogger("test", config.logLevel);
-  const started: Array<{ close(): Promise<void> }> = [];
+  const servers: Partial<TestPlatform["subgraphs"]> = {};
+  const started: Array<{ close(): Promise<void> }> = [
+    { close: async () => void (await Promise.all(Object.values(servers).map((s) => s.close()))) },
+  ];
+  const run = (name: "posture" | "protection" | "siem", port: number) => {
+    const module = SUBGRAPH_MODULES.find((m) => m.name === name)!;
+    return runSubgraph(module, config, { port, log: log.child({ service: name }) });
+  };
   try {
     await migrateAll(config, log);
-    const servers: Partial<TestPlatform["subgraphs"]> = {};
-    for (const module of SUBGRAPH_MODULES) {
-      const server = await runSubgraph(module, config, { port: 0, log: log.child({ service: module.name }) });
-      started.push(server);
-      servers[module.name] = server;
-    }
+    // The SIEM first, on a free port that the others' configuration then names: protection's relay
+    // delivers detections to `config.subgraphUrls.siem`.
+    servers.siem = await run("siem", 0);
+    config.ports.siem = servers.siem.port;
+    config.subgraphUrls.siem = servers.siem.url;
+    for (const module of SUBGRAPH_MODULES)
+      if (module.name !== "siem") {
+        servers[module.name] = await run(module.name, 0);
+        // Protection's report relay calls posture at `config.subgraphUrls.posture` (read at each call).
+        config.ports[module.name] = servers[module.name]!.port;
+        config.subgraphUrls[module.name] = servers[module.name]!.url;
+      }
     const subgraphs = servers as TestPlatform["subgraphs"];
     const gateway = await startGateway(config, log.child({ service: "gateway" }), {
       port: 0,
@@ -91,6 +106,12 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       db,
       gateway,
       subgraphs,
+      restartSubgraph: async (name) => {
+        const old = subgraphs[name];
+        await old.close();
+        subgraphs[name] = await run(name, old.port);
+        return subgraphs[name];
+      },
       token: (roles, tenant = "tenant-a", subject = "tester@example.com") =>
         signDevToken(config.jwt.secret!, { subject, tenantId: tenant, roles, ttlSeconds: 600 }),
       internalToken: (roles, tenant) =>

@@ -92,3 +92,37 @@ export async function seedTenant(
     alertIds: alerts.ids.filter((x): x is string => !!x),
   };
 }
+
+/** The Azure subscription of the SIEM fixtures' logs and its key vault (whose logging the attacker disables). */
+export const PAYMENTS_SUBSCRIPTION = "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42";
+
+/**
+ * Inventories the account and key vault the SIEM fixture logs name (`test/fixtures/siem`), so alerts
+ * raised from those logs resolve `resource` in posture. Returns the account id.
+ */
+export async function seedPaymentsKeyVault(platform: TestPlatform, adminToken: string): Promise<string> {
+  const [account] = ok(
+    await platform.request(
+      UpsertAccountsDocument,
+      { input: [{ provider: "AZURE", externalId: PAYMENTS_SUBSCRIPTION, name: "Contoso Production" }] },
+      adminToken,
+    ),
+  ).upsertCloudAccounts;
+  ok(
+    await platform.request(
+      UpsertResourcesDocument,
+      {
+        input: [
+          {
+            accountId: account.id,
+            externalId: `/subscriptions/${PAYMENTS_SUBSCRIPTION}/resourceGroups/rg-payments-prod/providers/Microsoft.KeyVault/vaults/kv-payments-prod`,
+            type: "Microsoft.KeyVault/vaults",
+            name: "kv-payments-prod",
+          },
+        ],
+      },
+      adminToken,
+    ),
+  );
+  return account.id;
+}

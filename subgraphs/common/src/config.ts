@@ -50,6 +50,8 @@ const EnvShape = {
     .min(1024)
     .default(16 * 1024 * 1024),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -90,6 +92,10 @@ export interface Config {
   maxBodyBytes: number;
   /** Days of SIEM events kept; older daily partitions are dropped whole. */
   eventRetentionDays: number;
+  /** Days of workload telemetry kept; older daily partitions are dropped whole. */
+  telemetryRetentionDays: number;
+  /** Subscription results buffered per subscriber before it is disconnected as a slow consumer. */
+  subscriptionQueueLimit: number;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -140,6 +146,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemo: e.SEED_DEMO,
     maxBodyBytes: e.MAX_BODY_BYTES,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
+    subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
   };
 }
 

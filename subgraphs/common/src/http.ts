@@ -1,5 +1,23 @@
-import type { ErrorRequestHandler } from "express";
+import type { ErrorRequestHandler, RequestHandler } from "express";
 import { ErrorCode } from "./errors";
+import { hasAnyRole, Role, type Identity } from "./identity";
+
+/** Who may push data through the bulk ingest endpoints. */
+export const INGEST_ROLES: readonly Role[] = [Role.INGESTOR, Role.ADMIN];
+
+/**
+ * Express middleware for the bulk ingest routes, after `authenticate`: answers 403 in GraphQL's error
+ * shape unless the caller has INGESTOR or ADMIN (checked again here, not only at the gateway, so a
+ * subgraph reached directly holds too).
+ */
+export const requireIngestRole: RequestHandler = (_req, res, next) => {
+  if (hasAnyRole(res.locals.identity as Identity, INGEST_ROLES)) return next();
+  res.status(403).json({
+    errors: [
+      { message: "Ingest needs the INGESTOR or ADMIN role.", extensions: { code: ErrorCode.Forbidden } },
+    ],
+  });
+};
 
 /**
  * Express error handler that answers in GraphQL's error shape instead of an HTML page: a body

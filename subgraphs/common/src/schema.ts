@@ -3,7 +3,7 @@ import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper";
 import { printSchemaWithDirectives } from "@graphql-tools/utils";
 import type { GraphQLSchema } from "graphql";
 import gql from "graphql-tag";
-import { buildSchema, createResolversMap, type NonEmptyArray } from "type-graphql";
+import { buildSchema, createResolversMap, type NonEmptyArray, type PubSub } from "type-graphql";
 import { authChecker } from "./auth";
 import { DateTimeScalar } from "./scalars";
 
@@ -26,6 +26,19 @@ export interface SubgraphSchemaOptions {
 }
 
 /**
+ * Our subscriptions read the subgraph's outbox through their own `subscribe` functions; type-graphql's
+ * topic publishing is never used, but it insists on a PubSub once a schema has subscriptions.
+ */
+const TOPICS_UNUSED: PubSub = {
+  publish: () => {
+    throw new Error("Subscriptions are fed by the outbox, not by publish().");
+  },
+  subscribe: () => {
+    throw new Error("Subscriptions are fed by the outbox: use a `subscribe` function.");
+  },
+};
+
+/**
  * type-graphql classes → printed SDL with directives → `buildSubgraphSchema`, with the resolvers
  * type-graphql generated and the reference resolvers merged in (type-graphql's federation-2 recipe).
  */
@@ -38,6 +51,7 @@ export async function buildFederatedSchema(options: SubgraphSchemaOptions): Prom
     validate: false,
     skipCheck: true,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    pubSub: TOPICS_UNUSED,
   });
   describeRootTypes(schema);
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;

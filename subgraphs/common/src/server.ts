@@ -14,6 +14,7 @@ import { RequestDb } from "./db/data-source";
 import type { Logger } from "./logger";
 import { jsonErrors } from "./http";
 import type { JobRunner } from "./jobs";
+import { serveSubscriptions, type SubscriptionServer } from "./subscriptions";
 
 /** What every subgraph's request context holds; subgraphs add their services and loaders. */
 export interface BaseContext {
@@ -77,6 +78,19 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
+
+  // graphql-ws on the same port and path, when the schema has subscriptions (the SIEM's).
+  const subscriptions: SubscriptionServer | undefined = options.schema.getSubscriptionType()
+    ? serveSubscriptions({
+        httpServer,
+        schema: options.schema,
+        dataSource,
+        tokens,
+        log,
+        createContext: options.createContext,
+        production: options.production,
+      })
+    : undefined;
 
   const apollo = new ApolloServer<Ctx>({
     schema: options.schema,
@@ -152,6 +166,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     port,
     close: () =>
       (closing ??= (async () => {
+        await subscriptions?.close();
         await apollo.stop();
         await options.background?.stop();
         await options.jobs?.stop();

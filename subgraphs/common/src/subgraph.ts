@@ -48,13 +48,28 @@ export interface BackgroundWork {
 /** How long outbox events are kept for consumers that resume by cursor. */
 export const OUTBOX_RETENTION_DAYS = 7;
 
+/** Jobs every subgraph runs (exported for tests). */
+export const commonTaskList = (ds: DataSource): TaskList => commonTasks(ds);
+
 /** Jobs every subgraph runs. */
 function commonTasks(ds: DataSource): TaskList {
   return {
     outbox_prune: async () => {
-      await inSystemScope(ds, (m) =>
-        m.query(`DELETE FROM outbox WHERE at < now() - make_interval(days => $1)`, [OUTBOX_RETENTION_DAYS]),
-      );
+      await inSystemScope(ds, async (m) => {
+        // Rows a relay has not delivered yet are kept, however old: a destination down for longer
+        // than the retention must still get them (no data lost).
+        const [{ relays }] = (await m.query(
+          `SELECT to_regclass('relay_offsets') IS NOT NULL AS relays`,
+        )) as Array<{ relays: boolean }>;
+        await m.query(
+          `DELETE FROM outbox WHERE at < now() - make_interval(days => $1)${
+            relays
+              ? ` AND NOT EXISTS (SELECT 1 FROM relay_offsets r WHERE (outbox.xid, outbox.seq) > (r.xid, r.seq))`
+              : ""
+          }`,
+          [OUTBOX_RETENTION_DAYS],
+        );
+      });
     },
   };
 }

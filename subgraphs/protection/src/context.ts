@@ -1,19 +1,41 @@
 import type { BaseContext } from "../../common/src";
+import { AppControlService } from "./modules/appcontrol/appcontrol.service";
+import { FimService } from "./modules/fim/fim.service";
+import { HardeningService } from "./modules/hardening/hardening.service";
+import { DetectionsService } from "./modules/detections/detections.service";
+import { JitService } from "./modules/jit/jit.service";
 import { PlansService } from "./modules/plans/plans.service";
+import type { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
+import { TelemetryService } from "./modules/telemetry/telemetry.service";
 import { VulnerabilitiesService } from "./modules/vulnerabilities/vulnerabilities.service";
 
 /** A protection request: identity, database and services (each holding its per-request DataLoaders). */
 export interface ProtectionContext extends BaseContext {
-  services: { plans: PlansService; vulnerabilities: VulnerabilitiesService };
+  services: {
+    plans: PlansService;
+    vulnerabilities: VulnerabilitiesService;
+    jit: JitService;
+    telemetry: TelemetryService;
+    detections: DetectionsService;
+    appControl: AppControlService;
+    fim: FimService;
+    hardening: HardeningService;
+  };
 }
 
 /** Builds the per-request services. */
-export function createProtectionContext(base: BaseContext): ProtectionContext {
+export function createProtectionContext(base: BaseContext, telemetry: TelemetryIngest): ProtectionContext {
   return {
     ...base,
     services: {
       plans: new PlansService(base.db, base.identity),
       vulnerabilities: new VulnerabilitiesService(base.db, base.identity),
+      jit: new JitService(base.db, base.identity),
+      telemetry: new TelemetryService(base.identity, telemetry),
+      detections: new DetectionsService(base.db, base.identity),
+      appControl: new AppControlService(base.db, base.identity),
+      fim: new FimService(base.db, base.identity),
+      hardening: new HardeningService(base.db, base.identity),
     },
   };
 }

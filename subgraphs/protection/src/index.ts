@@ -1,20 +1,69 @@
-import type { SubgraphModule } from "../../common/src";
+import type { DataSource } from "typeorm";
+import type { Config, SubgraphModule } from "../../common/src";
 import { protectionMigrations } from "../../../migrations/protection";
 import { createProtectionContext, type ProtectionContext } from "./context";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
 import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
 import { VulnerabilitiesResolver } from "./modules/vulnerabilities/vulnerabilities.resolver";
+import { JitRequestResolver, JitResolver } from "./modules/jit/jit.resolver";
+import { JIT_CRONTAB, jitTasks } from "./modules/jit/jit.tasks";
+import { DetectionsResolver, ResourceDetectionsResolver } from "./modules/detections/detections.resolver";
+import { SecurityAlertRef } from "./modules/detections/detections.types";
+import { startDetectionRelay } from "./modules/detections/relay";
+import { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
+import { TelemetryResolver } from "./modules/telemetry/telemetry.resolver";
+import { telemetryRoutes } from "./modules/telemetry/telemetry.routes";
+import { TELEMETRY_CRONTAB, telemetryTasks } from "./modules/telemetry/telemetry.tasks";
+import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcontrol/appcontrol.resolver";
+import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
+import { HardeningResolver } from "./modules/hardening/hardening.resolver";
+import { startBackgroundWork, startPostureReportRelay } from "./modules/reports/relay";
 
-/** The workload-protection subgraph: plans and coverage (more modules follow). */
+/** One telemetry ingest per DataSource (process). */
+const ingests = new WeakMap<DataSource, TelemetryIngest>();
+function telemetryIngestFor(ds: DataSource, config: Config): TelemetryIngest {
+  let ingest = ingests.get(ds);
+  if (!ingest) {
+    ingest = new TelemetryIngest(ds, { retentionDays: config.telemetryRetentionDays });
+    ingests.set(ds, ingest);
+  }
+  return ingest;
+}
+
+/**
+ * The workload-protection subgraph: plans and coverage, vulnerabilities, just-in-time VM access, telemetry and
+ * detections, adaptive application control, file integrity monitoring, network hardening, reports to posture.
+ */
 export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   name: "protection",
   schema: {
-    resolvers: [AccountPlansResolver, ResourceCoverageResolver, VulnerabilitiesResolver],
-    orphanedTypes: [CloudAccountRef, ResourceRef],
+    resolvers: [
+      AccountPlansResolver,
+      ResourceCoverageResolver,
+      VulnerabilitiesResolver,
+      JitResolver,
+      JitRequestResolver,
+      TelemetryResolver,
+      DetectionsResolver,
+      ResourceDetectionsResolver,
+      AppControlResolver,
+      ResourceAppControlResolver,
+      FimResolver,
+      GroupFimResolver,
+      ResourceFimResolver,
+      HardeningResolver,
+    ],
+    orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef],
     referenceResolvers: protectionReferences,
   },
   entities: [Plan],
   migrations: protectionMigrations,
-  createContext: (base) => createProtectionContext(base),
+  createContext: (base, ds, config) => createProtectionContext(base, telemetryIngestFor(ds, config)),
+  routes: (app, authenticate, ds, log, config) =>
+    telemetryRoutes(app, authenticate, log, config, telemetryIngestFor(ds, config)),
+  tasks: (ds, log, config) => ({ ...jitTasks(ds, log), ...telemetryTasks(ds, log, config) }),
+  crontab: [JIT_CRONTAB, TELEMETRY_CRONTAB].join("\n"),
+  start: (_ds, log, config) =>
+    startBackgroundWork([() => startDetectionRelay(config, log), () => startPostureReportRelay(config, log)]),
 };

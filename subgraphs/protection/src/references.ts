@@ -1,6 +1,7 @@
 import { requireReader, type ReferenceResolvers } from "../../common/src";
 import { Directive, Field, ID, ObjectType } from "type-graphql";
 import type { ProtectionContext } from "./context";
+import { ExposureRef } from "./modules/hardening/exposure.ref";
 
 /** Posture's CloudAccount, as protection extends it (with `plans`). */
 @ObjectType("CloudAccount", {
@@ -28,6 +29,10 @@ export class ResourceRef {
   @Directive("@external")
   @Field(() => CloudAccountRef, { description: "The resource's account (owned by posture)." })
   account: CloudAccountRef;
+
+  @Directive("@external")
+  @Field(() => ExposureRef, { description: "Internet exposure from the NSG rules (owned by posture)." })
+  exposure: ExposureRef;
 }
 
 /** Entity references resolve to stubs: protection's fields are computed from the key (and `@requires`). */
@@ -40,7 +45,7 @@ export const protectionReferences: ReferenceResolvers = {
   },
   Resource: {
     __resolveReference: (
-      ref: { id: string; type?: string; account?: { id: string } },
+      ref: { id: string; type?: string; account?: { id: string }; exposure?: ExposureRef },
       ctx: ProtectionContext,
     ) => {
       requireReader(ctx);

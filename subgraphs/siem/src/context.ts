@@ -1,4 +1,6 @@
+import type { DataSource } from "typeorm";
 import type { BaseContext } from "../../common/src";
+import { liveFeedOf, type LiveFeed } from "./modules/live/live-feed";
 import { AlertsService } from "./modules/alerts/alerts.service";
 import type { EventIngest } from "./modules/events/event-ingest";
 import { EventsService } from "./modules/events/events.service";
@@ -19,12 +21,15 @@ export interface SiemContext extends BaseContext {
     intel: IntelService;
     investigation: InvestigationService;
   };
+  /** The process's live feed (subscriptions). */
+  live(): LiveFeed;
 }
 
 /** Builds the per-request services. */
-export function createSiemContext(base: BaseContext, ingestor: EventIngest): SiemContext {
+export function createSiemContext(base: BaseContext, ingestor: EventIngest, ds: DataSource): SiemContext {
   return {
     ...base,
+    live: () => liveFeedOf(ds),
     services: {
       alerts: new AlertsService(base.db, base.identity),
       incidents: new IncidentsService(base.db, base.identity),

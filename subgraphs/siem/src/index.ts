@@ -17,6 +17,8 @@ import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
 import { ruleTasks } from "./modules/rules/rules.tasks";
 import { loadRuleTemplates } from "./modules/rules/templates";
+import { startLiveFeed } from "./modules/live/live-feed";
+import { LiveResolver } from "./modules/live/live.resolver";
 
 /** One ingest pipeline per DataSource (process): it holds the in-memory rule and indicator state. */
 const ingestors = new WeakMap<DataSource, EventIngest>();
@@ -42,13 +44,15 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       IntelResolver,
       EntityResolver,
       IncidentGraphResolver,
+      LiveResolver,
     ],
     orphanedTypes: [ResourceRef],
     referenceResolvers: siemReferences,
   },
   entities: [SecurityAlert, Incident],
   migrations: siemMigrations,
-  createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config)),
+  createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds),
+  start: (ds, log, config) => startLiveFeed(ds, log, config),
   routes: (app, authenticate, ds, log, config) =>
     eventRoutes(app, authenticate, log, config, ingestorFor(ds, config)),
   tasks: (ds, log, config) => ({ ...eventTasks(ds, log, config), ...ruleTasks(ds, log) }),

@@ -111,11 +111,21 @@ export async function readOutbox(manager: EntityManager, query: OutboxQuery): Pr
   });
 }
 
-/** Whether rows exist after `after` that are committed but held back by an older running transaction. */
-export async function outboxHasHeldRows(manager: EntityManager, after: OutboxPosition): Promise<boolean> {
+/**
+ * Whether rows (of these topics) exist after `after` that are committed but not yet readable, held
+ * back by an older transaction still running: the reader should look again soon.
+ */
+export async function outboxHasHeldRows(
+  manager: EntityManager,
+  after: OutboxPosition,
+  topics: readonly string[] = [],
+): Promise<boolean> {
   const [row] = (await manager.query(
-    `SELECT EXISTS (SELECT 1 FROM outbox WHERE (xid, seq) > ($1::xid8, $2::bigint)) AS held`,
-    [after.xid, after.seq],
+    `SELECT EXISTS (
+       SELECT 1 FROM outbox
+        WHERE (xid, seq) > ($1::xid8, $2::bigint) AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
+     ) AS held`,
+    [after.xid, after.seq, topics.length ? [...topics] : null],
   )) as Array<{ held: boolean }>;
   return row.held;
 }

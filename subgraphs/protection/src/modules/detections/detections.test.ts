@@ -826,6 +826,41 @@ describe("traffic to a JIT-locked port", () => {
   ])("does not fire on %s", (_name, record) => {
     expect(detect([record], jit)).toEqual([]);
   });
+
+  it("leaves out the access an approved JIT request granted, and only that", () => {
+    const asked: unknown[] = [];
+    const granted: DetectionContext = {
+      ...jit,
+      jitGrantCovers: (id, access) => {
+        asked.push({ id, ...access });
+        return access.srcIp === "203.0.113.24" && access.time < at(600);
+      },
+    };
+    const records = [
+      flow({ srcIp: "203.0.113.24", dstPort: 3389, time: at(10) }),
+      logon({
+        user: "megan",
+        logonType: "remote_interactive",
+        srcIp: "203.0.113.24",
+        success: true,
+        time: at(20),
+      }),
+      flow({ srcIp: "203.0.113.24", dstPort: 3389, time: at(900) }),
+      flow({ srcIp: "198.51.100.66", dstPort: 3389, time: at(30) }),
+    ];
+    const hits = detect(records, granted).filter((d) => d.kind === "jit-port-access");
+    expect(hits.map((d) => [d.evidence.sourceIp, d.startTime])).toEqual([
+      ["198.51.100.66", at(30)],
+      ["203.0.113.24", at(900)],
+    ]);
+    expect(asked).toContainEqual({
+      id: DEV,
+      port: 3389,
+      protocol: "TCP",
+      srcIp: "203.0.113.24",
+      time: at(20),
+    });
+  });
 });
 
 describe("detect", () => {

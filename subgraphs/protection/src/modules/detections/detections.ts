@@ -40,6 +40,14 @@ export interface DetectionContext {
   ) => boolean | null;
   /** Critical watched paths (FIM) for the machine. */
   isCriticalPath: (resourceId: string, path: string) => boolean;
+  /**
+   * Whether an approved JIT request opened the port to this source at that time (then the traffic is
+   * the access JIT granted, not a bypass). Absent: no grants are known.
+   */
+  jitGrantCovers?: (
+    resourceId: string,
+    access: { port: number; protocol: "TCP" | "UDP"; srcIp: string; time: string },
+  ) => boolean;
 }
 
 /** Kinds of detections, one per analytic. */
@@ -743,8 +751,18 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
     return set.has(`${protocol}/${port}`);
   };
   type Hit = { record: FlowRecord | LogonRecord; port: number; protocol: "TCP" | "UDP"; srcIp: string };
+  const granted = (h: Hit): boolean =>
+    h.srcIp !== "unknown" &&
+    (ctx.jitGrantCovers?.(h.record.resourceId, {
+      port: h.port,
+      protocol: h.protocol,
+      srcIp: h.srcIp,
+      time: h.record.time,
+    }) ??
+      false);
   const hits: Hit[] = [];
   for (const r of records) {
+    let hit: Hit | undefined;
     if (
       r.kind === "flow" &&
       r.direction === "inbound" &&
@@ -753,12 +771,13 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
       r.dstPort !== undefined &&
       isLocked(r.resourceId, r.dstPort, r.protocol)
     )
-      hits.push({ record: r, port: r.dstPort, protocol: r.protocol, srcIp: r.srcIp });
+      hit = { record: r, port: r.dstPort, protocol: r.protocol, srcIp: r.srcIp };
     else if (r.kind === "logon" && r.success) {
       const port = LOGON_PORT[r.logonType];
       if (port !== undefined && isLocked(r.resourceId, port, "TCP"))
-        hits.push({ record: r, port, protocol: "TCP", srcIp: r.srcIp ?? "unknown" });
+        hit = { record: r, port, protocol: "TCP", srcIp: r.srcIp ?? "unknown" };
     }
+    if (hit && !granted(hit)) hits.push(hit);
   }
   const groups = groupBy(
     hits,
@@ -832,14 +851,16 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
  */
 export function detect(records: readonly TelemetryRecord[], ctx: DetectionContext): Detection[] {
   const seen = new Set<string>();
-  const unique: TelemetryRecord[] = [];
+  const keyed: Array<{ r: TelemetryRecord; t: number }> = [];
   for (const r of records) {
     const key = `${r.resourceId}|${r.id}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    unique.push(r);
+    keyed.push({ r, t: ms(r.time) });
   }
-  unique.sort(byTime);
+  // byTime's order, with each time parsed once (a batch holds tens of thousands of records).
+  keyed.sort((a, b) => a.t - b.t || (a.r.id < b.r.id ? -1 : a.r.id > b.r.id ? 1 : 0));
+  const unique = keyed.map((k) => k.r);
   const processes = unique.filter((r): r is ProcessRecord => r.kind === "process");
   const files = unique.filter((r): r is FileRecord => r.kind === "file");
   const detections: Detection[] = [

@@ -13,6 +13,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { syncPostureReports } from "../reports/sync";
 import { parseTelemetryRecord, type PackagesRecord } from "../telemetry/telemetry.model";
 import { AdvisoryIndex, parseOsvAdvisory, type Advisory } from "./osv";
 import type { Ecosystem } from "./versions";
@@ -195,7 +196,50 @@ export async function recomputeFindings(
       },
     ]);
   }
+  // The machines' "Remediate vulnerabilities" and "Apply system updates" reports to posture.
+  await syncPostureReports(m, tenantId, scope, ["vulnerabilities", "system-updates"]);
   return { opened, fixed: fixedRows.length };
+}
+
+/**
+ * Stores package snapshots in the caller's transaction (the newest per machine, in the batch and against
+ * the stored one, replaces the previous one; older ones are stale) and recomputes the findings of the machines whose snapshot changed. Used by
+ * `ingestPackageInventory` and by telemetry ingest (records of kind `packages`).
+ */
+export async function storePackageSnapshots(
+  m: EntityManager,
+  tenantId: string,
+  snapshots: readonly PackagesRecord[],
+): Promise<{ accepted: number; stale: number; opened: number; fixed: number }> {
+  if (snapshots.length === 0) return { accepted: 0, stale: 0, opened: 0, fixed: 0 };
+  // One row per machine per statement (ON CONFLICT cannot update a row twice): the newest of the batch.
+  const newest = new Map<string, PackagesRecord>();
+  for (const s of snapshots) {
+    const kept = newest.get(s.resourceId);
+    if (!kept || Date.parse(s.time) > Date.parse(kept.time)) newest.set(s.resourceId, s);
+  }
+  const latest = [...newest.values()];
+  const rows: Array<{ resource_id: string }> = await m.query(
+    `INSERT INTO package_snapshots AS s (tenant_id, resource_id, taken_at, os, packages)
+     SELECT $1, r, t, o, p FROM unnest($2::uuid[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) AS i(r, t, o, p)
+     ON CONFLICT (tenant_id, resource_id) DO UPDATE SET taken_at = excluded.taken_at, os = excluded.os, packages = excluded.packages, received_at = now()
+       WHERE excluded.taken_at > s.taken_at
+     RETURNING resource_id`,
+    [
+      tenantId,
+      latest.map((s) => s.resourceId),
+      latest.map((s) => s.time),
+      latest.map((s) => JSON.stringify(s.os)),
+      latest.map((s) => JSON.stringify(s.packages)),
+    ],
+  );
+  if (rows.length === 0) return { accepted: 0, stale: snapshots.length, opened: 0, fixed: 0 };
+  const { opened, fixed } = await recomputeFindings(
+    m,
+    tenantId,
+    rows.map((r) => r.resource_id),
+  );
+  return { accepted: rows.length, stale: snapshots.length - rows.length, opened, fixed };
 }
 
 /** Vulnerability assessment: advisories, package inventories, findings. */
@@ -281,32 +325,13 @@ export class VulnerabilitiesService {
     });
     if (snapshots.length === 0) return payload;
     return this.db.write(async (m) => {
-      const rows: Array<{ resource_id: string }> = await m.query(
-        `INSERT INTO package_snapshots AS s (tenant_id, resource_id, taken_at, os, packages)
-         SELECT $1, r, t, o, p FROM unnest($2::uuid[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) AS i(r, t, o, p)
-         ON CONFLICT (tenant_id, resource_id) DO UPDATE SET taken_at = excluded.taken_at, os = excluded.os, packages = excluded.packages, received_at = now()
-           WHERE excluded.taken_at > s.taken_at
-         RETURNING resource_id`,
-        [
-          this.identity.tenantId,
-          snapshots.map((s) => s.resourceId),
-          snapshots.map((s) => s.time),
-          snapshots.map((s) => JSON.stringify(s.os)),
-          snapshots.map((s) => JSON.stringify(s.packages)),
-        ],
-      );
-      payload.acceptedCount = rows.length;
-      payload.staleCount = snapshots.length - rows.length;
-      if (rows.length) {
-        const { opened, fixed } = await recomputeFindings(
-          m,
-          this.identity.tenantId,
-          rows.map((r) => r.resource_id),
-        );
-        payload.openedCount = opened;
-        payload.fixedCount = fixed;
-      }
-      return payload;
+      const stored = await storePackageSnapshots(m, this.identity.tenantId, snapshots);
+      return Object.assign(payload, {
+        acceptedCount: stored.accepted,
+        staleCount: stored.stale,
+        openedCount: stored.opened,
+        fixedCount: stored.fixed,
+      });
     });
   }
 

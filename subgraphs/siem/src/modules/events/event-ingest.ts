@@ -1,8 +1,14 @@
 import type { DataSource, EntityManager } from "typeorm";
-import type { PoolClient } from "pg";
-import { BadUserInputError, inTenant, newId, writeAudit, type Identity } from "../../../../common/src";
+import {
+  BadUserInputError,
+  copyInsertNew,
+  inTenant,
+  newId,
+  timeWindowProblem,
+  writeAudit,
+  type Identity,
+} from "../../../../common/src";
 import { NORMALIZERS } from "../connectors/normalizers";
-import { copyRows } from "./copy";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
 import { dayOf, ensurePartitions } from "./partitions";
 
@@ -29,9 +35,6 @@ export interface IngestResult {
 
 /** Work that runs on the newly stored (not duplicate) events in the ingest's transaction: NRT rules, TI matching. */
 export type InsertedEventsHook = (m: EntityManager, tenantId: string, events: StoredEvent[]) => Promise<void>;
-
-/** How far in the future an event's time may be (clock skew) before it is rejected. */
-const MAX_FUTURE_MS = 24 * 3600 * 1000;
 
 /** The stored columns of `events`, in the order the ingest COPYs them. */
 export const STORED_EVENT_COLUMNS = [
@@ -86,7 +89,6 @@ export class EventIngest {
   ): Promise<IngestResult> {
     const tenantId = identity.tenantId;
     const now = this.options.now?.() ?? Date.now();
-    const oldest = now - this.options.retentionDays * 86_400_000;
     const rejected: EventRejection[] = [];
     const good: StoredEvent[] = [];
     const normalize = NORMALIZERS[kind];
@@ -100,15 +102,8 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: event.reason });
         continue;
       }
-      const at = Date.parse(event.time);
-      if (!Number.isFinite(at)) rejected.push({ line: record.line, reason: "time is not a valid timestamp" });
-      else if (at > now + MAX_FUTURE_MS)
-        rejected.push({ line: record.line, reason: `time ${event.time} is more than a day in the future` });
-      else if (at < oldest)
-        rejected.push({
-          line: record.line,
-          reason: `time ${event.time} is older than the ${this.options.retentionDays}-day retention`,
-        });
+      const late = timeWindowProblem(event.time, now, this.options.retentionDays);
+      if (late) rejected.push({ line: record.line, reason: late });
       else good.push({ ...event, id: newId(), connector: kind, rawText: record.text });
     }
     if (good.length === 0) {
@@ -122,15 +117,10 @@ export class EventIngest {
       good.map((e) => dayOf(e.time)),
     );
     const inserted = await inTenant(this.ds, tenantId, async (m) => {
-      const client = (m.queryRunner as unknown as { databaseConnection: PoolClient }).databaseConnection;
-      // COPY cannot write into a table with row-level security, so it fills a temporary staging
-      // table (no RLS), and one INSERT … SELECT moves the new rows in under the tenant's policy.
-      await m.query(`CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`);
-      await copyRows(
-        client,
-        "events_stage",
-        STORED_EVENT_COLUMNS,
-        good.map((e) => [
+      const rows = await copyInsertNew<{ id: string }>(m, {
+        table: "events",
+        columns: STORED_EVENT_COLUMNS,
+        rows: good.map((e) => [
           tenantId,
           e.id,
           e.connector,
@@ -154,11 +144,9 @@ export class EventIngest {
           JSON.stringify(e.attributes ?? {}),
           e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
         ]),
-      );
-      const rows: Array<{ id: string }> = await m.query(
-        `INSERT INTO events (${STORED_EVENT_COLUMNS.join(", ")}) SELECT ${STORED_EVENT_COLUMNS.join(", ")} FROM events_stage
-         ON CONFLICT (tenant_id, connector, source_event_id, time) DO NOTHING RETURNING id`,
-      );
+        conflict: "(tenant_id, connector, source_event_id, time)",
+        returning: "id",
+      });
       const ids = new Set(rows.map((r) => r.id));
       const fresh = good.filter((e) => ids.has(e.id));
       if (fresh.length && this.options.onInserted) await this.options.onInserted(m, tenantId, fresh);

@@ -1,5 +1,11 @@
 import express, { type Express, type RequestHandler } from "express";
-import { ErrorCode, hasAnyRole, Role, type Config, type Identity, type Logger } from "../../../../common/src";
+import {
+  ErrorCode,
+  requireIngestRole,
+  type Config,
+  type Identity,
+  type Logger,
+} from "../../../../common/src";
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS } from "./event.model";
 import { connectorKind, type EventIngest } from "./event-ingest";
@@ -18,19 +24,8 @@ export function eventRoutes(
   app.post(
     "/ingest/events",
     authenticate,
+    requireIngestRole,
     (req, res, next) => {
-      const identity = res.locals.identity as Identity;
-      if (!hasAnyRole(identity, [Role.INGESTOR, Role.ADMIN])) {
-        res.status(403).json({
-          errors: [
-            {
-              message: "Ingest needs the INGESTOR or ADMIN role.",
-              extensions: { code: ErrorCode.Forbidden },
-            },
-          ],
-        });
-        return;
-      }
       const kind = req.query.connector;
       if (typeof kind !== "string" || !(CONNECTOR_KINDS as readonly string[]).includes(kind)) {
         res.status(400).json({

@@ -1,0 +1,196 @@
+import type { Express } from "express";
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ValidationRule,
+} from "graphql";
+import { createHandler } from "graphql-sse/lib/use/express";
+import { useServer } from "graphql-ws/use/ws";
+import type http from "node:http";
+import { WebSocketServer, type WebSocket } from "ws";
+import { ErrorCode, UnauthenticatedError, type Identity, type Logger } from "../../subgraphs/common/src";
+import type { ClientAuth } from "./auth";
+import { GOING_AWAY_CLOSE, SLOW_CONSUMER_CLOSE, type SubscriptionManager } from "./subscriptions";
+
+/** The gateway's live endpoints. */
+export interface LiveEndpoints {
+  /** Closes every client connection (WebSocket code 1001) and every upstream subscription. */
+  close(): Promise<void>;
+}
+
+/** Options of the live endpoints. */
+export interface LiveOptions {
+  httpServer: http.Server;
+  app: Express;
+  manager: SubscriptionManager;
+  auth: ClientAuth;
+  log: Logger;
+  validationRules: ValidationRule[];
+  production: boolean;
+  /** WebSocket ping interval; a client that misses a pong is dropped. */
+  keepAliveMs?: number;
+}
+
+/** The `Authorization` value a client sent in `connectionParams` (either spelling). */
+function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Parses and validates a subscription document against the API schema and the operation limits. */
+function checkOperation(
+  manager: SubscriptionManager,
+  rules: ValidationRule[],
+  query: string,
+  operationName: string | null | undefined,
+): { document: DocumentNode } | { errors: GraphQLError[] } {
+  let document: DocumentNode;
+  try {
+    document = parse(query, { maxTokens: 5000 });
+  } catch (err) {
+    return { errors: [asBadInput(err)] };
+  }
+  const errors = validate(manager.schema, document, [...specifiedRules, ...rules]);
+  if (errors.length) return { errors: errors.map(asBadInput) };
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName
+    ? operations.find((o) => o.name?.value === operationName)
+    : operations.length === 1
+      ? operations[0]
+      : undefined;
+  if (!operation) return { errors: [badInput("Name the operation to run (`operationName`).")] };
+  if (operation.operation !== "subscription")
+    return {
+      errors: [badInput("Only subscriptions are served here; send queries and mutations to POST /graphql.")],
+    };
+  return { document };
+}
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput } });
+}
+
+function asBadInput(err: unknown): GraphQLError {
+  const error = err instanceof GraphQLError ? err : new GraphQLError(String(err));
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    extensions: { ...error.extensions, code: error.extensions.code ?? ErrorCode.BadUserInput },
+  });
+}
+
+/**
+ * Serves the federated subscriptions over graphql-ws on `/graphql` (same port as HTTP) and over
+ * Server-Sent Events (graphql-sse) on `/graphql/stream`, for clients whose proxies block WebSockets.
+ * Both authenticate with the same client JWT rules as HTTP: graphql-ws in `connectionParams`
+ * (`{ authorization: "Bearer …" }`), SSE in the `Authorization` header.
+ */
+export function serveLive(options: LiveOptions): LiveEndpoints {
+  const { manager, auth, log } = options;
+  const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
+  const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
+    {
+      schema: manager.schema,
+      isProd: options.production,
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.identity = await auth.authenticate(authorizationOf(ctx.connectionParams));
+          return true;
+        } catch (err) {
+          log.debug({ err: err instanceof UnauthenticatedError ? err.message : err }, "websocket refused");
+          return false;
+        }
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const checked = checkOperation(
+          manager,
+          options.validationRules,
+          payload.query,
+          payload.operationName,
+        );
+        if ("errors" in checked) return checked.errors;
+        return {
+          schema: manager.schema,
+          document: checked.document,
+          operationName: payload.operationName,
+          variableValues: payload.variables ?? {},
+          contextValue: { identity: ctx.extra.identity, socket: ctx.extra.socket },
+        };
+      },
+      subscribe: (args) => {
+        const { identity, socket } = args.contextValue as { identity: Identity; socket: WebSocket };
+        try {
+          return manager.subscribe({
+            document: args.document,
+            operationName: args.operationName,
+            variables: (args.variableValues ?? {}) as Record<string, unknown>,
+            identity,
+            onOverflow: () => socket.close(SLOW_CONSUMER_CLOSE.code, SLOW_CONSUMER_CLOSE.reason),
+          });
+        } catch (err) {
+          return { errors: [asBadInput(err)] };
+        }
+      },
+      execute: () => ({
+        errors: [
+          badInput("Only subscriptions are served here; send queries and mutations to POST /graphql."),
+        ],
+      }),
+    },
+    wss,
+    options.keepAliveMs ?? 12_000,
+  );
+
+  const sse = createHandler({
+    schema: manager.schema,
+    onSubscribe: async (req, params) => {
+      let identity: Identity;
+      try {
+        identity = await auth.authenticate(req.headers.get("authorization") ?? undefined);
+      } catch (err) {
+        const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
+        return [
+          JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }),
+          { status: 401, statusText: "Unauthorized", headers: { "content-type": "application/json" } },
+        ];
+      }
+      const checked = checkOperation(
+        manager,
+        options.validationRules,
+        params.query as string,
+        params.operationName,
+      );
+      if ("errors" in checked) return { errors: checked.errors };
+      try {
+        return manager.subscribe({
+          document: checked.document,
+          operationName: params.operationName,
+          variables: params.variables ?? {},
+          identity,
+          // The subscriber ends with a SLOW_CONSUMER error event; the response then completes.
+          onOverflow: () => undefined,
+        });
+      } catch (err) {
+        return { errors: [asBadInput(err)] };
+      }
+    },
+  });
+  options.app.use("/graphql/stream", (req, res) => {
+    sse(req, res).catch((err: unknown) => {
+      log.error({ err }, "SSE subscription failed");
+      if (!res.headersSent) res.status(500).end();
+    });
+  });
+
+  return {
+    close: async () => {
+      for (const client of wss.clients) client.close(GOING_AWAY_CLOSE.code, GOING_AWAY_CLOSE.reason);
+      manager.closeAll();
+      await ws.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,602 @@
+import { buildOperationContext, executeQueryPlan, type ServiceMap } from "@apollo/gateway";
+import type { OperationContext } from "@apollo/gateway/dist/operationContext";
+import { operationFromDocument, Supergraph, type Schema } from "@apollo/federation-internals";
+import { QueryPlanner, type FetchNode, type PlanNode } from "@apollo/query-planner";
+import type { GatewayGraphQLRequestContext } from "@apollo/server-gateway-interface";
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  print,
+  visit,
+  type DocumentNode,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from "graphql";
+import { createClient, type Client } from "graphql-ws";
+import { Counter, Gauge, register } from "prom-client";
+import WebSocket from "ws";
+import {
+  ErrorCode,
+  IDENTITY_HEADER,
+  type Identity,
+  type InternalTokens,
+  type Logger,
+} from "../../subgraphs/common/src";
+import type { GatewayContext } from "./server";
+
+/** Name of the pseudo-service that answers a subscription plan's primary fetch from the event received. */
+const EVENT_SERVICE = "__rampart_event";
+/** Variable through which the gateway positions its upstream subscription (resume after a reconnect). */
+const AFTER_VARIABLE = "_rampartAfter";
+/** Alias under which the gateway reads each event's cursor, whatever the client selected. */
+const CURSOR_ALIAS = "_rampartCursor";
+
+function metric<T>(name: string, create: () => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+const upstreamGauge = metric(
+  "rampart_gateway_upstream_subscriptions",
+  () =>
+    new Gauge({
+      name: "rampart_gateway_upstream_subscriptions",
+      help: "Subscriptions this gateway holds open to subgraphs (one per distinct operation, variables, tenant and roles).",
+    }),
+);
+const subscriberGauge = metric(
+  "rampart_gateway_subscribers",
+  () =>
+    new Gauge({ name: "rampart_gateway_subscribers", help: "Client subscriptions open on this gateway." }),
+);
+const deliveries = metric(
+  "rampart_gateway_subscription_events_total",
+  () =>
+    new Counter({
+      name: "rampart_gateway_subscription_events_total",
+      help: "Subscription events received from subgraphs (each resolved once, then fanned out).",
+      labelNames: ["outcome"],
+    }),
+);
+
+/** Close code for a subscriber that fell too far behind; it resumes from its last cursor. */
+export const SLOW_CONSUMER_CLOSE = { code: 4008, reason: "Slow consumer: resume from your last cursor." };
+/** Close code on shutdown (and supergraph change): resume from the last cursor, here or elsewhere. */
+export const GOING_AWAY_CLOSE = {
+  code: 1001,
+  reason: "Gateway shutting down: resume from your last cursor.",
+};
+
+/** The last result a slow consumer receives (when its transport can still deliver it). */
+const SLOW_CONSUMER_RESULT: ExecutionResult = {
+  errors: [
+    new GraphQLError(
+      "This subscriber fell too far behind and was disconnected; subscribe again with `after` set to the last cursor received.",
+      { extensions: { code: "SLOW_CONSUMER" } },
+    ),
+  ],
+};
+
+/** The last result of every subscription when the gateway shuts down (SSE streams see it). */
+const GOING_AWAY_RESULT: ExecutionResult = {
+  errors: [
+    new GraphQLError(
+      "The gateway is shutting down; subscribe again with `after` set to the last cursor received.",
+      {
+        extensions: { code: "SHUTTING_DOWN" },
+      },
+    ),
+  ],
+};
+
+/** How the subscription layer is tuned. */
+export interface SubscriptionSettings {
+  /** Results buffered per subscriber before it is disconnected as a slow consumer. */
+  queueLimit: number;
+  /** Upstream reconnect backoff bounds. */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
+  queueLimit: 1000,
+  reconnectMinMs: 100,
+  reconnectMaxMs: 5000,
+};
+
+/** A subscription plan: the primary fetch (rewritten to be resumable) and the rest, per operation. */
+interface Plan {
+  operationContext: OperationContext;
+  primary: FetchNode;
+  /** The primary's operation as sent upstream (with the gateway's `after` variable and cursor alias). */
+  upstreamOperation: string;
+  /** The client's variables the upstream operation still uses. */
+  upstreamVariables: string[];
+  /** Response name of the root field in the primary's result. */
+  rootField: string;
+  rest?: PlanNode;
+  /** Where the client's `after` comes from: a variable name or a literal. */
+  after: { variable?: string; literal?: string | null };
+}
+
+/** One client subscription: a bounded queue drained by its transport (graphql-ws or SSE). */
+export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
+  private readonly queue: ExecutionResult[] = [];
+  private waiting?: (result: IteratorResult<ExecutionResult>) => void;
+  private finished = false;
+  detach: () => void = () => undefined;
+
+  constructor(
+    private readonly limit: number,
+    /** Called once when the queue overflows (the transport disconnects the client). */
+    private readonly onOverflow: () => void,
+  ) {
+    subscriberGauge.inc();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+
+  /** Queues a result; never blocks the producer. */
+  push(result: ExecutionResult): void {
+    if (this.finished) return;
+    if (this.waiting) {
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      waiting({ done: false, value: result });
+      return;
+    }
+    if (this.queue.length >= this.limit) {
+      // Slow consumer: what it has not read is dropped for one last error; it resumes by cursor.
+      this.queue.length = 0;
+      this.queue.push(SLOW_CONSUMER_RESULT);
+      this.finish();
+      this.onOverflow();
+      return;
+    }
+    this.queue.push(result);
+  }
+
+  /** Ends the stream after what is queued, optionally with a last result (an error). */
+  end(last?: ExecutionResult): void {
+    if (last) this.push(last);
+    this.finish();
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const value = this.queue.shift();
+    if (value) return { done: false, value };
+    if (this.finished) return { done: true, value: undefined };
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.queue.length = 0;
+    this.finish();
+    return { done: true, value: undefined };
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    subscriberGauge.dec();
+    this.detach();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.({ done: true, value: undefined });
+  }
+}
+
+/**
+ * One upstream subscription shared by every client subscription with the same operation,
+ * variables, tenant and roles. Each event's `rest` (entity fetches to other subgraphs) runs once
+ * and the result is fanned out; each subscriber has its own bounded queue, so a slow one delays
+ * no one. On a lost upstream connection it resubscribes after the last cursor it saw.
+ */
+class UpstreamGroup {
+  readonly subscribers = new Set<Subscriber>();
+  private client?: Client;
+  private cursor: string | null;
+  private closed = false;
+  private backoff: number;
+  private retryTimer?: NodeJS.Timeout;
+  private delivery: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly variables: Record<string, unknown>,
+    private readonly identity: Identity,
+    private readonly deps: SubscriptionDeps,
+    private readonly onEmpty: () => void,
+  ) {
+    this.cursor = plan.after.variable
+      ? ((variables[plan.after.variable] as string | null | undefined) ?? null)
+      : (plan.after.literal ?? null);
+    this.backoff = deps.settings.reconnectMinMs;
+    upstreamGauge.inc();
+    this.connect();
+  }
+
+  add(subscriber: Subscriber): void {
+    this.subscribers.add(subscriber);
+    subscriber.detach = () => {
+      this.subscribers.delete(subscriber);
+      if (this.subscribers.size === 0) this.close();
+    };
+  }
+
+  /** Ends the group: every subscriber gets `last` (if any) and completes. */
+  close(last?: ExecutionResult): void {
+    if (this.closed) return;
+    this.closed = true;
+    upstreamGauge.dec();
+    clearTimeout(this.retryTimer);
+    void this.client?.dispose();
+    for (const subscriber of [...this.subscribers]) subscriber.end(last);
+    this.onEmpty();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const tokens = this.deps.tokens;
+    const identity = this.identity;
+    const client = createClient({
+      url: this.deps.siemWsUrl,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      lazyCloseTimeout: 0,
+      retryAttempts: 0,
+      keepAlive: 10_000,
+      connectionParams: async () => ({ [IDENTITY_HEADER]: await tokens.sign(identity) }),
+    });
+    this.client = client;
+    const variables: Record<string, unknown> = {};
+    for (const name of this.plan.upstreamVariables)
+      if (name in this.variables) variables[name] = this.variables[name];
+    variables[AFTER_VARIABLE] = this.cursor;
+    client.subscribe<Record<string, unknown>>(
+      { query: this.plan.upstreamOperation, variables, operationName: this.plan.primary.operationName },
+      {
+        next: (result) => {
+          this.backoff = this.deps.settings.reconnectMinMs;
+          this.onEvent(result as ExecutionResult<Record<string, unknown>>);
+        },
+        error: (err) => {
+          if (this.client !== client) return;
+          if (Array.isArray(err)) {
+            // The subgraph refused the operation (bad cursor, forbidden…): final, tell the clients.
+            this.close({ errors: asGraphQLErrors(err) });
+            return;
+          }
+          const code = (err as { code?: number }).code;
+          if (code === 4401 || code === 4403) {
+            this.close({
+              errors: [
+                new GraphQLError("The SIEM refused the gateway's identity.", {
+                  extensions: { code: ErrorCode.Internal },
+                }),
+              ],
+            });
+            return;
+          }
+          this.reconnect(err);
+        },
+        complete: () => {
+          if (this.client === client && !this.closed) this.reconnect(new Error("upstream completed"));
+        },
+      },
+    );
+  }
+
+  private reconnect(err: unknown): void {
+    if (this.closed) return;
+    this.deps.log.warn(
+      { err: describe(err), cursor: this.cursor },
+      "upstream subscription lost; resubscribing",
+    );
+    void this.client?.dispose();
+    this.client = undefined;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.deps.settings.reconnectMaxMs);
+    this.retryTimer = setTimeout(() => this.connect(), wait);
+  }
+
+  /** Resolves one event (once for the whole group) and delivers it in order. */
+  private onEvent(result: ExecutionResult<Record<string, unknown>>): void {
+    const root = result.data?.[this.plan.rootField] as Record<string, unknown> | null | undefined;
+    if (!root && result.errors?.length) {
+      // The subgraph refused the subscription itself (forbidden, bad cursor…): final.
+      this.close({ errors: asGraphQLErrors(result.errors) });
+      return;
+    }
+    const cursor = root?.[CURSOR_ALIAS];
+    if (typeof cursor === "string") this.cursor = cursor;
+    const resolved = this.resolve(result).catch((err: unknown) => {
+      this.deps.log.error({ err }, "subscription event could not be resolved");
+      return {
+        errors: [
+          new GraphQLError("The event could not be resolved.", { extensions: { code: ErrorCode.Internal } }),
+        ],
+      } as ExecutionResult;
+    });
+    this.delivery = this.delivery.then(async () => {
+      const value = await resolved;
+      deliveries.inc({ outcome: value.errors?.length ? "error" : "ok" });
+      for (const subscriber of this.subscribers) subscriber.push(value);
+    });
+  }
+
+  private async resolve(event: ExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> {
+    const { plan } = this;
+    const eventService = {
+      process: async () => ({ data: event.data ?? null, errors: event.errors }),
+    } as unknown as ServiceMap[string];
+    const primary: FetchNode = { ...plan.primary, serviceName: EVENT_SERVICE };
+    const node: PlanNode = plan.rest ? { kind: "Sequence", nodes: [primary, plan.rest] } : primary;
+    const context: GatewayContext = {
+      identity: this.identity,
+      internalToken: await this.deps.tokens.sign(this.identity),
+    };
+    const requestContext = {
+      request: { variables: this.variables },
+      context,
+      logger: this.deps.log,
+      metrics: {},
+    } as unknown as GatewayGraphQLRequestContext;
+    const result = await executeQueryPlan(
+      { kind: "QueryPlan", node },
+      { ...this.deps.serviceMap, [EVENT_SERVICE]: eventService },
+      requestContext,
+      plan.operationContext,
+      this.deps.supergraphSchema,
+      this.deps.apiSchema,
+    );
+    return { data: result.data, errors: result.errors as GraphQLError[] | undefined };
+  }
+}
+
+/** A subgraph's errors (plain JSON over the wire) as GraphQLErrors, extensions (the code) kept. */
+function asGraphQLErrors(
+  errors: ReadonlyArray<{
+    message: string;
+    path?: ReadonlyArray<string | number>;
+    extensions?: Record<string, unknown>;
+  }>,
+): GraphQLError[] {
+  return errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions }));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const close = err as { code?: number; reason?: string };
+  if (typeof close?.code === "number") return `closed ${close.code} ${close.reason ?? ""}`.trim();
+  return String(err);
+}
+
+/** What the subscription layer needs from the gateway. */
+export interface SubscriptionDeps {
+  tokens: InternalTokens;
+  serviceMap: ServiceMap;
+  supergraphSchema: GraphQLSchema;
+  apiSchema: Schema;
+  siemWsUrl: string;
+  log: Logger;
+  settings: SubscriptionSettings;
+}
+
+/** One client's subscription request, already authenticated and validated. */
+export interface SubscribeRequest {
+  document: DocumentNode;
+  operationName?: string | null;
+  variables: Record<string, unknown>;
+  identity: Identity;
+  /** How the transport disconnects this client when it falls behind. */
+  onOverflow: () => void;
+}
+
+/**
+ * Federated subscriptions: plans each subscription operation with @apollo/query-planner (a
+ * `SubscriptionNode`: `primary` to the SIEM, `rest` to the others), keeps one upstream subscription
+ * per (operation, variables, tenant, roles) and executes `Sequence[primary, rest]` per event with
+ * @apollo/gateway's `executeQueryPlan`, the primary fetch answered from the event itself.
+ */
+export class SubscriptionManager {
+  private readonly planner: QueryPlanner;
+  private readonly plans = new Map<string, Plan>();
+  private readonly groups = new Map<string, UpstreamGroup>();
+  private privateGroupSeq = 0;
+  /** The client-facing schema (for validation). */
+  readonly schema: GraphQLSchema;
+
+  constructor(
+    supergraph: Supergraph,
+    private readonly deps: Omit<SubscriptionDeps, "supergraphSchema" | "apiSchema">,
+  ) {
+    this.planner = new QueryPlanner(supergraph);
+    const apiSchema = supergraph.apiSchema();
+    this.schema = apiSchema.toGraphQLJSSchema();
+    this.full = { ...deps, supergraphSchema: supergraph.schema.toGraphQLJSSchema(), apiSchema };
+  }
+
+  private readonly full: SubscriptionDeps;
+
+  /** Upstream subscriptions open now. */
+  get upstreamCount(): number {
+    return this.groups.size;
+  }
+
+  /** Starts a client subscription; the result is what its transport drains. */
+  subscribe(request: SubscribeRequest): Subscriber {
+    const plan = this.planFor(request.document, request.operationName ?? undefined);
+    const subscriber = new Subscriber(this.deps.settings.queueLimit, request.onOverflow);
+    const { identity } = request;
+    const resumes = plan.after.variable
+      ? request.variables[plan.after.variable] != null
+      : plan.after.literal != null;
+    // A subscription resuming from a cursor replays its own history: it shares with no one.
+    const key = resumes
+      ? `private:${++this.privateGroupSeq}`
+      : JSON.stringify([
+          print(request.document),
+          request.operationName ?? null,
+          sortedJson(request.variables),
+          identity.tenantId,
+          [...identity.roles].sort(),
+        ]);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new UpstreamGroup(plan, request.variables, identity, this.full, () => this.groups.delete(key));
+      this.groups.set(key, group);
+    }
+    group.add(subscriber);
+    return subscriber;
+  }
+
+  /** Ends every subscription (shutdown): clients are told to resume by cursor. */
+  closeAll(): void {
+    for (const group of [...this.groups.values()]) group.close(GOING_AWAY_RESULT);
+  }
+
+  private planFor(document: DocumentNode, operationName: string | undefined): Plan {
+    const key = `${operationName ?? ""}\u0000${print(document)}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = this.buildPlan(document, operationName);
+      if (this.plans.size > 1000) this.plans.clear();
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private buildPlan(document: DocumentNode, operationName: string | undefined): Plan {
+    const operation = operationFromDocument(this.full.apiSchema, document, { operationName });
+    const queryPlan = this.planner.buildQueryPlan(operation);
+    const node = queryPlan.node;
+    if (node?.kind !== "Subscription")
+      throw new GraphQLError("Only subscription operations are served here.", {
+        extensions: { code: ErrorCode.BadUserInput },
+      });
+    const rewritten = resumableOperation(node.primary.operation);
+    return {
+      operationContext: buildOperationContext({
+        schema: this.schema,
+        operationDocument: document,
+        operationName: operationName,
+      }),
+      primary: node.primary,
+      upstreamOperation: rewritten.operation,
+      upstreamVariables: (node.primary.variableUsages ?? []).filter((v) =>
+        rewritten.operation.includes(`$${v}`),
+      ),
+      rootField: rewritten.rootField,
+      rest: node.rest,
+      after: rewritten.after,
+    };
+  }
+}
+
+/**
+ * Rewrites the primary fetch so the gateway controls its position: `after:` becomes the gateway's
+ * own variable (initialised from the client's value) and the event's `cursor` is always selected.
+ */
+function resumableOperation(text: string): {
+  operation: string;
+  rootField: string;
+  after: Plan["after"];
+} {
+  const doc = parse(text);
+  const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const root = op?.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD);
+  if (!op || !root) throw new Error("A subscription's primary fetch has no root field.");
+  const after: Plan["after"] = {};
+  const existing = root.arguments?.find((a) => a.name.value === "after");
+  if (existing?.value.kind === Kind.VARIABLE) after.variable = existing.value.name.value;
+  else if (existing?.value.kind === Kind.STRING) after.literal = existing.value.value;
+  const rewritten = visit(doc, {
+    OperationDefinition(node) {
+      return {
+        ...node,
+        variableDefinitions: [
+          ...(node.variableDefinitions ?? []),
+          {
+            kind: Kind.VARIABLE_DEFINITION,
+            variable: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: AFTER_VARIABLE } },
+            type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: "String" } },
+          },
+        ],
+      };
+    },
+    Field(node) {
+      if (node !== root) return undefined;
+      return {
+        ...node,
+        arguments: [
+          ...(node.arguments ?? []).filter((a) => a.name.value !== "after"),
+          {
+            kind: Kind.ARGUMENT,
+            name: { kind: Kind.NAME, value: "after" },
+            value: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: AFTER_VARIABLE } },
+          },
+        ],
+        selectionSet: node.selectionSet && {
+          ...node.selectionSet,
+          selections: [
+            ...node.selectionSet.selections,
+            {
+              kind: Kind.FIELD,
+              alias: { kind: Kind.NAME, value: CURSOR_ALIAS },
+              name: { kind: Kind.NAME, value: "cursor" },
+            },
+          ],
+        },
+      };
+    },
+  });
+  return {
+    operation: print(withoutUnusedVariables(rewritten)),
+    rootField: root.alias?.value ?? root.name.value,
+    after,
+  };
+}
+
+/** Drops variable definitions nothing refers to any more (the client's `after`, now replaced). */
+function withoutUnusedVariables(doc: DocumentNode): DocumentNode {
+  const used = new Set<string>();
+  visit(doc, {
+    VariableDefinition: () => false,
+    Variable(node) {
+      used.add(node.name.value);
+    },
+  });
+  return visit(doc, {
+    VariableDefinition(node) {
+      return used.has(node.variable.name.value) ? undefined : null;
+    },
+  });
+}
+
+function sortedJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedJson);
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]),
+    );
+  return value;
+}
+
+/** Builds the manager for a supergraph SDL. */
+export function createSubscriptionManager(
+  supergraphSdl: string,
+  deps: Omit<SubscriptionDeps, "supergraphSchema" | "apiSchema">,
+): SubscriptionManager {
+  return new SubscriptionManager(Supergraph.build(supergraphSdl), deps);
+}

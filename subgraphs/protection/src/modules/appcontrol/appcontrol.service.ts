@@ -1,0 +1,549 @@
+import DataLoader from "dataloader";
+import type { EntityManager } from "typeorm";
+import {
+  BadUserInputError,
+  childConnectionLoader,
+  ConflictError,
+  isUuid,
+  NotFoundError,
+  toPage,
+  writeAudit,
+  writeOutbox,
+  type Identity,
+  type InputProblem,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
+import { ResourceRef } from "../../references";
+import { syncPostureReports } from "../reports/sync";
+import {
+  AppControlGroup,
+  AppControlGroupConnection,
+  AppControlMode,
+  AppControlRule,
+  AppControlRuleConnection,
+  LearnAppControlPayload,
+  type AppControlRuleFilter,
+  type ApproveAppControlRulesInput,
+  type LearnAppControlInput,
+  type SetAppControlModeInput,
+} from "./appcontrol.types";
+import {
+  groupIdOf,
+  groupMachines,
+  groupName,
+  MAX_LEARNING_MACHINES,
+  recommendRules,
+  ruleIdOf,
+  type ExecutionStat,
+  type RuleRecommendation,
+} from "./learning";
+import { pathKey } from "../fim/paths";
+import { parseWindow } from "./window";
+
+const MAX_RULES_PER_APPROVAL = 1000;
+
+/** The columns of a group as the API shows it (`g` is `app_control_groups`). */
+const GROUP_SQL = `SELECT g.*,
+    coalesce((SELECT array_agg(mem.resource_id::text ORDER BY mem.resource_id) FROM app_control_members mem WHERE mem.group_id = g.id), '{}') AS member_ids,
+    (SELECT count(*)::int FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'APPROVED') AS approved,
+    (SELECT count(*)::int FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'RECOMMENDED') AS recommended
+  FROM app_control_groups g`;
+
+function groupFromRow(row: Record<string, unknown>): AppControlGroup {
+  const members = row.member_ids as string[];
+  return Object.assign(new AppControlGroup(), {
+    id: row.id,
+    name: row.name,
+    mode: row.mode,
+    machineCount: members.length,
+    memberIds: members,
+    machines: members.map((id) => Object.assign(new ResourceRef(), { id })),
+    approvedRuleCount: row.approved,
+    recommendedRuleCount: row.recommended,
+    windowStart: row.window_start,
+    windowEnd: row.window_end,
+    learnedAt: row.learned_at,
+    updatedBy: row.updated_by,
+    updatedAt: row.updated_at,
+  });
+}
+
+function ruleFromRow(row: Record<string, unknown>): AppControlRule {
+  return Object.assign(new AppControlRule(), {
+    id: row.id,
+    groupId: row.group_id,
+    pathKey: row.path_key,
+    kind: row.kind,
+    path: row.path,
+    publisher: row.publisher ?? null,
+    sha256: row.sha256 ?? null,
+    prevalence: Number(row.prevalence),
+    machineCount: row.machine_count,
+    executionCount: Number(row.execution_count),
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    status: row.status,
+    approvedBy: row.approved_by ?? null,
+    approvedAt: row.approved_at ?? null,
+  });
+}
+
+/** Loads groups by id (in the caller's transaction). */
+async function loadGroups(
+  m: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<AppControlGroup[]> {
+  const rows: Array<Record<string, unknown>> = await m.query(
+    `${GROUP_SQL} WHERE g.tenant_id = $1 AND g.id = ANY($2::uuid[])`,
+    [tenantId, ids.filter(isUuid)],
+  );
+  return rows.map(groupFromRow);
+}
+
+/** Inserts or refreshes recommended rules of one group; approved rules keep their status. */
+async function storeRules(
+  m: EntityManager,
+  tenantId: string,
+  groupId: string,
+  rules: readonly RuleRecommendation[],
+): Promise<void> {
+  if (rules.length === 0) return;
+  await m.query(
+    `INSERT INTO app_control_rules AS r (tenant_id, group_id, id, kind, path, path_key, publisher, sha256, machine_count,
+                                          prevalence, execution_count, first_seen, last_seen)
+     SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[],
+                                  $10::numeric[], $11::bigint[], $12::timestamptz[], $13::timestamptz[])
+     ON CONFLICT (id) DO UPDATE SET
+       machine_count = excluded.machine_count, prevalence = excluded.prevalence, execution_count = excluded.execution_count,
+       first_seen = least(r.first_seen, excluded.first_seen), last_seen = greatest(r.last_seen, excluded.last_seen),
+       sha256 = CASE WHEN r.kind = 'HASH' THEN r.sha256 ELSE excluded.sha256 END`,
+    [
+      tenantId,
+      groupId,
+      rules.map((r) => ruleIdOf(groupId, r.identity)),
+      rules.map((r) => r.kind),
+      rules.map((r) => r.path),
+      rules.map((r) => r.pathKey),
+      rules.map((r) => r.publisher),
+      rules.map((r) => r.sha256),
+      rules.map((r) => r.machineCount),
+      rules.map((r) => r.prevalence),
+      rules.map((r) => r.executionCount),
+      rules.map((r) => r.firstSeen),
+      rules.map((r) => r.lastSeen),
+    ],
+  );
+}
+
+/**
+ * Adaptive application control: learning groups and rules from process executions, approving rules,
+ * setting a group's mode. Every change is one transaction with its audit entry, outbox event and the
+ * machines' "adaptive application control" reports to posture.
+ */
+export class AppControlService {
+  constructor(
+    private readonly db: RequestDb,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Groups by id. */
+  readonly groupById = new DataLoader<string, AppControlGroup | null>(async (ids) => {
+    const groups = await this.db.read((m) => loadGroups(m, this.identity.tenantId, ids));
+    const byId = new Map(groups.map((g) => [g.id, g]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+
+  /** The group of each machine (null: none), one statement per batch. */
+  readonly groupByResource = new DataLoader<string, AppControlGroup | null>(async (resourceIds) => {
+    const rows: Array<{ resource_id: string; group_id: string }> = await this.db.read((m) =>
+      m.query(
+        `SELECT resource_id, group_id FROM app_control_members WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+        [this.identity.tenantId, resourceIds.filter(isUuid)],
+      ),
+    );
+    const groupOf = new Map(rows.map((r) => [r.resource_id, r.group_id]));
+    const groups = await this.groupById.loadMany([...new Set(groupOf.values())]);
+    const byId = new Map(groups.flatMap((g) => (g && !(g instanceof Error) ? [[g.id, g] as const] : [])));
+    return resourceIds.map((id) => byId.get(groupOf.get(id) ?? "") ?? null);
+  });
+
+  /** The tenant's groups by name. */
+  async list(args: PageArgs): Promise<AppControlGroupConnection> {
+    const page = toPage(args);
+    const [afterName, afterId] = page.after ?? [null, null];
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `${GROUP_SQL} WHERE g.tenant_id = $1 AND ($2::text IS NULL OR (g.name, g.id) > ($2::text, $3::uuid))
+         ORDER BY g.name, g.id LIMIT $4`,
+        [this.identity.tenantId, afterName, afterId, page.first + 1],
+      ),
+    );
+    return AppControlGroupConnection.from({
+      rows: rows.map(groupFromRow),
+      page,
+      total: async () =>
+        (
+          await this.db.read((m) =>
+            m.query(`SELECT count(*)::int AS n FROM app_control_groups WHERE tenant_id = $1`, [
+              this.identity.tenantId,
+            ]),
+          )
+        )[0].n,
+      cursorOf: (g) => [g.name, g.id],
+    });
+  }
+
+  /** Rules of many groups, paged per group in one statement (most prevalent first). */
+  private readonly rulesLoaders = new Map<string, ReturnType<typeof childConnectionLoader<AppControlRule>>>();
+
+  /** A page of a group's rules. */
+  async rules(
+    groupId: string,
+    filter: AppControlRuleFilter | undefined,
+    args: PageArgs,
+  ): Promise<AppControlRuleConnection> {
+    const page = toPage(args);
+    if (filter?.minPrevalence != null && !(filter.minPrevalence >= 0 && filter.minPrevalence <= 1))
+      throw new BadUserInputError("Invalid rule filter.", [
+        { field: "minPrevalence", message: "must be between 0 and 1" },
+      ]);
+    const key = JSON.stringify([
+      filter?.statuses ?? null,
+      filter?.kinds ?? null,
+      filter?.minPrevalence ?? null,
+    ]);
+    let loader = this.rulesLoaders.get(key);
+    if (!loader) {
+      loader = childConnectionLoader<AppControlRule>(async (ids, p) => {
+        // Cursor value: "<prevalence>|<path key>" (prevalence has no "|"), then the id.
+        const [afterValue, afterId] = p.after ?? [null, null];
+        const split = typeof afterValue === "string" ? afterValue.indexOf("|") : -1;
+        const afterPrevalence = split > 0 ? (afterValue as string).slice(0, split) : null;
+        const afterKey = split > 0 ? (afterValue as string).slice(split + 1) : null;
+        const rows: Array<Record<string, unknown> & { total: number }> = await this.db.read((m) =>
+          m.query(
+            `SELECT * FROM (
+               SELECT c.*, row_number() OVER (PARTITION BY c.group_id ORDER BY c.prevalence DESC, c.path_key, c.id) AS rn
+               FROM (
+                 SELECT r.*, count(*) OVER (PARTITION BY r.group_id)::int AS total
+                 FROM app_control_rules r
+                 WHERE r.tenant_id = $1 AND r.group_id = ANY($2::uuid[])
+                   AND ($3::text[] IS NULL OR r.status = ANY($3::text[])) AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))
+                   AND ($5::numeric IS NULL OR r.prevalence >= $5::numeric)
+               ) c
+               WHERE $6::numeric IS NULL OR c.prevalence < $6::numeric
+                 OR (c.prevalence = $6::numeric AND (c.path_key, c.id) > ($7::text, $8::uuid))
+             ) x WHERE x.rn <= $9 ORDER BY x.group_id, x.rn`,
+            [
+              this.identity.tenantId,
+              ids.filter(isUuid),
+              filter?.statuses ?? null,
+              filter?.kinds ?? null,
+              filter?.minPrevalence ?? null,
+              afterPrevalence,
+              afterKey,
+              afterPrevalence === null ? null : afterId,
+              p.first + 1,
+            ],
+          ),
+        );
+        const out = new Map<string, { rows: AppControlRule[]; total: number }>();
+        for (const row of rows) {
+          const entry = out.get(row.group_id as string) ?? { rows: [], total: row.total };
+          entry.rows.push(ruleFromRow(row));
+          out.set(row.group_id as string, entry);
+        }
+        return out;
+      });
+      this.rulesLoaders.set(key, loader);
+    }
+    const { rows, total } = await loader.load({ parentId: groupId, page });
+    return AppControlRuleConnection.from({
+      rows,
+      page,
+      total,
+      cursorOf: (r) => [`${r.prevalence.toFixed(4)}|${r.pathKey}`, r.id],
+    });
+  }
+
+  /**
+   * Learns groups and rules from the process executions of the window before now. Groups already
+   * configured (mode AUDIT/ENFORCE, or with approved rules) keep their machines and approved rules; their
+   * recommendations are refreshed from the window. Every other machine with executions is grouped anew
+   * (the previous unconfigured groups are replaced). Deterministic: the same executions give the same
+   * groups, rules and ids.
+   */
+  async learn(input: LearnAppControlInput | undefined): Promise<LearnAppControlPayload> {
+    const window = parseWindow(input?.window ?? "P14D");
+    if ("problem" in window)
+      throw new BadUserInputError("Invalid learning window; nothing was learned.", [
+        { field: "window", message: window.problem },
+      ]);
+    const tenantId = this.identity.tenantId;
+    return this.db.write(async (m) => {
+      // One learning run per tenant at a time: a second waits and then learns from the first one's result.
+      await m.query(`SELECT pg_advisory_xact_lock(hashtext('protection.app-control:' || $1))`, [tenantId]);
+      const [{ now }]: Array<{ now: Date }> = await m.query(`SELECT now() AS now`);
+      const windowEnd = new Date(now);
+      const windowStart = new Date(windowEnd.getTime() - window.seconds * 1000);
+      const stats: ExecutionStat[] = (
+        (await m.query(
+          `SELECT resource_id, max(host) AS host, path, publisher, sha256, count(*)::int AS executions,
+                  min(time) AS first_seen, max(time) AS last_seen
+           FROM telemetry
+           WHERE tenant_id = $1 AND kind = 'process' AND time > $2 AND time <= $3 AND path IS NOT NULL
+           GROUP BY resource_id, path, publisher, sha256`,
+          [tenantId, windowStart, windowEnd],
+        )) as Array<Record<string, unknown>>
+      ).map((r) => ({
+        resourceId: r.resource_id as string,
+        host: r.host as string,
+        path: r.path as string,
+        publisher: (r.publisher as string | null) ?? null,
+        sha256: (r.sha256 as string | null) ?? null,
+        executions: r.executions as number,
+        firstSeen: new Date(r.first_seen as string),
+        lastSeen: new Date(r.last_seen as string),
+      }));
+      const statsByMachine = new Map<string, ExecutionStat[]>();
+      for (const s of stats) {
+        const list = statsByMachine.get(s.resourceId);
+        if (list) list.push(s);
+        else statsByMachine.set(s.resourceId, [s]);
+      }
+      const statsOf = (machines: readonly string[]) => machines.flatMap((id) => statsByMachine.get(id) ?? []);
+      const before: Array<{ id: string; configured: boolean }> = await m.query(
+        `SELECT g.id, (g.mode <> 'NONE' OR EXISTS (SELECT 1 FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'APPROVED')) AS configured
+         FROM app_control_groups g WHERE g.tenant_id = $1 FOR UPDATE OF g`,
+        [tenantId],
+      );
+      const members: Array<{ resource_id: string; group_id: string }> = await m.query(
+        `SELECT resource_id, group_id FROM app_control_members WHERE tenant_id = $1`,
+        [tenantId],
+      );
+      const configured = new Set(before.filter((g) => g.configured).map((g) => g.id));
+      const replaced = before.filter((g) => !g.configured).map((g) => g.id);
+      if (replaced.length)
+        await m.query(`DELETE FROM app_control_groups WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+          tenantId,
+          replaced,
+        ]);
+      const kept = new Map<string, string[]>();
+      for (const mem of members) {
+        if (!configured.has(mem.group_id)) continue;
+        const list = kept.get(mem.group_id);
+        if (list) list.push(mem.resource_id);
+        else kept.set(mem.group_id, [mem.resource_id]);
+      }
+      const inKept = new Set([...kept.values()].flat());
+
+      // Machines to group: executable sets of the machines not in a configured group.
+      const sets = new Map<string, Set<string>>();
+      const hosts = new Map<string, string>();
+      for (const s of stats) {
+        if (inKept.has(s.resourceId)) continue;
+        const set = sets.get(s.resourceId) ?? new Set<string>();
+        set.add(pathKey(s.path));
+        sets.set(s.resourceId, set);
+        hosts.set(s.resourceId, s.host);
+      }
+      const machineIds = [...sets.keys()].sort();
+      const skipped = machineIds.slice(MAX_LEARNING_MACHINES);
+      for (const id of skipped) sets.delete(id);
+      const groups = groupMachines(sets);
+
+      const actor = this.identity.subject;
+      if (groups.length) {
+        const ids = groups.map((g) => groupIdOf(tenantId, g));
+        await m.query(
+          `INSERT INTO app_control_groups (tenant_id, id, name, window_start, window_end, learned_at, updated_by)
+           SELECT $1, id, name, $4, $5, $5, $6 FROM unnest($2::uuid[], $3::text[]) AS x(id, name)`,
+          [
+            tenantId,
+            ids,
+            groups.map((g) => groupName(g.map((id) => hosts.get(id)!))),
+            windowStart,
+            windowEnd,
+            actor,
+          ],
+        );
+        await m.query(
+          `INSERT INTO app_control_members (tenant_id, resource_id, group_id, host)
+           SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::text[])`,
+          [
+            tenantId,
+            groups.flat(),
+            groups.flatMap((g, i) => g.map(() => ids[i])),
+            groups.flatMap((g) => g.map((id) => hosts.get(id)!)),
+          ],
+        );
+        for (const [i, g] of groups.entries())
+          await storeRules(m, tenantId, ids[i], recommendRules(g, statsOf(g)));
+      }
+      for (const [groupId, ids] of kept) {
+        await m.query(
+          `DELETE FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND status = 'RECOMMENDED'`,
+          [tenantId, groupId],
+        );
+        await storeRules(m, tenantId, groupId, recommendRules(ids, statsOf(ids)));
+        await m.query(
+          `UPDATE app_control_groups SET window_start = $3, window_end = $4, learned_at = $4, updated_by = $5, updated_at = now()
+           WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, groupId, windowStart, windowEnd, actor],
+        );
+      }
+      const details = {
+        window: input?.window ?? "P14D",
+        windowStart: windowStart.toISOString(),
+        windowEnd: windowEnd.toISOString(),
+        machines: sets.size,
+        skippedMachines: skipped.length,
+        groups: groups.length,
+        keptGroups: kept.size,
+        replacedGroups: replaced.length,
+      };
+      await writeAudit(m, this.identity, [{ action: "appcontrol.learned", target: "app-control", details }]);
+      await writeOutbox(m, [
+        { tenantId, topic: "appcontrol.learned", key: tenantId, payload: { ...details, actor } },
+      ]);
+      await syncPostureReports(
+        m,
+        tenantId,
+        [...members.map((mem) => mem.resource_id), ...groups.flat()],
+        ["app-control"],
+      );
+      const all: Array<Record<string, unknown>> = await m.query(
+        `${GROUP_SQL} WHERE g.tenant_id = $1 ORDER BY g.name, g.id`,
+        [tenantId],
+      );
+      return Object.assign(new LearnAppControlPayload(), {
+        windowStart,
+        windowEnd,
+        machineCount: sets.size + inKept.size,
+        skippedMachineCount: skipped.length,
+        keptGroupCount: kept.size,
+        groups: all.map(groupFromRow),
+      });
+    });
+  }
+
+  /** Locks a group of the tenant for a change, or throws NOT_FOUND. */
+  private async lockGroup(
+    m: EntityManager,
+    groupId: string,
+  ): Promise<{ mode: AppControlMode; name: string }> {
+    const [row]: Array<{ mode: AppControlMode; name: string }> = isUuid(groupId)
+      ? await m.query(
+          `SELECT mode, name FROM app_control_groups WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+          [this.identity.tenantId, groupId],
+        )
+      : [];
+    if (!row) throw new NotFoundError("Application-control group", groupId);
+    return row;
+  }
+
+  /** Approves recommended rules of a group. Unknown rules (or rules of another group) change nothing. */
+  async approve(input: ApproveAppControlRulesInput): Promise<AppControlGroup> {
+    const problems: InputProblem[] = [];
+    if (input.ruleIds.length === 0 || input.ruleIds.length > MAX_RULES_PER_APPROVAL)
+      problems.push({ field: "ruleIds", message: `must list 1 to ${MAX_RULES_PER_APPROVAL} rules` });
+    input.ruleIds.forEach((id, index) => {
+      if (!isUuid(id)) problems.push({ index, field: "ruleIds", message: "must be a rule id (UUID)" });
+    });
+    if (problems.length) throw new BadUserInputError("Invalid rules; nothing was approved.", problems);
+    const tenantId = this.identity.tenantId;
+    return this.db.write(async (m) => {
+      await this.lockGroup(m, input.groupId);
+      const found: Array<{ id: string }> = await m.query(
+        `SELECT id FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($3::uuid[])`,
+        [tenantId, input.groupId, input.ruleIds],
+      );
+      const known = new Set(found.map((r) => r.id));
+      input.ruleIds.forEach((id, index) => {
+        if (!known.has(id)) problems.push({ index, field: "ruleIds", message: "no such rule in this group" });
+      });
+      if (problems.length) throw new BadUserInputError("Invalid rules; nothing was approved.", problems);
+      const approved: Array<{ id: string }> = await m.query(
+        `WITH a AS (
+           UPDATE app_control_rules SET status = 'APPROVED', approved_by = $3, approved_at = now()
+           WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($4::uuid[]) AND status = 'RECOMMENDED' RETURNING id
+         ) SELECT id FROM a ORDER BY id`,
+        [tenantId, input.groupId, this.identity.subject, input.ruleIds],
+      );
+      if (approved.length) {
+        await m.query(
+          `UPDATE app_control_groups SET updated_by = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, input.groupId, this.identity.subject],
+        );
+        const details = { groupId: input.groupId, ruleIds: approved.map((r) => r.id) };
+        await writeAudit(m, this.identity, [
+          { action: "appcontrol.rules.approved", target: `app-control-group:${input.groupId}`, details },
+        ]);
+        await writeOutbox(m, [
+          {
+            tenantId,
+            topic: "appcontrol.rules.approved",
+            key: input.groupId,
+            payload: { ...details, actor: this.identity.subject },
+          },
+        ]);
+        await this.syncMembers(m, input.groupId);
+      }
+      return (await loadGroups(m, tenantId, [input.groupId]))[0];
+    });
+  }
+
+  /** Sets a group's mode; AUDIT and ENFORCE need at least one approved rule (CONFLICT otherwise). */
+  async setMode(input: SetAppControlModeInput): Promise<AppControlGroup> {
+    const tenantId = this.identity.tenantId;
+    return this.db.write(async (m) => {
+      const current = await this.lockGroup(m, input.groupId);
+      if (current.mode !== input.mode) {
+        if (input.mode !== AppControlMode.NONE) {
+          const [{ n }]: Array<{ n: number }> = await m.query(
+            `SELECT count(*)::int AS n FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND status = 'APPROVED'`,
+            [tenantId, input.groupId],
+          );
+          if (n === 0)
+            throw new ConflictError(
+              `Application-control group ${input.groupId} has no approved rule: approve its recommended rules before setting ${input.mode}.`,
+            );
+        }
+        await m.query(
+          `UPDATE app_control_groups SET mode = $3, updated_by = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, input.groupId, input.mode, this.identity.subject],
+        );
+        const details = { groupId: input.groupId, mode: input.mode, previousMode: current.mode };
+        await writeAudit(m, this.identity, [
+          { action: "appcontrol.mode.set", target: `app-control-group:${input.groupId}`, details },
+        ]);
+        await writeOutbox(m, [
+          {
+            tenantId,
+            topic: "appcontrol.mode.set",
+            key: input.groupId,
+            payload: { ...details, actor: this.identity.subject },
+          },
+        ]);
+        await this.syncMembers(m, input.groupId);
+      }
+      return (await loadGroups(m, tenantId, [input.groupId]))[0];
+    });
+  }
+
+  /** Re-evaluates the application-control report of a group's machines. */
+  private async syncMembers(m: EntityManager, groupId: string): Promise<void> {
+    const rows: Array<{ resource_id: string }> = await m.query(
+      `SELECT resource_id FROM app_control_members WHERE tenant_id = $1 AND group_id = $2`,
+      [this.identity.tenantId, groupId],
+    );
+    await syncPostureReports(
+      m,
+      this.identity.tenantId,
+      rows.map((r) => r.resource_id),
+      ["app-control"],
+    );
+  }
+}

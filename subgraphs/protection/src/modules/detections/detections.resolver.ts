@@ -1,0 +1,35 @@
+import { PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
+import type { ProtectionContext } from "../../context";
+import { ResourceRef } from "../../references";
+import { DetectionFilter, WorkloadDetection, WorkloadDetectionConnection } from "./detections.types";
+
+@Resolver(() => WorkloadDetection)
+export class DetectionsResolver {
+  @Authorized(Role.READER)
+  @Query(() => WorkloadDetectionConnection, {
+    description:
+      "Detections raised from workload telemetry, newest first (each is also delivered to the SIEM as an alert).",
+  })
+  detections(
+    @Arg("filter", () => DetectionFilter, {
+      nullable: true,
+      description: "Conditions the detections must meet.",
+    })
+    filter: DetectionFilter | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.detections.list(filter, page);
+  }
+}
+
+@Resolver(() => ResourceRef)
+export class ResourceDetectionsResolver {
+  @FieldResolver(() => WorkloadDetectionConnection, {
+    description: "Detections raised from this machine's telemetry, newest first.",
+  })
+  detections(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: ProtectionContext) {
+    return ctx.services.detections.forResource(resource.id, page);
+  }
+}

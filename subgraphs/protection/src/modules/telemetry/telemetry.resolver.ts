@@ -1,0 +1,20 @@
+import { JSONScalar, Role } from "../../../../common/src";
+import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import type { ProtectionContext } from "../../context";
+import { IngestTelemetryPayload } from "./telemetry.types";
+
+@Resolver()
+export class TelemetryResolver {
+  @Authorized(Role.INGESTOR, Role.ADMIN)
+  @Mutation(() => IngestTelemetryPayload, {
+    description:
+      "Ingests a small batch (≤ 1,000) of agent telemetry records (`process`, `file`, `packages`, `flow`, `logon`); bulk goes through `POST /ingest/telemetry` (NDJSON). Duplicates are ignored, bad records reported in `rejected`, the rest stored; package snapshots update vulnerability findings and new records run through the detections.",
+  })
+  ingestTelemetry(
+    @Arg("records", () => [JSONScalar], { description: "Telemetry records, one object each." })
+    records: unknown[],
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.telemetry.ingest(records);
+  }
+}

@@ -1,0 +1,186 @@
+import { Counter, Gauge, register } from "prom-client";
+import type { DataSource, EntityManager } from "typeorm";
+import {
+  BadUserInputError,
+  decodeOutboxCursor,
+  OutboxListener,
+  subgraphDatabaseUrl,
+  type BackgroundWork,
+  type Config,
+  type Identity,
+  type Logger,
+  type OutboxPosition,
+  type OutboxRecord,
+} from "../../../../common/src";
+import { alertFromRow } from "../alerts/alert.entity";
+import { incidentFromRow } from "../incidents/incident.entity";
+import {
+  ALERT_CREATED_TOPIC,
+  AlertEvent,
+  alertMatches,
+  INCIDENT_TOPICS,
+  IncidentChange,
+  type IncidentChangeKind,
+  incidentMatches,
+  type AlertFilter,
+  type IncidentChangeFilter,
+} from "./live.types";
+import { OutboxStream } from "./outbox-stream";
+
+function metric<T>(name: string, create: () => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+const active = metric(
+  "rampart_siem_subscriptions_active",
+  () =>
+    new Gauge({
+      name: "rampart_siem_subscriptions_active",
+      help: "Open SIEM subscriptions (from gateways: one per distinct operation, variables, tenant and roles).",
+      labelNames: ["field"],
+    }),
+);
+const started = metric(
+  "rampart_siem_subscriptions_started_total",
+  () =>
+    new Counter({
+      name: "rampart_siem_subscriptions_started_total",
+      help: "SIEM subscriptions opened since start.",
+      labelNames: ["field"],
+    }),
+);
+
+const TOPIC_KIND = new Map(
+  Object.entries(INCIDENT_TOPICS).map(([kind, topic]) => [topic, kind as IncidentChangeKind]),
+);
+
+/** Reads `after`: absent means "from now on"; anything not one of our cursors is BAD_USER_INPUT. */
+function startPosition(after: string | null | undefined): OutboxPosition | null {
+  if (after == null) return null;
+  const position = decodeOutboxCursor(after);
+  if (!position)
+    throw new BadUserInputError("`after` is not a cursor of this stream.", [
+      { field: "after", message: "must be a `cursor` value received from this subscription" },
+    ]);
+  return position;
+}
+
+/**
+ * The SIEM's live streams over its outbox, one per process: one LISTEN connection for all
+ * subscriptions, each subscription reading its tenant's rows (row-level security applies).
+ */
+export class LiveFeed implements BackgroundWork {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly listener: OutboxListener,
+  ) {}
+
+  /** Incident changes of the caller's tenant after `after` (or from now), filtered. */
+  incidentChanges(
+    identity: Identity,
+    filter: IncidentChangeFilter | null | undefined,
+    after: string | null | undefined,
+  ): AsyncIterableIterator<IncidentChange> {
+    const from = startPosition(after);
+    const topics = filter?.kinds?.length
+      ? filter.kinds.map((k) => INCIDENT_TOPICS[k])
+      : Object.values(INCIDENT_TOPICS);
+    return this.open("incidentChanges", identity, topics, from, async (m, rows) => {
+      const incidents = await loadByIds(m, "incidents", identity.tenantId, rows, incidentFromRow);
+      const changes: IncidentChange[] = [];
+      for (const row of rows) {
+        const incident = incidents.get(row.key);
+        const kind = TOPIC_KIND.get(row.topic);
+        if (!incident || !kind || !incidentMatches(incident, kind, filter)) continue;
+        const payload = row.payload as { changedFields?: unknown; actor?: unknown };
+        changes.push(
+          Object.assign(new IncidentChange(), {
+            cursor: row.cursor,
+            kind,
+            changedFields: Array.isArray(payload.changedFields) ? payload.changedFields.map(String) : [],
+            occurredAt: row.at,
+            actor: typeof payload.actor === "string" ? payload.actor : null,
+            incident,
+          }),
+        );
+      }
+      return changes;
+    });
+  }
+
+  /** New alerts of the caller's tenant after `after` (or from now), filtered. */
+  alertCreated(
+    identity: Identity,
+    filter: AlertFilter | null | undefined,
+    after: string | null | undefined,
+  ): AsyncIterableIterator<AlertEvent> {
+    const from = startPosition(after);
+    return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, async (m, rows) => {
+      const alerts = await loadByIds(m, "alerts", identity.tenantId, rows, alertFromRow);
+      const events: AlertEvent[] = [];
+      for (const row of rows) {
+        const alert = alerts.get(row.key);
+        if (!alert || !alertMatches(alert, filter)) continue;
+        events.push(Object.assign(new AlertEvent(), { cursor: row.cursor, occurredAt: row.at, alert }));
+      }
+      return events;
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.listener.close();
+  }
+
+  private open<T>(
+    field: string,
+    identity: Identity,
+    topics: string[],
+    from: OutboxPosition | null,
+    transform: (m: EntityManager, rows: OutboxRecord[]) => Promise<T[]>,
+  ): AsyncIterableIterator<T> {
+    started.inc({ field });
+    active.inc({ field });
+    return new OutboxStream(
+      this.ds,
+      this.listener,
+      identity.tenantId,
+      topics,
+      from,
+      transform,
+      undefined,
+      () => active.dec({ field }),
+    );
+  }
+}
+
+/** The rows' aggregates (by outbox key) in one query. */
+async function loadByIds<T>(
+  m: EntityManager,
+  table: "incidents" | "alerts",
+  tenantId: string,
+  rows: OutboxRecord[],
+  fromRow: (row: Record<string, unknown>) => T,
+): Promise<Map<string, T>> {
+  const ids = [...new Set(rows.map((r) => r.key))];
+  const found = (await m.query(`SELECT * FROM ${table} WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+    tenantId,
+    ids,
+  ])) as Array<Record<string, unknown>>;
+  return new Map(found.map((row) => [row.id as string, fromRow(row)]));
+}
+
+const feeds = new WeakMap<DataSource, LiveFeed>();
+
+/** Starts the process's feed (its LISTEN connection) with the subgraph. */
+export function startLiveFeed(ds: DataSource, log: Logger, config: Config): LiveFeed {
+  const feed = new LiveFeed(ds, new OutboxListener(subgraphDatabaseUrl(config, "siem"), "siem", log));
+  feeds.set(ds, feed);
+  return feed;
+}
+
+/** The feed of the process that owns `ds`. */
+export function liveFeedOf(ds: DataSource): LiveFeed {
+  const feed = feeds.get(ds);
+  if (!feed) throw new Error("The SIEM's live feed is not started.");
+  return feed;
+}
