@@ -118,6 +118,12 @@ describe("npm start", () => {
       },
       { authorization: `Bearer ${reader}` },
     );
+    const groups = await postGraphql<{ appControlGroups: { totalCount: number } }>(
+      url,
+      { query: `{ appControlGroups(first: 1) { totalCount } }` },
+      { authorization: `Bearer ${reader}` },
+    );
+    expect(groups.data!.appControlGroups.totalCount).toBeGreaterThan(0);
     expect(jump.data!.resources.nodes[0].jitPolicy!.ports).toEqual([
       { number: 22, state: "LOCKED" },
       { number: 3389, state: "LOCKED" },

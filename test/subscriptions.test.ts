@@ -155,7 +155,7 @@ describe("live subscriptions through the gateway", () => {
           cursor kind changedFields occurredAt
           incident {
             number title severity status
-            alerts(first: 10) { nodes { title resource { name type coverage { covered plan tier } } } }
+            alerts(first: 10) { nodes { title resource { name type coverage { covered plan tier } vulnerabilities(first: 5) { totalCount } } } }
           }
         }
       }`,
@@ -199,6 +199,7 @@ describe("live subscriptions through the gateway", () => {
       name: "kv-payments-prod",
       type: "Microsoft.KeyVault/vaults",
       coverage: { covered: true, plan: "KEY_VAULT", tier: "STANDARD" },
+      vulnerabilities: { totalCount: 0 },
     });
     stream.stop();
   });

@@ -258,7 +258,20 @@ async function seedWorkloadProtection(
   });
   if (!res.ok) throw new Error(`seed: telemetry ingest failed with HTTP ${res.status}`);
   const result = (await res.json()) as { accepted?: number; rejected?: unknown[] };
-  log.info({ accepted: result.accepted, rejected: result.rejected?.length }, "demo telemetry ingested");
+  // Adaptive application control learns its machine groups from the week of process executions.
+  const { learnAppControl } = await call<{ learnAppControl: { groups: unknown[] } }>(
+    gatewayUrl,
+    token,
+    'mutation { learnAppControl(input: { window: "P14D" }) { groups { id } } }',
+  );
+  log.info(
+    {
+      accepted: result.accepted,
+      rejected: result.rejected?.length,
+      appControlGroups: learnAppControl.groups.length,
+    },
+    "demo telemetry ingested",
+  );
 }
 
 /** Two indicators the sample logs contact (the payload server and the fake update domain). */
