@@ -1,9 +1,9 @@
 import { Counter, register } from "prom-client";
 import type { DataSource, EntityManager } from "typeorm";
 import type { Logger } from "../logger";
-import { inSystemScope } from "./data-source";
+import { createDataSource, inSystemScope } from "./data-source";
 import { readOutbox, type OutboxPosition, type OutboxRecord } from "./outbox";
-import type { OutboxListener } from "./outbox-listener";
+import { OutboxListener } from "./outbox-listener";
 
 const SYSTEM_ONLY = "current_setting('rampart.scope', true) = 'system'";
 
@@ -229,4 +229,38 @@ export class OutboxRelay {
       this.waiters.add(entry);
     });
   }
+}
+
+/** What `startOutboxRelay` needs besides the relay's own options. */
+export interface StartOutboxRelayOptions extends Omit<OutboxRelayOptions, "listener"> {
+  /** The subgraph role's connection string. */
+  url: string;
+}
+
+/**
+ * Starts a relay of a subgraph process with its own small DataSource (its polling is not counted as
+ * request statements, and waiting for the destination never holds a request connection) and its own
+ * outbox listener; `stop` ends the loop (a delivery in flight rolls back) and closes both.
+ */
+export async function startOutboxRelay(options: StartOutboxRelayOptions): Promise<{ stop(): Promise<void> }> {
+  const { url, ...relayOptions } = options;
+  const ds = createDataSource({
+    subgraph: `${options.subgraph}-relay`,
+    url,
+    schema: options.subgraph,
+    entities: [],
+    poolSize: 2,
+    logger: options.log,
+  });
+  await ds.initialize();
+  const listener = new OutboxListener(url, options.subgraph, options.log);
+  const relay = new OutboxRelay(ds, { ...relayOptions, listener });
+  relay.start();
+  return {
+    stop: async () => {
+      await relay.stop();
+      await listener.close();
+      await ds.destroy();
+    },
+  };
 }

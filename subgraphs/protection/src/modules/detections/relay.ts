@@ -6,12 +6,10 @@
  */
 import type { EntityManager } from "typeorm";
 import {
-  createDataSource,
   IDENTITY_HEADER,
   InternalTokens,
-  OutboxListener,
-  OutboxRelay,
   Role,
+  startOutboxRelay,
   subgraphDatabaseUrl,
   type BackgroundWork,
   type Config,
@@ -214,20 +212,10 @@ export function siemAlertDelivery(options: SiemDeliveryOptions): RelayDelivery {
  * counted as request statements, and waiting for the SIEM never holds a request connection), an outbox
  * listener that wakes it, and the relay loop. Stopped when the subgraph closes.
  */
-export async function startDetectionRelay(config: Config, log: Logger): Promise<BackgroundWork> {
-  const url = subgraphDatabaseUrl(config, "protection");
+export function startDetectionRelay(config: Config, log: Logger): Promise<BackgroundWork> {
   const relayLog = log.child({ component: "detection-relay" });
-  const ds = createDataSource({
-    subgraph: "protection-relay",
-    url,
-    schema: "protection",
-    entities: [],
-    poolSize: 2,
-    logger: relayLog,
-  });
-  await ds.initialize();
-  const listener = new OutboxListener(url, "protection", relayLog);
-  const relay = new OutboxRelay(ds, {
+  return startOutboxRelay({
+    url: subgraphDatabaseUrl(config, "protection"),
     subgraph: "protection",
     consumer: SIEM_ALERTS_CONSUMER,
     topics: [DETECTION_RAISED],
@@ -238,14 +226,5 @@ export async function startDetectionRelay(config: Config, log: Logger): Promise<
       log: relayLog,
     }),
     log: relayLog,
-    listener,
   });
-  relay.start();
-  return {
-    stop: async () => {
-      await relay.stop();
-      await listener.close();
-      await ds.destroy();
-    },
-  };
 }

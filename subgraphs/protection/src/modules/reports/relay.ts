@@ -10,12 +10,10 @@
  */
 import type { EntityManager } from "typeorm";
 import {
-  createDataSource,
   IDENTITY_HEADER,
   InternalTokens,
-  OutboxListener,
-  OutboxRelay,
   Role,
+  startOutboxRelay,
   subgraphDatabaseUrl,
   type BackgroundWork,
   type Config,
@@ -255,20 +253,10 @@ export function postureAssessmentDelivery(options: PostureDeliveryOptions): Rela
  * Starts the posture report relay of a protection process: its own small DataSource and outbox listener,
  * and the relay loop. Stopped when the subgraph closes.
  */
-export async function startPostureReportRelay(config: Config, log: Logger): Promise<BackgroundWork> {
-  const url = subgraphDatabaseUrl(config, "protection");
+export function startPostureReportRelay(config: Config, log: Logger): Promise<BackgroundWork> {
   const relayLog = log.child({ component: "posture-report-relay" });
-  const ds = createDataSource({
-    subgraph: "protection-relay",
-    url,
-    schema: "protection",
-    entities: [],
-    poolSize: 2,
-    logger: relayLog,
-  });
-  await ds.initialize();
-  const listener = new OutboxListener(url, "protection", relayLog);
-  const relay = new OutboxRelay(ds, {
+  return startOutboxRelay({
+    url: subgraphDatabaseUrl(config, "protection"),
     subgraph: "protection",
     consumer: POSTURE_REPORTS_CONSUMER,
     topics: [POSTURE_ASSESSMENT_TOPIC],
@@ -279,16 +267,7 @@ export async function startPostureReportRelay(config: Config, log: Logger): Prom
       log: relayLog,
     }),
     log: relayLog,
-    listener,
   });
-  relay.start();
-  return {
-    stop: async () => {
-      await relay.stop();
-      await listener.close();
-      await ds.destroy();
-    },
-  };
 }
 
 /** Starts several pieces of background work in order; stops them in reverse (and the started ones if one fails). */
