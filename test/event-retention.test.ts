@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { createDataSource, createLogger, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { createLogger } from "../subgraphs/common/src";
 import { eventTasks } from "../subgraphs/siem/src/modules/events/events.tasks";
 import { dayOf, ensurePartitions } from "../subgraphs/siem/src/modules/events/partitions";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -17,14 +17,7 @@ describe("event store retention", () => {
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false", EVENT_RETENTION_DAYS: "30" });
-    ds = createDataSource({
-      subgraph: "siem-test",
-      url: subgraphDatabaseUrl(platform.config, "siem"),
-      schema: "siem",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    ds = await platform.connect("siem");
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -1,11 +1,5 @@
 import type { DataSource } from "typeorm";
-import {
-  commonTaskList,
-  createDataSource,
-  createLogger,
-  inSystemScope,
-  subgraphDatabaseUrl,
-} from "../subgraphs/common/src";
+import { commonTaskList, inSystemScope } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 
 /** The outbox is pruned after its retention, except rows a relay has not delivered yet. */
@@ -15,14 +9,7 @@ describe("outbox pruning", () => {
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
-    ds = createDataSource({
-      subgraph: "protection-prune-test",
-      url: subgraphDatabaseUrl(platform.config, "protection"),
-      schema: "protection",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    ds = await platform.connect("protection");
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -5,7 +5,7 @@ import {
   UpsertResourcesDocument,
   type ResourceInput,
 } from "./__generated__/graphql";
-import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
 import { evaluateTenant } from "../subgraphs/posture/src/modules/assessments/assessment.runner";
 import { syntheticResources } from "../scripts/lib/demo-estate";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -67,14 +67,7 @@ describe("posture engine: incremental evaluation equals full re-evaluation", () 
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
-    ds = createDataSource({
-      subgraph: "posture-test",
-      url: subgraphDatabaseUrl(platform.config, "posture"),
-      schema: "posture",
-      entities: [],
-      logger: createLogger("test", "silent"),
-    });
-    await ds.initialize();
+    ds = await platform.connect("posture");
     admin = await platform.token([Role.ADMIN], tenant);
   });
   afterAll(async () => {

@@ -11,7 +11,7 @@ import {
   SetAppControlModeDocument,
   WorkloadAlertsDocument,
 } from "./__generated__/graphql";
-import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 import { eventually, fixture, ingestTelemetry, ndjson, seedMachines, shifted } from "./utils/workload";
@@ -52,22 +52,17 @@ describe("adaptive application control: learning, approval, modes, violations as
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
-    for (const [name, roles, tenant] of [
-      ["admin", [Role.ADMIN], "tenant-a"],
-      ["ingestor", [Role.INGESTOR], "tenant-a"],
-      ["reader", [Role.READER], "tenant-a"],
-      ["adminB", [Role.ADMIN], "tenant-b"],
-      ["readerB", [Role.READER], "tenant-b"],
-    ] as const)
-      tokens[name] = await platform.token([...roles], tenant);
-    ds = createDataSource({
-      subgraph: "protection-test",
-      url: subgraphDatabaseUrl(platform.config, "protection"),
-      schema: "protection",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    Object.assign(
+      tokens,
+      await platform.tokens({
+        admin: [[Role.ADMIN], "tenant-a"],
+        ingestor: [[Role.INGESTOR], "tenant-a"],
+        reader: [[Role.READER], "tenant-a"],
+        adminB: [[Role.ADMIN], "tenant-b"],
+        readerB: [[Role.READER], "tenant-b"],
+      }),
+    );
+    ds = await platform.connect("protection");
     ({ ids, byName } = await seedMachines(platform, "tenant-a"));
     await ingestTelemetry(platform, fixture("process-baseline", ids), tokens.ingestor);
   });

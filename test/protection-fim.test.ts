@@ -8,7 +8,7 @@ import {
   SetFimWatchedPathsDocument,
   type FileChangeFilter,
 } from "./__generated__/graphql";
-import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 import { fixture, ingestTelemetry, ndjson, seedMachines, shifted } from "./utils/workload";
@@ -63,22 +63,17 @@ describe("file integrity monitoring: watch lists, file changes, baselines, criti
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
-    for (const [name, roles, tenant] of [
-      ["admin", [Role.ADMIN], "tenant-a"],
-      ["ingestor", [Role.INGESTOR], "tenant-a"],
-      ["reader", [Role.READER], "tenant-a"],
-      ["adminB", [Role.ADMIN], "tenant-b"],
-      ["readerB", [Role.READER], "tenant-b"],
-    ] as const)
-      tokens[name] = await platform.token([...roles], tenant);
-    ds = createDataSource({
-      subgraph: "protection-test",
-      url: subgraphDatabaseUrl(platform.config, "protection"),
-      schema: "protection",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    Object.assign(
+      tokens,
+      await platform.tokens({
+        admin: [[Role.ADMIN], "tenant-a"],
+        ingestor: [[Role.INGESTOR], "tenant-a"],
+        reader: [[Role.READER], "tenant-a"],
+        adminB: [[Role.ADMIN], "tenant-b"],
+        readerB: [[Role.READER], "tenant-b"],
+      }),
+    );
+    ds = await platform.connect("protection");
     ({ ids, byName } = await seedMachines(platform, "tenant-a"));
   });
   afterAll(async () => {

@@ -10,14 +10,7 @@ import {
   SetJitPolicyDocument,
   SetPlanDocument,
 } from "./__generated__/graphql";
-import {
-  createDataSource,
-  createLogger,
-  inSystemScope,
-  inTenant,
-  Role,
-  subgraphDatabaseUrl,
-} from "../subgraphs/common/src";
+import { inSystemScope, inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 import { eventually, fixture, ingestTelemetry, ndjson, seedMachines, shifted } from "./utils/workload";
@@ -80,24 +73,19 @@ describe("reports to posture: vulnerabilities, system updates and management por
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
-    for (const [name, roles, tenant] of [
-      ["admin", [Role.ADMIN], "tenant-a"],
-      ["responder", [Role.RESPONDER], "tenant-a"],
-      ["ingestor", [Role.INGESTOR], "tenant-a"],
-      ["reader", [Role.READER], "tenant-a"],
-      ["adminB", [Role.ADMIN], "tenant-b"],
-      ["ingestorB", [Role.INGESTOR], "tenant-b"],
-      ["readerB", [Role.READER], "tenant-b"],
-    ] as const)
-      tokens[name] = await platform.token([...roles], tenant);
-    ds = createDataSource({
-      subgraph: "protection-test",
-      url: subgraphDatabaseUrl(platform.config, "protection"),
-      schema: "protection",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    Object.assign(
+      tokens,
+      await platform.tokens({
+        admin: [[Role.ADMIN], "tenant-a"],
+        responder: [[Role.RESPONDER], "tenant-a"],
+        ingestor: [[Role.INGESTOR], "tenant-a"],
+        reader: [[Role.READER], "tenant-a"],
+        adminB: [[Role.ADMIN], "tenant-b"],
+        ingestorB: [[Role.INGESTOR], "tenant-b"],
+        readerB: [[Role.READER], "tenant-b"],
+      }),
+    );
+    ds = await platform.connect("protection");
     ({ ids, byName, accountId } = await seedMachines(platform, "tenant-a"));
     ok(
       await platform.request(

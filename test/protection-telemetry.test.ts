@@ -15,7 +15,6 @@ import {
   type DetectionFilter,
 } from "./__generated__/graphql";
 import {
-  createDataSource,
   createLogger,
   dayOf,
   IDENTITY_HEADER,
@@ -23,7 +22,6 @@ import {
   inTenant,
   OutboxRelay,
   Role,
-  subgraphDatabaseUrl,
   type RelayDelivery,
 } from "../subgraphs/common/src";
 import { telemetryPartitions } from "../subgraphs/protection/src/modules/telemetry/telemetry.store";
@@ -144,24 +142,19 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false", MAX_BODY_BYTES: "262144" });
     origin = platform.gateway.url.replace(/\/graphql$/, "");
-    for (const [name, roles, tenant] of [
-      ["admin", [Role.ADMIN], "tenant-a"],
-      ["ingestor", [Role.INGESTOR], "tenant-a"],
-      ["reader", [Role.READER], "tenant-a"],
-      ["ingestorB", [Role.INGESTOR], "tenant-b"],
-      ["readerB", [Role.READER], "tenant-b"],
-      ["ingestorR", [Role.INGESTOR], "tenant-r"],
-      ["readerR", [Role.READER], "tenant-r"],
-    ] as const)
-      tokens[name] = await platform.token([...roles], tenant);
-    ds = createDataSource({
-      subgraph: "protection-test",
-      url: subgraphDatabaseUrl(platform.config, "protection"),
-      schema: "protection",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    Object.assign(
+      tokens,
+      await platform.tokens({
+        admin: [[Role.ADMIN], "tenant-a"],
+        ingestor: [[Role.INGESTOR], "tenant-a"],
+        reader: [[Role.READER], "tenant-a"],
+        ingestorB: [[Role.INGESTOR], "tenant-b"],
+        readerB: [[Role.READER], "tenant-b"],
+        ingestorR: [[Role.INGESTOR], "tenant-r"],
+        readerR: [[Role.READER], "tenant-r"],
+      }),
+    );
+    ds = await platform.connect("protection");
     // The fixtures' machines in the inventory, covered by a STANDARD plan, with the OSV advisories.
     const [account] = ok(
       await platform.request(

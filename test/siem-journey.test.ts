@@ -13,7 +13,7 @@ import {
   SiemAlertsDocument,
   UpdateIncidentDocument,
 } from "./__generated__/graphql";
-import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -87,14 +87,7 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     admin = await platform.token([Role.ADMIN], tenant);
     analyst = await platform.token([Role.ANALYST], tenant, "alice@contoso.example");
     ingestor = await platform.token([Role.INGESTOR], tenant);
-    ds = createDataSource({
-      subgraph: "siem-test",
-      url: subgraphDatabaseUrl(platform.config, "siem"),
-      schema: "siem",
-      entities: [],
-      logger: createLogger("t", "silent"),
-    });
-    await ds.initialize();
+    ds = await platform.connect("siem");
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -2,10 +2,13 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { startGateway, type Gateway } from "../../gateway/src/server";
 import { signDevToken } from "../../gateway/src/auth";
+import type { DataSource } from "typeorm";
 import {
+  createDataSource,
   createLogger,
   loadConfig,
   runSubgraph,
+  subgraphDatabaseUrl,
   InternalTokens,
   type Config,
   type Role,
@@ -33,6 +36,13 @@ export interface TestPlatform {
   token(roles: Role[], tenant?: string, subject?: string): Promise<string>;
   /** An internal identity token, as the gateway would send to a subgraph. */
   internalToken(roles: Role[], tenant: string): Promise<string>;
+  /**
+   * A DataSource connected as a subgraph's own role (RLS applies, like in the service), for tests that
+   * look at or prepare rows directly. Destroyed by `stop()` if the test has not.
+   */
+  connect(subgraph: "posture" | "protection" | "siem"): Promise<DataSource>;
+  /** One client token per name: `{ admin: [[Role.ADMIN], "tenant-a"], … }`. */
+  tokens<K extends string>(spec: Record<K, readonly [readonly Role[], string]>): Promise<Record<K, string>>;
   /** Runs a typed operation through the gateway. */
   request<R, V>(doc: TypedDocumentNode<R, V>, variables: V, token: string): Promise<GqlResponse<R>>;
   stop(): Promise<void>;
@@ -101,6 +111,9 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     });
     started.push(gateway);
     const internal = new InternalTokens(config.internalTokenSecret);
+    const connections: DataSource[] = [];
+    const token: TestPlatform["token"] = (roles, tenant = "tenant-a", subject = "tester@example.com") =>
+      signDevToken(config.jwt.secret!, { subject, tenantId: tenant, roles, ttlSeconds: 600 });
     return {
       config,
       db,
@@ -112,13 +125,33 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
         subgraphs[name] = await run(name, old.port);
         return subgraphs[name];
       },
-      token: (roles, tenant = "tenant-a", subject = "tester@example.com") =>
-        signDevToken(config.jwt.secret!, { subject, tenantId: tenant, roles, ttlSeconds: 600 }),
+      token,
+      tokens: async (spec) => {
+        const entries = await Promise.all(
+          (Object.entries(spec) as Array<[string, readonly [readonly Role[], string]]>).map(
+            async ([name, [roles, tenant]]) => [name, await token([...roles], tenant)] as const,
+          ),
+        );
+        return Object.fromEntries(entries) as Record<keyof typeof spec, string>;
+      },
+      connect: async (subgraph) => {
+        const ds = createDataSource({
+          subgraph: `${subgraph}-test`,
+          url: subgraphDatabaseUrl(config, subgraph),
+          schema: subgraph,
+          entities: [],
+          logger: createLogger("test", "silent"),
+        });
+        await ds.initialize();
+        connections.push(ds);
+        return ds;
+      },
       internalToken: (roles, tenant) =>
         internal.sign({ subject: "tester@example.com", tenantId: tenant, roles }),
       request: (doc, variables, token) =>
         postGraphql(gateway.url, { query: print(doc), variables }, { authorization: `Bearer ${token}` }),
       stop: async () => {
+        for (const ds of connections) if (ds.isInitialized) await ds.destroy();
         for (const s of started.reverse()) await s.close();
         await db.drop();
       },
