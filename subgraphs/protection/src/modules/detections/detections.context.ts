@@ -3,8 +3,7 @@
  * once per batch (the detector itself is pure and asks per record).
  *
  * - JIT: the ports a machine's just-in-time policy locks (`jit_policies`), and the grants approved
- *   requests opened (`jit_requests`), so JIT-granted access is not reported as a bypass. Each query is
- *   guarded by `to_regclass`: with no JIT tables (an older schema), no port is locked.
+ *   requests opened (`jit_requests`), so JIT-granted access is not reported as a bypass.
  * - Application control: the approved rules of the machine's application-control group when the group is
  *   in AUDIT or ENFORCE mode (`appcontrol/policy.ts`); null (not judged) for machines in no group or in a
  *   group whose allow list is not applied.
@@ -21,14 +20,6 @@ import { classifyCriticalFile, type DetectionContext } from "./detections";
 type Port = { port: number; protocol: "TCP" | "UDP" };
 type Grant = { ports: number[]; sourceIp: string; from: number; until: number };
 
-/** Whether a table of the subgraph's schema exists (the JIT module may not be installed). */
-async function tableExists(m: EntityManager, table: string): Promise<boolean> {
-  const [row] = (await m.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{
-    present: boolean;
-  }>;
-  return row.present;
-}
-
 /** Locked ports per machine, from the machines' JIT policies (`ANY` locks both TCP and UDP). */
 async function lockedPorts(
   m: EntityManager,
@@ -36,7 +27,6 @@ async function lockedPorts(
   resourceIds: string[],
 ): Promise<Map<string, Port[]>> {
   const out = new Map<string, Port[]>();
-  if (!(await tableExists(m, "jit_policies"))) return out;
   const rows = (await m.query(
     `SELECT resource_id, ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
     [tenantId, resourceIds],
@@ -67,7 +57,6 @@ async function grants(
   to: string,
 ): Promise<Map<string, Grant[]>> {
   const out = new Map<string, Grant[]>();
-  if (!(await tableExists(m, "jit_requests"))) return out;
   const rows = (await m.query(
     `SELECT resource_id, ports, host(source_ip) AS source_ip, decided_at, until FROM (
        SELECT resource_id, ports, source_ip, decided_at, LEAST(expires_at, coalesce(revoked_at, expires_at)) AS until
