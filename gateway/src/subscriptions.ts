@@ -61,6 +61,9 @@ const deliveries = metric(
     }),
 );
 
+/** Events of one group resolved at the same time (entity fetches to the other subgraphs in flight). */
+const RESOLVE_CONCURRENCY = 16;
+
 /** Close code for a subscriber that fell too far behind; it resumes from its last cursor. */
 export const SLOW_CONSUMER_CLOSE = { code: 4008, reason: "Slow consumer: resume from your last cursor." };
 /** Close code on shutdown (and supergraph change): resume from the last cursor, here or elsewhere. */
@@ -318,7 +321,8 @@ class UpstreamGroup {
     }
     const cursor = root?.[CURSOR_ALIAS];
     if (typeof cursor === "string") this.cursor = cursor;
-    const resolved = this.resolve(result).catch((err: unknown) => {
+    // Events resolve concurrently (at most RESOLVE_CONCURRENCY at a time) and are delivered in order.
+    const resolved = this.limit(() => this.resolve(result)).catch((err: unknown) => {
       this.deps.log.error({ err }, "subscription event could not be resolved");
       return {
         errors: [
@@ -331,6 +335,23 @@ class UpstreamGroup {
       deliveries.inc({ outcome: value.errors?.length ? "error" : "ok" });
       for (const subscriber of this.subscribers) subscriber.push(value);
     });
+  }
+
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  /** Runs `work` when fewer than RESOLVE_CONCURRENCY resolutions are in flight (a burst cannot flood the subgraphs). */
+  private async limit<T>(work: () => Promise<T>): Promise<T> {
+    // A finishing resolution hands its slot straight to the next waiting one.
+    if (this.running >= RESOLVE_CONCURRENCY) await new Promise<void>((r) => this.waiting.push(r));
+    else this.running++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
   }
 
   private async resolve(event: ExecutionResult<Record<string, unknown>>): Promise<ExecutionResult> {
