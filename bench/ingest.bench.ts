@@ -37,7 +37,6 @@ import { loadRuleTemplates } from "../subgraphs/siem/src/modules/rules/templates
 import { indicatorValues, OcsfTraffic } from "./lib/ocsf-events";
 import {
   adminClient,
-  copyClients,
   loggedErrors,
   machine,
   measured,
@@ -45,7 +44,7 @@ import {
   postChunks,
   PostgresCpu,
   postmasterOf,
-  rawCopy,
+  rawCopyBaseline,
   runBenchmark,
   sampleActivity,
   startForkedPlatform,
@@ -329,29 +328,20 @@ async function main(): Promise<void> {
 
   // 4. Baseline: raw COPY of the same rows into a fresh table shaped like siem.events (same columns,
   //    defaults, constraints, indexes and daily partitions), then dropped before the ingest.
-  await admin.query("CREATE SCHEMA bench_raw");
-  await admin.query(
-    "CREATE TABLE bench_raw.events (LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)",
-  );
-  for (const day of gen.days) {
-    const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-    await admin.query(
-      `CREATE TABLE bench_raw.events_p${day.replace(/-/g, "")} PARTITION OF bench_raw.events FOR VALUES FROM ('${day}') TO ('${next}')`,
-    );
-  }
-  await admin.query("CHECKPOINT");
   say(`raw COPY of ${fmt(EVENTS)} rows (${CONCURRENCY} connections)`);
-  const clients = await copyClients(db, CONCURRENCY);
-  const copyPhase = await measured(services, "siem", pgCpu, () =>
-    rawCopy(clients, "bench_raw.events", COLUMNS, gen.chunks),
-  );
-  await Promise.all(clients.map((c) => c.end()));
-  const copied = Number(
-    (await admin.query<{ n: string }>("SELECT count(*) AS n FROM bench_raw.events")).rows[0].n,
-  );
-  if (copied !== EVENTS) throw new Error(`raw COPY stored ${copied} rows, expected ${EVENTS}`);
-  await admin.query("DROP SCHEMA bench_raw CASCADE"); // no autovacuum of it during the ingest
-  await admin.query("CHECKPOINT");
+  const copyPhase = await rawCopyBaseline({
+    admin,
+    db,
+    services,
+    target: "siem",
+    pg: pgCpu,
+    table: "siem.events",
+    columns: COLUMNS,
+    chunks: gen.chunks,
+    days: gen.days,
+    concurrency: CONCURRENCY,
+    rows: EVENTS,
+  });
   say(`raw COPY: ${copyPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / copyPhase.seconds)} rows/s`);
 
   // 5. The ingest, through the gateway.

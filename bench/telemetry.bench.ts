@@ -34,7 +34,6 @@ import {
 } from "../subgraphs/protection/src/modules/telemetry/telemetry.store";
 import {
   adminClient,
-  copyClients,
   gql,
   loggedErrors,
   machine,
@@ -43,7 +42,7 @@ import {
   postChunks,
   PostgresCpu,
   postmasterOf,
-  rawCopy,
+  rawCopyBaseline,
   runBenchmark,
   sampleActivity,
   startForkedPlatform,
@@ -199,29 +198,20 @@ async function main(): Promise<void> {
 
   // 3. Baseline: raw COPY of the same rows into a fresh table shaped like protection.telemetry (same
   //    columns, defaults, constraints, indexes and daily partitions), then dropped before the ingest.
-  await admin.query("CREATE SCHEMA bench_raw");
-  await admin.query(
-    "CREATE TABLE bench_raw.telemetry (LIKE protection.telemetry INCLUDING ALL) PARTITION BY RANGE (time)",
-  );
-  for (const day of gen.days) {
-    const next = dayOf(Date.parse(`${day}T00:00:00Z`) + 86_400_000);
-    await admin.query(
-      `CREATE TABLE bench_raw.telemetry_p${day.replace(/-/g, "")} PARTITION OF bench_raw.telemetry FOR VALUES FROM ('${day}') TO ('${next}')`,
-    );
-  }
-  await admin.query("CHECKPOINT");
   say(`raw COPY of ${fmt(RECORDS)} rows (${CONCURRENCY} connections)`);
-  const clients = await copyClients(db, CONCURRENCY);
-  const copyPhase = await measured(services, "protection", pgCpu, () =>
-    rawCopy(clients, "bench_raw.telemetry", TELEMETRY_COLUMNS, gen.chunks),
-  );
-  await Promise.all(clients.map((c) => c.end()));
-  const copied = Number(
-    (await admin.query<{ n: string }>("SELECT count(*) AS n FROM bench_raw.telemetry")).rows[0].n,
-  );
-  if (copied !== RECORDS) throw new Error(`raw COPY stored ${copied} rows, expected ${RECORDS}`);
-  await admin.query("DROP SCHEMA bench_raw CASCADE"); // no autovacuum of it during the ingest
-  await admin.query("CHECKPOINT");
+  const copyPhase = await rawCopyBaseline({
+    admin,
+    db,
+    services,
+    target: "protection",
+    pg: pgCpu,
+    table: "protection.telemetry",
+    columns: TELEMETRY_COLUMNS,
+    chunks: gen.chunks,
+    days: gen.days,
+    concurrency: CONCURRENCY,
+    rows: RECORDS,
+  });
   say(`raw COPY: ${copyPhase.seconds.toFixed(1)} s, ${fmt(RECORDS / copyPhase.seconds)} rows/s`);
 
   // 4. The ingest, through the gateway.

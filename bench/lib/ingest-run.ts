@@ -607,3 +607,48 @@ export function runBenchmark(
     },
   );
 }
+
+/** What the raw COPY baseline copies, and where. */
+export interface RawCopyBaseline {
+  admin: Client;
+  db: BenchDatabase;
+  services: Record<string, Service>;
+  /** The service whose CPU the phase attributes (the ingest's subgraph). */
+  target: (typeof SUBGRAPHS)[number];
+  pg: PostgresCpu;
+  /** The production table, e.g. `siem.events`: the baseline table is created LIKE it, INCLUDING ALL. */
+  table: string;
+  columns: readonly string[];
+  chunks: IngestChunk[];
+  /** The days the rows fall on: one daily partition each, as in production. */
+  days: readonly string[];
+  concurrency: number;
+  rows: number;
+}
+
+/**
+ * The baseline phase: a raw COPY of the pre-encoded rows into a fresh table shaped like `table` (same
+ * columns, defaults, constraints, indexes and daily partitions) over `concurrency` connections; the row
+ * count is checked, then the table is dropped (so its autovacuum does not run during the ingest).
+ */
+export async function rawCopyBaseline(b: RawCopyBaseline): Promise<Phase> {
+  const name = b.table.split(".").pop()!;
+  const copy = `bench_raw.${name}`;
+  await b.admin.query("CREATE SCHEMA bench_raw");
+  await b.admin.query(`CREATE TABLE ${copy} (LIKE ${b.table} INCLUDING ALL) PARTITION BY RANGE (time)`);
+  for (const day of b.days) {
+    const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    await b.admin.query(
+      `CREATE TABLE ${copy}_p${day.replace(/-/g, "")} PARTITION OF ${copy} FOR VALUES FROM ('${day}') TO ('${next}')`,
+    );
+  }
+  await b.admin.query("CHECKPOINT");
+  const clients = await copyClients(b.db, b.concurrency);
+  const phase = await measured(b.services, b.target, b.pg, () => rawCopy(clients, copy, b.columns, b.chunks));
+  await Promise.all(clients.map((c) => c.end()));
+  const copied = Number((await b.admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${copy}`)).rows[0].n);
+  if (copied !== b.rows) throw new Error(`raw COPY stored ${copied} rows, expected ${b.rows}`);
+  await b.admin.query("DROP SCHEMA bench_raw CASCADE");
+  await b.admin.query("CHECKPOINT");
+  return phase;
+}
