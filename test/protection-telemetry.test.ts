@@ -293,6 +293,19 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
     expect((await detections(tokens.reader)).totalCount).toBe(EXPECTED.length);
   });
 
+  it("keeps the new records of a batch that mixes stored ones and a record sent twice", async () => {
+    const [stored] = fixture("flow").trim().split("\n");
+    const fresh = JSON.stringify({ ...(JSON.parse(stored) as object), id: "flow-mixed-batch-1" });
+    const result = await ingest([stored, fresh, fresh].join("\n") + "\n");
+    expect(result).toMatchObject({ accepted: 1, duplicates: 2, rejected: [], kinds: { flow: 1 } });
+    const rows: Array<{ n: number }> = await inTenant(ds, "tenant-a", (m) =>
+      m.query("SELECT count(*)::int AS n FROM telemetry WHERE record_id = $1", ["flow-mixed-batch-1"]),
+    );
+    expect(rows[0].n).toBe(1);
+    // Sent again, alone: a duplicate, nothing stored.
+    expect(await ingest(fresh + "\n")).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+
   it("brute force spanning two batches is detected when the second arrives (stored records looked back)", async () => {
     const vm = ids["3dafd86a-82f7-47d7-8018-63f28fe05d5d"];
     const start = Date.now() - 3600_000;

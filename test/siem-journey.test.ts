@@ -254,6 +254,19 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     expect((await alerts()).totalCount).toBe(before);
   });
 
+  it("keeps the new events of a batch that mixes stored ones and an event sent twice", async () => {
+    const [stored] = fixture("OCSF").trim().split("\n");
+    const fresh = stored.replace(/"uid":"([^"]+)"/, '"uid":"$1-mixed"');
+    expect(fresh).not.toBe(stored);
+    const result = (await (await ingest("OCSF", [stored, fresh, fresh].join("\n") + "\n")).json()) as {
+      accepted: number;
+      duplicates: number;
+    };
+    expect(result).toMatchObject({ accepted: 1, duplicates: 2 });
+    const again = (await (await ingest("OCSF", fresh + "\n")).json()) as { accepted: number };
+    expect(again).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+
   it("reports bad records by line and keeps the good ones; refuses unknown connectors, oversize bodies and readers", async () => {
     const good = fixture("OCSF")
       .trim()

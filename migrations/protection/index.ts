@@ -4,6 +4,7 @@ import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { Telemetry1765000000000 } from "./1765000000000-telemetry";
 import { Jit1765100000000 } from "./1765100000000-jit";
 import { AppControlFim1765200000000 } from "./1765200000000-appcontrol-fim";
+import { TelemetryOneIndex1765400000000 } from "./1765400000000-telemetry-one-index";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -13,4 +14,5 @@ export const protectionMigrations = [
   Telemetry1765000000000,
   Jit1765100000000,
   AppControlFim1765200000000,
+  TelemetryOneIndex1765400000000,
 ];

@@ -57,24 +57,53 @@ export interface CopyInsert {
   rows: Iterable<readonly unknown[]>;
   /** The unique key whose duplicates are ignored, e.g. `(tenant_id, connector, source_event_id, time)`. */
   conflict: string;
-  /** Columns of the inserted rows to return (the caller learns which rows were new). */
+  /** Columns that tell the inserted rows apart when some were duplicates, e.g. `id`. */
   returning: string;
+}
+
+/** What `copyInsertNew` stored: every row, or (when some were duplicates) the rows it returns. */
+export type CopyInsertResult<R> =
+  { allNew: true; count: number } | { allNew: false; count: number; rows: R[] };
+
+/** Whether a query failed on a unique constraint (SQLSTATE 23505), under TypeORM's wrapper or not. */
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.code === "23505" || e?.driverError?.code === "23505";
 }
 
 /**
  * Bulk insert that ignores rows already stored: COPY fills a temporary staging table shaped like the
- * target (COPY cannot write into a table with row-level security, and cannot skip conflicts), then one
- * `INSERT … SELECT … ON CONFLICT DO NOTHING` moves the rows in under the caller's tenant policy and
- * returns the new ones. Runs in the caller's transaction (the staging table is dropped at commit), once
- * per table and transaction.
+ * target (COPY cannot write into a table with row-level security, and cannot skip conflicts), then the
+ * rows move in under the caller's tenant policy. Runs in the caller's transaction (the staging table is
+ * dropped at commit), once per table and transaction.
+ *
+ * The move is tried first as a plain `INSERT … SELECT` inside a savepoint: when nothing is a duplicate —
+ * the usual case for fresh telemetry and events — that costs Postgres about a third less than
+ * `ON CONFLICT DO NOTHING`, whose speculative insertion probes and locks every key, and nothing needs
+ * returning: every row is new (`allNew`). A unique violation (a re-sent record, a duplicate inside the
+ * batch, or a concurrent ingest of the same rows, waited for) rolls back to the savepoint, and
+ * `INSERT … ON CONFLICT DO NOTHING RETURNING` then skips the duplicates and names the new rows; any other
+ * error is the caller's.
  */
-export async function copyInsertNew<R>(m: EntityManager, insert: CopyInsert): Promise<R[]> {
+export async function copyInsertNew<R>(m: EntityManager, insert: CopyInsert): Promise<CopyInsertResult<R>> {
   const stage = `${insert.table}_stage`;
   const columns = insert.columns.join(", ");
   await m.query(`CREATE TEMP TABLE ${stage} (LIKE ${insert.table} INCLUDING DEFAULTS) ON COMMIT DROP`);
   await copyRows(connectionOf(m), stage, insert.columns, insert.rows);
-  return (await m.query(
-    `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage}
-     ON CONFLICT ${insert.conflict} DO NOTHING RETURNING ${insert.returning}`,
+  const move = `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage}`;
+  await m.query("SAVEPOINT copy_insert_new");
+  try {
+    // The structured result carries the row count (a plain `m.query` answers an INSERT with its rows only).
+    const { affected } = await m.queryRunner!.query(move, [], true);
+    const count = Number(affected ?? 0);
+    await m.query("RELEASE SAVEPOINT copy_insert_new");
+    return { allNew: true, count };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await m.query("ROLLBACK TO SAVEPOINT copy_insert_new");
+  }
+  const rows = (await m.query(
+    `${move} ON CONFLICT ${insert.conflict} DO NOTHING RETURNING ${insert.returning}`,
   )) as R[];
+  return { allNew: false, count: rows.length, rows };
 }

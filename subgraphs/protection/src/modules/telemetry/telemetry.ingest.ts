@@ -37,7 +37,7 @@ export interface TelemetryRejection {
 export interface TelemetryIngestResult {
   /** New records stored. */
   accepted: number;
-  /** Records already stored (same machine, record id and time), ignored. */
+  /** Records already stored (same machine, kind, record id and time), ignored. */
   duplicates: number;
   rejected: TelemetryRejection[];
   /** New records by kind. */
@@ -109,9 +109,30 @@ async function bruteForceLookback(
 }
 
 /**
+ * Which records of a batch were stored, from the keys the insert returned: each returned key marks one
+ * record, so a record sent twice in one batch counts once.
+ */
+function newRecords(
+  good: readonly TelemetryRecord[],
+  inserted: ReadonlyArray<{ resource_id: string; record_id: string }>,
+): TelemetryRecord[] {
+  const pending = new Map<string, number>();
+  for (const r of inserted) {
+    const key = `${r.resource_id}|${r.record_id}`;
+    pending.set(key, (pending.get(key) ?? 0) + 1);
+  }
+  return good.filter((r) => {
+    const key = `${r.resourceId}|${r.id}`;
+    const n = pending.get(key) ?? 0;
+    if (n > 0) pending.set(key, n - 1);
+    return n > 0;
+  });
+}
+
+/**
  * The telemetry write path. Checks each record's time against the retention window, COPYs the batch into
  * the day-partitioned `telemetry` table (through a staging table: records already stored — same machine,
- * record id and time — are ignored), hands new package snapshots to vulnerability assessment, runs the
+ * kind, record id and time — are ignored), hands new package snapshots to vulnerability assessment, runs the
  * detections over the new records (with the stored beginning of brute-force attacks they continue) and
  * stores the new detections with their `detection.raised` outbox events — all in one transaction, so a
  * batch is stored with its findings and alerts or not at all. Bad records are reported by line and skipped.
@@ -167,21 +188,10 @@ export class TelemetryIngest {
         table: "telemetry",
         columns: TELEMETRY_COLUMNS,
         rows: good.map((r) => telemetryRow(tenantId, r)),
-        conflict: "(tenant_id, resource_id, record_id, time)",
+        conflict: "(tenant_id, resource_id, kind, time, record_id)",
         returning: "resource_id, record_id",
       });
-      // Which records were new: count the returned keys, so a record sent twice in one batch counts once.
-      const pending = new Map<string, number>();
-      for (const r of inserted) {
-        const key = `${r.resource_id}|${r.record_id}`;
-        pending.set(key, (pending.get(key) ?? 0) + 1);
-      }
-      const fresh = good.filter((r) => {
-        const key = `${r.resourceId}|${r.id}`;
-        const n = pending.get(key) ?? 0;
-        if (n > 0) pending.set(key, n - 1);
-        return n > 0;
-      });
+      const fresh = inserted.allNew ? good : newRecords(good, inserted.rows);
       for (const r of fresh) result.kinds[r.kind]++;
       result.accepted = fresh.length;
       result.duplicates = good.length - fresh.length;

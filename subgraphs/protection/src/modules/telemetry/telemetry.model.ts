@@ -9,6 +9,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { TELEMETRY_PATTERNS as PATTERNS, wellFormedChecker } from "./telemetry.fast";
 
 /** Size limits of telemetry records. */
 export const TELEMETRY_LIMITS = {
@@ -40,18 +41,14 @@ export const TELEMETRY_KINDS = ["process", "file", "packages", "flow", "logon"] 
 /** Kind of a telemetry record. */
 export type TelemetryKind = (typeof TELEMETRY_KINDS)[number];
 
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-
 const boundedText = (max: number) =>
   z
     .string()
     .min(1)
     .max(max)
-    .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
+    .refine((s) => !PATTERNS.controlChars.test(s), "must not contain control characters");
 
-const uuid = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID");
+const uuid = z.string().regex(PATTERNS.uuid, "must be a UUID");
 
 const isoTime = z.iso.datetime({
   offset: true,
@@ -63,27 +60,20 @@ const recordId = z
   .string()
   .min(1)
   .max(TELEMETRY_LIMITS.id)
-  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+  .regex(PATTERNS.recordId, "must be printable ASCII without spaces");
 
-const hostName = z
-  .string()
-  .min(1)
-  .max(TELEMETRY_LIMITS.host)
-  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/, "must be a host name");
-
-/** Absolute POSIX path, Windows drive path (`C:\`) or UNC/device path (`\\server\share`, `\\?\C:\`). */
-const ABSOLUTE_PATH = /^(?:\/|[A-Za-z]:[\\/]|\\\\)/;
+const hostName = z.string().min(1).max(TELEMETRY_LIMITS.host).regex(PATTERNS.hostName, "must be a host name");
 
 const absolutePath = z
   .string()
   .min(1)
   .max(TELEMETRY_LIMITS.path)
   .refine((p) => !p.includes("\u0000"), "must not contain NUL characters")
-  .refine((p) => ABSOLUTE_PATH.test(p), "must be an absolute path");
+  .refine((p) => PATTERNS.absolutePath.test(p), "must be an absolute path");
 
 const sha256 = z
   .string()
-  .regex(/^[0-9a-f]{64}$/i, "must be a SHA-256 digest (64 hex digits)")
+  .regex(PATTERNS.sha256, "must be a SHA-256 digest (64 hex digits)")
   .transform((s) => s.toLowerCase());
 
 const ipAddress = z.string().refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address");
@@ -232,6 +222,9 @@ export type TelemetryRecord = z.output<typeof telemetryRecordSchema>;
 /** The outcome of validating one record: the record, or why it was rejected. */
 export type TelemetryParseResult = { record: TelemetryRecord } | { reason: string };
 
+/** Accepts well-formed activity records without zod (telemetry.fast.ts); undefined sends a record to zod. */
+const acceptWellFormed = wellFormedChecker(TELEMETRY_LIMITS);
+
 /** At most this many issues are named in a rejection reason. */
 const MAX_REASONS = 3;
 
@@ -298,6 +291,8 @@ export function parseTelemetryRecord(value: unknown): TelemetryParseResult {
     const packages = (value as { packages?: unknown }).packages;
     if (Array.isArray(packages) && packages.length > TELEMETRY_LIMITS.packages)
       return { reason: `packages: at most ${TELEMETRY_LIMITS.packages.toLocaleString("en-US")} items` };
+    const wellFormed = acceptWellFormed(value as Record<string, unknown>);
+    if (wellFormed) return { record: wellFormed };
     const result = telemetryRecordSchema.safeParse(value, { error: messageFor });
     if (result.success) return { record: result.data };
     // One fault per field: the first check that failed.
@@ -330,7 +325,11 @@ export function parseTelemetryNdjson(text: string): TelemetryLine[] {
     const raw = lines[i].trim();
     if (!raw) continue;
     const line = i + 1;
-    if (Buffer.byteLength(raw, "utf8") > TELEMETRY_LIMITS.lineBytes) {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8: only long lines need counting.
+    if (
+      raw.length * 3 > TELEMETRY_LIMITS.lineBytes &&
+      Buffer.byteLength(raw, "utf8") > TELEMETRY_LIMITS.lineBytes
+    ) {
       out.push({ line, reason: `line: longer than ${TELEMETRY_LIMITS.lineBytes} bytes` });
       continue;
     }

@@ -16,7 +16,9 @@ export class IngestTelemetryPayload {
   @Field(() => Int, { description: "New records stored." })
   acceptedCount: number;
 
-  @Field(() => Int, { description: "Records already stored (same machine, record id and time), ignored." })
+  @Field(() => Int, {
+    description: "Records already stored (same machine, kind, record id and time), ignored.",
+  })
   duplicateCount: number;
 
   @Field(() => Int, {

@@ -147,8 +147,8 @@ export class EventIngest {
         conflict: "(tenant_id, connector, source_event_id, time)",
         returning: "id",
       });
-      const ids = new Set(rows.map((r) => r.id));
-      const fresh = good.filter((e) => ids.has(e.id));
+      const ids = rows.allNew ? null : new Set(rows.rows.map((r) => r.id));
+      const fresh = ids ? good.filter((e) => ids.has(e.id)) : good;
       if (fresh.length && this.options.onInserted) await this.options.onInserted(m, tenantId, fresh);
       const lastTime = fresh.reduce<string | null>((max, e) => (!max || e.time > max ? e.time : max), null);
       await this.count(
