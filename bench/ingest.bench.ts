@@ -20,7 +20,6 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { DataSource, EntityManager } from "typeorm";
-import { signDevToken } from "../gateway/src/auth";
 import {
   copyText,
   createDataSource,
@@ -36,26 +35,19 @@ import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.ser
 import { loadRuleTemplates } from "../subgraphs/siem/src/modules/rules/templates";
 import { indicatorValues, OcsfTraffic } from "./lib/ocsf-events";
 import {
-  adminClient,
+  compareIngest,
+  gql,
+  ingestThroughGateway,
   loggedErrors,
-  machine,
-  measured,
+  machineLines,
   numberEnv,
-  postChunks,
-  PostgresCpu,
-  postmasterOf,
   rawCopyBaseline,
   runBenchmark,
-  sampleActivity,
-  startForkedPlatform,
-  gql,
+  startIngestPlatform,
   type IngestChunk,
-  type IngestOutcome,
-  type Phase,
 } from "./lib/ingest-run";
 import type { Service } from "./lib/processes";
 import { writeResultsSection } from "./lib/results";
-import { percentile } from "./lib/stats";
 import { STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 
@@ -265,35 +257,21 @@ async function main(): Promise<void> {
   const db = await createDatabase();
   say(`database ready (${db.where}, Postgres ${db.serverVersion}); role prefix ${db.rolePrefix}`);
   say("migrating and starting the services");
-  const platform = await startForkedPlatform({
+  const platform = await startIngestPlatform({
     root: ROOT,
     db,
     log,
     launched,
-    // Room for the largest chunk (the SIEM buffers one request body; the gateway streams it).
-    extraEnv: { MAX_BODY_BYTES: String(Math.max(16 * 2 ** 20, Math.ceil(largest * 1.25))) },
+    largest,
     // BENCH_CPU_PROF=<dir>: the gateway and the SIEM write V8 CPU profiles there when they stop.
     profiled: ["siem", "gateway"],
   });
-  const { services, config, origin, graphqlUrl } = platform;
+  const { services, config, origin, graphqlUrl, admin, pgCpu } = platform;
   say(`services up: gateway ${origin}`);
 
-  const admin = await adminClient(db);
-  const pgCpu = new PostgresCpu(await postmasterOf(admin), new URL(db.url).pathname.slice(1));
-
   // 3. Detections through the gateway: every NRT template, the scheduled rule, the STIX bundle.
-  const adminToken = await signDevToken(platform.jwtSecret, {
-    subject: "bench-admin@rampart.local",
-    tenantId: TENANT,
-    roles: [Role.ADMIN],
-    ttlSeconds: 4 * 3600,
-  });
-  const ingestToken = await signDevToken(platform.jwtSecret, {
-    subject: "bench-ingestor@rampart.local",
-    tenantId: TENANT,
-    roles: [Role.INGESTOR],
-    ttlSeconds: 4 * 3600,
-  });
+  const adminToken = await platform.token(TENANT, [Role.ADMIN]);
+  const ingestToken = await platform.token(TENANT, [Role.INGESTOR]);
   const CREATE_RULE =
     "mutation($templateId: String, $spec: JSON) { createAnalyticsRule(templateId: $templateId, spec: $spec) { id kind enabled } }";
   const nrtTemplates = loadRuleTemplates().filter((t) => t.kind === "NRT");
@@ -346,33 +324,25 @@ async function main(): Promise<void> {
 
   // 5. The ingest, through the gateway.
   say(`ingest of ${fmt(EVENTS)} events through the gateway (${CONCURRENCY} requests in flight)`);
-  let outcome: IngestOutcome | undefined;
-  const stopSampling = sampleActivity(admin);
-  const ingestPhase = await measured(services, "siem", pgCpu, async () => {
-    outcome = await postChunks({
-      url: `${origin}/ingest/events?connector=OCSF`,
-      token: ingestToken,
-      chunks: gen.chunks,
-      concurrency: CONCURRENCY,
-      say,
-    });
+  const run = await ingestThroughGateway({
+    admin,
+    services,
+    target: "siem",
+    pg: pgCpu,
+    url: `${origin}/ingest/events?connector=OCSF`,
+    token: ingestToken,
+    chunks: gen.chunks,
+    concurrency: CONCURRENCY,
+    records: EVENTS,
+    say,
   });
-  const activity = await stopSampling();
-  if (!outcome) throw new Error("no ingest outcome");
-  say(`ingest: ${ingestPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / ingestPhase.seconds)} events/s`);
+  const { outcome } = run;
+  say(`ingest: ${run.phase.seconds.toFixed(1)} s, ${fmt(EVENTS / run.phase.seconds)} events/s`);
   // What the SIEM logged for failed requests (the gateway answers a masked "Internal server error").
   const siemErrors = loggedErrors(services.siem, "ingest failed");
   if (outcome.failures.length)
     say(
       `${outcome.failures.length} request(s) failed and were sent again; the SIEM logged: ${siemErrors.join("; ") || "nothing"}`,
-    );
-  if (
-    outcome.rejected > 0 ||
-    outcome.accepted + outcome.duplicates !== EVENTS ||
-    (outcome.duplicates > 0 && outcome.failures.length === 0)
-  )
-    throw new Error(
-      `ingest accepted ${outcome.accepted} of ${EVENTS}, rejected ${outcome.rejected}: ${outcome.firstRejections.join("; ")}`,
     );
 
   // Alerts raised on the way in, by provider, against what was planted.
@@ -485,23 +455,20 @@ async function main(): Promise<void> {
   const usesIndexes = indexOnEvents.length > 0 && seqOnEvents.length === 0;
 
   // 7. Report.
-  const m = machine();
-  const eps = EVENTS / ingestPhase.seconds;
-  const rawRps = EVENTS / copyPhase.seconds;
-  const ratio = eps / rawRps;
-  const lat = [...outcome.latenciesMs].sort((a, b) => a - b);
+  const figures = compareIngest({
+    copy: copyPhase,
+    run,
+    count: EVENTS,
+    unit: "event",
+    target: "siem",
+    others: "posture + protection",
+    chunks: gen.chunks.length,
+    chunkLines: CHUNK,
+    concurrency: CONCURRENCY,
+    targetErrors: siemErrors,
+  });
+  const { rate: eps, rawRate: rawRps, ratio } = figures;
   const alertsOk = alertChecks.every((c) => c.expected === c.got);
-  // CPU cost per event, which foreign load on the machine hardly moves (unlike wall time).
-  const nproc = os.availableParallelism();
-  const ingestUs =
-    ((ingestPhase.cpu.gateway + ingestPhase.cpu.target + ingestPhase.cpu.postgres) / EVENTS) * 1e6;
-  const copyUs = (copyPhase.cpu.postgres / EVENTS) * 1e6;
-  const foreign = Math.max(
-    copyPhase.cpu.other / copyPhase.seconds,
-    ingestPhase.cpu.other / ingestPhase.seconds,
-  );
-  const cpuRow = (label: string, get: (c: Phase["cpu"]) => number) =>
-    `| ${label} | ${get(copyPhase.cpu).toFixed(1)} | ${get(ingestPhase.cpu).toFixed(1)} | ${((get(ingestPhase.cpu) / EVENTS) * 1e6).toFixed(1)} | ${((100 * get(ingestPhase.cpu)) / ingestPhase.seconds).toFixed(0)} % |`;
   const budget = [
     {
       criterion: `ingest ≥ ${fmt(BUDGET.eventsPerSecond)} events/s (NRT rules and TI matching on)`,
@@ -539,19 +506,13 @@ async function main(): Promise<void> {
     "",
     "### Machine",
     "",
-    `- CPUs (nproc): ${m.nproc}; model: ${m.cpu}; memory: ${m.memory}; kernel: ${m.kernel}`,
-    `- load average (1/5/15 min) before the run: ${loadBefore.map((l) => l.toFixed(2)).join(" / ")}; after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" / ")}`,
-    `- Node.js ${m.node}; PostgreSQL ${db.serverVersion} (${db.where}; ${db.settings})`,
-    "- Postgres, the four services and the load generator share these cores.",
+    ...machineLines(loadBefore, db),
     "",
     "### Method",
     "",
     `- **Events**: ${fmt(EVENTS)} synthetic OCSF events (seed ${SEED}), generated before anything is timed: ${mix} (Network Activity with private sources and public destinations, Authentication with failures, Process Activity, DNS Activity); unique \`metadata.uid\`; \`time\` spread over the 50 minutes before the run; ${Math.round(ndjsonBytes / EVENTS)} B of JSON per event on average. Planted: ${planted.ti} events with an indicator value (${(TI_RATE * 100).toFixed(2)} %: a destination IP or queried domain of ${gen.planted.ips.length + gen.planted.domains.length} of the indicators), ${planted.encodedPowerShell} encoded PowerShell command lines, ${planted.internetRdpSsh} RDP/SSH connections allowed from the internet, ${planted.bruteForce} failed sign-ins from ${gen.traffic.attackers.length} guessing addresses.`,
     `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}). Through the gateway with an ADMIN token: one rule per NRT template (${nrtTemplates.length}: ${nrtTemplates.map((t) => t.id).join(", ")}), the scheduled \`${RULE_TEMPLATE}\` template with queryPeriod PT1H, and a STIX 2.1 bundle of ${indicatorCount} indicators (${gen.indicators.ips.length} IPv4 addresses in 198.51.100.0/24 and 203.0.113.0/24, which normal traffic never uses, and ${gen.indicators.domains.length} \`*.bad.example\` domains).`,
-    `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, COPY into a TEMP staging table, INSERT … ON CONFLICT DO NOTHING into the day-partitioned \`siem.events\`, then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
+    `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`siem.events\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
     `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same events normalised by the same OCSF normaliser before timing, encoded as the SIEM encodes them (\`copyText\`, same columns), COPYed with pg-copy-streams into \`bench_raw.events\` = \`(LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (same columns, defaults, unique constraint and indexes; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
     `- **Scheduled rule**: after \`ANALYZE siem.events\`, \`runScheduledRule\` (rule-runner.ts) on the stored \`${RULE_TEMPLATE}\` rule as the siem role in \`inTenant\`, with \`now\` one minute after generation, so its PT1H period holds every event; ${RULE_RUNS} runs, best reported (the total includes storing its alerts; the first run creates them, later runs find them present). The plan below is \`EXPLAIN (ANALYZE, BUFFERS)\` of the exact statement the runner sent (recorded from its EntityManager), with its parameters.`,
     `- **CPU**: utime+stime from /proc of each process over each phase; Postgres = the server processes of the bench database (backends, autovacuum workers; sampled every second) plus the checkpointer, background writer and WAL writer; "other" = busy CPU of the whole machine (/proc/stat) minus all of these (e.g. another database's backends on the same server).`,
@@ -560,20 +521,7 @@ async function main(): Promise<void> {
     "",
     "| measure | figure |",
     "| --- | ---: |",
-    `| events | ${fmt(EVENTS)} |`,
-    `| chunks × lines, requests in flight | ${gen.chunks.length} × ≤ ${fmt(CHUNK)}, ${CONCURRENCY} |`,
-    `| **ingest** wall time | ${ingestPhase.seconds.toFixed(1)} s |`,
-    `| **ingest events/s** | **${fmt(eps)}** |`,
-    `| ingest request latency p50 / p95 / max (one chunk) | ${(percentile(lat, 50) / 1000).toFixed(2)} / ${(percentile(lat, 95) / 1000).toFixed(2)} / ${(lat[lat.length - 1] / 1000).toFixed(2)} s |`,
-    `| accepted / duplicates / rejected | ${fmt(outcome.accepted)} / ${fmt(outcome.duplicates)} / ${fmt(outcome.rejected)} |`,
-    `| ingest requests failed with HTTP 5xx and sent again | ${outcome.failures.length}${outcome.failures.length ? ` (${outcome.failures.map((f) => `chunk ${f.chunk}: HTTP ${f.status}`).join(", ")}; SIEM log: ${siemErrors.map((e) => `\`${e}\``).join(", ") || "n/a"})` : ""} |`,
-    `| statements of the bench database running / waiting for a lock (mean over ${activity.samples} samples during the ingest) | ${(activity.active / Math.max(1, activity.samples)).toFixed(2)} / ${(activity.waitingOnLock / Math.max(1, activity.samples)).toFixed(2)} |`,
-    `| raw COPY wall time | ${copyPhase.seconds.toFixed(1)} s |`,
-    `| **raw COPY rows/s** | **${fmt(rawRps)}** |`,
-    `| **ingest ÷ raw COPY** | **${(ratio * 100).toFixed(1)} %** |`,
-    `| CPU per event: ingest (gateway + siem + postgres) / raw COPY (postgres) | ${ingestUs.toFixed(0)} / ${copyUs.toFixed(0)} µs |`,
-    `| ingest ÷ raw COPY by CPU cost (raw COPY µs ÷ ingest µs) | ${((100 * copyUs) / ingestUs).toFixed(1)} % |`,
-    `| events/s these CPU costs allow on ${nproc} CPUs: ingest / raw COPY | ${fmt((nproc * 1e6) / ingestUs)} / ${fmt((nproc * 1e6) / copyUs)} |`,
+    ...figures.figureRows,
     `| alerts raised by the ingest (\`alerts { totalCount }\`) | ${fmt(alerts.totalCount)} |`,
     ...alertChecks.map(
       (c) =>
@@ -583,16 +531,7 @@ async function main(): Promise<void> {
     `| **scheduled rule** total, best of ${RULE_RUNS} (its query) | **${(best.ms / 1000).toFixed(2)} s** (${(best.queryMs / 1000).toFixed(2)} s) |`,
     `| scheduled rule runs | ${runs.map((r) => `${(r.ms / 1000).toFixed(2)} s`).join(", ")}; ${best.results} results, ${runs[0].alerts} alerts on the first run |`,
     "",
-    "CPU seconds by process (2 CPUs = 200 %):",
-    "",
-    "| process | raw COPY | ingest | ingest µs/event | ingest CPU share of wall time |",
-    "| --- | ---: | ---: | ---: | ---: |",
-    cpuRow("gateway", (c) => c.gateway),
-    cpuRow("siem", (c) => c.target),
-    cpuRow("postgres", (c) => c.postgres),
-    cpuRow("benchmark (client)", (c) => c.bench),
-    cpuRow("posture + protection", (c) => c.others),
-    cpuRow("other (not this benchmark)", (c) => c.other),
+    ...figures.cpuTable,
     "",
     "### P4 checks",
     "",
@@ -613,9 +552,7 @@ async function main(): Promise<void> {
           "",
         ]
       : []),
-    foreign > 0.2
-      ? `**Noisy run**: processes outside this benchmark used up to ${foreign.toFixed(2)} CPUs during a measured phase (see "other" above); on ${nproc} CPUs that moves events/s, rows/s and their ratio by tens of percent — re-run on a quiet machine before trusting them. The CPU cost per event is much less affected.`
-      : "The machine was otherwise quiet during the measured phases (other load ≤ 0.2 CPUs).",
+    figures.noise,
     "",
     "Plan of the scheduled rule's query (`EXPLAIN (ANALYZE, BUFFERS)`):",
     "",

@@ -17,7 +17,6 @@ import "reflect-metadata";
 import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import { signDevToken } from "../gateway/src/auth";
 import {
   copyText,
   createDataSource,
@@ -33,27 +32,20 @@ import {
   telemetryRow,
 } from "../subgraphs/protection/src/modules/telemetry/telemetry.store";
 import {
-  adminClient,
+  compareIngest,
   gql,
+  ingestThroughGateway,
   loggedErrors,
-  machine,
-  measured,
+  machineLines,
   numberEnv,
-  postChunks,
-  PostgresCpu,
-  postmasterOf,
   rawCopyBaseline,
   runBenchmark,
-  sampleActivity,
-  startForkedPlatform,
+  startIngestPlatform,
   type IngestChunk,
-  type IngestOutcome,
-  type Phase,
 } from "./lib/ingest-run";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 import type { Service } from "./lib/processes";
 import { writeResultsSection } from "./lib/results";
-import { percentile } from "./lib/stats";
 import { TelemetryTraffic, type PlantedDetections } from "./lib/telemetry-records";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -172,29 +164,19 @@ async function main(): Promise<void> {
   const db = await createDatabase();
   say(`database ready (${db.where}, Postgres ${db.serverVersion}); role prefix ${db.rolePrefix}`);
   say("migrating and starting the services");
-  const platform = await startForkedPlatform({
+  const platform = await startIngestPlatform({
     root: ROOT,
     db,
     log,
     launched,
-    // Room for the largest chunk (protection buffers one request body; the gateway streams it).
-    extraEnv: { MAX_BODY_BYTES: String(Math.max(16 * 2 ** 20, Math.ceil(largest * 1.25))) },
+    largest,
     // BENCH_CPU_PROF=<dir>: the gateway and protection write V8 CPU profiles there when they stop.
     profiled: ["protection", "gateway"],
   });
-  const { services, config, origin, graphqlUrl } = platform;
+  const { services, config, origin, graphqlUrl, admin, pgCpu } = platform;
   say(`services up: gateway ${origin}`);
-  const admin = await adminClient(db);
-  const pgCpu = new PostgresCpu(await postmasterOf(admin), new URL(db.url).pathname.slice(1));
-  const token = (roles: Role[]) =>
-    signDevToken(platform.jwtSecret, {
-      subject: `bench-${roles[0].toLowerCase()}@rampart.local`,
-      tenantId: TENANT,
-      roles,
-      ttlSeconds: 4 * 3600,
-    });
-  const ingestToken = await token([Role.INGESTOR]);
-  const readerToken = await token([Role.READER]);
+  const ingestToken = await platform.token(TENANT, [Role.INGESTOR]);
+  const readerToken = await platform.token(TENANT, [Role.READER]);
 
   // 3. Baseline: raw COPY of the same rows into a fresh table shaped like protection.telemetry (same
   //    columns, defaults, constraints, indexes and daily partitions), then dropped before the ingest.
@@ -216,29 +198,19 @@ async function main(): Promise<void> {
 
   // 4. The ingest, through the gateway.
   say(`ingest of ${fmt(RECORDS)} records through the gateway (${CONCURRENCY} requests in flight)`);
-  let outcome: IngestOutcome | undefined;
-  const stopSampling = sampleActivity(admin);
-  const ingestPhase: Phase = await measured(services, "protection", pgCpu, async () => {
-    outcome = await postChunks({
-      url: `${origin}/ingest/telemetry`,
-      token: ingestToken,
-      chunks: gen.chunks,
-      concurrency: CONCURRENCY,
-      say,
-    });
+  const run = await ingestThroughGateway({
+    admin,
+    services,
+    target: "protection",
+    pg: pgCpu,
+    url: `${origin}/ingest/telemetry`,
+    token: ingestToken,
+    chunks: gen.chunks,
+    concurrency: CONCURRENCY,
+    records: RECORDS,
+    say,
   });
-  const activity = await stopSampling();
-  if (!outcome) throw new Error("no ingest outcome");
-  say(`ingest: ${ingestPhase.seconds.toFixed(1)} s, ${fmt(RECORDS / ingestPhase.seconds)} records/s`);
-  const protectionErrors = loggedErrors(services.protection, "telemetry ingest failed");
-  if (
-    outcome.rejected > 0 ||
-    outcome.accepted + outcome.duplicates !== RECORDS ||
-    (outcome.duplicates > 0 && outcome.failures.length === 0)
-  )
-    throw new Error(
-      `ingest accepted ${outcome.accepted} of ${RECORDS}, rejected ${outcome.rejected}: ${outcome.firstRejections.join("; ")}`,
-    );
+  say(`ingest: ${run.phase.seconds.toFixed(1)} s, ${fmt(RECORDS / run.phase.seconds)} records/s`);
 
   // 5. What was stored and raised, and the relay's delivery of the detections to the SIEM.
   const ds: DataSource = createDataSource({
@@ -305,21 +277,19 @@ async function main(): Promise<void> {
   );
 
   // 6. Report.
-  const m = machine();
-  const rps = RECORDS / ingestPhase.seconds;
-  const rawRps = RECORDS / copyPhase.seconds;
-  const ratio = rps / rawRps;
-  const lat = [...outcome.latenciesMs].sort((a, b) => a - b);
-  const nproc = os.availableParallelism();
-  const ingestUs =
-    ((ingestPhase.cpu.gateway + ingestPhase.cpu.target + ingestPhase.cpu.postgres) / RECORDS) * 1e6;
-  const copyUs = (copyPhase.cpu.postgres / RECORDS) * 1e6;
-  const foreign = Math.max(
-    copyPhase.cpu.other / copyPhase.seconds,
-    ingestPhase.cpu.other / ingestPhase.seconds,
-  );
-  const cpuRow = (label: string, get: (c: Phase["cpu"]) => number) =>
-    `| ${label} | ${get(copyPhase.cpu).toFixed(1)} | ${get(ingestPhase.cpu).toFixed(1)} | ${((get(ingestPhase.cpu) / RECORDS) * 1e6).toFixed(1)} | ${((100 * get(ingestPhase.cpu)) / ingestPhase.seconds).toFixed(0)} % |`;
+  const figures = compareIngest({
+    copy: copyPhase,
+    run,
+    count: RECORDS,
+    unit: "record",
+    target: "protection",
+    others: "posture + siem",
+    chunks: gen.chunks.length,
+    chunkLines: CHUNK,
+    concurrency: CONCURRENCY,
+    targetErrors: loggedErrors(services.protection, "telemetry ingest failed"),
+  });
+  const rps = figures.rate;
   const budget = [
     {
       criterion: `ingest ≥ ${fmt(BUDGET.recordsPerSecond)} records/s (detections on)`,
@@ -348,55 +318,27 @@ async function main(): Promise<void> {
     "",
     "### Machine",
     "",
-    `- CPUs (nproc): ${m.nproc}; model: ${m.cpu}`,
-    `- memory: ${m.memory}; kernel: ${m.kernel}`,
-    `- load average (1/5/15 min) before the run: ${loadBefore.map((x) => x.toFixed(2)).join(" / ")}; after: ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(" / ")}`,
-    `- Node.js ${m.node}; PostgreSQL ${db.serverVersion} (${db.where}); ${db.settings}`,
+    ...machineLines(loadBefore, db),
     "",
     "### Method",
     "",
     `- **Records**: ${fmt(RECORDS)} synthetic agent records (seed ${SEED}) from ${MACHINES} machines (a third Windows), generated before anything is timed: ${kindMix}; \`time\` spread over the 50 minutes before the run, each chunk covering its own slice of them in order (as an agent fleet's batches follow the clock); ${Math.round(ndjsonBytes / RECORDS)} B of JSON per record on average. Planted: ${gen.planted["encoded-powershell"]} encoded PowerShell commands, ${gen.planted["brute-force"]} SSH password-guessing bursts (25 failed logons from one address in four minutes, each inside one request), ${gen.planted["critical-file-change"]} \`/etc/passwd\` changes (one per machine); normal activity raises nothing.`,
     `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}); the detection relay runs in protection as in production.`,
-    `- **Ingest**: the records as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/telemetry\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. records/s = records ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to protection) → protection (parse NDJSON, validate each record, time window, look back for the brute-force window, COPY into a TEMP staging table, INSERT … ON CONFLICT DO NOTHING into the day-partitioned \`protection.telemetry\`, package snapshots to vulnerability assessment, detections over the new records, new detections and their outbox events, audit) in one transaction.`,
-    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same records validated and encoded as the ingest encodes them (\`telemetryRow\`, \`copyText\`, same columns) before timing, COPYed with pg-copy-streams into \`bench_raw.telemetry\` = \`(LIKE protection.telemetry INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (columns, defaults, unique constraint, index; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
+    `- **Ingest**: the records as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/telemetry\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. records/s = records ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to protection) → protection (parse NDJSON, validate each record, time window, look back for the brute-force window, COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`protection.telemetry\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), package snapshots to vulnerability assessment, detections over the new records, new detections and their outbox events, audit) in one transaction.`,
+    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same records validated and encoded as the ingest encodes them (\`telemetryRow\`, \`copyText\`, same columns) before timing, COPYed with pg-copy-streams into \`bench_raw.telemetry\` = \`(LIKE protection.telemetry INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (columns, defaults, the unique key that is its one index; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
     `- **CPU**: utime+stime from /proc of each process over each phase; Postgres = the server processes of the bench database (backends, autovacuum workers; sampled every second) plus the checkpointer, background writer and WAL writer; "other" = busy CPU of the whole machine (/proc/stat) minus all of these.`,
     "",
     "### Figures",
     "",
     "| measure | figure |",
     "| --- | ---: |",
-    `| records | ${fmt(RECORDS)} |`,
-    `| chunks × lines, requests in flight | ${gen.chunks.length} × ≤ ${fmt(CHUNK)}, ${CONCURRENCY} |`,
-    `| **ingest** wall time | ${ingestPhase.seconds.toFixed(1)} s |`,
-    `| **ingest records/s** | **${fmt(rps)}** |`,
-    `| ingest request latency p50 / p95 / max (one chunk) | ${(percentile(lat, 50) / 1000).toFixed(2)} / ${(percentile(lat, 95) / 1000).toFixed(2)} / ${(lat[lat.length - 1] / 1000).toFixed(2)} s |`,
-    `| accepted / duplicates / rejected | ${fmt(outcome.accepted)} / ${fmt(outcome.duplicates)} / ${fmt(outcome.rejected)} |`,
-    `| ingest requests failed with HTTP 5xx and sent again | ${outcome.failures.length}${outcome.failures.length ? ` (protection log: ${protectionErrors.map((e) => `\`${e}\``).join(", ") || "n/a"})` : ""} |`,
-    `| statements of the bench database running / waiting for a lock (mean over ${activity.samples} samples during the ingest) | ${(activity.active / Math.max(1, activity.samples)).toFixed(2)} / ${(activity.waitingOnLock / Math.max(1, activity.samples)).toFixed(2)} |`,
-    `| raw COPY wall time | ${copyPhase.seconds.toFixed(1)} s |`,
-    `| **raw COPY rows/s** | **${fmt(rawRps)}** |`,
-    `| **ingest ÷ raw COPY** | **${(ratio * 100).toFixed(1)} %** |`,
-    `| CPU per record: ingest (gateway + protection + postgres) / raw COPY (postgres) | ${ingestUs.toFixed(0)} / ${copyUs.toFixed(0)} µs |`,
-    `| ingest ÷ raw COPY by CPU cost (raw COPY µs ÷ ingest µs) | ${((100 * copyUs) / ingestUs).toFixed(1)} % |`,
-    `| records/s these CPU costs allow on ${nproc} CPUs: ingest / raw COPY | ${fmt((nproc * 1e6) / ingestUs)} / ${fmt((nproc * 1e6) / copyUs)} |`,
+    ...figures.figureRows,
     `| detections raised (by kind) | ${Object.entries(byKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(", ")} |`,
     `| detections delivered to the SIEM by the relay / time after the ingest | ${totalDetections - Math.max(0, queued)} / ${relaySeconds.toFixed(1)} s |`,
     "",
-    "CPU seconds by process (2 CPUs = 200 %):",
-    "",
-    "| process | raw COPY | ingest | ingest µs/record | ingest CPU share of wall time |",
-    "| --- | ---: | ---: | ---: | ---: |",
-    cpuRow("gateway", (c) => c.gateway),
-    cpuRow("protection", (c) => c.target),
-    cpuRow("postgres", (c) => c.postgres),
-    cpuRow("benchmark (client)", (c) => c.bench),
-    cpuRow("posture + siem", (c) => c.others),
-    cpuRow("other (not this benchmark)", (c) => c.other),
+    ...figures.cpuTable,
     "",
     "### Checks",
     "",
@@ -408,9 +350,7 @@ async function main(): Promise<void> {
     "",
     `Result: **${verdict(pass)}** (${budget.filter((c) => c.pass).length} of ${budget.length} checks pass).`,
     "",
-    foreign > 0.2
-      ? `**Noisy run**: processes outside this benchmark used up to ${foreign.toFixed(2)} CPUs during a measured phase (see "other" above); on ${nproc} CPUs that moves records/s, rows/s and their ratio by tens of percent — re-run on a quiet machine before trusting them. The CPU cost per record is much less affected.`
-      : "The machine was otherwise quiet during the measured phases (other load ≤ 0.2 CPUs).",
+    figures.noise,
     "",
   ].join("\n");
   writeResultsSection(ROOT, "telemetry", markdown);

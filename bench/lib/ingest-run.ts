@@ -14,6 +14,8 @@ import { Client } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { Agent, request } from "undici";
 import { loadConfig, type Config, type Logger } from "../../subgraphs/common/src";
+import { signDevToken } from "../../gateway/src/auth";
+import type { Role } from "../../subgraphs/common/src";
 import { freePort } from "../../scripts/lib/database";
 import { migrateAll } from "../../scripts/lib/platform";
 import {
@@ -33,6 +35,7 @@ import {
   waitUntil,
   type Service,
 } from "./processes";
+import { percentile } from "./stats";
 
 /** A numeric environment variable, or `fallback`; anything else stops the run with a message. */
 export function numberEnv(name: string, fallback: number, min: number): number {
@@ -651,4 +654,200 @@ export async function rawCopyBaseline(b: RawCopyBaseline): Promise<Phase> {
   await b.admin.query("DROP SCHEMA bench_raw CASCADE");
   await b.admin.query("CHECKPOINT");
   return phase;
+}
+
+/** What `ingestThroughGateway` POSTs, and where its CPU is accounted. */
+export interface GatewayIngest {
+  admin: Client;
+  services: Record<string, Service>;
+  /** The subgraph behind the endpoint. */
+  target: (typeof SUBGRAPHS)[number];
+  pg: PostgresCpu;
+  url: string;
+  token: string;
+  chunks: IngestChunk[];
+  concurrency: number;
+  /** Records in all chunks. */
+  records: number;
+  say: (msg: string) => void;
+}
+
+/** The measured ingest phase: its CPU, what the endpoint answered, and the database's activity meanwhile. */
+export interface GatewayIngestRun {
+  phase: Phase;
+  outcome: IngestOutcome;
+  activity: Awaited<ReturnType<ReturnType<typeof sampleActivity>>>;
+}
+
+/**
+ * The ingest phase: every chunk POSTed through the gateway (retrying 5xx), measured, with the database's
+ * activity sampled. Fails the run unless every record was accepted (or, after a retried request, found
+ * stored) and none rejected.
+ */
+export async function ingestThroughGateway(g: GatewayIngest): Promise<GatewayIngestRun> {
+  let outcome: IngestOutcome | undefined;
+  const stopSampling = sampleActivity(g.admin);
+  const phase = await measured(g.services, g.target, g.pg, async () => {
+    outcome = await postChunks({
+      url: g.url,
+      token: g.token,
+      chunks: g.chunks,
+      concurrency: g.concurrency,
+      say: g.say,
+    });
+  });
+  const activity = await stopSampling();
+  if (!outcome) throw new Error("no ingest outcome");
+  if (
+    outcome.rejected > 0 ||
+    outcome.accepted + outcome.duplicates !== g.records ||
+    (outcome.duplicates > 0 && outcome.failures.length === 0)
+  )
+    throw new Error(
+      `ingest accepted ${outcome.accepted} of ${g.records}, rejected ${outcome.rejected}: ${outcome.firstRejections.join("; ")}`,
+    );
+  return { phase, outcome, activity };
+}
+
+/** The ingest against its raw COPY baseline, for the report. */
+export interface IngestComparison {
+  copy: Phase;
+  run: GatewayIngestRun;
+  /** Records (events) in each phase. */
+  count: number;
+  /** "record" or "event". */
+  unit: string;
+  /** The subgraph behind the endpoint, as the report names it. */
+  target: string;
+  /** The two other subgraphs, as the report names them. */
+  others: string;
+  chunks: number;
+  chunkLines: number;
+  concurrency: number;
+  /** What the target logged for failed requests (see `loggedErrors`). */
+  targetErrors: string[];
+}
+
+/** Figures both ingest benchmarks report, computed once. */
+export function compareIngest(c: IngestComparison): {
+  rate: number;
+  rawRate: number;
+  ratio: number;
+  /** Processes outside the benchmark, in CPUs, in its busier phase. */
+  foreign: number;
+  /** Rows of the "measure | figure" table about the ingest and the baseline. */
+  figureRows: string[];
+  /** The CPU-by-process table. */
+  cpuTable: string[];
+  /** The closing sentence on the machine's quiet or noise. */
+  noise: string;
+} {
+  const { copy, count, unit } = c;
+  const { phase: ingest, outcome, activity } = c.run;
+  const rate = count / ingest.seconds;
+  const rawRate = count / copy.seconds;
+  const ratio = rate / rawRate;
+  const lat = [...outcome.latenciesMs].sort((a, b) => a - b);
+  // CPU cost per record, which foreign load on the machine hardly moves (unlike wall time).
+  const nproc = os.availableParallelism();
+  const ingestUs = ((ingest.cpu.gateway + ingest.cpu.target + ingest.cpu.postgres) / count) * 1e6;
+  const copyUs = (copy.cpu.postgres / count) * 1e6;
+  const foreign = Math.max(copy.cpu.other / copy.seconds, ingest.cpu.other / ingest.seconds);
+  const n = (x: number) => Math.round(x).toLocaleString("en-US");
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const failures = outcome.failures;
+  const figureRows = [
+    `| ${unit}s | ${n(count)} |`,
+    `| chunks × lines, requests in flight | ${c.chunks} × ≤ ${n(c.chunkLines)}, ${c.concurrency} |`,
+    `| **ingest** wall time | ${ingest.seconds.toFixed(1)} s |`,
+    `| **ingest ${unit}s/s** | **${n(rate)}** |`,
+    `| ingest request latency p50 / p95 / max (one chunk) | ${s(percentile(lat, 50))} / ${s(percentile(lat, 95))} / ${s(lat[lat.length - 1])} s |`,
+    `| accepted / duplicates / rejected | ${n(outcome.accepted)} / ${n(outcome.duplicates)} / ${n(outcome.rejected)} |`,
+    `| ingest requests failed with HTTP 5xx and sent again | ${failures.length}${failures.length ? ` (${failures.map((f) => `chunk ${f.chunk}: HTTP ${f.status}`).join(", ")}; ${c.target} log: ${c.targetErrors.map((e) => `\`${e}\``).join(", ") || "n/a"})` : ""} |`,
+    `| statements of the bench database running / waiting for a lock (mean over ${activity.samples} samples during the ingest) | ${(activity.active / Math.max(1, activity.samples)).toFixed(2)} / ${(activity.waitingOnLock / Math.max(1, activity.samples)).toFixed(2)} |`,
+    `| raw COPY wall time | ${copy.seconds.toFixed(1)} s |`,
+    `| **raw COPY rows/s** | **${n(rawRate)}** |`,
+    `| **ingest ÷ raw COPY** | **${(ratio * 100).toFixed(1)} %** |`,
+    `| CPU per ${unit}: ingest (gateway + ${c.target} + postgres) / raw COPY (postgres) | ${ingestUs.toFixed(0)} / ${copyUs.toFixed(0)} µs |`,
+    `| ingest ÷ raw COPY by CPU cost (raw COPY µs ÷ ingest µs) | ${((100 * copyUs) / ingestUs).toFixed(1)} % |`,
+    `| ${unit}s/s these CPU costs allow on ${nproc} CPUs: ingest / raw COPY | ${n((nproc * 1e6) / ingestUs)} / ${n((nproc * 1e6) / copyUs)} |`,
+  ];
+  const cpuRow = (label: string, get: (u: CpuUse) => number) =>
+    `| ${label} | ${get(copy.cpu).toFixed(1)} | ${get(ingest.cpu).toFixed(1)} | ${((get(ingest.cpu) / count) * 1e6).toFixed(1)} | ${((100 * get(ingest.cpu)) / ingest.seconds).toFixed(0)} % |`;
+  const cpuTable = [
+    `CPU seconds by process (${nproc} CPUs = ${nproc * 100} %):`,
+    "",
+    `| process | raw COPY | ingest | ingest µs/${unit} | ingest CPU share of wall time |`,
+    "| --- | ---: | ---: | ---: | ---: |",
+    cpuRow("gateway", (u) => u.gateway),
+    cpuRow(c.target, (u) => u.target),
+    cpuRow("postgres", (u) => u.postgres),
+    cpuRow("benchmark (client)", (u) => u.bench),
+    cpuRow(c.others, (u) => u.others),
+    cpuRow("other (not this benchmark)", (u) => u.other),
+  ];
+  const noise =
+    foreign > 0.2
+      ? `**Noisy run**: processes outside this benchmark used up to ${foreign.toFixed(2)} CPUs during a measured phase (see "other" above); on ${nproc} CPUs that moves ${unit}s/s, rows/s and their ratio by tens of percent — re-run on a quiet machine before trusting them. The CPU cost per ${unit} is much less affected.`
+      : "The machine was otherwise quiet during the measured phases (other load ≤ 0.2 CPUs).";
+  return { rate, rawRate, ratio, foreign, figureRows, cpuTable, noise };
+}
+
+/** The "Machine" lines of a report: CPUs, memory, load before and after, Node.js and Postgres. */
+export function machineLines(loadBefore: readonly number[], db: BenchDatabase): string[] {
+  const m = machine();
+  const load = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(" / ");
+  return [
+    `- CPUs (nproc): ${m.nproc}; model: ${m.cpu}; memory: ${m.memory}; kernel: ${m.kernel}`,
+    `- load average (1/5/15 min) before the run: ${load(loadBefore)}; after: ${load(os.loadavg())}`,
+    `- Node.js ${m.node}; PostgreSQL ${db.serverVersion} (${db.where}; ${db.settings})`,
+    "- Postgres, the four services and the load generator share these cores.",
+  ];
+}
+
+/** A platform for a bulk-ingest benchmark, with what its phases need. */
+export interface IngestPlatform extends ForkedPlatform {
+  /** Superuser connection to the bench database. */
+  admin: Client;
+  pgCpu: PostgresCpu;
+  /** A dev token of the tenant with these roles (subject named after the first role). */
+  token(tenantId: string, roles: Role[]): Promise<string>;
+}
+
+/**
+ * Migrates and forks the platform for an ingest benchmark: room in `MAX_BODY_BYTES` for the largest chunk
+ * (the subgraph buffers one request body; the gateway streams it), V8 profiles of `profiled` when
+ * `BENCH_CPU_PROF` names a directory, and the admin connection and Postgres CPU accounting.
+ */
+export async function startIngestPlatform(options: {
+  root: string;
+  db: BenchDatabase;
+  log: Logger;
+  launched: Service[];
+  /** Bytes of the largest NDJSON chunk. */
+  largest: number;
+  profiled: readonly string[];
+}): Promise<IngestPlatform> {
+  const platform = await startForkedPlatform({
+    root: options.root,
+    db: options.db,
+    log: options.log,
+    launched: options.launched,
+    extraEnv: { MAX_BODY_BYTES: String(Math.max(16 * 2 ** 20, Math.ceil(options.largest * 1.25))) },
+    profiled: options.profiled,
+  });
+  const admin = await adminClient(options.db);
+  const pgCpu = new PostgresCpu(await postmasterOf(admin), new URL(options.db.url).pathname.slice(1));
+  return {
+    ...platform,
+    admin,
+    pgCpu,
+    token: (tenantId, roles) =>
+      signDevToken(platform.jwtSecret, {
+        subject: `bench-${roles[0].toLowerCase()}@rampart.local`,
+        tenantId,
+        roles,
+        ttlSeconds: 4 * 3600,
+      }),
+  };
 }
