@@ -39,7 +39,8 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
     ok(await platform.request(ResourceVulnerabilitiesDocument, { id, status }, reader)).resource!;
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    // The job runner on: importing advisories re-matches the fleet in a job.
+    platform = await startTestPlatform({ JOBS_ENABLED: "true" });
     admin = await platform.token([Role.ADMIN]);
     reader = await platform.token([Role.READER]);
     const [prod, lab] = ok(
@@ -156,5 +157,67 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
       ),
     ).ingestPackageInventory;
     expect(bad.rejected.map((r) => r.index)).toEqual([0, 1]);
+  });
+
+  it("takes a snapshot that lists a package twice, with one finding for it", async () => {
+    const ingestor = await platform.token([Role.INGESTOR]);
+    const record = snapshot(covered, "2026-11-22T10:00:00Z", "3.0.11-1~deb12u1");
+    record.packages.push({ ecosystem: "Debian", name: "openssl", version: "3.0.11-1~deb12u1" });
+    const result = ok(
+      await platform.request(IngestPackageInventoryDocument, { records: [record] }, ingestor),
+    ).ingestPackageInventory;
+    expect(result).toMatchObject({ acceptedCount: 1, openedCount: 1, rejected: [] });
+    const open = (await vulns(covered)).vulnerabilities;
+    expect(open.nodes).toEqual([
+      expect.objectContaining({
+        advisoryId: "DSA-9101-1",
+        installedVersion: "3.0.11-1~deb12u1",
+        status: "OPEN",
+      }),
+    ]);
+  });
+
+  it("re-matches every machine in the background when new advisories arrive", async () => {
+    const bash = {
+      id: "DSA-9199-1",
+      modified: "2026-11-22T12:00:00Z",
+      aliases: ["CVE-2026-91990"],
+      summary: "bash: command injection",
+      severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }],
+      affected: [
+        {
+          package: { ecosystem: "Debian:12", name: "bash" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "5.2.15-2+b3" }] }],
+        },
+      ],
+    };
+    const imported = ok(
+      await platform.request(ImportAdvisoriesDocument, { osv: [bash] }, admin),
+    ).importAdvisories;
+    expect(imported).toMatchObject({ importedCount: 1, rejected: [] });
+    // The import only queues the re-match; the job stores the findings a moment later.
+    let nodes: Array<{ advisoryId: string; fixedVersion?: string | null; severity?: string }> = [];
+    for (let attempt = 0; attempt < 100 && !nodes.some((n) => n.advisoryId === "DSA-9199-1"); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      nodes = (await vulns(covered)).vulnerabilities.nodes;
+    }
+    expect(nodes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          advisoryId: "DSA-9199-1",
+          package: "bash",
+          fixedVersion: "5.2.15-2+b3",
+          severity: "CRITICAL",
+        }),
+        expect.objectContaining({ advisoryId: "DSA-9101-1", package: "openssl" }),
+      ]),
+    );
+    expect((await vulns(covered)).vulnerabilitySummary).toMatchObject({
+      covered: true,
+      critical: 1,
+      total: 2,
+    });
+    // The uncovered machine was matched too; its findings stay hidden until a plan covers it.
+    expect((await vulns(uncovered)).vulnerabilities.totalCount).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { Telemetry1765000000000 } from "./1765000000000-telemetry";
 import { Jit1765100000000 } from "./1765100000000-jit";
 import { AppControlFim1765200000000 } from "./1765200000000-appcontrol-fim";
 import { TelemetryOneIndex1765400000000 } from "./1765400000000-telemetry-one-index";
+import { VulnerabilityMatching1765500000000 } from "./1765500000000-vulnerability-matching";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -15,4 +16,5 @@ export const protectionMigrations = [
   Jit1765100000000,
   AppControlFim1765200000000,
   TelemetryOneIndex1765400000000,
+  VulnerabilityMatching1765500000000,
 ];

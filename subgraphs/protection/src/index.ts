@@ -15,6 +15,7 @@ import { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
 import { TelemetryResolver } from "./modules/telemetry/telemetry.resolver";
 import { telemetryRoutes } from "./modules/telemetry/telemetry.routes";
 import { TELEMETRY_CRONTAB, telemetryTasks } from "./modules/telemetry/telemetry.tasks";
+import { vulnerabilitiesTasks } from "./modules/vulnerabilities/vulnerabilities.tasks";
 import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcontrol/appcontrol.resolver";
 import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
 import { HardeningResolver } from "./modules/hardening/hardening.resolver";
@@ -62,7 +63,11 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   createContext: (base, ds, config) => createProtectionContext(base, telemetryIngestFor(ds, config)),
   routes: (app, authenticate, ds, log, config) =>
     telemetryRoutes(app, authenticate, log, config, telemetryIngestFor(ds, config)),
-  tasks: (ds, log, config) => ({ ...jitTasks(ds, log), ...telemetryTasks(ds, log, config) }),
+  tasks: (ds, log, config) => ({
+    ...jitTasks(ds, log),
+    ...telemetryTasks(ds, log, config),
+    ...vulnerabilitiesTasks(ds, log),
+  }),
   crontab: [JIT_CRONTAB, TELEMETRY_CRONTAB].join("\n"),
   start: (_ds, log, config) =>
     startBackgroundWork([() => startDetectionRelay(config, log), () => startPostureReportRelay(config, log)]),

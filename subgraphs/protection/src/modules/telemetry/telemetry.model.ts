@@ -148,7 +148,14 @@ export const packagesRecordSchema = z.object({
   ...base,
   os: z.object({
     family: z.enum(["debian", "alpine", "rhel", "windows"]),
+    /** The release (`12.4`, `3.19.1`, `9.4`): Debian and RPM hosts match advisories of its major, Alpine of major.minor. */
     version: boundedText(64),
+    /**
+     * Optional distribution name, free text (`AlmaLinux`, `Rocky Linux`, `Red Hat`): RPM hosts then match
+     * only that distribution's advisories (of their major release); without it, those of every RPM
+     * distribution for their major release.
+     */
+    distribution: boundedText(64).optional(),
   }),
   packages: z.array(installedPackageSchema).max(TELEMETRY_LIMITS.packages),
 });

@@ -754,3 +754,70 @@ describe("AdvisoryIndex over the fixtures", () => {
     expect(idx.match(pkg("npm", "x", "1.0.0"))).toEqual([]);
   });
 });
+
+describe("AdvisoryIndex: RPM machines match advisories of their major release", () => {
+  const rpm = (id: string, ecosystem: string) =>
+    parsed({
+      id,
+      modified: "2024-01-01T00:00:00Z",
+      affected: [
+        entry(ecosystem, "kernel", [range("ECOSYSTEM", { introduced: "0" }, { fixed: "5.14.0-999.el9" })]),
+      ],
+    });
+  const advisories = [
+    rpm("ALSA-8", "AlmaLinux:8"),
+    rpm("ALSA-9", "AlmaLinux:9"),
+    rpm("RLSA-8", "Rocky Linux:8"),
+    rpm("RLSA-9", "Rocky Linux:9"),
+    rpm("RHSA-8", "Red Hat:enterprise_linux:8::baseos"),
+    rpm("RHSA-9", "Red Hat:rhel_eus:9.2::appstream"),
+    rpm("RPM-ANY", "AlmaLinux"),
+    rpm("SUSE-15", "openSUSE:Leap 15.5"),
+  ];
+  const index = new AdvisoryIndex(advisories);
+  const kernel = (extra: Partial<InstalledPackage>): InstalledPackage => ({
+    ecosystem: "RPM",
+    name: "kernel",
+    version: "5.14.0-1.el9",
+    ...extra,
+  });
+
+  it.each<[string, Partial<InstalledPackage>, string[]]>([
+    [
+      "no scope: every RPM entry",
+      {},
+      ["ALSA-8", "ALSA-9", "RHSA-8", "RHSA-9", "RLSA-8", "RLSA-9", "RPM-ANY", "SUSE-15"],
+    ],
+    [
+      "major 8: release 8 of every distribution, and entries naming no release",
+      { releaseMajor: "8" },
+      ["ALSA-8", "RHSA-8", "RLSA-8", "RPM-ANY"],
+    ],
+    [
+      "major 9 (an EUS minor release counts by its major)",
+      { releaseMajor: "9" },
+      ["ALSA-9", "RHSA-9", "RLSA-9", "RPM-ANY"],
+    ],
+    ["major written with a leading zero", { releaseMajor: "09" }, ["ALSA-9", "RHSA-9", "RLSA-9", "RPM-ANY"]],
+    ["major 15 does not match 1.5", { releaseMajor: "15" }, ["RPM-ANY", "SUSE-15"]],
+    ["AlmaLinux 8", { releaseMajor: "8", osvEcosystem: "AlmaLinux" }, ["ALSA-8", "RPM-ANY"]],
+    ["Rocky Linux 9", { releaseMajor: "9", osvEcosystem: "rocky linux" }, ["RLSA-9"]],
+    ["Red Hat 9", { releaseMajor: "9", osvEcosystem: "Red Hat" }, ["RHSA-9"]],
+    [
+      "AlmaLinux:9 without releaseMajor (release compared as a whole)",
+      { osvEcosystem: "AlmaLinux:9" },
+      ["ALSA-9", "RPM-ANY"],
+    ],
+  ])("%s", (_name, extra, expected) => {
+    const installed = kernel(extra);
+    const ids = index.match(installed).map((m) => m.advisory.id);
+    expect(ids).toEqual(expected);
+    // The index answers exactly what `affects` answers for each advisory.
+    expect(
+      advisories
+        .filter((a) => affects(a, installed).affected)
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(expected);
+  });
+});

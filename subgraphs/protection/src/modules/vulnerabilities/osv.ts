@@ -94,6 +94,15 @@ export interface InstalledPackage {
    * entry of the version family matches.
    */
   osvEcosystem?: string;
+  /**
+   * Optional major release of the installation's distribution (`"8"` for RHEL 8.10), for hosts whose
+   * advisories come from several rebuilds of one distribution (AlmaLinux, Rocky Linux and Red Hat all
+   * publish RPM advisories per major release). When given, an affected entry whose ecosystem names a
+   * release matches only when the release's first number is this major (`AlmaLinux:8`,
+   * `Red Hat:enterprise_linux:8::appstream`); an entry naming no release still matches. Applies in
+   * addition to `osvEcosystem`.
+   */
+  releaseMajor?: string;
 }
 
 /** Whether an advisory affects a package and, if so, the lowest version that fixes it (when known). */
@@ -443,8 +452,39 @@ function sameDistribution(entryEcosystem: string, installed: string | undefined)
   );
 }
 
+/** The first number of a release (`8` of `enterprise_linux:8::appstream`), without leading zeros. */
+const releaseMajorOf = (release: string): string | null =>
+  /\d+/.exec(normalizeRelease(release))?.[0].replace(/^0+(?=\d)/, "") ?? null;
+
+/** Whether an affected entry's release has the installation's major release (see `InstalledPackage`). */
+function sameMajorRelease(entryEcosystem: string, major: string | undefined): boolean {
+  if (major === undefined || major.trim() === "") return true;
+  const { release } = osvEcosystemParts(entryEcosystem);
+  if (release === null) return true;
+  return releaseMajorOf(release) === major.trim().replace(/^0+(?=\d)/, "");
+}
+
 /** The version of an event that orders it (introduced, fixed, last_affected or limit). */
 const eventVersion = (e: OsvEvent): string => e.introduced ?? e.fixed ?? e.last_affected ?? e.limit ?? "";
+
+/** The events of a range other than `limit`, in version order; computed once per range (ranges are immutable). */
+const sortedEventsCache = new WeakMap<OsvAffectedRange, OsvEvent[]>();
+
+function sortedEvents(range: OsvAffectedRange, family: Ecosystem): OsvEvent[] {
+  let events = sortedEventsCache.get(range);
+  if (events === undefined) {
+    events = range.events
+      .filter((e) => e.limit === undefined)
+      .sort((x, y) => {
+        const zx = x.introduced === "0";
+        const zy = y.introduced === "0";
+        if (zx || zy) return zx && zy ? 0 : zx ? -1 : 1;
+        return compareVersions(family, eventVersion(x), eventVersion(y));
+      });
+    sortedEventsCache.set(range, events);
+  }
+  return events;
+}
 
 /**
  * Whether `version` lies in a SEMVER or ECOSYSTEM range, per the OSV evaluation algorithm: below some
@@ -460,16 +500,8 @@ function inRange(range: OsvAffectedRange, ecosystem: Ecosystem, version: string)
   const limits = range.events.flatMap((e) => (e.limit !== undefined ? [e.limit] : []));
   if (limits.length > 0 && !limits.some((limit) => limit.includes("*") || cmp(version, limit) < 0))
     return false;
-  const events = range.events
-    .filter((e) => e.limit === undefined)
-    .sort((x, y) => {
-      const zx = x.introduced === "0";
-      const zy = y.introduced === "0";
-      if (zx || zy) return zx && zy ? 0 : zx ? -1 : 1;
-      return cmp(eventVersion(x), eventVersion(y));
-    });
   let vulnerable = false;
-  for (const e of events) {
+  for (const e of sortedEvents(range, family)) {
     if (e.introduced !== undefined) {
       if (e.introduced === "0" || cmp(version, e.introduced) >= 0) vulnerable = true;
     } else if (e.fixed !== undefined) {
@@ -498,7 +530,8 @@ function entriesFor(advisory: Advisory, pkg: InstalledPackage): AffectedPackage[
     (e) =>
       e.ecosystem === pkg.ecosystem &&
       normalizePackageName(e.ecosystem, e.package) === name &&
-      sameDistribution(e.osvEcosystem, pkg.osvEcosystem),
+      sameDistribution(e.osvEcosystem, pkg.osvEcosystem) &&
+      sameMajorRelease(e.osvEcosystem, pkg.releaseMajor),
   );
 }
 
@@ -516,8 +549,12 @@ const isAffectedVersion = (entries: AffectedPackage[], version: string): boolean
  */
 export function affects(advisory: Advisory, pkg: InstalledPackage): AffectsResult {
   if (advisory.withdrawn !== null) return { affected: false };
-  const entries = entriesFor(advisory, pkg);
-  if (!isAffectedVersion(entries, pkg.version)) return { affected: false };
+  return affectsWithin(entriesFor(advisory, pkg), pkg);
+}
+
+/** `affects` given the advisory's entries that describe the package. */
+function affectsWithin(entries: AffectedPackage[], pkg: InstalledPackage): AffectsResult {
+  if (entries.length === 0 || !isAffectedVersion(entries, pkg.version)) return { affected: false };
   const candidates = new Set<string>();
   for (const entry of entries) {
     for (const range of entry.ranges) {
@@ -556,7 +593,8 @@ export class AdvisoryIndex {
   /** Number of advisories indexed (distinct ids, withdrawn ones excluded). */
   readonly size: number;
 
-  private readonly byPackage = new Map<string, Advisory[]>();
+  /** Per package key, each advisory naming the package with its entries for that name (in any distribution). */
+  private readonly byPackage = new Map<string, Array<{ advisory: Advisory; entries: AffectedPackage[] }>>();
 
   constructor(advisories: Advisory[]) {
     const latest = new Map<string, Advisory>();
@@ -568,21 +606,47 @@ export class AdvisoryIndex {
     for (const advisory of latest.values()) {
       if (advisory.withdrawn !== null) continue;
       size++;
-      for (const key of new Set(advisory.affected.map((e) => indexKey(e.ecosystem, e.package)))) {
+      const byKey = new Map<string, AffectedPackage[]>();
+      for (const entry of advisory.affected) {
+        const key = indexKey(entry.ecosystem, entry.package);
+        const entries = byKey.get(key);
+        if (entries === undefined) byKey.set(key, [entry]);
+        else entries.push(entry);
+      }
+      for (const [key, entries] of byKey) {
         const list = this.byPackage.get(key);
-        if (list === undefined) this.byPackage.set(key, [advisory]);
-        else list.push(advisory);
+        if (list === undefined) this.byPackage.set(key, [{ advisory, entries }]);
+        else list.push({ advisory, entries });
       }
     }
-    for (const list of this.byPackage.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const list of this.byPackage.values())
+      list.sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : a.advisory.id > b.advisory.id ? 1 : 0));
     this.size = size;
   }
 
-  /** The advisories affecting an installed package, by advisory id, each with its fixed version if known. */
+  /** Whether some indexed advisory names the package (family and normalised name), whatever the version. */
+  lists(ecosystem: Ecosystem, name: string): boolean {
+    return this.byPackage.has(indexKey(ecosystem, name));
+  }
+
+  /**
+   * The advisories affecting an installed package, by advisory id, each with its fixed version if known:
+   * `affects` for every indexed advisory naming the package (family and normalised name), so the
+   * package's `osvEcosystem` and `releaseMajor` narrow the entries considered exactly as they do there.
+   * Pure: the same package always gives the same answer for one index, so callers may memoise it.
+   */
   match(pkg: InstalledPackage): Array<{ advisory: Advisory; fixedVersion: string | null }> {
     const out: Array<{ advisory: Advisory; fixedVersion: string | null }> = [];
-    for (const advisory of this.byPackage.get(indexKey(pkg.ecosystem, pkg.name)) ?? []) {
-      const result = affects(advisory, pkg);
+    for (const { advisory, entries } of this.byPackage.get(indexKey(pkg.ecosystem, pkg.name)) ?? []) {
+      // The same entries `affects` would select: the name and family already agree.
+      const result = affectsWithin(
+        entries.filter(
+          (e) =>
+            sameDistribution(e.osvEcosystem, pkg.osvEcosystem) &&
+            sameMajorRelease(e.osvEcosystem, pkg.releaseMajor),
+        ),
+        pkg,
+      );
       if (result.affected) out.push({ advisory, fixedVersion: result.fixedVersion });
     }
     return out;

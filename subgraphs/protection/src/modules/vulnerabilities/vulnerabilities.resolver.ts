@@ -15,7 +15,7 @@ export class VulnerabilitiesResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => ImportAdvisoriesPayload, {
     description:
-      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; ADMIN), idempotent on id and `modified`, and re-matches every machine's packages.",
+      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; ADMIN; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
   })
   importAdvisories(
     @Arg("osv", () => [JSONScalar], { description: "OSV advisories as published." }) osv: unknown[],

@@ -1,7 +1,9 @@
 import DataLoader from "dataloader";
 import type { EntityManager } from "typeorm";
 import {
+  addJob,
   childConnectionLoader,
+  copyInsertNew,
   isUuid,
   newId,
   RecordRejection,
@@ -15,8 +17,8 @@ import {
 } from "../../../../common/src";
 import { syncPostureReports } from "../reports/sync";
 import { parseTelemetryRecord, type PackagesRecord } from "../telemetry/telemetry.model";
+import { SnapshotMatcher, findingKey, type DesiredFinding } from "./matching";
 import { AdvisoryIndex, parseOsvAdvisory, type Advisory } from "./osv";
-import type { Ecosystem } from "./versions";
 import {
   FindingStatus,
   ImportAdvisoriesPayload,
@@ -31,12 +33,27 @@ export const VulnerabilityFindingConnection = Connection(VulnerabilityFinding);
 export type VulnerabilityFindingConnection = InstanceType<typeof VulnerabilityFindingConnection>;
 
 const MAX_PER_CALL = 1000;
-const OS_ECOSYSTEM: Record<string, string | undefined> = {
-  debian: "Debian",
-  alpine: "Alpine",
-  rhel: undefined,
-  windows: undefined,
-};
+
+/** The durable job that re-matches a tenant's whole fleet after its advisories changed. */
+export const REMATCH_TASK = "vulnerabilities_rematch";
+
+/** One pending re-match per tenant: imports in quick succession replace it instead of queueing more. */
+export const rematchJobKey = (tenantId: string) => `vulnerabilities-rematch:${tenantId}`;
+
+/**
+ * How long after an import the re-match starts. A feed is imported in calls of up to 1,000 advisories;
+ * each call pushes the pending job back, so a burst of calls is matched once, after the last.
+ */
+export const REMATCH_DELAY_MS = 2000;
+
+/** Machines per re-match transaction: big enough to amortise the statements, small enough to hold few locks. */
+export const REMATCH_BATCH = 250;
+
+/**
+ * Re-match transactions in flight: while one waits for Postgres (reading snapshots, writing findings),
+ * the other matches in JavaScript, so the process and the database work at the same time.
+ */
+export const REMATCH_PARALLEL = 2;
 
 function findingFromRow(row: Record<string, unknown>): VulnerabilityFinding {
   return Object.assign(new VulnerabilityFinding(), {
@@ -58,147 +75,292 @@ function findingFromRow(row: Record<string, unknown>): VulnerabilityFinding {
   });
 }
 
-/** Per-tenant advisory indexes, rebuilt when the tenant's advisories change. */
-const indexes = new Map<string, { version: string; index: AdvisoryIndex }>();
-
-async function advisoryIndex(m: EntityManager, tenantId: string): Promise<AdvisoryIndex> {
-  const [{ version }]: Array<{ version: string }> = await m.query(
-    `SELECT coalesce(max(imported_at)::text, '') || ':' || count(*) AS version FROM advisories WHERE tenant_id = $1`,
+/** The revision of a tenant's advisories (0 before the first import). */
+export async function advisoryRevision(m: EntityManager, tenantId: string): Promise<string> {
+  const rows: Array<{ revision: string }> = await m.query(
+    `SELECT revision::text AS revision FROM advisory_revisions WHERE tenant_id = $1`,
     [tenantId],
   );
-  const hit = indexes.get(tenantId);
-  if (hit && hit.version === version) return hit.index;
-  const rows: Array<{ advisory: Advisory }> = await m.query(
-    `SELECT advisory FROM advisories WHERE tenant_id = $1`,
-    [tenantId],
-  );
-  const index = new AdvisoryIndex(rows.map((r) => r.advisory));
-  if (indexes.size > 1000) indexes.clear();
-  indexes.set(tenantId, { version, index });
-  return index;
+  return rows[0]?.revision ?? "0";
 }
 
 /**
- * Recomputes the findings of some machines from their latest package snapshot and the tenant's
- * advisories: new matches open findings, matches that a newer inventory no longer shows are
- * FIXED, and a fixed finding that matches again reopens. Coverage is applied when findings are
- * read (`Resource.vulnerabilities` knows the resource's type and account through federation), so
- * enabling a plan shows the findings at once.
+ * Per-tenant matchers (advisory index and its memo), rebuilt when the tenant's advisory revision moves:
+ * advisories are parsed once per process and revision, not once per match.
  */
-export async function recomputeFindings(
+const matchers = new Map<string, { revision: string; matcher: Promise<SnapshotMatcher> }>();
+
+async function snapshotMatcher(
   m: EntityManager,
   tenantId: string,
-  resourceIds?: readonly string[],
-): Promise<{ opened: number; fixed: number }> {
-  const index = await advisoryIndex(m, tenantId);
-  const snapshots: Array<{
-    resource_id: string;
-    os: PackagesRecord["os"];
-    packages: PackagesRecord["packages"];
-  }> = await m.query(
-    `SELECT resource_id, os, packages FROM package_snapshots WHERE tenant_id = $1 ${resourceIds ? "AND resource_id = ANY($2::uuid[])" : ""}`,
-    resourceIds ? [tenantId, resourceIds] : [tenantId],
+  revision?: string,
+): Promise<SnapshotMatcher> {
+  const current = revision ?? (await advisoryRevision(m, tenantId));
+  const hit = matchers.get(tenantId);
+  if (hit && hit.revision === current) return hit.matcher;
+  // Shared while it loads: concurrent batches of one re-match parse the advisories once.
+  const matcher = (async () => {
+    const rows: Array<{ advisory: Advisory }> = await m.query(
+      `SELECT advisory FROM advisories WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    return new SnapshotMatcher(new AdvisoryIndex(rows.map((r) => r.advisory)));
+  })();
+  if (matchers.size > 1000) matchers.clear();
+  matchers.set(tenantId, { revision: current, matcher });
+  matcher.catch(() => {
+    if (matchers.get(tenantId)?.matcher === matcher) matchers.delete(tenantId);
+  });
+  return matcher;
+}
+
+/** A machine's stored package snapshot. */
+interface SnapshotRow {
+  resource_id: string;
+  os: PackagesRecord["os"];
+  packages: PackagesRecord["packages"];
+}
+
+/** A stored finding, as far as matching compares it. */
+interface StoredFinding {
+  id: string;
+  resource_id: string;
+  advisory_id: string;
+  ecosystem: string;
+  package: string;
+  installed_version: string;
+  fixed_version: string | null;
+  cve: string | null;
+  aliases: string[];
+  summary: string | null;
+  cvss_score: string | null;
+  severity: string;
+  status: string;
+}
+
+const FINDING_COLUMNS = [
+  "tenant_id",
+  "id",
+  "resource_id",
+  "advisory_id",
+  "ecosystem",
+  "package",
+  "installed_version",
+  "fixed_version",
+  "cve",
+  "aliases",
+  "summary",
+  "cvss_score",
+  "severity",
+  "status",
+] as const;
+
+const cveOf = (a: Advisory) => [a.id, ...a.aliases].find((x) => /^CVE-\d{4}-\d+$/.test(x)) ?? null;
+
+/** A text[] value in COPY's text format (elements double-quoted and escaped). */
+const pgTextArray = (values: readonly string[]) =>
+  `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(",")}}`;
+
+/** Whether a stored finding already says what matching found (nothing to write). */
+function unchanged(stored: StoredFinding, d: DesiredFinding): boolean {
+  const a = d.advisory;
+  return (
+    stored.status === "OPEN" &&
+    stored.installed_version === d.installedVersion &&
+    stored.fixed_version === d.fixedVersion &&
+    stored.severity === a.severity.level &&
+    (stored.cvss_score === null ? null : Number(stored.cvss_score)) === a.severity.cvssScore &&
+    stored.summary === a.summary &&
+    stored.cve === cveOf(a) &&
+    stored.aliases.length === a.aliases.length &&
+    stored.aliases.every((x, i) => x === a.aliases[i])
   );
-  const desired: Array<{
-    resourceId: string;
-    advisory: Advisory;
-    ecosystem: Ecosystem;
-    name: string;
-    version: string;
-    fixed: string | null;
-  }> = [];
+}
+
+/**
+ * Brings the stored findings of some machines in line with what their snapshots match, writing only the
+ * differences: new matches are inserted OPEN, changed ones (version, fix, advisory text, a FIXED one
+ * matching again) updated and reopened, OPEN ones no longer matched marked FIXED. `inventory`: the
+ * snapshots were just received, so the findings they still show get `last_seen` now. Returns the
+ * machines whose findings changed.
+ */
+async function applyFindings(
+  m: EntityManager,
+  tenantId: string,
+  matcher: SnapshotMatcher,
+  snapshots: readonly SnapshotRow[],
+  inventory: boolean,
+): Promise<{ opened: number; fixed: number; changed: string[] }> {
+  const ids = snapshots.map((s) => s.resource_id);
+  const stored: StoredFinding[] = ids.length
+    ? await m.query(
+        `SELECT id, resource_id, advisory_id, ecosystem, package, installed_version, fixed_version, cve, aliases,
+                summary, cvss_score::text AS cvss_score, severity, status
+         FROM vulnerability_findings WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+        [tenantId, ids],
+      )
+    : [];
+  const storedBy = new Map<string, Map<string, StoredFinding>>();
+  for (const f of stored) {
+    let mine = storedBy.get(f.resource_id);
+    if (!mine) storedBy.set(f.resource_id, (mine = new Map()));
+    mine.set(findingKey(f.advisory_id, f.ecosystem, f.package), f);
+  }
+  const inserts: unknown[][] = [];
+  const updates: Array<{ id: string; d: DesiredFinding }> = [];
+  const touched: string[] = [];
+  const fixed: string[] = [];
+  const changed = new Set<string>();
+  let reopened = 0;
   for (const s of snapshots) {
-    const osEco = OS_ECOSYSTEM[s.os.family];
-    for (const pkg of s.packages) {
-      const osvEcosystem =
-        osEco && pkg.ecosystem === osEco ? `${osEco}:${s.os.version.split(".")[0]}` : undefined;
-      for (const { advisory, fixedVersion } of index.match({
-        ecosystem: pkg.ecosystem as Ecosystem,
-        name: pkg.name,
-        version: pkg.version,
-        osvEcosystem,
-      })) {
-        desired.push({
-          resourceId: s.resource_id,
-          advisory,
-          ecosystem: pkg.ecosystem as Ecosystem,
-          name: pkg.name,
-          version: pkg.version,
-          fixed: fixedVersion,
-        });
+    const mine = storedBy.get(s.resource_id) ?? new Map<string, StoredFinding>();
+    const desired = matcher.findings(s.os, s.packages);
+    for (const [key, d] of desired) {
+      const f = mine.get(key);
+      if (f === undefined) {
+        const a = d.advisory;
+        inserts.push([
+          tenantId,
+          newId(),
+          s.resource_id,
+          a.id,
+          d.ecosystem,
+          d.package,
+          d.installedVersion,
+          d.fixedVersion,
+          cveOf(a),
+          pgTextArray(a.aliases),
+          a.summary,
+          a.severity.cvssScore,
+          a.severity.level,
+          "OPEN",
+        ]);
+        changed.add(s.resource_id);
+      } else if (!unchanged(f, d)) {
+        updates.push({ id: f.id, d });
+        if (f.status !== "OPEN") reopened++;
+        changed.add(s.resource_id);
+      } else if (inventory) {
+        touched.push(f.id);
+      }
+    }
+    for (const [key, f] of mine) {
+      if (f.status === "OPEN" && !desired.has(key)) {
+        fixed.push(f.id);
+        changed.add(s.resource_id);
       }
     }
   }
-  const scope = snapshots.map((s) => s.resource_id);
-  const cve = (a: Advisory) => [a.id, ...a.aliases].find((x) => /^CVE-\d{4}-\d+$/.test(x)) ?? null;
-  const rows: Array<{ status: string; was: string | null }> = desired.length
-    ? await m.query(
-        `WITH input AS (
-           SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::numeric[], $12::text[], $13::uuid[])
-             AS i(resource_id, advisory_id, ecosystem, package, installed_version, fixed_version, cve, aliases, summary, cvss_score, severity, new_id)
-         ), before AS (
-           SELECT f.resource_id, f.advisory_id, f.ecosystem, f.package, f.status FROM vulnerability_findings f
-           JOIN input i USING (resource_id, advisory_id, ecosystem, package) WHERE f.tenant_id = $1
-         )
-         INSERT INTO vulnerability_findings AS f (tenant_id, id, resource_id, advisory_id, ecosystem, package, installed_version, fixed_version,
-                                                  cve, aliases, summary, cvss_score, severity, status)
-         SELECT $1, new_id, resource_id, advisory_id, ecosystem, package, installed_version, fixed_version, cve,
-                ARRAY(SELECT jsonb_array_elements_text(aliases)), summary, cvss_score, severity, 'OPEN' FROM input
-         ON CONFLICT (tenant_id, resource_id, advisory_id, ecosystem, package) DO UPDATE SET
-           installed_version = excluded.installed_version, fixed_version = excluded.fixed_version, last_seen = now(),
-           status = 'OPEN', fixed_at = NULL, severity = excluded.severity, cvss_score = excluded.cvss_score, summary = excluded.summary
-         RETURNING f.status, (SELECT b.status FROM before b WHERE b.resource_id = f.resource_id AND b.advisory_id = f.advisory_id
-                              AND b.ecosystem = f.ecosystem AND b.package = f.package) AS was`,
-        [
-          tenantId,
-          desired.map((d) => d.resourceId),
-          desired.map((d) => d.advisory.id),
-          desired.map((d) => d.ecosystem),
-          desired.map((d) => d.name),
-          desired.map((d) => d.version),
-          desired.map((d) => d.fixed),
-          desired.map((d) => cve(d.advisory)),
-          desired.map((d) => JSON.stringify(d.advisory.aliases)),
-          desired.map((d) => d.advisory.summary),
-          desired.map((d) => d.advisory.severity.cvssScore),
-          desired.map((d) => d.advisory.severity.level),
-          desired.map(() => newId()),
-        ],
-      )
-    : [];
-  const opened = rows.filter((r) => r.was !== "OPEN").length;
-  const fixedRows: Array<{ id: string }> = scope.length
-    ? await m.query(
-        `WITH fixed AS (
-           UPDATE vulnerability_findings f SET status = 'FIXED', fixed_at = now()
-           WHERE f.tenant_id = $1 AND f.resource_id = ANY($2::uuid[]) AND f.status = 'OPEN'
-             AND NOT EXISTS (SELECT 1 FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) AS d(r, a, e, p)
-                             WHERE d.r = f.resource_id AND d.a = f.advisory_id AND d.e = f.ecosystem AND d.p = f.package)
-           RETURNING f.id
-         ) SELECT id FROM fixed`,
-        [
-          tenantId,
-          scope,
-          desired.map((d) => d.resourceId),
-          desired.map((d) => d.advisory.id),
-          desired.map((d) => d.ecosystem),
-          desired.map((d) => d.name),
-        ],
-      )
-    : [];
-  if (opened || fixedRows.length) {
+  let inserted = 0;
+  if (inserts.length) {
+    const result = await copyInsertNew<{ id: string }>(m, {
+      table: "vulnerability_findings",
+      columns: FINDING_COLUMNS,
+      rows: inserts,
+      conflict: "(tenant_id, resource_id, advisory_id, ecosystem, package)",
+      returning: "id",
+    });
+    inserted = result.count;
+  }
+  if (updates.length)
+    await m.query(
+      `UPDATE vulnerability_findings f SET installed_version = u.installed_version, fixed_version = u.fixed_version,
+         cve = u.cve, aliases = ARRAY(SELECT jsonb_array_elements_text(u.aliases)), summary = u.summary,
+         cvss_score = u.cvss_score, severity = u.severity, status = 'OPEN', fixed_at = NULL, last_seen = now()
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::numeric[], $9::text[])
+         AS u(id, installed_version, fixed_version, cve, aliases, summary, cvss_score, severity)
+       WHERE f.tenant_id = $1 AND f.id = u.id`,
+      [
+        tenantId,
+        updates.map((u) => u.id),
+        updates.map((u) => u.d.installedVersion),
+        updates.map((u) => u.d.fixedVersion),
+        updates.map((u) => cveOf(u.d.advisory)),
+        updates.map((u) => JSON.stringify(u.d.advisory.aliases)),
+        updates.map((u) => u.d.advisory.summary),
+        updates.map((u) => u.d.advisory.severity.cvssScore),
+        updates.map((u) => u.d.advisory.severity.level),
+      ],
+    );
+  if (touched.length)
+    await m.query(
+      `UPDATE vulnerability_findings SET last_seen = now() WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      [tenantId, touched],
+    );
+  if (fixed.length)
+    await m.query(
+      `UPDATE vulnerability_findings SET status = 'FIXED', fixed_at = now() WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      [tenantId, fixed],
+    );
+  const opened = inserted + reopened;
+  if (opened || fixed.length) {
     await writeOutbox(m, [
       {
         tenantId,
         topic: "vulnerabilities.findings.changed",
         key: tenantId,
-        payload: { resources: scope.length, opened, fixed: fixedRows.length },
+        payload: { resources: changed.size, opened, fixed: fixed.length },
       },
     ]);
   }
+  return { opened, fixed: fixed.length, changed: [...changed] };
+}
+
+/**
+ * Recomputes the findings of some machines from their latest package snapshot and the tenant's
+ * advisories, in the caller's transaction (which has just written those snapshots): new matches open
+ * findings, matches that a newer inventory no longer shows are FIXED, and a fixed finding that matches
+ * again reopens. Coverage is applied when findings are read (`Resource.vulnerabilities` knows the
+ * resource's type and account through federation), so enabling a plan shows the findings at once.
+ */
+export async function recomputeFindings(
+  m: EntityManager,
+  tenantId: string,
+  resourceIds: readonly string[],
+): Promise<{ opened: number; fixed: number }> {
+  const matcher = await snapshotMatcher(m, tenantId);
+  const snapshots: SnapshotRow[] = await m.query(
+    `SELECT resource_id, os, packages FROM package_snapshots WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    [tenantId, resourceIds],
+  );
+  const { opened, fixed } = await applyFindings(m, tenantId, matcher, snapshots, true);
   // The machines' "Remediate vulnerabilities" and "Apply system updates" reports to posture.
-  await syncPostureReports(m, tenantId, scope, ["vulnerabilities", "system-updates"]);
-  return { opened, fixed: fixedRows.length };
+  await syncPostureReports(
+    m,
+    tenantId,
+    snapshots.map((s) => s.resource_id),
+    ["vulnerabilities", "system-updates"],
+  );
+  return { opened, fixed };
+}
+
+/**
+ * One batch of a fleet re-match, in the caller's transaction: the machines `resourceIds` that still have a
+ * snapshot, locked in id order (as an inventory locks them) so that an inventory arriving meanwhile waits,
+ * or is waited for, and the findings always follow the newest snapshot. `superseded` when the tenant's
+ * advisories moved past `revision`: the import that moved them queued its own re-match, which will cover
+ * every machine.
+ */
+export async function rematchBatch(
+  m: EntityManager,
+  tenantId: string,
+  revision: string,
+  resourceIds: readonly string[],
+): Promise<
+  | { superseded: true }
+  | { superseded: false; machines: number; changed: number; opened: number; fixed: number }
+> {
+  if ((await advisoryRevision(m, tenantId)) !== revision) return { superseded: true };
+  const matcher = await snapshotMatcher(m, tenantId, revision);
+  const snapshots: SnapshotRow[] = await m.query(
+    `SELECT resource_id, os, packages FROM package_snapshots
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) ORDER BY resource_id FOR UPDATE`,
+    [tenantId, resourceIds],
+  );
+  const { opened, fixed, changed } = await applyFindings(m, tenantId, matcher, snapshots, false);
+  // Only a machine whose findings changed can have a different report.
+  await syncPostureReports(m, tenantId, changed, ["vulnerabilities", "system-updates"]);
+  return { superseded: false, machines: snapshots.length, changed: changed.length, opened, fixed };
 }
 
 /**
@@ -218,7 +380,14 @@ export async function storePackageSnapshots(
     const kept = newest.get(s.resourceId);
     if (!kept || Date.parse(s.time) > Date.parse(kept.time)) newest.set(s.resourceId, s);
   }
-  const latest = [...newest.values()];
+  // In id order, as a fleet re-match locks them: two transactions locking the same machines never deadlock.
+  const latest = [...newest.values()].sort((a, b) =>
+    a.resourceId.toLowerCase() < b.resourceId.toLowerCase()
+      ? -1
+      : a.resourceId.toLowerCase() > b.resourceId.toLowerCase()
+        ? 1
+        : 0,
+  );
   const rows: Array<{ resource_id: string }> = await m.query(
     `INSERT INTO package_snapshots AS s (tenant_id, resource_id, taken_at, os, packages)
      SELECT $1, r, t, o, p FROM unnest($2::uuid[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) AS i(r, t, o, p)
@@ -249,7 +418,10 @@ export class VulnerabilitiesService {
     private readonly identity: Identity,
   ) {}
 
-  /** Imports OSV advisories (idempotent on id + modified) and re-matches every machine. */
+  /**
+   * Imports OSV advisories (idempotent on id + modified) and queues the re-match of every machine
+   * (`REMATCH_TASK`), which runs a moment later and stores the findings batch by batch.
+   */
   async importAdvisories(osv: unknown[]): Promise<ImportAdvisoriesPayload> {
     const payload = Object.assign(new ImportAdvisoriesPayload(), {
       importedCount: 0,
@@ -287,7 +459,22 @@ export class VulnerabilitiesService {
       );
       payload.importedCount = rows.length;
       payload.unchangedCount = good.length - rows.length;
-      if (rows.length) await recomputeFindings(m, this.identity.tenantId);
+      if (rows.length) {
+        await m.query(
+          `INSERT INTO advisory_revisions AS r (tenant_id, revision) VALUES ($1, 1)
+           ON CONFLICT (tenant_id) DO UPDATE SET revision = r.revision + 1`,
+          [this.identity.tenantId],
+        );
+        // Matching the fleet is a job, in batches of machines per transaction: the import stays short, and
+        // the calls of one feed import share one re-match (each replaces the pending job and pushes it back).
+        await addJob(
+          m,
+          "protection",
+          REMATCH_TASK,
+          { tenantId: this.identity.tenantId },
+          { jobKey: rematchJobKey(this.identity.tenantId), runAt: new Date(Date.now() + REMATCH_DELAY_MS) },
+        );
+      }
       await writeAudit(m, this.identity, [
         {
           action: "vulnerabilities.advisories.import",
