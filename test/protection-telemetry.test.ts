@@ -332,11 +332,11 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
 
   it("keeps the newest of two package snapshots of one machine in one batch", async () => {
     const vm = ids["70e661f8-81ac-413e-9d5d-30316d57216c"];
-    const snapshot = (id: string, hoursAgo: number, version: string) =>
+    const snapshot = (id: string, hoursAgo: number, version: string, resourceId = vm) =>
       JSON.stringify({
         kind: "packages",
         id,
-        resourceId: vm,
+        resourceId,
         time: new Date(Date.now() - hoursAgo * 3600_000).toISOString(),
         host: "vm-app-prod-01",
         os: { family: "rhel", version: "8.9" },
@@ -350,6 +350,17 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
       m.query(`SELECT packages FROM package_snapshots WHERE resource_id = $1`, [vm]),
     );
     expect(row.packages).toEqual([{ ecosystem: "PyPI", name: "Django", version: "4.2.11" }]);
+    // The same machine with its id in capitals is the same machine.
+    const again = await ingest(
+      [snapshot("snap-newer", 0.5, "4.2.12", vm.toUpperCase()), snapshot("snap-older", 0.75, "4.2.10")].join(
+        "\n",
+      ),
+    );
+    expect(again).toMatchObject({ accepted: 2, rejected: [] });
+    const [latest] = await inTenant(ds, "tenant-a", (m) =>
+      m.query(`SELECT packages FROM package_snapshots WHERE resource_id = $1`, [vm]),
+    );
+    expect(latest.packages).toEqual([{ ecosystem: "PyPI", name: "Django", version: "4.2.12" }]);
   });
 
   it("rejects bad lines by number with the reason and keeps the good ones", async () => {

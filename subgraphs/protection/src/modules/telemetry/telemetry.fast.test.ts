@@ -148,18 +148,60 @@ function agrees(input: Record<string, unknown>): boolean {
 }
 
 describe("telemetry fast path", () => {
-  it("accepts every well-formed activity record of the fixtures, exactly as zod parses it", () => {
-    const activity = records.filter((r) => r.kind !== "packages");
-    expect(activity.length).toBeGreaterThan(50);
-    for (const r of activity) expect(agrees(r)).toBe(true);
-    for (const kind of ["process", "file", "flow", "logon"])
-      expect(activity.some((r) => r.kind === kind)).toBe(true);
+  it("accepts every well-formed record of the fixtures, exactly as zod parses it", () => {
+    expect(records.length).toBeGreaterThan(50);
+    for (const r of records) expect(agrees(r)).toBe(true);
+    for (const kind of ["process", "file", "flow", "logon", "packages"])
+      expect(records.some((r) => r.kind === kind)).toBe(true);
   });
 
-  it("leaves package snapshots and unknown kinds to zod", () => {
-    const snapshot = records.find((r) => r.kind === "packages")!;
-    expect(fast(snapshot)).toBeUndefined();
+  it("leaves unknown kinds to zod", () => {
     expect(fast({ ...records[0], kind: "registry" })).toBeUndefined();
+    const { kind: _, ...kindless } = records[0];
+    expect(fast(kindless)).toBeUndefined();
+  });
+
+  it("checks package snapshots field by field: the system, the list, and every package", () => {
+    const snapshot = records.find((r) => r.kind === "packages")!;
+    const os = snapshot.os as Record<string, unknown>;
+    const packages = snapshot.packages as Array<Record<string, unknown>>;
+    expect(packages.length).toBeGreaterThan(1);
+    let accepted = 0;
+    let deferred = 0;
+    const check = (input: Record<string, unknown>) => (agrees(input) ? accepted++ : deferred++);
+    for (const field of ["family", "version", "distribution"]) {
+      const without = { ...os };
+      delete without[field];
+      check({ ...snapshot, os: without });
+      for (const v of REPLACEMENTS) check({ ...snapshot, os: { ...os, [field]: v } });
+    }
+    for (const v of [
+      ...REPLACEMENTS,
+      "debian",
+      "alpine",
+      "rhel",
+      "windows",
+      "Rocky Linux",
+      "long".repeat(17),
+    ])
+      for (const field of ["family", "distribution"]) check({ ...snapshot, os: { ...os, [field]: v } });
+    for (const v of REPLACEMENTS) check({ ...snapshot, os: v, packages });
+    for (const field of ["ecosystem", "name", "version"]) {
+      const without = { ...packages[1] };
+      delete without[field];
+      check({ ...snapshot, packages: [packages[0], without] });
+      for (const v of [...REPLACEMENTS, "npm", "PyPI", "Debian", "Alpine", "RPM", "pypi"])
+        check({ ...snapshot, packages: [packages[0], { ...packages[1], [field]: v }] });
+    }
+    for (const v of REPLACEMENTS) {
+      check({ ...snapshot, packages: v });
+      check({ ...snapshot, packages: [packages[0], v] });
+    }
+    check({ ...snapshot, packages: [] });
+    check({ ...snapshot, packages: [{ ...packages[0], arch: "x86_64" }] });
+    expect(fast({ ...snapshot, packages: new Array(20_001).fill(packages[0]) })).toBeUndefined();
+    expect(accepted).toBeGreaterThan(20);
+    expect(deferred).toBeGreaterThan(200);
   });
 
   it("never accepts a single-field corruption that zod rejects, and agrees on the ones it accepts", () => {

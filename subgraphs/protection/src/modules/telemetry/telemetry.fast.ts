@@ -1,8 +1,9 @@
 /*
  * The fast acceptance path of telemetry validation. Nearly every record an agent sends is well formed, and
  * running it through zod's discriminated union costs more than everything else the protection service does
- * per record (bench/README.md, telemetry). `acceptWellFormed` checks the activity kinds directly, with the
- * same rules and the same patterns as the zod schemas in telemetry.model.ts, and builds the same output.
+ * per record (bench/README.md, telemetry); a package snapshot's hundreds of packages cost zod ~10 µs each.
+ * `wellFormedChecker` checks every kind directly, with the same rules and the same patterns as the zod
+ * schemas in telemetry.model.ts, and builds the same output.
  * It may only say "valid, here is the record" or "not sure": anything it does not accept goes to zod, which
  * decides and explains. So it can never reject a good record or word an error differently; the one risk is
  * accepting what zod would refuse, which telemetry.fast.test.ts checks against zod over generated records
@@ -35,9 +36,13 @@ export interface FastLimits {
   user: number;
   publisher: number;
   text: number;
+  packageField: number;
+  packages: number;
 }
 
 type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const P = TELEMETRY_PATTERNS;
 const MAX_PID = 4_294_967_295;
@@ -191,6 +196,41 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     return out;
   }
 
+  function packagesRecord(value: Json): Json | undefined {
+    const out = base(value, "packages");
+    const { os, packages } = value;
+    if (!out || !isObject(os)) return undefined;
+    const { family, version, distribution } = os;
+    if (family !== "debian" && family !== "alpine" && family !== "rhel" && family !== "windows")
+      return undefined;
+    if (!isText(version, 64)) return undefined;
+    const system: Json = { family, version };
+    if (distribution !== undefined) {
+      if (!isText(distribution, 64)) return undefined;
+      system.distribution = distribution;
+    }
+    out.os = system;
+    if (!Array.isArray(packages) || packages.length > limits.packages) return undefined;
+    const list: Json[] = new Array<Json>(packages.length);
+    for (let i = 0; i < packages.length; i++) {
+      const p: unknown = packages[i];
+      if (!isObject(p)) return undefined;
+      const { ecosystem, name, version: v } = p;
+      if (
+        ecosystem !== "npm" &&
+        ecosystem !== "PyPI" &&
+        ecosystem !== "Debian" &&
+        ecosystem !== "Alpine" &&
+        ecosystem !== "RPM"
+      )
+        return undefined;
+      if (!isText(name, limits.packageField) || !isText(v, limits.packageField)) return undefined;
+      list[i] = { ecosystem, name, version: v };
+    }
+    out.packages = list;
+    return out;
+  }
+
   return (value) => {
     let out: Json | undefined;
     switch (value.kind) {
@@ -206,8 +246,11 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
       case "logon":
         out = logonRecord(value);
         break;
+      case "packages":
+        out = packagesRecord(value);
+        break;
       default:
-        // Package snapshots (rare, and large) and anything unknown: zod.
+        // Unknown kinds: zod says which are known.
         return undefined;
     }
     return out as TelemetryRecord | undefined;

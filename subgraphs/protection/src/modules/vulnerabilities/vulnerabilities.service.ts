@@ -307,22 +307,18 @@ async function applyFindings(
 }
 
 /**
- * Recomputes the findings of some machines from their latest package snapshot and the tenant's
- * advisories, in the caller's transaction (which has just written those snapshots): new matches open
- * findings, matches that a newer inventory no longer shows are FIXED, and a fixed finding that matches
- * again reopens. Coverage is applied when findings are read (`Resource.vulnerabilities` knows the
- * resource's type and account through federation), so enabling a plan shows the findings at once.
+ * Recomputes the findings of machines from the package snapshots just stored for them, in the caller's
+ * transaction (which wrote those snapshots and holds their rows locked): new matches open findings,
+ * matches that the new inventory no longer shows are FIXED, and a fixed finding that matches again
+ * reopens. Coverage is applied when findings are read (`Resource.vulnerabilities` knows the resource's
+ * type and account through federation), so enabling a plan shows the findings at once.
  */
-export async function recomputeFindings(
+async function recomputeFindings(
   m: EntityManager,
   tenantId: string,
-  resourceIds: readonly string[],
+  snapshots: readonly SnapshotRow[],
 ): Promise<{ opened: number; fixed: number }> {
   const matcher = await snapshotMatcher(m, tenantId);
-  const snapshots: SnapshotRow[] = await m.query(
-    `SELECT resource_id, os, packages FROM package_snapshots WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
-    [tenantId, resourceIds],
-  );
   const { opened, fixed } = await applyFindings(m, tenantId, matcher, snapshots, true);
   // The machines' "Remediate vulnerabilities" and "Apply system updates" reports to posture.
   await syncPostureReports(
@@ -375,38 +371,42 @@ export async function storePackageSnapshots(
 ): Promise<{ accepted: number; stale: number; opened: number; fixed: number }> {
   if (snapshots.length === 0) return { accepted: 0, stale: 0, opened: 0, fixed: 0 };
   // One row per machine per statement (ON CONFLICT cannot update a row twice): the newest of the batch.
+  // Keyed by the canonical (lower-case) id, the form Postgres answers with.
   const newest = new Map<string, PackagesRecord>();
   for (const s of snapshots) {
-    const kept = newest.get(s.resourceId);
-    if (!kept || Date.parse(s.time) > Date.parse(kept.time)) newest.set(s.resourceId, s);
+    const id = s.resourceId.toLowerCase();
+    const kept = newest.get(id);
+    if (!kept || Date.parse(s.time) > Date.parse(kept.time)) newest.set(id, s);
   }
   // In id order, as a fleet re-match locks them: two transactions locking the same machines never deadlock.
-  const latest = [...newest.values()].sort((a, b) =>
-    a.resourceId.toLowerCase() < b.resourceId.toLowerCase()
-      ? -1
-      : a.resourceId.toLowerCase() > b.resourceId.toLowerCase()
-        ? 1
-        : 0,
-  );
+  const ids = [...newest.keys()].sort();
+  // One JSON document for the batch: a jsonb[] parameter would make pg escape every quote of every list.
   const rows: Array<{ resource_id: string }> = await m.query(
     `INSERT INTO package_snapshots AS s (tenant_id, resource_id, taken_at, os, packages)
-     SELECT $1, r, t, o, p FROM unnest($2::uuid[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) AS i(r, t, o, p)
+     SELECT $1, i.r, i.t, i.o, i.p FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (r uuid, t timestamptz, o jsonb, p jsonb)) WITH ORDINALITY AS i(r, t, o, p, n)
+     ORDER BY i.n
      ON CONFLICT (tenant_id, resource_id) DO UPDATE SET taken_at = excluded.taken_at, os = excluded.os, packages = excluded.packages, received_at = now()
        WHERE excluded.taken_at > s.taken_at
      RETURNING resource_id`,
     [
       tenantId,
-      latest.map((s) => s.resourceId),
-      latest.map((s) => s.time),
-      latest.map((s) => JSON.stringify(s.os)),
-      latest.map((s) => JSON.stringify(s.packages)),
+      JSON.stringify(
+        ids.map((id) => {
+          const s = newest.get(id)!;
+          return { r: id, t: s.time, o: s.os, p: s.packages };
+        }),
+      ),
     ],
   );
   if (rows.length === 0) return { accepted: 0, stale: snapshots.length, opened: 0, fixed: 0 };
+  // The snapshots just stored are matched as they are in memory, not read back.
   const { opened, fixed } = await recomputeFindings(
     m,
     tenantId,
-    rows.map((r) => r.resource_id),
+    rows.map(({ resource_id }) => {
+      const s = newest.get(resource_id)!;
+      return { resource_id, os: s.os, packages: s.packages };
+    }),
   );
   return { accepted: rows.length, stale: snapshots.length - rows.length, opened, fixed };
 }
