@@ -47,6 +47,7 @@ import {
   type IngestChunk,
 } from "./lib/ingest-run";
 import type { Service } from "./lib/processes";
+import { checksTable, count, resultLine, say } from "./lib/report";
 import { writeResultsSection } from "./lib/results";
 import { STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
@@ -75,12 +76,7 @@ const RULE_TEMPLATE = "brute-force-sign-ins-by-ip";
 const COLUMNS = STORED_EVENT_COLUMNS;
 
 const log = createLogger("bench", "warn");
-const say = (msg: string) => console.log(`[bench] ${msg}`);
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : "n/a";
-const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const fmt = count;
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup steps (bench/lib/lifecycle.ts) and the services started.
@@ -537,11 +533,9 @@ async function main(): Promise<void> {
     "",
     "Architecture budget — **P4: bulk event ingest with near-real-time rules and TI matching on: ≥ 50,000 events/s; ≥ 50 % of a raw COPY of the same rows. A scheduled rule over 1,000,000 events in its period completes in ≤ 5 s (the plan uses indexes).**",
     "",
-    "| criterion | figures | result |",
-    "| --- | --- | --- |",
-    ...budget.map((c) => `| ${c.criterion} | ${c.detail} | ${verdict(c.pass)} |`),
+    checksTable(budget),
     "",
-    `Result: **${verdict(p4)}** (${budget.filter((c) => c.pass).length} of ${budget.length} checks pass).` +
+    resultLine(budget) +
       (alertsOk
         ? " Every planted detection raised its alert."
         : " **Alert counts differ from the plants (see above).**"),

@@ -45,6 +45,7 @@ import {
 } from "./lib/ingest-run";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 import type { Service } from "./lib/processes";
+import { checksTable, count, resultLine, say } from "./lib/report";
 import { writeResultsSection } from "./lib/results";
 import { TelemetryTraffic, type PlantedDetections } from "./lib/telemetry-records";
 
@@ -70,12 +71,7 @@ const TENANT = "bench-telemetry";
 const COPY_TENANT = "bench-raw-copy";
 
 const log = createLogger("bench", "warn");
-const say = (msg: string) => console.log(`[bench] ${msg}`);
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : "n/a";
-const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const fmt = count;
 
 /** The services started, for their output when the run fails. */
 const launched: Service[] = [];
@@ -344,11 +340,9 @@ async function main(): Promise<void> {
     "",
     "Issue 5 — **telemetry ingest ≥ 50,000 records/s, reported with its ratio to a raw COPY of the same rows.**",
     "",
-    "| criterion | figures | result |",
-    "| --- | --- | --- |",
-    ...budget.map((c) => `| ${c.criterion} | ${c.detail} | ${verdict(c.pass)} |`),
+    checksTable(budget),
     "",
-    `Result: **${verdict(pass)}** (${budget.filter((c) => c.pass).length} of ${budget.length} checks pass).`,
+    resultLine(budget),
     "",
     figures.noise,
     "",

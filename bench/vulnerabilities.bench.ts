@@ -32,6 +32,7 @@ import {
   type InstalledPackage,
 } from "../subgraphs/protection/src/modules/vulnerabilities/osv";
 import {
+  FINDING_COLUMNS,
   REMATCH_BATCH,
   REMATCH_DELAY_MS,
   REMATCH_TASK,
@@ -55,6 +56,7 @@ import {
 import { createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 import { OsvFleet, type FleetHost } from "./lib/osv-fleet";
 import type { Service } from "./lib/processes";
+import { checksTable, count, resultLine, say } from "./lib/report";
 import { writeResultsSection } from "./lib/results";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -77,12 +79,7 @@ const BUDGET = { matchSeconds: 60 };
 const TENANT = "bench-vulnerabilities";
 
 const log = createLogger("bench", "warn");
-const say = (msg: string) => console.log(`[bench] ${msg}`);
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : "n/a";
-const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const fmt = count;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const launched: Service[] = [];
@@ -465,25 +462,7 @@ async function main(): Promise<void> {
   const visibleOk = visible.every((v) => v.graph === v.stored);
 
   // 7. Baseline: the same findings rows, raw COPY into a table shaped like the findings table.
-  const columns = [
-    "tenant_id",
-    "id",
-    "resource_id",
-    "advisory_id",
-    "ecosystem",
-    "package",
-    "installed_version",
-    "fixed_version",
-    "cve",
-    "aliases",
-    "summary",
-    "cvss_score",
-    "severity",
-    "status",
-    "first_seen",
-    "last_seen",
-    "fixed_at",
-  ];
+  const columns = [...FINDING_COLUMNS, "first_seen", "last_seen", "fixed_at"];
   const dump: Buffer[] = [];
   {
     const stream = admin.query(
@@ -625,11 +604,9 @@ async function main(): Promise<void> {
     "",
     "Issue 5 — **matching 10,000 hosts × 500 packages against 50,000 advisories ≤ 60 s.**",
     "",
-    "| criterion | figures | result |",
-    "| --- | --- | --- |",
-    ...budget.map((c) => `| ${c.criterion} | ${c.detail} | ${verdict(c.pass)} |`),
+    checksTable(budget),
     "",
-    `Result: **${verdict(pass)}** (${budget.filter((c) => c.pass).length} of ${budget.length} checks pass).`,
+    resultLine(budget),
     "",
     noisy.length
       ? `**Noisy run**: processes outside this benchmark used ${noisy.map(([phase, cpus]) => `${cpus.toFixed(2)} CPUs during the ${phase} phase`).join(", ")} (see "other" above); on ${nproc} CPUs that lengthens the phase — re-run on a quiet machine before trusting its time.`

@@ -81,3 +81,16 @@ export function checksTable(checks: Check[]): string {
 }
 
 export { verdict };
+
+/** A progress line of a benchmark run. */
+export const say = (msg: string) => console.log(`[bench] ${msg}`);
+
+/** A count or rate with thousands separators and `digits` decimals; n/a when not finite. */
+export const count = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : "n/a";
+
+/** `Result: **PASS** (3 of 3 checks pass).` */
+export const resultLine = (checks: Check[]) =>
+  `Result: **${verdict(checks.every((c) => c.pass))}** (${checks.filter((c) => c.pass).length} of ${checks.length} checks pass).`;

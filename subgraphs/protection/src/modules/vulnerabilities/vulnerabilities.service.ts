@@ -138,7 +138,8 @@ interface StoredFinding {
   status: string;
 }
 
-const FINDING_COLUMNS = [
+/** The columns a new finding is written with (COPY order). */
+export const FINDING_COLUMNS = [
   "tenant_id",
   "id",
   "resource_id",
