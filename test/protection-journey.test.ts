@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import {
   ImportAdvisoriesDocument,
+  VulnerabilityMatchingDocument,
   IngestPackageInventoryDocument,
   ResourceVulnerabilitiesDocument,
   SetPlanDocument,
@@ -191,16 +192,53 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
         },
       ],
     };
+    const status = async () =>
+      ok(await platform.request(VulnerabilityMatchingDocument, {}, reader)).vulnerabilityMatching;
+    const settled = async () => {
+      let s = await status();
+      for (let attempt = 0; attempt < 100 && !s.upToDate; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        s = await status();
+      }
+      return s;
+    };
+    // The fixtures' import (beforeAll) queued its own re-match: let it finish first.
+    const before = await settled();
+    expect(before).toMatchObject({ upToDate: true });
+    expect(before.matchedRevision).toBe(before.advisoryRevision);
+    const sent = Date.now();
     const imported = ok(
       await platform.request(ImportAdvisoriesDocument, { osv: [bash] }, admin),
     ).importAdvisories;
-    expect(imported).toMatchObject({ importedCount: 1, rejected: [] });
-    // The import only queues the re-match; the job stores the findings a moment later.
-    let nodes: Array<{ advisoryId: string; fixedVersion?: string | null; severity?: string }> = [];
-    for (let attempt = 0; attempt < 100 && !nodes.some((n) => n.advisoryId === "DSA-9199-1"); attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      nodes = (await vulns(covered)).vulnerabilities.nodes;
-    }
+    expect(imported).toMatchObject({
+      importedCount: 1,
+      rejected: [],
+      advisoryRevision: before.advisoryRevision + 1,
+    });
+    // The import only queues the re-match; the status says when the job has matched every machine.
+    const pending = await status();
+    expect(pending).toMatchObject({ advisoryRevision: imported.advisoryRevision });
+    // The job is due 2 s after the import: read well before that, the status must say it is pending.
+    if (Date.now() - sent < 1500) expect(pending).toMatchObject({ upToDate: false });
+    const now = await settled();
+    expect(now).toMatchObject({ upToDate: true, matchedRevision: imported.advisoryRevision });
+    // Another tenant has imported nothing: its status is its own.
+    const otherReader = await platform.token([Role.READER], "tenant-vuln-other");
+    expect(
+      ok(await platform.request(VulnerabilityMatchingDocument, {}, otherReader)).vulnerabilityMatching,
+    ).toEqual({ advisoryRevision: 0, matchedRevision: 0, upToDate: true, matchedAt: null });
+    expect(Date.parse(now.matchedAt!)).toBeGreaterThan(Date.parse(before.matchedAt ?? "1970-01-01"));
+    // Sending the same advisory again stores nothing: the revision stays, nothing to match.
+    const again = ok(
+      await platform.request(ImportAdvisoriesDocument, { osv: [bash] }, admin),
+    ).importAdvisories;
+    expect(again).toMatchObject({
+      importedCount: 0,
+      unchangedCount: 1,
+      advisoryRevision: imported.advisoryRevision,
+    });
+    expect((await status()).upToDate).toBe(true);
+    const nodes = (await vulns(covered)).vulnerabilities.nodes;
     expect(nodes).toEqual(
       expect.arrayContaining([
         expect.objectContaining({

@@ -6,6 +6,7 @@ import { Jit1765100000000 } from "./1765100000000-jit";
 import { AppControlFim1765200000000 } from "./1765200000000-appcontrol-fim";
 import { TelemetryOneIndex1765400000000 } from "./1765400000000-telemetry-one-index";
 import { VulnerabilityMatching1765500000000 } from "./1765500000000-vulnerability-matching";
+import { VulnerabilityMatchStatus1765600000000 } from "./1765600000000-vulnerability-match-status";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -17,4 +18,5 @@ export const protectionMigrations = [
   AppControlFim1765200000000,
   TelemetryOneIndex1765400000000,
   VulnerabilityMatching1765500000000,
+  VulnerabilityMatchStatus1765600000000,
 ];

@@ -1,5 +1,16 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, Directive, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  Directive,
+  FieldResolver,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from "type-graphql";
 import type { ProtectionContext } from "../../context";
 import { ResourceRef } from "../../references";
 import { VulnerabilityFindingConnection } from "./vulnerabilities.service";
@@ -7,6 +18,7 @@ import {
   ImportAdvisoriesPayload,
   IngestPackagesPayload,
   VulnerabilityFilter,
+  VulnerabilityMatchingStatus,
   VulnerabilitySummary,
 } from "./vulnerabilities.types";
 
@@ -22,6 +34,15 @@ export class VulnerabilitiesResolver {
     @Ctx() ctx: ProtectionContext,
   ) {
     return ctx.services.vulnerabilities.importAdvisories(osv);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => VulnerabilityMatchingStatus, {
+    description:
+      "Whether every machine's findings reflect the tenant's current advisories (after an import, the fleet re-match runs in the background).",
+  })
+  vulnerabilityMatching(@Ctx() ctx: ProtectionContext) {
+    return ctx.services.vulnerabilities.matchingStatus();
   }
 
   @Authorized(Role.INGESTOR, Role.ADMIN)

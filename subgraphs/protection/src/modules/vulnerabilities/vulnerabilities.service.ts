@@ -23,6 +23,7 @@ import {
   FindingStatus,
   ImportAdvisoriesPayload,
   IngestPackagesPayload,
+  VulnerabilityMatchingStatus,
   VulnerabilityFinding,
   type VulnerabilitySummary,
   type VulnerabilityFilter,
@@ -332,6 +333,18 @@ async function recomputeFindings(
 }
 
 /**
+ * Records that a fleet re-match against `revision` completed (it never moves back: a slower, older run
+ * finishing late does not undo a newer one).
+ */
+export async function markFleetMatched(m: EntityManager, tenantId: string, revision: string): Promise<void> {
+  await m.query(
+    `UPDATE advisory_revisions SET matched_revision = greatest(matched_revision, $2::bigint), matched_at = now()
+     WHERE tenant_id = $1`,
+    [tenantId, revision],
+  );
+}
+
+/**
  * One batch of a fleet re-match, in the caller's transaction: the machines `resourceIds` that still have a
  * snapshot, locked in id order (as an inventory locks them) so that an inventory arriving meanwhile waits,
  * or is waited for, and the findings always follow the newest snapshot. `superseded` when the tenant's
@@ -428,12 +441,19 @@ export class VulnerabilitiesService {
       importedCount: 0,
       unchangedCount: 0,
       rejected: [] as RecordRejection[],
+      advisoryRevision: 0,
     });
+    const unchanged = async () => {
+      payload.advisoryRevision = Number(
+        await this.db.read((m) => advisoryRevision(m, this.identity.tenantId)),
+      );
+      return payload;
+    };
     if (osv.length > MAX_PER_CALL) {
       payload.rejected.push(
         RecordRejection.from({ field: "osv", message: `at most ${MAX_PER_CALL} advisories per call` }),
       );
-      return payload;
+      return unchanged();
     }
     const good: Advisory[] = [];
     osv.forEach((json, index) => {
@@ -443,7 +463,7 @@ export class VulnerabilitiesService {
           payload.rejected.push(RecordRejection.from({ index, field: p.path, message: p.message }));
       else good.push(parsed.advisory);
     });
-    if (good.length === 0) return payload;
+    if (good.length === 0) return unchanged();
     return this.db.write(async (m) => {
       const rows: Array<{ id: string }> = await m.query(
         `INSERT INTO advisories AS a (tenant_id, id, advisory, modified)
@@ -461,11 +481,13 @@ export class VulnerabilitiesService {
       payload.importedCount = rows.length;
       payload.unchangedCount = good.length - rows.length;
       if (rows.length) {
-        await m.query(
+        const [{ revision }]: Array<{ revision: string }> = await m.query(
           `INSERT INTO advisory_revisions AS r (tenant_id, revision) VALUES ($1, 1)
-           ON CONFLICT (tenant_id) DO UPDATE SET revision = r.revision + 1`,
+           ON CONFLICT (tenant_id) DO UPDATE SET revision = r.revision + 1
+           RETURNING revision::text AS revision`,
           [this.identity.tenantId],
         );
+        payload.advisoryRevision = Number(revision);
         // Matching the fleet is a job, in batches of machines per transaction: the import stays short, and
         // the calls of one feed import share one re-match (each replaces the pending job and pushes it back).
         await addJob(
@@ -475,7 +497,7 @@ export class VulnerabilitiesService {
           { tenantId: this.identity.tenantId },
           { jobKey: rematchJobKey(this.identity.tenantId), runAt: new Date(Date.now() + REMATCH_DELAY_MS) },
         );
-      }
+      } else payload.advisoryRevision = Number(await advisoryRevision(m, this.identity.tenantId));
       await writeAudit(m, this.identity, [
         {
           action: "vulnerabilities.advisories.import",
@@ -484,6 +506,26 @@ export class VulnerabilitiesService {
         },
       ]);
       return payload;
+    });
+  }
+
+  /** How far the fleet re-match has come against the tenant's advisories. */
+  async matchingStatus(): Promise<VulnerabilityMatchingStatus> {
+    const [row]: Array<{ revision: string; matched_revision: string; matched_at: Date | null }> =
+      await this.db.read((m) =>
+        m.query(
+          `SELECT revision::text AS revision, matched_revision::text AS matched_revision, matched_at
+           FROM advisory_revisions WHERE tenant_id = $1`,
+          [this.identity.tenantId],
+        ),
+      );
+    const advisory = Number(row?.revision ?? 0);
+    const matched = Number(row?.matched_revision ?? 0);
+    return Object.assign(new VulnerabilityMatchingStatus(), {
+      advisoryRevision: advisory,
+      matchedRevision: matched,
+      upToDate: matched >= advisory,
+      matchedAt: row?.matched_at ?? null,
     });
   }
 

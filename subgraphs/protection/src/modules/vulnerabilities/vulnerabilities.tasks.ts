@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import { inTenant, type Logger } from "../../../../common/src";
 import {
   advisoryRevision,
+  markFleetMatched,
   rematchBatch,
   REMATCH_BATCH,
   REMATCH_PARALLEL,
@@ -53,6 +54,7 @@ export async function rematchFleet(
     }
   };
   await Promise.all(Array.from({ length: REMATCH_PARALLEL }, worker));
+  if (!total.superseded) await inTenant(ds, tenantId, (m) => markFleetMatched(m, tenantId, revision));
   return total;
 }
 

@@ -129,6 +129,31 @@ export class ImportAdvisoriesPayload {
 
   @Field(() => [RecordRejection], { description: "Rejected advisories (index, field path, reason)." })
   rejected: RecordRejection[];
+
+  @Field(() => Int, {
+    description:
+      "The tenant's advisory revision after this call (it moves with every call that stores something). Every machine's findings reflect this import once `vulnerabilityMatching.matchedRevision` reaches it.",
+  })
+  advisoryRevision: number;
+}
+
+/** How far the fleet re-match has come. */
+@ObjectType({
+  description:
+    "Whether every machine's findings reflect the tenant's current advisories. Each advisory import that stores something moves `advisoryRevision` and queues a re-match of the whole fleet; when a run completes, `matchedRevision` catches up.",
+})
+export class VulnerabilityMatchingStatus {
+  @Field(() => Int, { description: "Revision of the tenant's advisories (0 before the first import)." })
+  advisoryRevision: number;
+
+  @Field(() => Int, { description: "The revision the last complete fleet re-match used (0 before any)." })
+  matchedRevision: number;
+
+  @Field({ description: "Whether the last complete re-match used the current advisories." })
+  upToDate: boolean;
+
+  @Field(() => Date, { nullable: true, description: "When the last complete fleet re-match finished." })
+  matchedAt: Date | null;
 }
 
 /** What a package-inventory ingest did. */
