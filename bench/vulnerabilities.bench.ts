@@ -295,20 +295,26 @@ async function main(): Promise<void> {
   let firstLocked: Date | null = null;
   let finished: Date | null = null;
   let runs = 0;
+  let lastRevision = 0;
   const runStarts = new Set<string>();
   const matchPhase = await measured(services, "protection", pgCpu, async () => {
     const t = performance.now();
     for (const [i, body] of feedCalls.entries()) {
       const { importAdvisories } = await gql<{
-        importAdvisories: { importedCount: number; rejected: Array<{ message: string }> };
+        importAdvisories: {
+          importedCount: number;
+          advisoryRevision: number;
+          rejected: Array<{ message: string }>;
+        };
       }>(
         graphqlUrl,
         adminToken,
-        "mutation($osv: [JSON!]!) { importAdvisories(osv: $osv) { importedCount unchangedCount rejected { index field message } } }",
+        "mutation($osv: [JSON!]!) { importAdvisories(osv: $osv) { importedCount unchangedCount advisoryRevision rejected { index field message } } }",
         { osv: JSON.parse(body) as unknown[] },
       );
       if (importAdvisories.rejected.length)
         throw new Error(`import call ${i}: ${JSON.stringify(importAdvisories.rejected.slice(0, 3))}`);
+      lastRevision = importAdvisories.advisoryRevision;
     }
     importSeconds = (performance.now() - t) / 1000;
     lastImportAt = performance.now();
@@ -340,6 +346,11 @@ async function main(): Promise<void> {
   say(
     `import ${importSeconds.toFixed(1)} s; re-match job ${jobSeconds.toFixed(1)} s (${runs} run(s)); last import → findings stored ${afterImportSeconds.toFixed(1)} s`,
   );
+
+  // What an integrator polls: the status must say the fleet is matched against the last import.
+  const { vulnerabilityMatching: matching } = await gql<{
+    vulnerabilityMatching: { advisoryRevision: number; matchedRevision: number; upToDate: boolean };
+  }>(graphqlUrl, adminToken, "{ vulnerabilityMatching { advisoryRevision matchedRevision upToDate } }");
 
   // 6. What was stored, checked.
   const count = async (sql: string, params: unknown[] = [TENANT]) =>
@@ -527,6 +538,14 @@ async function main(): Promise<void> {
       criterion: "findings visible through the gateway (Resource.vulnerabilities)",
       detail: visible.map((v) => `${v.graph}/${v.stored}`).join(", "),
       pass: visibleOk,
+    },
+    {
+      criterion: "`vulnerabilityMatching` reports the fleet matched against the last import's revision",
+      detail: `revision ${matching.advisoryRevision} (last import answered ${lastRevision}), matched ${matching.matchedRevision}, upToDate ${matching.upToDate}`,
+      pass:
+        matching.upToDate &&
+        matching.advisoryRevision === lastRevision &&
+        matching.matchedRevision === lastRevision,
     },
     {
       criterion: "every machine has both posture reports",
