@@ -24,6 +24,21 @@ export const TELEMETRY_PATTERNS = {
   sha256: /^[0-9a-f]{64}$/i,
 } as const;
 
+/** Allowed values of the enumerated fields, shared with the zod schemas (telemetry.model.ts). */
+export const TELEMETRY_VALUES = {
+  fileAction: ["created", "modified", "deleted", "renamed"],
+  direction: ["inbound", "outbound"],
+  protocol: ["TCP", "UDP", "ICMP"],
+  flowAction: ["allowed", "denied"],
+  logonType: ["interactive", "remote_interactive", "network", "service", "ssh"],
+  osFamily: ["debian", "alpine", "rhel", "windows"],
+  ecosystem: ["npm", "PyPI", "Debian", "Alpine", "RPM"],
+} as const;
+
+/** Whether `v` is one of `values`. */
+const oneOf = (values: readonly string[], v: unknown): v is string =>
+  typeof v === "string" && values.includes(v);
+
 /** The pattern `z.iso.datetime({ offset: true })` applies (an ISO 8601 date-time with a zone). */
 const DATETIME = z.core.regexes.datetime({ offset: true });
 
@@ -45,6 +60,7 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const P = TELEMETRY_PATTERNS;
+const V = TELEMETRY_VALUES;
 const MAX_PID = 4_294_967_295;
 
 const isText = (v: unknown, max: number): v is string =>
@@ -126,11 +142,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
   function fileRecord(value: Json): Json | undefined {
     const out = base(value, "file");
     const { action } = value;
-    if (
-      !out ||
-      (action !== "created" && action !== "modified" && action !== "deleted" && action !== "renamed")
-    )
-      return undefined;
+    if (!out || !oneOf(V.fileAction, action)) return undefined;
     out.action = action;
     if (!isPath(value.path)) return undefined;
     out.path = value.path;
@@ -154,9 +166,9 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
   function flowRecord(value: Json): Json | undefined {
     const out = base(value, "flow");
     const { direction, protocol, action } = value;
-    if (!out || (direction !== "inbound" && direction !== "outbound")) return undefined;
+    if (!out || !oneOf(V.direction, direction)) return undefined;
     out.direction = direction;
-    if (protocol !== "TCP" && protocol !== "UDP" && protocol !== "ICMP") return undefined;
+    if (!oneOf(V.protocol, protocol)) return undefined;
     out.protocol = protocol;
     if (!isIp(value.srcIp)) return undefined;
     out.srcIp = value.srcIp;
@@ -166,7 +178,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     const counter = (v: unknown) => isInt(v, Number.MAX_SAFE_INTEGER);
     if (!optional(value, out, { dstPort: (v) => isInt(v, 65_535), bytes: counter, packets: counter }))
       return undefined;
-    if (action !== "allowed" && action !== "denied") return undefined;
+    if (!oneOf(V.flowAction, action)) return undefined;
     out.action = action;
     // Ports do not apply to ICMP (zod says so with a message).
     if (protocol === "ICMP" && (out.srcPort !== undefined || out.dstPort !== undefined)) return undefined;
@@ -178,14 +190,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     if (!out || !isText(value.user, limits.user)) return undefined;
     out.user = value.user;
     const { logonType, success } = value;
-    if (
-      logonType !== "interactive" &&
-      logonType !== "remote_interactive" &&
-      logonType !== "network" &&
-      logonType !== "service" &&
-      logonType !== "ssh"
-    )
-      return undefined;
+    if (!oneOf(V.logonType, logonType)) return undefined;
     out.logonType = logonType;
     if (!optional(value, out, { srcIp: isIp })) return undefined;
     if (typeof success !== "boolean") return undefined;
@@ -201,8 +206,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     const { os, packages } = value;
     if (!out || !isObject(os)) return undefined;
     const { family, version, distribution } = os;
-    if (family !== "debian" && family !== "alpine" && family !== "rhel" && family !== "windows")
-      return undefined;
+    if (!oneOf(V.osFamily, family)) return undefined;
     if (!isText(version, 64)) return undefined;
     const system: Json = { family, version };
     if (distribution !== undefined) {
@@ -216,14 +220,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
       const p: unknown = packages[i];
       if (!isObject(p)) return undefined;
       const { ecosystem, name, version: v } = p;
-      if (
-        ecosystem !== "npm" &&
-        ecosystem !== "PyPI" &&
-        ecosystem !== "Debian" &&
-        ecosystem !== "Alpine" &&
-        ecosystem !== "RPM"
-      )
-        return undefined;
+      if (!oneOf(V.ecosystem, ecosystem)) return undefined;
       if (!isText(name, limits.packageField) || !isText(v, limits.packageField)) return undefined;
       list[i] = { ecosystem, name, version: v };
     }

@@ -9,7 +9,11 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { TELEMETRY_PATTERNS as PATTERNS, wellFormedChecker } from "./telemetry.fast";
+import {
+  TELEMETRY_PATTERNS as PATTERNS,
+  TELEMETRY_VALUES as VALUES,
+  wellFormedChecker,
+} from "./telemetry.fast";
 
 /** Size limits of telemetry records. */
 export const TELEMETRY_LIMITS = {
@@ -116,7 +120,7 @@ export const fileRecordSchema = z
   .object({
     kind: z.literal("file"),
     ...base,
-    action: z.enum(["created", "modified", "deleted", "renamed"]),
+    action: z.enum(VALUES.fileAction),
     path: absolutePath,
     /** For `renamed`: the path before the rename (an extension of the agent contract; optional). */
     previousPath: absolutePath.optional(),
@@ -137,7 +141,7 @@ export const fileRecordSchema = z
 /** One installed package. */
 export const installedPackageSchema = z.object({
   /** OSV ecosystem of the package. */
-  ecosystem: z.enum(["npm", "PyPI", "Debian", "Alpine", "RPM"]),
+  ecosystem: z.enum(VALUES.ecosystem),
   name: boundedText(TELEMETRY_LIMITS.packageField),
   version: boundedText(TELEMETRY_LIMITS.packageField),
 });
@@ -147,7 +151,7 @@ export const packagesRecordSchema = z.object({
   kind: z.literal("packages"),
   ...base,
   os: z.object({
-    family: z.enum(["debian", "alpine", "rhel", "windows"]),
+    family: z.enum(VALUES.osFamily),
     /** The release (`12.4`, `3.19.1`, `9.4`): Debian and RPM hosts match advisories of its major, Alpine of major.minor. */
     version: boundedText(64),
     /**
@@ -165,15 +169,15 @@ export const flowRecordSchema = z
   .object({
     kind: z.literal("flow"),
     ...base,
-    direction: z.enum(["inbound", "outbound"]),
-    protocol: z.enum(["TCP", "UDP", "ICMP"]),
+    direction: z.enum(VALUES.direction),
+    protocol: z.enum(VALUES.protocol),
     srcIp: ipAddress,
     srcPort: port.optional(),
     dstIp: ipAddress,
     dstPort: port.optional(),
     bytes: count.optional(),
     packets: count.optional(),
-    action: z.enum(["allowed", "denied"]),
+    action: z.enum(VALUES.flowAction),
   })
   .superRefine((record, ctx) => {
     if (record.protocol !== "ICMP") return;
@@ -188,7 +192,7 @@ export const logonRecordSchema = z
     kind: z.literal("logon"),
     ...base,
     user: boundedText(TELEMETRY_LIMITS.user),
-    logonType: z.enum(["interactive", "remote_interactive", "network", "service", "ssh"]),
+    logonType: z.enum(VALUES.logonType),
     srcIp: ipAddress.optional(),
     success: z.boolean(),
     failureReason: boundedText(TELEMETRY_LIMITS.text).optional(),

@@ -443,7 +443,7 @@ export class VulnerabilitiesService {
       rejected: [] as RecordRejection[],
       advisoryRevision: 0,
     });
-    const unchanged = async () => {
+    const withCurrentRevision = async () => {
       payload.advisoryRevision = Number(
         await this.db.read((m) => advisoryRevision(m, this.identity.tenantId)),
       );
@@ -453,7 +453,7 @@ export class VulnerabilitiesService {
       payload.rejected.push(
         RecordRejection.from({ field: "osv", message: `at most ${MAX_PER_CALL} advisories per call` }),
       );
-      return unchanged();
+      return withCurrentRevision();
     }
     const good: Advisory[] = [];
     osv.forEach((json, index) => {
@@ -463,7 +463,7 @@ export class VulnerabilitiesService {
           payload.rejected.push(RecordRejection.from({ index, field: p.path, message: p.message }));
       else good.push(parsed.advisory);
     });
-    if (good.length === 0) return unchanged();
+    if (good.length === 0) return withCurrentRevision();
     return this.db.write(async (m) => {
       const rows: Array<{ id: string }> = await m.query(
         `INSERT INTO advisories AS a (tenant_id, id, advisory, modified)
