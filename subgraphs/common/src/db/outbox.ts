@@ -85,7 +85,7 @@ export async function readOutbox(manager: EntityManager, query: OutboxQuery): Pr
       WHERE (xid, seq) > ($1::xid8, $2::bigint)
         AND xid < pg_snapshot_xmin(pg_current_snapshot())
         AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
-      ORDER BY xid, seq
+      ORDER BY outbox.xid, outbox.seq
       LIMIT $4`,
     [query.after.xid, query.after.seq, topics, query.limit],
   )) as Array<{

@@ -1,9 +1,9 @@
 import type { DataSource } from "typeorm";
-import { commonTaskList, inSystemScope } from "../subgraphs/common/src";
+import { commonTaskList, inSystemScope, readOutbox } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 
-/** The outbox is pruned after its retention, except rows a relay has not delivered yet. */
-describe("outbox pruning", () => {
+/** The outbox is read in position order and pruned after its retention, except rows a relay has not delivered yet. */
+describe("outbox", () => {
   let platform: TestPlatform;
   let ds: DataSource;
 
@@ -55,5 +55,38 @@ describe("outbox pruning", () => {
     );
     await prune();
     expect(await topics()).toEqual(["test.recent"]);
+  });
+
+  it("reads rows in numeric position order, across digit-count boundaries, each once", async () => {
+    // Positions whose text order differs from their numeric order (xid "1000" < "99" as text).
+    const positions = [
+      ["99", "999999999999"],
+      ["99", "1000000000000"],
+      ["100", "999999999998"],
+      ["1000", "999999999997"],
+      ["1000", "1000000000001"],
+    ];
+    await inSystemScope(ds, async (m) => {
+      for (const [xid, seq] of [...positions].reverse())
+        await m.query(
+          `INSERT INTO outbox (xid, seq, tenant_id, topic, key, payload) VALUES ($1::xid8, $2::bigint, 'tenant-a', 'test.order', $2::text, '{}')`,
+          [xid, seq],
+        );
+    });
+    const read = (after: { xid: string; seq: string }, limit: number) =>
+      inSystemScope(ds, (m) => readOutbox(m, { after, topics: ["test.order"], limit }));
+    const all = await read({ xid: "0", seq: "0" }, 100);
+    expect(all.map((r) => [r.position.xid, r.position.seq])).toEqual(positions);
+
+    // A reader advancing one row at a time to the last row it got sees each row once, in order.
+    const seen: string[][] = [];
+    let after = { xid: "0", seq: "0" };
+    for (;;) {
+      const [row] = await read(after, 1);
+      if (!row) break;
+      seen.push([row.position.xid, row.position.seq]);
+      after = row.position;
+    }
+    expect(seen).toEqual(positions);
   });
 });
