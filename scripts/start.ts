@@ -130,6 +130,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
+  // SIGHUP: the gateway reloads the supergraph (after `npm run compose`), nothing restarts.
+  process.on("SIGHUP", () => void gatewayChild?.kill("SIGHUP"));
 
   try {
     const withDb: Config = { ...config, databaseUrl: db.url };

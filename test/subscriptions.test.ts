@@ -1,8 +1,10 @@
 import { ApolloClient, gql, InMemoryCache } from "@apollo/client";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createClient as createSseClient } from "graphql-sse";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
@@ -16,60 +18,8 @@ import { startGateway } from "../gateway/src/server";
 import { createLogger, Role, runSubgraph } from "../subgraphs/common/src";
 import { siemSubgraph } from "../subgraphs/siem/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { eventually, watch, wsClient, type Stream } from "./utils/live";
 import { ok, seedPaymentsKeyVault } from "./utils/seed";
-
-/** A subscription's received results, as a test watches them. */
-interface Stream {
-  results: Array<{
-    data?: Record<string, unknown> | null;
-    errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
-  }>;
-  completed: boolean;
-  error?: unknown;
-  stop(): void;
-}
-
-function wsClient(url: string, token: string): Client {
-  return createClient({
-    url: url.replace(/^http/, "ws"),
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazyCloseTimeout: 0,
-    connectionParams: { authorization: `Bearer ${token}` },
-  });
-}
-
-function watch(client: Client, query: string, variables: Record<string, unknown> = {}): Stream {
-  const stream: Stream = { results: [], completed: false, stop: () => undefined };
-  stream.stop = client.subscribe(
-    { query, variables },
-    {
-      next: (r) => void stream.results.push(r as Stream["results"][number]),
-      error: (err) => {
-        stream.error = err;
-        stream.completed = true;
-      },
-      complete: () => {
-        stream.completed = true;
-      },
-    },
-  );
-  return stream;
-}
-
-async function eventually<T>(
-  check: () => T | undefined | false,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
   incidentChanges(after: $after, filter: $filter) { cursor kind incident { number title severity } }
@@ -417,6 +367,95 @@ describe("live subscriptions through the gateway", () => {
     await gateway.close();
     await eventually(() => stream.completed, "the subscription to end");
     expect((stream.error as { code?: number }).code).toBe(1001);
+  });
+
+  it("reloads the supergraph on SIGHUP: unchanged or unloadable changes nothing; a new one closes with 1012 and clients resume", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "rampart-supergraph-"));
+    const file = path.join(dir, "supergraph.graphql");
+    const original = readFileSync("gateway/supergraph.graphql", "utf8");
+    const described = '"""One change to an incident, in the order the changes were committed."""';
+    expect(original.split(described)).toHaveLength(2);
+    writeFileSync(file, original);
+    const port = await freePort();
+    let child: ChildProcess | undefined = spawn(process.execPath, ["dist/gateway/src/main.js"], {
+      env: {
+        ...process.env,
+        RAMPART_ENV: "test",
+        LOG_LEVEL: "silent",
+        GATEWAY_PORT: String(port),
+        SUPERGRAPH_PATH: file,
+        POSTURE_URL: platform.subgraphs.posture.url,
+        PROTECTION_URL: platform.subgraphs.protection.url,
+        SIEM_URL: platform.subgraphs.siem.url,
+      },
+      stdio: "ignore",
+    });
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const reloads = (outcome: string) =>
+      metric(url, `rampart_gateway_supergraph_reloads_total{outcome="${outcome}"}`);
+    const reload = async (outcome: string) => {
+      const before = await reloads(outcome);
+      child!.kill("SIGHUP");
+      const deadline = Date.now() + 10_000;
+      while ((await reloads(outcome)) === before) {
+        if (Date.now() > deadline) throw new Error(`no ${outcome} reload`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const sse = createSseClient({
+      url: `${url}/stream`,
+      headers: { authorization: `Bearer ${reader}` },
+      retryAttempts: 0,
+    });
+    try {
+      await waitHealthy(url);
+      const stream = watch(client(url, reader), CHANGES);
+      const viaSse: Stream["results"] = [];
+      const pump = (async () => {
+        for await (const r of sse.iterate({ query: CHANGES })) viaSse.push(r as Stream["results"][number]);
+      })();
+      await new Promise((r) => setTimeout(r, 500));
+      await raise(2);
+      await eventually(() => changes(stream).length === 2 && viaSse.length === 2, "two changes on both");
+
+      // The same file, then one that does not load: refused, both streams go on.
+      await reload("unchanged");
+      writeFileSync(file, original.slice(0, original.length / 2));
+      await reload("refused");
+      await raise(1);
+      await eventually(() => changes(stream).length === 3 && viaSse.length === 3, "a third change on both");
+      expect(stream.completed).toBe(false);
+
+      // A new supergraph: WebSocket connections close with 1012, SSE streams end with SUPERGRAPH_CHANGED.
+      writeFileSync(file, original.replace(described, '"""One change to an incident (reloaded)."""'));
+      await reload("applied");
+      await eventually(() => stream.completed, "the WebSocket subscription to close");
+      expect((stream.error as { code?: number }).code).toBe(1012);
+      await pump;
+      expect(viaSse.at(-1)?.errors?.[0]?.extensions?.code).toBe("SUPERGRAPH_CHANGED");
+      const introspection = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${reader}` },
+        body: JSON.stringify({ query: `{ __type(name: "IncidentChange") { description } }` }),
+      });
+      expect(await introspection.json()).toEqual({
+        data: { __type: { description: "One change to an incident (reloaded)." } },
+      });
+
+      // Resuming from the last cursor on the new supergraph misses nothing and repeats nothing.
+      await raise(2);
+      const resumed = watch(client(url, reader), CHANGES, { after: changes(stream).at(-1)!.cursor });
+      await raise(1);
+      await eventually(() => changes(resumed).length >= 3, "the three changes since the reload");
+      const numbers = [...changes(stream), ...changes(resumed)].map((c) => c.incident.number);
+      expect(numbers).toEqual(Array.from({ length: 6 }, (_, i) => numbers[0] + i));
+      resumed.stop();
+    } finally {
+      sse.dispose();
+      child?.kill("SIGKILL");
+      child = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("survives a SIEM restart: the gateway resubscribes from its last cursor, clients see nothing", async () => {

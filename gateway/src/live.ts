@@ -14,10 +14,21 @@ import type http from "node:http";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, UnauthenticatedError, type Identity, type Logger } from "../../subgraphs/common/src";
 import type { ClientAuth } from "./auth";
-import { GOING_AWAY_CLOSE, SLOW_CONSUMER_CLOSE, type SubscriptionManager } from "./subscriptions";
+import {
+  GOING_AWAY_CLOSE,
+  SLOW_CONSUMER_CLOSE,
+  SUPERGRAPH_CHANGED_CLOSE,
+  SUPERGRAPH_CHANGED_RESULT,
+  type SubscriptionManager,
+} from "./subscriptions";
 
 /** The gateway's live endpoints. */
 export interface LiveEndpoints {
+  /**
+   * Serves new subscriptions with `next` (a new supergraph's manager) and ends every open one:
+   * WebSocket connections close with code 1012, SSE streams end with a `SUPERGRAPH_CHANGED` error.
+   */
+  replaceManager(next: SubscriptionManager): void;
   /** Closes every client connection (WebSocket code 1001) and every upstream subscription. */
   close(): Promise<void>;
 }
@@ -89,11 +100,13 @@ function asBadInput(err: unknown): GraphQLError {
  * (`{ authorization: "Bearer …" }`), SSE in the `Authorization` header.
  */
 export function serveLive(options: LiveOptions): LiveEndpoints {
-  const { manager, auth, log } = options;
+  const { auth, log } = options;
+  // Replaced when the gateway loads a new supergraph; each subscription keeps the one it started on.
+  let manager = options.manager;
   const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
   const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
     {
-      schema: manager.schema,
+      schema: () => manager.schema,
       isProd: options.production,
       onConnect: async (ctx) => {
         try {
@@ -145,7 +158,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   );
 
   const sse = createHandler({
-    schema: manager.schema,
+    schema: () => manager.schema,
     onSubscribe: async (req, params) => {
       let identity: Identity;
       try {
@@ -186,6 +199,13 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   });
 
   return {
+    replaceManager: (next) => {
+      const previous = manager;
+      manager = next;
+      for (const client of wss.clients)
+        client.close(SUPERGRAPH_CHANGED_CLOSE.code, SUPERGRAPH_CHANGED_CLOSE.reason);
+      previous.closeAll(SUPERGRAPH_CHANGED_RESULT);
+    },
     close: async () => {
       for (const client of wss.clients) client.close(GOING_AWAY_CLOSE.code, GOING_AWAY_CLOSE.reason);
       manager.closeAll();

@@ -5,7 +5,11 @@ import { startGateway } from "./server";
 const config = loadConfig();
 const log = createLogger("gateway", config.logLevel);
 startGateway(config, log).then(
-  (gateway) => closeOnSignal(() => gateway.close(), log),
+  (gateway) => {
+    closeOnSignal(() => gateway.close(), log);
+    // SIGHUP: load SUPERGRAPH_PATH again (after `npm run compose`) without a restart.
+    process.on("SIGHUP", () => void gateway.reloadSupergraph().catch(() => undefined));
+  },
   (err) => {
     log.fatal({ err }, "gateway failed to start");
     process.exit(1);

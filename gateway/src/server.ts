@@ -40,10 +40,27 @@ const requests =
     labelNames: ["outcome"],
   });
 
+const supergraphReloads =
+  (register.getSingleMetric("rampart_gateway_supergraph_reloads_total") as Counter<"outcome"> | undefined) ??
+  new Counter({
+    name: "rampart_gateway_supergraph_reloads_total",
+    help: "Supergraph reloads asked for (SIGHUP): applied, unchanged, or refused (the file did not load).",
+    labelNames: ["outcome"],
+  });
+
+/** What a supergraph reload did. */
+export type SupergraphReload = "applied" | "unchanged";
+
 /** A running gateway. */
 export interface Gateway {
   url: string;
   port: number;
+  /**
+   * Reads SUPERGRAPH_PATH again and, when it changed, serves the new supergraph: queries at once,
+   * subscriptions after their clients resume (open ones close with 1012). A file that does not
+   * load is refused (the error is thrown) and the running supergraph stays.
+   */
+  reloadSupergraph(): Promise<SupergraphReload>;
   close(): Promise<void>;
 }
 
@@ -57,11 +74,18 @@ export async function startGateway(
   overrides: { port?: number; subgraphUrls?: Partial<Config["subgraphUrls"]> } = {},
 ): Promise<Gateway> {
   const production = config.env === "production";
-  const supergraphSdl = readFileSync(config.supergraphPath, "utf8");
+  let supergraphSdl = readFileSync(config.supergraphPath, "utf8");
   const subgraphUrls = { ...config.subgraphUrls, ...overrides.subgraphUrls };
   const agent = createSubgraphAgent();
+  let updateSupergraph: ((sdl: string) => void) | undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl,
+    // A supergraph manager rather than a static SDL, so that reloadSupergraph() can replace it.
+    supergraphSdl: {
+      initialize: async ({ update }) => {
+        updateSupergraph = update;
+        return { supergraphSdl };
+      },
+    },
     buildService: ({ name }) =>
       new UndiciDataSource<GatewayContext>(subgraphUrls[name as keyof typeof subgraphUrls], agent),
     logger: log,
@@ -74,7 +98,7 @@ export async function startGateway(
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
   const limits = operationLimits({ production });
-  const subscriptions = createSubscriptionManager(supergraphSdl, {
+  const subscriptionDeps = {
     tokens,
     serviceMap: Object.fromEntries(
       Object.entries(subgraphUrls).map(([name, url]) => [
@@ -85,11 +109,11 @@ export async function startGateway(
     siemWsUrl: subgraphUrls.siem.replace(/^http/, "ws"),
     log: log.child({ component: "subscriptions" }),
     settings: { ...DEFAULT_SUBSCRIPTION_SETTINGS, queueLimit: config.subscriptionQueueLimit },
-  });
+  };
   const live = serveLive({
     httpServer,
     app,
-    manager: subscriptions,
+    manager: createSubscriptionManager(supergraphSdl, subscriptionDeps),
     auth,
     log,
     validationRules: limits.validationRules,
@@ -182,9 +206,39 @@ export async function startGateway(
   const url = `http://${config.host}:${port}/graphql`;
   log.info({ url }, "gateway listening");
   let closing: Promise<void> | undefined;
+  let reloading = Promise.resolve<unknown>(undefined);
+  const reload = async (): Promise<SupergraphReload> => {
+    const next = readFileSync(config.supergraphPath, "utf8");
+    if (next === supergraphSdl) return "unchanged";
+    if (closing) throw new Error("The gateway is shutting down.");
+    // Planned first: a supergraph the planner cannot load changes nothing.
+    const manager = createSubscriptionManager(next, subscriptionDeps);
+    if (!updateSupergraph) throw new Error("The gateway has not loaded its supergraph yet.");
+    updateSupergraph(next);
+    supergraphSdl = next;
+    live.replaceManager(manager);
+    return "applied";
+  };
   return {
     url,
     port,
+    reloadSupergraph: () => {
+      // One reload at a time, in the order asked.
+      const result = reloading.then(reload).then(
+        (outcome) => {
+          supergraphReloads.inc({ outcome });
+          log.info({ outcome, path: config.supergraphPath }, "supergraph reload");
+          return outcome;
+        },
+        (err: unknown) => {
+          supergraphReloads.inc({ outcome: "refused" });
+          log.error({ err, path: config.supergraphPath }, "supergraph reload refused; the running one stays");
+          throw err;
+        },
+      );
+      reloading = result.catch(() => undefined);
+      return result;
+    },
     close: () =>
       (closing ??= (async () => {
         await live.close();

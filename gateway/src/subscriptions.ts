@@ -66,10 +66,18 @@ const RESOLVE_CONCURRENCY = 16;
 
 /** Close code for a subscriber that fell too far behind; it resumes from its last cursor. */
 export const SLOW_CONSUMER_CLOSE = { code: 4008, reason: "Slow consumer: resume from your last cursor." };
-/** Close code on shutdown (and supergraph change): resume from the last cursor, here or elsewhere. */
+/** Close code on shutdown: resume from the last cursor, here or elsewhere. */
 export const GOING_AWAY_CLOSE = {
   code: 1001,
   reason: "Gateway shutting down: resume from your last cursor.",
+};
+/**
+ * Close code when the gateway loads a new supergraph (WebSocket "service restart"): subscriptions
+ * were planned and validated against the old schema; reconnect and resume from the last cursor.
+ */
+export const SUPERGRAPH_CHANGED_CLOSE = {
+  code: 1012,
+  reason: "Supergraph changed: reconnect and resume from your last cursor.",
 };
 
 /** The last result a slow consumer receives (when its transport can still deliver it). */
@@ -90,6 +98,16 @@ const GOING_AWAY_RESULT: ExecutionResult = {
       {
         extensions: { code: "SHUTTING_DOWN" },
       },
+    ),
+  ],
+};
+
+/** The last result of every subscription when the gateway loads a new supergraph (SSE streams see it). */
+export const SUPERGRAPH_CHANGED_RESULT: ExecutionResult = {
+  errors: [
+    new GraphQLError(
+      "The gateway loaded a new supergraph; subscribe again with `after` set to the last cursor received.",
+      { extensions: { code: "SUPERGRAPH_CHANGED" } },
     ),
   ],
 };
@@ -480,9 +498,9 @@ export class SubscriptionManager {
     return subscriber;
   }
 
-  /** Ends every subscription (shutdown): clients are told to resume by cursor. */
-  closeAll(): void {
-    for (const group of [...this.groups.values()]) group.close(GOING_AWAY_RESULT);
+  /** Ends every subscription (shutdown, new supergraph) with `last`, which tells clients to resume by cursor. */
+  closeAll(last: ExecutionResult = GOING_AWAY_RESULT): void {
+    for (const group of [...this.groups.values()]) group.close(last);
   }
 
   private planFor(document: DocumentNode, operationName: string | undefined): Plan {

@@ -90,7 +90,10 @@ export class IncidentChangeFilter {
   })
   labels?: string[] | null;
 
-  @Field(() => String, { nullable: true, description: "Only incidents owned by this user." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Only incidents owned by this user (compared case-insensitively).",
+  })
   owner?: string | null;
 
   @Field(() => [IncidentChangeKind], { nullable: true, description: "Only these kinds of change." })
@@ -127,7 +130,8 @@ export function incidentMatches(
   if (!atLeast(incident.severity, filter.minSeverity)) return false;
   if (filter.statuses?.length && !filter.statuses.includes(incident.status)) return false;
   if (filter.labels?.length && !filter.labels.some((l) => incident.labels.includes(l))) return false;
-  if (filter.owner != null && incident.owner !== filter.owner) return false;
+  // Owners compare case-insensitively, as `incidents(filter: { owner })` does.
+  if (filter.owner != null && incident.owner?.toLowerCase() !== filter.owner.toLowerCase()) return false;
   if (filter.kinds?.length && !filter.kinds.includes(kind)) return false;
   return true;
 }
