@@ -369,6 +369,60 @@ describe("live subscriptions through the gateway", () => {
     expect((stream.error as { code?: number }).code).toBe(1001);
   });
 
+  it("pings every client: one that stops answering is dropped and its subscription ends, the others go on", async () => {
+    const gateway = await startGateway(
+      { ...platform.config, subscriptionKeepAliveMs: 200 },
+      createLogger("gateway-keepalive", "silent"),
+      {
+        port: 0,
+        subgraphUrls: {
+          posture: platform.subgraphs.posture.url,
+          protection: platform.subgraphs.protection.url,
+          siem: platform.subgraphs.siem.url,
+        },
+      },
+    );
+    // Client subscriptions open in this process (the gauge is shared by the gateways of the test).
+    const subscribers = () => metric(gateway.url, "rampart_gateway_subscribers");
+    const until = async (check: (n: number) => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!check(await subscribers())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      const base = await subscribers();
+      const alive = watch(client(gateway.url, reader), CHANGES);
+      // A peer that never answers pings (its WebSocket library's automatic pong is off).
+      const silent = new WebSocket(gateway.url.replace(/^http/, "ws"), "graphql-transport-ws", {
+        autoPong: false,
+      });
+      await new Promise((r) => silent.once("open", r));
+      silent.send(
+        JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${reader}` } }),
+      );
+      await new Promise((r) => silent.once("message", r));
+      silent.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: CHANGES } }));
+      const pinged = new Promise<void>((r) => silent.once("ping", () => r()));
+      const closed = new Promise<number>((r) => silent.once("close", (code) => r(code)));
+      await until((n) => n === base + 2, "both subscriptions");
+      await pinged;
+      expect(await closed).toBe(1006); // terminated: no closing handshake for a dead peer
+      await until((n) => n === base + 1, "the silent peer's subscription to end");
+      await raise(2);
+      await eventually(() => changes(alive).length === 2, "the answering client's changes");
+      // Several ping intervals later it is still subscribed.
+      await new Promise((r) => setTimeout(r, 700));
+      await raise(1);
+      await eventually(() => changes(alive).length === 3, "a change after several pings");
+      expect(alive.completed).toBe(false);
+      alive.stop();
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("reloads the supergraph on SIGHUP: unchanged or unloadable changes nothing; a new one closes with 1012 and clients resume", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "rampart-supergraph-"));
     const file = path.join(dir, "supergraph.graphql");

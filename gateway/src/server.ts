@@ -118,6 +118,7 @@ export async function startGateway(
     log,
     validationRules: limits.validationRules,
     production,
+    keepAliveMs: config.subscriptionKeepAliveMs,
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

@@ -52,6 +52,7 @@ const EnvShape = {
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -96,6 +97,8 @@ export interface Config {
   telemetryRetentionDays: number;
   /** Subscription results buffered per subscriber before it is disconnected as a slow consumer. */
   subscriptionQueueLimit: number;
+  /** Gateway WebSocket ping interval; a client that has not answered by the next ping is dropped. */
+  subscriptionKeepAliveMs: number;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -148,6 +151,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
+    subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
   };
 }
 
