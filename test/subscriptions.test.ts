@@ -309,10 +309,21 @@ describe("live subscriptions through the gateway", () => {
   it("two gateways on two SIEM replicas: a client resumes by cursor after its gateway is killed, no gap, no duplicate", async () => {
     // A second SIEM process on the same database: gateway A (a child process) uses it, gateway B the
     // first. Changes are written through gateway B, so A only sees them through SIEM 2's LISTEN.
-    const siem2 = await runSubgraph(siemSubgraph, platform.config, {
-      port: 0,
-      log: createLogger("siem-2", "silent"),
+    const siemPort = await freePort();
+    const siem2 = spawn(process.execPath, ["dist/subgraphs/siem/src/main.js"], {
+      env: {
+        ...process.env,
+        RAMPART_ENV: "test",
+        LOG_LEVEL: "silent",
+        DATABASE_URL: platform.db.url,
+        DB_ROLE_PREFIX: platform.db.rolePrefix,
+        DB_POOL_SIZE: "5",
+        JOBS_ENABLED: "false",
+        SIEM_PORT: String(siemPort),
+      },
+      stdio: "ignore",
     });
+    const siem2Url = `http://127.0.0.1:${siemPort}/graphql`;
     const port = await freePort();
     let child: ChildProcess | undefined = spawn(process.execPath, ["dist/gateway/src/main.js"], {
       env: {
@@ -322,11 +333,12 @@ describe("live subscriptions through the gateway", () => {
         GATEWAY_PORT: String(port),
         POSTURE_URL: platform.subgraphs.posture.url,
         PROTECTION_URL: platform.subgraphs.protection.url,
-        SIEM_URL: siem2.url,
+        SIEM_URL: siem2Url,
       },
       stdio: "ignore",
     });
     try {
+      await waitHealthy(siem2Url);
       const urlA = `http://127.0.0.1:${port}/graphql`;
       await waitHealthy(urlA);
       const onA = watch(client(urlA, reader), CHANGES);
@@ -347,7 +359,7 @@ describe("live subscriptions through the gateway", () => {
       onB.stop();
     } finally {
       child?.kill("SIGKILL");
-      await siem2.close();
+      siem2.kill("SIGKILL");
     }
   });
 
