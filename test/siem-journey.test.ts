@@ -16,7 +16,7 @@ import {
 import { inTenant, Role } from "../subgraphs/common/src";
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
-import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, seedPaymentsKeyVault } from "./utils/seed";
 
 const KINDS = [
@@ -132,6 +132,27 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     for (const a of nodes) expect(a.evidenceEventIds.length).toBeGreaterThan(0);
     // An alert naming a child ARM id (the vault's diagnostic setting) resolves to the vault in posture.
     expect(nodes.some((a) => a.resource?.name === "kv-payments-prod")).toBe(true);
+  });
+
+  it("keeps every record as received: each event's `raw` is its line of the file", async () => {
+    for (const kind of KINDS) {
+      const lines = fixture(kind).trim().split("\n");
+      const res = await postGraphql<{ events: { totalCount: number; nodes: Array<{ raw: unknown }> } }>(
+        platform.gateway.url,
+        {
+          query: `query Raw($filter: EventFilter) { events(filter: $filter, first: 100) { totalCount nodes { raw } } }`,
+          variables: {
+            filter: { connector: kind, from: "2000-01-01T00:00:00Z", to: new Date(Date.now() + 86_400_000) },
+          },
+        },
+        { authorization: `Bearer ${analyst}` },
+      );
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.events.totalCount).toBe(lines.length);
+      const stored = res.data!.events.nodes.map((n) => JSON.stringify(n.raw)).sort();
+      // A syslog line's record is the line itself (a JSON string); the others are objects.
+      expect(stored).toEqual(lines.map((l) => JSON.stringify(JSON.parse(l))).sort());
+    }
   });
 
   it("runs the scheduled brute-force rule over its period and groups its alert into an incident", async () => {

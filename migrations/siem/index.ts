@@ -3,6 +3,7 @@ import { Events1764500000000 } from "./1764500000000-events";
 import { IncidentWorkflow1764600000000 } from "./1764600000000-incident-workflow";
 import { RulesIntel1764700000000 } from "./1764700000000-rules-intel";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
+import { EventsStorage1765700000000 } from "./1765700000000-events-storage";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -11,4 +12,5 @@ export const siemMigrations = [
   IncidentWorkflow1764600000000,
   RulesIntel1764700000000,
   OutboxPosition1764950000000,
+  EventsStorage1765700000000,
 ];

@@ -88,7 +88,9 @@ function isUniqueViolation(error: unknown): boolean {
 export async function copyInsertNew<R>(m: EntityManager, insert: CopyInsert): Promise<CopyInsertResult<R>> {
   const stage = `${insert.table}_stage`;
   const columns = insert.columns.join(", ");
-  await m.query(`CREATE TEMP TABLE ${stage} (LIKE ${insert.table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+  await m.query(
+    `CREATE TEMP TABLE ${stage} (LIKE ${insert.table} INCLUDING DEFAULTS INCLUDING COMPRESSION) ON COMMIT DROP`,
+  );
   await copyRows(connectionOf(m), stage, insert.columns, insert.rows);
   const move = `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage}`;
   await m.query("SAVEPOINT copy_insert_new");

@@ -140,7 +140,8 @@ export class EventIngest {
           e.resource_id,
           e.operation,
           e.src_country,
-          // jsonb columns: always JSON text (a raw syslog line is a string, which must be quoted).
+          // JSON text, both: `attributes` is jsonb; `raw` is text that the API parses when read (a raw
+          // syslog line is a JSON string, quoted).
           JSON.stringify(e.attributes ?? {}),
           e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
         ]),
