@@ -257,7 +257,7 @@ describe("live subscriptions through the gateway", () => {
     tenantB.stop();
   });
 
-  it("100 identical subscribers share one upstream subscription; one that never reads delays no one", async () => {
+  it("100 identical subscribers share one upstream subscription and one resolution per event; one that never reads delays no one", async () => {
     const siem = platform.subgraphs.siem.url;
     const before = await metric(siem, "rampart_siem_subscriptions_started_total");
     const c = client(platform.gateway.url, reader);
@@ -290,12 +290,21 @@ describe("live subscriptions through the gateway", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await metric(siem, "rampart_siem_subscriptions_started_total")) - before).toBe(2);
     analyst.stop();
+    const gatewayMetric = (name: string) => metric(platform.gateway.url, name);
+    for (let i = 0; (await gatewayMetric("rampart_gateway_upstream_subscriptions")) !== 1; i++) {
+      if (i > 400) throw new Error("the ANALYST group did not close");
+      await new Promise((r) => setTimeout(r, 25));
+    }
 
+    const resolvedBefore = await gatewayMetric("rampart_gateway_subscription_events_total");
     await raise(120);
     await eventually(
       () => streams.every((s) => changes(s).length >= 120),
       "every reading subscriber to get all 120",
     );
+    // Each event was resolved (the rest of the plan run against posture and protection) once for
+    // the group, not once per subscriber.
+    expect((await gatewayMetric("rampart_gateway_subscription_events_total")) - resolvedBefore).toBe(120);
     for (const s of streams)
       expect(changes(s).map((x) => x.incident.number)).toEqual(
         changes(streams[0]).map((x) => x.incident.number),
