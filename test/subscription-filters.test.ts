@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Client } from "graphql-ws";
 import {
   CloseIncidentDocument,
@@ -9,7 +8,7 @@ import {
 import { Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { eventually, watch, wsClient, type Stream } from "./utils/live";
-import { ok } from "./utils/seed";
+import { ingestFixture, ok } from "./utils/seed";
 
 const pause = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
@@ -165,14 +164,7 @@ describe("subscription filters through the gateway", () => {
       await raise(ingestor, "A5-workload-high", "HIGH", "WORKLOAD_PROTECTION"),
     ];
     // Two records of the fixture delete a diagnostic setting: the rule raises one alert for each.
-    const res = await fetch(
-      `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=AZURE_ACTIVITY`,
-      {
-        method: "POST",
-        headers: { authorization: `Bearer ${ingestor}`, "content-type": "application/x-ndjson" },
-        body: readFileSync("test/fixtures/siem/AZURE_ACTIVITY.ndjson", "utf8"),
-      },
-    );
+    const res = await ingestFixture(platform, ingestor, "AZURE_ACTIVITY");
     expect(res.status).toBe(200);
     await eventually(() => alerts(all).length >= 7, "seven alerts");
     await eventually(() => alerts(high).length >= 5, "five HIGH alerts");

@@ -19,7 +19,7 @@ import { createLogger, Role, runSubgraph } from "../subgraphs/common/src";
 import { siemSubgraph } from "../subgraphs/siem/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { eventually, watch, wsClient, type Stream } from "./utils/live";
-import { ok, seedPaymentsKeyVault } from "./utils/seed";
+import { ingestFixture, ok, seedPaymentsKeyVault } from "./utils/seed";
 
 const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
   incidentChanges(after: $after, filter: $filter) { cursor kind incident { number title severity } }
@@ -70,6 +70,22 @@ describe("live subscriptions through the gateway", () => {
     ok(await platform.request(IngestAlertsDocument, { input }, token));
   }
 
+  /** A gateway process (dist/) on `port` in front of this platform's subgraphs; `env` overrides. */
+  const spawnGateway = (port: number, env: Record<string, string>): ChildProcess =>
+    spawn(process.execPath, ["dist/gateway/src/main.js"], {
+      env: {
+        ...process.env,
+        RAMPART_ENV: "test",
+        LOG_LEVEL: "silent",
+        GATEWAY_PORT: String(port),
+        POSTURE_URL: platform.subgraphs.posture.url,
+        PROTECTION_URL: platform.subgraphs.protection.url,
+        SIEM_URL: platform.subgraphs.siem.url,
+        ...env,
+      },
+      stdio: "ignore",
+    });
+
   const client = (url: string, token: string) => {
     const c = wsClient(url, token);
     clients.push(c);
@@ -111,14 +127,7 @@ describe("live subscriptions through the gateway", () => {
       }`,
     );
     await new Promise((r) => setTimeout(r, 300));
-    const res = await fetch(
-      `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=AZURE_ACTIVITY`,
-      {
-        method: "POST",
-        headers: { authorization: `Bearer ${ingestor}`, "content-type": "application/x-ndjson" },
-        body: readFileSync("test/fixtures/siem/AZURE_ACTIVITY.ndjson", "utf8"),
-      },
-    );
+    const res = await ingestFixture(platform, ingestor, "AZURE_ACTIVITY");
     expect(res.status).toBe(200);
 
     type Alert = {
@@ -334,18 +343,7 @@ describe("live subscriptions through the gateway", () => {
     });
     const siem2Url = `http://127.0.0.1:${siemPort}/graphql`;
     const port = await freePort();
-    let child: ChildProcess | undefined = spawn(process.execPath, ["dist/gateway/src/main.js"], {
-      env: {
-        ...process.env,
-        RAMPART_ENV: "test",
-        LOG_LEVEL: "silent",
-        GATEWAY_PORT: String(port),
-        POSTURE_URL: platform.subgraphs.posture.url,
-        PROTECTION_URL: platform.subgraphs.protection.url,
-        SIEM_URL: siem2Url,
-      },
-      stdio: "ignore",
-    });
+    let child: ChildProcess | undefined = spawnGateway(port, { SIEM_URL: siem2Url });
     try {
       await waitHealthy(siem2Url);
       const urlA = `http://127.0.0.1:${port}/graphql`;
@@ -452,19 +450,7 @@ describe("live subscriptions through the gateway", () => {
     expect(original.split(described)).toHaveLength(2);
     writeFileSync(file, original);
     const port = await freePort();
-    let child: ChildProcess | undefined = spawn(process.execPath, ["dist/gateway/src/main.js"], {
-      env: {
-        ...process.env,
-        RAMPART_ENV: "test",
-        LOG_LEVEL: "silent",
-        GATEWAY_PORT: String(port),
-        SUPERGRAPH_PATH: file,
-        POSTURE_URL: platform.subgraphs.posture.url,
-        PROTECTION_URL: platform.subgraphs.protection.url,
-        SIEM_URL: platform.subgraphs.siem.url,
-      },
-      stdio: "ignore",
-    });
+    let child: ChildProcess | undefined = spawnGateway(port, { SUPERGRAPH_PATH: file });
     const url = `http://127.0.0.1:${port}/graphql`;
     const reloads = (outcome: string) =>
       metric(url, `rampart_gateway_supergraph_reloads_total{outcome="${outcome}"}`);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   IngestAlertsDocument,
   SetPlanDocument,
@@ -125,4 +126,13 @@ export async function seedPaymentsKeyVault(platform: TestPlatform, adminToken: s
     ),
   );
   return account.id;
+}
+
+/** POSTs a SIEM fixture file (`test/fixtures/siem/<KIND>.ndjson`) to the gateway's event ingest endpoint. */
+export function ingestFixture(platform: TestPlatform, token: string, kind: string): Promise<Response> {
+  return fetch(`${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=${kind}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+    body: readFileSync(`test/fixtures/siem/${kind}.ndjson`, "utf8"),
+  });
 }
