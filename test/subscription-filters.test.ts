@@ -5,7 +5,7 @@ import {
   IngestAlertsDocument,
   UpdateIncidentDocument,
 } from "./__generated__/graphql";
-import { Role } from "../subgraphs/common/src";
+import { commonTaskList, decodeOutboxCursor, inSystemScope, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { eventually, watch, wsClient, type Stream } from "./utils/live";
 import { ingestFixture, ok } from "./utils/seed";
@@ -437,6 +437,64 @@ describe("subscription filters through the gateway", () => {
 
     for (const s of [all, ownedByAlice, ownedByBob, closed, open, aliceClosed]) {
       expect(s.results.every((r) => !r.errors)).toBe(true);
+      expect(s.completed).toBe(false);
+      s.stop();
+    }
+  });
+
+  it("refuses a cursor the outbox retention has passed (CURSOR_EXPIRED); a quiet tenant's old cursor still resumes", async () => {
+    const tenant = "tenant-filters-expiry";
+    const reader = await platform.token([Role.READER], tenant);
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    const quietReader = await platform.token([Role.READER], "tenant-filters-quiet");
+    const quietIngestor = await platform.token([Role.INGESTOR], "tenant-filters-quiet");
+    const stream = watch(client(reader), ALERTS);
+    const quiet = watch(client(quietReader), ALERTS);
+    await pause();
+    for (const title of ["X1-old", "X2-old", "X3-recent"]) await raise(ingestor, title, "LOW");
+    await raise(quietIngestor, "Q1-quiet", "LOW");
+    await eventually(() => alerts(stream).length === 3 && alerts(quiet).length === 1, "the alerts");
+    const [c1, c2] = alerts(stream).map((e) => e.cursor);
+    const quietCursor = alerts(quiet)[0].cursor;
+    stream.stop();
+    quiet.stop();
+
+    // The first two alerts' outbox rows (and everything of that tenant before them) age past the
+    // retention; the job removes them. The quiet tenant's rows age too, but it has none after its cursor.
+    const ds = await platform.connect("siem");
+    try {
+      const upTo = decodeOutboxCursor(c2)!;
+      const quietAt = decodeOutboxCursor(quietCursor)!;
+      await inSystemScope(ds, async (m) => {
+        await m.query(
+          `UPDATE outbox SET at = now() - interval '8 days' WHERE tenant_id = $1 AND (xid, seq) <= ($2::xid8, $3::bigint)`,
+          [tenant, upTo.xid, upTo.seq],
+        );
+        await m.query(
+          `UPDATE outbox SET at = now() - interval '8 days' WHERE tenant_id = $1 AND (xid, seq) <= ($2::xid8, $3::bigint)`,
+          ["tenant-filters-quiet", quietAt.xid, quietAt.seq],
+        );
+      });
+      await (commonTaskList(ds).outbox_prune as () => Promise<void>)();
+    } finally {
+      await ds.destroy();
+    }
+
+    const expired = watch(client(reader), ALERTS, { after: c1 });
+    await eventually(() => expired.completed, "the expired cursor's subscription to end");
+    expect(refusalCode(expired)).toBe("CURSOR_EXPIRED");
+
+    // From the last removed position on, nothing is missing: it resumes.
+    const resumed = watch(client(reader), ALERTS, { after: c2 });
+    await eventually(() => alerts(resumed).length === 1, "the alert after the removed ones");
+    expect(titles(resumed)).toEqual(["X3-recent"]);
+    // The quiet tenant lost nothing after its (as old) cursor: it resumes and gets what comes next.
+    const quietResumed = watch(client(quietReader), ALERTS, { after: quietCursor });
+    await pause();
+    await raise(quietIngestor, "Q2-quiet", "LOW");
+    await eventually(() => alerts(quietResumed).length === 1, "the quiet tenant's next alert");
+    expect(titles(quietResumed)).toEqual(["Q2-quiet"]);
+    for (const s of [resumed, quietResumed]) {
       expect(s.completed).toBe(false);
       s.stop();
     }

@@ -4,6 +4,7 @@ import { IncidentWorkflow1764600000000 } from "./1764600000000-incident-workflow
 import { RulesIntel1764700000000 } from "./1764700000000-rules-intel";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { EventsStorage1765700000000 } from "./1765700000000-events-storage";
+import { OutboxPruned1765800000000 } from "./1765800000000-outbox-pruned";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -13,4 +14,5 @@ export const siemMigrations = [
   RulesIntel1764700000000,
   OutboxPosition1764950000000,
   EventsStorage1765700000000,
+  OutboxPruned1765800000000,
 ];

@@ -10,6 +10,8 @@ export enum ErrorCode {
   Conflict = "CONFLICT",
   RateLimited = "RATE_LIMITED",
   OperationLimit = "OPERATION_LIMIT",
+  /** A stream's `after` cursor lies before events the outbox retention has removed. */
+  CursorExpired = "CURSOR_EXPIRED",
   Internal = "INTERNAL_SERVER_ERROR",
 }
 
@@ -54,6 +56,13 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string) {
     super(ErrorCode.Conflict, message);
+  }
+}
+
+/** A resume cursor older than the retained history: events after it are gone, so the stream cannot resume there. */
+export class CursorExpiredError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.CursorExpired, message);
   }
 }
 

@@ -58,15 +58,27 @@ function commonTasks(ds: DataSource): TaskList {
       await inSystemScope(ds, async (m) => {
         // Rows a relay has not delivered yet are kept, however old: a destination down for longer
         // than the retention must still get them (no data lost).
-        const [{ relays }] = (await m.query(
-          `SELECT to_regclass('relay_offsets') IS NOT NULL AS relays`,
-        )) as Array<{ relays: boolean }>;
+        const [{ relays, watermarks }] = (await m.query(
+          `SELECT to_regclass('relay_offsets') IS NOT NULL AS relays,
+                  to_regclass('outbox_pruned') IS NOT NULL AS watermarks`,
+        )) as Array<{ relays: boolean; watermarks: boolean }>;
+        const prune = `DELETE FROM outbox WHERE at < now() - make_interval(days => $1)${
+          relays
+            ? ` AND NOT EXISTS (SELECT 1 FROM relay_offsets r WHERE (outbox.xid, outbox.seq) > (r.xid, r.seq))`
+            : ""
+        }`;
+        // Where streams resume by cursor (the SIEM's subscriptions), the last removed position per
+        // tenant and topic is kept, so a cursor from before it is refused instead of silently skipping.
         await m.query(
-          `DELETE FROM outbox WHERE at < now() - make_interval(days => $1)${
-            relays
-              ? ` AND NOT EXISTS (SELECT 1 FROM relay_offsets r WHERE (outbox.xid, outbox.seq) > (r.xid, r.seq))`
-              : ""
-          }`,
+          watermarks
+            ? `WITH gone AS (${prune} RETURNING tenant_id, topic, xid, seq),
+                    last AS (SELECT DISTINCT ON (tenant_id, topic) tenant_id, topic, xid, seq
+                               FROM gone ORDER BY tenant_id, topic, xid DESC, seq DESC)
+               INSERT INTO outbox_pruned AS p (tenant_id, topic, xid, seq)
+               SELECT tenant_id, topic, xid, seq FROM last
+               ON CONFLICT (tenant_id, topic) DO UPDATE SET xid = excluded.xid, seq = excluded.seq, pruned_at = now()
+                 WHERE (excluded.xid, excluded.seq) > (p.xid, p.seq)`
+            : prune,
           [OUTBOX_RETENTION_DAYS],
         );
       });

@@ -112,6 +112,25 @@ export async function readOutbox(manager: EntityManager, query: OutboxQuery): Pr
 }
 
 /**
+ * Whether the retention job has removed rows (of these topics) after `after`, so that a reader resuming
+ * there would miss them. Reads `outbox_pruned` (the last removed position per tenant and topic, kept by
+ * `outbox_prune` where the table exists) in the caller's transaction: a tenant transaction sees its own.
+ */
+export async function outboxPrunedAfter(
+  manager: EntityManager,
+  after: OutboxPosition,
+  topics: readonly string[],
+): Promise<boolean> {
+  const [row] = (await manager.query(
+    `SELECT EXISTS (
+       SELECT 1 FROM outbox_pruned WHERE topic = ANY($3::text[]) AND (xid, seq) > ($1::xid8, $2::bigint)
+     ) AS pruned`,
+    [after.xid, after.seq, [...topics]],
+  )) as Array<{ pruned: boolean }>;
+  return row.pruned;
+}
+
+/**
  * Whether rows (of these topics) exist after `after` that are committed but not yet readable, held
  * back by an older transaction still running: the reader should look again soon.
  */

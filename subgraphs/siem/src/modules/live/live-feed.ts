@@ -2,7 +2,11 @@ import { Counter, Gauge, register } from "prom-client";
 import type { DataSource, EntityManager } from "typeorm";
 import {
   BadUserInputError,
+  CursorExpiredError,
   decodeOutboxCursor,
+  inTenant,
+  OUTBOX_RETENTION_DAYS,
+  outboxPrunedAfter,
   OutboxListener,
   subgraphDatabaseUrl,
   type BackgroundWork,
@@ -76,15 +80,16 @@ export class LiveFeed implements BackgroundWork {
   ) {}
 
   /** Incident changes of the caller's tenant after `after` (or from now), filtered. */
-  incidentChanges(
+  async incidentChanges(
     identity: Identity,
     filter: IncidentChangeFilter | null | undefined,
     after: string | null | undefined,
-  ): AsyncIterableIterator<IncidentChange> {
+  ): Promise<AsyncIterableIterator<IncidentChange>> {
     const from = startPosition(after);
     const topics = filter?.kinds?.length
       ? filter.kinds.map((k) => INCIDENT_TOPICS[k])
       : Object.values(INCIDENT_TOPICS);
+    await this.assertResumable(identity, from, topics);
     return this.open("incidentChanges", identity, topics, from, async (m, rows) => {
       const incidents = await loadByIds(m, "incidents", identity.tenantId, rows, incidentFromRow);
       const changes: IncidentChange[] = [];
@@ -109,12 +114,13 @@ export class LiveFeed implements BackgroundWork {
   }
 
   /** New alerts of the caller's tenant after `after` (or from now), filtered. */
-  alertCreated(
+  async alertCreated(
     identity: Identity,
     filter: AlertFilter | null | undefined,
     after: string | null | undefined,
-  ): AsyncIterableIterator<AlertEvent> {
+  ): Promise<AsyncIterableIterator<AlertEvent>> {
     const from = startPosition(after);
+    await this.assertResumable(identity, from, [ALERT_CREATED_TOPIC]);
     return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, async (m, rows) => {
       const alerts = await loadByIds(m, "alerts", identity.tenantId, rows, alertFromRow);
       const events: AlertEvent[] = [];
@@ -125,6 +131,20 @@ export class LiveFeed implements BackgroundWork {
       }
       return events;
     });
+  }
+
+  /** Refuses a cursor the outbox retention has passed: resuming there would skip removed events. */
+  private async assertResumable(
+    identity: Identity,
+    from: OutboxPosition | null,
+    topics: readonly string[],
+  ): Promise<void> {
+    if (!from) return;
+    const pruned = await inTenant(this.ds, identity.tenantId, (m) => outboxPrunedAfter(m, from, topics));
+    if (pruned)
+      throw new CursorExpiredError(
+        `Changes after this cursor are older than the ${OUTBOX_RETENTION_DAYS}-day retention and some are gone: read the current state with queries, then subscribe without \`after\`.`,
+      );
   }
 
   async stop(): Promise<void> {
