@@ -483,6 +483,12 @@ describe("live subscriptions through the gateway", () => {
       await reload("unchanged");
       writeFileSync(file, original.slice(0, original.length / 2));
       await reload("refused");
+      // A valid supergraph joining a subgraph this gateway has no URL for is refused too.
+      writeFileSync(
+        file,
+        original.replace('SIEM @join__graph(name: "siem"', 'SIEM @join__graph(name: "audit"'),
+      );
+      await reload("refused");
       await raise(1);
       await eventually(() => changes(stream).length === 3 && viaSse.length === 3, "a third change on both");
       expect(stream.completed).toBe(false);

@@ -110,10 +110,18 @@ export async function startGateway(
     log: log.child({ component: "subscriptions" }),
     settings: { ...DEFAULT_SUBSCRIPTION_SETTINGS, queueLimit: config.subscriptionQueueLimit },
   };
+  /** Plans a supergraph's subscriptions; refuses one that joins a subgraph with no configured URL. */
+  const managerFor = (sdl: string) => {
+    const manager = createSubscriptionManager(sdl, subscriptionDeps);
+    const unknown = manager.subgraphNames.filter((name) => !(name in subgraphUrls));
+    if (unknown.length)
+      throw new Error(`The supergraph joins subgraphs with no configured URL: ${unknown.join(", ")}.`);
+    return manager;
+  };
   const live = serveLive({
     httpServer,
     app,
-    manager: createSubscriptionManager(supergraphSdl, subscriptionDeps),
+    manager: managerFor(supergraphSdl),
     auth,
     log,
     validationRules: limits.validationRules,
@@ -212,8 +220,8 @@ export async function startGateway(
     const next = readFileSync(config.supergraphPath, "utf8");
     if (next === supergraphSdl) return "unchanged";
     if (closing) throw new Error("The gateway is shutting down.");
-    // Planned first: a supergraph the planner cannot load changes nothing.
-    const manager = createSubscriptionManager(next, subscriptionDeps);
+    // Planned first: a supergraph the planner cannot load, or that names an unknown subgraph, changes nothing.
+    const manager = managerFor(next);
     if (!updateSupergraph) throw new Error("The gateway has not loaded its supergraph yet.");
     updateSupergraph(next);
     supergraphSdl = next;

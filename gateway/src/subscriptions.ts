@@ -453,12 +453,15 @@ export class SubscriptionManager {
   private privateGroupSeq = 0;
   /** The client-facing schema (for validation). */
   readonly schema: GraphQLSchema;
+  /** Names of the subgraphs the supergraph joins (e.g. `posture`). */
+  readonly subgraphNames: readonly string[];
 
   constructor(
     supergraph: Supergraph,
     private readonly deps: Omit<SubscriptionDeps, "supergraphSchema" | "apiSchema">,
   ) {
     this.planner = new QueryPlanner(supergraph);
+    this.subgraphNames = supergraph.subgraphs().names();
     const apiSchema = supergraph.apiSchema();
     this.schema = apiSchema.toGraphQLJSSchema();
     this.full = { ...deps, supergraphSchema: supergraph.schema.toGraphQLJSSchema(), apiSchema };
