@@ -14,6 +14,7 @@ import {
   SetPlanDocument,
   UpdateIncidentDocument,
 } from "./__generated__/graphql";
+import { signDevToken } from "../gateway/src/auth";
 import { startGateway } from "../gateway/src/server";
 import { createLogger, Role, runSubgraph } from "../subgraphs/common/src";
 import { siemSubgraph } from "../subgraphs/siem/src";
@@ -545,6 +546,39 @@ describe("live subscriptions through the gateway", () => {
       // Hand the platform the new server so its stop() closes it.
       Object.assign(platform.subgraphs.siem, { close: () => restarted.close() });
     }
+  });
+
+  it("ends live connections when their token expires: WebSocket close 4401, SSE an UNAUTHENTICATED error", async () => {
+    const shortLived = await signDevToken(platform.config.jwt.secret!, {
+      subject: "reader@contoso.example",
+      tenantId: "tenant-a",
+      roles: [Role.READER],
+      ttlSeconds: 4,
+    });
+    const lasting = watch(client(platform.gateway.url, reader), CHANGES);
+    const expiring = watch(client(platform.gateway.url, shortLived), CHANGES);
+    const sse = createSseClient({
+      url: `${platform.gateway.url}/stream`,
+      headers: { authorization: `Bearer ${shortLived}` },
+      retryAttempts: 0,
+    });
+    const viaSse: Stream["results"] = [];
+    const pump = (async () => {
+      for await (const r of sse.iterate({ query: CHANGES })) viaSse.push(r as Stream["results"][number]);
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await raise(1);
+    await eventually(() => changes(expiring).length === 1 && viaSse.length === 1, "a change before expiry");
+    await eventually(() => expiring.completed, "the expired connection to close", 8000);
+    expect((expiring.error as { code?: number }).code).toBe(4401);
+    await pump;
+    expect(viaSse.at(-1)?.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    // A connection whose token is still valid is not touched.
+    await raise(1);
+    await eventually(() => changes(lasting).length === 2, "the valid connection's changes");
+    expect(lasting.completed).toBe(false);
+    lasting.stop();
+    sse.dispose();
   });
 
   it("serves Apollo Client (GraphQLWsLink) and Server-Sent Events (graphql-sse)", async () => {

@@ -33,10 +33,18 @@ export class ClientAuth {
 
   /** The identity in an `Authorization: Bearer …` header; UnauthenticatedError otherwise. */
   async authenticate(authorization: string | undefined): Promise<Identity> {
+    return (await this.verify(authorization)).identity;
+  }
+
+  /**
+   * The identity and when the token expires (epoch ms; null when it has no `exp`): live connections
+   * outlast a request, so they end when their token does.
+   */
+  async verify(authorization: string | undefined): Promise<{ identity: Identity; expiresAt: number | null }> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!match) throw new UnauthenticatedError("Send `Authorization: Bearer <token>`.");
     const hit = this.verified.get(match[1]);
-    if (hit && hit.expiresAt > Date.now()) return hit.identity;
+    if (hit && hit.expiresAt > Date.now()) return hit;
     let payload: JWTPayload;
     try {
       const options = { issuer: this.jwt.issuer, audience: this.jwt.audience };
@@ -55,11 +63,11 @@ export class ClientAuth {
     if (!tenantId || !payload.sub)
       throw new UnauthenticatedError("The bearer token names no tenant or subject.");
     const identity: Identity = { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
-    if (typeof payload.exp === "number") {
-      if (this.verified.size > 10_000) this.verified.clear();
-      this.verified.set(match[1], { identity, expiresAt: payload.exp * 1000 });
-    }
-    return identity;
+    if (typeof payload.exp !== "number") return { identity, expiresAt: null };
+    const verified = { identity, expiresAt: payload.exp * 1000 };
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(match[1], verified);
+    return verified;
   }
 }
 

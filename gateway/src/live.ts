@@ -19,6 +19,8 @@ import {
   SLOW_CONSUMER_CLOSE,
   SUPERGRAPH_CHANGED_CLOSE,
   SUPERGRAPH_CHANGED_RESULT,
+  TOKEN_EXPIRED_CLOSE,
+  TOKEN_EXPIRED_RESULT,
   type SubscriptionManager,
 } from "./subscriptions";
 
@@ -50,6 +52,17 @@ export interface LiveOptions {
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
   const value = params?.authorization ?? params?.Authorization;
   return typeof value === "string" ? value : undefined;
+}
+
+/** Closes a WebSocket with TOKEN_EXPIRED_CLOSE when its token expires (re-armed past a timer's ~24.8-day limit). */
+function closeAt(socket: WebSocket, at: number): NodeJS.Timeout {
+  const wait = Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1);
+  const timer = setTimeout(() => {
+    if (Date.now() >= at) socket.close(TOKEN_EXPIRED_CLOSE.code, TOKEN_EXPIRED_CLOSE.reason);
+    else closeAt(socket, at);
+  }, wait);
+  timer.unref();
+  return timer;
 }
 
 /** Parses and validates a subscription document against the API schema and the operation limits. */
@@ -104,13 +117,15 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   // Replaced when the gateway loads a new supergraph; each subscription keeps the one it started on.
   let manager = options.manager;
   const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
-  const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
+  const ws = useServer<Record<string, unknown>, { identity?: Identity; expiry?: NodeJS.Timeout }>(
     {
       schema: () => manager.schema,
       isProd: options.production,
       onConnect: async (ctx) => {
         try {
-          ctx.extra.identity = await auth.authenticate(authorizationOf(ctx.connectionParams));
+          const { identity, expiresAt } = await auth.verify(authorizationOf(ctx.connectionParams));
+          ctx.extra.identity = identity;
+          if (expiresAt !== null) ctx.extra.expiry = closeAt(ctx.extra.socket, expiresAt);
           return true;
         } catch (err) {
           log.debug({ err: err instanceof UnauthenticatedError ? err.message : err }, "websocket refused");
@@ -147,6 +162,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           return { errors: [asBadInput(err)] };
         }
       },
+      onClose: (ctx) => clearTimeout(ctx.extra.expiry),
       execute: () => ({
         errors: [
           badInput("Only subscriptions are served here; send queries and mutations to POST /graphql."),
@@ -161,8 +177,9 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
     schema: () => manager.schema,
     onSubscribe: async (req, params) => {
       let identity: Identity;
+      let expiresAt: number | null;
       try {
-        identity = await auth.authenticate(req.headers.get("authorization") ?? undefined);
+        ({ identity, expiresAt } = await auth.verify(req.headers.get("authorization") ?? undefined));
       } catch (err) {
         const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
         return [
@@ -178,7 +195,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       );
       if ("errors" in checked) return { errors: checked.errors };
       try {
-        return manager.subscribe({
+        const subscriber = manager.subscribe({
           document: checked.document,
           operationName: params.operationName,
           variables: params.variables ?? {},
@@ -186,6 +203,9 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           // The subscriber ends with a SLOW_CONSUMER error event; the response then completes.
           onOverflow: () => undefined,
         });
+        // The stream ends with an UNAUTHENTICATED error event when the token expires.
+        if (expiresAt !== null) subscriber.endAt(expiresAt, TOKEN_EXPIRED_RESULT);
+        return subscriber;
       } catch (err) {
         return { errors: [asBadInput(err)] };
       }

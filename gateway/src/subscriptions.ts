@@ -64,6 +64,25 @@ const deliveries = metric(
 /** Events of one group resolved at the same time (entity fetches to the other subgraphs in flight). */
 const RESOLVE_CONCURRENCY = 16;
 
+/**
+ * Close code when the connection's token expires (graphql-ws's Unauthorized: clients do not retry it
+ * with the same token); the client reconnects with a fresh token and resumes from its last cursor.
+ */
+export const TOKEN_EXPIRED_CLOSE = {
+  code: 4401,
+  reason: "Token expired: reconnect with a fresh token and resume from your last cursor.",
+};
+
+/** The last result of an SSE subscription whose token expired. */
+export const TOKEN_EXPIRED_RESULT: ExecutionResult = {
+  errors: [
+    new GraphQLError(
+      "Your token expired; subscribe again with a fresh token and `after` set to the last cursor received.",
+      { extensions: { code: ErrorCode.Unauthenticated } },
+    ),
+  ],
+};
+
 /** Close code for a subscriber that fell too far behind; it resumes from its last cursor. */
 export const SLOW_CONSUMER_CLOSE = { code: 4008, reason: "Slow consumer: resume from your last cursor." };
 /** Close code on shutdown: resume from the last cursor, here or elsewhere. */
@@ -147,6 +166,7 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private readonly queue: ExecutionResult[] = [];
   private waiting?: (result: IteratorResult<ExecutionResult>) => void;
   private finished = false;
+  private expiry?: NodeJS.Timeout;
   detach: () => void = () => undefined;
 
   constructor(
@@ -181,6 +201,15 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
     this.queue.push(result);
   }
 
+  /** Ends the stream with `last` at `at` (epoch ms), unless it has ended before. */
+  endAt(at: number, last: ExecutionResult): void {
+    clearTimeout(this.expiry);
+    // Timers hold at most ~24.8 days; a token living longer is re-checked then.
+    const wait = Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1);
+    this.expiry = setTimeout(() => (Date.now() >= at ? this.end(last) : this.endAt(at, last)), wait);
+    this.expiry.unref();
+  }
+
   /** Ends the stream after what is queued, optionally with a last result (an error). */
   end(last?: ExecutionResult): void {
     if (last) this.push(last);
@@ -207,6 +236,7 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.expiry);
     subscriberGauge.dec();
     this.detach();
     const waiting = this.waiting;
