@@ -54,15 +54,40 @@ function authorizationOf(params: Record<string, unknown> | undefined): string | 
   return typeof value === "string" ? value : undefined;
 }
 
-/** Closes a WebSocket with TOKEN_EXPIRED_CLOSE when its token expires (re-armed past a timer's ~24.8-day limit). */
-function closeAt(socket: WebSocket, at: number): NodeJS.Timeout {
-  const wait = Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1);
-  const timer = setTimeout(() => {
-    if (Date.now() >= at) socket.close(TOKEN_EXPIRED_CLOSE.code, TOKEN_EXPIRED_CLOSE.reason);
-    else closeAt(socket, at);
-  }, wait);
-  timer.unref();
-  return timer;
+/**
+ * What ends when its client's token expires (WebSocket connections, SSE subscriptions), checked once
+ * a second by one timer for all of them: a timer each would put thousands in Node's timer queue.
+ */
+class Expiries {
+  private readonly due = new Map<object, { at: number; expire: () => void }>();
+  private timer?: NodeJS.Timeout;
+
+  add(key: object, at: number, expire: () => void): void {
+    this.due.set(key, { at, expire });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), 1000);
+      this.timer.unref();
+    }
+  }
+
+  remove(key: object): void {
+    this.due.delete(key);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.due.clear();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, { at, expire }] of this.due)
+      if (at <= now) {
+        this.due.delete(key);
+        expire();
+      }
+  }
 }
 
 /** Parses and validates a subscription document against the API schema and the operation limits. */
@@ -117,7 +142,8 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   // Replaced when the gateway loads a new supergraph; each subscription keeps the one it started on.
   let manager = options.manager;
   const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
-  const ws = useServer<Record<string, unknown>, { identity?: Identity; expiry?: NodeJS.Timeout }>(
+  const expiries = new Expiries();
+  const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
     {
       schema: () => manager.schema,
       isProd: options.production,
@@ -125,7 +151,11 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
         try {
           const { identity, expiresAt } = await auth.verify(authorizationOf(ctx.connectionParams));
           ctx.extra.identity = identity;
-          if (expiresAt !== null) ctx.extra.expiry = closeAt(ctx.extra.socket, expiresAt);
+          const socket = ctx.extra.socket;
+          if (expiresAt !== null)
+            expiries.add(socket, expiresAt, () =>
+              socket.close(TOKEN_EXPIRED_CLOSE.code, TOKEN_EXPIRED_CLOSE.reason),
+            );
           return true;
         } catch (err) {
           log.debug({ err: err instanceof UnauthenticatedError ? err.message : err }, "websocket refused");
@@ -162,7 +192,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           return { errors: [asBadInput(err)] };
         }
       },
-      onClose: (ctx) => clearTimeout(ctx.extra.expiry),
+      onClose: (ctx) => expiries.remove(ctx.extra.socket),
       execute: () => ({
         errors: [
           badInput("Only subscriptions are served here; send queries and mutations to POST /graphql."),
@@ -204,7 +234,10 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           onOverflow: () => undefined,
         });
         // The stream ends with an UNAUTHENTICATED error event when the token expires.
-        if (expiresAt !== null) subscriber.endAt(expiresAt, TOKEN_EXPIRED_RESULT);
+        if (expiresAt !== null) {
+          expiries.add(subscriber, expiresAt, () => subscriber.end(TOKEN_EXPIRED_RESULT));
+          subscriber.onFinish(() => expiries.remove(subscriber));
+        }
         return subscriber;
       } catch (err) {
         return { errors: [asBadInput(err)] };
@@ -227,6 +260,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       previous.closeAll(SUPERGRAPH_CHANGED_RESULT);
     },
     close: async () => {
+      expiries.stop();
       for (const client of wss.clients) client.close(GOING_AWAY_CLOSE.code, GOING_AWAY_CLOSE.reason);
       manager.closeAll();
       await ws.dispose();

@@ -166,7 +166,7 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private readonly queue: ExecutionResult[] = [];
   private waiting?: (result: IteratorResult<ExecutionResult>) => void;
   private finished = false;
-  private expiry?: NodeJS.Timeout;
+  private readonly finishers: Array<() => void> = [];
   detach: () => void = () => undefined;
 
   constructor(
@@ -201,13 +201,10 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
     this.queue.push(result);
   }
 
-  /** Ends the stream with `last` at `at` (epoch ms), unless it has ended before. */
-  endAt(at: number, last: ExecutionResult): void {
-    clearTimeout(this.expiry);
-    // Timers hold at most ~24.8 days; a token living longer is re-checked then.
-    const wait = Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1);
-    this.expiry = setTimeout(() => (Date.now() >= at ? this.end(last) : this.endAt(at, last)), wait);
-    this.expiry.unref();
+  /** Runs `fn` once when the stream ends (however it ends). */
+  onFinish(fn: () => void): void {
+    if (this.finished) fn();
+    else this.finishers.push(fn);
   }
 
   /** Ends the stream after what is queued, optionally with a last result (an error). */
@@ -236,7 +233,7 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.expiry);
+    for (const fn of this.finishers.splice(0)) fn();
     subscriberGauge.dec();
     this.detach();
     const waiting = this.waiting;
