@@ -103,8 +103,16 @@ export class EventIngest {
         continue;
       }
       const late = timeWindowProblem(event.time, now, this.options.retentionDays);
-      if (late) rejected.push({ line: record.line, reason: late });
-      else good.push({ ...event, id: newId(), connector: kind, rawText: record.text });
+      if (late) {
+        rejected.push({ line: record.line, reason: late });
+        continue;
+      }
+      // The normaliser's object is this record's alone: it becomes the stored event (no copy).
+      const stored = event as StoredEvent;
+      stored.id = newId();
+      stored.connector = kind;
+      stored.rawText = record.text;
+      good.push(stored);
     }
     if (good.length === 0) {
       if (rejected.length) {
@@ -120,31 +128,7 @@ export class EventIngest {
       const rows = await copyInsertNew<{ id: string }>(m, {
         table: "events",
         columns: STORED_EVENT_COLUMNS,
-        rows: good.map((e) => [
-          tenantId,
-          e.id,
-          e.connector,
-          e.source_event_id,
-          e.time,
-          e.class_uid,
-          e.activity_id,
-          e.severity_id,
-          e.status,
-          e.message,
-          e.actor_user,
-          e.src_ip,
-          e.src_port,
-          e.dst_ip,
-          e.dst_port,
-          e.device,
-          e.resource_id,
-          e.operation,
-          e.src_country,
-          // JSON text, both: `attributes` is jsonb; `raw` is text that the API parses when read (a raw
-          // syslog line is a JSON string, quoted).
-          JSON.stringify(e.attributes ?? {}),
-          e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
-        ]),
+        rows: rowsOf(good, tenantId),
         conflict: "(tenant_id, connector, source_event_id, time)",
         returning: "id",
       });
@@ -195,4 +179,34 @@ export class EventIngest {
       },
     ]);
   }
+}
+
+/** The COPY rows of `events`, in STORED_EVENT_COLUMNS order, made one at a time as COPY takes them. */
+function* rowsOf(events: StoredEvent[], tenantId: string): Generator<unknown[]> {
+  for (const e of events)
+    yield [
+      tenantId,
+      e.id,
+      e.connector,
+      e.source_event_id,
+      e.time,
+      e.class_uid,
+      e.activity_id,
+      e.severity_id,
+      e.status,
+      e.message,
+      e.actor_user,
+      e.src_ip,
+      e.src_port,
+      e.dst_ip,
+      e.dst_port,
+      e.device,
+      e.resource_id,
+      e.operation,
+      e.src_country,
+      // JSON text, both: `attributes` is jsonb; `raw` is text that the API parses when read (a raw
+      // syslog line is a JSON string, quoted).
+      JSON.stringify(e.attributes ?? {}),
+      e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
+    ];
 }
