@@ -187,7 +187,10 @@ export class TelemetryIngest {
       const inserted = await copyInsertNew<{ resource_id: string; record_id: string }>(m, {
         table: "telemetry",
         columns: TELEMETRY_COLUMNS,
-        rows: good.map((r) => telemetryRow(tenantId, r)),
+        // Made one at a time as COPY takes them, not all before it (less for the garbage collector).
+        rows: (function* () {
+          for (const r of good) yield telemetryRow(tenantId, r);
+        })(),
         conflict: "(tenant_id, resource_id, kind, time, record_id)",
         returning: "resource_id, record_id",
       });
