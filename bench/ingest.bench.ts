@@ -49,7 +49,7 @@ import {
 import type { Service } from "./lib/processes";
 import { checksTable, count, resultLine, say } from "./lib/report";
 import { writeResultsSection } from "./lib/results";
-import { STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
+import { eventRow, STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -166,29 +166,7 @@ function generate(now: number): Generated {
       days.add(e.time.slice(0, 10));
       lines[i] = line;
       // The same values, in the same order and encoding, as EventIngest COPYs (raw = the record as received).
-      rows[i] = [
-        COPY_TENANT,
-        newId(),
-        "OCSF",
-        e.source_event_id,
-        e.time,
-        e.class_uid,
-        e.activity_id,
-        e.severity_id,
-        e.status,
-        e.message,
-        e.actor_user,
-        e.src_ip,
-        e.src_port,
-        e.dst_ip,
-        e.dst_port,
-        e.device,
-        e.resource_id,
-        e.operation,
-        e.src_country,
-        JSON.stringify(e.attributes ?? {}),
-        line,
-      ]
+      rows[i] = eventRow(COPY_TENANT, { ...e, id: newId(), connector: "OCSF", rawText: line })
         .map(copyText)
         .join("\t");
     }

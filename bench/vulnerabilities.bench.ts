@@ -33,6 +33,7 @@ import {
 } from "../subgraphs/protection/src/modules/vulnerabilities/osv";
 import {
   FINDING_COLUMNS,
+  type StoredFinding,
   REMATCH_BATCH,
   REMATCH_DELAY_MS,
   REMATCH_TASK,
@@ -100,15 +101,10 @@ async function retried<T>(read: () => Promise<T>): Promise<T> {
 }
 
 /** The columns of a finding the reference check compares. */
-interface FindingRow {
-  resource_id: string;
-  advisory_id: string;
-  ecosystem: string;
-  package: string;
-  installed_version: string;
-  fixed_version: string | null;
-  severity: string;
-}
+type FindingRow = Pick<
+  StoredFinding,
+  "resource_id" | "advisory_id" | "ecosystem" | "package" | "installed_version" | "fixed_version" | "severity"
+>;
 
 /**
  * The findings a machine should have, derived independently of the product's matcher: every advisory

@@ -19,7 +19,7 @@ import { startGateway } from "../gateway/src/server";
 import { createLogger, Role, runSubgraph } from "../subgraphs/common/src";
 import { siemSubgraph } from "../subgraphs/siem/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
-import { eventually, watch, wsClient, type Stream } from "./utils/live";
+import { eventually, watch, watchSse, wsClient, type Stream } from "./utils/live";
 import { ingestFixture, ok, seedPaymentsKeyVault } from "./utils/seed";
 
 const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
@@ -464,18 +464,12 @@ describe("live subscriptions through the gateway", () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     };
-    const sse = createSseClient({
-      url: `${url}/stream`,
-      headers: { authorization: `Bearer ${reader}` },
-      retryAttempts: 0,
-    });
+    let sse: ReturnType<typeof watchSse> | undefined;
     try {
       await waitHealthy(url);
       const stream = watch(client(url, reader), CHANGES);
-      const viaSse: Stream["results"] = [];
-      const pump = (async () => {
-        for await (const r of sse.iterate({ query: CHANGES })) viaSse.push(r as Stream["results"][number]);
-      })();
+      sse = watchSse(url, reader, CHANGES);
+      const viaSse = sse.results;
       await new Promise((r) => setTimeout(r, 500));
       await raise(2);
       await eventually(() => changes(stream).length === 2 && viaSse.length === 2, "two changes on both");
@@ -499,7 +493,7 @@ describe("live subscriptions through the gateway", () => {
       await reload("applied");
       await eventually(() => stream.completed, "the WebSocket subscription to close");
       expect((stream.error as { code?: number }).code).toBe(1012);
-      await pump;
+      await sse.ended;
       expect(viaSse.at(-1)?.errors?.[0]?.extensions?.code).toBe("SUPERGRAPH_CHANGED");
       const introspection = await fetch(url, {
         method: "POST",
@@ -519,7 +513,7 @@ describe("live subscriptions through the gateway", () => {
       expect(numbers).toEqual(Array.from({ length: 6 }, (_, i) => numbers[0] + i));
       resumed.stop();
     } finally {
-      sse.dispose();
+      sse?.dispose();
       child?.kill("SIGKILL");
       child = undefined;
       rmSync(dir, { recursive: true, force: true });
@@ -557,21 +551,14 @@ describe("live subscriptions through the gateway", () => {
     });
     const lasting = watch(client(platform.gateway.url, reader), CHANGES);
     const expiring = watch(client(platform.gateway.url, shortLived), CHANGES);
-    const sse = createSseClient({
-      url: `${platform.gateway.url}/stream`,
-      headers: { authorization: `Bearer ${shortLived}` },
-      retryAttempts: 0,
-    });
-    const viaSse: Stream["results"] = [];
-    const pump = (async () => {
-      for await (const r of sse.iterate({ query: CHANGES })) viaSse.push(r as Stream["results"][number]);
-    })();
+    const sse = watchSse(platform.gateway.url, shortLived, CHANGES);
+    const viaSse = sse.results;
     await new Promise((r) => setTimeout(r, 300));
     await raise(1);
     await eventually(() => changes(expiring).length === 1 && viaSse.length === 1, "a change before expiry");
     await eventually(() => expiring.completed, "the expired connection to close", 8000);
     expect((expiring.error as { code?: number }).code).toBe(4401);
-    await pump;
+    await sse.ended;
     expect(viaSse.at(-1)?.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     // A connection whose token is still valid is not touched.
     await raise(1);

@@ -1,3 +1,4 @@
+import { createClient as createSseClient } from "graphql-sse";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 
@@ -55,4 +56,22 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A Server-Sent Events subscription on the gateway at `url` (its HTTP GraphQL URL), recording every result. */
+export function watchSse(
+  url: string,
+  token: string,
+  query: string,
+): { results: Stream["results"]; ended: Promise<void>; dispose(): void } {
+  const client = createSseClient({
+    url: `${url}/stream`,
+    headers: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+  });
+  const results: Stream["results"] = [];
+  const ended = (async () => {
+    for await (const r of client.iterate({ query })) results.push(r as Stream["results"][number]);
+  })();
+  return { results, ended, dispose: () => client.dispose() };
 }

@@ -42,6 +42,17 @@ export async function copyRows(
   await pipeline(Readable.from(lines()), stream);
 }
 
+/**
+ * `items` as COPY rows made one at a time, as `copyRows` takes them: a batch's rows never all exist at
+ * once (tens of thousands of arrays the garbage collector would pay for).
+ */
+export function* rowsOf<T>(
+  items: Iterable<T>,
+  row: (item: T) => readonly unknown[],
+): Generator<readonly unknown[]> {
+  for (const item of items) yield row(item);
+}
+
 /** The pg connection under a TypeORM transaction's EntityManager (COPY needs the raw client). */
 export function connectionOf(m: EntityManager): PoolClient {
   const runner = m.queryRunner as unknown as { databaseConnection?: PoolClient } | undefined;

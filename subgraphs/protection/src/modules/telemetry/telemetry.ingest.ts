@@ -3,6 +3,7 @@ import {
   copyInsertNew,
   dayOf,
   inTenant,
+  rowsOf,
   timeWindowProblem,
   writeAudit,
   type Identity,
@@ -187,10 +188,7 @@ export class TelemetryIngest {
       const inserted = await copyInsertNew<{ resource_id: string; record_id: string }>(m, {
         table: "telemetry",
         columns: TELEMETRY_COLUMNS,
-        // Made one at a time as COPY takes them, not all before it (less for the garbage collector).
-        rows: (function* () {
-          for (const r of good) yield telemetryRow(tenantId, r);
-        })(),
+        rows: rowsOf(good, (r) => telemetryRow(tenantId, r)),
         conflict: "(tenant_id, resource_id, kind, time, record_id)",
         returning: "resource_id, record_id",
       });

@@ -123,7 +123,7 @@ interface SnapshotRow {
 }
 
 /** A stored finding, as far as matching compares it. */
-interface StoredFinding {
+export interface StoredFinding {
   id: string;
   resource_id: string;
   advisory_id: string;

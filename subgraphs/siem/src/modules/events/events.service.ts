@@ -43,8 +43,8 @@ export function eventFromRow(row: Record<string, unknown>): SecurityEvent {
     operation: row.operation ?? null,
     srcCountry: row.src_country ?? null,
     attributes: row.attributes ?? {},
-    // The record's JSON as received (text); rows stored before the column became text arrive as it too.
-    raw: typeof row.raw === "string" ? (JSON.parse(row.raw) as unknown) : (row.raw ?? null),
+    // The record's JSON as received, stored as text.
+    raw: row.raw == null ? null : (JSON.parse(row.raw as string) as unknown),
   });
 }
 
