@@ -7,6 +7,8 @@ import {
   type Config,
 } from "../subgraphs/common/src";
 import { EventsStorage1765700000000 } from "../migrations/siem/1765700000000-events-storage";
+import { EventsEntityKeys1765900000000 } from "../migrations/siem/1765900000000-events-entity-keys";
+import { EVENT_MATCH } from "../subgraphs/siem/src/modules/investigation/investigation.service";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
 
@@ -35,6 +37,20 @@ describe("migrations", () => {
     await admin?.end();
     await db?.drop();
   });
+
+  /** A query runner on the SIEM's schema as the SIEM's role (release it and destroy `ds` after). */
+  const siemRunner = async () => {
+    const ds = createDataSource({
+      url: subgraphDatabaseUrl(config, "siem"),
+      schema: "siem",
+      subgraph: "siem",
+      entities: [],
+      poolSize: 1,
+      logger: log,
+    });
+    await ds.initialize();
+    return { ds, q: ds.createQueryRunner() };
+  };
 
   it("runs up as each subgraph's own role, with forced row-level security on every tenant table", async () => {
     await migrateAll(config, log);
@@ -85,17 +101,9 @@ describe("migrations", () => {
   });
 
   it("takes stored events, partitions included, from the jsonb `raw` to text, LZ4 and the new indexes", async () => {
-    const ds = createDataSource({
-      url: subgraphDatabaseUrl(config, "siem"),
-      schema: "siem",
-      subgraph: "siem",
-      entities: [],
-      poolSize: 1,
-      logger: log,
-    });
-    await ds.initialize();
-    const q = ds.createQueryRunner();
+    const { ds, q } = await siemRunner();
     const migration = new EventsStorage1765700000000();
+    const entityKeys = new EventsEntityKeys1765900000000();
     const record = '{"b": [1, 2], "a": "x"}';
     const state = async () => {
       const [row] = (await q.query(
@@ -121,6 +129,7 @@ describe("migrations", () => {
     try {
       // Back to the old shape, with a partition holding an event, then forward again.
       await q.query(`SELECT set_config('rampart.tenant_id', 'tenant-a', false)`);
+      await entityKeys.down(q);
       await migration.down(q);
       await q.query(
         `CREATE TABLE events_p20261101 PARTITION OF events FOR VALUES FROM ('2026-11-01') TO ('2026-11-02')`,
@@ -144,8 +153,73 @@ describe("migrations", () => {
       expect(after.compression).toEqual([lz4 ? "l" : ""]);
       expect(after.indexes.length).toBe(before.indexes.length - 1);
       expect(after.indexes.some((i) => i.includes("lower"))).toBe(true);
+      await entityKeys.up(q);
     } finally {
       await q.query(`DROP TABLE IF EXISTS events_p20261101`);
+      await q.release();
+      await ds.destroy();
+    }
+  });
+  it("answers entity lookups (account, host, either IP, resource) from indexes under the tenant policy", async () => {
+    const { ds, q } = await siemRunner();
+    // The investigation's own match for the kind, as the SIEM's role (forced row-level security).
+    const lookup = async (tenant: "tenant-a" | "tenant-b", kind: keyof typeof EVENT_MATCH, value: string) => {
+      await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+      const sql = `SELECT e.source_event_id AS id FROM events e
+        WHERE e.tenant_id = $1 AND ${EVENT_MATCH[kind].replaceAll("$V", "$2")} ORDER BY e.time DESC LIMIT 5000`;
+      const rows = (await q.query(sql, [tenant, value])) as Array<{ id: string }>;
+      const plan = ((await q.query(`EXPLAIN ${sql}`, [tenant, value])) as Array<{ "QUERY PLAN": string }>)
+        .map((r) => r["QUERY PLAN"])
+        .join("\n");
+      const used = [
+        ...plan.matchAll(/Index Scan(?: Backward)? on (\S+)|Index Scan(?: Backward)? using (\S+)/g),
+      ].map((m) => m[1] ?? m[2]);
+      return { ids: rows.map((r) => r.id).sort(), used: [...new Set(used)].sort(), plan };
+    };
+    try {
+      await q.query(
+        `CREATE TABLE events_p20261102 PARTITION OF events FOR VALUES FROM ('2026-11-02') TO ('2026-11-03')`,
+      );
+      // 40,000 events of two tenants (even and odd i): 1,000 accounts and hosts, 250 source and 20
+      // destination addresses, a resource on every 100th.
+      for (const [tenant, parity] of [
+        ["tenant-a", 0],
+        ["tenant-b", 1],
+      ] as const) {
+        await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+        await q.query(
+          `INSERT INTO events (tenant_id, id, connector, source_event_id, time, class_uid, activity_id, severity_id,
+                               status, actor_user, device, src_ip, dst_ip, resource_id)
+           SELECT $1, gen_random_uuid(), 'OCSF', 'e' || i, '2026-11-02T10:00:00Z'::timestamptz + i * interval '1 second',
+                  4001, 6, 1, 'Success', 'User' || (i % 1000) || '@Contoso.example', 'VM-' || (i % 1000),
+                  ('10.0.' || (i % 250) || '.1')::inet, ('2001:db8::' || (i % 20))::inet,
+                  CASE WHEN i % 100 = 0 THEN '/subscriptions/S1/vm' || i END
+           FROM generate_series(1, 40000) i WHERE i % 2 = $2`,
+          [tenant, parity],
+        );
+      }
+      await q.query(`ANALYZE events_p20261102`);
+      const index = (column: string) => `events_p20261102_tenant_id_${column}_time_idx`;
+      const account = await lookup("tenant-a", "ACCOUNT", "user2@contoso.EXAMPLE");
+      expect(account.ids).toHaveLength(40);
+      expect(account.used).toEqual([index("actor_key")]);
+      const host = await lookup("tenant-a", "HOST", "vm-2");
+      expect(host.ids).toHaveLength(40);
+      expect(host.used).toEqual([index("device_key")]);
+      // Source or destination, from both address indexes; the address as the client wrote it.
+      const source = await lookup("tenant-a", "IP", "10.0.4.1");
+      expect(source.ids).toHaveLength(160);
+      expect(source.used).toEqual([index("dst_ip"), index("src_ip")]);
+      expect((await lookup("tenant-a", "IP", "2001:DB8:0::4")).ids).toHaveLength(2000);
+      const resource = await lookup("tenant-a", "RESOURCE", "/SUBSCRIPTIONS/s1/VM200");
+      expect(resource.ids).toEqual(["e200"]);
+      expect(resource.used).toEqual([index("resource_key")]);
+      // Another tenant's events naming the same entities never answer.
+      expect((await lookup("tenant-b", "HOST", "vm-2")).ids).toEqual([]);
+      expect((await lookup("tenant-b", "RESOURCE", "/subscriptions/S1/vm200")).ids).toEqual([]);
+      expect((await lookup("tenant-b", "HOST", "VM-3")).ids).toHaveLength(40);
+    } finally {
+      await q.query(`DROP TABLE IF EXISTS events_p20261102`);
       await q.release();
       await ds.destroy();
     }

@@ -155,6 +155,77 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     }
   });
 
+  it("finds an entity's events by account, host, either address and resource, whatever the case", async () => {
+    const window = { from: "2000-01-01T00:00:00Z", to: new Date(Date.now() + 86_400_000).toISOString() };
+    // The busiest value of each entity column, and how many events name it (compared without case).
+    const busiest = (column: string) =>
+      inTenant(ds, tenant, async (m) => {
+        const [row] = (await m.query(
+          `SELECT ${column}::text AS value, count(*)::int AS n FROM events WHERE ${column} IS NOT NULL
+           GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
+        )) as Array<{ value: string; n: number }>;
+        return row;
+      });
+    const count = (where: string, value: string) =>
+      inTenant(ds, tenant, async (m) => {
+        const [row] = (await m.query(`SELECT count(*)::int AS n FROM events WHERE ${where}`, [
+          value,
+        ])) as Array<{
+          n: number;
+        }>;
+        return row.n;
+      });
+    // Mixed case: the lookups ignore it.
+    const shout = (v: string) => v.replace(/[a-z]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
+    const account = await busiest("lower(actor_user)");
+    const host = await busiest("lower(device)");
+    const resource = await busiest("lower(resource_id)");
+    const destination = await busiest("host(dst_ip)");
+    const cases = [
+      ["ACCOUNT", shout(account.value), await count("lower(actor_user) = $1", account.value)],
+      ["HOST", shout(host.value), await count("lower(device) = $1", host.value)],
+      ["RESOURCE", shout(resource.value), await count("lower(resource_id) = $1", resource.value)],
+      ["IP", destination.value, await count("src_ip = $1::inet OR dst_ip = $1::inet", destination.value)],
+    ] as const;
+    for (const [type, value, expected] of cases) {
+      expect(expected).toBeGreaterThan(0);
+      const page = ok(await platform.request(EntityPageDocument, { type, value, ...window }, analyst)).entity;
+      expect({ type, found: page.timeline.totalCount }).toEqual({ type, found: expected });
+      expect(page.timeline.nodes).toHaveLength(Math.min(expected, 100));
+    }
+    // The events query's filters take the same lookups, together.
+    const filtered = async (filter: Record<string, string>) => {
+      const res = await postGraphql<{ events: { totalCount: number } }>(
+        platform.gateway.url,
+        {
+          query: `query Find($filter: EventFilter) { events(filter: $filter, first: 1) { totalCount } }`,
+          variables: { filter: { ...window, ...filter } },
+        },
+        { authorization: `Bearer ${analyst}` },
+      );
+      expect(res.errors).toBeUndefined();
+      return res.data!.events.totalCount;
+    };
+    expect(await filtered({ actorUser: shout(account.value) })).toBe(cases[0][2]);
+    expect(await filtered({ device: shout(host.value) })).toBe(cases[1][2]);
+    expect(await filtered({ ip: destination.value })).toBe(cases[3][2]);
+    // Host and account together: the events naming both.
+    const pair = await inTenant(ds, tenant, async (m) => {
+      const [row] = (await m.query(
+        `SELECT lower(device) AS host, lower(actor_user) AS account, count(*)::int AS n FROM events
+         WHERE device IS NOT NULL AND actor_user IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 1`,
+      )) as Array<{ host: string; account: string; n: number }>;
+      return row;
+    });
+    expect(await filtered({ device: pair.host.toUpperCase(), actorUser: shout(pair.account) })).toBe(pair.n);
+    const invalid = await postGraphql(
+      platform.gateway.url,
+      { query: `{ events(filter: { ip: "999.1.1.1" }, first: 1) { totalCount } }` },
+      { authorization: `Bearer ${analyst}` },
+    );
+    expect(invalid.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
   it("runs the scheduled brute-force rule over its period and groups its alert into an incident", async () => {
     const before = (await alerts()).totalCount;
     await inTenant(ds, tenant, async (m) => {

@@ -27,8 +27,9 @@ async function hasLz4(q: QueryRunner): Promise<boolean> {
  *   so most are TOAST-compressed on insert).
  * - `(tenant_id, id)` goes: no query looks events up by id alone.
  * - `(tenant_id, actor_user, time)` and `(tenant_id, device, time)` become `lower(…)` expression
- *   indexes: investigation matches accounts and hosts case-insensitively, which the plain ones could
- *   not serve (same insert cost, now used).
+ *   indexes, meant for the investigation's case-insensitive matches (same insert cost). Under the
+ *   tenant policy Postgres could not use them (`lower()` is not leakproof): migration 1765900000000
+ *   replaces them with indexes on stored lower-case columns.
  * Together about 38 % less Postgres work per stored event.
  */
 export class EventsStorage1765700000000 implements MigrationInterface {

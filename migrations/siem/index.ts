@@ -5,6 +5,7 @@ import { RulesIntel1764700000000 } from "./1764700000000-rules-intel";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { EventsStorage1765700000000 } from "./1765700000000-events-storage";
 import { OutboxPruned1765800000000 } from "./1765800000000-outbox-pruned";
+import { EventsEntityKeys1765900000000 } from "./1765900000000-events-entity-keys";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -15,4 +16,5 @@ export const siemMigrations = [
   OutboxPosition1764950000000,
   EventsStorage1765700000000,
   OutboxPruned1765800000000,
+  EventsEntityKeys1765900000000,
 ];

@@ -153,13 +153,22 @@ export class EventFilter {
   @Field(() => Int, { nullable: true, description: "Only this OCSF class." })
   classUid?: number | null;
 
-  @Field(() => String, { nullable: true, description: "Only this actor." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Only events of this account (user name or id), ignoring case.",
+  })
   actorUser?: string | null;
 
-  @Field(() => String, { nullable: true, description: "Source or destination IP." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Only events with this IP address as source or destination (IPv4 or IPv6).",
+  })
   ip?: string | null;
 
-  @Field(() => String, { nullable: true, description: "Only this host." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Only events on this host (device name), ignoring case.",
+  })
   device?: string | null;
 
   @Field(() => Date, { nullable: true, description: "From this time (inclusive); default 24 hours ago." })

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import {
   BadUserInputError,
   isUuid,
@@ -22,12 +23,16 @@ import {
   IncidentGraph,
 } from "./investigation.types";
 
-/** How an entity kind shows up in events (a column, or attribute paths). */
-const EVENT_MATCH: Record<(typeof ENTITY_TYPES)[number], string> = {
-  ACCOUNT: "lower(e.actor_user) = $V",
-  HOST: "lower(e.device) = $V",
+/**
+ * How an entity kind shows up in events: a column (account, host, IP, resource), or attribute paths. The
+ * column matches are plain `=` on the stored lower-case keys and on the addresses, which the tenant policy
+ * lets Postgres answer from the entity indexes (migration 1765900000000-events-entity-keys).
+ */
+export const EVENT_MATCH: Record<(typeof ENTITY_TYPES)[number], string> = {
+  ACCOUNT: "e.actor_key = lower($V::text)",
+  HOST: "e.device_key = lower($V::text)",
   IP: "(e.src_ip = $V::inet OR e.dst_ip = $V::inet)",
-  RESOURCE: "lower(e.resource_id) = $V",
+  RESOURCE: "e.resource_key = lower($V::text)",
   URL: "lower(e.attributes ->> 'url') = $V",
   DOMAIN: "(lower(e.attributes ->> 'domain') = $V OR lower(e.attributes #>> '{query,hostname}') = $V)",
   FILE_HASH: "(e.attributes::text ILIKE '%' || $L || '%')",
@@ -51,7 +56,7 @@ export class InvestigationService {
       throw new BadUserInputError("Invalid entity value.", [
         { field: "value", message: "must be 1 to 2,048 characters" },
       ]);
-    if (type === "IP" && !/^[0-9a-fA-F:.]+$/.test(value))
+    if (type === "IP" && isIP(value.trim()) === 0)
       throw new BadUserInputError("Invalid entity value.", [
         { field: "value", message: "not an IP address" },
       ]);
