@@ -1,4 +1,5 @@
 import { Client } from "pg";
+import type { QueryRunner } from "typeorm";
 import {
   createDataSource,
   createLogger,
@@ -38,18 +39,39 @@ describe("migrations", () => {
     await db?.drop();
   });
 
-  /** A query runner on the SIEM's schema as the SIEM's role (release it and destroy `ds` after). */
-  const siemRunner = async () => {
+  /** The plan Postgres picks for `sql` on this connection (its role, its tenant setting). */
+  const planOf = async (q: QueryRunner, sql: string, params: unknown[]) =>
+    ((await q.query(`EXPLAIN ${sql}`, params)) as Array<{ "QUERY PLAN": string }>)
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
+
+  /**
+   * Runs `work` on a query runner on a subgraph's schema as its role (forced row-level security applies),
+   * in tenant-a, then `cleanup` on the same runner whatever happened.
+   */
+  const withRunner = async (
+    subgraph: "posture" | "protection" | "siem",
+    work: (q: QueryRunner) => Promise<void>,
+    cleanup: (q: QueryRunner) => Promise<unknown>,
+  ) => {
     const ds = createDataSource({
-      url: subgraphDatabaseUrl(config, "siem"),
-      schema: "siem",
-      subgraph: "siem",
+      url: subgraphDatabaseUrl(config, subgraph),
+      schema: subgraph,
+      subgraph,
       entities: [],
       poolSize: 1,
       logger: log,
     });
     await ds.initialize();
-    return { ds, q: ds.createQueryRunner() };
+    const q = ds.createQueryRunner();
+    try {
+      await q.query(`SELECT set_config('rampart.tenant_id', 'tenant-a', false)`);
+      await work(q);
+    } finally {
+      await cleanup(q);
+      await q.release();
+      await ds.destroy();
+    }
   };
 
   it("runs up as each subgraph's own role, with forced row-level security on every tenant table", async () => {
@@ -101,127 +123,194 @@ describe("migrations", () => {
   });
 
   it("takes stored events, partitions included, from the jsonb `raw` to text, LZ4 and the new indexes", async () => {
-    const { ds, q } = await siemRunner();
-    const migration = new EventsStorage1765700000000();
-    const entityKeys = new EventsEntityKeys1765900000000();
-    const record = '{"b": [1, 2], "a": "x"}';
-    const state = async () => {
-      const [row] = (await q.query(
-        `SELECT raw, pg_typeof(raw)::text AS type FROM events_p20261101`,
-      )) as Array<{
-        raw: unknown;
-        type: string;
-      }>;
-      const compression = (await q.query(
-        `SELECT attrelid::regclass::text AS rel, attname, attcompression FROM pg_attribute
+    await withRunner(
+      "siem",
+      async (q) => {
+        const migration = new EventsStorage1765700000000();
+        const entityKeys = new EventsEntityKeys1765900000000();
+        const record = '{"b": [1, 2], "a": "x"}';
+        const state = async () => {
+          const [row] = (await q.query(
+            `SELECT raw, pg_typeof(raw)::text AS type FROM events_p20261101`,
+          )) as Array<{
+            raw: unknown;
+            type: string;
+          }>;
+          const compression = (await q.query(
+            `SELECT attrelid::regclass::text AS rel, attname, attcompression FROM pg_attribute
           WHERE attrelid IN ('events'::regclass, 'events_p20261101'::regclass) AND attname IN ('raw', 'attributes')
           ORDER BY 1, 2`,
-      )) as Array<{ rel: string; attname: string; attcompression: string }>;
-      const indexes = (
-        (await q.query(
-          `SELECT indexname FROM pg_indexes WHERE tablename = 'events_p20261101' ORDER BY 1`,
-        )) as Array<{
-          indexname: string;
-        }>
-      ).map((r) => r.indexname);
-      return { row, compression: [...new Set(compression.map((c) => c.attcompression))], indexes };
-    };
-    try {
-      // Back to the old shape, with a partition holding an event, then forward again.
-      await q.query(`SELECT set_config('rampart.tenant_id', 'tenant-a', false)`);
-      await entityKeys.down(q);
-      await migration.down(q);
-      await q.query(
-        `CREATE TABLE events_p20261101 PARTITION OF events FOR VALUES FROM ('2026-11-01') TO ('2026-11-02')`,
-      );
-      await q.query(
-        `INSERT INTO events (tenant_id, id, connector, source_event_id, time, class_uid, activity_id, severity_id, status, raw)
-         VALUES ('tenant-a', gen_random_uuid(), 'OCSF', 'e1', '2026-11-01T10:00:00Z', 3002, 1, 1, 'Success', $1::jsonb)`,
-        [record],
-      );
-      const before = await state();
-      expect(before.row).toEqual({ raw: { a: "x", b: [1, 2] }, type: "jsonb" });
-      expect(before.indexes.filter((i) => i.includes("actor") || i.includes("device"))).toHaveLength(2);
-      await migration.up(q);
-      const after = await state();
-      expect(after.row.type).toBe("text");
-      expect(JSON.parse(after.row.raw as string)).toEqual({ a: "x", b: [1, 2] });
-      const [{ lz4 }] = (await q.query(
-        `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
-      )) as Array<{ lz4: boolean }>;
-      // LZ4 on the parent and on the partition that existed before, where the server has it.
-      expect(after.compression).toEqual([lz4 ? "l" : ""]);
-      expect(after.indexes.length).toBe(before.indexes.length - 1);
-      expect(after.indexes.some((i) => i.includes("lower"))).toBe(true);
-      await entityKeys.up(q);
-    } finally {
-      await q.query(`DROP TABLE IF EXISTS events_p20261101`);
-      await q.release();
-      await ds.destroy();
-    }
-  });
-  it("answers entity lookups (account, host, either IP, resource) from indexes under the tenant policy", async () => {
-    const { ds, q } = await siemRunner();
-    // The investigation's own match for the kind, as the SIEM's role (forced row-level security).
-    const lookup = async (tenant: "tenant-a" | "tenant-b", kind: keyof typeof EVENT_MATCH, value: string) => {
-      await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
-      const sql = `SELECT e.source_event_id AS id FROM events e
-        WHERE e.tenant_id = $1 AND ${EVENT_MATCH[kind].replaceAll("$V", "$2")} ORDER BY e.time DESC LIMIT 5000`;
-      const rows = (await q.query(sql, [tenant, value])) as Array<{ id: string }>;
-      const plan = ((await q.query(`EXPLAIN ${sql}`, [tenant, value])) as Array<{ "QUERY PLAN": string }>)
-        .map((r) => r["QUERY PLAN"])
-        .join("\n");
-      const used = [
-        ...plan.matchAll(/Index Scan(?: Backward)? on (\S+)|Index Scan(?: Backward)? using (\S+)/g),
-      ].map((m) => m[1] ?? m[2]);
-      return { ids: rows.map((r) => r.id).sort(), used: [...new Set(used)].sort(), plan };
-    };
-    try {
-      await q.query(
-        `CREATE TABLE events_p20261102 PARTITION OF events FOR VALUES FROM ('2026-11-02') TO ('2026-11-03')`,
-      );
-      // 40,000 events of two tenants (even and odd i): 1,000 accounts and hosts, 250 source and 20
-      // destination addresses, a resource on every 100th.
-      for (const [tenant, parity] of [
-        ["tenant-a", 0],
-        ["tenant-b", 1],
-      ] as const) {
-        await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+          )) as Array<{ rel: string; attname: string; attcompression: string }>;
+          const indexes = (
+            (await q.query(
+              `SELECT indexname FROM pg_indexes WHERE tablename = 'events_p20261101' ORDER BY 1`,
+            )) as Array<{
+              indexname: string;
+            }>
+          ).map((r) => r.indexname);
+          return { row, compression: [...new Set(compression.map((c) => c.attcompression))], indexes };
+        };
+        // Back to the old shape, with a partition holding an event, then forward again.
+        await entityKeys.down(q);
+        await migration.down(q);
         await q.query(
-          `INSERT INTO events (tenant_id, id, connector, source_event_id, time, class_uid, activity_id, severity_id,
+          `CREATE TABLE events_p20261101 PARTITION OF events FOR VALUES FROM ('2026-11-01') TO ('2026-11-02')`,
+        );
+        await q.query(
+          `INSERT INTO events (tenant_id, id, connector, source_event_id, time, class_uid, activity_id, severity_id, status, raw)
+         VALUES ('tenant-a', gen_random_uuid(), 'OCSF', 'e1', '2026-11-01T10:00:00Z', 3002, 1, 1, 'Success', $1::jsonb)`,
+          [record],
+        );
+        const before = await state();
+        expect(before.row).toEqual({ raw: { a: "x", b: [1, 2] }, type: "jsonb" });
+        expect(before.indexes.filter((i) => i.includes("actor") || i.includes("device"))).toHaveLength(2);
+        await migration.up(q);
+        const after = await state();
+        expect(after.row.type).toBe("text");
+        expect(JSON.parse(after.row.raw as string)).toEqual({ a: "x", b: [1, 2] });
+        const [{ lz4 }] = (await q.query(
+          `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
+        )) as Array<{ lz4: boolean }>;
+        // LZ4 on the parent and on the partition that existed before, where the server has it.
+        expect(after.compression).toEqual([lz4 ? "l" : ""]);
+        expect(after.indexes.length).toBe(before.indexes.length - 1);
+        expect(after.indexes.some((i) => i.includes("lower"))).toBe(true);
+        await entityKeys.up(q);
+      },
+      (q) => q.query(`DROP TABLE IF EXISTS events_p20261101`),
+    );
+  });
+
+  it("answers entity lookups (account, host, either IP, resource) from indexes under the tenant policy", async () => {
+    await withRunner(
+      "siem",
+      async (q) => {
+        // The investigation's own match for the kind, as the SIEM's role (forced row-level security).
+        const lookup = async (
+          tenant: "tenant-a" | "tenant-b",
+          kind: keyof typeof EVENT_MATCH,
+          value: string,
+        ) => {
+          await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+          const sql = `SELECT e.source_event_id AS id FROM events e
+        WHERE e.tenant_id = $1 AND ${EVENT_MATCH[kind].replaceAll("$V", "$2")} ORDER BY e.time DESC LIMIT 5000`;
+          const rows = (await q.query(sql, [tenant, value])) as Array<{ id: string }>;
+          const plan = await planOf(q, sql, [tenant, value]);
+          const used = [
+            ...plan.matchAll(/Index Scan(?: Backward)? on (\S+)|Index Scan(?: Backward)? using (\S+)/g),
+          ].map((m) => m[1] ?? m[2]);
+          return { ids: rows.map((r) => r.id).sort(), used: [...new Set(used)].sort(), plan };
+        };
+        await q.query(
+          `CREATE TABLE events_p20261102 PARTITION OF events FOR VALUES FROM ('2026-11-02') TO ('2026-11-03')`,
+        );
+        // 40,000 events of two tenants (even and odd i): 1,000 accounts and hosts, 250 source and 20
+        // destination addresses, a resource on every 100th.
+        for (const [tenant, parity] of [
+          ["tenant-a", 0],
+          ["tenant-b", 1],
+        ] as const) {
+          await q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+          await q.query(
+            `INSERT INTO events (tenant_id, id, connector, source_event_id, time, class_uid, activity_id, severity_id,
                                status, actor_user, device, src_ip, dst_ip, resource_id)
            SELECT $1, gen_random_uuid(), 'OCSF', 'e' || i, '2026-11-02T10:00:00Z'::timestamptz + i * interval '1 second',
                   4001, 6, 1, 'Success', 'User' || (i % 1000) || '@Contoso.example', 'VM-' || (i % 1000),
                   ('10.0.' || (i % 250) || '.1')::inet, ('2001:db8::' || (i % 20))::inet,
                   CASE WHEN i % 100 = 0 THEN '/subscriptions/S1/vm' || i END
            FROM generate_series(1, 40000) i WHERE i % 2 = $2`,
-          [tenant, parity],
+            [tenant, parity],
+          );
+        }
+        await q.query(`ANALYZE events_p20261102`);
+        const index = (column: string) => `events_p20261102_tenant_id_${column}_time_idx`;
+        const account = await lookup("tenant-a", "ACCOUNT", "user2@contoso.EXAMPLE");
+        expect(account.ids).toHaveLength(40);
+        expect(account.used).toEqual([index("actor_key")]);
+        const host = await lookup("tenant-a", "HOST", "vm-2");
+        expect(host.ids).toHaveLength(40);
+        expect(host.used).toEqual([index("device_key")]);
+        // Source or destination, from both address indexes; the address as the client wrote it.
+        const source = await lookup("tenant-a", "IP", "10.0.4.1");
+        expect(source.ids).toHaveLength(160);
+        expect(source.used).toEqual([index("dst_ip"), index("src_ip")]);
+        expect((await lookup("tenant-a", "IP", "2001:DB8:0::4")).ids).toHaveLength(2000);
+        const resource = await lookup("tenant-a", "RESOURCE", "/SUBSCRIPTIONS/s1/VM200");
+        expect(resource.ids).toEqual(["e200"]);
+        expect(resource.used).toEqual([index("resource_key")]);
+        // Another tenant's events naming the same entities never answer.
+        expect((await lookup("tenant-b", "HOST", "vm-2")).ids).toEqual([]);
+        expect((await lookup("tenant-b", "RESOURCE", "/subscriptions/S1/vm200")).ids).toEqual([]);
+        expect((await lookup("tenant-b", "HOST", "VM-3")).ids).toHaveLength(40);
+      },
+      (q) => q.query(`DROP TABLE IF EXISTS events_p20261102`),
+    );
+  });
+
+  it("looks resources up by provider id, whatever the case, from an index under the tenant policy", async () => {
+    await withRunner(
+      "posture",
+      async (q) => {
+        await q.query(
+          `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
+         VALUES ('00000000-0000-4000-8000-000000000001', 'tenant-a', 'AZURE', 'sub-1', 'Sub 1')`,
         );
-      }
-      await q.query(`ANALYZE events_p20261102`);
-      const index = (column: string) => `events_p20261102_tenant_id_${column}_time_idx`;
-      const account = await lookup("tenant-a", "ACCOUNT", "user2@contoso.EXAMPLE");
-      expect(account.ids).toHaveLength(40);
-      expect(account.used).toEqual([index("actor_key")]);
-      const host = await lookup("tenant-a", "HOST", "vm-2");
-      expect(host.ids).toHaveLength(40);
-      expect(host.used).toEqual([index("device_key")]);
-      // Source or destination, from both address indexes; the address as the client wrote it.
-      const source = await lookup("tenant-a", "IP", "10.0.4.1");
-      expect(source.ids).toHaveLength(160);
-      expect(source.used).toEqual([index("dst_ip"), index("src_ip")]);
-      expect((await lookup("tenant-a", "IP", "2001:DB8:0::4")).ids).toHaveLength(2000);
-      const resource = await lookup("tenant-a", "RESOURCE", "/SUBSCRIPTIONS/s1/VM200");
-      expect(resource.ids).toEqual(["e200"]);
-      expect(resource.used).toEqual([index("resource_key")]);
-      // Another tenant's events naming the same entities never answer.
-      expect((await lookup("tenant-b", "HOST", "vm-2")).ids).toEqual([]);
-      expect((await lookup("tenant-b", "RESOURCE", "/subscriptions/S1/vm200")).ids).toEqual([]);
-      expect((await lookup("tenant-b", "HOST", "VM-3")).ids).toHaveLength(40);
-    } finally {
-      await q.query(`DROP TABLE IF EXISTS events_p20261102`);
-      await q.release();
-      await ds.destroy();
-    }
+        await q.query(
+          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name)
+         SELECT gen_random_uuid(), 'tenant-a', '00000000-0000-4000-8000-000000000001', 'AZURE',
+                'Microsoft.Compute/virtualMachines', 'VM', '/subscriptions/SUB-1/resourceGroups/RG/vm-' || i, 'vm-' || i
+         FROM generate_series(1, 20000) i`,
+        );
+        await q.query(`ANALYZE resources`);
+        // The statement of InventoryService.resourcesByExternalIds (the DataLoader behind Resource lookups).
+        const sql = `SELECT r.name FROM resources r WHERE r.tenant_id = $1 AND r.external_id_key = ANY($2) ORDER BY 1`;
+        const ids = [
+          "/subscriptions/sub-1/resourcegroups/rg/vm-7",
+          "/subscriptions/sub-1/resourcegroups/rg/vm-19999",
+        ];
+        const rows = (await q.query(sql, ["tenant-a", ids])) as Array<{ name: string }>;
+        expect(rows.map((r) => r.name)).toEqual(["vm-19999", "vm-7"]);
+        const plan = await planOf(q, sql, ["tenant-a", ids]);
+        expect(plan).toMatch(
+          /Index Scan using resources_tenant_external_key|Bitmap Index Scan on resources_tenant_external_key/,
+        );
+      },
+      async (q) => {
+        await q.query(`DELETE FROM resources WHERE tenant_id = 'tenant-a'`);
+        await q.query(`DELETE FROM cloud_accounts WHERE tenant_id = 'tenant-a'`);
+      },
+    );
+  });
+
+  it("reads a resource's JIT audit trail from an index under the tenant policy", async () => {
+    await withRunner(
+      "protection",
+      async (q) => {
+        // 50,000 audit entries, one in ten a JIT step of one of 500 resources.
+        await q.query(
+          `INSERT INTO audit_log (tenant_id, actor, action, target, details)
+         SELECT 'tenant-a', 'alice', CASE WHEN i % 10 = 0 THEN 'jit.request.approved' ELSE 'plans.set' END, 'x',
+                jsonb_build_object('resourceId', 'vm-' || (i % 500), 'requestId', 'req-' || i)
+         FROM generate_series(1, 50000) i`,
+        );
+        await q.query(`ANALYZE audit_log`);
+        // The statement of JitService.auditLog.
+        const sql = `SELECT id FROM audit_log WHERE tenant_id = $1 AND jit_resource_id = $2 ORDER BY id DESC LIMIT 11`;
+        const rows = (await q.query(sql, ["tenant-a", "vm-10"])) as Array<{ id: string }>;
+        expect(rows).toHaveLength(11);
+        const [{ n }] = (await q.query(
+          `SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = $1 AND jit_resource_id = $2`,
+          ["tenant-a", "vm-10"],
+        )) as Array<{ n: number }>;
+        // vm-10: i ≡ 10 (mod 500), all of them multiples of 10.
+        expect(n).toBe(100);
+        const plan = await planOf(q, sql, ["tenant-a", "vm-10"]);
+        expect(plan).toMatch(
+          /Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(jit_resource_id = 'vm-10'::text\)\)/,
+        );
+        expect(plan).toMatch(/audit_log_jit_resource/);
+      },
+      (q) => q.query(`DELETE FROM audit_log WHERE tenant_id = 'tenant-a'`),
+    );
   });
 });

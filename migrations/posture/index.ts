@@ -2,6 +2,7 @@ import { Inventory1764300000000 } from "./1764300000000-inventory";
 import { Assessments1764400000000 } from "./1764400000000-assessments";
 import { ResourceExternalIdLower1764800000000 } from "./1764800000000-resource-external-id-lower";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
+import { ResourceExternalIdKey1765900000000 } from "./1765900000000-resource-external-id-key";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -9,4 +10,5 @@ export const postureMigrations = [
   Assessments1764400000000,
   ResourceExternalIdLower1764800000000,
   OutboxPosition1764950000000,
+  ResourceExternalIdKey1765900000000,
 ];

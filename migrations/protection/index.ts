@@ -7,6 +7,7 @@ import { AppControlFim1765200000000 } from "./1765200000000-appcontrol-fim";
 import { TelemetryOneIndex1765400000000 } from "./1765400000000-telemetry-one-index";
 import { VulnerabilityMatching1765500000000 } from "./1765500000000-vulnerability-matching";
 import { VulnerabilityMatchStatus1765600000000 } from "./1765600000000-vulnerability-match-status";
+import { JitAuditResource1765900000000 } from "./1765900000000-jit-audit-resource";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -19,4 +20,5 @@ export const protectionMigrations = [
   TelemetryOneIndex1765400000000,
   VulnerabilityMatching1765500000000,
   VulnerabilityMatchStatus1765600000000,
+  JitAuditResource1765900000000,
 ];

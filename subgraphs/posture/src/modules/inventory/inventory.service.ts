@@ -307,7 +307,8 @@ export class InventoryService {
       m
         .getRepository(Resource)
         .createQueryBuilder("r")
-        .where("r.tenant_id = :tenant AND lower(r.external_id) = ANY(:ids)", {
+        // `=` on the stored lower-case id: the tenant policy lets Postgres use its index (`lower()` is not leakproof).
+        .where("r.tenant_id = :tenant AND r.external_id_key = ANY(:ids)", {
           tenant: this.identity.tenantId,
           ids: externalIds.map((e) => e.toLowerCase()),
         })
