@@ -19,6 +19,7 @@ import { signDevToken } from "../gateway/src/auth";
 import { createLogger, InternalTokens, loadConfig, Role } from "../subgraphs/common/src";
 import { freePort } from "../scripts/lib/database";
 import { migrateAll } from "../scripts/lib/platform";
+import { nodeFlagsOf } from "../scripts/lib/services";
 import {
   CLK_TCK,
   cpuTicks,
@@ -382,7 +383,7 @@ async function main(): Promise<void> {
     const service = startService(
       name,
       process.execPath,
-      [path.join(DIST, "subgraphs", name, "src", "main.js")],
+      [...nodeFlagsOf(name), path.join(DIST, "subgraphs", name, "src", "main.js")],
       env,
     );
     subgraphs.push(service);
@@ -402,7 +403,7 @@ async function main(): Promise<void> {
   const ours = startService(
     "ours",
     process.execPath,
-    [...profile("ours"), path.join(DIST, "gateway", "src", "main.js")],
+    [...profile("ours"), ...nodeFlagsOf("gateway"), path.join(DIST, "gateway", "src", "main.js")],
     env,
   );
   const oursUrl = `http://127.0.0.1:${oursPort}/graphql`;

@@ -5,13 +5,7 @@ import { createLogger, loadConfig, Role, ConfigError, type Config } from "../sub
 import { signDevToken } from "../gateway/src/auth";
 import { migrateAll } from "./lib/platform";
 import { seedDemoIfEmpty } from "./lib/seed-demo";
-
-const SERVICES = [
-  { name: "posture", entry: "subgraphs/posture/src/main.js" },
-  { name: "protection", entry: "subgraphs/protection/src/main.js" },
-  { name: "siem", entry: "subgraphs/siem/src/main.js" },
-  { name: "gateway", entry: "gateway/src/main.js" },
-] as const;
+import { SERVICES } from "./lib/services";
 
 /** A database for the supervisor: DATABASE_URL, or the embedded one in a child process. */
 async function startDatabase(
@@ -141,6 +135,7 @@ async function main(): Promise<void> {
       // Own process group: a terminal Ctrl-C reaches the supervisor, which stops services in order.
       const child = fork(path.join(__dirname, "..", service.entry), [], {
         env,
+        execArgv: [...process.execArgv, ...service.nodeFlags],
         stdio: "inherit",
         detached: true,
       });

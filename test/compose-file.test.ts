@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_VARIABLES, loadConfig } from "../subgraphs/common/src/config";
+import { nodeFlagsOf } from "../scripts/lib/services";
 
 const ROOT = path.resolve(__dirname, "..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -174,6 +175,8 @@ describe("docker-compose.yml", () => {
       (name, source) => {
         const args = commandArgs(services[name]);
         expect(args[0]).toBe("node");
+        // The same Node.js flags as `npm start` gives the service (scripts/lib/services.ts).
+        expect(args.slice(1, -1)).toEqual(name === "migrate" ? [] : nodeFlagsOf(name));
         const script = args.find((arg) => /^dist\/.+\.js$/.test(arg));
         expect(script).toBeDefined();
         const ts = script!.replace(/^dist\//, "").replace(/\.js$/, ".ts");

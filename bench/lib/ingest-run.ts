@@ -18,6 +18,7 @@ import { signDevToken } from "../../gateway/src/auth";
 import type { Role } from "../../subgraphs/common/src";
 import { freePort } from "../../scripts/lib/database";
 import { migrateAll } from "../../scripts/lib/platform";
+import { nodeFlagsOf } from "../../scripts/lib/services";
 import {
   abort as abortRun,
   cleanup as runCleanup,
@@ -332,6 +333,8 @@ export async function startForkedPlatform(options: {
     ...(profileDir && options.profiled.includes(name)
       ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${process.pid}.cpuprofile`]
       : []),
+    // The service's own flags, as `npm start` and docker-compose run it.
+    ...nodeFlagsOf(name),
     path.join(dist, main),
   ];
   const services = {} as ForkedPlatform["services"];
