@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import type { DataSource, EntityManager } from "typeorm";
 import {
-  copyText,
+  binaryCopyChunks,
   createDataSource,
   createLogger,
   inTenant,
@@ -49,7 +49,11 @@ import {
 import type { Service } from "./lib/processes";
 import { checksTable, count, resultLine, say } from "./lib/report";
 import { writeResultsSection } from "./lib/results";
-import { eventRow, STORED_EVENT_COLUMNS } from "../subgraphs/siem/src/modules/events/event-ingest";
+import {
+  eventRow,
+  STORED_EVENT_COLUMNS,
+  STORED_EVENT_SCHEMA,
+} from "../subgraphs/siem/src/modules/events/event-ingest";
 import { cleanups, createBenchDatabase, type BenchDatabase } from "./lib/lifecycle";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -74,6 +78,7 @@ const RULE_TEMPLATE = "brute-force-sign-ins-by-ip";
 
 /** The columns the SIEM's ingest COPYs, in its order. */
 const COLUMNS = STORED_EVENT_COLUMNS;
+const COPY_TYPES = STORED_EVENT_SCHEMA.map((c) => c.type);
 
 const log = createLogger("bench", "warn");
 const fmt = count;
@@ -156,7 +161,7 @@ function generate(now: number): Generated {
   for (let done = 0; done < EVENTS;) {
     const n = Math.min(CHUNK, EVENTS - done);
     const lines: string[] = new Array<string>(n);
-    const rows: string[] = new Array<string>(n);
+    const rows: unknown[][] = new Array<unknown[]>(n);
     for (let i = 0; i < n; i++) {
       const record = traffic.next();
       const line = JSON.stringify(record);
@@ -166,14 +171,13 @@ function generate(now: number): Generated {
       days.add(e.time.slice(0, 10));
       lines[i] = line;
       // The same values, in the same order and encoding, as EventIngest COPYs (raw = the record as received).
-      rows[i] = eventRow(COPY_TENANT, { ...e, id: newId(), connector: "OCSF", rawText: line })
-        .map(copyText)
-        .join("\t");
+      rows[i] = eventRow(COPY_TENANT, { ...e, id: newId(), connector: "OCSF", rawText: line });
     }
     chunks.push({
       records: n,
       ndjson: Buffer.from(lines.join("\n") + "\n"),
-      copy: Buffer.from(rows.join("\n") + "\n"),
+      // Binary COPY, as EventIngest stages its rows (one COPY per chunk: header, rows, trailer).
+      copy: Buffer.concat([...binaryCopyChunks(COPY_TYPES, rows)]),
     });
     done += n;
   }
@@ -290,6 +294,7 @@ async function main(): Promise<void> {
     table: "siem.events",
     columns: COLUMNS,
     chunks: gen.chunks,
+    format: "binary",
     days: gen.days,
     concurrency: CONCURRENCY,
     rows: EVENTS,
@@ -486,8 +491,8 @@ async function main(): Promise<void> {
     "",
     `- **Events**: ${fmt(EVENTS)} synthetic OCSF events (seed ${SEED}), generated before anything is timed: ${mix} (Network Activity with private sources and public destinations, Authentication with failures, Process Activity, DNS Activity); unique \`metadata.uid\`; \`time\` spread over the 50 minutes before the run; ${Math.round(ndjsonBytes / EVENTS)} B of JSON per event on average. Planted: ${planted.ti} events with an indicator value (${(TI_RATE * 100).toFixed(2)} %: a destination IP or queried domain of ${gen.planted.ips.length + gen.planted.domains.length} of the indicators), ${planted.encodedPowerShell} encoded PowerShell command lines, ${planted.internetRdpSsh} RDP/SSH connections allowed from the internet, ${planted.bruteForce} failed sign-ins from ${gen.traffic.attackers.length} guessing addresses.`,
     `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}). Through the gateway with an ADMIN token: one rule per NRT template (${nrtTemplates.length}: ${nrtTemplates.map((t) => t.id).join(", ")}), the scheduled \`${RULE_TEMPLATE}\` template with queryPeriod PT1H, and a STIX 2.1 bundle of ${indicatorCount} indicators (${gen.indicators.ips.length} IPv4 addresses in 198.51.100.0/24 and 203.0.113.0/24, which normal traffic never uses, and ${gen.indicators.domains.length} \`*.bad.example\` domains).`,
-    `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`siem.events\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
-    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same events normalised by the same OCSF normaliser before timing, encoded as the SIEM encodes them (\`copyText\`, same columns), COPYed with pg-copy-streams into \`bench_raw.events\` = \`(LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (same columns, defaults, unique constraint and indexes; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
+    `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, binary COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`siem.events\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
+    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same events normalised by the same OCSF normaliser before timing, encoded as the SIEM encodes them (binary COPY, \`binaryCopyChunks\`, same columns and types), COPYed with pg-copy-streams into \`bench_raw.events\` = \`(LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (same columns, defaults, unique constraint and indexes; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
     `- **Scheduled rule**: after \`ANALYZE siem.events\`, \`runScheduledRule\` (rule-runner.ts) on the stored \`${RULE_TEMPLATE}\` rule as the siem role in \`inTenant\`, with \`now\` one minute after generation, so its PT1H period holds every event; ${RULE_RUNS} runs, best reported (the total includes storing its alerts; the first run creates them, later runs find them present). The plan below is \`EXPLAIN (ANALYZE, BUFFERS)\` of the exact statement the runner sent (recorded from its EntityManager), with its parameters.`,
     `- **CPU**: utime+stime from /proc of each process over each phase; Postgres = the server processes of the bench database (backends, autovacuum workers; sampled every second) plus the checkpointer, background writer and WAL writer; "other" = busy CPU of the whole machine (/proc/stat) minus all of these (e.g. another database's backends on the same server).`,
     "",

@@ -418,7 +418,7 @@ export async function gql<T>(url: string, token: string, query: string, variable
 // ---------------------------------------------------------------------------------------------
 // Chunks: the raw COPY baseline and the ingest through the gateway
 
-/** One batch of the run: its records as the NDJSON body POSTed, and as COPY text for the baseline. */
+/** One batch of the run: its records as the NDJSON body POSTed, and as a COPY (text or binary) for the baseline. */
 export interface IngestChunk {
   records: number;
   ndjson: Buffer;
@@ -471,12 +471,14 @@ export async function rawCopy(
   table: string,
   columns: readonly string[],
   chunks: IngestChunk[],
+  format: "text" | "binary" = "text",
 ): Promise<void> {
+  const options = format === "binary" ? " (FORMAT binary)" : "";
   const free = [...clients];
   await forEachChunk(chunks.length, clients.length, async (i) => {
     const client = free.pop()!;
     try {
-      const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
+      const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN${options}`));
       await pipeline(Readable.from([chunks[i].copy]), stream);
     } finally {
       free.push(client);
@@ -626,6 +628,8 @@ export interface RawCopyBaseline {
   table: string;
   columns: readonly string[];
   chunks: IngestChunk[];
+  /** The COPY format of `chunks[].copy` (the one the service stages its rows with); text by default. */
+  format?: "text" | "binary";
   /** The days the rows fall on: one daily partition each, as in production. */
   days: readonly string[];
   concurrency: number;
@@ -650,7 +654,9 @@ export async function rawCopyBaseline(b: RawCopyBaseline): Promise<Phase> {
   }
   await b.admin.query("CHECKPOINT");
   const clients = await copyClients(b.db, b.concurrency);
-  const phase = await measured(b.services, b.target, b.pg, () => rawCopy(clients, copy, b.columns, b.chunks));
+  const phase = await measured(b.services, b.target, b.pg, () =>
+    rawCopy(clients, copy, b.columns, b.chunks, b.format),
+  );
   await Promise.all(clients.map((c) => c.end()));
   const copied = Number((await b.admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${copy}`)).rows[0].n);
   if (copied !== b.rows) throw new Error(`raw COPY stored ${copied} rows, expected ${b.rows}`);

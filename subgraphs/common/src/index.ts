@@ -4,6 +4,7 @@ export * from "./auth";
 export * from "./config";
 export * from "./db/common-migration";
 export * from "./db/copy";
+export * from "./db/copy-binary";
 export * from "./db/data-source";
 export * from "./db/metrics";
 export * from "./db/provision";

@@ -7,6 +7,7 @@ import {
   rowsOf,
   timeWindowProblem,
   writeAudit,
+  type CopyColumn,
   type Identity,
 } from "../../../../common/src";
 import { NORMALIZERS } from "../connectors/normalizers";
@@ -37,30 +38,33 @@ export interface IngestResult {
 /** Work that runs on the newly stored (not duplicate) events in the ingest's transaction: NRT rules, TI matching. */
 export type InsertedEventsHook = (m: EntityManager, tenantId: string, events: StoredEvent[]) => Promise<void>;
 
+/** The stored columns of `events` with their Postgres types, in the order the ingest COPYs them. */
+export const STORED_EVENT_SCHEMA = [
+  { name: "tenant_id", type: "text" },
+  { name: "id", type: "uuid" },
+  { name: "connector", type: "text" },
+  { name: "source_event_id", type: "text" },
+  { name: "time", type: "timestamptz" },
+  { name: "class_uid", type: "int4" },
+  { name: "activity_id", type: "int4" },
+  { name: "severity_id", type: "int2" },
+  { name: "status", type: "text" },
+  { name: "message", type: "text" },
+  { name: "actor_user", type: "text" },
+  { name: "src_ip", type: "inet" },
+  { name: "src_port", type: "int4" },
+  { name: "dst_ip", type: "inet" },
+  { name: "dst_port", type: "int4" },
+  { name: "device", type: "text" },
+  { name: "resource_id", type: "text" },
+  { name: "operation", type: "text" },
+  { name: "src_country", type: "text" },
+  { name: "attributes", type: "jsonb" },
+  { name: "raw", type: "text" },
+] as const satisfies readonly CopyColumn[];
+
 /** The stored columns of `events`, in the order the ingest COPYs them. */
-export const STORED_EVENT_COLUMNS = [
-  "tenant_id",
-  "id",
-  "connector",
-  "source_event_id",
-  "time",
-  "class_uid",
-  "activity_id",
-  "severity_id",
-  "status",
-  "message",
-  "actor_user",
-  "src_ip",
-  "src_port",
-  "dst_ip",
-  "dst_port",
-  "device",
-  "resource_id",
-  "operation",
-  "src_country",
-  "attributes",
-  "raw",
-] as const;
+export const STORED_EVENT_COLUMNS = STORED_EVENT_SCHEMA.map((c) => c.name);
 
 /** Parses a connector kind or throws BAD_USER_INPUT naming the known ones. */
 export function connectorKind(value: unknown): ConnectorKind {
@@ -129,6 +133,7 @@ export class EventIngest {
       const rows = await copyInsertNew<{ id: string }>(m, {
         table: "events",
         columns: STORED_EVENT_COLUMNS,
+        types: STORED_EVENT_SCHEMA.map((c) => c.type),
         rows: rowsOf(good, (e) => eventRow(tenantId, e)),
         conflict: "(tenant_id, connector, source_event_id, time)",
         returning: "id",
