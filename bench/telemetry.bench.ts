@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import {
-  copyText,
+  binaryCopyChunks,
   createDataSource,
   createLogger,
   dayOf,
@@ -29,6 +29,7 @@ import {
 import { parseTelemetryRecord } from "../subgraphs/protection/src/modules/telemetry/telemetry.model";
 import {
   TELEMETRY_COLUMNS,
+  TELEMETRY_SCHEMA,
   telemetryRow,
 } from "../subgraphs/protection/src/modules/telemetry/telemetry.store";
 import {
@@ -69,6 +70,7 @@ const BUDGET = { recordsPerSecond: 50_000 };
 
 const TENANT = "bench-telemetry";
 const COPY_TENANT = "bench-raw-copy";
+const COPY_TYPES = TELEMETRY_SCHEMA.map((c) => c.type);
 
 const log = createLogger("bench", "warn");
 const fmt = count;
@@ -107,7 +109,7 @@ function generate(now: number): Generated {
     // A planted brute force starts a chunk, so that one request holds the whole burst.
     if (index % BURST_EVERY_CHUNKS === 0 && n >= 25) traffic.plantBurst();
     const lines: string[] = new Array<string>(n);
-    const rows: string[] = new Array<string>(n);
+    const rows: unknown[][] = new Array<unknown[]>(n);
     for (let i = 0; i < n; i++) {
       const value = traffic.next();
       const parsed = parseTelemetryRecord(value);
@@ -118,12 +120,13 @@ function generate(now: number): Generated {
       days.add(dayOf(r.time));
       lines[i] = JSON.stringify(value);
       // The same values, in the same order and encoding, as the ingest COPYs.
-      rows[i] = telemetryRow(COPY_TENANT, r).map(copyText).join("\t");
+      rows[i] = telemetryRow(COPY_TENANT, r);
     }
     chunks.push({
       records: n,
       ndjson: Buffer.from(lines.join("\n") + "\n"),
-      copy: Buffer.from(rows.join("\n") + "\n"),
+      // Binary COPY, as the ingest stages its rows (one COPY per chunk: header, rows, trailer).
+      copy: Buffer.concat([...binaryCopyChunks(COPY_TYPES, rows)]),
     });
     done += n;
   }
@@ -186,6 +189,7 @@ async function main(): Promise<void> {
     table: "protection.telemetry",
     columns: TELEMETRY_COLUMNS,
     chunks: gen.chunks,
+    format: "binary",
     days: gen.days,
     concurrency: CONCURRENCY,
     rows: RECORDS,
@@ -321,7 +325,7 @@ async function main(): Promise<void> {
     `- **Records**: ${fmt(RECORDS)} synthetic agent records (seed ${SEED}) from ${MACHINES} machines (a third Windows), generated before anything is timed: ${kindMix}; \`time\` spread over the 50 minutes before the run, each chunk covering its own slice of them in order (as an agent fleet's batches follow the clock); ${Math.round(ndjsonBytes / RECORDS)} B of JSON per record on average. Planted: ${gen.planted["encoded-powershell"]} encoded PowerShell commands, ${gen.planted["brute-force"]} SSH password-guessing bursts (25 failed logons from one address in four minutes, each inside one request), ${gen.planted["critical-file-change"]} \`/etc/passwd\` changes (one per machine); normal activity raises nothing.`,
     `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}); the detection relay runs in protection as in production.`,
     `- **Ingest**: the records as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/telemetry\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. records/s = records ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to protection) → protection (parse NDJSON, validate each record, time window, look back for the brute-force window, COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`protection.telemetry\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), package snapshots to vulnerability assessment, detections over the new records, new detections and their outbox events, audit) in one transaction.`,
-    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same records validated and encoded as the ingest encodes them (\`telemetryRow\`, \`copyText\`, same columns) before timing, COPYed with pg-copy-streams into \`bench_raw.telemetry\` = \`(LIKE protection.telemetry INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (columns, defaults, the unique key that is its one index; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
+    `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same records validated and encoded as the ingest encodes them (\`telemetryRow\`, binary COPY by \`binaryCopyChunks\`, same columns and types) before timing, COPYed with pg-copy-streams into \`bench_raw.telemetry\` = \`(LIKE protection.telemetry INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (columns, defaults, the unique key that is its one index; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
     `- **CPU**: utime+stime from /proc of each process over each phase; Postgres = the server processes of the bench database (backends, autovacuum workers; sampled every second) plus the checkpointer, background writer and WAL writer; "other" = busy CPU of the whole machine (/proc/stat) minus all of these.`,
     "",
     "### Figures",

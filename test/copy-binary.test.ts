@@ -16,6 +16,7 @@ const COLUMNS: CopyColumn[] = [
   { name: "n", type: "int4" },
   { name: "ip", type: "inet" },
   { name: "doc", type: "jsonb" },
+  { name: "ok", type: "bool" },
 ];
 
 /** Values a bulk ingest meets: escapes, non-ASCII text, fractions of seconds, offsets, both IP families, nulls. */
@@ -69,6 +70,9 @@ const ROWS: unknown[][] = [
   ],
 ];
 
+// The bool column: true, false and null in turn.
+for (const [i, row] of ROWS.entries()) row.push(i === 4 ? null : i % 2 === 0);
+
 describe("binary COPY", () => {
   let db: TestDatabase;
   let client: Client;
@@ -79,7 +83,7 @@ describe("binary COPY", () => {
     await client.connect();
     for (const table of ["by_text", "by_binary"])
       await client.query(
-        `CREATE TABLE ${table} (seq serial, t text, u uuid, at timestamptz, small smallint, n int, ip inet, doc jsonb)`,
+        `CREATE TABLE ${table} (seq serial, t text, u uuid, at timestamptz, small smallint, n int, ip inet, doc jsonb, ok boolean)`,
       );
   });
   afterAll(async () => {
@@ -102,7 +106,7 @@ describe("binary COPY", () => {
       (
         await client.query(
           `SELECT seq, t, u::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at, small, n,
-                  ip::text, doc::text FROM ${table} ORDER BY seq`,
+                  ip::text, doc::text, ok FROM ${table} ORDER BY seq`,
         )
       ).rows;
     const [byText, byBinary] = [await read("by_text"), await read("by_binary")];
@@ -116,6 +120,15 @@ describe("binary COPY", () => {
     });
     expect(byBinary[2]).toMatchObject({ at: "2026-11-28 10:00:00.000000", ip: "::ffff:1.2.3.4/128" });
     expect(byBinary[3]).toMatchObject({ at: "1999-12-31 23:59:59.999000", ip: "::1/128" });
+    expect(byBinary.map((r: { ok: boolean | null }) => r.ok)).toEqual([
+      true,
+      false,
+      true,
+      false,
+      null,
+      false,
+      true,
+    ]);
     expect(byBinary[4]).toEqual({
       seq: 5,
       t: null,
@@ -125,6 +138,7 @@ describe("binary COPY", () => {
       n: null,
       ip: null,
       doc: null,
+      ok: null,
     });
     expect(byBinary[6].t).toHaveLength(3_200_000);
   });
@@ -133,6 +147,9 @@ describe("binary COPY", () => {
     const encode = (column: CopyColumn, value: unknown) => [...binaryCopyChunks([column.type], [[value]])];
     expect(() => encode(COLUMNS[1], "not-a-uuid")).toThrow(/not a uuid/);
     expect(() => encode(COLUMNS[2], "yesterday")).toThrow(/not a timestamp/);
+    // No zone: the local time of whichever process reads it. Refused rather than guessed.
+    expect(() => encode(COLUMNS[2], "2026-11-28T10:00:00")).toThrow(/with a time zone/);
+    expect(() => encode(COLUMNS[7], "true")).toThrow(/not a boolean/);
     expect(() => encode(COLUMNS[5], "999.1.1.1")).toThrow(/not an IP address/);
     expect(() => encode(COLUMNS[3], 40_000)).toThrow(/out of range/);
     expect(() => [...binaryCopyChunks(["text", "int4"], [["only one"]])]).toThrow(/1 values for 2 columns/);

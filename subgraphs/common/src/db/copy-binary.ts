@@ -5,7 +5,7 @@ import type { PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
 /** The Postgres types `copyBinaryRows` writes (what the bulk ingest tables hold). */
-export type CopyType = "text" | "uuid" | "timestamptz" | "int2" | "int4" | "inet" | "jsonb";
+export type CopyType = "text" | "uuid" | "timestamptz" | "int2" | "int4" | "bool" | "inet" | "jsonb";
 
 /** A column of a binary COPY: its name and Postgres type (the table's, exactly: binary input is not cast). */
 export interface CopyColumn {
@@ -18,13 +18,18 @@ const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const FRACTION = /[.,](\d+)/;
+/** An explicit zone: without one, Date.parse would take the local time and Postgres its session's zone. */
+const ZONED = /(?:z|[+-]\d{2}(?::?\d{2})?)$/i;
 
-/** Microseconds since Postgres's epoch of an ISO 8601 time (any fraction digits kept to the microsecond) or a Date. */
+/**
+ * Microseconds since Postgres's epoch of a Date or an ISO 8601 time with a zone (`Z` or an offset;
+ * fraction digits kept to the microsecond).
+ */
 function pgMicros(value: unknown): number {
   if (value instanceof Date) return (value.getTime() - PG_EPOCH_MS) * 1000;
-  const text = String(value);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new TypeError(`not a timestamp: ${JSON.stringify(text)}`);
+  const text = String(value).trim();
+  const ms = ZONED.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) throw new TypeError(`not a timestamp with a time zone: ${JSON.stringify(text)}`);
   // Date.parse keeps milliseconds; a 4th to 6th fraction digit adds microseconds.
   const digits = FRACTION.exec(text)?.[1] ?? "";
   const extra = digits.length > 3 ? Number(digits.slice(3, 6).padEnd(3, "0")) : 0;
@@ -59,6 +64,25 @@ export function ipBytes(address: string): Uint8Array {
   return bytes;
 }
 
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++)
+  HEX["0123456789abcdef".charCodeAt(i)] = HEX["0123456789ABCDEF".charCodeAt(i)] = i;
+
+/** Unix milliseconds of the canonical `YYYY-MM-DDTHH:MM:SS.sssZ` (what toISOString writes), else NaN. */
+function canonicalMillis(t: string): number {
+  if (t.length !== 24 || t.charCodeAt(23) !== 90 /* Z */ || t.charCodeAt(10) !== 84 /* T */) return NaN;
+  const d = (i: number) => t.charCodeAt(i) - 48;
+  const n2 = (i: number) => d(i) * 10 + d(i + 1);
+  const year = n2(0) * 100 + n2(2);
+  const [month, day, hour, minute, second] = [n2(5), n2(8), n2(11), n2(14), n2(17)];
+  const ms = d(20) * 100 + d(21) * 10 + d(22);
+  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0))
+    return NaN;
+  const value = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  // Day 31 of a 30-day month rolls over: not canonical, let the general parser judge it.
+  return new Date(value).getUTCDate() === day ? value : NaN;
+}
+
 /**
  * Rows encoded in Postgres's binary COPY format, as buffers of about `chunkBytes` (a row is never
  * split): no text escaping here, and no text parsing of times, addresses, ids and numbers in Postgres.
@@ -72,26 +96,76 @@ export function* binaryCopyChunks(
 ): Generator<Buffer> {
   let buf = Buffer.allocUnsafe(chunkBytes);
   let pos = 0;
-  /** Room for `n` more bytes: the filled part goes out first when the buffer is short. */
-  function* room(n: number): Generator<Buffer> {
-    if (pos + n <= buf.length) return;
-    if (pos > 0) yield buf.subarray(0, pos);
+  /** Room for `n` more bytes: when the buffer is short, a new one, and the filled part to send first. */
+  const grow = (n: number): Buffer | undefined => {
+    if (pos + n <= buf.length) return undefined;
+    const full = pos > 0 ? buf.subarray(0, pos) : undefined;
     buf = Buffer.allocUnsafe(Math.max(chunkBytes, n));
     pos = 0;
-  }
+    return full;
+  };
+  const int32 = (v: number) => {
+    buf[pos] = v >>> 24;
+    buf[pos + 1] = v >>> 16;
+    buf[pos + 2] = v >>> 8;
+    buf[pos + 3] = v;
+    pos += 4;
+  };
+  /** A string's UTF-8 bytes at `pos` (short ASCII ones byte by byte: cheaper than a native call). */
+  const utf8 = (text: string) => {
+    const n = text.length;
+    if (n <= 48) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 127) break;
+        buf[pos + i] = c;
+      }
+      if (i === n) return (pos += n);
+    }
+    return (pos += buf.write(text, pos, "utf8"));
+  };
+  const uuid = (text: string) => {
+    int32(16);
+    let k = 0;
+    for (let i = 0; i < text.length && k < 32; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 45 /* - */ && (i === 8 || i === 13 || i === 18 || i === 23)) continue;
+      const h = c < 128 ? HEX[c] : -1;
+      if (h < 0) break;
+      if (k % 2 === 0) buf[pos + (k >> 1)] = h << 4;
+      else buf[pos + (k >> 1)] |= h;
+      k++;
+    }
+    if (k !== 32 || !UUID.test(text)) throw new TypeError(`not a uuid: ${JSON.stringify(text)}`);
+    pos += 16;
+  };
+  const inet = (text: string) => {
+    const bytes = ipBytes(text);
+    const v6 = bytes.length === 16;
+    int32(4 + bytes.length);
+    buf[pos++] = v6 ? 3 : 2; // PGSQL_AF_INET6 / PGSQL_AF_INET
+    buf[pos++] = v6 ? 128 : 32; // prefix bits: a host address
+    buf[pos++] = 0; // inet, not cidr
+    buf[pos++] = bytes.length;
+    buf.set(bytes, pos);
+    pos += bytes.length;
+  };
+  let full: Buffer | undefined;
   pos += SIGNATURE.copy(buf, 0);
-  pos = buf.writeInt32BE(0, pos); // flags
-  pos = buf.writeInt32BE(0, pos); // header extension length
+  int32(0); // flags
+  int32(0); // header extension length
   for (const row of rows) {
     if (row.length !== types.length)
       throw new TypeError(`a row has ${row.length} values for ${types.length} columns`);
     // Fixed-size fields and the field count need at most 24 bytes each; strings are sized as they come.
-    yield* room(2 + 24 * types.length);
-    pos = buf.writeInt16BE(types.length, pos);
+    if ((full = grow(2 + 24 * types.length))) yield full;
+    buf[pos++] = types.length >>> 8;
+    buf[pos++] = types.length;
     for (let i = 0; i < types.length; i++) {
       const value = row[i];
       if (value === null || value === undefined) {
-        pos = buf.writeInt32BE(-1, pos);
+        int32(-1);
         continue;
       }
       switch (types[i]) {
@@ -99,51 +173,53 @@ export function* binaryCopyChunks(
         case "jsonb": {
           const jsonb = types[i] === "jsonb";
           const text = typeof value === "string" ? value : jsonb ? JSON.stringify(value) : String(value);
-          yield* room(4 + 1 + text.length * 3 + 24 * (types.length - i));
-          const start = pos + 4;
-          let end = start;
-          if (jsonb) buf[end++] = 1; // jsonb binary format version
-          end += buf.write(text, end, "utf8");
-          buf.writeInt32BE(end - start, pos);
-          pos = end;
+          if ((full = grow(4 + 1 + text.length * 3 + 24 * (types.length - i)))) yield full;
+          const at = pos;
+          pos += 4;
+          if (jsonb) buf[pos++] = 1; // jsonb binary format version
+          utf8(text);
+          const length = pos - at - 4;
+          pos = at;
+          int32(length);
+          pos += length;
           break;
         }
-        case "uuid": {
-          const text = String(value);
-          if (!UUID.test(text)) throw new TypeError(`not a uuid: ${JSON.stringify(text)}`);
-          pos = buf.writeInt32BE(16, pos);
-          pos += buf.write(text.replace(/-/g, ""), pos, "hex");
+        case "uuid":
+          uuid(String(value));
+          break;
+        case "timestamptz": {
+          const text = typeof value === "string" ? value : undefined;
+          const ms = text !== undefined ? canonicalMillis(text) : NaN;
+          const micros = Number.isNaN(ms) ? pgMicros(value) : (ms - PG_EPOCH_MS) * 1000;
+          // Two 32-bit halves of the int64 (|micros| < 2^53: exact as a double).
+          const high = Math.floor(micros / 2 ** 32);
+          int32(8);
+          int32(high);
+          int32(micros - high * 2 ** 32);
           break;
         }
-        case "timestamptz":
-          pos = buf.writeInt32BE(8, pos);
-          pos = buf.writeBigInt64BE(BigInt(pgMicros(value)), pos);
-          break;
         case "int2":
-          pos = buf.writeInt32BE(2, pos);
+          int32(2);
           pos = buf.writeInt16BE(Number(value), pos);
           break;
         case "int4":
-          pos = buf.writeInt32BE(4, pos);
+          int32(4);
           pos = buf.writeInt32BE(Number(value), pos);
           break;
-        case "inet": {
-          const bytes = ipBytes(String(value));
-          const v6 = bytes.length === 16;
-          pos = buf.writeInt32BE(4 + bytes.length, pos);
-          buf[pos++] = v6 ? 3 : 2; // PGSQL_AF_INET6 / PGSQL_AF_INET
-          buf[pos++] = v6 ? 128 : 32; // prefix bits: a host address
-          buf[pos++] = 0; // inet, not cidr
-          buf[pos++] = bytes.length;
-          buf.set(bytes, pos);
-          pos += bytes.length;
+        case "bool":
+          if (typeof value !== "boolean") throw new TypeError(`not a boolean: ${JSON.stringify(value)}`);
+          int32(1);
+          buf[pos++] = value ? 1 : 0;
           break;
-        }
+        case "inet":
+          inet(String(value));
+          break;
       }
     }
   }
-  yield* room(2);
-  pos = buf.writeInt16BE(-1, pos); // trailer
+  if ((full = grow(2))) yield full;
+  buf[pos++] = 0xff; // trailer: -1 as int16
+  buf[pos++] = 0xff;
   yield buf.subarray(0, pos);
 }
 

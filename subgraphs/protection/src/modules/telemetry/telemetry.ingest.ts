@@ -23,6 +23,7 @@ import {
 import {
   recordFromRow,
   TELEMETRY_COLUMNS,
+  TELEMETRY_SCHEMA,
   telemetryPartitions,
   telemetryRow,
   type TelemetryRow,
@@ -188,6 +189,7 @@ export class TelemetryIngest {
       const inserted = await copyInsertNew<{ resource_id: string; record_id: string }>(m, {
         table: "telemetry",
         columns: TELEMETRY_COLUMNS,
+        types: TELEMETRY_SCHEMA.map((c) => c.type),
         rows: rowsOf(good, (r) => telemetryRow(tenantId, r)),
         conflict: "(tenant_id, resource_id, kind, time, record_id)",
         returning: "resource_id, record_id",

@@ -2,34 +2,37 @@
  * How telemetry records are stored in `telemetry` (one day-partitioned table for every kind): the typed
  * columns the analyses filter on, the rest of the record in `details`, and the way back to a record.
  */
-import { DayPartitions } from "../../../../common/src";
+import { DayPartitions, type CopyColumn } from "../../../../common/src";
 import type { TelemetryKind, TelemetryRecord } from "./telemetry.model";
 
 /** The daily partitions of `telemetry` (`telemetry_pYYYYMMDD`). */
 export const telemetryPartitions = new DayPartitions("protection", "telemetry");
 
-/** The columns the ingest COPYs, in order. */
-export const TELEMETRY_COLUMNS = [
-  "tenant_id",
-  "resource_id",
-  "record_id",
-  "time",
-  "kind",
-  "host",
-  "user_name",
-  "path",
-  "sha256",
-  "publisher",
-  "action",
-  "direction",
-  "protocol",
-  "src_ip",
-  "src_port",
-  "dst_ip",
-  "dst_port",
-  "success",
-  "details",
-] as const;
+/** The columns the ingest COPYs, in order, with their Postgres types (the COPY is binary). */
+export const TELEMETRY_SCHEMA = [
+  { name: "tenant_id", type: "text" },
+  { name: "resource_id", type: "uuid" },
+  { name: "record_id", type: "text" },
+  { name: "time", type: "timestamptz" },
+  { name: "kind", type: "text" },
+  { name: "host", type: "text" },
+  { name: "user_name", type: "text" },
+  { name: "path", type: "text" },
+  { name: "sha256", type: "text" },
+  { name: "publisher", type: "text" },
+  { name: "action", type: "text" },
+  { name: "direction", type: "text" },
+  { name: "protocol", type: "text" },
+  { name: "src_ip", type: "inet" },
+  { name: "src_port", type: "int4" },
+  { name: "dst_ip", type: "inet" },
+  { name: "dst_port", type: "int4" },
+  { name: "success", type: "bool" },
+  { name: "details", type: "jsonb" },
+] as const satisfies readonly CopyColumn[];
+
+/** The stored columns of `telemetry`, in the order the ingest COPYs them. */
+export const TELEMETRY_COLUMNS = TELEMETRY_SCHEMA.map((c) => c.name);
 
 /** Typed columns of one record (absent ones are NULL); `details` holds the other fields. */
 type Typed = Partial<{
