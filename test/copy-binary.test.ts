@@ -147,6 +147,10 @@ describe("binary COPY", () => {
     const encode = (column: CopyColumn, value: unknown) => [...binaryCopyChunks([column.type], [[value]])];
     expect(() => encode(COLUMNS[1], "not-a-uuid")).toThrow(/not a uuid/);
     expect(() => encode(COLUMNS[2], "yesterday")).toThrow(/not a timestamp/);
+    expect(() => encode(COLUMNS[2], "20x6-11-28T10:00:00.000Z")).toThrow(/not a timestamp/);
+    // Date.parse would take these as 2 March and 1 May.
+    expect(() => encode(COLUMNS[2], "2026-02-30T00:00:00.000Z")).toThrow(/not a timestamp/);
+    expect(() => encode(COLUMNS[2], "2026-04-31T10:00:00+02:00")).toThrow(/not a timestamp/);
     // No zone: the local time of whichever process reads it. Refused rather than guessed.
     expect(() => encode(COLUMNS[2], "2026-11-28T10:00:00")).toThrow(/with a time zone/);
     expect(() => encode(COLUMNS[7], "true")).toThrow(/not a boolean/);

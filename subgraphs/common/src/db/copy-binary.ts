@@ -21,6 +21,16 @@ const FRACTION = /[.,](\d+)/;
 /** An explicit zone: without one, Date.parse would take the local time and Postgres its session's zone. */
 const ZONED = /(?:z|[+-]\d{2}(?::?\d{2})?)$/i;
 
+/** Whether a time's leading `YYYY-MM-DD` is a calendar date (Date.parse takes 30 February as 2 March). */
+function realDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!m) return true; // not this form: Date.parse judges it
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return (
+    month >= 1 && month <= 12 && day >= 1 && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+  );
+}
+
 /**
  * Microseconds since Postgres's epoch of a Date or an ISO 8601 time with a zone (`Z` or an offset;
  * fraction digits kept to the microsecond).
@@ -28,7 +38,7 @@ const ZONED = /(?:z|[+-]\d{2}(?::?\d{2})?)$/i;
 function pgMicros(value: unknown): number {
   if (value instanceof Date) return (value.getTime() - PG_EPOCH_MS) * 1000;
   const text = String(value).trim();
-  const ms = ZONED.test(text) ? Date.parse(text) : NaN;
+  const ms = ZONED.test(text) && realDate(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(ms)) throw new TypeError(`not a timestamp with a time zone: ${JSON.stringify(text)}`);
   // Date.parse keeps milliseconds; a 4th to 6th fraction digit adds microseconds.
   const digits = FRACTION.exec(text)?.[1] ?? "";
@@ -68,18 +78,23 @@ const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++)
   HEX["0123456789abcdef".charCodeAt(i)] = HEX["0123456789ABCDEF".charCodeAt(i)] = i;
 
-/** Unix milliseconds of the canonical `YYYY-MM-DDTHH:MM:SS.sssZ` (what toISOString writes), else NaN. */
+/** The canonical ISO time, `YYYY-MM-DDTHH:MM:SS.sssZ` (what toISOString writes), character by character. */
+const CANONICAL = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+/** Unix milliseconds of a canonical ISO time (a real calendar date), else NaN. */
 function canonicalMillis(t: string): number {
-  if (t.length !== 24 || t.charCodeAt(23) !== 90 /* Z */ || t.charCodeAt(10) !== 84 /* T */) return NaN;
-  const d = (i: number) => t.charCodeAt(i) - 48;
-  const n2 = (i: number) => d(i) * 10 + d(i + 1);
-  const year = n2(0) * 100 + n2(2);
-  const [month, day, hour, minute, second] = [n2(5), n2(8), n2(11), n2(14), n2(17)];
-  const ms = d(20) * 100 + d(21) * 10 + d(22);
-  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0))
-    return NaN;
+  if (t.length !== CANONICAL.length) return NaN;
+  for (let i = 0; i < CANONICAL.length; i++) {
+    const c = t.charCodeAt(i);
+    const want = CANONICAL.charCodeAt(i);
+    if (want === 100 /* d */ ? c < 48 || c > 57 : c !== want) return NaN;
+  }
+  const n = (from: number, to: number) => Number(t.slice(from, to));
+  const [year, month, day] = [n(0, 4), n(5, 7), n(8, 10)];
+  const [hour, minute, second, ms] = [n(11, 13), n(14, 16), n(17, 19), n(20, 23)];
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return NaN;
   const value = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // Day 31 of a 30-day month rolls over: not canonical, let the general parser judge it.
+  // 31 April would roll over into May: not a date, left to the general parser to refuse.
   return new Date(value).getUTCDate() === day ? value : NaN;
 }
 
