@@ -442,6 +442,41 @@ describe("subscription filters through the gateway", () => {
     }
   });
 
+  it("without a cursor, streams exactly what commits after it starts, even while an older transaction runs", async () => {
+    const tenant = "tenant-filters-now";
+    const reader = await platform.token([Role.READER], tenant, "reader@contoso.example");
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    // An older transaction with an id, still open: every outbox row written from now on lies after
+    // its xid, so the stream's start position has to reach back to before the next incident.
+    const ds = await platform.connect("siem");
+    const older = ds.createQueryRunner();
+    await older.startTransaction();
+    try {
+      await older.query(`SELECT pg_current_xact_id()`);
+      await raise(ingestor, "N1-before", "MEDIUM");
+      expect((await incidents(reader)).size).toBe(1);
+
+      const c = client(reader);
+      const live = watch(c, CHANGES);
+      const liveAlerts = watch(c, ALERTS);
+      await pause();
+      await raise(ingestor, "N2-after", "MEDIUM");
+      await pause();
+      // Nothing is readable while the older transaction runs (rows after it are held back).
+      expect(summary(live)).toEqual([]);
+      await older.commitTransaction();
+      await eventually(() => changes(live).length >= 1 && alerts(liveAlerts).length >= 1, "the new incident");
+      await pause(1_000);
+      // Incident #1 and its alert committed before the subscriptions started: never streamed.
+      expect(summary(live)).toEqual(["CREATED #2"]);
+      expect(titles(liveAlerts)).toEqual(["N2-after"]);
+    } finally {
+      if (older.isTransactionActive) await older.rollbackTransaction();
+      await older.release();
+      await ds.destroy();
+    }
+  });
+
   it("refuses a cursor the outbox retention has passed (CURSOR_EXPIRED); a quiet tenant's old cursor still resumes", async () => {
     const tenant = "tenant-filters-expiry";
     const reader = await platform.token([Role.READER], tenant);

@@ -52,16 +52,24 @@ export function decodeOutboxCursor(cursor: string): OutboxPosition | null {
   return match ? { xid: match[1], seq: match[2] } : null;
 }
 
-/**
- * The position a live-only reader starts from: every row of a transaction still running now (and
- * of any later one) lies after it, so nothing committed after this call is missed. A few rows
- * committed just before may be delivered too (at least once).
- */
-export async function outboxStart(manager: EntityManager): Promise<OutboxPosition> {
+/** Where a live-only reader starts: a position, and what had committed at that moment. */
+export interface OutboxStart {
+  /** Every row of a transaction still running now (and of any later one) lies after it. */
+  after: OutboxPosition;
+  /**
+   * The snapshot of now (`pg_snapshot` text). Rows between `after` and now that had already committed
+   * (their transactions overlapped an older one still running) are visible in it: the reader skips
+   * them with `OutboxQuery.committedBefore`, so it gets exactly what commits after it started.
+   */
+  committedBefore: string;
+}
+
+/** The start of a live-only reader: nothing committed after this call is missed, nothing before is read. */
+export async function outboxStart(manager: EntityManager): Promise<OutboxStart> {
   const [row] = (await manager.query(
-    `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid`,
-  )) as Array<{ xid: string }>;
-  return { xid: row.xid, seq: "0" };
+    `SELECT s::text AS snapshot, pg_snapshot_xmin(s)::text AS xid FROM pg_current_snapshot() AS s`,
+  )) as Array<{ snapshot: string; xid: string }>;
+  return { after: { xid: row.xid, seq: "0" }, committedBefore: row.snapshot };
 }
 
 /** What to read. */
@@ -70,6 +78,8 @@ export interface OutboxQuery {
   /** Topics to read (exact names); all when empty. */
   topics?: readonly string[];
   limit: number;
+  /** Skip rows of transactions this snapshot sees as committed (`OutboxStart.committedBefore`). */
+  committedBefore?: string;
 }
 
 /**
@@ -85,9 +95,10 @@ export async function readOutbox(manager: EntityManager, query: OutboxQuery): Pr
       WHERE (xid, seq) > ($1::xid8, $2::bigint)
         AND xid < pg_snapshot_xmin(pg_current_snapshot())
         AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
+        AND ($5::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(xid, $5::pg_snapshot))
       ORDER BY outbox.xid, outbox.seq
       LIMIT $4`,
-    [query.after.xid, query.after.seq, topics, query.limit],
+    [query.after.xid, query.after.seq, topics, query.limit, query.committedBefore ?? null],
   )) as Array<{
     xid: string;
     seq: string;

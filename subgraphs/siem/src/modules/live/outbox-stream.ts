@@ -34,6 +34,8 @@ export const DEFAULT_STREAM_OPTIONS: OutboxStreamOptions = {
 export class OutboxStream<T> implements AsyncIterableIterator<T> {
   private buffer: T[] = [];
   private position?: OutboxPosition;
+  /** Started without a position: what had committed then, which this stream never yields. */
+  private committedBefore?: string;
   private woken = true;
   private closed = false;
   private waiter?: () => void;
@@ -95,8 +97,18 @@ export class OutboxStream<T> implements AsyncIterableIterator<T> {
   private async fill(): Promise<void> {
     this.woken = false;
     const { full, values, held } = await inTenant(this.ds, this.tenantId, async (m) => {
-      const from = (this.position ??= await outboxStart(m));
-      const rows = await readOutbox(m, { after: from, topics: this.topics, limit: this.options.batchSize });
+      if (!this.position) {
+        const start = await outboxStart(m);
+        this.position = start.after;
+        this.committedBefore = start.committedBefore;
+      }
+      const from = this.position;
+      const rows = await readOutbox(m, {
+        after: from,
+        topics: this.topics,
+        limit: this.options.batchSize,
+        committedBefore: this.committedBefore,
+      });
       const values = rows.length ? await this.transform(m, rows) : [];
       const to = rows.length ? rows[rows.length - 1].position : from;
       const full = rows.length === this.options.batchSize;
