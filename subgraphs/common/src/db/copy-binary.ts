@@ -16,19 +16,21 @@ export interface CopyColumn {
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 /** 2000-01-01T00:00:00Z, Postgres's timestamp epoch, in Unix milliseconds. */
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const FRACTION = /[.,](\d+)/;
 /** An explicit zone: without one, Date.parse would take the local time and Postgres its session's zone. */
 const ZONED = /(?:z|[+-]\d{2}(?::?\d{2})?)$/i;
 
-/** Whether a time's leading `YYYY-MM-DD` is a calendar date (Date.parse takes 30 February as 2 March). */
-function realDate(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (!m) return true; // not this form: Date.parse judges it
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+/** Whether year-month-day is on the calendar (Date.parse takes 30 February as 2 March). */
+function isCalendarDate(year: number, month: number, day: number): boolean {
   return (
     month >= 1 && month <= 12 && day >= 1 && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
   );
+}
+
+/** Whether a time's leading `YYYY-MM-DD`, when it has one, is on the calendar. */
+function realDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  return !m || isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
 /**
@@ -81,7 +83,7 @@ for (let i = 0; i < 16; i++)
 /** The canonical ISO time, `YYYY-MM-DDTHH:MM:SS.sssZ` (what toISOString writes), character by character. */
 const CANONICAL = "dddd-dd-ddTdd:dd:dd.dddZ";
 
-/** Unix milliseconds of a canonical ISO time (a real calendar date), else NaN. */
+/** Unix milliseconds of a canonical ISO time on a real calendar date, else NaN (the general parser decides). */
 function canonicalMillis(t: string): number {
   if (t.length !== CANONICAL.length) return NaN;
   for (let i = 0; i < CANONICAL.length; i++) {
@@ -90,12 +92,16 @@ function canonicalMillis(t: string): number {
     if (want === 100 /* d */ ? c < 48 || c > 57 : c !== want) return NaN;
   }
   const n = (from: number, to: number) => Number(t.slice(from, to));
-  const [year, month, day] = [n(0, 4), n(5, 7), n(8, 10)];
-  const [hour, minute, second, ms] = [n(11, 13), n(14, 16), n(17, 19), n(20, 23)];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return NaN;
-  const value = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // 31 April would roll over into May: not a date, left to the general parser to refuse.
-  return new Date(value).getUTCDate() === day ? value : NaN;
+  const [year, month, day, hour, minute, second] = [
+    n(0, 4),
+    n(5, 7),
+    n(8, 10),
+    n(11, 13),
+    n(14, 16),
+    n(17, 19),
+  ];
+  if (!isCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second, n(20, 23));
 }
 
 /**
@@ -140,19 +146,23 @@ export function* binaryCopyChunks(
     }
     return (pos += buf.write(text, pos, "utf8"));
   };
+  /** 32 hex digits, with or without a dash at each group boundary (8-4-4-4-12). */
   const uuid = (text: string) => {
     int32(16);
     let k = 0;
-    for (let i = 0; i < text.length && k < 32; i++) {
+    let ok = text.length >= 32;
+    for (let i = 0; ok && i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c === 45 /* - */ && (i === 8 || i === 13 || i === 18 || i === 23)) continue;
+      if (c === 45 /* - */ && (k === 8 || k === 12 || k === 16 || k === 20) && text.charCodeAt(i - 1) !== 45)
+        continue;
       const h = c < 128 ? HEX[c] : -1;
-      if (h < 0) break;
+      ok = h >= 0 && k < 32;
+      if (!ok) break;
       if (k % 2 === 0) buf[pos + (k >> 1)] = h << 4;
       else buf[pos + (k >> 1)] |= h;
       k++;
     }
-    if (k !== 32 || !UUID.test(text)) throw new TypeError(`not a uuid: ${JSON.stringify(text)}`);
+    if (!ok || k !== 32) throw new TypeError(`not a uuid: ${JSON.stringify(text)}`);
     pos += 16;
   };
   const inet = (text: string) => {

@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import type { PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { EntityManager } from "typeorm";
-import { copyBinaryRows, type CopyType } from "./copy-binary";
+import { copyBinaryRows, type CopyColumn } from "./copy-binary";
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
@@ -65,22 +65,26 @@ export function connectionOf(m: EntityManager): PoolClient {
 export interface CopyInsert {
   /** Target table (unqualified: the subgraph's schema). */
   table: string;
-  columns: readonly string[];
+  /**
+   * The columns, by name (a text COPY), or with their Postgres types (a binary COPY, `copy-binary.ts`:
+   * no text escaping on either side, and no parsing of times, addresses and ids in Postgres).
+   */
+  columns: readonly string[] | readonly CopyColumn[];
   rows: Iterable<readonly unknown[]>;
   /** The unique key whose duplicates are ignored, e.g. `(tenant_id, connector, source_event_id, time)`. */
   conflict: string;
   /** Columns that tell the inserted rows apart when some were duplicates, e.g. `id`. */
   returning: string;
-  /**
-   * The columns' Postgres types, in `columns` order: the staging COPY is then binary (`copy-binary.ts`),
-   * which spares both sides the text escaping and Postgres the parsing of times, addresses and ids.
-   */
-  types?: readonly CopyType[];
 }
 
 /** What `copyInsertNew` stored: every row, or (when some were duplicates) the rows it returns. */
 export type CopyInsertResult<R> =
   { allNew: true; count: number } | { allNew: false; count: number; rows: R[] };
+
+/** Whether columns come with their types (a binary COPY) or by name only (a text COPY). */
+function typed(columns: readonly string[] | readonly CopyColumn[]): columns is readonly CopyColumn[] {
+  return typeof columns[0] !== "string";
+}
 
 /** Whether a query failed on a unique constraint (SQLSTATE 23505), under TypeORM's wrapper or not. */
 function isUniqueViolation(error: unknown): boolean {
@@ -104,20 +108,14 @@ function isUniqueViolation(error: unknown): boolean {
  */
 export async function copyInsertNew<R>(m: EntityManager, insert: CopyInsert): Promise<CopyInsertResult<R>> {
   const stage = `${insert.table}_stage`;
-  const columns = insert.columns.join(", ");
+  const names = typed(insert.columns) ? insert.columns.map((c) => c.name) : insert.columns;
+  const columns = names.join(", ");
   await m.query(
     `CREATE TEMP TABLE ${stage} (LIKE ${insert.table} INCLUDING DEFAULTS INCLUDING COMPRESSION) ON COMMIT DROP`,
   );
   const client = connectionOf(m);
-  const types = insert.types;
-  if (types) {
-    if (types.length !== insert.columns.length)
-      throw new Error(`${insert.columns.length} columns but ${types.length} types for ${insert.table}`);
-    const columns = insert.columns.map((name, i) => ({ name, type: types[i] }));
-    await copyBinaryRows(client, stage, columns, insert.rows);
-  } else {
-    await copyRows(client, stage, insert.columns, insert.rows);
-  }
+  if (typed(insert.columns)) await copyBinaryRows(client, stage, insert.columns, insert.rows);
+  else await copyRows(client, stage, names, insert.rows);
   const move = `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage}`;
   await m.query("SAVEPOINT copy_insert_new");
   try {

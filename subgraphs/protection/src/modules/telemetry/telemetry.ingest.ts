@@ -22,7 +22,6 @@ import {
 } from "./telemetry.model";
 import {
   recordFromRow,
-  TELEMETRY_COLUMNS,
   TELEMETRY_SCHEMA,
   telemetryPartitions,
   telemetryRow,
@@ -188,8 +187,7 @@ export class TelemetryIngest {
       const lookback = await bruteForceLookback(m, tenantId, good);
       const inserted = await copyInsertNew<{ resource_id: string; record_id: string }>(m, {
         table: "telemetry",
-        columns: TELEMETRY_COLUMNS,
-        types: TELEMETRY_SCHEMA.map((c) => c.type),
+        columns: TELEMETRY_SCHEMA,
         rows: rowsOf(good, (r) => telemetryRow(tenantId, r)),
         conflict: "(tenant_id, resource_id, kind, time, record_id)",
         returning: "resource_id, record_id",

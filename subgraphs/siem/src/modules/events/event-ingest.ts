@@ -132,8 +132,7 @@ export class EventIngest {
     const inserted = await inTenant(this.ds, tenantId, async (m) => {
       const rows = await copyInsertNew<{ id: string }>(m, {
         table: "events",
-        columns: STORED_EVENT_COLUMNS,
-        types: STORED_EVENT_SCHEMA.map((c) => c.type),
+        columns: STORED_EVENT_SCHEMA,
         rows: rowsOf(good, (e) => eventRow(tenantId, e)),
         conflict: "(tenant_id, connector, source_event_id, time)",
         returning: "id",
