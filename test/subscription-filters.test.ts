@@ -160,7 +160,7 @@ describe("subscription filters through the gateway", () => {
       await raise(ingestor, "A1-external-low", "LOW"),
       await raise(ingestor, "A2-external-high", "HIGH"),
       await raise(ingestor, "A3-workload-medium", "MEDIUM", "WORKLOAD_PROTECTION", "ACTIVE"),
-      await raise(ingestor, "A4-ti-high", "HIGH", "TI_MATCH"),
+      await raise(ingestor, "A4-external-high", "HIGH"),
       await raise(ingestor, "A5-workload-high", "HIGH", "WORKLOAD_PROTECTION"),
     ];
     // Two records of the fixture delete a diagnostic setting: the rule raises one alert for each.
@@ -178,7 +178,7 @@ describe("subscription filters through the gateway", () => {
       ["A1-external-low", "LOW", "EXTERNAL", "NEW"],
       ["A2-external-high", "HIGH", "EXTERNAL", "NEW"],
       ["A3-workload-medium", "MEDIUM", "WORKLOAD_PROTECTION", "ACTIVE"],
-      ["A4-ti-high", "HIGH", "TI_MATCH", "NEW"],
+      ["A4-external-high", "HIGH", "EXTERNAL", "NEW"],
       ["A5-workload-high", "HIGH", "WORKLOAD_PROTECTION", "NEW"],
     ];
     expect(
@@ -223,8 +223,8 @@ describe("subscription filters through the gateway", () => {
 
     // (b) Filters: every condition given must hold; the cursors are the unfiltered stream's.
     const ruleTitles = ["Audit logging disabled", "Audit logging disabled"];
-    expect(titles(high)).toEqual(["A2-external-high", "A4-ti-high", "A5-workload-high", ...ruleTitles]);
-    expect(titles(external)).toEqual(["A1-external-low", "A2-external-high"]);
+    expect(titles(high)).toEqual(["A2-external-high", "A4-external-high", "A5-workload-high", ...ruleTitles]);
+    expect(titles(external)).toEqual(["A1-external-low", "A2-external-high", "A4-external-high"]);
     expect(titles(fromRulesOrWorkloads)).toEqual(["A3-workload-medium", "A5-workload-high", ...ruleTitles]);
     expect(titles(highWorkloads)).toEqual(["A5-workload-high"]);
     expect(titles(active)).toEqual(["A3-workload-medium"]);
@@ -256,7 +256,12 @@ describe("subscription filters through the gateway", () => {
     expect(titles(replay).at(-1)).toBe("A8-external-high-live");
     expect(titles(replayHigh)).toEqual([...titles(high)]);
     expect(titles(high).at(-1)).toBe("A8-external-high-live");
-    expect(titles(external)).toEqual(["A1-external-low", "A2-external-high", "A8-external-high-live"]);
+    expect(titles(external)).toEqual([
+      "A1-external-low",
+      "A2-external-high",
+      "A4-external-high",
+      "A8-external-high-live",
+    ]);
     expect(titles(highWorkloads)).toEqual(["A5-workload-high"]);
 
     // (d) Tenants apart: B saw none of A's alerts, live or replayed from A's cursor, only its own.

@@ -33,6 +33,14 @@ describe("client authentication", () => {
       roles: [Role.ADMIN],
     });
     await expect(auth.authenticate(`Bearer ${foreign}`)).rejects.toThrow();
+    for (const tenantId of ["t".repeat(257), "t1\u0000", "t\ud800", "  "]) {
+      const odd = await signDevToken(SECRET, { subject: "alice", tenantId, roles: [Role.READER] });
+      await expect(auth.authenticate(`Bearer ${odd}`)).rejects.toThrow(/1 to 256 characters of valid text/);
+    }
+    const longSubject = await signDevToken(SECRET, { subject: "s".repeat(257), tenantId: "t1", roles: [] });
+    await expect(auth.authenticate(`Bearer ${longSubject}`)).rejects.toThrow(/1 to 256 characters/);
+    const widest = await signDevToken(SECRET, { subject: "s", tenantId: "t".repeat(256), roles: [] });
+    expect((await auth.authenticate(`Bearer ${widest}`)).tenantId).toHaveLength(256);
     await expect(auth.authenticate("Basic abc")).rejects.toThrow(/Bearer/);
     await expect(auth.authenticate(undefined)).rejects.toThrow(/Bearer/);
   });

@@ -1,11 +1,18 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import {
   parseRoles,
+  textProblem,
   UnauthenticatedError,
   type Config,
   type Identity,
   type Role,
 } from "../../subgraphs/common/src";
+
+/** Longest tenant id or subject a client token may carry (Entra tenant ids are 36 characters). */
+const MAX_CLAIM_LENGTH = 256;
+
+const isStorableClaim = (value: string): boolean =>
+  value.trim().length > 0 && value.length <= MAX_CLAIM_LENGTH && textProblem(value) === null;
 
 /** Issuer of development tokens (`npm run token`). */
 export const DEV_ISSUER = "rampart-dev";
@@ -62,6 +69,11 @@ export class ClientAuth {
           : undefined;
     if (!tenantId || !payload.sub)
       throw new UnauthenticatedError("The bearer token names no tenant or subject.");
+    // Both are stored with every row a caller writes (and indexed): text Postgres holds, of bounded length.
+    if (!isStorableClaim(tenantId) || !isStorableClaim(payload.sub))
+      throw new UnauthenticatedError(
+        `The bearer token's tenant or subject is not 1 to ${MAX_CLAIM_LENGTH} characters of valid text.`,
+      );
     const identity: Identity = { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
     if (typeof payload.exp !== "number") return { identity, expiresAt: null };
     const verified = { identity, expiresAt: payload.exp * 1000 };

@@ -13,8 +13,9 @@ import type { ClientAuth } from "./auth";
 
 /**
  * A bulk ingest route (`POST /ingest/events?connector=KIND` to the SIEM, `POST /ingest/telemetry` to
- * protection): authenticates the caller (INGESTOR or ADMIN), then streams the NDJSON body to the same
- * path and query on the subgraph at `upstream` with the internal identity token, and relays its answer.
+ * protection): authenticates the caller (INGESTOR or ADMIN), then streams the NDJSON body (with its
+ * Content-Type and Content-Encoding) to the same path and query on the subgraph at `upstream` with the
+ * internal identity token, and relays its answer.
  * The body is not buffered here; the subgraph enforces the size limit (413), and an announced oversize
  * body is refused at once.
  */
@@ -64,6 +65,8 @@ export function ingestProxy(options: {
         method: "POST",
         headers: {
           "content-type": req.headers["content-type"] ?? "application/x-ndjson",
+          // The body goes through as sent: the subgraph decompresses it (and applies its limit to what comes out).
+          ...(req.headers["content-encoding"] ? { "content-encoding": req.headers["content-encoding"] } : {}),
           [IDENTITY_HEADER]: await options.tokens.sign(identity),
         },
         body: req,

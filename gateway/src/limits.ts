@@ -1,4 +1,7 @@
+import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
+import { GraphQLError } from "graphql";
+import { ErrorCode, jsonProblem } from "../../subgraphs/common/src";
 
 /** Operation limits (GraphQL Armor): depth, aliases, directives, tokens and cost. */
 export function operationLimits(options: { production: boolean }) {
@@ -16,6 +19,47 @@ export function operationLimits(options: { production: boolean }) {
     },
     blockFieldSuggestion: { enabled: options.production },
   }).protect();
+}
+
+/**
+ * Deepest nesting of an operation's variables the gateway passes on. Well above any subgraph's own limit
+ * (records 100, policy conditions 32: they answer with the fault's path), well below where the gateway's
+ * own `JSON.stringify` of a subgraph fetch would exhaust the stack (~4,000 levels).
+ */
+export const MAX_VARIABLES_DEPTH = 2000;
+
+/**
+ * Refuses an operation whose variables nest deeper than MAX_VARIABLES_DEPTH (BAD_USER_INPUT, HTTP 400) before
+ * any subgraph fetch serialises them: `JSON.stringify` recurses, so a JSON variable a few thousand levels
+ * deep would otherwise exhaust the stack and fail the request as an internal error.
+ */
+export function variablesDepthLimit<TContext extends object>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request }) {
+          const problem = jsonProblem(request.variables ?? {}, {
+            strings: false,
+            maxDepth: MAX_VARIABLES_DEPTH,
+          });
+          if (!problem) return;
+          const variable = problem.path.split(/[.[]/)[0];
+          throw new GraphQLError(
+            `Variable $${variable} is nested deeper than ${MAX_VARIABLES_DEPTH} levels, the most accepted.`,
+            {
+              extensions: {
+                code: ErrorCode.BadUserInput,
+                problems: [
+                  { field: problem.path, message: `is nested deeper than ${MAX_VARIABLES_DEPTH} levels` },
+                ],
+                http: { status: 400 },
+              },
+            },
+          );
+        },
+      };
+    },
+  };
 }
 
 /** True for an error raised by one of the limits above. */

@@ -21,7 +21,7 @@ import {
 import { ClientAuth } from "./auth";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
 import { ingestProxy } from "./ingest";
-import { isLimitError, operationLimits } from "./limits";
+import { isLimitError, operationLimits, variablesDepthLimit } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
 import { createSubscriptionManager, DEFAULT_SUBSCRIPTION_SETTINGS } from "./subscriptions";
@@ -136,6 +136,7 @@ export async function startGateway(
     validationRules: limits.validationRules,
     plugins: [
       ...limits.plugins,
+      variablesDepthLimit<GatewayContext>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
       {

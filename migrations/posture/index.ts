@@ -3,6 +3,7 @@ import { Assessments1764400000000 } from "./1764400000000-assessments";
 import { ResourceExternalIdLower1764800000000 } from "./1764800000000-resource-external-id-lower";
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { ResourceExternalIdKey1765900000000 } from "./1765900000000-resource-external-id-key";
+import { PostureMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -11,4 +12,5 @@ export const postureMigrations = [
   ResourceExternalIdLower1764800000000,
   OutboxPosition1764950000000,
   ResourceExternalIdKey1765900000000,
+  PostureMillisecondSortTimes1766000000000,
 ];

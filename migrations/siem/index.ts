@@ -6,6 +6,7 @@ import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { EventsStorage1765700000000 } from "./1765700000000-events-storage";
 import { OutboxPruned1765800000000 } from "./1765800000000-outbox-pruned";
 import { EventsEntityKeys1765900000000 } from "./1765900000000-events-entity-keys";
+import { SiemMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -17,4 +18,5 @@ export const siemMigrations = [
   EventsStorage1765700000000,
   OutboxPruned1765800000000,
   EventsEntityKeys1765900000000,
+  SiemMillisecondSortTimes1766000000000,
 ];

@@ -1,5 +1,5 @@
 import DataLoader from "dataloader";
-import type { Page } from "./pagination";
+import { checkCursor, type Page } from "./pagination";
 
 /** One page of a per-parent list plus the parent's total. */
 export interface ChildPage<T> {
@@ -51,8 +51,12 @@ export function byIdLoader<T extends { id: string }>(
 
 /**
  * One statement that pages children of many parents at once, newest first. `source` is a SELECT
- * yielding `parent_id`, `created_at`, `id` and the child's columns; its parameters come first.
- * Each parent's total is counted before the cursor applies, so `totalCount` is the whole list.
+ * yielding `parent_id`, `created_at`, `id` (a UUID) and the child's columns; its parameters come first.
+ * Each parent's total is counted before the cursor applies, so `totalCount` is the whole list. Callers
+ * build the page with `toKeysetPage(args, "time")`; the cursor is checked again here (BAD_USER_INPUT),
+ * because its parts go into `::timestamptz` and `::uuid` casts. `created_at` must hold whole
+ * milliseconds (`timestamptz(3)`), as cursors carry it: a finer stored time would place a cursor before
+ * its own row and the next page would skip the rest of the rows created in the same transaction.
  */
 export function childPageSql(
   source: string,
@@ -60,7 +64,7 @@ export function childPageSql(
   page: Page,
 ): { sql: string; params: unknown[] } {
   const n = sourceParams.length;
-  const [afterAt, afterId] = page.after ?? [null, null];
+  const [afterAt, afterId] = page.after ? checkCursor(page.after, "time") : [null, null];
   return {
     sql: `WITH src AS (${source}),
       counted AS (SELECT src.*, count(*) OVER (PARTITION BY parent_id)::int AS total FROM src),

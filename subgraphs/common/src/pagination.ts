@@ -1,5 +1,6 @@
 import { ArgsType, Directive, Field, Int, ObjectType, registerEnumType, type ClassType } from "type-graphql";
 import { BadUserInputError } from "./errors";
+import { isUuid } from "./validation";
 
 /** Page size bounds of every connection. */
 export const DEFAULT_PAGE_SIZE = 25;
@@ -50,12 +51,20 @@ export function decodeCursor(cursor: string, argument = "after"): CursorKey {
   } catch {
     // fall through to the typed error below
   }
-  throw new BadUserInputError(`Invalid cursor in \`${argument}\`.`, [
+  throw invalidCursor(argument);
+}
+
+/** The BAD_USER_INPUT error of a cursor that is not one of the list's own. */
+export function invalidCursor(argument = "after"): BadUserInputError {
+  return new BadUserInputError(`Invalid cursor in \`${argument}\`.`, [
     { field: argument, message: "not a cursor of this list" },
   ]);
 }
 
-/** Validates `first`/`after` into a Page. */
+/**
+ * Validates `first`/`after` into a Page. The cursor is only checked to be `[value, id]`: lists whose
+ * cursor parts reach SQL use `toKeysetPage`, which also checks them against the list's sort key.
+ */
 export function toPage(args: PageArgs): Page {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
@@ -64,6 +73,86 @@ export function toPage(args: PageArgs): Page {
     ]);
   }
   return { first, after: args.after ? decodeCursor(args.after) : undefined };
+}
+
+/**
+ * What a list sorts by before its id, so what the first part of its cursors must be: a point in time, a
+ * 32-bit integer (numbers, severity ranks), text (names, path keys), or nothing (lists ordered by id only).
+ */
+export type CursorValueKind = "time" | "int" | "text" | "none";
+
+/** What a list's ids are, so what the second part of its cursors must be. */
+export type CursorIdKind = "uuid" | "bigint" | "text";
+
+const INT32_MAX = 2 ** 31 - 1;
+const BIGINT_MAX = 2n ** 63n - 1n;
+
+/** True when `value` is text Postgres can take as a parameter (it holds no NUL character). */
+const isStorableText = (value: unknown): value is string =>
+  typeof value === "string" && !value.includes("\u0000");
+
+/**
+ * The ISO form of a cursor time, or null when it is none. Years 1–9999 only: others have no plain ISO form
+ * that Postgres reads back (`+275760-…`, `0000-…`).
+ */
+function cursorTime(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const time = new Date(value);
+  const year = time.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? time.toISOString() : null;
+}
+
+/** True when a cursor's id is of the list's kind (a bigint within Postgres's range). */
+function cursorId(id: string, kind: CursorIdKind): boolean {
+  switch (kind) {
+    case "uuid":
+      return isUuid(id);
+    case "bigint":
+      return /^\d{1,19}$/.test(id) && BigInt(id) <= BIGINT_MAX;
+    case "text":
+      return isStorableText(id);
+  }
+}
+
+/**
+ * Checks a decoded cursor against a list's sort key and returns it ready for SQL (a time in ISO form,
+ * whatever form it was written in); BAD_USER_INPUT otherwise. A cursor only has to decode to
+ * `[value, id]`, but its parts go into `::timestamptz`, `::int`, `::uuid`… casts: one made by hand, or
+ * taken from a list with another ordering, would fail there as an internal error (and show SQL).
+ */
+export function checkCursor(
+  key: CursorKey,
+  value: CursorValueKind,
+  id: CursorIdKind = "uuid",
+  argument = "after",
+): CursorKey {
+  const [v, keyId] = key;
+  let checked: CursorKey[0] | undefined;
+  switch (value) {
+    case "time":
+      checked = cursorTime(v) ?? undefined;
+      break;
+    case "int":
+      checked = Number.isInteger(v) && Math.abs(v as number) <= INT32_MAX ? v : undefined;
+      break;
+    case "text":
+      checked = isStorableText(v) ? v : undefined;
+      break;
+    case "none":
+      checked = v === null ? null : undefined;
+      break;
+  }
+  if (checked === undefined || !cursorId(keyId, id)) throw invalidCursor(argument);
+  return [checked, keyId];
+}
+
+/**
+ * `toPage` for lists paged by `(value, id)` in SQL (keyset pagination): `value` is the kind of the
+ * list's sort key (for a list with a choice of orderings, the one asked for) and `id` the kind of its ids.
+ */
+export function toKeysetPage(args: PageArgs, value: CursorValueKind, id: CursorIdKind = "uuid"): Page {
+  const page = toPage(args);
+  return page.after ? { ...page, after: checkCursor(page.after, value, id) } : page;
 }
 
 /** Relay page information. */
@@ -170,7 +259,7 @@ export function pageOfArray<T>(
   args: PageArgs,
   keyOf: (item: T) => string,
 ): ConnectionData<T> {
-  const page = toPage(args);
+  const page = toKeysetPage(args, "none", "text");
   const start = page.after ? items.findIndex((i) => keyOf(i) === page.after![1]) + 1 : 0;
   return {
     rows: items.slice(start, start + page.first + 1),

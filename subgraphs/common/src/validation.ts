@@ -8,3 +8,69 @@ export const isUuid = (value: unknown): value is string =>
 /** True for a plain JSON object (not null, not an array). */
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Deepest nesting of a JSON value the platform takes (objects and arrays, the outermost is level 1). Serialising
+ * (`JSON.stringify`) and Postgres's jsonb parser recurse, so a document a few thousand levels deep exhausts the
+ * stack and fails the whole request; real records and definitions stay far below this.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+const MAYBE_UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a string cannot be stored as Postgres `text` or inside `jsonb`, or null: Postgres holds no NUL character,
+ * and jsonb refuses an unpaired UTF-16 surrogate (which UTF-8 cannot encode either).
+ */
+export function textProblem(text: string): string | null {
+  // The cheap scan first: almost every string has no NUL and no surrogate at all.
+  if (!MAYBE_UNSTORABLE.test(text) || !UNSTORABLE_TEXT.test(text)) return null;
+  return text.includes("\u0000")
+    ? "contains a NUL character (U+0000)"
+    : "is not valid Unicode (an unpaired surrogate)";
+}
+
+/** A fault of a JSON value and where: `path` joins keys with `.` and indexes as `[n]` (`""` for the value itself). */
+export interface JsonProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * The first fault that keeps a JSON value out of storage: nesting deeper than `maxDepth`, and (unless `strings`
+ * is false) a string or object key that `textProblem` refuses. The walk stops at `maxDepth`, so a hostile depth
+ * cannot exhaust the stack here either.
+ */
+export function jsonProblem(
+  value: unknown,
+  options: { maxDepth?: number; strings?: boolean } = {},
+): JsonProblem | null {
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
+  const strings = options.strings ?? true;
+  /** The fault under `current`, which `depth` objects and arrays enclose; its path relative to `current`. */
+  const walk = (current: unknown, depth: number): JsonProblem | null => {
+    if (typeof current === "string") {
+      const problem = strings ? textProblem(current) : null;
+      return problem ? { path: "", message: problem } : null;
+    }
+    if (current === null || typeof current !== "object") return null;
+    if (depth === maxDepth) return { path: "", message: `is nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(current)) {
+      for (let i = 0; i < current.length; i++) {
+        const problem = walk(current[i], depth + 1);
+        if (problem) return { path: `[${i}]${problem.path}`, message: problem.message };
+      }
+      return null;
+    }
+    for (const key of Object.keys(current)) {
+      const keyProblem = strings ? textProblem(key) : null;
+      if (keyProblem) return { path: "", message: `has a key that ${keyProblem}` };
+      const problem = walk((current as Record<string, unknown>)[key], depth + 1);
+      if (problem) return { path: `.${key}${problem.path}`, message: problem.message };
+    }
+    return null;
+  };
+  const problem = walk(value, 0);
+  return problem && { path: problem.path.replace(/^\./, ""), message: problem.message };
+}

@@ -6,7 +6,7 @@ import {
   newId,
   NotFoundError,
   RecordRejection,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type ChildPage,
@@ -130,7 +130,7 @@ export class AssessmentsService {
     filter: AssessmentFilter | undefined,
     args: PageArgs,
   ): Promise<AssessmentConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "none", "text");
     const filterKey = JSON.stringify([filter?.statuses ?? null, filter?.source ?? null]);
     let loader = this.byResourceLoaders.get(filterKey);
     if (!loader) {
@@ -156,7 +156,7 @@ export class AssessmentsService {
            FROM assessments a
            WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])
              AND ($3::text[] IS NULL OR a.status = ANY($3::text[])) AND ($4::text IS NULL OR a.source = $4)
-         ) x WHERE ($5::text IS NULL OR x.definition_id > $5)`,
+         ) x WHERE ($5::text IS NULL OR x.definition_id > $5::text COLLATE "C")`,
         [
           this.identity.tenantId,
           ids.filter(isUuid),
@@ -167,7 +167,15 @@ export class AssessmentsService {
       ),
     );
     const out = new Map<string, ChildPage<Assessment>>();
-    for (const row of rows.sort((a, b) => String(a.definition_id).localeCompare(String(b.definition_id)))) {
+    // Code-point order, as the cursor's `COLLATE "C"` comparison above: a locale's order (which sets punctuation
+    // and case apart) would disagree with it on some ids, and a page would skip or repeat them.
+    const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+      String(a.definition_id) < String(b.definition_id)
+        ? -1
+        : String(a.definition_id) > String(b.definition_id)
+          ? 1
+          : 0;
+    for (const row of rows.sort(byId)) {
       const entry = out.get(row.resource_id as string) ?? { rows: [], total: row.total };
       if (entry.rows.length <= first) entry.rows.push(assessmentFromRow(row));
       out.set(row.resource_id as string, entry);

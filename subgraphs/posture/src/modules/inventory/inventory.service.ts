@@ -4,10 +4,11 @@ import {
   newId,
   OrderDirection,
   resourceKindOf,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type CursorKey,
+  type CursorValueKind,
   type Identity,
   type InputProblem,
   type PageArgs,
@@ -28,11 +29,22 @@ import { validateAccountInputs, validateResourceInputs } from "./inventory.valid
 import { evaluateResourceIds, forgetResources } from "../assessments/assessment.runner";
 import { Resource } from "./resource.entity";
 
-const ORDER_COLUMNS: Record<ResourceOrderField, { column: string; cursor: (r: Resource) => string }> = {
-  [ResourceOrderField.NAME]: { column: "r.name", cursor: (r) => r.name },
-  [ResourceOrderField.TYPE]: { column: "r.type", cursor: (r) => r.type },
-  [ResourceOrderField.FIRST_SEEN]: { column: "r.first_seen", cursor: (r) => r.firstSeen.toISOString() },
-  [ResourceOrderField.LAST_SEEN]: { column: "r.last_seen", cursor: (r) => r.lastSeen.toISOString() },
+const ORDER_COLUMNS: Record<
+  ResourceOrderField,
+  { column: string; kind: CursorValueKind; cursor: (r: Resource) => string }
+> = {
+  [ResourceOrderField.NAME]: { column: "r.name", kind: "text", cursor: (r) => r.name },
+  [ResourceOrderField.TYPE]: { column: "r.type", kind: "text", cursor: (r) => r.type },
+  [ResourceOrderField.FIRST_SEEN]: {
+    column: "r.first_seen",
+    kind: "time",
+    cursor: (r) => r.firstSeen.toISOString(),
+  },
+  [ResourceOrderField.LAST_SEEN]: {
+    column: "r.last_seen",
+    kind: "time",
+    cursor: (r) => r.lastSeen.toISOString(),
+  },
 };
 
 const DEFAULT_ORDER: ResourceOrder = { field: ResourceOrderField.NAME, direction: OrderDirection.ASC };
@@ -226,7 +238,7 @@ export class InventoryService {
 
   /** A page of the tenant's accounts, by name. */
   async accounts(args: PageArgs): Promise<CloudAccountConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "text");
     const base = () =>
       this.db.read(async (m) =>
         m
@@ -260,9 +272,9 @@ export class InventoryService {
     order: ResourceOrder | undefined,
     args: PageArgs,
   ): Promise<ResourceConnection> {
-    const page = toPage(args);
     const { field, direction } = order ?? DEFAULT_ORDER;
     const sort = ORDER_COLUMNS[field];
+    const page = toKeysetPage(args, sort.kind);
     const dir = direction === OrderDirection.DESC ? "DESC" : "ASC";
     const rows = await this.db.read(async (m) => {
       const qb = this.filtered(m, filter);

@@ -62,11 +62,11 @@ export class Resource {
   @Field(() => JSONObjectScalar, { description: "The configuration properties the provider reports (JSON)." })
   properties: Record<string, unknown>;
 
-  @Column({ name: "first_seen", type: "timestamptz" })
+  @Column({ name: "first_seen", type: "timestamptz", precision: 3 })
   @Field({ description: "When the resource first arrived in the inventory." })
   firstSeen: Date;
 
-  @Column({ name: "last_seen", type: "timestamptz" })
+  @Column({ name: "last_seen", type: "timestamptz", precision: 3 })
   @Field({ description: "When an inventory upsert last reported the resource." })
   lastSeen: Date;
 

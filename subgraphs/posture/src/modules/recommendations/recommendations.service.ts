@@ -4,7 +4,7 @@ import {
   isUuid,
   OrderDirection,
   pageOfArray,
-  toPage,
+  toKeysetPage,
   type Identity,
   type PageArgs,
   type RequestDb,
@@ -184,7 +184,7 @@ export class RecommendationsService {
 
   /** A page of a recommendation's affected resources. */
   async affectedResources(definitionId: string, args: PageArgs): Promise<ResourceConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "none");
     const { rows, total } = await this.affected.load({ parentId: definitionId, page });
     return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
   }

@@ -4,9 +4,10 @@ import {
   BadUserInputError,
   childConnectionLoader,
   ConflictError,
+  invalidCursor,
   isUuid,
   NotFoundError,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -42,6 +43,9 @@ import { pathKey } from "../fim/paths";
 import { parseWindow } from "./window";
 
 const MAX_RULES_PER_APPROVAL = 1000;
+
+/** The value of a rule-list cursor: the rule's prevalence (a decimal number), "|", its path key. */
+const RULE_CURSOR = /^\d+(?:\.\d+)?\|/;
 
 /** The columns of a group as the API shows it (`g` is `app_control_groups`). */
 const GROUP_SQL = `SELECT g.*,
@@ -171,7 +175,7 @@ export class AppControlService {
 
   /** The tenant's groups by name. */
   async list(args: PageArgs): Promise<AppControlGroupConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "text");
     const [afterName, afterId] = page.after ?? [null, null];
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
       m.query(
@@ -204,7 +208,9 @@ export class AppControlService {
     filter: AppControlRuleFilter | undefined,
     args: PageArgs,
   ): Promise<AppControlRuleConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "text");
+    // The cursor value is "<prevalence>|<path key>", and the prevalence goes into a `::numeric` cast.
+    if (page.after && !RULE_CURSOR.test(page.after[0] as string)) throw invalidCursor();
     if (filter?.minPrevalence != null && !(filter.minPrevalence >= 0 && filter.minPrevalence <= 1))
       throw new BadUserInputError("Invalid rule filter.", [
         { field: "minPrevalence", message: "must be between 0 and 1" },

@@ -4,7 +4,7 @@ import {
   childPageSql,
   groupChildRows,
   isUuid,
-  toPage,
+  toKeysetPage,
   type Identity,
   type Page,
   type PageArgs,
@@ -74,14 +74,14 @@ export class DetectionsService {
 
   /** A page of one machine's detections. */
   async forResource(resourceId: string, args: PageArgs): Promise<WorkloadDetectionConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
     return connection(rows, total, page);
   }
 
   /** The tenant's detections matching `filter`, newest first. */
   async list(filter: DetectionFilter | undefined, args: PageArgs): Promise<WorkloadDetectionConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     if (filter?.resourceId && !isUuid(filter.resourceId))
       throw new BadUserInputError("Invalid detection filter.", [
         { field: "resourceId", message: "must be a resource id (UUID)" },

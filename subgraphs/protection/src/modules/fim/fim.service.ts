@@ -5,7 +5,7 @@ import {
   childConnectionLoader,
   isUuid,
   NotFoundError,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -59,7 +59,13 @@ function watchList(
   });
 }
 
-/** The SQL of file changes of many machines (parameters: see `FimService.changesLoader`). */
+/**
+ * The SQL of file changes of many machines (parameters: see `FimService.changesLoader`). Pages on
+ * (`time_ms`, record id): telemetry times are the agents' own, with any number of fractional digits, but
+ * cursors carry milliseconds, so keying on the stored time would place a cursor before its own change and
+ * the next page would skip the changes of the same millisecond. (Telemetry keeps the agents' times:
+ * `time` is its partition key, whose type Postgres cannot alter.)
+ */
 const CHANGES_SQL = `
   WITH p AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::bool[]) AS p(resource_id, re, critical)),
   f AS (
@@ -88,14 +94,14 @@ const CHANGES_SQL = `
     WINDOW s AS (PARTITION BY k.resource_id, k.watched_key ORDER BY k.time, k.record_id)
   ),
   filtered AS (
-    SELECT c.*, count(*) OVER (PARTITION BY c.resource_id)::int AS total FROM c
+    SELECT c.*, date_trunc('milliseconds', c.time) AS time_ms, count(*) OVER (PARTITION BY c.resource_id)::int AS total FROM c
     WHERE ($6::text[] IS NULL OR c.action = ANY($6::text[])) AND ($7::bool IS NULL OR c.critical = $7)
       AND ($8::text IS NULL OR c.watched_key = $8) AND ($9::timestamptz IS NULL OR c.time >= $9)
       AND ($10::timestamptz IS NULL OR c.time < $10)
   ),
   paged AS (
-    SELECT filtered.*, row_number() OVER (PARTITION BY resource_id ORDER BY time DESC, record_id DESC) AS rn
-    FROM filtered WHERE $11::timestamptz IS NULL OR (time, record_id) < ($11::timestamptz, $12::text)
+    SELECT filtered.*, row_number() OVER (PARTITION BY resource_id ORDER BY time_ms DESC, record_id DESC) AS rn
+    FROM filtered WHERE $11::timestamptz IS NULL OR (time_ms, record_id) < ($11::timestamptz, $12::text)
   )
   SELECT resource_id, record_id, time, path, previous_path, action, user_name, critical, total, baseline_sha256,
     CASE WHEN action = 'deleted' THEN NULL ELSE sha256 END AS new_sha256,
@@ -260,7 +266,7 @@ export class FimService {
     filter: FileChangeFilter | undefined,
     args: PageArgs,
   ): Promise<FileChangeConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time", "text");
     if (filter?.path != null && watchPathProblems(filter.path).length)
       throw new BadUserInputError("Invalid file change filter.", [
         { field: "path", message: "must be an absolute path" },
@@ -370,7 +376,7 @@ export class FimService {
 
   /** A page of a machine's baselines. */
   async baselines(resourceId: string, args: PageArgs): Promise<FileBaselineConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "none", "text");
     const { rows, total } = await this.baselineLoader.load({ parentId: resourceId, page });
     return FileBaselineConnection.from({
       rows,

@@ -8,7 +8,7 @@ import {
   isUuid,
   newId,
   NotFoundError,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -553,7 +553,7 @@ export class JitService {
 
   /** Requests of the tenant, newest first. */
   async list(filter: JitRequestFilter | undefined, args: PageArgs): Promise<JitRequestConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "none");
     const where = ["r.tenant_id = $1"];
     const params: unknown[] = [this.identity.tenantId];
     const add = (sql: string, value: unknown) => {
@@ -571,13 +571,7 @@ export class JitService {
     if (filter?.requester != null) add("r.requester = ?", filter.requester);
     const base = [...params];
     const baseWhere = where.join(" AND ");
-    if (page.after) {
-      if (!isUuid(page.after[1]))
-        throw new BadUserInputError("Invalid cursor in `after`.", [
-          { field: "after", message: "not a cursor of this list" },
-        ]);
-      add("r.id < ?::uuid", page.after[1]);
-    }
+    if (page.after) add("r.id < ?::uuid", page.after[1]);
     params.push(page.first + 1);
     const rows: JitRequestRow[] = await this.db.read((m) =>
       m.query(
@@ -603,11 +597,7 @@ export class JitService {
 
   /** The JIT audit trail of one resource (policy and request steps), newest first. */
   async auditLog(resourceId: string, args: PageArgs): Promise<JitAuditEntryConnection> {
-    const page = toPage(args);
-    if (page.after && !/^\d+$/.test(page.after[1]))
-      throw new BadUserInputError("Invalid cursor in `after`.", [
-        { field: "after", message: "not a cursor of this list" },
-      ]);
+    const page = toKeysetPage(args, "none", "bigint");
     // `jit_resource_id` is the stored resource id of `jit.*` entries: plain `=` lets Postgres use its
     // index under the tenant policy (`->>` is not leakproof).
     const where = `tenant_id = $1 AND jit_resource_id = $2`;

@@ -7,7 +7,7 @@ import {
   isUuid,
   newId,
   RecordRejection,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   Connection,
@@ -577,7 +577,7 @@ export class VulnerabilitiesService {
     filter: VulnerabilityFilter | undefined,
     args: PageArgs,
   ): Promise<VulnerabilityFindingConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "none");
     const key = JSON.stringify([filter?.severities ?? null, filter?.status ?? FindingStatus.OPEN]);
     let loader = this.byResource.get(key);
     if (!loader) {

@@ -1,5 +1,6 @@
 import type { EntityManager } from "typeorm";
 import { newId, writeOutbox } from "../../../../common/src";
+import { normalizeIp } from "../connectors/normalizers/common";
 import { correlateAlerts, type GroupingSettings } from "../incidents/correlation";
 
 /** Entity kinds of alerts (Sentinel's entity mappings). */
@@ -14,6 +15,15 @@ export const ENTITY_TYPES = [
   "DOMAIN",
 ] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
+
+/**
+ * An entity's value as alerts are indexed, correlated and looked up by: lower case, and an IP in the canonical
+ * form the event normalisers give (`2001:DB8:0::1` → `2001:db8::1`, `::ffff:10.0.0.1` → `10.0.0.1`, zone and
+ * port dropped), so an entity page finds the alerts and the events of an address however it was written.
+ */
+export function entityKey(type: string, value: string): string {
+  return (type === "IP" ? normalizeIp(value) : null) ?? value.toLowerCase();
+}
 
 /** An alert about to be stored, from any provider. */
 export interface NewAlert {
@@ -55,6 +65,8 @@ export async function storeAlerts(
 ): Promise<StoredAlerts> {
   if (alerts.length === 0) return { ids: [], created: [], incidents: [] };
   const candidateIds = alerts.map(() => newId());
+  // created_at is timestamptz(3): Postgres keeps now() in whole milliseconds, as list cursors carry it, so
+  // a cursor never falls before its own row (which would skip the rest of the batch on the next page).
   const rows: Array<{ id: string; provider: string; source_id: string; created: boolean }> = await m.query(
     `WITH input AS (
        SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[],
@@ -101,12 +113,14 @@ export async function storeAlerts(
   const ids = alerts.map((a) => byKey.get(`${a.provider}|${a.sourceId}`)!.id);
   const createdRows = rows.filter((r) => r.created);
   const created = new Set(createdRows.map((r) => r.id));
-  const fresh = alerts.map((a, i) => ({ a, id: ids[i] })).filter(({ id }) => created.has(id));
+  // A repeat of (provider, source id) inside the batch maps to the same new row: only its first occurrence
+  // (the one stored) is new, so it is indexed, announced and correlated once.
+  const pending = new Set(created);
+  const fresh = alerts.map((a, i) => ({ a, id: ids[i] })).filter(({ id }) => pending.delete(id));
+  const keysOf = (a: NewAlert) =>
+    a.entities.map((e) => ({ type: e.type, value: entityKey(e.type, e.value) }));
   const entityRows = fresh.flatMap(({ a, id }) =>
-    [...new Map(a.entities.map((e) => [`${e.type}|${e.value.toLowerCase()}`, e])).values()].map((e) => ({
-      id,
-      e,
-    })),
+    [...new Map(keysOf(a).map((e) => [`${e.type}|${e.value}`, e])).values()].map((e) => ({ id, e })),
   );
   if (entityRows.length) {
     await m.query(
@@ -116,7 +130,7 @@ export async function storeAlerts(
         tenantId,
         entityRows.map((r) => r.id),
         entityRows.map((r) => r.e.type),
-        entityRows.map((r) => r.e.value.toLowerCase()),
+        entityRows.map((r) => r.e.value),
       ],
     );
   }
@@ -137,7 +151,7 @@ export async function storeAlerts(
       title: a.title,
       description: a.description,
       severity: a.severity,
-      entities: a.entities,
+      entities: keysOf(a),
       ruleId: a.ruleId ?? null,
       grouping: a.grouping ?? null,
     })),

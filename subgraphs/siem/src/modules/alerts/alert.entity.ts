@@ -91,7 +91,7 @@ export class SecurityAlert {
   @Field({ description: "When the activity was last seen." })
   endTime: Date;
 
-  @Column({ name: "created_at", type: "timestamptz" })
+  @Column({ name: "created_at", type: "timestamptz", precision: 3 })
   @Field({ description: "When Rampart received the alert." })
   createdAt: Date;
 

@@ -39,7 +39,11 @@ export class AlertEntity {
 /** An alert pushed by a provider. */
 @InputType({ description: "An alert from a provider; idempotent on (provider, sourceId)." })
 export class AlertInput {
-  @Field(() => AlertProvider, { defaultValue: AlertProvider.EXTERNAL, description: "Who raised it." })
+  @Field(() => AlertProvider, {
+    defaultValue: AlertProvider.EXTERNAL,
+    description:
+      "Who raised it: EXTERNAL (the default) or WORKLOAD_PROTECTION. ANALYTICS_RULE and TI_MATCH alerts are raised by the SIEM itself and refused here.",
+  })
   provider: AlertProvider;
 
   @Field({ description: "The provider's id of the alert (repeats are ignored)." })

@@ -3,23 +3,40 @@ import {
   childPageSql,
   groupChildRows,
   isUuid,
+  jsonProblem,
+  MAX_FUTURE_MS,
   RecordRejection,
-  toPage,
   byIdLoader,
+  toKeysetPage,
   type Identity,
   type InputProblem,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { alertFromRow, type SecurityAlert } from "./alert.entity";
+import { AlertProvider, alertFromRow, type SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
 import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
 import { storeAlerts } from "./alert-store";
 
 const MAX_ALERTS_PER_CALL = 10_000;
+/** The providers whose alerts come in through `ingestAlerts` (external tools and workload protection's relay). */
+const PUSHED_PROVIDERS: ReadonlySet<string> = new Set([
+  AlertProvider.EXTERNAL,
+  AlertProvider.WORKLOAD_PROTECTION,
+]);
+/** Longest entity value (UTF-8 bytes): entities are indexed, and a btree entry holds at most 2,704 bytes. */
+const MAX_ENTITY_VALUE_BYTES = 2048;
 
-function problemsOf(input: AlertInput, index: number): InputProblem[] {
+function problemsOf(input: AlertInput, index: number, now: number): InputProblem[] {
   const problems: InputProblem[] = [];
+  // Rule and TI alerts are the SIEM's own, keyed by ids a caller can predict: pushed, they could pre-empt (as
+  // "duplicates") or impersonate the SIEM's detections.
+  if (!PUSHED_PROVIDERS.has(input.provider))
+    problems.push({
+      index,
+      field: "provider",
+      message: `${input.provider} alerts are raised by the SIEM itself; push EXTERNAL or WORKLOAD_PROTECTION`,
+    });
   if (!input.sourceId?.trim()) problems.push({ index, field: "sourceId", message: "is required" });
   else if (input.sourceId.length > 512)
     problems.push({ index, field: "sourceId", message: "at most 512 characters" });
@@ -34,6 +51,24 @@ function problemsOf(input: AlertInput, index: number): InputProblem[] {
     if (!/^T\d{4}(\.\d{3})?$/.test(t))
       problems.push({ index, field: "techniques", message: `"${t}" is not an ATT&CK technique id` });
   }
+  // Clock skew is tolerated as for events; further ahead, the incident's last activity would lie in the future.
+  for (const field of ["startTime", "endTime"] as const) {
+    if (input[field] && input[field].getTime() > now + MAX_FUTURE_MS)
+      problems.push({ index, field, message: "is more than a day in the future" });
+  }
+  (input.entities ?? []).forEach((e, i) => {
+    // A blank value names nothing, yet correlation would join every alert carrying one into one incident.
+    if (!e.value.trim()) problems.push({ index, field: `entities[${i}].value`, message: "is required" });
+    else if (Buffer.byteLength(e.value) > MAX_ENTITY_VALUE_BYTES)
+      problems.push({
+        index,
+        field: `entities[${i}].value`,
+        message: `at most ${MAX_ENTITY_VALUE_BYTES} bytes`,
+      });
+  });
+  // Stored as text and jsonb, which hold no NUL and no unpaired surrogate.
+  const fault = jsonProblem(input);
+  if (fault) problems.push({ index, field: fault.path, message: fault.message });
   return problems;
 }
 
@@ -78,21 +113,21 @@ export class AlertsService {
 
   /** A page of a resource's alerts as a connection. */
   async forResource(resourceId: string, args: PageArgs) {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
     return AlertConnection.from({ rows, page, total, cursorOf: (a) => [a.createdAt.toISOString(), a.id] });
   }
 
   /** A page of an incident's alerts as a connection. */
   async forIncident(incidentId: string, args: PageArgs) {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { rows, total } = await this.byIncident.load({ parentId: incidentId, page });
     return AlertConnection.from({ rows, page, total, cursorOf: (a) => [a.createdAt.toISOString(), a.id] });
   }
 
   /** The tenant's alerts, newest first. */
   async list(args: PageArgs) {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { sql, params } = childPageSql(
       `SELECT a.*, a.tenant_id AS parent_id FROM alerts a WHERE a.tenant_id = $1`,
       [this.identity.tenantId],
@@ -113,7 +148,8 @@ export class AlertsService {
         [{ field: "input", message: `at most ${MAX_ALERTS_PER_CALL} alerts per call` }],
       );
     }
-    const problems = inputs.flatMap(problemsOf);
+    const received = Date.now();
+    const problems = inputs.flatMap((input, index) => problemsOf(input, index, received));
     const bad = new Set(problems.map((p) => p.index));
     const good = inputs.map((input, index) => ({ input, index })).filter(({ index }) => !bad.has(index));
     const ids: Array<string | null> = inputs.map(() => null);

@@ -10,7 +10,7 @@ import {
   type CopyColumn,
   type Identity,
 } from "../../../../common/src";
-import { NORMALIZERS } from "../connectors/normalizers";
+import { NORMALIZERS, recordDepthProblem, storedJson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
 import { dayOf, ensurePartitions } from "./partitions";
 
@@ -18,8 +18,10 @@ import { dayOf, ensurePartitions } from "./partitions";
 export interface StoredEvent extends NormalizedEvent {
   id: string;
   connector: ConnectorKind;
-  /** The record's JSON as received, when available: stored as `raw` without serialising it again. */
-  rawText?: string;
+  /** `raw` as stored: the record's JSON as received when available (not serialised again), or null for none. */
+  rawText?: string | null;
+  /** `attributes` as stored (JSON text), once the ingest has serialised and checked it. */
+  attributesText?: string;
 }
 
 /** A record the ingest could not keep, by its 1-based line (or index + 1 for GraphQL batches). */
@@ -102,6 +104,11 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: record.error });
         continue;
       }
+      const deep = recordDepthProblem(record.value, record.text);
+      if (deep) {
+        rejected.push({ line: record.line, reason: deep });
+        continue;
+      }
       const event = normalize(record.value);
       if ("reason" in event) {
         rejected.push({ line: record.line, reason: event.reason });
@@ -112,11 +119,17 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: late });
         continue;
       }
+      const json = storedJson(event, record.text);
+      if ("problem" in json) {
+        rejected.push({ line: record.line, reason: json.problem });
+        continue;
+      }
       // The normaliser's object is this record's alone: it becomes the stored event (no copy).
       const stored = event as StoredEvent;
       stored.id = newId();
       stored.connector = kind;
-      stored.rawText = record.text;
+      stored.rawText = json.raw;
+      stored.attributesText = json.attributes;
       good.push(stored);
     }
     if (good.length === 0) {
@@ -210,7 +223,7 @@ export function eventRow(tenantId: string, e: StoredEvent): unknown[] {
     e.src_country,
     // JSON text, both: `attributes` is jsonb; `raw` is text that the API parses when read (a raw
     // syslog line is a JSON string, quoted).
-    JSON.stringify(e.attributes ?? {}),
-    e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
+    e.attributesText ?? JSON.stringify(e.attributes ?? {}),
+    e.rawText !== undefined ? e.rawText : e.raw === undefined ? null : JSON.stringify(e.raw),
   ];
 }

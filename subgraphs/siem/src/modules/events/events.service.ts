@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import {
   BadUserInputError,
-  toPage,
+  toKeysetPage,
   type Identity,
   type PageArgs,
   type RequestDb,
@@ -93,7 +93,7 @@ export class EventsService {
 
   /** Events in a time window (default the last 24 hours), newest first. */
   async events(filter: EventFilter | undefined, args: PageArgs): Promise<SecurityEventConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const to = filter?.to ?? new Date();
     const from = filter?.from ?? new Date(to.getTime() - DAY);
     if (from >= to)

@@ -3,10 +3,11 @@ import {
   BadUserInputError,
   ConflictError,
   isUuid,
+  textProblem,
   newId,
   NotFoundError,
   OrderDirection,
-  toPage,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -15,7 +16,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import DataLoader from "dataloader";
-import { lockCorrelation } from "./correlation";
+import { lockCorrelation, MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
 import { IncidentConnection } from "./incidents.connections";
 import {
@@ -96,8 +97,9 @@ export class IncidentWorkflowService {
     order: IncidentOrder | undefined,
     args: PageArgs,
   ): Promise<IncidentConnection> {
-    const page = toPage(args);
     const field = order?.field ?? IncidentOrderField.CREATED_AT;
+    const byTime = field === IncidentOrderField.CREATED_AT || field === IncidentOrderField.LAST_ACTIVITY;
+    const page = toKeysetPage(args, byTime ? "time" : "int");
     const desc = (order?.direction ?? OrderDirection.DESC) === OrderDirection.DESC;
     const expr = ORDER_SQL[field];
     const where = ["i.tenant_id = $1", "i.merged_into IS NULL"];
@@ -115,10 +117,7 @@ export class IncidentWorkflowService {
     const baseWhere = where.join(" AND ");
     if (page.after) {
       params.push(page.after[0], page.after[1]);
-      const cast =
-        field === IncidentOrderField.CREATED_AT || field === IncidentOrderField.LAST_ACTIVITY
-          ? "::timestamptz"
-          : "::int";
+      const cast = byTime ? "::timestamptz" : "::int";
       where.push(
         `(${expr}, i.id) ${desc ? "<" : ">"} ($${params.length - 1}${cast}, $${params.length}::uuid)`,
       );
@@ -160,6 +159,16 @@ export class IncidentWorkflowService {
     if (input.labels && (input.labels.length > 50 || input.labels.some((l) => !l.trim() || l.length > 100))) {
       problems.push({ field: "labels", message: "at most 50 labels of 1 to 100 characters" });
     }
+    if (input.owner != null && input.owner.length > 256)
+      problems.push({ field: "owner", message: "at most 256 characters" });
+    for (const field of ["title", "description", "owner"] as const) {
+      const problem = textProblem(input[field] ?? "");
+      if (problem) problems.push({ field, message: problem });
+    }
+    (input.labels ?? []).forEach((label, index) => {
+      const problem = textProblem(label);
+      if (problem) problems.push({ index, field: "labels", message: problem });
+    });
     if (problems.length)
       throw new BadUserInputError("Invalid incident change; nothing was changed.", problems);
     return this.change(input.id, input.etag, async (m, current) => {
@@ -179,8 +188,10 @@ export class IncidentWorkflowService {
       set("title", "title", current.title, input.title?.trim());
       set("description", "description", current.description, input.description);
       set("status", "status", current.status, input.status);
-      set("owner", "owner", current.owner, input.owner === "" ? null : input.owner);
-      if (input.owner === "" && current.owner !== null) {
+      // Owners are compared and filtered as typed, so surrounding blanks go; a blank owner unassigns.
+      const owner = input.owner?.trim();
+      set("owner", "owner", current.owner, owner || undefined);
+      if (owner === "" && current.owner !== null) {
         changes.owner = [current.owner, null];
         sets.push("owner = NULL");
       }
@@ -211,6 +222,8 @@ export class IncidentWorkflowService {
         { field: "reason", message: "must be 1 to 4,000 characters" },
       ]);
     }
+    const problem = textProblem(input.reason);
+    if (problem) throw new BadUserInputError("Invalid reason.", [{ field: "reason", message: problem }]);
     return this.change(input.id, input.etag, async (m, current) => {
       if (current.status === IncidentStatus.CLOSED)
         throw new ConflictError(`Incident ${current.number} is already closed.`);
@@ -234,6 +247,9 @@ export class IncidentWorkflowService {
     return this.change(input.id, input.etag, async (m, current) => {
       if (current.status !== IncidentStatus.CLOSED)
         throw new ConflictError(`Incident ${current.number} is not closed.`);
+      // A merged incident gave its alerts away and is hidden from lists: reopened, it would be an empty
+      // active incident nobody sees. Its work continues in the incident it was merged into.
+      if (current.mergedInto) throw mergedAway(current);
       await reopenIncident(m, this.identity.tenantId, current.id);
       return {
         topic: "incident.reopened" as const,
@@ -248,6 +264,8 @@ export class IncidentWorkflowService {
       throw new BadUserInputError("Invalid comment.", [
         { field: "message", message: "must be 1 to 30,000 characters" },
       ]);
+    const problem = textProblem(message);
+    if (problem) throw new BadUserInputError("Invalid comment.", [{ field: "message", message: problem }]);
     return this.db.write(async (m) => {
       const incident = await this.lock(m, incidentId);
       const [row] = await m.query(
@@ -274,6 +292,8 @@ export class IncidentWorkflowService {
       throw new BadUserInputError("Invalid task.", [
         { field: "title", message: "must be 1 to 500 characters" },
       ]);
+    const problem = textProblem(title);
+    if (problem) throw new BadUserInputError("Invalid task.", [{ field: "title", message: problem }]);
     return this.db.write(async (m) => {
       const incident = await this.lock(m, incidentId);
       const [row] = await m.query(
@@ -295,11 +315,19 @@ export class IncidentWorkflowService {
       throw new BadUserInputError("Invalid task id.", [{ field: "id", message: "must be a UUID" }]);
     return this.db.write(async (m) => {
       const rows: Array<Record<string, unknown>> = await m.query(
-        `WITH done AS (UPDATE incident_tasks SET status = 'COMPLETED', completed_at = coalesce(completed_at, now())
-                       WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM done`,
+        `WITH done AS (UPDATE incident_tasks SET status = 'COMPLETED', completed_at = now()
+                       WHERE tenant_id = $1 AND id = $2 AND status <> 'COMPLETED' RETURNING *) SELECT * FROM done`,
         [this.identity.tenantId, taskId],
       );
-      if (!rows.length) throw new NotFoundError("Task", taskId);
+      if (!rows.length) {
+        // Completing a completed task changes nothing: no etag bump, no event, no activity entry.
+        const [done] = await m.query(`SELECT * FROM incident_tasks WHERE tenant_id = $1 AND id = $2`, [
+          this.identity.tenantId,
+          taskId,
+        ]);
+        if (!done) throw new NotFoundError("Task", taskId);
+        return taskFromRow(done);
+      }
       const incident = await this.lock(m, rows[0].incident_id as string);
       await m.query(
         `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
@@ -325,13 +353,23 @@ export class IncidentWorkflowService {
     return this.db.write(async (m) => {
       await lockCorrelation(m, this.identity.tenantId);
       const target = await this.lock(m, input.targetId);
+      // Merged incidents are hidden and hold no alerts any more: neither end of another merge.
+      if (target.mergedInto) throw mergedAway(target);
       for (const id of ids) {
         const source = await this.lock(m, id);
+        if (source.mergedInto) throw mergedAway(source);
         await m.query(
           `INSERT INTO incident_alerts (tenant_id, incident_id, alert_id)
            SELECT tenant_id, $3, alert_id FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2 ON CONFLICT DO NOTHING`,
           [this.identity.tenantId, source.id, target.id],
         );
+        // The alerts move: left in the source too, they would list it under their resources and show the
+        // target's own alerts as "related alerts of other incidents" in its graph.
+        await m.query(`DELETE FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2`, [
+          this.identity.tenantId,
+          source.id,
+        ]);
+        await refreshIncidentRollups(m, this.identity.tenantId, source.id);
         await m.query(
           `UPDATE incidents SET status = 'CLOSED', classification = coalesce(classification, 'UNDETERMINED'),
              classification_reason = coalesce(classification_reason, $3), closed_at = now(), merged_into = $4, etag = etag + 1, updated_at = now()
@@ -340,6 +378,17 @@ export class IncidentWorkflowService {
         );
         await recordIncidentChange(m, this.identity, source, "incident.merged", { mergedInto: target.id });
       }
+      const [{ n }]: Array<{ n: number }> = await m.query(
+        `SELECT count(*)::int AS n FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2`,
+        [this.identity.tenantId, target.id],
+      );
+      if (n > MAX_ALERTS_PER_INCIDENT)
+        throw new BadUserInputError("Invalid merge; nothing was changed.", [
+          {
+            field: "sourceIds",
+            message: `the merged incident would hold ${n} alerts, at most ${MAX_ALERTS_PER_INCIDENT}`,
+          },
+        ]);
       await refreshIncidentRollups(m, this.identity.tenantId, target.id);
       await m.query(
         `UPDATE incidents SET etag = etag + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
@@ -453,6 +502,13 @@ export class IncidentWorkflowService {
       )[0],
     );
   }
+}
+
+/** CONFLICT for a change to an incident that was merged into another one. */
+function mergedAway(incident: Incident): ConflictError {
+  return new ConflictError(
+    `Incident ${incident.number} was merged into another incident (${incident.mergedInto}); work on that one.`,
+  );
 }
 
 function taskFromRow(row: Record<string, unknown>): IncidentTask {

@@ -43,7 +43,7 @@ export class Incident {
   @Field(() => IncidentStatus, { description: "Lifecycle state." })
   status: IncidentStatus;
 
-  @Column({ name: "created_at", type: "timestamptz" })
+  @Column({ name: "created_at", type: "timestamptz", precision: 3 })
   @Field({ description: "When the incident was created." })
   createdAt: Date;
 

@@ -5,16 +5,17 @@ import {
   childPageSql,
   groupChildRows,
   isUuid,
+  textProblem,
   newId,
-  toPage,
-  writeAudit,
-  writeOutbox,
+  toKeysetPage,
   type Identity,
   type InputProblem,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, type Incident, IncidentStatus } from "./incident.entity";
+import { recordIncidentChange, refreshIncidentRollups } from "./incident-workflow.service";
 import { IncidentConnection } from "./incidents.connections";
 import type { CreateIncidentInput } from "./incidents.inputs";
 
@@ -52,14 +53,14 @@ export class IncidentsService {
 
   /** A page of a resource's incidents as a connection. */
   async forResource(resourceId: string, args: PageArgs) {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
     return IncidentConnection.from({ rows, page, total, cursorOf });
   }
 
   /** The tenant's incidents, newest first. */
   async list(args: PageArgs) {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const { sql, params } = childPageSql(
       `SELECT i.*, i.tenant_id AS parent_id FROM incidents i WHERE i.tenant_id = $1`,
       [this.identity.tenantId],
@@ -73,10 +74,17 @@ export class IncidentsService {
   /** Creates an incident from alerts, with the next per-tenant number. */
   async create(input: CreateIncidentInput): Promise<Incident> {
     const problems: InputProblem[] = [];
-    if (!input.title?.trim()) problems.push({ field: "title", message: "is required" });
+    if (!input.title?.trim() || input.title.length > 512)
+      problems.push({ field: "title", message: "must be 1 to 512 characters" });
+    for (const field of ["title", "description"] as const) {
+      const problem = textProblem(input[field] ?? "");
+      if (problem) problems.push({ field, message: problem });
+    }
     input.alertIds.forEach((id, index) => {
       if (!isUuid(id)) problems.push({ index, field: "alertIds", message: "must be an alert id (UUID)" });
     });
+    if (new Set(input.alertIds).size > MAX_ALERTS_PER_INCIDENT)
+      problems.push({ field: "alertIds", message: `at most ${MAX_ALERTS_PER_INCIDENT} alerts per incident` });
     if (problems.length) throw new BadUserInputError("Invalid incident.", problems);
     return this.db.write(async (m) => {
       const found: Array<{ id: string }> = await m.query(
@@ -94,14 +102,16 @@ export class IncidentsService {
          RETURNING last_number AS number`,
         [this.identity.tenantId],
       );
+      // The analyst chose the severity: pinned, so the alerts' rollup keeps it. created_at is timestamptz(3)
+      // (whole milliseconds, as list cursors carry it; see storeAlerts).
       const [row] = await m.query(
-        `INSERT INTO incidents (id, tenant_id, number, title, description, severity, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now()) RETURNING *`,
+        `INSERT INTO incidents (id, tenant_id, number, title, description, severity, severity_pinned, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, true, $7, now(), now()) RETURNING *`,
         [
           newId(),
           this.identity.tenantId,
           number,
-          input.title,
+          input.title.trim(),
           input.description ?? "",
           input.severity,
           IncidentStatus.NEW,
@@ -113,23 +123,18 @@ export class IncidentsService {
           `INSERT INTO incident_alerts (tenant_id, incident_id, alert_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING`,
           [this.identity.tenantId, incident.id, [...known]],
         );
+        await refreshIncidentRollups(m, this.identity.tenantId, incident.id);
       }
-      await writeOutbox(m, [
-        {
-          tenantId: this.identity.tenantId,
-          topic: "incident.created",
-          key: incident.id,
-          payload: { id: incident.id, number },
-        },
-      ]);
-      await writeAudit(m, this.identity, [
-        {
-          action: "incidents.create",
-          target: `incident:${incident.id}`,
-          details: { number, alerts: input.alertIds.length },
-        },
-      ]);
-      return incident;
+      // Like a correlated incident: activity log, audit trail and the `incident.created` event (with its actor).
+      await recordIncidentChange(m, this.identity, incident, "incident.created", { alertIds: [...known] });
+      return incidentFromRow(
+        (
+          await m.query(`SELECT * FROM incidents WHERE tenant_id = $1 AND id = $2`, [
+            this.identity.tenantId,
+            incident.id,
+          ])
+        )[0],
+      );
     });
   }
 }

@@ -11,6 +11,7 @@
  * `FOLLOWEDBY`, qualifiers…) are dropped from the groups and the result is flagged `partial`.
  */
 import { domainToASCII } from "node:url";
+import { textProblem } from "../../../../common/src/validation";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Public types
@@ -1319,6 +1320,19 @@ function parseIndicator(
     const outcome = parseStixPattern(pattern);
     if ("error" in outcome) problem("pattern", outcome.error);
     else parsed = outcome;
+  }
+
+  // Stored as Postgres text and jsonb, which hold no NUL and no unpaired surrogate.
+  const texts: Array<[string, string | null]> = [
+    ["name", name],
+    ["description", description],
+    ["pattern", parsed ? (pattern as string) : null],
+    ...labels.map((label, k): [string, string] => [`labels[${k}]`, label]),
+    ...indicatorTypes.map((type, k): [string, string] => [`indicator_types[${k}]`, type]),
+  ];
+  for (const [field, value] of texts) {
+    const fault = value === null ? null : textProblem(value);
+    if (fault) problem(field, `${field.replace(/\[\d+\]$/, "")} ${fault}`);
   }
 
   if (problems.length > before || !parsed) return null;

@@ -2,14 +2,15 @@ import { isIP } from "node:net";
 import {
   BadUserInputError,
   isUuid,
-  toPage,
+  textProblem,
+  toKeysetPage,
   type Identity,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
 import { alertFromRow } from "../alerts/alert.entity";
 import { AlertConnection } from "../alerts/alerts.connections";
-import { ENTITY_TYPES } from "../alerts/alert-store";
+import { entityKey, ENTITY_TYPES } from "../alerts/alert-store";
 import { eventFromRow } from "../events/events.service";
 import { SecurityEventConnection } from "../events/events.connections";
 import { incidentFromRow } from "../incidents/incident.entity";
@@ -60,13 +61,19 @@ export class InvestigationService {
       throw new BadUserInputError("Invalid entity value.", [
         { field: "value", message: "not an IP address" },
       ]);
-    return Object.assign(new EntityProfile(), { type, value: value.trim() });
+    const problem = textProblem(value);
+    if (problem) throw new BadUserInputError("Invalid entity value.", [{ field: "value", message: problem }]);
+    return Object.assign(new EntityProfile(), {
+      type,
+      value: value.trim(),
+      key: entityKey(type, value.trim()),
+    });
   }
 
   /** The entity's alerts, newest first. */
   async alerts(entity: EntityProfile, args: PageArgs): Promise<AlertConnection> {
-    const page = toPage(args);
-    const params: unknown[] = [this.identity.tenantId, entity.type, entity.value.toLowerCase()];
+    const page = toKeysetPage(args, "time");
+    const params: unknown[] = [this.identity.tenantId, entity.type, entity.key];
     const after = page.after ? `AND (a.created_at, a.id) < ($4::timestamptz, $5::uuid)` : "";
     if (page.after) params.push(page.after[0], page.after[1]);
     params.push(page.first + 1);
@@ -98,21 +105,33 @@ export class InvestigationService {
 
   /** Incidents holding an alert that involves the entity, newest first. */
   async incidents(entity: EntityProfile, args: PageArgs): Promise<IncidentConnection> {
-    const page = toPage(args);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(
-        `SELECT DISTINCT i.* FROM alert_entities ae JOIN incident_alerts ia ON ia.alert_id = ae.alert_id JOIN incidents i ON i.id = ia.incident_id
-         WHERE ae.tenant_id = $1 AND ae.entity_type = $2 AND ae.value = $3 AND i.merged_into IS NULL
-         ORDER BY i.created_at DESC, i.id DESC LIMIT 500`,
-        [this.identity.tenantId, entity.type, entity.value.toLowerCase()],
-      ),
-    );
-    const all = rows.map(incidentFromRow);
-    const start = page.after ? all.findIndex((i) => i.id === page.after![1]) + 1 : 0;
+    const page = toKeysetPage(args, "time");
+    // The incidents holding an alert on the entity, each once however many such alerts it holds.
+    const holding = `SELECT DISTINCT ia.incident_id FROM alert_entities ae
+         JOIN incident_alerts ia ON ia.tenant_id = ae.tenant_id AND ia.alert_id = ae.alert_id
+         WHERE ae.tenant_id = $1 AND ae.entity_type = $2 AND ae.value = $3`;
+    const params: unknown[] = [this.identity.tenantId, entity.type, entity.key];
+    const after = page.after ? `AND (i.created_at, i.id) < ($4::timestamptz, $5::uuid)` : "";
+    if (page.after) params.push(page.after[0], page.after[1]);
+    params.push(page.first + 1);
+    const { rows, n } = await this.db.read(async (m) => {
+      const found: Array<Record<string, unknown>> = await m.query(
+        `SELECT i.* FROM incidents i WHERE i.tenant_id = $1 AND i.merged_into IS NULL
+           AND i.id IN (${holding}) ${after}
+         ORDER BY i.created_at DESC, i.id DESC LIMIT $${params.length}`,
+        params,
+      );
+      const [counted]: Array<{ n: number }> = await m.query(
+        `SELECT count(*)::int AS n FROM incidents i WHERE i.tenant_id = $1 AND i.merged_into IS NULL
+           AND i.id IN (${holding})`,
+        params.slice(0, 3),
+      );
+      return { rows: found, n: counted.n };
+    });
     return IncidentConnection.from({
-      rows: all.slice(start, start + page.first + 1),
+      rows: rows.map(incidentFromRow),
       page,
-      total: all.length,
+      total: n,
       cursorOf: (i) => [i.createdAt.toISOString(), i.id],
     });
   }
@@ -124,11 +143,11 @@ export class InvestigationService {
     from?: Date | null,
     to?: Date | null,
   ): Promise<SecurityEventConnection> {
-    const page = toPage(args);
+    const page = toKeysetPage(args, "time");
     const end = to ?? new Date();
     const start = from ?? new Date(end.getTime() - 7 * DAY);
     // $V is the value; $L the value with LIKE wildcards escaped (hashes and command lines match inside text).
-    const value = entity.type === "IP" ? entity.value : entity.value.toLowerCase();
+    const value = entity.key;
     const params: unknown[] = [this.identity.tenantId, start, end];
     let match = EVENT_MATCH[entity.type as keyof typeof EVENT_MATCH];
     if (match.includes("$V")) match = match.replaceAll("$V", `$${params.push(value)}`);

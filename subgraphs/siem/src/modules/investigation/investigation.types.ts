@@ -75,4 +75,7 @@ export class EntityProfile {
 
   @Field({ description: "Value (as asked; matching is case-insensitive)." })
   value: string;
+
+  /** What the value is matched as: lower case; for an IP the canonical address events and alerts are indexed by. */
+  key: string;
 }

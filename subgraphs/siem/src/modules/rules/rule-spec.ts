@@ -3,6 +3,7 @@
  * rules: an event filter, an optional summarisation (scheduled only), a trigger on the result count, timings,
  * MITRE ATT&CK tags, entity mappings, alert suppression and incident grouping. Pure: validation and defaults.
  */
+import { jsonProblem } from "../../../../common/src/validation";
 import { EVENT_COLUMNS } from "../events/event.model";
 import {
   DEFAULT_LOOKBACK_DURATION,
@@ -519,6 +520,9 @@ export function validateRuleSpec(spec: unknown): RuleProblem[] {
   const checker = new Checker();
   try {
     checkSpec(checker, spec);
+    // A valid definition is stored as jsonb, which refuses NUL and unpaired surrogates (in a name, a description…).
+    const fault = checker.problems.length ? null : jsonProblem(spec);
+    if (fault) checker.problem(fault.path, fault.message);
   } catch (error) {
     checker.problem("", `cannot be read: ${error instanceof Error ? error.message : String(error)}`);
   }

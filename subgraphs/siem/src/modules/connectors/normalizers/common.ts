@@ -3,6 +3,7 @@
  * event builder. Everything here is pure and total (no clock, no I/O, no throwing on bad input).
  */
 import { isIP } from "node:net";
+import { jsonProblem, MAX_JSON_DEPTH, textProblem } from "../../../../../common/src/validation";
 import { formatIpv6, parseIpv6 } from "../../intel/stix";
 import type {
   NormalizedEvent,
@@ -324,11 +325,112 @@ export function makeEvent(fields: EventFields): NormalizedEvent {
   };
 }
 
-/** Wraps a normaliser so that it never throws: an unexpected error becomes a rejection. */
+/**
+ * Longest UTF-8 text of an event column that the events table indexes (`source_event_id`, `actor_user`, `device`,
+ * `resource_id`): a btree entry holds at most 2,704 bytes, and a longer value fails the whole batch's insert.
+ */
+export const MAX_KEY_COLUMN_BYTES = 2048;
+const INT4_MIN = -2147483648;
+const INT4_MAX = 2147483647;
+const KEY_COLUMNS = ["source_event_id", "actor_user", "device", "resource_id"] as const;
+const TEXT_COLUMNS = [
+  ...KEY_COLUMNS,
+  "status",
+  "message",
+  "operation",
+  "src_country",
+  "src_ip",
+  "dst_ip",
+] as const;
+
+/**
+ * Why a normalised event's columns do not fit the events table, or null: text Postgres cannot hold (NUL, unpaired
+ * surrogates), an indexed column over MAX_KEY_COLUMN_BYTES, an integer column outside int4. Checked here so that
+ * such a record is one rejection, not a failed batch (`storedJson` checks the JSON columns).
+ */
+export function storageProblem(event: NormalizedEvent): string | null {
+  for (const column of ["class_uid", "activity_id"] as const) {
+    const value = event[column];
+    if (!Number.isInteger(value) || value < INT4_MIN || value > INT4_MAX)
+      return `${column} ${value} is out of range (a 32-bit integer)`;
+  }
+  for (const column of TEXT_COLUMNS) {
+    const value = event[column];
+    if (typeof value !== "string") continue;
+    const problem = textProblem(value);
+    if (problem) return `${column} ${problem}`;
+  }
+  for (const column of KEY_COLUMNS) {
+    const value = event[column];
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8: shorter strings need no count.
+    if (
+      typeof value === "string" &&
+      value.length * 3 > MAX_KEY_COLUMN_BYTES &&
+      Buffer.byteLength(value) > MAX_KEY_COLUMN_BYTES
+    )
+      return `${column} is longer than ${MAX_KEY_COLUMN_BYTES} bytes`;
+  }
+  return null;
+}
+
+/** True when `text` holds at least `n` of `{` and `[` (JSON nested n levels deep has n of them). */
+function hasOpenings(text: string, n: number): boolean {
+  let count = 0;
+  for (const opening of ["{", "["]) {
+    for (let at = text.indexOf(opening); at !== -1; at = text.indexOf(opening, at + 1))
+      if (++count >= n) return true;
+  }
+  return false;
+}
+
+/**
+ * Why a record is too deeply nested to take, or null. `text` is its JSON as received, when there is one: almost
+ * every record has far fewer brackets than MAX_JSON_DEPTH, which rules it out without walking the record. Checked
+ * before normalising, so that a hostile depth cannot exhaust the stack of a normaliser or of `JSON.stringify`.
+ */
+export function recordDepthProblem(record: unknown, text?: string): string | null {
+  if (text !== undefined && !hasOpenings(text, MAX_JSON_DEPTH)) return null;
+  return jsonProblem(record, { strings: false })
+    ? `the record is nested deeper than ${MAX_JSON_DEPTH} levels`
+    : null;
+}
+
+/**
+ * A normalised event's JSON columns as stored: `attributes` serialised for jsonb, and `raw` (the record's text as
+ * received when there is one, else serialised). Or why they cannot be stored: attributes nested deeper than
+ * MAX_JSON_DEPTH, or holding a string or key jsonb refuses (NUL, unpaired surrogates). The serialised text decides
+ * cheaply: `JSON.stringify` writes a NUL and an unpaired surrogate as `\u` escapes (and nothing else a record
+ * holds, bar control characters), so text without `\u` and with few brackets needs no walk of the attributes.
+ */
+export function storedJson(
+  event: NormalizedEvent,
+  rawText: string | undefined,
+): { attributes: string; raw: string | null } | { problem: string } {
+  let attributes: string;
+  try {
+    attributes = JSON.stringify(event.attributes ?? {});
+  } catch {
+    // Only a depth past the stack's (an embedded JSON string a normaliser parsed can nest beyond the record's).
+    return { problem: `attributes are nested deeper than ${MAX_JSON_DEPTH} levels` };
+  }
+  if (attributes.includes("\\u") || hasOpenings(attributes, MAX_JSON_DEPTH)) {
+    const problem = jsonProblem(event.attributes);
+    if (problem) return { problem: `attributes${problem.path ? `.${problem.path}` : ""} ${problem.message}` };
+  }
+  return { attributes, raw: rawText ?? (event.raw === undefined ? null : JSON.stringify(event.raw)) };
+}
+
+/**
+ * Wraps a normaliser so that it never throws and only returns events whose columns can be stored: an event that
+ * `storageProblem` refuses and an unexpected error become rejections.
+ */
 export function total(name: string, normalize: Normalizer): Normalizer {
   return (record: unknown) => {
     try {
-      return normalize(record);
+      const event = normalize(record);
+      if (isRejection(event)) return event;
+      const problem = storageProblem(event);
+      return problem ? rejection(problem) : event;
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
       return rejection(`${name}: could not read the record (${detail})`);

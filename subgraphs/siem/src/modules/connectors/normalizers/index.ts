@@ -16,7 +16,7 @@ import { normalizeM365Audit } from "./m365-audit";
 import { normalizeOcsf } from "./ocsf";
 import { normalizeSyslogCef } from "./syslog-cef";
 
-export { isRejection, normalizeIp, normalizePort, toIsoTime } from "./common";
+export { isRejection, normalizeIp, normalizePort, recordDepthProblem, storedJson, toIsoTime } from "./common";
 export { parseCef, parseCefExtension, parseCefTime } from "./syslog-cef";
 
 /** The normaliser of each connector kind. */
