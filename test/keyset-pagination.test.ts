@@ -12,6 +12,10 @@ import {
   KeysetJitAuditLogDocument,
   KeysetJitRequestsDocument,
   KeysetResourcesDocument,
+  KeysetThreatIndicatorsDocument,
+  KeysetRecommendationsDocument,
+  type RecommendationOrderField,
+  ImportStixBundleDocument,
   type IncidentOrderField,
   type OrderDirection,
   type ResourceOrderField,
@@ -170,6 +174,70 @@ describe("keyset pagination: nothing skipped or repeated, crafted cursors refuse
       }
   });
 
+  it("posture: pages recommendations in every order, each once, by cursors that carry the order's value", async () => {
+    type Recs = { recommendations: Page };
+    for (const field of ["POTENTIAL_SCORE_INCREASE", "SEVERITY", "UNHEALTHY_COUNT", "TITLE"] as const)
+      for (const direction of ["ASC", "DESC"] as const) {
+        const orderBy = { field: field as RecommendationOrderField, direction: direction as OrderDirection };
+        const whole = await expectWholeList(
+          1,
+          async (first, after) =>
+            ok<Recs>(
+              (await platform.request(
+                KeysetRecommendationsDocument,
+                { first, after, orderBy },
+                admin,
+              )) as GqlResponse<Recs>,
+            ).recommendations,
+        );
+        expect(whole.length).toBeGreaterThan(1);
+      }
+  });
+
+  it("siem: pages threat indicators by id in SQL, with a true total and the active ones apart", async () => {
+    // 130 indicators: more than one request of 100 shows. Every seventh is revoked, the last two expired.
+    const objects = Array.from({ length: 130 }, (_, i) => ({
+      type: "indicator",
+      spec_version: "2.1",
+      id: `indicator--${String(i).padStart(8, "0")}-0000-4000-8000-000000000000`,
+      created: "2026-11-01T00:00:00.000Z",
+      modified: "2026-11-01T00:00:00.000Z",
+      pattern: `[ipv4-addr:value = '198.51.100.${i % 250}']`,
+      pattern_type: "stix",
+      valid_from: "2026-01-01T00:00:00Z",
+      ...(i >= 128 ? { valid_until: "2026-02-01T00:00:00Z" } : {}),
+      ...(i % 7 === 0 ? { revoked: true } : {}),
+    }));
+    const bundle = { type: "bundle", id: "bundle--00000000-0000-4000-8000-000000000130", objects };
+    expect(
+      ok(await platform.request(ImportStixBundleDocument, { bundle }, adminS)).importStixBundle,
+    ).toMatchObject({
+      problems: [],
+    });
+    type Indicators = { threatIndicators: Page & { totalCount: number } };
+    const read = async (first: number, after?: string, activeOnly = false) =>
+      ok<Indicators>(
+        (await platform.request(
+          KeysetThreatIndicatorsDocument,
+          { first, after, activeOnly },
+          adminS,
+        )) as GqlResponse<Indicators>,
+      ).threatIndicators;
+    const all = await collect((after) => read(30, after));
+    expect(all).toHaveLength(130);
+    expect(new Set(all).size).toBe(130);
+    expect([...all].sort()).toEqual(all);
+    expect((await read(1)).totalCount).toBe(130);
+    const active = await collect((after) => read(30, after, true));
+    const revoked = objects.filter((_, i) => i % 7 === 0 || i >= 128).length;
+    expect(active).toHaveLength(130 - revoked);
+    expect((await read(1, undefined, true)).totalCount).toBe(130 - revoked);
+    // After the last indicator: an empty page, not the list again.
+    const tail = await read(100, (await read(30)).pageInfo.endCursor ?? undefined);
+    expect(tail.pageInfo.hasNextPage).toBe(false);
+    expect((await read(1, tail.pageInfo.endCursor ?? undefined)).nodes).toEqual([]);
+  });
+
   it("refuses cursors the list did not make with BAD_USER_INPUT in every subgraph", async () => {
     const byHand = [cursor(["abc", uuid]), cursor([1, "x"])];
     const timeCursor = cursor(["2026-01-01T00:00:00.000Z", uuid]);
@@ -213,6 +281,16 @@ describe("keyset pagination: nothing skipped or repeated, crafted cursors refuse
         adminS,
         [...byHand, timeCursor],
       );
+    add("recommendations", KeysetRecommendationsDocument, {}, admin, [
+      cursor([null, "x"]),
+      cursor(["not json", "x"]),
+      cursor([JSON.stringify(["title", 1.5]), "x"]),
+      cursor(["[1]", "x"]),
+    ]);
+    add("threat indicators", KeysetThreatIndicatorsDocument, {}, adminS, [
+      cursor(["abc", uuid]),
+      cursor([null, "x"]),
+    ]);
     add("events", KeysetEventsDocument, {}, adminS, [
       ...byHand,
       cursor(["+275760-09-13T00:00:00.000Z", uuid]),

@@ -8,6 +8,7 @@ import { TelemetryOneIndex1765400000000 } from "./1765400000000-telemetry-one-in
 import { VulnerabilityMatching1765500000000 } from "./1765500000000-vulnerability-matching";
 import { VulnerabilityMatchStatus1765600000000 } from "./1765600000000-vulnerability-match-status";
 import { JitAuditResource1765900000000 } from "./1765900000000-jit-audit-resource";
+import { FimBaselineKey1766000000000 } from "./1766000000000-fim-baseline-key";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -21,4 +22,5 @@ export const protectionMigrations = [
   VulnerabilityMatching1765500000000,
   VulnerabilityMatchStatus1765600000000,
   JitAuditResource1765900000000,
+  FimBaselineKey1766000000000,
 ];

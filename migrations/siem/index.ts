@@ -7,6 +7,7 @@ import { EventsStorage1765700000000 } from "./1765700000000-events-storage";
 import { OutboxPruned1765800000000 } from "./1765800000000-outbox-pruned";
 import { EventsEntityKeys1765900000000 } from "./1765900000000-events-entity-keys";
 import { SiemMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
+import { ThreatIndicatorsById1766100000000 } from "./1766100000000-threat-indicators-by-id";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -19,4 +20,5 @@ export const siemMigrations = [
   OutboxPruned1765800000000,
   EventsEntityKeys1765900000000,
   SiemMillisecondSortTimes1766000000000,
+  ThreatIndicatorsById1766100000000,
 ];

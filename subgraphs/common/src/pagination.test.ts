@@ -121,6 +121,31 @@ describe("pagination", () => {
       const items = ["a", "b", "c"];
       const after = encodeCursor([null, "a"]);
       expect(pageOfArray(items, { first: 1, after }, (i) => i).rows).toEqual(["b", "c"]);
+      // The cursor's item has left the list since: the next page starts after its place, not at the top.
+      expect(
+        pageOfArray(["a", "c", "d"], { first: 1, after: encodeCursor([null, "b"]) }, (i) => i).rows,
+      ).toEqual(["c", "d"]);
+      expect(pageOfArray(items, { after: encodeCursor([null, "z"]) }, (i) => i).rows).toEqual([]);
+      // Sorted by another value (descending, then key): the cursor carries it.
+      const scored = [
+        { id: "x", score: 9 },
+        { id: "y", score: 5 },
+        { id: "z", score: 5 },
+        { id: "w", score: 1 },
+      ];
+      const byScore = {
+        valueOf: (i: { score: number }) => String(i.score),
+        follows: (i: { id: string; score: number }, value: string, key: string) =>
+          i.score < Number(value) || (i.score === Number(value) && i.id > key),
+      };
+      const first = pageOfArray(scored, { first: 2 }, (i) => i.id, byScore);
+      expect(first.cursorOf(first.rows[1])).toEqual(["5", "y"]);
+      const gone = scored.filter((i) => i.id !== "y");
+      expect(
+        pageOfArray(gone, { first: 2, after: encodeCursor(["5", "y"]) }, (i) => i.id, byScore).rows.map(
+          (i) => i.id,
+        ),
+      ).toEqual(["z", "w"]);
       expect(() => pageOfArray(items, { after: encodeCursor(["x", "a"]) }, (i) => i)).toThrow(
         BadUserInputError,
       );

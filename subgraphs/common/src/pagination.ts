@@ -253,18 +253,41 @@ export enum OrderDirection {
 
 registerEnumType(OrderDirection, { name: "OrderDirection", description: "Ascending or descending order." });
 
-/** Pages an in-memory list (small catalogues such as definitions) with the same cursors as SQL lists. */
+/** How an in-memory list is sorted, for cursors that find their place even when their item has gone. */
+export interface ArrayOrder<T> {
+  /** The item's sort value as text (it goes into the cursor with the key). */
+  valueOf: (item: T) => string;
+  /** True when `item` comes after the position of a cursor holding `value` and `key`. */
+  follows: (item: T, value: string, key: string) => boolean;
+}
+
+/**
+ * Pages an in-memory list (small catalogues such as definitions) with the same cursors as SQL lists. Without
+ * `order`, `items` must be sorted by `keyOf` in code-point order (as Postgres sorts uuids and `COLLATE "C"`
+ * text). A cursor finds its place by its sort key, not by looking its item up: an item that has left the list
+ * since (a fixed recommendation, a deleted definition) does not send the next page back to the start.
+ */
 export function pageOfArray<T>(
   items: readonly T[],
   args: PageArgs,
   keyOf: (item: T) => string,
+  order?: ArrayOrder<T>,
 ): ConnectionData<T> {
-  const page = toKeysetPage(args, "none", "text");
-  const start = page.after ? items.findIndex((i) => keyOf(i) === page.after![1]) + 1 : 0;
+  const page = toKeysetPage(args, order ? "text" : "none", "text");
+  const after = page.after;
+  let start = 0;
+  if (after) {
+    const [value, key] = after as [string | null, string];
+    const follows = order
+      ? (item: T) => order.follows(item, value as string, key)
+      : (item: T) => keyOf(item) > key;
+    start = items.findIndex(follows);
+    if (start < 0) start = items.length;
+  }
   return {
     rows: items.slice(start, start + page.first + 1),
     page,
     total: items.length,
-    cursorOf: (i) => [null, keyOf(i)],
+    cursorOf: (i) => [order ? order.valueOf(i) : null, keyOf(i)],
   };
 }

@@ -102,6 +102,8 @@ export class RequestDb {
   private reader?: Promise<QueryRunner>;
   /** Reads share one connection: they run one after another, as the connection would anyway. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set by `close()`: a read that starts later (a resolver still running after an error sent the response) is refused. */
+  private closed = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -110,6 +112,9 @@ export class RequestDb {
 
   /** Read-only work in the request's shared tenant transaction. */
   async read<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    // Opening a transaction now would leave it open for good (nothing closes it again) and hold a pooled
+    // connection: a few such requests would take the whole pool and hang the subgraph.
+    if (this.closed) throw new Error("The request has ended: no more reads.");
     const runner = await (this.reader ??= this.openReader());
     const run = this.queue.then(() => work(runner.manager));
     this.queue = run.catch(() => undefined);
@@ -123,6 +128,7 @@ export class RequestDb {
 
   /** Ends the read transaction; called once the response is sent. */
   async close(): Promise<void> {
+    this.closed = true;
     const pending = this.reader;
     this.reader = undefined;
     if (!pending) return;

@@ -3,9 +3,11 @@ import {
   BadUserInputError,
   childConnectionLoader,
   isUuid,
+  jsonProblem,
   newId,
   NotFoundError,
   RecordRejection,
+  textProblem,
   toKeysetPage,
   writeAudit,
   writeOutbox,
@@ -203,6 +205,7 @@ export class AssessmentsService {
     const known = await this.policies.all();
     const problems: InputProblem[] = [];
     inputs.forEach((input, index) => {
+      const found = problems.length;
       if (!isUuid(input.resourceId))
         problems.push({ index, field: "resourceId", message: "must be a resource id (UUID)" });
       if (!KEY_PATTERN.test(input.definitionKey ?? ""))
@@ -227,6 +230,10 @@ export class AssessmentsService {
         problems.push({ index, field: "title", message: "must be 1 to 256 characters" });
       if ((input.cause ?? "").length > 4000)
         problems.push({ index, field: "cause", message: "at most 4,000 characters" });
+      // Stored as text and jsonb, which hold no NUL and no unpaired surrogate (checked last: a field already
+      // refused above is not reported twice).
+      const fault = problems.length === found ? jsonProblem(input) : null;
+      if (fault) problems.push({ index, field: fault.path, message: fault.message });
     });
     return this.db.write(async (m) => {
       const candidates = inputs
@@ -341,8 +348,16 @@ export class AssessmentsService {
       problems.push({ field: "accountId", message: "must be an account id (UUID)" });
     if (!input.reason?.trim() || input.reason.length > 2000)
       problems.push({ field: "reason", message: "must be 1 to 2,000 characters" });
+    else {
+      // Stored as text: no NUL, and an unpaired surrogate would be stored as U+FFFD.
+      const problem = textProblem(input.reason);
+      if (problem) problems.push({ field: "reason", message: problem });
+    }
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
       problems.push({ field: "expiresAt", message: "must be in the future" });
+    // A later time would come back as `+010000-…`, which no DateTime input (nor RFC 3339) accepts.
+    else if (input.expiresAt && input.expiresAt.getUTCFullYear() > 9999)
+      problems.push({ field: "expiresAt", message: "must be before the year 10000" });
     if (problems.length) throw new BadUserInputError("Invalid exemption; nothing was stored.", problems);
     return this.db.write(async (m) => {
       let accountId = input.accountId ?? null;

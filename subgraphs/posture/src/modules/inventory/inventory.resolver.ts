@@ -90,6 +90,8 @@ export class CloudAccountResolver {
     return ctx.services.inventory.upsertAccounts(input);
   }
 
+  // An INGESTOR gets accounts back from `upsertCloudAccounts` but reads nothing beyond what it pushed.
+  @Authorized(Role.READER)
   @FieldResolver(() => ResourceConnection, { description: "The account's resources." })
   resources(
     @Root() account: CloudAccount,

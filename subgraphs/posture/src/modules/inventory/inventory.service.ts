@@ -25,7 +25,11 @@ import {
   type ResourceOrder,
 } from "./inventory.inputs";
 import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
-import { validateAccountInputs, validateResourceInputs } from "./inventory.validation";
+import {
+  validateAccountInputs,
+  validateResourceFilter,
+  validateResourceInputs,
+} from "./inventory.validation";
 import { evaluateResourceIds, forgetResources } from "../assessments/assessment.runner";
 import { Resource } from "./resource.entity";
 
@@ -275,6 +279,7 @@ export class InventoryService {
     const { field, direction } = order ?? DEFAULT_ORDER;
     const sort = ORDER_COLUMNS[field];
     const page = toKeysetPage(args, sort.kind);
+    assertNoProblems("Invalid filter.", validateResourceFilter(filter));
     const dir = direction === OrderDirection.DESC ? "DESC" : "ASC";
     const rows = await this.db.read(async (m) => {
       const qb = this.filtered(m, filter);

@@ -1,10 +1,15 @@
-import { isPlainObject, isUuid, type InputProblem } from "../../../../common/src";
-import type { CloudAccountInput, ResourceInput } from "./inventory.inputs";
+import { isPlainObject, isUuid, jsonProblem, textProblem, type InputProblem } from "../../../../common/src";
+import type { CloudAccountInput, ResourceFilter, ResourceInput } from "./inventory.inputs";
 
 /** Most items one `upsertResources` call takes (the HTTP body limit applies too). */
 export const MAX_RESOURCES_PER_CALL = 50_000;
 const MAX_TAGS = 50;
 const MAX_PROPERTIES_BYTES = 256 * 1024;
+/**
+ * Longest external id in UTF-8 bytes, as stored and lower-cased: both are btree keys next to the tenant id
+ * (`UNIQUE (tenant_id, external_id)`, `resources_tenant_external_key`), and an index entry holds ~2,700 bytes.
+ */
+const MAX_EXTERNAL_ID_BYTES = 1536;
 
 function text(
   problems: InputProblem[],
@@ -21,6 +26,24 @@ function text(
   if (typeof value !== "string" || value.trim() === "")
     problems.push({ index, field, message: "must be a non-empty string" });
   else if (value.length > max) problems.push({ index, field, message: `must be at most ${max} characters` });
+  else {
+    // Postgres text holds no NUL, and an unpaired surrogate would be stored as U+FFFD.
+    const problem = textProblem(value);
+    if (problem) problems.push({ index, field, message: problem });
+  }
+}
+
+/** Problems of a tags or properties object: strings and keys jsonb refuses, nesting past MAX_JSON_DEPTH. */
+function json(
+  problems: InputProblem[],
+  index: number,
+  field: string,
+  value: Record<string, unknown>,
+): boolean {
+  const fault = jsonProblem(value);
+  if (fault)
+    problems.push({ index, field: fault.path ? `${field}.${fault.path}` : field, message: fault.message });
+  return fault === null;
 }
 
 /** Every problem of a batch of resource inputs (all of them, so one fix-and-retry suffices). */
@@ -36,6 +59,18 @@ export function validateResourceInputs(inputs: readonly ResourceInput[]): InputP
     if (!isUuid(item.accountId))
       problems.push({ index, field: "accountId", message: "must be an account id (UUID)" });
     text(problems, index, "externalId", item.externalId, 1024);
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8: shorter ids need no count.
+    if (
+      typeof item.externalId === "string" &&
+      item.externalId.length * 3 > MAX_EXTERNAL_ID_BYTES &&
+      Math.max(Buffer.byteLength(item.externalId), Buffer.byteLength(item.externalId.toLowerCase())) >
+        MAX_EXTERNAL_ID_BYTES
+    )
+      problems.push({
+        index,
+        field: "externalId",
+        message: `must be at most ${MAX_EXTERNAL_ID_BYTES} bytes`,
+      });
     text(problems, index, "type", item.type, 256);
     text(problems, index, "name", item.name, 512);
     text(problems, index, "region", item.region, 64, false);
@@ -43,7 +78,7 @@ export function validateResourceInputs(inputs: readonly ResourceInput[]): InputP
     if (item.tags != null) {
       if (!isPlainObject(item.tags))
         problems.push({ index, field: "tags", message: "must be a JSON object" });
-      else {
+      else if (json(problems, index, "tags", item.tags)) {
         const entries = Object.entries(item.tags);
         if (entries.length > MAX_TAGS)
           problems.push({ index, field: "tags", message: `at most ${MAX_TAGS} tags` });
@@ -56,7 +91,11 @@ export function validateResourceInputs(inputs: readonly ResourceInput[]): InputP
     if (item.properties != null) {
       if (!isPlainObject(item.properties))
         problems.push({ index, field: "properties", message: "must be a JSON object" });
-      else if (JSON.stringify(item.properties).length > MAX_PROPERTIES_BYTES) {
+      // Checked first: serialising a value nested thousands deep would overflow the stack.
+      else if (
+        json(problems, index, "properties", item.properties) &&
+        JSON.stringify(item.properties).length > MAX_PROPERTIES_BYTES
+      ) {
         problems.push({
           index,
           field: "properties",
@@ -88,5 +127,21 @@ export function validateAccountInputs(inputs: readonly CloudAccountInput[]): Inp
       problems.push({ index, field: "externalId", message: `duplicates item ${first} in this batch` });
     else seen.set(key, index);
   });
+  return problems;
+}
+
+/** Problems of a resource filter: its strings reach SQL parameters, which hold no NUL (nor, in jsonb, surrogates). */
+export function validateResourceFilter(filter: ResourceFilter | undefined | null): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const check = (field: string, value: string | null | undefined) => {
+    const problem = typeof value === "string" ? textProblem(value) : null;
+    if (problem) problems.push({ field, message: problem });
+  };
+  if (!filter) return problems;
+  check("filter.search", filter.search);
+  filter.types?.forEach((t, i) => check(`filter.types[${i}]`, t));
+  filter.regions?.forEach((r, i) => check(`filter.regions[${i}]`, r));
+  check("filter.tag.key", filter.tag?.key);
+  check("filter.tag.value", filter.tag?.value);
   return problems;
 }

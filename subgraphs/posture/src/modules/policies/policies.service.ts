@@ -2,6 +2,7 @@ import {
   BadUserInputError,
   ForbiddenError,
   isUuid,
+  jsonProblem,
   newId,
   NotFoundError,
   pageOfArray,
@@ -121,6 +122,10 @@ export function validateDefinitionInput(input: PolicyDefinitionInput): InputProb
     for (const p of validateCondition(input.applicability))
       problems.push({ field: `applicability${p.path.replace(/^\$/, "")}`, message: p.message });
   }
+  // Stored as jsonb, which holds no NUL and no unpaired surrogate. Checked once the rest is valid: the
+  // condition checks above already bound its nesting (a valid condition may pass MAX_JSON_DEPTH, not 1,000).
+  const fault = problems.length ? null : jsonProblem(input, { maxDepth: 1_000 });
+  if (fault) problems.push({ field: fault.path || "input", message: fault.message });
   return problems;
 }
 
@@ -227,6 +232,8 @@ export class PoliciesService {
     const problems = validateDefinitionInput(input);
     if (problems.length)
       throw new BadUserInputError("Invalid policy definition; nothing was stored.", problems);
+    // Custom definitions have UUIDs; anything else is no definition of this tenant (and may not reach SQL).
+    if (!isUuid(id)) throw new NotFoundError("Policy definition", id);
     return this.db.write(async (m) => {
       // TypeORM returns [rows, count] for a bare UPDATE; a CTE keeps the plain row shape.
       const rows: Array<{ version: number }> = await m.query(

@@ -3,6 +3,7 @@ import {
   childConnectionLoader,
   isUuid,
   OrderDirection,
+  invalidCursor,
   pageOfArray,
   toKeysetPage,
   type Identity,
@@ -127,16 +128,25 @@ export class RecommendationsService {
           : field === RecommendationOrderField.UNHEALTHY_COUNT
             ? r.unhealthyCount
             : r.title.toLowerCase();
+    /** The order's key of a recommendation: the chosen value, then the most severe, then the id. */
+    type SortKey = [value: number | string, severity: number, id: string];
+    const keyOf = (r: Recommendation): SortKey => [value(r), SEVERITY_RANK[r.severity], r.id];
+    const compare = ([va, sa, ia]: SortKey, [vb, sb, ib]: SortKey): number =>
+      va !== vb ? (va < vb ? -1 : 1) * sign : sb - sa || (ia < ib ? -1 : ia > ib ? 1 : 0);
     const items = (await this.all(filter?.accountId))
       .filter((r) => !filter?.severities?.length || filter.severities.includes(r.severity))
       .filter((r) => !filter?.controlId || r.control.id === filter.controlId)
-      .sort((a, b) => {
-        const va = value(a);
-        const vb = value(b);
-        if (va !== vb) return (va < vb ? -1 : 1) * sign;
-        return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.id < b.id ? -1 : 1);
-      });
-    return RecommendationConnection.from(pageOfArray(items, args, (r) => r.id));
+      .sort((a, b) => compare(keyOf(a), keyOf(b)));
+    // The cursor carries the order's value and severity: a recommendation fixed since (gone from the list)
+    // still marks the place where the next page starts.
+    const place = {
+      valueOf: (r: Recommendation) => JSON.stringify(keyOf(r).slice(0, 2)),
+      follows: (r: Recommendation, cursorValue: string, id: string) => {
+        const [v, severity] = parsedCursorValue(cursorValue, typeof value(r));
+        return compare(keyOf(r), [v, severity, id]) > 0;
+      },
+    };
+    return RecommendationConnection.from(pageOfArray(items, args, (r) => r.id, place));
   }
 
   /** Recommendations in which a resource is unhealthy. */
@@ -188,4 +198,22 @@ export class RecommendationsService {
     const { rows, total } = await this.affected.load({ parentId: definitionId, page });
     return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
   }
+}
+
+/** A recommendation cursor's `[value, severity rank]`, checked to be of the list's order (BAD_USER_INPUT if not). */
+function parsedCursorValue(text: string, valueType: string): [number | string, number] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalidCursor();
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 2 ||
+    typeof parsed[0] !== valueType ||
+    !Number.isInteger(parsed[1])
+  )
+    throw invalidCursor();
+  return parsed as [number | string, number];
 }

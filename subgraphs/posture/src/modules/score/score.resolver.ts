@@ -35,6 +35,8 @@ export class ScoreResolver {
 
 @Resolver(() => CloudAccount)
 export class AccountScoreResolver {
+  // Not for an INGESTOR, which gets accounts back from `upsertCloudAccounts` but reads nothing else.
+  @Authorized(Role.READER)
   @FieldResolver(() => SecureScore, { description: "The account's Secure Score." })
   secureScore(@Root() account: CloudAccount, @Ctx() ctx: PostureContext) {
     return ctx.services.score.score(account.id);

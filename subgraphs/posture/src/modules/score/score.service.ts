@@ -53,6 +53,15 @@ export class ScoreService {
 
   /** Daily snapshots between two days (inclusive), oldest first. */
   async history(accountId: string | null | undefined, from: Date, to: Date): Promise<SecureScoreSnapshot[]> {
+    // Postgres dates have no year 0, and `toISOString` writes years past 9999 as `+010000-…`.
+    for (const [field, day] of [
+      ["from", from],
+      ["to", to],
+    ] as const) {
+      const year = day.getUTCFullYear();
+      if (year < 1 || year > 9999)
+        throw new BadUserInputError("Invalid range.", [{ field, message: "must be in the years 1 to 9999" }]);
+    }
     if (to < from)
       throw new BadUserInputError("Invalid range.", [{ field: "to", message: "is before from" }]);
     if ((to.getTime() - from.getTime()) / 86_400_000 > MAX_HISTORY_DAYS) {
@@ -60,6 +69,8 @@ export class ScoreService {
         { field: "from", message: `at most ${MAX_HISTORY_DAYS} days` },
       ]);
     }
+    // As `score`: an id that is no UUID names no account (and may not reach SQL).
+    if (accountId && !isUuid(accountId)) return [];
     const rows: Array<{ day: string; current: string; max: string; percentage: string }> = await this.db.read(
       (m) =>
         m.query(

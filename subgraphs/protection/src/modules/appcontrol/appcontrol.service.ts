@@ -156,7 +156,7 @@ export class AppControlService {
   readonly groupById = new DataLoader<string, AppControlGroup | null>(async (ids) => {
     const groups = await this.db.read((m) => loadGroups(m, this.identity.tenantId, ids));
     const byId = new Map(groups.map((g) => [g.id, g]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   });
 
   /** The group of each machine (null: none), one statement per batch. */
@@ -466,9 +466,11 @@ export class AppControlService {
         `SELECT id FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($3::uuid[])`,
         [tenantId, input.groupId, input.ruleIds],
       );
+      // Postgres answers ids in their canonical (lower-case) form.
       const known = new Set(found.map((r) => r.id));
       input.ruleIds.forEach((id, index) => {
-        if (!known.has(id)) problems.push({ index, field: "ruleIds", message: "no such rule in this group" });
+        if (!known.has(id.toLowerCase()))
+          problems.push({ index, field: "ruleIds", message: "no such rule in this group" });
       });
       if (problems.length) throw new BadUserInputError("Invalid rules; nothing was approved.", problems);
       const approved: Array<{ id: string }> = await m.query(

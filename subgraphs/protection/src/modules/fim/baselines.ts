@@ -44,7 +44,7 @@ export async function recordBaselines(
   const written = (await m.query(
     `INSERT INTO fim_baselines AS b (tenant_id, resource_id, path_key, path, sha256, first_seen, record_id)
      SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
-     ON CONFLICT (tenant_id, resource_id, path_key) DO UPDATE
+     ON CONFLICT (tenant_id, resource_id, md5(path_key)) DO UPDATE
        SET path = excluded.path, sha256 = excluded.sha256, first_seen = excluded.first_seen, record_id = excluded.record_id
        WHERE excluded.first_seen < b.first_seen
      RETURNING 1`,

@@ -9,6 +9,7 @@
  * PostgreSQL (advanced regular expressions) read it the same way: reads filter telemetry with it in SQL,
  * detections and ingest match with it in memory.
  */
+import { textProblem } from "../../../../common/src/validation";
 import { classifyCriticalFile } from "../detections/detections";
 
 /** Whether a path is a Windows path (drive letter or UNC/device prefix). */
@@ -101,6 +102,9 @@ export function watchPathProblems(path: string): string[] {
   if (typeof path !== "string" || path.length === 0) return ["must not be empty"];
   if (path.length > WATCH_LIMITS.path) return [`at most ${WATCH_LIMITS.path} characters`];
   if (CONTROL_CHARS.test(path)) return ["must not contain control characters"];
+  // Stored in jsonb, which refuses an unpaired surrogate (NUL is a control character above).
+  const unstorable = textProblem(path);
+  if (unstorable) return [unstorable];
   if (/^(?:\/+|[A-Za-z]:[\\/]*)$/.test(path)) return ["must not be a file-system root"];
   const p = tidy(path);
   if (!ABSOLUTE.test(p)) return ["must be an absolute path (/… or a drive letter such as C:\\…)"];

@@ -8,6 +8,7 @@ import {
   isUuid,
   newId,
   NotFoundError,
+  textProblem,
   toKeysetPage,
   writeAudit,
   writeOutbox,
@@ -265,6 +266,9 @@ function checkText(
       field,
       message: `must be ${required ? "1" : "0"} to ${MAX_JUSTIFICATION_LENGTH} characters`,
     });
+  // Stored as text and in the audit trail's jsonb, which hold no NUL and no unpaired surrogate.
+  const unstorable = textProblem(text);
+  if (unstorable) problems.push({ field, message: unstorable });
 }
 
 /**
@@ -284,7 +288,7 @@ export class JitService {
     const policies = valid.length
       ? await this.db.read((m) => loadPolicies(m, this.identity.tenantId, valid))
       : new Map<string, JitPolicy>();
-    return ids.map((id) => policies.get(id) ?? null);
+    return ids.map((id) => policies.get(id.toLowerCase()) ?? null);
   });
 
   /** Per-request loader of requests by id. */
@@ -296,7 +300,7 @@ export class JitService {
       ),
     );
     const byId = new Map(rows.map((r) => [r.id, requestFromRow(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   });
 
   /** Per-request loader: each request's audit trail, oldest first, for many requests in one statement. */
@@ -329,49 +333,52 @@ export class JitService {
     const { ports, problems: portProblems } = validatePolicyPorts(input.ports);
     problems.push(...portProblems);
     if (problems.length) throw new BadUserInputError("Invalid JIT policy; nothing was changed.", problems);
+    // The canonical id, as Postgres answers it: the audit trail and the answer are keyed by it.
+    const resourceId = input.resourceId.toLowerCase();
     return this.db.write(async (m) => {
       const before: Array<{ ports: JitPortSpec[] }> = await m.query(
         `SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
-        [this.identity.tenantId, input.resourceId],
+        [this.identity.tenantId, resourceId],
       );
       await m.query(
         `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by)
          VALUES ($1, $2, $3, $4, $5, $5)
          ON CONFLICT (tenant_id, resource_id) DO UPDATE
            SET ports = excluded.ports, updated_by = excluded.updated_by, updated_at = now()`,
-        [this.identity.tenantId, newId(), input.resourceId, JSON.stringify(ports), this.identity.subject],
+        [this.identity.tenantId, newId(), resourceId, JSON.stringify(ports), this.identity.subject],
       );
       const summary = (list: JitPortSpec[]) =>
         list.map(({ maxDurationSeconds: _s, ...port }) => port as Omit<JitPortSpec, "maxDurationSeconds">);
       const details = {
-        resourceId: input.resourceId,
+        resourceId,
         ports: summary(ports),
         previousPorts: before.length ? summary(before[0].ports) : null,
       };
       await writeAudit(m, this.identity, [
-        { action: "jit.policy.set", target: `resource:${input.resourceId}`, details },
+        { action: "jit.policy.set", target: `resource:${resourceId}`, details },
       ]);
       await writeOutbox(m, [
         {
           tenantId: this.identity.tenantId,
           topic: "jit.policy.set",
-          key: input.resourceId,
+          key: resourceId,
           payload: { ...details, actor: this.identity.subject },
         },
       ]);
-      await syncPostureReports(m, this.identity.tenantId, [input.resourceId], ["management-ports"]);
-      return (await loadPolicies(m, this.identity.tenantId, [input.resourceId])).get(input.resourceId)!;
+      await syncPostureReports(m, this.identity.tenantId, [resourceId], ["management-ports"]);
+      return (await loadPolicies(m, this.identity.tenantId, [resourceId])).get(resourceId)!;
     });
   }
 
   /** Removes a VM's policy: its active grants are revoked and its pending requests denied, in one transaction. */
   async removePolicy(input: RemoveJitPolicyInput): Promise<RemoveJitPolicyPayload> {
     if (!isUuid(input.resourceId)) throw new NotFoundError("JIT policy of resource", input.resourceId);
+    const resourceId = input.resourceId.toLowerCase();
     return this.db.write(async (m) => {
       const removed: Array<{ ports: JitPortSpec[] }> = await m.query(
         `WITH removed AS (DELETE FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 RETURNING ports)
          SELECT ports FROM removed`,
-        [this.identity.tenantId, input.resourceId],
+        [this.identity.tenantId, resourceId],
       );
       if (!removed.length) throw new NotFoundError("JIT policy of resource", input.resourceId);
       const reason = "JIT policy removed";
@@ -379,19 +386,19 @@ export class JitService {
         m,
         `UPDATE jit_requests r SET status = 'REVOKED', revoked_by = $3, revoked_at = now(), revoke_reason = $4
          WHERE r.tenant_id = $1 AND r.resource_id = $2 AND r.status = 'APPROVED' AND r.expires_at > now()`,
-        [this.identity.tenantId, input.resourceId, this.identity.subject, reason],
+        [this.identity.tenantId, resourceId, this.identity.subject, reason],
       );
       const denied = await updateRequests(
         m,
         `UPDATE jit_requests r SET status = 'DENIED', decided_by = $3, decided_at = now(), decision_comment = $4
          WHERE r.tenant_id = $1 AND r.resource_id = $2 AND r.status = 'PENDING' AND r.requested_at > now() - ${TTL_SQL}`,
-        [this.identity.tenantId, input.resourceId, this.identity.subject, reason],
+        [this.identity.tenantId, resourceId, this.identity.subject, reason],
       );
-      const details = { resourceId: input.resourceId, ports: removed[0].ports.map((p) => p.number) };
+      const details = { resourceId, ports: removed[0].ports.map((p) => p.number) };
       await writeAudit(m, this.identity, [
         {
           action: "jit.policy.removed",
-          target: `resource:${input.resourceId}`,
+          target: `resource:${resourceId}`,
           details: { ...details, revoked: revoked.map((r) => r.id), denied: denied.map((r) => r.id) },
         },
       ]);
@@ -399,11 +406,11 @@ export class JitService {
         {
           tenantId: this.identity.tenantId,
           topic: "jit.policy.removed",
-          key: input.resourceId,
+          key: resourceId,
           payload: { ...details, actor: this.identity.subject },
         },
       ]);
-      await syncPostureReports(m, this.identity.tenantId, [input.resourceId], ["management-ports"]);
+      await syncPostureReports(m, this.identity.tenantId, [resourceId], ["management-ports"]);
       await recordRequestStep(m, this.identity, [
         ...revoked.map((r) => ({
           request: requestFromRow(r),
@@ -413,7 +420,7 @@ export class JitService {
         ...denied.map((r) => ({ request: requestFromRow(r), step: "denied" as const, details: { reason } })),
       ]);
       return Object.assign(new RemoveJitPolicyPayload(), {
-        resourceId: input.resourceId,
+        resourceId,
         revokedRequestIds: revoked.map((r) => r.id),
         deniedRequestIds: denied.map((r) => r.id),
       });
@@ -568,7 +575,12 @@ export class JitService {
       add("r.resource_id = ?::uuid", filter.resourceId);
     }
     if (filter?.statuses?.length) add(`(${STATUS_SQL}) = ANY(?::text[])`, filter.statuses);
-    if (filter?.requester != null) add("r.requester = ?", filter.requester);
+    if (filter?.requester != null) {
+      const unstorable = textProblem(filter.requester);
+      if (unstorable)
+        throw new BadUserInputError("Invalid filter.", [{ field: "filter.requester", message: unstorable }]);
+      add("r.requester = ?", filter.requester);
+    }
     const base = [...params];
     const baseWhere = where.join(" AND ");
     if (page.after) add("r.id < ?::uuid", page.after[1]);
@@ -596,8 +608,14 @@ export class JitService {
   }
 
   /** The JIT audit trail of one resource (policy and request steps), newest first. */
-  async auditLog(resourceId: string, args: PageArgs): Promise<JitAuditEntryConnection> {
+  async auditLog(id: string, args: PageArgs): Promise<JitAuditEntryConnection> {
     const page = toKeysetPage(args, "none", "bigint");
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid resource id.", [
+        { field: "resourceId", message: "must be a resource id (UUID)" },
+      ]);
+    // Entries hold the canonical (lower-case) id.
+    const resourceId = id.toLowerCase();
     // `jit_resource_id` is the stored resource id of `jit.*` entries: plain `=` lets Postgres use its
     // index under the tenant policy (`->>` is not leakproof).
     const where = `tenant_id = $1 AND jit_resource_id = $2`;

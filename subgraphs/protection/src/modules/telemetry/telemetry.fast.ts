@@ -22,6 +22,8 @@ export const TELEMETRY_PATTERNS = {
   /** Absolute POSIX path, Windows drive path (`C:\`) or UNC/device path (`\\server\share`, `\\?\C:\`). */
   absolutePath: /^(?:\/|[A-Za-z]:[\\/]|\\\\)/,
   sha256: /^[0-9a-f]{64}$/i,
+  /** A time's zone: `Z`, or an offset Postgres can read back (it refuses offsets beyond ±15:59). */
+  zone: /(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)$/,
 } as const;
 
 /** Allowed values of the enumerated fields, shared with the zod schemas (telemetry.model.ts). */
@@ -109,9 +111,11 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
       return undefined;
     if (typeof resourceId !== "string" || !P.uuid.test(resourceId)) return undefined;
     if (typeof time !== "string" || !DATETIME.test(time)) return undefined;
+    if (time.charCodeAt(time.length - 1) !== 90 /* Z */ && !P.zone.test(time)) return undefined;
     if (typeof host !== "string" || host.length < 1 || host.length > limits.host || !P.hostName.test(host))
       return undefined;
-    return { kind, id, resourceId, time, host };
+    // One machine, one id: the canonical (lower-case) form, as Postgres answers it.
+    return { kind, id, resourceId: resourceId.toLowerCase(), time, host };
   }
 
   function processRecord(value: Json): Json | undefined {

@@ -9,6 +9,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { jsonProblem } from "../../../../common/src/validation";
 import {
   TELEMETRY_PATTERNS as PATTERNS,
   TELEMETRY_VALUES as VALUES,
@@ -52,13 +53,19 @@ const boundedText = (max: number) =>
     .max(max)
     .refine((s) => !PATTERNS.controlChars.test(s), "must not contain control characters");
 
-const uuid = z.string().regex(PATTERNS.uuid, "must be a UUID");
+/** A machine's id, in its canonical (lower-case) form: one machine written two ways is still one machine. */
+const uuid = z
+  .string()
+  .regex(PATTERNS.uuid, "must be a UUID")
+  .transform((s) => s.toLowerCase());
 
-const isoTime = z.iso.datetime({
-  offset: true,
-  error: (issue) =>
-    issue.code === "invalid_format" ? "must be an ISO 8601 date-time with a time zone" : undefined,
-});
+const isoTime = z.iso
+  .datetime({
+    offset: true,
+    error: (issue) =>
+      issue.code === "invalid_format" ? "must be an ISO 8601 date-time with a time zone" : undefined,
+  })
+  .refine((t) => PATTERNS.zone.test(t), "must have a time zone offset between -15:59 and +15:59");
 
 const recordId = z
   .string()
@@ -290,11 +297,22 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Validates one telemetry record (one parsed NDJSON line). Never throws: returns the typed record (unknown
- * properties dropped, hashes lower-cased) or a reason naming the faulty field, e.g.
- * `packages[3].version: required` (up to three faults, separated by `; `).
+ * Why a valid record cannot be stored, or null: a string Postgres cannot hold (a NUL, or an unpaired surrogate
+ * that jsonb refuses and text would silently replace). `text` is the record's JSON as received, when there is
+ * one: JSON writes both only as `\u` escapes, so almost every line is ruled out without walking its record.
  */
-export function parseTelemetryRecord(value: unknown): TelemetryParseResult {
+function storageProblem(record: TelemetryRecord, text: string | undefined): string | null {
+  if (text !== undefined && !text.includes("\\u")) return null;
+  const problem = jsonProblem(record);
+  return problem && `${problem.path || "record"}: ${problem.message}`;
+}
+
+/**
+ * Validates one telemetry record (one parsed NDJSON line, whose text is `text`). Never throws: returns the
+ * typed record (unknown properties dropped, machine ids and hashes lower-cased) or a reason naming the faulty
+ * field, e.g. `packages[3].version: required` (up to three faults, separated by `; `).
+ */
+export function parseTelemetryRecord(value: unknown, text?: string): TelemetryParseResult {
   try {
     if (typeof value !== "object" || value === null || Array.isArray(value))
       return { reason: `record: expected object, got ${describe(value)}` };
@@ -303,9 +321,13 @@ export function parseTelemetryRecord(value: unknown): TelemetryParseResult {
     if (Array.isArray(packages) && packages.length > TELEMETRY_LIMITS.packages)
       return { reason: `packages: at most ${TELEMETRY_LIMITS.packages.toLocaleString("en-US")} items` };
     const wellFormed = acceptWellFormed(value as Record<string, unknown>);
-    if (wellFormed) return { record: wellFormed };
-    const result = telemetryRecordSchema.safeParse(value, { error: messageFor });
-    if (result.success) return { record: result.data };
+    const result = wellFormed
+      ? { success: true as const, data: wellFormed }
+      : telemetryRecordSchema.safeParse(value, { error: messageFor });
+    if (result.success) {
+      const unstorable = storageProblem(result.data, text);
+      return unstorable ? { reason: unstorable } : { record: result.data };
+    }
     // One fault per field: the first check that failed.
     const byPath = new Map<string, string>();
     for (const issue of result.error.issues) {
@@ -351,7 +373,7 @@ export function parseTelemetryNdjson(text: string): TelemetryLine[] {
       out.push({ line, reason: `line: invalid JSON (${(error as Error).message})` });
       continue;
     }
-    out.push({ line, ...parseTelemetryRecord(value) });
+    out.push({ line, ...parseTelemetryRecord(value, raw) });
   }
   return out;
 }

@@ -13,6 +13,7 @@ import {
   type SeverityLevel,
 } from "./cvss";
 import { compareVersions, ecosystemOf, isValidVersion, osvEcosystemParts, type Ecosystem } from "./versions";
+import { jsonProblem } from "../../../../common/src/validation";
 
 export { cvssBaseScore, severityLevelForScore, severityLevelFromText } from "./cvss";
 export type { SeverityLevel } from "./cvss";
@@ -117,6 +118,24 @@ const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !==
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * Longest advisory id. Ids are keys (a btree entry holds at most 2,704 bytes, with the tenant and the package
+ * beside it in a finding's key); published ids (`GHSA-…`, `CVE-…`, `DEBIAN-CVE-…`) are a few dozen characters.
+ */
+export const MAX_ADVISORY_ID_LENGTH = 256;
+
+/** Whether a timestamp's `YYYY-MM-DD` is on the calendar from year 1 (Date.parse takes 30 February as 2 March). */
+function onCalendar(timestamp: string): boolean {
+  const [year, month, day] = timestamp.slice(0, 10).split("-").map(Number);
+  return (
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+  );
+}
+
 const RANGE_TYPES: ReadonlySet<string> = new Set(["SEMVER", "ECOSYSTEM", "GIT"]);
 const EVENT_KEYS = ["introduced", "fixed", "last_affected", "limit"] as const;
 
@@ -147,7 +166,12 @@ class Reader {
       if (required) this.problem(path, "is required (an RFC 3339 timestamp)");
       return null;
     }
-    if (typeof value !== "string" || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+    if (
+      typeof value !== "string" ||
+      !RFC3339.test(value) ||
+      Number.isNaN(Date.parse(value)) ||
+      !onCalendar(value)
+    ) {
       this.problem(path, "must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z");
       return null;
     }
@@ -315,6 +339,8 @@ function parseRoot(root: JsonObject): { advisory: Advisory } | { problems: Advis
   let id: string | null = null;
   if (typeof root.id !== "string" || root.id.trim() === "")
     r.problem("$.id", "is required (a non-empty string)");
+  else if (root.id.length > MAX_ADVISORY_ID_LENGTH)
+    r.problem("$.id", `must be at most ${MAX_ADVISORY_ID_LENGTH} characters`);
   else id = root.id;
   const modified = r.timestamp(root.modified, "$.modified", true);
   const published = r.timestamp(root.published, "$.published", false);
@@ -397,8 +423,10 @@ const describe = (error: unknown): string => {
  * Parse one OSV advisory: a parsed JSON value (or the JSON text itself). Validates the parts of the schema
  * used here (id, timestamps, aliases, summary/details, severity, affected packages, ranges and events,
  * versions, references) and reports every problem found rather than the first; null is accepted for
- * optional fields. Affected entries in ecosystems whose versions cannot be ordered here are skipped and
- * listed in `skippedEcosystems`; entries without a package (GIT-only) are dropped. Never throws.
+ * optional fields. An advisory holding a string Postgres cannot store (a NUL, an unpaired surrogate) or
+ * nested deeper than MAX_JSON_DEPTH is refused with that one fault. Affected entries in ecosystems whose
+ * versions cannot be ordered here are skipped and listed in `skippedEcosystems`; entries without a package
+ * (GIT-only) are dropped. Never throws.
  */
 export function parseOsvAdvisory(json: unknown): { advisory: Advisory } | { problems: AdvisoryProblem[] } {
   try {
@@ -411,6 +439,12 @@ export function parseOsvAdvisory(json: unknown): { advisory: Advisory } | { prob
       }
     }
     if (!isObject(root)) return { problems: [{ path: "$", message: "must be a JSON object" }] };
+    // Stored as jsonb, which holds no NUL and no unpaired surrogate; and walked here, so not too deep.
+    const unstorable = jsonProblem(root);
+    if (unstorable)
+      return {
+        problems: [{ path: unstorable.path ? `$.${unstorable.path}` : "$", message: unstorable.message }],
+      };
     return parseRoot(root);
   } catch (error) {
     return { problems: [{ path: "$", message: `could not be read: ${describe(error)}` }] };

@@ -10,8 +10,10 @@ import {
   Query,
   Resolver,
   Root,
+  UseMiddleware,
 } from "type-graphql";
 import type { ProtectionContext } from "../../context";
+import { shallowJsonItems } from "../../json-arguments";
 import { ResourceRef } from "../../references";
 import { VulnerabilityFindingConnection } from "./vulnerabilities.service";
 import {
@@ -25,6 +27,7 @@ import {
 @Resolver(() => ResourceRef)
 export class VulnerabilitiesResolver {
   @Authorized(Role.ADMIN)
+  @UseMiddleware(shallowJsonItems("osv"))
   @Mutation(() => ImportAdvisoriesPayload, {
     description:
       "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; ADMIN; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
@@ -46,6 +49,7 @@ export class VulnerabilitiesResolver {
   }
 
   @Authorized(Role.INGESTOR, Role.ADMIN)
+  @UseMiddleware(shallowJsonItems("records"))
   @Mutation(() => IngestPackagesPayload, {
     description:
       "Reports installed-package snapshots (telemetry records of kind `packages`; ≤ 1,000 per call): the newest per machine replaces the previous one and findings are recomputed.",

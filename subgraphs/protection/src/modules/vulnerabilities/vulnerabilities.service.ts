@@ -455,14 +455,22 @@ export class VulnerabilitiesService {
       );
       return withCurrentRevision();
     }
-    const good: Advisory[] = [];
+    // One advisory per id (an upsert cannot change a row twice): the newest, the later one on a tie.
+    const byId = new Map<string, Advisory>();
+    let parsedCount = 0;
     osv.forEach((json, index) => {
       const parsed = parseOsvAdvisory(json);
       if ("problems" in parsed)
         for (const p of parsed.problems.slice(0, 5))
           payload.rejected.push(RecordRejection.from({ index, field: p.path, message: p.message }));
-      else good.push(parsed.advisory);
+      else {
+        parsedCount++;
+        const kept = byId.get(parsed.advisory.id);
+        if (!kept || Date.parse(parsed.advisory.modified) >= Date.parse(kept.modified))
+          byId.set(parsed.advisory.id, parsed.advisory);
+      }
     });
+    const good = [...byId.values()];
     if (good.length === 0) return withCurrentRevision();
     return this.db.write(async (m) => {
       const rows: Array<{ id: string }> = await m.query(
@@ -475,11 +483,12 @@ export class VulnerabilitiesService {
           this.identity.tenantId,
           good.map((a) => a.id),
           good.map((a) => JSON.stringify(a)),
-          good.map((a) => a.modified),
+          // As an instant: Postgres reads no offset beyond ±15:59, which RFC 3339 allows.
+          good.map((a) => new Date(a.modified).toISOString()),
         ],
       );
       payload.importedCount = rows.length;
-      payload.unchangedCount = good.length - rows.length;
+      payload.unchangedCount = parsedCount - rows.length;
       if (rows.length) {
         const [{ revision }]: Array<{ revision: string }> = await m.query(
           `INSERT INTO advisory_revisions AS r (tenant_id, revision) VALUES ($1, 1)

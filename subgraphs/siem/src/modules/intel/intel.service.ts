@@ -1,7 +1,7 @@
 import {
   BadUserInputError,
   newId,
-  pageOfArray,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   Connection,
@@ -50,14 +50,39 @@ export class IntelService {
     private readonly identity: Identity,
   ) {}
 
+  /** The tenant's indicators by id, a keyset page at a time (feeds hold far more than one answer should). */
   async list(args: PageArgs, activeOnly: boolean): Promise<ThreatIndicatorConnection> {
+    const page = toKeysetPage(args, "none");
+    const where = [
+      "tenant_id = $1",
+      ...(activeOnly
+        ? ["NOT revoked AND valid_from <= now() AND (valid_until IS NULL OR valid_until > now())"]
+        : []),
+    ].join(" AND ");
+    const tenant = this.identity.tenantId;
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(`SELECT * FROM threat_indicators WHERE tenant_id = $1 ORDER BY id LIMIT 50000`, [
-        this.identity.tenantId,
-      ]),
+      page.after
+        ? m.query(`SELECT * FROM threat_indicators WHERE ${where} AND id > $2::uuid ORDER BY id LIMIT $3`, [
+            tenant,
+            page.after[1],
+            page.first + 1,
+          ])
+        : m.query(`SELECT * FROM threat_indicators WHERE ${where} ORDER BY id LIMIT $2`, [
+            tenant,
+            page.first + 1,
+          ]),
     );
-    const items = rows.map(indicatorFromRow).filter((i) => !activeOnly || i.active);
-    return ThreatIndicatorConnection.from(pageOfArray(items, args, (i) => i.id));
+    return ThreatIndicatorConnection.from({
+      rows: rows.map(indicatorFromRow),
+      page,
+      total: async () =>
+        (
+          await this.db.read((m) =>
+            m.query(`SELECT count(*)::int AS n FROM threat_indicators WHERE ${where}`, [tenant]),
+          )
+        )[0].n as number,
+      cursorOf: (i) => [null, i.id],
+    });
   }
 
   /** Imports a STIX 2.1 bundle: new indicators are added, newer versions replace older ones, invalid objects are reported. */
