@@ -10,7 +10,13 @@ import {
   type CopyColumn,
   type Identity,
 } from "../../../../common/src";
-import { NORMALIZERS, recordDepthProblem, storedJson } from "../connectors/normalizers";
+import {
+  attributesProblem,
+  fewBrackets,
+  NORMALIZERS,
+  plainText,
+  recordDepthProblem,
+} from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
 import { dayOf, ensurePartitions } from "./partitions";
 
@@ -18,10 +24,8 @@ import { dayOf, ensurePartitions } from "./partitions";
 export interface StoredEvent extends NormalizedEvent {
   id: string;
   connector: ConnectorKind;
-  /** `raw` as stored: the record's JSON as received when available (not serialised again), or null for none. */
-  rawText?: string | null;
-  /** `attributes` as stored (JSON text), once the ingest has serialised and checked it. */
-  attributesText?: string;
+  /** The record's JSON as received, when available: stored as `raw` without serialising it again. */
+  rawText?: string;
 }
 
 /** A record the ingest could not keep, by its 1-based line (or index + 1 for GraphQL batches). */
@@ -104,7 +108,9 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: record.error });
         continue;
       }
-      const deep = recordDepthProblem(record.value, record.text);
+      // A record's own text settles the depth and string checks of almost every record without a walk.
+      const shallow = record.text !== undefined && fewBrackets(record.text);
+      const deep = shallow ? null : recordDepthProblem(record.value);
       if (deep) {
         rejected.push({ line: record.line, reason: deep });
         continue;
@@ -119,17 +125,16 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: late });
         continue;
       }
-      const json = storedJson(event, record.text);
-      if ("problem" in json) {
-        rejected.push({ line: record.line, reason: json.problem });
+      const unstorable = shallow && plainText(record.text!) ? null : attributesProblem(event);
+      if (unstorable) {
+        rejected.push({ line: record.line, reason: unstorable });
         continue;
       }
       // The normaliser's object is this record's alone: it becomes the stored event (no copy).
       const stored = event as StoredEvent;
       stored.id = newId();
       stored.connector = kind;
-      stored.rawText = json.raw;
-      stored.attributesText = json.attributes;
+      stored.rawText = record.text;
       good.push(stored);
     }
     if (good.length === 0) {
@@ -223,7 +228,7 @@ export function eventRow(tenantId: string, e: StoredEvent): unknown[] {
     e.src_country,
     // JSON text, both: `attributes` is jsonb; `raw` is text that the API parses when read (a raw
     // syslog line is a JSON string, quoted).
-    e.attributesText ?? JSON.stringify(e.attributes ?? {}),
-    e.rawText !== undefined ? e.rawText : e.raw === undefined ? null : JSON.stringify(e.raw),
+    JSON.stringify(e.attributes ?? {}),
+    e.rawText ?? (e.raw === undefined ? null : JSON.stringify(e.raw)),
   ];
 }

@@ -373,51 +373,44 @@ export function storageProblem(event: NormalizedEvent): string | null {
   return null;
 }
 
-/** True when `text` holds at least `n` of `{` and `[` (JSON nested n levels deep has n of them). */
-function hasOpenings(text: string, n: number): boolean {
+/**
+ * True when JSON text holds fewer `{` and `[` than MAX_JSON_DEPTH: then nothing in it nests that deep, JSON embedded
+ * in its strings included, and neither the record nor its event's `attributes` needs a walk for depth.
+ */
+export function fewBrackets(text: string): boolean {
   let count = 0;
   for (const opening of ["{", "["]) {
     for (let at = text.indexOf(opening); at !== -1; at = text.indexOf(opening, at + 1))
-      if (++count >= n) return true;
+      if (++count >= MAX_JSON_DEPTH) return false;
   }
-  return false;
+  return true;
 }
 
 /**
- * Why a record is too deeply nested to take, or null. `text` is its JSON as received, when there is one: almost
- * every record has far fewer brackets than MAX_JSON_DEPTH, which rules it out without walking the record. Checked
- * before normalising, so that a hostile depth cannot exhaust the stack of a normaliser or of `JSON.stringify`.
+ * True when JSON text can hold no string Postgres refuses: a NUL or an unpaired surrogate appears in JSON text only
+ * as a `\u` escape (raw control characters are invalid JSON, and decoded UTF-8 has no lone surrogates), so text
+ * without one settles it for the record and its event, JSON embedded in its strings included.
  */
-export function recordDepthProblem(record: unknown, text?: string): string | null {
-  if (text !== undefined && !hasOpenings(text, MAX_JSON_DEPTH)) return null;
+export const plainText = (text: string): boolean => !text.includes("\\u");
+
+/**
+ * Why a record is too deeply nested to take, or null. Checked before normalising, so that a hostile depth cannot
+ * exhaust the stack of a normaliser or of `JSON.stringify`. (A record whose text has `fewBrackets` needs no walk.)
+ */
+export function recordDepthProblem(record: unknown): string | null {
   return jsonProblem(record, { strings: false })
     ? `the record is nested deeper than ${MAX_JSON_DEPTH} levels`
     : null;
 }
 
 /**
- * A normalised event's JSON columns as stored: `attributes` serialised for jsonb, and `raw` (the record's text as
- * received when there is one, else serialised). Or why they cannot be stored: attributes nested deeper than
- * MAX_JSON_DEPTH, or holding a string or key jsonb refuses (NUL, unpaired surrogates). The serialised text decides
- * cheaply: `JSON.stringify` writes a NUL and an unpaired surrogate as `\u` escapes (and nothing else a record
- * holds, bar control characters), so text without `\u` and with few brackets needs no walk of the attributes.
+ * Why a normalised event's `attributes` cannot be stored as jsonb, or null: nested deeper than MAX_JSON_DEPTH, or
+ * holding a string or key jsonb refuses (NUL, unpaired surrogates). (An event whose record text has `fewBrackets`
+ * and is `plainText` needs no walk.)
  */
-export function storedJson(
-  event: NormalizedEvent,
-  rawText: string | undefined,
-): { attributes: string; raw: string | null } | { problem: string } {
-  let attributes: string;
-  try {
-    attributes = JSON.stringify(event.attributes ?? {});
-  } catch {
-    // Only a depth past the stack's (an embedded JSON string a normaliser parsed can nest beyond the record's).
-    return { problem: `attributes are nested deeper than ${MAX_JSON_DEPTH} levels` };
-  }
-  if (attributes.includes("\\u") || hasOpenings(attributes, MAX_JSON_DEPTH)) {
-    const problem = jsonProblem(event.attributes);
-    if (problem) return { problem: `attributes${problem.path ? `.${problem.path}` : ""} ${problem.message}` };
-  }
-  return { attributes, raw: rawText ?? (event.raw === undefined ? null : JSON.stringify(event.raw)) };
+export function attributesProblem(event: NormalizedEvent): string | null {
+  const problem = jsonProblem(event.attributes);
+  return problem ? `attributes${problem.path ? `.${problem.path}` : ""} ${problem.message}` : null;
 }
 
 /**

@@ -16,7 +16,16 @@ import { normalizeM365Audit } from "./m365-audit";
 import { normalizeOcsf } from "./ocsf";
 import { normalizeSyslogCef } from "./syslog-cef";
 
-export { isRejection, normalizeIp, normalizePort, recordDepthProblem, storedJson, toIsoTime } from "./common";
+export {
+  attributesProblem,
+  fewBrackets,
+  isRejection,
+  normalizeIp,
+  normalizePort,
+  plainText,
+  recordDepthProblem,
+  toIsoTime,
+} from "./common";
 export { parseCef, parseCefExtension, parseCefTime } from "./syslog-cef";
 
 /** The normaliser of each connector kind. */
