@@ -7,6 +7,7 @@ import {
   AppControlGroupDocument,
   DenyJitRequestDocument,
   DetectionsDocument,
+  HostileAppControlMachinesDocument,
   HostileAppControlRulesDocument,
   HostileFileChangesDocument,
   ImportAdvisoriesDocument,
@@ -842,6 +843,28 @@ describe("workload protection under hostile input", () => {
       ).appControlGroup!;
       ruleIds = detail.rules.nodes.map((r) => r.id);
       expect(ruleIds).toHaveLength(3);
+    });
+
+    it("lists a group whose machine the inventory does not know, with that machine as null", async () => {
+      // An agent may report a machine id the inventory has never seen. Its group's `machines` item is null;
+      // before, the non-null item failed the whole answer, so one such agent blanked every admin's view.
+      const D = "tenant-d";
+      const [admin, ingestor] = [
+        await platform.token([Role.ADMIN], D, "admin@d.example"),
+        await platform.token([Role.INGESTOR], D, "agent@d.example"),
+      ];
+      const [known] = (await seedTenant(platform, D, 2)).vmIds;
+      const unknown = randomUUID();
+      const run = (m: string, host: string) =>
+        ["/usr/sbin/nginx", "/usr/bin/node"].map((image, i) => proc(m, `${host}-${i}`, { image, host }));
+      const res = await ingest(ndjson([...run(known, "web-d-01"), ...run(unknown, "web-d-02")]), ingestor);
+      expect(res.body).toMatchObject({ accepted: 4, rejected: [] });
+      ok(await platform.request(LearnAppControlDocument, {}, admin));
+      const groups = await platform.request(HostileAppControlMachinesDocument, {}, admin);
+      expect(groups.errors).toBeUndefined();
+      const machines = groups.data!.appControlGroups.nodes.flatMap((g) => g.machines);
+      expect(machines.filter((m) => m !== null).map((m) => m!.id)).toEqual([known]);
+      expect(machines.filter((m) => m === null)).toHaveLength(1);
     });
 
     it("refuses learning windows outside PT1H to P90D, learning nothing", async () => {

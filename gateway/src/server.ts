@@ -24,6 +24,7 @@ import { ingestProxy } from "./ingest";
 import { isLimitError, operationLimits, variablesDepthLimit } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
+import { surfaceValueCompletion } from "./value-completion";
 import { createSubscriptionManager, DEFAULT_SUBSCRIPTION_SETTINGS } from "./subscriptions";
 
 /** The gateway's request context: the verified client and the internal token for subgraphs. */
@@ -143,6 +144,8 @@ export async function startGateway(
         async requestDidStart() {
           return {
             async willSendResponse({ response }) {
+              if (response.body.kind === "single")
+                response.body.singleResult = surfaceValueCompletion(response.body.singleResult);
               const failed =
                 response.body.kind === "single" && (response.body.singleResult.errors?.length ?? 0) > 0;
               requests.inc({ outcome: failed ? "error" : "ok" });

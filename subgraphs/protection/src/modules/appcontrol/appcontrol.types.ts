@@ -114,7 +114,11 @@ export class AppControlGroup {
   @Field(() => Int, { description: "Machines in the group." })
   machineCount: number;
 
-  @Field(() => [ResourceRef], { description: "The group's machines." })
+  @Field(() => [ResourceRef], {
+    nullable: "items",
+    description:
+      "The group's machines; null for a machine its agent reports that the inventory does not know (yet).",
+  })
   machines: ResourceRef[];
 
   @Field(() => Int, { description: "Rules in the allow list." })
