@@ -410,6 +410,9 @@ describe("posture under hostile input", () => {
               external({ definitionKey: "scanner/lone-remediation", remediation: ["fix", LONE] }),
               external({ definitionKey: "scanner/bad-id", resourceId: `x${NUL}` }),
               external({ definitionKey: "scanner/foreign", resourceId: resourceB }),
+              external({ definitionKey: "scanner/long-description", description: "d".repeat(8001) }),
+              external({ definitionKey: "scanner/many-steps", remediation: Array(21).fill("step") }),
+              external({ definitionKey: "scanner/long-step", remediation: ["s".repeat(2001)] }),
               external({ definitionKey: "scanner/good" }),
             ],
           },
@@ -423,6 +426,9 @@ describe("posture under hostile input", () => {
         { index: 3, field: "remediation[1]", message: LONE_MSG },
         { index: 4, field: "resourceId", message: "must be a resource id (UUID)" },
         { index: 5, field: "resourceId", message: "no such resource in this tenant" },
+        { index: 6, field: "description", message: "at most 8,000 characters" },
+        { index: 7, field: "remediation", message: "at most 20 steps of at most 2,000 characters" },
+        { index: 8, field: "remediation", message: "at most 20 steps of at most 2,000 characters" },
       ]);
       expect(res.acceptedCount).toBe(1);
       expect(await count()).toBe(before + 1);

@@ -230,6 +230,16 @@ export class AssessmentsService {
         problems.push({ index, field: "title", message: "must be 1 to 256 characters" });
       if ((input.cause ?? "").length > 4000)
         problems.push({ index, field: "cause", message: "at most 4,000 characters" });
+      // Shown with every recommendation of the key: a scanner's prose, not a document.
+      if ((input.description ?? "").length > 8000)
+        problems.push({ index, field: "description", message: "at most 8,000 characters" });
+      const steps = input.remediation ?? [];
+      if (steps.length > 20 || steps.some((step) => step.length > 2000))
+        problems.push({
+          index,
+          field: "remediation",
+          message: "at most 20 steps of at most 2,000 characters",
+        });
       // Stored as text and jsonb, which hold no NUL and no unpaired surrogate (checked last: a field already
       // refused above is not reported twice).
       const fault = problems.length === found ? jsonProblem(input) : null;

@@ -127,7 +127,7 @@ export class ExternalAssessmentInput {
   @Field({ description: "Title of the recommendation, phrased as the desired state." })
   title: string;
 
-  @Field({ defaultValue: "", description: "The risk." })
+  @Field({ defaultValue: "", description: "The risk (at most 8,000 characters)." })
   description: string;
 
   @Field(() => PolicySeverity, { description: "Severity of a failure." })
@@ -136,7 +136,10 @@ export class ExternalAssessmentInput {
   @Field(() => ID, { description: "Security control it counts toward (see `securityControls`)." })
   controlId: string;
 
-  @Field(() => [String], { defaultValue: [], description: "Remediation steps." })
+  @Field(() => [String], {
+    defaultValue: [],
+    description: "Remediation steps (at most 20, of at most 2,000 characters each).",
+  })
   remediation: string[];
 
   @Field(() => AssessmentStatus, { description: "The status." })
