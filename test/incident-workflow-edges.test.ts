@@ -323,6 +323,25 @@ describe("incident workflow edges: merge, close/reopen, triage input, paging, in
       ).toEqual(["dup"]);
     });
 
+    it("refuses a merge into a closed incident until it is reopened", async () => {
+      const [t, s] = [await create("Closed target"), await create("Open work")];
+      const closed = await close(t.id);
+      const before = await detail(s.id);
+      await refused(EdgeMergeDocument, { input: { targetId: t.id, sourceIds: [s.id] } }, analyst, "CONFLICT");
+      expect(await detail(s.id)).toEqual(before);
+      ok(
+        await platform.request(
+          EdgeReopenIncidentDocument,
+          { input: { id: t.id, etag: closed.etag } },
+          analyst,
+        ),
+      );
+      ok(
+        await platform.request(EdgeMergeDocument, { input: { targetId: t.id, sourceIds: [s.id] } }, analyst),
+      );
+      expect((await detail(s.id)).status).toBe("CLOSED");
+    });
+
     it("refuses to grow an incident beyond 150 alerts, by merge or by hand, changing nothing", async () => {
       const ids = await ingest(Array.from({ length: 151 }, () => alertInput()));
       const big = await create("Hundred", ids.slice(0, 100));

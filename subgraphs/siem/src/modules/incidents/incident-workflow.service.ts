@@ -355,6 +355,11 @@ export class IncidentWorkflowService {
       const target = await this.lock(m, input.targetId);
       // Merged incidents are hidden and hold no alerts any more: neither end of another merge.
       if (target.mergedInto) throw mergedAway(target);
+      // Merged into a closed incident, open work would leave every queue unseen: reopen it first.
+      if (target.status === IncidentStatus.CLOSED)
+        throw new ConflictError(
+          `Incident ${target.number} is closed: reopen it before merging others into it.`,
+        );
       for (const id of ids) {
         const source = await this.lock(m, id);
         if (source.mergedInto) throw mergedAway(source);

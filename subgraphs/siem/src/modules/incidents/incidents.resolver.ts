@@ -94,7 +94,8 @@ export class IncidentResolver {
 
   @Authorized(Role.ANALYST)
   @Mutation(() => Incident, {
-    description: "Merges incidents: their alerts move to the target and they close as merged.",
+    description:
+      "Merges incidents: their alerts move to the target and they close as merged. CONFLICT when the target is closed (reopen it first) or either side was merged already.",
   })
   mergeIncidents(
     @Arg("input", () => MergeIncidentsInput) input: MergeIncidentsInput,
