@@ -23,6 +23,7 @@ import {
 } from "./__generated__/graphql";
 import { IDENTITY_HEADER, inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
+import { codes, problems } from "./utils/errors";
 import { ok } from "./utils/seed";
 
 /**
@@ -69,23 +70,6 @@ const TABLES = [
   "audit_log",
   "outbox",
 ];
-
-/** The `extensions.code` of each error (asserting that there is no data). */
-function codes(res: GqlResponse<unknown>): string[] {
-  expect(res.data ?? null).toBeNull();
-  return (res.errors ?? []).map((e) => String(e.extensions?.code));
-}
-
-/** The `[index].field: message` problems of a BAD_USER_INPUT error. */
-function problems(res: GqlResponse<unknown>): string[] {
-  expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
-  const list = (res.errors![0].extensions?.problems ?? []) as Array<{
-    index?: number;
-    field: string;
-    message: string;
-  }>;
-  return list.map((p) => `${p.index === undefined ? "" : `[${p.index}].`}${p.field}: ${p.message}`);
-}
 
 describe("posture under hostile input", () => {
   let platform: TestPlatform;

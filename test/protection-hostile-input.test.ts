@@ -33,6 +33,7 @@ import {
 } from "./__generated__/graphql";
 import { encodeCursor, IDENTITY_HEADER, inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
+import { codes, problems } from "./utils/errors";
 import { ok, seedTenant } from "./utils/seed";
 
 /**
@@ -117,25 +118,8 @@ const advisory = (id: string, extra: Rec = {}): Rec => ({
   ...extra,
 });
 
-/** The `extensions.code` of each error (asserting that there are errors and no data). */
-function codes(res: GqlResponse<unknown>): string[] {
-  expect(res.data ?? null).toBeNull();
-  return (res.errors ?? []).map((e) => String(e.extensions?.code));
-}
-
 /** The codes of a field's errors (the field's parent comes back null, the rest of the answer stands). */
 const fieldCodes = (res: GqlResponse<unknown>) => res.errors?.map((e) => e.extensions?.code);
-
-/** The `field: message` problems of a BAD_USER_INPUT error. */
-function problems(res: GqlResponse<unknown>): string[] {
-  expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
-  const list = (res.errors![0].extensions?.problems ?? []) as Array<{
-    index?: number;
-    field: string;
-    message: string;
-  }>;
-  return list.map((p) => `${p.index === undefined ? "" : `[${p.index}].`}${p.field}: ${p.message}`);
-}
 
 describe("workload protection under hostile input", () => {
   let platform: TestPlatform;

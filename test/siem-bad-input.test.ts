@@ -13,6 +13,7 @@ import {
 } from "./__generated__/graphql";
 import { IDENTITY_HEADER, inTenant, Role } from "../subgraphs/common/src";
 import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
+import { codes, problems } from "./utils/errors";
 import { ok } from "./utils/seed";
 
 /**
@@ -85,19 +86,6 @@ const alert = (sourceId: string, extra: Partial<AlertInput> = {}): AlertInput =>
   severity: "HIGH",
   ...extra,
 });
-
-/** The `extensions.code` of each error (asserting that there are errors and no data). */
-function codes(res: GqlResponse<unknown>): string[] {
-  expect(res.data ?? null).toBeNull();
-  return (res.errors ?? []).map((e) => String(e.extensions?.code));
-}
-
-/** The `field: message` problems of a BAD_USER_INPUT error. */
-function problems(res: GqlResponse<unknown>): string[] {
-  expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
-  const list = (res.errors![0].extensions?.problems ?? []) as Array<{ field: string; message: string }>;
-  return list.map((p) => `${p.field}: ${p.message}`);
-}
 
 describe("SIEM write paths under hostile input", () => {
   let platform: TestPlatform;

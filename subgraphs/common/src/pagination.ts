@@ -1,6 +1,6 @@
 import { ArgsType, Directive, Field, Int, ObjectType, registerEnumType, type ClassType } from "type-graphql";
 import { BadUserInputError } from "./errors";
-import { isUuid } from "./validation";
+import { isUuid, textProblem } from "./validation";
 
 /** Page size bounds of every connection. */
 export const DEFAULT_PAGE_SIZE = 25;
@@ -87,9 +87,8 @@ export type CursorIdKind = "uuid" | "bigint" | "text";
 const INT32_MAX = 2 ** 31 - 1;
 const BIGINT_MAX = 2n ** 63n - 1n;
 
-/** True when `value` is text Postgres can take as a parameter (it holds no NUL character). */
-const isStorableText = (value: unknown): value is string =>
-  typeof value === "string" && !value.includes("\u0000");
+/** True when `value` is text Postgres can take as a parameter. */
+const isStorableText = (value: unknown): value is string => typeof value === "string" && !textProblem(value);
 
 /**
  * The ISO form of a cursor time, or null when it is none. Years 1–9999 only: others have no plain ISO form

@@ -16,6 +16,23 @@ export const isPlainObject = (value: unknown): value is Record<string, unknown> 
  */
 export const MAX_JSON_DEPTH = 100;
 
+/**
+ * Longest text (UTF-8 bytes) the platform keeps in an indexed column, e.g. an event's account or host, an alert's
+ * entity value: a B-tree entry holds at most 2,704 bytes, and a longer value fails the whole statement.
+ */
+export const MAX_INDEXED_TEXT_BYTES = 2048;
+
+/** True when `text` is longer than `bytes` in UTF-8 (a UTF-16 code unit takes at most 3 bytes: short text needs no count). */
+export const utf8LongerThan = (text: string, bytes: number): boolean =>
+  text.length * 3 > bytes && Buffer.byteLength(text) > bytes;
+
+/**
+ * True when JSON text can hold no string `textProblem` refuses: JSON writes a NUL or an unpaired surrogate only as
+ * a `\u` escape (raw control characters are invalid JSON, and decoded UTF-8 has no lone surrogates), so text
+ * without one settles it for the whole value, JSON embedded in its strings included, without walking it.
+ */
+export const plainJsonText = (text: string): boolean => !text.includes("\\u");
+
 const MAYBE_UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

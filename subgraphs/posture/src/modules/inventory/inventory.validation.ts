@@ -1,4 +1,11 @@
-import { isPlainObject, isUuid, jsonProblem, textProblem, type InputProblem } from "../../../../common/src";
+import {
+  isPlainObject,
+  isUuid,
+  jsonProblem,
+  textProblem,
+  utf8LongerThan,
+  type InputProblem,
+} from "../../../../common/src";
 import type { CloudAccountInput, ResourceFilter, ResourceInput } from "./inventory.inputs";
 
 /** Most items one `upsertResources` call takes (the HTTP body limit applies too). */
@@ -59,12 +66,10 @@ export function validateResourceInputs(inputs: readonly ResourceInput[]): InputP
     if (!isUuid(item.accountId))
       problems.push({ index, field: "accountId", message: "must be an account id (UUID)" });
     text(problems, index, "externalId", item.externalId, 1024);
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8: shorter ids need no count.
     if (
       typeof item.externalId === "string" &&
-      item.externalId.length * 3 > MAX_EXTERNAL_ID_BYTES &&
-      Math.max(Buffer.byteLength(item.externalId), Buffer.byteLength(item.externalId.toLowerCase())) >
-        MAX_EXTERNAL_ID_BYTES
+      (utf8LongerThan(item.externalId, MAX_EXTERNAL_ID_BYTES) ||
+        utf8LongerThan(item.externalId.toLowerCase(), MAX_EXTERNAL_ID_BYTES))
     )
       problems.push({
         index,

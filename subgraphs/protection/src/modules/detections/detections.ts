@@ -28,6 +28,7 @@ import {
   extractUrls,
   findEncodedCommand,
 } from "./powershell";
+import { MAX_INDEXED_TEXT_BYTES, utf8LongerThan } from "../../../../common/src/validation";
 
 /** What the platform knows about the machines, asked per record (answers are cached per batch). */
 export interface DetectionContext {
@@ -154,20 +155,12 @@ function uniq<T>(values: Iterable<T>): T[] {
   return [...new Set(values)];
 }
 
-/**
- * Longest entity value (UTF-8 bytes) the SIEM takes: it indexes entity values and refuses a whole alert with a
- * longer one. Agents report paths of up to 4,096 characters; such a value stays in the evidence only.
- */
-export const MAX_ENTITY_VALUE_BYTES = 2048;
-
-/** Whether an entity value fits the SIEM (a UTF-16 code unit takes at most 3 bytes: short ones need no count). */
-const fitsSiem = (value: string): boolean =>
-  value.length * 3 <= MAX_ENTITY_VALUE_BYTES || Buffer.byteLength(value) <= MAX_ENTITY_VALUE_BYTES;
-
 function entities(list: Array<DetectionEntity | null | undefined | false>): DetectionEntity[] {
   const seen = new Map<string, DetectionEntity>();
   for (const e of list) {
-    if (!e || !e.value || !fitsSiem(e.value)) continue;
+    // The SIEM indexes entity values and refuses a whole alert with one past MAX_INDEXED_TEXT_BYTES. Agents report
+    // paths of up to 4,096 characters: such a value stays in the evidence only.
+    if (!e || !e.value || utf8LongerThan(e.value, MAX_INDEXED_TEXT_BYTES)) continue;
     const key = `${e.type}|${e.value.toLowerCase()}`;
     if (!seen.has(key)) seen.set(key, e);
   }

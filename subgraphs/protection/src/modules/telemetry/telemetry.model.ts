@@ -9,7 +9,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { jsonProblem } from "../../../../common/src/validation";
+import { jsonProblem, plainJsonText, utf8LongerThan } from "../../../../common/src/validation";
 import {
   TELEMETRY_PATTERNS as PATTERNS,
   TELEMETRY_VALUES as VALUES,
@@ -299,10 +299,10 @@ function formatPath(path: readonly PropertyKey[]): string {
 /**
  * Why a valid record cannot be stored, or null: a string Postgres cannot hold (a NUL, or an unpaired surrogate
  * that jsonb refuses and text would silently replace). `text` is the record's JSON as received, when there is
- * one: JSON writes both only as `\u` escapes, so almost every line is ruled out without walking its record.
+ * one, and almost every line is ruled out by it (`plainJsonText`) without walking its record.
  */
 function storageProblem(record: TelemetryRecord, text: string | undefined): string | null {
-  if (text !== undefined && !text.includes("\\u")) return null;
+  if (text !== undefined && plainJsonText(text)) return null;
   const problem = jsonProblem(record);
   return problem && `${problem.path || "record"}: ${problem.message}`;
 }
@@ -358,11 +358,7 @@ export function parseTelemetryNdjson(text: string): TelemetryLine[] {
     const raw = lines[i].trim();
     if (!raw) continue;
     const line = i + 1;
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8: only long lines need counting.
-    if (
-      raw.length * 3 > TELEMETRY_LIMITS.lineBytes &&
-      Buffer.byteLength(raw, "utf8") > TELEMETRY_LIMITS.lineBytes
-    ) {
+    if (utf8LongerThan(raw, TELEMETRY_LIMITS.lineBytes)) {
       out.push({ line, reason: `line: longer than ${TELEMETRY_LIMITS.lineBytes} bytes` });
       continue;
     }

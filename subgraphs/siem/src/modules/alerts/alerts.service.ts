@@ -4,6 +4,8 @@ import {
   groupChildRows,
   isUuid,
   jsonProblem,
+  MAX_INDEXED_TEXT_BYTES,
+  utf8LongerThan,
   MAX_FUTURE_MS,
   RecordRejection,
   byIdLoader,
@@ -24,8 +26,6 @@ const PUSHED_PROVIDERS: ReadonlySet<string> = new Set([
   AlertProvider.EXTERNAL,
   AlertProvider.WORKLOAD_PROTECTION,
 ]);
-/** Longest entity value (UTF-8 bytes): entities are indexed, and a btree entry holds at most 2,704 bytes. */
-const MAX_ENTITY_VALUE_BYTES = 2048;
 
 function problemsOf(input: AlertInput, index: number, now: number): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -59,11 +59,11 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
   (input.entities ?? []).forEach((e, i) => {
     // A blank value names nothing, yet correlation would join every alert carrying one into one incident.
     if (!e.value.trim()) problems.push({ index, field: `entities[${i}].value`, message: "is required" });
-    else if (Buffer.byteLength(e.value) > MAX_ENTITY_VALUE_BYTES)
+    else if (utf8LongerThan(e.value, MAX_INDEXED_TEXT_BYTES))
       problems.push({
         index,
         field: `entities[${i}].value`,
-        message: `at most ${MAX_ENTITY_VALUE_BYTES} bytes`,
+        message: `at most ${MAX_INDEXED_TEXT_BYTES} bytes`,
       });
   });
   // Stored as text and jsonb, which hold no NUL and no unpaired surrogate.

@@ -4,19 +4,14 @@ import {
   copyInsertNew,
   inTenant,
   newId,
+  plainJsonText,
   rowsOf,
   timeWindowProblem,
   writeAudit,
   type CopyColumn,
   type Identity,
 } from "../../../../common/src";
-import {
-  attributesProblem,
-  fewBrackets,
-  NORMALIZERS,
-  plainText,
-  recordDepthProblem,
-} from "../connectors/normalizers";
+import { attributesProblem, fewBrackets, NORMALIZERS, recordDepthProblem } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
 import { dayOf, ensurePartitions } from "./partitions";
 
@@ -125,7 +120,7 @@ export class EventIngest {
         rejected.push({ line: record.line, reason: late });
         continue;
       }
-      const unstorable = shallow && plainText(record.text!) ? null : attributesProblem(event);
+      const unstorable = shallow && plainJsonText(record.text!) ? null : attributesProblem(event);
       if (unstorable) {
         rejected.push({ line: record.line, reason: unstorable });
         continue;

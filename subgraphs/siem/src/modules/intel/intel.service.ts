@@ -53,24 +53,16 @@ export class IntelService {
   /** The tenant's indicators by id, a keyset page at a time (feeds hold far more than one answer should). */
   async list(args: PageArgs, activeOnly: boolean): Promise<ThreatIndicatorConnection> {
     const page = toKeysetPage(args, "none");
-    const where = [
-      "tenant_id = $1",
-      ...(activeOnly
-        ? ["NOT revoked AND valid_from <= now() AND (valid_until IS NULL OR valid_until > now())"]
-        : []),
-    ].join(" AND ");
     const tenant = this.identity.tenantId;
+    const where = activeOnly
+      ? "tenant_id = $1 AND NOT revoked AND valid_from <= now() AND (valid_until IS NULL OR valid_until > now())"
+      : "tenant_id = $1";
+    // $2 is the cursor's id, or null on the first page.
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      page.after
-        ? m.query(`SELECT * FROM threat_indicators WHERE ${where} AND id > $2::uuid ORDER BY id LIMIT $3`, [
-            tenant,
-            page.after[1],
-            page.first + 1,
-          ])
-        : m.query(`SELECT * FROM threat_indicators WHERE ${where} ORDER BY id LIMIT $2`, [
-            tenant,
-            page.first + 1,
-          ]),
+      m.query(
+        `SELECT * FROM threat_indicators WHERE ${where} AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
+        [tenant, page.after?.[1] ?? null, page.first + 1],
+      ),
     );
     return ThreatIndicatorConnection.from({
       rows: rows.map(indicatorFromRow),

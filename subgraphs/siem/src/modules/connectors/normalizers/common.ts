@@ -3,7 +3,13 @@
  * event builder. Everything here is pure and total (no clock, no I/O, no throwing on bad input).
  */
 import { isIP } from "node:net";
-import { jsonProblem, MAX_JSON_DEPTH, textProblem } from "../../../../../common/src/validation";
+import {
+  jsonProblem,
+  MAX_INDEXED_TEXT_BYTES,
+  MAX_JSON_DEPTH,
+  textProblem,
+  utf8LongerThan,
+} from "../../../../../common/src/validation";
 import { formatIpv6, parseIpv6 } from "../../intel/stix";
 import type {
   NormalizedEvent,
@@ -325,11 +331,6 @@ export function makeEvent(fields: EventFields): NormalizedEvent {
   };
 }
 
-/**
- * Longest UTF-8 text of an event column that the events table indexes (`source_event_id`, `actor_user`, `device`,
- * `resource_id`): a btree entry holds at most 2,704 bytes, and a longer value fails the whole batch's insert.
- */
-export const MAX_KEY_COLUMN_BYTES = 2048;
 const INT4_MIN = -2147483648;
 const INT4_MAX = 2147483647;
 const KEY_COLUMNS = ["source_event_id", "actor_user", "device", "resource_id"] as const;
@@ -345,7 +346,7 @@ const TEXT_COLUMNS = [
 
 /**
  * Why a normalised event's columns do not fit the events table, or null: text Postgres cannot hold (NUL, unpaired
- * surrogates), an indexed column over MAX_KEY_COLUMN_BYTES, an integer column outside int4. Checked here so that
+ * surrogates), an indexed column over MAX_INDEXED_TEXT_BYTES, an integer column outside int4. Checked here so that
  * such a record is one rejection, not a failed batch (`storedJson` checks the JSON columns).
  */
 export function storageProblem(event: NormalizedEvent): string | null {
@@ -362,13 +363,8 @@ export function storageProblem(event: NormalizedEvent): string | null {
   }
   for (const column of KEY_COLUMNS) {
     const value = event[column];
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8: shorter strings need no count.
-    if (
-      typeof value === "string" &&
-      value.length * 3 > MAX_KEY_COLUMN_BYTES &&
-      Buffer.byteLength(value) > MAX_KEY_COLUMN_BYTES
-    )
-      return `${column} is longer than ${MAX_KEY_COLUMN_BYTES} bytes`;
+    if (typeof value === "string" && utf8LongerThan(value, MAX_INDEXED_TEXT_BYTES))
+      return `${column} is longer than ${MAX_INDEXED_TEXT_BYTES} bytes`;
   }
   return null;
 }
@@ -387,13 +383,6 @@ export function fewBrackets(text: string): boolean {
 }
 
 /**
- * True when JSON text can hold no string Postgres refuses: a NUL or an unpaired surrogate appears in JSON text only
- * as a `\u` escape (raw control characters are invalid JSON, and decoded UTF-8 has no lone surrogates), so text
- * without one settles it for the record and its event, JSON embedded in its strings included.
- */
-export const plainText = (text: string): boolean => !text.includes("\\u");
-
-/**
  * Why a record is too deeply nested to take, or null. Checked before normalising, so that a hostile depth cannot
  * exhaust the stack of a normaliser or of `JSON.stringify`. (A record whose text has `fewBrackets` needs no walk.)
  */
@@ -406,7 +395,7 @@ export function recordDepthProblem(record: unknown): string | null {
 /**
  * Why a normalised event's `attributes` cannot be stored as jsonb, or null: nested deeper than MAX_JSON_DEPTH, or
  * holding a string or key jsonb refuses (NUL, unpaired surrogates). (An event whose record text has `fewBrackets`
- * and is `plainText` needs no walk.)
+ * and is `plainJsonText` needs no walk.)
  */
 export function attributesProblem(event: NormalizedEvent): string | null {
   const problem = jsonProblem(event.attributes);

@@ -22,7 +22,6 @@ export {
   isRejection,
   normalizeIp,
   normalizePort,
-  plainText,
   recordDepthProblem,
   toIsoTime,
 } from "./common";
