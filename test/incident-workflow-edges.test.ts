@@ -427,10 +427,13 @@ describe("incident workflow edges: merge, close/reopen, triage input, paging, in
     it("answers an etag of another incident or a malformed one with CONFLICT, and a no-op with no new etag or event", async () => {
       const mine = await create("Etag probe");
       const other = await create("Other etag");
+      // Both are at their first version: the other incident's etag must not pass for this one.
+      const sameVersion = other.etag;
       ok(await update({ id: other.id, etag: other.etag, owner: "x@y" }));
       const otherEtag = (await detail(other.id)).etag;
       expect(otherEtag).not.toBe(mine.etag);
-      for (const etag of [otherEtag, "", "abc", "-1", "1.0", " 1", "e".repeat(10_000)])
+      const bare = mine.etag.split("-").pop() ?? "";
+      for (const etag of [sameVersion, otherEtag, bare, "", "abc", "-1", "1.0", " 1", "e".repeat(10_000)])
         await refused(
           EdgeUpdateIncidentDocument,
           { input: { id: mine.id, etag, owner: "m" } },

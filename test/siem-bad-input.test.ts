@@ -912,6 +912,11 @@ describe("SIEM write paths under hostile input", () => {
               /* 15 */ alert("in-blank-entity", { entities: [{ type: "HOST", value: " " }] }),
               /* 16 */ alert("in-rule-spoof", { provider: "ANALYTICS_RULE" }),
               /* 17 */ alert("in-ti-spoof", { provider: "TI_MATCH" }),
+              /* 18 */ alert("in-zero-date", { startTime: "0001-01-01T00:00:00Z" }),
+              /* 19 */ alert("in-ancient-end", {
+                startTime: "1900-01-01T00:00:00Z",
+                endTime: "1900-01-02T00:00:00Z",
+              }),
             ],
           },
           t.ingestor,
@@ -943,15 +948,16 @@ describe("SIEM write paths under hostile input", () => {
           field: "provider",
           message: "TI_MATCH alerts are raised by the SIEM itself; push EXTERNAL or WORKLOAD_PROTECTION",
         },
+        { index: 18, field: "startTime", message: "is more than 10 years in the past" },
+        { index: 19, field: "startTime", message: "is more than 10 years in the past" },
+        { index: 19, field: "endTime", message: "is more than 10 years in the past" },
       ]);
       expect(res.createdCount).toBe(2);
       expect(res.ids.map((id) => id !== null)).toEqual([
         true,
         ...Array(13).fill(false),
         true,
-        false,
-        false,
-        false,
+        ...Array(5).fill(false),
       ]);
       expect(await sources(A, "in-")).toEqual(["in-good", "in-good-2"]);
     });

@@ -30,7 +30,7 @@ export class AlertResourceResolver {
   @FieldResolver(() => Resource, {
     nullable: true,
     description:
-      "The affected resource, when the alert names one the inventory knows (by id, or by its ARM id / ARN, case-insensitively).",
+      "The affected resource, when the alert names one the inventory knows: by id, or by its ARM id / ARN as written, else one differing only in letter case (the first seen).",
   })
   async resource(@Root() alert: SecurityAlertRef, @Ctx() ctx: PostureContext): Promise<Resource | null> {
     if (alert.resourceId) {

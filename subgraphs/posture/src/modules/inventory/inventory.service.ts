@@ -26,6 +26,7 @@ import {
 } from "./inventory.inputs";
 import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
 import {
+  isArmId,
   validateAccountInputs,
   validateResourceFilter,
   validateResourceInputs,
@@ -131,6 +132,8 @@ export class InventoryService {
     if (inputs.length === 0) return payload;
     return this.db.write(async (m) => {
       const providers = await this.accountProviders(m, inputs);
+      const stored = await this.storedArmIds(m, inputs);
+      const externalIdOf = (i: ResourceInput) => stored.get(i.externalId.toLowerCase()) ?? i.externalId;
       const rows: Array<{ id: string; external_id: string; created: boolean; changed: boolean }> =
         await m.query(
           `INSERT INTO resources AS r (id, tenant_id, account_id, provider, type, kind, external_id, name, region,
@@ -157,7 +160,7 @@ export class InventoryService {
             inputs.map((i) => providers.get(i.accountId)),
             inputs.map((i) => i.type),
             inputs.map((i) => resourceKindOf(i.type)),
-            inputs.map((i) => i.externalId),
+            inputs.map(externalIdOf),
             inputs.map((i) => i.name),
             inputs.map((i) => i.region ?? null),
             inputs.map((i) => i.resourceGroup ?? null),
@@ -187,7 +190,7 @@ export class InventoryService {
       payload.createdCount = createdCount;
       payload.updatedCount = changed.length - createdCount;
       payload.unchangedCount = rows.length - changed.length;
-      payload.ids = inputs.map((i) => idByExternal.get(i.externalId)!);
+      payload.ids = inputs.map((i) => idByExternal.get(externalIdOf(i))!);
       await writeAudit(m, this.identity, [
         {
           action: "inventory.resources.upsert",
@@ -197,6 +200,30 @@ export class InventoryService {
       ]);
       return payload;
     });
+  }
+
+  /**
+   * The stored spelling of each ARM id of the batch that the inventory already holds in another letter case,
+   * by lower-case id: an upsert of `/resourcegroups/rg/…` updates the resource stored as `/resourceGroups/RG/…`.
+   * A per-tenant transaction lock keeps two batches from creating one Azure resource twice in two spellings
+   * (the unique key compares exactly); batches without ARM ids take no lock.
+   */
+  private async storedArmIds(m: EntityManager, inputs: ResourceInput[]): Promise<Map<string, string>> {
+    const keys = [
+      ...new Set(inputs.filter((i) => isArmId(i.externalId)).map((i) => i.externalId.toLowerCase())),
+    ];
+    if (keys.length === 0) return new Map();
+    await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `posture.resources.arm|${this.identity.tenantId}`,
+    ]);
+    // Oldest first: where an earlier version stored one resource in two spellings, the first one seen is kept.
+    const rows: Array<{ external_id: string; external_id_key: string }> = await m.query(
+      `SELECT external_id, external_id_key FROM resources
+       WHERE tenant_id = $1 AND external_id_key = ANY($2::text[])
+       ORDER BY first_seen DESC, id DESC`,
+      [this.identity.tenantId, keys],
+    );
+    return new Map(rows.map((r) => [r.external_id_key, r.external_id]));
   }
 
   /** Removes resources by id; ids not in the tenant's inventory are ignored. */

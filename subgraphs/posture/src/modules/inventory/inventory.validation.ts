@@ -53,6 +53,20 @@ function json(
   return fault === null;
 }
 
+/** Whether an external id is an Azure Resource Manager id, which Azure compares without regard to case. */
+export function isArmId(externalId: string): boolean {
+  return /^\/subscriptions\//i.test(externalId);
+}
+
+/**
+ * What makes two external ids the same resource: an ARM id whatever its letter case (Azure answers the same
+ * resource under `/resourceGroups/RG` and `/resourcegroups/rg`), any other id (an AWS ARN, where case is
+ * significant) exactly.
+ */
+export function externalIdentity(externalId: string): string {
+  return isArmId(externalId) ? externalId.toLowerCase() : externalId;
+}
+
 /** Every problem of a batch of resource inputs (all of them, so one fix-and-retry suffices). */
 export function validateResourceInputs(inputs: readonly ResourceInput[]): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -109,7 +123,7 @@ export function validateResourceInputs(inputs: readonly ResourceInput[]): InputP
       }
     }
     if (typeof item.externalId === "string") {
-      const key = item.externalId;
+      const key = externalIdentity(item.externalId);
       const first = firstIndexOf.get(key);
       if (first !== undefined)
         problems.push({ index, field: "externalId", message: `duplicates item ${first} in this batch` });

@@ -79,10 +79,16 @@ export class AlertInput {
   @Field(() => ID, { nullable: true, description: "The affected resource (a `Resource` id), when known." })
   resourceId?: string | null;
 
-  @Field(() => Date, { nullable: true, description: "When the activity began (default: now)." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When the activity began (default: now); at most a day ahead and 10 years back.",
+  })
   startTime?: Date | null;
 
-  @Field(() => Date, { nullable: true, description: "When it was last seen (default: startTime)." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When it was last seen (default: startTime); same bounds as startTime.",
+  })
   endTime?: Date | null;
 }
 

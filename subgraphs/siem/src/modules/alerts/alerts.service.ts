@@ -21,6 +21,9 @@ import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
 import { storeAlerts } from "./alert-store";
 
 const MAX_ALERTS_PER_CALL = 10_000;
+/** How far back an alert's start or end may lie: the longest event retention that can be configured. */
+const MAX_ALERT_AGE_YEARS = 10;
+const MAX_ALERT_AGE_MS = 3650 * 24 * 3600 * 1000;
 /** The providers whose alerts come in through `ingestAlerts` (external tools and workload protection's relay). */
 const PUSHED_PROVIDERS: ReadonlySet<string> = new Set([
   AlertProvider.EXTERNAL,
@@ -52,9 +55,14 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
       problems.push({ index, field: "techniques", message: `"${t}" is not an ATT&CK technique id` });
   }
   // Clock skew is tolerated as for events; further ahead, the incident's last activity would lie in the future.
+  // Far back is a tool's "no date" (0001-01-01 is .NET's and Go's zero time), not when anything happened.
   for (const field of ["startTime", "endTime"] as const) {
-    if (input[field] && input[field].getTime() > now + MAX_FUTURE_MS)
+    const at = input[field]?.getTime();
+    if (at === undefined) continue;
+    if (at > now + MAX_FUTURE_MS)
       problems.push({ index, field, message: "is more than a day in the future" });
+    else if (at < now - MAX_ALERT_AGE_MS)
+      problems.push({ index, field, message: `is more than ${MAX_ALERT_AGE_YEARS} years in the past` });
   }
   (input.entities ?? []).forEach((e, i) => {
     // A blank value names nothing, yet correlation would join every alert carrying one into one incident.

@@ -472,7 +472,7 @@ export class IncidentWorkflowService {
       const current = await this.lock(m, id);
       if (current.etag !== etag) {
         throw new ConflictError(
-          `Incident ${current.number} changed since you read it (etag ${etag}, now ${current.etag}); reload and retry.`,
+          `Incident ${current.number} is at etag ${current.etag}, not the one sent: it changed since you read it, or the etag is another incident's; reload and retry.`,
         );
       }
       const { topic, changes } = await apply(m, current);

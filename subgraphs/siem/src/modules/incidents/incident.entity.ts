@@ -70,7 +70,8 @@ export class Incident {
   closedAt: Date | null;
 
   @Field({
-    description: "Version for optimistic concurrency: send it back with changes; a stale one is CONFLICT.",
+    description:
+      "Version for optimistic concurrency, opaque and particular to this incident (another incident's etag never matches): send it back with changes; a stale one is CONFLICT.",
   })
   etag: string;
 
@@ -82,6 +83,15 @@ export class Incident {
 
   mergedInto: string | null;
   ruleId: string | null;
+}
+
+/**
+ * An incident's etag: its tenant-wide number and its version, `"<number>-<version>"`. The number makes it
+ * particular to the incident, so an etag read from another incident never passes the check by having
+ * the same version; clients treat it as opaque text.
+ */
+export function incidentEtag(number: unknown, version: unknown): string {
+  return `${String(number)}-${String(version)}`;
 }
 
 /** Maps a raw `incidents` row (snake_case) to the entity. */
@@ -101,7 +111,7 @@ export function incidentFromRow(row: Record<string, unknown>): Incident {
     classification: row.classification ?? null,
     classificationReason: row.classification_reason ?? null,
     closedAt: row.closed_at ?? null,
-    etag: String(row.etag ?? 1),
+    etag: incidentEtag(row.number, row.etag ?? 1),
     firstActivity: row.first_activity ?? null,
     lastActivity: row.last_activity ?? null,
     mergedInto: row.merged_into ?? null,
