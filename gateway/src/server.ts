@@ -20,6 +20,7 @@ import {
 } from "../../subgraphs/common/src";
 import { ClientAuth } from "./auth";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
+import { leanGraphqlPost } from "./graphql-http";
 import { ingestProxy } from "./ingest";
 import { isLimitError, operationLimits, variablesDepthLimit } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
@@ -96,7 +97,11 @@ export async function startGateway(
 
   const app = express();
   app.disable("x-powered-by");
-  const httpServer = http.createServer(app);
+  // Set once Apollo has started: until then every request goes through Express.
+  const lean: { post?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean } = {};
+  const httpServer = http.createServer((req, res) => {
+    if (!lean.post?.(req, res)) app(req, res);
+  });
   httpServer.keepAliveTimeout = 65_000;
   const limits = operationLimits({ production });
   const subscriptionDeps = {
@@ -191,23 +196,30 @@ export async function startGateway(
   const ingest = { auth, tokens, agent, maxBodyBytes: config.maxBodyBytes, log };
   app.post("/ingest/events", ingestProxy({ ...ingest, upstream: subgraphUrls.siem }));
   app.post("/ingest/telemetry", ingestProxy({ ...ingest, upstream: subgraphUrls.protection }));
+  /** The verified client and its internal token; UNAUTHENTICATED (401) otherwise. */
+  const contextOf = async (req: http.IncomingMessage): Promise<GatewayContext> => {
+    let identity: Identity;
+    try {
+      identity = await auth.authenticate(req.headers.authorization);
+    } catch (err) {
+      const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
+      throw new GraphQLError(message, {
+        extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+      });
+    }
+    return { identity, internalToken: await tokens.sign(identity) };
+  };
+  lean.post = leanGraphqlPost({
+    apollo,
+    maxBodyBytes: config.maxBodyBytes,
+    context: contextOf,
+    onError: (err) => log.error({ err }, "GraphQL request failed"),
+  });
+  // Everything the lean path leaves to Express: GET, other media types, charsets and encodings.
   app.use(
     "/graphql",
     express.json({ limit: config.maxBodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        let identity: Identity;
-        try {
-          identity = await auth.authenticate(req.headers.authorization);
-        } catch (err) {
-          const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
-          throw new GraphQLError(message, {
-            extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
-          });
-        }
-        return { identity, internalToken: await tokens.sign(identity) };
-      },
-    }),
+    expressMiddleware(apollo, { context: ({ req }) => contextOf(req) }),
   );
 
   app.use(jsonErrors);
