@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import { checkCursor, type Page } from "./pagination";
+import { canonicalId } from "./validation";
 
 /** One page of a per-parent list plus the parent's total. */
 export interface ChildPage<T> {
@@ -38,15 +39,22 @@ export function childConnectionLoader<T>(
   );
 }
 
-/** A by-id DataLoader: one `WHERE id = ANY($1)` statement per batch, results in key order (null when absent). */
+/**
+ * A by-id DataLoader: one `WHERE id = ANY($1)` statement per batch, results in key order (null when absent).
+ * A UUID is the same in upper and lower case (Postgres answers either with the lower-case form), so UUID
+ * keys are matched and cached by their lower-case form: `resource(id: "0190…ABC")` finds the resource too.
+ */
 export function byIdLoader<T extends { id: string }>(
   fetch: (ids: readonly string[]) => Promise<T[]>,
 ): DataLoader<string, T | null> {
-  return new DataLoader(async (ids) => {
-    const rows = await fetch(ids);
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return new DataLoader(
+    async (ids) => {
+      const rows = await fetch(ids);
+      const byId = new Map(rows.map((r) => [canonicalId(r.id), r]));
+      return ids.map((id) => byId.get(canonicalId(id)) ?? null);
+    },
+    { cacheKeyFn: canonicalId },
+  );
 }
 
 /**

@@ -5,6 +5,12 @@ export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 export const isUuid = (value: unknown): value is string =>
   typeof value === "string" && UUID_PATTERN.test(value);
 
+/**
+ * An id as stored: a UUID in lower case (Postgres prints UUIDs so, and upper-case hex names the same one),
+ * any other id unchanged. For ids compared outside SQL (maps, text columns, audit targets).
+ */
+export const canonicalId = (id: string): string => (isUuid(id) ? id.toLowerCase() : id);
+
 /** True for a plain JSON object (not null, not an array). */
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

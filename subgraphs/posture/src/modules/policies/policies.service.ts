@@ -1,4 +1,5 @@
 import {
+  canonicalId,
   BadUserInputError,
   ForbiddenError,
   isUuid,
@@ -188,7 +189,7 @@ export class PoliciesService {
 
   /** One definition, or null. */
   async byId(id: string): Promise<PolicyDefinition | null> {
-    return (await this.all()).get(id) ?? null;
+    return (await this.all()).get(canonicalId(id)) ?? null;
   }
 
   /** A filtered page of definitions, by id. */
@@ -256,7 +257,12 @@ export class PoliciesService {
   }
 
   /** Enables or disables a definition in an account and re-evaluates it there. */
-  async setEnabled(input: SetPolicyDefinitionEnabledInput): Promise<PolicyDefinitionSetting> {
+  async setEnabled(given: SetPolicyDefinitionEnabledInput): Promise<PolicyDefinitionSetting> {
+    const input = {
+      ...given,
+      accountId: canonicalId(given.accountId),
+      definitionId: canonicalId(given.definitionId),
+    };
     if (!isUuid(input.accountId))
       throw new BadUserInputError("Invalid setting.", [
         { field: "accountId", message: "must be an account id (UUID)" },

@@ -1,5 +1,6 @@
 import type { EntityManager } from "typeorm";
 import {
+  canonicalId,
   BadUserInputError,
   ConflictError,
   isUuid,
@@ -341,7 +342,9 @@ export class IncidentWorkflowService {
   }
 
   /** Moves the sources' alerts into the target and closes the sources as merged. */
-  async merge(input: MergeIncidentsInput): Promise<Incident> {
+  async merge(given: MergeIncidentsInput): Promise<Incident> {
+    // Compared in lower case: the target named again in upper-case hex is no other incident.
+    const input = { targetId: canonicalId(given.targetId), sourceIds: given.sourceIds.map(canonicalId) };
     const ids = [...new Set(input.sourceIds)].filter((id) => id !== input.targetId);
     const problems: InputProblem[] = [];
     if (!isUuid(input.targetId)) problems.push({ field: "targetId", message: "must be a UUID" });

@@ -1,4 +1,5 @@
 import {
+  canonicalId,
   BadUserInputError,
   byIdLoader,
   childConnectionLoader,
@@ -72,7 +73,9 @@ export class IncidentsService {
   }
 
   /** Creates an incident from alerts, with the next per-tenant number. */
-  async create(input: CreateIncidentInput): Promise<Incident> {
+  async create(given: CreateIncidentInput): Promise<Incident> {
+    // Stored and compared in lower case: an alert named in upper-case hex is the same alert.
+    const input = { ...given, alertIds: given.alertIds.map(canonicalId) };
     const problems: InputProblem[] = [];
     if (!input.title?.trim() || input.title.length > 512)
       problems.push({ field: "title", message: "must be 1 to 512 characters" });
