@@ -1,4 +1,5 @@
 import http from "node:http";
+import net from "node:net";
 import { gzipSync } from "node:zlib";
 import { Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -160,6 +161,26 @@ describe("gateway: POST /graphql over HTTP", () => {
     const plain = await send([JSON.stringify({ query: QUERY })], { "content-type": "text/plain" });
     expect(plain.status).toBe(400);
     expect(plain.body.data).toBeUndefined();
+  });
+
+  it("goes on serving after clients that leave mid-body", async () => {
+    const url = new URL(platform.gateway.url);
+    for (let i = 0; i < 5; i++)
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            `POST /graphql HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+              `Authorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\n{"query":`,
+            () => {
+              socket.destroy();
+              resolve();
+            },
+          );
+        });
+        socket.on("error", reject);
+      });
+    const after = await json({ query: QUERY });
+    expect([after.status, after.body]).toEqual([200, { data: { accounts: { totalCount: 0 } } }]);
   });
 
   it("answers a missing or bad token with 401 on the lean path", async () => {

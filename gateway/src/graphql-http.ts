@@ -33,6 +33,8 @@ export function leanGraphqlPost<TContext extends BaseContext>(options: {
     const encoding = req.headers["content-encoding"];
     if (!type || !PLAIN_JSON.test(type) || (encoding && encoding.toLowerCase() !== "identity")) return false;
     serve(req, res, query < 0 ? "" : url.slice(query)).catch((err: unknown) => {
+      // A client that went away mid-request (its body cut short, its socket closed) is no server error.
+      if (req.destroyed || res.destroyed) return;
       options.onError(err);
       if (!res.headersSent) reply(res, 500, "Internal server error.", ErrorCode.Internal);
       else res.destroy();
