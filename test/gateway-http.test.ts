@@ -163,6 +163,32 @@ describe("gateway: POST /graphql over HTTP", () => {
     expect(plain.body.data).toBeUndefined();
   });
 
+  it("answers 413 as soon as a chunked body passes the limit, before the client has sent it all", async () => {
+    const url = new URL(platform.gateway.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => {
+        const part = `{"query":"${QUERY}","variables":{"pad":"${"x".repeat(2 * LIMIT)}`;
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+            `Authorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+            `${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`,
+        );
+        // The body never ends: the answer must not wait for it.
+      });
+      let text = "";
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        if (text.includes("}]}")) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on("error", reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"code":"BAD_USER_INPUT"');
+  });
+
   it("goes on serving after clients that leave mid-body", async () => {
     const url = new URL(platform.gateway.url);
     for (let i = 0; i < 5; i++)

@@ -44,19 +44,13 @@ export function leanGraphqlPost<TContext extends BaseContext>(options: {
 
   async function serve(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
     const declared = Number(req.headers["content-length"]);
-    if (declared > maxBodyBytes) return tooLarge(req, res);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBodyBytes) return tooLarge(req, res);
-      chunks.push(chunk);
-    }
+    const raw = declared > maxBodyBytes ? null : await readBody(req, maxBodyBytes);
+    if (!raw) return tooLarge(req, res);
     let body: unknown = {};
     try {
       // As body-parser reads JSON: a byte order mark dropped, an empty body is `{}`, and (strict mode) only an
       // object or an array is JSON.
-      let text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8");
+      let text = raw.toString("utf8");
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.length > 0) {
         const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
@@ -75,6 +69,37 @@ export function leanGraphqlPost<TContext extends BaseContext>(options: {
     });
     await send(res, response);
   }
+}
+
+/**
+ * The request body, or null as soon as it exceeds `limit` (the rest is left unread, for `tooLarge`). Read
+ * with listeners rather than `for await`, whose early exit would destroy the request, and the socket with
+ * it, before the 413 reaches the client. Rejects when the client goes away first.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      stop();
+      resolve(null);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.once("error", reject);
+    // Closed before its end: the client left (a no-op once the body was read).
+    req.once("close", () => reject(new Error("the client closed the request before its body ended")));
+  });
 }
 
 async function send(res: ServerResponse, response: HTTPGraphQLResponse): Promise<void> {
