@@ -29,33 +29,34 @@ export function operationLimits(options: { production: boolean }) {
 export const MAX_VARIABLES_DEPTH = 2000;
 
 /**
- * Refuses an operation whose variables nest deeper than MAX_VARIABLES_DEPTH (BAD_USER_INPUT, HTTP 400) before
- * any subgraph fetch serialises them: `JSON.stringify` recurses, so a JSON variable a few thousand levels
- * deep would otherwise exhaust the stack and fail the request as an internal error.
+ * BAD_USER_INPUT (HTTP 400) naming the variable when `variables` nest deeper than MAX_VARIABLES_DEPTH, else
+ * null: checked before anything serialises or compares them, since `JSON.stringify` recurses and a JSON
+ * variable a few thousand levels deep would exhaust the stack and fail as an internal error.
  */
+export function variablesDepthError(variables: Record<string, unknown>): GraphQLError | null {
+  const problem = jsonProblem(variables, { strings: false, maxDepth: MAX_VARIABLES_DEPTH });
+  if (!problem) return null;
+  const variable = problem.path.split(/[.[]/)[0];
+  return new GraphQLError(
+    `Variable $${variable} is nested deeper than ${MAX_VARIABLES_DEPTH} levels, the most accepted.`,
+    {
+      extensions: {
+        code: ErrorCode.BadUserInput,
+        problems: [{ field: problem.path, message: `is nested deeper than ${MAX_VARIABLES_DEPTH} levels` }],
+        http: { status: 400 },
+      },
+    },
+  );
+}
+
+/** Refuses a query or mutation whose variables nest too deep (`variablesDepthError`) before any subgraph fetch. */
 export function variablesDepthLimit<TContext extends object>(): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request }) {
-          const problem = jsonProblem(request.variables ?? {}, {
-            strings: false,
-            maxDepth: MAX_VARIABLES_DEPTH,
-          });
-          if (!problem) return;
-          const variable = problem.path.split(/[.[]/)[0];
-          throw new GraphQLError(
-            `Variable $${variable} is nested deeper than ${MAX_VARIABLES_DEPTH} levels, the most accepted.`,
-            {
-              extensions: {
-                code: ErrorCode.BadUserInput,
-                problems: [
-                  { field: problem.path, message: `is nested deeper than ${MAX_VARIABLES_DEPTH} levels` },
-                ],
-                http: { status: 400 },
-              },
-            },
-          );
+          const error = variablesDepthError(request.variables ?? {});
+          if (error) throw error;
         },
       };
     },

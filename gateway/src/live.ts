@@ -23,6 +23,7 @@ import {
   TOKEN_EXPIRED_RESULT,
   type SubscriptionManager,
 } from "./subscriptions";
+import { variablesDepthError } from "./limits";
 
 /** The gateway's live endpoints. */
 export interface LiveEndpoints {
@@ -96,7 +97,8 @@ function checkOperation(
   rules: ValidationRule[],
   query: string,
   operationName: string | null | undefined,
-): { document: DocumentNode } | { errors: GraphQLError[] } {
+  variables: unknown,
+): { document: DocumentNode; variables: Record<string, unknown> } | { errors: GraphQLError[] } {
   let document: DocumentNode;
   try {
     document = parse(query, { maxTokens: 5000 });
@@ -116,11 +118,31 @@ function checkOperation(
     return {
       errors: [badInput("Only subscriptions are served here; send queries and mutations to POST /graphql.")],
     };
-  return { document };
+  if (variables != null && (typeof variables !== "object" || Array.isArray(variables)))
+    return { errors: [badInput("`variables` must be a JSON object.")] };
+  // Only the variables the operation declares go on: others would take no part in it, yet split the
+  // upstream subscriptions identical operations share (their key holds the variables).
+  const declared = new Set((operation.variableDefinitions ?? []).map((d) => d.variable.name.value));
+  const used = Object.fromEntries(
+    Object.entries((variables ?? {}) as Record<string, unknown>).filter(([name]) => declared.has(name)),
+  );
+  const tooDeep = variablesDepthError(used);
+  if (tooDeep) return { errors: [tooDeep] };
+  return { document, variables: used };
 }
 
 function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput } });
+}
+
+/**
+ * A subscription that could not start: its own GraphQL error (BAD_USER_INPUT unless it says otherwise), or,
+ * for anything else (a fault of the gateway's), a masked INTERNAL_SERVER_ERROR, logged.
+ */
+function startFailure(err: unknown, log: Logger): GraphQLError {
+  if (err instanceof GraphQLError) return asBadInput(err);
+  log.error({ err }, "subscription failed to start");
+  return new GraphQLError("Internal server error.", { extensions: { code: ErrorCode.Internal } });
 }
 
 function asBadInput(err: unknown): GraphQLError {
@@ -168,13 +190,14 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           options.validationRules,
           payload.query,
           payload.operationName,
+          payload.variables,
         );
         if ("errors" in checked) return checked.errors;
         return {
           schema: manager.schema,
           document: checked.document,
           operationName: payload.operationName,
-          variableValues: payload.variables ?? {},
+          variableValues: checked.variables,
           contextValue: { identity: ctx.extra.identity, socket: ctx.extra.socket },
         };
       },
@@ -189,7 +212,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
             onOverflow: () => socket.close(SLOW_CONSUMER_CLOSE.code, SLOW_CONSUMER_CLOSE.reason),
           });
         } catch (err) {
-          return { errors: [asBadInput(err)] };
+          return { errors: [startFailure(err, log)] };
         }
       },
       onClose: (ctx) => expiries.remove(ctx.extra.socket),
@@ -222,13 +245,16 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
         options.validationRules,
         params.query as string,
         params.operationName,
+        params.variables,
       );
-      if ("errors" in checked) return { errors: checked.errors };
+      // `data: null` marks it a result: graphql-sse takes an object without `data` for execution arguments
+      // (and then answers "Unable to detect operation AST" instead of these errors).
+      if ("errors" in checked) return { data: null, errors: checked.errors };
       try {
         const subscriber = manager.subscribe({
           document: checked.document,
           operationName: params.operationName,
-          variables: params.variables ?? {},
+          variables: checked.variables,
           identity,
           // The subscriber ends with a SLOW_CONSUMER error event; the response then completes.
           onOverflow: () => undefined,
@@ -240,7 +266,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
         }
         return subscriber;
       } catch (err) {
-        return { errors: [asBadInput(err)] };
+        return { data: null, errors: [startFailure(err, log)] };
       }
     },
   });
