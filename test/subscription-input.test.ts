@@ -105,6 +105,28 @@ describe("subscription start: variables", () => {
     expect(health.status).toBe(200);
   });
 
+  it("serves SSE as one authenticated stream per subscription: no stream can be reserved, with or without a token", async () => {
+    const stream = new URL("/graphql/stream", platform.gateway.url);
+    for (const headers of [{}, { authorization: `Bearer ${reader}` }] as Array<Record<string, string>>) {
+      const put = await fetch(stream, { method: "PUT", headers });
+      expect(put.status).toBe(405);
+      expect(
+        ((await put.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code,
+      ).toBe("BAD_USER_INPUT");
+    }
+    // An operation for a reserved stream finds none.
+    const op = await fetch(stream, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${reader}`,
+        "content-type": "application/json",
+        "x-graphql-event-stream-token": "guessed",
+      },
+      body: JSON.stringify({ query: OPERATION, extensions: { operationId: "1" } }),
+    });
+    expect(op.status).toBe(404);
+  });
+
   it("drops undeclared variables: a deep one is ignored, and junk ones share the upstream subscription", async () => {
     const siem = platform.subgraphs.siem.url;
     const before = await upstreamStarted(siem);

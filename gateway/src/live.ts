@@ -10,6 +10,7 @@ import {
 } from "graphql";
 import { createHandler } from "graphql-sse/lib/use/express";
 import { useServer } from "graphql-ws/use/ws";
+import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, UnauthenticatedError, type Identity, type Logger } from "../../subgraphs/common/src";
@@ -228,6 +229,29 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
 
   const sse = createHandler({
     schema: () => manager.schema,
+    // Distinct connections only: each subscription is its own authenticated POST. graphql-sse's other mode
+    // reserves a stream with an unauthenticated PUT, kept in memory until a client connects to it, and
+    // hands its events to whoever presents the stream's token (made with Math.random by default).
+    // Refusing the PUT leaves no stream to reserve; every other request gets a token no stream has.
+    authenticate: (req) =>
+      req.method === "PUT"
+        ? [
+            JSON.stringify({
+              errors: [
+                {
+                  message:
+                    "Reserved event streams are not served: POST each subscription with `Accept: text/event-stream`.",
+                  extensions: { code: ErrorCode.BadUserInput },
+                },
+              ],
+            }),
+            {
+              status: 405,
+              statusText: "Method Not Allowed",
+              headers: { "content-type": "application/json; charset=utf-8", allow: "GET, POST" },
+            },
+          ]
+        : randomUUID(),
     onSubscribe: async (req, params) => {
       let identity: Identity;
       let expiresAt: number | null;
