@@ -44,7 +44,7 @@ describe("subscription start: variables", () => {
   }
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    platform = await startTestPlatform({ JOBS_ENABLED: "false", SUBSCRIPTIONS_PER_CONNECTION: "3" });
     reader = await platform.token([Role.READER], "tenant-vars");
   });
   afterAll(async () => {
@@ -125,6 +125,36 @@ describe("subscription start: variables", () => {
       body: JSON.stringify({ query: OPERATION, extensions: { operationId: "1" } }),
     });
     expect(op.status).toBe(404);
+  });
+
+  it("holds at most SUBSCRIPTIONS_PER_CONNECTION subscriptions on one WebSocket; completing one makes room", async () => {
+    const socket = new WebSocket(platform.gateway.url.replace(/^http/, "ws"), "graphql-transport-ws");
+    sockets.push(socket);
+    const messages: Array<{ id?: string; type: string; payload?: unknown }> = [];
+    socket.on("message", (m) => messages.push(JSON.parse(m.toString())));
+    await new Promise((r) => socket.once("open", r));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${reader}` } }));
+    await new Promise((r) => socket.once("message", r));
+    const start = (id: string) =>
+      socket.send(JSON.stringify({ id, type: "subscribe", payload: { query: OPERATION } }));
+    const settle = () => new Promise((r) => setTimeout(r, 400));
+    const of = (id: string) =>
+      messages
+        .filter((m) => m.id === id)
+        .map((m) =>
+          m.type === "next"
+            ? (m.payload as { errors?: Array<{ extensions: { code: string } }> }).errors?.[0]?.extensions.code
+            : m.type,
+        );
+    for (const id of ["1", "2", "3", "4"]) start(id);
+    await settle();
+    expect(["1", "2", "3", "4"].map(of)).toEqual([[], [], [], ["RATE_LIMITED", "complete"]]);
+    socket.send(JSON.stringify({ id: "1", type: "complete" }));
+    await settle();
+    start("5");
+    start("6");
+    await settle();
+    expect(["5", "6"].map(of)).toEqual([[], ["RATE_LIMITED", "complete"]]);
   });
 
   it("drops undeclared variables: a deep one is ignored, and junk ones share the upstream subscription", async () => {

@@ -48,6 +48,8 @@ export interface LiveOptions {
   production: boolean;
   /** WebSocket ping interval; a client that misses a pong is dropped. */
   keepAliveMs?: number;
+  /** Subscriptions one WebSocket connection may hold at once (default 200). */
+  subscriptionsPerConnection?: number;
 }
 
 /** The `Authorization` value a client sent in `connectionParams` (either spelling). */
@@ -166,6 +168,10 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   let manager = options.manager;
   const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
   const expiries = new Expiries();
+  // Each subscription costs a queue, and one resuming from a cursor its own upstream connection to the
+  // SIEM: one socket must not open them by the thousand.
+  const perConnection = options.subscriptionsPerConnection ?? 200;
+  const open = new WeakMap<WebSocket, number>();
   const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
     {
       schema: () => manager.schema,
@@ -204,14 +210,27 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       },
       subscribe: (args) => {
         const { identity, socket } = args.contextValue as { identity: Identity; socket: WebSocket };
+        const count = open.get(socket) ?? 0;
+        if (count >= perConnection)
+          return {
+            errors: [
+              new GraphQLError(
+                `This connection already holds ${perConnection} subscriptions, the most accepted: complete one, or open another connection.`,
+                { extensions: { code: ErrorCode.RateLimited } },
+              ),
+            ],
+          };
         try {
-          return manager.subscribe({
+          const subscriber = manager.subscribe({
             document: args.document,
             operationName: args.operationName,
             variables: (args.variableValues ?? {}) as Record<string, unknown>,
             identity,
             onOverflow: () => socket.close(SLOW_CONSUMER_CLOSE.code, SLOW_CONSUMER_CLOSE.reason),
           });
+          open.set(socket, count + 1);
+          subscriber.onFinish(() => open.set(socket, (open.get(socket) ?? 1) - 1));
+          return subscriber;
         } catch (err) {
           return { errors: [startFailure(err, log)] };
         }

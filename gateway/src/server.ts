@@ -133,6 +133,7 @@ export async function startGateway(
     validationRules: limits.validationRules,
     production,
     keepAliveMs: config.subscriptionKeepAliveMs,
+    subscriptionsPerConnection: config.subscriptionsPerConnection,
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

@@ -53,6 +53,7 @@ const EnvShape = {
   TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
+  SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -99,6 +100,8 @@ export interface Config {
   subscriptionQueueLimit: number;
   /** Gateway WebSocket ping interval; a client that has not answered by the next ping is dropped. */
   subscriptionKeepAliveMs: number;
+  /** Subscriptions one gateway WebSocket connection may hold at once; past it a start is RATE_LIMITED. */
+  subscriptionsPerConnection: number;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -152,6 +155,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
+    subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
   };
 }
 
