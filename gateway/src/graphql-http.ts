@@ -6,11 +6,11 @@ import { ErrorCode } from "../../subgraphs/common/src";
 const PLAIN_JSON = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
 /**
- * `POST /graphql` without Express: the request path every query and mutation takes, and the gateway's
- * largest share of CPU after the federated execution itself. Express, its router, body-parser
- * (type-is, raw-body), content negotiation and `res.send` (which hashes every body for an ETag) cost the
- * gateway ~8 % of its CPU per request in the benchmark's profile; this does only what a GraphQL POST needs
- * and hands the request to Apollo Server as `@as-integrations/express5` would.
+ * `POST /graphql` without Express, the path every query and mutation takes. Express, its router,
+ * body-parser (type-is, raw-body), content negotiation and `res.send` (which hashes every body for an ETag)
+ * showed as ~8 % of the gateway's CPU in the benchmark's profile, and skipping them cut its CPU per request
+ * by ~20 % (bench/README.md, P1). This does only what a GraphQL POST needs and hands the request to Apollo
+ * Server as `@as-integrations/express5` would.
  *
  * Only the common case is served here: `POST /graphql` with a plain UTF-8 JSON body and no
  * Content-Encoding. Everything else (GET, other media types or charsets, compressed bodies, other paths)
