@@ -1,6 +1,8 @@
 import DataLoader from "dataloader";
 import type { EntityManager } from "typeorm";
 import {
+  byIdLoader,
+  canonicalId,
   BadUserInputError,
   childConnectionLoader,
   ConflictError,
@@ -153,11 +155,7 @@ export class AppControlService {
   ) {}
 
   /** Groups by id. */
-  readonly groupById = new DataLoader<string, AppControlGroup | null>(async (ids) => {
-    const groups = await this.db.read((m) => loadGroups(m, this.identity.tenantId, ids));
-    const byId = new Map(groups.map((g) => [g.id, g]));
-    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
-  });
+  readonly groupById = byIdLoader((ids) => this.db.read((m) => loadGroups(m, this.identity.tenantId, ids)));
 
   /** The group of each machine (null: none), one statement per batch. */
   readonly groupByResource = new DataLoader<string, AppControlGroup | null>(async (resourceIds) => {
@@ -469,7 +467,7 @@ export class AppControlService {
       // Postgres answers ids in their canonical (lower-case) form.
       const known = new Set(found.map((r) => r.id));
       input.ruleIds.forEach((id, index) => {
-        if (!known.has(id.toLowerCase()))
+        if (!known.has(canonicalId(id)))
           problems.push({ index, field: "ruleIds", message: "no such rule in this group" });
       });
       if (problems.length) throw new BadUserInputError("Invalid rules; nothing was approved.", problems);

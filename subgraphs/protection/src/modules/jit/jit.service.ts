@@ -1,6 +1,8 @@
 import DataLoader from "dataloader";
 import type { EntityManager } from "typeorm";
 import {
+  byIdLoader,
+  canonicalId,
   addJob,
   BadUserInputError,
   ConflictError,
@@ -283,24 +285,26 @@ export class JitService {
   ) {}
 
   /** Per-request loader: the JIT policy of each resource with its effective port state (null when none). */
-  readonly policyByResource = new DataLoader<string, JitPolicy | null>(async (ids) => {
-    const valid = ids.filter(isUuid);
-    const policies = valid.length
-      ? await this.db.read((m) => loadPolicies(m, this.identity.tenantId, valid))
-      : new Map<string, JitPolicy>();
-    return ids.map((id) => policies.get(id.toLowerCase()) ?? null);
-  });
+  readonly policyByResource = new DataLoader<string, JitPolicy | null>(
+    async (ids) => {
+      const valid = ids.filter(isUuid);
+      const policies = valid.length
+        ? await this.db.read((m) => loadPolicies(m, this.identity.tenantId, valid))
+        : new Map<string, JitPolicy>();
+      return ids.map((id) => policies.get(canonicalId(id)) ?? null);
+    },
+    { cacheKeyFn: canonicalId },
+  );
 
   /** Per-request loader of requests by id. */
-  readonly requestById = new DataLoader<string, JitRequest | null>(async (ids) => {
+  readonly requestById = byIdLoader(async (ids) => {
     const rows: JitRequestRow[] = await this.db.read((m) =>
       m.query(
         `SELECT ${REQUEST_COLUMNS_SQL} FROM jit_requests r WHERE r.tenant_id = $1 AND r.id = ANY($2::uuid[])`,
         [this.identity.tenantId, ids.filter(isUuid)],
       ),
     );
-    const byId = new Map(rows.map((r) => [r.id, requestFromRow(r)]));
-    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+    return rows.map(requestFromRow);
   });
 
   /** Per-request loader: each request's audit trail, oldest first, for many requests in one statement. */
@@ -334,7 +338,7 @@ export class JitService {
     problems.push(...portProblems);
     if (problems.length) throw new BadUserInputError("Invalid JIT policy; nothing was changed.", problems);
     // The canonical id, as Postgres answers it: the audit trail and the answer are keyed by it.
-    const resourceId = input.resourceId.toLowerCase();
+    const resourceId = canonicalId(input.resourceId);
     return this.db.write(async (m) => {
       const before: Array<{ ports: JitPortSpec[] }> = await m.query(
         `SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
@@ -373,7 +377,7 @@ export class JitService {
   /** Removes a VM's policy: its active grants are revoked and its pending requests denied, in one transaction. */
   async removePolicy(input: RemoveJitPolicyInput): Promise<RemoveJitPolicyPayload> {
     if (!isUuid(input.resourceId)) throw new NotFoundError("JIT policy of resource", input.resourceId);
-    const resourceId = input.resourceId.toLowerCase();
+    const resourceId = canonicalId(input.resourceId);
     return this.db.write(async (m) => {
       const removed: Array<{ ports: JitPortSpec[] }> = await m.query(
         `WITH removed AS (DELETE FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 RETURNING ports)
@@ -615,7 +619,7 @@ export class JitService {
         { field: "resourceId", message: "must be a resource id (UUID)" },
       ]);
     // Entries hold the canonical (lower-case) id.
-    const resourceId = id.toLowerCase();
+    const resourceId = canonicalId(id);
     // `jit_resource_id` is the stored resource id of `jit.*` entries: plain `=` lets Postgres use its
     // index under the tenant policy (`->>` is not leakproof).
     const where = `tenant_id = $1 AND jit_resource_id = $2`;
