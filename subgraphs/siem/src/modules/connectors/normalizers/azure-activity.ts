@@ -4,8 +4,8 @@
  * Accepts the REST form (`GET …/providers/Microsoft.Insights/eventtypes/management/values`: `eventDataId`,
  * `eventTimestamp`, `operationName.value`, `status.value`, `httpRequest.clientIpAddress`…) and the
  * diagnostic-settings export form (`time`, `operationName` as a string, `resultType`, `callerIpAddress`,
- * `identity.authorization/claims`), as long as the event has an id (`eventDataId`, `id` or
- * `properties.eventDataId`).
+ * `identity.authorization/claims`, `level: "Information"`). The export carries no event id: its records are
+ * identified by a digest of the record (`recordDigest`), so re-sending an export stores nothing new.
  */
 import { OCSF_CLASS, type NormalizedEvent, type NormalizeRejection } from "../../events/event.model";
 import {
@@ -18,6 +18,7 @@ import {
   normalizeIp,
   parseEmbeddedJson,
   prop,
+  recordDigest,
   rejection,
   severity,
   text,
@@ -79,6 +80,7 @@ function severityOf(level: string | null): NormalizedEvent["severity_id"] {
     case "warning":
       return severity(3);
     case "informational":
+    case "information":
     case "verbose":
       return severity(1);
     default:
@@ -143,12 +145,16 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
   if (Array.isArray(record.value) || Array.isArray(record.records)) {
     return rejection("got a list of activity log events; send one event per line");
   }
-  const id = text(record.eventDataId) ?? text(record.id) ?? text(at(record, "properties", "eventDataId"));
-  if (!id) return rejection("missing eventDataId/id");
   const rawTime = record.eventTimestamp ?? record.time;
   if (rawTime === undefined) return rejection("missing eventTimestamp");
   const time = toIsoTime(rawTime);
   if (!time) return rejection(`unparseable eventTimestamp ${describe(rawTime)}`);
+  // The REST form has `eventDataId`; the diagnostic-settings export has no id at all.
+  const id =
+    text(record.eventDataId) ??
+    text(record.id) ??
+    text(at(record, "properties", "eventDataId")) ??
+    recordDigest(record);
 
   const identity = isRecord(record.identity) ? record.identity : {};
   const claims = isRecord(record.claims) ? record.claims : isRecord(identity.claims) ? identity.claims : {};
@@ -160,10 +166,17 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
   const properties = isRecord(record.properties) ? record.properties : {};
 
   const operation = localizable(record.operationName) ?? text(authorization.action);
+  if (!operation) return rejection("missing operationName");
   const statusValue = localizable(record.status) ?? text(record.resultType);
   const statusCode = text(properties.statusCode);
   const resourceId = text(record.resourceId) ?? text(authorization.scope);
-  const caller = text(record.caller) ?? text(claims[CLAIM_UPN]) ?? text(claims[CLAIM_NAME]);
+  // `caller` is the UPN or, for a service principal, its object id; the export has only the claims.
+  const caller =
+    text(record.caller) ??
+    text(claims[CLAIM_UPN]) ??
+    text(claims[CLAIM_NAME]) ??
+    text(claims[CLAIM_OID]) ??
+    text(claims.appid);
   const rawIp = record.callerIpAddress ?? at(record, "httpRequest", "clientIpAddress") ?? claims.ipaddr;
   const vm = resourceId
     ? /\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)/i.exec(resourceId)
@@ -175,7 +188,7 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
   const lowerOp = operation?.toLowerCase() ?? "";
   const ruleName = resourceId ? resourceId.slice(resourceId.lastIndexOf("/") + 1) : null;
 
-  const description = text(record.description);
+  const description = text(record.description) ?? text(record.resultDescription);
   const localizedOp = isRecord(record.operationName) ? text(record.operationName.localizedValue) : null;
   const message =
     description ??

@@ -2,6 +2,7 @@
  * Helpers shared by the connector normalisers: safe field access, IP/port/time parsing, and the
  * event builder. Everything here is pure and total (no clock, no I/O, no throwing on bad input).
  */
+import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import {
   jsonProblem,
@@ -239,6 +240,17 @@ export function describe(value: unknown): string {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (value === null || typeof value !== "object") return String(value);
   return Array.isArray(value) ? "an array" : "an object";
+}
+
+/**
+ * A source event id for a record that carries none: the SHA-256 (hex) of its JSON. Deterministic, so re-sending
+ * the same record (a re-read file, a retried batch) is a duplicate rather than a second event; any difference in the
+ * record makes it another event.
+ */
+export function recordDigest(record: unknown): string {
+  return createHash("sha256")
+    .update(typeof record === "string" ? record : JSON.stringify(record))
+    .digest("hex");
 }
 
 // ---------------------------------------------------------------------------------------------------------

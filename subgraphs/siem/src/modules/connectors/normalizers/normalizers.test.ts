@@ -230,6 +230,103 @@ describe("AZURE_ACTIVITY", () => {
   });
 });
 
+describe("AZURE_ACTIVITY diagnostic-settings export (no event id)", () => {
+  // The storage account / event hub form: no eventDataId, `level: "Information"`, `resultType`.
+  const exported = (extra: Record<string, unknown> = {}) => ({
+    time: "2026-11-20T10:04:31.5218842Z",
+    resourceId:
+      "/SUBSCRIPTIONS/6C1F3B2A-9D4E-4F7A-8B25-3E9D0C7A1F42/RESOURCEGROUPS/RG-WEB/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM-WEB-02",
+    operationName: "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE",
+    category: "Administrative",
+    resultType: "Success",
+    resultSignature: "Succeeded.Created",
+    resultDescription: "",
+    durationMs: 4120,
+    callerIpAddress: "203.0.113.41",
+    correlationId: "5b0e8c61-0d0f-4c6e-9a57-2f3c1d9e7a10",
+    identity: {
+      authorization: {
+        scope:
+          "/subscriptions/6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-02",
+        action: "Microsoft.Compute/virtualMachines/write",
+      },
+      claims: {
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "lee.gu@contoso.com",
+        ipaddr: "203.0.113.41",
+      },
+    },
+    level: "Information",
+    location: "global",
+    properties: { statusCode: "Created", serviceRequestId: "0c1d2e3f-aaaa-4bbb-8ccc-1d2e3f405162" },
+    ...extra,
+  });
+
+  it("is stored under a digest of the record, the same every time it is sent", () => {
+    const first = ok(normalize("AZURE_ACTIVITY", exported()));
+    const again = ok(normalize("AZURE_ACTIVITY", exported()));
+    expect(first.source_event_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(again.source_event_id).toBe(first.source_event_id);
+    const started = ok(
+      normalize(
+        "AZURE_ACTIVITY",
+        exported({ time: "2026-11-20T10:04:27.4011937Z", resultType: "Start", resultSignature: "Started." }),
+      ),
+    );
+    expect(started.source_event_id).not.toBe(first.source_event_id);
+    expect(first).toMatchObject({
+      time: "2026-11-20T10:04:31.521Z",
+      activity_id: 1,
+      status: "Success",
+      actor_user: "lee.gu@contoso.com",
+      src_ip: "203.0.113.41",
+      device: "VM-WEB-02",
+    });
+    expect(started.status).toBe("Unknown");
+  });
+
+  it('reads `level: "Information"` as Informational', () => {
+    expect(ok(normalize("AZURE_ACTIVITY", exported())).severity_id).toBe(1);
+  });
+
+  it("names a service principal by its object id when there is no UPN", () => {
+    const event = ok(
+      normalize(
+        "AZURE_ACTIVITY",
+        exported({
+          identity: {
+            claims: {
+              appid: "5d2e8f1a-7b3c-4e9d-a1f6-0c8b2d4e6f70",
+              "http://schemas.microsoft.com/identity/claims/objectidentifier":
+                "c4afa01b-c7e2-4dd2-87ed-f27a6eaca94a",
+            },
+          },
+        }),
+      ),
+    );
+    expect(event.actor_user).toBe("c4afa01b-c7e2-4dd2-87ed-f27a6eaca94a");
+  });
+});
+
+describe("OCSF events without metadata.uid", () => {
+  const flow = (bytes: number) => ({
+    class_uid: 4001,
+    activity_id: 6,
+    time: 1795165260000,
+    src_endpoint: { ip: "10.1.2.7", port: 51544 },
+    dst_endpoint: { ip: "198.51.100.23", port: 443 },
+    traffic: { bytes },
+    metadata: { version: "1.1.0", product: { name: "VPC Flow Logs", vendor_name: "AWS" } },
+  });
+
+  it("are identified by a digest of the event, the same every time it is sent", () => {
+    const a = ok(normalize("OCSF", flow(5120)));
+    expect(a.source_event_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(ok(normalize("OCSF", flow(5120))).source_event_id).toBe(a.source_event_id);
+    expect(ok(normalize("OCSF", flow(4096))).source_event_id).not.toBe(a.source_event_id);
+    expect(a).toMatchObject({ src_ip: "10.1.2.7", dst_port: 443, time: "2026-11-20T09:01:00.000Z" });
+  });
+});
+
 describe("AWS_CLOUDTRAIL", () => {
   const list = events.AWS_CLOUDTRAIL;
 
@@ -525,7 +622,7 @@ describe("rejections", () => {
     ["AZURE_ACTIVITY", "not an object", /expected an activity log event/],
     ["AZURE_ACTIVITY", [1, 2], /got an array/],
     ["AZURE_ACTIVITY", { eventDataId: "a" }, /missing eventTimestamp/],
-    ["AZURE_ACTIVITY", { eventTimestamp: "2026-11-20T09:00:00Z" }, /missing eventDataId/],
+    ["AZURE_ACTIVITY", { eventTimestamp: "2026-11-20T09:00:00Z" }, /missing operationName/],
     ["AZURE_ACTIVITY", { eventDataId: "a", eventTimestamp: "yesterday" }, /unparseable eventTimestamp/],
     ["AZURE_ACTIVITY", { eventDataId: "a", eventTimestamp: {} }, /unparseable eventTimestamp/],
     ["ENTRA_SIGNIN", null, /expected a signIn resource/],
@@ -549,7 +646,6 @@ describe("rejections", () => {
     ["OCSF", { class_uid: "1007", time: 1, metadata: { uid: "u" } }, /class_uid must be a positive integer/],
     ["OCSF", { class_uid: 1007, metadata: { uid: "u" } }, /missing time/],
     ["OCSF", { class_uid: 1007, time: "soon", metadata: { uid: "u" } }, /unparseable time/],
-    ["OCSF", { class_uid: 1007, time: 1795000000000 }, /missing metadata.uid/],
     ["SYSLOG_CEF", 12, /expected a syslog line/],
     ["SYSLOG_CEF", { msg: "CEF:0|a|b|c|d|e|1|" }, /string `message`/],
     ["SYSLOG_CEF", "<14>Nov 20 08:55:00 fw-edge-01 hello world", /no CEF payload/],
@@ -719,6 +815,18 @@ describe("CEF parsing", () => {
     expect(a.source_event_id).toMatch(/^[0-9a-f]{64}$/);
     expect(b.source_event_id).toBe(a.source_event_id);
     expect(b.raw).toEqual({ message: line });
+  });
+});
+
+describe("CEF record ids", () => {
+  it("never takes a rule id in cn1 for the record's id", () => {
+    // Two connections a second apart on the same rule: different events.
+    const line = (src: string) =>
+      `<134>Nov 20 09:14:02 fw-edge-01 CEF:0|Contoso|EdgeWall|9.1|traffic|Traffic|3|rt=1795166042000 act=deny src=${src} spt=50122 dst=10.1.3.4 dpt=3389 proto=TCP cn1Label=Rule ID cn1=42`;
+    const a = ok(normalize("SYSLOG_CEF", line("192.0.2.10")));
+    const b = ok(normalize("SYSLOG_CEF", line("192.0.2.11")));
+    expect(a.source_event_id).not.toBe(b.source_event_id);
+    expect(ok(normalize("SYSLOG_CEF", line("192.0.2.10"))).source_event_id).toBe(a.source_event_id);
   });
 });
 

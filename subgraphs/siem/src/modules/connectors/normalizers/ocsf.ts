@@ -1,5 +1,6 @@
 /**
- * OCSF: an event that is already OCSF JSON (any class). The columns are read from their OCSF places; every other
+ * OCSF: an event that is already OCSF JSON (any class). The source event id is `metadata.uid`, or for an event without
+ * one a digest of the event (`recordDigest`). The columns are read from their OCSF places; every other
  * field of the event is kept in `attributes` under its OCSF name. For matching across connectors, `attributes.url`
  * is the URL string (the OCSF url object moves to `url_info`) and `attributes.domain` the queried / requested host.
  */
@@ -15,6 +16,7 @@ import {
   makeEvent,
   normalizeIp,
   normalizePort,
+  recordDigest,
   rejection,
   severity,
   text,
@@ -81,13 +83,16 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
   if (typeof classUid !== "number" || !Number.isInteger(classUid) || classUid <= 0) {
     return rejection(`class_uid must be a positive integer, got ${describe(classUid)}`);
   }
-  const id =
-    text(at(record, "metadata", "uid")) ?? text(record.uid) ?? text(at(record, "finding_info", "uid"));
-  if (!id) return rejection("missing metadata.uid");
   const rawTime = record.time ?? record.time_dt;
   if (rawTime === undefined) return rejection("missing time");
   const time = toIsoTime(rawTime);
   if (!time) return rejection(`unparseable time ${describe(rawTime)}`);
+  // `metadata.uid` is optional in OCSF (flow logs, for one, have none): such an event is identified by its digest.
+  const id =
+    text(at(record, "metadata", "uid")) ??
+    text(record.uid) ??
+    text(at(record, "finding_info", "uid")) ??
+    recordDigest(record);
 
   let activity = integer(record.activity_id);
   if (activity === null) {

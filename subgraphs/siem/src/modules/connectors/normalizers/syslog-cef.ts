@@ -9,7 +9,6 @@
  * without a year takes the year of the other source; with none at all the record is rejected (the clock is
  * never read).
  */
-import { createHash } from "node:crypto";
 import { OCSF_CLASS, type NormalizedEvent, type NormalizeRejection } from "../../events/event.model";
 import {
   MONTHS,
@@ -22,6 +21,7 @@ import {
   makeEvent,
   normalizeIp,
   normalizePort,
+  recordDigest,
   rejection,
   severity,
   text,
@@ -296,11 +296,13 @@ function customFields(ext: Record<string, string>): Json | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * The record's id: the device's `externalId` or ArcSight's `eventId`, else a digest of the whole line (header
+ * included), so the same line sent again is a duplicate. Custom numbers (`cn1`… — a rule, policy or session id,
+ * shared by many events) are never taken for it: they would fold distinct events of the same second into one.
+ */
 function sourceEventId(ext: Record<string, string>, line: string): string {
-  const external = text(ext.externalId) ?? text(ext.eventId);
-  if (external) return external;
-  if (text(ext.cn1) && (!ext.cn1Label || /id|serial|session|seq/i.test(ext.cn1Label))) return ext.cn1.trim();
-  return createHash("sha256").update(line).digest("hex");
+  return text(ext.externalId) ?? text(ext.eventId) ?? recordDigest(line);
 }
 
 function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection {
