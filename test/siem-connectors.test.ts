@@ -171,4 +171,40 @@ describe("SIEM connectors with records in their public shapes", () => {
     expect(byKind.M365_AUDIT).toMatchObject({ status: "NEVER_CONNECTED", eventsTotal: 0 });
     expect(await stored(B, "AZURE_ACTIVITY")).toHaveLength(0);
   });
+
+  it("shows ERROR for a connector whose records are all refused, not CONNECTED", async () => {
+    // A firewall's CSV traffic log sent to the CEF connector: every line arrives, none can be used.
+    const csv = [
+      "1,2026/11/20 09:14:02,012801096514,TRAFFIC,end,2561,2026/11/20 09:14:02,192.0.2.10,10.1.3.4",
+      "1,2026/11/20 09:14:03,012801096514,TRAFFIC,end,2561,2026/11/20 09:14:03,192.0.2.11,10.1.3.4",
+    ];
+    const result = await ingest("SYSLOG_CEF", ndjson(csv), t.ingestorB);
+    expect(result.accepted).toBe(0);
+    expect(result.rejected.map((r) => r.reason)).toEqual([
+      "no CEF payload (CEF:…) in the line",
+      "no CEF payload (CEF:…) in the line",
+    ]);
+    const readerB = await platform.token([Role.READER], B);
+    const connectors = ok(await platform.request(DataConnectorsDocument, {}, readerB)).dataConnectors;
+    expect(connectors.find((c) => c.kind === "SYSLOG_CEF")).toMatchObject({
+      status: "ERROR",
+      eventsTotal: 0,
+      rejectedTotal: 2,
+      lastEventTime: null,
+    });
+    // Once its records are usable, it is connected again; the occasional bad line does not change that.
+    const good = await ingest(
+      "SYSLOG_CEF",
+      ndjson([cefDeny(Date.now() - MINUTE, "192.0.2.20"), csv[0]]),
+      t.ingestorB,
+    );
+    expect(good).toMatchObject({ accepted: 1, duplicates: 0 });
+    const after = ok(await platform.request(DataConnectorsDocument, {}, readerB)).dataConnectors;
+    expect(after.find((c) => c.kind === "SYSLOG_CEF")).toMatchObject({
+      status: "CONNECTED",
+      eventsTotal: 1,
+      rejectedTotal: 3,
+    });
+    expect(after.find((c) => c.kind === "OCSF")?.status).toBe("NEVER_CONNECTED");
+  });
 });

@@ -168,7 +168,10 @@ export class EventIngest {
     return { accepted: inserted, duplicates: good.length - inserted, rejected };
   }
 
-  /** Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. */
+  /**
+   * Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. The
+   * ingest time always moves; the kept time only when a record was stored or already stored (see ConnectorStatus).
+   */
   private async count(
     m: EntityManager,
     identity: Identity,
@@ -179,14 +182,15 @@ export class EventIngest {
     lastTime: string | null,
   ): Promise<void> {
     await m.query(
-      `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now())
+      `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $3::bigint + $4::bigint > 0 THEN now() END)
        ON CONFLICT (tenant_id, kind) DO UPDATE SET
          events_total = c.events_total + excluded.events_total,
          duplicates_total = c.duplicates_total + excluded.duplicates_total,
          rejected_total = c.rejected_total + excluded.rejected_total,
          last_event_at = GREATEST(c.last_event_at, excluded.last_event_at),
-         last_ingest_at = now()`,
+         last_ingest_at = now(),
+         last_kept_at = COALESCE(excluded.last_kept_at, c.last_kept_at)`,
       [identity.tenantId, kind, stored, duplicates, rejected, lastTime],
     );
     await writeAudit(m, identity, [

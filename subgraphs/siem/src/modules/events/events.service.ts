@@ -74,11 +74,15 @@ export class EventsService {
     return CONNECTOR_KINDS.map((kind) => {
       const row = rows.find((r) => r.kind === kind);
       const last = row?.last_ingest_at ? new Date(row.last_ingest_at as string) : null;
+      const kept = row?.last_kept_at ? new Date(row.last_kept_at as string).getTime() : null;
+      const now = Date.now();
       const status = !last
         ? ConnectorStatus.NEVER_CONNECTED
-        : Date.now() - last.getTime() < DAY
+        : kept !== null && now - kept < DAY
           ? ConnectorStatus.CONNECTED
-          : ConnectorStatus.IDLE;
+          : now - last.getTime() < DAY
+            ? ConnectorStatus.ERROR
+            : ConnectorStatus.IDLE;
       return Object.assign(new DataConnector(), {
         kind,
         status,

@@ -16,13 +16,24 @@ registerEnumType(ConnectorKindEnum, {
 /** How a connector is doing. */
 export enum ConnectorStatus {
   CONNECTED = "CONNECTED",
+  ERROR = "ERROR",
   IDLE = "IDLE",
   NEVER_CONNECTED = "NEVER_CONNECTED",
 }
 
 registerEnumType(ConnectorStatus, {
   name: "ConnectorStatus",
-  description: "CONNECTED: data in the last 24 hours. IDLE: data before that. NEVER_CONNECTED: no data yet.",
+  description:
+    "How a connector is doing, judged on the last 24 hours: a connector whose records all arrive but are all rejected (a wrong format, the wrong connector kind) is ERROR, not CONNECTED.",
+  valuesConfig: {
+    CONNECTED: { description: "Records kept (stored, or already stored) in the last 24 hours." },
+    ERROR: {
+      description:
+        "Records arrived in the last 24 hours but none was kept: every one was rejected (see `rejectedTotal` and the ingest's rejection report).",
+    },
+    IDLE: { description: "Nothing arrived in the last 24 hours." },
+    NEVER_CONNECTED: { description: "Nothing ever arrived." },
+  },
 });
 
 /** A data connector of the tenant. */
@@ -31,7 +42,7 @@ export class DataConnector {
   @Field(() => ConnectorKindEnum, { description: "The connector's kind." })
   kind: string;
 
-  @Field(() => ConnectorStatus, { description: "CONNECTED, IDLE or NEVER_CONNECTED." })
+  @Field(() => ConnectorStatus, { description: "CONNECTED, ERROR, IDLE or NEVER_CONNECTED." })
   status: ConnectorStatus;
 
   @Field(() => Date, { nullable: true, description: "Time of the newest event received." })
