@@ -741,7 +741,7 @@ describe("IP, port and time parsing", () => {
   it("parses CEF dates", () => {
     expect(parseCefTime("Nov 20 2026 08:55:00 GMT", null)).toBe("2026-11-20T08:55:00.000Z");
     expect(parseCefTime("Nov 20 2026 09:55:00.250 +01:00", null)).toBe("2026-11-20T08:55:00.250Z");
-    expect(parseCefTime("Nov 20 08:55:00", 2026)).toBe("2026-11-20T08:55:00.000Z");
+    expect(parseCefTime("Nov 20 08:55:00", "2026-11-20T08:55:01.000Z")).toBe("2026-11-20T08:55:00.000Z");
     expect(parseCefTime("Nov 20 08:55:00", null)).toBeNull();
     expect(parseCefTime("1795164900000", null)).toBe("2026-11-20T08:55:00.000Z");
   });
@@ -815,6 +815,24 @@ describe("CEF parsing", () => {
     expect(a.source_event_id).toMatch(/^[0-9a-f]{64}$/);
     expect(b.source_event_id).toBe(a.source_event_id);
     expect(b.raw).toEqual({ message: line });
+  });
+});
+
+describe("CEF times without a year", () => {
+  it("take the year that puts them next to the syslog timestamp, across New Year too", () => {
+    const line = (header: string, rt: string) =>
+      `<134>1 ${header} fw-edge-01 edgewall - - - CEF:0|Contoso|EdgeWall|9.1|traffic|Traffic|3|rt=${rt} act=allow src=192.0.2.10 dst=10.1.3.4 dpt=443`;
+    // Logged on the last second of 2026, sent (header) two seconds into 2027.
+    expect(ok(normalize("SYSLOG_CEF", line("2027-01-01T00:00:01Z", "Dec 31 23:59:59"))).time).toBe(
+      "2026-12-31T23:59:59.000Z",
+    );
+    // A header a little behind the device's clock, the other way round.
+    expect(ok(normalize("SYSLOG_CEF", line("2026-12-31T23:59:58Z", "Jan 1 00:00:03"))).time).toBe(
+      "2027-01-01T00:00:03.000Z",
+    );
+    expect(ok(normalize("SYSLOG_CEF", line("2026-11-20T09:14:03Z", "Nov 20 09:14:02"))).time).toBe(
+      "2026-11-20T09:14:02.000Z",
+    );
   });
 });
 

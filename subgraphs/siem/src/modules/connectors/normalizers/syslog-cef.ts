@@ -5,9 +5,9 @@
  *
  * The line may have an RFC 5424 header (`<134>1 2026-11-20T08:55:00Z host app - - - CEF:0|…`), an RFC 3164 header
  * (`<134>Nov 20 08:55:00 host CEF:0|…`, optionally with a year), or none. The time comes from the CEF `rt`
- * (epoch ms or `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]`), else the syslog timestamp, else `start`/`end`. A header
- * without a year takes the year of the other source; with none at all the record is rejected (the clock is
- * never read).
+ * (epoch ms or `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]`), else the syslog timestamp, else `start`/`end`. A CEF date
+ * without a year takes the year that puts it next to the syslog header's full timestamp; an RFC 3164 timestamp
+ * without a year is not used; with no placeable time at all the record is rejected (the clock is never read).
  */
 import { OCSF_CLASS, type NormalizedEvent, type NormalizeRejection } from "../../events/event.model";
 import {
@@ -180,24 +180,35 @@ function parseSyslog(prefix: string): SyslogHeader {
 const CEF_DATE =
   /^([A-Za-z]{3}) +(\d{1,2})(?: (\d{4}))? (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?: +(Z|UTC|GMT|[+-]\d{2}:?\d{2}))?$/i;
 
-/** A CEF date (`rt`, `start`, `end`): epoch ms, `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]` or ISO 8601. */
-export function parseCefTime(value: string, fallbackYear: number | null): string | null {
+const HALF_YEAR_MS = 183 * 86_400_000;
+
+/**
+ * A CEF date (`rt`, `start`, `end`): epoch ms, `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]` or ISO 8601. A date without a
+ * year takes the year that puts it within half a year of `near` (the syslog header's time), so that a record logged
+ * on 31 December and sent on 1 January keeps its year; without `near` it cannot be placed (null).
+ */
+export function parseCefTime(value: string, near: string | null): string | null {
   const v = value.trim();
   if (/^\d+$/.test(v)) return toIsoTime(Number(v));
   const m = CEF_DATE.exec(v);
   if (m) {
     const month = MONTHS[m[1].toLowerCase()];
-    const year = m[3] ? Number(m[3]) : fallbackYear;
+    const nearMs = near === null ? Number.NaN : Date.parse(near);
     const offset = zoneOffsetMinutes(m[8]);
-    if (month === undefined || year === null || offset === null) return null;
-    const ms = utcMillis(year, month, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]), m[7], offset);
+    if (month === undefined || offset === null || (!m[3] && !Number.isFinite(nearMs))) return null;
+    const at = (year: number) =>
+      utcMillis(year, month, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]), m[7], offset);
+    let ms: number | null;
+    if (m[3]) ms = at(Number(m[3]));
+    else {
+      const year = new Date(nearMs).getUTCFullYear();
+      ms = at(year);
+      if (ms !== null && ms - nearMs > HALF_YEAR_MS) ms = at(year - 1);
+      else if (ms !== null && nearMs - ms > HALF_YEAR_MS) ms = at(year + 1);
+    }
     return ms === null ? null : isoOfMillis(ms);
   }
   return toIsoTime(v);
-}
-
-function yearOf(iso: string | null): number | null {
-  return iso ? Number(iso.slice(0, 4)) : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -331,11 +342,10 @@ function normalizeRecord(record: unknown): NormalizedEvent | NormalizeRejection 
 
   // Time: rt, then the syslog header, then start/end, then a collector's timestamp on the object form.
   let time: string | null = null;
-  const yearHint = yearOf(header.time);
-  if (ext.rt) time = parseCefTime(ext.rt, yearHint);
+  if (ext.rt) time = parseCefTime(ext.rt, header.time);
   if (!time && header.time) time = header.time;
-  if (!time && ext.start) time = parseCefTime(ext.start, yearHint);
-  if (!time && ext.end) time = parseCefTime(ext.end, yearHint);
+  if (!time && ext.start) time = parseCefTime(ext.start, header.time);
+  if (!time && ext.end) time = parseCefTime(ext.end, header.time);
   if (!time) time = toIsoTime(envelope.timestamp ?? envelope["@timestamp"] ?? envelope.time);
   if (!time) {
     if (ext.rt) return rejection(`unparseable CEF rt ${describe(ext.rt)}`);
