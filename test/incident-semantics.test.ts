@@ -253,6 +253,77 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
     });
   });
 
+  describe("an incident closed while an alert is being correlated into it", () => {
+    /**
+     * Closes `incident` in a transaction of its own and, before committing, lets `raising` start and wait on
+     * the incident's row, as an analyst's close racing an ingest does; then commits and returns what was raised.
+     */
+    async function closeWhile(incident: string, raising: () => Promise<string[]>): Promise<string[]> {
+      const runner = siem.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      try {
+        await runner.query(`SELECT set_config('rampart.tenant_id', $1, true)`, [T]);
+        await runner.query(
+          `UPDATE incidents SET status = 'CLOSED', classification = 'TRUE_POSITIVE', classification_reason = 'Contained',
+             closed_at = now(), etag = etag + 1 WHERE id = $1`,
+          [incident],
+        );
+        const raised = raising();
+        // Until the ingest waits on a lock (the incident's row): it has read the incident open by then.
+        for (let i = 0; ; i++) {
+          const [{ n }] = await siem.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+          );
+          if (n > 0) break;
+          if (i > 200) throw new Error("the ingest never waited for the closing transaction");
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        await runner.commitTransaction();
+        return await raised;
+      } finally {
+        if (runner.isTransactionActive) await runner.rollbackTransaction();
+        await runner.release();
+      }
+    }
+
+    it("does not bury the alert in the closed incident: the group continues in a new one", async () => {
+      const rule = newRule();
+      const [open] = await incidentsOf(await raise([{ ruleId: rule, grouping: grouping() }]));
+      const [next] = await incidentsOf(
+        await closeWhile(open, () => raise([{ ruleId: rule, grouping: grouping() }])),
+      );
+      expect(next).not.toBe(open);
+      expect(await incident(open)).toMatchObject({ status: "CLOSED", alerts: { totalCount: 1 } });
+    });
+
+    it("reopens it when the rule says so, as it would a closed one", async () => {
+      const rule = newRule();
+      const g = grouping({ reopenClosedIncident: true });
+      const [open] = await incidentsOf(await raise([{ ruleId: rule, grouping: g }]));
+      const [next] = await incidentsOf(await closeWhile(open, () => raise([{ ruleId: rule, grouping: g }])));
+      expect(next).toBe(open);
+      expect(await incident(open)).toMatchObject({
+        status: "ACTIVE",
+        classification: null,
+        alerts: { totalCount: 2 },
+      });
+      expect(await outbox("incident.reopened", open)).toHaveLength(1);
+    });
+
+    it("does not add an external alert to it either", async () => {
+      const [first] = await ingest([external({ entities: [{ type: "HOST", value: "race-host" }] })]);
+      const [open] = await incidentsOf([first]);
+      const [next] = await incidentsOf(
+        await closeWhile(open, () =>
+          ingest([external({ entities: [{ type: "HOST", value: "race-host" }] })]),
+        ),
+      );
+      expect(next).not.toBe(open);
+      expect(await incident(open)).toMatchObject({ status: "CLOSED", alerts: { totalCount: 1 } });
+    });
+  });
+
   describe("150 alerts per incident", () => {
     it("puts a rule group's 151st alert in a new incident and keeps the group there", async () => {
       const rule = newRule();
