@@ -3,6 +3,7 @@ import {
   EdgeCloseIncidentDocument,
   EdgeMergeDocument,
   EdgeUpdateIncidentDocument,
+  IncidentGraphDocument,
   IngestAlertsDocument,
   SemIncidentDocument,
   type AlertInput,
@@ -399,6 +400,26 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       ).mergeIncidents;
       expect(merged.alerts.totalCount).toBe(2);
       expect((await incident(low)).severity).toBe("HIGH");
+    });
+  });
+
+  describe("investigation graph", () => {
+    it("relates the newest 50 alerts of other incidents sharing an entity, of this tenant only", async () => {
+      // Rule alerts without grouping: an incident each, all on one host.
+      const lone = { ruleId: newRule(), grouping: grouping({ enabled: false }) };
+      const host = [{ type: "HOST" as const, value: "graph-host" }];
+      const [mine] = await raise([{ ...lone, entities: host }]);
+      const others: string[] = [];
+      for (let i = 0; i < 55; i++) others.push(...(await raise([{ ...lone, entities: host }])));
+      await raise([{ ...lone, entities: host }], "sem-b");
+      const [incidentId] = await incidentsOf([mine]);
+      const { graph } = ok(
+        await platform.request(IncidentGraphDocument, { id: incidentId }, analyst),
+      ).incident!;
+      const related = graph.nodes
+        .filter((n) => n.kind === "ALERT" && n.incidentId !== incidentId)
+        .map((n) => n.id.replace("alert:", ""));
+      expect(related.sort()).toEqual(others.slice(-50).sort());
     });
   });
 
