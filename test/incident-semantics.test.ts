@@ -108,7 +108,7 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       await inTenant(siem, T, (m) =>
         m.query(`SELECT payload FROM outbox WHERE topic = $1 AND key = $2 ORDER BY seq`, [topic, key]),
       )
-    ).map((r: { payload: unknown }) => r.payload);
+    ).map((r: { payload: { changedFields: string[]; changes: Record<string, unknown> } }) => r.payload);
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
@@ -400,6 +400,16 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       ).mergeIncidents;
       expect(merged.alerts.totalCount).toBe(2);
       expect((await incident(low)).severity).toBe("HIGH");
+      // The source closed as merged: its event and activity say so, as closeIncident's would.
+      const [event] = await outbox("incident.merged", high);
+      expect(event).toMatchObject({
+        changedFields: ["status", "classification", "mergedInto"],
+        changes: { status: ["NEW", "CLOSED"], classification: [null, "UNDETERMINED"], mergedInto: low },
+      });
+      expect((await incident(high)).activity.at(-1)).toMatchObject({
+        action: "merged",
+        changes: JSON.stringify(event.changes),
+      });
     });
   });
 
