@@ -434,6 +434,20 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
   });
 
   describe("alerts without a rule", () => {
+    it("name at most 100 entities each, so an incident's graph stays bounded", async () => {
+      const many = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({ type: "HOST" as const, value: `bound-${seq}-${i}` }));
+      const res = ok(
+        await platform.request(
+          IngestAlertsDocument,
+          { input: [external({ entities: many(101) }), external({ entities: many(100) })] },
+          ingestor,
+        ),
+      ).ingestAlerts;
+      expect(res.rejected).toEqual([{ index: 0, field: "entities", message: "at most 100 entities" }]);
+      expect(res.createdCount).toBe(1);
+    });
+
     it("join an open incident sharing an entity, not a closed one", async () => {
       const [a] = await ingest([external({ entities: [{ type: "IP", value: "203.0.113.9" }] })]);
       const [b] = await ingest([external({ entities: [{ type: "IP", value: "::ffff:203.0.113.9" }] })]);
