@@ -21,6 +21,11 @@ import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
 import { storeAlerts } from "./alert-store";
 
 const MAX_ALERTS_PER_CALL = 10_000;
+/**
+ * Most entities one pushed alert may name, as many as a rule's alert keeps: each becomes an index row, a
+ * correlation key and a node of its incident's graph (150 alerts), which would otherwise have no bound.
+ */
+const MAX_ENTITIES_PER_ALERT = 100;
 /** How far back an alert's start or end may lie: the longest event retention that can be configured. */
 const MAX_ALERT_AGE_YEARS = 10;
 const MAX_ALERT_AGE_MS = 3650 * 24 * 3600 * 1000;
@@ -64,6 +69,8 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
     else if (at < now - MAX_ALERT_AGE_MS)
       problems.push({ index, field, message: `is more than ${MAX_ALERT_AGE_YEARS} years in the past` });
   }
+  if ((input.entities?.length ?? 0) > MAX_ENTITIES_PER_ALERT)
+    problems.push({ index, field: "entities", message: `at most ${MAX_ENTITIES_PER_ALERT} entities` });
   (input.entities ?? []).forEach((e, i) => {
     // A blank value names nothing, yet correlation would join every alert carrying one into one incident.
     if (!e.value.trim()) problems.push({ index, field: `entities[${i}].value`, message: "is required" });

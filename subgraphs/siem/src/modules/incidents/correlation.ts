@@ -66,9 +66,15 @@ export async function correlateAlerts(
                 ? alert.entities.filter((e) => g.selectedEntityTypes?.includes(e.type))
                 : alert.entities,
             );
+      // The group's newest incident by number, not by creation time: every incident one ingest opens shares
+      // its transaction's now(), so the overflow incident of a full one would tie with it, and the next alert
+      // (finding the full one) would open yet another incident instead of joining the overflow.
+      // FOR UPDATE (in both candidate queries): an analyst may be closing or reopening the incident right now
+      // (the correlation lock does not cover triage). Read unlocked, it would look open, and the alert would
+      // land in the incident just closed, unseen and without the reopening the rule asks for.
       [candidate] = await m.query(
         `SELECT * FROM incidents WHERE tenant_id = $1 AND rule_id = $2 AND grouping_key = $3 AND merged_into IS NULL
-           AND created_at >= now() - make_interval(secs => $4) ORDER BY created_at DESC LIMIT 1`,
+           AND created_at >= now() - make_interval(secs => $4) ORDER BY number DESC LIMIT 1 FOR UPDATE`,
         [tenantId, alert.ruleId, groupingKey, g.lookbackMs / 1000],
       );
       if (candidate?.status === "CLOSED" && !g.reopenClosedIncident) candidate = undefined;
@@ -78,7 +84,7 @@ export async function correlateAlerts(
          WHERE i.tenant_id = $1 AND i.status <> 'CLOSED' AND i.merged_into IS NULL AND i.created_at >= now() - make_interval(secs => $4)
            AND EXISTS (SELECT 1 FROM incident_alerts ia JOIN alert_entities ae ON ae.alert_id = ia.alert_id
                        WHERE ia.incident_id = i.id AND ae.tenant_id = $1 AND (ae.entity_type, ae.value) IN (SELECT * FROM unnest($2::text[], $3::text[])))
-         ORDER BY i.created_at DESC LIMIT 1`,
+         ORDER BY i.number DESC LIMIT 1 FOR UPDATE OF i`,
         [
           tenantId,
           alert.entities.map((e) => e.type),
@@ -96,6 +102,7 @@ export async function correlateAlerts(
         await reopenIncident(m, tenantId, incident.id);
         await recordIncidentChange(m, identity, incident, "incident.reopened", {
           status: ["CLOSED", "ACTIVE"],
+          classification: [candidate.classification, null],
           alertId: alert.id,
         });
       }

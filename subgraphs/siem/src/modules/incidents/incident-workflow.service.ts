@@ -384,7 +384,15 @@ export class IncidentWorkflowService {
            WHERE tenant_id = $1 AND id = $2`,
           [this.identity.tenantId, source.id, `Merged into incident ${target.number}`, target.id],
         );
-        await recordIncidentChange(m, this.identity, source, "incident.merged", { mergedInto: target.id });
+        // The source closes as merged: its event says so (a subscriber to CLOSED incidents or status
+        // changes would otherwise never learn it left the queue), unless it was closed already.
+        const closing: Record<string, unknown> = {};
+        if (source.status !== IncidentStatus.CLOSED) closing.status = [source.status, IncidentStatus.CLOSED];
+        if (!source.classification) closing.classification = [null, "UNDETERMINED"];
+        await recordIncidentChange(m, this.identity, source, "incident.merged", {
+          ...closing,
+          mergedInto: target.id,
+        });
       }
       const [{ n }]: Array<{ n: number }> = await m.query(
         `SELECT count(*)::int AS n FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2`,

@@ -182,7 +182,7 @@ export class InvestigationService {
     });
   }
 
-  /** An incident's graph: its alerts, their entities, and up to 50 related alerts of other incidents. */
+  /** An incident's graph: its alerts, their entities, and the newest 50 related alerts of other incidents. */
   async graph(incidentId: string): Promise<IncidentGraph> {
     if (!isUuid(incidentId)) return Object.assign(new IncidentGraph(), { nodes: [], edges: [] });
     const [incidents, alerts, related]: [
@@ -199,6 +199,8 @@ export class InvestigationService {
          LEFT JOIN alert_entities ae ON ae.alert_id = a.id WHERE ia.tenant_id = $1 AND ia.incident_id = $2`,
         [this.identity.tenantId, incidentId],
       ),
+      // The newest related alerts (ids are UUIDv7, in creation order): the oldest 50 would stay the same forever
+      // once an entity has that many, hiding every later alert on it from the graph.
       await m.query(
         `SELECT DISTINCT ON (a.id) a.id, a.title, a.severity, ae.entity_type, ae.value, ia.incident_id
          FROM alert_entities mine
@@ -206,7 +208,7 @@ export class InvestigationService {
          JOIN alert_entities ae ON ae.tenant_id = mine.tenant_id AND ae.entity_type = mine.entity_type AND ae.value = mine.value AND ae.alert_id <> mine.alert_id
          JOIN alerts a ON a.id = ae.alert_id
          JOIN incident_alerts ia ON ia.alert_id = a.id AND ia.incident_id <> $2
-         WHERE mine.tenant_id = $1 ORDER BY a.id LIMIT ${RELATED_LIMIT}`,
+         WHERE mine.tenant_id = $1 ORDER BY a.id DESC LIMIT ${RELATED_LIMIT}`,
         [this.identity.tenantId, incidentId],
       ),
     ]);
