@@ -81,7 +81,7 @@ export class IncidentActivity {
 
   @Field({
     description:
-      "What happened: created, updated, alert_added, comment_added, task_added, closed, reopened, merged…",
+      "What happened: created, updated, alert_added, comment_added, closed, reopened or merged. A task added or completed is `updated`, with `taskAdded` or `taskCompleted` in `changes`.",
   })
   action: string;
 
