@@ -8,6 +8,7 @@ import { OutboxPruned1765800000000 } from "./1765800000000-outbox-pruned";
 import { EventsEntityKeys1765900000000 } from "./1765900000000-events-entity-keys";
 import { SiemMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 import { ThreatIndicatorsById1766100000000 } from "./1766100000000-threat-indicators-by-id";
+import { ThreatIndicatorVersions1766200000000 } from "./1766200000000-threat-indicator-versions";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -21,4 +22,5 @@ export const siemMigrations = [
   EventsEntityKeys1765900000000,
   SiemMillisecondSortTimes1766000000000,
   ThreatIndicatorsById1766100000000,
+  ThreatIndicatorVersions1766200000000,
 ];

@@ -9,6 +9,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import type { EntityManager } from "typeorm";
 import { parseStixBundle, type Observable } from "./stix";
 import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
 
@@ -41,6 +42,18 @@ function indicatorFromRow(row: Record<string, unknown>): ThreatIndicator {
     revoked: row.revoked,
     active: !row.revoked && validFrom.getTime() <= now && (!validUntil || validUntil.getTime() > now),
   });
+}
+
+/**
+ * Moves the tenant's indicator version (see `threat_indicator_versions`) in the caller's transaction: every change
+ * to a tenant's indicators must call it, or processes keep matching with their old index.
+ */
+export async function bumpIndicatorVersion(m: EntityManager, tenantId: string): Promise<void> {
+  await m.query(
+    `INSERT INTO threat_indicator_versions AS v (tenant_id, version) VALUES ($1, 1)
+     ON CONFLICT (tenant_id) DO UPDATE SET version = v.version + 1`,
+    [tenantId],
+  );
 }
 
 /** Threat intelligence: STIX 2.1 import and the indicator list. */
@@ -148,6 +161,8 @@ export class IntelService {
       payload.updatedCount = rows.length - payload.createdCount;
       payload.unchangedCount = ind.length - rows.length;
       if (rows.length) {
+        // Last, so the counter row is held only until commit: processes rebuild their indexes when it moves.
+        await bumpIndicatorVersion(m, this.identity.tenantId);
         await writeOutbox(m, [
           {
             tenantId: this.identity.tenantId,

@@ -6,8 +6,9 @@ import type { Observable } from "./stix";
 
 /**
  * Per-tenant in-memory indicator indexes, rebuilt only when the tenant's indicators change (the
- * version is one cheap aggregate per ingest batch), so matching costs hash lookups per event and
- * never a query per event.
+ * version is the tenant's `threat_indicator_versions` counter, one primary-key lookup per ingest
+ * batch, read in the ingest's transaction), so matching costs hash lookups per event and never a
+ * query per event. An import committed in any process is seen by the next batch in every process.
  */
 const indexes = new Map<
   string,
@@ -19,10 +20,11 @@ const indexes = new Map<
 >();
 
 async function indexFor(m: EntityManager, tenantId: string) {
-  const [{ version }]: Array<{ version: string }> = await m.query(
-    `SELECT coalesce(max(imported_at)::text, '') || ':' || count(*) AS version FROM threat_indicators WHERE tenant_id = $1`,
+  const [row]: Array<{ version: string }> = await m.query(
+    `SELECT version::text AS version FROM threat_indicator_versions WHERE tenant_id = $1`,
     [tenantId],
   );
+  const version = row?.version ?? "0";
   const cached = indexes.get(tenantId);
   if (cached && cached.version === version) return cached;
   const rows: Array<Record<string, unknown>> = await m.query(
