@@ -149,4 +149,31 @@ describe("threat intelligence matching", () => {
     await ingest(connection("10.0.0.5", "203.0.113.10", at(2)));
     expect((await tiAlerts()).map((x) => x.title)).toEqual(["Threat intelligence match: 203.0.113.20"]);
   });
+
+  it("a host beaconing to a listed address raises one alert an hour, not one per event", async () => {
+    await importBundle(
+      bundleOf({ id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value = '198.51.100.77']" }),
+    );
+    const beacon = (minute: number, host = "ws-017") =>
+      connection("10.0.0.5", "198.51.100.77", at(minute), host);
+    // Every minute for 40 minutes, in two batches, then into the next hour.
+    await ingest(...Array.from({ length: 20 }, (_, i) => beacon(i)));
+    await ingest(...Array.from({ length: 20 }, (_, i) => beacon(20 + i)));
+    await ingest(beacon(61), beacon(62));
+    let alerts = await tiAlerts();
+    expect(alerts.length).toBe(2);
+    const byStart = [...alerts].sort((x, y) => x.startTime.localeCompare(y.startTime));
+    expect(byStart[0]).toMatchObject({ startTime: at(0), endTime: at(19) });
+    expect(byStart[0].evidenceEventIds.length).toBe(20);
+    expect(byStart[1]).toMatchObject({ startTime: at(61), endTime: at(62) });
+    expect(byStart[1].evidenceEventIds.length).toBe(2);
+
+    // Another host reaching the same address in the same hour is another finding.
+    await ingest(beacon(30, "ws-042"));
+    alerts = await tiAlerts();
+    expect(alerts.length).toBe(3);
+    expect(
+      alerts.filter((a) => a.entities.some((e) => e.type === "HOST" && e.value === "ws-042")).length,
+    ).toBe(1);
+  });
 });
