@@ -176,4 +176,30 @@ describe("threat intelligence matching", () => {
       alerts.filter((a) => a.entities.some((e) => e.type === "HOST" && e.value === "ws-042")).length,
     ).toBe(1);
   });
+
+  it("revocation is permanent: a later version that is not revoked is refused and never matches", async () => {
+    const a = { id: `indicator--${uuid()}`, pattern: "[domain-name:value = 'revoked-c2.example']" };
+    await importBundle(bundleOf(a));
+    expect(
+      await importBundle(bundleOf({ ...a, modified: "2020-02-01T00:00:00.000Z", revoked: true })),
+    ).toMatchObject({ updatedCount: 1, problems: [] });
+    const later = await importBundle(
+      bundleOf({ ...a, modified: "2020-03-01T00:00:00.000Z", revoked: false, confidence: 95 }),
+    );
+    expect(later).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: 1 });
+    expect(later.problems).toEqual([{ path: "objects[0]", message: expect.stringContaining("revoked") }]);
+    const [indicator] = ok(await platform.request(IntelIndicatorsDocument, { first: 10 }, analyst))
+      .threatIndicators.nodes;
+    expect(indicator).toMatchObject({ revoked: true, active: false, confidence: 80 });
+    await ingest({
+      class_uid: 4003,
+      activity_id: 1,
+      metadata: { uid: `dns-${uuid()}` },
+      time: at(5),
+      src_endpoint: { ip: "10.0.0.5" },
+      query: { hostname: "revoked-c2.example", type: "A" },
+      device: { hostname: "ws-017" },
+    });
+    expect(await tiAlerts()).toEqual([]);
+  });
 });

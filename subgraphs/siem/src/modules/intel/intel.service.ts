@@ -121,6 +121,24 @@ export class IntelService {
     if (parsed.indicators.length === 0) return payload;
     return this.db.write(async (m) => {
       const ind = parsed.indicators;
+      // STIX revocation is permanent (producers must not version a revoked object again): a later version of a
+      // revoked indicator is left out, so a feed cannot bring a revoked indicator back by mistake.
+      const revoked: Array<{ stix_id: string; modified: Date }> = await m.query(
+        `SELECT stix_id, modified FROM threat_indicators WHERE tenant_id = $1 AND revoked AND stix_id = ANY($2::text[])`,
+        [this.identity.tenantId, ind.map((i) => i.stixId)],
+      );
+      const revokedAt = new Map(revoked.map((r) => [r.stix_id, r.modified.getTime()]));
+      for (const i of ind) {
+        const at = revokedAt.get(i.stixId);
+        if (at !== undefined && !i.revoked && Date.parse(i.modified) > at) {
+          payload.problems.push(
+            Object.assign(new StixProblem(), {
+              path: i.path,
+              message: `${i.stixId} was revoked; revocation is permanent, so this later version is ignored`,
+            }),
+          );
+        }
+      }
       const rows: Array<{ inserted: boolean; changed: boolean }> = await m.query(
         `WITH input AS (
            SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::boolean[], $9::int[],
@@ -136,7 +154,7 @@ export class IntelService {
            groups = excluded.groups, partial = excluded.partial, confidence = excluded.confidence, labels = excluded.labels,
            indicator_types = excluded.indicator_types, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
            revoked = excluded.revoked, created = excluded.created, modified = excluded.modified, imported_at = now()
-           WHERE excluded.modified > t.modified
+           WHERE excluded.modified > t.modified AND NOT t.revoked
          RETURNING (xmax = 0) AS inserted, true AS changed`,
         [
           this.identity.tenantId,

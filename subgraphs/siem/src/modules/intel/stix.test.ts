@@ -501,6 +501,7 @@ describe("parseStixBundle: a realistic bundle", () => {
 
   it("maps every field of an indicator", () => {
     expect(result.indicators[0]).toEqual<ParsedIndicator>({
+      path: "objects[2]",
       stixId: indicatorId(1),
       name: "FakeUpdater C2",
       description: "Command-and-control server of the FakeUpdater campaign.",

@@ -32,6 +32,8 @@ export interface Observable {
 }
 
 export interface ParsedIndicator {
+  /** Where the indicator is in the bundle, e.g. `objects[3]` (for problems found later, on import). */
+  path: string;
   stixId: string;
   name: string | null;
   description: string | null;
@@ -1337,6 +1339,7 @@ function parseIndicator(
 
   if (problems.length > before || !parsed) return null;
   return {
+    path,
     stixId: stixId as string,
     name,
     description,
