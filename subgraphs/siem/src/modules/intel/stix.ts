@@ -966,6 +966,19 @@ function targetOf(path: ObjectPath): Target | null {
   ) {
     return { kind: "ip" };
   }
+  // An e-mail's sender or recipients (`from_ref`, `sender_ref`, `to_refs[*]`, `cc_refs[*]`, `bcc_refs[*]`) as
+  // feeds write e-mail addresses seen in phishing; matched like `email-addr:value` (any address of the event).
+  if (type === "email-message" && props[props.length - 1] === "value") {
+    const ref = props[0];
+    if (props.length === 2 && (ref === "from_ref" || ref === "sender_ref")) return { kind: "email-addr" };
+    if (
+      props.length === 3 &&
+      props[1] === null &&
+      (ref === "to_refs" || ref === "cc_refs" || ref === "bcc_refs")
+    ) {
+      return { kind: "email-addr" };
+    }
+  }
   return null;
 }
 
