@@ -202,4 +202,24 @@ describe("threat intelligence matching", () => {
     });
     expect(await tiAlerts()).toEqual([]);
   });
+
+  it("re-importing and re-ingesting change nothing, and one tenant's indicators never match another's events", async () => {
+    const bundle = bundleOf({
+      id: `indicator--${uuid()}`,
+      pattern: "[ipv6-addr:value = '2001:DB8:0:0::bad']",
+    });
+    expect(await importBundle(bundle)).toMatchObject({ createdCount: 1 });
+    expect(await importBundle(bundle)).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: 1 });
+    const event = connection("10.0.0.5", "2001:db8::bad", at(10));
+    expect(await ingest(event)).toMatchObject({ acceptedCount: 1 });
+    expect(await ingest(event)).toMatchObject({ acceptedCount: 0, duplicateCount: 1 });
+    expect((await tiAlerts()).map((a) => a.title)).toEqual(["Threat intelligence match: 2001:db8::bad"]);
+
+    const other = `${tenant}-other`;
+    const otherIngestor = await platform.token([Role.INGESTOR], other);
+    const otherAnalyst = await platform.token([Role.ANALYST], other);
+    ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records: [event] }, otherIngestor));
+    const otherAlerts = ok(await platform.request(IntelAlertsDocument, { first: 10 }, otherAnalyst)).alerts;
+    expect(otherAlerts.totalCount).toBe(0);
+  });
 });
