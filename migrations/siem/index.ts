@@ -9,6 +9,7 @@ import { EventsEntityKeys1765900000000 } from "./1765900000000-events-entity-key
 import { SiemMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 import { ThreatIndicatorsById1766100000000 } from "./1766100000000-threat-indicators-by-id";
 import { ConnectorKeptTime1766200000000 } from "./1766200000000-connector-kept-time";
+import { ThreatIndicatorVersions1766300000000 } from "./1766300000000-threat-indicator-versions";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -23,4 +24,5 @@ export const siemMigrations = [
   SiemMillisecondSortTimes1766000000000,
   ThreatIndicatorsById1766100000000,
   ConnectorKeptTime1766200000000,
+  ThreatIndicatorVersions1766300000000,
 ];

@@ -201,6 +201,17 @@ describe("IndicatorIndex: matching by type", () => {
     expect(ids(index, obs(observables))).toEqual(expected);
   });
 
+  it("matches an e-mail event's sender against an email-message:from_ref indicator", () => {
+    const phishing = new IndicatorIndex([
+      indicator("sender", "[email-message:from_ref.value = 'billing@malicious-updates.example']"),
+    ]);
+    const e = event({
+      class_uid: 4009,
+      attributes: { email: { from: "Billing@Malicious-Updates.Example", to: ["lee.gu@contoso.example"] } },
+    });
+    expect(ids(phishing, observablesOf(e))).toEqual(["sender"]);
+  });
+
   it("reports the matched observables", () => {
     expect(index.match(obs({ ips: ["198.51.100.23"] }), NOW)).toEqual([
       { indicatorId: "ip", matched: [{ type: "ipv4-addr", value: "198.51.100.23" }] },

@@ -9,6 +9,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import type { EntityManager } from "typeorm";
 import { parseStixBundle, type Observable } from "./stix";
 import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
 
@@ -41,6 +42,18 @@ function indicatorFromRow(row: Record<string, unknown>): ThreatIndicator {
     revoked: row.revoked,
     active: !row.revoked && validFrom.getTime() <= now && (!validUntil || validUntil.getTime() > now),
   });
+}
+
+/**
+ * Moves the tenant's indicator version (see `threat_indicator_versions`) in the caller's transaction: every change
+ * to a tenant's indicators must call it, or processes keep matching with their old index.
+ */
+export async function bumpIndicatorVersion(m: EntityManager, tenantId: string): Promise<void> {
+  await m.query(
+    `INSERT INTO threat_indicator_versions AS v (tenant_id, version) VALUES ($1, 1)
+     ON CONFLICT (tenant_id) DO UPDATE SET version = v.version + 1`,
+    [tenantId],
+  );
 }
 
 /** Threat intelligence: STIX 2.1 import and the indicator list. */
@@ -108,6 +121,24 @@ export class IntelService {
     if (parsed.indicators.length === 0) return payload;
     return this.db.write(async (m) => {
       const ind = parsed.indicators;
+      // STIX revocation is permanent (producers must not version a revoked object again): a later version of a
+      // revoked indicator is left out, so a feed cannot bring a revoked indicator back by mistake.
+      const revoked: Array<{ stix_id: string; modified: Date }> = await m.query(
+        `SELECT stix_id, modified FROM threat_indicators WHERE tenant_id = $1 AND revoked AND stix_id = ANY($2::text[])`,
+        [this.identity.tenantId, ind.map((i) => i.stixId)],
+      );
+      const revokedAt = new Map(revoked.map((r) => [r.stix_id, r.modified.getTime()]));
+      for (const i of ind) {
+        const at = revokedAt.get(i.stixId);
+        if (at !== undefined && !i.revoked && Date.parse(i.modified) > at) {
+          payload.problems.push(
+            Object.assign(new StixProblem(), {
+              path: i.path,
+              message: `${i.stixId} was revoked; revocation is permanent, so this later version is ignored`,
+            }),
+          );
+        }
+      }
       const rows: Array<{ inserted: boolean; changed: boolean }> = await m.query(
         `WITH input AS (
            SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::boolean[], $9::int[],
@@ -123,7 +154,7 @@ export class IntelService {
            groups = excluded.groups, partial = excluded.partial, confidence = excluded.confidence, labels = excluded.labels,
            indicator_types = excluded.indicator_types, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
            revoked = excluded.revoked, created = excluded.created, modified = excluded.modified, imported_at = now()
-           WHERE excluded.modified > t.modified
+           WHERE excluded.modified > t.modified AND NOT t.revoked
          RETURNING (xmax = 0) AS inserted, true AS changed`,
         [
           this.identity.tenantId,
@@ -148,6 +179,8 @@ export class IntelService {
       payload.updatedCount = rows.length - payload.createdCount;
       payload.unchangedCount = ind.length - rows.length;
       if (rows.length) {
+        // Last, so the counter row is held only until commit: processes rebuild their indexes when it moves.
+        await bumpIndicatorVersion(m, this.identity.tenantId);
         await writeOutbox(m, [
           {
             tenantId: this.identity.tenantId,

@@ -64,12 +64,17 @@ export class ImportStixBundlePayload {
   @Field(() => Int, { description: "Indicators updated (a newer `modified`)." })
   updatedCount: number;
 
-  @Field(() => Int, { description: "Indicators unchanged (same or older `modified`)." })
+  @Field(() => Int, {
+    description:
+      "Indicators unchanged: the same or an older `modified`, or a later version of a revoked indicator (revocation is permanent; reported in `problems`).",
+  })
   unchangedCount: number;
 
   @Field(() => Int, { description: "Objects that are not indicators (identities, malware, relationships…)." })
   skippedCount: number;
 
-  @Field(() => [StixProblem], { description: "Invalid objects, left out." })
+  @Field(() => [StixProblem], {
+    description: "Invalid objects, and later versions of revoked indicators: left out.",
+  })
   problems: StixProblem[];
 }

@@ -71,6 +71,23 @@ describe("parseStixPattern: single observables", () => {
     [`[file:hashes.sha512 = '${SHA512}']`, hash("SHA-512", SHA512)],
     ["[network-traffic:dst_ref.value = '198.51.100.23']", ip4("198.51.100.23")],
     ["[network-traffic:src_ref.value = '2001:db8::7']", ip6("2001:db8::7")],
+    // E-mail senders and recipients as feeds (MISP email-src / email-dst) write them.
+    [
+      "[email-message:from_ref.value = 'Phish@Malicious-Updates.Example']",
+      email("phish@malicious-updates.example"),
+    ],
+    [
+      "[email-message:sender_ref.value = 'phish@malicious-updates.example']",
+      email("phish@malicious-updates.example"),
+    ],
+    [
+      "[email-message:to_refs[*].value = 'drop@malicious-updates.example']",
+      email("drop@malicious-updates.example"),
+    ],
+    [
+      "[email-message:cc_refs[0].value = 'drop@malicious-updates.example']",
+      email("drop@malicious-updates.example"),
+    ],
     ["  [ ipv4-addr:value='198.51.100.23' ]  ", ip4("198.51.100.23")], // whitespace is free
   ])("%s", (pattern, observable) => {
     expect(parseStixPattern(pattern)).toEqual({ groups: [[observable]], partial: false });
@@ -501,6 +518,7 @@ describe("parseStixBundle: a realistic bundle", () => {
 
   it("maps every field of an indicator", () => {
     expect(result.indicators[0]).toEqual<ParsedIndicator>({
+      path: "objects[2]",
       stixId: indicatorId(1),
       name: "FakeUpdater C2",
       description: "Command-and-control server of the FakeUpdater campaign.",

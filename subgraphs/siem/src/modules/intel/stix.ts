@@ -32,6 +32,8 @@ export interface Observable {
 }
 
 export interface ParsedIndicator {
+  /** Where the indicator is in the bundle, e.g. `objects[3]` (for problems found later, on import). */
+  path: string;
   stixId: string;
   name: string | null;
   description: string | null;
@@ -964,6 +966,19 @@ function targetOf(path: ObjectPath): Target | null {
   ) {
     return { kind: "ip" };
   }
+  // An e-mail's sender or recipients (`from_ref`, `sender_ref`, `to_refs[*]`, `cc_refs[*]`, `bcc_refs[*]`) as
+  // feeds write e-mail addresses seen in phishing; matched like `email-addr:value` (any address of the event).
+  if (type === "email-message" && props[props.length - 1] === "value") {
+    const ref = props[0];
+    if (props.length === 2 && (ref === "from_ref" || ref === "sender_ref")) return { kind: "email-addr" };
+    if (
+      props.length === 3 &&
+      props[1] === null &&
+      (ref === "to_refs" || ref === "cc_refs" || ref === "bcc_refs")
+    ) {
+      return { kind: "email-addr" };
+    }
+  }
   return null;
 }
 
@@ -1337,6 +1352,7 @@ function parseIndicator(
 
   if (problems.length > before || !parsed) return null;
   return {
+    path,
     stixId: stixId as string,
     name,
     description,

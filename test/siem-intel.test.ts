@@ -1,0 +1,225 @@
+import type { DataSource } from "typeorm";
+import {
+  ImportStixBundleDocument,
+  IngestEventsDocument,
+  IntelAlertsDocument,
+  IntelIndicatorsDocument,
+} from "./__generated__/graphql";
+import { Role } from "../subgraphs/common/src";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+/**
+ * Threat intelligence as an analyst relies on it: which indicators match which events, through the
+ * gateway and the real ingest path, on a real Postgres.
+ */
+
+const HOUR = 3_600_000;
+/** The start of an hour two hours ago: events placed inside it stay inside it. */
+const hourStart = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+const at = (minutes: number) => new Date(hourStart + minutes * 60_000).toISOString();
+
+let uuidCounter = 0;
+/** A fresh, valid STIX uuid (its last group counts up). */
+const uuid = () => `0b5f2c1e-7d3a-4e8b-9c6d-${(++uuidCounter).toString(16).padStart(12, "0")}`;
+
+interface IndicatorSpec {
+  id: string;
+  pattern: string;
+  modified?: string;
+  revoked?: boolean;
+  confidence?: number;
+  validFrom?: string;
+  validUntil?: string;
+}
+
+function bundleOf(...indicators: IndicatorSpec[]) {
+  return {
+    type: "bundle",
+    id: `bundle--${uuid()}`,
+    objects: indicators.map((i) => ({
+      type: "indicator",
+      spec_version: "2.1",
+      id: i.id,
+      created: "2020-01-01T00:00:00.000Z",
+      modified: i.modified ?? "2020-01-01T00:00:00.000Z",
+      name: `Indicator ${i.pattern}`,
+      pattern: i.pattern,
+      pattern_type: "stix",
+      valid_from: i.validFrom ?? "2020-01-01T00:00:00Z",
+      ...(i.validUntil ? { valid_until: i.validUntil } : {}),
+      ...(i.revoked !== undefined ? { revoked: i.revoked } : {}),
+      confidence: i.confidence ?? 80,
+    })),
+  };
+}
+
+/** An OCSF network connection from `src` to `dst` at `time`, seen on `host`. */
+function connection(src: string, dst: string, time: string, host = "ws-017") {
+  return {
+    class_uid: 4001,
+    activity_id: 1,
+    metadata: { uid: `conn-${uuid()}` },
+    time,
+    src_endpoint: { ip: src },
+    dst_endpoint: { ip: dst },
+    device: { hostname: host },
+  };
+}
+
+describe("threat intelligence matching", () => {
+  let platform: TestPlatform;
+  let admin: string;
+  let ingestor: string;
+  let analyst: string;
+  let ds: DataSource;
+  let tenantNo = 0;
+  /** Each test gets a tenant of its own, so alerts and indicators of one never meet another's. */
+  let tenant: string;
+
+  const importBundle = async (bundle: unknown) =>
+    ok(await platform.request(ImportStixBundleDocument, { bundle }, admin)).importStixBundle;
+  const ingest = async (...records: unknown[]) => {
+    const result = ok(
+      await platform.request(IngestEventsDocument, { connector: "OCSF", records }, ingestor),
+    ).ingestEvents;
+    expect(result.rejected).toEqual([]);
+    return result;
+  };
+  const tiAlerts = async () =>
+    ok(await platform.request(IntelAlertsDocument, { first: 100 }, analyst)).alerts.nodes.filter(
+      (a) => a.provider === "TI_MATCH",
+    );
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    ds = await platform.connect("siem");
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await platform?.stop();
+  });
+  beforeEach(async () => {
+    tenant = `tenant-intel-${++tenantNo}`;
+    admin = await platform.token([Role.ADMIN], tenant);
+    ingestor = await platform.token([Role.INGESTOR], tenant);
+    analyst = await platform.token([Role.ANALYST], tenant);
+  });
+
+  it("an import that commits after a later one still reaches the index (a revocation is not lost)", async () => {
+    const a = { id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value = '203.0.113.10']" };
+    const b = { id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value = '203.0.113.20']" };
+    await importBundle(bundleOf(a, b));
+
+    // Another connection holds A's row, so the import revoking A starts first but commits last — as
+    // two feeds imported at once, or two replicas, would.
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    let revoking: Promise<unknown> | undefined;
+    try {
+      await holder.startTransaction();
+      await holder.query("SELECT set_config('rampart.tenant_id', $1, true)", [tenant]);
+      await holder.query("SELECT 1 FROM threat_indicators WHERE stix_id = $1 FOR UPDATE", [a.id]);
+      revoking = importBundle(bundleOf({ ...a, modified: "2020-02-01T00:00:00.000Z", revoked: true }));
+      // Wait until the revoking import is blocked on the row (asked outside the holder's transaction,
+      // whose view of pg_stat_activity would stay as it first saw it).
+      for (let i = 0; ; i++) {
+        const [{ n }] = await ds.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO threat_indicators%'`,
+        );
+        if (n > 0) break;
+        if (i > 500) throw new Error("the revoking import never reached the row lock");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // A later import commits first, and an ingest (re)builds the index meanwhile.
+      await importBundle(bundleOf({ ...b, modified: "2020-02-01T00:00:00.000Z", confidence: 90 }));
+      await ingest(connection("10.0.0.5", "203.0.113.20", at(1)));
+      expect((await tiAlerts()).map((x) => x.title)).toEqual(["Threat intelligence match: 203.0.113.20"]);
+    } finally {
+      await holder.commitTransaction().catch(() => undefined);
+      await holder.release();
+    }
+    expect(await revoking).toMatchObject({ updatedCount: 1 });
+
+    const indicators = ok(await platform.request(IntelIndicatorsDocument, { first: 10 }, analyst))
+      .threatIndicators.nodes;
+    expect(indicators.find((i) => i.stixId === a.id)).toMatchObject({ revoked: true, active: false });
+    // A is revoked: an event contacting its address raises nothing.
+    await ingest(connection("10.0.0.5", "203.0.113.10", at(2)));
+    expect((await tiAlerts()).map((x) => x.title)).toEqual(["Threat intelligence match: 203.0.113.20"]);
+  });
+
+  it("a host beaconing to a listed address raises one alert an hour, not one per event", async () => {
+    await importBundle(
+      bundleOf({ id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value = '198.51.100.77']" }),
+    );
+    const beacon = (minute: number, host = "ws-017") =>
+      connection("10.0.0.5", "198.51.100.77", at(minute), host);
+    // Every minute for 40 minutes, in two batches, then into the next hour.
+    await ingest(...Array.from({ length: 20 }, (_, i) => beacon(i)));
+    await ingest(...Array.from({ length: 20 }, (_, i) => beacon(20 + i)));
+    await ingest(beacon(61), beacon(62));
+    let alerts = await tiAlerts();
+    expect(alerts.length).toBe(2);
+    const byStart = [...alerts].sort((x, y) => x.startTime.localeCompare(y.startTime));
+    expect(byStart[0]).toMatchObject({ startTime: at(0), endTime: at(19) });
+    expect(byStart[0].evidenceEventIds.length).toBe(20);
+    expect(byStart[1]).toMatchObject({ startTime: at(61), endTime: at(62) });
+    expect(byStart[1].evidenceEventIds.length).toBe(2);
+
+    // Another host reaching the same address in the same hour is another finding.
+    await ingest(beacon(30, "ws-042"));
+    alerts = await tiAlerts();
+    expect(alerts.length).toBe(3);
+    expect(
+      alerts.filter((a) => a.entities.some((e) => e.type === "HOST" && e.value === "ws-042")).length,
+    ).toBe(1);
+  });
+
+  it("revocation is permanent: a later version that is not revoked is refused and never matches", async () => {
+    const a = { id: `indicator--${uuid()}`, pattern: "[domain-name:value = 'revoked-c2.example']" };
+    await importBundle(bundleOf(a));
+    expect(
+      await importBundle(bundleOf({ ...a, modified: "2020-02-01T00:00:00.000Z", revoked: true })),
+    ).toMatchObject({ updatedCount: 1, problems: [] });
+    const later = await importBundle(
+      bundleOf({ ...a, modified: "2020-03-01T00:00:00.000Z", revoked: false, confidence: 95 }),
+    );
+    expect(later).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: 1 });
+    expect(later.problems).toEqual([{ path: "objects[0]", message: expect.stringContaining("revoked") }]);
+    const [indicator] = ok(await platform.request(IntelIndicatorsDocument, { first: 10 }, analyst))
+      .threatIndicators.nodes;
+    expect(indicator).toMatchObject({ revoked: true, active: false, confidence: 80 });
+    await ingest({
+      class_uid: 4003,
+      activity_id: 1,
+      metadata: { uid: `dns-${uuid()}` },
+      time: at(5),
+      src_endpoint: { ip: "10.0.0.5" },
+      query: { hostname: "revoked-c2.example", type: "A" },
+      device: { hostname: "ws-017" },
+    });
+    expect(await tiAlerts()).toEqual([]);
+  });
+
+  it("re-importing and re-ingesting change nothing, and one tenant's indicators never match another's events", async () => {
+    const bundle = bundleOf({
+      id: `indicator--${uuid()}`,
+      pattern: "[ipv6-addr:value = '2001:DB8:0:0::bad']",
+    });
+    expect(await importBundle(bundle)).toMatchObject({ createdCount: 1 });
+    expect(await importBundle(bundle)).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: 1 });
+    const event = connection("10.0.0.5", "2001:db8::bad", at(10));
+    expect(await ingest(event)).toMatchObject({ acceptedCount: 1 });
+    expect(await ingest(event)).toMatchObject({ acceptedCount: 0, duplicateCount: 1 });
+    expect((await tiAlerts()).map((a) => a.title)).toEqual(["Threat intelligence match: 2001:db8::bad"]);
+
+    const other = `${tenant}-other`;
+    const otherIngestor = await platform.token([Role.INGESTOR], other);
+    const otherAnalyst = await platform.token([Role.ANALYST], other);
+    ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records: [event] }, otherIngestor));
+    const otherAlerts = ok(await platform.request(IntelAlertsDocument, { first: 10 }, otherAnalyst)).alerts;
+    expect(otherAlerts.totalCount).toBe(0);
+  });
+});
