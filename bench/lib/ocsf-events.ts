@@ -6,6 +6,7 @@
  * threat-intelligence hits, encoded PowerShell, RDP/SSH allowed from the internet, password guessing.
  */
 import { randomUUID } from "node:crypto";
+import { TI_ALERT_PERIOD_MS } from "../../subgraphs/siem/src/modules/intel/ti-matcher";
 
 /** mulberry32: small, fast, seeded (the same BENCH_SEED gives the same traffic shape). */
 export function prng(seed: number): () => number {
@@ -107,7 +108,13 @@ type Host = { hostname: string; ip: string; region: string; os: (typeof OSES)[nu
 
 /** What the generator planted, for the checks after ingest. */
 export interface Planted {
+  /** Events carrying an indicator value. */
   ti: number;
+  /**
+   * TI_MATCH alerts they must raise: one per indicator value, hour of event time and host (the SIEM's grouping,
+   * `TI_ALERT_PERIOD_MS`; these events name no account).
+   */
+  tiFindings: number;
   encodedPowerShell: number;
   internetRdpSsh: number;
   bruteForce: number;
@@ -127,7 +134,14 @@ export interface TrafficOptions {
 
 /** An endless source of OCSF events (JSON objects) with the estate and the plants described above. */
 export class OcsfTraffic {
-  readonly planted: Planted = { ti: 0, encodedPowerShell: 0, internetRdpSsh: 0, bruteForce: 0 };
+  readonly planted: Planted = {
+    ti: 0,
+    tiFindings: 0,
+    encodedPowerShell: 0,
+    internetRdpSsh: 0,
+    bruteForce: 0,
+  };
+  private readonly tiFindings = new Set<string>();
   readonly byClass: Record<number, number> = { 4001: 0, 3002: 0, 1007: 0, 4003: 0 };
   /** Source addresses of the password guessing (192.0.2.0/24: public-looking, outside the TI ranges). */
   readonly attackers: string[];
@@ -189,9 +203,14 @@ export class OcsfTraffic {
     const x = this.r();
     if (x < this.o.tiRate) {
       this.planted.ti++;
-      return this.r() < 0.5
-        ? this.network(time, { dstIp: this.pick(this.o.tiIps) })
-        : this.dns(time, this.pick(this.o.tiDomains));
+      const value = this.r() < 0.5 ? this.pick(this.o.tiIps) : this.pick(this.o.tiDomains);
+      const event = this.o.tiIps.includes(value)
+        ? this.network(time, { dstIp: value })
+        : this.dns(time, value);
+      const host = (event.device as { hostname: string }).hostname.toLowerCase();
+      this.tiFindings.add(`${value}|${time - (time % TI_ALERT_PERIOD_MS)}|${host}`);
+      this.planted.tiFindings = this.tiFindings.size;
+      return event;
     }
     if (x < 0.75) return this.r() < 0.00007 ? this.inboundRemote(time) : this.network(time, {});
     if (x < 0.85) return this.auth(time);
