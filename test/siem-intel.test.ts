@@ -222,4 +222,51 @@ describe("threat intelligence matching", () => {
     const otherAlerts = ok(await platform.request(IntelAlertsDocument, { first: 10 }, otherAnalyst)).alerts;
     expect(otherAlerts.totalCount).toBe(0);
   });
+
+  it("two feeds importing the same indicators at once, in opposite orders, both succeed", async () => {
+    const ids = Array.from({ length: 9 }, () => `indicator--${uuid()}`);
+    const spec = (id: string, i: number, modified: string, confidence: number) => ({
+      id,
+      pattern: `[ipv4-addr:value = '198.51.100.${i + 1}']`,
+      modified,
+      confidence,
+    });
+    await importBundle(bundleOf(...ids.map((id, i) => spec(id, i, "2020-01-01T00:00:00.000Z", 50))));
+    const feedA = bundleOf(...ids.map((id, i) => spec(id, i, "2020-02-01T00:00:00.000Z", 60)));
+    const feedB = bundleOf(...ids.map((id, i) => spec(id, i, "2020-03-01T00:00:00.000Z", 70)).reverse());
+
+    // A third connection holds the middle indicator's row, so each import takes the rows on its side of it
+    // and then waits there: A holds the first four, B the last four. Released, whichever takes the middle
+    // row next needs the other's rows — a deadlock, unless both imports take rows in one order.
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    let imports: Promise<unknown[]> | undefined;
+    try {
+      await holder.startTransaction();
+      await holder.query("SELECT set_config('rampart.tenant_id', $1, true)", [tenant]);
+      await holder.query("SELECT 1 FROM threat_indicators WHERE stix_id = $1 FOR UPDATE", [ids[4]]);
+      imports = Promise.all([
+        platform.request(ImportStixBundleDocument, { bundle: feedA }, admin),
+        platform.request(ImportStixBundleDocument, { bundle: feedB }, admin),
+      ]);
+      for (let i = 0; ; i++) {
+        const [{ n }] = await ds.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO threat_indicators%'`,
+        );
+        if (n >= 2) break;
+        if (i > 500) throw new Error("the imports never both waited for a row");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await holder.commitTransaction().catch(() => undefined);
+      await holder.release();
+    }
+    const results = (await imports!) as Array<Parameters<typeof ok>[0]>;
+    for (const result of results) ok(result);
+
+    const indicators = ok(await platform.request(IntelIndicatorsDocument, { first: 20 }, analyst))
+      .threatIndicators.nodes;
+    expect(indicators.map((i) => i.confidence)).toEqual(ids.map(() => 70));
+  });
 });

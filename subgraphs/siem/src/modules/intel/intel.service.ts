@@ -120,7 +120,11 @@ export class IntelService {
     });
     if (parsed.indicators.length === 0) return payload;
     return this.db.write(async (m) => {
-      const ind = parsed.indicators;
+      // Rows are written in STIX id order, so two imports of overlapping bundles wait for each other instead of
+      // deadlocking (each would otherwise lock the rows in its own bundle's order).
+      const ind = [...parsed.indicators].sort((a, b) =>
+        a.stixId < b.stixId ? -1 : a.stixId > b.stixId ? 1 : 0,
+      );
       // STIX revocation is permanent (producers must not version a revoked object again): a later version of a
       // revoked indicator is left out, so a feed cannot bring a revoked indicator back by mistake.
       const revoked: Array<{ stix_id: string; modified: Date }> = await m.query(
@@ -128,7 +132,7 @@ export class IntelService {
         [this.identity.tenantId, ind.map((i) => i.stixId)],
       );
       const revokedAt = new Map(revoked.map((r) => [r.stix_id, r.modified.getTime()]));
-      for (const i of ind) {
+      for (const i of parsed.indicators) {
         const at = revokedAt.get(i.stixId);
         if (at !== undefined && !i.revoked && Date.parse(i.modified) > at) {
           payload.problems.push(
