@@ -154,11 +154,12 @@ describe("validateRuleSpec", () => {
     expect(problemsWith({ trigger: { operator: "GTE", threshold: -1 } })).toEqual([
       expect.stringMatching(/^trigger\.threshold: must be a whole number ≥ 0/),
     ]);
-    expect(problemsWith({ trigger: { operator: "NE", threshold: 1.5 } })).toEqual([
-      expect.stringMatching(/^trigger\.operator: must be one of GT, GTE, LT, LTE, EQ/),
+    expect(problemsWith({ trigger: { operator: "NotEqual", threshold: 1.5 } })).toEqual([
+      expect.stringMatching(/^trigger\.operator: must be one of GT, GTE, LT, LTE, EQ, NE/),
       expect.stringMatching(/^trigger\.threshold: must be a whole number/),
     ]);
     expect(problemsWith({ trigger: { operator: "EQ", threshold: 0 } })).toEqual([]);
+    expect(problemsWith({ trigger: { operator: "NE", threshold: 0 } })).toEqual([]);
   });
 
   it("checks MITRE tactics and technique ids", () => {

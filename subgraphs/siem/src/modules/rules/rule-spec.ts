@@ -41,8 +41,10 @@ export const RULE_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH"] as con
 /** An alert severity. */
 export type RuleSeverity = (typeof RULE_SEVERITIES)[number];
 
-/** Comparisons of the trigger. */
-export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ"] as const;
+/** Comparisons of the trigger (Sentinel's GreaterThan, LessThan, Equal and NotEqual, plus GTE and LTE). */
+export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ", "NE"] as const;
+/** A comparison of the trigger. */
+export type TriggerOperator = (typeof TRIGGER_OPERATORS)[number];
 /** Aggregates of a summarised rule. */
 export const SUMMARIZE_AGGREGATES = ["COUNT", "DISTINCT_COUNT"] as const;
 /** How incident grouping matches alerts to an open incident. */
@@ -100,7 +102,7 @@ export interface RuleSpec {
   /** Group the filtered events and aggregate per group (SCHEDULED only). */
   summarize?: { by: string[]; aggregate: "COUNT" | "DISTINCT_COUNT"; field?: string };
   /** Compared with the result count (no summarize) or with each group's aggregate. */
-  trigger: { operator: "GT" | "GTE" | "LT" | "LTE" | "EQ"; threshold: number };
+  trigger: { operator: TriggerOperator; threshold: number };
   /** ISO 8601 duration, SCHEDULED only (required there): how often the rule runs. */
   queryFrequency?: string;
   /** ISO 8601 duration, SCHEDULED only (required there): how far back each run looks; ≥ queryFrequency. */
