@@ -133,6 +133,33 @@ describe("analytics rule semantics", () => {
     expect(await run(tenant, id, at(20))).toEqual({ alerts: 0, results: 3 }); // 3 = 3
   });
 
+  it("refuses a threshold on an NRT rule (it would count whatever one ingest batch holds) and stores nothing", async () => {
+    const tenant = "sem-nrt-threshold";
+    const res = await gql<unknown>(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($spec: JSON!) { createAnalyticsRule(spec: $spec) { id } }`,
+      {
+        spec: {
+          kind: "NRT",
+          displayName: "Five denied connections",
+          description: "",
+          severity: "LOW",
+          filter: { field: "class_uid", op: "eq", value: 4001 },
+          trigger: { operator: "GT", threshold: 5 },
+        },
+      },
+    );
+    expect(res.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0].extensions?.problems).toEqual([
+      { field: "trigger", message: expect.stringMatching(/^NRT rules fire on every matching event/) },
+    ]);
+    const [{ n }] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT count(*)::int AS n FROM analytics_rules`),
+    );
+    expect(n).toBe(0);
+  });
+
   it("raises one alert per run when a 'fewer than N' trigger is met by no event at all", async () => {
     const tenant = "sem-absent";
     // "No failed sign-in from the monitoring probe in the window": the probe stopped (a heartbeat rule).

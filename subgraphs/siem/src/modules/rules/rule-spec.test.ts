@@ -128,6 +128,20 @@ describe("validateRuleSpec", () => {
     ]);
   });
 
+  it("keeps NRT rules to 'any matching event' (a threshold would count whatever one ingest batch holds)", () => {
+    expect(problemsWith({ trigger: { operator: "GT", threshold: 0 } }, nrt)).toEqual([]);
+    expect(problemsWith({ trigger: { operator: "GTE", threshold: 1 } }, nrt)).toEqual([]);
+    for (const trigger of [
+      { operator: "GT", threshold: 5 },
+      { operator: "LT", threshold: 1 },
+      { operator: "EQ", threshold: 0 },
+    ]) {
+      expect(problemsWith({ trigger }, nrt)).toEqual([
+        expect.stringMatching(/^trigger: NRT rules fire on every matching event/),
+      ]);
+    }
+  });
+
   it("checks summarize", () => {
     expect(problemsWith({ summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT" } })).toEqual([
       expect.stringMatching(/^summarize\.field: is required for DISTINCT_COUNT/),

@@ -371,6 +371,18 @@ function checkSpec(c: Checker, spec: unknown): void {
       if (!has(trigger, "threshold")) c.problem("trigger.threshold", "is required");
       else if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 0) {
         c.problem("trigger.threshold", `must be a whole number ≥ 0 (got ${show(threshold)})`);
+      } else if (
+        kind === "NRT" &&
+        (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
+        !(trigger.operator === "GT" && threshold === 0) &&
+        !(trigger.operator === "GTE" && threshold === 1)
+      ) {
+        // As in Sentinel, an NRT rule has no threshold: it sees the events of one ingest batch at a time, so
+        // "more than 5" would depend on how a sender happened to batch its events.
+        c.problem(
+          "trigger",
+          "NRT rules fire on every matching event (GT 0): a threshold would count whatever one ingest batch holds; use a SCHEDULED rule for thresholds",
+        );
       }
     }
   }
