@@ -764,7 +764,7 @@ describe("SIEM write paths under hostile input", () => {
         [{ trigger: { operator: "GT", threshold: 2 ** 53 } }, "trigger.threshold"],
         [{ trigger: { operator: "GT", threshold: "5" } }, "trigger.threshold"],
         [{ trigger: { operator: "MATCHES", threshold: 1 } }, "trigger.operator"],
-        [{ trigger: { operator: "GT", threshold: 1, window: "PT1H" } }, "trigger.window"],
+        [{ trigger: { operator: "GT", threshold: 0, window: "PT1H" } }, "trigger.window"],
         [{ query: "SigninLogs | take 1" }, "query"],
         [{ entityMappings: [{ entityType: "IP", field: "attributes.a b" }] }, "entityMappings[0].field"],
         [{ entityMappings: [{ entityType: "IP", field: "src_ipv4" }] }, "entityMappings[0].field"],

@@ -89,3 +89,11 @@ export async function addJob(
     [task, JSON.stringify(payload), options.runAt ?? null, options.jobKey ?? null, options.maxAttempts ?? 25],
   );
 }
+
+/**
+ * Removes the pending job with `jobKey` inside the caller's transaction (a job already running keeps running,
+ * its key cleared, and is not retried), so a timer that no longer applies is not left behind.
+ */
+export async function removeJob(manager: EntityManager, schema: string, jobKey: string): Promise<void> {
+  await manager.query(`SELECT ${jobsSchema(schema)}.remove_job($1)`, [jobKey]);
+}

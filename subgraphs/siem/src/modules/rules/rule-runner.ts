@@ -5,7 +5,7 @@ import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-sto
 import type { GroupingSettings } from "../incidents/correlation";
 import { parseIsoDuration } from "./durations";
 import { compileFilterToPredicate, compileFilterToSql, readEventField, type EventLike } from "./rule-filter";
-import type { RuleSpec } from "./rule-spec";
+import type { RuleSpec, TriggerOperator } from "./rule-spec";
 
 /** A rule as stored. */
 export interface StoredRule {
@@ -55,14 +55,25 @@ export function entitiesOf(
   return out;
 }
 
-const compare = (op: RuleSpec["trigger"]["operator"], a: number, b: number) =>
-  op === "GT" ? a > b : op === "GTE" ? a >= b : op === "LT" ? a < b : op === "LTE" ? a <= b : a === b;
-const OP_SQL: Record<RuleSpec["trigger"]["operator"], string> = {
+const compare = (op: TriggerOperator, a: number, b: number) =>
+  op === "GT"
+    ? a > b
+    : op === "GTE"
+      ? a >= b
+      : op === "LT"
+        ? a < b
+        : op === "LTE"
+          ? a <= b
+          : op === "NE"
+            ? a !== b
+            : a === b;
+const OP_SQL: Record<TriggerOperator, string> = {
   GT: ">",
   GTE: ">=",
   LT: "<",
   LTE: "<=",
   EQ: "=",
+  NE: "<>",
 };
 
 function alertBase(
@@ -101,10 +112,17 @@ function fieldSql(field: string, params: unknown[]): string {
 }
 
 /**
- * Runs a scheduled rule over its query period ending at `now`, in the caller's transaction:
- * one SQL statement over the events (filter compiled to parameterised SQL, optional group-by with
- * COUNT or DISTINCT_COUNT and the trigger as HAVING), then alerts — one per result or one for the
- * run — idempotent per (rule, window, group), and suppression after it fires.
+ * Runs a scheduled rule over its query period ending at `now` (the end of the run's window: the time the run
+ * was scheduled for, not when a worker got to it), in the caller's transaction: one SQL statement over the
+ * events (filter compiled to parameterised SQL, optional group-by with COUNT or DISTINCT_COUNT and the trigger
+ * as HAVING), then alerts — one per result or one for the run — and suppression after it fires.
+ *
+ * Alerts are keyed by the events they are about, not by the window: a result (a group, or the run's whole
+ * result set) is keyed by its newest event (event ids are UUIDv7, so in the order the store received them),
+ * an alert per event by the event. When queryPeriod is longer than queryFrequency, consecutive windows
+ * overlap; a result whose events were all in an alert of an earlier run has the same key, so the same events
+ * never raise the same alert twice, while a result that gained an event raises a new one. A trigger met by no
+ * event at all (LT, LTE, EQ or NE with a count of 0: "fewer than N events") raises one alert per run.
  */
 export async function runScheduledRule(
   m: EntityManager,
@@ -124,7 +142,7 @@ export async function runScheduledRule(
   const filter = compileFilterToSql(spec.filter, params.length + 1);
   params.push(...filter.params);
   const where = `e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND (${filter.sql})`;
-  const window = now.toISOString();
+  const emptyKey = `${rule.id}:none:${now.toISOString()}`;
   const alerts: NewAlert[] = [];
   let results = 0;
   if (spec.summarize) {
@@ -134,9 +152,11 @@ export async function runScheduledRule(
         ? `count(DISTINCT ${fieldSql(spec.summarize.field!, params)})`
         : "count(*)";
     params.push(spec.trigger.threshold);
+    // Without `by`, the aggregate over no event at all is still one row (count 0), which LT/EQ/NE may trigger on.
     const rows: Array<Record<string, unknown>> = await m.query(
       `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,
-              (array_agg(e.id ORDER BY e.time))[1:${MAX_EVIDENCE}] AS evidence, min(e.time) AS first, max(e.time) AS last
+              (array_agg(e.id ORDER BY e.time))[1:${MAX_EVIDENCE}] AS evidence, min(e.time) AS first, max(e.time) AS last,
+              max(e.id::text) AS newest
        FROM events e WHERE ${where}
        ${by.length ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}
        HAVING ${aggregate} ${OP_SQL[spec.trigger.operator]} $${params.length}
@@ -149,6 +169,9 @@ export async function runScheduledRule(
       const i = spec.summarize!.by.indexOf(field);
       return i >= 0 ? row[`g${i}`] : undefined;
     };
+    const evidenceOf = (row: Record<string, unknown>) => (row.evidence as string[] | null) ?? [];
+    const keyOf = (row: Record<string, unknown>, values: string[]) =>
+      row.newest ? `${rule.id}:group:${row.newest as string}:${values.join("|")}` : emptyKey;
     if (spec.alertPerResult) {
       for (const row of rows) {
         const values = groupValues(row).map((v) => String(v ?? "∅"));
@@ -157,38 +180,46 @@ export async function runScheduledRule(
             rule,
             `${spec.displayName}${values.length ? ` — ${values.join(", ")}` : ""}`,
             entitiesOf(spec, read(row)),
-            row.evidence as string[],
-            row.first as Date,
-            row.last as Date,
-            `${rule.id}:${window}:${values.join("|")}`,
+            evidenceOf(row),
+            (row.first as Date | null) ?? from,
+            (row.last as Date | null) ?? now,
+            keyOf(row, values),
           ),
         );
       }
     } else if (rows.length) {
+      const newest = rows.reduce<string | null>(
+        (max, r) => (r.newest && (!max || (r.newest as string) > max) ? (r.newest as string) : max),
+        null,
+      );
+      const firsts = rows.map((r) => r.first as Date | null).filter((t): t is Date => t !== null);
+      const lasts = rows.map((r) => r.last as Date | null).filter((t): t is Date => t !== null);
       alerts.push(
         alertBase(
           rule,
           spec.displayName,
           rows.flatMap((row) => entitiesOf(spec, read(row))),
-          rows.flatMap((row) => row.evidence as string[]),
-          rows.reduce((a, r) => ((r.first as Date) < a ? (r.first as Date) : a), rows[0].first as Date),
-          rows.reduce((a, r) => ((r.last as Date) > a ? (r.last as Date) : a), rows[0].last as Date),
-          `${rule.id}:${window}`,
+          rows.flatMap(evidenceOf),
+          firsts.length ? new Date(Math.min(...firsts.map((t) => t.getTime()))) : from,
+          lasts.length ? new Date(Math.max(...lasts.map((t) => t.getTime()))) : now,
+          newest ? `${rule.id}:run:${newest}` : emptyKey,
         ),
       );
     }
   } else {
-    const [{ n }]: Array<{ n: number }> = await m.query(
-      `SELECT count(*)::int AS n FROM events e WHERE ${where}`,
+    const [{ n, newest }]: Array<{ n: number; newest: string | null }> = await m.query(
+      `SELECT count(*)::int AS n, max(e.id::text) AS newest FROM events e WHERE ${where}`,
       params,
     );
     results = n;
     if (compare(spec.trigger.operator, n, spec.trigger.threshold)) {
-      const rows: Array<Record<string, unknown>> = await m.query(
-        `SELECT e.* FROM events e WHERE ${where} ORDER BY e.time LIMIT ${spec.alertPerResult ? MAX_ALERTS_PER_RUN : MAX_EVIDENCE}`,
-        params,
-      );
-      if (spec.alertPerResult) {
+      const rows: Array<Record<string, unknown>> = n
+        ? await m.query(
+            `SELECT e.* FROM events e WHERE ${where} ORDER BY e.time LIMIT ${spec.alertPerResult ? MAX_ALERTS_PER_RUN : MAX_EVIDENCE}`,
+            params,
+          )
+        : [];
+      if (spec.alertPerResult && rows.length) {
         for (const row of rows) {
           alerts.push(
             alertBase(
@@ -202,16 +233,17 @@ export async function runScheduledRule(
             ),
           );
         }
-      } else if (rows.length) {
+      } else {
+        // One alert for the run; with no event at all ("fewer than N"), an alert about the window itself.
         alerts.push(
           alertBase(
             rule,
             spec.displayName,
             rows.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
             rows.map((r) => r.id as string),
-            rows[0].time as Date,
-            rows[rows.length - 1].time as Date,
-            `${rule.id}:${window}`,
+            rows.length ? (rows[0].time as Date) : from,
+            rows.length ? (rows[rows.length - 1].time as Date) : now,
+            newest ? `${rule.id}:run:${newest}` : emptyKey,
           ),
         );
       }
@@ -227,14 +259,41 @@ function dedupeEntities(alert: NewAlert): NewAlert {
   return { ...alert, entities: [...seen.values()].slice(0, 100) };
 }
 
-async function markFired(m: EntityManager, tenantId: string, rule: StoredRule, now: Date): Promise<void> {
-  const suppression = rule.spec.suppression?.enabled
+const suppressionEnd = (rule: StoredRule, now: Date) =>
+  rule.spec.suppression?.enabled
     ? new Date(now.getTime() + ms(rule.spec.suppression.duration, 5 * 3600_000))
     : null;
+
+/** Records that a scheduled rule fired (its row is already locked by the run) and starts its suppression. */
+async function markFired(m: EntityManager, tenantId: string, rule: StoredRule, now: Date): Promise<void> {
   await m.query(
     `UPDATE analytics_rules SET last_fired_at = $3, suppressed_until = coalesce($4, suppressed_until) WHERE tenant_id = $1 AND id = $2`,
-    [tenantId, rule.id, now, suppression],
+    [tenantId, rule.id, now, suppressionEnd(rule, now)],
   );
+}
+
+/**
+ * Claims the right of an NRT rule to fire in this transaction: true when the rule is still enabled and not
+ * suppressed, its firing recorded and its suppression started. The rules were read without a lock, so two
+ * ingests running at once could both see a rule unsuppressed; the conditional UPDATE waits for the other's
+ * row lock and re-reads the row, so only the first fires and the second sees the suppression (or that an
+ * admin disabled the rule meanwhile). Claims go in id order, so two ingests firing the same rules cannot deadlock.
+ */
+async function claimFiring(
+  m: EntityManager,
+  tenantId: string,
+  rule: StoredRule,
+  now: Date,
+): Promise<boolean> {
+  const rows: unknown[] = await m.query(
+    `WITH u AS (UPDATE analytics_rules SET last_fired_at = $3, suppressed_until = coalesce($4, suppressed_until)
+                WHERE tenant_id = $1 AND id = $2 AND enabled AND kind = 'NRT'
+                  AND (suppressed_until IS NULL OR suppressed_until <= $3)
+                RETURNING id)
+     SELECT id FROM u`,
+    [tenantId, rule.id, now, suppressionEnd(rule, now)],
+  );
+  return rows.length > 0;
 }
 
 const predicates = new Map<string, (e: EventLike) => boolean>();
@@ -290,7 +349,14 @@ export async function runNrtRules(
       );
     }
   }
-  const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
-  for (const rule of fired) await markFired(m, tenantId, rule, now);
+  const claimed = new Set<string>();
+  for (const rule of [...fired].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    if (await claimFiring(m, tenantId, rule, now)) claimed.add(rule.id);
+  }
+  const stored = await storeAlerts(
+    m,
+    tenantId,
+    alerts.filter((a) => claimed.has(a.ruleId!)).map(dedupeEntities),
+  );
   return stored.created.length;
 }

@@ -128,6 +128,20 @@ describe("validateRuleSpec", () => {
     ]);
   });
 
+  it("keeps NRT rules to 'any matching event' (a threshold would count whatever one ingest batch holds)", () => {
+    expect(problemsWith({ trigger: { operator: "GT", threshold: 0 } }, nrt)).toEqual([]);
+    expect(problemsWith({ trigger: { operator: "GTE", threshold: 1 } }, nrt)).toEqual([]);
+    for (const trigger of [
+      { operator: "GT", threshold: 5 },
+      { operator: "LT", threshold: 1 },
+      { operator: "EQ", threshold: 0 },
+    ]) {
+      expect(problemsWith({ trigger }, nrt)).toEqual([
+        expect.stringMatching(/^trigger: NRT rules fire on every matching event/),
+      ]);
+    }
+  });
+
   it("checks summarize", () => {
     expect(problemsWith({ summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT" } })).toEqual([
       expect.stringMatching(/^summarize\.field: is required for DISTINCT_COUNT/),
@@ -154,11 +168,12 @@ describe("validateRuleSpec", () => {
     expect(problemsWith({ trigger: { operator: "GTE", threshold: -1 } })).toEqual([
       expect.stringMatching(/^trigger\.threshold: must be a whole number ≥ 0/),
     ]);
-    expect(problemsWith({ trigger: { operator: "NE", threshold: 1.5 } })).toEqual([
-      expect.stringMatching(/^trigger\.operator: must be one of GT, GTE, LT, LTE, EQ/),
+    expect(problemsWith({ trigger: { operator: "NotEqual", threshold: 1.5 } })).toEqual([
+      expect.stringMatching(/^trigger\.operator: must be one of GT, GTE, LT, LTE, EQ, NE/),
       expect.stringMatching(/^trigger\.threshold: must be a whole number/),
     ]);
     expect(problemsWith({ trigger: { operator: "EQ", threshold: 0 } })).toEqual([]);
+    expect(problemsWith({ trigger: { operator: "NE", threshold: 0 } })).toEqual([]);
   });
 
   it("checks MITRE tactics and technique ids", () => {

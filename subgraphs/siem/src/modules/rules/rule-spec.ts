@@ -41,8 +41,10 @@ export const RULE_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH"] as con
 /** An alert severity. */
 export type RuleSeverity = (typeof RULE_SEVERITIES)[number];
 
-/** Comparisons of the trigger. */
-export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ"] as const;
+/** Comparisons of the trigger (Sentinel's GreaterThan, LessThan, Equal and NotEqual, plus GTE and LTE). */
+export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ", "NE"] as const;
+/** A comparison of the trigger. */
+export type TriggerOperator = (typeof TRIGGER_OPERATORS)[number];
 /** Aggregates of a summarised rule. */
 export const SUMMARIZE_AGGREGATES = ["COUNT", "DISTINCT_COUNT"] as const;
 /** How incident grouping matches alerts to an open incident. */
@@ -100,7 +102,7 @@ export interface RuleSpec {
   /** Group the filtered events and aggregate per group (SCHEDULED only). */
   summarize?: { by: string[]; aggregate: "COUNT" | "DISTINCT_COUNT"; field?: string };
   /** Compared with the result count (no summarize) or with each group's aggregate. */
-  trigger: { operator: "GT" | "GTE" | "LT" | "LTE" | "EQ"; threshold: number };
+  trigger: { operator: TriggerOperator; threshold: number };
   /** ISO 8601 duration, SCHEDULED only (required there): how often the rule runs. */
   queryFrequency?: string;
   /** ISO 8601 duration, SCHEDULED only (required there): how far back each run looks; ≥ queryFrequency. */
@@ -369,6 +371,18 @@ function checkSpec(c: Checker, spec: unknown): void {
       if (!has(trigger, "threshold")) c.problem("trigger.threshold", "is required");
       else if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 0) {
         c.problem("trigger.threshold", `must be a whole number ≥ 0 (got ${show(threshold)})`);
+      } else if (
+        kind === "NRT" &&
+        (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
+        !(trigger.operator === "GT" && threshold === 0) &&
+        !(trigger.operator === "GTE" && threshold === 1)
+      ) {
+        // As in Sentinel, an NRT rule has no threshold: it sees the events of one ingest batch at a time, so
+        // "more than 5" would depend on how a sender happened to batch its events.
+        c.problem(
+          "trigger",
+          "NRT rules fire on every matching event (GT 0): a threshold would count whatever one ingest batch holds; use a SCHEDULED rule for thresholds",
+        );
       }
     }
   }

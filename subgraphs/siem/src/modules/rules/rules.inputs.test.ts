@@ -26,7 +26,7 @@ describe("ruleSpecFromInput", () => {
       ...base,
       enabled: null,
       queryFrequency: undefined,
-      trigger: Object.assign(new AnalyticsRuleTriggerInput(), { operator: "GTE", threshold: 2 }),
+      trigger: Object.assign(new AnalyticsRuleTriggerInput(), { operator: "GTE", threshold: 1 }),
       entityMappings: [
         Object.assign(new AnalyticsRuleEntityMappingInput(), { entityType: "ACCOUNT", field: "actor_user" }),
       ],
@@ -38,7 +38,7 @@ describe("ruleSpecFromInput", () => {
     const spec = ruleSpecFromInput(input);
     expect(spec).toStrictEqual({
       ...base,
-      trigger: { operator: "GTE", threshold: 2 },
+      trigger: { operator: "GTE", threshold: 1 },
       entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
       incidentGrouping: { enabled: true },
     });

@@ -150,7 +150,11 @@ export class AnalyticsRuleInput {
   })
   summarize?: AnalyticsRuleSummarizeInput | null;
 
-  @Field(() => AnalyticsRuleTriggerInput, { nullable: true, description: "When it fires; default GT 0." })
+  @Field(() => AnalyticsRuleTriggerInput, {
+    nullable: true,
+    description:
+      "When it fires; default GT 0 (the only trigger of an NRT rule: every matching event fires it).",
+  })
   trigger?: AnalyticsRuleTriggerInput | null;
 
   @Field(() => String, {

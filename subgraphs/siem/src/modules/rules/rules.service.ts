@@ -6,6 +6,7 @@ import {
   newId,
   NotFoundError,
   pageOfArray,
+  removeJob,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -67,22 +68,40 @@ export async function enabledNrtRules(m: EntityManager, tenantId: string): Promi
   return rows.map(storedRuleFromRow);
 }
 
-/** Schedules a scheduled rule's next run (replacing any pending one) in the caller's transaction. */
+/**
+ * How long after the end of its window a scheduled run starts: events reach the store a little after they
+ * happen (shipping, batching), and a window that is evaluated the moment it ends would miss those of its last
+ * seconds for good when queryPeriod equals queryFrequency (the next window starts where it ended).
+ */
+export const RULE_RUN_GRACE_MS = 60_000;
+
+/** The job key of a scheduled rule's pending run (one per rule). */
+export const ruleJobKey = (ruleId: string) => `rule:${ruleId}`;
+
+/** A rule's queryFrequency in milliseconds. */
+export function frequencyMs(spec: RuleSpec): number {
+  const frequency = parseIsoDuration(spec.queryFrequency ?? "PT1H");
+  return "ms" in frequency ? frequency.ms : 3600_000;
+}
+
+/**
+ * Schedules the run of a scheduled rule over the window ending at `windowEnd` (replacing any pending run) in the
+ * caller's transaction. The run starts RULE_RUN_GRACE_MS after the window ends and covers exactly
+ * [windowEnd − queryPeriod, windowEnd), whenever a worker gets to it; each run schedules the next window
+ * (windowEnd + queryFrequency), so windows follow each other without gaps, also after the workers were down.
+ */
 export async function scheduleRuleRun(
   m: EntityManager,
   tenantId: string,
   ruleId: string,
-  spec: RuleSpec,
-  from = Date.now(),
+  windowEnd: Date,
 ): Promise<void> {
-  const frequency = parseIsoDuration(spec.queryFrequency ?? "PT1H");
-  const delay = "ms" in frequency ? frequency.ms : 3600_000;
   await addJob(
     m,
     "siem",
     "rule_run",
-    { tenantId, ruleId },
-    { runAt: new Date(from + delay), jobKey: `rule:${ruleId}` },
+    { tenantId, ruleId, windowEnd: windowEnd.toISOString() },
+    { runAt: new Date(windowEnd.getTime() + RULE_RUN_GRACE_MS), jobKey: ruleJobKey(ruleId) },
   );
 }
 
@@ -154,7 +173,7 @@ export class RulesService {
           this.identity.subject,
         ],
       );
-      await this.changed(m, id, normalized, "rules.rule.created");
+      await this.changed(m, id, normalized, "rules.rule.created", null);
       return ruleFromRow(row);
     });
   }
@@ -165,6 +184,11 @@ export class RulesService {
       throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
     const normalized = this.validated(definitionGiven(given, "not allowed"));
     return this.db.write(async (m) => {
+      const [previous]: Array<Record<string, unknown>> = await m.query(
+        `SELECT kind, enabled, last_run_at FROM analytics_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [this.identity.tenantId, id],
+      );
+      if (!previous) throw new NotFoundError("Analytics rule", id);
       const rows: Array<Record<string, unknown>> = await m.query(
         `WITH u AS (UPDATE analytics_rules SET kind = $3, enabled = $4, spec = $5, version = version + 1, updated_by = $6, updated_at = now()
                     WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM u`,
@@ -178,7 +202,7 @@ export class RulesService {
         ],
       );
       if (!rows.length) throw new NotFoundError("Analytics rule", id);
-      await this.changed(m, id, normalized, "rules.rule.updated");
+      await this.changed(m, id, normalized, "rules.rule.updated", previous);
       return ruleFromRow(rows[0]);
     });
   }
@@ -193,8 +217,27 @@ export class RulesService {
     return normalizeRuleSpec(spec as RuleSpecInput);
   }
 
-  private async changed(m: EntityManager, id: string, spec: RuleSpec, topic: string): Promise<void> {
-    if (spec.kind === "SCHEDULED" && spec.enabled) await scheduleRuleRun(m, this.identity.tenantId, id, spec);
+  /**
+   * Audit, outbox and the rule's schedule after a change. A scheduled rule that was already running keeps its
+   * cadence (the next window follows the last one it ran, at the new frequency), so an edit leaves no window
+   * unseen; a new or re-enabled one starts a frequency from now; a rule that is disabled or no longer scheduled
+   * loses its pending run at once instead of leaving a job behind.
+   */
+  private async changed(
+    m: EntityManager,
+    id: string,
+    spec: RuleSpec,
+    topic: string,
+    previous: Record<string, unknown> | null,
+  ): Promise<void> {
+    if (spec.kind === "SCHEDULED" && spec.enabled) {
+      const running = previous?.kind === "SCHEDULED" && previous.enabled === true;
+      const lastWindowEnd = running ? (previous.last_run_at as Date | null) : null;
+      const anchor = lastWindowEnd ? lastWindowEnd.getTime() : Date.now();
+      await scheduleRuleRun(m, this.identity.tenantId, id, new Date(anchor + frequencyMs(spec)));
+    } else if (previous) {
+      await removeJob(m, "siem", ruleJobKey(id));
+    }
     await writeAudit(m, this.identity, [
       {
         action: topic,

@@ -45,6 +45,7 @@ registerEnumType(TriggerOperatorEnum, {
     LT: { description: "Less than." },
     LTE: { description: "Less than or equal." },
     EQ: { description: "Equal." },
+    NE: { description: "Not equal." },
   },
 });
 registerEnumType(SummarizeAggregateEnum, {

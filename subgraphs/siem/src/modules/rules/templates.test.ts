@@ -31,6 +31,8 @@ function triggered(trigger: RuleSpec["trigger"], value: number): boolean {
       return value <= trigger.threshold;
     case "EQ":
       return value === trigger.threshold;
+    case "NE":
+      return value !== trigger.threshold;
   }
 }
 

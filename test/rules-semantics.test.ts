@@ -1,0 +1,357 @@
+import type { DataSource, EntityManager } from "typeorm";
+import { addJob, inTenant, newId, Role } from "../subgraphs/common/src";
+import type { StoredEvent } from "../subgraphs/siem/src/modules/events/event-ingest";
+import { runNrtRules, runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
+import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
+import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
+
+/**
+ * Analytics rules as a Sentinel user expects them to behave: trigger operators, "fewer than N" rules,
+ * overlapping windows, the durable schedule (no gaps, reschedule on change, nothing left behind) and
+ * suppression across concurrent ingests. Rules run here through the runner, the real `rule_run` worker and
+ * the NRT path; every test has a tenant of its own.
+ */
+describe("analytics rule semantics", () => {
+  let platform: TestPlatform;
+  let ds: DataSource;
+  const MINUTE = 60_000;
+  /** A whole minute a couple of hours back: window ends are derived from it, never from the clock. */
+  const base = Math.floor((Date.now() - 2 * 3600_000) / 3600_000) * 3600_000;
+  const at = (minutes: number) => new Date(base + minutes * MINUTE);
+
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+    ds = await platform.connect("siem");
+  });
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  const gql = async <T>(tenant: string, roles: Role[], query: string, variables: object = {}) =>
+    postGraphql<T>(
+      platform.gateway.url,
+      { query, variables },
+      { authorization: `Bearer ${await platform.token(roles, tenant)}` },
+    );
+
+  async function createRule(tenant: string, spec: object): Promise<string> {
+    const res = await gql<{ createAnalyticsRule: { id: string } }>(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($spec: JSON!) { createAnalyticsRule(spec: $spec) { id } }`,
+      { spec },
+    );
+    expect(res.errors).toBeUndefined();
+    return res.data!.createAnalyticsRule.id;
+  }
+
+  async function updateRule(tenant: string, id: string, spec: object): Promise<void> {
+    const res = await gql(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($id: ID!, $spec: JSON!) { updateAnalyticsRule(id: $id, spec: $spec) { id } }`,
+      { id, spec },
+    );
+    expect(res.errors).toBeUndefined();
+  }
+
+  /** A failed OCSF sign-in of `user` from `ip` at `time`. */
+  const failure = (uid: string, time: Date, ip = "203.0.113.7", user = "bob@contoso.example") => ({
+    class_uid: 3002,
+    activity_id: 1,
+    status: "Failure",
+    time: time.toISOString(),
+    metadata: { uid },
+    actor: { user: { name: user } },
+    src_endpoint: { ip },
+  });
+
+  async function ingest(tenant: string, records: object[]): Promise<void> {
+    const res = await gql<{ ingestEvents: { acceptedCount: number } }>(
+      tenant,
+      [Role.INGESTOR],
+      `mutation ($records: [JSON!]!) { ingestEvents(connector: OCSF, records: $records) { acceptedCount } }`,
+      { records },
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.ingestEvents.acceptedCount).toBe(records.length);
+  }
+
+  /** Runs a scheduled rule over the window ending at `end`, as the job does. */
+  const run = (tenant: string, ruleId: string, end: Date) =>
+    inTenant(ds, tenant, async (m) => {
+      const [row] = await m.query(`SELECT * FROM analytics_rules WHERE id = $1 FOR UPDATE`, [ruleId]);
+      return runScheduledRule(m, tenant, storedRuleFromRow(row), end);
+    });
+
+  const alertsOf = (tenant: string, ruleId: string) =>
+    inTenant(
+      ds,
+      tenant,
+      (m) =>
+        m.query(
+          `SELECT source_id, evidence_event_ids::text[] AS evidence, start_time, end_time FROM alerts WHERE rule_id = $1 ORDER BY created_at, source_id`,
+          [ruleId],
+        ) as Promise<Array<{ source_id: string; evidence: string[]; start_time: Date; end_time: Date }>>,
+    );
+
+  const failedSignIns = {
+    all: [
+      { field: "class_uid", op: "eq", value: 3002 },
+      { field: "status", op: "eq", value: "Failure" },
+    ],
+  };
+  const scheduled = (extra: object) => ({
+    kind: "SCHEDULED",
+    displayName: "Failed sign-ins",
+    description: "Failed sign-ins.",
+    severity: "MEDIUM",
+    filter: failedSignIns,
+    queryFrequency: "PT10M",
+    queryPeriod: "PT10M",
+    entityMappings: [{ entityType: "IP", field: "src_ip" }],
+    ...extra,
+  });
+
+  it("takes Sentinel's NotEqual trigger (NE), typed and as JSON, and fires when the count differs", async () => {
+    const tenant = "sem-ne";
+    const typed = await gql<{ createAnalyticsRule: { definition: { trigger: { operator: string } } } }>(
+      tenant,
+      [Role.ADMIN],
+      `mutation { createAnalyticsRule(input: {
+         kind: SCHEDULED, displayName: "Not exactly three", description: "", severity: LOW,
+         filter: { field: "class_uid", op: "eq", value: 3002 }, trigger: { operator: NE, threshold: 3 },
+         queryFrequency: "PT10M", queryPeriod: "PT10M" }) { definition { trigger { operator threshold } } } }`,
+    );
+    expect(typed.errors).toBeUndefined();
+    expect(typed.data!.createAnalyticsRule.definition.trigger).toEqual({ operator: "NE", threshold: 3 });
+
+    const id = await createRule(tenant, scheduled({ trigger: { operator: "NE", threshold: 3 } }));
+    await ingest(tenant, [failure("ne-1", at(1)), failure("ne-2", at(2)), failure("ne-3", at(12))]);
+    expect(await run(tenant, id, at(10))).toEqual({ alerts: 1, results: 2 }); // 2 ≠ 3
+    await ingest(tenant, [failure("ne-4", at(13)), failure("ne-5", at(14))]);
+    expect(await run(tenant, id, at(20))).toEqual({ alerts: 0, results: 3 }); // 3 = 3
+  });
+
+  it("refuses a threshold on an NRT rule (it would count whatever one ingest batch holds) and stores nothing", async () => {
+    const tenant = "sem-nrt-threshold";
+    const res = await gql<unknown>(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($spec: JSON!) { createAnalyticsRule(spec: $spec) { id } }`,
+      {
+        spec: {
+          kind: "NRT",
+          displayName: "Five denied connections",
+          description: "",
+          severity: "LOW",
+          filter: { field: "class_uid", op: "eq", value: 4001 },
+          trigger: { operator: "GT", threshold: 5 },
+        },
+      },
+    );
+    expect(res.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0].extensions?.problems).toEqual([
+      { field: "trigger", message: expect.stringMatching(/^NRT rules fire on every matching event/) },
+    ]);
+    const [{ n }] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT count(*)::int AS n FROM analytics_rules`),
+    );
+    expect(n).toBe(0);
+  });
+
+  it("raises one alert per run when a 'fewer than N' trigger is met by no event at all", async () => {
+    const tenant = "sem-absent";
+    // "No failed sign-in from the monitoring probe in the window": the probe stopped (a heartbeat rule).
+    const plain = await createRule(tenant, scheduled({ trigger: { operator: "LT", threshold: 1 } }));
+    const grouped = await createRule(
+      tenant,
+      scheduled({
+        trigger: { operator: "LT", threshold: 1 },
+        summarize: { by: [], aggregate: "COUNT" },
+        entityMappings: [],
+      }),
+    );
+    for (const id of [plain, grouped]) {
+      expect(await run(tenant, id, at(10))).toMatchObject({ alerts: 1 });
+      // The same window again is the same alert.
+      expect(await run(tenant, id, at(10))).toMatchObject({ alerts: 0 });
+      const [alert] = await alertsOf(tenant, id);
+      expect(alert.evidence).toEqual([]);
+      expect([alert.start_time, alert.end_time]).toEqual([at(0), at(10)]);
+      // The next empty window is another alert.
+      expect(await run(tenant, id, at(20))).toMatchObject({ alerts: 1 });
+    }
+    await ingest(tenant, [failure("absent-1", at(25))]);
+    expect(await run(tenant, plain, at(30))).toEqual({ alerts: 0, results: 1 });
+    expect(await run(tenant, grouped, at(30))).toEqual({ alerts: 0, results: 0 });
+  });
+
+  it("does not raise the same alert twice for the same events when queryPeriod overlaps the previous run", async () => {
+    const tenant = "sem-overlap";
+    const perGroup = await createRule(
+      tenant,
+      scheduled({
+        queryPeriod: "PT1H",
+        summarize: { by: ["src_ip"], aggregate: "COUNT" },
+        trigger: { operator: "GTE", threshold: 3 },
+        alertPerResult: true,
+      }),
+    );
+    const single = await createRule(
+      tenant,
+      scheduled({ queryPeriod: "PT1H", trigger: { operator: "GTE", threshold: 3 } }),
+    );
+    await ingest(tenant, [failure("o-1", at(1)), failure("o-2", at(2)), failure("o-3", at(3))]);
+    for (const id of [perGroup, single]) {
+      expect(await run(tenant, id, at(10))).toMatchObject({ alerts: 1 });
+      // 10 minutes later the window still holds the same three events: nothing new to say.
+      expect(await run(tenant, id, at(20))).toMatchObject({ alerts: 0 });
+    }
+    // A fourth attempt is news: one more alert each, then quiet again.
+    await ingest(tenant, [failure("o-4", at(25))]);
+    for (const id of [perGroup, single]) {
+      expect(await run(tenant, id, at(30))).toMatchObject({ alerts: 1 });
+      expect(await run(tenant, id, at(40))).toMatchObject({ alerts: 0 });
+      expect((await alertsOf(tenant, id)).map((a) => a.evidence.length)).toEqual([3, 4]);
+    }
+  });
+
+  /** The pending `rule_run` job of a rule, if any (graphile-worker's public view leaves the payload out). */
+  const pendingRun = async (ruleId: string) => {
+    const rows: Array<{ run_at: Date; payload: { windowEnd?: string }; locked_at: Date | null }> =
+      await ds.query(`SELECT run_at, payload, locked_at FROM siem_jobs._private_jobs WHERE key = $1`, [
+        `rule:${ruleId}`,
+      ]);
+    return rows[0];
+  };
+
+  async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+    for (let i = 0; ; i++) {
+      const value = await probe();
+      if (done(value) || i === 100) return value;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  it("runs each scheduled window as the job planned it, and catches up windows a stopped worker missed", async () => {
+    const tenant = "sem-catch-up";
+    const id = await createRule(
+      tenant,
+      scheduled({ queryFrequency: "PT5M", queryPeriod: "PT5M", alertPerResult: true }),
+    );
+    // The worker was down: the run planned for the window ending at base+5m is still pending 1–2 hours later.
+    // A failed sign-in at base+7m belongs to the window ending at base+10m, long past.
+    await ingest(tenant, [failure("late-1", at(7))]);
+    await inTenant(ds, tenant, (m: EntityManager) =>
+      addJob(
+        m,
+        "siem",
+        "rule_run",
+        { tenantId: tenant, ruleId: id, windowEnd: at(5).toISOString() },
+        { runAt: at(6), jobKey: `rule:${id}` },
+      ),
+    );
+    const alerts = await waitFor(
+      () => alertsOf(tenant, id),
+      (list) => list.length > 0,
+    );
+    expect(alerts.map((a) => a.source_id)).toEqual([expect.stringContaining(id)]);
+    // The runs keep to the cadence of the planned windows: the next one ends a frequency after the last.
+    const caughtUp = await waitFor(
+      () => pendingRun(id),
+      (job) => !!job && job.run_at.getTime() > Date.now(),
+    );
+    const [{ last_run_at: last }] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT last_run_at FROM analytics_rules WHERE id = $1`, [id]),
+    );
+    expect((last.getTime() - base) % (5 * MINUTE)).toBe(0);
+    expect(caughtUp.payload.windowEnd).toBe(new Date(last.getTime() + 5 * MINUTE).toISOString());
+  });
+
+  it("reschedules a rule on update without losing its cadence, and drops its pending run when disabled", async () => {
+    const tenant = "sem-reschedule";
+    const definition = scheduled({ queryFrequency: "PT10M", queryPeriod: "PT10M" });
+    const id = await createRule(tenant, definition);
+    expect(await pendingRun(id)).toBeDefined();
+
+    // Its last run covered the window ending 5 minutes ago; at PT15M the next window ends 15 minutes after that.
+    const lastEnd = new Date(Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE);
+    await inTenant(ds, tenant, (m) =>
+      m.query(`UPDATE analytics_rules SET last_run_at = $2 WHERE id = $1`, [id, lastEnd]),
+    );
+    await updateRule(tenant, id, { ...definition, queryFrequency: "PT15M", queryPeriod: "PT15M" });
+    const next = await pendingRun(id);
+    expect(next.payload.windowEnd).toBe(new Date(lastEnd.getTime() + 15 * MINUTE).toISOString());
+    // It starts a little after its window ends, so events of the window's last seconds have arrived.
+    expect(next.run_at.getTime()).toBeGreaterThan(lastEnd.getTime() + 15 * MINUTE);
+
+    await updateRule(tenant, id, { ...definition, enabled: false });
+    expect(await pendingRun(id)).toBeUndefined();
+    await updateRule(tenant, id, {
+      ...definition,
+      kind: "NRT",
+      queryFrequency: undefined,
+      queryPeriod: undefined,
+    });
+    expect(await pendingRun(id)).toBeUndefined();
+    await updateRule(tenant, id, definition);
+    expect(await pendingRun(id)).toBeDefined();
+  });
+
+  it("keeps a suppressed NRT rule quiet when two ingests of the same tenant fire it at the same time", async () => {
+    const tenant = "sem-nrt-suppress";
+    const id = await createRule(tenant, {
+      kind: "NRT",
+      displayName: "Connection to 4444",
+      description: "Outbound connection to a common reverse-shell port.",
+      severity: "HIGH",
+      filter: { field: "dst_port", op: "eq", value: 4444 },
+      entityMappings: [{ entityType: "IP", field: "src_ip" }],
+      suppression: { enabled: true, duration: "PT1H" },
+    });
+    // Both ingests read the enabled NRT rules before either has fired (what concurrent batches do).
+    const rules = await inTenant(ds, tenant, async (m) =>
+      (await m.query(`SELECT * FROM analytics_rules WHERE id = $1`, [id])).map(storedRuleFromRow),
+    );
+    const event = (port: number): StoredEvent =>
+      ({
+        id: newId(),
+        connector: "OCSF",
+        source_event_id: newId(),
+        time: new Date().toISOString(),
+        class_uid: 4001,
+        activity_id: 1,
+        severity_id: 1,
+        status: "Success",
+        message: null,
+        actor_user: null,
+        src_ip: "10.0.0.8",
+        src_port: 50000,
+        dst_ip: "198.51.100.4",
+        dst_port: port,
+        device: null,
+        resource_id: null,
+        operation: null,
+        src_country: null,
+        attributes: {},
+      }) as unknown as StoredEvent;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first!: () => void;
+    const fired = new Promise<void>((resolve) => (first = resolve));
+    const a = inTenant(ds, tenant, async (m) => {
+      const n = await runNrtRules(m, tenant, rules, [event(4444)], new Date());
+      first();
+      await held;
+      return n;
+    });
+    await fired;
+    const b = inTenant(ds, tenant, (m) => runNrtRules(m, tenant, rules, [event(4444)], new Date()));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    expect(await a).toBe(1);
+    expect(await b).toBe(0);
+    expect(await alertsOf(tenant, id)).toHaveLength(1);
+  });
+});
