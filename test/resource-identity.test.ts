@@ -169,4 +169,60 @@ describe("resource identity: ARM ids without regard to case, ARNs exactly", () =
       null,
     ]);
   });
+
+  it("a resource lists the alerts and incidents naming it (by ARM id in any case, by its id, or beneath it), and no others", async () => {
+    const id = ARM.replace("KV-Pay", "KV-Listed");
+    const [vault] = ok(await upsert(id, azure, VAULT, "kv-listed")).upsertResources.ids;
+    const other = ok(await upsert(`${id}-other`, azure, VAULT, "kv-other")).upsertResources.ids[0];
+    const tag = Math.random().toString(36).slice(2);
+    const named = [
+      id.toLowerCase(),
+      id.toUpperCase(),
+      vault,
+      `${id.toUpperCase()}/PROVIDERS/MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/AUDIT`,
+      `${id}-other`,
+    ];
+    const ids = ok(
+      await platform.request(
+        IngestAlertsDocument,
+        {
+          input: named.map((value, i) => ({
+            provider: "EXTERNAL" as const,
+            sourceId: `listed-${tag}-${i}`,
+            title: `About ${value}`,
+            severity: "LOW" as const,
+            entities: [{ type: "RESOURCE" as const, value }],
+          })),
+        },
+        ingestor,
+      ),
+    ).ingestAlerts.ids;
+    const listed = async (resource: string) => {
+      const res = await postGraphql<{
+        resource: {
+          alerts: { totalCount: number; nodes: Array<{ id: string }> };
+          incidents: { totalCount: number; nodes: Array<{ alerts: { nodes: Array<{ id: string }> } }> };
+        };
+      }>(
+        platform.gateway.url,
+        {
+          query: `query ($id: ID!) { resource(id: $id) {
+            alerts(first: 10) { totalCount nodes { id } }
+            incidents(first: 10) { totalCount nodes { alerts(first: 10) { nodes { id } } } } } }`,
+          variables: { id: resource },
+        },
+        { authorization: `Bearer ${admin}` },
+      );
+      expect(res.errors).toBeUndefined();
+      return res.data!.resource;
+    };
+    const mine = await listed(vault);
+    expect(mine.alerts.nodes.map((a) => a.id).sort()).toEqual(ids.slice(0, 4).sort());
+    expect(mine.alerts.totalCount).toBe(4);
+    expect(mine.incidents.totalCount).toBeGreaterThan(0);
+    const inIncidents = mine.incidents.nodes.flatMap((i) => i.alerts.nodes.map((a) => a.id));
+    expect(ids.slice(0, 4).every((a) => inIncidents.includes(a!))).toBe(true);
+    // `${id}-other` extends the vault's id as text, but is not beneath it.
+    expect((await listed(other)).alerts.nodes.map((a) => a.id)).toEqual([ids[4]]);
+  });
 });

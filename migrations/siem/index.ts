@@ -10,6 +10,7 @@ import { SiemMillisecondSortTimes1766000000000 } from "./1766000000000-milliseco
 import { ThreatIndicatorsById1766100000000 } from "./1766100000000-threat-indicators-by-id";
 import { ConnectorKeptTime1766200000000 } from "./1766200000000-connector-kept-time";
 import { ThreatIndicatorVersions1766300000000 } from "./1766300000000-threat-indicator-versions";
+import { AlertResourceScope1766400000000 } from "./1766400000000-alert-resource-scope";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -25,4 +26,5 @@ export const siemMigrations = [
   ThreatIndicatorsById1766100000000,
   ConnectorKeptTime1766200000000,
   ThreatIndicatorVersions1766300000000,
+  AlertResourceScope1766400000000,
 ];

@@ -10,6 +10,12 @@ import type { SiemContext } from "./context";
 export class ResourceRef {
   @Field(() => ID, { description: "Rampart's id of the resource." })
   id: string;
+
+  @Directive("@external")
+  @Field(() => String, {
+    description: "The provider's id: ARM id, ARN or GCP resource name (owned by posture).",
+  })
+  externalId?: string;
 }
 
 /** References resolve through the request's DataLoaders. */

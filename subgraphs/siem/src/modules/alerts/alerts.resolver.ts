@@ -1,5 +1,17 @@
 import { isUuid, PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  Directive,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from "type-graphql";
 import type { SiemContext } from "../../context";
 import { ResourceRef } from "../../references";
 import { SecurityAlert } from "./alert.entity";
@@ -52,15 +64,20 @@ export class AlertResolver {
 
 @Resolver(() => ResourceRef)
 export class ResourceAlertsResolver {
-  @FieldResolver(() => AlertConnection, { description: "Alerts on this resource, newest first." })
+  @Directive('@requires(fields: "externalId")')
+  @FieldResolver(() => AlertConnection, {
+    description:
+      "Alerts on this resource, newest first: those stored with its id, and those naming it in a RESOURCE entity (by its ARM id / ARN in any letter case, or by its id).",
+  })
   alerts(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
-    return ctx.services.alerts.forResource(resource.id, page);
+    return ctx.services.alerts.forResource(resource, page);
   }
 
+  @Directive('@requires(fields: "externalId")')
   @FieldResolver(() => IncidentConnectionType, {
-    description: "Incidents holding an alert on this resource, newest first.",
+    description: "Incidents holding an alert on this resource (as `alerts` finds them), newest first.",
   })
   incidents(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
-    return ctx.services.incidents.forResource(resource.id, page);
+    return ctx.services.incidents.forResource(resource, page);
   }
 }

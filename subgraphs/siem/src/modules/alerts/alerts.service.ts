@@ -19,6 +19,12 @@ import { AlertProvider, alertFromRow, type SecurityAlert } from "./alert.entity"
 import { AlertConnection } from "./alerts.connections";
 import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
 import { storeAlerts } from "./alert-store";
+import {
+  RESOURCE_ALERT_HITS,
+  resourceAlertHitsParams,
+  resourceLoaderKey,
+  type ResourceKey,
+} from "./resource-alerts";
 
 const MAX_ALERTS_PER_CALL = 10_000;
 /**
@@ -105,11 +111,11 @@ export class AlertsService {
     ),
   );
 
-  /** Alerts of many resources, paged per resource in one statement. */
-  readonly byResource = childConnectionLoader<SecurityAlert>(async (resourceIds, page) => {
+  /** Alerts of many resources (keys of `resourceLoaderKey`), paged per resource in one statement. */
+  readonly byResource = childConnectionLoader<SecurityAlert>(async (keys, page) => {
     const { sql, params } = childPageSql(
-      `SELECT a.*, a.resource_id AS parent_id FROM alerts a WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])`,
-      [this.identity.tenantId, resourceIds.filter(isUuid)],
+      `${RESOURCE_ALERT_HITS} SELECT a.*, h.parent_id FROM hits h JOIN alerts a ON a.tenant_id = $1 AND a.id = h.alert_id`,
+      resourceAlertHitsParams(this.identity.tenantId, keys),
       page,
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), alertFromRow);
@@ -127,9 +133,9 @@ export class AlertsService {
   });
 
   /** A page of a resource's alerts as a connection. */
-  async forResource(resourceId: string, args: PageArgs) {
+  async forResource(resource: ResourceKey, args: PageArgs) {
     const page = toKeysetPage(args, "time");
-    const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
+    const { rows, total } = await this.byResource.load({ parentId: resourceLoaderKey(resource), page });
     return AlertConnection.from({ rows, page, total, cursorOf: (a) => [a.createdAt.toISOString(), a.id] });
   }
 

@@ -14,6 +14,12 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import {
+  RESOURCE_ALERT_HITS,
+  resourceAlertHitsParams,
+  resourceLoaderKey,
+  type ResourceKey,
+} from "../alerts/resource-alerts";
 import { MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, type Incident, IncidentStatus } from "./incident.entity";
 import { recordIncidentChange, refreshIncidentRollups } from "./incident-workflow.service";
@@ -40,22 +46,25 @@ export class IncidentsService {
     ),
   );
 
-  /** Incidents that hold an alert on each of many resources, paged per resource in one statement. */
-  readonly byResource = childConnectionLoader<Incident>(async (resourceIds, page) => {
+  /**
+   * Incidents that hold an alert on each of many resources (keys of `resourceLoaderKey`; the alerts as
+   * `Resource.alerts` finds them), paged per resource in one statement.
+   */
+  readonly byResource = childConnectionLoader<Incident>(async (keys, page) => {
     const { sql, params } = childPageSql(
-      `SELECT DISTINCT ON (a.resource_id, i.id) i.*, a.resource_id AS parent_id
-       FROM alerts a JOIN incident_alerts ia ON ia.alert_id = a.id JOIN incidents i ON i.id = ia.incident_id
-       WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])`,
-      [this.identity.tenantId, resourceIds.filter(isUuid)],
+      `${RESOURCE_ALERT_HITS} SELECT DISTINCT ON (h.parent_id, i.id) i.*, h.parent_id
+       FROM hits h JOIN incident_alerts ia ON ia.alert_id = h.alert_id JOIN incidents i ON i.id = ia.incident_id
+       WHERE ia.tenant_id = $1`,
+      resourceAlertHitsParams(this.identity.tenantId, keys),
       page,
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), incidentFromRow);
   });
 
   /** A page of a resource's incidents as a connection. */
-  async forResource(resourceId: string, args: PageArgs) {
+  async forResource(resource: ResourceKey, args: PageArgs) {
     const page = toKeysetPage(args, "time");
-    const { rows, total } = await this.byResource.load({ parentId: resourceId, page });
+    const { rows, total } = await this.byResource.load({ parentId: resourceLoaderKey(resource), page });
     return IncidentConnection.from({ rows, page, total, cursorOf });
   }
 
