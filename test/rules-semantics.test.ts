@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { DataSource, EntityManager } from "typeorm";
 import { addJob, inTenant, newId, Role } from "../subgraphs/common/src";
 import type { StoredEvent } from "../subgraphs/siem/src/modules/events/event-ingest";
@@ -353,5 +354,41 @@ describe("analytics rule semantics", () => {
     expect(await a).toBe(1);
     expect(await b).toBe(0);
     expect(await alertsOf(tenant, id)).toHaveLength(1);
+  });
+
+  it("maps only values of an entity's kind: an object, a non-address IP or an oversized value is left out, not a failed ingest", async () => {
+    const tenant = "sem-entity-values";
+    const id = await createRule(tenant, {
+      kind: "NRT",
+      displayName: "Failed sign-ins, entities from attributes",
+      description: "Failed sign-ins.",
+      severity: "LOW",
+      filter: failedSignIns,
+      entityMappings: [
+        { entityType: "IP", field: "attributes.claimed_ip" },
+        { entityType: "URL", field: "attributes.referrer" },
+        { entityType: "ACCOUNT", field: "attributes.who" },
+        { entityType: "HOST", field: "attributes.hosts" },
+        { entityType: "IP", field: "src_ip" },
+      ],
+    });
+    await ingest(tenant, [
+      {
+        ...failure("entity-values-1", at(3)),
+        claimed_ip: "not-an-address",
+        // Random, so that Postgres cannot compress it into an index entry.
+        referrer: `https://example.test/${randomBytes(1600).toString("hex")}`,
+        who: { name: "bob" },
+        hosts: ["ws-1", { nested: true }, 7, "WS-1"],
+      },
+    ]);
+    const [alert] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT entities FROM alerts WHERE rule_id = $1`, [id]),
+    );
+    expect(alert.entities).toEqual([
+      { type: "HOST", value: "ws-1" },
+      { type: "HOST", value: "7" },
+      { type: "IP", value: "203.0.113.7" },
+    ]);
   });
 });

@@ -1,4 +1,6 @@
 import type { EntityManager } from "typeorm";
+import { MAX_INDEXED_TEXT_BYTES, textProblem, utf8LongerThan } from "../../../../common/src";
+import { normalizeIp } from "../connectors/normalizers/common";
 import { EVENT_COLUMNS } from "../events/event.model";
 import type { StoredEvent } from "../events/event-ingest";
 import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-store";
@@ -38,6 +40,22 @@ export function groupingOf(spec: RuleSpec): GroupingSettings {
   };
 }
 
+/**
+ * The value an entity of `type` takes from a field's value, or null when the value cannot be one (as Sentinel
+ * drops entities it cannot identify): only text, numbers and booleans (an object is no entity); an IP address
+ * in its canonical form, only when it is one; nothing an alert could not store and index (NUL, unpaired
+ * surrogates, over MAX_INDEXED_TEXT_BYTES). A mapping may read any attribute of any event, so these are
+ * checked here: an unstorable value used to fail the whole ingest (or the rule's run) instead.
+ */
+function entityValue(type: EntityType, value: unknown): string | null {
+  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return null;
+  const text = String(value).trim();
+  if (text === "") return null;
+  if (type === "IP") return normalizeIp(text);
+  if (utf8LongerThan(text, MAX_INDEXED_TEXT_BYTES) || textProblem(text) !== null) return null;
+  return text;
+}
+
 /** Entities of one result: each mapping's field read from the event (or the summarised row). */
 export function entitiesOf(
   spec: RuleSpec,
@@ -46,10 +64,9 @@ export function entitiesOf(
   const out: Array<{ type: EntityType; value: string }> = [];
   for (const mapping of spec.entityMappings) {
     const value = read(mapping.field);
-    if (value === null || value === undefined || value === "") continue;
     for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== null && v !== undefined && String(v) !== "")
-        out.push({ type: mapping.entityType, value: String(v) });
+      const entity = entityValue(mapping.entityType, v);
+      if (entity !== null) out.push({ type: mapping.entityType, value: entity });
     }
   }
   return out;
@@ -254,8 +271,13 @@ export async function runScheduledRule(
   return { alerts: stored.created.length, results };
 }
 
+/** An alert's entities once each (the first spelling of values equal but for case), at most 100. */
 function dedupeEntities(alert: NewAlert): NewAlert {
-  const seen = new Map(alert.entities.map((e) => [`${e.type}|${e.value.toLowerCase()}`, e]));
+  const seen = new Map<string, NewAlert["entities"][number]>();
+  for (const e of alert.entities) {
+    const key = `${e.type}|${e.value.toLowerCase()}`;
+    if (!seen.has(key)) seen.set(key, e);
+  }
   return { ...alert, entities: [...seen.values()].slice(0, 100) };
 }
 
