@@ -391,4 +391,37 @@ describe("analytics rule semantics", () => {
       { type: "IP", value: "203.0.113.7" },
     ]);
   });
+
+  it("raises at most 150 alerts a run, the last one summing up the results left, once", async () => {
+    const tenant = "sem-overflow";
+    const events = Array.from({ length: 160 }, (_, i) =>
+      failure(`overflow-${i}`, new Date(at(1).getTime() + i * 1000), `198.51.100.${i + 1}`),
+    );
+    await ingest(tenant, events);
+    const perEvent = await createRule(tenant, scheduled({ alertPerResult: true }));
+    expect(await run(tenant, perEvent, at(10))).toEqual({ alerts: 150, results: 160 });
+    const titled = (ruleId: string) =>
+      inTenant(ds, tenant, (m) =>
+        m.query(
+          `SELECT title, evidence_event_ids::text[] AS evidence FROM alerts WHERE rule_id = $1 AND title LIKE '%more result%'`,
+          [ruleId],
+        ),
+      ) as Promise<Array<{ title: string; evidence: string[] }>>;
+    const [summary] = await titled(perEvent);
+    expect(summary.title).toBe("Failed sign-ins — and 11 more results");
+    expect(summary.evidence).toHaveLength(11);
+    // The same events again (an overlapping window): nothing new.
+    expect(await run(tenant, perEvent, at(10))).toEqual({ alerts: 0, results: 160 });
+
+    const perGroup = await createRule(
+      tenant,
+      scheduled({
+        alertPerResult: true,
+        summarize: { by: ["src_ip"], aggregate: "COUNT" },
+        trigger: { operator: "GTE", threshold: 1 },
+      }),
+    );
+    expect(await run(tenant, perGroup, at(10))).toEqual({ alerts: 150, results: 160 });
+    expect((await titled(perGroup)).map((a) => a.title)).toEqual(["Failed sign-ins — and 11 more results"]);
+  });
 });

@@ -17,8 +17,14 @@ export interface StoredRule {
   suppressedUntil: Date | null;
 }
 
-/** Most result rows one scheduled run turns into alerts (alert per result). */
+/**
+ * Most alerts one scheduled run raises (alert per result), as in Sentinel: with more results, the first 149 get
+ * an alert each and the last alert sums up the rest ("… and N more results", with their first evidence and
+ * entities), so nothing a run found goes unreported.
+ */
 export const MAX_ALERTS_PER_RUN = 150;
+/** Results (events or groups) a run's summary alert reads for its evidence and entities. */
+const SUMMARY_SAMPLE = 50;
 /** Evidence event ids kept per alert. */
 export const MAX_EVIDENCE = 50;
 
@@ -173,14 +179,14 @@ export async function runScheduledRule(
     const rows: Array<Record<string, unknown>> = await m.query(
       `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,
               (array_agg(e.id ORDER BY e.time))[1:${MAX_EVIDENCE}] AS evidence, min(e.time) AS first, max(e.time) AS last,
-              max(e.id::text) AS newest
+              max(e.id::text) AS newest, count(*) OVER ()::int AS groups
        FROM events e WHERE ${where}
        ${by.length ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}
        HAVING ${aggregate} ${OP_SQL[spec.trigger.operator]} $${params.length}
-       ORDER BY agg DESC LIMIT ${MAX_ALERTS_PER_RUN}`,
+       ORDER BY agg DESC LIMIT ${MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE}`,
       params,
     );
-    results = rows.length;
+    results = rows.length ? (rows[0].groups as number) : 0;
     const groupValues = (row: Record<string, unknown>) => spec.summarize!.by.map((_, i) => row[`g${i}`]);
     const read = (row: Record<string, unknown>) => (field: string) => {
       const i = spec.summarize!.by.indexOf(field);
@@ -190,7 +196,8 @@ export async function runScheduledRule(
     const keyOf = (row: Record<string, unknown>, values: string[]) =>
       row.newest ? `${rule.id}:group:${row.newest as string}:${values.join("|")}` : emptyKey;
     if (spec.alertPerResult) {
-      for (const row of rows) {
+      const [each, rest] = overflow(rows);
+      for (const row of each) {
         const values = groupValues(row).map((v) => String(v ?? "∅"));
         alerts.push(
           alertBase(
@@ -204,6 +211,18 @@ export async function runScheduledRule(
           ),
         );
       }
+      if (rest.length)
+        alerts.push(
+          summaryAlert(
+            rule,
+            results - each.length,
+            rest.flatMap((row) => entitiesOf(spec, read(row))),
+            rest.flatMap(evidenceOf),
+            rest.map((r) => r.first as Date | null),
+            rest.map((r) => r.last as Date | null),
+            rest.map((r) => r.newest as string | null),
+          ),
+        );
     } else if (rows.length) {
       const newest = rows.reduce<string | null>(
         (max, r) => (r.newest && (!max || (r.newest as string) > max) ? (r.newest as string) : max),
@@ -232,12 +251,13 @@ export async function runScheduledRule(
     if (compare(spec.trigger.operator, n, spec.trigger.threshold)) {
       const rows: Array<Record<string, unknown>> = n
         ? await m.query(
-            `SELECT e.* FROM events e WHERE ${where} ORDER BY e.time LIMIT ${spec.alertPerResult ? MAX_ALERTS_PER_RUN : MAX_EVIDENCE}`,
+            `SELECT e.* FROM events e WHERE ${where} ORDER BY e.time, e.id LIMIT ${spec.alertPerResult ? MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE : MAX_EVIDENCE}`,
             params,
           )
         : [];
       if (spec.alertPerResult && rows.length) {
-        for (const row of rows) {
+        const [each, rest] = overflow(rows);
+        for (const row of each) {
           alerts.push(
             alertBase(
               rule,
@@ -250,6 +270,18 @@ export async function runScheduledRule(
             ),
           );
         }
+        if (rest.length)
+          alerts.push(
+            summaryAlert(
+              rule,
+              n - each.length,
+              rest.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
+              rest.map((r) => r.id as string),
+              rest.map((r) => r.time as Date),
+              rest.map((r) => r.time as Date),
+              rest.map((r) => r.id as string),
+            ),
+          );
       } else {
         // One alert for the run; with no event at all ("fewer than N"), an alert about the window itself.
         alerts.push(
@@ -269,6 +301,43 @@ export async function runScheduledRule(
   const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
   if (stored.created.length) await markFired(m, tenantId, rule, now);
   return { alerts: stored.created.length, results };
+}
+
+/** Results that get an alert each, and the rest the summary alert stands for (empty when all fit). */
+function overflow<T>(rows: readonly T[]): [T[], T[]] {
+  return rows.length <= MAX_ALERTS_PER_RUN
+    ? [[...rows], []]
+    : [rows.slice(0, MAX_ALERTS_PER_RUN - 1), rows.slice(MAX_ALERTS_PER_RUN - 1)];
+}
+
+/**
+ * The last alert of a run with more results than MAX_ALERTS_PER_RUN: it stands for the `count` results left,
+ * with the evidence and entities of the first of them and the span of their times. Its key is the newest of
+ * those results, so an overlapping run over the same events raises it once.
+ */
+function summaryAlert(
+  rule: StoredRule,
+  count: number,
+  entities: NewAlert["entities"],
+  evidence: string[],
+  firsts: Array<Date | null>,
+  lasts: Array<Date | null>,
+  ids: Array<string | null>,
+): NewAlert {
+  const times = (list: Array<Date | null>) =>
+    list.filter((t): t is Date => t !== null).map((t) => new Date(t).getTime());
+  const newest = ids.reduce<string>((max, id) => (id && id > max ? id : max), "");
+  const start = times(firsts);
+  const end = times(lasts);
+  return alertBase(
+    rule,
+    `${rule.spec.displayName} — and ${count} more result${count === 1 ? "" : "s"}`,
+    entities,
+    evidence,
+    new Date(Math.min(...start)),
+    new Date(Math.max(...end)),
+    `${rule.id}:rest:${newest}`,
+  );
 }
 
 /** An alert's entities once each (the first spelling of values equal but for case), at most 100. */
