@@ -31,6 +31,7 @@ interface IndicatorSpec {
   confidence?: number;
   validFrom?: string;
   validUntil?: string;
+  types?: string[];
 }
 
 function bundleOf(...indicators: IndicatorSpec[]) {
@@ -50,6 +51,7 @@ function bundleOf(...indicators: IndicatorSpec[]) {
       ...(i.validUntil ? { valid_until: i.validUntil } : {}),
       ...(i.revoked !== undefined ? { revoked: i.revoked } : {}),
       confidence: i.confidence ?? 80,
+      ...(i.types ? { indicator_types: i.types } : {}),
     })),
   };
 }
@@ -268,5 +270,30 @@ describe("threat intelligence matching", () => {
     const indicators = ok(await platform.request(IntelIndicatorsDocument, { first: 20 }, analyst))
       .threatIndicators.nodes;
     expect(indicators.map((i) => i.confidence)).toEqual(ids.map(() => 70));
+  });
+
+  it("indicators typed only benign, or with nothing matchable, are listed as such and raise nothing", async () => {
+    const benign = {
+      id: `indicator--${uuid()}`,
+      pattern: "[ipv4-addr:value = '198.51.100.88']",
+      types: ["benign"],
+    };
+    const unmatchable = { id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value MATCHES '^198']" };
+    const malicious = {
+      id: `indicator--${uuid()}`,
+      pattern: "[ipv4-addr:value = '198.51.100.89']",
+      types: ["malicious-activity", "benign"],
+    };
+    expect(await importBundle(bundleOf(benign, unmatchable, malicious))).toMatchObject({ createdCount: 3 });
+    const listed = ok(await platform.request(IntelIndicatorsDocument, { first: 10 }, analyst))
+      .threatIndicators.nodes;
+    const byId = new Map(listed.map((i) => [i.stixId, i]));
+    expect(byId.get(benign.id)).toMatchObject({ indicatorTypes: ["benign"], matchable: true, active: true });
+    expect(byId.get(unmatchable.id)).toMatchObject({ matchable: false, partial: true });
+    await ingest(
+      connection("10.0.0.5", "198.51.100.88", at(1)),
+      connection("10.0.0.5", "198.51.100.89", at(2)),
+    );
+    expect((await tiAlerts()).map((a) => a.title)).toEqual(["Threat intelligence match: 198.51.100.89"]);
   });
 });

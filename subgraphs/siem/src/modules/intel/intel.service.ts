@@ -35,6 +35,8 @@ function indicatorFromRow(row: Record<string, unknown>): ThreatIndicator {
     pattern: row.pattern,
     observables: describe(row.groups as Observable[][]),
     partial: row.partial,
+    matchable: (row.groups as Observable[][]).length > 0,
+    indicatorTypes: (row.indicator_types as string[] | null) ?? [],
     confidence: row.confidence ?? null,
     labels: row.labels ?? [],
     validFrom,

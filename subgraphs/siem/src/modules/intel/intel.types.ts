@@ -26,6 +26,18 @@ export class ThreatIndicator {
   @Field({ description: "True when parts of the pattern cannot be matched (they are ignored)." })
   partial: boolean;
 
+  @Field({
+    description:
+      "True when some part of the pattern can be matched against events. An indicator that is not matchable (only `NOT`, `MATCHES`, objects without observables…) is kept and listed but never raises an alert.",
+  })
+  matchable: boolean;
+
+  @Field(() => [String], {
+    description:
+      "STIX `indicator_types` (`malicious-activity`, `anomalous-activity`, `benign`…). An indicator typed only `benign` marks known-good activity: it is kept and listed but never raises an alert.",
+  })
+  indicatorTypes: string[];
+
   @Field(() => Int, { nullable: true, description: "Confidence, 0–100." })
   confidence: number | null;
 

@@ -6,7 +6,8 @@ import { IndicatorIndex, observablesOf, type IndexedIndicator } from "./indicato
 import type { Observable } from "./stix";
 
 /**
- * Per-tenant in-memory indicator indexes, rebuilt only when the tenant's indicators change (the
+ * Per-tenant in-memory indicator indexes of the indicators that may alert (not revoked, not typed only `benign`:
+ * STIX's known-good activity), rebuilt only when the tenant's indicators change (the
  * version is the tenant's `threat_indicator_versions` counter, one primary-key lookup per ingest
  * batch, read in the ingest's transaction), so matching costs hash lookups per event and never a
  * query per event. An import committed in any process is seen by the next batch in every process.
@@ -29,7 +30,8 @@ async function indexFor(m: EntityManager, tenantId: string) {
   const cached = indexes.get(tenantId);
   if (cached && cached.version === version) return cached;
   const rows: Array<Record<string, unknown>> = await m.query(
-    `SELECT id, name, groups, confidence, valid_from, valid_until, revoked FROM threat_indicators WHERE tenant_id = $1 AND NOT revoked`,
+    `SELECT id, name, groups, confidence, valid_from, valid_until, revoked FROM threat_indicators
+     WHERE tenant_id = $1 AND NOT revoked AND NOT (indicator_types <> '{}' AND indicator_types <@ '{benign}')`,
     [tenantId],
   );
   const indicators: IndexedIndicator[] = rows.map((r) => ({
