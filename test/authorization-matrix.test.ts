@@ -538,7 +538,7 @@ describe("authorization matrix", () => {
       loadConfig({
         RAMPART_ENV: "production",
         LOG_LEVEL: "silent",
-        INTERNAL_TOKEN_SECRET: platform.config.internalTokenSecret,
+        INTERNAL_TOKEN_SECRET: "matrix-production-internal-secret-0123456789",
         DB_ROLE_PASSWORD: "matrix-password",
         DATABASE_URL: "postgres://unused@127.0.0.1:5432/unused",
         JWT_SECRET: secret,
