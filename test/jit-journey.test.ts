@@ -91,7 +91,7 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
             ],
           },
         },
-        tokens.alice,
+        tokens.admin,
       ),
     );
     expect((await port22()).state).toBe("LOCKED");

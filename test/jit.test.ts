@@ -53,7 +53,7 @@ describe("just-in-time VM access", () => {
   let otherTenantVm: string;
   let alice: string; // responder who asks for access
   let bob: string; // responder who approves
-  let erin: string; // another responder
+  let erin: string; // an admin: sets the policies, and decides as another responder
   let reader: string;
   let analyst: string;
   let tenantB: string;
@@ -124,7 +124,7 @@ describe("just-in-time VM access", () => {
     reader = await platform.token([Role.READER], "tenant-a", "carol@example.com");
     analyst = await platform.token([Role.ANALYST], "tenant-a", "dave@example.com");
     tenantB = await platform.token([Role.RESPONDER], "tenant-b", "mallory@example.com");
-    ok(await platform.request(SetJitPolicyDocument, { input: policyInput(vm) }, bob));
+    ok(await platform.request(SetJitPolicyDocument, { input: policyInput(vm) }, erin));
   });
   afterAll(async () => {
     for (const server of extraServers) await server.close();
@@ -132,9 +132,9 @@ describe("just-in-time VM access", () => {
     await platform?.stop();
   });
 
-  it("journey: a responder's policy locks the ports; a request approved by another opens one port for one source", async () => {
+  it("journey: an admin's policy locks the ports; a responder's request approved by another opens one port for one source", async () => {
     const locked = await effective(vm);
-    expect(locked).toMatchObject({ resourceId: vm, updatedBy: "bob@example.com" });
+    expect(locked).toMatchObject({ resourceId: vm, updatedBy: "erin@example.com" });
     expect(locked!.ports).toEqual([
       expect.objectContaining({
         number: 22,
@@ -237,7 +237,7 @@ describe("just-in-time VM access", () => {
     ]);
     expect(audit.nodes.at(-1)).toMatchObject({
       action: "POLICY_SET",
-      actor: "bob@example.com",
+      actor: "erin@example.com",
       requestId: null,
     });
   });
@@ -298,7 +298,7 @@ describe("just-in-time VM access", () => {
           ],
         },
       },
-      bob,
+      erin,
     );
     expect(errorCode(res)).toBe("BAD_USER_INPUT");
     expect(res.errors![0].extensions!.problems).toEqual([
@@ -381,15 +381,22 @@ describe("just-in-time VM access", () => {
     expect(approvals).toBe(1);
   });
 
-  it("needs RESPONDER to set policies, request and decide; READER can read", async () => {
+  it("needs ADMIN to set or remove policies, RESPONDER to request and decide; READER can read", async () => {
     const pending = ok(await ask()).requestJitAccess;
     expect(errorCode(await ask({}, reader))).toBe("FORBIDDEN");
     expect(errorCode(await ask({}, analyst))).toBe("FORBIDDEN");
     expect(errorCode(await approve(pending.id, reader))).toBe("FORBIDDEN");
     expect(errorCode(await approve(pending.id, analyst))).toBe("FORBIDDEN");
-    expect(
-      errorCode(await platform.request(SetJitPolicyDocument, { input: policyInput(vm2) }, analyst)),
-    ).toBe("FORBIDDEN");
+    // A responder asks within a policy and may not widen it (product.md: policies are ADMIN's).
+    for (const token of [analyst, bob]) {
+      expect(errorCode(await platform.request(SetJitPolicyDocument, { input: policyInput(vm) }, token))).toBe(
+        "FORBIDDEN",
+      );
+      expect(errorCode(await platform.request(RemoveJitPolicyDocument, { resourceId: vm }, token))).toBe(
+        "FORBIDDEN",
+      );
+    }
+    expect(await effective(vm)).toMatchObject({ resourceId: vm, updatedBy: "erin@example.com" });
     expect(await requestOf(pending.id)).toMatchObject({ status: "PENDING" });
     expect(
       ok(await platform.request(JitRequestsDocument, { filter: { requester: "alice@example.com" } }, reader))
@@ -423,12 +430,12 @@ describe("just-in-time VM access", () => {
   });
 
   it("removing a policy revokes active grants and denies pending requests", async () => {
-    ok(await platform.request(SetJitPolicyDocument, { input: policyInput(vm2) }, bob));
+    ok(await platform.request(SetJitPolicyDocument, { input: policyInput(vm2) }, erin));
     const grant = ok(await ask({ resourceId: vm2 })).requestJitAccess;
     ok(await approve(grant.id));
     const pending = ok(await ask({ resourceId: vm2 })).requestJitAccess;
     const removed = ok(
-      await platform.request(RemoveJitPolicyDocument, { resourceId: vm2 }, bob),
+      await platform.request(RemoveJitPolicyDocument, { resourceId: vm2 }, erin),
     ).removeJitPolicy;
     expect(removed).toEqual({
       resourceId: vm2,
@@ -444,7 +451,7 @@ describe("just-in-time VM access", () => {
       status: "DENIED",
       decisionComment: "JIT policy removed",
     });
-    expect(errorCode(await platform.request(RemoveJitPolicyDocument, { resourceId: vm2 }, bob))).toBe(
+    expect(errorCode(await platform.request(RemoveJitPolicyDocument, { resourceId: vm2 }, erin))).toBe(
       "NOT_FOUND",
     );
   });

@@ -578,7 +578,7 @@ describe("workload protection under hostile input", () => {
             },
           ]),
         },
-        t.alice,
+        t.admin,
       );
       expect(problems(res)).toEqual([
         "ports[0].number: must be a port number from 1 to 65535",
@@ -601,7 +601,7 @@ describe("workload protection under hostile input", () => {
     it("takes a machine id in upper case as that machine, in the answer and the audit trail", async () => {
       const m = randomUUID();
       const res = ok(
-        await platform.request(SetJitPolicyDocument, { input: policy(m.toUpperCase()) }, t.alice),
+        await platform.request(SetJitPolicyDocument, { input: policy(m.toUpperCase()) }, t.admin),
       ).setJitPolicy;
       expect(res.resourceId).toBe(m);
       expect(res.ports.map((p) => p.number)).toEqual([22, 3389]);
@@ -620,7 +620,7 @@ describe("workload protection under hostile input", () => {
         await platform.request(JitRequestDocument, { id: asked.id.toUpperCase() }, t.reader),
       ).jitRequest;
       expect(byUpperId?.id).toBe(asked.id);
-      ok(await platform.request(RemoveJitPolicyDocument, { resourceId: m.toUpperCase() }, t.bob));
+      ok(await platform.request(RemoveJitPolicyDocument, { resourceId: m.toUpperCase() }, t.admin));
       const removed = ok(
         await platform.request(JitAuditLogDocument, { resourceId: m }, t.reader),
       ).jitAuditLog;
@@ -629,7 +629,7 @@ describe("workload protection under hostile input", () => {
 
     it("refuses bad requests (duration, ports, source, justification) and writes no request", async () => {
       const m = randomUUID();
-      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.alice));
+      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const cases: Array<[Partial<RequestJitAccessInput>, string[]]> = [
         [{ duration: "PT0S" }, ["duration: must be at least one second (PT1S)"]],
         [{ duration: "-PT1H" }, [expect.stringMatching(/^duration: "-PT1H" is not an ISO 8601 duration/)]],
@@ -666,7 +666,7 @@ describe("workload protection under hostile input", () => {
 
     it("lets only another responder of the tenant decide, once, and only while pending", async () => {
       const m = randomUUID();
-      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.alice));
+      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const asked = ok(await ask(m)).requestJitAccess;
       // Own request, other roles, other tenant, bad comment: nothing changes.
       expect(codes(await platform.request(ApproveJitRequestDocument, { id: asked.id }, t.alice))).toEqual([
@@ -730,7 +730,7 @@ describe("workload protection under hostile input", () => {
 
     it("refuses to approve a request left unanswered past its lifetime", async () => {
       const m = randomUUID();
-      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.alice));
+      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const asked = ok(await ask(m)).requestJitAccess;
       await query(A, `UPDATE jit_requests SET requested_at = now() - interval '25 hours' WHERE id = $1`, [
         asked.id,
@@ -748,12 +748,12 @@ describe("workload protection under hostile input", () => {
 
     it("treats another tenant's policy as not found when removing it", async () => {
       const m = randomUUID();
-      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.alice));
+      ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       for (const id of [m, "not-a-uuid"])
-        expect(
-          codes(await platform.request(RemoveJitPolicyDocument, { resourceId: id }, t.responderB)),
-        ).toEqual(["NOT_FOUND"]);
-      for (const token of [t.analyst, t.ingestor])
+        expect(codes(await platform.request(RemoveJitPolicyDocument, { resourceId: id }, t.adminB))).toEqual([
+          "NOT_FOUND",
+        ]);
+      for (const token of [t.analyst, t.alice, t.ingestor])
         expect(codes(await platform.request(RemoveJitPolicyDocument, { resourceId: m }, token))).toEqual([
           "FORBIDDEN",
         ]);

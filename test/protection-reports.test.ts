@@ -77,7 +77,6 @@ describe("reports to posture: vulnerabilities, system updates and management por
       tokens,
       await platform.tokens({
         admin: [[Role.ADMIN], "tenant-a"],
-        responder: [[Role.RESPONDER], "tenant-a"],
         ingestor: [[Role.INGESTOR], "tenant-a"],
         reader: [[Role.READER], "tenant-a"],
         adminB: [[Role.ADMIN], "tenant-b"],
@@ -198,7 +197,7 @@ describe("reports to posture: vulnerabilities, system updates and management por
     const exposed = await control("secure-management-ports");
     expect(exposed.unhealthy).toBe(before.unhealthy + 4);
 
-    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["ci-runner-02"]), tokens.responder));
+    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["ci-runner-02"]), tokens.admin));
     await eventually(
       "posture shows ci-runner-02's SSH under JIT",
       async () => (await statusOf("ci-runner-02", "management-ports")) === "HEALTHY",
@@ -211,29 +210,19 @@ describe("reports to posture: vulnerabilities, system updates and management por
     expect(locked.current).toBeGreaterThan(exposed.current);
 
     // A policy on a machine with no exposure seen is healthy too; removing it withdraws the report.
-    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["vm-app-prod-01"]), tokens.responder));
+    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["vm-app-prod-01"]), tokens.admin));
     await eventually(
       "vm-app-prod-01 reported healthy",
       async () => (await statusOf("vm-app-prod-01", "management-ports")) === "HEALTHY",
     );
     ok(
-      await platform.request(
-        RemoveJitPolicyDocument,
-        { resourceId: byName["vm-app-prod-01"] },
-        tokens.responder,
-      ),
+      await platform.request(RemoveJitPolicyDocument, { resourceId: byName["vm-app-prod-01"] }, tokens.admin),
     );
     await eventually(
       "vm-app-prod-01's report withdrawn",
       async () => (await statusOf("vm-app-prod-01", "management-ports")) === "NOT_APPLICABLE",
     );
-    ok(
-      await platform.request(
-        RemoveJitPolicyDocument,
-        { resourceId: byName["ci-runner-02"] },
-        tokens.responder,
-      ),
-    );
+    ok(await platform.request(RemoveJitPolicyDocument, { resourceId: byName["ci-runner-02"] }, tokens.admin));
     await eventually(
       "ci-runner-02 exposed again",
       async () => (await statusOf("ci-runner-02", "management-ports")) === "UNHEALTHY",
@@ -258,7 +247,7 @@ describe("reports to posture: vulnerabilities, system updates and management por
           ports: [{ number: 70000, protocol: "TCP", allowedSourcePrefixes: ["*"] }],
         },
       },
-      tokens.responder,
+      tokens.admin,
     );
     expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
     expect(await events()).toBe(before);
@@ -270,7 +259,7 @@ describe("reports to posture: vulnerabilities, system updates and management por
     const result = await platform.request(
       SetJitPolicyDocument,
       sshPolicy(byName["ci-runner-02"]),
-      tokens.responder,
+      tokens.admin,
     );
     expect(result.errors).toBeUndefined();
     expect(await pendingReports()).toBeGreaterThan(0);

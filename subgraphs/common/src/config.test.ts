@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, DEV_DB_ROLE_PASSWORD, DEV_INTERNAL_SECRET, DEV_JWT_SECRET, loadConfig } from "./config";
 
 describe("configuration", () => {
   it("has development defaults", () => {
@@ -35,5 +35,27 @@ describe("configuration", () => {
     });
     expect(ok.introspection).toBe(false);
     expect(ok.jwt.secret).toBeUndefined();
+  });
+
+  it("refuses the published development secrets when they are set explicitly in production", () => {
+    const production = {
+      RAMPART_ENV: "production",
+      INTERNAL_TOKEN_SECRET: "x".repeat(40),
+      DB_ROLE_PASSWORD: "y".repeat(20),
+      DATABASE_URL: "postgres://u:p@db:5432/rampart",
+      JWT_SECRET: "z".repeat(40),
+    };
+    expect(loadConfig(production).jwt.secret).toBe("z".repeat(40));
+    for (const [key, value] of [
+      ["INTERNAL_TOKEN_SECRET", DEV_INTERNAL_SECRET],
+      ["JWT_SECRET", DEV_JWT_SECRET],
+      ["DB_ROLE_PASSWORD", DEV_DB_ROLE_PASSWORD],
+    ]) {
+      expect(() => loadConfig({ ...production, [key]: value })).toThrow(
+        new RegExp(`${key}: the development value is refused in production`),
+      );
+      // Outside production they are the defaults anyway.
+      expect(() => loadConfig({ ...production, RAMPART_ENV: "test", [key]: value })).not.toThrow();
+    }
   });
 });

@@ -66,6 +66,21 @@ const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
   for (const [key, what] of required) {
     if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: `required in production: ${what}` });
   }
+  // The development values are published in this repository: whoever knows the internal secret mints
+  // any tenant's ADMIN identity straight to a subgraph, and the JWT secret any client token.
+  const published: Array<[keyof typeof env, string]> = [
+    ["INTERNAL_TOKEN_SECRET", DEV_INTERNAL_SECRET],
+    ["JWT_SECRET", DEV_JWT_SECRET],
+    ["DB_ROLE_PASSWORD", DEV_DB_ROLE_PASSWORD],
+  ];
+  for (const [key, value] of published) {
+    if (env[key] === value)
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: "the development value is refused in production",
+      });
+  }
   if (!env.JWT_JWKS_URL && !env.JWT_SECRET) {
     ctx.addIssue({
       code: "custom",

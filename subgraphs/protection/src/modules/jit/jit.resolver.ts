@@ -67,10 +67,12 @@ export class JitResolver {
     return ctx.services.jit.auditLog(resourceId, page);
   }
 
-  @Authorized(Role.RESPONDER)
+  // Policies are ADMIN's (product.md's role table): responders ask and decide within the ports,
+  // sources and durations a policy allows, so they must not be the ones who widen it.
+  @Authorized(Role.ADMIN)
   @Mutation(() => JitPolicy, {
     description:
-      "Creates or replaces a VM's just-in-time policy (RESPONDER): the listed ports are locked except for approved requests. Grants already open stay valid until they expire.",
+      "Creates or replaces a VM's just-in-time policy (ADMIN): the listed ports are locked except for approved requests. Grants already open stay valid until they expire.",
   })
   setJitPolicy(
     @Arg("input", () => SetJitPolicyInput) input: SetJitPolicyInput,
@@ -79,10 +81,10 @@ export class JitResolver {
     return ctx.services.jit.setPolicy(input);
   }
 
-  @Authorized(Role.RESPONDER)
+  @Authorized(Role.ADMIN)
   @Mutation(() => RemoveJitPolicyPayload, {
     description:
-      "Removes a VM's just-in-time policy (RESPONDER): active grants are revoked and pending requests denied.",
+      "Removes a VM's just-in-time policy (ADMIN): active grants are revoked and pending requests denied.",
   })
   removeJitPolicy(
     @Arg("input", () => RemoveJitPolicyInput) input: RemoveJitPolicyInput,
