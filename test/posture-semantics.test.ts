@@ -2,7 +2,9 @@ import {
   CreateExemptionDocument,
   CreatePolicyDefinitionDocument,
   DeleteExemptionDocument,
+  ExemptionsDocument,
   RecommendationsDocument,
+  RemoveResourcesDocument,
   ResourcePostureDocument,
   SecureScoreDocument,
   UpdatePolicyDefinitionDocument,
@@ -253,6 +255,38 @@ describe("posture semantics", () => {
     const after = await score();
     expect(control(after, "manage-access-and-permissions")).toMatchObject({ unhealthy: 0, max: 0 });
     expect(control(after, "remediate-security-configurations")).toMatchObject({ unhealthy: 2, max: 4 });
+  });
+
+  it("removes a resource's exemptions with the resource, and keeps account-wide ones", async () => {
+    const id = ok(
+      await platform.request(
+        CreatePolicyDefinitionDocument,
+        { input: definition("apply-data-classification") },
+        admin,
+      ),
+    ).createPolicyDefinition.id;
+    const ids = ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        { input: [gadget(accounts[0], 1, { locked: false }), gadget(accounts[0], 2, { locked: false })] },
+        admin,
+      ),
+    ).upsertResources.ids;
+    const exempt = async (input: { resourceId?: string; accountId?: string }) =>
+      ok(
+        await platform.request(
+          CreateExemptionDocument,
+          { input: { definitionId: id, category: "WAIVER", reason: "Retiring", ...input } },
+          admin,
+        ),
+      ).createExemption.id;
+    const gone = await exempt({ resourceId: ids[0] });
+    const kept = await exempt({ resourceId: ids[1] });
+    const accountWide = await exempt({ accountId: accounts[1] });
+    ok(await platform.request(RemoveResourcesDocument, { ids: [ids[0]] }, admin));
+    const left = ok(await platform.request(ExemptionsDocument, {}, reader)).exemptions.map((e) => e.id);
+    expect(left.sort()).toEqual([kept, accountWide].sort());
+    expect(left).not.toContain(gone);
   });
 
   it("lists a recommendation's affected resources of the filtered account only", async () => {
