@@ -7,6 +7,7 @@ import {
   RemoveResourcesDocument,
   ResourcePostureDocument,
   SecureScoreDocument,
+  SetPolicyDefinitionEnabledDocument,
   UpdatePolicyDefinitionDocument,
   UpsertAccountsDocument,
   UpsertAssessmentsDocument,
@@ -287,6 +288,45 @@ describe("posture semantics", () => {
     const left = ok(await platform.request(ExemptionsDocument, {}, reader)).exemptions.map((e) => e.id);
     expect(left.sort()).toEqual([kept, accountWide].sort());
     expect(left).not.toContain(gone);
+  });
+
+  it("takes a disabled external definition out of that account's score, and back as reported when enabled", async () => {
+    const [a, b] = ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        { input: [gadget(accounts[0], 1, {}), gadget(accounts[1], 2, {})] },
+        admin,
+      ),
+    ).upsertResources.ids;
+    const record = (resourceId: string) => ({
+      resourceId,
+      definitionKey: "scanner/gadget-backdoor",
+      title: "Gadgets should have no debug backdoor",
+      severity: "HIGH" as const,
+      controlId: "remediate-vulnerabilities",
+      status: "UNHEALTHY" as const,
+      cause: "debug port 4444 open",
+    });
+    ok(await platform.request(UpsertAssessmentsDocument, { input: [record(a), record(b)] }, admin));
+    const setEnabled = (enabled: boolean) =>
+      platform.request(
+        SetPolicyDefinitionEnabledDocument,
+        { input: { definitionId: "scanner/gadget-backdoor", accountId: accounts[0], enabled } },
+        admin,
+      );
+    ok(await setEnabled(false));
+    expect(control(await score(), "remediate-vulnerabilities")).toMatchObject({ unhealthy: 1 });
+    expect(await assessment(a, "scanner/gadget-backdoor")).toMatchObject({ status: "NOT_APPLICABLE" });
+    expect(await assessment(b, "scanner/gadget-backdoor")).toMatchObject({ status: "UNHEALTHY" });
+    // Reports keep arriving while disabled; they count again only once it is enabled.
+    ok(await platform.request(UpsertAssessmentsDocument, { input: [record(a)] }, admin));
+    expect(control(await score(), "remediate-vulnerabilities")).toMatchObject({ unhealthy: 1 });
+    ok(await setEnabled(true));
+    expect(control(await score(), "remediate-vulnerabilities")).toMatchObject({ unhealthy: 2 });
+    expect(await assessment(a, "scanner/gadget-backdoor")).toMatchObject({
+      status: "UNHEALTHY",
+      cause: "debug port 4444 open",
+    });
   });
 
   it("lists a recommendation's affected resources of the filtered account only", async () => {

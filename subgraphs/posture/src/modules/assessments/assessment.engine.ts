@@ -91,6 +91,9 @@ export function exemptionFor(
   return accountWide;
 }
 
+/** The cause a reported assessment shows while its definition is disabled in its account. */
+const DISABLED_CAUSE = "The definition is disabled in this account.";
+
 interface Row {
   resource_id: string;
   definition_id: string;
@@ -124,6 +127,12 @@ export async function applyEvaluations(
   scope: ApplyScope,
   evaluations: readonly Evaluation[],
   exemptions: readonly ActiveExemption[],
+  /**
+   * (account, definition) pairs disabled by `setPolicyDefinitionEnabled`, for reported (external) assessments:
+   * those are not evaluated here, so instead of vanishing they stay NOT_APPLICABLE with their raw status kept,
+   * to come back as reported when the definition is enabled again. Evaluated ones are never produced instead.
+   */
+  isDisabled?: (accountId: string, definitionId: string) => boolean,
 ): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
   if (scope.resourceIds.length === 0) return outcome;
@@ -152,9 +161,14 @@ export async function applyEvaluations(
   for (const e of evaluations) {
     const k = key(e.resourceId, e.definitionId);
     seen.add(k);
-    const exemption = e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
-    const status: Status = exemption ? "NOT_APPLICABLE" : e.rawStatus;
-    const effectiveCause = exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : e.cause;
+    const disabled = isDisabled !== undefined && isDisabled(e.accountId, e.definitionId);
+    const exemption = disabled || e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
+    const status: Status = disabled || exemption ? "NOT_APPLICABLE" : e.rawStatus;
+    const effectiveCause = disabled
+      ? DISABLED_CAUSE
+      : exemption
+        ? `Exempted (${exemption.category}): ${exemption.reason}`
+        : e.cause;
     const old = before.get(k);
     // The raw status and cause are compared too: an exempted assessment shows neither, yet they are what it
     // returns to when the exemption ends (external ones are never re-evaluated). So is the control: a

@@ -322,6 +322,7 @@ export class AssessmentsService {
           { resourceIds: [...group.keys()], definitionIds: [key], external: true },
           evaluations,
           ctx.exemptions,
+          ctx.isDisabled,
         );
         changed += outcome.changedAssessments;
         const before = previousControl.get(key);
@@ -476,8 +477,8 @@ export class AssessmentsService {
 }
 
 /**
- * Re-applies exemptions to an external definition's stored assessments, from the status and cause last reported,
- * in the definition's current control; returns how many assessments changed.
+ * Re-applies exemptions and per-account settings to an external definition's stored assessments, from the status
+ * and cause last reported, in the definition's current control; returns how many assessments changed.
  */
 export async function reapplyExternal(
   m: Parameters<Parameters<RequestDb["write"]>[0]>[0],
@@ -508,6 +509,7 @@ export async function reapplyExternal(
     { resourceIds: rows.map((r) => r.resource_id!), definitionIds: [definitionId], external: true },
     evaluations,
     ctx.exemptions,
+    ctx.isDisabled,
   );
   if (outcome.changedAssessments && options.snapshot !== false) await refreshTodaySnapshots(m, tenantId);
   return outcome.changedAssessments;
