@@ -4,6 +4,7 @@ import { ResourceExternalIdLower1764800000000 } from "./1764800000000-resource-e
 import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { ResourceExternalIdKey1765900000000 } from "./1765900000000-resource-external-id-key";
 import { PostureMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
+import { AssessmentRawCause1766510000000 } from "./1766510000000-assessment-raw-cause";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -13,4 +14,5 @@ export const postureMigrations = [
   OutboxPosition1764950000000,
   ResourceExternalIdKey1765900000000,
   PostureMillisecondSortTimes1766000000000,
+  AssessmentRawCause1766510000000,
 ];

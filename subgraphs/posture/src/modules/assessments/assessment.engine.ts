@@ -91,12 +91,18 @@ export function exemptionFor(
   return accountWide;
 }
 
+/** The cause a reported assessment shows while its definition is disabled in its account. */
+const DISABLED_CAUSE = "The definition is disabled in this account.";
+
 interface Row {
   resource_id: string;
   definition_id: string;
   account_id: string;
+  control_id: string;
   status: Status;
   cause: string | null;
+  raw_status: Status;
+  raw_cause: string | null;
   exemption_id: string | null;
 }
 
@@ -121,12 +127,19 @@ export async function applyEvaluations(
   scope: ApplyScope,
   evaluations: readonly Evaluation[],
   exemptions: readonly ActiveExemption[],
+  /**
+   * (account, definition) pairs disabled by `setPolicyDefinitionEnabled`, for reported (external) assessments:
+   * those are not evaluated here, so instead of vanishing they stay NOT_APPLICABLE with their raw status kept,
+   * to come back as reported when the definition is enabled again. Evaluated ones are never produced instead.
+   */
+  isDisabled?: (accountId: string, definitionId: string) => boolean,
 ): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
   if (scope.resourceIds.length === 0) return outcome;
   const sourceFilter = scope.external ? "source = 'EXTERNAL'" : "source <> 'EXTERNAL'";
   const existing: Row[] = await m.query(
-    `SELECT resource_id, definition_id, account_id, status, cause, exemption_id FROM assessments
+    `SELECT resource_id, definition_id, account_id, control_id, status, cause, raw_status, raw_cause, exemption_id
+     FROM assessments
      WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND ${sourceFilter}
        ${scope.definitionIds ? "AND definition_id = ANY($3::text[])" : ""}`,
     scope.definitionIds ? [tenantId, scope.resourceIds, scope.definitionIds] : [tenantId, scope.resourceIds],
@@ -148,15 +161,26 @@ export async function applyEvaluations(
   for (const e of evaluations) {
     const k = key(e.resourceId, e.definitionId);
     seen.add(k);
-    const exemption = e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
-    const status: Status = exemption ? "NOT_APPLICABLE" : e.rawStatus;
-    const effectiveCause = exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : e.cause;
+    const disabled = isDisabled !== undefined && isDisabled(e.accountId, e.definitionId);
+    const exemption = disabled || e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
+    const status: Status = disabled || exemption ? "NOT_APPLICABLE" : e.rawStatus;
+    const effectiveCause = disabled
+      ? DISABLED_CAUSE
+      : exemption
+        ? `Exempted (${exemption.category}): ${exemption.reason}`
+        : e.cause;
     const old = before.get(k);
+    // The raw status and cause are compared too: an exempted assessment shows neither, yet they are what it
+    // returns to when the exemption ends (external ones are never re-evaluated). So is the control: a
+    // definition moved to another control moves its assessments' points even when no status changes.
     if (
       old &&
       old.status === status &&
       old.cause === effectiveCause &&
       old.account_id === e.accountId &&
+      old.control_id === e.controlId &&
+      old.raw_status === e.rawStatus &&
+      old.raw_cause === e.cause &&
       old.exemption_id === (exemption?.id ?? null)
     ) {
       continue;
@@ -191,13 +215,15 @@ export async function applyEvaluations(
   if (upserts.length) {
     await m.query(
       `INSERT INTO assessments AS a (tenant_id, resource_id, definition_id, account_id, control_id, source, status, raw_status,
-                                     cause, exemption_id, evaluated_at, status_changed_at)
-       SELECT $1, r, d, acc, c, s, st, raw, cause, ex, now(), now()
-       FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[])
-         AS u(r, d, acc, c, s, st, raw, cause, ex)
+                                     cause, raw_cause, exemption_id, evaluated_at, status_changed_at)
+       SELECT $1, r, d, acc, c, s, st, raw, cause, raw_cause, ex, now(), now()
+       FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[],
+                   $11::text[])
+         AS u(r, d, acc, c, s, st, raw, cause, ex, raw_cause)
        ON CONFLICT (tenant_id, resource_id, definition_id) DO UPDATE SET
          account_id = excluded.account_id, control_id = excluded.control_id, source = excluded.source,
-         raw_status = excluded.raw_status, cause = excluded.cause, exemption_id = excluded.exemption_id,
+         raw_status = excluded.raw_status, cause = excluded.cause, raw_cause = excluded.raw_cause,
+         exemption_id = excluded.exemption_id,
          evaluated_at = now(),
          status_changed_at = CASE WHEN a.status = excluded.status THEN a.status_changed_at ELSE now() END,
          status = excluded.status`,
@@ -212,6 +238,7 @@ export async function applyEvaluations(
         upserts.map((u) => u.rawStatus),
         upserts.map((u) => u.effectiveCause),
         upserts.map((u) => u.exemptionId),
+        upserts.map((u) => u.cause),
       ],
     );
   }

@@ -139,13 +139,21 @@ export async function evaluateTenant(
   return total;
 }
 
-/** Removes every assessment of deleted resources and takes them out of the score. */
+/**
+ * Removes every assessment of deleted resources and takes them out of the score. Their exemptions go too, as
+ * an Azure exemption at a resource's scope goes with the resource: a resource added again later is a new
+ * resource (a new id), which the old exemption would never cover, and it would sit in `exemptions` forever.
+ */
 export async function forgetResources(
   m: EntityManager,
   tenantId: string,
   ids: readonly string[],
 ): Promise<void> {
   if (ids.length === 0) return;
+  await m.query(`DELETE FROM exemptions WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
+    tenantId,
+    ids,
+  ]);
   const accounts = new Set<string>();
   await m.query(`DELETE FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
     tenantId,

@@ -265,9 +265,23 @@ export class AssessmentsService {
         group.set(input.resourceId, input);
         byKey.set(input.definitionKey, group);
       }
+      // The control each key counts in before this batch: a key reported in another control moves all its
+      // assessments there, not only the ones of this batch.
+      const previousControl = new Map<string, string>(
+        byKey.size
+          ? (
+              (await m.query(
+                `SELECT id, spec->>'control' AS control FROM external_definitions WHERE tenant_id = $1 AND id = ANY($2::text[])`,
+                [this.identity.tenantId, [...byKey.keys()]],
+              )) as Array<{ id: string; control: string }>
+            ).map((r) => [r.id, r.control])
+          : [],
+      );
+      const controlOf = new Map<string, string>();
       if (byKey.size) {
         const specs = [...byKey.entries()].map(([key, group]) => {
           const last = [...group.values()].pop()!;
+          controlOf.set(key, last.controlId);
           return {
             key,
             spec: {
@@ -296,7 +310,8 @@ export class AssessmentsService {
           resourceId: input.resourceId,
           accountId: accountOf.get(input.resourceId)!,
           definitionId: key,
-          controlId: input.controlId,
+          // The key's one control (its last record's): a definition counts in one control only.
+          controlId: controlOf.get(key)!,
           source: "EXTERNAL",
           rawStatus: input.status,
           cause: input.cause ?? null,
@@ -307,8 +322,12 @@ export class AssessmentsService {
           { resourceIds: [...group.keys()], definitionIds: [key], external: true },
           evaluations,
           ctx.exemptions,
+          ctx.isDisabled,
         );
         changed += outcome.changedAssessments;
+        const before = previousControl.get(key);
+        if (before !== undefined && before !== controlOf.get(key))
+          changed += await reapplyExternal(m, this.identity.tenantId, key, { snapshot: false });
       }
       if (changed) {
         await refreshTodaySnapshots(m, this.identity.tenantId);
@@ -457,17 +476,24 @@ export class AssessmentsService {
   }
 }
 
-/** Re-applies exemptions to an external definition's stored assessments (their raw status is kept). */
+/**
+ * Re-applies exemptions and per-account settings to an external definition's stored assessments, from the status
+ * and cause last reported, in the definition's current control; returns how many assessments changed.
+ */
 export async function reapplyExternal(
   m: Parameters<Parameters<RequestDb["write"]>[0]>[0],
   tenantId: string,
   definitionId: string,
-): Promise<void> {
+  options: { snapshot?: boolean } = {},
+): Promise<number> {
   const rows: Array<Record<string, string | null>> = await m.query(
-    `SELECT resource_id, account_id, control_id, raw_status, cause FROM assessments WHERE tenant_id = $1 AND definition_id = $2 AND source = 'EXTERNAL'`,
+    `SELECT a.resource_id, a.account_id, coalesce(d.spec->>'control', a.control_id) AS control_id, a.raw_status, a.raw_cause
+     FROM assessments a LEFT JOIN external_definitions d ON d.tenant_id = a.tenant_id AND d.id = a.definition_id
+     WHERE a.tenant_id = $1 AND a.definition_id = $2 AND a.source = 'EXTERNAL'`,
     [tenantId, definitionId],
   );
   const ctx = await loadEvaluationContext(m, tenantId);
+  // The status and cause last reported (kept apart from what an exemption shows), in the key's current control.
   const evaluations: Evaluation[] = rows.map((r) => ({
     resourceId: r.resource_id!,
     accountId: r.account_id!,
@@ -475,7 +501,7 @@ export async function reapplyExternal(
     controlId: r.control_id!,
     source: "EXTERNAL",
     rawStatus: r.raw_status as AssessmentStatus,
-    cause: r.cause?.startsWith("Exempted (") ? null : r.cause,
+    cause: r.raw_cause,
   }));
   const outcome = await applyEvaluations(
     m,
@@ -483,6 +509,8 @@ export async function reapplyExternal(
     { resourceIds: rows.map((r) => r.resource_id!), definitionIds: [definitionId], external: true },
     evaluations,
     ctx.exemptions,
+    ctx.isDisabled,
   );
-  if (outcome.changedAssessments) await refreshTodaySnapshots(m, tenantId);
+  if (outcome.changedAssessments && options.snapshot !== false) await refreshTodaySnapshots(m, tenantId);
+  return outcome.changedAssessments;
 }

@@ -18,6 +18,7 @@ import type { EntityManager } from "typeorm";
 import { benchmarkControls } from "../assessments/controls";
 import { builtInDefinitions } from "../assessments/definition-registry";
 import { evaluateTenant } from "../assessments/assessment.runner";
+import { reapplyExternal } from "../assessments/assessments.service";
 import { loadBenchmark } from "./benchmark";
 import type { DefinitionSpec } from "./definition-spec";
 import { PolicyDefinitionConnection } from "./policies.connections";
@@ -287,10 +288,14 @@ export class PoliciesService {
           details: { accountId: input.accountId },
         },
       ]);
-      await evaluateTenant(m, this.identity.tenantId, {
-        definitionIds: [input.definitionId],
-        accountId: input.accountId,
-      });
+      // Reported assessments are not evaluated here: their stored reports are re-applied with the setting.
+      if ((await this.byId(input.definitionId))?.source === AssessmentSource.EXTERNAL)
+        await reapplyExternal(m, this.identity.tenantId, input.definitionId);
+      else
+        await evaluateTenant(m, this.identity.tenantId, {
+          definitionIds: [input.definitionId],
+          accountId: input.accountId,
+        });
       return Object.assign(new PolicyDefinitionSetting(), input);
     });
   }

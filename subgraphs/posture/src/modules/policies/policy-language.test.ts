@@ -1563,3 +1563,53 @@ describe("explain", () => {
     expect(compileCondition(condition).explain(resource)).toBe(expected);
   });
 });
+
+describe("greater/less compare date-times as instants, as Azure does for date values", () => {
+  const at = (creationTime: string): PolicyResource => ({
+    ...storage,
+    properties: { ...storage.properties, creationTime },
+  });
+  const holds = (condition: Record<string, unknown>, creationTime: string) =>
+    compileCondition(condition).test(at(creationTime));
+
+  it("orders times written with different offsets by the instant they name", () => {
+    // 01:00 at +02:00 is 23:00 UTC the day before.
+    expect(
+      holds({ field: "properties.creationTime", less: "2025-01-01T00:00:00Z" }, "2025-01-01T01:00:00+02:00"),
+    ).toBe(true);
+    expect(
+      holds(
+        { field: "properties.creationTime", greater: "2025-01-01T00:00:00Z" },
+        "2024-12-31T20:00:00-05:00",
+      ),
+    ).toBe(true);
+  });
+
+  it("takes ARM's seven fractional digits and a missing fraction as the same instant", () => {
+    const condition = { field: "properties.creationTime", greaterOrEquals: "2024-03-01T10:00:00Z" };
+    expect(holds(condition, "2024-03-01T10:00:00.0000000Z")).toBe(true);
+    expect(
+      holds(
+        { field: "properties.creationTime", lessOrEquals: "2024-03-01T10:00:00Z" },
+        "2024-03-01T10:00:00.0000000Z",
+      ),
+    ).toBe(true);
+    expect(
+      holds(
+        { field: "properties.creationTime", less: "2024-03-01T10:00:00.5Z" },
+        "2024-03-01T10:00:00.4999999Z",
+      ),
+    ).toBe(true);
+  });
+
+  it("compares a date with a date-time (a date is its midnight, UTC) and leaves other strings ordinal", () => {
+    expect(holds({ field: "properties.creationTime", greater: "2024-03-01" }, "2024-03-01T00:00:01Z")).toBe(
+      true,
+    );
+    expect(holds({ field: "properties.creationTime", less: "2024-03-02" }, "2024-03-01T23:59:59+00:00")).toBe(
+      true,
+    );
+    // Not a date: strings still compare case-insensitively, character by character.
+    expect(holds({ field: "properties.creationTime", greater: "tls1_0" }, "TLS1_2")).toBe(true);
+  });
+});

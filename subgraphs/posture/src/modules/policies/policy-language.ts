@@ -11,6 +11,8 @@
  * - A missing field and a `null` field are both "absent": `exists: false` holds, `equals: null` holds, and every
  *   positive operator is false (so its `not…` form is true).
  * - `like`, `match` and friends also accept numbers and booleans by their text (`3389` is like `"33*"`).
+ * - `greater`/`less` and their `…OrEquals` order two ISO 8601 dates or date-times by the instant they name
+ *   (offsets and fractions understood, a date is its UTC midnight); other strings ordinally, case-insensitively.
  * - A field path with `[*]` outside `count` holds only when the operator holds for every member; an empty array,
  *   a missing array, or a non-array where `[*]` is used has no members, so the condition holds vacuously.
  * - Only field counts are supported; value counts (`count.value`) and template expressions (`"[parameters('x')]"`)
@@ -893,13 +895,44 @@ function comparator(expected: number | string): (actual: unknown) => number {
     };
   const lower = expected.toLowerCase();
   const number = numericValue(expected);
-  // Strings order case-insensitively by UTF-16 code unit (ordinal): ISO 8601 timestamps sort correctly this way.
-  return (actual) =>
-    typeof actual === "string"
-      ? order(actual.toLowerCase(), lower)
-      : typeof actual === "number" && number !== undefined
-        ? order(actual, number)
-        : NaN;
+  const time = instantOf(expected);
+  // Two ISO 8601 dates or date-times order by the instant they name (Azure compares date values as dates):
+  // `…T01:00:00+02:00` is before `…T00:00:00Z`, and ARM's `.0000000Z` is the same instant as `Z`. Other strings
+  // order case-insensitively by UTF-16 code unit (ordinal).
+  return (actual) => {
+    if (typeof actual === "string") {
+      if (time !== undefined) {
+        const actualTime = instantOf(actual);
+        if (actualTime !== undefined) return order(actualTime[0], time[0]) || order(actualTime[1], time[1]);
+      }
+      return order(actual.toLowerCase(), lower);
+    }
+    return typeof actual === "number" && number !== undefined ? order(actual, number) : NaN;
+  };
+}
+
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * The instant an ISO 8601 date or date-time names, as whole seconds since the epoch and nanoseconds (a single
+ * float cannot tell ARM's 100 ns ticks apart at today's epoch), or undefined for any other string. A date is its
+ * midnight and a time without offset is UTC, as ARM writes its times.
+ */
+function instantOf(text: string): [seconds: number, nanos: number] | undefined {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
+    return undefined;
+  let offset = 0;
+  const zone = m[8];
+  if (zone && zone !== "Z" && zone !== "z") {
+    const digits = zone.replace(":", "");
+    offset = (digits[0] === "-" ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  }
+  const nanos = m[7] ? Number(m[7].padEnd(9, "0")) : 0;
+  return [(Date.UTC(year, month - 1, day, hour, minute, second) - offset * 60_000) / 1000, nanos];
 }
 
 /** The text of a scalar for `like`/`match`; containers and absent values have none. */

@@ -30,9 +30,12 @@ export class RecommendationResolver {
     return ctx.services.recommendations.list(filter, orderBy, page);
   }
 
-  @FieldResolver(() => ResourceConnection, { description: "The unhealthy resources." })
+  @FieldResolver(() => ResourceConnection, {
+    description:
+      "The unhealthy resources (of the filtered account only, when the list is filtered by account).",
+  })
   affectedResources(@Root() r: Recommendation, @Args() page: PageArgs, @Ctx() ctx: PostureContext) {
-    return ctx.services.recommendations.affectedResources(r.id, page);
+    return ctx.services.recommendations.affectedResources(r.id, page, r.accountId);
   }
 }
 

@@ -108,6 +108,7 @@ export class RecommendationsService {
           potentialScoreIncrease: Math.round(gain * 100) / 100,
           potentialScoreIncreasePercentage:
             score.max > 0 ? Math.round((gain / score.max) * 10000) / 10000 : 0,
+          accountId,
         });
       });
   }
@@ -165,37 +166,57 @@ export class RecommendationsService {
     return resourceIds.map((id) => rows.filter((r) => r.resource_id === id).map((r) => r.definition_id));
   });
 
-  /** Unhealthy resources of recommendations, paged per recommendation in one statement. */
-  private readonly affected = childConnectionLoader<Resource>(async (definitionIds, page) => {
-    const rows: Array<{ definition_id: string; resource_id: string; total: number }> = await this.db.read(
-      (m) =>
-        m.query(
-          `SELECT definition_id, resource_id, total FROM (
+  /** Affected-resource loaders by account ("" for the tenant): a filtered list's counts are its account's. */
+  private readonly affectedLoaders = new Map<string, ReturnType<typeof this.affectedLoader>>();
+
+  /** Unhealthy resources of recommendations (of one account, or all), paged per recommendation in one statement. */
+  private affectedLoader(accountId: string | undefined) {
+    return childConnectionLoader<Resource>(async (definitionIds, page) => {
+      const rows: Array<{ definition_id: string; resource_id: string; total: number }> = await this.db.read(
+        (m) =>
+          m.query(
+            `SELECT definition_id, resource_id, total FROM (
            SELECT definition_id, resource_id, count(*) OVER (PARTITION BY definition_id)::int AS total,
                   row_number() OVER (PARTITION BY definition_id ORDER BY resource_id) AS rn
            FROM assessments
            WHERE tenant_id = $1 AND definition_id = ANY($2::text[]) AND status = 'UNHEALTHY'
-             AND ($3::uuid IS NULL OR resource_id > $3::uuid)
+             AND ($3::uuid IS NULL OR resource_id > $3::uuid) AND ($5::uuid IS NULL OR account_id = $5::uuid)
          ) x WHERE rn <= $4`,
-          [this.identity.tenantId, definitionIds, page.after?.[1] ?? null, page.first + 1],
-        ),
-    );
-    const resources = await this.inventory.resourcesByIds([...new Set(rows.map((r) => r.resource_id))]);
-    const byId = new Map(resources.map((r) => [r.id, r]));
-    const out = new Map<string, { rows: Resource[]; total: number }>();
-    for (const row of rows) {
-      const entry = out.get(row.definition_id) ?? { rows: [], total: row.total };
-      const resource = byId.get(row.resource_id);
-      if (resource) entry.rows.push(resource);
-      out.set(row.definition_id, entry);
-    }
-    return out;
-  });
+            [
+              this.identity.tenantId,
+              definitionIds,
+              page.after?.[1] ?? null,
+              page.first + 1,
+              accountId ?? null,
+            ],
+          ),
+      );
+      const resources = await this.inventory.resourcesByIds([...new Set(rows.map((r) => r.resource_id))]);
+      const byId = new Map(resources.map((r) => [r.id, r]));
+      const out = new Map<string, { rows: Resource[]; total: number }>();
+      for (const row of rows) {
+        const entry = out.get(row.definition_id) ?? { rows: [], total: row.total };
+        const resource = byId.get(row.resource_id);
+        if (resource) entry.rows.push(resource);
+        out.set(row.definition_id, entry);
+      }
+      return out;
+    });
+  }
 
-  /** A page of a recommendation's affected resources. */
-  async affectedResources(definitionId: string, args: PageArgs): Promise<ResourceConnection> {
+  /** A page of a recommendation's affected resources, of one account when the recommendation was computed for one. */
+  async affectedResources(
+    definitionId: string,
+    args: PageArgs,
+    accountId?: string,
+  ): Promise<ResourceConnection> {
     const page = toKeysetPage(args, "none");
-    const { rows, total } = await this.affected.load({ parentId: definitionId, page });
+    let loader = this.affectedLoaders.get(accountId ?? "");
+    if (!loader) {
+      loader = this.affectedLoader(accountId);
+      this.affectedLoaders.set(accountId ?? "", loader);
+    }
+    const { rows, total } = await loader.load({ parentId: definitionId, page });
     return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
   }
 }

@@ -43,6 +43,9 @@ export class Recommendation {
     description: "The same as a fraction of the maximum score (0.05 = 5 percentage points).",
   })
   potentialScoreIncreasePercentage: number;
+
+  /** The account the recommendation was computed for (not in the schema): its affected resources are that account's. */
+  accountId?: string;
 }
 
 /** Fields recommendations can be ordered by. */

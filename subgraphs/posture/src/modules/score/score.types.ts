@@ -15,7 +15,7 @@ export class ControlScore {
   })
   max: number;
 
-  @Field(() => Float, { description: "current / max (0 when max is 0)." })
+  @Field(() => Float, { description: "current / max, four decimals (0 when max is 0)." })
   percentage: number;
 
   @Field(() => Int, {
@@ -44,7 +44,7 @@ export class SecureScore {
   @Field(() => Float, { description: "Points available." })
   max: number;
 
-  @Field(() => Float, { description: "current / max, between 0 and 1." })
+  @Field(() => Float, { description: "current / max, between 0 and 1 (four decimals)." })
   percentage: number;
 
   @Field(() => [ControlScore], { description: "Every control, in the benchmark's order." })

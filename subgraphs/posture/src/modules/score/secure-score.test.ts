@@ -48,6 +48,34 @@ describe("secure score (Azure's formula)", () => {
     expect(score).toMatchObject({ current: 7.5, max: 10, percentage: 0.75 });
   });
 
+  it("keeps percentages to four decimals, so one resource's fix moves them as it moves the points", () => {
+    const controls = [
+      { id: "updates", name: "Apply system updates", maxPoints: 6 },
+      { id: "mfa", name: "Enable MFA", maxPoints: 10 },
+    ];
+    const score = computeSecureScore(
+      controls,
+      counts([
+        ["updates", { healthy: 49, unhealthy: 1 }],
+        ["mfa", { healthy: 1, unhealthy: 2 }],
+      ]),
+    );
+    expect(score.controls.map((c) => [c.current, c.percentage])).toEqual([
+      [5.88, 0.98],
+      [3.33, 0.3333],
+    ]);
+    // (5.88 + 10/3) / 16 = 0.57583…
+    expect(score).toMatchObject({ current: 9.21, max: 16, percentage: 0.5758 });
+    const fixed = computeSecureScore(
+      controls,
+      counts([
+        ["updates", { healthy: 50, unhealthy: 0 }],
+        ["mfa", { healthy: 1, unhealthy: 2 }],
+      ]),
+    );
+    expect(fixed.percentage).toBe(0.5833);
+  });
+
   it("counts a resource healthy in a control only when all of the control's recommendations are healthy for it", () => {
     expect(controlStateOf(["HEALTHY", "HEALTHY"])).toBe("HEALTHY");
     expect(controlStateOf(["HEALTHY", "UNHEALTHY", "HEALTHY"])).toBe("UNHEALTHY");

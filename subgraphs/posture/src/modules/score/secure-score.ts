@@ -50,6 +50,9 @@ export function controlStateOf(states: Iterable<AssessmentState>): AssessmentSta
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+// Percentages are fractions: four decimals keep a hundredth of a percentage point, as Azure's API does
+// (`0.4667`), so one resource's fix shows in the percentage as it does in the points.
+const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 
 /**
  * Azure Secure Score: a control's current score is max × healthy / (healthy + unhealthy), with
@@ -73,7 +76,7 @@ export function computeSecureScore(
       weight,
       max,
       current: round2(current),
-      percentage: max === 0 ? 0 : round2(current / max),
+      percentage: max === 0 ? 0 : round4(current / max),
     };
   });
   const exactCurrent = rows.reduce(
@@ -84,7 +87,7 @@ export function computeSecureScore(
   return {
     current: round2(exactCurrent),
     max,
-    percentage: max === 0 ? 0 : round2(exactCurrent / max),
+    percentage: max === 0 ? 0 : round4(exactCurrent / max),
     controls: rows,
   };
 }
