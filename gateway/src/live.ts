@@ -25,6 +25,7 @@ import {
   type SubscriptionManager,
 } from "./subscriptions";
 import { variablesDepthError } from "./limits";
+import { notSafelisted, type Safelist } from "./safelist";
 
 /** The gateway's live endpoints. */
 export interface LiveEndpoints {
@@ -45,6 +46,8 @@ export interface LiveOptions {
   auth: ClientAuth;
   log: Logger;
   validationRules: ValidationRule[];
+  /** Only these operations may subscribe (SAFELIST_PATH), or any when null. */
+  safelist?: Safelist | null;
   production: boolean;
   /** WebSocket ping interval; a client that misses a pong is dropped. */
   keepAliveMs?: number;
@@ -98,6 +101,7 @@ class Expiries {
 function checkOperation(
   manager: SubscriptionManager,
   rules: ValidationRule[],
+  safelist: Safelist | null | undefined,
   query: string,
   operationName: string | null | undefined,
   variables: unknown,
@@ -110,6 +114,7 @@ function checkOperation(
   }
   const errors = validate(manager.schema, document, [...specifiedRules, ...rules]);
   if (errors.length) return { errors: errors.map(asBadInput) };
+  if (safelist && !safelist.allows(query, document)) return { errors: [notSafelisted()] };
   const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName
     ? operations.find((o) => o.name?.value === operationName)
@@ -195,6 +200,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
         const checked = checkOperation(
           manager,
           options.validationRules,
+          options.safelist,
           payload.query,
           payload.operationName,
           payload.variables,
@@ -286,6 +292,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       const checked = checkOperation(
         manager,
         options.validationRules,
+        options.safelist,
         params.query as string,
         params.operationName,
         params.variables,

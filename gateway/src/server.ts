@@ -25,6 +25,7 @@ import { ingestProxy } from "./ingest";
 import { isLimitError, operationLimits, variablesDepthLimit } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
+import { loadSafelist, safelistCache, safelistPlugin } from "./safelist";
 import { surfaceValueCompletion } from "./value-completion";
 import { createSubscriptionManager, DEFAULT_SUBSCRIPTION_SETTINGS } from "./subscriptions";
 
@@ -124,6 +125,9 @@ export async function startGateway(
       throw new Error(`The supergraph joins subgraphs with no configured URL: ${unknown.join(", ")}.`);
     return manager;
   };
+  const safelist = config.safelistPath ? loadSafelist(config.safelistPath) : null;
+  if (safelist)
+    log.info({ path: config.safelistPath, operations: safelist.size }, "safelisted operations only");
   const live = serveLive({
     httpServer,
     app,
@@ -134,14 +138,17 @@ export async function startGateway(
     production,
     keepAliveMs: config.subscriptionKeepAliveMs,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
+    safelist,
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: config.introspection,
+    ...(safelist ? { persistedQueries: { cache: safelistCache(safelist) } } : {}),
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     validationRules: limits.validationRules,
     plugins: [
+      ...(safelist ? [safelistPlugin<GatewayContext>(safelist)] : []),
       ...limits.plugins,
       variablesDepthLimit<GatewayContext>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),

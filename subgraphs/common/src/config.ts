@@ -54,6 +54,7 @@ const EnvShape = {
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
+  SAFELIST_PATH: z.string().min(1).optional(),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -117,6 +118,8 @@ export interface Config {
   subscriptionKeepAliveMs: number;
   /** Subscriptions one gateway WebSocket connection may hold at once; past it a start is RATE_LIMITED. */
   subscriptionsPerConnection: number;
+  /** A manifest of the only operations the gateway runs (hash → text), or undefined: any operation. */
+  safelistPath: string | undefined;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -171,6 +174,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
+    safelistPath: e.SAFELIST_PATH,
   };
 }
 
