@@ -158,6 +158,9 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
     const after = await jitDetections();
     expect(after).toHaveLength(1);
     expect(after[0].severity).toBe("HIGH");
+    // Only the connection after expiry: the granted one (stored, within brute force's look-back) is not
+    // judged again now that its grant has ended.
+    expect(after[0].evidence).toMatchObject({ allowedFlows: 1, recordIds: [`flow-jit-${flowSeq}`] });
   });
 
   it("does not report traffic from before the port was locked, which an agent uploads late", async () => {

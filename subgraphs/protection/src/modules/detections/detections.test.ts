@@ -849,6 +849,16 @@ describe("traffic to a JIT-locked port", () => {
     expect(d.evidence).toMatchObject({ allowedFlows: 1 });
   });
 
+  it("does not judge again the stored records brute force looks back at (a grant since ended covered them)", () => {
+    // The lookback holds the session JIT granted ten seconds ago; its grant has ended since, so the
+    // context no longer knows it. Only the new connection is a bypass.
+    const granted = flow({ id: "granted-1", srcIp: "203.0.113.24", dstPort: 3389, time: at(10) });
+    const later = flow({ id: "later-1", srcIp: "203.0.113.24", dstPort: 3389, time: at(300) });
+    const d = only(detect([later], jit, [granted]), "jit-port-access");
+    expect(d).toMatchObject({ startTime: at(300), endTime: at(300) });
+    expect(d.evidence).toMatchObject({ allowedFlows: 1, recordIds: ["later-1"] });
+  });
+
   it("leaves out the access an approved JIT request granted, and only that", () => {
     const asked: unknown[] = [];
     const granted: DetectionContext = {

@@ -861,21 +861,36 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
  * Runs every detection over a batch of validated telemetry records (any order, any mix of machines) and
  * returns the alerts, sorted by start time then source id. Deterministic; duplicate records (same resource
  * id and record id) count once; `ctx` is asked at most once per distinct question.
+ *
+ * `history`: records stored before the batch that the windowed analytic (brute force) looks back at. Only
+ * brute force sees them: every other analytic judged them when they arrived, with what was true then (a
+ * JIT grant that has since ended, for instance), and must not judge them again.
  */
-export function detect(records: readonly TelemetryRecord[], ctx: DetectionContext): Detection[] {
+export function detect(
+  records: readonly TelemetryRecord[],
+  ctx: DetectionContext,
+  history: readonly TelemetryRecord[] = [],
+): Detection[] {
   const seen = new Set<string>();
-  const keyed: Array<{ r: TelemetryRecord; t: number }> = [];
+  const keyed: Array<{ r: TelemetryRecord; t: number; fresh: boolean }> = [];
   for (const r of records) {
     const key = `${r.resourceId}|${r.id}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    keyed.push({ r, t: ms(r.time) });
+    keyed.push({ r, t: ms(r.time), fresh: true });
+  }
+  for (const r of history) {
+    const key = `${r.resourceId}|${r.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    keyed.push({ r, t: ms(r.time), fresh: false });
   }
   // byTime's order, with each time parsed once (a batch holds tens of thousands of records).
   keyed.sort((a, b) => a.t - b.t || (a.r.id < b.r.id ? -1 : a.r.id > b.r.id ? 1 : 0));
   const unique = keyed.map((k) => k.r);
-  const processes = unique.filter((r): r is ProcessRecord => r.kind === "process");
-  const files = unique.filter((r): r is FileRecord => r.kind === "file");
+  const fresh = history.length ? keyed.filter((k) => k.fresh).map((k) => k.r) : unique;
+  const processes = fresh.filter((r): r is ProcessRecord => r.kind === "process");
+  const files = fresh.filter((r): r is FileRecord => r.kind === "file");
   const detections: Detection[] = [
     ...processes.flatMap((p) =>
       [detectEncodedPowerShell(p), detectCredentialDumping(p)].filter((d) => d !== null),
@@ -883,7 +898,7 @@ export function detect(records: readonly TelemetryRecord[], ctx: DetectionContex
     ...detectBruteForce(unique),
     ...detectAppControl(processes, ctx),
     ...detectCriticalFiles(files, ctx),
-    ...detectJitBypass(unique, ctx),
+    ...detectJitBypass(fresh, ctx),
   ];
   return detections.sort((a, b) =>
     a.startTime < b.startTime
