@@ -20,6 +20,7 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
   let platform: TestPlatform;
   let tokens: Record<"admin" | "alice" | "bob" | "ingestor" | "reader", string>;
   let vm: string;
+  let other: string;
   let flowSeq = 0;
 
   beforeAll(async () => {
@@ -33,12 +34,12 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
       alice: await platform.token([Role.RESPONDER], "tenant-a", "alice@contoso.example"),
       bob: await platform.token([Role.RESPONDER], "tenant-a", "bob@contoso.example"),
     };
-    vm = (await seedTenant(platform, "tenant-a", 6)).vmIds[0];
+    [vm, other] = (await seedTenant(platform, "tenant-a", 6)).vmIds;
   });
   afterAll(() => platform?.stop());
 
-  /** One inbound SSH connection from `srcIp` to the VM, now. */
-  const ssh = async (srcIp: string) =>
+  /** One inbound SSH connection from `srcIp` to the VM (`to`), now or at `time`. */
+  const ssh = async (srcIp: string, to = vm, time = new Date().toISOString()) =>
     ok(
       await platform.request(
         IngestTelemetryDocument,
@@ -47,8 +48,8 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
             {
               kind: "flow",
               id: `flow-jit-${++flowSeq}`,
-              resourceId: vm,
-              time: new Date().toISOString(),
+              resourceId: to,
+              time,
               host: "vm-under-jit",
               direction: "inbound",
               protocol: "TCP",
@@ -157,5 +158,31 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
     const after = await jitDetections();
     expect(after).toHaveLength(1);
     expect(after[0].severity).toBe("HIGH");
+    // Only the connection after expiry: the granted one (stored, within brute force's look-back) is not
+    // judged again now that its grant has ended.
+    expect(after[0].evidence).toMatchObject({ allowedFlows: 1, recordIds: [`flow-jit-${flowSeq}`] });
+  });
+
+  it("does not report traffic from before the port was locked, which an agent uploads late", async () => {
+    const before = new Date(Date.now() - 3600_000).toISOString();
+    ok(
+      await platform.request(
+        SetJitPolicyDocument,
+        {
+          input: {
+            resourceId: other,
+            ports: [{ number: 22, protocol: "TCP" as never, allowedSourcePrefixes: ["*"] }],
+          },
+        },
+        tokens.alice,
+      ),
+    );
+    // An hour-old SSH session (the agent was offline) predates the policy: no bypass.
+    expect((await ssh("198.51.100.77", other, before)).acceptedCount).toBe(1);
+    const mine = async () => (await jitDetections()).filter((d) => d.resourceId === other);
+    expect(await mine()).toEqual([]);
+    // The same source now, with the port locked and no grant, is one.
+    await ssh("198.51.100.77", other);
+    expect(await mine()).toHaveLength(1);
   });
 });

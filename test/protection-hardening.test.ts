@@ -2,6 +2,7 @@ import {
   DetectionsDocument,
   ResourceHardeningDocument,
   ResourcesHardeningDocument,
+  SetJitPolicyDocument,
   type ResourceInput,
 } from "./__generated__/graphql";
 import { Role } from "../subgraphs/common/src";
@@ -123,6 +124,7 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
     for (const [name, roles, tenant] of [
       ["ingestor", [Role.INGESTOR], "tenant-a"],
       ["reader", [Role.READER], "tenant-a"],
+      ["responder", [Role.RESPONDER], "tenant-a"],
       ["ingestorB", [Role.INGESTOR], "tenant-b"],
     ] as const)
       tokens[name] = await platform.token([...roles], tenant);
@@ -252,5 +254,27 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
     // Had tenant-b's SSH flow counted, port 22 would be RESTRICT to 192.0.2.200/32.
     expect(await recommendations()).toEqual(before);
     expect(before[0]).toMatchObject({ fromPort: 22, action: "CLOSE" });
+  });
+
+  it("leaves the ports a JIT policy locks to JIT: its granted sources do not become a standing rule", async () => {
+    // Port 3389 had legitimate traffic (RESTRICT above) and 22 none (CLOSE); put both under JIT.
+    ok(
+      await platform.request(
+        SetJitPolicyDocument,
+        {
+          input: {
+            resourceId: ids[JUMP],
+            ports: [
+              { number: 22, protocol: "TCP", allowedSourcePrefixes: ["*"] },
+              { number: 3389, protocol: "TCP", allowedSourcePrefixes: ["*"] },
+            ],
+          },
+        },
+        tokens.responder,
+      ),
+    );
+    const vm = ok(await hardening("vm-jump-01")).resource!;
+    expect(vm.exposure.openPorts.map((p) => p.fromPort)).toEqual([22, 443, 3389, 8443]);
+    expect(vm.hardeningRecommendations.map((r) => [r.fromPort, r.action])).toEqual([[8443, "RESTRICT"]]);
   });
 });

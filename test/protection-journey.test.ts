@@ -258,4 +258,48 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
     // The uncovered machine was matched too; its findings stay hidden until a plan covers it.
     expect((await vulns(uncovered)).vulnerabilities.totalCount).toBe(0);
   });
+
+  it("shows a vulnerability published under two ids (aliases of each other) once", async () => {
+    const status = async () =>
+      ok(await platform.request(VulnerabilityMatchingDocument, {}, reader)).vulnerabilityMatching;
+    // The Debian LTS team's advisory for the bash flaw DSA-9199-1 already describes, under the same CVE.
+    const dla = {
+      id: "DLA-9199-1",
+      modified: "2026-11-23T12:00:00Z",
+      aliases: ["CVE-2026-91990"],
+      summary: "bash: command injection (LTS)",
+      affected: [
+        {
+          package: { ecosystem: "Debian:12", name: "bash" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "5.2.15-2+b4" }] }],
+        },
+      ],
+    };
+    const imported = ok(
+      await platform.request(ImportAdvisoriesDocument, { osv: [dla] }, admin),
+    ).importAdvisories;
+    expect(imported).toMatchObject({ importedCount: 1, rejected: [] });
+    let s = await status();
+    for (
+      let attempt = 0;
+      attempt < 100 && !(s.upToDate && s.matchedRevision >= imported.advisoryRevision);
+      attempt++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      s = await status();
+    }
+    expect(s).toMatchObject({ upToDate: true, matchedRevision: imported.advisoryRevision });
+    const machine = await vulns(covered);
+    const bash = machine.vulnerabilities.nodes.filter((n) => n.package === "bash");
+    // One finding: the scored advisory, naming the other, with the fix both agree on (the later one).
+    expect(bash).toEqual([
+      expect.objectContaining({
+        advisoryId: "DSA-9199-1",
+        cve: "CVE-2026-91990",
+        fixedVersion: "5.2.15-2+b4",
+        severity: "CRITICAL",
+      }),
+    ]);
+    expect(machine.vulnerabilitySummary).toMatchObject({ critical: 1, total: 2 });
+  });
 });

@@ -188,11 +188,13 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
       ),
     );
     ok(await platform.request(ImportAdvisoriesDocument, { osv: advisories }, tokens.admin));
-    // vm-dev-02 keeps RDP and WinRM locked with a just-in-time policy.
+    // vm-dev-02 has kept RDP and WinRM locked with a just-in-time policy since before the fixtures' traffic
+    // (a policy stored before ports carried `lockedSince`: its creation time says since when).
     await inTenant(ds, "tenant-a", (m) =>
       m.query(
-        `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by)
-         VALUES ('tenant-a', gen_random_uuid(), $1, $2, 'admin@contoso.example', 'admin@contoso.example')`,
+        `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by, created_at)
+         VALUES ('tenant-a', gen_random_uuid(), $1, $2, 'admin@contoso.example', 'admin@contoso.example',
+                 now() - interval '60 days')`,
         [
           byName["vm-dev-02"],
           JSON.stringify(

@@ -17,10 +17,13 @@ import { loadWatchLists } from "../fim/watch-lists";
 import type { TelemetryRecord } from "../telemetry/telemetry.model";
 import { classifyCriticalFile, type DetectionContext } from "./detections";
 
-type Port = { port: number; protocol: "TCP" | "UDP" };
+type Port = { port: number; protocol: "TCP" | "UDP"; lockedSince: number };
 type Grant = { ports: number[]; sourceIp: string; from: number; until: number };
 
-/** Locked ports per machine, from the machines' JIT policies (`ANY` locks both TCP and UDP). */
+/**
+ * Locked ports per machine, from the machines' JIT policies (`ANY` locks both TCP and UDP), each with when
+ * it was locked (its `lockedSince`; policies stored before ports carried it: the policy's creation).
+ */
 async function lockedPorts(
   m: EntityManager,
   tenantId: string,
@@ -28,22 +31,27 @@ async function lockedPorts(
 ): Promise<Map<string, Port[]>> {
   const out = new Map<string, Port[]>();
   const rows = (await m.query(
-    `SELECT resource_id, ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    `SELECT resource_id, ports, created_at FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
     [tenantId, resourceIds],
-  )) as Array<{ resource_id: string; ports: Array<{ number: number; protocol: string }> }>;
+  )) as Array<{
+    resource_id: string;
+    ports: Array<{ number: number; protocol: string; lockedSince?: string }>;
+    created_at: Date;
+  }>;
   for (const row of rows)
     out.set(
       row.resource_id,
-      row.ports.flatMap((p): Port[] =>
-        p.protocol === "ANY"
+      row.ports.flatMap((p): Port[] => {
+        const lockedSince = p.lockedSince ? Date.parse(p.lockedSince) : new Date(row.created_at).getTime();
+        return p.protocol === "ANY"
           ? [
-              { port: p.number, protocol: "TCP" },
-              { port: p.number, protocol: "UDP" },
+              { port: p.number, protocol: "TCP", lockedSince },
+              { port: p.number, protocol: "UDP", lockedSince },
             ]
           : p.protocol === "TCP" || p.protocol === "UDP"
-            ? [{ port: p.number, protocol: p.protocol }]
-            : [],
-      ),
+            ? [{ port: p.number, protocol: p.protocol, lockedSince }]
+            : [];
+      }),
     );
   return out;
 }

@@ -827,6 +827,38 @@ describe("traffic to a JIT-locked port", () => {
     expect(detect([record], jit)).toEqual([]);
   });
 
+  it("does not call traffic from before the port was locked a bypass (agents upload late)", () => {
+    const lockedLater: DetectionContext = {
+      ...NO_CONTEXT,
+      jitLockedPorts: (id) =>
+        id === DEV ? [{ port: 3389, protocol: "TCP", lockedSince: Date.parse(at(600)) }] : [],
+    };
+    const records = [
+      flow({ srcIp: "198.51.100.66", dstPort: 3389, time: at(10) }),
+      logon({
+        user: "admin",
+        logonType: "remote_interactive",
+        srcIp: "198.51.100.66",
+        success: true,
+        time: at(20),
+      }),
+      flow({ srcIp: "198.51.100.66", dstPort: 3389, time: at(600) }),
+    ];
+    const d = only(detect(records, lockedLater), "jit-port-access");
+    expect(d).toMatchObject({ startTime: at(600), endTime: at(600) });
+    expect(d.evidence).toMatchObject({ allowedFlows: 1 });
+  });
+
+  it("does not judge again the stored records brute force looks back at (a grant since ended covered them)", () => {
+    // The lookback holds the session JIT granted ten seconds ago; its grant has ended since, so the
+    // context no longer knows it. Only the new connection is a bypass.
+    const granted = flow({ id: "granted-1", srcIp: "203.0.113.24", dstPort: 3389, time: at(10) });
+    const later = flow({ id: "later-1", srcIp: "203.0.113.24", dstPort: 3389, time: at(300) });
+    const d = only(detect([later], jit, [granted]), "jit-port-access");
+    expect(d).toMatchObject({ startTime: at(300), endTime: at(300) });
+    expect(d.evidence).toMatchObject({ allowedFlows: 1, recordIds: ["later-1"] });
+  });
+
   it("leaves out the access an approved JIT request granted, and only that", () => {
     const asked: unknown[] = [];
     const granted: DetectionContext = {

@@ -32,8 +32,13 @@ import { MAX_INDEXED_TEXT_BYTES, utf8LongerThan } from "../../../../common/src/v
 
 /** What the platform knows about the machines, asked per record (answers are cached per batch). */
 export interface DetectionContext {
-  /** JIT-locked inbound ports per resource id (ports that are closed except for approved requests). */
-  jitLockedPorts: (resourceId: string) => Array<{ port: number; protocol: "TCP" | "UDP" }>;
+  /**
+   * JIT-locked inbound ports per resource id (ports that are closed except for approved requests), with
+   * when each was locked (epoch ms; absent: always): traffic before that was not to a locked port.
+   */
+  jitLockedPorts: (
+    resourceId: string,
+  ) => Array<{ port: number; protocol: "TCP" | "UDP"; lockedSince?: number }>;
   /** Whether an executable is allowed for the machine's app-control group (null: the machine has no enforced/audited group). */
   appControlAllows: (
     resourceId: string,
@@ -744,14 +749,19 @@ function detectCriticalFiles(files: readonly FileRecord[], ctx: DetectionContext
 const LOGON_PORT: Partial<Record<LogonRecord["logonType"], number>> = { ssh: 22, remote_interactive: 3389 };
 
 function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionContext): Detection[] {
-  const locked = new Map<string, Set<string>>();
-  const isLocked = (resourceId: string, port: number, protocol: string): boolean => {
-    let set = locked.get(resourceId);
-    if (!set) {
-      set = new Set(ctx.jitLockedPorts(resourceId).map((p) => `${p.protocol}/${p.port}`));
-      locked.set(resourceId, set);
+  // Per machine: when each `protocol/port` was locked. A record older than that (agents upload late, up
+  // to the retention) is traffic from before the policy, not past it.
+  const locked = new Map<string, Map<string, number>>();
+  const isLocked = (resourceId: string, port: number, protocol: string, time: string): boolean => {
+    let since = locked.get(resourceId);
+    if (!since) {
+      since = new Map(
+        ctx.jitLockedPorts(resourceId).map((p) => [`${p.protocol}/${p.port}`, p.lockedSince ?? -Infinity]),
+      );
+      locked.set(resourceId, since);
     }
-    return set.has(`${protocol}/${port}`);
+    const from = since.get(`${protocol}/${port}`);
+    return from !== undefined && ms(time) >= from;
   };
   type Hit = { record: FlowRecord | LogonRecord; port: number; protocol: "TCP" | "UDP"; srcIp: string };
   const granted = (h: Hit): boolean =>
@@ -772,12 +782,12 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
       r.action === "allowed" &&
       r.protocol !== "ICMP" &&
       r.dstPort !== undefined &&
-      isLocked(r.resourceId, r.dstPort, r.protocol)
+      isLocked(r.resourceId, r.dstPort, r.protocol, r.time)
     )
       hit = { record: r, port: r.dstPort, protocol: r.protocol, srcIp: r.srcIp };
     else if (r.kind === "logon" && r.success) {
       const port = LOGON_PORT[r.logonType];
-      if (port !== undefined && isLocked(r.resourceId, port, "TCP"))
+      if (port !== undefined && isLocked(r.resourceId, port, "TCP", r.time))
         hit = { record: r, port, protocol: "TCP", srcIp: r.srcIp ?? "unknown" };
     }
     if (hit && !granted(hit)) hits.push(hit);
@@ -851,21 +861,36 @@ function detectJitBypass(records: readonly TelemetryRecord[], ctx: DetectionCont
  * Runs every detection over a batch of validated telemetry records (any order, any mix of machines) and
  * returns the alerts, sorted by start time then source id. Deterministic; duplicate records (same resource
  * id and record id) count once; `ctx` is asked at most once per distinct question.
+ *
+ * `history`: records stored before the batch that the windowed analytic (brute force) looks back at. Only
+ * brute force sees them: every other analytic judged them when they arrived, with what was true then (a
+ * JIT grant that has since ended, for instance), and must not judge them again.
  */
-export function detect(records: readonly TelemetryRecord[], ctx: DetectionContext): Detection[] {
+export function detect(
+  records: readonly TelemetryRecord[],
+  ctx: DetectionContext,
+  history: readonly TelemetryRecord[] = [],
+): Detection[] {
   const seen = new Set<string>();
-  const keyed: Array<{ r: TelemetryRecord; t: number }> = [];
+  const keyed: Array<{ r: TelemetryRecord; t: number; fresh: boolean }> = [];
   for (const r of records) {
     const key = `${r.resourceId}|${r.id}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    keyed.push({ r, t: ms(r.time) });
+    keyed.push({ r, t: ms(r.time), fresh: true });
+  }
+  for (const r of history) {
+    const key = `${r.resourceId}|${r.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    keyed.push({ r, t: ms(r.time), fresh: false });
   }
   // byTime's order, with each time parsed once (a batch holds tens of thousands of records).
   keyed.sort((a, b) => a.t - b.t || (a.r.id < b.r.id ? -1 : a.r.id > b.r.id ? 1 : 0));
   const unique = keyed.map((k) => k.r);
-  const processes = unique.filter((r): r is ProcessRecord => r.kind === "process");
-  const files = unique.filter((r): r is FileRecord => r.kind === "file");
+  const fresh = history.length ? keyed.filter((k) => k.fresh).map((k) => k.r) : unique;
+  const processes = fresh.filter((r): r is ProcessRecord => r.kind === "process");
+  const files = fresh.filter((r): r is FileRecord => r.kind === "file");
   const detections: Detection[] = [
     ...processes.flatMap((p) =>
       [detectEncodedPowerShell(p), detectCredentialDumping(p)].filter((d) => d !== null),
@@ -873,7 +898,7 @@ export function detect(records: readonly TelemetryRecord[], ctx: DetectionContex
     ...detectBruteForce(unique),
     ...detectAppControl(processes, ctx),
     ...detectCriticalFiles(files, ctx),
-    ...detectJitBypass(unique, ctx),
+    ...detectJitBypass(fresh, ctx),
   ];
   return detections.sort((a, b) =>
     a.startTime < b.startTime

@@ -14,6 +14,8 @@ export const DEFAULT_HARDENING_WINDOW = "P30D";
 interface Traffic {
   flows: ObservedFlow[];
   attackers: Set<string>;
+  /** `TCP/22`: the ports the machine's JIT policy locks (`ANY` locks both protocols). */
+  jitLocked: Set<string>;
   windowStart: Date;
   windowEnd: Date;
 }
@@ -36,7 +38,7 @@ export class HardeningService {
     private readonly identity: Identity,
   ) {}
 
-  /** Traffic loaders per window: inbound flows and brute-force sources of many machines in two statements. */
+  /** Traffic loaders per window: inbound flows, brute-force sources and JIT-locked ports of many machines in three statements. */
   private readonly loaders = new Map<number, DataLoader<string, Traffic>>();
 
   private loader(seconds: number): DataLoader<string, Traffic> {
@@ -73,6 +75,13 @@ export class HardeningService {
                 [this.identity.tenantId, ids, windowStart],
               )
             : [];
+          const policies: Array<{ resource_id: string; ports: Array<{ number: number; protocol: string }> }> =
+            ids.length
+              ? await m.query(
+                  `SELECT resource_id, ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+                  [this.identity.tenantId, ids],
+                )
+              : [];
           return resourceIds.map((id) => ({
             flows: flows
               .filter((f) => f.resource_id === id && isInternetAddress(f.ip))
@@ -84,6 +93,16 @@ export class HardeningService {
                 lastSeen: new Date(f.last_seen),
               })),
             attackers: new Set(attackers.filter((a) => a.resource_id === id).map((a) => a.ip)),
+            jitLocked: new Set(
+              policies
+                .filter((p) => p.resource_id === id)
+                .flatMap((p) => p.ports)
+                .flatMap((port) =>
+                  (port.protocol === "ANY" ? ["TCP", "UDP"] : [port.protocol]).map(
+                    (pr) => `${pr}/${port.number}`,
+                  ),
+                ),
+            ),
             windowStart,
             windowEnd,
           }));
@@ -104,22 +123,27 @@ export class HardeningService {
     const openPorts = (resource.exposure?.openPorts ?? []) as OpenRange[];
     if (!openPorts.some((p) => p.protocol !== "ICMP")) return [];
     const traffic = await this.loader(parsed.seconds).load(resource.id);
-    return recommendHardening(openPorts, traffic.flows, traffic.attackers, humanWindow(parsed.seconds)).map(
-      (r) =>
-        Object.assign(new HardeningRecommendation(), {
-          protocol: r.protocol as NetworkProtocol,
-          fromPort: r.fromPort,
-          toPort: r.toPort,
-          currentSources: r.currentSources,
-          action: r.action,
-          recommendedSources: r.recommendedSources,
-          observedSources: r.observed.map((o) => Object.assign(new ObservedSourcePrefix(), o)),
-          excludedSources: r.excludedSources,
-          connections: r.connections,
-          windowStart: traffic.windowStart,
-          windowEnd: traffic.windowEnd,
-          description: r.description,
-        }),
+    return recommendHardening(
+      openPorts,
+      traffic.flows,
+      traffic.attackers,
+      humanWindow(parsed.seconds),
+      traffic.jitLocked,
+    ).map((r) =>
+      Object.assign(new HardeningRecommendation(), {
+        protocol: r.protocol as NetworkProtocol,
+        fromPort: r.fromPort,
+        toPort: r.toPort,
+        currentSources: r.currentSources,
+        action: r.action,
+        recommendedSources: r.recommendedSources,
+        observedSources: r.observed.map((o) => Object.assign(new ObservedSourcePrefix(), o)),
+        excludedSources: r.excludedSources,
+        connections: r.connections,
+        windowStart: traffic.windowStart,
+        windowEnd: traffic.windowEnd,
+        description: r.description,
+      }),
     );
   }
 }

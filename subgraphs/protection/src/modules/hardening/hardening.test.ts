@@ -129,4 +129,45 @@ describe("adaptive network hardening", () => {
     expect(any.connections).toBe(2);
     expect(isInternetWide(" Any ")).toBe(true);
   });
+
+  it("leaves ports a JIT policy locks to JIT: no standing rule for the sources its grants let in", () => {
+    // SSH is under JIT: the admins' granted sessions must not become an allow rule, and the port is not
+    // internet-open (JIT denies inbound except for approved grants).
+    const jitLocked = new Set(["TCP/22", "TCP/3389", "UDP/3389"]);
+    const granted = [flow("203.0.113.24", 22, "TCP", 4), flow("203.0.113.24", 3389, "TCP", 2)];
+    expect(
+      recommendHardening(
+        [
+          { protocol: "TCP", fromPort: 22, toPort: 22, sources: ["*"] },
+          { protocol: "ANY", fromPort: 3389, toPort: 3389, sources: ["Internet"] },
+        ],
+        granted,
+        new Set(),
+        "30 days",
+        jitLocked,
+      ),
+    ).toEqual([]);
+    // A range only partly under JIT is judged on its other ports' traffic.
+    const [range] = recommendHardening(
+      [{ protocol: "TCP", fromPort: 20, toPort: 25, sources: ["*"] }],
+      [...granted, flow("198.51.100.7", 21)],
+      new Set(),
+      "30 days",
+      jitLocked,
+    );
+    expect(range).toMatchObject({
+      action: "RESTRICT",
+      recommendedSources: ["198.51.100.7/32"],
+      connections: 1,
+    });
+    // Locking UDP does not lock TCP.
+    const [tcp] = recommendHardening(
+      [{ protocol: "TCP", fromPort: 53, toPort: 53, sources: ["*"] }],
+      [flow("198.51.100.7", 53, "TCP")],
+      new Set(),
+      "30 days",
+      new Set(["UDP/53"]),
+    );
+    expect(tcp).toMatchObject({ action: "RESTRICT", recommendedSources: ["198.51.100.7/32"] });
+  });
 });

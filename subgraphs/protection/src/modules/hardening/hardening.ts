@@ -12,6 +12,10 @@
  * - Sources aggregate deterministically (`aggregateSources`): a /24 when two or more of its addresses
  *   connected, else the exact /32 (IPv6: /64 and /128); more than 20 prefixes aggregate to /16 (/48); still
  *   more and the traffic is too diverse for an allow list — no recommendation.
+ * - Ports a just-in-time policy locks are JIT's to open, not the NSG's: inbound is denied there except for
+ *   approved, time-bound grants (as Defender's own deny rule does), so they are not internet-open, and the
+ *   traffic those grants let in must not become a standing allow rule. A range whose every port is locked
+ *   gets no recommendation; in a range partly locked only the traffic to its other ports counts.
  */
 import { aggregateSources, type AggregatedPrefix, type ObservedAddress } from "./addresses";
 
@@ -61,18 +65,30 @@ export function recommendHardening(
   flows: readonly ObservedFlow[],
   attackers: ReadonlySet<string>,
   windowDays: string,
+  jitLocked: ReadonlySet<string> = new Set(),
 ): HardeningRecommendationData[] {
+  const locked = (protocol: "TCP" | "UDP", port: number) => jitLocked.has(`${protocol}/${port}`);
   const out: HardeningRecommendationData[] = [];
   const ranges = [...openPorts].sort(
     (a, b) => a.fromPort - b.fromPort || a.toPort - b.toPort || (a.protocol < b.protocol ? -1 : 1),
   );
   for (const range of ranges) {
     if (range.protocol === "ICMP" || !range.sources.some(isInternetWide)) continue;
+    const protocols: Array<"TCP" | "UDP"> = range.protocol === "ANY" ? ["TCP", "UDP"] : [range.protocol];
+    // Every (protocol, port) of the range locked: JIT, not this rule, decides who gets in.
+    const lockedInRange = [...jitLocked].filter((key) => {
+      const [protocol, port] = key.split("/");
+      return (
+        protocols.includes(protocol as "TCP" | "UDP") && +port >= range.fromPort && +port <= range.toPort
+      );
+    }).length;
+    if (lockedInRange === (range.toPort - range.fromPort + 1) * protocols.length) continue;
     const inRange = flows.filter(
       (f) =>
         (range.protocol === "ANY" || f.protocol === range.protocol) &&
         f.port >= range.fromPort &&
-        f.port <= range.toPort,
+        f.port <= range.toPort &&
+        !locked(f.protocol, f.port),
     );
     const excluded = [...new Set(inRange.filter((f) => attackers.has(f.ip)).map((f) => f.ip))].sort();
     const kept = inRange.filter((f) => !attackers.has(f.ip));

@@ -340,10 +340,18 @@ export class JitService {
     // The canonical id, as Postgres answers it: the audit trail and the answer are keyed by it.
     const resourceId = canonicalId(input.resourceId);
     return this.db.write(async (m) => {
-      const before: Array<{ ports: JitPortSpec[] }> = await m.query(
-        `SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
+      const before: Array<{ ports: JitPortSpec[]; created_at: Date }> = await m.query(
+        `SELECT ports, created_at FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
         [this.identity.tenantId, resourceId],
       );
+      // A port kept with the same protocol stays locked since it first was; a new one is locked from now.
+      const [{ now }]: Array<{ now: Date }> = await m.query(`SELECT now() AS now`);
+      for (const port of ports) {
+        const kept = before[0]?.ports.find((p) => p.number === port.number && p.protocol === port.protocol);
+        port.lockedSince = kept
+          ? (kept.lockedSince ?? new Date(before[0].created_at).toISOString())
+          : new Date(now).toISOString();
+      }
       await m.query(
         `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by)
          VALUES ($1, $2, $3, $4, $5, $5)
@@ -352,7 +360,10 @@ export class JitService {
         [this.identity.tenantId, newId(), resourceId, JSON.stringify(ports), this.identity.subject],
       );
       const summary = (list: JitPortSpec[]) =>
-        list.map(({ maxDurationSeconds: _s, ...port }) => port as Omit<JitPortSpec, "maxDurationSeconds">);
+        list.map(
+          ({ maxDurationSeconds: _s, lockedSince: _l, ...port }) =>
+            port as Omit<JitPortSpec, "maxDurationSeconds" | "lockedSince">,
+        );
       const details = {
         resourceId,
         ports: summary(ports),

@@ -37,6 +37,12 @@ export interface JitPortSpec {
   /** Canonical ISO 8601 duration (`PT3H`). */
   maxDuration: string;
   maxDurationSeconds: number;
+  /**
+   * When the port came under the policy (ISO 8601), kept while later versions of the policy keep the port
+   * with the same protocol. Traffic before it was not to a locked port. Absent in policies stored before
+   * it existed (the policy's creation time stands in).
+   */
+  lockedSince?: string;
 }
 
 const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;

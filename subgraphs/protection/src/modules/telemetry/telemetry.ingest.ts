@@ -201,7 +201,7 @@ export class TelemetryIngest {
       const activity = fresh.filter((r) => r.kind !== "packages");
       if (activity.length) {
         const context = await this.loadContext(m, tenantId, activity);
-        const raised = await storeDetections(m, tenantId, detect([...lookback, ...activity], context));
+        const raised = await storeDetections(m, tenantId, detect(activity, context, lookback));
         result.detections = raised.length;
         // FIM baselines and management-port exposure (the "Secure management ports" report to posture).
         await recordWorkloadState(m, tenantId, activity);

@@ -755,6 +755,43 @@ describe("AdvisoryIndex over the fixtures", () => {
   });
 });
 
+describe("AdvisoryIndex: advisories that are aliases of each other are one vulnerability", () => {
+  const pypi = (id: string, aliases: string[], fixed: string, extra: Record<string, unknown> = {}) =>
+    parsed({
+      id,
+      aliases,
+      modified: "2024-01-01T00:00:00Z",
+      affected: [entry("PyPI", "jinja2", [range("ECOSYSTEM", { introduced: "0" }, { fixed })])],
+      ...extra,
+    });
+  const cvss = { severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }] };
+  // The same flaw published by GitHub and by the PyPI advisory database, naming each other or a shared CVE.
+  const ghsa = pypi("GHSA-h5c8-rqwp-cp95", ["CVE-2024-22195"], "3.1.3", cvss);
+  const pysec = pypi("PYSEC-2024-10", ["CVE-2024-22195", "GHSA-h5c8-rqwp-cp95"], "3.1.4");
+  const other = pypi("GHSA-other-0000-0001", ["CVE-2024-99999"], "3.1.3");
+
+  it("matches a package once per vulnerability, keeping the scored advisory with every alias and the highest fix", () => {
+    const found = new AdvisoryIndex([pysec, ghsa, other]).match(pkg("PyPI", "Jinja2", "3.1.2"));
+    expect(found.map((m) => [m.advisory.id, m.advisory.aliases, m.fixedVersion])).toEqual([
+      ["GHSA-h5c8-rqwp-cp95", ["CVE-2024-22195", "PYSEC-2024-10"], "3.1.4"],
+      ["GHSA-other-0000-0001", ["CVE-2024-99999"], "3.1.3"],
+    ]);
+    expect(found[0].advisory.severity.cvssScore).toBe(9.8);
+  });
+
+  it("groups advisories that only share a CVE alias", () => {
+    const osv = pypi("OSV-2024-1", ["CVE-2024-22195"], "3.1.3");
+    const found = new AdvisoryIndex([osv, pysec]).match(pkg("PyPI", "jinja2", "3.1.2"));
+    expect(found.map((m) => m.advisory.id)).toEqual(["OSV-2024-1"]);
+    expect(found[0].advisory.aliases).toEqual(["CVE-2024-22195", "GHSA-h5c8-rqwp-cp95", "PYSEC-2024-10"]);
+  });
+
+  it("still reports the one advisory that affects the version when the other does not", () => {
+    const found = new AdvisoryIndex([ghsa, pysec]).match(pkg("PyPI", "jinja2", "3.1.3"));
+    expect(found.map((m) => [m.advisory.id, m.fixedVersion])).toEqual([["PYSEC-2024-10", "3.1.4"]]);
+  });
+});
+
 describe("AdvisoryIndex: RPM machines match advisories of their major release", () => {
   const rpm = (id: string, ecosystem: string) =>
     parsed({

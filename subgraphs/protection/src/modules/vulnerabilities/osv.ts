@@ -683,6 +683,68 @@ export class AdvisoryIndex {
       );
       if (result.affected) out.push({ advisory, fixedVersion: result.fixedVersion });
     }
-    return out;
+    return out.length > 1 ? mergeAliases(out, pkg.ecosystem) : out;
   }
+}
+
+/** The severity order of levels, most severe first. */
+const LEVEL_RANK: Readonly<Record<SeverityLevel, number>> = {
+  CRITICAL: 0,
+  HIGH: 1,
+  MEDIUM: 2,
+  LOW: 3,
+  UNKNOWN: 4,
+};
+
+/**
+ * One match per vulnerability: advisories of one package that name each other (an id or alias of one is an
+ * id or alias of the other, as GHSA, PYSEC and the CVE record of one flaw do) describe the same
+ * vulnerability, and a machine should show it once, as OSV-Scanner and Defender do. The advisory kept is the
+ * one with the highest CVSS score (then the most severe wording, then the smallest id); it carries every id
+ * and alias of the group as its aliases, and the highest fixed version any of them names (the upgrade that
+ * fixes the flaw by all accounts). Groups of one are returned as they are.
+ */
+function mergeAliases(
+  matches: Array<{ advisory: Advisory; fixedVersion: string | null }>,
+  ecosystem: Ecosystem,
+): Array<{ advisory: Advisory; fixedVersion: string | null }> {
+  const parent = matches.map((_, i) => i);
+  const root = (i: number): number => (parent[i] === i ? i : (parent[i] = root(parent[i])));
+  const owner = new Map<string, number>();
+  matches.forEach(({ advisory }, i) => {
+    for (const name of [advisory.id, ...advisory.aliases]) {
+      const key = name.trim().toUpperCase();
+      const j = owner.get(key);
+      if (j === undefined) owner.set(key, i);
+      else parent[root(i)] = root(j);
+    }
+  });
+  const groups = new Map<number, Array<{ advisory: Advisory; fixedVersion: string | null }>>();
+  matches.forEach((match, i) => {
+    const group = groups.get(root(i));
+    if (group === undefined) groups.set(root(i), [match]);
+    else group.push(match);
+  });
+  if (groups.size === matches.length) return matches;
+  const out: Array<{ advisory: Advisory; fixedVersion: string | null }> = [];
+  for (const group of groups.values()) {
+    if (group.length === 1) {
+      out.push(group[0]);
+      continue;
+    }
+    const [kept] = [...group].sort(
+      (a, b) =>
+        (b.advisory.severity.cvssScore ?? -1) - (a.advisory.severity.cvssScore ?? -1) ||
+        LEVEL_RANK[a.advisory.severity.level] - LEVEL_RANK[b.advisory.severity.level] ||
+        (a.advisory.id < b.advisory.id ? -1 : a.advisory.id > b.advisory.id ? 1 : 0),
+    );
+    const names = new Set(group.flatMap(({ advisory }) => [advisory.id, ...advisory.aliases]));
+    names.delete(kept.advisory.id);
+    const fixes = group.flatMap(({ fixedVersion }) => (fixedVersion === null ? [] : [fixedVersion]));
+    out.push({
+      advisory: { ...kept.advisory, aliases: [...names].sort() },
+      fixedVersion: fixes.sort((a, b) => compareVersions(ecosystem, a, b)).pop() ?? null,
+    });
+  }
+  return out.sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : a.advisory.id > b.advisory.id ? 1 : 0));
 }
