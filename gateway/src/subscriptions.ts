@@ -230,6 +230,15 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
     return { done: true, value: undefined };
   }
 
+  /**
+   * Ends it like `return()`. graphql-sse ends a stream whose client has gone only when it looks like an
+   * async generator (`next`, `return` and `throw`); without this an SSE subscription outlived its client
+   * and kept its upstream group open.
+   */
+  async throw(): Promise<IteratorResult<ExecutionResult>> {
+    return this.return();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -495,6 +504,11 @@ export class SubscriptionManager {
   }
 
   private readonly full: SubscriptionDeps;
+
+  /** Results buffered per subscriber before it is dropped as a slow consumer. */
+  get queueLimit(): number {
+    return this.deps.settings.queueLimit;
+  }
 
   /** Upstream subscriptions open now. */
   get upstreamCount(): number {

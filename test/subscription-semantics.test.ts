@@ -1,0 +1,96 @@
+import { print } from "graphql";
+import { IngestAlertsDocument } from "./__generated__/graphql";
+import { IDENTITY_HEADER, Role } from "../subgraphs/common/src";
+import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
+import { eventually, watchSse } from "./utils/live";
+import { ok } from "./utils/seed";
+
+/**
+ * What an integrator streaming incidents into ticketing relies on: nothing missed across outages,
+ * nothing left running on the gateway after the client has gone.
+ */
+
+const pause = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+
+const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
+  incidentChanges(after: $after, filter: $filter) { cursor kind incident { number title severity } }
+}`;
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", url))).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+/** Polls an asynchronous `check` every 25 ms until it holds, or fails naming `what`. */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await pause(25);
+  }
+}
+
+describe("live subscriptions: what an integrator relies on", () => {
+  let platform: TestPlatform;
+  let hostSeq = 0;
+
+  /** Alerts on new hosts (one new incident each), through the gateway or straight to a SIEM at `siemUrl`. */
+  async function raise(tenant: string, titles: string[], severity: string, siemUrl?: string) {
+    const input = titles.map((title) => {
+      const i = ++hostSeq;
+      return {
+        sourceId: `semantics-${i}`,
+        title,
+        severity: severity as never,
+        entities: [{ type: "HOST" as never, value: `semantics-host-${i}` }],
+      };
+    });
+    if (siemUrl) {
+      const token = await platform.internalToken([Role.INGESTOR], tenant);
+      const res = await postGraphql<unknown>(
+        `${siemUrl}/graphql`,
+        { query: print(IngestAlertsDocument), variables: { input } },
+        { [IDENTITY_HEADER]: token },
+      );
+      expect(res.errors).toBeUndefined();
+      return;
+    }
+    ok(
+      await platform.request(IngestAlertsDocument, { input }, await platform.token([Role.INGESTOR], tenant)),
+    );
+  }
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+  });
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  it("an SSE client that goes away ends its subscription on the gateway and the upstream one", async () => {
+    const reader = await platform.token([Role.READER], "tenant-sse-gone");
+    const gateway = platform.gateway.url;
+    const subscribersBefore = await metric(gateway, "rampart_gateway_subscribers");
+    const upstreamBefore = await metric(gateway, "rampart_gateway_upstream_subscriptions");
+    const sse = watchSse(gateway, reader, CHANGES);
+    await until(
+      async () => (await metric(gateway, "rampart_gateway_upstream_subscriptions")) === upstreamBefore + 1,
+      "the SSE subscription to start",
+    );
+    await raise("tenant-sse-gone", ["S1"], "MEDIUM");
+    await eventually(() => sse.results.length === 1, "the change over SSE");
+    expect(await metric(gateway, "rampart_gateway_subscribers")).toBe(subscribersBefore + 1);
+
+    sse.dispose();
+    await sse.ended.catch(() => undefined);
+    // The client is gone: its subscriber, and the upstream subscription no one else shares, close.
+    await until(
+      async () => (await metric(gateway, "rampart_gateway_subscribers")) === subscribersBefore,
+      "the gone SSE client's subscription to close on the gateway",
+    );
+    expect(await metric(gateway, "rampart_gateway_upstream_subscriptions")).toBe(upstreamBefore);
+  });
+});
