@@ -1,8 +1,10 @@
 import { print } from "graphql";
 import { IngestAlertsDocument } from "./__generated__/graphql";
-import { IDENTITY_HEADER, Role } from "../subgraphs/common/src";
+import type { Client } from "graphql-ws";
+import { createLogger, IDENTITY_HEADER, Role, runSubgraph } from "../subgraphs/common/src";
+import { siemSubgraph } from "../subgraphs/siem/src";
 import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
-import { eventually, watchSse } from "./utils/live";
+import { eventually, watch, watchSse, wsClient, type Stream } from "./utils/live";
 import { ok } from "./utils/seed";
 
 /**
@@ -15,6 +17,10 @@ const pause = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
   incidentChanges(after: $after, filter: $filter) { cursor kind incident { number title severity } }
 }`;
+
+type Change = { cursor: string; kind: string; incident: { number: number; title: string; severity: string } };
+const changes = (s: Stream) =>
+  s.results.filter((r) => r.data).map((r) => (r.data as { incidentChanges: Change }).incidentChanges);
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(new URL("/metrics", url))).text();
@@ -36,6 +42,13 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10
 describe("live subscriptions: what an integrator relies on", () => {
   let platform: TestPlatform;
   let hostSeq = 0;
+  const clients: Client[] = [];
+
+  const client = (token: string) => {
+    const c = wsClient(platform.gateway.url, token);
+    clients.push(c);
+    return c;
+  };
 
   /** Alerts on new hosts (one new incident each), through the gateway or straight to a SIEM at `siemUrl`. */
   async function raise(tenant: string, titles: string[], severity: string, siemUrl?: string) {
@@ -67,6 +80,7 @@ describe("live subscriptions: what an integrator relies on", () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
   });
   afterAll(async () => {
+    for (const c of clients) await c.dispose();
     await platform?.stop();
   });
 
@@ -92,5 +106,43 @@ describe("live subscriptions: what an integrator relies on", () => {
       "the gone SSE client's subscription to close on the gateway",
     );
     expect(await metric(gateway, "rampart_gateway_upstream_subscriptions")).toBe(upstreamBefore);
+  });
+
+  it("a stream that has delivered nothing yet misses nothing across a SIEM outage", async () => {
+    // An integrator's feed of high-severity incidents: quiet most of the time. The gateway's upstream
+    // subscription for it has passed (filtered out) rows but delivered none when the SIEM goes away.
+    const tenant = "tenant-quiet-outage";
+    const reader = await platform.token([Role.READER], tenant);
+    const high = watch(client(reader), CHANGES, { filter: { minSeverity: "HIGH" } });
+    const all = watch(client(reader), CHANGES);
+    await pause();
+    await raise(tenant, ["Q-low-before"], "LOW");
+    await eventually(() => changes(all).length === 1, "the low incident on the unfiltered stream");
+    all.stop();
+
+    // The SIEM restarts; meanwhile another SIEM replica (which this gateway does not use) records a
+    // high-severity incident. The stream started before it committed: it must arrive.
+    const port = platform.subgraphs.siem.port;
+    await platform.subgraphs.siem.close();
+    const log = createLogger("siem-replica", "silent");
+    const replica = await runSubgraph(siemSubgraph, platform.config, { port: 0, log });
+    try {
+      await raise(tenant, ["Q-high-during-outage"], "HIGH", replica.url);
+    } finally {
+      await replica.close();
+    }
+    const restarted = await runSubgraph(siemSubgraph, platform.config, { port, log });
+    Object.assign(platform.subgraphs.siem, { close: () => restarted.close() });
+    await raise(tenant, ["Q-high-after"], "HIGH");
+    await eventually(
+      () => changes(high).some((c) => c.incident.title === "Q-high-after"),
+      "the later incident",
+    );
+    expect(changes(high).map((c) => `${c.kind} ${c.incident.title}`)).toEqual([
+      "CREATED Q-high-during-outage",
+      "CREATED Q-high-after",
+    ]);
+    expect(high.completed).toBe(false);
+    high.stop();
   });
 });

@@ -24,6 +24,7 @@ import {
   type Identity,
   type InternalTokens,
   type Logger,
+  POSITION_EXTENSION,
 } from "../../subgraphs/common/src";
 import type { GatewayContext } from "./server";
 
@@ -367,6 +368,13 @@ class UpstreamGroup {
 
   /** Resolves one event (once for the whole group) and delivers it in order. */
   private onEvent(result: ExecutionResult<Record<string, unknown>>): void {
+    // The stream read on without an event for us (filtered-out rows, or its start): remember where, so
+    // a resubscription misses nothing committed since, even before the first event.
+    const position = result.extensions?.[POSITION_EXTENSION];
+    if (result.data == null && !result.errors?.length && typeof position === "string") {
+      this.cursor = position;
+      return;
+    }
     const root = result.data?.[this.plan.rootField] as Record<string, unknown> | null | undefined;
     if (!root && result.errors?.length) {
       // The subgraph refused the subscription itself (forbidden, bad cursor…): final.

@@ -52,6 +52,20 @@ export function decodeOutboxCursor(cursor: string): OutboxPosition | null {
   return match ? { xid: match[1], seq: match[2] } : null;
 }
 
+/**
+ * Extension of a graphql-ws `next` message (`{ extensions: { rampartPosition: cursor } }`, no `data`)
+ * that tells the gateway how far a stream has read without an event to show for it: the rows it
+ * passed were filtered out, or it has just taken its start position. The gateway resumes its upstream
+ * subscription from there after losing it, so a stream that has delivered nothing yet (or only old
+ * events) misses nothing committed while the SIEM was away. Clients never see these messages.
+ */
+export const POSITION_EXTENSION = "rampartPosition";
+
+/** What a subscription source yields to announce its position (see POSITION_EXTENSION). */
+export class StreamPosition {
+  constructor(readonly cursor: string) {}
+}
+
 /** Where a live-only reader starts: a position, and what had committed at that moment. */
 export interface OutboxStart {
   /** Every row of a transaction still running now (and of any later one) lies after it. */

@@ -15,6 +15,7 @@ import {
   type Logger,
   type OutboxPosition,
   type OutboxRecord,
+  type StreamPosition,
 } from "../../../../common/src";
 import { alertFromRow } from "../alerts/alert.entity";
 import { incidentFromRow } from "../incidents/incident.entity";
@@ -79,12 +80,12 @@ export class LiveFeed implements BackgroundWork {
     private readonly listener: OutboxListener,
   ) {}
 
-  /** Incident changes of the caller's tenant after `after` (or from now), filtered. */
+  /** Incident changes of the caller's tenant after `after` (or from now), filtered, with positions between. */
   async incidentChanges(
     identity: Identity,
     filter: IncidentChangeFilter | null | undefined,
     after: string | null | undefined,
-  ): Promise<AsyncIterableIterator<IncidentChange>> {
+  ): Promise<AsyncIterableIterator<IncidentChange | StreamPosition>> {
     const from = startPosition(after);
     const topics = filter?.kinds?.length
       ? filter.kinds.map((k) => INCIDENT_TOPICS[k])
@@ -113,12 +114,12 @@ export class LiveFeed implements BackgroundWork {
     });
   }
 
-  /** New alerts of the caller's tenant after `after` (or from now), filtered. */
+  /** New alerts of the caller's tenant after `after` (or from now), filtered, with positions between. */
   async alertCreated(
     identity: Identity,
     filter: AlertFilter | null | undefined,
     after: string | null | undefined,
-  ): Promise<AsyncIterableIterator<AlertEvent>> {
+  ): Promise<AsyncIterableIterator<AlertEvent | StreamPosition>> {
     const from = startPosition(after);
     await this.assertResumable(identity, from, [ALERT_CREATED_TOPIC]);
     return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, async (m, rows) => {
@@ -151,13 +152,13 @@ export class LiveFeed implements BackgroundWork {
     await this.listener.close();
   }
 
-  private open<T>(
+  private open<T extends { cursor: string }>(
     field: string,
     identity: Identity,
     topics: string[],
     from: OutboxPosition | null,
     transform: (m: EntityManager, rows: OutboxRecord[]) => Promise<T[]>,
-  ): AsyncIterableIterator<T> {
+  ): AsyncIterableIterator<T | StreamPosition> {
     started.inc({ field });
     active.inc({ field });
     return new OutboxStream(
