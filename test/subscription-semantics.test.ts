@@ -145,4 +145,36 @@ describe("live subscriptions: what an integrator relies on", () => {
     expect(high.completed).toBe(false);
     high.stop();
   });
+
+  it("refuses, as BAD_USER_INPUT, a cursor of the right form that no stream ever gave", async () => {
+    const tenant = "tenant-forged-cursor";
+    const reader = await platform.token([Role.READER], tenant);
+    const cursor = (text: string) => Buffer.from(text).toString("base64url");
+    const codes: Array<string | undefined> = [];
+    for (const forged of [
+      // Past the positions the database can hold.
+      cursor("o1:1:99999999999999999999"),
+      cursor("o1:99999999999999999999:1"),
+      // A position no transaction has reached yet: the stream would wait there, silently, for ever.
+      cursor("o1:18446744073709551615:1"),
+    ]) {
+      const stream = watch(client(reader), CHANGES, { after: forged });
+      await eventually(() => stream.completed, "the forged cursor's subscription to end");
+      const errors = (Array.isArray(stream.error) ? stream.error : stream.results[0]?.errors) as
+        Array<{ extensions?: { code?: string } }> | undefined;
+      codes.push(errors?.[0]?.extensions?.code);
+    }
+    expect(codes).toEqual(["BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT"]);
+
+    // A real cursor still resumes.
+    const live = watch(client(reader), CHANGES);
+    await pause();
+    await raise(tenant, ["F1", "F2"], "LOW");
+    await eventually(() => changes(live).length === 2, "two changes");
+    live.stop();
+    const resumed = watch(client(reader), CHANGES, { after: changes(live)[0].cursor });
+    await eventually(() => changes(resumed).length === 1, "the change after the cursor");
+    expect(changes(resumed)[0].incident.title).toBe("F2");
+    resumed.stop();
+  });
 });

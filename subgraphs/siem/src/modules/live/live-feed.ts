@@ -6,6 +6,7 @@ import {
   decodeOutboxCursor,
   inTenant,
   OUTBOX_RETENTION_DAYS,
+  outboxPositionReached,
   outboxPrunedAfter,
   OutboxListener,
   subgraphDatabaseUrl,
@@ -63,11 +64,14 @@ const TOPIC_KIND = new Map(
 function startPosition(after: string | null | undefined): OutboxPosition | null {
   if (after == null) return null;
   const position = decodeOutboxCursor(after);
-  if (!position)
-    throw new BadUserInputError("`after` is not a cursor of this stream.", [
-      { field: "after", message: "must be a `cursor` value received from this subscription" },
-    ]);
+  if (!position) throw notACursor();
   return position;
+}
+
+function notACursor(): BadUserInputError {
+  return new BadUserInputError("`after` is not a cursor of this stream.", [
+    { field: "after", message: "must be a `cursor` value received from this subscription" },
+  ]);
 }
 
 /**
@@ -134,14 +138,21 @@ export class LiveFeed implements BackgroundWork {
     });
   }
 
-  /** Refuses a cursor the outbox retention has passed: resuming there would skip removed events. */
+  /**
+   * Refuses a cursor no stream can have given (a position no transaction has reached) and one the
+   * outbox retention has passed: resuming there would skip removed events.
+   */
   private async assertResumable(
     identity: Identity,
     from: OutboxPosition | null,
     topics: readonly string[],
   ): Promise<void> {
     if (!from) return;
-    const pruned = await inTenant(this.ds, identity.tenantId, (m) => outboxPrunedAfter(m, from, topics));
+    const { reached, pruned } = await inTenant(this.ds, identity.tenantId, async (m) => ({
+      reached: await outboxPositionReached(m, from),
+      pruned: await outboxPrunedAfter(m, from, topics),
+    }));
+    if (!reached) throw notACursor();
     if (pruned)
       throw new CursorExpiredError(
         `Changes after this cursor are older than the ${OUTBOX_RETENTION_DAYS}-day retention and some are gone: read the current state with queries, then subscribe without \`after\`.`,
