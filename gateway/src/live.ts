@@ -97,6 +97,58 @@ class Expiries {
   }
 }
 
+/**
+ * Results graphql-sse has taken from one SSE subscription and not yet written to its response.
+ * graphql-sse drains a subscription as fast as it yields into a queue of its own, without bound, and
+ * writes that queue out as the client reads: a client that stops reading would hold every later event
+ * in the gateway's memory and never fall behind in its `Subscriber`. Counting the writes of its
+ * response (graphql-sse's Express adapter writes one event at a time and waits for each), `take` holds
+ * graphql-sse back once `limit` results wait, so the subscriber's own bounded queue fills instead and
+ * ends it with SLOW_CONSUMER, as it does for a WebSocket client.
+ */
+class SseBacklog {
+  private taken = 0;
+  private written = 0;
+  private closed = false;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(
+    res: http.ServerResponse,
+    private readonly limit: number,
+  ) {
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === "string" && chunk.startsWith("event: next")) {
+        const at = rest.findIndex((arg) => typeof arg === "function");
+        const callback = at >= 0 ? (rest[at] as (err?: Error | null) => void) : undefined;
+        const done = (err?: Error | null) => {
+          this.written++;
+          this.release();
+          callback?.(err);
+        };
+        if (at >= 0) rest[at] = done;
+        else rest.push(done);
+      }
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+    res.once("close", () => {
+      this.closed = true;
+      this.release();
+    });
+  }
+
+  /** Called for each result graphql-sse takes; returns once fewer than `limit` wait to be written. */
+  async take(): Promise<void> {
+    this.taken++;
+    while (!this.closed && this.taken - this.written > this.limit)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}
+
 /** Parses and validates a subscription document against the API schema and the operation limits. */
 function checkOperation(
   manager: SubscriptionManager,
@@ -252,6 +304,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
     options.keepAliveMs ?? 12_000,
   );
 
+  const backlogs = new WeakMap<object, SseBacklog>();
   const sse = createHandler({
     schema: () => manager.schema,
     // Distinct connections only: each subscription is its own authenticated POST. graphql-sse's other mode
@@ -277,6 +330,10 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
             },
           ]
         : randomUUID(),
+    // Holds graphql-sse back while its client has more than the limit of results unread (see SseBacklog).
+    onNext: async (_ctx, req) => {
+      await backlogs.get(req)?.take();
+    },
     onSubscribe: async (req, params) => {
       let identity: Identity;
       let expiresAt: number | null;
@@ -309,6 +366,8 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           // The subscriber ends with a SLOW_CONSUMER error event; the response then completes.
           onOverflow: () => undefined,
         });
+        const res = (req.context as { res?: http.ServerResponse } | undefined)?.res;
+        if (res) backlogs.set(req, new SseBacklog(res, manager.queueLimit));
         // The stream ends with an UNAUTHENTICATED error event when the token expires.
         if (expiresAt !== null) {
           expiries.add(subscriber, expiresAt, () => subscriber.end(TOKEN_EXPIRED_RESULT));

@@ -24,6 +24,7 @@ import {
   type Identity,
   type InternalTokens,
   type Logger,
+  POSITION_EXTENSION,
 } from "../../subgraphs/common/src";
 import type { GatewayContext } from "./server";
 
@@ -230,6 +231,15 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
     return { done: true, value: undefined };
   }
 
+  /**
+   * Ends it like `return()`. graphql-sse ends a stream whose client has gone only when it looks like an
+   * async generator (`next`, `return` and `throw`); without this an SSE subscription outlived its client
+   * and kept its upstream group open.
+   */
+  async throw(): Promise<IteratorResult<ExecutionResult>> {
+    return this.return();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -358,6 +368,13 @@ class UpstreamGroup {
 
   /** Resolves one event (once for the whole group) and delivers it in order. */
   private onEvent(result: ExecutionResult<Record<string, unknown>>): void {
+    // The stream read on without an event for us (filtered-out rows, or its start): remember where, so
+    // a resubscription misses nothing committed since, even before the first event.
+    const position = result.extensions?.[POSITION_EXTENSION];
+    if (result.data == null && !result.errors?.length && typeof position === "string") {
+      this.cursor = position;
+      return;
+    }
     const root = result.data?.[this.plan.rootField] as Record<string, unknown> | null | undefined;
     if (!root && result.errors?.length) {
       // The subgraph refused the subscription itself (forbidden, bad cursor…): final.
@@ -495,6 +512,11 @@ export class SubscriptionManager {
   }
 
   private readonly full: SubscriptionDeps;
+
+  /** Results buffered per subscriber before it is dropped as a slow consumer. */
+  get queueLimit(): number {
+    return this.deps.settings.queueLimit;
+  }
 
   /** Upstream subscriptions open now. */
   get upstreamCount(): number {

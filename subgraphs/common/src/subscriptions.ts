@@ -10,6 +10,7 @@ import type http from "node:http";
 import { WebSocketServer } from "ws";
 import type { DataSource } from "typeorm";
 import { RequestDb } from "./db/data-source";
+import { POSITION_EXTENSION, StreamPosition } from "./db/outbox";
 import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity";
 import type { Logger } from "./logger";
 import type { BaseContext } from "./server";
@@ -99,6 +100,8 @@ async function subscribeWithFreshContexts(
     next: async () => {
       const event = await source.next();
       if (event.done) return { done: true, value: undefined };
+      if (event.value instanceof StreamPosition)
+        return { done: false, value: { extensions: { [POSITION_EXTENSION]: event.value.cursor } } };
       const contextValue = newContext();
       try {
         const value = await execute({ ...args, rootValue: event.value, contextValue });

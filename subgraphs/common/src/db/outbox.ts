@@ -45,11 +45,45 @@ export function encodeOutboxCursor(position: OutboxPosition): string {
   return Buffer.from(`${CURSOR_PREFIX}${position.xid}:${position.seq}`).toString("base64url");
 }
 
+/** The largest `xid8` and `bigint`: a position past them names no row (and Postgres clamps or refuses it). */
+const MAX_XID = 2n ** 64n - 1n;
+const MAX_SEQ = 2n ** 63n - 1n;
+
 /** Reads a cursor back; `null` for anything that is not one of ours. */
 export function decodeOutboxCursor(cursor: string): OutboxPosition | null {
   const text = Buffer.from(cursor, "base64url").toString();
   const match = /^o1:(\d{1,20}):(\d{1,20})$/.exec(text);
-  return match ? { xid: match[1], seq: match[2] } : null;
+  if (!match || BigInt(match[1]) > MAX_XID || BigInt(match[2]) > MAX_SEQ) return null;
+  return { xid: match[1], seq: match[2] };
+}
+
+/**
+ * Whether a position lies before every transaction not yet started, as every position a reader was
+ * given does. One past it names no row yet: a reader there would wait, silently, until transaction
+ * ids caught up.
+ */
+export async function outboxPositionReached(
+  manager: EntityManager,
+  position: OutboxPosition,
+): Promise<boolean> {
+  const [row] = (await manager.query(`SELECT $1::xid8 < pg_snapshot_xmax(pg_current_snapshot()) AS reached`, [
+    position.xid,
+  ])) as Array<{ reached: boolean }>;
+  return row.reached;
+}
+
+/**
+ * Extension of a graphql-ws `next` message (`{ extensions: { rampartPosition: cursor } }`, no `data`)
+ * that tells the gateway how far a stream has read without an event to show for it: the rows it
+ * passed were filtered out, or it has just taken its start position. The gateway resumes its upstream
+ * subscription from there after losing it, so a stream that has delivered nothing yet (or only old
+ * events) misses nothing committed while the SIEM was away. Clients never see these messages.
+ */
+export const POSITION_EXTENSION = "rampartPosition";
+
+/** What a subscription source yields to announce its position (see POSITION_EXTENSION). */
+export class StreamPosition {
+  constructor(readonly cursor: string) {}
 }
 
 /** Where a live-only reader starts: a position, and what had committed at that moment. */

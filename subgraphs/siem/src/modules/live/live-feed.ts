@@ -6,6 +6,7 @@ import {
   decodeOutboxCursor,
   inTenant,
   OUTBOX_RETENTION_DAYS,
+  outboxPositionReached,
   outboxPrunedAfter,
   OutboxListener,
   subgraphDatabaseUrl,
@@ -15,6 +16,7 @@ import {
   type Logger,
   type OutboxPosition,
   type OutboxRecord,
+  type StreamPosition,
 } from "../../../../common/src";
 import { alertFromRow } from "../alerts/alert.entity";
 import { incidentFromRow } from "../incidents/incident.entity";
@@ -62,11 +64,14 @@ const TOPIC_KIND = new Map(
 function startPosition(after: string | null | undefined): OutboxPosition | null {
   if (after == null) return null;
   const position = decodeOutboxCursor(after);
-  if (!position)
-    throw new BadUserInputError("`after` is not a cursor of this stream.", [
-      { field: "after", message: "must be a `cursor` value received from this subscription" },
-    ]);
+  if (!position) throw notACursor();
   return position;
+}
+
+function notACursor(): BadUserInputError {
+  return new BadUserInputError("`after` is not a cursor of this stream.", [
+    { field: "after", message: "must be a `cursor` value received from this subscription" },
+  ]);
 }
 
 /**
@@ -79,12 +84,12 @@ export class LiveFeed implements BackgroundWork {
     private readonly listener: OutboxListener,
   ) {}
 
-  /** Incident changes of the caller's tenant after `after` (or from now), filtered. */
+  /** Incident changes of the caller's tenant after `after` (or from now), filtered, with positions between. */
   async incidentChanges(
     identity: Identity,
     filter: IncidentChangeFilter | null | undefined,
     after: string | null | undefined,
-  ): Promise<AsyncIterableIterator<IncidentChange>> {
+  ): Promise<AsyncIterableIterator<IncidentChange | StreamPosition>> {
     const from = startPosition(after);
     const topics = filter?.kinds?.length
       ? filter.kinds.map((k) => INCIDENT_TOPICS[k])
@@ -113,12 +118,12 @@ export class LiveFeed implements BackgroundWork {
     });
   }
 
-  /** New alerts of the caller's tenant after `after` (or from now), filtered. */
+  /** New alerts of the caller's tenant after `after` (or from now), filtered, with positions between. */
   async alertCreated(
     identity: Identity,
     filter: AlertFilter | null | undefined,
     after: string | null | undefined,
-  ): Promise<AsyncIterableIterator<AlertEvent>> {
+  ): Promise<AsyncIterableIterator<AlertEvent | StreamPosition>> {
     const from = startPosition(after);
     await this.assertResumable(identity, from, [ALERT_CREATED_TOPIC]);
     return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, async (m, rows) => {
@@ -133,14 +138,21 @@ export class LiveFeed implements BackgroundWork {
     });
   }
 
-  /** Refuses a cursor the outbox retention has passed: resuming there would skip removed events. */
+  /**
+   * Refuses a cursor no stream can have given (a position no transaction has reached) and one the
+   * outbox retention has passed: resuming there would skip removed events.
+   */
   private async assertResumable(
     identity: Identity,
     from: OutboxPosition | null,
     topics: readonly string[],
   ): Promise<void> {
     if (!from) return;
-    const pruned = await inTenant(this.ds, identity.tenantId, (m) => outboxPrunedAfter(m, from, topics));
+    const { reached, pruned } = await inTenant(this.ds, identity.tenantId, async (m) => ({
+      reached: await outboxPositionReached(m, from),
+      pruned: await outboxPrunedAfter(m, from, topics),
+    }));
+    if (!reached) throw notACursor();
     if (pruned)
       throw new CursorExpiredError(
         `Changes after this cursor are older than the ${OUTBOX_RETENTION_DAYS}-day retention and some are gone: read the current state with queries, then subscribe without \`after\`.`,
@@ -151,13 +163,13 @@ export class LiveFeed implements BackgroundWork {
     await this.listener.close();
   }
 
-  private open<T>(
+  private open<T extends { cursor: string }>(
     field: string,
     identity: Identity,
     topics: string[],
     from: OutboxPosition | null,
     transform: (m: EntityManager, rows: OutboxRecord[]) => Promise<T[]>,
-  ): AsyncIterableIterator<T> {
+  ): AsyncIterableIterator<T | StreamPosition> {
     started.inc({ field });
     active.inc({ field });
     return new OutboxStream(

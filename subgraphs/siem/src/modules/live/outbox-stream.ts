@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from "typeorm";
 import {
+  encodeOutboxCursor,
   inTenant,
   outboxHasHeldRows,
   outboxStart,
@@ -7,6 +8,7 @@ import {
   type OutboxListener,
   type OutboxPosition,
   type OutboxRecord,
+  StreamPosition,
 } from "../../../../common/src";
 
 /** Tuning of an outbox stream. */
@@ -29,10 +31,14 @@ export const DEFAULT_STREAM_OPTIONS: OutboxStreamOptions = {
  * A tenant's outbox rows of some topics, in order, from a position on: first every row already
  * there (replay), then rows as they commit (woken by the listener, the outbox being the truth).
  * `transform` turns each batch into the values to yield (loading and filtering in one query per
- * batch); the position advances past rows it drops too. `return()` ends it at once, even mid-wait.
+ * batch); the position advances past rows it drops too. When the position moves past what the last
+ * value yielded names (its start, or rows `transform` dropped), a `StreamPosition` follows, so its
+ * consumer can resume from there. `return()` ends it at once, even mid-wait.
  */
-export class OutboxStream<T> implements AsyncIterableIterator<T> {
-  private buffer: T[] = [];
+export class OutboxStream<T extends { cursor: string }> implements AsyncIterableIterator<T | StreamPosition> {
+  private buffer: Array<T | StreamPosition> = [];
+  /** The cursor of the last value or position handed out. */
+  private announced?: string;
   private position?: OutboxPosition;
   /** Started without a position: what had committed then, which this stream never yields. */
   private committedBefore?: string;
@@ -55,11 +61,11 @@ export class OutboxStream<T> implements AsyncIterableIterator<T> {
     this.unlisten = listener.listen(tenantId, () => this.wake());
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T | StreamPosition> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<T>> {
+  async next(): Promise<IteratorResult<T | StreamPosition>> {
     while (!this.closed) {
       const value = this.buffer.shift();
       if (value !== undefined) return { done: false, value };
@@ -68,12 +74,12 @@ export class OutboxStream<T> implements AsyncIterableIterator<T> {
     return { done: true, value: undefined };
   }
 
-  async return(): Promise<IteratorResult<T>> {
+  async return(): Promise<IteratorResult<T | StreamPosition>> {
     this.close();
     return { done: true, value: undefined };
   }
 
-  async throw(err?: unknown): Promise<IteratorResult<T>> {
+  async throw(err?: unknown): Promise<IteratorResult<T | StreamPosition>> {
     this.close();
     throw err;
   }
@@ -96,7 +102,7 @@ export class OutboxStream<T> implements AsyncIterableIterator<T> {
   /** One read; waits for a wake-up (or a poll interval) when there was nothing to yield. */
   private async fill(): Promise<void> {
     this.woken = false;
-    const { full, values, held } = await inTenant(this.ds, this.tenantId, async (m) => {
+    const { full, values, held, at } = await inTenant(this.ds, this.tenantId, async (m) => {
       if (!this.position) {
         const start = await outboxStart(m);
         this.position = start.after;
@@ -114,11 +120,17 @@ export class OutboxStream<T> implements AsyncIterableIterator<T> {
       const full = rows.length === this.options.batchSize;
       const held = !full && (await outboxHasHeldRows(m, to, this.topics));
       this.position = to;
-      return { full, values, held };
+      return { full, values, held, at: encodeOutboxCursor(to) };
     });
     if (this.closed) return;
     this.buffer.push(...values);
-    if (full || values.length > 0 || this.woken) return;
+    if (values.length) this.announced = values[values.length - 1].cursor;
+    const moved = at !== this.announced;
+    if (moved) {
+      this.buffer.push(new StreamPosition(at));
+      this.announced = at;
+    }
+    if (full || moved || values.length > 0 || this.woken) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, held ? this.options.heldPollMs : this.options.idlePollMs);
       this.waiter = () => {

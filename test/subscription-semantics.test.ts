@@ -1,0 +1,180 @@
+import { print } from "graphql";
+import { IngestAlertsDocument } from "./__generated__/graphql";
+import type { Client } from "graphql-ws";
+import { createLogger, IDENTITY_HEADER, Role, runSubgraph } from "../subgraphs/common/src";
+import { siemSubgraph } from "../subgraphs/siem/src";
+import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
+import { eventually, watch, watchSse, wsClient, type Stream } from "./utils/live";
+import { ok } from "./utils/seed";
+
+/**
+ * What an integrator streaming incidents into ticketing relies on: nothing missed across outages,
+ * nothing left running on the gateway after the client has gone.
+ */
+
+const pause = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+
+const CHANGES = `subscription Changes($after: String, $filter: IncidentChangeFilter) {
+  incidentChanges(after: $after, filter: $filter) { cursor kind incident { number title severity } }
+}`;
+
+type Change = { cursor: string; kind: string; incident: { number: number; title: string; severity: string } };
+const changes = (s: Stream) =>
+  s.results.filter((r) => r.data).map((r) => (r.data as { incidentChanges: Change }).incidentChanges);
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", url))).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+/** Polls an asynchronous `check` every 25 ms until it holds, or fails naming `what`. */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await pause(25);
+  }
+}
+
+describe("live subscriptions: what an integrator relies on", () => {
+  let platform: TestPlatform;
+  let hostSeq = 0;
+  const clients: Client[] = [];
+
+  const client = (token: string) => {
+    const c = wsClient(platform.gateway.url, token);
+    clients.push(c);
+    return c;
+  };
+
+  /** Alerts on new hosts (one new incident each), through the gateway or straight to a SIEM at `siemUrl`. */
+  async function raise(tenant: string, titles: string[], severity: string, siemUrl?: string) {
+    const input = titles.map((title) => {
+      const i = ++hostSeq;
+      return {
+        sourceId: `semantics-${i}`,
+        title,
+        severity: severity as never,
+        entities: [{ type: "HOST" as never, value: `semantics-host-${i}` }],
+      };
+    });
+    if (siemUrl) {
+      const token = await platform.internalToken([Role.INGESTOR], tenant);
+      const res = await postGraphql<unknown>(
+        `${siemUrl}/graphql`,
+        { query: print(IngestAlertsDocument), variables: { input } },
+        { [IDENTITY_HEADER]: token },
+      );
+      expect(res.errors).toBeUndefined();
+      return;
+    }
+    ok(
+      await platform.request(IngestAlertsDocument, { input }, await platform.token([Role.INGESTOR], tenant)),
+    );
+  }
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.dispose();
+    await platform?.stop();
+  });
+
+  it("an SSE client that goes away ends its subscription on the gateway and the upstream one", async () => {
+    const reader = await platform.token([Role.READER], "tenant-sse-gone");
+    const gateway = platform.gateway.url;
+    const subscribersBefore = await metric(gateway, "rampart_gateway_subscribers");
+    const upstreamBefore = await metric(gateway, "rampart_gateway_upstream_subscriptions");
+    const sse = watchSse(gateway, reader, CHANGES);
+    await until(
+      async () => (await metric(gateway, "rampart_gateway_upstream_subscriptions")) === upstreamBefore + 1,
+      "the SSE subscription to start",
+    );
+    await raise("tenant-sse-gone", ["S1"], "MEDIUM");
+    await eventually(() => sse.results.length === 1, "the change over SSE");
+    expect(await metric(gateway, "rampart_gateway_subscribers")).toBe(subscribersBefore + 1);
+
+    sse.dispose();
+    await sse.ended.catch(() => undefined);
+    // The client is gone: its subscriber, and the upstream subscription no one else shares, close.
+    await until(
+      async () => (await metric(gateway, "rampart_gateway_subscribers")) === subscribersBefore,
+      "the gone SSE client's subscription to close on the gateway",
+    );
+    expect(await metric(gateway, "rampart_gateway_upstream_subscriptions")).toBe(upstreamBefore);
+  });
+
+  it("a stream that has delivered nothing yet misses nothing across a SIEM outage", async () => {
+    // An integrator's feed of high-severity incidents: quiet most of the time. The gateway's upstream
+    // subscription for it has passed (filtered out) rows but delivered none when the SIEM goes away.
+    const tenant = "tenant-quiet-outage";
+    const reader = await platform.token([Role.READER], tenant);
+    const high = watch(client(reader), CHANGES, { filter: { minSeverity: "HIGH" } });
+    const all = watch(client(reader), CHANGES);
+    await pause();
+    await raise(tenant, ["Q-low-before"], "LOW");
+    await eventually(() => changes(all).length === 1, "the low incident on the unfiltered stream");
+    all.stop();
+
+    // The SIEM restarts; meanwhile another SIEM replica (which this gateway does not use) records a
+    // high-severity incident. The stream started before it committed: it must arrive.
+    const port = platform.subgraphs.siem.port;
+    await platform.subgraphs.siem.close();
+    const log = createLogger("siem-replica", "silent");
+    const replica = await runSubgraph(siemSubgraph, platform.config, { port: 0, log });
+    try {
+      await raise(tenant, ["Q-high-during-outage"], "HIGH", replica.url);
+    } finally {
+      await replica.close();
+    }
+    const restarted = await runSubgraph(siemSubgraph, platform.config, { port, log });
+    Object.assign(platform.subgraphs.siem, { close: () => restarted.close() });
+    await raise(tenant, ["Q-high-after"], "HIGH");
+    await eventually(
+      () => changes(high).some((c) => c.incident.title === "Q-high-after"),
+      "the later incident",
+    );
+    expect(changes(high).map((c) => `${c.kind} ${c.incident.title}`)).toEqual([
+      "CREATED Q-high-during-outage",
+      "CREATED Q-high-after",
+    ]);
+    expect(high.completed).toBe(false);
+    high.stop();
+  });
+
+  it("refuses, as BAD_USER_INPUT, a cursor of the right form that no stream ever gave", async () => {
+    const tenant = "tenant-forged-cursor";
+    const reader = await platform.token([Role.READER], tenant);
+    const cursor = (text: string) => Buffer.from(text).toString("base64url");
+    const codes: Array<string | undefined> = [];
+    for (const forged of [
+      // Past the positions the database can hold.
+      cursor("o1:1:99999999999999999999"),
+      cursor("o1:99999999999999999999:1"),
+      // A position no transaction has reached yet: the stream would wait there, silently, for ever.
+      cursor("o1:18446744073709551615:1"),
+    ]) {
+      const stream = watch(client(reader), CHANGES, { after: forged });
+      await eventually(() => stream.completed, "the forged cursor's subscription to end");
+      const errors = (Array.isArray(stream.error) ? stream.error : stream.results[0]?.errors) as
+        Array<{ extensions?: { code?: string } }> | undefined;
+      codes.push(errors?.[0]?.extensions?.code);
+    }
+    expect(codes).toEqual(["BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT"]);
+
+    // A real cursor still resumes.
+    const live = watch(client(reader), CHANGES);
+    await pause();
+    await raise(tenant, ["F1", "F2"], "LOW");
+    await eventually(() => changes(live).length === 2, "two changes");
+    live.stop();
+    const resumed = watch(client(reader), CHANGES, { after: changes(live)[0].cursor });
+    await eventually(() => changes(resumed).length === 1, "the change after the cursor");
+    expect(changes(resumed)[0].incident.title).toBe("F2");
+    resumed.stop();
+  });
+});
