@@ -12,7 +12,7 @@ import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, seedTenant } from "./utils/seed";
 
 /**
- * Journey 3 of product.md through the gateway: a responder locks a VM's SSH port with a JIT policy; a
+ * Journey 3 of product.md through the gateway: an admin locks a VM's SSH port with a JIT policy; a
  * user requests access, another responder approves; the port is open for that source and using it
  * raises nothing; the durable job closes it on time; the same traffic afterwards is a detection.
  */
@@ -174,7 +174,7 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
             ports: [{ number: 22, protocol: "TCP" as never, allowedSourcePrefixes: ["*"] }],
           },
         },
-        tokens.alice,
+        tokens.admin,
       ),
     );
     // An hour-old SSH session (the agent was offline) predates the policy: no bypass.

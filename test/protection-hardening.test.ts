@@ -124,7 +124,7 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
     for (const [name, roles, tenant] of [
       ["ingestor", [Role.INGESTOR], "tenant-a"],
       ["reader", [Role.READER], "tenant-a"],
-      ["responder", [Role.RESPONDER], "tenant-a"],
+      ["admin", [Role.ADMIN], "tenant-a"],
       ["ingestorB", [Role.INGESTOR], "tenant-b"],
     ] as const)
       tokens[name] = await platform.token([...roles], tenant);
@@ -270,7 +270,7 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
             ],
           },
         },
-        tokens.responder,
+        tokens.admin,
       ),
     );
     const vm = ok(await hardening("vm-jump-01")).resource!;
