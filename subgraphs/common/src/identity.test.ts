@@ -12,6 +12,9 @@ describe("roles", () => {
     expect(hasAnyRole(who([Role.INGESTOR]), [Role.READER])).toBe(false);
     expect(hasAnyRole(who([Role.ADMIN]), [Role.INGESTOR])).toBe(false);
     expect(hasAnyRole(who([]), [Role.READER])).toBe(false);
+    // Naming no role allows no one (a bare `@Authorized()` fails closed).
+    expect(hasAnyRole(who([Role.ADMIN]), [])).toBe(false);
+    expect(hasAnyRole(who([Role.INGESTOR]), [])).toBe(false);
   });
 
   it("ignore unknown role claims", () => {

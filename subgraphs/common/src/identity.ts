@@ -28,9 +28,12 @@ export interface Identity {
   roles: readonly Role[];
 }
 
-/** True when any of the caller's roles implies one of `required`. */
+/**
+ * True when any of the caller's roles implies one of `required`. An empty `required` is false: a bare
+ * `@Authorized()` names no role, and would otherwise let any valid token through, an INGESTOR's or one with no
+ * role at all; every field must say which roles it serves (test/authorization-matrix.test.ts).
+ */
 export function hasAnyRole(identity: Identity, required: readonly Role[]): boolean {
-  if (required.length === 0) return true;
   return identity.roles.some((r) => HIERARCHY[r]?.some((implied) => required.includes(implied)));
 }
 
