@@ -129,7 +129,7 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     call: `mutation { setPlan(input: { accountId: "${X}", planType: SERVERS, tier: FREE }) { __typename } }`,
   },
   "Mutation.importAdvisories": {
-    access: "ADMIN",
+    access: "INGEST",
     call: `mutation { importAdvisories(osv: []) { __typename } }`,
   },
   "Mutation.ingestPackageInventory": {
@@ -260,6 +260,7 @@ const INGESTOR_VISIBLE: Record<string, "all" | readonly string[]> = {
   EventRejection: "all",
   ImportStixBundlePayload: "all",
   StixProblem: "all",
+  ImportAdvisoriesPayload: "all",
 };
 
 /** Per INGEST mutation with refused fields: its call with `%` for the selection, answering ≥ 1 object. */

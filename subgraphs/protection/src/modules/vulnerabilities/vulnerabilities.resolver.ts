@@ -26,11 +26,11 @@ import {
 
 @Resolver(() => ResourceRef)
 export class VulnerabilitiesResolver {
-  @Authorized(Role.ADMIN)
+  @Authorized(Role.INGESTOR, Role.ADMIN)
   @UseMiddleware(shallowJsonItems("osv"))
   @Mutation(() => ImportAdvisoriesPayload, {
     description:
-      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; ADMIN; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
+      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; INGESTOR or ADMIN, as every feed; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
   })
   importAdvisories(
     @Arg("osv", () => [JSONScalar], { description: "OSV advisories as published." }) osv: unknown[],
