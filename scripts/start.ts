@@ -67,12 +67,13 @@ async function printWelcome(config: Config, gatewayUrl: string): Promise<void> {
   const lines = [
     "",
     "Rampart is running.",
-    `  GraphQL endpoint and explorer: ${gatewayUrl}`,
+    `  GraphQL endpoint: ${gatewayUrl}`,
     `  Health: ${gatewayUrl.replace(/\/graphql$/, "/health")}   Metrics: ${gatewayUrl.replace(/\/graphql$/, "/metrics")}`,
     `  Demo tenant: ${config.demoTenantId}`,
     "",
     "Development tokens (send as `Authorization: Bearer <token>`; valid 12 h):",
   ];
+  const tokens: Partial<Record<Role, string>> = {};
   for (const role of Object.values(Role)) {
     const token = await signDevToken(config.jwt.secret!, {
       subject: `${role.toLowerCase()}@rampart.local`,
@@ -81,8 +82,15 @@ async function printWelcome(config: Config, gatewayUrl: string): Promise<void> {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
     });
+    tokens[role] = token;
     lines.push(`  ${role.padEnd(10)} ${token}`);
   }
+  if (config.introspection)
+    lines.push(
+      "",
+      "Explorer (GraphiQL, offline, with subscriptions), signed in as the demo ANALYST:",
+      `  ${gatewayUrl.replace(/\/graphql$/, "/explorer")}#token=${tokens[Role.ANALYST]}`,
+    );
   lines.push(
     "",
     "Try: curl -s " +

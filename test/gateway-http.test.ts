@@ -214,4 +214,23 @@ describe("gateway: POST /graphql over HTTP", () => {
     const answer = await send([text], { "content-type": "application/json", authorization: "Bearer nope" });
     expect([answer.status, answer.body.errors?.[0]?.extensions?.code]).toEqual([401, "UNAUTHENTICATED"]);
   });
+
+  it("answers a document with no operation to run with 400 BAD_USER_INPUT, not an internal error", async () => {
+    const two = "query A { accounts(first: 1) { totalCount } } query B { accounts(first: 2) { totalCount } }";
+    for (const body of [
+      { query: QUERY, operationName: "Nope" },
+      { query: two },
+      { query: two, operationName: "C" },
+    ]) {
+      const answer = await send([JSON.stringify(body)], { "content-type": "application/json" });
+      expect([answer.status, answer.body.errors?.map((e) => e.extensions?.code)]).toEqual([
+        400,
+        ["BAD_USER_INPUT"],
+      ]);
+    }
+    const named = await send([JSON.stringify({ query: two, operationName: "B" })], {
+      "content-type": "application/json",
+    });
+    expect([named.status, named.body.errors]).toEqual([200, undefined]);
+  });
 });

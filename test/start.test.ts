@@ -55,8 +55,13 @@ describe("npm start", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const out = await waitForOutput(child, /Ctrl-C stops everything/, 90_000);
-    const url = /GraphQL endpoint and explorer: (\S+)/.exec(out)![1];
+    const url = /GraphQL endpoint: (\S+)/.exec(out)![1];
     expect(url).toBe(`http://127.0.0.1:${ports[0]}/graphql`);
+    // The explorer's link, signed in as the demo ANALYST, serves the page.
+    const explorer = /(http:\S+\/explorer)#token=(eyJ\S+)/.exec(out)!;
+    expect(explorer[1]).toBe(`http://127.0.0.1:${ports[0]}/explorer`);
+    const page = await fetch(explorer[1]);
+    expect([page.status, (await page.text()).includes("graphiql.min.js")]).toEqual([200, true]);
     const reader = /READER\s+(\S+)/.exec(out)![1];
     for (const role of ["ANALYST", "RESPONDER", "ADMIN", "INGESTOR"])
       expect(out).toMatch(new RegExp(`${role}\\s+eyJ`));

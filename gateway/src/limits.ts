@@ -63,5 +63,28 @@ export function variablesDepthLimit<TContext extends object>(): ApolloServerPlug
   };
 }
 
+/**
+ * A request whose document has no operation to run — `operationName` names none of its operations, or it holds
+ * several and names none — is BAD_USER_INPUT (400). Apollo leaves that to the executor, and @apollo/gateway's
+ * query planner then failed it as an internal error (HTTP 500, code INVALID_GRAPHQL).
+ */
+export function operationRequired<TContext extends object>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, request }) {
+          if (operation) return;
+          const message = request.operationName
+            ? `Unknown operation named "${request.operationName.slice(0, 100)}".`
+            : "The document holds several operations: name the one to run (`operationName`).";
+          throw new GraphQLError(message, {
+            extensions: { code: ErrorCode.BadUserInput, http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
+
 /** True for an error raised by one of the limits above. */
 export const isLimitError = (message: string) => /limit of \d+ exceeded/i.test(message);

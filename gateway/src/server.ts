@@ -20,9 +20,10 @@ import {
 } from "../../subgraphs/common/src";
 import { ClientAuth } from "./auth";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
+import { serveExplorer } from "./explorer";
 import { leanGraphqlPost } from "./graphql-http";
 import { ingestProxy } from "./ingest";
-import { isLimitError, operationLimits, variablesDepthLimit } from "./limits";
+import { isLimitError, operationLimits, operationRequired, variablesDepthLimit } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
 import { loadSafelist, safelistCache, safelistPlugin } from "./safelist";
@@ -149,10 +150,12 @@ export async function startGateway(
     validationRules: limits.validationRules,
     plugins: [
       ...(safelist ? [safelistPlugin<GatewayContext>(safelist)] : []),
+      operationRequired<GatewayContext>(),
       ...limits.plugins,
       variablesDepthLimit<GatewayContext>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Apollo's landing page loads its explorer from a CDN: the gateway serves its own at /explorer.
+      ApolloServerPluginLandingPageDisabled(),
       {
         async requestDidStart() {
           return {
@@ -223,6 +226,15 @@ export async function startGateway(
     context: contextOf,
     onError: (err) => log.error({ err }, "GraphQL request failed"),
   });
+  if (config.introspection) {
+    serveExplorer(app);
+    // A browser opening the endpoint itself gets the explorer.
+    app.get("/graphql", (req, res, next) => {
+      if (req.query.query === undefined && req.accepts(["application/json", "text/html"]) === "text/html")
+        return res.redirect(302, "/explorer");
+      next();
+    });
+  }
   // Everything the lean path leaves to Express: GET, other media types, charsets and encodings.
   app.use(
     "/graphql",
