@@ -523,12 +523,14 @@ describe("workload protection under hostile input", () => {
       expect(zone.modified.toISOString()).toBe("2024-12-31T01:00:00.000Z");
     });
 
-    it("is for admins only", async () => {
-      for (const token of [t.analyst, t.alice, t.ingestor, t.reader])
+    it("is for feeds (INGESTOR) and admins only", async () => {
+      for (const token of [t.analyst, t.alice, t.reader])
         expect(
           codes(await platform.request(ImportAdvisoriesDocument, { osv: [advisory("GHSA-role")] }, token)),
         ).toEqual(["FORBIDDEN"]);
       expect(await count(A, "advisories", "id = 'GHSA-role'")).toBe(0);
+      ok(await platform.request(ImportAdvisoriesDocument, { osv: [advisory("GHSA-role")] }, t.ingestor));
+      expect(await count(A, "advisories", "id = 'GHSA-role'")).toBe(1);
     });
   });
 
