@@ -276,6 +276,17 @@ describe("adaptive application control: learning, approval, modes, violations as
       ),
     ).setAppControlMode;
     expect(audit).toMatchObject({ mode: "AUDIT", updatedBy: "tester@example.com" });
+    // The story's executions (yesterday) ran under this allow list: its machines were grouped and it applied
+    // before them.
+    await inTenant(ds, "tenant-a", async (m) => {
+      await m.query(`UPDATE app_control_groups SET applied_since = now() - interval '3 days' WHERE id = $1`, [
+        webGroupId,
+      ]);
+      await m.query(
+        `UPDATE app_control_members SET member_since = now() - interval '3 days' WHERE group_id = $1`,
+        [webGroupId],
+      );
+    });
     expect(await auditActions()).toEqual(
       expect.arrayContaining(["appcontrol.learned", "appcontrol.rules.approved", "appcontrol.mode.set"]),
     );
@@ -370,5 +381,41 @@ describe("adaptive application control: learning, approval, modes, violations as
         .detections,
     ).toBe(0);
     expect((await violations()).filter((d) => d.resourceId === ids[WEB_2])).toHaveLength(2);
+  });
+
+  it("does not judge executions from before the allow list applied, which an agent uploads late", async () => {
+    const run = (id: string, time: string) => ({
+      kind: "process",
+      id,
+      resourceId: ids[WEB_2],
+      time,
+      host: "vm-web-prod-02",
+      pid: 4343,
+      image: "/tmp/xmrig",
+      commandLine: "/tmp/xmrig -o pool.example.net:3333",
+      user: "www-data",
+      sha256: "ab".repeat(32),
+    });
+    ok(
+      await platform.request(
+        SetAppControlModeDocument,
+        { input: { groupId: webGroupId, mode: "AUDIT" } },
+        tokens.admin,
+      ),
+    );
+    // Yesterday the group was in NONE: that run was under no allow list.
+    expect(
+      (
+        await ingestTelemetry(
+          platform,
+          ndjson([run("xmrig-late", shifted("2025-01-15T18:10:00Z"))]),
+          tokens.ingestor,
+        )
+      ).detections,
+    ).toBe(0);
+    expect(
+      (await ingestTelemetry(platform, ndjson([run("xmrig-now", new Date().toISOString())]), tokens.ingestor))
+        .detections,
+    ).toBe(1);
   });
 });

@@ -9,6 +9,7 @@ import { VulnerabilityMatching1765500000000 } from "./1765500000000-vulnerabilit
 import { VulnerabilityMatchStatus1765600000000 } from "./1765600000000-vulnerability-match-status";
 import { JitAuditResource1765900000000 } from "./1765900000000-jit-audit-resource";
 import { FimBaselineKey1766000000000 } from "./1766000000000-fim-baseline-key";
+import { AppControlAppliedSince1766620000000 } from "./1766620000000-appcontrol-applied-since";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -23,4 +24,5 @@ export const protectionMigrations = [
   VulnerabilityMatchStatus1765600000000,
   JitAuditResource1765900000000,
   FimBaselineKey1766000000000,
+  AppControlAppliedSince1766620000000,
 ];

@@ -518,7 +518,10 @@ export class AppControlService {
             );
         }
         await m.query(
-          `UPDATE app_control_groups SET mode = $3, updated_by = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          // The allow list applies from when the group leaves NONE (AUDIT ↔ ENFORCE keeps it applied).
+          `UPDATE app_control_groups SET mode = $3, updated_by = $4, updated_at = now(),
+             applied_since = CASE WHEN $3 = 'NONE' THEN NULL WHEN mode = 'NONE' THEN now() ELSE applied_since END
+           WHERE tenant_id = $1 AND id = $2`,
           [tenantId, input.groupId, input.mode, this.identity.subject],
         );
         const details = { groupId: input.groupId, mode: input.mode, previousMode: current.mode };

@@ -33,8 +33,14 @@ export class AllowList {
   }
 }
 
-/** Answers `appControlAllows` for a batch's machines. */
-export type AppControlAnswer = (resourceId: string, exe: Executable) => boolean | null;
+/**
+ * Answers `appControlAllows` for a batch's machines, and since when (epoch ms) each machine's allow list
+ * applies: the later of its group leaving mode NONE and the machine joining the group.
+ */
+export interface AppControlAnswer {
+  allows: (resourceId: string, exe: Executable) => boolean | null;
+  since: (resourceId: string) => number | null;
+}
 
 /** Loads the applied allow lists of the groups of `resourceIds` (two statements for any number). */
 export async function loadAppControlPolicies(
@@ -43,14 +49,15 @@ export async function loadAppControlPolicies(
   resourceIds: readonly string[],
 ): Promise<AppControlAnswer> {
   const ids = [...new Set(resourceIds.filter(isUuid))];
-  if (ids.length === 0) return () => null;
+  const none: AppControlAnswer = { allows: () => null, since: () => null };
+  if (ids.length === 0) return none;
   const members = (await m.query(
-    `SELECT mem.resource_id, mem.group_id FROM app_control_members mem
-     JOIN app_control_groups g ON g.id = mem.group_id
+    `SELECT mem.resource_id, mem.group_id, GREATEST(mem.member_since, g.applied_since) AS since
+     FROM app_control_members mem JOIN app_control_groups g ON g.id = mem.group_id
      WHERE mem.tenant_id = $1 AND mem.resource_id = ANY($2::uuid[]) AND g.mode IN ('AUDIT', 'ENFORCE')`,
     [tenantId, ids],
-  )) as Array<{ resource_id: string; group_id: string }>;
-  if (members.length === 0) return () => null;
+  )) as Array<{ resource_id: string; group_id: string; since: Date | null }>;
+  if (members.length === 0) return none;
   const groupIds = [...new Set(members.map((r) => r.group_id))];
   const rules = (await m.query(
     `SELECT group_id, kind, path_key, publisher, sha256 FROM app_control_rules
@@ -66,5 +73,9 @@ export async function loadAppControlPolicies(
   const lists = new Map(groupIds.map((id) => [id, new AllowList()]));
   for (const r of rules) lists.get(r.group_id)!.add(r.kind, r.path_key, r.publisher, r.sha256);
   const byMachine = new Map(members.map((r) => [r.resource_id, lists.get(r.group_id)!]));
-  return (resourceId, exe) => byMachine.get(resourceId)?.allows(exe) ?? null;
+  const since = new Map(members.map((r) => [r.resource_id, r.since ? new Date(r.since).getTime() : null]));
+  return {
+    allows: (resourceId, exe) => byMachine.get(resourceId)?.allows(exe) ?? null,
+    since: (resourceId) => since.get(resourceId) ?? null,
+  };
 }

@@ -121,7 +121,8 @@ export async function loadDetectionContext(
   const watchLists = await loadWatchLists(m, tenantId, machinesOf("file"));
   return {
     jitLockedPorts: (resourceId) => locked.get(resourceId) ?? [],
-    appControlAllows: appControl,
+    appControlAllows: appControl.allows,
+    appControlSince: appControl.since,
     isCriticalPath: (resourceId, path) =>
       (watchLists.get(resourceId)?.matcher ?? defaultWatchMatcher()).critical(path),
     jitGrantCovers: (resourceId, access) => {

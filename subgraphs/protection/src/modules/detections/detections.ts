@@ -44,6 +44,11 @@ export interface DetectionContext {
     resourceId: string,
     exe: { path: string; sha256?: string; publisher?: string },
   ) => boolean | null;
+  /**
+   * Since when (epoch ms) the machine's allow list applies (absent or null: always). An execution before it —
+   * uploaded late — did not run under that allow list and is not judged by it.
+   */
+  appControlSince?: (resourceId: string) => number | null;
   /** Critical watched paths (FIM) for the machine. */
   isCriticalPath: (resourceId: string, path: string) => boolean;
   /**
@@ -549,6 +554,8 @@ function detectBruteForce(records: readonly TelemetryRecord[]): Detection[] {
 function detectAppControl(processes: readonly ProcessRecord[], ctx: DetectionContext): Detection[] {
   const cache = new Map<string, boolean | null>();
   const violations = processes.filter((p) => {
+    const since = ctx.appControlSince?.(p.resourceId) ?? null;
+    if (since !== null && ms(p.time) < since) return false;
     const key = `${p.resourceId}|${p.image}|${p.sha256 ?? ""}|${p.publisher ?? ""}`;
     if (!cache.has(key))
       cache.set(
