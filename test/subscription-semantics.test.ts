@@ -146,6 +146,54 @@ describe("live subscriptions: what an integrator relies on", () => {
     high.stop();
   });
 
+  it("a resumed stream filters each change by the incident's state then, as a connected one did", async () => {
+    const tenant = "tenant-state-at-change";
+    const analyst = await platform.token([Role.ANALYST], tenant);
+    const gql = async <T>(query: string, variables: object) =>
+      ok(
+        await postGraphql<T>(
+          platform.gateway.url,
+          { query, variables },
+          { authorization: `Bearer ${analyst}` },
+        ),
+      );
+    const create = (title: string) =>
+      gql<{ createIncident: { id: string; etag: string } }>(
+        `mutation ($t: String!) { createIncident(input: { title: $t, severity: MEDIUM }) { id etag } }`,
+        { t: title },
+      ).then((d) => d.createIncident);
+    const open = { filter: { statuses: ["NEW", "ACTIVE"] } };
+
+    // A connected integrator's feed of open incidents sees one created and then closed: CREATED only.
+    const connected = watch(client(analyst), CHANGES, open);
+    const marker = watch(client(analyst), CHANGES);
+    await pause();
+    await create("S-marker");
+    await eventually(() => changes(marker)[0], "the marker's change");
+    const cursor = changes(marker)[0].cursor;
+    marker.stop();
+    const closed = await create("S-created-then-closed");
+    await gql(
+      `mutation ($id: ID!, $etag: String!) {
+         closeIncident(input: { id: $id, etag: $etag, classification: FALSE_POSITIVE, reason: "test" }) { status } }`,
+      { id: closed.id, etag: closed.etag },
+    );
+    await create("S-end");
+    await eventually(() => changes(connected).some((c) => c.incident.title === "S-end"), "the connected end");
+
+    // One that was away resumes from the marker's cursor: the same changes, although the incident is closed now.
+    const resumed = watch(client(analyst), CHANGES, { ...open, after: cursor });
+    await eventually(() => changes(resumed).some((c) => c.incident.title === "S-end"), "the resumed end");
+    const seen = (s: Stream) =>
+      changes(s)
+        .filter((c) => c.incident.title !== "S-marker")
+        .map((c) => `${c.kind} ${c.incident.title}`);
+    expect(seen(resumed)).toEqual(["CREATED S-created-then-closed", "CREATED S-end"]);
+    expect(seen(resumed)).toEqual(seen(connected));
+    connected.stop();
+    resumed.stop();
+  });
+
   it("refuses, as BAD_USER_INPUT, a cursor of the right form that no stream ever gave", async () => {
     const tenant = "tenant-forged-cursor";
     const reader = await platform.token([Role.READER], tenant);

@@ -11,6 +11,7 @@ import { ThreatIndicatorsById1766100000000 } from "./1766100000000-threat-indica
 import { ConnectorKeptTime1766200000000 } from "./1766200000000-connector-kept-time";
 import { ThreatIndicatorVersions1766300000000 } from "./1766300000000-threat-indicator-versions";
 import { AlertResourceScope1766400000000 } from "./1766400000000-alert-resource-scope";
+import { IncidentChangeState1766720000000 } from "./1766720000000-incident-change-state";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -27,4 +28,5 @@ export const siemMigrations = [
   ConnectorKeptTime1766200000000,
   ThreatIndicatorVersions1766300000000,
   AlertResourceScope1766400000000,
+  IncidentChangeState1766720000000,
 ];

@@ -19,7 +19,7 @@ import {
   type StreamPosition,
 } from "../../../../common/src";
 import { alertFromRow } from "../alerts/alert.entity";
-import { incidentFromRow } from "../incidents/incident.entity";
+import { incidentFromRow, type Incident } from "../incidents/incident.entity";
 import {
   ALERT_CREATED_TOPIC,
   AlertEvent,
@@ -78,6 +78,22 @@ function notACursor(): BadUserInputError {
  * The SIEM's live streams over its outbox, one per process: one LISTEN connection for all
  * subscriptions, each subscription reading its tenant's rows (row-level security applies).
  */
+/**
+ * The incident as the change's transaction left it, for filtering: the filterable state the outbox event carries
+ * (`payload.state`, migration 1766720000000), over the incident as it is now (events written before that
+ * migration carry none).
+ */
+function asOfChange(incident: Incident, payload: unknown): Incident {
+  const state = (payload as { state?: Record<string, unknown> } | null)?.state;
+  if (!state || typeof state !== "object") return incident;
+  return Object.assign(Object.create(Object.getPrototypeOf(incident) as object) as Incident, incident, {
+    severity: (state.severity as Incident["severity"]) ?? incident.severity,
+    status: (state.status as Incident["status"]) ?? incident.status,
+    labels: Array.isArray(state.labels) ? state.labels.map(String) : incident.labels,
+    owner: typeof state.owner === "string" ? state.owner : null,
+  });
+}
+
 export class LiveFeed implements BackgroundWork {
   constructor(
     private readonly ds: DataSource,
@@ -101,7 +117,7 @@ export class LiveFeed implements BackgroundWork {
       for (const row of rows) {
         const incident = incidents.get(row.key);
         const kind = TOPIC_KIND.get(row.topic);
-        if (!incident || !kind || !incidentMatches(incident, kind, filter)) continue;
+        if (!incident || !kind || !incidentMatches(asOfChange(incident, row.payload), kind, filter)) continue;
         const payload = row.payload as { changedFields?: unknown; actor?: unknown };
         changes.push(
           Object.assign(new IncidentChange(), {
