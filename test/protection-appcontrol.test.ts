@@ -50,6 +50,20 @@ describe("adaptive application control: learning, approval, modes, violations as
       ).map((r) => r.action),
     );
 
+  /** A run of a miner the web group's allow list does not allow, on vm-web-prod-02 at `time`. */
+  const xmrig = (id: string, time: string) => ({
+    kind: "process",
+    id,
+    resourceId: ids[WEB_2],
+    time,
+    host: "vm-web-prod-02",
+    pid: 4242,
+    image: "/tmp/xmrig",
+    commandLine: "/tmp/xmrig -o pool.example.net:3333",
+    user: "www-data",
+    sha256: "ab".repeat(32),
+  });
+
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
     Object.assign(
@@ -346,18 +360,7 @@ describe("adaptive application control: learning, approval, modes, violations as
   });
 
   it("ENFORCE also alerts; back to NONE the group judges nothing", async () => {
-    const run = (id: string, storyTime: string) => ({
-      kind: "process",
-      id,
-      resourceId: ids[WEB_2],
-      time: shifted(storyTime),
-      host: "vm-web-prod-02",
-      pid: 4242,
-      image: "/tmp/xmrig",
-      commandLine: "/tmp/xmrig -o pool.example.net:3333",
-      user: "www-data",
-      sha256: "ab".repeat(32),
-    });
+    const run = (id: string, storyTime: string) => xmrig(id, shifted(storyTime));
     ok(
       await platform.request(
         SetAppControlModeDocument,
@@ -384,18 +387,6 @@ describe("adaptive application control: learning, approval, modes, violations as
   });
 
   it("does not judge executions from before the allow list applied, which an agent uploads late", async () => {
-    const run = (id: string, time: string) => ({
-      kind: "process",
-      id,
-      resourceId: ids[WEB_2],
-      time,
-      host: "vm-web-prod-02",
-      pid: 4343,
-      image: "/tmp/xmrig",
-      commandLine: "/tmp/xmrig -o pool.example.net:3333",
-      user: "www-data",
-      sha256: "ab".repeat(32),
-    });
     ok(
       await platform.request(
         SetAppControlModeDocument,
@@ -408,14 +399,19 @@ describe("adaptive application control: learning, approval, modes, violations as
       (
         await ingestTelemetry(
           platform,
-          ndjson([run("xmrig-late", shifted("2025-01-15T18:10:00Z"))]),
+          ndjson([xmrig("xmrig-late", shifted("2025-01-15T18:10:00Z"))]),
           tokens.ingestor,
         )
       ).detections,
     ).toBe(0);
     expect(
-      (await ingestTelemetry(platform, ndjson([run("xmrig-now", new Date().toISOString())]), tokens.ingestor))
-        .detections,
+      (
+        await ingestTelemetry(
+          platform,
+          ndjson([xmrig("xmrig-now", new Date().toISOString())]),
+          tokens.ingestor,
+        )
+      ).detections,
     ).toBe(1);
   });
 });
