@@ -56,9 +56,21 @@ describe("explorer (GraphiQL served by the gateway)", () => {
       };
       editor.CodeMirror.setValue(text);
     }, query);
-    // GraphiQL reads the operation's name from the editor a moment after an edit (debounced).
-    await page.waitForTimeout(600);
-    await page.click(".graphiql-execute-button");
+    // GraphiQL reads the operation's name from the editor a moment after an edit (debounced): until it has,
+    // it sends the previous name, which the gateway refuses. Run again until the new name went out.
+    for (let attempt = 0; ; attempt++) {
+      await page.waitForTimeout(300);
+      await page.click(".graphiql-execute-button");
+      await page.waitForTimeout(700);
+      const stale = await page.evaluate(() => {
+        const pane = document.querySelector(".result-window .CodeMirror") as unknown as {
+          CodeMirror: { getValue(): string };
+        } | null;
+        return pane?.CodeMirror.getValue().includes("Unknown operation named") ?? false;
+      });
+      if (!stale) return;
+      if (attempt === 10) throw new Error("GraphiQL kept sending the previous operation's name");
+    }
   }
   /** The result pane's text once it contains `part`. */
   async function result(part: string): Promise<string> {
