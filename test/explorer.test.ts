@@ -61,31 +61,34 @@ describe("explorer (GraphiQL served by the gateway)", () => {
     for (let attempt = 0; ; attempt++) {
       await page.waitForTimeout(300);
       await page.click(".graphiql-execute-button");
-      await page.waitForTimeout(700);
-      const stale = await page.evaluate(() => {
-        const pane = document.querySelector(".result-window .CodeMirror") as unknown as {
-          CodeMirror: { getValue(): string };
-        } | null;
-        return pane?.CodeMirror.getValue().includes("Unknown operation named") ?? false;
-      });
-      if (!stale) return;
+      if ((await shows("Unknown operation named", 700)) === null) return;
       if (attempt === 10) throw new Error("GraphiQL kept sending the previous operation's name");
     }
   }
+  /** The result pane's text once it contains `part`, or null when it has not within `timeoutMs`. */
+  async function shows(part: string, timeoutMs: number): Promise<string | null> {
+    return page
+      .waitForFunction(
+        (wanted) => {
+          const pane = document.querySelector(".result-window .CodeMirror") as unknown as {
+            CodeMirror: { getValue(): string };
+          } | null;
+          const text = pane?.CodeMirror.getValue() ?? "";
+          return text.includes(wanted) ? text : null;
+        },
+        part,
+        { timeout: timeoutMs },
+      )
+      .then(
+        async (handle) => (await handle.jsonValue()) as string,
+        () => null,
+      );
+  }
   /** The result pane's text once it contains `part`. */
   async function result(part: string): Promise<string> {
-    const handle = await page.waitForFunction(
-      (wanted) => {
-        const pane = document.querySelector(".result-window .CodeMirror") as unknown as {
-          CodeMirror: { getValue(): string };
-        } | null;
-        const text = pane?.CodeMirror.getValue() ?? "";
-        return text.includes(wanted) ? text : null;
-      },
-      part,
-      { timeout: 20_000 },
-    );
-    return (await handle.jsonValue()) as string;
+    const text = await shows(part, 20_000);
+    if (text === null) throw new Error(`the result pane never showed ${part}`);
+    return text;
   }
 
   it("signs in from the printed link, loads only from the gateway, and runs a query across subgraphs", async () => {
@@ -122,21 +125,7 @@ describe("explorer (GraphiQL served by the gateway)", () => {
         { authorization: `Bearer ${analyst}` },
       );
       expect(res.errors).toBeUndefined();
-      const seen = await page
-        .waitForFunction(
-          (t) => {
-            const pane = document.querySelector(".result-window .CodeMirror") as unknown as {
-              CodeMirror: { getValue(): string };
-            } | null;
-            return pane?.CodeMirror.getValue().includes(t) ?? false;
-          },
-          title,
-          { timeout: 2_000 },
-        )
-        .then(
-          () => true,
-          () => false,
-        );
+      const seen = (await shows(title, 2_000)) !== null;
       created = seen;
     }
     expect(created).toBe(true);

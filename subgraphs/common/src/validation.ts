@@ -97,3 +97,11 @@ export function jsonProblem(
   const problem = walk(value, 0);
   return problem && { path: problem.path.replace(/^\./, ""), message: problem.message };
 }
+
+/**
+ * Whether a provider's resource id is an Azure Resource Manager id (`/subscriptions/…`), which Azure compares
+ * without regard to case and whose sub-resources' ids extend it.
+ */
+export function isArmId(externalId: string): boolean {
+  return /^\/subscriptions\//i.test(externalId);
+}

@@ -1,5 +1,6 @@
 import {
   assertNoProblems,
+  isArmId,
   isUuid,
   newId,
   OrderDirection,
@@ -26,7 +27,6 @@ import {
 } from "./inventory.inputs";
 import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
 import {
-  isArmId,
   validateAccountInputs,
   validateResourceFilter,
   validateResourceInputs,

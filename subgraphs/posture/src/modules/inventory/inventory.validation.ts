@@ -1,4 +1,5 @@
 import {
+  isArmId,
   isPlainObject,
   isUuid,
   jsonProblem,
@@ -51,11 +52,6 @@ function json(
   if (fault)
     problems.push({ index, field: fault.path ? `${field}.${fault.path}` : field, message: fault.message });
   return fault === null;
-}
-
-/** Whether an external id is an Azure Resource Manager id, which Azure compares without regard to case. */
-export function isArmId(externalId: string): boolean {
-  return /^\/subscriptions\//i.test(externalId);
 }
 
 /**

@@ -1,8 +1,5 @@
-import { isUuid } from "../../../../common/src";
+import { isArmId, isUuid } from "../../../../common/src";
 import { entityKey } from "./alert-store";
-
-/** An Azure Resource Manager id: the resources beneath it have ids that extend it. */
-const ARM_ID = /^\/subscriptions\/[^/]+\/./i;
 
 /** A resource as `Resource.alerts` and `Resource.incidents` receive it: Rampart's id and the provider's id. */
 export interface ResourceKey {
@@ -62,7 +59,7 @@ export function resourceAlertHitsParams(tenantId: string, keys: readonly string[
     if (externalId) {
       const value = entityKey("RESOURCE", externalId);
       byValue.push([key, value]);
-      if (ARM_ID.test(externalId)) {
+      if (isArmId(externalId)) {
         const scope = value.replace(/\/+$/, "");
         byScope.push([key, `${scope}/`, `${scope}0`]); // "0" follows "/" byte-wise
       }

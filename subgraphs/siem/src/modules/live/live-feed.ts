@@ -75,25 +75,26 @@ function notACursor(): BadUserInputError {
 }
 
 /**
- * The SIEM's live streams over its outbox, one per process: one LISTEN connection for all
- * subscriptions, each subscription reading its tenant's rows (row-level security applies).
- */
-/**
  * The incident as the change's transaction left it, for filtering: the filterable state the outbox event carries
- * (`payload.state`, migration 1766720000000), over the incident as it is now (events written before that
+ * (`payload.state`, migration 1766720000000) over the incident as it is now (events written before that
  * migration carry none).
  */
 function asOfChange(incident: Incident, payload: unknown): Incident {
   const state = (payload as { state?: Record<string, unknown> } | null)?.state;
   if (!state || typeof state !== "object") return incident;
-  return Object.assign(Object.create(Object.getPrototypeOf(incident) as object) as Incident, incident, {
+  return {
+    ...incident,
     severity: (state.severity as Incident["severity"]) ?? incident.severity,
     status: (state.status as Incident["status"]) ?? incident.status,
     labels: Array.isArray(state.labels) ? state.labels.map(String) : incident.labels,
     owner: typeof state.owner === "string" ? state.owner : null,
-  });
+  };
 }
 
+/**
+ * The SIEM's live streams over its outbox, one per process: one LISTEN connection for all
+ * subscriptions, each subscription reading its tenant's rows (row-level security applies).
+ */
 export class LiveFeed implements BackgroundWork {
   constructor(
     private readonly ds: DataSource,

@@ -218,26 +218,19 @@ export async function runScheduledRule(
             results - each.length,
             rest.flatMap((row) => entitiesOf(spec, read(row))),
             rest.flatMap(evidenceOf),
-            rest.map((r) => r.first as Date | null),
-            rest.map((r) => r.last as Date | null),
-            rest.map((r) => r.newest as string | null),
+            groupSpan(rest),
           ),
         );
     } else if (rows.length) {
-      const newest = rows.reduce<string | null>(
-        (max, r) => (r.newest && (!max || (r.newest as string) > max) ? (r.newest as string) : max),
-        null,
-      );
-      const firsts = rows.map((r) => r.first as Date | null).filter((t): t is Date => t !== null);
-      const lasts = rows.map((r) => r.last as Date | null).filter((t): t is Date => t !== null);
+      const { start, end, newest } = groupSpan(rows);
       alerts.push(
         alertBase(
           rule,
           spec.displayName,
           rows.flatMap((row) => entitiesOf(spec, read(row))),
           rows.flatMap(evidenceOf),
-          firsts.length ? new Date(Math.min(...firsts.map((t) => t.getTime()))) : from,
-          lasts.length ? new Date(Math.max(...lasts.map((t) => t.getTime()))) : now,
+          start ?? from,
+          end ?? now,
           newest ? `${rule.id}:run:${newest}` : emptyKey,
         ),
       );
@@ -277,9 +270,12 @@ export async function runScheduledRule(
               n - each.length,
               rest.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
               rest.map((r) => r.id as string),
-              rest.map((r) => r.time as Date),
-              rest.map((r) => r.time as Date),
-              rest.map((r) => r.id as string),
+              // Oldest first: the span runs from the first event to the last, and the last is the newest.
+              {
+                start: rest[0].time as Date,
+                end: rest[rest.length - 1].time as Date,
+                newest: rest.reduce((max, r) => ((r.id as string) > max ? (r.id as string) : max), ""),
+              },
             ),
           );
       } else {
@@ -310,6 +306,29 @@ function overflow<T>(rows: readonly T[]): [T[], T[]] {
     : [rows.slice(0, MAX_ALERTS_PER_RUN - 1), rows.slice(MAX_ALERTS_PER_RUN - 1)];
 }
 
+/** When some results happened, and the newest event among them (null where they have none). */
+interface Span {
+  start: Date | null;
+  end: Date | null;
+  newest: string | null;
+}
+
+/** The span of summarised groups: their earliest first and latest last event, and their newest event id. */
+function groupSpan(rows: ReadonlyArray<Record<string, unknown>>): Span {
+  let start: Date | null = null;
+  let end: Date | null = null;
+  let newest: string | null = null;
+  for (const r of rows) {
+    const first = r.first as Date | null;
+    const last = r.last as Date | null;
+    const id = r.newest as string | null;
+    if (first && (!start || first < start)) start = first;
+    if (last && (!end || last > end)) end = last;
+    if (id && (!newest || id > newest)) newest = id;
+  }
+  return { start, end, newest };
+}
+
 /**
  * The last alert of a run with more results than MAX_ALERTS_PER_RUN: it stands for the `count` results left,
  * with the evidence and entities of the first of them and the span of their times. Its key is the newest of
@@ -320,23 +339,16 @@ function summaryAlert(
   count: number,
   entities: NewAlert["entities"],
   evidence: string[],
-  firsts: Array<Date | null>,
-  lasts: Array<Date | null>,
-  ids: Array<string | null>,
+  span: Span,
 ): NewAlert {
-  const times = (list: Array<Date | null>) =>
-    list.filter((t): t is Date => t !== null).map((t) => new Date(t).getTime());
-  const newest = ids.reduce<string>((max, id) => (id && id > max ? id : max), "");
-  const start = times(firsts);
-  const end = times(lasts);
   return alertBase(
     rule,
     `${rule.spec.displayName} — and ${count} more result${count === 1 ? "" : "s"}`,
     entities,
     evidence,
-    new Date(Math.min(...start)),
-    new Date(Math.max(...end)),
-    `${rule.id}:rest:${newest}`,
+    span.start!,
+    span.end!,
+    `${rule.id}:rest:${span.newest}`,
   );
 }
 
