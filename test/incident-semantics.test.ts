@@ -97,6 +97,7 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
             id,
             etag: (await incident(id)).etag,
             classification: "TRUE_POSITIVE",
+            classificationReason: "SUSPICIOUS_ACTIVITY",
             reason: "Contained",
           },
         },
@@ -237,6 +238,7 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
         status: "ACTIVE",
         classification: null,
         classificationReason: null,
+        classificationComment: null,
         alerts: { totalCount: 2 },
       });
       expect(reopened.activity.map((a) => a.action)).toEqual([
@@ -248,7 +250,11 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       const events = await outbox("incident.reopened", first);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
-        changes: { status: ["CLOSED", "ACTIVE"], classification: ["TRUE_POSITIVE", null] },
+        changes: {
+          status: ["CLOSED", "ACTIVE"],
+          classification: ["TRUE_POSITIVE", null],
+          classificationReason: ["SUSPICIOUS_ACTIVITY", null],
+        },
         actor: "system",
       });
     });
@@ -266,7 +272,7 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       try {
         await runner.query(`SELECT set_config('rampart.tenant_id', $1, true)`, [T]);
         await runner.query(
-          `UPDATE incidents SET status = 'CLOSED', classification = 'TRUE_POSITIVE', classification_reason = 'Contained',
+          `UPDATE incidents SET status = 'CLOSED', classification = 'TRUE_POSITIVE', classification_comment = 'Contained',
              closed_at = now(), etag = etag + 1 WHERE id = $1`,
           [incident],
         );

@@ -222,12 +222,13 @@ describe("incident workflow edges: merge, close/reopen, triage input, paging, in
       expect(await detail(s.id)).toMatchObject({
         status: "CLOSED",
         classification: "UNDETERMINED",
-        classificationReason: `Merged into incident ${t.number}`,
+        classificationReason: null,
+        classificationComment: `Merged into incident ${t.number}`,
       });
       expect(await detail(c.id)).toMatchObject({
         status: "CLOSED",
         classification: "FALSE_POSITIVE",
-        classificationReason: "Known scanner",
+        classificationComment: "Known scanner",
       });
     });
 
@@ -398,9 +399,127 @@ describe("incident workflow edges: merge, close/reopen, triage input, paging, in
       expect(closed).toMatchObject({
         status: "CLOSED",
         classification: "TRUE_POSITIVE",
-        classificationReason: "Confirmed.",
+        classificationReason: null,
+        classificationComment: "Confirmed.",
       });
       expect(await delta(A, before)).toEqual({ "incident.closed": 1, activity: 1, audit: 1 });
+    });
+
+    it("takes only the classification reason that goes with the classification, records it and clears it on reopen", async () => {
+      const { id, etag } = await create("Reason probe");
+      const mismatched = [
+        ["TRUE_POSITIVE", "SUSPICIOUS_BUT_EXPECTED"],
+        ["TRUE_POSITIVE", "INACCURATE_DATA"],
+        ["BENIGN_POSITIVE", "SUSPICIOUS_ACTIVITY"],
+        ["BENIGN_POSITIVE", "INCORRECT_ALERT_LOGIC"],
+        ["FALSE_POSITIVE", "SUSPICIOUS_ACTIVITY"],
+        ["FALSE_POSITIVE", "SUSPICIOUS_BUT_EXPECTED"],
+        ["UNDETERMINED", "SUSPICIOUS_ACTIVITY"],
+        ["UNDETERMINED", "INACCURATE_DATA"],
+        ["FALSE_POSITIVE", "MALWARE"],
+      ] as const;
+      for (const [classification, classificationReason] of mismatched) {
+        const res = await refused(
+          EdgeCloseIncidentDocument,
+          {
+            input: {
+              id,
+              etag,
+              classification,
+              classificationReason: classificationReason as never,
+              reason: "r",
+            },
+          },
+          analyst,
+          "BAD_USER_INPUT",
+        );
+        if (classificationReason !== "MALWARE")
+          expect(res.errors?.[0]?.extensions?.problems).toEqual([
+            { field: "classificationReason", message: expect.stringContaining(classification) },
+          ]);
+      }
+      expect(await detail(id)).toMatchObject({ status: "NEW", etag, classificationReason: null });
+
+      const before = await effects(A);
+      const closed = ok(
+        await platform.request(
+          EdgeCloseIncidentDocument,
+          {
+            input: {
+              id,
+              etag,
+              classification: "FALSE_POSITIVE",
+              classificationReason: "INACCURATE_DATA",
+              reason: "The firewall export swapped source and destination.",
+            },
+          },
+          analyst,
+        ),
+      ).closeIncident;
+      expect(closed).toMatchObject({
+        status: "CLOSED",
+        classification: "FALSE_POSITIVE",
+        classificationReason: "INACCURATE_DATA",
+        classificationComment: "The firewall export swapped source and destination.",
+      });
+      expect(await delta(A, before)).toEqual({ "incident.closed": 1, activity: 1, audit: 1 });
+      const closing = {
+        status: ["NEW", "CLOSED"],
+        classification: [null, "FALSE_POSITIVE"],
+        classificationReason: [null, "INACCURATE_DATA"],
+        reason: "The firewall export swapped source and destination.",
+      };
+      expect(JSON.parse((await detail(id)).activity.at(-1)!.changes)).toEqual(closing);
+      const payload = async (topic: string) =>
+        (
+          await inTenant(siem, A, (m) =>
+            m.query(`SELECT payload FROM outbox WHERE topic = $1 AND key = $2`, [topic, id]),
+          )
+        ).map((r: { payload: unknown }) => r.payload);
+      expect(await payload("incident.closed")).toEqual([
+        expect.objectContaining({ changedFields: Object.keys(closing), changes: closing }),
+      ]);
+
+      const reopened = ok(
+        await platform.request(EdgeReopenIncidentDocument, { input: { id, etag: closed.etag } }, analyst),
+      ).reopenIncident;
+      expect(reopened).toMatchObject({
+        status: "ACTIVE",
+        classification: null,
+        classificationReason: null,
+        classificationComment: null,
+      });
+      const reopening = {
+        status: ["CLOSED", "ACTIVE"],
+        classification: ["FALSE_POSITIVE", null],
+        classificationReason: ["INACCURATE_DATA", null],
+      };
+      expect(JSON.parse((await detail(id)).activity.at(-1)!.changes)).toEqual(reopening);
+      expect(await payload("incident.reopened")).toEqual([expect.objectContaining({ changes: reopening })]);
+    });
+
+    it("closes with every reason of its classification, and without one as before", async () => {
+      const pairs = [
+        ["TRUE_POSITIVE", "SUSPICIOUS_ACTIVITY"],
+        ["BENIGN_POSITIVE", "SUSPICIOUS_BUT_EXPECTED"],
+        ["FALSE_POSITIVE", "INCORRECT_ALERT_LOGIC"],
+        ["FALSE_POSITIVE", "INACCURATE_DATA"],
+        ["UNDETERMINED", null],
+        ["FALSE_POSITIVE", null],
+      ] as const;
+      for (const [classification, classificationReason] of pairs) {
+        const { id, etag } = await create(`Pair ${classification} ${classificationReason}`);
+        const closed = ok(
+          await platform.request(
+            EdgeCloseIncidentDocument,
+            { input: { id, etag, classification, classificationReason, reason: "Reviewed." } },
+            analyst,
+          ),
+        ).closeIncident;
+        expect(closed).toMatchObject({ status: "CLOSED", classification, classificationReason });
+        const changes = JSON.parse((await detail(id)).activity.at(-1)!.changes);
+        expect("classificationReason" in changes).toBe(classificationReason !== null);
+      }
     });
 
     it("answers closing a closed and reopening an open incident with CONFLICT, writing nothing", async () => {

@@ -158,7 +158,8 @@ describe("incidents: correlation, triage with etags, closing, merging, activity 
     expect(closed).toMatchObject({
       status: "CLOSED",
       classification: "TRUE_POSITIVE",
-      classificationReason: "Confirmed malware",
+      classificationReason: null,
+      classificationComment: "Confirmed malware",
     });
     const reopened = ok(
       await platform.request(

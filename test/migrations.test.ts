@@ -9,6 +9,7 @@ import {
 } from "../subgraphs/common/src";
 import { EventsStorage1765700000000 } from "../migrations/siem/1765700000000-events-storage";
 import { EventsEntityKeys1765900000000 } from "../migrations/siem/1765900000000-events-entity-keys";
+import { IncidentClassificationReason1766810000000 } from "../migrations/siem/1766810000000-incident-classification-reason";
 import { EVENT_MATCH } from "../subgraphs/siem/src/modules/investigation/investigation.service";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
@@ -244,6 +245,43 @@ describe("migrations", () => {
         expect((await lookup("tenant-b", "HOST", "VM-3")).ids).toHaveLength(40);
       },
       (q) => q.query(`DROP TABLE IF EXISTS events_p20261102`),
+    );
+  });
+
+  it("keeps a closed incident's free-text reason as its comment, and holds the structured reason to its classification", async () => {
+    const id = "0190a0a0-0000-7000-8000-0000000000c1";
+    await withRunner(
+      "siem",
+      async (q) => {
+        const migration = new IncidentClassificationReason1766810000000();
+        await migration.down(q);
+        await q.query(
+          `INSERT INTO incidents (id, tenant_id, number, title, severity, status, classification, classification_reason, closed_at)
+           VALUES ($1, 'tenant-a', 9001, 'Closed before', 'HIGH', 'CLOSED', 'TRUE_POSITIVE', 'Contained', now())`,
+          [id],
+        );
+        await migration.up(q);
+        const [row] = (await q.query(
+          `SELECT classification, classification_reason, classification_comment FROM incidents WHERE id = $1`,
+          [id],
+        )) as Array<Record<string, unknown>>;
+        expect(row).toEqual({
+          classification: "TRUE_POSITIVE",
+          classification_reason: null,
+          classification_comment: "Contained",
+        });
+        const setReason = (reason: string) =>
+          q.query(`UPDATE incidents SET classification_reason = $2 WHERE id = $1`, [id, reason]);
+        await expect(setReason("INACCURATE_DATA")).rejects.toThrow(/incidents_classification_reason/);
+        await setReason("SUSPICIOUS_ACTIVITY");
+        await migration.down(q);
+        const [back] = (await q.query(`SELECT classification_reason FROM incidents WHERE id = $1`, [
+          id,
+        ])) as Array<Record<string, unknown>>;
+        expect(back).toEqual({ classification_reason: "Contained" });
+        await migration.up(q);
+      },
+      (q) => q.query(`DELETE FROM incidents WHERE id = $1`, [id]),
     );
   });
 

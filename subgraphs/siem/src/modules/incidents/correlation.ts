@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import type { EntityManager } from "typeorm";
 import { newId } from "../../../../common/src";
-import { recordIncidentChange, refreshIncidentRollups, reopenIncident } from "./incident-workflow.service";
+import { incidentFromRow } from "./incident.entity";
+import {
+  recordIncidentChange,
+  refreshIncidentRollups,
+  reopenedChanges,
+  reopenIncident,
+} from "./incident-workflow.service";
 
 /** Most alerts one incident holds; further alerts of the same group open a new incident (as Sentinel does). */
 export const MAX_ALERTS_PER_INCIDENT = 150;
@@ -101,8 +107,7 @@ export async function correlateAlerts(
       if (candidate.status === "CLOSED") {
         await reopenIncident(m, tenantId, incident.id);
         await recordIncidentChange(m, identity, incident, "incident.reopened", {
-          status: ["CLOSED", "ACTIVE"],
-          classification: [candidate.classification, null],
+          ...reopenedChanges(incidentFromRow(candidate)),
           alertId: alert.id,
         });
       }

@@ -21,6 +21,7 @@ import { lockCorrelation, MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
 import { IncidentConnection } from "./incidents.connections";
 import {
+  CLASSIFICATION_REASONS,
   IncidentActivity,
   IncidentComment,
   IncidentOrderField,
@@ -225,18 +226,31 @@ export class IncidentWorkflowService {
     }
     const problem = textProblem(input.reason);
     if (problem) throw new BadUserInputError("Invalid reason.", [{ field: "reason", message: problem }]);
+    const reason = input.classificationReason ?? null;
+    const allowed = CLASSIFICATION_REASONS[input.classification];
+    if (reason && !allowed.includes(reason))
+      throw new BadUserInputError("The classification reason does not go with the classification.", [
+        {
+          field: "classificationReason",
+          message: allowed.length
+            ? `${input.classification} takes ${allowed.join(" or ")}, not ${reason}`
+            : `${input.classification} takes no classification reason`,
+        },
+      ]);
     return this.change(input.id, input.etag, async (m, current) => {
       if (current.status === IncidentStatus.CLOSED)
         throw new ConflictError(`Incident ${current.number} is already closed.`);
       await m.query(
-        `UPDATE incidents SET status = 'CLOSED', classification = $3, classification_reason = $4, closed_at = now() WHERE tenant_id = $1 AND id = $2`,
-        [this.identity.tenantId, current.id, input.classification, input.reason.trim()],
+        `UPDATE incidents SET status = 'CLOSED', classification = $3, classification_reason = $4, classification_comment = $5,
+           closed_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [this.identity.tenantId, current.id, input.classification, reason, input.reason.trim()],
       );
       return {
         topic: "incident.closed" as const,
         changes: {
           status: [current.status, "CLOSED"],
           classification: [null, input.classification],
+          ...(reason ? { classificationReason: [null, reason] } : {}),
           reason: input.reason.trim(),
         },
       };
@@ -252,10 +266,7 @@ export class IncidentWorkflowService {
       // active incident nobody sees. Its work continues in the incident it was merged into.
       if (current.mergedInto) throw mergedAway(current);
       await reopenIncident(m, this.identity.tenantId, current.id);
-      return {
-        topic: "incident.reopened" as const,
-        changes: { status: ["CLOSED", "ACTIVE"], classification: [current.classification, null] },
-      };
+      return { topic: "incident.reopened" as const, changes: reopenedChanges(current) };
     });
   }
 
@@ -380,7 +391,7 @@ export class IncidentWorkflowService {
         await refreshIncidentRollups(m, this.identity.tenantId, source.id);
         await m.query(
           `UPDATE incidents SET status = 'CLOSED', classification = coalesce(classification, 'UNDETERMINED'),
-             classification_reason = coalesce(classification_reason, $3), closed_at = now(), merged_into = $4, etag = etag + 1, updated_at = now()
+             classification_comment = coalesce(classification_comment, $3), closed_at = now(), merged_into = $4, etag = etag + 1, updated_at = now()
            WHERE tenant_id = $1 AND id = $2`,
           [this.identity.tenantId, source.id, `Merged into incident ${target.number}`, target.id],
         );
@@ -538,12 +549,24 @@ function taskFromRow(row: Record<string, unknown>): IncidentTask {
   });
 }
 
-/** Reopens an incident (status ACTIVE, classification cleared). */
+/** Reopens an incident (status ACTIVE; classification, its reason and comment cleared). */
 export async function reopenIncident(m: EntityManager, tenantId: string, id: string): Promise<void> {
   await m.query(
-    `UPDATE incidents SET status = 'ACTIVE', classification = NULL, classification_reason = NULL, closed_at = NULL WHERE tenant_id = $1 AND id = $2`,
+    `UPDATE incidents SET status = 'ACTIVE', classification = NULL, classification_reason = NULL, classification_comment = NULL,
+       closed_at = NULL WHERE tenant_id = $1 AND id = $2`,
     [tenantId, id],
   );
+}
+
+/** The recorded changes of reopening `closed`: its status, and the classification (with its reason) cleared. */
+export function reopenedChanges(
+  closed: Pick<Incident, "classification" | "classificationReason">,
+): Record<string, unknown> {
+  return {
+    status: ["CLOSED", "ACTIVE"],
+    classification: [closed.classification, null],
+    ...(closed.classificationReason ? { classificationReason: [closed.classificationReason, null] } : {}),
+  };
 }
 
 /** Recomputes an incident's alert count, activity window and (unless pinned) severity from its alerts. */

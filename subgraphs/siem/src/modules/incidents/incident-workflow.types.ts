@@ -1,7 +1,7 @@
 import { OrderDirection } from "../../../../common/src";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
 import { Severity } from "../alerts/alert.entity";
-import { IncidentStatus } from "./incident.entity";
+import { IncidentClassificationReason, IncidentStatus } from "./incident.entity";
 
 /** How an incident was judged when it was closed. */
 export enum IncidentClassification {
@@ -10,6 +10,21 @@ export enum IncidentClassification {
   FALSE_POSITIVE = "FALSE_POSITIVE",
   UNDETERMINED = "UNDETERMINED",
 }
+
+/**
+ * The structured reasons each classification takes, as in Sentinel: a `classificationReason` given on close
+ * must be one of its classification's (UNDETERMINED takes none).
+ */
+export const CLASSIFICATION_REASONS: Record<IncidentClassification, readonly IncidentClassificationReason[]> =
+  {
+    [IncidentClassification.TRUE_POSITIVE]: [IncidentClassificationReason.SUSPICIOUS_ACTIVITY],
+    [IncidentClassification.BENIGN_POSITIVE]: [IncidentClassificationReason.SUSPICIOUS_BUT_EXPECTED],
+    [IncidentClassification.FALSE_POSITIVE]: [
+      IncidentClassificationReason.INCORRECT_ALERT_LOGIC,
+      IncidentClassificationReason.INACCURATE_DATA,
+    ],
+    [IncidentClassification.UNDETERMINED]: [],
+  };
 
 /** State of an incident task. */
 export enum IncidentTaskStatus {
@@ -140,7 +155,14 @@ export class CloseIncidentInput {
   @Field(() => IncidentClassification, { description: "How it was judged." })
   classification: IncidentClassification;
 
-  @Field({ description: "Why (required)." })
+  @Field(() => IncidentClassificationReason, {
+    nullable: true,
+    description:
+      "The structured reason (optional): SUSPICIOUS_ACTIVITY with TRUE_POSITIVE, SUSPICIOUS_BUT_EXPECTED with BENIGN_POSITIVE, INCORRECT_ALERT_LOGIC or INACCURATE_DATA with FALSE_POSITIVE, none with UNDETERMINED; a reason of another classification is BAD_USER_INPUT.",
+  })
+  classificationReason?: IncidentClassificationReason | null;
+
+  @Field({ description: "Why, in words (required; kept as the incident's `classificationComment`)." })
   reason: string;
 }
 

@@ -11,6 +11,31 @@ export enum IncidentStatus {
 
 registerEnumType(IncidentStatus, { name: "IncidentStatus", description: "Lifecycle of an incident." });
 
+/**
+ * Sentinel's structured reason for a classification (`classificationReason`), each tied to one classification:
+ * see `CLASSIFICATION_REASONS` in incident-workflow.types.ts.
+ */
+export enum IncidentClassificationReason {
+  SUSPICIOUS_ACTIVITY = "SUSPICIOUS_ACTIVITY",
+  SUSPICIOUS_BUT_EXPECTED = "SUSPICIOUS_BUT_EXPECTED",
+  INCORRECT_ALERT_LOGIC = "INCORRECT_ALERT_LOGIC",
+  INACCURATE_DATA = "INACCURATE_DATA",
+}
+
+registerEnumType(IncidentClassificationReason, {
+  name: "IncidentClassificationReason",
+  description:
+    "Why a closed incident was classified so, as Sentinel's `classificationReason`: SUSPICIOUS_ACTIVITY goes with TRUE_POSITIVE, SUSPICIOUS_BUT_EXPECTED with BENIGN_POSITIVE, INCORRECT_ALERT_LOGIC or INACCURATE_DATA with FALSE_POSITIVE; UNDETERMINED takes none.",
+  valuesConfig: {
+    SUSPICIOUS_ACTIVITY: { description: "TRUE_POSITIVE: the activity was malicious or suspicious." },
+    SUSPICIOUS_BUT_EXPECTED: {
+      description: "BENIGN_POSITIVE: suspicious-looking, but expected (an admin task, a sanctioned test).",
+    },
+    INCORRECT_ALERT_LOGIC: { description: "FALSE_POSITIVE: the detection's logic is wrong." },
+    INACCURATE_DATA: { description: "FALSE_POSITIVE: the data the detection read was wrong." },
+  },
+});
+
 /** Correlated alerts that an analyst works as one case. */
 @Entity({ name: "incidents" })
 @ObjectType({ description: "Correlated alerts that analysts work as one case." })
@@ -63,8 +88,19 @@ export class Incident {
   })
   classification: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why it was classified so." })
-  classificationReason: string | null;
+  @Field(() => IncidentClassificationReason, {
+    nullable: true,
+    description:
+      "The structured reason given with the classification on close (Sentinel's `classificationReason`); null when none was given, and while the incident is open. The free-text reason, which this field held before, is `classificationComment`.",
+  })
+  classificationReason: IncidentClassificationReason | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The free-text reason given on close (`closeIncident`'s `reason`; Sentinel's `classificationComment`), or `Merged into incident N`; null while the incident is open.",
+  })
+  classificationComment: string | null;
 
   @Field(() => Date, { nullable: true, description: "When it was closed." })
   closedAt: Date | null;
@@ -110,6 +146,7 @@ export function incidentFromRow(row: Record<string, unknown>): Incident {
     labels: row.labels ?? [],
     classification: row.classification ?? null,
     classificationReason: row.classification_reason ?? null,
+    classificationComment: row.classification_comment ?? null,
     closedAt: row.closed_at ?? null,
     etag: incidentEtag(row.number, row.etag ?? 1),
     firstActivity: row.first_activity ?? null,
