@@ -77,6 +77,7 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.alert": { access: "READER", call: `{ alert(id: "${X}") { __typename } }` },
   "Query.dataConnectors": { access: "READER", call: `{ dataConnectors { __typename } }` },
   "Query.events": { access: "READER", call: `{ events { __typename } }` },
+  "Query.eventRetention": { access: "READER", call: `{ eventRetention { __typename } }` },
   "Query.incidents": { access: "READER", call: `{ incidents { __typename } }` },
   "Query.incident": { access: "READER", call: `{ incident(id: "${X}") { __typename } }` },
   "Query.threatIndicators": {
@@ -189,6 +190,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.updateIncident": {
     access: "ANALYST",
     call: `mutation { updateIncident(input: { id: "${X}", etag: "e" }) { __typename } }`,
+  },
+  "Mutation.setEventRetention": {
+    access: "ADMIN",
+    call: `mutation { setEventRetention(days: 0) { __typename } }`,
   },
   "Mutation.closeIncident": {
     access: "ANALYST",

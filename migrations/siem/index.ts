@@ -13,6 +13,7 @@ import { ThreatIndicatorVersions1766300000000 } from "./1766300000000-threat-ind
 import { AlertResourceScope1766400000000 } from "./1766400000000-alert-resource-scope";
 import { IncidentChangeState1766720000000 } from "./1766720000000-incident-change-state";
 import { IncidentClassificationReason1766810000000 } from "./1766810000000-incident-classification-reason";
+import { TenantEventRetention1766811000000 } from "./1766811000000-tenant-event-retention";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -31,4 +32,5 @@ export const siemMigrations = [
   AlertResourceScope1766400000000,
   IncidentChangeState1766720000000,
   IncidentClassificationReason1766810000000,
+  TenantEventRetention1766811000000,
 ];

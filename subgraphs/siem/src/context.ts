@@ -1,8 +1,9 @@
 import type { DataSource } from "typeorm";
-import type { BaseContext } from "../../common/src";
+import type { BaseContext, Config } from "../../common/src";
 import { liveFeedOf, type LiveFeed } from "./modules/live/live-feed";
 import { AlertsService } from "./modules/alerts/alerts.service";
 import type { EventIngest } from "./modules/events/event-ingest";
+import { EventRetentionService } from "./modules/events/event-retention.service";
 import { EventsService } from "./modules/events/events.service";
 import { IntelService } from "./modules/intel/intel.service";
 import { InvestigationService } from "./modules/investigation/investigation.service";
@@ -17,6 +18,7 @@ export interface SiemContext extends BaseContext {
     incidents: IncidentsService;
     workflow: IncidentWorkflowService;
     events: EventsService;
+    retention: EventRetentionService;
     rules: RulesService;
     intel: IntelService;
     investigation: InvestigationService;
@@ -26,7 +28,12 @@ export interface SiemContext extends BaseContext {
 }
 
 /** Builds the per-request services. */
-export function createSiemContext(base: BaseContext, ingestor: EventIngest, ds: DataSource): SiemContext {
+export function createSiemContext(
+  base: BaseContext,
+  ingestor: EventIngest,
+  ds: DataSource,
+  config: Config,
+): SiemContext {
   return {
     ...base,
     live: () => liveFeedOf(ds),
@@ -35,6 +42,7 @@ export function createSiemContext(base: BaseContext, ingestor: EventIngest, ds: 
       incidents: new IncidentsService(base.db, base.identity),
       workflow: new IncidentWorkflowService(base.db, base.identity),
       events: new EventsService(base.db, base.identity, ingestor),
+      retention: new EventRetentionService(base.db, base.identity, config.eventRetentionDays),
       rules: new RulesService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
       investigation: new InvestigationService(base.db, base.identity),

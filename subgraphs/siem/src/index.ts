@@ -51,7 +51,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   },
   entities: [SecurityAlert, Incident],
   migrations: siemMigrations,
-  createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds),
+  createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds, config),
   start: (ds, log, config) => startLiveFeed(ds, log, config),
   routes: (app, authenticate, ds, log, config) =>
     eventRoutes(app, authenticate, log, config, ingestorFor(ds, config)),

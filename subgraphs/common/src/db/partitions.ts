@@ -81,15 +81,20 @@ export class DayPartitions {
     for (const day of missing) known.add(day);
   }
 
+  /** The daily partitions that end before `cutoffDay`, oldest first. */
+  async listBefore(q: Queryable, cutoffDay: string): Promise<string[]> {
+    const pattern = new RegExp(`^${this.table}_p\\d{8}$`);
+    const cutoff = this.partitionName(cutoffDay);
+    return (await this.list(q)).filter((n) => pattern.test(n) && n < cutoff);
+  }
+
   /** Drops every daily partition that ends before `cutoffDay` (retention); returns their names. */
   async dropBefore(ds: DataSource, cutoffDay: string): Promise<string[]> {
     const known = this.knownOf(ds);
-    const pattern = new RegExp(`^${this.table}_p\\d{8}$`);
-    const cutoff = this.partitionName(cutoffDay);
     const prefix = `${this.table}_p`.length;
     return ds.transaction(async (m) => {
       await this.lock(m);
-      const old = (await this.list(m)).filter((n) => pattern.test(n) && n < cutoff);
+      const old = await this.listBefore(m, cutoffDay);
       for (const name of old) {
         await m.query(`DROP TABLE ${name}`);
         const d = name.slice(prefix);

@@ -13,6 +13,7 @@ import {
 } from "../../../../common/src";
 import { attributesProblem, fewBrackets, NORMALIZERS, recordDepthProblem } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
+import { tenantEventRetentionDays } from "./event-retention.service";
 import { dayOf, ensurePartitions } from "./partitions";
 
 /** A normalised event as stored, with the ids the store gave it. */
@@ -97,6 +98,8 @@ export class EventIngest {
     const now = this.options.now?.() ?? Date.now();
     const rejected: EventRejection[] = [];
     const good: StoredEvent[] = [];
+    /** The line of each good event (same index). */
+    const lines: number[] = [];
     const normalize = NORMALIZERS[kind];
     for (const record of records) {
       if ("error" in record) {
@@ -131,6 +134,7 @@ export class EventIngest {
       stored.connector = kind;
       stored.rawText = record.text;
       good.push(stored);
+      lines.push(record.line);
     }
     if (good.length === 0) {
       if (rejected.length) {
@@ -142,16 +146,32 @@ export class EventIngest {
       this.ds,
       good.map((e) => dayOf(e.time)),
     );
-    const inserted = await inTenant(this.ds, tenantId, async (m) => {
+    const { stored, kept } = await inTenant(this.ds, tenantId, async (m) => {
+      // A tenant that keeps its events fewer days than the platform: what its purge would delete at once is
+      // rejected as past the retention, like a record past the platform's (one primary-key read per batch).
+      const own = await tenantEventRetentionDays(m, tenantId);
+      let batch = good;
+      if (own !== null && own < this.options.retentionDays) {
+        batch = [];
+        good.forEach((e, i) => {
+          const late = timeWindowProblem(e.time, now, own);
+          if (late) rejected.push({ line: lines[i], reason: late });
+          else batch.push(e);
+        });
+      }
+      if (batch.length === 0) {
+        await this.count(m, identity, kind, 0, 0, rejected.length, null);
+        return { stored: 0, kept: 0 };
+      }
       const rows = await copyInsertNew<{ id: string }>(m, {
         table: "events",
         columns: STORED_EVENT_SCHEMA,
-        rows: rowsOf(good, (e) => eventRow(tenantId, e)),
+        rows: rowsOf(batch, (e) => eventRow(tenantId, e)),
         conflict: "(tenant_id, connector, source_event_id, time)",
         returning: "id",
       });
       const ids = rows.allNew ? null : new Set(rows.rows.map((r) => r.id));
-      const fresh = ids ? good.filter((e) => ids.has(e.id)) : good;
+      const fresh = ids ? batch.filter((e) => ids.has(e.id)) : batch;
       if (fresh.length && this.options.onInserted) await this.options.onInserted(m, tenantId, fresh);
       const lastTime = fresh.reduce<string | null>((max, e) => (!max || e.time > max ? e.time : max), null);
       await this.count(
@@ -159,13 +179,14 @@ export class EventIngest {
         identity,
         kind,
         fresh.length,
-        good.length - fresh.length,
+        batch.length - fresh.length,
         rejected.length,
         lastTime,
       );
-      return fresh.length;
+      return { stored: fresh.length, kept: batch.length };
     });
-    return { accepted: inserted, duplicates: good.length - inserted, rejected };
+    rejected.sort((a, b) => a.line - b.line);
+    return { accepted: stored, duplicates: kept - stored, rejected };
   }
 
   /**

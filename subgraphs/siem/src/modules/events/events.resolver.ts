@@ -1,6 +1,7 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { SiemContext } from "../../context";
+import { EventRetention } from "./event-retention.types";
 import { SecurityEventConnection } from "./events.connections";
 import {
   ConnectorKindEnum,
@@ -46,5 +47,26 @@ export class EventsResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.events.ingest(connector, records);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => EventRetention, {
+    description:
+      "How many days the tenant's events are kept (the platform's retention until an ADMIN sets one).",
+  })
+  eventRetention(@Ctx() ctx: SiemContext) {
+    return ctx.services.retention.get();
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => EventRetention, {
+    description:
+      "Sets how many days the tenant's events are kept: 1 to the platform's retention (`maxDays`), else BAD_USER_INPUT. Events older than that are deleted by the maintenance job (started at once when the retention shrinks, then daily); alerts keep their evidence event ids.",
+  })
+  setEventRetention(
+    @Arg("days", () => Int, { description: "Days to keep, 1 to `EventRetention.maxDays`." }) days: number,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.retention.set(days);
   }
 }
