@@ -302,4 +302,149 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
     ]);
     expect(machine.vulnerabilitySummary).toMatchObject({ critical: 1, total: 2 });
   });
+
+  it("finds Maven, Go and crates.io dependencies on a VM and a Kubernetes cluster", async () => {
+    // The fixtures imported by the first test hold a log4j-core (Maven), an x/crypto and stdlib (Go) and a
+    // crossbeam-deque (crates.io) advisory.
+    const accountId = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        { input: [{ provider: "AZURE", externalId: "sub-apps", name: "Apps" }] },
+        admin,
+      ),
+    ).upsertCloudAccounts[0].id;
+    const arm = "/subscriptions/x/resourceGroups/apps/providers";
+    const [vm, cluster] = ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        {
+          input: [
+            {
+              accountId,
+              externalId: `${arm}/Microsoft.Compute/virtualMachines/vm-api`,
+              type: "Microsoft.Compute/virtualMachines",
+              name: "vm-api",
+            },
+            {
+              accountId,
+              externalId: `${arm}/Microsoft.ContainerService/managedClusters/aks-apps`,
+              type: "Microsoft.ContainerService/managedClusters",
+              name: "aks-apps",
+            },
+          ],
+        },
+        admin,
+      ),
+    ).upsertResources.ids;
+    for (const planType of ["SERVERS", "KUBERNETES"] as const)
+      ok(
+        await platform.request(SetPlanDocument, { input: { accountId, planType, tier: "STANDARD" } }, admin),
+      );
+    const ingestor = await platform.token([Role.INGESTOR]);
+    const record = (resourceId: string, os: { family: string; version: string }, packages: unknown[]) => ({
+      kind: "packages",
+      id: `apps-${resourceId}`,
+      resourceId,
+      host: "apps",
+      time: "2026-11-24T10:00:00Z",
+      os,
+      packages,
+    });
+    const result = ok(
+      await platform.request(
+        IngestPackageInventoryDocument,
+        {
+          records: [
+            record(vm, { family: "debian", version: "12.4" }, [
+              { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-core", version: "2.14.1" },
+              { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-api", version: "2.14.1" },
+              { ecosystem: "Go", name: "golang.org/x/crypto", version: "v0.0.0-20201216223049-8b5274cf687f" },
+              { ecosystem: "Go", name: "stdlib", version: "v1.17.3" },
+              { ecosystem: "crates.io", name: "crossbeam-deque", version: "0.8.0" },
+            ]),
+            record(cluster, { family: "alpine", version: "3.19.1" }, [
+              // Fixed releases: no finding.
+              { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-core", version: "2.17.1" },
+              { ecosystem: "Go", name: "golang.org/x/crypto", version: "v0.0.0-20211202192323-5770296d904e" },
+              // Cargo.lock spells it with a hyphen; an underscore names the same crate on crates.io.
+              { ecosystem: "crates.io", name: "crossbeam_deque", version: "0.7.3" },
+            ]),
+          ],
+        },
+        ingestor,
+      ),
+    ).ingestPackageInventory;
+    expect(result).toMatchObject({ acceptedCount: 2, openedCount: 5, rejected: [] });
+    const found = async (id: string) =>
+      (await vulns(id)).vulnerabilities.nodes
+        .map((n) => ({
+          advisoryId: n.advisoryId,
+          cve: n.cve,
+          ecosystem: n.ecosystem,
+          package: n.package,
+          installedVersion: n.installedVersion,
+          fixedVersion: n.fixedVersion,
+          severity: n.severity,
+          status: n.status,
+        }))
+        .sort((a, b) => (a.package < b.package ? -1 : 1));
+    expect(await found(vm)).toEqual([
+      {
+        advisoryId: "RUSTSEC-2021-9004",
+        cve: "CVE-2021-94290",
+        ecosystem: "crates.io",
+        package: "crossbeam-deque",
+        installedVersion: "0.8.0",
+        fixedVersion: "0.8.1",
+        severity: "HIGH",
+        status: "OPEN",
+      },
+      {
+        advisoryId: "GO-2021-9012",
+        cve: "CVE-2021-94565",
+        ecosystem: "Go",
+        package: "golang.org/x/crypto",
+        installedVersion: "v0.0.0-20201216223049-8b5274cf687f",
+        fixedVersion: "0.0.0-20211202192323-5770296d904e",
+        severity: "UNKNOWN",
+        status: "OPEN",
+      },
+      {
+        advisoryId: "GHSA-9fq4-m7xr-w3c2",
+        cve: "CVE-2021-94228",
+        ecosystem: "Maven",
+        package: "org.apache.logging.log4j:log4j-core",
+        installedVersion: "2.14.1",
+        fixedVersion: "2.15.0",
+        severity: "CRITICAL",
+        status: "OPEN",
+      },
+      {
+        advisoryId: "GO-2021-9012",
+        cve: "CVE-2021-94565",
+        ecosystem: "Go",
+        package: "stdlib",
+        installedVersion: "v1.17.3",
+        fixedVersion: "1.17.5",
+        severity: "UNKNOWN",
+        status: "OPEN",
+      },
+    ]);
+    expect((await vulns(vm)).vulnerabilitySummary).toMatchObject({
+      covered: true,
+      critical: 1,
+      high: 1,
+      total: 4,
+    });
+    expect(await found(cluster)).toEqual([
+      expect.objectContaining({
+        advisoryId: "RUSTSEC-2021-9004",
+        ecosystem: "crates.io",
+        package: "crossbeam_deque",
+        installedVersion: "0.7.3",
+        fixedVersion: "0.7.4",
+      }),
+    ]);
+    expect((await vulns(cluster)).vulnerabilitySummary).toMatchObject({ covered: true, total: 1 });
+  });
 });

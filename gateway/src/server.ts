@@ -19,6 +19,7 @@ import {
   type Logger,
 } from "../../subgraphs/common/src";
 import { ClientAuth } from "./auth";
+import { clientAddressOf, trustedProxyList } from "./client-address";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
 import { serveExplorer } from "./explorer";
 import { leanGraphqlPost } from "./graphql-http";
@@ -96,6 +97,7 @@ export async function startGateway(
   });
   const auth = new ClientAuth(config.jwt);
   const tokens = new InternalTokens(config.internalTokenSecret);
+  const trustedProxies = trustedProxyList(config.trustedProxies);
 
   const app = express();
   app.disable("x-powered-by");
@@ -207,17 +209,23 @@ export async function startGateway(
   const ingest = { auth, tokens, agent, maxBodyBytes: config.maxBodyBytes, log };
   app.post("/ingest/events", ingestProxy({ ...ingest, upstream: subgraphUrls.siem }));
   app.post("/ingest/telemetry", ingestProxy({ ...ingest, upstream: subgraphUrls.protection }));
-  /** The verified client and its internal token; UNAUTHENTICATED (401) otherwise. */
+  /**
+   * The verified client and its internal token; UNAUTHENTICATED (401) otherwise. The token also carries the
+   * address the request came from (`clientAddressOf`: the peer, or what a trusted proxy forwarded), which
+   * resolvers such as JIT's "my IP" use; no client header is passed to a subgraph.
+   */
   const contextOf = async (req: http.IncomingMessage): Promise<GatewayContext> => {
-    let identity: Identity;
+    let verified: Identity;
     try {
-      identity = await auth.authenticate(req.headers.authorization);
+      verified = await auth.authenticate(req.headers.authorization);
     } catch (err) {
       const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
       throw new GraphQLError(message, {
         extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
       });
     }
+    const clientAddress = clientAddressOf(req, trustedProxies);
+    const identity: Identity = clientAddress ? { ...verified, clientAddress } : verified;
     return { identity, internalToken: await tokens.sign(identity) };
   };
   lean.post = leanGraphqlPost({

@@ -9,6 +9,18 @@ describe("configuration", () => {
     expect(config.jwt.secret).toBeDefined();
   });
 
+  it("trusts no proxy by default, and reads TRUSTED_PROXIES as addresses and CIDR prefixes", () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(loadConfig({ TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8," }).trustedProxies).toEqual([
+      "10.0.0.0/8",
+      "192.0.2.7",
+      "fd00::/8",
+    ]);
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/33, proxy.local" })).toThrow(
+      /TRUSTED_PROXIES[\s\S]*prefix length must be 0 to 32[\s\S]*"proxy.local" is not an IP address/,
+    );
+  });
+
   it("names every bad variable at once", () => {
     expect(() => loadConfig({ GATEWAY_PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x" })).toThrow(
       /GATEWAY_PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*GATEWAY_PORT/,

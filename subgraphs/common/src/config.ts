@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Development-only secrets: refused when RAMPART_ENV=production. */
@@ -11,6 +12,32 @@ const bool = (fallback: boolean) =>
     .enum(["true", "false", "1", "0"])
     .optional()
     .transform((v) => (v === undefined ? fallback : v === "true" || v === "1"));
+
+/** Why `entry` is not an IPv4 or IPv6 address or CIDR prefix, or null when it is one. */
+function prefixProblem(entry: string): string | null {
+  const [address, length, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return `"${entry}" is not an IP address or a CIDR prefix`;
+  if (length !== undefined && (!/^\d{1,3}$/.test(length) || Number(length) > (family === 4 ? 32 : 128)))
+    return `"${entry}": the prefix length must be 0 to ${family === 4 ? 32 : 128}`;
+  return null;
+}
+
+/** A comma-separated list of IP addresses and CIDR prefixes (IPv4 or IPv6); empty by default. */
+const prefixList = z
+  .string()
+  .default("")
+  .transform((value, ctx) => {
+    const entries = value
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
+    for (const entry of entries) {
+      const problem = prefixProblem(entry);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }
+    return entries;
+  });
 
 /**
  * Every environment variable the platform reads, in one place. `docs/configuration` in the README
@@ -55,6 +82,7 @@ const EnvShape = {
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
   SAFELIST_PATH: z.string().min(1).optional(),
+  TRUSTED_PROXIES: prefixList,
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -120,6 +148,11 @@ export interface Config {
   subscriptionsPerConnection: number;
   /** A manifest of the only operations the gateway runs (hash → text), or undefined: any operation. */
   safelistPath: string | undefined;
+  /**
+   * Addresses and CIDR prefixes of the proxies (load balancers) in front of the gateway whose
+   * `X-Forwarded-For` it believes; empty (the default): none, a client's address is its connection's peer.
+   */
+  trustedProxies: string[];
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -175,6 +208,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
     safelistPath: e.SAFELIST_PATH,
+    trustedProxies: e.TRUSTED_PROXIES,
   };
 }
 

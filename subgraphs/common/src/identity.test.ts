@@ -30,6 +30,17 @@ describe("internal identity tokens", () => {
     expect(await tokens.verify(await tokens.sign(identity))).toEqual(identity);
   });
 
+  it("carry the client address the gateway saw, and sign a token per address", async () => {
+    const tokens = new InternalTokens(SECRET);
+    const here = { ...who([Role.RESPONDER]), clientAddress: "203.0.113.9" };
+    const there = { ...who([Role.RESPONDER]), clientAddress: "2001:db8::1" };
+    const [a, b] = [await tokens.sign(here), await tokens.sign(there)];
+    expect(a).not.toBe(b);
+    expect(await tokens.verify(a)).toEqual(here);
+    expect(await tokens.verify(b)).toEqual(there);
+    expect(await tokens.verify(await tokens.sign(who([Role.RESPONDER])))).not.toHaveProperty("clientAddress");
+  });
+
   it("are refused when forged, missing or expired", async () => {
     let now = Date.parse("2026-01-01T00:00:00Z");
     const gateway = new InternalTokens(SECRET, 60, () => now);

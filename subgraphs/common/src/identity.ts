@@ -1,4 +1,5 @@
 import { jwtVerify, SignJWT } from "jose";
+import { isIP } from "node:net";
 import { registerEnumType } from "type-graphql";
 import { UnauthenticatedError } from "./errors";
 
@@ -26,6 +27,13 @@ export interface Identity {
   subject: string;
   tenantId: string;
   roles: readonly Role[];
+  /**
+   * The address the gateway received the caller's request from (IPv4 in its dotted form, also when it came
+   * as an IPv4-mapped IPv6 address), when the gateway could tell it: the connection's peer, or behind a
+   * trusted proxy the address that proxy forwarded. It travels inside the signed internal token, so a
+   * subgraph believes no header about it.
+   */
+  clientAddress?: string;
 }
 
 /**
@@ -69,11 +77,16 @@ export class InternalTokens {
 
   /** A token for `identity`, reused while more than half its lifetime remains. */
   async sign(identity: Identity): Promise<string> {
-    const cacheKey = `${identity.tenantId}\u0000${identity.subject}\u0000${identity.roles.join(",")}`;
+    const address = identity.clientAddress ?? "";
+    const cacheKey = `${identity.tenantId}\u0000${identity.subject}\u0000${identity.roles.join(",")}\u0000${address}`;
     const cached = this.issued.get(cacheKey);
     const now = this.now();
     if (cached && cached.renewAt > now) return cached.token;
-    const token = await new SignJWT({ tid: identity.tenantId, roles: identity.roles })
+    const token = await new SignJWT({
+      tid: identity.tenantId,
+      roles: identity.roles,
+      ...(address ? { addr: address } : {}),
+    })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(identity.subject)
       .setIssuer(ISSUER)
@@ -107,6 +120,7 @@ export class InternalTokens {
         tenantId: payload.tid,
         roles: parseRoles(payload.roles),
       };
+      if (typeof payload.addr === "string" && isIP(payload.addr) !== 0) identity.clientAddress = payload.addr;
       if (this.verified.size > 10_000) this.verified.clear();
       this.verified.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000 });
       return identity;

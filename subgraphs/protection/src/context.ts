@@ -4,6 +4,7 @@ import { FimService } from "./modules/fim/fim.service";
 import { HardeningService } from "./modules/hardening/hardening.service";
 import { DetectionsService } from "./modules/detections/detections.service";
 import { JitService } from "./modules/jit/jit.service";
+import type { PostureAccounts } from "./modules/plans/accounts";
 import { PlansService } from "./modules/plans/plans.service";
 import type { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
 import { TelemetryService } from "./modules/telemetry/telemetry.service";
@@ -24,11 +25,15 @@ export interface ProtectionContext extends BaseContext {
 }
 
 /** Builds the per-request services. */
-export function createProtectionContext(base: BaseContext, telemetry: TelemetryIngest): ProtectionContext {
+export function createProtectionContext(
+  base: BaseContext,
+  telemetry: TelemetryIngest,
+  accounts: PostureAccounts,
+): ProtectionContext {
   return {
     ...base,
     services: {
-      plans: new PlansService(base.db, base.identity),
+      plans: new PlansService(base.db, base.identity, accounts),
       vulnerabilities: new VulnerabilitiesService(base.db, base.identity),
       jit: new JitService(base.db, base.identity),
       telemetry: new TelemetryService(base.identity, telemetry),

@@ -1,7 +1,8 @@
 import type { DataSource } from "typeorm";
-import type { Config, SubgraphModule } from "../../common/src";
+import { InternalTokens, type Config, type SubgraphModule } from "../../common/src";
 import { protectionMigrations } from "../../../migrations/protection";
 import { createProtectionContext, type ProtectionContext } from "./context";
+import { PostureAccounts } from "./modules/plans/accounts";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
 import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
@@ -32,6 +33,21 @@ function telemetryIngestFor(ds: DataSource, config: Config): TelemetryIngest {
   return ingest;
 }
 
+/** One client of posture's accounts per configuration (process): its token cache outlives a request. */
+const postureAccounts = new WeakMap<Config, PostureAccounts>();
+function postureAccountsFor(config: Config): PostureAccounts {
+  let accounts = postureAccounts.get(config);
+  if (!accounts) {
+    accounts = new PostureAccounts({
+      // Read at each call: tests start posture on a port chosen at run time.
+      postureUrl: () => config.subgraphUrls.posture,
+      tokens: new InternalTokens(config.internalTokenSecret),
+    });
+    postureAccounts.set(config, accounts);
+  }
+  return accounts;
+}
+
 /**
  * The workload-protection subgraph: plans and coverage, vulnerabilities, just-in-time VM access, telemetry and
  * detections, adaptive application control, file integrity monitoring, network hardening, reports to posture.
@@ -60,7 +76,8 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   },
   entities: [Plan],
   migrations: protectionMigrations,
-  createContext: (base, ds, config) => createProtectionContext(base, telemetryIngestFor(ds, config)),
+  createContext: (base, ds, config) =>
+    createProtectionContext(base, telemetryIngestFor(ds, config), postureAccountsFor(config)),
   routes: (app, authenticate, ds, log, config) =>
     telemetryRoutes(app, authenticate, log, config, telemetryIngestFor(ds, config)),
   tasks: (ds, log, config) => ({

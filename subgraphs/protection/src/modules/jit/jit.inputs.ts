@@ -51,8 +51,12 @@ export class RequestJitAccessInput {
   @Field(() => [Int], { description: "Port numbers from the VM's policy." })
   ports: number[];
 
-  @Field({ description: "The IPv4 or IPv6 address to admit; must be allowed on every requested port." })
-  sourceIp: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The IPv4 or IPv6 address to admit; must be allowed on every requested port. Omit it (or send null) for "my IP": the address the gateway received this request from, which is the connection\'s peer or, behind a proxy the gateway trusts (TRUSTED_PROXIES), the client address that proxy forwarded; the request records it as its `sourceIp`.',
+  })
+  sourceIp?: string | null;
 
   @Field({
     description: "How long access stays open after approval (ISO 8601, at most each port's maximum).",

@@ -442,10 +442,21 @@ export class JitService {
     });
   }
 
-  /** Asks for access; it opens only once another responder approves. */
+  /**
+   * Asks for access; it opens only once another responder approves. Without a `sourceIp`, the source is the
+   * caller's own address as the gateway vouches for it in the signed identity ("my IP"), held to the same
+   * policy checks as one typed in; when the gateway could not tell it, the request is refused.
+   */
   async request(input: RequestJitAccessInput): Promise<JitRequest> {
     const problems: InputProblem[] = [];
     checkText(problems, "justification", input.justification, true);
+    const sourceIsCaller = input.sourceIp === undefined || input.sourceIp === null;
+    const sourceIp = sourceIsCaller ? this.identity.clientAddress : input.sourceIp;
+    if (sourceIp === undefined || sourceIp === null)
+      problems.push({
+        field: "sourceIp",
+        message: "is required here: the gateway passed no address of yours to use in its place",
+      });
     if (!isUuid(input.resourceId)) {
       problems.push({ field: "resourceId", message: "must be a resource id (UUID)" });
       throw new BadUserInputError("Invalid JIT request; nothing was changed.", problems);
@@ -457,7 +468,9 @@ export class JitService {
         [this.identity.tenantId, input.resourceId],
       );
       if (!policy) throw new NotFoundError("JIT policy of resource", input.resourceId);
-      const checked = checkRequestAgainstPolicy(input, policy.ports);
+      if (sourceIp === undefined || sourceIp === null)
+        throw new BadUserInputError("Invalid JIT request; nothing was changed.", problems);
+      const checked = checkRequestAgainstPolicy({ ...input, sourceIp, sourceIsCaller }, policy.ports);
       problems.push(...checked.problems);
       if (problems.length) throw new BadUserInputError("Invalid JIT request; nothing was changed.", problems);
       const [row]: JitRequestRow[] = await m.query(
@@ -469,7 +482,7 @@ export class JitService {
           newId(),
           input.resourceId,
           [...input.ports].sort((a, b) => a - b),
-          input.sourceIp,
+          sourceIp,
           checked.durationSeconds,
           input.justification.trim(),
           this.identity.subject,
@@ -484,7 +497,15 @@ export class JitService {
         { runAt: row.lapses_at as Date, jobKey: jitJobKey(request.id) },
       );
       await recordRequestStep(m, this.identity, [
-        { request, step: "created", details: { justification: request.justification } },
+        {
+          request,
+          step: "created",
+          // Whether the source was typed in or is the caller's own address: the audit trail tells them apart.
+          details: {
+            justification: request.justification,
+            sourceIpFrom: sourceIsCaller ? "CALLER" : "INPUT",
+          },
+        },
       ]);
       return request;
     });

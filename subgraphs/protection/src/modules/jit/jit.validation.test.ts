@@ -132,4 +132,19 @@ describe("JIT policy and request checks", () => {
         .problems,
     ).toEqual([{ field: "sourceIp", message: '"203.0.113.0/24" is not an IPv4 or IPv6 address' }]);
   });
+
+  it("says so when the refused source is the caller's own address", () => {
+    expect(
+      checkRequestAgainstPolicy(
+        { ports: [22], sourceIp: "198.51.100.1", duration: "PT1H", sourceIsCaller: true },
+        policy,
+      ).problems,
+    ).toEqual([
+      {
+        field: "sourceIp",
+        message:
+          "your address 198.51.100.1 (sourceIp omitted: the address the gateway received the request from) is outside the sources allowed on port 22 (203.0.113.0/24)",
+      },
+    ]);
+  });
 });

@@ -223,6 +223,8 @@ export interface JitRequestDraft {
   ports: readonly number[];
   sourceIp: string;
   duration: string;
+  /** The source is the caller's own address ("my IP"), not one it typed: problems say so. */
+  sourceIsCaller?: boolean;
 }
 
 /**
@@ -240,8 +242,16 @@ export function checkRequestAgainstPolicy(
   if (new Set(draft.ports).size !== draft.ports.length)
     problems.push({ field: "ports", message: "lists a port twice" });
   const family = ipFamily(draft.sourceIp);
+  const source = draft.sourceIsCaller
+    ? `your address ${draft.sourceIp} (sourceIp omitted: the address the gateway received the request from)`
+    : draft.sourceIp;
   if (family === 0)
-    problems.push({ field: "sourceIp", message: `"${draft.sourceIp}" is not an IPv4 or IPv6 address` });
+    problems.push({
+      field: "sourceIp",
+      message: draft.sourceIsCaller
+        ? `${source} is not an IPv4 or IPv6 address`
+        : `"${draft.sourceIp}" is not an IPv4 or IPv6 address`,
+    });
   let maxSeconds = MAX_JIT_DURATION_SECONDS;
   draft.ports.forEach((number, i) => {
     const port = policyPorts.find((p) => p.number === number);
@@ -257,7 +267,7 @@ export function checkRequestAgainstPolicy(
     if (family !== 0 && !sourceAllowed(draft.sourceIp, port.allowedSourcePrefixes)) {
       problems.push({
         field: "sourceIp",
-        message: `${draft.sourceIp} is outside the sources allowed on port ${number} (${port.allowedSourcePrefixes.join(", ")})`,
+        message: `${source} is outside the sources allowed on port ${number} (${port.allowedSourcePrefixes.join(", ")})`,
       });
     }
   });

@@ -36,7 +36,7 @@ export class AccountPlansResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Plan, {
     description:
-      "Sets a plan's tier in an account (ADMIN). STANDARD covers every resource of the plan's kind.",
+      "Sets a plan's tier in an account of the tenant's inventory (ADMIN); NOT_FOUND, changing nothing, for an id that names none of the tenant's accounts. STANDARD covers every resource of the plan's kind.",
   })
   setPlan(@Arg("input", () => SetPlanInput) input: SetPlanInput, @Ctx() ctx: ProtectionContext) {
     return ctx.services.plans.setPlan(input);

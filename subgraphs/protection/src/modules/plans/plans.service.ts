@@ -3,11 +3,13 @@ import {
   BadUserInputError,
   isUuid,
   newId,
+  NotFoundError,
   writeAudit,
   writeOutbox,
   type Identity,
   type RequestDb,
 } from "../../../../common/src";
+import type { PostureAccounts } from "./accounts";
 import { planTypeFor, Coverage } from "./coverage";
 import { Plan, PlanTier, PlanType } from "./plan.entity";
 import type { SetPlanInput } from "./plans.inputs";
@@ -17,6 +19,7 @@ export class PlansService {
   constructor(
     private readonly db: RequestDb,
     private readonly identity: Identity,
+    private readonly accounts: PostureAccounts,
   ) {}
 
   /** Per-request loader: every plan type of each account (FREE when never set), one statement per batch. */
@@ -51,13 +54,21 @@ export class PlansService {
     return Object.assign(new Coverage(), { plan, tier, covered: tier === PlanTier.STANDARD });
   }
 
-  /** Sets a plan's tier, audited, with an outbox event for consumers (coverage changes). */
+  /**
+   * Sets a plan's tier, audited, with an outbox event for consumers (coverage changes). The account must be one
+   * of the caller's tenant in the inventory (NOT_FOUND otherwise, nothing written): a plan for an id that names
+   * no account would protect nothing, and one for another tenant's account would be a row about it. Posture owns
+   * the inventory and is asked before the transaction opens, so no transaction waits on it; an account removed
+   * between that answer and the commit keeps its plans, as one removed later does.
+   */
   async setPlan(input: SetPlanInput): Promise<Plan> {
     if (!isUuid(input.accountId)) {
       throw new BadUserInputError("Invalid plan.", [
         { field: "accountId", message: "must be an account id (UUID)" },
       ]);
     }
+    if (!(await this.accounts.exists(this.identity, input.accountId)))
+      throw new NotFoundError("Cloud account", input.accountId);
     return this.db.write(async (m) => {
       const [row]: Array<Record<string, unknown>> = await m.query(
         `INSERT INTO plans (id, tenant_id, account_id, plan_type, tier, updated_by, updated_at)

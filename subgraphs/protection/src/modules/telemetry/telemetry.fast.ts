@@ -34,7 +34,7 @@ export const TELEMETRY_VALUES = {
   flowAction: ["allowed", "denied"],
   logonType: ["interactive", "remote_interactive", "network", "service", "ssh"],
   osFamily: ["debian", "alpine", "rhel", "windows"],
-  ecosystem: ["npm", "PyPI", "Debian", "Alpine", "RPM"],
+  ecosystem: ["npm", "PyPI", "Debian", "Alpine", "RPM", "Maven", "Go", "crates.io"],
 } as const;
 
 /** Whether `v` is one of `values`. */

@@ -146,6 +146,17 @@ describe("parseTelemetryRecord: valid records", () => {
     expect(record).not.toHaveProperty("agentVersion");
   });
 
+  it("accepts Maven, Go and crates.io packages beside the OS's", () => {
+    const packages = [
+      { ecosystem: "Debian", name: "openssl", version: "3.0.11-1~deb12u1" },
+      { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-core", version: "2.14.1" },
+      { ecosystem: "Go", name: "golang.org/x/crypto", version: "v0.0.0-20201216223049-8b5274cf687f" },
+      { ecosystem: "crates.io", name: "crossbeam-deque", version: "0.8.0" },
+    ];
+    const record = ok(withField("packages", { packages }));
+    expect(record.kind === "packages" && record.packages).toEqual(packages);
+  });
+
   it("accepts the largest snapshot allowed", () => {
     const packages = Array.from({ length: TELEMETRY_LIMITS.packages }, (_, i) => ({
       ecosystem: "npm",
@@ -280,8 +291,10 @@ describe("parseTelemetryRecord: rejections name the faulty field", () => {
     ],
     [
       "an unknown ecosystem",
-      withField("packages", { packages: [{ ecosystem: "Maven", name: "log4j-core", version: "2.14.1" }] }),
-      "packages[0].ecosystem: must be one of npm, PyPI, Debian, Alpine, RPM",
+      withField("packages", {
+        packages: [{ ecosystem: "NuGet", name: "Newtonsoft.Json", version: "12.0.1" }],
+      }),
+      "packages[0].ecosystem: must be one of npm, PyPI, Debian, Alpine, RPM, Maven, Go, crates.io",
     ],
     [
       "an empty package name",

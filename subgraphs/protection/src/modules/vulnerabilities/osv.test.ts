@@ -180,11 +180,14 @@ describe("parseOsvAdvisory", () => {
       "GHSA-4hmr-v8wq-3c6x",
       "GHSA-7f2q-c9xw-r4h8",
       "GHSA-8vjc-m2wq-5p3f",
+      "GHSA-9fq4-m7xr-w3c2",
       "GHSA-h3gx-9wcq-j2v6",
       "GHSA-q9j5-rw6f-x8c2",
+      "GO-2021-9012",
       "PYSEC-2023-9007",
       "PYSEC-2024-9101",
       "RHSA-2024:9102",
+      "RUSTSEC-2021-9004",
     ]);
   });
 
@@ -246,15 +249,37 @@ describe("parseOsvAdvisory", () => {
 
   it("skips ecosystems it cannot order and entries without a package", () => {
     const a = byId("GHSA-h3gx-9wcq-j2v6");
-    expect(a.affected.map((e) => `${e.osvEcosystem}/${e.package}`)).toEqual(["PyPI/protobuf"]);
-    expect(a.skippedEcosystems).toEqual(["Maven"]);
+    expect(a.affected.map((e) => `${e.osvEcosystem}/${e.package}`)).toEqual([
+      "PyPI/protobuf",
+      "Maven/com.google.protobuf:protobuf-java",
+    ]);
+    expect(a.skippedEcosystems).toEqual([]);
     const gitOnly = advisory([
       { ranges: [{ type: "GIT", repo: "https://example.com/r.git", events: [{ introduced: "0" }] }] },
-      entry("Go", "example.com/m", []),
-      entry("Go", "example.com/n", []),
+      entry("NuGet", "Example.Package", []),
+      entry("NuGet", "Example.Other", []),
+      entry("RubyGems", "example", []),
     ]);
     expect(gitOnly.affected).toEqual([]);
-    expect(gitOnly.skippedEcosystems).toEqual(["Go"]);
+    expect(gitOnly.skippedEcosystems).toEqual(["NuGet", "RubyGems"]);
+  });
+
+  it("reads Maven, Go and crates.io entries, a Maven repository suffix included", () => {
+    expect(byId("GHSA-9fq4-m7xr-w3c2").affected).toEqual([
+      expect.objectContaining({ ecosystem: "Maven", package: "org.apache.logging.log4j:log4j-core" }),
+    ]);
+    expect(byId("GHSA-9fq4-m7xr-w3c2").severity).toMatchObject({ cvssScore: 10, level: "CRITICAL" });
+    expect(byId("GO-2021-9012").affected.map((e) => [e.ecosystem, e.package])).toEqual([
+      ["Go", "golang.org/x/crypto"],
+      ["Go", "stdlib"],
+    ]);
+    expect(byId("RUSTSEC-2021-9004").affected.map((e) => [e.ecosystem, e.package])).toEqual([
+      ["crates.io", "crossbeam-deque"],
+    ]);
+    const google = advisory([entry("Maven:https://maven.google.com", "androidx.core:core", [])]);
+    expect(google.affected.map((e) => [e.ecosystem, e.osvEcosystem])).toEqual([
+      ["Maven", "Maven:https://maven.google.com"],
+    ]);
   });
 
   it("keeps GIT ranges with their repository", () => {
@@ -601,8 +626,76 @@ describe("affects: OSV range evaluation", () => {
     ["npm", "@Scope/Pkg", "@Scope/Pkg"],
     ["Debian", "LibXML2", "libxml2"],
     ["RPM", "Glibc", "glibc"],
+    ["Maven", "com.zaxxer:HikariCP", "com.zaxxer:HikariCP"],
+    ["Go", "github.com/BurntSushi/toml", "github.com/BurntSushi/toml"],
+    ["crates.io", "crossbeam_deque", "crossbeam-deque"],
+    ["crates.io", "Inflector", "inflector"],
   ])("normalizePackageName(%s, %s) = %s", (ecosystem, name, expected) => {
     expect(normalizePackageName(ecosystem, name)).toBe(expected);
+  });
+
+  it("matches Maven coordinates, Go module paths and crate names as their registries tell them apart", () => {
+    const maven = advisory([
+      entry("Maven", "com.zaxxer:HikariCP", [range("ECOSYSTEM", { introduced: "0" })]),
+    ]);
+    expect(affects(maven, pkg("Maven", "com.zaxxer:HikariCP", "4.0.3")).affected).toBe(true);
+    expect(affects(maven, pkg("Maven", "com.zaxxer:hikaricp", "4.0.3")).affected).toBe(false);
+    expect(affects(maven, pkg("Maven", "HikariCP", "4.0.3")).affected).toBe(false); // no groupId
+    const go = advisory([entry("Go", "github.com/BurntSushi/toml", [range("SEMVER", { introduced: "0" })])]);
+    expect(affects(go, pkg("Go", "github.com/BurntSushi/toml", "v1.2.0")).affected).toBe(true);
+    expect(affects(go, pkg("Go", "github.com/burntsushi/toml", "v1.2.0")).affected).toBe(false);
+    const crate = advisory([
+      entry("crates.io", "crossbeam-deque", [range("SEMVER", { introduced: "0.0.0-0" })]),
+    ]);
+    expect(affects(crate, pkg("crates.io", "crossbeam_deque", "0.8.0")).affected).toBe(true);
+    expect(affects(crate, pkg("crates.io", "Crossbeam-Deque", "0.8.0")).affected).toBe(true);
+    expect(affects(crate, pkg("npm", "crossbeam-deque", "0.8.0")).affected).toBe(false); // other ecosystem
+  });
+
+  it("evaluates Maven ECOSYSTEM ranges in Maven's version order", () => {
+    const log4j = byId("GHSA-9fq4-m7xr-w3c2");
+    const at = (v: string) => fixedAt(affects(log4j, pkg("Maven", "org.apache.logging.log4j:log4j-core", v)));
+    expect(at("2.0-beta8")).toBe("not affected");
+    expect(at("2.0-beta9")).toBe("2.3.1");
+    expect(at("2.0-rc1")).toBe("2.3.1");
+    expect(at("2.0")).toBe("2.3.1");
+    expect(at("2.3")).toBe("2.3.1");
+    expect(at("2.3.1")).toBe("not affected");
+    expect(at("2.4")).toBe("2.12.2");
+    expect(at("2.12.1")).toBe("2.12.2");
+    expect(at("2.12.2")).toBe("not affected");
+    expect(at("2.13.0-SNAPSHOT")).toBe("not affected"); // a snapshot sorts before its release
+    expect(at("2.14.1")).toBe("2.15.0");
+    expect(at("2.15.0-rc1")).toBe("2.15.0");
+    expect(at("2.15.0")).toBe("not affected");
+    expect(at("2.17.1")).toBe("not affected");
+    expect(at("1.2.17")).toBe("not affected");
+  });
+
+  it("evaluates Go SEMVER ranges with module versions and pseudo-versions", () => {
+    const go = byId("GO-2021-9012");
+    const crypto = (v: string) => fixedAt(affects(go, pkg("Go", "golang.org/x/crypto", v)));
+    expect(crypto("v0.0.0-20201216223049-8b5274cf687f")).toBe("0.0.0-20211202192323-5770296d904e");
+    expect(crypto("v0.0.0-20211202192323-5770296d904e")).toBe("not affected");
+    expect(crypto("v0.1.0")).toBe("not affected");
+    const stdlib = (v: string) => fixedAt(affects(go, pkg("Go", "stdlib", v)));
+    expect(stdlib("v1.16.11")).toBe("1.16.12");
+    expect(stdlib("1.16.12")).toBe("not affected");
+    expect(stdlib("v1.17.0-rc.1")).toBe("1.17.5");
+    expect(stdlib("v1.17.4")).toBe("1.17.5");
+    expect(stdlib("v1.17.5")).toBe("not affected");
+    expect(stdlib("go1.17.4")).toBe("not affected"); // the toolchain's spelling is no module version
+  });
+
+  it("evaluates crates.io SEMVER ranges with Cargo's versions", () => {
+    const rustsec = byId("RUSTSEC-2021-9004");
+    const at = (v: string) => fixedAt(affects(rustsec, pkg("crates.io", "crossbeam-deque", v)));
+    expect(at("0.1.0")).toBe("0.7.4");
+    expect(at("0.7.3")).toBe("0.7.4");
+    expect(at("0.7.4")).toBe("not affected");
+    expect(at("0.8.0")).toBe("0.8.1");
+    expect(at("0.8.1")).toBe("not affected");
+    expect(at("v0.8.0")).toBe("not affected"); // Cargo writes no v
   });
 
   it("evaluates SEMVER ranges with SemVer even outside npm", () => {
@@ -619,7 +712,7 @@ describe("AdvisoryIndex over the fixtures", () => {
   const matches = (p: InstalledPackage) => index.match(p).map((m) => [m.advisory.id, m.fixedVersion]);
 
   it("indexes the advisories that are not withdrawn", () => {
-    expect(index.size).toBe(11);
+    expect(index.size).toBe(14);
   });
 
   it.each<[string, InstalledPackage, Array<[string, string | null]>]>([
@@ -713,6 +806,27 @@ describe("AdvisoryIndex over the fixtures", () => {
     ],
     ["RHEL openssl fixed", pkg("RPM", "openssl", "1:3.0.7-27.el9"), []],
     ["openssl on AlmaLinux is not RHEL", pkg("RPM", "openssl", "1:3.0.7-24.el9", "AlmaLinux:9"), []],
+    // Maven, Go, crates.io
+    [
+      "log4j-core 2.14.1",
+      pkg("Maven", "org.apache.logging.log4j:log4j-core", "2.14.1"),
+      [["GHSA-9fq4-m7xr-w3c2", "2.15.0"]],
+    ],
+    ["log4j-core 2.17.1", pkg("Maven", "org.apache.logging.log4j:log4j-core", "2.17.1"), []],
+    [
+      "protobuf-java 3.21.6",
+      pkg("Maven", "com.google.protobuf:protobuf-java", "3.21.6"),
+      [["GHSA-h3gx-9wcq-j2v6", "3.21.7"]],
+    ],
+    ["protobuf-java 3.21.7", pkg("Maven", "com.google.protobuf:protobuf-java", "3.21.7"), []],
+    [
+      "x/crypto pseudo-version",
+      pkg("Go", "golang.org/x/crypto", "v0.0.0-20210921155107-089bfa567519"),
+      [["GO-2021-9012", "0.0.0-20211202192323-5770296d904e"]],
+    ],
+    ["stdlib 1.17.2", pkg("Go", "stdlib", "v1.17.2"), [["GO-2021-9012", "1.17.5"]]],
+    ["crossbeam-deque 0.7.3", pkg("crates.io", "crossbeam-deque", "0.7.3"), [["RUSTSEC-2021-9004", "0.7.4"]]],
+    ["crossbeam_deque 0.8.0", pkg("crates.io", "crossbeam_deque", "0.8.0"), [["RUSTSEC-2021-9004", "0.8.1"]]],
     // Unknown packages
     ["unknown package", pkg("npm", "left-pad", "1.0.0"), []],
   ])("%s", (_name, installed, expected) => {

@@ -456,18 +456,32 @@ export function parseOsvAdvisory(json: unknown): { advisory: Advisory } | { prob
 
 /**
  * The name under which a package is indexed and compared: PyPI names normalised per PEP 503 (lower-case,
- * runs of `-`, `_`, `.` become `-`); Debian, Alpine and RPM names lower-cased; npm names exact.
+ * runs of `-`, `_`, `.` become `-`); crates.io names lower-cased with `_` as `-` (crates.io treats names that
+ * differ only so as one crate and refuses to publish a second); Debian, Alpine and RPM names lower-cased;
+ * npm names, Maven `groupId:artifactId` coordinates and Go module paths exact (each registry tells
+ * `HikariCP` from `hikaricp`, and the Go proxy `github.com/BurntSushi/toml` from its lower-case spelling).
  */
 export function normalizePackageName(ecosystem: Ecosystem, name: string): string {
   switch (ecosystem) {
     case "PyPI":
       return name.replace(/[-_.]+/g, "-").toLowerCase();
+    case "crates.io":
+      return name.replace(/_/g, "-").toLowerCase();
     case "npm":
+    case "Maven":
+    case "Go":
       return name;
     default:
       return name.toLowerCase();
   }
 }
+
+/**
+ * The ordering a range is evaluated in: an ECOSYSTEM range in its entry's, a SEMVER range in SemVer as its
+ * ecosystem spells it (Go's `v` prefix and pseudo-versions, Cargo's plain versions), npm's for the others.
+ */
+const rangeFamily = (range: OsvAffectedRange, ecosystem: Ecosystem): Ecosystem =>
+  range.type !== "SEMVER" ? ecosystem : ecosystem === "Go" || ecosystem === "crates.io" ? ecosystem : "npm";
 
 const normalizeRelease = (release: string): string =>
   release
@@ -528,7 +542,7 @@ function sortedEvents(range: OsvAffectedRange, family: Ecosystem): OsvEvent[] {
  */
 function inRange(range: OsvAffectedRange, ecosystem: Ecosystem, version: string): boolean {
   if (range.type === "GIT") return false;
-  const family: Ecosystem = range.type === "SEMVER" ? "npm" : ecosystem;
+  const family = rangeFamily(range, ecosystem);
   if (!isValidVersion(family, version)) return false;
   const cmp = (a: string, b: string) => compareVersions(family, a, b);
   const limits = range.events.flatMap((e) => (e.limit !== undefined ? [e.limit] : []));
@@ -593,7 +607,7 @@ function affectsWithin(entries: AffectedPackage[], pkg: InstalledPackage): Affec
   for (const entry of entries) {
     for (const range of entry.ranges) {
       if (range.type === "GIT") continue;
-      const family: Ecosystem = range.type === "SEMVER" ? "npm" : entry.ecosystem;
+      const family = rangeFamily(range, entry.ecosystem);
       for (const e of range.events) {
         if (e.fixed !== undefined && compareVersions(family, e.fixed, pkg.version) > 0)
           candidates.add(e.fixed);

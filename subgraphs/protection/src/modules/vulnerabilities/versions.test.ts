@@ -43,9 +43,12 @@ describe("ecosystemOf", () => {
     ["SUSE:Linux Enterprise Server 15 SP5", "RPM"],
     ["Mageia:9", "RPM"],
     ["RPM", "RPM"],
-    ["Go", null],
-    ["Maven", null],
-    ["crates.io", null],
+    ["Maven", "Maven"],
+    ["Maven:https://maven.google.com", "Maven"],
+    ["Go", "Go"],
+    ["crates.io", "crates.io"],
+    ["NuGet", null],
+    ["RubyGems", null],
     ["", null],
     ["Debianish", null],
   ])("%s → %s", (osv, expected) => {
@@ -459,6 +462,231 @@ describe("RPM (rpmvercmp, RPM 4.15+)", () => {
   });
 });
 
+/** Assert every version of a group is equal to every other (both ways). */
+function expectEqual(ecosystem: Ecosystem, group: string[]): void {
+  for (const a of group)
+    for (const b of group)
+      if (compareVersions(ecosystem, a, b) !== 0)
+        throw new Error(
+          `${ecosystem}: compare(${a}, ${b}) = ${compareVersions(ecosystem, a, b)}, expected 0`,
+        );
+}
+
+describe("Maven (ComparableVersion)", () => {
+  it("orders qualifiers: alpha < beta < milestone < rc = cr < snapshot < release < sp < others < numbers", () => {
+    // The ordered list of Maven's own ComparableVersionTest.
+    expectAscending("Maven", [
+      "1-alpha2snapshot",
+      "1-alpha2",
+      "1-alpha-123",
+      "1-beta-2",
+      "1-beta123",
+      "1-m2",
+      "1-m11",
+      "1-rc",
+      "1-cr2",
+      "1-rc123",
+      "1-SNAPSHOT",
+      "1",
+      "1-sp",
+      "1-sp2",
+      "1-sp123",
+      "1-abc",
+      "1-def",
+      "1-pom-1",
+      "1-1-snapshot",
+      "1-1",
+      "1-2",
+      "1-123",
+    ]);
+  });
+
+  it("orders numbers and the separators around them", () => {
+    expectAscending("Maven", [
+      "2.0",
+      "2-1",
+      "2.0.a",
+      "2.0.0.a",
+      "2.0.2",
+      "2.0.123",
+      "2.1.0",
+      "2.1-a",
+      "2.1b",
+      "2.1-c",
+      "2.1-1",
+      "2.1.0.1",
+      "2.2",
+      "2.123",
+      "11.a2",
+      "11.a11",
+      "11.b2",
+      "11.b11",
+      "11.m2",
+      "11.m11",
+      "11",
+      "11.a",
+      "11b",
+      "11c",
+      "11m",
+    ]);
+  });
+
+  it.each<[string, string]>([
+    ["1", "2"],
+    ["1.5", "2"],
+    ["1", "2.5"],
+    ["1.0.0", "1.1"],
+    ["1.0.1", "1.1"],
+    ["1.1", "1.2.0"],
+    ["1.0-alpha-1", "1.0"],
+    ["1.0-alpha-1", "1.0-beta-1"],
+    ["1.0-beta-1", "1.0-SNAPSHOT"],
+    ["1.0-SNAPSHOT", "1.0"],
+    ["1.0-alpha-1-SNAPSHOT", "1.0-alpha-1"],
+    ["1.0", "1.0-1"],
+    ["1.0-1", "1.0-2"],
+    ["2.0-1", "2.0.1"],
+    ["2.0.1-klm", "2.0.1-lmn"],
+    ["2.0.1", "2.0.1-xyz"],
+    ["2.0.1-xyz", "2.0.1-123"],
+    ["1-foo2", "1-foo10"], // numbers after a qualifier compare numerically
+    // MNG-5568: stays transitive around an odd letter in the middle.
+    ["6.1.0rc3", "6.1.0"],
+    ["6.1.0rc3", "6.1H.5-beta"],
+    ["6.1.0", "6.1H.5-beta"],
+    // MNG-6572: numbers of any length.
+    ["20190126.230843", "1234567890.12345"],
+    ["1234567890.12345", "123456789012345.1H.5-beta"],
+    ["123456789012345.1H.5-beta", "12345678901234567890.1H.5-beta"],
+    // MNG-6964: a qualifier after "-0." still counts.
+    ["1-0.alpha", "1-0.beta"],
+    ["1-0.beta", "1"],
+    // Real releases: log4j-core through the Log4Shell fixes.
+    ["2.0-beta9", "2.0-rc1"],
+    ["2.0-rc1", "2.0-rc2"],
+    ["2.0-rc2", "2.0"],
+    ["2.0", "2.0.1"],
+    ["2.14.1", "2.15.0"],
+    ["2.15.0", "2.16.0"],
+    ["2.16.0", "2.17.0"],
+    ["2.12.1", "2.12.2"],
+    ["2.3", "2.3.1"],
+    ["2.17.0", "2.17.1"],
+    // Spring (milestones, release candidates, the old .RELEASE spelling), Netty, Jackson, Guava flavours.
+    ["5.3.0-M1", "5.3.0-M2"],
+    ["5.3.0-M2", "5.3.0-RC1"],
+    ["5.3.0-RC1", "5.3.0.RELEASE"],
+    ["5.3.0.RELEASE", "5.3.1"],
+    ["4.1.99.Final", "4.1.100.Final"],
+    ["2.13.4", "2.13.4.1"],
+    ["2.13.4.1", "2.13.4.2"],
+    ["2.13.4.2", "2.14.0-rc1"],
+    ["2.14.0-rc1", "2.14.0"],
+    ["31.1-android", "31.1-jre"],
+    ["31.1-jre", "32.0.0-android"],
+    ["1.0-SNAPSHOT", "1.0-sp1"],
+  ])("%s < %s", (a, b) => {
+    expectAscending("Maven", [a, b]);
+  });
+
+  it.each([
+    [["1", "1.0", "1.0.0", "1-0", "1.0-0", "1.ga", "1-ga", "1final", "1.RELEASE", "1GA", "1FinaL"]],
+    [["1a", "1-a", "1.0-a", "1.0.0-a", "1.0a", "1.0.0a"]],
+    [["1x", "1-x", "1.0-x", "1.0.0x", "1X"]],
+    [["1cr", "1rc", "1-RC", "1Cr"]],
+    [["1a1", "1-alpha-1", "1ALPHA1", "1Alpha1"]],
+    [["1b2", "1-beta-2", "1BETA2"]],
+    [["1m3", "1-milestone-3", "1Milestone3", "1MILESTONE3"]],
+    [["1-abcdefghijklmnopqrstuvwxyz", "1-ABCDEFGHIJKLMNOPQRSTUVWXYZ"]],
+    [["0000000000000000001", "0001", "01", "1"]],
+    [["0000000000000000000", "00", "0", "0.0.0"]],
+    [["4.1.86.Final", "4.1.86"]],
+    [["5.4.2.Final", "5.4.2.final", "5.4.2"]],
+  ])("equal: %j", (group) => {
+    expectEqual("Maven", group);
+  });
+
+  it("takes printable ASCII starting with a letter or digit as a version, and orders anything else after", () => {
+    for (const v of ["1.0", "r09", "2.0-beta9", "1.0_01", "20040616"])
+      expect(isValidVersion("Maven", v)).toBe(true);
+    for (const v of ["", " 1.0", "1.0 beta", "-1", ".1", "1.0\u00e9"])
+      expect(isValidVersion("Maven", v)).toBe(false);
+    expect(compareVersions("Maven", "999", "-1")).toBeLessThan(0);
+  });
+});
+
+describe("Go (module versions)", () => {
+  it("orders releases, pre-releases and pseudo-versions as SemVer", () => {
+    expectAscending("Go", [
+      // A pseudo-version with no earlier tag: v0.0.0-<UTC time>-<commit>.
+      "v0.0.0-20191109021931-daa7c04131f5",
+      "v0.0.0-20201216223049-8b5274cf687f",
+      "v0.0.0-20211202192323-5770296d904e",
+      "v0.1.0",
+      "v1.2.3",
+      // After v1.2.3 and before v1.2.4 and its pre-releases: v1.2.4-0.<time>-<commit>.
+      "v1.2.4-0.20191109021931-daa7c04131f5",
+      "v1.2.4-pre",
+      // After the pre-release v1.2.4-pre: v1.2.4-pre.0.<time>-<commit>.
+      "v1.2.4-pre.0.20191109021931-daa7c04131f5",
+      "v1.2.4-rc.1",
+      "v1.2.4",
+      "v1.10.0",
+      "v2.0.0+incompatible",
+      "v2.1.0",
+    ]);
+  });
+
+  it("reads versions with and without the v, and ignores build metadata such as +incompatible", () => {
+    expectEqual("Go", ["v1.2.3", "1.2.3"]);
+    expectEqual("Go", ["v2.4.0+incompatible", "v2.4.0", "2.4.0"]);
+    expectEqual("Go", ["0.0.0-20211202192323-5770296d904e", "v0.0.0-20211202192323-5770296d904e"]);
+  });
+
+  it.each<[string, boolean]>([
+    ["v1.2.3", true],
+    ["1.2.3", true],
+    ["v0.0.0-20191109021931-daa7c04131f5", true],
+    ["v2.0.0+incompatible", true],
+    ["v1.2", false], // a module version names all three numbers
+    ["v01.2.3", false],
+    ["=1.2.3", false],
+    ["go1.21.3", false],
+    ["latest", false],
+  ])("isValidVersion(Go, %j) = %s", (v, valid) => {
+    expect(isValidVersion("Go", v)).toBe(valid);
+  });
+});
+
+describe("crates.io (SemVer)", () => {
+  it("orders releases and pre-releases", () => {
+    expectAscending("crates.io", [
+      "0.1.0",
+      "0.9.9",
+      "1.0.0-alpha",
+      "1.0.0-alpha.1",
+      "1.0.0-beta.2",
+      "1.0.0-beta.11",
+      "1.0.0-rc.1",
+      "1.0.0",
+      "1.0.1",
+      "1.10.0",
+      "1.11.1",
+    ]);
+    expectEqual("crates.io", ["1.0.0+build.1", "1.0.0"]);
+  });
+
+  it.each<[string, boolean]>([
+    ["1.2.3", true],
+    ["0.1.0-alpha.1", true],
+    ["v1.2.3", false],
+    ["1.2", false],
+    ["1.02.3", false],
+  ])("isValidVersion(crates.io, %j) = %s", (v, valid) => {
+    expect(isValidVersion("crates.io", v)).toBe(valid);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Total order on random samples
 
@@ -499,6 +727,28 @@ const PIECES: Record<Ecosystem, string[]> = {
   Debian: ["0", "1", "2", "10", "00", ".", ".", "-", "~", "+", ":", "a", "b", "deb12u", "ubuntu", "~rc"],
   Alpine: ["0", "1", "2", "10", "01", ".", ".", "a", "z", "_rc", "_p", "_alpha", "_git", "-r", "~ab", "_"],
   RPM: ["0", "1", "2", "10", "01", ".", ".", "-", "~", "^", ":", "el", "9", "_", "a", "git"],
+  Maven: [
+    "0",
+    "1",
+    "2",
+    "10",
+    "01",
+    ".",
+    ".",
+    "-",
+    "-",
+    "a",
+    "b",
+    "m",
+    "rc",
+    "cr",
+    "sp",
+    "ga",
+    "SNAPSHOT",
+    "x",
+  ],
+  Go: ["0", "1", "2", "10", "01", ".", ".", "-", "+", "v", "pre", "rc", "20191109021931", "-daa7c04131f5"],
+  "crates.io": ["0", "1", "2", "10", "01", ".", ".", "-", "+", "alpha", "beta", "rc", "v", "x"],
 };
 
 /** Random version-like strings: mostly well-formed ones, plus arbitrary concatenations of pieces. */
@@ -520,6 +770,14 @@ function sample(ecosystem: Ecosystem, random: () => number, count: number): stri
     RPM: () =>
       `${random() < 0.2 ? "1:" : ""}${num()}.${num()}${random() < 0.3 ? pick(["~rc", "^git"]) + num() : ""}` +
       `${random() < 0.7 ? `-${num()}.el9${random() < 0.5 ? "_" + num() : ""}` : ""}`,
+    Maven: () =>
+      `${num()}.${num()}${random() < 0.5 ? `.${num()}` : ""}` +
+      `${random() < 0.5 ? pick(["-", ".", ""]) + pick(["alpha", "beta", "M", "RC", "SNAPSHOT", "Final", "sp", "jre", "a", "1"]) + (random() < 0.5 ? num() : "") : ""}`,
+    Go: () =>
+      `v${num()}.${num()}.${num()}` +
+      `${random() < 0.4 ? `-${pick(["0.", "pre.0.", ""])}${pick(["20191109021931", "20211202192323"])}-${pick(["daa7c04131f5", "8b5274cf687f"])}` : ""}`,
+    "crates.io": () =>
+      `${num()}.${num()}.${num()}${random() < 0.4 ? `-${pick(["alpha", "beta", "1", "rc"])}.${num()}` : ""}`,
   };
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -534,32 +792,66 @@ function sample(ecosystem: Ecosystem, random: () => number, count: number): stri
   return out;
 }
 
-describe.each(ECOSYSTEMS.map((e) => [e]))("compareVersions(%s) is a total preorder", (ecosystem) => {
-  it.each([[1], [2], [3]])("on random sample #%i", (seed) => {
-    const random = prng(seed * 7919 + ecosystem.length);
-    const xs = sample(ecosystem, random, 70);
-    const n = xs.length;
-    const m: number[][] = xs.map((a) => xs.map((b) => sign(compareVersions(ecosystem, a, b))));
-    for (let i = 0; i < n; i++) {
-      expect(m[i][i]).toBe(0);
-      for (let j = 0; j < n; j++) {
-        if (m[i][j] !== -m[j][i]) throw new Error(`not antisymmetric: ${xs[i]} vs ${xs[j]}`);
-        for (let k = 0; k < n; k++) {
-          if (m[i][j] <= 0 && m[j][k] <= 0 && m[i][k] > 0) {
-            throw new Error(`not transitive: ${xs[i]} <= ${xs[j]} <= ${xs[k]} but ${xs[i]} > ${xs[k]}`);
-          }
+/** Reflexive, antisymmetric and transitive over `xs`, and sorting by it leaves no pair out of order. */
+function expectTotalPreorder(ecosystem: Ecosystem, xs: string[]): void {
+  const n = xs.length;
+  const m: number[][] = xs.map((a) => xs.map((b) => sign(compareVersions(ecosystem, a, b))));
+  for (let i = 0; i < n; i++) {
+    expect(m[i][i]).toBe(0);
+    for (let j = 0; j < n; j++) {
+      if (m[i][j] !== -m[j][i]) throw new Error(`not antisymmetric: ${xs[i]} vs ${xs[j]}`);
+      for (let k = 0; k < n; k++) {
+        if (m[i][j] <= 0 && m[j][k] <= 0 && m[i][k] > 0) {
+          throw new Error(`not transitive: ${xs[i]} <= ${xs[j]} <= ${xs[k]} but ${xs[i]} > ${xs[k]}`);
         }
       }
     }
-    // Sorting gives a sequence in which every earlier element is <= every later one.
-    const sorted = [...xs].sort((a, b) => compareVersions(ecosystem, a, b));
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++)
-        expect(compareVersions(ecosystem, sorted[i], sorted[j])).toBeLessThanOrEqual(0);
+  }
+  const sorted = [...xs].sort((a, b) => compareVersions(ecosystem, a, b));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++)
+      expect(compareVersions(ecosystem, sorted[i], sorted[j])).toBeLessThanOrEqual(0);
+  }
+}
+
+describe("compareVersions(Maven) on random samples", () => {
+  /** Versions spelt as the POM reference does: numbers, then a `-` qualifier, maybe with a number. */
+  const hyphenated = (random: () => number, count: number) => {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+    const num = () => pick(["0", "1", "2", "3", "10", "11"]);
+    const qualifier = () =>
+      pick(["alpha", "beta", "M", "RC", "cr", "SNAPSHOT", "Final", "ga", "sp", "jre", "android", "release"]);
+    return Array.from(
+      { length: count },
+      () =>
+        `${num()}.${num()}${random() < 0.6 ? `.${num()}` : ""}` +
+        `${random() < 0.6 ? `-${qualifier()}${random() < 0.5 ? num() : ""}` : ""}`,
+    );
+  };
+
+  it.each([[1], [2], [3]])("is a total preorder over hyphen-qualified versions (sample #%i)", (seed) => {
+    expectTotalPreorder("Maven", hyphenated(prng(seed * 104729), 70));
+  });
+
+  it.each([[1], [2], [3]])("is reflexive and antisymmetric over any strings (sample #%i)", (seed) => {
+    const xs = sample("Maven", prng(seed * 7919 + 5), 70);
+    for (const a of xs) {
+      expect(compareVersions("Maven", a, a)).toBe(0);
+      for (const b of xs)
+        if (sign(compareVersions("Maven", a, b)) + sign(compareVersions("Maven", b, a)) !== 0)
+          throw new Error(`not antisymmetric: ${a} vs ${b}`);
     }
   });
 
-  it("never throws on odd input", () => {
+  it("is no more transitive than Maven's own ComparableVersion over mixed spellings", () => {
+    expectAscending("Maven", ["1.3.0.beta", "1.3"]);
+    expectAscending("Maven", ["1.3", "1.3-sp1"]);
+    expect(compareVersions("Maven", "1.3.0.beta", "1.3-sp1")).toBeGreaterThan(0);
+  });
+});
+
+describe.each(ECOSYSTEMS.map((e) => [e]))("compareVersions(%s) on odd input", (ecosystem) => {
+  it("never throws", () => {
     const odd = [
       "",
       " ",
@@ -581,3 +873,12 @@ describe.each(ECOSYSTEMS.map((e) => [e]))("compareVersions(%s) is a total preord
     }
   });
 });
+
+describe.each(ECOSYSTEMS.filter((e) => e !== "Maven").map((e) => [e]))(
+  "compareVersions(%s) is a total preorder",
+  (ecosystem) => {
+    it.each([[1], [2], [3]])("on random sample #%i", (seed) => {
+      expectTotalPreorder(ecosystem, sample(ecosystem, prng(seed * 7919 + ecosystem.length), 70));
+    });
+  },
+);

@@ -8,23 +8,46 @@
  * - `Debian`: dpkg's algorithm (`deb-version(7)`, `verrevcmp` in dpkg): epoch, upstream version, revision.
  * - `Alpine`: apk-tools' token comparison (`digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}`).
  * - `RPM`: `rpmvercmp` as of RPM 4.15 (with `~` and `^`), applied to epoch, version and release.
+ * - `Maven`: Maven's `ComparableVersion` (the POM reference's "Version Order Specification"): items split at
+ *   `.`, `-` and digit/letter transitions, numbers numerically, qualifiers `alpha` < `beta` < `milestone` <
+ *   `rc` = `cr` < `snapshot` < `""` = `ga` = `final` = `release` < `sp` < any other (case-insensitive).
+ * - `Go`: SemVer 2.0.0 with the `v` prefix Go module versions carry (tolerated without); a pseudo-version
+ *   (`v0.0.0-20191109021931-daa7c04131f5`, `v1.2.4-0.20191109021931-daa7c04131f5`) is a SemVer pre-release
+ *   and sorts as one, and `+incompatible` is build metadata.
+ * - `crates.io`: SemVer 2.0.0 as Cargo reads it (no prefix).
  *
- * Every comparison is a total preorder over all strings and never throws. Strings that are not valid
- * versions are ordered by a documented fallback:
+ * Every comparison never throws, and is a total preorder over all strings except Maven's: Maven's
+ * `ComparableVersion` itself is not transitive when one package mixes spellings (`1.3.0.beta` < `1.3` <
+ * `1.3-sp1`, yet `1.3.0.beta` > `1.3-sp1`, since a number outranks a `-` sub-list and a `.` qualifier
+ * ranks below one), and the ordering here is Maven's, so that ranges mean what Maven (and the databases
+ * that computed them with it) means. Versions spelt one way (`<major>.<minor>.<incremental>-<qualifier>`,
+ * the POM reference's convention) are totally preordered. Strings that are not valid versions are ordered
+ * by a documented fallback:
  *
  * - `Debian` and `RPM`: the dpkg / rpm algorithms are defined over any string, so they are applied as is
  *   (after a lenient split into epoch, version and revision/release; a non-numeric "epoch" is treated as
  *   part of the version). `isValidVersion` is nevertheless strict, following what dpkg / rpm accept.
- * - `npm`, `PyPI` and `Alpine`: every valid version sorts before every invalid string; invalid strings
+ * - `npm`, `PyPI`, `Alpine`, `Maven`, `Go` and `crates.io`: every valid version sorts before every invalid
+ *   string (for Maven, whose ordering takes any string, valid is printable ASCII without spaces starting
+ *   with a letter or digit); invalid strings
  *   compare among themselves by a "natural" order (digit runs numerically, other runs by UTF-16 code
  *   units, digit runs before other runs, shorter sequence first), then by plain code-unit order.
  */
 
 /** A version-ordering family: the OSV ecosystems it covers compare versions the same way. */
-export type Ecosystem = "npm" | "PyPI" | "Debian" | "Alpine" | "RPM";
+export type Ecosystem = "npm" | "PyPI" | "Debian" | "Alpine" | "RPM" | "Maven" | "Go" | "crates.io";
 
 /** Every supported family. */
-export const ECOSYSTEMS: readonly Ecosystem[] = ["npm", "PyPI", "Debian", "Alpine", "RPM"];
+export const ECOSYSTEMS: readonly Ecosystem[] = [
+  "npm",
+  "PyPI",
+  "Debian",
+  "Alpine",
+  "RPM",
+  "Maven",
+  "Go",
+  "crates.io",
+];
 
 /**
  * OSV ecosystem names (the part before any `:` suffix, compared case-insensitively) and the ordering
@@ -47,6 +70,10 @@ const FAMILY_BY_OSV_NAME: ReadonlyMap<string, Ecosystem> = new Map<string, Ecosy
   ["mageia", "RPM"],
   ["openeuler", "RPM"],
   ["photon os", "RPM"],
+  // `Maven:<repository URL>` names a repository other than Maven Central; the ordering is the same.
+  ["maven", "Maven"],
+  ["go", "Go"],
+  ["crates.io", "crates.io"],
 ]);
 
 /** An OSV ecosystem string split into its name and optional release suffix (`"Debian:12"`). */
@@ -170,6 +197,20 @@ function compareSemver(a: SemVer, b: SemVer): number {
     if (c !== 0) return c;
   }
   return a.prerelease.length - b.prerelease.length;
+}
+
+/** Go module versions: SemVer with an optional `v` (Go writes one, OSV's Go records do not). */
+function parseGoVersion(v: string): SemVer | null {
+  const m = SEMVER_PATTERN.exec(v.trim().replace(/^v/, ""));
+  if (!m) return null;
+  return { major: m[1], minor: m[2], patch: m[3], prerelease: m[4] === undefined ? [] : m[4].split(".") };
+}
+
+/** crates.io versions: SemVer exactly, as Cargo's `semver` crate reads them (no `v`, no `=`). */
+function parseCargoVersion(v: string): SemVer | null {
+  const m = SEMVER_PATTERN.exec(v);
+  if (!m) return null;
+  return { major: m[1], minor: m[2], patch: m[3], prerelease: m[4] === undefined ? [] : m[4].split(".") };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -546,6 +587,145 @@ function isValidRpm(v: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Maven: ComparableVersion
+
+/**
+ * An item of a parsed Maven version: a number (digits without leading zeros; "" is zero), a qualifier
+ * (lower-cased, aliases resolved: "" is the release), or a sub-list that a `-` or a digit/letter transition
+ * started.
+ */
+type MavenItem =
+  | { kind: "number"; digits: string }
+  | { kind: "qualifier"; value: string }
+  | { kind: "list"; items: MavenItem[] };
+
+/** Well-known qualifiers in order; the release ("", also spelled ga, final, release) sits before `sp`. */
+const MAVEN_QUALIFIERS = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
+const MAVEN_RELEASE = String(MAVEN_QUALIFIERS.indexOf(""));
+const MAVEN_ALIASES: Readonly<Record<string, string>> = { ga: "", final: "", release: "", cr: "rc" };
+/** `a1`, `b2`, `m3`: a single letter right before a number abbreviates alpha, beta or milestone. */
+const MAVEN_SHORT: Readonly<Record<string, string>> = { a: "alpha", b: "beta", m: "milestone" };
+
+function mavenQualifier(text: string, followedByDigit: boolean): MavenItem {
+  const word = followedByDigit && text.length === 1 ? (MAVEN_SHORT[text] ?? text) : text;
+  return { kind: "qualifier", value: MAVEN_ALIASES[word] ?? word };
+}
+
+/**
+ * The sort key of a qualifier: its position among the well-known ones, any other after them all, in
+ * code-unit order among themselves ("7-abc" > "6"; the positions are single digits, so the strings compare
+ * as the positions do).
+ */
+function mavenQualifierKey(value: string): string {
+  const i = MAVEN_QUALIFIERS.indexOf(value);
+  return i < 0 ? `${MAVEN_QUALIFIERS.length}-${value}` : String(i);
+}
+
+/** A null item: zero, the release qualifier, an empty list. Trailing null items do not count. */
+function isMavenNull(item: MavenItem): boolean {
+  if (item.kind === "number") return item.digits === "";
+  if (item.kind === "qualifier") return item.value === "";
+  return item.items.length === 0;
+}
+
+/** Drops trailing null items, looking past sub-lists that are not null (as `ListItem.normalize`). */
+function normalizeMavenList(items: MavenItem[]): void {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i];
+    if (isMavenNull(item)) items.splice(i, 1);
+    else if (item.kind !== "list") break;
+  }
+}
+
+/** Parses any string into Maven's item tree, as `ComparableVersion.parseVersion` does (lower-cased first). */
+function parseMaven(version: string): MavenItem[] {
+  const v = version.toLowerCase();
+  const root: MavenItem[] = [];
+  let list = root;
+  const lists = [root];
+  const open = () => {
+    const items: MavenItem[] = [];
+    list.push({ kind: "list", items });
+    list = items;
+    lists.push(items);
+  };
+  const item = (digit: boolean, text: string): MavenItem =>
+    digit ? { kind: "number", digits: text.replace(/^0+/, "") } : mavenQualifier(text, false);
+  let digit = false;
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charAt(i);
+    if (c === "." || c === "-") {
+      // An empty item (`1..2`, `1-`) is a zero.
+      list.push(i === start ? { kind: "number", digits: "" } : item(digit, v.slice(start, i)));
+      start = i + 1;
+      if (c === "-") open();
+    } else if (isDigit(c)) {
+      if (!digit && i > start) {
+        // Letters then digits (`rc1`): the qualifier, then a sub-list for what follows.
+        list.push(mavenQualifier(v.slice(start, i), true));
+        start = i;
+        open();
+      }
+      digit = true;
+    } else {
+      if (digit && i > start) {
+        // Digits then letters (`1rc`): the number, then a sub-list, as if a `-` stood between them.
+        list.push(item(true, v.slice(start, i)));
+        start = i;
+        open();
+      }
+      digit = false;
+    }
+  }
+  if (v.length > start) list.push(item(digit, v.slice(start)));
+  // Innermost lists first, so that a sub-list left empty is itself a trailing null of its parent.
+  for (let i = lists.length - 1; i >= 0; i--) normalizeMavenList(lists[i]);
+  return root;
+}
+
+/** `Item.compareTo`: `b` null stands for an item that is absent (the other version is shorter). */
+function compareMavenItem(a: MavenItem, b: MavenItem | null): number {
+  switch (a.kind) {
+    case "number":
+      if (b === null) return a.digits === "" ? 0 : 1; // 1.0 == 1, 1.1 > 1
+      // A number is above a qualifier (1.1 > 1-sp) and above a sub-list (1.1 > 1-1).
+      return b.kind === "number" ? compareDigits(a.digits || "0", b.digits || "0") : 1;
+    case "qualifier":
+      if (b === null) return compareStrings(mavenQualifierKey(a.value), MAVEN_RELEASE); // 1-rc < 1 < 1-sp
+      if (b.kind !== "qualifier") return -1; // 1.rc < 1.1, 1.rc < 1-1
+      return compareStrings(mavenQualifierKey(a.value), mavenQualifierKey(b.value));
+    case "list":
+      if (b === null) {
+        // The whole sub-list against nothing, not only its first item (MNG-6964: 1-0.alpha < 1).
+        for (const item of a.items) {
+          const c = compareMavenItem(item, null);
+          if (c !== 0) return c;
+        }
+        return 0;
+      }
+      if (b.kind === "number") return -1; // 1-1 < 1.1
+      if (b.kind === "qualifier") return 1; // 1-1 > 1-sp
+      return compareMavenLists(a.items, b.items);
+  }
+}
+
+function compareMavenLists(a: readonly MavenItem[], b: readonly MavenItem[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    const c = x === null ? (y === null ? 0 : -compareMavenItem(y, null)) : compareMavenItem(x, y);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** What counts as a Maven version: printable ASCII without spaces, starting with a letter or a digit. */
+const MAVEN_PATTERN = /^[A-Za-z0-9][\x21-\x7e]*$/;
+
+const parseValidMaven = (v: string): MavenItem[] | null => (MAVEN_PATTERN.test(v) ? parseMaven(v) : null);
+
+// ---------------------------------------------------------------------------------------------------
 // Public API
 
 /**
@@ -566,6 +746,12 @@ export function compareVersions(ecosystem: Ecosystem, a: string, b: string): num
       return compareParsed(a, b, apkTokens, compareApk);
     case "RPM":
       return compareRpm(a, b);
+    case "Maven":
+      return compareParsed(a, b, parseValidMaven, compareMavenLists);
+    case "Go":
+      return compareParsed(a, b, parseGoVersion, compareSemver);
+    case "crates.io":
+      return compareParsed(a, b, parseCargoVersion, compareSemver);
     default:
       return sign(compareFallback(a, b));
   }
@@ -574,7 +760,8 @@ export function compareVersions(ecosystem: Ecosystem, a: string, b: string): num
 /**
  * Whether a string is a valid version in an ecosystem: SemVer 2.0.0 (leading `=`/`v` tolerated), PEP 440
  * (any spelling PEP 440 normalises), what dpkg accepts (upstream part starting with a digit), what apk
- * accepts, or `[epoch:]version[-release]` with RPM's version characters.
+ * accepts, `[epoch:]version[-release]` with RPM's version characters, for Maven printable ASCII without
+ * spaces starting with a letter or digit, for Go SemVer with or without its `v`, for crates.io SemVer.
  */
 export function isValidVersion(ecosystem: Ecosystem, v: string): boolean {
   if (typeof v !== "string") return false;
@@ -589,6 +776,12 @@ export function isValidVersion(ecosystem: Ecosystem, v: string): boolean {
       return apkTokens(v) !== null;
     case "RPM":
       return isValidRpm(v);
+    case "Maven":
+      return MAVEN_PATTERN.test(v);
+    case "Go":
+      return parseGoVersion(v) !== null;
+    case "crates.io":
+      return parseCargoVersion(v) !== null;
     default:
       return false;
   }

@@ -30,7 +30,7 @@ export class VulnerabilitiesResolver {
   @UseMiddleware(shallowJsonItems("osv"))
   @Mutation(() => ImportAdvisoriesPayload, {
     description:
-      "Imports OSV advisories (npm, PyPI, Debian, Alpine, RPM-based ecosystems; INGESTOR or ADMIN, as every feed; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
+      "Imports OSV advisories (npm, PyPI, Maven, Go, crates.io, Debian, Alpine, RPM-based ecosystems; INGESTOR or ADMIN, as every feed; ≤ 1,000 per call), idempotent on id and `modified`. Every machine's packages are then re-matched by a background job a few seconds later (the calls of one feed share one run).",
   })
   importAdvisories(
     @Arg("osv", () => [JSONScalar], { description: "OSV advisories as published." }) osv: unknown[],
@@ -52,7 +52,7 @@ export class VulnerabilitiesResolver {
   @UseMiddleware(shallowJsonItems("records"))
   @Mutation(() => IngestPackagesPayload, {
     description:
-      "Reports installed-package snapshots (telemetry records of kind `packages`; ≤ 1,000 per call): the newest per machine replaces the previous one and findings are recomputed.",
+      "Reports installed-package snapshots (telemetry records of kind `packages`, whose packages are of the ecosystems npm, PyPI, Maven, Go, crates.io, Debian, Alpine or RPM; ≤ 1,000 per call): the newest per machine replaces the previous one and findings are recomputed.",
   })
   ingestPackageInventory(
     @Arg("records", () => [JSONScalar], { description: "`packages` telemetry records." }) records: unknown[],

@@ -52,7 +52,7 @@ export class VulnerabilityFinding {
   @Field(() => VulnerabilitySeverity, { description: "Severity." })
   severity: VulnerabilitySeverity;
 
-  @Field({ description: "Ecosystem of the package (npm, PyPI, Debian, Alpine, RPM)." })
+  @Field({ description: "Ecosystem of the package (npm, PyPI, Maven, Go, crates.io, Debian, Alpine, RPM)." })
   ecosystem: string;
 
   @Field({ description: "The package." })
