@@ -121,6 +121,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "ADMIN",
     call: `mutation { updatePolicyDefinition(id: "${X}", input: ${POLICY}) { __typename } }`,
   },
+  "Mutation.deletePolicyDefinition": {
+    access: "ADMIN",
+    call: `mutation { deletePolicyDefinition(id: "${X}") { __typename } }`,
+  },
   "Mutation.setPolicyDefinitionEnabled": {
     access: "ADMIN",
     call: `mutation { setPolicyDefinitionEnabled(input: { definitionId: "${X}", accountId: "${X}", enabled: true }) { __typename } }`,

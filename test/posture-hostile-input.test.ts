@@ -3,6 +3,7 @@ import {
   CreateExemptionDocument,
   CreatePolicyDefinitionDocument,
   DeleteExemptionDocument,
+  DeletePolicyDefinitionDocument,
   HostileAccountPayloadDocument,
   HostileAccountScorePayloadDocument,
   HostileAccountScopeDocument,
@@ -437,6 +438,16 @@ describe("posture under hostile input", () => {
         { resourceId: `r${NUL}` },
         "resourceId: must be a resource id (UUID)",
       ],
+      [
+        "a NUL in a resource group",
+        { resourceId: null, accountId: "00000000-0000-0000-0000-000000000000", resourceGroup: `rg${NUL}` },
+        "resourceGroup: must be an Azure resource group name: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period",
+      ],
+      [
+        "an unpaired surrogate in a resource group",
+        { resourceId: null, accountId: "00000000-0000-0000-0000-000000000000", resourceGroup: `rg${LONE}` },
+        "resourceGroup: must be an Azure resource group name: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period",
+      ],
     ])("createExemption refuses %s", async (_what, bad, problem) => {
       const res = await unchanged(() =>
         platform.request(
@@ -662,13 +673,17 @@ describe("posture under hostile input", () => {
           ),
       ],
       ["deleteExemption", () => platform.request(DeleteExemptionDocument, { id: exemptionId }, token)],
+      [
+        "deletePolicyDefinition",
+        () => platform.request(DeletePolicyDefinitionDocument, { id: definitionId }, token),
+      ],
     ];
     let token = "";
 
     it.each([
-      ["READER", "reader", 9],
-      ["ANALYST", "analyst", 9],
-      ["INGESTOR", "ingestor", 5],
+      ["READER", "reader", 10],
+      ["ANALYST", "analyst", 10],
+      ["INGESTOR", "ingestor", 6],
     ] as const)(
       "%s is refused every write it may not make, and nothing changes",
       async (_role, who, refused) => {
@@ -746,6 +761,27 @@ describe("posture under hostile input", () => {
           ),
         ),
         deleteExemption: codes(await platform.request(DeleteExemptionDocument, { id: exemptionId }, asB)),
+        deletePolicyDefinition: codes(
+          await platform.request(DeletePolicyDefinitionDocument, { id: definitionId }, asB),
+        ),
+        deleteTheirDefinitionUpperCase: codes(
+          await platform.request(DeletePolicyDefinitionDocument, { id: definitionId.toUpperCase() }, asB),
+        ),
+        exemptTheirAccountGroup: codes(
+          await platform.request(
+            CreateExemptionDocument,
+            {
+              input: {
+                definitionId: builtInId,
+                accountId,
+                resourceGroup: "rg-probe",
+                category: "WAIVER",
+                reason: "r",
+              },
+            },
+            asB,
+          ),
+        ),
       }));
       expect(outcomes).toEqual({
         upsertResources: ["[0].accountId: no such account in this tenant"],
@@ -756,6 +792,9 @@ describe("posture under hostile input", () => {
         exemptTheirResource: ["NOT_FOUND"],
         exemptTheirDefinition: ["definitionId: no such definition"],
         deleteExemption: ["NOT_FOUND"],
+        deletePolicyDefinition: ["NOT_FOUND"],
+        deleteTheirDefinitionUpperCase: ["NOT_FOUND"],
+        exemptTheirAccountGroup: ["NOT_FOUND"],
       });
     });
 
@@ -780,7 +819,7 @@ describe("posture under hostile input", () => {
       expect([await assessments(A), await assessments(B)]).toEqual(before);
     });
 
-    it("setPolicyDefinitionEnabled, updatePolicyDefinition and deleteExemption refuse ids that are no ids", async () => {
+    it("setPolicyDefinitionEnabled, updatePolicyDefinition, deletePolicyDefinition and deleteExemption refuse ids that are no ids", async () => {
       const outcomes = await unchanged(async () => [
         codes(
           await platform.request(
@@ -805,6 +844,8 @@ describe("posture under hostile input", () => {
         ),
         problems(await platform.request(DeleteExemptionDocument, { id: NUL }, t.admin)),
         problems(await platform.request(RemoveResourcesDocument, { ids: [vaultId, "x"] }, t.admin)),
+        codes(await platform.request(DeletePolicyDefinitionDocument, { id: `x${NUL}` }, t.admin)),
+        codes(await platform.request(DeletePolicyDefinitionDocument, { id: LONE }, t.admin)),
       ]);
       expect(outcomes).toEqual([
         ["NOT_FOUND"],
@@ -812,6 +853,8 @@ describe("posture under hostile input", () => {
         ["accountId: must be an account id (UUID)"],
         ["id: must be a UUID"],
         ["[1].ids: must be a resource id (UUID)"],
+        ["NOT_FOUND"],
+        ["NOT_FOUND"],
       ]);
     });
   });

@@ -5,6 +5,7 @@ import { OutboxPosition1764950000000 } from "./1764950000000-outbox-position";
 import { ResourceExternalIdKey1765900000000 } from "./1765900000000-resource-external-id-key";
 import { PostureMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 import { AssessmentRawCause1766510000000 } from "./1766510000000-assessment-raw-cause";
+import { ExemptionResourceGroup1766800000000 } from "./1766800000000-exemption-resource-group";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -15,4 +16,5 @@ export const postureMigrations = [
   ResourceExternalIdKey1765900000000,
   PostureMillisecondSortTimes1766000000000,
   AssessmentRawCause1766510000000,
+  ExemptionResourceGroup1766800000000,
 ];

@@ -22,6 +22,11 @@ export interface ActiveExemption {
   definitionId: string;
   accountId: string | null;
   resourceId: string | null;
+  /**
+   * For a resource-group exemption, the group's ARM id lower-cased by Postgres (`exemptions.resource_group_key`),
+   * compared with the resources' `external_id_key`, lower-cased the same way.
+   */
+  resourceGroupKey: string | null;
   category: "WAIVER" | "MITIGATED";
   reason: string;
 }
@@ -77,18 +82,65 @@ export function evaluate(
   return out;
 }
 
-/** Finds the exemption that covers an assessment: a resource exemption first, then an account one. */
+/**
+ * Whether a resource, by its lower-cased provider id, is in a resource group, by the group's lower-cased ARM id:
+ * the group itself or anything under it (ARM ids compare case-insensitively; both keys are lower-cased already).
+ */
+export function inResourceGroup(resourceKey: string, groupKey: string): boolean {
+  return resourceKey === groupKey || resourceKey.startsWith(`${groupKey}/`);
+}
+
+/**
+ * Finds the exemption that covers an assessment, the narrowest scope first: the resource, its resource group
+ * (by `resourceKey`, the resource's lower-cased provider id, when known), its account, the tenant; the oldest
+ * first within one scope (`exemptions` come oldest first).
+ */
 export function exemptionFor(
   exemptions: readonly ActiveExemption[],
   e: Pick<Evaluation, "resourceId" | "accountId" | "definitionId">,
+  resourceKey?: string | null,
 ): ActiveExemption | undefined {
+  let groupWide: ActiveExemption | undefined;
   let accountWide: ActiveExemption | undefined;
+  let tenantWide: ActiveExemption | undefined;
   for (const x of exemptions) {
     if (x.definitionId !== e.definitionId) continue;
-    if (x.resourceId === e.resourceId) return x;
-    if (!x.resourceId && (x.accountId === null || x.accountId === e.accountId)) accountWide ??= x;
+    if (x.resourceId) {
+      if (x.resourceId === e.resourceId) return x;
+    } else if (x.resourceGroupKey) {
+      if (resourceKey && inResourceGroup(resourceKey, x.resourceGroupKey)) groupWide ??= x;
+    } else if (x.accountId) {
+      if (x.accountId === e.accountId) accountWide ??= x;
+    } else tenantWide ??= x;
   }
-  return accountWide;
+  return groupWide ?? accountWide ?? tenantWide;
+}
+
+/**
+ * The lower-cased provider id of each resource of `evaluations` that a resource-group exemption of its
+ * definition could cover (one statement, and none when no group exemption applies to them).
+ */
+async function resourceKeysForGroups(
+  m: EntityManager,
+  tenantId: string,
+  evaluations: readonly Evaluation[],
+  exemptions: readonly ActiveExemption[],
+): Promise<Map<string, string>> {
+  const grouped = new Set(exemptions.filter((x) => x.resourceGroupKey).map((x) => x.definitionId));
+  if (grouped.size === 0) return new Map();
+  const ids = [
+    ...new Set(
+      evaluations
+        .filter((e) => e.rawStatus !== "NOT_APPLICABLE" && grouped.has(e.definitionId))
+        .map((e) => e.resourceId),
+    ),
+  ];
+  if (ids.length === 0) return new Map();
+  const rows: Array<{ id: string; external_id_key: string }> = await m.query(
+    `SELECT id, external_id_key FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+    [tenantId, ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.external_id_key]));
 }
 
 /** The cause a reported assessment shows while its definition is disabled in its account. */
@@ -158,11 +210,17 @@ export async function applyEvaluations(
     cause: string | null;
   }> = [];
   const seen = new Set<string>();
+  // Resource-group exemptions cover resources by their ARM id, which evaluations do not carry (reported ones have
+  // no resource row at hand): it is read here, so every path that applies exemptions honours them alike.
+  const resourceKeys = await resourceKeysForGroups(m, tenantId, evaluations, exemptions);
   for (const e of evaluations) {
     const k = key(e.resourceId, e.definitionId);
     seen.add(k);
     const disabled = isDisabled !== undefined && isDisabled(e.accountId, e.definitionId);
-    const exemption = disabled || e.rawStatus === "NOT_APPLICABLE" ? undefined : exemptionFor(exemptions, e);
+    const exemption =
+      disabled || e.rawStatus === "NOT_APPLICABLE"
+        ? undefined
+        : exemptionFor(exemptions, e, resourceKeys.get(e.resourceId));
     const status: Status = disabled || exemption ? "NOT_APPLICABLE" : e.rawStatus;
     const effectiveCause = disabled
       ? DISABLED_CAUSE

@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { addJob } from "../../../../common/src";
+import { addJob, removeJob } from "../../../../common/src";
 import type { AssessableResource } from "../policies/definition-spec";
 import { computeSecureScore, type ControlCounts } from "../score/secure-score";
 import { benchmarkControls } from "./controls";
@@ -22,8 +22,30 @@ export interface EvaluationContext {
   exemptions: ActiveExemption[];
 }
 
-/** Loads a tenant's definitions, per-account settings and active exemptions (three statements). */
+/**
+ * Serialises changes of what evaluation depends on with the evaluations themselves, per tenant, for the rest of
+ * the caller's transaction. Every evaluation takes it `shared` before it reads definitions, settings and
+ * exemptions (`loadEvaluationContext`), and so does `forgetResources`; a change of those (a custom definition
+ * created, updated or deleted, a setting, an exemption granted or revoked) takes it `exclusive` as its first
+ * statement. Without it, an evaluation that read the old context and commits after the change would write what
+ * the change undid: assessments of a deleted definition, or a resource added to an exempted group unexempted
+ * (the change's own re-evaluation cannot see a resource not yet committed). Evaluations do not wait for one
+ * another; a change waits for the evaluations under way, and the evaluations that start meanwhile wait for it.
+ */
+export async function lockEvaluationContext(
+  m: EntityManager,
+  tenantId: string,
+  mode: "shared" | "exclusive",
+): Promise<void> {
+  await m.query(
+    `SELECT ${mode === "shared" ? "pg_advisory_xact_lock_shared" : "pg_advisory_xact_lock"}(hashtextextended($1, 0))`,
+    [`posture.evaluation-context|${tenantId}`],
+  );
+}
+
+/** Loads a tenant's definitions, per-account settings and active exemptions (four statements, with the lock). */
 export async function loadEvaluationContext(m: EntityManager, tenantId: string): Promise<EvaluationContext> {
+  await lockEvaluationContext(m, tenantId, "shared");
   const definitions = await tenantDefinitions(m, tenantId);
   const disabledRows: Array<{ account_id: string; definition_id: string }> = await m.query(
     `SELECT account_id, definition_id FROM definition_settings WHERE tenant_id = $1 AND NOT enabled`,
@@ -32,8 +54,8 @@ export async function loadEvaluationContext(m: EntityManager, tenantId: string):
   const disabled = new Set(disabledRows.map((r) => `${r.account_id}|${r.definition_id}`));
   const exemptions: ActiveExemption[] = (
     await m.query(
-      `SELECT id, definition_id, account_id, resource_id, category, reason FROM exemptions
-       WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+      `SELECT id, definition_id, account_id, resource_id, resource_group_key, category, reason FROM exemptions
+       WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at, id`,
       [tenantId],
     )
   ).map((r: Record<string, string | null>) => ({
@@ -41,6 +63,7 @@ export async function loadEvaluationContext(m: EntityManager, tenantId: string):
     definitionId: r.definition_id!,
     accountId: r.account_id,
     resourceId: r.resource_id,
+    resourceGroupKey: r.resource_group_key,
     category: r.category as ActiveExemption["category"],
     reason: r.reason!,
   }));
@@ -103,7 +126,13 @@ export async function evaluateResourceIds(
 export async function evaluateTenant(
   m: EntityManager,
   tenantId: string,
-  options: { definitionIds?: readonly string[]; accountId?: string; resourceId?: string } = {},
+  options: {
+    definitionIds?: readonly string[];
+    accountId?: string;
+    resourceId?: string;
+    /** Only the resources in this resource group (its lower-cased ARM id, as `exemptions.resource_group_key`). */
+    resourceGroupKey?: string;
+  } = {},
 ): Promise<ApplyOutcome> {
   const ctx = await loadEvaluationContext(m, tenantId);
   const definitions = options.definitionIds
@@ -114,6 +143,11 @@ export async function evaluateTenant(
   const extra: unknown[] = [];
   if (options.accountId) filters.push(`AND account_id = $${4 + extra.push(options.accountId) - 1}`);
   if (options.resourceId) filters.push(`AND id = $${4 + extra.push(options.resourceId) - 1}`);
+  if (options.resourceGroupKey) {
+    const p = `$${4 + extra.push(options.resourceGroupKey) - 1}`;
+    // As `inResourceGroup`, on the same lower-cased keys.
+    filters.push(`AND (external_id_key = ${p} OR starts_with(external_id_key, ${p} || '/'))`);
+  }
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
     const rows: Array<Record<string, unknown>> = await m.query(
@@ -150,6 +184,7 @@ export async function forgetResources(
   ids: readonly string[],
 ): Promise<void> {
   if (ids.length === 0) return;
+  await lockEvaluationContext(m, tenantId, "shared");
   await m.query(`DELETE FROM exemptions WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
     tenantId,
     ids,
@@ -161,6 +196,57 @@ export async function forgetResources(
   ]);
   await recomputeControlStates(m, tenantId, ids, accounts);
   if (accounts.size) await refreshTodaySnapshots(m, tenantId);
+}
+
+/** What `forgetDefinition` removed. */
+export interface ForgottenDefinition {
+  assessments: number;
+  exemptions: number;
+  settings: number;
+}
+
+/**
+ * Removes everything a deleted custom definition left, in the caller's transaction (which has taken the
+ * evaluation-context lock exclusively and deleted the definition): its exemptions (and their expiry jobs), its
+ * per-account settings, its assessments and their history, and their weight in the control states and score
+ * counters, then today's snapshots. Its recommendation, which is its assessments, goes with them.
+ */
+export async function forgetDefinition(
+  m: EntityManager,
+  tenantId: string,
+  definitionId: string,
+): Promise<ForgottenDefinition> {
+  const exemptions: Array<{ id: string; expires_at: Date | null }> = await m.query(
+    `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND definition_id = $2 RETURNING id, expires_at)
+     SELECT * FROM gone`,
+    [tenantId, definitionId],
+  );
+  for (const x of exemptions) if (x.expires_at) await cancelExemptionExpiry(m, x.id);
+  const [settings]: Array<{ n: number }> = await m.query(
+    `WITH gone AS (DELETE FROM definition_settings WHERE tenant_id = $1 AND definition_id = $2 RETURNING 1)
+     SELECT count(*)::int AS n FROM gone`,
+    [tenantId, definitionId],
+  );
+  const removed: Array<{ resource_id: string }> = await m.query(
+    `WITH gone AS (DELETE FROM assessments WHERE tenant_id = $1 AND definition_id = $2 RETURNING resource_id)
+     SELECT resource_id FROM gone`,
+    [tenantId, definitionId],
+  );
+  // Nothing reads a deleted definition's history (it is reached through its assessments).
+  await m.query(`DELETE FROM assessment_history WHERE tenant_id = $1 AND definition_id = $2`, [
+    tenantId,
+    definitionId,
+  ]);
+  const accounts = new Set<string>();
+  for (let i = 0; i < removed.length; i += PAGE)
+    await recomputeControlStates(
+      m,
+      tenantId,
+      removed.slice(i, i + PAGE).map((r) => r.resource_id),
+      accounts,
+    );
+  if (accounts.size) await refreshTodaySnapshots(m, tenantId);
+  return { assessments: removed.length, exemptions: exemptions.length, settings: settings.n };
 }
 
 /** Score counters of a tenant by account and control. */
@@ -238,9 +324,17 @@ export async function scheduleExemptionExpiry(
     "posture",
     "exemption_expired",
     { tenantId, exemptionId, definitionId },
-    { runAt: at, jobKey: `exemption:${exemptionId}` },
+    { runAt: at, jobKey: exemptionJobKey(exemptionId) },
   );
 }
+
+/** Cancels an exemption's expiry job, if it has one still to run (the exemption was revoked or went with its definition). */
+export async function cancelExemptionExpiry(m: EntityManager, exemptionId: string): Promise<void> {
+  await removeJob(m, "posture", exemptionJobKey(exemptionId));
+}
+
+/** The key of an exemption's expiry job (one per exemption). */
+const exemptionJobKey = (exemptionId: string) => `exemption:${exemptionId}`;
 
 function merge(into: ApplyOutcome, from: ApplyOutcome): void {
   into.changedAssessments += from.changedAssessments;

@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import {
   BadUserInputError,
+  canonicalId,
   childConnectionLoader,
   isUuid,
   jsonProblem,
@@ -22,8 +23,10 @@ import type { PoliciesService } from "../policies/policies.service";
 import { benchmarkControls } from "./controls";
 import { applyEvaluations, type Evaluation } from "./assessment.engine";
 import {
+  cancelExemptionExpiry,
   evaluateTenant,
   loadEvaluationContext,
+  lockEvaluationContext,
   refreshTodaySnapshots,
   scheduleExemptionExpiry,
 } from "./assessment.runner";
@@ -40,6 +43,17 @@ import {
 } from "./assessments.types";
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/;
+/**
+ * An Azure resource group name: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses (letters
+ * and digits of any script), not ending in a period. No `/`, so the group's ARM id is a prefix of its resources'.
+ */
+const RESOURCE_GROUP_PATTERN = /^[\p{L}\p{N}_().-]{0,89}[\p{L}\p{N}_()-]$/u;
+
+/** The subscription id an Azure account's external id names: `<id>` or `/subscriptions/<id>`; null if neither. */
+function subscriptionOf(externalId: string): string | null {
+  const id = externalId.trim().replace(/^\/?subscriptions\//i, "");
+  return id && !id.includes("/") ? id : null;
+}
 const MAX_EXTERNAL_PER_CALL = 10_000;
 
 /** Maps an `assessments` row to the GraphQL object. */
@@ -64,6 +78,8 @@ function exemptionFromRow(row: Record<string, unknown>): Exemption {
     definitionId: row.definition_id,
     resourceId: row.resource_id ?? null,
     accountId: row.account_id ?? null,
+    resourceGroup: row.resource_group ?? null,
+    resourceGroupKey: row.resource_group_key ?? null,
     category: row.category,
     reason: row.reason,
     expiresAt: row.expires_at ?? null,
@@ -368,13 +384,33 @@ export class AssessmentsService {
 
   /** Grants an exemption, re-evaluates what it covers and schedules its expiry, in one transaction. */
   async createExemption(input: CreateExemptionInput): Promise<Exemption> {
+    const invalid = "Invalid exemption; nothing was stored.";
     const problems: InputProblem[] = [];
-    if (!(await this.policies.byId(input.definitionId)))
-      problems.push({ field: "definitionId", message: "no such definition" });
+    const definitionId = canonicalId(input.definitionId);
+    const definition = await this.policies.byId(definitionId);
+    if (!definition) problems.push({ field: "definitionId", message: "no such definition" });
     if (input.resourceId != null && !isUuid(input.resourceId))
       problems.push({ field: "resourceId", message: "must be a resource id (UUID)" });
     if (input.accountId != null && !isUuid(input.accountId))
       problems.push({ field: "accountId", message: "must be an account id (UUID)" });
+    if (input.resourceGroup != null) {
+      if (!RESOURCE_GROUP_PATTERN.test(input.resourceGroup))
+        problems.push({
+          field: "resourceGroup",
+          message:
+            "must be an Azure resource group name: 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period",
+        });
+      if (input.resourceId != null)
+        problems.push({
+          field: "resourceGroup",
+          message: "conflicts with resourceId: an exemption has one scope",
+        });
+      else if (input.accountId == null)
+        problems.push({
+          field: "accountId",
+          message: "is required with resourceGroup (the subscription the group is in)",
+        });
+    }
     if (!input.reason?.trim() || input.reason.length > 2000)
       problems.push({ field: "reason", message: "must be 1 to 2,000 characters" });
     else {
@@ -387,9 +423,23 @@ export class AssessmentsService {
     // A later time would come back as `+010000-…`, which no DateTime input (nor RFC 3339) accepts.
     else if (input.expiresAt && input.expiresAt.getUTCFullYear() > 9999)
       problems.push({ field: "expiresAt", message: "must be before the year 10000" });
-    if (problems.length) throw new BadUserInputError("Invalid exemption; nothing was stored.", problems);
+    if (problems.length) throw new BadUserInputError(invalid, problems);
     return this.db.write(async (m) => {
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
+      // A custom definition looked up above may have been deleted since: its exemption would outlive it.
+      if (
+        definition?.source === AssessmentSource.CUSTOM_POLICY &&
+        !(
+          await m.query(`SELECT 1 FROM custom_definitions WHERE tenant_id = $1 AND id = $2`, [
+            this.identity.tenantId,
+            definitionId,
+          ])
+        ).length
+      )
+        throw new BadUserInputError(invalid, [{ field: "definitionId", message: "no such definition" }]);
       let accountId = input.accountId ?? null;
+      let resourceGroup: string | null = null;
+      let resourceGroupArmId: string | null = null;
       if (input.resourceId) {
         const rows: Array<{ account_id: string }> = await m.query(
           `SELECT account_id FROM resources WHERE tenant_id = $1 AND id = $2`,
@@ -398,21 +448,40 @@ export class AssessmentsService {
         if (!rows.length) throw new NotFoundError("Resource", input.resourceId);
         accountId = rows[0].account_id;
       } else if (accountId) {
-        const rows = await m.query(`SELECT 1 FROM cloud_accounts WHERE tenant_id = $1 AND id = $2`, [
-          this.identity.tenantId,
-          accountId,
-        ]);
+        const rows: Array<{ provider: string; external_id: string }> = await m.query(
+          `SELECT provider, external_id FROM cloud_accounts WHERE tenant_id = $1 AND id = $2`,
+          [this.identity.tenantId, accountId],
+        );
         if (!rows.length) throw new NotFoundError("Account", accountId);
+        if (input.resourceGroup != null) {
+          const subscription = rows[0].provider === "AZURE" ? subscriptionOf(rows[0].external_id) : null;
+          if (!subscription)
+            throw new BadUserInputError(invalid, [
+              {
+                field: "resourceGroup",
+                message:
+                  rows[0].provider === "AZURE"
+                    ? "the account's external id is no Azure subscription id"
+                    : `resource groups are an Azure scope; the account is ${rows[0].provider}`,
+              },
+            ]);
+          resourceGroup = input.resourceGroup;
+          resourceGroupArmId = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}`;
+        }
       }
+      // The group's key is lower-cased by Postgres, as `resources.external_id_key` is, so the two compare exactly.
       const [row] = await m.query(
-        `INSERT INTO exemptions (tenant_id, id, definition_id, account_id, resource_id, category, reason, expires_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        `INSERT INTO exemptions (tenant_id, id, definition_id, account_id, resource_id, resource_group, resource_group_key,
+                                 category, reason, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, lower($7), $8, $9, $10, $11) RETURNING *`,
         [
           this.identity.tenantId,
           newId(),
-          input.definitionId,
+          definitionId,
           accountId,
           input.resourceId ?? null,
+          resourceGroup,
+          resourceGroupArmId,
           input.category,
           input.reason.trim(),
           input.expiresAt ?? null,
@@ -433,18 +502,26 @@ export class AssessmentsService {
         {
           action: "exemptions.create",
           target: `definition:${exemption.definitionId}`,
-          details: { id: exemption.id, category: exemption.category, reason: exemption.reason },
+          details: {
+            id: exemption.id,
+            category: exemption.category,
+            reason: exemption.reason,
+            accountId: exemption.accountId,
+            resourceId: exemption.resourceId,
+            resourceGroup: exemption.resourceGroup,
+          },
         },
       ]);
       return exemption;
     });
   }
 
-  /** Revokes an exemption; its assessments return to their evaluated status. */
+  /** Revokes an exemption; its assessments return to their evaluated (or last reported) status. */
   async deleteExemption(id: string): Promise<Exemption> {
     if (!isUuid(id))
       throw new BadUserInputError("Invalid exemption id.", [{ field: "id", message: "must be a UUID" }]);
     return this.db.write(async (m) => {
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
       const rows: Array<Record<string, unknown>> = await m.query(
         `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM gone`,
         [this.identity.tenantId, id],
@@ -452,6 +529,7 @@ export class AssessmentsService {
       if (!rows.length) throw new NotFoundError("Exemption", id);
       const exemption = exemptionFromRow(rows[0]);
       await this.reevaluate(m, exemption);
+      if (exemption.expiresAt) await cancelExemptionExpiry(m, exemption.id);
       await writeAudit(m, this.identity, [
         { action: "exemptions.delete", target: `definition:${exemption.definitionId}`, details: { id } },
       ]);
@@ -459,6 +537,7 @@ export class AssessmentsService {
     });
   }
 
+  /** Re-evaluates what an exemption covers (a resource, a resource group, an account or the tenant). */
   private async reevaluate(
     m: Parameters<Parameters<RequestDb["write"]>[0]>[0],
     exemption: Exemption,
@@ -470,8 +549,12 @@ export class AssessmentsService {
     }
     await evaluateTenant(m, this.identity.tenantId, {
       definitionIds: [exemption.definitionId],
-      resourceId: exemption.resourceId ?? undefined,
-      accountId: exemption.resourceId ? undefined : (exemption.accountId ?? undefined),
+      ...(exemption.resourceId
+        ? { resourceId: exemption.resourceId }
+        : exemption.resourceGroupKey
+          ? // A group holds the resources under its ARM id, whichever account they were reported in.
+            { resourceGroupKey: exemption.resourceGroupKey }
+          : { accountId: exemption.accountId ?? undefined }),
     });
   }
 }

@@ -40,9 +40,10 @@ export class AssessmentChange {
   at: Date;
 }
 
-/** An exemption of a definition for a resource or an account. */
+/** An exemption of a definition for a resource, a resource group, an account or the tenant. */
 @ObjectType({
-  description: "An exemption: the definition's assessments in its scope count as not applicable.",
+  description:
+    "An exemption: the definition's assessments in its scope (a resource, a resource group, an account or the tenant) count as not applicable.",
 })
 export class Exemption {
   @Field(() => ID, { description: "Id of the exemption." })
@@ -56,9 +57,20 @@ export class Exemption {
 
   @Field(() => ID, {
     nullable: true,
-    description: "The exempted account (null with no resource: the whole tenant).",
+    description:
+      "The exempted account, or the account of the exempted resource or resource group (null: the whole tenant).",
   })
   accountId: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The exempted Azure resource group of the account, by name as given (null: not a resource-group exemption). It covers every resource whose ARM id is under `/subscriptions/<subscription>/resourceGroups/<name>` (compared case-insensitively), including resources added later.",
+  })
+  resourceGroup: string | null;
+
+  /** The group's ARM id lower-cased by Postgres (`exemptions.resource_group_key`); not in the schema. */
+  resourceGroupKey: string | null;
 
   @Field(() => ExemptionCategory, { description: "WAIVER or MITIGATED." })
   category: ExemptionCategory;
@@ -165,16 +177,30 @@ export class UpsertAssessmentsPayload {
 }
 
 /** Grants an exemption. */
-@InputType({ description: "Exempts a definition for a resource, an account or the whole tenant (ADMIN)." })
+@InputType({
+  description:
+    "Exempts a definition for a resource, a resource group of an account, an account or (with none of them) the whole tenant (ADMIN).",
+})
 export class CreateExemptionInput {
   @Field(() => ID, { description: "The definition." })
   definitionId: string;
 
-  @Field(() => ID, { nullable: true, description: "Only this resource." })
+  @Field(() => ID, { nullable: true, description: "Only this resource (not with resourceGroup)." })
   resourceId?: string | null;
 
-  @Field(() => ID, { nullable: true, description: "Only this account (ignored when resourceId is given)." })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "Only this account (ignored when resourceId is given); with resourceGroup, the Azure subscription the group is in.",
+  })
   accountId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Only this Azure resource group (its name, e.g. `rg-web`) of the account accountId names, which it requires: every resource whose ARM id is under `/subscriptions/<subscription>/resourceGroups/<name>`, compared case-insensitively, including resources added later. Not with resourceId.",
+  })
+  resourceGroup?: string | null;
 
   @Field(() => ExemptionCategory, { description: "WAIVER or MITIGATED." })
   category: ExemptionCategory;

@@ -67,6 +67,15 @@ export class PoliciesResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Mutation(() => PolicyDefinition, {
+    description:
+      "Deletes a custom definition (ADMIN) and, in the same transaction, its assessments, per-account settings and exemptions, which leave the Secure Score and the recommendations; returns the deleted definition. Built-in definitions cannot be deleted (FORBIDDEN; disable them per account instead); an id that is no custom definition of the tenant is NOT_FOUND.",
+  })
+  deletePolicyDefinition(@Arg("id", () => ID) id: string, @Ctx() ctx: PostureContext) {
+    return ctx.services.policies.delete(id);
+  }
+
+  @Authorized(Role.ADMIN)
   @Mutation(() => PolicyDefinitionSetting, {
     description:
       "Enables or disables a definition in an account (ADMIN); a disabled definition leaves the score.",

@@ -17,7 +17,7 @@ import {
 import type { EntityManager } from "typeorm";
 import { benchmarkControls } from "../assessments/controls";
 import { builtInDefinitions } from "../assessments/definition-registry";
-import { evaluateTenant } from "../assessments/assessment.runner";
+import { evaluateTenant, forgetDefinition, lockEvaluationContext } from "../assessments/assessment.runner";
 import { reapplyExternal } from "../assessments/assessments.service";
 import { loadBenchmark } from "./benchmark";
 import type { DefinitionSpec } from "./definition-spec";
@@ -218,6 +218,7 @@ export class PoliciesService {
     const id = newId();
     const spec = specOf(id, 1, input);
     await this.db.write(async (m) => {
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
       await m.query(
         `INSERT INTO custom_definitions (tenant_id, id, version, spec, created_by, updated_by) VALUES ($1, $2, 1, $3, $4, $4)`,
         [this.identity.tenantId, id, JSON.stringify(spec), this.identity.subject],
@@ -237,6 +238,7 @@ export class PoliciesService {
     // Custom definitions have UUIDs; anything else is no definition of this tenant (and may not reach SQL).
     if (!isUuid(id)) throw new NotFoundError("Policy definition", id);
     return this.db.write(async (m) => {
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
       // TypeORM returns [rows, count] for a bare UPDATE; a CTE keeps the plain row shape.
       const rows: Array<{ version: number }> = await m.query(
         `WITH updated AS (
@@ -257,6 +259,48 @@ export class PoliciesService {
     });
   }
 
+  /**
+   * Deletes a custom definition and, in the same transaction, everything it left: its assessments (and their
+   * history), per-account settings and exemptions (and their expiry jobs), and their weight in the Secure Score
+   * (control states, counters, today's snapshots). Its recommendation goes with its assessments. Built-in
+   * definitions cannot be deleted (FORBIDDEN: disable them per account instead); an id that is no custom
+   * definition of this tenant, or one already deleted, is NOT_FOUND.
+   */
+  async delete(given: string): Promise<PolicyDefinition> {
+    const id = canonicalId(given);
+    if (builtInDefinitions().some((d) => d.spec.id === id))
+      throw new ForbiddenError("Built-in definitions cannot be deleted; disable them per account instead.");
+    // Custom definitions have UUIDs; anything else is no custom definition of this tenant (and may not reach SQL).
+    if (!isUuid(id)) throw new NotFoundError("Policy definition", given);
+    return this.db.write(async (m) => {
+      // First: evaluations under way finish before the definition goes, and none starts with it until it has gone.
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
+      const rows: Array<{ version: number; spec: DefinitionSpec }> = await m.query(
+        `WITH gone AS (DELETE FROM custom_definitions WHERE tenant_id = $1 AND id = $2 RETURNING version, spec)
+         SELECT version, spec FROM gone`,
+        [this.identity.tenantId, id],
+      );
+      if (!rows.length) throw new NotFoundError("Policy definition", given);
+      const removed = await forgetDefinition(m, this.identity.tenantId, id);
+      const details = { title: rows[0].spec.title, version: rows[0].version, ...removed };
+      await writeAudit(m, this.identity, [
+        { action: "policies.definition.deleted", target: `definition:${id}`, details },
+      ]);
+      await writeOutbox(m, [
+        {
+          tenantId: this.identity.tenantId,
+          topic: "policies.definition.deleted",
+          key: id,
+          payload: { id, ...details },
+        },
+      ]);
+      return toPolicyDefinition(
+        { ...rows[0].spec, id, version: String(rows[0].version) },
+        AssessmentSource.CUSTOM_POLICY,
+      );
+    });
+  }
+
   /** Enables or disables a definition in an account and re-evaluates it there. */
   async setEnabled(given: SetPolicyDefinitionEnabledInput): Promise<PolicyDefinitionSetting> {
     const input = {
@@ -268,9 +312,21 @@ export class PoliciesService {
       throw new BadUserInputError("Invalid setting.", [
         { field: "accountId", message: "must be an account id (UUID)" },
       ]);
-    if (!(await this.byId(input.definitionId)))
-      throw new NotFoundError("Policy definition", input.definitionId);
+    const definition = await this.byId(input.definitionId);
+    if (!definition) throw new NotFoundError("Policy definition", input.definitionId);
     return this.db.write(async (m) => {
+      await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
+      // A custom definition may have been deleted since it was looked up: its setting would outlive it.
+      if (
+        definition.source === AssessmentSource.CUSTOM_POLICY &&
+        !(
+          await m.query(`SELECT 1 FROM custom_definitions WHERE tenant_id = $1 AND id = $2`, [
+            this.identity.tenantId,
+            input.definitionId,
+          ])
+        ).length
+      )
+        throw new NotFoundError("Policy definition", input.definitionId);
       const account = await m.query(`SELECT 1 FROM cloud_accounts WHERE tenant_id = $1 AND id = $2`, [
         this.identity.tenantId,
         input.accountId,
@@ -289,7 +345,7 @@ export class PoliciesService {
         },
       ]);
       // Reported assessments are not evaluated here: their stored reports are re-applied with the setting.
-      if ((await this.byId(input.definitionId))?.source === AssessmentSource.EXTERNAL)
+      if (definition.source === AssessmentSource.EXTERNAL)
         await reapplyExternal(m, this.identity.tenantId, input.definitionId);
       else
         await evaluateTenant(m, this.identity.tenantId, {
