@@ -55,6 +55,7 @@ const EnvShape = {
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
   SAFELIST_PATH: z.string().min(1).optional(),
+  PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -120,6 +121,11 @@ export interface Config {
   subscriptionsPerConnection: number;
   /** A manifest of the only operations the gateway runs (hash → text), or undefined: any operation. */
   safelistPath: string | undefined;
+  /**
+   * Whether playbook webhooks may reach loopback, private, link-local and other non-public addresses (off by
+   * default: a webhook URL must not become a way into the internal network or a cloud metadata service).
+   */
+  playbookAllowPrivateTargets: boolean;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -175,6 +181,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
     safelistPath: e.SAFELIST_PATH,
+    playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
   };
 }
 
