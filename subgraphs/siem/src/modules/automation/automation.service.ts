@@ -145,9 +145,11 @@ export class AutomationService {
       );
       await this.checkReferences(m, definition);
       const [updated] = await m.query(
-        `UPDATE automation_rules SET name = $3, run_order = $4, trigger = $5, analytics_rule_ids = $6, conditions = $7,
-                actions = $8, enabled = $9, expires_at = $10, updated_by = $11, updated_at = now()
-          WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+        `WITH changed AS (
+           UPDATE automation_rules SET name = $3, run_order = $4, trigger = $5, analytics_rule_ids = $6, conditions = $7,
+                  actions = $8, enabled = $9, expires_at = $10, updated_by = $11, updated_at = now()
+            WHERE tenant_id = $1 AND id = $2 RETURNING *)
+         SELECT * FROM changed`,
         [this.identity.tenantId, input.id, ...this.columns(definition), this.identity.subject],
       );
       await writeAudit(m, this.identity, [

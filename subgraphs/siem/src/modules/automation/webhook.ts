@@ -19,6 +19,7 @@ export const SIGNATURE_HEADER = "x-rampart-signature";
 /** Header carrying the idempotency key: the run's id, the same on every attempt. */
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 
+// One list for both families: Node checks an IPv4-mapped IPv6 address (::ffff:a.b.c.d) against the IPv4 rules.
 const blocked = new BlockList();
 for (const [net, prefix] of [
   ["0.0.0.0", 8], // "this network"
@@ -40,7 +41,6 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, "ipv4");
 for (const [net, prefix] of [
   ["::", 96], // unspecified, loopback, IPv4-compatible
-  ["::ffff:0:0", 96], // IPv4-mapped: would reach the IPv4 address
   ["64:ff9b::", 96], // NAT64: would reach the IPv4 address
   ["64:ff9b:1::", 48], // local NAT64
   ["100::", 64], // discard
@@ -190,8 +190,8 @@ export async function sendWebhook(call: WebhookCall): Promise<WebhookResult> {
   } catch (err) {
     const cause = findCause(err);
     if (cause instanceof TargetRefusedError) return { outcome: "FAILED", status: null, error: cause.message };
-    const message = cause instanceof Error ? cause.message : String(cause);
-    const timedOut = cause instanceof Error && /timeout|aborted/i.test(`${cause.name} ${message}`);
+    const { name, message } = describe(cause);
+    const timedOut = /timeout|aborted/i.test(`${name} ${message}`);
     return {
       outcome: "RETRY",
       status: null,
@@ -202,12 +202,25 @@ export async function sendWebhook(call: WebhookCall): Promise<WebhookResult> {
   }
 }
 
-/** The innermost cause of an error (undici wraps connection errors). */
+/** An error's name and message; errors thrown by Node or undici (a DOMException on abort) are read by shape. */
+function describe(err: unknown): { name: string; message: string } {
+  if (typeof err === "object" && err !== null)
+    return {
+      name: String((err as { name?: unknown }).name ?? ""),
+      message: String((err as { message?: unknown }).message ?? err),
+    };
+  return { name: "", message: String(err) };
+}
+
+/** The innermost cause of an error (undici wraps connection errors), or our refusal on the way. */
 function findCause(err: unknown): unknown {
   let current = err;
-  for (let i = 0; i < 5 && current instanceof Error && current.cause; i++) {
+  for (let i = 0; i < 5; i++) {
     if (current instanceof TargetRefusedError) return current;
-    current = current.cause;
+    const cause =
+      typeof current === "object" && current !== null ? (current as { cause?: unknown }).cause : undefined;
+    if (!cause) break;
+    current = cause;
   }
   return current;
 }
