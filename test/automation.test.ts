@@ -27,6 +27,7 @@ import {
 } from "./__generated__/graphql";
 import { createLogger, inTenant, Role } from "../subgraphs/common/src";
 import { storeAlerts } from "../subgraphs/siem/src/modules/alerts/alert-store";
+import { automationTasks } from "../subgraphs/siem/src/modules/automation/automation.tasks";
 import {
   handleAutomationEvent,
   type AutomationEvent,
@@ -977,6 +978,22 @@ describe("automation: rules and playbooks", () => {
     expect(
       ok(await platform.request(DeletePlaybookDocument, { id: created.id }, t.admin)).deletePlaybook.name,
     ).toBe("Kept");
+  });
+
+  it("forgets handled-event marks once their events cannot come again, and keeps recent ones", async () => {
+    const tenant = "auto-prune";
+    await inTenant(ds, tenant, (m) =>
+      m.query(
+        `INSERT INTO automation_events (tenant_id, event_seq, handled_at)
+         VALUES ($1, 900000001, now() - interval '30 days'), ($1, 900000002, now())`,
+        [tenant],
+      ),
+    );
+    await (automationTasks(ds, log, platform.config).automation_prune as () => Promise<void>)();
+    const kept = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT event_seq::text AS seq FROM automation_events WHERE tenant_id = $1`, [tenant]),
+    );
+    expect(kept).toEqual([{ seq: "900000002" }]);
   });
 
   it("answers unknown ids with null or NOT_FOUND", async () => {

@@ -57,6 +57,7 @@ export function createSiemContext(
       playbooks: new PlaybooksService(base.db, base.identity, {
         secrets: secretBoxFor(config.internalTokenSecret),
         requireHttps: config.env === "production",
+        allowPrivateTargets: config.playbookAllowPrivateTargets,
       }),
     },
   };

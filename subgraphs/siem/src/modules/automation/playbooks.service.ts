@@ -44,6 +44,8 @@ export interface PlaybookSettings {
   secrets: SecretBox;
   /** Production: webhook URLs must be https. */
   requireHttps: boolean;
+  /** PLAYBOOK_ALLOW_PRIVATE_TARGETS: a URL may name a non-public address. */
+  allowPrivateTargets: boolean;
 }
 
 /** A playbook's definition as validated and stored. */
@@ -321,7 +323,10 @@ export class PlaybooksService {
       const problem = textProblem(text);
       if (problem) problems.push({ field, message: problem });
     }
-    const urlProblem = webhookUrlProblem(d.url, { requireHttps: this.settings.requireHttps });
+    const urlProblem = webhookUrlProblem(d.url, {
+      requireHttps: this.settings.requireHttps,
+      allowPrivate: this.settings.allowPrivateTargets,
+    });
     if (urlProblem) problems.push({ field: "url", message: urlProblem });
     problems.push(...templateProblems(d.bodyTemplate));
     if (!Number.isInteger(d.maxAttempts) || d.maxAttempts < 1 || d.maxAttempts > 10)

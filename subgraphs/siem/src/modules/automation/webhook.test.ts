@@ -68,6 +68,15 @@ describe("webhook safety", () => {
       /credentials/,
     );
     expect(webhookUrlProblem("hooks.example.com", { requireHttps: false })).toMatch(/absolute/);
+    const strict = { requireHttps: true, allowPrivate: false };
+    expect(webhookUrlProblem("https://169.254.169.254/latest/meta-data", strict)).toBe(
+      "must not target 169.254.169.254, which is not a public address",
+    );
+    expect(webhookUrlProblem("https://[::1]:8443/", strict)).toBe(
+      "must not target ::1, which is not a public address",
+    );
+    expect(webhookUrlProblem("https://[::1]:8443/", { ...strict, allowPrivate: true })).toBeNull();
+    expect(webhookUrlProblem("https://internal.example.com/", strict)).toBeNull();
   });
 
   it("signs the timestamp and the body with HMAC-SHA256, as docs/api.md tells receivers to check", () => {

@@ -62,8 +62,14 @@ export function isPublicAddress(address: string): boolean {
   return !blocked.check(plain, family === 4 ? "ipv4" : "ipv6");
 }
 
-/** Why a webhook URL cannot be used, or null. */
-export function webhookUrlProblem(text: string, options: { requireHttps: boolean }): string | null {
+/**
+ * Why a webhook URL cannot be used, or null. With `allowPrivate: false`, an address written in the URL must be
+ * public (a name is checked when it is resolved, at each call: what it resolves to may change).
+ */
+export function webhookUrlProblem(
+  text: string,
+  options: { requireHttps: boolean; allowPrivate?: boolean },
+): string | null {
   if (typeof text !== "string" || text.length === 0 || text.length > 2048)
     return "must be a URL of up to 2,048 characters";
   let url: URL;
@@ -76,6 +82,9 @@ export function webhookUrlProblem(text: string, options: { requireHttps: boolean
   if (options.requireHttps && url.protocol !== "https:") return "must use https";
   if (url.username || url.password) return "must not hold credentials (sign with the secret instead)";
   if (!url.hostname) return "must name a host";
+  const literal = url.hostname.replace(/^\[|\]$/g, "");
+  if (options.allowPrivate === false && isIP(literal) && !isPublicAddress(literal))
+    return `must not target ${literal}, which is not a public address`;
   return null;
 }
 
