@@ -138,7 +138,10 @@ async function main(): Promise<void> {
   try {
     const withDb: Config = { ...config, databaseUrl: db.url };
     await migrateAll(withDb, log);
-    const env = { ...process.env, DATABASE_URL: db.url };
+    // In development, playbook webhooks may call a receiver on this machine or network (unless the
+    // environment says otherwise); elsewhere non-public targets stay refused.
+    const devTargets = config.env === "development" ? { PLAYBOOK_ALLOW_PRIVATE_TARGETS: "true" } : {};
+    const env = { ...devTargets, ...process.env, DATABASE_URL: db.url };
     for (const service of SERVICES) {
       // Own process group: a terminal Ctrl-C reaches the supervisor, which stops services in order.
       const child = fork(path.join(__dirname, "..", service.entry), [], {

@@ -19,9 +19,9 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  * RESPONDER ⊂ ADMIN; INGESTOR stands apart and reads nothing):
  * - READER: every read (queries, subscriptions);
  * - ANALYST: incident triage (update, close, reopen, comment, tasks, merge, create);
- * - RESPONDER: JIT requests and their decisions;
+ * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
- *   FIM watch lists), plans, advisories;
+ *   FIM watch lists), plans, advisories, automation rules and playbooks;
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand).
  */
 type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST";
@@ -88,6 +88,12 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.ruleTemplates": { access: "READER", call: `{ ruleTemplates { __typename } }` },
   "Query.analyticsRules": { access: "READER", call: `{ analyticsRules { __typename } }` },
   "Query.analyticsRule": { access: "READER", call: `{ analyticsRule(id: "${X}") { __typename } }` },
+  "Query.automationRules": { access: "READER", call: `{ automationRules { __typename } }` },
+  "Query.automationRule": { access: "READER", call: `{ automationRule(id: "${X}") { __typename } }` },
+  "Query.automationRuns": { access: "READER", call: `{ automationRuns { __typename } }` },
+  "Query.playbooks": { access: "READER", call: `{ playbooks { __typename } }` },
+  "Query.playbook": { access: "READER", call: `{ playbook(id: "${X}") { __typename } }` },
+  "Query.playbookRuns": { access: "READER", call: `{ playbookRuns { __typename } }` },
 
   "Mutation.upsertAssessments": {
     access: "INGEST",
@@ -238,6 +244,34 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.updateAnalyticsRule": {
     access: "ADMIN",
     call: `mutation { updateAnalyticsRule(id: "${X}") { __typename } }`,
+  },
+  "Mutation.createAutomationRule": {
+    access: "ADMIN",
+    call: `mutation { createAutomationRule(input: { name: "", order: 1, trigger: INCIDENT_CREATED, actions: [] }) { __typename } }`,
+  },
+  "Mutation.updateAutomationRule": {
+    access: "ADMIN",
+    call: `mutation { updateAutomationRule(input: { id: "${X}" }) { __typename } }`,
+  },
+  "Mutation.deleteAutomationRule": {
+    access: "ADMIN",
+    call: `mutation { deleteAutomationRule(id: "${X}") { __typename } }`,
+  },
+  "Mutation.createPlaybook": {
+    access: "ADMIN",
+    call: `mutation { createPlaybook(input: { name: "", url: "ftp://x", secret: "" }) { __typename } }`,
+  },
+  "Mutation.updatePlaybook": {
+    access: "ADMIN",
+    call: `mutation { updatePlaybook(input: { id: "${X}" }) { __typename } }`,
+  },
+  "Mutation.deletePlaybook": {
+    access: "ADMIN",
+    call: `mutation { deletePlaybook(id: "${X}") { __typename } }`,
+  },
+  "Mutation.runPlaybook": {
+    access: "RESPONDER",
+    call: `mutation { runPlaybook(input: { playbookId: "${X}", incidentId: "${Y}" }) { __typename } }`,
   },
 
   "Subscription.incidentChanges": {

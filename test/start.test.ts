@@ -114,6 +114,17 @@ describe("npm start", () => {
       if (Date.now() > deadline) throw new Error("no workload-protection alert reached the SIEM");
       await new Promise((r) => setTimeout(r, 250));
     }
+    // The demo's automation rule flagged the high-severity incidents the logs raised.
+    for (;;) {
+      const flagged = await postGraphql<{ incidents: { totalCount: number } }>(
+        url,
+        { query: `{ incidents(filter: { labels: ["needs-triage"], severities: [HIGH] }) { totalCount } }` },
+        { authorization: `Bearer ${reader}` },
+      );
+      if (flagged.data!.incidents.totalCount > 0) break;
+      if (Date.now() > deadline) throw new Error("the demo automation rule flagged no incident");
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const jump = await postGraphql<{
       resources: { nodes: Array<{ jitPolicy: { ports: Array<{ number: number; state: string }> } | null }> };
     }>(

@@ -14,6 +14,7 @@ import { AlertResourceScope1766400000000 } from "./1766400000000-alert-resource-
 import { IncidentChangeState1766720000000 } from "./1766720000000-incident-change-state";
 import { IncidentClassificationReason1766810000000 } from "./1766810000000-incident-classification-reason";
 import { TenantEventRetention1766811000000 } from "./1766811000000-tenant-event-retention";
+import { Automation1766830000000 } from "./1766830000000-automation";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -33,4 +34,5 @@ export const siemMigrations = [
   IncidentChangeState1766720000000,
   IncidentClassificationReason1766810000000,
   TenantEventRetention1766811000000,
+  Automation1766830000000,
 ];

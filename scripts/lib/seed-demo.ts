@@ -125,14 +125,26 @@ export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: L
   );
 }
 
+/** The demo's automation rule: high-severity incidents get a label and a first task as they open. */
+const DEMO_AUTOMATION_RULE = {
+  name: "Flag high-severity incidents",
+  order: 10,
+  trigger: "INCIDENT_CREATED",
+  conditions: [{ property: "SEVERITY", operator: "EQUALS", values: ["HIGH"] }],
+  actions: [
+    { type: "ADD_LABELS", labels: ["needs-triage"] },
+    { type: "ADD_TASK", taskTitle: "Check the affected resources' exposure and recent sign-ins" },
+  ],
+};
+
 /** Where the sample logs and advisories live (the test fixtures double as demo data). */
 const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures");
 
 /**
  * The SIEM and vulnerability parts of the demo, when the sample data is present (a source
- * checkout): analytics rules from the templates, two threat indicators, the sample logs of every
- * connector (the rules and TI raise alerts and incidents from them), OSV advisories and the
- * package inventories of two VMs (which then show findings).
+ * checkout): analytics rules from the templates, two threat indicators, an automation rule, the
+ * sample logs of every connector (the rules and TI raise alerts and incidents from them), OSV
+ * advisories and the package inventories of two VMs (which then show findings).
  */
 async function seedDetectionsAndVulnerabilities(
   gatewayUrl: string,
@@ -159,6 +171,13 @@ async function seedDetectionsAndVulnerabilities(
   await call(gatewayUrl, token, "mutation($b: JSON!) { importStixBundle(bundle: $b) { createdCount } }", {
     b: DEMO_BUNDLE,
   });
+  // Before the logs: automation acts on the incidents they raise.
+  await call(
+    gatewayUrl,
+    token,
+    "mutation($i: CreateAutomationRuleInput!) { createAutomationRule(input: $i) { id } }",
+    { i: DEMO_AUTOMATION_RULE },
+  );
   const base = gatewayUrl.replace(/\/graphql$/, "");
   for (const file of readdirSync(path.join(FIXTURES, "siem")).filter((f) => f.endsWith(".ndjson"))) {
     const res = await fetch(`${base}/ingest/events?connector=${file.replace(/\.ndjson$/, "")}`, {

@@ -75,6 +75,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     DATABASE_URL: db.url,
     DB_ROLE_PREFIX: db.rolePrefix,
     DB_POOL_SIZE: "5",
+    // Playbook tests call webhook receivers on this machine.
+    PLAYBOOK_ALLOW_PRIVATE_TARGETS: "true",
     ...env,
   });
   const log = createLogger("test", config.logLevel);

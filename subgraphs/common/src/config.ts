@@ -83,6 +83,7 @@ const EnvShape = {
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
   SAFELIST_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: prefixList,
+  PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -153,6 +154,11 @@ export interface Config {
    * `X-Forwarded-For` it believes; empty (the default): none, a client's address is its connection's peer.
    */
   trustedProxies: string[];
+  /**
+   * Whether playbook webhooks may reach loopback, private, link-local and other non-public addresses (off by
+   * default: a webhook URL must not become a way into the internal network or a cloud metadata service).
+   */
+  playbookAllowPrivateTargets: boolean;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -209,6 +215,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
     safelistPath: e.SAFELIST_PATH,
     trustedProxies: e.TRUSTED_PROXIES,
+    playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
   };
 }
 

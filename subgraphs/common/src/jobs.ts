@@ -74,6 +74,8 @@ export interface AddJobOptions {
   /** De-duplicates: a second job with the same key replaces the pending one. */
   jobKey?: string;
   maxAttempts?: number;
+  /** Jobs of one named queue run one at a time, in the order they were added. */
+  queueName?: string;
 }
 
 /** Enqueues a job inside the caller's transaction: the job exists exactly when the change commits. */
@@ -85,8 +87,15 @@ export async function addJob(
   options: AddJobOptions = {},
 ): Promise<void> {
   await manager.query(
-    `SELECT ${jobsSchema(schema)}.add_job($1, $2::json, run_at => $3, job_key => $4, max_attempts => $5)`,
-    [task, JSON.stringify(payload), options.runAt ?? null, options.jobKey ?? null, options.maxAttempts ?? 25],
+    `SELECT ${jobsSchema(schema)}.add_job($1, $2::json, run_at => $3, job_key => $4, max_attempts => $5, queue_name => $6)`,
+    [
+      task,
+      JSON.stringify(payload),
+      options.runAt ?? null,
+      options.jobKey ?? null,
+      options.maxAttempts ?? 25,
+      options.queueName ?? null,
+    ],
   );
 }
 

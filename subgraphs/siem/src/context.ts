@@ -2,6 +2,9 @@ import type { DataSource } from "typeorm";
 import type { BaseContext, Config } from "../../common/src";
 import { liveFeedOf, type LiveFeed } from "./modules/live/live-feed";
 import { AlertsService } from "./modules/alerts/alerts.service";
+import { AutomationService } from "./modules/automation/automation.service";
+import { PlaybooksService } from "./modules/automation/playbooks.service";
+import { SecretBox } from "./modules/automation/secret-box";
 import type { EventIngest } from "./modules/events/event-ingest";
 import { EventRetentionService } from "./modules/events/event-retention.service";
 import { EventsService } from "./modules/events/events.service";
@@ -22,10 +25,17 @@ export interface SiemContext extends BaseContext {
     rules: RulesService;
     intel: IntelService;
     investigation: InvestigationService;
+    automation: AutomationService;
+    playbooks: PlaybooksService;
   };
   /** The process's live feed (subscriptions). */
   live(): LiveFeed;
 }
+
+/** Playbook secrets are sealed with a key derived from the service secret: one box per secret, not per request. */
+const boxes = new Map<string, SecretBox>();
+const secretBoxFor = (secret: string) =>
+  boxes.get(secret) ?? boxes.set(secret, new SecretBox(secret)).get(secret)!;
 
 /** Builds the per-request services. */
 export function createSiemContext(
@@ -46,6 +56,12 @@ export function createSiemContext(
       rules: new RulesService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
       investigation: new InvestigationService(base.db, base.identity),
+      automation: new AutomationService(base.db, base.identity),
+      playbooks: new PlaybooksService(base.db, base.identity, {
+        secrets: secretBoxFor(config.internalTokenSecret),
+        requireHttps: config.env === "production",
+        allowPrivateTargets: config.playbookAllowPrivateTargets,
+      }),
     },
   };
 }

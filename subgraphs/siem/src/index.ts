@@ -19,6 +19,14 @@ import { ruleTasks } from "./modules/rules/rules.tasks";
 import { loadRuleTemplates } from "./modules/rules/templates";
 import { startLiveFeed } from "./modules/live/live-feed";
 import { LiveResolver } from "./modules/live/live.resolver";
+import {
+  AutomationActionResolver,
+  AutomationRuleResolver,
+  AutomationRunResolver,
+} from "./modules/automation/automation.resolver";
+import { PlaybookResolver, PlaybookRunResolver } from "./modules/automation/playbooks.resolver";
+import { startAutomationRelay } from "./modules/automation/automation.relay";
+import { automationTasks, AUTOMATION_CRONTAB } from "./modules/automation/automation.tasks";
 
 /** One ingest pipeline per DataSource (process): it holds the in-memory rule and indicator state. */
 const ingestors = new WeakMap<DataSource, EventIngest>();
@@ -31,7 +39,7 @@ function ingestorFor(ds: DataSource, config: Config): EventIngest {
   return ingestor;
 }
 
-/** The SIEM subgraph: connectors, event store, alerts and incidents (rules, intel, hunting and automation follow). */
+/** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents and automation (hunting follows). */
 export const siemSubgraph: SubgraphModule<SiemContext> = {
   name: "siem",
   schema: {
@@ -45,6 +53,11 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       EntityResolver,
       IncidentGraphResolver,
       LiveResolver,
+      AutomationRuleResolver,
+      AutomationActionResolver,
+      AutomationRunResolver,
+      PlaybookResolver,
+      PlaybookRunResolver,
     ],
     orphanedTypes: [ResourceRef],
     referenceResolvers: siemReferences,
@@ -52,10 +65,26 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   entities: [SecurityAlert, Incident],
   migrations: siemMigrations,
   createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds, config),
-  start: (ds, log, config) => startLiveFeed(ds, log, config),
+  start: async (ds, log, config) => {
+    const live = startLiveFeed(ds, log, config);
+    const automation = await startAutomationRelay(config, log).catch(async (err: unknown) => {
+      await live.stop();
+      throw err;
+    });
+    return {
+      stop: async () => {
+        await automation.stop();
+        await live.stop();
+      },
+    };
+  },
   routes: (app, authenticate, ds, log, config) =>
     eventRoutes(app, authenticate, log, config, ingestorFor(ds, config)),
-  tasks: (ds, log, config) => ({ ...eventTasks(ds, log, config), ...ruleTasks(ds, log) }),
+  tasks: (ds, log, config) => ({
+    ...eventTasks(ds, log, config),
+    ...ruleTasks(ds, log),
+    ...automationTasks(ds, log, config),
+  }),
   prepare: () => void loadRuleTemplates(),
-  crontab: EVENTS_CRONTAB,
+  crontab: [EVENTS_CRONTAB, AUTOMATION_CRONTAB].join("\n"),
 };

@@ -52,10 +52,16 @@ export type IncidentTopic =
   | "incident.reopened"
   | "incident.merged";
 
+/**
+ * Who changes an incident. An automation rule acting names itself in `automationRuleId`: its events say so
+ * (`payload.automationRuleId`), and automation ignores them, so rules never trigger each other in a loop.
+ */
+export type IncidentActor = Pick<Identity, "tenantId" | "subject" | "roles"> & { automationRuleId?: string };
+
 /** Records one change: activity log, audit trail and outbox event, in the change's transaction. */
 export async function recordIncidentChange(
   m: EntityManager,
-  identity: Pick<Identity, "tenantId" | "subject" | "roles">,
+  identity: IncidentActor,
   incident: { id: string; number: number },
   topic: IncidentTopic,
   changes: Record<string, unknown>,
@@ -77,6 +83,7 @@ export async function recordIncidentChange(
         changedFields: Object.keys(changes),
         changes,
         actor: identity.subject,
+        ...(identity.automationRuleId ? { automationRuleId: identity.automationRuleId } : {}),
       },
     },
   ]);

@@ -91,7 +91,10 @@ export class IncidentTask {
 /** One entry of an incident's activity log. */
 @ObjectType({ description: "One change to an incident: who, when, what." })
 export class IncidentActivity {
-  @Field({ description: "Who made the change (user or `system` for correlation)." })
+  @Field({
+    description:
+      'Who made the change: a user, `system` (correlation) or an automation rule (`automation rule "name"`).',
+  })
   actor: string;
 
   @Field({
