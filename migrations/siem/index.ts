@@ -12,6 +12,7 @@ import { ConnectorKeptTime1766200000000 } from "./1766200000000-connector-kept-t
 import { ThreatIndicatorVersions1766300000000 } from "./1766300000000-threat-indicator-versions";
 import { AlertResourceScope1766400000000 } from "./1766400000000-alert-resource-scope";
 import { IncidentChangeState1766720000000 } from "./1766720000000-incident-change-state";
+import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-sigma";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -29,4 +30,5 @@ export const siemMigrations = [
   ThreatIndicatorVersions1766300000000,
   AlertResourceScope1766400000000,
   IncidentChangeState1766720000000,
+  AnalyticsRuleSigma1766850000000,
 ];

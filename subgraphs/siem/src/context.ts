@@ -7,6 +7,7 @@ import { EventsService } from "./modules/events/events.service";
 import { IntelService } from "./modules/intel/intel.service";
 import { InvestigationService } from "./modules/investigation/investigation.service";
 import { RulesService } from "./modules/rules/rules.service";
+import { SigmaImportService } from "./modules/rules/sigma.service";
 import { IncidentsService } from "./modules/incidents/incidents.service";
 import { IncidentWorkflowService } from "./modules/incidents/incident-workflow.service";
 
@@ -18,6 +19,7 @@ export interface SiemContext extends BaseContext {
     workflow: IncidentWorkflowService;
     events: EventsService;
     rules: RulesService;
+    sigma: SigmaImportService;
     intel: IntelService;
     investigation: InvestigationService;
   };
@@ -36,6 +38,7 @@ export function createSiemContext(base: BaseContext, ingestor: EventIngest, ds: 
       workflow: new IncidentWorkflowService(base.db, base.identity),
       events: new EventsService(base.db, base.identity, ingestor),
       rules: new RulesService(base.db, base.identity),
+      sigma: new SigmaImportService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
       investigation: new InvestigationService(base.db, base.identity),
     },
