@@ -215,10 +215,11 @@ export class SigmaImportService {
     ) {
       return { status: SigmaImportStatus.UNCHANGED, row: previous! };
     }
+    // TypeORM answers a bare UPDATE with [rows, count]; a CTE gives the rows.
     const [updated]: Row[] = await m.query(
-      `UPDATE analytics_rules SET kind = $3, enabled = $4, spec = $5, sigma_yaml = $6, version = version + 1,
-              updated_by = $7, updated_at = now()
-       WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+      `WITH u AS (UPDATE analytics_rules SET kind = $3, enabled = $4, spec = $5, sigma_yaml = $6, version = version + 1,
+                         updated_by = $7, updated_at = now()
+                  WHERE tenant_id = $1 AND id = $2 RETURNING *) SELECT * FROM u`,
       [tenant, previous!.id, spec.kind, spec.enabled, JSON.stringify(spec), doc.yaml, this.identity.subject],
     );
     await this.rules.changed(m, updated.id as string, spec, "rules.rule.updated", previous);

@@ -173,8 +173,9 @@ function precheck(text: string): void {
     } else if (token === "]" || token === "}") {
       depth = Math.max(0, depth - 1);
     } else if (token === "---") {
+      // A leading and a trailing marker add two documents with nothing in them.
       documents += 1;
-      if (documents > SIGMA_LIMITS.maxDocuments + 1) {
+      if (documents > SIGMA_LIMITS.maxDocuments + 2) {
         throw new SigmaInputError(`At most ${SIGMA_LIMITS.maxDocuments} rules are accepted per import.`);
       }
     }
@@ -246,11 +247,16 @@ export function parseSigmaDocuments(text: string): ParsedDocument[] {
     const [start, , end] = doc.range;
     const source = text.slice(previousEnd, end);
     previousEnd = end;
-    if (doc.contents === null && doc.errors.length === 0) continue;
+    const yaml = documentText(source);
+    const blank = yaml.split("\n").every((l) => l.trim() === "" || l.trim().startsWith("#"));
+    if (blank && doc.errors.length === 0) continue;
+    if (out.length === SIGMA_LIMITS.maxDocuments) {
+      throw new SigmaInputError(`At most ${SIGMA_LIMITS.maxDocuments} rules are accepted per import.`);
+    }
     const entry: ParsedDocument = {
       document: out.length + 1,
-      line: lineOf(text, start),
-      yaml: documentText(source),
+      line: lineOf(text, doc.contents?.range?.[0] ?? start),
+      yaml,
       value: undefined,
       problem: null,
     };
@@ -1019,7 +1025,8 @@ function fieldCondition(
 }
 
 /** A value's condition: a plain `eq` (merged with its siblings into one `in`) or any filter. */
-type Leafish = { eq: { field: string; value: string; guard?: EventFilter } } | { filter: EventFilter };
+type Leafish =
+  { eq: { field: string; value: string | number; guard?: EventFilter } } | { filter: EventFilter };
 
 function leafFilter(leaf: Leafish): EventFilter {
   if ("filter" in leaf) return leaf.filter;
@@ -1027,21 +1034,39 @@ function leafFilter(leaf: Leafish): EventFilter {
   return leaf.eq.guard ? { all: [leaf.eq.guard, condition] } : condition;
 }
 
-/** An OR of values, the plain equalities of each field as one `in` (the filter counts every node). */
+/**
+ * An OR of values, the plain equalities of each field as one `in` and the CIDR blocks of each field as one
+ * `inCidr` (the filter counts every node), in the order the values came.
+ */
 function anyOf(leaves: Leafish[]): EventFilter {
-  const byField = new Map<string, Array<Extract<Leafish, { eq: unknown }>["eq"]>>();
   const out: EventFilter[] = [];
+  const groups = new Map<string, FilterCondition>();
+  const add = (key: string, condition: FilterCondition, guard: EventFilter | undefined) => {
+    const group = groups.get(key);
+    if (group) {
+      const values = group.value as unknown[];
+      const more = condition.op === "inCidr" ? (condition.value as unknown[]) : [condition.value];
+      for (const v of more) if (!values.includes(v)) values.push(v);
+      if (group.op === "eq" && values.length > 1) group.op = "in";
+      return;
+    }
+    const created: FilterCondition = {
+      ...condition,
+      value: condition.op === "inCidr" ? [...(condition.value as unknown[])] : [condition.value],
+    };
+    groups.set(key, created);
+    out.push(guard ? { all: [guard, created] } : created);
+  };
   for (const leaf of leaves) {
-    if ("filter" in leaf) out.push(leaf.filter);
-    else byField.set(leaf.eq.field, [...(byField.get(leaf.eq.field) ?? []), leaf.eq]);
+    if ("eq" in leaf)
+      add(`eq ${leaf.eq.field}`, { field: leaf.eq.field, op: "eq", value: leaf.eq.value }, leaf.eq.guard);
+    else if ("op" in leaf.filter && leaf.filter.op === "inCidr")
+      add(`cidr ${leaf.filter.field}`, leaf.filter, undefined);
+    else out.push(leaf.filter);
   }
-  for (const eqs of byField.values()) {
-    const values = [...new Set(eqs.map((e) => e.value))];
-    const condition: FilterCondition =
-      values.length === 1
-        ? { field: eqs[0].field, op: "eq", value: values[0] }
-        : { field: eqs[0].field, op: "in", value: values };
-    out.unshift(eqs[0].guard ? { all: [eqs[0].guard, condition] } : condition);
+  // A group of one equality is an `eq` of its value.
+  for (const group of groups.values()) {
+    if (group.op === "eq") group.value = (group.value as unknown[])[0];
   }
   return out.length === 1 ? out[0] : { any: out };
 }
@@ -1116,7 +1141,7 @@ function valueCondition(ctx: ValueContext, value: Scalar): Leafish | null {
       const n = numeric(value);
       if (n === null)
         return c.problem("UNSUPPORTED_VALUE", path, `${name} is numeric; ${show(value)} is not a number`);
-      return { filter: { field: target.field, op: "eq", value: n } };
+      return { eq: { field: target.field, value: n } };
     }
     case "boolean": {
       const b =
@@ -1427,13 +1452,7 @@ function parseCondition(
     let names: string[];
     if (target.toLowerCase() === "them") names = visible;
     else {
-      const pattern = new RegExp(
-        `^${target
-          .split("*")
-          .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-          .join(".*")}$`,
-      );
-      names = identifiers.filter((id) => pattern.test(id));
+      names = identifiers.filter((id) => globMatches(target, id));
       if (names.length === 0) fail(`"${target}" matches no search identifier`);
     }
     if (names.length === 0) fail('there is no search identifier for "them"');
@@ -1507,6 +1526,34 @@ function parseCondition(
     if (!(error instanceof ConditionError)) throw error;
     return c.problem(error.code, path, error.message);
   }
+}
+
+/**
+ * Whether `text` matches a search-identifier pattern where `*` is any run of characters (case-sensitive, as
+ * Sigma's identifiers are). Greedy with one backtrack point, so linear in practice: a regular expression built
+ * from a pattern of many `*` could backtrack exponentially.
+ */
+function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === text[t]) {
+      p += 1;
+      t += 1;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p;
+      resume = t;
+      p += 1;
+    } else if (star >= 0) {
+      p = star + 1;
+      resume += 1;
+      t = resume;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === "*") p += 1;
+  return p === pattern.length;
 }
 
 class ConditionError extends Error {
