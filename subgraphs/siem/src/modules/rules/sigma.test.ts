@@ -979,7 +979,9 @@ describe("Sigma import input: multi-document YAML, limits and hostile documents"
       [5, 20, "rule-b", "ok"],
       [6, 31, "rule-a", "DUPLICATE_ID"],
     ]);
-    expect(results[1].problems[0].message).toMatch(/^not valid YAML: /);
+    expect(results[1].problems[0].message).toBe(
+      "not valid YAML at line 14: Flow sequence in block collection must be sufficiently indented and end with a ]",
+    );
     expect(results[5].problems[0].message).toBe("the id rule-a is used by an earlier rule of this import");
     // Each rule keeps its own YAML (without the document markers), comments included.
     expect(results[0].yaml).toBe(`# a comment before the first rule\n${rule("rule-a")}`.trim());
@@ -1012,10 +1014,10 @@ describe("Sigma import input: multi-document YAML, limits and hostile documents"
   it("refuses duplicate keys, custom tags, binary values and infinite numbers", () => {
     const codes = (yaml: string) => one(yaml).problems.map((p) => `${p.code}: ${p.message}`);
     expect(codes(`${rule("dup")}level: high\n`)).toEqual([
-      expect.stringMatching(/^INVALID_YAML: not valid YAML: Map keys must be unique/),
+      expect.stringMatching(/^INVALID_YAML: not valid YAML at line 11: Map keys must be unique/),
     ]);
     expect(codes(`${rule("tagged")}extra: !python/object foo\n`)).toEqual([
-      expect.stringMatching(/^INVALID_YAML: not plain YAML: Unresolved tag: !python\/object/),
+      expect.stringMatching(/^INVALID_YAML: not plain YAML at line 11: Unresolved tag: !python\/object/),
     ]);
     expect(codes(`${rule("binary")}extra: !!binary aGVsbG8=\n`)).toEqual([
       "INVALID_YAML: holds a value of an unsupported YAML type (Uint8Array)",
@@ -1035,6 +1037,10 @@ describe("Sigma import input: multi-document YAML, limits and hostile documents"
     // Twenty thousand nested brackets would exhaust the parser's memory: the lexer counts them first, fast.
     const deep = `${rule("deep")}x: ${"[".repeat(20_000)}${"]".repeat(20_000)}\n`;
     expect(() => translateSigmaYaml(deep)).toThrow(/nests flow collections .* more than 32 levels deep/);
+    // So would `- - - …`, a block sequence per indicator on one line.
+    expect(() => translateSigmaYaml(`${rule("seq")}---\n${"- ".repeat(60_000)}x\n`)).toThrow(
+      /nests block collections .* more than 32 levels deep on one line/,
+    );
     // Brackets inside quoted text are text, not nesting.
     expect(one(`${rule("quoted")}description: "${"[".repeat(100)}"\n`).problems).toEqual([]);
   });

@@ -58,7 +58,10 @@ export const SIGMA_LIMITS = {
   maxBytes: 256 * 1024,
   /** Rules (YAML documents) per import. */
   maxDocuments: 100,
-  /** Nesting of flow collections (`[…]`, `{…}`): the YAML parser's cost grows fast with it. */
+  /**
+   * Nesting of flow collections (`[…]`, `{…}`), and of block collections on one line (`- - - x`): the YAML
+   * parser's time and memory grow fast with it.
+   */
   maxFlowDepth: 32,
   /** One rule's YAML, as stored with the rule. */
   maxRuleBytes: 64 * 1024,
@@ -162,8 +165,18 @@ function precheck(text: string): void {
   }
   let depth = 0;
   let documents = 1;
+  let indicators = 0;
   for (const token of new Lexer().lex(text)) {
-    if (token === "[" || token === "{") {
+    if (token === "\n") indicators = 0;
+    else if (token === "-" || token === "?" || token === ":") {
+      // `- - - x` nests a block collection per indicator without any indentation to pay for it.
+      indicators += 1;
+      if (indicators > SIGMA_LIMITS.maxFlowDepth) {
+        throw new SigmaInputError(
+          `The YAML nests block collections (- - - …) more than ${SIGMA_LIMITS.maxFlowDepth} levels deep on one line.`,
+        );
+      }
+    } else if (token === "[" || token === "{") {
       depth += 1;
       if (depth > SIGMA_LIMITS.maxFlowDepth) {
         throw new SigmaInputError(
@@ -192,14 +205,16 @@ function lineOf(text: string, offset: number): number {
   return line;
 }
 
-/** A document's text without its `---` and `...` marker lines. */
+/** A document's text without its `---` and `...` marker lines (line by line: no regular expression over it all). */
 function documentText(source: string): string {
-  return source
-    .replace(/^(?:[ \t]*(?:#[^\n]*)?\r?\n)*---[^\n]*(?:\n|$)/, (marker) =>
-      marker.replace(/---[^\n]*(?:\n|$)/, ""),
-    )
-    .replace(/\n\.\.\.[ \t]*(?:#[^\n]*)?\s*$/, "\n")
-    .trim();
+  const lines = source.split("\n");
+  const content = (line: string) => line.trim() !== "" && !line.trimStart().startsWith("#");
+  const first = lines.findIndex(content);
+  if (first >= 0 && lines[first].startsWith("---")) lines[first] = lines[first].slice(3).trim();
+  let last = lines.length - 1;
+  while (last >= 0 && !content(lines[last])) last -= 1;
+  if (last >= 0 && /^\.\.\.(?:\s|#|$)/.test(lines[last])) lines[last] = "";
+  return lines.join("\n").trim();
 }
 
 /** Why a parsed value is not plain JSON-like data (a binary, a set, a non-finite number…), or null. */
@@ -239,7 +254,8 @@ interface ParsedDocument {
  */
 export function parseSigmaDocuments(text: string): ParsedDocument[] {
   precheck(text);
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, merge: false, strict: true });
+  // Without prettyErrors: its code excerpts of a pathological line cost more than the parse.
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, merge: false, strict: true });
   const list = Array.isArray(docs) ? docs : [];
   const out: ParsedDocument[] = [];
   let previousEnd = 0;
@@ -262,12 +278,11 @@ export function parseSigmaDocuments(text: string): ParsedDocument[] {
     };
     out.push(entry);
     const invalid = (message: string) => ({ code: "INVALID_YAML" as const, path: "", message });
-    if (doc.errors.length) {
-      entry.problem = invalid(`not valid YAML: ${firstLine(doc.errors[0].message)}`);
-      continue;
-    }
-    if (doc.warnings.length) {
-      entry.problem = invalid(`not plain YAML: ${firstLine(doc.warnings[0].message)}`);
+    const fault = doc.errors[0] ?? doc.warnings[0];
+    if (fault) {
+      entry.problem = invalid(
+        `${doc.errors.length ? "not valid" : "not plain"} YAML at line ${lineOf(text, fault.pos[0])}: ${firstLine(fault.message)}`,
+      );
       continue;
     }
     if (Buffer.byteLength(entry.yaml, "utf8") > SIGMA_LIMITS.maxRuleBytes) {
@@ -511,13 +526,19 @@ export function translateSigmaRule(rule: unknown, options: SigmaImportOptions = 
     kind === "SCHEDULED"
       ? {
           queryFrequency: options.queryFrequency ?? detection.timeframe ?? SIGMA_DEFAULTS.queryFrequency,
-          queryPeriod: options.queryPeriod ?? detection.timeframe ?? SIGMA_DEFAULTS.queryPeriod,
+          // A frequency given alone is the period too, so that every event is seen once.
+          queryPeriod:
+            options.queryPeriod ??
+            detection.timeframe ??
+            options.queryFrequency ??
+            SIGMA_DEFAULTS.queryPeriod,
         }
       : {};
   if (detection.summarize && !detection.timeframe && !options.queryPeriod) {
     c.note(`The aggregation has no timeframe: it counts over each ${SIGMA_DEFAULTS.queryPeriod} window.`);
   }
-  if (rule.level === "critical") c.note("Sigma level critical is severity HIGH (the highest a rule has).");
+  if (typeof rule.level === "string" && rule.level.trim().toLowerCase() === "critical")
+    c.note("Sigma level critical is severity HIGH (the highest a rule has).");
 
   const spec: RuleSpecInput = {
     kind,
@@ -972,7 +993,7 @@ function parseModifiers(c: Collector, names: string[], path: string): Modifiers 
     mods.exists ? "exists" : null,
     mods.compare ? "compare" : null,
   ].filter(Boolean);
-  if (kinds.length > 1 || (mods.neq && mods.match)) {
+  if (kinds.length > 1 || (mods.neq && (mods.match || mods.all))) {
     bad(`the modifiers ${names.map((n) => `|${n}`).join("")} cannot be combined`);
     return null;
   }
