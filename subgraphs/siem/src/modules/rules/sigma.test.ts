@@ -563,6 +563,30 @@ describe("Sigma → rule: metadata, aggregation and options", () => {
     });
   });
 
+  it("takes a frequency given alone as the period too", () => {
+    expect(one(stopLogging, { queryFrequency: "PT30M" }).spec).toMatchObject({
+      queryFrequency: "PT30M",
+      queryPeriod: "PT30M",
+    });
+  });
+
+  it("takes a case-sensitive regular expression without letters (case cannot matter there)", () => {
+    expect(
+      filterOf(y`
+        ${PROXY}detection:
+          selection:
+            c-uri|re: '\\.\\./\\.\\./'
+          condition: selection
+      `),
+    ).toEqual({
+      all: [
+        connector("SYSLOG_CEF"),
+        { field: "class_uid", op: "eq", value: 4002 },
+        { field: "attributes.url", op: "contains", value: "../../" },
+      ],
+    });
+  });
+
   it("keeps a long title to 256 characters and the description to 5,000", () => {
     const result = one(
       stopLogging
@@ -880,6 +904,18 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       ],
     },
     {
+      name: "neq with all (different from every value, or from one?)",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            caller|neq|all: [a, b]
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_MODIFIER detection.selection.caller|neq|all: the modifiers |neq|all cannot be combined",
+      ],
+    },
+    {
       name: "a correlation rule",
       yaml: y`
         title: Many failed logins
@@ -986,6 +1022,11 @@ describe("Sigma import input: multi-document YAML, limits and hostile documents"
     // Each rule keeps its own YAML (without the document markers), comments included.
     expect(results[0].yaml).toBe(`# a comment before the first rule\n${rule("rule-a")}`.trim());
     expect(results[4].yaml).toBe(rule("rule-b").trim());
+  });
+
+  it("reads a lone rule between document markers, leaving the markers out of its YAML", () => {
+    const result = one(`---\n${rule("marked")}...\n`);
+    expect([result.sigmaId, result.problems, result.yaml]).toEqual(["marked", [], rule("marked").trim()]);
   });
 
   it("refuses YAML aliases (billion laughs) without expanding them, and keeps the other rules", () => {
