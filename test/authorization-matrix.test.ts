@@ -241,6 +241,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "ADMIN",
     call: `mutation { createAnalyticsRule { __typename } }`,
   },
+  "Mutation.importSigmaRules": {
+    access: "ADMIN",
+    call: `mutation { importSigmaRules(yaml: "title: not a whole rule") { __typename } }`,
+  },
   "Mutation.updateAnalyticsRule": {
     access: "ADMIN",
     call: `mutation { updateAnalyticsRule(id: "${X}") { __typename } }`,

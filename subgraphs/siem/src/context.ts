@@ -11,6 +11,7 @@ import { EventsService } from "./modules/events/events.service";
 import { IntelService } from "./modules/intel/intel.service";
 import { InvestigationService } from "./modules/investigation/investigation.service";
 import { RulesService } from "./modules/rules/rules.service";
+import { SigmaImportService } from "./modules/rules/sigma.service";
 import { IncidentsService } from "./modules/incidents/incidents.service";
 import { IncidentWorkflowService } from "./modules/incidents/incident-workflow.service";
 
@@ -23,6 +24,7 @@ export interface SiemContext extends BaseContext {
     events: EventsService;
     retention: EventRetentionService;
     rules: RulesService;
+    sigma: SigmaImportService;
     intel: IntelService;
     investigation: InvestigationService;
     automation: AutomationService;
@@ -54,6 +56,7 @@ export function createSiemContext(
       events: new EventsService(base.db, base.identity, ingestor),
       retention: new EventRetentionService(base.db, base.identity, config.eventRetentionDays),
       rules: new RulesService(base.db, base.identity),
+      sigma: new SigmaImportService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
       investigation: new InvestigationService(base.db, base.identity),
       automation: new AutomationService(base.db, base.identity),

@@ -15,6 +15,7 @@ import { IntelResolver } from "./modules/intel/intel.resolver";
 import { EntityResolver, IncidentGraphResolver } from "./modules/investigation/investigation.resolver";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
+import { SigmaResolver } from "./modules/rules/sigma.resolver";
 import { ruleTasks } from "./modules/rules/rules.tasks";
 import { loadRuleTemplates } from "./modules/rules/templates";
 import { startLiveFeed } from "./modules/live/live-feed";
@@ -49,6 +50,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       IncidentResolver,
       EventsResolver,
       RulesResolver,
+      SigmaResolver,
       IntelResolver,
       EntityResolver,
       IncidentGraphResolver,

@@ -18,14 +18,15 @@ import { parseIsoDuration } from "./durations";
 import type { StoredRule } from "./rule-runner";
 import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
 import { ruleSpecFromInput, type AnalyticsRuleInput } from "./rules.inputs";
-import { AnalyticsRule, RuleTemplate } from "./rules.types";
+import { AnalyticsRule, RuleTemplate, SigmaRuleSource } from "./rules.types";
 import { loadRuleTemplates } from "./templates";
 
 /** A page of analytics rules. */
 export const AnalyticsRuleConnection = Connection(AnalyticsRule);
 export type AnalyticsRuleConnection = InstanceType<typeof AnalyticsRuleConnection>;
 
-function ruleFromRow(row: Record<string, unknown>): AnalyticsRule {
+/** An analytics rule from its `analytics_rules` row. */
+export function ruleFromRow(row: Record<string, unknown>): AnalyticsRule {
   const spec = row.spec as RuleSpec;
   return Object.assign(new AnalyticsRule(), {
     id: row.id,
@@ -41,6 +42,9 @@ function ruleFromRow(row: Record<string, unknown>): AnalyticsRule {
     queryFrequency: spec.queryFrequency ?? null,
     queryPeriod: spec.queryPeriod ?? null,
     spec: spec as unknown as Record<string, unknown>,
+    sigma: row.sigma_id
+      ? Object.assign(new SigmaRuleSource(), { id: row.sigma_id, yaml: row.sigma_yaml })
+      : null,
     lastRunAt: row.last_run_at ?? null,
     lastFiredAt: row.last_fired_at ?? null,
     suppressedUntil: row.suppressed_until ?? null,
@@ -221,9 +225,9 @@ export class RulesService {
    * Audit, outbox and the rule's schedule after a change. A scheduled rule that was already running keeps its
    * cadence (the next window follows the last one it ran, at the new frequency), so an edit leaves no window
    * unseen; a new or re-enabled one starts a frequency from now; a rule that is disabled or no longer scheduled
-   * loses its pending run at once instead of leaving a job behind.
+   * loses its pending run at once instead of leaving a job behind. The Sigma import calls it for each rule it writes.
    */
-  private async changed(
+  async changed(
     m: EntityManager,
     id: string,
     spec: RuleSpec,

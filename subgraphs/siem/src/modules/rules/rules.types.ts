@@ -254,6 +254,16 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
   });
 }
 
+/** Where an imported rule came from. */
+@ObjectType({ description: "The Sigma rule an analytics rule was imported from (importSigmaRules)." })
+export class SigmaRuleSource {
+  @Field({ description: "The Sigma rule's `id`: importing a rule with this id again updates this rule." })
+  id: string;
+
+  @Field({ description: "The Sigma rule's YAML as last imported." })
+  yaml: string;
+}
+
 /** An analytics rule. */
 @ObjectType({
   description:
@@ -307,6 +317,12 @@ export class AnalyticsRule {
   get definition(): AnalyticsRuleDefinition {
     return definitionOf(this.spec as unknown as RuleSpec);
   }
+
+  @Field(() => SigmaRuleSource, {
+    nullable: true,
+    description: "The Sigma rule it was imported from; null for a rule created otherwise.",
+  })
+  sigma: SigmaRuleSource | null;
 
   @Field(() => Date, { nullable: true, description: "When it last ran (scheduled rules)." })
   lastRunAt: Date | null;

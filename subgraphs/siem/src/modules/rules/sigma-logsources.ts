@@ -1,0 +1,354 @@
+/**
+ * What the Sigma importer knows about our data, as data: the Sigma log sources we ingest (each a connector
+ * kind, maybe narrowed to an OCSF class), the Sigma field names of each and where our normaliser keeps them
+ * (an event column, a normalised attribute, or a part of the raw record kept as received), the entities an
+ * alert of such a rule carries, and the MITRE ATT&CK tactics by Sigma tag and id.
+ *
+ * A field is listed only where its value in our event equals the value in the record Sigma describes (the
+ * normalisers trim text and drop empty strings, so an empty value and a missing one are the same here); a field
+ * we do not keep is not listed, and a rule using it is rejected rather than silently never matching.
+ */
+import type { ConnectorKind } from "../events/event.model";
+import { OCSF_CLASS } from "../events/event.model";
+import type { EventFilter } from "./rule-filter";
+import type { EntityMapping, EntityType } from "./rule-spec";
+
+/**
+ * Where a Sigma field is in our events and how its values compare:
+ * - `text`: a text column or a string attribute the normaliser trimmed (empty strings are absent); `guard`, when
+ *   given, is what must also hold for the column to carry this field at all (a column filled from several
+ *   record fields);
+ * - `number` / `boolean`: an integer column or a JSON number / boolean attribute;
+ * - `ip`: an `inet` column, with `host` the string attribute that keeps the record's value when it is not an IP
+ *   address (`AWS Internal`, a service's host name);
+ * - `raw`: an attribute holding the record's own JSON as received (any type: Sigma compares values as text, so
+ *   a number or boolean matches its text too).
+ */
+export type SigmaFieldTarget = (
+  | { type: "text"; field: string; guard?: EventFilter }
+  | { type: "number"; field: string }
+  | { type: "boolean"; field: string }
+  | { type: "ip"; field: "src_ip" | "dst_ip"; host?: string }
+  | { type: "raw"; field: string }
+) & {
+  /** The entity an alert gets from this field when a rule uses it. */
+  entity?: EntityType;
+};
+
+/** A Sigma log source we can evaluate. */
+export interface SigmaLogsource {
+  /** Stable name used in messages and docs, e.g. `aws/cloudtrail`. */
+  name: string;
+  /** The logsource spelling rules use. */
+  logsource: { product?: string; service?: string; category?: string };
+  /** The connector whose events it means. */
+  connector: ConnectorKind;
+  /** The OCSF class, when the connector's events of other classes are not this source. */
+  classUid?: number;
+  /** Sigma field name (matched without case) → where it is. */
+  fields: Record<string, SigmaFieldTarget>;
+  /** Sigma field prefixes (with the dot; matched without case) whose rest is a path into an attribute kept as received. */
+  prefixes: Record<string, string>;
+  /** Entities every alert of a rule on this source carries (a summarised rule has only its `by` fields). */
+  entities: EntityMapping[];
+}
+
+const text = (field: string, entity?: EntityType): SigmaFieldTarget => ({ type: "text", field, entity });
+const number = (field: string): SigmaFieldTarget => ({ type: "number", field });
+const boolean = (field: string): SigmaFieldTarget => ({ type: "boolean", field });
+const ip = (field: "src_ip" | "dst_ip", host?: string): SigmaFieldTarget => ({
+  type: "ip",
+  field,
+  host,
+  entity: "IP",
+});
+const raw = (field: string): SigmaFieldTarget => ({ type: "raw", field });
+
+/** Several Sigma spellings of one field (Log Analytics PascalCase, the API's camelCase…). */
+function aliases(names: string[], target: SigmaFieldTarget): Record<string, SigmaFieldTarget> {
+  return Object.fromEntries(names.map((name) => [name, target]));
+}
+
+/** The Sigma log sources we ingest. */
+export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
+  {
+    name: "aws/cloudtrail",
+    logsource: { product: "aws", service: "cloudtrail" },
+    connector: "AWS_CLOUDTRAIL",
+    fields: {
+      ...aliases(["eventName"], text("attributes.event_name")),
+      ...aliases(["eventSource"], text("attributes.event_source")),
+      ...aliases(["eventType"], text("attributes.event_type")),
+      ...aliases(["eventCategory"], text("attributes.event_category")),
+      ...aliases(["awsRegion"], text("attributes.region")),
+      ...aliases(["errorCode"], text("attributes.error_code")),
+      ...aliases(["errorMessage"], text("attributes.error_message")),
+      ...aliases(["requestID"], text("attributes.request_id")),
+      ...aliases(["userAgent"], text("attributes.user_agent")),
+      ...aliases(["readOnly"], boolean("attributes.read_only")),
+      ...aliases(["sourceIPAddress"], ip("src_ip", "attributes.source_host")),
+      ...aliases(["userIdentity.type"], text("attributes.user_identity_type")),
+      ...aliases(["userIdentity.principalId"], text("attributes.principal_id")),
+      ...aliases(["userIdentity.userName"], text("attributes.user_name")),
+      ...aliases(["userIdentity.accessKeyId"], text("attributes.access_key_id")),
+      ...aliases(["userIdentity.sessionContext.sessionIssuer.arn"], text("attributes.session_issuer")),
+      // actor_user is the ARN when the record has one, else a user name, service or principal id — none of
+      // which starts with "arn:" — so "starts with arn:" tells the ARN apart.
+      ...aliases(["userIdentity.arn"], {
+        type: "text",
+        field: "actor_user",
+        guard: { field: "actor_user", op: "startsWith", value: "arn:" },
+        entity: "ACCOUNT",
+      }),
+    },
+    prefixes: {
+      "requestParameters.": "attributes.request_parameters",
+      "responseElements.": "attributes.response_elements",
+      "additionalEventData.": "attributes.additional_event_data",
+    },
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "RESOURCE", field: "resource_id" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+  {
+    name: "azure/activitylogs",
+    logsource: { product: "azure", service: "activitylogs" },
+    connector: "AZURE_ACTIVITY",
+    fields: {
+      ...aliases(["operationName", "OperationNameValue"], text("operation")),
+      ...aliases(
+        ["status", "ActivityStatus", "ActivityStatusValue", "resultType"],
+        text("attributes.status_detail"),
+      ),
+      ...aliases(
+        ["subStatus", "ActivitySubstatus", "ActivitySubstatusValue", "resultSignature"],
+        text("attributes.sub_status"),
+      ),
+      ...aliases(["category", "CategoryValue"], text("attributes.category")),
+      ...aliases(
+        ["resourceProviderName", "ResourceProvider", "ResourceProviderValue"],
+        text("attributes.resource_provider"),
+      ),
+      ...aliases(["resourceType"], text("attributes.resource_type")),
+      ...aliases(["resourceId", "_ResourceId"], text("resource_id", "RESOURCE")),
+      ...aliases(["resourceGroup", "resourceGroupName"], text("attributes.resource_group")),
+      ...aliases(["subscriptionId"], text("attributes.subscription_id")),
+      ...aliases(["tenantId"], text("attributes.tenant_id")),
+      ...aliases(["caller"], text("actor_user", "ACCOUNT")),
+      ...aliases(["callerIpAddress"], ip("src_ip", "attributes.caller_ip")),
+      ...aliases(["level"], text("attributes.level")),
+      ...aliases(["correlationId"], text("attributes.correlation_id")),
+      ...aliases(["operationId"], text("attributes.operation_id")),
+      ...aliases(["eventName", "EventNameValue"], text("attributes.event_name")),
+      ...aliases(["authorization.action"], text("attributes.authorization.action")),
+      ...aliases(["authorization.scope"], text("attributes.authorization.scope")),
+    },
+    prefixes: {},
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "RESOURCE", field: "resource_id" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+  {
+    name: "azure/signinlogs",
+    logsource: { product: "azure", service: "signinlogs" },
+    connector: "ENTRA_SIGNIN",
+    fields: {
+      ...aliases(["ResultType", "status.errorCode", "errorCode"], number("attributes.error_code")),
+      ...aliases(
+        ["ResultDescription", "status.failureReason", "failureReason"],
+        text("attributes.failure_reason"),
+      ),
+      ...aliases(["status.additionalDetails", "additionalDetails"], text("attributes.additional_details")),
+      ...aliases(["Status"], text("status")),
+      ...aliases(["AppDisplayName"], text("attributes.app")),
+      ...aliases(["AppId"], text("attributes.app_id")),
+      ...aliases(["UserPrincipalName"], text("attributes.user.email_addr", "ACCOUNT")),
+      ...aliases(["UserId"], text("attributes.user.uid")),
+      ...aliases(["UserDisplayName"], text("attributes.user.name")),
+      ...aliases(["IPAddress"], ip("src_ip")),
+      ...aliases(["ClientAppUsed", "ClientApp"], text("attributes.client_app")),
+      ...aliases(["AuthenticationRequirement"], text("attributes.authentication_requirement")),
+      ...aliases(["ConditionalAccessStatus"], text("attributes.conditional_access_status")),
+      ...aliases(["RiskLevelDuringSignIn"], text("attributes.risk_level")),
+      ...aliases(["RiskLevelAggregated"], text("attributes.risk_level_aggregated")),
+      ...aliases(["RiskState"], text("attributes.risk_state")),
+      ...aliases(["RiskDetail"], text("attributes.risk_detail")),
+      ...aliases(["IsInteractive"], boolean("attributes.is_interactive")),
+      ...aliases(["UserAgent"], text("attributes.user_agent")),
+      ...aliases(["ResourceDisplayName"], text("attributes.resource")),
+      ...aliases(["CorrelationId"], text("attributes.correlation_id")),
+      ...aliases(
+        ["Location", "LocationDetails.countryOrRegion", "location.countryOrRegion"],
+        text("src_country"),
+      ),
+      ...aliases(["LocationDetails.city", "location.city"], text("attributes.location.city")),
+      ...aliases(["LocationDetails.state", "location.state"], text("attributes.location.region")),
+      ...aliases(["DeviceDetail.deviceId"], text("attributes.device.uid")),
+      ...aliases(["DeviceDetail.displayName"], text("device", "HOST")),
+      ...aliases(["DeviceDetail.operatingSystem"], text("attributes.device.os")),
+      ...aliases(["DeviceDetail.browser"], text("attributes.device.browser")),
+      ...aliases(["DeviceDetail.isCompliant"], boolean("attributes.device.is_compliant")),
+      ...aliases(["DeviceDetail.isManaged"], boolean("attributes.device.is_managed")),
+      ...aliases(["DeviceDetail.trustType"], text("attributes.device.trust_type")),
+    },
+    prefixes: {},
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+  {
+    name: "m365/audit",
+    logsource: { product: "m365", service: "audit" },
+    connector: "M365_AUDIT",
+    fields: {
+      ...aliases(["Operation"], text("operation")),
+      ...aliases(["Workload"], text("attributes.workload")),
+      ...aliases(["UserId"], text("actor_user", "ACCOUNT")),
+      ...aliases(["ClientIP", "ClientIPAddress"], ip("src_ip", "attributes.client_ip")),
+      ...aliases(["ResultStatus"], text("attributes.result_status")),
+      ...aliases(["RecordType"], raw("attributes.record_type")),
+      ...aliases(["UserType"], raw("attributes.user_type")),
+      ...aliases(["ObjectId"], text("attributes.object_id")),
+      ...aliases(["OrganizationId"], text("attributes.organization_id")),
+      ...aliases(["UserKey"], text("attributes.user_key")),
+      ...aliases(["MailboxOwnerUPN"], text("attributes.mailbox_owner")),
+      ...aliases(["SiteUrl"], text("attributes.site_url")),
+      ...aliases(["SourceFileName"], text("attributes.file.name")),
+      ...aliases(["SourceFileExtension"], text("attributes.file.type")),
+    },
+    prefixes: {
+      "Parameters.": "attributes.parameters",
+      "ExtendedProperties.": "attributes.extended_properties",
+    },
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+    ],
+  },
+  {
+    name: "firewall",
+    logsource: { category: "firewall" },
+    connector: "SYSLOG_CEF",
+    classUid: OCSF_CLASS.NETWORK_ACTIVITY,
+    fields: {
+      ...aliases(["src_ip", "SourceIp", "source.ip"], ip("src_ip")),
+      ...aliases(["dst_ip", "DestinationIp", "destination.ip"], ip("dst_ip")),
+      ...aliases(["src_port", "SourcePort", "source.port"], number("src_port")),
+      ...aliases(["dst_port", "DestinationPort", "destination.port"], number("dst_port")),
+      ...aliases(["username", "user"], text("actor_user", "ACCOUNT")),
+      ...aliases(["action"], text("attributes.disposition")),
+    },
+    prefixes: { "cef.": "attributes.extensions" },
+    entities: [
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "IP", field: "dst_ip" },
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+  {
+    name: "proxy",
+    logsource: { category: "proxy" },
+    connector: "SYSLOG_CEF",
+    classUid: OCSF_CLASS.HTTP_ACTIVITY,
+    fields: {
+      ...aliases(["c-uri"], text("attributes.url", "URL")),
+      ...aliases(["c-useragent", "cs-user-agent"], text("attributes.user_agent")),
+      ...aliases(["cs-method"], text("attributes.http_request.http_method")),
+      ...aliases(["cs-referrer", "cs-referer"], text("attributes.http_request.referrer")),
+      ...aliases(["cs-username"], text("actor_user", "ACCOUNT")),
+      ...aliases(["src_ip", "c-ip"], ip("src_ip")),
+      ...aliases(["dst_ip"], ip("dst_ip")),
+      ...aliases(["dst_port"], number("dst_port")),
+    },
+    prefixes: { "cef.": "attributes.extensions" },
+    entities: [
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "URL", field: "attributes.url" },
+      { entityType: "DOMAIN", field: "attributes.domain" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+];
+
+/**
+ * The log source a Sigma `logsource` means, or null. `product`, `service` and `category` are compared without
+ * case and must all be as listed (a rule for `product: windows, category: firewall` is not a CEF firewall
+ * rule); `m365` rules of the `exchange` service and without a service are Microsoft 365 audit records too.
+ */
+export function findLogsource(given: {
+  product?: string;
+  service?: string;
+  category?: string;
+}): SigmaLogsource | null {
+  const norm = (v: string | undefined) => (v === undefined ? undefined : v.trim().toLowerCase());
+  const product = norm(given.product);
+  const service = norm(given.service);
+  const category = norm(given.category);
+  if (product === "m365" && category === undefined && (service === undefined || service === "exchange")) {
+    return SIGMA_LOGSOURCES.find((s) => s.name === "m365/audit") ?? null;
+  }
+  return (
+    SIGMA_LOGSOURCES.find(
+      (s) =>
+        s.logsource.product === product &&
+        s.logsource.service === service &&
+        s.logsource.category === category,
+    ) ?? null
+  );
+}
+
+const lookups = new WeakMap<SigmaLogsource, Map<string, SigmaFieldTarget>>();
+
+/**
+ * Where a source keeps the Sigma field `name` (compared without case: Sigma's spellings vary between the
+ * Log Analytics tables and the APIs, `ResultType` / `resultType`), or a path into an attribute kept as received
+ * for a prefixed name (`requestParameters.userName`); null when we do not keep it. A path's segments must be
+ * letters, digits, `_` and `-` (what the filter takes).
+ */
+export function findField(source: SigmaLogsource, name: string): SigmaFieldTarget | null {
+  let lookup = lookups.get(source);
+  if (!lookup) {
+    lookup = new Map(Object.entries(source.fields).map(([k, v]) => [k.toLowerCase(), v]));
+    lookups.set(source, lookup);
+  }
+  const lower = name.toLowerCase();
+  const direct = lookup.get(lower);
+  if (direct) return direct;
+  for (const [prefix, base] of Object.entries(source.prefixes)) {
+    if (!lower.startsWith(prefix.toLowerCase())) continue;
+    const rest = name.slice(prefix.length).split(".");
+    if (rest.length > 12 || !rest.every((segment) => /^[A-Za-z0-9_-]{1,128}$/.test(segment))) return null;
+    return { type: "raw", field: `${base}.${rest.join(".")}` };
+  }
+  return null;
+}
+
+/** The MITRE ATT&CK tactics (enterprise and ICS): id, the Sigma tag name, and the name rules store. */
+export const ATTACK_TACTICS: ReadonlyArray<{ id: string; tag: string; name: string }> = [
+  { id: "TA0043", tag: "reconnaissance", name: "Reconnaissance" },
+  { id: "TA0042", tag: "resource_development", name: "ResourceDevelopment" },
+  { id: "TA0001", tag: "initial_access", name: "InitialAccess" },
+  { id: "TA0002", tag: "execution", name: "Execution" },
+  { id: "TA0003", tag: "persistence", name: "Persistence" },
+  { id: "TA0004", tag: "privilege_escalation", name: "PrivilegeEscalation" },
+  { id: "TA0005", tag: "defense_evasion", name: "DefenseEvasion" },
+  { id: "TA0006", tag: "credential_access", name: "CredentialAccess" },
+  { id: "TA0007", tag: "discovery", name: "Discovery" },
+  { id: "TA0008", tag: "lateral_movement", name: "LateralMovement" },
+  { id: "TA0009", tag: "collection", name: "Collection" },
+  { id: "TA0011", tag: "command_and_control", name: "CommandAndControl" },
+  { id: "TA0010", tag: "exfiltration", name: "Exfiltration" },
+  { id: "TA0040", tag: "impact", name: "Impact" },
+  { id: "TA0106", tag: "impair_process_control", name: "ImpairProcessControl" },
+  { id: "TA0107", tag: "inhibit_response_function", name: "InhibitResponseFunction" },
+];

@@ -1,0 +1,1147 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SIGMA_SEMANTICS } from "../../../../../test/fixtures/siem/sigma-rules";
+import { normalize, parseNdjson } from "../connectors/normalizers";
+import type { ConnectorKind } from "../events/event.model";
+import { compileFilterToPredicate, type EventLike } from "./rule-filter";
+import { SIGMA_LIMITS, SigmaInputError, translateSigmaYaml, type SigmaImportOptions } from "./sigma";
+
+/** YAML from an indented template literal: the template's common indentation removed, then the values put in. */
+function y(strings: TemplateStringsArray, ...values: unknown[]): string {
+  const lines = strings.join("\u0000").replace(/^\n/, "").replace(/\s+$/, "").split("\n");
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+  let next = 0;
+  return `${lines
+    .map((l) => l.slice(indent))
+    .join("\n")
+    .replace(/\u0000/g, () => String(values[next++]))}\n`;
+}
+
+/** A rule's header: title, id and log source. */
+const head = (logsource: string, id = "0b1e7a52-3c0d-4b6e-9f1a-2d3c4e5f6a7b") =>
+  `title: Test rule\nid: ${id}\nlevel: medium\nlogsource:\n${logsource
+    .split(", ")
+    .map((part) => `  ${part}`)
+    .join("\n")}\n`;
+const CLOUDTRAIL = head("product: aws, service: cloudtrail");
+const ACTIVITY = head("product: azure, service: activitylogs");
+const SIGNINS = head("product: azure, service: signinlogs");
+const M365 = head("product: m365, service: audit");
+const FIREWALL = head("category: firewall");
+const PROXY = head("category: proxy");
+
+function one(yaml: string, options: SigmaImportOptions = {}) {
+  const results = translateSigmaYaml(yaml, options);
+  expect(results).toHaveLength(1);
+  return results[0];
+}
+
+/** The filter of a rule that translates (failing with its problems otherwise). */
+function filterOf(yaml: string, options: SigmaImportOptions = {}): unknown {
+  const result = one(yaml, options);
+  expect(result.problems).toEqual([]);
+  return result.spec!.filter;
+}
+
+/** The problems of a rule that is rejected, as `code path: message` lines. */
+function rejection(yaml: string, options: SigmaImportOptions = {}): string[] {
+  const result = one(yaml, options);
+  expect(result.spec).toBeNull();
+  return result.problems.map((p) => `${p.code} ${p.path}: ${p.message}`);
+}
+
+const connector = (kind: ConnectorKind) => ({ field: "connector", op: "eq", value: kind });
+
+describe("Sigma → filter: realistic rules", () => {
+  const cases: Array<{ name: string; yaml: string; filter: unknown }> = [
+    {
+      name: "CloudTrail: trail stopped, updated or deleted (SigmaHQ aws_cloudtrail_disable_logging)",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection_source:
+            eventSource: cloudtrail.amazonaws.com
+            eventName:
+              - StopLogging
+              - UpdateTrail
+              - DeleteTrail
+          condition: selection_source
+      `,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          { field: "attributes.event_source", op: "eq", value: "cloudtrail.amazonaws.com" },
+          { field: "attributes.event_name", op: "in", value: ["StopLogging", "UpdateTrail", "DeleteTrail"] },
+        ],
+      },
+    },
+    {
+      name: "CloudTrail: root activity from outside the corporate ranges, not AWS service events",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            userIdentity.type: Root
+          filter_internal:
+            sourceIPAddress|cidr:
+              - 10.0.0.0/8
+              - 192.168.0.0/16
+          filter_service:
+            eventType: AwsServiceEvent
+          condition: selection and not 1 of filter_*
+      `,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          { field: "attributes.user_identity_type", op: "eq", value: "Root" },
+          {
+            not: {
+              any: [
+                { field: "src_ip", op: "inCidr", value: ["10.0.0.0/8", "192.168.0.0/16"] },
+                { field: "attributes.event_type", op: "eq", value: "AwsServiceEvent" },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      name: "CloudTrail: console login without MFA (raw responseElements / additionalEventData)",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: ConsoleLogin
+            responseElements.ConsoleLogin: Success
+            additionalEventData.MFAUsed: 'No'
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          { field: "attributes.event_name", op: "eq", value: "ConsoleLogin" },
+          { field: "attributes.response_elements.ConsoleLogin", op: "eq", value: "Success" },
+          { field: "attributes.additional_event_data.MFAUsed", op: "eq", value: "No" },
+        ],
+      },
+    },
+    {
+      name: "CloudTrail: an address, a host name, a whole-octet prefix and the ARN",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection_ip:
+            sourceIPAddress:
+              - 203.0.113.77
+              - cloudtrail.amazonaws.com
+          selection_prefix:
+            sourceIPAddress|startswith: '192.0.2.'
+          selection_arn:
+            userIdentity.arn|contains: ':root'
+          condition: 1 of selection_*
+      `,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          {
+            any: [
+              { field: "src_ip", op: "eq", value: "203.0.113.77" },
+              { field: "attributes.source_host", op: "eq", value: "cloudtrail.amazonaws.com" },
+              { field: "src_ip", op: "inCidr", value: ["192.0.2.0/24"] },
+              { field: "attributes.source_host", op: "startsWith", value: "192.0.2." },
+              {
+                all: [
+                  { field: "actor_user", op: "startsWith", value: "arn:" },
+                  { field: "actor_user", op: "contains", value: ":root" },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: "CloudTrail: numbers and booleans of a raw request parameter match their text too",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: AuthorizeSecurityGroupIngress
+            requestParameters.ipPermissions.items.0.fromPort: 22
+            readOnly: false
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          { field: "attributes.event_name", op: "eq", value: "AuthorizeSecurityGroupIngress" },
+          {
+            any: [
+              {
+                field: "attributes.request_parameters.ipPermissions.items.0.fromPort",
+                op: "eq",
+                value: "22",
+              },
+              { field: "attributes.request_parameters.ipPermissions.items.0.fromPort", op: "eq", value: 22 },
+            ],
+          },
+          { field: "attributes.read_only", op: "eq", value: false },
+        ],
+      },
+    },
+    {
+      name: "Azure Activity: Key Vault modified or deleted (SigmaHQ azure_keyvault_modified_or_deleted)",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            operationName:
+              - MICROSOFT.KEYVAULT/VAULTS/WRITE
+              - MICROSOFT.KEYVAULT/VAULTS/DELETE
+              - MICROSOFT.KEYVAULT/VAULTS/DEPLOY/ACTION
+              - MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("AZURE_ACTIVITY"),
+          {
+            field: "operation",
+            op: "in",
+            value: [
+              "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+              "MICROSOFT.KEYVAULT/VAULTS/DELETE",
+              "MICROSOFT.KEYVAULT/VAULTS/DEPLOY/ACTION",
+              "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE",
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: "Azure Activity: wildcards become startsWith / endsWith / a glob, Log Analytics spellings",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            OperationNameValue:
+              - 'MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/*'
+              - '*/DELETE'
+              - 'Microsoft.Network/*/securityRules/write'
+            ActivityStatusValue: Succeeded
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("AZURE_ACTIVITY"),
+          {
+            any: [
+              { field: "operation", op: "startsWith", value: "MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/" },
+              { field: "operation", op: "endsWith", value: "/DELETE" },
+              { field: "operation", op: "matches", value: "Microsoft.Network/*/securityRules/write" },
+            ],
+          },
+          { field: "attributes.status_detail", op: "eq", value: "Succeeded" },
+        ],
+      },
+    },
+    {
+      name: "Entra sign-ins: MFA interrupted (SigmaHQ azure_mfa_interrupted, 1 of selection_*)",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection_50074:
+            ResultType: 50074
+            ResultDescription|contains: 'Strong Auth required'
+          selection_500121:
+            ResultType: 500121
+            ResultDescription|contains: 'Authentication failed during strong authentication request'
+          condition: 1 of selection_*
+      `,
+      filter: {
+        all: [
+          connector("ENTRA_SIGNIN"),
+          {
+            any: [
+              {
+                all: [
+                  { field: "attributes.error_code", op: "eq", value: 50074 },
+                  { field: "attributes.failure_reason", op: "contains", value: "Strong Auth required" },
+                ],
+              },
+              {
+                all: [
+                  { field: "attributes.error_code", op: "eq", value: 500121 },
+                  {
+                    field: "attributes.failure_reason",
+                    op: "contains",
+                    value: "Authentication failed during strong authentication request",
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: "Entra sign-ins: single-factor success, numeric text and a compliant-device boolean",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            Status: Success
+            AuthenticationRequirement: singleFactorAuthentication
+            ResultType: '0'
+          filter_compliant:
+            DeviceDetail.isCompliant: 'true'
+          condition: selection and not filter_compliant
+      `,
+      filter: {
+        all: [
+          connector("ENTRA_SIGNIN"),
+          { field: "status", op: "eq", value: "Success" },
+          { field: "attributes.authentication_requirement", op: "eq", value: "singleFactorAuthentication" },
+          { field: "attributes.error_code", op: "eq", value: 0 },
+          { not: { field: "attributes.device.is_compliant", op: "eq", value: true } },
+        ],
+      },
+    },
+    {
+      name: "M365 audit: inbox rule that forwards mail (raw Parameters, exists, null)",
+      yaml: y`
+        ${M365}detection:
+          selection:
+            Operation:
+              - New-InboxRule
+              - Set-InboxRule
+            Parameters.ForwardTo|exists: true
+          filter_internal:
+            ClientIP: null
+          condition: selection and not filter_internal
+      `,
+      filter: {
+        all: [
+          connector("M365_AUDIT"),
+          { field: "operation", op: "in", value: ["New-InboxRule", "Set-InboxRule"] },
+          { field: "attributes.parameters.ForwardTo", op: "exists", value: true },
+          // not (ClientIP is null): an address or the text of a non-address.
+          {
+            any: [
+              { field: "src_ip", op: "exists", value: true },
+              { field: "attributes.client_ip", op: "exists", value: true },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: "Firewall: management ports allowed in (class 4001 of CEF), ports as numbers",
+      yaml: y`
+        ${FIREWALL}detection:
+          selection:
+            dst_port:
+              - 22
+              - '3389'
+            action|contains|all:
+              - all
+              - ow
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("SYSLOG_CEF"),
+          { field: "class_uid", op: "eq", value: 4001 },
+          { field: "dst_port", op: "in", value: [22, 3389] },
+          { field: "attributes.disposition", op: "contains", value: "all" },
+          { field: "attributes.disposition", op: "contains", value: "ow" },
+        ],
+      },
+    },
+    {
+      name: "Proxy: scripted clients, escaped wildcards and a regex of literal text and .*",
+      yaml: y`
+        ${PROXY}detection:
+          selection_agent:
+            c-useragent|startswith:
+              - 'python-requests/'
+              - 'curl/'
+          selection_uri:
+            c-uri|re|i: '^https://malicious-updates\\.example/.*/check'
+          selection_literal:
+            c-uri:
+              - 'https://example.test/\\*'
+              - 'https://example.test/a\\?b'
+          condition: selection_agent or selection_literal or selection_uri
+      `,
+      filter: {
+        all: [
+          connector("SYSLOG_CEF"),
+          { field: "class_uid", op: "eq", value: 4002 },
+          {
+            any: [
+              { field: "attributes.user_agent", op: "startsWith", value: "python-requests/" },
+              { field: "attributes.user_agent", op: "startsWith", value: "curl/" },
+              {
+                field: "attributes.url",
+                op: "in",
+                value: ["https://example.test/*", "https://example.test/a?b"],
+              },
+              { field: "attributes.url", op: "matches", value: "https://malicious-updates.example/*/check*" },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: "neq, numeric comparison, an empty value and a lone * (present)",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            ResultType|gte: 50000
+            AppDisplayName|neq:
+              - Microsoft Teams
+              - OfficeHome
+            UserAgent: '*'
+            ConditionalAccessStatus: ''
+          condition: selection
+      `,
+      filter: {
+        all: [
+          connector("ENTRA_SIGNIN"),
+          { field: "attributes.error_code", op: "gte", value: 50000 },
+          { not: { field: "attributes.app", op: "in", value: ["Microsoft Teams", "OfficeHome"] } },
+          { field: "attributes.user_agent", op: "exists", value: true },
+          { not: { field: "attributes.conditional_access_status", op: "exists", value: true } },
+        ],
+      },
+    },
+    {
+      name: "a condition list is an OR; all of them skips _ identifiers; parentheses and not",
+      yaml: y`
+        ${ACTIVITY}detection:
+          a:
+            operationName: X
+          b:
+            caller: Y
+          _helper:
+            caller: Z
+          condition:
+            - all of them
+            - not (a or _helper)
+      `,
+      filter: {
+        all: [
+          connector("AZURE_ACTIVITY"),
+          {
+            any: [
+              {
+                all: [
+                  { field: "operation", op: "eq", value: "X" },
+                  { field: "actor_user", op: "eq", value: "Y" },
+                ],
+              },
+              {
+                not: {
+                  any: [
+                    { field: "operation", op: "eq", value: "X" },
+                    { field: "actor_user", op: "eq", value: "Z" },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    },
+  ];
+
+  for (const { name, yaml, filter } of cases) {
+    it(name, () => {
+      expect(filterOf(yaml)).toEqual(filter);
+    });
+  }
+});
+
+describe("Sigma → rule: metadata, aggregation and options", () => {
+  const stopLogging = y`
+    title: AWS CloudTrail Important Change
+    id: 4DB60CC0-36FB-42B7-9B58-A5B53019FB74
+    status: test
+    description: Detects disabling, deleting and updating of a Trail
+    references:
+      - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/best-practices-security.html
+    author: vitaliy0x1
+    date: 2020/01/21
+    tags:
+      - attack.defense_evasion
+      - attack.t1562.001
+      - attack.TA0005
+      - attack.g0016
+      - cve.2021-44228
+    logsource:
+      product: aws
+      service: cloudtrail
+    detection:
+      selection_source:
+        eventSource: cloudtrail.amazonaws.com
+        eventName: StopLogging
+      condition: selection_source
+    falsepositives:
+      - Valid change in a Trail
+    level: medium
+  `;
+
+  it("takes title, description, false positives, references, level and ATT&CK tags; starts disabled, scheduled every 5 minutes", () => {
+    const result = one(stopLogging);
+    expect(result.sigmaId).toBe("4db60cc0-36fb-42b7-9b58-a5b53019fb74");
+    expect(result.notes).toEqual([]);
+    expect(result.spec).toEqual({
+      kind: "SCHEDULED",
+      displayName: "AWS CloudTrail Important Change",
+      description: [
+        "Detects disabling, deleting and updating of a Trail",
+        "False positives:\n- Valid change in a Trail",
+        "References:\n- https://docs.aws.amazon.com/awscloudtrail/latest/userguide/best-practices-security.html",
+        "Imported from Sigma rule 4db60cc0-36fb-42b7-9b58-a5b53019fb74 (status test, by vitaliy0x1).",
+      ].join("\n\n"),
+      severity: "MEDIUM",
+      enabled: false,
+      filter: {
+        all: [
+          connector("AWS_CLOUDTRAIL"),
+          { field: "attributes.event_source", op: "eq", value: "cloudtrail.amazonaws.com" },
+          { field: "attributes.event_name", op: "eq", value: "StopLogging" },
+        ],
+      },
+      queryFrequency: "PT5M",
+      queryPeriod: "PT5M",
+      tactics: ["DefenseEvasion"],
+      techniques: ["T1562.001"],
+      entityMappings: [
+        { entityType: "ACCOUNT", field: "actor_user" },
+        { entityType: "IP", field: "src_ip" },
+        { entityType: "RESOURCE", field: "resource_id" },
+        { entityType: "HOST", field: "device" },
+      ],
+      alertPerResult: true,
+    });
+  });
+
+  it("maps each Sigma level, critical to HIGH (with a note) and a missing level to MEDIUM", () => {
+    const level = (value: string | null) =>
+      one(stopLogging.replace("level: medium", value === null ? "" : `level: ${value}`));
+    expect(
+      ["informational", "low", "medium", "high", "critical"].map((l) => level(l).spec!.severity),
+    ).toEqual(["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "HIGH"]);
+    expect(level("critical").notes).toEqual([
+      "Sigma level critical is severity HIGH (the highest a rule has).",
+    ]);
+    expect(level(null).spec!.severity).toBe("MEDIUM");
+    expect(level(null).notes).toEqual(["The rule has no level: severity MEDIUM."]);
+  });
+
+  it("reads tactics by tag name (either spelling) and by id, techniques and sub-techniques, and notes unknown ATT&CK tags", () => {
+    const result = one(
+      stopLogging.replace(
+        /tags:[\s\S]*?logsource/,
+        "tags:\n  - attack.initial-access\n  - attack.credential_access\n  - attack.ta0040\n  - attack.t1078\n  - attack.t1078.004\n  - attack.t1078\n  - attack.s0002\n  - attack.lateral_move\nlogsource",
+      ),
+    );
+    expect(result.spec).toMatchObject({
+      tactics: ["InitialAccess", "CredentialAccess", "Impact"],
+      techniques: ["T1078", "T1078.004"],
+    });
+    expect(result.notes).toEqual([
+      "Tag attack.lateral_move is not an ATT&CK tactic or technique Rampart knows; it was left out.",
+    ]);
+  });
+
+  it("options choose NRT, enabled, another schedule and one alert per run", () => {
+    expect(one(stopLogging, { kind: "NRT", enabled: true, alertPerResult: false }).spec).toMatchObject({
+      kind: "NRT",
+      enabled: true,
+      alertPerResult: false,
+    });
+    const nrt = one(stopLogging, { kind: "NRT" }).spec!;
+    expect(nrt.queryFrequency).toBeUndefined();
+    expect(nrt.queryPeriod).toBeUndefined();
+    expect(one(stopLogging, { queryFrequency: "PT15M", queryPeriod: "PT1H" }).spec).toMatchObject({
+      queryFrequency: "PT15M",
+      queryPeriod: "PT1H",
+    });
+  });
+
+  it("takes a frequency given alone as the period too", () => {
+    expect(one(stopLogging, { queryFrequency: "PT30M" }).spec).toMatchObject({
+      queryFrequency: "PT30M",
+      queryPeriod: "PT30M",
+    });
+  });
+
+  it("takes a case-sensitive regular expression without letters (case cannot matter there)", () => {
+    expect(
+      filterOf(y`
+        ${PROXY}detection:
+          selection:
+            c-uri|re: '\\.\\./\\.\\./'
+          condition: selection
+      `),
+    ).toEqual({
+      all: [
+        connector("SYSLOG_CEF"),
+        { field: "class_uid", op: "eq", value: 4002 },
+        { field: "attributes.url", op: "contains", value: "../../" },
+      ],
+    });
+  });
+
+  it("keeps a long title to 256 characters and the description to 5,000", () => {
+    const result = one(
+      stopLogging
+        .replace("title: AWS CloudTrail Important Change", `title: ${"T".repeat(300)}`)
+        .replace(/description: .*/, `description: ${"d".repeat(6000)}`),
+    );
+    expect([...result.spec!.displayName]).toHaveLength(256);
+    expect(result.spec!.displayName.endsWith("…")).toBe(true);
+    expect([...result.spec!.description]).toHaveLength(5000);
+  });
+
+  const spray = y`
+    title: MFA failures for one account from many IP addresses
+    id: 9a0c4b8e-2f1d-4e3a-8b7c-6d5e4f3a2b1c
+    tags:
+      - attack.credential_access
+      - attack.t1110.003
+    logsource:
+      product: azure
+      service: signinlogs
+    detection:
+      selection:
+        ResultType:
+          - 50074
+          - 500121
+          - 50126
+      timeframe: 1h
+      condition: selection | count(IPAddress) by UserPrincipalName > 2
+    level: high
+  `;
+
+  it("turns count(field) by field > n with a timeframe into a distinct count per group over that period", () => {
+    const result = one(spray);
+    expect(result.problems).toEqual([]);
+    expect(result.spec).toMatchObject({
+      kind: "SCHEDULED",
+      filter: {
+        all: [
+          connector("ENTRA_SIGNIN"),
+          { field: "attributes.error_code", op: "in", value: [50074, 500121, 50126] },
+        ],
+      },
+      summarize: { by: ["attributes.user.email_addr"], aggregate: "DISTINCT_COUNT", field: "src_ip" },
+      trigger: { operator: "GT", threshold: 2 },
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+      entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+      tactics: ["CredentialAccess"],
+      techniques: ["T1110.003"],
+    });
+  });
+
+  it("turns count() by an address >= n into a count per group; without a timeframe it notes the default window", () => {
+    const result = one(
+      spray
+        .replace("  timeframe: 1h\n", "")
+        .replace("count(IPAddress) by UserPrincipalName > 2", "count() by IPAddress >= 10"),
+    );
+    expect(result.spec).toMatchObject({
+      summarize: { by: ["src_ip"], aggregate: "COUNT" },
+      trigger: { operator: "GTE", threshold: 10 },
+      queryFrequency: "PT5M",
+      queryPeriod: "PT5M",
+      entityMappings: [{ entityType: "IP", field: "src_ip" }],
+    });
+    expect(result.notes).toEqual(["The aggregation has no timeframe: it counts over each PT5M window."]);
+  });
+
+  it("infers entities from the fields a rule uses, after the source's own", () => {
+    const result = one(y`
+      ${SIGNINS}detection:
+        selection:
+          UserPrincipalName|endswith: '@contoso.com'
+          DeviceDetail.displayName: 'LT-MEGAN-01'
+        condition: selection
+    `);
+    expect(result.spec!.entityMappings).toEqual([
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "HOST", field: "device" },
+      { entityType: "ACCOUNT", field: "attributes.user.email_addr" },
+    ]);
+  });
+});
+
+describe("Sigma → rejection, with a reason naming what cannot be evaluated", () => {
+  const cases: Array<{ name: string; yaml: string; options?: SigmaImportOptions; problems: string[] }> = [
+    {
+      name: "a log source no connector ingests",
+      yaml: y`
+        ${head("category: process_creation, product: windows")}detection:
+          selection:
+            Image|endswith: '\\whoami.exe'
+          condition: selection
+      `,
+      problems: [
+        expect.stringMatching(
+          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: windows, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; /,
+        ),
+      ],
+    },
+    {
+      name: "a field our CloudTrail events do not keep",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: ConsoleLogin
+            tlsDetails.tlsVersion: TLSv1
+          condition: selection
+      `,
+      problems: [
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD detection\.selection\.tlsDetails\.tlsVersion: field tlsDetails\.tlsVersion is not kept for aws\/cloudtrail events \(known fields: eventName, eventSource, /,
+        ),
+      ],
+    },
+    {
+      name: "windash and encoding modifiers, and a modifier Sigma does not have",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            userAgent|windash: '-enc'
+            eventName|base64offset|contains: 'Stop'
+            errorCode|fuzzy: x
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_MODIFIER detection.selection.userAgent|windash: |windash is not supported: expands - and / variants of Windows command-line flags, which our fields do not carry",
+        "UNSUPPORTED_MODIFIER detection.selection.eventName|base64offset|contains: |base64offset is not supported: encoded values are not supported",
+        "UNSUPPORTED_MODIFIER detection.selection.errorCode|fuzzy: |fuzzy is not a Sigma modifier Rampart supports",
+      ],
+    },
+    {
+      name: "case-sensitive matching, placeholders and field references",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName|cased: StopLogging
+            userAgent|expand: '%Admins%'
+            userIdentity.userName|fieldref: requestParameters.userName
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_MODIFIER detection.selection.eventName|cased: |cased is not supported: case-sensitive matching is not supported (text is compared without case, Sigma's default)",
+        "UNSUPPORTED_MODIFIER detection.selection.userAgent|expand: |expand is not supported: placeholders (%name%) are not supported",
+        "UNSUPPORTED_MODIFIER detection.selection.userIdentity.userName|fieldref: |fieldref is not supported: comparing one field with another is not supported",
+      ],
+    },
+    {
+      name: "the single-character wildcard ?",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            operationName: 'Microsoft.Compute/virtualMachines/?/action'
+          condition: selection
+      `,
+      problems: [
+        'UNSUPPORTED_VALUE detection.selection.operationName: the single-character wildcard ? in "Microsoft.Compute/virtualMachines/?/action" has no equivalent here (write \\? for a literal ?)',
+      ],
+    },
+    {
+      name: "a literal * next to a wildcard",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            operationName: 'a\\*b*c*d'
+          condition: selection
+      `,
+      problems: [
+        'UNSUPPORTED_VALUE detection.selection.operationName: "a\\\\*b*c*d" mixes a literal * with wildcards, which a glob cannot tell apart',
+      ],
+    },
+    {
+      name: "regular expressions that are more than literal text and .*, or case-sensitive with letters",
+      yaml: y`
+        ${PROXY}detection:
+          selection:
+            c-uri|re: '^https?://'
+            c-useragent|re: 'curl/'
+            cs-method|re|i: '^(GET|POST)$'
+            c-uri|re|i: '\\d+'
+          condition: selection
+      `,
+      problems: [
+        'UNSUPPORTED_VALUE detection.selection.c-uri|re: the regular expression "^https?://" uses ?; only literal text, .* and ^/$ anchors translate (or use plain values with * wildcards)',
+        'UNSUPPORTED_VALUE detection.selection.c-useragent|re: the regular expression "curl/" is case-sensitive (add |i: text is compared without case here); only literal text, .* and ^/$ anchors translate (or use plain values with * wildcards)',
+        'UNSUPPORTED_VALUE detection.selection.cs-method|re|i: the regular expression "^(GET|POST)$" uses (; only literal text, .* and ^/$ anchors translate (or use plain values with * wildcards)',
+        'UNSUPPORTED_VALUE detection.selection.c-uri|re|i: the regular expression "\\\\d+" uses the class or escape \\d; only literal text, .* and ^/$ anchors translate (or use plain values with * wildcards)',
+      ],
+    },
+    {
+      name: "keyword (full-text) search",
+      yaml: y`
+        ${ACTIVITY}detection:
+          keywords:
+            - Microsoft.Authorization/roleAssignments/write
+          condition: keywords
+      `,
+      problems: [
+        "UNSUPPORTED_DETECTION detection.keywords: keyword (full-text) search over the whole event is not supported: match named fields instead",
+      ],
+    },
+    {
+      name: "text patterns and regexes on an IP address field, a network that is not one",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            IPAddress|contains: '203.0'
+            IPAddress|endswith: '.77'
+            IPAddress|cidr: 10.0.0.0/33
+            IPAddress: not-an-address
+          condition: selection
+      `,
+      problems: [
+        'UNSUPPORTED_VALUE detection.selection.IPAddress|contains: IPAddress holds IP addresses: use an address, a whole-octet prefix such as 10.1.* or |cidr (got "203.0")',
+        'UNSUPPORTED_VALUE detection.selection.IPAddress|endswith: IPAddress holds IP addresses: use an address, a whole-octet prefix such as 10.1.* or |cidr (got ".77")',
+        'UNSUPPORTED_VALUE detection.selection.IPAddress|cidr: |cidr takes an IPv4 or IPv6 network such as 10.0.0.0/8 (got "10.0.0.0/33")',
+        'UNSUPPORTED_VALUE detection.selection.IPAddress: IPAddress holds IP addresses; "not-an-address" is not one',
+      ],
+    },
+    {
+      name: "numeric comparisons on text, text on numbers and booleans",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            AppDisplayName|gt: 5
+            ResultType|startswith: '500'
+            ResultType: abc
+            IsInteractive: maybe
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_MODIFIER detection.selection.AppDisplayName|gt: |gt compares numbers; AppDisplayName is not numeric",
+        "UNSUPPORTED_MODIFIER detection.selection.ResultType|startswith: ResultType is numeric: text matching does not apply to it",
+        'UNSUPPORTED_VALUE detection.selection.ResultType: ResultType is numeric; "abc" is not a number',
+        'UNSUPPORTED_VALUE detection.selection.IsInteractive: IsInteractive is true or false (got "maybe")',
+      ],
+    },
+    {
+      name: "missing title, id, logsource and detection",
+      yaml: "description: nothing else\n",
+      problems: [
+        "MISSING_FIELD title: is required",
+        "MISSING_FIELD id: is required: rules are imported by their id (a UUID), so importing the rule again updates it",
+        "MISSING_FIELD logsource: is required",
+        "MISSING_FIELD detection: is required",
+      ],
+    },
+    {
+      name: "a detection without a condition",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: StopLogging
+      `,
+      problems: ["MISSING_FIELD detection.condition: is required"],
+    },
+    {
+      name: "an unknown search identifier, an unclosed parenthesis, 2 of, near, a pattern that matches nothing",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: StopLogging
+          condition:
+            - selection and filter
+            - (selection
+            - 2 of selection*
+            - near selection
+            - 1 of filter_*
+      `,
+      problems: [
+        'INVALID_CONDITION detection.condition[0]: "filter" is not a search identifier of the detection',
+        "INVALID_CONDITION detection.condition[1]: a ( is not closed",
+        'UNSUPPORTED_CONDITION detection.condition[2]: "2 of" is not supported (only "1 of" and "all of")',
+        "UNSUPPORTED_CONDITION detection.condition[3]: near (temporal proximity) is not supported",
+        'INVALID_CONDITION detection.condition[4]: "filter_*" matches no search identifier',
+      ],
+    },
+    {
+      name: "an aggregation other than count",
+      yaml: y`
+        ${CLOUDTRAIL}detection:
+          selection:
+            eventName: StopLogging
+          condition: 1 of sel* | sum(bytes) by userIdentity.arn > 10
+      `,
+      problems: [
+        "UNSUPPORTED_CONDITION detection.condition: only count() aggregations are supported (got sum())",
+      ],
+    },
+    {
+      name: "an aggregation asked to run as NRT",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            ResultType: 50126
+          condition: selection | count() by IPAddress > 10
+      `,
+      options: { kind: "NRT" },
+      problems: [
+        "UNSUPPORTED_CONDITION detection.condition: an aggregation (| count() …) counts events over a period, so it needs a SCHEDULED rule, not NRT",
+      ],
+    },
+    {
+      name: "a timeframe shorter than the shortest query period",
+      yaml: y`
+        ${SIGNINS}detection:
+          selection:
+            ResultType: 50126
+          timeframe: 1m
+          condition: selection | count() by IPAddress > 10
+      `,
+      problems: [
+        "UNSUPPORTED_CONDITION detection.timeframe: must be between 5 minutes and 14 days, the query periods a rule can have (got 1m)",
+      ],
+    },
+    {
+      name: "neq with all (different from every value, or from one?)",
+      yaml: y`
+        ${ACTIVITY}detection:
+          selection:
+            caller|neq|all: [a, b]
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_MODIFIER detection.selection.caller|neq|all: the modifiers |neq|all cannot be combined",
+      ],
+    },
+    {
+      name: "a correlation rule",
+      yaml: y`
+        title: Many failed logins
+        id: 0e95725d-7320-415d-80f7-004da920fc11
+        correlation:
+          type: event_count
+          rules:
+            - failed_login
+          group-by:
+            - User
+          timespan: 1h
+          condition:
+            gte: 100
+      `,
+      problems: [
+        "UNSUPPORTED_RULE_TYPE correlation: Sigma correlation rules (event_count, value_count, temporal…) are not supported; import the rules they refer to",
+      ],
+    },
+    {
+      name: "a rule collection's action document, an unsupported status, another taxonomy",
+      yaml: y`
+        ${CLOUDTRAIL}status: unsupported
+        taxonomy: ocsf
+        detection:
+          selection:
+            eventName: StopLogging
+          condition: selection
+      `,
+      problems: [
+        "UNSUPPORTED_RULE_TYPE status: the rule says it cannot be used as it is (status: unsupported)",
+        'UNSUPPORTED_RULE_TYPE taxonomy: only the default sigma taxonomy is supported (got "ocsf")',
+      ],
+    },
+    {
+      name: "a level that is not a Sigma level, tags that are not a list, an id with spaces",
+      yaml: y`
+        title: Odd
+        id: not a valid id
+        level: severe
+        tags: attack.t1110
+        logsource:
+          product: aws
+          service: cloudtrail
+        detection:
+          selection:
+            eventName: StopLogging
+          condition: selection
+      `,
+      problems: [
+        `INVALID_FIELD id: must be a UUID or a name of letters, digits, '.', '_', ':' and '-' of at most 128 characters (got "not a valid id")`,
+        'INVALID_FIELD level: must be one of informational, low, medium, high, critical (got "severe")',
+        'INVALID_FIELD tags: must be a list of strings (got "attack.t1110")',
+      ],
+    },
+    {
+      name: "a rule that translates to more conditions than a filter takes",
+      yaml: `${CLOUDTRAIL}detection:\n  selection:\n    userAgent|contains:\n${Array.from({ length: 250 }, (_, i) => `      - agent-${i}`).join("\n")}\n  condition: selection\n`,
+      problems: [
+        "INVALID_RULE detection: the translated filter is not valid: a filter has at most 200 nodes",
+      ],
+    },
+  ];
+
+  for (const { name, yaml, options, problems } of cases) {
+    it(name, () => {
+      expect(rejection(yaml, options)).toEqual(problems);
+    });
+  }
+
+  it("rejects a rule collection document", () => {
+    expect(rejection("action: global\ntitle: Common\nlogsource:\n  product: aws\n")).toEqual([
+      "UNSUPPORTED_RULE_TYPE action: rule collection documents (action: global) are not supported; send each rule complete",
+    ]);
+  });
+});
+
+describe("Sigma import input: multi-document YAML, limits and hostile documents", () => {
+  const rule = (id: string, event = "StopLogging") =>
+    `title: Rule ${id}\nid: ${id}\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: ${event}\n  condition: selection\nlevel: low\n`;
+
+  it("translates each document on its own: a broken one is reported with its line, the others are kept", () => {
+    const yaml = [
+      `# a comment before the first rule\n${rule("rule-a")}`,
+      "title: [unclosed\n",
+      "- a\n- list\n",
+      "just a string\n",
+      rule("rule-b"),
+      rule("rule-a", "DeleteTrail"),
+      "",
+    ].join("---\n");
+    const results = translateSigmaYaml(yaml);
+    expect(results.map((r) => [r.document, r.line, r.sigmaId, r.spec ? "ok" : r.problems[0].code])).toEqual([
+      [1, 2, "rule-a", "ok"],
+      [2, 13, null, "INVALID_YAML"],
+      [3, 15, null, "NOT_A_RULE"],
+      [4, 18, null, "NOT_A_RULE"],
+      [5, 20, "rule-b", "ok"],
+      [6, 31, "rule-a", "DUPLICATE_ID"],
+    ]);
+    expect(results[1].problems[0].message).toBe(
+      "not valid YAML at line 14: Flow sequence in block collection must be sufficiently indented and end with a ]",
+    );
+    expect(results[5].problems[0].message).toBe("the id rule-a is used by an earlier rule of this import");
+    // Each rule keeps its own YAML (without the document markers), comments included.
+    expect(results[0].yaml).toBe(`# a comment before the first rule\n${rule("rule-a")}`.trim());
+    expect(results[4].yaml).toBe(rule("rule-b").trim());
+  });
+
+  it("reads a lone rule between document markers, leaving the markers out of its YAML", () => {
+    const result = one(`---\n${rule("marked")}...\n`);
+    expect([result.sigmaId, result.problems, result.yaml]).toEqual(["marked", [], rule("marked").trim()]);
+  });
+
+  it("refuses YAML aliases (billion laughs) without expanding them, and keeps the other rules", () => {
+    const bomb = [
+      "title: lol",
+      "id: 8c3f7a2e-0000-4000-8000-000000000001",
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+      "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]",
+      "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]",
+      "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]",
+      "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]",
+      "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]",
+      "",
+    ].join("\n");
+    const results = translateSigmaYaml(`${bomb}---\n${rule("rule-c")}`);
+    expect(results.map((r) => r.problems.map((p) => `${p.code}: ${p.message}`))).toEqual([
+      ["INVALID_YAML: YAML aliases (*name) are not supported: write the value out"],
+      [],
+    ]);
+    expect(results[0].sigmaId).toBeNull();
+  });
+
+  it("refuses duplicate keys, custom tags, binary values and infinite numbers", () => {
+    const codes = (yaml: string) => one(yaml).problems.map((p) => `${p.code}: ${p.message}`);
+    expect(codes(`${rule("dup")}level: high\n`)).toEqual([
+      expect.stringMatching(/^INVALID_YAML: not valid YAML at line 11: Map keys must be unique/),
+    ]);
+    expect(codes(`${rule("tagged")}extra: !python/object foo\n`)).toEqual([
+      expect.stringMatching(/^INVALID_YAML: not plain YAML at line 11: Unresolved tag: !python\/object/),
+    ]);
+    expect(codes(`${rule("binary")}extra: !!binary aGVsbG8=\n`)).toEqual([
+      "INVALID_YAML: holds a value of an unsupported YAML type (Uint8Array)",
+    ]);
+    expect(codes(`${rule("inf")}extra: .inf\n`)).toEqual(["INVALID_YAML: holds a number that is not finite"]);
+  });
+
+  it("refuses, before parsing, text over the size limit, too many documents and deep flow nesting", () => {
+    const tooBig = `${rule("big")}description: "${"x".repeat(SIGMA_LIMITS.maxBytes)}"\n`;
+    expect(() => translateSigmaYaml(tooBig)).toThrow(SigmaInputError);
+    expect(() => translateSigmaYaml(tooBig)).toThrow(/at most 262144 are accepted per import/);
+    const many = Array.from({ length: SIGMA_LIMITS.maxDocuments + 1 }, (_, i) => rule(`r${i}`)).join("---\n");
+    expect(() => translateSigmaYaml(many)).toThrow("At most 100 rules are accepted per import.");
+    expect(
+      translateSigmaYaml(Array.from({ length: 100 }, (_, i) => rule(`r${i}`)).join("---\n")),
+    ).toHaveLength(100);
+    // Twenty thousand nested brackets would exhaust the parser's memory: the lexer counts them first, fast.
+    const deep = `${rule("deep")}x: ${"[".repeat(20_000)}${"]".repeat(20_000)}\n`;
+    expect(() => translateSigmaYaml(deep)).toThrow(/nests flow collections .* more than 32 levels deep/);
+    // So would `- - - …`, a block sequence per indicator on one line.
+    expect(() => translateSigmaYaml(`${rule("seq")}---\n${"- ".repeat(60_000)}x\n`)).toThrow(
+      /nests block collections .* more than 32 levels deep on one line/,
+    );
+    // Brackets inside quoted text are text, not nesting.
+    expect(one(`${rule("quoted")}description: "${"[".repeat(100)}"\n`).problems).toEqual([]);
+  });
+
+  it("matches identifier patterns of many * without backtracking (a pattern is not made a regular expression)", () => {
+    const pattern = `${"a*".repeat(2000)}b`;
+    const yaml = `${rule("stars")
+      .replace("  selection:", `  ${"a".repeat(60)}:`)
+      .replace("condition: selection", `condition: 1 of ${pattern}`)}`;
+    expect(one(yaml).problems).toEqual([
+      {
+        code: "INVALID_CONDITION",
+        path: "detection.condition",
+        message: `"${pattern}" matches no search identifier`,
+      },
+    ]);
+  });
+
+  it("refuses input with no rule at all", () => {
+    expect(() => translateSigmaYaml("")).toThrow("The YAML holds no Sigma rule.");
+    expect(() => translateSigmaYaml("# only a comment\n---\n---\n")).toThrow("The YAML holds no Sigma rule.");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Semantics over the fixtures: a rule matches exactly the records the Sigma rule describes
+// ---------------------------------------------------------------------------------------------------------
+
+const FIXTURES = join(__dirname, "../../../../../test/fixtures/siem");
+
+/** A fixture's raw records with their normalised events (the `connector` column as the store sets it). */
+function fixture(kind: ConnectorKind): Array<{ raw: unknown; event: EventLike }> {
+  return parseNdjson(readFileSync(join(FIXTURES, `${kind}.ndjson`), "utf8")).flatMap((line) => {
+    if (!("value" in line)) return [];
+    const event = normalize(kind, line.value);
+    return "reason" in event ? [] : [{ raw: line.value, event: { ...event, connector: kind } as EventLike }];
+  });
+}
+const ALL_KINDS: ConnectorKind[] = [
+  "AZURE_ACTIVITY",
+  "ENTRA_SIGNIN",
+  "AWS_CLOUDTRAIL",
+  "SYSLOG_CEF",
+  "M365_AUDIT",
+  "OCSF",
+];
+
+describe("Sigma semantics over the fixtures (the NRT predicate)", () => {
+  for (const { name, yaml, kind, means, count } of SIGMA_SEMANTICS) {
+    it(name, () => {
+      const test = compileFilterToPredicate(filterOf(yaml));
+      const expected = fixture(kind)
+        .filter(({ raw }) => means(raw))
+        .map(({ event }) => event);
+      expect(expected).toHaveLength(count);
+      // Exactly the records the rule describes, and no event of any other connector.
+      const matched = ALL_KINDS.flatMap((k) => fixture(k))
+        .filter(({ event }) => test(event))
+        .map(({ event }) => event);
+      expect(matched).toEqual(expected);
+    });
+  }
+});

@@ -1,0 +1,1665 @@
+/**
+ * Sigma rules (https://github.com/SigmaHQ/sigma-specification) → analytics rule definitions. Pure: YAML text in,
+ * per document either a RuleSpecInput (filter, summarize, MITRE tags, entities…) or the reasons it cannot be
+ * evaluated here. A rule is translated only when our filter means what the Sigma rule means over the events
+ * we keep; anything that would match more or less (a field we do not keep, `?` wildcards, case-sensitive or
+ * complex regular expressions, keyword search, correlations…) rejects the rule with a reason naming it.
+ *
+ * - `logsource` → the connector (and OCSF class) it means, as a `connector`/`class_uid` condition
+ *   (sigma-logsources.ts); an unknown source is rejected.
+ * - Fields → where our normaliser keeps them (sigma-logsources.ts), matched without case; the raw record's
+ *   `requestParameters.…` and the like → the attribute kept as received.
+ * - A map is an AND of its fields, a list of maps an OR; a list of values is an OR (`|all`: AND). Plain values
+ *   compare without case (as in Sigma); `*` becomes a glob (`matches`) or, at an end, startsWith / endsWith /
+ *   contains; `\*`, `\?` and `\\` escape. `null` is "missing", `|exists` tests presence.
+ * - Modifiers: `contains`, `startswith`, `endswith`, `all`, `exists`, `cidr`, `gt`/`gte`/`lt`/`lte`, `neq`, and
+ *   `re` when the expression is literal text, `.*` and `^`/`$` (case-insensitive with `|i`, or without letters).
+ * - `condition`: `and`, `or`, `not`, parentheses, `1 of`/`any of`/`all of` a pattern or `them`; the legacy
+ *   aggregation `| count([field]) [by f1, f2] <op> n` → summarize (COUNT / DISTINCT_COUNT) and a trigger.
+ * - `level` → severity (`critical` → HIGH), `tags` `attack.tNNNN[.NNN]` → techniques, `attack.<tactic>` and
+ *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
+ */
+import { Lexer, parseAllDocuments } from "yaml";
+import { normalizeIp } from "../connectors/normalizers/common";
+import {
+  DAY_MS,
+  formatIsoDuration,
+  HOUR_MS,
+  MINUTE_MS,
+  QUERY_PERIOD_BOUNDS,
+  describeDuration,
+} from "./durations";
+import { IP_ADDRESS_PATTERN, type EventFilter, type FilterCondition } from "./rule-filter";
+import {
+  RULE_LIMITS,
+  validateRuleSpec,
+  type EntityMapping,
+  type RuleKind,
+  type RuleSeverity,
+  type RuleSpecInput,
+  type TriggerOperator,
+} from "./rule-spec";
+import {
+  ATTACK_TACTICS,
+  findField,
+  findLogsource,
+  SIGMA_LOGSOURCES,
+  type SigmaFieldTarget,
+  type SigmaLogsource,
+} from "./sigma-logsources";
+
+// ---------------------------------------------------------------------------------------------------------
+// Public types and limits
+// ---------------------------------------------------------------------------------------------------------
+
+/** Limits of one import. */
+export const SIGMA_LIMITS = {
+  /** The YAML text, in UTF-8 bytes: parsing costs tens of microseconds per node. */
+  maxBytes: 256 * 1024,
+  /** Rules (YAML documents) per import. */
+  maxDocuments: 100,
+  /**
+   * Nesting of flow collections (`[…]`, `{…}`), and of block collections on one line (`- - - x`): the YAML
+   * parser's time and memory grow fast with it.
+   */
+  maxFlowDepth: 32,
+  /** One rule's YAML, as stored with the rule. */
+  maxRuleBytes: 64 * 1024,
+  /** A `condition` string. */
+  maxConditionLength: 4096,
+} as const;
+
+/** Why a rule was rejected, as a code clients can branch on. */
+export const SIGMA_PROBLEM_CODES = [
+  "INVALID_YAML",
+  "NOT_A_RULE",
+  "MISSING_FIELD",
+  "INVALID_FIELD",
+  "UNSUPPORTED_RULE_TYPE",
+  "UNSUPPORTED_LOGSOURCE",
+  "UNSUPPORTED_FIELD",
+  "UNSUPPORTED_MODIFIER",
+  "UNSUPPORTED_VALUE",
+  "UNSUPPORTED_DETECTION",
+  "INVALID_CONDITION",
+  "UNSUPPORTED_CONDITION",
+  "DUPLICATE_ID",
+  "INVALID_RULE",
+] as const;
+/** A rejection code. */
+export type SigmaProblemCode = (typeof SIGMA_PROBLEM_CODES)[number];
+
+/** One reason a rule cannot be imported: a code, where in the rule (`detection.selection.eventName|re`) and what. */
+export interface SigmaProblem {
+  code: SigmaProblemCode;
+  path: string;
+  message: string;
+}
+
+/** How imported rules are set up (every field optional; SIGMA_DEFAULTS fill the rest). */
+export interface SigmaImportOptions {
+  enabled?: boolean;
+  kind?: RuleKind;
+  queryFrequency?: string;
+  queryPeriod?: string;
+  alertPerResult?: boolean;
+}
+
+/**
+ * Defaults of an import: rules start disabled, so an admin reviews what a rule from elsewhere will raise before
+ * it raises anything; scheduled every 5 minutes over the last 5 minutes (an aggregation's `timeframe`, when it
+ * has one, is its period and frequency); one alert per matching event (per group for an aggregation), as a
+ * Sigma rule describes single events.
+ */
+export const SIGMA_DEFAULTS = {
+  enabled: false,
+  kind: "SCHEDULED",
+  queryFrequency: "PT5M",
+  queryPeriod: "PT5M",
+  alertPerResult: true,
+} as const;
+
+/** One YAML document of an import, with its rule's translation. */
+export interface SigmaDocumentResult {
+  /** Position in the import, from 1 (empty documents are not counted). */
+  document: number;
+  /** The line the document starts on, from 1. */
+  line: number;
+  /** The document's own YAML text (stored with the rule). */
+  yaml: string;
+  /** The rule's `id`, when it has a usable one. */
+  sigmaId: string | null;
+  /** The rule's `title`, when it has one. */
+  title: string | null;
+  /** The definition, when the rule translates (validated: validateRuleSpec has no problem with it). */
+  spec: RuleSpecInput | null;
+  /** Why it does not; empty when `spec` is set. */
+  problems: SigmaProblem[];
+  /** What a reviewer should know about a translation (defaults taken, tags ignored…). */
+  notes: string[];
+}
+
+/** A fault of the whole import (too large, too deep, no rule at all): nothing is imported. */
+export class SigmaInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SigmaInputError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// YAML
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Checks the text before the YAML parser sees it, with the parser's own lexer (linear, and exact about quoted
+ * text): the parser's time and memory grow fast with the nesting of flow collections (twenty thousand `[`
+ * exhaust the process), and a document count over the limit need not be parsed at all.
+ */
+function precheck(text: string): void {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > SIGMA_LIMITS.maxBytes) {
+    throw new SigmaInputError(
+      `The YAML is ${bytes} bytes; at most ${SIGMA_LIMITS.maxBytes} are accepted per import.`,
+    );
+  }
+  let depth = 0;
+  let documents = 1;
+  let indicators = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === "\n") indicators = 0;
+    else if (token === "-" || token === "?" || token === ":") {
+      // `- - - x` nests a block collection per indicator without any indentation to pay for it.
+      indicators += 1;
+      if (indicators > SIGMA_LIMITS.maxFlowDepth) {
+        throw new SigmaInputError(
+          `The YAML nests block collections (- - - …) more than ${SIGMA_LIMITS.maxFlowDepth} levels deep on one line.`,
+        );
+      }
+    } else if (token === "[" || token === "{") {
+      depth += 1;
+      if (depth > SIGMA_LIMITS.maxFlowDepth) {
+        throw new SigmaInputError(
+          `The YAML nests flow collections ([…], {…}) more than ${SIGMA_LIMITS.maxFlowDepth} levels deep.`,
+        );
+      }
+    } else if (token === "]" || token === "}") {
+      depth = Math.max(0, depth - 1);
+    } else if (token === "---") {
+      // A leading and a trailing marker add two documents with nothing in them.
+      documents += 1;
+      if (documents > SIGMA_LIMITS.maxDocuments + 2) {
+        throw new SigmaInputError(`At most ${SIGMA_LIMITS.maxDocuments} rules are accepted per import.`);
+      }
+    }
+  }
+}
+
+/** The first line of a YAML library message (the rest is a code excerpt). */
+const firstLine = (message: string) => message.split("\n")[0].trim();
+
+/** 1-based line of an offset. */
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line += 1;
+  return line;
+}
+
+/** A document's text without its `---` and `...` marker lines (line by line: no regular expression over it all). */
+function documentText(source: string): string {
+  const lines = source.split("\n");
+  const content = (line: string) => line.trim() !== "" && !line.trimStart().startsWith("#");
+  const first = lines.findIndex(content);
+  if (first >= 0 && lines[first].startsWith("---")) lines[first] = lines[first].slice(3).trim();
+  let last = lines.length - 1;
+  while (last >= 0 && !content(lines[last])) last -= 1;
+  if (last >= 0 && /^\.\.\.(?:\s|#|$)/.test(lines[last])) lines[last] = "";
+  return lines.join("\n").trim();
+}
+
+/** Why a parsed value is not plain JSON-like data (a binary, a set, a non-finite number…), or null. */
+function plainProblem(value: unknown): string | null {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return null;
+  if (typeof value === "number") return Number.isFinite(value) ? null : "a number that is not finite";
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = plainProblem(item);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value as Record<string, unknown>)) {
+      const problem = plainProblem(item);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  return `a value of an unsupported YAML type (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}
+
+interface ParsedDocument {
+  document: number;
+  line: number;
+  yaml: string;
+  value: unknown;
+  problem: SigmaProblem | null;
+}
+
+/**
+ * Splits multi-document YAML into its documents (empty ones left out) and parses each: YAML 1.2 core schema,
+ * unique keys, no aliases (resolving them is how "billion laughs" documents explode), no custom tags. A
+ * document that does not parse is reported with its line; the others are unaffected. Throws SigmaInputError
+ * for input over the limits.
+ */
+export function parseSigmaDocuments(text: string): ParsedDocument[] {
+  precheck(text);
+  // Without prettyErrors: its code excerpts of a pathological line cost more than the parse.
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, merge: false, strict: true });
+  const list = Array.isArray(docs) ? docs : [];
+  const out: ParsedDocument[] = [];
+  let previousEnd = 0;
+  for (const doc of list) {
+    const [start, , end] = doc.range;
+    const source = text.slice(previousEnd, end);
+    previousEnd = end;
+    const yaml = documentText(source);
+    const blank = yaml.split("\n").every((l) => l.trim() === "" || l.trim().startsWith("#"));
+    if (blank && doc.errors.length === 0) continue;
+    if (out.length === SIGMA_LIMITS.maxDocuments) {
+      throw new SigmaInputError(`At most ${SIGMA_LIMITS.maxDocuments} rules are accepted per import.`);
+    }
+    const entry: ParsedDocument = {
+      document: out.length + 1,
+      line: lineOf(text, doc.contents?.range?.[0] ?? start),
+      yaml,
+      value: undefined,
+      problem: null,
+    };
+    out.push(entry);
+    const invalid = (message: string) => ({ code: "INVALID_YAML" as const, path: "", message });
+    const fault = doc.errors[0] ?? doc.warnings[0];
+    if (fault) {
+      entry.problem = invalid(
+        `${doc.errors.length ? "not valid" : "not plain"} YAML at line ${lineOf(text, fault.pos[0])}: ${firstLine(fault.message)}`,
+      );
+      continue;
+    }
+    if (Buffer.byteLength(entry.yaml, "utf8") > SIGMA_LIMITS.maxRuleBytes) {
+      entry.problem = invalid(`a rule's YAML is at most ${SIGMA_LIMITS.maxRuleBytes} bytes`);
+      continue;
+    }
+    try {
+      entry.value = doc.toJS({ maxAliasCount: 0 });
+    } catch (error) {
+      entry.problem = invalid(
+        error instanceof ReferenceError
+          ? "YAML aliases (*name) are not supported: write the value out"
+          : `cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      continue;
+    }
+    const notPlain = plainProblem(entry.value);
+    if (notPlain) entry.problem = invalid(`holds ${notPlain}`);
+  }
+  return out;
+}
+
+/**
+ * Translates every rule of a (multi-document) Sigma YAML text. Each document gets its definition or its
+ * problems; a later document with the id of an earlier one is rejected. Throws SigmaInputError when the text
+ * is over the limits or holds no document at all.
+ */
+export function translateSigmaYaml(text: string, options: SigmaImportOptions = {}): SigmaDocumentResult[] {
+  const documents = parseSigmaDocuments(text);
+  if (documents.length === 0) throw new SigmaInputError("The YAML holds no Sigma rule.");
+  const seen = new Set<string>();
+  return documents.map((doc) => {
+    const base = { document: doc.document, line: doc.line, yaml: doc.yaml };
+    if (doc.problem) {
+      const meta = isRecord(doc.value) ? doc.value : {};
+      return {
+        ...base,
+        sigmaId: ruleId(meta.id),
+        title: typeof meta.title === "string" ? meta.title : null,
+        spec: null,
+        problems: [doc.problem],
+        notes: [],
+      };
+    }
+    const result = translateSigmaRule(doc.value, options);
+    if (result.sigmaId !== null) {
+      if (seen.has(result.sigmaId)) {
+        return {
+          ...base,
+          ...result,
+          spec: null,
+          problems: [
+            {
+              code: "DUPLICATE_ID",
+              path: "id",
+              message: `the id ${result.sigmaId} is used by an earlier rule of this import`,
+            },
+          ],
+        };
+      }
+      seen.add(result.sigmaId);
+    }
+    return { ...base, ...result };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One rule
+// ---------------------------------------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function show(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  return String(value);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The rule id as stored (a UUID in lower case), or null when it is not a usable id. */
+function ruleId(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const id = value.trim();
+  if (id === "" || id.length > 128 || !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(id)) return null;
+  return UUID.test(id) ? id.toLowerCase() : id;
+}
+
+const SEVERITIES: Record<string, RuleSeverity> = {
+  informational: "INFORMATIONAL",
+  low: "LOW",
+  medium: "MEDIUM",
+  high: "HIGH",
+  critical: "HIGH",
+};
+
+/** Sigma's v1 rule collections: documents that change the documents after them. */
+const ACTION_DOCUMENTS = new Set(["global", "reset", "repeat"]);
+
+/** Collects the problems and notes of one rule. */
+class Collector {
+  readonly problems: SigmaProblem[] = [];
+  readonly notes: string[] = [];
+
+  problem(code: SigmaProblemCode, path: string, message: string): null {
+    this.problems.push({ code, path, message });
+    return null;
+  }
+
+  note(message: string): void {
+    if (!this.notes.includes(message)) this.notes.push(message);
+  }
+}
+
+/** The translation of one rule: its id and title (when readable), and its definition or its problems. */
+export interface SigmaRuleTranslation {
+  sigmaId: string | null;
+  title: string | null;
+  spec: RuleSpecInput | null;
+  problems: SigmaProblem[];
+  notes: string[];
+}
+
+/**
+ * Translates one parsed Sigma rule. Every problem found is reported (not only the first), so a rule can be
+ * fixed in one go; a rule with any problem has no definition.
+ */
+export function translateSigmaRule(rule: unknown, options: SigmaImportOptions = {}): SigmaRuleTranslation {
+  const c = new Collector();
+  const done = (spec: RuleSpecInput | null, sigmaId: string | null, title: string | null) => ({
+    sigmaId,
+    title,
+    spec: c.problems.length ? null : spec,
+    problems: c.problems,
+    notes: c.notes,
+  });
+  if (!isRecord(rule)) {
+    c.problem(
+      "NOT_A_RULE",
+      "",
+      `a Sigma rule is a YAML map of title, id, logsource, detection… (got ${show(rule)})`,
+    );
+    return done(null, null, null);
+  }
+  const sigmaId = ruleId(rule.id);
+  const title = typeof rule.title === "string" && rule.title.trim() !== "" ? rule.title.trim() : null;
+
+  if (rule.correlation !== undefined) {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "correlation",
+      "Sigma correlation rules (event_count, value_count, temporal…) are not supported; import the rules they refer to",
+    );
+    return done(null, sigmaId, title);
+  }
+  if (typeof rule.action === "string" && ACTION_DOCUMENTS.has(rule.action)) {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "action",
+      `rule collection documents (action: ${rule.action}) are not supported; send each rule complete`,
+    );
+    return done(null, sigmaId, title);
+  }
+  if (rule.filter !== undefined && rule.detection === undefined) {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "filter",
+      "Sigma filters (meta filters over other rules) are not supported",
+    );
+    return done(null, sigmaId, title);
+  }
+
+  if (rule.title === undefined) c.problem("MISSING_FIELD", "title", "is required");
+  else if (title === null)
+    c.problem("INVALID_FIELD", "title", `must be a non-empty string (got ${show(rule.title)})`);
+  if (rule.id === undefined) {
+    c.problem(
+      "MISSING_FIELD",
+      "id",
+      "is required: rules are imported by their id (a UUID), so importing the rule again updates it",
+    );
+  } else if (sigmaId === null) {
+    c.problem(
+      "INVALID_FIELD",
+      "id",
+      `must be a UUID or a name of letters, digits, '.', '_', ':' and '-' of at most 128 characters (got ${show(rule.id)})`,
+    );
+  }
+  if (typeof rule.status === "string" && rule.status.toLowerCase() === "unsupported") {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "status",
+      "the rule says it cannot be used as it is (status: unsupported)",
+    );
+  } else if (typeof rule.status === "string" && rule.status.toLowerCase() === "deprecated") {
+    c.note("The Sigma rule is deprecated: its `related` rules may replace it.");
+  }
+  if (rule.taxonomy !== undefined && String(rule.taxonomy).toLowerCase() !== "sigma") {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "taxonomy",
+      `only the default sigma taxonomy is supported (got ${show(rule.taxonomy)})`,
+    );
+  }
+
+  const severity = severityOf(c, rule.level);
+  const { tactics, techniques } = attackTags(c, rule.tags);
+  const source = logsourceOf(c, rule.logsource);
+
+  let detection: Detection | null = null;
+  if (rule.detection === undefined) c.problem("MISSING_FIELD", "detection", "is required");
+  else if (!isRecord(rule.detection))
+    c.problem(
+      "INVALID_FIELD",
+      "detection",
+      `must be a map of search identifiers and a condition (got ${show(rule.detection)})`,
+    );
+  else if (source) detection = translateDetection(c, source, rule.detection);
+  else if (rule.detection.condition === undefined)
+    c.problem("MISSING_FIELD", "detection.condition", "is required");
+
+  if (!source || !detection || c.problems.length || title === null) return done(null, sigmaId, title);
+
+  const kind: RuleKind = detection.summarize ? "SCHEDULED" : (options.kind ?? SIGMA_DEFAULTS.kind);
+  if (detection.summarize && options.kind === "NRT") {
+    c.problem(
+      "UNSUPPORTED_CONDITION",
+      "detection.condition",
+      "an aggregation (| count() …) counts events over a period, so it needs a SCHEDULED rule, not NRT",
+    );
+    return done(null, sigmaId, title);
+  }
+  const timing =
+    kind === "SCHEDULED"
+      ? {
+          queryFrequency: options.queryFrequency ?? detection.timeframe ?? SIGMA_DEFAULTS.queryFrequency,
+          // A frequency given alone is the period too, so that every event is seen once.
+          queryPeriod:
+            options.queryPeriod ??
+            detection.timeframe ??
+            options.queryFrequency ??
+            SIGMA_DEFAULTS.queryPeriod,
+        }
+      : {};
+  if (detection.summarize && !detection.timeframe && !options.queryPeriod) {
+    c.note(`The aggregation has no timeframe: it counts over each ${SIGMA_DEFAULTS.queryPeriod} window.`);
+  }
+  if (typeof rule.level === "string" && rule.level.trim().toLowerCase() === "critical")
+    c.note("Sigma level critical is severity HIGH (the highest a rule has).");
+
+  const spec: RuleSpecInput = {
+    kind,
+    displayName: truncate(title, RULE_LIMITS.displayName),
+    description: descriptionOf(rule, sigmaId),
+    severity,
+    enabled: options.enabled ?? SIGMA_DEFAULTS.enabled,
+    filter: detection.filter,
+    ...(detection.summarize ? { summarize: detection.summarize, trigger: detection.trigger } : {}),
+    ...timing,
+    tactics,
+    techniques,
+    entityMappings: detection.entityMappings,
+    alertPerResult: options.alertPerResult ?? SIGMA_DEFAULTS.alertPerResult,
+  };
+  for (const problem of validateRuleSpec(spec)) {
+    c.problem(
+      "INVALID_RULE",
+      problem.path.startsWith("filter") ? "detection" : problem.path,
+      problem.path.startsWith("filter")
+        ? `the translated filter is not valid: ${problem.message}`
+        : `${problem.path}: ${problem.message}`,
+    );
+  }
+  return done(spec, sigmaId, title);
+}
+
+function truncate(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+function severityOf(c: Collector, level: unknown): RuleSeverity {
+  if (level === undefined || level === null) {
+    c.note("The rule has no level: severity MEDIUM.");
+    return "MEDIUM";
+  }
+  const severity = typeof level === "string" ? SEVERITIES[level.trim().toLowerCase()] : undefined;
+  if (!severity) {
+    c.problem(
+      "INVALID_FIELD",
+      "level",
+      `must be one of informational, low, medium, high, critical (got ${show(level)})`,
+    );
+    return "MEDIUM";
+  }
+  return severity;
+}
+
+/** MITRE ATT&CK tactics (by tag name or TA id) and technique ids from `tags`; other namespaces are ignored. */
+function attackTags(c: Collector, tags: unknown): { tactics: string[]; techniques: string[] } {
+  const tactics: string[] = [];
+  const techniques: string[] = [];
+  if (tags === undefined || tags === null) return { tactics, techniques };
+  if (!Array.isArray(tags)) {
+    c.problem("INVALID_FIELD", "tags", `must be a list of strings (got ${show(tags)})`);
+    return { tactics, techniques };
+  }
+  tags.forEach((tag: unknown, index) => {
+    if (typeof tag !== "string") {
+      c.problem("INVALID_FIELD", `tags[${index}]`, `must be a string (got ${show(tag)})`);
+      return;
+    }
+    const t = tag.trim().toLowerCase();
+    if (!t.startsWith("attack.")) return;
+    const name = t.slice("attack.".length);
+    const technique = /^t(\d{4})(?:\.(\d{3}))?$/.exec(name);
+    if (technique) {
+      const id = `T${technique[1]}${technique[2] ? `.${technique[2]}` : ""}`;
+      if (!techniques.includes(id)) techniques.push(id);
+      return;
+    }
+    const tactic = ATTACK_TACTICS.find(
+      (a) => a.id.toLowerCase() === name || a.tag === name.replace(/-/g, "_"),
+    );
+    if (tactic) {
+      if (!tactics.includes(tactic.name)) tactics.push(tactic.name);
+      return;
+    }
+    // Groups (g0016), software (s0002), data sources (ds0002), campaigns (c0010) are not rule tags here.
+    if (/^(g|s|ds|c|m)\d{4}$/.test(name)) return;
+    c.note(`Tag ${tag} is not an ATT&CK tactic or technique Rampart knows; it was left out.`);
+  });
+  if (techniques.length > RULE_LIMITS.techniques) {
+    c.note(`Only the first ${RULE_LIMITS.techniques} techniques were kept.`);
+    techniques.length = RULE_LIMITS.techniques;
+  }
+  return { tactics, techniques };
+}
+
+const SUPPORTED_LOGSOURCES = SIGMA_LOGSOURCES.map((s) =>
+  Object.entries(s.logsource)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", "),
+).join("; ");
+
+function logsourceOf(c: Collector, logsource: unknown): SigmaLogsource | null {
+  if (logsource === undefined) return c.problem("MISSING_FIELD", "logsource", "is required");
+  if (!isRecord(logsource))
+    return c.problem("INVALID_FIELD", "logsource", `must be a map (got ${show(logsource)})`);
+  const part = (name: "product" | "service" | "category"): string | undefined => {
+    const value = logsource[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") {
+      c.problem("INVALID_FIELD", `logsource.${name}`, `must be a string (got ${show(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+  const given = { product: part("product"), service: part("service"), category: part("category") };
+  const found = findLogsource(given);
+  if (!found) {
+    const described =
+      Object.entries(given)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ") || "none";
+    return c.problem(
+      "UNSUPPORTED_LOGSOURCE",
+      "logsource",
+      `no connector ingests this log source (${described}); supported: ${SUPPORTED_LOGSOURCES}`,
+    );
+  }
+  return found;
+}
+
+/** The alerts' description: the rule's, its false positives and references, and where it came from. */
+function descriptionOf(rule: Json, sigmaId: string | null): string {
+  const lines = (value: unknown): string[] =>
+    (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value])
+      .filter((v): v is string | number => typeof v === "string" || typeof v === "number")
+      .map((v) => `- ${String(v).trim()}`);
+  const parts: string[] = [];
+  if (typeof rule.description === "string" && rule.description.trim()) parts.push(rule.description.trim());
+  const fps = lines(rule.falsepositives);
+  if (fps.length) parts.push(["False positives:", ...fps].join("\n"));
+  const refs = lines(rule.references);
+  if (refs.length) parts.push(["References:", ...refs].join("\n"));
+  const origin = [
+    typeof rule.status === "string" ? `status ${rule.status}` : null,
+    typeof rule.author === "string" ? `by ${rule.author.trim()}` : null,
+  ].filter(Boolean);
+  parts.push(
+    `Imported from Sigma rule ${sigmaId ?? "(no id)"}${origin.length ? ` (${origin.join(", ")})` : ""}.`,
+  );
+  return truncate(parts.join("\n\n"), RULE_LIMITS.description);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Detection
+// ---------------------------------------------------------------------------------------------------------
+
+interface Detection {
+  filter: EventFilter;
+  summarize?: RuleSpecInput["summarize"];
+  trigger?: { operator: TriggerOperator; threshold: number };
+  timeframe?: string;
+  entityMappings: EntityMapping[];
+}
+
+/** A resolved field: where it is, and the name the rule gave it. */
+interface ResolvedField {
+  name: string;
+  target: SigmaFieldTarget;
+}
+
+const RESERVED = new Set(["condition", "timeframe"]);
+
+function translateDetection(c: Collector, source: SigmaLogsource, detection: Json): Detection | null {
+  const used: ResolvedField[] = [];
+  const identifiers = new Map<string, EventFilter | null>();
+  for (const [name, value] of Object.entries(detection)) {
+    if (RESERVED.has(name)) continue;
+    identifiers.set(name, searchIdentifier(c, source, name, value, used));
+  }
+  if (identifiers.size === 0)
+    c.problem("MISSING_FIELD", "detection", "has no search identifier (selection…)");
+
+  let timeframe: string | undefined;
+  if (detection.timeframe !== undefined) {
+    timeframe = timeframeOf(c, detection.timeframe) ?? undefined;
+  }
+
+  const condition = detection.condition;
+  if (condition === undefined || condition === null) {
+    c.problem("MISSING_FIELD", "detection.condition", "is required");
+    return null;
+  }
+  const conditions = Array.isArray(condition) ? condition : [condition];
+  if (conditions.length === 0) {
+    c.problem("MISSING_FIELD", "detection.condition", "is required (got an empty list)");
+    return null;
+  }
+  const parsed: Array<{ expr: Expr; aggregation: string | null }> = [];
+  conditions.forEach((text: unknown, index) => {
+    const path = Array.isArray(condition) ? `detection.condition[${index}]` : "detection.condition";
+    if (typeof text !== "string") {
+      c.problem("INVALID_CONDITION", path, `must be a string (got ${show(text)})`);
+      return;
+    }
+    const result = parseCondition(c, text, path, [...identifiers.keys()]);
+    if (result) parsed.push(result);
+  });
+  if (parsed.length !== conditions.length) return null;
+  const aggregations = parsed.filter((p) => p.aggregation !== null);
+  if (aggregations.length && parsed.length > 1) {
+    c.problem(
+      "UNSUPPORTED_CONDITION",
+      "detection.condition",
+      "a list of conditions cannot carry an aggregation (| count() …): write one rule per condition",
+    );
+    return null;
+  }
+  if (c.problems.length) return null;
+
+  const exprFilter = (expr: Expr): EventFilter => {
+    switch (expr.type) {
+      case "id":
+        return identifiers.get(expr.name)!;
+      case "and":
+        return { all: expr.children.map(exprFilter) };
+      case "or":
+        return { any: expr.children.map(exprFilter) };
+      case "not":
+        return { not: exprFilter(expr.child) };
+    }
+  };
+  const searches = parsed.map((p) => exprFilter(p.expr));
+  const scope: EventFilter[] = [{ field: "connector", op: "eq", value: source.connector }];
+  if (source.classUid !== undefined) scope.push({ field: "class_uid", op: "eq", value: source.classUid });
+  const filter = simplify({ all: [...scope, searches.length === 1 ? searches[0] : { any: searches }] });
+
+  if (aggregations.length) {
+    const aggregation = parseAggregation(c, source, aggregations[0].aggregation!);
+    if (!aggregation) return null;
+    const mappings = aggregation.by
+      .filter((b) => b.target.entity)
+      .map((b) => ({ entityType: b.target.entity!, field: b.target.field }));
+    return {
+      filter,
+      summarize: aggregation.summarize,
+      trigger: aggregation.trigger,
+      timeframe,
+      entityMappings: dedupeMappings(mappings),
+    };
+  }
+  if (timeframe !== undefined) c.note("The timeframe only applies to aggregations; it was left out.");
+  const inferred = used
+    .filter((u) => u.target.entity)
+    .map((u) => ({ entityType: u.target.entity!, field: u.target.field }));
+  return { filter, entityMappings: dedupeMappings([...source.entities, ...inferred]) };
+}
+
+function dedupeMappings(mappings: EntityMapping[]): EntityMapping[] {
+  const seen = new Set<string>();
+  return mappings
+    .filter((m) => {
+      const key = `${m.entityType} ${m.field}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .slice(0, RULE_LIMITS.entityMappings);
+}
+
+/** `10m`, `1h`, `7d`, `30s` → ISO 8601, within the query period's bounds. */
+function timeframeOf(c: Collector, value: unknown): string | null {
+  const m = typeof value === "string" ? /^\s*(\d{1,6})\s*([smhd])\s*$/.exec(value) : null;
+  if (!m) {
+    return c.problem(
+      "INVALID_FIELD",
+      "detection.timeframe",
+      `must be a number and a unit s, m, h or d, such as 10m (got ${show(value)})`,
+    );
+  }
+  const unit = { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[m[2] as "s" | "m" | "h" | "d"];
+  const ms = Number(m[1]) * unit;
+  if (ms < QUERY_PERIOD_BOUNDS.min || ms > QUERY_PERIOD_BOUNDS.max) {
+    return c.problem(
+      "UNSUPPORTED_CONDITION",
+      "detection.timeframe",
+      `must be between ${describeDuration(QUERY_PERIOD_BOUNDS.min)} and ${describeDuration(QUERY_PERIOD_BOUNDS.max)}, the query periods a rule can have (got ${m[1]}${m[2]})`,
+    );
+  }
+  return formatIsoDuration(ms);
+}
+
+/** A search identifier: a map (AND of its fields) or a list of maps (OR); keyword lists are not supported. */
+function searchIdentifier(
+  c: Collector,
+  source: SigmaLogsource,
+  name: string,
+  value: unknown,
+  used: ResolvedField[],
+): EventFilter | null {
+  const path = `detection.${name}`;
+  const keywords = () =>
+    c.problem(
+      "UNSUPPORTED_DETECTION",
+      path,
+      "keyword (full-text) search over the whole event is not supported: match named fields instead",
+    );
+  if (isRecord(value)) return selectionMap(c, source, value, path, used);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return c.problem("INVALID_FIELD", path, "is an empty list");
+    if (value.every(isRecord)) {
+      const maps = value.map((item, index) => selectionMap(c, source, item, `${path}[${index}]`, used));
+      return maps.every((m): m is EventFilter => m !== null) ? { any: maps } : null;
+    }
+    if (value.every((item) => !isRecord(item) && !Array.isArray(item))) return keywords();
+    return c.problem("INVALID_FIELD", path, "mixes maps and plain values; use a list of maps or a map");
+  }
+  return typeof value === "string" || typeof value === "number"
+    ? keywords()
+    : c.problem("INVALID_FIELD", path, `must be a map of fields or a list of maps (got ${show(value)})`);
+}
+
+function selectionMap(
+  c: Collector,
+  source: SigmaLogsource,
+  map: Json,
+  path: string,
+  used: ResolvedField[],
+): EventFilter | null {
+  const entries = Object.entries(map);
+  if (entries.length === 0) return c.problem("INVALID_FIELD", path, "is an empty map");
+  const conditions = entries.map(([key, value]) =>
+    fieldCondition(c, source, key, value, `${path}.${key}`, used),
+  );
+  return conditions.every((x): x is EventFilter => x !== null) ? { all: conditions } : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fields and modifiers
+// ---------------------------------------------------------------------------------------------------------
+
+function resolveField(
+  c: Collector,
+  source: SigmaLogsource,
+  name: string,
+  path: string,
+): SigmaFieldTarget | null {
+  const target = findField(source, name);
+  if (target) return target;
+  const prefix = Object.keys(source.prefixes).find((p) => name.toLowerCase().startsWith(p.toLowerCase()));
+  if (prefix) {
+    return c.problem(
+      "UNSUPPORTED_FIELD",
+      path,
+      `the path after ${prefix} in ${name} must be names of letters, digits, _ and - separated by dots`,
+    );
+  }
+  const known = [...Object.keys(source.fields), ...Object.keys(source.prefixes).map((p) => `${p}<path>`)];
+  return c.problem(
+    "UNSUPPORTED_FIELD",
+    path,
+    `field ${name} is not kept for ${source.name} events (known fields: ${known.join(", ")})`,
+  );
+}
+
+interface Modifiers {
+  match?: "contains" | "startswith" | "endswith";
+  all: boolean;
+  re?: { i: boolean; m: boolean; s: boolean };
+  cidr: boolean;
+  exists: boolean;
+  compare?: "gt" | "gte" | "lt" | "lte";
+  neq: boolean;
+}
+
+const UNSUPPORTED_MODIFIERS: Record<string, string> = {
+  windash: "expands - and / variants of Windows command-line flags, which our fields do not carry",
+  base64: "encoded values are not supported",
+  base64offset: "encoded values are not supported",
+  utf16: "encoded values are not supported",
+  utf16le: "encoded values are not supported",
+  utf16be: "encoded values are not supported",
+  wide: "encoded values are not supported",
+  cased: "case-sensitive matching is not supported (text is compared without case, Sigma's default)",
+  expand: "placeholders (%name%) are not supported",
+  fieldref: "comparing one field with another is not supported",
+  minute: "matching parts of dates is not supported",
+  hour: "matching parts of dates is not supported",
+  day: "matching parts of dates is not supported",
+  week: "matching parts of dates is not supported",
+  month: "matching parts of dates is not supported",
+  year: "matching parts of dates is not supported",
+};
+
+function parseModifiers(c: Collector, names: string[], path: string): Modifiers | null {
+  const mods: Modifiers = { all: false, cidr: false, exists: false, neq: false };
+  let ok = true;
+  const bad = (message: string) => {
+    c.problem("UNSUPPORTED_MODIFIER", path, message);
+    ok = false;
+  };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i].trim().toLowerCase();
+    switch (name) {
+      case "contains":
+      case "startswith":
+      case "endswith":
+        if (mods.match) bad(`|${mods.match} and |${name} cannot be combined`);
+        mods.match = name;
+        break;
+      case "all":
+        mods.all = true;
+        break;
+      case "re": {
+        const flags = { i: false, m: false, s: false };
+        while (i + 1 < names.length && ["i", "m", "s"].includes(names[i + 1].trim().toLowerCase())) {
+          flags[names[i + 1].trim().toLowerCase() as "i" | "m" | "s"] = true;
+          i += 1;
+        }
+        mods.re = flags;
+        break;
+      }
+      case "cidr":
+        mods.cidr = true;
+        break;
+      case "exists":
+        mods.exists = true;
+        break;
+      case "gt":
+      case "gte":
+      case "lt":
+      case "lte":
+        if (mods.compare) bad(`|${mods.compare} and |${name} cannot be combined`);
+        mods.compare = name;
+        break;
+      case "neq":
+        mods.neq = true;
+        break;
+      case "i":
+      case "m":
+      case "s":
+        bad(`|${name} only follows |re`);
+        break;
+      default:
+        bad(
+          UNSUPPORTED_MODIFIERS[name]
+            ? `|${name} is not supported: ${UNSUPPORTED_MODIFIERS[name]}`
+            : `|${name} is not a Sigma modifier Rampart supports`,
+        );
+    }
+  }
+  if (!ok) return null;
+  const kinds = [
+    mods.match || mods.neq ? "text" : null,
+    mods.re ? "re" : null,
+    mods.cidr ? "cidr" : null,
+    mods.exists ? "exists" : null,
+    mods.compare ? "compare" : null,
+  ].filter(Boolean);
+  if (kinds.length > 1 || (mods.neq && (mods.match || mods.all))) {
+    bad(`the modifiers ${names.map((n) => `|${n}`).join("")} cannot be combined`);
+    return null;
+  }
+  return mods;
+}
+
+type Scalar = string | number | boolean | null;
+
+/** One field entry of a selection: `field|mods: value | [values]`. */
+function fieldCondition(
+  c: Collector,
+  source: SigmaLogsource,
+  key: string,
+  value: unknown,
+  path: string,
+  used: ResolvedField[],
+): EventFilter | null {
+  const [name, ...modifierNames] = key.split("|");
+  if (name.trim() === "") {
+    return c.problem(
+      "UNSUPPORTED_DETECTION",
+      path,
+      "keyword (full-text) search over the whole event is not supported: match named fields instead",
+    );
+  }
+  const target = resolveField(c, source, name.trim(), path);
+  const mods = parseModifiers(c, modifierNames, path);
+  if (!target || !mods) return null;
+  used.push({ name, target });
+  const values: unknown[] = Array.isArray(value) ? value : [value];
+  if (values.length === 0) return c.problem("INVALID_FIELD", path, "has an empty list of values");
+  if (!values.every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))) {
+    return c.problem(
+      "UNSUPPORTED_VALUE",
+      path,
+      "values must be strings, numbers, booleans or null, or a list of them",
+    );
+  }
+  if (mods.exists) {
+    if (values.length !== 1 || typeof values[0] !== "boolean") {
+      return c.problem("UNSUPPORTED_VALUE", path, "|exists takes true or false");
+    }
+    return presence(target, values[0] as boolean);
+  }
+  const ctx = { c, target, mods, path, name: name.trim() };
+  const results = (values as Scalar[]).map((v) => valueCondition(ctx, v));
+  if (!results.every((r): r is Leafish => r !== null)) return null;
+  const combined = mods.all ? { all: results.map(leafFilter) } : anyOf(results);
+  return mods.neq ? { not: combined } : combined;
+}
+
+/** A value's condition: a plain `eq` (merged with its siblings into one `in`) or any filter. */
+type Leafish =
+  { eq: { field: string; value: string | number; guard?: EventFilter } } | { filter: EventFilter };
+
+function leafFilter(leaf: Leafish): EventFilter {
+  if ("filter" in leaf) return leaf.filter;
+  const condition: FilterCondition = { field: leaf.eq.field, op: "eq", value: leaf.eq.value };
+  return leaf.eq.guard ? { all: [leaf.eq.guard, condition] } : condition;
+}
+
+/**
+ * An OR of values, the plain equalities of each field as one `in` and the CIDR blocks of each field as one
+ * `inCidr` (the filter counts every node), in the order the values came.
+ */
+function anyOf(leaves: Leafish[]): EventFilter {
+  const out: EventFilter[] = [];
+  const groups = new Map<string, FilterCondition>();
+  const add = (key: string, condition: FilterCondition, guard: EventFilter | undefined) => {
+    const group = groups.get(key);
+    if (group) {
+      const values = group.value as unknown[];
+      const more = condition.op === "inCidr" ? (condition.value as unknown[]) : [condition.value];
+      for (const v of more) if (!values.includes(v)) values.push(v);
+      if (group.op === "eq" && values.length > 1) group.op = "in";
+      return;
+    }
+    const created: FilterCondition = {
+      ...condition,
+      value: condition.op === "inCidr" ? [...(condition.value as unknown[])] : [condition.value],
+    };
+    groups.set(key, created);
+    out.push(guard ? { all: [guard, created] } : created);
+  };
+  for (const leaf of leaves) {
+    if ("eq" in leaf)
+      add(`eq ${leaf.eq.field}`, { field: leaf.eq.field, op: "eq", value: leaf.eq.value }, leaf.eq.guard);
+    else if ("op" in leaf.filter && leaf.filter.op === "inCidr")
+      add(`cidr ${leaf.filter.field}`, leaf.filter, undefined);
+    else out.push(leaf.filter);
+  }
+  // A group of one equality is an `eq` of its value.
+  for (const group of groups.values()) {
+    if (group.op === "eq") group.value = (group.value as unknown[])[0];
+  }
+  return out.length === 1 ? out[0] : { any: out };
+}
+
+/** The field is there (true) or missing (false). */
+function presence(target: SigmaFieldTarget, present: boolean): EventFilter {
+  let positive: EventFilter;
+  if (target.type === "text" && target.guard) positive = target.guard;
+  else if (target.type === "ip" && target.host) {
+    positive = {
+      any: [
+        { field: target.field, op: "exists", value: true },
+        { field: target.host, op: "exists", value: true },
+      ],
+    };
+  } else positive = { field: target.field, op: "exists", value: true };
+  return present ? positive : { not: positive };
+}
+
+interface ValueContext {
+  c: Collector;
+  target: SigmaFieldTarget;
+  mods: Modifiers;
+  path: string;
+  name: string;
+}
+
+function valueCondition(ctx: ValueContext, value: Scalar): Leafish | null {
+  const { c, target, mods, path, name } = ctx;
+  if (value === null) {
+    if (mods.compare || mods.cidr || mods.re || mods.match) {
+      return c.problem("UNSUPPORTED_VALUE", path, "null cannot be used with a modifier");
+    }
+    return { filter: presence(target, false) };
+  }
+  if (mods.compare) {
+    if (target.type !== "number" && target.type !== "raw") {
+      return c.problem(
+        "UNSUPPORTED_MODIFIER",
+        path,
+        `|${mods.compare} compares numbers; ${name} is not numeric`,
+      );
+    }
+    const n = numeric(value);
+    if (n === null)
+      return c.problem("UNSUPPORTED_VALUE", path, `|${mods.compare} takes a number (got ${show(value)})`);
+    return { filter: { field: target.field, op: mods.compare, value: n } };
+  }
+  if (mods.cidr) {
+    if (target.type !== "ip" && target.type !== "raw") {
+      return c.problem("UNSUPPORTED_MODIFIER", path, `|cidr needs an IP address field; ${name} is not one`);
+    }
+    const block = cidrOf(String(value));
+    if (!block) {
+      return c.problem(
+        "UNSUPPORTED_VALUE",
+        path,
+        `|cidr takes an IPv4 or IPv6 network such as 10.0.0.0/8 (got ${show(value)})`,
+      );
+    }
+    return { filter: { field: target.field, op: "inCidr", value: [block] } };
+  }
+  switch (target.type) {
+    case "number": {
+      if (mods.match || mods.re) {
+        return c.problem(
+          "UNSUPPORTED_MODIFIER",
+          path,
+          `${name} is numeric: text matching does not apply to it`,
+        );
+      }
+      const n = numeric(value);
+      if (n === null)
+        return c.problem("UNSUPPORTED_VALUE", path, `${name} is numeric; ${show(value)} is not a number`);
+      return { eq: { field: target.field, value: n } };
+    }
+    case "boolean": {
+      const b =
+        typeof value === "boolean"
+          ? value
+          : /^(true|false)$/i.test(String(value))
+            ? /^true$/i.test(String(value))
+            : null;
+      if (b === null || mods.match || mods.re) {
+        return c.problem("UNSUPPORTED_VALUE", path, `${name} is true or false (got ${show(value)})`);
+      }
+      return { filter: { field: target.field, op: "eq", value: b } };
+    }
+    case "ip":
+      return ipCondition(ctx, target, value);
+    case "text":
+    case "raw": {
+      const pattern = mods.re ? regexPattern(ctx, String(value)) : wildcardPattern(ctx, value);
+      if (!pattern) return null;
+      return textCondition(ctx, target, pattern, value);
+    }
+  }
+}
+
+function numeric(value: Scalar): number | null {
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (typeof value === "string" && /^\s*-?\d{1,15}(\.\d{1,15})?\s*$/.test(value)) return Number(value);
+  return null;
+}
+
+const IP_ADDRESS = new RegExp(IP_ADDRESS_PATTERN);
+
+/** A CIDR block (or a single address) in the form the filter takes, or null. */
+function cidrOf(text: string): string | null {
+  const [address, prefix, extra] = text.trim().split("/");
+  if (extra !== undefined || !IP_ADDRESS.test(address)) return null;
+  const max = address.includes(":") ? 128 : 32;
+  if (prefix === undefined) return address;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return null;
+  return `${address}/${Number(prefix)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Text patterns
+// ---------------------------------------------------------------------------------------------------------
+
+const STAR = Symbol("*");
+type Piece = string | typeof STAR;
+
+/** Sigma wildcards of a value: `*` any run, `?` one character; `\*`, `\?` and `\\` escape, any other `\` is literal. */
+function wildcardPattern(ctx: ValueContext, value: Exclude<Scalar, null>): Piece[] | null {
+  const text = String(value);
+  const pieces: Piece[] = [];
+  let literal = "";
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "\\" && i + 1 < text.length && ["*", "?", "\\"].includes(text[i + 1])) {
+      literal += text[i + 1];
+      i += 1;
+    } else if (ch === "*") {
+      pieces.push(literal, STAR);
+      literal = "";
+    } else if (ch === "?") {
+      return ctx.c.problem(
+        "UNSUPPORTED_VALUE",
+        ctx.path,
+        `the single-character wildcard ? in ${show(text)} has no equivalent here (write \\? for a literal ?)`,
+      );
+    } else literal += ch;
+  }
+  pieces.push(literal);
+  return withModifier(ctx.mods, pieces);
+}
+
+function withModifier(mods: Modifiers, pieces: Piece[]): Piece[] {
+  switch (mods.match) {
+    case "contains":
+      return [STAR, ...pieces, STAR];
+    case "startswith":
+      return [...pieces, STAR];
+    case "endswith":
+      return [STAR, ...pieces];
+    default:
+      return pieces;
+  }
+}
+
+/**
+ * A regular expression (`|re`) as a pattern, when it is one: literal text (metacharacters escaped with `\`),
+ * `.*` and the anchors `^` and `$`. Sigma's expressions are case-sensitive unless `|i`; our text matching is
+ * not, so a case-sensitive expression is taken only when it has no letters (where case cannot matter).
+ */
+function regexPattern(ctx: ValueContext, source: string): Piece[] | null {
+  const flags = ctx.mods.re!;
+  const complex = (why: string) =>
+    ctx.c.problem(
+      "UNSUPPORTED_VALUE",
+      ctx.path,
+      `the regular expression ${show(source)} ${why}; only literal text, .* and ^/$ anchors translate (or use plain values with * wildcards)`,
+    );
+  let body = source;
+  const anchoredStart = body.startsWith("^");
+  if (anchoredStart) body = body.slice(1);
+  let anchoredEnd = false;
+  if (body.endsWith("$") && !/(^|[^\\])(\\\\)*\\\$$/.test(body)) {
+    anchoredEnd = true;
+    body = body.slice(0, -1);
+  }
+  if ((anchoredStart || anchoredEnd) && flags.m) return complex("uses ^ or $ with |m (line anchors)");
+  const pieces: Piece[] = anchoredStart ? [] : [STAR];
+  let literal = "";
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i];
+    if (ch === "\\") {
+      const next = body[i + 1];
+      if (next === undefined) return complex("ends with a lone \\");
+      if (/[A-Za-z0-9]/.test(next)) return complex(`uses the class or escape \\${next}`);
+      literal += next;
+      i += 1;
+    } else if (ch === "." && body[i + 1] === "*") {
+      pieces.push(literal, STAR);
+      literal = "";
+      i += 1;
+    } else if (".^$*+?()[]{}|".includes(ch)) {
+      return complex(`uses ${ch}`);
+    } else literal += ch;
+  }
+  pieces.push(literal);
+  if (!anchoredEnd) pieces.push(STAR);
+  const letters = pieces.some((p) => typeof p === "string" && /[A-Za-z]/.test(p));
+  if (!flags.i && letters) {
+    return complex("is case-sensitive (add |i: text is compared without case here)");
+  }
+  return pieces;
+}
+
+/** Adjacent literals joined, empty ones dropped, runs of * as one. */
+function compact(pieces: Piece[]): Piece[] {
+  const out: Piece[] = [];
+  for (const piece of pieces) {
+    if (piece === STAR) {
+      if (out[out.length - 1] !== STAR) out.push(STAR);
+    } else if (piece !== "") {
+      if (typeof out[out.length - 1] === "string")
+        out[out.length - 1] = `${String(out[out.length - 1])}${piece}`;
+      else out.push(piece);
+    }
+  }
+  return out;
+}
+
+/** The condition a pattern puts on a text (or raw) field. */
+function textCondition(
+  ctx: ValueContext,
+  target: Extract<SigmaFieldTarget, { type: "text" | "raw" }>,
+  rawPieces: Piece[],
+  original: Exclude<Scalar, null>,
+): Leafish | null {
+  const pieces = compact(rawPieces);
+  const guard = target.type === "text" ? target.guard : undefined;
+  const guarded = (condition: EventFilter): Leafish => ({
+    filter: guard ? { all: [guard, condition] } : condition,
+  });
+  const field = target.field;
+  if (pieces.length === 0) {
+    // An empty value: the normaliser drops empty text, so it is a missing field; a raw attribute keeps "".
+    if (target.type === "raw") return { filter: { field, op: "eq", value: "" } };
+    ctx.c.note(`An empty value of ${ctx.name} matches events without it (empty text is not kept).`);
+    return { filter: presence(target, false) };
+  }
+  if (pieces.length === 1 && pieces[0] !== STAR) {
+    const literal = pieces[0];
+    if (target.type === "raw") return { filter: rawEquals(field, literal, original) };
+    return { eq: { field, value: literal, guard } };
+  }
+  if (pieces.length === 1) return { filter: presence(target, true) };
+  const [first, second, third] = pieces;
+  if (pieces.length === 2 && first === STAR && typeof second === "string") {
+    return guarded({ field, op: "endsWith", value: second });
+  }
+  if (pieces.length === 2 && typeof first === "string" && second === STAR) {
+    return guarded({ field, op: "startsWith", value: first });
+  }
+  if (pieces.length === 3 && first === STAR && typeof second === "string" && third === STAR) {
+    return guarded({ field, op: "contains", value: second });
+  }
+  const literals = pieces.filter((p): p is string => typeof p === "string");
+  if (literals.some((l) => l.includes("*"))) {
+    return ctx.c.problem(
+      "UNSUPPORTED_VALUE",
+      ctx.path,
+      `${show(String(original))} mixes a literal * with wildcards, which a glob cannot tell apart`,
+    );
+  }
+  return guarded({ field, op: "matches", value: pieces.map((p) => (p === STAR ? "*" : p)).join("") });
+}
+
+/**
+ * Equality on an attribute kept as received: Sigma compares values as text, so `5` matches the number 5 and the
+ * text "5", `true` the boolean and the text.
+ */
+function rawEquals(field: string, literal: string, original: Exclude<Scalar, null>): EventFilter {
+  const alternatives: FilterCondition[] = [{ field, op: "eq", value: literal }];
+  const n = typeof original === "number" ? original : numeric(literal);
+  if (n !== null && String(n) === literal.trim()) alternatives.push({ field, op: "eq", value: n });
+  if (/^(true|false)$/i.test(literal)) alternatives.push({ field, op: "eq", value: /^true$/i.test(literal) });
+  return alternatives.length === 1 ? alternatives[0] : { any: alternatives };
+}
+
+/**
+ * A value of an IP address field: an address (the column), a whole-octet IPv4 prefix such as `10.1.` with
+ * `*` or |startswith (a CIDR block), `*` (present); any other text only where the record's non-address value is
+ * kept (`host`), else it is rejected: a text pattern over an address column would silently match nothing.
+ */
+function ipCondition(
+  ctx: ValueContext,
+  target: Extract<SigmaFieldTarget, { type: "ip" }>,
+  value: Exclude<Scalar, null>,
+): Leafish | null {
+  if (ctx.mods.re) {
+    return ctx.c.problem(
+      "UNSUPPORTED_MODIFIER",
+      ctx.path,
+      `|re does not apply to the IP address field ${ctx.name}: use |cidr`,
+    );
+  }
+  const pieces = wildcardPattern(ctx, value);
+  if (!pieces) return null;
+  const compacted = compact(pieces);
+  const host = target.host;
+  const orHost = (ipFilter: EventFilter, hostFilter: EventFilter): EventFilter =>
+    host ? { any: [ipFilter, hostFilter] } : ipFilter;
+  if (compacted.length === 1 && typeof compacted[0] === "string") {
+    const literal = compacted[0].trim();
+    const address = IP_ADDRESS.test(literal) ? normalizeIp(literal) : null;
+    if (address) return { eq: { field: target.field, value: address } };
+    if (host) return { eq: { field: host, value: literal } };
+    return ctx.c.problem(
+      "UNSUPPORTED_VALUE",
+      ctx.path,
+      `${ctx.name} holds IP addresses; ${show(literal)} is not one`,
+    );
+  }
+  if (compacted.length === 1) return { filter: presence(target, true) };
+  if (compacted.length === 2 && typeof compacted[0] === "string" && compacted[1] === STAR) {
+    const prefix = compacted[0];
+    const octets = /^((?:\d{1,3}\.){1,3})$/.exec(prefix) ? prefix.slice(0, -1).split(".").map(Number) : null;
+    if (octets && octets.every((o, i) => o <= 255 && String(o) === prefix.split(".")[i])) {
+      const block = `${[...octets, 0, 0, 0].slice(0, 4).join(".")}/${octets.length * 8}`;
+      return {
+        filter: orHost(
+          { field: target.field, op: "inCidr", value: [block] },
+          { field: host ?? target.field, op: "startsWith", value: prefix },
+        ),
+      };
+    }
+  }
+  return ctx.c.problem(
+    "UNSUPPORTED_VALUE",
+    ctx.path,
+    `${ctx.name} holds IP addresses: use an address, a whole-octet prefix such as 10.1.* or |cidr (got ${show(String(value))})`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Condition
+// ---------------------------------------------------------------------------------------------------------
+
+type Expr =
+  | { type: "id"; name: string }
+  | { type: "and"; children: Expr[] }
+  | { type: "or"; children: Expr[] }
+  | { type: "not"; child: Expr };
+
+const MAX_CONDITION_DEPTH = 32;
+
+/** Parses a condition (Sigma's grammar: or < and < not < x of < parentheses) and splits off a `| aggregation`. */
+function parseCondition(
+  c: Collector,
+  text: string,
+  path: string,
+  identifiers: string[],
+): { expr: Expr; aggregation: string | null } | null {
+  if (text.length > SIGMA_LIMITS.maxConditionLength) {
+    return c.problem("INVALID_CONDITION", path, `is at most ${SIGMA_LIMITS.maxConditionLength} characters`);
+  }
+  const pipe = text.indexOf("|");
+  const search = pipe >= 0 ? text.slice(0, pipe) : text;
+  const aggregation = pipe >= 0 ? text.slice(pipe + 1).trim() : null;
+  const tokens = search.match(/\(|\)|[^\s()]+/g) ?? [];
+  if (tokens.length === 0) return c.problem("INVALID_CONDITION", path, "is empty");
+  let position = 0;
+  const peek = () => tokens[position]?.toLowerCase();
+  const fail = (message: string): never => {
+    throw new ConditionError(message);
+  };
+  const known = new Set(identifiers);
+  const visible = identifiers.filter((id) => !id.startsWith("_"));
+
+  const quantified = (quantifier: string): Expr => {
+    position += 1; // quantifier
+    if (peek() !== "of") fail(`expected "of" after "${quantifier}"`);
+    position += 1;
+    const target = tokens[position];
+    if (target === undefined || target === "(" || target === ")")
+      fail(`expected a pattern or "them" after "${quantifier} of"`);
+    position += 1;
+    let names: string[];
+    if (target.toLowerCase() === "them") names = visible;
+    else {
+      names = identifiers.filter((id) => globMatches(target, id));
+      if (names.length === 0) fail(`"${target}" matches no search identifier`);
+    }
+    if (names.length === 0) fail('there is no search identifier for "them"');
+    const children: Expr[] = names.map((name) => ({ type: "id", name }));
+    if (children.length === 1) return children[0];
+    return quantifier === "all" ? { type: "and", children } : { type: "or", children };
+  };
+
+  const primary = (depth: number): Expr => {
+    if (depth > MAX_CONDITION_DEPTH) fail(`is nested more than ${MAX_CONDITION_DEPTH} levels deep`);
+    const token = tokens[position];
+    if (token === undefined) fail("ends too early");
+    const lower = token.toLowerCase();
+    if (token === "(") {
+      position += 1;
+      const inner = or(depth + 1);
+      if (tokens[position] !== ")") fail("a ( is not closed");
+      position += 1;
+      return inner;
+    }
+    if (lower === "1" || lower === "any" || lower === "all") {
+      if (tokens[position + 1]?.toLowerCase() === "of") return quantified(lower === "all" ? "all" : "1");
+    }
+    if (/^\d+$/.test(lower) && tokens[position + 1]?.toLowerCase() === "of") {
+      throw new ConditionError(
+        `"${token} of" is not supported (only "1 of" and "all of")`,
+        "UNSUPPORTED_CONDITION",
+      );
+    }
+    if (lower === "near") {
+      throw new ConditionError("near (temporal proximity) is not supported", "UNSUPPORTED_CONDITION");
+    }
+    if (["and", "or", "not", ")", "of", "them"].includes(lower)) fail(`unexpected "${token}"`);
+    if (!known.has(token)) fail(`"${token}" is not a search identifier of the detection`);
+    position += 1;
+    return { type: "id", name: token };
+  };
+
+  const not = (depth: number): Expr => {
+    if (peek() === "not") {
+      position += 1;
+      return { type: "not", child: not(depth + 1) };
+    }
+    return primary(depth);
+  };
+
+  const and = (depth: number): Expr => {
+    const children = [not(depth)];
+    while (peek() === "and") {
+      position += 1;
+      children.push(not(depth));
+    }
+    return children.length === 1 ? children[0] : { type: "and", children };
+  };
+
+  function or(depth: number): Expr {
+    const children = [and(depth)];
+    while (peek() === "or") {
+      position += 1;
+      children.push(and(depth));
+    }
+    return children.length === 1 ? children[0] : { type: "or", children };
+  }
+
+  try {
+    const expr = or(0);
+    if (position < tokens.length) fail(`unexpected "${tokens[position]}"`);
+    if (aggregation !== null && aggregation === "") fail("has nothing after |");
+    return { expr, aggregation };
+  } catch (error) {
+    if (!(error instanceof ConditionError)) throw error;
+    return c.problem(error.code, path, error.message);
+  }
+}
+
+/**
+ * Whether `text` matches a search-identifier pattern where `*` is any run of characters (case-sensitive, as
+ * Sigma's identifiers are). Greedy with one backtrack point, so linear in practice: a regular expression built
+ * from a pattern of many `*` could backtrack exponentially.
+ */
+function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === text[t]) {
+      p += 1;
+      t += 1;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p;
+      resume = t;
+      p += 1;
+    } else if (star >= 0) {
+      p = star + 1;
+      resume += 1;
+      t = resume;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === "*") p += 1;
+  return p === pattern.length;
+}
+
+class ConditionError extends Error {
+  constructor(
+    message: string,
+    readonly code: SigmaProblemCode = "INVALID_CONDITION",
+  ) {
+    super(message);
+  }
+}
+
+const AGGREGATION =
+  /^(count|min|max|avg|sum)\s*\(\s*([^()\s]*)\s*\)\s*(?:by\s+(.+?))?\s*(>=|<=|==|!=|>|<|=)\s*(\d{1,9})$/i;
+const TRIGGERS: Record<string, TriggerOperator> = {
+  ">": "GT",
+  ">=": "GTE",
+  "<": "LT",
+  "<=": "LTE",
+  "=": "EQ",
+  "==": "EQ",
+  "!=": "NE",
+};
+
+/** Sigma 1's `count([field]) [by a, b] <op> n` → summarize and trigger. */
+function parseAggregation(
+  c: Collector,
+  source: SigmaLogsource,
+  text: string,
+): {
+  summarize: NonNullable<RuleSpecInput["summarize"]>;
+  trigger: { operator: TriggerOperator; threshold: number };
+  by: ResolvedField[];
+} | null {
+  const path = "detection.condition";
+  const m = AGGREGATION.exec(text.trim());
+  if (!m) {
+    return c.problem(
+      /^near\b/i.test(text.trim()) ? "UNSUPPORTED_CONDITION" : "INVALID_CONDITION",
+      path,
+      `the aggregation "${text.trim()}" is not count([field]) [by field, …] <op> number`,
+    );
+  }
+  const [, fn, counted, byText, op, threshold] = m;
+  if (fn.toLowerCase() !== "count") {
+    return c.problem("UNSUPPORTED_CONDITION", path, `only count() aggregations are supported (got ${fn}())`);
+  }
+  const groupable = (name: string): ResolvedField | null => {
+    const target = resolveField(c, source, name, path);
+    if (!target) return null;
+    if (target.type === "text" && target.guard) {
+      return c.problem("UNSUPPORTED_FIELD", path, `${name} cannot be grouped or counted by`);
+    }
+    return { name, target };
+  };
+  const by = (byText ? byText.split(",").map((s) => s.trim()) : []).map(groupable);
+  const field = counted ? groupable(counted) : null;
+  if (by.some((b) => b === null) || (counted && field === null)) return null;
+  return {
+    summarize: {
+      by: (by as ResolvedField[]).map((b) => b.target.field),
+      aggregate: field ? "DISTINCT_COUNT" : "COUNT",
+      ...(field ? { field: field.target.field } : {}),
+    },
+    trigger: { operator: TRIGGERS[op], threshold: Number(threshold) },
+    by: by as ResolvedField[],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Filters
+// ---------------------------------------------------------------------------------------------------------
+
+/** Nested all/all and any/any flattened, single-child combinators and double negations removed. */
+export function simplify(filter: EventFilter): EventFilter {
+  if ("all" in filter) {
+    const children = filter.all.map(simplify).flatMap((f) => ("all" in f ? f.all : [f]));
+    return children.length === 1 ? children[0] : { all: children };
+  }
+  if ("any" in filter) {
+    const children = filter.any.map(simplify).flatMap((f) => ("any" in f ? f.any : [f]));
+    return children.length === 1 ? children[0] : { any: children };
+  }
+  if ("not" in filter) {
+    const child = simplify(filter.not);
+    return "not" in child ? child.not : { not: child };
+  }
+  return filter;
+}

@@ -1,0 +1,411 @@
+import { readFileSync } from "node:fs";
+import type { DataSource } from "typeorm";
+import {
+  ImportSigmaRulesDocument,
+  IngestEventsDocument,
+  SigmaRuleDocument,
+  type ImportSigmaRulesMutation,
+  type SigmaImportOptions,
+} from "./__generated__/graphql";
+import { inTenant, Role } from "../subgraphs/common/src";
+import { normalize, parseNdjson } from "../subgraphs/siem/src/modules/connectors/normalizers";
+import type { ConnectorKind } from "../subgraphs/siem/src/modules/events/event.model";
+import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
+import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
+import { SIGMA_SEMANTICS } from "./fixtures/siem/sigma-rules";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ingestFixture, ok } from "./utils/seed";
+
+type Result = ImportSigmaRulesMutation["importSigmaRules"]["results"][number];
+
+const KINDS: ConnectorKind[] = [
+  "AZURE_ACTIVITY",
+  "ENTRA_SIGNIN",
+  "AWS_CLOUDTRAIL",
+  "SYSLOG_CEF",
+  "M365_AUDIT",
+  "OCSF",
+];
+
+/** The source event ids of the fixture records of `kind` that `means` selects. */
+function fixtureIds(kind: ConnectorKind, means: (raw: unknown) => boolean): string[] {
+  return parseNdjson(readFileSync(`test/fixtures/siem/${kind}.ndjson`, "utf8"))
+    .flatMap((line) => ("value" in line && means(line.value) ? [normalize(kind, line.value)] : []))
+    .map((event) => ("source_event_id" in event ? event.source_event_id : "rejected"))
+    .sort();
+}
+
+/** All the realistic rules of the fixtures' semantics table, as one multi-document YAML. */
+const ALL_RULES = SIGMA_SEMANTICS.map((c) => c.yaml).join("---\n");
+
+/**
+ * Importing Sigma rules through the gateway: the per-rule report, what is stored, idempotent re-import by the
+ * Sigma id, and — the point of it all — that an imported rule fires on exactly the events the Sigma rule
+ * describes, as an NRT rule on ingest and as a scheduled rule over its period. Every test has a tenant of its own.
+ */
+describe("Sigma import", () => {
+  let platform: TestPlatform;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+    ds = await platform.connect("siem");
+  });
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  const importSigma = async (tenant: string, yaml: string, options?: SigmaImportOptions) =>
+    platform.request(ImportSigmaRulesDocument, { yaml, options }, await platform.token([Role.ADMIN], tenant));
+  const imported = async (tenant: string, yaml: string, options?: SigmaImportOptions) =>
+    ok(await importSigma(tenant, yaml, options)).importSigmaRules;
+
+  const ingestAll = async (tenant: string) => {
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    for (const kind of KINDS) {
+      const res = await ingestFixture(platform, ingestor, kind);
+      expect(res.status).toBe(200);
+    }
+  };
+
+  /** The source event ids of the events in a rule's alerts. */
+  const alertedIds = (tenant: string, ruleId: string) =>
+    inTenant(ds, tenant, async (m) =>
+      (
+        (await m.query(
+          `SELECT e.source_event_id FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id)
+           JOIN events e ON e.id = ev.id WHERE a.rule_id = $1 ORDER BY 1`,
+          [ruleId],
+        )) as Array<{ source_event_id: string }>
+      ).map((r) => r.source_event_id),
+    );
+
+  const ruleCount = (tenant: string) =>
+    inTenant(ds, tenant, async (m) => {
+      const [{ n }] = await m.query(`SELECT count(*)::int AS n FROM analytics_rules`);
+      return n as number;
+    });
+
+  const run = (tenant: string, ruleId: string, end: Date) =>
+    inTenant(ds, tenant, async (m) => {
+      const [row] = await m.query(`SELECT * FROM analytics_rules WHERE id = $1 FOR UPDATE`, [ruleId]);
+      return runScheduledRule(m, tenant, storedRuleFromRow(row), end);
+    });
+
+  it("imports the good rules of a multi-document YAML and reports each bad one with its reason; new rules start disabled", async () => {
+    const tenant = "sigma-report";
+    const bad = [
+      "title: Whoami\nid: 0d5a8e1f-0000-4000-8000-00000000000a\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\whoami.exe'\n  condition: selection\n",
+      "title: [broken\n",
+      "title: Many failed sign-ins\nid: 0d5a8e1f-0000-4000-8000-00000000000b\ncorrelation:\n  type: event_count\n  rules: [x]\n  timespan: 1h\n",
+      "title: No condition\nid: 0d5a8e1f-0000-4000-8000-00000000000c\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: StopLogging\n",
+      "title: Encoded\nid: 0d5a8e1f-0000-4000-8000-00000000000d\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    userAgent|base64: curl\n    tlsDetails.cipherSuite: x\n  condition: selection\n",
+    ];
+    const yaml = [SIGMA_SEMANTICS[0].yaml, ...bad, SIGMA_SEMANTICS[3].yaml].join("---\n");
+    const payload = await imported(tenant, yaml);
+    expect([
+      payload.createdCount,
+      payload.updatedCount,
+      payload.unchangedCount,
+      payload.rejectedCount,
+    ]).toEqual([2, 0, 0, 5]);
+    expect(
+      payload.results.map((r) => [
+        r.document,
+        r.sigmaId,
+        r.status,
+        r.problems.map((p) => `${p.code} ${p.path}`),
+      ]),
+    ).toEqual([
+      [1, "4db60cc0-36fb-42b7-9b58-a5b53019fb74", "CREATED", []],
+      [2, "0d5a8e1f-0000-4000-8000-00000000000a", "REJECTED", ["UNSUPPORTED_LOGSOURCE logsource"]],
+      [3, null, "REJECTED", ["INVALID_YAML "]],
+      [4, "0d5a8e1f-0000-4000-8000-00000000000b", "REJECTED", ["UNSUPPORTED_RULE_TYPE correlation"]],
+      [5, "0d5a8e1f-0000-4000-8000-00000000000c", "REJECTED", ["MISSING_FIELD detection.condition"]],
+      [
+        6,
+        "0d5a8e1f-0000-4000-8000-00000000000d",
+        "REJECTED",
+        [
+          "UNSUPPORTED_MODIFIER detection.selection.userAgent|base64",
+          "UNSUPPORTED_FIELD detection.selection.tlsDetails.cipherSuite",
+        ],
+      ],
+      [7, "459a2970-bb84-4e6a-a32e-ff0fbd99448d", "CREATED", []],
+    ]);
+    const trail = payload.results[0];
+    expect(trail.ruleId).toBe(trail.rule!.id);
+    expect(trail.rule).toMatchObject({
+      kind: "SCHEDULED",
+      enabled: false,
+      version: 1,
+      displayName: "AWS CloudTrail Important Change",
+      severity: "MEDIUM",
+      tactics: ["DefenseEvasion"],
+      techniques: ["T1562.001"],
+      queryFrequency: "PT5M",
+      queryPeriod: "PT5M",
+      sigma: { id: "4db60cc0-36fb-42b7-9b58-a5b53019fb74", yaml: SIGMA_SEMANTICS[0].yaml.trim() },
+    });
+    expect(trail.rule!.definition.filter).toEqual({
+      all: [
+        { field: "connector", op: "eq", value: "AWS_CLOUDTRAIL" },
+        { field: "attributes.event_source", op: "eq", value: "cloudtrail.amazonaws.com" },
+        { field: "attributes.event_name", op: "in", value: ["StopLogging", "UpdateTrail", "DeleteTrail"] },
+      ],
+    });
+    // Only the good rules are stored; the rule reads back with where it came from.
+    expect(await ruleCount(tenant)).toBe(2);
+    const read = ok(
+      await platform.request(
+        SigmaRuleDocument,
+        { id: trail.ruleId! },
+        await platform.token([Role.READER], tenant),
+      ),
+    ).analyticsRule;
+    expect(read).toEqual({
+      id: trail.ruleId,
+      enabled: false,
+      version: 1,
+      sigma: { id: "4db60cc0-36fb-42b7-9b58-a5b53019fb74", yaml: SIGMA_SEMANTICS[0].yaml.trim() },
+    });
+    const [audit] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT actor, details FROM audit_log WHERE action = 'rules.sigma.imported'`),
+    );
+    expect(audit.details).toEqual({ created: 2, updated: 0, unchanged: 0, rejected: 5 });
+  });
+
+  it("fires each imported NRT rule on exactly the fixture events its Sigma rule describes", async () => {
+    const tenant = "sigma-nrt";
+    const payload = await imported(tenant, ALL_RULES, { kind: "NRT", enabled: true });
+    expect(payload.createdCount).toBe(SIGMA_SEMANTICS.length);
+    expect(payload.results.every((r) => r.rule!.kind === "NRT" && r.rule!.enabled)).toBe(true);
+    await ingestAll(tenant);
+    for (const [i, c] of SIGMA_SEMANTICS.entries()) {
+      const expected = fixtureIds(c.kind, c.means);
+      expect([c.name, expected.length]).toEqual([c.name, c.count]);
+      expect([c.name, await alertedIds(tenant, payload.results[i].ruleId!)]).toEqual([c.name, expected]);
+    }
+  });
+
+  it("fires each imported scheduled rule on exactly the same events over its period", async () => {
+    const tenant = "sigma-scheduled";
+    const payload = await imported(tenant, ALL_RULES, {
+      enabled: true,
+      queryFrequency: "P1D",
+      queryPeriod: "P1D",
+    });
+    expect(payload.results.every((r) => r.rule!.kind === "SCHEDULED" && r.rule!.queryPeriod === "P1D")).toBe(
+      true,
+    );
+    await ingestAll(tenant);
+    for (const [i, c] of SIGMA_SEMANTICS.entries()) {
+      const ruleId = payload.results[i].ruleId!;
+      // Nothing fires on ingest: a scheduled rule waits for its run.
+      expect(await alertedIds(tenant, ruleId)).toEqual([]);
+      const result = await run(tenant, ruleId, new Date("2026-11-21T00:00:00Z"));
+      expect([c.name, result]).toEqual([c.name, { alerts: c.count, results: c.count }]);
+      expect([c.name, await alertedIds(tenant, ruleId)]).toEqual([c.name, fixtureIds(c.kind, c.means)]);
+    }
+  });
+
+  it("runs Sigma aggregations as summarised rules: MFA failures for one account from many IP addresses, password spray from one address", async () => {
+    const tenant = "sigma-aggregation";
+    const yaml = [
+      `title: MFA failures for one account from many IP addresses
+id: 9a0c4b8e-2f1d-4e3a-8b7c-6d5e4f3a2b1c
+tags: [attack.credential_access, attack.t1621]
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: [50074, 500121]
+  timeframe: 1h
+  condition: selection | count(IPAddress) by UserPrincipalName > 2
+level: high
+`,
+      `title: Failed password sign-ins from one address
+id: 1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7a8b
+tags: [attack.credential_access, attack.t1110.003]
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: 50126
+  timeframe: 1h
+  condition: selection | count() by IPAddress >= 10
+level: medium
+`,
+    ].join("---\n");
+    const [mfa, spray] = (await imported(tenant, yaml, { enabled: true })).results;
+    expect(mfa.rule!.definition).toMatchObject({
+      summarize: { by: ["attributes.user.email_addr"], aggregate: "DISTINCT_COUNT", field: "src_ip" },
+      trigger: { operator: "GT", threshold: 2 },
+      entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+    });
+    expect([spray.rule!.queryFrequency, spray.rule!.queryPeriod]).toEqual(["PT1H", "PT1H"]);
+    await ingestAll(tenant);
+    // One account failing MFA from three addresses in the hour (the fixtures have one MFA failure, from one).
+    const signIn = (n: number, ip: string) => ({
+      id: `sigma-mfa-${n}`,
+      createdDateTime: `2026-11-20T09:${10 + n * 5}:00Z`,
+      userPrincipalName: "diego.siciliani@contoso.com",
+      appDisplayName: "OfficeHome",
+      ipAddress: ip,
+      status: { errorCode: 50074, failureReason: "Strong Authentication is required." },
+    });
+    const extra = ok(
+      await platform.request(
+        IngestEventsDocument,
+        {
+          connector: "ENTRA_SIGNIN",
+          records: [signIn(1, "198.51.100.1"), signIn(2, "198.51.100.2"), signIn(3, "198.51.100.3")],
+        },
+        await platform.token([Role.INGESTOR], tenant),
+      ),
+    ).ingestEvents;
+    expect(extra.acceptedCount).toBe(3);
+
+    const end = new Date("2026-11-20T10:00:00Z");
+    expect(await run(tenant, mfa.ruleId!, end)).toEqual({ alerts: 1, results: 1 });
+    expect(await alertedIds(tenant, mfa.ruleId!)).toEqual(["sigma-mfa-1", "sigma-mfa-2", "sigma-mfa-3"]);
+
+    const failures = fixtureIds("ENTRA_SIGNIN", (r) => {
+      const rec = r as { status?: { errorCode?: number }; createdDateTime?: string; ipAddress?: string };
+      return rec.status?.errorCode === 50126 && (rec.createdDateTime ?? "") >= "2026-11-20T09:00:00Z";
+    });
+    expect(failures.length).toBeGreaterThanOrEqual(10);
+    expect(await run(tenant, spray.ruleId!, end)).toEqual({ alerts: 1, results: 1 });
+    expect(await alertedIds(tenant, spray.ruleId!)).toEqual(failures);
+    const entities = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT title, entities FROM alerts WHERE rule_id = ANY($1::uuid[]) ORDER BY title`, [
+        [mfa.ruleId, spray.ruleId],
+      ]),
+    );
+    expect(entities.map((a: { title: string; entities: unknown }) => [a.title, a.entities])).toEqual([
+      ["Failed password sign-ins from one address — 203.0.113.77", [{ type: "IP", value: "203.0.113.77" }]],
+      [
+        "MFA failures for one account from many IP addresses — diego.siciliani@contoso.com",
+        [{ type: "ACCOUNT", value: "diego.siciliani@contoso.com" }],
+      ],
+    ]);
+  });
+
+  it("re-imports by Sigma id: the same rule is unchanged, a changed one gets a new version, the enabled state is kept; each tenant has its own", async () => {
+    const tenant = "sigma-reimport";
+    const [trail, vault] = [SIGMA_SEMANTICS[0].yaml, SIGMA_SEMANTICS[3].yaml];
+    const first = await imported(tenant, `${trail}---\n${vault}`, { enabled: true });
+    expect(first.results.map((r) => [r.status, r.rule!.version, r.rule!.enabled])).toEqual([
+      ["CREATED", 1, true],
+      ["CREATED", 1, true],
+    ]);
+    const ids = first.results.map((r) => r.ruleId);
+
+    // The same YAML again (options left out): nothing changes, the admin's enabled state stays.
+    const again = await imported(tenant, `${trail}---\n${vault}`);
+    expect(again.results.map((r) => [r.status, r.ruleId, r.rule!.version, r.rule!.enabled])).toEqual([
+      ["UNCHANGED", ids[0], 1, true],
+      ["UNCHANGED", ids[1], 1, true],
+    ]);
+
+    // A new revision of one rule updates that rule (no second rule), the other is unchanged.
+    const revised = trail.replace("level: medium", "level: critical");
+    const third = await imported(tenant, `${revised}---\n${vault}`);
+    expect(
+      third.results.map((r) => [r.status, r.ruleId, r.rule!.version, r.rule!.severity, r.rule!.enabled]),
+    ).toEqual([
+      ["UPDATED", ids[0], 2, "HIGH", true],
+      ["UNCHANGED", ids[1], 1, "MEDIUM", true],
+    ]);
+    expect(third.results[0].rule!.sigma!.yaml).toBe(revised.trim());
+    expect(third.results[0].notes).toEqual([
+      "Sigma level critical is severity HIGH (the highest a rule has).",
+    ]);
+
+    // Disabling through the options is a change too.
+    const fourth = await imported(tenant, `${revised}---\n${vault}`, { enabled: false });
+    expect(fourth.results.map((r) => [r.status, r.rule!.version, r.rule!.enabled])).toEqual([
+      ["UPDATED", 3, false],
+      ["UPDATED", 2, false],
+    ]);
+    expect([fourth.updatedCount, fourth.createdCount]).toEqual([2, 0]);
+    expect(await ruleCount(tenant)).toBe(2);
+
+    // Another tenant importing the same rule gets its own, and this tenant's stays as it is.
+    const other = await imported("sigma-reimport-other", trail);
+    expect(other.results[0].status).toBe("CREATED");
+    expect(other.results[0].ruleId).not.toBe(ids[0]);
+    const mine = ok(
+      await platform.request(SigmaRuleDocument, { id: ids[0]! }, await platform.token([Role.READER], tenant)),
+    ).analyticsRule;
+    expect(mine).toMatchObject({ version: 3, enabled: false, sigma: { yaml: revised.trim() } });
+    const theirs = ok(
+      await platform.request(
+        SigmaRuleDocument,
+        { id: ids[0]! },
+        await platform.token([Role.READER], "sigma-reimport-other"),
+      ),
+    ).analyticsRule;
+    expect(theirs).toBeNull();
+  });
+
+  it("refuses oversized YAML, YAML without rules and bad options with BAD_USER_INPUT, and stores nothing", async () => {
+    const tenant = "sigma-bad-input";
+    const codes = (res: Awaited<ReturnType<typeof importSigma>>) =>
+      (res.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.problems]);
+    const big = `${SIGMA_SEMANTICS[0].yaml}description: "${"x".repeat(300 * 1024)}"\n`;
+    expect(codes(await importSigma(tenant, big))).toEqual([
+      [
+        "BAD_USER_INPUT",
+        [
+          {
+            field: "yaml",
+            message: expect.stringMatching(/^The YAML is \d+ bytes; at most 262144 are accepted/),
+          },
+        ],
+      ],
+    ]);
+    expect(codes(await importSigma(tenant, "# nothing here\n"))).toEqual([
+      ["BAD_USER_INPUT", [{ field: "yaml", message: "The YAML holds no Sigma rule." }]],
+    ]);
+    expect(
+      codes(
+        await importSigma(tenant, SIGMA_SEMANTICS[0].yaml, { queryFrequency: "5m", queryPeriod: "PT1H" }),
+      ),
+    ).toEqual([
+      ["BAD_USER_INPUT", [{ field: "options.queryFrequency", message: expect.stringContaining("ISO 8601") }]],
+    ]);
+    expect(
+      codes(await importSigma(tenant, SIGMA_SEMANTICS[0].yaml, { kind: "NRT", queryPeriod: "PT1H" })),
+    ).toEqual([
+      [
+        "BAD_USER_INPUT",
+        [{ field: "options.queryPeriod", message: "NRT rules have no schedule (leave it out)" }],
+      ],
+    ]);
+    expect(
+      codes(
+        await importSigma(tenant, SIGMA_SEMANTICS[0].yaml, { queryFrequency: "PT1H", queryPeriod: "PT10M" }),
+      ),
+    ).toEqual([
+      [
+        "BAD_USER_INPUT",
+        [
+          {
+            field: "options.queryPeriod",
+            message: "must be at least queryFrequency, or events between runs are never seen",
+          },
+        ],
+      ],
+    ]);
+    // A YAML bomb is one rejected document, refused without expanding it.
+    const bomb = `title: lol\nid: 0d5a8e1f-0000-4000-8000-0000000000ff\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f]\n`;
+    const payload = await imported(tenant, bomb);
+    expect(payload.results.map((r: Result) => [r.status, r.problems.map((p) => p.message)])).toEqual([
+      ["REJECTED", ["YAML aliases (*name) are not supported: write the value out"]],
+    ]);
+    expect(await ruleCount(tenant)).toBe(0);
+  });
+});
