@@ -15,6 +15,7 @@ import { IncidentChangeState1766720000000 } from "./1766720000000-incident-chang
 import { IncidentClassificationReason1766810000000 } from "./1766810000000-incident-classification-reason";
 import { TenantEventRetention1766811000000 } from "./1766811000000-tenant-event-retention";
 import { Automation1766830000000 } from "./1766830000000-automation";
+import { Hunting1766840000000 } from "./1766840000000-hunting";
 import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-sigma";
 
 /** SIEM's migrations, oldest first. */
@@ -36,5 +37,6 @@ export const siemMigrations = [
   IncidentClassificationReason1766810000000,
   TenantEventRetention1766811000000,
   Automation1766830000000,
+  Hunting1766840000000,
   AnalyticsRuleSigma1766850000000,
 ];

@@ -14,6 +14,9 @@ import { RulesService } from "./modules/rules/rules.service";
 import { SigmaImportService } from "./modules/rules/sigma.service";
 import { IncidentsService } from "./modules/incidents/incidents.service";
 import { IncidentWorkflowService } from "./modules/incidents/incident-workflow.service";
+import { BookmarksService } from "./modules/hunting/bookmarks.service";
+import { HuntingService } from "./modules/hunting/hunting.service";
+import { WatchlistsService } from "./modules/hunting/watchlists.service";
 
 /** A SIEM request: identity, database and services (each holding its per-request DataLoaders). */
 export interface SiemContext extends BaseContext {
@@ -29,6 +32,9 @@ export interface SiemContext extends BaseContext {
     investigation: InvestigationService;
     automation: AutomationService;
     playbooks: PlaybooksService;
+    hunting: HuntingService;
+    bookmarks: BookmarksService;
+    watchlists: WatchlistsService;
   };
   /** The process's live feed (subscriptions). */
   live(): LiveFeed;
@@ -65,6 +71,9 @@ export function createSiemContext(
         requireHttps: config.env === "production",
         allowPrivateTargets: config.playbookAllowPrivateTargets,
       }),
+      hunting: new HuntingService(base.db, base.identity, ds, { retentionDays: config.eventRetentionDays }),
+      bookmarks: new BookmarksService(base.db, base.identity),
+      watchlists: new WatchlistsService(base.db, base.identity),
     },
   };
 }

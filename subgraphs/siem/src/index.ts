@@ -28,6 +28,12 @@ import {
 import { PlaybookResolver, PlaybookRunResolver } from "./modules/automation/playbooks.resolver";
 import { startAutomationRelay } from "./modules/automation/automation.relay";
 import { automationTasks, AUTOMATION_CRONTAB } from "./modules/automation/automation.tasks";
+import {
+  BookmarksResolver,
+  HuntingResolver,
+  IncidentBookmarksResolver,
+  WatchlistsResolver,
+} from "./modules/hunting/hunting.resolver";
 
 /** One ingest pipeline per DataSource (process): it holds the in-memory rule and indicator state. */
 const ingestors = new WeakMap<DataSource, EventIngest>();
@@ -60,6 +66,10 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       AutomationRunResolver,
       PlaybookResolver,
       PlaybookRunResolver,
+      HuntingResolver,
+      BookmarksResolver,
+      IncidentBookmarksResolver,
+      WatchlistsResolver,
     ],
     orphanedTypes: [ResourceRef],
     referenceResolvers: siemReferences,

@@ -35,7 +35,13 @@
  *   distinct families: `::ffff:10.0.0.1` is not in `10.0.0.0/8`.
  * - JS numbers are doubles and Postgres compares exact decimals; both agree for the integers and decimals events
  *   carry (JS also reads event times to the millisecond).
+ * - `inWatchlist` / `notInWatchlist` take a watchlist alias and match when the value is one of the watchlist's
+ *   search keys, resolved when the filter runs (an unknown alias is an empty list): text ignoring ASCII case,
+ *   `src_ip`/`dst_ip` in canonical address form, integers as decimal text, attributes only when a JSON string.
+ *   SQL reads the tenant's `watchlists`/`watchlist_items` in a subquery on `e.tenant_id`; JS asks the
+ *   `WatchlistLookup` given to the predicate (the near-real-time rules' cache, reloaded when a watchlist changes).
  */
+import { normalizeIp } from "../connectors/normalizers/common";
 import { EVENT_COLUMNS, type EventColumn } from "../events/event.model";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -59,6 +65,8 @@ export const FILTER_OPS = [
   "exists",
   "inCidr",
   "notInCidr",
+  "inWatchlist",
+  "notInWatchlist",
 ] as const;
 /** One operator of a condition. */
 export type FilterOp = (typeof FILTER_OPS)[number];
@@ -94,6 +102,15 @@ export const FILTER_LIMITS = {
 
 /** An event as the JS predicate reads it: the columns (any may be missing or null) and `attributes`. */
 export type EventLike = { readonly [K in EventColumn]?: unknown } & { readonly attributes?: unknown };
+
+/** A watchlist alias as filters name it (the alias rules of watchlists). */
+export const WATCHLIST_ALIAS_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * The search keys of a tenant's watchlist by lower-case alias, folded as `inWatchlist` compares them (see the
+ * module comment), or undefined when there is no such watchlist.
+ */
+export type WatchlistLookup = (aliasKey: string) => ReadonlySet<string> | undefined;
 
 /** Thrown by the compilers for an invalid filter; carries every problem. */
 export class FilterError extends Error {
@@ -137,10 +154,22 @@ const COLUMN_TYPES = {
 } as const satisfies Record<EventColumn, ColumnType>;
 
 const OPS_BY_TYPE: Record<FieldType, readonly FilterOp[]> = {
-  integer: ["eq", "neq", "in", "notIn", "gt", "gte", "lt", "lte", "exists"],
+  integer: ["eq", "neq", "in", "notIn", "gt", "gte", "lt", "lte", "exists", "inWatchlist", "notInWatchlist"],
   timestamp: ["eq", "neq", "gt", "gte", "lt", "lte", "exists"],
-  text: ["eq", "neq", "in", "notIn", "contains", "startsWith", "endsWith", "matches", "exists"],
-  inet: ["eq", "neq", "in", "notIn", "inCidr", "notInCidr", "exists"],
+  text: [
+    "eq",
+    "neq",
+    "in",
+    "notIn",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "exists",
+    "inWatchlist",
+    "notInWatchlist",
+  ],
+  inet: ["eq", "neq", "in", "notIn", "inCidr", "notInCidr", "exists", "inWatchlist", "notInWatchlist"],
   json: FILTER_OPS,
 };
 
@@ -365,6 +394,7 @@ type Leaf =
   | { type: "leaf"; field: Field; negate: boolean; op: "eqInet" | "inInet"; texts: string[]; inets: Inet[] }
   | { type: "leaf"; field: Field; negate: boolean; op: "eqTime"; text: string; ms: number }
   | { type: "leaf"; field: Field; negate: boolean; op: "inCidr"; texts: string[]; inets: Inet[] }
+  | { type: "leaf"; field: Field; negate: boolean; op: "inWatchlist"; alias: string }
   | {
       type: "leaf";
       field: Field;
@@ -666,6 +696,14 @@ class Validator {
           ? { ...base, negate: op === "notInCidr", op: "inCidr", texts: list as string[], inets }
           : null;
       }
+      case "inWatchlist":
+      case "notInWatchlist": {
+        if (typeof value !== "string" || !WATCHLIST_ALIAS_PATTERN.test(value)) {
+          this.problem(path, `must be a watchlist alias (got ${describe(value)})`);
+          return null;
+        }
+        return { ...base, negate: op === "notInWatchlist", op: "inWatchlist", alias: value.toLowerCase() };
+      }
     }
   }
 }
@@ -745,11 +783,23 @@ function likePattern(leaf: {
   }
 }
 
+/** `value IN (the search keys of the tenant's watchlist with this alias)`; `value` is already folded. */
+function watchlistSql(value: string, alias: string, params: Params): string {
+  return (
+    `${value} IN (SELECT wi.key_folded FROM watchlists w JOIN watchlist_items wi ON wi.tenant_id = w.tenant_id AND wi.watchlist_id = w.id ` +
+    `WHERE w.tenant_id = e.tenant_id AND w.alias_key = ${params.add(alias, "text")})`
+  );
+}
+
 /** The positive form of a leaf over a column: two-valued (`col IS NOT NULL AND …`). */
 function columnSql(leaf: Leaf, column: string, type: ColumnType, params: Params): string {
   const guarded = (condition: string) => `(${column} IS NOT NULL AND ${condition})`;
   const folded = `lower(${column} COLLATE "C")`;
   switch (leaf.op) {
+    case "inWatchlist": {
+      const value = type === "inet" ? `host(${column})` : type === "integer" ? `${column}::text` : folded;
+      return guarded(watchlistSql(value, leaf.alias, params));
+    }
     case "exists":
       return `(${column} IS NOT NULL)`;
     case "eq":
@@ -835,6 +885,8 @@ function attributeSql(leaf: Leaf, path: readonly string[], params: Params): stri
     case "endsWith":
     case "matches":
       return when("string", `${folded} LIKE ${params.add(likePattern(leaf), "text")}`);
+    case "inWatchlist":
+      return when("string", watchlistSql(folded, leaf.alias, params));
     case "inCidr":
       // The cast only runs on strings the address grammar accepts, so a malformed value is false, not an error.
       return (
@@ -889,7 +941,7 @@ export function compileFilterToSql(filter: unknown, firstParam: number): { sql: 
 // JS predicate
 // ---------------------------------------------------------------------------------------------------------
 
-type Test = (event: EventLike) => boolean;
+type Test = (event: EventLike, watchlists?: WatchlistLookup) => boolean;
 
 /** The column value as its SQL type would hold it, or null (absent, or not of that type). */
 function columnReader(name: EventColumn, type: ColumnType): (event: EventLike) => unknown {
@@ -946,10 +998,32 @@ function stringTest(leaf: { op: "contains" | "startsWith" | "endsWith" | "matche
   }
 }
 
+/** A value as `inWatchlist` compares it (see the module comment), or null when it can match no key. */
+function watchlistKey(field: Field, value: unknown): string | null {
+  if (field.kind === "attribute") return typeof value === "string" ? asciiLower(value) : null;
+  switch (field.type) {
+    case "inet":
+      return normalizeIp(value);
+    case "integer":
+      return typeof value === "number" && Number.isInteger(value) ? String(value) : null;
+    case "text":
+      return typeof value === "string" ? asciiLower(value) : null;
+    default:
+      return null;
+  }
+}
+
 /** The positive test of a leaf on a value read from the event (absent values never satisfy it). */
-function leafTest(leaf: Leaf): (value: unknown) => boolean {
+function leafTest(leaf: Leaf): (value: unknown, watchlists?: WatchlistLookup) => boolean {
   const isAttribute = leaf.field.kind === "attribute";
   switch (leaf.op) {
+    case "inWatchlist": {
+      const { field, alias } = leaf;
+      return (value, watchlists) => {
+        const key = watchlistKey(field, value);
+        return key !== null && watchlists?.(alias)?.has(key) === true;
+      };
+    }
     case "exists":
       return (value) => value !== undefined && value !== null;
     case "eq":
@@ -1006,40 +1080,68 @@ function nodeTest(node: Node): Test {
   switch (node.type) {
     case "all": {
       const children = node.children.map(nodeTest);
-      return (event) => children.every((child) => child(event));
+      return (event, watchlists) => children.every((child) => child(event, watchlists));
     }
     case "any": {
       const children = node.children.map(nodeTest);
-      return (event) => children.some((child) => child(event));
+      return (event, watchlists) => children.some((child) => child(event, watchlists));
     }
     case "not": {
       const child = nodeTest(node.child);
-      return (event) => !child(event);
+      return (event, watchlists) => !child(event, watchlists);
     }
     case "leaf": {
       const field = node.field;
+      // Watchlists compare the value as stored (an address as text), the other operators as the column's type.
       const read =
-        field.kind === "column"
-          ? columnReader(field.name, field.type)
-          : (event: EventLike) => jsonPath(event.attributes, field.path);
+        field.kind === "attribute"
+          ? (event: EventLike) => jsonPath(event.attributes, field.path)
+          : node.op === "inWatchlist"
+            ? (event: EventLike) => event[field.name]
+            : columnReader(field.name, field.type);
       const test = leafTest(node);
-      return node.negate ? (event) => !test(read(event)) : (event) => test(read(event));
+      return node.negate
+        ? (event, watchlists) => !test(read(event), watchlists)
+        : (event, watchlists) => test(read(event), watchlists);
     }
   }
 }
 
 /**
- * Compiles a filter to a predicate over an in-memory event with the same semantics as compileFilterToSql.
- * The predicate never throws (an event that cannot be read does not match). Throws FilterError for an
+ * Compiles a filter to a predicate over an in-memory event with the same semantics as compileFilterToSql; a
+ * filter with watchlist conditions asks `options.watchlists` for the search keys each time it runs (none given:
+ * every watchlist is empty). The predicate never throws (an event that cannot be read does not match). Throws FilterError for an
  * invalid filter.
  */
-export function compileFilterToPredicate(filter: unknown): (event: EventLike) => boolean {
+export function compileFilterToPredicate(
+  filter: unknown,
+  options: { watchlists?: WatchlistLookup } = {},
+): (event: EventLike) => boolean {
   const test = nodeTest(parseOrThrow(filter));
+  const watchlists = options.watchlists;
   return (event) => {
     try {
-      return test(event ?? {});
+      return test(event ?? {}, watchlists);
     } catch {
       return false;
     }
   };
+}
+
+/**
+ * The watchlist aliases (lower case, once each) a filter's `inWatchlist`/`notInWatchlist` conditions name, read
+ * from any JSON (an invalid filter names what it names); never throws.
+ */
+export function watchlistAliasesOfFilter(filter: unknown): string[] {
+  const found = new Set<string>();
+  const visit = (node: unknown, depth: number): void => {
+    if (depth > FILTER_LIMITS.maxDepth || node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) return node.forEach((child) => visit(child, depth + 1));
+    const record = node as Record<string, unknown>;
+    if ((record.op === "inWatchlist" || record.op === "notInWatchlist") && typeof record.value === "string")
+      found.add(record.value.toLowerCase());
+    for (const key of ["all", "any", "not"]) if (key in record) visit(record[key], depth + 1);
+  };
+  visit(filter, 1);
+  return [...found];
 }

@@ -6,7 +6,14 @@ import type { StoredEvent } from "../events/event-ingest";
 import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-store";
 import type { GroupingSettings } from "../incidents/correlation";
 import { parseIsoDuration } from "./durations";
-import { compileFilterToPredicate, compileFilterToSql, readEventField, type EventLike } from "./rule-filter";
+import { refreshWatchlistKeys, watchlistKeys } from "../hunting/watchlist-cache";
+import {
+  compileFilterToPredicate,
+  compileFilterToSql,
+  readEventField,
+  watchlistAliasesOfFilter,
+  type EventLike,
+} from "./rule-filter";
 import type { RuleSpec, TriggerOperator } from "./rule-spec";
 
 /** A rule as stored. */
@@ -411,12 +418,15 @@ export async function runNrtRules(
 ): Promise<number> {
   const alerts: NewAlert[] = [];
   const fired: StoredRule[] = [];
+  // Watchlists the rules name: this process's copies are brought up to date once per batch.
+  const aliases = new Set(rules.flatMap((rule) => watchlistAliasesOfFilter(rule.spec.filter)));
+  await refreshWatchlistKeys(m, tenantId, [...aliases]);
   for (const rule of rules) {
     if (rule.suppressedUntil && rule.suppressedUntil > now) continue;
     const key = `${rule.id}:${rule.version}`;
     let test = predicates.get(key);
     if (!test) {
-      test = compileFilterToPredicate(rule.spec.filter);
+      test = compileFilterToPredicate(rule.spec.filter, { watchlists: watchlistKeys(tenantId) });
       if (predicates.size > 10_000) predicates.clear();
       predicates.set(key, test);
     }

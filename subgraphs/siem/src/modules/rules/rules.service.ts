@@ -14,7 +14,9 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import { Connection } from "../../../../common/src";
+import { requireWatchlists } from "../hunting/watchlist-cache";
 import { parseIsoDuration } from "./durations";
+import { watchlistAliasesOfFilter } from "./rule-filter";
 import type { StoredRule } from "./rule-runner";
 import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
 import { ruleSpecFromInput, type AnalyticsRuleInput } from "./rules.inputs";
@@ -163,6 +165,7 @@ export class RulesService {
     const merged = template ? { ...stripTemplate(template), ...((spec ?? {}) as object) } : spec;
     const normalized = this.validated(merged);
     return this.db.write(async (m) => {
+      await requireWatchlists(m, this.identity.tenantId, watchlistAliasesOfFilter(normalized.filter));
       const id = newId();
       const [row] = await m.query(
         `INSERT INTO analytics_rules (tenant_id, id, template_id, kind, enabled, spec, created_by, updated_by)
@@ -188,6 +191,7 @@ export class RulesService {
       throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
     const normalized = this.validated(definitionGiven(given, "not allowed"));
     return this.db.write(async (m) => {
+      await requireWatchlists(m, this.identity.tenantId, watchlistAliasesOfFilter(normalized.filter));
       const [previous]: Array<Record<string, unknown>> = await m.query(
         `SELECT kind, enabled, last_run_at FROM analytics_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
         [this.identity.tenantId, id],

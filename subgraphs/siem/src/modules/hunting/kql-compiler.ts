@@ -1,0 +1,1287 @@
+/**
+ * Compiles a parsed hunting query (kql-parser.ts) to one parameterised, read-only SQL statement over the event
+ * store, type-checking it on the way.
+ *
+ * Safety, by construction:
+ * - No text from the query ever reaches the SQL: every literal (strings, numbers, times, attribute paths,
+ *   watchlist ids, regular expressions, row counts) is a positional parameter with an explicit cast, and every
+ *   identifier is ours — table and column names come from the whitelist below, and the query's own column names
+ *   (`extend risk = …`) only name generated aliases (`c7`), never SQL identifiers.
+ * - The first stage always reads `events e WHERE e.tenant_id = $1 AND e.time >= $from AND e.time < $to` (or a
+ *   watchlist's items `WHERE wi.tenant_id = $1`), and every watchlist subquery or join also filters on `$1`, so
+ *   the tenant is in the SQL itself (row-level security is the second lock) and the time range lets Postgres
+ *   prune the day partitions.
+ * - The outermost statement has `LIMIT maxRows + 1`: the caller knows when a result was cut.
+ *
+ * Semantics follow Kusto where the subset overlaps: `==` is case-sensitive and `=~` is not; `has`, `contains`,
+ * `startswith` and `endswith` ignore case unless written `_cs`; case folding is ASCII-only (`A`–`Z`), like the
+ * analytics rules' filter, so results never depend on the database locale. The negative operators (`!=`, `!in`,
+ * `!has`, `!between`, `not()`…) are the exact negation of the positive ones, so they hold on a missing value.
+ * Each `|` stage becomes a subquery; Postgres flattens the simple ones, so filters written after an `extend`
+ * still reach the events scan.
+ */
+import { EVENT_COLUMNS, OCSF_CLASS, type EventColumn } from "../events/event.model";
+import {
+  KqlError,
+  type Expr,
+  type NamedExpr,
+  type Operator,
+  type Position,
+  type Query,
+  type SortKey,
+  type WatchlistRef,
+} from "./kql-parser";
+
+/** The types of hunting values (Kusto's names). */
+export const KQL_TYPES = ["string", "long", "real", "bool", "datetime", "timespan", "dynamic"] as const;
+/** A hunting value's type. */
+export type KqlType = (typeof KQL_TYPES)[number];
+
+/** A result column: its name and type. */
+export interface KqlColumn {
+  name: string;
+  type: KqlType;
+}
+
+/** What a hunt needs to know of a watchlist it names. */
+export interface WatchlistSchema {
+  id: string;
+  alias: string;
+  /** The CSV's columns, in order. */
+  columns: string[];
+  /** The column whose values are the items' search keys. */
+  searchKey: string;
+}
+
+/** What a compile is bound to. */
+export interface CompileOptions {
+  tenantId: string;
+  /** The hunt's time range [from, to): every event read lies in it. */
+  from: Date;
+  to: Date;
+  /** `now()` and `ago()` of the query. */
+  now: Date;
+  /** Most rows returned; the statement asks for one more, to tell that the result was cut. */
+  maxRows: number;
+  /** The watchlists the query names, by lower-case alias. */
+  watchlists: ReadonlyMap<string, WatchlistSchema>;
+}
+
+/** A compiled hunt: the statement, its parameters, and the columns of each row (by alias, in order). */
+export interface CompiledHunt {
+  sql: string;
+  params: unknown[];
+  columns: Array<KqlColumn & { alias: string }>;
+  /** Where the query's regular expressions start (Postgres reports a bad one without saying which). */
+  regexPositions: Position[];
+}
+
+/** Limits the compiler enforces on what a query asks for. */
+export const COMPILE_LIMITS = {
+  /** Characters of a `matches regex` pattern. */
+  maxRegexLength: 512,
+  /** Default and largest size of a `make_set` / `make_list`. */
+  defaultSetSize: 100,
+  maxSetSize: 1000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------
+// Tables
+// ---------------------------------------------------------------------------------------------------------
+
+/** The types of the events columns that rules filter on (the same vocabulary, rule-filter.ts). */
+const EVENT_COLUMN_TYPES = {
+  time: "datetime",
+  class_uid: "long",
+  activity_id: "long",
+  severity_id: "long",
+  status: "string",
+  message: "string",
+  actor_user: "string",
+  src_ip: "string",
+  src_port: "long",
+  dst_ip: "string",
+  dst_port: "long",
+  device: "string",
+  resource_id: "string",
+  operation: "string",
+  src_country: "string",
+  connector: "string",
+} as const satisfies Record<EventColumn, KqlType>;
+
+/** SQL of a stored column as its hunting type (addresses as plain text, integers as bigint). */
+function eventColumnSql(name: EventColumn): string {
+  if (name === "src_ip" || name === "dst_ip") return `host(e.${name})`;
+  if (EVENT_COLUMN_TYPES[name] === "long") return `e.${name}::bigint`;
+  return `e.${name}`;
+}
+
+/** The columns of `Events`, in output order: the id, the rules' columns, the source id and the attributes. */
+const EVENT_FIELDS: ReadonlyArray<{ name: string; type: KqlType; sql: string }> = [
+  { name: "id", type: "string", sql: "e.id::text" },
+  ...EVENT_COLUMNS.map((name) => ({ name, type: EVENT_COLUMN_TYPES[name], sql: eventColumnSql(name) })),
+  { name: "source_event_id", type: "string", sql: "e.source_event_id" },
+  { name: "attributes", type: "dynamic", sql: "e.attributes" },
+];
+
+/** OCSF class tables: `Authentication`, `NetworkActivity`, `ProcessActivity`… (Events of one class_uid). */
+const CLASS_TABLES: ReadonlyMap<string, number> = new Map(
+  Object.entries(OCSF_CLASS).map(([key, uid]) => [
+    key
+      .toLowerCase()
+      .split("_")
+      .map((word) => word[0].toUpperCase() + word.slice(1))
+      .join(""),
+    uid,
+  ]),
+);
+
+/** The tables a query may start with. */
+export const KQL_TABLES: readonly string[] = ["Events", ...CLASS_TABLES.keys()];
+
+/** The columns of the `Events` table (also every class table). */
+export const EVENT_TABLE_COLUMNS: readonly KqlColumn[] = EVENT_FIELDS.map(({ name, type }) => ({
+  name,
+  type,
+}));
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------------
+
+/** ISO 8601 with an offset, as `todatetime` accepts text (checked before the cast, so bad text is null). */
+const ISO_TIMESTAMP_SQL = `'^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?)?(Z|[+-]\\d{2}:\\d{2})?$'`;
+
+/** Lower-cases A–Z only, like Postgres `lower(x COLLATE "C")`. */
+export function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/** Escapes a literal for a Postgres regular expression (ARE). */
+function regexLiteral(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, (c) => `\\${c}`);
+}
+
+const AGGREGATIONS = new Set([
+  "count",
+  "countif",
+  "dcount",
+  "min",
+  "max",
+  "sum",
+  "avg",
+  "make_set",
+  "make_list",
+]);
+
+/** A compiled scalar: SQL and type. */
+interface Typed {
+  sql: string;
+  type: KqlType;
+}
+
+/** A column of a stage's relation: its name in the query, type and SQL alias. */
+interface Col {
+  name: string;
+  type: KqlType;
+  alias: string;
+  /** Kept only because the pending order sorts by it (projected away, or an expression `order by` added). */
+  hidden?: boolean;
+}
+
+/** A pending sort: applied by the next `take` and by the final statement, carried through order-keeping stages. */
+interface Sort {
+  alias: string;
+  type: KqlType;
+  desc: boolean;
+  nullsFirst: boolean;
+}
+
+/** A stage: a SELECT statement and its columns. */
+interface Relation {
+  sql: string;
+  cols: Col[];
+  order: Sort[] | null;
+}
+
+/** The columns an expression can name: the visible ones of the relation, under its subquery alias. */
+interface Scope {
+  sub: string;
+  cols: Col[];
+}
+
+const fail = (message: string, pos: Position): never => {
+  throw new KqlError(message, pos);
+};
+
+const isNumeric = (type: KqlType) => type === "long" || type === "real";
+
+/** `x`'s Kusto-style column name: a column's name, a member path joined with `_`, or the column a call is on. */
+function autoName(expr: Expr): string | null {
+  switch (expr.kind) {
+    case "column":
+      return expr.name;
+    case "member": {
+      const base = autoName(expr.target);
+      return base === null ? null : [base, ...expr.path].join("_");
+    }
+    case "call":
+      return expr.args.length && (expr.name === "bin" || expr.name === "floor" || expr.name === "startofday")
+        ? autoName(expr.args[0])
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** The watchlist aliases a query names (lower case, once each): the hunt loads them before compiling. */
+export function watchlistAliasesOf(query: Query): string[] {
+  const aliases = new Set<string>();
+  const visit = (expr: Expr | WatchlistRef): void => {
+    switch (expr.kind) {
+      case "watchlist":
+        aliases.add(expr.alias.toLowerCase());
+        return;
+      case "member":
+        return visit(expr.target);
+      case "call":
+        return expr.args.forEach(visit);
+      case "unary":
+        return visit(expr.operand);
+      case "binary":
+        visit(expr.left);
+        return visit(expr.right);
+      case "in":
+        visit(expr.left);
+        return expr.items.forEach(visit);
+      case "between":
+        visit(expr.left);
+        visit(expr.low);
+        return visit(expr.high);
+      default:
+        return;
+    }
+  };
+  if (query.source.kind === "watchlist") visit(query.source);
+  for (const op of query.operators) {
+    switch (op.kind) {
+      case "where":
+        visit(op.predicate);
+        break;
+      case "project":
+      case "extend":
+      case "distinct":
+        op.items.forEach((item) => visit(item.expr));
+        break;
+      case "summarize":
+        [...op.aggregates, ...op.by].forEach((item) => visit(item.expr));
+        break;
+      case "order":
+        op.keys.forEach((key) => visit(key.expr));
+        break;
+      case "top":
+        visit(op.key.expr);
+        break;
+      case "lookup":
+        visit(op.watchlist);
+        visit(op.left);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...aliases];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Compiler
+// ---------------------------------------------------------------------------------------------------------
+
+class Compiler {
+  readonly params: unknown[];
+  readonly regexPositions: Position[] = [];
+  private aliases = 0;
+  private subqueries = 0;
+  /** The parameter of `now()`, once a query uses it (Postgres refuses a parameter no statement types). */
+  private nowParam: string | null = null;
+
+  constructor(private readonly options: CompileOptions) {
+    this.params = [options.tenantId];
+  }
+
+  private now(): string {
+    return (this.nowParam ??= this.param(this.options.now.toISOString(), "timestamptz"));
+  }
+
+  /** `$n::type` for a new parameter; `type` is always one of ours. */
+  private param(value: unknown, type: string): string {
+    this.params.push(value);
+    return `$${this.params.length}::${type}`;
+  }
+
+  private alias(): string {
+    return `c${this.aliases++}`;
+  }
+
+  private sub(): string {
+    return `s${this.subqueries++}`;
+  }
+
+  private watchlist(ref: WatchlistRef): WatchlistSchema {
+    const found = this.options.watchlists.get(ref.alias.toLowerCase());
+    return found ?? fail(`unknown watchlist \`${ref.alias}\``, ref.pos);
+  }
+
+  compile(query: Query): CompiledHunt {
+    let rel = this.source(query);
+    for (const op of query.operators) rel = this.operator(rel, op);
+    const visible = rel.cols.filter((c) => !c.hidden);
+    if (visible.length === 0) {
+      const last = query.operators[query.operators.length - 1];
+      fail("the query keeps no column", last?.pos ?? query.source.pos);
+    }
+    const s = this.sub();
+    const select = visible.map((c) =>
+      c.type === "timespan"
+        ? `(extract(epoch FROM ${s}.${c.alias}) * 1000)::float8 AS ${c.alias}`
+        : `${s}.${c.alias}`,
+    );
+    const limit = this.param(this.options.maxRows + 1, "bigint");
+    const sql = `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`;
+    return {
+      sql,
+      params: this.params,
+      columns: visible.map(({ name, type, alias }) => ({ name, type, alias })),
+      regexPositions: this.regexPositions,
+    };
+  }
+
+  // -- stages -----------------------------------------------------------------------------------------------
+
+  private source(query: Query): Relation {
+    const source = query.source;
+    if (source.kind === "watchlist") {
+      const w = this.watchlist(source);
+      const cols: Col[] = [];
+      const select: string[] = [];
+      if (!w.columns.includes("SearchKey")) {
+        const alias = this.alias();
+        cols.push({ name: "SearchKey", type: "string", alias });
+        select.push(`wi.search_key AS ${alias}`);
+      }
+      for (const column of w.columns) {
+        const alias = this.alias();
+        cols.push({ name: column, type: "string", alias });
+        select.push(`(wi.data ->> ${this.param(column, "text")}) AS ${alias}`);
+      }
+      return {
+        sql: `SELECT ${select.join(", ")} FROM watchlist_items wi WHERE wi.tenant_id = $1 AND wi.watchlist_id = ${this.param(w.id, "uuid")}`,
+        cols,
+        order: null,
+      };
+    }
+    const classUid = CLASS_TABLES.get(source.name);
+    if (source.name !== "Events" && classUid === undefined)
+      fail(
+        `unknown table \`${source.name}\` (use ${KQL_TABLES.join(", ")}, or _GetWatchlist('alias'))`,
+        source.pos,
+      );
+    const from = this.param(this.options.from.toISOString(), "timestamptz");
+    const to = this.param(this.options.to.toISOString(), "timestamptz");
+    const cols = EVENT_FIELDS.map((f) => ({ name: f.name, type: f.type, alias: this.alias() }));
+    const select = EVENT_FIELDS.map((f, i) => `${f.sql} AS ${cols[i].alias}`);
+    const byClass = classUid === undefined ? "" : ` AND e.class_uid = ${this.param(classUid, "int")}`;
+    return {
+      sql: `SELECT ${select.join(", ")} FROM events e WHERE e.tenant_id = $1 AND e.time >= ${from} AND e.time < ${to}${byClass}`,
+      cols,
+      order: null,
+    };
+  }
+
+  private operator(rel: Relation, op: Operator): Relation {
+    switch (op.kind) {
+      case "where": {
+        const s = this.sub();
+        const predicate = this.condition(op.predicate, { sub: s, cols: rel.cols }, "where");
+        return { ...rel, sql: `SELECT ${this.pass(rel, s)} FROM (${rel.sql}) AS ${s} WHERE ${predicate}` };
+      }
+      case "extend":
+        return op.items.reduce((current, item) => this.extend(current, item), rel);
+      case "project":
+        return this.project(rel, op.items);
+      case "project-away": {
+        const cols = [...rel.cols];
+        for (const { name, pos } of op.names) {
+          const index = cols.findIndex((c) => !c.hidden && c.name === name);
+          if (index < 0) fail(this.unknownColumn(name, rel.cols), pos);
+          cols[index] = { ...cols[index], hidden: true };
+        }
+        return this.trim({ ...rel, cols });
+      }
+      case "project-rename": {
+        const cols = [...rel.cols];
+        for (const { name, from, pos } of op.items) {
+          const index = cols.findIndex((c) => !c.hidden && c.name === from);
+          if (index < 0) fail(this.unknownColumn(from, rel.cols), pos);
+          if (cols.some((c, i) => i !== index && !c.hidden && c.name === name))
+            fail(`a column named \`${name}\` exists already`, pos);
+          cols[index] = { ...cols[index], name };
+        }
+        return { ...rel, cols };
+      }
+      case "summarize":
+        return this.summarize(rel, op.aggregates, op.by);
+      case "order":
+        return this.order(rel, op.keys);
+      case "take": {
+        const s = this.sub();
+        const limit = this.param(op.count, "bigint");
+        return {
+          ...rel,
+          sql: `SELECT ${this.pass(rel, s)} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`,
+        };
+      }
+      case "top": {
+        const sorted = this.order(rel, [op.key]);
+        return this.operator(sorted, { kind: "take", count: op.count, pos: op.pos });
+      }
+      case "count": {
+        const s = this.sub();
+        const alias = this.alias();
+        return {
+          sql: `SELECT count(*) AS ${alias} FROM (${rel.sql}) AS ${s}`,
+          cols: [{ name: "Count", type: "long", alias }],
+          order: null,
+        };
+      }
+      case "distinct": {
+        const s = this.sub();
+        const scope = { sub: s, cols: rel.cols };
+        const items = this.named(op.items, scope, "distinct");
+        return {
+          sql: `SELECT DISTINCT ${items.map((i) => `${i.sql} AS ${i.alias}`).join(", ")} FROM (${rel.sql}) AS ${s}`,
+          cols: items.map(({ name, type, alias }) => ({ name, type, alias })),
+          order: null,
+        };
+      }
+      case "lookup":
+        return this.lookup(rel, op);
+    }
+  }
+
+  /** The columns of `rel` as a select list of the subquery `s` (same aliases). */
+  private pass(rel: Relation, s: string): string {
+    return rel.cols.map((c) => `${s}.${c.alias}`).join(", ");
+  }
+
+  /** Drops hidden columns no pending sort needs (they cost nothing more to carry but would confuse reading). */
+  private trim(rel: Relation): Relation {
+    const needed = new Set((rel.order ?? []).map((o) => o.alias));
+    return { ...rel, cols: rel.cols.filter((c) => !c.hidden || needed.has(c.alias)) };
+  }
+
+  private orderBy(order: Sort[] | null, s: string): string {
+    if (!order?.length) return "";
+    const keys = order.map(
+      (o) =>
+        `${s}.${o.alias}${o.type === "string" ? ' COLLATE "C"' : ""} ${o.desc ? "DESC" : "ASC"} NULLS ${o.nullsFirst ? "FIRST" : "LAST"}`,
+    );
+    return ` ORDER BY ${keys.join(", ")}`;
+  }
+
+  private extend(rel: Relation, item: NamedExpr): Relation {
+    const s = this.sub();
+    const name = item.name ?? autoName(item.expr);
+    if (name === null) fail("name the new column: `extend name = expression`", item.expr.pos);
+    const value = this.expr(item.expr, { sub: s, cols: rel.cols });
+    const alias = this.alias();
+    const column: Col = { name: name!, type: value.type, alias };
+    // Kusto replaces a column of the same name in place.
+    const index = rel.cols.findIndex((c) => !c.hidden && c.name === name);
+    const cols = [...rel.cols];
+    if (index >= 0) {
+      cols.splice(index, 1, column);
+      cols.push({ ...rel.cols[index], hidden: true });
+    } else {
+      cols.push(column);
+    }
+    return this.trim({
+      sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}`,
+      cols,
+      order: rel.order,
+    });
+  }
+
+  /** Compiles named items (`project`, `distinct`, `summarize … by`), checking the names are unique. */
+  private named(
+    items: NamedExpr[],
+    scope: Scope,
+    operator: string,
+  ): Array<Typed & { name: string; alias: string; column?: Col }> {
+    const out: Array<Typed & { name: string; alias: string; column?: Col }> = [];
+    let unnamed = 0;
+    for (const item of items) {
+      const value = this.expr(item.expr, scope);
+      let name = item.name ?? autoName(item.expr);
+      if (name === null) {
+        if (operator !== "summarize")
+          fail(`name this column: \`${operator} name = expression\``, item.expr.pos);
+        name = `Column${++unnamed}`;
+      }
+      if (out.some((o) => o.name === name))
+        fail(
+          `the column \`${name}\` appears twice; name one of them (name = …)`,
+          item.namePos ?? item.expr.pos,
+        );
+      out.push({ ...value, name, alias: this.alias() });
+    }
+    return out;
+  }
+
+  private project(rel: Relation, items: NamedExpr[]): Relation {
+    const s = this.sub();
+    const compiled = this.named(items, { sub: s, cols: rel.cols }, "project");
+    const cols: Col[] = compiled.map(({ name, type, alias }) => ({ name, type, alias }));
+    const select = compiled.map((c) => `${c.sql} AS ${c.alias}`);
+    for (const sort of rel.order ?? []) {
+      const kept = rel.cols.find((c) => c.alias === sort.alias)!;
+      cols.push({ ...kept, hidden: true });
+      select.push(`${s}.${kept.alias}`);
+    }
+    return { sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}`, cols, order: rel.order };
+  }
+
+  private order(rel: Relation, keys: SortKey[]): Relation {
+    const s = this.sub();
+    const scope = { sub: s, cols: rel.cols };
+    const added: Array<{ sql: string; alias: string }> = [];
+    const order: Sort[] = [];
+    const cols = [...rel.cols];
+    for (const key of keys) {
+      const value = this.expr(key.expr, scope);
+      if (value.type === "dynamic")
+        fail("convert a dynamic value to sort by it: tostring(x), tolong(x), todouble(x)", key.expr.pos);
+      const column =
+        key.expr.kind === "column"
+          ? rel.cols.find((c) => !c.hidden && c.name === (key.expr as { name: string }).name)
+          : undefined;
+      let alias = column?.alias;
+      if (!alias) {
+        alias = this.alias();
+        added.push({ sql: value.sql, alias });
+        cols.push({ name: `(sort ${alias})`, type: value.type, alias, hidden: true });
+      }
+      order.push({ alias, type: value.type, desc: key.desc, nullsFirst: key.nullsFirst ?? !key.desc });
+    }
+    const sql = added.length
+      ? `SELECT ${this.pass(rel, s)}, ${added.map((a) => `${a.sql} AS ${a.alias}`).join(", ")} FROM (${rel.sql}) AS ${s}`
+      : rel.sql;
+    return this.trim({ sql, cols, order });
+  }
+
+  private summarize(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
+    const s = this.sub();
+    const scope = { sub: s, cols: rel.cols };
+    const groups = this.named(by, scope, "summarize");
+    const aggs: Array<Typed & { name: string; alias: string }> = [];
+    for (const item of aggregates) {
+      const call = item.expr;
+      if (call.kind !== "call" || !AGGREGATIONS.has(call.name))
+        fail(
+          `expected an aggregation (${[...AGGREGATIONS].join(", ")})${call.kind === "call" ? `, found \`${call.name}()\`` : ""}`,
+          call.pos,
+        );
+      const name = item.name ?? this.aggregateName(call as Extract<Expr, { kind: "call" }>);
+      if ([...groups, ...aggs].some((o) => o.name === name))
+        fail(`the column \`${name}\` appears twice; name one of them (name = …)`, item.namePos ?? call.pos);
+      aggs.push({
+        ...this.aggregate(call as Extract<Expr, { kind: "call" }>, scope),
+        name,
+        alias: this.alias(),
+      });
+    }
+    const select = [...groups, ...aggs].map((c) => `${c.sql} AS ${c.alias}`);
+    const groupBy = groups.length ? ` GROUP BY ${groups.map((_, i) => i + 1).join(", ")}` : "";
+    return {
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${groupBy}`,
+      cols: [...groups, ...aggs].map(({ name, type, alias }) => ({ name, type, alias })),
+      order: null,
+    };
+  }
+
+  private aggregateName(call: Extract<Expr, { kind: "call" }>): string {
+    const on = call.args.length ? (autoName(call.args[0]) ?? "") : "";
+    switch (call.name) {
+      case "count":
+        return "count_";
+      case "countif":
+        return "countif_";
+      case "make_set":
+        return `set_${on}`;
+      case "make_list":
+        return `list_${on}`;
+      default:
+        return `${call.name}_${on}`;
+    }
+  }
+
+  private lookup(rel: Relation, op: Extract<Operator, { kind: "lookup" }>): Relation {
+    const w = this.watchlist(op.watchlist);
+    const s = this.sub();
+    const key = this.expr(op.left, { sub: s, cols: rel.cols });
+    const rightName = op.right.name;
+    const byKey = rightName === "SearchKey" || rightName === w.searchKey;
+    if (!byKey && !w.columns.includes(rightName))
+      fail(
+        `the watchlist \`${w.alias}\` has no column \`${rightName}\` (it has SearchKey, ${w.columns.join(", ")})`,
+        op.right.pos,
+      );
+    const joinOn = byKey
+      ? `w.search_key = ${this.text(key)}`
+      : `(w.data ->> ${this.param(rightName, "text")}) = ${this.text(key)}`;
+    const sameName = op.left.kind === "column" && op.left.name === rightName;
+    const cols = [...rel.cols];
+    const select = [this.pass(rel, s)];
+    for (const column of w.columns) {
+      if (sameName && column === rightName) continue;
+      let name = column;
+      for (let n = 1; cols.some((c) => !c.hidden && c.name === name); n++) name = `${column}${n}`;
+      const alias = this.alias();
+      cols.push({ name, type: "string", alias });
+      select.push(`(w.data ->> ${this.param(column, "text")}) AS ${alias}`);
+    }
+    const join = op.inner ? "JOIN" : "LEFT JOIN";
+    return {
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} ${join} watchlist_items w ON w.tenant_id = $1 AND w.watchlist_id = ${this.param(w.id, "uuid")} AND ${joinOn}`,
+      cols,
+      order: rel.order,
+    };
+  }
+
+  // -- expressions ----------------------------------------------------------------------------------------
+
+  private unknownColumn(name: string, cols: Col[]): string {
+    const names = cols.filter((c) => !c.hidden).map((c) => c.name);
+    const shown = names.slice(0, 25).join(", ") + (names.length > 25 ? ", …" : "");
+    return `unknown column \`${name}\` (columns here: ${shown || "none"})`;
+  }
+
+  /** A boolean condition (`where`, `countif`, `iff`), or a type error naming what it is instead. */
+  private condition(expr: Expr, scope: Scope, what: string): string {
+    const value = this.expr(expr, scope);
+    const bool = this.bool(value);
+    return bool ?? fail(`\`${what}\` needs a true/false condition, not a ${value.type}`, expr.pos);
+  }
+
+  /** Text of any value (Kusto's `tostring`): numbers and booleans as written, times in ISO 8601, JSON strings unquoted. */
+  private text(v: Typed): string {
+    switch (v.type) {
+      case "string":
+        return v.sql;
+      case "datetime":
+        return `to_char((${v.sql}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+      case "dynamic":
+        return `(${v.sql} #>> '{}')`;
+      default:
+        return `(${v.sql})::text`;
+    }
+  }
+
+  /** A number (dynamic: a JSON number, else null), or null when `v` cannot be one. */
+  private number(v: Typed): Typed | null {
+    if (isNumeric(v.type)) return v;
+    if (v.type === "dynamic")
+      return {
+        sql: `(CASE WHEN jsonb_typeof(${v.sql}) = 'number' THEN (${v.sql})::float8 END)`,
+        type: "real",
+      };
+    return null;
+  }
+
+  private bool(v: Typed): string | null {
+    if (v.type === "bool") return v.sql;
+    if (v.type === "dynamic")
+      return `(CASE WHEN jsonb_typeof(${v.sql}) = 'boolean' THEN (${v.sql})::boolean END)`;
+    return null;
+  }
+
+  /** A datetime from text: ISO 8601 text casts, anything else is null. */
+  private datetimeOfText(text: string): string {
+    return `(CASE WHEN ${text} ~ ${ISO_TIMESTAMP_SQL} THEN (${text})::timestamptz END)`;
+  }
+
+  private asFloat(v: Typed): string {
+    return v.type === "long" ? `(${v.sql})::float8` : v.sql;
+  }
+
+  /** Both sides of a comparison in one type, or a type error. */
+  private unify(left: Typed, right: Typed, op: string, pos: Position): [string, string, KqlType] {
+    if (left.type === right.type) return [left.sql, right.sql, left.type];
+    if (isNumeric(left.type) && isNumeric(right.type))
+      return [this.asFloat(left), this.asFloat(right), "real"];
+    const [dyn, other, flipped] =
+      left.type === "dynamic"
+        ? [left, right, false]
+        : right.type === "dynamic"
+          ? [right, left, true]
+          : [null, null, false];
+    if (dyn && other) {
+      let converted: string | null = null;
+      if (other.type === "string") converted = this.text(dyn);
+      else if (isNumeric(other.type)) converted = this.number(dyn)!.sql;
+      else if (other.type === "bool") converted = this.bool(dyn);
+      else if (other.type === "datetime") converted = this.datetimeOfText(this.text(dyn));
+      if (converted !== null) {
+        const otherSql = isNumeric(other.type) ? this.asFloat(other) : other.sql;
+        const type: KqlType = isNumeric(other.type) ? "real" : other.type;
+        return flipped ? [otherSql, converted, type] : [converted, otherSql, type];
+      }
+    }
+    return fail(`cannot compare ${left.type} with ${right.type} using \`${op}\``, pos);
+  }
+
+  expr(expr: Expr, scope: Scope): Typed {
+    switch (expr.kind) {
+      case "literal":
+        return this.literal(expr);
+      case "column": {
+        const column = scope.cols.find((c) => !c.hidden && c.name === expr.name);
+        if (!column) fail(this.unknownColumn(expr.name, scope.cols), expr.pos);
+        return { sql: `${scope.sub}.${column!.alias}`, type: column!.type };
+      }
+      case "member": {
+        const target = this.expr(expr.target, scope);
+        if (target.type !== "dynamic")
+          fail(
+            `\`.\` and \`[…]\` read into dynamic values (such as attributes), not a ${target.type}`,
+            expr.pos,
+          );
+        return { sql: `(${target.sql} #> ${this.param(expr.path, "text[]")})`, type: "dynamic" };
+      }
+      case "unary": {
+        const operand = this.expr(expr.operand, scope);
+        if (operand.type === "timespan") return { sql: `(-${operand.sql})`, type: "timespan" };
+        const n = this.number(operand);
+        if (!n) fail(`\`-\` applies to numbers and timespans, not a ${operand.type}`, expr.pos);
+        return { sql: `(-${n!.sql})`, type: n!.type };
+      }
+      case "binary":
+        return this.binary(expr, scope);
+      case "in":
+        return this.inList(expr, scope);
+      case "between": {
+        const left = this.expr(expr.left, scope);
+        const low = this.expr(expr.low, scope);
+        let high = this.expr(expr.high, scope);
+        if (left.type === "datetime" && low.type === "datetime" && high.type === "timespan")
+          high = { sql: `(${low.sql} + ${high.sql})`, type: "datetime" };
+        if (!["long", "real", "datetime", "timespan", "dynamic"].includes(left.type))
+          fail(`\`between\` compares numbers, datetimes or timespans, not a ${left.type}`, expr.pos);
+        const [l, lo] = this.unify(left, low, "between", expr.pos);
+        const [l2, hi] = this.unify(left, high, "between", expr.pos);
+        const positive = `(${l} >= ${lo} AND ${l2} <= ${hi})`;
+        return { sql: expr.negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+      }
+      case "call":
+        return this.call(expr, scope);
+    }
+  }
+
+  private literal(expr: Extract<Expr, { kind: "literal" }>): Typed {
+    switch (expr.type) {
+      case "string":
+        return { sql: this.param(expr.value, "text"), type: "string" };
+      case "long":
+        return { sql: this.param(expr.value, "bigint"), type: "long" };
+      case "real":
+        return { sql: this.param(expr.value, "float8"), type: "real" };
+      case "bool":
+        return { sql: this.param(expr.value, "boolean"), type: "bool" };
+      case "timespan":
+        return { sql: `(${this.param(expr.value, "bigint")} * interval '1 microsecond')`, type: "timespan" };
+      case "datetime":
+        return { sql: this.param(expr.value, "timestamptz"), type: "datetime" };
+    }
+  }
+
+  private binary(expr: Extract<Expr, { kind: "binary" }>, scope: Scope): Typed {
+    const { op, pos } = expr;
+    if (op === "and" || op === "or") {
+      const left = this.condition(expr.left, scope, op);
+      const right = this.condition(expr.right, scope, op);
+      return { sql: `(${left} ${op === "and" ? "AND" : "OR"} ${right})`, type: "bool" };
+    }
+    const left = this.expr(expr.left, scope);
+    // Regular expressions and `has` terms are literals only: their length is capped and they become one pattern.
+    if (op === "matches regex") return this.regex(left, expr.right);
+    if (/^!?has(_cs)?$/.test(op)) return this.has(op, left, expr.right);
+    const right = this.expr(expr.right, scope);
+    switch (op) {
+      case "==":
+      case "!=": {
+        const [l, r] = this.unify(left, right, op, pos);
+        const equal = `(${l} = ${r})`;
+        return { sql: op === "==" ? equal : `(NOT coalesce(${equal}, false))`, type: "bool" };
+      }
+      case "<":
+      case "<=":
+      case ">":
+      case ">=": {
+        const [l, r, type] = this.unify(left, right, op, pos);
+        if (type === "bool" || type === "dynamic")
+          fail(
+            `\`${op}\` compares numbers, strings, datetimes or timespans, not ${left.type} with ${right.type}`,
+            pos,
+          );
+        const collate = type === "string" ? ' COLLATE "C"' : "";
+        return { sql: `(${l}${collate} ${op} ${r})`, type: "bool" };
+      }
+      case "=~":
+      case "!~": {
+        const equal = `(lower(${this.text(left)} COLLATE "C") = lower(${this.text(right)} COLLATE "C"))`;
+        return { sql: op === "=~" ? equal : `(NOT coalesce(${equal}, false))`, type: "bool" };
+      }
+      case "+":
+      case "-":
+      case "*":
+      case "/":
+      case "%":
+        return this.arithmetic(op, left, right, pos);
+      default:
+        return this.stringOperator(expr, left, right);
+    }
+  }
+
+  /** `x matches regex "…"`: a Postgres regular expression (ARE), at most maxRegexLength characters. */
+  private regex(left: Typed, right: Expr): Typed {
+    if (right.kind !== "literal" || right.type !== "string")
+      return fail("`matches regex` takes a string literal pattern", right.pos);
+    if (right.value.length > COMPILE_LIMITS.maxRegexLength)
+      fail(`a regular expression is at most ${COMPILE_LIMITS.maxRegexLength} characters`, right.pos);
+    this.regexPositions.push(right.pos);
+    return { sql: `(${this.text(left)} ~ ${this.param(right.value, "text")})`, type: "bool" };
+  }
+
+  /**
+   * `has`: the term appears as a whole word, i.e. not preceded or followed by an ASCII letter or digit (Kusto's
+   * terms are runs of alphanumerics). The escaped term goes into a pattern parameter.
+   */
+  private has(op: string, left: Typed, right: Expr): Typed {
+    if (right.kind !== "literal" || right.type !== "string")
+      return fail(`\`${op}\` takes a string literal term`, right.pos);
+    const cs = op.endsWith("_cs");
+    const term = regexLiteral(cs ? right.value : asciiLower(right.value));
+    const text = cs ? this.text(left) : `lower(${this.text(left)} COLLATE "C")`;
+    const pattern = this.param(`(^|[^[:alnum:]])${term}($|[^[:alnum:]])`, "text");
+    const positive = `((${text}) COLLATE "C" ~ ${pattern})`;
+    return { sql: op.startsWith("!") ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+  }
+
+  private stringOperator(expr: Extract<Expr, { kind: "binary" }>, left: Typed, right: Typed): Typed {
+    const negate = expr.op.startsWith("!");
+    const word = negate ? expr.op.slice(1) : expr.op;
+    const cs = word.endsWith("_cs");
+    const base = cs ? word.slice(0, -3) : word;
+    const fold = (sql: string) => (cs ? sql : `lower(${sql} COLLATE "C")`);
+    const l = fold(this.text(left));
+    let positive: string;
+    switch (base) {
+      case "contains":
+        positive = `(strpos(${l}, ${fold(this.text(right))}) > 0)`;
+        break;
+      case "startswith":
+        positive = `starts_with(${l}, ${fold(this.text(right))})`;
+        break;
+      case "endswith": {
+        const r = fold(this.text(right));
+        positive = `(right(${l}, char_length(${r})) = ${r})`;
+        break;
+      }
+      default:
+        return fail(`unknown operator \`${expr.op}\``, expr.pos);
+    }
+    return { sql: negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+  }
+
+  private arithmetic(op: string, left: Typed, right: Typed, pos: Position): Typed {
+    const l = left.type === "dynamic" ? this.number(left)! : left;
+    const r = right.type === "dynamic" ? this.number(right)! : right;
+    const types = `${l.type},${r.type}`;
+    if (isNumeric(l.type) && isNumeric(r.type)) {
+      const type: KqlType = l.type === "long" && r.type === "long" ? "long" : "real";
+      const [a, b] = type === "long" ? [l.sql, r.sql] : [this.asFloat(l), this.asFloat(r)];
+      if (op === "/") return { sql: `(${a} / NULLIF(${b}, 0))`, type };
+      if (op === "%") {
+        if (type !== "long") fail("`%` applies to whole numbers (long)", pos);
+        return { sql: `(${a} % NULLIF(${b}, 0))`, type };
+      }
+      return { sql: `(${a} ${op} ${b})`, type };
+    }
+    switch (`${op} ${types}`) {
+      case "+ datetime,timespan":
+      case "- datetime,timespan":
+        return { sql: `(${l.sql} ${op} ${r.sql})`, type: "datetime" };
+      case "+ timespan,datetime":
+        return { sql: `(${r.sql} + ${l.sql})`, type: "datetime" };
+      case "- datetime,datetime":
+        return { sql: `(${l.sql} - ${r.sql})`, type: "timespan" };
+      case "+ timespan,timespan":
+      case "- timespan,timespan":
+        return { sql: `(${l.sql} ${op} ${r.sql})`, type: "timespan" };
+      case "/ timespan,timespan":
+        return {
+          sql: `(extract(epoch FROM ${l.sql})::float8 / NULLIF(extract(epoch FROM ${r.sql})::float8, 0))`,
+          type: "real",
+        };
+      default:
+        break;
+    }
+    if (op === "*" && l.type === "timespan" && isNumeric(r.type))
+      return { sql: `(${l.sql} * ${this.asFloat(r)})`, type: "timespan" };
+    if (op === "*" && r.type === "timespan" && isNumeric(l.type))
+      return { sql: `(${r.sql} * ${this.asFloat(l)})`, type: "timespan" };
+    if (op === "/" && l.type === "timespan" && isNumeric(r.type))
+      return { sql: `(${l.sql} / NULLIF(${this.asFloat(r)}, 0))`, type: "timespan" };
+    const hint = op === "+" && left.type === "string" ? " (join strings with strcat(a, b))" : "";
+    return fail(`\`${op}\` does not apply to ${left.type} and ${right.type}${hint}`, pos);
+  }
+
+  private inList(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Typed {
+    const left = this.expr(expr.left, scope);
+    const literals: Array<Extract<Expr, { kind: "literal" }>> = [];
+    const watchlists: WatchlistRef[] = [];
+    for (const item of expr.items) {
+      if (item.kind === "watchlist") watchlists.push(item);
+      else if (item.kind === "literal") literals.push(item);
+      else fail("`in (…)` takes literal values and _GetWatchlist('alias')", item.pos);
+    }
+    const parts: string[] = [];
+    const ci = expr.caseInsensitive;
+    if (literals.length) {
+      const kinds = new Set(
+        literals.map((l) => (l.type === "long" || l.type === "real" ? "number" : l.type)),
+      );
+      if (kinds.size > 1) fail("the values of `in (…)` must all be of one type", literals[0].pos);
+      const kind = [...kinds][0];
+      if (kind === "string") {
+        if (left.type !== "string" && left.type !== "dynamic")
+          fail(`\`in\` compares a ${left.type} with strings: convert it with tostring(…)`, expr.pos);
+        const values = literals.map((l) => l.value as string);
+        parts.push(
+          ci
+            ? `(lower(${this.text(left)} COLLATE "C") = ANY(${this.param(values.map(asciiLower), "text[]")}))`
+            : `(${this.text(left)} = ANY(${this.param(values, "text[]")}))`,
+        );
+      } else if (kind === "number") {
+        const n = this.number(left);
+        if (!n) fail(`\`in\` compares a ${left.type} with numbers`, expr.pos);
+        const values = literals.map((l) => l.value as number);
+        parts.push(
+          n!.type === "long" && literals.every((l) => l.type === "long")
+            ? `(${n!.sql} = ANY(${this.param(values, "bigint[]")}))`
+            : `(${this.asFloat(n!)} = ANY(${this.param(values, "float8[]")}))`,
+        );
+      } else if (kind === "bool") {
+        const b = this.bool(left) ?? fail(`\`in\` compares a ${left.type} with true/false`, expr.pos);
+        parts.push(
+          `(${b} = ANY(${this.param(
+            literals.map((l) => l.value),
+            "boolean[]",
+          )}))`,
+        );
+      } else if (kind === "datetime") {
+        if (left.type !== "datetime") fail(`\`in\` compares a ${left.type} with datetimes`, expr.pos);
+        parts.push(
+          `(${left.sql} = ANY(${this.param(
+            literals.map((l) => l.value),
+            "timestamptz[]",
+          )}))`,
+        );
+      } else {
+        fail(`\`in (…)\` does not take ${kind} values`, literals[0].pos);
+      }
+    }
+    for (const ref of watchlists) {
+      const w = this.watchlist(ref);
+      const id = this.param(w.id, "uuid");
+      parts.push(
+        ci
+          ? `(lower(${this.text(left)} COLLATE "C") IN (SELECT wi.key_folded FROM watchlist_items wi WHERE wi.tenant_id = $1 AND wi.watchlist_id = ${id}))`
+          : `(${this.text(left)} IN (SELECT wi.search_key FROM watchlist_items wi WHERE wi.tenant_id = $1 AND wi.watchlist_id = ${id}))`,
+      );
+    }
+    const positive = parts.length === 1 ? parts[0] : `(${parts.join(" OR ")})`;
+    return { sql: expr.negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+  }
+
+  private args(call: Extract<Expr, { kind: "call" }>, min: number, max = min): void {
+    const n = call.args.length;
+    if (n < min || n > max) {
+      const count = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+      fail(
+        `\`${call.name}\` takes ${count} argument${min === 1 && max === 1 ? "" : "s"}, got ${n}`,
+        call.pos,
+      );
+    }
+  }
+
+  /** A whole-number or timespan literal argument (bin sizes, set sizes). */
+  private literalArg(
+    call: Extract<Expr, { kind: "call" }>,
+    index: number,
+  ): Extract<Expr, { kind: "literal" }> {
+    const arg = call.args[index];
+    if (arg.kind !== "literal")
+      return fail(`argument ${index + 1} of \`${call.name}\` must be a literal`, arg.pos);
+    return arg;
+  }
+
+  private call(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+    const arg = (i: number) => this.expr(call.args[i], scope);
+    if (AGGREGATIONS.has(call.name))
+      fail(`\`${call.name}()\` is an aggregation: use it in \`summarize\``, call.pos);
+    switch (call.name) {
+      case "now": {
+        this.args(call, 0, 1);
+        if (!call.args.length) return { sql: this.now(), type: "datetime" };
+        const offset = arg(0);
+        if (offset.type !== "timespan") fail("`now(offset)` takes a timespan", call.args[0].pos);
+        return { sql: `(${this.now()} + ${offset.sql})`, type: "datetime" };
+      }
+      case "ago": {
+        this.args(call, 1);
+        const span = arg(0);
+        if (span.type !== "timespan") fail("`ago` takes a timespan such as 1h or 7d", call.args[0].pos);
+        return { sql: `(${this.now()} - ${span.sql})`, type: "datetime" };
+      }
+      case "bin":
+      case "floor": {
+        this.args(call, 2);
+        const value = arg(0);
+        const size = this.literalArg(call, 1);
+        if (value.type === "datetime") {
+          if (size.type !== "timespan" || size.value <= 0)
+            fail(`\`${call.name}\` of a datetime takes a positive timespan such as 1h`, size.pos);
+          const stride = `(${this.param(size.value, "bigint")} * interval '1 microsecond')`;
+          return {
+            sql: `date_bin(${stride}, ${value.sql}, timestamptz '2000-01-01T00:00:00Z')`,
+            type: "datetime",
+          };
+        }
+        const n = this.number(value);
+        if (!n) fail(`\`${call.name}\` rounds numbers and datetimes, not a ${value.type}`, call.args[0].pos);
+        if ((size.type !== "long" && size.type !== "real") || (size.value as number) <= 0)
+          fail(`\`${call.name}\` of a number takes a positive number`, size.pos);
+        if (n!.type === "long" && size.type === "long") {
+          const step = this.param(size.value, "bigint");
+          return { sql: `(floor(${n!.sql}::numeric / ${step}) * ${step})::bigint`, type: "long" };
+        }
+        const step = this.param(size.value, "float8");
+        return { sql: `(floor(${this.asFloat(n!)} / ${step}) * ${step})`, type: "real" };
+      }
+      case "startofday": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type !== "datetime") fail("`startofday` takes a datetime", call.args[0].pos);
+        return { sql: `date_trunc('day', ${value.sql}, 'UTC')`, type: "datetime" };
+      }
+      case "tostring":
+        this.args(call, 1);
+        return { sql: this.text(arg(0)), type: "string" };
+      case "tolower":
+      case "toupper": {
+        this.args(call, 1);
+        return {
+          sql: `${call.name === "tolower" ? "lower" : "upper"}(${this.text(arg(0))})`,
+          type: "string",
+        };
+      }
+      case "strcat": {
+        this.args(call, 1, 64);
+        return { sql: `concat(${call.args.map((_, i) => this.text(arg(i))).join(", ")})`, type: "string" };
+      }
+      case "strlen":
+        this.args(call, 1);
+        return { sql: `char_length(${this.text(arg(0))})::bigint`, type: "long" };
+      case "substring": {
+        this.args(call, 2, 3);
+        const text = this.text(arg(0));
+        const start = this.number(arg(1));
+        if (!start || start.type !== "long") fail("`substring` takes a whole-number start", call.args[1].pos);
+        const from = `(GREATEST(${start!.sql}, 0) + 1)`;
+        if (call.args.length === 2) return { sql: `substr(${text}, ${from}::int)`, type: "string" };
+        const length = this.number(arg(2));
+        if (!length || length.type !== "long")
+          fail("`substring` takes a whole-number length", call.args[2].pos);
+        return { sql: `substr(${text}, ${from}::int, GREATEST(${length!.sql}, 0)::int)`, type: "string" };
+      }
+      case "toint":
+      case "tolong": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type === "long") return value;
+        if (value.type === "bool") return { sql: `(${value.sql})::int::bigint`, type: "long" };
+        const real = isNumeric(value.type) ? value : value.type === "dynamic" ? this.number(value) : null;
+        const fromText = (t: string) =>
+          `(CASE WHEN btrim(${t}) ~ '^[+-]?[0-9]{1,18}$' THEN btrim(${t})::bigint END)`;
+        if (value.type === "string") return { sql: fromText(value.sql), type: "long" };
+        if (value.type === "dynamic") {
+          const asText = this.text(value);
+          return {
+            sql: `COALESCE(${fromText(`(CASE WHEN jsonb_typeof(${value.sql}) = 'string' THEN ${asText} END)`)}, (CASE WHEN abs(${real!.sql}) < 9.2e18 THEN trunc(${real!.sql})::bigint END))`,
+            type: "long",
+          };
+        }
+        if (real)
+          return {
+            sql: `(CASE WHEN abs(${real.sql}) < 9.2e18 THEN trunc(${real.sql})::bigint END)`,
+            type: "long",
+          };
+        return fail(
+          `\`${call.name}\` converts strings, numbers and dynamic values, not a ${value.type}`,
+          call.pos,
+        );
+      }
+      case "todouble":
+      case "toreal": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (isNumeric(value.type)) return { sql: this.asFloat(value), type: "real" };
+        const fromText = (t: string) =>
+          `(CASE WHEN char_length(btrim(${t})) <= 40 AND btrim(${t}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,2})?$' THEN btrim(${t})::float8 END)`;
+        if (value.type === "string") return { sql: fromText(value.sql), type: "real" };
+        if (value.type === "dynamic")
+          return {
+            sql: `COALESCE(${this.number(value)!.sql}, ${fromText(`(CASE WHEN jsonb_typeof(${value.sql}) = 'string' THEN ${this.text(value)} END)`)})`,
+            type: "real",
+          };
+        return fail(
+          `\`${call.name}\` converts strings, numbers and dynamic values, not a ${value.type}`,
+          call.pos,
+        );
+      }
+      case "todatetime": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type === "datetime") return value;
+        if (value.type !== "string" && value.type !== "dynamic")
+          fail(`\`todatetime\` converts strings and dynamic values, not a ${value.type}`, call.pos);
+        return { sql: this.datetimeOfText(this.text(value)), type: "datetime" };
+      }
+      case "iff":
+      case "iif": {
+        this.args(call, 3);
+        const condition = this.condition(call.args[0], scope, call.name);
+        const [a, b, type] = this.unify(arg(1), arg(2), call.name, call.args[2].pos);
+        return { sql: `(CASE WHEN ${condition} THEN ${a} ELSE ${b} END)`, type };
+      }
+      case "coalesce": {
+        this.args(call, 2, 64);
+        const values = call.args.map((_, i) => arg(i));
+        if (values.some((v) => v.type !== values[0].type))
+          fail("the arguments of `coalesce` must all be of one type", call.pos);
+        return { sql: `COALESCE(${values.map((v) => v.sql).join(", ")})`, type: values[0].type };
+      }
+      case "isnull":
+      case "isnotnull": {
+        this.args(call, 1);
+        const value = arg(0);
+        const isNull =
+          value.type === "dynamic"
+            ? `(${value.sql} IS NULL OR jsonb_typeof(${value.sql}) = 'null')`
+            : `(${value.sql} IS NULL)`;
+        return { sql: call.name === "isnull" ? isNull : `(NOT ${isNull})`, type: "bool" };
+      }
+      case "isempty":
+      case "isnotempty": {
+        this.args(call, 1);
+        const empty = `(COALESCE(${this.text(arg(0))}, '') = '')`;
+        return { sql: call.name === "isempty" ? empty : `(NOT ${empty})`, type: "bool" };
+      }
+      case "not": {
+        this.args(call, 1);
+        return { sql: `(NOT coalesce(${this.condition(call.args[0], scope, "not")}, false))`, type: "bool" };
+      }
+      default:
+        return fail(`unknown function \`${call.name}\``, call.pos);
+    }
+  }
+
+  private aggregate(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+    const arg = (i: number) => this.expr(call.args[i], scope);
+    switch (call.name) {
+      case "count":
+        this.args(call, 0);
+        return { sql: "count(*)", type: "long" };
+      case "countif":
+        this.args(call, 1);
+        return {
+          sql: `count(*) FILTER (WHERE ${this.condition(call.args[0], scope, "countif")})`,
+          type: "long",
+        };
+      case "dcount":
+        this.args(call, 1);
+        return { sql: `count(DISTINCT ${arg(0).sql})`, type: "long" };
+      case "min":
+      case "max": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type === "dynamic" || value.type === "bool")
+          fail(
+            `convert the value for \`${call.name}\`: tolong(x), todouble(x), tostring(x) or todatetime(x)`,
+            call.args[0].pos,
+          );
+        const collate = value.type === "string" ? ' COLLATE "C"' : "";
+        return { sql: `${call.name}(${value.sql}${collate})`, type: value.type };
+      }
+      case "sum":
+      case "avg": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type === "timespan") return { sql: `${call.name}(${value.sql})`, type: "timespan" };
+        const n = this.number(value);
+        if (!n) fail(`\`${call.name}\` adds numbers or timespans, not a ${value.type}`, call.args[0].pos);
+        if (call.name === "avg") return { sql: `avg(${this.asFloat(n!)})::float8`, type: "real" };
+        return n!.type === "long"
+          ? { sql: `sum(${n!.sql})::bigint`, type: "long" }
+          : { sql: `sum(${n!.sql})::float8`, type: "real" };
+      }
+      case "make_set":
+      case "make_list": {
+        this.args(call, 1, 2);
+        let size: number = COMPILE_LIMITS.defaultSetSize;
+        if (call.args.length === 2) {
+          const given = this.literalArg(call, 1);
+          if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
+            fail(
+              `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,
+              given.pos,
+            );
+          size = given.value as number;
+        }
+        const value = arg(0);
+        const element =
+          value.type === "datetime" || value.type === "timespan"
+            ? this.text(value)
+            : value.type === "string"
+              ? `(${value.sql} COLLATE "C")`
+              : value.sql;
+        const distinct = call.name === "make_set" ? "DISTINCT " : "";
+        return {
+          sql: `COALESCE(to_jsonb((array_agg(${distinct}${element}) FILTER (WHERE ${element} IS NOT NULL))[1:${this.param(size, "int")}]), '[]'::jsonb)`,
+          type: "dynamic",
+        };
+      }
+      default:
+        return fail(`unknown aggregation \`${call.name}\``, call.pos);
+    }
+  }
+}
+
+/**
+ * Type-checks and compiles a parsed query to one SQL statement (see the module comment for what makes it safe).
+ * Throws KqlError with the position of the first fault; never emits SQL for a query that does not check.
+ */
+export function compileKql(query: Query, options: CompileOptions): CompiledHunt {
+  return new Compiler(options).compile(query);
+}

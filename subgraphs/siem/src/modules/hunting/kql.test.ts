@@ -1,0 +1,569 @@
+import type { DataSource } from "typeorm";
+import {
+  createDataSource,
+  createLogger,
+  loadConfig,
+  RequestDb,
+  Role,
+  subgraphDatabaseUrl,
+  type Identity,
+} from "../../../../common/src";
+import { migrateAll } from "../../../../../scripts/lib/platform";
+import { createTestDatabase, type TestDatabase } from "../../../../../test/utils/database";
+import { EventIngest } from "../events/event-ingest";
+import { HuntQueryError, isoDuration, runHunt, type HuntOutcome } from "./hunt-runner";
+import { compileKql, type CompileOptions } from "./kql-compiler";
+import { KQL_LIMITS, KqlError, parseKql } from "./kql-parser";
+import { WatchlistsService } from "./watchlists.service";
+
+/** The hunts' clock: every event below happened the day before. */
+const NOW = new Date("2026-11-21T00:00:00Z");
+const A: Identity = { subject: "alice-analyst", tenantId: "tenant-a", roles: [Role.ADMIN] };
+const B: Identity = { subject: "bob-analyst", tenantId: "tenant-b", roles: [Role.ADMIN] };
+const at = (hhmm: string) => `2026-11-20T${hhmm}:00Z`;
+
+/** An OCSF event whose metadata.uid (the stored source_event_id) is `uid`. */
+const ocsf = (uid: string, classUid: number, time: string, extra: Record<string, unknown> = {}) => ({
+  class_uid: classUid,
+  activity_id: 1,
+  time,
+  metadata: { uid },
+  ...extra,
+});
+const signIn = (uid: string, time: string, user: string, ip: string, status: string, extra = {}) =>
+  ocsf(uid, 3002, time, {
+    status,
+    actor: { user: { name: user } },
+    src_endpoint: {
+      ip,
+      port: 50000 + Number(uid.slice(1)),
+      location: { country: ip.startsWith("198") ? "FR" : "DE" },
+    },
+    ...extra,
+  });
+
+const TENANT_A = [
+  signIn("a1", at("09:00"), "alice@contoso.com", "203.0.113.7", "Failure", {
+    is_mfa: false,
+    message: "Sign-in failed: bad password",
+  }),
+  signIn("a2", at("09:05"), "alice@contoso.com", "203.0.113.7", "Failure", {
+    is_mfa: false,
+    message: "Sign-in failed: bad password",
+  }),
+  signIn("a3", at("09:10"), "alice@contoso.com", "203.0.113.7", "Failure", {
+    is_mfa: false,
+    message: `Sign-in failed for O'Brien "token"'; DROP TABLE events; --`,
+  }),
+  signIn("a4", at("09:20"), "alice@contoso.com", "198.51.100.4", "Success", { is_mfa: true }),
+  signIn("a5", at("09:30"), "Bob@Contoso.com", "203.0.113.8", "Failure"),
+  ocsf("a6", 4001, at("09:40"), {
+    status: "Success",
+    message: "allowed",
+    device: { hostname: "vm-web-01" },
+    src_endpoint: { ip: "10.0.0.5", port: 51000 },
+    dst_endpoint: { ip: "203.0.113.50", port: 3389 },
+  }),
+  ocsf("a7", 1007, at("09:50"), {
+    device: { hostname: "vm-web-01" },
+    actor: { user: { name: "SYSTEM" } },
+    process: { name: "powershell.exe", cmd_line: "powershell.exe -enc AAAA" },
+  }),
+  ocsf("a8", 6003, at("10:00"), {
+    severity_id: 4,
+    actor: { user: { name: "root" } },
+    api: { operation: "DeleteTrail" },
+    resources: [{ uid: "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main" }],
+  }),
+];
+const TENANT_B = [
+  signIn("b1", at("09:00"), "alice@contoso.com", "203.0.113.7", "Failure"),
+  ocsf("b2", 1007, at("09:30"), { device: { hostname: "vm-b" }, process: { name: "cmd.exe" } }),
+];
+
+const WINDOW = { from: new Date("2026-11-20T00:00:00Z"), to: NOW };
+
+// ---------------------------------------------------------------------------------------------------------
+// Parser and compiler without a database
+// ---------------------------------------------------------------------------------------------------------
+
+const OPTIONS: CompileOptions = {
+  tenantId: "tenant-a",
+  ...WINDOW,
+  now: NOW,
+  maxRows: 10,
+  watchlists: new Map([
+    ["vip", { id: "0190a0a0-0000-7000-8000-000000000000", alias: "vip", columns: ["UPN"], searchKey: "UPN" }],
+  ]),
+};
+
+/** The error a query gets from parsing or compiling: `line:column message`. */
+function errorOf(text: string): string {
+  try {
+    compileKql(parseKql(text), OPTIONS);
+  } catch (err) {
+    if (err instanceof KqlError) return `${err.position.line}:${err.position.column} ${err.message}`;
+    throw err;
+  }
+  return "no error";
+}
+
+describe("hunting query errors", () => {
+  it.each([
+    ["", "1:1 the query is empty"],
+    ["Evnts | take 1", "1:1 unknown table `Evnts`"],
+    ["Events | wher status == 'x'", "1:10 unknown operator `wher`"],
+    ["Events\n| where actor_user = 'x'", "2:20 expected `|` or the end of the query, found `=`"],
+    ["Events | where actor_usr == 'x'", "1:16 unknown column `actor_usr`"],
+    ["Events | where actor_user == 5", "1:27 cannot compare string with long using `==`"],
+    ["Events | where time > 'yesterday'", "1:21 cannot compare datetime with string using `>`"],
+    ["Events | where dst_port + 'a' > 1", "1:25 `+` does not apply to long and string"],
+    ["Events | where message has device", "1:28 `has` takes a string literal term"],
+    ["Events | where time > ago(1x)", "1:27 invalid number `1x`"],
+    ["Events | take 10; DROP TABLE events", "1:17 unexpected `;`"],
+    ["Events | where message == 'x", "1:27 unterminated string"],
+    ["Events | where message == 'a\\qb'", "1:29 invalid escape `\\q`"],
+    [
+      "Events | summarize count() by",
+      "1:30 expected a value, a column or a function, found the end of the query",
+    ],
+    ["Events | summarize tolower(device)", "1:20 expected an aggregation"],
+    ["Events | where count() > 1", "1:16 `count()` is an aggregation: use it in `summarize`"],
+    ["Events | where device", "1:16 `where` needs a true/false condition, not a string"],
+    ["Events | project tolower(device)", "1:18 name this column: `project name = expression`"],
+    ["Events | project device, device", "1:26 the column `device` appears twice"],
+    ["Events | where device in (_GetWatchlist('nope'))", "1:27 unknown watchlist `nope`"],
+    ["Events | where _GetWatchlist('vip')", "1:16 `_GetWatchlist('alias')` is used in `in (…)`"],
+    ["Events | where time > datetime(2026-13-01)", "1:23 invalid datetime `2026-13-01`"],
+    ["Events | where actor_user ＝＝ 'x'", "1:27 unexpected character `＝`"],
+    ["Events | where message matches regex message", "1:38 `matches regex` takes a string literal pattern"],
+    [`Events | where message matches regex '${"a".repeat(513)}'`, "1:38 a regular expression is at most 512"],
+    ["Events | project-away nothing", "1:23 unknown column `nothing`"],
+    ["Events | take 1.5", "1:15 `take` takes a whole number of rows"],
+    ["Events | join (Events) on id", "1:10 `join` is not supported"],
+    [
+      "Events | where attributes.mfa.x.y == 1 and device.x == 1",
+      "1:44 `.` and `[…]` read into dynamic values",
+    ],
+    [`Events | where ${"(".repeat(40)}true${")".repeat(40)}`, "the query nests more than 32 levels deep"],
+    ["Events | take 1 |", "1:18 expected an operator (where, project"],
+  ])("%j → %s", (query, expected) => {
+    expect(errorOf(query)).toContain(expected);
+  });
+
+  it("refuses a query longer than the limit before reading it", () => {
+    expect(errorOf(`Events | where message == '${"x".repeat(KQL_LIMITS.maxQueryLength)}'`)).toContain(
+      `1:1 a query is at most ${KQL_LIMITS.maxQueryLength} characters`,
+    );
+  });
+
+  it("refuses more operators than the limit, at the first one too many", () => {
+    const query = `Events${" | take 1".repeat(KQL_LIMITS.maxOperators + 1)}`;
+    expect(errorOf(query)).toContain(`a query has at most ${KQL_LIMITS.maxOperators} operators`);
+  });
+
+  it("reads comments, verbatim strings, bracketed names and compound operators", () => {
+    const query = `Events // all events
+      | where message !has "x" and device !in~ ("A") and not(isempty(@'c:\\temp'))
+      | extend ['the name'] = strcat(device, "-")
+      | project-rename host = ['the name']
+      | project host`;
+    expect(errorOf(query)).toBe("no error");
+  });
+});
+
+describe("compiled SQL", () => {
+  const hostile = [
+    `x'; DROP TABLE events; --`,
+    `"; SELECT * FROM watchlists --`,
+    "$1::text",
+    "/* comment */",
+    "e.tenant_id = e.tenant_id OR true",
+    "ＤＲＯＰ\u202eTABLE\u0007",
+  ];
+
+  it("puts every literal in a parameter and every user-chosen name nowhere", () => {
+    for (const text of hostile) {
+      const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");
+      const query = `Events
+        | where message == '${quoted}' or message has '${quoted}' or message matches regex '${quoted.replace(/[$*()]/g, ".")}'
+        | extend ['${quoted}'] = strcat(device, '${quoted}')
+        | project ['${quoted}'], attributes['${quoted}']`;
+      const compiled = compileKql(parseKql(query), OPTIONS);
+      // The SQL text is ours: keywords, generated aliases ($n, cN, sN) and the whitelisted columns only.
+      expect(compiled.sql).not.toContain("DROP");
+      expect(compiled.sql).not.toContain("comment");
+      expect(compiled.sql).not.toContain("watchlists");
+      expect(compiled.sql).not.toContain("ＤＲＯＰ");
+      expect(compiled.sql).toMatch(/^SELECT [^;]+$/);
+      expect(compiled.params).toContain(text);
+      expect(compiled.columns.map((c) => c.name)).toEqual([text, `attributes_${text}`]);
+    }
+  });
+
+  it("filters on the tenant and the time range in the first stage, whatever the query", () => {
+    for (const query of [
+      "Events",
+      "Authentication | count",
+      "Events | summarize count() by device | take 1",
+    ]) {
+      const { sql, params } = compileKql(parseKql(query), OPTIONS);
+      expect(sql).toContain(
+        "FROM events e WHERE e.tenant_id = $1 AND e.time >= $2::timestamptz AND e.time < $3::timestamptz",
+      );
+      expect(params.slice(0, 3)).toEqual(["tenant-a", WINDOW.from.toISOString(), WINDOW.to.toISOString()]);
+      expect(sql).toMatch(/LIMIT \$\d+::bigint$/);
+      expect(params[params.length - 1]).toBe(OPTIONS.maxRows + 1);
+    }
+  });
+
+  it("scopes watchlist reads to the tenant too", () => {
+    const { sql } = compileKql(
+      parseKql(
+        "Events | where actor_user in (_GetWatchlist('vip')) | lookup _GetWatchlist('VIP') on $left.actor_user == $right.UPN",
+      ),
+      OPTIONS,
+    );
+    expect(
+      sql.match(/watchlist_items \w+ WHERE \w+\.tenant_id = \$1|watchlist_items w ON w\.tenant_id = \$1/g),
+    ).toHaveLength(2);
+  });
+});
+
+it("writes timespans as ISO 8601 durations", () => {
+  expect([0, 500, 90_000, 3_600_000, 86_400_000 + 1_800_000, -1500].map(isoDuration)).toEqual([
+    "PT0S",
+    "PT0.5S",
+    "PT1M30S",
+    "PT1H",
+    "P1DT30M",
+    "-PT1.5S",
+  ]);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Queries and their results on a seeded event store (Postgres, as the SIEM's own role: RLS applies)
+// ---------------------------------------------------------------------------------------------------------
+
+describe("hunts over a seeded event store", () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  const log = createLogger("test", "silent");
+
+  const hunt = (text: string, identity = A, window: { from?: Date; to?: Date } = WINDOW, maxRows?: number) =>
+    runHunt(ds, identity, text, window, { retentionDays: 90, now: () => NOW, maxRows });
+  const rows = async (text: string, identity = A) => (await hunt(text, identity)).rows;
+  const failure = async (text: string, identity = A) => {
+    const err = await hunt(text, identity).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(HuntQueryError);
+    return (err as HuntQueryError).message;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ DATABASE_URL: db.url, DB_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: "silent" });
+    await migrateAll(config, log);
+    ds = createDataSource({
+      subgraph: "siem",
+      url: subgraphDatabaseUrl(config, "siem"),
+      schema: "siem",
+      entities: [],
+      poolSize: 2,
+      logger: log,
+    });
+    await ds.initialize();
+    const ingest = new EventIngest(ds, { retentionDays: 90, now: () => NOW.getTime() });
+    for (const [identity, events] of [
+      [A, TENANT_A],
+      [B, TENANT_B],
+    ] as const) {
+      const result = await ingest.ingest(
+        identity,
+        "OCSF",
+        events.map((value, i) => ({ line: i + 1, value })),
+      );
+      expect(result).toEqual({ accepted: events.length, duplicates: 0, rejected: [] });
+    }
+    for (const [identity, input] of [
+      [
+        A,
+        {
+          alias: "bad-ips",
+          name: "Bad IPs",
+          searchKey: "ip",
+          csv: "ip,source\n203.0.113.7,honeypot\n198.51.100.99,feed\n",
+        },
+      ],
+      [
+        A,
+        {
+          alias: "VIP",
+          name: "VIPs",
+          searchKey: "UPN",
+          csv: "UPN,Department\nalice@contoso.com,Finance\ncarol@contoso.com,Legal\n",
+        },
+      ],
+      [B, { alias: "b-only", name: "B's list", searchKey: "ip", csv: "ip\n203.0.113.7\n" }],
+    ] as const) {
+      const requestDb = new RequestDb(ds, identity.tenantId);
+      await new WatchlistsService(requestDb, identity).create(input);
+      await requestDb.close();
+    }
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it.each<[string, Array<Record<string, unknown>>]>([
+    ["Events | count", [{ Count: 8 }]],
+    [
+      'Authentication | where status == "Failure" | summarize n = count() by actor_user | order by n desc',
+      [
+        { actor_user: "alice@contoso.com", n: 3 },
+        { actor_user: "Bob@Contoso.com", n: 1 },
+      ],
+    ],
+    ['Events | where actor_user == "ALICE@contoso.com" | count', [{ Count: 0 }]],
+    ['Events | where actor_user =~ "ALICE@contoso.com" | count', [{ Count: 4 }]],
+    [
+      'Events | where actor_user in~ ("bob@contoso.com") | project actor_user',
+      [{ actor_user: "Bob@Contoso.com" }],
+    ],
+    ['Events | where actor_user in ("bob@contoso.com") | count', [{ Count: 0 }]],
+    ['Events | where message has "bad" | count', [{ Count: 2 }]],
+    ['Events | where message has "ba" | count', [{ Count: 0 }]],
+    ['Events | where message contains "ba" | count', [{ Count: 2 }]],
+    ['Events | where message !contains "ba" | count', [{ Count: 6 }]],
+    ['Events | where device startswith "VM-" | count', [{ Count: 2 }]],
+    ['Events | where device startswith_cs "VM-" | count', [{ Count: 0 }]],
+    ['Events | where device endswith "WEB-01" | count', [{ Count: 2 }]],
+    ["Events | where class_uid !in (3002) | count", [{ Count: 3 }]],
+    // Negations hold on a missing value: the event without an account is "not alice".
+    ['Events | where actor_user != "alice@contoso.com" | count', [{ Count: 4 }]],
+    ["Events | where isnull(actor_user) | project source_event_id", [{ source_event_id: "a6" }]],
+    ["Events | where attributes.mfa == false | count", [{ Count: 3 }]],
+    [
+      'Events | where attributes.process.name =~ "POWERSHELL.EXE" | project source_event_id',
+      [{ source_event_id: "a7" }],
+    ],
+    [
+      "Events | where class_uid == 4001 | extend high = dst_port + 1, ratio = dst_port / 2.0, whole = dst_port / 2 | project high, ratio, whole",
+      [{ high: 3390, ratio: 1694.5, whole: 1694 }],
+    ],
+    [
+      'NetworkActivity | extend s = strcat(toupper(device), ":", tostring(dst_port), "/", src_ip) | project s',
+      [{ s: "VM-WEB-01:3389/10.0.0.5" }],
+    ],
+    [
+      "Authentication | summarize n = count() by bin(time, 1h) | order by time asc",
+      [{ time: "2026-11-20T09:00:00.000Z", n: 5 }],
+    ],
+    [
+      "Authentication | summarize ips = dcount(src_ip), first = min(time), last = max(time), users = make_set(actor_user)",
+      [
+        {
+          ips: 3,
+          first: "2026-11-20T09:00:00.000Z",
+          last: "2026-11-20T09:30:00.000Z",
+          users: ["Bob@Contoso.com", "alice@contoso.com"],
+        },
+      ],
+    ],
+    [
+      "Authentication | summarize first = min(time), last = max(time) | extend span = last - first | project span",
+      [{ span: "PT30M" }],
+    ],
+    ["NetworkActivity | summarize s = sum(dst_port), a = avg(dst_port)", [{ s: 3389, a: 3389 }]],
+    [
+      "Events | where time between (datetime(2026-11-20T09:00:00Z) .. datetime(2026-11-20T09:10:00Z)) | count",
+      [{ Count: 3 }],
+    ],
+    ["Events | where time between (datetime(2026-11-20 09:00) .. 10m) | count", [{ Count: 3 }]],
+    ["Events | where time !between (datetime(2026-11-20T09:00:00Z) .. 10m) | count", [{ Count: 5 }]],
+    ["Events | where time > ago(15h) | count", [{ Count: 7 }]],
+    ["Events | where time <= now(-14h) | count", [{ Count: 8 }]],
+    [
+      "Events | top 2 by time desc | project source_event_id",
+      [{ source_event_id: "a8" }, { source_event_id: "a7" }],
+    ],
+    [
+      "Events | order by time asc | take 3 | project source_event_id",
+      [{ source_event_id: "a1" }, { source_event_id: "a2" }, { source_event_id: "a3" }],
+    ],
+    [
+      // The order survives project-away of its column, extend and where.
+      "Events | sort by time asc | project source_event_id, time | project-away time | extend n = 1 | where source_event_id != 'a1' | take 2",
+      [
+        { source_event_id: "a2", n: 1 },
+        { source_event_id: "a3", n: 1 },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a6" | project-away attributes | project-rename host = device | project host, dst_ip',
+      [{ host: "vm-web-01", dst_ip: "203.0.113.50" }],
+    ],
+    [
+      "Authentication | distinct actor_user | order by actor_user asc",
+      [{ actor_user: "Bob@Contoso.com" }, { actor_user: "alice@contoso.com" }],
+    ],
+    ['Events | where actor_user matches regex @"^[a-z]+@contoso\\.com$" | count', [{ Count: 4 }]],
+    ["Events | where src_ip in (_GetWatchlist('bad-ips')) | count", [{ Count: 3 }]],
+    ["Events | where src_ip !in (_GetWatchlist('bad-ips'), '203.0.113.8') | count", [{ Count: 4 }]],
+    ["Events | where actor_user in~ (_GetWatchlist('vip')) | count", [{ Count: 4 }]],
+    [
+      "Authentication | lookup _GetWatchlist('vip') on $left.actor_user == $right.UPN | summarize n = count() by Department | order by n desc",
+      [
+        { Department: "Finance", n: 4 },
+        { Department: null, n: 1 },
+      ],
+    ],
+    [
+      "Authentication | lookup kind=inner _GetWatchlist('vip') on $left.actor_user == $right.UPN | distinct actor_user, Department",
+      [{ actor_user: "alice@contoso.com", Department: "Finance" }],
+    ],
+    [
+      "_GetWatchlist('vip') | where Department != 'Legal' | project SearchKey, Department",
+      [{ SearchKey: "alice@contoso.com", Department: "Finance" }],
+    ],
+    ["ProcessActivity | count", [{ Count: 1 }]],
+    [
+      'Events | where message contains "\'; DROP TABLE events; --" | project source_event_id',
+      [{ source_event_id: "a3" }],
+    ],
+    [
+      "Events | extend port = tolong(attributes.src_endpoint.port) | where port == 50001 | project source_event_id",
+      [{ source_event_id: "a1" }],
+    ],
+    [
+      'Events | extend failed = iff(status == "Failure", 1, 0) | summarize failures = sum(failed)',
+      [{ failures: 4 }],
+    ],
+    [
+      'Authentication | summarize f = countif(status == "Failure"), s = countif(status == "Success")',
+      [{ f: 4, s: 1 }],
+    ],
+    ['Events | where not(status == "Failure") | count', [{ Count: 4 }]],
+    ['Events | where actor_user == "ａｌｉｃｅ@contoso.com" | count', [{ Count: 0 }]],
+    [
+      `Events | where source_event_id == "a1" | extend ['x"; DROP TABLE events; --'] = 1 | project ['x"; DROP TABLE events; --']`,
+      [{ 'x"; DROP TABLE events; --': 1 }],
+    ],
+    [
+      "Events | where attributes['is_mfa'] == true | extend d = startofday(time) | project d",
+      [{ d: "2026-11-20T00:00:00.000Z" }],
+    ],
+    [
+      "Events | summarize by class_uid | order by class_uid asc",
+      [{ class_uid: 1007 }, { class_uid: 3002 }, { class_uid: 4001 }, { class_uid: 6003 }],
+    ],
+    [
+      'Events | where toint("12") + todouble(" 1.5 ") == 13.5 and isnull(tolong("x")) and substring("abcdef", 1, 3) == "bcd" | count',
+      [{ Count: 8 }],
+    ],
+  ])("%s", async (query, expected) => {
+    expect(await rows(query)).toEqual(expected);
+  });
+
+  it("returns every Events column, typed, by default", async () => {
+    const result: HuntOutcome = await hunt('Events | where source_event_id == "a6"');
+    expect(result.columns).toEqual([
+      { name: "id", type: "string" },
+      { name: "time", type: "datetime" },
+      { name: "class_uid", type: "long" },
+      { name: "activity_id", type: "long" },
+      { name: "severity_id", type: "long" },
+      { name: "status", type: "string" },
+      { name: "message", type: "string" },
+      { name: "actor_user", type: "string" },
+      { name: "src_ip", type: "string" },
+      { name: "src_port", type: "long" },
+      { name: "dst_ip", type: "string" },
+      { name: "dst_port", type: "long" },
+      { name: "device", type: "string" },
+      { name: "resource_id", type: "string" },
+      { name: "operation", type: "string" },
+      { name: "src_country", type: "string" },
+      { name: "connector", type: "string" },
+      { name: "source_event_id", type: "string" },
+      { name: "attributes", type: "dynamic" },
+    ]);
+    expect(result.rows[0]).toMatchObject({
+      time: "2026-11-20T09:40:00.000Z",
+      class_uid: 4001,
+      src_ip: "10.0.0.5",
+      dst_port: 3389,
+      connector: "OCSF",
+      attributes: expect.objectContaining({ metadata: { uid: "a6" } }),
+    });
+  });
+
+  it("keeps tenants apart: events, watchlists and lookups are the caller's own", async () => {
+    expect(await rows("Events | count", B)).toEqual([{ Count: 2 }]);
+    expect(
+      await rows('Events | where actor_user == "alice@contoso.com" | project source_event_id', B),
+    ).toEqual([{ source_event_id: "b1" }]);
+    expect(await rows("Events | where src_ip in (_GetWatchlist('b-only')) | count", B)).toEqual([
+      { Count: 1 },
+    ]);
+    expect(await failure("Events | where src_ip in (_GetWatchlist('bad-ips')) | count", B)).toContain(
+      "unknown watchlist `bad-ips`",
+    );
+    expect(await failure("Events | where src_ip in (_GetWatchlist('b-only'))", A)).toContain(
+      "unknown watchlist `b-only`",
+    );
+  });
+
+  it("reads only the time range, bounded to the retention", async () => {
+    const window = { from: new Date(at("09:15")), to: new Date(at("09:45")) };
+    expect((await hunt("Events | project source_event_id", A, window)).rows).toEqual([
+      { source_event_id: "a4" },
+      { source_event_id: "a5" },
+      { source_event_id: "a6" },
+    ]);
+    const old = await hunt("Events | count", A, { from: new Date("2020-01-01T00:00:00Z"), to: NOW });
+    expect(old.from).toEqual(new Date(NOW.getTime() - 90 * 86_400_000));
+    expect(old.rows).toEqual([{ Count: 8 }]);
+    const outside = await hunt("Events | count", A, {
+      from: new Date("2020-01-01T00:00:00Z"),
+      to: new Date("2020-02-01T00:00:00Z"),
+    }).catch((e: Error) => e.message);
+    expect(outside).toContain("within the retention of 90 days");
+    // The default range is the 24 hours before now: all of the 20th.
+    const byDefault = await runHunt(ds, A, "Events | count", {}, { retentionDays: 90, now: () => NOW });
+    expect([byDefault.from, byDefault.to, byDefault.rows]).toEqual([
+      new Date("2026-11-20T00:00:00Z"),
+      NOW,
+      [{ Count: 8 }],
+    ]);
+  });
+
+  it("returns at most maxRows rows and says the result was cut", async () => {
+    const cut = await hunt("Events | project source_event_id", A, WINDOW, 5);
+    expect([cut.rows.length, cut.truncated]).toEqual([5, true]);
+    const whole = await hunt("Events | project source_event_id", A, WINDOW, 8);
+    expect([whole.rows.length, whole.truncated]).toEqual([8, false]);
+  });
+
+  it("reports the database's refusals as the query's faults, with the pattern's position", async () => {
+    expect(await failure("Events\n| where message matches regex '(unclosed'")).toMatch(
+      /line 2, column 31: invalid regular expression/,
+    );
+    expect(await failure("Events | where todatetime('2026-02-30T00:00:00Z') > now() | count")).toContain(
+      "the query failed on the data",
+    );
+  });
+
+  it("leaves the event store as it was after hostile queries", async () => {
+    for (const query of [
+      "Events | where message == 'x'; DROP TABLE events; --'",
+      'Events | where message == "x\\"; DROP TABLE events; --"',
+      "Events | where message == 'x' /* */ or 1 == 1",
+    ])
+      await hunt(query).catch(() => undefined);
+    expect(await rows("Events | count")).toEqual([{ Count: 8 }]);
+  });
+});
