@@ -18,10 +18,11 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  * Who may call what, from product.md's role table ("+" adds to the role before: READER ⊂ ANALYST ⊂
  * RESPONDER ⊂ ADMIN; INGESTOR stands apart and reads nothing):
  * - READER: every read (queries, subscriptions);
- * - ANALYST: incident triage (update, close, reopen, comment, tasks, merge, create);
+ * - ANALYST: incident triage (update, close, reopen, comment, tasks, merge, create) and hunting (running
+ *   hunts, saved hunting queries, bookmarks);
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
- *   FIM watch lists), plans, advisories, automation rules and playbooks;
+ *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them);
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand).
  */
 type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST";
@@ -94,6 +95,13 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.playbooks": { access: "READER", call: `{ playbooks { __typename } }` },
   "Query.playbook": { access: "READER", call: `{ playbook(id: "${X}") { __typename } }` },
   "Query.playbookRuns": { access: "READER", call: `{ playbookRuns { __typename } }` },
+  "Query.runHunt": { access: "ANALYST", call: `{ runHunt(query: "Events | take 1") { __typename } }` },
+  "Query.huntingQueries": { access: "READER", call: `{ huntingQueries { __typename } }` },
+  "Query.huntingQuery": { access: "READER", call: `{ huntingQuery(id: "${X}") { __typename } }` },
+  "Query.bookmarks": { access: "READER", call: `{ bookmarks { __typename } }` },
+  "Query.bookmark": { access: "READER", call: `{ bookmark(id: "${X}") { __typename } }` },
+  "Query.watchlists": { access: "READER", call: `{ watchlists { __typename } }` },
+  "Query.watchlist": { access: "READER", call: `{ watchlist(alias: "matrix") { __typename } }` },
 
   "Mutation.upsertAssessments": {
     access: "INGEST",
@@ -276,6 +284,58 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.runPlaybook": {
     access: "RESPONDER",
     call: `mutation { runPlaybook(input: { playbookId: "${X}", incidentId: "${Y}" }) { __typename } }`,
+  },
+  "Mutation.createHuntingQuery": {
+    access: "ANALYST",
+    call: `mutation { createHuntingQuery(input: { name: "m", query: "Events | take 1" }) { __typename } }`,
+  },
+  "Mutation.updateHuntingQuery": {
+    access: "ANALYST",
+    call: `mutation { updateHuntingQuery(input: { id: "${X}", name: "m" }) { __typename } }`,
+  },
+  "Mutation.deleteHuntingQuery": {
+    access: "ANALYST",
+    call: `mutation { deleteHuntingQuery(id: "${X}") { __typename } }`,
+  },
+  "Mutation.runSavedHunt": {
+    access: "ANALYST",
+    call: `mutation { runSavedHunt(id: "${X}") { __typename } }`,
+  },
+  "Mutation.createBookmark": {
+    access: "ANALYST",
+    call: `mutation { createBookmark(input: { name: "b", query: "Events", queryStartTime: "2026-01-01T00:00:00Z", queryEndTime: "2026-01-02T00:00:00Z", rows: [{ a: 1 }] }) { __typename } }`,
+  },
+  "Mutation.updateBookmark": {
+    access: "ANALYST",
+    call: `mutation { updateBookmark(input: { id: "${X}", notes: "n" }) { __typename } }`,
+  },
+  "Mutation.deleteBookmark": {
+    access: "ANALYST",
+    call: `mutation { deleteBookmark(id: "${X}") { __typename } }`,
+  },
+  "Mutation.attachBookmarkToIncident": {
+    access: "ANALYST",
+    call: `mutation { attachBookmarkToIncident(input: { bookmarkId: "${X}", incidentId: "${Y}" }) { __typename } }`,
+  },
+  "Mutation.detachBookmarkFromIncident": {
+    access: "ANALYST",
+    call: `mutation { detachBookmarkFromIncident(input: { bookmarkId: "${X}", incidentId: "${Y}" }) { __typename } }`,
+  },
+  "Mutation.createWatchlist": {
+    access: "ADMIN",
+    call: `mutation { createWatchlist(input: { alias: "matrix", name: "m", searchKey: "k", csv: "k\\nx" }) { __typename } }`,
+  },
+  "Mutation.addWatchlistItems": {
+    access: "ADMIN",
+    call: `mutation { addWatchlistItems(input: { watchlistId: "${X}", csv: "k\\nx" }) { __typename } }`,
+  },
+  "Mutation.removeWatchlistItems": {
+    access: "ADMIN",
+    call: `mutation { removeWatchlistItems(input: { watchlistId: "${X}", searchKeys: ["x"] }) { __typename } }`,
+  },
+  "Mutation.deleteWatchlist": {
+    access: "ADMIN",
+    call: `mutation { deleteWatchlist(id: "${X}") { __typename } }`,
   },
 
   "Subscription.incidentChanges": {

@@ -8,8 +8,10 @@ import {
   isFilterField,
   readEventField,
   validateFilter,
+  watchlistAliasesOfFilter,
   type EventLike,
 } from "./rule-filter";
+import { foldKey } from "../hunting/watchlist-csv";
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
@@ -773,6 +775,88 @@ describe("SQL and JS agree (Postgres)", () => {
       const sql = await sqlResults(filter);
       expect({ filter, sql: [...sql.values()] }).toEqual({ filter, sql: events.map((e) => predicate(e)) });
     }
+  });
+
+  it("agrees on watchlist conditions: keys of the event's own tenant, folded alike", async () => {
+    // The SIEM's watchlist tables, as temporary tables: the SQL names them unqualified.
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS watchlists (tenant_id text, id int, alias_key text)`);
+    await client.query(
+      `CREATE TEMP TABLE IF NOT EXISTS watchlist_items (tenant_id text, watchlist_id int, key_folded text)`,
+    );
+    const lists: Record<string, string[]> = {
+      people: ["Alice@Contoso.com", "émile@x.fr"],
+      addresses: ["203.0.113.7", "2001:DB8:0::1"],
+      ports: ["3389", "22"],
+      apps: ["azure portal"],
+    };
+    let id = 0;
+    for (const [alias, keys] of Object.entries(lists)) {
+      for (const tenant of ["t1", "t2"]) {
+        id++;
+        await client.query(`INSERT INTO watchlists VALUES ($1, $2, $3)`, [tenant, id, alias]);
+        // Another tenant's list of the same alias holds everything: it must never count.
+        const stored = tenant === "t1" ? keys : ["anything", "ÉMILE@X.FR", "::ffff:10.0.0.5", "51000"];
+        for (const key of stored)
+          await client.query(`INSERT INTO watchlist_items VALUES ($1, $2, $3)`, [tenant, id, foldKey(key)]);
+      }
+    }
+    const events: EventLike[] = [
+      signIn,
+      { ...signIn, actor_user: "ÉMILE@x.fr", src_ip: "2001:db8::1", dst_port: 3389, attributes: { app: 7 } },
+      { ...signIn, actor_user: "émile@x.fr", src_ip: "10.0.0.5", dst_port: 22 },
+      { time: "2024-05-01T10:00:00Z", attributes: {} },
+    ];
+    await load(events);
+    const folded = new Map(Object.entries(lists).map(([alias, keys]) => [alias, new Set(keys.map(foldKey))]));
+    const watchlists = (alias: string) => folded.get(alias);
+    const filters: unknown[] = [
+      { field: "actor_user", op: "inWatchlist", value: "PEOPLE" },
+      { field: "actor_user", op: "notInWatchlist", value: "people" },
+      { field: "src_ip", op: "inWatchlist", value: "addresses" },
+      { field: "dst_port", op: "inWatchlist", value: "ports" },
+      { field: "dst_port", op: "notInWatchlist", value: "ports" },
+      { field: "attributes.app", op: "inWatchlist", value: "apps" },
+      { field: "attributes.app", op: "notInWatchlist", value: "apps" },
+      { field: "actor_user", op: "inWatchlist", value: "no-such-list" },
+      { field: "actor_user", op: "notInWatchlist", value: "no-such-list" },
+    ];
+    const results: Record<string, boolean[]> = {};
+    for (const filter of filters) {
+      const predicate = compileFilterToPredicate(filter, { watchlists });
+      const sql = [...(await sqlResults(filter)).values()];
+      expect({ filter, sql }).toEqual({ filter, sql: events.map((e) => predicate(e)) });
+      results[JSON.stringify(filter)] = sql as boolean[];
+    }
+    // ÉMILE folds to Émile (ASCII only), so only the third event's émile is a person on the list.
+    expect(Object.values(results)).toEqual([
+      [true, false, true, false],
+      [false, true, false, true],
+      [true, true, false, false],
+      [false, true, true, false],
+      [true, false, false, true],
+      [true, false, true, false],
+      [false, true, false, true],
+      [false, false, false, false],
+      [true, true, true, true],
+    ]);
+    // Without a lookup, every watchlist is empty.
+    expect(compileFilterToPredicate(filters[0])(signIn)).toBe(false);
+    expect(watchlistAliasesOfFilter({ all: filters })).toEqual([
+      "people",
+      "addresses",
+      "ports",
+      "apps",
+      "no-such-list",
+    ]);
+    expect(validateFilter({ field: "time", op: "inWatchlist", value: "people" })).toEqual([
+      {
+        path: "$.op",
+        message: expect.stringContaining('"inWatchlist" does not apply to timestamp column "time"'),
+      },
+    ]);
+    expect(validateFilter({ field: "device", op: "inWatchlist", value: "no spaces" })).toEqual([
+      { path: "$.value", message: 'must be a watchlist alias (got the string "no spaces")' },
+    ]);
   });
 
   it("agrees on 600 random filters over 250 random events, and is never NULL", async () => {

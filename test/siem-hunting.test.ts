@@ -1,0 +1,625 @@
+import type { DataSource } from "typeorm";
+import {
+  AddWatchlistItemsDocument,
+  AttachBookmarkToIncidentDocument,
+  BookmarkByIdDocument,
+  BookmarksDocument,
+  CreateAnalyticsRuleDocument,
+  CreateBookmarkDocument,
+  CreateHuntingQueryDocument,
+  CreateWatchlistDocument,
+  DeleteBookmarkDocument,
+  DeleteHuntingQueryDocument,
+  DeleteWatchlistDocument,
+  DetachBookmarkFromIncidentDocument,
+  HuntingQueriesDocument,
+  HuntingQueryByIdDocument,
+  IncidentBookmarksDocument,
+  IngestAlertsDocument,
+  IngestEventsDocument,
+  RemoveWatchlistItemsDocument,
+  RunHuntDocument,
+  RunSavedHuntDocument,
+  SiemAlertsDocument,
+  UpdateBookmarkDocument,
+  UpdateHuntingQueryDocument,
+  WatchlistByAliasDocument,
+  WatchlistsDocument,
+} from "./__generated__/graphql";
+import { inTenant, Role } from "../subgraphs/common/src";
+import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
+import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
+import { codes, problems } from "./utils/errors";
+import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
+import { ingestFixture, ok } from "./utils/seed";
+
+const A = "tenant-a";
+const B = "tenant-b";
+/** The day of the SIEM fixtures' logs. */
+const DAY = { from: "2026-11-20T00:00:00Z", to: "2026-11-21T00:00:00Z" };
+const SPRAY = `Authentication
+| where status == "Failure"
+| summarize failures = count(), accounts = dcount(actor_user) by src_ip
+| where failures >= 5
+| order by failures desc`;
+const SPRAY_ROWS = [
+  { src_ip: "203.0.113.77", failures: 15, accounts: 2 },
+  { src_ip: "192.0.2.45", failures: 5, accounts: 3 },
+];
+
+/**
+ * Journey 5's hunting, and watchlists in hunts and rules, through the gateway: an analyst hunts over the ingested
+ * fixture logs, bookmarks rows, attaches the bookmark to an incident and sees it there; saved queries record their
+ * runs; watchlists feed hunts (`in`, `lookup`) and analytics rules, scheduled (SQL) and near-real-time (in memory,
+ * refreshed when the watchlist changes). Tenants never see each other's events, bookmarks or watchlists.
+ */
+describe("hunting, bookmarks and watchlists", () => {
+  let platform: TestPlatform;
+  let t: Record<"admin" | "analyst" | "reader" | "ingestor" | "analystB" | "adminB", string>;
+  let ds: DataSource;
+  let incidentId: string;
+  let bookmarkId: string;
+
+  const hunt = async (query: string, token = t.analyst, window: { from?: string; to?: string } = DAY) =>
+    ok(await platform.request(RunHuntDocument, { query, ...window }, token)).runHunt;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    t = await platform.tokens({
+      admin: [[Role.ADMIN], A],
+      analyst: [[Role.ANALYST], A],
+      reader: [[Role.READER], A],
+      ingestor: [[Role.INGESTOR], A],
+      analystB: [[Role.ANALYST], B],
+      adminB: [[Role.ADMIN], B],
+    });
+    t.analyst = await platform.token([Role.ANALYST], A, "alice@contoso.example");
+    ds = await platform.connect("siem");
+    for (const kind of ["ENTRA_SIGNIN", "AZURE_ACTIVITY", "OCSF"]) {
+      const res = await ingestFixture(platform, t.ingestor, kind);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([]);
+    }
+    // An incident to work: the password spray's alert, pushed by an integrator, opens one.
+    ok(
+      await platform.request(
+        IngestAlertsDocument,
+        {
+          input: [
+            {
+              sourceId: "spray-1",
+              title: "Password spray from 203.0.113.77",
+              severity: "HIGH",
+              entities: [{ type: "IP", value: "203.0.113.77" }],
+            },
+          ],
+        },
+        t.ingestor,
+      ),
+    );
+    const incidents = await postGraphql<{ incidents: { nodes: Array<{ id: string }> } }>(
+      platform.gateway.url,
+      { query: "{ incidents(first: 5) { nodes { id } } }" },
+      { authorization: `Bearer ${t.analyst}` },
+    );
+    incidentId = incidents.data!.incidents.nodes[0].id;
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await platform?.stop();
+  });
+
+  it("hunts over the ingested logs and keeps the rows that matter in a bookmark on the incident (journey 5)", async () => {
+    const spray = await hunt(SPRAY);
+    expect(spray.columns).toEqual([
+      { name: "src_ip", type: "STRING" },
+      { name: "failures", type: "LONG" },
+      { name: "accounts", type: "LONG" },
+    ]);
+    // The Entra ID spray, and a smaller one against a Windows host in the OCSF logs.
+    expect(spray.rows).toEqual(SPRAY_ROWS);
+    expect(spray.stats).toEqual({
+      rowCount: 2,
+      from: "2026-11-20T00:00:00.000Z",
+      to: "2026-11-21T00:00:00.000Z",
+    });
+
+    const drill = `Authentication
+      | where src_ip == "203.0.113.77" and status == "Failure"
+      | project id, time, actor_user, src_ip, code = attributes.error_code
+      | order by time asc
+      | take 3`;
+    const rows = (await hunt(drill)).rows;
+    expect(rows.map((r) => [r.time, r.actor_user, r.code])).toEqual([
+      ["2026-11-20T09:00:05.000Z", "lee.gu@contoso.com", 50126],
+      ["2026-11-20T09:00:21.000Z", "nestor.wilke@contoso.com", 50126],
+      ["2026-11-20T09:00:38.000Z", "lee.gu@contoso.com", 50126],
+    ]);
+
+    const bookmark = ok(
+      await platform.request(
+        CreateBookmarkDocument,
+        {
+          input: {
+            name: "Spray against two accounts",
+            query: drill,
+            queryStartTime: DAY.from,
+            queryEndTime: DAY.to,
+            rows: rows.slice(0, 2),
+            notes: "Same source, alternating accounts, bad passwords.",
+            labels: ["password-spray"],
+            tactics: ["CredentialAccess"],
+            techniques: ["T1110.003"],
+          },
+        },
+        t.analyst,
+      ),
+    ).createBookmark;
+    bookmarkId = bookmark.id;
+    expect(bookmark).toMatchObject({
+      createdBy: "alice@contoso.example",
+      eventIds: [rows[0].id, rows[1].id],
+      eventTime: "2026-11-20T09:00:05.000Z",
+      // Read from the rows' columns when not given.
+      entities: [
+        { type: "ACCOUNT", value: "lee.gu@contoso.com" },
+        { type: "IP", value: "203.0.113.77" },
+        { type: "ACCOUNT", value: "nestor.wilke@contoso.com" },
+      ],
+    });
+
+    const attached = ok(
+      await platform.request(
+        AttachBookmarkToIncidentDocument,
+        { input: { bookmarkId, incidentId } },
+        t.analyst,
+      ),
+    ).attachBookmarkToIncident;
+    expect(attached.bookmarks).toEqual([
+      { id: bookmarkId, name: "Spray against two accounts", eventIds: bookmark.eventIds },
+    ]);
+    // Attaching again changes nothing (no second activity entry, same etag).
+    const again = ok(
+      await platform.request(
+        AttachBookmarkToIncidentDocument,
+        { input: { bookmarkId, incidentId } },
+        t.analyst,
+      ),
+    ).attachBookmarkToIncident;
+    expect(again.etag).toBe(attached.etag);
+
+    // A reader sees it on the incident, with the activity that put it there.
+    const seen = ok(
+      await platform.request(IncidentBookmarksDocument, { id: incidentId }, t.reader),
+    ).incident!;
+    expect(seen.bookmarks.map((b) => [b.id, b.notes, b.rows.length])).toEqual([
+      [bookmarkId, "Same source, alternating accounts, bad passwords.", 2],
+    ]);
+    const logged = seen.activity.filter((a) => a.changes.includes("bookmarkAttached"));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ actor: "alice@contoso.example", action: "updated" });
+    expect(JSON.parse(logged[0].changes)).toEqual({
+      bookmarkAttached: { id: bookmarkId, name: "Spray against two accounts" },
+    });
+    const listed = ok(
+      await platform.request(BookmarksDocument, { filter: { incidentId } }, t.reader),
+    ).bookmarks;
+    expect(listed.nodes.map((b) => [b.id, b.incidents.map((i) => i.id)])).toEqual([
+      [bookmarkId, [incidentId]],
+    ]);
+  });
+
+  it("updates, detaches and deletes bookmarks, recording each change on the incident", async () => {
+    const updated = ok(
+      await platform.request(
+        UpdateBookmarkDocument,
+        { input: { id: bookmarkId, notes: "Confirmed spray.", labels: ["password-spray", "confirmed"] } },
+        t.analyst,
+      ),
+    ).updateBookmark;
+    expect([updated.notes, updated.labels, updated.name]).toEqual([
+      "Confirmed spray.",
+      ["password-spray", "confirmed"],
+      "Spray against two accounts",
+    ]);
+    const detached = ok(
+      await platform.request(
+        DetachBookmarkFromIncidentDocument,
+        { input: { bookmarkId, incidentId } },
+        t.analyst,
+      ),
+    ).detachBookmarkFromIncident;
+    expect(detached.bookmarks).toEqual([]);
+    ok(
+      await platform.request(
+        AttachBookmarkToIncidentDocument,
+        { input: { bookmarkId, incidentId } },
+        t.analyst,
+      ),
+    );
+    expect(
+      ok(await platform.request(DeleteBookmarkDocument, { id: bookmarkId }, t.analyst)).deleteBookmark.id,
+    ).toBe(bookmarkId);
+    const after = ok(
+      await platform.request(IncidentBookmarksDocument, { id: incidentId }, t.reader),
+    ).incident!;
+    expect(after.bookmarks).toEqual([]);
+    expect(
+      after.activity
+        .filter((a) => /bookmark(Attached|Detached)/.test(a.changes))
+        .map((a) => Object.keys(JSON.parse(a.changes))[0]),
+    ).toEqual(["bookmarkAttached", "bookmarkDetached", "bookmarkAttached", "bookmarkDetached"]);
+    expect(
+      ok(await platform.request(BookmarkByIdDocument, { id: bookmarkId }, t.reader)).bookmark,
+    ).toBeNull();
+  });
+
+  it("saves hunting queries, checks them when saved and records their runs", async () => {
+    const saved = ok(
+      await platform.request(
+        CreateHuntingQueryDocument,
+        {
+          input: {
+            name: "Password spray sources",
+            description: "Sources failing sign-ins to several accounts.",
+            query: SPRAY,
+            tactics: ["CredentialAccess"],
+            techniques: ["T1110.003"],
+          },
+        },
+        t.analyst,
+      ),
+    ).createHuntingQuery;
+    expect(saved).toMatchObject({
+      lastRunAt: null,
+      lastResultCount: null,
+      createdBy: "alice@contoso.example",
+    });
+    const run = ok(
+      await platform.request(RunSavedHuntDocument, { id: saved.id, ...DAY }, t.analyst),
+    ).runSavedHunt;
+    expect(run.rows).toEqual(SPRAY_ROWS);
+    const read = ok(
+      await platform.request(HuntingQueryByIdDocument, { id: saved.id }, t.reader),
+    ).huntingQuery!;
+    expect(read.lastResultCount).toBe(2);
+    expect(read.lastRunAt).not.toBeNull();
+
+    const broken = await platform.request(
+      UpdateHuntingQueryDocument,
+      { input: { id: saved.id, query: "Authentication\n| summarize count() by nosuch" } },
+      t.analyst,
+    );
+    expect(problems(broken)).toEqual([
+      "query: line 2, column 24: unknown column `nosuch` (columns here: id, time, class_uid, activity_id, severity_id, status, message, actor_user, src_ip, src_port, dst_ip, dst_port, device, resource_id, operation, src_country, connector, source_event_id, attributes)",
+    ]);
+    expect(broken.errors![0].extensions!.position).toEqual({ line: 2, column: 24 });
+    const renamed = ok(
+      await platform.request(
+        UpdateHuntingQueryDocument,
+        { input: { id: saved.id, name: "Spray sources" } },
+        t.analyst,
+      ),
+    ).updateHuntingQuery;
+    expect([renamed.name, renamed.query]).toEqual(["Spray sources", SPRAY]);
+    expect(ok(await platform.request(HuntingQueriesDocument, {}, t.reader)).huntingQueries.totalCount).toBe(
+      1,
+    );
+    ok(await platform.request(DeleteHuntingQueryDocument, { id: saved.id }, t.analyst));
+    expect(ok(await platform.request(HuntingQueriesDocument, {}, t.reader)).huntingQueries.totalCount).toBe(
+      0,
+    );
+  });
+
+  it("creates a watchlist from CSV, rejecting bad records by line, and uses it in hunts", async () => {
+    const csv = [
+      "ip,source,note",
+      "203.0.113.77,honeypot,spray",
+      '198.51.100.23,"feed, premium","multi',
+      'line note"',
+      "192.0.2.1,feed", // a field missing
+      ",feed,empty key",
+      "203.0.113.77,again,duplicate",
+    ].join("\n");
+    const created = ok(
+      await platform.request(
+        CreateWatchlistDocument,
+        { input: { alias: "Spray-IPs", name: "Spray sources", searchKey: "ip", csv } },
+        t.admin,
+      ),
+    ).createWatchlist;
+    expect(created).toMatchObject({
+      watchlist: { alias: "Spray-IPs", columns: ["ip", "source", "note"], itemCount: 2, searchKey: "ip" },
+      addedCount: 2,
+      rejected: [
+        { line: 5, reason: "has 2 fields, the header has 3" },
+        { line: 6, reason: "the search key (ip) is empty" },
+        { line: 7, reason: 'duplicate search key "203.0.113.77" (first on line 2)' },
+      ],
+    });
+    const items = ok(
+      await platform.request(WatchlistByAliasDocument, { alias: "spray-ips", first: 10 }, t.reader),
+    ).watchlist!.items;
+    expect(items.nodes).toEqual([
+      { searchKey: "203.0.113.77", data: { ip: "203.0.113.77", source: "honeypot", note: "spray" } },
+      {
+        searchKey: "198.51.100.23",
+        data: { ip: "198.51.100.23", source: "feed, premium", note: "multi\nline note" },
+      },
+    ]);
+    expect(
+      (await hunt("Authentication | where src_ip in (_GetWatchlist('spray-ips')) | count")).rows,
+    ).toEqual([{ Count: 18 }]);
+    expect(
+      (
+        await hunt(
+          "Authentication | lookup kind=inner _GetWatchlist('spray-ips') on $left.src_ip == $right.ip | summarize n = count() by source, note",
+        )
+      ).rows,
+    ).toEqual([{ source: "honeypot", note: "spray", n: 18 }]);
+    // Another tenant has no such watchlist.
+    const other = await platform.request(
+      RunHuntDocument,
+      { query: "Events | where src_ip in (_GetWatchlist('spray-ips'))", ...DAY },
+      t.analystB,
+    );
+    expect(problems(other)).toEqual(["query: line 1, column 27: unknown watchlist `spray-ips`"]);
+    expect(
+      ok(await platform.request(WatchlistByAliasDocument, { alias: "spray-ips" }, t.analystB)).watchlist,
+    ).toBeNull();
+  });
+
+  it("matches watchlists in scheduled rules (SQL) and in near-real-time rules, which reload a changed watchlist", async () => {
+    const scheduled = ok(
+      await platform.request(
+        CreateAnalyticsRuleDocument,
+        {
+          spec: {
+            kind: "SCHEDULED",
+            displayName: "Sign-ins from watched sources",
+            description: "",
+            severity: "MEDIUM",
+            filter: {
+              all: [
+                { field: "class_uid", op: "eq", value: 3002 },
+                { field: "src_ip", op: "inWatchlist", value: "spray-ips" },
+              ],
+            },
+            trigger: { operator: "GT", threshold: 0 },
+            queryFrequency: "PT1H",
+            queryPeriod: "PT1H",
+            entityMappings: [{ entityType: "IP", field: "src_ip" }],
+          },
+        },
+        t.admin,
+      ),
+    ).createAnalyticsRule;
+    const result = await inTenant(ds, A, async (m) => {
+      const [row] = await m.query(`SELECT * FROM analytics_rules WHERE id = $1`, [scheduled.id]);
+      return runScheduledRule(m, A, storedRuleFromRow(row), new Date("2026-11-20T09:06:00Z"));
+    });
+    expect(result).toEqual({ alerts: 1, results: 17 });
+
+    const nrt = await platform.request(
+      CreateAnalyticsRuleDocument,
+      {
+        spec: {
+          kind: "NRT",
+          displayName: "Watched account signed in",
+          description: "",
+          severity: "HIGH",
+          filter: { field: "actor_user", op: "inWatchlist", value: "watched-accounts" },
+          entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
+          alertPerResult: true,
+        },
+      },
+      t.admin,
+    );
+    // The watchlist must exist when the rule is saved.
+    expect(problems(nrt)).toEqual(['filter: no watchlist with the alias "watched-accounts"']);
+    const watched = ok(
+      await platform.request(
+        CreateWatchlistDocument,
+        {
+          input: {
+            alias: "watched-accounts",
+            name: "Watched",
+            searchKey: "upn",
+            csv: "upn\nceo@contoso.com\n",
+          },
+        },
+        t.admin,
+      ),
+    ).createWatchlist.watchlist;
+    ok(
+      await platform.request(
+        CreateAnalyticsRuleDocument,
+        {
+          spec: {
+            kind: "NRT",
+            displayName: "Watched account signed in",
+            description: "",
+            severity: "HIGH",
+            filter: { field: "actor_user", op: "inWatchlist", value: "watched-accounts" },
+            entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
+            alertPerResult: true,
+          },
+        },
+        t.admin,
+      ),
+    );
+    let n = 0;
+    const signIn = async (user: string) => {
+      n++;
+      const records = [
+        {
+          class_uid: 3002,
+          activity_id: 1,
+          time: new Date().toISOString(),
+          metadata: { uid: `nrt-${n}` },
+          actor: { user: { name: user } },
+        },
+      ];
+      ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records }, t.ingestor));
+      const all = ok(await platform.request(SiemAlertsDocument, { first: 100 }, t.reader)).alerts.nodes;
+      return all.filter((a) => a.title === "Watched account signed in").map((a) => a.entities[0].value);
+    };
+    // Keys compare without ASCII case, as the rules' other text operators do.
+    expect(await signIn("CEO@contoso.com")).toEqual(["CEO@contoso.com"]);
+    expect(await signIn("cfo@contoso.com")).toEqual(["CEO@contoso.com"]);
+    ok(
+      await platform.request(
+        AddWatchlistItemsDocument,
+        { input: { watchlistId: watched.id, csv: "upn\ncfo@contoso.com\n" } },
+        t.admin,
+      ),
+    );
+    expect(await signIn("cfo@contoso.com")).toEqual(["cfo@contoso.com", "CEO@contoso.com"]);
+    const removed = ok(
+      await platform.request(
+        RemoveWatchlistItemsDocument,
+        { input: { watchlistId: watched.id, searchKeys: ["ceo@contoso.com", "nobody"] } },
+        t.admin,
+      ),
+    ).removeWatchlistItems;
+    expect(removed).toEqual({ removedCount: 1, watchlist: { itemCount: 1 } });
+    expect(await signIn("ceo@contoso.com")).toEqual(["cfo@contoso.com", "CEO@contoso.com"]);
+
+    // A watchlist a rule uses cannot be deleted; one no rule uses can.
+    const inUse = await platform.request(DeleteWatchlistDocument, { id: watched.id }, t.admin);
+    expect(codes(inUse)).toEqual(["CONFLICT"]);
+    expect(inUse.errors![0].message).toContain('"Watched account signed in"');
+    const spare = ok(
+      await platform.request(
+        CreateWatchlistDocument,
+        { input: { alias: "spare", name: "Spare", searchKey: "k", csv: "k\nx\n" } },
+        t.admin,
+      ),
+    ).createWatchlist.watchlist;
+    ok(await platform.request(DeleteWatchlistDocument, { id: spare.id }, t.admin));
+    expect(
+      ok(await platform.request(WatchlistsDocument, {}, t.reader)).watchlists.nodes.map((w) => w.alias),
+    ).toEqual(["watched-accounts", "Spray-IPs"]);
+  });
+
+  it("keeps tenants apart", async () => {
+    expect((await hunt("Events | count", t.analystB)).rows).toEqual([{ Count: 0 }]);
+    const bookmark = ok(
+      await platform.request(
+        CreateBookmarkDocument,
+        {
+          input: {
+            name: "A's evidence",
+            query: "Events | take 1",
+            queryStartTime: DAY.from,
+            queryEndTime: DAY.to,
+            rows: [{ actor_user: "lee.gu@contoso.com" }],
+          },
+        },
+        t.analyst,
+      ),
+    ).createBookmark;
+    expect(
+      ok(await platform.request(BookmarkByIdDocument, { id: bookmark.id }, t.analystB)).bookmark,
+    ).toBeNull();
+    expect(ok(await platform.request(BookmarksDocument, {}, t.analystB)).bookmarks.totalCount).toBe(0);
+    // B's incident and A's bookmark, or A's incident and B's session: neither is found.
+    ok(
+      await platform.request(
+        IngestAlertsDocument,
+        {
+          input: [{ sourceId: "b-1", title: "B", severity: "LOW", entities: [{ type: "HOST", value: "b" }] }],
+        },
+        await platform.token([Role.INGESTOR], B),
+      ),
+    );
+    const bIncident = (
+      await postGraphql<{ incidents: { nodes: Array<{ id: string }> } }>(
+        platform.gateway.url,
+        { query: "{ incidents(first: 1) { nodes { id } } }" },
+        { authorization: `Bearer ${t.analystB}` },
+      )
+    ).data!.incidents.nodes[0].id;
+    const crossed = await platform.request(
+      AttachBookmarkToIncidentDocument,
+      { input: { bookmarkId: bookmark.id, incidentId: bIncident } },
+      t.analystB,
+    );
+    expect(codes(crossed)).toEqual(["NOT_FOUND"]);
+    const reversed = await platform.request(
+      AttachBookmarkToIncidentDocument,
+      { input: { bookmarkId: bookmark.id, incidentId } },
+      t.analystB,
+    );
+    expect(codes(reversed)).toEqual(["NOT_FOUND"]);
+    expect(ok(await platform.request(WatchlistsDocument, {}, t.analystB)).watchlists.totalCount).toBe(0);
+    const rowCount = async () =>
+      inTenant(ds, B, async (m) => Number((await m.query(`SELECT count(*) AS n FROM bookmarks`))[0].n));
+    expect(await rowCount()).toBe(0);
+  });
+
+  it("answers bad input with BAD_USER_INPUT and a position, and treats injection attempts as data", async () => {
+    const before = (await hunt("Events | count")).rows;
+    const syntax = await platform.request(
+      RunHuntDocument,
+      { query: "Events\n| where actor_user = 'x'" },
+      t.analyst,
+    );
+    expect(problems(syntax)).toEqual([
+      "query: line 2, column 20: expected `|` or the end of the query, found `=`",
+    ]);
+    expect(syntax.errors![0].extensions!.position).toEqual({ line: 2, column: 20 });
+    for (const query of [
+      "Events | where actor_user == 'x' or 1 == 1; DROP TABLE siem.events",
+      "Events | where actor_user == 'x' -- comment",
+      "Events | where actor_user == 'x' /* */",
+    ]) {
+      expect(codes(await platform.request(RunHuntDocument, { query, ...DAY }, t.analyst))).toEqual([
+        "BAD_USER_INPUT",
+      ]);
+    }
+    const quoted = await hunt(`Events | where actor_user == "lee.gu@contoso.com' OR '1'='1" | count`);
+    expect(quoted.rows).toEqual([{ Count: 0 }]);
+    expect((await hunt("Events | count")).rows).toEqual(before);
+
+    const window = await platform.request(
+      RunHuntDocument,
+      { query: "Events", from: DAY.to, to: DAY.from },
+      t.analyst,
+    );
+    expect(problems(window)).toEqual(["from: must be before `to`"]);
+    const noRows = await platform.request(
+      CreateBookmarkDocument,
+      { input: { name: "x", query: "Events", queryStartTime: DAY.from, queryEndTime: DAY.to, rows: [] } },
+      t.analyst,
+    );
+    expect(problems(noRows)).toEqual(["rows: keep 1 to 100 rows"]);
+    const header = await platform.request(
+      CreateWatchlistDocument,
+      { input: { alias: "bad", name: "Bad", searchKey: "ip", csv: "ip,ip\n1.1.1.1,2\n" } },
+      t.admin,
+    );
+    expect(problems(header)).toEqual(['csv: the header names the column "ip" twice']);
+    const alias = await platform.request(
+      CreateWatchlistDocument,
+      { input: { alias: "1 bad; alias", name: "Bad", searchKey: "ip", csv: "ip\n1.1.1.1\n" } },
+      t.admin,
+    );
+    expect(problems(alias)).toEqual(["alias: 1 to 64 letters, digits, _ and -, starting with a letter"]);
+    const taken: GqlResponse<unknown> = await platform.request(
+      CreateWatchlistDocument,
+      { input: { alias: "SPRAY-ips", name: "Again", searchKey: "ip", csv: "ip\n1.1.1.1\n" } },
+      t.admin,
+    );
+    expect(codes(taken)).toEqual(["CONFLICT"]);
+    const analystWatchlist = await platform.request(
+      CreateWatchlistDocument,
+      { input: { alias: "mine", name: "Mine", searchKey: "ip", csv: "ip\n1.1.1.1\n" } },
+      t.analyst,
+    );
+    expect(codes(analystWatchlist)).toEqual(["FORBIDDEN"]);
+    expect(codes(await platform.request(RunHuntDocument, { query: "Events" }, t.reader))).toEqual([
+      "FORBIDDEN",
+    ]);
+  });
+});
