@@ -17,6 +17,7 @@ import {
   IncidentBookmarksDocument,
   IngestAlertsDocument,
   IngestEventsDocument,
+  MergeIncidentsDocument,
   RemoveWatchlistItemsDocument,
   RunHuntDocument,
   RunSavedHuntDocument,
@@ -252,6 +253,77 @@ describe("hunting, bookmarks and watchlists", () => {
     expect(
       ok(await platform.request(BookmarkByIdDocument, { id: bookmarkId }, t.reader)).bookmark,
     ).toBeNull();
+  });
+
+  it("moves a merged incident's bookmarks to the incident it is merged into", async () => {
+    ok(
+      await platform.request(
+        IngestAlertsDocument,
+        {
+          input: [
+            {
+              sourceId: "other-1",
+              title: "Other",
+              severity: "LOW",
+              entities: [{ type: "HOST", value: "vm-x" }],
+            },
+          ],
+        },
+        t.ingestor,
+      ),
+    );
+    const other = (
+      await postGraphql<{ incidents: { nodes: Array<{ id: string }> } }>(
+        platform.gateway.url,
+        { query: "{ incidents(first: 5) { nodes { id } } }" },
+        { authorization: `Bearer ${t.analyst}` },
+      )
+    ).data!.incidents.nodes.find((i) => i.id !== incidentId)!.id;
+    const kept = ok(
+      await platform.request(
+        CreateBookmarkDocument,
+        {
+          input: {
+            name: "Evidence on the other incident",
+            query: "Events | take 1",
+            queryStartTime: DAY.from,
+            queryEndTime: DAY.to,
+            rows: [{ device: "vm-x" }],
+          },
+        },
+        t.analyst,
+      ),
+    ).createBookmark;
+    ok(
+      await platform.request(
+        AttachBookmarkToIncidentDocument,
+        { input: { bookmarkId: kept.id, incidentId: other } },
+        t.analyst,
+      ),
+    );
+    ok(
+      await platform.request(
+        MergeIncidentsDocument,
+        { input: { targetId: incidentId, sourceIds: [other] } },
+        t.analyst,
+      ),
+    );
+    const target = ok(
+      await platform.request(IncidentBookmarksDocument, { id: incidentId }, t.reader),
+    ).incident!;
+    expect(target.bookmarks.map((b) => b.id)).toEqual([kept.id]);
+    const source = ok(await platform.request(IncidentBookmarksDocument, { id: other }, t.reader)).incident!;
+    expect(source.bookmarks).toEqual([]);
+    // A merged incident takes no new bookmark: its work continues in the target.
+    expect(
+      codes(
+        await platform.request(
+          AttachBookmarkToIncidentDocument,
+          { input: { bookmarkId: kept.id, incidentId: other } },
+          t.analyst,
+        ),
+      ),
+    ).toEqual(["CONFLICT"]);
   });
 
   it("saves hunting queries, checks them when saved and records their runs", async () => {

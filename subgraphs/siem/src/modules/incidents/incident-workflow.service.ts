@@ -395,6 +395,13 @@ export class IncidentWorkflowService {
           this.identity.tenantId,
           source.id,
         ]);
+        // Its hunting bookmarks go with them: the merged incident is hidden, the evidence must stay in sight.
+        await m.query(
+          `WITH moved AS (DELETE FROM incident_bookmarks WHERE tenant_id = $1 AND incident_id = $2 RETURNING *)
+           INSERT INTO incident_bookmarks (tenant_id, incident_id, bookmark_id, attached_by, attached_at)
+           SELECT tenant_id, $3, bookmark_id, attached_by, attached_at FROM moved ON CONFLICT DO NOTHING`,
+          [this.identity.tenantId, source.id, target.id],
+        );
         await refreshIncidentRollups(m, this.identity.tenantId, source.id);
         await m.query(
           `UPDATE incidents SET status = 'CLOSED', classification = coalesce(classification, 'UNDETERMINED'),
