@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { DataSource, EntityManager } from "typeorm";
 import { AppError, BadUserInputError, ErrorCode, type Identity } from "../../../../common/src";
+import { effectiveRetentionDays, tenantEventRetentionDays } from "../events/event-retention.service";
 import {
   compileKql,
   watchlistAliasesOf,
@@ -24,7 +25,7 @@ export const HUNT_LIMITS = {
 
 /** How hunts run; tests lower the limits, production takes the defaults. */
 export interface HuntOptions {
-  /** Days of events kept: a hunt's range starts no earlier. */
+  /** Days of events the platform keeps (a tenant may keep fewer): a hunt's range starts no earlier. */
   retentionDays: number;
   maxRows?: number;
   maxResultBytes?: number;
@@ -201,9 +202,9 @@ export async function runHunt(
   const maxRows = options.maxRows ?? HUNT_LIMITS.maxRows;
   const maxBytes = options.maxResultBytes ?? HUNT_LIMITS.maxResultBytes;
   const timeoutMs = options.statementTimeoutMs ?? HUNT_LIMITS.statementTimeoutMs;
-  // The query is checked before a connection is taken: a syntax error costs no database work.
+  // The query and the range are checked before a connection is taken: a bad one costs no database work.
   parseHunt(text);
-  const window = huntWindow(given, now, options.retentionDays);
+  huntWindow(given, now, options.retentionDays);
   const runner = ds.createQueryRunner("slave");
   await runner.connect();
   let compiled: CompiledHunt | null = null;
@@ -213,6 +214,9 @@ export async function runHunt(
       "SELECT set_config('rampart.tenant_id', $1, true), set_config('statement_timeout', $2, true)",
       [identity.tenantId, String(timeoutMs)],
     );
+    // The tenant may keep its events for less than the platform does (setEventRetention).
+    const own = await tenantEventRetentionDays(runner.manager, identity.tenantId);
+    const window = huntWindow(given, now, effectiveRetentionDays(own, options.retentionDays));
     compiled = await prepareHunt(runner.manager, identity.tenantId, text, { ...window, now }, maxRows);
     const started = performance.now();
     const raw: Array<Record<string, unknown>> = await runner.query(compiled.sql, compiled.params);

@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import {
   createDataSource,
   createLogger,
+  inTenant,
   loadConfig,
   RequestDb,
   Role,
@@ -539,6 +540,19 @@ describe("hunts over a seeded event store", () => {
       NOW,
       [{ Count: 8 }],
     ]);
+  });
+
+  it("bounds the range to the tenant's own retention when it keeps events for less", async () => {
+    await inTenant(ds, B.tenantId, (m) =>
+      m.query(
+        `INSERT INTO tenant_settings (tenant_id, event_retention_days, updated_by) VALUES ($1, 3, 'test')`,
+        [B.tenantId],
+      ),
+    );
+    const b = await hunt("Events | count", B, { from: new Date("2020-01-01T00:00:00Z"), to: NOW });
+    expect([b.from, b.rows]).toEqual([new Date(NOW.getTime() - 3 * 86_400_000), [{ Count: 2 }]]);
+    const a = await hunt("Events | count", A, { from: new Date("2020-01-01T00:00:00Z"), to: NOW });
+    expect(a.from).toEqual(new Date(NOW.getTime() - 90 * 86_400_000));
   });
 
   it("returns at most maxRows rows and says the result was cut", async () => {
