@@ -46,7 +46,7 @@ function ingestorFor(ds: DataSource, config: Config): EventIngest {
   return ingestor;
 }
 
-/** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents and automation (hunting follows). */
+/** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents, automation and hunting. */
 export const siemSubgraph: SubgraphModule<SiemContext> = {
   name: "siem",
   schema: {

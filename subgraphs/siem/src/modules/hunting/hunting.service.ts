@@ -253,7 +253,7 @@ export class HuntingService {
 
   /** Compiles the query (against the tenant's watchlists) so a saved query is one that runs. */
   private async check(query: string): Promise<void> {
-    const now = new Date();
+    const now = this.options.now?.() ?? new Date();
     await this.db.read((m) =>
       prepareHunt(
         m,
