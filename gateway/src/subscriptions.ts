@@ -269,8 +269,8 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
 
 /** What a group tells the manager of its family. */
 interface GroupHooks {
-  /** Its frontier moved (or was confirmed): another group of the family may stand at the same place. */
-  advanced(group: UpstreamGroup): void;
+  /** Its frontier moved from `previous` (or was confirmed): another group of the family may stand there too. */
+  advanced(group: UpstreamGroup, previous: string | null): void;
   /** It closed: it no longer serves anyone. */
   closed(group: UpstreamGroup): void;
 }
@@ -461,9 +461,10 @@ class UpstreamGroup {
   /** Every subscriber has been served up to `position`: the family may join groups standing there. */
   private reached(position: string, exact: boolean): void {
     if (this.closed) return;
+    const previous = this.frontier;
     this.frontier = position;
     this.exact = exact;
-    this.hooks.advanced(this);
+    this.hooks.advanced(this, previous);
   }
 
   private running = 0;
@@ -559,6 +560,8 @@ export interface SubscribeRequest {
 interface Family {
   live?: UpstreamGroup;
   groups: Set<UpstreamGroup>;
+  /** The groups by frontier: those that may join (many clients resuming at once cost no scan per event). */
+  at: Map<string, Set<UpstreamGroup>>;
 }
 
 /**
@@ -629,13 +632,12 @@ export class SubscriptionManager {
     ]);
     let family = this.families.get(key);
     if (!family) {
-      family = { groups: new Set() };
+      family = { groups: new Set(), at: new Map() };
       this.families.set(key, family);
     }
     // Without a cursor: the live group. With one: a group that has served its subscribers exactly up
     // to it (a client back right after it left), else a group of its own that replays from there.
-    let group =
-      cursor === null ? family.live : [...family.groups].find((g) => g.exact && g.frontier === cursor);
+    let group = cursor === null ? family.live : [...(family.at.get(cursor) ?? [])].find((g) => g.exact);
     if (!group) {
       group = new UpstreamGroup(
         plan,
@@ -647,6 +649,7 @@ export class SubscriptionManager {
       );
       family.groups.add(group);
       if (cursor === null) family.live = group;
+      else standAt(family, group, cursor);
     }
     group.add(subscriber);
     return subscriber;
@@ -660,8 +663,15 @@ export class SubscriptionManager {
 
   private hooks(key: string, family: Family): GroupHooks {
     return {
-      advanced: (group) => this.join(family, group),
+      advanced: (group, previous) => {
+        if (previous !== group.frontier) {
+          if (previous !== null) leave(family, group, previous);
+          standAt(family, group, group.frontier!);
+        }
+        this.join(family, group);
+      },
       closed: (group) => {
+        if (group.frontier !== null) leave(family, group, group.frontier);
         family.groups.delete(group);
         if (family.live === group) family.live = undefined;
         if (family.groups.size === 0 && this.families.get(key) === family) this.families.delete(key);
@@ -680,10 +690,11 @@ export class SubscriptionManager {
    */
   private join(family: Family, group: UpstreamGroup): void {
     if (family.groups.size < 2 || group.frontier === null) return;
-    const level = [...family.groups].filter((g) => g.frontier === group.frontier);
-    if (level.length < 2) return;
+    const standing = family.at.get(group.frontier);
+    if (!standing || standing.size < 2) return;
+    const level = [...standing];
     const live = family.live;
-    const kept = live?.exact && level.includes(live) ? live : level.find((g) => g.exact);
+    const kept = live?.exact && standing.has(live) ? live : level.find((g) => g.exact);
     if (!kept) return;
     for (const other of level)
       if (other !== kept) {
@@ -860,6 +871,20 @@ function withoutUnusedVariables(doc: DocumentNode): DocumentNode {
       return used.has(node.variable.name.value) ? undefined : null;
     },
   });
+}
+
+/** Files `group` under the frontier it stands at. */
+function standAt(family: Family, group: UpstreamGroup, frontier: string): void {
+  let standing = family.at.get(frontier);
+  if (!standing) family.at.set(frontier, (standing = new Set()));
+  standing.add(group);
+}
+
+/** Takes `group` out from under a frontier it has left. */
+function leave(family: Family, group: UpstreamGroup, frontier: string): void {
+  const standing = family.at.get(frontier);
+  standing?.delete(group);
+  if (standing?.size === 0) family.at.delete(frontier);
 }
 
 function sortedJson(value: unknown): unknown {
