@@ -180,6 +180,9 @@ runInProcessBench(
   "live",
   {
     SUBSCRIPTION_QUEUE_LIMIT: String(Math.max(1000, BURST * 4)),
+    // Every subscriber connects with the one bench token: past the default per-user limit otherwise.
+    LIVE_CONNECTIONS_PER_USER: String(SUBSCRIBERS + 1),
+    LIVE_CONNECTIONS_PER_TENANT: String(SUBSCRIBERS + 1),
   },
   async (platform) => {
     const admin = await platform.token([Role.ADMIN], TENANT);

@@ -25,6 +25,7 @@ import {
   type SubscriptionManager,
 } from "./subscriptions";
 import { variablesDepthError } from "./limits";
+import { LiveQuota, type LiveQuotaLimits } from "./quota";
 import { notSafelisted, type Safelist } from "./safelist";
 
 /** The gateway's live endpoints. */
@@ -53,7 +54,15 @@ export interface LiveOptions {
   keepAliveMs?: number;
   /** Subscriptions one WebSocket connection may hold at once (default 200). */
   subscriptionsPerConnection?: number;
+  /** Live connections (WebSocket and SSE together) per user and per tenant (default 100 and 2,000). */
+  connectionLimits?: LiveQuotaLimits;
 }
+
+/**
+ * Close code of a WebSocket connection over its user's or tenant's limit (graphql-ws's "too many"
+ * code, which its client does not retry): close another connection first.
+ */
+export const TOO_MANY_CONNECTIONS_CLOSE = 4429;
 
 /** The `Authorization` value a client sent in `connectionParams` (either spelling). */
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
@@ -229,6 +238,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   // SIEM: one socket must not open them by the thousand.
   const perConnection = options.subscriptionsPerConnection ?? 200;
   const open = new WeakMap<WebSocket, number>();
+  const quota = new LiveQuota(options.connectionLimits ?? { perUser: 100, perTenant: 2000 });
   const ws = useServer<Record<string, unknown>, { identity?: Identity }>(
     {
       schema: () => manager.schema,
@@ -238,6 +248,20 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           const { identity, expiresAt } = await auth.verify(authorizationOf(ctx.connectionParams));
           ctx.extra.identity = identity;
           const socket = ctx.extra.socket;
+          // Gone while its token was checked: its "close" has passed, nothing would give the place back.
+          if (socket.readyState === socket.CLOSED) return false;
+          const slot = quota.acquire(identity, "ws");
+          if (!slot.admitted) {
+            log.debug(
+              { tenant: identity.tenantId, limit: slot.limit },
+              "websocket over its connection limit",
+            );
+            // graphql-ws then closes with 4403, which the socket, closing already, ignores.
+            socket.close(TOO_MANY_CONNECTIONS_CLOSE, slot.message);
+            return false;
+          }
+          // However it ends (closed by either side, terminated, its token expired), "close" follows.
+          socket.once("close", slot.release);
           if (expiresAt !== null)
             expiries.add(socket, expiresAt, () =>
               socket.close(TOKEN_EXPIRED_CLOSE.code, TOKEN_EXPIRED_CLOSE.reason),
@@ -357,6 +381,22 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       // `data: null` marks it a result: graphql-sse takes an object without `data` for execution arguments
       // (and then answers "Unable to detect operation AST" instead of these errors).
       if ("errors" in checked) return { data: null, errors: checked.errors };
+      const slot = quota.acquire(identity, "sse");
+      if (!slot.admitted)
+        return [
+          JSON.stringify({
+            errors: [{ message: slot.message, extensions: { code: ErrorCode.RateLimited } }],
+          }),
+          {
+            status: 429,
+            statusText: "Too Many Requests",
+            headers: { "content-type": "application/json; charset=utf-8" },
+          },
+        ];
+      const res = (req.context as { res?: http.ServerResponse } | undefined)?.res;
+      // Its place is given back at whichever comes first, the end of its subscription or the close of its
+      // response: however the stream ends, one of them happens.
+      res?.once("close", slot.release);
       try {
         const subscriber = manager.subscribe({
           document: checked.document,
@@ -366,7 +406,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
           // The subscriber ends with a SLOW_CONSUMER error event; the response then completes.
           onOverflow: () => undefined,
         });
-        const res = (req.context as { res?: http.ServerResponse } | undefined)?.res;
+        subscriber.onFinish(slot.release);
         if (res) backlogs.set(req, new SseBacklog(res, manager.queueLimit));
         // The stream ends with an UNAUTHENTICATED error event when the token expires.
         if (expiresAt !== null) {
@@ -375,6 +415,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
         }
         return subscriber;
       } catch (err) {
+        slot.release();
         return { data: null, errors: [startFailure(err, log)] };
       }
     },

@@ -141,6 +141,7 @@ export async function startGateway(
     production,
     keepAliveMs: config.subscriptionKeepAliveMs,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
+    connectionLimits: { perUser: config.liveConnectionsPerUser, perTenant: config.liveConnectionsPerTenant },
     safelist,
   });
   const apollo = new ApolloServer<GatewayContext>({

@@ -52,6 +52,14 @@ const subscriberGauge = metric(
   () =>
     new Gauge({ name: "rampart_gateway_subscribers", help: "Client subscriptions open on this gateway." }),
 );
+const merges = metric(
+  "rampart_gateway_upstream_merges_total",
+  () =>
+    new Counter({
+      name: "rampart_gateway_upstream_merges_total",
+      help: "Upstream subscriptions closed because another of the same operation, at the same position, took over their subscribers (a resumed subscription that caught up with the live one).",
+    }),
+);
 const deliveries = metric(
   "rampart_gateway_subscription_events_total",
   () =>
@@ -160,6 +168,13 @@ interface Plan {
   rest?: PlanNode;
   /** Where the client's `after` comes from: a variable name or a literal. */
   after: { variable?: string; literal?: string | null };
+  /** The operation as the key of the groups that may share upstream subscriptions: without a literal `after`. */
+  shareKey: string;
+  /**
+   * Whether the `after` variable is used nowhere else, so that subscriptions differing only in their
+   * cursor belong to one family (its value left out of the key).
+   */
+  afterOnlyAsCursor: boolean;
 }
 
 /** One client subscription: a bounded queue drained by its transport (graphql-ws or SSE). */
@@ -252,11 +267,19 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
+/** What a group tells the manager of its family. */
+interface GroupHooks {
+  /** Its frontier moved from `previous` (or was confirmed): another group of the family may stand there too. */
+  advanced(group: UpstreamGroup, previous: string | null): void;
+  /** It closed: it no longer serves anyone. */
+  closed(group: UpstreamGroup): void;
+}
+
 /**
- * One upstream subscription shared by every client subscription with the same operation,
- * variables, tenant and roles. Each event's `rest` (entity fetches to other subgraphs) runs once
- * and the result is fanned out; each subscriber has its own bounded queue, so a slow one delays
- * no one. On a lost upstream connection it resubscribes after the last cursor it saw.
+ * One upstream subscription shared by client subscriptions with the same operation, variables,
+ * tenant and roles. Each event's `rest` (entity fetches to other subgraphs) runs once and the result
+ * is fanned out; each subscriber has its own bounded queue, so a slow one delays no one. On a lost
+ * upstream connection it resubscribes after the last cursor it saw.
  */
 class UpstreamGroup {
   readonly subscribers = new Set<Subscriber>();
@@ -266,17 +289,32 @@ class UpstreamGroup {
   private backoff: number;
   private retryTimer?: NodeJS.Timeout;
   private delivery: Promise<void> = Promise.resolve();
+  /**
+   * How far every subscriber has been served: each change up to this position has been pushed to them
+   * (or was not for them), and every later push lies after it. Null until the stream names a position.
+   */
+  frontier: string | null;
+  /**
+   * Whether the upstream subscription that set `frontier` streams every change after it. One started
+   * from a cursor does. One started from "now" skips changes that had committed before it started,
+   * though they lie after its first positions (they were held behind an older transaction:
+   * `OutboxStart.committedBefore`), which a subscriber resuming from such a position must get.
+   */
+  exact: boolean;
 
   constructor(
     private readonly plan: Plan,
     private readonly variables: Record<string, unknown>,
     private readonly identity: Identity,
     private readonly deps: SubscriptionDeps,
-    private readonly onEmpty: () => void,
+    /** Where the upstream subscription starts: after this cursor, or from now when null. */
+    cursor: string | null,
+    private readonly hooks: GroupHooks,
   ) {
-    this.cursor = plan.after.variable
-      ? ((variables[plan.after.variable] as string | null | undefined) ?? null)
-      : (plan.after.literal ?? null);
+    this.cursor = cursor;
+    // Started from a cursor, its subscribers have everything up to it, and it will stream all that follows.
+    this.frontier = cursor;
+    this.exact = cursor !== null;
     this.backoff = deps.settings.reconnectMinMs;
     upstreamGauge.inc();
     this.connect();
@@ -290,6 +328,18 @@ class UpstreamGroup {
     };
   }
 
+  /**
+   * Takes over `other`'s subscribers and closes its upstream subscription. Only when both have served
+   * their subscribers up to the same position and this one is exact: each subscriber then gets every
+   * change after that position once, from this group, whatever `other` had read beyond it.
+   */
+  adopt(other: UpstreamGroup): void {
+    for (const subscriber of other.subscribers) this.add(subscriber);
+    other.subscribers.clear();
+    other.close();
+    merges.inc();
+  }
+
   /** Ends the group: every subscriber gets `last` (if any) and completes. */
   close(last?: ExecutionResult): void {
     if (this.closed) return;
@@ -298,7 +348,7 @@ class UpstreamGroup {
     clearTimeout(this.retryTimer);
     void this.client?.dispose();
     for (const subscriber of [...this.subscribers]) subscriber.end(last);
-    this.onEmpty();
+    this.hooks.closed(this);
   }
 
   private connect(): void {
@@ -315,6 +365,8 @@ class UpstreamGroup {
       connectionParams: async () => ({ [IDENTITY_HEADER]: await tokens.sign(identity) }),
     });
     this.client = client;
+    // Every change after a cursor, or only what commits from now on (see `exact`).
+    const exact = this.cursor !== null;
     const variables: Record<string, unknown> = {};
     for (const name of this.plan.upstreamVariables)
       if (name in this.variables) variables[name] = this.variables[name];
@@ -323,8 +375,9 @@ class UpstreamGroup {
       { query: this.plan.upstreamOperation, variables, operationName: this.plan.primary.operationName },
       {
         next: (result) => {
+          if (this.client !== client) return;
           this.backoff = this.deps.settings.reconnectMinMs;
-          this.onEvent(result as ExecutionResult<Record<string, unknown>>);
+          this.onEvent(result as ExecutionResult<Record<string, unknown>>, exact);
         },
         error: (err) => {
           if (this.client !== client) return;
@@ -367,12 +420,15 @@ class UpstreamGroup {
   }
 
   /** Resolves one event (once for the whole group) and delivers it in order. */
-  private onEvent(result: ExecutionResult<Record<string, unknown>>): void {
+  private onEvent(result: ExecutionResult<Record<string, unknown>>, exact: boolean): void {
+    if (this.closed) return;
     // The stream read on without an event for us (filtered-out rows, or its start): remember where, so
     // a resubscription misses nothing committed since, even before the first event.
     const position = result.extensions?.[POSITION_EXTENSION];
     if (result.data == null && !result.errors?.length && typeof position === "string") {
       this.cursor = position;
+      // Once the events before it are delivered, the subscribers are served up to there.
+      this.delivery = this.delivery.then(() => this.reached(position, exact));
       return;
     }
     const root = result.data?.[this.plan.rootField] as Record<string, unknown> | null | undefined;
@@ -394,9 +450,21 @@ class UpstreamGroup {
     });
     this.delivery = this.delivery.then(async () => {
       const value = await resolved;
+      // Closed, or its subscribers taken over by a group that streams this event itself.
+      if (this.closed) return;
       deliveries.inc({ outcome: value.errors?.length ? "error" : "ok" });
       for (const subscriber of this.subscribers) subscriber.push(value);
+      if (typeof cursor === "string") this.reached(cursor, exact);
     });
+  }
+
+  /** Every subscriber has been served up to `position`: the family may join groups standing there. */
+  private reached(position: string, exact: boolean): void {
+    if (this.closed) return;
+    const previous = this.frontier;
+    this.frontier = position;
+    this.exact = exact;
+    this.hooks.advanced(this, previous);
   }
 
   private running = 0;
@@ -485,16 +553,33 @@ export interface SubscribeRequest {
 }
 
 /**
+ * The groups of one operation (with its variables but the cursor, tenant and roles): at most one live
+ * group, which subscriptions without `after` join, and the groups of subscriptions that resumed from
+ * a cursor and are replaying their backlog.
+ */
+interface Family {
+  live?: UpstreamGroup;
+  groups: Set<UpstreamGroup>;
+  /** The groups by frontier: those that may join (many clients resuming at once cost no scan per event). */
+  at: Map<string, Set<UpstreamGroup>>;
+}
+
+/**
  * Federated subscriptions: plans each subscription operation with @apollo/query-planner (a
  * `SubscriptionNode`: `primary` to the SIEM, `rest` to the others), keeps one upstream subscription
  * per (operation, variables, tenant, roles) and executes `Sequence[primary, rest]` per event with
  * @apollo/gateway's `executeQueryPlan`, the primary fetch answered from the event itself.
+ *
+ * A subscription resuming from a cursor replays its backlog through an upstream subscription of its
+ * own (its group), then joins the live group at the seam: when both have served their subscribers up
+ * to the same position, one of them (an exact one: see `UpstreamGroup.exact`) takes over the other's
+ * subscribers, and that position's successors reach each of them once. So the upstream subscriptions
+ * settle at one per distinct operation, however many clients resume, and none sees a gap or a repeat.
  */
 export class SubscriptionManager {
   private readonly planner: QueryPlanner;
   private readonly plans = new Map<string, Plan>();
-  private readonly groups = new Map<string, UpstreamGroup>();
-  private privateGroupSeq = 0;
+  private readonly families = new Map<string, Family>();
   /** The client-facing schema (for validation). */
   readonly schema: GraphQLSchema;
   /** Names of the subgraphs the supergraph joins (e.g. `posture`). */
@@ -520,7 +605,9 @@ export class SubscriptionManager {
 
   /** Upstream subscriptions open now. */
   get upstreamCount(): number {
-    return this.groups.size;
+    let count = 0;
+    for (const family of this.families.values()) count += family.groups.size;
+    return count;
   }
 
   /** Starts a client subscription; the result is what its transport drains. */
@@ -528,23 +615,41 @@ export class SubscriptionManager {
     const plan = this.planFor(request.document, request.operationName ?? undefined);
     const subscriber = new Subscriber(this.deps.settings.queueLimit, request.onOverflow);
     const { identity } = request;
-    const resumes = plan.after.variable
-      ? request.variables[plan.after.variable] != null
-      : plan.after.literal != null;
-    // A subscription resuming from a cursor replays its own history: it shares with no one.
-    const key = resumes
-      ? `private:${++this.privateGroupSeq}`
-      : JSON.stringify([
-          print(request.document),
-          request.operationName ?? null,
-          sortedJson(request.variables),
-          identity.tenantId,
-          [...identity.roles].sort(),
-        ]);
-    let group = this.groups.get(key);
+    const after = plan.after.variable ? request.variables[plan.after.variable] : plan.after.literal;
+    const cursor = typeof after === "string" ? after : null;
+    const variables =
+      plan.after.variable && plan.afterOnlyAsCursor
+        ? Object.fromEntries(
+            Object.entries(request.variables).filter(([name]) => name !== plan.after.variable),
+          )
+        : request.variables;
+    const key = JSON.stringify([
+      plan.shareKey,
+      request.operationName ?? null,
+      sortedJson(variables),
+      identity.tenantId,
+      [...identity.roles].sort(),
+    ]);
+    let family = this.families.get(key);
+    if (!family) {
+      family = { groups: new Set(), at: new Map() };
+      this.families.set(key, family);
+    }
+    // Without a cursor: the live group. With one: a group that has served its subscribers exactly up
+    // to it (a client back right after it left), else a group of its own that replays from there.
+    let group = cursor === null ? family.live : [...(family.at.get(cursor) ?? [])].find((g) => g.exact);
     if (!group) {
-      group = new UpstreamGroup(plan, request.variables, identity, this.full, () => this.groups.delete(key));
-      this.groups.set(key, group);
+      group = new UpstreamGroup(
+        plan,
+        request.variables,
+        identity,
+        this.full,
+        cursor,
+        this.hooks(key, family),
+      );
+      family.groups.add(group);
+      if (cursor === null) family.live = group;
+      else standAt(family, group, cursor);
     }
     group.add(subscriber);
     return subscriber;
@@ -552,7 +657,50 @@ export class SubscriptionManager {
 
   /** Ends every subscription (shutdown, new supergraph) with `last`, which tells clients to resume by cursor. */
   closeAll(last: ExecutionResult = GOING_AWAY_RESULT): void {
-    for (const group of [...this.groups.values()]) group.close(last);
+    for (const family of [...this.families.values()])
+      for (const group of [...family.groups]) group.close(last);
+  }
+
+  private hooks(key: string, family: Family): GroupHooks {
+    return {
+      advanced: (group, previous) => {
+        if (previous !== group.frontier) {
+          if (previous !== null) leave(family, group, previous);
+          standAt(family, group, group.frontier!);
+        }
+        this.join(family, group);
+      },
+      closed: (group) => {
+        if (group.frontier !== null) leave(family, group, group.frontier);
+        family.groups.delete(group);
+        if (family.live === group) family.live = undefined;
+        if (family.groups.size === 0 && this.families.get(key) === family) this.families.delete(key);
+      },
+    };
+  }
+
+  /**
+   * Joins the groups of a family that stand where `group` now stands: each has pushed every change up
+   * to that position to its subscribers and will push only later ones. One exact group goes on (the
+   * live one when it is exact, so that its subscribers stay where they are), and takes over the
+   * others' subscribers; each then gets every later change once. An inexact group never goes on in
+   * another's place: the changes it skips (see `UpstreamGroup.exact`) would be a gap for those it took
+   * over. The live group's subscribers may then get such a change, committed just before their
+   * subscription started: never one twice, never one missed.
+   */
+  private join(family: Family, group: UpstreamGroup): void {
+    if (family.groups.size < 2 || group.frontier === null) return;
+    const standing = family.at.get(group.frontier);
+    if (!standing || standing.size < 2) return;
+    const level = [...standing];
+    const live = family.live;
+    const kept = live?.exact && standing.has(live) ? live : level.find((g) => g.exact);
+    if (!kept) return;
+    for (const other of level)
+      if (other !== kept) {
+        if (family.live === other) family.live = kept;
+        kept.adopt(other);
+      }
   }
 
   private planFor(document: DocumentNode, operationName: string | undefined): Plan {
@@ -576,6 +724,7 @@ export class SubscriptionManager {
       });
     const rewritten = resumableOperation(node.primary.operation);
     return {
+      ...shareable(document, operationName, rewritten.after),
       operationContext: buildOperationContext({
         schema: this.schema,
         operationDocument: document,
@@ -657,6 +806,57 @@ function resumableOperation(text: string): {
   };
 }
 
+/**
+ * What identifies an operation among the groups that may share upstream subscriptions, whatever cursor
+ * it resumes from: its text without a literal `after` on its root field, and whether its `after`
+ * variable serves as nothing but the cursor (then its value is left out of the key as well).
+ */
+function shareable(
+  document: DocumentNode,
+  operationName: string | undefined,
+  after: Plan["after"],
+): Pick<Plan, "shareKey" | "afterOnlyAsCursor"> {
+  if (after.variable) {
+    let uses = 0;
+    visit(document, {
+      VariableDefinition: () => false,
+      Variable(node) {
+        if (node.name.value === after.variable) uses++;
+      },
+    });
+    return { shareKey: print(document), afterOnlyAsCursor: uses === 1 };
+  }
+  if (after.literal == null) return { shareKey: print(document), afterOnlyAsCursor: false };
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
+  );
+  const withoutCursor: DocumentNode = {
+    ...document,
+    definitions: document.definitions.map((d) =>
+      d !== operation
+        ? d
+        : {
+            ...operation,
+            selectionSet: {
+              ...operation.selectionSet,
+              selections: operation.selectionSet.selections.map((field) =>
+                field.kind !== Kind.FIELD
+                  ? field
+                  : {
+                      ...field,
+                      arguments: field.arguments?.filter(
+                        (a) => a.name.value !== "after" || a.value.kind !== Kind.STRING,
+                      ),
+                    },
+              ),
+            },
+          },
+    ),
+  };
+  return { shareKey: print(withoutCursor), afterOnlyAsCursor: false };
+}
+
 /** Drops variable definitions nothing refers to any more (the client's `after`, now replaced). */
 function withoutUnusedVariables(doc: DocumentNode): DocumentNode {
   const used = new Set<string>();
@@ -671,6 +871,20 @@ function withoutUnusedVariables(doc: DocumentNode): DocumentNode {
       return used.has(node.variable.name.value) ? undefined : null;
     },
   });
+}
+
+/** Files `group` under the frontier it stands at. */
+function standAt(family: Family, group: UpstreamGroup, frontier: string): void {
+  let standing = family.at.get(frontier);
+  if (!standing) family.at.set(frontier, (standing = new Set()));
+  standing.add(group);
+}
+
+/** Takes `group` out from under a frontier it has left. */
+function leave(family: Family, group: UpstreamGroup, frontier: string): void {
+  const standing = family.at.get(frontier);
+  standing?.delete(group);
+  if (standing?.size === 0) family.at.delete(frontier);
 }
 
 function sortedJson(value: unknown): unknown {

@@ -63,6 +63,7 @@ export function watchSse(
   url: string,
   token: string,
   query: string,
+  variables: Record<string, unknown> = {},
 ): { results: Stream["results"]; ended: Promise<void>; dispose(): void } {
   const client = createSseClient({
     url: `${url}/stream`,
@@ -71,7 +72,7 @@ export function watchSse(
   });
   const results: Stream["results"] = [];
   const ended = (async () => {
-    for await (const r of client.iterate({ query })) results.push(r as Stream["results"][number]);
+    for await (const r of client.iterate({ query, variables })) results.push(r as Stream["results"][number]);
   })();
   return { results, ended, dispose: () => client.dispose() };
 }

@@ -81,6 +81,8 @@ const EnvShape = {
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
+  LIVE_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  LIVE_CONNECTIONS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   SAFELIST_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
@@ -147,6 +149,13 @@ export interface Config {
   subscriptionKeepAliveMs: number;
   /** Subscriptions one gateway WebSocket connection may hold at once; past it a start is RATE_LIMITED. */
   subscriptionsPerConnection: number;
+  /**
+   * Live connections (WebSocket connections and SSE streams together) one user — a (tenant, subject)
+   * pair — may hold on one gateway at once; past it a new one is refused (close 4429, HTTP 429).
+   */
+  liveConnectionsPerUser: number;
+  /** Live connections all the users of one tenant may hold on one gateway at once (refused alike). */
+  liveConnectionsPerTenant: number;
   /** A manifest of the only operations the gateway runs (hash → text), or undefined: any operation. */
   safelistPath: string | undefined;
   /**
@@ -213,6 +222,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
+    liveConnectionsPerUser: e.LIVE_CONNECTIONS_PER_USER,
+    liveConnectionsPerTenant: e.LIVE_CONNECTIONS_PER_TENANT,
     safelistPath: e.SAFELIST_PATH,
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
