@@ -99,8 +99,11 @@ describe("automation: rules and playbooks", () => {
     ok(await platform.request(AutomatedIncidentDocument, { id }, token)).incident!;
   const runsOf = async (filter: { ruleId?: string; incidentId?: string }, token: string) =>
     ok(await platform.request(AutomationRunsDocument, { filter, first: 100 }, token)).automationRuns;
-  const playbookRuns = async (filter: { playbookId?: string; incidentId?: string }, token: string) =>
-    ok(await platform.request(PlaybookRunsDocument, { filter, first: 100 }, token)).playbookRuns;
+  const playbookRuns = async (
+    filter: { playbookId?: string; incidentId?: string; statuses?: Array<"SUCCEEDED" | "FAILED"> },
+    token: string,
+    first = 100,
+  ) => ok(await platform.request(PlaybookRunsDocument, { filter, first }, token)).playbookRuns;
 
   /** Raises an external alert on a new entity (so it opens an incident of its own); returns alert and incident. */
   async function raise(
@@ -393,6 +396,21 @@ describe("automation: rules and playbooks", () => {
       t.responder,
     );
     expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(["CONFLICT"]);
+
+    // The incident's run history, newest first, by status, one page at a time; a filter id must be a UUID.
+    const history = await playbookRuns({ incidentId: created.id }, t.reader);
+    expect(history.nodes.map((r) => r.id)).toEqual([failed.id, run.id]);
+    expect(history.totalCount).toBe(2);
+    const byStatus = await playbookRuns({ incidentId: created.id, statuses: ["FAILED"] }, t.reader);
+    expect([byStatus.nodes.map((r) => r.id), byStatus.totalCount]).toEqual([[failed.id], 1]);
+    const firstPage = await playbookRuns({ incidentId: created.id }, t.reader, 1);
+    expect([firstPage.nodes.map((r) => r.id), firstPage.totalCount]).toEqual([[failed.id], 2]);
+    const badId = await platform.request(
+      PlaybookRunsDocument,
+      { filter: { incidentId: "not-a-uuid" }, first: 10 },
+      t.reader,
+    );
+    expect(problems(badId)).toEqual(["filter.incidentId: must be a UUID"]);
   });
 
   it("runs rules in ascending order, each seeing the changes of the ones before", async () => {

@@ -11,6 +11,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { runHistoryPage } from "./run-history";
 import {
   checkAutomationRule,
   type AutomationRuleDefinition,
@@ -191,48 +192,20 @@ export class AutomationService {
   }
 
   /** What rules did, newest first. */
-  async runs(filter: AutomationRunQuery | undefined, args: PageArgs): Promise<AutomationRunConnection> {
-    const page = toKeysetPage(args, "time");
-    const where = ["tenant_id = $1"];
-    const params: unknown[] = [this.identity.tenantId];
-    const problems: InputProblem[] = [];
-    for (const [field, column] of [
-      ["ruleId", "rule_id"],
-      ["incidentId", "incident_id"],
-    ] as const) {
-      const value = filter?.[field];
-      if (value == null) continue;
-      if (!isUuid(value)) problems.push({ field: `filter.${field}`, message: "must be a UUID" });
-      params.push(value);
-      where.push(`${column} = $${params.length}`);
-    }
-    if (problems.length) throw new BadUserInputError("Invalid filter.", problems);
-    const base = [...params];
-    const baseWhere = where.join(" AND ");
-    if (page.after) {
-      params.push(page.after[0], page.after[1]);
-      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-    }
-    params.push(page.first + 1);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(
-        `SELECT * FROM automation_runs WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-        params,
-      ),
+  runs(filter: AutomationRunQuery | undefined, args: PageArgs): Promise<AutomationRunConnection> {
+    const ids = [
+      ["ruleId", "rule_id", filter?.ruleId],
+      ["incidentId", "incident_id", filter?.incidentId],
+    ] as const;
+    return runHistoryPage(
+      this.db,
+      this.identity.tenantId,
+      "automation_runs",
+      { ids },
+      args,
+      automationRunFromRow,
+      AutomationRunConnection,
     );
-    return AutomationRunConnection.from({
-      rows: rows.map(automationRunFromRow),
-      page,
-      total: async () =>
-        Number(
-          (
-            await this.db.read((m) =>
-              m.query(`SELECT count(*) AS n FROM automation_runs WHERE ${baseWhere}`, base),
-            )
-          )[0].n,
-        ),
-      cursorOf: (r) => [r.createdAt.toISOString(), r.id],
-    });
   }
 
   private check(

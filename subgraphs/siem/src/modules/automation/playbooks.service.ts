@@ -16,6 +16,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { runHistoryPage } from "./run-history";
 import { parseIsoDuration } from "../rules/durations";
 import { DEFAULT_BODY_TEMPLATE, templateProblems } from "./body-template";
 import {
@@ -262,52 +263,20 @@ export class PlaybooksService {
   }
 
   /** Playbook runs, newest first. */
-  async runs(filter: PlaybookRunFilter | undefined, args: PageArgs): Promise<PlaybookRunConnection> {
-    const page = toKeysetPage(args, "time");
-    const where = ["tenant_id = $1"];
-    const params: unknown[] = [this.identity.tenantId];
-    const problems: InputProblem[] = [];
-    for (const [field, column] of [
-      ["playbookId", "playbook_id"],
-      ["incidentId", "incident_id"],
-    ] as const) {
-      const value = filter?.[field];
-      if (value == null) continue;
-      if (!isUuid(value)) problems.push({ field: `filter.${field}`, message: "must be a UUID" });
-      params.push(value);
-      where.push(`${column} = $${params.length}`);
-    }
-    if (problems.length) throw new BadUserInputError("Invalid filter.", problems);
-    if (filter?.statuses?.length) {
-      params.push(filter.statuses);
-      where.push(`status = ANY($${params.length}::text[])`);
-    }
-    const base = [...params];
-    const baseWhere = where.join(" AND ");
-    if (page.after) {
-      params.push(page.after[0], page.after[1]);
-      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-    }
-    params.push(page.first + 1);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(
-        `SELECT * FROM playbook_runs WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-        params,
-      ),
+  runs(filter: PlaybookRunFilter | undefined, args: PageArgs): Promise<PlaybookRunConnection> {
+    const ids = [
+      ["playbookId", "playbook_id", filter?.playbookId],
+      ["incidentId", "incident_id", filter?.incidentId],
+    ] as const;
+    return runHistoryPage(
+      this.db,
+      this.identity.tenantId,
+      "playbook_runs",
+      { ids, statuses: filter?.statuses },
+      args,
+      playbookRunFromRow,
+      PlaybookRunConnection,
     );
-    return PlaybookRunConnection.from({
-      rows: rows.map(playbookRunFromRow),
-      page,
-      total: async () =>
-        Number(
-          (
-            await this.db.read((m) =>
-              m.query(`SELECT count(*) AS n FROM playbook_runs WHERE ${baseWhere}`, base),
-            )
-          )[0].n,
-        ),
-      cursorOf: (r) => [r.createdAt.toISOString(), r.id],
-    });
   }
 
   /** Checks a complete definition, adding its faults to `problems`; returns it as stored. */
