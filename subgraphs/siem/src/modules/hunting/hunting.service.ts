@@ -5,13 +5,13 @@ import {
   newId,
   NotFoundError,
   textProblem,
-  toKeysetPage,
   writeAudit,
   type Identity,
   type InputProblem,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { newestFirstPage } from "./newest-page";
 import { MITRE_TACTICS, TECHNIQUE_ID_PATTERN } from "../rules/rule-spec";
 import { HUNT_LIMITS, prepareHunt, runHunt, type HuntOptions, type HuntOutcome } from "./hunt-runner";
 import {
@@ -133,31 +133,15 @@ export class HuntingService {
   }
 
   /** Saved queries, newest first. */
-  async list(args: PageArgs): Promise<HuntingQueryConnection> {
-    const page = toKeysetPage(args, "none");
-    const params: unknown[] = [this.identity.tenantId, page.first + 1];
-    if (page.after) params.push(page.after[1]);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(
-        `SELECT * FROM hunting_queries WHERE tenant_id = $1${page.after ? " AND id < $3::uuid" : ""} ORDER BY id DESC LIMIT $2`,
-        params,
-      ),
+  list(args: PageArgs): Promise<HuntingQueryConnection> {
+    return newestFirstPage(
+      this.db,
+      this.identity.tenantId,
+      "hunting_queries",
+      args,
+      huntingQueryFromRow,
+      HuntingQueryConnection,
     );
-    return HuntingQueryConnection.from({
-      rows: rows.map(huntingQueryFromRow),
-      page,
-      total: async () =>
-        Number(
-          (
-            await this.db.read((m) =>
-              m.query(`SELECT count(*) AS n FROM hunting_queries WHERE tenant_id = $1`, [
-                this.identity.tenantId,
-              ]),
-            )
-          )[0].n,
-        ),
-      cursorOf: (q) => [null, q.id],
-    });
   }
 
   async byId(id: string): Promise<HuntingQuery | null> {

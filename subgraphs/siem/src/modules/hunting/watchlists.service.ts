@@ -13,6 +13,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { newestFirstPage } from "./newest-page";
 import { watchlistAliasesOfFilter } from "../rules/rule-filter";
 import type { RuleSpec } from "../rules/rule-spec";
 import { textProblems } from "./hunting.service";
@@ -88,29 +89,15 @@ export class WatchlistsService {
   ) {}
 
   /** The tenant's watchlists, newest first. */
-  async list(args: PageArgs): Promise<WatchlistConnection> {
-    const page = toKeysetPage(args, "none");
-    const params: unknown[] = [this.identity.tenantId, page.first + 1];
-    if (page.after) params.push(page.after[1]);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(
-        `SELECT * FROM watchlists WHERE tenant_id = $1${page.after ? " AND id < $3::uuid" : ""} ORDER BY id DESC LIMIT $2`,
-        params,
-      ),
+  list(args: PageArgs): Promise<WatchlistConnection> {
+    return newestFirstPage(
+      this.db,
+      this.identity.tenantId,
+      "watchlists",
+      args,
+      watchlistFromRow,
+      WatchlistConnection,
     );
-    return WatchlistConnection.from({
-      rows: rows.map(watchlistFromRow),
-      page,
-      total: async () =>
-        Number(
-          (
-            await this.db.read((m) =>
-              m.query(`SELECT count(*) AS n FROM watchlists WHERE tenant_id = $1`, [this.identity.tenantId]),
-            )
-          )[0].n,
-        ),
-      cursorOf: (w) => [null, w.id],
-    });
   }
 
   /** One watchlist by id or by alias (any case); null when the tenant has none such. */
