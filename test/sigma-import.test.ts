@@ -97,7 +97,7 @@ describe("Sigma import", () => {
     const bad = [
       "title: Whoami\nid: 0d5a8e1f-0000-4000-8000-00000000000a\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\whoami.exe'\n  condition: selection\n",
       "title: [broken\n",
-      "title: Many failed sign-ins\nid: 0d5a8e1f-0000-4000-8000-00000000000b\ncorrelation:\n  type: event_count\n  rules: [x]\n  timespan: 1h\n",
+      "title: Many failed sign-ins\nid: 0d5a8e1f-0000-4000-8000-00000000000b\ncorrelation:\n  type: temporal\n  rules: [x]\n  timespan: 1h\n",
       "title: No condition\nid: 0d5a8e1f-0000-4000-8000-00000000000c\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: StopLogging\n",
       "title: Encoded\nid: 0d5a8e1f-0000-4000-8000-00000000000d\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    userAgent|base64: curl\n    tlsDetails.cipherSuite: x\n  condition: selection\n",
     ];
@@ -120,7 +120,16 @@ describe("Sigma import", () => {
       [1, "4db60cc0-36fb-42b7-9b58-a5b53019fb74", "CREATED", []],
       [2, "0d5a8e1f-0000-4000-8000-00000000000a", "REJECTED", ["UNSUPPORTED_LOGSOURCE logsource"]],
       [3, null, "REJECTED", ["INVALID_YAML "]],
-      [4, "0d5a8e1f-0000-4000-8000-00000000000b", "REJECTED", ["UNSUPPORTED_RULE_TYPE correlation"]],
+      [
+        4,
+        "0d5a8e1f-0000-4000-8000-00000000000b",
+        "REJECTED",
+        [
+          "UNSUPPORTED_CORRELATION correlation.type",
+          "INVALID_REFERENCE correlation.rules[0]",
+          "MISSING_FIELD correlation.condition",
+        ],
+      ],
       [5, "0d5a8e1f-0000-4000-8000-00000000000c", "REJECTED", ["MISSING_FIELD detection.condition"]],
       [
         6,
@@ -172,7 +181,7 @@ describe("Sigma import", () => {
     const [audit] = await inTenant(ds, tenant, (m) =>
       m.query(`SELECT actor, details FROM audit_log WHERE action = 'rules.sigma.imported'`),
     );
-    expect(audit.details).toEqual({ created: 2, updated: 0, unchanged: 0, rejected: 5 });
+    expect(audit.details).toEqual({ created: 2, updated: 0, unchanged: 0, rejected: 5, referenced: 0 });
   });
 
   it("fires each imported NRT rule on exactly the fixture events its Sigma rule describes", async () => {
@@ -291,6 +300,244 @@ level: medium
         [{ type: "ACCOUNT", value: "diego.siciliani@contoso.com" }],
       ],
     ]);
+  });
+
+  it("imports event_count and value_count correlations as summarised scheduled rules that fire on ingested events; the rule they refer to is not stored on its own", async () => {
+    const tenant = "sigma-correlation";
+    const failed = `title: Failed password sign-in
+id: 3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f
+name: failed_password_signin
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: 50126
+  condition: selection
+level: low
+`;
+    const correlations = `title: Many failed sign-ins for one account
+id: 4d2e3f50-6b7c-4d8e-9fa0-1b2c3d4e5f60
+correlation:
+  type: event_count
+  rules:
+    - failed_password_signin
+  group-by:
+    - UserPrincipalName
+  timespan: 1h
+  condition:
+    gte: 3
+level: high
+---
+title: Failed sign-ins for one account from several addresses
+id: 5e3f4061-7c8d-4e9f-a0b1-2c3d4e5f6071
+correlation:
+  type: value_count
+  rules:
+    - 3C1D2E4F-5A6B-4C7D-8E9F-0A1B2C3D4E5F
+  group-by:
+    - UserPrincipalName
+  timespan: 1h
+  condition:
+    field: IPAddress
+    gt: 1
+level: medium
+`;
+    const yaml = `${failed}---\n${correlations}`;
+    const payload = await imported(tenant, yaml, { enabled: true });
+    expect([
+      payload.createdCount,
+      payload.updatedCount,
+      payload.unchangedCount,
+      payload.rejectedCount,
+      payload.referencedCount,
+    ]).toEqual([2, 0, 0, 0, 1]);
+    const [base, count, distinct] = payload.results;
+    expect([base.status, base.ruleId, base.rule, base.problems]).toEqual(["REFERENCED", null, null, []]);
+    expect(base.notes).toEqual([
+      "Not imported on its own: the correlation rules Many failed sign-ins for one account, Failed sign-ins for one account from several addresses of this import refer to it, and Sigma does not generate such rules unless the correlation says generate: true.",
+    ]);
+    expect(count.rule).toMatchObject({
+      kind: "SCHEDULED",
+      enabled: true,
+      severity: "HIGH",
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+      definition: {
+        filter: {
+          all: [
+            { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
+            { field: "attributes.error_code", op: "eq", value: 50126 },
+          ],
+        },
+        summarize: { by: ["attributes.user.email_addr"], aggregate: "COUNT", field: null },
+        trigger: { operator: "GTE", threshold: 3 },
+        entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+      },
+      sigma: { id: "4d2e3f50-6b7c-4d8e-9fa0-1b2c3d4e5f60" },
+    });
+    expect(count.rule!.sigma!.yaml).toContain("name: failed_password_signin");
+    expect(distinct.rule!.definition.summarize).toEqual({
+      by: ["attributes.user.email_addr"],
+      aggregate: "DISTINCT_COUNT",
+      field: "src_ip",
+    });
+    expect(await ruleCount(tenant)).toBe(2);
+
+    // Megan fails three times from two addresses within the hour, Alex twice, and Megan's success is no failure.
+    const signIn = (n: number, user: string, ip: string, errorCode: number) => ({
+      id: `sigma-corr-${n}`,
+      createdDateTime: `2026-11-20T09:${String(10 + n * 5).padStart(2, "0")}:00Z`,
+      userPrincipalName: user,
+      appDisplayName: "OfficeHome",
+      ipAddress: ip,
+      status: { errorCode },
+    });
+    const megan = "megan.bowen@contoso.com";
+    const alex = "alex.wilber@contoso.com";
+    const ingested = ok(
+      await platform.request(
+        IngestEventsDocument,
+        {
+          connector: "ENTRA_SIGNIN",
+          records: [
+            signIn(1, megan, "198.51.100.1", 50126),
+            signIn(2, alex, "198.51.100.9", 50126),
+            signIn(3, megan, "198.51.100.1", 50126),
+            signIn(4, megan, "198.51.100.2", 50126),
+            signIn(5, alex, "198.51.100.9", 50126),
+            signIn(6, megan, "198.51.100.3", 0),
+          ],
+        },
+        await platform.token([Role.INGESTOR], tenant),
+      ),
+    ).ingestEvents;
+    expect(ingested.acceptedCount).toBe(6);
+
+    const end = new Date("2026-11-20T10:00:00Z");
+    expect(await run(tenant, count.ruleId!, end)).toEqual({ alerts: 1, results: 1 });
+    expect(await alertedIds(tenant, count.ruleId!)).toEqual(["sigma-corr-1", "sigma-corr-3", "sigma-corr-4"]);
+    expect(await run(tenant, distinct.ruleId!, end)).toEqual({ alerts: 1, results: 1 });
+    expect(await alertedIds(tenant, distinct.ruleId!)).toEqual([
+      "sigma-corr-1",
+      "sigma-corr-3",
+      "sigma-corr-4",
+    ]);
+    const alerts = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT title, entities FROM alerts WHERE rule_id = ANY($1::uuid[]) ORDER BY title`, [
+        [count.ruleId, distinct.ruleId],
+      ]),
+    );
+    expect(alerts.map((a: { title: string; entities: unknown }) => [a.title, a.entities])).toEqual([
+      [
+        `Failed sign-ins for one account from several addresses — ${megan}`,
+        [{ type: "ACCOUNT", value: megan }],
+      ],
+      [`Many failed sign-ins for one account — ${megan}`, [{ type: "ACCOUNT", value: megan }]],
+    ]);
+    // The next hour has none of these events: nothing fires.
+    expect(await run(tenant, count.ruleId!, new Date("2026-11-20T11:00:00Z"))).toEqual({
+      alerts: 0,
+      results: 0,
+    });
+
+    // Imported again: unchanged; with the rule they refer to changed, both correlations get a new version.
+    const again = await imported(tenant, yaml);
+    expect(again.results.map((r) => [r.status, r.ruleId, r.rule?.version ?? null])).toEqual([
+      ["REFERENCED", null, null],
+      ["UNCHANGED", count.ruleId, 1],
+      ["UNCHANGED", distinct.ruleId, 1],
+    ]);
+    const revised = await imported(tenant, yaml.replace("ResultType: 50126", "ResultType: [50126, 50053]"));
+    expect(
+      revised.results.map((r) => [r.status, r.ruleId, r.rule?.version ?? null, r.rule?.enabled ?? null]),
+    ).toEqual([
+      ["REFERENCED", null, null, null],
+      ["UPDATED", count.ruleId, 2, true],
+      ["UPDATED", distinct.ruleId, 2, true],
+    ]);
+    expect(revised.results[1].rule!.definition.filter).toEqual({
+      all: [
+        { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
+        { field: "attributes.error_code", op: "in", value: [50126, 50053] },
+      ],
+    });
+    expect(await ruleCount(tenant)).toBe(2);
+
+    // A temporal correlation is rejected with its reason; nothing more is stored.
+    const temporal = await imported(
+      tenant,
+      `${failed}---\n${correlations.split("---\n")[0].replace("event_count", "temporal").replace("4d2e3f50", "4d2e3f51")}`,
+    );
+    expect(temporal.results.map((r) => [r.status, r.problems.map((p) => `${p.code} ${p.path}`)])).toEqual([
+      ["REFERENCED", []],
+      ["REJECTED", ["UNSUPPORTED_CORRELATION correlation.type"]],
+    ]);
+    expect(await ruleCount(tenant)).toBe(2);
+  });
+
+  it("imports each rule of a rule collection (action: global, repeat, reset) on its own", async () => {
+    const tenant = "sigma-collection";
+    const yaml = `action: global
+title: CloudTrail trail change
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    eventSource: cloudtrail.amazonaws.com
+  condition: selection and change
+level: medium
+---
+id: 6f405172-8d9e-4fa0-b1c2-3d4e5f607182
+detection:
+  change:
+    eventName: StopLogging
+---
+action: repeat
+id: 70516283-9eaf-40b1-82d3-4e5f60718293
+title: CloudTrail trail deleted
+detection:
+  change:
+    eventName: DeleteTrail
+---
+action: reset
+---
+action: repeat
+id: 81627394-afb0-41c2-93e4-5f6071829304
+level: high
+`;
+    const payload = await imported(tenant, yaml, { enabled: true, queryFrequency: "P1D" });
+    expect(
+      payload.results.map((r) => [r.document, r.sigmaId, r.status, r.title, r.rule?.severity ?? null]),
+    ).toEqual([
+      [2, "6f405172-8d9e-4fa0-b1c2-3d4e5f607182", "CREATED", "CloudTrail trail change", "MEDIUM"],
+      [3, "70516283-9eaf-40b1-82d3-4e5f60718293", "CREATED", "CloudTrail trail deleted", "MEDIUM"],
+      // A reset forgets the global parts, not the rule before it: a repeat after it is that rule again.
+      [5, "81627394-afb0-41c2-93e4-5f6071829304", "CREATED", "CloudTrail trail deleted", "HIGH"],
+    ]);
+    expect(payload.results[1].rule!.definition.filter).toEqual({
+      all: [
+        { field: "connector", op: "eq", value: "AWS_CLOUDTRAIL" },
+        { field: "attributes.event_source", op: "eq", value: "cloudtrail.amazonaws.com" },
+        { field: "attributes.event_name", op: "eq", value: "DeleteTrail" },
+      ],
+    });
+    // Each stored rule keeps its whole YAML, which imports again as the same rule.
+    const stored = payload.results[1].rule!.sigma!.yaml;
+    expect(stored).toContain("title: CloudTrail trail deleted");
+    expect(
+      (await imported(tenant, stored, { queryFrequency: "P1D" })).results.map((r) => [r.status, r.ruleId]),
+    ).toEqual([["UNCHANGED", payload.results[1].ruleId]]);
+    await ingestAll(tenant);
+    const expected = fixtureIds("AWS_CLOUDTRAIL", (r) => {
+      const rec = r as { eventSource?: string; eventName?: string };
+      return rec.eventSource === "cloudtrail.amazonaws.com" && rec.eventName === "DeleteTrail";
+    });
+    expect(expected.length).toBeGreaterThan(0);
+    const ruleId = payload.results[1].ruleId!;
+    await run(tenant, ruleId, new Date("2026-11-21T00:00:00Z"));
+    expect(await alertedIds(tenant, ruleId)).toEqual(expected);
   });
 
   it("re-imports by Sigma id: the same rule is unchanged, a changed one gets a new version, the enabled state is kept; each tenant has its own", async () => {

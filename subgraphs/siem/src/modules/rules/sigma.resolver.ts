@@ -8,7 +8,7 @@ export class SigmaResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => ImportSigmaRulesPayload, {
     description:
-      "Imports Sigma rules (ADMIN) as analytics rules: one or more YAML documents separated by `---`. Each rule is created, or — when a rule with its Sigma `id` was imported before — updated; a rule that cannot be evaluated exactly (unknown log source or field, unsupported modifier, keyword search, correlation…) is rejected with its reasons and the others are kept. New rules start disabled unless `options.enabled`. See docs/sigma.md for what translates.",
+      "Imports Sigma rules (ADMIN) as analytics rules: one or more YAML documents separated by `---` (rule collections with `action: global`, `reset` and `repeat` included). Each rule is created, or — when a rule with its Sigma `id` was imported before — updated; event_count and value_count correlation rules become summarised scheduled rules over the rules of the import they refer to, which are not imported on their own unless `generate: true`. A rule that cannot be evaluated exactly (unknown log source or field, unsupported modifier, keyword search, temporal correlation…) is rejected with its reasons and the others are kept. New rules start disabled unless `options.enabled`. See docs/sigma.md for what translates.",
   })
   importSigmaRules(
     @Arg("yaml", {

@@ -89,7 +89,7 @@ export class SigmaImportService {
   /**
    * Translates every rule of the YAML and, in one transaction, creates the new ones and updates those imported
    * before (by tenant and Sigma id; a rule whose definition and YAML are the same is left as it is). A rejected
-   * rule stores nothing and does not stop the others. A rule imported again keeps its enabled state unless the
+   * rule stores nothing and does not stop the others; nor does a rule only correlations use (REFERENCED). A rule imported again keeps its enabled state unless the
    * options say otherwise.
    */
   async import(yaml: string, given: SigmaImportOptions | null | undefined): Promise<ImportSigmaRulesPayload> {
@@ -111,7 +111,11 @@ export class SigmaImportService {
           line: doc.line,
           sigmaId: doc.sigmaId,
           title: doc.title,
-          status: SigmaImportStatus.REJECTED,
+          status:
+            doc.spec === null
+              ? SigmaImportStatus.REJECTED
+              : // Translated, and left to the correlations that refer to it: nothing of its own is stored.
+                SigmaImportStatus.REFERENCED,
           ruleId: null,
           rule: null,
           problems: doc.problems.map((p) => Object.assign(new SigmaProblem(), p)),
@@ -121,7 +125,7 @@ export class SigmaImportService {
     );
     // In Sigma id order, so two imports of overlapping rule sets wait for each other instead of deadlocking.
     const accepted = documents
-      .filter((doc) => doc.spec !== null)
+      .filter((doc) => doc.spec !== null && doc.standalone)
       .sort((a, b) => (a.sigmaId! < b.sigmaId! ? -1 : a.sigmaId! > b.sigmaId! ? 1 : 0));
     if (accepted.length) {
       await this.db.write(async (m) => {
@@ -148,6 +152,7 @@ export class SigmaImportService {
               updated: counts.updatedCount,
               unchanged: counts.unchangedCount,
               rejected: counts.rejectedCount,
+              referenced: counts.referencedCount,
             },
           },
         ]);
@@ -164,6 +169,7 @@ export class SigmaImportService {
       updatedCount: count(SigmaImportStatus.UPDATED),
       unchangedCount: count(SigmaImportStatus.UNCHANGED),
       rejectedCount: count(SigmaImportStatus.REJECTED),
+      referencedCount: count(SigmaImportStatus.REFERENCED),
     };
   }
 

@@ -5,6 +5,7 @@ import { normalize, parseNdjson } from "../connectors/normalizers";
 import type { ConnectorKind } from "../events/event.model";
 import { compileFilterToPredicate, type EventLike } from "./rule-filter";
 import { SIGMA_LIMITS, SigmaInputError, translateSigmaYaml, type SigmaImportOptions } from "./sigma";
+import { mergeRuleParts } from "./sigma-collections";
 
 /** YAML from an indented template literal: the template's common indentation removed, then the values put in. */
 function y(strings: TemplateStringsArray, ...values: unknown[]): string {
@@ -916,26 +917,7 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       ],
     },
     {
-      name: "a correlation rule",
-      yaml: y`
-        title: Many failed logins
-        id: 0e95725d-7320-415d-80f7-004da920fc11
-        correlation:
-          type: event_count
-          rules:
-            - failed_login
-          group-by:
-            - User
-          timespan: 1h
-          condition:
-            gte: 100
-      `,
-      problems: [
-        "UNSUPPORTED_RULE_TYPE correlation: Sigma correlation rules (event_count, value_count, temporal…) are not supported; import the rules they refer to",
-      ],
-    },
-    {
-      name: "a rule collection's action document, an unsupported status, another taxonomy",
+      name: "an unsupported status, another taxonomy",
       yaml: y`
         ${CLOUDTRAIL}status: unsupported
         taxonomy: ocsf
@@ -984,12 +966,6 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       expect(rejection(yaml, options)).toEqual(problems);
     });
   }
-
-  it("rejects a rule collection document", () => {
-    expect(rejection("action: global\ntitle: Common\nlogsource:\n  product: aws\n")).toEqual([
-      "UNSUPPORTED_RULE_TYPE action: rule collection documents (action: global) are not supported; send each rule complete",
-    ]);
-  });
 });
 
 describe("Sigma import input: multi-document YAML, limits and hostile documents", () => {
@@ -1144,4 +1120,567 @@ describe("Sigma semantics over the fixtures (the NRT predicate)", () => {
       expect(matched).toEqual(expected);
     });
   }
+});
+
+describe("Sigma correlation rules", () => {
+  const FAILED = "5c4c2b9a-1d2e-4f30-8a4b-6c7d8e9f0a11";
+  const LOCKED = "6d5d3c0b-2e3f-4a41-9b5c-7d8e9f0a1b22";
+  const CORRELATION = "7e6e4d1c-3f40-4b52-8c6d-8e9f0a1b2c33";
+  const base = (name: string, id: string, codes: string, extra = "") => y`
+    title: Sign-in failed ${name}
+    id: ${id}
+    name: ${name}
+    tags: [attack.credential_access, attack.t1110]
+    logsource:
+      product: azure
+      service: signinlogs
+    detection:
+      selection:
+        ResultType: ${codes}
+      condition: selection
+    level: low
+    ${extra}
+  `;
+  const failed = base("failed_signin", FAILED, "50126");
+  const locked = base("locked_signin", LOCKED, "50053");
+  /** A correlation rule whose `correlation:` section is the given lines (indented two spaces each). */
+  const correlation = (body: string, extra = "", id = CORRELATION) =>
+    `title: Many failed sign-ins\nid: ${id}\nname: many_failed\n${extra}correlation:\n${body
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n")}\nlevel: high\n`;
+  const EVENT_COUNT =
+    "type: event_count\nrules:\n  - failed_signin\ngroup-by:\n  - UserPrincipalName\ntimespan: 1h\ncondition:\n  gte: 10";
+  const translate = (...docs: string[]) => translateSigmaYaml(docs.join("---\n"));
+  /** The problems of the correlation rules among the documents, as `code path: message` lines. */
+  const problemsOf = (...docs: string[]) =>
+    translate(...docs)
+      .filter((r) => r.yaml.includes("correlation:"))
+      .flatMap((r) => r.problems.map((p) => `${p.code} ${p.path}: ${p.message}`));
+  const signins = connector("ENTRA_SIGNIN");
+
+  it("turns event_count with group-by into a count per group over the timespan; the base rule is not imported on its own", () => {
+    const [rule, corr] = translate(failed, correlation(EVENT_COUNT));
+    expect([rule.sigmaId, rule.standalone, rule.problems]).toEqual([FAILED, false, []]);
+    expect(rule.spec).not.toBeNull();
+    expect(rule.notes).toEqual([
+      "Not imported on its own: the correlation rule Many failed sign-ins of this import refers to it, and Sigma does not generate such rules unless the correlation says generate: true.",
+    ]);
+    expect([corr.sigmaId, corr.standalone, corr.problems]).toEqual([CORRELATION, true, []]);
+    expect(corr.spec).toEqual({
+      kind: "SCHEDULED",
+      displayName: "Many failed sign-ins",
+      description: [
+        'Sigma event_count correlation of "Sign-in failed failed_signin" (document 1).',
+        `Imported from Sigma rule ${CORRELATION}.`,
+      ].join("\n\n"),
+      severity: "HIGH",
+      enabled: false,
+      filter: { all: [signins, { field: "attributes.error_code", op: "eq", value: 50126 }] },
+      summarize: { by: ["attributes.user.email_addr"], aggregate: "COUNT" },
+      trigger: { operator: "GTE", threshold: 10 },
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+      tactics: ["CredentialAccess"],
+      techniques: ["T1110"],
+      entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+      alertPerResult: true,
+    });
+    expect(corr.notes).toEqual([
+      "The correlation has no tags: it takes the ATT&CK tags of the rules it refers to.",
+    ]);
+    // Stored with the rule it refers to, so its YAML imports again on its own.
+    expect(corr.yaml).toBe(`${correlation(EVENT_COUNT).trim()}\n---\n${failed.trim()}`);
+    expect(translate(corr.yaml).map((r) => [r.sigmaId, r.standalone, r.problems])).toEqual([
+      [CORRELATION, true, []],
+      [FAILED, false, []],
+    ]);
+  });
+
+  it("refers to rules by id as well as by name, in any order of the documents", () => {
+    const byId = correlation(EVENT_COUNT.replace("- failed_signin", `- ${FAILED.toUpperCase()}`));
+    const [corr, rule] = translate(byId, failed);
+    expect([corr.problems, rule.standalone]).toEqual([[], false]);
+    expect(corr.spec!.filter).toEqual({
+      all: [signins, { field: "attributes.error_code", op: "eq", value: 50126 }],
+    });
+  });
+
+  it("turns value_count into a distinct count of the field per group, with the correlation's own tags", () => {
+    const body = EVENT_COUNT.replace("event_count", "value_count").replace(
+      "gte: 10",
+      "field: IPAddress\n  gt: 3",
+    );
+    const [, corr] = translate(failed, correlation(body, "tags: [attack.t1110.003]\n"));
+    expect(corr.problems).toEqual([]);
+    expect(corr.spec).toMatchObject({
+      summarize: { by: ["attributes.user.email_addr"], aggregate: "DISTINCT_COUNT", field: "src_ip" },
+      trigger: { operator: "GT", threshold: 3 },
+      tactics: [],
+      techniques: ["T1110.003"],
+    });
+  });
+
+  it("counts the events of several rules over one log source as the OR of their searches", () => {
+    const body = EVENT_COUNT.replace("- failed_signin", "- failed_signin\n  - locked_signin");
+    const [first, second, corr] = translate(failed, locked, correlation(body));
+    expect([first.standalone, second.standalone, corr.problems]).toEqual([false, false, []]);
+    expect(corr.spec!.filter).toEqual({
+      all: [
+        signins,
+        {
+          any: [
+            { field: "attributes.error_code", op: "eq", value: 50126 },
+            { field: "attributes.error_code", op: "eq", value: 50053 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("imports the base rules on their own too when the correlation or the rule says generate: true", () => {
+    const generated = translate(failed, correlation(`${EVENT_COUNT}\ngenerate: true`));
+    expect(generated.map((r) => [r.standalone, r.notes.length])).toEqual([
+      [true, 0],
+      [true, 1],
+    ]);
+    const own = translate(base("failed_signin", FAILED, "50126", "generate: true"), correlation(EVENT_COUNT));
+    expect(own.map((r) => r.standalone)).toEqual([true, true]);
+    // A rule no correlation refers to is imported as always.
+    expect(translate(failed, locked, correlation(EVENT_COUNT)).map((r) => r.standalone)).toEqual([
+      false,
+      true,
+      true,
+    ]);
+  });
+
+  it("takes a range that allows one count, or bounds it on one side only; without group-by it counts all events", () => {
+    const trigger = (condition: string) => {
+      const body = EVENT_COUNT.replace("group-by:\n  - UserPrincipalName\n", "").replace(
+        "gte: 10",
+        condition,
+      );
+      const [, corr] = translate(failed, correlation(body));
+      expect(corr.problems).toEqual([]);
+      expect(corr.spec!.summarize).toEqual({ by: [], aggregate: "COUNT" });
+      return corr.spec!.trigger;
+    };
+    expect(trigger("gte: 5\n  lte: 5")).toEqual({ operator: "EQ", threshold: 5 });
+    expect(trigger("gt: 4\n  lt: 6")).toEqual({ operator: "EQ", threshold: 5 });
+    expect(trigger("gt: 4\n  gte: 2")).toEqual({ operator: "GTE", threshold: 5 });
+    expect(trigger("gte: 0\n  lt: 6")).toEqual({ operator: "LTE", threshold: 5 });
+    expect(trigger("lte: 3")).toEqual({ operator: "LTE", threshold: 3 });
+    expect(trigger("eq: 7")).toEqual({ operator: "EQ", threshold: 7 });
+    expect(trigger("neq: 0")).toEqual({ operator: "NE", threshold: 0 });
+  });
+
+  it("keeps the schedule options: a frequency shorter than the timespan makes the windows overlap", () => {
+    const results = translateSigmaYaml([failed, correlation(EVENT_COUNT)].join("---\n"), {
+      queryFrequency: "PT10M",
+      enabled: true,
+    });
+    expect(results[1].spec).toMatchObject({ queryFrequency: "PT10M", queryPeriod: "PT1H", enabled: true });
+  });
+
+  const rejections: Array<{ name: string; docs: () => string[]; problems: string[] }> = [
+    {
+      name: "a reference to a rule that is not in the import",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("failed_signin", "no_such_rule"))],
+      problems: [
+        'INVALID_REFERENCE correlation.rules[0]: no rule of this import has the name or id "no_such_rule": a correlation is imported together with the rules it refers to',
+      ],
+    },
+    {
+      name: "a correlation alone (its rules are not in the import)",
+      docs: () => [correlation(EVENT_COUNT)],
+      problems: [
+        'INVALID_REFERENCE correlation.rules[0]: no rule of this import has the name or id "failed_signin": a correlation is imported together with the rules it refers to',
+      ],
+    },
+    {
+      name: "a name two rules have",
+      docs: () => [
+        failed,
+        locked.replace("name: locked_signin", "name: failed_signin"),
+        correlation(EVENT_COUNT),
+      ],
+      problems: [
+        'INVALID_REFERENCE correlation.rules[0]: "failed_signin" is ambiguous: it names "Sign-in failed failed_signin" (document 1) and "Sign-in failed locked_signin" (document 2)',
+      ],
+    },
+    {
+      name: "a reference to itself",
+      docs: () => [correlation(EVENT_COUNT.replace("failed_signin", "many_failed"))],
+      problems: ["INVALID_REFERENCE correlation.rules[0]: a correlation cannot refer to itself"],
+    },
+    {
+      name: "correlations that refer to each other in a cycle",
+      docs: () => [
+        correlation(EVENT_COUNT.replace("failed_signin", "other")),
+        correlation(EVENT_COUNT.replace("failed_signin", "many_failed"), "", LOCKED).replace(
+          "name: many_failed",
+          "name: other",
+        ),
+      ],
+      problems: [
+        "INVALID_REFERENCE correlation.rules[0]: the correlations refer to each other in a cycle: many_failed → other → many_failed",
+        "INVALID_REFERENCE correlation.rules[0]: the correlations refer to each other in a cycle: other → many_failed → other",
+      ],
+    },
+    {
+      name: "a correlation of a correlation",
+      docs: () => [
+        failed,
+        correlation(EVENT_COUNT, "", LOCKED).replace("name: many_failed", "name: inner"),
+        correlation(EVENT_COUNT.replace("failed_signin", "inner")),
+      ],
+      problems: [
+        'UNSUPPORTED_CORRELATION correlation.rules[0]: "Many failed sign-ins" (document 2) is a correlation rule: correlations of correlations are not supported',
+      ],
+    },
+    {
+      name: "a reference to a rule that is rejected",
+      docs: () => [failed.replace("ResultType: 50126", "Image: x.exe"), correlation(EVENT_COUNT)],
+      problems: [
+        'INVALID_REFERENCE correlation.rules[0]: the rule "Sign-in failed failed_signin" (document 1) is rejected (see its problems), so this correlation cannot be imported either',
+      ],
+    },
+    {
+      name: "a reference to a rule with an aggregation of its own",
+      docs: () => [
+        failed.replace("condition: selection", "condition: selection | count() > 5"),
+        correlation(EVENT_COUNT),
+      ],
+      problems: [
+        'UNSUPPORTED_CORRELATION correlation.rules[0]: the rule "Sign-in failed failed_signin" (document 1) has an aggregation (| count() …) of its own: a correlation counts the events of rules without one',
+      ],
+    },
+    {
+      name: "a group-by field the log source does not keep",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("UserPrincipalName", "User"))],
+      problems: [
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: field User is not kept for azure\/signinlogs events \(known fields: /,
+        ),
+      ],
+    },
+    {
+      name: "a value_count without a field, and a counted field the source does not keep",
+      docs: () => [
+        failed,
+        correlation(EVENT_COUNT.replace("event_count", "value_count")),
+        correlation(
+          EVENT_COUNT.replace("event_count", "value_count").replace("gte: 10", "field: SourceIp\n  gte: 3"),
+          "",
+          LOCKED,
+        ),
+      ],
+      problems: [
+        "MISSING_FIELD correlation.condition.field: is required for value_count: the field whose distinct values are counted",
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.condition\.field: field SourceIp is not kept for azure\/signinlogs events/,
+        ),
+      ],
+    },
+    {
+      name: "a timespan that is not a duration",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("timespan: 1h", "timespan: an hour"))],
+      problems: [
+        'INVALID_FIELD correlation.timespan: must be a number and a unit s, m, h or d, such as 10m (got "an hour")',
+      ],
+    },
+    {
+      name: "a timespan shorter than any rule's period",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("timespan: 1h", "timespan: 30s"))],
+      problems: [
+        "UNSUPPORTED_CONDITION correlation.timespan: must be between 5 minutes and 14 days, the query periods a rule can have (got 30s)",
+      ],
+    },
+    {
+      name: "a range no count is in",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("gte: 10", "gte: 10\n  lt: 10"))],
+      problems: ["INVALID_FIELD correlation.condition: no count satisfies all of its comparisons"],
+    },
+    {
+      name: "a range from 5 to 10",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("gte: 10", "gte: 5\n  lte: 10"))],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.condition: the range from 5 to 10 cannot be expressed: a rule's trigger compares the count with one threshold",
+      ],
+    },
+    {
+      name: "an unknown comparison and a negative threshold",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("gte: 10", "between: 10\n  gte: -1\n  neq: 3"))],
+      problems: [
+        "INVALID_FIELD correlation.condition.between: is not a comparison (gt, gte, lt, lte, eq, neq)",
+        "INVALID_FIELD correlation.condition.gte: must be a whole number ≥ 0 (got -1)",
+      ],
+    },
+    {
+      name: "neq with another comparison",
+      docs: () => [failed, correlation(EVENT_COUNT.replace("gte: 10", "gte: 10\n  neq: 3"))],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.condition: neq with other comparisons cannot be expressed: a rule's trigger is one comparison",
+      ],
+    },
+    {
+      name: "temporal and temporal_ordered correlations",
+      docs: () => [
+        failed,
+        locked,
+        correlation(
+          EVENT_COUNT.replace("event_count", "temporal").replace(
+            "- failed_signin",
+            "- failed_signin\n  - locked_signin",
+          ),
+          "",
+          LOCKED.replace("6d5d", "6d5e"),
+        ),
+        correlation(
+          EVENT_COUNT.replace("event_count", "temporal_ordered").replace(
+            "- failed_signin",
+            "- failed_signin\n  - locked_signin",
+          ),
+        ),
+      ],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.type: temporal correlations (each rule matching within the timespan) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched",
+        "UNSUPPORTED_CORRELATION correlation.type: temporal_ordered correlations (each rule matching within the timespan, in order) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched",
+      ],
+    },
+    {
+      name: "rules over different log sources",
+      docs: () => [
+        failed,
+        y`
+          title: Trail stopped
+          id: stop-trail
+          logsource:
+            product: aws
+            service: cloudtrail
+          detection:
+            selection:
+              eventName: StopLogging
+            condition: selection
+          level: high
+        `,
+        correlation(EVENT_COUNT.replace("- failed_signin", "- failed_signin\n  - stop-trail")),
+      ],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule counts the events of one source, whose fields group-by names",
+      ],
+    },
+    {
+      name: "aliases, an unknown part, a bad type and malformed rules, group-by and condition",
+      docs: () => [
+        correlation(
+          "type: sequence\nrules: failed_signin\ngroup-by: UserPrincipalName\ntimespan: 1h\ncondition: 10\naliases:\n  user:\n    failed_signin: UserPrincipalName\nordered: true",
+        ),
+      ],
+      problems: [
+        "INVALID_FIELD correlation.ordered: is not part of a correlation (type, rules, group-by, timespan, condition, generate, aliases)",
+        "UNSUPPORTED_CORRELATION correlation.aliases: aliases (one name for fields the rules name differently) are not supported: refer to rules that name the field alike",
+        'INVALID_FIELD correlation.type: must be event_count, value_count, temporal or temporal_ordered (got "sequence")',
+        'INVALID_FIELD correlation.rules: must be a list of rule names or ids (got "failed_signin")',
+        'INVALID_FIELD correlation.group-by: must be a list of field names (got "UserPrincipalName")',
+        "INVALID_FIELD correlation.condition: must be a map such as gte: 10 (got 10)",
+      ],
+    },
+    {
+      name: "a correlation that is not a map, without title and id",
+      docs: () => ["correlation: event_count\nlevel: high\n"],
+      problems: [
+        "MISSING_FIELD title: is required",
+        "MISSING_FIELD id: is required: rules are imported by their id (a UUID), so importing the rule again updates it",
+        'INVALID_FIELD correlation: must be a map of type, rules, group-by, timespan and condition (got "event_count")',
+      ],
+    },
+    {
+      name: "missing type, rules, timespan and condition",
+      docs: () => [correlation("generate: yes")],
+      problems: [
+        'INVALID_FIELD correlation.generate: must be true or false (got "yes")',
+        "MISSING_FIELD correlation.type: is required (event_count or value_count)",
+        "MISSING_FIELD correlation.rules: is required: the names or ids of the rules it correlates",
+        "MISSING_FIELD correlation.timespan: is required (such as 1h)",
+        "MISSING_FIELD correlation.condition: is required (such as gte: 10)",
+      ],
+    },
+  ];
+  for (const { name, docs, problems } of rejections) {
+    it(`rejects ${name}`, () => {
+      expect(problemsOf(...docs())).toEqual(problems);
+    });
+  }
+
+  it("rejects a correlation for an NRT import: it counts over a period", () => {
+    const [, corr] = translateSigmaYaml([failed, correlation(EVENT_COUNT)].join("---\n"), { kind: "NRT" });
+    expect(corr.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
+      "UNSUPPORTED_CORRELATION correlation: a correlation counts events over its timespan, so it needs a SCHEDULED rule, not NRT",
+    ]);
+  });
+
+  it("keeps the rules a rejected correlation refers to out of the import too, and a later rule with the correlation's id is a duplicate", () => {
+    const results = translate(
+      failed,
+      correlation(EVENT_COUNT.replace("event_count", "temporal")),
+      base("other", CORRELATION, "50053"),
+    );
+    expect(results.map((r) => [r.spec !== null, r.standalone, r.problems.map((p) => p.code)])).toEqual([
+      [true, false, []],
+      [false, true, ["UNSUPPORTED_CORRELATION"]],
+      [false, true, ["DUPLICATE_ID"]],
+    ]);
+  });
+});
+
+describe("Sigma rule collections (action: global, reset, repeat)", () => {
+  const global = y`
+    action: global
+    title: CloudTrail change
+    status: test
+    logsource:
+      product: aws
+      service: cloudtrail
+    detection:
+      condition: selection
+    level: medium
+  `;
+
+  it("merges the global document into each rule document after it, and reports each rule on its own", () => {
+    const results = translateSigmaYaml(
+      [
+        global,
+        "id: trail-stopped\ndetection:\n  selection:\n    eventName: StopLogging\n",
+        "id: trail-deleted\ntitle: Trail deleted\ndetection:\n  selection:\n    eventName: DeleteTrail\nlevel: high\n",
+      ].join("---\n"),
+    );
+    expect(results.map((r) => [r.document, r.sigmaId, r.title, r.problems, r.spec?.severity])).toEqual([
+      [2, "trail-stopped", "CloudTrail change", [], "MEDIUM"],
+      [3, "trail-deleted", "Trail deleted", [], "HIGH"],
+    ]);
+    expect(results[0].spec!.filter).toEqual({
+      all: [connector("AWS_CLOUDTRAIL"), { field: "attributes.event_name", op: "eq", value: "StopLogging" }],
+    });
+    expect(results[0].notes).toEqual([
+      "Made from the rule collection's global document (document 1) and this document.",
+    ]);
+    // The stored YAML is the whole rule, so it imports again on its own.
+    expect(results[0].yaml).toBe(
+      "title: CloudTrail change\nstatus: test\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  condition: selection\n  selection:\n    eventName: StopLogging\nlevel: medium\nid: trail-stopped",
+    );
+    expect(one(results[0].yaml).spec).toEqual(results[0].spec);
+  });
+
+  it("repeats the rule before it with the changes of a repeat document; a reset forgets the global", () => {
+    const results = translateSigmaYaml(
+      [
+        global,
+        "id: trail-stopped\ndetection:\n  selection:\n    eventName: StopLogging\n",
+        "action: repeat\nid: trail-stopped-by-root\ndetection:\n  root:\n    userIdentity.type: Root\n  condition: selection and root\n",
+        "action: reset\n",
+        "id: no-global\ndetection:\n  selection:\n    eventName: StopLogging\n",
+      ].join("---\n"),
+    );
+    expect(results.map((r) => [r.document, r.sigmaId, r.problems.map((p) => `${p.code} ${p.path}`)])).toEqual(
+      [
+        [2, "trail-stopped", []],
+        [3, "trail-stopped-by-root", []],
+        [
+          5,
+          "no-global",
+          ["MISSING_FIELD title", "MISSING_FIELD logsource", "MISSING_FIELD detection.condition"],
+        ],
+      ],
+    );
+    expect(results[1].spec!.filter).toEqual({
+      all: [
+        connector("AWS_CLOUDTRAIL"),
+        { field: "attributes.event_name", op: "eq", value: "StopLogging" },
+        { field: "attributes.user_identity_type", op: "eq", value: "Root" },
+      ],
+    });
+    expect(results[1].notes).toEqual([
+      "Made from the rule of document 2 with this document's changes (action: repeat).",
+    ]);
+  });
+
+  it("rejects a global document no rule follows, a repeat with nothing to repeat, an unknown action, and rules sharing the global's id", () => {
+    const results = translateSigmaYaml(
+      [
+        "action: repeat\nid: nothing-before\n",
+        `${global}id: shared-id\n`,
+        "detection:\n  selection:\n    eventName: StopLogging\n",
+        "detection:\n  selection:\n    eventName: DeleteTrail\n",
+        "action: include\n",
+        "title: [broken\n",
+        "action: repeat\nid: after-broken\n",
+        global,
+      ].join("---\n"),
+    );
+    expect(
+      results.map((r) => [r.document, r.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)]),
+    ).toEqual([
+      [
+        1,
+        [
+          "INVALID_FIELD action: action: repeat repeats the rule before it with changes, and there is no rule before it",
+        ],
+      ],
+      [3, []],
+      [
+        4,
+        [
+          "DUPLICATE_ID id: the id shared-id is used by an earlier rule of this import (each rule a collection makes needs an id of its own)",
+        ],
+      ],
+      [
+        5,
+        [
+          'INVALID_FIELD action: must be global, reset or repeat, Sigma\'s rule collection actions (got "include")',
+        ],
+      ],
+      [6, [expect.stringMatching(/^INVALID_YAML : not valid YAML/)]],
+      [
+        7,
+        [
+          "INVALID_FIELD action: action: repeat repeats the rule before it, and that document (6) is not valid",
+        ],
+      ],
+      [
+        8,
+        [
+          "INVALID_FIELD action: a global document holds the parts common to the rule documents after it, and no rule document follows it",
+        ],
+      ],
+    ]);
+  });
+
+  it("merges maps key by key and keeps a __proto__ key a key", () => {
+    const merged = mergeRuleParts(
+      { detection: { a: 1, list: [1, 2] }, title: "x" },
+      JSON.parse('{"detection": {"list": [3], "__proto__": {"polluted": true}}, "title": "y"}') as Record<
+        string,
+        unknown
+      >,
+    );
+    expect(merged).toEqual({ detection: { a: 1, list: [3], ["__proto__"]: { polluted: true } }, title: "y" });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(merged.detection)).toBe(Object.prototype);
+  });
+
+  it("makes a correlation and its base rule from a collection", () => {
+    const results = translateSigmaYaml(
+      [
+        "action: global\nlogsource:\n  product: azure\n  service: signinlogs\nlevel: low\n",
+        "title: Failed\nid: failed\nname: failed\ndetection:\n  selection:\n    ResultType: 50126\n  condition: selection\n",
+        "action: reset\n",
+        "title: Many failed\nid: many-failed\ncorrelation:\n  type: event_count\n  rules: [failed]\n  timespan: 1h\n  condition:\n    gte: 10\n",
+      ].join("---\n"),
+    );
+    expect(results.map((r) => [r.sigmaId, r.standalone, r.problems])).toEqual([
+      ["failed", false, []],
+      ["many-failed", true, []],
+    ]);
+  });
 });

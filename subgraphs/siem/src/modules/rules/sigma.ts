@@ -3,7 +3,7 @@
  * per document either a RuleSpecInput (filter, summarize, MITRE tags, entities…) or the reasons it cannot be
  * evaluated here. A rule is translated only when our filter means what the Sigma rule means over the events
  * we keep; anything that would match more or less (a field we do not keep, `?` wildcards, case-sensitive or
- * complex regular expressions, keyword search, correlations…) rejects the rule with a reason naming it.
+ * complex regular expressions, keyword search, temporal correlations…) rejects the rule with a reason naming it.
  *
  * - `logsource` → the connector (and OCSF class) it means, as a `connector`/`class_uid` condition
  *   (sigma-logsources.ts); an unknown source is rejected.
@@ -18,8 +18,13 @@
  *   aggregation `| count([field]) [by f1, f2] <op> n` → summarize (COUNT / DISTINCT_COUNT) and a trigger.
  * - `level` → severity (`critical` → HIGH), `tags` `attack.tNNNN[.NNN]` → techniques, `attack.<tactic>` and
  *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
+ * - Correlation rules `event_count` / `value_count` over rules of the same import → summarize and a trigger over
+ *   their searches, each `timespan`; the rules they refer to are not imported on their own unless `generate: true`.
+ * - Rule collections (`action: global`, `reset`, `repeat`) → one complete rule per rule document
+ *   (sigma-collections.ts).
  */
 import { Lexer, parseAllDocuments } from "yaml";
+import { expandCollections } from "./sigma-collections";
 import { normalizeIp } from "../connectors/normalizers/common";
 import {
   DAY_MS,
@@ -85,6 +90,8 @@ export const SIGMA_PROBLEM_CODES = [
   "UNSUPPORTED_CONDITION",
   "DUPLICATE_ID",
   "INVALID_RULE",
+  "INVALID_REFERENCE",
+  "UNSUPPORTED_CORRELATION",
 ] as const;
 /** A rejection code. */
 export type SigmaProblemCode = (typeof SIGMA_PROBLEM_CODES)[number];
@@ -135,6 +142,11 @@ export interface SigmaDocumentResult {
   spec: RuleSpecInput | null;
   /** Why it does not; empty when `spec` is set. */
   problems: SigmaProblem[];
+  /**
+   * Whether the rule is imported as an analytics rule of its own: false for a detection rule that correlation
+   * rules of the import refer to (Sigma's default), unless one of them or the rule says `generate: true`.
+   */
+  standalone: boolean;
   /** What a reviewer should know about a translation (defaults taken, tags ignored…). */
   notes: string[];
 }
@@ -238,7 +250,8 @@ function plainProblem(value: unknown): string | null {
   return `a value of an unsupported YAML type (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
 
-interface ParsedDocument {
+/** One parsed YAML document of an import: its value, or why it cannot be read. */
+export interface ParsedDocument {
   document: number;
   line: number;
   yaml: string;
@@ -306,47 +319,146 @@ export function parseSigmaDocuments(text: string): ParsedDocument[] {
 }
 
 /**
- * Translates every rule of a (multi-document) Sigma YAML text. Each document gets its definition or its
- * problems; a later document with the id of an earlier one is rejected. Throws SigmaInputError when the text
- * is over the limits or holds no document at all.
+ * Translates every rule of a (multi-document) Sigma YAML text: rule collections resolved (sigma-collections.ts),
+ * then each detection rule, then each correlation rule over the rules of the import it refers to. Each rule
+ * gets its definition or its problems; a later rule with the id of an earlier one is rejected; a detection
+ * rule that correlations refer to is not imported on its own (`standalone: false`) unless one of them, or the
+ * rule itself, says `generate: true`. Throws SigmaInputError when the text is over the limits or holds no
+ * document at all.
  */
 export function translateSigmaYaml(text: string, options: SigmaImportOptions = {}): SigmaDocumentResult[] {
-  const documents = parseSigmaDocuments(text);
-  if (documents.length === 0) throw new SigmaInputError("The YAML holds no Sigma rule.");
-  const seen = new Set<string>();
-  return documents.map((doc) => {
-    const base = { document: doc.document, line: doc.line, yaml: doc.yaml };
+  const parsed = parseSigmaDocuments(text);
+  if (parsed.length === 0) throw new SigmaInputError("The YAML holds no Sigma rule.");
+  const entries: ImportEntry[] = expandCollections(parsed).map((doc) => {
+    const base = { document: doc.document, line: doc.line, yaml: doc.yaml, standalone: true };
+    const meta = isRecord(doc.value) ? doc.value : {};
+    const known = {
+      name: typeof meta.name === "string" && meta.name.trim() !== "" ? meta.name.trim() : null,
+      generate: meta.generate === true,
+      collection: doc.madeOf !== null,
+      duplicate: false,
+    };
     if (doc.problem) {
-      const meta = isRecord(doc.value) ? doc.value : {};
       return {
-        ...base,
-        sigmaId: ruleId(meta.id),
-        title: typeof meta.title === "string" ? meta.title : null,
-        spec: null,
-        problems: [doc.problem],
-        notes: [],
+        result: {
+          ...base,
+          sigmaId: ruleId(meta.id),
+          title: typeof meta.title === "string" ? meta.title : null,
+          spec: null,
+          problems: [doc.problem],
+          notes: [],
+        },
+        ...known,
+        correlation: null,
+        detection: null,
       };
     }
-    const result = translateSigmaRule(doc.value, options);
-    if (result.sigmaId !== null) {
-      if (seen.has(result.sigmaId)) {
-        return {
+    const note = doc.madeOf ? `Made from ${doc.madeOf}.` : null;
+    if (doc.madeOf && Buffer.byteLength(doc.yaml, "utf8") > SIGMA_LIMITS.maxRuleBytes) {
+      return {
+        result: {
           ...base,
-          ...result,
+          sigmaId: ruleId(meta.id),
+          title: typeof meta.title === "string" ? meta.title : null,
           spec: null,
           problems: [
             {
-              code: "DUPLICATE_ID",
-              path: "id",
-              message: `the id ${result.sigmaId} is used by an earlier rule of this import`,
+              code: "INVALID_YAML",
+              path: "",
+              message: `the rule the collection makes is over ${SIGMA_LIMITS.maxRuleBytes} bytes of YAML`,
+            },
+          ],
+          notes: note ? [note] : [],
+        },
+        ...known,
+        correlation: null,
+        detection: null,
+      };
+    }
+    if (isRecord(doc.value) && doc.value.correlation !== undefined) {
+      // Translated once every detection rule is, since it refers to them.
+      return {
+        result: {
+          ...base,
+          sigmaId: ruleId(doc.value.id),
+          title: typeof doc.value.title === "string" ? doc.value.title.trim() || null : null,
+          spec: null,
+          problems: [],
+          notes: note ? [note] : [],
+        },
+        ...known,
+        correlation: doc.value,
+        detection: null,
+      };
+    }
+    const { detection, ...translation } = translateSigmaRule(doc.value, options);
+    if (note) translation.notes.unshift(note);
+    return { result: { ...base, ...translation }, ...known, correlation: null, detection };
+  });
+
+  // Ids in document order: a later rule with an earlier one's id is rejected (references go to the first).
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const id = entry.result.sigmaId;
+    if (id === null || entry.result.problems.some((p) => p.code === "INVALID_YAML")) continue;
+    if (seen.has(id)) {
+      entry.result = {
+        ...entry.result,
+        spec: null,
+        problems: [
+          {
+            code: "DUPLICATE_ID",
+            path: "id",
+            message: `the id ${id} is used by an earlier rule of this import${entry.collection ? " (each rule a collection makes needs an id of its own)" : ""}`,
+          },
+        ],
+      };
+      entry.correlation = null;
+      entry.detection = null;
+      entry.duplicate = true;
+    }
+    seen.add(id);
+  }
+
+  const references = new CorrelationReferences(entries);
+  for (const entry of entries) {
+    if (!entry.correlation) continue;
+    const notes = entry.result.notes;
+    const translated = translateCorrelation(entry.correlation, options, references.resolver(entry));
+    entry.result = { ...entry.result, ...translated, notes: [...notes, ...translated.notes] };
+    if (entry.result.spec) {
+      // Stored with the rules it refers to, so that the rule's YAML can be imported again on its own.
+      const used = references.targets(entry).filter((t) => t.detection);
+      entry.result.yaml = [entry.result.yaml, ...used.map((t) => t.result.yaml)].join("\n---\n");
+      if (Buffer.byteLength(entry.result.yaml, "utf8") > SIGMA_LIMITS.maxRuleBytes) {
+        entry.result = {
+          ...entry.result,
+          spec: null,
+          problems: [
+            {
+              code: "INVALID_RULE",
+              path: "correlation.rules",
+              message: `the correlation and the rules it refers to are over ${SIGMA_LIMITS.maxRuleBytes} bytes of YAML, the most a rule keeps`,
             },
           ],
         };
       }
-      seen.add(result.sigmaId);
     }
-    return { ...base, ...result };
-  });
+  }
+
+  // Sigma's default: the rules a correlation refers to are its parts, not rules of their own.
+  for (const entry of entries) {
+    if (entry.correlation || entry.duplicate) continue;
+    const users = entries.filter((e) => e.correlation && references.targets(e).includes(entry));
+    if (users.length === 0 || entry.generate || users.some((u) => generates(u.correlation!))) continue;
+    entry.result.standalone = false;
+    const names = users.map((u) => u.result.title ?? u.result.sigmaId ?? `document ${u.result.document}`);
+    entry.result.notes.push(
+      `Not imported on its own: the correlation rule${names.length === 1 ? "" : "s"} ${names.join(", ")} of this import ${names.length === 1 ? "refers" : "refer"} to it, and Sigma does not generate such rules unless the correlation says generate: true.`,
+    );
+  }
+
+  return entries.map((entry) => entry.result);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -386,9 +498,6 @@ const SEVERITIES: Record<string, RuleSeverity> = {
   critical: "HIGH",
 };
 
-/** Sigma's v1 rule collections: documents that change the documents after them. */
-const ACTION_DOCUMENTS = new Set(["global", "reset", "repeat"]);
-
 /** Collects the problems and notes of one rule. */
 class Collector {
   readonly problems: SigmaProblem[] = [];
@@ -414,54 +523,12 @@ export interface SigmaRuleTranslation {
 }
 
 /**
- * Translates one parsed Sigma rule. Every problem found is reported (not only the first), so a rule can be
- * fixed in one go; a rule with any problem has no definition.
+ * A rule's id and title, and the problems of its header (title, id, status, taxonomy), which detection and
+ * correlation rules share.
  */
-export function translateSigmaRule(rule: unknown, options: SigmaImportOptions = {}): SigmaRuleTranslation {
-  const c = new Collector();
-  const done = (spec: RuleSpecInput | null, sigmaId: string | null, title: string | null) => ({
-    sigmaId,
-    title,
-    spec: c.problems.length ? null : spec,
-    problems: c.problems,
-    notes: c.notes,
-  });
-  if (!isRecord(rule)) {
-    c.problem(
-      "NOT_A_RULE",
-      "",
-      `a Sigma rule is a YAML map of title, id, logsource, detection… (got ${show(rule)})`,
-    );
-    return done(null, null, null);
-  }
+function header(c: Collector, rule: Json): { sigmaId: string | null; title: string | null } {
   const sigmaId = ruleId(rule.id);
   const title = typeof rule.title === "string" && rule.title.trim() !== "" ? rule.title.trim() : null;
-
-  if (rule.correlation !== undefined) {
-    c.problem(
-      "UNSUPPORTED_RULE_TYPE",
-      "correlation",
-      "Sigma correlation rules (event_count, value_count, temporal…) are not supported; import the rules they refer to",
-    );
-    return done(null, sigmaId, title);
-  }
-  if (typeof rule.action === "string" && ACTION_DOCUMENTS.has(rule.action)) {
-    c.problem(
-      "UNSUPPORTED_RULE_TYPE",
-      "action",
-      `rule collection documents (action: ${rule.action}) are not supported; send each rule complete`,
-    );
-    return done(null, sigmaId, title);
-  }
-  if (rule.filter !== undefined && rule.detection === undefined) {
-    c.problem(
-      "UNSUPPORTED_RULE_TYPE",
-      "filter",
-      "Sigma filters (meta filters over other rules) are not supported",
-    );
-    return done(null, sigmaId, title);
-  }
-
   if (rule.title === undefined) c.problem("MISSING_FIELD", "title", "is required");
   else if (title === null)
     c.problem("INVALID_FIELD", "title", `must be a non-empty string (got ${show(rule.title)})`);
@@ -493,6 +560,59 @@ export function translateSigmaRule(rule: unknown, options: SigmaImportOptions = 
       "taxonomy",
       `only the default sigma taxonomy is supported (got ${show(rule.taxonomy)})`,
     );
+  }
+  return { sigmaId, title };
+}
+
+/** What a correlation rule needs of a detection rule it refers to. */
+interface DetectionRule {
+  source: SigmaLogsource;
+  /** The detection's condition, without the log source's scope. */
+  search: EventFilter;
+  /** Whether the rule has an aggregation (`| count() …`) of its own. */
+  aggregated: boolean;
+  tactics: string[];
+  techniques: string[];
+}
+
+/**
+ * Translates one parsed Sigma detection rule (correlation rules are translateCorrelation's). Every problem found
+ * is reported (not only the first), so a rule can be fixed in one go; a rule with any problem has no definition.
+ */
+function translateSigmaRule(
+  rule: unknown,
+  options: SigmaImportOptions = {},
+): SigmaRuleTranslation & { detection: DetectionRule | null } {
+  const c = new Collector();
+  const done = (
+    spec: RuleSpecInput | null,
+    sigmaId: string | null,
+    title: string | null,
+    detection: DetectionRule | null = null,
+  ) => ({
+    sigmaId,
+    title,
+    spec: c.problems.length ? null : spec,
+    problems: c.problems,
+    notes: c.notes,
+    detection: c.problems.length ? null : detection,
+  });
+  if (!isRecord(rule)) {
+    c.problem(
+      "NOT_A_RULE",
+      "",
+      `a Sigma rule is a YAML map of title, id, logsource, detection… (got ${show(rule)})`,
+    );
+    return done(null, null, null);
+  }
+  const { sigmaId, title } = header(c, rule);
+  if (rule.filter !== undefined && rule.detection === undefined) {
+    c.problem(
+      "UNSUPPORTED_RULE_TYPE",
+      "filter",
+      "Sigma filters (meta filters over other rules) are not supported",
+    );
+    return done(null, sigmaId, title);
   }
 
   const severity = severityOf(c, rule.level);
@@ -554,16 +674,27 @@ export function translateSigmaRule(rule: unknown, options: SigmaImportOptions = 
     entityMappings: detection.entityMappings,
     alertPerResult: options.alertPerResult ?? SIGMA_DEFAULTS.alertPerResult,
   };
+  reportSpecProblems(c, spec, "detection");
+  return done(spec, sigmaId, title, {
+    source,
+    search: detection.search,
+    aggregated: detection.summarize !== undefined,
+    tactics,
+    techniques,
+  });
+}
+
+/** What validateRuleSpec finds wrong with a translation (a filter too large…), at `filterPath` for the filter. */
+function reportSpecProblems(c: Collector, spec: RuleSpecInput, filterPath: string): void {
   for (const problem of validateRuleSpec(spec)) {
     c.problem(
       "INVALID_RULE",
-      problem.path.startsWith("filter") ? "detection" : problem.path,
+      problem.path.startsWith("filter") ? filterPath : problem.path,
       problem.path.startsWith("filter")
         ? `the translated filter is not valid: ${problem.message}`
         : `${problem.path}: ${problem.message}`,
     );
   }
-  return done(spec, sigmaId, title);
 }
 
 function truncate(text: string, max: number): string {
@@ -666,7 +797,7 @@ function logsourceOf(c: Collector, logsource: unknown): SigmaLogsource | null {
 }
 
 /** The alerts' description: the rule's, its false positives and references, and where it came from. */
-function descriptionOf(rule: Json, sigmaId: string | null): string {
+function descriptionOf(rule: Json, sigmaId: string | null, basis?: string): string {
   const lines = (value: unknown): string[] =>
     (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value])
       .filter((v): v is string | number => typeof v === "string" || typeof v === "number")
@@ -677,6 +808,7 @@ function descriptionOf(rule: Json, sigmaId: string | null): string {
   if (fps.length) parts.push(["False positives:", ...fps].join("\n"));
   const refs = lines(rule.references);
   if (refs.length) parts.push(["References:", ...refs].join("\n"));
+  if (basis) parts.push(basis);
   const origin = [
     typeof rule.status === "string" ? `status ${rule.status}` : null,
     typeof rule.author === "string" ? `by ${rule.author.trim()}` : null,
@@ -688,11 +820,458 @@ function descriptionOf(rule: Json, sigmaId: string | null): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Correlations
+// ---------------------------------------------------------------------------------------------------------
+
+/** One rule of an import on its way through translateSigmaYaml. */
+interface ImportEntry {
+  result: SigmaDocumentResult;
+  /** The rule's `name`, which correlations may refer to it by. */
+  name: string | null;
+  /** Whether the rule itself says `generate: true` (imported on its own even when a correlation uses it). */
+  generate: boolean;
+  /** Whether a rule collection made the rule (from its global parts, or by repeating the rule before). */
+  collection: boolean;
+  /** A later rule with the id of an earlier one (rejected; references by id go to the earlier one). */
+  duplicate: boolean;
+  /** The rule, for a correlation rule (translated after every detection rule). */
+  correlation: Json | null;
+  /** The translated detection rule; null when rejected, and for correlation rules. */
+  detection: DetectionRule | null;
+}
+
+/** Whether a correlation rule asks for the rules it refers to to be imported on their own too. */
+function generates(rule: Json): boolean {
+  return isRecord(rule.correlation) && rule.correlation.generate === true;
+}
+
+/** A detection rule a correlation refers to, and how its report names it. */
+interface CorrelationTarget {
+  rule: DetectionRule;
+  label: string;
+}
+
+/** Resolves one reference of a correlation's `rules` (problems go to the collector). */
+type ReferenceResolver = (c: Collector, reference: string, path: string) => CorrelationTarget | null;
+
+const label = (entry: ImportEntry) =>
+  entry.result.title !== null
+    ? `"${entry.result.title}" (document ${entry.result.document})`
+    : `document ${entry.result.document}`;
+
+/**
+ * The rules of an import that correlations can refer to: by `name` or by `id`, among the rules of the same
+ * import only (a correlation is imported with its rules, as Sigma's correlation files hold them).
+ */
+class CorrelationReferences {
+  private readonly byName = new Map<string, ImportEntry[]>();
+  private readonly byId = new Map<string, ImportEntry>();
+
+  constructor(entries: readonly ImportEntry[]) {
+    for (const entry of entries) {
+      if (entry.duplicate) continue;
+      if (entry.name !== null) this.byName.set(entry.name, [...(this.byName.get(entry.name) ?? []), entry]);
+      if (entry.result.sigmaId !== null) this.byId.set(entry.result.sigmaId, entry);
+    }
+  }
+
+  /** The rules a reference names, by `name` or by `id` (a UUID in any case). */
+  private lookup(reference: string): ImportEntry[] {
+    const found = new Set(this.byName.get(reference) ?? []);
+    const id = ruleId(reference);
+    const byId = id === null ? undefined : this.byId.get(id);
+    if (byId) found.add(byId);
+    return [...found];
+  }
+
+  /** The rules a correlation refers to: each reference of its `rules` that names exactly one rule. */
+  targets(entry: ImportEntry): ImportEntry[] {
+    const body = entry.correlation?.correlation;
+    const rules: unknown = isRecord(body) ? body.rules : undefined;
+    if (!Array.isArray(rules)) return [];
+    return rules.flatMap((reference: unknown) => {
+      if (typeof reference !== "string") return [];
+      const found = this.lookup(reference.trim());
+      return found.length === 1 ? found : [];
+    });
+  }
+
+  /** A path of references from the correlation `from` to `to` (both included), or null when there is none. */
+  private pathTo(from: ImportEntry, to: ImportEntry): ImportEntry[] | null {
+    const visited = new Set<ImportEntry>();
+    const walk = (entry: ImportEntry, path: ImportEntry[]): ImportEntry[] | null => {
+      if (entry === to) return path;
+      if (visited.has(entry) || !entry.correlation) return null;
+      visited.add(entry);
+      for (const next of this.targets(entry)) {
+        const found = walk(next, [...path, next]);
+        if (found) return found;
+      }
+      return null;
+    };
+    return walk(from, [from]);
+  }
+
+  /** How the correlation `self` resolves its references. */
+  resolver(self: ImportEntry): ReferenceResolver {
+    return (c, reference, path) => {
+      const found = this.lookup(reference);
+      if (found.length === 0) {
+        return c.problem(
+          "INVALID_REFERENCE",
+          path,
+          `no rule of this import has the name or id ${show(reference)}: a correlation is imported together with the rules it refers to`,
+        );
+      }
+      if (found.length > 1) {
+        return c.problem(
+          "INVALID_REFERENCE",
+          path,
+          `${show(reference)} is ambiguous: it names ${found.map(label).join(" and ")}`,
+        );
+      }
+      const [target] = found;
+      if (target === self)
+        return c.problem("INVALID_REFERENCE", path, "a correlation cannot refer to itself");
+      if (target.correlation) {
+        const cycle = this.pathTo(target, self);
+        if (cycle) {
+          const name = (e: ImportEntry) => e.name ?? e.result.sigmaId ?? `document ${e.result.document}`;
+          return c.problem(
+            "INVALID_REFERENCE",
+            path,
+            `the correlations refer to each other in a cycle: ${[self, ...cycle].map(name).join(" → ")}`,
+          );
+        }
+        return c.problem(
+          "UNSUPPORTED_CORRELATION",
+          path,
+          `${label(target)} is a correlation rule: correlations of correlations are not supported`,
+        );
+      }
+      if (!target.detection) {
+        return c.problem(
+          "INVALID_REFERENCE",
+          path,
+          `the rule ${label(target)} is rejected (see its problems), so this correlation cannot be imported either`,
+        );
+      }
+      if (target.detection.aggregated) {
+        return c.problem(
+          "UNSUPPORTED_CORRELATION",
+          path,
+          `the rule ${label(target)} has an aggregation (| count() …) of its own: a correlation counts the events of rules without one`,
+        );
+      }
+      return { rule: target.detection, label: label(target) };
+    };
+  }
+}
+
+const CORRELATION_KEYS = ["type", "rules", "group-by", "timespan", "condition", "generate", "aliases"];
+const CORRELATION_OPERATORS: Record<string, TriggerOperator> = {
+  gt: "GT",
+  gte: "GTE",
+  lt: "LT",
+  lte: "LTE",
+  eq: "EQ",
+  neq: "NE",
+};
+
+/**
+ * A correlation condition's comparisons as the one comparison of a rule's trigger: a single comparison as it is;
+ * several (a range) only when they allow one count (`gte: 5, lte: 5` is `eq 5`) or bound it on one side only.
+ */
+function correlationTrigger(
+  c: Collector,
+  bounds: Array<[string, number]>,
+): { operator: TriggerOperator; threshold: number } | null {
+  const path = "correlation.condition";
+  let low = 0;
+  let high = Number.POSITIVE_INFINITY;
+  for (const [op, n] of bounds) {
+    if (op === "gt") low = Math.max(low, n + 1);
+    if (op === "gte" || op === "eq") low = Math.max(low, n);
+    if (op === "lt") high = Math.min(high, n - 1);
+    if (op === "lte" || op === "eq") high = Math.min(high, n);
+  }
+  if (bounds.some(([op]) => op === "neq")) {
+    if (bounds.length === 1) return { operator: "NE", threshold: bounds[0][1] };
+    return c.problem(
+      "UNSUPPORTED_CORRELATION",
+      path,
+      "neq with other comparisons cannot be expressed: a rule's trigger is one comparison",
+    );
+  }
+  if (low > high) return c.problem("INVALID_FIELD", path, "no count satisfies all of its comparisons");
+  if (bounds.length === 1) return { operator: CORRELATION_OPERATORS[bounds[0][0]], threshold: bounds[0][1] };
+  if (low === high) return { operator: "EQ", threshold: low };
+  if (high === Number.POSITIVE_INFINITY) return { operator: "GTE", threshold: low };
+  if (low === 0) return { operator: "LTE", threshold: high };
+  return c.problem(
+    "UNSUPPORTED_CORRELATION",
+    path,
+    `the range from ${low} to ${high} cannot be expressed: a rule's trigger compares the count with one threshold`,
+  );
+}
+
+/**
+ * Translates a Sigma correlation rule (https://github.com/SigmaHQ/sigma-specification, "Sigma Correlation
+ * Rules") over the detection rules of the import it refers to: `event_count` counts the matching events per
+ * `group-by` group, `value_count` the distinct values of `condition.field`, over each `timespan` (the rule's
+ * period and frequency), compared as `condition` says. Several rules are the OR of their searches, when they
+ * are over one log source. `temporal` and `temporal_ordered` (each rule matching, in order or not) cannot be
+ * expressed by a rule that counts the events of one filter, and `aliases` are not supported: both are rejected.
+ */
+function translateCorrelation(
+  rule: Json,
+  options: SigmaImportOptions,
+  resolve: ReferenceResolver,
+): SigmaRuleTranslation {
+  const c = new Collector();
+  const { sigmaId, title } = header(c, rule);
+  const done = (spec: RuleSpecInput | null) => ({
+    sigmaId,
+    title,
+    spec: c.problems.length ? null : spec,
+    problems: c.problems,
+    notes: c.notes,
+  });
+  const body = rule.correlation;
+  if (!isRecord(body)) {
+    c.problem(
+      "INVALID_FIELD",
+      "correlation",
+      `must be a map of type, rules, group-by, timespan and condition (got ${show(body)})`,
+    );
+    return done(null);
+  }
+  for (const key of Object.keys(body)) {
+    if (!CORRELATION_KEYS.includes(key)) {
+      c.problem(
+        "INVALID_FIELD",
+        `correlation.${key}`,
+        `is not part of a correlation (${CORRELATION_KEYS.join(", ")})`,
+      );
+    }
+  }
+  if (body.aliases !== undefined) {
+    c.problem(
+      "UNSUPPORTED_CORRELATION",
+      "correlation.aliases",
+      "aliases (one name for fields the rules name differently) are not supported: refer to rules that name the field alike",
+    );
+  }
+  if (body.generate !== undefined && typeof body.generate !== "boolean") {
+    c.problem("INVALID_FIELD", "correlation.generate", `must be true or false (got ${show(body.generate)})`);
+  }
+
+  const type = body.type;
+  const counting = type === "event_count" || type === "value_count";
+  if (type === undefined) {
+    c.problem("MISSING_FIELD", "correlation.type", "is required (event_count or value_count)");
+  } else if (type === "temporal" || type === "temporal_ordered") {
+    c.problem(
+      "UNSUPPORTED_CORRELATION",
+      "correlation.type",
+      `${type} correlations (each rule matching within the timespan${type === "temporal_ordered" ? ", in order" : ""}) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched`,
+    );
+  } else if (!counting) {
+    c.problem(
+      "INVALID_FIELD",
+      "correlation.type",
+      `must be event_count, value_count, temporal or temporal_ordered (got ${show(type)})`,
+    );
+  }
+
+  const targets: CorrelationTarget[] = [];
+  const rules = body.rules;
+  if (rules === undefined) {
+    c.problem(
+      "MISSING_FIELD",
+      "correlation.rules",
+      "is required: the names or ids of the rules it correlates",
+    );
+  } else if (!Array.isArray(rules) || rules.length === 0) {
+    c.problem(
+      "INVALID_FIELD",
+      "correlation.rules",
+      `must be a list of rule names or ids (got ${show(rules)})`,
+    );
+  } else {
+    rules.forEach((reference: unknown, index) => {
+      const path = `correlation.rules[${index}]`;
+      if (typeof reference !== "string" || reference.trim() === "") {
+        c.problem("INVALID_FIELD", path, `must be a rule's name or id (got ${show(reference)})`);
+      } else if (rules.indexOf(reference) !== index) {
+        c.problem("INVALID_FIELD", path, `${show(reference)} is listed twice`);
+      } else {
+        const target = resolve(c, reference.trim(), path);
+        if (target) targets.push(target);
+      }
+    });
+  }
+  const sources = [...new Set(targets.map((t) => t.rule.source))];
+  if (counting && sources.length > 1) {
+    c.problem(
+      "UNSUPPORTED_CORRELATION",
+      "correlation.rules",
+      `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names`,
+    );
+  }
+  const source =
+    counting && sources.length === 1 && targets.length === (Array.isArray(rules) ? rules.length : -1)
+      ? sources[0]
+      : null;
+
+  const timespan =
+    body.timespan === undefined
+      ? c.problem("MISSING_FIELD", "correlation.timespan", "is required (such as 1h)")
+      : timeframeOf(c, body.timespan, "correlation.timespan");
+
+  const groupBy: ResolvedField[] = [];
+  const given = body["group-by"];
+  if (given !== undefined && given !== null) {
+    if (!Array.isArray(given)) {
+      c.problem(
+        "INVALID_FIELD",
+        "correlation.group-by",
+        `must be a list of field names (got ${show(given)})`,
+      );
+    } else {
+      given.forEach((name: unknown, index) => {
+        const path = `correlation.group-by[${index}]`;
+        if (typeof name !== "string" || name.trim() === "") {
+          c.problem("INVALID_FIELD", path, `must be a field name (got ${show(name)})`);
+        } else if (source) {
+          const field = groupableField(c, source, name.trim(), path);
+          if (field && groupBy.some((g) => g.target.field === field.target.field)) {
+            c.problem("INVALID_FIELD", path, `${name} is listed twice`);
+          } else if (field) groupBy.push(field);
+        }
+      });
+    }
+  }
+
+  let trigger: { operator: TriggerOperator; threshold: number } | null = null;
+  let counted: ResolvedField | null = null;
+  const condition = body.condition;
+  if (condition === undefined) {
+    c.problem("MISSING_FIELD", "correlation.condition", "is required (such as gte: 10)");
+  } else if (!isRecord(condition)) {
+    c.problem(
+      "INVALID_FIELD",
+      "correlation.condition",
+      `must be a map such as gte: 10 (got ${show(condition)})`,
+    );
+  } else {
+    const field = condition.field;
+    if (type === "value_count" && field === undefined) {
+      c.problem(
+        "MISSING_FIELD",
+        "correlation.condition.field",
+        "is required for value_count: the field whose distinct values are counted",
+      );
+    } else if (field !== undefined && type !== "value_count") {
+      c.problem(
+        "INVALID_FIELD",
+        "correlation.condition.field",
+        "only value_count counts the values of a field",
+      );
+    } else if (field !== undefined && (typeof field !== "string" || field.trim() === "")) {
+      c.problem("INVALID_FIELD", "correlation.condition.field", `must be a field name (got ${show(field)})`);
+    } else if (typeof field === "string" && source) {
+      counted = groupableField(c, source, field.trim(), "correlation.condition.field");
+      if (counted && groupBy.some((g) => g.target.field === counted!.target.field)) {
+        c.problem(
+          "INVALID_FIELD",
+          "correlation.condition.field",
+          `${field} is a group-by field: it has one value per group`,
+        );
+      }
+    }
+    const bounds: Array<[string, number]> = [];
+    for (const [op, value] of Object.entries(condition)) {
+      if (op === "field") continue;
+      const path = `correlation.condition.${op}`;
+      if (!(op in CORRELATION_OPERATORS)) {
+        c.problem("INVALID_FIELD", path, "is not a comparison (gt, gte, lt, lte, eq, neq)");
+      } else if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+        c.problem("INVALID_FIELD", path, `must be a whole number ≥ 0 (got ${show(value)})`);
+      } else bounds.push([op, value]);
+    }
+    if (Object.keys(condition).every((k) => k === "field")) {
+      c.problem("MISSING_FIELD", "correlation.condition", "needs a comparison such as gte: 10");
+    } else if (bounds.length === Object.keys(condition).filter((k) => k !== "field").length) {
+      trigger = correlationTrigger(c, bounds);
+    }
+  }
+
+  if (options.kind === "NRT") {
+    c.problem(
+      "UNSUPPORTED_CORRELATION",
+      "correlation",
+      "a correlation counts events over its timespan, so it needs a SCHEDULED rule, not NRT",
+    );
+  }
+  const severity = severityOf(c, rule.level);
+  const tags =
+    rule.tags === undefined
+      ? {
+          tactics: [...new Set(targets.flatMap((t) => t.rule.tactics))],
+          techniques: [...new Set(targets.flatMap((t) => t.rule.techniques))].slice(
+            0,
+            RULE_LIMITS.techniques,
+          ),
+        }
+      : attackTags(c, rule.tags);
+  if (!source || !trigger || !timespan || title === null || c.problems.length) return done(null);
+  if (typeof rule.level === "string" && rule.level.trim().toLowerCase() === "critical")
+    c.note("Sigma level critical is severity HIGH (the highest a rule has).");
+  if (rule.tags === undefined && tags.tactics.length + tags.techniques.length > 0)
+    c.note("The correlation has no tags: it takes the ATT&CK tags of the rules it refers to.");
+
+  const searches = targets.map((t) => t.rule.search);
+  const spec: RuleSpecInput = {
+    kind: "SCHEDULED",
+    displayName: truncate(title, RULE_LIMITS.displayName),
+    description: descriptionOf(
+      rule,
+      sigmaId,
+      `Sigma ${String(type)} correlation of ${targets.map((t) => t.label).join(", ")}.`,
+    ),
+    severity,
+    enabled: options.enabled ?? SIGMA_DEFAULTS.enabled,
+    filter: scoped(source, searches.length === 1 ? searches[0] : { any: searches }),
+    summarize: {
+      by: groupBy.map((g) => g.target.field),
+      aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
+      ...(counted ? { field: counted.target.field } : {}),
+    },
+    trigger,
+    queryFrequency: options.queryFrequency ?? timespan,
+    queryPeriod: options.queryPeriod ?? timespan,
+    tactics: tags.tactics,
+    techniques: tags.techniques,
+    entityMappings: dedupeMappings(
+      groupBy
+        .filter((g) => g.target.entity)
+        .map((g) => ({ entityType: g.target.entity!, field: g.target.field })),
+    ),
+    alertPerResult: options.alertPerResult ?? SIGMA_DEFAULTS.alertPerResult,
+  };
+  reportSpecProblems(c, spec, "correlation.rules");
+  return done(spec);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Detection
 // ---------------------------------------------------------------------------------------------------------
 
 interface Detection {
   filter: EventFilter;
+  /** The filter without the log source's scope (what a correlation over several rules joins with `any`). */
+  search: EventFilter;
   summarize?: RuleSpecInput["summarize"];
   trigger?: { operator: TriggerOperator; threshold: number };
   timeframe?: string;
@@ -767,9 +1346,8 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
     }
   };
   const searches = parsed.map((p) => exprFilter(p.expr));
-  const scope: EventFilter[] = [{ field: "connector", op: "eq", value: source.connector }];
-  if (source.classUid !== undefined) scope.push({ field: "class_uid", op: "eq", value: source.classUid });
-  const filter = simplify({ all: [...scope, searches.length === 1 ? searches[0] : { any: searches }] });
+  const search = searches.length === 1 ? searches[0] : { any: searches };
+  const filter = scoped(source, search);
 
   if (aggregations.length) {
     const aggregation = parseAggregation(c, source, aggregations[0].aggregation!);
@@ -779,6 +1357,7 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
       .map((b) => ({ entityType: b.target.entity!, field: b.target.field }));
     return {
       filter,
+      search,
       summarize: aggregation.summarize,
       trigger: aggregation.trigger,
       timeframe,
@@ -789,7 +1368,14 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
   const inferred = used
     .filter((u) => u.target.entity)
     .map((u) => ({ entityType: u.target.entity!, field: u.target.field }));
-  return { filter, entityMappings: dedupeMappings([...source.entities, ...inferred]) };
+  return { filter, search, entityMappings: dedupeMappings([...source.entities, ...inferred]) };
+}
+
+/** A search over a log source's events: the connector (and OCSF class) it means, and the search. */
+function scoped(source: SigmaLogsource, search: EventFilter): EventFilter {
+  const scope: EventFilter[] = [{ field: "connector", op: "eq", value: source.connector }];
+  if (source.classUid !== undefined) scope.push({ field: "class_uid", op: "eq", value: source.classUid });
+  return simplify({ all: [...scope, search] });
 }
 
 function dedupeMappings(mappings: EntityMapping[]): EntityMapping[] {
@@ -805,12 +1391,12 @@ function dedupeMappings(mappings: EntityMapping[]): EntityMapping[] {
 }
 
 /** `10m`, `1h`, `7d`, `30s` → ISO 8601, within the query period's bounds. */
-function timeframeOf(c: Collector, value: unknown): string | null {
+function timeframeOf(c: Collector, value: unknown, path = "detection.timeframe"): string | null {
   const m = typeof value === "string" ? /^\s*(\d{1,6})\s*([smhd])\s*$/.exec(value) : null;
   if (!m) {
     return c.problem(
       "INVALID_FIELD",
-      "detection.timeframe",
+      path,
       `must be a number and a unit s, m, h or d, such as 10m (got ${show(value)})`,
     );
   }
@@ -819,7 +1405,7 @@ function timeframeOf(c: Collector, value: unknown): string | null {
   if (ms < QUERY_PERIOD_BOUNDS.min || ms > QUERY_PERIOD_BOUNDS.max) {
     return c.problem(
       "UNSUPPORTED_CONDITION",
-      "detection.timeframe",
+      path,
       `must be between ${describeDuration(QUERY_PERIOD_BOUNDS.min)} and ${describeDuration(QUERY_PERIOD_BOUNDS.max)}, the query periods a rule can have (got ${m[1]}${m[2]})`,
     );
   }
@@ -1621,14 +2207,7 @@ function parseAggregation(
   if (fn.toLowerCase() !== "count") {
     return c.problem("UNSUPPORTED_CONDITION", path, `only count() aggregations are supported (got ${fn}())`);
   }
-  const groupable = (name: string): ResolvedField | null => {
-    const target = resolveField(c, source, name, path);
-    if (!target) return null;
-    if (target.type === "text" && target.guard) {
-      return c.problem("UNSUPPORTED_FIELD", path, `${name} cannot be grouped or counted by`);
-    }
-    return { name, target };
-  };
+  const groupable = (name: string) => groupableField(c, source, name, path);
   const by = (byText ? byText.split(",").map((s) => s.trim()) : []).map(groupable);
   const field = counted ? groupable(counted) : null;
   if (by.some((b) => b === null) || (counted && field === null)) return null;
@@ -1641,6 +2220,21 @@ function parseAggregation(
     trigger: { operator: TRIGGERS[op], threshold: Number(threshold) },
     by: by as ResolvedField[],
   };
+}
+
+/** A field a summarised rule can group by or count the values of: kept for the source, and not guarded. */
+function groupableField(
+  c: Collector,
+  source: SigmaLogsource,
+  name: string,
+  path: string,
+): ResolvedField | null {
+  const target = resolveField(c, source, name, path);
+  if (!target) return null;
+  if (target.type === "text" && target.guard) {
+    return c.problem("UNSUPPORTED_FIELD", path, `${name} cannot be grouped or counted by`);
+  }
+  return { name, target };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ export enum SigmaImportStatus {
   CREATED = "CREATED",
   UPDATED = "UPDATED",
   UNCHANGED = "UNCHANGED",
+  REFERENCED = "REFERENCED",
   REJECTED = "REJECTED",
 }
 
@@ -28,7 +29,7 @@ registerEnumType(SigmaProblemCodeEnum, {
     },
     INVALID_FIELD: { description: "A part has the wrong form (a level that is not a Sigma level…)." },
     UNSUPPORTED_RULE_TYPE: {
-      description: "A correlation rule, a meta filter, a rule collection document, or status unsupported.",
+      description: "A meta filter, status unsupported, or a taxonomy other than sigma.",
     },
     UNSUPPORTED_LOGSOURCE: { description: "No connector ingests the log source." },
     UNSUPPORTED_FIELD: { description: "A field the log source's events do not keep." },
@@ -49,6 +50,14 @@ registerEnumType(SigmaProblemCodeEnum, {
     INVALID_RULE: {
       description: "The translated rule is not a valid analytics rule (too large, bad timing).",
     },
+    INVALID_REFERENCE: {
+      description:
+        "A correlation refers to a rule that is not in the import, is ambiguous, is rejected, or refers back to it.",
+    },
+    UNSUPPORTED_CORRELATION: {
+      description:
+        "A correlation a rule cannot express exactly (temporal, aliases, a range, rules over different log sources…).",
+    },
   },
 });
 registerEnumType(SigmaImportStatus, {
@@ -59,6 +68,10 @@ registerEnumType(SigmaImportStatus, {
     UPDATED: { description: "The analytics rule imported earlier with this Sigma id got a new version." },
     UNCHANGED: {
       description: "The analytics rule imported earlier with this Sigma id already had this definition.",
+    },
+    REFERENCED: {
+      description:
+        "Translated, and used only by the correlation rules of the import that refer to it: not stored as a rule of its own (Sigma's default; a correlation with `generate: true` imports it too).",
     },
     REJECTED: { description: "Not imported; `problems` says why. Nothing of it was stored." },
   },
@@ -77,21 +90,21 @@ export class SigmaImportOptions {
   @Field(() => AnalyticsRuleKindEnum, {
     nullable: true,
     description:
-      "SCHEDULED (default) or NRT (per event as it arrives). Rules with an aggregation (| count() …) are always SCHEDULED.",
+      "SCHEDULED (default) or NRT (per event as it arrives). Rules with an aggregation (| count() …) and correlation rules are always SCHEDULED.",
   })
   kind?: RuleKind | null;
 
   @Field(() => String, {
     nullable: true,
     description:
-      "How often scheduled rules run (ISO 8601, 5 minutes to 14 days); default PT5M, or an aggregation's timeframe.",
+      "How often scheduled rules run (ISO 8601, 5 minutes to 14 days); default PT5M, or an aggregation's timeframe or a correlation's timespan.",
   })
   queryFrequency?: string | null;
 
   @Field(() => String, {
     nullable: true,
     description:
-      "How far back each run looks (ISO 8601, at least queryFrequency); default PT5M, or an aggregation's timeframe.",
+      "How far back each run looks (ISO 8601, at least queryFrequency); default PT5M, or an aggregation's timeframe or a correlation's timespan.",
   })
   queryPeriod?: string | null;
 
@@ -116,7 +129,10 @@ export class SigmaProblem {
 }
 
 /** The outcome for one rule (YAML document) of an import. */
-@ObjectType({ description: "What an import did with one Sigma rule (one YAML document)." })
+@ObjectType({
+  description:
+    "What an import did with one Sigma rule (one YAML document; a rule collection's rule document merged with its global or repeated parts).",
+})
 export class SigmaImportResult {
   @Field(() => Int, {
     description: "The document's position in the YAML, from 1 (empty documents do not count).",
@@ -169,6 +185,11 @@ export class ImportSigmaRulesPayload {
 
   @Field(() => Int, { description: "Rules not imported (see their problems)." })
   rejectedCount: number;
+
+  @Field(() => Int, {
+    description: "Rules used only by the import's correlation rules, not stored on their own.",
+  })
+  referencedCount: number;
 
   @Field(() => [SigmaImportResult], { description: "One result per rule, in document order." })
   results: SigmaImportResult[];
