@@ -476,6 +476,65 @@ level: medium
     expect(await ruleCount(tenant)).toBe(2);
   });
 
+  it("counts a correlation over fixed windows: a burst split by a window boundary is missed, and runs more often than the timespan catch it", async () => {
+    const tenant = "sigma-correlation-windows";
+    const yaml = (id: string) => `title: Failed password sign-in
+id: ${id}-0000-4000-8000-000000000001
+name: failed
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: 50126
+  condition: selection
+---
+title: Three failed sign-ins within the hour
+id: ${id}-0000-4000-8000-000000000002
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [UserPrincipalName]
+  timespan: 1h
+  condition:
+    gte: 3
+`;
+    const fixed = (await imported(tenant, yaml("0a0a0a0a"), { enabled: true })).results[1];
+    const overlapping = (await imported(tenant, yaml("0b0b0b0b"), { enabled: true, queryFrequency: "PT10M" }))
+      .results[1];
+    expect([fixed.rule!.queryFrequency, fixed.rule!.queryPeriod]).toEqual(["PT1H", "PT1H"]);
+    expect([overlapping.rule!.queryFrequency, overlapping.rule!.queryPeriod]).toEqual(["PT10M", "PT1H"]);
+    // Three failures ten minutes apart, across 10:00.
+    const records = ["09:55", "10:00", "10:05"].map((time, n) => ({
+      id: `sigma-window-${n}`,
+      createdDateTime: `2026-11-20T${time}:00Z`,
+      userPrincipalName: "megan.bowen@contoso.com",
+      ipAddress: "198.51.100.1",
+      status: { errorCode: 50126 },
+    }));
+    const ingested = ok(
+      await platform.request(
+        IngestEventsDocument,
+        { connector: "ENTRA_SIGNIN", records },
+        await platform.token([Role.INGESTOR], tenant),
+      ),
+    ).ingestEvents;
+    expect(ingested.acceptedCount).toBe(3);
+    const at = (time: string) => new Date(`2026-11-20T${time}:00Z`);
+    // Hourly windows: one failure before 10:00, two after; neither window has three.
+    expect(await run(tenant, fixed.ruleId!, at("10:00"))).toEqual({ alerts: 0, results: 0 });
+    expect(await run(tenant, fixed.ruleId!, at("11:00"))).toEqual({ alerts: 0, results: 0 });
+    // Every ten minutes over the last hour: the 10:10 run's window holds all three.
+    expect(await run(tenant, overlapping.ruleId!, at("10:00"))).toEqual({ alerts: 0, results: 0 });
+    expect(await run(tenant, overlapping.ruleId!, at("10:10"))).toEqual({ alerts: 1, results: 1 });
+    expect(await run(tenant, overlapping.ruleId!, at("10:20"))).toEqual({ alerts: 0, results: 1 });
+    expect(await alertedIds(tenant, overlapping.ruleId!)).toEqual([
+      "sigma-window-0",
+      "sigma-window-1",
+      "sigma-window-2",
+    ]);
+  });
+
   it("imports each rule of a rule collection (action: global, repeat, reset) on its own", async () => {
     const tenant = "sigma-collection";
     const yaml = `action: global
