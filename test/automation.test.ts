@@ -22,6 +22,7 @@ import {
   UpdateAutomationRuleDocument,
   UpdateIncidentDocument,
   UpdatePlaybookDocument,
+  type AlertEntityInput,
   type CreateAutomationRuleInput,
   type CreatePlaybookInput,
 } from "./__generated__/graphql";
@@ -109,7 +110,12 @@ describe("automation: rules and playbooks", () => {
   async function raise(
     token: string,
     tenant: string,
-    alert: { title: string; severity?: "LOW" | "MEDIUM" | "HIGH"; tactics?: string[] },
+    alert: {
+      title: string;
+      severity?: "LOW" | "MEDIUM" | "HIGH";
+      tactics?: string[];
+      entities?: AlertEntityInput[];
+    },
   ): Promise<{ alertId: string; incidentId: string }> {
     const sourceId = `automation-${++sourceSeq}`;
     const res = ok(
@@ -122,7 +128,7 @@ describe("automation: rules and playbooks", () => {
               title: alert.title,
               severity: alert.severity ?? "LOW",
               tactics: alert.tactics ?? [],
-              entities: [{ type: "HOST", value: `host-${sourceId}` }],
+              entities: [{ type: "HOST", value: `host-${sourceId}` }, ...(alert.entities ?? [])],
             },
           ],
         },
@@ -722,6 +728,107 @@ describe("automation: rules and playbooks", () => {
     });
   });
 
+  it("runs rules with entity conditions on incidents and alerts whose entities match, and on no others", async () => {
+    const tenant = "auto-entities";
+    const t = await tokens(tenant);
+    const rule = await createRule(
+      {
+        name: "outside sign-in by a contoso account",
+        order: 10,
+        trigger: "INCIDENT_CREATED",
+        conditions: [
+          {
+            property: "ENTITY",
+            entityType: "IP",
+            operator: "IN_CIDR",
+            values: ["198.51.100.0/24", "2001:db8::/32"],
+          },
+          { property: "ENTITY", entityType: "ACCOUNT", operator: "ENDS_WITH", values: ["@contoso.example"] },
+          { property: "ENTITY", entityType: "ACCOUNT", operator: "NOT_STARTS_WITH", values: ["svc-"] },
+          { property: "ENTITY", entityType: "IP", operator: "NOT_IN", values: ["::ffff:198.51.100.99"] },
+        ],
+        actions: [{ type: "ADD_LABELS", labels: ["entity-match"] }],
+      },
+      t.admin,
+    );
+    // Stored as compared: the mapped IPv4 address in canonical form.
+    expect(rule.conditions[3]).toEqual({
+      property: "ENTITY",
+      entityType: "IP",
+      operator: "NOT_IN",
+      values: ["198.51.100.99"],
+    });
+    const witness = await createRule(
+      {
+        name: "witness",
+        order: 1000,
+        trigger: "INCIDENT_CREATED",
+        actions: [{ type: "ADD_LABELS", labels: ["seen"] }],
+      },
+      t.admin,
+    );
+    const playbook = await createPlaybook({ name: "Isolate host", url: `${receiverUrl}/isolate` }, t.admin);
+    const onAlert = await createRule(
+      {
+        name: "isolate db hosts",
+        order: 1,
+        trigger: "ALERT_CREATED",
+        conditions: [{ property: "ENTITY", entityType: "HOST", operator: "IN", values: ["DB-01", "db-02"] }],
+        actions: [{ type: "RUN_PLAYBOOK", playbookId: playbook.id }],
+      },
+      t.admin,
+    );
+
+    const matching = await raise(t.ingestor, tenant, {
+      title: "Sign-in from outside",
+      entities: [
+        { type: "ACCOUNT", value: "Alice@CONTOSO.example" },
+        { type: "IP", value: "2001:DB8:0::1" },
+        { type: "HOST", value: "db-01" },
+      ],
+    });
+    // Each fails one condition: address out of range, service account, the excluded address, no IP at all.
+    // (No entity is shared, so each alert opens an incident of its own.)
+    const cases = [
+      [
+        { type: "ACCOUNT", value: "bob@contoso.example" },
+        { type: "IP", value: "203.0.113.5" },
+      ],
+      [
+        { type: "ACCOUNT", value: "svc-backup@contoso.example" },
+        { type: "IP", value: "198.51.100.23" },
+      ],
+      [
+        { type: "ACCOUNT", value: "carol@contoso.example" },
+        { type: "IP", value: "198.51.100.99" },
+      ],
+      [{ type: "ACCOUNT", value: "dave@contoso.example" }],
+    ] as AlertEntityInput[][];
+    const others = [];
+    for (const entities of cases) others.push(await raise(t.ingestor, tenant, { title: "Other", entities }));
+    await until(
+      async () => (await runsOf({ ruleId: witness.id }, t.reader)).totalCount === cases.length + 1,
+      "the witness rule on every incident",
+    );
+    expect((await incident(matching.incidentId, t.analyst)).labels).toEqual(["entity-match", "seen"]);
+    for (const other of others)
+      expect((await incident(other.incidentId, t.analyst)).labels).toEqual(["seen"]);
+    expect((await runsOf({ ruleId: rule.id }, t.reader)).nodes.map((r) => r.incidentId)).toEqual([
+      matching.incidentId,
+    ]);
+
+    // ALERT_CREATED: the alert's own entities; only the alert on db-01 ran the playbook.
+    await until(
+      async () =>
+        (await playbookRuns({ playbookId: playbook.id }, t.reader)).nodes[0]?.status === "SUCCEEDED",
+      "the isolation playbook",
+    );
+    const alertRuns = await runsOf({ ruleId: onAlert.id }, t.reader);
+    expect(alertRuns.totalCount).toBe(1);
+    const [run] = (await playbookRuns({ playbookId: playbook.id }, t.reader)).nodes;
+    expect(run.alertId).toBe(matching.alertId);
+  });
+
   it("loses no event while the SIEM is down: the consumer resumes from its offset", async () => {
     const tenant = "auto-restart";
     const t = await tokens(tenant);
@@ -863,7 +970,7 @@ describe("automation: rules and playbooks", () => {
       [
         { conditions: [{ property: "UPDATED_FIELDS", operator: "IN", values: ["OWNER"] }] },
         [
-          "[0].conditions.property: UPDATED_FIELDS is not a property of INCIDENT_CREATED (TITLE, DESCRIPTION, SEVERITY, STATUS, OWNER, LABELS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID)",
+          "[0].conditions.property: UPDATED_FIELDS is not a property of INCIDENT_CREATED (TITLE, DESCRIPTION, SEVERITY, STATUS, OWNER, LABELS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID, ENTITY)",
         ],
       ],
       [
@@ -876,10 +983,36 @@ describe("automation: rules and playbooks", () => {
           ],
         },
         [
-          "[0].conditions.operator: SEVERITY compares whole values: use EQUALS, NOT_EQUALS, IN",
+          "[0].conditions.operator: SEVERITY compares whole values: use EQUALS, NOT_EQUALS, IN, NOT_IN",
           "[1].conditions.values: value 1 (CRITICAL) is not one of INFORMATIONAL, LOW, MEDIUM, HIGH",
           "[2].conditions.values: EQUALS takes exactly one value (IN takes several)",
           "[3].conditions.values: give 1 to 100 values",
+        ],
+      ],
+      [
+        {
+          conditions: [
+            { property: "ENTITY", entityType: "HOST", operator: "IN_CIDR", values: ["10.0.0.0/8"] },
+            { property: "TITLE", entityType: "IP", operator: "EQUALS", values: ["x"] },
+            {
+              property: "ENTITY",
+              entityType: "IP",
+              operator: "NOT_IN_CIDR",
+              values: ["10.0.0.0/33", "10/8"],
+            },
+            { property: "ENTITY", entityType: "IP", operator: "IN", values: ["198.51.100.7", "web-01"] },
+            { property: "ENTITY", operator: "IN_CIDR", values: ["10.0.0.0/8"] },
+            { property: "PROVIDER", operator: "ENDS_WITH", values: ["ANALYTICS_RULE"] },
+          ],
+        },
+        [
+          "[0].conditions.operator: IN_CIDR tests IP entities only: use property ENTITY with entityType IP",
+          "[1].conditions.entityType: only ENTITY conditions name an entity type",
+          "[2].conditions.values: value 1 (10.0.0.0/33) is not an IP address or CIDR prefix",
+          "[2].conditions.values: value 2 (10/8) is not an IP address or CIDR prefix",
+          "[3].conditions.values: value 2 (web-01) is not an IP address",
+          "[4].conditions.operator: IN_CIDR tests IP entities only: use property ENTITY with entityType IP",
+          "[5].conditions.operator: PROVIDER compares whole values: use EQUALS, NOT_EQUALS, IN, NOT_IN",
         ],
       ],
       [
