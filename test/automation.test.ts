@@ -257,12 +257,16 @@ describe("automation: rules and playbooks", () => {
       const byAutomation = detail.activity.filter(
         (a) => a.actor === 'automation rule "Triage internet RDP/SSH"',
       );
-      expect(byAutomation.map((a) => Object.keys(JSON.parse(a.changes) as object))).toEqual([
-        ["owner"],
-        ["labels"],
+      const [run] = (await playbookRuns({ incidentId: id }, t.reader)).nodes;
+      expect(byAutomation.map((a) => [a.action, JSON.parse(a.changes)])).toEqual([
+        ["updated", { owner: [null, "soc-tier1@contoso.example"] }],
+        ["updated", { labels: [[], ["exposed-management-port", 'quoted "label" \\ too']] }],
+        [
+          "playbook_run",
+          { playbookId: playbook.id, playbook: "Open a ticket", runId: run.id, status: "QUEUED" },
+        ],
       ]);
 
-      const [run] = (await playbookRuns({ incidentId: id }, t.reader)).nodes;
       await until(
         async () => (await playbookRuns({ incidentId: id }, t.reader)).nodes[0]?.status === "SUCCEEDED",
         "the run to succeed",
@@ -417,6 +421,95 @@ describe("automation: rules and playbooks", () => {
       t.reader,
     );
     expect(problems(badId)).toEqual(["filter.incidentId: must be a UUID"]);
+  });
+
+  it("logs a manual playbook run and its outcome in the incident's activity, leaving the incident's etag alone", async () => {
+    const tenant = "auto-manual-activity";
+    const t = await tokens(tenant);
+    const created = ok(
+      await platform.request(
+        CreateIncidentDocument,
+        { input: { title: "Phishing reported", description: "by hand", severity: "MEDIUM", alertIds: [] } },
+        t.analyst,
+      ),
+    ).createIncident;
+    const before = await incident(created.id, t.analyst);
+    const tickets = await createPlaybook({ name: "Ticket", url: `${receiverUrl}/manual-ticket` }, t.admin);
+    const rejecting = await createPlaybook({ name: "Rejected", url: `${receiverUrl}/reject` }, t.admin);
+    const run = async (playbookId: string) =>
+      ok(
+        await platform.request(
+          RunPlaybookDocument,
+          { input: { playbookId, incidentId: created.id } },
+          t.responder,
+        ),
+      ).runPlaybook;
+    const good = await run(tickets.id);
+    const bad = await run(rejecting.id);
+    const entries = async () =>
+      (await incident(created.id, t.analyst)).activity
+        .filter((a) => a.action.startsWith("playbook_run"))
+        .map((a) => ({ actor: a.actor, action: a.action, changes: JSON.parse(a.changes) as unknown }));
+    const logged = await until(async () => {
+      const list = await entries();
+      return list.length === 4 ? list : null;
+    }, "both runs' outcomes in the activity log");
+    expect(logged.slice(0, 2)).toEqual([
+      {
+        actor: `responder@${tenant}`,
+        action: "playbook_run",
+        changes: { playbookId: tickets.id, playbook: "Ticket", runId: good.id, status: "QUEUED" },
+      },
+      {
+        actor: `responder@${tenant}`,
+        action: "playbook_run",
+        changes: { playbookId: rejecting.id, playbook: "Rejected", runId: bad.id, status: "QUEUED" },
+      },
+    ]);
+    // The outcomes come in whichever order the attempts end.
+    expect(logged.slice(2)).toHaveLength(2);
+    expect(logged.slice(2)).toEqual(
+      expect.arrayContaining([
+        {
+          actor: "system",
+          action: "playbook_run_ended",
+          changes: {
+            playbookId: tickets.id,
+            playbook: "Ticket",
+            runId: good.id,
+            status: "SUCCEEDED",
+            attempts: 1,
+            error: null,
+          },
+        },
+        {
+          actor: "system",
+          action: "playbook_run_ended",
+          changes: {
+            playbookId: rejecting.id,
+            playbook: "Rejected",
+            runId: bad.id,
+            status: "FAILED",
+            attempts: 1,
+            error: "HTTP 400",
+          },
+        },
+      ]),
+    );
+    // The run id in the entry leads to the run's history.
+    const [history] = (await playbookRuns({ incidentId: created.id, statuses: ["SUCCEEDED"] }, t.reader))
+      .nodes;
+    expect(history.id).toBe(good.id);
+    // A playbook run changes nothing on the incident: same etag, so an analyst's edit based on it still applies.
+    const after = await incident(created.id, t.analyst);
+    expect(after.etag).toBe(before.etag);
+    ok(
+      await platform.request(
+        UpdateIncidentDocument,
+        { input: { id: created.id, etag: before.etag, owner: "alice@auto-manual-activity" } },
+        t.analyst,
+      ),
+    );
   });
 
   it("runs rules in ascending order, each seeing the changes of the ones before", async () => {

@@ -122,6 +122,28 @@ export async function templateContext(
   return context;
 }
 
+/**
+ * Adds a playbook run's entry to the incident's activity log, in the caller's transaction: `playbook_run` when
+ * the run is queued (by the person or automation rule that ran it), `playbook_run_ended` when it succeeds or
+ * fails for good (by `system`). Running a playbook changes nothing on the incident itself, so the entry moves
+ * no etag (an analyst's edit in flight is not refused) and sends no outbox event (no INCIDENT_UPDATED rule
+ * fires on it). Nothing is written when the incident is gone.
+ */
+export async function recordRunActivity(
+  m: EntityManager,
+  tenantId: string,
+  incidentId: string,
+  actor: string,
+  action: "playbook_run" | "playbook_run_ended",
+  changes: Record<string, unknown>,
+): Promise<void> {
+  await m.query(
+    `INSERT INTO incident_activity (tenant_id, incident_id, actor, action, changes)
+     SELECT $1, id, $3, $4, $5 FROM incidents WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, incidentId, actor, action, JSON.stringify(changes)],
+  );
+}
+
 /** Who queues a run. */
 export interface RunOrigin {
   triggeredBy: string;
@@ -171,7 +193,30 @@ export async function queuePlaybookRun(
     { tenantId, runId: id },
     { jobKey: jobKey(id), maxAttempts: 10 },
   );
+  if (subject.incidentId)
+    await recordRunActivity(m, tenantId, subject.incidentId, origin.triggeredBy, "playbook_run", {
+      playbookId: playbook.id,
+      playbook: playbook.name,
+      runId: id,
+      status: PlaybookRunStatus.QUEUED,
+    });
   return row;
+}
+
+/** The `playbook_run_ended` entry of a run that succeeded or failed for good, on its incident (if any). */
+async function recordRunEnd(
+  m: EntityManager,
+  tenantId: string,
+  run: { id: string; incidentId: string | null; playbookId: string; playbookName: string },
+  outcome: { status: PlaybookRunStatus; attempts: number; error: string | null },
+): Promise<void> {
+  if (!run.incidentId) return;
+  await recordRunActivity(m, tenantId, run.incidentId, "system", "playbook_run_ended", {
+    playbookId: run.playbookId,
+    playbook: run.playbookName,
+    runId: run.id,
+    ...outcome,
+  });
 }
 
 /** What an attempt needs besides the run. */
@@ -193,8 +238,8 @@ export async function attemptPlaybookRun(
   const { tenantId, runId } = job;
   const claim = await inTenant(ds, tenantId, async (m) => {
     const [row] = await m.query(
-      `SELECT r.id, r.status, r.attempts, r.max_attempts, r.body, p.id AS playbook_id, p.url, p.enabled, p.timeout,
-              s.sealed, s.key_id
+      `SELECT r.id, r.status, r.attempts, r.max_attempts, r.body, r.incident_id, p.id AS playbook_id, p.name,
+              p.url, p.enabled, p.timeout, s.sealed, s.key_id
          FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
          LEFT JOIN playbook_secrets s ON s.playbook_id = p.id
         WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r`,
@@ -206,6 +251,12 @@ export async function attemptPlaybookRun(
         `UPDATE playbook_runs SET status = 'FAILED', last_error = $3, updated_at = now(), completed_at = now(), next_attempt_at = NULL
           WHERE tenant_id = $1 AND id = $2`,
         [tenantId, runId, error],
+      );
+      await recordRunEnd(
+        m,
+        tenantId,
+        { id: runId, incidentId: row.incident_id, playbookId: row.playbook_id, playbookName: row.name },
+        { status: PlaybookRunStatus.FAILED, attempts: Number(row.attempts), error },
       );
       return null;
     };
@@ -247,7 +298,8 @@ export async function attemptPlaybookRun(
   const finishedAt = new Date();
   await inTenant(ds, tenantId, async (m) => {
     const [row] = await m.query(
-      `SELECT r.status, r.attempts, p.retry_interval FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
+      `SELECT r.status, r.attempts, r.incident_id, p.name, p.retry_interval
+         FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
         WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r`,
       [tenantId, runId],
     );
@@ -283,6 +335,13 @@ export async function attemptPlaybookRun(
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, runId, state, status, error, next, JSON.stringify([entry])],
     );
+    if (TERMINAL.has(state))
+      await recordRunEnd(
+        m,
+        tenantId,
+        { id: runId, incidentId: row.incident_id, playbookId: claim.playbookId, playbookName: row.name },
+        { status: state, attempts: claim.attempt, error },
+      );
     deps.log[state === PlaybookRunStatus.FAILED ? "warn" : "info"](
       { tenantId, runId, attempt: claim.attempt, status, error, state },
       "playbook webhook attempt",
