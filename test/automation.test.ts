@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildSchema } from "graphql";
@@ -45,6 +45,12 @@ interface Received {
 }
 
 const SECRET = "whsec_automation-test-0123456789";
+/** The keys of the playbook-secret key ring, as PLAYBOOK_SECRET_KEYS gives them. */
+const KEYS = {
+  "2026-01": { id: "2026-01", key: randomBytes(32) },
+  "2026-07": { id: "2026-07", key: randomBytes(32) },
+  "2026-12": { id: "2026-12", key: randomBytes(32) },
+};
 
 /** Polls an async `check` every 100 ms until it returns a value, or fails naming `what`. */
 async function until<T>(
@@ -147,7 +153,10 @@ describe("automation: rules and playbooks", () => {
 
   beforeAll(async () => {
     // Jobs on: the automation consumer's jobs and the playbook attempts run as in production.
-    platform = await startTestPlatform({ JOBS_ENABLED: "true" });
+    platform = await startTestPlatform({
+      JOBS_ENABLED: "true",
+      PLAYBOOK_SECRET_KEYS: `2026-01:${KEYS["2026-01"].key.toString("base64")}`,
+    });
     ds = await platform.connect("siem");
     const failedOnce = new Set<string>();
     receiver = createServer((req, res) => {
@@ -1195,7 +1204,11 @@ describe("automation: rules and playbooks", () => {
     expect(ok(await platform.request(PlaybooksDocument, {}, t.reader)).playbooks.totalCount).toBe(1);
     const api = buildSchema(readFileSync(`${__dirname}/../gateway/schema.graphql`, "utf8"));
     const playbookType = api.getType("Playbook") as unknown as { getFields(): Record<string, unknown> };
-    expect(Object.keys(playbookType.getFields()).filter((f) => /secret/i.test(f))).toEqual(["secretSetAt"]);
+    expect(Object.keys(playbookType.getFields()).filter((f) => /secret/i.test(f))).toEqual([
+      "secretSetAt",
+      "secretStatus",
+      "secretKeyId",
+    ]);
     const rows = await inTenant(ds, tenant, (m) =>
       m.query(
         `SELECT to_jsonb(p)::text AS playbook, to_jsonb(s)::text AS secret FROM playbooks p JOIN playbook_secrets s ON s.playbook_id = p.id`,
@@ -1222,6 +1235,89 @@ describe("automation: rules and playbooks", () => {
     expect(
       ok(await platform.request(DeletePlaybookDocument, { id: created.id }, t.admin)).deletePlaybook.name,
     ).toBe("Kept");
+  });
+
+  it("rotates the key of stored playbook secrets: they are re-encrypted with the new key, and one whose key is gone fails its runs clearly", async () => {
+    const tenant = "auto-rotate";
+    const t = await tokens(tenant);
+    const secrets = () =>
+      inTenant(
+        ds,
+        tenant,
+        (m) =>
+          m.query(
+            `SELECT p.name, s.key_id, s.sealed, s.set_at FROM playbook_secrets s JOIN playbooks p ON p.id = s.playbook_id
+              WHERE s.tenant_id = $1 ORDER BY p.name`,
+            [tenant],
+          ) as Promise<Array<{ name: string; key_id: string; sealed: string; set_at: Date }>>,
+      );
+    const { id: incidentId } = ok(
+      await platform.request(
+        CreateIncidentDocument,
+        { input: { title: "Rotation drill", description: "", severity: "LOW", alertIds: [] } },
+        t.analyst,
+      ),
+    ).createIncident;
+    const runNow = async (playbookId: string) =>
+      ok(await platform.request(RunPlaybookDocument, { input: { playbookId, incidentId } }, t.responder))
+        .runPlaybook;
+    const ended = (runId: string) =>
+      until(async () => {
+        const [run] = (await playbookRuns({ incidentId }, t.reader)).nodes.filter((r) => r.id === runId);
+        return run && ["SUCCEEDED", "FAILED"].includes(run.status) ? run : null;
+      }, "the run to end");
+    const playbook = await createPlaybook({ name: "Rotated", url: `${receiverUrl}/rotated` }, t.admin);
+    expect(playbook).toMatchObject({ secretStatus: "CURRENT", secretKeyId: "2026-01" });
+    const [before] = await secrets();
+    expect(before.key_id).toBe("2026-01");
+
+    // Rotation: a new key first, the old one kept behind it; the SIEM restarts with the new ring, and its
+    // re-encryption job moves the secret to the new key.
+    platform.config.playbookSecretKeys = [KEYS["2026-07"], KEYS["2026-01"]];
+    await platform.restartSubgraph("siem");
+    const [after] = await until(async () => {
+      const rows = await secrets();
+      return rows[0].key_id === "2026-07" ? rows : null;
+    }, "the secret re-encrypted with the new key");
+    expect(after.sealed).not.toBe(before.sealed);
+    expect(after.set_at).toEqual(before.set_at);
+    expect(ok(await platform.request(PlaybookDocument, { id: playbook.id }, t.admin)).playbook).toMatchObject(
+      {
+        secretStatus: "CURRENT",
+        secretKeyId: "2026-07",
+      },
+    );
+    // Still the same secret: the webhook is signed with it.
+    const good = await ended((await runNow(playbook.id)).id);
+    expect(good.status).toBe("SUCCEEDED");
+    const call = received.find((r) => r.path === "/rotated" && r.headers["idempotency-key"] === good.id)!;
+    expect(signedWith(call, SECRET)).toBe(true);
+
+    // A key dropped before its secrets moved on: the secret is gone, which admins see and runs say.
+    platform.config.playbookSecretKeys = [KEYS["2026-12"]];
+    await platform.restartSubgraph("siem");
+    expect(ok(await platform.request(PlaybookDocument, { id: playbook.id }, t.admin)).playbook).toMatchObject(
+      {
+        secretStatus: "KEY_MISSING",
+        secretKeyId: "2026-07",
+      },
+    );
+    const lost = await ended((await runNow(playbook.id)).id);
+    const error =
+      'the signing secret is encrypted with key "2026-07", which is no longer in PLAYBOOK_SECRET_KEYS: an admin must set the playbook\'s secret again';
+    expect(lost).toMatchObject({ status: "FAILED", attempts: 0, error });
+    const activity = (await incident(incidentId, t.analyst)).activity.filter(
+      (a) => a.action === "playbook_run_ended",
+    );
+    expect(JSON.parse(activity[activity.length - 1].changes)).toMatchObject({ runId: lost.id, error });
+    expect(received.some((r) => r.headers["idempotency-key"] === lost.id)).toBe(false);
+
+    // Setting the secret again seals it with the current key; runs work again.
+    const reset = ok(
+      await platform.request(UpdatePlaybookDocument, { input: { id: playbook.id, secret: SECRET } }, t.admin),
+    ).updatePlaybook;
+    expect(reset).toMatchObject({ secretStatus: "CURRENT", secretKeyId: "2026-12" });
+    expect((await ended((await runNow(playbook.id)).id)).status).toBe("SUCCEEDED");
   });
 
   it("forgets handled-event marks once their events cannot come again, and keeps recent ones", async () => {

@@ -15,7 +15,7 @@ import { addJob, inTenant, newId, type Logger } from "../../../../common/src";
 import { parseIsoDuration } from "../rules/durations";
 import { renderBody, type TemplateContext } from "./body-template";
 import { PlaybookRunStatus } from "./playbook.types";
-import { type SecretBox, secretBinding } from "./secret-box";
+import { type OpenedSecret, type SecretBox, secretBinding } from "./secret-box";
 import { sendWebhook, type WebhookCall, type WebhookResult } from "./webhook";
 
 /** The job that makes one attempt of a run. */
@@ -262,11 +262,16 @@ export async function attemptPlaybookRun(
     };
     if (!row.enabled) return refuse("the playbook is disabled");
     if (row.attempts >= row.max_attempts) return refuse(`gave up after ${row.attempts} attempts`);
-    const secret = row.sealed
+    const opened: OpenedSecret = row.sealed
       ? deps.secrets.open({ sealed: row.sealed, keyId: row.key_id }, secretBinding(tenantId, row.playbook_id))
-      : null;
-    if (secret === null)
-      return refuse("the signing secret cannot be opened (the service secret changed?): set it again");
+      : { problem: "UNREADABLE" };
+    if ("problem" in opened)
+      return refuse(
+        opened.problem === "KEY_MISSING"
+          ? `the signing secret is encrypted with key "${row.key_id}", which is no longer in PLAYBOOK_SECRET_KEYS: an admin must set the playbook's secret again`
+          : `the signing secret does not decrypt with key "${row.key_id}" (the key's material changed, or the stored secret was altered): an admin must set the playbook's secret again`,
+      );
+    const secret = opened.secret;
     await m.query(
       `UPDATE playbook_runs SET status = 'RUNNING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
         WHERE tenant_id = $1 AND id = $2`,
