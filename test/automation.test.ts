@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildSchema } from "graphql";
@@ -22,6 +22,7 @@ import {
   UpdateAutomationRuleDocument,
   UpdateIncidentDocument,
   UpdatePlaybookDocument,
+  type AlertEntityInput,
   type CreateAutomationRuleInput,
   type CreatePlaybookInput,
 } from "./__generated__/graphql";
@@ -44,6 +45,12 @@ interface Received {
 }
 
 const SECRET = "whsec_automation-test-0123456789";
+/** The keys of the playbook-secret key ring, as PLAYBOOK_SECRET_KEYS gives them. */
+const KEYS = {
+  "2026-01": { id: "2026-01", key: randomBytes(32) },
+  "2026-07": { id: "2026-07", key: randomBytes(32) },
+  "2026-12": { id: "2026-12", key: randomBytes(32) },
+};
 
 /** Polls an async `check` every 100 ms until it returns a value, or fails naming `what`. */
 async function until<T>(
@@ -109,7 +116,12 @@ describe("automation: rules and playbooks", () => {
   async function raise(
     token: string,
     tenant: string,
-    alert: { title: string; severity?: "LOW" | "MEDIUM" | "HIGH"; tactics?: string[] },
+    alert: {
+      title: string;
+      severity?: "LOW" | "MEDIUM" | "HIGH";
+      tactics?: string[];
+      entities?: AlertEntityInput[];
+    },
   ): Promise<{ alertId: string; incidentId: string }> {
     const sourceId = `automation-${++sourceSeq}`;
     const res = ok(
@@ -122,7 +134,7 @@ describe("automation: rules and playbooks", () => {
               title: alert.title,
               severity: alert.severity ?? "LOW",
               tactics: alert.tactics ?? [],
-              entities: [{ type: "HOST", value: `host-${sourceId}` }],
+              entities: [{ type: "HOST", value: `host-${sourceId}` }, ...(alert.entities ?? [])],
             },
           ],
         },
@@ -141,7 +153,10 @@ describe("automation: rules and playbooks", () => {
 
   beforeAll(async () => {
     // Jobs on: the automation consumer's jobs and the playbook attempts run as in production.
-    platform = await startTestPlatform({ JOBS_ENABLED: "true" });
+    platform = await startTestPlatform({
+      JOBS_ENABLED: "true",
+      PLAYBOOK_SECRET_KEYS: `2026-01:${KEYS["2026-01"].key.toString("base64")}`,
+    });
     ds = await platform.connect("siem");
     const failedOnce = new Set<string>();
     receiver = createServer((req, res) => {
@@ -251,12 +266,16 @@ describe("automation: rules and playbooks", () => {
       const byAutomation = detail.activity.filter(
         (a) => a.actor === 'automation rule "Triage internet RDP/SSH"',
       );
-      expect(byAutomation.map((a) => Object.keys(JSON.parse(a.changes) as object))).toEqual([
-        ["owner"],
-        ["labels"],
+      const [run] = (await playbookRuns({ incidentId: id }, t.reader)).nodes;
+      expect(byAutomation.map((a) => [a.action, JSON.parse(a.changes)])).toEqual([
+        ["updated", { owner: [null, "soc-tier1@contoso.example"] }],
+        ["updated", { labels: [[], ["exposed-management-port", 'quoted "label" \\ too']] }],
+        [
+          "playbook_run",
+          { playbookId: playbook.id, playbook: "Open a ticket", runId: run.id, status: "QUEUED" },
+        ],
       ]);
 
-      const [run] = (await playbookRuns({ incidentId: id }, t.reader)).nodes;
       await until(
         async () => (await playbookRuns({ incidentId: id }, t.reader)).nodes[0]?.status === "SUCCEEDED",
         "the run to succeed",
@@ -411,6 +430,95 @@ describe("automation: rules and playbooks", () => {
       t.reader,
     );
     expect(problems(badId)).toEqual(["filter.incidentId: must be a UUID"]);
+  });
+
+  it("logs a manual playbook run and its outcome in the incident's activity, leaving the incident's etag alone", async () => {
+    const tenant = "auto-manual-activity";
+    const t = await tokens(tenant);
+    const created = ok(
+      await platform.request(
+        CreateIncidentDocument,
+        { input: { title: "Phishing reported", description: "by hand", severity: "MEDIUM", alertIds: [] } },
+        t.analyst,
+      ),
+    ).createIncident;
+    const before = await incident(created.id, t.analyst);
+    const tickets = await createPlaybook({ name: "Ticket", url: `${receiverUrl}/manual-ticket` }, t.admin);
+    const rejecting = await createPlaybook({ name: "Rejected", url: `${receiverUrl}/reject` }, t.admin);
+    const run = async (playbookId: string) =>
+      ok(
+        await platform.request(
+          RunPlaybookDocument,
+          { input: { playbookId, incidentId: created.id } },
+          t.responder,
+        ),
+      ).runPlaybook;
+    const good = await run(tickets.id);
+    const bad = await run(rejecting.id);
+    const entries = async () =>
+      (await incident(created.id, t.analyst)).activity
+        .filter((a) => a.action.startsWith("playbook_run"))
+        .map((a) => ({ actor: a.actor, action: a.action, changes: JSON.parse(a.changes) as unknown }));
+    const logged = await until(async () => {
+      const list = await entries();
+      return list.length === 4 ? list : null;
+    }, "both runs' outcomes in the activity log");
+    expect(logged.slice(0, 2)).toEqual([
+      {
+        actor: `responder@${tenant}`,
+        action: "playbook_run",
+        changes: { playbookId: tickets.id, playbook: "Ticket", runId: good.id, status: "QUEUED" },
+      },
+      {
+        actor: `responder@${tenant}`,
+        action: "playbook_run",
+        changes: { playbookId: rejecting.id, playbook: "Rejected", runId: bad.id, status: "QUEUED" },
+      },
+    ]);
+    // The outcomes come in whichever order the attempts end.
+    expect(logged.slice(2)).toHaveLength(2);
+    expect(logged.slice(2)).toEqual(
+      expect.arrayContaining([
+        {
+          actor: "system",
+          action: "playbook_run_ended",
+          changes: {
+            playbookId: tickets.id,
+            playbook: "Ticket",
+            runId: good.id,
+            status: "SUCCEEDED",
+            attempts: 1,
+            error: null,
+          },
+        },
+        {
+          actor: "system",
+          action: "playbook_run_ended",
+          changes: {
+            playbookId: rejecting.id,
+            playbook: "Rejected",
+            runId: bad.id,
+            status: "FAILED",
+            attempts: 1,
+            error: "HTTP 400",
+          },
+        },
+      ]),
+    );
+    // The run id in the entry leads to the run's history.
+    const [history] = (await playbookRuns({ incidentId: created.id, statuses: ["SUCCEEDED"] }, t.reader))
+      .nodes;
+    expect(history.id).toBe(good.id);
+    // A playbook run changes nothing on the incident: same etag, so an analyst's edit based on it still applies.
+    const after = await incident(created.id, t.analyst);
+    expect(after.etag).toBe(before.etag);
+    ok(
+      await platform.request(
+        UpdateIncidentDocument,
+        { input: { id: created.id, etag: before.etag, owner: "alice@auto-manual-activity" } },
+        t.analyst,
+      ),
+    );
   });
 
   it("runs rules in ascending order, each seeing the changes of the ones before", async () => {
@@ -722,6 +830,107 @@ describe("automation: rules and playbooks", () => {
     });
   });
 
+  it("runs rules with entity conditions on incidents and alerts whose entities match, and on no others", async () => {
+    const tenant = "auto-entities";
+    const t = await tokens(tenant);
+    const rule = await createRule(
+      {
+        name: "outside sign-in by a contoso account",
+        order: 10,
+        trigger: "INCIDENT_CREATED",
+        conditions: [
+          {
+            property: "ENTITY",
+            entityType: "IP",
+            operator: "IN_CIDR",
+            values: ["198.51.100.0/24", "2001:db8::/32"],
+          },
+          { property: "ENTITY", entityType: "ACCOUNT", operator: "ENDS_WITH", values: ["@contoso.example"] },
+          { property: "ENTITY", entityType: "ACCOUNT", operator: "NOT_STARTS_WITH", values: ["svc-"] },
+          { property: "ENTITY", entityType: "IP", operator: "NOT_IN", values: ["::ffff:198.51.100.99"] },
+        ],
+        actions: [{ type: "ADD_LABELS", labels: ["entity-match"] }],
+      },
+      t.admin,
+    );
+    // Stored as compared: the mapped IPv4 address in canonical form.
+    expect(rule.conditions[3]).toEqual({
+      property: "ENTITY",
+      entityType: "IP",
+      operator: "NOT_IN",
+      values: ["198.51.100.99"],
+    });
+    const witness = await createRule(
+      {
+        name: "witness",
+        order: 1000,
+        trigger: "INCIDENT_CREATED",
+        actions: [{ type: "ADD_LABELS", labels: ["seen"] }],
+      },
+      t.admin,
+    );
+    const playbook = await createPlaybook({ name: "Isolate host", url: `${receiverUrl}/isolate` }, t.admin);
+    const onAlert = await createRule(
+      {
+        name: "isolate db hosts",
+        order: 1,
+        trigger: "ALERT_CREATED",
+        conditions: [{ property: "ENTITY", entityType: "HOST", operator: "IN", values: ["DB-01", "db-02"] }],
+        actions: [{ type: "RUN_PLAYBOOK", playbookId: playbook.id }],
+      },
+      t.admin,
+    );
+
+    const matching = await raise(t.ingestor, tenant, {
+      title: "Sign-in from outside",
+      entities: [
+        { type: "ACCOUNT", value: "Alice@CONTOSO.example" },
+        { type: "IP", value: "2001:DB8:0::1" },
+        { type: "HOST", value: "db-01" },
+      ],
+    });
+    // Each fails one condition: address out of range, service account, the excluded address, no IP at all.
+    // (No entity is shared, so each alert opens an incident of its own.)
+    const cases = [
+      [
+        { type: "ACCOUNT", value: "bob@contoso.example" },
+        { type: "IP", value: "203.0.113.5" },
+      ],
+      [
+        { type: "ACCOUNT", value: "svc-backup@contoso.example" },
+        { type: "IP", value: "198.51.100.23" },
+      ],
+      [
+        { type: "ACCOUNT", value: "carol@contoso.example" },
+        { type: "IP", value: "198.51.100.99" },
+      ],
+      [{ type: "ACCOUNT", value: "dave@contoso.example" }],
+    ] as AlertEntityInput[][];
+    const others = [];
+    for (const entities of cases) others.push(await raise(t.ingestor, tenant, { title: "Other", entities }));
+    await until(
+      async () => (await runsOf({ ruleId: witness.id }, t.reader)).totalCount === cases.length + 1,
+      "the witness rule on every incident",
+    );
+    expect((await incident(matching.incidentId, t.analyst)).labels).toEqual(["entity-match", "seen"]);
+    for (const other of others)
+      expect((await incident(other.incidentId, t.analyst)).labels).toEqual(["seen"]);
+    expect((await runsOf({ ruleId: rule.id }, t.reader)).nodes.map((r) => r.incidentId)).toEqual([
+      matching.incidentId,
+    ]);
+
+    // ALERT_CREATED: the alert's own entities; only the alert on db-01 ran the playbook.
+    await until(
+      async () =>
+        (await playbookRuns({ playbookId: playbook.id }, t.reader)).nodes[0]?.status === "SUCCEEDED",
+      "the isolation playbook",
+    );
+    const alertRuns = await runsOf({ ruleId: onAlert.id }, t.reader);
+    expect(alertRuns.totalCount).toBe(1);
+    const [run] = (await playbookRuns({ playbookId: playbook.id }, t.reader)).nodes;
+    expect(run.alertId).toBe(matching.alertId);
+  });
+
   it("loses no event while the SIEM is down: the consumer resumes from its offset", async () => {
     const tenant = "auto-restart";
     const t = await tokens(tenant);
@@ -863,7 +1072,7 @@ describe("automation: rules and playbooks", () => {
       [
         { conditions: [{ property: "UPDATED_FIELDS", operator: "IN", values: ["OWNER"] }] },
         [
-          "[0].conditions.property: UPDATED_FIELDS is not a property of INCIDENT_CREATED (TITLE, DESCRIPTION, SEVERITY, STATUS, OWNER, LABELS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID)",
+          "[0].conditions.property: UPDATED_FIELDS is not a property of INCIDENT_CREATED (TITLE, DESCRIPTION, SEVERITY, STATUS, OWNER, LABELS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID, ENTITY)",
         ],
       ],
       [
@@ -876,10 +1085,36 @@ describe("automation: rules and playbooks", () => {
           ],
         },
         [
-          "[0].conditions.operator: SEVERITY compares whole values: use EQUALS, NOT_EQUALS, IN",
+          "[0].conditions.operator: SEVERITY compares whole values: use EQUALS, NOT_EQUALS, IN, NOT_IN",
           "[1].conditions.values: value 1 (CRITICAL) is not one of INFORMATIONAL, LOW, MEDIUM, HIGH",
           "[2].conditions.values: EQUALS takes exactly one value (IN takes several)",
           "[3].conditions.values: give 1 to 100 values",
+        ],
+      ],
+      [
+        {
+          conditions: [
+            { property: "ENTITY", entityType: "HOST", operator: "IN_CIDR", values: ["10.0.0.0/8"] },
+            { property: "TITLE", entityType: "IP", operator: "EQUALS", values: ["x"] },
+            {
+              property: "ENTITY",
+              entityType: "IP",
+              operator: "NOT_IN_CIDR",
+              values: ["10.0.0.0/33", "10/8"],
+            },
+            { property: "ENTITY", entityType: "IP", operator: "IN", values: ["198.51.100.7", "web-01"] },
+            { property: "ENTITY", operator: "IN_CIDR", values: ["10.0.0.0/8"] },
+            { property: "PROVIDER", operator: "ENDS_WITH", values: ["ANALYTICS_RULE"] },
+          ],
+        },
+        [
+          "[0].conditions.operator: IN_CIDR tests IP entities only: use property ENTITY with entityType IP",
+          "[1].conditions.entityType: only ENTITY conditions name an entity type",
+          "[2].conditions.values: value 1 (10.0.0.0/33) is not an IP address or CIDR prefix",
+          "[2].conditions.values: value 2 (10/8) is not an IP address or CIDR prefix",
+          "[3].conditions.values: value 2 (web-01) is not an IP address",
+          "[4].conditions.operator: IN_CIDR tests IP entities only: use property ENTITY with entityType IP",
+          "[5].conditions.operator: PROVIDER compares whole values: use EQUALS, NOT_EQUALS, IN, NOT_IN",
         ],
       ],
       [
@@ -969,7 +1204,11 @@ describe("automation: rules and playbooks", () => {
     expect(ok(await platform.request(PlaybooksDocument, {}, t.reader)).playbooks.totalCount).toBe(1);
     const api = buildSchema(readFileSync(`${__dirname}/../gateway/schema.graphql`, "utf8"));
     const playbookType = api.getType("Playbook") as unknown as { getFields(): Record<string, unknown> };
-    expect(Object.keys(playbookType.getFields()).filter((f) => /secret/i.test(f))).toEqual(["secretSetAt"]);
+    expect(Object.keys(playbookType.getFields()).filter((f) => /secret/i.test(f))).toEqual([
+      "secretSetAt",
+      "secretStatus",
+      "secretKeyId",
+    ]);
     const rows = await inTenant(ds, tenant, (m) =>
       m.query(
         `SELECT to_jsonb(p)::text AS playbook, to_jsonb(s)::text AS secret FROM playbooks p JOIN playbook_secrets s ON s.playbook_id = p.id`,
@@ -996,6 +1235,89 @@ describe("automation: rules and playbooks", () => {
     expect(
       ok(await platform.request(DeletePlaybookDocument, { id: created.id }, t.admin)).deletePlaybook.name,
     ).toBe("Kept");
+  });
+
+  it("rotates the key of stored playbook secrets: they are re-encrypted with the new key, and one whose key is gone fails its runs clearly", async () => {
+    const tenant = "auto-rotate";
+    const t = await tokens(tenant);
+    const secrets = () =>
+      inTenant(
+        ds,
+        tenant,
+        (m) =>
+          m.query(
+            `SELECT p.name, s.key_id, s.sealed, s.set_at FROM playbook_secrets s JOIN playbooks p ON p.id = s.playbook_id
+              WHERE s.tenant_id = $1 ORDER BY p.name`,
+            [tenant],
+          ) as Promise<Array<{ name: string; key_id: string; sealed: string; set_at: Date }>>,
+      );
+    const { id: incidentId } = ok(
+      await platform.request(
+        CreateIncidentDocument,
+        { input: { title: "Rotation drill", description: "", severity: "LOW", alertIds: [] } },
+        t.analyst,
+      ),
+    ).createIncident;
+    const runNow = async (playbookId: string) =>
+      ok(await platform.request(RunPlaybookDocument, { input: { playbookId, incidentId } }, t.responder))
+        .runPlaybook;
+    const ended = (runId: string) =>
+      until(async () => {
+        const [run] = (await playbookRuns({ incidentId }, t.reader)).nodes.filter((r) => r.id === runId);
+        return run && ["SUCCEEDED", "FAILED"].includes(run.status) ? run : null;
+      }, "the run to end");
+    const playbook = await createPlaybook({ name: "Rotated", url: `${receiverUrl}/rotated` }, t.admin);
+    expect(playbook).toMatchObject({ secretStatus: "CURRENT", secretKeyId: "2026-01" });
+    const [before] = await secrets();
+    expect(before.key_id).toBe("2026-01");
+
+    // Rotation: a new key first, the old one kept behind it; the SIEM restarts with the new ring, and its
+    // re-encryption job moves the secret to the new key.
+    platform.config.playbookSecretKeys = [KEYS["2026-07"], KEYS["2026-01"]];
+    await platform.restartSubgraph("siem");
+    const [after] = await until(async () => {
+      const rows = await secrets();
+      return rows[0].key_id === "2026-07" ? rows : null;
+    }, "the secret re-encrypted with the new key");
+    expect(after.sealed).not.toBe(before.sealed);
+    expect(after.set_at).toEqual(before.set_at);
+    expect(ok(await platform.request(PlaybookDocument, { id: playbook.id }, t.admin)).playbook).toMatchObject(
+      {
+        secretStatus: "CURRENT",
+        secretKeyId: "2026-07",
+      },
+    );
+    // Still the same secret: the webhook is signed with it.
+    const good = await ended((await runNow(playbook.id)).id);
+    expect(good.status).toBe("SUCCEEDED");
+    const call = received.find((r) => r.path === "/rotated" && r.headers["idempotency-key"] === good.id)!;
+    expect(signedWith(call, SECRET)).toBe(true);
+
+    // A key dropped before its secrets moved on: the secret is gone, which admins see and runs say.
+    platform.config.playbookSecretKeys = [KEYS["2026-12"]];
+    await platform.restartSubgraph("siem");
+    expect(ok(await platform.request(PlaybookDocument, { id: playbook.id }, t.admin)).playbook).toMatchObject(
+      {
+        secretStatus: "KEY_MISSING",
+        secretKeyId: "2026-07",
+      },
+    );
+    const lost = await ended((await runNow(playbook.id)).id);
+    const error =
+      'the signing secret is encrypted with key "2026-07", which is no longer in PLAYBOOK_SECRET_KEYS: an admin must set the playbook\'s secret again';
+    expect(lost).toMatchObject({ status: "FAILED", attempts: 0, error });
+    const activity = (await incident(incidentId, t.analyst)).activity.filter(
+      (a) => a.action === "playbook_run_ended",
+    );
+    expect(JSON.parse(activity[activity.length - 1].changes)).toMatchObject({ runId: lost.id, error });
+    expect(received.some((r) => r.headers["idempotency-key"] === lost.id)).toBe(false);
+
+    // Setting the secret again seals it with the current key; runs work again.
+    const reset = ok(
+      await platform.request(UpdatePlaybookDocument, { input: { id: playbook.id, secret: SECRET } }, t.admin),
+    ).updatePlaybook;
+    expect(reset).toMatchObject({ secretStatus: "CURRENT", secretKeyId: "2026-12" });
+    expect((await ended((await runNow(playbook.id)).id)).status).toBe("SUCCEEDED");
   });
 
   it("forgets handled-event marks once their events cannot come again, and keeps recent ones", async () => {

@@ -17,6 +17,7 @@ import { TenantEventRetention1766811000000 } from "./1766811000000-tenant-event-
 import { Automation1766830000000 } from "./1766830000000-automation";
 import { Hunting1766840000000 } from "./1766840000000-hunting";
 import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-sigma";
+import { PlaybookSecretsRekey1766870000000 } from "./1766870000000-playbook-secrets-rekey";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -39,4 +40,5 @@ export const siemMigrations = [
   Automation1766830000000,
   Hunting1766840000000,
   AnalyticsRuleSigma1766850000000,
+  PlaybookSecretsRekey1766870000000,
 ];

@@ -39,6 +39,44 @@ const prefixList = z
     return entries;
   });
 
+/** One key of the playbook-secret key ring: an id recorded with each secret it seals, and 32 bytes. */
+export interface PlaybookSecretKey {
+  id: string;
+  key: Buffer;
+}
+
+/**
+ * PLAYBOOK_SECRET_KEYS: comma-separated `<id>:<base64 of 32 bytes>` entries, newest first. Messages name the
+ * entry and its id, never its key material.
+ */
+const playbookKeyRing = z
+  .string()
+  .default("")
+  .transform((value, ctx) => {
+    const keys: PlaybookSecretKey[] = [];
+    const entries = value
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
+    entries.forEach((entry, index) => {
+      const issue = (message: string) =>
+        ctx.addIssue({ code: "custom", message: `entry ${index + 1}: ${message}` });
+      const colon = entry.indexOf(":");
+      const id = colon < 0 ? "" : entry.slice(0, colon);
+      const text = entry.slice(colon + 1);
+      if (!/^[A-Za-z0-9._-]{1,32}$/.test(id))
+        return issue('write it as <key id>:<base64 key>, the id 1 to 32 letters, digits, ".", "_" or "-"');
+      const key = Buffer.from(text, "base64");
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length !== 32)
+        return issue(`key "${id}" must be 32 random bytes in base64 (openssl rand -base64 32)`);
+      if (keys.some((k) => k.id === id)) return issue(`key id "${id}" is used twice`);
+      const twin = keys.find((k) => k.key.equals(key));
+      if (twin) return issue(`key "${id}" has the same key material as "${twin.id}"`);
+      keys.push({ id, key });
+    });
+    return keys;
+  });
+
 /**
  * Every environment variable the platform reads, in one place. `docs/configuration` in the README
  * lists them; `loadConfig` validates them at start so a typo fails loudly instead of half-working.
@@ -86,6 +124,7 @@ const EnvShape = {
   SAFELIST_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
+  PLAYBOOK_SECRET_KEYS: playbookKeyRing,
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -168,6 +207,12 @@ export interface Config {
    * default: a webhook URL must not become a way into the internal network or a cloud metadata service).
    */
   playbookAllowPrivateTargets: boolean;
+  /**
+   * The key ring that encrypts playbook signing secrets at rest, newest first: the first key encrypts, the
+   * others only decrypt (until the re-encryption job has moved every secret to the first). Empty: one key
+   * derived from the internal token secret, as before the ring existed.
+   */
+  playbookSecretKeys: PlaybookSecretKey[];
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -227,6 +272,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     safelistPath: e.SAFELIST_PATH,
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
+    playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
   };
 }
 

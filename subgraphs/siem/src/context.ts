@@ -40,10 +40,15 @@ export interface SiemContext extends BaseContext {
   live(): LiveFeed;
 }
 
-/** Playbook secrets are sealed with a key derived from the service secret: one box per secret, not per request. */
-const boxes = new Map<string, SecretBox>();
-const secretBoxFor = (secret: string) =>
-  boxes.get(secret) ?? boxes.set(secret, new SecretBox(secret)).get(secret)!;
+/** The key ring of playbook secrets: one box per configured ring, not per request (keys are derived once). */
+const boxes = new WeakMap<Config["playbookSecretKeys"], { secret: string; box: SecretBox }>();
+function secretBoxFor(config: Config): SecretBox {
+  const cached = boxes.get(config.playbookSecretKeys);
+  if (cached?.secret === config.internalTokenSecret) return cached.box;
+  const box = SecretBox.fromConfig(config);
+  boxes.set(config.playbookSecretKeys, { secret: config.internalTokenSecret, box });
+  return box;
+}
 
 /** Builds the per-request services. */
 export function createSiemContext(
@@ -67,7 +72,7 @@ export function createSiemContext(
       investigation: new InvestigationService(base.db, base.identity),
       automation: new AutomationService(base.db, base.identity),
       playbooks: new PlaybooksService(base.db, base.identity, {
-        secrets: secretBoxFor(config.internalTokenSecret),
+        secrets: secretBoxFor(config),
         requireHttps: config.env === "production",
         allowPrivateTargets: config.playbookAllowPrivateTargets,
       }),

@@ -27,7 +27,11 @@ import {
 } from "./modules/automation/automation.resolver";
 import { PlaybookResolver, PlaybookRunResolver } from "./modules/automation/playbooks.resolver";
 import { startAutomationRelay } from "./modules/automation/automation.relay";
-import { automationTasks, AUTOMATION_CRONTAB } from "./modules/automation/automation.tasks";
+import {
+  automationTasks,
+  AUTOMATION_CRONTAB,
+  queuePlaybookSecretsRekey,
+} from "./modules/automation/automation.tasks";
 import {
   BookmarksResolver,
   HuntingResolver,
@@ -78,6 +82,12 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   migrations: siemMigrations,
   createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds, config),
   start: async (ds, log, config) => {
+    // A new key ring takes effect as the replicas restart: secrets under older keys move to the current one.
+    await queuePlaybookSecretsRekey(ds);
+    if (config.env === "production" && config.playbookSecretKeys.length === 0)
+      log.warn(
+        "PLAYBOOK_SECRET_KEYS is not set: playbook secrets are encrypted with a key derived from INTERNAL_TOKEN_SECRET, and rotating that secret makes them unreadable",
+      );
     const live = startLiveFeed(ds, log, config);
     const automation = await startAutomationRelay(config, log).catch(async (err: unknown) => {
       await live.stop();

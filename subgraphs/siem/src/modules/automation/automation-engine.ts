@@ -187,7 +187,10 @@ export async function handleAutomationEvent(
   });
 }
 
-/** An incident's facts: its own fields and what its alerts say (tactics, techniques, providers, rules). */
+/**
+ * An incident's facts: its own fields and what its alerts say (tactics, techniques, providers, rules, and
+ * entities as `alert_entities` indexes them).
+ */
 async function incidentFacts(
   m: EntityManager,
   tenantId: string,
@@ -203,7 +206,10 @@ async function incidentFacts(
             ARRAY(SELECT DISTINCT a.provider FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id
                    WHERE ia.tenant_id = $1 AND ia.incident_id = i.id) AS alert_providers,
             ARRAY(SELECT DISTINCT a.rule_id::text FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id
-                   WHERE ia.tenant_id = $1 AND ia.incident_id = i.id AND a.rule_id IS NOT NULL) AS alert_rules
+                   WHERE ia.tenant_id = $1 AND ia.incident_id = i.id AND a.rule_id IS NOT NULL) AS alert_rules,
+            (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('type', ae.entity_type, 'value', ae.value)), '[]')
+               FROM incident_alerts ia JOIN alert_entities ae ON ae.alert_id = ia.alert_id
+              WHERE ia.tenant_id = $1 AND ia.incident_id = i.id AND ae.tenant_id = $1) AS alert_entities
        FROM incidents i WHERE i.tenant_id = $1 AND i.id = $2`,
     [tenantId, incidentId],
   );
@@ -213,6 +219,7 @@ async function incidentFacts(
   ];
   return {
     analyticsRuleIds: ruleIds,
+    entities: row.alert_entities,
     values: {
       [AutomationProperty.TITLE]: [row.title],
       [AutomationProperty.DESCRIPTION]: [row.description],
@@ -229,17 +236,24 @@ async function incidentFacts(
   };
 }
 
-/** An alert's facts. */
+/** An alert's facts, with its entities as `alert_entities` indexes them. */
 async function alertFacts(
   m: EntityManager,
   tenantId: string,
   alertId: string,
 ): Promise<AutomationFacts | null> {
-  const [row] = await m.query(`SELECT * FROM alerts WHERE tenant_id = $1 AND id = $2`, [tenantId, alertId]);
+  const [row] = await m.query(
+    `SELECT a.*,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('type', ae.entity_type, 'value', ae.value)), '[]')
+               FROM alert_entities ae WHERE ae.tenant_id = $1 AND ae.alert_id = a.id) AS alert_entities
+       FROM alerts a WHERE a.tenant_id = $1 AND a.id = $2`,
+    [tenantId, alertId],
+  );
   if (!row) return null;
   const ruleIds = row.rule_id ? [row.rule_id as string] : [];
   return {
     analyticsRuleIds: ruleIds,
+    entities: row.alert_entities,
     values: {
       [AutomationProperty.TITLE]: [row.title],
       [AutomationProperty.DESCRIPTION]: [row.description],

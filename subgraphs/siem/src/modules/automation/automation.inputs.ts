@@ -1,6 +1,9 @@
 import { Field, ID, InputType, Int } from "type-graphql";
 import { isUuid, textProblem, type InputProblem } from "../../../../common/src";
+import type { EntityType } from "../alerts/alert-store";
 import { Severity } from "../alerts/alert.entity";
+import { EntityTypeEnum } from "../alerts/alerts.inputs";
+import { normalizeIp } from "../connectors/normalizers/common";
 import { IncidentStatus } from "../incidents/incident.entity";
 import { IncidentClassification } from "../incidents/incident-workflow.types";
 import {
@@ -10,7 +13,14 @@ import {
   AutomationTrigger,
   type AutomationAction,
 } from "./automation.types";
-import { enumeratedValues, EXACT_OPERATORS, PROPERTIES_OF, type StoredCondition } from "./conditions";
+import {
+  CIDR_OPERATORS,
+  enumeratedValues,
+  EXACT_OPERATORS,
+  parseCidr,
+  PROPERTIES_OF,
+  type StoredCondition,
+} from "./conditions";
 
 /** Limits of a rule definition. */
 export const AUTOMATION_LIMITS = {
@@ -23,16 +33,27 @@ export const AUTOMATION_LIMITS = {
 } as const;
 
 /** A condition of an automation rule. */
-@InputType({ description: "A condition: `property operator values` (see AutomationOperator)." })
+@InputType({
+  description:
+    "A condition: `property operator values` (see AutomationOperator); ENTITY conditions may name the `entityType` tested.",
+})
 export class AutomationConditionInput {
   @Field(() => AutomationProperty, { description: "The property tested." })
   property: AutomationProperty;
+
+  @Field(() => EntityTypeEnum, {
+    nullable: true,
+    description:
+      "ENTITY only: the kind of entity tested (IN_CIDR and NOT_IN_CIDR need IP); omitted: entities of every kind.",
+  })
+  entityType?: EntityType | null;
 
   @Field(() => AutomationOperator, { description: "The comparison." })
   operator: AutomationOperator;
 
   @Field(() => [String], {
-    description: "1 to 100 values of up to 512 characters; EQUALS takes exactly one.",
+    description:
+      "1 to 100 values of up to 512 characters; EQUALS takes exactly one. IP entities compared whole take IP addresses, IN_CIDR and NOT_IN_CIDR addresses or CIDR prefixes.",
   })
   values: string[];
 }
@@ -228,16 +249,28 @@ export function checkAutomationRule(
       problems.push({ index, field: `conditions.${field}`, message });
     if (!properties.includes(c.property))
       fault("property", `${c.property} is not a property of ${input.trigger} (${properties.join(", ")})`);
+    const onEntity = c.property === AutomationProperty.ENTITY;
+    const entityType = c.entityType ?? null;
+    if (entityType && !onEntity) fault("entityType", "only ENTITY conditions name an entity type");
     const allowed = enumeratedValues(c.property, input.trigger);
     const exactOnly = allowed !== null || c.property === AutomationProperty.ANALYTICS_RULE_ID;
+    const cidr = CIDR_OPERATORS.includes(c.operator);
     if (exactOnly && !EXACT_OPERATORS.includes(c.operator))
       fault("operator", `${c.property} compares whole values: use ${EXACT_OPERATORS.join(", ")}`);
+    else if (cidr && !(onEntity && entityType === "IP"))
+      fault("operator", `${c.operator} tests IP entities only: use property ENTITY with entityType IP`);
+    // IP entities compared whole: by canonical address, so `10.0.0.01`-style typos are refused, not unmatched.
+    const ipExact = onEntity && entityType === "IP" && EXACT_OPERATORS.includes(c.operator);
     const values = c.values ?? [];
     if (values.length < 1 || values.length > AUTOMATION_LIMITS.values)
       fault("values", `give 1 to ${AUTOMATION_LIMITS.values} values`);
     else if (c.operator === AutomationOperator.EQUALS && values.length !== 1)
       fault("values", "EQUALS takes exactly one value (IN takes several)");
-    const stored = values.map((v) => (allowed ? v.trim().toUpperCase() : v));
+    const stored = values.map((v) => {
+      if (allowed) return v.trim().toUpperCase();
+      if (ipExact) return normalizeIp(v.trim()) ?? v;
+      return cidr ? v.trim() : v;
+    });
     stored.forEach((v, i) => {
       const problem = textFault(v, 1, AUTOMATION_LIMITS.valueLength);
       if (problem) fault("values", `value ${i + 1} ${problem}`);
@@ -245,8 +278,16 @@ export function checkAutomationRule(
         fault("values", `value ${i + 1} (${v}) is not one of ${allowed.join(", ")}`);
       else if (c.property === AutomationProperty.ANALYTICS_RULE_ID && !isUuid(v))
         fault("values", `value ${i + 1} must be an analytics rule id`);
+      else if (ipExact && normalizeIp(v) !== v) fault("values", `value ${i + 1} (${v}) is not an IP address`);
+      else if (cidr && !parseCidr(v))
+        fault("values", `value ${i + 1} (${v}) is not an IP address or CIDR prefix`);
     });
-    return { property: c.property, operator: c.operator, values: stored };
+    return {
+      property: c.property,
+      operator: c.operator,
+      values: stored,
+      ...(onEntity ? { entityType } : {}),
+    };
   });
 
   if (input.actions.length < 1 || input.actions.length > AUTOMATION_LIMITS.actions)

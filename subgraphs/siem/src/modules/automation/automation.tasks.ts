@@ -1,13 +1,31 @@
 import type { TaskList } from "graphile-worker";
 import type { DataSource } from "typeorm";
-import { inSystemScope, OUTBOX_RETENTION_DAYS, type Config, type Logger } from "../../../../common/src";
+import {
+  addJob,
+  inSystemScope,
+  OUTBOX_RETENTION_DAYS,
+  type Config,
+  type Logger,
+} from "../../../../common/src";
 import { handleAutomationEvent, type AutomationEvent } from "./automation-engine";
 import { AUTOMATION_EVENT_TASK } from "./automation.relay";
 import { attemptPlaybookRun, PLAYBOOK_RUN_TASK, type PlaybookRunnerDeps } from "./playbook-runner";
-import { SecretBox } from "./secret-box";
+import { SecretBox, secretBinding } from "./secret-box";
 
-/** Daily clean-up of automation's bookkeeping. */
-export const AUTOMATION_CRONTAB = "30 3 * * * automation_prune";
+/** The job that seals every playbook secret under an older key of the ring again, with the current key. */
+export const PLAYBOOK_SECRETS_REKEY_TASK = "playbook_secrets_rekey";
+
+/**
+ * Daily clean-up of automation's bookkeeping, and a daily re-encryption pass (a start-up queues one too, so a
+ * rotation takes effect when the replicas restart with the new ring).
+ */
+export const AUTOMATION_CRONTAB = [
+  "30 3 * * * automation_prune",
+  `45 3 * * * ${PLAYBOOK_SECRETS_REKEY_TASK}`,
+].join("\n");
+
+/** Secrets re-encrypted per transaction. */
+const REKEY_BATCH = 100;
 
 /** How long automation rule runs and playbook runs are kept. */
 export const AUTOMATION_HISTORY_DAYS = 90;
@@ -15,17 +33,94 @@ export const AUTOMATION_HISTORY_DAYS = 90;
 /** What a playbook attempt needs from the service's configuration. */
 export function playbookRunnerDeps(config: Config, log: Logger): PlaybookRunnerDeps {
   return {
-    secrets: new SecretBox(config.internalTokenSecret),
+    secrets: SecretBox.fromConfig(config),
     allowPrivate: config.playbookAllowPrivateTargets,
     requireHttps: config.env === "production",
     log: log.child({ component: "playbooks" }),
   };
 }
 
+/** What a re-encryption pass did. */
+export interface RekeyResult {
+  /** Secrets now sealed with the current key. */
+  rekeyed: number;
+  /** Secrets under an older key of the ring that did not decrypt (left as they are). */
+  unreadable: number;
+  /** Secrets under keys no longer in the ring (their playbooks fail until an admin sets them again). */
+  keyMissing: number;
+}
+
+/**
+ * Seals every playbook secret held under an older key of the ring again with the current key, across tenants,
+ * `REKEY_BATCH` per transaction (rows an admin is changing right now are skipped: that change seals them with
+ * the current key anyway). Once it reports nothing left under an older key, that key can leave the ring.
+ */
+export async function rekeyPlaybookSecrets(
+  ds: DataSource,
+  box: SecretBox,
+  log: Logger,
+): Promise<RekeyResult> {
+  const result: RekeyResult = { rekeyed: 0, unreadable: 0, keyMissing: 0 };
+  let after = "00000000-0000-0000-0000-000000000000";
+  while (box.previousKeyIds.length > 0) {
+    const rows: Array<{ tenant_id: string; playbook_id: string; sealed: string; key_id: string }> =
+      await inSystemScope(ds, async (m) => {
+        const batch: Array<{ tenant_id: string; playbook_id: string; sealed: string; key_id: string }> =
+          await m.query(
+            `SELECT tenant_id, playbook_id, sealed, key_id FROM playbook_secrets
+              WHERE key_id = ANY($1::text[]) AND playbook_id > $2
+              ORDER BY playbook_id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+            [box.previousKeyIds, after, REKEY_BATCH],
+          );
+        for (const row of batch) {
+          const binding = secretBinding(row.tenant_id, row.playbook_id);
+          const opened = box.open({ sealed: row.sealed, keyId: row.key_id }, binding);
+          if ("problem" in opened) {
+            result.unreadable++;
+            log.error(
+              { tenantId: row.tenant_id, playbookId: row.playbook_id, keyId: row.key_id },
+              "playbook secret does not decrypt with its key; an admin must set it again",
+            );
+            continue;
+          }
+          const sealed = box.seal(opened.secret, binding);
+          // `set_at` stays: the secret is the same, only the key that encrypts it changed.
+          await m.query(
+            `UPDATE playbook_secrets SET sealed = $3, key_id = $4 WHERE tenant_id = $1 AND playbook_id = $2`,
+            [row.tenant_id, row.playbook_id, sealed.sealed, sealed.keyId],
+          );
+          result.rekeyed++;
+        }
+        return batch;
+      });
+    if (rows.length < REKEY_BATCH) break;
+    after = rows[rows.length - 1].playbook_id;
+  }
+  const [missing] = await inSystemScope(ds, (m) =>
+    m.query(`SELECT count(*)::int AS n FROM playbook_secrets WHERE key_id <> ALL($1::text[])`, [
+      [box.currentKeyId, ...box.previousKeyIds],
+    ]),
+  );
+  result.keyMissing = missing.n;
+  log[result.keyMissing || result.unreadable ? "warn" : "info"](
+    { ...result, currentKeyId: box.currentKeyId },
+    "playbook secrets re-encrypted with the current key",
+  );
+  return result;
+}
+
+/** Queues a re-encryption pass (one pending at a time, whichever replica starts it). */
+export async function queuePlaybookSecretsRekey(ds: DataSource): Promise<void> {
+  await ds.transaction((m) =>
+    addJob(m, "siem", PLAYBOOK_SECRETS_REKEY_TASK, {}, { jobKey: PLAYBOOK_SECRETS_REKEY_TASK }),
+  );
+}
+
 /**
  * Automation's durable jobs: `automation_event` runs the rules of one outbox event (enqueued by the automation
  * relay), `playbook_run` makes one attempt of a playbook run, `automation_prune` forgets handled-event marks
- * once the outbox can no longer hand those events out again, and history past AUTOMATION_HISTORY_DAYS.
+ * once the outbox can no longer hand those events out again, and history past AUTOMATION_HISTORY_DAYS;
+ * `playbook_secrets_rekey` moves playbook secrets from older keys of the ring to the current one.
  */
 export function automationTasks(ds: DataSource, log: Logger, config: Config): TaskList {
   const deps = playbookRunnerDeps(config, log);
@@ -36,6 +131,9 @@ export function automationTasks(ds: DataSource, log: Logger, config: Config): Ta
     },
     [PLAYBOOK_RUN_TASK]: async (payload) => {
       await attemptPlaybookRun(ds, deps, payload as { tenantId: string; runId: string });
+    },
+    [PLAYBOOK_SECRETS_REKEY_TASK]: async () => {
+      await rekeyPlaybookSecrets(ds, deps.secrets, deps.log);
     },
     automation_prune: async () => {
       await inSystemScope(ds, async (m) => {

@@ -1,6 +1,8 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection } from "../../../../common/src";
+import type { EntityType } from "../alerts/alert-store";
 import { Severity } from "../alerts/alert.entity";
+import { EntityTypeEnum } from "../alerts/alerts.inputs";
 import { IncidentStatus } from "../incidents/incident.entity";
 import { IncidentClassification } from "../incidents/incident-workflow.types";
 
@@ -24,6 +26,7 @@ export enum AutomationProperty {
   PROVIDER = "PROVIDER",
   ANALYTICS_RULE_ID = "ANALYTICS_RULE_ID",
   UPDATED_FIELDS = "UPDATED_FIELDS",
+  ENTITY = "ENTITY",
 }
 
 /** How a condition compares a property with its values. */
@@ -33,7 +36,13 @@ export enum AutomationOperator {
   CONTAINS = "CONTAINS",
   NOT_CONTAINS = "NOT_CONTAINS",
   STARTS_WITH = "STARTS_WITH",
+  NOT_STARTS_WITH = "NOT_STARTS_WITH",
+  ENDS_WITH = "ENDS_WITH",
+  NOT_ENDS_WITH = "NOT_ENDS_WITH",
   IN = "IN",
+  NOT_IN = "NOT_IN",
+  IN_CIDR = "IN_CIDR",
+  NOT_IN_CIDR = "NOT_IN_CIDR",
 }
 
 /** What an automation rule does. */
@@ -67,8 +76,12 @@ registerEnumType(AutomationTrigger, {
 registerEnumType(AutomationProperty, {
   name: "AutomationProperty",
   description:
-    "A property a condition tests. Incidents: every one (TACTICS, TECHNIQUES, PROVIDER and ANALYTICS_RULE_ID gather the incident's alerts; UPDATED_FIELDS is INCIDENT_UPDATED's only). Alerts: TITLE, DESCRIPTION, SEVERITY, STATUS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID.",
+    "A property a condition tests. Incidents: every one (TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID and ENTITY gather the incident's alerts; UPDATED_FIELDS is INCIDENT_UPDATED's only). Alerts: TITLE, DESCRIPTION, SEVERITY, STATUS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID, ENTITY.",
   valuesConfig: {
+    ENTITY: {
+      description:
+        "The values of the entities (of the incident's alerts, or of the alert) of the condition's `entityType`, or of every kind when it has none. IP values are compared in canonical form (`::ffff:10.0.0.1` is `10.0.0.1`).",
+    },
     UPDATED_FIELDS: {
       description:
         "What the update changed: TITLE, DESCRIPTION, STATUS, SEVERITY, OWNER, LABELS, CLASSIFICATION, ALERTS, COMMENTS, TASKS or MERGED.",
@@ -78,7 +91,7 @@ registerEnumType(AutomationProperty, {
 registerEnumType(AutomationOperator, {
   name: "AutomationOperator",
   description:
-    "Comparison, case-insensitive. EQUALS (one value), IN, CONTAINS and STARTS_WITH hold when any of the property's values matches any condition value; NOT_EQUALS and NOT_CONTAINS when none does.",
+    "Comparison, case-insensitive. EQUALS (one value), IN, CONTAINS, STARTS_WITH, ENDS_WITH and IN_CIDR hold when any of the property's values matches any condition value; their negations NOT_EQUALS, NOT_IN, NOT_CONTAINS, NOT_STARTS_WITH, NOT_ENDS_WITH and NOT_IN_CIDR when none does (so an incident without IP entities is NOT_IN_CIDR every range). IN_CIDR and NOT_IN_CIDR take IP addresses and CIDR prefixes and test ENTITY conditions of `entityType: IP` only.",
 });
 registerEnumType(AutomationActionType, {
   name: "AutomationActionType",
@@ -102,7 +115,17 @@ export class AutomationCondition {
   @Field(() => AutomationOperator, { description: "The comparison." })
   operator: AutomationOperator;
 
-  @Field(() => [String], { description: "The values compared with (enumerated properties in upper case)." })
+  @Field(() => EntityTypeEnum, {
+    nullable: true,
+    description:
+      "ENTITY: the kind of entity tested; null: entities of every kind (and for other properties).",
+  })
+  entityType: EntityType | null;
+
+  @Field(() => [String], {
+    description:
+      "The values compared with (enumerated properties in upper case, IP addresses in canonical form).",
+  })
   values: string[];
 }
 
@@ -273,8 +296,8 @@ export function automationRuleFromRow(row: Record<string, unknown>): AutomationR
     order: row.run_order,
     trigger: row.trigger,
     analyticsRuleIds: row.analytics_rule_ids ?? [],
-    conditions: (row.conditions as AutomationCondition[]).map((c) =>
-      Object.assign(new AutomationCondition(), c),
+    conditions: (row.conditions as Array<Partial<AutomationCondition>>).map((c) =>
+      Object.assign(new AutomationCondition(), { entityType: null, ...c }),
     ),
     actions,
     enabled: row.enabled,

@@ -2,6 +2,7 @@ import { AutomationOperator as Op, AutomationProperty as P, AutomationTrigger } 
 import {
   conditionHolds,
   enumeratedValues,
+  parseCidr,
   ruleMatches,
   updatedFields,
   type AutomationFacts,
@@ -38,6 +39,7 @@ describe("automation conditions", () => {
   it("needs every condition and the analytics-rule scope", () => {
     const facts: AutomationFacts = {
       analyticsRuleIds: ["0190a0a0-0000-7000-8000-00000000000a"],
+      entities: [],
       values: { [P.SEVERITY]: ["HIGH"], [P.TACTICS]: ["InitialAccess", "Persistence"] },
     };
     const high = { property: P.SEVERITY, operator: Op.EQUALS, values: ["HIGH"] };
@@ -52,6 +54,72 @@ describe("automation conditions", () => {
     expect(
       ruleMatches({ analyticsRuleIds: ["0190a0a0-0000-7000-8000-00000000000b"], conditions: [] }, facts),
     ).toBe(false);
+  });
+
+  it("tests ends and the negations of starts, ends and lists", () => {
+    expect(holds(Op.ENDS_WITH, ["@CONTOSO.example"], ["alice@contoso.example"])).toBe(true);
+    expect(holds(Op.ENDS_WITH, ["alice"], ["alice@contoso.example"])).toBe(false);
+    expect(holds(Op.NOT_ENDS_WITH, [".example"], ["alice@contoso.example"])).toBe(false);
+    expect(holds(Op.NOT_ENDS_WITH, [".test"], ["alice@contoso.example"])).toBe(true);
+    expect(holds(Op.NOT_STARTS_WITH, ["svc-"], ["svc-backup", "alice"])).toBe(false);
+    expect(holds(Op.NOT_STARTS_WITH, ["svc-"], ["alice"])).toBe(true);
+    expect(holds(Op.NOT_IN, ["HIGH", "MEDIUM"], ["LOW"])).toBe(true);
+    expect(holds(Op.NOT_IN, ["HIGH", "MEDIUM"], ["medium"])).toBe(false);
+  });
+
+  it("tests addresses against CIDR ranges, IPv4 and IPv6, whatever form the address is in", () => {
+    const inRange = (values: string[], actual: string[]) =>
+      conditionHolds({ property: P.ENTITY, entityType: "IP", operator: Op.IN_CIDR, values }, actual);
+    const outOfRange = (values: string[], actual: string[]) =>
+      conditionHolds({ property: P.ENTITY, entityType: "IP", operator: Op.NOT_IN_CIDR, values }, actual);
+    expect(inRange(["10.0.0.0/8"], ["10.20.30.40"])).toBe(true);
+    expect(inRange(["10.0.0.0/8"], ["11.0.0.1"])).toBe(false);
+    expect(inRange(["10.0.0.0/8", "192.168.1.7"], ["192.168.1.7"])).toBe(true);
+    expect(inRange(["192.168.1.7"], ["192.168.1.8"])).toBe(false);
+    expect(inRange(["10.1.2.3/16"], ["10.1.200.1"])).toBe(true);
+    expect(inRange(["2001:DB8::/32"], ["2001:db8:0:0::1"])).toBe(true);
+    expect(inRange(["2001:db8::/32"], ["2001:db9::1"])).toBe(false);
+    expect(inRange(["10.0.0.0/8"], ["::ffff:10.1.1.1"])).toBe(true);
+    expect(inRange(["::ffff:10.0.0.0/104"], ["10.9.9.9"])).toBe(true);
+    expect(inRange(["10.0.0.0/8"], ["not-an-address"])).toBe(false);
+    expect(outOfRange(["10.0.0.0/8"], ["10.1.1.1", "8.8.8.8"])).toBe(false);
+    expect(outOfRange(["10.0.0.0/8"], ["8.8.8.8"])).toBe(true);
+    expect(outOfRange(["10.0.0.0/8"], [])).toBe(true);
+  });
+
+  it("reads CIDR prefixes and refuses what is none", () => {
+    expect(parseCidr("10.0.0.0/8")).toEqual({ address: "10.0.0.0", prefix: 8, family: "ipv4" });
+    expect(parseCidr(" 2001:db8::1 ")).toEqual({ address: "2001:db8::1", prefix: 128, family: "ipv6" });
+    for (const bad of ["10.0.0.0/33", "10.0.0.0/8/1", "host.example", "10.0.0.0/x", "::ffff:10.0.0.0/64", ""])
+      expect(parseCidr(bad)).toBeNull();
+  });
+
+  it("tests ENTITY conditions on the entities of their kind, or of every kind", () => {
+    const facts: AutomationFacts = {
+      analyticsRuleIds: [],
+      values: {},
+      entities: [
+        { type: "ACCOUNT", value: "svc-backup@contoso.example" },
+        { type: "HOST", value: "web-01" },
+        { type: "IP", value: "203.0.113.7" },
+      ],
+    };
+    const entity = (entityType: "ACCOUNT" | "HOST" | "IP" | null, operator: Op, values: string[]) =>
+      ruleMatches(
+        { analyticsRuleIds: [], conditions: [{ property: P.ENTITY, entityType, operator, values }] },
+        facts,
+      );
+    expect(entity("ACCOUNT", Op.STARTS_WITH, ["SVC-"])).toBe(true);
+    expect(entity("HOST", Op.STARTS_WITH, ["svc-"])).toBe(false);
+    expect(entity(null, Op.STARTS_WITH, ["svc-"])).toBe(true);
+    expect(entity("HOST", Op.EQUALS, ["WEB-01"])).toBe(true);
+    expect(entity("HOST", Op.NOT_EQUALS, ["web-01"])).toBe(false);
+    expect(entity("IP", Op.IN_CIDR, ["203.0.113.0/24"])).toBe(true);
+    expect(entity("IP", Op.NOT_IN_CIDR, ["10.0.0.0/8"])).toBe(true);
+    expect(entity("IP", Op.IN, ["198.51.100.1", "203.0.113.7"])).toBe(true);
+    // No entity of the kind: positive operators fail, negated ones hold.
+    expect(ruleMatches({ analyticsRuleIds: [], conditions: [] }, { ...facts, entities: [] })).toBe(true);
+    expect(entity("IP", Op.EQUALS, ["web-01"])).toBe(false);
   });
 
   it("names what an incident event changed", () => {

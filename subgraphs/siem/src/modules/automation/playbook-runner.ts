@@ -15,7 +15,7 @@ import { addJob, inTenant, newId, type Logger } from "../../../../common/src";
 import { parseIsoDuration } from "../rules/durations";
 import { renderBody, type TemplateContext } from "./body-template";
 import { PlaybookRunStatus } from "./playbook.types";
-import { type SecretBox, secretBinding } from "./secret-box";
+import { type OpenedSecret, type SecretBox, secretBinding } from "./secret-box";
 import { sendWebhook, type WebhookCall, type WebhookResult } from "./webhook";
 
 /** The job that makes one attempt of a run. */
@@ -122,6 +122,28 @@ export async function templateContext(
   return context;
 }
 
+/**
+ * Adds a playbook run's entry to the incident's activity log, in the caller's transaction: `playbook_run` when
+ * the run is queued (by the person or automation rule that ran it), `playbook_run_ended` when it succeeds or
+ * fails for good (by `system`). Running a playbook changes nothing on the incident itself, so the entry moves
+ * no etag (an analyst's edit in flight is not refused) and sends no outbox event (no INCIDENT_UPDATED rule
+ * fires on it). Nothing is written when the incident is gone.
+ */
+export async function recordRunActivity(
+  m: EntityManager,
+  tenantId: string,
+  incidentId: string,
+  actor: string,
+  action: "playbook_run" | "playbook_run_ended",
+  changes: Record<string, unknown>,
+): Promise<void> {
+  await m.query(
+    `INSERT INTO incident_activity (tenant_id, incident_id, actor, action, changes)
+     SELECT $1, id, $3, $4, $5 FROM incidents WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, incidentId, actor, action, JSON.stringify(changes)],
+  );
+}
+
 /** Who queues a run. */
 export interface RunOrigin {
   triggeredBy: string;
@@ -171,7 +193,30 @@ export async function queuePlaybookRun(
     { tenantId, runId: id },
     { jobKey: jobKey(id), maxAttempts: 10 },
   );
+  if (subject.incidentId)
+    await recordRunActivity(m, tenantId, subject.incidentId, origin.triggeredBy, "playbook_run", {
+      playbookId: playbook.id,
+      playbook: playbook.name,
+      runId: id,
+      status: PlaybookRunStatus.QUEUED,
+    });
   return row;
+}
+
+/** The `playbook_run_ended` entry of a run that succeeded or failed for good, on its incident (if any). */
+async function recordRunEnd(
+  m: EntityManager,
+  tenantId: string,
+  run: { id: string; incidentId: string | null; playbookId: string; playbookName: string },
+  outcome: { status: PlaybookRunStatus; attempts: number; error: string | null },
+): Promise<void> {
+  if (!run.incidentId) return;
+  await recordRunActivity(m, tenantId, run.incidentId, "system", "playbook_run_ended", {
+    playbookId: run.playbookId,
+    playbook: run.playbookName,
+    runId: run.id,
+    ...outcome,
+  });
 }
 
 /** What an attempt needs besides the run. */
@@ -193,8 +238,8 @@ export async function attemptPlaybookRun(
   const { tenantId, runId } = job;
   const claim = await inTenant(ds, tenantId, async (m) => {
     const [row] = await m.query(
-      `SELECT r.id, r.status, r.attempts, r.max_attempts, r.body, p.id AS playbook_id, p.url, p.enabled, p.timeout,
-              s.sealed, s.key_id
+      `SELECT r.id, r.status, r.attempts, r.max_attempts, r.body, r.incident_id, p.id AS playbook_id, p.name,
+              p.url, p.enabled, p.timeout, s.sealed, s.key_id
          FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
          LEFT JOIN playbook_secrets s ON s.playbook_id = p.id
         WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r`,
@@ -207,15 +252,26 @@ export async function attemptPlaybookRun(
           WHERE tenant_id = $1 AND id = $2`,
         [tenantId, runId, error],
       );
+      await recordRunEnd(
+        m,
+        tenantId,
+        { id: runId, incidentId: row.incident_id, playbookId: row.playbook_id, playbookName: row.name },
+        { status: PlaybookRunStatus.FAILED, attempts: Number(row.attempts), error },
+      );
       return null;
     };
     if (!row.enabled) return refuse("the playbook is disabled");
     if (row.attempts >= row.max_attempts) return refuse(`gave up after ${row.attempts} attempts`);
-    const secret = row.sealed
+    const opened: OpenedSecret = row.sealed
       ? deps.secrets.open({ sealed: row.sealed, keyId: row.key_id }, secretBinding(tenantId, row.playbook_id))
-      : null;
-    if (secret === null)
-      return refuse("the signing secret cannot be opened (the service secret changed?): set it again");
+      : { problem: "UNREADABLE" };
+    if ("problem" in opened)
+      return refuse(
+        opened.problem === "KEY_MISSING"
+          ? `the signing secret is encrypted with key "${row.key_id}", which is no longer in PLAYBOOK_SECRET_KEYS: an admin must set the playbook's secret again`
+          : `the signing secret does not decrypt with key "${row.key_id}" (the key's material changed, or the stored secret was altered): an admin must set the playbook's secret again`,
+      );
+    const secret = opened.secret;
     await m.query(
       `UPDATE playbook_runs SET status = 'RUNNING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
         WHERE tenant_id = $1 AND id = $2`,
@@ -247,7 +303,8 @@ export async function attemptPlaybookRun(
   const finishedAt = new Date();
   await inTenant(ds, tenantId, async (m) => {
     const [row] = await m.query(
-      `SELECT r.status, r.attempts, p.retry_interval FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
+      `SELECT r.status, r.attempts, r.incident_id, p.name, p.retry_interval
+         FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id
         WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r`,
       [tenantId, runId],
     );
@@ -283,6 +340,13 @@ export async function attemptPlaybookRun(
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, runId, state, status, error, next, JSON.stringify([entry])],
     );
+    if (TERMINAL.has(state))
+      await recordRunEnd(
+        m,
+        tenantId,
+        { id: runId, incidentId: row.incident_id, playbookId: claim.playbookId, playbookName: row.name },
+        { status: state, attempts: claim.attempt, error },
+      );
     deps.log[state === PlaybookRunStatus.FAILED ? "warn" : "info"](
       { tenantId, runId, attempt: claim.attempt, status, error, state },
       "playbook webhook attempt",

@@ -10,6 +10,19 @@ export enum PlaybookRunStatus {
   FAILED = "FAILED",
 }
 
+/** Where the key that sealed a playbook's signing secret stands in the key ring. */
+export enum PlaybookSecretStatus {
+  CURRENT = "CURRENT",
+  PREVIOUS_KEY = "PREVIOUS_KEY",
+  KEY_MISSING = "KEY_MISSING",
+}
+
+registerEnumType(PlaybookSecretStatus, {
+  name: "PlaybookSecretStatus",
+  description:
+    "Where the key that encrypts a playbook's signing secret stands: CURRENT (the key ring's first key), PREVIOUS_KEY (an older key of the ring; the re-encryption job moves it to the current key) or KEY_MISSING (a key no longer configured: the playbook's runs fail until an admin sets its secret again).",
+});
+
 registerEnumType(PlaybookRunStatus, {
   name: "PlaybookRunStatus",
   description:
@@ -59,6 +72,18 @@ export class Playbook {
 
   @Field({ description: "When the signing secret was last set (the secret itself is never shown)." })
   secretSetAt: Date;
+
+  @Field(() => PlaybookSecretStatus, {
+    description:
+      "Whether the signing secret can be read with the configured keys (KEY_MISSING: runs fail until the secret is set again).",
+  })
+  secretStatus: PlaybookSecretStatus;
+
+  @Field({
+    description:
+      "The id of the key (PLAYBOOK_SECRET_KEYS) that encrypts the signing secret; never the key itself.",
+  })
+  secretKeyId: string;
 
   @Field({ description: "Who created it." })
   createdBy: string;
@@ -257,8 +282,15 @@ export class PlaybookRunFilter {
   statuses?: PlaybookRunStatus[] | null;
 }
 
-/** Maps a `playbooks` row (joined with its secret's `set_at`) to the GraphQL type; `url` only for admins. */
-export function playbookFromRow(row: Record<string, unknown>, showUrl: boolean): Playbook {
+/**
+ * Maps a `playbooks` row (joined with its secret's `set_at` and `key_id`) to the GraphQL type; `url` only for
+ * admins; `standingOf` says where the secret's key stands in the key ring.
+ */
+export function playbookFromRow(
+  row: Record<string, unknown>,
+  showUrl: boolean,
+  standingOf: (keyId: string) => PlaybookSecretStatus | `${PlaybookSecretStatus}`,
+): Playbook {
   return Object.assign(new Playbook(), {
     id: row.id,
     name: row.name,
@@ -270,6 +302,8 @@ export function playbookFromRow(row: Record<string, unknown>, showUrl: boolean):
     retryInterval: row.retry_interval,
     timeout: row.timeout,
     secretSetAt: row.secret_set_at,
+    secretStatus: standingOf(row.secret_key_id as string),
+    secretKeyId: row.secret_key_id,
     createdBy: row.created_by,
     createdAt: row.created_at,
     updatedBy: row.updated_by,

@@ -61,7 +61,7 @@ interface PlaybookDefinition {
   timeout: string;
 }
 
-const SELECT_PLAYBOOK = `SELECT p.*, s.set_at AS secret_set_at FROM playbooks p JOIN playbook_secrets s ON s.playbook_id = p.id`;
+const SELECT_PLAYBOOK = `SELECT p.*, s.set_at AS secret_set_at, s.key_id AS secret_key_id FROM playbooks p JOIN playbook_secrets s ON s.playbook_id = p.id`;
 
 /** Playbooks (ADMIN manages; READER lists them and their runs; RESPONDER runs them by hand). */
 export class PlaybooksService {
@@ -74,6 +74,10 @@ export class PlaybooksService {
   /** Webhook URLs may carry credentials: only admins see them. */
   private get showUrl(): boolean {
     return hasAnyRole(this.identity, [Role.ADMIN]);
+  }
+
+  private fromRow(row: Record<string, unknown>): Playbook {
+    return playbookFromRow(row, this.showUrl, (keyId) => this.settings.secrets.standingOf(keyId));
   }
 
   /** The tenant's playbooks by name. */
@@ -92,7 +96,7 @@ export class PlaybooksService {
       ),
     );
     return PlaybookConnection.from({
-      rows: rows.map((r) => playbookFromRow(r, this.showUrl)),
+      rows: rows.map((r) => this.fromRow(r)),
       page,
       total: async () =>
         Number(
@@ -115,7 +119,7 @@ export class PlaybooksService {
           ids.filter(isUuid),
         ]),
       )
-    ).map((row: Record<string, unknown>) => playbookFromRow(row, this.showUrl)),
+    ).map((row: Record<string, unknown>) => this.fromRow(row)),
   );
 
   /** Creates a playbook with its (sealed) signing secret. */
@@ -222,7 +226,7 @@ export class PlaybooksService {
       await writeAudit(m, this.identity, [
         { action: "playbooks.delete", target: `playbook:${id}`, details: { name: row.name } },
       ]);
-      return playbookFromRow(row, this.showUrl);
+      return this.fromRow(row);
     });
   }
 
@@ -337,7 +341,7 @@ export class PlaybooksService {
       this.identity.tenantId,
       id,
     ]);
-    return playbookFromRow(row, this.showUrl);
+    return this.fromRow(row);
   }
 }
 

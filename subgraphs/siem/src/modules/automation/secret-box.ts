@@ -3,11 +3,19 @@
  * sealed with AES-256-GCM, so a backup or a stray read of the table shows no usable secret, and a sealed
  * secret moved to another playbook or tenant does not open (both are bound in as additional data).
  *
- * The key is derived (HKDF-SHA256) from INTERNAL_TOKEN_SECRET, which every SIEM replica has and the database
- * does not. `keyId` names the key a secret was sealed with: after that secret is rotated, old secrets no
- * longer open, and their runs fail saying so until an admin sets each playbook's secret again.
+ * The keys form a ring (PLAYBOOK_SECRET_KEYS, newest first), which every SIEM replica has and the database
+ * does not. A sealed secret records the id of the key that sealed it; it is opened with that key, whichever
+ * of the ring it is, so rotating means putting a new key first and keeping the old one behind it until the
+ * `playbook_secrets_rekey` job has sealed every secret again under the new one. A secret whose key has left
+ * the ring cannot be opened: its runs fail saying so, and the playbook shows `secretStatus: KEY_MISSING`
+ * until an admin sets its secret again.
+ *
+ * Without PLAYBOOK_SECRET_KEYS the ring is one key derived (HKDF-SHA256) from INTERNAL_TOKEN_SECRET, as
+ * before the ring existed; with it, that derived key stays in the ring to open (never to seal), so secrets
+ * sealed before the ring was configured are opened and moved to its first key.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import type { Config, PlaybookSecretKey } from "../../../../common/src";
 
 /** A sealed secret as stored. */
 export interface SealedSecret {
@@ -15,40 +23,77 @@ export interface SealedSecret {
   keyId: string;
 }
 
-/** Seals and opens playbook secrets with a key derived from the service's secret. */
-export class SecretBox {
-  private readonly key: Buffer;
-  /** Names the key without revealing it. */
-  readonly keyId: string;
+/** Where a sealed secret's key stands in the ring. */
+export type SecretKeyStanding = "CURRENT" | "PREVIOUS_KEY" | "KEY_MISSING";
 
-  constructor(serviceSecret: string) {
-    this.key = Buffer.from(
-      hkdfSync("sha256", serviceSecret, "rampart-siem", "playbook signing secrets v1", 32),
-    );
-    this.keyId = createHash("sha256").update(this.key).digest("hex").slice(0, 16);
+/** What opening a sealed secret gave: the secret, or why not (the key left the ring; it does not open). */
+export type OpenedSecret = { secret: string } | { problem: "KEY_MISSING" | "UNREADABLE" };
+
+/** The key derived from the internal token secret (the only key before PLAYBOOK_SECRET_KEYS existed). */
+export function derivedKey(serviceSecret: string): PlaybookSecretKey {
+  const key = Buffer.from(
+    hkdfSync("sha256", serviceSecret, "rampart-siem", "playbook signing secrets v1", 32),
+  );
+  // Its id names it without revealing it; secrets sealed before the ring carry this id.
+  return { id: createHash("sha256").update(key).digest("hex").slice(0, 16), key };
+}
+
+/** Seals playbook secrets with the ring's first key and opens them with the key each one names. */
+export class SecretBox {
+  private readonly keys: ReadonlyMap<string, Buffer>;
+  /** The key new secrets are sealed with. */
+  readonly currentKeyId: string;
+  /** The other keys: they open secrets, which the re-encryption job then seals with the current one. */
+  readonly previousKeyIds: readonly string[];
+
+  /** `ring`: the keys, newest (the one that seals) first; at least one. */
+  constructor(ring: readonly PlaybookSecretKey[]) {
+    if (ring.length === 0) throw new Error("a secret box needs at least one key");
+    this.keys = new Map(ring.map((k) => [k.id, k.key]));
+    this.currentKeyId = ring[0].id;
+    this.previousKeyIds = [...this.keys.keys()].slice(1);
   }
 
-  /** Seals `secret` for the playbook `boundTo` names (tenant and id). */
+  /** The ring a configuration names: PLAYBOOK_SECRET_KEYS then the derived key, or the derived key alone. */
+  static fromConfig(config: Pick<Config, "internalTokenSecret" | "playbookSecretKeys">): SecretBox {
+    const derived = derivedKey(config.internalTokenSecret);
+    const configured = config.playbookSecretKeys;
+    return new SecretBox(configured.some((k) => k.id === derived.id) ? configured : [...configured, derived]);
+  }
+
+  /** Seals `secret` for the playbook `boundTo` names (tenant and id), with the current key. */
   seal(secret: string, boundTo: string): SealedSecret {
     const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const cipher = createCipheriv("aes-256-gcm", this.keys.get(this.currentKeyId)!, iv);
     cipher.setAAD(Buffer.from(boundTo));
     const body = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
-    return { sealed: Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64"), keyId: this.keyId };
+    return {
+      sealed: Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64"),
+      keyId: this.currentKeyId,
+    };
   }
 
-  /** The secret, or null when it was sealed with another key or for another playbook (or was altered). */
-  open(stored: SealedSecret, boundTo: string): string | null {
-    if (stored.keyId !== this.keyId) return null;
+  /** Opens a secret with the key it names: KEY_MISSING when that key left the ring, UNREADABLE when it fails. */
+  open(stored: SealedSecret, boundTo: string): OpenedSecret {
+    const key = this.keys.get(stored.keyId);
+    if (!key) return { problem: "KEY_MISSING" };
     try {
       const raw = Buffer.from(stored.sealed, "base64");
-      const decipher = createDecipheriv("aes-256-gcm", this.key, raw.subarray(0, 12));
+      const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
       decipher.setAAD(Buffer.from(boundTo));
       decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+      return {
+        secret: Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8"),
+      };
     } catch {
-      return null;
+      return { problem: "UNREADABLE" };
     }
+  }
+
+  /** Where a key stands: the current one, an older one of the ring, or gone. */
+  standingOf(keyId: string): SecretKeyStanding {
+    if (keyId === this.currentKeyId) return "CURRENT";
+    return this.keys.has(keyId) ? "PREVIOUS_KEY" : "KEY_MISSING";
   }
 }
 

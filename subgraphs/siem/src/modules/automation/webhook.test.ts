@@ -11,7 +11,6 @@ import {
   type WebhookCall,
 } from "./webhook";
 import { retryDelayMs } from "./playbook-runner";
-import { SecretBox, secretBinding } from "./secret-box";
 
 describe("webhook safety", () => {
   it("takes only public unicast addresses", () => {
@@ -94,20 +93,6 @@ describe("webhook safety", () => {
     expect(retryAfterMs("120", 0)).toBe(120_000);
     expect(retryAfterMs(new Date(90_000).toUTCString(), 30_000)).toBe(60_000);
     expect(retryAfterMs("soon", 0)).toBeUndefined();
-  });
-});
-
-describe("playbook secret box", () => {
-  it("opens what it sealed only for the same playbook and key", () => {
-    const box = new SecretBox("a-service-secret-of-at-least-32-characters");
-    const sealed = box.seal("whsec_0123456789abcdef", secretBinding("tenant-a", "p1"));
-    expect(sealed.sealed).not.toContain("whsec");
-    expect(box.open(sealed, secretBinding("tenant-a", "p1"))).toBe("whsec_0123456789abcdef");
-    expect(box.open(sealed, secretBinding("tenant-b", "p1"))).toBeNull();
-    expect(box.open(sealed, secretBinding("tenant-a", "p2"))).toBeNull();
-    const other = new SecretBox("another-service-secret-of-32-characters!");
-    expect(other.open(sealed, secretBinding("tenant-a", "p1"))).toBeNull();
-    expect(other.open({ ...sealed, keyId: other.keyId }, secretBinding("tenant-a", "p1"))).toBeNull();
   });
 });
 
