@@ -694,4 +694,17 @@ describe("hunting, bookmarks and watchlists", () => {
       "FORBIDDEN",
     ]);
   });
+
+  it("names filter fields by their path when a bookmark filter is refused", async () => {
+    const bad = await platform.request(
+      BookmarksDocument,
+      { filter: { incidentId: "not-a-uuid", huntingQueryId: "1; DROP TABLE bookmarks" } },
+      t.reader,
+    );
+    expect(codes(bad)).toEqual(["BAD_USER_INPUT"]);
+    expect(problems(bad)).toEqual([
+      "filter.incidentId: must be a UUID",
+      "filter.huntingQueryId: must be a UUID",
+    ]);
+  });
 });
