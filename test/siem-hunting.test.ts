@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { parse } from "graphql";
 import type { DataSource } from "typeorm";
 import {
   AddWatchlistItemsDocument,
@@ -693,5 +696,134 @@ describe("hunting, bookmarks and watchlists", () => {
     expect(codes(await platform.request(RunHuntDocument, { query: "Events" }, t.reader))).toEqual([
       "FORBIDDEN",
     ]);
+  });
+
+  it("names filter fields by their path when a bookmark filter is refused", async () => {
+    const bad = await platform.request(
+      BookmarksDocument,
+      { filter: { incidentId: "not-a-uuid", huntingQueryId: "1; DROP TABLE bookmarks" } },
+      t.reader,
+    );
+    expect(codes(bad)).toEqual(["BAD_USER_INPUT"]);
+    expect(problems(bad)).toEqual([
+      "filter.incidentId: must be a UUID",
+      "filter.huntingQueryId: must be a UUID",
+    ]);
+  });
+
+  it("hunts with let, join, union, arg_max, dynamic, mv-expand and parse, each tenant over its own events", async () => {
+    // B's logs repeat A's spray source and accounts: none of them may show up in A's hunts, nor A's in B's.
+    const signIn = (uid: string, time: string, user: string, status: string) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip: "203.0.113.77" },
+    });
+    const ingestorB = await platform.token([Role.INGESTOR], B);
+    ok(
+      await platform.request(
+        IngestEventsDocument,
+        {
+          connector: "OCSF",
+          records: [
+            signIn("b-1", "2026-11-20T08:00:00Z", "lee.gu@contoso.com", "Failure"),
+            signIn("b-2", "2026-11-20T08:01:00Z", "lee.gu@contoso.com", "Failure"),
+            signIn("b-3", "2026-11-20T08:02:00Z", "lee.gu@contoso.com", "Success"),
+            signIn("b-4", "2026-11-20T08:03:00Z", "b-only@fabrikam.com", "Success"),
+          ],
+        },
+        ingestorB,
+      ),
+    );
+    const queries = {
+      let: 'let threshold = 5;\nlet failures = Authentication | where status == "Failure";\nfailures | summarize n = count() by src_ip | where n >= threshold | order by n desc',
+      join: 'let failures = Authentication | where status == "Failure" | summarize failures = count() by src_ip, actor_user;\nAuthentication | where status == "Success" | join kind=inner failures on src_ip, actor_user | summarize successes = count(), failures = max(failures) by actor_user, src_ip',
+      anti: 'Authentication | where status == "Success" | join kind=leftanti (Authentication | where status == "Failure") on actor_user | summarize n = count()',
+      union:
+        "union withsource=table Authentication, ProcessActivity | summarize n = count() by table | order by table asc",
+      argMax:
+        'Authentication | where src_ip == "203.0.113.77" | summarize arg_max(time, *) by actor_user | project actor_user, time, status | order by actor_user asc',
+      expand:
+        'Authentication | where src_ip == "203.0.113.77" | take 1 | mv-expand with_itemindex=i n = dynamic([10, 20]) to typeof(long) | summarize s = sum(n), i = max(i)',
+      parse:
+        'Authentication | where actor_user in (dynamic(["lee.gu@contoso.com"])) | parse actor_user with user "@" domain | distinct user, domain',
+    };
+    const rowsOf = async (token: string) => {
+      const out: Record<string, unknown> = {};
+      for (const [name, query] of Object.entries(queries)) out[name] = (await hunt(query, token)).rows;
+      return out;
+    };
+    expect(await rowsOf(t.analyst)).toEqual({
+      let: SPRAY_ROWS.map(({ src_ip, failures }) => ({ src_ip, n: failures })),
+      // Accounts that failed and then signed in from the same source: the sprayed one, and an MFA prompt.
+      join: [
+        { actor_user: "johanna.lorenz@contoso.com", src_ip: "203.0.113.10", successes: 2, failures: 1 },
+        { actor_user: "lee.gu@contoso.com", src_ip: "203.0.113.77", successes: 2, failures: 7 },
+      ],
+      anti: [{ n: 12 }],
+      union: [
+        { table: "Authentication", n: 39 },
+        { table: "ProcessActivity", n: 10 },
+      ],
+      argMax: [
+        { actor_user: "CONTOSO\\lee.gu", time: "2026-11-20T09:15:41.000Z", status: "Success" },
+        { actor_user: "lee.gu@contoso.com", time: "2026-11-20T09:05:30.000Z", status: "Success" },
+        { actor_user: "nestor.wilke@contoso.com", time: "2026-11-20T09:04:27.000Z", status: "Failure" },
+      ],
+      expand: [{ s: 30, i: 1 }],
+      parse: [{ user: "lee.gu", domain: "contoso.com" }],
+    });
+    expect(await rowsOf(t.analystB)).toEqual({
+      let: [],
+      join: [{ actor_user: "lee.gu@contoso.com", src_ip: "203.0.113.77", successes: 1, failures: 2 }],
+      anti: [{ n: 1 }],
+      union: [{ table: "Authentication", n: 4 }],
+      argMax: [
+        { actor_user: "b-only@fabrikam.com", time: "2026-11-20T08:03:00.000Z", status: "Success" },
+        { actor_user: "lee.gu@contoso.com", time: "2026-11-20T08:02:00.000Z", status: "Success" },
+      ],
+      expand: [{ s: 30, i: 1 }],
+      parse: [{ user: "lee.gu", domain: "contoso.com" }],
+    });
+
+    // The join hunt of docs/api.md, as written there.
+    const block = /```graphql\n(query JoinHunt[\s\S]*?)```/.exec(readFileSync("docs/api.md", "utf8"))?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      runHunt: { columns: Array<{ name: string; type: string }>; rows: Array<Record<string, unknown>> };
+    }>;
+    const documented = ok(await platform.request(doc, {}, t.analyst)).runHunt;
+    expect(documented.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "actor_user:STRING",
+      "src_ip:STRING",
+      "failures:LONG",
+      "firstFailure:DATETIME",
+      "lastSuccess:DATETIME",
+    ]);
+    expect(documented.rows).toEqual([
+      {
+        actor_user: "lee.gu@contoso.com",
+        src_ip: "203.0.113.77",
+        failures: 7,
+        firstFailure: "2026-11-20T09:00:05.000Z",
+        lastSuccess: "2026-11-20T09:05:30.000Z",
+      },
+    ]);
+    // B's account failed twice from the same source: under the threshold, and A's failures are not B's.
+    expect(ok(await platform.request(doc, {}, t.analystB)).runHunt.rows).toEqual([]);
+
+    // Faults of the new operators are BAD_USER_INPUT with a position, like any other.
+    const bad = await platform.request(
+      RunHuntDocument,
+      { query: "let failures = Authentication;\nfailures | join kind=outer failures on id", ...DAY },
+      t.analyst,
+    );
+    expect(problems(bad)).toEqual([
+      "query: line 2, column 22: `join` kinds are innerunique, inner, leftouter, leftanti, leftsemi, rightanti, rightsemi; found `outer`",
+    ]);
+    expect(bad.errors![0].extensions!.position).toEqual({ line: 2, column: 22 });
   });
 });

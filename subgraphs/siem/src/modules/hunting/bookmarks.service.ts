@@ -154,22 +154,21 @@ export class BookmarksService {
       params.push(value);
       where.push(sql.replaceAll("?", `$${params.length}`));
     };
+    // Problems name the field by its path in the arguments (`filter.incidentId`), as the other lists' filters do.
+    const problems: InputProblem[] = [];
+    for (const field of ["incidentId", "huntingQueryId"] as const) {
+      const value = filter?.[field];
+      if (value != null && !isUuid(value))
+        problems.push({ field: `filter.${field}`, message: "must be a UUID" });
+    }
+    if (problems.length) throw new BadUserInputError("Invalid filter.", problems);
     if (filter?.label) add("b.labels @> ARRAY[?::text]", filter.label);
-    if (filter?.incidentId != null) {
-      if (!isUuid(filter.incidentId))
-        throw new BadUserInputError("Invalid filter.", [{ field: "incidentId", message: "must be a UUID" }]);
+    if (filter?.incidentId != null)
       add(
         "EXISTS (SELECT 1 FROM incident_bookmarks ib WHERE ib.tenant_id = b.tenant_id AND ib.bookmark_id = b.id AND ib.incident_id = ?::uuid)",
         filter.incidentId,
       );
-    }
-    if (filter?.huntingQueryId != null) {
-      if (!isUuid(filter.huntingQueryId))
-        throw new BadUserInputError("Invalid filter.", [
-          { field: "huntingQueryId", message: "must be a UUID" },
-        ]);
-      add("b.hunting_query_id = ?::uuid", filter.huntingQueryId);
-    }
+    if (filter?.huntingQueryId != null) add("b.hunting_query_id = ?::uuid", filter.huntingQueryId);
     const base = [...params];
     const baseWhere = where.join(" AND ");
     if (page.after) add("b.id < ?::uuid", page.after[1]);

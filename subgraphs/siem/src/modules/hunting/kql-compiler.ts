@@ -7,10 +7,11 @@
  *   watchlist ids, regular expressions, row counts) is a positional parameter with an explicit cast, and every
  *   identifier is ours — table and column names come from the whitelist below, and the query's own column names
  *   (`extend risk = …`) only name generated aliases (`c7`), never SQL identifiers.
- * - The first stage always reads `events e WHERE e.tenant_id = $1 AND e.time >= $from AND e.time < $to` (or a
- *   watchlist's items `WHERE wi.tenant_id = $1`), and every watchlist subquery or join also filters on `$1`, so
- *   the tenant is in the SQL itself (row-level security is the second lock) and the time range lets Postgres
- *   prune the day partitions.
+ * - Every table read — the query's, a `let`'s, either side of a `join`, each table of a `union` — is
+ *   `events e WHERE e.tenant_id = $1 AND e.time >= $from AND e.time < $to` (or a watchlist's items
+ *   `WHERE wi.tenant_id = $1`), and every watchlist subquery or join also filters on `$1`, so the tenant is in the
+ *   SQL itself (row-level security is the second lock) and the time range lets Postgres prune the day partitions.
+ *   Tabular `let`s are common table expressions of the one statement.
  * - The outermost statement has `LIMIT maxRows + 1`: the caller knows when a result was cut.
  *
  * Semantics follow Kusto where the subset overlaps: `==` is case-sensitive and `=~` is not; `has`, `contains`,
@@ -22,13 +23,20 @@
  */
 import { EVENT_COLUMNS, OCSF_CLASS, type EventColumn } from "../events/event.model";
 import {
+  KQL_LIMITS,
   KqlError,
   type Expr,
+  type JsonValue,
+  type LetStatement,
   type NamedExpr,
   type Operator,
+  type ParsePart,
+  type Pipeline,
   type Position,
   type Query,
   type SortKey,
+  type Source,
+  type UnionSpec,
   type WatchlistRef,
 } from "./kql-parser";
 
@@ -83,7 +91,25 @@ export const COMPILE_LIMITS = {
   /** Default and largest size of a `make_set` / `make_list`. */
   defaultSetSize: 100,
   maxSetSize: 1000,
+  /** Tables and watchlists a query reads (each `union` table, each side of a `join`, each `let` read once). */
+  maxTableReads: 16,
+  /** Uses of scalar `let`s, counting those inside other `let`s each time (stops `let b = a + a; let c = b + b…`). */
+  maxLetExpansions: 1000,
 } as const;
+
+/** Most values of one `in (…)`, a `dynamic([…])` array's included. */
+const KQL_LIST_LIMIT = KQL_LIMITS.maxListLength;
+
+/** The SQL type of each hunting type (what `union` casts its tables' columns to). */
+const SQL_TYPES: Record<KqlType, string> = {
+  string: "text",
+  long: "bigint",
+  real: "float8",
+  bool: "boolean",
+  datetime: "timestamptz",
+  timespan: "interval",
+  dynamic: "jsonb",
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Tables
@@ -163,6 +189,8 @@ function regexLiteral(text: string): string {
 }
 
 const AGGREGATIONS = new Set([
+  "arg_max",
+  "arg_min",
   "count",
   "countif",
   "dcount",
@@ -202,13 +230,33 @@ interface Relation {
   sql: string;
   cols: Col[];
   order: Sort[] | null;
+  /** The table (or `let`) the rows come from, for `union withsource=`. */
+  label?: string;
 }
 
 /** The columns an expression can name: the visible ones of the relation, under its subquery alias. */
 interface Scope {
   sub: string;
   cols: Col[];
+  /** The value of a scalar `let`: no columns, only earlier `let`s. */
+  letValue?: boolean;
 }
+
+/** A tabular `let`: the common table expression that holds it and its columns. */
+interface LetTable {
+  cte: string;
+  cols: Col[];
+  order: Sort[] | null;
+}
+
+/** The `let`s of a query so far, shared by the compiler that checks a scalar one. */
+interface Lets {
+  scalars: Map<string, Expr>;
+  tables: Map<string, LetTable>;
+}
+
+/** The scope of a scalar `let`'s value. */
+const LET_SCOPE: Scope = { sub: "", cols: [], letValue: true };
 
 const fail = (message: string, pos: Position): never => {
   throw new KqlError(message, pos);
@@ -262,8 +310,16 @@ export function watchlistAliasesOf(query: Query): string[] {
         return;
     }
   };
-  if (query.source.kind === "watchlist") visit(query.source);
-  for (const op of query.operators) {
+  const source = (src: Source): void => {
+    if (src.kind === "watchlist") visit(src);
+    else if (src.kind === "subquery") pipeline(src.query);
+    else if (src.kind === "union") src.tables.forEach(source);
+  };
+  const pipeline = (p: Pipeline): void => {
+    source(p.source);
+    p.operators.forEach(operator);
+  };
+  const operator = (op: Operator): void => {
     switch (op.kind) {
       case "where":
         visit(op.predicate);
@@ -286,10 +342,25 @@ export function watchlistAliasesOf(query: Query): string[] {
         visit(op.watchlist);
         visit(op.left);
         break;
+      case "join":
+        source(op.right);
+        break;
+      case "union":
+        op.tables.forEach(source);
+        break;
+      case "mv-expand":
+      case "parse":
+        visit(op.expr);
+        break;
       default:
         break;
     }
+  };
+  for (const statement of query.lets) {
+    if (statement.value.kind === "scalar") visit(statement.value.expr);
+    else pipeline(statement.value.query);
   }
+  pipeline(query);
   return [...aliases];
 }
 
@@ -304,8 +375,15 @@ class Compiler {
   private subqueries = 0;
   /** The parameter of `now()`, once a query uses it (Postgres refuses a parameter no statement types). */
   private nowParam: string | null = null;
+  /** `name AS (…)` of each tabular `let`, in order (each reads only earlier ones). */
+  private readonly ctes: string[] = [];
+  private reads = 0;
+  private expansions = 0;
 
-  constructor(private readonly options: CompileOptions) {
+  constructor(
+    private readonly options: CompileOptions,
+    private readonly lets: Lets = { scalars: new Map(), tables: new Map() },
+  ) {
     this.params = [options.tenantId];
   }
 
@@ -333,8 +411,8 @@ class Compiler {
   }
 
   compile(query: Query): CompiledHunt {
-    let rel = this.source(query);
-    for (const op of query.operators) rel = this.operator(rel, op);
+    for (const statement of query.lets) this.let(statement);
+    const rel = this.pipeline(query);
     const visible = rel.cols.filter((c) => !c.hidden);
     if (visible.length === 0) {
       const last = query.operators[query.operators.length - 1];
@@ -347,7 +425,10 @@ class Compiler {
         : `${s}.${c.alias}`,
     );
     const limit = this.param(this.options.maxRows + 1, "bigint");
-    const sql = `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`;
+    // Every tabular `let` is a common table expression, used or not: Postgres skips one no statement reads, and
+    // its parameters stay typed. One read twice (a self-join) is computed once.
+    const withs = this.ctes.length ? `WITH ${this.ctes.join(", ")} ` : "";
+    const sql = `${withs}SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`;
     return {
       sql,
       params: this.params,
@@ -358,10 +439,44 @@ class Compiler {
 
   // -- stages -----------------------------------------------------------------------------------------------
 
-  private source(query: Query): Relation {
-    const source = query.source;
+  /**
+   * A `let`. A scalar one is type-checked here, with no columns in scope, and compiled again where it is used (so an
+   * unused one leaves no untyped parameter); a tabular one becomes a common table expression of the statement.
+   * Names are visible from the next statement on, so a `let` cannot refer to itself.
+   */
+  private let(statement: LetStatement): void {
+    const { name, pos } = statement;
+    if (name === "Events" || CLASS_TABLES.has(name))
+      fail(`\`${name}\` is a table: give the \`let\` another name`, pos);
+    if (statement.value.kind === "scalar") {
+      new Compiler(this.options, this.lets).expr(statement.value.expr, LET_SCOPE);
+      this.lets.scalars.set(name, statement.value.expr);
+      return;
+    }
+    const rel = this.trim(this.pipeline(statement.value.query));
+    const cte = `l${this.ctes.length}`;
+    this.ctes.push(`${cte} AS (${rel.sql})`);
+    this.lets.tables.set(name, { cte, cols: rel.cols, order: rel.order });
+  }
+
+  private pipeline(pipeline: Pipeline): Relation {
+    let rel = this.source(pipeline.source);
+    for (const op of pipeline.operators) rel = this.operator(rel, op);
+    return rel;
+  }
+
+  /** Counts a table or watchlist read against maxTableReads. */
+  private read(pos: Position): void {
+    if (++this.reads > COMPILE_LIMITS.maxTableReads)
+      fail(`a query reads at most ${COMPILE_LIMITS.maxTableReads} tables`, pos);
+  }
+
+  private source(source: Source): Relation {
+    if (source.kind === "subquery") return this.pipeline(source.query);
+    if (source.kind === "union") return this.union(null, source, source.pos);
     if (source.kind === "watchlist") {
       const w = this.watchlist(source);
+      this.read(source.pos);
       const cols: Col[] = [];
       const select: string[] = [];
       if (!w.columns.includes("SearchKey")) {
@@ -378,14 +493,26 @@ class Compiler {
         sql: `SELECT ${select.join(", ")} FROM watchlist_items wi WHERE wi.tenant_id = $1 AND wi.watchlist_id = ${this.param(w.id, "uuid")}`,
         cols,
         order: null,
+        label: w.alias,
       };
     }
+    const table = this.lets.tables.get(source.name);
+    if (table)
+      return {
+        sql: `SELECT ${table.cols.map((c) => c.alias).join(", ")} FROM ${table.cte}`,
+        cols: table.cols,
+        order: table.order,
+        label: source.name,
+      };
+    if (this.lets.scalars.has(source.name))
+      fail(`\`${source.name}\` is a scalar \`let\` (a value), not a table`, source.pos);
     const classUid = CLASS_TABLES.get(source.name);
     if (source.name !== "Events" && classUid === undefined)
       fail(
-        `unknown table \`${source.name}\` (use ${KQL_TABLES.join(", ")}, or _GetWatchlist('alias'))`,
+        `unknown table \`${source.name}\` (use ${KQL_TABLES.join(", ")}, a tabular \`let\`, or _GetWatchlist('alias'))`,
         source.pos,
       );
+    this.read(source.pos);
     const from = this.param(this.options.from.toISOString(), "timestamptz");
     const to = this.param(this.options.to.toISOString(), "timestamptz");
     const cols = EVENT_FIELDS.map((f) => ({ name: f.name, type: f.type, alias: this.alias() }));
@@ -395,6 +522,7 @@ class Compiler {
       sql: `SELECT ${select.join(", ")} FROM events e WHERE e.tenant_id = $1 AND e.time >= ${from} AND e.time < ${to}${byClass}`,
       cols,
       order: null,
+      label: source.name,
     };
   }
 
@@ -435,7 +563,7 @@ class Compiler {
         return this.order(rel, op.keys);
       case "take": {
         const s = this.sub();
-        const limit = this.param(op.count, "bigint");
+        const limit = this.param(this.rowCount(op.count), "bigint");
         return {
           ...rel,
           sql: `SELECT ${this.pass(rel, s)} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`,
@@ -466,7 +594,22 @@ class Compiler {
       }
       case "lookup":
         return this.lookup(rel, op);
+      case "join":
+        return this.join(rel, op);
+      case "union":
+        return this.union(rel, op, op.pos);
+      case "mv-expand":
+        return this.mvExpand(rel, op);
+      case "parse":
+        return this.parse(rel, op);
     }
+  }
+
+  /** The row count of `take`/`top`: a whole number ≥ 0, written or held by a scalar `let`. */
+  private rowCount(count: Expr): number {
+    const value = this.resolved(count, null);
+    if (value.kind === "literal" && value.type === "long" && value.value >= 0) return value.value;
+    return fail("`take` and `top` take a whole number of rows ≥ 0 (or a `let` holding one)", count.pos);
   }
 
   /** The columns of `rel` as a select list of the subquery `s` (same aliases). */
@@ -580,9 +723,27 @@ class Compiler {
   }
 
   private summarize(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
+    const picks = aggregates.filter((a) => a.expr.kind === "call" && /^arg_(max|min)$/.test(a.expr.name));
+    if (picks.length) return this.summarizeArgs(rel, aggregates, by);
     const s = this.sub();
     const scope = { sub: s, cols: rel.cols };
     const groups = this.named(by, scope, "summarize");
+    const aggs = this.aggregates(aggregates, groups, scope);
+    const select = [...groups, ...aggs].map((c) => `${c.sql} AS ${c.alias}`);
+    const groupBy = groups.length ? ` GROUP BY ${groups.map((_, i) => i + 1).join(", ")}` : "";
+    return {
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${groupBy}`,
+      cols: [...groups, ...aggs].map(({ name, type, alias }) => ({ name, type, alias })),
+      order: null,
+    };
+  }
+
+  /** The aggregations of `summarize` other than arg_max/arg_min, named, each name once. */
+  private aggregates(
+    aggregates: NamedExpr[],
+    taken: Array<{ name: string }>,
+    scope: Scope,
+  ): Array<Typed & { name: string; alias: string }> {
     const aggs: Array<Typed & { name: string; alias: string }> = [];
     for (const item of aggregates) {
       const call = item.expr;
@@ -592,7 +753,7 @@ class Compiler {
           call.pos,
         );
       const name = item.name ?? this.aggregateName(call as Extract<Expr, { kind: "call" }>);
-      if ([...groups, ...aggs].some((o) => o.name === name))
+      if ([...taken, ...aggs].some((o) => o.name === name))
         fail(`the column \`${name}\` appears twice; name one of them (name = …)`, item.namePos ?? call.pos);
       aggs.push({
         ...this.aggregate(call as Extract<Expr, { kind: "call" }>, scope),
@@ -600,11 +761,114 @@ class Compiler {
         alias: this.alias(),
       });
     }
-    const select = [...groups, ...aggs].map((c) => `${c.sql} AS ${c.alias}`);
-    const groupBy = groups.length ? ` GROUP BY ${groups.map((_, i) => i + 1).join(", ")}` : "";
+    return aggs;
+  }
+
+  /**
+   * `summarize` with `arg_max(x, cols…)` / `arg_min(x, cols…)`: per group, the columns of the row with the largest
+   * (smallest) `x`, ties broken arbitrarily as in Kusto; `*` is every column. One scan: the rows are numbered
+   * within their group by `x` (a window), and the group keeps the values of its row number 1, next to any other
+   * aggregation. A group whose `x` is always null gets nulls.
+   */
+  private summarizeArgs(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
+    // Stage 1 (x): the group keys and each arg_max's value, as columns.
+    const x = this.sub();
+    const groups = this.named(by, { sub: x, cols: rel.cols }, "summarize");
+    const inner: string[] = [this.pass(rel, x), ...groups.map((g) => `${g.sql} AS ${g.alias}`)];
+    const picks: Array<{
+      call: Extract<Expr, { kind: "call" }>;
+      item: NamedExpr;
+      value: Typed;
+      alias: string;
+      rank: string;
+    }> = [];
+    for (const item of aggregates) {
+      const call = item.expr;
+      if (call.kind !== "call" || !/^arg_(max|min)$/.test(call.name)) continue;
+      this.args(call, 2, 65);
+      if (call.args[0].kind === "star")
+        fail(`the first argument of \`${call.name}\` is the value to compare`, call.pos);
+      const value = this.expr(call.args[0], { sub: x, cols: rel.cols });
+      if (value.type === "dynamic" || value.type === "bool")
+        fail(
+          `convert the value for \`${call.name}\`: tolong(x), todouble(x), tostring(x) or todatetime(x)`,
+          call.args[0].pos,
+        );
+      const alias = this.alias();
+      inner.push(`${value.sql} AS ${alias}`);
+      picks.push({ call, item, value, alias, rank: this.alias() });
+    }
+    // Stage 2 (y): each row's rank in its group by each value.
+    const y = this.sub();
+    const partition = groups.length ? `PARTITION BY ${groups.map((g) => `${y}.${g.alias}`).join(", ")} ` : "";
+    const ranks = picks.map(({ call, value, alias, rank }) => {
+      const collate = value.type === "string" ? ' COLLATE "C"' : "";
+      const direction = call.name === "arg_max" ? "DESC" : "ASC";
+      return `row_number() OVER (${partition}ORDER BY ${y}.${alias}${collate} ${direction} NULLS LAST) AS ${rank}`;
+    });
+    const ranked = `SELECT ${y}.*, ${ranks.join(", ")} FROM (SELECT ${inner.join(", ")} FROM (${rel.sql}) AS ${x}) AS ${y}`;
+    // Stage 3 (s): one row per group.
+    const s = this.sub();
+    const scope = { sub: s, cols: rel.cols };
+    const out: Array<{ name: string; type: KqlType; alias: string; sql: string }> = groups.map((g) => ({
+      name: g.name,
+      type: g.type,
+      alias: this.alias(),
+      sql: `${s}.${g.alias}`,
+    }));
+    const visible = rel.cols.filter((c) => !c.hidden);
+    const groupColumns = new Set(
+      by.filter((b) => !b.name && b.expr.kind === "column").map((b) => (b.expr as { name: string }).name),
+    );
+    for (const item of aggregates) {
+      const pick = picks.find((p) => p.item === item);
+      if (!pick) {
+        out.push(...this.aggregates([item], out, scope));
+        continue;
+      }
+      const chosen = (sql: string) =>
+        `(array_agg(${sql}) FILTER (WHERE ${s}.${pick.rank} = 1 AND ${s}.${pick.alias} IS NOT NULL))[1]`;
+      const first = pick.call.args[0];
+      const valueName = item.name ?? autoName(first);
+      if (valueName === null) fail(`name the value: \`v = ${pick.call.name}(expression, …)\``, first.pos);
+      const add = (name: string, type: KqlType, sql: string, pos: Position, exact: boolean) => {
+        if (out.some((o) => o.name === name)) {
+          if (exact) fail(`the column \`${name}\` appears twice; name one of them (name = …)`, pos);
+          name = this.freeName(
+            name,
+            out.map((o) => ({ ...o, hidden: false })),
+          );
+        }
+        out.push({ name, type, alias: this.alias(), sql: chosen(sql) });
+      };
+      add(
+        valueName!,
+        pick.value.type,
+        `${s}.${pick.alias}`,
+        item.namePos ?? first.pos,
+        item.name !== undefined,
+      );
+      for (const arg of pick.call.args.slice(1)) {
+        if (arg.kind === "star") {
+          // Every column, less the group keys and the value (when they are columns of the same name).
+          for (const c of visible) {
+            if (groupColumns.has(c.name)) continue;
+            if (!item.name && first.kind === "column" && first.name === c.name) continue;
+            add(c.name, c.type, `${s}.${c.alias}`, arg.pos, false);
+          }
+          continue;
+        }
+        const value = this.expr(arg, scope);
+        const name = autoName(arg);
+        if (name === null)
+          fail(`\`${pick.call.name}\` returns columns: name an expression with \`extend\` first`, arg.pos);
+        add(name!, value.type, value.sql, arg.pos, false);
+      }
+    }
+    const groupBy = groups.length ? ` GROUP BY ${groups.map((g) => `${s}.${g.alias}`).join(", ")}` : "";
     return {
-      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${groupBy}`,
-      cols: [...groups, ...aggs].map(({ name, type, alias }) => ({ name, type, alias })),
+      sql: `SELECT ${out.map((o) => `${o.sql} AS ${o.alias}`).join(", ")} FROM (${ranked}) AS ${s}${groupBy}`,
+      cols: out.map(({ name, type, alias }) => ({ name, type, alias })),
       order: null,
     };
   }
@@ -658,12 +922,334 @@ class Compiler {
     };
   }
 
+  /** A name for a new column that no visible column has: `name`, else `name1`, `name2`… (Kusto's suffixes). */
+  private freeName(name: string, cols: Col[]): string {
+    let free = name;
+    for (let n = 1; cols.some((c) => !c.hidden && c.name === free); n++) free = `${name}${n}`;
+    return free;
+  }
+
+  /**
+   * `join`: the rows of both sides whose keys are equal, as Kusto's kinds say. `innerunique` (the default) keeps
+   * one left row per key value first; `inner` and `leftouter` return the columns of both sides (a right column
+   * whose name the left has gets a suffix: `time1`); the semi and anti kinds return one side's rows, those with
+   * (or without) a match. A null key matches nothing.
+   */
+  private join(rel: Relation, op: Extract<Operator, { kind: "join" }>): Relation {
+    const right = this.source(op.right);
+    const sl = this.sub();
+    const sr = this.sub();
+    const keys = op.keys.map((key) => {
+      const find = (side: Relation, which: string, name: string, pos: Position): Col => {
+        const column = side.cols.find((c) => !c.hidden && c.name === name);
+        if (!column)
+          fail(
+            `the ${which} side of \`join\` has no column \`${name}\` (its columns: ${this.columnList(side.cols)})`,
+            pos,
+          );
+        return column!;
+      };
+      const l = find(rel, "left", key.left.name, key.left.pos);
+      const r = find(right, "right", key.right.name, key.right.pos);
+      if (l.type === "dynamic" || r.type === "dynamic")
+        fail("convert a dynamic `join` key first: extend k = tostring(x)", key.left.pos);
+      return {
+        l,
+        r,
+        on: this.unify(
+          { sql: `${sl}.${l.alias}`, type: l.type },
+          { sql: `${sr}.${r.alias}`, type: r.type },
+          "join",
+          key.left.pos,
+        ),
+      };
+    });
+    const on = keys.map(({ on: [l, r] }) => `${l} = ${r}`).join(" AND ");
+    const exists = (
+      negate: boolean,
+      outer: Relation,
+      outerSub: string,
+      inner: Relation,
+      innerSub: string,
+    ) => ({
+      sql: `SELECT ${this.pass(outer, outerSub)} FROM (${outer.sql}) AS ${outerSub} WHERE ${negate ? "NOT " : ""}EXISTS (SELECT 1 FROM (${inner.sql}) AS ${innerSub} WHERE ${on})`,
+      cols: outer.cols,
+      order: outer.order,
+    });
+    switch (op.joinKind) {
+      case "leftsemi":
+      case "leftanti":
+        return exists(op.joinKind === "leftanti", rel, sl, right, sr);
+      case "rightsemi":
+      case "rightanti":
+        return exists(op.joinKind === "rightanti", right, sr, rel, sl);
+      default:
+        break;
+    }
+    let leftSql = rel.sql;
+    if (op.joinKind === "innerunique") {
+      // One arbitrary left row per key value, as Kusto's default join (its left side is deduplicated on the key).
+      const d = this.sub();
+      const distinct = keys.map(({ l }) => `${d}.${l.alias}`).join(", ");
+      leftSql = `SELECT DISTINCT ON (${distinct}) ${this.pass(rel, d)} FROM (${rel.sql}) AS ${d} ORDER BY ${distinct}`;
+    }
+    const cols: Col[] = rel.cols.filter((c) => !c.hidden);
+    const select = cols.map((c) => `${sl}.${c.alias}`);
+    for (const column of right.cols.filter((c) => !c.hidden)) {
+      const alias = this.alias();
+      cols.push({ name: this.freeName(column.name, cols), type: column.type, alias });
+      select.push(`${sr}.${column.alias} AS ${alias}`);
+    }
+    const join = op.joinKind === "leftouter" ? "LEFT JOIN" : "JOIN";
+    return {
+      sql: `SELECT ${select.join(", ")} FROM (${leftSql}) AS ${sl} ${join} (${right.sql}) AS ${sr} ON ${on}`,
+      cols,
+      order: null,
+    };
+  }
+
+  /**
+   * `union`: the rows of every table, with the columns of all (null where a table has none of that name); a name
+   * two tables give different types becomes one column per type (`port_long`, `port_string`), as in Kusto.
+   * `withsource=Name` adds a first column naming each row's table (`union_arg1` for a query in parentheses).
+   */
+  private union(input: Relation | null, spec: UnionSpec, pos: Position): Relation {
+    const tables: Array<{ rel: Relation; label: string }> = [];
+    if (input) tables.push({ rel: input, label: input.label ?? "union_arg0" });
+    for (const source of spec.tables) {
+      const rel = this.source(source);
+      tables.push({
+        rel,
+        label: source.kind === "subquery" ? `union_arg${tables.length}` : (rel.label ?? ""),
+      });
+    }
+    const merged: Array<{ name: string; type: KqlType }> = [];
+    for (const { rel } of tables)
+      for (const c of rel.cols)
+        if (!c.hidden && !merged.some((m) => m.name === c.name && m.type === c.type))
+          merged.push({ name: c.name, type: c.type });
+    const cols: Col[] = [];
+    const withSource = spec.withSource;
+    if (withSource) cols.push({ name: withSource.name, type: "string", alias: this.alias() });
+    for (const m of merged) {
+      const typed = merged.filter((other) => other.name === m.name).length > 1;
+      const name = typed ? `${m.name}_${m.type}` : m.name;
+      if (cols.some((c) => c.name === name))
+        fail(
+          `\`union\` makes two columns named \`${name}\`: rename one (project-rename)`,
+          withSource?.pos ?? pos,
+        );
+      cols.push({ name, type: m.type, alias: this.alias() });
+    }
+    if (merged.length === 0) fail("the tables of `union` have no column", pos);
+    const selects = tables.map(({ rel, label }) => {
+      const s = this.sub();
+      const values = merged.map((m, i) => {
+        const column = rel.cols.find((c) => !c.hidden && c.name === m.name && c.type === m.type);
+        const value = column ? `${s}.${column.alias}` : "NULL";
+        return `${value}::${SQL_TYPES[m.type]} AS ${cols[i + (withSource ? 1 : 0)].alias}`;
+      });
+      if (withSource) values.unshift(`${this.param(label, "text")} AS ${cols[0].alias}`);
+      return `SELECT ${values.join(", ")} FROM (${rel.sql}) AS ${s}`;
+    });
+    return { sql: selects.join(" UNION ALL "), cols, order: null };
+  }
+
+  /**
+   * `mv-expand`: a row per element of an array (per key of a property bag, as `{key: value}`); a null or scalar
+   * value gives one row holding it and an empty array or bag none, as in Kusto. The column replaces the one it
+   * expands, or is added under its `name =`.
+   */
+  private mvExpand(rel: Relation, op: Extract<Operator, { kind: "mv-expand" }>): Relation {
+    const s = this.sub();
+    const m = this.sub();
+    const value = this.expr(op.expr, { sub: s, cols: rel.cols });
+    if (value.type !== "dynamic")
+      fail(`\`mv-expand\` expands dynamic values (arrays, property bags), not a ${value.type}`, op.expr.pos);
+    const name = op.name?.name ?? autoName(op.expr);
+    if (name === null) fail("name the expanded column: `mv-expand name = expression`", op.expr.pos);
+    const v = value.sql;
+    const element = `${m}.value`;
+    let typed: Typed = { sql: element, type: "dynamic" };
+    const isA = (json: string) => `jsonb_typeof(${element}) = '${json}'`;
+    switch (op.toType?.name) {
+      case undefined:
+        break;
+      case "string":
+        typed = { sql: `(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`, type: "string" };
+        break;
+      case "long":
+      case "int":
+        typed = {
+          sql: `(CASE WHEN ${isA("number")} AND (${element})::numeric = trunc((${element})::numeric) AND abs((${element})::numeric) < 9.2e18 THEN (${element})::numeric::bigint END)`,
+          type: "long",
+        };
+        break;
+      case "real":
+      case "double":
+        typed = { sql: `(CASE WHEN ${isA("number")} THEN (${element})::float8 END)`, type: "real" };
+        break;
+      case "bool":
+      case "boolean":
+        typed = { sql: `(CASE WHEN ${isA("boolean")} THEN (${element})::boolean END)`, type: "bool" };
+        break;
+      case "datetime":
+        typed = {
+          sql: this.datetimeOfText(`(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`),
+          type: "datetime",
+        };
+        break;
+      default:
+        fail(`\`mv-expand\` casts to string, long, real, bool or datetime`, op.toType!.pos);
+    }
+    const alias = this.alias();
+    const column: Col = { name: name!, type: typed.type, alias };
+    const cols = [...rel.cols];
+    const index = cols.findIndex((c) => !c.hidden && c.name === name);
+    if (index >= 0) {
+      cols.splice(index, 1, column);
+      cols.push({ ...rel.cols[index], hidden: true });
+    } else {
+      cols.push(column);
+    }
+    const select = [this.pass(rel, s), `${typed.sql} AS ${alias}`];
+    if (op.itemIndex) {
+      if (cols.some((c) => !c.hidden && c.name === op.itemIndex!.name))
+        fail(`a column named \`${op.itemIndex.name}\` exists already`, op.itemIndex.pos);
+      const indexAlias = this.alias();
+      cols.push({ name: op.itemIndex.name, type: "long", alias: indexAlias });
+      select.push(`(${m}.ord - 1) AS ${indexAlias}`);
+    }
+    const elements =
+      `SELECT x.value, x.ord FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${v}) = 'array' THEN ${v} END) WITH ORDINALITY AS x(value, ord)` +
+      ` UNION ALL SELECT jsonb_build_object(x.key, x.value), x.ord FROM jsonb_each(CASE WHEN jsonb_typeof(${v}) = 'object' THEN ${v} END) WITH ORDINALITY AS x(key, value, ord)` +
+      ` UNION ALL SELECT ${v}, 1::bigint WHERE ${v} IS NULL OR jsonb_typeof(${v}) NOT IN ('array', 'object')`;
+    const limit = op.limit === undefined ? "" : ` WHERE ${m}.ord <= ${this.param(op.limit, "bigint")}`;
+    return this.trim({
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL (${elements}) AS ${m}(value, ord)${limit}`,
+      cols,
+      order: rel.order,
+    });
+  }
+
+  /**
+   * `parse x with * "user=" user " port=" port:long *`: the text must match the whole pattern — `*` any text, a
+   * string itself, a column the shortest text up to what follows (a long or real column: a number) — or every
+   * column it extracts is null. One Postgres regular expression of escaped literals, so the text cannot inject
+   * a pattern.
+   */
+  private parse(rel: Relation, op: Extract<Operator, { kind: "parse" }>): Relation {
+    const s = this.sub();
+    const value = this.expr(op.expr, { sub: s, cols: rel.cols });
+    const pattern: string[] = [];
+    const columns: Array<{ name: string; type: string; pos: Position }> = [];
+    // Text up to what follows: `*`, and string and datetime columns. Two in a row would split text arbitrarily.
+    const anyText = (part: ParsePart | undefined) =>
+      part?.kind === "any" ||
+      (part?.kind === "column" && (part.type === "string" || part.type === "datetime"));
+    op.parts.forEach((part, i) => {
+      if (anyText(part) && anyText(op.parts[i - 1]))
+        fail("put a string between two parts of a `parse` pattern that match any text", part.pos);
+      if (part.kind === "any") {
+        pattern.push(".*?");
+      } else if (part.kind === "text") {
+        pattern.push(regexLiteral(part.value));
+      } else {
+        if (columns.some((c) => c.name === part.name))
+          fail(`the column \`${part.name}\` appears twice in the pattern`, part.pos);
+        columns.push(part);
+        pattern.push(
+          part.type === "long" || part.type === "int"
+            ? "([+-]?[0-9]+)"
+            : part.type === "real" || part.type === "double"
+              ? "([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?)"
+              : part.type === "bool" || part.type === "boolean"
+                ? "(true|false|True|False|TRUE|FALSE)"
+                : "(.*?)",
+        );
+      }
+    });
+    if (!columns.length) fail("a `parse` pattern extracts at least one column (name or name:type)", op.pos);
+    const match = this.alias();
+    const inner = `SELECT ${this.pass(rel, s)}, regexp_match(${this.text(value)}, ${this.param(`^${pattern.join("")}$`, "text")}) AS ${match} FROM (${rel.sql}) AS ${s}`;
+    const p = this.sub();
+    const cols = [...rel.cols];
+    const select = [this.pass(rel, p)];
+    columns.forEach((column, i) => {
+      const text = `(${p}.${match})[${i + 1}]`;
+      let typed: Typed;
+      switch (column.type) {
+        case "long":
+        case "int":
+          typed = {
+            sql: `(CASE WHEN ${text} ~ '^[+-]?[0-9]{1,18}$' THEN ${text}::bigint END)`,
+            type: "long",
+          };
+          break;
+        case "real":
+        case "double":
+          typed = { sql: `(CASE WHEN char_length(${text}) <= 40 THEN ${text}::float8 END)`, type: "real" };
+          break;
+        case "bool":
+        case "boolean":
+          typed = { sql: `(lower(${text}) = 'true')`, type: "bool" };
+          break;
+        case "datetime":
+          typed = { sql: this.datetimeOfText(text), type: "datetime" };
+          break;
+        default:
+          typed = { sql: text, type: "string" };
+      }
+      const alias = this.alias();
+      const col: Col = { name: column.name, type: typed.type, alias };
+      const index = cols.findIndex((c) => !c.hidden && c.name === column.name);
+      if (index >= 0) {
+        cols.push({ ...cols[index], hidden: true });
+        cols.splice(index, 1, col);
+      } else {
+        cols.push(col);
+      }
+      select.push(`${typed.sql} AS ${alias}`);
+    });
+    return this.trim({ sql: `SELECT ${select.join(", ")} FROM (${inner}) AS ${p}`, cols, order: rel.order });
+  }
+
   // -- expressions ----------------------------------------------------------------------------------------
 
-  private unknownColumn(name: string, cols: Col[]): string {
+  /** The visible column names, the first 25. */
+  private columnList(cols: Col[]): string {
     const names = cols.filter((c) => !c.hidden).map((c) => c.name);
-    const shown = names.slice(0, 25).join(", ") + (names.length > 25 ? ", …" : "");
-    return `unknown column \`${name}\` (columns here: ${shown || "none"})`;
+    return names.slice(0, 25).join(", ") + (names.length > 25 ? ", …" : "") || "none";
+  }
+
+  private unknownColumn(name: string, cols: Col[]): string {
+    return `unknown column \`${name}\` (columns here: ${this.columnList(cols)})`;
+  }
+
+  private isNotAColumn(name: string, scope: Scope): boolean {
+    return !scope.cols.some((c) => !c.hidden && c.name === name);
+  }
+
+  /** Counts a use of a scalar `let` against maxLetExpansions. */
+  private expand(pos: Position): void {
+    if (++this.expansions > COMPILE_LIMITS.maxLetExpansions)
+      fail(
+        `a query uses scalar \`let\`s at most ${COMPILE_LIMITS.maxLetExpansions} times (counting those inside others)`,
+        pos,
+      );
+  }
+
+  /**
+   * Where a literal is needed (`take N`, bin sizes, `has` terms, patterns, `in (…)` values): a name that is no
+   * column of `scope` but a scalar `let` holding a literal or `dynamic(…)` stands for it; anything else as given.
+   */
+  private resolved(expr: Expr, scope: Scope | null): Expr {
+    if (expr.kind !== "column" || scope?.cols.some((c) => !c.hidden && c.name === expr.name)) return expr;
+    const value = this.lets.scalars.get(expr.name);
+    if (!value) return expr;
+    this.expand(expr.pos);
+    const inner = this.resolved(value, null);
+    return inner.kind === "literal" || inner.kind === "dynamic" ? { ...inner, pos: expr.pos } : expr;
   }
 
   /** A boolean condition (`where`, `countif`, `iff`), or a type error naming what it is instead. */
@@ -746,9 +1332,29 @@ class Compiler {
         return this.literal(expr);
       case "column": {
         const column = scope.cols.find((c) => !c.hidden && c.name === expr.name);
-        if (!column) fail(this.unknownColumn(expr.name, scope.cols), expr.pos);
-        return { sql: `${scope.sub}.${column!.alias}`, type: column!.type };
+        if (column) return { sql: `${scope.sub}.${column.alias}`, type: column.type };
+        // A column of the row comes first; then the scalar `let`s, compiled where they are used.
+        const value = this.lets.scalars.get(expr.name);
+        if (value) {
+          this.expand(expr.pos);
+          return this.expr(value, LET_SCOPE);
+        }
+        if (this.lets.tables.has(expr.name))
+          fail(
+            `\`${expr.name}\` is a tabular \`let\`: read it as a table (\`${expr.name} | …\`, \`join ${expr.name}\`, \`union ${expr.name}\`)`,
+            expr.pos,
+          );
+        if (scope.letValue)
+          fail(
+            `unknown name \`${expr.name}\`: a scalar \`let\` holds a value and may name earlier \`let\`s, not columns`,
+            expr.pos,
+          );
+        return fail(this.unknownColumn(expr.name, scope.cols), expr.pos);
       }
+      case "dynamic":
+        return { sql: this.param(JSON.stringify(expr.value), "jsonb"), type: "dynamic" };
+      case "star":
+        return fail("`*` stands for all columns in `arg_max(x, *)` and `arg_min(x, *)` only", expr.pos);
       case "member": {
         const target = this.expr(expr.target, scope);
         if (target.type !== "dynamic")
@@ -813,8 +1419,8 @@ class Compiler {
     }
     const left = this.expr(expr.left, scope);
     // Regular expressions and `has` terms are literals only: their length is capped and they become one pattern.
-    if (op === "matches regex") return this.regex(left, expr.right);
-    if (/^!?has(_cs)?$/.test(op)) return this.has(op, left, expr.right);
+    if (op === "matches regex") return this.regex(left, this.resolved(expr.right, scope));
+    if (/^!?has(_cs)?$/.test(op)) return this.has(op, left, this.resolved(expr.right, scope));
     const right = this.expr(expr.right, scope);
     switch (op) {
       case "==":
@@ -950,11 +1556,21 @@ class Compiler {
     const left = this.expr(expr.left, scope);
     const literals: Array<Extract<Expr, { kind: "literal" }>> = [];
     const watchlists: WatchlistRef[] = [];
-    for (const item of expr.items) {
+    for (const given of expr.items) {
+      const item = given.kind === "watchlist" ? given : this.resolved(given, scope);
       if (item.kind === "watchlist") watchlists.push(item);
       else if (item.kind === "literal") literals.push(item);
-      else fail("`in (…)` takes literal values and _GetWatchlist('alias')", item.pos);
+      else if (item.kind === "dynamic" && Array.isArray(item.value))
+        literals.push(...this.arrayLiterals(item));
+      else {
+        // A name that is no column: say what it is instead (a tabular `let`, nothing known) when it is not a value.
+        if (item.kind === "column" && this.isNotAColumn(item.name, scope)) this.expr(item, scope);
+        fail("`in (…)` takes literal values, dynamic([…]) arrays and _GetWatchlist('alias')", item.pos);
+      }
     }
+    if (literals.length > KQL_LIST_LIMIT) fail(`\`in (…)\` takes at most ${KQL_LIST_LIMIT} values`, expr.pos);
+    if (literals.length + watchlists.length === 0)
+      return { sql: expr.negate ? "true" : "false", type: "bool" };
     const parts: string[] = [];
     const ci = expr.caseInsensitive;
     if (literals.length) {
@@ -1014,6 +1630,18 @@ class Compiler {
     return { sql: expr.negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
   }
 
+  /** The values of a `dynamic([…])` in `in (…)`: strings, numbers and booleans. */
+  private arrayLiterals(item: Extract<Expr, { kind: "dynamic" }>): Array<Extract<Expr, { kind: "literal" }>> {
+    return (item.value as JsonValue[]).map((value) => {
+      const pos = item.pos;
+      if (typeof value === "string") return { kind: "literal", type: "string", value, pos };
+      if (typeof value === "boolean") return { kind: "literal", type: "bool", value, pos };
+      if (typeof value === "number")
+        return { kind: "literal", type: Number.isInteger(value) ? "long" : "real", value, pos };
+      return fail("the array of `in (…)` holds strings, numbers or booleans only", pos);
+    });
+  }
+
   private args(call: Extract<Expr, { kind: "call" }>, min: number, max = min): void {
     const n = call.args.length;
     if (n < min || n > max) {
@@ -1029,8 +1657,9 @@ class Compiler {
   private literalArg(
     call: Extract<Expr, { kind: "call" }>,
     index: number,
+    scope: Scope,
   ): Extract<Expr, { kind: "literal" }> {
-    const arg = call.args[index];
+    const arg = this.resolved(call.args[index], scope);
     if (arg.kind !== "literal")
       return fail(`argument ${index + 1} of \`${call.name}\` must be a literal`, arg.pos);
     return arg;
@@ -1058,7 +1687,7 @@ class Compiler {
       case "floor": {
         this.args(call, 2);
         const value = arg(0);
-        const size = this.literalArg(call, 1);
+        const size = this.literalArg(call, 1, scope);
         if (value.type === "datetime") {
           if (size.type !== "timespan" || size.value <= 0)
             fail(`\`${call.name}\` of a datetime takes a positive timespan such as 1h`, size.pos);
@@ -1251,7 +1880,7 @@ class Compiler {
         this.args(call, 1, 2);
         let size: number = COMPILE_LIMITS.defaultSetSize;
         if (call.args.length === 2) {
-          const given = this.literalArg(call, 1);
+          const given = this.literalArg(call, 1, scope);
           if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
             fail(
               `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,

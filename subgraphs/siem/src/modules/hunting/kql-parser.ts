@@ -2,7 +2,8 @@
  * The hunting language: a subset of Kusto (KQL), parsed by hand.
  *
  * Why a hand-written recursive-descent parser rather than a parser library: the language is small and LL(1)
- * (a table, then `| operator …` stages whose first word settles the grammar), and what users need from the
+ * (`let` statements, then a table and `| operator …` stages whose first word settles the grammar; a subquery is
+ * the same in parentheses), and what users need from the
  * parser is mostly the quality of its errors — a line and column on every fault, wording in the language's own
  * terms ("expected `by` after `summarize count()`"), and hard limits on size and nesting that stop a hostile
  * query before it costs anything. Microsoft's own KQL parser for JavaScript (`@kusto/language-service-next`) is
@@ -35,6 +36,8 @@ export const KQL_LIMITS = {
   maxItems: 100,
   /** Characters of a column name. */
   maxNameLength: 128,
+  /** `let` statements before the query. */
+  maxLets: 20,
 } as const;
 
 /** Where something is in the query: 0-based offset, 1-based line and column (UTF-16 code units). */
@@ -85,7 +88,14 @@ export type Expr =
       items: Array<Expr | WatchlistRef>;
       pos: Position;
     }
-  | { kind: "between"; negate: boolean; left: Expr; low: Expr; high: Expr; pos: Position };
+  | { kind: "between"; negate: boolean; left: Expr; low: Expr; high: Expr; pos: Position }
+  /** `dynamic([…])`, `dynamic({…})`, `dynamic(null)`: a JSON value. */
+  | { kind: "dynamic"; value: JsonValue; pos: Position }
+  /** `*` as an argument of `arg_max(x, *)` / `arg_min(x, *)`: all the other columns. */
+  | { kind: "star"; pos: Position };
+
+/** A JSON value of a `dynamic(…)` literal. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** `_GetWatchlist('alias')`. */
 export interface WatchlistRef {
@@ -109,6 +119,44 @@ export interface SortKey {
   nullsFirst?: boolean;
 }
 
+/** The kinds of `join`: Kusto's, with its default `innerunique`. */
+export const JOIN_KINDS = [
+  "innerunique",
+  "inner",
+  "leftouter",
+  "leftanti",
+  "leftsemi",
+  "rightanti",
+  "rightsemi",
+] as const;
+/** A kind of `join`. */
+export type JoinKind = (typeof JOIN_KINDS)[number];
+
+/** A column name in the query and where it is. */
+export interface Name {
+  name: string;
+  pos: Position;
+}
+
+/** One equality of `join … on`: `$left.a == $right.b`, or `col` for a column both sides call `col`. */
+export interface JoinKey {
+  left: Name;
+  right: Name;
+}
+
+/** `union [withsource=Name] a, b…` (as the query's table, or `| union b…` after one). */
+export interface UnionSpec {
+  /** The column that names each row's table. */
+  withSource?: Name;
+  tables: Source[];
+}
+
+/** An element of a `parse … with` pattern: `*`, a string to find, or a column to extract. */
+export type ParsePart =
+  | { kind: "any"; pos: Position }
+  | { kind: "text"; value: string; pos: Position }
+  | { kind: "column"; name: string; type: string; pos: Position };
+
 /** One `| operator` stage. */
 export type Operator =
   | { kind: "where"; predicate: Expr; pos: Position }
@@ -118,8 +166,9 @@ export type Operator =
   | { kind: "extend"; items: NamedExpr[]; pos: Position }
   | { kind: "summarize"; aggregates: NamedExpr[]; by: NamedExpr[]; pos: Position }
   | { kind: "order"; keys: SortKey[]; pos: Position }
-  | { kind: "take"; count: number; pos: Position }
-  | { kind: "top"; count: number; key: SortKey; pos: Position }
+  /** The count is a whole-number literal or the name of a scalar `let` holding one. */
+  | { kind: "take"; count: Expr; pos: Position }
+  | { kind: "top"; count: Expr; key: SortKey; pos: Position }
   | { kind: "count"; pos: Position }
   | { kind: "distinct"; items: NamedExpr[]; pos: Position }
   | {
@@ -130,15 +179,50 @@ export type Operator =
       left: Expr;
       right: { name: string; pos: Position };
       pos: Position;
-    };
+    }
+  | { kind: "join"; joinKind: JoinKind; right: Source; keys: JoinKey[]; pos: Position }
+  | ({ kind: "union"; pos: Position } & UnionSpec)
+  | {
+      kind: "mv-expand";
+      /** `name = expr`; without a name, `expr` is a column (or member path) and keeps its name. */
+      name?: Name;
+      expr: Expr;
+      /** `to typeof(type)`: the elements' type (others become null); dynamic without it. */
+      toType?: Name;
+      /** `with_itemindex=Name`: a column holding each element's index (from 0). */
+      itemIndex?: Name;
+      /** `limit N`: at most N rows from one row. */
+      limit?: number;
+      pos: Position;
+    }
+  | { kind: "parse"; expr: Expr; parts: ParsePart[]; pos: Position };
 
-/** What a query reads: the event store (all of it or one OCSF class), or a watchlist. */
-export type Source = { kind: "table"; name: string; pos: Position } | WatchlistRef;
+/**
+ * What a query reads: the event store (all of it or one OCSF class) or a tabular `let` (by name), a watchlist, a
+ * query in parentheses, or a `union` of those.
+ */
+export type Source =
+  | { kind: "table"; name: string; pos: Position }
+  | WatchlistRef
+  | { kind: "subquery"; query: Pipeline; pos: Position }
+  | ({ kind: "union"; pos: Position } & UnionSpec);
 
-/** A parsed query. */
-export interface Query {
+/** A tabular expression: a source and its `| operator` stages. */
+export interface Pipeline {
   source: Source;
   operators: Operator[];
+}
+
+/** `let name = value;`: a scalar (a value) or tabular (a query) name for the statements after it. */
+export interface LetStatement {
+  name: string;
+  pos: Position;
+  value: { kind: "scalar"; expr: Expr } | { kind: "tabular"; query: Pipeline };
+}
+
+/** A parsed query: its `let` statements, then the query they serve. */
+export interface Query extends Pipeline {
+  lets: LetStatement[];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -185,6 +269,10 @@ const PUNCTUATION = [
   "|",
   "!",
   "~",
+  "{",
+  "}",
+  ":",
+  ";",
 ];
 
 /** Timespan units in microseconds (KQL: `2d`, `1.5h`, `30m`, `10s`, `100ms`). */
@@ -294,11 +382,7 @@ class Lexer {
     }
     const code = text.codePointAt(start)!;
     const shown = code < 0x20 || code === 0x7f ? `U+${code.toString(16).toUpperCase().padStart(4, "0")}` : c;
-    return this.fail(
-      c === ";"
-        ? "unexpected `;`: a query is one statement (operators are chained with `|`)"
-        : `unexpected character \`${shown}\``,
-    );
+    return this.fail(`unexpected character \`${shown}\``);
   }
 
   /** After `datetime`: `(…)` holding an ISO 8601 date/time, quoted or not; null when no `(` follows. */
@@ -421,7 +505,19 @@ const STRING_OPERATORS = new Set([
 
 /** Operators after `|`, for the error that lists them. */
 const OPERATOR_NAMES =
-  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup";
+  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, parse";
+
+/** The types `parse` extracts and `mv-expand … to typeof()` casts to. */
+export const PARSE_TYPES = [
+  "string",
+  "long",
+  "int",
+  "real",
+  "double",
+  "bool",
+  "boolean",
+  "datetime",
+] as const;
 
 /** The spelling of a token in an error message. */
 function shown(token: Token): string {
@@ -433,6 +529,11 @@ function shown(token: Token): string {
 class Parser {
   private index = 0;
   private depth = 0;
+  /** `| operator` stages so far, in every statement and subquery: the limit is the query's. */
+  private operators = 0;
+  /** The `let` names so far: a name that is a scalar one starts a value, any other a table. */
+  private readonly scalarLets = new Set<string>();
+  private readonly lets = new Set<string>();
 
   constructor(private readonly tokens: Token[]) {}
 
@@ -486,29 +587,132 @@ class Parser {
     this.depth--;
   }
 
+  /** `let` statements, each ended by `;`, then the query (a last `;` is allowed). */
   query(): Query {
+    const lets: LetStatement[] = [];
+    while (this.isWord("let")) {
+      if (lets.length >= KQL_LIMITS.maxLets)
+        this.fail(`a query has at most ${KQL_LIMITS.maxLets} \`let\` statements`);
+      lets.push(this.letStatement());
+    }
+    const pipeline = this.pipeline();
+    if (this.isPunct(";") && this.peek().kind === "eof") this.advance();
+    if (this.isPunct(";"))
+      this.fail(
+        "unexpected `;`: the query is the last statement, only `let` statements come before it (operators are chained with `|`)",
+      );
+    if (this.token.kind !== "eof")
+      this.fail(`expected \`|\` or the end of the query, found ${shown(this.token)}`);
+    return { lets, ...pipeline };
+  }
+
+  /** `let name = value;` (the value is a query when it starts with a table, else a scalar). */
+  private letStatement(): LetStatement {
+    const start = this.advance();
+    const name = this.token;
+    if (name.kind !== "ident" || name.text.startsWith("$") || ["true", "false"].includes(name.text))
+      this.fail(`expected a name after \`let\`, found ${shown(name)}`);
+    if (this.lets.has(name.text)) this.fail(`\`${name.text}\` is defined twice`);
+    this.advance();
+    this.expectPunct("=", `after \`let ${name.text}\``);
+    if (this.isPunct("(") && this.peek().kind === "ident" && this.isPunct(":", this.peek(2)))
+      this.fail("functions (`let f = (x: long) { … }`) are not supported");
+    const value: LetStatement["value"] = this.startsTable()
+      ? { kind: "tabular", query: this.pipeline() }
+      : { kind: "scalar", expr: this.expr() };
+    if (!this.isPunct(";"))
+      this.fail(`expected \`;\` after \`let ${name.text} = …\`, found ${shown(this.token)}`);
+    this.advance();
+    // Declared after its value is read: a `let` cannot name itself (no recursion).
+    this.lets.add(name.text);
+    if (value.kind === "scalar") this.scalarLets.add(name.text);
+    return { name: name.text, pos: start.pos, value };
+  }
+
+  /**
+   * Whether a `let` value is a query: it starts with `union`, `_GetWatchlist(…)`, or a name followed by `|`, `;`
+   * or `)` that is not a scalar `let` (a scalar `let` can name no column) — looking through opening parentheses.
+   */
+  private startsTable(): boolean {
+    let ahead = 0;
+    while (this.isPunct("(", this.peek(ahead))) ahead++;
+    const token = this.peek(ahead);
+    if (token.kind !== "ident" || token.text.startsWith("$")) return false;
+    if (token.text === "_GetWatchlist" || token.text === "union") return true;
+    const next = this.peek(ahead + 1);
+    if (["true", "false"].includes(token.text) || this.scalarLets.has(token.text)) return false;
+    return (
+      next.kind === "eof" || this.isPunct("|", next) || this.isPunct(";", next) || this.isPunct(")", next)
+    );
+  }
+
+  /** A tabular expression: a source, then `| operator` stages. */
+  private pipeline(): Pipeline {
     const source = this.source();
     const operators: Operator[] = [];
     while (this.isPunct("|")) {
       const bar = this.advance();
-      if (operators.length >= KQL_LIMITS.maxOperators)
+      if (this.operators >= KQL_LIMITS.maxOperators)
         this.fail(`a query has at most ${KQL_LIMITS.maxOperators} operators`, bar.pos);
+      this.operators++;
       operators.push(this.operator());
     }
-    if (this.token.kind !== "eof")
-      this.fail(`expected \`|\` or the end of the query, found ${shown(this.token)}`);
     return { source, operators };
   }
 
   private source(): Source {
     const token = this.token;
+    if (this.isWord("union") && !this.isPunct("|", this.peek())) {
+      this.advance();
+      return { kind: "union", ...this.unionSpec(), pos: token.pos };
+    }
+    return this.tableOperand(
+      `a query starts with a table (Events, or an OCSF class such as Authentication), found ${shown(token)}`,
+    );
+  }
+
+  /** A table, a `let` name, `_GetWatchlist('alias')` or `(query)`: what `join`, `union` and queries read. */
+  private tableOperand(expected: string): Source {
+    const token = this.token;
     if (this.isWord("_GetWatchlist")) return this.watchlistRef();
-    if (token.kind !== "ident")
-      this.fail(
-        `a query starts with a table (Events, or an OCSF class such as Authentication), found ${shown(token)}`,
-      );
+    if (this.isPunct("(")) {
+      this.advance();
+      this.enter(token.pos);
+      try {
+        const query = this.pipeline();
+        this.expectPunct(")", "to close the query in `(…)`");
+        return { kind: "subquery", query, pos: token.pos };
+      } finally {
+        this.leave();
+      }
+    }
+    if (token.kind !== "ident" || token.text.startsWith("$")) this.fail(expected);
     this.advance();
     return { kind: "table", name: token.text, pos: token.pos };
+  }
+
+  /** After `union`: `[kind=outer] [withsource=Name] table, table…`. */
+  private unionSpec(): UnionSpec {
+    let withSource: Name | undefined;
+    for (;;) {
+      if (this.isWord("kind") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        if (!this.isWord("outer"))
+          this.fail(`\`union\` supports kind=outer (the default), found ${shown(this.token)}`);
+        this.advance();
+      } else if (this.isWord("withsource") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        withSource = this.columnName();
+      } else {
+        break;
+      }
+    }
+    const tables = this.list(() =>
+      this.tableOperand(`\`union\` takes tables, \`let\` names or (queries), found ${shown(this.token)}`),
+    );
+    return { withSource, tables };
   }
 
   private watchlistRef(): WatchlistRef {
@@ -526,6 +730,14 @@ class Parser {
     const first = this.token;
     if (first.kind !== "ident") this.fail(`expected an operator (${OPERATOR_NAMES}), found ${shown(first)}`);
     this.advance();
+    if (first.text === "mv" && this.isPunct("-") && this.adjacent(first, this.token)) {
+      const dash = this.advance();
+      if (this.isWord("expand") && this.adjacent(dash, this.token)) {
+        this.advance();
+        return { name: "mv-expand", pos: first.pos };
+      }
+      this.fail("expected `mv-expand`", first.pos);
+    }
     if (first.text === "project" && this.isPunct("-") && this.adjacent(first, this.token)) {
       const dash = this.advance();
       const second = this.token;
@@ -581,10 +793,13 @@ class Parser {
       case "lookup":
         return this.lookup(pos);
       case "join":
-        return this.fail(
-          "`join` is not supported: look rows up in a watchlist with `lookup _GetWatchlist('alias') on column`",
-          pos,
-        );
+        return this.join(pos);
+      case "union":
+        return { kind: "union", ...this.unionSpec(), pos };
+      case "mv-expand":
+        return this.mvExpand(pos);
+      case "parse":
+        return this.parse(pos);
       default:
         return this.fail(`unknown operator \`${name}\` (use ${OPERATOR_NAMES})`, pos);
     }
@@ -602,12 +817,150 @@ class Parser {
     return items;
   }
 
-  private count(operator: string): number {
+  /** A row count: a whole number, or a name (a scalar `let`, checked by the compiler). */
+  private count(operator: string): Expr {
     const token = this.token;
+    if (token.kind === "ident" && !token.text.startsWith("$") && !this.isPunct("(", this.peek())) {
+      this.advance();
+      return { kind: "column", name: token.text, pos: token.pos };
+    }
     if (token.kind !== "number" || token.real)
       this.fail(`\`${operator}\` takes a whole number of rows, found ${shown(token)}`);
     this.advance();
-    return token.value as number;
+    return { kind: "literal", type: "long", value: token.value as number, pos: token.pos };
+  }
+
+  /** `kind=word` when it comes next, else null. */
+  private kindWord(): Token | null {
+    if (!(this.isWord("kind") && this.isPunct("=", this.peek()))) return null;
+    this.advance();
+    this.advance();
+    const word = this.token;
+    if (word.kind !== "ident") this.fail(`expected a kind after \`kind=\`, found ${shown(word)}`);
+    this.advance();
+    return word;
+  }
+
+  /** `join [kind=…] right on key, key…`; a key is `col` or `$left.a == $right.b` (keys also joined by `and`). */
+  private join(pos: Position): Operator {
+    let joinKind: JoinKind = "innerunique";
+    const kind = this.kindWord();
+    if (kind) {
+      if (!(JOIN_KINDS as readonly string[]).includes(kind.text))
+        this.fail(`\`join\` kinds are ${JOIN_KINDS.join(", ")}; found ${shown(kind)}`, kind.pos);
+      joinKind = kind.text as JoinKind;
+    }
+    const right = this.tableOperand(
+      `\`join\` takes a table, a \`let\` name or a (query) to join with, found ${shown(this.token)}`,
+    );
+    this.expectWord("on", "after the right side of `join`");
+    const keys: JoinKey[] = [this.joinKey()];
+    while (this.isPunct(",") || this.isWord("and")) {
+      const separator = this.advance();
+      if (keys.length >= KQL_LIMITS.maxItems)
+        this.fail(`\`join\` takes at most ${KQL_LIMITS.maxItems} keys`, separator.pos);
+      keys.push(this.joinKey());
+    }
+    return { kind: "join", joinKind, right, keys, pos };
+  }
+
+  private joinKey(): JoinKey {
+    if (!this.isWord("$left") && !this.isWord("$right")) {
+      const column = this.columnName();
+      return { left: column, right: column };
+    }
+    const side = (): { side: string; name: Name } => {
+      const token = this.token;
+      if (!this.isWord("$left") && !this.isWord("$right"))
+        this.fail(`expected \`$left.column\` or \`$right.column\`, found ${shown(token)}`);
+      this.advance();
+      this.expectPunct(".", `after \`${token.text}\``);
+      const { name } = this.columnName();
+      return { side: token.text, name: { name, pos: token.pos } };
+    };
+    const first = side();
+    this.expectPunct("==", "between `$left.column` and `$right.column`");
+    const second = side();
+    if (first.side === second.side)
+      this.fail("a `join` key compares `$left.column == $right.column`", second.name.pos);
+    return first.side === "$left"
+      ? { left: first.name, right: second.name }
+      : { left: second.name, right: first.name };
+  }
+
+  /** `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)] [limit N]`. */
+  private mvExpand(pos: Position): Operator {
+    const kind = this.kindWord();
+    if (kind)
+      this.fail("`mv-expand` takes no kind: property bags expand to one {key: value} per key", kind.pos);
+    let itemIndex: Name | undefined;
+    if (this.isWord("with_itemindex") && this.isPunct("=", this.peek())) {
+      this.advance();
+      this.advance();
+      itemIndex = this.columnName();
+    }
+    const item = this.namedExpr(false);
+    if (this.isPunct(","))
+      this.fail("`mv-expand` expands one column: expand another with a second `mv-expand`");
+    let toType: Name | undefined;
+    if (this.isWord("to")) {
+      this.advance();
+      this.expectWord("typeof", "after `to`");
+      this.expectPunct("(", "after `typeof`");
+      toType = this.typeName();
+      this.expectPunct(")", "after the type");
+    }
+    let limit: number | undefined;
+    if (this.isWord("limit")) {
+      this.advance();
+      const count = this.token;
+      if (count.kind !== "number" || count.real || (count.value as number) < 1)
+        this.fail(`\`limit\` takes a whole number of rows ≥ 1, found ${shown(count)}`);
+      this.advance();
+      limit = count.value as number;
+    }
+    const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
+    return { kind: "mv-expand", name, expr: item.expr, toType, itemIndex, limit, pos };
+  }
+
+  private typeName(): Name {
+    const token = this.token;
+    if (token.kind !== "ident" || !(PARSE_TYPES as readonly string[]).includes(token.text))
+      this.fail(`expected a type (${PARSE_TYPES.join(", ")}), found ${shown(token)}`);
+    this.advance();
+    return { name: token.text, pos: token.pos };
+  }
+
+  /** `parse [kind=simple] expr with * "text" name:type "text" *`. */
+  private parse(pos: Position): Operator {
+    const kind = this.kindWord();
+    if (kind && kind.text !== "simple")
+      this.fail(`\`parse\` supports kind=simple (the default), found ${shown(kind)}`, kind.pos);
+    const expr = this.expr();
+    this.expectWord("with", "after the value `parse` reads");
+    const parts: ParsePart[] = [];
+    while (this.token.kind !== "eof" && !this.isPunct("|") && !this.isPunct(")") && !this.isPunct(";")) {
+      if (parts.length >= KQL_LIMITS.maxItems)
+        this.fail(`a \`parse\` pattern has at most ${KQL_LIMITS.maxItems} parts`);
+      const token = this.token;
+      if (this.isPunct("*")) {
+        this.advance();
+        parts.push({ kind: "any", pos: token.pos });
+      } else if (token.kind === "string") {
+        this.advance();
+        parts.push({ kind: "text", value: token.value as string, pos: token.pos });
+      } else {
+        const { name } = this.columnName();
+        let type = "string";
+        if (this.isPunct(":")) {
+          this.advance();
+          type = this.typeName().name;
+        }
+        parts.push({ kind: "column", name, type, pos: token.pos });
+      }
+    }
+    if (!parts.length) this.fail('expected a pattern after `with`, e.g. * "user=" user " " *');
+    return { kind: "parse", expr, parts, pos };
   }
 
   /** A column name: an identifier or `['any text']`. */
@@ -657,7 +1010,7 @@ class Parser {
     if (this.isWord("by")) {
       this.advance();
       by = this.list(() => this.namedExpr(false));
-    } else if (this.token.kind !== "eof" && !this.isPunct("|")) {
+    } else if (this.token.kind !== "eof" && !this.isPunct("|") && !this.isPunct(")") && !this.isPunct(";")) {
       this.fail(`expected \`by\`, \`,\`, \`|\` or the end of the query, found ${shown(this.token)}`);
     }
     if (aggregates.length + by.length > KQL_LIMITS.maxItems)
@@ -926,6 +1279,7 @@ class Parser {
         }
         if (token.text === "_GetWatchlist")
           this.fail("`_GetWatchlist('alias')` is used in `in (…)`, in `lookup`, or as the table of a query");
+        if (token.text === "dynamic" && this.isPunct("(", this.peek())) return this.dynamic();
         if (this.isPunct("(", this.peek())) return this.call();
         if (token.text.startsWith("$")) this.fail(`unexpected ${shown(token)}`);
         this.advance();
@@ -948,6 +1302,72 @@ class Parser {
     }
   }
 
+  /** `dynamic(json)`: JSON written with the language's strings and numbers (`'single'` quotes too). */
+  private dynamic(): Expr {
+    const start = this.advance();
+    this.expectPunct("(", "after `dynamic`");
+    let values = 0;
+    const json = (): JsonValue => {
+      const token = this.token;
+      if (++values > KQL_LIMITS.maxListLength)
+        this.fail(`a \`dynamic\` literal holds at most ${KQL_LIMITS.maxListLength} values`, token.pos);
+      if (token.kind === "string") {
+        this.advance();
+        return token.value as string;
+      }
+      if (token.kind === "number") {
+        this.advance();
+        return token.value as number;
+      }
+      if (this.isPunct("-") && this.peek().kind === "number") {
+        this.advance();
+        return -(this.advance().value as number);
+      }
+      if (this.isWord("true") || this.isWord("false") || this.isWord("null")) {
+        this.advance();
+        return token.text === "null" ? null : token.text === "true";
+      }
+      if (this.isPunct("[") || this.isPunct("{")) {
+        this.enter(token.pos);
+        try {
+          const array = this.isPunct("[");
+          this.advance();
+          const close = array ? "]" : "}";
+          const out: JsonValue[] = [];
+          const object: Record<string, JsonValue> = {};
+          while (!this.isPunct(close)) {
+            if (out.length + Object.keys(object).length > 0)
+              this.expectPunct(",", `between the values of \`dynamic(${array ? "[…]" : "{…}"})\``);
+            if (array) {
+              out.push(json());
+            } else {
+              const key = this.token;
+              if (key.kind !== "string") this.fail(`expected a key in quotes, found ${shown(key)}`);
+              this.advance();
+              this.expectPunct(":", "after the key");
+              Object.defineProperty(object, key.value as string, {
+                value: json(),
+                enumerable: true,
+                writable: true,
+                configurable: true,
+              });
+            }
+          }
+          this.advance();
+          return array ? out : object;
+        } finally {
+          this.leave();
+        }
+      }
+      return this.fail(
+        `expected a JSON value (string, number, true, false, null, […] or {…}), found ${shown(token)}`,
+      );
+    };
+    const value = json();
+    this.expectPunct(")", "to close `dynamic(`");
+    return { kind: "dynamic", value, pos: start.pos };
+  }
+
   private call(): Expr {
     const name = this.advance();
     this.enter(name.pos);
@@ -957,7 +1377,11 @@ class Parser {
       if (!this.isPunct(")")) {
         for (;;) {
           if (args.length >= 64) this.fail("a function takes at most 64 arguments");
-          args.push(this.expr());
+          if (this.isPunct("*") && (this.isPunct(",", this.peek()) || this.isPunct(")", this.peek()))) {
+            args.push({ kind: "star", pos: this.advance().pos });
+          } else {
+            args.push(this.expr());
+          }
           if (!this.isPunct(",")) break;
           this.advance();
         }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { DataSource } from "typeorm";
 import {
   createDataSource,
@@ -121,7 +122,7 @@ describe("hunting query errors", () => {
     ["Events | where dst_port + 'a' > 1", "1:25 `+` does not apply to long and string"],
     ["Events | where message has device", "1:28 `has` takes a string literal term"],
     ["Events | where time > ago(1x)", "1:27 invalid number `1x`"],
-    ["Events | take 10; DROP TABLE events", "1:17 unexpected `;`"],
+    ["Events | take 10; DROP TABLE events", "1:17 unexpected `;`: the query is the last statement"],
     ["Events | where message == 'x", "1:27 unterminated string"],
     ["Events | where message == 'a\\qb'", "1:29 invalid escape `\\q`"],
     [
@@ -141,7 +142,6 @@ describe("hunting query errors", () => {
     [`Events | where message matches regex '${"a".repeat(513)}'`, "1:38 a regular expression is at most 512"],
     ["Events | project-away nothing", "1:23 unknown column `nothing`"],
     ["Events | take 1.5", "1:15 `take` takes a whole number of rows"],
-    ["Events | join (Events) on id", "1:10 `join` is not supported"],
     [
       "Events | where attributes.mfa.x.y == 1 and device.x == 1",
       "1:44 `.` and `[…]` read into dynamic values",
@@ -150,6 +150,182 @@ describe("hunting query errors", () => {
     ["Events | take 1 |", "1:18 expected an operator (where, project"],
   ])("%j → %s", (query, expected) => {
     expect(errorOf(query)).toContain(expected);
+  });
+
+  it.each([
+    // arg_max / arg_min
+    ["Events | summarize arg_max(attributes, *)", "1:28 convert the value for `arg_max`"],
+    ["Events | summarize arg_max(time)", "1:20 `arg_max` takes 2 to 65 arguments, got 1"],
+    ["Events | summarize arg_min(*, time)", "1:20 the first argument of `arg_min` is the value to compare"],
+    ["Events | where arg_max(time, *) > 1", "1:16 `arg_max()` is an aggregation: use it in `summarize`"],
+    ["Events | extend x = strcat(*)", "1:28 `*` stands for all columns in `arg_max(x, *)`"],
+    ["Events | summarize arg_max(strlen(message), *)", "1:28 name the value: `v = arg_max(expression, …)`"],
+    [
+      "Events | summarize arg_max(time, strlen(device))",
+      "1:34 `arg_max` returns columns: name an expression",
+    ],
+    ["Events | summarize arg_max(time, nosuch)", "1:34 unknown column `nosuch`"],
+    ["Events | summarize arg_max(time, device), device = count()", "1:43 the column `device` appears twice"],
+    // let
+    ["let x = x + 1;\nEvents", "1:9 unknown name `x`: a scalar `let` holds a value"],
+    ["let t = t | take 1;\nt", "1:9 unknown table `t`"],
+    ["let a = 1;\nlet a = 2;\nEvents", "2:5 `a` is defined twice"],
+    ["let Events = Authentication;\nEvents", "1:1 `Events` is a table: give the `let` another name"],
+    ["let t = Events;\nEvents | where actor_user in (t)", "2:31 `t` is a tabular `let`: read it as a table"],
+    ["let n = 5;\nn | take 1", "2:1 `n` is a scalar `let` (a value), not a table"],
+    ["let who = actor_user;\nEvents", "1:11 unknown table `actor_user`"],
+    ["let f = (x: long) { x };\nEvents", "1:9 functions (`let f = (x: long) { … }`) are not supported"],
+    ["Events | where status == nope", "1:26 unknown column `nope`"],
+    ["let t = Events;\nEvents | take 1;\nt", "2:16 unexpected `;`"],
+    ["let n = 'ten';\nEvents | take n", "2:15 `take` and `top` take a whole number of rows ≥ 0"],
+    ["let n = 1\nEvents", "2:1 expected `;` after `let n = …`, found `Events`"],
+    ["let = 1;\nEvents", "1:5 expected a name after `let`, found `=`"],
+    ["let term = tolower(device);\nEvents", "1:20 unknown name `device`"],
+    [
+      "let term = 'x';\nlet t = Events | where message has term;\nt | where message has nope",
+      "3:23 `has` takes a string literal term",
+    ],
+    // join
+    ["Events | join kind=fullouter (Events) on id", "1:20 `join` kinds are innerunique, inner, leftouter"],
+    [
+      "Events | join (Events | project x = 1) on id",
+      "1:43 the right side of `join` has no column `id` (its columns: x)",
+    ],
+    [
+      "Events | join (Events) on $left.nosuch == $right.id",
+      "1:27 the left side of `join` has no column `nosuch`",
+    ],
+    ["Events | join Evnts on id", "1:15 unknown table `Evnts`"],
+    [
+      "Events | join (Events) on $left.id == $left.id",
+      "1:39 a `join` key compares `$left.column == $right.column`",
+    ],
+    ["Events | join (Events) on attributes", "1:27 convert a dynamic `join` key first"],
+    [
+      "Events | join (Events) on $left.time == $right.device",
+      "1:27 cannot compare datetime with string using `join`",
+    ],
+    ["Events | join (Events) id", "1:24 expected `on` after the right side of `join`, found `id`"],
+    ["Events | join (Events | where nosuch == 1) on id", "1:31 unknown column `nosuch`"],
+    ["Events | join ('Events') on id", "1:16 a query starts with a table"],
+    // union
+    ["union withsource=time Events, Events", "1:18 `union` makes two columns named `time`"],
+    ["union kind=inner Events, Authentication", "1:12 `union` supports kind=outer (the default)"],
+    ["union Events, nosuch", "1:15 unknown table `nosuch`"],
+    [`union ${Array(17).fill("Events").join(", ")}`, "a query reads at most 16 tables"],
+    // dynamic and mv-expand
+    ["Events | extend l = dynamic([1,])", "1:32 expected a JSON value"],
+    ["Events | extend l = dynamic({a: 1})", "1:30 expected a key in quotes, found `a`"],
+    ["Events | extend l = dynamic([1, 2]", "1:35 expected `)` to close `dynamic(`"],
+    [
+      `Events | extend l = dynamic([${Array(1001).fill("1").join(",")}])`,
+      "a `dynamic` literal holds at most 1000 values",
+    ],
+    [
+      `Events | extend l = dynamic(${"[".repeat(40)}${"]".repeat(40)})`,
+      "the query nests more than 32 levels deep",
+    ],
+    [
+      'Events | where actor_user in (dynamic([{"a": 1}]))',
+      "1:31 the array of `in (…)` holds strings, numbers or booleans only",
+    ],
+    [
+      'Events | where actor_user in (dynamic({"a": 1}))',
+      "1:31 `in (…)` takes literal values, dynamic([…]) arrays",
+    ],
+    [
+      "Events | mv-expand device",
+      "1:20 `mv-expand` expands dynamic values (arrays, property bags), not a string",
+    ],
+    ["Events | mv-expand attributes.a, attributes.b", "1:32 `mv-expand` expands one column"],
+    ["Events | mv-expand attributes.a to typeof(foo)", "1:43 expected a type (string, long"],
+    ["Events | mv-expand dynamic([1])", "1:20 name the expanded column: `mv-expand name = expression`"],
+    [
+      "Events | mv-expand with_itemindex=device a = attributes.a",
+      "1:35 a column named `device` exists already",
+    ],
+    ["Events | mv-expand a = attributes.a limit 0", "1:43 `limit` takes a whole number of rows ≥ 1"],
+    ["Events | mv-expand kind=array a = attributes.a", "1:25 `mv-expand` takes no kind"],
+    // parse
+    ["Events | parse message with a b", "1:31 put a string between two parts of a `parse` pattern"],
+    ["Events | parse message with * a *", "1:31 put a string between two parts"],
+    ['Events | parse message with * "x" *', "1:10 a `parse` pattern extracts at least one column"],
+    ['Events | parse message with * "x" n:foo', "1:37 expected a type (string, long"],
+    ['Events | parse kind=regex message with * "x" n', "1:21 `parse` supports kind=simple"],
+    ['Events | parse message with "a" n "b" n', "1:39 the column `n` appears twice in the pattern"],
+    ["Events | parse message", "1:23 expected `with` after the value `parse` reads"],
+    ["Events | parse message with", "1:28 expected a pattern after `with`"],
+  ])("%j → %s", (query, expected) => {
+    expect(errorOf(query)).toContain(expected);
+  });
+
+  it("refuses more `let` statements than the limit", () => {
+    const lets = Array.from({ length: KQL_LIMITS.maxLets + 1 }, (_, i) => `let v${i} = ${i};`).join("\n");
+    expect(errorOf(`${lets}\nEvents`)).toContain(
+      `21:1 a query has at most ${KQL_LIMITS.maxLets} \`let\` statements`,
+    );
+  });
+
+  it("counts the operators of every statement and subquery against one limit", () => {
+    const half = " | take 1".repeat(KQL_LIMITS.maxOperators / 2);
+    expect(errorOf(`let t = Events${half};\nt${half}`)).toBe("no error");
+    expect(errorOf(`let t = Events${half};\nt${half} | join (Events | take 1) on id`)).toContain(
+      `a query has at most ${KQL_LIMITS.maxOperators} operators`,
+    );
+    expect(errorOf(`Events${half} | union (Events${half})`)).toContain(
+      `a query has at most ${KQL_LIMITS.maxOperators} operators`,
+    );
+  });
+
+  it("nests subqueries no deeper than expressions", () => {
+    const deep = `${"Events | join (".repeat(33)}Events${") on id".repeat(33)}`;
+    expect(errorOf(deep)).toContain("the query nests more than 32 levels deep");
+  });
+
+  it("stops scalar `let`s that expand into each other exponentially", () => {
+    const tenfold = (name: string) => Array(10).fill(name).join(" + ");
+    const query = `let a = 1;\nlet b = ${tenfold("a")};\nlet c = ${tenfold("b")};\nlet d = ${tenfold("c")};\nEvents | where dst_port == d`;
+    expect(errorOf(query)).toContain("a query uses scalar `let`s at most 1000 times");
+    // Within the limit, a `let` is used as often as needed.
+    expect(errorOf(`let a = 1;\nlet b = ${tenfold("a")};\nEvents | where dst_port == b + b`)).toBe(
+      "no error",
+    );
+  });
+
+  it("compiles every example of docs/hunting.md", () => {
+    const docs = readFileSync("docs/hunting.md", "utf8");
+    const blocks = [...docs.matchAll(/```kql\n([\s\S]*?)```/g)].map((m) => m[1]);
+    // The operator table's examples of the operators that need no column of their own making.
+    const rows = [
+      ...docs.matchAll(
+        /^\| `(join|union|mv-expand|parse|where|project|extend|lookup)`[^|]*\| `(.+?)`(?: \(.*\))? *\|$/gm,
+      ),
+    ].map((m) => m[2].replace(/\\\|/g, "|"));
+    // A block of several queries starts each with a comment line.
+    const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
+    const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
+    expect([queries.length, rows.length]).toEqual([7, 8]);
+    const options = {
+      ...OPTIONS,
+      watchlists: new Map([
+        ["vip", { ...OPTIONS.watchlists.get("vip")!, columns: ["UPN", "Department"] }],
+        [
+          "bad-ips",
+          { id: "0190a0a0-0000-7000-8000-000000000001", alias: "bad-ips", columns: ["ip"], searchKey: "ip" },
+        ],
+      ]),
+    };
+    for (const example of examples) {
+      const problem = (() => {
+        try {
+          compileKql(parseKql(example), options);
+          return "compiles";
+        } catch (err) {
+          return `${(err as Error).message} in: ${example}`;
+        }
+      })();
+      expect(problem).toBe("compiles");
+    }
   });
 
   it("refuses a query longer than the limit before reading it", () => {
@@ -215,6 +391,48 @@ describe("compiled SQL", () => {
       expect(params.slice(0, 3)).toEqual(["tenant-a", WINDOW.from.toISOString(), WINDOW.to.toISOString()]);
       expect(sql).toMatch(/LIMIT \$\d+::bigint$/);
       expect(params[params.length - 1]).toBe(OPTIONS.maxRows + 1);
+    }
+  });
+
+  it("puts hostile text in `let`, `parse`, `dynamic` and `union withsource` into parameters only", () => {
+    for (const text of hostile) {
+      const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");
+      const query = `let v = '${quoted}';
+        let t = Events | where message == v;
+        union withsource=['${quoted}'] t, (Events | parse message with * '${quoted}' ['${quoted} 2'] '${quoted}' *)
+        | extend d = dynamic(['${quoted}', {'${quoted}': '${quoted}'}])
+        | mv-expand ['${quoted} 3'] = d
+        | join kind=leftouter (t | summarize arg_max(time, *) by message) on message`;
+      const compiled = compileKql(parseKql(query), OPTIONS);
+      expect(compiled.sql).not.toContain("DROP");
+      expect(compiled.sql).not.toContain("comment");
+      expect(compiled.sql).not.toContain("watchlists");
+      expect(compiled.sql).not.toContain("ＤＲＯＰ");
+      expect(compiled.sql).toMatch(/^WITH l0 AS \(SELECT [^;]+$/);
+      expect(compiled.params).toContain(text);
+      expect(compiled.columns.map((c) => c.name)).toEqual(
+        expect.arrayContaining([text, `${text} 2`, `${text} 3`]),
+      );
+    }
+  });
+
+  it("filters on the tenant in every table a `let`, `join` or `union` reads", () => {
+    for (const [query, reads] of [
+      [
+        "let t = Authentication;\nt | join kind=inner t on id | union t, NetworkActivity, (Events | take 1)",
+        3,
+      ],
+      ["union Events, Authentication | join (ProcessActivity) on device", 3],
+      ["let w = _GetWatchlist('vip');\nEvents | join kind=leftsemi w on $left.actor_user == $right.UPN", 2],
+    ] as const) {
+      const { sql } = compileKql(parseKql(query), OPTIONS);
+      const tables = sql.match(/FROM (events e|watchlist_items wi) WHERE/g) ?? [];
+      const filtered =
+        sql.match(
+          /FROM events e WHERE e\.tenant_id = \$1 AND e\.time >= \$\d+::timestamptz AND e\.time < \$\d+::timestamptz|FROM watchlist_items wi WHERE wi\.tenant_id = \$1/g,
+        ) ?? [];
+      expect([tables.length, filtered.length]).toEqual([reads, reads]);
+      expect(sql.match(/\bevents\b/g)?.length ?? 0).toBe(sql.match(/FROM events e WHERE/g)?.length ?? 0);
     }
   });
 
@@ -467,6 +685,289 @@ describe("hunts over a seeded event store", () => {
     ],
   ])("%s", async (query, expected) => {
     expect(await rows(query)).toEqual(expected);
+  });
+
+  it.each<[string, Array<Record<string, unknown>>]>([
+    // arg_max / arg_min: the row with the largest (smallest) value per group.
+    [
+      "Authentication | summarize arg_max(time, *) by actor_user | project actor_user, source_event_id, time, status | order by actor_user asc",
+      [
+        {
+          actor_user: "Bob@Contoso.com",
+          source_event_id: "a5",
+          time: "2026-11-20T09:30:00.000Z",
+          status: "Failure",
+        },
+        {
+          actor_user: "alice@contoso.com",
+          source_event_id: "a4",
+          time: "2026-11-20T09:20:00.000Z",
+          status: "Success",
+        },
+      ],
+    ],
+    [
+      "Authentication | summarize n = count(), arg_min(time, src_ip, source_event_id), ips = dcount(src_ip) by actor_user | order by actor_user asc",
+      [
+        {
+          actor_user: "Bob@Contoso.com",
+          n: 1,
+          time: "2026-11-20T09:30:00.000Z",
+          src_ip: "203.0.113.8",
+          source_event_id: "a5",
+          ips: 1,
+        },
+        {
+          actor_user: "alice@contoso.com",
+          n: 4,
+          time: "2026-11-20T09:00:00.000Z",
+          src_ip: "203.0.113.7",
+          source_event_id: "a1",
+          ips: 2,
+        },
+      ],
+    ],
+    ["Events | summarize arg_max(severity_id, source_event_id)", [{ severity_id: 4, source_event_id: "a8" }]],
+    [
+      // A named value; other aggregations beside it.
+      "Events | where isnotnull(actor_user) | summarize last = arg_max(source_event_id, time), n = count() by class_uid | order by class_uid asc",
+      [
+        { class_uid: 1007, last: "a7", time: "2026-11-20T09:50:00.000Z", n: 1 },
+        { class_uid: 3002, last: "a5", time: "2026-11-20T09:30:00.000Z", n: 5 },
+        { class_uid: 6003, last: "a8", time: "2026-11-20T10:00:00.000Z", n: 1 },
+      ],
+    ],
+    [
+      "Events | where class_uid == 4001 | extend n = 7 | summarize c = count(), arg_max(time, n, src_ip) by bin(time, 1h)",
+      [
+        {
+          time: "2026-11-20T09:00:00.000Z",
+          c: 1,
+          time1: "2026-11-20T09:40:00.000Z",
+          n: 7,
+          src_ip: "10.0.0.5",
+        },
+      ],
+    ],
+    // let: scalars (values, times, lists, terms, counts) and tables, used once or twice.
+    [
+      "let threshold = 2;\nAuthentication | summarize n = count() by actor_user | where n >= threshold | project actor_user",
+      [{ actor_user: "alice@contoso.com" }],
+    ],
+    ["let lookback = 870m;\nlet since = ago(lookback);\nEvents | where time > since | count", [{ Count: 3 }]],
+    ["let since = datetime(2026-11-20T09:25:00Z);\nEvents | where time > since | count", [{ Count: 4 }]],
+    [
+      'let admins = dynamic(["root", "SYSTEM"]);\nEvents | where actor_user in (admins) | project source_event_id | order by source_event_id asc',
+      [{ source_event_id: "a7" }, { source_event_id: "a8" }],
+    ],
+    [
+      'let term = "bad";\nlet pattern = @"^Sign";\nEvents | where message has term and message matches regex pattern | count',
+      [{ Count: 2 }],
+    ],
+    [
+      "let n = 2;\nlet size = 1h;\nEvents | order by time asc | take n | summarize c = count() by bin(time, size)",
+      [{ time: "2026-11-20T09:00:00.000Z", c: 2 }],
+    ],
+    // A column of the row comes before a `let` of the same name.
+    ['let status = "Success";\nEvents | where status == "Failure" | count', [{ Count: 4 }]],
+    [
+      'let failures = Authentication | where status == "Failure";\nfailures | summarize n = count() by src_ip | order by n desc',
+      [
+        { src_ip: "203.0.113.7", n: 3 },
+        { src_ip: "203.0.113.8", n: 1 },
+      ],
+    ],
+    [
+      'let failures = Authentication | where status == "Failure";\nfailures\n| join kind=inner (failures | summarize n = count() by actor_user) on actor_user\n| project source_event_id, n\n| order by source_event_id asc;',
+      [
+        { source_event_id: "a1", n: 3 },
+        { source_event_id: "a2", n: 3 },
+        { source_event_id: "a3", n: 3 },
+        { source_event_id: "a5", n: 1 },
+      ],
+    ],
+    // join kinds
+    [
+      'Authentication | join (Authentication | where status == "Success") on actor_user | count',
+      [{ Count: 1 }],
+    ],
+    [
+      'Authentication | join kind=inner (Authentication | where status == "Success") on actor_user | count',
+      [{ Count: 4 }],
+    ],
+    [
+      'Authentication | join kind=leftouter (Authentication | where status == "Success" | project actor_user, ok = time) on actor_user | project source_event_id, ok, actor_user1 | order by source_event_id asc',
+      [
+        { source_event_id: "a1", ok: "2026-11-20T09:20:00.000Z", actor_user1: "alice@contoso.com" },
+        { source_event_id: "a2", ok: "2026-11-20T09:20:00.000Z", actor_user1: "alice@contoso.com" },
+        { source_event_id: "a3", ok: "2026-11-20T09:20:00.000Z", actor_user1: "alice@contoso.com" },
+        { source_event_id: "a4", ok: "2026-11-20T09:20:00.000Z", actor_user1: "alice@contoso.com" },
+        { source_event_id: "a5", ok: null, actor_user1: null },
+      ],
+    ],
+    [
+      'Authentication | join kind=leftanti (Events | where status == "Success") on actor_user | project source_event_id',
+      [{ source_event_id: "a5" }],
+    ],
+    [
+      'Authentication | join kind=leftsemi (Events | where status == "Success") on actor_user, src_country | project source_event_id',
+      [{ source_event_id: "a4" }],
+    ],
+    [
+      'Authentication | where status == "Success" | join kind=rightsemi (Authentication | where status == "Failure") on actor_user | project source_event_id | order by source_event_id asc',
+      [{ source_event_id: "a1" }, { source_event_id: "a2" }, { source_event_id: "a3" }],
+    ],
+    [
+      'Authentication | where status == "Success" | join kind=rightanti (Authentication | where status == "Failure") on actor_user | project source_event_id',
+      [{ source_event_id: "a5" }],
+    ],
+    [
+      "ProcessActivity | join kind=inner (NetworkActivity | project host = device, dst_port) on $left.device == $right.host | project device, host, dst_port, dst_port1",
+      [{ device: "vm-web-01", host: "vm-web-01", dst_port: null, dst_port1: 3389 }],
+    ],
+    [
+      "ProcessActivity | join kind=inner NetworkActivity on device | project time, time1, device, device1, id1 = isnotempty(id1)",
+      [
+        {
+          time: "2026-11-20T09:50:00.000Z",
+          time1: "2026-11-20T09:40:00.000Z",
+          device: "vm-web-01",
+          device1: "vm-web-01",
+          id1: true,
+        },
+      ],
+    ],
+    // Watchlists on the right of a join, in a `let` and in a `union` are found and read like tables.
+    [
+      "Authentication | join kind=leftsemi _GetWatchlist('vip') on $left.actor_user == $right.UPN | count",
+      [{ Count: 4 }],
+    ],
+    [
+      "let vips = _GetWatchlist('VIP');\nAuthentication | join kind=inner vips on $left.actor_user == $right.SearchKey | summarize n = count() by Department",
+      [{ Department: "Finance", n: 4 }],
+    ],
+    [
+      "union withsource=T _GetWatchlist('bad-ips'), (Events | take 1 | project ip = 'x') | summarize n = count() by T | order by T asc",
+      [
+        { T: "bad-ips", n: 2 },
+        { T: "union_arg1", n: 1 },
+      ],
+    ],
+    // A null key matches nothing; numbers of both kinds compare.
+    [
+      "Events | join kind=inner (Events | extend port = todouble(src_port)) on $left.src_port == $right.port | count",
+      [{ Count: 6 }],
+    ],
+    // union
+    ["union Authentication, ProcessActivity | count", [{ Count: 6 }]],
+    ["Authentication | union ProcessActivity, (ApiActivity | take 1) | count", [{ Count: 7 }]],
+    [
+      'union withsource=T (Authentication | where status == "Success"), ProcessActivity | project T, source_event_id | order by source_event_id asc',
+      [
+        { T: "union_arg0", source_event_id: "a4" },
+        { T: "ProcessActivity", source_event_id: "a7" },
+      ],
+    ],
+    [
+      'let f = Authentication | where status == "Failure";\nNetworkActivity | union withsource=src f | summarize n = count() by src | order by src asc',
+      [
+        { src: "NetworkActivity", n: 1 },
+        { src: "f", n: 4 },
+      ],
+    ],
+    [
+      "union (Authentication | summarize n = count()), (ProcessActivity | project device) | order by n asc nulls last",
+      [
+        { n: 5, device: null },
+        { n: null, device: "vm-web-01" },
+      ],
+    ],
+    [
+      "union (Events | take 1 | project x = 1), (Events | take 1 | project x = 'a') | summarize a = max(x_long), b = max(x_string)",
+      [{ a: 1, b: "a" }],
+    ],
+    // dynamic literals and mv-expand
+    ['Events | where actor_user in (dynamic(["root", "nobody"]), "SYSTEM") | count', [{ Count: 2 }]],
+    [
+      "Events | where dst_port !in (dynamic([])) and dst_port in (dynamic([3389, 22])) | count",
+      [{ Count: 1 }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend d = dynamic({"list": [1, 2, 3], "k": "v"}) | project k = d.k, second = d.list[1]',
+      [{ k: "v", second: 2 }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend l = dynamic([1, 2, 3]) | mv-expand l to typeof(long) | summarize s = sum(l)',
+      [{ s: 6 }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | mv-expand with_itemindex=i v = dynamic(["a", 1, null]) | project i, v | order by i asc',
+      [
+        { i: 0, v: "a" },
+        { i: 1, v: 1 },
+        { i: 2, v: null },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a7" | mv-expand p = attributes.process | project p | order by tostring(p) asc',
+      [{ p: { cmd_line: "powershell.exe -enc AAAA" } }, { p: { name: "powershell.exe" } }],
+    ],
+    [
+      'Events | where source_event_id == "a8" | mv-expand r = attributes.resources | extend uid = tostring(r.uid) | project uid',
+      [{ uid: "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main" }],
+    ],
+    [
+      'Events | where source_event_id in ("a1", "a2") | mv-expand x = attributes.nothing | count',
+      [{ Count: 2 }],
+    ],
+    ['Events | where source_event_id == "a1" | mv-expand x = dynamic([]) | count', [{ Count: 0 }]],
+    [
+      'Events | where source_event_id == "a1" | mv-expand x = dynamic([1, 2, 3]) limit 2 | count',
+      [{ Count: 2 }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | mv-expand x = dynamic(["a", 2, "2026-11-20T09:00:00Z"]) to typeof(string) | project x',
+      [{ x: "a" }, { x: null }, { x: "2026-11-20T09:00:00Z" }],
+    ],
+    // parse
+    [
+      'Events | where source_event_id == "a3" | parse message with "Sign-in failed for " who " " rest | project who, rest',
+      [{ who: "O'Brien", rest: `"token"'; DROP TABLE events; --` }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend m = "port=50001 user=alice tail" | parse m with "port=" port:long " user=" user " " * | parse m with * "=" n:long * | project port, user, n',
+      [{ port: 50001, user: "alice", n: 50001 }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend m = "at 2026-11-20T09:00:00Z took 1.5s ok=true" | parse m with "at " t:datetime " took " d:real "s ok=" ok:bool | project t, d, ok',
+      [{ t: "2026-11-20T09:00:00.000Z", d: 1.5, ok: true }],
+    ],
+    // The pattern's strings are text, not regular expressions; no match leaves every column null.
+    [
+      'Events | where source_event_id == "a1" | parse message with * "(.*" x:long " " * | project x, message',
+      [{ x: null, message: "Sign-in failed: bad password" }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | parse message with "Sign-in " message ": " * | project message',
+      [{ message: "failed" }],
+    ],
+  ])("%s", async (query, expected) => {
+    expect(await rows(query)).toEqual(expected);
+  });
+
+  it("keeps tenants apart in `let`, `join` and `union`", async () => {
+    // B's alice failed once; A's four alice events are not B's.
+    expect(await rows("Events | join kind=inner (Events) on actor_user | count", B)).toEqual([{ Count: 1 }]);
+    expect(await rows("union Events, Authentication, ProcessActivity | count", B)).toEqual([{ Count: 4 }]);
+    expect(
+      await rows(
+        "let all = Events;\nall | join kind=leftouter (union all, Events) on id | summarize n = count(), ids = make_set(source_event_id1)",
+        B,
+      ),
+    ).toEqual([{ n: 4, ids: ["b1", "b2"] }]);
+    expect(
+      await rows("Authentication | summarize arg_max(time, *) by actor_user | project source_event_id", B),
+    ).toEqual([{ source_event_id: "b1" }]);
   });
 
   it("returns every Events column, typed, by default", async () => {
