@@ -224,6 +224,19 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
       { authorization: `Bearer ${analyst}` },
     );
     expect(invalid.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(invalid.errors?.[0].extensions?.problems).toEqual([
+      { field: "filter.ip", message: "not an IP address" },
+    ]);
+    const backwards = await postGraphql(
+      platform.gateway.url,
+      {
+        query: `{ events(filter: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" }, first: 1) { totalCount } }`,
+      },
+      { authorization: `Bearer ${analyst}` },
+    );
+    expect(backwards.errors?.[0].extensions?.problems).toEqual([
+      { field: "filter.from", message: "must be before `filter.to`" },
+    ]);
   });
 
   it("runs the scheduled brute-force rule over its period and groups its alert into an incident", async () => {

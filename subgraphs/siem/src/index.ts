@@ -32,6 +32,7 @@ import {
   AUTOMATION_CRONTAB,
   queuePlaybookSecretsRekey,
 } from "./modules/automation/automation.tasks";
+import { SecretBox } from "./modules/automation/secret-box";
 import {
   BookmarksResolver,
   HuntingResolver,
@@ -83,7 +84,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   createContext: (base, ds, config) => createSiemContext(base, ingestorFor(ds, config), ds, config),
   start: async (ds, log, config) => {
     // A new key ring takes effect as the replicas restart: secrets under older keys move to the current one.
-    await queuePlaybookSecretsRekey(ds);
+    await queuePlaybookSecretsRekey(ds, SecretBox.fromConfig(config));
     if (config.env === "production" && config.playbookSecretKeys.length === 0)
       log.warn(
         "PLAYBOOK_SECRET_KEYS is not set: playbook secrets are encrypted with a key derived from INTERNAL_TOKEN_SECRET, and rotating that secret makes them unreadable",

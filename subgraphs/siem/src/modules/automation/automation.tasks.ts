@@ -109,11 +109,22 @@ export async function rekeyPlaybookSecrets(
   return result;
 }
 
-/** Queues a re-encryption pass (one pending at a time, whichever replica starts it). */
-export async function queuePlaybookSecretsRekey(ds: DataSource): Promise<void> {
-  await ds.transaction((m) =>
-    addJob(m, "siem", PLAYBOOK_SECRETS_REKEY_TASK, {}, { jobKey: PLAYBOOK_SECRETS_REKEY_TASK }),
-  );
+/**
+ * Queues a re-encryption pass when a secret is sealed under an older key of `box`'s ring (one pending at a time,
+ * whichever replica starts it); answers whether it did. Nothing is queued while every secret is under the
+ * current key, so a start without a rotation leaves no job behind.
+ */
+export async function queuePlaybookSecretsRekey(ds: DataSource, box: SecretBox): Promise<boolean> {
+  if (box.previousKeyIds.length === 0) return false;
+  return inSystemScope(ds, async (m) => {
+    const [{ stale }] = (await m.query(
+      `SELECT EXISTS (SELECT 1 FROM playbook_secrets WHERE key_id = ANY($1::text[])) AS stale`,
+      [box.previousKeyIds],
+    )) as Array<{ stale: boolean }>;
+    if (stale)
+      await addJob(m, "siem", PLAYBOOK_SECRETS_REKEY_TASK, {}, { jobKey: PLAYBOOK_SECRETS_REKEY_TASK });
+    return stale;
+  });
 }
 
 /**

@@ -102,7 +102,7 @@ export class EventsService {
     const from = filter?.from ?? new Date(to.getTime() - DAY);
     if (from >= to)
       throw new BadUserInputError("Invalid time window.", [
-        { field: "from", message: "must be before `to`" },
+        { field: "filter.from", message: "must be before `filter.to`" },
       ]);
     const conditions = ["e.tenant_id = $1", "e.time >= $2", "e.time < $3"];
     const params: unknown[] = [this.identity.tenantId, from, to];
@@ -117,7 +117,9 @@ export class EventsService {
     if (filter?.device) add("e.device_key = lower(?::text)", filter.device);
     if (filter?.ip) {
       if (isIP(filter.ip) === 0)
-        throw new BadUserInputError("Invalid filter.", [{ field: "ip", message: "not an IP address" }]);
+        throw new BadUserInputError("Invalid filter.", [
+          { field: "filter.ip", message: "not an IP address" },
+        ]);
       params.push(filter.ip);
       conditions.push(`(e.src_ip = $${params.length}::inet OR e.dst_ip = $${params.length}::inet)`);
     }
