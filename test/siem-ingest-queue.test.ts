@@ -7,6 +7,8 @@ import type { DataSource } from "typeorm";
 import { CreateAnalyticsRuleDocument, IngestReceiptDocument } from "./__generated__/graphql";
 import { inTenant, Role } from "../subgraphs/common/src";
 import { queueNames } from "../subgraphs/siem/src/modules/events/nats-queue";
+import { chunkSigningKey, signChunk } from "../subgraphs/siem/src/modules/events/queued-ingest";
+import { pruneIngestReceipts } from "../subgraphs/siem/src/modules/events/ingest-receipts.service";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -304,11 +306,57 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
       "Rampart-First-Line": "1",
     }))
       h.set(name, value);
+    h.set(
+      "Rampart-Signature",
+      signChunk(chunkSigningKey(platform.config.internalTokenSecret), h, Buffer.from(body)),
+    );
     await jetstream(nc).publish(names.subject, Buffer.from(body), { headers: h });
     await drained();
     expect(await receipt(queued.receiptId, t.ingestor)).toEqual(done);
     expect(await count(A, "events")).toBe(events);
     expect(await count(A, "alerts")).toBe(alerts);
+  });
+
+  it("drops a message that whoever can publish on the subject made up, and stores the same one signed by a SIEM", async () => {
+    // A receipt waiting for its one chunk, as a SIEM leaves it once the body is queued.
+    const receiptId = randomUUID();
+    await inTenant(ds, A, (m) =>
+      m.query(
+        `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, enqueued, lines, chunks)
+         VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', true, 2, 1)`,
+        [A, receiptId],
+      ),
+    );
+    const body = Buffer.from([rootCall(25), rootCall(26)].join("\n"));
+    const chunk = (key: Buffer | null) => {
+      const h = natsHeaders();
+      for (const [name, value] of Object.entries({
+        "Rampart-Tenant": A,
+        "Rampart-Connector": "AWS_CLOUDTRAIL",
+        "Rampart-Principal": "tester%40example.com",
+        "Rampart-Roles": "INGESTOR",
+        "Rampart-Receipt": receiptId,
+        "Rampart-Attempt": "1",
+        "Rampart-Chunk": "0",
+        "Rampart-First-Line": "1",
+      }))
+        h.set(name, value);
+      if (key) h.set("Rampart-Signature", signChunk(key, h, body));
+      return h;
+    };
+    const events = await count(A, "events");
+    const js = jetstream(nc);
+    await js.publish(names.subject, body, { headers: chunk(null) });
+    await js.publish(names.subject, body, { headers: chunk(randomBytes(32)) });
+    await drained();
+    expect(await receipt(receiptId, t.ingestor)).toMatchObject({ status: "QUEUED", acceptedCount: 0 });
+    expect(await count(A, "events")).toBe(events);
+
+    await js.publish(names.subject, body, {
+      headers: chunk(chunkSigningKey(platform.config.internalTokenSecret)),
+    });
+    expect(await settled(receiptId, t.ingestor)).toMatchObject({ status: "DONE", acceptedCount: 2 });
+    expect(await count(A, "events")).toBe(events + 2);
   });
 
   it("marks the receipt FAILED, naming the lines, when a chunk fails on every delivery", async () => {
@@ -319,6 +367,27 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     expect(failed!.failure).toBe("Lines 1–3 could not be stored after 3 attempts; send them again.");
     expect(await count(DOOMED, "events")).toBe(0);
     await drained();
+  });
+
+  it("forgets receipts a fortnight after their last change, in every tenant, and keeps newer ones", async () => {
+    const old = [randomUUID(), randomUUID()];
+    const recent = randomUUID();
+    for (const [tenant, id, age] of [
+      [A, old[0], "15 days"],
+      [B, old[1], "20 days"],
+      [A, recent, "13 days"],
+    ])
+      await inTenant(ds, tenant, (m) =>
+        m.query(
+          `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, status, enqueued, lines, chunks, updated_at)
+           VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', 'DONE', true, 0, 0, now() - $3::interval)`,
+          [tenant, id, age],
+        ),
+      );
+    expect(await pruneIngestReceipts(ds)).toBe(2);
+    expect(await receipt(old[0], t.reader)).toBeNull();
+    expect(await receipt(old[1], t.readerB)).toBeNull();
+    expect(await receipt(recent, t.reader)).toMatchObject({ status: "DONE" });
   });
 
   it("shows a receipt to its own tenant only", async () => {

@@ -9,7 +9,7 @@ import { EventsResolver } from "./modules/events/events.resolver";
 import { eventRoutes } from "./modules/events/events.routes";
 import { eventTasks, EVENTS_CRONTAB } from "./modules/events/events.tasks";
 import { NatsEventQueue } from "./modules/events/nats-queue";
-import { QueuedIngest } from "./modules/events/queued-ingest";
+import { chunkSigningKey, QueuedIngest } from "./modules/events/queued-ingest";
 import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
@@ -62,6 +62,7 @@ function queuedIngestFor(ds: DataSource, log: Logger, config: Config): QueuedIng
     queued = new QueuedIngest(ds, ingestorFor(ds, config), queue, {
       maxDeliver: config.eventQueue.maxDeliver,
       log: log.child({ component: "event-queue" }),
+      signingKey: chunkSigningKey(config.internalTokenSecret),
     });
     queuedIngests.set(ds, queued);
   }

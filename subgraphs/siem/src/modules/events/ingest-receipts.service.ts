@@ -1,4 +1,5 @@
-import { isUuid, type Identity, type RequestDb } from "../../../../common/src";
+import type { DataSource } from "typeorm";
+import { inSystemScope, isUuid, type Identity, type RequestDb } from "../../../../common/src";
 import { EventRejection } from "./events.types";
 import { IngestReceipt, type IngestReceiptStatus } from "./ingest-receipt.types";
 
@@ -37,4 +38,21 @@ export class IngestReceiptsService {
     );
     return rows[0] ? receiptFromRow(rows[0]) : null;
   }
+}
+
+/** How long a receipt is kept after its last change: a client polls it for minutes, not weeks. */
+export const RECEIPT_RETENTION_DAYS = 14;
+
+/**
+ * Deletes every tenant's receipts last changed more than `days` ago (the daily event-store maintenance runs it);
+ * answers how many went. A body's effect stays (its events); only the report of it goes.
+ */
+export async function pruneIngestReceipts(ds: DataSource, days = RECEIPT_RETENTION_DAYS): Promise<number> {
+  return inSystemScope(ds, async (m) => {
+    const rows: unknown[] = await m.query(
+      `DELETE FROM ingest_receipts WHERE updated_at < now() - make_interval(days => $1) RETURNING id`,
+      [days],
+    );
+    return rows.length;
+  });
 }

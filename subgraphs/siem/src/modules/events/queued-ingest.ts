@@ -9,10 +9,13 @@
  *   stored: a message delivered again after the commit (its ack lost, the worker gone) is acknowledged unread;
  * - a message delivered again after a rollback is stored then, and (tenant, connector, source event id, time)
  *   de-duplication keeps any event stored twice out, so NRT rules and TI matching run once per event;
+ * - a chunk is signed (HMAC-SHA256 over its headers and body, with a key derived from INTERNAL_TOKEN_SECRET):
+ *   a worker drops, unread, a message that whoever can publish on the subject made up or altered, so the
+ *   tenant, principal and roles it names are the ones the SIEM verified;
  * - a body the queue took only in part is answered 503 and its receipt FAILED before the workers may start on
  *   it (they wait for `enqueued`), so nothing of it is stored; sent again, it is queued again as a whole.
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { DataSource, EntityManager } from "typeorm";
@@ -49,6 +52,7 @@ export const CHUNK_HEADERS = {
   attempt: "Rampart-Attempt",
   chunk: "Rampart-Chunk",
   firstLine: "Rampart-First-Line",
+  signature: "Rampart-Signature",
 } as const;
 
 /** An Idempotency-Key: 1 to 200 visible ASCII characters. */
@@ -81,13 +85,35 @@ export function idempotencyKey(value: unknown): string | undefined {
   return value;
 }
 
+/** The key that signs queued chunks: derived from the internal token secret every SIEM replica shares. */
+export function chunkSigningKey(internalTokenSecret: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", internalTokenSecret, "", "rampart event-ingest queue chunk", 32));
+}
+
+/** The signature of a chunk: every header it is read by, then its body. */
+export function signChunk(key: Buffer, h: MsgHdrs, data: Uint8Array): string {
+  const mac = createHmac("sha256", key);
+  for (const name of SIGNED_HEADERS) mac.update(`${name}:${h.get(name)}\n`);
+  return mac.update(data).digest("hex");
+}
+
+/** Whether a chunk carries the signature `key` gives it. */
+function signedChunk(key: Buffer, h: MsgHdrs, data: Uint8Array): boolean {
+  const given = Buffer.from(h.get(CHUNK_HEADERS.signature), "utf8");
+  const expected = Buffer.from(signChunk(key, h, data), "utf8");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The headers a signature covers: all but itself. */
+const SIGNED_HEADERS = Object.values(CHUNK_HEADERS).filter((n) => n !== CHUNK_HEADERS.signature);
+
 /** Queues NDJSON bodies with receipts, and stores queued chunks (the ingest worker). */
 export class QueuedIngest {
   constructor(
     private readonly ds: DataSource,
     private readonly ingestor: EventIngest,
     private readonly queue: NatsEventQueue,
-    private readonly options: { maxDeliver: number; log: Logger },
+    private readonly options: { maxDeliver: number; log: Logger; signingKey: Buffer },
   ) {}
 
   /**
@@ -121,10 +147,12 @@ export class QueuedIngest {
       h.set(CHUNK_HEADERS.attempt, String(attempt));
       h.set(CHUNK_HEADERS.chunk, String(index));
       h.set(CHUNK_HEADERS.firstLine, String(c.firstLine));
+      const data = Buffer.from(c.text, "utf8");
+      h.set(CHUNK_HEADERS.signature, signChunk(this.options.signingKey, h, data));
       // The same key, attempt and chunk is the same message: JetStream keeps one (a publish retried after a
       // lost PubAck, two requests racing with one key).
       return {
-        data: Buffer.from(c.text, "utf8"),
+        data,
         headers: h,
         msgId: `${keyHash ?? receiptId}:${attempt}:${index}`,
       };
@@ -231,6 +259,12 @@ export class QueuedIngest {
    * fails marks its receipt FAILED, naming its lines.
    */
   async process(msg: JsMsg): Promise<void> {
+    if (!msg.headers || !signedChunk(this.options.signingKey, msg.headers, msg.data)) {
+      this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message not signed by a SIEM, dropped");
+      // Acknowledged, so that it leaves the work queue (a terminated message would stay in it).
+      msg.ack();
+      return;
+    }
     const meta = chunkMeta(msg.headers);
     if (!meta) {
       this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message without valid chunk headers");
