@@ -23,9 +23,11 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
  *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them);
- * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand).
+ * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
+ * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
+ *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).
  */
-type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST";
+type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST" | "RECEIPT";
 
 /** The callers of the matrix: every role alone, and a token naming no role at all. */
 const CALLERS = ["READER", "ANALYST", "RESPONDER", "ADMIN", "INGESTOR", "NONE"] as const;
@@ -37,6 +39,7 @@ const ALLOWED: Record<Access, readonly Caller[]> = {
   RESPONDER: ["RESPONDER", "ADMIN"],
   ADMIN: ["ADMIN"],
   INGEST: ["INGESTOR", "ADMIN"],
+  RECEIPT: ["READER", "ANALYST", "RESPONDER", "ADMIN", "INGESTOR"],
 };
 
 /** An id nothing has: calls with it are authorised or refused before they find nothing. */
@@ -79,6 +82,7 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.dataConnectors": { access: "READER", call: `{ dataConnectors { __typename } }` },
   "Query.events": { access: "READER", call: `{ events { __typename } }` },
   "Query.eventRetention": { access: "READER", call: `{ eventRetention { __typename } }` },
+  "Query.ingestReceipt": { access: "RECEIPT", call: `{ ingestReceipt(id: "${X}") { __typename } }` },
   "Query.incidents": { access: "READER", call: `{ incidents { __typename } }` },
   "Query.incident": { access: "READER", call: `{ incident(id: "${X}") { __typename } }` },
   "Query.threatIndicators": {

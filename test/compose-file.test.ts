@@ -119,6 +119,7 @@ describe("docker-compose.yml", () => {
     expect(Object.keys(services).sort()).toEqual([
       "gateway",
       "migrate",
+      "nats",
       "postgres",
       "posture",
       "protection",
@@ -185,6 +186,38 @@ describe("docker-compose.yml", () => {
         expect(buildScript.split(/\s+/)).toContain(ts.split("/")[0]);
       },
     );
+  });
+
+  describe("the optional event-ingest queue", () => {
+    /** The commented-out `KEY: value` lines of the x-rampart-env block. */
+    const commented = () => {
+      const block = read("docker-compose.yml").split("\nservices:")[0];
+      return Object.fromEntries(
+        [...block.matchAll(/^ {2}# ([A-Z][A-Z0-9_]*): (\S+)$/gm)].map((m) => [m[1], m[2]] as const),
+      );
+    };
+
+    it("runs NATS 2 with JetStream on a volume, with a healthcheck, only under the ingest-queue profile", () => {
+      const nats = services.nats as Service & { profiles?: string[]; volumes?: string[] };
+      expect(nats.image).toMatch(/^nats:2(-alpine)?$/);
+      expect(nats.profiles).toEqual(["ingest-queue"]);
+      const args = commandArgs(nats);
+      expect(args).toContain("-js");
+      const store = args[args.indexOf("-sd") + 1];
+      expect(nats.volumes?.some((v) => v.endsWith(`:${store}`))).toBe(true);
+      expect(healthcheckCommand(nats).join(" ")).toContain("/healthz");
+    });
+
+    it("documents the SIEM's queue variables commented out: known to loadConfig, valid, and naming the nats service", () => {
+      const queue = commented();
+      expect(queue).toMatchObject({ EVENT_INGEST_QUEUE: "nats", NATS_URL: "nats://nats:4222" });
+      for (const key of Object.keys(queue)) expect(CONFIG_VARIABLES).toContain(key);
+      const config = loadConfig({ ...environment("siem"), ...queue });
+      expect(config.eventQueue.mode).toBe("nats");
+      expect(config.eventQueue.servers.map((s) => new URL(s).hostname)).toEqual(["nats"]);
+      // Off unless uncommented: the default synchronous ingest.
+      expect(loadConfig(environment("siem")).eventQueue.mode).toBe("off");
+    });
   });
 
   describe("start order and health", () => {

@@ -15,7 +15,8 @@ import type { ClientAuth } from "./auth";
  * A bulk ingest route (`POST /ingest/events?connector=KIND` to the SIEM, `POST /ingest/telemetry` to
  * protection): authenticates the caller (INGESTOR or ADMIN), then streams the NDJSON body (with its
  * Content-Type and Content-Encoding) to the same path and query on the subgraph at `upstream` with the
- * internal identity token, and relays its answer.
+ * internal identity token (and an `Idempotency-Key`), and relays its answer as it is: 200 with the outcome, or
+ * 202 with a receipt when the SIEM queues the body (EVENT_INGEST_QUEUE=nats).
  * The body is not buffered here; the subgraph enforces the size limit (413), and an announced oversize
  * body is refused at once.
  */
@@ -67,6 +68,10 @@ export function ingestProxy(options: {
           "content-type": req.headers["content-type"] ?? "application/x-ndjson",
           // The body goes through as sent: the subgraph decompresses it (and applies its limit to what comes out).
           ...(req.headers["content-encoding"] ? { "content-encoding": req.headers["content-encoding"] } : {}),
+          // With the SIEM's ingest queue on, a retried POST with the same key is not queued twice.
+          ...(typeof req.headers["idempotency-key"] === "string"
+            ? { "idempotency-key": req.headers["idempotency-key"] }
+            : {}),
           [IDENTITY_HEADER]: await options.tokens.sign(identity),
         },
         body: req,
@@ -74,6 +79,9 @@ export function ingestProxy(options: {
       res.status(upstream.statusCode);
       const type = upstream.headers["content-type"];
       if (typeof type === "string") res.setHeader("content-type", type);
+      // A 503 of the SIEM's ingest queue says when to try again.
+      const retryAfter = upstream.headers["retry-after"];
+      if (typeof retryAfter === "string") res.setHeader("retry-after", retryAfter);
       res.send(Buffer.from(await upstream.body.arrayBuffer()));
     } catch (err) {
       options.log.error({ err }, "ingest proxy failed");

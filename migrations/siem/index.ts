@@ -18,6 +18,7 @@ import { Automation1766830000000 } from "./1766830000000-automation";
 import { Hunting1766840000000 } from "./1766840000000-hunting";
 import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-sigma";
 import { PlaybookSecretsRekey1766870000000 } from "./1766870000000-playbook-secrets-rekey";
+import { IngestReceipts1766890000000 } from "./1766890000000-ingest-receipts";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -41,4 +42,5 @@ export const siemMigrations = [
   Hunting1766840000000,
   AnalyticsRuleSigma1766850000000,
   PlaybookSecretsRekey1766870000000,
+  IngestReceipts1766890000000,
 ];

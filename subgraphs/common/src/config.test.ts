@@ -21,6 +21,47 @@ describe("configuration", () => {
     );
   });
 
+  it("stores ingested events directly unless EVENT_INGEST_QUEUE=nats, and validates the queue's variables", () => {
+    expect(loadConfig({}).eventQueue).toEqual({
+      mode: "off",
+      servers: ["nats://127.0.0.1:4222"],
+      streamPrefix: "RAMPART",
+      ackWaitSeconds: 60,
+      maxDeliver: 5,
+    });
+    expect(
+      loadConfig({
+        EVENT_INGEST_QUEUE: "nats",
+        NATS_URL: "nats://nats-1:4222, tls://nats-2:4222",
+        NATS_STREAM_PREFIX: "SIEM_EU",
+        EVENT_INGEST_ACK_WAIT_SECONDS: "30",
+        EVENT_INGEST_MAX_DELIVER: "3",
+      }).eventQueue,
+    ).toEqual({
+      mode: "nats",
+      servers: ["nats://nats-1:4222", "tls://nats-2:4222"],
+      streamPrefix: "SIEM_EU",
+      ackWaitSeconds: 30,
+      maxDeliver: 3,
+    });
+    let message = "";
+    try {
+      loadConfig({
+        EVENT_INGEST_QUEUE: "kafka",
+        NATS_URL: "nats://ok:4222,http://nats:8222",
+        NATS_STREAM_PREFIX: "events.ingest",
+        EVENT_INGEST_MAX_DELIVER: "0",
+      });
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/EVENT_INGEST_QUEUE/);
+    expect(message).toMatch(/NATS_URL: entry 2 is not a nats:\/\/host:port or tls:\/\/host:port URL/);
+    expect(message).toMatch(/NATS_STREAM_PREFIX: 1 to 32 letters, digits, _ or -/);
+    expect(message).toMatch(/EVENT_INGEST_MAX_DELIVER/);
+    expect(() => loadConfig({ NATS_URL: " , " })).toThrow(/NATS_URL: name at least one NATS server/);
+  });
+
   it("names every bad variable at once", () => {
     expect(() => loadConfig({ GATEWAY_PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x" })).toThrow(
       /GATEWAY_PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*GATEWAY_PORT/,

@@ -39,6 +39,35 @@ const prefixList = z
     return entries;
   });
 
+/**
+ * NATS_URL: one or more comma-separated `nats://` or `tls://` server URLs (the seeds of a cluster); messages name
+ * the entry, never credentials it may hold.
+ */
+const natsServers = z
+  .string()
+  .default("nats://127.0.0.1:4222")
+  .transform((value, ctx) => {
+    const entries = value
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
+    if (entries.length === 0) ctx.addIssue({ code: "custom", message: "name at least one NATS server" });
+    entries.forEach((entry, index) => {
+      let url: URL | null = null;
+      try {
+        url = new URL(entry);
+      } catch {
+        url = null;
+      }
+      if (!url || !["nats:", "tls:"].includes(url.protocol) || !url.hostname)
+        ctx.addIssue({
+          code: "custom",
+          message: `entry ${index + 1} is not a nats://host:port or tls://host:port URL`,
+        });
+    });
+    return entries;
+  });
+
 /** One key of the playbook-secret key ring: an id recorded with each secret it seals, and 32 bytes. */
 export interface PlaybookSecretKey {
   id: string;
@@ -125,6 +154,14 @@ const EnvShape = {
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
   PLAYBOOK_SECRET_KEYS: playbookKeyRing,
+  EVENT_INGEST_QUEUE: z.enum(["off", "nats"]).default("off"),
+  NATS_URL: natsServers,
+  NATS_STREAM_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "1 to 32 letters, digits, _ or -, starting with a letter")
+    .default("RAMPART"),
+  EVENT_INGEST_ACK_WAIT_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  EVENT_INGEST_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(5),
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
@@ -213,6 +250,24 @@ export interface Config {
    * derived from the internal token secret, as before the ring existed.
    */
   playbookSecretKeys: PlaybookSecretKey[];
+  /** How `POST /ingest/events` stores what it is sent (see EventQueueConfig). */
+  eventQueue: EventQueueConfig;
+}
+
+/**
+ * The event-ingest queue. `off` (the default): the SIEM stores an NDJSON body before it answers. `nats`: it
+ * queues the body on a JetStream stream, answers 202 with a receipt, and its ingest workers store it.
+ */
+export interface EventQueueConfig {
+  mode: "off" | "nats";
+  /** NATS server URLs (seeds: the client learns the rest of a cluster from them). */
+  servers: string[];
+  /** Names the stream (`<prefix>_EVENT_INGEST`), its subject and the workers' durable consumer. */
+  streamPrefix: string;
+  /** How long a worker may hold a message unacknowledged before JetStream delivers it again. */
+  ackWaitSeconds: number;
+  /** Deliveries of one message before its receipt is marked FAILED. */
+  maxDeliver: number;
 }
 
 /** Thrown when the environment does not validate; the message lists every bad variable. */
@@ -273,6 +328,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
     playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
+    eventQueue: {
+      mode: e.EVENT_INGEST_QUEUE,
+      servers: e.NATS_URL,
+      streamPrefix: e.NATS_STREAM_PREFIX,
+      ackWaitSeconds: e.EVENT_INGEST_ACK_WAIT_SECONDS,
+      maxDeliver: e.EVENT_INGEST_MAX_DELIVER,
+    },
   };
 }
 

@@ -12,6 +12,8 @@ export enum ErrorCode {
   OperationLimit = "OPERATION_LIMIT",
   /** A stream's `after` cursor lies before events the outbox retention has removed. */
   CursorExpired = "CURSOR_EXPIRED",
+  /** A service the operation depends on (the event-ingest queue) does not answer: retry later. */
+  Unavailable = "UNAVAILABLE",
   Internal = "INTERNAL_SERVER_ERROR",
 }
 
@@ -63,6 +65,13 @@ export class ConflictError extends AppError {
 export class CursorExpiredError extends AppError {
   constructor(message: string) {
     super(ErrorCode.CursorExpired, message);
+  }
+}
+
+/** A dependency (the event-ingest queue) is down: nothing was done, the same request may be retried. */
+export class UnavailableError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Unavailable, message);
   }
 }
 

@@ -8,6 +8,7 @@ import { SecretBox } from "./modules/automation/secret-box";
 import type { EventIngest } from "./modules/events/event-ingest";
 import { EventRetentionService } from "./modules/events/event-retention.service";
 import { EventsService } from "./modules/events/events.service";
+import { IngestReceiptsService } from "./modules/events/ingest-receipts.service";
 import { IntelService } from "./modules/intel/intel.service";
 import { InvestigationService } from "./modules/investigation/investigation.service";
 import { RulesService } from "./modules/rules/rules.service";
@@ -25,6 +26,7 @@ export interface SiemContext extends BaseContext {
     incidents: IncidentsService;
     workflow: IncidentWorkflowService;
     events: EventsService;
+    receipts: IngestReceiptsService;
     retention: EventRetentionService;
     rules: RulesService;
     sigma: SigmaImportService;
@@ -65,6 +67,7 @@ export function createSiemContext(
       incidents: new IncidentsService(base.db, base.identity),
       workflow: new IncidentWorkflowService(base.db, base.identity),
       events: new EventsService(base.db, base.identity, ingestor),
+      receipts: new IngestReceiptsService(base.db, base.identity),
       retention: new EventRetentionService(base.db, base.identity, config.eventRetentionDays),
       rules: new RulesService(base.db, base.identity),
       sigma: new SigmaImportService(base.db, base.identity),

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import type { Config, SubgraphModule } from "../../common/src";
+import type { Config, Logger, SubgraphModule } from "../../common/src";
 import { siemMigrations } from "../../../migrations/siem";
 import { createSiemContext, type SiemContext } from "./context";
 import { SecurityAlert } from "./modules/alerts/alert.entity";
@@ -8,6 +8,8 @@ import { EventIngest } from "./modules/events/event-ingest";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { eventRoutes } from "./modules/events/events.routes";
 import { eventTasks, EVENTS_CRONTAB } from "./modules/events/events.tasks";
+import { NatsEventQueue } from "./modules/events/nats-queue";
+import { chunkSigningKey, QueuedIngest } from "./modules/events/queued-ingest";
 import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
@@ -49,6 +51,23 @@ function ingestorFor(ds: DataSource, config: Config): EventIngest {
     ingestors.set(ds, ingestor);
   }
   return ingestor;
+}
+
+/** The queued ingest of a process (EVENT_INGEST_QUEUE=nats): its NATS connection, publisher and worker. */
+const queuedIngests = new WeakMap<DataSource, QueuedIngest>();
+function queuedIngestFor(ds: DataSource, log: Logger, config: Config): QueuedIngest | null {
+  if (config.eventQueue.mode !== "nats") return null;
+  let queued = queuedIngests.get(ds);
+  if (!queued) {
+    const queue = new NatsEventQueue(config.eventQueue, log.child({ component: "event-queue" }));
+    queued = new QueuedIngest(ds, ingestorFor(ds, config), queue, {
+      maxDeliver: config.eventQueue.maxDeliver,
+      log: log.child({ component: "event-queue" }),
+      signingKey: chunkSigningKey(config.internalTokenSecret),
+    });
+    queuedIngests.set(ds, queued);
+  }
+  return queued;
 }
 
 /** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents, automation and hunting. */
@@ -94,15 +113,18 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       await live.stop();
       throw err;
     });
+    // The ingest workers: they connect in the background, so a NATS outage delays the queue, not the SIEM.
+    const workers = queuedIngestFor(ds, log, config)?.start();
     return {
       stop: async () => {
+        await workers?.stop();
         await automation.stop();
         await live.stop();
       },
     };
   },
   routes: (app, authenticate, ds, log, config) =>
-    eventRoutes(app, authenticate, log, config, ingestorFor(ds, config)),
+    eventRoutes(app, authenticate, log, config, ingestorFor(ds, config), queuedIngestFor(ds, log, config)),
   tasks: (ds, log, config) => ({
     ...eventTasks(ds, log, config),
     ...ruleTasks(ds, log),

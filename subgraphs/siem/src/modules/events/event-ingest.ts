@@ -40,6 +40,17 @@ export interface IngestResult {
 /** Work that runs on the newly stored (not duplicate) events in the ingest's transaction: NRT rules, TI matching. */
 export type InsertedEventsHook = (m: EntityManager, tenantId: string, events: StoredEvent[]) => Promise<void>;
 
+/**
+ * Work that must commit or roll back with an ingest (the queue's receipt of the chunk): it runs last in the
+ * ingest's transaction, with the outcome (its rejections not yet in line order); throwing rolls it all back.
+ */
+export type IngestTransactionHook = (m: EntityManager, outcome: IngestResult) => Promise<void>;
+
+/** Options of one `EventIngest.ingest` call. */
+export interface IngestOptions {
+  within?: IngestTransactionHook;
+}
+
 /** The stored columns of `events` with their Postgres types, in the order the ingest COPYs them. */
 export const STORED_EVENT_SCHEMA = [
   { name: "tenant_id", type: "text" },
@@ -93,6 +104,7 @@ export class EventIngest {
     identity: Identity,
     kind: ConnectorKind,
     records: Array<{ line: number; value: unknown; text?: string } | { line: number; error: string }>,
+    options: IngestOptions = {},
   ): Promise<IngestResult> {
     const tenantId = identity.tenantId;
     const now = this.options.now?.() ?? Date.now();
@@ -137,7 +149,13 @@ export class EventIngest {
       lines.push(record.line);
     }
     if (good.length === 0) {
-      if (rejected.length) {
+      const within = options.within;
+      if (within) {
+        await inTenant(this.ds, tenantId, async (m) => {
+          if (rejected.length) await this.count(m, identity, kind, 0, 0, rejected.length, null);
+          await within(m, { accepted: 0, duplicates: 0, rejected });
+        });
+      } else if (rejected.length) {
         await inTenant(this.ds, tenantId, (m) => this.count(m, identity, kind, 0, 0, rejected.length, null));
       }
       return { accepted: 0, duplicates: 0, rejected };
@@ -161,6 +179,7 @@ export class EventIngest {
       }
       if (batch.length === 0) {
         await this.count(m, identity, kind, 0, 0, rejected.length, null);
+        await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         return { stored: 0, kept: 0 };
       }
       const rows = await copyInsertNew<{ id: string }>(m, {
@@ -183,6 +202,11 @@ export class EventIngest {
         rejected.length,
         lastTime,
       );
+      await options.within?.(m, {
+        accepted: fresh.length,
+        duplicates: batch.length - fresh.length,
+        rejected,
+      });
       return { stored: fresh.length, kept: batch.length };
     });
     rejected.sort((a, b) => a.line - b.line);

@@ -1,8 +1,9 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { SiemContext } from "../../context";
 import { EventRetention } from "./event-retention.types";
 import { SecurityEventConnection } from "./events.connections";
+import { IngestReceipt } from "./ingest-receipt.types";
 import {
   ConnectorKindEnum,
   DataConnector,
@@ -47,6 +48,19 @@ export class EventsResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.events.ingest(connector, records);
+  }
+
+  @Authorized(Role.READER, Role.INGESTOR)
+  @Query(() => IngestReceipt, {
+    nullable: true,
+    description:
+      "The receipt of a body queued by `POST /ingest/events` (202, EVENT_INGEST_QUEUE=nats): poll it until DONE or FAILED. Readers and the tenant's ingestors may read it; null when the tenant has no such receipt.",
+  })
+  ingestReceipt(
+    @Arg("id", () => ID, { description: "The `receiptId` of the 202 answer." }) id: string,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.receipts.byId(id);
   }
 
   @Authorized(Role.READER)

@@ -1,5 +1,6 @@
 import express, { type Express, type RequestHandler } from "express";
 import {
+  AppError,
   ErrorCode,
   requireIngestRole,
   type Config,
@@ -9,10 +10,20 @@ import {
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS } from "./event.model";
 import { connectorKind, type EventIngest } from "./event-ingest";
+import { idempotencyKey, type QueuedIngest } from "./queued-ingest";
+
+/** HTTP status of a typed error of the queued ingest. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.BadUserInput]: 400,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.Unavailable]: 503,
+};
 
 /**
  * `POST /ingest/events?connector=KIND`: NDJSON bulk ingest. The gateway authenticates the caller
- * and forwards the body with the internal identity; the SIEM checks the role again.
+ * and forwards the body with the internal identity; the SIEM checks the role again. With `queued`
+ * (EVENT_INGEST_QUEUE=nats) the body is queued and answered 202 with a receipt (see QueuedIngest);
+ * without, it is stored before the answer.
  */
 export function eventRoutes(
   app: Express,
@@ -20,6 +31,7 @@ export function eventRoutes(
   log: Logger,
   config: Config,
   ingestor: EventIngest,
+  queued: QueuedIngest | null = null,
 ): void {
   app.post(
     "/ingest/events",
@@ -42,6 +54,7 @@ export function eventRoutes(
     },
     express.text({ type: () => true, limit: config.maxBodyBytes }),
     async (req, res, next) => {
+      if (queued) return queue(queued, req, res, next);
       try {
         const identity = res.locals.identity as Identity;
         const kind = connectorKind(req.query.connector);
@@ -54,4 +67,28 @@ export function eventRoutes(
       }
     },
   );
+
+  async function queue(
+    queued: QueuedIngest,
+    req: express.Request,
+    res: express.Response,
+    next: express.NextFunction,
+  ): Promise<void> {
+    try {
+      const identity = res.locals.identity as Identity;
+      const kind = connectorKind(req.query.connector);
+      const key = idempotencyKey(req.headers["idempotency-key"]);
+      const body = typeof req.body === "string" ? req.body : "";
+      res.status(202).json(await queued.accept(identity, kind, body, key));
+    } catch (err) {
+      const status = err instanceof AppError ? STATUS[err.code] : undefined;
+      if (err instanceof AppError && status) {
+        if (err.code === ErrorCode.Unavailable) res.setHeader("retry-after", "5");
+        res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+        return;
+      }
+      log.error({ err }, "queued ingest failed");
+      next(err);
+    }
+  }
 }

@@ -9,11 +9,13 @@ import {
   schedulePurge,
   type PurgeOptions,
 } from "./event-retention.service";
+import { pruneIngestReceipts } from "./ingest-receipts.service";
 import { eventPartitions } from "./partitions";
 
 /**
  * Daily event-store maintenance: partitions for the next days, whole partitions dropped past the platform's
- * retention, and a purge job for every tenant that keeps its events fewer days.
+ * retention, a purge job for every tenant that keeps its events fewer days, and queued-ingest receipts past
+ * RECEIPT_RETENTION_DAYS deleted.
  */
 export const EVENTS_CRONTAB = "15 0 * * * events_maintenance";
 
@@ -39,6 +41,8 @@ export function eventTasks(
       });
       if (tenants.length)
         log.info({ tenants }, "event purges scheduled for tenants with a shorter retention");
+      const receipts = await pruneIngestReceipts(ds);
+      if (receipts) log.info({ receipts }, "old ingest receipts deleted");
     },
     [EVENT_RETENTION_TASK]: async (payload, helpers) => {
       const { tenantId } = payload as { tenantId: string };

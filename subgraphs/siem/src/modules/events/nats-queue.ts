@@ -1,0 +1,234 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import {
+  UnavailableError,
+  type BackgroundWork,
+  type EventQueueConfig,
+  type Logger,
+} from "../../../../common/src";
+
+/** The JetStream names under NATS_STREAM_PREFIX: the stream, the subject it holds and the workers' consumer. */
+export function queueNames(prefix: string): { stream: string; subject: string; consumer: string } {
+  return {
+    stream: `${prefix}_EVENT_INGEST`,
+    subject: `${prefix}.event-ingest`,
+    consumer: `${prefix}_EVENT_INGEST_WORKERS`,
+  };
+}
+
+/** One message to queue: its payload, headers and JetStream de-duplication id. */
+export interface QueueMessage {
+  data: Uint8Array;
+  headers: MsgHdrs;
+  msgId: string;
+}
+
+/** Room left in a message for its headers (a few hundred bytes) and the protocol line. */
+const HEADER_ROOM = 8 * 1024;
+/** How long one publish waits for JetStream's PubAck (the message persisted) before the ingest answers 503. */
+const PUBLISH_TIMEOUT_MS = 5_000;
+/** Pause between connection attempts while NATS cannot be reached. */
+const RECONNECT_PAUSE_MS = 2_000;
+/** JetStream's window for `Nats-Msg-Id` de-duplication. */
+const DUPLICATE_WINDOW_NS = 10 * 60 * 1_000_000_000;
+
+/**
+ * The event-ingest queue on NATS JetStream: a file-stored work-queue stream (a message is removed once a
+ * worker acknowledges it) and one durable pull consumer that every SIEM replica reads from, so each message
+ * goes to one worker. The connection is made in the background and retried for good: while NATS cannot be
+ * reached the ingest answers 503 and nothing else of the SIEM is affected.
+ */
+export class NatsEventQueue {
+  private nc: NatsConnection | null = null;
+  /** Connected, and the stream and consumer exist. */
+  private ready = false;
+  private stopping = false;
+  private messages: ConsumerMessages | null = null;
+  private readonly abort = new AbortController();
+  readonly names: ReturnType<typeof queueNames>;
+
+  constructor(
+    private readonly config: EventQueueConfig,
+    private readonly log: Logger,
+  ) {
+    this.names = queueNames(config.streamPrefix);
+  }
+
+  /** Whether a publish can be tried now. */
+  get available(): boolean {
+    return this.ready && this.nc !== null && !this.nc.isClosed();
+  }
+
+  /** Throws UnavailableError unless a publish can be tried now. */
+  assertAvailable(): void {
+    if (!this.available) throw queueDown();
+  }
+
+  /** The most bytes of NDJSON one message may carry: the server's max payload less room for the headers. */
+  maxChunkBytes(): number {
+    const max = this.nc?.info?.max_payload ?? 1024 * 1024;
+    return Math.max(1024, max - HEADER_ROOM);
+  }
+
+  /**
+   * Publishes the messages and resolves once JetStream has persisted every one (its PubAck). Throws
+   * UnavailableError when NATS is not reachable or a PubAck does not come; messages already persisted then
+   * stay in the stream (the caller's receipt tells the workers to drop them).
+   */
+  async publish(messages: QueueMessage[]): Promise<void> {
+    const nc = this.nc;
+    if (!nc || !this.available) throw queueDown();
+    const js = jetstream(nc);
+    try {
+      await Promise.all(
+        messages.map((m) =>
+          js.publish(this.names.subject, m.data, {
+            msgID: m.msgId,
+            headers: m.headers,
+            timeout: PUBLISH_TIMEOUT_MS,
+            expect: { streamName: this.names.stream },
+          }),
+        ),
+      );
+    } catch (err) {
+      this.log.warn({ err }, "event-ingest queue: publish failed");
+      throw queueDown();
+    }
+  }
+
+  /**
+   * Connects (retrying until it can or `stop()`), ensures the stream and the consumer, then hands every message
+   * of the consumer to `handle`, one at a time, until stopped. `handle` acknowledges or naks the message.
+   */
+  start(handle: (msg: JsMsg) => Promise<void>): BackgroundWork {
+    const running = this.run(handle);
+    return {
+      stop: async () => {
+        this.stopping = true;
+        this.abort.abort();
+        await this.messages?.close().catch(() => undefined);
+        await running;
+        const nc = this.nc;
+        this.nc = null;
+        this.ready = false;
+        if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+      },
+    };
+  }
+
+  private async run(handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+    while (!this.stopping) {
+      let nc: NatsConnection | null = null;
+      try {
+        nc = await connect({
+          servers: this.config.servers,
+          name: "rampart-siem",
+          // Once connected, the client reconnects for good (and buffers nothing for long: publishes time out).
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1_000,
+          timeout: 5_000,
+        });
+        if (this.stopping) break;
+        this.nc = nc;
+        void this.watchStatus(nc);
+        await this.ensure(nc);
+        this.ready = true;
+        this.log.info({ stream: this.names.stream }, "event-ingest queue connected");
+        await this.consume(nc, handle);
+      } catch (err) {
+        if (this.stopping) break;
+        this.ready = false;
+        this.log.warn({ err }, "event-ingest queue: NATS not reachable, retrying");
+        if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+        await sleep(RECONNECT_PAUSE_MS, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Publishes fail fast (503) while the client is reconnecting, instead of waiting for their timeout. */
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") this.ready = false;
+      else if (s.type === "reconnect") this.ready = true;
+    }
+  }
+
+  /** Creates the stream and the consumer, or brings an existing one's settings up to the configuration. */
+  private async ensure(nc: NatsConnection): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    const stream = {
+      subjects: [this.names.subject],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+    };
+    try {
+      await jsm.streams.info(this.names.stream);
+      await jsm.streams.update(this.names.stream, {
+        subjects: stream.subjects,
+        duplicate_window: stream.duplicate_window,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add({ name: this.names.stream, ...stream });
+    }
+    const consumer = {
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: this.config.ackWaitSeconds * 1_000_000_000,
+      max_deliver: this.config.maxDeliver,
+    };
+    try {
+      await jsm.consumers.info(this.names.stream, this.names.consumer);
+      await jsm.consumers.update(this.names.stream, this.names.consumer, consumer);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(this.names.stream, {
+        durable_name: this.names.consumer,
+        deliver_policy: DeliverPolicy.All,
+        ...consumer,
+      });
+    }
+  }
+
+  private async consume(nc: NatsConnection, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+    const consumer = await jetstream(nc).consumers.get(this.names.stream, this.names.consumer);
+    // Two in hand: the next one is there when a chunk is done, and at most one waits its turn on the ack timer.
+    const messages = await consumer.consume({ max_messages: 2 });
+    this.messages = messages;
+    try {
+      for await (const msg of messages) {
+        try {
+          await handle(msg);
+        } catch (err) {
+          // `handle` settles its message itself; this is a bug or the database gone: let JetStream redeliver.
+          this.log.error({ err, seq: msg.seq }, "event-ingest worker failed");
+          msg.nak(RECONNECT_PAUSE_MS);
+        }
+        if (this.stopping) break;
+      }
+    } finally {
+      this.messages = null;
+    }
+    if (!this.stopping) throw new Error("the consumer's message stream ended");
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}
+
+function queueDown(): UnavailableError {
+  return new UnavailableError(
+    "The event-ingest queue (NATS JetStream) is not reachable: nothing was queued. Send the body again later.",
+  );
+}

@@ -1,0 +1,419 @@
+/*
+ * The queued event ingest (EVENT_INGEST_QUEUE=nats). `POST /ingest/events` records a receipt, cuts the NDJSON
+ * body at line boundaries into JetStream messages and answers 202 once JetStream has persisted every one; the
+ * SIEM's ingest workers (a durable pull consumer shared by the replicas) store each message through the same
+ * EventIngest as the synchronous path and acknowledge it after that transaction commits.
+ *
+ * Delivery is at least once; the effect is once:
+ * - a message's events and its receipt update commit in one transaction, and the receipt lists the chunks
+ *   stored: a message delivered again after the commit (its ack lost, the worker gone) is acknowledged unread;
+ * - a message delivered again after a rollback is stored then, and (tenant, connector, source event id, time)
+ *   de-duplication keeps any event stored twice out, so NRT rules and TI matching run once per event;
+ * - a chunk is signed (HMAC-SHA256 over its headers and body, with a key derived from INTERNAL_TOKEN_SECRET):
+ *   a worker drops, unread, a message that whoever can publish on the subject made up or altered, so the
+ *   tenant, principal and roles it names are the ones the SIEM verified;
+ * - a body the queue took only in part is answered 503 and its receipt FAILED before the workers may start on
+ *   it (they wait for `enqueued`), so nothing of it is stored; sent again, it is queued again as a whole.
+ */
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import type { JsMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import type { DataSource, EntityManager } from "typeorm";
+import {
+  BadUserInputError,
+  ConflictError,
+  inTenant,
+  newId,
+  Role,
+  type BackgroundWork,
+  type Identity,
+  type Logger,
+} from "../../../../common/src";
+import { parseNdjson } from "../connectors/normalizers";
+import { CONNECTOR_KINDS, type ConnectorKind } from "./event.model";
+import type { EventIngest, EventRejection, IngestResult } from "./event-ingest";
+import type { NatsEventQueue, QueueMessage } from "./nats-queue";
+import { chunkNdjson } from "./ndjson-chunks";
+
+/** The 202 answer of a queued ingest. */
+export interface QueuedAnswer {
+  receiptId: string;
+  status: "QUEUED" | "PROCESSING" | "DONE" | "FAILED";
+  lines: number;
+}
+
+/** Headers of a queued chunk: who sent it, for which tenant and connector, and where it lies in the body. */
+export const CHUNK_HEADERS = {
+  tenant: "Rampart-Tenant",
+  connector: "Rampart-Connector",
+  principal: "Rampart-Principal",
+  roles: "Rampart-Roles",
+  receipt: "Rampart-Receipt",
+  attempt: "Rampart-Attempt",
+  chunk: "Rampart-Chunk",
+  firstLine: "Rampart-First-Line",
+  signature: "Rampart-Signature",
+} as const;
+
+/** An Idempotency-Key: 1 to 200 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/** A receipt whose queueing started this long ago and never finished was abandoned (its SIEM died). */
+const ABANDONED_AFTER = "2 minutes";
+/** First delay before a failed message is delivered again; doubled per delivery, at most 30 s. */
+const RETRY_BASE_MS = 1_000;
+/** Delay before a message whose body is still being queued is looked at again. */
+const NOT_YET_QUEUED_MS = 500;
+
+/** Thrown inside a chunk's transaction when its receipt already has it (or dropped it): rolls the chunk back. */
+class ChunkSettled extends Error {}
+
+/** A chunk as its headers describe it. */
+interface ChunkMeta {
+  identity: Identity;
+  connector: ConnectorKind;
+  receiptId: string;
+  attempt: number;
+  chunk: number;
+  firstLine: number;
+}
+
+/** Checks an Idempotency-Key header; undefined when none was sent. */
+export function idempotencyKey(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !IDEMPOTENCY_KEY.test(value))
+    throw new BadUserInputError("Idempotency-Key must be 1 to 200 visible ASCII characters.");
+  return value;
+}
+
+/** The key that signs queued chunks: derived from the internal token secret every SIEM replica shares. */
+export function chunkSigningKey(internalTokenSecret: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", internalTokenSecret, "", "rampart event-ingest queue chunk", 32));
+}
+
+/** The signature of a chunk: every header it is read by, then its body. */
+export function signChunk(key: Buffer, h: MsgHdrs, data: Uint8Array): string {
+  const mac = createHmac("sha256", key);
+  for (const name of SIGNED_HEADERS) mac.update(`${name}:${h.get(name)}\n`);
+  return mac.update(data).digest("hex");
+}
+
+/** Whether a chunk carries the signature `key` gives it. */
+function signedChunk(key: Buffer, h: MsgHdrs, data: Uint8Array): boolean {
+  const given = Buffer.from(h.get(CHUNK_HEADERS.signature), "utf8");
+  const expected = Buffer.from(signChunk(key, h, data), "utf8");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The headers a signature covers: all but itself. */
+const SIGNED_HEADERS = Object.values(CHUNK_HEADERS).filter((n) => n !== CHUNK_HEADERS.signature);
+
+/** Queues NDJSON bodies with receipts, and stores queued chunks (the ingest worker). */
+export class QueuedIngest {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly ingestor: EventIngest,
+    private readonly queue: NatsEventQueue,
+    private readonly options: { maxDeliver: number; log: Logger; signingKey: Buffer },
+  ) {}
+
+  /**
+   * Queues `body` and answers its receipt once JetStream holds every chunk. With an Idempotency-Key already
+   * queued for the tenant, answers that receipt and queues nothing. Throws UnavailableError (nothing queued
+   * that will be stored) when NATS cannot be reached, ConflictError while the same key is being queued.
+   */
+  async accept(identity: Identity, kind: ConnectorKind, body: string, key?: string): Promise<QueuedAnswer> {
+    const tenantId = identity.tenantId;
+    // Checked before anything is recorded: NATS down leaves no receipt behind.
+    this.queue.assertAvailable();
+    const max = this.queue.maxChunkBytes();
+    const { lines, chunks, oversized } = chunkNdjson(body, max);
+    const rejected: EventRejection[] = oversized.map((o) => ({
+      line: o.line,
+      reason: `the line is ${o.bytes} bytes, more than one queue message holds (${max})`,
+    }));
+    const opened = await inTenant(this.ds, tenantId, (m) =>
+      this.open(m, identity, kind, { lines, chunks: chunks.length, rejected, key }),
+    );
+    if ("existing" in opened) return opened.existing;
+    const { receiptId, attempt } = opened;
+    const keyHash = key === undefined ? null : hashKey(tenantId, key);
+    const messages: QueueMessage[] = chunks.map((c, index) => {
+      const h = natsHeaders();
+      h.set(CHUNK_HEADERS.tenant, encodeURIComponent(tenantId));
+      h.set(CHUNK_HEADERS.connector, kind);
+      h.set(CHUNK_HEADERS.principal, encodeURIComponent(identity.subject));
+      h.set(CHUNK_HEADERS.roles, identity.roles.join(","));
+      h.set(CHUNK_HEADERS.receipt, receiptId);
+      h.set(CHUNK_HEADERS.attempt, String(attempt));
+      h.set(CHUNK_HEADERS.chunk, String(index));
+      h.set(CHUNK_HEADERS.firstLine, String(c.firstLine));
+      const data = Buffer.from(c.text, "utf8");
+      h.set(CHUNK_HEADERS.signature, signChunk(this.options.signingKey, h, data));
+      // The same key, attempt and chunk is the same message: JetStream keeps one (a publish retried after a
+      // lost PubAck, two requests racing with one key).
+      return {
+        data,
+        headers: h,
+        msgId: `${keyHash ?? receiptId}:${attempt}:${index}`,
+      };
+    });
+    try {
+      await this.queue.publish(messages);
+    } catch (err) {
+      await inTenant(this.ds, tenantId, (m) =>
+        m.query(
+          `UPDATE ingest_receipts SET status = 'FAILED', updated_at = now(),
+                  failure = 'The queue did not take the whole body: nothing of it was stored. Send it again.'
+            WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT enqueued`,
+          [tenantId, receiptId, attempt],
+        ),
+      ).catch((e: unknown) => this.options.log.error({ err: e, receiptId }, "receipt not marked FAILED"));
+      throw err;
+    }
+    const [row]: Array<{ status: QueuedAnswer["status"] }> = await inTenant(this.ds, tenantId, (m) =>
+      m.query(
+        `UPDATE ingest_receipts SET enqueued = true, updated_at = now(),
+                status = CASE WHEN chunks = 0 THEN 'DONE' ELSE status END
+          WHERE tenant_id = $1 AND id = $2 AND attempt = $3 RETURNING status`,
+        [tenantId, receiptId, attempt],
+      ),
+    );
+    return { receiptId, status: row?.status ?? "QUEUED", lines };
+  }
+
+  /** Records a new receipt, or finds the one of the Idempotency-Key (taking it over when its queueing failed). */
+  private async open(
+    m: EntityManager,
+    identity: Identity,
+    kind: ConnectorKind,
+    body: { lines: number; chunks: number; rejected: EventRejection[]; key?: string },
+  ): Promise<{ receiptId: string; attempt: number } | { existing: QueuedAnswer }> {
+    const values = [
+      identity.tenantId,
+      newId(),
+      kind,
+      identity.subject,
+      body.key ?? null,
+      body.lines,
+      body.chunks,
+      body.rejected.length,
+      JSON.stringify(body.rejected),
+    ];
+    const [created]: Array<{ id: string; attempt: number }> = await m.query(
+      `INSERT INTO ingest_receipts
+         (tenant_id, id, connector, principal, idempotency_key, lines, chunks, rejected_count, rejected)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, attempt`,
+      values,
+    );
+    if (created) return { receiptId: created.id, attempt: created.attempt };
+    const [prior]: Array<{
+      id: string;
+      connector: string;
+      status: QueuedAnswer["status"];
+      enqueued: boolean;
+      lines: number;
+      abandoned: boolean;
+    }> = await m.query(
+      `SELECT id, connector, status, enqueued, lines, updated_at < now() - interval '${ABANDONED_AFTER}' AS abandoned
+         FROM ingest_receipts WHERE tenant_id = $1 AND idempotency_key = $2 FOR UPDATE`,
+      [identity.tenantId, body.key],
+    );
+    if (prior.connector !== kind)
+      throw new BadUserInputError(
+        `This Idempotency-Key was used for a ${prior.connector} body; use a new key for another body.`,
+      );
+    if (prior.enqueued)
+      return { existing: { receiptId: prior.id, status: prior.status, lines: prior.lines } };
+    if (prior.status !== "FAILED" && !prior.abandoned)
+      throw new ConflictError(
+        "A request with this Idempotency-Key is being queued; send it again once that one has been answered.",
+      );
+    // Queueing it failed or was abandoned: queue this body as a new attempt (the workers drop older ones).
+    const [again]: Array<{ id: string; attempt: number }> = await m.query(
+      `UPDATE ingest_receipts SET attempt = attempt + 1, status = 'QUEUED', failure = NULL, principal = $3,
+              lines = $4, chunks = $5, chunks_done = '{}', accepted = 0, duplicates = 0,
+              rejected_count = $6, rejected = $7::jsonb, created_at = now(), updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 RETURNING id, attempt`,
+      [
+        identity.tenantId,
+        prior.id,
+        identity.subject,
+        body.lines,
+        body.chunks,
+        body.rejected.length,
+        JSON.stringify(body.rejected),
+      ],
+    );
+    return { receiptId: again.id, attempt: again.attempt };
+  }
+
+  /** Connects to NATS and starts the ingest worker of this process (stopped with the SIEM). */
+  start(): BackgroundWork {
+    return this.queue.start((msg) => this.process(msg));
+  }
+
+  /**
+   * The ingest worker: stores one queued chunk through EventIngest and acknowledges it after the commit, or
+   * has it delivered again (after a pause growing with each delivery); on its last delivery a chunk that still
+   * fails marks its receipt FAILED, naming its lines.
+   */
+  async process(msg: JsMsg): Promise<void> {
+    if (!msg.headers || !signedChunk(this.options.signingKey, msg.headers, msg.data)) {
+      this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message not signed by a SIEM, dropped");
+      // Acknowledged, so that it leaves the work queue (a terminated message would stay in it).
+      msg.ack();
+      return;
+    }
+    const meta = chunkMeta(msg.headers);
+    if (!meta) {
+      this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message without valid chunk headers");
+      msg.term("no valid chunk headers");
+      return;
+    }
+    const { identity, receiptId, attempt, chunk } = meta;
+    const last = msg.info.deliveryCount >= this.options.maxDeliver;
+    const [state]: Array<{ status: string; attempt: number; enqueued: boolean; done: boolean }> =
+      await inTenant(this.ds, identity.tenantId, (m) =>
+        m.query(
+          `SELECT status, attempt, enqueued, $3::int = ANY (chunks_done) AS done
+             FROM ingest_receipts WHERE tenant_id = $1 AND id = $2`,
+          [identity.tenantId, receiptId, chunk],
+        ),
+      );
+    // Stored already, or of a body whose queueing failed (or was sent again since): nothing to do.
+    if (!state || state.attempt !== attempt || state.done || (!state.enqueued && state.status === "FAILED")) {
+      msg.ack();
+      return;
+    }
+    const text = new TextDecoder().decode(msg.data);
+    const lastLine = meta.firstLine + countNewlines(text);
+    if (!state.enqueued) {
+      // The rest of the body is still being queued (its 202 not yet sent).
+      if (!last) return msg.nak(NOT_YET_QUEUED_MS);
+      await this.fail(meta, "The body was never wholly queued: nothing of it was stored. Send it again.");
+      // Settled: the receipt says what became of it (a terminated message would stay in the work queue).
+      msg.ack();
+      return;
+    }
+    if (state.status === "QUEUED")
+      await inTenant(this.ds, identity.tenantId, (m) =>
+        m.query(
+          `UPDATE ingest_receipts SET status = 'PROCESSING', updated_at = now()
+            WHERE tenant_id = $1 AND id = $2 AND status = 'QUEUED'`,
+          [identity.tenantId, receiptId],
+        ),
+      );
+    const records = parseNdjson(text);
+    const offset = meta.firstLine - 1;
+    for (const r of records) r.line += offset;
+    try {
+      await this.ingestor.ingest(identity, meta.connector, records, {
+        within: (m, outcome) => this.recordChunk(m, meta, outcome),
+      });
+      msg.ack();
+    } catch (err) {
+      if (err instanceof ChunkSettled) {
+        msg.ack();
+        return;
+      }
+      this.options.log.error(
+        { err, receiptId, chunk, delivery: msg.info.deliveryCount },
+        "event-ingest worker: a chunk failed",
+      );
+      if (!last) return msg.nak(Math.min(RETRY_BASE_MS * 2 ** (msg.info.deliveryCount - 1), 30_000));
+      await this.fail(
+        meta,
+        `Lines ${meta.firstLine}–${lastLine} could not be stored after ${msg.info.deliveryCount} attempts; send them again.`,
+      );
+      msg.ack();
+    }
+  }
+
+  /** Adds a stored chunk's outcome to its receipt, in the chunk's transaction (ChunkSettled if it has it). */
+  private async recordChunk(m: EntityManager, meta: ChunkMeta, outcome: IngestResult): Promise<void> {
+    const rows: unknown[] = await m.query(
+      `UPDATE ingest_receipts SET
+         chunks_done = array_append(chunks_done, $4::int),
+         accepted = accepted + $5, duplicates = duplicates + $6,
+         rejected_count = rejected_count + $7, rejected = rejected || $8::jsonb,
+         status = CASE WHEN failure IS NOT NULL THEN 'FAILED'
+                       WHEN cardinality(chunks_done) + 1 >= chunks THEN 'DONE' ELSE 'PROCESSING' END,
+         updated_at = now()
+       WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT ($4::int = ANY (chunks_done))
+       RETURNING id`,
+      [
+        meta.identity.tenantId,
+        meta.receiptId,
+        meta.attempt,
+        meta.chunk,
+        outcome.accepted,
+        outcome.duplicates,
+        outcome.rejected.length,
+        JSON.stringify(outcome.rejected),
+      ],
+    );
+    if (rows.length === 0) throw new ChunkSettled();
+  }
+
+  /** Marks the receipt FAILED with `reason` (added to any earlier one); the other chunks are still stored. */
+  private async fail(meta: ChunkMeta, reason: string): Promise<void> {
+    await inTenant(this.ds, meta.identity.tenantId, (m) =>
+      m.query(
+        `UPDATE ingest_receipts SET status = 'FAILED', failure = concat_ws(' ', failure, $4::text), updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 AND attempt = $3`,
+        [meta.identity.tenantId, meta.receiptId, meta.attempt, reason],
+      ),
+    );
+  }
+}
+
+/** Reads a chunk's headers; null when one is missing or malformed. */
+function chunkMeta(h: MsgHdrs | undefined): ChunkMeta | null {
+  if (!h) return null;
+  const get = (name: string) => h.get(name);
+  const decoded = (name: string) => {
+    try {
+      return decodeURIComponent(get(name));
+    } catch {
+      return "";
+    }
+  };
+  const int = (name: string) => (/^\d{1,9}$/.test(get(name)) ? Number(get(name)) : NaN);
+  const connector = get(CHUNK_HEADERS.connector);
+  const roles = get(CHUNK_HEADERS.roles)
+    .split(",")
+    .filter((r): r is Role => (Object.values(Role) as string[]).includes(r));
+  const meta = {
+    identity: {
+      tenantId: decoded(CHUNK_HEADERS.tenant),
+      subject: decoded(CHUNK_HEADERS.principal),
+      roles,
+    },
+    connector: connector as ConnectorKind,
+    receiptId: get(CHUNK_HEADERS.receipt),
+    attempt: int(CHUNK_HEADERS.attempt),
+    chunk: int(CHUNK_HEADERS.chunk),
+    firstLine: int(CHUNK_HEADERS.firstLine),
+  };
+  const valid =
+    meta.identity.tenantId !== "" &&
+    meta.identity.subject !== "" &&
+    (CONNECTOR_KINDS as readonly string[]).includes(connector) &&
+    /^[0-9a-f-]{36}$/i.test(meta.receiptId) &&
+    meta.attempt >= 1 &&
+    meta.chunk >= 0 &&
+    meta.firstLine >= 1;
+  return valid ? meta : null;
+}
+
+/** A stable, opaque id of a tenant's Idempotency-Key (the key itself may be anything the client chose). */
+function hashKey(tenantId: string, key: string): string {
+  return createHash("sha256").update(tenantId).update("\u0000").update(key).digest("hex").slice(0, 32);
+}
+
+function countNewlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,460 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { Client } from "pg";
+import type { DataSource } from "typeorm";
+import { CreateAnalyticsRuleDocument, IngestReceiptDocument } from "./__generated__/graphql";
+import { inTenant, Role } from "../subgraphs/common/src";
+import { queueNames } from "../subgraphs/siem/src/modules/events/nats-queue";
+import { chunkSigningKey, signChunk } from "../subgraphs/siem/src/modules/events/queued-ingest";
+import { pruneIngestReceipts } from "../subgraphs/siem/src/modules/events/ingest-receipts.service";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+/**
+ * The queued event ingest (EVENT_INGEST_QUEUE=nats) through the gateway, against the NATS JetStream server on
+ * 127.0.0.1:4222 and a real Postgres. Each run has a stream prefix of its own (its stream, subject and
+ * consumer), deleted at the end, so runs never share state.
+ */
+
+const NATS = "nats://127.0.0.1:4222";
+const A = "tenant-a";
+const B = "tenant-b";
+/** Its first chunk fails once inside its transaction (a test trigger), then is delivered again. */
+const FLAKY = "tenant-flaky";
+/** Processed once, as a twin of FLAKY's body: what one clean pass stores and raises. */
+const TWIN = "tenant-twin";
+/** Every chunk of it fails: its receipt must end FAILED, not stay queued. */
+const DOOMED = "tenant-doomed";
+
+const fixture = readFileSync("test/fixtures/siem/AWS_CLOUDTRAIL.ndjson", "utf8");
+/** A CloudTrail record of the fixture whose caller is the root user (the NRT rule root-account-use fires). */
+const rootRecord = JSON.parse(
+  fixture.split("\n").find((l) => l.includes('"type":"Root"') && l.includes("StopLogging"))!,
+) as Record<string, unknown>;
+/** A root-user CloudTrail record of now, with an event id of its own. */
+const rootCall = (i: number) =>
+  JSON.stringify({
+    ...rootRecord,
+    eventID: randomUUID(),
+    eventTime: new Date(Date.now() - i * 1000).toISOString(),
+  });
+/** A plain (not root) CloudTrail record of now, padded to about 1 KB. */
+const plainCall = (i: number) =>
+  JSON.stringify({
+    ...rootRecord,
+    userIdentity: {
+      type: "IAMUser",
+      userName: `svc-${i % 7}`,
+      arn: `arn:aws:iam::491827365014:user/svc-${i % 7}`,
+    },
+    eventName: "DescribeInstances",
+    eventSource: "ec2.amazonaws.com",
+    eventID: randomUUID(),
+    eventTime: new Date(Date.now() - 60_000 - i).toISOString(),
+    requestParameters: { filterSet: { note: "x".repeat(400) } },
+  });
+
+interface Queued {
+  receiptId: string;
+  status: string;
+  lines: number;
+}
+
+describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
+  const prefix = `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`;
+  const names = queueNames(prefix);
+  let platform: TestPlatform;
+  let ds: DataSource;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let t: Record<"ingestor" | "reader" | "readerB" | "flaky" | "twin" | "doomed", string>;
+
+  const origin = () => platform.gateway.url.replace(/\/graphql$/, "");
+  const post = (
+    body: string,
+    token: string,
+    headers: Record<string, string> = {},
+    connector = "AWS_CLOUDTRAIL",
+  ) =>
+    fetch(`${origin()}/ingest/events?connector=${connector}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson", ...headers },
+      body,
+    });
+  const queue = async (body: string, token: string, headers: Record<string, string> = {}) => {
+    const res = await post(body, token, headers);
+    expect(res.status).toBe(202);
+    return (await res.json()) as Queued;
+  };
+  const receipt = async (id: string, token: string) =>
+    ok(await platform.request(IngestReceiptDocument, { id }, token)).ingestReceipt;
+  /** Polls the receipt through the gateway until the workers are done with it. */
+  const settled = async (id: string, token: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await receipt(id, token);
+      if (r && (r.status === "DONE" || r.status === "FAILED")) return r;
+      if (Date.now() > deadline) throw new Error(`receipt ${id} still ${r?.status ?? "missing"}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const count = async (tenant: string, table: "events" | "alerts") => {
+    const [row]: Array<{ n: number }> = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenant]),
+    );
+    return row.n;
+  };
+  /** The stream's state: messages held (a work queue drops acknowledged ones) and the last sequence used. */
+  const stream = async () => (await jsm.streams.info(names.stream)).state;
+  /** Waits until every message is acknowledged and none is in a worker's hands. */
+  const drained = async () => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const [s, c] = await Promise.all([stream(), jsm.consumers.info(names.stream, names.consumer)]);
+      if (s.messages === 0 && c.num_ack_pending === 0 && c.num_pending === 0) return;
+      if (Date.now() > deadline) throw new Error("the stream was not drained");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({
+      JOBS_ENABLED: "false",
+      EVENT_INGEST_QUEUE: "nats",
+      NATS_URL: NATS,
+      NATS_STREAM_PREFIX: prefix,
+      EVENT_INGEST_MAX_DELIVER: "3",
+    });
+    t = await platform.tokens({
+      ingestor: [[Role.INGESTOR], A],
+      reader: [[Role.READER], A],
+      readerB: [[Role.READER], B],
+      flaky: [[Role.INGESTOR], FLAKY],
+      twin: [[Role.INGESTOR], TWIN],
+      doomed: [[Role.INGESTOR], DOOMED],
+    });
+    ds = await platform.connect("siem");
+    nc = await connect({ servers: NATS });
+    jsm = await jetstreamManager(nc);
+    for (const tenant of [A, FLAKY, TWIN]) {
+      const admin = await platform.token([Role.ADMIN], tenant);
+      ok(await platform.request(CreateAnalyticsRuleDocument, { templateId: "root-account-use" }, admin));
+    }
+    // Test-only failures, as the superuser of this test's own database: FLAKY's first chunk fails once inside
+    // its transaction (after its events, alerts and receipt update ran), every chunk of DOOMED always.
+    const admin = new Client({ connectionString: platform.db.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SEQUENCE siem.test_flaky_chunks`);
+      await admin.query(`GRANT USAGE, SELECT, UPDATE ON SEQUENCE siem.test_flaky_chunks TO PUBLIC`);
+      await admin.query(`CREATE FUNCTION siem.test_fail_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF cardinality(NEW.chunks_done) > cardinality(OLD.chunks_done) THEN
+            IF NEW.tenant_id = '${DOOMED}' THEN
+              RAISE EXCEPTION 'test: this tenant''s chunks always fail';
+            END IF;
+            IF NEW.tenant_id = '${FLAKY}' THEN
+              IF nextval('siem.test_flaky_chunks') = 1 THEN
+                RAISE EXCEPTION 'test: the worker fails before the chunk commits';
+              END IF;
+            END IF;
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await admin.query(`CREATE TRIGGER test_fail_chunk BEFORE UPDATE ON siem.ingest_receipts
+        FOR EACH ROW EXECUTE FUNCTION siem.test_fail_chunk()`);
+    } finally {
+      await admin.end();
+    }
+    // The workers connect in the background: the queue answers 503 until they have (an empty body is cheap).
+    const deadline = Date.now() + 20_000;
+    while ((await post("", t.ingestor)).status !== 202) {
+      if (Date.now() > deadline) throw new Error("the ingest queue did not come up");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await jsm?.streams.delete(names.stream).catch(() => undefined);
+    await nc?.close();
+  });
+
+  it("answers 202 with a receipt, then stores the body: events, NRT alerts and rejections by line", async () => {
+    const body = `${fixture.trimEnd()}\n{"eventVersion": oops\n\n${JSON.stringify({ eventName: "NoTime" })}\n`;
+    const lines = body.trimEnd().split("\n").length;
+    const roots = fixture.split("\n").filter((l) => l.includes('"type":"Root"')).length;
+    const queued = await queue(body, t.ingestor);
+    expect(queued).toEqual({ receiptId: expect.any(String), status: "QUEUED", lines });
+
+    // The ingestor who sent it may read its receipt, like any reader of the tenant.
+    const done = await settled(queued.receiptId, t.ingestor);
+    expect(done).toMatchObject({
+      id: queued.receiptId,
+      connector: "AWS_CLOUDTRAIL",
+      status: "DONE",
+      lines,
+      acceptedCount: 24,
+      duplicateCount: 0,
+      rejectedCount: 2,
+      failure: null,
+    });
+    expect(done!.rejected.map((r) => r.line)).toEqual([25, 27]);
+    expect(done!.rejected[0].reason).toMatch(/malformed JSON/);
+    expect(await receipt(queued.receiptId, t.reader)).toEqual(done);
+    expect(await count(A, "events")).toBe(24);
+    // root-account-use is NRT with an alert per matching event.
+    expect(roots).toBeGreaterThan(0);
+    expect(await count(A, "alerts")).toBe(roots);
+  });
+
+  it("cuts a body over the server's max payload into several messages and numbers rejections by the whole body", async () => {
+    const records = Array.from({ length: 3000 }, (_, i) => plainCall(i));
+    records[2499] = "not json at line 2500";
+    const body = records.join("\n");
+    expect(Buffer.byteLength(body)).toBeGreaterThan(2 * 1024 * 1024);
+    const before = (await stream()).last_seq;
+    const queued = await queue(body, t.ingestor);
+    const messages = (await stream()).last_seq - before;
+    expect(messages).toBeGreaterThanOrEqual(3);
+    const done = await settled(queued.receiptId, t.reader);
+    expect(done).toMatchObject({ status: "DONE", lines: 3000, acceptedCount: 2999, rejectedCount: 1 });
+    expect(done!.rejected).toEqual([{ line: 2500, reason: expect.stringMatching(/malformed JSON/) }]);
+  });
+
+  it("does not queue a body twice when the POST is retried with the same Idempotency-Key", async () => {
+    const body = [rootCall(1), rootCall(2)].join("\n");
+    const key = `retry-${randomUUID()}`;
+    const events = await count(A, "events");
+    const alerts = await count(A, "alerts");
+    const first = await queue(body, t.ingestor, { "Idempotency-Key": key });
+    await settled(first.receiptId, t.ingestor);
+    const seq = (await stream()).last_seq;
+    const again = await queue(body, t.ingestor, { "Idempotency-Key": key });
+    expect(again).toEqual({ receiptId: first.receiptId, status: "DONE", lines: 2 });
+    expect((await stream()).last_seq).toBe(seq);
+    expect(await receipt(first.receiptId, t.ingestor)).toMatchObject({ acceptedCount: 2, duplicateCount: 0 });
+    expect(await count(A, "events")).toBe(events + 2);
+    expect(await count(A, "alerts")).toBe(alerts + 2);
+    // Another tenant's request with the same key is its own.
+    const other = await queue(body, await platform.token([Role.INGESTOR], B), { "Idempotency-Key": key });
+    expect(other.receiptId).not.toBe(first.receiptId);
+  });
+
+  it("stores a body sent again without a key as duplicates: no new event, no new alert", async () => {
+    const body = [rootCall(3), rootCall(4), rootCall(5)].join("\n");
+    const first = await settled((await queue(body, t.ingestor)).receiptId, t.ingestor);
+    expect(first).toMatchObject({ status: "DONE", acceptedCount: 3, duplicateCount: 0 });
+    const events = await count(A, "events");
+    const alerts = await count(A, "alerts");
+    const second = await queue(body, t.ingestor);
+    expect(second.receiptId).not.toBe(first!.id);
+    expect(await settled(second.receiptId, t.ingestor)).toMatchObject({
+      status: "DONE",
+      acceptedCount: 0,
+      duplicateCount: 3,
+    });
+    expect(await count(A, "events")).toBe(events);
+    expect(await count(A, "alerts")).toBe(alerts);
+  });
+
+  it("delivers a chunk again when its worker fails before the commit, and stores it once in effect", async () => {
+    const body = Array.from({ length: 6 }, (_, i) => rootCall(10 + i)).join("\n");
+    const flaky = await queue(body, t.flaky);
+    const twin = await queue(body, t.twin);
+    const [failedOnce, clean] = await Promise.all([
+      settled(flaky.receiptId, t.flaky),
+      settled(twin.receiptId, t.twin),
+    ]);
+    // The first delivery's transaction (events, alerts, receipt) rolled back; the second stored it.
+    const admin = new Client({ connectionString: platform.db.url });
+    await admin.connect();
+    const [{ last_value: deliveries }] = (
+      await admin.query(`SELECT last_value::int FROM siem.test_flaky_chunks`).finally(() => admin.end())
+    ).rows as Array<{ last_value: number }>;
+    expect(deliveries).toBe(2);
+    expect(failedOnce).toMatchObject({
+      status: "DONE",
+      acceptedCount: 6,
+      duplicateCount: 0,
+      rejectedCount: 0,
+    });
+    expect(clean).toMatchObject({ status: "DONE", acceptedCount: 6 });
+    expect(await count(FLAKY, "events")).toBe(6);
+    expect(await count(FLAKY, "alerts")).toBe(await count(TWIN, "alerts"));
+    expect(await count(FLAKY, "alerts")).toBe(6);
+  });
+
+  it("acknowledges a chunk delivered again after its commit (its ack lost) without storing it again", async () => {
+    const body = [rootCall(20), rootCall(21)].join("\n");
+    const queued = await queue(body, t.ingestor);
+    const done = await settled(queued.receiptId, t.ingestor);
+    const events = await count(A, "events");
+    const alerts = await count(A, "alerts");
+    // The same chunk once more, as JetStream would redeliver it to another worker.
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries({
+      "Rampart-Tenant": A,
+      "Rampart-Connector": "AWS_CLOUDTRAIL",
+      "Rampart-Principal": "tester%40example.com",
+      "Rampart-Roles": "INGESTOR",
+      "Rampart-Receipt": queued.receiptId,
+      "Rampart-Attempt": "1",
+      "Rampart-Chunk": "0",
+      "Rampart-First-Line": "1",
+    }))
+      h.set(name, value);
+    h.set(
+      "Rampart-Signature",
+      signChunk(chunkSigningKey(platform.config.internalTokenSecret), h, Buffer.from(body)),
+    );
+    await jetstream(nc).publish(names.subject, Buffer.from(body), { headers: h });
+    await drained();
+    expect(await receipt(queued.receiptId, t.ingestor)).toEqual(done);
+    expect(await count(A, "events")).toBe(events);
+    expect(await count(A, "alerts")).toBe(alerts);
+  });
+
+  it("drops a message that whoever can publish on the subject made up, and stores the same one signed by a SIEM", async () => {
+    // A receipt waiting for its one chunk, as a SIEM leaves it once the body is queued.
+    const receiptId = randomUUID();
+    await inTenant(ds, A, (m) =>
+      m.query(
+        `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, enqueued, lines, chunks)
+         VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', true, 2, 1)`,
+        [A, receiptId],
+      ),
+    );
+    const body = Buffer.from([rootCall(25), rootCall(26)].join("\n"));
+    const chunk = (key: Buffer | null) => {
+      const h = natsHeaders();
+      for (const [name, value] of Object.entries({
+        "Rampart-Tenant": A,
+        "Rampart-Connector": "AWS_CLOUDTRAIL",
+        "Rampart-Principal": "tester%40example.com",
+        "Rampart-Roles": "INGESTOR",
+        "Rampart-Receipt": receiptId,
+        "Rampart-Attempt": "1",
+        "Rampart-Chunk": "0",
+        "Rampart-First-Line": "1",
+      }))
+        h.set(name, value);
+      if (key) h.set("Rampart-Signature", signChunk(key, h, body));
+      return h;
+    };
+    const events = await count(A, "events");
+    const js = jetstream(nc);
+    await js.publish(names.subject, body, { headers: chunk(null) });
+    await js.publish(names.subject, body, { headers: chunk(randomBytes(32)) });
+    await drained();
+    expect(await receipt(receiptId, t.ingestor)).toMatchObject({ status: "QUEUED", acceptedCount: 0 });
+    expect(await count(A, "events")).toBe(events);
+
+    await js.publish(names.subject, body, {
+      headers: chunk(chunkSigningKey(platform.config.internalTokenSecret)),
+    });
+    expect(await settled(receiptId, t.ingestor)).toMatchObject({ status: "DONE", acceptedCount: 2 });
+    expect(await count(A, "events")).toBe(events + 2);
+  });
+
+  it("marks the receipt FAILED, naming the lines, when a chunk fails on every delivery", async () => {
+    const body = [rootCall(30), rootCall(31), rootCall(32)].join("\n");
+    const queued = await queue(body, t.doomed);
+    const failed = await settled(queued.receiptId, t.doomed);
+    expect(failed).toMatchObject({ status: "FAILED", acceptedCount: 0 });
+    expect(failed!.failure).toBe("Lines 1–3 could not be stored after 3 attempts; send them again.");
+    expect(await count(DOOMED, "events")).toBe(0);
+    await drained();
+  });
+
+  it("forgets receipts a fortnight after their last change, in every tenant, and keeps newer ones", async () => {
+    const old = [randomUUID(), randomUUID()];
+    const recent = randomUUID();
+    for (const [tenant, id, age] of [
+      [A, old[0], "15 days"],
+      [B, old[1], "20 days"],
+      [A, recent, "13 days"],
+    ])
+      await inTenant(ds, tenant, (m) =>
+        m.query(
+          `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, status, enqueued, lines, chunks, updated_at)
+           VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', 'DONE', true, 0, 0, now() - $3::interval)`,
+          [tenant, id, age],
+        ),
+      );
+    expect(await pruneIngestReceipts(ds)).toBe(2);
+    expect(await receipt(old[0], t.reader)).toBeNull();
+    expect(await receipt(old[1], t.readerB)).toBeNull();
+    expect(await receipt(recent, t.reader)).toMatchObject({ status: "DONE" });
+  });
+
+  it("shows a receipt to its own tenant only", async () => {
+    const queued = await queue(rootCall(40), t.ingestor);
+    await settled(queued.receiptId, t.reader);
+    expect(await receipt(queued.receiptId, t.readerB)).toBeNull();
+    expect(await receipt(randomUUID(), t.reader)).toBeNull();
+  });
+
+  it("refuses what the synchronous path refuses, before queueing anything", async () => {
+    const seq = (await stream()).last_seq;
+    const unknown = await post(rootCall(50), t.ingestor, {}, "NOPE");
+    expect(unknown.status).toBe(400);
+    const big = await post("x".repeat(platform.config.maxBodyBytes + 1), t.ingestor);
+    expect(big.status).toBe(413);
+    const badKey = await post(rootCall(51), t.ingestor, { "Idempotency-Key": "x".repeat(201) });
+    expect(badKey.status).toBe(400);
+    expect(
+      ((await badKey.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions
+        .code,
+    ).toBe("BAD_USER_INPUT");
+    const reader = await post(rootCall(52), t.reader);
+    expect(reader.status).toBe(403);
+    expect((await stream()).last_seq).toBe(seq);
+  });
+});
+
+describe("queued event ingest with NATS unreachable", () => {
+  let platform: TestPlatform;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({
+      JOBS_ENABLED: "false",
+      EVENT_INGEST_QUEUE: "nats",
+      // Nothing listens on port 1.
+      NATS_URL: "nats://127.0.0.1:1",
+      NATS_STREAM_PREFIX: `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`,
+    });
+  });
+  afterAll(() => platform?.stop());
+
+  it("answers 503 UNAVAILABLE and records nothing", async () => {
+    const token = await platform.token([Role.INGESTOR], A);
+    const res = await fetch(
+      `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=OCSF`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+        body: '{"class_uid": 4001}\n',
+      },
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    const body = (await res.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors).toEqual([
+      {
+        message: expect.stringMatching(/not reachable: nothing was queued/),
+        extensions: { code: "UNAVAILABLE" },
+      },
+    ]);
+    const ds = await platform.connect("siem");
+    const rows: unknown[] = await inTenant(ds, A, (m) => m.query(`SELECT id FROM ingest_receipts`));
+    expect(rows).toEqual([]);
+    // The rest of the SIEM answers as usual.
+    const reader = await platform.token([Role.READER], A);
+    expect(
+      ok(await platform.request(IngestReceiptDocument, { id: randomUUID() }, reader)).ingestReceipt,
+    ).toBeNull();
+  });
+});
