@@ -355,6 +355,12 @@ describe("live subscriptions through the gateway", () => {
       const urlA = `http://127.0.0.1:${port}/graphql`;
       await waitHealthy(urlA);
       const onA = watch(client(urlA, reader), CHANGES);
+      // Live from now on (no cursor): the changes are raised once SIEM 2 serves the subscription, not before.
+      for (let i = 0; (await metric(siem2Url, "rampart_siem_subscriptions_started_total")) < 1; i++) {
+        if (i > 800) throw new Error("SIEM 2 never started the subscription");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // … and has read its starting position, which its first read after that does.
       await new Promise((r) => setTimeout(r, 300));
       await raise(10);
       await eventually(() => changes(onA).length >= 10, "ten changes on gateway A");
