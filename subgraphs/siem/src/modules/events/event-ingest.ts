@@ -149,15 +149,11 @@ export class EventIngest {
       lines.push(record.line);
     }
     if (good.length === 0) {
-      const within = options.within;
-      if (within) {
+      if (rejected.length || options.within)
         await inTenant(this.ds, tenantId, async (m) => {
           if (rejected.length) await this.count(m, identity, kind, 0, 0, rejected.length, null);
-          await within(m, { accepted: 0, duplicates: 0, rejected });
+          await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         });
-      } else if (rejected.length) {
-        await inTenant(this.ds, tenantId, (m) => this.count(m, identity, kind, 0, 0, rejected.length, null));
-      }
       return { accepted: 0, duplicates: 0, rejected };
     }
     await ensurePartitions(

@@ -338,42 +338,31 @@ export function translateSigmaYaml(text: string, options: SigmaImportOptions = {
       collection: doc.madeOf !== null,
       duplicate: false,
     };
-    if (doc.problem) {
-      return {
-        result: {
-          ...base,
-          sigmaId: ruleId(meta.id),
-          title: typeof meta.title === "string" ? meta.title : null,
-          spec: null,
-          problems: [doc.problem],
-          notes: [],
-        },
-        ...known,
-        correlation: null,
-        detection: null,
-      };
-    }
     const note = doc.madeOf ? `Made from ${doc.madeOf}.` : null;
+    // A document that is not a rule: reported with what its header says.
+    const refused = (problem: SigmaProblem, notes: string[]): ImportEntry => ({
+      result: {
+        ...base,
+        sigmaId: ruleId(meta.id),
+        title: typeof meta.title === "string" ? meta.title : null,
+        spec: null,
+        problems: [problem],
+        notes,
+      },
+      ...known,
+      correlation: null,
+      detection: null,
+    });
+    if (doc.problem) return refused(doc.problem, []);
     if (doc.madeOf && Buffer.byteLength(doc.yaml, "utf8") > SIGMA_LIMITS.maxRuleBytes) {
-      return {
-        result: {
-          ...base,
-          sigmaId: ruleId(meta.id),
-          title: typeof meta.title === "string" ? meta.title : null,
-          spec: null,
-          problems: [
-            {
-              code: "INVALID_YAML",
-              path: "",
-              message: `the rule the collection makes is over ${SIGMA_LIMITS.maxRuleBytes} bytes of YAML`,
-            },
-          ],
-          notes: note ? [note] : [],
+      return refused(
+        {
+          code: "INVALID_YAML",
+          path: "",
+          message: `the rule the collection makes is over ${SIGMA_LIMITS.maxRuleBytes} bytes of YAML`,
         },
-        ...known,
-        correlation: null,
-        detection: null,
-      };
+        note ? [note] : [],
+      );
     }
     if (isRecord(doc.value) && doc.value.correlation !== undefined) {
       // Translated once every detection rule is, since it refers to them.
