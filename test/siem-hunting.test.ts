@@ -822,7 +822,7 @@ describe("hunting, bookmarks and watchlists", () => {
       t.analyst,
     );
     expect(problems(bad)).toEqual([
-      "query: line 2, column 22: `join` kinds are innerunique, inner, leftouter, leftanti, leftsemi, rightanti, rightsemi; found `outer`",
+      "query: line 2, column 22: `join` kinds are innerunique, inner, leftouter, leftanti, leftsemi, rightanti, rightsemi, rightouter, fullouter; found `outer`",
     ]);
     expect(bad.errors![0].extensions!.position).toEqual({ line: 2, column: 22 });
   });

@@ -99,11 +99,35 @@ export async function prepareHunt(
 ): Promise<CompiledHunt> {
   const query = parseHunt(text);
   const watchlists = await watchlistsOf(m, tenantId, query);
+  let compiled: CompiledHunt;
   try {
-    return compileKql(query, { tenantId, ...window, maxRows, watchlists });
+    compiled = compileKql(query, { tenantId, ...window, maxRows, watchlists });
   } catch (err) {
     if (err instanceof KqlError) throw new HuntQueryError(err.message, err.position);
     throw err;
+  }
+  await checkRegexes(m, compiled);
+  return compiled;
+}
+
+/**
+ * Has Postgres compile each of the query's regular expressions (matching them against no text compiles them all
+ * the same), so a bad one is refused with its own position and Postgres's reason — also when no row would have
+ * reached it, and when a query is saved. The hunt's own statement then never fails on one.
+ */
+async function checkRegexes(m: EntityManager, compiled: CompiledHunt): Promise<void> {
+  const seen = new Set<string>();
+  for (const { pattern, flags, position } of compiled.regexes) {
+    const key = JSON.stringify([pattern, flags]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      await m.query("SELECT regexp_match('', $1::text, $2::text)", [pattern, flags]);
+    } catch (err) {
+      const { code, message } = databaseError(err);
+      if (code !== "2201B") throw err;
+      throw invalidRegex(message, position);
+    }
   }
 }
 
@@ -165,20 +189,31 @@ function jsonValue(type: KqlColumn["type"], value: unknown): unknown {
   }
 }
 
+/** A database error's SQLSTATE and message. */
+function databaseError(err: unknown): { code: string; message: string } {
+  const e = err as { code?: unknown; driverError?: { code?: unknown; message?: unknown }; message?: unknown };
+  return {
+    code: String(e?.code ?? e?.driverError?.code ?? ""),
+    message: String(e?.driverError?.message ?? e?.message ?? ""),
+  };
+}
+
+/** Postgres's refusal of a regular expression (SQLSTATE 2201B) as the query's fault, at the pattern. */
+function invalidRegex(message: string, position: Position | undefined): HuntQueryError {
+  return new HuntQueryError(
+    `invalid regular expression (${message.replace(/^invalid regular expression: /, "")})`,
+    position,
+  );
+}
+
 /** What a database error during a hunt means for the user, or null when it is ours (an internal error). */
 function huntFailure(err: unknown, compiled: CompiledHunt, timeoutMs: number): HuntQueryError | null {
-  const e = err as { code?: unknown; driverError?: { code?: unknown; message?: unknown }; message?: unknown };
-  const code = String(e?.code ?? e?.driverError?.code ?? "");
-  const message = String(e?.driverError?.message ?? e?.message ?? "");
+  const { code, message } = databaseError(err);
   if (code === "57014")
     return new HuntQueryError(
       `the hunt ran longer than ${timeoutMs / 1000} s and was stopped: narrow the time range or filter earlier`,
     );
-  if (code === "2201B")
-    return new HuntQueryError(
-      `invalid regular expression (${message.replace(/^invalid regular expression: /, "")})`,
-      compiled.regexPositions[0],
-    );
+  if (code === "2201B") return invalidRegex(message, compiled.regexes[0]?.position);
   if (code === "54001") return new HuntQueryError("the query is too complex to run");
   // Data exceptions (a cast of a value the data holds, an overflow): the user's query on the user's data.
   if (code.startsWith("22"))

@@ -26,6 +26,8 @@ import {
   KQL_LIMITS,
   KqlError,
   type Expr,
+  type FunctionParam,
+  type JoinKind,
   type JsonValue,
   type LetStatement,
   type NamedExpr,
@@ -75,13 +77,24 @@ export interface CompileOptions {
   watchlists: ReadonlyMap<string, WatchlistSchema>;
 }
 
+/** A regular expression of a query as Postgres receives it (`regexp_match(text, pattern, flags)`). */
+export interface CompiledRegex {
+  pattern: string;
+  flags: string;
+  /** Where the query writes it (Postgres reports a bad one without saying which). */
+  position: Position;
+}
+
 /** A compiled hunt: the statement, its parameters, and the columns of each row (by alias, in order). */
 export interface CompiledHunt {
   sql: string;
   params: unknown[];
   columns: Array<KqlColumn & { alias: string }>;
-  /** Where the query's regular expressions start (Postgres reports a bad one without saying which). */
-  regexPositions: Position[];
+  /**
+   * The query's regular expressions (`matches regex`, `parse kind=regex`): the runner has Postgres compile each
+   * before the hunt, so a bad one is refused even when no row would reach it.
+   */
+  regexes: CompiledRegex[];
 }
 
 /** Limits the compiler enforces on what a query asks for. */
@@ -188,6 +201,114 @@ function regexLiteral(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, (c) => `\\${c}`);
 }
 
+/**
+ * A regular expression of `parse kind=regex`, made a part of the operator's one pattern: its groups become
+ * non-capturing (the pattern's columns are its only groups), and with `flags=U` every quantifier changes
+ * greediness. Refuses what would break the whole (unbalanced parentheses or brackets, a trailing `\`), what
+ * depends on group numbers (back references, which RE2 lacks too), and embedded options (`(?i)`: use `flags=`).
+ * Anything else Postgres checks before the hunt runs.
+ */
+export function embeddedRegex(text: string, ungreedy: boolean, pos: Position): string {
+  let out = "";
+  let depth = 0;
+  let i = 0;
+  const quantifier = (end: number) => {
+    let q = text.slice(i, end);
+    let lazy = text[end] === "?";
+    if (lazy) end++;
+    if (ungreedy) lazy = !lazy;
+    q += lazy ? "?" : "";
+    out += q;
+    i = end;
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\\") {
+      const next = text[i + 1];
+      if (next === undefined) fail("a regular expression cannot end with `\\`", pos);
+      if (/[1-9]/.test(next))
+        fail(`back references (\`\\${next}\`) are not supported in \`parse kind=regex\``, pos);
+      out += c + next;
+      i += 2;
+    } else if (c === "[") {
+      let j = i + 1;
+      if (text[j] === "^") j++;
+      if (text[j] === "]") j++;
+      while (j < text.length && text[j] !== "]") {
+        if (text[j] === "[" && [":", ".", "="].includes(text[j + 1])) {
+          const close = text.indexOf(`${text[j + 1]}]`, j + 2);
+          if (close < 0) break;
+          j = close + 2;
+        } else {
+          j += text[j] === "\\" ? 2 : 1;
+        }
+      }
+      if (j >= text.length) fail("a `[` of the regular expression is not closed", pos);
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "(") {
+      if (text[i + 1] === "?") {
+        const form = /^\(\?(?::|=|!|<=|<!)/.exec(text.slice(i));
+        if (!form)
+          fail("embedded options such as `(?i)` are not supported in `parse kind=regex`: use flags=", pos);
+        out += form![0];
+        i += form![0].length;
+      } else {
+        out += "(?:";
+        i++;
+      }
+      depth++;
+    } else if (c === ")") {
+      if (depth === 0) fail("the regular expression has a `)` without its `(`", pos);
+      depth--;
+      out += c;
+      i++;
+    } else if (c === "*" || c === "+" || c === "?") {
+      quantifier(i + 1);
+    } else if (c === "{" && /^\{[0-9]+(,[0-9]*)?\}/.test(text.slice(i))) {
+      quantifier(text.indexOf("}", i) + 1);
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  if (depth > 0) fail("a `(` of the regular expression is not closed", pos);
+  return out;
+}
+
+/**
+ * Postgres's flags for Kusto's (RE2's) `i`, `m` and `s`: by default `.` matches no line break and `^`/`$` only
+ * the text's ends (Postgres's `p`); `s` lets `.` match one, `m` makes `^`/`$` match at line breaks (`n`, or `w`
+ * with both). `U` is applied to the pattern itself.
+ */
+function postgresFlags(flags: string): string {
+  const lines = flags.includes("m");
+  const dotAll = flags.includes("s");
+  const newline = lines ? (dotAll ? "w" : "n") : dotAll ? "s" : "p";
+  return `${flags.includes("i") ? "i" : ""}${newline}`;
+}
+
+/**
+ * Drops the parameters the statement does not use and numbers the others in order. A function's argument is
+ * compiled where it is called, and its SQL is left out when the body never names the parameter; Postgres refuses
+ * a statement with a parameter it cannot type. No text of the query is in the SQL, so `$n` is always ours.
+ */
+function compactParams(sql: string, params: unknown[]): { sql: string; params: unknown[] } {
+  const used = new Set([...sql.matchAll(/\$([0-9]+)\b/g)].map((m) => Number(m[1])));
+  if (used.size === params.length) return { sql, params };
+  const renumbered = new Map<number, number>();
+  const kept: unknown[] = [];
+  params.forEach((value, i) => {
+    if (!used.has(i + 1)) return;
+    kept.push(value);
+    renumbered.set(i + 1, kept.length);
+  });
+  return {
+    sql: sql.replace(/\$([0-9]+)\b/g, (_, n: string) => `$${renumbered.get(Number(n))}`),
+    params: kept,
+  };
+}
+
 const AGGREGATIONS = new Set([
   "arg_max",
   "arg_min",
@@ -238,8 +359,8 @@ interface Relation {
 interface Scope {
   sub: string;
   cols: Col[];
-  /** The value of a scalar `let`: no columns, only earlier `let`s. */
-  letValue?: boolean;
+  /** No row: why an unknown name cannot be a column here (a scalar `let`'s value, a function's body…). */
+  noRow?: string;
 }
 
 /** A tabular `let`: the common table expression that holds it and its columns. */
@@ -249,14 +370,116 @@ interface LetTable {
   order: Sort[] | null;
 }
 
+/** A `let` function: its parameters and body, and the `let`s it was defined after (all its body may name). */
+interface LetFunction {
+  name: string;
+  params: FunctionParam[];
+  body: Extract<LetStatement["value"], { kind: "function" }>["body"];
+  lets: Lets;
+}
+
+/**
+ * A parameter of a function being inlined, bound to its argument: compiled once where the call is, used as that
+ * SQL wherever the body names it.
+ */
+interface Binding {
+  type: KqlType;
+  sql: string;
+  /** The argument as a literal (or `dynamic`), for the places that need one (`take n`, `has term`). */
+  literal: Expr | null;
+  /** Scalar `let` and function uses the argument itself cost: each use of the parameter costs them again. */
+  cost: number;
+  /** The argument names no column of the caller's row. */
+  rowFree: boolean;
+  /** How many `toscalar` queries deep the call is: a row's value means nothing inside a deeper one. */
+  depth: number;
+}
+
 /** The `let`s of a query so far, shared by the compiler that checks a scalar one. */
 interface Lets {
   scalars: Map<string, Expr>;
   tables: Map<string, LetTable>;
+  functions: Map<string, LetFunction>;
+  /** The parameters of the function whose body is being compiled. */
+  params: Map<string, Binding>;
 }
 
+/** An empty set of `let`s. */
+const noLets = (): Lets => ({
+  scalars: new Map(),
+  tables: new Map(),
+  functions: new Map(),
+  params: new Map(),
+});
+
+/** Kusto's parameter type names as the compiler's types. */
+const PARAMETER_TYPE: Record<string, KqlType> = {
+  string: "string",
+  long: "long",
+  int: "long",
+  real: "real",
+  double: "real",
+  bool: "bool",
+  boolean: "bool",
+  datetime: "datetime",
+  date: "datetime",
+  timespan: "timespan",
+  time: "timespan",
+  dynamic: "dynamic",
+};
+
+/** The built-in functions and aggregations: a `let` function may not take one's name. */
+const BUILT_INS = new Set([
+  "now",
+  "ago",
+  "bin",
+  "floor",
+  "startofday",
+  "tostring",
+  "tolower",
+  "toupper",
+  "strcat",
+  "strlen",
+  "substring",
+  "toint",
+  "tolong",
+  "todouble",
+  "toreal",
+  "todatetime",
+  "iff",
+  "iif",
+  "coalesce",
+  "isnull",
+  "isnotnull",
+  "isempty",
+  "isnotempty",
+  "not",
+  "dynamic",
+  "toscalar",
+  "materialize",
+  "_GetWatchlist",
+]);
+
+/** The SQL of Kusto's outer joins (the others are inner joins or EXISTS). */
+const OUTER_JOINS: Partial<Record<JoinKind, string>> = {
+  leftouter: "LEFT JOIN",
+  rightouter: "RIGHT JOIN",
+  fullouter: "FULL JOIN",
+};
+
 /** The scope of a scalar `let`'s value. */
-const LET_SCOPE: Scope = { sub: "", cols: [], letValue: true };
+const LET_SCOPE: Scope = {
+  sub: "",
+  cols: [],
+  noRow: "a scalar `let` holds a value and may name earlier `let`s, not columns",
+};
+
+/** The scope of the arguments of a function called in a table's place. */
+const ARGUMENT_SCOPE: Scope = {
+  sub: "",
+  cols: [],
+  noRow: "the arguments of a function in a table's place are values and `let`s, not columns",
+};
 
 const fail = (message: string, pos: Position): never => {
   throw new KqlError(message, pos);
@@ -306,6 +529,8 @@ export function watchlistAliasesOf(query: Query): string[] {
         visit(expr.left);
         visit(expr.low);
         return visit(expr.high);
+      case "toscalar":
+        return pipeline(expr.query);
       default:
         return;
     }
@@ -314,6 +539,7 @@ export function watchlistAliasesOf(query: Query): string[] {
     if (src.kind === "watchlist") visit(src);
     else if (src.kind === "subquery") pipeline(src.query);
     else if (src.kind === "union") src.tables.forEach(source);
+    else if (src.kind === "call") src.args.forEach(visit);
   };
   const pipeline = (p: Pipeline): void => {
     source(p.source);
@@ -356,9 +582,11 @@ export function watchlistAliasesOf(query: Query): string[] {
         break;
     }
   };
-  for (const statement of query.lets) {
-    if (statement.value.kind === "scalar") visit(statement.value.expr);
-    else pipeline(statement.value.query);
+  for (const { value } of query.lets) {
+    if (value.kind === "scalar") visit(value.expr);
+    else if (value.kind === "tabular") pipeline(value.query);
+    else if (value.body.kind === "scalar") visit(value.body.expr);
+    else pipeline(value.body.query);
   }
   pipeline(query);
   return [...aliases];
@@ -370,7 +598,7 @@ export function watchlistAliasesOf(query: Query): string[] {
 
 class Compiler {
   readonly params: unknown[];
-  readonly regexPositions: Position[] = [];
+  readonly regexes: CompiledRegex[] = [];
   private aliases = 0;
   private subqueries = 0;
   /** The parameter of `now()`, once a query uses it (Postgres refuses a parameter no statement types). */
@@ -379,10 +607,18 @@ class Compiler {
   private readonly ctes: string[] = [];
   private reads = 0;
   private expansions = 0;
+  /** Each `toscalar(…)` compiled once, by its node: a scalar `let` holding one reads its tables once. */
+  private readonly scalarQueries = new Map<Expr, Typed>();
+  /** Names resolved to a column of the row, and to a parameter: what an argument or a query depended on. */
+  private columnRefs = 0;
+  private paramRefs = 0;
+  /** `toscalar` queries being compiled, one inside another. */
+  private depth = 0;
 
   constructor(
     private readonly options: CompileOptions,
-    private readonly lets: Lets = { scalars: new Map(), tables: new Map() },
+    /** Swapped for a function's own `let`s and parameters while its body is inlined. */
+    private lets: Lets = noLets(),
   ) {
     this.params = [options.tenantId];
   }
@@ -430,10 +666,9 @@ class Compiler {
     const withs = this.ctes.length ? `WITH ${this.ctes.join(", ")} ` : "";
     const sql = `${withs}SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${this.orderBy(rel.order, s)} LIMIT ${limit}`;
     return {
-      sql,
-      params: this.params,
+      ...compactParams(sql, this.params),
       columns: visible.map(({ name, type, alias }) => ({ name, type, alias })),
-      regexPositions: this.regexPositions,
+      regexes: this.regexes,
     };
   }
 
@@ -453,9 +688,25 @@ class Compiler {
       this.lets.scalars.set(name, statement.value.expr);
       return;
     }
+    if (statement.value.kind === "function") {
+      if (BUILT_INS.has(name) || AGGREGATIONS.has(name))
+        fail(`\`${name}\` is a built-in function: give the \`let\` another name`, pos);
+      // Type-checked and compiled where it is called (inlined), with the `let`s it was defined after.
+      const { params, body } = statement.value;
+      const lets = {
+        scalars: new Map(this.lets.scalars),
+        tables: new Map(this.lets.tables),
+        functions: new Map(this.lets.functions),
+        params: new Map(),
+      };
+      this.lets.functions.set(name, { name, params, body, lets });
+      return;
+    }
     const rel = this.trim(this.pipeline(statement.value.query));
     const cte = `l${this.ctes.length}`;
-    this.ctes.push(`${cte} AS (${rel.sql})`);
+    // `materialize()`: Postgres computes the query once even when it would inline a common table expression
+    // read only once (into a `toscalar`, say), as Kusto caches a materialized value for the query's lifetime.
+    this.ctes.push(`${cte} AS ${statement.value.materialized ? "MATERIALIZED " : ""}(${rel.sql})`);
     this.lets.tables.set(name, { cte, cols: rel.cols, order: rel.order });
   }
 
@@ -474,6 +725,7 @@ class Compiler {
   private source(source: Source): Relation {
     if (source.kind === "subquery") return this.pipeline(source.query);
     if (source.kind === "union") return this.union(null, source, source.pos);
+    if (source.kind === "call") return this.tabularCall(source);
     if (source.kind === "watchlist") {
       const w = this.watchlist(source);
       this.read(source.pos);
@@ -504,8 +756,10 @@ class Compiler {
         order: table.order,
         label: source.name,
       };
-    if (this.lets.scalars.has(source.name))
+    if (this.lets.scalars.has(source.name) || this.lets.params.has(source.name))
       fail(`\`${source.name}\` is a scalar \`let\` (a value), not a table`, source.pos);
+    if (this.lets.functions.has(source.name))
+      fail(`\`${source.name}\` is a function: call it, \`${source.name}(…)\``, source.pos);
     const classUid = CLASS_TABLES.get(source.name);
     if (source.name !== "Events" && classUid === undefined)
       fail(
@@ -524,6 +778,104 @@ class Compiler {
       order: null,
       label: source.name,
     };
+  }
+
+  // -- `let` functions: inlined where they are called -------------------------------------------------------
+
+  /**
+   * Binds a call's arguments to the function's parameters, checking their number and types. Each argument is
+   * compiled once, in the caller's scope; the body uses that SQL wherever it names the parameter, and each such
+   * use costs what the argument cost (so functions calling functions cannot grow the SQL exponentially).
+   */
+  private bind(fn: LetFunction, args: Expr[], scope: Scope, pos: Position): Map<string, Binding> {
+    const signature = fn.params.map((p) => `${p.name}: ${p.type}`).join(", ");
+    if (args.length !== fn.params.length)
+      fail(
+        `\`${fn.name}\` takes ${fn.params.length} argument${fn.params.length === 1 ? "" : "s"} (${signature}), got ${args.length}`,
+        pos,
+      );
+    const bindings = new Map<string, Binding>();
+    fn.params.forEach((param, i) => {
+      const arg = args[i];
+      const [expansions, columns] = [this.expansions, this.columnRefs];
+      const value = this.expr(arg, scope);
+      const [cost, rowFree] = [this.expansions - expansions, this.columnRefs === columns];
+      const type = PARAMETER_TYPE[param.type];
+      let sql = value.sql;
+      if (type === "real" && value.type === "long") sql = this.asFloat(value);
+      else if (value.type !== type)
+        fail(
+          `argument ${i + 1} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
+          arg.pos,
+        );
+      const literal = this.resolved(arg, scope);
+      bindings.set(param.name, {
+        type,
+        sql,
+        literal: literal.kind === "literal" || literal.kind === "dynamic" ? literal : null,
+        cost,
+        rowFree,
+        depth: this.depth,
+      });
+    });
+    return bindings;
+  }
+
+  /** Compiles `body` with the function's own `let`s and its parameters bound; counts the call as a `let` use. */
+  private inline<T>(fn: LetFunction, bindings: Map<string, Binding>, pos: Position, body: () => T): T {
+    this.expand(pos);
+    const caller = this.lets;
+    this.lets = { ...fn.lets, params: bindings };
+    try {
+      return body();
+    } finally {
+      this.lets = caller;
+    }
+  }
+
+  /** A call of a function in a table's place: its body's query, with the arguments (values, no columns). */
+  private tabularCall(call: Extract<Source, { kind: "call" }>): Relation {
+    const fn = this.lets.functions.get(call.name);
+    if (!fn) {
+      if (this.lets.tables.has(call.name) || CLASS_TABLES.has(call.name) || call.name === "Events")
+        fail(`\`${call.name}\` is a table, not a function: write it without \`(…)\``, call.pos);
+      return fail(`unknown function \`${call.name}\``, call.pos);
+    }
+    if (fn.body.kind !== "tabular") return fail(`\`${call.name}\` returns a value, not a table`, call.pos);
+    const query = fn.body.query;
+    const bindings = this.bind(fn, call.args, ARGUMENT_SCOPE, call.pos);
+    const rel = this.inline(fn, bindings, call.pos, () => this.pipeline(query));
+    return { ...rel, label: call.name };
+  }
+
+  /** A call of a function in a value's place: its body's value, with the arguments (which may name columns). */
+  private scalarCall(fn: LetFunction, call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+    if (fn.body.kind !== "scalar")
+      return fail(
+        `\`${fn.name}\` returns a table: use it where a table goes (\`${fn.name}(…) | …\`, \`join ${fn.name}(…)\`)`,
+        call.pos,
+      );
+    const expr = fn.body.expr;
+    const bindings = this.bind(fn, call.args, scope, call.pos);
+    const body: Scope = {
+      sub: "",
+      cols: [],
+      noRow: `the body of \`${fn.name}\` sees its parameters and the \`let\`s before it, not the caller's columns`,
+    };
+    return this.inline(fn, bindings, call.pos, () => this.expr(expr, body));
+  }
+
+  /** A parameter named in a function's body: its argument's SQL. */
+  private parameter(name: string, binding: Binding, pos: Position): Typed {
+    if (!binding.rowFree && binding.depth !== this.depth)
+      fail(
+        `\`${name}\` holds a value of the row here, and \`toscalar()\` is computed once for the whole query: pass a value that names no column`,
+        pos,
+      );
+    this.expand(pos, 1 + binding.cost);
+    this.paramRefs++;
+    if (!binding.rowFree) this.columnRefs++;
+    return { sql: binding.sql, type: binding.type };
   }
 
   private operator(rel: Relation, op: Operator): Relation {
@@ -931,9 +1283,11 @@ class Compiler {
 
   /**
    * `join`: the rows of both sides whose keys are equal, as Kusto's kinds say. `innerunique` (the default) keeps
-   * one left row per key value first; `inner` and `leftouter` return the columns of both sides (a right column
-   * whose name the left has gets a suffix: `time1`); the semi and anti kinds return one side's rows, those with
-   * (or without) a match. A null key matches nothing.
+   * one left row per key value first; `inner` and the outer kinds return the columns of both sides (a right
+   * column whose name the left has gets a suffix: `time1`), the outer ones adding the rows of one side
+   * (`leftouter`, `rightouter`) or both (`fullouter`) that match nothing, with nulls for the other side's
+   * columns; the semi and anti kinds return one side's rows, those with (or without) a match. A null key matches
+   * nothing, so a row with one is unmatched (kept by the outer kinds).
    */
   private join(rel: Relation, op: Extract<Operator, { kind: "join" }>): Relation {
     const right = this.source(op.right);
@@ -1000,7 +1354,7 @@ class Compiler {
       cols.push({ name: this.freeName(column.name, cols), type: column.type, alias });
       select.push(`${sr}.${column.alias} AS ${alias}`);
     }
-    const join = op.joinKind === "leftouter" ? "LEFT JOIN" : "JOIN";
+    const join = OUTER_JOINS[op.joinKind] ?? "JOIN";
     return {
       sql: `SELECT ${select.join(", ")} FROM (${leftSql}) AS ${sl} ${join} (${right.sql}) AS ${sr} ON ${on}`,
       cols,
@@ -1011,7 +1365,8 @@ class Compiler {
   /**
    * `union`: the rows of every table, with the columns of all (null where a table has none of that name); a name
    * two tables give different types becomes one column per type (`port_long`, `port_string`), as in Kusto.
-   * `withsource=Name` adds a first column naming each row's table (`union_arg1` for a query in parentheses).
+   * `kind=inner` keeps only the columns (name and type) every table has. `withsource=Name` adds a first column
+   * naming each row's table (`union_arg1` for a query in parentheses).
    */
   private union(input: Relation | null, spec: UnionSpec, pos: Position): Relation {
     const tables: Array<{ rel: Relation; label: string }> = [];
@@ -1023,11 +1378,18 @@ class Compiler {
         label: source.kind === "subquery" ? `union_arg${tables.length}` : (rel.label ?? ""),
       });
     }
-    const merged: Array<{ name: string; type: KqlType }> = [];
+    let merged: Array<{ name: string; type: KqlType }> = [];
     for (const { rel } of tables)
       for (const c of rel.cols)
         if (!c.hidden && !merged.some((m) => m.name === c.name && m.type === c.type))
           merged.push({ name: c.name, type: c.type });
+    if (spec.inner) {
+      merged = merged.filter((m) =>
+        tables.every(({ rel }) => rel.cols.some((c) => !c.hidden && c.name === m.name && c.type === m.type)),
+      );
+      if (merged.length === 0)
+        fail("the tables of `union kind=inner` have no column in common (of the same name and type)", pos);
+    }
     const cols: Col[] = [];
     const withSource = spec.withSource;
     if (withSource) cols.push({ name: withSource.name, type: "string", alias: this.alias() });
@@ -1137,12 +1499,30 @@ class Compiler {
    * string itself, a column the shortest text up to what follows (a long or real column: a number) — or every
    * column it extracts is null. One Postgres regular expression of escaped literals, so the text cannot inject
    * a pattern.
+   *
+   * `parse kind=regex` (Kusto's regex mode): the strings are regular expressions, `*` and text columns match
+   * greedily (`flags=U` makes every quantifier lazy), and the first match anywhere in the text counts (write `^`
+   * and `$` to anchor). The pattern is still one bind parameter: the query's regular expressions are checked
+   * (parentheses balanced, no back references) and their groups made non-capturing, so the columns are the
+   * match's groups in order.
    */
   private parse(rel: Relation, op: Extract<Operator, { kind: "parse" }>): Relation {
     const s = this.sub();
     const value = this.expr(op.expr, { sub: s, cols: rel.cols });
     const pattern: string[] = [];
     const columns: Array<{ name: string; type: string; pos: Position }> = [];
+    const regex = op.regex;
+    const lazy = regex?.flags.includes("U") ?? false;
+    // Simple mode: the shortest text; regex mode: the longest, unless `flags=U`.
+    const anything = regex ? (lazy ? ".*?" : ".*") : ".*?";
+    if (regex) {
+      const written = op.parts.reduce((n, part) => n + (part.kind === "text" ? part.value.length : 0), 0);
+      if (written > COMPILE_LIMITS.maxRegexLength)
+        fail(
+          `the regular expressions of a \`parse\` pattern are at most ${COMPILE_LIMITS.maxRegexLength} characters together`,
+          op.pos,
+        );
+    }
     // Text up to what follows: `*`, and string and datetime columns. Two in a row would split text arbitrarily.
     const anyText = (part: ParsePart | undefined) =>
       part?.kind === "any" ||
@@ -1151,9 +1531,9 @@ class Compiler {
       if (anyText(part) && anyText(op.parts[i - 1]))
         fail("put a string between two parts of a `parse` pattern that match any text", part.pos);
       if (part.kind === "any") {
-        pattern.push(".*?");
+        pattern.push(anything);
       } else if (part.kind === "text") {
-        pattern.push(regexLiteral(part.value));
+        pattern.push(regex ? embeddedRegex(part.value, lazy, part.pos) : regexLiteral(part.value));
       } else {
         if (columns.some((c) => c.name === part.name))
           fail(`the column \`${part.name}\` appears twice in the pattern`, part.pos);
@@ -1165,13 +1545,23 @@ class Compiler {
               ? "([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?)"
               : part.type === "bool" || part.type === "boolean"
                 ? "(true|false|True|False|TRUE|FALSE)"
-                : "(.*?)",
+                : `(${anything})`,
         );
       }
     });
     if (!columns.length) fail("a `parse` pattern extracts at least one column (name or name:type)", op.pos);
     const match = this.alias();
-    const inner = `SELECT ${this.pass(rel, s)}, regexp_match(${this.text(value)}, ${this.param(`^${pattern.join("")}$`, "text")}) AS ${match} FROM (${rel.sql}) AS ${s}`;
+    let matching: string;
+    if (regex) {
+      // Postgres names the fault but not where it is: point at the pattern's first regular expression.
+      const position = op.parts.find((part) => part.kind === "text")?.pos ?? regex.pos;
+      const compiled = { pattern: pattern.join(""), flags: postgresFlags(regex.flags), position };
+      this.regexes.push(compiled);
+      matching = `regexp_match(${this.text(value)}, ${this.param(compiled.pattern, "text")}, ${this.param(compiled.flags, "text")})`;
+    } else {
+      matching = `regexp_match(${this.text(value)}, ${this.param(`^${pattern.join("")}$`, "text")})`;
+    }
+    const inner = `SELECT ${this.pass(rel, s)}, ${matching} AS ${match} FROM (${rel.sql}) AS ${s}`;
     const p = this.sub();
     const cols = [...rel.cols];
     const select = [this.pass(rel, p)];
@@ -1230,9 +1620,9 @@ class Compiler {
     return !scope.cols.some((c) => !c.hidden && c.name === name);
   }
 
-  /** Counts a use of a scalar `let` against maxLetExpansions. */
-  private expand(pos: Position): void {
-    if (++this.expansions > COMPILE_LIMITS.maxLetExpansions)
+  /** Counts a use of a scalar `let` (or a function, or a parameter: `n` uses) against maxLetExpansions. */
+  private expand(pos: Position, n = 1): void {
+    if ((this.expansions += n) > COMPILE_LIMITS.maxLetExpansions)
       fail(
         `a query uses scalar \`let\`s at most ${COMPILE_LIMITS.maxLetExpansions} times (counting those inside others)`,
         pos,
@@ -1245,6 +1635,11 @@ class Compiler {
    */
   private resolved(expr: Expr, scope: Scope | null): Expr {
     if (expr.kind !== "column" || scope?.cols.some((c) => !c.hidden && c.name === expr.name)) return expr;
+    const binding = this.lets.params.get(expr.name);
+    if (binding) {
+      this.expand(expr.pos, 1 + binding.cost);
+      return binding.literal ? { ...binding.literal, pos: expr.pos } : expr;
+    }
     const value = this.lets.scalars.get(expr.name);
     if (!value) return expr;
     this.expand(expr.pos);
@@ -1332,8 +1727,16 @@ class Compiler {
         return this.literal(expr);
       case "column": {
         const column = scope.cols.find((c) => !c.hidden && c.name === expr.name);
-        if (column) return { sql: `${scope.sub}.${column.alias}`, type: column.type };
-        // A column of the row comes first; then the scalar `let`s, compiled where they are used.
+        if (column) {
+          this.columnRefs++;
+          return { sql: `${scope.sub}.${column.alias}`, type: column.type };
+        }
+        // A column of the row comes first; then a function's parameters and the scalar `let`s, compiled where
+        // they are used.
+        const binding = this.lets.params.get(expr.name);
+        if (binding) return this.parameter(expr.name, binding, expr.pos);
+        if (this.lets.functions.has(expr.name))
+          fail(`\`${expr.name}\` is a function: call it, \`${expr.name}(…)\``, expr.pos);
         const value = this.lets.scalars.get(expr.name);
         if (value) {
           this.expand(expr.pos);
@@ -1344,11 +1747,7 @@ class Compiler {
             `\`${expr.name}\` is a tabular \`let\`: read it as a table (\`${expr.name} | …\`, \`join ${expr.name}\`, \`union ${expr.name}\`)`,
             expr.pos,
           );
-        if (scope.letValue)
-          fail(
-            `unknown name \`${expr.name}\`: a scalar \`let\` holds a value and may name earlier \`let\`s, not columns`,
-            expr.pos,
-          );
+        if (scope.noRow) fail(`unknown name \`${expr.name}\`: ${scope.noRow}`, expr.pos);
         return fail(this.unknownColumn(expr.name, scope.cols), expr.pos);
       }
       case "dynamic":
@@ -1390,7 +1789,42 @@ class Compiler {
       }
       case "call":
         return this.call(expr, scope);
+      case "toscalar":
+        return this.toscalar(expr);
     }
+  }
+
+  /**
+   * `toscalar(query)`: the first column of the query's first row (in its order, if it has one), or null. The query
+   * is a common table expression read by an uncorrelated scalar subquery, so Postgres runs it once for the whole
+   * statement, as Kusto evaluates it once; its tables count against the limit like any others, once per
+   * `toscalar` written (a scalar `let` holding one reads them once however often it is used).
+   */
+  private toscalar(expr: Extract<Expr, { kind: "toscalar" }>): Typed {
+    const known = this.scalarQueries.get(expr);
+    if (known) return known;
+    const [params, columns] = [this.paramRefs, this.columnRefs];
+    this.depth++;
+    let rel: Relation;
+    try {
+      rel = this.trim(this.pipeline(expr.query));
+    } finally {
+      // The query's own columns are not the row's: a value holding it may be used anywhere.
+      this.depth--;
+      this.columnRefs = columns;
+    }
+    const first = rel.cols.find((c) => !c.hidden);
+    if (!first) return fail("the query of `toscalar` keeps no column", expr.pos);
+    const cte = `l${this.ctes.length}`;
+    this.ctes.push(`${cte} AS (${rel.sql})`);
+    const s = this.sub();
+    const typed: Typed = {
+      sql: `(SELECT ${s}.${first.alias} FROM ${cte} AS ${s}${this.orderBy(rel.order, s)} LIMIT 1)`,
+      type: first.type,
+    };
+    // One inside a function's body that names a parameter differs from call to call.
+    if (this.paramRefs === params) this.scalarQueries.set(expr, typed);
+    return typed;
   }
 
   private literal(expr: Extract<Expr, { kind: "literal" }>): Typed {
@@ -1464,7 +1898,7 @@ class Compiler {
       return fail("`matches regex` takes a string literal pattern", right.pos);
     if (right.value.length > COMPILE_LIMITS.maxRegexLength)
       fail(`a regular expression is at most ${COMPILE_LIMITS.maxRegexLength} characters`, right.pos);
-    this.regexPositions.push(right.pos);
+    this.regexes.push({ pattern: right.value, flags: "", position: right.pos });
     return { sql: `(${this.text(left)} ~ ${this.param(right.value, "text")})`, type: "bool" };
   }
 
@@ -1667,6 +2101,8 @@ class Compiler {
 
   private call(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
     const arg = (i: number) => this.expr(call.args[i], scope);
+    const fn = this.lets.functions.get(call.name);
+    if (fn) return this.scalarCall(fn, call, scope);
     if (AGGREGATIONS.has(call.name))
       fail(`\`${call.name}()\` is an aggregation: use it in \`summarize\``, call.pos);
     switch (call.name) {
@@ -1832,6 +2268,8 @@ class Compiler {
         return { sql: `(NOT coalesce(${this.condition(call.args[0], scope, "not")}, false))`, type: "bool" };
       }
       default:
+        if (this.lets.tables.has(call.name) || this.lets.scalars.has(call.name))
+          fail(`\`${call.name}\` is a \`let\`, not a function: write it without \`(…)\``, call.pos);
         return fail(`unknown function \`${call.name}\``, call.pos);
     }
   }

@@ -92,7 +92,9 @@ export type Expr =
   /** `dynamic([…])`, `dynamic({…})`, `dynamic(null)`: a JSON value. */
   | { kind: "dynamic"; value: JsonValue; pos: Position }
   /** `*` as an argument of `arg_max(x, *)` / `arg_min(x, *)`: all the other columns. */
-  | { kind: "star"; pos: Position };
+  | { kind: "star"; pos: Position }
+  /** `toscalar(query)`: the first column of the query's first row (null when it has none). */
+  | { kind: "toscalar"; query: Pipeline; pos: Position };
 
 /** A JSON value of a `dynamic(…)` literal. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -128,6 +130,8 @@ export const JOIN_KINDS = [
   "leftsemi",
   "rightanti",
   "rightsemi",
+  "rightouter",
+  "fullouter",
 ] as const;
 /** A kind of `join`. */
 export type JoinKind = (typeof JOIN_KINDS)[number];
@@ -144,8 +148,10 @@ export interface JoinKey {
   right: Name;
 }
 
-/** `union [withsource=Name] a, b…` (as the query's table, or `| union b…` after one). */
+/** `union [kind=inner|outer] [withsource=Name] a, b…` (as the query's table, or `| union b…` after one). */
 export interface UnionSpec {
+  /** `kind=inner`: only the columns every table has (the default, outer, keeps them all). */
+  inner?: boolean;
   /** The column that names each row's table. */
   withSource?: Name;
   tables: Source[];
@@ -195,7 +201,14 @@ export type Operator =
       limit?: number;
       pos: Position;
     }
-  | { kind: "parse"; expr: Expr; parts: ParsePart[]; pos: Position };
+  | {
+      kind: "parse";
+      expr: Expr;
+      parts: ParsePart[];
+      /** `kind=regex`: the pattern's strings are regular expressions, with `flags=` (U, i, m, s). */
+      regex?: { flags: string; pos: Position };
+      pos: Position;
+    };
 
 /**
  * What a query reads: the event store (all of it or one OCSF class) or a tabular `let` (by name), a watchlist, a
@@ -205,7 +218,9 @@ export type Source =
   | { kind: "table"; name: string; pos: Position }
   | WatchlistRef
   | { kind: "subquery"; query: Pipeline; pos: Position }
-  | ({ kind: "union"; pos: Position } & UnionSpec);
+  | ({ kind: "union"; pos: Position } & UnionSpec)
+  /** A call of a tabular `let` function: `failuresFrom("203.0.113.7")`. */
+  | { kind: "call"; name: string; args: Expr[]; pos: Position };
 
 /** A tabular expression: a source and its `| operator` stages. */
 export interface Pipeline {
@@ -213,11 +228,28 @@ export interface Pipeline {
   operators: Operator[];
 }
 
-/** `let name = value;`: a scalar (a value) or tabular (a query) name for the statements after it. */
+/** A parameter of a `let` function: `name: type` (the types `parse` takes, plus timespan and dynamic). */
+export interface FunctionParam {
+  name: string;
+  type: string;
+  pos: Position;
+}
+
+/**
+ * `let name = value;`: a scalar (a value) or tabular (a query, `materialize(query)`) name, or a function
+ * (`let f = (x: string) { … };`), for the statements after it.
+ */
 export interface LetStatement {
   name: string;
   pos: Position;
-  value: { kind: "scalar"; expr: Expr } | { kind: "tabular"; query: Pipeline };
+  value:
+    | { kind: "scalar"; expr: Expr }
+    | { kind: "tabular"; query: Pipeline; materialized?: boolean }
+    | {
+        kind: "function";
+        params: FunctionParam[];
+        body: { kind: "scalar"; expr: Expr } | { kind: "tabular"; query: Pipeline };
+      };
 }
 
 /** A parsed query: its `let` statements, then the query they serve. */
@@ -507,6 +539,25 @@ const STRING_OPERATORS = new Set([
 const OPERATOR_NAMES =
   "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, parse";
 
+/** The types of a `let` function's parameters. */
+export const PARAMETER_TYPES = [
+  "string",
+  "long",
+  "int",
+  "real",
+  "double",
+  "bool",
+  "boolean",
+  "datetime",
+  "date",
+  "timespan",
+  "time",
+  "dynamic",
+] as const;
+
+/** The `flags=` of `parse kind=regex`: U (ungreedy), i (ignore case), m (multi-line), s (`.` matches `\n`). */
+const REGEX_FLAGS = /^[Uims]+$/;
+
 /** The types `parse` extracts and `mv-expand … to typeof()` casts to. */
 export const PARSE_TYPES = [
   "string",
@@ -534,6 +585,10 @@ class Parser {
   /** The `let` names so far: a name that is a scalar one starts a value, any other a table. */
   private readonly scalarLets = new Set<string>();
   private readonly lets = new Set<string>();
+  /** The `let` functions whose body is a query: a call of one starts a table. */
+  private readonly tabularFunctions = new Set<string>();
+  /** The function whose body is being read (a call of it is recursion) and its parameters (scalar names). */
+  private defining: { name: string; params: Set<string> } | null = null;
 
   constructor(private readonly tokens: Token[]) {}
 
@@ -615,23 +670,102 @@ class Parser {
     if (this.lets.has(name.text)) this.fail(`\`${name.text}\` is defined twice`);
     this.advance();
     this.expectPunct("=", `after \`let ${name.text}\``);
-    if (this.isPunct("(") && this.peek().kind === "ident" && this.isPunct(":", this.peek(2)))
-      this.fail("functions (`let f = (x: long) { … }`) are not supported");
-    const value: LetStatement["value"] = this.startsTable()
-      ? { kind: "tabular", query: this.pipeline() }
-      : { kind: "scalar", expr: this.expr() };
+    let value: LetStatement["value"];
+    if (this.startsFunction()) {
+      value = this.functionValue(name.text);
+    } else if (this.isWord("materialize") && this.isPunct("(", this.peek())) {
+      const call = this.advance();
+      this.expectPunct("(", "after `materialize`");
+      this.enter(call.pos);
+      try {
+        value = { kind: "tabular", query: this.pipeline(), materialized: true };
+      } finally {
+        this.leave();
+      }
+      this.expectPunct(")", "to close `materialize(`");
+      if (!this.isPunct(";"))
+        this.fail(
+          `\`materialize(…)\` is the whole value of a \`let\`: expected \`;\`, found ${shown(this.token)}`,
+        );
+    } else {
+      value = this.startsTable()
+        ? { kind: "tabular", query: this.pipeline() }
+        : { kind: "scalar", expr: this.expr() };
+    }
     if (!this.isPunct(";"))
       this.fail(`expected \`;\` after \`let ${name.text} = …\`, found ${shown(this.token)}`);
     this.advance();
     // Declared after its value is read: a `let` cannot name itself (no recursion).
     this.lets.add(name.text);
     if (value.kind === "scalar") this.scalarLets.add(name.text);
+    if (value.kind === "function" && value.body.kind === "tabular") this.tabularFunctions.add(name.text);
     return { name: name.text, pos: start.pos, value };
   }
 
+  /** `(` `)` `{` or `(` name `:` after `let f =`: a function. */
+  private startsFunction(): boolean {
+    if (!this.isPunct("(")) return false;
+    if (this.isPunct(")", this.peek())) return this.isPunct("{", this.peek(2));
+    return this.peek().kind === "ident" && this.isPunct(":", this.peek(2));
+  }
+
   /**
-   * Whether a `let` value is a query: it starts with `union`, `_GetWatchlist(…)`, or a name followed by `|`, `;`
-   * or `)` that is not a scalar `let` (a scalar `let` can name no column) — looking through opening parentheses.
+   * `(name: type, …) { body }`: the body is one value or one query, and sees the parameters and the `let`s before
+   * the function (not the function itself: no recursion).
+   */
+  private functionValue(name: string): LetStatement["value"] {
+    const open = this.expectPunct("(", "");
+    const params: FunctionParam[] = [];
+    while (!this.isPunct(")")) {
+      if (params.length) this.expectPunct(",", "between the parameters");
+      if (params.length >= 16) this.fail("a function takes at most 16 parameters");
+      const param = this.token;
+      if (param.kind !== "ident" || param.text.startsWith("$") || ["true", "false"].includes(param.text))
+        this.fail(`expected a parameter name, found ${shown(param)}`);
+      if (params.some((p) => p.name === param.text))
+        this.fail(`the parameter \`${param.text}\` appears twice`);
+      if (this.lets.has(param.text))
+        this.fail(`\`${param.text}\` is a \`let\` already: give the parameter another name`);
+      this.advance();
+      this.expectPunct(":", `after the parameter \`${param.text}\``);
+      if (this.isPunct("("))
+        this.fail("tabular parameters (`T: (*)`) are not supported: a function takes values");
+      const type = this.token;
+      if (type.kind !== "ident" || !(PARAMETER_TYPES as readonly string[]).includes(type.text))
+        this.fail(`expected a type (${PARAMETER_TYPES.join(", ")}), found ${shown(type)}`);
+      this.advance();
+      if (this.isPunct("=")) this.fail("default values of parameters are not supported: pass every argument");
+      params.push({ name: param.text, type: type.text, pos: param.pos });
+    }
+    this.advance();
+    this.expectPunct("{", "to start the body of the function");
+    if (this.isWord("let")) this.fail("a function's body is one value or one query (no `let` inside)");
+    this.enter(open.pos);
+    this.defining = { name, params: new Set(params.map((p) => p.name)) };
+    try {
+      const body: Extract<LetStatement["value"], { kind: "function" }>["body"] = this.startsTable()
+        ? { kind: "tabular", query: this.pipeline() }
+        : { kind: "scalar", expr: this.expr() };
+      if (!this.isPunct("}"))
+        this.fail(`expected \`}\` to close the body of \`${name}\`, found ${shown(this.token)}`);
+      this.advance();
+      return { kind: "function", params, body };
+    } finally {
+      this.defining = null;
+      this.leave();
+    }
+  }
+
+  /** A call of the function being defined: refused (the body cannot see its own name anyway). */
+  private noRecursion(name: Token): void {
+    if (this.defining?.name === name.text)
+      this.fail(`\`${name.text}\` calls itself: recursion is not supported`, name.pos);
+  }
+
+  /**
+   * Whether a `let` value (a function's body, the argument of `toscalar`) is a query: it starts with `union`,
+   * `_GetWatchlist(…)`, a call of a function whose body is a query, or a name followed by `|`, `;`, `)` or `}`
+   * that is not a scalar `let` or a parameter (which name no column) — looking through opening parentheses.
    */
   private startsTable(): boolean {
     let ahead = 0;
@@ -640,9 +774,15 @@ class Parser {
     if (token.kind !== "ident" || token.text.startsWith("$")) return false;
     if (token.text === "_GetWatchlist" || token.text === "union") return true;
     const next = this.peek(ahead + 1);
+    if (this.tabularFunctions.has(token.text) && this.isPunct("(", next)) return true;
     if (["true", "false"].includes(token.text) || this.scalarLets.has(token.text)) return false;
+    if (this.defining?.params.has(token.text)) return false;
     return (
-      next.kind === "eof" || this.isPunct("|", next) || this.isPunct(";", next) || this.isPunct(")", next)
+      next.kind === "eof" ||
+      this.isPunct("|", next) ||
+      this.isPunct(";", next) ||
+      this.isPunct(")", next) ||
+      this.isPunct("}", next)
     );
   }
 
@@ -687,20 +827,28 @@ class Parser {
       }
     }
     if (token.kind !== "ident" || token.text.startsWith("$")) this.fail(expected);
+    if (this.isPunct("(", this.peek())) {
+      if (token.text === "materialize")
+        this.fail("`materialize(…)` is the value of a tabular `let`: let t = materialize(query);");
+      if (token.text === "toscalar") this.fail("`toscalar(…)` is a value, not a table");
+      this.noRecursion(token);
+      return { ...this.call(), kind: "call" };
+    }
     this.advance();
     return { kind: "table", name: token.text, pos: token.pos };
   }
 
-  /** After `union`: `[kind=outer] [withsource=Name] table, table…`. */
+  /** After `union`: `[kind=inner|outer] [withsource=Name] table, table…`. */
   private unionSpec(): UnionSpec {
     let withSource: Name | undefined;
+    let inner = false;
     for (;;) {
       if (this.isWord("kind") && this.isPunct("=", this.peek())) {
         this.advance();
         this.advance();
-        if (!this.isWord("outer"))
-          this.fail(`\`union\` supports kind=outer (the default), found ${shown(this.token)}`);
-        this.advance();
+        if (!this.isWord("outer") && !this.isWord("inner"))
+          this.fail(`\`union\` kinds are outer (the default) and inner, found ${shown(this.token)}`);
+        inner = this.advance().text === "inner";
       } else if (this.isWord("withsource") && this.isPunct("=", this.peek())) {
         this.advance();
         this.advance();
@@ -712,7 +860,7 @@ class Parser {
     const tables = this.list(() =>
       this.tableOperand(`\`union\` takes tables, \`let\` names or (queries), found ${shown(this.token)}`),
     );
-    return { withSource, tables };
+    return { inner, withSource, tables };
   }
 
   private watchlistRef(): WatchlistRef {
@@ -931,11 +1079,30 @@ class Parser {
     return { name: token.text, pos: token.pos };
   }
 
-  /** `parse [kind=simple] expr with * "text" name:type "text" *`. */
+  /** `parse [kind=simple|regex [flags=Uims]] expr with * "text" name:type "text" *`. */
   private parse(pos: Position): Operator {
     const kind = this.kindWord();
-    if (kind && kind.text !== "simple")
-      this.fail(`\`parse\` supports kind=simple (the default), found ${shown(kind)}`, kind.pos);
+    if (kind && kind.text !== "simple" && kind.text !== "regex")
+      this.fail(`\`parse\` kinds are simple (the default) and regex, found ${shown(kind)}`, kind.pos);
+    let regex: { flags: string; pos: Position } | undefined;
+    if (kind?.text === "regex") {
+      regex = { flags: "", pos: kind.pos };
+      if (this.isWord("flags") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        const flags = this.token;
+        const text = flags.kind === "string" ? (flags.value as string) : flags.text;
+        if ((flags.kind !== "ident" && flags.kind !== "string") || !REGEX_FLAGS.test(text))
+          this.fail(
+            `\`flags\` of \`parse kind=regex\` are U (ungreedy), i (ignore case), m (^ and $ at line breaks) and s (. matches a line break), found ${shown(flags)}`,
+          );
+        if (new Set(text).size !== text.length) this.fail(`a flag appears twice in \`${text}\``);
+        this.advance();
+        regex = { flags: text, pos: flags.pos };
+      }
+    } else if (this.isWord("flags") && this.isPunct("=", this.peek())) {
+      this.fail("`flags` apply to `parse kind=regex`");
+    }
     const expr = this.expr();
     this.expectWord("with", "after the value `parse` reads");
     const parts: ParsePart[] = [];
@@ -960,7 +1127,7 @@ class Parser {
       }
     }
     if (!parts.length) this.fail('expected a pattern after `with`, e.g. * "user=" user " " *');
-    return { kind: "parse", expr, parts, pos };
+    return { kind: "parse", expr, parts, regex, pos };
   }
 
   /** A column name: an identifier or `['any text']`. */
@@ -1280,7 +1447,13 @@ class Parser {
         if (token.text === "_GetWatchlist")
           this.fail("`_GetWatchlist('alias')` is used in `in (…)`, in `lookup`, or as the table of a query");
         if (token.text === "dynamic" && this.isPunct("(", this.peek())) return this.dynamic();
-        if (this.isPunct("(", this.peek())) return this.call();
+        if (token.text === "toscalar" && this.isPunct("(", this.peek())) return this.toscalar();
+        if (token.text === "materialize" && this.isPunct("(", this.peek()))
+          this.fail("`materialize(…)` is the value of a tabular `let`: let t = materialize(query);");
+        if (this.isPunct("(", this.peek())) {
+          this.noRecursion(token);
+          return this.call();
+        }
         if (token.text.startsWith("$")) this.fail(`unexpected ${shown(token)}`);
         this.advance();
         return { kind: "column", name: token.text, pos: token.pos };
@@ -1368,7 +1541,25 @@ class Parser {
     return { kind: "dynamic", value, pos: start.pos };
   }
 
-  private call(): Expr {
+  /** `toscalar(query)`: a query in a value's place. */
+  private toscalar(): Expr {
+    const name = this.advance();
+    this.expectPunct("(", "after `toscalar`");
+    this.enter(name.pos);
+    try {
+      if (!this.startsTable())
+        this.fail(
+          `\`toscalar\` takes a query, e.g. toscalar(Events | summarize count()), found ${shown(this.token)}`,
+        );
+      const query = this.pipeline();
+      this.expectPunct(")", "to close `toscalar(`");
+      return { kind: "toscalar", query, pos: name.pos };
+    } finally {
+      this.leave();
+    }
+  }
+
+  private call(): Extract<Expr, { kind: "call" }> {
     const name = this.advance();
     this.enter(name.pos);
     try {

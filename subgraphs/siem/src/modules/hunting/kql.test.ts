@@ -14,7 +14,7 @@ import { migrateAll } from "../../../../../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "../../../../../test/utils/database";
 import { EventIngest } from "../events/event-ingest";
 import { HuntQueryError, isoDuration, runHunt, type HuntOutcome } from "./hunt-runner";
-import { compileKql, type CompileOptions } from "./kql-compiler";
+import { compileKql, embeddedRegex, type CompileOptions } from "./kql-compiler";
 import { KQL_LIMITS, KqlError, parseKql } from "./kql-parser";
 import { WatchlistsService } from "./watchlists.service";
 
@@ -174,7 +174,6 @@ describe("hunting query errors", () => {
     ["let t = Events;\nEvents | where actor_user in (t)", "2:31 `t` is a tabular `let`: read it as a table"],
     ["let n = 5;\nn | take 1", "2:1 `n` is a scalar `let` (a value), not a table"],
     ["let who = actor_user;\nEvents", "1:11 unknown table `actor_user`"],
-    ["let f = (x: long) { x };\nEvents", "1:9 functions (`let f = (x: long) { … }`) are not supported"],
     ["Events | where status == nope", "1:26 unknown column `nope`"],
     ["let t = Events;\nEvents | take 1;\nt", "2:16 unexpected `;`"],
     ["let n = 'ten';\nEvents | take n", "2:15 `take` and `top` take a whole number of rows ≥ 0"],
@@ -186,7 +185,7 @@ describe("hunting query errors", () => {
       "3:23 `has` takes a string literal term",
     ],
     // join
-    ["Events | join kind=fullouter (Events) on id", "1:20 `join` kinds are innerunique, inner, leftouter"],
+    ["Events | join kind=outer (Events) on id", "1:20 `join` kinds are innerunique, inner, leftouter"],
     [
       "Events | join (Events | project x = 1) on id",
       "1:43 the right side of `join` has no column `id` (its columns: x)",
@@ -210,7 +209,11 @@ describe("hunting query errors", () => {
     ["Events | join ('Events') on id", "1:16 a query starts with a table"],
     // union
     ["union withsource=time Events, Events", "1:18 `union` makes two columns named `time`"],
-    ["union kind=inner Events, Authentication", "1:12 `union` supports kind=outer (the default)"],
+    ["union kind=left Events, Authentication", "1:12 `union` kinds are outer (the default) and inner"],
+    [
+      "union kind=inner (Events | project a = 1), (Events | project a = 'x')",
+      "1:1 the tables of `union kind=inner` have no column in common",
+    ],
     ["union Events, nosuch", "1:15 unknown table `nosuch`"],
     [`union ${Array(17).fill("Events").join(", ")}`, "a query reads at most 16 tables"],
     // dynamic and mv-expand
@@ -251,10 +254,130 @@ describe("hunting query errors", () => {
     ["Events | parse message with * a *", "1:31 put a string between two parts"],
     ['Events | parse message with * "x" *', "1:10 a `parse` pattern extracts at least one column"],
     ['Events | parse message with * "x" n:foo', "1:37 expected a type (string, long"],
-    ['Events | parse kind=regex message with * "x" n', "1:21 `parse` supports kind=simple"],
+    [
+      'Events | parse kind=relaxed message with * "x" n',
+      "1:21 `parse` kinds are simple (the default) and regex",
+    ],
     ['Events | parse message with "a" n "b" n', "1:39 the column `n` appears twice in the pattern"],
     ["Events | parse message", "1:23 expected `with` after the value `parse` reads"],
     ["Events | parse message with", "1:28 expected a pattern after `with`"],
+  ])("%j → %s", (query, expected) => {
+    expect(errorOf(query)).toContain(expected);
+  });
+
+  it.each([
+    // toscalar and materialize
+    [
+      "Events | where dst_port > toscalar(5)",
+      "1:36 `toscalar` takes a query, e.g. toscalar(Events | summarize count())",
+    ],
+    [
+      "let n = 1;\nEvents | where dst_port > toscalar(n)",
+      "2:36 `toscalar` takes a query, e.g. toscalar(Events | summarize count()), found `n`",
+    ],
+    ["Events | where dst_port > toscalar(Evnts | count)", "1:36 unknown table `Evnts`"],
+    [
+      "Events | where dst_port > toscalar(Events | count",
+      "1:50 expected `)` to close `toscalar(`, found the end of the query",
+    ],
+    [
+      "let n = toscalar(Events | count);\nEvents | take n",
+      "2:15 `take` and `top` take a whole number of rows ≥ 0",
+    ],
+    ["Events | where toscalar(Events | count) == 'x'", "1:41 cannot compare long with string using `==`"],
+    [
+      "Events | where toscalar(Events | project-away id, time, class_uid, activity_id, severity_id, status, message, actor_user, src_ip, src_port, dst_ip, dst_port, device, resource_id, operation, src_country, connector, source_event_id, attributes) == 1",
+      "1:16 the query of `toscalar` keeps no column",
+    ],
+    ["Events | join toscalar(Events | count) on id", "1:15 `toscalar(…)` is a value, not a table"],
+    [
+      "let t = materialize(Events) | take 1;\nt",
+      "1:29 `materialize(…)` is the whole value of a `let`: expected `;`, found `|`",
+    ],
+    ["Events | join materialize(Events) on id", "1:15 `materialize(…)` is the value of a tabular `let`"],
+    ["Events | extend x = materialize(Events)", "1:21 `materialize(…)` is the value of a tabular `let`"],
+    ["let t = materialize(5);\nt", "1:21 a query starts with a table"],
+    // join kinds
+    [
+      "Events | join kind=fullouter (Events | project x = 1) on id",
+      "1:58 the right side of `join` has no column `id` (its columns: x)",
+    ],
+    ["Events | join kind=rightouter (Events) on attributes", "1:43 convert a dynamic `join` key first"],
+    // parse kind=regex
+    ['Events | parse kind=regex message with "(a" x', "1:40 a `(` of the regular expression is not closed"],
+    [
+      'Events | parse kind=regex message with "a)" x',
+      "1:40 the regular expression has a `)` without its `(`",
+    ],
+    ['Events | parse kind=regex message with "[a" x', "1:40 a `[` of the regular expression is not closed"],
+    [
+      'Events | parse kind=regex message with @"(a)\\1" x',
+      "1:40 back references (`\\1`) are not supported in `parse kind=regex`",
+    ],
+    [
+      'Events | parse kind=regex message with "(?i)a" x',
+      "1:40 embedded options such as `(?i)` are not supported",
+    ],
+    ['Events | parse kind=regex message with @"a\\" x', "1:40 a regular expression cannot end with `\\`"],
+    [
+      'Events | parse kind=regex flags=Ux message with "a" x',
+      "1:33 `flags` of `parse kind=regex` are U (ungreedy)",
+    ],
+    ['Events | parse kind=regex flags=ii message with "a" x', "1:33 a flag appears twice in `ii`"],
+    ['Events | parse flags=U message with "a" x', "1:16 `flags` apply to `parse kind=regex`"],
+    ['Events | parse kind=regex message with "a" x x', "1:46 put a string between two parts"],
+    [
+      `Events | parse kind=regex message with '${"a".repeat(300)}' x '${"b".repeat(300)}'`,
+      "1:10 the regular expressions of a `parse` pattern are at most 512 characters together",
+    ],
+    // let functions
+    ["let f = (x: long) { f(x) };\nEvents", "1:21 `f` calls itself: recursion is not supported"],
+    [
+      "let f = (x: long) { Events | join f(x) on id };\nEvents",
+      "1:35 `f` calls itself: recursion is not supported",
+    ],
+    ["let f = (x: long) { x };\nEvents | extend y = f()", "2:21 `f` takes 1 argument (x: long), got 0"],
+    [
+      "let f = (x: long, s: string) { x };\nEvents | extend y = f(1, 2)",
+      "2:26 argument 2 of `f` is `s: string`, not a long (convert it with tostring(…))",
+    ],
+    [
+      "let f = (x: bool) { x };\nEvents | where f(dst_port)",
+      "2:18 argument 1 of `f` is `x: bool`, not a long",
+    ],
+    ["let f = (T: (*)) { T };\nEvents", "1:13 tabular parameters (`T: (*)`) are not supported"],
+    ["let f = (x: long = 1) { x };\nEvents", "1:18 default values of parameters are not supported"],
+    ["let f = (x: foo) { x };\nEvents", "1:13 expected a type (string, long"],
+    ["let f = (x: long, x: long) { x };\nEvents", "1:19 the parameter `x` appears twice"],
+    ["let x = 1;\nlet f = (x: long) { x };\nEvents", "2:10 `x` is a `let` already"],
+    ["let f = (x: long) { let y = x; y };\nEvents", "1:21 a function's body is one value or one query"],
+    ["let f = (x: long) { x + 1;\nEvents", "1:26 expected `}` to close the body of `f`, found `;`"],
+    [
+      "let f = () { strlen(device) };\nEvents | extend d = f()",
+      "1:21 unknown name `device`: the body of `f` sees its parameters and the `let`s before it",
+    ],
+    ["let f = () { 1 };\nf() | take 1", "2:1 `f` returns a value, not a table"],
+    [
+      "let f = () { Events };\nEvents | extend x = f()",
+      "2:21 `f` returns a table: use it where a table goes",
+    ],
+    ["let f = () { Events };\nf | take 1", "2:1 `f` is a function: call it, `f(…)`"],
+    ["let f = () { 1 };\nEvents | extend x = f", "2:21 `f` is a function: call it, `f(…)`"],
+    ["let strlen = (s: string) { 1 };\nEvents", "1:1 `strlen` is a built-in function"],
+    ["let t = Events;\nt() | take 1", "2:1 `t` is a table, not a function"],
+    ["nosuch(1) | take 1", "1:1 unknown function `nosuch`"],
+    [
+      "let f = (n: long) { Events | where dst_port == n };\nf(dst_port) | take 1",
+      "2:3 unknown name `dst_port`: the arguments of a function in a table's place are values",
+    ],
+    [
+      "let f = (c: long) { toscalar(Events | where class_uid == c | count) };\nEvents | extend n = f(class_uid)",
+      "1:58 `c` holds a value of the row here, and `toscalar()` is computed once for the whole query",
+    ],
+    [
+      "let f = (n: long) { Events | take n };\nf(1 + 1)",
+      "1:35 `take` and `top` take a whole number of rows ≥ 0",
+    ],
   ])("%j → %s", (query, expected) => {
     expect(errorOf(query)).toContain(expected);
   });
@@ -292,6 +415,44 @@ describe("hunting query errors", () => {
     );
   });
 
+  it("counts the tables of `toscalar` against the limit, those of a scalar `let` holding one once", () => {
+    const tables = (n: number) => Array(n).fill("Events").join(", ");
+    expect(errorOf(`union ${tables(15)} | where dst_port > toscalar(Events | count)`)).toBe("no error");
+    expect(errorOf(`union ${tables(16)} | where dst_port > toscalar(Events | count)`)).toContain(
+      "1:162 a query reads at most 16 tables",
+    );
+    const let_ = "let n = toscalar(Events | summarize max(dst_port));\n";
+    expect(errorOf(`${let_}union ${tables(15)} | where dst_port == n or src_port == n or n > 1`)).toBe(
+      "no error",
+    );
+    expect(errorOf(`${let_}union ${tables(16)} | where dst_port == n`)).toContain(
+      "a query reads at most 16 tables",
+    );
+  });
+
+  it("counts the tables a function reads at every call, and each call and parameter as a `let` use", () => {
+    const calls = (n: number) => Array(n).fill("f(1)").join(", ");
+    const f = "let f = (p: long) { Events | where dst_port == p };\n";
+    expect(errorOf(`${f}union ${calls(16)}`)).toBe("no error");
+    expect(errorOf(`${f}union ${calls(17)}`)).toContain("a query reads at most 16 tables");
+    // f uses its parameter ten times; g nests three calls: each use costs what its argument cost.
+    const tenfold = Array(10).fill("x").join(" + ");
+    const nested = `let f = (x: long) { ${tenfold} };\nlet g = (x: long) { f(f(f(x))) };\nEvents | where dst_port == g(1)`;
+    expect(errorOf(nested)).toContain("a query uses scalar `let`s at most 1000 times");
+    expect(
+      errorOf(
+        `let f = (x: long) { ${tenfold} };\nlet g = (x: long) { f(f(x)) };\nEvents | where dst_port == g(1)`,
+      ),
+    ).toBe("no error");
+  });
+
+  it("makes the groups of `parse kind=regex` strings non-capturing, and `flags=U` lazy", () => {
+    const at = { offset: 0, line: 1, column: 1 };
+    expect(embeddedRegex("(a|b)+ (?:c)*?[()]{2,3}\\(x?", false, at)).toBe("(?:a|b)+ (?:c)*?[()]{2,3}\\(x?");
+    expect(embeddedRegex("(a|b)+ (?:c)*?[()]{2,3}\\(x?", true, at)).toBe("(?:a|b)+? (?:c)*[()]{2,3}?\\(x??");
+    expect(embeddedRegex("[]a[:alpha:]]+(?=x)(?<!y)", false, at)).toBe("[]a[:alpha:]]+(?=x)(?<!y)");
+  });
+
   it("compiles every example of docs/hunting.md", () => {
     const docs = readFileSync("docs/hunting.md", "utf8");
     const blocks = [...docs.matchAll(/```kql\n([\s\S]*?)```/g)].map((m) => m[1]);
@@ -304,7 +465,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([7, 8]);
+    expect([queries.length, rows.length]).toEqual([13, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -424,6 +585,22 @@ describe("compiled SQL", () => {
       ],
       ["union Events, Authentication | join (ProcessActivity) on device", 3],
       ["let w = _GetWatchlist('vip');\nEvents | join kind=leftsemi w on $left.actor_user == $right.UPN", 2],
+      [
+        "let t = materialize(Authentication);\nt | join kind=fullouter (ProcessActivity) on device | join kind=rightouter t on id",
+        2,
+      ],
+      [
+        "union kind=inner Events, (Authentication | project id), (_GetWatchlist('vip') | project id = SearchKey)",
+        3,
+      ],
+      [
+        "let n = toscalar(Events | count);\nAuthentication | where dst_port < n and src_port < toscalar(NetworkActivity | summarize max(dst_port))",
+        3,
+      ],
+      [
+        "let f = (ip: string) { Authentication | where src_ip == ip };\nlet g = (x: long) { x + toscalar(Events | count) };\nf('a') | union f('b') | where g(1) > 0",
+        3,
+      ],
     ] as const) {
       const { sql } = compileKql(parseKql(query), OPTIONS);
       const tables = sql.match(/FROM (events e|watchlist_items wi) WHERE/g) ?? [];
@@ -434,6 +611,38 @@ describe("compiled SQL", () => {
       expect([tables.length, filtered.length]).toEqual([reads, reads]);
       expect(sql.match(/\bevents\b/g)?.length ?? 0).toBe(sql.match(/FROM events e WHERE/g)?.length ?? 0);
     }
+  });
+
+  it("marks a `materialize()` let's common table expression, and numbers only the parameters it uses", () => {
+    const { sql, params } = compileKql(
+      parseKql(
+        "let f = (unused: string, port: long) { Events | where dst_port == port };\nlet t = materialize(f('never in the SQL', 22));\nt | count",
+      ),
+      OPTIONS,
+    );
+    expect(sql).toMatch(/^WITH l0 AS MATERIALIZED \(SELECT /);
+    expect(params).not.toContain("never in the SQL");
+    expect(params).toContain(22);
+    const numbers = [...sql.matchAll(/\$([0-9]+)\b/g)].map((m) => Number(m[1]));
+    expect(new Set(numbers)).toEqual(new Set(params.map((_, i) => i + 1)));
+  });
+
+  it("passes `parse kind=regex` patterns and flags as parameters", () => {
+    const { sql, params, regexes } = compileKql(
+      parseKql(
+        `Events | parse kind=regex flags=Ui message with "(x'); DROP TABLE events; --" rest:long @"\\s+[0-9]{2}" *`,
+      ),
+      OPTIONS,
+    );
+    expect(sql).not.toContain("DROP");
+    expect(regexes).toEqual([
+      {
+        pattern: "(?:x'); DROP TABLE events; --([+-]?[0-9]+)\\s+?[0-9]{2}?.*?",
+        flags: "ip",
+        position: { offset: 48, line: 1, column: 49 },
+      },
+    ]);
+    expect(params).toEqual(expect.arrayContaining([regexes[0].pattern, "ip"]));
   });
 
   it("scopes watchlist reads to the tenant too", () => {
@@ -953,6 +1162,196 @@ describe("hunts over a seeded event store", () => {
     ],
   ])("%s", async (query, expected) => {
     expect(await rows(query)).toEqual(expected);
+  });
+
+  it.each<[string, Array<Record<string, unknown>>]>([
+    // rightouter and fullouter: the unmatched rows of the right side (or both), nulls for the other side.
+    [
+      'Authentication | where status == "Success" | project actor_user, ok = time | join kind=rightouter (Authentication | where status == "Failure" | project actor_user, source_event_id) on actor_user | project source_event_id, ok, actor_user, actor_user1 | order by source_event_id asc',
+      [
+        {
+          source_event_id: "a1",
+          ok: "2026-11-20T09:20:00.000Z",
+          actor_user: "alice@contoso.com",
+          actor_user1: "alice@contoso.com",
+        },
+        {
+          source_event_id: "a2",
+          ok: "2026-11-20T09:20:00.000Z",
+          actor_user: "alice@contoso.com",
+          actor_user1: "alice@contoso.com",
+        },
+        {
+          source_event_id: "a3",
+          ok: "2026-11-20T09:20:00.000Z",
+          actor_user: "alice@contoso.com",
+          actor_user1: "alice@contoso.com",
+        },
+        { source_event_id: "a5", ok: null, actor_user: null, actor_user1: "Bob@Contoso.com" },
+      ],
+    ],
+    [
+      // A null key matches nothing: the event without an account stays unmatched.
+      'Authentication | summarize s = countif(status == "Success") by actor_user | where s > 0 | join kind=fullouter (Events | where isnotempty(device) | summarize d = count() by actor_user) on actor_user | project actor_user, s, actor_user1, d | order by actor_user asc nulls last, actor_user1 asc',
+      [
+        { actor_user: "alice@contoso.com", s: 1, actor_user1: null, d: null },
+        { actor_user: null, s: null, actor_user1: null, d: 1 },
+        { actor_user: null, s: null, actor_user1: "SYSTEM", d: 1 },
+      ],
+    ],
+    [
+      "Events | join kind=fullouter (Events | extend port = todouble(src_port)) on $left.src_port == $right.port | summarize both = countif(isnotempty(id) and isnotempty(id1)), left = countif(isempty(id1)), right = countif(isempty(id))",
+      [{ both: 6, left: 2, right: 2 }],
+    ],
+    // union kind=inner: the columns (name and type) every table has.
+    [
+      "union kind=inner withsource=T (Authentication | project source_event_id, actor_user, n = 1), (ProcessActivity | project source_event_id, device, n = 'x') | order by source_event_id asc",
+      [
+        { T: "union_arg0", source_event_id: "a1" },
+        { T: "union_arg0", source_event_id: "a2" },
+        { T: "union_arg0", source_event_id: "a3" },
+        { T: "union_arg0", source_event_id: "a4" },
+        { T: "union_arg0", source_event_id: "a5" },
+        { T: "union_arg1", source_event_id: "a7" },
+      ],
+    ],
+    [
+      "NetworkActivity | union kind=inner (ProcessActivity | project device, time) | project-away time | order by device asc",
+      [{ device: "vm-web-01" }, { device: "vm-web-01" }],
+    ],
+    // toscalar: the first column of the first row, once for the whole query.
+    [
+      "let last = toscalar(Authentication | summarize max(time));\nEvents | where time > last | project source_event_id | order by source_event_id asc",
+      [{ source_event_id: "a6" }, { source_event_id: "a7" }, { source_event_id: "a8" }],
+    ],
+    [
+      "Events | where dst_port == toscalar(NetworkActivity | summarize max(dst_port)) | project source_event_id",
+      [{ source_event_id: "a6" }],
+    ],
+    [
+      "let perUser = toscalar(Authentication | summarize n = count() by actor_user | summarize avg(n));\nAuthentication | summarize n = count() by actor_user | where n > perUser | project actor_user, perUser",
+      [{ actor_user: "alice@contoso.com", perUser: 2.5 }],
+    ],
+    [
+      "Events | extend first = toscalar(Authentication | order by time asc | project source_event_id), last = toscalar(Authentication | top 1 by time desc | project source_event_id) | distinct first, last",
+      [{ first: "a1", last: "a5" }],
+    ],
+    [
+      'Events | extend x = toscalar(Events | where status == "nope" | project actor_user) | summarize n = countif(isnull(x))',
+      [{ n: 8 }],
+    ],
+    ["let n = toscalar(ProcessActivity | count);\nEvents | where severity_id > n | count", [{ Count: 1 }]],
+    // materialize: a common table expression Postgres computes once.
+    [
+      'let failures = materialize(Authentication | where status == "Failure");\nfailures | join kind=inner (failures | summarize n = count() by actor_user) on actor_user | summarize n = max(n) by actor_user | order by n desc',
+      [
+        { actor_user: "alice@contoso.com", n: 3 },
+        { actor_user: "Bob@Contoso.com", n: 1 },
+      ],
+    ],
+    // parse kind=regex: the strings are regular expressions; greedy unless flags=U; the first match anywhere.
+    [
+      'Events | where source_event_id == "a1" | parse kind=regex message with "(Sign|Log)-in " verb ": " * | project verb',
+      [{ verb: "failed" }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend m = "a=1, b=2, c=3" | parse kind=regex m with "a=" greedy "," * | parse kind=regex flags=U m with "a=" lazy "," * | project greedy, lazy',
+      [{ greedy: "1, b=2", lazy: "1" }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | parse kind=regex flags=i message with "SIGN-IN " verb ":" | parse kind=regex message with "SIGN-IN " other ":" | project verb, other',
+      [{ verb: "failed", other: null }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | extend m = "src port  50001 dst port 22" | parse kind=regex m with @"port\\s+" first:long @"\\D+" second:long | project first, second',
+      [{ first: 50001, second: 22 }],
+    ],
+    [
+      // `.` matches a line break with s only; `^` matches after one with m only.
+      'Events | where source_event_id == "a1" | extend m = "head\\nuser=bob" | parse kind=regex m with "head.user=" a | parse kind=regex flags=s m with "head.user=" b | parse kind=regex m with "^user=" c | parse kind=regex flags=m m with "^user=" d | project a, b, c, d',
+      [{ a: null, b: "bob", c: null, d: "bob" }],
+    ],
+    // let functions: scalar and tabular bodies, inlined with their arguments.
+    [
+      'let isFailure = (s: string) { s == "Failure" };\nAuthentication | where isFailure(status) | count',
+      [{ Count: 4 }],
+    ],
+    [
+      'let tag = (who: string, n: long) { strcat(who, "#", tostring(n)) };\nAuthentication | summarize n = count() by actor_user | project t = tag(actor_user, n) | order by t asc',
+      [{ t: "Bob@Contoso.com#1" }, { t: "alice@contoso.com#4" }],
+    ],
+    [
+      "let twice = (x: long) { x * 2 };\nlet quad = (x: long) { twice(twice(x)) };\nlet half = (x: real) { x / 2 };\nNetworkActivity | project q = quad(dst_port), h = half(3)",
+      [{ q: 13556, h: 1.5 }],
+    ],
+    [
+      'let failuresFrom = (ip: string) { Authentication | where status == "Failure" and src_ip == ip };\nfailuresFrom("203.0.113.7") | join kind=leftsemi failuresFrom("203.0.113.7") on id | union failuresFrom("203.0.113.8") | count',
+      [{ Count: 4 }],
+    ],
+    [
+      "let recent = (n: long, term: string) { Events | where message has term | order by time desc | take n };\nrecent(1, 'bad') | project source_event_id",
+      [{ source_event_id: "a2" }],
+    ],
+    [
+      "let countOf = (c: long) { toscalar(Events | where class_uid == c | count) };\nlet since = datetime(2026-11-20T09:30:00Z);\nlet after = (t: datetime) { Events | where time > t };\nafter(since) | extend auth = countOf(3002) | summarize n = count(), auth = max(auth)",
+      [{ n: 3, auth: 5 }],
+    ],
+  ])("%s", async (query, expected) => {
+    expect(await rows(query)).toEqual(expected);
+  });
+
+  it("keeps tenants apart through outer joins, union kind=inner, toscalar, materialize, parse kind=regex and functions", async () => {
+    // B has one alice failure (b1) and a process event (b2); A has eight events. Each construct, as B, sees B's.
+    const constructs = [
+      "Events | join kind=fullouter (Events) on id | summarize ids = make_set(source_event_id), ids1 = make_set(source_event_id1)",
+      "Events | join kind=rightouter (union Events, Authentication) on id | summarize ids = make_set(source_event_id1)",
+      "union kind=inner Events, Authentication, ProcessActivity | summarize ids = make_set(source_event_id)",
+      "Events | extend n = toscalar(Events | count), last = toscalar(Events | top 1 by time desc | project source_event_id) | summarize ids = make_set(source_event_id), n = max(n), last = max(last)",
+      "let all = materialize(Events);\nall | join kind=inner all on id | summarize ids = make_set(source_event_id)",
+      "Events | parse kind=regex flags=U tostring(attributes) with @'\"uid\": ?\"' uid '\"' | summarize ids = make_set(uid)",
+      "let mine = (c: long) { Events | where class_uid != c };\nlet n = (c: long) { toscalar(mine(c) | count) };\nmine(0) | summarize ids = make_set(source_event_id), n = max(n(0))",
+    ];
+    const results = async (identity: typeof A) => {
+      const out: unknown[] = [];
+      for (const query of constructs) out.push(await rows(query, identity));
+      return out;
+    };
+    expect(await results(B)).toEqual([
+      [{ ids: ["b1", "b2"], ids1: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"], n: 2, last: "b2" }],
+      [{ ids: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"], n: 2 }],
+    ]);
+    const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
+    for (const result of ofA) expect(result.ids).toEqual(["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]);
+  });
+
+  it("runs every example query of docs/hunting.md", async () => {
+    const docs = readFileSync("docs/hunting.md", "utf8");
+    const queries = [...docs.matchAll(/```kql\n([\s\S]*?)```/g)]
+      .flatMap((m) => m[1].split(/^\/\/.*$/m))
+      .filter((q) => q.trim());
+    for (const query of queries) {
+      const outcome = await hunt(query).then(
+        (result) => `${result.columns.length > 0}`,
+        (err: Error) => `${err.message} in: ${query}`,
+      );
+      expect(outcome).toBe("true");
+    }
+  });
+
+  it("refuses a bad regular expression before the hunt runs, at its own position, even when no row reaches it", async () => {
+    expect(
+      await failure(
+        "Events\n| where message matches regex 'ok'\n| where false\n| parse kind=regex message with 'a**' x",
+      ),
+    ).toMatch(/line 4, column 33: invalid regular expression \(quantifier operand invalid\)/);
+    expect(await failure("Events | where false and message matches regex '(unclosed'")).toMatch(
+      /line 1, column 48: invalid regular expression \(parentheses \(\) not balanced\)/,
+    );
   });
 
   it("keeps tenants apart in `let`, `join` and `union`", async () => {
