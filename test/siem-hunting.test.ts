@@ -826,4 +826,124 @@ describe("hunting, bookmarks and watchlists", () => {
     ]);
     expect(bad.errors![0].extensions!.position).toEqual({ line: 2, column: 22 });
   });
+
+  it("hunts with outer joins, union kind=inner, toscalar, materialize, parse kind=regex and let functions, each tenant over its own events", async () => {
+    // Tenant C's sign-ins repeat A's sprayed account and source: none may show up in A's hunts, nor A's in C's.
+    const C = "tenant-c";
+    const signIn = (uid: string, time: string, user: string, ip: string, status: string) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip },
+    });
+    ok(
+      await platform.request(
+        IngestEventsDocument,
+        {
+          connector: "OCSF",
+          records: [
+            signIn("c-1", "2026-11-20T08:00:00Z", "lee.gu@contoso.com", "203.0.113.77", "Failure"),
+            signIn("c-2", "2026-11-20T08:01:00Z", "lee.gu@contoso.com", "203.0.113.77", "Success"),
+            signIn("c-3", "2026-11-20T08:02:00Z", "only-c@fabrikam.example", "198.51.100.9", "Failure"),
+          ],
+        },
+        await platform.token([Role.INGESTOR], C),
+      ),
+    );
+    const analystC = await platform.token([Role.ANALYST], C);
+    const queries = {
+      fullouter:
+        'Authentication | where status == "Success" | summarize successes = count() by actor_user\n| join kind=fullouter (Authentication | where status == "Failure" | summarize failures = count() by actor_user) on actor_user\n| summarize accounts = count(), neverSucceeded = countif(isnull(actor_user)), neverFailed = countif(isnull(actor_user1)), users = make_set(coalesce(actor_user, actor_user1), 3)',
+      rightouter:
+        'Authentication | where status == "Success" | distinct actor_user\n| join kind=rightouter (Authentication | where status == "Failure") on actor_user\n| summarize failures = count(), ofAccountsThatNeverSucceeded = countif(isnull(actor_user))',
+      unionInner:
+        'union kind=inner withsource=T (Authentication | project actor_user, src_ip), (Authentication | where status == "Failure" | project actor_user, n = 1)\n| summarize n = count(), columns = dcount(T) by T | order by T asc',
+      toscalar:
+        'let failures = toscalar(Authentication | where status == "Failure" | count);\nAuthentication | where time == toscalar(Authentication | summarize max(time)) | project actor_user, failures',
+      materialize:
+        'let signIns = materialize(Authentication | project actor_user, status);\nsignIns | where status == "Failure" | join kind=leftsemi (signIns | where status == "Success") on actor_user | distinct actor_user | order by actor_user asc',
+      parseRegex:
+        'Authentication | parse kind=regex actor_user with "^" name "@" domain @"\\.(com|example)$" | summarize n = count() by domain | order by domain asc',
+      functions:
+        'let from = (ip: string) { Authentication | where src_ip == ip };\nlet failed = (s: string) { s == "Failure" };\nfrom("203.0.113.77") | summarize failures = countif(failed(status)), n = count()',
+    };
+    const rowsOf = async (token: string) => {
+      const out: Record<string, unknown> = {};
+      for (const [name, query] of Object.entries(queries)) out[name] = (await hunt(query, token)).rows;
+      return out;
+    };
+    expect(await rowsOf(analystC)).toEqual({
+      fullouter: [
+        {
+          accounts: 2,
+          neverSucceeded: 1,
+          neverFailed: 0,
+          users: ["lee.gu@contoso.com", "only-c@fabrikam.example"],
+        },
+      ],
+      rightouter: [{ failures: 2, ofAccountsThatNeverSucceeded: 1 }],
+      unionInner: [
+        { T: "union_arg0", n: 3, columns: 1 },
+        { T: "union_arg1", n: 2, columns: 1 },
+      ],
+      toscalar: [{ actor_user: "only-c@fabrikam.example", failures: 2 }],
+      materialize: [{ actor_user: "lee.gu@contoso.com" }],
+      parseRegex: [
+        { domain: "contoso", n: 2 },
+        { domain: "fabrikam", n: 1 },
+      ],
+      functions: [{ failures: 1, n: 2 }],
+    });
+    // A's own: 21 failures over 14 accounts, 3 of which also signed in (the spray's source alone: 15 of 18).
+    const ofA = await rowsOf(t.analyst);
+    expect(JSON.stringify(ofA)).not.toContain("only-c");
+    expect(ofA).toEqual({
+      fullouter: [
+        {
+          accounts: 14,
+          neverSucceeded: 3,
+          neverFailed: 8,
+          users: ["CONTOSO\\lee.gu", "CONTOSO\\megan.bowen", "adele.vance@contoso.com"],
+        },
+      ],
+      rightouter: [{ failures: 21, ofAccountsThatNeverSucceeded: 5 }],
+      unionInner: [
+        { T: "union_arg0", n: 39, columns: 1 },
+        { T: "union_arg1", n: 21, columns: 1 },
+      ],
+      toscalar: [{ actor_user: "johanna.lorenz@contoso.com", failures: 21 }],
+      materialize: [
+        { actor_user: "johanna.lorenz@contoso.com" },
+        { actor_user: "lee.gu@contoso.com" },
+        { actor_user: "nestor.wilke@contoso.com" },
+      ],
+      parseRegex: [
+        { domain: null, n: 7 },
+        { domain: "contoso", n: 32 },
+      ],
+      functions: [{ failures: 15, n: 18 }],
+    });
+
+    // Misuse is BAD_USER_INPUT with a position, a bad regular expression too when no row would reach it.
+    const recursive = await platform.request(
+      RunHuntDocument,
+      { query: "let f = (n: long) { f(n) };\nEvents", ...DAY },
+      t.analyst,
+    );
+    expect(problems(recursive)).toEqual([
+      "query: line 1, column 21: `f` calls itself: recursion is not supported",
+    ]);
+    const badRegex = await platform.request(
+      RunHuntDocument,
+      { query: "Events | where false\n| parse kind=regex message with 'a**' x", ...DAY },
+      t.analyst,
+    );
+    expect(problems(badRegex)).toEqual([
+      "query: line 2, column 33: invalid regular expression (quantifier operand invalid)",
+    ]);
+    expect(badRegex.errors![0].extensions!.position).toEqual({ line: 2, column: 33 });
+  });
 });
