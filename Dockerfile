@@ -23,4 +23,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/gateway/supergraph.graphql ./gateway/supergraph.graphql
+# Data the subgraphs load before serving (posture's benchmark, the SIEM's rule templates): found from the
+# repository root (the directory of package.json), and a start without it fails.
+COPY --from=build /app/subgraphs/posture/data ./subgraphs/posture/data
+COPY --from=build /app/subgraphs/siem/data ./subgraphs/siem/data
 USER node

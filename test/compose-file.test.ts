@@ -3,7 +3,7 @@
  * variable names against `CONFIG_VARIABLES`, commands against the sources `npm run build` compiles,
  * ports against `loadConfig` defaults, and the services' environment against production validation.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_VARIABLES, loadConfig } from "../subgraphs/common/src/config";
@@ -311,6 +311,17 @@ describe("Dockerfile", () => {
       expect(runtime).toMatch(new RegExp(`^COPY --from=\\S+ \\S*/${item}\\b`, "m"));
     }
     expect(runtime).not.toMatch(/^(CMD|ENTRYPOINT)\b/m);
+  });
+
+  it("copies every subgraph's data directory (loaded before serving) into the runtime stage", () => {
+    const dataDirs = readdirSync(path.join(ROOT, "subgraphs"), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(path.join(ROOT, "subgraphs", e.name, "data")))
+      .map((e) => `subgraphs/${e.name}/data`);
+    expect(dataDirs.length).toBeGreaterThan(0);
+    for (const dir of dataDirs) {
+      const escaped = dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expect(runtime).toMatch(new RegExp(`^COPY --from=\\S+ \\S*${escaped}\\s+\\S*${escaped}\\s*$`, "m"));
+    }
   });
 
   it("has a .dockerignore that keeps local builds, data and secrets out of the context", () => {

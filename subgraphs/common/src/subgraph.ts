@@ -48,6 +48,9 @@ export interface BackgroundWork {
 /** How long outbox events are kept for consumers that resume by cursor. */
 export const OUTBOX_RETENTION_DAYS = 7;
 
+/** Recurring jobs every subgraph runs (graphile-worker crontab syntax, UTC), before the module's own. */
+export const COMMON_CRONTAB = "0 3 * * * outbox_prune";
+
 /** Jobs every subgraph runs (exported for tests). */
 export const commonTaskList = (ds: DataSource): TaskList => commonTasks(ds);
 
@@ -143,7 +146,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
           url,
           schema: module.name,
           tasks: { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log, config) },
-          crontab: ["0 3 * * * outbox_prune", module.crontab ?? ""].join("\n"),
+          crontab: [COMMON_CRONTAB, module.crontab ?? ""].join("\n"),
           log,
         })
       : undefined;
