@@ -6,6 +6,8 @@ import {
   AnalyticsRuleCountDocument,
   CreateNrtRuleLiteralDocument,
   CreateRuleTypedDocument,
+  CreateWatchlistDocument,
+  DeleteWatchlistDocument,
   IngestEventsDocument,
   RuleTemplateDefinitionsDocument,
   SiemAlertsDocument,
@@ -43,6 +45,28 @@ const spray: AnalyticsRuleInput = {
     selectedEntityTypes: ["IP"],
     lookbackDuration: "PT2H",
   },
+};
+
+/** A failed sign-in followed by a successful one for the same account (the example of docs/api.md). */
+const failureThenSuccess: AnalyticsRuleInput = {
+  kind: "SCHEDULED",
+  displayName: "Failed sign-in followed by a success",
+  description: "A failed sign-in and, after it, a successful one for the same account within an hour.",
+  severity: "HIGH",
+  filter: { field: "class_uid", op: "eq", value: 3002 },
+  summarize: {
+    by: ["actor_user"],
+    aggregate: "FILTERS_MATCHED_IN_ORDER",
+    filters: [
+      { name: "failure", filter: { field: "status", op: "eq", value: "Failure" } },
+      { name: "success", filter: { field: "status", op: "eq", value: "Success" } },
+    ],
+  },
+  trigger: { operator: "GTE", threshold: 2 },
+  queryFrequency: "PT10M",
+  queryPeriod: "PT1H",
+  entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
+  alertPerResult: true,
 };
 
 /** An NRT rule on outbound connections to a port, leaving every optional field to its default. */
@@ -110,7 +134,7 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
       severity: "MEDIUM",
       enabled: true,
       filter: spray.filter,
-      summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT", field: "actor_user" },
+      summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT", field: "actor_user", filters: null },
       trigger: { operator: "GTE", threshold: 5 },
       queryFrequency: "PT10M",
       queryPeriod: "PT1H",
@@ -255,6 +279,182 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
       severity: "MEDIUM",
       trigger: { operator: "GTE", threshold: 5 },
       incidentGrouping: { matchingMethod: "SELECTED", lookbackDuration: "PT2H" },
+    });
+  });
+
+  it("creates, reads back and updates a correlation of named filters through the typed input", async () => {
+    const typed = ok(
+      await platform.request(CreateRuleTypedDocument, { input: failureThenSuccess }, admin),
+    ).createAnalyticsRule;
+    const json = ok(
+      await platform.request(CreateRuleTypedDocument, { spec: failureThenSuccess }, admin),
+    ).createAnalyticsRule;
+    expect(typed.spec).toEqual(json.spec);
+    expect(typed.definition.summarize).toEqual({
+      by: ["actor_user"],
+      aggregate: "FILTERS_MATCHED_IN_ORDER",
+      field: null,
+      filters: [
+        { name: "failure", filter: { field: "status", op: "eq", value: "Failure" } },
+        { name: "success", filter: { field: "status", op: "eq", value: "Success" } },
+      ],
+    });
+    expect(typed.definition.trigger).toEqual({ operator: "GTE", threshold: 2 });
+
+    // Unordered, over three filters, two of which must match.
+    const updated = ok(
+      await platform.request(
+        UpdateRuleTypedDocument,
+        {
+          id: typed.id,
+          input: {
+            ...failureThenSuccess,
+            summarize: {
+              by: ["actor_user"],
+              aggregate: "FILTERS_MATCHED",
+              filters: [
+                ...failureThenSuccess.summarize!.filters!,
+                { name: "mfa", filter: { field: "attributes.mfa", op: "eq", value: true } },
+              ],
+            },
+            trigger: { operator: "GTE", threshold: 2 },
+          },
+        },
+        admin,
+      ),
+    ).updateAnalyticsRule;
+    expect(updated.version).toBe(2);
+    expect(updated.definition.summarize).toMatchObject({
+      aggregate: "FILTERS_MATCHED",
+      filters: [{ name: "failure" }, { name: "success" }, { name: "mfa" }],
+    });
+    // A definition read back goes in again unchanged as a typed input.
+    const resent = ok(
+      await platform.request(UpdateRuleTypedDocument, { id: typed.id, input: updated.definition }, admin),
+    ).updateAnalyticsRule;
+    expect(resent.version).toBe(3);
+    expect(resent.definition).toEqual(updated.definition);
+  });
+
+  it("refuses a correlation with no, one, too many or an invalid filter, naming the field, typed and as JSON, on create and update", async () => {
+    const before = await ruleCount();
+    const withFilters = (filters: unknown, trigger: unknown = { operator: "GTE", threshold: 2 }) => ({
+      ...failureThenSuccess,
+      summarize: { ...failureThenSuccess.summarize, filters },
+      trigger,
+    });
+    const named = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        name: `step ${i + 1}`,
+        filter: { field: "status", op: "eq", value: i % 2 ? "Success" : "Failure" },
+      }));
+    const cases: Array<[unknown, string[]]> = [
+      [
+        withFilters([]),
+        [
+          "summarize.filters: must name at least 2 filters (got 0): a correlation of one filter is a COUNT of its events",
+        ],
+      ],
+      [
+        withFilters(named(1), { operator: "GTE", threshold: 1 }),
+        [
+          "summarize.filters: must name at least 2 filters (got 1): a correlation of one filter is a COUNT of its events",
+        ],
+      ],
+      [withFilters(named(11)), ["summarize.filters: must name at most 10 filters (got 11)"]],
+      [
+        withFilters([
+          named(1)[0],
+          { name: "step 1", filter: { field: "dst_port", op: "inCidr", value: ["10.0.0.0/8"] } },
+        ]),
+        [
+          'summarize.filters[1].name: "step 1" is named twice',
+          expect.stringMatching(/^summarize\.filters\[1\]\.filter\.op: /),
+        ],
+      ],
+      [
+        withFilters(named(2), { operator: "GTE", threshold: 3 }),
+        ["trigger.threshold: GTE 3 can never be met: from 0 to 2 of the 2 filters match"],
+      ],
+      [
+        { ...withFilters(named(2)), trigger: null },
+        [
+          "trigger: is required with FILTERS_MATCHED_IN_ORDER: how many of the filters must match (GTE and their number for all of them)",
+        ],
+      ],
+    ];
+    const rule = ok(
+      await platform.request(CreateRuleTypedDocument, { input: failureThenSuccess }, admin),
+    ).createAnalyticsRule;
+    for (const [definition, expected] of cases) {
+      const input = definition as AnalyticsRuleInput;
+      const spec = JSON.parse(JSON.stringify(definition, (_, v: unknown) => (v === null ? undefined : v)));
+      expect(problems(await platform.request(CreateRuleTypedDocument, { input }, admin))).toEqual(expected);
+      expect(problems(await platform.request(CreateRuleTypedDocument, { spec }, admin))).toEqual(expected);
+      expect(
+        problems(await platform.request(UpdateRuleTypedDocument, { id: rule.id, input }, admin)),
+      ).toEqual(expected);
+    }
+    // Nothing was stored, and the rule is as it was.
+    expect(await ruleCount()).toBe(before + 1);
+    const after = ok(
+      await platform.request(AnalyticsRuleByIdDocument, { id: rule.id }, admin),
+    ).analyticsRule!;
+    expect([after.version, after.definition]).toEqual([1, rule.definition]);
+  });
+
+  it("checks the watchlists a correlation's named filters use, and keeps a watchlist one uses from going away", async () => {
+    const vips = ok(
+      await platform.request(
+        CreateWatchlistDocument,
+        { input: { alias: "vips", name: "VIPs", searchKey: "upn", csv: "upn\nceo@contoso.com\n" } },
+        admin,
+      ),
+    ).createWatchlist.watchlist;
+    const vipFilters = (alias: string) => ({
+      ...failureThenSuccess,
+      displayName: "VIP failed sign-in followed by a success",
+      summarize: {
+        ...failureThenSuccess.summarize!,
+        filters: [
+          { name: "failure", filter: { field: "status", op: "eq", value: "Failure" } },
+          {
+            name: "vip success",
+            filter: {
+              all: [
+                { field: "status", op: "eq", value: "Success" },
+                { field: "actor_user", op: "inWatchlist", value: alias },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    expect(
+      problems(await platform.request(CreateRuleTypedDocument, { input: vipFilters("nope") }, admin)),
+    ).toEqual(['summarize.filters[1].filter: no watchlist with the alias "nope"']);
+    ok(await platform.request(CreateRuleTypedDocument, { input: vipFilters("VIPs") }, admin));
+    const inUse = await platform.request(DeleteWatchlistDocument, { id: vips.id }, admin);
+    expect(inUse.errors?.[0].extensions?.code).toBe("CONFLICT");
+    expect(inUse.errors![0].message).toContain('"VIP failed sign-in followed by a success"');
+  });
+
+  it("runs the correlation example of docs/api.md", async () => {
+    const block = /```graphql\n(mutation CorrelationRule[\s\S]*?)```/.exec(
+      readFileSync("docs/api.md", "utf8"),
+    )?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      createAnalyticsRule: { id: string; definition: Record<string, unknown> };
+    }>;
+    const rule = ok(await platform.request(doc, {}, admin)).createAnalyticsRule;
+    expect(rule.definition).toEqual({
+      summarize: {
+        by: ["actor_user"],
+        aggregate: "FILTERS_MATCHED_IN_ORDER",
+        filters: failureThenSuccess.summarize!.filters,
+      },
+      trigger: { operator: "GTE", threshold: 2 },
     });
   });
 

@@ -218,6 +218,75 @@ describe("analytics rule semantics", () => {
     }
   });
 
+  it("fires a correlation of named filters per account when they all matched (in order, for the ordered one), never on another tenant's events", async () => {
+    const tenant = "sem-correlation";
+    const other = "sem-correlation-other";
+    const status = (value: string) => ({ field: "status", op: "eq", value });
+    const correlation = (aggregate: string) =>
+      scheduled({
+        filter: { field: "class_uid", op: "eq", value: 3002 },
+        queryPeriod: "PT1H",
+        summarize: {
+          by: ["actor_user"],
+          aggregate,
+          filters: [
+            { name: "failure", filter: status("Failure") },
+            { name: "success", filter: status("Success") },
+          ],
+        },
+        trigger: { operator: "GTE", threshold: 2 },
+        entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
+        alertPerResult: true,
+      });
+    const ordered = await createRule(tenant, correlation("FILTERS_MATCHED_IN_ORDER"));
+    const unordered = await createRule(tenant, correlation("FILTERS_MATCHED"));
+    const theirs = await createRule(other, correlation("FILTERS_MATCHED_IN_ORDER"));
+    const success = (uid: string, time: Date, user: string) => ({
+      ...failure(uid, time, "203.0.113.7", user),
+      status: "Success",
+    });
+    await ingest(tenant, [
+      // Bob fails, then signs in; Carol signs in, then fails; Erin both at once; Dave only fails here.
+      failure("c-bob-1", at(1), "203.0.113.7", "bob"),
+      success("c-bob-2", at(5), "bob"),
+      success("c-carol-1", at(2), "carol"),
+      failure("c-carol-2", at(6), "203.0.113.7", "carol"),
+      failure("c-erin-1", at(4), "203.0.113.7", "erin"),
+      success("c-erin-2", at(4), "erin"),
+      failure("c-dave-1", at(3), "203.0.113.7", "dave"),
+    ]);
+    // The other tenant has Dave's success after his failure, and a sequence of its own for Frank.
+    await ingest(other, [
+      success("o-dave-2", at(8), "dave"),
+      failure("o-frank-1", at(1), "203.0.113.7", "frank"),
+    ]);
+    const alerted = (tenantId: string, ruleId: string) =>
+      inTenant(ds, tenantId, async (m) =>
+        (
+          (await m.query(
+            `SELECT a.entities, array_agg(e.source_event_id ORDER BY e.source_event_id) AS events
+             FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id) JOIN events e ON e.id = ev.id
+             WHERE a.rule_id = $1 GROUP BY a.id, a.entities ORDER BY a.entities::text`,
+            [ruleId],
+          )) as Array<{ entities: Array<{ value: string }>; events: string[] }>
+        ).map((a) => [a.entities.map((x) => x.value).join(), a.events]),
+      );
+    expect(await run(tenant, ordered, at(10))).toEqual({ alerts: 1, results: 1 });
+    expect(await alerted(tenant, ordered)).toEqual([["bob", ["c-bob-1", "c-bob-2"]]]);
+    expect(await run(tenant, unordered, at(10))).toEqual({ alerts: 3, results: 3 });
+    expect(await alerted(tenant, unordered)).toEqual([
+      ["bob", ["c-bob-1", "c-bob-2"]],
+      ["carol", ["c-carol-1", "c-carol-2"]],
+      ["erin", ["c-erin-1", "c-erin-2"]],
+    ]);
+    expect(await run(other, theirs, at(10))).toEqual({ alerts: 0, results: 0 });
+    // Frank's success, ten minutes later in an overlapping window, completes his sequence there only.
+    await ingest(other, [success("o-frank-2", at(12), "frank")]);
+    expect(await run(other, theirs, at(20))).toEqual({ alerts: 1, results: 1 });
+    expect(await alerted(other, theirs)).toEqual([["frank", ["o-frank-1", "o-frank-2"]]]);
+    expect(await run(tenant, ordered, at(20))).toEqual({ alerts: 0, results: 1 });
+  });
+
   /** The pending `rule_run` job of a rule, if any (graphile-worker's public view leaves the payload out). */
   const pendingRun = async (ruleId: string) => {
     const rows: Array<{ run_at: Date; payload: { windowEnd?: string }; locked_at: Date | null }> =

@@ -124,11 +124,7 @@ describe("Sigma import", () => {
         4,
         "0d5a8e1f-0000-4000-8000-00000000000b",
         "REJECTED",
-        [
-          "UNSUPPORTED_CORRELATION correlation.type",
-          "INVALID_REFERENCE correlation.rules[0]",
-          "MISSING_FIELD correlation.condition",
-        ],
+        ["INVALID_FIELD correlation.rules", "INVALID_REFERENCE correlation.rules[0]"],
       ],
       [5, "0d5a8e1f-0000-4000-8000-00000000000c", "REJECTED", ["MISSING_FIELD detection.condition"]],
       [
@@ -381,6 +377,7 @@ level: medium
       by: ["attributes.user.email_addr"],
       aggregate: "DISTINCT_COUNT",
       field: "src_ip",
+      filters: null,
     });
     expect(await ruleCount(tenant)).toBe(2);
 
@@ -464,14 +461,190 @@ level: medium
     });
     expect(await ruleCount(tenant)).toBe(2);
 
-    // A temporal correlation is rejected with its reason; nothing more is stored.
+    // A temporal correlation of one rule is rejected with its reason; nothing more is stored.
     const temporal = await imported(
       tenant,
       `${failed}---\n${correlations.split("---\n")[0].replace("event_count", "temporal").replace("4d2e3f50", "4d2e3f51")}`,
     );
     expect(temporal.results.map((r) => [r.status, r.problems.map((p) => `${p.code} ${p.path}`)])).toEqual([
       ["REFERENCED", []],
-      ["REJECTED", ["UNSUPPORTED_CORRELATION correlation.type"]],
+      ["REJECTED", ["INVALID_FIELD correlation.rules"]],
+    ]);
+    expect(await ruleCount(tenant)).toBe(2);
+  });
+
+  it("imports temporal and temporal_ordered correlations that fire for an account whose rules all matched (in order), not where one is missing or out of order, never on another tenant's events", async () => {
+    const tenant = "sigma-temporal";
+    const other = "sigma-temporal-other";
+    const rule = (n: number, name: string, title: string, resultType: number) => `title: ${title}
+id: 6a7b8c9d-0000-4000-8000-00000000000${n}
+name: ${name}
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: ${resultType}
+  condition: selection
+level: low
+`;
+    const correlation = (n: number, type: string, title: string) => `title: ${title}
+id: 6a7b8c9d-0000-4000-8000-00000000000${n}
+correlation:
+  type: ${type}
+  rules:
+    - failed_password
+    - signed_in
+  group-by:
+    - UserPrincipalName
+  timespan: 1h
+level: high
+`;
+    const yaml = [
+      rule(1, "failed_password", "Failed password sign-in", 50126),
+      rule(2, "signed_in", "Successful sign-in", 0),
+      correlation(3, "temporal_ordered", "Failed sign-in followed by a success"),
+      correlation(4, "temporal", "Failed and successful sign-ins for one account"),
+    ].join("---\n");
+    const payload = await imported(tenant, yaml, { enabled: true });
+    expect(payload.results.map((r) => [r.status, r.problems])).toEqual([
+      ["REFERENCED", []],
+      ["REFERENCED", []],
+      ["CREATED", []],
+      ["CREATED", []],
+    ]);
+    const [, , ordered, unordered] = payload.results;
+    const filters = [
+      { name: "failed_password", filter: { field: "attributes.error_code", op: "eq", value: 50126 } },
+      { name: "signed_in", filter: { field: "attributes.error_code", op: "eq", value: 0 } },
+    ];
+    expect(ordered.rule).toMatchObject({
+      kind: "SCHEDULED",
+      enabled: true,
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+      definition: {
+        filter: {
+          all: [
+            { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
+            { any: filters.map((f) => f.filter) },
+          ],
+        },
+        summarize: {
+          by: ["attributes.user.email_addr"],
+          aggregate: "FILTERS_MATCHED_IN_ORDER",
+          field: null,
+          filters,
+        },
+        trigger: { operator: "GTE", threshold: 2 },
+        entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+      },
+    });
+    expect(ordered.notes).toContain(
+      "In order means each rule's event strictly after the event of the rule before it: events at the same instant are not in order.",
+    );
+    expect(unordered.rule!.definition.summarize).toMatchObject({ aggregate: "FILTERS_MATCHED", filters });
+    // The other tenant has the same rules.
+    const theirs = (await imported(other, yaml, { enabled: true })).results;
+    expect(theirs.map((r) => r.status)).toEqual(["REFERENCED", "REFERENCED", "CREATED", "CREATED"]);
+
+    const signIn = (id: string, minute: number, user: string, errorCode: number) => ({
+      id,
+      createdDateTime: `2026-11-20T09:${String(minute).padStart(2, "0")}:00Z`,
+      userPrincipalName: user,
+      appDisplayName: "OfficeHome",
+      ipAddress: "198.51.100.7",
+      status: { errorCode },
+    });
+    const ingest = async (tenantId: string, records: object[]) => {
+      const result = ok(
+        await platform.request(
+          IngestEventsDocument,
+          { connector: "ENTRA_SIGNIN", records },
+          await platform.token([Role.INGESTOR], tenantId),
+        ),
+      ).ingestEvents;
+      expect(result.acceptedCount).toBe(records.length);
+    };
+    const megan = "megan.bowen@contoso.com";
+    const alex = "alex.wilber@contoso.com";
+    const diego = "diego.siciliani@contoso.com";
+    const lynne = "lynne.robbins@contoso.com";
+    // Megan fails then signs in; Alex signs in then fails; Diego and Lynne only fail here.
+    await ingest(tenant, [
+      signIn("temporal-megan-failed", 10, megan, 50126),
+      signIn("temporal-megan-success", 20, megan, 0),
+      signIn("temporal-alex-success", 5, alex, 0),
+      signIn("temporal-alex-failed", 15, alex, 50126),
+      signIn("temporal-diego-failed", 12, diego, 50126),
+      signIn("temporal-lynne-failed", 25, lynne, 50126),
+    ]);
+    // The other tenant has the sign-ins that would complete Diego's and Lynne's, and a whole sequence of Diego's.
+    await ingest(other, [
+      signIn("other-diego-success", 40, diego, 0),
+      signIn("other-lynne-success", 35, lynne, 0),
+      signIn("other-alex-failed", 1, alex, 50126),
+    ]);
+
+    const end = new Date("2026-11-20T10:00:00Z");
+    const titles = (tenantId: string, ruleId: string) =>
+      inTenant(ds, tenantId, async (m) =>
+        (
+          (await m.query(`SELECT title FROM alerts WHERE rule_id = $1 ORDER BY title`, [ruleId])) as Array<{
+            title: string;
+          }>
+        ).map((a) => a.title),
+      );
+    // In order: only Megan. Any order: Megan and Alex.
+    expect(await run(tenant, ordered.ruleId!, end)).toEqual({ alerts: 1, results: 1 });
+    expect(await titles(tenant, ordered.ruleId!)).toEqual([
+      `Failed sign-in followed by a success — ${megan}`,
+    ]);
+    expect(await alertedIds(tenant, ordered.ruleId!)).toEqual([
+      "temporal-megan-failed",
+      "temporal-megan-success",
+    ]);
+    const [alert] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT entities, start_time, end_time FROM alerts WHERE rule_id = $1`, [ordered.ruleId]),
+    );
+    expect(alert).toEqual({
+      entities: [{ type: "ACCOUNT", value: megan }],
+      start_time: new Date("2026-11-20T09:10:00Z"),
+      end_time: new Date("2026-11-20T09:20:00Z"),
+    });
+    expect(await run(tenant, unordered.ruleId!, end)).toEqual({ alerts: 2, results: 2 });
+    expect(await titles(tenant, unordered.ruleId!)).toEqual([
+      `Failed and successful sign-ins for one account — ${alex}`,
+      `Failed and successful sign-ins for one account — ${megan}`,
+    ]);
+    expect(await alertedIds(tenant, unordered.ruleId!)).toEqual([
+      "temporal-alex-failed",
+      "temporal-alex-success",
+      "temporal-megan-failed",
+      "temporal-megan-success",
+    ]);
+    // The other tenant's rules see only its own events: Diego's success there follows no failure of its own.
+    for (const r of theirs.slice(2))
+      expect(await run(other, r.ruleId!, end)).toEqual({ alerts: 0, results: 0 });
+    // The same window again raises nothing new.
+    expect(await run(tenant, ordered.ruleId!, end)).toEqual({ alerts: 0, results: 1 });
+
+    // Imported again by id: unchanged; with a longer timespan, a new version of the same rules.
+    const again = await imported(tenant, yaml);
+    expect(again.results.map((r) => [r.status, r.ruleId])).toEqual([
+      ["REFERENCED", null],
+      ["REFERENCED", null],
+      ["UNCHANGED", ordered.ruleId],
+      ["UNCHANGED", unordered.ruleId],
+    ]);
+    const revised = await imported(tenant, yaml.replaceAll("timespan: 1h", "timespan: 2h"));
+    expect(
+      revised.results.map((r) => [r.status, r.ruleId, r.rule?.version ?? null, r.rule?.queryPeriod ?? null]),
+    ).toEqual([
+      ["REFERENCED", null, null, null],
+      ["REFERENCED", null, null, null],
+      ["UPDATED", ordered.ruleId, 2, "PT2H"],
+      ["UPDATED", unordered.ruleId, 2, "PT2H"],
     ]);
     expect(await ruleCount(tenant)).toBe(2);
   });

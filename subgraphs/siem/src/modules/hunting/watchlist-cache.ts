@@ -55,24 +55,32 @@ export function watchlistKeys(tenantId: string): WatchlistLookup {
   return (aliasKey) => cache.get(keyOf(tenantId, aliasKey))?.keys;
 }
 
+/** The watchlist aliases (lower case) one filter of a rule names, and the path of that filter in the rule. */
+export interface WatchlistUse {
+  field: string;
+  aliasKeys: readonly string[];
+}
+
 /**
- * Checks, in the caller's transaction, that the tenant has the watchlists a rule's filter names, and holds them
+ * Checks, in the caller's transaction, that the tenant has the watchlists a rule's filters name, and holds them
  * (FOR SHARE) until it commits, so a concurrent deleteWatchlist waits and then sees the rule that uses them.
+ * A missing one is a problem of the filter that names it (`filter`, `summarize.filters[1].filter`).
  */
 export async function requireWatchlists(
   m: EntityManager,
   tenantId: string,
-  aliasKeys: readonly string[],
+  uses: readonly WatchlistUse[],
 ): Promise<void> {
+  const aliasKeys = [...new Set(uses.flatMap((u) => u.aliasKeys))];
   if (aliasKeys.length === 0) return;
   const rows: Array<{ alias_key: string }> = await m.query(
     `SELECT alias_key FROM watchlists WHERE tenant_id = $1 AND alias_key = ANY($2::text[]) FOR SHARE`,
     [tenantId, aliasKeys],
   );
-  const missing = aliasKeys.filter((a) => !rows.some((r) => r.alias_key === a));
-  if (missing.length)
-    throw new BadUserInputError(
-      "Invalid analytics rule; nothing was stored.",
-      missing.map((alias) => ({ field: "filter", message: `no watchlist with the alias "${alias}"` })),
-    );
+  const problems = uses.flatMap((u) =>
+    u.aliasKeys
+      .filter((a) => !rows.some((r) => r.alias_key === a))
+      .map((alias) => ({ field: u.field, message: `no watchlist with the alias "${alias}"` })),
+  );
+  if (problems.length) throw new BadUserInputError("Invalid analytics rule; nothing was stored.", problems);
 }

@@ -15,7 +15,7 @@ import {
 } from "../../../../common/src";
 import { newestFirstPage } from "./newest-page";
 import { watchlistAliasesOfFilter } from "../rules/rule-filter";
-import type { RuleSpec } from "../rules/rule-spec";
+import { filtersOfRule, type RuleSpec } from "../rules/rule-spec";
 import { textProblems } from "./hunting.service";
 import {
   RemoveWatchlistItemsPayload,
@@ -68,8 +68,8 @@ function itemFromRow(row: Record<string, unknown>): WatchlistItem {
 const rejections = (list: CsvRejection[]) => list.map((r) => Object.assign(new WatchlistRejection(), r));
 
 /**
- * The analytics rules of a tenant whose filter names one of `aliases` (lower case) — a watchlist they use must
- * not go away under them.
+ * The analytics rules of a tenant one of whose filters (a correlation's named filters too) names `aliasKey` (lower
+ * case) — a watchlist they use must not go away under them.
  */
 async function rulesUsing(m: EntityManager, tenantId: string, aliasKey: string): Promise<string[]> {
   const rows: Array<{ spec: RuleSpec }> = await m.query(
@@ -77,7 +77,7 @@ async function rulesUsing(m: EntityManager, tenantId: string, aliasKey: string):
     [tenantId],
   );
   return rows
-    .filter((r) => watchlistAliasesOfFilter(r.spec.filter).includes(aliasKey))
+    .filter((r) => filtersOfRule(r.spec).some((f) => watchlistAliasesOfFilter(f).includes(aliasKey)))
     .map((r) => r.spec.displayName);
 }
 

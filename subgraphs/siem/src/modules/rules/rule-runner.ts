@@ -6,6 +6,7 @@ import type { StoredEvent } from "../events/event-ingest";
 import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-store";
 import type { GroupingSettings } from "../incidents/correlation";
 import { parseIsoDuration } from "./durations";
+import { compileCorrelationSql, isCorrelationAggregate } from "./rule-correlation";
 import { refreshWatchlistKeys, watchlistKeys } from "../hunting/watchlist-cache";
 import {
   compileFilterToPredicate,
@@ -144,8 +145,9 @@ function fieldSql(field: string, params: unknown[]): string {
 /**
  * Runs a scheduled rule over its query period ending at `now` (the end of the run's window: the time the run
  * was scheduled for, not when a worker got to it), in the caller's transaction: one SQL statement over the
- * events (filter compiled to parameterised SQL, optional group-by with COUNT or DISTINCT_COUNT and the trigger
- * as HAVING), then alerts — one per result or one for the run — and suppression after it fires.
+ * events (filter compiled to parameterised SQL, optional group-by with COUNT, DISTINCT_COUNT or a correlation of
+ * named filters — rule-correlation.ts — and the trigger as HAVING), then alerts — one per result or one for the
+ * run — and suppression after it fires.
  *
  * Alerts are keyed by the events they are about, not by the window: a result (a group, or the run's whole
  * result set) is keyed by its newest event (event ids are UUIDv7, so in the order the store received them),
@@ -177,29 +179,48 @@ export async function runScheduledRule(
   let results = 0;
   if (spec.summarize) {
     const by = spec.summarize.by.map((f) => fieldSql(f, params));
-    const aggregate =
-      spec.summarize.aggregate === "DISTINCT_COUNT"
-        ? `count(DISTINCT ${fieldSql(spec.summarize.field!, params)})`
-        : "count(*)";
-    params.push(spec.trigger.threshold);
-    // Without `by`, the aggregate over no event at all is still one row (count 0), which LT/EQ/NE may trigger on.
-    const rows: Array<Record<string, unknown>> = await m.query(
-      `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,
+    const limit = MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE;
+    let sql: string;
+    if (isCorrelationAggregate(spec.summarize.aggregate)) {
+      sql = compileCorrelationSql(
+        {
+          groupBy: by,
+          filters: spec.summarize.filters ?? [],
+          ordered: spec.summarize.aggregate === "FILTERS_MATCHED_IN_ORDER",
+          where,
+          params,
+          operator: OP_SQL[spec.trigger.operator],
+          threshold: spec.trigger.threshold,
+          limit,
+        },
+        MAX_EVIDENCE,
+      );
+    } else {
+      const aggregate =
+        spec.summarize.aggregate === "DISTINCT_COUNT"
+          ? `count(DISTINCT ${fieldSql(spec.summarize.field!, params)})`
+          : "count(*)";
+      params.push(spec.trigger.threshold);
+      sql = `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,
               (array_agg(e.id ORDER BY e.time))[1:${MAX_EVIDENCE}] AS evidence, min(e.time) AS first, max(e.time) AS last,
               max(e.id::text) AS newest, count(*) OVER ()::int AS groups
        FROM events e WHERE ${where}
        ${by.length ? `GROUP BY ${by.map((_, i) => `g${i}`).join(", ")}` : ""}
        HAVING ${aggregate} ${OP_SQL[spec.trigger.operator]} $${params.length}
-       ORDER BY agg DESC LIMIT ${MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE}`,
-      params,
-    );
+       ORDER BY agg DESC LIMIT ${limit}`;
+    }
+    // Without `by`, the aggregate over no event at all is still one row (count 0), which LT/EQ/NE may trigger on.
+    const rows: Array<Record<string, unknown>> = await m.query(sql, params);
     results = rows.length ? (rows[0].groups as number) : 0;
     const groupValues = (row: Record<string, unknown>) => spec.summarize!.by.map((_, i) => row[`g${i}`]);
     const read = (row: Record<string, unknown>) => (field: string) => {
       const i = spec.summarize!.by.indexOf(field);
       return i >= 0 ? row[`g${i}`] : undefined;
     };
-    const evidenceOf = (row: Record<string, unknown>) => (row.evidence as string[] | null) ?? [];
+    // A correlation's evidence lists each filter's events, and one event may match several filters.
+    const evidenceOf = (row: Record<string, unknown>) => [
+      ...new Set((row.evidence as string[] | null) ?? []),
+    ];
     const keyOf = (row: Record<string, unknown>, values: string[]) =>
       row.newest ? `${rule.id}:group:${row.newest as string}:${values.join("|")}` : emptyKey;
     if (spec.alertPerResult) {

@@ -152,7 +152,9 @@ describe("validateRuleSpec", () => {
     expect(problemsWith({ summarize: { by: ["src_ip", "src_ip", "nope"], aggregate: "SUM" } })).toEqual([
       expect.stringMatching(/^summarize\.by\[1\]: "src_ip" is listed twice/),
       expect.stringMatching(/^summarize\.by\[2\]: must be an event column/),
-      expect.stringMatching(/^summarize\.aggregate: must be one of COUNT, DISTINCT_COUNT/),
+      expect.stringMatching(
+        /^summarize\.aggregate: must be one of COUNT, DISTINCT_COUNT, FILTERS_MATCHED, FILTERS_MATCHED_IN_ORDER/,
+      ),
     ]);
     expect(
       problemsWith({ summarize: { by: ["src_ip"], aggregate: "DISTINCT_COUNT", field: "src_ip" } }),
@@ -162,6 +164,102 @@ describe("validateRuleSpec", () => {
         summarize: { by: ["src_ip", "attributes.app"], aggregate: "DISTINCT_COUNT", field: "dst_port" },
       }),
     ).toEqual([]);
+  });
+
+  describe("correlations of named filters (FILTERS_MATCHED, FILTERS_MATCHED_IN_ORDER)", () => {
+    const failure = { field: "status", op: "eq", value: "Failure" };
+    const success = { field: "status", op: "eq", value: "Success" };
+    const named = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ name: `step ${i + 1}`, filter: i % 2 ? success : failure }));
+    /** The problems of a rule correlating per account; trigger "absent" leaves the trigger out. */
+    const correlation = (
+      summarize: Record<string, unknown>,
+      trigger: unknown = { operator: "GTE", threshold: 2 },
+    ) =>
+      problemsWith({
+        summarize: { by: ["actor_user"], aggregate: "FILTERS_MATCHED_IN_ORDER", ...summarize },
+        trigger: trigger === "absent" ? undefined : trigger,
+        entityMappings: [{ entityType: "ACCOUNT", field: "actor_user" }],
+        incidentGrouping: undefined,
+      });
+
+    it("accepts 2 to 10 named filters, and normalises them", () => {
+      expect(correlation({ filters: named(2) })).toEqual([]);
+      expect(
+        correlation({ aggregate: "FILTERS_MATCHED", filters: named(10) }, { operator: "LT", threshold: 10 }),
+      ).toEqual([]);
+      const spec = normalizeRuleSpec({
+        ...scheduled,
+        summarize: { by: ["actor_user"], aggregate: "FILTERS_MATCHED", filters: named(2) },
+      });
+      expect(spec.summarize).toEqual({ by: ["actor_user"], aggregate: "FILTERS_MATCHED", filters: named(2) });
+    });
+
+    it("names the field of an empty list, a single filter, too many and a list that is none", () => {
+      expect(correlation({ filters: [] })).toEqual([
+        "summarize.filters: must name at least 2 filters (got 0): a correlation of one filter is a COUNT of its events",
+      ]);
+      expect(correlation({ filters: named(1) })).toEqual([
+        "summarize.filters: must name at least 2 filters (got 1): a correlation of one filter is a COUNT of its events",
+      ]);
+      expect(correlation({ filters: named(11) })).toEqual([
+        "summarize.filters: must name at most 10 filters (got 11)",
+      ]);
+      expect(correlation({ filters: { name: "a", filter: failure } })).toEqual([
+        "summarize.filters: must be a list of 2 to 10 { name, filter } (got an object)",
+      ]);
+      expect(correlation({})).toEqual([
+        "summarize.filters: is required for FILTERS_MATCHED_IN_ORDER: the 2 to 10 named filters it correlates",
+      ]);
+    });
+
+    it("names the filter and the part of it at fault", () => {
+      expect(
+        correlation({
+          filters: [
+            {
+              name: "failure",
+              filter: { all: [failure, { field: "dst_port", op: "inCidr", value: ["10.0.0.0/8"] }] },
+            },
+            { name: "failure", filter: success, colour: "red" },
+            { name: "", filter: success },
+            "success",
+            { filter: { nope: true } },
+          ],
+        }),
+      ).toEqual([
+        expect.stringMatching(/^summarize\.filters\[0\]\.filter\.all\[1\]\.op: /),
+        expect.stringMatching(/^summarize\.filters\[1\]\.colour: unknown field/),
+        'summarize.filters[1].name: "failure" is named twice',
+        "summarize.filters[2].name: must not be empty",
+        'summarize.filters[3]: must be an object { name, filter } (got "success")',
+        "summarize.filters[4].name: is required",
+        expect.stringMatching(/^summarize\.filters\[4\]\.filter: /),
+      ]);
+    });
+
+    it("takes filters only with a correlation aggregate, and no field there", () => {
+      expect(problemsWith({ summarize: { by: ["src_ip"], aggregate: "COUNT", filters: named(2) } })).toEqual([
+        "summarize.filters: only FILTERS_MATCHED and FILTERS_MATCHED_IN_ORDER take filters (COUNT aggregates the events of `filter`)",
+      ]);
+      expect(correlation({ filters: named(2), field: "src_ip" })).toEqual([
+        "summarize.field: only DISTINCT_COUNT takes a field (FILTERS_MATCHED_IN_ORDER counts the filters that matched)",
+      ]);
+    });
+
+    it("wants a trigger some number of the filters can meet, given explicitly", () => {
+      expect(correlation({ filters: named(3) }, "absent")).toEqual([
+        "trigger: is required with FILTERS_MATCHED_IN_ORDER: how many of the filters must match (GTE and their number for all of them)",
+      ]);
+      expect(correlation({ filters: named(3) }, { operator: "GTE", threshold: 4 })).toEqual([
+        "trigger.threshold: GTE 4 can never be met: from 0 to 3 of the 3 filters match",
+      ]);
+      expect(correlation({ filters: named(3) }, { operator: "GT", threshold: 3 })).toEqual([
+        "trigger.threshold: GT 3 can never be met: from 0 to 3 of the 3 filters match",
+      ]);
+      expect(correlation({ filters: named(3) }, { operator: "EQ", threshold: 3 })).toEqual([]);
+      expect(correlation({ filters: named(3) }, { operator: "LT", threshold: 1 })).toEqual([]);
+    });
   });
 
   it("checks the trigger", () => {

@@ -15,6 +15,12 @@ import {
   SUPPRESSION_DURATION_BOUNDS,
   type DurationBounds,
 } from "./durations";
+import {
+  CORRELATION_AGGREGATES,
+  CORRELATION_LIMITS,
+  isCorrelationAggregate,
+  type NamedFilter,
+} from "./rule-correlation";
 import { isFilterField, validateFilter } from "./rule-filter";
 
 /** Rule kinds: SCHEDULED runs a query every queryFrequency over queryPeriod; NRT evaluates events as they arrive. */
@@ -45,8 +51,13 @@ export type RuleSeverity = (typeof RULE_SEVERITIES)[number];
 export const TRIGGER_OPERATORS = ["GT", "GTE", "LT", "LTE", "EQ", "NE"] as const;
 /** A comparison of the trigger. */
 export type TriggerOperator = (typeof TRIGGER_OPERATORS)[number];
-/** Aggregates of a summarised rule. */
-export const SUMMARIZE_AGGREGATES = ["COUNT", "DISTINCT_COUNT"] as const;
+/**
+ * Aggregates of a summarised rule: events, distinct values of a field, or how many of its named filters matched
+ * (in the order listed, for FILTERS_MATCHED_IN_ORDER; see rule-correlation.ts).
+ */
+export const SUMMARIZE_AGGREGATES = ["COUNT", "DISTINCT_COUNT", ...CORRELATION_AGGREGATES] as const;
+/** An aggregate of a summarised rule. */
+export type SummarizeAggregate = (typeof SUMMARIZE_AGGREGATES)[number];
 /** How incident grouping matches alerts to an open incident. */
 export const INCIDENT_MATCHING_METHODS = ["ALL_ENTITIES", "ANY_ALERT", "SELECTED"] as const;
 
@@ -99,8 +110,12 @@ export interface RuleSpec {
   enabled: boolean;
   /** An EventFilter (see rule-filter.ts). */
   filter: unknown;
-  /** Group the filtered events and aggregate per group (SCHEDULED only). */
-  summarize?: { by: string[]; aggregate: "COUNT" | "DISTINCT_COUNT"; field?: string };
+  /**
+   * Group the filtered events and aggregate per group (SCHEDULED only). `filters` (FILTERS_MATCHED and
+   * FILTERS_MATCHED_IN_ORDER only) are the named filters correlated within each group, over the events `filter`
+   * selects.
+   */
+  summarize?: { by: string[]; aggregate: SummarizeAggregate; field?: string; filters?: NamedFilter[] };
   /** Compared with the result count (no summarize) or with each group's aggregate. */
   trigger: { operator: TriggerOperator; threshold: number };
   /** ISO 8601 duration, SCHEDULED only (required there): how often the rule runs. */
@@ -297,8 +312,57 @@ class Checker {
   }
 }
 
-/** Checks `summarize`; returns its `by` fields when they are usable for entity mappings. */
-function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): string[] | null {
+/**
+ * Checks the named filters of a correlation aggregate: 2 to 10 of them, each `{ name, filter }` with a name of its
+ * own and a valid filter. Returns how many there are, or null when they are not a list of 2 to 10.
+ */
+function checkNamedFilters(c: Checker, value: unknown, path: string): number | null {
+  const { minFilters, maxFilters } = CORRELATION_LIMITS;
+  if (!Array.isArray(value)) {
+    c.problem(path, `must be a list of ${minFilters} to ${maxFilters} { name, filter } (got ${show(value)})`);
+    return null;
+  }
+  if (value.length < minFilters) {
+    c.problem(
+      path,
+      `must name at least ${minFilters} filters (got ${value.length}): a correlation of one filter is a COUNT of its events`,
+    );
+  } else if (value.length > maxFilters) {
+    c.problem(path, `must name at most ${maxFilters} filters (got ${value.length})`);
+  }
+  const names = new Set<string>();
+  value.forEach((item: unknown, index) => {
+    const at = `${path}[${index}]`;
+    if (!isRecord(item)) {
+      c.problem(at, `must be an object { name, filter } (got ${show(item)})`);
+      return;
+    }
+    c.keys(item, ["name", "filter"], at);
+    if (!has(item, "name")) c.problem(`${at}.name`, "is required");
+    else if (c.text(item.name, `${at}.name`, 1, CORRELATION_LIMITS.name) !== null) {
+      if (names.has(item.name as string)) c.problem(`${at}.name`, `"${String(item.name)}" is named twice`);
+      names.add(item.name as string);
+    }
+    if (!has(item, "filter")) c.problem(`${at}.filter`, "is required");
+    else {
+      for (const problem of validateFilter(item.filter)) {
+        c.problem(`${at}.filter${problem.path.replace(/^\$/, "")}`, problem.message);
+      }
+    }
+  });
+  return value.length >= minFilters && value.length <= maxFilters ? value.length : null;
+}
+
+/** What checkSummarize found out: the `by` fields when usable for entity mappings, and a correlation's size. */
+interface SummarizeFacts {
+  by: string[] | null;
+  /** The number of named filters of a correlation aggregate (null otherwise, or when they are not a list). */
+  filters: number | null;
+  aggregate: SummarizeAggregate | null;
+}
+
+/** Checks `summarize`. */
+function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): SummarizeFacts {
   const path = "summarize";
   if (kind === "NRT") {
     c.problem(
@@ -307,10 +371,10 @@ function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): stri
     );
   }
   if (!isRecord(value)) {
-    c.problem(path, `must be an object { by, aggregate, field? } (got ${show(value)})`);
-    return null;
+    c.problem(path, `must be an object { by, aggregate, field?, filters? } (got ${show(value)})`);
+    return { by: null, filters: null, aggregate: null };
   }
-  c.keys(value, ["by", "aggregate", "field"], path);
+  c.keys(value, ["by", "aggregate", "field", "filters"], path);
   let by: string[] | null = null;
   if (!has(value, "by")) c.problem(`${path}.by`, "is required (use [] to aggregate all results together)");
   else by = c.list(value.by, `${path}.by`, RULE_LIMITS.summarizeBy, (item, at) => c.field(item, at) !== null);
@@ -323,10 +387,50 @@ function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): stri
     else if (c.field(value.field, `${path}.field`) !== null && by?.includes(value.field as string)) {
       c.problem(`${path}.field`, "counting distinct values of a `by` field always gives 1");
     }
-  } else if (aggregate === "COUNT" && has(value, "field")) {
-    c.problem(`${path}.field`, "only DISTINCT_COUNT takes a field (COUNT counts result rows)");
+  } else if (aggregate !== null && has(value, "field")) {
+    c.problem(
+      `${path}.field`,
+      aggregate === "COUNT"
+        ? "only DISTINCT_COUNT takes a field (COUNT counts result rows)"
+        : `only DISTINCT_COUNT takes a field (${aggregate} counts the filters that matched)`,
+    );
   }
-  return by;
+  let filters: number | null = null;
+  if (isCorrelationAggregate(aggregate)) {
+    if (!has(value, "filters"))
+      c.problem(
+        `${path}.filters`,
+        `is required for ${aggregate}: the ${CORRELATION_LIMITS.minFilters} to ${CORRELATION_LIMITS.maxFilters} named filters it correlates`,
+      );
+    else filters = checkNamedFilters(c, value.filters, `${path}.filters`);
+  } else if (aggregate !== null && has(value, "filters")) {
+    c.problem(
+      `${path}.filters`,
+      `only ${CORRELATION_AGGREGATES.join(" and ")} take filters (${aggregate} aggregates the events of \`filter\`)`,
+    );
+  }
+  return { by, filters, aggregate };
+}
+
+/** Whether some number of matched filters from 0 to `n` meets the trigger. */
+function reachable(operator: TriggerOperator, threshold: number, n: number): boolean {
+  for (let k = 0; k <= n; k++) {
+    if (
+      operator === "GT"
+        ? k > threshold
+        : operator === "GTE"
+          ? k >= threshold
+          : operator === "LT"
+            ? k < threshold
+            : operator === "LTE"
+              ? k <= threshold
+              : operator === "EQ"
+                ? k === threshold
+                : k !== threshold
+    )
+      return true;
+  }
+  return false;
 }
 
 function checkSpec(c: Checker, spec: unknown): void {
@@ -357,7 +461,18 @@ function checkSpec(c: Checker, spec: unknown): void {
   }
 
   let by: string[] | null = null;
-  if (has(spec, "summarize")) by = checkSummarize(c, spec.summarize, kind);
+  let summarized: SummarizeFacts | null = null;
+  if (has(spec, "summarize")) {
+    summarized = checkSummarize(c, spec.summarize, kind);
+    by = summarized.by;
+  }
+  if (isCorrelationAggregate(summarized?.aggregate) && !has(spec, "trigger")) {
+    // The default GT 0 would fire on any one filter: say how many must match rather than guess.
+    c.problem(
+      "trigger",
+      `is required with ${String(summarized!.aggregate)}: how many of the filters must match (GTE and their number for all of them)`,
+    );
+  }
 
   if (has(spec, "trigger")) {
     const trigger = spec.trigger;
@@ -371,6 +486,15 @@ function checkSpec(c: Checker, spec: unknown): void {
       if (!has(trigger, "threshold")) c.problem("trigger.threshold", "is required");
       else if (typeof threshold !== "number" || !Number.isSafeInteger(threshold) || threshold < 0) {
         c.problem("trigger.threshold", `must be a whole number ≥ 0 (got ${show(threshold)})`);
+      } else if (
+        summarized?.filters != null &&
+        (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
+        !reachable(trigger.operator as TriggerOperator, threshold, summarized.filters)
+      ) {
+        c.problem(
+          "trigger.threshold",
+          `${String(trigger.operator)} ${threshold} can never be met: from 0 to ${summarized.filters} of the ${summarized.filters} filters match`,
+        );
       } else if (
         kind === "NRT" &&
         (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
@@ -582,6 +706,9 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
       by: [...spec.summarize.by],
       aggregate: spec.summarize.aggregate,
       ...(spec.summarize.field !== undefined ? { field: spec.summarize.field } : {}),
+      ...(spec.summarize.filters !== undefined
+        ? { filters: spec.summarize.filters.map((f) => ({ name: f.name, filter: f.filter })) }
+        : {}),
     };
   }
   if (spec.kind === "SCHEDULED") {
@@ -590,4 +717,9 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
   }
   if (spec.threatIntelligence !== undefined) normalized.threatIntelligence = spec.threatIntelligence;
   return normalized;
+}
+
+/** Every filter of a rule: its own and, for a correlation, each named filter's (to find the watchlists they use). */
+export function filtersOfRule(spec: Pick<RuleSpec, "filter" | "summarize">): unknown[] {
+  return [spec.filter, ...(spec.summarize?.filters ?? []).map((f) => f.filter)];
 }

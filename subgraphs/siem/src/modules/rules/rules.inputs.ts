@@ -8,13 +8,26 @@ import { JSONObjectScalar } from "../../../../common/src";
 import { Field, InputType, Int } from "type-graphql";
 import { Severity } from "../alerts/alert.entity";
 import { EntityTypeEnum } from "../alerts/alerts.inputs";
-import type { EntityType, RuleKind, RuleSeverity, RuleSpec } from "./rule-spec";
+import type { EntityType, RuleKind, RuleSeverity, RuleSpec, SummarizeAggregate } from "./rule-spec";
 import {
   AnalyticsRuleKindEnum,
   IncidentMatchingMethodEnum,
   SummarizeAggregateEnum,
   TriggerOperatorEnum,
 } from "./rules.types";
+
+/** One named filter of a typed correlation. */
+@InputType({ description: "A filter a correlation rule looks for in each group, and its name." })
+export class AnalyticsRuleNamedFilterInput {
+  @Field({ description: "Its name: 1–128 characters, unique within the rule." })
+  name: string;
+
+  @Field(() => JSONObjectScalar, {
+    description:
+      "The event filter, in the JSON filter language of docs/api.md (as AnalyticsRuleInput.filter); the rule's own filter applies too.",
+  })
+  filter: Record<string, unknown>;
+}
 
 /** `summarize` of a typed rule definition. */
 @InputType({
@@ -29,15 +42,23 @@ export class AnalyticsRuleSummarizeInput {
   by: string[];
 
   @Field(() => SummarizeAggregateEnum, {
-    description: "COUNT (events) or DISTINCT_COUNT (values of `field`).",
+    description:
+      "COUNT (events), DISTINCT_COUNT (values of `field`), FILTERS_MATCHED (how many of `filters` matched) or FILTERS_MATCHED_IN_ORDER (how many matched one after another, from the first).",
   })
-  aggregate: "COUNT" | "DISTINCT_COUNT";
+  aggregate: SummarizeAggregate;
 
   @Field(() => String, {
     nullable: true,
-    description: "The field whose distinct values DISTINCT_COUNT counts (required there, refused for COUNT).",
+    description: "The field whose distinct values DISTINCT_COUNT counts (required there, refused otherwise).",
   })
   field?: string | null;
+
+  @Field(() => [AnalyticsRuleNamedFilterInput], {
+    nullable: true,
+    description:
+      "The 2 to 10 named filters FILTERS_MATCHED and FILTERS_MATCHED_IN_ORDER correlate within each group, in order (required there, refused otherwise); the trigger, required with them, compares how many matched.",
+  })
+  filters?: AnalyticsRuleNamedFilterInput[] | null;
 }
 
 /** `trigger` of a typed rule definition. */
@@ -231,7 +252,7 @@ export function ruleSpecFromInput(input: AnalyticsRuleInput): Record<string, unk
   const { summarize, trigger, entityMappings, suppression, incidentGrouping, ...scalars } = input;
   return given({
     ...scalars,
-    summarize: summarize && given(summarize),
+    summarize: summarize && given({ ...summarize, filters: summarize.filters?.map((f) => given(f)) }),
     trigger: trigger && given(trigger),
     entityMappings: entityMappings?.map((mapping) => given(mapping)),
     suppression: suppression && given(suppression),

@@ -14,14 +14,27 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import { Connection } from "../../../../common/src";
-import { requireWatchlists } from "../hunting/watchlist-cache";
+import { requireWatchlists, type WatchlistUse } from "../hunting/watchlist-cache";
 import { parseIsoDuration } from "./durations";
 import { watchlistAliasesOfFilter } from "./rule-filter";
 import type { StoredRule } from "./rule-runner";
-import { normalizeRuleSpec, validateRuleSpec, type RuleSpec, type RuleSpecInput } from "./rule-spec";
+import {
+  filtersOfRule,
+  normalizeRuleSpec,
+  validateRuleSpec,
+  type RuleSpec,
+  type RuleSpecInput,
+} from "./rule-spec";
 import { ruleSpecFromInput, type AnalyticsRuleInput } from "./rules.inputs";
 import { AnalyticsRule, RuleTemplate, SigmaRuleSource } from "./rules.types";
 import { loadRuleTemplates } from "./templates";
+
+/** The watchlist aliases each filter of a rule names (a correlation's named filters too), by its path. */
+const watchlistsOf = (spec: RuleSpec): WatchlistUse[] =>
+  filtersOfRule(spec).map((filter, i) => ({
+    field: i === 0 ? "filter" : `summarize.filters[${i - 1}].filter`,
+    aliasKeys: watchlistAliasesOfFilter(filter),
+  }));
 
 /** A page of analytics rules. */
 export const AnalyticsRuleConnection = Connection(AnalyticsRule);
@@ -165,7 +178,7 @@ export class RulesService {
     const merged = template ? { ...stripTemplate(template), ...((spec ?? {}) as object) } : spec;
     const normalized = this.validated(merged);
     return this.db.write(async (m) => {
-      await requireWatchlists(m, this.identity.tenantId, watchlistAliasesOfFilter(normalized.filter));
+      await requireWatchlists(m, this.identity.tenantId, watchlistsOf(normalized));
       const id = newId();
       const [row] = await m.query(
         `INSERT INTO analytics_rules (tenant_id, id, template_id, kind, enabled, spec, created_by, updated_by)
@@ -191,7 +204,7 @@ export class RulesService {
       throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
     const normalized = this.validated(definitionGiven(given, "not allowed"));
     return this.db.write(async (m) => {
-      await requireWatchlists(m, this.identity.tenantId, watchlistAliasesOfFilter(normalized.filter));
+      await requireWatchlists(m, this.identity.tenantId, watchlistsOf(normalized));
       const [previous]: Array<Record<string, unknown>> = await m.query(
         `SELECT kind, enabled, last_run_at FROM analytics_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
         [this.identity.tenantId, id],

@@ -12,6 +12,7 @@ import {
   type RuleKind,
   type RuleSeverity,
   type RuleSpec,
+  type SummarizeAggregate,
 } from "./rule-spec";
 
 /** A GraphQL enum whose names and values are the strings of `values` (rule-spec.ts stays the one list). */
@@ -54,6 +55,14 @@ registerEnumType(SummarizeAggregateEnum, {
   valuesConfig: {
     COUNT: { description: "The number of events in the group." },
     DISTINCT_COUNT: { description: "The number of distinct values of `field` in the group." },
+    FILTERS_MATCHED: {
+      description:
+        "How many of the named `filters` matched at least one event of the group (Sigma's `temporal` correlation): with the trigger GTE and their number, all of them.",
+    },
+    FILTERS_MATCHED_IN_ORDER: {
+      description:
+        "How many of the named `filters`, from the first on, matched one after another in the order listed (Sigma's `temporal_ordered`): k when there are events e1…ek of the group, each matching its filter, with time(e1) < … < time(ek); events at the same instant are not in order. With the trigger GTE and their number, all of them in order.",
+    },
   },
 });
 registerEnumType(IncidentMatchingMethodEnum, {
@@ -66,6 +75,20 @@ registerEnumType(IncidentMatchingMethodEnum, {
   },
 });
 
+/** One named filter of a correlation. */
+@ObjectType({ description: "A filter a correlation rule looks for in each group, and its name." })
+export class AnalyticsRuleNamedFilter {
+  @Field({
+    description: "Its name, unique within the rule (for a Sigma correlation, the rule it refers to).",
+  })
+  name: string;
+
+  @Field(() => JSONObjectScalar, {
+    description: "The event filter, in the JSON filter language of docs/api.md.",
+  })
+  filter: Record<string, unknown>;
+}
+
 /** `summarize` of a rule definition. */
 @ObjectType({
   description: "How a scheduled rule groups its filtered events and what it aggregates per group.",
@@ -75,13 +98,20 @@ export class AnalyticsRuleSummarize {
   by: string[];
 
   @Field(() => SummarizeAggregateEnum, { description: "The aggregate compared with the trigger." })
-  aggregate: "COUNT" | "DISTINCT_COUNT";
+  aggregate: SummarizeAggregate;
 
   @Field(() => String, {
     nullable: true,
     description: "The field whose distinct values DISTINCT_COUNT counts.",
   })
   field: string | null;
+
+  @Field(() => [AnalyticsRuleNamedFilter], {
+    nullable: true,
+    description:
+      "The named filters FILTERS_MATCHED and FILTERS_MATCHED_IN_ORDER correlate per group, in order; null for the other aggregates.",
+  })
+  filters: AnalyticsRuleNamedFilter[] | null;
 }
 
 /** `trigger` of a rule definition. */
@@ -228,6 +258,13 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
           by: spec.summarize.by,
           aggregate: spec.summarize.aggregate,
           field: spec.summarize.field ?? null,
+          filters:
+            spec.summarize.filters?.map((f) =>
+              Object.assign(new AnalyticsRuleNamedFilter(), {
+                name: f.name,
+                filter: f.filter as Record<string, unknown>,
+              }),
+            ) ?? null,
         })
       : null,
     trigger: Object.assign(new AnalyticsRuleTrigger(), spec.trigger),

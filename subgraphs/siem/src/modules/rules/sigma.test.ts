@@ -4,6 +4,7 @@ import { SIGMA_SEMANTICS } from "../../../../../test/fixtures/siem/sigma-rules";
 import { normalize, parseNdjson } from "../connectors/normalizers";
 import type { ConnectorKind } from "../events/event.model";
 import { compileFilterToPredicate, type EventLike } from "./rule-filter";
+import { validateRuleSpec } from "./rule-spec";
 import { SIGMA_LIMITS, SigmaInputError, translateSigmaYaml, type SigmaImportOptions } from "./sigma";
 import { mergeRuleParts } from "./sigma-collections";
 
@@ -1141,8 +1142,10 @@ describe("Sigma correlation rules", () => {
     level: low
     ${extra}
   `;
+  const MFA = "8f7f5e2d-4051-4c63-9d7e-9f0a1b2c3d44";
   const failed = base("failed_signin", FAILED, "50126");
   const locked = base("locked_signin", LOCKED, "50053");
+  const mfa = base("mfa_signin", MFA, "50074");
   /** A correlation rule whose `correlation:` section is the given lines (indented two spaces each). */
   const correlation = (body: string, extra = "", id = CORRELATION) =>
     `title: Many failed sign-ins\nid: ${id}\nname: many_failed\n${extra}correlation:\n${body
@@ -1151,6 +1154,10 @@ describe("Sigma correlation rules", () => {
       .join("\n")}\nlevel: high\n`;
   const EVENT_COUNT =
     "type: event_count\nrules:\n  - failed_signin\ngroup-by:\n  - UserPrincipalName\ntimespan: 1h\ncondition:\n  gte: 10";
+  /** Three sign-in failures of one account within the hour, in any order (no condition: all of them). */
+  const TEMPORAL =
+    "type: temporal\nrules:\n  - failed_signin\n  - locked_signin\n  - mfa_signin\ngroup-by:\n  - UserPrincipalName\ntimespan: 1h";
+  const TEMPORAL_CONDITION = "type: temporal\ncondition:";
   const translate = (...docs: string[]) => translateSigmaYaml(docs.join("---\n"));
   /** The problems of the correlation rules among the documents, as `code path: message` lines. */
   const problemsOf = (...docs: string[]) =>
@@ -1280,6 +1287,83 @@ describe("Sigma correlation rules", () => {
       enabled: true,
     });
     expect(results[1].spec).toMatchObject({ queryFrequency: "PT10M", queryPeriod: "PT1H", enabled: true });
+  });
+
+  it("turns temporal into FILTERS_MATCHED over the rules' searches as named filters: without a condition, all of them", () => {
+    const [, , , corr] = translate(failed, locked, mfa, correlation(TEMPORAL));
+    expect(corr.problems).toEqual([]);
+    const code = (value: number) => ({ field: "attributes.error_code", op: "eq", value });
+    expect(corr.spec).toMatchObject({
+      kind: "SCHEDULED",
+      description: expect.stringMatching(/^Sigma temporal correlation of "Sign-in failed failed_signin"/),
+      filter: { all: [signins, { any: [code(50126), code(50053), code(50074)] }] },
+      summarize: {
+        by: ["attributes.user.email_addr"],
+        aggregate: "FILTERS_MATCHED",
+        filters: [
+          { name: "failed_signin", filter: code(50126) },
+          { name: "locked_signin", filter: code(50053) },
+          { name: "mfa_signin", filter: code(50074) },
+        ],
+      },
+      trigger: { operator: "GTE", threshold: 3 },
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+      entityMappings: [{ entityType: "ACCOUNT", field: "attributes.user.email_addr" }],
+    });
+    expect(validateRuleSpec(corr.spec)).toEqual([]);
+    // Stored with its rules, its YAML imports again as the same rule.
+    const again = translate(corr.yaml);
+    expect(again.map((r) => [r.sigmaId, r.standalone, r.problems])).toEqual([
+      [CORRELATION, true, []],
+      [FAILED, false, []],
+      [LOCKED, false, []],
+      [MFA, false, []],
+    ]);
+    // The same rule but for the documents its description names.
+    expect({ ...again[0].spec, description: "" }).toEqual({ ...corr.spec, description: "" });
+  });
+
+  it("takes a temporal condition on the number of rules matched when it is one comparison of that number", () => {
+    const trigger = (condition: string) => {
+      const body = TEMPORAL.replace("type: temporal", `${TEMPORAL_CONDITION}\n  ${condition}`);
+      const [, , , corr] = translate(failed, locked, mfa, correlation(body));
+      expect(corr.problems).toEqual([]);
+      return corr.spec!.trigger;
+    };
+    expect(trigger("gte: 2")).toEqual({ operator: "GTE", threshold: 2 });
+    expect(trigger("gt: 1")).toEqual({ operator: "GTE", threshold: 2 });
+    expect(trigger("gte: 2\n  lte: 3")).toEqual({ operator: "GTE", threshold: 2 });
+    expect(trigger("lt: 2")).toEqual({ operator: "LTE", threshold: 1 });
+    expect(trigger("eq: 3")).toEqual({ operator: "EQ", threshold: 3 });
+    expect(trigger("eq: 1")).toEqual({ operator: "EQ", threshold: 1 });
+    expect(trigger("neq: 1")).toEqual({ operator: "NE", threshold: 1 });
+  });
+
+  it("turns temporal_ordered into FILTERS_MATCHED_IN_ORDER of all its rules, and says what in order means", () => {
+    const ordered = (condition: string) => {
+      const body = EVENT_COUNT.replace("event_count", "temporal_ordered")
+        .replace("- failed_signin", "- failed_signin\n  - locked_signin")
+        .replace("gte: 10", condition);
+      const [, , corr] = translate(failed, locked, correlation(body));
+      expect(corr.problems).toEqual([]);
+      return corr;
+    };
+    const corr = ordered("gte: 2");
+    expect(corr.spec!.summarize).toEqual({
+      by: ["attributes.user.email_addr"],
+      aggregate: "FILTERS_MATCHED_IN_ORDER",
+      filters: [
+        { name: "failed_signin", filter: { field: "attributes.error_code", op: "eq", value: 50126 } },
+        { name: "locked_signin", filter: { field: "attributes.error_code", op: "eq", value: 50053 } },
+      ],
+    });
+    expect(corr.spec!.trigger).toEqual({ operator: "GTE", threshold: 2 });
+    expect(corr.notes).toContain(
+      "In order means each rule's event strictly after the event of the rule before it: events at the same instant are not in order.",
+    );
+    for (const condition of ["eq: 2", "gt: 1", "gte: 2\n  lte: 9"])
+      expect(ordered(condition).spec!.trigger).toEqual({ operator: "GTE", threshold: 2 });
   });
 
   const rejections: Array<{ name: string; docs: () => string[]; problems: string[] }> = [
@@ -1424,28 +1508,69 @@ describe("Sigma correlation rules", () => {
       ],
     },
     {
-      name: "temporal and temporal_ordered correlations",
+      name: "a temporal condition no number of its rules meets, and one that is no single comparison",
       docs: () => [
         failed,
         locked,
+        mfa,
         correlation(
-          EVENT_COUNT.replace("event_count", "temporal").replace(
-            "- failed_signin",
-            "- failed_signin\n  - locked_signin",
-          ),
+          TEMPORAL.replace("type: temporal", `${TEMPORAL_CONDITION}\n  gte: 4`),
           "",
           LOCKED.replace("6d5d", "6d5e"),
         ),
-        correlation(
-          EVENT_COUNT.replace("event_count", "temporal_ordered").replace(
-            "- failed_signin",
-            "- failed_signin\n  - locked_signin",
-          ),
-        ),
+        correlation(TEMPORAL.replace("type: temporal", `${TEMPORAL_CONDITION}\n  gte: 1\n  lte: 2`)),
       ],
       problems: [
-        "UNSUPPORTED_CORRELATION correlation.type: temporal correlations (each rule matching within the timespan) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched",
-        "UNSUPPORTED_CORRELATION correlation.type: temporal_ordered correlations (each rule matching within the timespan, in order) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched",
+        "INVALID_FIELD correlation.condition: no number of its 3 rules satisfies all of its comparisons",
+        "UNSUPPORTED_CORRELATION correlation.condition: it allows 1, 2 of the 3 rules, which cannot be expressed: a rule's trigger compares the number matched with one threshold",
+      ],
+    },
+    {
+      name: "a temporal_ordered condition other than all of its rules",
+      docs: () => [
+        failed,
+        locked,
+        mfa,
+        correlation(TEMPORAL.replace("type: temporal", `type: temporal_ordered\ncondition:\n  gte: 2`)),
+      ],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.condition: a temporal_ordered correlation can require only all 3 rules in order (gte: 3, or no condition): which 2 or 3 of the rules would have to be in order is not defined",
+      ],
+    },
+    {
+      name: "a temporal correlation of one rule, and one that names a rule twice (by name and by id)",
+      docs: () => [
+        failed,
+        locked,
+        correlation(EVENT_COUNT.replace("event_count", "temporal").replace("\ncondition:\n  gte: 10", "")),
+        correlation(TEMPORAL.replace("- mfa_signin", `- ${FAILED}`), "", LOCKED.replace("6d5d", "6d5e")),
+      ],
+      problems: [
+        "INVALID_FIELD correlation.rules: a temporal correlation needs at least 2 rules (one rule matching is an event_count with gte: 1)",
+        "INVALID_FIELD correlation.rules[2]: refers to the same rule as correlation.rules[0]",
+      ],
+    },
+    {
+      name: "a temporal correlation over different log sources",
+      docs: () => [
+        failed,
+        locked,
+        y`
+          title: Trail stopped
+          id: stop-trail
+          name: mfa_signin
+          logsource:
+            product: aws
+            service: cloudtrail
+          detection:
+            selection:
+              eventName: StopLogging
+            condition: selection
+        `,
+        correlation(TEMPORAL),
+      ],
+      problems: [
+        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule correlates the events of one source, whose fields group-by names",
       ],
     },
     {
@@ -1500,7 +1625,7 @@ describe("Sigma correlation rules", () => {
       docs: () => [correlation("generate: yes")],
       problems: [
         'INVALID_FIELD correlation.generate: must be true or false (got "yes")',
-        "MISSING_FIELD correlation.type: is required (event_count or value_count)",
+        "MISSING_FIELD correlation.type: is required (event_count, value_count, temporal or temporal_ordered)",
         "MISSING_FIELD correlation.rules: is required: the names or ids of the rules it correlates",
         "MISSING_FIELD correlation.timespan: is required (such as 1h)",
         "MISSING_FIELD correlation.condition: is required (such as gte: 10)",
@@ -1523,7 +1648,7 @@ describe("Sigma correlation rules", () => {
   it("keeps the rules a rejected correlation refers to out of the import too, and a later rule with the correlation's id is a duplicate", () => {
     const results = translate(
       failed,
-      correlation(EVENT_COUNT.replace("event_count", "temporal")),
+      correlation(`${EVENT_COUNT}\naliases:\n  user:\n    failed_signin: UserPrincipalName`),
       base("other", CORRELATION, "50053"),
     );
     expect(results.map((r) => [r.spec !== null, r.standalone, r.problems.map((p) => p.code)])).toEqual([

@@ -3,7 +3,7 @@
  * per document either a RuleSpecInput (filter, summarize, MITRE tags, entities…) or the reasons it cannot be
  * evaluated here. A rule is translated only when our filter means what the Sigma rule means over the events
  * we keep; anything that would match more or less (a field we do not keep, `?` wildcards, case-sensitive or
- * complex regular expressions, keyword search, temporal correlations…) rejects the rule with a reason naming it.
+ * complex regular expressions, keyword search…) rejects the rule with a reason naming it.
  *
  * - `logsource` → the connector (and OCSF class) it means, as a `connector`/`class_uid` condition
  *   (sigma-logsources.ts); an unknown source is rejected.
@@ -19,7 +19,8 @@
  * - `level` → severity (`critical` → HIGH), `tags` `attack.tNNNN[.NNN]` → techniques, `attack.<tactic>` and
  *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
  * - Correlation rules `event_count` / `value_count` over rules of the same import → summarize and a trigger over
- *   their searches, each `timespan`; the rules they refer to are not imported on their own unless `generate: true`.
+ *   their searches, each `timespan`; `temporal` / `temporal_ordered` → summarize FILTERS_MATCHED(_IN_ORDER) over
+ *   the searches as named filters; the rules they refer to are not imported on their own unless `generate: true`.
  * - Rule collections (`action: global`, `reset`, `repeat`) → one complete rule per rule document
  *   (sigma-collections.ts).
  */
@@ -34,6 +35,7 @@ import {
   QUERY_PERIOD_BOUNDS,
   describeDuration,
 } from "./durations";
+import { CORRELATION_LIMITS } from "./rule-correlation";
 import { IP_ADDRESS_PATTERN, type EventFilter, type FilterCondition } from "./rule-filter";
 import {
   RULE_LIMITS,
@@ -1004,13 +1006,79 @@ function correlationTrigger(
   );
 }
 
+/** Whether `count` meets the correlation comparison `op` with `value`. */
+function meets(op: string, count: number, value: number): boolean {
+  switch (op) {
+    case "gt":
+      return count > value;
+    case "gte":
+      return count >= value;
+    case "lt":
+      return count < value;
+    case "lte":
+      return count <= value;
+    case "eq":
+      return count === value;
+    default:
+      return count !== value;
+  }
+}
+
+/**
+ * A temporal correlation's condition — the number of its `n` rules that matched — as a trigger on FILTERS_MATCHED
+ * (or FILTERS_MATCHED_IN_ORDER): the counts from 0 to n its comparisons allow, when they are those of one
+ * comparison (`gte: 2, lte: 3` of three rules is GTE 2). An ordered correlation takes only "all of them":
+ * FILTERS_MATCHED_IN_ORDER counts how far the list matched from its first rule, while Sigma's `gte: 2` of three
+ * ordered rules would be any two of them in order, which that count does not tell.
+ */
+function temporalTrigger(
+  c: Collector,
+  bounds: Array<[string, number]>,
+  n: number,
+  ordered: boolean,
+): { operator: TriggerOperator; threshold: number } | null {
+  const path = "correlation.condition";
+  const counts = Array.from({ length: n + 1 }, (_, k) => k).filter((k) =>
+    bounds.every(([op, value]) => meets(op, k, value)),
+  );
+  if (counts.length === 0)
+    return c.problem("INVALID_FIELD", path, `no number of its ${n} rules satisfies all of its comparisons`);
+  const low = counts[0];
+  const high = counts[counts.length - 1];
+  if (ordered) {
+    if (low === n) return { operator: "GTE", threshold: n };
+    return c.problem(
+      "UNSUPPORTED_CORRELATION",
+      path,
+      `a temporal_ordered correlation can require only all ${n} rules in order (gte: ${n}, or no condition): which ${counts.join(" or ")} of the rules would have to be in order is not defined`,
+    );
+  }
+  if (counts.length === high - low + 1) {
+    if (low === high) return { operator: "EQ", threshold: low };
+    if (high === n) return { operator: "GTE", threshold: low };
+    if (low === 0) return { operator: "LTE", threshold: high };
+  } else if (counts.length === n) {
+    return {
+      operator: "NE",
+      threshold: Array.from({ length: n + 1 }, (_, k) => k).find((k) => !counts.includes(k))!,
+    };
+  }
+  return c.problem(
+    "UNSUPPORTED_CORRELATION",
+    path,
+    `it allows ${counts.join(", ")} of the ${n} rules, which cannot be expressed: a rule's trigger compares the number matched with one threshold`,
+  );
+}
+
 /**
  * Translates a Sigma correlation rule (https://github.com/SigmaHQ/sigma-specification, "Sigma Correlation
  * Rules") over the detection rules of the import it refers to: `event_count` counts the matching events per
  * `group-by` group, `value_count` the distinct values of `condition.field`, over each `timespan` (the rule's
  * period and frequency), compared as `condition` says. Several rules are the OR of their searches, when they
- * are over one log source. `temporal` and `temporal_ordered` (each rule matching, in order or not) cannot be
- * expressed by a rule that counts the events of one filter, and `aliases` are not supported: both are rejected.
+ * are over one log source. `temporal` counts, per group, how many of the rules matched an event (FILTERS_MATCHED
+ * over their searches as named filters; without `condition`, all of them), `temporal_ordered` whether all of them
+ * matched in the order listed (FILTERS_MATCHED_IN_ORDER; see rule-correlation.ts for what "in order" means).
+ * `aliases` are not supported.
  */
 function translateCorrelation(
   rule: Json,
@@ -1057,15 +1125,14 @@ function translateCorrelation(
 
   const type = body.type;
   const counting = type === "event_count" || type === "value_count";
+  const temporal = type === "temporal" || type === "temporal_ordered";
   if (type === undefined) {
-    c.problem("MISSING_FIELD", "correlation.type", "is required (event_count or value_count)");
-  } else if (type === "temporal" || type === "temporal_ordered") {
     c.problem(
-      "UNSUPPORTED_CORRELATION",
+      "MISSING_FIELD",
       "correlation.type",
-      `${type} correlations (each rule matching within the timespan${type === "temporal_ordered" ? ", in order" : ""}) cannot be expressed exactly: an analytics rule counts the events of one filter and cannot tell which rule an event matched`,
+      "is required (event_count, value_count, temporal or temporal_ordered)",
     );
-  } else if (!counting) {
+  } else if (!counting && !temporal) {
     c.problem(
       "INVALID_FIELD",
       "correlation.type",
@@ -1074,6 +1141,8 @@ function translateCorrelation(
   }
 
   const targets: CorrelationTarget[] = [];
+  /** The references of `targets`, as written: the names of a temporal correlation's filters. */
+  const names: string[] = [];
   const rules = body.rules;
   if (rules === undefined) {
     c.problem(
@@ -1088,6 +1157,20 @@ function translateCorrelation(
       `must be a list of rule names or ids (got ${show(rules)})`,
     );
   } else {
+    if (temporal && rules.length < CORRELATION_LIMITS.minFilters) {
+      c.problem(
+        "INVALID_FIELD",
+        "correlation.rules",
+        `a ${type} correlation needs at least ${CORRELATION_LIMITS.minFilters} rules (one rule matching is an event_count with gte: 1)`,
+      );
+    } else if (temporal && rules.length > CORRELATION_LIMITS.maxFilters) {
+      c.problem(
+        "UNSUPPORTED_CORRELATION",
+        "correlation.rules",
+        `a ${type} correlation of more than ${CORRELATION_LIMITS.maxFilters} rules is not supported (got ${rules.length})`,
+      );
+    }
+    const targetIndex = new Map<DetectionRule, number>();
     rules.forEach((reference: unknown, index) => {
       const path = `correlation.rules[${index}]`;
       if (typeof reference !== "string" || reference.trim() === "") {
@@ -1096,22 +1179,41 @@ function translateCorrelation(
         c.problem("INVALID_FIELD", path, `${show(reference)} is listed twice`);
       } else {
         const target = resolve(c, reference.trim(), path);
-        if (target) targets.push(target);
+        if (target && temporal && targetIndex.has(target.rule)) {
+          // By name and by id: a rule cannot be matched twice, nor follow itself.
+          c.problem(
+            "INVALID_FIELD",
+            path,
+            `refers to the same rule as correlation.rules[${targetIndex.get(target.rule)}]`,
+          );
+        } else if (target) {
+          targetIndex.set(target.rule, index);
+          targets.push(target);
+          names.push(reference.trim());
+        }
       }
     });
   }
   const sources = [...new Set(targets.map((t) => t.rule.source))];
-  if (counting && sources.length > 1) {
+  if ((counting || temporal) && sources.length > 1) {
     c.problem(
       "UNSUPPORTED_CORRELATION",
       "correlation.rules",
-      `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names`,
+      counting
+        ? `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names`
+        : `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule correlates the events of one source, whose fields group-by names`,
     );
   }
   const source =
-    counting && sources.length === 1 && targets.length === (Array.isArray(rules) ? rules.length : -1)
+    (counting || temporal) &&
+    sources.length === 1 &&
+    targets.length === (Array.isArray(rules) ? rules.length : -1)
       ? sources[0]
       : null;
+
+  // A temporal condition counts the rules that matched: of a list of the wrong size, already reported, it says nothing.
+  const sized =
+    targets.length >= CORRELATION_LIMITS.minFilters && targets.length <= CORRELATION_LIMITS.maxFilters;
 
   const timespan =
     body.timespan === undefined
@@ -1146,7 +1248,9 @@ function translateCorrelation(
   let counted: ResolvedField | null = null;
   const condition = body.condition;
   if (condition === undefined) {
-    c.problem("MISSING_FIELD", "correlation.condition", "is required (such as gte: 10)");
+    // Sigma's temporal correlations need no condition: all of their rules must match.
+    if (temporal && source && sized) trigger = { operator: "GTE", threshold: targets.length };
+    else if (!temporal) c.problem("MISSING_FIELD", "correlation.condition", "is required (such as gte: 10)");
   } else if (!isRecord(condition)) {
     c.problem(
       "INVALID_FIELD",
@@ -1192,7 +1296,9 @@ function translateCorrelation(
     if (Object.keys(condition).every((k) => k === "field")) {
       c.problem("MISSING_FIELD", "correlation.condition", "needs a comparison such as gte: 10");
     } else if (bounds.length === Object.keys(condition).filter((k) => k !== "field").length) {
-      trigger = correlationTrigger(c, bounds);
+      if (!temporal) trigger = correlationTrigger(c, bounds);
+      else if (source && sized)
+        trigger = temporalTrigger(c, bounds, targets.length, type === "temporal_ordered");
     }
   }
 
@@ -1219,6 +1325,10 @@ function translateCorrelation(
     c.note("Sigma level critical is severity HIGH (the highest a rule has).");
   if (rule.tags === undefined && tags.tactics.length + tags.techniques.length > 0)
     c.note("The correlation has no tags: it takes the ATT&CK tags of the rules it refers to.");
+  if (type === "temporal_ordered")
+    c.note(
+      "In order means each rule's event strictly after the event of the rule before it: events at the same instant are not in order.",
+    );
 
   const searches = targets.map((t) => t.rule.search);
   const spec: RuleSpecInput = {
@@ -1232,11 +1342,18 @@ function translateCorrelation(
     severity,
     enabled: options.enabled ?? SIGMA_DEFAULTS.enabled,
     filter: scoped(source, searches.length === 1 ? searches[0] : { any: searches }),
-    summarize: {
-      by: groupBy.map((g) => g.target.field),
-      aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
-      ...(counted ? { field: counted.target.field } : {}),
-    },
+    summarize: temporal
+      ? {
+          by: groupBy.map((g) => g.target.field),
+          aggregate: type === "temporal" ? "FILTERS_MATCHED" : "FILTERS_MATCHED_IN_ORDER",
+          // The rule's own filter is the OR of the searches (for the index); each rule's search tells them apart.
+          filters: targets.map((t, i) => ({ name: names[i], filter: simplify(t.rule.search) })),
+        }
+      : {
+          by: groupBy.map((g) => g.target.field),
+          aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
+          ...(counted ? { field: counted.target.field } : {}),
+        },
     trigger,
     queryFrequency: options.queryFrequency ?? timespan,
     queryPeriod: options.queryPeriod ?? timespan,
