@@ -1,10 +1,16 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { Client } from "pg";
 import type { DataSource } from "typeorm";
-import { CreateAnalyticsRuleDocument, IngestReceiptDocument } from "./__generated__/graphql";
+import {
+  CreateAnalyticsRuleDocument,
+  DataConnectorsDocument,
+  IngestReceiptDocument,
+} from "./__generated__/graphql";
 import { inTenant, Role } from "../subgraphs/common/src";
 import { queueNames } from "../subgraphs/siem/src/modules/events/nats-queue";
 import { chunkSigningKey, signChunk } from "../subgraphs/siem/src/modules/events/queued-ingest";
@@ -62,23 +68,21 @@ interface Queued {
   lines: number;
 }
 
-describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
-  const prefix = `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`;
-  const names = queueNames(prefix);
-  let platform: TestPlatform;
-  let ds: DataSource;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let t: Record<"ingestor" | "reader" | "readerB" | "flaky" | "twin" | "doomed", string>;
-
-  const origin = () => platform.gateway.url.replace(/\/graphql$/, "");
+/**
+ * What the tests do through the gateway (queue a body, poll its receipt) and look at in Postgres and JetStream,
+ * on the platform, database connection and stream that `get` answers once the suite has started them.
+ */
+function queueHarness(
+  get: () => { platform: TestPlatform; ds: DataSource; jsm: JetStreamManager },
+  names: ReturnType<typeof queueNames>,
+) {
   const post = (
     body: string,
     token: string,
     headers: Record<string, string> = {},
     connector = "AWS_CLOUDTRAIL",
   ) =>
-    fetch(`${origin()}/ingest/events?connector=${connector}`, {
+    fetch(`${get().platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=${connector}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson", ...headers },
       body,
@@ -89,7 +93,7 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     return (await res.json()) as Queued;
   };
   const receipt = async (id: string, token: string) =>
-    ok(await platform.request(IngestReceiptDocument, { id }, token)).ingestReceipt;
+    ok(await get().platform.request(IngestReceiptDocument, { id }, token)).ingestReceipt;
   /** Polls the receipt through the gateway until the workers are done with it. */
   const settled = async (id: string, token: string, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -101,23 +105,39 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     }
   };
   const count = async (tenant: string, table: "events" | "alerts") => {
-    const [row]: Array<{ n: number }> = await inTenant(ds, tenant, (m) =>
+    const [row]: Array<{ n: number }> = await inTenant(get().ds, tenant, (m) =>
       m.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenant]),
     );
     return row.n;
   };
   /** The stream's state: messages held (a work queue drops acknowledged ones) and the last sequence used. */
-  const stream = async () => (await jsm.streams.info(names.stream)).state;
+  const stream = async () => (await get().jsm.streams.info(names.stream)).state;
   /** Waits until every message is acknowledged and none is in a worker's hands. */
   const drained = async () => {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const [s, c] = await Promise.all([stream(), jsm.consumers.info(names.stream, names.consumer)]);
+      const [s, c] = await Promise.all([stream(), get().jsm.consumers.info(names.stream, names.consumer)]);
       if (s.messages === 0 && c.num_ack_pending === 0 && c.num_pending === 0) return;
       if (Date.now() > deadline) throw new Error("the stream was not drained");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
+  return { post, queue, receipt, settled, count, stream, drained };
+}
+
+describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
+  const prefix = `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`;
+  const names = queueNames(prefix);
+  let platform: TestPlatform;
+  let ds: DataSource;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let t: Record<"ingestor" | "reader" | "readerB" | "flaky" | "twin" | "doomed", string>;
+
+  const { post, queue, receipt, settled, count, stream, drained } = queueHarness(
+    () => ({ platform, ds, jsm }),
+    names,
+  );
 
   beforeAll(async () => {
     platform = await startTestPlatform({
@@ -143,7 +163,8 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
       ok(await platform.request(CreateAnalyticsRuleDocument, { templateId: "root-account-use" }, admin));
     }
     // Test-only failures, as the superuser of this test's own database: FLAKY's first chunk fails once inside
-    // its transaction (after its events, alerts and receipt update ran), every chunk of DOOMED always.
+    // its transaction (after its events, alerts and receipt update ran), every chunk of DOOMED always (a chunk
+    // given up also joins `chunks_done`, with a failure: that update goes through).
     const admin = new Client({ connectionString: platform.db.url });
     await admin.connect();
     try {
@@ -151,7 +172,8 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
       await admin.query(`GRANT USAGE, SELECT, UPDATE ON SEQUENCE siem.test_flaky_chunks TO PUBLIC`);
       await admin.query(`CREATE FUNCTION siem.test_fail_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF cardinality(NEW.chunks_done) > cardinality(OLD.chunks_done) THEN
+          IF cardinality(NEW.chunks_done) > cardinality(OLD.chunks_done)
+             AND NEW.failure IS NOT DISTINCT FROM OLD.failure THEN
             IF NEW.tenant_id = '${DOOMED}' THEN
               RAISE EXCEPTION 'test: this tenant''s chunks always fail';
             END IF;
@@ -241,6 +263,34 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     // Another tenant's request with the same key is its own.
     const other = await queue(body, await platform.token([Role.INGESTOR], B), { "Idempotency-Key": key });
     expect(other.receiptId).not.toBe(first.receiptId);
+  });
+
+  it("queues a body again as a new attempt of its receipt when the queue did not take it the first time", async () => {
+    // The receipt a 503 leaves behind (the queue took the body only in part): FAILED, never wholly queued.
+    const key = `again-${randomUUID()}`;
+    const receiptId = randomUUID();
+    await inTenant(ds, A, (m) =>
+      m.query(
+        `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, idempotency_key, status, lines, chunks, failure)
+         VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', $3, 'FAILED', 2, 1,
+                 'The queue did not take the whole body: nothing of it was stored. Send it again.')`,
+        [A, receiptId, key],
+      ),
+    );
+    const events = await count(A, "events");
+    const body = [rootCall(6), rootCall(7), rootCall(8)].join("\n");
+    expect(await queue(body, t.ingestor, { "Idempotency-Key": key })).toEqual({
+      receiptId,
+      status: "QUEUED",
+      lines: 3,
+    });
+    expect(await settled(receiptId, t.ingestor)).toMatchObject({
+      status: "DONE",
+      lines: 3,
+      acceptedCount: 3,
+      failure: null,
+    });
+    expect(await count(A, "events")).toBe(events + 3);
   });
 
   it("stores a body sent again without a key as duplicates: no new event, no new alert", async () => {
@@ -369,6 +419,32 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     await drained();
   });
 
+  it("counts a line too long for a queue message in the connector's rejected total, once", async () => {
+    const tenant = "tenant-oversize";
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    const reader = await platform.token([Role.READER], tenant);
+    const long = JSON.stringify({ ...JSON.parse(rootCall(60)), note: "x".repeat(1024 * 1024) });
+    const body = [rootCall(61), long, rootCall(62)].join("\n");
+    const key = `oversize-${randomUUID()}`;
+    const queued = await queue(body, ingestor, { "Idempotency-Key": key });
+    const done = await settled(queued.receiptId, reader);
+    expect(done).toMatchObject({ status: "DONE", lines: 3, acceptedCount: 2, rejectedCount: 1 });
+    expect(done!.rejected).toEqual([
+      { line: 2, reason: expect.stringMatching(/more than one queue message holds/) },
+    ]);
+    // Sent again with its key: answered with the same receipt, and counted no second time.
+    expect(await queue(body, ingestor, { "Idempotency-Key": key })).toMatchObject({
+      receiptId: queued.receiptId,
+      status: "DONE",
+    });
+    const connectors = ok(await platform.request(DataConnectorsDocument, {}, reader)).dataConnectors;
+    expect(connectors.find((c) => c.kind === "AWS_CLOUDTRAIL")).toMatchObject({
+      eventsTotal: 2,
+      duplicatesTotal: 0,
+      rejectedTotal: 1,
+    });
+  });
+
   it("forgets receipts a fortnight after their last change, in every tenant, and keeps newer ones", async () => {
     const old = [randomUUID(), randomUUID()];
     const recent = randomUUID();
@@ -385,6 +461,7 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
         ),
       );
     expect(await pruneIngestReceipts(ds)).toBe(2);
+    expect(await pruneIngestReceipts(ds)).toBe(0);
     expect(await receipt(old[0], t.reader)).toBeNull();
     expect(await receipt(old[1], t.readerB)).toBeNull();
     expect(await receipt(recent, t.reader)).toMatchObject({ status: "DONE" });
@@ -413,6 +490,247 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     expect(reader.status).toBe(403);
     expect((await stream()).last_seq).toBe(seq);
   });
+});
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `done` until it holds, or throws naming `what` after `timeoutMs`. */
+async function until(done: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("queued event ingest: a chunk's last delivery that ends without an outcome", () => {
+  const prefix = `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`;
+  const names = queueNames(prefix);
+  const ACK_WAIT_SECONDS = 5;
+  const queueEnv = {
+    EVENT_INGEST_QUEUE: "nats",
+    NATS_URL: NATS,
+    NATS_STREAM_PREFIX: prefix,
+    EVENT_INGEST_ACK_WAIT_SECONDS: String(ACK_WAIT_SECONDS),
+    EVENT_INGEST_MAX_DELIVER: "2",
+  };
+  /** The advisory lock a worker's last delivery of a marked chunk waits for while the test holds it. */
+  const LOCK = 4711;
+  let platform: TestPlatform;
+  let ds: DataSource;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  /** The test database's superuser: installs the test trigger and holds LOCK. */
+  let admin: Client;
+  const children: ChildProcess[] = [];
+
+  const { queue, receipt, settled, count, drained } = queueHarness(() => ({ platform, ds, jsm }), names);
+
+  /** A SIEM replica in a process of its own (dist/, built by the global setup) on this database and stream. */
+  const spawnSiem = (port: number): ChildProcess => {
+    const child = spawn(process.execPath, ["dist/subgraphs/siem/src/main.js"], {
+      env: {
+        ...process.env,
+        RAMPART_ENV: "test",
+        LOG_LEVEL: "silent",
+        DATABASE_URL: platform.db.url,
+        DB_ROLE_PREFIX: platform.db.rolePrefix,
+        DB_POOL_SIZE: "5",
+        JOBS_ENABLED: "false",
+        INTERNAL_TOKEN_SECRET: platform.config.internalTokenSecret,
+        SIEM_PORT: String(port),
+        ...queueEnv,
+      },
+      stdio: "ignore",
+    });
+    children.push(child);
+    return child;
+  };
+  const exited = (child: ChildProcess) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  /** How many transactions hold LOCK (`granted`) or wait for it. */
+  const lockers = async (granted: boolean) => {
+    const { rows } = await admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND objid = $1 AND granted = $2
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [LOCK, granted],
+    );
+    return rows[0].n;
+  };
+  /** Waits until a worker's transaction waits for LOCK: it holds the marked chunk's last delivery. */
+  const lastDeliveryHeld = () =>
+    until(async () => (await lockers(false)) > 0, "a worker holds the chunk's last delivery");
+  /** Waits until no transaction holds or waits for LOCK: the one that waited has ended. */
+  const lockFree = () =>
+    until(async () => (await lockers(false)) + (await lockers(true)) === 0, "the held transaction ended");
+  /**
+   * A body of 1,000 CloudTrail records, more than one queue message holds: five root calls first (each raises an
+   * alert of root-account-use), `marker` as the last record's event id (the test trigger acts on it).
+   */
+  const markedBody = (marker: string) => {
+    const records = Array.from({ length: 1000 }, (_, i) => (i < 5 ? rootCall(100 + i) : plainCall(i)));
+    records[999] = JSON.stringify({ ...(JSON.parse(plainCall(999)) as object), eventID: marker });
+    return records.join("\n");
+  };
+  /** The first line of the lines a FAILED receipt names as lost with the last one: they were not stored. */
+  const lostFrom = (failure: string | null | undefined) => {
+    const lost =
+      /^Lines (\d+)–1000 were not stored: the ingest worker that had them on their last attempt \(2 of 2\) stopped or did not finish in time; send them again\.$/.exec(
+        failure ?? "",
+      );
+    expect(lost).not.toBeNull();
+    return Number(lost![1]);
+  };
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false", ...queueEnv });
+    ds = await platform.connect("siem");
+    nc = await connect({ servers: NATS });
+    jsm = await jetstreamManager(nc);
+    for (const tenant of ["tenant-hung", "tenant-killed"]) {
+      const token = await platform.token([Role.ADMIN], tenant);
+      ok(await platform.request(CreateAnalyticsRuleDocument, { templateId: "root-account-use" }, token));
+    }
+    admin = new Client({ connectionString: platform.db.url });
+    await admin.connect();
+    // A marked record's first delivery fails (its worker naks it), its second and last waits for LOCK.
+    for (const marker of ["lost_hung", "lost_killed"]) {
+      await admin.query(`CREATE SEQUENCE siem.test_${marker}`);
+      await admin.query(`GRANT USAGE ON SEQUENCE siem.test_${marker} TO PUBLIC`);
+    }
+    await admin.query(`CREATE FUNCTION siem.test_last_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval(format('siem.test_%s', replace(NEW.source_event_id, '-', '_'))::regclass) = 1 THEN
+          RAISE EXCEPTION 'test: the first delivery of a marked chunk fails';
+        END IF;
+        PERFORM pg_advisory_xact_lock(${LOCK});
+        RETURN NEW;
+      END $$`);
+    await admin.query(`CREATE TRIGGER test_last_delivery BEFORE INSERT ON siem.events FOR EACH ROW
+      WHEN (NEW.source_event_id LIKE 'lost-%') EXECUTE FUNCTION siem.test_last_delivery()`);
+  });
+
+  afterAll(async () => {
+    for (const child of children) {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+    await admin?.end();
+    await platform?.stop();
+    await jsm?.streams.delete(names.stream).catch(() => undefined);
+    await nc?.close();
+  });
+
+  it("gives up a chunk whose worker hangs past the ack wait, and does not store it when that worker wakes", async () => {
+    const tenant = "tenant-hung";
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    const reader = await platform.token([Role.READER], tenant);
+    // Two replicas: this process's SIEM and one more; both idle, each with its pull for the next message.
+    const replica = spawnSiem(await freePort());
+    await until(
+      async () => (await jsm.consumers.info(names.stream, names.consumer)).num_waiting >= 2,
+      "both replicas wait for messages",
+    );
+    await admin.query(`SELECT pg_advisory_lock($1)`, [LOCK]);
+    try {
+      const queued = await queue(markedBody("lost-hung"), ingestor);
+      await lastDeliveryHeld();
+      // Its ack wait runs out: the other replica gets the chunk once more and gives it up.
+      const failed = await settled(queued.receiptId, reader);
+      expect(failed).toMatchObject({ status: "FAILED", lines: 1000, rejectedCount: 0 });
+      const from = lostFrom(failed!.failure);
+      expect(from).toBeGreaterThan(5);
+      // The hung worker wakes: its transaction finds the chunk given up and rolls back its events and alerts.
+      await admin.query(`SELECT pg_advisory_unlock($1)`, [LOCK]);
+      await lockFree();
+      await drained();
+      const final = await receipt(queued.receiptId, reader);
+      expect(final).toMatchObject({
+        status: "FAILED",
+        acceptedCount: from - 1,
+        duplicateCount: 0,
+        failure: failed!.failure,
+      });
+      expect(await count(tenant, "events")).toBe(from - 1);
+      expect(await count(tenant, "alerts")).toBe(5);
+    } finally {
+      await admin.query(`SELECT pg_advisory_unlock_all()`);
+      replica.kill("SIGTERM");
+      await exited(replica);
+    }
+  }, 120_000);
+
+  it("gives up a chunk whose worker is killed on its last delivery, once a SIEM is back, though none ran when the delivery ran out", async () => {
+    const tenant = "tenant-killed";
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    const reader = await platform.token([Role.READER], tenant);
+    // The only SIEM is a process of its own, on the port the gateway sends the ingest to.
+    await platform.subgraphs.siem.close();
+    const siem = spawnSiem(platform.subgraphs.siem.port);
+    await until(
+      async () =>
+        (
+          await fetch(
+            `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=AWS_CLOUDTRAIL`,
+            {
+              method: "POST",
+              headers: { authorization: `Bearer ${ingestor}`, "content-type": "application/x-ndjson" },
+              body: "",
+            },
+          )
+        ).status === 202,
+      "the SIEM process queues",
+    );
+    await admin.query(`SELECT pg_advisory_lock($1)`, [LOCK]);
+    let queued: Queued;
+    try {
+      queued = await queue(markedBody("lost-killed"), ingestor);
+      await lastDeliveryHeld();
+      siem.kill("SIGKILL");
+      await exited(siem);
+    } finally {
+      await admin.query(`SELECT pg_advisory_unlock_all()`);
+    }
+    // Postgres rolls back the dead worker's transaction.
+    await lockFree();
+    // No SIEM runs while the last delivery's ack wait runs out (nor serves the receipt: it is read here).
+    await new Promise((resolve) => setTimeout(resolve, (ACK_WAIT_SECONDS + 1) * 1000));
+    expect(
+      await inTenant(ds, tenant, (m) =>
+        m.query(`SELECT status, failure FROM ingest_receipts WHERE tenant_id = $1 AND id = $2`, [
+          tenant,
+          queued.receiptId,
+        ]),
+      ),
+    ).toEqual([{ status: "PROCESSING", failure: null }]);
+
+    await platform.restartSubgraph("siem");
+    const failed = await settled(queued.receiptId, reader);
+    const from = lostFrom(failed!.failure);
+    expect(from).toBeGreaterThan(5);
+    await drained();
+    expect(await receipt(queued.receiptId, reader)).toMatchObject({
+      status: "FAILED",
+      lines: 1000,
+      acceptedCount: from - 1,
+      duplicateCount: 0,
+      rejectedCount: 0,
+    });
+    expect(await count(tenant, "events")).toBe(from - 1);
+    expect(await count(tenant, "alerts")).toBe(5);
+  }, 120_000);
 });
 
 describe("queued event ingest with NATS unreachable", () => {

@@ -266,7 +266,11 @@ export interface EventQueueConfig {
   streamPrefix: string;
   /** How long a worker may hold a message unacknowledged before JetStream delivers it again. */
   ackWaitSeconds: number;
-  /** Deliveries of one message before its receipt is marked FAILED. */
+  /**
+   * Attempts at storing one message before it is given up and its receipt marked FAILED. Counted by the workers
+   * (the JetStream consumer delivers without limit): the delivery after the last gives up a chunk whose last
+   * attempt ended without an outcome.
+   */
   maxDeliver: number;
 }
 

@@ -151,7 +151,13 @@ export class EventIngest {
     if (good.length === 0) {
       if (rejected.length || options.within)
         await inTenant(this.ds, tenantId, async (m) => {
-          if (rejected.length) await this.count(m, identity, kind, 0, 0, rejected.length, null);
+          if (rejected.length)
+            await countIngest(m, identity, kind, {
+              stored: 0,
+              duplicates: 0,
+              rejected: rejected.length,
+              lastTime: null,
+            });
           await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         });
       return { accepted: 0, duplicates: 0, rejected };
@@ -174,7 +180,12 @@ export class EventIngest {
         });
       }
       if (batch.length === 0) {
-        await this.count(m, identity, kind, 0, 0, rejected.length, null);
+        await countIngest(m, identity, kind, {
+          stored: 0,
+          duplicates: 0,
+          rejected: rejected.length,
+          lastTime: null,
+        });
         await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         return { stored: 0, kept: 0 };
       }
@@ -189,15 +200,12 @@ export class EventIngest {
       const fresh = ids ? batch.filter((e) => ids.has(e.id)) : batch;
       if (fresh.length && this.options.onInserted) await this.options.onInserted(m, tenantId, fresh);
       const lastTime = fresh.reduce<string | null>((max, e) => (!max || e.time > max ? e.time : max), null);
-      await this.count(
-        m,
-        identity,
-        kind,
-        fresh.length,
-        batch.length - fresh.length,
-        rejected.length,
+      await countIngest(m, identity, kind, {
+        stored: fresh.length,
+        duplicates: batch.length - fresh.length,
+        rejected: rejected.length,
         lastTime,
-      );
+      });
       await options.within?.(m, {
         accepted: fresh.length,
         duplicates: batch.length - fresh.length,
@@ -208,40 +216,39 @@ export class EventIngest {
     rejected.sort((a, b) => a.line - b.line);
     return { accepted: stored, duplicates: kept - stored, rejected };
   }
+}
 
-  /**
-   * Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. The
-   * ingest time always moves; the kept time only when a record was stored or already stored (see ConnectorStatus).
-   */
-  private async count(
-    m: EntityManager,
-    identity: Identity,
-    kind: ConnectorKind,
-    stored: number,
-    duplicates: number,
-    rejected: number,
-    lastTime: string | null,
-  ): Promise<void> {
-    await m.query(
-      `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $3::bigint + $4::bigint > 0 THEN now() END)
-       ON CONFLICT (tenant_id, kind) DO UPDATE SET
-         events_total = c.events_total + excluded.events_total,
-         duplicates_total = c.duplicates_total + excluded.duplicates_total,
-         rejected_total = c.rejected_total + excluded.rejected_total,
-         last_event_at = GREATEST(c.last_event_at, excluded.last_event_at),
-         last_ingest_at = now(),
-         last_kept_at = COALESCE(excluded.last_kept_at, c.last_kept_at)`,
-      [identity.tenantId, kind, stored, duplicates, rejected, lastTime],
-    );
-    await writeAudit(m, identity, [
-      {
-        action: "events.ingest",
-        target: `connector:${kind}`,
-        details: { accepted: stored, duplicates, rejected },
-      },
-    ]);
-  }
+/**
+ * Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. The
+ * ingest time always moves; the kept time only when a record was stored or already stored (see ConnectorStatus).
+ * The queued ingest also calls it for the lines it rejects itself (too long for a queue message).
+ */
+export async function countIngest(
+  m: EntityManager,
+  identity: Identity,
+  kind: ConnectorKind,
+  counts: { stored: number; duplicates: number; rejected: number; lastTime: string | null },
+): Promise<void> {
+  const { stored, duplicates, rejected, lastTime } = counts;
+  await m.query(
+    `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
+     VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $3::bigint + $4::bigint > 0 THEN now() END)
+     ON CONFLICT (tenant_id, kind) DO UPDATE SET
+       events_total = c.events_total + excluded.events_total,
+       duplicates_total = c.duplicates_total + excluded.duplicates_total,
+       rejected_total = c.rejected_total + excluded.rejected_total,
+       last_event_at = GREATEST(c.last_event_at, excluded.last_event_at),
+       last_ingest_at = now(),
+       last_kept_at = COALESCE(excluded.last_kept_at, c.last_kept_at)`,
+    [identity.tenantId, kind, stored, duplicates, rejected, lastTime],
+  );
+  await writeAudit(m, identity, [
+    {
+      action: "events.ingest",
+      target: `connector:${kind}`,
+      details: { accepted: stored, duplicates, rejected },
+    },
+  ]);
 }
 
 /** One stored event as its `events` row, in STORED_EVENT_COLUMNS order (benchmarks encode the same). */

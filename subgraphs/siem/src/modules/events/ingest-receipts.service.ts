@@ -50,7 +50,8 @@ export const RECEIPT_RETENTION_DAYS = 14;
 export async function pruneIngestReceipts(ds: DataSource, days = RECEIPT_RETENTION_DAYS): Promise<number> {
   return inSystemScope(ds, async (m) => {
     const rows: unknown[] = await m.query(
-      `DELETE FROM ingest_receipts WHERE updated_at < now() - make_interval(days => $1) RETURNING id`,
+      `WITH gone AS (DELETE FROM ingest_receipts WHERE updated_at < now() - make_interval(days => $1) RETURNING id)
+       SELECT id FROM gone`,
       [days],
     );
     return rows.length;

@@ -39,6 +39,8 @@ const HEADER_ROOM = 8 * 1024;
 const PUBLISH_TIMEOUT_MS = 5_000;
 /** Pause between connection attempts while NATS cannot be reached. */
 const RECONNECT_PAUSE_MS = 2_000;
+/** How long one pull for the next message waits on the server before it is sent again. */
+const FETCH_EXPIRES_MS = 30_000;
 /** JetStream's window for `Nats-Msg-Id` de-duplication. */
 const DUPLICATE_WINDOW_NS = 10 * 60 * 1_000_000_000;
 
@@ -185,7 +187,12 @@ export class NatsEventQueue {
     const consumer = {
       ack_policy: AckPolicy.Explicit,
       ack_wait: this.config.ackWaitSeconds * 1_000_000_000,
-      max_deliver: this.config.maxDeliver,
+      // Unlimited: the workers count deliveries themselves (EVENT_INGEST_MAX_DELIVER). Were JetStream to stop at
+      // the limit, a chunk whose last delivery died with its worker (killed, or hung past the ack wait) would
+      // never be seen again and its receipt would stay PROCESSING. Delivered once more, it reaches a worker
+      // that records its lines as lost (QueuedIngest.process) - even after every SIEM was down meanwhile,
+      // since JetStream keeps the message and its delivery count until a worker acknowledges it.
+      max_deliver: -1,
     };
     try {
       await jsm.consumers.info(this.names.stream, this.names.consumer);
@@ -200,26 +207,34 @@ export class NatsEventQueue {
     }
   }
 
+  /**
+   * Hands the consumer's messages to `handle` one at a time, pulling the next only once `handle` is done with
+   * the last: a worker holds the one message it is storing. (A `consume()` keeps pulling while its handler is
+   * busy, so a worker hung on one chunk would gather others behind it and let their ack waits run out.)
+   */
   private async consume(nc: NatsConnection, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
     const consumer = await jetstream(nc).consumers.get(this.names.stream, this.names.consumer);
-    // Two in hand: the next one is there when a chunk is done, and at most one waits its turn on the ack timer.
-    const messages = await consumer.consume({ max_messages: 2 });
-    this.messages = messages;
-    try {
-      for await (const msg of messages) {
-        try {
-          await handle(msg);
-        } catch (err) {
-          // `handle` settles its message itself; this is a bug or the database gone: let JetStream redeliver.
-          this.log.error({ err, seq: msg.seq }, "event-ingest worker failed");
-          msg.nak(RECONNECT_PAUSE_MS);
+    while (!this.stopping) {
+      const messages = await consumer.fetch({ max_messages: 1, expires: FETCH_EXPIRES_MS });
+      this.messages = messages;
+      // stop() may have come while the pull was being made: it closed nothing then.
+      if (this.stopping) await messages.close().catch(() => undefined);
+      try {
+        // Ends after one message, or empty when none came before `expires`; throws when the consumer is gone
+        // or its heartbeats stop (run() then connects again and re-creates what is missing).
+        for await (const msg of messages) {
+          try {
+            await handle(msg);
+          } catch (err) {
+            // `handle` settles its message itself; this is a bug or the database gone: let JetStream redeliver.
+            this.log.error({ err, seq: msg.seq }, "event-ingest worker failed");
+            msg.nak(RECONNECT_PAUSE_MS);
+          }
         }
-        if (this.stopping) break;
+      } finally {
+        this.messages = null;
       }
-    } finally {
-      this.messages = null;
     }
-    if (!this.stopping) throw new Error("the consumer's message stream ended");
   }
 }
 

@@ -13,9 +13,17 @@
  *   a worker drops, unread, a message that whoever can publish on the subject made up or altered, so the
  *   tenant, principal and roles it names are the ones the SIEM verified;
  * - a body the queue took only in part is answered 503 and its receipt FAILED before the workers may start on
- *   it (they wait for `enqueued`), so nothing of it is stored; sent again, it is queued again as a whole.
+ *   it (they wait for `enqueued`), so nothing of it is stored; sent again, it is queued again as a whole;
+ * - every chunk ends in its receipt's `chunks_done`, stored or given up (its lines named in `failure`), and
+ *   only one of the two can commit: a chunk given up while a hung worker still holds it is not stored when
+ *   that worker wakes (its receipt update finds the chunk settled and rolls the events back).
+ *
+ * The workers count deliveries (EVENT_INGEST_MAX_DELIVER), not JetStream (its consumer delivers without
+ * limit): the delivery after the last one means that the last one ended without an outcome, its worker killed
+ * or hung past the ack wait, and the worker it reaches gives the chunk up without reading it.
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { DataSource, EntityManager } from "typeorm";
@@ -31,7 +39,7 @@ import {
 } from "../../../../common/src";
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind } from "./event.model";
-import type { EventIngest, EventRejection, IngestResult } from "./event-ingest";
+import { countIngest, type EventIngest, type EventRejection, type IngestResult } from "./event-ingest";
 import type { NatsEventQueue, QueueMessage } from "./nats-queue";
 import { chunkNdjson } from "./ndjson-chunks";
 
@@ -61,7 +69,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 const ABANDONED_AFTER = "2 minutes";
 /** First delay before a failed message is delivered again; doubled per delivery, at most 30 s. */
 const RETRY_BASE_MS = 1_000;
-/** Delay before a message whose body is still being queued is looked at again. */
+/** How long a worker keeps a chunk whose body is still being queued (a nak would count as an attempt). */
+const HOLD_WHILE_QUEUEING_MS = 3_000;
+/** How often a worker keeping such a chunk looks at its receipt again (and extends its ack deadline). */
+const NOT_YET_QUEUED_POLL_MS = 100;
+/** Delay before a chunk whose body was still not wholly queued after HOLD_WHILE_QUEUEING_MS is delivered again. */
 const NOT_YET_QUEUED_MS = 500;
 
 /** Thrown inside a chunk's transaction when its receipt already has it (or dropped it): rolls the chunk back. */
@@ -170,15 +182,31 @@ export class QueuedIngest {
       ).catch((e: unknown) => this.options.log.error({ err: e, receiptId }, "receipt not marked FAILED"));
       throw err;
     }
-    const [row]: Array<{ status: QueuedAnswer["status"] }> = await inTenant(this.ds, tenantId, (m) =>
-      m.query(
-        `UPDATE ingest_receipts SET enqueued = true, updated_at = now(),
-                status = CASE WHEN chunks = 0 THEN 'DONE' ELSE status END
-          WHERE tenant_id = $1 AND id = $2 AND attempt = $3 RETURNING status`,
+    const status = await inTenant(this.ds, tenantId, async (m) => {
+      // Not when the workers gave the body up meanwhile (its chunks' deliveries ran out while it was being
+      // queued): it stays FAILED, "nothing of it was stored", and they drop what is left of it.
+      const [updated]: Array<{ status: QueuedAnswer["status"] }> = await m.query(
+        `WITH queued AS (
+           UPDATE ingest_receipts SET enqueued = true, updated_at = now(),
+                  status = CASE WHEN chunks = 0 THEN 'DONE' ELSE status END
+            WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT enqueued AND status <> 'FAILED'
+            RETURNING status)
+         SELECT status FROM queued`,
         [tenantId, receiptId, attempt],
-      ),
-    );
-    return { receiptId, status: row?.status ?? "QUEUED", lines };
+      );
+      if (!updated) return "FAILED";
+      // The lines too long to queue are rejections no worker sees: the connector counts them here, with the
+      // receipt, once the body is taken for good (a body answered 503 is sent again, and counted then).
+      if (rejected.length)
+        await countIngest(m, identity, kind, {
+          stored: 0,
+          duplicates: 0,
+          rejected: rejected.length,
+          lastTime: null,
+        });
+      return updated.status;
+    });
+    return { receiptId, status, lines };
   }
 
   /** Records a new receipt, or finds the one of the Idempotency-Key (taking it over when its queueing failed). */
@@ -231,10 +259,12 @@ export class QueuedIngest {
       );
     // Queueing it failed or was abandoned: queue this body as a new attempt (the workers drop older ones).
     const [again]: Array<{ id: string; attempt: number }> = await m.query(
-      `UPDATE ingest_receipts SET attempt = attempt + 1, status = 'QUEUED', failure = NULL, principal = $3,
-              lines = $4, chunks = $5, chunks_done = '{}', accepted = 0, duplicates = 0,
-              rejected_count = $6, rejected = $7::jsonb, created_at = now(), updated_at = now()
-        WHERE tenant_id = $1 AND id = $2 RETURNING id, attempt`,
+      `WITH again AS (
+         UPDATE ingest_receipts SET attempt = attempt + 1, status = 'QUEUED', failure = NULL, principal = $3,
+                lines = $4, chunks = $5, chunks_done = '{}', accepted = 0, duplicates = 0,
+                rejected_count = $6, rejected = $7::jsonb, created_at = now(), updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 RETURNING id, attempt)
+       SELECT id, attempt FROM again`,
       [
         identity.tenantId,
         prior.id,
@@ -256,7 +286,8 @@ export class QueuedIngest {
   /**
    * The ingest worker: stores one queued chunk through EventIngest and acknowledges it after the commit, or
    * has it delivered again (after a pause growing with each delivery); on its last delivery a chunk that still
-   * fails marks its receipt FAILED, naming its lines.
+   * fails marks its receipt FAILED, naming its lines, and so does a delivery after the last (that one ended
+   * without an outcome).
    */
   async process(msg: JsMsg): Promise<void> {
     if (!msg.headers || !signedChunk(this.options.signingKey, msg.headers, msg.data)) {
@@ -272,15 +303,19 @@ export class QueuedIngest {
       return;
     }
     const { identity, receiptId, attempt, chunk } = meta;
-    const last = msg.info.deliveryCount >= this.options.maxDeliver;
-    const [state]: Array<{ status: string; attempt: number; enqueued: boolean; done: boolean }> =
-      await inTenant(this.ds, identity.tenantId, (m) =>
-        m.query(
-          `SELECT status, attempt, enqueued, $3::int = ANY (chunks_done) AS done
-             FROM ingest_receipts WHERE tenant_id = $1 AND id = $2`,
-          [identity.tenantId, receiptId, chunk],
-        ),
-      );
+    const deliveries = msg.info.deliveryCount;
+    const last = deliveries >= this.options.maxDeliver;
+    let state = await this.chunkState(meta);
+    // The rest of the body is still being queued (its 202 not yet sent): a matter of milliseconds, as a rule.
+    // The worker waits for it with the message in hand, since handing it back would count as an attempt.
+    for (
+      const until = Date.now() + HOLD_WHILE_QUEUEING_MS;
+      state?.attempt === attempt && !state.enqueued && state.status !== "FAILED" && Date.now() < until;
+      state = await this.chunkState(meta)
+    ) {
+      await sleep(NOT_YET_QUEUED_POLL_MS);
+      msg.working();
+    }
     // Stored already, or of a body whose queueing failed (or was sent again since): nothing to do.
     if (!state || state.attempt !== attempt || state.done || (!state.enqueued && state.status === "FAILED")) {
       msg.ack();
@@ -289,10 +324,24 @@ export class QueuedIngest {
     const text = new TextDecoder().decode(msg.data);
     const lastLine = meta.firstLine + countNewlines(text);
     if (!state.enqueued) {
-      // The rest of the body is still being queued (its 202 not yet sent).
+      // Still being queued after all, or abandoned (its SIEM died while queueing it).
       if (!last) return msg.nak(NOT_YET_QUEUED_MS);
       await this.fail(meta, "The body was never wholly queued: nothing of it was stored. Send it again.");
       // Settled: the receipt says what became of it (a terminated message would stay in the work queue).
+      msg.ack();
+      return;
+    }
+    if (deliveries > this.options.maxDeliver) {
+      // Its last delivery ended without an outcome: the worker was killed, or hung past the ack wait (and may
+      // still wake up; it then finds the chunk settled). Trying again would exceed the limit; it is given up.
+      this.options.log.warn(
+        { receiptId, chunk, delivery: deliveries },
+        "event-ingest worker: a chunk's last delivery ended without an outcome; its lines are reported lost",
+      );
+      await this.fail(
+        meta,
+        `Lines ${meta.firstLine}–${lastLine} were not stored: the ingest worker that had them on their last attempt (${this.options.maxDeliver} of ${this.options.maxDeliver}) stopped or did not finish in time; send them again.`,
+      );
       msg.ack();
       return;
     }
@@ -318,30 +367,48 @@ export class QueuedIngest {
         return;
       }
       this.options.log.error(
-        { err, receiptId, chunk, delivery: msg.info.deliveryCount },
+        { err, receiptId, chunk, delivery: deliveries },
         "event-ingest worker: a chunk failed",
       );
-      if (!last) return msg.nak(Math.min(RETRY_BASE_MS * 2 ** (msg.info.deliveryCount - 1), 30_000));
+      if (!last) return msg.nak(Math.min(RETRY_BASE_MS * 2 ** (deliveries - 1), 30_000));
       await this.fail(
         meta,
-        `Lines ${meta.firstLine}–${lastLine} could not be stored after ${msg.info.deliveryCount} attempts; send them again.`,
+        `Lines ${meta.firstLine}–${lastLine} could not be stored after ${deliveries} attempts; send them again.`,
       );
       msg.ack();
     }
   }
 
+  /** Where the chunk's receipt stands: its status, attempt, whether wholly queued, and whether it has the chunk. */
+  private async chunkState(
+    meta: ChunkMeta,
+  ): Promise<{ status: string; attempt: number; enqueued: boolean; done: boolean } | undefined> {
+    const [state]: Array<{ status: string; attempt: number; enqueued: boolean; done: boolean }> =
+      await inTenant(this.ds, meta.identity.tenantId, (m) =>
+        m.query(
+          `SELECT status, attempt, enqueued, $3::int = ANY (chunks_done) AS done
+             FROM ingest_receipts WHERE tenant_id = $1 AND id = $2`,
+          [meta.identity.tenantId, meta.receiptId, meta.chunk],
+        ),
+      );
+    return state;
+  }
+
   /** Adds a stored chunk's outcome to its receipt, in the chunk's transaction (ChunkSettled if it has it). */
   private async recordChunk(m: EntityManager, meta: ChunkMeta, outcome: IngestResult): Promise<void> {
+    // A CTE, so that the rows come back as rows (TypeORM answers a bare UPDATE with `[rows, count]`).
     const rows: unknown[] = await m.query(
-      `UPDATE ingest_receipts SET
-         chunks_done = array_append(chunks_done, $4::int),
-         accepted = accepted + $5, duplicates = duplicates + $6,
-         rejected_count = rejected_count + $7, rejected = rejected || $8::jsonb,
-         status = CASE WHEN failure IS NOT NULL THEN 'FAILED'
-                       WHEN cardinality(chunks_done) + 1 >= chunks THEN 'DONE' ELSE 'PROCESSING' END,
-         updated_at = now()
-       WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT ($4::int = ANY (chunks_done))
-       RETURNING id`,
+      `WITH recorded AS (
+         UPDATE ingest_receipts SET
+           chunks_done = array_append(chunks_done, $4::int),
+           accepted = accepted + $5, duplicates = duplicates + $6,
+           rejected_count = rejected_count + $7, rejected = rejected || $8::jsonb,
+           status = CASE WHEN failure IS NOT NULL THEN 'FAILED'
+                         WHEN cardinality(chunks_done) + 1 >= chunks THEN 'DONE' ELSE 'PROCESSING' END,
+           updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT ($4::int = ANY (chunks_done))
+         RETURNING id)
+       SELECT id FROM recorded`,
       [
         meta.identity.tenantId,
         meta.receiptId,
@@ -356,13 +423,20 @@ export class QueuedIngest {
     if (rows.length === 0) throw new ChunkSettled();
   }
 
-  /** Marks the receipt FAILED with `reason` (added to any earlier one); the other chunks are still stored. */
+  /**
+   * Gives the chunk up: marks the receipt FAILED with `reason` (added to any earlier one, once) and the chunk
+   * settled, unless it is already (stored, or given up by a delivery before). The other chunks are still stored;
+   * a worker still holding this one cannot store it any more (recordChunk finds it settled).
+   */
   private async fail(meta: ChunkMeta, reason: string): Promise<void> {
     await inTenant(this.ds, meta.identity.tenantId, (m) =>
       m.query(
-        `UPDATE ingest_receipts SET status = 'FAILED', failure = concat_ws(' ', failure, $4::text), updated_at = now()
-          WHERE tenant_id = $1 AND id = $2 AND attempt = $3`,
-        [meta.identity.tenantId, meta.receiptId, meta.attempt, reason],
+        `UPDATE ingest_receipts SET status = 'FAILED', chunks_done = array_append(chunks_done, $4::int),
+                failure = CASE WHEN strpos(coalesce(failure, ''), $5::text) > 0 THEN failure
+                               ELSE concat_ws(' ', failure, $5::text) END,
+                updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT ($4::int = ANY (chunks_done))`,
+        [meta.identity.tenantId, meta.receiptId, meta.attempt, meta.chunk, reason],
       ),
     );
   }
