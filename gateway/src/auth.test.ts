@@ -1,5 +1,5 @@
 import { ClientAuth, signDevToken } from "./auth";
-import { Role } from "../../subgraphs/common/src";
+import { previousSecretUses, Role } from "../../subgraphs/common/src";
 
 const SECRET = "a-client-token-secret-that-is-32-chars+";
 
@@ -43,5 +43,24 @@ describe("client authentication", () => {
     expect((await auth.authenticate(`Bearer ${widest}`)).tenantId).toHaveLength(256);
     await expect(auth.authenticate("Basic abc")).rejects.toThrow(/Bearer/);
     await expect(auth.authenticate(undefined)).rejects.toThrow(/Bearer/);
+  });
+
+  it("accepts a token signed with JWT_SECRET_PREVIOUS while it is set, counting each use", async () => {
+    const OLD = "the-old-client-token-secret-of-32-chars";
+    const rolling = new ClientAuth({ secret: SECRET, previousSecret: OLD });
+    const claims = { subject: "alice", tenantId: "t1", roles: [Role.READER] };
+    const old = await signDevToken(OLD, claims);
+    const uses = await previousSecretUses("client-token");
+    expect(await rolling.authenticate(`Bearer ${old}`)).toEqual({ ...claims });
+    expect(await rolling.authenticate(`Bearer ${old}`)).toEqual({ ...claims });
+    expect(await rolling.authenticate(`Bearer ${await signDevToken(SECRET, claims)}`)).toEqual({ ...claims });
+    expect(await previousSecretUses("client-token")).toBe(uses + 2);
+    // A gateway without it refuses the old token; one with other secrets refuses both.
+    await expect(new ClientAuth({ secret: SECRET }).authenticate(`Bearer ${old}`)).rejects.toThrow(
+      /invalid or expired/,
+    );
+    const foreign = await signDevToken("another-secret-that-is-also-32-chars-long", claims);
+    await expect(rolling.authenticate(`Bearer ${foreign}`)).rejects.toThrow(/invalid or expired/);
+    expect(await previousSecretUses("client-token")).toBe(uses + 2);
   });
 });

@@ -1,9 +1,13 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import {
+  countPreviousSecretUse,
+  hs256Keys,
   parseRoles,
   textProblem,
   UnauthenticatedError,
+  verifyHs256,
   type Config,
+  type Hs256Keys,
   type Identity,
   type Role,
 } from "../../subgraphs/common/src";
@@ -20,21 +24,25 @@ export const DEV_ISSUER = "rampart-dev";
 /**
  * Verifies client bearer tokens: a local HS256 key in development, an OIDC provider's JWKS in
  * production (with issuer and audience checks). The tenant comes from `tid` (or `tenant_id`),
- * the roles from `roles`.
+ * the roles from `roles`. With HS256, a token signed with JWT_SECRET_PREVIOUS is accepted too while
+ * that is set (a rotation), and counted.
  */
 export class ClientAuth {
   private readonly jwks?: JWTVerifyGetKey;
-  private readonly secret?: Uint8Array;
+  private readonly secrets?: Hs256Keys;
   /**
    * Verified tokens until they expire: a client sends the same bearer token with every request,
    * and signature verification is the largest fixed cost of the gateway's request path. A cached
-   * token is exactly as valid as a re-verified one (JWTs cannot be revoked before `exp`).
+   * token is exactly as valid as a re-verified one (JWTs cannot be revoked before `exp`). The keys
+   * are read once, at start, and the cache lives with them: a gateway restarted without the previous
+   * secret has forgotten every token that secret verified. `previous`: verified only with it, so
+   * each use is counted (the counter then says whether clients still hold such tokens).
    */
-  private readonly verified = new Map<string, { identity: Identity; expiresAt: number }>();
+  private readonly verified = new Map<string, { identity: Identity; expiresAt: number; previous: boolean }>();
 
   constructor(private readonly jwt: Config["jwt"]) {
     if (jwt.jwksUrl) this.jwks = createRemoteJWKSet(new URL(jwt.jwksUrl));
-    else if (jwt.secret) this.secret = new TextEncoder().encode(jwt.secret);
+    else if (jwt.secret) this.secrets = hs256Keys(jwt.secret, jwt.previousSecret);
     else throw new Error("JWT verification needs JWT_JWKS_URL or JWT_SECRET");
   }
 
@@ -51,13 +59,16 @@ export class ClientAuth {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!match) throw new UnauthenticatedError("Send `Authorization: Bearer <token>`.");
     const hit = this.verified.get(match[1]);
-    if (hit && hit.expiresAt > Date.now()) return hit;
+    if (hit && hit.expiresAt > Date.now()) {
+      if (hit.previous) countPreviousSecretUse("client-token");
+      return { identity: hit.identity, expiresAt: hit.expiresAt };
+    }
     let payload: JWTPayload;
+    let previous = false;
     try {
       const options = { issuer: this.jwt.issuer, audience: this.jwt.audience };
-      payload = this.jwks
-        ? (await jwtVerify(match[1], this.jwks, options)).payload
-        : (await jwtVerify(match[1], this.secret!, { ...options, algorithms: ["HS256"] })).payload;
+      if (this.jwks) payload = (await jwtVerify(match[1], this.jwks, options)).payload;
+      else ({ payload, previous } = await verifyHs256(match[1], this.secrets!, options));
     } catch {
       throw new UnauthenticatedError("The bearer token is invalid or expired.");
     }
@@ -75,11 +86,12 @@ export class ClientAuth {
         `The bearer token's tenant or subject is not 1 to ${MAX_CLAIM_LENGTH} characters of valid text.`,
       );
     const identity: Identity = { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
+    if (previous) countPreviousSecretUse("client-token");
     if (typeof payload.exp !== "number") return { identity, expiresAt: null };
-    const verified = { identity, expiresAt: payload.exp * 1000 };
+    const expiresAt = payload.exp * 1000;
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(match[1], verified);
-    return verified;
+    this.verified.set(match[1], { identity, expiresAt, previous });
+    return { identity, expiresAt };
   }
 }
 

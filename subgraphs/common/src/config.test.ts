@@ -111,4 +111,88 @@ describe("configuration", () => {
       expect(() => loadConfig({ ...production, RAMPART_ENV: "test", [key]: value })).not.toThrow();
     }
   });
+
+  it("reads the previous secrets of a rotation, and refuses them when they could not be one", () => {
+    const OLD = "o".repeat(40);
+    const NEW = "n".repeat(40);
+    const rotating = loadConfig({
+      INTERNAL_TOKEN_SECRET: NEW,
+      INTERNAL_TOKEN_SECRET_PREVIOUS: OLD,
+      JWT_SECRET: NEW,
+      JWT_SECRET_PREVIOUS: OLD,
+    });
+    expect([rotating.internalTokenSecret, rotating.internalTokenPreviousSecret]).toEqual([NEW, OLD]);
+    expect([rotating.jwt.secret, rotating.jwt.previousSecret]).toEqual([NEW, OLD]);
+    // Unset or empty (docker-compose's `${VAR:-}`): no previous secret.
+    for (const none of [{}, { INTERNAL_TOKEN_SECRET_PREVIOUS: "", JWT_SECRET_PREVIOUS: "" }]) {
+      const config = loadConfig({ INTERNAL_TOKEN_SECRET: NEW, JWT_SECRET: NEW, ...none });
+      expect([config.internalTokenPreviousSecret, config.jwt.previousSecret]).toEqual([undefined, undefined]);
+    }
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return String((err as Error).message)
+          .split("\n")
+          .slice(1)
+          .map((l) => l.trim());
+      }
+      return [];
+    };
+    expect(problems({ INTERNAL_TOKEN_SECRET_PREVIOUS: OLD, JWT_SECRET_PREVIOUS: OLD })).toEqual([
+      "INTERNAL_TOKEN_SECRET_PREVIOUS: set only with INTERNAL_TOKEN_SECRET: it is the secret a rotation moves away from",
+      "JWT_SECRET_PREVIOUS: set only with JWT_SECRET: it is the secret a rotation moves away from",
+    ]);
+    expect(
+      problems({
+        INTERNAL_TOKEN_SECRET: NEW,
+        INTERNAL_TOKEN_SECRET_PREVIOUS: NEW,
+        JWT_SECRET: OLD,
+        JWT_SECRET_PREVIOUS: OLD,
+      }),
+    ).toEqual([
+      "INTERNAL_TOKEN_SECRET_PREVIOUS: must differ from INTERNAL_TOKEN_SECRET (set it only while rotating, to the other secret)",
+      "JWT_SECRET_PREVIOUS: must differ from JWT_SECRET (set it only while rotating, to the other secret)",
+    ]);
+    // As strong as the current secret, and never echoed.
+    const weak = problems({
+      INTERNAL_TOKEN_SECRET: NEW,
+      INTERNAL_TOKEN_SECRET_PREVIOUS: "short-old-secret",
+      JWT_SECRET: NEW,
+      JWT_SECRET_PREVIOUS: "x".repeat(31),
+    });
+    expect(weak.map((l) => l.split(":")[0])).toEqual([
+      "JWT_SECRET_PREVIOUS",
+      "INTERNAL_TOKEN_SECRET_PREVIOUS",
+    ]);
+    expect(weak.join("\n")).toMatch(/>=32 characters/);
+    expect(weak.join("\n")).not.toMatch(/short-old-secret|xxxx/);
+    expect(
+      problems({ JWT_JWKS_URL: "https://login.example.com/keys", JWT_SECRET: NEW, JWT_SECRET_PREVIOUS: OLD }),
+    ).toEqual([
+      "JWT_SECRET_PREVIOUS: is not used with JWT_JWKS_URL (client tokens are verified with the provider's keys only)",
+    ]);
+    // Production: the published development values are refused as previous secrets too.
+    const production = {
+      RAMPART_ENV: "production",
+      INTERNAL_TOKEN_SECRET: NEW,
+      DB_ROLE_PASSWORD: "y".repeat(20),
+      DATABASE_URL: "postgres://u:p@db:5432/rampart",
+      JWT_SECRET: NEW,
+    };
+    expect(
+      loadConfig({ ...production, INTERNAL_TOKEN_SECRET_PREVIOUS: OLD }).internalTokenPreviousSecret,
+    ).toBe(OLD);
+    expect(
+      problems({
+        ...production,
+        INTERNAL_TOKEN_SECRET_PREVIOUS: DEV_INTERNAL_SECRET,
+        JWT_SECRET_PREVIOUS: DEV_JWT_SECRET,
+      }),
+    ).toEqual([
+      "INTERNAL_TOKEN_SECRET_PREVIOUS: the development value is refused in production",
+      "JWT_SECRET_PREVIOUS: the development value is refused in production",
+    ]);
+  });
 });

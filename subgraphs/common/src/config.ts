@@ -68,6 +68,13 @@ const natsServers = z
     return entries;
   });
 
+/**
+ * A previous secret, accepted besides the current one while a rotation rolls out (never used to sign). Empty
+ * counts as unset, so that docker-compose can pass `${VAR:-}` and a rotation is a matter of the environment.
+ * As strong as the current secret must be: whoever knows it can sign until it is removed.
+ */
+const previousSecret = z.preprocess((v) => (v === "" ? undefined : v), z.string().min(32).optional());
+
 /** One key of the playbook-secret key ring: an id recorded with each secret it seals, and 32 bytes. */
 export interface PlaybookSecretKey {
   id: string;
@@ -130,10 +137,12 @@ const EnvShape = {
   SIEM_URL: z.url().optional(),
   SUPERGRAPH_PATH: z.string().default("gateway/supergraph.graphql"),
   JWT_SECRET: z.string().min(32).optional(),
+  JWT_SECRET_PREVIOUS: previousSecret,
   JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
   INTERNAL_TOKEN_SECRET: z.string().min(32).optional(),
+  INTERNAL_TOKEN_SECRET_PREVIOUS: previousSecret,
   INTROSPECTION: bool(true),
   JOBS_ENABLED: bool(true),
   DEMO_TENANT_ID: z.string().min(1).default("demo"),
@@ -165,6 +174,24 @@ const EnvShape = {
 };
 
 const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
+  // A previous secret is one half of a rotation: it needs the other half, set explicitly and different.
+  const pairs = [
+    ["INTERNAL_TOKEN_SECRET_PREVIOUS", "INTERNAL_TOKEN_SECRET"],
+    ["JWT_SECRET_PREVIOUS", "JWT_SECRET"],
+  ] as const;
+  for (const [previous, current] of pairs) {
+    if (!env[previous]) continue;
+    const issue = (message: string) => ctx.addIssue({ code: "custom", path: [previous], message });
+    if (!env[current]) issue(`set only with ${current}: it is the secret a rotation moves away from`);
+    else if (env[previous] === env[current])
+      issue(`must differ from ${current} (set it only while rotating, to the other secret)`);
+  }
+  if (env.JWT_SECRET_PREVIOUS && env.JWT_JWKS_URL)
+    ctx.addIssue({
+      code: "custom",
+      path: ["JWT_SECRET_PREVIOUS"],
+      message: "is not used with JWT_JWKS_URL (client tokens are verified with the provider's keys only)",
+    });
   if (env.RAMPART_ENV !== "production") return;
   const required: Array<[keyof typeof env, string]> = [
     ["INTERNAL_TOKEN_SECRET", "a 32+ character secret shared by the gateway and the subgraphs"],
@@ -178,7 +205,9 @@ const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
   // any tenant's ADMIN identity straight to a subgraph, and the JWT secret any client token.
   const published: Array<[keyof typeof env, string]> = [
     ["INTERNAL_TOKEN_SECRET", DEV_INTERNAL_SECRET],
+    ["INTERNAL_TOKEN_SECRET_PREVIOUS", DEV_INTERNAL_SECRET],
     ["JWT_SECRET", DEV_JWT_SECRET],
+    ["JWT_SECRET_PREVIOUS", DEV_JWT_SECRET],
     ["DB_ROLE_PASSWORD", DEV_DB_ROLE_PASSWORD],
   ];
   for (const [key, value] of published) {
@@ -208,8 +237,15 @@ export interface Config {
   ports: { gateway: number; posture: number; protection: number; siem: number };
   subgraphUrls: { posture: string; protection: string; siem: string };
   supergraphPath: string;
-  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  /** `previousSecret`: JWT_SECRET_PREVIOUS, accepted besides `secret` during a rotation. */
+  jwt: { secret?: string; previousSecret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  /** Signs and verifies internal identity tokens, service calls and queued-ingest chunks. */
   internalTokenSecret: string;
+  /**
+   * INTERNAL_TOKEN_SECRET_PREVIOUS: during a rotation, what it signed is accepted too (never used to sign), and the
+   * playbook-secret key derived from it still opens what it sealed.
+   */
+  internalTokenPreviousSecret?: string;
   introspection: boolean;
   jobsEnabled: boolean;
   demoTenantId: string;
@@ -311,11 +347,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     supergraphPath: e.SUPERGRAPH_PATH,
     jwt: {
       secret: e.JWT_SECRET ?? (e.JWT_JWKS_URL || production ? undefined : DEV_JWT_SECRET),
+      previousSecret: e.JWT_SECRET_PREVIOUS,
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     },
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET ?? DEV_INTERNAL_SECRET,
+    internalTokenPreviousSecret: e.INTERNAL_TOKEN_SECRET_PREVIOUS,
     introspection: production ? source.INTROSPECTION === "true" : e.INTROSPECTION,
     jobsEnabled: e.JOBS_ENABLED,
     demoTenantId: e.DEMO_TENANT_ID,

@@ -1,5 +1,6 @@
 import { hasAnyRole, InternalTokens, parseRoles, Role, type Identity } from "./identity";
 import { UnauthenticatedError } from "./errors";
+import { previousSecretUses } from "./secret-ring";
 
 const SECRET = "a-test-secret-that-is-at-least-32-chars";
 const who = (roles: Role[]): Identity => ({ subject: "u", tenantId: "t", roles });
@@ -62,5 +63,40 @@ describe("internal identity tokens", () => {
     expect(await tokens.sign(who([Role.READER]))).toBe(first);
     now += 25_000;
     expect(await tokens.sign(who([Role.READER]))).not.toBe(first);
+  });
+
+  it("are accepted under the previous secret during a rotation, counted at each use, and signed with the current one only", async () => {
+    const OLD = "the-old-internal-secret-of-32-characters";
+    const NEW = "the-new-internal-secret-of-32-characters";
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    const oldProcess = new InternalTokens(OLD, 60, () => now);
+    const rolling = new InternalTokens({ current: NEW, previous: OLD }, 60, () => now);
+    const newOnly = new InternalTokens(NEW, 60, () => now);
+    const identity = who([Role.ANALYST]);
+    const uses = await previousSecretUses("internal-token");
+    const fromOld = await oldProcess.sign(identity);
+    expect(await rolling.verify(fromOld)).toEqual(identity);
+    // Answered from the cache, and counted again: the counter says the old secret is still in use.
+    expect(await rolling.verify(fromOld)).toEqual(identity);
+    expect(await previousSecretUses("internal-token")).toBe(uses + 2);
+    // What it signs, the new secret alone verifies, and that costs the previous secret nothing.
+    expect(await newOnly.verify(await rolling.sign(identity))).toEqual(identity);
+    expect(await rolling.verify(await newOnly.sign(identity))).toEqual(identity);
+    await expect(oldProcess.verify(await rolling.sign(identity))).rejects.toThrow(UnauthenticatedError);
+    expect(await previousSecretUses("internal-token")).toBe(uses + 2);
+    // Once the previous secret is gone (a process started without it), the old token is refused.
+    await expect(newOnly.verify(fromOld)).rejects.toThrow(UnauthenticatedError);
+    const forger = new InternalTokens("another-secret-that-is-32-characters-long", 60, () => now);
+    await expect(rolling.verify(await forger.sign(identity))).rejects.toThrow(UnauthenticatedError);
+  });
+
+  it("refuse an expired token under the previous secret like under the current one", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const OLD = "the-old-internal-secret-of-32-characters";
+    const token = await new InternalTokens(OLD, 60, () => now).sign(who([Role.READER]));
+    const rolling = new InternalTokens({ current: "n".repeat(40), previous: OLD }, 60, () => now);
+    await expect(rolling.verify(token)).resolves.toBeDefined();
+    now += 61_000;
+    await expect(rolling.verify(token)).rejects.toThrow(UnauthenticatedError);
   });
 });

@@ -1,7 +1,9 @@
-import { jwtVerify, SignJWT } from "jose";
+import { SignJWT } from "jose";
 import { isIP } from "node:net";
 import { registerEnumType } from "type-graphql";
+import type { Config } from "./config";
 import { UnauthenticatedError } from "./errors";
+import { countPreviousSecretUse, hs256Keys, verifyHs256, type Hs256Keys } from "./secret-ring";
 
 /** What a caller may do. Each role includes the ones before it; INGESTOR stands alone. */
 export enum Role {
@@ -61,18 +63,34 @@ export const IDENTITY_HEADER = "x-rampart-identity";
  * Signs and verifies the short-lived token the gateway sends to subgraphs. Verified tokens are
  * cached until they expire: a subgraph sees the same token on every fetch of one request and of
  * many requests from one client, and HMAC verification is the hottest thing on its request path.
+ *
+ * During a rotation a previous secret is accepted too (never used to sign). The keys are fixed for the
+ * instance's life, and so is its cache: a process restarted without the previous secret starts with an
+ * empty cache, so nothing it verified under that secret outlives the restart.
  */
 export class InternalTokens {
-  private readonly key: Uint8Array;
-  private readonly verified = new Map<string, { identity: Identity; expiresAt: number }>();
+  private readonly keys: Hs256Keys;
+  /** `previous`: the token verified only with the previous secret (counted again at each use). */
+  private readonly verified = new Map<string, { identity: Identity; expiresAt: number; previous: boolean }>();
   private readonly issued = new Map<string, { token: string; renewAt: number }>();
 
+  /** `secret`: the secret that signs and verifies, or it and a previous one that only verifies. */
   constructor(
-    secret: string,
+    secret: string | { current: string; previous?: string },
     private readonly ttlSeconds = 120,
     private readonly now: () => number = Date.now,
   ) {
-    this.key = new TextEncoder().encode(secret);
+    this.keys = typeof secret === "string" ? hs256Keys(secret) : hs256Keys(secret.current, secret.previous);
+  }
+
+  /** The tokens of a process: INTERNAL_TOKEN_SECRET signs, INTERNAL_TOKEN_SECRET_PREVIOUS is accepted too. */
+  static fromConfig(
+    config: Pick<Config, "internalTokenSecret" | "internalTokenPreviousSecret">,
+  ): InternalTokens {
+    return new InternalTokens({
+      current: config.internalTokenSecret,
+      previous: config.internalTokenPreviousSecret,
+    });
   }
 
   /** A token for `identity`, reused while more than half its lifetime remains. */
@@ -93,7 +111,7 @@ export class InternalTokens {
       .setAudience(AUDIENCE)
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor(now / 1000) + this.ttlSeconds)
-      .sign(this.key);
+      .sign(this.keys.current);
     if (this.issued.size > 10_000) this.issued.clear();
     this.issued.set(cacheKey, { token, renewAt: now + (this.ttlSeconds * 1000) / 2 });
     return token;
@@ -104,12 +122,14 @@ export class InternalTokens {
     if (!token) throw new UnauthenticatedError("Missing internal identity token.");
     const now = this.now();
     const hit = this.verified.get(token);
-    if (hit && hit.expiresAt > now) return hit.identity;
+    if (hit && hit.expiresAt > now) {
+      if (hit.previous) countPreviousSecretUse("internal-token");
+      return hit.identity;
+    }
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload, previous } = await verifyHs256(token, this.keys, {
         issuer: ISSUER,
         audience: AUDIENCE,
-        algorithms: ["HS256"],
         currentDate: new Date(now),
       });
       if (typeof payload.tid !== "string" || !payload.tid || typeof payload.sub !== "string") {
@@ -122,7 +142,8 @@ export class InternalTokens {
       };
       if (typeof payload.addr === "string" && isIP(payload.addr) !== 0) identity.clientAddress = payload.addr;
       if (this.verified.size > 10_000) this.verified.clear();
-      this.verified.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000 });
+      this.verified.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000, previous });
+      if (previous) countPreviousSecretUse("internal-token");
       return identity;
     } catch {
       throw new UnauthenticatedError("Invalid internal identity token.");

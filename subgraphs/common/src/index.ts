@@ -23,6 +23,7 @@ export * from "./pagination";
 export * from "./resource-kinds";
 export * from "./scalars";
 export * from "./schema";
+export * from "./secret-ring";
 export * from "./server";
 export * from "./subgraph";
 export * from "./validation";

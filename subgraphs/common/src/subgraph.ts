@@ -154,7 +154,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
       name: module.name,
       schema,
       dataSource,
-      tokens: new InternalTokens(config.internalTokenSecret),
+      tokens: InternalTokens.fromConfig(config),
       log,
       host: config.host,
       port: overrides.port ?? config.ports[module.name],

@@ -43,12 +43,20 @@ export interface SiemContext extends BaseContext {
 }
 
 /** The key ring of playbook secrets: one box per configured ring, not per request (keys are derived once). */
-const boxes = new WeakMap<Config["playbookSecretKeys"], { secret: string; box: SecretBox }>();
+const boxes = new WeakMap<
+  Config["playbookSecretKeys"],
+  { secret: string; previous: string | undefined; box: SecretBox }
+>();
 function secretBoxFor(config: Config): SecretBox {
   const cached = boxes.get(config.playbookSecretKeys);
-  if (cached?.secret === config.internalTokenSecret) return cached.box;
+  if (cached?.secret === config.internalTokenSecret && cached.previous === config.internalTokenPreviousSecret)
+    return cached.box;
   const box = SecretBox.fromConfig(config);
-  boxes.set(config.playbookSecretKeys, { secret: config.internalTokenSecret, box });
+  boxes.set(config.playbookSecretKeys, {
+    secret: config.internalTokenSecret,
+    previous: config.internalTokenPreviousSecret,
+    box,
+  });
   return box;
 }
 

@@ -34,7 +34,7 @@ import {
   AUTOMATION_CRONTAB,
   queuePlaybookSecretsRekey,
 } from "./modules/automation/automation.tasks";
-import { SecretBox } from "./modules/automation/secret-box";
+import { derivedKey, SecretBox } from "./modules/automation/secret-box";
 import {
   BookmarksResolver,
   HuntingResolver,
@@ -63,7 +63,12 @@ function queuedIngestFor(ds: DataSource, log: Logger, config: Config): QueuedIng
     queued = new QueuedIngest(ds, ingestorFor(ds, config), queue, {
       maxDeliver: config.eventQueue.maxDeliver,
       log: log.child({ component: "event-queue" }),
-      signingKey: chunkSigningKey(config.internalTokenSecret),
+      signingKeys: {
+        current: chunkSigningKey(config.internalTokenSecret),
+        previous: config.internalTokenPreviousSecret
+          ? chunkSigningKey(config.internalTokenPreviousSecret)
+          : undefined,
+      },
     });
     queuedIngests.set(ds, queued);
   }
@@ -106,7 +111,18 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
     await queuePlaybookSecretsRekey(ds, SecretBox.fromConfig(config));
     if (config.env === "production" && config.playbookSecretKeys.length === 0)
       log.warn(
-        "PLAYBOOK_SECRET_KEYS is not set: playbook secrets are encrypted with a key derived from INTERNAL_TOKEN_SECRET, and rotating that secret makes them unreadable",
+        "PLAYBOOK_SECRET_KEYS is not set: playbook secrets are encrypted with a key derived from INTERNAL_TOKEN_SECRET; rotate that secret only with INTERNAL_TOKEN_SECRET_PREVIOUS (docs/operations.md)",
+      );
+    if (config.internalTokenPreviousSecret)
+      // The ids the rotation procedure looks for in playbook_secrets.key_id (they name the keys, never reveal them).
+      log.info(
+        {
+          derivedKeyIds: {
+            current: derivedKey(config.internalTokenSecret).id,
+            previous: derivedKey(config.internalTokenPreviousSecret).id,
+          },
+        },
+        "INTERNAL_TOKEN_SECRET_PREVIOUS is set: what it signed is accepted, and the playbook-secret key derived from it opens only",
       );
     const live = startLiveFeed(ds, log, config);
     const automation = await startAutomationRelay(config, log).catch(async (err: unknown) => {

@@ -59,6 +59,39 @@ describe("playbook secret key ring", () => {
     expect(rotated.open(sealed, P1)).toEqual({ problem: "KEY_MISSING" });
   });
 
+  it("keeps the key derived from INTERNAL_TOKEN_SECRET_PREVIOUS to open (never to seal) while the secret is rotated", () => {
+    const OLD = SERVICE_SECRET;
+    const NEW = "a-new-service-secret-of-32-characters-or-more";
+    const sealed = SecretBox.fromConfig(loadConfig({ INTERNAL_TOKEN_SECRET: OLD })).seal("whsec_before", P1);
+    const rolled = SecretBox.fromConfig(
+      loadConfig({ INTERNAL_TOKEN_SECRET: NEW, INTERNAL_TOKEN_SECRET_PREVIOUS: OLD }),
+    );
+    expect(rolled.currentKeyId).toBe(derivedKey(NEW).id);
+    expect(rolled.previousKeyIds).toEqual([derivedKey(OLD).id]);
+    expect(rolled.standingOf(sealed.keyId)).toBe("PREVIOUS_KEY");
+    expect(rolled.open(sealed, P1)).toEqual({ secret: "whsec_before" });
+    const resealed = rolled.seal("whsec_before", P1);
+    expect(resealed.keyId).toBe(derivedKey(NEW).id);
+    // The first roll of a rotation (the old secret still current, the new one beside it) opens what a replica
+    // already on the new secret sealed.
+    const first = SecretBox.fromConfig(
+      loadConfig({ INTERNAL_TOKEN_SECRET: OLD, INTERNAL_TOKEN_SECRET_PREVIOUS: NEW }),
+    );
+    expect(first.currentKeyId).toBe(sealed.keyId);
+    expect(first.open(resealed, P1)).toEqual({ secret: "whsec_before" });
+    // With a configured ring, both derived keys stay behind it, to open only.
+    const configured = SecretBox.fromConfig(
+      loadConfig({
+        INTERNAL_TOKEN_SECRET: NEW,
+        INTERNAL_TOKEN_SECRET_PREVIOUS: OLD,
+        PLAYBOOK_SECRET_KEYS: `2026-07:${randomBytes(32).toString("base64")}`,
+      }),
+    );
+    expect(configured.currentKeyId).toBe("2026-07");
+    expect(configured.previousKeyIds).toEqual([derivedKey(NEW).id, derivedKey(OLD).id]);
+    expect(configured.open(sealed, P1)).toEqual({ secret: "whsec_before" });
+  });
+
   it("reads PLAYBOOK_SECRET_KEYS newest first and refuses bad entries at start, never echoing key material", () => {
     const a = randomBytes(32).toString("base64");
     const b = randomBytes(32).toString("base64");

@@ -13,6 +13,12 @@
  * Without PLAYBOOK_SECRET_KEYS the ring is one key derived (HKDF-SHA256) from INTERNAL_TOKEN_SECRET, as
  * before the ring existed; with it, that derived key stays in the ring to open (never to seal), so secrets
  * sealed before the ring was configured are opened and moved to its first key.
+ *
+ * While INTERNAL_TOKEN_SECRET is rotated (INTERNAL_TOKEN_SECRET_PREVIOUS set), the key derived from the
+ * previous secret stays in the ring to open, behind the others: secrets sealed under it are not lost, and the
+ * re-encryption job moves them to the current key like any older key's, before the previous secret is
+ * removed. (During the first roll of a rotation, where the previous secret is the incoming one, that key opens
+ * what a replica already on the new secret sealed.)
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import type { Config, PlaybookSecretKey } from "../../../../common/src";
@@ -54,11 +60,20 @@ export class SecretBox {
     this.previousKeyIds = [...this.keys.keys()].slice(1);
   }
 
-  /** The ring a configuration names: PLAYBOOK_SECRET_KEYS then the derived key, or the derived key alone. */
-  static fromConfig(config: Pick<Config, "internalTokenSecret" | "playbookSecretKeys">): SecretBox {
-    const derived = derivedKey(config.internalTokenSecret);
-    const configured = config.playbookSecretKeys;
-    return new SecretBox(configured.some((k) => k.id === derived.id) ? configured : [...configured, derived]);
+  /**
+   * The ring a configuration names: PLAYBOOK_SECRET_KEYS, then the key derived from the internal token
+   * secret, then the one derived from its previous value (during a rotation); without PLAYBOOK_SECRET_KEYS the
+   * first derived key seals.
+   */
+  static fromConfig(
+    config: Pick<Config, "internalTokenSecret" | "internalTokenPreviousSecret" | "playbookSecretKeys">,
+  ): SecretBox {
+    const derived = [config.internalTokenSecret, config.internalTokenPreviousSecret]
+      .filter((secret): secret is string => secret !== undefined)
+      .map(derivedKey);
+    const ring = [...config.playbookSecretKeys];
+    for (const key of derived) if (!ring.some((k) => k.id === key.id)) ring.push(key);
+    return new SecretBox(ring);
   }
 
   /** Seals `secret` for the playbook `boundTo` names (tenant and id), with the current key. */

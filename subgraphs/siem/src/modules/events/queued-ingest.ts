@@ -11,7 +11,9 @@
  *   de-duplication keeps any event stored twice out, so NRT rules and TI matching run once per event;
  * - a chunk is signed (HMAC-SHA256 over its headers and body, with a key derived from INTERNAL_TOKEN_SECRET):
  *   a worker drops, unread, a message that whoever can publish on the subject made up or altered, so the
- *   tenant, principal and roles it names are the ones the SIEM verified;
+ *   tenant, principal and roles it names are the ones the SIEM verified; during a rotation a worker also takes
+ *   a chunk signed with the key of INTERNAL_TOKEN_SECRET_PREVIOUS (a replica not yet restarted, or a chunk
+ *   queued before the restart), so no chunk is lost to a rolling restart;
  * - a body the queue took only in part is answered 503 and its receipt FAILED before the workers may start on
  *   it (they wait for `enqueued`), so nothing of it is stored; sent again, it is queued again as a whole;
  * - every chunk ends in its receipt's `chunks_done`, stored or given up (its lines named in `failure`), and
@@ -30,6 +32,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import {
   BadUserInputError,
   ConflictError,
+  countPreviousSecretUse,
   inTenant,
   newId,
   Role,
@@ -116,6 +119,18 @@ function signedChunk(key: Buffer, h: MsgHdrs, data: Uint8Array): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** The keys that sign chunks: `current` signs and verifies; `previous`, during a rotation, only verifies. */
+export interface ChunkSigningKeys {
+  current: Buffer;
+  previous?: Buffer;
+}
+
+/** Which key signed a chunk, or null when neither did. */
+function chunkSigner(keys: ChunkSigningKeys, h: MsgHdrs, data: Uint8Array): "current" | "previous" | null {
+  if (signedChunk(keys.current, h, data)) return "current";
+  return keys.previous && signedChunk(keys.previous, h, data) ? "previous" : null;
+}
+
 /** The headers a signature covers: all but itself. */
 const SIGNED_HEADERS = Object.values(CHUNK_HEADERS).filter((n) => n !== CHUNK_HEADERS.signature);
 
@@ -125,7 +140,7 @@ export class QueuedIngest {
     private readonly ds: DataSource,
     private readonly ingestor: EventIngest,
     private readonly queue: NatsEventQueue,
-    private readonly options: { maxDeliver: number; log: Logger; signingKey: Buffer },
+    private readonly options: { maxDeliver: number; log: Logger; signingKeys: ChunkSigningKeys },
   ) {}
 
   /**
@@ -160,7 +175,7 @@ export class QueuedIngest {
       h.set(CHUNK_HEADERS.chunk, String(index));
       h.set(CHUNK_HEADERS.firstLine, String(c.firstLine));
       const data = Buffer.from(c.text, "utf8");
-      h.set(CHUNK_HEADERS.signature, signChunk(this.options.signingKey, h, data));
+      h.set(CHUNK_HEADERS.signature, signChunk(this.options.signingKeys.current, h, data));
       // The same key, attempt and chunk is the same message: JetStream keeps one (a publish retried after a
       // lost PubAck, two requests racing with one key).
       return {
@@ -290,12 +305,14 @@ export class QueuedIngest {
    * without an outcome).
    */
   async process(msg: JsMsg): Promise<void> {
-    if (!msg.headers || !signedChunk(this.options.signingKey, msg.headers, msg.data)) {
+    const signer = msg.headers ? chunkSigner(this.options.signingKeys, msg.headers, msg.data) : null;
+    if (!signer) {
       this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message not signed by a SIEM, dropped");
       // Acknowledged, so that it leaves the work queue (a terminated message would stay in it).
       msg.ack();
       return;
     }
+    if (signer === "previous") countPreviousSecretUse("ingest-chunk");
     const meta = chunkMeta(msg.headers);
     if (!meta) {
       this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message without valid chunk headers");
