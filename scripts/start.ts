@@ -46,14 +46,18 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Polls `url` until it answers 200 or `timeoutMs` passes. */
-async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+/**
+ * Polls `url` until it answers 200 (from `service`, when given: another program on the port does not
+ * count) or `timeoutMs` passes; gives up as soon as `child` has exited.
+ */
+async function waitFor(url: string, timeoutMs: number, child: ChildProcess, service?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the process exited with code ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${url}: the process exited (${child.exitCode ?? child.signalCode})`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (res.ok && (!service || ((await res.json()) as { service?: string }).service === service)) return;
     } catch {
       // not listening yet
     }
@@ -152,20 +156,29 @@ async function main(): Promise<void> {
       });
       children.push(child);
       if (service.name === "gateway") gatewayChild = child;
+      const port = service.name === "gateway" ? config.ports.gateway : config.ports[service.name];
+      let up = false;
       child.on("exit", (code, signal) => {
         if (stopping) return;
-        log.error({ service: service.name, code, signal }, "service exited; stopping the platform");
+        // A service that could not listen (its port taken) has said why in its own fatal line.
+        log.error(
+          { service: service.name, port, code, signal },
+          up
+            ? "service exited; stopping the platform"
+            : "service exited while starting; stopping the platform",
+        );
         void stop(1);
       });
-      const port = service.name === "gateway" ? config.ports.gateway : config.ports[service.name];
-      await waitFor(`http://${config.host}:${port}/health`, 60_000, child);
+      await waitFor(`http://${config.host}:${port}/health`, 60_000, child, service.name);
+      up = true;
     }
     const gatewayUrl = `http://${config.host}:${config.ports.gateway}/graphql`;
     await waitFor(gatewayUrl.replace(/\/graphql$/, "/ready"), 60_000, children[children.length - 1]);
     if (config.seedDemo) await seedDemoIfEmpty(withDb, gatewayUrl, log);
     await printWelcome(config, gatewayUrl);
   } catch (err) {
-    log.error({ err }, "start failed");
+    // A child that exited has been reported by its "exit" handler, which is stopping the platform.
+    if (!stopping) log.error({ err }, "start failed");
     await stop(1);
   }
 }

@@ -12,8 +12,14 @@ import { createHandler } from "graphql-sse/lib/use/express";
 import { useServer } from "graphql-ws/use/ws";
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { WebSocketServer, type WebSocket } from "ws";
-import { ErrorCode, UnauthenticatedError, type Identity, type Logger } from "../../subgraphs/common/src";
+import type { WebSocket } from "ws";
+import {
+  attachWebSocketServer,
+  ErrorCode,
+  UnauthenticatedError,
+  type Identity,
+  type Logger,
+} from "../../subgraphs/common/src";
 import type { ClientAuth } from "./auth";
 import {
   GOING_AWAY_CLOSE,
@@ -232,7 +238,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   const { auth, log } = options;
   // Replaced when the gateway loads a new supergraph; each subscription keeps the one it started on.
   let manager = options.manager;
-  const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
+  const { wss, detach } = attachWebSocketServer(options.httpServer, "/graphql");
   const expiries = new Expiries();
   // Each subscription costs a queue, and one resuming from a cursor its own upstream connection to the
   // SIEM: one socket must not open them by the thousand.
@@ -436,6 +442,7 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       previous.closeAll(SUPERGRAPH_CHANGED_RESULT);
     },
     close: async () => {
+      detach();
       expiries.stop();
       for (const client of wss.clients) client.close(GOING_AWAY_CLOSE.code, GOING_AWAY_CLOSE.reason);
       manager.closeAll();

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { closeOnSignal, createLogger, loadConfig } from "../../subgraphs/common/src";
+import { closeOnSignal, createLogger, exitOnStartFailure, loadConfig } from "../../subgraphs/common/src";
 import { startGateway } from "./server";
 
 const config = loadConfig();
@@ -10,8 +10,5 @@ startGateway(config, log).then(
     // SIGHUP: load SUPERGRAPH_PATH again (after `npm run compose`) without a restart.
     process.on("SIGHUP", () => void gateway.reloadSupergraph().catch(() => undefined));
   },
-  (err) => {
-    log.fatal({ err }, "gateway failed to start");
-    process.exit(1);
-  },
+  exitOnStartFailure("gateway", log),
 );

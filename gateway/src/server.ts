@@ -13,6 +13,7 @@ import {
   ErrorCode,
   formatError,
   InternalTokens,
+  listen,
   UnauthenticatedError,
   type Config,
   type Identity,
@@ -71,7 +72,8 @@ export interface Gateway {
 
 /**
  * The one graph: a static supergraph (SUPERGRAPH_PATH) executed by @apollo/gateway, client JWTs
- * verified here and replaced by a short-lived internal identity token towards the subgraphs.
+ * verified here and replaced by a short-lived internal identity token towards the subgraphs. A port it
+ * cannot bind rejects with a ListenError, once what it had opened is closed.
  */
 export async function startGateway(
   config: Config,
@@ -253,9 +255,15 @@ export async function startGateway(
 
   app.use(jsonErrors);
 
-  await new Promise<void>((resolve) =>
-    httpServer.listen(overrides.port ?? config.ports.gateway, config.host, resolve),
-  );
+  try {
+    await listen(httpServer, overrides.port ?? config.ports.gateway, config.host);
+  } catch (err) {
+    // Nothing outlives a gateway that cannot serve: its WebSocket endpoint, Apollo and the subgraph pool.
+    await live.close();
+    await apollo.stop();
+    await agent.close();
+    throw err;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}/graphql`;
   log.info({ url }, "gateway listening");

@@ -17,6 +17,8 @@ export * from "./errors";
 export * from "./identity";
 export * from "./ids";
 export * from "./jobs";
+export * from "./job-metrics";
+export * from "./listen";
 export * from "./loaders";
 export * from "./logger";
 export * from "./pagination";

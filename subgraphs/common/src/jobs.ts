@@ -1,6 +1,15 @@
 import { Pool } from "pg";
-import { run, runMigrations, type Runner, type TaskList, Logger as WorkerLogger } from "graphile-worker";
+import { EventEmitter } from "node:events";
+import {
+  run,
+  runMigrations,
+  type Runner,
+  type TaskList,
+  type WorkerEvents,
+  Logger as WorkerLogger,
+} from "graphile-worker";
 import type { EntityManager } from "typeorm";
+import { countJobAttempts } from "./job-metrics";
 import type { Logger } from "./logger";
 
 /** The graphile-worker schema that belongs to a subgraph schema. */
@@ -27,6 +36,7 @@ export async function migrateJobQueue(url: string, schema: string, log: Logger):
 /** What a subgraph's job runner is started with. */
 export interface JobRunnerOptions {
   url: string;
+  /** The subgraph's schema (and name: it labels the runner's metrics). */
   schema: string;
   tasks: TaskList;
   /** graphile-worker crontab lines for recurring jobs (score snapshots, pruning, partitions…). */
@@ -43,8 +53,12 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   // Our own pool, ended (and awaited) on stop: graphile-worker does not wait for a pool it created.
   const pgPool = new Pool({ connectionString: options.url, max: (options.concurrency ?? 2) + 2 });
   pgPool.on("error", (err) => options.log.warn({ err }, "job queue connection error"));
+  // Our own emitter, listened to before the runner starts: a job done during `run()` is counted too.
+  const events = new EventEmitter() as WorkerEvents;
+  countJobAttempts(events, options.schema);
   const runner = await run({
     pgPool,
+    events,
     schema: jobsSchema(options.schema),
     taskList: options.tasks,
     crontab: options.crontab ?? "",

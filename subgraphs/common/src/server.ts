@@ -13,7 +13,7 @@ import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity"
 import { RequestDb } from "./db/data-source";
 import type { Logger } from "./logger";
 import { jsonErrors } from "./http";
-import type { JobRunner } from "./jobs";
+import { listen } from "./listen";
 import { serveSubscriptions, type SubscriptionServer } from "./subscriptions";
 
 /** What every subgraph's request context holds; subgraphs add their services and loaders. */
@@ -38,10 +38,13 @@ export interface SubgraphServerOptions<Ctx extends BaseContext> {
   createContext: (base: BaseContext) => Ctx;
   /** Extra HTTP routes (bulk ingest endpoints), mounted after identity verification. */
   routes?: (app: Express, authenticate: express.RequestHandler) => void;
-  /** The subgraph's durable job runner, stopped on shutdown. */
-  jobs?: JobRunner;
-  /** Long-running work (listeners, relays), stopped on shutdown after the server has drained. */
-  background?: { stop(): Promise<void> };
+  /**
+   * Starts the subgraph's background work (listeners, relays, the job runner) once the port is bound, so
+   * that a process that cannot listen has taken no job and relayed nothing. What it returns is stopped on
+   * shutdown, in order, after the server has drained; when it fails, it stops what it had started itself.
+   * Requests and subscriptions that arrive meanwhile wait for it (`/health` and `/metrics` do not).
+   */
+  startWork?: () => Promise<Array<{ stop(): Promise<void> }>>;
 }
 
 /** A running subgraph. */
@@ -66,9 +69,18 @@ function unauthenticated(res: Response, message: string): void {
   res.status(401).json({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] });
 }
 
+/** A request held while the subgraph started, when its start failed (the process is about to exit). */
+function notStarted(res: Response): void {
+  res.status(503).json({
+    errors: [{ message: "The subgraph did not start.", extensions: { code: ErrorCode.Unavailable } }],
+  });
+}
+
 /**
  * Serves one subgraph: `/graphql` for the gateway (internal identity token required), `/health`
- * (process up), `/ready` (database reachable) and `/metrics` (Prometheus).
+ * (process up), `/ready` (started, database reachable) and `/metrics` (Prometheus). The port is bound
+ * before any background work starts: when it cannot be (EADDRINUSE, EACCES), this rejects with a
+ * ListenError having started nothing that outlives it.
  */
 export async function startSubgraphServer<Ctx extends BaseContext>(
   options: SubgraphServerOptions<Ctx>,
@@ -78,6 +90,10 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
+  // Settles with whether the background work started: until then requests wait (and /ready says 503).
+  let markStarted!: (ok: boolean) => void;
+  const started = new Promise<boolean>((resolve) => (markStarted = resolve));
+  let ready = false;
 
   // graphql-ws on the same port and path, when the schema has subscriptions (the SIEM's).
   const subscriptions: SubscriptionServer | undefined = options.schema.getSubscriptionType()
@@ -89,6 +105,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
         log,
         createContext: options.createContext,
         production: options.production,
+        started,
       })
     : undefined;
 
@@ -113,6 +130,10 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     res.json({ status: "ok", service: options.name });
   });
   app.get("/ready", async (_req, res) => {
+    if (!ready) {
+      res.status(503).json({ status: "starting", service: options.name });
+      return;
+    }
     try {
       await dataSource.query("SELECT 1");
       res.json({ status: "ready", service: options.name });
@@ -135,6 +156,12 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     );
   };
 
+  // Everything below needs the background work (the SIEM's subscriptions read its live feed): wait for it.
+  app.use((_req, res, next) => {
+    if (ready) return next();
+    void started.then((ok) => (ok ? next() : notStarted(res)));
+  });
+
   options.routes?.(app, authenticate);
 
   app.use(
@@ -155,22 +182,35 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
 
   app.use(jsonErrors);
 
-  await new Promise<void>((resolve) => httpServer.listen(options.port, options.host, resolve));
+  try {
+    await listen(httpServer, options.port, options.host);
+  } catch (err) {
+    markStarted(false);
+    await subscriptions?.close();
+    await apollo.stop();
+    throw err;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${options.host}:${port}/graphql`;
-  log.info({ url }, `${options.name} subgraph listening`);
 
+  let work: Array<{ stop(): Promise<void> }> = [];
   let closing: Promise<void> | undefined;
-  return {
-    url,
-    port,
-    close: () =>
-      (closing ??= (async () => {
-        await subscriptions?.close();
-        await apollo.stop();
-        await options.background?.stop();
-        await options.jobs?.stop();
-        if (dataSource.isInitialized) await dataSource.destroy();
-      })()),
-  };
+  const close = () =>
+    (closing ??= (async () => {
+      await subscriptions?.close();
+      await apollo.stop();
+      for (const part of work) await part.stop();
+      if (dataSource.isInitialized) await dataSource.destroy();
+    })());
+  try {
+    work = (await options.startWork?.()) ?? [];
+  } catch (err) {
+    markStarted(false);
+    await close();
+    throw err;
+  }
+  ready = true;
+  markStarted(true);
+  log.info({ url }, `${options.name} subgraph listening`);
+  return { url, port, close };
 }

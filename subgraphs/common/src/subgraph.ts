@@ -4,7 +4,9 @@ import type { Config } from "./config";
 import { createDataSource, inSystemScope } from "./db/data-source";
 import { roleName, roleUrl, type MigrationTarget, type SubgraphName } from "./db/provision";
 import { InternalTokens } from "./identity";
-import { startJobRunner } from "./jobs";
+import { ListenError } from "./listen";
+import { observeJobQueue } from "./job-metrics";
+import { jobsSchema, startJobRunner } from "./jobs";
 import { createLogger, type Logger } from "./logger";
 import { buildFederatedSchema, type SubgraphSchemaOptions } from "./schema";
 import { startSubgraphServer, type BaseContext, type SubgraphServer } from "./server";
@@ -34,8 +36,8 @@ export interface SubgraphModule<Ctx extends BaseContext> {
   /** Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start. */
   prepare?(): void;
   /**
-   * Starts the subgraph's long-running work (outbox listeners, relays) once its database is up;
-   * stopped on close, after the HTTP server has drained.
+   * Starts the subgraph's long-running work (outbox listeners, relays) once its port is bound (requests
+   * wait until it has started); stopped on close, after the HTTP server has drained.
    */
   start?(dataSource: DataSource, log: Logger, config: Config): Promise<BackgroundWork> | BackgroundWork;
 }
@@ -119,7 +121,10 @@ export function migrationTarget<Ctx extends BaseContext>(
   };
 }
 
-/** Starts a subgraph: DataSource as its role, federated schema, job runner and HTTP server. */
+/**
+ * Starts a subgraph: DataSource as its role, federated schema and HTTP server; once the port is bound,
+ * its background work (the module's `start`), its job runner and its queue metrics.
+ */
 export async function runSubgraph<Ctx extends BaseContext>(
   module: SubgraphModule<Ctx>,
   config: Config,
@@ -137,19 +142,39 @@ export async function runSubgraph<Ctx extends BaseContext>(
     logger: log,
   });
   await dataSource.initialize();
-  let background: BackgroundWork | undefined;
   try {
-    background = await module.start?.(dataSource, log, config);
     const schema = await buildFederatedSchema(module.schema);
-    const jobs = config.jobsEnabled
-      ? await startJobRunner({
-          url,
-          schema: module.name,
-          tasks: { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log, config) },
-          crontab: [COMMON_CRONTAB, module.crontab ?? ""].join("\n"),
+    const tasks = { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log, config) };
+    // Started only once the server listens: a replica that cannot serve must not take jobs or relay.
+    const startWork = async (): Promise<BackgroundWork[]> => {
+      const background = await module.start?.(dataSource, log, config);
+      try {
+        const jobs = config.jobsEnabled
+          ? await startJobRunner({
+              url,
+              schema: module.name,
+              tasks,
+              crontab: [COMMON_CRONTAB, module.crontab ?? ""].join("\n"),
+              log,
+            })
+          : undefined;
+        const unobserve = observeJobQueue({
+          subgraph: module.name,
+          dataSource,
+          jobsSchema: jobsSchema(module.name),
+          tasks: Object.keys(tasks),
           log,
-        })
-      : undefined;
+        });
+        return [
+          ...(background ? [background] : []),
+          ...(jobs ? [jobs] : []),
+          { stop: async () => unobserve() },
+        ];
+      } catch (err) {
+        await background?.stop();
+        throw err;
+      }
+    };
     return await startSubgraphServer({
       name: module.name,
       schema,
@@ -162,14 +187,29 @@ export async function runSubgraph<Ctx extends BaseContext>(
       maxBodyBytes: config.maxBodyBytes,
       createContext: (base) => module.createContext(base, dataSource, config),
       routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log, config) : undefined,
-      jobs,
-      background,
+      startWork,
     });
   } catch (err) {
-    await background?.stop();
-    await dataSource.destroy();
+    if (dataSource.isInitialized) await dataSource.destroy();
     throw err;
   }
+}
+
+/**
+ * What a service's entry point does when its start fails: one fatal log line, then exit status 1 (what
+ * it had started is released by then). A port it cannot bind is named, with the system's code
+ * (`EADDRINUSE`, `EACCES`), so that the line alone says what to fix.
+ */
+export function exitOnStartFailure(service: string, log: Logger): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof ListenError)
+      log.fatal(
+        { host: err.host, port: err.port, code: err.code },
+        `${service} cannot listen on ${err.address}: ${err.reason} (${err.code})`,
+      );
+    else log.fatal({ err }, `${service} failed to start`);
+    process.exit(1);
+  };
 }
 
 /** Runs `close` on SIGINT/SIGTERM, then exits; a second signal exits at once. */

@@ -7,11 +7,11 @@ import {
 } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type http from "node:http";
-import { WebSocketServer } from "ws";
 import type { DataSource } from "typeorm";
 import { RequestDb } from "./db/data-source";
 import { POSITION_EXTENSION, StreamPosition } from "./db/outbox";
 import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity";
+import { attachWebSocketServer } from "./listen";
 import type { Logger } from "./logger";
 import type { BaseContext } from "./server";
 
@@ -24,6 +24,12 @@ export interface SubscriptionServerOptions<Ctx extends BaseContext> {
   log: Logger;
   createContext: (base: BaseContext) => Ctx;
   production: boolean;
+  /**
+   * Whether the subgraph started what its subscriptions read from (the SIEM's live feed starts with its
+   * background work, after the port is bound): a connection that comes earlier waits for it, and is
+   * refused when the start failed.
+   */
+  started?: Promise<boolean>;
 }
 
 /** A running subscription endpoint. */
@@ -44,7 +50,7 @@ export function serveSubscriptions<Ctx extends BaseContext>(
   options: SubscriptionServerOptions<Ctx>,
 ): SubscriptionServer {
   const { log, tokens, dataSource } = options;
-  const wss = new WebSocketServer({ server: options.httpServer, path: "/graphql" });
+  const { wss, detach } = attachWebSocketServer(options.httpServer, "/graphql");
   const contextFor = (identity: Identity): Ctx =>
     options.createContext({ identity, db: new RequestDb(dataSource, identity.tenantId), log });
 
@@ -54,6 +60,7 @@ export function serveSubscriptions<Ctx extends BaseContext>(
       isProd: options.production,
       onConnect: async (ctx) => {
         try {
+          if (options.started && !(await options.started)) return false;
           const token = ctx.connectionParams?.[IDENTITY_PARAM];
           ctx.extra.identity = await tokens.verify(typeof token === "string" ? token : undefined);
           return true;
@@ -73,6 +80,7 @@ export function serveSubscriptions<Ctx extends BaseContext>(
 
   return {
     close: async () => {
+      detach();
       for (const client of wss.clients) client.close(1001, "Server shutting down; resume by cursor.");
       await server.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

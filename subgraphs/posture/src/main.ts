@@ -1,13 +1,10 @@
 import "reflect-metadata";
-import { closeOnSignal, createLogger, loadConfig, runSubgraph } from "../../common/src";
+import { closeOnSignal, createLogger, exitOnStartFailure, loadConfig, runSubgraph } from "../../common/src";
 import { postureSubgraph } from ".";
 
 const config = loadConfig();
 const log = createLogger("posture", config.logLevel);
 runSubgraph(postureSubgraph, config, { log }).then(
   (server) => closeOnSignal(() => server.close(), log),
-  (err) => {
-    log.fatal({ err }, "posture failed to start");
-    process.exit(1);
-  },
+  exitOnStartFailure("posture", log),
 );

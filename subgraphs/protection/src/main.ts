@@ -1,13 +1,10 @@
 import "reflect-metadata";
-import { closeOnSignal, createLogger, loadConfig, runSubgraph } from "../../common/src";
+import { closeOnSignal, createLogger, exitOnStartFailure, loadConfig, runSubgraph } from "../../common/src";
 import { protectionSubgraph } from ".";
 
 const config = loadConfig();
 const log = createLogger("protection", config.logLevel);
 runSubgraph(protectionSubgraph, config, { log }).then(
   (server) => closeOnSignal(() => server.close(), log),
-  (err) => {
-    log.fatal({ err }, "protection failed to start");
-    process.exit(1);
-  },
+  exitOnStartFailure("protection", log),
 );
