@@ -6,6 +6,7 @@ import { ResourceExternalIdKey1765900000000 } from "./1765900000000-resource-ext
 import { PostureMillisecondSortTimes1766000000000 } from "./1766000000000-millisecond-sort-times";
 import { AssessmentRawCause1766510000000 } from "./1766510000000-assessment-raw-cause";
 import { ExemptionResourceGroup1766800000000 } from "./1766800000000-exemption-resource-group";
+import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -17,4 +18,5 @@ export const postureMigrations = [
   PostureMillisecondSortTimes1766000000000,
   AssessmentRawCause1766510000000,
   ExemptionResourceGroup1766800000000,
+  OutboxRebases1766930000000,
 ];

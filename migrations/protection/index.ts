@@ -10,6 +10,7 @@ import { VulnerabilityMatchStatus1765600000000 } from "./1765600000000-vulnerabi
 import { JitAuditResource1765900000000 } from "./1765900000000-jit-audit-resource";
 import { FimBaselineKey1766000000000 } from "./1766000000000-fim-baseline-key";
 import { AppControlAppliedSince1766620000000 } from "./1766620000000-appcontrol-applied-since";
+import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -25,4 +26,5 @@ export const protectionMigrations = [
   JitAuditResource1765900000000,
   FimBaselineKey1766000000000,
   AppControlAppliedSince1766620000000,
+  OutboxRebases1766930000000,
 ];

@@ -19,6 +19,7 @@ import { Hunting1766840000000 } from "./1766840000000-hunting";
 import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-sigma";
 import { PlaybookSecretsRekey1766870000000 } from "./1766870000000-playbook-secrets-rekey";
 import { IngestReceipts1766890000000 } from "./1766890000000-ingest-receipts";
+import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -43,4 +44,5 @@ export const siemMigrations = [
   AnalyticsRuleSigma1766850000000,
   PlaybookSecretsRekey1766870000000,
   IngestReceipts1766890000000,
+  OutboxRebases1766930000000,
 ];

@@ -3,6 +3,7 @@ import {
   migrateUp,
   migrationTarget,
   provisionDatabase,
+  rebaseOutboxPositions,
   type Config,
   type Logger,
   type SubgraphModule,
@@ -19,7 +20,11 @@ export const SUBGRAPH_MODULES: ReadonlyArray<SubgraphModule<BaseContext>> = [
   siemSubgraph as unknown as SubgraphModule<BaseContext>,
 ];
 
-/** Creates roles and schemas (when allowed) and runs every subgraph's migrations as its own role. */
+/**
+ * Creates roles and schemas (when allowed), runs every subgraph's migrations as its own role, then
+ * rebases the outbox positions when a logical restore from another server left them ahead of this
+ * one's transaction ids (refused while services are connected).
+ */
 export async function migrateAll(config: Config, log: Logger): Promise<void> {
   if (!config.databaseUrl) throw new Error("migrateAll needs config.databaseUrl");
   await provisionDatabase(config.databaseUrl, {
@@ -29,6 +34,7 @@ export async function migrateAll(config: Config, log: Logger): Promise<void> {
   });
   for (const module of SUBGRAPH_MODULES)
     await migrateUp(config.databaseUrl, migrationTarget(module, config, log), log);
+  await rebaseOutboxPositions(config.databaseUrl, { rolePrefix: config.db.rolePrefix, log });
 }
 
 /** Undoes every subgraph's migrations (newest subgraph first). */

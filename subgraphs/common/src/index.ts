@@ -12,6 +12,7 @@ export * from "./db/rls";
 export * from "./db/outbox";
 export * from "./db/outbox-listener";
 export * from "./db/outbox-relay";
+export * from "./db/outbox-rebase";
 export * from "./db/partitions";
 export * from "./errors";
 export * from "./identity";

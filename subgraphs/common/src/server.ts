@@ -11,6 +11,7 @@ import type { DataSource } from "typeorm";
 import { ErrorCode, formatError } from "./errors";
 import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity";
 import { RequestDb } from "./db/data-source";
+import { OutboxPositionsCheck } from "./db/outbox-rebase";
 import type { Logger } from "./logger";
 import { jsonErrors } from "./http";
 import { listen } from "./listen";
@@ -78,9 +79,9 @@ function notStarted(res: Response): void {
 
 /**
  * Serves one subgraph: `/graphql` for the gateway (internal identity token required), `/health`
- * (process up), `/ready` (started, database reachable) and `/metrics` (Prometheus). The port is bound
- * before any background work starts: when it cannot be (EADDRINUSE, EACCES), this rejects with a
- * ListenError having started nothing that outlives it.
+ * (process up), `/ready` (started, database reachable, outbox positions not ahead of it) and `/metrics`
+ * (Prometheus). The port is bound before any background work starts: when it cannot be (EADDRINUSE,
+ * EACCES), this rejects with a ListenError having started nothing that outlives it.
  */
 export async function startSubgraphServer<Ctx extends BaseContext>(
   options: SubgraphServerOptions<Ctx>,
@@ -129,6 +130,9 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", service: options.name });
   });
+  // Checked (and logged) once now; `/ready` asks again only while it fails.
+  const positions = new OutboxPositionsCheck(dataSource, options.name, log);
+  await positions.problem().catch((err: unknown) => log.warn({ err }, "outbox positions not checked"));
   app.get("/ready", async (_req, res) => {
     if (!ready) {
       res.status(503).json({ status: "starting", service: options.name });
@@ -136,7 +140,9 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     }
     try {
       await dataSource.query("SELECT 1");
-      res.json({ status: "ready", service: options.name });
+      const reason = await positions.problem();
+      if (reason) res.status(503).json({ status: "unavailable", service: options.name, reason });
+      else res.json({ status: "ready", service: options.name });
     } catch (err) {
       log.warn({ err }, "not ready");
       res.status(503).json({ status: "unavailable", service: options.name });

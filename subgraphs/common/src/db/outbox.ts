@@ -38,11 +38,19 @@ export interface OutboxRecord extends OutboxEvent {
   at: Date;
 }
 
-const CURSOR_PREFIX = "o1:";
+/**
+ * The opaque cursor clients resume from: `o1:<xid>:<seq>`, or `o2:<epoch>:<xid>:<seq>` once migrate has
+ * rebased the outbox positions (`outbox_rebases`). The epoch tells a cursor of the current numbering from
+ * one issued before a rebase, whose position means something else now.
+ */
+export function encodeOutboxCursor(position: OutboxPosition, epoch: string | null = null): string {
+  const text = epoch ? `o2:${epoch}:${position.xid}:${position.seq}` : `o1:${position.xid}:${position.seq}`;
+  return Buffer.from(text).toString("base64url");
+}
 
-/** The opaque cursor clients resume from. */
-export function encodeOutboxCursor(position: OutboxPosition): string {
-  return Buffer.from(`${CURSOR_PREFIX}${position.xid}:${position.seq}`).toString("base64url");
+/** A cursor read back: its position and the rebase epoch it was issued in (`null`: before any rebase). */
+export interface OutboxCursor extends OutboxPosition {
+  epoch: string | null;
 }
 
 /** The largest `xid8` and `bigint`: a position past them names no row (and Postgres clamps or refuses it). */
@@ -50,11 +58,22 @@ const MAX_XID = 2n ** 64n - 1n;
 const MAX_SEQ = 2n ** 63n - 1n;
 
 /** Reads a cursor back; `null` for anything that is not one of ours. */
-export function decodeOutboxCursor(cursor: string): OutboxPosition | null {
+export function decodeOutboxCursor(cursor: string): OutboxCursor | null {
   const text = Buffer.from(cursor, "base64url").toString();
-  const match = /^o1:(\d{1,20}):(\d{1,20})$/.exec(text);
-  if (!match || BigInt(match[1]) > MAX_XID || BigInt(match[2]) > MAX_SEQ) return null;
-  return { xid: match[1], seq: match[2] };
+  const match = /^(?:o1|o2:([0-9a-f]{1,32})):(\d{1,20}):(\d{1,20})$/.exec(text);
+  if (!match || BigInt(match[2]) > MAX_XID || BigInt(match[3]) > MAX_SEQ) return null;
+  return { xid: match[2], seq: match[3], epoch: match[1] ?? null };
+}
+
+/**
+ * The cursor epoch of the current outbox numbering: the newest rebase's (`outbox_rebases`), `null` when
+ * the positions were never rebased. Any transaction may read it.
+ */
+export async function outboxEpoch(manager: Pick<EntityManager, "query">): Promise<string | null> {
+  const [row] = (await manager.query(`SELECT epoch FROM outbox_rebases ORDER BY id DESC LIMIT 1`)) as Array<{
+    epoch: string;
+  }>;
+  return row?.epoch ?? null;
 }
 
 /**
@@ -114,6 +133,8 @@ export interface OutboxQuery {
   limit: number;
   /** Skip rows of transactions this snapshot sees as committed (`OutboxStart.committedBefore`). */
   committedBefore?: string;
+  /** The cursor epoch the rows' cursors carry (`outboxEpoch`). */
+  epoch?: string | null;
 }
 
 /**
@@ -146,7 +167,7 @@ export async function readOutbox(manager: EntityManager, query: OutboxQuery): Pr
     const position = { xid: r.xid, seq: r.seq };
     return {
       position,
-      cursor: encodeOutboxCursor(position),
+      cursor: encodeOutboxCursor(position, query.epoch ?? null),
       tenantId: r.tenant_id,
       topic: r.topic,
       key: r.key,

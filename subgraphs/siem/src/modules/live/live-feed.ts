@@ -6,6 +6,7 @@ import {
   decodeOutboxCursor,
   inTenant,
   OUTBOX_RETENTION_DAYS,
+  outboxEpoch,
   outboxPositionReached,
   outboxPrunedAfter,
   OutboxListener,
@@ -14,6 +15,7 @@ import {
   type Config,
   type Identity,
   type Logger,
+  type OutboxCursor,
   type OutboxPosition,
   type OutboxRecord,
   type StreamPosition,
@@ -60,8 +62,11 @@ const TOPIC_KIND = new Map(
   Object.entries(INCIDENT_TOPICS).map(([kind, topic]) => [topic, kind as IncidentChangeKind]),
 );
 
+/** What a client whose cursor cannot be resumed from does instead. */
+const RESUBSCRIBE = "read the current state with queries, then subscribe without `after`";
+
 /** Reads `after`: absent means "from now on"; anything not one of our cursors is BAD_USER_INPUT. */
-function startPosition(after: string | null | undefined): OutboxPosition | null {
+function startPosition(after: string | null | undefined): OutboxCursor | null {
   if (after == null) return null;
   const position = decodeOutboxCursor(after);
   if (!position) throw notACursor();
@@ -69,7 +74,7 @@ function startPosition(after: string | null | undefined): OutboxPosition | null 
 }
 
 function notACursor(): BadUserInputError {
-  return new BadUserInputError("`after` is not a cursor of this stream.", [
+  return new BadUserInputError(`\`after\` is not a cursor of this stream: ${RESUBSCRIBE}.`, [
     { field: "after", message: "must be a `cursor` value received from this subscription" },
   ]);
 }
@@ -96,6 +101,8 @@ function asOfChange(incident: Incident, payload: unknown): Incident {
  * subscriptions, each subscription reading its tenant's rows (row-level security applies).
  */
 export class LiveFeed implements BackgroundWork {
+  private epoch?: Promise<string | null>;
+
   constructor(
     private readonly ds: DataSource,
     private readonly listener: OutboxListener,
@@ -111,8 +118,8 @@ export class LiveFeed implements BackgroundWork {
     const topics = filter?.kinds?.length
       ? filter.kinds.map((k) => INCIDENT_TOPICS[k])
       : Object.values(INCIDENT_TOPICS);
-    await this.assertResumable(identity, from, topics);
-    return this.open("incidentChanges", identity, topics, from, async (m, rows) => {
+    const epoch = await this.assertResumable(identity, from, topics);
+    return this.open("incidentChanges", identity, topics, from, epoch, async (m, rows) => {
       const incidents = await loadByIds(m, "incidents", identity.tenantId, rows, incidentFromRow);
       const changes: IncidentChange[] = [];
       for (const row of rows) {
@@ -142,8 +149,8 @@ export class LiveFeed implements BackgroundWork {
     after: string | null | undefined,
   ): Promise<AsyncIterableIterator<AlertEvent | StreamPosition>> {
     const from = startPosition(after);
-    await this.assertResumable(identity, from, [ALERT_CREATED_TOPIC]);
-    return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, async (m, rows) => {
+    const epoch = await this.assertResumable(identity, from, [ALERT_CREATED_TOPIC]);
+    return this.open("alertCreated", identity, [ALERT_CREATED_TOPIC], from, epoch, async (m, rows) => {
       const alerts = await loadByIds(m, "alerts", identity.tenantId, rows, alertFromRow);
       const events: AlertEvent[] = [];
       for (const row of rows) {
@@ -156,15 +163,34 @@ export class LiveFeed implements BackgroundWork {
   }
 
   /**
-   * Refuses a cursor no stream can have given (a position no transaction has reached) and one the
-   * outbox retention has passed: resuming there would skip removed events.
+   * The cursor epoch of the outbox numbering (`outboxEpoch`), read once per process: migrate rebases
+   * the positions only while no SIEM process is connected, so it cannot change under a running one.
+   */
+  private currentEpoch(): Promise<string | null> {
+    return (this.epoch ??= outboxEpoch(this.ds).catch((err: unknown) => {
+      this.epoch = undefined;
+      throw err;
+    }));
+  }
+
+  /**
+   * Refuses a cursor issued before the outbox positions were rebased (after a restore into another
+   * server its position names another numbering: resuming there would skip changes, or wait for
+   * transaction ids this server has not reached), one no stream can have given (a position no
+   * transaction has reached), and one the outbox retention has passed (resuming there would skip
+   * removed events). Returns the epoch the stream's cursors carry.
    */
   private async assertResumable(
     identity: Identity,
-    from: OutboxPosition | null,
+    from: OutboxCursor | null,
     topics: readonly string[],
-  ): Promise<void> {
-    if (!from) return;
+  ): Promise<string | null> {
+    const epoch = await this.currentEpoch();
+    if (!from) return epoch;
+    if (from.epoch !== epoch)
+      throw new CursorExpiredError(
+        `This cursor was issued before the database was restored into another Postgres server and its outbox positions were rebased: ${RESUBSCRIBE}.`,
+      );
     const { reached, pruned } = await inTenant(this.ds, identity.tenantId, async (m) => ({
       reached: await outboxPositionReached(m, from),
       pruned: await outboxPrunedAfter(m, from, topics),
@@ -172,8 +198,9 @@ export class LiveFeed implements BackgroundWork {
     if (!reached) throw notACursor();
     if (pruned)
       throw new CursorExpiredError(
-        `Changes after this cursor are older than the ${OUTBOX_RETENTION_DAYS}-day retention and some are gone: read the current state with queries, then subscribe without \`after\`.`,
+        `Changes after this cursor are older than the ${OUTBOX_RETENTION_DAYS}-day retention and some are gone: ${RESUBSCRIBE}.`,
       );
+    return epoch;
   }
 
   async stop(): Promise<void> {
@@ -185,6 +212,7 @@ export class LiveFeed implements BackgroundWork {
     identity: Identity,
     topics: string[],
     from: OutboxPosition | null,
+    epoch: string | null,
     transform: (m: EntityManager, rows: OutboxRecord[]) => Promise<T[]>,
   ): AsyncIterableIterator<T | StreamPosition> {
     started.inc({ field });
@@ -195,6 +223,7 @@ export class LiveFeed implements BackgroundWork {
       identity.tenantId,
       topics,
       from,
+      epoch,
       transform,
       undefined,
       () => active.dec({ field }),

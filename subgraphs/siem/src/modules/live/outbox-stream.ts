@@ -33,7 +33,8 @@ export const DEFAULT_STREAM_OPTIONS: OutboxStreamOptions = {
  * `transform` turns each batch into the values to yield (loading and filtering in one query per
  * batch); the position advances past rows it drops too. When the position moves past what the last
  * value yielded names (its start, or rows `transform` dropped), a `StreamPosition` follows, so its
- * consumer can resume from there. `return()` ends it at once, even mid-wait.
+ * consumer can resume from there. Cursors carry `epoch`, the current outbox numbering's (`outboxEpoch`).
+ * `return()` ends it at once, even mid-wait.
  */
 export class OutboxStream<T extends { cursor: string }> implements AsyncIterableIterator<T | StreamPosition> {
   private buffer: Array<T | StreamPosition> = [];
@@ -53,6 +54,7 @@ export class OutboxStream<T extends { cursor: string }> implements AsyncIterable
     private readonly tenantId: string,
     private readonly topics: readonly string[],
     after: OutboxPosition | null,
+    private readonly epoch: string | null,
     private readonly transform: (m: EntityManager, rows: OutboxRecord[]) => Promise<T[]>,
     private readonly options: OutboxStreamOptions = DEFAULT_STREAM_OPTIONS,
     private readonly onClose?: () => void,
@@ -114,13 +116,14 @@ export class OutboxStream<T extends { cursor: string }> implements AsyncIterable
         topics: this.topics,
         limit: this.options.batchSize,
         committedBefore: this.committedBefore,
+        epoch: this.epoch,
       });
       const values = rows.length ? await this.transform(m, rows) : [];
       const to = rows.length ? rows[rows.length - 1].position : from;
       const full = rows.length === this.options.batchSize;
       const held = !full && (await outboxHasHeldRows(m, to, this.topics));
       this.position = to;
-      return { full, values, held, at: encodeOutboxCursor(to) };
+      return { full, values, held, at: encodeOutboxCursor(to, this.epoch) };
     });
     if (this.closed) return;
     this.buffer.push(...values);
