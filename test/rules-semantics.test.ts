@@ -218,6 +218,66 @@ describe("analytics rule semantics", () => {
     }
   });
 
+  it("counts over a sliding summarize.window: a burst split by a run boundary fires once, events further apart never", async () => {
+    const tenant = "sem-sliding";
+    const other = "sem-sliding-other";
+    const fourPerAddress = (extra: object) =>
+      scheduled({
+        summarize: { by: ["src_ip"], aggregate: "COUNT", ...extra },
+        trigger: { operator: "GTE", threshold: 4 },
+        alertPerResult: true,
+      });
+    const fixed = await createRule(tenant, fourPerAddress({}));
+    const sliding = await createRule(tenant, fourPerAddress({ window: "PT10M" }));
+    // A period twice the frequency: two runs see each burst.
+    const overlapping = await createRule(tenant, {
+      ...fourPerAddress({ window: "PT10M" }),
+      queryPeriod: "PT20M",
+    });
+    const theirs = await createRule(other, fourPerAddress({ window: "PT10M" }));
+    const burst = "198.51.100.10";
+    const spread = "198.51.100.20";
+    await ingest(tenant, [
+      // Four failures from 07 to 12: two in each 10-minute run.
+      ...[7, 8, 11, 12].map((minute) => failure(`s-burst-${minute}`, at(minute), burst)),
+      // Four failures twelve minutes apart from first to last: never four within ten minutes.
+      ...[1, 5, 9, 13].map((minute) => failure(`s-spread-${minute}`, at(minute), spread)),
+    ]);
+    // The other tenant's failures would make four of the same address's within ten minutes.
+    await ingest(other, [failure("o-burst-9", at(9), burst), failure("o-burst-10", at(10), burst)]);
+    await ingest(other, [failure("o-burst-13", at(13), burst)]);
+
+    for (const end of [10, 20, 30]) expect(await run(tenant, fixed, at(end))).toMatchObject({ alerts: 0 });
+    expect(await run(tenant, sliding, at(10))).toEqual({ alerts: 0, results: 0 });
+    expect(await run(tenant, sliding, at(20))).toEqual({ alerts: 1, results: 1 });
+    expect(await run(tenant, sliding, at(30))).toEqual({ alerts: 0, results: 0 });
+    expect(await run(tenant, overlapping, at(20))).toEqual({ alerts: 1, results: 1 });
+    // The next run's period still holds the burst: the same events, no second alert.
+    expect(await run(tenant, overlapping, at(30))).toEqual({ alerts: 0, results: 1 });
+    for (const id of [sliding, overlapping]) {
+      const alerts = await alertsOf(tenant, id);
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0].evidence).toHaveLength(4);
+      expect([alerts[0].start_time, alerts[0].end_time]).toEqual([at(7), at(12)]);
+    }
+    expect(await run(other, theirs, at(20))).toEqual({ alerts: 0, results: 0 });
+
+    // "Fewer than N within some window" has no meaning a run could check: refused, naming the field.
+    const res = await gql<unknown>(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($spec: JSON!) { createAnalyticsRule(spec: $spec) { id } }`,
+      { spec: { ...fourPerAddress({ window: "PT10M" }), trigger: { operator: "LT", threshold: 4 } } },
+    );
+    expect(res.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0].extensions?.problems).toEqual([
+      {
+        field: "trigger.operator",
+        message: expect.stringMatching(/^a sliding summarize\.window takes GT or GTE/),
+      },
+    ]);
+  });
+
   it("fires a correlation of named filters per account when they all matched (in order, for the ordered one), never on another tenant's events", async () => {
     const tenant = "sem-correlation";
     const other = "sem-correlation-other";

@@ -26,6 +26,11 @@ export interface DurationBounds {
 export const QUERY_FREQUENCY_BOUNDS: DurationBounds = { min: 5 * MINUTE_MS, max: 14 * DAY_MS };
 /** A scheduled rule's `queryPeriod` (how far back each run looks): 5 minutes to 14 days, and ≥ queryFrequency. */
 export const QUERY_PERIOD_BOUNDS: DurationBounds = { min: 5 * MINUTE_MS, max: 14 * DAY_MS };
+/**
+ * A summarised rule's sliding `summarize.window`: 1 minute to 14 days (and ≤ queryPeriod). Shorter than a run's
+ * frequency is fine: windows are anchored at events, not at runs.
+ */
+export const SLIDING_WINDOW_BOUNDS: DurationBounds = { min: MINUTE_MS, max: 14 * DAY_MS };
 /** Alert suppression after a rule fires (`suppression.duration`): 5 minutes to 24 hours. */
 export const SUPPRESSION_DURATION_BOUNDS: DurationBounds = { min: 5 * MINUTE_MS, max: 24 * HOUR_MS };
 /** How far back incident grouping looks for an open incident (`incidentGrouping.lookbackDuration`): 5 minutes to 7 days. */

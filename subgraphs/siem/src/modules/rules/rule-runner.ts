@@ -7,6 +7,7 @@ import { storeAlerts, type EntityType, type NewAlert } from "../alerts/alert-sto
 import type { GroupingSettings } from "../incidents/correlation";
 import { parseIsoDuration } from "./durations";
 import { compileCorrelationSql, isCorrelationAggregate } from "./rule-correlation";
+import { compileSlidingCountSql } from "./rule-sliding";
 import { refreshWatchlistKeys, watchlistKeys } from "../hunting/watchlist-cache";
 import {
   compileFilterToPredicate,
@@ -155,6 +156,10 @@ function fieldSql(field: string, params: unknown[]): string {
  * overlap; a result whose events were all in an alert of an earlier run has the same key, so the same events
  * never raise the same alert twice, while a result that gained an event raises a new one. A trigger met by no
  * event at all (LT, LTE, EQ or NE with a count of 0: "fewer than N events") raises one alert per run.
+ *
+ * With `summarize.window` the count slides (rule-sliding.ts): windows are anchored at the events of the period
+ * and the scan reaches `window` before it, and a group is keyed by the newest event completing a window that
+ * meets the trigger, so overlapping runs that see the same burst raise it once.
  */
 export async function runScheduledRule(
   m: EntityManager,
@@ -170,7 +175,9 @@ export async function runScheduledRule(
   ]);
   if (rule.suppressedUntil && rule.suppressedUntil > now) return { alerts: 0, results: 0 };
   const from = new Date(now.getTime() - ms(spec.queryPeriod, 3600_000));
-  const params: unknown[] = [tenantId, from, now];
+  // A sliding window anchored at the period's first events reaches `window` further back (rule-sliding.ts).
+  const windowMs = spec.summarize?.window ? ms(spec.summarize.window, 0) : 0;
+  const params: unknown[] = [tenantId, new Date(from.getTime() - windowMs), now];
   const filter = compileFilterToSql(spec.filter, params.length + 1);
   params.push(...filter.params);
   const where = `e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND (${filter.sql})`;
@@ -181,7 +188,24 @@ export async function runScheduledRule(
     const by = spec.summarize.by.map((f) => fieldSql(f, params));
     const limit = MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE;
     let sql: string;
-    if (isCorrelationAggregate(spec.summarize.aggregate)) {
+    if (spec.summarize.window) {
+      sql = compileSlidingCountSql(
+        {
+          groupBy: by,
+          distinct:
+            spec.summarize.aggregate === "DISTINCT_COUNT" ? fieldSql(spec.summarize.field!, params) : null,
+          where,
+          params,
+          anchorsFrom: from,
+          windowMs,
+          // Validation allows only GT and GTE with a window.
+          operator: spec.trigger.operator === "GT" ? ">" : ">=",
+          threshold: spec.trigger.threshold,
+          limit,
+        },
+        MAX_EVIDENCE,
+      );
+    } else if (isCorrelationAggregate(spec.summarize.aggregate)) {
       sql = compileCorrelationSql(
         {
           groupBy: by,
@@ -221,8 +245,10 @@ export async function runScheduledRule(
     const evidenceOf = (row: Record<string, unknown>) => [
       ...new Set((row.evidence as string[] | null) ?? []),
     ];
+    // A sliding result's `newest` is the newest event completing a window that meets the trigger, not the group's.
+    const keyKind = spec.summarize.window ? "sliding" : "group";
     const keyOf = (row: Record<string, unknown>, values: string[]) =>
-      row.newest ? `${rule.id}:group:${row.newest as string}:${values.join("|")}` : emptyKey;
+      row.newest ? `${rule.id}:${keyKind}:${row.newest as string}:${values.join("|")}` : emptyKey;
     if (spec.alertPerResult) {
       const [each, rest] = overflow(rows);
       for (const row of each) {

@@ -166,6 +166,43 @@ describe("validateRuleSpec", () => {
     ).toEqual([]);
   });
 
+  it("takes a sliding summarize.window with COUNT or DISTINCT_COUNT, up to queryPeriod, triggered by GT or GTE", () => {
+    const sliding = (window: unknown, operator = "GTE", aggregate = "COUNT") => ({
+      summarize: { by: ["src_ip"], aggregate, window },
+      trigger: { operator, threshold: 10 },
+    });
+    expect(problemsWith(sliding("PT10M"))).toEqual([]);
+    expect(problemsWith(sliding("PT1M", "GT"))).toEqual([]);
+    expect(normalizeRuleSpec({ ...scheduled, ...sliding("PT5M") } as RuleSpecInput).summarize).toEqual({
+      by: ["src_ip"],
+      aggregate: "COUNT",
+      window: "PT5M",
+    });
+    expect(problemsWith(sliding("PT11M"))).toEqual([
+      expect.stringMatching(/^summarize\.window: must be at most queryPeriod \(PT10M\)/),
+    ]);
+    expect(problemsWith(sliding("PT30S"))).toEqual([expect.stringMatching(/^summarize\.window: /)]);
+    expect(problemsWith(sliding("soon"))).toEqual([expect.stringMatching(/^summarize\.window: /)]);
+    for (const operator of ["LT", "LTE", "EQ", "NE"])
+      expect(problemsWith(sliding("PT5M", operator))).toEqual([
+        expect.stringMatching(/^trigger\.operator: a sliding summarize\.window takes GT or GTE/),
+      ]);
+    expect(
+      problemsWith({
+        summarize: {
+          by: ["src_ip"],
+          aggregate: "FILTERS_MATCHED",
+          window: "PT5M",
+          filters: [
+            { name: "a", filter: { field: "status", op: "eq", value: "Failure" } },
+            { name: "b", filter: { field: "status", op: "eq", value: "Success" } },
+          ],
+        },
+        trigger: { operator: "GTE", threshold: 2 },
+      }),
+    ).toEqual([expect.stringMatching(/^summarize\.window: only COUNT and DISTINCT_COUNT slide/)]);
+  });
+
   describe("correlations of named filters (FILTERS_MATCHED, FILTERS_MATCHED_IN_ORDER)", () => {
     const failure = { field: "status", op: "eq", value: "Failure" };
     const success = { field: "status", op: "eq", value: "Success" };

@@ -12,6 +12,7 @@ import {
   parseBoundedDuration,
   QUERY_FREQUENCY_BOUNDS,
   QUERY_PERIOD_BOUNDS,
+  SLIDING_WINDOW_BOUNDS,
   SUPPRESSION_DURATION_BOUNDS,
   type DurationBounds,
 } from "./durations";
@@ -115,7 +116,18 @@ export interface RuleSpec {
    * FILTERS_MATCHED_IN_ORDER only) are the named filters correlated within each group, over the events `filter`
    * selects.
    */
-  summarize?: { by: string[]; aggregate: SummarizeAggregate; field?: string; filters?: NamedFilter[] };
+  summarize?: {
+    by: string[];
+    aggregate: SummarizeAggregate;
+    field?: string;
+    filters?: NamedFilter[];
+    /**
+     * ISO 8601 duration ≤ queryPeriod (COUNT and DISTINCT_COUNT, trigger GT or GTE): count over a sliding window
+     * — a group triggers when events of it no more than `window` apart meet the threshold — instead of over the
+     * run's whole period (rule-sliding.ts).
+     */
+    window?: string;
+  };
   /** Compared with the result count (no summarize) or with each group's aggregate. */
   trigger: { operator: TriggerOperator; threshold: number };
   /** ISO 8601 duration, SCHEDULED only (required there): how often the rule runs. */
@@ -359,6 +371,8 @@ interface SummarizeFacts {
   /** The number of named filters of a correlation aggregate (null otherwise, or when they are not a list). */
   filters: number | null;
   aggregate: SummarizeAggregate | null;
+  /** The sliding window in milliseconds, when there is a valid one. */
+  windowMs: number | null;
 }
 
 /** Checks `summarize`. */
@@ -371,10 +385,10 @@ function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): Summ
     );
   }
   if (!isRecord(value)) {
-    c.problem(path, `must be an object { by, aggregate, field?, filters? } (got ${show(value)})`);
-    return { by: null, filters: null, aggregate: null };
+    c.problem(path, `must be an object { by, aggregate, field?, filters?, window? } (got ${show(value)})`);
+    return { by: null, filters: null, aggregate: null, windowMs: null };
   }
-  c.keys(value, ["by", "aggregate", "field", "filters"], path);
+  c.keys(value, ["by", "aggregate", "field", "filters", "window"], path);
   let by: string[] | null = null;
   if (!has(value, "by")) c.problem(`${path}.by`, "is required (use [] to aggregate all results together)");
   else by = c.list(value.by, `${path}.by`, RULE_LIMITS.summarizeBy, (item, at) => c.field(item, at) !== null);
@@ -409,7 +423,16 @@ function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): Summ
       `only ${CORRELATION_AGGREGATES.join(" and ")} take filters (${aggregate} aggregates the events of \`filter\`)`,
     );
   }
-  return { by, filters, aggregate };
+  let windowMs: number | null = null;
+  if (has(value, "window")) {
+    if (aggregate !== null && aggregate !== "COUNT" && aggregate !== "DISTINCT_COUNT")
+      c.problem(
+        `${path}.window`,
+        `only COUNT and DISTINCT_COUNT slide (${aggregate} correlates the filters over the run's period)`,
+      );
+    else windowMs = c.duration(value.window, `${path}.window`, SLIDING_WINDOW_BOUNDS);
+  }
+  return { by, filters, aggregate, windowMs };
 }
 
 /** Whether some number of matched filters from 0 to `n` meets the trigger. */
@@ -496,6 +519,17 @@ function checkSpec(c: Checker, spec: unknown): void {
           `${String(trigger.operator)} ${threshold} can never be met: from 0 to ${summarized.filters} of the ${summarized.filters} filters match`,
         );
       } else if (
+        summarized?.windowMs != null &&
+        (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
+        trigger.operator !== "GT" &&
+        trigger.operator !== "GTE"
+      ) {
+        // Every group has a window of just its newest event, and a group with no event is in no scan.
+        c.problem(
+          "trigger.operator",
+          `a sliding summarize.window takes GT or GTE: "${String(trigger.operator)} within some window" holds for any group with one event and is never seen for a group with none`,
+        );
+      } else if (
         kind === "NRT" &&
         (TRIGGER_OPERATORS as readonly unknown[]).includes(trigger.operator) &&
         !(trigger.operator === "GT" && threshold === 0) &&
@@ -530,6 +564,12 @@ function checkSpec(c: Checker, spec: unknown): void {
       c.problem(
         "queryPeriod",
         `must be at least queryFrequency (${String(spec.queryFrequency)}), or events between runs are never seen`,
+      );
+    }
+    if (summarized?.windowMs != null && period !== null && summarized.windowMs > period) {
+      c.problem(
+        "summarize.window",
+        `must be at most queryPeriod (${String(spec.queryPeriod)}): a run anchors windows at the events of its period`,
       );
     }
   }
@@ -709,6 +749,7 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
       ...(spec.summarize.filters !== undefined
         ? { filters: spec.summarize.filters.map((f) => ({ name: f.name, filter: f.filter })) }
         : {}),
+      ...(spec.summarize.window !== undefined ? { window: spec.summarize.window } : {}),
     };
   }
   if (spec.kind === "SCHEDULED") {

@@ -59,6 +59,13 @@ export class AnalyticsRuleSummarizeInput {
       "The 2 to 10 named filters FILTERS_MATCHED and FILTERS_MATCHED_IN_ORDER correlate within each group, in order (required there, refused otherwise); the trigger, required with them, compares how many matched.",
   })
   filters?: AnalyticsRuleNamedFilterInput[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "COUNT and DISTINCT_COUNT only: an ISO 8601 duration (1 minute up to queryPeriod) over which the count slides; a group triggers when events of it no more than this apart meet the threshold (trigger GT or GTE). Leave out to count over each run's whole period.",
+  })
+  window?: string | null;
 }
 
 /** `trigger` of a typed rule definition. */

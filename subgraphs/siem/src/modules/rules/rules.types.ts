@@ -112,6 +112,13 @@ export class AnalyticsRuleSummarize {
       "The named filters FILTERS_MATCHED and FILTERS_MATCHED_IN_ORDER correlate per group, in order; null for the other aggregates.",
   })
   filters: AnalyticsRuleNamedFilter[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The sliding window of COUNT or DISTINCT_COUNT (ISO 8601): events of a group no more than this apart are counted together; null counts over each run's whole period.",
+  })
+  window: string | null;
 }
 
 /** `trigger` of a rule definition. */
@@ -258,6 +265,7 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
           by: spec.summarize.by,
           aggregate: spec.summarize.aggregate,
           field: spec.summarize.field ?? null,
+          window: spec.summarize.window ?? null,
           filters:
             spec.summarize.filters?.map((f) =>
               Object.assign(new AnalyticsRuleNamedFilter(), {

@@ -46,6 +46,8 @@ function checkedOptions(given: SigmaImportOptions | null | undefined): Translati
   if (given?.kind !== null && given?.kind !== undefined) options.kind = given.kind;
   if (given?.alertPerResult !== null && given?.alertPerResult !== undefined)
     options.alertPerResult = given.alertPerResult;
+  if (given?.slidingWindow !== null && given?.slidingWindow !== undefined)
+    options.slidingWindow = given.slidingWindow;
   const durations: Array<["queryFrequency" | "queryPeriod", typeof QUERY_FREQUENCY_BOUNDS]> = [
     ["queryFrequency", QUERY_FREQUENCY_BOUNDS],
     ["queryPeriod", QUERY_PERIOD_BOUNDS],

@@ -657,6 +657,23 @@ describe("Sigma → rule: metadata, aggregation and options", () => {
     expect(result.notes).toEqual(["The aggregation has no timeframe: it counts over each PT5M window."]);
   });
 
+  it("with slidingWindow, counts an aggregation over a sliding window of its timeframe; a < comparison cannot slide", () => {
+    expect(one(spray, { slidingWindow: true }).spec).toMatchObject({
+      summarize: {
+        by: ["attributes.user.email_addr"],
+        aggregate: "DISTINCT_COUNT",
+        field: "src_ip",
+        window: "PT1H",
+      },
+      trigger: { operator: "GT", threshold: 2 },
+      queryFrequency: "PT1H",
+      queryPeriod: "PT1H",
+    });
+    const fewer = one(spray.replace("> 2", "< 2"), { slidingWindow: true });
+    expect(fewer.spec).toBeNull();
+    expect(fewer.problems.map((p) => `${p.code} ${p.path}`)).toEqual(["INVALID_RULE trigger.operator"]);
+  });
+
   it("infers entities from the fields a rule uses, after the source's own", () => {
     const result = one(y`
       ${SIGNINS}detection:
@@ -1165,6 +1182,20 @@ describe("Sigma correlation rules", () => {
       .filter((r) => r.yaml.includes("correlation:"))
       .flatMap((r) => r.problems.map((p) => `${p.code} ${p.path}: ${p.message}`));
   const signins = connector("ENTRA_SIGNIN");
+
+  it("with slidingWindow, counts event_count and value_count over a sliding window of the timespan, not temporal", () => {
+    const sliding = (...docs: string[]) => translateSigmaYaml(docs.join("---\n"), { slidingWindow: true });
+    expect(sliding(failed, correlation(EVENT_COUNT))[1].spec!.summarize).toEqual({
+      by: ["attributes.user.email_addr"],
+      aggregate: "COUNT",
+      window: "PT1H",
+    });
+    const temporal = sliding(failed, locked, mfa, correlation(TEMPORAL))[3];
+    expect(temporal.spec!.summarize).not.toHaveProperty("window");
+    expect(temporal.notes).toContain(
+      "slidingWindow does not apply to temporal correlations: they run over each fixed period.",
+    );
+  });
 
   it("turns event_count with group-by into a count per group over the timespan; the base rule is not imported on its own", () => {
     const [rule, corr] = translate(failed, correlation(EVENT_COUNT));

@@ -112,6 +112,11 @@ export interface SigmaImportOptions {
   queryFrequency?: string;
   queryPeriod?: string;
   alertPerResult?: boolean;
+  /**
+   * Count aggregations and event_count / value_count correlations over a sliding window of their timeframe or
+   * timespan (`summarize.window`), as Sigma means "within", instead of over each run's fixed period.
+   */
+  slidingWindow?: boolean;
 }
 
 /**
@@ -658,7 +663,16 @@ function translateSigmaRule(
     severity,
     enabled: options.enabled ?? SIGMA_DEFAULTS.enabled,
     filter: detection.filter,
-    ...(detection.summarize ? { summarize: detection.summarize, trigger: detection.trigger } : {}),
+    ...(detection.summarize
+      ? {
+          summarize: {
+            ...detection.summarize,
+            // Sigma's "within timeframe"; without one, the window is the period.
+            ...(options.slidingWindow ? { window: detection.timeframe ?? timing.queryPeriod } : {}),
+          },
+          trigger: detection.trigger,
+        }
+      : {}),
     ...timing,
     tactics,
     techniques,
@@ -1325,6 +1339,8 @@ function translateCorrelation(
     c.note("Sigma level critical is severity HIGH (the highest a rule has).");
   if (rule.tags === undefined && tags.tactics.length + tags.techniques.length > 0)
     c.note("The correlation has no tags: it takes the ATT&CK tags of the rules it refers to.");
+  if (temporal && options.slidingWindow)
+    c.note("slidingWindow does not apply to temporal correlations: they run over each fixed period.");
   if (type === "temporal_ordered")
     c.note(
       "In order means each rule's event strictly after the event of the rule before it: events at the same instant are not in order.",
@@ -1353,6 +1369,7 @@ function translateCorrelation(
           by: groupBy.map((g) => g.target.field),
           aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
           ...(counted ? { field: counted.target.field } : {}),
+          ...(options.slidingWindow ? { window: timespan } : {}),
         },
     trigger,
     queryFrequency: options.queryFrequency ?? timespan,

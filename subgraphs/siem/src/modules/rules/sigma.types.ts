@@ -113,6 +113,13 @@ export class SigmaImportOptions {
     description: "One alert per matching event (per group for an aggregation; the default), or one per run.",
   })
   alertPerResult?: boolean | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Count aggregations and event_count / value_count correlations over a sliding window of their timeframe or timespan (summarize.window: any events no more than that apart, as Sigma means it) instead of each run's fixed period. Default false. Their comparison must then be > or >=.",
+  })
+  slidingWindow?: boolean | null;
 }
 
 /** One reason a Sigma rule was rejected. */
