@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createServer } from "node:net";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
@@ -490,7 +492,99 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     expect(reader.status).toBe(403);
     expect((await stream()).last_seq).toBe(seq);
   });
+
+  it("shows on /metrics the chunks and lines the workers settled and the queue as JetStream and the receipts have it", async () => {
+    const metrics = () => scrape(platform);
+    const before = await metrics();
+    const chunks = (m: Metrics, outcome: string) =>
+      m.value("rampart_ingest_queue_chunks_total", { outcome }) ?? 0;
+    const lines = (m: Metrics, outcome: string) =>
+      m.value("rampart_ingest_queue_lines_total", { outcome }) ?? 0;
+
+    const queued = await queue([plainCall(60), "not json", plainCall(61)].join("\n"), t.ingestor);
+    expect(await settled(queued.receiptId, t.ingestor)).toMatchObject({ status: "DONE", acceptedCount: 2 });
+    // A message whoever can publish on the subject made up: dropped unread.
+    const h = natsHeaders();
+    h.set("Rampart-Tenant", A);
+    await jetstream(nc).publish(names.subject, Buffer.from(rootCall(62)), { headers: h });
+    await drained();
+
+    const after = await metrics();
+    expect({
+      stored: chunks(after, "stored") - chunks(before, "stored"),
+      dropped: chunks(after, "dropped") - chunks(before, "dropped"),
+      linesStored: lines(after, "stored") - lines(before, "stored"),
+      linesRejected: lines(after, "rejected") - lines(before, "rejected"),
+    }).toEqual({ stored: 1, dropped: 1, linesStored: 2, linesRejected: 1 });
+
+    // The gauges are read at most every few seconds: they come to the drained stream's state.
+    const stream = { stream: names.stream };
+    await until(async () => {
+      const m = await metrics();
+      return (
+        m.value("rampart_ingest_queue_pending_messages", stream) === 0 &&
+        m.value("rampart_ingest_queue_unacknowledged_messages", stream) === 0 &&
+        m.value("rampart_ingest_queue_redelivered_messages", stream) === 0 &&
+        m.value("rampart_ingest_queue_stream_messages", stream) === 0 &&
+        m.value("rampart_ingest_queue_stream_bytes", stream) === 0
+      );
+    }, "the queue gauges show the drained stream");
+
+    // A body queued an hour ago and not finished, in some tenant: the age shows it, without naming the tenant.
+    const stale = randomUUID();
+    await inTenant(ds, B, (m) =>
+      m.query(
+        `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, enqueued, lines, chunks, created_at)
+         VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', true, 1, 1, now() - interval '1 hour')`,
+        [B, stale],
+      ),
+    );
+    try {
+      await until(
+        async () =>
+          ((await metrics()).value("rampart_ingest_queue_oldest_receipt_age_seconds", stream) ?? 0) >= 3600,
+        "the oldest receipt's age shows the stale receipt",
+      );
+    } finally {
+      await inTenant(ds, B, (m) =>
+        m.query(`DELETE FROM ingest_receipts WHERE tenant_id = $1 AND id = $2`, [B, stale]),
+      );
+    }
+    const text = (await metrics()).text;
+    expect(text).not.toMatch(/^rampart_ingest_queue_[^\n]*tenant/m);
+  });
 });
+
+/** A scrape of the SIEM's /metrics: its text and the value of one sample. */
+interface Metrics {
+  text: string;
+  value(name: string, labels: Record<string, string>): number | undefined;
+}
+
+async function scrape(platform: TestPlatform): Promise<Metrics> {
+  const res = await fetch(platform.subgraphs.siem.url.replace(/\/graphql$/, "/metrics"));
+  const text = await res.text();
+  return {
+    text,
+    value: (name, labels) => {
+      const want = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .sort()
+        .join(",");
+      for (const line of text.split("\n")) {
+        const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+        if (m && m[1] === name && (m[2] ?? "").split(",").sort().join(",") === want) return Number(m[3]);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The SIEM's /ready: its status code and body. */
+async function readiness(platform: TestPlatform): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(platform.subgraphs.siem.url.replace(/\/graphql$/, "/ready"));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
 
 /** A port nothing listens on now. */
 async function freePort(): Promise<number> {
@@ -774,5 +868,89 @@ describe("queued event ingest with NATS unreachable", () => {
     expect(
       ok(await platform.request(IngestReceiptDocument, { id: randomUUID() }, reader)).ingestReceipt,
     ).toBeNull();
+    // Its readiness says why, so that a load balancer sends ingest to a replica that can queue it.
+    expect(await readiness(platform)).toEqual({
+      status: 503,
+      body: {
+        status: "unavailable",
+        service: "siem",
+        reason: expect.stringMatching(/NATS JetStream\) is not reachable/),
+      },
+    });
   });
+});
+
+describe("queued event ingest: readiness follows the NATS connection", () => {
+  let platform: TestPlatform;
+  let port: number;
+  let dir: string;
+  let server: ChildProcess | undefined;
+
+  /** A NATS server with JetStream of this test's own, on `port`, its data in `dir` (kept across restarts). */
+  const startNats = async () => {
+    server = spawn("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
+      stdio: "ignore",
+    });
+    await until(async () => {
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}` }).catch(() => null);
+      await nc?.close();
+      return nc !== null;
+    }, "the test's NATS server listens");
+  };
+  const stopNats = async () => {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    await exited;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(path.join(tmpdir(), "rampart-nats-"));
+    await startNats();
+    platform = await startTestPlatform({
+      JOBS_ENABLED: "false",
+      EVENT_INGEST_QUEUE: "nats",
+      NATS_URL: `nats://127.0.0.1:${port}`,
+      NATS_STREAM_PREFIX: `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`,
+    });
+  });
+  afterAll(async () => {
+    await platform?.stop();
+    await stopNats();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers 503 with the reason while NATS is down, and 200 once it is back", async () => {
+    const ready = async () => (await readiness(platform)).status === 200;
+    await until(ready, "the SIEM is ready with its queue connected");
+
+    await stopNats();
+    await until(async () => (await readiness(platform)).status === 503, "the SIEM is not ready");
+    expect(await readiness(platform)).toEqual({
+      status: 503,
+      body: {
+        status: "unavailable",
+        service: "siem",
+        reason:
+          "The event-ingest queue (NATS JetStream) is not reachable: POST /ingest/events answers 503 until it is.",
+      },
+    });
+
+    await startNats();
+    await until(ready, "the SIEM is ready again", 60_000);
+    // And ingest queues again.
+    const token = await platform.token([Role.INGESTOR], A);
+    const res = await fetch(
+      `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=AWS_CLOUDTRAIL`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
+        body: rootCall(70),
+      },
+    );
+    expect(res.status).toBe(202);
+  }, 120_000);
 });

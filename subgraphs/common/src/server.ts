@@ -46,6 +46,11 @@ export interface SubgraphServerOptions<Ctx extends BaseContext> {
    * Requests and subscriptions that arrive meanwhile wait for it (`/health` and `/metrics` do not).
    */
   startWork?: () => Promise<Array<{ stop(): Promise<void> }>>;
+  /**
+   * Why the subgraph cannot do part of its work now (a dependency of its own is down), or null; asked on each
+   * `/ready` once the database answers, so it must be cheap (a connection's state, not a round trip).
+   */
+  notReady?: () => string | null;
 }
 
 /** A running subgraph. */
@@ -79,8 +84,8 @@ function notStarted(res: Response): void {
 
 /**
  * Serves one subgraph: `/graphql` for the gateway (internal identity token required), `/health`
- * (process up), `/ready` (started, database reachable, outbox positions not ahead of it) and `/metrics`
- * (Prometheus). The port is bound before any background work starts: when it cannot be (EADDRINUSE,
+ * (process up), `/ready` (started, database reachable, outbox positions not ahead of it, nothing that
+ * `notReady` names) and `/metrics` (Prometheus). The port is bound before any background work starts: when it cannot be (EADDRINUSE,
  * EACCES), this rejects with a ListenError having started nothing that outlives it.
  */
 export async function startSubgraphServer<Ctx extends BaseContext>(
@@ -140,7 +145,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
     }
     try {
       await dataSource.query("SELECT 1");
-      const reason = await positions.problem();
+      const reason = (await positions.problem()) ?? options.notReady?.() ?? null;
       if (reason) res.status(503).json({ status: "unavailable", service: options.name, reason });
       else res.json({ status: "ready", service: options.name });
     } catch (err) {

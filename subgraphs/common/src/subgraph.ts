@@ -40,6 +40,11 @@ export interface SubgraphModule<Ctx extends BaseContext> {
    * wait until it has started); stopped on close, after the HTTP server has drained.
    */
   start?(dataSource: DataSource, log: Logger, config: Config): Promise<BackgroundWork> | BackgroundWork;
+  /**
+   * Why a dependency of the module's own is down, for `/ready` (503 with this `reason`), or null; asked on each
+   * probe, so it must be cheap.
+   */
+  notReady?(dataSource: DataSource, log: Logger, config: Config): string | null;
 }
 
 /** Long-running work of a subgraph, stopped on close. */
@@ -188,6 +193,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
       createContext: (base) => module.createContext(base, dataSource, config),
       routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log, config) : undefined,
       startWork,
+      notReady: module.notReady ? () => module.notReady!(dataSource, log, config) : undefined,
     });
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();

@@ -139,6 +139,8 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       },
     };
   },
+  // With the queue on, ingest answers 503 while NATS is down: a load balancer should send it elsewhere.
+  notReady: (ds, log, config) => queuedIngestFor(ds, log, config)?.notReady() ?? null,
   routes: (app, authenticate, ds, log, config) =>
     eventRoutes(app, authenticate, log, config, ingestorFor(ds, config), queuedIngestFor(ds, log, config)),
   tasks: (ds, log, config) => ({

@@ -33,6 +33,18 @@ export interface QueueMessage {
   msgId: string;
 }
 
+/** What JetStream says of the queue: the consumer's backlog and the stream's size. */
+export interface QueueState {
+  /** Messages the consumer has not delivered yet (`num_pending`). */
+  pending: number;
+  /** Messages delivered to a worker and not acknowledged yet (`num_ack_pending`). */
+  ackPending: number;
+  /** Messages delivered more than once and not acknowledged yet (`num_redelivered`). */
+  redelivered: number;
+  streamMessages: number;
+  streamBytes: number;
+}
+
 /** Room left in a message for its headers (a few hundred bytes) and the protocol line. */
 const HEADER_ROOM = 8 * 1024;
 /** How long one publish waits for JetStream's PubAck (the message persisted) before the ingest answers 503. */
@@ -69,6 +81,37 @@ export class NatsEventQueue {
   /** Whether a publish can be tried now. */
   get available(): boolean {
     return this.ready && this.nc !== null && !this.nc.isClosed();
+  }
+
+  /**
+   * Why the queue cannot take a body now, for `/ready`, or null: the connection's state as the client last
+   * reported it (no round trip per probe).
+   */
+  notReady(): string | null {
+    if (this.available) return null;
+    return "The event-ingest queue (NATS JetStream) is not reachable: POST /ingest/events answers 503 until it is.";
+  }
+
+  /**
+   * The stream's and the workers' consumer's state as JetStream reports them (two requests), for the gauges;
+   * null while the queue is not available. Throws when JetStream does not answer.
+   */
+  async state(): Promise<QueueState | null> {
+    const nc = this.nc;
+    if (!nc || !this.available) return null;
+    // No API check: the connection's JetStream was checked when the stream and consumer were ensured.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const [stream, consumer] = await Promise.all([
+      jsm.streams.info(this.names.stream),
+      jsm.consumers.info(this.names.stream, this.names.consumer),
+    ]);
+    return {
+      pending: consumer.num_pending,
+      ackPending: consumer.num_ack_pending,
+      redelivered: consumer.num_redelivered,
+      streamMessages: stream.state.messages,
+      streamBytes: stream.state.bytes,
+    };
   }
 
   /** Throws UnavailableError unless a publish can be tried now. */

@@ -45,6 +45,7 @@ import { CONNECTOR_KINDS, type ConnectorKind } from "./event.model";
 import { countIngest, type EventIngest, type EventRejection, type IngestResult } from "./event-ingest";
 import type { NatsEventQueue, QueueMessage } from "./nats-queue";
 import { chunkNdjson } from "./ndjson-chunks";
+import { countChunk, countLines, observeIngestQueue } from "./queue-metrics";
 
 /** The 202 answer of a queued ingest. */
 export interface QueuedAnswer {
@@ -221,6 +222,7 @@ export class QueuedIngest {
         });
       return updated.status;
     });
+    if (status !== "FAILED") countLines("rejected", rejected.length);
     return { receiptId, status, lines };
   }
 
@@ -293,9 +295,24 @@ export class QueuedIngest {
     return { receiptId: again.id, attempt: again.attempt };
   }
 
-  /** Connects to NATS and starts the ingest worker of this process (stopped with the SIEM). */
+  /**
+   * Connects to NATS and starts the ingest worker of this process, and exposes the queue's gauges on
+   * `/metrics` (both stopped with the SIEM).
+   */
   start(): BackgroundWork {
-    return this.queue.start((msg) => this.process(msg));
+    const unobserve = observeIngestQueue(this.ds, this.queue, this.options.log);
+    const worker = this.queue.start((msg) => this.process(msg));
+    return {
+      stop: async () => {
+        unobserve();
+        await worker.stop();
+      },
+    };
+  }
+
+  /** Why ingest would answer 503 now (NATS not reachable), for `/ready`; null when it can queue. */
+  notReady(): string | null {
+    return this.queue.notReady();
   }
 
   /**
@@ -310,6 +327,7 @@ export class QueuedIngest {
       this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message not signed by a SIEM, dropped");
       // Acknowledged, so that it leaves the work queue (a terminated message would stay in it).
       msg.ack();
+      countChunk("dropped");
       return;
     }
     if (signer === "previous") countPreviousSecretUse("ingest-chunk");
@@ -317,6 +335,7 @@ export class QueuedIngest {
     if (!meta) {
       this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message without valid chunk headers");
       msg.term("no valid chunk headers");
+      countChunk("dropped");
       return;
     }
     const { identity, receiptId, attempt, chunk } = meta;
@@ -336,16 +355,18 @@ export class QueuedIngest {
     // Stored already, or of a body whose queueing failed (or was sent again since): nothing to do.
     if (!state || state.attempt !== attempt || state.done || (!state.enqueued && state.status === "FAILED")) {
       msg.ack();
+      countChunk("duplicate");
       return;
     }
     const text = new TextDecoder().decode(msg.data);
     const lastLine = meta.firstLine + countNewlines(text);
     if (!state.enqueued) {
       // Still being queued after all, or abandoned (its SIEM died while queueing it).
-      if (!last) return msg.nak(NOT_YET_QUEUED_MS);
+      if (!last) return this.retry(msg, NOT_YET_QUEUED_MS);
       await this.fail(meta, "The body was never wholly queued: nothing of it was stored. Send it again.");
       // Settled: the receipt says what became of it (a terminated message would stay in the work queue).
       msg.ack();
+      countChunk("failed");
       return;
     }
     if (deliveries > this.options.maxDeliver) {
@@ -360,6 +381,7 @@ export class QueuedIngest {
         `Lines ${meta.firstLine}–${lastLine} were not stored: the ingest worker that had them on their last attempt (${this.options.maxDeliver} of ${this.options.maxDeliver}) stopped or did not finish in time; send them again.`,
       );
       msg.ack();
+      countChunk("failed");
       return;
     }
     if (state.status === "QUEUED")
@@ -374,26 +396,38 @@ export class QueuedIngest {
     const offset = meta.firstLine - 1;
     for (const r of records) r.line += offset;
     try {
-      await this.ingestor.ingest(identity, meta.connector, records, {
-        within: (m, outcome) => this.recordChunk(m, meta, outcome),
+      const outcome = await this.ingestor.ingest(identity, meta.connector, records, {
+        within: (m, result) => this.recordChunk(m, meta, result),
       });
       msg.ack();
+      countChunk("stored");
+      countLines("stored", outcome.accepted);
+      countLines("duplicate", outcome.duplicates);
+      countLines("rejected", outcome.rejected.length);
     } catch (err) {
       if (err instanceof ChunkSettled) {
         msg.ack();
+        countChunk("duplicate");
         return;
       }
       this.options.log.error(
         { err, receiptId, chunk, delivery: deliveries },
         "event-ingest worker: a chunk failed",
       );
-      if (!last) return msg.nak(Math.min(RETRY_BASE_MS * 2 ** (deliveries - 1), 30_000));
+      if (!last) return this.retry(msg, Math.min(RETRY_BASE_MS * 2 ** (deliveries - 1), 30_000));
       await this.fail(
         meta,
         `Lines ${meta.firstLine}–${lastLine} could not be stored after ${deliveries} attempts; send them again.`,
       );
       msg.ack();
+      countChunk("failed");
     }
+  }
+
+  /** Hands the chunk back to JetStream, to be delivered again after `delayMs`. */
+  private retry(msg: JsMsg, delayMs: number): void {
+    msg.nak(delayMs);
+    countChunk("retried");
   }
 
   /** Where the chunk's receipt stands: its status, attempt, whether wholly queued, and whether it has the chunk. */
