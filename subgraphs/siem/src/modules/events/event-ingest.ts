@@ -151,13 +151,7 @@ export class EventIngest {
     if (good.length === 0) {
       if (rejected.length || options.within)
         await inTenant(this.ds, tenantId, async (m) => {
-          if (rejected.length)
-            await countIngest(m, identity, kind, {
-              stored: 0,
-              duplicates: 0,
-              rejected: rejected.length,
-              lastTime: null,
-            });
+          if (rejected.length) await countIngest(m, identity, kind, { rejected: rejected.length });
           await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         });
       return { accepted: 0, duplicates: 0, rejected };
@@ -180,12 +174,7 @@ export class EventIngest {
         });
       }
       if (batch.length === 0) {
-        await countIngest(m, identity, kind, {
-          stored: 0,
-          duplicates: 0,
-          rejected: rejected.length,
-          lastTime: null,
-        });
+        await countIngest(m, identity, kind, { rejected: rejected.length });
         await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
         return { stored: 0, kept: 0 };
       }
@@ -227,9 +216,9 @@ export async function countIngest(
   m: EntityManager,
   identity: Identity,
   kind: ConnectorKind,
-  counts: { stored: number; duplicates: number; rejected: number; lastTime: string | null },
+  counts: { stored?: number; duplicates?: number; rejected: number; lastTime?: string | null },
 ): Promise<void> {
-  const { stored, duplicates, rejected, lastTime } = counts;
+  const { stored = 0, duplicates = 0, rejected, lastTime = null } = counts;
   await m.query(
     `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
      VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $3::bigint + $4::bigint > 0 THEN now() END)

@@ -213,13 +213,7 @@ export class QueuedIngest {
       if (!updated) return "FAILED";
       // The lines too long to queue are rejections no worker sees: the connector counts them here, with the
       // receipt, once the body is taken for good (a body answered 503 is sent again, and counted then).
-      if (rejected.length)
-        await countIngest(m, identity, kind, {
-          stored: 0,
-          duplicates: 0,
-          rejected: rejected.length,
-          lastTime: null,
-        });
+      if (rejected.length) await countIngest(m, identity, kind, { rejected: rejected.length });
       return updated.status;
     });
     if (status !== "FAILED") countLines("rejected", rejected.length);
