@@ -25,6 +25,9 @@ const KINDS: ConnectorKind[] = [
   "SYSLOG_CEF",
   "M365_AUDIT",
   "OCSF",
+  "OKTA_SYSTEM_LOG",
+  "GCP_AUDIT",
+  "WINDOWS_SECURITY",
 ];
 
 /** The source event ids of the fixture records of `kind` that `means` selects. */

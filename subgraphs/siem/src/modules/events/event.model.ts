@@ -11,17 +11,24 @@ export const CONNECTOR_KINDS = [
   "SYSLOG_CEF",
   "M365_AUDIT",
   "OCSF",
+  "OKTA_SYSTEM_LOG",
+  "GCP_AUDIT",
+  "WINDOWS_SECURITY",
 ] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
 
 /** OCSF classes we normalise to (class_uid). */
 export const OCSF_CLASS = {
+  /** Base Event: what a connector keeps of a record no other class describes (an unmapped Windows event). */
+  BASE_EVENT: 0,
   PROCESS_ACTIVITY: 1007,
+  EVENT_LOG_ACTIVITY: 1008,
   FILE_ACTIVITY: 1001,
   ACCOUNT_CHANGE: 3001,
   AUTHENTICATION: 3002,
   AUTHORIZE_SESSION: 3003,
   USER_ACCESS_MANAGEMENT: 3005,
+  GROUP_MANAGEMENT: 3006,
   NETWORK_ACTIVITY: 4001,
   HTTP_ACTIVITY: 4002,
   DNS_ACTIVITY: 4003,

@@ -10,7 +10,31 @@ export const ConnectorKindEnum = Object.fromEntries(CONNECTOR_KINDS.map((k) => [
 registerEnumType(ConnectorKindEnum, {
   name: "ConnectorKind",
   description:
-    "A data connector's kind: AZURE_ACTIVITY, ENTRA_SIGNIN (Microsoft Entra ID sign-ins), AWS_CLOUDTRAIL, SYSLOG_CEF (firewalls, proxies), M365_AUDIT, OCSF (generic OCSF JSON).",
+    "A data connector's kind: the source its records come from, and so the format the ingest reads them in (each kind has its own normaliser to OCSF).",
+  valuesConfig: {
+    AZURE_ACTIVITY: {
+      description: "Azure Activity Log events (the REST API's or a diagnostic-settings export).",
+    },
+    ENTRA_SIGNIN: { description: "Microsoft Entra ID sign-ins (Microsoft Graph `signIn` resources)." },
+    AWS_CLOUDTRAIL: { description: "AWS CloudTrail records (one per line, or a whole log file per line)." },
+    SYSLOG_CEF: {
+      description: "Syslog lines carrying CEF (firewalls, proxies), as JSON strings or `{ message }`.",
+    },
+    M365_AUDIT: { description: "Microsoft 365 audit records (Office 365 Management Activity API)." },
+    OCSF: { description: "Events that are already OCSF JSON, of any class." },
+    OKTA_SYSTEM_LOG: {
+      description:
+        "Okta System Log API LogEvent objects: sign-ins, MFA factor, account, privilege, group and policy changes.",
+    },
+    GCP_AUDIT: {
+      description:
+        "Google Cloud Audit Logs LogEntry objects whose protoPayload is a google.cloud.audit.AuditLog (Admin Activity, Data Access, System Event, Policy Denied).",
+    },
+    WINDOWS_SECURITY: {
+      description:
+        "Windows Security event log records as JSON, as an agent forwards them (EventID, TimeCreated, Computer, EventRecordID, EventData).",
+    },
+  },
 });
 
 /** How a connector is doing. */

@@ -69,6 +69,55 @@ function aliases(names: string[], target: SigmaFieldTarget): Record<string, Sigm
   return Object.fromEntries(names.map((name) => [name, target]));
 }
 
+/** The Windows Security `EventData` fields Sigma rules of `product: windows, service: security` use. */
+const WINDOWS_EVENT_DATA = [
+  "AccessList",
+  "AccessMask",
+  "AuthenticationPackageName",
+  "CommandLine",
+  "FailureReason",
+  "GroupMembership",
+  "ImpersonationLevel",
+  "IpAddress",
+  "IpPort",
+  "KeyLength",
+  "LmPackageName",
+  "LogonProcessName",
+  "LogonType",
+  "MemberName",
+  "MemberSid",
+  "NewProcessId",
+  "NewProcessName",
+  "ObjectName",
+  "ObjectServer",
+  "ObjectType",
+  "ParentProcessName",
+  "PrivilegeList",
+  "ProcessId",
+  "ProcessName",
+  "RelativeTargetName",
+  "SamAccountName",
+  "ServiceFileName",
+  "ServiceName",
+  "ShareName",
+  "Status",
+  "SubjectDomainName",
+  "SubjectLogonId",
+  "SubjectUserName",
+  "SubjectUserSid",
+  "SubStatus",
+  "TargetDomainName",
+  "TargetLogonId",
+  "TargetSid",
+  "TargetUserName",
+  "TargetUserSid",
+  "TicketEncryptionType",
+  "TicketOptions",
+  "TokenElevationType",
+  "UserAccountControl",
+  "WorkstationName",
+] as const;
+
 /** The Sigma log sources we ingest. */
 export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
   {
@@ -278,12 +327,145 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
       { entityType: "HOST", field: "device" },
     ],
   },
+  {
+    name: "okta",
+    logsource: { product: "okta", service: "okta" },
+    connector: "OKTA_SYSTEM_LOG",
+    fields: {
+      ...aliases(["eventType"], text("operation")),
+      ...aliases(["displayMessage"], text("attributes.display_message")),
+      ...aliases(["legacyEventType"], text("attributes.legacy_event_type")),
+      ...aliases(["severity"], text("attributes.severity")),
+      ...aliases(["outcome.result"], text("attributes.outcome.result")),
+      ...aliases(["outcome.reason"], text("attributes.outcome.reason")),
+      ...aliases(["actor.alternateId"], text("attributes.actor.alternate_id", "ACCOUNT")),
+      ...aliases(["actor.displayName"], text("attributes.actor.name")),
+      ...aliases(["actor.id"], text("attributes.actor.uid")),
+      ...aliases(["actor.type"], text("attributes.actor.type")),
+      ...aliases(["client.ipAddress"], ip("src_ip", "attributes.client_ip")),
+      ...aliases(["client.userAgent.rawUserAgent"], text("attributes.user_agent")),
+      ...aliases(["client.userAgent.os"], text("attributes.os")),
+      ...aliases(["client.userAgent.browser"], text("attributes.browser")),
+      ...aliases(["client.device"], text("attributes.device_type")),
+      ...aliases(["client.zone"], text("attributes.zone")),
+      ...aliases(["client.geographicalContext.country"], text("attributes.location.country_name")),
+      ...aliases(["client.geographicalContext.state"], text("attributes.location.region")),
+      ...aliases(["client.geographicalContext.city"], text("attributes.location.city")),
+      ...aliases(["authenticationContext.credentialType"], text("attributes.credential_type")),
+      ...aliases(["authenticationContext.authenticationProvider"], text("attributes.auth_provider")),
+      ...aliases(["authenticationContext.externalSessionId"], text("attributes.session_id")),
+      ...aliases(["transaction.id"], text("attributes.transaction_id")),
+    },
+    prefixes: { "debugContext.debugData.": "attributes.debug_data" },
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+    ],
+  },
+  {
+    name: "gcp/audit",
+    logsource: { product: "gcp", service: "gcp.audit" },
+    connector: "GCP_AUDIT",
+    fields: {
+      ...aliases(
+        ["methodName", "protoPayload.methodName", "data.protoPayload.methodName", "gcp.audit.method_name"],
+        text("operation"),
+      ),
+      ...aliases(
+        [
+          "serviceName",
+          "protoPayload.serviceName",
+          "data.protoPayload.serviceName",
+          "gcp.audit.service_name",
+        ],
+        text("attributes.service_name"),
+      ),
+      ...aliases(
+        [
+          "resourceName",
+          "protoPayload.resourceName",
+          "data.protoPayload.resourceName",
+          "gcp.audit.resource_name",
+        ],
+        text("attributes.resource_name"),
+      ),
+      ...aliases(
+        [
+          "protoPayload.authenticationInfo.principalEmail",
+          "data.protoPayload.authenticationInfo.principalEmail",
+          "gcp.audit.authentication_info.principal_email",
+        ],
+        text("attributes.principal_email", "ACCOUNT"),
+      ),
+      ...aliases(
+        [
+          "protoPayload.requestMetadata.callerIp",
+          "data.protoPayload.requestMetadata.callerIp",
+          "gcp.audit.request_metadata.caller_ip",
+        ],
+        ip("src_ip", "attributes.caller_ip"),
+      ),
+      ...aliases(
+        [
+          "protoPayload.requestMetadata.callerSuppliedUserAgent",
+          "data.protoPayload.requestMetadata.callerSuppliedUserAgent",
+          "gcp.audit.request_metadata.caller_supplied_user_agent",
+        ],
+        text("attributes.user_agent"),
+      ),
+      // proto3 leaves a zero code out: an entry without one has code 0 (OK) here, as Google reads it.
+      ...aliases(
+        ["protoPayload.status.code", "data.protoPayload.status.code", "gcp.audit.status.code"],
+        number("attributes.status_code"),
+      ),
+      ...aliases(
+        ["protoPayload.status.message", "data.protoPayload.status.message", "gcp.audit.status.message"],
+        text("attributes.status_message"),
+      ),
+      ...aliases(["resource.type", "data.resource.type"], text("attributes.resource_type")),
+      ...aliases(["logName", "data.logName"], text("attributes.log_name")),
+      ...aliases(["severity", "data.severity"], text("attributes.severity")),
+    },
+    prefixes: {
+      "protoPayload.request.": "attributes.request",
+      "protoPayload.response.": "attributes.response",
+      "protoPayload.serviceData.": "attributes.service_data",
+      "resource.labels.": "attributes.resource_labels",
+    },
+    entities: [
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "RESOURCE", field: "resource_id" },
+      { entityType: "HOST", field: "device" },
+    ],
+  },
+  {
+    name: "windows/security",
+    logsource: { product: "windows", service: "security" },
+    connector: "WINDOWS_SECURITY",
+    fields: {
+      ...aliases(["EventID"], number("attributes.event_id")),
+      ...aliases(["EventRecordID"], number("attributes.record_id")),
+      ...aliases(["Computer"], text("device", "HOST")),
+      ...aliases(["Channel"], text("attributes.channel")),
+      ...aliases(["Provider_Name", "Provider.Name"], text("attributes.provider")),
+      // The event's own fields, as the record gave them ("-" included): Sigma's Windows rules name them bare.
+      ...Object.fromEntries(WINDOWS_EVENT_DATA.map((name) => [name, raw(`attributes.event_data.${name}`)])),
+    },
+    prefixes: { "EventData.": "attributes.event_data" },
+    entities: [
+      { entityType: "HOST", field: "device" },
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "IP", field: "src_ip" },
+    ],
+  },
 ];
 
 /**
  * The log source a Sigma `logsource` means, or null. `product`, `service` and `category` are compared without
  * case and must all be as listed (a rule for `product: windows, category: firewall` is not a CEF firewall
- * rule); `m365` rules of the `exchange` service and without a service are Microsoft 365 audit records too.
+ * rule); `m365` rules of the `exchange` service and without a service are Microsoft 365 audit records too, and
+ * `okta` rules without a service are Okta System Log events.
  */
 export function findLogsource(given: {
   product?: string;
@@ -296,6 +478,9 @@ export function findLogsource(given: {
   const category = norm(given.category);
   if (product === "m365" && category === undefined && (service === undefined || service === "exchange")) {
     return SIGMA_LOGSOURCES.find((s) => s.name === "m365/audit") ?? null;
+  }
+  if (product === "okta" && category === undefined && service === undefined) {
+    return SIGMA_LOGSOURCES.find((s) => s.name === "okta") ?? null;
   }
   return (
     SIGMA_LOGSOURCES.find(

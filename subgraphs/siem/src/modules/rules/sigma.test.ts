@@ -1121,6 +1121,9 @@ const ALL_KINDS: ConnectorKind[] = [
   "SYSLOG_CEF",
   "M365_AUDIT",
   "OCSF",
+  "OKTA_SYSTEM_LOG",
+  "GCP_AUDIT",
+  "WINDOWS_SECURITY",
 ];
 
 describe("Sigma semantics over the fixtures (the NRT predicate)", () => {

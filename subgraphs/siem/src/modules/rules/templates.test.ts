@@ -104,9 +104,75 @@ const cloudTrail = (operation: string, attributes: object = {}, columns: object 
     attributes,
   );
 
+const okta = (operation: string, columns: object = {}, attributes: object = {}) =>
+  ev(
+    {
+      class_uid: 3001,
+      actor_user: "joni.sherman@contoso.com",
+      src_ip: "198.51.100.61",
+      operation,
+      connector: "OKTA_SYSTEM_LOG",
+      ...columns,
+    },
+    attributes,
+  );
+const gcp = (operation: string, attributes: object = {}, columns: object = {}) =>
+  ev(
+    {
+      class_uid: 6003,
+      actor_user: "lee.gu@contoso.com",
+      src_ip: "198.51.100.61",
+      operation,
+      connector: "GCP_AUDIT",
+      ...columns,
+    },
+    attributes,
+  );
+const windows = (
+  eventId: number,
+  classUid: number,
+  activityId: number,
+  attributes: object = {},
+  columns = {},
+) =>
+  ev(
+    {
+      class_uid: classUid,
+      activity_id: activityId,
+      actor_user: "CORP\\svc-sql",
+      device: "vm-jump-01.corp.contoso.com",
+      operation: String(eventId),
+      connector: "WINDOWS_SECURITY",
+      ...columns,
+    },
+    { event_id: eventId, ...attributes },
+  );
+const groupAdd = (eventId: number, name: string, uid: string, columns = {}) =>
+  windows(eventId, 3006, 3, { group: { name, uid } }, columns);
+
 const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
   "brute-force-sign-ins-by-ip": {
-    fires: times(10, (i) => failedSignIn(`user${i}@contoso.com`, "198.51.100.9")),
+    fires: [
+      ...times(4, (i) => failedSignIn(`user${i}@contoso.com`, "198.51.100.9")),
+      // Okta and Windows failures from the same address count with the Entra ID ones.
+      ...times(3, (i) =>
+        okta("user.session.start", {
+          class_uid: 3002,
+          status: "Failure",
+          src_ip: "198.51.100.9",
+          actor_user: `u${i}@contoso.com`,
+        }),
+      ),
+      ...times(3, () =>
+        windows(
+          4625,
+          3002,
+          1,
+          { logon_type: 3 },
+          { status: "Failure", src_ip: "198.51.100.9", actor_user: "administrator" },
+        ),
+      ),
+    ],
     quiet: [
       ...times(9, (i) => failedSignIn(`user${i}@contoso.com`, "198.51.100.9")),
       ...times(12, (i) => failedSignIn("bob@contoso.com", `203.0.113.${i}`)),
@@ -138,8 +204,12 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
     fires: [
       cloudTrail("iam.amazonaws.com:DeactivateMFADevice"),
       ev({ class_uid: 6003, actor_user: "admin@contoso.com", operation: "Disable Strong Authentication." }),
+      okta("user.mfa.factor.deactivate", { activity_id: 11 }),
+      okta("user.mfa.factor.reset_all", { activity_id: 11 }),
     ],
     quiet: [
+      okta("user.mfa.factor.deactivate", { activity_id: 11, status: "Failure" }),
+      okta("user.mfa.factor.activate", { activity_id: 10 }),
       cloudTrail("iam.amazonaws.com:DeactivateMFADevice", {}, { status: "Failure" }),
       cloudTrail("iam.amazonaws.com:EnableMFADevice"),
     ],
@@ -189,8 +259,21 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
       cloudTrail("iam.amazonaws.com:AttachUserPolicy", {
         request_parameters: { userName: "mallory", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" },
       }),
+      okta("user.account.privilege.grant", { class_uid: 3005 }),
+      gcp("SetIamPolicy", { added_roles: "roles/viewer roles/owner" }),
+      groupAdd(4732, "Administrators", "S-1-5-32-544"),
+      groupAdd(4728, "Domain Admins", "S-1-5-21-3623811015-3361044348-30300820-512"),
+      // A localised group name: the well-known SID tells.
+      groupAdd(4756, "Organisations-Admins", "S-1-5-21-3623811015-3361044348-30300820-519"),
     ],
     quiet: [
+      okta("user.account.privilege.grant", { class_uid: 3005, status: "Failure" }),
+      okta("user.account.privilege.revoke", { class_uid: 3005 }),
+      gcp("SetIamPolicy", { added_roles: "roles/viewer roles/storage.objectViewer" }),
+      gcp("GetIamPolicy", { added_roles: "roles/owner" }),
+      groupAdd(4756, "Finance Staff", "S-1-5-21-3623811015-3361044348-30300820-2210"),
+      groupAdd(4728, "Domain Users", "S-1-5-21-3623811015-3361044348-30300820-513"),
+      windows(4733, 3006, 4, { group: { name: "Administrators", uid: "S-1-5-32-544" } }),
       ev({ class_uid: 6003, operation: "Microsoft.Authorization/roleAssignments/write", status: "Unknown" }),
       cloudTrail("iam.amazonaws.com:AttachUserPolicy", {
         request_parameters: { userName: "mallory", policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" },
@@ -220,10 +303,16 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
         operation: "Microsoft.Insights/diagnosticSettings/delete",
         actor_user: "eve@contoso.com",
       }),
+      gcp("google.logging.v2.ConfigServiceV2.DeleteSink"),
+      windows(1102, 1008, 1),
     ],
     quiet: [
       cloudTrail("cloudtrail.amazonaws.com:StartLogging"),
       cloudTrail("cloudtrail.amazonaws.com:StopLogging", {}, { status: "Failure" }),
+      gcp("google.logging.v2.ConfigServiceV2.DeleteSink", {}, { status: "Failure" }),
+      gcp("google.logging.v2.ConfigServiceV2.CreateSink"),
+      windows(4688, 1007, 1, { process: { cmd_line: "wevtutil.exe qe Security" } }),
+      windows(1102, 1008, 3),
     ],
   },
   "firewall-deny-spike": {
@@ -237,8 +326,19 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
     fires: [flow("198.51.100.23", "10.0.0.4", 443, "Allowed")],
     quiet: [],
   },
+  "gcp-service-account-key-created": {
+    fires: [gcp("google.iam.admin.v1.CreateServiceAccountKey")],
+    quiet: [
+      gcp("google.iam.admin.v1.CreateServiceAccountKey", {}, { status: "Failure" }),
+      gcp("google.iam.admin.v1.DeleteServiceAccountKey"),
+      gcp("google.iam.admin.v1.CreateServiceAccount"),
+    ],
+  },
   "encoded-powershell-command": {
     fires: [
+      windows(4688, 1007, 1, {
+        process: { cmd_line: "powershell.exe -NoP -W Hidden -Enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA" },
+      }),
       ev(
         { class_uid: 1007, device: "ws-042" },
         { process: { cmd_line: "powershell.exe -NoProfile -enc SQBFAFgAIAAoA" } },
@@ -333,6 +433,7 @@ describe("built-in rule templates", () => {
     expect(get("console-login-without-mfa").filter).toBeDefined();
     expect(get("root-account-use").kind).toBe("NRT");
     expect(get("logging-disabled").kind).toBe("NRT");
+    expect(get("gcp-service-account-key-created")).toMatchObject({ kind: "NRT", severity: "MEDIUM" });
     expect(get("firewall-deny-spike")).toMatchObject({
       kind: "SCHEDULED",
       trigger: { operator: "GTE", threshold: 40 },
@@ -541,6 +642,34 @@ function firingOverTime(spec: RuleSpec, events: readonly EventLike[]): string[] 
           share: true,
         });
       }
+    });
+
+    it.each([
+      [
+        "OKTA_SYSTEM_LOG",
+        [
+          "brute-force-sign-ins-by-ip",
+          "mfa-disabled",
+          "privileged-role-assignment",
+          "sign-ins-from-multiple-countries",
+        ],
+      ],
+      ["GCP_AUDIT", ["gcp-service-account-key-created", "logging-disabled", "privileged-role-assignment"]],
+      [
+        "WINDOWS_SECURITY",
+        [
+          "brute-force-sign-ins-by-ip",
+          "encoded-powershell-command",
+          "logging-disabled",
+          "privileged-role-assignment",
+        ],
+      ],
+    ])("detect the attacks seeded in the %s fixture on its events alone", (kind, expected) => {
+      const own = events.filter((event) => event.connector === kind);
+      const detecting = templates
+        .filter((t) => !t.threatIntelligence && firingOverTime(t, own).length > 0)
+        .map((t) => t.id);
+      expect(detecting).toEqual(expected);
     });
   },
 );

@@ -12,9 +12,12 @@ import { normalizeAwsCloudTrail } from "./aws-cloudtrail";
 import { normalizeAzureActivity } from "./azure-activity";
 import { isRecord } from "./common";
 import { normalizeEntraSignIn } from "./entra-signin";
+import { normalizeGcpAudit } from "./gcp-audit";
 import { normalizeM365Audit } from "./m365-audit";
 import { normalizeOcsf } from "./ocsf";
+import { normalizeOktaSystemLog } from "./okta-system-log";
 import { normalizeSyslogCef } from "./syslog-cef";
+import { normalizeWindowsSecurity } from "./windows-security";
 
 export {
   attributesProblem,
@@ -35,6 +38,9 @@ export const NORMALIZERS: Record<ConnectorKind, Normalizer> = {
   SYSLOG_CEF: normalizeSyslogCef,
   M365_AUDIT: normalizeM365Audit,
   OCSF: normalizeOcsf,
+  OKTA_SYSTEM_LOG: normalizeOktaSystemLog,
+  GCP_AUDIT: normalizeGcpAudit,
+  WINDOWS_SECURITY: normalizeWindowsSecurity,
 };
 
 /** Normalises one record of a connector kind (an unknown kind is a rejection, not an exception). */

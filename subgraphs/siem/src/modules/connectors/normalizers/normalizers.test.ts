@@ -617,6 +617,314 @@ describe("OCSF", () => {
   });
 });
 
+describe("OKTA_SYSTEM_LOG", () => {
+  const list = events.OKTA_SYSTEM_LOG;
+
+  it("maps sign-ins: the spray from one address, the MFA step, the sign-out", () => {
+    const spray = list.filter(
+      (e) => e.src_ip === "198.51.100.61" && e.status === "Failure" && e.class_uid === 3002,
+    );
+    expect(spray.filter((e) => e.operation === "user.session.start")).toHaveLength(12);
+    expect(minutes(spray[0].time, spray[11].time)).toBeLessThanOrEqual(5);
+    expect(spray[0]).toMatchObject({
+      class_uid: 3002,
+      activity_id: 1,
+      severity_id: 2,
+      actor_user: "diego.siciliani@contoso.com",
+      src_country: "NL",
+      operation: "user.session.start",
+      message: "Sign-in failed for diego.siciliani@contoso.com (User login to Okta): INVALID_CREDENTIALS",
+      attributes: {
+        outcome: { result: "FAILURE", reason: "INVALID_CREDENTIALS" },
+        failure_reason: "INVALID_CREDENTIALS",
+        user_agent: "python-requests/2.32.3",
+        credential_type: "PASSWORD",
+        location: { city: "Amsterdam", country: "NL", country_name: "Netherlands" },
+        actor: { type: "User", alternate_id: "diego.siciliani@contoso.com", name: "Diego Siciliani" },
+      },
+    });
+    const mfa = list.find(
+      (e) => e.operation === "user.authentication.auth_via_mfa" && e.status === "Success",
+    );
+    expect(mfa).toMatchObject({ class_uid: 3002, activity_id: 1, attributes: { mfa: true } });
+    expect(list.find((e) => e.operation === "user.session.end")).toMatchObject({
+      activity_id: 2,
+      status: "Success",
+    });
+    const adele = list.filter(
+      (e) => e.actor_user === "adele.vance@contoso.com" && e.operation === "user.session.start",
+    );
+    expect(adele.map((e) => [e.src_country, e.src_ip])).toEqual([
+      ["US", "198.51.100.140"],
+      ["BR", "2001:db8:5b1:20::17"],
+    ]);
+  });
+
+  it("maps MFA factor, privilege, group, lifecycle and policy changes", () => {
+    const deactivated = list.filter((e) => e.operation === "user.mfa.factor.deactivate");
+    expect(deactivated.map((e) => [e.class_uid, e.activity_id, e.status, e.attributes.target_user])).toEqual([
+      [3001, 11, "Success", "diego.siciliani@contoso.com"],
+      [3001, 11, "Failure", "nestor.wilke@contoso.com"],
+    ]);
+    expect(deactivated[0]).toMatchObject({ actor_user: "joni.sherman@contoso.com", src_ip: "198.51.100.61" });
+    expect(list.find((e) => e.operation === "user.account.privilege.grant")).toMatchObject({
+      class_uid: 3005,
+      activity_id: 1,
+      status: "Success",
+      attributes: { privileges: "Super administrator", target_user: "diego.siciliani@contoso.com" },
+    });
+    expect(list.find((e) => e.operation === "group.user_membership.add")).toMatchObject({
+      class_uid: 3006,
+      activity_id: 3,
+      attributes: { group: { name: "Finance" }, target_user: "lynne.robbins@contoso.com" },
+    });
+    expect(list.find((e) => e.operation === "user.lifecycle.create")).toMatchObject({
+      class_uid: 3001,
+      activity_id: 1,
+    });
+    expect(list.find((e) => e.operation === "user.account.lock")).toMatchObject({
+      class_uid: 3001,
+      activity_id: 9,
+      severity_id: 3,
+    });
+    expect(list.find((e) => e.operation === "policy.lifecycle.update")).toMatchObject({
+      class_uid: 6003,
+      activity_id: 3,
+      resource_id: "00p1k9x2wq3Zr8Tn55d7",
+      message: "Update policy by joni.sherman@contoso.com",
+    });
+    expect(list.find((e) => e.operation === "policy.evaluate_sign_on")).toMatchObject({
+      class_uid: 6003,
+      activity_id: 99,
+      status: "Failure",
+      attributes: { outcome: { result: "DENY" } },
+    });
+  });
+
+  it("reads outcomes and countries it is given in other forms", () => {
+    const [first] = fixture("OKTA_SYSTEM_LOG") as Array<Record<string, unknown>>;
+    const variant = (outcome: unknown, country: unknown) =>
+      ok(
+        normalize("OKTA_SYSTEM_LOG", {
+          ...first,
+          outcome,
+          client: { ipAddress: "192.0.2.5", geographicalContext: { country } },
+        }),
+      );
+    expect(variant({ result: "CHALLENGE" }, "United States")).toMatchObject({
+      status: "Unknown",
+      src_country: "US",
+    });
+    expect(variant({ result: "deny" }, "de")).toMatchObject({ status: "Failure", src_country: "DE" });
+    expect(variant(null, "Atlantis")).toMatchObject({ status: "Unknown", src_country: null });
+  });
+});
+
+describe("GCP_AUDIT", () => {
+  const list = events.GCP_AUDIT;
+  const by = (method: string) => list.filter((e) => e.operation === method);
+
+  it("maps the service account key, the owner grant and the deleted sink", () => {
+    expect(by("google.iam.admin.v1.CreateServiceAccountKey")[0]).toMatchObject({
+      class_uid: 6003,
+      activity_id: 1,
+      status: "Success",
+      severity_id: 1,
+      actor_user: "lee.gu@contoso.com",
+      src_ip: "198.51.100.61",
+      resource_id:
+        "//iam.googleapis.com/projects/-/serviceAccounts/deploy-bot@contoso-payments-prod.iam.gserviceaccount.com",
+      attributes: {
+        service_name: "iam.googleapis.com",
+        project_id: "contoso-payments-prod",
+        log_type: "activity",
+        status_code: 0,
+        principal_email: "lee.gu@contoso.com",
+        request: { private_key_type: 2 },
+      },
+    });
+    expect(by("SetIamPolicy")[0]).toMatchObject({
+      activity_id: 3,
+      resource_id: "//cloudresourcemanager.googleapis.com/projects/contoso-payments-prod",
+      attributes: { added_roles: "roles/owner" },
+    });
+    expect(by("google.logging.v2.ConfigServiceV2.DeleteSink")[0]).toMatchObject({
+      activity_id: 4,
+      status: "Success",
+    });
+  });
+
+  it("takes the status from status.code, reads and system events", () => {
+    const denied = by("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion");
+    expect(denied).toHaveLength(3);
+    expect(denied[0]).toMatchObject({
+      status: "Failure",
+      activity_id: 2,
+      severity_id: 4,
+      attributes: { status_code: 7, log_type: "data_access", authorization: [{ granted: false }] },
+    });
+    expect(denied[0].message).toContain("failed: PERMISSION_DENIED");
+    expect(by("google.iam.admin.v1.DeleteServiceAccountKey")[0]).toMatchObject({
+      status: "Failure",
+      activity_id: 4,
+      attributes: { status_code: 5 },
+    });
+    expect(by("storage.objects.get").every((e) => e.activity_id === 2 && e.status === "Success")).toBe(true);
+    const stop = by("v1.compute.instances.stop")[0];
+    expect(stop).toMatchObject({ device: "pay-api-2", activity_id: 3 });
+    const preempted = by("compute.instances.preempted")[0];
+    expect(preempted).toMatchObject({
+      actor_user: null,
+      src_ip: null,
+      attributes: { log_type: "system_event" },
+    });
+  });
+
+  it("keeps a caller that is not an address", () => {
+    const [first] = fixture("GCP_AUDIT") as Array<Record<string, Record<string, unknown>>>;
+    const event = ok(
+      normalize("GCP_AUDIT", {
+        ...first,
+        protoPayload: { ...first.protoPayload, requestMetadata: { callerIp: "gce-internal-ip" } },
+      }),
+    );
+    expect(event).toMatchObject({ src_ip: null, attributes: { caller_ip: "gce-internal-ip" } });
+  });
+});
+
+describe("WINDOWS_SECURITY", () => {
+  const list = events.WINDOWS_SECURITY;
+  const by = (id: number) => list.filter((e) => e.attributes.event_id === id);
+
+  it("maps failed and successful logons with address, port and logon type", () => {
+    const failures = by(4625).filter((e) => e.src_ip === "198.51.100.88");
+    expect(failures).toHaveLength(12);
+    expect(minutes(failures[0].time, failures[11].time)).toBeLessThanOrEqual(5);
+    expect(failures[0]).toMatchObject({
+      class_uid: 3002,
+      activity_id: 1,
+      status: "Failure",
+      severity_id: 2,
+      actor_user: "administrator",
+      src_port: 50210,
+      device: "vm-jump-01.corp.contoso.com",
+      operation: "4625",
+      time: "2026-11-20T08:40:11.886Z",
+      attributes: {
+        logon_type: 3,
+        logon_type_name: "Network",
+        auth_package: "NTLM",
+        failure_reason: "bad password",
+        failure_substatus: "0xc000006a",
+      },
+    });
+    expect(failures[0].source_event_id).toMatch(/^vm-jump-01\.corp\.contoso\.com:\d+$/);
+    // Keywords as a mask and as text ("Audit Failure") say the same.
+    expect(failures.every((e) => e.status === "Failure")).toBe(true);
+    const rdp = by(4624).find((e) => e.src_ip === "198.51.100.88");
+    expect(rdp).toMatchObject({
+      status: "Success",
+      actor_user: "CORP\\svc-sql",
+      src_port: 50301,
+      attributes: { logon_type: 10, logon_type_name: "RemoteInteractive", workstation: "KALI" },
+    });
+    // No address ("-") and port 0 are none.
+    const service = by(4624).find((e) => e.attributes.logon_type === 5);
+    expect(service).toMatchObject({ src_ip: null, src_port: null });
+    expect(by(4634)[0]).toMatchObject({ class_uid: 3002, activity_id: 2 });
+  });
+
+  it("maps process creation with the command line the encoded-PowerShell rule reads", () => {
+    const ps = by(4688).find((e) =>
+      String((e.attributes.process as { cmd_line?: string }).cmd_line).includes("-Enc"),
+    );
+    expect(ps).toMatchObject({
+      class_uid: 1007,
+      activity_id: 1,
+      actor_user: "CORP\\svc-sql",
+      attributes: {
+        process: {
+          name: "powershell.exe",
+          path: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+          pid: 0x1f3c,
+          parent_process: { name: "cmd.exe", pid: 0x1e08 },
+        },
+      },
+    });
+    const encoded =
+      /-Enc (\S+)/.exec(String((ps?.attributes.process as { cmd_line: string }).cmd_line))?.[1] ?? "";
+    expect(Buffer.from(encoded, "base64").toString("utf16le")).toContain("http://198.51.100.23/stage2.ps1");
+  });
+
+  it("maps account, group membership and log-cleared events", () => {
+    expect(by(4720)[0]).toMatchObject({
+      class_uid: 3001,
+      activity_id: 1,
+      actor_user: "CORP\\svc-sql",
+      attributes: { target_user: "VM-JUMP-01\\support_tmp", user: { uid: expect.stringMatching(/-1013$/) } },
+    });
+    expect(by(4726)[0]).toMatchObject({
+      class_uid: 3001,
+      activity_id: 6,
+      attributes: { target_user: "CORP\\j.doe" },
+    });
+    expect(by(4732)[0]).toMatchObject({
+      class_uid: 3006,
+      activity_id: 3,
+      attributes: {
+        group: { name: "Administrators", uid: "S-1-5-32-544" },
+        member: { uid: expect.any(String) },
+      },
+    });
+    expect(by(4728)[0]).toMatchObject({
+      actor_user: "CORP\\lee.gu",
+      attributes: {
+        group: { name: "Domain Admins", type: "security-enabled global" },
+        member: { name: "svc-sql", dn: "CN=svc-sql,OU=Service Accounts,DC=corp,DC=contoso,DC=com" },
+      },
+    });
+    expect(by(1102)[0]).toMatchObject({
+      class_uid: 1008,
+      activity_id: 1,
+      severity_id: 4,
+      status: "Success",
+      actor_user: "CORP\\svc-sql",
+      attributes: { provider: "Microsoft-Windows-Eventlog", event_data: { SubjectUserName: "svc-sql" } },
+    });
+    // An event no class describes is kept as an OCSF Base Event.
+    expect(by(4672)[0]).toMatchObject({ class_uid: 0, activity_id: 99, actor_user: "CORP\\svc-backup" });
+  });
+
+  it("reads EventData given as a list of names and values, and flat times", () => {
+    const event = ok(
+      normalize("WINDOWS_SECURITY", {
+        EventID: "4625",
+        TimeCreated: "2026-11-20T08:00:00.1234567Z",
+        Computer: "ws-7",
+        EventRecordID: "42",
+        Keywords: ["Audit Failure"],
+        EventData: {
+          Data: [
+            { Name: "TargetUserName", "#text": "eve" },
+            { Name: "IpAddress", Value: "::ffff:192.0.2.9" },
+            { Name: "IpPort", Value: "4431" },
+            { Name: "SubStatus", Value: "0xC0000234" },
+          ],
+        },
+      }),
+    );
+    expect(event).toMatchObject({
+      source_event_id: "ws-7:42",
+      time: "2026-11-20T08:00:00.123Z",
+      status: "Failure",
+      actor_user: "eve",
+      src_ip: "192.0.2.9",
+      src_port: 4431,
+      attributes: { failure_reason: "account locked out" },
+    });
+  });
+});
+
 describe("rejections", () => {
   const cases: Array<[ConnectorKind, unknown, RegExp]> = [
     ["AZURE_ACTIVITY", "not an object", /expected an activity log event/],
@@ -642,6 +950,110 @@ describe("rejections", () => {
       /unparseable CreationTime/,
     ],
     ["M365_AUDIT", { Id: "x", CreationTime: "2026-11-20T09:00:00" }, /missing Operation/],
+    ["OKTA_SYSTEM_LOG", "user.session.start", /expected an Okta LogEvent/],
+    ["OKTA_SYSTEM_LOG", { published: "2026-11-20T09:00:00Z", eventType: "x" }, /missing uuid/],
+    ["OKTA_SYSTEM_LOG", { uuid: "u", eventType: "x" }, /missing published/],
+    ["OKTA_SYSTEM_LOG", { uuid: "u", published: "last week", eventType: "x" }, /unparseable published/],
+    ["OKTA_SYSTEM_LOG", { uuid: "u", published: "2026-11-20T09:00:00Z" }, /missing eventType/],
+    [
+      "OKTA_SYSTEM_LOG",
+      { uuid: "u", published: "2026-11-20T09:00:00Z", eventType: "x", actor: "lee" },
+      /actor must be an object/,
+    ],
+    [
+      "OKTA_SYSTEM_LOG",
+      { uuid: "u", published: "2026-11-20T09:00:00Z", eventType: "x", target: { id: "t" } },
+      /target must be a list/,
+    ],
+    [
+      "OKTA_SYSTEM_LOG",
+      { uuid: "u", published: "2026-11-20T09:00:00Z", eventType: "x", outcome: "SUCCESS" },
+      /outcome must be an object/,
+    ],
+    ["GCP_AUDIT", [], /expected a LogEntry/],
+    ["GCP_AUDIT", { timestamp: "2026-11-20T09:00:00Z" }, /missing insertId/],
+    ["GCP_AUDIT", { insertId: "i" }, /missing timestamp/],
+    ["GCP_AUDIT", { insertId: "i", timestamp: 1795165200000, protoPayload: "x" }, /missing protoPayload/],
+    [
+      "GCP_AUDIT",
+      { insertId: "i", timestamp: "2026-11-20T09:00:00Z", textPayload: "hello" },
+      /missing protoPayload/,
+    ],
+    [
+      "GCP_AUDIT",
+      {
+        insertId: "i",
+        timestamp: "2026-11-20T09:00:00Z",
+        protoPayload: { "@type": "type.googleapis.com/google.cloud.audit.AuditData", methodName: "m" },
+      },
+      /is not type.googleapis.com\/google.cloud.audit.AuditLog/,
+    ],
+    [
+      "GCP_AUDIT",
+      {
+        insertId: "i",
+        timestamp: "2026-11-20T09:00:00Z",
+        protoPayload: { "@type": "type.googleapis.com/google.cloud.audit.AuditLog" },
+      },
+      /missing protoPayload.methodName/,
+    ],
+    [
+      "GCP_AUDIT",
+      {
+        insertId: "i",
+        timestamp: "2026-11-20T09:00:00Z",
+        protoPayload: {
+          "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+          methodName: "m",
+          status: { code: "PERMISSION_DENIED" },
+        },
+      },
+      /status.code must be a google.rpc code/,
+    ],
+    ["WINDOWS_SECURITY", "4625", /expected a Windows event record/],
+    ["WINDOWS_SECURITY", { TimeCreated: { SystemTime: "2026-11-20T09:00:00Z" } }, /missing EventID/],
+    ["WINDOWS_SECURITY", { EventID: "logon", Computer: "h" }, /EventID must be an integer/],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, Computer: "h", EventRecordID: 1 },
+      /missing TimeCreated.SystemTime/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, TimeCreated: { SystemTime: "20/11/2026 09:00" }, Computer: "h", EventRecordID: 1 },
+      /unparseable TimeCreated.SystemTime/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, TimeCreated: "2026-11-20T09:00:00Z", EventRecordID: 1 },
+      /missing Computer/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h" },
+      /missing EventRecordID/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h", EventRecordID: "x1" },
+      /EventRecordID must be a non-negative integer/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      {
+        EventID: 7036,
+        TimeCreated: "2026-11-20T09:00:00Z",
+        Computer: "h",
+        EventRecordID: 1,
+        Channel: "System",
+      },
+      /not the Security log/,
+    ],
+    [
+      "WINDOWS_SECURITY",
+      { EventID: 4624, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h", EventRecordID: 1, EventData: "x" },
+      /EventData must be an object/,
+    ],
     ["OCSF", "{}", /expected an OCSF event/],
     ["OCSF", { class_uid: "1007", time: 1, metadata: { uid: "u" } }, /class_uid must be a positive integer/],
     ["OCSF", { class_uid: 1007, metadata: { uid: "u" } }, /missing time/],

@@ -1,0 +1,394 @@
+/**
+ * WINDOWS_SECURITY: one record of the Windows Security event log as an agent forwards it in JSON — the System
+ * fields (`EventID`, `TimeCreated.SystemTime`, `Computer`, `Channel`, `EventRecordID`, `Keywords`) at the top or
+ * under `System`, and the event's fields under `EventData` (an object, or `[{ Name, Value }]`) or, for 1102,
+ * `UserData.LogFileCleared` →
+ * - 4624 / 4625 / 4634 / 4647 (logon, failed logon, logoff) → OCSF Authentication (3002);
+ * - 4688 (a new process) → OCSF Process Activity (1007, Launch) with `attributes.process.cmd_line`;
+ * - 4720, 4722–4726, 4738, 4740, 4767 (user accounts) → OCSF Account Change (3001);
+ * - 4728 / 4732 / 4756 and 4729 / 4733 / 4757 (a member added to / removed from a security group) → OCSF Group
+ *   Management (3006, Add User / Remove User) with `attributes.group`;
+ * - 1102 (the audit log was cleared) → OCSF Event Log Activity (1008, Clear);
+ * - any other event → OCSF Base Event (0, Other), kept rather than refused so that an agent forwarding the whole
+ *   log is not a stream of rejections.
+ *
+ * `operation` is the event id (`"4625"`), so rules and analysts use the ids Windows documents. The source event id is
+ * `Computer:EventRecordID`: the record number is unique in a computer's Security log, so a re-read is a duplicate.
+ */
+import { OCSF_CLASS, type NormalizedEvent, type NormalizeRejection } from "../../events/event.model";
+import {
+  compactOrUndefined,
+  describe,
+  integer,
+  isRecord,
+  makeEvent,
+  normalizeIp,
+  normalizePort,
+  rejection,
+  severity,
+  text,
+  toIsoTime,
+  total,
+  type Json,
+} from "./common";
+
+/** Logon types (the `LogonType` of 4624/4625) by number. */
+const LOGON_TYPES: Record<number, string> = {
+  0: "System",
+  2: "Interactive",
+  3: "Network",
+  4: "Batch",
+  5: "Service",
+  7: "Unlock",
+  8: "NetworkCleartext",
+  9: "NewCredentials",
+  10: "RemoteInteractive",
+  11: "CachedInteractive",
+  12: "CachedRemoteInteractive",
+  13: "CachedUnlock",
+};
+
+/** The NTSTATUS codes of failed logons (4625 `Status` / `SubStatus`) an analyst reads most often. */
+const LOGON_FAILURES: Record<string, string> = {
+  "0xc0000064": "unknown user name",
+  "0xc000006a": "bad password",
+  "0xc000006d": "bad user name or password",
+  "0xc000006e": "account restriction",
+  "0xc000006f": "outside the allowed logon hours",
+  "0xc0000070": "workstation restriction",
+  "0xc0000071": "password expired",
+  "0xc0000072": "account disabled",
+  "0xc0000133": "clocks out of sync",
+  "0xc000015b": "logon type not granted",
+  "0xc0000193": "account expired",
+  "0xc0000224": "password must change",
+  "0xc0000234": "account locked out",
+};
+
+/** Account Change activity_id per user-account event. */
+const ACCOUNT_CHANGES: Record<number, [number, string]> = {
+  4720: [1, "created"],
+  4722: [2, "enabled"],
+  4723: [3, "password change attempted"],
+  4724: [4, "password reset attempted"],
+  4725: [5, "disabled"],
+  4726: [6, "deleted"],
+  4738: [99, "changed"],
+  4740: [9, "locked out"],
+  4767: [99, "unlocked"],
+};
+
+/** Group Management: [activity_id, verb, group scope] per membership event. */
+const GROUP_CHANGES: Record<number, [number, string, string]> = {
+  4728: [3, "added to", "global"],
+  4729: [4, "removed from", "global"],
+  4732: [3, "added to", "local"],
+  4733: [4, "removed from", "local"],
+  4756: [3, "added to", "universal"],
+  4757: [4, "removed from", "universal"],
+};
+
+/** The bits of `Keywords` (a hex mask) that say how an audit event came out. */
+const AUDIT_SUCCESS = 0x0020000000000000n;
+const AUDIT_FAILURE = 0x0010000000000000n;
+
+/** Windows writes "-" (and sometimes "") for a field it has no value for. */
+function field(value: unknown): string | null {
+  const s = text(value);
+  return s === null || s === "-" ? null : s;
+}
+
+/** `EventData` as an object: an object as given, or `[{ Name, Value }]` / `[{ Name, "#text" }]` (rendered XML). */
+function eventDataOf(value: unknown): Json | null {
+  if (isRecord(value))
+    return isRecord(value.Data) || Array.isArray(value.Data) ? eventDataOf(value.Data) : value;
+  if (!Array.isArray(value)) return null;
+  const out: Json = {};
+  for (const item of value) {
+    if (!isRecord(item)) continue;
+    const name = text(item.Name);
+    if (name) out[name] = item.Value ?? item["#text"] ?? null;
+  }
+  return out;
+}
+
+/** The outcome the record's `Keywords` state (`Audit Success`, a list of names, or the hex mask), if any. */
+function keywordsStatus(value: unknown): NormalizedEvent["status"] | null {
+  const names = Array.isArray(value) ? value.map((v) => text(v) ?? "").join(" ") : text(value);
+  if (!names) return null;
+  const lower = names.toLowerCase();
+  if (/^0x[0-9a-f]{1,16}$/.test(lower)) {
+    const mask = BigInt(lower);
+    if (mask & AUDIT_FAILURE) return "Failure";
+    if (mask & AUDIT_SUCCESS) return "Success";
+    return null;
+  }
+  if (lower.includes("audit failure")) return "Failure";
+  if (lower.includes("audit success")) return "Success";
+  return null;
+}
+
+/** A process or logon id: Windows writes them in hex (`0x1a2c`); also taken as a decimal number. */
+function hexId(value: unknown): number | null {
+  const s = field(value);
+  if (s !== null && /^0x[0-9a-f]{1,8}$/i.test(s)) return parseInt(s.slice(2), 16);
+  return integer(value);
+}
+
+/** The source port of a logon: Windows writes 0 (or "-") when there is none. */
+function sourcePort(value: unknown): number | null {
+  const port = normalizePort(field(value));
+  return port === 0 ? null : port;
+}
+
+/** `DOMAIN\user`, or the bare user name when the domain is not given. */
+function account(name: unknown, domain: unknown): string | null {
+  const user = field(name);
+  if (!user) return null;
+  const dom = field(domain);
+  return dom ? `${dom}\\${user}` : user;
+}
+
+/** The file name of a Windows path (`C:\Windows\System32\cmd.exe` → `cmd.exe`). */
+function baseName(path: string | null): string | null {
+  if (!path) return null;
+  const name = path.slice(Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1);
+  return name === "" ? null : name;
+}
+
+/** The System fields: under `System` (rendered XML), else at the top of the record (most agents). */
+function systemOf(record: Json): Json {
+  return isRecord(record.System) ? { ...record, ...record.System } : record;
+}
+
+function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
+  if (!isRecord(input))
+    return rejection(`expected a Windows event record (JSON object), got ${describe(input)}`);
+  const record = systemOf(input);
+  const rawId = isRecord(record.EventID) ? (record.EventID.Value ?? record.EventID["#text"]) : record.EventID;
+  if (rawId === undefined) return rejection("missing EventID");
+  const eventId = integer(rawId);
+  if (eventId === null || eventId < 0 || eventId > 65535)
+    return rejection(`EventID must be an integer 0–65535, got ${describe(rawId)}`);
+  const rawTime = isRecord(record.TimeCreated)
+    ? record.TimeCreated.SystemTime
+    : (record.TimeCreated ?? record.SystemTime);
+  if (rawTime === undefined) return rejection("missing TimeCreated.SystemTime");
+  const time = toIsoTime(rawTime);
+  if (!time) return rejection(`unparseable TimeCreated.SystemTime ${describe(rawTime)}`);
+  const computer = text(record.Computer);
+  if (!computer) return rejection("missing Computer");
+  if (record.EventRecordID === undefined) return rejection("missing EventRecordID");
+  const recordId = integer(record.EventRecordID);
+  if (recordId === null || recordId < 0)
+    return rejection(`EventRecordID must be a non-negative integer, got ${describe(record.EventRecordID)}`);
+  const channel = text(record.Channel);
+  if (channel !== null && channel.toLowerCase() !== "security")
+    return rejection(
+      `Channel ${describe(channel)} is not the Security log (WINDOWS_SECURITY takes Security events)`,
+    );
+  if (record.EventData !== undefined && !isRecord(record.EventData) && !Array.isArray(record.EventData))
+    return rejection(`EventData must be an object, got ${describe(record.EventData)}`);
+  const data =
+    eventDataOf(record.EventData) ??
+    (isRecord(record.UserData) ? eventDataOf(Object.values(record.UserData)[0]) : null) ??
+    {};
+
+  const subject = account(data.SubjectUserName, data.SubjectDomainName);
+  const target = account(data.TargetUserName, data.TargetDomainName);
+  const provider = isRecord(record.Provider) ? text(record.Provider.Name) : text(record.ProviderName);
+  const common: Json = {
+    event_id: eventId,
+    record_id: recordId,
+    channel: channel ?? "Security",
+    provider,
+    task: text(record.Task),
+    keywords: Array.isArray(record.Keywords) ? record.Keywords : text(record.Keywords),
+    subject: compactOrUndefined({
+      name: field(data.SubjectUserName),
+      domain: field(data.SubjectDomainName),
+      uid: field(data.SubjectUserSid),
+      logon_id: field(data.SubjectLogonId),
+    }),
+    event_data: Object.keys(data).length ? data : undefined,
+  };
+  const stated = keywordsStatus(record.Keywords);
+  const base = {
+    source_event_id: `${computer}:${recordId}`,
+    time,
+    device: computer,
+    operation: String(eventId),
+    raw: input,
+  };
+
+  if (eventId === 4624 || eventId === 4625 || eventId === 4634 || eventId === 4647) {
+    const logoff = eventId === 4634 || eventId === 4647;
+    const status = stated ?? (eventId === 4625 ? "Failure" : "Success");
+    const logonType = integer(data.LogonType);
+    const failureCode = field(data.SubStatus) ?? field(data.Status);
+    const code = failureCode && failureCode !== "0x0" ? failureCode.toLowerCase() : null;
+    // FailureReason is often an unrendered message id (`%%2313`): the status code says more.
+    const statedReason = field(data.FailureReason);
+    const reason =
+      status === "Failure"
+        ? ((code ? LOGON_FAILURES[code] : null) ??
+          (statedReason && !statedReason.startsWith("%%") ? statedReason : null))
+        : null;
+    const user = eventId === 4647 ? (target ?? subject) : target;
+    const typeName = logonType === null ? null : (LOGON_TYPES[logonType] ?? null);
+    const verb = logoff ? "Logoff" : status === "Failure" ? "Failed logon" : "Logon";
+    return makeEvent({
+      ...base,
+      class_uid: OCSF_CLASS.AUTHENTICATION,
+      activity_id: logoff ? 2 : 1,
+      severity_id: severity(status === "Failure" ? 2 : 1),
+      status,
+      message: `${verb} of ${user ?? "unknown account"} on ${computer}${typeName ? ` (${typeName})` : ""}${field(data.IpAddress) ? ` from ${field(data.IpAddress)}` : ""}${reason ? `: ${reason}` : code ? `: ${code}` : ""}`,
+      actor_user: user,
+      src_ip: normalizeIp(field(data.IpAddress)),
+      src_port: sourcePort(data.IpPort),
+      attributes: {
+        ...common,
+        logon_type: logonType,
+        logon_type_name: typeName,
+        logon_id: field(data.TargetLogonId),
+        logon_process: field(data.LogonProcessName),
+        auth_package: field(data.AuthenticationPackageName),
+        workstation: field(data.WorkstationName),
+        process: compactOrUndefined({
+          name: baseName(field(data.ProcessName)),
+          path: field(data.ProcessName),
+        }),
+        user: compactOrUndefined({
+          name: field(data.TargetUserName),
+          domain: field(data.TargetDomainName),
+          uid: field(data.TargetUserSid),
+        }),
+        failure_status: field(data.Status),
+        failure_substatus: field(data.SubStatus),
+        failure_reason: reason,
+        elevated_token: field(data.ElevatedToken),
+      },
+    });
+  }
+
+  if (eventId === 4688) {
+    const path = field(data.NewProcessName);
+    const parent = field(data.ParentProcessName);
+    const cmdLine = field(data.CommandLine);
+    const creator = subject;
+    return makeEvent({
+      ...base,
+      class_uid: OCSF_CLASS.PROCESS_ACTIVITY,
+      activity_id: 1,
+      severity_id: severity(1),
+      status: stated ?? "Success",
+      message: `Process ${baseName(path) ?? "unknown"} started on ${computer} by ${creator ?? "unknown account"}`,
+      actor_user: creator,
+      attributes: {
+        ...common,
+        process: compactOrUndefined({
+          name: baseName(path),
+          path,
+          pid: hexId(data.NewProcessId),
+          cmd_line: cmdLine,
+          file: compactOrUndefined({ name: baseName(path), path }),
+          integrity: field(data.MandatoryLabel),
+          token_elevation: field(data.TokenElevationType),
+          parent_process: compactOrUndefined({
+            name: baseName(parent),
+            path: parent,
+            pid: hexId(data.ProcessId),
+          }),
+          user: compactOrUndefined({
+            name: field(data.TargetUserName),
+            domain: field(data.TargetDomainName),
+          }),
+        }),
+      },
+    });
+  }
+
+  const accountChange = ACCOUNT_CHANGES[eventId];
+  if (accountChange) {
+    const [activity, verb] = accountChange;
+    const status = stated ?? "Success";
+    return makeEvent({
+      ...base,
+      class_uid: OCSF_CLASS.ACCOUNT_CHANGE,
+      activity_id: activity,
+      severity_id: severity(eventId === 4720 || eventId === 4726 || eventId === 4740 ? 3 : 1),
+      status,
+      message: `Account ${target ?? "unknown"} ${verb} on ${computer} by ${subject ?? "unknown account"}`,
+      actor_user: subject,
+      attributes: {
+        ...common,
+        user: compactOrUndefined({
+          name: field(data.TargetUserName),
+          domain: field(data.TargetDomainName),
+          uid: field(data.TargetSid),
+        }),
+        target_user: target,
+      },
+    });
+  }
+
+  const groupChange = GROUP_CHANGES[eventId];
+  if (groupChange) {
+    const [activity, verb, scope] = groupChange;
+    const group = account(data.TargetUserName, data.TargetDomainName);
+    // MemberName is a distinguished name (CN=Lee Gu,OU=…) for domain accounts and "-" for local ones.
+    const member = field(data.MemberName);
+    const memberName = member
+      ? (/^CN=((?:\\,|[^,])+)/i.exec(member)?.[1]?.replace(/\\,/g, ",") ?? member)
+      : null;
+    const memberLabel = memberName ?? field(data.MemberSid) ?? "unknown member";
+    return makeEvent({
+      ...base,
+      class_uid: OCSF_CLASS.GROUP_MANAGEMENT,
+      activity_id: activity,
+      severity_id: severity(activity === 3 ? 3 : 1),
+      status: stated ?? "Success",
+      message: `${memberLabel} ${verb} security-enabled ${scope} group ${group ?? "unknown"} on ${computer} by ${subject ?? "unknown account"}`,
+      actor_user: subject,
+      attributes: {
+        ...common,
+        group: compactOrUndefined({
+          name: field(data.TargetUserName),
+          domain: field(data.TargetDomainName),
+          uid: field(data.TargetSid),
+          type: `security-enabled ${scope}`,
+        }),
+        member: compactOrUndefined({ name: memberName, dn: member, uid: field(data.MemberSid) }),
+      },
+    });
+  }
+
+  if (eventId === 1102) {
+    return makeEvent({
+      ...base,
+      class_uid: OCSF_CLASS.EVENT_LOG_ACTIVITY,
+      activity_id: 1,
+      severity_id: severity(4),
+      status: stated ?? "Success",
+      message: `The Security log on ${computer} was cleared by ${subject ?? "unknown account"}`,
+      actor_user: subject,
+      attributes: { ...common, log_name: "Security" },
+    });
+  }
+
+  return makeEvent({
+    ...base,
+    class_uid: OCSF_CLASS.BASE_EVENT,
+    activity_id: 99,
+    severity_id: severity(stated === "Failure" ? 2 : 1),
+    status: stated ?? "Unknown",
+    message: field(record.Message) ?? `Windows Security event ${eventId} on ${computer}`,
+    actor_user: subject ?? target,
+    src_ip: normalizeIp(field(data.IpAddress)),
+    src_port: sourcePort(data.IpPort),
+    attributes: common,
+  });
+}
+
+export const normalizeWindowsSecurity = total("WINDOWS_SECURITY", normalizeRecord);
