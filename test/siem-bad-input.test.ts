@@ -363,7 +363,16 @@ describe("SIEM write paths under hostile input", () => {
     });
 
     it("rejects junk lines of every connector kind one by one", async () => {
-      for (const kind of ["AZURE_ACTIVITY", "ENTRA_SIGNIN", "AWS_CLOUDTRAIL", "SYSLOG_CEF", "M365_AUDIT"]) {
+      for (const kind of [
+        "AZURE_ACTIVITY",
+        "ENTRA_SIGNIN",
+        "AWS_CLOUDTRAIL",
+        "SYSLOG_CEF",
+        "M365_AUDIT",
+        "OKTA_SYSTEM_LOG",
+        "GCP_AUDIT",
+        "WINDOWS_SECURITY",
+      ]) {
         const body = ["{}", '"\\u0000"', "[]", "null", "-0", '{"records":[{}]}', '{"id":"\\u0000"}'].join(
           "\n",
         );

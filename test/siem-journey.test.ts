@@ -121,7 +121,13 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
       expect(result.accepted).toBe(fixture(kind).trim().split("\n").length);
     }
     const connectors = ok(await platform.request(DataConnectorsDocument, {}, analyst)).dataConnectors;
-    expect(connectors.every((c) => c.status === "CONNECTED" && c.eventsTotal > 0)).toBe(true);
+    const sent = connectors.filter((c) => (KINDS as readonly string[]).includes(c.kind));
+    expect(sent).toHaveLength(KINDS.length);
+    expect(sent.every((c) => c.status === "CONNECTED" && c.eventsTotal > 0)).toBe(true);
+    // The connectors this journey sends nothing to are listed too, never connected.
+    expect(connectors.filter((c) => !sent.includes(c)).every((c) => c.status === "NEVER_CONNECTED")).toBe(
+      true,
+    );
     const { nodes } = await alerts();
     const titles = nodes.map((a) => `${a.provider}:${a.title}`);
     expect(titles.some((t) => t.startsWith("TI_MATCH:") && t.includes("198.51.100.23"))).toBe(true);
