@@ -84,7 +84,7 @@ function logTypeOf(logName: string | null): string | null {
 
 function severityOf(value: unknown): number | null {
   if (typeof value === "number")
-    return value >= 800 ? 5 : value >= 500 ? 4 : value >= 400 ? 3 : value > 0 ? 1 : 0;
+    return value >= 600 ? 5 : value >= 500 ? 4 : value >= 400 ? 3 : value > 0 ? 1 : 0;
   const name = text(value)?.toUpperCase();
   return name && name in SEVERITIES ? SEVERITIES[name] : null;
 }

@@ -61,7 +61,7 @@ let countryNames: Map<string, string> | null = null;
  * ISO 3166 alpha-2 of an English country name (`United States` → `US`), or of an alpha-2 code, else null. The
  * table is built once from the runtime's region names (the names Okta's geolocation uses), so no list is kept here.
  */
-export function countryOfName(value: unknown): string | null {
+function countryOfName(value: unknown): string | null {
   const code = countryCode(value);
   if (code) return code;
   const name = text(value)?.toLowerCase();

@@ -276,15 +276,14 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
     const path = field(data.NewProcessName);
     const parent = field(data.ParentProcessName);
     const cmdLine = field(data.CommandLine);
-    const creator = subject;
     return makeEvent({
       ...base,
       class_uid: OCSF_CLASS.PROCESS_ACTIVITY,
       activity_id: 1,
       severity_id: severity(1),
       status: stated ?? "Success",
-      message: `Process ${baseName(path) ?? "unknown"} started on ${computer} by ${creator ?? "unknown account"}`,
-      actor_user: creator,
+      message: `Process ${baseName(path) ?? "unknown"} started on ${computer} by ${subject ?? "unknown account"}`,
+      actor_user: subject,
       attributes: {
         ...common,
         process: compactOrUndefined({
