@@ -900,7 +900,7 @@ describe("WINDOWS_SECURITY", () => {
       normalize("WINDOWS_SECURITY", {
         EventID: "4625",
         TimeCreated: "2026-11-20T08:00:00.1234567Z",
-        Computer: "ws-7",
+        Computer: "WS-7",
         EventRecordID: "42",
         Keywords: ["Audit Failure"],
         EventData: {
@@ -915,6 +915,7 @@ describe("WINDOWS_SECURITY", () => {
     );
     expect(event).toMatchObject({
       source_event_id: "ws-7:42",
+      device: "WS-7",
       time: "2026-11-20T08:00:00.123Z",
       status: "Failure",
       actor_user: "eve",

@@ -13,7 +13,8 @@
  *   log is not a stream of rejections.
  *
  * `operation` is the event id (`"4625"`), so rules and analysts use the ids Windows documents. The source event id is
- * `Computer:EventRecordID`: the record number is unique in a computer's Security log, so a re-read is a duplicate.
+ * `computer:EventRecordID` (the computer's name in lower case): the record number is unique in a computer's Security
+ * log, so a re-read is a duplicate.
  */
 import { OCSF_CLASS, type NormalizedEvent, type NormalizeRejection } from "../../events/event.model";
 import {
@@ -214,7 +215,8 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
   };
   const stated = keywordsStatus(record.Keywords);
   const base = {
-    source_event_id: `${computer}:${recordId}`,
+    // Host names compare without case: an agent that changes the case of `Computer` re-sends the same records.
+    source_event_id: `${computer.toLowerCase()}:${recordId}`,
     time,
     device: computer,
     operation: String(eventId),
