@@ -16,7 +16,11 @@ import {
 import { createLogger, inTenant, Role, type Config } from "../subgraphs/common/src";
 import { queueNames } from "../subgraphs/siem/src/modules/events/nats-queue";
 import { chunkSigningKey, signChunk } from "../subgraphs/siem/src/modules/events/queued-ingest";
-import { derivedKey } from "../subgraphs/siem/src/modules/automation/secret-box";
+import pino from "pino";
+import { Client } from "pg";
+import { derivedKey, SecretBox, secretBinding } from "../subgraphs/siem/src/modules/automation/secret-box";
+import { SecretKeyWatch } from "../subgraphs/siem/src/modules/automation/secret-keys";
+import { AUTOMATION_CRONTAB } from "../subgraphs/siem/src/modules/automation/automation.tasks";
 import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
 import { ok, seedTenant } from "./utils/seed";
 
@@ -315,4 +319,136 @@ describe("rotating the shared secrets without downtime", () => {
     // The playbook secret had moved on: it stays readable without the old secret.
     expect(await playbook(onNew)).toMatchObject({ secretStatus: "CURRENT", secretKeyId: derivedKey(NEW).id });
   });
+
+  it("never strands a playbook secret: the periodic pass moves a straggler's, and a SIEM without its key says so on /ready, its log and /metrics", async () => {
+    const siemUrl = (p: string) => platform.subgraphs.siem.url.replace(/\/graphql$/, p);
+    const ready = async () => {
+      const res = await fetch(siemUrl("/ready"));
+      return { http: res.status, reason: ((await res.json()) as { reason?: string }).reason };
+    };
+    /** Waits for /ready 200 (a restarted SIEM is not ready until it has connected to NATS). */
+    const readyAgain = async () => {
+      const until = Date.now() + 15_000;
+      for (let r = await ready(); r.http !== 200; r = await ready()) {
+        if (Date.now() > until) throw new Error(`the SIEM is not ready: ${r.reason}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    /** `rampart_playbook_secrets` samples of the SIEM's /metrics: `<key id> <standing>` → secrets. */
+    const byKey = async () => {
+      const text = await (await fetch(siemUrl("/metrics"))).text();
+      const samples: Record<string, number> = {};
+      for (const m of text.matchAll(
+        /^rampart_playbook_secrets\{key_id="([^"]+)",standing="([^"]+)"\} (\d+)$/gm,
+      ))
+        samples[`${m[1]} ${m[2]}`] = Number(m[3]);
+      return samples;
+    };
+    const sealedUnder = async () =>
+      (
+        (await inTenant(ds, TENANT, (m) =>
+          m.query(`SELECT key_id FROM playbook_secrets WHERE tenant_id = $1 AND playbook_id = $2`, [
+            TENANT,
+            playbookId,
+          ]),
+        )) as Array<{ key_id: string }>
+      )[0].key_id;
+    /** What a SIEM still on the old secret (the first roll's values) does on updatePlaybook: seals with OLD's key. */
+    const stragglerSeals = () => {
+      const sealed = SecretBox.fromConfig({
+        internalTokenSecret: OLD,
+        internalTokenPreviousSecret: NEW,
+        playbookSecretKeys: [],
+      }).seal("whsec_rotation_0123456789", secretBinding(TENANT, playbookId));
+      return inTenant(ds, TENANT, (m) =>
+        m.query(
+          `UPDATE playbook_secrets SET sealed = $3, key_id = $4 WHERE tenant_id = $1 AND playbook_id = $2`,
+          [TENANT, playbookId, sealed.sealed, sealed.keyId],
+        ),
+      );
+    };
+    const [oldKey, newKey] = [derivedKey(OLD).id, derivedKey(NEW).id];
+    const onNew = await gatewayWith((c) => ({
+      ...c,
+      internalTokenSecret: NEW,
+      internalTokenPreviousSecret: undefined,
+    }));
+
+    // The second roll: the SIEMs on the new secret, the old one previous; a straggler seals after their pass.
+    await restartAll(NEW, OLD);
+    await stragglerSeals();
+    await new Promise((resolve) => setTimeout(resolve, 5_100)); // the gauge's 5-second reading
+    expect(await byKey()).toEqual({ [`${oldKey} previous`]: 1 });
+    await readyAgain();
+    // The pass runs every 5 minutes (as well as at each start): it moves the straggler's secret.
+    expect(AUTOMATION_CRONTAB).toContain("*/5 * * * * playbook_secrets_rekey");
+    const pg = new Client({ connectionString: platform.db.url });
+    await pg.connect();
+    await pg.query(`SELECT siem_jobs.add_job('playbook_secrets_rekey')`).finally(() => pg.end());
+    const deadline = Date.now() + 30_000;
+    while ((await sealedUnder()) !== newKey) {
+      if (Date.now() > deadline) throw new Error("the straggler's secret was not moved");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5_100)); // the gauge's 5-second reading
+    expect(await byKey()).toEqual({ [`${newKey} current`]: 1 });
+
+    // A straggler seals once more, and the previous secret is removed before any pass moved it: the SIEM is
+    // not ready, saying which key and how many secrets, and the gauge shows them missing.
+    await stragglerSeals();
+    await restartAll(NEW, undefined);
+    const refused = await ready();
+    expect(refused.http).toBe(503);
+    expect(refused.reason).toMatch(
+      new RegExp(
+        `^1 playbook secret\\(s\\) are sealed under a key this SIEM does not have \\(1 under "${oldKey}"\\)`,
+      ),
+    );
+    expect(await byKey()).toEqual({ [`${oldKey} missing`]: 1 });
+    expect(await playbook(onNew)).toMatchObject({ secretStatus: "KEY_MISSING", secretKeyId: oldKey });
+
+    // Given up on purpose (PLAYBOOK_SECRET_KEYS_LOST): ready again, the secret shown lost until an admin sets it.
+    platform.config.playbookSecretLostKeyIds = [oldKey];
+    await platform.restartSubgraph("siem");
+    await readyAgain();
+    expect(await byKey()).toEqual({ [`${oldKey} lost`]: 1 });
+    platform.config.playbookSecretLostKeyIds = [];
+
+    // The remedy: the old secret back as the previous one; ready at once, and the start's pass moves the secret.
+    await restartAll(NEW, OLD);
+    await readyAgain();
+    const moved = Date.now() + 30_000;
+    while ((await sealedUnder()) !== newKey) {
+      if (Date.now() > moved) throw new Error("the secret was not moved");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await restartAll(NEW, undefined);
+    await readyAgain();
+    expect(await playbook(onNew)).toMatchObject({ secretStatus: "CURRENT", secretKeyId: newKey });
+  }, 90_000);
+
+  it("logs once, naming the keys and how many secrets, when stored secrets need a key this SIEM lacks", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const box = SecretBox.fromConfig({ internalTokenSecret: secret("other"), playbookSecretKeys: [] });
+    const watch = new SecretKeyWatch(ds, box, [], log);
+    const keyId = derivedKey(NEW).id;
+    expect(await watch.read()).toEqual([{ keyId, standing: "KEY_MISSING", secrets: 1 }]);
+    expect(watch.notReady()).toMatch(
+      /^1 playbook secret\(s\) are sealed under a key this SIEM does not have/,
+    );
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 50,
+        secrets: 1,
+        missingKeys: { [keyId]: 1 },
+        currentKeyId: box.currentKeyId,
+        msg: expect.stringMatching(/^playbook secrets are sealed under a key this SIEM does not have/),
+      }),
+    ]);
+    // The same again: not logged twice.
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    await watch.read();
+    expect(lines).toHaveLength(1);
+  }, 20_000);
 });

@@ -17,6 +17,10 @@ import { inTenant, Role } from "../subgraphs/common/src";
 import { queueNames } from "../subgraphs/siem/src/modules/events/nats-queue";
 import { chunkSigningKey, signChunk } from "../subgraphs/siem/src/modules/events/queued-ingest";
 import { pruneIngestReceipts } from "../subgraphs/siem/src/modules/events/ingest-receipts.service";
+import {
+  receiptDeadlineSeconds,
+  sweepStalledReceipts,
+} from "../subgraphs/siem/src/modules/events/receipt-sweep";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -825,6 +829,214 @@ describe("queued event ingest: a chunk's last delivery that ends without an outc
     expect(await count(tenant, "events")).toBe(from - 1);
     expect(await count(tenant, "alerts")).toBe(5);
   }, 120_000);
+});
+
+describe("queued event ingest: the receipt sweep ends receipts whose chunks were dropped or lost", () => {
+  const prefix = `RAMPART_TEST_${randomBytes(5).toString("hex").toUpperCase()}`;
+  const names = queueNames(prefix);
+  const queueEnv = {
+    EVENT_INGEST_QUEUE: "nats",
+    NATS_URL: NATS,
+    NATS_STREAM_PREFIX: prefix,
+    EVENT_INGEST_MAX_DELIVER: "2",
+  };
+  let platform: TestPlatform;
+  let ds: DataSource;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let admin: Client;
+  let replica: ChildProcess | undefined;
+  let replicaUrl: string;
+  let t: Record<"ingestor" | "reader" | "readerB", string>;
+
+  const { post, receipt, settled, count, stream, drained } = queueHarness(
+    () => ({ platform, ds, jsm }),
+    names,
+  );
+
+  /** A receipt as a SIEM leaves it once its body is wholly queued; `lastSeq` its last message's sequence. */
+  const openReceipt = async (
+    tenant: string,
+    r: { lines: number; chunks: number; status?: string; chunksDone?: number[]; lastSeq?: number | null },
+  ) => {
+    const id = randomUUID();
+    await inTenant(ds, tenant, (m) =>
+      m.query(
+        `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, status, enqueued, lines, chunks, chunks_done, last_seq)
+         VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', $3, true, $4, $5, $6::int[], $7)`,
+        [tenant, id, r.status ?? "QUEUED", r.lines, r.chunks, r.chunksDone ?? [], r.lastSeq ?? null],
+      ),
+    );
+    return id;
+  };
+  /** Moves a receipt's last change back, past the sweep's deadline. */
+  const age = (tenant: string, id: string) =>
+    inTenant(ds, tenant, (m) =>
+      m.query(
+        `UPDATE ingest_receipts SET updated_at = now() - interval '1 hour' WHERE tenant_id = $1 AND id = $2`,
+        [tenant, id],
+      ),
+    );
+  /** A chunk of `receiptId` as a SIEM queues it, signed with `key`. */
+  const chunk = (receiptId: string, index: number, firstLine: number, body: Buffer, key: Buffer) => {
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries({
+      "Rampart-Tenant": A,
+      "Rampart-Connector": "AWS_CLOUDTRAIL",
+      "Rampart-Principal": "tester%40example.com",
+      "Rampart-Roles": "INGESTOR",
+      "Rampart-Receipt": receiptId,
+      "Rampart-Attempt": "1",
+      "Rampart-Chunk": String(index),
+      "Rampart-First-Line": String(firstLine),
+    }))
+      h.set(name, value);
+    h.set("Rampart-Signature", signChunk(key, h, body));
+    return h;
+  };
+  /** Runs the sweep once in the replica's job runner (graphile-worker) and waits until that job is done. */
+  const sweep = async () => {
+    const { rows } = await admin.query<{ id: string }>(
+      `SELECT id FROM siem_jobs.add_job('ingest_receipts_sweep')`,
+    );
+    await until(
+      async () =>
+        (await admin.query(`SELECT 1 FROM siem_jobs.jobs WHERE id = $1`, [rows[0].id])).rowCount === 0,
+      "the sweep job ran",
+    );
+  };
+  const expiredChunks = async () => {
+    const text = await (await fetch(`${replicaUrl}/metrics`)).text();
+    const m = /^rampart_ingest_queue_chunks_total\{outcome="expired"\} (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false", ...queueEnv });
+    t = await platform.tokens({
+      ingestor: [[Role.INGESTOR], A],
+      reader: [[Role.READER], A],
+      readerB: [[Role.READER], B],
+    });
+    ds = await platform.connect("siem");
+    nc = await connect({ servers: NATS });
+    jsm = await jetstreamManager(nc);
+    admin = new Client({ connectionString: platform.db.url });
+    await admin.connect();
+    // A second SIEM replica in a process of its own, the only one with a job runner: the sweep runs there.
+    const port = await freePort();
+    replicaUrl = `http://127.0.0.1:${port}`;
+    replica = spawn(process.execPath, ["dist/subgraphs/siem/src/main.js"], {
+      env: {
+        ...process.env,
+        RAMPART_ENV: "test",
+        LOG_LEVEL: "silent",
+        DATABASE_URL: platform.db.url,
+        DB_ROLE_PREFIX: platform.db.rolePrefix,
+        DB_POOL_SIZE: "5",
+        JOBS_ENABLED: "true",
+        INTERNAL_TOKEN_SECRET: platform.config.internalTokenSecret,
+        SIEM_PORT: String(port),
+        ...queueEnv,
+      },
+      stdio: "ignore",
+    });
+    await until(
+      async () => (await fetch(`${replicaUrl}/ready`).catch(() => null))?.status === 200,
+      "the SIEM replica is ready",
+    );
+    await until(async () => (await post("", t.ingestor)).status === 202, "the ingest queue is up");
+  });
+
+  afterAll(async () => {
+    if (replica && replica.exitCode === null && replica.signalCode === null) {
+      const exited = new Promise((resolve) => replica!.once("exit", resolve));
+      replica.kill("SIGKILL");
+      await exited;
+    }
+    await admin?.end();
+    await platform?.stop();
+    await jsm?.streams.delete(names.stream).catch(() => undefined);
+    await nc?.close();
+  });
+
+  it("ends FAILED, past its deadline, a receipt whose chunk was dropped for its signature; leaves a healthy one and other tenants' as they are", async () => {
+    const deadline = receiptDeadlineSeconds(platform.config.eventQueue);
+    expect(deadline).toBe(60 * 2 + 300);
+    const key = chunkSigningKey(platform.config.internalTokenSecret);
+    // A body of two chunks: the first signed by a SIEM, the second with a signature that does not verify (a
+    // SIEM on a rotated secret whose old value nobody accepts any more).
+    const receiptId = await openReceipt(A, { lines: 4, chunks: 2 });
+    const first = Buffer.from([rootCall(70), rootCall(71)].join("\n"));
+    const second = Buffer.from([rootCall(72), rootCall(73)].join("\n"));
+    const js = jetstream(nc);
+    await js.publish(names.subject, first, { headers: chunk(receiptId, 0, 1, first, key) });
+    const dropped = await js.publish(names.subject, second, {
+      headers: chunk(receiptId, 1, 3, second, randomBytes(32)),
+    });
+    await inTenant(ds, A, (m) =>
+      m.query(`UPDATE ingest_receipts SET last_seq = $3 WHERE tenant_id = $1 AND id = $2`, [
+        A,
+        receiptId,
+        dropped.seq,
+      ]),
+    );
+    await drained();
+    expect(await receipt(receiptId, t.reader)).toMatchObject({ status: "PROCESSING", acceptedCount: 2 });
+    const events = await count(A, "events");
+    // Another tenant's: a body whose one message was lost from the stream (sequence 1 is long gone), and a
+    // healthy body in progress (a chunk stored a moment ago).
+    const lost = await openReceipt(B, { lines: 3, chunks: 1, lastSeq: 1 });
+    await age(B, lost);
+    const healthy = await openReceipt(B, {
+      lines: 9,
+      chunks: 3,
+      status: "PROCESSING",
+      chunksDone: [0],
+      lastSeq: 1,
+    });
+    const before = await expiredChunks();
+
+    // Within its deadline, nothing of tenant A's is ended.
+    await sweep();
+    expect(await receipt(receiptId, t.reader)).toMatchObject({ status: "PROCESSING", failure: null });
+    const lostReceipt = await receipt(lost, t.readerB);
+    expect(lostReceipt).toMatchObject({ status: "FAILED", acceptedCount: 0 });
+    expect(lostReceipt!.failure).toBe(
+      "1 of 1 parts of this body were not processed within 7 minutes and the queue no longer holds them (dropped or lost): their lines were not stored. Send the body again; records stored already count as duplicates.",
+    );
+
+    await age(A, receiptId);
+    await sweep();
+    const failed = await settled(receiptId, t.reader);
+    expect(failed).toMatchObject({ status: "FAILED", lines: 4, acceptedCount: 2 });
+    expect(failed!.failure).toMatch(/^1 of 2 parts of this body were not processed within 7 minutes /);
+    expect(await receipt(healthy, t.readerB)).toMatchObject({ status: "PROCESSING", failure: null });
+    // Each tenant sees its own receipts only.
+    expect(await receipt(receiptId, t.readerB)).toBeNull();
+    expect(await receipt(lost, t.reader)).toBeNull();
+    expect((await expiredChunks()) - before).toBe(2);
+
+    // The dropped chunk turns up after all, signed by a SIEM: the receipt's word stands, nothing is stored.
+    await js.publish(names.subject, second, { headers: chunk(receiptId, 1, 3, second, key) });
+    await drained();
+    expect(await receipt(receiptId, t.reader)).toEqual(failed);
+    expect(await count(A, "events")).toBe(events);
+  }, 90_000);
+
+  it("leaves a stalled receipt alone while the stream still holds its messages (a backlog), however old", async () => {
+    const { last_seq: last } = await stream();
+    const waiting = await openReceipt(A, { lines: 2, chunks: 1, lastSeq: last + 1 });
+    await age(A, waiting);
+    // Its message is in the stream, behind others the workers have not reached.
+    expect(await sweepStalledReceipts(ds, { first: last + 1, last: last + 5 }, 60)).toEqual([]);
+    expect(await receipt(waiting, t.reader)).toMatchObject({ status: "QUEUED" });
+    // The stream has moved past it: acknowledged, dropped or purged.
+    expect(await sweepStalledReceipts(ds, { first: last + 2, last: last + 5 }, 60)).toEqual([
+      { tenantId: A, id: waiting, missingChunks: 1, chunks: 1 },
+    ]);
+    expect(await receipt(waiting, t.reader)).toMatchObject({ status: "FAILED" });
+  });
 });
 
 describe("queued event ingest with NATS unreachable", () => {

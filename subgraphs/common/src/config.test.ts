@@ -62,6 +62,17 @@ describe("configuration", () => {
     expect(() => loadConfig({ NATS_URL: " , " })).toThrow(/NATS_URL: name at least one NATS server/);
   });
 
+  it("reads PLAYBOOK_SECRET_KEYS_LOST as key ids given up, and refuses what cannot be one", () => {
+    expect(loadConfig({}).playbookSecretLostKeyIds).toEqual([]);
+    expect(
+      loadConfig({ PLAYBOOK_SECRET_KEYS_LOST: " 2026-07, 1a2b3c4d5e6f7a8b ,2026-07," })
+        .playbookSecretLostKeyIds,
+    ).toEqual(["2026-07", "1a2b3c4d5e6f7a8b"]);
+    expect(() => loadConfig({ PLAYBOOK_SECRET_KEYS_LOST: "2026-07:abc" })).toThrow(
+      /PLAYBOOK_SECRET_KEYS_LOST[\s\S]*"2026-07:abc" is not a key id/,
+    );
+  });
+
   it("names every bad variable at once", () => {
     expect(() => loadConfig({ GATEWAY_PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x" })).toThrow(
       /GATEWAY_PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*GATEWAY_PORT/,

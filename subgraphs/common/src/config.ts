@@ -114,6 +114,27 @@ const playbookKeyRing = z
   });
 
 /**
+ * PLAYBOOK_SECRET_KEYS_LOST: comma-separated ids of playbook-secret keys given up for good (ids as in the ring,
+ * or the derived keys' ids the SIEM logs).
+ */
+const lostKeyIds = z
+  .string()
+  .default("")
+  .transform((value, ctx) => {
+    const ids = value
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
+    for (const id of ids)
+      if (!/^[A-Za-z0-9._-]{1,32}$/.test(id))
+        ctx.addIssue({
+          code: "custom",
+          message: `"${id}" is not a key id (1 to 32 letters, digits, ".", "_" or "-")`,
+        });
+    return [...new Set(ids)];
+  });
+
+/**
  * Every environment variable the platform reads, in one place. `docs/configuration` in the README
  * lists them; `loadConfig` validates them at start so a typo fails loudly instead of half-working.
  */
@@ -163,6 +184,7 @@ const EnvShape = {
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
   PLAYBOOK_SECRET_KEYS: playbookKeyRing,
+  PLAYBOOK_SECRET_KEYS_LOST: lostKeyIds,
   EVENT_INGEST_QUEUE: z.enum(["off", "nats"]).default("off"),
   NATS_URL: natsServers,
   NATS_STREAM_PREFIX: z
@@ -286,6 +308,11 @@ export interface Config {
    * derived from the internal token secret, as before the ring existed.
    */
   playbookSecretKeys: PlaybookSecretKey[];
+  /**
+   * Ids of keys given up for good: playbook secrets sealed under them stay KEY_MISSING (an admin sets them again)
+   * without holding the SIEM's `/ready` at 503. Any other key a stored secret needs and the ring lacks does.
+   */
+  playbookSecretLostKeyIds: string[];
   /** How `POST /ingest/events` stores what it is sent (see EventQueueConfig). */
   eventQueue: EventQueueConfig;
 }
@@ -370,6 +397,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
     playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
+    playbookSecretLostKeyIds: e.PLAYBOOK_SECRET_KEYS_LOST,
     eventQueue: {
       mode: e.EVENT_INGEST_QUEUE,
       servers: e.NATS_URL,

@@ -7,7 +7,12 @@ import { AlertResolver, ResourceAlertsResolver } from "./modules/alerts/alerts.r
 import { EventIngest } from "./modules/events/event-ingest";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { eventRoutes } from "./modules/events/events.routes";
-import { eventTasks, EVENTS_CRONTAB } from "./modules/events/events.tasks";
+import {
+  eventTasks,
+  EVENTS_CRONTAB,
+  INGEST_QUEUE_CRONTAB,
+  ingestQueueTasks,
+} from "./modules/events/events.tasks";
 import { NatsEventQueue } from "./modules/events/nats-queue";
 import { chunkSigningKey, QueuedIngest } from "./modules/events/queued-ingest";
 import { Incident } from "./modules/incidents/incident.entity";
@@ -35,6 +40,7 @@ import {
   queuePlaybookSecretsRekey,
 } from "./modules/automation/automation.tasks";
 import { derivedKey, SecretBox } from "./modules/automation/secret-box";
+import { SecretKeyWatch } from "./modules/automation/secret-keys";
 import {
   BookmarksResolver,
   HuntingResolver,
@@ -73,6 +79,22 @@ function queuedIngestFor(ds: DataSource, log: Logger, config: Config): QueuedIng
     queuedIngests.set(ds, queued);
   }
   return queued;
+}
+
+/** What a process's SIEM knows of the stored playbook secrets' keys (for `/ready` and `/metrics`). */
+const secretKeyWatches = new WeakMap<DataSource, SecretKeyWatch>();
+function secretKeyWatchFor(ds: DataSource, log: Logger, config: Config): SecretKeyWatch {
+  let watch = secretKeyWatches.get(ds);
+  if (!watch) {
+    watch = new SecretKeyWatch(
+      ds,
+      SecretBox.fromConfig(config),
+      config.playbookSecretLostKeyIds,
+      log.child({ component: "playbooks" }),
+    );
+    secretKeyWatches.set(ds, watch);
+  }
+  return watch;
 }
 
 /** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents, automation and hunting. */
@@ -124,9 +146,14 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
         },
         "INTERNAL_TOKEN_SECRET_PREVIOUS is set: what it signed is accepted, and the playbook-secret key derived from it opens only",
       );
+    // A secret this SIEM cannot open is reported now (error log, `/ready` 503), not when its webhook fails.
+    const secretKeys = secretKeyWatchFor(ds, log, config);
+    await secretKeys.read();
+    const keyWatch = secretKeys.start();
     const live = startLiveFeed(ds, log, config);
     const automation = await startAutomationRelay(config, log).catch(async (err: unknown) => {
       await live.stop();
+      await keyWatch.stop();
       throw err;
     });
     // The ingest workers: they connect in the background, so a NATS outage delays the queue, not the SIEM.
@@ -136,18 +163,23 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
         await workers?.stop();
         await automation.stop();
         await live.stop();
+        await keyWatch.stop();
       },
     };
   },
-  // With the queue on, ingest answers 503 while NATS is down: a load balancer should send it elsewhere.
-  notReady: (ds, log, config) => queuedIngestFor(ds, log, config)?.notReady() ?? null,
+  // A stored playbook secret under a key this SIEM lacks answers 503 (the key was removed too early; named
+  // first, since it does not heal by itself). With the queue on, ingest answers 503 while NATS is down: a load
+  // balancer should send it elsewhere.
+  notReady: (ds, log, config) =>
+    secretKeyWatchFor(ds, log, config).notReady() ?? queuedIngestFor(ds, log, config)?.notReady() ?? null,
   routes: (app, authenticate, ds, log, config) =>
     eventRoutes(app, authenticate, log, config, ingestorFor(ds, config), queuedIngestFor(ds, log, config)),
   tasks: (ds, log, config) => ({
     ...eventTasks(ds, log, config),
+    ...ingestQueueTasks(ds, log, config, queuedIngestFor(ds, log, config)),
     ...ruleTasks(ds, log),
     ...automationTasks(ds, log, config),
   }),
   prepare: () => void loadRuleTemplates(),
-  crontab: [EVENTS_CRONTAB, AUTOMATION_CRONTAB].join("\n"),
+  crontab: [EVENTS_CRONTAB, INGEST_QUEUE_CRONTAB, AUTOMATION_CRONTAB].join("\n"),
 };

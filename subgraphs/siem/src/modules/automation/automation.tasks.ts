@@ -16,12 +16,15 @@ import { SecretBox, secretBinding } from "./secret-box";
 export const PLAYBOOK_SECRETS_REKEY_TASK = "playbook_secrets_rekey";
 
 /**
- * Daily clean-up of automation's bookkeeping, and a daily re-encryption pass (a start-up queues one too, so a
- * rotation takes effect when the replicas restart with the new ring).
+ * Daily clean-up of automation's bookkeeping, and a re-encryption pass every 5 minutes (a start-up queues one
+ * too, so a rotation takes effect when the replicas restart with the new ring). Every 5 minutes because a
+ * replica still on the outgoing key during a rolling restart may seal a secret under it after the new replicas'
+ * pass: the next pass after the roll moves it, well before the old key is removed. A pass with nothing to move
+ * costs one indexed query. One job key with the start-up's, so passes do not pile up.
  */
 export const AUTOMATION_CRONTAB = [
   "30 3 * * * automation_prune",
-  `45 3 * * * ${PLAYBOOK_SECRETS_REKEY_TASK}`,
+  `*/5 * * * * ${PLAYBOOK_SECRETS_REKEY_TASK} ?jobKey=${PLAYBOOK_SECRETS_REKEY_TASK}`,
 ].join("\n");
 
 /** Secrets re-encrypted per transaction. */
@@ -102,7 +105,8 @@ export async function rekeyPlaybookSecrets(
     ]),
   );
   result.keyMissing = missing.n;
-  log[result.keyMissing || result.unreadable ? "warn" : "info"](
+  // A pass that found nothing to do (most of them, every 5 minutes) says so at debug level only.
+  log[result.keyMissing || result.unreadable ? "warn" : result.rekeyed ? "info" : "debug"](
     { ...result, currentKeyId: box.currentKeyId },
     "playbook secrets re-encrypted with the current key",
   );

@@ -11,6 +11,9 @@ import {
 } from "./event-retention.service";
 import { pruneIngestReceipts } from "./ingest-receipts.service";
 import { eventPartitions } from "./partitions";
+import type { StreamBounds } from "./nats-queue";
+import { countChunk } from "./queue-metrics";
+import { receiptDeadlineSeconds, sweepStalledReceipts } from "./receipt-sweep";
 
 /**
  * Daily event-store maintenance: partitions for the next days, whole partitions dropped past the platform's
@@ -18,6 +21,54 @@ import { eventPartitions } from "./partitions";
  * RECEIPT_RETENTION_DAYS deleted.
  */
 export const EVENTS_CRONTAB = "15 0 * * * events_maintenance";
+
+/** The job that ends FAILED the queued-ingest receipts no worker can finish any more (see receipt-sweep.ts). */
+export const INGEST_RECEIPTS_SWEEP_TASK = "ingest_receipts_sweep";
+
+/** Every minute: a receipt is ended within a minute of its deadline. Without the queue the job does nothing. */
+export const INGEST_QUEUE_CRONTAB = `* * * * * ${INGEST_RECEIPTS_SWEEP_TASK}`;
+
+/**
+ * The queued ingest's jobs: `ingest_receipts_sweep` ends FAILED the receipts whose chunks were dropped or lost
+ * (`queue`: the stream's sequences; null without EVENT_INGEST_QUEUE=nats, when the job does nothing).
+ */
+export function ingestQueueTasks(
+  ds: DataSource,
+  log: Logger,
+  config: Config,
+  queue: { streamBounds(): Promise<StreamBounds | null> } | null,
+): TaskList {
+  const deadlineSeconds = receiptDeadlineSeconds(config.eventQueue);
+  const sweepLog = log.child({ component: "event-queue" });
+  return {
+    [INGEST_RECEIPTS_SWEEP_TASK]: async () => {
+      if (!queue) return;
+      // Without the stream's word nothing is ended: a backlog must never be taken for lost chunks. The next
+      // run, a minute later, tries again (a job failed here would only pile retries on the minutely ones).
+      const bounds = await queue.streamBounds().catch((err: unknown) => {
+        sweepLog.warn({ err }, "ingest receipt sweep: JetStream did not answer; nothing swept");
+        return null;
+      });
+      if (!bounds) return;
+      const swept = await sweepStalledReceipts(ds, bounds, deadlineSeconds);
+      for (const r of swept)
+        sweepLog.warn(
+          {
+            tenantId: r.tenantId,
+            receiptId: r.id,
+            missingChunks: r.missingChunks,
+            chunks: r.chunks,
+            deadlineSeconds,
+          },
+          "ingest receipt sweep: a receipt's chunks were dropped or lost; it is FAILED",
+        );
+      countChunk(
+        "expired",
+        swept.reduce((n, r) => n + r.missingChunks, 0),
+      );
+    },
+  };
+}
 
 /** Event-store jobs (`purge`: how the per-tenant purge batches its deletes; tests make it small). */
 export function eventTasks(

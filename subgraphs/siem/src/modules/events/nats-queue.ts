@@ -45,6 +45,12 @@ export interface QueueState {
   streamBytes: number;
 }
 
+/** Where the stream's messages lie: every message it holds has a sequence from `first` to `last`. */
+export interface StreamBounds {
+  first: number;
+  last: number;
+}
+
 /** Room left in a message for its headers (a few hundred bytes) and the protocol line. */
 const HEADER_ROOM = 8 * 1024;
 /** How long one publish waits for JetStream's PubAck (the message persisted) before the ingest answers 503. */
@@ -126,16 +132,37 @@ export class NatsEventQueue {
   }
 
   /**
-   * Publishes the messages and resolves once JetStream has persisted every one (its PubAck). Throws
-   * UnavailableError when NATS is not reachable or a PubAck does not come; messages already persisted then
-   * stay in the stream (the caller's receipt tells the workers to drop them).
+   * The stream's first and last sequence (JetStream's stream info), for the receipt sweep: a message whose
+   * sequence lies below `first` is no longer in the stream (acknowledged, dropped or purged), nor is one above
+   * `last` (the stream was deleted and made again). A stream that does not exist holds nothing. Null while the
+   * queue is not available; throws when JetStream does not answer.
    */
-  async publish(messages: QueueMessage[]): Promise<void> {
+  async bounds(): Promise<StreamBounds | null> {
+    const nc = this.nc;
+    if (!nc || !this.available) return null;
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    try {
+      const { state } = await jsm.streams.info(this.names.stream);
+      return { first: state.first_seq, last: state.last_seq };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return { first: Number.MAX_SAFE_INTEGER, last: 0 };
+    }
+  }
+
+  /**
+   * Publishes the messages and resolves once JetStream has persisted every one (its PubAck), with the highest
+   * stream sequence among them (what the receipt records). Throws UnavailableError when NATS is not reachable
+   * or a PubAck does not come; messages already persisted then stay in the stream (the caller's receipt tells
+   * the workers to drop them).
+   */
+  async publish(messages: QueueMessage[]): Promise<number> {
     const nc = this.nc;
     if (!nc || !this.available) throw queueDown();
     const js = jetstream(nc);
     try {
-      await Promise.all(
+      // A duplicate's PubAck names the sequence of the message JetStream kept: the one the workers get.
+      const acks = await Promise.all(
         messages.map((m) =>
           js.publish(this.names.subject, m.data, {
             msgID: m.msgId,
@@ -145,6 +172,7 @@ export class NatsEventQueue {
           }),
         ),
       );
+      return acks.reduce((max, ack) => Math.max(max, ack.seq), 0);
     } catch (err) {
       this.log.warn({ err }, "event-ingest queue: publish failed");
       throw queueDown();

@@ -15,8 +15,11 @@ import type { NatsEventQueue, QueueState } from "./nats-queue";
  */
 export const INGEST_QUEUE_METRICS_CACHE_MS = 5000;
 
-/** What became of one delivery of a chunk in a worker. */
-export type ChunkOutcome = "stored" | "duplicate" | "failed" | "dropped" | "retried";
+/**
+ * What became of one delivery of a chunk in a worker; `expired`: a chunk no worker settled, given up by the
+ * receipt sweep (its receipt FAILED).
+ */
+export type ChunkOutcome = "stored" | "duplicate" | "failed" | "dropped" | "retried" | "expired";
 
 /** What became of lines of queued bodies. */
 export type LineOutcome = "stored" | "duplicate" | "rejected";
@@ -25,7 +28,7 @@ const chunks =
   (register.getSingleMetric("rampart_ingest_queue_chunks_total") as Counter<"outcome"> | undefined) ??
   new Counter({
     name: "rampart_ingest_queue_chunks_total",
-    help: "Deliveries of queued chunks this SIEM's workers settled: outcome=stored, duplicate (acknowledged unread: stored or given up already, or of a body not queued for good), failed (given up: its lines reported lost), dropped (not signed by a SIEM or without valid headers) or retried (handed back for another delivery).",
+    help: "Deliveries of queued chunks this SIEM's workers settled: outcome=stored, duplicate (acknowledged unread: stored or given up already, or of a body not queued for good), failed (given up: its lines reported lost), dropped (not signed by a SIEM or without valid headers) or retried (handed back for another delivery); expired counts chunks no worker settled that this SIEM's receipt sweep gave up (their receipts FAILED).",
     labelNames: ["outcome"],
   });
 
@@ -37,9 +40,9 @@ const lines =
     labelNames: ["outcome"],
   });
 
-/** Counts one settled delivery of a chunk. */
-export function countChunk(outcome: ChunkOutcome): void {
-  chunks.inc({ outcome });
+/** Counts one settled delivery of a chunk (or `n` chunks the receipt sweep gave up). */
+export function countChunk(outcome: ChunkOutcome, n = 1): void {
+  if (n > 0) chunks.inc({ outcome }, n);
 }
 
 /** Counts lines of a queued body, once their outcome has committed. */

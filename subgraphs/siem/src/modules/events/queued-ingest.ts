@@ -43,7 +43,7 @@ import {
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind } from "./event.model";
 import { countIngest, type EventIngest, type EventRejection, type IngestResult } from "./event-ingest";
-import type { NatsEventQueue, QueueMessage } from "./nats-queue";
+import type { NatsEventQueue, QueueMessage, StreamBounds } from "./nats-queue";
 import { chunkNdjson } from "./ndjson-chunks";
 import { countChunk, countLines, observeIngestQueue } from "./queue-metrics";
 
@@ -185,8 +185,9 @@ export class QueuedIngest {
         msgId: `${keyHash ?? receiptId}:${attempt}:${index}`,
       };
     });
+    let lastSeq: number;
     try {
-      await this.queue.publish(messages);
+      lastSeq = await this.queue.publish(messages);
     } catch (err) {
       await inTenant(this.ds, tenantId, (m) =>
         m.query(
@@ -203,12 +204,12 @@ export class QueuedIngest {
       // queued): it stays FAILED, "nothing of it was stored", and they drop what is left of it.
       const [updated]: Array<{ status: QueuedAnswer["status"] }> = await m.query(
         `WITH queued AS (
-           UPDATE ingest_receipts SET enqueued = true, updated_at = now(),
+           UPDATE ingest_receipts SET enqueued = true, updated_at = now(), last_seq = $4,
                   status = CASE WHEN chunks = 0 THEN 'DONE' ELSE status END
             WHERE tenant_id = $1 AND id = $2 AND attempt = $3 AND NOT enqueued AND status <> 'FAILED'
             RETURNING status)
          SELECT status FROM queued`,
-        [tenantId, receiptId, attempt],
+        [tenantId, receiptId, attempt, messages.length ? lastSeq : null],
       );
       if (!updated) return "FAILED";
       // The lines too long to queue are rejections no worker sees: the connector counts them here, with the
@@ -304,6 +305,11 @@ export class QueuedIngest {
     };
   }
 
+  /** The stream's sequences now, for the receipt sweep; null while NATS is not reachable. */
+  streamBounds(): Promise<StreamBounds | null> {
+    return this.queue.bounds();
+  }
+
   /** Why ingest would answer 503 now (NATS not reachable), for `/ready`; null when it can queue. */
   notReady(): string | null {
     return this.queue.notReady();
@@ -318,7 +324,13 @@ export class QueuedIngest {
   async process(msg: JsMsg): Promise<void> {
     const signer = msg.headers ? chunkSigner(this.options.signingKeys, msg.headers, msg.data) : null;
     if (!signer) {
-      this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message not signed by a SIEM, dropped");
+      // Its headers are not to be trusted, so no receipt is touched: the receipt sweep ends the receipt it was
+      // part of, if any, once the stream holds none of that body's messages. One line per message, with its
+      // stream sequence, to set beside the receipts the sweep ends.
+      this.options.log.error(
+        { stream: msg.info.stream, seq: msg.seq },
+        "event-ingest queue: a message not signed by a SIEM, dropped",
+      );
       // Acknowledged, so that it leaves the work queue (a terminated message would stay in it).
       msg.ack();
       countChunk("dropped");
@@ -327,8 +339,13 @@ export class QueuedIngest {
     if (signer === "previous") countPreviousSecretUse("ingest-chunk");
     const meta = chunkMeta(msg.headers);
     if (!meta) {
-      this.options.log.error({ seq: msg.seq }, "event-ingest queue: a message without valid chunk headers");
-      msg.term("no valid chunk headers");
+      this.options.log.error(
+        { stream: msg.info.stream, seq: msg.seq },
+        "event-ingest queue: a message without valid chunk headers, dropped",
+      );
+      // Acknowledged like an unsigned one: a terminated message would stay in the work queue, and the stream's
+      // first sequence with it (the receipt sweep waits for the stream to have moved past a body's messages).
+      msg.ack();
       countChunk("dropped");
       return;
     }
