@@ -20,6 +20,7 @@ import { AnalyticsRuleSigma1766850000000 } from "./1766850000000-analytics-rule-
 import { PlaybookSecretsRekey1766870000000 } from "./1766870000000-playbook-secrets-rekey";
 import { IngestReceipts1766890000000 } from "./1766890000000-ingest-receipts";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
+import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feeds";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -45,4 +46,5 @@ export const siemMigrations = [
   PlaybookSecretsRekey1766870000000,
   IngestReceipts1766890000000,
   OutboxRebases1766930000000,
+  ThreatIntelFeeds1766970000000,
 ];

@@ -14,6 +14,8 @@ import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
 import { IntelResolver } from "./modules/intel/intel.resolver";
+import { FeedsResolver, IndicatorFeedResolver } from "./modules/intel/feeds.resolver";
+import { intelTasks } from "./modules/intel/intel.tasks";
 import { EntityResolver, IncidentGraphResolver } from "./modules/investigation/investigation.resolver";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
@@ -87,6 +89,8 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       RulesResolver,
       SigmaResolver,
       IntelResolver,
+      FeedsResolver,
+      IndicatorFeedResolver,
       EntityResolver,
       IncidentGraphResolver,
       LiveResolver,
@@ -147,6 +151,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
     ...eventTasks(ds, log, config),
     ...ruleTasks(ds, log),
     ...automationTasks(ds, log, config),
+    ...intelTasks(ds, log, config),
   }),
   prepare: () => void loadRuleTemplates(),
   crontab: [EVENTS_CRONTAB, AUTOMATION_CRONTAB].join("\n"),
