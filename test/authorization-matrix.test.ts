@@ -22,7 +22,8 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  *   hunts, saved hunting queries, bookmarks);
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
- *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them);
+ *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them),
+ *   threat-intelligence (TAXII) feeds;
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
  * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
  *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).

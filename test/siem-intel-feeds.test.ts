@@ -258,6 +258,40 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
     expect((await indicators()).nodes.filter((i) => i.source === "Flaky feed")).toHaveLength(1);
   });
 
+  it("keeps the pages a failed poll stored, and the next poll goes on from there", async () => {
+    taxii.add(
+      "partial",
+      ...[1, 2, 3].map((n) => stixIndicator(`[ipv4-addr:value = '198.51.100.${210 + n}']`)),
+    );
+    const added = taxii.collections.get("partial")!;
+    taxii.failure = { kind: "status", status: 502, pagedOnly: true };
+    taxii.requests.length = 0;
+    const created = await create("Partial feed", "partial");
+    const cut = (await pollEnded(created.id, null, true))!;
+    expect(cut.status).toMatchObject({
+      lastError: "HTTP 502",
+      lastSuccessAt: null,
+      lastObjectCount: 2,
+      lastIndicatorCount: 2,
+      totalObjectCount: 2,
+      addedAfter: added[1].dateAdded,
+    });
+    expect((await indicators()).nodes.filter((i) => i.source === "Partial feed")).toHaveLength(2);
+
+    taxii.failure = null;
+    taxii.requests.length = 0;
+    ok(await platform.request(PollIntelFeedDocument, { id: created.id }, t.admin));
+    const resumed = (await pollEnded(created.id, cut.status))!;
+    expect(taxii.requests.map((r) => [r.addedAfter, r.next])).toEqual([[added[1].dateAdded, null]]);
+    expect(resumed.status).toMatchObject({
+      lastError: null,
+      lastObjectCount: 1,
+      totalObjectCount: 3,
+      totalIndicatorCount: 3,
+      addedAfter: added[2].dateAdded,
+    });
+  });
+
   it("keeps a deleted feed's indicators by default and revokes them when asked", async () => {
     taxii.add("keep", stixIndicator("[ipv4-addr:value = '198.51.100.201']"));
     taxii.add("revoke", stixIndicator("[ipv4-addr:value = '198.51.100.202']"));
@@ -389,6 +423,23 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
         ),
       ),
     ).toEqual(["name: another feed has this name"]);
+
+    // Text Postgres cannot store is refused where it comes in, not by a failing statement.
+    expect(
+      problems(
+        await platform.request(
+          CreateIntelFeedDocument,
+          {
+            input: {
+              ...input,
+              apiRoot: `${taxii.apiRoot}\u0000`,
+              auth: { kind: "BASIC", username: "a\ud800", password: "p" },
+            },
+          },
+          t.admin,
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/^apiRoot: /), expect.stringMatching(/^auth.username: /)]);
 
     const unknown = "0190a0a0-0000-7000-8000-00000000f00d";
     expect(codes(await platform.request(PollIntelFeedDocument, { id: unknown }, t.admin))).toEqual([

@@ -18,7 +18,8 @@ export interface StoredObject {
 
 /** How the server fails, when it does. */
 export type TaxiiFailure =
-  | { kind: "status"; status: number }
+  /** `pagedOnly`: only requests for a later page (with `next`) fail. */
+  | { kind: "status"; status: number; pagedOnly?: boolean }
   | { kind: "bad-json" }
   | { kind: "not-envelope" }
   | { kind: "huge"; bytes: number };
@@ -115,7 +116,8 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
     const objects = match ? state.collections.get(decodeURIComponent(match[1])) : undefined;
     if (!objects) return error(404, "Not Found");
     const failure = state.failure;
-    if (failure?.kind === "status") return error(failure.status, "Failure");
+    if (failure?.kind === "status" && (!failure.pagedOnly || seen.next))
+      return error(failure.status, "Failure");
     if (failure?.kind === "bad-json") return send(200, "{ this is not json");
     if (failure?.kind === "not-envelope") return send(200, JSON.stringify([{ type: "indicator" }]));
     if (failure?.kind === "huge")

@@ -362,10 +362,12 @@ export class FeedsService {
     if (!feedName || feedName.length > 256)
       problems.push({ field: "name", message: "must be 1 to 256 characters" });
     else if (textProblem(feedName)) problems.push({ field: "name", message: textProblem(feedName)! });
-    const rootProblem = apiRootProblem(d.apiRoot, {
-      requireHttps: this.settings.requireHttps,
-      allowPrivate: this.settings.allowPrivateTargets,
-    });
+    const rootProblem =
+      (typeof d.apiRoot === "string" && textProblem(d.apiRoot)) ||
+      apiRootProblem(d.apiRoot, {
+        requireHttps: this.settings.requireHttps,
+        allowPrivate: this.settings.allowPrivateTargets,
+      });
     if (rootProblem) problems.push({ field: "apiRoot", message: rootProblem });
     const collectionId = typeof d.collectionId === "string" ? d.collectionId.trim() : "";
     if (!collectionId || collectionId.length > 256 || /[\u0000-\u001f\u007f/]/.test(collectionId))
@@ -453,7 +455,8 @@ function authProblems(auth: TaxiiAuthInput, problems: InputProblem[]): StoredAut
         username.length < 1 ||
         username.length > 256 ||
         username.includes(":") ||
-        /[\u0000-\u001f]/.test(username)
+        /[\u0000-\u001f]/.test(username) ||
+        textProblem(username)
       )
         problems.push({ field: "auth.username", message: "must be 1 to 256 characters, without `:`" });
       secretOk("auth.password", auth.password);
