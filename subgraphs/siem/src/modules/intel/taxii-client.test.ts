@@ -154,5 +154,11 @@ describe("TAXII 2.1 client", () => {
       "2026-01-01T00:00:00.000123Z",
     );
     expect(laterTimestamp("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z")).toBe("2026-01-02T00:00:00Z");
+    // A header that is not a timestamp never becomes the cursor.
+    expect(laterTimestamp(null, "garbage")).toBeNull();
+    expect(laterTimestamp("2026-01-02T00:00:00Z", `2027-01-01T00:00:00Z${"0".repeat(100)}`)).toBe(
+      "2026-01-02T00:00:00Z",
+    );
+    expect(fallbackCursor([{ modified: "yesterday" }])).toBeNull();
   });
 });

@@ -226,17 +226,28 @@ function findCause(err: unknown): unknown {
   return current;
 }
 
-/** The later of two TAXII timestamps (RFC 3339 in UTC, compared as instants, then as text for precision). */
-export function laterTimestamp(a: string | null, b: string | null): string | null {
-  if (!a) return b;
-  if (!b) return a;
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (Number.isNaN(tb)) return a;
-  if (Number.isNaN(ta)) return b;
-  if (ta !== tb) return ta > tb ? a : b;
-  // Same millisecond: the longer fraction may hold microseconds the other lacks.
-  return b.length > a.length ? b : a;
+/** Whether a server's text is a timestamp usable as a cursor (RFC 3339, within reason). */
+function isTimestamp(text: string | null): text is string {
+  return (
+    typeof text === "string" &&
+    text.length <= 64 &&
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text) &&
+    !Number.isNaN(Date.parse(text))
+  );
+}
+
+/**
+ * The later of a cursor and a server's timestamp (compared as instants, then by the longer fraction, which may
+ * hold microseconds the other lacks). A server's text that is not a timestamp is ignored: the cursor never
+ * becomes something the next poll's `added_after` could not carry.
+ */
+export function laterTimestamp(cursor: string | null, candidate: string | null): string | null {
+  if (!isTimestamp(candidate)) return cursor;
+  if (!isTimestamp(cursor)) return candidate;
+  const a = Date.parse(cursor);
+  const b = Date.parse(candidate);
+  if (a !== b) return a > b ? cursor : candidate;
+  return candidate.length > cursor.length ? candidate : cursor;
 }
 
 /**
