@@ -142,9 +142,12 @@ async function main(): Promise<void> {
   try {
     const withDb: Config = { ...config, databaseUrl: db.url };
     await migrateAll(withDb, log);
-    // In development, playbook webhooks may call a receiver on this machine or network (unless the
-    // environment says otherwise); elsewhere non-public targets stay refused.
-    const devTargets = config.env === "development" ? { PLAYBOOK_ALLOW_PRIVATE_TARGETS: "true" } : {};
+    // In development, playbook webhooks may call a receiver, and TAXII feeds a server, on this machine or
+    // network (unless the environment says otherwise); elsewhere non-public targets stay refused.
+    const devTargets =
+      config.env === "development"
+        ? { PLAYBOOK_ALLOW_PRIVATE_TARGETS: "true", INTEL_FEED_ALLOW_PRIVATE_TARGETS: "true" }
+        : {};
     const env = { ...devTargets, ...process.env, DATABASE_URL: db.url };
     for (const service of SERVICES) {
       // Own process group: a terminal Ctrl-C reaches the supervisor, which stops services in order.

@@ -22,7 +22,8 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  *   hunts, saved hunting queries, bookmarks);
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
- *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them);
+ *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them),
+ *   threat-intelligence (TAXII) feeds;
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
  * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
  *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).
@@ -96,6 +97,7 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.automationRules": { access: "READER", call: `{ automationRules { __typename } }` },
   "Query.automationRule": { access: "READER", call: `{ automationRule(id: "${X}") { __typename } }` },
   "Query.automationRuns": { access: "READER", call: `{ automationRuns { __typename } }` },
+  "Query.threatIntelFeeds": { access: "READER", call: `{ threatIntelFeeds { __typename } }` },
   "Query.playbooks": { access: "READER", call: `{ playbooks { __typename } }` },
   "Query.playbook": { access: "READER", call: `{ playbook(id: "${X}") { __typename } }` },
   "Query.playbookRuns": { access: "READER", call: `{ playbookRuns { __typename } }` },
@@ -248,6 +250,22 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.importStixBundle": {
     access: "INGEST",
     call: `mutation { importStixBundle(bundle: {}) { __typename } }`,
+  },
+  "Mutation.createThreatIntelFeed": {
+    access: "ADMIN",
+    call: `mutation { createThreatIntelFeed(input: { name: "", apiRoot: "ftp://x", collectionId: "" }) { __typename } }`,
+  },
+  "Mutation.updateThreatIntelFeed": {
+    access: "ADMIN",
+    call: `mutation { updateThreatIntelFeed(input: { id: "${X}" }) { __typename } }`,
+  },
+  "Mutation.deleteThreatIntelFeed": {
+    access: "ADMIN",
+    call: `mutation { deleteThreatIntelFeed(input: { id: "${X}" }) { __typename } }`,
+  },
+  "Mutation.pollThreatIntelFeed": {
+    access: "ADMIN",
+    call: `mutation { pollThreatIntelFeed(id: "${X}") { __typename } }`,
   },
   "Mutation.createAnalyticsRule": {
     access: "ADMIN",

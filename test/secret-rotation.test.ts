@@ -401,7 +401,7 @@ describe("rotating the shared secrets without downtime", () => {
     expect(refused.http).toBe(503);
     expect(refused.reason).toMatch(
       new RegExp(
-        `^1 playbook secret\\(s\\) are sealed under a key this SIEM does not have \\(1 under "${oldKey}"\\)`,
+        `^1 stored secret\\(s\\) \\(playbook signing secrets, TAXII feed credentials\\) are sealed under a key this SIEM does not have \\(1 under "${oldKey}"\\)`,
       ),
     );
     expect(await byKey()).toEqual({ [`${oldKey} missing`]: 1 });
@@ -435,7 +435,7 @@ describe("rotating the shared secrets without downtime", () => {
     const keyId = derivedKey(NEW).id;
     expect(await watch.read()).toEqual([{ keyId, standing: "KEY_MISSING", secrets: 1 }]);
     expect(watch.notReady()).toMatch(
-      /^1 playbook secret\(s\) are sealed under a key this SIEM does not have/,
+      /^1 stored secret\(s\) \(playbook signing secrets, TAXII feed credentials\) are sealed under a key this SIEM does not have/,
     );
     expect(lines).toEqual([
       expect.objectContaining({
@@ -443,7 +443,7 @@ describe("rotating the shared secrets without downtime", () => {
         secrets: 1,
         missingKeys: { [keyId]: 1 },
         currentKeyId: box.currentKeyId,
-        msg: expect.stringMatching(/^playbook secrets are sealed under a key this SIEM does not have/),
+        msg: expect.stringMatching(/^stored secrets are sealed under a key this SIEM does not have/),
       }),
     ]);
     // The same again: not logged twice.

@@ -21,6 +21,7 @@ import { PlaybookSecretsRekey1766870000000 } from "./1766870000000-playbook-secr
 import { IngestReceipts1766890000000 } from "./1766890000000-ingest-receipts";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { IngestReceiptLastSeq1766960000000 } from "./1766960000000-ingest-receipt-last-seq";
+import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feeds";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -47,4 +48,5 @@ export const siemMigrations = [
   IngestReceipts1766890000000,
   OutboxRebases1766930000000,
   IngestReceiptLastSeq1766960000000,
+  ThreatIntelFeeds1766970000000,
 ];

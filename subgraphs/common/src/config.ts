@@ -183,6 +183,7 @@ const EnvShape = {
   SAFELIST_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
+  INTEL_FEED_ALLOW_PRIVATE_TARGETS: bool(false),
   PLAYBOOK_SECRET_KEYS: playbookKeyRing,
   PLAYBOOK_SECRET_KEYS_LOST: lostKeyIds,
   EVENT_INGEST_QUEUE: z.enum(["off", "nats"]).default("off"),
@@ -303,6 +304,12 @@ export interface Config {
    */
   playbookAllowPrivateTargets: boolean;
   /**
+   * Whether TAXII threat-intelligence feeds may be polled from loopback, private, link-local and other
+   * non-public addresses (off by default, for the same reason as playbooks; a separate switch because an
+   * internal TAXII server is common where internal webhook receivers are not wanted).
+   */
+  intelFeedAllowPrivateTargets: boolean;
+  /**
    * The key ring that encrypts playbook signing secrets at rest, newest first: the first key encrypts, the
    * others only decrypt (until the re-encryption job has moved every secret to the first). Empty: one key
    * derived from the internal token secret, as before the ring existed.
@@ -396,6 +403,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     safelistPath: e.SAFELIST_PATH,
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
+    intelFeedAllowPrivateTargets: e.INTEL_FEED_ALLOW_PRIVATE_TARGETS,
     playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
     playbookSecretLostKeyIds: e.PLAYBOOK_SECRET_KEYS_LOST,
     eventQueue: {

@@ -9,6 +9,7 @@ import type { EventIngest } from "./modules/events/event-ingest";
 import { EventRetentionService } from "./modules/events/event-retention.service";
 import { EventsService } from "./modules/events/events.service";
 import { IngestReceiptsService } from "./modules/events/ingest-receipts.service";
+import { FeedsService } from "./modules/intel/feeds.service";
 import { IntelService } from "./modules/intel/intel.service";
 import { InvestigationService } from "./modules/investigation/investigation.service";
 import { RulesService } from "./modules/rules/rules.service";
@@ -31,6 +32,7 @@ export interface SiemContext extends BaseContext {
     rules: RulesService;
     sigma: SigmaImportService;
     intel: IntelService;
+    feeds: FeedsService;
     investigation: InvestigationService;
     automation: AutomationService;
     playbooks: PlaybooksService;
@@ -80,6 +82,11 @@ export function createSiemContext(
       rules: new RulesService(base.db, base.identity),
       sigma: new SigmaImportService(base.db, base.identity),
       intel: new IntelService(base.db, base.identity),
+      feeds: new FeedsService(base.db, base.identity, {
+        secrets: secretBoxFor(config),
+        requireHttps: config.env === "production",
+        allowPrivateTargets: config.intelFeedAllowPrivateTargets,
+      }),
       investigation: new InvestigationService(base.db, base.identity),
       automation: new AutomationService(base.db, base.identity),
       playbooks: new PlaybooksService(base.db, base.identity, {

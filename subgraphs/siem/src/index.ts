@@ -19,6 +19,8 @@ import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
 import { ResourceRef, siemReferences } from "./references";
 import { IntelResolver } from "./modules/intel/intel.resolver";
+import { FeedsResolver, IndicatorFeedResolver } from "./modules/intel/feeds.resolver";
+import { intelTasks } from "./modules/intel/intel.tasks";
 import { EntityResolver, IncidentGraphResolver } from "./modules/investigation/investigation.resolver";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
@@ -109,6 +111,8 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       RulesResolver,
       SigmaResolver,
       IntelResolver,
+      FeedsResolver,
+      IndicatorFeedResolver,
       EntityResolver,
       IncidentGraphResolver,
       LiveResolver,
@@ -179,6 +183,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
     ...ingestQueueTasks(ds, log, config, queuedIngestFor(ds, log, config)),
     ...ruleTasks(ds, log),
     ...automationTasks(ds, log, config),
+    ...intelTasks(ds, log, config),
   }),
   prepare: () => void loadRuleTemplates(),
   crontab: [EVENTS_CRONTAB, INGEST_QUEUE_CRONTAB, AUTOMATION_CRONTAB].join("\n"),

@@ -10,6 +10,7 @@ import {
 import { handleAutomationEvent, type AutomationEvent } from "./automation-engine";
 import { AUTOMATION_EVENT_TASK } from "./automation.relay";
 import { attemptPlaybookRun, PLAYBOOK_RUN_TASK, type PlaybookRunnerDeps } from "./playbook-runner";
+import { feedSecretBinding } from "../intel/feeds.service";
 import { SecretBox, secretBinding } from "./secret-box";
 
 /** The job that seals every playbook secret under an older key of the ring again, with the current key. */
@@ -53,10 +54,26 @@ export interface RekeyResult {
   keyMissing: number;
 }
 
+/** A table of sealed secrets the key ring encrypts: playbook signing secrets, TAXII feed passwords and keys. */
+interface SealedTable {
+  table: string;
+  /** The primary key: the owner's id. */
+  idColumn: string;
+  /** What a secret of the table is bound to. */
+  binding: (tenantId: string, ownerId: string) => string;
+}
+
+/** Every table the key ring's rotation must move to the current key. */
+const SEALED_TABLES: readonly SealedTable[] = [
+  { table: "playbook_secrets", idColumn: "playbook_id", binding: secretBinding },
+  { table: "threat_intel_feed_secrets", idColumn: "feed_id", binding: feedSecretBinding },
+];
+
 /**
- * Seals every playbook secret held under an older key of the ring again with the current key, across tenants,
- * `REKEY_BATCH` per transaction (rows an admin is changing right now are skipped: that change seals them with
- * the current key anyway). Once it reports nothing left under an older key, that key can leave the ring.
+ * Seals every secret held under an older key of the ring again with the current key — playbook signing secrets
+ * and TAXII feed credentials — across tenants, `REKEY_BATCH` per transaction (rows an admin is changing right now
+ * are skipped: that change seals them with the current key anyway). Once it reports nothing left under an older
+ * key, that key can leave the ring.
  */
 export async function rekeyPlaybookSecrets(
   ds: DataSource,
@@ -64,47 +81,49 @@ export async function rekeyPlaybookSecrets(
   log: Logger,
 ): Promise<RekeyResult> {
   const result: RekeyResult = { rekeyed: 0, unreadable: 0, keyMissing: 0 };
-  let after = "00000000-0000-0000-0000-000000000000";
-  while (box.previousKeyIds.length > 0) {
-    const rows: Array<{ tenant_id: string; playbook_id: string; sealed: string; key_id: string }> =
-      await inSystemScope(ds, async (m) => {
-        const batch: Array<{ tenant_id: string; playbook_id: string; sealed: string; key_id: string }> =
-          await m.query(
-            `SELECT tenant_id, playbook_id, sealed, key_id FROM playbook_secrets
-              WHERE key_id = ANY($1::text[]) AND playbook_id > $2
-              ORDER BY playbook_id LIMIT $3 FOR UPDATE SKIP LOCKED`,
-            [box.previousKeyIds, after, REKEY_BATCH],
-          );
-        for (const row of batch) {
-          const binding = secretBinding(row.tenant_id, row.playbook_id);
-          const opened = box.open({ sealed: row.sealed, keyId: row.key_id }, binding);
-          if ("problem" in opened) {
-            result.unreadable++;
-            log.error(
-              { tenantId: row.tenant_id, playbookId: row.playbook_id, keyId: row.key_id },
-              "playbook secret does not decrypt with its key; an admin must set it again",
+  for (const { table, idColumn, binding: bindingOf } of SEALED_TABLES) {
+    let after = "00000000-0000-0000-0000-000000000000";
+    while (box.previousKeyIds.length > 0) {
+      const rows: Array<{ tenant_id: string; owner_id: string; sealed: string; key_id: string }> =
+        await inSystemScope(ds, async (m) => {
+          const batch: Array<{ tenant_id: string; owner_id: string; sealed: string; key_id: string }> =
+            await m.query(
+              `SELECT tenant_id, ${idColumn} AS owner_id, sealed, key_id FROM ${table}
+                WHERE key_id = ANY($1::text[]) AND ${idColumn} > $2
+                ORDER BY ${idColumn} LIMIT $3 FOR UPDATE SKIP LOCKED`,
+              [box.previousKeyIds, after, REKEY_BATCH],
             );
-            continue;
+          for (const row of batch) {
+            const binding = bindingOf(row.tenant_id, row.owner_id);
+            const opened = box.open({ sealed: row.sealed, keyId: row.key_id }, binding);
+            if ("problem" in opened) {
+              result.unreadable++;
+              log.error(
+                { tenantId: row.tenant_id, table, ownerId: row.owner_id, keyId: row.key_id },
+                "secret does not decrypt with its key; an admin must set it again",
+              );
+              continue;
+            }
+            const sealed = box.seal(opened.secret, binding);
+            // `set_at` stays: the secret is the same, only the key that encrypts it changed.
+            await m.query(
+              `UPDATE ${table} SET sealed = $3, key_id = $4 WHERE tenant_id = $1 AND ${idColumn} = $2`,
+              [row.tenant_id, row.owner_id, sealed.sealed, sealed.keyId],
+            );
+            result.rekeyed++;
           }
-          const sealed = box.seal(opened.secret, binding);
-          // `set_at` stays: the secret is the same, only the key that encrypts it changed.
-          await m.query(
-            `UPDATE playbook_secrets SET sealed = $3, key_id = $4 WHERE tenant_id = $1 AND playbook_id = $2`,
-            [row.tenant_id, row.playbook_id, sealed.sealed, sealed.keyId],
-          );
-          result.rekeyed++;
-        }
-        return batch;
-      });
-    if (rows.length < REKEY_BATCH) break;
-    after = rows[rows.length - 1].playbook_id;
+          return batch;
+        });
+      if (rows.length < REKEY_BATCH) break;
+      after = rows[rows.length - 1].owner_id;
+    }
+    const [missing] = await inSystemScope(ds, (m) =>
+      m.query(`SELECT count(*)::int AS n FROM ${table} WHERE key_id <> ALL($1::text[])`, [
+        [box.currentKeyId, ...box.previousKeyIds],
+      ]),
+    );
+    result.keyMissing += missing.n;
   }
-  const [missing] = await inSystemScope(ds, (m) =>
-    m.query(`SELECT count(*)::int AS n FROM playbook_secrets WHERE key_id <> ALL($1::text[])`, [
-      [box.currentKeyId, ...box.previousKeyIds],
-    ]),
-  );
-  result.keyMissing = missing.n;
   // A pass that found nothing to do (most of them, every 5 minutes) says so at debug level only.
   log[result.keyMissing || result.unreadable ? "warn" : result.rekeyed ? "info" : "debug"](
     { ...result, currentKeyId: box.currentKeyId },
@@ -122,7 +141,8 @@ export async function queuePlaybookSecretsRekey(ds: DataSource, box: SecretBox):
   if (box.previousKeyIds.length === 0) return false;
   return inSystemScope(ds, async (m) => {
     const [{ stale }] = (await m.query(
-      `SELECT EXISTS (SELECT 1 FROM playbook_secrets WHERE key_id = ANY($1::text[])) AS stale`,
+      `SELECT EXISTS (SELECT 1 FROM playbook_secrets WHERE key_id = ANY($1::text[]))
+           OR EXISTS (SELECT 1 FROM threat_intel_feed_secrets WHERE key_id = ANY($1::text[])) AS stale`,
       [box.previousKeyIds],
     )) as Array<{ stale: boolean }>;
     if (stale)

@@ -1,5 +1,6 @@
 /*
- * Which keys the stored playbook secrets are sealed under, as this SIEM's key ring sees them. A secret under a
+ * Which keys the stored secrets of the playbook key ring (playbook signing secrets, TAXII feed credentials) are
+ * sealed under, as this SIEM's key ring sees them. A secret under a
  * key the ring lacks cannot be opened: its playbook's webhooks fail. That happens when a key leaves the ring
  * (or INTERNAL_TOKEN_SECRET_PREVIOUS is removed) before every secret moved off it - for instance when, during a
  * rolling restart, a replica still on the outgoing key sealed a secret after the re-encryption job had run.
@@ -33,7 +34,11 @@ export async function countSecretsByKey(
   lostKeyIds: readonly string[],
 ): Promise<SecretKeyCount[]> {
   const rows: Array<{ key_id: string; n: number }> = await inSystemScope(ds, (m) =>
-    m.query(`SELECT key_id, count(*)::int AS n FROM playbook_secrets GROUP BY key_id ORDER BY key_id`),
+    m.query(
+      `SELECT key_id, count(*)::int AS n
+         FROM (SELECT key_id FROM playbook_secrets UNION ALL SELECT key_id FROM threat_intel_feed_secrets) s
+        GROUP BY key_id ORDER BY key_id`,
+    ),
   );
   return rows.map((r) => {
     const standing = box.standingOf(r.key_id);
@@ -72,7 +77,7 @@ export class SecretKeyWatch {
     if (this.stranded.length === 0) return null;
     const total = this.stranded.reduce((n, k) => n + k.secrets, 0);
     const keys = this.stranded.map((k) => `${k.secrets} under "${k.keyId}"`).join(", ");
-    return `${total} playbook secret(s) are sealed under a key this SIEM does not have (${keys}): their webhooks cannot be signed. Put the key back (PLAYBOOK_SECRET_KEYS, or the old INTERNAL_TOKEN_SECRET as INTERNAL_TOKEN_SECRET_PREVIOUS) and let playbook_secrets_rekey move them, or give it up in PLAYBOOK_SECRET_KEYS_LOST.`;
+    return `${total} stored secret(s) (playbook signing secrets, TAXII feed credentials) are sealed under a key this SIEM does not have (${keys}): their webhooks cannot be signed and their feeds cannot be polled. Put the key back (PLAYBOOK_SECRET_KEYS, or the old INTERNAL_TOKEN_SECRET as INTERNAL_TOKEN_SECRET_PREVIOUS) and let playbook_secrets_rekey move them, or give it up in PLAYBOOK_SECRET_KEYS_LOST.`;
   }
 
   /** Reads the counts again every SECRET_KEYS_CHECK_MS, and serves them on `/metrics`, until stopped. */
@@ -109,7 +114,7 @@ export class SecretKeyWatch {
             missingKeys: Object.fromEntries(this.stranded.map((k) => [k.keyId, k.secrets])),
             currentKeyId: this.box.currentKeyId,
           },
-          "playbook secrets are sealed under a key this SIEM does not have: their webhooks fail, and /ready answers 503 until the key is back or named in PLAYBOOK_SECRET_KEYS_LOST",
+          "stored secrets are sealed under a key this SIEM does not have: their webhooks and feed polls fail, and /ready answers 503 until the key is back or named in PLAYBOOK_SECRET_KEYS_LOST",
         );
       else if (this.reported !== "")
         this.log.info("playbook secrets: every stored secret opens with this SIEM's keys again");

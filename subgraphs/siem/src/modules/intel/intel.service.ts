@@ -10,7 +10,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import type { EntityManager } from "typeorm";
-import { parseStixBundle, type Observable } from "./stix";
+import { parseStixBundle, type Observable, type ParsedBundle } from "./stix";
 import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
 
 /** A page of indicators. */
@@ -43,6 +43,8 @@ function indicatorFromRow(row: Record<string, unknown>): ThreatIndicator {
     validUntil,
     revoked: row.revoked,
     active: !row.revoked && validFrom.getTime() <= now && (!validUntil || validUntil.getTime() > now),
+    source: row.source ?? null,
+    feedId: row.feed_id ?? null,
   });
 }
 
@@ -113,101 +115,124 @@ export class IntelService {
         parsed.problems.map((p) => ({ field: `bundle${p.path.slice(1)}`, message: p.message })),
       );
     }
-    const payload = Object.assign(new ImportStixBundlePayload(), {
-      createdCount: 0,
-      updatedCount: 0,
-      unchangedCount: 0,
-      skippedCount: parsed.skipped,
-      problems: parsed.problems.map((p) => Object.assign(new StixProblem(), p)),
-    });
-    if (parsed.indicators.length === 0) return payload;
-    return this.db.write(async (m) => {
-      // Rows are written in STIX id order, so two imports of overlapping bundles wait for each other instead of
-      // deadlocking (each would otherwise lock the rows in its own bundle's order).
-      const ind = [...parsed.indicators].sort((a, b) =>
-        a.stixId < b.stixId ? -1 : a.stixId > b.stixId ? 1 : 0,
-      );
-      // STIX revocation is permanent (producers must not version a revoked object again): a later version of a
-      // revoked indicator is left out, so a feed cannot bring a revoked indicator back by mistake.
-      const revoked: Array<{ stix_id: string; modified: Date }> = await m.query(
-        `SELECT stix_id, modified FROM threat_indicators WHERE tenant_id = $1 AND revoked AND stix_id = ANY($2::text[])`,
-        [this.identity.tenantId, ind.map((i) => i.stixId)],
-      );
-      const revokedAt = new Map(revoked.map((r) => [r.stix_id, r.modified.getTime()]));
-      for (const i of parsed.indicators) {
-        const at = revokedAt.get(i.stixId);
-        if (at !== undefined && !i.revoked && Date.parse(i.modified) > at) {
-          payload.problems.push(
-            Object.assign(new StixProblem(), {
-              path: i.path,
-              message: `${i.stixId} was revoked; revocation is permanent, so this later version is ignored`,
-            }),
-          );
-        }
-      }
-      const rows: Array<{ inserted: boolean; changed: boolean }> = await m.query(
-        `WITH input AS (
-           SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::boolean[], $9::int[],
-                                $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::boolean[], $15::timestamptz[], $16::timestamptz[])
-             AS i(id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types, valid_from, valid_until, revoked, created, modified)
-         )
-         INSERT INTO threat_indicators AS t (tenant_id, id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types,
-                                             valid_from, valid_until, revoked, created, modified)
-         SELECT $1, id, stix_id, name, description, pattern, groups, partial, confidence,
-                ARRAY(SELECT jsonb_array_elements_text(labels)), ARRAY(SELECT jsonb_array_elements_text(indicator_types)),
-                valid_from, valid_until, revoked, created, modified FROM input
-         ON CONFLICT (tenant_id, stix_id) DO UPDATE SET name = excluded.name, description = excluded.description, pattern = excluded.pattern,
-           groups = excluded.groups, partial = excluded.partial, confidence = excluded.confidence, labels = excluded.labels,
-           indicator_types = excluded.indicator_types, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
-           revoked = excluded.revoked, created = excluded.created, modified = excluded.modified, imported_at = now()
-           WHERE excluded.modified > t.modified AND NOT t.revoked
-         RETURNING (xmax = 0) AS inserted, true AS changed`,
-        [
-          this.identity.tenantId,
-          ind.map(() => newId()),
-          ind.map((i) => i.stixId),
-          ind.map((i) => i.name),
-          ind.map((i) => i.description),
-          ind.map((i) => i.pattern),
-          ind.map((i) => JSON.stringify(i.groups)),
-          ind.map((i) => i.partial),
-          ind.map((i) => i.confidence),
-          ind.map((i) => JSON.stringify(i.labels)),
-          ind.map((i) => JSON.stringify(i.indicatorTypes)),
-          ind.map((i) => i.validFrom),
-          ind.map((i) => i.validUntil),
-          ind.map((i) => i.revoked),
-          ind.map((i) => i.created),
-          ind.map((i) => i.modified),
-        ],
-      );
-      payload.createdCount = rows.filter((r) => r.inserted).length;
-      payload.updatedCount = rows.length - payload.createdCount;
-      payload.unchangedCount = ind.length - rows.length;
-      if (rows.length) {
-        // Last, so the counter row is held only until commit: processes rebuild their indexes when it moves.
-        await bumpIndicatorVersion(m, this.identity.tenantId);
-        await writeOutbox(m, [
-          {
-            tenantId: this.identity.tenantId,
-            topic: "intel.indicators.changed",
-            key: this.identity.tenantId,
-            payload: { created: payload.createdCount, updated: payload.updatedCount },
-          },
-        ]);
-      }
-      await writeAudit(m, this.identity, [
-        {
-          action: "intel.stix.import",
-          target: "threat_indicators",
-          details: {
-            created: payload.createdCount,
-            updated: payload.updatedCount,
-            problems: payload.problems.length,
-          },
-        },
-      ]);
-      return payload;
-    });
+    if (parsed.indicators.length === 0) return payloadOf(parsed);
+    return this.db.write((m) => storeIndicators(m, this.identity, parsed, null));
   }
+}
+
+/** Where stored indicators came from: a TAXII feed (its id and name), or null for `importStixBundle`. */
+export type IndicatorSource = { feedId: string; name: string } | null;
+
+/** The payload of an import before anything is stored: the parser's problems and skipped objects. */
+function payloadOf(parsed: ParsedBundle): ImportStixBundlePayload {
+  return Object.assign(new ImportStixBundlePayload(), {
+    createdCount: 0,
+    updatedCount: 0,
+    unchangedCount: 0,
+    skippedCount: parsed.skipped,
+    problems: parsed.problems.map((p) => Object.assign(new StixProblem(), p)),
+  });
+}
+
+/**
+ * Stores a parsed bundle's indicators for `identity`'s tenant in the caller's transaction: new ones are added,
+ * newer versions replace older ones (by STIX id and `modified`), revoked ones stay revoked, and the tenant's
+ * indicator version moves so every process rebuilds its index. The one path of `importStixBundle` and of TAXII
+ * feed polls, so both validate, version and revoke alike. `source` is recorded on each indicator it changes.
+ */
+export async function storeIndicators(
+  m: EntityManager,
+  identity: Identity,
+  parsed: ParsedBundle,
+  source: IndicatorSource,
+): Promise<ImportStixBundlePayload> {
+  const payload = payloadOf(parsed);
+  if (parsed.indicators.length === 0) return payload;
+  // Rows are written in STIX id order, so two imports of overlapping bundles wait for each other instead of
+  // deadlocking (each would otherwise lock the rows in its own bundle's order).
+  const ind = [...parsed.indicators].sort((a, b) => (a.stixId < b.stixId ? -1 : a.stixId > b.stixId ? 1 : 0));
+  // STIX revocation is permanent (producers must not version a revoked object again): a later version of a
+  // revoked indicator is left out, so a feed cannot bring a revoked indicator back by mistake.
+  const revoked: Array<{ stix_id: string; modified: Date }> = await m.query(
+    `SELECT stix_id, modified FROM threat_indicators WHERE tenant_id = $1 AND revoked AND stix_id = ANY($2::text[])`,
+    [identity.tenantId, ind.map((i) => i.stixId)],
+  );
+  const revokedAt = new Map(revoked.map((r) => [r.stix_id, r.modified.getTime()]));
+  for (const i of parsed.indicators) {
+    const at = revokedAt.get(i.stixId);
+    if (at !== undefined && !i.revoked && Date.parse(i.modified) > at) {
+      payload.problems.push(
+        Object.assign(new StixProblem(), {
+          path: i.path,
+          message: `${i.stixId} was revoked; revocation is permanent, so this later version is ignored`,
+        }),
+      );
+    }
+  }
+  const rows: Array<{ inserted: boolean; changed: boolean }> = await m.query(
+    `WITH input AS (
+         SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::boolean[], $9::int[],
+                              $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::boolean[], $15::timestamptz[], $16::timestamptz[])
+           AS i(id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types, valid_from, valid_until, revoked, created, modified)
+       )
+       INSERT INTO threat_indicators AS t (tenant_id, id, stix_id, name, description, pattern, groups, partial, confidence, labels, indicator_types,
+                                           valid_from, valid_until, revoked, created, modified, feed_id, source)
+       SELECT $1, id, stix_id, name, description, pattern, groups, partial, confidence,
+              ARRAY(SELECT jsonb_array_elements_text(labels)), ARRAY(SELECT jsonb_array_elements_text(indicator_types)),
+              valid_from, valid_until, revoked, created, modified, $17::uuid, $18::text FROM input
+       ON CONFLICT (tenant_id, stix_id) DO UPDATE SET name = excluded.name, description = excluded.description, pattern = excluded.pattern,
+         groups = excluded.groups, partial = excluded.partial, confidence = excluded.confidence, labels = excluded.labels,
+         indicator_types = excluded.indicator_types, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+         revoked = excluded.revoked, created = excluded.created, modified = excluded.modified, imported_at = now(),
+         feed_id = excluded.feed_id, source = excluded.source
+         WHERE excluded.modified > t.modified AND NOT t.revoked
+       RETURNING (xmax = 0) AS inserted, true AS changed`,
+    [
+      identity.tenantId,
+      ind.map(() => newId()),
+      ind.map((i) => i.stixId),
+      ind.map((i) => i.name),
+      ind.map((i) => i.description),
+      ind.map((i) => i.pattern),
+      ind.map((i) => JSON.stringify(i.groups)),
+      ind.map((i) => i.partial),
+      ind.map((i) => i.confidence),
+      ind.map((i) => JSON.stringify(i.labels)),
+      ind.map((i) => JSON.stringify(i.indicatorTypes)),
+      ind.map((i) => i.validFrom),
+      ind.map((i) => i.validUntil),
+      ind.map((i) => i.revoked),
+      ind.map((i) => i.created),
+      ind.map((i) => i.modified),
+      source?.feedId ?? null,
+      source?.name ?? null,
+    ],
+  );
+  payload.createdCount = rows.filter((r) => r.inserted).length;
+  payload.updatedCount = rows.length - payload.createdCount;
+  payload.unchangedCount = ind.length - rows.length;
+  if (rows.length) {
+    // Last, so the counter row is held only until commit: processes rebuild their indexes when it moves.
+    await bumpIndicatorVersion(m, identity.tenantId);
+    await writeOutbox(m, [
+      {
+        tenantId: identity.tenantId,
+        topic: "intel.indicators.changed",
+        key: identity.tenantId,
+        payload: { created: payload.createdCount, updated: payload.updatedCount },
+      },
+    ]);
+  }
+  await writeAudit(m, identity, [
+    {
+      action: "intel.stix.import",
+      target: source ? `threat_intel_feed:${source.feedId}` : "threat_indicators",
+      details: {
+        created: payload.createdCount,
+        updated: payload.updatedCount,
+        problems: payload.problems.length,
+      },
+    },
+  ]);
+  return payload;
 }

@@ -55,6 +55,16 @@ export class ThreatIndicator {
 
   @Field({ description: "True when valid now and not revoked." })
   active: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Where this version came from: the name of the TAXII feed that stored it (kept after the feed is deleted); null for `importStixBundle`.",
+  })
+  source: string | null;
+
+  /** The feed that stored this version, while it exists (resolved as `feed`). */
+  feedId: string | null;
 }
 
 /** A problem found in an imported bundle. */
