@@ -12,6 +12,7 @@ import {
 } from "./__generated__/graphql";
 import { createLogger, inTenant, Role } from "../subgraphs/common/src";
 import { rekeyPlaybookSecrets } from "../subgraphs/siem/src/modules/automation/automation.tasks";
+import { countSecretsByKey } from "../subgraphs/siem/src/modules/automation/secret-keys";
 import { derivedKey, SecretBox } from "../subgraphs/siem/src/modules/automation/secret-box";
 import { codes, problems } from "./utils/errors";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -332,6 +333,12 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
     const moved = await rekeyPlaybookSecrets(ds, new SecretBox([other, running]), log);
     expect(moved.rekeyed).toBeGreaterThanOrEqual(1);
     expect((await feed(created.id))?.auth.secretStatus).toBe("KEY_MISSING");
+    // The SIEM's stranded-key check (/ready, rampart_playbook_secrets) counts feed credentials too.
+    expect(await countSecretsByKey(ds, new SecretBox([running]), [])).toContainEqual({
+      keyId: "2027-01",
+      standing: "KEY_MISSING",
+      secrets: moved.rekeyed,
+    });
     ok(await platform.request(PollIntelFeedDocument, { id: created.id }, t.admin));
     const failed = (await pollEnded(created.id, first.status, true))!;
     expect(failed.status.lastError).toMatch(
