@@ -222,7 +222,7 @@ function describe(err: unknown): { name: string; message: string } {
 }
 
 /** The innermost cause of an error (undici wraps connection errors), or our refusal on the way. */
-function findCause(err: unknown): unknown {
+export function findCause(err: unknown): unknown {
   let current = err;
   for (let i = 0; i < 5; i++) {
     if (current instanceof TargetRefusedError) return current;

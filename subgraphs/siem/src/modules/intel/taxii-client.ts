@@ -10,7 +10,13 @@
  */
 import { isIP } from "node:net";
 import { Agent, request } from "undici";
-import { guardedLookup, isPublicAddress, TargetRefusedError, webhookUrlProblem } from "../automation/webhook";
+import {
+  findCause,
+  guardedLookup,
+  isPublicAddress,
+  TargetRefusedError,
+  webhookUrlProblem,
+} from "../automation/webhook";
 
 /** The media type of TAXII 2.1 answers, asked for in `Accept`. */
 export const TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1";
@@ -211,19 +217,6 @@ export function readEnvelope(value: unknown): Omit<TaxiiPage, "dateAddedLast"> |
   const next = typeof envelope.next === "string" && envelope.next ? envelope.next : null;
   if (more && !next) return "the envelope says more objects follow but gives no next";
   return { objects: (envelope.objects as unknown[] | undefined) ?? [], more, next };
-}
-
-/** The innermost cause of an error (undici wraps connection errors), or our refusal on the way. */
-function findCause(err: unknown): unknown {
-  let current = err;
-  for (let i = 0; i < 5; i++) {
-    if (current instanceof TargetRefusedError) return current;
-    const cause =
-      typeof current === "object" && current !== null ? (current as { cause?: unknown }).cause : undefined;
-    if (!cause) break;
-    current = cause;
-  }
-  return current;
 }
 
 /** Whether a server's text is a timestamp usable as a cursor (RFC 3339, within reason). */
