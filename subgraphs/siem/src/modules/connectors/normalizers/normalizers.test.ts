@@ -856,6 +856,59 @@ describe("WINDOWS_SECURITY", () => {
     expect(Buffer.from(encoded, "base64").toString("utf16le")).toContain("http://198.51.100.23/stage2.ps1");
   });
 
+  it("names the account a new process runs as and its integrity level as Sysmon does", () => {
+    const processOf = (image: string, subject: string) =>
+      by(4688).find((e) => {
+        const p = e.attributes.process as { path?: string };
+        return p.path?.endsWith(image) && (e.attributes.subject as { name: string }).name === subject;
+      })?.attributes.process;
+    // The target is the NULL SID: the process runs as its creator.
+    expect(processOf("\\whoami.exe", "svc-sql")).toMatchObject({
+      account: "CORP\\svc-sql",
+      integrity: "S-1-16-12288",
+      integrity_level: "High",
+      pid: 0x1fa8,
+    });
+    // Started by LocalSystem (named by the computer's account) as LocalSystem.
+    expect(processOf("\\whoami.exe", "WS-FIN-042$")).toMatchObject({
+      account: "NT AUTHORITY\\SYSTEM",
+      integrity_level: "System",
+    });
+    // Started by LocalSystem as the target account the record names.
+    expect(processOf("\\svchost.exe", "WS-FIN-042$")).toMatchObject({
+      account: "NT AUTHORITY\\LOCAL SERVICE",
+      user: { name: "LOCAL SERVICE", domain: "NT AUTHORITY" },
+      parent_process: { name: "services.exe", pid: 0x2c4 },
+    });
+    const record = (data: Record<string, unknown>, version?: number) =>
+      ok(
+        normalize("WINDOWS_SECURITY", {
+          EventID: 4688,
+          Version: version,
+          TimeCreated: "2026-11-20T08:00:00Z",
+          Computer: "WS-7",
+          EventRecordID: 9,
+          EventData: {
+            SubjectUserSid: "S-1-5-21-1-2-3-1001",
+            SubjectUserName: "eve",
+            SubjectDomainName: "WS-7",
+            NewProcessName: "C:\\Windows\\System32\\cmd.exe",
+            ...data,
+          },
+        }),
+      ).attributes.process as Record<string, unknown>;
+    // Before Windows 10 a record has no target: a service started as another account would pass for its creator's.
+    expect(record({ MandatoryLabel: "S-1-16-8192" }, 1)).toMatchObject({ integrity_level: "Medium" });
+    expect(record({}, 1).account).toBeUndefined();
+    expect(record({ TargetUserSid: "S-1-0-0", TargetUserName: "-" }).account).toBe("WS-7\\eve");
+    expect(record({}, 2).account).toBe("WS-7\\eve");
+    // Without a domain there is no DOMAIN\user to compare; Low may be an AppContainer process, which Sysmon names so.
+    expect(record({ SubjectDomainName: "-", MandatoryLabel: "S-1-16-4096" }, 2)).not.toHaveProperty(
+      "account",
+    );
+    expect(record({ MandatoryLabel: "S-1-16-4096" }, 2)).not.toHaveProperty("integrity_level");
+  });
+
   it("maps account, group membership and log-cleared events", () => {
     expect(by(4720)[0]).toMatchObject({
       class_uid: 3001,

@@ -4,7 +4,9 @@
  * under `System`, and the event's fields under `EventData` (an object, or `[{ Name, Value }]`) or, for 1102,
  * `UserData.LogFileCleared` →
  * - 4624 / 4625 / 4634 / 4647 (logon, failed logon, logoff) → OCSF Authentication (3002);
- * - 4688 (a new process) → OCSF Process Activity (1007, Launch) with `attributes.process.cmd_line`;
+ * - 4688 (a new process) → OCSF Process Activity (1007, Launch) with `attributes.process`: its path, command line,
+ *   process ids in decimal, parent, `account` (the `DOMAIN\user` it runs as) and `integrity_level` (named as Sysmon
+ *   names it), which Sigma's `process_creation` rules read;
  * - 4720, 4722–4726, 4738, 4740, 4767 (user accounts) → OCSF Account Change (3001);
  * - 4728 / 4732 / 4756 and 4729 / 4733 / 4757 (a member added to / removed from a security group) → OCSF Group
  *   Management (3006, Add User / Remove User) with `attributes.group`;
@@ -148,6 +150,39 @@ function account(name: unknown, domain: unknown): string | null {
   if (!user) return null;
   const dom = field(domain);
   return dom ? `${dom}\\${user}` : user;
+}
+
+/**
+ * The integrity level Sysmon names a 4688 `MandatoryLabel` by. Low is left out: Sysmon calls a low-integrity
+ * AppContainer process's level `AppContainer`, and 4688 does not say whether a process is one.
+ */
+const INTEGRITY_LEVELS: Record<string, string> = {
+  "S-1-16-8192": "Medium",
+  "S-1-16-12288": "High",
+  "S-1-16-16384": "System",
+};
+
+/** The NULL SID: 4688 names no target account (the new process runs as its creator). */
+const NULL_SID = "S-1-0-0";
+/** The LocalSystem account, which 4688 names by the computer's account (`CORP\WS01$`). */
+const LOCAL_SYSTEM_SID = "S-1-5-18";
+
+/**
+ * The account a new process (4688) runs as, written `DOMAIN\user` as Sysmon's `User`: the target account when the
+ * record names one (Windows 10 / Server 2016 and later write the target fields, the NULL SID when the process
+ * runs as its creator), else the creator (the subject). Null when the record has no target fields (older
+ * Windows: a service started as another account would be taken for its creator's) or a name or domain is
+ * missing. LocalSystem is `NT AUTHORITY\SYSTEM`, as Sysmon names it on an English system.
+ */
+function processAccount(data: Json, version: number | null): string | null {
+  if ((version === null || version < 2) && data.TargetUserSid === undefined) return null;
+  const targetSid = field(data.TargetUserSid);
+  const named = field(data.TargetUserName) !== null && targetSid !== NULL_SID;
+  const sid = named ? targetSid : field(data.SubjectUserSid);
+  if (sid?.toUpperCase() === LOCAL_SYSTEM_SID) return "NT AUTHORITY\\SYSTEM";
+  const user = field(named ? data.TargetUserName : data.SubjectUserName);
+  const domain = field(named ? data.TargetDomainName : data.SubjectDomainName);
+  return user && domain ? `${domain}\\${user}` : null;
 }
 
 /** The file name of a Windows path (`C:\Windows\System32\cmd.exe` → `cmd.exe`). */
@@ -295,6 +330,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
           cmd_line: cmdLine,
           file: compactOrUndefined({ name: baseName(path), path }),
           integrity: field(data.MandatoryLabel),
+          integrity_level: INTEGRITY_LEVELS[field(data.MandatoryLabel)?.toUpperCase() ?? ""],
           token_elevation: field(data.TokenElevationType),
           parent_process: compactOrUndefined({
             name: baseName(parent),
@@ -305,6 +341,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
             name: field(data.TargetUserName),
             domain: field(data.TargetDomainName),
           }),
+          account: processAccount(data, integer(record.Version)),
         }),
       },
     });
