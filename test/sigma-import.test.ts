@@ -220,15 +220,38 @@ describe("Sigma import", () => {
   it("imports Windows process_creation rules that alert on the 4688 records ingested through the gateway, with the host, account and process", async () => {
     const tenant = "sigma-process-creation";
     const cases = SIGMA_SEMANTICS.filter((c) => c.name.startsWith("Windows process creation:"));
-    expect(cases).toHaveLength(4);
+    expect(cases).toHaveLength(5);
     const yaml = cases.map((c) => c.yaml).join("---\n");
     const payload = await imported(tenant, yaml, { kind: "NRT", enabled: true });
-    expect(payload.results.map((r) => [r.title, r.status, r.problems])).toEqual([
-      ["Whoami Utility Execution", "CREATED", []],
-      ["Run Whoami as SYSTEM", "CREATED", []],
-      ["Suspicious Encoded PowerShell Command Line", "CREATED", []],
-      ["Suspicious Download Via Certutil.EXE", "CREATED", []],
+    expect(payload.results.map((r) => [r.title, r.status, r.problems, r.notes])).toEqual([
+      ["Whoami Utility Execution", "CREATED", [], []],
+      ["Run Whoami as SYSTEM", "CREATED", [], []],
+      ["Suspicious Encoded PowerShell Command Line", "CREATED", [], []],
+      ["Suspicious Download Via Certutil.EXE", "CREATED", [], []],
+      // Its OriginalFileName alternative to Image: a 4688 record has no such field, so it never matches.
+      [
+        "New User Created Via Net.EXE",
+        "CREATED",
+        [],
+        [
+          "OriginalFileName is not kept for windows/process_creation events: treated as absent, so the alternatives that need it never match.",
+        ],
+      ],
     ]);
+    expect(payload.results[4].rule!.definition.filter).toEqual({
+      all: [
+        { field: "connector", op: "eq", value: "WINDOWS_SECURITY" },
+        { field: "class_uid", op: "eq", value: 1007 },
+        {
+          any: [
+            { field: "attributes.event_data.NewProcessName", op: "endsWith", value: "\\net.exe" },
+            { field: "attributes.event_data.NewProcessName", op: "endsWith", value: "\\net1.exe" },
+          ],
+        },
+        { field: "attributes.event_data.CommandLine", op: "contains", value: "user" },
+        { field: "attributes.event_data.CommandLine", op: "contains", value: "add" },
+      ],
+    });
     const ingestor = await platform.token([Role.INGESTOR], tenant);
     expect((await ingestFixture(platform, ingestor, "WINDOWS_SECURITY")).status).toBe(200);
 
@@ -251,6 +274,18 @@ describe("Sigma import", () => {
           { type: "PROCESS", value: "whoami.exe" },
         ],
       }),
+      // net.exe by its Image; the same account's `net localgroup … /add` (08:46:40) adds no user.
+      {
+        title: "New User Created Via Net.EXE",
+        tactics: ["Persistence"],
+        techniques: ["T1136.001"],
+        entities: [
+          { type: "HOST", value: jump },
+          { type: "ACCOUNT", value: "CORP\\svc-sql" },
+          { type: "PROCESS", value: "net user support_tmp Winter2026! /add" },
+          { type: "PROCESS", value: "net.exe" },
+        ],
+      },
       {
         title: "Suspicious Download Via Certutil.EXE",
         tactics: ["DefenseEvasion"],

@@ -6,7 +6,10 @@
  *
  * A field is listed only where its value in our event equals the value in the record Sigma describes (the
  * normalisers trim text and drop empty strings, so an empty value and a missing one are the same here); a field
- * we do not keep is not listed, and a rule using it is rejected rather than silently never matching.
+ * we do not keep is not listed, and is absent from every event of the source: the translator evaluates a rule's
+ * conditions on it as Sigma does on an event without it, and rejects the rule when that leaves it matching no
+ * event or every event (sigma.ts). A source whose records may hold fields it does not list says so (`unlisted`):
+ * there an unlisted name is rejected, not taken as absent.
  */
 import type { ConnectorKind } from "../events/event.model";
 import { OCSF_CLASS } from "../events/event.model";
@@ -51,6 +54,12 @@ export interface SigmaLogsource {
   prefixes: Record<string, string>;
   /** Entities every alert of a rule on this source carries (a summarised rule has only its `by` fields). */
   entities: EntityMapping[];
+  /**
+   * Where the records may hold a field this source does not list, when they may (a rule naming one is then
+   * rejected rather than evaluated as if the field were absent, with this in its reason, `<Name>` the field's
+   * name); unset where an unlisted field is in none of our events.
+   */
+  unlisted?: string;
 }
 
 const text = (field: string, entity?: EntityType): SigmaFieldTarget => ({ type: "text", field, entity });
@@ -458,11 +467,15 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
       { entityType: "ACCOUNT", field: "actor_user" },
       { entityType: "IP", field: "src_ip" },
     ],
+    // The normaliser keeps a record's whole EventData: a field not listed may well be there.
+    unlisted:
+      "a Security record's EventData may hold it, so it is not taken as absent; name it EventData.<Name>",
   },
   {
     // Sysmon's process creation (event 1) as Windows' own 4688 records it: only what 4688 holds with the value
     // Sysmon gives it. Hashes, OriginalFileName, Company, Product, Description, CurrentDirectory, LogonGuid,
-    // ParentCommandLine… are not in a 4688 record, so a rule using them is rejected.
+    // ParentCommandLine… are not in a 4688 record, so a rule's conditions on them are those on a missing field
+    // (`OriginalFileName: certutil.exe` never holds, so an alternative to `Image` that needs it never matches).
     name: "windows/process_creation",
     logsource: { product: "windows", category: "process_creation" },
     connector: "WINDOWS_SECURITY",

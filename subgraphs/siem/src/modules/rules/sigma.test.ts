@@ -1223,7 +1223,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
     expect(fires("    Computer|startswith: 'ws-7.'", low)).toBe(true);
   });
 
-  it("refuses the fields a 4688 record does not have, naming them", () => {
+  it("refuses a selection that needs fields a 4688 record does not have, naming them: it could never match", () => {
     const problems = rejection(y`
       ${PROCESS_CREATION}detection:
         selection:
@@ -1238,7 +1238,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
     `);
     expect(problems).toHaveLength(7);
     expect(problems[0]).toBe(
-      "UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer)",
+      "UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer): with the fields not kept (OriginalFileName, Hashes, ParentCommandLine, CurrentDirectory, Company, LogonGuid, EventID) absent, the condition holds for no event, so the rule could never match",
     );
     expect(problems.map((p) => p.split(":")[0])).toEqual(
       [
@@ -1251,6 +1251,279 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         "EventID",
       ].map((key) => `UNSUPPORTED_FIELD detection.selection.${key}`),
     );
+  });
+
+  describe("fields a 4688 record does not have: absent, as Sigma evaluates them on an event without the field", () => {
+    const CERTUTIL = created(
+      "C:\\Windows\\System32\\certutil.exe",
+      "certutil.exe -urlcache -f http://198.51.100.23/a.bin",
+    );
+    const process = [connector("WINDOWS_SECURITY"), { field: "class_uid", op: "eq", value: 1007 }];
+    const image = (name: string) => ({
+      field: "attributes.event_data.NewProcessName",
+      op: "endsWith",
+      value: `\\${name}`,
+    });
+    const KNOWN =
+      "known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer";
+    const NOTE = (field: string, what: string) =>
+      `${field} is not kept for windows/process_creation events: treated as absent, so ${what}.`;
+    /** A process creation rule of these search identifiers and condition. */
+    const rule = (identifiers: string, condition: string) =>
+      `${PROCESS_CREATION}detection:\n${identifiers}\n  condition: ${condition}\n`;
+
+    it("imports SigmaHQ's usual Image-or-OriginalFileName selection on its Image alternative, with a note", () => {
+      const result = one(y`
+        ${PROCESS_CREATION}detection:
+          selection_img:
+            - Image|endswith: '\\certutil.exe'
+            - OriginalFileName: 'CertUtil.exe'
+          selection_cli:
+            CommandLine|contains: 'urlcache'
+          condition: all of selection_*
+      `);
+      expect(result.problems).toEqual([]);
+      expect(result.spec!.filter).toEqual({
+        all: [
+          ...process,
+          image("certutil.exe"),
+          { field: "attributes.event_data.CommandLine", op: "contains", value: "urlcache" },
+        ],
+      });
+      expect(result.notes).toEqual([NOTE("OriginalFileName", "the alternatives that need it never match")]);
+      const test = compileFilterToPredicate(result.spec!.filter);
+      expect(test(CERTUTIL)).toBe(true);
+      expect(test(WHOAMI)).toBe(false);
+    });
+
+    it("takes each kind of condition on such a field as its value on an event without it", () => {
+      // `selection and unkept`: the Image selection when the entry holds without the field, never when it does not.
+      const cases: Array<[string, boolean]> = [
+        ["OriginalFileName: 'CertUtil.exe'", false],
+        ["OriginalFileName: ''", false],
+        ["OriginalFileName: '*'", false],
+        ["OriginalFileName|startswith: 'cert?'", false],
+        ["Hashes|contains|all:\n      - 'SHA256='\n      - 'IMPHASH='", false],
+        ["Hashes|re: '^[0-9A-F]{64}$'", false],
+        ["TerminalSessionId|gt: 0", false],
+        ["ParentCommandLine|windash|contains: ' -enc '", false],
+        ["OriginalFileName|exists: true", false],
+        ["OriginalFileName:\n      - 'CertUtil.exe'\n      - 'certutil.exe'", false],
+        ["OriginalFileName|all:\n      - 'CertUtil.exe'\n      - null", false],
+        ["OriginalFileName: null", true],
+        ["OriginalFileName:\n      - 'CertUtil.exe'\n      - null", true],
+        ["OriginalFileName|exists: false", true],
+        ["OriginalFileName|neq: 'CertUtil.exe'", true],
+      ];
+      for (const [entry, holds] of cases) {
+        const result = one(
+          rule(
+            `  selection:\n    Image|endswith: '\\certutil.exe'\n  unkept:\n    ${entry}`,
+            "selection and unkept",
+          ),
+        );
+        const field = entry.split(/[|:]/)[0];
+        expect([entry, result.problems.map((p) => `${p.code} ${p.path.split("|")[0]}`)]).toEqual([
+          entry,
+          holds ? [] : [`UNSUPPORTED_FIELD detection.unkept.${field}`],
+        ]);
+        if (holds) {
+          expect(result.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
+          expect(result.notes).toEqual([
+            NOTE(field, "its conditions that ask for it to be missing (in unkept) hold for every event"),
+          ]);
+        }
+      }
+    });
+
+    it("refuses a rule the absent field leaves matching no event, or every event, naming the field", () => {
+      expect(rejection(rule("  selection:\n    OriginalFileName: 'CertUtil.exe'", "not selection"))).toEqual([
+        `UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (${KNOWN}): with it absent, the condition holds for every event, so the rule would match every windows/process_creation event`,
+      ]);
+      expect(rejection(rule("  selection:\n    OriginalFileName: null", "selection"))).toEqual([
+        expect.stringMatching(/the condition holds for every event, so the rule would match every/),
+      ]);
+      // An AND of a kept field and an absent one never holds.
+      expect(
+        rejection(
+          rule(
+            "  selection_img:\n    Image|endswith: '\\certutil.exe'\n  selection_orig:\n    OriginalFileName: 'CertUtil.exe'\n  selection_hash:\n    - Hashes|contains: 'SHA256=0EB3'\n    - Imphash: 'a3c2'",
+            "all of selection_*",
+          ),
+        ),
+      ).toEqual(
+        [
+          "selection_orig.OriginalFileName",
+          "selection_hash[0].Hashes|contains",
+          "selection_hash[1].Imphash",
+        ].map(
+          (path) =>
+            `UNSUPPORTED_FIELD detection.${path}: field ${path.split(".")[1].split("|")[0]} is not kept for windows/process_creation events (${KNOWN}): with the fields not kept (OriginalFileName, Hashes, Imphash) absent, the condition holds for no event, so the rule could never match`,
+        ),
+      );
+    });
+
+    it("drops the alternatives that need the field from 1 of a pattern, and leaves identifiers the condition does not use alone", () => {
+      const result = one(
+        rule(
+          "  selection_img:\n    Image|endswith: '\\certutil.exe'\n  selection_orig:\n    OriginalFileName: 'CertUtil.exe'\n  unused:\n    Company: Microsoft Corporation",
+          "1 of selection_*",
+        ),
+      );
+      expect(result.problems).toEqual([]);
+      expect(result.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
+      // Company is in an identifier the condition does not use: nothing is assumed of it.
+      expect(result.notes).toEqual([NOTE("OriginalFileName", "the alternatives that need it never match")]);
+    });
+
+    it("imports a rule whose filter needs only the absent field: the filter never excludes an event, as Sigma evaluates it here", () => {
+      // The filter drops what it names where the field is recorded; a 4688 record never has it, so it drops nothing.
+      const result = one(
+        rule(
+          "  selection:\n    Image|endswith: '\\certutil.exe'\n  filter_main_signed:\n    ParentImage|startswith: 'C:\\Windows\\CCM\\'\n  filter_optional_company:\n    Company: 'Contoso Ltd.'",
+          "selection and not 1 of filter_*",
+        ),
+      );
+      expect(result.problems).toEqual([]);
+      expect(result.spec!.filter).toEqual({
+        all: [
+          ...process,
+          image("certutil.exe"),
+          {
+            not: {
+              field: "attributes.event_data.ParentProcessName",
+              op: "startsWith",
+              value: "C:\\Windows\\CCM\\",
+            },
+          },
+        ],
+      });
+      expect(result.notes).toEqual([
+        NOTE(
+          "Company",
+          "filter_optional_company never excludes an event by it (where Company is recorded, the Sigma rule leaves out events this rule alerts on)",
+        ),
+      ]);
+      expect(compileFilterToPredicate(result.spec!.filter)(CERTUTIL)).toBe(true);
+      // A filter asking for the field to be missing, with another condition, excludes by that condition alone.
+      const ccm = one(
+        rule(
+          "  selection:\n    Image|endswith: '\\certutil.exe'\n  filter_main_ccm:\n    ParentImage|startswith: 'C:\\Windows\\CCM\\'\n    OriginalFileName: null",
+          "selection and not filter_main_ccm",
+        ),
+      );
+      expect(ccm.spec!.filter).toEqual(result.spec!.filter);
+      expect(ccm.notes).toEqual([
+        NOTE(
+          "OriginalFileName",
+          "filter_main_ccm excludes events by it as if none had it (where OriginalFileName is recorded, the Sigma rule alerts on events this rule leaves out)",
+        ),
+      ]);
+      // A filter of events without the field excludes every event: the rule could never match.
+      expect(
+        rejection(
+          rule(
+            "  selection:\n    Image|endswith: '\\certutil.exe'\n  filter_main_null:\n    OriginalFileName: null",
+            "selection and not filter_main_null",
+          ),
+        ),
+      ).toEqual([
+        expect.stringMatching(
+          /: with it absent, the condition holds for no event, so the rule could never match$/,
+        ),
+      ]);
+    });
+
+    it("still checks the modifiers and values a kept field would take; keyword searches stay unsupported", () => {
+      expect(
+        rejection(
+          rule(
+            "  selection:\n    - Image|endswith: '\\certutil.exe'\n    - OriginalFileName|base64offset|contains: 'urlcache'\n    - OriginalFileName|contains: null",
+            "selection",
+          ),
+        ),
+      ).toEqual([
+        "UNSUPPORTED_MODIFIER detection.selection[1].OriginalFileName|base64offset|contains: |base64offset is not supported: encoded values are not supported",
+        "UNSUPPORTED_VALUE detection.selection[2].OriginalFileName|contains: null cannot be used with a modifier",
+      ]);
+      // What a keyword search is cannot be known, so the absent field decides only where the result needs no keyword.
+      const keywords =
+        "  keywords:\n    - 'urlcache'\n  selection_orig:\n    OriginalFileName: 'CertUtil.exe'";
+      expect(rejection(rule(keywords, "keywords or selection_orig")).map((p) => p.split(":")[0])).toEqual([
+        "UNSUPPORTED_DETECTION detection.keywords",
+      ]);
+      expect(rejection(rule(keywords, "keywords and selection_orig")).map((p) => p.split(":")[0])).toEqual([
+        "UNSUPPORTED_DETECTION detection.keywords",
+        "UNSUPPORTED_FIELD detection.selection_orig.OriginalFileName",
+      ]);
+    });
+
+    it("refuses grouping or counting by such a field; an aggregation over a search with such an alternative keeps its note", () => {
+      const selection =
+        "  selection:\n    - Image|endswith: '\\certutil.exe'\n    - OriginalFileName: 'CertUtil.exe'";
+      expect(rejection(rule(selection, "selection | count() by OriginalFileName > 3"))).toEqual([
+        `UNSUPPORTED_FIELD detection.condition: field OriginalFileName is not kept for windows/process_creation events (${KNOWN})`,
+      ]);
+      const counted = one(rule(selection, "selection | count() by Computer > 3"));
+      expect(counted.problems).toEqual([]);
+      expect(counted.spec!.summarize).toEqual({ by: ["device"], aggregate: "COUNT" });
+      expect(counted.notes).toContain(NOTE("OriginalFileName", "the alternatives that need it never match"));
+    });
+
+    it("gives a correlation over such a rule the rule's note; a group-by on the field is refused", () => {
+      const base = y`
+        title: Certutil run
+        id: 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d
+        name: certutil_run
+        logsource:
+          category: process_creation
+          product: windows
+        detection:
+          selection:
+            - Image|endswith: '\\certutil.exe'
+            - OriginalFileName: 'CertUtil.exe'
+          condition: selection
+        level: low
+      `;
+      const corr = (groupBy: string) => y`
+        title: Certutil run again and again
+        id: 2b3c4d5e-6f70-4b8c-9d0e-1f2a3b4c5d6e
+        correlation:
+          type: event_count
+          rules: [certutil_run]
+          group-by: [${groupBy}]
+          timespan: 1h
+          condition: { gte: 5 }
+        level: high
+      `;
+      const [rule1, ok] = translateSigmaYaml(`${base}---\n${corr("Computer")}`);
+      expect([rule1.problems, ok.problems]).toEqual([[], []]);
+      expect(rule1.notes[0]).toBe(NOTE("OriginalFileName", "the alternatives that need it never match"));
+      expect(ok.notes).toEqual([
+        `In "Certutil run" (document 1): ${NOTE("OriginalFileName", "the alternatives that need it never match")}`,
+      ]);
+      expect(ok.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
+      const [, refused] = translateSigmaYaml(`${base}---\n${corr("OriginalFileName")}`);
+      expect(refused.problems.map((p) => `${p.code} ${p.path}`)).toEqual([
+        "UNSUPPORTED_FIELD correlation.group-by[0]",
+      ]);
+    });
+
+    it("does not take a Security event's unlisted field as absent: its EventData may hold it", () => {
+      expect(
+        rejection(y`
+          ${head("product: windows, service: security")}detection:
+            selection:
+              - EventID: 4624
+              - TargetOutboundUserName: 'adele'
+            condition: selection
+        `),
+      ).toEqual([
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD detection\.selection\[1\]\.TargetOutboundUserName: field TargetOutboundUserName is not listed for windows\/security events \(known fields: .*\): a Security record's EventData may hold it, so it is not taken as absent; name it EventData\.TargetOutboundUserName$/,
+        ),
+      ]);
+    });
   });
 
   it("still rejects the other Sysmon categories: no connector ingests them", () => {

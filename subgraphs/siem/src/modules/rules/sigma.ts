@@ -2,9 +2,14 @@
  * Sigma rules (https://github.com/SigmaHQ/sigma-specification) → analytics rule definitions. Pure: YAML text in,
  * per document either a RuleSpecInput (filter, summarize, MITRE tags, entities…) or the reasons it cannot be
  * evaluated here. A rule is translated only when our filter means what the Sigma rule means over the events
- * we keep; anything that would match more or less (a field we do not keep, `?` wildcards, case-sensitive or
- * complex regular expressions, keyword search…) rejects the rule with a reason naming it.
+ * we keep; anything that would match more or less (`?` wildcards, case-sensitive or complex regular expressions,
+ * keyword search…) rejects the rule with a reason naming it.
  *
+ * - A field the log source does not keep is absent from every event of it: its conditions are what Sigma makes
+ *   of them on an event without the field (a value never matches, `null` always does), and the condition is
+ *   simplified with them. A rule left matching no event, or every event, is rejected naming the fields; any other
+ *   is translated, with a note per field saying what was assumed (sysmon's `OriginalFileName` alternative to
+ *   `Image` never matches a 4688 record, while the `Image` one does).
  * - `logsource` → the connector (and OCSF class) it means, as a `connector`/`class_uid` condition
  *   (sigma-logsources.ts); an unknown source is rejected.
  * - Fields → where our normaliser keeps them (sigma-logsources.ts), matched without case; the raw record's
@@ -570,6 +575,8 @@ interface DetectionRule {
   aggregated: boolean;
   tactics: string[];
   techniques: string[];
+  /** What the translation assumed of the fields the source does not keep (its notes), which a correlation repeats. */
+  assumptions: string[];
 }
 
 /**
@@ -687,6 +694,7 @@ function translateSigmaRule(
     aggregated: detection.summarize !== undefined,
     tactics,
     techniques,
+    assumptions: detection.assumptions,
   });
 }
 
@@ -1346,6 +1354,10 @@ function translateCorrelation(
     c.note(
       "In order means each rule's event strictly after the event of the rule before it: events at the same instant are not in order.",
     );
+  // The rules' own notes are on their results, which are not stored: the correlation's reviewer reads them here.
+  for (const target of targets) {
+    for (const assumption of target.rule.assumptions) c.note(`In ${target.label}: ${assumption}`);
+  }
 
   const searches = targets.map((t) => t.rule.search);
   const spec: RuleSpecInput = {
@@ -1400,6 +1412,8 @@ interface Detection {
   trigger?: { operator: TriggerOperator; threshold: number };
   timeframe?: string;
   entityMappings: EntityMapping[];
+  /** The notes on fields the source does not keep: what was assumed of them. */
+  assumptions: string[];
 }
 
 /** A resolved field: where it is, and the name the rule gave it. */
@@ -1408,14 +1422,62 @@ interface ResolvedField {
   target: SigmaFieldTarget;
 }
 
+/**
+ * A search (a search identifier, a part of the condition) as far as it translates: a filter; `true` or `false`
+ * when it holds for every event or for none, which a condition on a field the source does not keep does; null
+ * when a problem was reported in it, so that what it is stays unknown.
+ */
+type Search = EventFilter | boolean | null;
+
+/** A field entry (`OriginalFileName: certutil.exe`) on a field the log source does not keep. */
+interface AbsentEntry {
+  /** The field as the rule names it. */
+  name: string;
+  path: string;
+  /** The search identifier it is in. */
+  identifier: string;
+  /** Whether it holds on an event without the field (Sigma's `null`, `|exists: false`, `|neq`), or never does. */
+  holds: boolean;
+}
+
+/** What the fields of a detection are: those kept (for entities), and the entries on fields that are not. */
+interface FieldUses {
+  used: ResolvedField[];
+  absent: AbsentEntry[];
+}
+
+/** The AND of searches: false when one is, true when all are; the filters of the others. */
+function allOfSearches(parts: Search[]): Search {
+  if (parts.includes(false)) return false;
+  const rest = parts.filter((p) => p !== true);
+  if (rest.includes(null)) return null;
+  if (rest.length === 0) return true;
+  if (rest.length === 1 && rest.length < parts.length) return rest[0];
+  return { all: rest as EventFilter[] };
+}
+
+/** The OR of searches: true when one is, false when all are; the filters of the others. */
+function anyOfSearches(parts: Search[]): Search {
+  if (parts.includes(true)) return true;
+  const rest = parts.filter((p) => p !== false);
+  if (rest.includes(null)) return null;
+  if (rest.length === 0) return false;
+  if (rest.length === 1 && rest.length < parts.length) return rest[0];
+  return { any: rest as EventFilter[] };
+}
+
+function notSearch(part: Search): Search {
+  return typeof part === "boolean" ? !part : part === null ? null : { not: part };
+}
+
 const RESERVED = new Set(["condition", "timeframe"]);
 
 function translateDetection(c: Collector, source: SigmaLogsource, detection: Json): Detection | null {
-  const used: ResolvedField[] = [];
-  const identifiers = new Map<string, EventFilter | null>();
+  const uses: FieldUses = { used: [], absent: [] };
+  const identifiers = new Map<string, Search>();
   for (const [name, value] of Object.entries(detection)) {
     if (RESERVED.has(name)) continue;
-    identifiers.set(name, searchIdentifier(c, source, name, value, used));
+    identifiers.set(name, searchIdentifier(c, source, name, value, uses));
   }
   if (identifiers.size === 0)
     c.problem("MISSING_FIELD", "detection", "has no search identifier (selection…)");
@@ -1455,23 +1517,43 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
     );
     return null;
   }
-  if (c.problems.length) return null;
 
-  const exprFilter = (expr: Expr): EventFilter => {
+  const exprSearch = (expr: Expr): Search => {
     switch (expr.type) {
       case "id":
         return identifiers.get(expr.name)!;
       case "and":
-        return { all: expr.children.map(exprFilter) };
+        return allOfSearches(expr.children.map(exprSearch));
       case "or":
-        return { any: expr.children.map(exprFilter) };
+        return anyOfSearches(expr.children.map(exprSearch));
       case "not":
-        return { not: exprFilter(expr.child) };
+        return notSearch(exprSearch(expr.child));
     }
   };
-  const searches = parsed.map((p) => exprFilter(p.expr));
-  const search = searches.length === 1 ? searches[0] : { any: searches };
+  const searches = parsed.map((p) => exprSearch(p.expr));
+  const found = searches.length === 1 ? searches[0] : anyOfSearches(searches);
+  // Only the identifiers the condition uses count: a field in one it leaves out changes nothing.
+  const polarity = new Map<string, Set<boolean>>();
+  for (const p of parsed) polarities(p.expr, false, polarity);
+  const absent = uses.absent.filter((a) => polarity.has(a.identifier));
+  if (typeof found === "boolean") {
+    // Even beside other problems: this one stays when they are fixed.
+    const names = [...new Set(absent.map((a) => a.name))];
+    const assumed =
+      names.length === 1 ? "with it absent" : `with the fields not kept (${names.join(", ")}) absent`;
+    const outcome = found
+      ? `${assumed}, the condition holds for every event, so the rule would match every ${source.name} event`
+      : `${assumed}, the condition holds for no event, so the rule could never match`;
+    for (const entry of absent) {
+      c.problem("UNSUPPORTED_FIELD", entry.path, `${notKept(source, entry.name)}: ${outcome}`);
+    }
+    return null;
+  }
+  if (found === null || c.problems.length) return null;
+  const search = found;
   const filter = scoped(source, search);
+  const assumptions = absentNotes(source, absent, polarity);
+  for (const note of assumptions) c.note(note);
 
   if (aggregations.length) {
     const aggregation = parseAggregation(c, source, aggregations[0].aggregation!);
@@ -1486,13 +1568,76 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
       trigger: aggregation.trigger,
       timeframe,
       entityMappings: dedupeMappings(mappings),
+      assumptions,
     };
   }
   if (timeframe !== undefined) c.note("The timeframe only applies to aggregations; it was left out.");
-  const inferred = used
+  const inferred = uses.used
     .filter((u) => u.target.entity)
     .map((u) => ({ entityType: u.target.entity!, field: u.target.field }));
-  return { filter, search, entityMappings: dedupeMappings([...source.entities, ...inferred]) };
+  return { filter, search, entityMappings: dedupeMappings([...source.entities, ...inferred]), assumptions };
+}
+
+/** The search identifiers a condition uses, each with whether it is under an odd number of `not`s, an even one, or both. */
+function polarities(expr: Expr, negated: boolean, out: Map<string, Set<boolean>>): void {
+  switch (expr.type) {
+    case "id": {
+      const set = out.get(expr.name) ?? new Set<boolean>();
+      set.add(negated);
+      out.set(expr.name, set);
+      return;
+    }
+    case "not":
+      return polarities(expr.child, !negated, out);
+    default:
+      for (const child of expr.children) polarities(child, negated, out);
+  }
+}
+
+/**
+ * One note per field the source does not keep that the condition uses: that it was taken as absent, and what
+ * that made of the rule — where a value of it is required, those alternatives never match; where a filter
+ * (under `not`) needs a value of it, the filter never excludes an event by it (so the rule alerts on what the
+ * filter was written to drop where the field is recorded); where its null / |exists: false / |neq are required,
+ * they hold for every event, and a filter of them excludes as though no event had the field.
+ */
+function absentNotes(
+  source: SigmaLogsource,
+  absent: AbsentEntry[],
+  polarity: Map<string, Set<boolean>>,
+): string[] {
+  const byField = new Map<string, AbsentEntry[]>();
+  for (const entry of absent) {
+    const key = entry.name.toLowerCase();
+    byField.set(key, [...(byField.get(key) ?? []), entry]);
+  }
+  const names = (list: string[]) => [...new Set(list)].join(", ");
+  return [...byField.values()].map((entries) => {
+    const name = entries[0].name;
+    const under = (holds: boolean, negated: boolean) =>
+      entries
+        .filter((e) => e.holds === holds && polarity.get(e.identifier)!.has(negated))
+        .map((e) => e.identifier);
+    const parts: string[] = [];
+    if (under(false, false).length) parts.push("the alternatives that need it never match");
+    const verb = (ids: string[], one: string, many: string) => (new Set(ids).size === 1 ? one : many);
+    const neverExclude = under(false, true);
+    if (neverExclude.length)
+      parts.push(
+        `${names(neverExclude)} ${verb(neverExclude, "never excludes", "never exclude")} an event by it (where ${name} is recorded, the Sigma rule leaves out events this rule alerts on)`,
+      );
+    const alwaysHold = under(true, false);
+    if (alwaysHold.length)
+      parts.push(
+        `its conditions that ask for it to be missing (in ${names(alwaysHold)}) hold for every event`,
+      );
+    const alwaysExclude = under(true, true);
+    if (alwaysExclude.length)
+      parts.push(
+        `${names(alwaysExclude)} ${verb(alwaysExclude, "excludes", "exclude")} events by it as if none had it (where ${name} is recorded, the Sigma rule alerts on events this rule leaves out)`,
+      );
+    return `${name} is not kept for ${source.name} events: treated as absent, so ${parts.join("; ")}.`;
+  });
 }
 
 /** A search over a log source's events: the connector (and OCSF class) it means, and the search. */
@@ -1542,8 +1687,8 @@ function searchIdentifier(
   source: SigmaLogsource,
   name: string,
   value: unknown,
-  used: ResolvedField[],
-): EventFilter | null {
+  uses: FieldUses,
+): Search {
   const path = `detection.${name}`;
   const keywords = () =>
     c.problem(
@@ -1551,12 +1696,13 @@ function searchIdentifier(
       path,
       "keyword (full-text) search over the whole event is not supported: match named fields instead",
     );
-  if (isRecord(value)) return selectionMap(c, source, value, path, used);
+  if (isRecord(value)) return selectionMap(c, source, value, path, name, uses);
   if (Array.isArray(value)) {
     if (value.length === 0) return c.problem("INVALID_FIELD", path, "is an empty list");
     if (value.every(isRecord)) {
-      const maps = value.map((item, index) => selectionMap(c, source, item, `${path}[${index}]`, used));
-      return maps.every((m): m is EventFilter => m !== null) ? { any: maps } : null;
+      return anyOfSearches(
+        value.map((item, index) => selectionMap(c, source, item, `${path}[${index}]`, name, uses)),
+      );
     }
     if (value.every((item) => !isRecord(item) && !Array.isArray(item))) return keywords();
     return c.problem("INVALID_FIELD", path, "mixes maps and plain values; use a list of maps or a map");
@@ -1571,14 +1717,14 @@ function selectionMap(
   source: SigmaLogsource,
   map: Json,
   path: string,
-  used: ResolvedField[],
-): EventFilter | null {
+  identifier: string,
+  uses: FieldUses,
+): Search {
   const entries = Object.entries(map);
   if (entries.length === 0) return c.problem("INVALID_FIELD", path, "is an empty map");
-  const conditions = entries.map(([key, value]) =>
-    fieldCondition(c, source, key, value, `${path}.${key}`, used),
+  return allOfSearches(
+    entries.map(([key, value]) => fieldCondition(c, source, key, value, `${path}.${key}`, identifier, uses)),
   );
-  return conditions.every((x): x is EventFilter => x !== null) ? { all: conditions } : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1601,12 +1747,32 @@ function resolveField(
       `the path after ${prefix} in ${name} must be names of letters, digits, _ and - separated by dots`,
     );
   }
-  const known = [...Object.keys(source.fields), ...Object.keys(source.prefixes).map((p) => `${p}<path>`)];
-  return c.problem(
-    "UNSUPPORTED_FIELD",
-    path,
-    `field ${name} is not kept for ${source.name} events (known fields: ${known.join(", ")})`,
-  );
+  if (source.unlisted) {
+    return c.problem(
+      "UNSUPPORTED_FIELD",
+      path,
+      `field ${name} is not listed for ${source.name} events (known fields: ${knownFields(source)}): ${source.unlisted.replace("<Name>", name)}`,
+    );
+  }
+  return c.problem("UNSUPPORTED_FIELD", path, notKept(source, name));
+}
+
+function knownFields(source: SigmaLogsource): string {
+  return [...Object.keys(source.fields), ...Object.keys(source.prefixes).map((p) => `${p}<path>`)].join(", ");
+}
+
+/** Why a field is not found: not kept, and the fields that are. */
+function notKept(source: SigmaLogsource, name: string): string {
+  return `field ${name} is not kept for ${source.name} events (known fields: ${knownFields(source)})`;
+}
+
+/**
+ * Whether a field is one the source does not keep, so that no event of it has the field: not listed, not under
+ * one of its prefixes (a path there is checked, not assumed absent), and the source's records hold nothing else.
+ */
+function isAbsent(source: SigmaLogsource, name: string): boolean {
+  if (source.unlisted !== undefined || findField(source, name) !== null) return false;
+  return !Object.keys(source.prefixes).some((p) => name.toLowerCase().startsWith(p.toLowerCase()));
 }
 
 interface Modifiers {
@@ -1722,8 +1888,9 @@ function fieldCondition(
   key: string,
   value: unknown,
   path: string,
-  used: ResolvedField[],
-): EventFilter | null {
+  identifier: string,
+  uses: FieldUses,
+): Search {
   const [name, ...modifierNames] = key.split("|");
   if (name.trim() === "") {
     return c.problem(
@@ -1732,10 +1899,10 @@ function fieldCondition(
       "keyword (full-text) search over the whole event is not supported: match named fields instead",
     );
   }
-  const target = resolveField(c, source, name.trim(), path);
+  const absent = isAbsent(source, name.trim());
+  const target = absent ? null : resolveField(c, source, name.trim(), path);
   const mods = parseModifiers(c, modifierNames, path);
-  if (!target || !mods) return null;
-  used.push({ name, target });
+  if ((!absent && !target) || !mods) return null;
   const values: unknown[] = Array.isArray(value) ? value : [value];
   if (values.length === 0) return c.problem("INVALID_FIELD", path, "has an empty list of values");
   if (!values.every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))) {
@@ -1745,12 +1912,16 @@ function fieldCondition(
       "values must be strings, numbers, booleans or null, or a list of them",
     );
   }
-  if (mods.exists) {
-    if (values.length !== 1 || typeof values[0] !== "boolean") {
-      return c.problem("UNSUPPORTED_VALUE", path, "|exists takes true or false");
-    }
-    return presence(target, values[0] as boolean);
+  if (mods.exists && (values.length !== 1 || typeof values[0] !== "boolean")) {
+    return c.problem("UNSUPPORTED_VALUE", path, "|exists takes true or false");
   }
+  if (absent || !target) {
+    const holds = absentValue(c, mods, values as Scalar[], path);
+    if (holds !== null) uses.absent.push({ name: name.trim(), path, identifier, holds });
+    return holds;
+  }
+  uses.used.push({ name, target });
+  if (mods.exists) return presence(target, values[0] as boolean);
   const ctx = { c, target, mods, path, name: name.trim() };
   if (mods.windash && target.type !== "text" && target.type !== "raw") {
     return c.problem("UNSUPPORTED_MODIFIER", path, `|windash applies to text; ${ctx.name} is not text`);
@@ -1764,6 +1935,22 @@ function fieldCondition(
     ? { all: results.map((list) => (list.length === 1 ? leafFilter(list[0]) : anyOf(list))) }
     : anyOf(results.flat());
   return mods.neq ? { not: combined } : combined;
+}
+
+/**
+ * What a field entry is on an event without the field, as Sigma evaluates it: a value never matches, whatever
+ * its modifiers (`''` too: it asks for an empty value, which a missing field does not have; `*` asks for any
+ * value); `null` always does (it means "missing"); `|exists: true` never, `|exists: false` always. A list is the
+ * OR of its values (`|all`: their AND), and `|neq` the NOT of that. A value is not checked further, since what it
+ * would match does not matter, but `null` still takes no match modifier.
+ */
+function absentValue(c: Collector, mods: Modifiers, values: Scalar[], path: string): boolean | null {
+  if (mods.exists) return values[0] === false;
+  if (values.includes(null) && (mods.compare || mods.cidr || mods.re || mods.match)) {
+    return c.problem("UNSUPPORTED_VALUE", path, "null cannot be used with a modifier");
+  }
+  const holds = mods.all ? values.every((v) => v === null) : values.some((v) => v === null);
+  return mods.neq ? !holds : holds;
 }
 
 /** The characters |windash puts in place of a flag's leading `-` or `/` (pySigma's: dashes Windows also takes). */
