@@ -8,7 +8,7 @@
  * - A field the log source does not keep is absent from every event of it: its conditions are what Sigma makes
  *   of them on an event without the field (a value never matches, `null` always does), and the condition is
  *   simplified with them. A rule left matching no event, or every event, is rejected naming the fields; any other
- *   is translated, with a note per field saying what was assumed (sysmon's `OriginalFileName` alternative to
+ *   is translated, with a note per field saying what was assumed (Sysmon's `OriginalFileName` alternative to
  *   `Image` never matches a 4688 record, while the `Image` one does).
  * - `logsource` → the connector (and OCSF class) it means, as a `connector`/`class_uid` condition
  *   (sigma-logsources.ts); an unknown source is rejected.
@@ -1757,6 +1757,7 @@ function resolveField(
   return c.problem("UNSUPPORTED_FIELD", path, notKept(source, name));
 }
 
+/** The fields a source keeps, as a rejection lists them. */
 function knownFields(source: SigmaLogsource): string {
   return [...Object.keys(source.fields), ...Object.keys(source.prefixes).map((p) => `${p}<path>`)].join(", ");
 }
@@ -1915,7 +1916,8 @@ function fieldCondition(
   if (mods.exists && (values.length !== 1 || typeof values[0] !== "boolean")) {
     return c.problem("UNSUPPORTED_VALUE", path, "|exists takes true or false");
   }
-  if (absent || !target) {
+  if (!target) {
+    // A field no event has: the entry is what it is on an event without it.
     const holds = absentValue(c, mods, values as Scalar[], path);
     if (holds !== null) uses.absent.push({ name: name.trim(), path, identifier, holds });
     return holds;
