@@ -38,6 +38,14 @@ function fixtureIds(kind: ConnectorKind, means: (raw: unknown) => boolean): stri
     .sort();
 }
 
+/** A value at a path of a raw record. */
+const get = (record: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>(
+    (value, key) =>
+      value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined,
+    record,
+  );
+
 /** All the realistic rules of the fixtures' semantics table, as one multi-document YAML. */
 const ALL_RULES = SIGMA_SEMANTICS.map((c) => c.yaml).join("---\n");
 
@@ -746,6 +754,119 @@ level: high
       ["UPDATED", unordered.ruleId, 2, "PT2H"],
     ]);
     expect(await ruleCount(tenant)).toBe(2);
+  });
+
+  it("imports a temporal_ordered correlation across two connectors, grouped by an alias of each source's address field, that fires for the address that did both in order", async () => {
+    const tenant = "sigma-temporal-sources";
+    const yaml = `title: Password sign-in failure
+id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+name: failed_password
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: 50126
+  condition: selection
+level: low
+---
+title: CloudTrail logging stopped
+id: 1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a
+name: trail_stopped
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    eventName:
+      - StopLogging
+      - DeleteTrail
+  condition: selection
+level: high
+---
+title: Failed sign-ins, then the trail stopped, from one address
+id: 2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b
+correlation:
+  type: temporal_ordered
+  rules:
+    - failed_password
+    - trail_stopped
+  aliases:
+    ip:
+      failed_password: IPAddress
+      trail_stopped: sourceIPAddress
+  group-by:
+    - ip
+  timespan: 1h
+level: high
+`;
+    const payload = await imported(tenant, yaml, { enabled: true });
+    expect(payload.results.map((r) => [r.status, r.problems])).toEqual([
+      ["REFERENCED", []],
+      ["REFERENCED", []],
+      ["CREATED", []],
+    ]);
+    const correlation = payload.results[2].rule!;
+    expect(correlation.definition.summarize).toMatchObject({
+      by: ["src_ip"],
+      aggregate: "FILTERS_MATCHED_IN_ORDER",
+      filters: [
+        {
+          name: "failed_password",
+          filter: {
+            all: [
+              { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
+              { field: "attributes.error_code", op: "eq", value: 50126 },
+            ],
+          },
+        },
+        {
+          name: "trail_stopped",
+          filter: {
+            all: [
+              { field: "connector", op: "eq", value: "AWS_CLOUDTRAIL" },
+              { field: "attributes.event_name", op: "in", value: ["StopLogging", "DeleteTrail"] },
+            ],
+          },
+        },
+      ],
+    });
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    for (const kind of ["ENTRA_SIGNIN", "AWS_CLOUDTRAIL"] as const)
+      expect((await ingestFixture(platform, ingestor, kind)).status).toBe(200);
+
+    // 203.0.113.77 sprays passwords at Entra from 09:00 to 09:05, and stops then deletes the trail at 09:34 and
+    // 09:38: in the 09:30 run's window only the failures are, so nothing fires; the 10:00 run has both, in order.
+    expect(await run(tenant, correlation.id, new Date("2026-11-20T09:30:00Z"))).toEqual({
+      alerts: 0,
+      results: 0,
+    });
+    expect(await run(tenant, correlation.id, new Date("2026-11-20T10:00:00Z"))).toEqual({
+      alerts: 1,
+      results: 1,
+    });
+    const [alert] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT entities FROM alerts WHERE rule_id = $1`, [correlation.id]),
+    );
+    expect(alert.entities).toEqual([{ type: "IP", value: "203.0.113.77" }]);
+    const attacker = (ip: unknown) => ip === "203.0.113.77";
+    // The evidence: its 14 failed sign-ins, then the trail stopped and deleted.
+    const evidence = await alertedIds(tenant, correlation.id);
+    expect(evidence).toHaveLength(16);
+    expect(evidence).toEqual(
+      [
+        ...fixtureIds(
+          "ENTRA_SIGNIN",
+          (r) => attacker(get(r, "ipAddress")) && get(r, "status", "errorCode") === 50126,
+        ),
+        ...fixtureIds(
+          "AWS_CLOUDTRAIL",
+          (r) =>
+            attacker(get(r, "sourceIPAddress")) &&
+            /^(StopLogging|DeleteTrail)$/.test(String(get(r, "eventName"))),
+        ),
+      ].sort(),
+    );
   });
 
   it("counts a correlation over fixed windows: a burst split by a window boundary is missed, and runs more often than the timespan catch it", async () => {

@@ -2141,7 +2141,7 @@ describe("Sigma correlation rules", () => {
       ],
     },
     {
-      name: "a temporal correlation over different log sources",
+      name: "a temporal correlation over different log sources, grouped by a field one of them does not keep",
       docs: () => [
         failed,
         locked,
@@ -2160,7 +2160,9 @@ describe("Sigma correlation rules", () => {
         correlation(TEMPORAL),
       ],
       problems: [
-        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule correlates the events of one source, whose fields group-by names",
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: field UserPrincipalName is not kept for aws\/cloudtrail events \(known fields: /,
+        ),
       ],
     },
     {
@@ -2182,11 +2184,11 @@ describe("Sigma correlation rules", () => {
         correlation(EVENT_COUNT.replace("- failed_signin", "- failed_signin\n  - stop-trail")),
       ],
       problems: [
-        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule counts the events of one source, whose fields group-by names",
+        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule counts the events of one source, whose fields group-by names (a temporal correlation may span sources)",
       ],
     },
     {
-      name: "aliases, an unknown part, a bad type and malformed rules, group-by and condition",
+      name: "an unknown part, a bad type and malformed rules, group-by and condition",
       docs: () => [
         correlation(
           "type: sequence\nrules: failed_signin\ngroup-by: UserPrincipalName\ntimespan: 1h\ncondition: 10\naliases:\n  user:\n    failed_signin: UserPrincipalName\nordered: true",
@@ -2194,7 +2196,6 @@ describe("Sigma correlation rules", () => {
       ],
       problems: [
         "INVALID_FIELD correlation.ordered: is not part of a correlation (type, rules, group-by, timespan, condition, generate, aliases)",
-        "UNSUPPORTED_CORRELATION correlation.aliases: aliases (one name for fields the rules name differently) are not supported: refer to rules that name the field alike",
         'INVALID_FIELD correlation.type: must be event_count, value_count, temporal or temporal_ordered (got "sequence")',
         'INVALID_FIELD correlation.rules: must be a list of rule names or ids (got "failed_signin")',
         'INVALID_FIELD correlation.group-by: must be a list of field names (got "UserPrincipalName")',
@@ -2228,6 +2229,106 @@ describe("Sigma correlation rules", () => {
     });
   }
 
+  describe("temporal correlations across log sources", () => {
+    const spray = y`
+      title: Password sign-in failure
+      id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+      name: failed_password
+      logsource:
+        product: azure
+        service: signinlogs
+      detection:
+        selection:
+          ResultType: 50126
+        condition: selection
+      level: low
+    `;
+    const stopped = y`
+      title: CloudTrail logging stopped
+      id: 1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a
+      name: trail_stopped
+      logsource:
+        product: aws
+        service: cloudtrail
+      detection:
+        selection:
+          eventName:
+            - StopLogging
+            - DeleteTrail
+        condition: selection
+      level: high
+    `;
+    /** A temporal_ordered correlation of the two, grouped by `groupBy`, with these `aliases:` lines. */
+    const ordered = (groupBy: string, aliases = "") =>
+      `title: Failed sign-ins, then the trail stopped, from one address\nid: 2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b\ncorrelation:\n  type: temporal_ordered\n  rules:\n    - failed_password\n    - trail_stopped\n${aliases}  group-by:\n    - ${groupBy}\n  timespan: 1h\nlevel: high\n`;
+    const ALIASES =
+      "  aliases:\n    ip:\n      failed_password: IPAddress\n      trail_stopped: sourceIPAddress\n";
+    const signin = {
+      all: [connector("ENTRA_SIGNIN"), { field: "attributes.error_code", op: "eq", value: 50126 }],
+    };
+    const trail = {
+      all: [
+        connector("AWS_CLOUDTRAIL"),
+        { field: "attributes.event_name", op: "in", value: ["StopLogging", "DeleteTrail"] },
+      ],
+    };
+
+    it("correlates each rule's events within its own source, grouped by an alias of fields that are one column", () => {
+      const [, , corr] = translate(spray, stopped, ordered("ip", ALIASES));
+      expect(corr.problems).toEqual([]);
+      expect(corr.spec).toMatchObject({
+        kind: "SCHEDULED",
+        filter: { any: [signin, trail] },
+        summarize: {
+          by: ["src_ip"],
+          aggregate: "FILTERS_MATCHED_IN_ORDER",
+          // Each filter keeps its source: a CloudTrail event with error code 50126 is no failed sign-in.
+          filters: [
+            { name: "failed_password", filter: signin },
+            { name: "trail_stopped", filter: trail },
+          ],
+        },
+        trigger: { operator: "GTE", threshold: 2 },
+        entityMappings: [{ entityType: "IP", field: "src_ip" }],
+      });
+      const filters = compileFilterToPredicate(corr.spec!.summarize!.filters![0].filter);
+      expect(filters({ connector: "AWS_CLOUDTRAIL", attributes: { error_code: 50126 } } as EventLike)).toBe(
+        false,
+      );
+      // A field both sources name alike needs no alias.
+      const [, , alike] = translate(spray, stopped, ordered("userAgent"));
+      expect([alike.problems, alike.spec!.summarize!.by]).toEqual([[], ["attributes.user_agent"]]);
+    });
+
+    it("refuses fields that are different columns, or that a source does not keep, and aliases that leave a rule out", () => {
+      const byUser =
+        "  aliases:\n    user:\n      failed_password: UserPrincipalName\n      trail_stopped: userIdentity.userName\n";
+      expect(problemsOf(spray, stopped, ordered("user", byUser))).toEqual([
+        'UNSUPPORTED_CORRELATION correlation.group-by[0]: user is UserPrincipalName (attributes.user.email_addr) in "Password sign-in failure" (document 1), userIdentity.userName (attributes.user_name) in "CloudTrail logging stopped" (document 2): the rules\' events are grouped by one field they all have',
+      ]);
+      expect(
+        problemsOf(spray, stopped, ordered("ip", ALIASES.replace("sourceIPAddress", "SourceIp"))),
+      ).toEqual([
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.aliases\.ip\.trail_stopped: field SourceIp is not kept for aws\/cloudtrail events/,
+        ),
+      ]);
+      expect(
+        problemsOf(
+          spray,
+          stopped,
+          ordered("ip", "  aliases:\n    ip:\n      failed_password: IPAddress\n      other_rule: src_ip\n"),
+        ),
+      ).toEqual([
+        "INVALID_FIELD correlation.aliases.ip.other_rule: is not one of the rules the correlation lists",
+        "INVALID_FIELD correlation.aliases.ip: names no field for trail_stopped: every rule needs one",
+      ]);
+      expect(problemsOf(spray, stopped, ordered("ip", "  aliases: [ip]\n"))).toEqual([
+        "INVALID_FIELD correlation.aliases: must be a map of alias names to maps of rule: field (got a list)",
+      ]);
+    });
+  });
+
   it("rejects a correlation for an NRT import: it counts over a period", () => {
     const [, corr] = translateSigmaYaml([failed, correlation(EVENT_COUNT)].join("---\n"), { kind: "NRT" });
     expect(corr.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
@@ -2238,7 +2339,7 @@ describe("Sigma correlation rules", () => {
   it("keeps the rules a rejected correlation refers to out of the import too, and a later rule with the correlation's id is a duplicate", () => {
     const results = translate(
       failed,
-      correlation(`${EVENT_COUNT}\naliases:\n  user:\n    failed_signin: UserPrincipalName`),
+      correlation(EVENT_COUNT.replace("gte: 10", "gte: 5\n  lte: 10")),
       base("other", CORRELATION, "50053"),
     );
     expect(results.map((r) => [r.spec !== null, r.standalone, r.problems.map((p) => p.code)])).toEqual([

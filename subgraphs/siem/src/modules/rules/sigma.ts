@@ -26,7 +26,8 @@
  *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
  * - Correlation rules `event_count` / `value_count` over rules of the same import → summarize and a trigger over
  *   their searches, each `timespan`; `temporal` / `temporal_ordered` → summarize FILTERS_MATCHED(_IN_ORDER) over
- *   the searches as named filters; the rules they refer to are not imported on their own unless `generate: true`.
+ *   the searches as named filters, also across log sources (grouped by `aliases` of each source's field, when
+ *   they are one column); the rules they refer to are not imported on their own unless `generate: true`.
  * - Rule collections (`action: global`, `reset`, `repeat`) → one complete rule per rule document
  *   (sigma-collections.ts).
  */
@@ -1094,14 +1095,100 @@ function temporalTrigger(
 }
 
 /**
+ * A correlation's `aliases`: per alias, the field each rule names it by, keyed by the reference as `rules`
+ * writes it (`ip: { failed_signin: IPAddress, trail_stopped: sourceIPAddress }`). Every rule needs its field.
+ * Null when it is not that shape (the problems reported).
+ */
+function correlationAliases(
+  c: Collector,
+  given: unknown,
+  references: readonly string[],
+): Map<string, Map<string, string>> | null {
+  const out = new Map<string, Map<string, string>>();
+  if (given === undefined || given === null) return out;
+  const path = "correlation.aliases";
+  if (!isRecord(given)) {
+    return c.problem(
+      "INVALID_FIELD",
+      path,
+      `must be a map of alias names to maps of rule: field (got ${show(given)})`,
+    );
+  }
+  let ok = true;
+  for (const [alias, fields] of Object.entries(given)) {
+    const at = `${path}.${alias}`;
+    if (!isRecord(fields)) {
+      c.problem("INVALID_FIELD", at, `must be a map of rule: field (got ${show(fields)})`);
+      ok = false;
+      continue;
+    }
+    const byRule = new Map<string, string>();
+    for (const [reference, field] of Object.entries(fields)) {
+      if (!references.includes(reference.trim())) {
+        c.problem("INVALID_FIELD", `${at}.${reference}`, "is not one of the rules the correlation lists");
+        ok = false;
+      } else if (typeof field !== "string" || field.trim() === "") {
+        c.problem("INVALID_FIELD", `${at}.${reference}`, `must be a field name (got ${show(field)})`);
+        ok = false;
+      } else byRule.set(reference.trim(), field.trim());
+    }
+    const missing = references.filter((r) => !byRule.has(r));
+    if (missing.length) {
+      c.problem("INVALID_FIELD", at, `names no field for ${missing.join(", ")}: every rule needs one`);
+      ok = false;
+    }
+    out.set(alias, byRule);
+  }
+  return ok ? out : null;
+}
+
+/**
+ * The field a correlation groups or counts by, in the events of all its rules: an alias is each rule's own field,
+ * any other name the same field of each rule's log source. Every rule's field must be the same column or
+ * attribute, since one statement groups the events of all of them (over several sources: `src_ip` from sign-ins'
+ * `IPAddress` and CloudTrail's `sourceIPAddress`).
+ */
+function correlationField(
+  c: Collector,
+  targets: readonly CorrelationTarget[],
+  references: readonly string[],
+  aliases: Map<string, Map<string, string>>,
+  name: string,
+  path: string,
+): ResolvedField | null {
+  const alias = aliases.get(name);
+  // One lookup per source and field: rules over one source report a field once.
+  const looked = new Map<string, ResolvedField | null>();
+  const resolved = targets.map((t, i) => {
+    const field = alias ? alias.get(references[i])! : name;
+    const key = `${t.rule.source.name} ${field}`;
+    if (!looked.has(key)) {
+      const at = alias ? `correlation.aliases.${name}.${references[i]}` : path;
+      looked.set(key, groupableField(c, t.rule.source, field, at));
+    }
+    return looked.get(key)!;
+  });
+  if (!resolved.every((r): r is ResolvedField => r !== null)) return null;
+  if (new Set(resolved.map((r) => r.target.field)).size > 1) {
+    return c.problem(
+      "UNSUPPORTED_CORRELATION",
+      path,
+      `${name} is ${resolved.map((r, i) => `${r.name} (${r.target.field}) in ${targets[i].label}`).join(", ")}: the rules' events are grouped by one field they all have`,
+    );
+  }
+  return alias ? { name, target: resolved[0].target } : resolved[0];
+}
+
+/**
  * Translates a Sigma correlation rule (https://github.com/SigmaHQ/sigma-specification, "Sigma Correlation
  * Rules") over the detection rules of the import it refers to: `event_count` counts the matching events per
  * `group-by` group, `value_count` the distinct values of `condition.field`, over each `timespan` (the rule's
  * period and frequency), compared as `condition` says. Several rules are the OR of their searches, when they
  * are over one log source. `temporal` counts, per group, how many of the rules matched an event (FILTERS_MATCHED
  * over their searches as named filters; without `condition`, all of them), `temporal_ordered` whether all of them
- * matched in the order listed (FILTERS_MATCHED_IN_ORDER; see rule-correlation.ts for what "in order" means).
- * `aliases` are not supported.
+ * matched in the order listed (FILTERS_MATCHED_IN_ORDER; see rule-correlation.ts for what "in order" means). Their
+ * rules may be over different log sources (each filter then scoped to its own), grouped by fields that are one
+ * column in all of them: the same name, or an alias (`aliases`) naming each rule's field.
  */
 function translateCorrelation(
   rule: Json,
@@ -1134,13 +1221,6 @@ function translateCorrelation(
         `is not part of a correlation (${CORRELATION_KEYS.join(", ")})`,
       );
     }
-  }
-  if (body.aliases !== undefined) {
-    c.problem(
-      "UNSUPPORTED_CORRELATION",
-      "correlation.aliases",
-      "aliases (one name for fields the rules name differently) are not supported: refer to rules that name the field alike",
-    );
   }
   if (body.generate !== undefined && typeof body.generate !== "boolean") {
     c.problem("INVALID_FIELD", "correlation.generate", `must be true or false (got ${show(body.generate)})`);
@@ -1218,21 +1298,22 @@ function translateCorrelation(
     });
   }
   const sources = [...new Set(targets.map((t) => t.rule.source))];
-  if ((counting || temporal) && sources.length > 1) {
+  if (counting && sources.length > 1) {
     c.problem(
       "UNSUPPORTED_CORRELATION",
       "correlation.rules",
-      counting
-        ? `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names`
-        : `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule correlates the events of one source, whose fields group-by names`,
+      `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names (a temporal correlation may span sources)`,
     );
   }
-  const source =
+  // Every rule resolved (and, to count, over one source): group-by and the condition's field can be looked up.
+  const ready =
     (counting || temporal) &&
-    sources.length === 1 &&
-    targets.length === (Array.isArray(rules) ? rules.length : -1)
-      ? sources[0]
-      : null;
+    (temporal || sources.length === 1) &&
+    targets.length > 0 &&
+    targets.length === (Array.isArray(rules) ? rules.length : -1);
+  const aliases = ready ? correlationAliases(c, body.aliases, names) : new Map<string, Map<string, string>>();
+  const fieldOf = (name: string, path: string) =>
+    aliases && correlationField(c, targets, names, aliases, name, path);
 
   // A temporal condition counts the rules that matched: of a list of the wrong size, already reported, it says nothing.
   const sized =
@@ -1257,8 +1338,8 @@ function translateCorrelation(
         const path = `correlation.group-by[${index}]`;
         if (typeof name !== "string" || name.trim() === "") {
           c.problem("INVALID_FIELD", path, `must be a field name (got ${show(name)})`);
-        } else if (source) {
-          const field = groupableField(c, source, name.trim(), path);
+        } else if (ready) {
+          const field = fieldOf(name.trim(), path);
           if (field && groupBy.some((g) => g.target.field === field.target.field)) {
             c.problem("INVALID_FIELD", path, `${name} is listed twice`);
           } else if (field) groupBy.push(field);
@@ -1272,7 +1353,7 @@ function translateCorrelation(
   const condition = body.condition;
   if (condition === undefined) {
     // Sigma's temporal correlations need no condition: all of their rules must match.
-    if (temporal && source && sized) trigger = { operator: "GTE", threshold: targets.length };
+    if (temporal && ready && sized) trigger = { operator: "GTE", threshold: targets.length };
     else if (!temporal) c.problem("MISSING_FIELD", "correlation.condition", "is required (such as gte: 10)");
   } else if (!isRecord(condition)) {
     c.problem(
@@ -1296,8 +1377,8 @@ function translateCorrelation(
       );
     } else if (field !== undefined && (typeof field !== "string" || field.trim() === "")) {
       c.problem("INVALID_FIELD", "correlation.condition.field", `must be a field name (got ${show(field)})`);
-    } else if (typeof field === "string" && source) {
-      counted = groupableField(c, source, field.trim(), "correlation.condition.field");
+    } else if (typeof field === "string" && ready) {
+      counted = fieldOf(field.trim(), "correlation.condition.field") || null;
       if (counted && groupBy.some((g) => g.target.field === counted!.target.field)) {
         c.problem(
           "INVALID_FIELD",
@@ -1320,7 +1401,7 @@ function translateCorrelation(
       c.problem("MISSING_FIELD", "correlation.condition", "needs a comparison such as gte: 10");
     } else if (bounds.length === Object.keys(condition).filter((k) => k !== "field").length) {
       if (!temporal) trigger = correlationTrigger(c, bounds);
-      else if (source && sized)
+      else if (ready && sized)
         trigger = temporalTrigger(c, bounds, targets.length, type === "temporal_ordered");
     }
   }
@@ -1343,7 +1424,7 @@ function translateCorrelation(
           ),
         }
       : attackTags(c, rule.tags);
-  if (!source || !trigger || !timespan || title === null || c.problems.length) return done(null);
+  if (!ready || !trigger || !timespan || title === null || c.problems.length) return done(null);
   if (typeof rule.level === "string" && rule.level.trim().toLowerCase() === "critical")
     c.note("Sigma level critical is severity HIGH (the highest a rule has).");
   if (rule.tags === undefined && tags.tactics.length + tags.techniques.length > 0)
@@ -1370,13 +1451,21 @@ function translateCorrelation(
     ),
     severity,
     enabled: options.enabled ?? SIGMA_DEFAULTS.enabled,
-    filter: scoped(source, searches.length === 1 ? searches[0] : { any: searches }),
+    // Over several sources, the OR of each rule's search within its own source.
+    filter:
+      sources.length === 1
+        ? scoped(sources[0], searches.length === 1 ? searches[0] : { any: searches })
+        : simplify({ any: targets.map((t) => scoped(t.rule.source, t.rule.search)) }),
     summarize: temporal
       ? {
           by: groupBy.map((g) => g.target.field),
           aggregate: type === "temporal" ? "FILTERS_MATCHED" : "FILTERS_MATCHED_IN_ORDER",
           // The rule's own filter is the OR of the searches (for the index); each rule's search tells them apart.
-          filters: targets.map((t, i) => ({ name: names[i], filter: simplify(t.rule.search) })),
+          // Over several sources each filter keeps its own source's scope: another source's events may have its fields.
+          filters: targets.map((t, i) => ({
+            name: names[i],
+            filter: sources.length === 1 ? simplify(t.rule.search) : scoped(t.rule.source, t.rule.search),
+          })),
         }
       : {
           by: groupBy.map((g) => g.target.field),
