@@ -44,12 +44,7 @@ export class UndiciDataSource<
       path: this.path,
       method: "POST",
       headers,
-      body: JSON.stringify({
-        query: request.query,
-        variables: request.variables,
-        operationName: request.operationName,
-        extensions: request.extensions,
-      }),
+      body: requestBody(request),
     });
     const text = await body.text();
     let parsed: GatewayGraphQLResponse | undefined;
@@ -69,6 +64,27 @@ export class UndiciDataSource<
       extensions: { code },
     });
   }
+}
+
+/** Subgraph queries as JSON strings: the few a query plan holds, sent again and again. */
+const queriesJson = new Map<string, string>();
+const QUERIES_JSON_LIMIT = 2000;
+
+/**
+ * `JSON.stringify({ query, variables, operationName, extensions })`, character for character, with the query's
+ * JSON (a few hundred characters, escaped and copied for every fetch) made once per query.
+ */
+export function requestBody(request: GraphQLDataSourceProcessOptions["request"]): string {
+  const { query, variables, operationName, extensions } = request;
+  if (query === undefined) return JSON.stringify({ variables, operationName, extensions });
+  let quoted = queriesJson.get(query);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(query);
+    if (queriesJson.size >= QUERIES_JSON_LIMIT) queriesJson.delete(queriesJson.keys().next().value!);
+    queriesJson.set(query, quoted);
+  }
+  const rest = JSON.stringify({ variables, operationName, extensions });
+  return rest === "{}" ? `{"query":${quoted}}` : `{"query":${quoted},${rest.slice(1)}`;
 }
 
 /** The keep-alive pool shared by every subgraph data source of one gateway. */

@@ -416,7 +416,11 @@ function executeSelectionSet(
   selections: QueryPlanSelectionNode[],
 ): ResultMap | null {
   if (source === null) return null;
-  const result: ResultMap = Object.create(null);
+  // A plain object, not `Object.create(null)` as executeQueryPlan makes: V8 keeps those in dictionary mode,
+  // and the representations' JSON.stringify then takes its slow path. The keys are the plan's key and
+  // `@requires` fields, never `__proto__`.
+  let result: ResultMap = {};
+  let empty = true;
   for (const selection of selections) {
     if (selection.kind === Kind.FIELD) {
       const responseName = getResponseName(selection);
@@ -431,10 +435,19 @@ function executeSelectionSet(
         );
       else if (inner) result[responseName] = executeSelectionSet(schema, value as ResultMap | null, inner);
       else result[responseName] = value;
+      empty = false;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       if (!selection.typeCondition || !source) continue;
-      if (isObjectOfType(schema, source, selection.typeCondition))
-        deepMerge(result, executeSelectionSet(schema, source, selection.selections));
+      if (isObjectOfType(schema, source, selection.typeCondition)) {
+        const fragment = executeSelectionSet(schema, source, selection.selections);
+        if (fragment === null) continue;
+        // Merged into nothing, deepMerge would copy the fragment's fields one by one (its values are never
+        // undefined, its objects go in by reference): the fragment is that copy. A representation is
+        // `... on Type { … }`, so this is every entity's case.
+        if (empty) result = fragment;
+        else deepMerge(result, fragment);
+        empty = false;
+      }
     }
   }
   return result;

@@ -27,6 +27,7 @@ const operations: Record<string, string> = {
       alerts { id severity score } ...Names } }
   }
   fragment Names on Resource { name account { name } }`,
+  prototypeNames: `{ __proto__: count resources { constructor: totalCount toString: nodes { hasOwnProperty: id } } }`,
   abstract: `query Abstract($id: ID!, $withId: Boolean!, $skipName: Boolean = false) {
     node(id: $id) { __typename id ... on Resource { name @skip(if: $skipName) alerts { severity } }
       ... on Account { name } kind: __typename }
@@ -38,11 +39,20 @@ const operations: Record<string, string> = {
 
 const variables: Record<string, Record<string, unknown>> = {
   objects: {},
+  prototypeNames: {},
   abstract: { id: "1", withId: true },
 };
 
 /** What the subgraphs could send for each operation: correct answers, then broken ones. */
 const inputs: Record<string, unknown[]> = {
+  // Response names that Object.prototype has: each stays the answer's own field.
+  prototypeNames: [
+    JSON.parse(
+      '{"__proto__": 3, "resources": {"constructor": 1, "toString": [{"hasOwnProperty": "r1"}, {"hasOwnProperty": "r2"}]}}',
+    ),
+    { resources: { toString: [{}] } },
+    {},
+  ],
   objects: [
     {
       resources: {

@@ -54,11 +54,52 @@ interface Parameters {
   variables: Record<string, unknown>;
   errors: GraphQLError[];
   introspectionHandling: (selection: FieldSelection) => unknown;
+  newObject: () => ResultMap;
 }
 
 /** Selection sets of prepared operations, compiled on first use (they live as long as their operation). */
 const compiledSets = new WeakMap<SelectionSet, Compiled[]>();
-const defaultedVariables = new WeakMap<Operation, Record<string, unknown>>();
+
+/** What shaping needs of an operation as a whole, worked out on its first response. */
+interface OperationFacts {
+  defaultedVariables: Record<string, unknown>;
+  /**
+   * Makes the answer's objects. Plain objects, which V8 keeps in fast mode and Apollo Server's
+   * `JSON.stringify` of the answer serialises on its fast path, unless a field is answered under a name
+   * `Object.prototype` has (an alias may be `__proto__` or `constructor`): `Object.create(null)` then, as
+   * computeResponse makes them all, so that reading and setting it stays the object's own field.
+   */
+  newObject: () => ResultMap;
+}
+const operationFacts = new WeakMap<Operation, OperationFacts>();
+
+const plainObject = (): ResultMap => ({});
+const nullPrototypeObject = (): ResultMap => Object.create(null);
+
+function factsOf(operation: Operation): OperationFacts {
+  let facts = operationFacts.get(operation);
+  if (!facts) {
+    facts = {
+      defaultedVariables: operation.collectDefaultedVariableValues(),
+      newObject: answersPrototypeName(operation.selectionSet, new Set()) ? nullPrototypeObject : plainObject,
+    };
+    operationFacts.set(operation, facts);
+  }
+  return facts;
+}
+
+/** Whether a field of `selectionSet`, its fragments or subselections is answered as `__proto__`, `toString`… */
+function answersPrototypeName(selectionSet: SelectionSet, seen: Set<SelectionSet>): boolean {
+  if (seen.has(selectionSet)) return false;
+  seen.add(selectionSet);
+  return selectionSet
+    .selections()
+    .some(
+      (selection) =>
+        (selection.kind === "FieldSelection" && selection.element.responseName() in Object.prototype) ||
+        (selection.selectionSet !== undefined && answersPrototypeName(selection.selectionSet, seen)),
+    );
+}
 
 /**
  * `computeResponse` of `@apollo/gateway` (its `resultShaping`), for operations executed many times: the
@@ -79,19 +120,16 @@ export function shapeResponse({
   introspectionHandling: (selection: FieldSelection) => unknown;
 }): { data: ResultMap | null | undefined; errors: GraphQLError[] } {
   if (!input) return { data: input, errors: [] };
-  let defaulted = defaultedVariables.get(operation);
-  if (!defaulted) {
-    defaulted = operation.collectDefaultedVariableValues();
-    defaultedVariables.set(operation, defaulted);
-  }
+  const facts = factsOf(operation);
   const schema = operation.schema();
   const parameters: Parameters = {
     schema,
-    variables: { __proto__: null, ...defaulted, ...variables },
+    variables: { __proto__: null, ...facts.defaultedVariables, ...variables },
     errors: [],
     introspectionHandling,
+    newObject: facts.newObject,
   };
-  const data: ResultMap = Object.create(null);
+  const data = facts.newObject();
   const bubbled = applySelectionSet(
     input,
     operation.selectionSet,
@@ -364,7 +402,7 @@ function updateOutputValue(
       }
       objectType = typenameType;
     }
-    const output = (outputValue as ResultMap | undefined) ?? Object.create(null);
+    const output = (outputValue as ResultMap | undefined) ?? parameters.newObject();
     const bubbled = applySelectionSet(input, selectionSet, output, parameters, path, objectType);
     return { updated: bubbled ? null : output, hasErrors: bubbled };
   }
