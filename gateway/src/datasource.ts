@@ -10,7 +10,7 @@ export interface SubgraphRequestContext {
 }
 
 /**
- * Sends the gateway's subgraph fetches with undici's `request` on a shared keep-alive pool.
+ * Sends the gateway's subgraph fetches with undici's `dispatch` (`post`, below) on a shared keep-alive pool.
  * @apollo/gateway's RemoteGraphQLDataSource builds node-fetch `Headers` and `Request` objects for
  * every fetch (whatever the fetcher) and then goes through a WHATWG fetch; the profile of the
  * benchmark showed those layers as the gateway's largest avoidable cost, so this data source
