@@ -95,8 +95,9 @@ const PREPARED_LIMIT = 1000;
  * benchmark's profile) and wraps the plan's execution in OpenTelemetry spans and usage-reporting trace
  * nodes that nothing here reads. This executor keeps, per query hash and operation name, the operation
  * context, the `Operation` and the plan, and executes the plan as `executeQueryPlan` does (the same
- * traversal, fetches, entity representations, rewrites, error paths and result shaping: its own helpers,
- * `computeResponse` included), without the spans and traces. Anything it does not handle itself goes to
+ * traversal, fetches, entity representations, rewrites and error paths, with its own helpers), without the
+ * spans and traces, and shapes the answer with `shapeResponse` (`computeResponse` with its per-selection
+ * work kept, ./result-shaping.ts). Anything it does not handle itself goes to
  * the stock executor: subscription and @defer plans, a request that captures traces for usage reporting,
  * and one asking for its query plan (`Apollo-Query-Plan-Experimental`).
  */
