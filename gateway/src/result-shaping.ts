@@ -106,7 +106,7 @@ function answersPrototypeName(selectionSet: SelectionSet, seen: Set<SelectionSet
  * same walk over the operation and the same answer — values, nulling, `__typename`, type conditions, errors
  * with their messages and paths — with what it looks up again for every value (each selection's
  * `@skip`/`@include`, its field type, whether a fragment's type condition applies to a `__typename`) worked
- * out once per selection set and kept. `prepared-operation.test.ts` holds it to `computeResponse`'s output.
+ * out once per selection set and kept. `result-shaping.test.ts` holds it to `computeResponse`'s output.
  */
 export function shapeResponse({
   operation,
