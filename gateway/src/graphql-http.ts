@@ -80,9 +80,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const onClose = () => reject(new Error("the client closed the request before its body ended"));
+    // The close listener goes too: every request closes once answered, and an Error (with its stack) made
+    // then for a promise long settled cost ~2 % of the gateway's CPU in the benchmark's profile.
     const stop = () => {
       req.off("data", onData);
       req.off("end", onEnd);
+      req.off("close", onClose);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -97,8 +101,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
     req.on("data", onData);
     req.on("end", onEnd);
     req.once("error", reject);
-    // Closed before its end: the client left (a no-op once the body was read).
-    req.once("close", () => reject(new Error("the client closed the request before its body ended")));
+    // Closed before its end: the client left.
+    req.once("close", onClose);
   });
 }
 

@@ -1,4 +1,3 @@
-import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -22,6 +21,7 @@ import {
 import { ClientAuth } from "./auth";
 import { clientAddressOf, trustedProxyList } from "./client-address";
 import { createSubgraphAgent, UndiciDataSource } from "./datasource";
+import { PreparedOperationGateway } from "./executor";
 import { serveExplorer } from "./explorer";
 import { leanGraphqlPost } from "./graphql-http";
 import { ingestProxy } from "./ingest";
@@ -85,7 +85,7 @@ export async function startGateway(
   const subgraphUrls = { ...config.subgraphUrls, ...overrides.subgraphUrls };
   const agent = createSubgraphAgent();
   let updateSupergraph: ((sdl: string) => void) | undefined;
-  const gateway = new ApolloGateway({
+  const gateway = new PreparedOperationGateway({
     // A supergraph manager rather than a static SDL, so that reloadSupergraph() can replace it.
     supergraphSdl: {
       initialize: async ({ update }) => {
