@@ -946,4 +946,96 @@ describe("hunting, bookmarks and watchlists", () => {
     ]);
     expect(badRegex.errors![0].extensions!.position).toEqual({ line: 2, column: 33 });
   });
+
+  it("hunts with functions taking tables, default values and `let`s in their body, each tenant over its own events", async () => {
+    // Tenant D's sign-ins repeat A's spray source: none may reach A's hunts through a function's argument, nor A's D's.
+    const D = "tenant-d";
+    const records = [
+      ["d-1", "08:00", "only-d@fabrikam.example", "Failure"],
+      ["d-2", "08:01", "only-d@fabrikam.example", "Failure"],
+      ["d-3", "08:02", "lee.gu@contoso.com", "Success"],
+    ].map(([uid, hhmm, user, status]) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time: `2026-11-20T${hhmm}:00Z`,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip: "203.0.113.77" },
+    }));
+    const ingestorD = await platform.token([Role.INGESTOR], D);
+    ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records }, ingestorD));
+    const analystD = await platform.token([Role.ANALYST], D);
+    const failuresBy =
+      'let failuresBy = (T: (src_ip: string, status: string), atLeast: long = 5) {\n  let failed = T | where status == "Failure";\n  failed | summarize failures = count() by src_ip | where failures >= atLeast\n};\n';
+    const queries = {
+      // The same function twice, on both sides of a join: once with its default, once with an argument.
+      join: `${failuresBy}failuresBy(Authentication)\n| join kind=inner failuresBy(Authentication | where actor_user == "lee.gu@contoso.com", 1) on src_ip\n| project src_ip, failures, ofLee = failures1`,
+      // And in the legs of a union, given a tabular \`let\`.
+      union: `${failuresBy}let signIns = Authentication | project src_ip, status, actor_user;\nunion (failuresBy(signIns, 1) | extend leg = "any"), (failuresBy(Authentication) | extend leg = "spray")\n| summarize sources = dcount(src_ip), failures = sum(failures) by leg | order by leg asc`,
+      top: 'let latest = (T: (*), n: long = 1) { T | top n by time desc | project actor_user, time };\nlatest(Authentication | where src_ip == "203.0.113.77", 2) | union latest(Authentication)',
+    };
+    const rowsOf = async (token: string) =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries(queries).map(async ([name, q]) => [name, (await hunt(q, token)).rows]),
+        ),
+      );
+    expect(await rowsOf(analystD)).toEqual({
+      join: [],
+      union: [{ leg: "any", sources: 1, failures: 2 }],
+      top: [
+        { actor_user: "lee.gu@contoso.com", time: "2026-11-20T08:02:00.000Z" },
+        { actor_user: "only-d@fabrikam.example", time: "2026-11-20T08:01:00.000Z" },
+        { actor_user: "lee.gu@contoso.com", time: "2026-11-20T08:02:00.000Z" },
+      ],
+    });
+    const ofA = await rowsOf(t.analyst);
+    expect(JSON.stringify(ofA)).not.toContain("only-d");
+    // A's spray (15 failures, 7 against lee.gu) and the smaller one (5); 21 failures from 3 sources in all.
+    expect(ofA).toEqual({
+      join: [{ src_ip: "203.0.113.77", failures: 15, ofLee: 7 }],
+      union: [
+        { leg: "any", sources: 3, failures: 21 },
+        { leg: "spray", sources: 2, failures: 20 },
+      ],
+      top: [
+        { actor_user: "CONTOSO\\lee.gu", time: "2026-11-20T09:15:41.000Z" },
+        { actor_user: "lee.gu@contoso.com", time: "2026-11-20T09:05:30.000Z" },
+        { actor_user: "johanna.lorenz@contoso.com", time: "2026-11-20T16:30:02.000Z" },
+      ],
+    });
+
+    // A table that lacks a declared column, or has it with another type, is refused before anything runs.
+    const missing = await platform.request(
+      RunHuntDocument,
+      { query: `${failuresBy}failuresBy(Authentication | summarize n = count() by actor_user)`, ...DAY },
+      t.analyst,
+    );
+    expect(problems(missing)).toEqual([
+      "query: line 5, column 12: argument 1 of `failuresBy` (`T: (src_ip: string, status: string)`) has no column `src_ip` (its columns: actor_user, n)",
+    ]);
+    expect(missing.errors![0].extensions!.position).toEqual({ line: 5, column: 12 });
+    const mistyped = await platform.request(
+      RunHuntDocument,
+      { query: `${failuresBy}failuresBy(Authentication | extend status = severity_id == 4)`, ...DAY },
+      t.analyst,
+    );
+    expect(problems(mistyped)).toEqual([
+      "query: line 5, column 12: argument 1 of `failuresBy` (`T: (src_ip: string, status: string)`): its column `status` is a bool, not a string",
+    ]);
+    // Functions doubling each other's calls are stopped at the limit, not compiled for ever.
+    const doubling = Array.from(
+      { length: 16 },
+      (_, i) => `let f${i + 1} = (T: (*)) { ${i ? `f${i}(f${i}(T))` : "T | take 1"} };`,
+    ).join("\n");
+    const runaway = await platform.request(
+      RunHuntDocument,
+      { query: `${doubling}\nf16(Events)`, ...DAY },
+      t.analyst,
+    );
+    expect(problems(runaway)[0]).toMatch(
+      /^query: line \d+, column \d+: a query uses scalar `let`s and calls functions at most 1000 times/,
+    );
+  });
 });

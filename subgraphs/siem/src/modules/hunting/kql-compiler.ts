@@ -363,19 +363,31 @@ interface Scope {
   noRow?: string;
 }
 
-/** A tabular `let`: the common table expression that holds it and its columns. */
+/** A tabular `let` (or a tabular parameter's argument): the common table expression that holds it and its columns. */
 interface LetTable {
   cte: string;
   cols: Col[];
   order: Sort[] | null;
+  /** Bound by a function's call (a tabular parameter, a `let` of its body): another call reads another table. */
+  perCall?: boolean;
 }
 
-/** A `let` function: its parameters and body, and the `let`s it was defined after (all its body may name). */
+/**
+ * A `let` function: its parameters, its body and the body's own `let`s, and the `let`s it was defined after (all
+ * its body may name besides).
+ */
 interface LetFunction {
   name: string;
   params: FunctionParam[];
+  bodyLets: LetStatement[];
   body: Extract<LetStatement["value"], { kind: "function" }>["body"];
   lets: Lets;
+}
+
+/** A call's arguments: the values of its scalar parameters and the tables of its tabular ones. */
+interface Bound {
+  values: Map<string, Binding>;
+  tables: Map<string, LetTable>;
 }
 
 /**
@@ -411,6 +423,14 @@ const noLets = (): Lets => ({
   functions: new Map(),
   params: new Map(),
 });
+
+/** A parameter as the function's signature shows it: `ip: string`, `n: long = 10`, `T: (*)`, `T: (ip: string)`. */
+function signature(param: FunctionParam): string {
+  if (param.kind === "scalar")
+    return `${param.name}: ${param.type}${param.default ? ` = ${param.default.text}` : ""}`;
+  const columns = param.columns?.map((c) => `${c.name}: ${c.type}`).join(", ") ?? "*";
+  return `${param.name}: (${columns})`;
+}
 
 /** Kusto's parameter type names as the compiler's types. */
 const PARAMETER_TYPE: Record<string, KqlType> = {
@@ -530,6 +550,7 @@ export function watchlistAliasesOf(query: Query): string[] {
         visit(expr.low);
         return visit(expr.high);
       case "toscalar":
+      case "table":
         return pipeline(expr.query);
       default:
         return;
@@ -582,12 +603,14 @@ export function watchlistAliasesOf(query: Query): string[] {
         break;
     }
   };
-  for (const { value } of query.lets) {
-    if (value.kind === "scalar") visit(value.expr);
-    else if (value.kind === "tabular") pipeline(value.query);
-    else if (value.body.kind === "scalar") visit(value.body.expr);
+  const statement = ({ value }: LetStatement): void => {
+    if (value.kind === "scalar") return visit(value.expr);
+    if (value.kind === "tabular") return pipeline(value.query);
+    value.lets.forEach(statement);
+    if (value.body.kind === "scalar") visit(value.body.expr);
     else pipeline(value.body.query);
-  }
+  };
+  query.lets.forEach(statement);
   pipeline(query);
   return [...aliases];
 }
@@ -614,6 +637,8 @@ class Compiler {
   private paramRefs = 0;
   /** `toscalar` queries being compiled, one inside another. */
   private depth = 0;
+  /** Function bodies being inlined, one inside another. */
+  private bodies = 0;
 
   constructor(
     private readonly options: CompileOptions,
@@ -684,7 +709,10 @@ class Compiler {
     if (name === "Events" || CLASS_TABLES.has(name))
       fail(`\`${name}\` is a table: give the \`let\` another name`, pos);
     if (statement.value.kind === "scalar") {
-      new Compiler(this.options, this.lets).expr(statement.value.expr, LET_SCOPE);
+      // Checked by a compiler of its own (its SQL is made where it is used), as deep in `toscalar`s as this one.
+      const checker = new Compiler(this.options, this.lets);
+      checker.depth = this.depth;
+      checker.expr(statement.value.expr, LET_SCOPE);
       this.lets.scalars.set(name, statement.value.expr);
       return;
     }
@@ -692,22 +720,57 @@ class Compiler {
       if (BUILT_INS.has(name) || AGGREGATIONS.has(name))
         fail(`\`${name}\` is a built-in function: give the \`let\` another name`, pos);
       // Type-checked and compiled where it is called (inlined), with the `let`s it was defined after.
-      const { params, body } = statement.value;
+      const { params, lets: bodyLets, body } = statement.value;
+      params.forEach((param) => this.checkParam(name, param));
       const lets = {
         scalars: new Map(this.lets.scalars),
         tables: new Map(this.lets.tables),
         functions: new Map(this.lets.functions),
         params: new Map(),
       };
-      this.lets.functions.set(name, { name, params, body, lets });
+      this.lets.functions.set(name, { name, params, bodyLets, body, lets });
       return;
     }
-    const rel = this.trim(this.pipeline(statement.value.query));
+    const table = this.cteOf(this.pipeline(statement.value.query), statement.value.materialized);
+    // A `let` of a function's body holds what this call's arguments make of it.
+    this.lets.tables.set(name, this.bodies > 0 ? { ...table, perCall: true } : table);
+  }
+
+  /**
+   * A query as a common table expression of the statement, read wherever its name is. `materialize()`: Postgres
+   * computes it once even when it would inline one read only once (into a `toscalar`, say), as Kusto caches a
+   * materialized value for the query's lifetime.
+   */
+  private cteOf(query: Relation, materialized = false): LetTable {
+    const rel = this.trim(query);
     const cte = `l${this.ctes.length}`;
-    // `materialize()`: Postgres computes the query once even when it would inline a common table expression
-    // read only once (into a `toscalar`, say), as Kusto caches a materialized value for the query's lifetime.
-    this.ctes.push(`${cte} AS ${statement.value.materialized ? "MATERIALIZED " : ""}(${rel.sql})`);
-    this.lets.tables.set(name, { cte, cols: rel.cols, order: rel.order });
+    this.ctes.push(`${cte} AS ${materialized ? "MATERIALIZED " : ""}(${rel.sql})`);
+    return { cte, cols: rel.cols, order: rel.order };
+  }
+
+  /**
+   * A function's parameter, when the function is defined: its name is no table's, and a default value is a constant
+   * of its type (a whole number for a `real` too), as in Kusto.
+   */
+  private checkParam(fn: string, param: FunctionParam): void {
+    if (param.name === "Events" || CLASS_TABLES.has(param.name))
+      fail(`\`${param.name}\` is a table: give the parameter another name`, param.pos);
+    if (param.kind === "tabular" || !param.default) return;
+    const value = param.default.expr;
+    const type = PARAMETER_TYPE[param.type];
+    const constant = value.kind === "literal" || value.kind === "dynamic";
+    const valueType: KqlType | null =
+      value.kind === "literal" ? value.type : value.kind === "dynamic" ? "dynamic" : null;
+    if (!constant)
+      fail(
+        `the default value of \`${param.name}\` in \`${fn}\` is a constant (a literal such as 10, "text", 1h or dynamic([…]))`,
+        value.pos,
+      );
+    if (valueType !== type && !(type === "real" && valueType === "long"))
+      fail(
+        `the default value of \`${param.name}: ${param.type}\` in \`${fn}\` is a ${valueType}, not a ${type}`,
+        value.pos,
+      );
   }
 
   private pipeline(pipeline: Pipeline): Relation {
@@ -749,6 +812,8 @@ class Compiler {
       };
     }
     const table = this.lets.tables.get(source.name);
+    // What differs from call to call counts as a parameter's use (a `toscalar` reading it is not reused).
+    if (table?.perCall) this.paramRefs++;
     if (table)
       return {
         sql: `SELECT ${table.cols.map((c) => c.alias).join(", ")} FROM ${table.cte}`,
@@ -783,22 +848,29 @@ class Compiler {
   // -- `let` functions: inlined where they are called -------------------------------------------------------
 
   /**
-   * Binds a call's arguments to the function's parameters, checking their number and types. Each argument is
-   * compiled once, in the caller's scope; the body uses that SQL wherever it names the parameter, and each such
-   * use costs what the argument cost (so functions calling functions cannot grow the SQL exponentially).
+   * Binds a call's arguments to the function's parameters, checking their number and types; an omitted argument
+   * takes its parameter's default value. Each scalar argument is compiled once, in the caller's scope; the body uses
+   * that SQL wherever it names the parameter, and each such use costs what the argument cost (so functions calling
+   * functions cannot grow the SQL exponentially). Each tabular argument is compiled once too, as a common table
+   * expression the body reads (with its own tenant and time filters, like any table read).
    */
-  private bind(fn: LetFunction, args: Expr[], scope: Scope, pos: Position): Map<string, Binding> {
-    const signature = fn.params.map((p) => `${p.name}: ${p.type}`).join(", ");
-    if (args.length !== fn.params.length)
-      fail(
-        `\`${fn.name}\` takes ${fn.params.length} argument${fn.params.length === 1 ? "" : "s"} (${signature}), got ${args.length}`,
-        pos,
-      );
-    const bindings = new Map<string, Binding>();
+  private bind(fn: LetFunction, args: Expr[], scope: Scope, pos: Position): Bound {
+    const required = fn.params.filter((p) => p.kind === "tabular" || !p.default).length;
+    if (args.length < required || args.length > fn.params.length) {
+      const n = fn.params.length;
+      const count = required === n ? `${n} argument${n === 1 ? "" : "s"}` : `${required} to ${n} arguments`;
+      fail(`\`${fn.name}\` takes ${count} (${fn.params.map(signature).join(", ")}), got ${args.length}`, pos);
+    }
+    const bound: Bound = { values: new Map(), tables: new Map() };
     fn.params.forEach((param, i) => {
       const arg = args[i];
+      if (param.kind === "tabular") {
+        bound.tables.set(param.name, this.tableArgument(fn, param, i, arg));
+        return;
+      }
+      const given = arg ?? param.default!.expr;
       const [expansions, columns] = [this.expansions, this.columnRefs];
-      const value = this.expr(arg, scope);
+      const value = this.expr(given, arg ? scope : ARGUMENT_SCOPE);
       const [cost, rowFree] = [this.expansions - expansions, this.columnRefs === columns];
       const type = PARAMETER_TYPE[param.type];
       let sql = value.sql;
@@ -806,10 +878,10 @@ class Compiler {
       else if (value.type !== type)
         fail(
           `argument ${i + 1} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
-          arg.pos,
+          given.pos,
         );
-      const literal = this.resolved(arg, scope);
-      bindings.set(param.name, {
+      const literal = this.resolved(given, scope);
+      bound.values.set(param.name, {
         type,
         sql,
         literal: literal.kind === "literal" || literal.kind === "dynamic" ? literal : null,
@@ -818,17 +890,76 @@ class Compiler {
         depth: this.depth,
       });
     });
-    return bindings;
+    return bound;
   }
 
-  /** Compiles `body` with the function's own `let`s and its parameters bound; counts the call as a `let` use. */
-  private inline<T>(fn: LetFunction, bindings: Map<string, Binding>, pos: Position, body: () => T): T {
+  /**
+   * The argument of a tabular parameter: a query compiled where the call is, checked against the parameter's columns
+   * (each present, of its type or, for a `real`, a `long`, which is converted), held in a common table expression.
+   */
+  private tableArgument(
+    fn: LetFunction,
+    param: Extract<FunctionParam, { kind: "tabular" }>,
+    index: number,
+    arg: Expr,
+  ): LetTable {
+    if (arg.kind !== "table")
+      return fail(
+        `argument ${index + 1} of \`${fn.name}\` is \`${signature(param)}\`: pass a table`,
+        arg.pos,
+      );
+    // The argument's own columns are not the caller's row.
+    const columns = this.columnRefs;
+    let rel = this.pipeline(arg.query);
+    this.columnRefs = columns;
+    for (const declared of param.columns ?? []) {
+      const column = rel.cols.find((c) => !c.hidden && c.name === declared.name);
+      const type = PARAMETER_TYPE[declared.type];
+      const where = `argument ${index + 1} of \`${fn.name}\` (\`${signature(param)}\`)`;
+      if (!column)
+        fail(
+          `${where} has no column \`${declared.name}\` (its columns: ${this.columnList(rel.cols)})`,
+          arg.pos,
+        );
+      else if (column.type === "long" && type === "real") rel = this.retype(rel, column, "real");
+      else if (column.type !== type)
+        fail(`${where}: its column \`${declared.name}\` is a ${column.type}, not a ${type}`, arg.pos);
+    }
+    return { ...this.cteOf(rel), perCall: true };
+  }
+
+  /** `rel` with `column` converted to `type` (the old column kept hidden, for a pending sort on it). */
+  private retype(rel: Relation, column: Col, type: KqlType): Relation {
+    const s = this.sub();
+    const alias = this.alias();
+    const cols = rel.cols.map((c) => (c === column ? { ...c, type, alias } : c));
+    cols.push({ ...column, hidden: true });
+    return this.trim({
+      ...rel,
+      sql: `SELECT ${this.pass(rel, s)}, (${s}.${column.alias})::${SQL_TYPES[type]} AS ${alias} FROM (${rel.sql}) AS ${s}`,
+      cols,
+    });
+  }
+
+  /**
+   * Compiles `body` with the function's `let`s, its parameters bound and then its body's own `let`s; counts the call
+   * as a `let` use.
+   */
+  private inline<T>(fn: LetFunction, bound: Bound, pos: Position, body: () => T): T {
     this.expand(pos);
     const caller = this.lets;
-    this.lets = { ...fn.lets, params: bindings };
+    this.lets = {
+      scalars: new Map(fn.lets.scalars),
+      tables: new Map([...fn.lets.tables, ...bound.tables]),
+      functions: fn.lets.functions,
+      params: bound.values,
+    };
+    this.bodies++;
     try {
+      for (const statement of fn.bodyLets) this.let(statement);
       return body();
     } finally {
+      this.bodies--;
       this.lets = caller;
     }
   }
@@ -843,8 +974,8 @@ class Compiler {
     }
     if (fn.body.kind !== "tabular") return fail(`\`${call.name}\` returns a value, not a table`, call.pos);
     const query = fn.body.query;
-    const bindings = this.bind(fn, call.args, ARGUMENT_SCOPE, call.pos);
-    const rel = this.inline(fn, bindings, call.pos, () => this.pipeline(query));
+    const bound = this.bind(fn, call.args, ARGUMENT_SCOPE, call.pos);
+    const rel = this.inline(fn, bound, call.pos, () => this.pipeline(query));
     return { ...rel, label: call.name };
   }
 
@@ -856,13 +987,13 @@ class Compiler {
         call.pos,
       );
     const expr = fn.body.expr;
-    const bindings = this.bind(fn, call.args, scope, call.pos);
+    const bound = this.bind(fn, call.args, scope, call.pos);
     const body: Scope = {
       sub: "",
       cols: [],
       noRow: `the body of \`${fn.name}\` sees its parameters and the \`let\`s before it, not the caller's columns`,
     };
-    return this.inline(fn, bindings, call.pos, () => this.expr(expr, body));
+    return this.inline(fn, bound, call.pos, () => this.expr(expr, body));
   }
 
   /** A parameter named in a function's body: its argument's SQL. */
@@ -1624,7 +1755,7 @@ class Compiler {
   private expand(pos: Position, n = 1): void {
     if ((this.expansions += n) > COMPILE_LIMITS.maxLetExpansions)
       fail(
-        `a query uses scalar \`let\`s at most ${COMPILE_LIMITS.maxLetExpansions} times (counting those inside others)`,
+        `a query uses scalar \`let\`s and calls functions at most ${COMPILE_LIMITS.maxLetExpansions} times (counting those inside others)`,
         pos,
       );
   }
@@ -1791,6 +1922,8 @@ class Compiler {
         return this.call(expr, scope);
       case "toscalar":
         return this.toscalar(expr);
+      case "table":
+        return fail("a query is not a value: it stands where a table goes", expr.pos);
     }
   }
 

@@ -94,7 +94,9 @@ export type Expr =
   /** `*` as an argument of `arg_max(x, *)` / `arg_min(x, *)`: all the other columns. */
   | { kind: "star"; pos: Position }
   /** `toscalar(query)`: the first column of the query's first row (null when it has none). */
-  | { kind: "toscalar"; query: Pipeline; pos: Position };
+  | { kind: "toscalar"; query: Pipeline; pos: Position }
+  /** A query given to a function's tabular parameter: `f(Authentication | where …)`. */
+  | { kind: "table"; query: Pipeline; pos: Position };
 
 /** A JSON value of a `dynamic(…)` literal. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -228,12 +230,27 @@ export interface Pipeline {
   operators: Operator[];
 }
 
-/** A parameter of a `let` function: `name: type` (the types `parse` takes, plus timespan and dynamic). */
-export interface FunctionParam {
+/** A column a tabular parameter requires of its argument: `name: type`. */
+export interface ColumnDecl {
   name: string;
   type: string;
   pos: Position;
 }
+
+/**
+ * A parameter of a `let` function: a value, `name: type [= constant]` (the types `parse` takes, plus timespan and
+ * dynamic), or a table, `name: (*)` (any) or `name: (column: type, …)` (one with at least those columns).
+ */
+export type FunctionParam =
+  | {
+      kind: "scalar";
+      name: string;
+      type: string;
+      /** The constant an omitted argument takes, and how the query writes it (for the function's signature). */
+      default?: { expr: Expr; text: string };
+      pos: Position;
+    }
+  | { kind: "tabular"; name: string; columns: ColumnDecl[] | null; pos: Position };
 
 /**
  * `let name = value;`: a scalar (a value) or tabular (a query, `materialize(query)`) name, or a function
@@ -248,6 +265,8 @@ export interface LetStatement {
     | {
         kind: "function";
         params: FunctionParam[];
+        /** The scalar and tabular `let`s of the body, seen by the body only. */
+        lets: LetStatement[];
         body: { kind: "scalar"; expr: Expr } | { kind: "tabular"; query: Pipeline };
       };
 }
@@ -587,10 +606,20 @@ class Parser {
   private readonly lets = new Set<string>();
   /** The `let` functions whose body is a query: a call of one starts a table. */
   private readonly tabularFunctions = new Set<string>();
-  /** The function whose body is being read (a call of it is recursion) and its parameters (scalar names). */
-  private defining: { name: string; params: Set<string> } | null = null;
+  /** The parameters of each `let` function: an argument for a tabular one is read as a query. */
+  private readonly functions = new Map<string, FunctionParam[]>();
+  /** `let` statements so far, a function's body's included: the limit is the query's. */
+  private letCount = 0;
+  /**
+   * The function whose body is being read (a call of it is recursion), its scalar parameters (names of values)
+   * and its tabular ones (names of tables).
+   */
+  private defining: { name: string; params: Set<string>; tables: Set<string> } | null = null;
 
-  constructor(private readonly tokens: Token[]) {}
+  constructor(
+    private readonly tokens: Token[],
+    private readonly text: string,
+  ) {}
 
   private get token(): Token {
     return this.tokens[this.index];
@@ -645,11 +674,7 @@ class Parser {
   /** `let` statements, each ended by `;`, then the query (a last `;` is allowed). */
   query(): Query {
     const lets: LetStatement[] = [];
-    while (this.isWord("let")) {
-      if (lets.length >= KQL_LIMITS.maxLets)
-        this.fail(`a query has at most ${KQL_LIMITS.maxLets} \`let\` statements`);
-      lets.push(this.letStatement());
-    }
+    while (this.isWord("let")) lets.push(this.letStatement());
     const pipeline = this.pipeline();
     if (this.isPunct(";") && this.peek().kind === "eof") this.advance();
     if (this.isPunct(";"))
@@ -661,17 +686,31 @@ class Parser {
     return { lets, ...pipeline };
   }
 
-  /** `let name = value;` (the value is a query when it starts with a table, else a scalar). */
+  /**
+   * `let name = value;` (the value is a query when it starts with a table, else a scalar). In a function's body
+   * (`defining`), a scalar or tabular one, named differently from the function and its parameters.
+   */
   private letStatement(): LetStatement {
+    if (this.letCount++ >= KQL_LIMITS.maxLets)
+      this.fail(`a query has at most ${KQL_LIMITS.maxLets} \`let\` statements`);
     const start = this.advance();
     const name = this.token;
     if (name.kind !== "ident" || name.text.startsWith("$") || ["true", "false"].includes(name.text))
       this.fail(`expected a name after \`let\`, found ${shown(name)}`);
     if (this.lets.has(name.text)) this.fail(`\`${name.text}\` is defined twice`);
+    const fn = this.defining;
+    if (fn?.name === name.text)
+      this.fail(`\`${name.text}\` is the function being defined: give the \`let\` another name`);
+    if (fn?.params.has(name.text) || fn?.tables.has(name.text))
+      this.fail(`\`${name.text}\` is a parameter of \`${fn.name}\`: give the \`let\` another name`);
     this.advance();
     this.expectPunct("=", `after \`let ${name.text}\``);
     let value: LetStatement["value"];
     if (this.startsFunction()) {
+      if (fn)
+        this.fail(
+          `a function's body holds scalar and tabular \`let\`s, not functions: define \`${name.text}\` before \`${fn.name}\``,
+        );
       value = this.functionValue(name.text);
     } else if (this.isWord("materialize") && this.isPunct("(", this.peek())) {
       const call = this.advance();
@@ -698,7 +737,10 @@ class Parser {
     // Declared after its value is read: a `let` cannot name itself (no recursion).
     this.lets.add(name.text);
     if (value.kind === "scalar") this.scalarLets.add(name.text);
-    if (value.kind === "function" && value.body.kind === "tabular") this.tabularFunctions.add(name.text);
+    if (value.kind === "function") {
+      this.functions.set(name.text, value.params);
+      if (value.body.kind === "tabular") this.tabularFunctions.add(name.text);
+    }
     return { name: name.text, pos: start.pos, value };
   }
 
@@ -710,8 +752,9 @@ class Parser {
   }
 
   /**
-   * `(name: type, …) { body }`: the body is one value or one query, and sees the parameters and the `let`s before
-   * the function (not the function itself: no recursion).
+   * `(param, …) { let …; body }`: the body is one value or one query after scalar and tabular `let`s of its own, and
+   * sees the parameters, its own `let`s and the `let`s before the function (not the function itself: no
+   * recursion). As in Kusto, tabular parameters come first and parameters with default values last.
    */
   private functionValue(name: string): LetStatement["value"] {
     const open = this.expectPunct("(", "");
@@ -719,41 +762,94 @@ class Parser {
     while (!this.isPunct(")")) {
       if (params.length) this.expectPunct(",", "between the parameters");
       if (params.length >= 16) this.fail("a function takes at most 16 parameters");
-      const param = this.token;
-      if (param.kind !== "ident" || param.text.startsWith("$") || ["true", "false"].includes(param.text))
-        this.fail(`expected a parameter name, found ${shown(param)}`);
-      if (params.some((p) => p.name === param.text))
-        this.fail(`the parameter \`${param.text}\` appears twice`);
-      if (this.lets.has(param.text))
-        this.fail(`\`${param.text}\` is a \`let\` already: give the parameter another name`);
-      this.advance();
-      this.expectPunct(":", `after the parameter \`${param.text}\``);
-      if (this.isPunct("("))
-        this.fail("tabular parameters (`T: (*)`) are not supported: a function takes values");
-      const type = this.token;
-      if (type.kind !== "ident" || !(PARAMETER_TYPES as readonly string[]).includes(type.text))
-        this.fail(`expected a type (${PARAMETER_TYPES.join(", ")}), found ${shown(type)}`);
-      this.advance();
-      if (this.isPunct("=")) this.fail("default values of parameters are not supported: pass every argument");
-      params.push({ name: param.text, type: type.text, pos: param.pos });
+      params.push(this.functionParam(params));
     }
     this.advance();
     this.expectPunct("{", "to start the body of the function");
-    if (this.isWord("let")) this.fail("a function's body is one value or one query (no `let` inside)");
     this.enter(open.pos);
-    this.defining = { name, params: new Set(params.map((p) => p.name)) };
+    const scalars = params.filter((p) => p.kind === "scalar").map((p) => p.name);
+    const tables = params.filter((p) => p.kind === "tabular").map((p) => p.name);
+    this.defining = { name, params: new Set(scalars), tables: new Set(tables) };
+    const lets: LetStatement[] = [];
     try {
+      while (this.isWord("let")) lets.push(this.letStatement());
       const body: Extract<LetStatement["value"], { kind: "function" }>["body"] = this.startsTable()
         ? { kind: "tabular", query: this.pipeline() }
         : { kind: "scalar", expr: this.expr() };
       if (!this.isPunct("}"))
         this.fail(`expected \`}\` to close the body of \`${name}\`, found ${shown(this.token)}`);
       this.advance();
-      return { kind: "function", params, body };
+      return { kind: "function", params, lets, body };
     } finally {
+      // The body's `let`s are its own: the statements after the function do not see them.
+      for (const statement of lets) {
+        this.lets.delete(statement.name);
+        this.scalarLets.delete(statement.name);
+      }
       this.defining = null;
       this.leave();
     }
+  }
+
+  /** `name: type [= constant]`, `name: (*)` or `name: (column: type, …)`, after the parameters `before`. */
+  private functionParam(before: FunctionParam[]): FunctionParam {
+    const param = this.token;
+    if (param.kind !== "ident" || param.text.startsWith("$") || ["true", "false"].includes(param.text))
+      this.fail(`expected a parameter name, found ${shown(param)}`);
+    if (before.some((p) => p.name === param.text)) this.fail(`the parameter \`${param.text}\` appears twice`);
+    if (this.lets.has(param.text))
+      this.fail(`\`${param.text}\` is a \`let\` already: give the parameter another name`);
+    this.advance();
+    this.expectPunct(":", `after the parameter \`${param.text}\``);
+    if (this.isPunct("(")) {
+      this.advance();
+      const columns = this.isPunct("*") ? null : this.list(() => this.columnDecl());
+      if (columns === null) this.advance();
+      this.expectPunct(")", `to close the columns of \`${param.text}\``);
+      if (this.isPunct("=")) this.fail("a tabular parameter takes no default value");
+      const scalar = before.find((p) => p.kind === "scalar");
+      if (scalar)
+        this.fail(
+          `tabular parameters come before the scalar ones: \`${param.text}\` follows \`${scalar.name}\``,
+          param.pos,
+        );
+      if (columns && new Set(columns.map((c) => c.name)).size < columns.length)
+        this.fail(`a column appears twice in the columns of \`${param.text}\``, param.pos);
+      return { kind: "tabular", name: param.text, columns, pos: param.pos };
+    }
+    const type = this.parameterType();
+    if (!this.isPunct("=")) {
+      const defaulted = before.find((p) => p.kind === "scalar" && p.default);
+      if (defaulted)
+        this.fail(
+          `parameters with a default value come last: \`${param.text}\` has none and follows \`${defaulted.name}\``,
+          param.pos,
+        );
+      return { kind: "scalar", name: param.text, type, pos: param.pos };
+    }
+    this.advance();
+    const first = this.token;
+    const expr = this.expr();
+    const text = this.text.slice(first.pos.offset, this.tokens[this.index - 1].end);
+    return { kind: "scalar", name: param.text, type, default: { expr, text }, pos: param.pos };
+  }
+
+  /** A scalar parameter's or a declared column's type. */
+  private parameterType(): string {
+    const type = this.token;
+    if (type.kind !== "ident" || !(PARAMETER_TYPES as readonly string[]).includes(type.text))
+      this.fail(`expected a type (${PARAMETER_TYPES.join(", ")}), found ${shown(type)}`);
+    this.advance();
+    return type.text;
+  }
+
+  /** `column: type` in the columns of a tabular parameter. */
+  private columnDecl(): ColumnDecl {
+    if (this.isPunct("*"))
+      this.fail("a tabular parameter is `(*)` (any table) or lists the columns it needs, not both");
+    const { name, pos } = this.columnName();
+    this.expectPunct(":", `after the column \`${name}\``);
+    return { name, type: this.parameterType(), pos };
   }
 
   /** A call of the function being defined: refused (the body cannot see its own name anyway). */
@@ -776,6 +872,7 @@ class Parser {
     const next = this.peek(ahead + 1);
     if (this.tabularFunctions.has(token.text) && this.isPunct("(", next)) return true;
     if (["true", "false"].includes(token.text) || this.scalarLets.has(token.text)) return false;
+    if (this.defining?.tables.has(token.text)) return true;
     if (this.defining?.params.has(token.text)) return false;
     return (
       next.kind === "eof" ||
@@ -1541,6 +1638,16 @@ class Parser {
     return { kind: "dynamic", value, pos: start.pos };
   }
 
+  /** The argument of the tabular parameter `param` of `fn`: a table, a tabular `let`, a call or a (query). */
+  private tableArgument(fn: string, param: string): Expr {
+    const token = this.token;
+    if (!this.isPunct("(") && (token.kind !== "ident" || token.text.startsWith("$")))
+      this.fail(
+        `\`${param}\` of \`${fn}\` is a table: pass a table, a tabular \`let\` or a (query), found ${shown(token)}`,
+      );
+    return { kind: "table", query: this.pipeline(), pos: token.pos };
+  }
+
   /** `toscalar(query)`: a query in a value's place. */
   private toscalar(): Expr {
     const name = this.advance();
@@ -1559,8 +1666,10 @@ class Parser {
     }
   }
 
+  /** `name(arg, …)`; the argument of a `let` function's tabular parameter is a query. */
   private call(): Extract<Expr, { kind: "call" }> {
     const name = this.advance();
+    const params = this.functions.get(name.text) ?? [];
     this.enter(name.pos);
     try {
       this.expectPunct("(", `after \`${name.text}\``);
@@ -1568,7 +1677,13 @@ class Parser {
       if (!this.isPunct(")")) {
         for (;;) {
           if (args.length >= 64) this.fail("a function takes at most 64 arguments");
-          if (this.isPunct("*") && (this.isPunct(",", this.peek()) || this.isPunct(")", this.peek()))) {
+          const param = params[args.length];
+          if (param?.kind === "tabular") {
+            args.push(this.tableArgument(name.text, param.name));
+          } else if (
+            this.isPunct("*") &&
+            (this.isPunct(",", this.peek()) || this.isPunct(")", this.peek()))
+          ) {
             args.push({ kind: "star", pos: this.advance().pos });
           } else {
             args.push(this.expr());
@@ -1603,5 +1718,5 @@ export function parseKql(text: string): Query {
       column: 1,
     });
   const tokens = new Lexer(text).tokens();
-  return new Parser(tokens).query();
+  return new Parser(tokens, text).query();
 }

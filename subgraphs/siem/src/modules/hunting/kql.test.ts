@@ -345,12 +345,9 @@ describe("hunting query errors", () => {
       "let f = (x: bool) { x };\nEvents | where f(dst_port)",
       "2:18 argument 1 of `f` is `x: bool`, not a long",
     ],
-    ["let f = (T: (*)) { T };\nEvents", "1:13 tabular parameters (`T: (*)`) are not supported"],
-    ["let f = (x: long = 1) { x };\nEvents", "1:18 default values of parameters are not supported"],
     ["let f = (x: foo) { x };\nEvents", "1:13 expected a type (string, long"],
     ["let f = (x: long, x: long) { x };\nEvents", "1:19 the parameter `x` appears twice"],
     ["let x = 1;\nlet f = (x: long) { x };\nEvents", "2:10 `x` is a `let` already"],
-    ["let f = (x: long) { let y = x; y };\nEvents", "1:21 a function's body is one value or one query"],
     ["let f = (x: long) { x + 1;\nEvents", "1:26 expected `}` to close the body of `f`, found `;`"],
     [
       "let f = () { strlen(device) };\nEvents | extend d = f()",
@@ -378,6 +375,81 @@ describe("hunting query errors", () => {
       "let f = (n: long) { Events | take n };\nf(1 + 1)",
       "1:35 `take` and `top` take a whole number of rows ≥ 0",
     ],
+    // tabular parameters, default values, `let`s in a function's body
+    [
+      "let f = (T: (src_ip: string, n: long)) { T };\nAuthentication | union f(Authentication)",
+      "2:26 argument 1 of `f` (`T: (src_ip: string, n: long)`) has no column `n` (its columns: id, time,",
+    ],
+    [
+      "let f = (T: (src_port: string)) { T };\nlet t = Events | project src_port;\nf(t)",
+      "3:3 argument 1 of `f` (`T: (src_port: string)`): its column `src_port` is a long, not a string",
+    ],
+    [
+      "let f = (T: (n: long)) { T };\nf(Events | summarize n = avg(dst_port))",
+      "2:3 argument 1 of `f` (`T: (n: long)`): its column `n` is a real, not a long",
+    ],
+    [
+      "let f = (n: long, T: (*)) { T };\nEvents",
+      "1:19 tabular parameters come before the scalar ones: `T` follows `n`",
+    ],
+    [
+      "let f = (n: long = 1, s: string) { s };\nEvents",
+      "1:23 parameters with a default value come last: `s` has none and follows `n`",
+    ],
+    ["let f = (T: (*) = Events) { T };\nEvents", "1:17 a tabular parameter takes no default value"],
+    ["let f = (T: (x: long, *)) { T };\nEvents", "1:23 a tabular parameter is `(*)` (any table) or lists"],
+    ["let f = (T: (x: long, x: real)) { T };\nEvents", "1:10 a column appears twice in the columns of `T`"],
+    ["let f = (T: (x: text)) { T };\nEvents", "1:17 expected a type (string, long"],
+    [
+      "let f = (n: long = 1 + 1) { n };\nEvents",
+      "1:22 the default value of `n` in `f` is a constant (a literal such as 10",
+    ],
+    [
+      'let f = (n: long = "10") { n };\nEvents',
+      "1:20 the default value of `n: long` in `f` is a string, not a long",
+    ],
+    ["let f = (n: long = x) { n };\nEvents", "1:20 the default value of `n` in `f` is a constant"],
+    [
+      "let f = (s: string, n: long = 1) { n };\nEvents | extend x = f()",
+      "2:21 `f` takes 1 to 2 arguments (s: string, n: long = 1), got 0",
+    ],
+    [
+      "let f = (T: (*), n: long = 1) { T | take n };\nf(Events, 1, 2)",
+      "2:1 `f` takes 1 to 2 arguments (T: (*), n: long = 1), got 3",
+    ],
+    [
+      "let f = (T: (*)) { T };\nf(1)",
+      "2:3 `T` of `f` is a table: pass a table, a tabular `let` or a (query), found `1`",
+    ],
+    ["let f = (T: (*)) { T };\nlet n = 1;\nf(n)", "3:3 `n` is a scalar `let` (a value), not a table"],
+    [
+      "let f = (T: (*)) { T };\nEvents | where f(Events)",
+      "2:16 `f` returns a table: use it where a table goes",
+    ],
+    ["let Events = (T: (*)) { T };\nEvents", "1:1 `Events` is a table: give the `let` another name"],
+    [
+      "let f = (Authentication: (*)) { Authentication };\nEvents",
+      "1:10 `Authentication` is a table: give the parameter",
+    ],
+    ["let f = (T: (*)) { T | extend x = T };\nf(Events)", "1:35 `T` is a tabular `let`: read it as a table"],
+    ["let f = (T: (*)) { f(T) };\nEvents", "1:20 `f` calls itself: recursion is not supported"],
+    [
+      "let f = () { let g = (x: long) { x }; Events };\nEvents",
+      "1:22 a function's body holds scalar and tabular `let`s, not functions: define `g` before `f`",
+    ],
+    [
+      "let f = (x: long) { let x = 1; x };\nEvents",
+      "1:25 `x` is a parameter of `f`: give the `let` another name",
+    ],
+    ["let f = (T: (*)) { let T = 1; T };\nEvents", "1:24 `T` is a parameter of `f`"],
+    ["let f = () { let f = 1; f };\nEvents", "1:18 `f` is the function being defined"],
+    ["let f = () { let n = 1; Events | take n };\nEvents | where dst_port == n", "2:28 unknown column `n`"],
+    ["let f = () { let n = 1; Events | take n };\nlet n = 2;\nf() | take n", "no error"],
+    [
+      "let f = (x: long) { let y = x + 'a'; y };\nEvents | extend z = f(1)",
+      "1:31 `+` does not apply to long and string",
+    ],
+    ["let f = () { let y = 1 };\nEvents", "1:24 expected `;` after `let y = …`, found `}`"],
   ])("%j → %s", (query, expected) => {
     expect(errorOf(query)).toContain(expected);
   });
@@ -408,7 +480,7 @@ describe("hunting query errors", () => {
   it("stops scalar `let`s that expand into each other exponentially", () => {
     const tenfold = (name: string) => Array(10).fill(name).join(" + ");
     const query = `let a = 1;\nlet b = ${tenfold("a")};\nlet c = ${tenfold("b")};\nlet d = ${tenfold("c")};\nEvents | where dst_port == d`;
-    expect(errorOf(query)).toContain("a query uses scalar `let`s at most 1000 times");
+    expect(errorOf(query)).toContain("a query uses scalar `let`s and calls functions at most 1000 times");
     // Within the limit, a `let` is used as often as needed.
     expect(errorOf(`let a = 1;\nlet b = ${tenfold("a")};\nEvents | where dst_port == b + b`)).toBe(
       "no error",
@@ -438,12 +510,43 @@ describe("hunting query errors", () => {
     // f uses its parameter ten times; g nests three calls: each use costs what its argument cost.
     const tenfold = Array(10).fill("x").join(" + ");
     const nested = `let f = (x: long) { ${tenfold} };\nlet g = (x: long) { f(f(f(x))) };\nEvents | where dst_port == g(1)`;
-    expect(errorOf(nested)).toContain("a query uses scalar `let`s at most 1000 times");
+    expect(errorOf(nested)).toContain("a query uses scalar `let`s and calls functions at most 1000 times");
     expect(
       errorOf(
         `let f = (x: long) { ${tenfold} };\nlet g = (x: long) { f(f(x)) };\nEvents | where dst_port == g(1)`,
       ),
     ).toBe("no error");
+  });
+
+  it("counts tabular arguments, function bodies and their `let`s against the limits, and refuses runaway nesting", () => {
+    // A tabular argument is read once per call however often the body uses it; the body's own tables at every call.
+    const twice = "let f = (T: (*)) { T | union T };\n";
+    const calls = (call: string, n: number) => Array(n).fill(call).join(", ");
+    expect(errorOf(`${twice}union ${calls("f(Events)", 16)}`)).toBe("no error");
+    expect(errorOf(`${twice}union ${calls("f(Events)", 17)}`)).toContain("a query reads at most 16 tables");
+    const more = "let f = (T: (*)) { let mine = T | union Authentication; mine };\n";
+    expect(errorOf(`${more}union ${calls("f(Events)", 8)}`)).toBe("no error");
+    expect(errorOf(`${more}union ${calls("f(Events)", 9)}`)).toContain("a query reads at most 16 tables");
+    // Each function doubling the calls of the one before: refused at the 1,000th use, not compiled for ever.
+    const doubling = Array.from(
+      { length: 19 },
+      (_, i) => `let f${i + 1} = (T: (*), n: long = 1) { ${i ? `f${i}(f${i}(T), n)` : "T | take n"} };`,
+    ).join("\n");
+    const started = Date.now();
+    expect(errorOf(`${doubling}\nf19(Events)`)).toContain(
+      "2:44 a query uses scalar `let`s and calls functions at most 1000 times",
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(errorOf(`${doubling}\nf4(Events)`)).toBe("no error");
+    // Calls nested in arguments nest like subqueries.
+    const nested = (n: number) => `let f = (T: (*)) { T | take 1 };\n${"f(".repeat(n)}Events${")".repeat(n)}`;
+    expect(errorOf(nested(30))).toBe("no error");
+    expect(errorOf(nested(33))).toContain("the query nests more than 32 levels deep");
+    // A body's `let`s count against the query's 20.
+    const body = Array.from({ length: KQL_LIMITS.maxLets }, (_, i) => `let v${i} = ${i};`).join(" ");
+    expect(errorOf(`let f = () { ${body} v0 };\nEvents`)).toContain(
+      `1:${14 + body.lastIndexOf("let")} a query has at most ${KQL_LIMITS.maxLets} \`let\` statements`,
+    );
   });
 
   it("makes the groups of `parse kind=regex` strings non-capturing, and `flags=U` lazy", () => {
@@ -599,6 +702,15 @@ describe("compiled SQL", () => {
       ],
       [
         "let f = (ip: string) { Authentication | where src_ip == ip };\nlet g = (x: long) { x + toscalar(Events | count) };\nf('a') | union f('b') | where g(1) > 0",
+        3,
+      ],
+      // A tabular argument is read once per call (a common table expression the body reads), with its own filters.
+      [
+        "let f = (T: (*), n: long = 5) { let top = T | take n; T | join kind=inner top on id | union T };\nf(Events) | join kind=inner f(Authentication | where status == 'Failure', 2) on id",
+        2,
+      ],
+      [
+        "let t = _GetWatchlist('vip');\nlet f = (T: (SearchKey: string)) { T | union (NetworkActivity | project SearchKey = src_ip) };\nf(t) | union f(t)",
         3,
       ],
     ] as const) {
@@ -1296,6 +1408,40 @@ describe("hunts over a seeded event store", () => {
       "let countOf = (c: long) { toscalar(Events | where class_uid == c | count) };\nlet since = datetime(2026-11-20T09:30:00Z);\nlet after = (t: datetime) { Events | where time > t };\nafter(since) | extend auth = countOf(3002) | summarize n = count(), auth = max(auth)",
       [{ n: 3, auth: 5 }],
     ],
+    // Tabular parameters, default values and `let`s in a function's body.
+    [
+      "let latest = (T: (*), n: long = 1) { T | top n by time desc };\nlatest(Authentication) | union latest((ProcessActivity | union NetworkActivity), 2) | project source_event_id | order by source_event_id asc",
+      [{ source_event_id: "a5" }, { source_event_id: "a6" }, { source_event_id: "a7" }],
+    ],
+    [
+      // The declared `real` column of a `long` argument is converted: p / 2 is not a whole division.
+      "let perDevice = (T: (dst_port: real, device: string)) { T | summarize p = max(dst_port) by device };\nlet net = NetworkActivity;\nperDevice(net) | extend half = p / 2",
+      [{ device: "vm-web-01", p: 3389, half: 1694.5 }],
+    ],
+    [
+      'let failedFrom = (T: (src_ip: string, status: string), ip: string) { let mine = T | where src_ip == ip; let wanted = "Failure"; mine | where status == wanted };\nAuthentication | join kind=leftsemi failedFrom(Authentication, "203.0.113.7") on id | union failedFrom(Events | where actor_user startswith "bob", "203.0.113.8") | project source_event_id | order by source_event_id asc',
+      [
+        { source_event_id: "a1" },
+        { source_event_id: "a2" },
+        { source_event_id: "a3" },
+        { source_event_id: "a5" },
+      ],
+    ],
+    [
+      // A `toscalar` over a tabular parameter is computed for each call's table.
+      'let rowsOf = (T: (*)) { toscalar(T | count) };\nEvents | where source_event_id == "a1" | project auth = rowsOf(Authentication), proc = rowsOf(ProcessActivity)',
+      [{ auth: 5, proc: 1 }],
+    ],
+    [
+      // Watchlists named in a tabular argument and in a body's `let` are loaded for the hunt.
+      "let keys = (T: (SearchKey: string)) { let bad = _GetWatchlist('bad-ips') | project SearchKey; T | project SearchKey | union bad };\nkeys(_GetWatchlist('vip')) | order by SearchKey asc",
+      [
+        { SearchKey: "198.51.100.99" },
+        { SearchKey: "203.0.113.7" },
+        { SearchKey: "alice@contoso.com" },
+        { SearchKey: "carol@contoso.com" },
+      ],
+    ],
   ])("%s", async (query, expected) => {
     expect(await rows(query)).toEqual(expected);
   });
@@ -1310,6 +1456,7 @@ describe("hunts over a seeded event store", () => {
       "let all = materialize(Events);\nall | join kind=inner all on id | summarize ids = make_set(source_event_id)",
       "Events | parse kind=regex flags=U tostring(attributes) with @'\"uid\": ?\"' uid '\"' | summarize ids = make_set(uid)",
       "let mine = (c: long) { Events | where class_uid != c };\nlet n = (c: long) { toscalar(mine(c) | count) };\nmine(0) | summarize ids = make_set(source_event_id), n = max(n(0))",
+      "let pick = (T: (*), c: long = 0) { let other = T | where class_uid != c; other };\npick(Events) | union pick((Authentication | union Events), 1) | summarize ids = make_set(source_event_id)",
     ];
     const results = async (identity: typeof A) => {
       const out: unknown[] = [];
@@ -1324,6 +1471,7 @@ describe("hunts over a seeded event store", () => {
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"], n: 2 }],
+      [{ ids: ["b1", "b2"] }],
     ]);
     const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
     for (const result of ofA) expect(result.ids).toEqual(["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]);
