@@ -99,6 +99,18 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
   const ruleCount = async () =>
     ok(await platform.request(AnalyticsRuleCountDocument, {}, admin)).analyticsRules.totalCount;
 
+  /** Runs the `mutation <name>` example of docs/api.md as an admin: the rule it creates. */
+  const runDocsExample = async (name: string) => {
+    const block = new RegExp("```graphql\\n(mutation " + name + "[\\s\\S]*?)```").exec(
+      readFileSync("docs/api.md", "utf8"),
+    )?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      createAnalyticsRule: { id: string; version: number; definition: Record<string, unknown> };
+    }>;
+    return ok(await platform.request(doc, {}, admin)).createAnalyticsRule;
+  };
+
   beforeAll(async () => {
     // Jobs off: scheduled rules are only stored here, never run in the background.
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
@@ -265,14 +277,7 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
   });
 
   it("runs the typed example of docs/api.md", async () => {
-    const block = /```graphql\n(mutation TypedRule[\s\S]*?)```/.exec(
-      readFileSync("docs/api.md", "utf8"),
-    )?.[1];
-    expect(block).toBeDefined();
-    const doc = parse(block!) as TypedDocumentNode<{
-      createAnalyticsRule: { version: number; definition: Record<string, unknown> };
-    }>;
-    const rule = ok(await platform.request(doc, {}, admin)).createAnalyticsRule;
+    const rule = await runDocsExample("TypedRule");
     expect(rule.version).toBe(1);
     expect(rule.definition).toMatchObject({
       kind: "SCHEDULED",
@@ -440,14 +445,7 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
   });
 
   it("runs the correlation example of docs/api.md", async () => {
-    const block = /```graphql\n(mutation CorrelationRule[\s\S]*?)```/.exec(
-      readFileSync("docs/api.md", "utf8"),
-    )?.[1];
-    expect(block).toBeDefined();
-    const doc = parse(block!) as TypedDocumentNode<{
-      createAnalyticsRule: { id: string; definition: Record<string, unknown> };
-    }>;
-    const rule = ok(await platform.request(doc, {}, admin)).createAnalyticsRule;
+    const rule = await runDocsExample("CorrelationRule");
     expect(rule.definition).toEqual({
       summarize: {
         by: ["actor_user"],
@@ -456,6 +454,43 @@ describe("analytics rules through the typed AnalyticsRuleInput", () => {
       },
       trigger: { operator: "GTE", threshold: 2 },
     });
+  });
+
+  it("runs the aliases example of docs/api.md, and checks the watchlists an alias's cases use", async () => {
+    const rule = await runDocsExample("AliasedRule");
+    const cases = [
+      { when: { field: "connector", op: "eq", value: "ENTRA_SIGNIN" }, field: "attributes.user.email_addr" },
+      {
+        when: { field: "connector", op: "eq", value: "OKTA_SYSTEM_LOG" },
+        field: "attributes.actor.alternate_id",
+      },
+    ];
+    expect(rule.definition).toEqual({
+      summarize: { by: ["user"], aggregate: "COUNT", aliases: [{ name: "user", cases }] },
+    });
+    const vipCases = {
+      ...spray,
+      summarize: {
+        by: ["user"],
+        aggregate: "COUNT" as const,
+        aliases: [
+          {
+            name: "user",
+            cases: [
+              {
+                when: { field: "actor_user", op: "inWatchlist", value: "nope" },
+                field: "attributes.user.email_addr",
+              },
+            ],
+          },
+        ],
+      },
+      entityMappings: [{ entityType: "ACCOUNT" as const, field: "user" }],
+      incidentGrouping: null,
+    };
+    expect(problems(await platform.request(CreateRuleTypedDocument, { input: vipCases }, admin))).toEqual([
+      'summarize.aliases[0].cases[0].when: no watchlist with the alias "nope"',
+    ]);
   });
 
   it("refuses bad definitions with the same problems as the JSON form, and stores nothing", async () => {

@@ -46,6 +46,27 @@ const get = (record: unknown, ...path: string[]): unknown =>
     record,
   );
 
+/** A Sigma rule of password sign-in failures at Entra ID, which the correlations across log sources refer to. */
+const FAILED_PASSWORD = `title: Password sign-in failure
+id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+name: failed_password
+logsource:
+  product: azure
+  service: signinlogs
+detection:
+  selection:
+    ResultType: 50126
+  condition: selection
+level: low
+`;
+/** Its search within its source: a correlation's named filter, or an alias's case. */
+const FAILED_PASSWORD_SEARCH = {
+  all: [
+    { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
+    { field: "attributes.error_code", op: "eq", value: 50126 },
+  ],
+};
+
 /** All the realistic rules of the fixtures' semantics table, as one multi-document YAML. */
 const ALL_RULES = SIGMA_SEMANTICS.map((c) => c.yaml).join("---\n");
 
@@ -485,6 +506,7 @@ level: medium
       aggregate: "DISTINCT_COUNT",
       field: "src_ip",
       filters: null,
+      aliases: null,
     });
     expect(await ruleCount(tenant)).toBe(2);
 
@@ -758,18 +780,7 @@ level: high
 
   it("imports a temporal_ordered correlation across two connectors, grouped by an alias of each source's address field, that fires for the address that did both in order", async () => {
     const tenant = "sigma-temporal-sources";
-    const yaml = `title: Password sign-in failure
-id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
-name: failed_password
-logsource:
-  product: azure
-  service: signinlogs
-detection:
-  selection:
-    ResultType: 50126
-  condition: selection
-level: low
----
+    const yaml = `${FAILED_PASSWORD}---
 title: CloudTrail logging stopped
 id: 1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a
 name: trail_stopped
@@ -813,12 +824,7 @@ level: high
       filters: [
         {
           name: "failed_password",
-          filter: {
-            all: [
-              { field: "connector", op: "eq", value: "ENTRA_SIGNIN" },
-              { field: "attributes.error_code", op: "eq", value: 50126 },
-            ],
-          },
+          filter: FAILED_PASSWORD_SEARCH,
         },
         {
           name: "trail_stopped",
@@ -867,6 +873,196 @@ level: high
         ),
       ].sort(),
     );
+  });
+
+  it("imports event_count and value_count correlations over Entra ID and Okta failures that fire on the combined count only, grouped and counted by aliases of each source's fields", async () => {
+    const tenant = "sigma-count-sources";
+    const base = `${FAILED_PASSWORD}---
+title: Okta sign-in failure
+id: 4b5c6d7e-8f9a-4b0c-9d1e-2f3a4b5c6d7e
+name: okta_failed
+logsource:
+  product: okta
+  service: okta
+detection:
+  selection:
+    eventType: user.session.start
+    outcome.result: FAILURE
+  condition: selection
+level: low
+`;
+    const aliases = `  aliases:
+    user:
+      failed_password: UserPrincipalName
+      okta_failed: actor.alternateId
+    ip:
+      failed_password: IPAddress
+      okta_failed: client.ipAddress
+`;
+    const yaml = `${base}---
+title: Four failed sign-ins of one account, at Entra ID and Okta together
+id: 5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e90
+correlation:
+  type: event_count
+  rules: [failed_password, okta_failed]
+${aliases}  group-by: [user]
+  timespan: 1h
+  condition:
+    gte: 4
+level: high
+---
+title: Three accounts failing from one address, at Entra ID and Okta together
+id: 6d7e8f9a-0b1c-4d2e-9f3a-4b5c6d7e8f01
+correlation:
+  type: value_count
+  rules: [failed_password, okta_failed]
+${aliases}  group-by: [ip]
+  timespan: 1h
+  condition:
+    field: user
+    gte: 3
+level: high
+`;
+    const payload = await imported(tenant, yaml, { enabled: true });
+    expect(payload.results.map((r) => [r.status, r.problems])).toEqual([
+      ["REFERENCED", []],
+      ["REFERENCED", []],
+      ["CREATED", []],
+      ["CREATED", []],
+    ]);
+    const [events, values] = [payload.results[2].rule!, payload.results[3].rule!];
+    const user = {
+      name: "user",
+      cases: [
+        {
+          when: FAILED_PASSWORD_SEARCH,
+          field: "attributes.user.email_addr",
+        },
+        {
+          when: {
+            all: [
+              { field: "connector", op: "eq", value: "OKTA_SYSTEM_LOG" },
+              { field: "operation", op: "eq", value: "user.session.start" },
+              { field: "attributes.outcome.result", op: "eq", value: "FAILURE" },
+            ],
+          },
+          field: "attributes.actor.alternate_id",
+        },
+      ],
+    };
+    expect(events.definition.summarize).toEqual({
+      by: ["user"],
+      aggregate: "COUNT",
+      field: null,
+      filters: null,
+      aliases: [user],
+    });
+    expect(values.definition.summarize).toEqual({
+      by: ["src_ip"],
+      aggregate: "DISTINCT_COUNT",
+      field: "user",
+      filters: null,
+      aliases: [user],
+    });
+
+    // From 198.51.100.20 between 09:00 and 09:40: Alice fails twice at Entra ID and twice at Okta, Dave twice at
+    // Entra ID, Carol twice at Okta (a success of hers is no failure); Bob fails three times at Entra ID from
+    // 192.0.2.50. Alone, each source has at most three failures of an account and two accounts of an address.
+    const minute = (m: number) => `2026-11-20T09:${String(m).padStart(2, "0")}:00Z`;
+    const entra = (id: string, m: number, user: string, ip = "198.51.100.20") => ({
+      id,
+      createdDateTime: minute(m),
+      userPrincipalName: user,
+      ipAddress: ip,
+      status: { errorCode: 50126 },
+    });
+    const okta = (uuid: string, m: number, user: string, result = "FAILURE") => ({
+      uuid,
+      published: minute(m),
+      eventType: "user.session.start",
+      actor: { id: `00u${user.length}`, type: "User", alternateId: user },
+      client: { ipAddress: "198.51.100.20" },
+      outcome: { result, reason: result === "FAILURE" ? "INVALID_CREDENTIALS" : null },
+    });
+    const ingest = async (connector: ConnectorKind, records: object[]) => {
+      const result = ok(
+        await platform.request(
+          IngestEventsDocument,
+          { connector, records },
+          await platform.token([Role.INGESTOR], tenant),
+        ),
+      ).ingestEvents;
+      expect(result.acceptedCount).toBe(records.length);
+    };
+    await ingest("ENTRA_SIGNIN", [
+      entra("xs-entra-alice-1", 1, "alice@contoso.com"),
+      entra("xs-entra-alice-2", 12, "alice@contoso.com"),
+      entra("xs-entra-dave-1", 5, "dave@contoso.com"),
+      entra("xs-entra-dave-2", 25, "dave@contoso.com"),
+      entra("xs-entra-bob-1", 2, "bob@contoso.com", "192.0.2.50"),
+      entra("xs-entra-bob-2", 3, "bob@contoso.com", "192.0.2.50"),
+      entra("xs-entra-bob-3", 4, "bob@contoso.com", "192.0.2.50"),
+    ]);
+    const at = new Date("2026-11-20T10:00:00Z");
+    // Only the Entra ID failures so far: three at most per account, two accounts per address.
+    expect(await run(tenant, events.id, at)).toEqual({ alerts: 0, results: 0 });
+    expect(await run(tenant, values.id, at)).toEqual({ alerts: 0, results: 0 });
+
+    await ingest("OKTA_SYSTEM_LOG", [
+      okta("xs-okta-alice-1", 20, "alice@contoso.com"),
+      okta("xs-okta-alice-2", 30, "alice@contoso.com"),
+      okta("xs-okta-carol-1", 35, "carol@contoso.com"),
+      okta("xs-okta-carol-2", 40, "carol@contoso.com"),
+      okta("xs-okta-carol-ok", 41, "carol@contoso.com", "SUCCESS"),
+    ]);
+    // Together: Alice's four failures; Alice, Carol and Dave from one address (Alice counted once).
+    expect(await run(tenant, events.id, at)).toEqual({ alerts: 1, results: 1 });
+    expect(await run(tenant, values.id, at)).toEqual({ alerts: 1, results: 1 });
+    const alertOf = async (ruleId: string) =>
+      (
+        await inTenant(ds, tenant, (m) =>
+          m.query(`SELECT title, entities FROM alerts WHERE rule_id = $1`, [ruleId]),
+        )
+      )[0];
+    expect(await alertOf(events.id)).toEqual({
+      title: "Four failed sign-ins of one account, at Entra ID and Okta together — alice@contoso.com",
+      entities: [{ type: "ACCOUNT", value: "alice@contoso.com" }],
+    });
+    expect(await alertOf(values.id)).toEqual({
+      title: "Three accounts failing from one address, at Entra ID and Okta together — 198.51.100.20",
+      entities: [{ type: "IP", value: "198.51.100.20" }],
+    });
+    // The evidence is each source's events of the group.
+    expect(await alertedIds(tenant, events.id)).toEqual([
+      "xs-entra-alice-1",
+      "xs-entra-alice-2",
+      "xs-okta-alice-1",
+      "xs-okta-alice-2",
+    ]);
+    expect(await alertedIds(tenant, values.id)).toEqual([
+      "xs-entra-alice-1",
+      "xs-entra-alice-2",
+      "xs-entra-dave-1",
+      "xs-entra-dave-2",
+      "xs-okta-alice-1",
+      "xs-okta-alice-2",
+      "xs-okta-carol-1",
+      "xs-okta-carol-2",
+    ]);
+
+    // Over a sliding hour the combined count fires too, and a run over the same events raises nothing new.
+    const sliding = (
+      await imported(tenant, yaml.replace(/5c6d7e8f-9a0b/, "7e8f9a0b-1c2d"), {
+        enabled: true,
+        slidingWindow: true,
+      })
+    ).results[2].rule!;
+    expect(sliding.definition.summarize).toMatchObject({ by: ["user"], aggregate: "COUNT", aliases: [user] });
+    expect(await run(tenant, sliding.id, at)).toEqual({ alerts: 1, results: 1 });
+    expect(await run(tenant, sliding.id, new Date("2026-11-20T10:05:00Z"))).toEqual({
+      alerts: 0,
+      results: 1,
+    });
   });
 
   it("counts a correlation over fixed windows: a burst split by a window boundary is missed, and runs more often than the timespan catch it", async () => {

@@ -77,7 +77,9 @@ async function rulesUsing(m: EntityManager, tenantId: string, aliasKey: string):
     [tenantId],
   );
   return rows
-    .filter((r) => filtersOfRule(r.spec).some((f) => watchlistAliasesOfFilter(f).includes(aliasKey)))
+    .filter((r) =>
+      filtersOfRule(r.spec).some(({ filter }) => watchlistAliasesOfFilter(filter).includes(aliasKey)),
+    )
     .map((r) => r.spec.displayName);
 }
 

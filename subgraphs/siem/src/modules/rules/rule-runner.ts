@@ -144,6 +144,22 @@ function fieldSql(field: string, params: unknown[]): string {
 }
 
 /**
+ * SQL of a `by`/distinct field of a summarised rule: an alias (`summarize.aliases`) is the field of the first case
+ * whose filter the event matches (null when none does), so the events of several log sources group by one value
+ * kept in a different column by each; any other name is fieldSql's.
+ */
+function summarizedFieldSql(spec: RuleSpec, field: string, params: unknown[]): string {
+  const alias = spec.summarize?.aliases?.find((a) => a.name === field);
+  if (!alias) return fieldSql(field, params);
+  const cases = alias.cases.map((k) => {
+    const when = compileFilterToSql(k.when, params.length + 1);
+    params.push(...when.params);
+    return `WHEN coalesce((${when.sql}), false) THEN ${fieldSql(k.field, params)}`;
+  });
+  return `(CASE ${cases.join(" ")} END)`;
+}
+
+/**
  * Runs a scheduled rule over its query period ending at `now` (the end of the run's window: the time the run
  * was scheduled for, not when a worker got to it), in the caller's transaction: one SQL statement over the
  * events (filter compiled to parameterised SQL, optional group-by with COUNT, DISTINCT_COUNT or a correlation of
@@ -185,7 +201,7 @@ export async function runScheduledRule(
   const alerts: NewAlert[] = [];
   let results = 0;
   if (spec.summarize) {
-    const by = spec.summarize.by.map((f) => fieldSql(f, params));
+    const by = spec.summarize.by.map((f) => summarizedFieldSql(spec, f, params));
     const limit = MAX_ALERTS_PER_RUN - 1 + SUMMARY_SAMPLE;
     let sql: string;
     if (spec.summarize.window) {
@@ -193,7 +209,9 @@ export async function runScheduledRule(
         {
           groupBy: by,
           distinct:
-            spec.summarize.aggregate === "DISTINCT_COUNT" ? fieldSql(spec.summarize.field!, params) : null,
+            spec.summarize.aggregate === "DISTINCT_COUNT"
+              ? summarizedFieldSql(spec, spec.summarize.field!, params)
+              : null,
           where,
           params,
           anchorsFrom: from,
@@ -222,7 +240,7 @@ export async function runScheduledRule(
     } else {
       const aggregate =
         spec.summarize.aggregate === "DISTINCT_COUNT"
-          ? `count(DISTINCT ${fieldSql(spec.summarize.field!, params)})`
+          ? `count(DISTINCT ${summarizedFieldSql(spec, spec.summarize.field!, params)})`
           : "count(*)";
       params.push(spec.trigger.threshold);
       sql = `SELECT ${by.map((b, i) => `${b} AS g${i}`).join(", ")}${by.length ? "," : ""} ${aggregate}::int AS agg,

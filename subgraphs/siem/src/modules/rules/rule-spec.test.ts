@@ -203,6 +203,72 @@ describe("validateRuleSpec", () => {
     ).toEqual([expect.stringMatching(/^summarize\.window: only COUNT and DISTINCT_COUNT slide/)]);
   });
 
+  describe("aliases: one name for a field that is a different column per kind of event", () => {
+    const entra = { field: "connector", op: "eq", value: "ENTRA_SIGNIN" };
+    const okta = { field: "connector", op: "eq", value: "OKTA_SYSTEM_LOG" };
+    const user = {
+      name: "user",
+      cases: [
+        { when: entra, field: "attributes.user.email_addr" },
+        { when: okta, field: "attributes.actor.alternate_id" },
+      ],
+    };
+    const aliased = (summarize: Record<string, unknown>, entityField = "user") =>
+      problemsWith({
+        summarize: { by: ["user"], aggregate: "COUNT", aliases: [user], ...summarize },
+        entityMappings: [{ entityType: "ACCOUNT", field: entityField }],
+        incidentGrouping: undefined,
+      });
+
+    it("lets by, a DISTINCT_COUNT's field and entity mappings name an alias, and keeps it normalised", () => {
+      expect(aliased({})).toEqual([]);
+      expect(
+        aliased({ by: ["src_ip"], aggregate: "DISTINCT_COUNT", field: "user", window: "PT10M" }, "src_ip"),
+      ).toEqual([]);
+      expect(aliased({ aggregate: "DISTINCT_COUNT", field: "user" })).toEqual([
+        expect.stringMatching(/always gives 1/),
+      ]);
+      const spec = normalizeRuleSpec({
+        ...scheduled,
+        summarize: { by: ["user"], aggregate: "COUNT", aliases: [user] },
+      });
+      expect(spec.summarize).toEqual({ by: ["user"], aggregate: "COUNT", aliases: [user] });
+    });
+
+    it("names what is wrong with an alias: its name, its cases, a case's filter and field, and names no alias has", () => {
+      expect(aliased({ aliases: undefined })).toEqual([
+        expect.stringMatching(/^summarize\.by\[0\]: must be an event column/),
+        expect.stringMatching(/^entityMappings\[0\]\.field: a summarised rule's results have only/),
+      ]);
+      expect(
+        aliased(
+          {
+            by: ["src_ip"],
+            aliases: [
+              { name: "src_ip", cases: [{ when: entra, field: "actor_user" }] },
+              { name: "user", cases: [] },
+              {
+                name: "user",
+                cases: [{ when: { field: "connector", op: "near", value: 1 }, field: "nope" }],
+                extra: 1,
+              },
+              "account",
+            ],
+          },
+          "src_ip",
+        ),
+      ).toEqual([
+        'summarize.aliases[0].name: must be a word of letters, digits, _ and - (at most 64) that is not an event column (got "src_ip")',
+        "summarize.aliases[1].cases: must be a list of 1 to 10 { when, field } (got an array)",
+        expect.stringMatching(/^summarize\.aliases\[2\]\.extra: unknown field/),
+        'summarize.aliases[2].name: "user" is named twice',
+        expect.stringMatching(/^summarize\.aliases\[2\]\.cases\[0\]\.when\.op: /),
+        expect.stringMatching(/^summarize\.aliases\[2\]\.cases\[0\]\.field: must be an event column/),
+        'summarize.aliases[3]: must be an object { name, cases } (got "account")',
+      ]);
+    });
+  });
+
   describe("correlations of named filters (FILTERS_MATCHED, FILTERS_MATCHED_IN_ORDER)", () => {
     const failure = { field: "status", op: "eq", value: "Failure" };
     const success = { field: "status", op: "eq", value: "Success" };

@@ -92,9 +92,25 @@ export const RULE_LIMITS = {
   description: 5000,
   entityMappings: 10,
   summarizeBy: 10,
+  /** Aliases of a summarised rule, and cases per alias (one per log source of a Sigma correlation, say). */
+  summarizeAliases: 10,
   tactics: MITRE_TACTICS.length,
   techniques: 50,
 } as const;
+
+/**
+ * A name for a field that is a different column in different events (Sigma's correlation `aliases`: the user of
+ * an Entra ID sign-in is `attributes.user.email_addr`, of an Okta event `attributes.actor.alternate_id`): per
+ * event, the field of the first case whose `when` filter it matches; absent (null) when it matches none.
+ */
+export interface SummarizeAlias {
+  /** What `summarize.by`, `summarize.field` and entity mappings call it: not an event column or attribute path. */
+  name: string;
+  cases: Array<{ when: unknown; field: string }>;
+}
+
+/** Alias names: a word, so that one never reads as an event column or an attribute path. */
+const ALIAS_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** One entity of an alert, read from an event field (or, for a summarised rule, from a `by` field). */
 export interface EntityMapping {
@@ -127,6 +143,8 @@ export interface RuleSpec {
      * run's whole period (rule-sliding.ts).
      */
     window?: string;
+    /** Names `by` and `field` may use for a field that is a different column per kind of event. */
+    aliases?: SummarizeAlias[];
   };
   /** Compared with the result count (no summarize) or with each group's aggregate. */
   trigger: { operator: TriggerOperator; threshold: number };
@@ -365,6 +383,53 @@ function checkNamedFilters(c: Checker, value: unknown, path: string): number | n
   return value.length >= minFilters && value.length <= maxFilters ? value.length : null;
 }
 
+/**
+ * Checks `summarize.aliases`: at most RULE_LIMITS.summarizeAliases of `{ name, cases }`, each name a word that is
+ * no event column, each case `{ when, field }` with a valid filter and field. Returns the names of the aliases.
+ */
+function checkAliases(c: Checker, value: unknown, path: string): string[] {
+  const max = RULE_LIMITS.summarizeAliases;
+  if (!Array.isArray(value)) {
+    c.problem(path, `must be a list of { name, cases } (got ${show(value)})`);
+    return [];
+  }
+  if (value.length > max) c.problem(path, `must have at most ${max} entries`);
+  const names: string[] = [];
+  value.forEach((alias: unknown, index) => {
+    const at = `${path}[${index}]`;
+    if (!isRecord(alias)) return c.problem(at, `must be an object { name, cases } (got ${show(alias)})`);
+    c.keys(alias, ["name", "cases"], at);
+    const name = alias.name;
+    if (!has(alias, "name")) c.problem(`${at}.name`, "is required");
+    else if (typeof name !== "string" || !ALIAS_NAME.test(name) || isFilterField(name)) {
+      c.problem(
+        `${at}.name`,
+        `must be a word of letters, digits, _ and - (at most 64) that is not an event column (got ${show(name)})`,
+      );
+    } else if (names.includes(name)) c.problem(`${at}.name`, `"${name}" is named twice`);
+    else names.push(name);
+    const cases = alias.cases;
+    if (!Array.isArray(cases) || cases.length === 0 || cases.length > max) {
+      c.problem(`${at}.cases`, `must be a list of 1 to ${max} { when, field } (got ${show(cases)})`);
+      return;
+    }
+    cases.forEach((item: unknown, k) => {
+      const where = `${at}.cases[${k}]`;
+      if (!isRecord(item)) return c.problem(where, `must be an object { when, field } (got ${show(item)})`);
+      c.keys(item, ["when", "field"], where);
+      if (!has(item, "when")) c.problem(`${where}.when`, "is required");
+      else {
+        for (const problem of validateFilter(item.when)) {
+          c.problem(`${where}.when${problem.path.replace(/^\$/, "")}`, problem.message);
+        }
+      }
+      if (!has(item, "field")) c.problem(`${where}.field`, "is required");
+      else c.field(item.field, `${where}.field`);
+    });
+  });
+  return names;
+}
+
 /** What checkSummarize found out: the `by` fields when usable for entity mappings, and a correlation's size. */
 interface SummarizeFacts {
   by: string[] | null;
@@ -385,20 +450,27 @@ function checkSummarize(c: Checker, value: unknown, kind: RuleKind | null): Summ
     );
   }
   if (!isRecord(value)) {
-    c.problem(path, `must be an object { by, aggregate, field?, filters?, window? } (got ${show(value)})`);
+    c.problem(
+      path,
+      `must be an object { by, aggregate, field?, filters?, window?, aliases? } (got ${show(value)})`,
+    );
     return { by: null, filters: null, aggregate: null, windowMs: null };
   }
-  c.keys(value, ["by", "aggregate", "field", "filters", "window"], path);
+  c.keys(value, ["by", "aggregate", "field", "filters", "window", "aliases"], path);
+  const aliases = has(value, "aliases") ? checkAliases(c, value.aliases, `${path}.aliases`) : [];
+  // `by` and `field` name a field, or an alias of one.
+  const field = (item: unknown, at: string) =>
+    (typeof item === "string" && aliases.includes(item)) || c.field(item, at) !== null;
   let by: string[] | null = null;
   if (!has(value, "by")) c.problem(`${path}.by`, "is required (use [] to aggregate all results together)");
-  else by = c.list(value.by, `${path}.by`, RULE_LIMITS.summarizeBy, (item, at) => c.field(item, at) !== null);
+  else by = c.list(value.by, `${path}.by`, RULE_LIMITS.summarizeBy, field);
   const aggregate = has(value, "aggregate")
     ? c.oneOf(value.aggregate, SUMMARIZE_AGGREGATES, `${path}.aggregate`)
     : (c.problem(`${path}.aggregate`, "is required"), null);
   if (aggregate === "DISTINCT_COUNT") {
     if (!has(value, "field"))
       c.problem(`${path}.field`, "is required for DISTINCT_COUNT (the field to count values of)");
-    else if (c.field(value.field, `${path}.field`) !== null && by?.includes(value.field as string)) {
+    else if (field(value.field, `${path}.field`) && by?.includes(value.field as string)) {
       c.problem(`${path}.field`, "counting distinct values of a `by` field always gives 1");
     }
   } else if (aggregate !== null && has(value, "field")) {
@@ -750,6 +822,14 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
         ? { filters: spec.summarize.filters.map((f) => ({ name: f.name, filter: f.filter })) }
         : {}),
       ...(spec.summarize.window !== undefined ? { window: spec.summarize.window } : {}),
+      ...(spec.summarize.aliases !== undefined
+        ? {
+            aliases: spec.summarize.aliases.map((a) => ({
+              name: a.name,
+              cases: a.cases.map((k) => ({ when: k.when, field: k.field })),
+            })),
+          }
+        : {}),
     };
   }
   if (spec.kind === "SCHEDULED") {
@@ -760,7 +840,21 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
   return normalized;
 }
 
-/** Every filter of a rule: its own and, for a correlation, each named filter's (to find the watchlists they use). */
-export function filtersOfRule(spec: Pick<RuleSpec, "filter" | "summarize">): unknown[] {
-  return [spec.filter, ...(spec.summarize?.filters ?? []).map((f) => f.filter)];
+/**
+ * Every filter of a rule (to find the watchlists they use), by its path: its own, each named filter's of a
+ * correlation, each case's of an alias.
+ */
+export function filtersOfRule(
+  spec: Pick<RuleSpec, "filter" | "summarize">,
+): Array<{ path: string; filter: unknown }> {
+  return [
+    { path: "filter", filter: spec.filter },
+    ...(spec.summarize?.filters ?? []).map((f, i) => ({
+      path: `summarize.filters[${i}].filter`,
+      filter: f.filter,
+    })),
+    ...(spec.summarize?.aliases ?? []).flatMap((a, i) =>
+      a.cases.map((k, j) => ({ path: `summarize.aliases[${i}].cases[${j}].when`, filter: k.when })),
+    ),
+  ];
 }

@@ -29,6 +29,37 @@ export class AnalyticsRuleNamedFilterInput {
   filter: Record<string, unknown>;
 }
 
+/** One case of a typed alias. */
+@InputType({ description: "Where an alias's field is in the events a filter matches." })
+export class AnalyticsRuleAliasCaseInput {
+  @Field(() => JSONObjectScalar, {
+    description:
+      "The events this case is for, in the JSON filter language of docs/api.md (a log source's connector, say).",
+  })
+  when: Record<string, unknown>;
+
+  @Field({ description: "The alias's field in those events: an event column or attributes.<path>." })
+  field: string;
+}
+
+/** One alias of a typed summarize. */
+@InputType({
+  description:
+    "A name for a field that is a different column in different events (Sigma's correlation aliases): per event, the field of the first case whose filter it matches.",
+})
+export class AnalyticsRuleAliasInput {
+  @Field({
+    description:
+      "What summarize.by, summarize.field and entity mappings call it: a word (letters, digits, _ and -) that is not an event column.",
+  })
+  name: string;
+
+  @Field(() => [AnalyticsRuleAliasCaseInput], {
+    description: "1 to 10 cases, in order; an event no case matches has no value.",
+  })
+  cases: AnalyticsRuleAliasCaseInput[];
+}
+
 /** `summarize` of a typed rule definition. */
 @InputType({
   description:
@@ -37,7 +68,7 @@ export class AnalyticsRuleNamedFilterInput {
 export class AnalyticsRuleSummarizeInput {
   @Field(() => [String], {
     description:
-      "Fields to group by (event columns or attributes.<path>); [] aggregates all events together.",
+      "Fields to group by (event columns, attributes.<path> or names of `aliases`); [] aggregates all events together.",
   })
   by: string[];
 
@@ -49,7 +80,8 @@ export class AnalyticsRuleSummarizeInput {
 
   @Field(() => String, {
     nullable: true,
-    description: "The field whose distinct values DISTINCT_COUNT counts (required there, refused otherwise).",
+    description:
+      "The field (or name of one of `aliases`) whose distinct values DISTINCT_COUNT counts (required there, refused otherwise).",
   })
   field?: string | null;
 
@@ -66,6 +98,13 @@ export class AnalyticsRuleSummarizeInput {
       "COUNT and DISTINCT_COUNT only: an ISO 8601 duration (1 minute up to queryPeriod) over which the count slides; a group triggers when events of it no more than this apart meet the threshold (trigger GT or GTE). Leave out to count over each run's whole period.",
   })
   window?: string | null;
+
+  @Field(() => [AnalyticsRuleAliasInput], {
+    nullable: true,
+    description:
+      "Up to 10 names `by` and `field` may use for a field that is a different column per kind of event (an account across log sources, say).",
+  })
+  aliases?: AnalyticsRuleAliasInput[] | null;
 }
 
 /** `trigger` of a typed rule definition. */
@@ -259,7 +298,13 @@ export function ruleSpecFromInput(input: AnalyticsRuleInput): Record<string, unk
   const { summarize, trigger, entityMappings, suppression, incidentGrouping, ...scalars } = input;
   return given({
     ...scalars,
-    summarize: summarize && given({ ...summarize, filters: summarize.filters?.map((f) => given(f)) }),
+    summarize:
+      summarize &&
+      given({
+        ...summarize,
+        filters: summarize.filters?.map((f) => given(f)),
+        aliases: summarize.aliases?.map((a) => ({ name: a.name, cases: a.cases.map((k) => given(k)) })),
+      }),
     trigger: trigger && given(trigger),
     entityMappings: entityMappings?.map((mapping) => given(mapping)),
     suppression: suppression && given(suppression),

@@ -31,8 +31,8 @@ import { loadRuleTemplates } from "./templates";
 
 /** The watchlist aliases each filter of a rule names (a correlation's named filters too), by its path. */
 const watchlistsOf = (spec: RuleSpec): WatchlistUse[] =>
-  filtersOfRule(spec).map((filter, i) => ({
-    field: i === 0 ? "filter" : `summarize.filters[${i - 1}].filter`,
+  filtersOfRule(spec).map(({ path, filter }) => ({
+    field: path,
     aliasKeys: watchlistAliasesOfFilter(filter),
   }));
 

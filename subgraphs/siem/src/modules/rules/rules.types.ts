@@ -89,12 +89,39 @@ export class AnalyticsRuleNamedFilter {
   filter: Record<string, unknown>;
 }
 
+/** One case of an alias. */
+@ObjectType({ description: "Where an alias's field is in the events a filter matches." })
+export class AnalyticsRuleAliasCase {
+  @Field(() => JSONObjectScalar, {
+    description: "The events this case is for, in the JSON filter language of docs/api.md.",
+  })
+  when: Record<string, unknown>;
+
+  @Field({ description: "The alias's field in those events: an event column or attributes.<path>." })
+  field: string;
+}
+
+/** One alias of a summarize. */
+@ObjectType({
+  description:
+    "A name for a field that is a different column in different events (Sigma's correlation aliases): per event, the field of the first case whose filter it matches.",
+})
+export class AnalyticsRuleAlias {
+  @Field({ description: "What summarize.by, summarize.field and entity mappings call it." })
+  name: string;
+
+  @Field(() => [AnalyticsRuleAliasCase], { description: "The cases, in the order they are tried." })
+  cases: AnalyticsRuleAliasCase[];
+}
+
 /** `summarize` of a rule definition. */
 @ObjectType({
   description: "How a scheduled rule groups its filtered events and what it aggregates per group.",
 })
 export class AnalyticsRuleSummarize {
-  @Field(() => [String], { description: "The fields to group by (empty: one group of all events)." })
+  @Field(() => [String], {
+    description: "The fields (or names of `aliases`) to group by (empty: one group of all events).",
+  })
   by: string[];
 
   @Field(() => SummarizeAggregateEnum, { description: "The aggregate compared with the trigger." })
@@ -102,7 +129,7 @@ export class AnalyticsRuleSummarize {
 
   @Field(() => String, {
     nullable: true,
-    description: "The field whose distinct values DISTINCT_COUNT counts.",
+    description: "The field (or name of one of `aliases`) whose distinct values DISTINCT_COUNT counts.",
   })
   field: string | null;
 
@@ -119,6 +146,13 @@ export class AnalyticsRuleSummarize {
       "The sliding window of COUNT or DISTINCT_COUNT (ISO 8601): events of a group no more than this apart are counted together; null counts over each run's whole period.",
   })
   window: string | null;
+
+  @Field(() => [AnalyticsRuleAlias], {
+    nullable: true,
+    description:
+      "Names `by` and `field` use for a field that is a different column per kind of event; null when there are none.",
+  })
+  aliases: AnalyticsRuleAlias[] | null;
 }
 
 /** `trigger` of a rule definition. */
@@ -271,6 +305,18 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
               Object.assign(new AnalyticsRuleNamedFilter(), {
                 name: f.name,
                 filter: f.filter as Record<string, unknown>,
+              }),
+            ) ?? null,
+          aliases:
+            spec.summarize.aliases?.map((a) =>
+              Object.assign(new AnalyticsRuleAlias(), {
+                name: a.name,
+                cases: a.cases.map((k) =>
+                  Object.assign(new AnalyticsRuleAliasCase(), {
+                    when: k.when as Record<string, unknown>,
+                    field: k.field,
+                  }),
+                ),
               }),
             ) ?? null,
         })

@@ -2161,12 +2161,12 @@ describe("Sigma correlation rules", () => {
       ],
       problems: [
         expect.stringMatching(
-          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: field UserPrincipalName is not kept for aws\/cloudtrail events \(known fields: /,
+          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: in mfa_signin, "Trail stopped" \(document 3\): field UserPrincipalName is not kept for aws\/cloudtrail events \(known fields: .*; name its field with aliases: UserPrincipalName: \{ mfa_signin: <field> \}$/,
         ),
       ],
     },
     {
-      name: "rules over different log sources",
+      name: "an event_count over different log sources, grouped by a field one of them does not keep and no alias names",
       docs: () => [
         failed,
         y`
@@ -2184,7 +2184,9 @@ describe("Sigma correlation rules", () => {
         correlation(EVENT_COUNT.replace("- failed_signin", "- failed_signin\n  - stop-trail")),
       ],
       problems: [
-        "UNSUPPORTED_CORRELATION correlation.rules: the rules are over different log sources (azure/signinlogs, aws/cloudtrail): a rule counts the events of one source, whose fields group-by names (a temporal correlation may span sources)",
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: in stop-trail, "Trail stopped" \(document 2\): field UserPrincipalName is not kept for aws\/cloudtrail events \(known fields: .*; name its field with aliases: UserPrincipalName: \{ stop-trail: <field> \}$/,
+        ),
       ],
     },
     {
@@ -2229,49 +2231,52 @@ describe("Sigma correlation rules", () => {
     });
   }
 
+  /** Rules over two log sources: password sign-in failures at Entra ID, and the CloudTrail trail stopped. */
+  const spray = y`
+    title: Password sign-in failure
+    id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+    name: failed_password
+    logsource:
+      product: azure
+      service: signinlogs
+    detection:
+      selection:
+        ResultType: 50126
+      condition: selection
+    level: low
+  `;
+  const stopped = y`
+    title: CloudTrail logging stopped
+    id: 1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a
+    name: trail_stopped
+    logsource:
+      product: aws
+      service: cloudtrail
+    detection:
+      selection:
+        eventName:
+          - StopLogging
+          - DeleteTrail
+      condition: selection
+    level: high
+  `;
+  /** Their searches, each within its source. */
+  const signin = {
+    all: [connector("ENTRA_SIGNIN"), { field: "attributes.error_code", op: "eq", value: 50126 }],
+  };
+  const trail = {
+    all: [
+      connector("AWS_CLOUDTRAIL"),
+      { field: "attributes.event_name", op: "in", value: ["StopLogging", "DeleteTrail"] },
+    ],
+  };
+
   describe("temporal correlations across log sources", () => {
-    const spray = y`
-      title: Password sign-in failure
-      id: 0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
-      name: failed_password
-      logsource:
-        product: azure
-        service: signinlogs
-      detection:
-        selection:
-          ResultType: 50126
-        condition: selection
-      level: low
-    `;
-    const stopped = y`
-      title: CloudTrail logging stopped
-      id: 1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a
-      name: trail_stopped
-      logsource:
-        product: aws
-        service: cloudtrail
-      detection:
-        selection:
-          eventName:
-            - StopLogging
-            - DeleteTrail
-        condition: selection
-      level: high
-    `;
     /** A temporal_ordered correlation of the two, grouped by `groupBy`, with these `aliases:` lines. */
     const ordered = (groupBy: string, aliases = "") =>
       `title: Failed sign-ins, then the trail stopped, from one address\nid: 2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b\ncorrelation:\n  type: temporal_ordered\n  rules:\n    - failed_password\n    - trail_stopped\n${aliases}  group-by:\n    - ${groupBy}\n  timespan: 1h\nlevel: high\n`;
     const ALIASES =
       "  aliases:\n    ip:\n      failed_password: IPAddress\n      trail_stopped: sourceIPAddress\n";
-    const signin = {
-      all: [connector("ENTRA_SIGNIN"), { field: "attributes.error_code", op: "eq", value: 50126 }],
-    };
-    const trail = {
-      all: [
-        connector("AWS_CLOUDTRAIL"),
-        { field: "attributes.event_name", op: "in", value: ["StopLogging", "DeleteTrail"] },
-      ],
-    };
 
     it("correlates each rule's events within its own source, grouped by an alias of fields that are one column", () => {
       const [, , corr] = translate(spray, stopped, ordered("ip", ALIASES));
@@ -2300,17 +2305,31 @@ describe("Sigma correlation rules", () => {
       expect([alike.problems, alike.spec!.summarize!.by]).toEqual([[], ["attributes.user_agent"]]);
     });
 
-    it("refuses fields that are different columns, or that a source does not keep, and aliases that leave a rule out", () => {
+    it("groups by an alias of fields that are different columns: each rule's field, read from the events of its search", () => {
       const byUser =
         "  aliases:\n    user:\n      failed_password: UserPrincipalName\n      trail_stopped: userIdentity.userName\n";
-      expect(problemsOf(spray, stopped, ordered("user", byUser))).toEqual([
-        'UNSUPPORTED_CORRELATION correlation.group-by[0]: user is UserPrincipalName (attributes.user.email_addr) in "Password sign-in failure" (document 1), userIdentity.userName (attributes.user_name) in "CloudTrail logging stopped" (document 2): the rules\' events are grouped by one field they all have',
-      ]);
+      const [, , corr] = translate(spray, stopped, ordered("user", byUser));
+      expect(corr.problems).toEqual([]);
+      expect(corr.spec!.summarize).toMatchObject({
+        by: ["user"],
+        aliases: [
+          {
+            name: "user",
+            cases: [
+              { when: signin, field: "attributes.user.email_addr" },
+              { when: trail, field: "attributes.user_name" },
+            ],
+          },
+        ],
+      });
+    });
+
+    it("refuses fields a source does not keep, and aliases that leave a rule out", () => {
       expect(
         problemsOf(spray, stopped, ordered("ip", ALIASES.replace("sourceIPAddress", "SourceIp"))),
       ).toEqual([
         expect.stringMatching(
-          /^UNSUPPORTED_FIELD correlation\.aliases\.ip\.trail_stopped: field SourceIp is not kept for aws\/cloudtrail events/,
+          /^UNSUPPORTED_FIELD correlation\.aliases\.ip\.trail_stopped: in trail_stopped, "CloudTrail logging stopped" \(document 2\): field SourceIp is not kept for aws\/cloudtrail events \(known fields: [^;]*\)$/,
         ),
       ]);
       expect(
@@ -2325,6 +2344,147 @@ describe("Sigma correlation rules", () => {
       ]);
       expect(problemsOf(spray, stopped, ordered("ip", "  aliases: [ip]\n"))).toEqual([
         "INVALID_FIELD correlation.aliases: must be a map of alias names to maps of rule: field (got a list)",
+      ]);
+    });
+  });
+
+  describe("event_count and value_count correlations across log sources", () => {
+    const oktaFailed = y`
+      title: Okta sign-in failure
+      id: 4b5c6d7e-8f9a-4b0c-9d1e-2f3a4b5c6d7e
+      name: okta_failed
+      logsource:
+        product: okta
+        service: okta
+      detection:
+        selection:
+          eventType: user.session.start
+          outcome.result: FAILURE
+        condition: selection
+      level: low
+    `;
+    const ALIASES =
+      "aliases:\n  user:\n    failed_password: UserPrincipalName\n    okta_failed: actor.alternateId\n  ip:\n    failed_password: IPAddress\n    okta_failed: client.ipAddress\n";
+    /** A correlation of the Entra ID and Okta failures: its type, `aliases:`, group-by and condition lines. */
+    const signinCount = (type: string, aliases: string, groupBy: string, condition: string) =>
+      correlation(
+        `type: ${type}\nrules:\n  - failed_password\n  - okta_failed\n${aliases}group-by:\n  - ${groupBy}\ntimespan: 1h\ncondition:\n  ${condition}`,
+      );
+    const okta = {
+      all: [
+        connector("OKTA_SYSTEM_LOG"),
+        { field: "operation", op: "eq", value: "user.session.start" },
+        { field: "attributes.outcome.result", op: "eq", value: "FAILURE" },
+      ],
+    };
+    const user = {
+      name: "user",
+      cases: [
+        { when: signin, field: "attributes.user.email_addr" },
+        { when: okta, field: "attributes.actor.alternate_id" },
+      ],
+    };
+
+    it("counts the events of all the rules, each within its own source, grouped by an alias of different columns", () => {
+      const [first, second, corr] = translate(
+        spray,
+        oktaFailed,
+        signinCount("event_count", ALIASES, "user", "gte: 4"),
+      );
+      expect([first.standalone, second.standalone, corr.problems]).toEqual([false, false, []]);
+      expect(corr.spec).toMatchObject({
+        kind: "SCHEDULED",
+        filter: { any: [signin, okta] },
+        summarize: { by: ["user"], aggregate: "COUNT", aliases: [user] },
+        trigger: { operator: "GTE", threshold: 4 },
+        queryPeriod: "PT1H",
+        entityMappings: [{ entityType: "ACCOUNT", field: "user" }],
+      });
+      expect(validateRuleSpec(corr.spec)).toEqual([]);
+      // An Okta event with the Entra error code is not an Entra failure: each case keeps its source.
+      const isEntra = compileFilterToPredicate(user.cases[0].when);
+      expect(isEntra({ connector: "OKTA_SYSTEM_LOG", attributes: { error_code: 50126 } } as EventLike)).toBe(
+        false,
+      );
+    });
+
+    it("counts the distinct values of an alias, grouped by one that is one column, over a sliding window when asked", () => {
+      const docs = [spray, oktaFailed, signinCount("value_count", ALIASES, "ip", "field: user\n  gte: 3")];
+      const [, , corr] = translateSigmaYaml(docs.join("---\n"), { slidingWindow: true });
+      expect(corr.problems).toEqual([]);
+      expect(corr.spec).toMatchObject({
+        summarize: {
+          by: ["src_ip"],
+          aggregate: "DISTINCT_COUNT",
+          field: "user",
+          window: "PT1H",
+          aliases: [user],
+        },
+        trigger: { operator: "GTE", threshold: 3 },
+        entityMappings: [{ entityType: "IP", field: "src_ip" }],
+      });
+      expect(validateRuleSpec(corr.spec)).toEqual([]);
+      // A plain name both sources keep in one column needs no alias; a range of one count is EQ.
+      const [, , alike] = translate(
+        spray,
+        stopped,
+        correlation(
+          "type: event_count\nrules: [failed_password, trail_stopped]\ngroup-by: [userAgent]\ntimespan: 1h\ncondition:\n  gte: 5\n  lte: 5",
+        ),
+      );
+      expect([alike.problems, alike.spec!.summarize, alike.spec!.trigger]).toEqual([
+        [],
+        { by: ["attributes.user_agent"], aggregate: "COUNT" },
+        { operator: "EQ", threshold: 5 },
+      ]);
+    });
+
+    it("refuses, naming the rule and the field, a group-by or counted field a rule's source does not keep and no alias names", () => {
+      expect(
+        problemsOf(spray, oktaFailed, signinCount("event_count", "", "UserPrincipalName", "gte: 4")),
+      ).toEqual([
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.group-by\[0\]: in okta_failed, "Okta sign-in failure" \(document 2\): field UserPrincipalName is not kept for okta events \(known fields: .*; name its field with aliases: UserPrincipalName: \{ okta_failed: <field> \}$/,
+        ),
+      ]);
+      expect(
+        problemsOf(
+          spray,
+          oktaFailed,
+          signinCount("value_count", ALIASES, "ip", "field: UserPrincipalName\n  gte: 3"),
+        ),
+      ).toEqual([
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.condition\.field: in okta_failed, "Okta sign-in failure" \(document 2\): field UserPrincipalName is not kept for okta events/,
+        ),
+      ]);
+      expect(
+        problemsOf(
+          spray,
+          oktaFailed,
+          signinCount(
+            "value_count",
+            ALIASES.replace("actor.alternateId", "actor.email"),
+            "ip",
+            "field: user\n  gte: 3",
+          ),
+        ),
+      ).toEqual([
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD correlation\.aliases\.user\.okta_failed: in okta_failed, "Okta sign-in failure" \(document 2\): field actor\.email is not kept for okta events \(known fields: [^;]*\)$/,
+        ),
+      ]);
+      // One name in two columns is no one field to group by: aliases say which of each rule's fields are alike.
+      expect(
+        problemsOf(
+          oktaFailed,
+          stopped,
+          correlation(
+            "type: event_count\nrules: [okta_failed, trail_stopped]\ngroup-by: [eventType]\ntimespan: 1h\ncondition:\n  gte: 4",
+          ),
+        ),
+      ).toEqual([
+        'UNSUPPORTED_CORRELATION correlation.group-by[0]: eventType is eventType (operation) in "Okta sign-in failure" (document 1), eventType (attributes.event_type) in "CloudTrail logging stopped" (document 2): a name the rules\' events are grouped by is one field in all of them (name each rule\'s field with aliases)',
       ]);
     });
   });

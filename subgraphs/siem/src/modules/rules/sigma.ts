@@ -26,8 +26,9 @@
  *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
  * - Correlation rules `event_count` / `value_count` over rules of the same import → summarize and a trigger over
  *   their searches, each `timespan`; `temporal` / `temporal_ordered` → summarize FILTERS_MATCHED(_IN_ORDER) over
- *   the searches as named filters, also across log sources (grouped by `aliases` of each source's field, when
- *   they are one column); the rules they refer to are not imported on their own unless `generate: true`.
+ *   the searches as named filters; all of them also across log sources (grouped by `aliases` of each rule's
+ *   field, `summarize.aliases` where those are different columns); the rules they refer to are not imported on
+ *   their own unless `generate: true`.
  * - Rule collections (`action: global`, `reset`, `repeat`) → one complete rule per rule document
  *   (sigma-collections.ts).
  */
@@ -51,6 +52,7 @@ import {
   type RuleKind,
   type RuleSeverity,
   type RuleSpecInput,
+  type SummarizeAlias,
   type TriggerOperator,
 } from "./rule-spec";
 import {
@@ -1142,11 +1144,19 @@ function correlationAliases(
   return ok ? out : null;
 }
 
+/** A field a correlation groups or counts by; an alias of fields that are different columns has its cases too. */
+interface CorrelationField extends ResolvedField {
+  /** Per field, the events (of the rules naming it) it is read from: `summarize.aliases` of the rule. */
+  cases?: SummarizeAlias["cases"];
+}
+
 /**
  * The field a correlation groups or counts by, in the events of all its rules: an alias is each rule's own field,
- * any other name the same field of each rule's log source. Every rule's field must be the same column or
- * attribute, since one statement groups the events of all of them (over several sources: `src_ip` from sign-ins'
- * `IPAddress` and CloudTrail's `sourceIPAddress`).
+ * any other name the same field of each rule's log source. A plain name must be one column or attribute in every
+ * rule; an alias may be different ones (sign-ins' `UserPrincipalName` and Okta's `actor.alternateId`), and then
+ * becomes an alias of the analytics rule whose cases read each rule's field from the events of that rule's search
+ * (an event matching rules of different fields takes the field of the first of them listed). A field a rule's log
+ * source does not keep is refused naming the rule.
  */
 function correlationField(
   c: Collector,
@@ -1155,8 +1165,9 @@ function correlationField(
   aliases: Map<string, Map<string, string>>,
   name: string,
   path: string,
-): ResolvedField | null {
+): CorrelationField | null {
   const alias = aliases.get(name);
+  const several = new Set(targets.map((t) => t.rule.source)).size > 1;
   // One lookup per source and field: rules over one source report a field once.
   const looked = new Map<string, ResolvedField | null>();
   const resolved = targets.map((t, i) => {
@@ -1164,31 +1175,54 @@ function correlationField(
     const key = `${t.rule.source.name} ${field}`;
     if (!looked.has(key)) {
       const at = alias ? `correlation.aliases.${name}.${references[i]}` : path;
-      looked.set(key, groupableField(c, t.rule.source, field, at));
+      // Over several sources, say which rule's source lacks the field, and how to name its own.
+      const own = new Collector();
+      looked.set(key, groupableField(own, t.rule.source, field, at));
+      for (const p of own.problems) {
+        const hint = alias ? "" : `; name its field with aliases: ${name}: { ${references[i]}: <field> }`;
+        c.problem(
+          p.code,
+          p.path,
+          several ? `in ${references[i]}, ${t.label}: ${p.message}${hint}` : p.message,
+        );
+      }
     }
     return looked.get(key)!;
   });
   if (!resolved.every((r): r is ResolvedField => r !== null)) return null;
-  if (new Set(resolved.map((r) => r.target.field)).size > 1) {
+  const fields = [...new Set(resolved.map((r) => r.target.field))];
+  if (fields.length === 1) return alias ? { name, target: resolved[0].target } : resolved[0];
+  if (!alias) {
     return c.problem(
       "UNSUPPORTED_CORRELATION",
       path,
-      `${name} is ${resolved.map((r, i) => `${r.name} (${r.target.field}) in ${targets[i].label}`).join(", ")}: the rules' events are grouped by one field they all have`,
+      `${name} is ${resolved.map((r, i) => `${r.name} (${r.target.field}) in ${targets[i].label}`).join(", ")}: a name the rules' events are grouped by is one field in all of them (name each rule's field with aliases)`,
     );
   }
-  return alias ? { name, target: resolved[0].target } : resolved[0];
+  const entities = [...new Set(resolved.map((r) => r.target.entity))];
+  return {
+    name,
+    target: { type: "text", field: name, entity: entities.length === 1 ? entities[0] : undefined },
+    cases: fields.map((field) => {
+      const searches = targets
+        .filter((_, i) => resolved[i].target.field === field)
+        .map((t) => scoped(t.rule.source, t.rule.search));
+      return { when: simplify(searches.length === 1 ? searches[0] : { any: searches }), field };
+    }),
+  };
 }
 
 /**
  * Translates a Sigma correlation rule (https://github.com/SigmaHQ/sigma-specification, "Sigma Correlation
  * Rules") over the detection rules of the import it refers to: `event_count` counts the matching events per
  * `group-by` group, `value_count` the distinct values of `condition.field`, over each `timespan` (the rule's
- * period and frequency), compared as `condition` says. Several rules are the OR of their searches, when they
- * are over one log source. `temporal` counts, per group, how many of the rules matched an event (FILTERS_MATCHED
- * over their searches as named filters; without `condition`, all of them), `temporal_ordered` whether all of them
- * matched in the order listed (FILTERS_MATCHED_IN_ORDER; see rule-correlation.ts for what "in order" means). Their
- * rules may be over different log sources (each filter then scoped to its own), grouped by fields that are one
- * column in all of them: the same name, or an alias (`aliases`) naming each rule's field.
+ * period and frequency), compared as `condition` says. Several rules are the OR of their searches (over
+ * several log sources, each scoped to its own). `temporal` counts, per group, how many of the rules matched an
+ * event (FILTERS_MATCHED over their searches as named filters; without `condition`, all of them),
+ * `temporal_ordered` whether all of them matched in the order listed (FILTERS_MATCHED_IN_ORDER; see
+ * rule-correlation.ts for what "in order" means). Over several log sources the groups (and `value_count`'s field)
+ * are a field every source keeps in one column, or an alias (`aliases`) naming each rule's field: one column, or
+ * an alias of the analytics rule reading each rule's own (correlationField).
  */
 function translateCorrelation(
   rule: Json,
@@ -1298,17 +1332,9 @@ function translateCorrelation(
     });
   }
   const sources = [...new Set(targets.map((t) => t.rule.source))];
-  if (counting && sources.length > 1) {
-    c.problem(
-      "UNSUPPORTED_CORRELATION",
-      "correlation.rules",
-      `the rules are over different log sources (${sources.map((s) => s.name).join(", ")}): a rule counts the events of one source, whose fields group-by names (a temporal correlation may span sources)`,
-    );
-  }
-  // Every rule resolved (and, to count, over one source): group-by and the condition's field can be looked up.
+  // Every rule resolved: group-by and the condition's field can be looked up.
   const ready =
     (counting || temporal) &&
-    (temporal || sources.length === 1) &&
     targets.length > 0 &&
     targets.length === (Array.isArray(rules) ? rules.length : -1);
   const aliases = ready ? correlationAliases(c, body.aliases, names) : new Map<string, Map<string, string>>();
@@ -1324,7 +1350,7 @@ function translateCorrelation(
       ? c.problem("MISSING_FIELD", "correlation.timespan", "is required (such as 1h)")
       : timeframeOf(c, body.timespan, "correlation.timespan");
 
-  const groupBy: ResolvedField[] = [];
+  const groupBy: CorrelationField[] = [];
   const given = body["group-by"];
   if (given !== undefined && given !== null) {
     if (!Array.isArray(given)) {
@@ -1349,7 +1375,7 @@ function translateCorrelation(
   }
 
   let trigger: { operator: TriggerOperator; threshold: number } | null = null;
-  let counted: ResolvedField | null = null;
+  let counted: CorrelationField | null = null;
   const condition = body.condition;
   if (condition === undefined) {
     // Sigma's temporal correlations need no condition: all of their rules must match.
@@ -1441,6 +1467,10 @@ function translateCorrelation(
   }
 
   const searches = targets.map((t) => t.rule.search);
+  // Aliases of fields that are different columns: each rule's field read from the events of its search.
+  const summarizeAliases = [...groupBy, ...(counted ? [counted] : [])].flatMap((g) =>
+    g.cases ? [{ name: g.name, cases: g.cases }] : [],
+  );
   const spec: RuleSpecInput = {
     kind: "SCHEDULED",
     displayName: truncate(title, RULE_LIMITS.displayName),
@@ -1466,12 +1496,14 @@ function translateCorrelation(
             name: names[i],
             filter: sources.length === 1 ? simplify(t.rule.search) : scoped(t.rule.source, t.rule.search),
           })),
+          ...(summarizeAliases.length ? { aliases: summarizeAliases } : {}),
         }
       : {
           by: groupBy.map((g) => g.target.field),
           aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
           ...(counted ? { field: counted.target.field } : {}),
           ...(options.slidingWindow ? { window: timespan } : {}),
+          ...(summarizeAliases.length ? { aliases: summarizeAliases } : {}),
         },
     trigger,
     queryFrequency: options.queryFrequency ?? timespan,
