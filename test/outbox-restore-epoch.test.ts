@@ -177,12 +177,12 @@ describe("cursor epochs after a logical restore into a server that is ahead", ()
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
   });
   afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
     await stopStreams();
     // Before the platform's own database: dropping it drops the roles, which own the replaced one's objects.
     for (const db of extraDatabases)
       await query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, [], adminUrl());
     await platform?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a fresh install records each outbox's identity under no epoch, and migrate again changes nothing, even with the services running", async () => {
