@@ -5,6 +5,7 @@ import { buildSchema } from "graphql";
 import { readFileSync } from "node:fs";
 import type { DataSource } from "typeorm";
 import {
+  AlertPlaybookRunsDocument,
   AutomatedIncidentDocument,
   AutomationRulesDocument,
   AutomationRunsDocument,
@@ -14,6 +15,7 @@ import {
   CreatePlaybookDocument,
   DeletePlaybookDocument,
   IngestAlertsDocument,
+  IncidentAlertPlaybookRunsDocument,
   AddIncidentCommentDocument,
   PlaybookDocument,
   PlaybookRunsDocument,
@@ -823,7 +825,7 @@ describe("automation: rules and playbooks", () => {
     }, "the page");
     // Events of one tenant are handled in order: the low alert's came first and ran nothing.
     expect((await playbookRuns({ playbookId: playbook.id }, t.reader)).totalCount).toBe(1);
-    expect(run).toMatchObject({ alertId: high.alertId, incidentId: null });
+    expect(run).toMatchObject({ alertId: high.alertId, incidentId: high.incidentId });
     const page = received.find((r) => r.path === "/page")!;
     const number = (await incident(high.incidentId, t.analyst)).number;
     expect(JSON.parse(page.body)).toEqual({
@@ -831,6 +833,110 @@ describe("automation: rules and playbooks", () => {
       severity: "HIGH",
       incident: number,
     });
+  });
+
+  it("logs an ALERT_CREATED rule's playbook run in the activity of the alert's incident, and lists it on the alert", async () => {
+    const tenant = "auto-alert-activity";
+    const other = "auto-alert-activity-b";
+    const t = await tokens(tenant);
+    const o = await tokens(other);
+    const playbook = await createPlaybook(
+      { name: "Notify on-call", url: `${receiverUrl}/alert-activity` },
+      t.admin,
+    );
+    const rule = await createRule(
+      {
+        name: "notify on every alert",
+        order: 1,
+        trigger: "ALERT_CREATED",
+        actions: [{ type: "RUN_PLAYBOOK", playbookId: playbook.id }],
+      },
+      t.admin,
+    );
+    // The other tenant's alert comes first: by the time this tenant's run is done, a rule acting across tenants
+    // would have run on it.
+    const theirs = await raise(o.ingestor, other, { title: "Beacon elsewhere", severity: "HIGH" });
+    const raised = await raise(t.ingestor, tenant, { title: "Beacon to a known C2", severity: "HIGH" });
+    const before = await incident(raised.incidentId, t.analyst);
+    const alertRuns = async (alertId: string, token: string) =>
+      ok(await platform.request(AlertPlaybookRunsDocument, { id: alertId }, token)).alert;
+    const [run] = await until(async () => {
+      const runs = (await alertRuns(raised.alertId, t.reader))?.playbookRuns.nodes ?? [];
+      return runs.length && runs[0].status === "SUCCEEDED" ? runs : null;
+    }, "the alert's run");
+    // The alert was in its incident when the rule ran (correlation commits with `alert.created`): the run is
+    // the incident's too, as the webhook's `incident.*` placeholders describe it.
+    expect(run).toMatchObject({
+      alertId: raised.alertId,
+      incidentId: raised.incidentId,
+      automationRuleId: rule.id,
+      triggeredBy: 'automation rule "notify on every alert"',
+      incident: { number: before.number },
+    });
+    const entries = async (id: string, token: string) =>
+      (await incident(id, token)).activity
+        .filter((a) => a.action.startsWith("playbook_run"))
+        .map((a) => ({ actor: a.actor, action: a.action, changes: JSON.parse(a.changes) as unknown }));
+    const logged = await until(async () => {
+      const list = await entries(raised.incidentId, t.analyst);
+      return list.length === 2 ? list : null;
+    }, "the run and its outcome in the incident's activity");
+    expect(logged).toEqual([
+      {
+        actor: 'automation rule "notify on every alert"',
+        action: "playbook_run",
+        changes: { playbookId: playbook.id, playbook: "Notify on-call", runId: run.id, status: "QUEUED" },
+      },
+      {
+        actor: "system",
+        action: "playbook_run_ended",
+        changes: {
+          playbookId: playbook.id,
+          playbook: "Notify on-call",
+          runId: run.id,
+          status: "SUCCEEDED",
+          attempts: 1,
+          error: null,
+        },
+      },
+    ]);
+    expect((await playbookRuns({ incidentId: raised.incidentId }, t.reader)).nodes.map((r) => r.id)).toEqual([
+      run.id,
+    ]);
+    // Logging the run changed nothing else on the incident.
+    expect((await incident(raised.incidentId, t.analyst)).etag).toBe(before.etag);
+
+    // An incident the alert joins later takes no entries along (the log says what happened to it, and when);
+    // the run stays visible on the alert, wherever it is.
+    const later = ok(
+      await platform.request(
+        CreateIncidentDocument,
+        {
+          input: {
+            title: "C2 campaign",
+            description: "by hand",
+            severity: "HIGH",
+            alertIds: [raised.alertId],
+          },
+        },
+        t.analyst,
+      ),
+    ).createIncident;
+    expect(await entries(later.id, t.analyst)).toEqual([]);
+    const held = ok(await platform.request(IncidentAlertPlaybookRunsDocument, { id: later.id }, t.reader))
+      .incident!.alerts.nodes;
+    expect(held.map((a) => ({ id: a.id, runs: a.playbookRuns.nodes.map((r) => r.id) }))).toEqual([
+      { id: raised.alertId, runs: [run.id] },
+    ]);
+
+    // Another tenant sees neither the alert, its runs nor the incident's entries, and its own alerts run nothing.
+    expect(await alertRuns(raised.alertId, o.reader)).toBeNull();
+    expect((await playbookRuns({ incidentId: raised.incidentId }, o.reader)).totalCount).toBe(0);
+    expect(
+      ok(await platform.request(AutomatedIncidentDocument, { id: raised.incidentId }, o.analyst)).incident,
+    ).toBeNull();
+    expect((await alertRuns(theirs.alertId, o.reader))?.playbookRuns.totalCount).toBe(0);
+    expect(await entries(theirs.incidentId, o.analyst)).toEqual([]);
   });
 
   it("runs rules with entity conditions on incidents and alerts whose entities match, and on no others", async () => {

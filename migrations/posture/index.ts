@@ -7,6 +7,7 @@ import { PostureMillisecondSortTimes1766000000000 } from "./1766000000000-millis
 import { AssessmentRawCause1766510000000 } from "./1766510000000-assessment-raw-cause";
 import { ExemptionResourceGroup1766800000000 } from "./1766800000000-exemption-resource-group";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
+import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -19,4 +20,5 @@ export const postureMigrations = [
   AssessmentRawCause1766510000000,
   ExemptionResourceGroup1766800000000,
   OutboxRebases1766930000000,
+  OutboxIdentity1767000000000,
 ];

@@ -11,6 +11,7 @@ import { JitAuditResource1765900000000 } from "./1765900000000-jit-audit-resourc
 import { FimBaselineKey1766000000000 } from "./1766000000000-fim-baseline-key";
 import { AppControlAppliedSince1766620000000 } from "./1766620000000-appcontrol-applied-since";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
+import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -27,4 +28,5 @@ export const protectionMigrations = [
   FimBaselineKey1766000000000,
   AppControlAppliedSince1766620000000,
   OutboxRebases1766930000000,
+  OutboxIdentity1767000000000,
 ];

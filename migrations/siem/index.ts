@@ -22,6 +22,7 @@ import { IngestReceipts1766890000000 } from "./1766890000000-ingest-receipts";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { IngestReceiptLastSeq1766960000000 } from "./1766960000000-ingest-receipt-last-seq";
 import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feeds";
+import { AlertRunsOutboxIdentity1767000000000 } from "./1767000000000-alert-runs-outbox-identity";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -49,4 +50,5 @@ export const siemMigrations = [
   OutboxRebases1766930000000,
   IngestReceiptLastSeq1766960000000,
   ThreatIntelFeeds1766970000000,
+  AlertRunsOutboxIdentity1767000000000,
 ];

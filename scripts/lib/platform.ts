@@ -3,7 +3,7 @@ import {
   migrateUp,
   migrationTarget,
   provisionDatabase,
-  rebaseOutboxPositions,
+  settleOutboxAfterRestore,
   type Config,
   type Logger,
   type SubgraphModule,
@@ -22,8 +22,9 @@ export const SUBGRAPH_MODULES: ReadonlyArray<SubgraphModule<BaseContext>> = [
 
 /**
  * Creates roles and schemas (when allowed), runs every subgraph's migrations as its own role, then
- * rebases the outbox positions when a logical restore from another server left them ahead of this
- * one's transaction ids (refused while services are connected).
+ * settles the outboxes after a logical restore: rebases positions left ahead of this server's
+ * transaction ids, and starts a new cursor epoch for an outbox restored from elsewhere (both refused
+ * while services are connected); records each outbox's identity the first time.
  */
 export async function migrateAll(config: Config, log: Logger): Promise<void> {
   if (!config.databaseUrl) throw new Error("migrateAll needs config.databaseUrl");
@@ -34,7 +35,7 @@ export async function migrateAll(config: Config, log: Logger): Promise<void> {
   });
   for (const module of SUBGRAPH_MODULES)
     await migrateUp(config.databaseUrl, migrationTarget(module, config, log), log);
-  await rebaseOutboxPositions(config.databaseUrl, { rolePrefix: config.db.rolePrefix, log });
+  await settleOutboxAfterRestore(config.databaseUrl, { rolePrefix: config.db.rolePrefix, log });
 }
 
 /** Undoes every subgraph's migrations (newest subgraph first). */

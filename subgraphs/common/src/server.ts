@@ -84,7 +84,7 @@ function notStarted(res: Response): void {
 
 /**
  * Serves one subgraph: `/graphql` for the gateway (internal identity token required), `/health`
- * (process up), `/ready` (started, database reachable, outbox positions not ahead of it, nothing that
+ * (process up), `/ready` (started, database reachable, outbox settled by migrate (`OutboxPositionsCheck`), nothing that
  * `notReady` names) and `/metrics` (Prometheus). The port is bound before any background work starts: when it cannot be (EADDRINUSE,
  * EACCES), this rejects with a ListenError having started nothing that outlives it.
  */

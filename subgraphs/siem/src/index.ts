@@ -34,7 +34,11 @@ import {
   AutomationRuleResolver,
   AutomationRunResolver,
 } from "./modules/automation/automation.resolver";
-import { PlaybookResolver, PlaybookRunResolver } from "./modules/automation/playbooks.resolver";
+import {
+  AlertPlaybookRunsResolver,
+  PlaybookResolver,
+  PlaybookRunResolver,
+} from "./modules/automation/playbooks.resolver";
 import { startAutomationRelay } from "./modules/automation/automation.relay";
 import {
   automationTasks,
@@ -121,6 +125,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       AutomationRunResolver,
       PlaybookResolver,
       PlaybookRunResolver,
+      AlertPlaybookRunsResolver,
       HuntingResolver,
       BookmarksResolver,
       IncidentBookmarksResolver,

@@ -40,8 +40,8 @@ export interface OutboxRecord extends OutboxEvent {
 
 /**
  * The opaque cursor clients resume from: `o1:<xid>:<seq>`, or `o2:<epoch>:<xid>:<seq>` once migrate has
- * rebased the outbox positions (`outbox_rebases`). The epoch tells a cursor of the current numbering from
- * one issued before a rebase, whose position means something else now.
+ * started a cursor epoch after a restore (`outbox_rebases`). The epoch tells a cursor of the current
+ * numbering from one issued before the restore, whose position means something else now.
  */
 export function encodeOutboxCursor(position: OutboxPosition, epoch: string | null = null): string {
   const text = epoch ? `o2:${epoch}:${position.xid}:${position.seq}` : `o1:${position.xid}:${position.seq}`;
@@ -66,8 +66,8 @@ export function decodeOutboxCursor(cursor: string): OutboxCursor | null {
 }
 
 /**
- * The cursor epoch of the current outbox numbering: the newest rebase's (`outbox_rebases`), `null` when
- * the positions were never rebased. Any transaction may read it.
+ * The cursor epoch of the current outbox numbering: the newest `outbox_rebases` row's, `null` when
+ * migrate never started one (no restore). Any transaction may read it.
  */
 export async function outboxEpoch(manager: Pick<EntityManager, "query">): Promise<string | null> {
   const [row] = (await manager.query(`SELECT epoch FROM outbox_rebases ORDER BY id DESC LIMIT 1`)) as Array<{

@@ -52,8 +52,9 @@ export interface RunSubject {
 }
 
 /**
- * The values a body template is filled with: the incident (for an alert, the incident holding it, if any) with
- * the tactics and techniques of its alerts, and the alert. Read in the caller's transaction.
+ * The values a body template is filled with: the incident (for an alert, the incident holding it, if any: the
+ * oldest one not merged away, which is the one correlation placed it in unless an analyst put it in another
+ * since) with the tactics and techniques of its alerts, and the alert. Read in the caller's transaction.
  */
 export async function templateContext(
   m: EntityManager,
@@ -65,7 +66,8 @@ export async function templateContext(
   if (subject.alertId) {
     const [alert] = await m.query(
       `SELECT a.*, (SELECT ia.incident_id FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id
-                     WHERE ia.tenant_id = $1 AND ia.alert_id = a.id AND i.merged_into IS NULL LIMIT 1) AS incident_id
+                     WHERE ia.tenant_id = $1 AND ia.alert_id = a.id AND i.merged_into IS NULL
+                     ORDER BY i.number LIMIT 1) AS incident_id
          FROM alerts a WHERE a.tenant_id = $1 AND a.id = $2`,
       [tenantId, subject.alertId],
     );
@@ -153,6 +155,14 @@ export interface RunOrigin {
 /**
  * Queues a run of an enabled playbook (a `playbooks` row) in the caller's transaction: renders the body, stores
  * the run (QUEUED) and adds its first attempt's job. Returns the run's row.
+ *
+ * A run for an alert (ALERT_CREATED automation) is also the run of the incident holding the alert, the one its
+ * body's `incident.*` placeholders describe: it is stored with that incident's id, so it is in the incident's
+ * activity log (`playbook_run`, then `playbook_run_ended`) and its `playbookRuns`, as a run for the incident is.
+ * The alert is there when the rule runs: ingestion writes `alert.created` in the transaction that correlates the
+ * alert into an incident, and the automation consumer reads only committed outbox rows. An alert that joins
+ * another incident later (a new incident made from it, a merge) takes no entries along: the log says what
+ * happened to that incident and when, and the alert's `playbookRuns` lists its runs wherever it is.
  */
 export async function queuePlaybookRun(
   m: EntityManager,
@@ -162,8 +172,10 @@ export async function queuePlaybookRun(
   origin: RunOrigin,
 ): Promise<Record<string, unknown>> {
   const id = newId();
+  const described = await templateContext(m, tenantId, subject);
+  const incidentId = subject.incidentId ?? ((described["incident.id"] as string | undefined) || null);
   const context: TemplateContext = {
-    ...(await templateContext(m, tenantId, subject)),
+    ...described,
     "playbook.id": playbook.id,
     "playbook.name": playbook.name,
     "run.id": id,
@@ -178,7 +190,7 @@ export async function queuePlaybookRun(
       tenantId,
       id,
       playbook.id,
-      subject.incidentId,
+      incidentId,
       subject.alertId,
       origin.automationRule?.id ?? null,
       origin.triggeredBy,
@@ -193,8 +205,8 @@ export async function queuePlaybookRun(
     { tenantId, runId: id },
     { jobKey: jobKey(id), maxAttempts: 10 },
   );
-  if (subject.incidentId)
-    await recordRunActivity(m, tenantId, subject.incidentId, origin.triggeredBy, "playbook_run", {
+  if (incidentId)
+    await recordRunActivity(m, tenantId, incidentId, origin.triggeredBy, "playbook_run", {
       playbookId: playbook.id,
       playbook: playbook.name,
       runId: id,

@@ -1,6 +1,7 @@
 import { PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { SiemContext } from "../../context";
+import { SecurityAlert } from "../alerts/alert.entity";
 import { Incident } from "../incidents/incident.entity";
 import {
   CreatePlaybookInput,
@@ -93,5 +94,17 @@ export class PlaybookRunResolver {
   @FieldResolver(() => Incident, { nullable: true, description: "The incident it ran for." })
   incident(@Root() run: PlaybookRun, @Ctx() ctx: SiemContext) {
     return run.incidentId ? ctx.services.incidents.byId.load(run.incidentId) : null;
+  }
+}
+
+@Resolver(() => SecurityAlert)
+export class AlertPlaybookRunsResolver {
+  @Authorized(Role.READER)
+  @FieldResolver(() => PlaybookRunConnection, {
+    description:
+      "Playbook runs for this alert (ALERT_CREATED automation), newest first; each is also in the activity log of the incident it names.",
+  })
+  playbookRuns(@Root() alert: SecurityAlert, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.playbooks.forAlert(alert.id, page);
   }
 }

@@ -2,7 +2,10 @@ import type { EntityManager } from "typeorm";
 import {
   BadUserInputError,
   byIdLoader,
+  childConnectionLoader,
+  childPageSql,
   ConflictError,
+  groupChildRows,
   hasAnyRole,
   isUuid,
   newId,
@@ -281,6 +284,28 @@ export class PlaybooksService {
       playbookRunFromRow,
       PlaybookRunConnection,
     );
+  }
+
+  /** Runs for many alerts (ALERT_CREATED automation), paged per alert in one statement. */
+  readonly byAlert = childConnectionLoader<PlaybookRun>(async (alertIds, page) => {
+    const { sql, params } = childPageSql(
+      `SELECT r.*, r.alert_id AS parent_id FROM playbook_runs r WHERE r.tenant_id = $1 AND r.alert_id = ANY($2::uuid[])`,
+      [this.identity.tenantId, alertIds.filter(isUuid)],
+      page,
+    );
+    return groupChildRows(await this.db.read((m) => m.query(sql, params)), playbookRunFromRow);
+  });
+
+  /** A page of an alert's playbook runs, newest first. */
+  async forAlert(alertId: string, args: PageArgs): Promise<PlaybookRunConnection> {
+    const page = toKeysetPage(args, "time");
+    const { rows, total } = await this.byAlert.load({ parentId: alertId, page });
+    return PlaybookRunConnection.from({
+      rows,
+      page,
+      total,
+      cursorOf: (r) => [r.createdAt.toISOString(), r.id],
+    });
   }
 
   /** Checks a complete definition, adding its faults to `problems`; returns it as stored. */

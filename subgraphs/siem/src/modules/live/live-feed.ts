@@ -163,8 +163,8 @@ export class LiveFeed implements BackgroundWork {
   }
 
   /**
-   * The cursor epoch of the outbox numbering (`outboxEpoch`), read once per process: migrate rebases
-   * the positions only while no SIEM process is connected, so it cannot change under a running one.
+   * The cursor epoch of the outbox numbering (`outboxEpoch`), read once per process: migrate starts a
+   * new one only while no SIEM process is connected, so it cannot change under a running one.
    */
   private currentEpoch(): Promise<string | null> {
     return (this.epoch ??= outboxEpoch(this.ds).catch((err: unknown) => {
@@ -174,9 +174,9 @@ export class LiveFeed implements BackgroundWork {
   }
 
   /**
-   * Refuses a cursor issued before the outbox positions were rebased (after a restore into another
-   * server its position names another numbering: resuming there would skip changes, or wait for
-   * transaction ids this server has not reached), one no stream can have given (a position no
+   * Refuses a cursor issued before migrate started a new cursor epoch after a restore (its position
+   * names another numbering, or changes this database never had: resuming there would skip changes, or
+   * wait for transaction ids this server has not reached), one no stream can have given (a position no
    * transaction has reached), and one the outbox retention has passed (resuming there would skip
    * removed events). Returns the epoch the stream's cursors carry.
    */
@@ -189,7 +189,7 @@ export class LiveFeed implements BackgroundWork {
     if (!from) return epoch;
     if (from.epoch !== epoch)
       throw new CursorExpiredError(
-        `This cursor was issued before the database was restored into another Postgres server and its outbox positions were rebased: ${RESUBSCRIBE}.`,
+        `This cursor was issued before the database was restored (migrate started a new cursor epoch): ${RESUBSCRIBE}.`,
       );
     const { reached, pruned } = await inTenant(this.ds, identity.tenantId, async (m) => ({
       reached: await outboxPositionReached(m, from),
