@@ -146,6 +146,11 @@ function dnsAnswers(value: unknown): Json[] | undefined {
   return answers.length ? answers : undefined;
 }
 
+/** `cmd.exe on WS-7…`: the process an event is about, for its message. */
+function by(image: string | null, computer: string): string {
+  return `${baseName(image) ?? "a process"} on ${computer}`;
+}
+
 function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
   const read = readWindowsRecord(input, (channel) =>
     channel.toLowerCase() === CHANNEL.toLowerCase()
@@ -176,7 +181,6 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
     status: "Success" as const,
     raw: input,
   };
-  const by = () => `${baseName(image) ?? "a process"} on ${computer}`;
 
   if (eventId === 1) {
     return makeEvent({
@@ -233,8 +237,8 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
       activity_id: 1,
       message:
         initiated === false
-          ? `Inbound connection to ${by()} (port ${dstPort ?? "unknown"}) from ${src ?? "unknown"}`
-          : `${by()} connected to ${field(data.DestinationHostname) ?? dst ?? "unknown"} port ${dstPort ?? "unknown"}`,
+          ? `Inbound connection to ${by(image, computer)} (port ${dstPort ?? "unknown"}) from ${src ?? "unknown"}`
+          : `${by(image, computer)} connected to ${field(data.DestinationHostname) ?? dst ?? "unknown"} port ${dstPort ?? "unknown"}`,
       src_ip: normalizeIp(src),
       src_port: normalizePort(field(data.SourcePort)),
       dst_ip: normalizeIp(dst),
@@ -267,7 +271,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
       ...base,
       class_uid: OCSF_CLASS.FILE_ACTIVITY,
       activity_id: fileEvent[0],
-      message: `File ${path ?? "unknown"} ${fileEvent[1]} by ${by()}`,
+      message: `File ${path ?? "unknown"} ${fileEvent[1]} by ${by(image, computer)}`,
       attributes: {
         ...common,
         process: processOf(data, "", user),
@@ -296,7 +300,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
       message:
         eventId === 6
           ? `Driver ${loaded ?? "unknown"} loaded on ${computer}`
-          : `${baseName(loaded) ?? "A module"} loaded by ${by()}`,
+          : `${baseName(loaded) ?? "A module"} loaded by ${by(image, computer)}`,
       attributes: {
         ...common,
         process: processOf(data, "", user),
@@ -320,7 +324,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
       ...base,
       class_uid: classUid,
       activity_id: activity,
-      message: `Registry ${isValue ? "value" : "key"} ${path ?? "unknown"} ${verb} by ${by()}`,
+      message: `Registry ${isValue ? "value" : "key"} ${path ?? "unknown"} ${verb} by ${by(image, computer)}`,
       attributes: {
         ...common,
         process: processOf(data, "", user),
@@ -341,7 +345,7 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
       class_uid: OCSF_CLASS.DNS_ACTIVITY,
       activity_id: 1,
       status: rcode === null ? "Unknown" : rcode === 0 ? "Success" : "Failure",
-      message: `${by()} looked up ${name ?? "unknown"}`,
+      message: `${by(image, computer)} looked up ${name ?? "unknown"}`,
       attributes: {
         ...common,
         process: processOf(data, "", user),
