@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
 import type { DataSource } from "typeorm";
-import { CreateAnalyticsRuleDocument, DataConnectorsDocument } from "./__generated__/graphql";
+import {
+  CreateAnalyticsRuleDocument,
+  DataConnectorsDocument,
+  ImportSigmaRulesDocument,
+  ImportStixBundleDocument,
+} from "./__generated__/graphql";
 import { inTenant, Role } from "../subgraphs/common/src";
 import { runScheduledRule } from "../subgraphs/siem/src/modules/rules/rule-runner";
 import { storedRuleFromRow } from "../subgraphs/siem/src/modules/rules/rules.service";
@@ -8,12 +13,14 @@ import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
 /**
- * The Okta, Google Cloud audit and Windows Security connectors through the gateway on a real database: each
- * fixture is stored whole, a re-sent file stores (and alerts) nothing more, bad records are refused one by one
- * with their reasons, and the built-in templates raise alerts on the attacks the fixtures hold.
+ * The Okta, Google Cloud audit, Windows Security and Sysmon connectors through the gateway on a real database:
+ * each fixture is stored whole, a re-sent file stores (and alerts) nothing more, bad records are refused one by
+ * one with their reasons, and the built-in templates raise alerts on the attacks the fixtures hold; on Sysmon's,
+ * so do a public Sigma rule on what only Sysmon records (OriginalFileName, Hashes) and threat intelligence (a
+ * file's SHA-256, a queried domain).
  */
 
-const KINDS = ["OKTA_SYSTEM_LOG", "GCP_AUDIT", "WINDOWS_SECURITY"] as const;
+const KINDS = ["OKTA_SYSTEM_LOG", "GCP_AUDIT", "WINDOWS_SECURITY", "WINDOWS_SYSMON"] as const;
 type Kind = (typeof KINDS)[number];
 const fixture = (kind: Kind) => readFileSync(`test/fixtures/siem/${kind}.ndjson`, "utf8");
 const lines = (kind: Kind) => fixture(kind).trim().split("\n");
@@ -29,9 +36,55 @@ const NRT_DETECTIONS: Array<[string, Kind, string]> = [
   ["encoded-powershell-command", "WINDOWS_SECURITY", "4688"],
   ["privileged-role-assignment", "WINDOWS_SECURITY", "4728"],
   ["privileged-role-assignment", "WINDOWS_SECURITY", "4732"],
+  ["encoded-powershell-command", "WINDOWS_SYSMON", "1"],
+  // RDP and SSH taken from the internet (event 3, inbound): one alert each.
+  ["internet-rdp-ssh-allowed", "WINDOWS_SYSMON", "3"],
+  ["internet-rdp-ssh-allowed", "WINDOWS_SYSMON", "3"],
 ];
 
-describe("Okta, Google Cloud audit and Windows Security connectors", () => {
+/** SigmaHQ-style: certutil by its original file name (renamed copies too) and its image's hash: Sysmon only. */
+const CERTUTIL_RULE = `title: Certutil Download By Original File Name And Hash
+id: 6f1d0e3c-2b4a-4c5d-8e9f-0a1b2c3d4e5f
+status: experimental
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection_img:
+    OriginalFileName: 'CertUtil.exe'
+    Hashes|contains: 'SHA256=7E3986501E70992C1521B0416C71FF72D3DCAD719D89439B379D63C9D08C3141'
+  selection_cli:
+    CommandLine|contains|windash: '-urlcache'
+  condition: all of selection_*
+level: high
+tags:
+  - attack.command_and_control
+  - attack.t1105
+`;
+
+/** The Sysmon fixture's dropped payload's SHA-256 and the domain it looked up, as a threat feed lists them. */
+const PAYLOAD_SHA256 = "2249ca6bb3b7fd78d815019f7ce463f4389b4d9a1836d1a8f0ab274eb5ca70e4";
+const C2_DOMAIN = "cdn.update-check.example";
+const INDICATORS = {
+  type: "bundle",
+  id: "bundle--7c1e2d3f-4a5b-4c6d-8e7f-0000000000aa",
+  objects: [`[file:hashes.'SHA-256' = '${PAYLOAD_SHA256}']`, `[domain-name:value = '${C2_DOMAIN}']`].map(
+    (pattern, i) => ({
+      type: "indicator",
+      spec_version: "2.1",
+      id: `indicator--7c1e2d3f-4a5b-4c6d-8e7f-00000000000${i + 1}`,
+      created: "2026-11-01T00:00:00.000Z",
+      modified: "2026-11-01T00:00:00.000Z",
+      name: `Sysmon fixture indicator ${i + 1}`,
+      pattern,
+      pattern_type: "stix",
+      valid_from: "2026-11-01T00:00:00Z",
+      confidence: 85,
+    }),
+  ),
+};
+
+describe("Okta, Google Cloud audit, Windows Security and Sysmon connectors", () => {
   let platform: TestPlatform;
   let ds: DataSource;
   let t: Record<"admin" | "ingestor" | "reader", string>;
@@ -91,6 +144,21 @@ describe("Okta, Google Cloud audit and Windows Security connectors", () => {
       ).createAnalyticsRule;
       expect(rule.enabled).toBe(true);
     }
+    const imported = ok(
+      await platform.request(
+        ImportSigmaRulesDocument,
+        { yaml: CERTUTIL_RULE, options: { kind: "NRT", enabled: true } },
+        t.admin,
+      ),
+    ).importSigmaRules;
+    expect(imported.results.map((r) => [r.status, r.problems])).toEqual([["CREATED", []]]);
+    // It runs on Sysmon's event 1 only: a 4688 record has neither field.
+    expect(imported.results[0].notes).toEqual([
+      expect.stringMatching(/^Not run on windows\/process_creation \(4688\) events: field OriginalFileName/),
+    ]);
+    expect(
+      ok(await platform.request(ImportStixBundleDocument, { bundle: INDICATORS }, t.admin)).importStixBundle,
+    ).toMatchObject({ createdCount: 2, problems: [] });
   });
 
   it.each(KINDS)("stores every record of the %s fixture once, however often it is sent", async (kind) => {
@@ -129,8 +197,32 @@ describe("Okta, Google Cloud audit and Windows Security connectors", () => {
       }).toEqual({ template, connector, operation, found: true });
     }
     // Nothing else of the new connectors: the routine records raise no alert.
-    const ours = alerts.filter((a) => (KINDS as readonly string[]).includes(a.connector));
+    const ours = alerts.filter(
+      (a) => a.template !== null && (KINDS as readonly string[]).includes(a.connector),
+    );
     expect(ours.length).toBe(NRT_DETECTIONS.length);
+  });
+
+  it("fires a Sigma rule on Sysmon's fields and threat intelligence on Sysmon's hashes and queried names", async () => {
+    const found = await query<{ provider: string; title: string; message: string; entities: unknown }>(
+      `SELECT a.provider, a.title, e.message, a.entities
+         FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id) JOIN events e ON e.id = ev.id
+        WHERE e.connector = 'WINDOWS_SYSMON' AND (a.provider = 'TI_MATCH' OR a.title LIKE 'Certutil%')
+        ORDER BY 1, 3`,
+    );
+    expect(found.map((a) => [a.provider, a.message])).toEqual([
+      ["ANALYTICS_RULE", "Process certutil.exe started on WS-7.corp.contoso.com by CORP\\adele.vance"],
+      // The payload's hash on its process creation, the domain on its DNS query.
+      ["TI_MATCH", "Process svc.exe started on WS-7.corp.contoso.com by CORP\\adele.vance"],
+      ["TI_MATCH", `svc.exe on WS-7.corp.contoso.com looked up ${C2_DOMAIN}`],
+    ]);
+    expect(found[0].entities).toEqual(
+      expect.arrayContaining([
+        { type: "HOST", value: "WS-7.corp.contoso.com" },
+        { type: "ACCOUNT", value: "CORP\\adele.vance" },
+        { type: "FILE_HASH", value: "7e3986501e70992c1521b0416c71ff72d3dcad719d89439b379d63c9d08c3141" },
+      ]),
+    );
   });
 
   it("runs the brute-force template over the Okta spray and the Windows RDP guessing", async () => {
@@ -208,6 +300,27 @@ describe("Okta, Google Cloud audit and Windows Security connectors", () => {
           Channel: "Application",
         },
         'Channel "Application" is not the Security log (WINDOWS_SECURITY takes Security events)',
+      ],
+      WINDOWS_SYSMON: [
+        {
+          EventID: 22,
+          TimeCreated: { SystemTime: now },
+          Computer: "ws-9.corp.contoso.com",
+          EventRecordID: 501,
+          Channel: "Microsoft-Windows-Sysmon/Operational",
+          EventData: [
+            { Name: "QueryName", Value: "www.contoso.com" },
+            { Name: "Image", Value: "C:\\Windows\\explorer.exe" },
+          ],
+        },
+        {
+          EventID: 22,
+          TimeCreated: { SystemTime: now },
+          Computer: "ws-9.corp.contoso.com",
+          EventRecordID: 502,
+          Channel: "Security",
+        },
+        'Channel "Security" is not the Sysmon log (WINDOWS_SYSMON takes Microsoft-Windows-Sysmon/Operational events)',
       ],
     };
     for (const kind of KINDS) {

@@ -263,11 +263,34 @@ describe("Sigma import", () => {
         "CREATED",
         [],
         [
-          "OriginalFileName is not kept for windows/process_creation events: treated as absent, so the alternatives that need it never match.",
+          "OriginalFileName is not kept for windows/process_creation (4688) events: treated as absent, so the alternatives that need it never match.",
         ],
       ],
     ]);
-    expect(payload.results[4].rule!.definition.filter).toEqual({
+    // Over 4688 records by Image; over Sysmon's event 1 (its own part of the filter) by either.
+    const [security, sysmon] = (payload.results[4].rule!.definition.filter as { any: unknown[] }).any;
+    const eventData = (op: string, field: string, value: string) => ({
+      field: `attributes.event_data.${field}`,
+      op,
+      value,
+    });
+    expect(sysmon).toEqual({
+      all: [
+        { field: "connector", op: "eq", value: "WINDOWS_SYSMON" },
+        { field: "operation", op: "eq", value: "1" },
+        {
+          any: [
+            eventData("endsWith", "Image", "\\net.exe"),
+            eventData("endsWith", "Image", "\\net1.exe"),
+            eventData("eq", "OriginalFileName", "net.exe"),
+            eventData("eq", "OriginalFileName", "net1.exe"),
+          ],
+        },
+        eventData("contains", "CommandLine", "user"),
+        eventData("contains", "CommandLine", "add"),
+      ],
+    });
+    expect(security).toEqual({
       all: [
         { field: "connector", op: "eq", value: "WINDOWS_SECURITY" },
         { field: "class_uid", op: "eq", value: 1007 },

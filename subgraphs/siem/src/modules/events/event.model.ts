@@ -14,6 +14,7 @@ export const CONNECTOR_KINDS = [
   "OKTA_SYSTEM_LOG",
   "GCP_AUDIT",
   "WINDOWS_SECURITY",
+  "WINDOWS_SYSMON",
 ] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
 
@@ -24,6 +25,8 @@ export const OCSF_CLASS = {
   PROCESS_ACTIVITY: 1007,
   EVENT_LOG_ACTIVITY: 1008,
   FILE_ACTIVITY: 1001,
+  /** Module Activity: a module (DLL, driver) loaded into a process or the kernel (Sysmon events 6 and 7). */
+  MODULE_ACTIVITY: 1005,
   ACCOUNT_CHANGE: 3001,
   AUTHENTICATION: 3002,
   AUTHORIZE_SESSION: 3003,
@@ -34,6 +37,10 @@ export const OCSF_CLASS = {
   DNS_ACTIVITY: 4003,
   API_ACTIVITY: 6003,
   WEB_RESOURCES_ACTIVITY: 6001,
+  /** Registry Key Activity (OCSF Windows extension): a key created, deleted or renamed (Sysmon events 12, 14). */
+  REGISTRY_KEY_ACTIVITY: 201001,
+  /** Registry Value Activity (OCSF Windows extension): a value set or deleted (Sysmon events 12, 13). */
+  REGISTRY_VALUE_ACTIVITY: 201004,
 } as const;
 
 /** OCSF severity_id: 0 Unknown, 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical, 6 Fatal. */

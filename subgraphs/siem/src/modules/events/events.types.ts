@@ -34,6 +34,10 @@ registerEnumType(ConnectorKindEnum, {
       description:
         "Windows Security event log records as JSON, as an agent forwards them (EventID, TimeCreated, Computer, EventRecordID, EventData).",
     },
+    WINDOWS_SYSMON: {
+      description:
+        "Sysmon (Microsoft-Windows-Sysmon/Operational) event log records as JSON, as an agent forwards them: process, network, file, DNS, image-load and registry events.",
+    },
   },
 });
 

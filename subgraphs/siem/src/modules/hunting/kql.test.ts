@@ -658,6 +658,17 @@ describe("compiled SQL", () => {
     }
   });
 
+  it("has a table for each OCSF class Sysmon's events add: modules and registry keys and values", () => {
+    for (const [table, uid] of [
+      ["ModuleActivity", 1005],
+      ["RegistryKeyActivity", 201001],
+      ["RegistryValueActivity", 201004],
+    ] as const) {
+      const { sql, params } = compileKql(parseKql(`${table} | count`), OPTIONS);
+      expect(sql).toContain(`AND e.class_uid = $${params.indexOf(uid) + 1}::int`);
+    }
+  });
+
   it("puts hostile text in `let`, `parse`, `dynamic` and `union withsource` into parameters only", () => {
     for (const text of hostile) {
       const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");

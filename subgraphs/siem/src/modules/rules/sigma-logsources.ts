@@ -10,6 +10,10 @@
  * conditions on it as Sigma does on an event without it, and rejects the rule when that leaves it matching no
  * event or every event (sigma.ts). A source whose records may hold fields it does not list says so (`unlisted`):
  * there an unlisted name is rejected, not taken as absent.
+ *
+ * One Sigma log source may be recorded by several connectors (`also`): `product: windows, category:
+ * process_creation` is Windows' own 4688 and Sysmon's event 1. A rule over it is translated for each, with each
+ * one's fields, and runs on all of them (sigma.ts).
  */
 import type { ConnectorKind } from "../events/event.model";
 import { OCSF_CLASS } from "../events/event.model";
@@ -48,6 +52,8 @@ export interface SigmaLogsource {
   connector: ConnectorKind;
   /** The OCSF class, when the connector's events of other classes are not this source. */
   classUid?: number;
+  /** The event ids (`operation`), when the connector's events of other ids are not this source (Sysmon's). */
+  operations?: readonly string[];
   /** Sigma field name (matched without case) → where it is. */
   fields: Record<string, SigmaFieldTarget>;
   /** Sigma field prefixes (with the dot; matched without case) whose rest is a path into an attribute kept as received. */
@@ -60,6 +66,11 @@ export interface SigmaLogsource {
    * name); unset where an unlisted field is in none of our events.
    */
   unlisted?: string;
+  /**
+   * The same log source as other connectors record it, each with its own fields: a rule runs on the events of
+   * this source and of these (the OR of its translation for each).
+   */
+  also?: readonly SigmaLogsource[];
 }
 
 const text = (field: string, entity?: EntityType): SigmaFieldTarget => ({ type: "text", field, entity });
@@ -77,6 +88,15 @@ const raw = (field: string): SigmaFieldTarget => ({ type: "raw", field });
 function aliases(names: string[], target: SigmaFieldTarget): Record<string, SigmaFieldTarget> {
   return Object.fromEntries(names.map((name) => [name, target]));
 }
+
+/** The System fields of a Windows event record (any channel), as Sigma's Windows rules name them. */
+const WINDOWS_SYSTEM: Record<string, SigmaFieldTarget> = {
+  ...aliases(["EventID"], number("attributes.event_id")),
+  ...aliases(["EventRecordID"], number("attributes.record_id")),
+  ...aliases(["Computer"], text("device", "HOST")),
+  ...aliases(["Channel"], text("attributes.channel")),
+  ...aliases(["Provider_Name", "Provider.Name"], text("attributes.provider")),
+};
 
 /** The Windows Security `EventData` fields Sigma rules of `product: windows, service: security` use. */
 const WINDOWS_EVENT_DATA = [
@@ -126,6 +146,180 @@ const WINDOWS_EVENT_DATA = [
   "UserAccountControl",
   "WorkstationName",
 ] as const;
+
+/** Sysmon's `Hashes` split by algorithm (Sigma's `md5`, `sha1`, `sha256`, `Imphash`), in the object at `base`. */
+function sysmonHashFields(base: string): Record<string, SigmaFieldTarget> {
+  return {
+    md5: { type: "text", field: `${base}.md5`, entity: "FILE_HASH" },
+    sha1: { type: "text", field: `${base}.sha1`, entity: "FILE_HASH" },
+    sha256: { type: "text", field: `${base}.sha256`, entity: "FILE_HASH" },
+    Imphash: text(`${base}.imphash`),
+  };
+}
+
+/** The EventData fields of Sysmon's events, as Sigma names them: the record's own values, as received. */
+function sysmonEventData(names: readonly string[]): Record<string, SigmaFieldTarget> {
+  return Object.fromEntries(names.map((name) => [name, raw(`attributes.event_data.${name}`)]));
+}
+
+/** The fields most Sysmon events name the process they are about by. */
+const SYSMON_PROCESS = ["Image", "ProcessGuid", "ProcessId", "User"] as const;
+/** The version information and signature Sysmon writes of an image (events 1, 6, 7). */
+const SYSMON_IMAGE_INFO = ["FileVersion", "Description", "Product", "Company", "OriginalFileName"] as const;
+const SYSMON_SIGNATURE = ["Hashes", "Signed", "Signature", "SignatureStatus"] as const;
+const SYSMON_REGISTRY = [...SYSMON_PROCESS, "EventType", "TargetObject", "Details", "NewName"] as const;
+
+/** The EventData fields of Sysmon's events (schema 4.90) by the Sigma category of their ids. */
+const SYSMON_EVENT_FIELDS = {
+  process_creation: [
+    ...SYSMON_PROCESS,
+    "CommandLine",
+    "CurrentDirectory",
+    ...SYSMON_IMAGE_INFO,
+    "Hashes",
+    "LogonGuid",
+    "LogonId",
+    "TerminalSessionId",
+    "IntegrityLevel",
+    "ParentProcessGuid",
+    "ParentProcessId",
+    "ParentImage",
+    "ParentCommandLine",
+    "ParentUser",
+  ],
+  process_termination: SYSMON_PROCESS,
+  network_connection: [
+    ...SYSMON_PROCESS,
+    "Protocol",
+    "Initiated",
+    "SourceIsIpv6",
+    "SourceIp",
+    "SourceHostname",
+    "SourcePort",
+    "SourcePortName",
+    "DestinationIsIpv6",
+    "DestinationIp",
+    "DestinationHostname",
+    "DestinationPort",
+    "DestinationPortName",
+  ],
+  file_change: [...SYSMON_PROCESS, "TargetFilename", "CreationUtcTime", "PreviousCreationUtcTime"],
+  file_event: [...SYSMON_PROCESS, "TargetFilename", "CreationUtcTime"],
+  create_stream_hash: [...SYSMON_PROCESS, "TargetFilename", "CreationUtcTime", "Hash", "Contents"],
+  file_delete: [...SYSMON_PROCESS, "TargetFilename", "Hashes", "IsExecutable", "Archived"],
+  driver_load: ["ImageLoaded", ...SYSMON_SIGNATURE],
+  image_load: [...SYSMON_PROCESS, "ImageLoaded", ...SYSMON_IMAGE_INFO, ...SYSMON_SIGNATURE],
+  create_remote_thread: [
+    "SourceProcessGuid",
+    "SourceProcessId",
+    "SourceImage",
+    "SourceUser",
+    "TargetProcessGuid",
+    "TargetProcessId",
+    "TargetImage",
+    "TargetUser",
+    "NewThreadId",
+    "StartAddress",
+    "StartModule",
+    "StartFunction",
+  ],
+  process_access: [
+    "SourceProcessGUID",
+    "SourceProcessId",
+    "SourceThreadId",
+    "SourceImage",
+    "SourceUser",
+    "TargetProcessGUID",
+    "TargetProcessId",
+    "TargetImage",
+    "TargetUser",
+    "GrantedAccess",
+    "CallTrace",
+  ],
+  registry_event: SYSMON_REGISTRY,
+  pipe_created: [...SYSMON_PROCESS, "EventType", "PipeName"],
+  dns_query: [...SYSMON_PROCESS, "QueryName", "QueryStatus", "QueryResults"],
+  /** Events no category names: service state (4), configuration (16), WMI (19–21), clipboard (24)… */
+  other: [
+    "State",
+    "Version",
+    "SchemaVersion",
+    "Configuration",
+    "ConfigurationFileHash",
+    "Device",
+    "Operation",
+    "EventType",
+    "EventNamespace",
+    "Name",
+    "Query",
+    "Type",
+    "Destination",
+    "Consumer",
+    "Filter",
+    "ClientInfo",
+    "Session",
+    "Hashes",
+    "Archived",
+  ],
+} as const;
+
+const SYSMON_ENTITIES: EntityMapping[] = [
+  { entityType: "HOST", field: "device" },
+  { entityType: "ACCOUNT", field: "actor_user" },
+  { entityType: "PROCESS", field: "attributes.process.name" },
+];
+
+/**
+ * A Sigma category as Sysmon records it (pySigma's Sysmon mapping): the WINDOWS_SYSMON events of its event ids,
+ * with the EventData fields those events have (and `Computer`, `RuleName`, `UtcTime`).
+ */
+function sysmonCategory(
+  category: string,
+  eventIds: readonly number[],
+  names: readonly string[],
+  more: { fields?: Record<string, SigmaFieldTarget>; entities?: EntityMapping[] } = {},
+): SigmaLogsource {
+  return {
+    name: `sysmon/${category}`,
+    logsource: { product: "windows", category },
+    connector: "WINDOWS_SYSMON",
+    operations: eventIds.map(String),
+    fields: {
+      ...sysmonEventData(["RuleName", "UtcTime", ...names]),
+      ...aliases(["Computer"], text("device", "HOST")),
+      ...more.fields,
+    },
+    prefixes: {},
+    entities: [...SYSMON_ENTITIES, ...(more.entities ?? [])],
+  };
+}
+
+/**
+ * Sysmon's process creation (event 1): every EventData field as the record gave it, but the ones 4688 records
+ * have too where the normaliser keeps both alike (process ids, account, integrity level), so that a correlation
+ * over both groups them together; and `Hashes` split by algorithm.
+ */
+const SYSMON_PROCESS_CREATION = sysmonCategory(
+  "process_creation",
+  [1],
+  SYSMON_EVENT_FIELDS.process_creation,
+  {
+    fields: {
+      ...aliases(["ProcessId"], number("attributes.process.pid")),
+      ...aliases(["ParentProcessId"], number("attributes.process.parent_process.pid")),
+      ...aliases(["User"], text("attributes.process.account")),
+      ...aliases(["IntegrityLevel"], text("attributes.process.integrity_level")),
+      ...sysmonHashFields("attributes.process.file.hashes"),
+    },
+    entities: [
+      { entityType: "PROCESS", field: "attributes.process.cmd_line" },
+      { entityType: "FILE_HASH", field: "attributes.process.file.hashes.sha256" },
+    ],
+  },
+);
+
+/** Every EventData field of Sysmon's events, for `service: sysmon` rules. */
+const SYSMON_EVENT_DATA = [...new Set(["RuleName", "UtcTime", ...Object.values(SYSMON_EVENT_FIELDS).flat()])];
 
 /** The Sigma log sources we ingest. */
 export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
@@ -453,11 +647,7 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
     logsource: { product: "windows", service: "security" },
     connector: "WINDOWS_SECURITY",
     fields: {
-      ...aliases(["EventID"], number("attributes.event_id")),
-      ...aliases(["EventRecordID"], number("attributes.record_id")),
-      ...aliases(["Computer"], text("device", "HOST")),
-      ...aliases(["Channel"], text("attributes.channel")),
-      ...aliases(["Provider_Name", "Provider.Name"], text("attributes.provider")),
+      ...WINDOWS_SYSTEM,
       // The event's own fields, as the record gave them ("-" included): Sigma's Windows rules name them bare.
       ...Object.fromEntries(WINDOWS_EVENT_DATA.map((name) => [name, raw(`attributes.event_data.${name}`)])),
     },
@@ -476,7 +666,8 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
     // Sysmon gives it. Hashes, OriginalFileName, Company, Product, Description, CurrentDirectory, LogonGuid,
     // ParentCommandLine… are not in a 4688 record, so a rule's conditions on them are those on a missing field
     // (`OriginalFileName: certutil.exe` never holds, so an alternative to `Image` that needs it never matches).
-    name: "windows/process_creation",
+    // The rule runs on Sysmon's event 1 too (`also`), where those fields are.
+    name: "windows/process_creation (4688)",
     logsource: { product: "windows", category: "process_creation" },
     connector: "WINDOWS_SECURITY",
     classUid: OCSF_CLASS.PROCESS_ACTIVITY,
@@ -500,7 +691,60 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
       { entityType: "PROCESS", field: "attributes.process.cmd_line" },
       { entityType: "PROCESS", field: "attributes.process.name" },
     ],
+    also: [SYSMON_PROCESS_CREATION],
   },
+  {
+    name: "windows/sysmon",
+    logsource: { product: "windows", service: "sysmon" },
+    connector: "WINDOWS_SYSMON",
+    fields: {
+      ...WINDOWS_SYSTEM,
+      ...sysmonEventData(SYSMON_EVENT_DATA),
+    },
+    prefixes: { "EventData.": "attributes.event_data" },
+    entities: [
+      ...SYSMON_ENTITIES,
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "IP", field: "dst_ip" },
+    ],
+    // The normaliser keeps a record's whole EventData: a later Sysmon's field may well be there.
+    unlisted:
+      "a Sysmon record's EventData may hold it, so it is not taken as absent; name it EventData.<Name>",
+  },
+  sysmonCategory("process_termination", [5], SYSMON_EVENT_FIELDS.process_termination),
+  sysmonCategory("network_connection", [3], SYSMON_EVENT_FIELDS.network_connection, {
+    entities: [
+      { entityType: "IP", field: "src_ip" },
+      { entityType: "IP", field: "dst_ip" },
+    ],
+  }),
+  sysmonCategory("file_change", [2], SYSMON_EVENT_FIELDS.file_change),
+  sysmonCategory("file_event", [11], SYSMON_EVENT_FIELDS.file_event),
+  sysmonCategory("create_stream_hash", [15], SYSMON_EVENT_FIELDS.create_stream_hash),
+  sysmonCategory("file_delete", [23, 26], SYSMON_EVENT_FIELDS.file_delete),
+  sysmonCategory("driver_load", [6], SYSMON_EVENT_FIELDS.driver_load, {
+    fields: sysmonHashFields("attributes.file.hashes"),
+    entities: [{ entityType: "FILE_HASH", field: "attributes.file.hashes.sha256" }],
+  }),
+  sysmonCategory("image_load", [7], SYSMON_EVENT_FIELDS.image_load, {
+    fields: sysmonHashFields("attributes.file.hashes"),
+    entities: [{ entityType: "FILE_HASH", field: "attributes.file.hashes.sha256" }],
+  }),
+  sysmonCategory("create_remote_thread", [8], SYSMON_EVENT_FIELDS.create_remote_thread),
+  sysmonCategory("process_access", [10], SYSMON_EVENT_FIELDS.process_access),
+  ...(
+    [
+      ["registry_add", [12]],
+      ["registry_delete", [12]],
+      ["registry_set", [13]],
+      ["registry_rename", [14]],
+      ["registry_event", [12, 13, 14]],
+    ] as const
+  ).map(([category, ids]) => sysmonCategory(category, ids, SYSMON_EVENT_FIELDS.registry_event)),
+  sysmonCategory("pipe_created", [17, 18], SYSMON_EVENT_FIELDS.pipe_created),
+  sysmonCategory("dns_query", [22], SYSMON_EVENT_FIELDS.dns_query, {
+    entities: [{ entityType: "DOMAIN", field: "attributes.query.hostname" }],
+  }),
 ];
 
 /**

@@ -703,7 +703,7 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       `,
       problems: [
         expect.stringMatching(
-          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: linux, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; .*; product: windows, category: process_creation$/,
+          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: linux, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; .*; product: windows, category: process_creation; product: windows, service: sysmon; .*; product: windows, category: dns_query$/,
         ),
       ],
     },
@@ -1026,6 +1026,15 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
     compileFilterToPredicate(
       filterOf(`${PROCESS_CREATION}detection:\n  selection:\n${selection}\n  condition: selection\n`),
     )(event);
+  /**
+   * The part of a process creation rule's filter over one connector's events (the rule runs on 4688 records and
+   * on Sysmon's event 1, each part within its own scope), or undefined when it does not run on them.
+   */
+  const partOf = (filter: unknown, kind: ConnectorKind) => {
+    const f = filter as { any?: Array<{ all: unknown[] }>; all?: unknown[] };
+    const parts = f.any ?? [f as { all: unknown[] }];
+    return parts.find((part) => JSON.stringify(part.all[0]) === JSON.stringify(connector(kind)));
+  };
 
   it("matches the 4688 records of the Windows Security connector, with the host, account and process as entities", () => {
     const result = one(y`
@@ -1037,13 +1046,27 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         condition: selection
     `);
     expect(result.problems).toEqual([]);
+    // And Sysmon's event 1, by the fields it names them by.
     expect(result.spec!.filter).toEqual({
-      all: [
-        connector("WINDOWS_SECURITY"),
-        { field: "class_uid", op: "eq", value: 1007 },
-        { field: "attributes.event_data.NewProcessName", op: "endsWith", value: "\\whoami.exe" },
-        { field: "attributes.event_data.CommandLine", op: "contains", value: "/all" },
-        { field: "attributes.event_data.ParentProcessName", op: "endsWith", value: "\\explorer.exe" },
+      any: [
+        {
+          all: [
+            connector("WINDOWS_SECURITY"),
+            { field: "class_uid", op: "eq", value: 1007 },
+            { field: "attributes.event_data.NewProcessName", op: "endsWith", value: "\\whoami.exe" },
+            { field: "attributes.event_data.CommandLine", op: "contains", value: "/all" },
+            { field: "attributes.event_data.ParentProcessName", op: "endsWith", value: "\\explorer.exe" },
+          ],
+        },
+        {
+          all: [
+            connector("WINDOWS_SYSMON"),
+            { field: "operation", op: "eq", value: "1" },
+            { field: "attributes.event_data.Image", op: "endsWith", value: "\\whoami.exe" },
+            { field: "attributes.event_data.CommandLine", op: "contains", value: "/all" },
+            { field: "attributes.event_data.ParentImage", op: "endsWith", value: "\\explorer.exe" },
+          ],
+        },
       ],
     });
     expect(result.spec!.entityMappings).toEqual([
@@ -1051,6 +1074,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       { entityType: "ACCOUNT", field: "actor_user" },
       { entityType: "PROCESS", field: "attributes.process.cmd_line" },
       { entityType: "PROCESS", field: "attributes.process.name" },
+      { entityType: "FILE_HASH", field: "attributes.process.file.hashes.sha256" },
     ]);
     const test = compileFilterToPredicate(result.spec!.filter);
     expect(test(WHOAMI)).toBe(true);
@@ -1124,7 +1148,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       op: "contains",
       value,
     });
-    expect(result.spec!.filter).toEqual({
+    expect(partOf(result.spec!.filter, "WINDOWS_SECURITY")).toEqual({
       all: [
         connector("WINDOWS_SECURITY"),
         { field: "class_uid", op: "eq", value: 1007 },
@@ -1154,8 +1178,11 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       false,
     );
     expect(
-      one(`${PROCESS_CREATION}detection:\n  sel:\n    Image|windash: 'C:\\x-y\\z.exe'\n  condition: sel\n`)
-        .spec!.filter,
+      partOf(
+        one(`${PROCESS_CREATION}detection:\n  sel:\n    Image|windash: 'C:\\x-y\\z.exe'\n  condition: sel\n`)
+          .spec!.filter,
+        "WINDOWS_SECURITY",
+      ),
     ).toMatchObject({
       all: [{}, {}, { field: "attributes.event_data.NewProcessName", op: "eq", value: "C:\\x-y\\z.exe" }],
     });
@@ -1236,9 +1263,10 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
           EventID: 4688
         condition: selection
     `);
-    expect(problems).toHaveLength(7);
+    // Sysmon's event 1 has all but EventID (a category rule means one event id): no connector can take the rule.
+    expect(problems).toHaveLength(8);
     expect(problems[0]).toBe(
-      "UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer): with the fields not kept (OriginalFileName, Hashes, ParentCommandLine, CurrentDirectory, Company, LogonGuid, EventID) absent, the condition holds for no event, so the rule could never match",
+      "UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation (4688) events (known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer): with the fields not kept (OriginalFileName, Hashes, ParentCommandLine, CurrentDirectory, Company, LogonGuid, EventID) absent, the condition holds for no event, so the rule could never match",
     );
     expect(problems.map((p) => p.split(":")[0])).toEqual(
       [
@@ -1249,7 +1277,11 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         "Company",
         "LogonGuid",
         "EventID",
+        "EventID",
       ].map((key) => `UNSUPPORTED_FIELD detection.selection.${key}`),
+    );
+    expect(problems[7]).toMatch(
+      /^UNSUPPORTED_FIELD detection\.selection\.EventID: field EventID is not kept for sysmon\/process_creation events \(known fields: .*OriginalFileName, Hashes.*\): with it absent, the condition holds for no event, so the rule could never match$/,
     );
   });
 
@@ -1267,7 +1299,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
     const KNOWN =
       "known fields: Image, CommandLine, ParentImage, ProcessId, ParentProcessId, User, IntegrityLevel, Computer";
     const NOTE = (field: string, what: string) =>
-      `${field} is not kept for windows/process_creation events: treated as absent, so ${what}.`;
+      `${field} is not kept for windows/process_creation (4688) events: treated as absent, so ${what}.`;
     /** A process creation rule of these search identifiers and condition. */
     const rule = (identifiers: string, condition: string) =>
       `${PROCESS_CREATION}detection:\n${identifiers}\n  condition: ${condition}\n`;
@@ -1283,7 +1315,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
           condition: all of selection_*
       `);
       expect(result.problems).toEqual([]);
-      expect(result.spec!.filter).toEqual({
+      expect(partOf(result.spec!.filter, "WINDOWS_SECURITY")).toEqual({
         all: [
           ...process,
           image("certutil.exe"),
@@ -1323,44 +1355,65 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
           ),
         );
         const field = entry.split(/[|:]/)[0];
-        expect([entry, result.problems.map((p) => `${p.code} ${p.path.split("|")[0]}`)]).toEqual([
+        const security = result.spec ? partOf(result.spec.filter, "WINDOWS_SECURITY") : undefined;
+        expect([entry, security]).toEqual([
           entry,
-          holds ? [] : [`UNSUPPORTED_FIELD detection.unkept.${field}`],
+          holds ? { all: [...process, image("certutil.exe")] } : undefined,
         ]);
         if (holds) {
-          expect(result.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
           expect(result.notes).toEqual([
             NOTE(field, "its conditions that ask for it to be missing (in unkept) hold for every event"),
           ]);
+        } else {
+          // Left out of the 4688 records, named: as a note when the rule runs on Sysmon's events, else a problem.
+          const refused = `UNSUPPORTED_FIELD detection.unkept.${field}`;
+          const said = result.spec
+            ? result.notes.filter((n) => n.startsWith("Not run on windows/process_creation (4688) events"))
+            : result.problems.map((p) => `${p.code} ${p.path.split("|")[0]}`).filter((p) => p === refused);
+          expect([entry, said]).toEqual([entry, [expect.stringContaining(result.spec ? field : refused)]]);
         }
       }
     });
 
-    it("refuses a rule the absent field leaves matching no event, or every event, naming the field", () => {
-      expect(rejection(rule("  selection:\n    OriginalFileName: 'CertUtil.exe'", "not selection"))).toEqual([
-        `UNSUPPORTED_FIELD detection.selection.OriginalFileName: field OriginalFileName is not kept for windows/process_creation events (${KNOWN}): with it absent, the condition holds for every event, so the rule would match every windows/process_creation event`,
+    it("runs a rule the absent field leaves matching no 4688 record, or every one, on Sysmon's events alone, naming the field", () => {
+      const everyEvent = one(rule("  selection:\n    OriginalFileName: 'CertUtil.exe'", "not selection"));
+      expect(everyEvent.problems).toEqual([]);
+      expect(everyEvent.spec!.filter).toEqual({
+        all: [
+          connector("WINDOWS_SYSMON"),
+          { field: "operation", op: "eq", value: "1" },
+          { not: { field: "attributes.event_data.OriginalFileName", op: "eq", value: "CertUtil.exe" } },
+        ],
+      });
+      expect(everyEvent.notes).toEqual([
+        `Not run on windows/process_creation (4688) events: field OriginalFileName is not kept for windows/process_creation (4688) events (${KNOWN}): with it absent, the condition holds for every event, so the rule would match every windows/process_creation (4688) event.`,
       ]);
-      expect(rejection(rule("  selection:\n    OriginalFileName: null", "selection"))).toEqual([
+      expect(one(rule("  selection:\n    OriginalFileName: null", "selection")).notes).toEqual([
         expect.stringMatching(/the condition holds for every event, so the rule would match every/),
       ]);
-      // An AND of a kept field and an absent one never holds.
-      expect(
-        rejection(
-          rule(
-            "  selection_img:\n    Image|endswith: '\\certutil.exe'\n  selection_orig:\n    OriginalFileName: 'CertUtil.exe'\n  selection_hash:\n    - Hashes|contains: 'SHA256=0EB3'\n    - Imphash: 'a3c2'",
-            "all of selection_*",
-          ),
-        ),
-      ).toEqual(
-        [
-          "selection_orig.OriginalFileName",
-          "selection_hash[0].Hashes|contains",
-          "selection_hash[1].Imphash",
-        ].map(
-          (path) =>
-            `UNSUPPORTED_FIELD detection.${path}: field ${path.split(".")[1].split("|")[0]} is not kept for windows/process_creation events (${KNOWN}): with the fields not kept (OriginalFileName, Hashes, Imphash) absent, the condition holds for no event, so the rule could never match`,
+      // An AND of a kept field and an absent one never holds: each absent field is named.
+      const none = one(
+        rule(
+          "  selection_img:\n    Image|endswith: '\\certutil.exe'\n  selection_orig:\n    OriginalFileName: 'CertUtil.exe'\n  selection_hash:\n    - Hashes|contains: 'SHA256=0EB3'\n    - Imphash: 'a3c2'",
+          "all of selection_*",
         ),
       );
+      expect(partOf(none.spec!.filter, "WINDOWS_SECURITY")).toBeUndefined();
+      expect(none.notes).toEqual([
+        `Not run on windows/process_creation (4688) events: ${["OriginalFileName", "Hashes", "Imphash"]
+          .map(
+            (name) =>
+              `field ${name} is not kept for windows/process_creation (4688) events (${KNOWN}): with the fields not kept (OriginalFileName, Hashes, Imphash) absent, the condition holds for no event, so the rule could never match`,
+          )
+          .join("; ")}.`,
+      ]);
+      // Refused when it is so on Sysmon's events too.
+      expect(rejection(rule("  selection:\n    EventID: 4688", "not selection"))).toEqual([
+        `UNSUPPORTED_FIELD detection.selection.EventID: field EventID is not kept for windows/process_creation (4688) events (${KNOWN}): with it absent, the condition holds for every event, so the rule would match every windows/process_creation (4688) event`,
+        expect.stringMatching(
+          /^UNSUPPORTED_FIELD detection\.selection\.EventID: field EventID is not kept for sysmon\/process_creation events \(known fields: .*\): with it absent, the condition holds for every event, so the rule would match every sysmon\/process_creation event$/,
+        ),
+      ]);
     });
 
     it("drops the alternatives that need the field from 1 of a pattern, and leaves identifiers the condition does not use alone", () => {
@@ -1371,7 +1424,9 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         ),
       );
       expect(result.problems).toEqual([]);
-      expect(result.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
+      expect(partOf(result.spec!.filter, "WINDOWS_SECURITY")).toEqual({
+        all: [...process, image("certutil.exe")],
+      });
       // Company is in an identifier the condition does not use: nothing is assumed of it.
       expect(result.notes).toEqual([NOTE("OriginalFileName", "the alternatives that need it never match")]);
     });
@@ -1385,7 +1440,7 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         ),
       );
       expect(result.problems).toEqual([]);
-      expect(result.spec!.filter).toEqual({
+      expect(partOf(result.spec!.filter, "WINDOWS_SECURITY")).toEqual({
         all: [
           ...process,
           image("certutil.exe"),
@@ -1412,24 +1467,26 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
           "selection and not filter_main_ccm",
         ),
       );
-      expect(ccm.spec!.filter).toEqual(result.spec!.filter);
+      expect(partOf(ccm.spec!.filter, "WINDOWS_SECURITY")).toEqual(
+        partOf(result.spec!.filter, "WINDOWS_SECURITY"),
+      );
       expect(ccm.notes).toEqual([
         NOTE(
           "OriginalFileName",
           "filter_main_ccm excludes events by it as if none had it (where OriginalFileName is recorded, the Sigma rule alerts on events this rule leaves out)",
         ),
       ]);
-      // A filter of events without the field excludes every event: the rule could never match.
+      // A filter of events without the field excludes every 4688 record: the rule runs on Sysmon's alone.
       expect(
-        rejection(
+        one(
           rule(
             "  selection:\n    Image|endswith: '\\certutil.exe'\n  filter_main_null:\n    OriginalFileName: null",
             "selection and not filter_main_null",
           ),
-        ),
+        ).notes,
       ).toEqual([
         expect.stringMatching(
-          /: with it absent, the condition holds for no event, so the rule could never match$/,
+          /^Not run on windows\/process_creation \(4688\) events: .*: with it absent, the condition holds for no event, so the rule could never match\.$/,
         ),
       ]);
     });
@@ -1458,11 +1515,21 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       ]);
     });
 
-    it("refuses grouping or counting by such a field; an aggregation over a search with such an alternative keeps its note", () => {
+    it("groups or counts by such a field on Sysmon's events alone; an aggregation over a search with such an alternative keeps its note", () => {
       const selection =
         "  selection:\n    - Image|endswith: '\\certutil.exe'\n    - OriginalFileName: 'CertUtil.exe'";
-      expect(rejection(rule(selection, "selection | count() by OriginalFileName > 3"))).toEqual([
-        `UNSUPPORTED_FIELD detection.condition: field OriginalFileName is not kept for windows/process_creation events (${KNOWN})`,
+      const byName = one(rule(selection, "selection | count() by OriginalFileName > 3"));
+      expect(byName.spec!.summarize).toEqual({
+        by: ["attributes.event_data.OriginalFileName"],
+        aggregate: "COUNT",
+      });
+      expect(partOf(byName.spec!.filter, "WINDOWS_SECURITY")).toBeUndefined();
+      expect(byName.notes).toContain(
+        `Not run on windows/process_creation (4688) events: field OriginalFileName is not kept for windows/process_creation (4688) events (${KNOWN}).`,
+      );
+      // A field each connector keeps in a place of its own cannot group the events of both in one statement.
+      expect(rejection(rule(selection, "selection | count() by Image > 3"))).toEqual([
+        "UNSUPPORTED_CONDITION detection.condition: the aggregation's fields are kept in different places in windows/process_creation (4688) and sysmon/process_creation events: count or group by fields they keep alike (Computer, User, ProcessId…)",
       ]);
       const counted = one(rule(selection, "selection | count() by Computer > 3"));
       expect(counted.problems).toEqual([]);
@@ -1502,10 +1569,18 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       expect(ok.notes).toEqual([
         `In "Certutil run" (document 1): ${NOTE("OriginalFileName", "the alternatives that need it never match")}`,
       ]);
-      expect(ok.spec!.filter).toEqual({ all: [...process, image("certutil.exe")] });
+      expect(partOf(ok.spec!.filter, "WINDOWS_SECURITY")).toEqual({
+        all: [...process, image("certutil.exe")],
+      });
+      expect(ok.spec!.summarize).toMatchObject({ by: ["device"] });
       const [, refused] = translateSigmaYaml(`${base}---\n${corr("OriginalFileName")}`);
       expect(refused.problems.map((p) => `${p.code} ${p.path}`)).toEqual([
         "UNSUPPORTED_FIELD correlation.group-by[0]",
+      ]);
+      // Kept by both, but not alike: the events of both cannot be grouped by it.
+      const [, apart] = translateSigmaYaml(`${base}---\n${corr("Image")}`);
+      expect(apart.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
+        "UNSUPPORTED_FIELD correlation.group-by[0]: Image is kept in different places in windows/process_creation (4688) and sysmon/process_creation events: they cannot be grouped or counted by it together",
       ]);
     });
 
@@ -1525,20 +1600,179 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       ]);
     });
   });
+});
 
-  it("still rejects the other Sysmon categories: no connector ingests them", () => {
-    for (const category of ["image_load", "network_connection", "registry_set"]) {
-      expect(
-        rejection(y`
-          ${head(`category: ${category}, product: windows`)}detection:
-            selection:
-              Image|endswith: '\\rundll32.exe'
-            condition: selection
-        `),
-      ).toEqual([
-        expect.stringMatching(/^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source/),
-      ]);
-    }
+describe("Sigma → Sysmon (WINDOWS_SYSMON): process creation with the fields 4688 lacks, the other categories, service: sysmon", () => {
+  const sysmon = () => fixture("WINDOWS_SYSMON");
+  const others = () => ALL_KINDS.flatMap((k) => fixture(k));
+  const data = (raw: unknown): Record<string, string> => {
+    const r = raw as { EventData: Record<string, string> | { Data: Array<{ Name: string; Value: string }> } };
+    return "Data" in r.EventData
+      ? Object.fromEntries(
+          (r.EventData.Data as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]),
+        )
+      : (r.EventData as Record<string, string>);
+  };
+  const eventId = (raw: unknown) => {
+    const r = raw as { EventID?: number; System?: { EventID: number } };
+    return r.System?.EventID ?? r.EventID;
+  };
+  /** The Sysmon records a rule matches (as their EventData), and whether it matches any other connector's event. */
+  function matches(logsource: string, detection: string) {
+    const result = one(`${head(logsource)}detection:\n${detection}\n`);
+    expect(result.problems).toEqual([]);
+    const test = compileFilterToPredicate(result.spec!.filter);
+    return {
+      result,
+      matched: sysmon()
+        .filter(({ event }) => test(event))
+        .map(({ raw }) => ({ ...data(raw), id: eventId(raw) }) as Record<string, string> & { id: number }),
+      elsewhere: others().filter(({ event }) => test(event)).length,
+    };
+  }
+
+  it("runs a process creation rule with OriginalFileName, Hashes and the split hashes on Sysmon's event 1, and still on 4688 by Image", () => {
+    const { result, matched } = matches(
+      "category: process_creation, product: windows",
+      [
+        "  selection_img:",
+        "    - Image|endswith: '\\certutil.exe'",
+        "    - OriginalFileName: 'CertUtil.exe'",
+        "  selection_cli:",
+        "    CommandLine|contains|all: ['-urlcache', 'http']",
+        "  selection_sysmon:",
+        "    Hashes|contains: 'SHA256=7E3986501E70992C1521B0416C71FF72D3DCAD719D89439B379D63C9D08C3141'",
+        "    sha1: '6b9964d2f0c7623f2cee42dd530426507b453155'",
+        "    Company: 'Microsoft Corporation'",
+        "    Product|contains: 'Windows'",
+        "    Description: CertUtil.exe",
+        "    CurrentDirectory|startswith: 'C:\\Users\\'",
+        "    ParentCommandLine|contains: ' -enc '",
+        "    IntegrityLevel: Medium",
+        "    User|endswith: '\\adele.vance'",
+        "  condition: selection_img and selection_cli and (selection_sysmon or not selection_sysmon)",
+      ].join("\n"),
+    );
+    expect(matched.map((m) => [m.id, m.Image])).toEqual([[1, "C:\\Windows\\System32\\certutil.exe"]]);
+    // The Sysmon-only fields are absent on 4688 records: `x or not x` with x never holding there is true.
+    expect(result.notes.filter((n) => n.includes("4688"))).not.toEqual([]);
+    const sysmonOnly = one(
+      `${head("category: process_creation, product: windows")}detection:\n  selection:\n    OriginalFileName: CertUtil.exe\n    Hashes|contains: 'IMPHASH=6D7F26E01D69572CC5B94544A98045C1'\n  condition: selection\n`,
+    );
+    expect(sysmonOnly.problems).toEqual([]);
+    expect(sysmonOnly.spec!.filter).toEqual({
+      all: [
+        connector("WINDOWS_SYSMON"),
+        { field: "operation", op: "eq", value: "1" },
+        { field: "attributes.event_data.OriginalFileName", op: "eq", value: "CertUtil.exe" },
+        {
+          field: "attributes.event_data.Hashes",
+          op: "contains",
+          value: "IMPHASH=6D7F26E01D69572CC5B94544A98045C1",
+        },
+      ],
+    });
+    const test = compileFilterToPredicate(sysmonOnly.spec!.filter);
+    expect(sysmon().filter(({ event }) => test(event))).toHaveLength(1);
+    expect(others().filter(({ event }) => test(event))).toHaveLength(0);
+  });
+
+  it("matches the split hash fields and the process ids as Sysmon writes them", () => {
+    const { matched } = matches(
+      "category: process_creation, product: windows",
+      "  selection:\n    sha256: 2249CA6BB3B7FD78D815019F7CE463F4389B4D9A1836D1A8F0AB274EB5CA70E4\n    ParentProcessId: 6976\n  condition: selection",
+    );
+    expect(matched.map((m) => m.Image)).toEqual(["C:\\Users\\Public\\svc.exe"]);
+  });
+
+  it.each([
+    [
+      "network_connection",
+      "  selection:\n    Initiated: 'false'\n    DestinationPort: [22, 3389]\n  filter_private:\n    SourceIp|cidr: ['10.0.0.0/8', '192.168.0.0/16']\n  condition: selection and not filter_private",
+      [3, 3],
+      ["203.0.113.99", "198.51.100.140"],
+      (m: Record<string, string>) => m.SourceIp,
+    ],
+    [
+      "dns_query",
+      "  selection:\n    QueryName|endswith: '.update-check.example'\n  condition: selection",
+      [22],
+      ["cdn.update-check.example"],
+      (m: Record<string, string>) => m.QueryName,
+    ],
+    [
+      "file_event",
+      "  selection:\n    TargetFilename|startswith: 'C:\\Users\\Public\\'\n    TargetFilename|endswith: '.exe'\n  condition: selection",
+      [11],
+      ["C:\\Users\\Public\\svc.exe"],
+      (m: Record<string, string>) => m.TargetFilename,
+    ],
+    [
+      "image_load",
+      "  selection:\n    ImageLoaded|endswith: '\\System.Management.Automation.ni.dll'\n    Image|endswith: '\\powershell.exe'\n  condition: selection",
+      [7],
+      ["C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"],
+      (m: Record<string, string>) => m.Image,
+    ],
+    [
+      "registry_set",
+      "  selection:\n    TargetObject|contains: '\\CurrentVersion\\Run\\'\n    Details|contains: '\\Users\\Public\\'\n  condition: selection",
+      [13],
+      ["C:\\Users\\Public\\svc.exe --silent"],
+      (m: Record<string, string>) => m.Details,
+    ],
+    [
+      "registry_event",
+      "  selection:\n    TargetObject|contains: 'ServiceHelper'\n  condition: selection",
+      [12, 13],
+      ["CreateKey", "SetValue"],
+      (m: Record<string, string>) => m.EventType,
+    ],
+    [
+      "process_access",
+      "  selection:\n    TargetImage|endswith: '\\lsass.exe'\n    GrantedAccess: '0x1010'\n  condition: selection",
+      [10],
+      ["C:\\Users\\Public\\svc.exe"],
+      (m: Record<string, string>) => m.SourceImage,
+    ],
+  ])(
+    "runs category %s on the Sysmon events of its ids, and on nothing else",
+    (category, detection, ids, values, value) => {
+      const { matched, elsewhere } = matches(`category: ${category}, product: windows`, detection);
+      expect(matched.map((m) => m.id)).toEqual(ids);
+      expect(matched.map(value)).toEqual(values);
+      expect(elsewhere).toBe(0);
+    },
+  );
+
+  it("takes service: sysmon rules over every event id, EventID and EventData fields by name", () => {
+    const { matched, result } = matches(
+      "product: windows, service: sysmon",
+      "  selection:\n    EventID: [3, 22]\n    Image|endswith: '\\svc.exe'\n  condition: selection",
+    );
+    expect(matched.map((m) => m.id)).toEqual([22, 3]);
+    expect(result.spec!.entityMappings).toContainEqual({ entityType: "IP", field: "dst_ip" });
+    expect(
+      rejection(
+        `${head("product: windows, service: sysmon")}detection:\n  selection:\n    FutureField: x\n  condition: selection\n`,
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^UNSUPPORTED_FIELD detection\.selection\.FutureField: field FutureField is not listed for windows\/sysmon events .*: a Sysmon record's EventData may hold it, so it is not taken as absent; name it EventData\.FutureField$/,
+      ),
+    ]);
+  });
+
+  it("keeps a category's fields to its events': a field another event id has is absent", () => {
+    expect(
+      rejection(
+        `${head("category: dns_query, product: windows")}detection:\n  selection:\n    DestinationPort: 53\n  condition: selection\n`,
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^UNSUPPORTED_FIELD detection\.selection\.DestinationPort: field DestinationPort is not kept for sysmon\/dns_query events .*could never match$/,
+      ),
+    ]);
   });
 });
 

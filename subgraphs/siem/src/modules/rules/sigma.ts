@@ -634,7 +634,7 @@ function translateSigmaRule(
       "detection",
       `must be a map of search identifiers and a condition (got ${show(rule.detection)})`,
     );
-  else if (source) detection = translateDetection(c, source, rule.detection);
+  else if (source) detection = translateDetectionAcross(c, source, rule.detection);
   else if (rule.detection.condition === undefined)
     c.problem("MISSING_FIELD", "detection.condition", "is required");
 
@@ -1699,6 +1699,58 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
   return { filter, search, entityMappings: dedupeMappings([...source.entities, ...inferred]), assumptions };
 }
 
+/**
+ * A detection over a log source that other connectors record too (`also`): translated for each source with its
+ * own fields, the rule is the OR of the translations (each within its own scope). A source where the rule cannot
+ * be evaluated — it needs fields the source does not keep, so that it would match none or all of its events —
+ * is left out with a note, as long as another one is not; so a Sysmon rule on `OriginalFileName` runs on Sysmon's
+ * events, and on 4688 records only where an alternative without that field lets it. When no source can take the
+ * rule, the problems of each are reported.
+ */
+function translateDetectionAcross(c: Collector, source: SigmaLogsource, detection: Json): Detection | null {
+  const { also, ...alone } = source;
+  if (!also) return translateDetection(c, source, detection);
+  const branches = [alone, ...also].map((branch) => {
+    const own = new Collector();
+    return { source: branch, own, detection: translateDetection(own, branch, detection) };
+  });
+  const kept = branches.filter((b) => b.detection !== null);
+  if (kept.length === 0) {
+    for (const problem of branches.flatMap((b) => b.own.problems)) {
+      if (!c.problems.some((p) => p.path === problem.path && p.message === problem.message))
+        c.problems.push(problem);
+    }
+    return null;
+  }
+  const [first] = kept as Array<{ source: SigmaLogsource; own: Collector; detection: Detection }>;
+  const left = branches
+    .filter((b) => b.detection === null)
+    .map(
+      (b) =>
+        `Not run on ${b.source.name} events: ${[...new Set(b.own.problems.map((p) => p.message))].join("; ")}.`,
+    );
+  for (const note of [...kept.flatMap((b) => b.own.notes), ...left]) c.note(note);
+  const aggregation = (d: Detection) => JSON.stringify([d.summarize, d.trigger]);
+  const other = kept.find((b) => aggregation(b.detection!) !== aggregation(first.detection));
+  if (other) {
+    return c.problem(
+      "UNSUPPORTED_CONDITION",
+      "detection.condition",
+      `the aggregation's fields are kept in different places in ${first.source.name} and ${other.source.name} events: count or group by fields they keep alike (Computer, User, ProcessId…)`,
+    );
+  }
+  const filter =
+    kept.length === 1 ? first.detection.filter : simplify({ any: kept.map((b) => b.detection!.filter) });
+  return {
+    ...first.detection,
+    // Each branch carries its own scope: scoped() leaves a search over such a source as it is.
+    filter,
+    search: filter,
+    entityMappings: dedupeMappings(kept.flatMap((b) => b.detection!.entityMappings)),
+    assumptions: [...kept.flatMap((b) => b.detection!.assumptions), ...left],
+  };
+}
+
 /** The search identifiers a condition uses, each with whether it is under an odd number of `not`s, an even one, or both. */
 function polarities(expr: Expr, negated: boolean, out: Map<string, Set<boolean>>): void {
   switch (expr.type) {
@@ -1761,10 +1813,22 @@ function absentNotes(
   });
 }
 
-/** A search over a log source's events: the connector (and OCSF class) it means, and the search. */
+/**
+ * A search over a log source's events: the connector (and OCSF class, or event ids) it means, and the search.
+ * The search of a source several connectors record (`also`) holds each one's scope already.
+ */
 function scoped(source: SigmaLogsource, search: EventFilter): EventFilter {
+  if (source.also) return simplify(search);
   const scope: EventFilter[] = [{ field: "connector", op: "eq", value: source.connector }];
   if (source.classUid !== undefined) scope.push({ field: "class_uid", op: "eq", value: source.classUid });
+  if (source.operations) {
+    const [one, ...more] = source.operations;
+    scope.push(
+      more.length
+        ? { field: "operation", op: "in", value: [...source.operations] }
+        : { field: "operation", op: "eq", value: one },
+    );
+  }
   return simplify({ all: [...scope, search] });
 }
 
@@ -2705,6 +2769,15 @@ function groupableField(
   if (!target) return null;
   if (target.type === "text" && target.guard) {
     return c.problem("UNSUPPORTED_FIELD", path, `${name} cannot be grouped or counted by`);
+  }
+  // One statement groups the events of every connector the source means: the field must be one column for all.
+  const elsewhere = source.also?.find((other) => findField(other, name)?.field !== target.field);
+  if (elsewhere) {
+    return c.problem(
+      "UNSUPPORTED_FIELD",
+      path,
+      `${name} is kept in different places in ${source.name} and ${elsewhere.name} events: they cannot be grouped or counted by it together`,
+    );
   }
   return { name, target };
 }

