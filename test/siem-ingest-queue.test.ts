@@ -451,19 +451,23 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     });
   });
 
-  it("forgets receipts a fortnight after their last change, in every tenant, and keeps newer ones", async () => {
+  it("forgets settled receipts a fortnight after their last change, in every tenant, and keeps newer and unsettled ones", async () => {
     const old = [randomUUID(), randomUUID()];
     const recent = randomUUID();
-    for (const [tenant, id, age] of [
-      [A, old[0], "15 days"],
-      [B, old[1], "20 days"],
-      [A, recent, "13 days"],
+    // A backlog's receipts: their chunks may still be in the stream, so a worker must still find them.
+    const [stalledQueued, stalledProcessing] = [randomUUID(), randomUUID()];
+    for (const [tenant, id, age, status] of [
+      [A, old[0], "15 days", "DONE"],
+      [B, old[1], "20 days", "FAILED"],
+      [A, recent, "13 days", "DONE"],
+      [A, stalledQueued, "30 days", "QUEUED"],
+      [B, stalledProcessing, "30 days", "PROCESSING"],
     ])
       await inTenant(ds, tenant, (m) =>
         m.query(
           `INSERT INTO ingest_receipts (tenant_id, id, connector, principal, status, enqueued, lines, chunks, updated_at)
-           VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', 'DONE', true, 0, 0, now() - $3::interval)`,
-          [tenant, id, age],
+           VALUES ($1, $2, 'AWS_CLOUDTRAIL', 'tester@example.com', $4, true, 0, 0, now() - $3::interval)`,
+          [tenant, id, age, status],
         ),
       );
     expect(await pruneIngestReceipts(ds)).toBe(2);
@@ -471,6 +475,8 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     expect(await receipt(old[0], t.reader)).toBeNull();
     expect(await receipt(old[1], t.readerB)).toBeNull();
     expect(await receipt(recent, t.reader)).toMatchObject({ status: "DONE" });
+    expect(await receipt(stalledQueued, t.reader)).toMatchObject({ status: "QUEUED" });
+    expect(await receipt(stalledProcessing, t.readerB)).toMatchObject({ status: "PROCESSING" });
   });
 
   it("shows a receipt to its own tenant only", async () => {

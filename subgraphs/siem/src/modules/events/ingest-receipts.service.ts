@@ -44,13 +44,17 @@ export class IngestReceiptsService {
 export const RECEIPT_RETENTION_DAYS = 14;
 
 /**
- * Deletes every tenant's receipts last changed more than `days` ago (the daily event-store maintenance runs it);
- * answers how many went. A body's effect stays (its events); only the report of it goes.
+ * Deletes every tenant's settled (DONE or FAILED) receipts last changed more than `days` ago (the daily event-store
+ * maintenance runs it); answers how many went. A body's effect stays (its events); only the report of it goes. An
+ * unsettled receipt stays however old it is: its chunks may still wait in the stream (the receipt sweep leaves a
+ * backlog alone), and a worker that found no receipt would take a chunk for one already stored and drop it.
  */
 export async function pruneIngestReceipts(ds: DataSource, days = RECEIPT_RETENTION_DAYS): Promise<number> {
   return inSystemScope(ds, async (m) => {
     const rows: unknown[] = await m.query(
-      `WITH gone AS (DELETE FROM ingest_receipts WHERE updated_at < now() - make_interval(days => $1) RETURNING id)
+      `WITH gone AS (DELETE FROM ingest_receipts
+                      WHERE status IN ('DONE', 'FAILED') AND updated_at < now() - make_interval(days => $1)
+                      RETURNING id)
        SELECT id FROM gone`,
       [days],
     );
