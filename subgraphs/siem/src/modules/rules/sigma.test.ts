@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { SIGMA_SEMANTICS } from "../../../../../test/fixtures/siem/sigma-rules";
 import { normalize, parseNdjson } from "../connectors/normalizers";
 import type { ConnectorKind } from "../events/event.model";
-import { compileFilterToPredicate, type EventLike } from "./rule-filter";
+import { compileFilterToPredicate, readEventField, type EventLike } from "./rule-filter";
 import { validateRuleSpec } from "./rule-spec";
 import { SIGMA_LIMITS, SigmaInputError, translateSigmaYaml, type SigmaImportOptions } from "./sigma";
 import { mergeRuleParts } from "./sigma-collections";
@@ -1303,6 +1303,12 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
     /** A process creation rule of these search identifiers and condition. */
     const rule = (identifiers: string, condition: string) =>
       `${PROCESS_CREATION}detection:\n${identifiers}\n  condition: ${condition}\n`;
+    /** The cases of an `Image` alias of a rule over both: the image of a 4688 record, and of Sysmon's event 1. */
+    const SECURITY_IMAGE = { when: { all: process }, field: "attributes.event_data.NewProcessName" };
+    const SYSMON_IMAGE = {
+      when: { all: [connector("WINDOWS_SYSMON"), { field: "operation", op: "eq", value: "1" }] },
+      field: "attributes.event_data.Image",
+    };
 
     it("imports SigmaHQ's usual Image-or-OriginalFileName selection on its Image alternative, with a note", () => {
       const result = one(y`
@@ -1527,17 +1533,58 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
       expect(byName.notes).toContain(
         `Not run on windows/process_creation (4688) events: field OriginalFileName is not kept for windows/process_creation (4688) events (${KNOWN}).`,
       );
-      // A field each connector keeps in a place of its own cannot group the events of both in one statement.
-      expect(rejection(rule(selection, "selection | count() by Image > 3"))).toEqual([
-        "UNSUPPORTED_CONDITION detection.condition: the aggregation's fields are kept in different places in windows/process_creation (4688) and sysmon/process_creation events: count or group by fields they keep alike (Computer, User, ProcessId…)",
-      ]);
+      // A field each connector keeps in a place of its own groups the events of both by an alias of the two.
+      const byImage = one(rule(selection, "selection | count() by Image > 3"));
+      expect(byImage.problems).toEqual([]);
+      expect(byImage.spec!.summarize).toEqual({
+        by: ["Image"],
+        aggregate: "COUNT",
+        aliases: [{ name: "Image", cases: [SECURITY_IMAGE, SYSMON_IMAGE] }],
+      });
       const counted = one(rule(selection, "selection | count() by Computer > 3"));
       expect(counted.problems).toEqual([]);
       expect(counted.spec!.summarize).toEqual({ by: ["device"], aggregate: "COUNT" });
       expect(counted.notes).toContain(NOTE("OriginalFileName", "the alternatives that need it never match"));
     });
 
-    it("gives a correlation over such a rule the rule's note; a group-by on the field is refused", () => {
+    it("groups and counts by fields the two connectors keep in different places through aliases, each case a connector's events", () => {
+      const selection = "  selection:\n    CommandLine|contains: 'urlcache'";
+      const result = one(rule(selection, "selection | count(ParentImage) by Computer, Image > 2"), {
+        slidingWindow: true,
+      });
+      expect(result.problems).toEqual([]);
+      const PARENT = {
+        name: "ParentImage",
+        cases: [
+          { when: SECURITY_IMAGE.when, field: "attributes.event_data.ParentProcessName" },
+          { when: SYSMON_IMAGE.when, field: "attributes.event_data.ParentImage" },
+        ],
+      };
+      expect(result.spec!.summarize).toEqual({
+        by: ["device", "Image"],
+        aggregate: "DISTINCT_COUNT",
+        field: "ParentImage",
+        window: "PT5M",
+        aliases: [{ name: "Image", cases: [SECURITY_IMAGE, SYSMON_IMAGE] }, PARENT],
+      });
+      // The groups' host is an entity; the image is none (no entity of either connector's field).
+      expect(result.spec!.entityMappings).toEqual([{ entityType: "HOST", field: "device" }]);
+      expect(validateRuleSpec(result.spec)).toEqual([]);
+      // Each case is its connector's events: a 4688 record reads NewProcessName, Sysmon's event 1 its Image.
+      const sysmonCreated = fixture("WINDOWS_SYSMON").find(({ event }) => event.operation === "1")!.event;
+      const [security, sysmon] = [SECURITY_IMAGE, SYSMON_IMAGE].map((k) => compileFilterToPredicate(k.when));
+      expect([security(CERTUTIL), sysmon(CERTUTIL)]).toEqual([true, false]);
+      expect([security(sysmonCreated), sysmon(sysmonCreated)]).toEqual([false, true]);
+      // A field both keep in one place needs no alias.
+      const alike = one(rule(selection, "selection | count(CommandLine) by User > 2"));
+      expect(alike.spec!.summarize).toEqual({
+        by: ["attributes.process.account"],
+        aggregate: "DISTINCT_COUNT",
+        field: "attributes.event_data.CommandLine",
+      });
+    });
+
+    it("gives a correlation over such a rule the rule's note; a group-by on the field is refused, one kept in different places is an alias", () => {
       const base = y`
         title: Certutil run
         id: 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d
@@ -1573,14 +1620,113 @@ describe("Sigma → Windows process creation (Sysmon event 1 semantics over 4688
         all: [...process, image("certutil.exe")],
       });
       expect(ok.spec!.summarize).toMatchObject({ by: ["device"] });
+      // The rule runs on 4688 records too (by Image), and those have no OriginalFileName to group by.
       const [, refused] = translateSigmaYaml(`${base}---\n${corr("OriginalFileName")}`);
-      expect(refused.problems.map((p) => `${p.code} ${p.path}`)).toEqual([
-        "UNSUPPORTED_FIELD correlation.group-by[0]",
+      expect(refused.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
+        `UNSUPPORTED_FIELD correlation.group-by[0]: field OriginalFileName is not kept for windows/process_creation (4688) events (${KNOWN})`,
       ]);
-      // Kept by both, but not alike: the events of both cannot be grouped by it.
+      // Kept by both, in different places: an alias reads each connector's own from the rule's events there.
       const [, apart] = translateSigmaYaml(`${base}---\n${corr("Image")}`);
-      expect(apart.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
-        "UNSUPPORTED_FIELD correlation.group-by[0]: Image is kept in different places in windows/process_creation (4688) and sysmon/process_creation events: they cannot be grouped or counted by it together",
+      expect(apart.problems).toEqual([]);
+      const sysmonPart = {
+        all: [
+          connector("WINDOWS_SYSMON"),
+          { field: "operation", op: "eq", value: "1" },
+          {
+            any: [
+              { field: "attributes.event_data.Image", op: "endsWith", value: "\\certutil.exe" },
+              { field: "attributes.event_data.OriginalFileName", op: "eq", value: "CertUtil.exe" },
+            ],
+          },
+        ],
+      };
+      expect(apart.spec!.filter).toEqual({ any: [{ all: [...process, image("certutil.exe")] }, sysmonPart] });
+      expect(apart.spec!.summarize).toEqual({
+        by: ["Image"],
+        aggregate: "COUNT",
+        aliases: [
+          {
+            name: "Image",
+            cases: [
+              { when: { all: [...process, image("certutil.exe")] }, field: SECURITY_IMAGE.field },
+              { when: sysmonPart, field: SYSMON_IMAGE.field },
+            ],
+          },
+        ],
+      });
+      expect(validateRuleSpec(apart.spec)).toEqual([]);
+    });
+
+    it("correlates a process creation rule with another Sysmon category by an alias, each of its connectors a case of its own", () => {
+      const run = y`
+        title: Certutil downloading
+        id: 5e6f7081-92a3-4b4c-8d5e-6f708192a3b4
+        name: certutil_download
+        logsource:
+          category: process_creation
+          product: windows
+        detection:
+          selection:
+            CommandLine|contains: 'urlcache'
+          condition: selection
+        level: low
+      `;
+      const http = y`
+        title: Outbound HTTP
+        id: 6f708192-a3b4-4c5d-9e6f-708192a3b4c5
+        name: outbound_http
+        logsource:
+          category: network_connection
+          product: windows
+        detection:
+          selection:
+            Initiated: 'true'
+            DestinationPort: 80
+          condition: selection
+        level: low
+      `;
+      const corr = (aliases: string, groupBy: string) =>
+        [
+          "title: Certutil, then HTTP out, by one image",
+          "id: 708192a3-b4c5-4d6e-8f70-8192a3b4c5d6",
+          "correlation:",
+          "  type: temporal_ordered",
+          "  rules: [certutil_download, outbound_http]",
+          aliases,
+          `  group-by: [${groupBy}]`,
+          "  timespan: 10m",
+          "level: high",
+          "",
+        ].join("\n");
+      const aliased = corr(
+        "  aliases:\n    image:\n      certutil_download: Image\n      outbound_http: Image",
+        "image",
+      );
+      const [, , ok] = translateSigmaYaml([run, http, aliased].join("---\n"));
+      expect(ok.problems).toEqual([]);
+      const [alias] = ok.spec!.summarize!.aliases!;
+      expect(alias.cases.map((k) => k.field)).toEqual([SECURITY_IMAGE.field, SYSMON_IMAGE.field]);
+      expect(validateRuleSpec(ok.spec)).toEqual([]);
+      // Per event, the first case it matches: the image of a 4688 record, of Sysmon's event 1 and of its event 3 alike.
+      const imageOf = (event: EventLike) => {
+        const k = alias.cases.find((c) => compileFilterToPredicate(c.when)(event));
+        return k && readEventField(event, k.field);
+      };
+      const certutil = "C:\\Windows\\System32\\certutil.exe";
+      const events = [...fixture("WINDOWS_SECURITY"), ...fixture("WINDOWS_SYSMON")]
+        .map(({ event }) => event)
+        .filter((event) => compileFilterToPredicate(ok.spec!.filter)(event));
+      expect(events.map((e) => [e.connector, e.operation, imageOf(e)])).toEqual([
+        ["WINDOWS_SECURITY", "4688", certutil],
+        ["WINDOWS_SECURITY", "4688", certutil],
+        ["WINDOWS_SYSMON", "3", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"],
+        ["WINDOWS_SYSMON", "1", certutil],
+        ["WINDOWS_SYSMON", "3", certutil],
+      ]);
+      // A plain name is one field in the rules of different sources only where it is one column in all of them.
+      const [, , plain] = translateSigmaYaml([run, http, corr("", "Image")].join("---\n"));
+      expect(plain.problems.map((p) => `${p.code} ${p.path}: ${p.message}`)).toEqual([
+        'UNSUPPORTED_CORRELATION correlation.group-by[0]: Image is Image (attributes.event_data.NewProcessName or attributes.event_data.Image) in "Certutil downloading" (document 1), Image (attributes.event_data.Image) in "Outbound HTTP" (document 2): a name the rules\' events are grouped by is one field in all of them (name each rule\'s field with aliases)',
       ]);
     });
 

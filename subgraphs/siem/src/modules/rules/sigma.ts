@@ -21,7 +21,8 @@
  *   `windash` (each value as any of its flag-character variants, as pySigma expands it), and `re` when the
  *   expression is literal text, `.*` and `^`/`$` (case-insensitive with `|i`, or without letters).
  * - `condition`: `and`, `or`, `not`, parentheses, `1 of`/`any of`/`all of` a pattern or `them`; the legacy
- *   aggregation `| count([field]) [by f1, f2] <op> n` → summarize (COUNT / DISTINCT_COUNT) and a trigger.
+ *   aggregation `| count([field]) [by f1, f2] <op> n` → summarize (COUNT / DISTINCT_COUNT) and a trigger; over
+ *   a source several connectors record, a field they keep in different places is a `summarize.aliases` entry.
  * - `level` → severity (`critical` → HIGH), `tags` `attack.tNNNN[.NNN]` → techniques, `attack.<tactic>` and
  *   `attack.taNNNN` → tactics; title, description, false positives, references → display name and description.
  * - Correlation rules `event_count` / `value_count` over rules of the same import → summarize and a trigger over
@@ -52,6 +53,7 @@ import {
   type RuleKind,
   type RuleSeverity,
   type RuleSpecInput,
+  type SummarizeAggregate,
   type SummarizeAlias,
   type TriggerOperator,
 } from "./rule-spec";
@@ -574,6 +576,8 @@ interface DetectionRule {
   source: SigmaLogsource;
   /** The detection's condition, without the log source's scope. */
   search: EventFilter;
+  /** The connectors it runs on (a source's `also` the rule could be evaluated on too), each with its own filter. */
+  branches: Branch[];
   /** Whether the rule has an aggregation (`| count() …`) of its own. */
   aggregated: boolean;
   tactics: string[];
@@ -694,6 +698,7 @@ function translateSigmaRule(
   return done(spec, sigmaId, title, {
     source,
     search: detection.search,
+    branches: detection.branches,
     aggregated: detection.summarize !== undefined,
     tactics,
     techniques,
@@ -1144,19 +1149,15 @@ function correlationAliases(
   return ok ? out : null;
 }
 
-/** A field a correlation groups or counts by; an alias of fields that are different columns has its cases too. */
-interface CorrelationField extends ResolvedField {
-  /** Per field, the events (of the rules naming it) it is read from: `summarize.aliases` of the rule. */
-  cases?: SummarizeAlias["cases"];
-}
-
 /**
  * The field a correlation groups or counts by, in the events of all its rules: an alias is each rule's own field,
  * any other name the same field of each rule's log source. A plain name must be one column or attribute in every
- * rule; an alias may be different ones (sign-ins' `UserPrincipalName` and Okta's `actor.alternateId`), and then
- * becomes an alias of the analytics rule whose cases read each rule's field from the events of that rule's search
- * (an event matching rules of different fields takes the field of the first of them listed). A field a rule's log
- * source does not keep is refused naming the rule.
+ * rule, but where one log source is recorded by several connectors that keep it in different places (`Image` of
+ * 4688 and of Sysmon's event 1): there it is one field in different places. An alias may be different ones
+ * (sign-ins' `UserPrincipalName` and Okta's `actor.alternateId`). Fields in different places become an alias of
+ * the analytics rule (fieldAcross) whose cases read each rule's field, per connector it runs on, from the events
+ * of that rule's search there (an event matching rules of different fields takes the field of the first of them
+ * listed). A field a connector a rule runs on does not keep is refused naming the rule and the connector.
  */
 function correlationField(
   c: Collector,
@@ -1165,51 +1166,44 @@ function correlationField(
   aliases: Map<string, Map<string, string>>,
   name: string,
   path: string,
-): CorrelationField | null {
+): GroupedField | null {
   const alias = aliases.get(name);
   const several = new Set(targets.map((t) => t.rule.source)).size > 1;
-  // One lookup per source and field: rules over one source report a field once.
+  // One lookup per connector and field: rules over one source report a field once.
   const looked = new Map<string, ResolvedField | null>();
-  const resolved = targets.map((t, i) => {
+  const parts = targets.map((t, i) => {
     const field = alias ? alias.get(references[i])! : name;
-    const key = `${t.rule.source.name} ${field}`;
-    if (!looked.has(key)) {
-      const at = alias ? `correlation.aliases.${name}.${references[i]}` : path;
-      // Over several sources, say which rule's source lacks the field, and how to name its own.
-      const own = new Collector();
-      looked.set(key, groupableField(own, t.rule.source, field, at));
-      for (const p of own.problems) {
-        const hint = alias ? "" : `; name its field with aliases: ${name}: { ${references[i]}: <field> }`;
-        c.problem(
-          p.code,
-          p.path,
-          several ? `in ${references[i]}, ${t.label}: ${p.message}${hint}` : p.message,
-        );
+    return t.rule.branches.map((branch) => {
+      const key = `${branch.source.name} ${field}`;
+      if (!looked.has(key)) {
+        const at = alias ? `correlation.aliases.${name}.${references[i]}` : path;
+        // Over several sources, say which rule's source lacks the field, and how to name its own.
+        const own = new Collector();
+        looked.set(key, groupableField(own, branch.source, field, at));
+        for (const p of own.problems) {
+          const hint = alias ? "" : `; name its field with aliases: ${name}: { ${references[i]}: <field> }`;
+          c.problem(
+            p.code,
+            p.path,
+            several ? `in ${references[i]}, ${t.label}: ${p.message}${hint}` : p.message,
+          );
+        }
       }
-    }
-    return looked.get(key)!;
+      const resolved = looked.get(key)!;
+      return resolved && { when: branch.filter, field: resolved };
+    });
   });
-  if (!resolved.every((r): r is ResolvedField => r !== null)) return null;
-  const fields = [...new Set(resolved.map((r) => r.target.field))];
-  if (fields.length === 1) return alias ? { name, target: resolved[0].target } : resolved[0];
-  if (!alias) {
+  const all = parts.flat();
+  if (!all.every((p): p is FieldPart => p !== null)) return null;
+  const fieldsOf = (list: Array<FieldPart | null>) => [...new Set(list.map((p) => p!.field.target.field))];
+  if (!alias && several && fieldsOf(all).length > 1) {
     return c.problem(
       "UNSUPPORTED_CORRELATION",
       path,
-      `${name} is ${resolved.map((r, i) => `${r.name} (${r.target.field}) in ${targets[i].label}`).join(", ")}: a name the rules' events are grouped by is one field in all of them (name each rule's field with aliases)`,
+      `${name} is ${parts.map((list, i) => `${name} (${fieldsOf(list).join(" or ")}) in ${targets[i].label}`).join(", ")}: a name the rules' events are grouped by is one field in all of them (name each rule's field with aliases)`,
     );
   }
-  const entities = [...new Set(resolved.map((r) => r.target.entity))];
-  return {
-    name,
-    target: { type: "text", field: name, entity: entities.length === 1 ? entities[0] : undefined },
-    cases: fields.map((field) => {
-      const searches = targets
-        .filter((_, i) => resolved[i].target.field === field)
-        .map((t) => scoped(t.rule.source, t.rule.search));
-      return { when: simplify(searches.length === 1 ? searches[0] : { any: searches }), field };
-    }),
-  };
+  return fieldAcross(name, all);
 }
 
 /**
@@ -1350,7 +1344,7 @@ function translateCorrelation(
       ? c.problem("MISSING_FIELD", "correlation.timespan", "is required (such as 1h)")
       : timeframeOf(c, body.timespan, "correlation.timespan");
 
-  const groupBy: CorrelationField[] = [];
+  const groupBy: GroupedField[] = [];
   const given = body["group-by"];
   if (given !== undefined && given !== null) {
     if (!Array.isArray(given)) {
@@ -1366,7 +1360,7 @@ function translateCorrelation(
           c.problem("INVALID_FIELD", path, `must be a field name (got ${show(name)})`);
         } else if (ready) {
           const field = fieldOf(name.trim(), path);
-          if (field && groupBy.some((g) => g.target.field === field.target.field)) {
+          if (field && groupBy.some((g) => sameField(g, field))) {
             c.problem("INVALID_FIELD", path, `${name} is listed twice`);
           } else if (field) groupBy.push(field);
         }
@@ -1375,7 +1369,7 @@ function translateCorrelation(
   }
 
   let trigger: { operator: TriggerOperator; threshold: number } | null = null;
-  let counted: CorrelationField | null = null;
+  let counted: GroupedField | null = null;
   const condition = body.condition;
   if (condition === undefined) {
     // Sigma's temporal correlations need no condition: all of their rules must match.
@@ -1405,7 +1399,7 @@ function translateCorrelation(
       c.problem("INVALID_FIELD", "correlation.condition.field", `must be a field name (got ${show(field)})`);
     } else if (typeof field === "string" && ready) {
       counted = fieldOf(field.trim(), "correlation.condition.field") || null;
-      if (counted && groupBy.some((g) => g.target.field === counted!.target.field)) {
+      if (counted && groupBy.some((g) => sameField(g, counted!))) {
         c.problem(
           "INVALID_FIELD",
           "correlation.condition.field",
@@ -1467,10 +1461,6 @@ function translateCorrelation(
   }
 
   const searches = targets.map((t) => t.rule.search);
-  // Aliases of fields that are different columns: each rule's field read from the events of its search.
-  const summarizeAliases = [...groupBy, ...(counted ? [counted] : [])].flatMap((g) =>
-    g.cases ? [{ name: g.name, cases: g.cases }] : [],
-  );
   const spec: RuleSpecInput = {
     kind: "SCHEDULED",
     displayName: truncate(title, RULE_LIMITS.displayName),
@@ -1488,33 +1478,24 @@ function translateCorrelation(
         : simplify({ any: targets.map((t) => scoped(t.rule.source, t.rule.search)) }),
     summarize: temporal
       ? {
-          by: groupBy.map((g) => g.target.field),
-          aggregate: type === "temporal" ? "FILTERS_MATCHED" : "FILTERS_MATCHED_IN_ORDER",
+          ...summarizeOf(groupBy, null, type === "temporal" ? "FILTERS_MATCHED" : "FILTERS_MATCHED_IN_ORDER"),
           // The rule's own filter is the OR of the searches (for the index); each rule's search tells them apart.
           // Over several sources each filter keeps its own source's scope: another source's events may have its fields.
           filters: targets.map((t, i) => ({
             name: names[i],
             filter: sources.length === 1 ? simplify(t.rule.search) : scoped(t.rule.source, t.rule.search),
           })),
-          ...(summarizeAliases.length ? { aliases: summarizeAliases } : {}),
         }
       : {
-          by: groupBy.map((g) => g.target.field),
-          aggregate: counted ? "DISTINCT_COUNT" : "COUNT",
-          ...(counted ? { field: counted.target.field } : {}),
+          ...summarizeOf(groupBy, counted),
           ...(options.slidingWindow ? { window: timespan } : {}),
-          ...(summarizeAliases.length ? { aliases: summarizeAliases } : {}),
         },
     trigger,
     queryFrequency: options.queryFrequency ?? timespan,
     queryPeriod: options.queryPeriod ?? timespan,
     tactics: tags.tactics,
     techniques: tags.techniques,
-    entityMappings: dedupeMappings(
-      groupBy
-        .filter((g) => g.target.entity)
-        .map((g) => ({ entityType: g.target.entity!, field: g.target.field })),
-    ),
+    entityMappings: groupEntities(groupBy),
     alertPerResult: options.alertPerResult ?? SIGMA_DEFAULTS.alertPerResult,
   };
   reportSpecProblems(c, spec, "correlation.rules");
@@ -1529,7 +1510,11 @@ interface Detection {
   filter: EventFilter;
   /** The filter without the log source's scope (what a correlation over several rules joins with `any`). */
   search: EventFilter;
+  /** The connectors it runs on, each with its part of `filter`. */
+  branches: Branch[];
   summarize?: RuleSpecInput["summarize"];
+  /** The fields of the aggregation (`by`, and the counted one), as this source keeps them. */
+  grouped?: { by: ResolvedField[]; counted: ResolvedField | null };
   trigger?: { operator: TriggerOperator; threshold: number };
   timeframe?: string;
   entityMappings: EntityMapping[];
@@ -1541,6 +1526,80 @@ interface Detection {
 interface ResolvedField {
   name: string;
   target: SigmaFieldTarget;
+}
+
+/** One connector a rule runs on: its log source (without `also`), and the rule's filter over its events. */
+interface Branch {
+  source: SigmaLogsource;
+  filter: EventFilter;
+}
+
+/**
+ * A field grouped or counted by over the events of several connectors or rules: where each keeps it, one column
+ * (or attribute) for all, or else an alias (`target.field` its name) whose cases read each one's own.
+ */
+interface GroupedField extends ResolvedField {
+  /** Per field, the events it is read from: `summarize.aliases` of the rule. */
+  cases?: SummarizeAlias["cases"];
+}
+
+/** One kind of event (`when` tells them apart) and where it keeps a field. */
+interface FieldPart {
+  when: EventFilter;
+  field: ResolvedField;
+}
+
+/**
+ * A field as the events of several kinds keep it: that field when it is one column or attribute in all of them,
+ * else an alias named `name` whose cases read each kind's own (an event matching several `when`s takes the first
+ * one's field), with the entity they agree on.
+ */
+function fieldAcross(name: string, parts: readonly FieldPart[]): GroupedField {
+  const fields = [...new Set(parts.map((p) => p.field.target.field))];
+  if (fields.length === 1) return { name, target: parts[0].field.target };
+  const entities = [...new Set(parts.map((p) => p.field.target.entity))];
+  return {
+    name,
+    target: { type: "text", field: name, entity: entities.length === 1 ? entities[0] : undefined },
+    cases: fields.map((field) => {
+      const whens = parts.filter((p) => p.field.target.field === field).map((p) => p.when);
+      return { when: simplify(whens.length === 1 ? whens[0] : { any: whens }), field };
+    }),
+  };
+}
+
+/** Whether two grouped fields are one: the same column, or aliases reading the same fields of the same events. */
+function sameField(a: GroupedField, b: GroupedField): boolean {
+  return a.cases || b.cases
+    ? JSON.stringify(a.cases) === JSON.stringify(b.cases)
+    : a.target.field === b.target.field;
+}
+
+/**
+ * `summarize` of `aggregate` per the `by` fields (of DISTINCT_COUNT, of the values of `counted`), with an alias
+ * for each field kept in different places.
+ */
+function summarizeOf(
+  by: readonly GroupedField[],
+  counted: GroupedField | null,
+  aggregate: SummarizeAggregate = counted ? "DISTINCT_COUNT" : "COUNT",
+): NonNullable<RuleSpecInput["summarize"]> {
+  const aliases = [...by, ...(counted ? [counted] : [])].flatMap((g) =>
+    g.cases ? [{ name: g.name, cases: g.cases }] : [],
+  );
+  return {
+    by: by.map((g) => g.target.field),
+    aggregate,
+    ...(counted ? { field: counted.target.field } : {}),
+    ...(aliases.length ? { aliases } : {}),
+  };
+}
+
+/** The entities of a summarised rule's alerts: those of its `by` fields (an alias's, when its fields agree). */
+function groupEntities(by: readonly GroupedField[]): EntityMapping[] {
+  return dedupeMappings(
+    by.filter((g) => g.target.entity).map((g) => ({ entityType: g.target.entity!, field: g.target.field })),
+  );
 }
 
 /**
@@ -1676,19 +1735,19 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
   const assumptions = absentNotes(source, absent, polarity);
   for (const note of assumptions) c.note(note);
 
+  const branches = [{ source, filter }];
   if (aggregations.length) {
     const aggregation = parseAggregation(c, source, aggregations[0].aggregation!);
     if (!aggregation) return null;
-    const mappings = aggregation.by
-      .filter((b) => b.target.entity)
-      .map((b) => ({ entityType: b.target.entity!, field: b.target.field }));
     return {
       filter,
       search,
-      summarize: aggregation.summarize,
+      branches,
+      summarize: summarizeOf(aggregation.by, aggregation.counted),
+      grouped: aggregation,
       trigger: aggregation.trigger,
       timeframe,
-      entityMappings: dedupeMappings(mappings),
+      entityMappings: groupEntities(aggregation.by),
       assumptions,
     };
   }
@@ -1696,16 +1755,24 @@ function translateDetection(c: Collector, source: SigmaLogsource, detection: Jso
   const inferred = uses.used
     .filter((u) => u.target.entity)
     .map((u) => ({ entityType: u.target.entity!, field: u.target.field }));
-  return { filter, search, entityMappings: dedupeMappings([...source.entities, ...inferred]), assumptions };
+  return {
+    filter,
+    search,
+    branches,
+    entityMappings: dedupeMappings([...source.entities, ...inferred]),
+    assumptions,
+  };
 }
 
 /**
  * A detection over a log source that other connectors record too (`also`): translated for each source with its
  * own fields, the rule is the OR of the translations (each within its own scope). A source where the rule cannot
- * be evaluated — it needs fields the source does not keep, so that it would match none or all of its events —
- * is left out with a note, as long as another one is not; so a Sysmon rule on `OriginalFileName` runs on Sysmon's
- * events, and on 4688 records only where an alternative without that field lets it. When no source can take the
- * rule, the problems of each are reported.
+ * be evaluated — it needs fields the source does not keep, so that it would match none or all of its events, or
+ * groups or counts by one — is left out with a note, as long as another one is not; so a Sysmon rule on
+ * `OriginalFileName` runs on Sysmon's events, and on 4688 records only where an alternative without that field
+ * lets it. When no source can take the rule, the problems of each are reported. An aggregation groups (or counts)
+ * the events of all the sources kept together: by the field each keeps, one column, or an alias reading each
+ * source's own (`Image` is 4688's `NewProcessName`, Sysmon's `Image`).
  */
 function translateDetectionAcross(c: Collector, source: SigmaLogsource, detection: Json): Detection | null {
   const { also, ...alone } = source;
@@ -1730,25 +1797,29 @@ function translateDetectionAcross(c: Collector, source: SigmaLogsource, detectio
         `Not run on ${b.source.name} events: ${[...new Set(b.own.problems.map((p) => p.message))].join("; ")}.`,
     );
   for (const note of [...kept.flatMap((b) => b.own.notes), ...left]) c.note(note);
-  const aggregation = (d: Detection) => JSON.stringify([d.summarize, d.trigger]);
-  const other = kept.find((b) => aggregation(b.detection!) !== aggregation(first.detection));
-  if (other) {
-    return c.problem(
-      "UNSUPPORTED_CONDITION",
-      "detection.condition",
-      `the aggregation's fields are kept in different places in ${first.source.name} and ${other.source.name} events: count or group by fields they keep alike (Computer, User, ProcessId…)`,
-    );
-  }
   const filter =
     kept.length === 1 ? first.detection.filter : simplify({ any: kept.map((b) => b.detection!.filter) });
-  return {
-    ...first.detection,
+  const { grouped, ...translated } = first.detection;
+  const across = {
+    ...translated,
     // Each branch carries its own scope: scoped() leaves a search over such a source as it is.
     filter,
     search: filter,
+    branches: kept.map((b) => ({ source: b.source, filter: b.detection!.filter })),
     entityMappings: dedupeMappings(kept.flatMap((b) => b.detection!.entityMappings)),
     assumptions: [...kept.flatMap((b) => b.detection!.assumptions), ...left],
   };
+  if (!grouped) return across;
+  // The same names (one condition), each where its source keeps it: the events of the rule are those of the
+  // sources kept, so a source's scope tells its events apart.
+  const field = (pick: (d: Detection) => ResolvedField) =>
+    fieldAcross(
+      pick(first.detection).name,
+      kept.map((b) => ({ when: simplify({ all: scopeOf(b.source) }), field: pick(b.detection!) })),
+    );
+  const by = grouped.by.map((_, i) => field((d) => d.grouped!.by[i]));
+  const counted = grouped.counted && field((d) => d.grouped!.counted!);
+  return { ...across, summarize: summarizeOf(by, counted), entityMappings: groupEntities(by) };
 }
 
 /** The search identifiers a condition uses, each with whether it is under an odd number of `not`s, an even one, or both. */
@@ -1819,6 +1890,11 @@ function absentNotes(
  */
 function scoped(source: SigmaLogsource, search: EventFilter): EventFilter {
   if (source.also) return simplify(search);
+  return simplify({ all: [...scopeOf(source), search] });
+}
+
+/** The conditions that select a log source's events of its one connector: its kind, and its class or event ids. */
+function scopeOf(source: SigmaLogsource): EventFilter[] {
   const scope: EventFilter[] = [{ field: "connector", op: "eq", value: source.connector }];
   if (source.classUid !== undefined) scope.push({ field: "class_uid", op: "eq", value: source.classUid });
   if (source.operations) {
@@ -1829,7 +1905,7 @@ function scoped(source: SigmaLogsource, search: EventFilter): EventFilter {
         : { field: "operation", op: "eq", value: one },
     );
   }
-  return simplify({ all: [...scope, search] });
+  return scope;
 }
 
 function dedupeMappings(mappings: EntityMapping[]): EntityMapping[] {
@@ -2720,15 +2796,15 @@ const TRIGGERS: Record<string, TriggerOperator> = {
   "!=": "NE",
 };
 
-/** Sigma 1's `count([field]) [by a, b] <op> n` → summarize and trigger. */
+/** Sigma 1's `count([field]) [by a, b] <op> n` → the fields it groups and counts by, and the trigger. */
 function parseAggregation(
   c: Collector,
   source: SigmaLogsource,
   text: string,
 ): {
-  summarize: NonNullable<RuleSpecInput["summarize"]>;
   trigger: { operator: TriggerOperator; threshold: number };
   by: ResolvedField[];
+  counted: ResolvedField | null;
 } | null {
   const path = "detection.condition";
   const m = AGGREGATION.exec(text.trim());
@@ -2748,17 +2824,16 @@ function parseAggregation(
   const field = counted ? groupable(counted) : null;
   if (by.some((b) => b === null) || (counted && field === null)) return null;
   return {
-    summarize: {
-      by: (by as ResolvedField[]).map((b) => b.target.field),
-      aggregate: field ? "DISTINCT_COUNT" : "COUNT",
-      ...(field ? { field: field.target.field } : {}),
-    },
     trigger: { operator: TRIGGERS[op], threshold: Number(threshold) },
     by: by as ResolvedField[],
+    counted: field,
   };
 }
 
-/** A field a summarised rule can group by or count the values of: kept for the source, and not guarded. */
+/**
+ * A field a summarised rule can group by or count the values of: kept for the source (one connector's: a source
+ * several record is each one's, fieldAcross), and not guarded.
+ */
 function groupableField(
   c: Collector,
   source: SigmaLogsource,
@@ -2769,15 +2844,6 @@ function groupableField(
   if (!target) return null;
   if (target.type === "text" && target.guard) {
     return c.problem("UNSUPPORTED_FIELD", path, `${name} cannot be grouped or counted by`);
-  }
-  // One statement groups the events of every connector the source means: the field must be one column for all.
-  const elsewhere = source.also?.find((other) => findField(other, name)?.field !== target.field);
-  if (elsewhere) {
-    return c.problem(
-      "UNSUPPORTED_FIELD",
-      path,
-      `${name} is kept in different places in ${source.name} and ${elsewhere.name} events: they cannot be grouped or counted by it together`,
-    );
   }
   return { name, target };
 }
