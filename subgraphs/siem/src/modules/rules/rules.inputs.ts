@@ -45,7 +45,7 @@ export class AnalyticsRuleAliasCaseInput {
 /** One alias of a typed summarize. */
 @InputType({
   description:
-    "A name for a field that is a different column in different events (Sigma's correlation aliases): per event, the field of the first case whose filter it matches.",
+    "A name for a field that is a different column in different events (Sigma's correlation aliases, or a Sigma field two connectors keep apart, such as process_creation's Image in 4688 and Sysmon events): per event, the field of the first case whose filter it matches.",
 })
 export class AnalyticsRuleAliasInput {
   @Field({

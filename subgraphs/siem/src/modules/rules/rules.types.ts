@@ -104,7 +104,7 @@ export class AnalyticsRuleAliasCase {
 /** One alias of a summarize. */
 @ObjectType({
   description:
-    "A name for a field that is a different column in different events (Sigma's correlation aliases): per event, the field of the first case whose filter it matches.",
+    "A name for a field that is a different column in different events (Sigma's correlation aliases, or a Sigma field two connectors keep apart, such as process_creation's Image in 4688 and Sysmon events): per event, the field of the first case whose filter it matches.",
 })
 export class AnalyticsRuleAlias {
   @Field({ description: "What summarize.by, summarize.field and entity mappings call it." })
