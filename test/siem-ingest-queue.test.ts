@@ -425,6 +425,28 @@ describe("queued event ingest (EVENT_INGEST_QUEUE=nats)", () => {
     await drained();
   });
 
+  it("stores a chunk whose malformed lines quote a NUL or half an emoji, with their rejections in the receipt", async () => {
+    // Found by the ingest fuzz: JSON.parse quotes the bad line in its message, and the receipt's jsonb refused
+    // the NUL (or the surrogate its quote cut in half), so the chunk failed on every delivery, good lines and all.
+    const tenant = "tenant-nul-line";
+    const ingestor = await platform.token([Role.INGESTOR], tenant);
+    const body = [rootCall(70), `{"eventVersion":\u0000}`, "😀".repeat(8), rootCall(71)].join("\n");
+    const queued = await queue(body, ingestor);
+    const done = await settled(queued.receiptId, ingestor);
+    expect(done).toMatchObject({
+      status: "DONE",
+      lines: 4,
+      acceptedCount: 2,
+      rejectedCount: 2,
+      failure: null,
+    });
+    expect(done!.rejected).toEqual([
+      { line: 2, reason: expect.stringMatching(/^malformed JSON: .*\uFFFD/) },
+      { line: 3, reason: expect.stringMatching(/^malformed JSON: .*\uFFFD/) },
+    ]);
+    expect(await count(tenant, "events")).toBe(2);
+  });
+
   it("counts a line too long for a queue message in the connector's rejected total, once", async () => {
     const tenant = "tenant-oversize";
     const ingestor = await platform.token([Role.INGESTOR], tenant);

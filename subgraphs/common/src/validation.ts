@@ -54,6 +54,17 @@ export function textProblem(text: string): string | null {
     : "is not valid Unicode (an unpaired surrogate)";
 }
 
+const UNSTORABLE_TEXT_ALL = new RegExp(UNSTORABLE_TEXT.source, "g");
+
+/**
+ * `text` with each character `textProblem` refuses (a NUL, an unpaired surrogate) replaced by U+FFFD: for text the
+ * platform writes itself around input it quotes (a parser's message that echoes the bad line), which must be
+ * storable whatever the input held.
+ */
+export function storableText(text: string): string {
+  return MAYBE_UNSTORABLE.test(text) ? text.replace(UNSTORABLE_TEXT_ALL, "\uFFFD") : text;
+}
+
 /** A fault of a JSON value and where: `path` joins keys with `.` and indexes as `[n]` (`""` for the value itself). */
 export interface JsonProblem {
   path: string;

@@ -194,11 +194,17 @@ export function utcMillis(
   return Number.isFinite(value) ? value : null;
 }
 
-/** ISO 8601 UTC text of epoch ms, or null when out of the Date range. */
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in epoch ms (Date.UTC maps years 0–99 to 1900–1999). */
+const FIRST_YEAR_MS = -62_135_596_800_000;
+const PAST_LAST_YEAR_MS = 253_402_300_800_000;
+
+/**
+ * ISO 8601 UTC text of epoch ms, or null outside the years 1–9999: ISO text has no other four-digit years
+ * (`0000-…`, `+010000-…`), and Postgres refuses year 0 ("date/time field value out of range").
+ */
 export function isoOfMillis(ms: number): string | null {
-  if (!Number.isFinite(ms)) return null;
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  if (!Number.isFinite(ms) || ms < FIRST_YEAR_MS || ms >= PAST_LAST_YEAR_MS) return null;
+  return new Date(ms).toISOString();
 }
 
 /**

@@ -2,6 +2,7 @@
  * Connector normalisers: one raw record of a connector kind in, one OCSF-aligned `NormalizedEvent` (or a
  * rejection with a reason) out. Pure and total: they never throw and never read the clock.
  */
+import { storableText } from "../../../../../common/src/validation";
 import type {
   ConnectorKind,
   NormalizedEvent,
@@ -78,7 +79,10 @@ export function parseNdjson(text: string): NdjsonLine[] {
     try {
       value = JSON.parse(line) as unknown;
     } catch (err) {
-      out.push({ line: i + 1, error: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` });
+      // The parser's message quotes the line, which may hold a NUL or (cut there) half a surrogate pair: the reason
+      // goes into a queued body's receipt (jsonb), so it is made storable.
+      const message = storableText(err instanceof Error ? err.message : String(err));
+      out.push({ line: i + 1, error: `malformed JSON: ${message}` });
       continue;
     }
     const keys = isRecord(value) ? Object.keys(value) : [];

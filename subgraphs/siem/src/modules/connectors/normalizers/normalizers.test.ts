@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { textProblem } from "../../../../../common/src/validation";
 import {
   CONNECTOR_KINDS,
   OCSF_CLASS,
@@ -1447,6 +1448,15 @@ describe("IP, port and time parsing", () => {
     ["Fri Nov 20 2026", null],
     [Number.NaN, null],
     [8.64e20, null],
+    // Years outside 1–9999 (found by normalizers.fuzz.test.ts): ISO text would read `0000-…` or `+010000-…`,
+    // and Postgres refuses year 0.
+    ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"],
+    ["9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"],
+    ["0000-01-01T00:00:00Z", null],
+    ["0001-01-01T00:00:00+01:00", null],
+    [-62_135_596_800_001, null],
+    [253_402_300_800_000, null],
+    ["253402300800000", null],
   ])("toIsoTime(%j) = %j", (input, expected) => {
     expect(toIsoTime(input)).toBe(expected);
   });
@@ -1455,6 +1465,7 @@ describe("IP, port and time parsing", () => {
     expect(parseCefTime("Nov 20 2026 08:55:00 GMT", null)).toBe("2026-11-20T08:55:00.000Z");
     expect(parseCefTime("Nov 20 2026 09:55:00.250 +01:00", null)).toBe("2026-11-20T08:55:00.250Z");
     expect(parseCefTime("Nov 20 08:55:00", "2026-11-20T08:55:01.000Z")).toBe("2026-11-20T08:55:00.000Z");
+    expect(parseCefTime("Jan 01 0000 00:00:00 GMT", null)).toBe(null);
     expect(parseCefTime("Nov 20 08:55:00", null)).toBeNull();
     expect(parseCefTime("1795164900000", null)).toBe("2026-11-20T08:55:00.000Z");
   });
@@ -1572,6 +1583,14 @@ describe("parseNdjson", () => {
     expect(out[4]).toMatchObject({ line: 7, error: expect.stringMatching(/malformed JSON/) });
     expect(out).toHaveLength(5);
     expect(parseNdjson("")).toEqual([]);
+  });
+
+  it("gives malformed lines reasons that can be stored, whatever the line quoted in them held", () => {
+    // Found by normalizers.fuzz.test.ts: JSON.parse quotes the line in its message, NUL and all, and cuts the
+    // quote inside a surrogate pair; a queued body's receipt keeps the reasons as jsonb, which refuses both.
+    const out = parseNdjson(`{"a":\u0000}\n\u0000\u0000\n${"😀".repeat(8)}\n`);
+    expect(out.map((entry) => "error" in entry && textProblem(entry.error))).toEqual([null, null, null]);
+    expect(out[0]).toMatchObject({ line: 1, error: expect.stringMatching(/^malformed JSON: .*\uFFFD/) });
   });
 
   it("normalizeNdjson keeps the good records and reports the bad ones", () => {
