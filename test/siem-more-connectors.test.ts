@@ -16,8 +16,8 @@ import { ok } from "./utils/seed";
  * The Okta, Google Cloud audit, Windows Security and Sysmon connectors through the gateway on a real database:
  * each fixture is stored whole, a re-sent file stores (and alerts) nothing more, bad records are refused one by
  * one with their reasons, and the built-in templates raise alerts on the attacks the fixtures hold; on Sysmon's,
- * so do a public Sigma rule on what only Sysmon records (OriginalFileName, Hashes) and threat intelligence (a
- * file's SHA-256, a queried domain).
+ * so do a public Sigma rule on what only Sysmon records (OriginalFileName, Hashes), a Sigma rule on its WMI
+ * events (a persistence by event subscription) and threat intelligence (a file's SHA-256, a queried domain).
  */
 
 const KINDS = ["OKTA_SYSTEM_LOG", "GCP_AUDIT", "WINDOWS_SECURITY", "WINDOWS_SYSMON"] as const;
@@ -60,6 +60,27 @@ level: high
 tags:
   - attack.command_and_control
   - attack.t1105
+`;
+
+/** SigmaHQ-style: a WMI permanent event subscription (filter, consumer, binding), Sysmon's events 19 to 21. */
+const WMI_RULE = `title: WMI Persistence By Event Subscription
+id: 0c5a7d2e-9b1f-4e3a-8d6c-5f4e3d2c1b0a
+status: experimental
+logsource:
+  category: wmi_event
+  product: windows
+detection:
+  selection:
+    EventType:
+      - WmiFilterEvent
+      - WmiConsumerEvent
+      - WmiBindingEvent
+    Operation: Created
+  condition: selection
+level: medium
+tags:
+  - attack.persistence
+  - attack.t1546.003
 `;
 
 /** The Sysmon fixture's dropped payload's SHA-256 and the domain it looked up, as a threat feed lists them. */
@@ -147,11 +168,15 @@ describe("Okta, Google Cloud audit, Windows Security and Sysmon connectors", () 
     const imported = ok(
       await platform.request(
         ImportSigmaRulesDocument,
-        { yaml: CERTUTIL_RULE, options: { kind: "NRT", enabled: true } },
+        { yaml: `${CERTUTIL_RULE}---\n${WMI_RULE}`, options: { kind: "NRT", enabled: true } },
         t.admin,
       ),
     ).importSigmaRules;
-    expect(imported.results.map((r) => [r.status, r.problems])).toEqual([["CREATED", []]]);
+    expect(imported.results.map((r) => [r.status, r.problems])).toEqual([
+      ["CREATED", []],
+      ["CREATED", []],
+    ]);
+    expect(imported.results[1].notes).toEqual([]);
     // It runs on Sysmon's event 1 only: a 4688 record has neither field.
     expect(imported.results[0].notes).toEqual([
       expect.stringMatching(/^Not run on windows\/process_creation \(4688\) events: field OriginalFileName/),
@@ -221,6 +246,26 @@ describe("Okta, Google Cloud audit, Windows Security and Sysmon connectors", () 
         { type: "HOST", value: "WS-7.corp.contoso.com" },
         { type: "ACCOUNT", value: "CORP\\adele.vance" },
         { type: "FILE_HASH", value: "7e3986501e70992c1521b0416c71ff72d3dcad719d89439b379d63c9d08c3141" },
+      ]),
+    );
+  });
+
+  it("fires a wmi_event Sigma rule on the WMI persistence (Sysmon's events 19, 20, 21) and on nothing else", async () => {
+    const found = await query<{ operation: string; device: string; entities: unknown }>(
+      `SELECT e.operation, e.device, a.entities
+         FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id) JOIN events e ON e.id = ev.id
+        WHERE a.title = 'WMI Persistence By Event Subscription'
+        ORDER BY 1`,
+    );
+    expect(found.map((a) => [a.operation, a.device])).toEqual([
+      ["19", "SRV-APP-03.corp.contoso.com"],
+      ["20", "SRV-APP-03.corp.contoso.com"],
+      ["21", "SRV-APP-03.corp.contoso.com"],
+    ]);
+    expect(found[0].entities).toEqual(
+      expect.arrayContaining([
+        { type: "HOST", value: "SRV-APP-03.corp.contoso.com" },
+        { type: "ACCOUNT", value: "CORP\\svc-sql" },
       ]),
     );
   });

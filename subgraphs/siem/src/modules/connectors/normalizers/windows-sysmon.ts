@@ -17,7 +17,10 @@
  * - 12, 13, 14 (registry) → OCSF Registry Key Activity (201001: created, deleted, renamed) or Registry Value
  *   Activity (201004: set, deleted), with `attributes.reg_key` / `attributes.reg_value`;
  * - 22 (DNS query) → OCSF DNS Activity (4003, Query) with `attributes.query.hostname`, the answers and the status;
- * - any other event → OCSF Base Event (0, Other), kept with its fields.
+ * - the events OCSF has no class for — Sysmon's state (4) and configuration (16), raw disk reads (9), WMI event
+ *   filters, consumers and their bindings (19, 20, 21), clipboard changes (24), process tampering (25), Sysmon's
+ *   own errors (255, status Failure) — and any other event → OCSF Base Event (0, Other), kept with its fields
+ *   and a message saying what happened.
  *
  * Every event keeps its `EventData` as `attributes.event_data`, which Sigma's Sysmon rules read by name;
  * `actor_user` is Sysmon's `User` and `operation` the event id (`"1"`). The source event id is
@@ -149,6 +152,43 @@ function dnsAnswers(value: unknown): Json[] | undefined {
 /** `cmd.exe on WS-7…`: the process an event is about, for its message. */
 function by(image: string | null, computer: string): string {
   return `${baseName(image) ?? "a process"} on ${computer}`;
+}
+
+/** `created` from Sysmon's `Operation` (`Created`, `Deleted`…) of a WMI event. */
+function wmiVerb(data: Json): string {
+  return field(data.Operation)?.toLowerCase() ?? "changed";
+}
+
+/**
+ * The message of an event kept as a Base Event, in one line an analyst reads in an alert (a WMI consumer's name
+ * and kind, the device read raw, the tampering Sysmon saw): it is preferred to a rendered `Message`, which for
+ * Sysmon is every field on a line of its own. Null for an event id not known here.
+ */
+function otherMessage(eventId: number, data: Json, user: string | null, computer: string): string | null {
+  const image = field(data.Image);
+  const account = `${user ?? "an unknown account"} on ${computer}`;
+  switch (eventId) {
+    case 4:
+      return `Sysmon service state ${field(data.State) ?? "unknown"} on ${computer}`;
+    case 16:
+      return `Sysmon configuration ${field(data.Configuration) ?? "unknown"} loaded on ${computer}`;
+    case 9:
+      return `${by(image, computer)} read the raw device ${field(data.Device) ?? "unknown"}`;
+    case 19:
+      return `WMI event filter ${field(data.Name) ?? "unknown"} ${wmiVerb(data)} by ${account}`;
+    case 20:
+      return `WMI event consumer ${field(data.Name) ?? "unknown"} (${field(data.Type) ?? "unknown type"}) ${wmiVerb(data)} by ${account}`;
+    case 21:
+      return `WMI binding of ${field(data.Consumer) ?? "unknown consumer"} to ${field(data.Filter) ?? "unknown filter"} ${wmiVerb(data)} by ${account}`;
+    case 24:
+      return `Clipboard changed in ${by(image, computer)}${field(data.ClientInfo) ? ` (${field(data.ClientInfo)})` : ""}`;
+    case 25:
+      return `Process tampering in ${by(image, computer)}: ${field(data.Type) ?? "unknown"}`;
+    case 255:
+      return `Sysmon error ${field(data.ID) ?? "unknown"} on ${computer}: ${field(data.Description) ?? "no description"}`;
+    default:
+      return null;
+  }
 }
 
 function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
@@ -360,8 +400,11 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
     ...base,
     class_uid: OCSF_CLASS.BASE_EVENT,
     activity_id: 99,
-    status: "Unknown",
-    message: field(record.Message) ?? `Sysmon event ${eventId} on ${computer}`,
+    status: eventId === 255 ? "Failure" : "Unknown",
+    message:
+      otherMessage(eventId, data, user, computer) ??
+      field(record.Message) ??
+      `Sysmon event ${eventId} on ${computer}`,
     attributes: { ...common, process: processOf(data, "", user) },
   });
 }
