@@ -255,6 +255,176 @@ describe("incident workflow edges: merge, close/reopen, triage input, paging, in
       ).toBeNull();
     });
 
+    /** A target and a source holding one alert each, and their details before any merge. */
+    const pair = async (label: string) => {
+      const [ta, sa] = await ingest([alertInput(), alertInput()]);
+      const [t, s] = [await create(`${label} target`, [ta]), await create(`${label} source`, [sa])];
+      return { t: await detail(t.id), s: await detail(s.id) };
+    };
+
+    it("merges with the current etags sent; omitted, the merge stays unchecked", async () => {
+      const { t, s } = await pair("Etag current");
+      const before = await effects(A);
+      const merged = ok(
+        await platform.request(
+          EdgeMergeDocument,
+          // The target named again among the sources carries its own etag.
+          { input: { targetId: t.id, sourceIds: [s.id, t.id], etag: t.etag, sourceEtags: [s.etag, t.etag] } },
+          analyst,
+        ),
+      ).mergeIncidents;
+      expect(merged).toMatchObject({ id: t.id, alerts: { totalCount: 2 } });
+      expect(merged.etag).not.toBe(t.etag);
+      expect(await delta(A, before)).toEqual({ "incident.merged": 2, activity: 2, audit: 2 });
+      expect(await detail(s.id)).toMatchObject({ status: "CLOSED", alerts: { totalCount: 0 } });
+      // Without etags (as before they were taken), even an etag moved since the read does not stop it.
+      const other = await pair("Etag omitted");
+      ok(await update({ id: other.s.id, etag: other.s.etag, labels: ["moved"] }));
+      expect(
+        ok(
+          await platform.request(
+            EdgeMergeDocument,
+            { input: { targetId: other.t.id, sourceIds: [other.s.id], etag: null, sourceEtags: null } },
+            analyst,
+          ),
+        ).mergeIncidents.alerts.totalCount,
+      ).toBe(2);
+    });
+
+    it("refuses a stale target etag with CONFLICT naming it, and merges nothing", async () => {
+      const { t, s } = await pair("Stale target");
+      const updated = ok(await update({ id: t.id, etag: t.etag, labels: ["seen-later"] })).updateIncident;
+      const [tBefore, sBefore] = [await detail(t.id), await detail(s.id)];
+      const res = await refused(
+        EdgeMergeDocument,
+        { input: { targetId: t.id, sourceIds: [s.id], etag: t.etag, sourceEtags: [s.etag] } },
+        analyst,
+        "CONFLICT",
+      );
+      expect(res.errors?.[0]?.message).toContain(`Incident ${t.number} is at etag ${updated.etag}`);
+      expect(res.errors?.[0]?.message).not.toContain(`Incident ${s.number} `);
+      expect(await detail(t.id)).toEqual(tBefore);
+      expect(await detail(s.id)).toEqual(sBefore);
+      expect(sBefore).toMatchObject({ status: "NEW", alerts: { totalCount: 1 } });
+    });
+
+    it("refuses a stale source etag with CONFLICT naming it, and merges nothing", async () => {
+      const { t, s } = await pair("Stale source");
+      const second = await detail((await create("Stale source, current")).id);
+      ok(await update({ id: s.id, etag: s.etag, owner: "stale-source@contoso.example" }));
+      const [tBefore, sBefore, secondBefore] = [
+        await detail(t.id),
+        await detail(s.id),
+        await detail(second.id),
+      ];
+      const res = await refused(
+        EdgeMergeDocument,
+        {
+          input: {
+            targetId: t.id,
+            sourceIds: [second.id, s.id],
+            etag: t.etag,
+            sourceEtags: [second.etag, s.etag],
+          },
+        },
+        analyst,
+        "CONFLICT",
+      );
+      expect(res.errors?.[0]?.message).toContain(`Incident ${s.number} is at etag ${sBefore.etag}`);
+      expect(res.errors?.[0]?.message).not.toContain(`Incident ${second.number} `);
+      expect(await detail(t.id)).toEqual(tBefore);
+      expect(await detail(s.id)).toEqual(sBefore);
+      expect(await detail(second.id)).toEqual(secondBefore);
+      expect(tBefore.alerts.totalCount).toBe(1);
+    });
+
+    it("refuses etags that do not line up with the ids as BAD_USER_INPUT; a source named twice with one etag merges", async () => {
+      const { t, s } = await pair("Etag input");
+      const [tBefore, sBefore] = [await detail(t.id), await detail(s.id)];
+      for (const etags of [
+        { etag: t.etag, sourceEtags: [] },
+        { etag: t.etag, sourceEtags: [s.etag, s.etag] },
+        { etag: t.etag },
+        { sourceEtags: [s.etag] },
+      ])
+        await refused(
+          EdgeMergeDocument,
+          { input: { targetId: t.id, sourceIds: [s.id], ...etags } },
+          analyst,
+          "BAD_USER_INPUT",
+        );
+      // One incident named twice with two etags, or the target named again with another etag.
+      await refused(
+        EdgeMergeDocument,
+        { input: { targetId: t.id, sourceIds: [s.id, s.id], etag: t.etag, sourceEtags: [s.etag, "0"] } },
+        analyst,
+        "BAD_USER_INPUT",
+      );
+      await refused(
+        EdgeMergeDocument,
+        { input: { targetId: t.id, sourceIds: [s.id, t.id], etag: t.etag, sourceEtags: [s.etag, "0"] } },
+        analyst,
+        "BAD_USER_INPUT",
+      );
+      expect(await detail(t.id)).toEqual(tBefore);
+      expect(await detail(s.id)).toEqual(sBefore);
+      expect(
+        ok(
+          await platform.request(
+            EdgeMergeDocument,
+            {
+              input: { targetId: t.id, sourceIds: [s.id, s.id], etag: t.etag, sourceEtags: [s.etag, s.etag] },
+            },
+            analyst,
+          ),
+        ).mergeIncidents.alerts.totalCount,
+      ).toBe(2);
+    });
+
+    it("answers NOT_FOUND, never CONFLICT, for another tenant's incident sent with its etag", async () => {
+      const { t, s } = await pair("Etag tenant");
+      const theirs = await detail((await create("Tenant B etag", [], analystB)).id, analystB);
+      await refused(
+        EdgeMergeDocument,
+        {
+          input: { targetId: t.id, sourceIds: [theirs.id], etag: t.etag, sourceEtags: [theirs.etag] },
+        },
+        analyst,
+        "NOT_FOUND",
+      );
+      await refused(
+        EdgeMergeDocument,
+        { input: { targetId: theirs.id, sourceIds: [s.id], etag: theirs.etag, sourceEtags: [s.etag] } },
+        analyst,
+        "NOT_FOUND",
+      );
+      // A stale etag of one's own incident does not reveal whether the other tenant's exists either.
+      await refused(
+        EdgeMergeDocument,
+        { input: { targetId: t.id, sourceIds: [theirs.id], etag: "0", sourceEtags: ["0"] } },
+        analyst,
+        "NOT_FOUND",
+      );
+      expect(await detail(theirs.id, analystB)).toEqual(theirs);
+      // B's own merge with its etags works as ever.
+      const bSource = await detail((await create("Tenant B source", [], analystB)).id, analystB);
+      ok(
+        await platform.request(
+          EdgeMergeDocument,
+          {
+            input: {
+              targetId: theirs.id,
+              sourceIds: [bSource.id],
+              etag: theirs.etag,
+              sourceEtags: [bSource.etag],
+            },
+          },
+          analystB,
+        ),
+      );
+      expect(await detail(t.id)).toMatchObject({ status: "NEW", alerts: { totalCount: 1 } });
+    });
+
     it("moves the alerts: the merged incident keeps none, the target's graph relates none of its own alerts", async () => {
       // Two incidents sharing a host: the first is closed, so the second alert opens a new incident.
       const [a1] = await ingest([alertInput({ entities: [{ type: "HOST", value: "merge-host" }] })]);

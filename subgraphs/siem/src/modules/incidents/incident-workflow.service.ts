@@ -370,6 +370,7 @@ export class IncidentWorkflowService {
     ids.forEach(
       (id, index) => !isUuid(id) && problems.push({ index, field: "sourceIds", message: "must be a UUID" }),
     );
+    const expected = expectedEtags(given, input, problems);
     if (problems.length) throw new BadUserInputError("Invalid merge.", problems);
     return this.db.write(async (m) => {
       await lockCorrelation(m, this.identity.tenantId);
@@ -381,9 +382,19 @@ export class IncidentWorkflowService {
         throw new ConflictError(
           `Incident ${target.number} is closed: reopen it before merging others into it.`,
         );
+      const sources: Incident[] = [];
       for (const id of ids) {
         const source = await this.lock(m, id);
         if (source.mergedInto) throw mergedAway(source);
+        sources.push(source);
+      }
+      // Checked with every row locked, as update does: nothing can move an etag between this check and the merge.
+      const stale = expected ? [target, ...sources].filter((i) => expected.get(i.id) !== i.etag) : [];
+      if (stale.length)
+        throw new ConflictError(
+          `${stale.map((i) => `Incident ${i.number} is at etag ${i.etag}`).join(", ")}, not the one sent: changed since you read it, or the etag is another incident's; reload and retry. Nothing was merged.`,
+        );
+      for (const source of sources) {
         await m.query(
           `INSERT INTO incident_alerts (tenant_id, incident_id, alert_id)
            SELECT tenant_id, $3, alert_id FROM incident_alerts WHERE tenant_id = $1 AND incident_id = $2 ON CONFLICT DO NOTHING`,
@@ -543,6 +554,41 @@ export class IncidentWorkflowService {
       )[0],
     );
   }
+}
+
+/**
+ * The etags a merge is based on, by canonical id, or null when the caller sent none (an unchecked merge, as
+ * before etags were taken). Both `etag` and `sourceEtags` or neither: half a check would leave some incidents
+ * merged on a state nobody saw. Problems go to `problems`.
+ */
+function expectedEtags(
+  given: MergeIncidentsInput,
+  input: { targetId: string; sourceIds: string[] },
+  problems: InputProblem[],
+): Map<string, string> | null {
+  const { etag, sourceEtags } = given;
+  if (etag == null && sourceEtags == null) return null;
+  if (etag == null || sourceEtags == null) {
+    const missing = etag == null ? "etag" : "sourceEtags";
+    problems.push({ field: missing, message: "give both etag and sourceEtags, or neither" });
+    return null;
+  }
+  if (sourceEtags.length !== input.sourceIds.length) {
+    problems.push({
+      field: "sourceEtags",
+      message: `give one etag per source id: ${input.sourceIds.length} ids, ${sourceEtags.length} etags`,
+    });
+    return null;
+  }
+  const expected = new Map([[input.targetId, etag]]);
+  input.sourceIds.forEach((id, index) => {
+    const seen = expected.get(id);
+    // A source named twice (or the target named again) must carry the same etag each time.
+    if (seen !== undefined && seen !== sourceEtags[index])
+      problems.push({ index, field: "sourceEtags", message: "names an incident already given another etag" });
+    else expected.set(id, sourceEtags[index]);
+  });
+  return expected;
 }
 
 /** CONFLICT for a change to an incident that was merged into another one. */

@@ -181,7 +181,8 @@ export class ReopenIncidentInput {
 
 /** Merges incidents into one. */
 @InputType({
-  description: "Moves the alerts of `sourceIds` into `targetId` and closes the sources as merged (ANALYST).",
+  description:
+    "Moves the alerts of `sourceIds` into `targetId` and closes the sources as merged (ANALYST). With `etag` and `sourceEtags`, every incident named must still be at the etag sent (else CONFLICT); without them the merge is unchecked.",
 })
 export class MergeIncidentsInput {
   @Field(() => ID, { description: "The incident that stays." })
@@ -189,6 +190,20 @@ export class MergeIncidentsInput {
 
   @Field(() => [ID], { description: "Incidents merged into it." })
   sourceIds: string[];
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The target's etag the merge is based on; a stale one is CONFLICT. Given together with `sourceEtags` or not at all.",
+  })
+  etag?: string | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "The etag the merge is based on of each of `sourceIds`, in the same order and as many; a stale one is CONFLICT. Given together with `etag` or not at all.",
+  })
+  sourceEtags?: string[] | null;
 }
 
 /** Filter over incidents. */

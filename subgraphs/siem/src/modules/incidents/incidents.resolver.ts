@@ -95,7 +95,7 @@ export class IncidentResolver {
   @Authorized(Role.ANALYST)
   @Mutation(() => Incident, {
     description:
-      "Merges incidents: their alerts move to the target and they close as merged. CONFLICT when the target is closed (reopen it first) or either side was merged already.",
+      "Merges incidents: their alerts move to the target and they close as merged. CONFLICT when the target is closed (reopen it first), either side was merged already, or an etag sent (`etag`, `sourceEtags`) is stale.",
   })
   mergeIncidents(
     @Arg("input", () => MergeIncidentsInput) input: MergeIncidentsInput,
