@@ -17,7 +17,8 @@ import { ok } from "./utils/seed";
  * each fixture is stored whole, a re-sent file stores (and alerts) nothing more, bad records are refused one by
  * one with their reasons, and the built-in templates raise alerts on the attacks the fixtures hold; on Sysmon's,
  * so do a public Sigma rule on what only Sysmon records (OriginalFileName, Hashes), a Sigma rule on its WMI
- * events (a persistence by event subscription) and threat intelligence (a file's SHA-256, a queried domain).
+ * events (a persistence by event subscription), Sigma rules on the executables it saw written and the
+ * shredding it blocked (events 29, 28) and threat intelligence (a file's SHA-256, a queried domain).
  */
 
 const KINDS = ["OKTA_SYSTEM_LOG", "GCP_AUDIT", "WINDOWS_SECURITY", "WINDOWS_SYSMON"] as const;
@@ -81,6 +82,46 @@ level: medium
 tags:
   - attack.persistence
   - attack.t1546.003
+`;
+
+/** A program or DLL written under C:\Users\Public (not by Windows itself): Sysmon's event 29. */
+const PUBLIC_EXECUTABLE_RULE = `title: Executable File Written Under Users Public
+id: 3b8e5f1a-7c2d-4e6f-9a0b-1c2d3e4f5a6b
+status: experimental
+logsource:
+  category: file_executable_detected
+  product: windows
+detection:
+  selection:
+    TargetFilename|startswith: 'C:\\Users\\Public\\'
+    TargetFilename|endswith:
+      - '.dll'
+      - '.exe'
+  filter_main_windows:
+    Image|startswith: 'C:\\Windows\\'
+  condition: selection and not 1 of filter_main_*
+level: high
+tags:
+  - attack.persistence
+  - attack.t1574.001
+`;
+
+/** A document's shredding that Sysmon blocked (event 28): a wiper at work. */
+const SHREDDING_BLOCKED_RULE = `title: Shredding Of A User Document Blocked By Sysmon
+id: 4c9f6a2b-8d3e-4f70-8b1c-2d3e4f5a6b7c
+status: experimental
+logsource:
+  category: file_block_shredding
+  product: windows
+detection:
+  selection:
+    TargetFilename|contains: '\\Documents\\'
+    IsExecutable: 'false'
+  condition: selection
+level: high
+tags:
+  - attack.impact
+  - attack.t1485
 `;
 
 /** The Sysmon fixture's dropped payload's SHA-256 and the domain it looked up, as a threat feed lists them. */
@@ -168,15 +209,20 @@ describe("Okta, Google Cloud audit, Windows Security and Sysmon connectors", () 
     const imported = ok(
       await platform.request(
         ImportSigmaRulesDocument,
-        { yaml: `${CERTUTIL_RULE}---\n${WMI_RULE}`, options: { kind: "NRT", enabled: true } },
+        {
+          yaml: [CERTUTIL_RULE, WMI_RULE, PUBLIC_EXECUTABLE_RULE, SHREDDING_BLOCKED_RULE].join("---\n"),
+          options: { kind: "NRT", enabled: true },
+        },
         t.admin,
       ),
     ).importSigmaRules;
     expect(imported.results.map((r) => [r.status, r.problems])).toEqual([
       ["CREATED", []],
       ["CREATED", []],
+      ["CREATED", []],
+      ["CREATED", []],
     ]);
-    expect(imported.results[1].notes).toEqual([]);
+    expect(imported.results.slice(1).map((r) => r.notes)).toEqual([[], [], []]);
     // It runs on Sysmon's event 1 only: a 4688 record has neither field.
     expect(imported.results[0].notes).toEqual([
       expect.stringMatching(/^Not run on windows\/process_creation \(4688\) events: field OriginalFileName/),
@@ -266,6 +312,42 @@ describe("Okta, Google Cloud audit, Windows Security and Sysmon connectors", () 
       expect.arrayContaining([
         { type: "HOST", value: "SRV-APP-03.corp.contoso.com" },
         { type: "ACCOUNT", value: "CORP\\svc-sql" },
+      ]),
+    );
+  });
+
+  it("fires file_executable_detected and file_block_shredding Sigma rules on Sysmon's events 29 and 28 only, with the file's hash and the process", async () => {
+    const found = await query<{
+      title: string;
+      operation: string;
+      status: string;
+      message: string;
+      entities: unknown;
+    }>(
+      `SELECT a.title, e.operation, e.status, e.message, a.entities
+         FROM alerts a CROSS JOIN LATERAL unnest(a.evidence_event_ids) AS ev(id) JOIN events e ON e.id = ev.id
+        WHERE a.title IN ('Executable File Written Under Users Public', 'Shredding Of A User Document Blocked By Sysmon')
+        ORDER BY 2`,
+    );
+    expect(found.map((a) => [a.operation, a.status, a.message])).toEqual([
+      [
+        "28",
+        "Failure",
+        "File C:\\Users\\adele.vance\\Documents\\Q4_Forecast.xlsx blocked from being shredded by svc.exe on WS-7.corp.contoso.com",
+      ],
+      // Not certutil's svc.exe (event 11) under the same folder: the rule is about event 29.
+      [
+        "29",
+        "Success",
+        "Executable file C:\\Users\\Public\\Libraries\\version.dll created by svc.exe on WS-7.corp.contoso.com",
+      ],
+    ]);
+    expect(found[1].entities).toEqual(
+      expect.arrayContaining([
+        { type: "HOST", value: "WS-7.corp.contoso.com" },
+        { type: "ACCOUNT", value: "CORP\\adele.vance" },
+        { type: "PROCESS", value: "svc.exe" },
+        { type: "FILE_HASH", value: "654e9fc12332a843b230ef3f78844dc4fb42ec5a11d05db1e6ec020ee24b0a8c" },
       ]),
     );
   });

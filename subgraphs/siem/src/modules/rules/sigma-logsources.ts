@@ -207,6 +207,9 @@ const SYSMON_EVENT_FIELDS = {
   file_event: [...SYSMON_PROCESS, "TargetFilename", "CreationUtcTime"],
   create_stream_hash: [...SYSMON_PROCESS, "TargetFilename", "CreationUtcTime", "Hash", "Contents"],
   file_delete: [...SYSMON_PROCESS, "TargetFilename", "Hashes", "IsExecutable", "Archived"],
+  file_block_executable: [...SYSMON_PROCESS, "TargetFilename", "Hashes"],
+  file_block_shredding: [...SYSMON_PROCESS, "TargetFilename", "Hashes", "IsExecutable"],
+  file_executable_detected: [...SYSMON_PROCESS, "TargetFilename", "Hashes"],
   driver_load: ["ImageLoaded", ...SYSMON_SIGNATURE],
   image_load: [...SYSMON_PROCESS, "ImageLoaded", ...SYSMON_IMAGE_INFO, ...SYSMON_SIGNATURE],
   create_remote_thread: [
@@ -717,6 +720,20 @@ export const SIGMA_LOGSOURCES: readonly SigmaLogsource[] = [
   sysmonCategory("file_event", [11], SYSMON_EVENT_FIELDS.file_event),
   sysmonCategory("create_stream_hash", [15], SYSMON_EVENT_FIELDS.create_stream_hash),
   sysmonCategory("file_delete", [23, 26], SYSMON_EVENT_FIELDS.file_delete),
+  // The executables Sysmon saw written (29) or blocked (27), and the shredding it blocked (28): each with the
+  // file's hashes, split by algorithm as for the images of events 1, 6 and 7.
+  ...(
+    [
+      ["file_block_executable", [27]],
+      ["file_block_shredding", [28]],
+      ["file_executable_detected", [29]],
+    ] as const
+  ).map(([category, ids]) =>
+    sysmonCategory(category, ids, SYSMON_EVENT_FIELDS[category], {
+      fields: sysmonHashFields("attributes.file.hashes"),
+      entities: [{ entityType: "FILE_HASH", field: "attributes.file.hashes.sha256" }],
+    }),
+  ),
   sysmonCategory("driver_load", [6], SYSMON_EVENT_FIELDS.driver_load, {
     fields: sysmonHashFields("attributes.file.hashes"),
     entities: [{ entityType: "FILE_HASH", field: "attributes.file.hashes.sha256" }],

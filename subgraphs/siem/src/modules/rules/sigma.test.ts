@@ -1921,6 +1921,38 @@ describe("Sigma → Sysmon (WINDOWS_SYSMON): process creation with the fields 46
       (m: Record<string, string>) => m.Image,
     ],
     [
+      // An executable written to a user-writable folder by a process run from one (Sysmon 29), by its split hash too.
+      "file_executable_detected",
+      [
+        "  selection:",
+        "    TargetFilename|startswith: 'C:\\Users\\Public\\'",
+        "    TargetFilename|endswith: ['.dll', '.exe']",
+        "    Image|contains: '\\Users\\Public\\'",
+        "    sha256: 654E9FC12332A843B230EF3F78844DC4FB42EC5A11D05DB1E6EC020EE24B0A8C",
+        "    ProcessId: 5532",
+        "  condition: selection",
+      ].join("\n"),
+      [29],
+      ["C:\\Users\\Public\\Libraries\\version.dll"],
+      (m: Record<string, string>) => m.TargetFilename,
+    ],
+    [
+      // An executable Sysmon kept from being written (27), by its Hashes as recorded and its md5.
+      "file_block_executable",
+      "  selection:\n    TargetFilename|contains: '\\AppData\\Local\\Temp\\'\n    Hashes|contains: 'IMPHASH=72BC3856'\n    md5: 4c6265fdc6ff227ed1904ec490541a7d\n  condition: selection",
+      [27],
+      ["C:\\Users\\adele.vance\\AppData\\Local\\Temp\\wupd_4411.exe"],
+      (m: Record<string, string>) => m.TargetFilename,
+    ],
+    [
+      // A shredding Sysmon blocked (28): a document (not an executable) of the user's.
+      "file_block_shredding",
+      "  selection:\n    IsExecutable: 'false'\n    User|endswith: '\\adele.vance'\n    TargetFilename|contains: '\\Documents\\'\n  condition: selection",
+      [28],
+      ["Protect user documents"],
+      (m: Record<string, string>) => m.RuleName,
+    ],
+    [
       // SigmaHQ's Sysmon configuration modification: Sysmon stopped (4) or a configuration loaded (16), not started.
       "sysmon_status",
       "  selection_stop:\n    State: Stopped\n  selection_conf:\n    ConfigurationFileHash|startswith: 'SHA256='\n  filter_started:\n    State: Started\n  condition: 1 of selection_* and not filter_started",
@@ -1995,6 +2027,47 @@ describe("Sigma → Sysmon (WINDOWS_SYSMON): process creation with the fields 46
       ),
     ]);
   });
+
+  it.each([
+    ["file_block_executable", "27"],
+    ["file_block_shredding", "28"],
+    ["file_executable_detected", "29"],
+  ])(
+    "translates category %s to Sysmon's event %s, its EventData by name and the split hashes, with the file's hash as an entity",
+    (category, id) => {
+      const result = one(
+        `${head(`category: ${category}, product: windows`)}detection:\n  selection:\n    TargetFilename|endswith: '.exe'\n    Image|startswith: 'C:\\Users\\'\n    User: 'CORP\\adele.vance'\n    ProcessGuid: '{3f2a1c4e-8b1d-674a-4ad3-ed55c2e9a614}'\n    sha1|contains: 30edf496\n  condition: selection\n`,
+      );
+      expect(result.problems).toEqual([]);
+      expect(result.spec!.filter).toEqual({
+        all: [
+          connector("WINDOWS_SYSMON"),
+          { field: "operation", op: "eq", value: id },
+          { field: "attributes.event_data.TargetFilename", op: "endsWith", value: ".exe" },
+          { field: "attributes.event_data.Image", op: "startsWith", value: "C:\\Users\\" },
+          { field: "attributes.event_data.User", op: "eq", value: "CORP\\adele.vance" },
+          {
+            field: "attributes.event_data.ProcessGuid",
+            op: "eq",
+            value: "{3f2a1c4e-8b1d-674a-4ad3-ed55c2e9a614}",
+          },
+          { field: "attributes.file.hashes.sha1", op: "contains", value: "30edf496" },
+        ],
+      });
+      expect(result.spec!.entityMappings).toEqual([
+        { entityType: "HOST", field: "device" },
+        { entityType: "ACCOUNT", field: "actor_user" },
+        { entityType: "PROCESS", field: "attributes.process.name" },
+        { entityType: "FILE_HASH", field: "attributes.file.hashes.sha256" },
+        { entityType: "FILE_HASH", field: "attributes.file.hashes.sha1" },
+      ]);
+      // IsExecutable is written by event 28 only: on 27 and 29 a condition on it could never hold.
+      const isExecutable = translateSigmaYaml(
+        `${head(`category: ${category}, product: windows`)}detection:\n  selection:\n    IsExecutable: 'true'\n  condition: selection\n`,
+      )[0];
+      expect(isExecutable.problems.map((p) => p.code)).toEqual(id === "28" ? [] : ["UNSUPPORTED_FIELD"]);
+    },
+  );
 });
 
 describe("Sigma import input: multi-document YAML, limits and hostile documents", () => {

@@ -1154,6 +1154,87 @@ describe("WINDOWS_SYSMON", () => {
     });
   });
 
+  it("maps the executables Sysmon saw written (29) or blocked (27) and the shredding it blocked (28) to File System Activity, a block as a failed, denied attempt", () => {
+    const svc = {
+      name: "svc.exe",
+      path: "C:\\Users\\Public\\svc.exe",
+      pid: 5532,
+      uid: "{3f2a1c4e-8b1d-674a-4ad3-ed55c2e9a614}",
+      account: "CORP\\adele.vance",
+    };
+    const common = {
+      class_uid: 1001,
+      device: "WS-7.corp.contoso.com",
+      actor_user: "CORP\\adele.vance",
+      source_event_id: expect.stringMatching(/^ws-7\.corp\.contoso\.com:\d+$/),
+    };
+    const [detected] = by(29);
+    expect(detected).toMatchObject({
+      ...common,
+      activity_id: 1,
+      status: "Success",
+      operation: "29",
+      message:
+        "Executable file C:\\Users\\Public\\Libraries\\version.dll created by svc.exe on WS-7.corp.contoso.com",
+      attributes: {
+        process: svc,
+        file: {
+          name: "version.dll",
+          path: "C:\\Users\\Public\\Libraries\\version.dll",
+          hashes: {
+            md5: "464cdae026fdd21fbd694c10827fb15a",
+            sha1: "d8ccb55e2f9a740614160f7ac2133b218add5da5",
+            sha256: "654e9fc12332a843b230ef3f78844dc4fb42ec5a11d05db1e6ec020ee24b0a8c",
+            imphash: "d5d4ddfaea1c786979958ae251b09223",
+          },
+        },
+      },
+    });
+    expect(detected.attributes).not.toHaveProperty("action");
+    // Written as [{ Name, Value }] under System: the same event.
+    const [blocked] = by(27);
+    expect(blocked).toMatchObject({
+      ...common,
+      activity_id: 1,
+      status: "Failure",
+      message:
+        "Executable file C:\\Users\\adele.vance\\AppData\\Local\\Temp\\wupd_4411.exe blocked from being created by svc.exe on WS-7.corp.contoso.com",
+      attributes: {
+        rule_name: "Executable dropped in Temp",
+        action: "Denied",
+        action_id: 2,
+        disposition: "Blocked",
+        disposition_id: 2,
+        process: svc,
+        file: {
+          name: "wupd_4411.exe",
+          hashes: { sha256: "df98f7fed89be622823ef575aafc7c53a7a58380b69d278c33dcd2544588ef35" },
+        },
+      },
+    });
+    const [shredding] = by(28);
+    expect(shredding).toMatchObject({
+      ...common,
+      activity_id: 4,
+      status: "Failure",
+      message:
+        "File C:\\Users\\adele.vance\\Documents\\Q4_Forecast.xlsx blocked from being shredded by svc.exe on WS-7.corp.contoso.com",
+      attributes: {
+        rule_name: "Protect user documents",
+        action: "Denied",
+        disposition: "Blocked",
+        process: svc,
+        file: { name: "Q4_Forecast.xlsx", is_executable: false },
+        event_data: { IsExecutable: "false" },
+      },
+    });
+    // A document has no import hash; the threat-intelligence matcher sees each file's digests.
+    expect((shredding.attributes.file as { hashes: object }).hashes).not.toHaveProperty("imphash");
+    expect(observablesOf(detected).hashes).toContain(
+      "654e9fc12332a843b230ef3f78844dc4fb42ec5a11d05db1e6ec020ee24b0a8c",
+    );
+  });
+
   it("keeps the events OCSF has no class for (state, raw reads, WMI, clipboard, tampering, errors) as Base Events with their fields and a message", () => {
     const kept = (id: number) =>
       by(id).map((e) => ({

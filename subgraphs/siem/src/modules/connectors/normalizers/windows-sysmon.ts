@@ -13,6 +13,9 @@
  *   `connection_info.direction` Inbound / Outbound from `Initiated`;
  * - 2, 11, 15, 23, 26 (file creation time changed, created, stream hash, deleted) → OCSF File System Activity
  *   (1001) with `attributes.file` (and its hashes when Sysmon computed them);
+ * - 29 (an executable file written) → File System Activity, Create, with the file and its `hashes`; 27 and 28
+ *   (the writing of an executable, the shredding of a file, blocked by Sysmon) → File System Activity, Create
+ *   and Delete, status Failure with `action` Denied and `disposition` Blocked: what the process attempted;
  * - 6 and 7 (driver, image loaded) → OCSF Module Activity (1005, Load) with the loaded file in `attributes.file`;
  * - 12, 13, 14 (registry) → OCSF Registry Key Activity (201001: created, deleted, renamed) or Registry Value
  *   Activity (201004: set, deleted), with `attributes.reg_key` / `attributes.reg_value`;
@@ -122,13 +125,23 @@ const REGISTRY_EVENTS: Record<string, [number, number, string]> = {
   deletevalue: [OCSF_CLASS.REGISTRY_VALUE_ACTIVITY, 4, "deleted"],
 };
 
-/** File System Activity per file event: [activity, verb]. */
-const FILE_EVENTS: Record<number, [number, string]> = {
-  2: [6, "had its creation time changed"],
-  11: [1, "created"],
-  15: [1, "given an alternate data stream"],
-  23: [4, "deleted"],
-  26: [4, "deleted"],
+/**
+ * File System Activity per file event: its activity, what befell the file (for the message), whether the file is
+ * an executable by the event's definition (27, 29: the message says so) and whether Sysmon blocked the activity
+ * (27, 28: the event is what the process attempted, prevented).
+ */
+const FILE_EVENTS: Record<
+  number,
+  { activity: number; verb: string; executable?: boolean; blocked?: boolean }
+> = {
+  2: { activity: 6, verb: "had its creation time changed" },
+  11: { activity: 1, verb: "created" },
+  15: { activity: 1, verb: "given an alternate data stream" },
+  23: { activity: 4, verb: "deleted" },
+  26: { activity: 4, verb: "deleted" },
+  27: { activity: 1, verb: "blocked from being created", executable: true, blocked: true },
+  28: { activity: 4, verb: "blocked from being shredded", blocked: true },
+  29: { activity: 1, verb: "created", executable: true },
 };
 
 /** DNS answers of event 22's `QueryResults` (`type:  5 cname.example;::ffff:192.0.2.1;`). */
@@ -307,13 +320,16 @@ function normalizeRecord(input: unknown): NormalizedEvent | NormalizeRejection {
   const fileEvent = FILE_EVENTS[eventId];
   if (fileEvent) {
     const path = field(data.TargetFilename);
+    const { activity, verb, executable, blocked } = fileEvent;
     return makeEvent({
       ...base,
       class_uid: OCSF_CLASS.FILE_ACTIVITY,
-      activity_id: fileEvent[0],
-      message: `File ${path ?? "unknown"} ${fileEvent[1]} by ${by(image, computer)}`,
+      activity_id: activity,
+      ...(blocked ? { status: "Failure" as const } : {}),
+      message: `${executable ? "Executable file" : "File"} ${path ?? "unknown"} ${verb} by ${by(image, computer)}`,
       attributes: {
         ...common,
+        ...(blocked ? { action: "Denied", action_id: 2, disposition: "Blocked", disposition_id: 2 } : {}),
         process: processOf(data, "", user),
         file: compactOrUndefined({
           name: baseName(path),
