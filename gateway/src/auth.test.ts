@@ -1,3 +1,6 @@
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { ClientAuth, signDevToken } from "./auth";
 import { previousSecretUses, Role } from "../../subgraphs/common/src";
 
@@ -62,5 +65,92 @@ describe("client authentication", () => {
     const foreign = await signDevToken("another-secret-that-is-also-32-chars-long", claims);
     await expect(rolling.authenticate(`Bearer ${foreign}`)).rejects.toThrow(/invalid or expired/);
     expect(await previousSecretUses("client-token")).toBe(uses + 2);
+  });
+
+  describe("with an identity provider's keys (JWKS over HTTP)", () => {
+    let server: Server;
+    let jwksUrl: string;
+    let sign: (
+      claims: JWTPayload,
+      options?: { exp?: boolean; aud?: string; iss?: string },
+    ) => Promise<string>;
+    const ISSUER = "https://login.example.com/tenant/v2.0";
+    const AUDIENCE = "api://rampart";
+
+    beforeAll(async () => {
+      const { publicKey, privateKey } = await generateKeyPair("RS256");
+      const jwks = JSON.stringify({
+        keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" }],
+      });
+      server = createServer((_req, res) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(jwks),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`;
+      sign = async (claims, options = {}) => {
+        const jwt = new SignJWT(claims)
+          .setProtectedHeader({ alg: "RS256", kid: "k1" })
+          .setSubject("alice@example.com")
+          .setIssuer(options.iss ?? ISSUER)
+          .setAudience(options.aud ?? AUDIENCE)
+          .setIssuedAt();
+        if (options.exp !== false) jwt.setExpirationTime("1h");
+        return jwt.sign(privateKey);
+      };
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it("checks issuer, audience and expiry, reading tid and roles by default", async () => {
+      const auth = new ClientAuth({ jwksUrl, issuer: ISSUER, audience: AUDIENCE });
+      expect(
+        await auth.authenticate(`Bearer ${await sign({ tid: "t1", roles: ["ANALYST", "Other"] })}`),
+      ).toEqual({
+        subject: "alice@example.com",
+        tenantId: "t1",
+        roles: [Role.ANALYST],
+      });
+      for (const token of [
+        await sign({ tid: "t1", roles: ["ADMIN"] }, { aud: "api://another-app" }),
+        await sign({ tid: "t1", roles: ["ADMIN"] }, { iss: "https://evil.example.com/" }),
+        await sign({ tid: "t1", roles: ["ADMIN"] }, { exp: false }),
+      ])
+        await expect(auth.authenticate(`Bearer ${token}`)).rejects.toThrow(/invalid or expired/);
+    });
+
+    it("reads the tenant and roles from configured claims and maps the provider's roles", async () => {
+      const auth = new ClientAuth({
+        jwksUrl,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: "/org/id",
+        rolesClaim: "/realm_access/roles",
+        roleMap: new Map([
+          ["soc-admins", [Role.ADMIN, Role.ANALYST]],
+          ["soc-readers", [Role.READER]],
+        ]),
+      });
+      const token = await sign({
+        tid: "not-this-one",
+        org: { id: "t9" },
+        realm_access: { roles: ["soc-admins", "soc-readers", "ADMIN", "offline_access"] },
+      });
+      const identity = await auth.authenticate(`Bearer ${token}`);
+      expect(identity.tenantId).toBe("t9");
+      // Only mapped values count: a raw "ADMIN" value is not a role when a map is set.
+      expect([...identity.roles].sort()).toEqual([Role.ADMIN, Role.ANALYST, Role.READER]);
+      // A token without the configured tenant claim names no tenant, whatever else it carries.
+      await expect(
+        auth.authenticate(`Bearer ${await sign({ tid: "t1", roles: ["soc-admins"] })}`),
+      ).rejects.toThrow(/names no tenant/);
+      // A single role value (not an array) and a claim name that is a URL (Auth0's namespaced claims).
+      const named = new ClientAuth({
+        jwksUrl,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        rolesClaim: "https://rampart.example/roles",
+      });
+      const one = await sign({ tid: "t1", "https://rampart.example/roles": "READER" });
+      expect((await named.authenticate(`Bearer ${one}`)).roles).toEqual([Role.READER]);
+    });
   });
 });

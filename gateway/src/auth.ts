@@ -22,10 +22,38 @@ const isStorableClaim = (value: string): boolean =>
 export const DEV_ISSUER = "rampart-dev";
 
 /**
+ * A claim by name, or by JSON Pointer (RFC 6901: `/realm_access/roles`, `~1` for `/`, `~0` for `~`) when
+ * the name starts with `/`.
+ */
+export function claimAt(payload: JWTPayload, claim: string): unknown {
+  if (!claim.startsWith("/")) return payload[claim];
+  let value: unknown = payload;
+  for (const raw of claim.slice(1).split("/")) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * The caller's roles from the roles claim: an array of values (or one value). Without a role map the values
+ * are Rampart role names (others ignored); with one, each value the map names gives its roles.
+ */
+export function rolesOf(value: unknown, roleMap?: ReadonlyMap<string, Role[]>): Role[] {
+  const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+  if (!roleMap) return parseRoles(values);
+  const roles = new Set<Role>();
+  for (const v of values) if (typeof v === "string") for (const role of roleMap.get(v) ?? []) roles.add(role);
+  return [...roles];
+}
+
+/**
  * Verifies client bearer tokens: a local HS256 key in development, an OIDC provider's JWKS in
- * production (with issuer and audience checks). The tenant comes from `tid` (or `tenant_id`),
- * the roles from `roles`. With HS256, a token signed with JWT_SECRET_PREVIOUS is accepted too while
- * that is set (a rotation), and counted.
+ * production (with issuer and audience checks, and an `exp` required). The tenant comes from
+ * `JWT_TENANT_CLAIM` (default `tid`, else `tenant_id`), the roles from `JWT_ROLES_CLAIM` (default
+ * `roles`), mapped by `JWT_ROLE_MAP` when set. With HS256, a token signed with JWT_SECRET_PREVIOUS is
+ * accepted too while that is set (a rotation), and counted.
  */
 export class ClientAuth {
   private readonly jwks?: JWTVerifyGetKey;
@@ -67,17 +95,19 @@ export class ClientAuth {
     let previous = false;
     try {
       const options = { issuer: this.jwt.issuer, audience: this.jwt.audience };
-      if (this.jwks) payload = (await jwtVerify(match[1], this.jwks, options)).payload;
+      // A provider's token without `exp` would be good for ever (and cached as such): refused.
+      if (this.jwks)
+        payload = (await jwtVerify(match[1], this.jwks, { ...options, requiredClaims: ["exp"] })).payload;
       else ({ payload, previous } = await verifyHs256(match[1], this.secrets!, options));
     } catch {
       throw new UnauthenticatedError("The bearer token is invalid or expired.");
     }
-    const tenantId =
-      typeof payload.tid === "string"
+    const tenantClaim = this.jwt.tenantClaim
+      ? claimAt(payload, this.jwt.tenantClaim)
+      : typeof payload.tid === "string"
         ? payload.tid
-        : typeof payload.tenant_id === "string"
-          ? payload.tenant_id
-          : undefined;
+        : payload.tenant_id;
+    const tenantId = typeof tenantClaim === "string" ? tenantClaim : undefined;
     if (!tenantId || !payload.sub)
       throw new UnauthenticatedError("The bearer token names no tenant or subject.");
     // Both are stored with every row a caller writes (and indexed): text Postgres holds, of bounded length.
@@ -85,7 +115,11 @@ export class ClientAuth {
       throw new UnauthenticatedError(
         `The bearer token's tenant or subject is not 1 to ${MAX_CLAIM_LENGTH} characters of valid text.`,
       );
-    const identity: Identity = { subject: payload.sub, tenantId, roles: parseRoles(payload.roles) };
+    const identity: Identity = {
+      subject: payload.sub,
+      tenantId,
+      roles: rolesOf(claimAt(payload, this.jwt.rolesClaim ?? "roles"), this.jwt.roleMap),
+    };
     if (previous) countPreviousSecretUse("client-token");
     if (typeof payload.exp !== "number") return { identity, expiresAt: null };
     const expiresAt = payload.exp * 1000;

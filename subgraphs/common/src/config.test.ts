@@ -96,9 +96,59 @@ describe("configuration", () => {
       DB_ROLE_PASSWORD: "y".repeat(20),
       DATABASE_URL: "postgres://u:p@db:5432/rampart",
       JWT_JWKS_URL: "https://login.example.com/keys",
+      JWT_ISSUER: "https://login.example.com/",
+      JWT_AUDIENCE: "api://rampart",
     });
     expect(ok.introspection).toBe(false);
     expect(ok.jwt.secret).toBeUndefined();
+  });
+
+  it("requires an issuer and an audience with an identity provider's keys in production", () => {
+    const production = {
+      RAMPART_ENV: "production",
+      INTERNAL_TOKEN_SECRET: "x".repeat(40),
+      DB_ROLE_PASSWORD: "y".repeat(20),
+      DATABASE_URL: "postgres://u:p@db:5432/rampart",
+      JWT_JWKS_URL: "https://login.example.com/keys",
+    };
+    expect(() => loadConfig(production)).toThrow(/JWT_ISSUER: required in production with JWT_JWKS_URL/);
+    expect(() => loadConfig({ ...production, JWT_ISSUER: "https://login.example.com/" })).toThrow(
+      /JWT_AUDIENCE: required in production with JWT_JWKS_URL/,
+    );
+    expect(() => loadConfig({ ...production, JWT_AUDIENCE: "api://rampart" })).toThrow(/JWT_ISSUER/);
+    // Outside production, and with a secret of our own (no other application's tokens), they stay optional.
+    expect(() => loadConfig({ ...production, RAMPART_ENV: "test" })).not.toThrow();
+    const { JWT_JWKS_URL: _, ...own } = production;
+    expect(() => loadConfig({ ...own, JWT_SECRET: "z".repeat(40) })).not.toThrow();
+  });
+
+  it("reads the token's claim names and a role map", () => {
+    const defaults = loadConfig({});
+    expect([defaults.jwt.tenantClaim, defaults.jwt.rolesClaim, defaults.jwt.roleMap]).toEqual([
+      undefined,
+      "roles",
+      undefined,
+    ]);
+    const mapped = loadConfig({
+      JWT_TENANT_CLAIM: "/org/id",
+      JWT_ROLES_CLAIM: "https://rampart.example/roles",
+      JWT_ROLE_MAP:
+        "Rampart.Admins=ADMIN+ANALYST, Rampart.Readers=READER,SOC=ANALYST,SOC=RESPONDER,a=b=READER",
+    });
+    expect(mapped.jwt.tenantClaim).toBe("/org/id");
+    expect(mapped.jwt.rolesClaim).toBe("https://rampart.example/roles");
+    expect(Object.fromEntries(mapped.jwt.roleMap!)).toEqual({
+      "Rampart.Admins": ["ADMIN", "ANALYST"],
+      "Rampart.Readers": ["READER"],
+      SOC: ["ANALYST", "RESPONDER"],
+      "a=b": ["READER"],
+    });
+    expect(() => loadConfig({ JWT_ROLE_MAP: "Admins=SUPERUSER" })).toThrow(
+      /JWT_ROLE_MAP: entry 1 is not value=ROLE/,
+    );
+    expect(() => loadConfig({ JWT_ROLE_MAP: "ok=READER,Admins" })).toThrow(/JWT_ROLE_MAP: entry 2/);
+    expect(() => loadConfig({ JWT_ROLE_MAP: " , " })).toThrow(/JWT_ROLE_MAP: maps no value to a role/);
+    expect(() => loadConfig({ JWT_ROLES_CLAIM: "/" })).toThrow(/JWT_ROLES_CLAIM/);
   });
 
   it("refuses the published development secrets when they are set explicitly in production", () => {

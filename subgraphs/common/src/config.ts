@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { Role } from "./identity";
 
 /** Development-only secrets: refused when RAMPART_ENV=production. */
 export const DEV_JWT_SECRET = "rampart-development-jwt-secret-change-me-0001";
@@ -74,6 +75,45 @@ const natsServers = z
  * As strong as the current secret must be: whoever knows it can sign until it is removed.
  */
 const previousSecret = z.preprocess((v) => (v === "" ? undefined : v), z.string().min(32).optional());
+
+/**
+ * A claim of the client token: a top-level name (`tid`, `https://rampart.example/roles`), or a JSON Pointer
+ * (RFC 6901) into nested claims when it starts with `/` (`/realm_access/roles`).
+ */
+const claimName = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((v) => !v.startsWith("/") || v.length > 1, "a JSON Pointer names at least one member");
+
+/**
+ * `JWT_ROLE_MAP`: the identity provider's role (or group) values mapped to Rampart roles, as
+ * `value=ROLE` pairs separated by commas; a value may map to several roles (`Rampart.Admins=ADMIN+ANALYST`).
+ */
+const roleMap = z.string().transform((text, ctx) => {
+  const map = new Map<string, Role[]>();
+  const known = new Set<string>(Object.values(Role));
+  for (const [index, entry] of text.split(",").entries()) {
+    if (!entry.trim()) continue;
+    const at = entry.lastIndexOf("=");
+    const value = entry.slice(0, at).trim();
+    const roles = entry
+      .slice(at + 1)
+      .split("+")
+      .map((r) => r.trim());
+    const unknown = roles.filter((r) => !known.has(r));
+    if (at < 0 || !value || unknown.length || !roles.length) {
+      ctx.addIssue({
+        code: "custom",
+        message: `entry ${index + 1} is not value=ROLE with ROLE one of ${[...known].join(", ")} (several joined by +)`,
+      });
+      continue;
+    }
+    map.set(value, [...new Set([...(map.get(value) ?? []), ...(roles as Role[])])]);
+  }
+  if (map.size === 0) ctx.addIssue({ code: "custom", message: "maps no value to a role" });
+  return map as ReadonlyMap<string, Role[]>;
+});
 
 /** One key of the playbook-secret key ring: an id recorded with each secret it seals, and 32 bytes. */
 export interface PlaybookSecretKey {
@@ -162,6 +202,9 @@ const EnvShape = {
   JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
+  JWT_TENANT_CLAIM: claimName.optional(),
+  JWT_ROLES_CLAIM: claimName.default("roles"),
+  JWT_ROLE_MAP: roleMap.optional(),
   INTERNAL_TOKEN_SECRET: z.string().min(32).optional(),
   INTERNAL_TOKEN_SECRET_PREVIOUS: previousSecret,
   INTROSPECTION: bool(true),
@@ -248,6 +291,19 @@ const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
       message: "production needs JWT_JWKS_URL (or JWT_SECRET)",
     });
   }
+  // An identity provider signs tokens for every application it serves with the same keys: without an
+  // issuer and audience check, a token the provider issued to another application would be accepted here.
+  if (env.JWT_JWKS_URL) {
+    for (const key of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+      if (!env[key])
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message:
+            "required in production with JWT_JWKS_URL: the provider's keys also sign other applications' tokens",
+        });
+    }
+  }
 });
 
 /** Validated configuration with every default filled in. */
@@ -261,7 +317,19 @@ export interface Config {
   subgraphUrls: { posture: string; protection: string; siem: string };
   supergraphPath: string;
   /** `previousSecret`: JWT_SECRET_PREVIOUS, accepted besides `secret` during a rotation. */
-  jwt: { secret?: string; previousSecret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  jwt: {
+    secret?: string;
+    previousSecret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    /** Claim holding the tenant id (a name, or a JSON Pointer such as `/org/id`); unset: `tid`, then `tenant_id`. */
+    tenantClaim?: string;
+    /** Claim holding the roles (a name, or a JSON Pointer such as `/realm_access/roles`); default `roles`. */
+    rolesClaim?: string;
+    /** The provider's role values mapped to Rampart roles; unset: the values are Rampart role names. */
+    roleMap?: ReadonlyMap<string, Role[]>;
+  };
   /** Signs and verifies internal identity tokens, service calls and queued-ingest chunks. */
   internalTokenSecret: string;
   /**
@@ -385,6 +453,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      tenantClaim: e.JWT_TENANT_CLAIM,
+      rolesClaim: e.JWT_ROLES_CLAIM,
+      roleMap: e.JWT_ROLE_MAP,
     },
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET ?? DEV_INTERNAL_SECRET,
     internalTokenPreviousSecret: e.INTERNAL_TOKEN_SECRET_PREVIOUS,
