@@ -1038,4 +1038,97 @@ describe("hunting, bookmarks and watchlists", () => {
       /^query: line \d+, column \d+: a query uses scalar `let`s and calls functions at most 1000 times/,
     );
   });
+
+  it("hunts with named arguments and tabular parameters mixing columns and `*`, each tenant over its own events", async () => {
+    // Tenant E's sign-ins come from A's spray source too: neither tenant's rows may reach the other's hunts.
+    const E = "tenant-e";
+    const records = [
+      ["e-1", "08:00", "only-e@fabrikam.example", "Failure"],
+      ["e-2", "08:01", "only-e@fabrikam.example", "Failure"],
+      ["e-3", "08:02", "lee.gu@contoso.com", "Success"],
+    ].map(([uid, hhmm, user, status]) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time: `2026-11-20T${hhmm}:00Z`,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip: "203.0.113.77" },
+    }));
+    ok(
+      await platform.request(
+        IngestEventsDocument,
+        { connector: "OCSF", records },
+        await platform.token([Role.INGESTOR], E),
+      ),
+    );
+    const analystE = await platform.token([Role.ANALYST], E);
+    // `actor_user` is not declared: the argument's other columns pass through to the body.
+    const failuresBy =
+      'let failuresBy = (T: (src_ip: string, status: string, *), atLeast: long = 5, wanted: string = "Failure") {\n  T | where status == wanted | summarize failures = count(), accounts = dcount(actor_user) by src_ip | where failures >= atLeast\n};\n';
+    const queries = {
+      spray: `${failuresBy}failuresBy(Authentication) | order by failures desc`,
+      named: `${failuresBy}failuresBy(atLeast = 2, T = Authentication | where src_ip == "203.0.113.77")`,
+      mixed: `${failuresBy}failuresBy(Authentication | where src_ip == "203.0.113.77", wanted = "Success", atLeast = 1)`,
+    };
+    const rowsOf = async (token: string) =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries(queries).map(async ([name, q]) => [name, (await hunt(q, token)).rows]),
+        ),
+      );
+    expect(await rowsOf(analystE)).toEqual({
+      spray: [],
+      named: [{ src_ip: "203.0.113.77", failures: 2, accounts: 1 }],
+      mixed: [{ src_ip: "203.0.113.77", failures: 1, accounts: 1 }],
+    });
+    const ofA = await rowsOf(t.analyst);
+    expect(JSON.stringify(ofA)).not.toContain("only-e");
+    expect(ofA.spray).toEqual(SPRAY_ROWS);
+    expect(ofA.named).toEqual([{ src_ip: "203.0.113.77", failures: 15, accounts: 2 }]);
+    // The spray source's successes (a function with `wanted = "Success"`), as the query written out finds them.
+    expect(ofA.mixed).toEqual([{ src_ip: "203.0.113.77", failures: 3, accounts: 2 }]);
+    const written = await hunt(
+      'Authentication | where src_ip == "203.0.113.77" and status == "Success" | summarize failures = count(), accounts = dcount(actor_user) by src_ip',
+    );
+    expect(written.rows).toEqual(ofA.mixed);
+
+    // A misnamed argument, a parameter given twice, a required one left out and a table without a declared column
+    // are refused with their position.
+    const refusals = {
+      unknown: `${failuresBy}failuresBy(Authentication, atleast = 2)`,
+      twice: `${failuresBy}failuresBy(Authentication, atLeast = 2, atLeast = 3)`,
+      missing: `${failuresBy}failuresBy(atLeast = 2)`,
+      positional: `${failuresBy}failuresBy(atLeast = 2, Authentication)`,
+      column: `${failuresBy}failuresBy(T = Authentication | project src_ip, actor_user)`,
+    };
+    const answers: Record<string, unknown> = {};
+    for (const [name, query] of Object.entries(refusals)) {
+      const res = await platform.request(RunHuntDocument, { query, ...DAY }, t.analyst);
+      expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
+      answers[name] = [problems(res)[0], res.errors![0].extensions!.position];
+    }
+    expect(answers).toEqual({
+      unknown: [
+        "query: line 4, column 28: `failuresBy` has no parameter `atleast` (its parameters: T, atLeast, wanted)",
+        { line: 4, column: 28 },
+      ],
+      twice: [
+        "query: line 4, column 41: `atLeast` of `failuresBy` is given twice: named twice",
+        { line: 4, column: 41 },
+      ],
+      missing: [
+        'query: line 4, column 1: the call of `failuresBy` leaves out `T`, which has no default value: `failuresBy` takes 1 to 3 arguments (T: (src_ip: string, status: string, *), atLeast: long = 5, wanted: string = "Failure")',
+        { line: 4, column: 1 },
+      ],
+      positional: [
+        "query: line 4, column 25: an argument given by position cannot follow a named one in a call of `failuresBy`: name this one too",
+        { line: 4, column: 25 },
+      ],
+      column: [
+        "query: line 4, column 16: the argument `T` of `failuresBy` (`T: (src_ip: string, status: string, *)`) has no column `status` (its columns: src_ip, actor_user)",
+        { line: 4, column: 16 },
+      ],
+    });
+  });
 });

@@ -30,6 +30,7 @@ import {
   type JoinKind,
   type JsonValue,
   type LetStatement,
+  type Name,
   type NamedExpr,
   type Operator,
   type ParsePart,
@@ -428,7 +429,9 @@ const noLets = (): Lets => ({
 function signature(param: FunctionParam): string {
   if (param.kind === "scalar")
     return `${param.name}: ${param.type}${param.default ? ` = ${param.default.text}` : ""}`;
-  const columns = param.columns?.map((c) => `${c.name}: ${c.type}`).join(", ") ?? "*";
+  const columns = param.columns
+    ? [...param.columns.map((c) => `${c.name}: ${c.type}`), ...(param.star ? ["*"] : [])].join(", ")
+    : "*";
   return `${param.name}: (${columns})`;
 }
 
@@ -848,39 +851,77 @@ class Compiler {
   // -- `let` functions: inlined where they are called -------------------------------------------------------
 
   /**
-   * Binds a call's arguments to the function's parameters, checking their number and types; an omitted argument
-   * takes its parameter's default value. Each scalar argument is compiled once, in the caller's scope; the body uses
-   * that SQL wherever it names the parameter, and each such use costs what the argument cost (so functions calling
-   * functions cannot grow the SQL exponentially). Each tabular argument is compiled once too, as a common table
-   * expression the body reads (with its own tenant and time filters, like any table read).
+   * Binds a call's arguments to the function's parameters, checking their number, names and types; an omitted
+   * argument takes its parameter's default value. As in Kusto, arguments are given in order, then by name in any
+   * order (`f(1, n = 3)`, `f(n = 3, a = 1)`); each parameter once, and each without a default value given. Each
+   * scalar argument is compiled once, in the caller's scope; the body uses that SQL wherever it names the parameter,
+   * and each such use costs what the argument cost (so functions calling functions cannot grow the SQL
+   * exponentially). Each tabular argument is compiled once too, as a common table expression the body reads (with its
+   * own tenant and time filters, like any table read).
    */
-  private bind(fn: LetFunction, args: Expr[], scope: Scope, pos: Position): Bound {
+  private bind(
+    fn: LetFunction,
+    call: { args: Expr[]; names?: Array<Name | null> },
+    scope: Scope,
+    pos: Position,
+  ): Bound {
+    const { args, names } = call;
     const required = fn.params.filter((p) => p.kind === "tabular" || !p.default).length;
-    if (args.length < required || args.length > fn.params.length) {
+    const takes = () => {
       const n = fn.params.length;
       const count = required === n ? `${n} argument${n === 1 ? "" : "s"}` : `${required} to ${n} arguments`;
-      fail(`\`${fn.name}\` takes ${count} (${fn.params.map(signature).join(", ")}), got ${args.length}`, pos);
-    }
-    const bound: Bound = { values: new Map(), tables: new Map() };
-    fn.params.forEach((param, i) => {
-      const arg = args[i];
-      if (param.kind === "tabular") {
-        bound.tables.set(param.name, this.tableArgument(fn, param, i, arg));
+      return `\`${fn.name}\` takes ${count} (${fn.params.map(signature).join(", ")})`;
+    };
+    if (!names && (args.length < required || args.length > fn.params.length))
+      fail(`${takes()}, got ${args.length}`, pos);
+    // Each parameter's argument and how the call gives it: by position (its number) or by name.
+    const given = new Map<string, { arg: Expr; label: string; named: boolean }>();
+    args.forEach((arg, k) => {
+      const name = names?.[k];
+      if (!name) {
+        if (k >= fn.params.length) fail(`${takes()}, got ${k + 1} by position`, arg.pos);
+        given.set(fn.params[k].name, { arg, label: `argument ${k + 1}`, named: false });
         return;
       }
-      const given = arg ?? param.default!.expr;
+      if (!fn.params.some((p) => p.name === name.name))
+        fail(
+          `\`${fn.name}\` has no parameter \`${name.name}\` (${fn.params.map(signature).join(", ") || "it takes none"})`,
+          name.pos,
+        );
+      const before = given.get(name.name);
+      if (before)
+        fail(
+          `\`${name.name}\` of \`${fn.name}\` is given twice: ${before.named ? "named twice" : `by position (${before.label}) and by name`}`,
+          name.pos,
+        );
+      given.set(name.name, { arg, label: `the argument \`${name.name}\``, named: true });
+    });
+    const missing = fn.params.filter((p) => !given.has(p.name) && (p.kind === "tabular" || !p.default));
+    if (missing.length)
+      fail(
+        `the call of \`${fn.name}\` leaves out ${missing.map((p) => `\`${p.name}\``).join(", ")}, which ${missing.length === 1 ? "has" : "have"} no default value: ${takes()}`,
+        pos,
+      );
+    const bound: Bound = { values: new Map(), tables: new Map() };
+    fn.params.forEach((param) => {
+      const { arg, label } = given.get(param.name) ?? { arg: undefined, label: "" };
+      if (param.kind === "tabular") {
+        bound.tables.set(param.name, this.tableArgument(fn, param, label, arg!));
+        return;
+      }
+      const valueExpr = arg ?? param.default!.expr;
       const [expansions, columns] = [this.expansions, this.columnRefs];
-      const value = this.expr(given, arg ? scope : ARGUMENT_SCOPE);
+      const value = this.expr(valueExpr, arg ? scope : ARGUMENT_SCOPE);
       const [cost, rowFree] = [this.expansions - expansions, this.columnRefs === columns];
       const type = PARAMETER_TYPE[param.type];
       let sql = value.sql;
       if (type === "real" && value.type === "long") sql = this.asFloat(value);
       else if (value.type !== type)
         fail(
-          `argument ${i + 1} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
-          given.pos,
+          `${label} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
+          valueExpr.pos,
         );
-      const literal = this.resolved(given, scope);
+      const literal = this.resolved(valueExpr, scope);
       bound.values.set(param.name, {
         type,
         sql,
@@ -900,14 +941,11 @@ class Compiler {
   private tableArgument(
     fn: LetFunction,
     param: Extract<FunctionParam, { kind: "tabular" }>,
-    index: number,
+    label: string,
     arg: Expr,
   ): LetTable {
     if (arg.kind !== "table")
-      return fail(
-        `argument ${index + 1} of \`${fn.name}\` is \`${signature(param)}\`: pass a table`,
-        arg.pos,
-      );
+      return fail(`${label} of \`${fn.name}\` is \`${signature(param)}\`: pass a table`, arg.pos);
     // The argument's own columns are not the caller's row.
     const columns = this.columnRefs;
     let rel = this.pipeline(arg.query);
@@ -915,7 +953,7 @@ class Compiler {
     for (const declared of param.columns ?? []) {
       const column = rel.cols.find((c) => !c.hidden && c.name === declared.name);
       const type = PARAMETER_TYPE[declared.type];
-      const where = `argument ${index + 1} of \`${fn.name}\` (\`${signature(param)}\`)`;
+      const where = `${label} of \`${fn.name}\` (\`${signature(param)}\`)`;
       if (!column)
         fail(
           `${where} has no column \`${declared.name}\` (its columns: ${this.columnList(rel.cols)})`,
@@ -974,7 +1012,7 @@ class Compiler {
     }
     if (fn.body.kind !== "tabular") return fail(`\`${call.name}\` returns a value, not a table`, call.pos);
     const query = fn.body.query;
-    const bound = this.bind(fn, call.args, ARGUMENT_SCOPE, call.pos);
+    const bound = this.bind(fn, call, ARGUMENT_SCOPE, call.pos);
     const rel = this.inline(fn, bound, call.pos, () => this.pipeline(query));
     return { ...rel, label: call.name };
   }
@@ -987,7 +1025,7 @@ class Compiler {
         call.pos,
       );
     const expr = fn.body.expr;
-    const bound = this.bind(fn, call.args, scope, call.pos);
+    const bound = this.bind(fn, call, scope, call.pos);
     const body: Scope = {
       sub: "",
       cols: [],

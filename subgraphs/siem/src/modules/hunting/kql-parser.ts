@@ -77,7 +77,11 @@ export type Expr =
   | { kind: "column"; name: string; pos: Position }
   /** Member access into a dynamic value: `attributes.process.name`, `attributes["a-b"]`, `list[0]`. */
   | { kind: "member"; target: Expr; path: string[]; pos: Position }
-  | { kind: "call"; name: string; args: Expr[]; pos: Position }
+  /**
+   * A call. `names` is there when some arguments are named (`f(1, n = 3)`, only for `let` functions): one entry per
+   * argument, the name and where it is, or null for an argument given by position (they all come first).
+   */
+  | { kind: "call"; name: string; args: Expr[]; names?: Array<Name | null>; pos: Position }
   | { kind: "unary"; op: "-"; operand: Expr; pos: Position }
   | { kind: "binary"; op: string; left: Expr; right: Expr; pos: Position }
   | {
@@ -221,8 +225,8 @@ export type Source =
   | WatchlistRef
   | { kind: "subquery"; query: Pipeline; pos: Position }
   | ({ kind: "union"; pos: Position } & UnionSpec)
-  /** A call of a tabular `let` function: `failuresFrom("203.0.113.7")`. */
-  | { kind: "call"; name: string; args: Expr[]; pos: Position };
+  /** A call of a tabular `let` function: `failuresFrom("203.0.113.7")`, `failuresFrom(n = 3, ip = "…")`. */
+  | { kind: "call"; name: string; args: Expr[]; names?: Array<Name | null>; pos: Position };
 
 /** A tabular expression: a source and its `| operator` stages. */
 export interface Pipeline {
@@ -239,7 +243,8 @@ export interface ColumnDecl {
 
 /**
  * A parameter of a `let` function: a value, `name: type [= constant]` (the types `parse` takes, plus timespan and
- * dynamic), or a table, `name: (*)` (any) or `name: (column: type, …)` (one with at least those columns).
+ * dynamic), or a table, `name: (*)` (any) or `name: (column: type, …)` (one with at least those columns), which may
+ * end with `*` (`name: (column: type, *)`: the same, saying that other columns pass through).
  */
 export type FunctionParam =
   | {
@@ -250,7 +255,15 @@ export type FunctionParam =
       default?: { expr: Expr; text: string };
       pos: Position;
     }
-  | { kind: "tabular"; name: string; columns: ColumnDecl[] | null; pos: Position };
+  | {
+      kind: "tabular";
+      name: string;
+      /** The columns the argument must have; null for `(*)`. */
+      columns: ColumnDecl[] | null;
+      /** Written with a last `*` after the columns: `(ip: string, *)`. */
+      star?: boolean;
+      pos: Position;
+    };
 
 /**
  * `let name = value;`: a scalar (a value) or tabular (a query, `materialize(query)`) name, or a function
@@ -803,8 +816,7 @@ class Parser {
     this.expectPunct(":", `after the parameter \`${param.text}\``);
     if (this.isPunct("(")) {
       this.advance();
-      const columns = this.isPunct("*") ? null : this.list(() => this.columnDecl());
-      if (columns === null) this.advance();
+      const { columns, star } = this.tableSchema(param.text);
       this.expectPunct(")", `to close the columns of \`${param.text}\``);
       if (this.isPunct("=")) this.fail("a tabular parameter takes no default value");
       const scalar = before.find((p) => p.kind === "scalar");
@@ -815,7 +827,7 @@ class Parser {
         );
       if (columns && new Set(columns.map((c) => c.name)).size < columns.length)
         this.fail(`a column appears twice in the columns of \`${param.text}\``, param.pos);
-      return { kind: "tabular", name: param.text, columns, pos: param.pos };
+      return { kind: "tabular", name: param.text, columns, ...(star ? { star } : {}), pos: param.pos };
     }
     const type = this.parameterType();
     if (!this.isPunct("=")) {
@@ -843,10 +855,35 @@ class Parser {
     return type.text;
   }
 
+  /**
+   * What a tabular parameter `param` requires, inside its parentheses: `*` (any table: no columns), or the columns it
+   * needs, `column: type, …`, which may end with `, *` (other columns pass through, as they do without it).
+   */
+  private tableSchema(param: string): { columns: ColumnDecl[] | null; star: boolean } {
+    if (this.isPunct("*")) {
+      if (this.isPunct(",", this.peek()))
+        this.fail(`\`*\` comes after the columns of \`${param}\`: (column: type, …, *)`);
+      this.advance();
+      return { columns: null, star: false };
+    }
+    const columns = [this.columnDecl()];
+    while (this.isPunct(",")) {
+      const comma = this.advance();
+      if (this.isPunct("*")) {
+        this.advance();
+        if (this.isPunct(","))
+          this.fail(`\`*\` comes after the columns of \`${param}\`: (column: type, …, *)`);
+        return { columns, star: true };
+      }
+      if (columns.length >= KQL_LIMITS.maxItems)
+        this.fail(`a tabular parameter lists at most ${KQL_LIMITS.maxItems} columns`, comma.pos);
+      columns.push(this.columnDecl());
+    }
+    return { columns, star: false };
+  }
+
   /** `column: type` in the columns of a tabular parameter. */
   private columnDecl(): ColumnDecl {
-    if (this.isPunct("*"))
-      this.fail("a tabular parameter is `(*)` (any table) or lists the columns it needs, not both");
     const { name, pos } = this.columnName();
     this.expectPunct(":", `after the column \`${name}\``);
     return { name, type: this.parameterType(), pos };
@@ -1666,21 +1703,31 @@ class Parser {
     }
   }
 
-  /** `name(arg, …)`; the argument of a `let` function's tabular parameter is a query. */
+  /**
+   * `name(arg, …)`; the argument of a `let` function's tabular parameter is a query. A `let` function's arguments may
+   * be named, `f(1, n = 3)` or `f(n = 3, a = 1)`, as in Kusto: in any order, after those given by position.
+   */
   private call(): Extract<Expr, { kind: "call" }> {
     const name = this.advance();
-    const params = this.functions.get(name.text) ?? [];
+    const params = this.functions.get(name.text);
     this.enter(name.pos);
     try {
       this.expectPunct("(", `after \`${name.text}\``);
       const args: Expr[] = [];
+      const names: Array<Name | null> = [];
       if (!this.isPunct(")")) {
         for (;;) {
           if (args.length >= 64) this.fail("a function takes at most 64 arguments");
-          const param = params[args.length];
+          const label = this.argumentName(name.text, params);
+          const param = label ? params?.find((p) => p.name === label.name) : params?.[args.length];
+          if (!label && names.some((n) => n !== null))
+            this.fail(
+              `an argument given by position cannot follow a named one in a call of \`${name.text}\`: name this one too`,
+            );
           if (param?.kind === "tabular") {
             args.push(this.tableArgument(name.text, param.name));
           } else if (
+            !label &&
             this.isPunct("*") &&
             (this.isPunct(",", this.peek()) || this.isPunct(")", this.peek()))
           ) {
@@ -1688,15 +1735,37 @@ class Parser {
           } else {
             args.push(this.expr());
           }
+          names.push(label);
           if (!this.isPunct(",")) break;
           this.advance();
         }
       }
       this.expectPunct(")", `to close \`${name.text}(\``);
-      return { kind: "call", name: name.text, args, pos: name.pos };
+      const named = names.some((n) => n !== null);
+      return { kind: "call", name: name.text, args, ...(named ? { names } : {}), pos: name.pos };
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * `param =` before an argument of `fn` (whose parameters are `params` when it is a `let` function): the name, after
+   * checking that `fn` has such a parameter; null for an argument given by position.
+   */
+  private argumentName(fn: string, params: FunctionParam[] | undefined): Name | null {
+    const token = this.token;
+    if (token.kind !== "ident" || token.text.startsWith("$") || !this.isPunct("=", this.peek())) return null;
+    if (!params)
+      this.fail(
+        `\`${token.text} = …\`: only functions defined with \`let\` take named arguments (\`${fn}\` takes them in order)`,
+      );
+    if (!params.some((p) => p.name === token.text))
+      this.fail(
+        `\`${fn}\` has no parameter \`${token.text}\` (${params.length ? `its parameters: ${params.map((p) => p.name).join(", ")}` : "it takes none"})`,
+      );
+    this.advance();
+    this.advance();
+    return { name: token.text, pos: token.pos };
   }
 }
 

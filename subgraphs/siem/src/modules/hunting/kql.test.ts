@@ -397,7 +397,75 @@ describe("hunting query errors", () => {
       "1:23 parameters with a default value come last: `s` has none and follows `n`",
     ],
     ["let f = (T: (*) = Events) { T };\nEvents", "1:17 a tabular parameter takes no default value"],
-    ["let f = (T: (x: long, *)) { T };\nEvents", "1:23 a tabular parameter is `(*)` (any table) or lists"],
+    // Named arguments: in any order after those given by position, each parameter once, the required ones given.
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, m = 3)",
+      "2:26 `f` has no parameter `m` (its parameters: a, n)",
+    ],
+    ["let f = () { 1 };\nEvents | extend x = f(m = 3)", "2:23 `f` has no parameter `m` (it takes none)"],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, a = 2)",
+      "2:26 `a` of `f` is given twice: by position (argument 1) and by name",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 1, a = 2, n = 3)",
+      "2:37 `n` of `f` is given twice: named twice",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 3, 1)",
+      "2:30 an argument given by position cannot follow a named one in a call of `f`: name this one too",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 3)",
+      "2:21 the call of `f` leaves out `a`, which has no default value: `f` takes 1 to 2 arguments (a: long, n: long = 5)",
+    ],
+    [
+      "let f = (T: (*), a: long, b: string = 'x') { T };\nf(b = 'y')",
+      "2:1 the call of `f` leaves out `T`, `a`, which have no default value",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, 2, 3, n = 4)",
+      "2:29 `f` takes 1 to 2 arguments (a: long, n: long = 5), got 3 by position",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 'x', a = 1)",
+      "2:27 the argument `n` of `f` is `n: long`, not a string",
+    ],
+    [
+      'Events | extend x = strlen(s = "abc")',
+      "1:28 `s = …`: only functions defined with `let` take named arguments",
+    ],
+    [
+      "Events | summarize n = count(x = 1)",
+      "1:30 `x = …`: only functions defined with `let` take named arguments",
+    ],
+    [
+      "let f = (n: long) { Events | take n };\nf(n = dst_port)",
+      "2:7 unknown name `dst_port`: the arguments of a function in a table's place are values",
+    ],
+    // Tabular parameters with columns and `*`: those columns, of those types, and any others.
+    [
+      "let f = (T: (*, x: long)) { T };\nEvents",
+      "1:14 `*` comes after the columns of `T`: (column: type, …, *)",
+    ],
+    ["let f = (T: (x: long, *, y: long)) { T };\nEvents", "1:24 `*` comes after the columns of `T`"],
+    ["let f = (T: (x: long, *, *)) { T };\nEvents", "1:24 `*` comes after the columns of `T`"],
+    [
+      "let f = (T: (src_ip: string, *)) { T };\nf(ProcessActivity | project device)",
+      "2:3 argument 1 of `f` (`T: (src_ip: string, *)`) has no column `src_ip` (its columns: device)",
+    ],
+    [
+      "let f = (T: (device: string, src_port: string, *)) { T };\nf(Events)",
+      "2:3 argument 1 of `f` (`T: (device: string, src_port: string, *)`): its column `src_port` is a long, not a string",
+    ],
+    [
+      "let f = (T: (src_ip: string, *), n: long = 1) { T | take n };\nf(n = 2, T = Events | project device)",
+      "2:14 the argument `T` of `f` (`T: (src_ip: string, *)`) has no column `src_ip` (its columns: device)",
+    ],
+    [
+      "let f = (T: (src_ip: string, *), n: long = 1) { T | take n };\nf(n = 2, T = 1)",
+      "2:14 `T` of `f` is a table: pass a table, a tabular `let` or a (query), found `1`",
+    ],
     ["let f = (T: (x: long, x: real)) { T };\nEvents", "1:10 a column appears twice in the columns of `T`"],
     ["let f = (T: (x: text)) { T };\nEvents", "1:17 expected a type (string, long"],
     [
@@ -568,7 +636,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([13, 8]);
+    expect([queries.length, rows.length]).toEqual([14, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -723,6 +791,11 @@ describe("compiled SQL", () => {
       [
         "let t = _GetWatchlist('vip');\nlet f = (T: (SearchKey: string)) { T | union (NetworkActivity | project SearchKey = src_ip) };\nf(t) | union f(t)",
         3,
+      ],
+      // Named arguments and tabular parameters with `*`: each table argument read with its own filters.
+      [
+        "let f = (T: (src_ip: string, *), n: long = 5, ip: string = 'x') { T | where src_ip != ip | take n };\nf(n = 2, T = Authentication) | union f(Events, ip = 'y') | union f(ip = 'z', T = (NetworkActivity | union _GetWatchlist('vip') | extend src_ip = SearchKey))",
+        4,
       ],
     ] as const) {
       const { sql } = compileKql(parseKql(query), OPTIONS);
@@ -1438,6 +1511,29 @@ describe("hunts over a seeded event store", () => {
         { source_event_id: "a5" },
       ],
     ],
+    // Named arguments, in any order after those given by position; omitted ones take their default value.
+    [
+      "let recent = (n: long = 1, term: string = 'bad') { Events | where message has term | order by time desc | take n };\nrecent(term = 'bad') | union (recent(2, term = 'password') | where source_event_id == 'a1') | project source_event_id | order by source_event_id desc",
+      [{ source_event_id: "a2" }, { source_event_id: "a1" }],
+    ],
+    [
+      'let tag = (who: string, n: long = 0, sep: string = "#") { strcat(who, sep, tostring(n)) };\nAuthentication | summarize n = count() by actor_user | project t = tag(n = n, who = actor_user), u = tag(actor_user, sep = "/") | order by t asc',
+      [
+        { t: "Bob@Contoso.com#1", u: "Bob@Contoso.com/0" },
+        { t: "alice@contoso.com#4", u: "alice@contoso.com/0" },
+      ],
+    ],
+    [
+      // `T: (status: string, *)`: a table with a string `status`; its other columns pass through.
+      'let failing = (T: (status: string, *), wanted: string = "Failure") { T | where status == wanted };\nfailing(Authentication) | union failing(wanted = "Success", T = NetworkActivity) | project source_event_id, actor_user | order by source_event_id asc',
+      [
+        { source_event_id: "a1", actor_user: "alice@contoso.com" },
+        { source_event_id: "a2", actor_user: "alice@contoso.com" },
+        { source_event_id: "a3", actor_user: "alice@contoso.com" },
+        { source_event_id: "a5", actor_user: "Bob@Contoso.com" },
+        { source_event_id: "a6", actor_user: null },
+      ],
+    ],
     [
       // A `toscalar` over a tabular parameter is computed for each call's table.
       'let rowsOf = (T: (*)) { toscalar(T | count) };\nEvents | where source_event_id == "a1" | project auth = rowsOf(Authentication), proc = rowsOf(ProcessActivity)',
@@ -1468,6 +1564,7 @@ describe("hunts over a seeded event store", () => {
       "Events | parse kind=regex flags=U tostring(attributes) with @'\"uid\": ?\"' uid '\"' | summarize ids = make_set(uid)",
       "let mine = (c: long) { Events | where class_uid != c };\nlet n = (c: long) { toscalar(mine(c) | count) };\nmine(0) | summarize ids = make_set(source_event_id), n = max(n(0))",
       "let pick = (T: (*), c: long = 0) { let other = T | where class_uid != c; other };\npick(Events) | union pick((Authentication | union Events), 1) | summarize ids = make_set(source_event_id)",
+      "let pickBy = (T: (class_uid: long, *), c: long = 0) { T | where class_uid != c };\npickBy(c = 1, T = Events) | union pickBy(T = Authentication), pickBy(ProcessActivity, c = 3002) | summarize ids = make_set(source_event_id)",
     ];
     const results = async (identity: typeof A) => {
       const out: unknown[] = [];
@@ -1482,6 +1579,7 @@ describe("hunts over a seeded event store", () => {
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"], n: 2 }],
+      [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
     ]);
     const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
