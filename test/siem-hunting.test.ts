@@ -1131,4 +1131,56 @@ describe("hunting, bookmarks and watchlists", () => {
       ],
     });
   });
+
+  it("expands several columns at once and leaves out the tables `union isfuzzy=true` cannot find, saying so", async () => {
+    const zipped = await hunt(
+      'Authentication | take 1 | extend a = dynamic([1, 2, 3]), b = dynamic(["x", "y"]) | mv-expand with_itemindex=i a to typeof(long), b to typeof(string) | project i, a, b | order by i asc',
+    );
+    expect(zipped.rows).toEqual([
+      { i: 0, a: 1, b: "x" },
+      { i: 1, a: 2, b: "y" },
+      { i: 2, a: 3, b: null },
+    ]);
+    expect(zipped.warnings).toEqual([]);
+    // A Sentinel hunt naming tables Rampart does not have: the ones it has answer, each the caller's tenant's own.
+    const query =
+      "union isfuzzy=true withsource=T SigninLogs, Authentication, (AADNonInteractiveUserSignInLogs | where ResultType != 0), ProcessActivity\n| summarize n = count() by T | order by T asc";
+    const [ofA, ofB] = [await hunt(query), await hunt(query, t.analystB)];
+    const counts = async (table: string, token: string) =>
+      ((await hunt(`${table} | count`, token)).rows[0] as { Count: number }).Count;
+    expect(ofA.rows).toEqual([
+      { T: "Authentication", n: await counts("Authentication", t.analyst) },
+      { T: "ProcessActivity", n: await counts("ProcessActivity", t.analyst) },
+    ]);
+    expect(ofB.rows).toEqual(
+      [
+        { T: "Authentication", n: await counts("Authentication", t.analystB) },
+        { T: "ProcessActivity", n: await counts("ProcessActivity", t.analystB) },
+      ].filter((row) => row.n > 0),
+    );
+    expect(ofA.warnings).toEqual([
+      "line 1, column 33: `union isfuzzy=true` left out the unknown table `SigninLogs`",
+      "line 1, column 61: `union isfuzzy=true` left out the unknown table `AADNonInteractiveUserSignInLogs`",
+    ]);
+    // Piped into, a union whose tables all are missing leaves the rows it was given; with no table at all, the hunt is
+    // refused at the union's position.
+    const piped = await platform.request(
+      RunHuntDocument,
+      { query: "Events\n| union isfuzzy=true SigninLogs\n| count", ...DAY },
+      t.analyst,
+    );
+    expect(ok(piped).runHunt.rows).toEqual([{ Count: await counts("Events", t.analyst) }]);
+    expect(ok(piped).runHunt.warnings).toEqual([
+      "line 2, column 22: `union isfuzzy=true` left out the unknown table `SigninLogs`",
+    ]);
+    const nothing = await platform.request(
+      RunHuntDocument,
+      { query: "union isfuzzy=true SigninLogs, (SecurityEvent | take 1)", ...DAY },
+      t.analyst,
+    );
+    expect(problems(nothing)).toEqual([
+      "query: line 1, column 1: no table of `union isfuzzy=true` exists (the unknown table `SigninLogs`, the unknown table `SecurityEvent`)",
+    ]);
+    expect(nothing.errors![0].extensions!.position).toEqual({ line: 1, column: 1 });
+  });
 });

@@ -154,10 +154,15 @@ export interface JoinKey {
   right: Name;
 }
 
-/** `union [kind=inner|outer] [withsource=Name] a, b…` (as the query's table, or `| union b…` after one). */
+/**
+ * `union [kind=inner|outer] [withsource=Name] [isfuzzy=true|false] a, b…` (as the query's table, or `| union b…` after
+ * one).
+ */
 export interface UnionSpec {
   /** `kind=inner`: only the columns every table has (the default, outer, keeps them all). */
   inner?: boolean;
+  /** `isfuzzy=true`: a table that does not exist is left out (with a warning) rather than refused. */
+  fuzzy?: boolean;
   /** The column that names each row's table. */
   withSource?: Name;
   tables: Source[];
@@ -168,6 +173,15 @@ export type ParsePart =
   | { kind: "any"; pos: Position }
   | { kind: "text"; value: string; pos: Position }
   | { kind: "column"; name: string; type: string; pos: Position };
+
+/** One value of `mv-expand`: `[name =] expr [to typeof(type)]`. */
+export interface MvExpandItem {
+  /** `name = expr`; without a name, `expr` is a column (or member path) and keeps its name. */
+  name?: Name;
+  expr: Expr;
+  /** `to typeof(type)`: the elements' type (others become null); dynamic without it. */
+  toType?: Name;
+}
 
 /** One `| operator` stage. */
 export type Operator =
@@ -196,11 +210,8 @@ export type Operator =
   | ({ kind: "union"; pos: Position } & UnionSpec)
   | {
       kind: "mv-expand";
-      /** `name = expr`; without a name, `expr` is a column (or member path) and keeps its name. */
-      name?: Name;
-      expr: Expr;
-      /** `to typeof(type)`: the elements' type (others become null); dynamic without it. */
-      toType?: Name;
+      /** The values expanded, in parallel (zipped, as in Kusto): at least one. */
+      items: MvExpandItem[];
       /** `with_itemindex=Name`: a column holding each element's index (from 0). */
       itemIndex?: Name;
       /** `limit N`: at most N rows from one row. */
@@ -972,10 +983,11 @@ class Parser {
     return { kind: "table", name: token.text, pos: token.pos };
   }
 
-  /** After `union`: `[kind=inner|outer] [withsource=Name] table, table…`. */
+  /** After `union`: `[kind=inner|outer] [withsource=Name] [isfuzzy=true|false] table, table…` (options in any order). */
   private unionSpec(): UnionSpec {
     let withSource: Name | undefined;
     let inner = false;
+    let fuzzy = false;
     for (;;) {
       if (this.isWord("kind") && this.isPunct("=", this.peek())) {
         this.advance();
@@ -987,6 +999,12 @@ class Parser {
         this.advance();
         this.advance();
         withSource = this.columnName();
+      } else if (this.isWord("isfuzzy") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        if (!this.isWord("true") && !this.isWord("false"))
+          this.fail(`\`isfuzzy=\` takes true or false, found ${shown(this.token)}`);
+        fuzzy = this.advance().text === "true";
       } else {
         break;
       }
@@ -994,7 +1012,7 @@ class Parser {
     const tables = this.list(() =>
       this.tableOperand(`\`union\` takes tables, \`let\` names or (queries), found ${shown(this.token)}`),
     );
-    return { inner, withSource, tables };
+    return { inner, withSource, ...(fuzzy ? { fuzzy } : {}), tables };
   }
 
   private watchlistRef(): WatchlistRef {
@@ -1170,7 +1188,10 @@ class Parser {
       : { left: second.name, right: first.name };
   }
 
-  /** `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)] [limit N]`. */
+  /**
+   * `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)], … [limit N]`: several values are expanded in
+   * parallel.
+   */
   private mvExpand(pos: Position): Operator {
     const kind = this.kindWord();
     if (kind)
@@ -1181,17 +1202,19 @@ class Parser {
       this.advance();
       itemIndex = this.columnName();
     }
-    const item = this.namedExpr(false);
-    if (this.isPunct(","))
-      this.fail("`mv-expand` expands one column: expand another with a second `mv-expand`");
-    let toType: Name | undefined;
-    if (this.isWord("to")) {
-      this.advance();
-      this.expectWord("typeof", "after `to`");
-      this.expectPunct("(", "after `typeof`");
-      toType = this.typeName();
-      this.expectPunct(")", "after the type");
-    }
+    const items = this.list((): MvExpandItem => {
+      const item = this.namedExpr(false);
+      let toType: Name | undefined;
+      if (this.isWord("to")) {
+        this.advance();
+        this.expectWord("typeof", "after `to`");
+        this.expectPunct("(", "after `typeof`");
+        toType = this.typeName();
+        this.expectPunct(")", "after the type");
+      }
+      const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
+      return { name, expr: item.expr, toType };
+    });
     let limit: number | undefined;
     if (this.isWord("limit")) {
       this.advance();
@@ -1201,8 +1224,7 @@ class Parser {
       this.advance();
       limit = count.value as number;
     }
-    const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
-    return { kind: "mv-expand", name, expr: item.expr, toType, itemIndex, limit, pos };
+    return { kind: "mv-expand", items, itemIndex, limit, pos };
   }
 
   private typeName(): Name {

@@ -240,7 +240,24 @@ describe("hunting query errors", () => {
       "Events | mv-expand device",
       "1:20 `mv-expand` expands dynamic values (arrays, property bags), not a string",
     ],
-    ["Events | mv-expand attributes.a, attributes.b", "1:32 `mv-expand` expands one column"],
+    ["Events | mv-expand attributes.a, attributes.b", "no error"],
+    [
+      "Events | mv-expand attributes.a, a = attributes.b, attributes_a = attributes.c",
+      "1:52 `mv-expand` makes two columns named `attributes_a`: name one",
+    ],
+    [
+      "Events | mv-expand a = attributes.a, device",
+      "1:38 `mv-expand` expands dynamic values (arrays, property bags), not a string",
+    ],
+    [
+      "Events | mv-expand a = attributes.a, b = attributes.b to typeof(foo)",
+      "1:65 expected a type (string, long",
+    ],
+    [
+      "Events | mv-expand with_itemindex=a a = attributes.a, b = attributes.b",
+      "1:35 a column named `a` exists already",
+    ],
+    ["Events | mv-expand a = attributes.a, dynamic([1])", "1:38 name the expanded column"],
     ["Events | mv-expand attributes.a to typeof(foo)", "1:43 expected a type (string, long"],
     ["Events | mv-expand dynamic([1])", "1:20 name the expanded column: `mv-expand name = expression`"],
     [
@@ -443,6 +460,17 @@ describe("hunting query errors", () => {
       "let f = (n: long) { Events | take n };\nf(n = dst_port)",
       "2:7 unknown name `dst_port`: the arguments of a function in a table's place are values",
     ],
+    // `union isfuzzy=true` leaves out the tables that do not exist, not the faults of those that do.
+    [
+      "union isfuzzy=true Nope, (Nope2 | take 1), _GetWatchlist('nope'), nofn(1)",
+      "1:1 no table of `union isfuzzy=true` exists (the unknown table `Nope`, the unknown table `Nope2`, the unknown watchlist `nope`, the unknown function `nofn`)",
+    ],
+    ["union isfuzzy=maybe Events", "1:15 `isfuzzy=` takes true or false, found `maybe`"],
+    ["union isfuzzy=false Nope, Events", "1:21 unknown table `Nope`"],
+    ["Events | union Nope", "1:16 unknown table `Nope`"],
+    ["union isfuzzy=true Events, (Events | where nosuch == 1)", "1:44 unknown column `nosuch`"],
+    ["let n = 1;\nunion isfuzzy=true Events, n", "2:28 `n` is a scalar `let` (a value), not a table"],
+    ["Events | union isfuzzy=true Nope", "no error"],
     // Tabular parameters with columns and `*`: those columns, of those types, and any others.
     [
       "let f = (T: (*, x: long)) { T };\nEvents",
@@ -636,7 +664,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([14, 8]);
+    expect([queries.length, rows.length]).toEqual([16, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -792,6 +820,11 @@ describe("compiled SQL", () => {
         "let t = _GetWatchlist('vip');\nlet f = (T: (SearchKey: string)) { T | union (NetworkActivity | project SearchKey = src_ip) };\nf(t) | union f(t)",
         3,
       ],
+      // `union isfuzzy=true`: the tables that exist, each with its filters.
+      [
+        "let f = (T: (*)) { T | union isfuzzy=true Nope, (Authentication | take 1) };\nunion isfuzzy=true withsource=S Nope, f(Events), _GetWatchlist('nope'), _GetWatchlist('vip')",
+        3,
+      ],
       // Named arguments and tabular parameters with `*`: each table argument read with its own filters.
       [
         "let f = (T: (src_ip: string, *), n: long = 5, ip: string = 'x') { T | where src_ip != ip | take n };\nf(n = 2, T = Authentication) | union f(Events, ip = 'y') | union f(ip = 'z', T = (NetworkActivity | union _GetWatchlist('vip') | extend src_ip = SearchKey))",
@@ -807,6 +840,22 @@ describe("compiled SQL", () => {
       expect([tables.length, filtered.length]).toEqual([reads, reads]);
       expect(sql.match(/\bevents\b/g)?.length ?? 0).toBe(sql.match(/FROM events e WHERE/g)?.length ?? 0);
     }
+  });
+
+  it("warns of each table `union isfuzzy=true` leaves out, once however often it is compiled", () => {
+    const { warnings } = compileKql(
+      parseKql(
+        "let f = (n: long) { Events | union isfuzzy=true (Missing | take n), Authentication };\nlet c = toscalar(union isfuzzy=true Events, Gone | count);\nf(1) | union f(2) | union isfuzzy=true _GetWatchlist('nope'), nofn(1) | where c > 0",
+      ),
+      OPTIONS,
+    );
+    expect(warnings).toEqual([
+      "line 2, column 45: `union isfuzzy=true` left out the unknown table `Gone`",
+      "line 1, column 49: `union isfuzzy=true` left out the unknown table `Missing`",
+      "line 3, column 40: `union isfuzzy=true` left out the unknown watchlist `nope`",
+      "line 3, column 63: `union isfuzzy=true` left out the unknown function `nofn`",
+    ]);
+    expect(compileKql(parseKql("union Events, Authentication"), OPTIONS).warnings).toEqual([]);
   });
 
   it("marks a `materialize()` let's common table expression, and numbers only the parameters it uses", () => {
@@ -1334,6 +1383,40 @@ describe("hunts over a seeded event store", () => {
       'Events | where source_event_id == "a1" | mv-expand x = dynamic(["a", 2, "2026-11-20T09:00:00Z"]) to typeof(string) | project x',
       [{ x: "a" }, { x: null }, { x: "2026-11-20T09:00:00Z" }],
     ],
+    // Several columns at once are zipped, as in Kusto: as many rows as the longest, the shorter ones null past their end.
+    [
+      'Events | where source_event_id == "a1" | extend a = dynamic([1, 2, 3]), b = dynamic(["x", "y"]) | mv-expand with_itemindex=i a to typeof(long), b to typeof(string) | project i, a, b | order by i asc',
+      [
+        { i: 0, a: 1, b: "x" },
+        { i: 1, a: 2, b: "y" },
+        { i: 2, a: 3, b: null },
+      ],
+    ],
+    [
+      // A bag expands to one-key bags, a scalar or null value stays one element, an empty array none.
+      'Events | where source_event_id == "a1" | mv-expand with_itemindex=i bag = dynamic({"k1": 1, "k2": 2}), one = dynamic("s"), none = dynamic(null), empty = dynamic([]) | project i, bag, one, none, empty | order by i asc',
+      [
+        { i: 0, bag: { k1: 1 }, one: "s", none: null, empty: null },
+        { i: 1, bag: { k2: 2 }, one: null, none: null, empty: null },
+      ],
+    ],
+    [
+      'Events | where source_event_id in ("a1", "a2") | mv-expand x = dynamic([]), y = dynamic({}) | count',
+      [{ Count: 0 }],
+    ],
+    [
+      // Each value is read from the row before the expansion; `limit` counts the zipped rows.
+      'Events | where source_event_id == "a1" | extend l = dynamic([1, 2, 3]) | mv-expand l, m = l limit 2 | summarize n = count(), s = sum(tolong(l)), lists = dcount(tostring(m))',
+      [{ n: 2, s: 3, lists: 2 }],
+    ],
+    // `union isfuzzy=true`: the tables that exist; the others left out.
+    [
+      "union isfuzzy=true withsource=T Authentication, NoSuchTable, (Nope | where x > 0), _GetWatchlist('nope'), (ProcessActivity | project source_event_id) | summarize n = count() by T | order by T asc",
+      [
+        { T: "Authentication", n: 5 },
+        { T: "union_arg4", n: 1 },
+      ],
+    ],
     // parse
     [
       'Events | where source_event_id == "a3" | parse message with "Sign-in failed for " who " " rest | project who, rest',
@@ -1565,6 +1648,7 @@ describe("hunts over a seeded event store", () => {
       "let mine = (c: long) { Events | where class_uid != c };\nlet n = (c: long) { toscalar(mine(c) | count) };\nmine(0) | summarize ids = make_set(source_event_id), n = max(n(0))",
       "let pick = (T: (*), c: long = 0) { let other = T | where class_uid != c; other };\npick(Events) | union pick((Authentication | union Events), 1) | summarize ids = make_set(source_event_id)",
       "let pickBy = (T: (class_uid: long, *), c: long = 0) { T | where class_uid != c };\npickBy(c = 1, T = Events) | union pickBy(T = Authentication), pickBy(ProcessActivity, c = 3002) | summarize ids = make_set(source_event_id)",
+      "union isfuzzy=true Nope, Authentication, (Gone | take 1), Events | summarize ids = make_set(source_event_id)",
     ];
     const results = async (identity: typeof A) => {
       const out: unknown[] = [];
@@ -1579,6 +1663,7 @@ describe("hunts over a seeded event store", () => {
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"], n: 2 }],
+      [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
     ]);
@@ -1609,6 +1694,15 @@ describe("hunts over a seeded event store", () => {
     expect(await failure("Events | where false and message matches regex '(unclosed'")).toMatch(
       /line 1, column 48: invalid regular expression \(parentheses \(\) not balanced\)/,
     );
+  });
+
+  it("says which tables `union isfuzzy=true` left out", async () => {
+    const outcome = await hunt("ProcessActivity | union isfuzzy=true SigninLogs, NetworkActivity | count");
+    expect([outcome.rows, outcome.warnings]).toEqual([
+      [{ Count: 2 }],
+      ["line 1, column 38: `union isfuzzy=true` left out the unknown table `SigninLogs`"],
+    ]);
+    expect((await hunt("Events | count")).warnings).toEqual([]);
   });
 
   it("keeps tenants apart in `let`, `join` and `union`", async () => {
