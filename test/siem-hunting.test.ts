@@ -1038,4 +1038,149 @@ describe("hunting, bookmarks and watchlists", () => {
       /^query: line \d+, column \d+: a query uses scalar `let`s and calls functions at most 1000 times/,
     );
   });
+
+  it("hunts with named arguments and tabular parameters mixing columns and `*`, each tenant over its own events", async () => {
+    // Tenant E's sign-ins come from A's spray source too: neither tenant's rows may reach the other's hunts.
+    const E = "tenant-e";
+    const records = [
+      ["e-1", "08:00", "only-e@fabrikam.example", "Failure"],
+      ["e-2", "08:01", "only-e@fabrikam.example", "Failure"],
+      ["e-3", "08:02", "lee.gu@contoso.com", "Success"],
+    ].map(([uid, hhmm, user, status]) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time: `2026-11-20T${hhmm}:00Z`,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip: "203.0.113.77" },
+    }));
+    ok(
+      await platform.request(
+        IngestEventsDocument,
+        { connector: "OCSF", records },
+        await platform.token([Role.INGESTOR], E),
+      ),
+    );
+    const analystE = await platform.token([Role.ANALYST], E);
+    // `actor_user` is not declared: the argument's other columns pass through to the body.
+    const failuresBy =
+      'let failuresBy = (T: (src_ip: string, status: string, *), atLeast: long = 5, wanted: string = "Failure") {\n  T | where status == wanted | summarize failures = count(), accounts = dcount(actor_user) by src_ip | where failures >= atLeast\n};\n';
+    const queries = {
+      spray: `${failuresBy}failuresBy(Authentication) | order by failures desc`,
+      named: `${failuresBy}failuresBy(atLeast = 2, T = Authentication | where src_ip == "203.0.113.77")`,
+      mixed: `${failuresBy}failuresBy(Authentication | where src_ip == "203.0.113.77", wanted = "Success", atLeast = 1)`,
+    };
+    const rowsOf = async (token: string) =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries(queries).map(async ([name, q]) => [name, (await hunt(q, token)).rows]),
+        ),
+      );
+    expect(await rowsOf(analystE)).toEqual({
+      spray: [],
+      named: [{ src_ip: "203.0.113.77", failures: 2, accounts: 1 }],
+      mixed: [{ src_ip: "203.0.113.77", failures: 1, accounts: 1 }],
+    });
+    const ofA = await rowsOf(t.analyst);
+    expect(JSON.stringify(ofA)).not.toContain("only-e");
+    expect(ofA.spray).toEqual(SPRAY_ROWS);
+    expect(ofA.named).toEqual([{ src_ip: "203.0.113.77", failures: 15, accounts: 2 }]);
+    // The spray source's successes (a function with `wanted = "Success"`), as the query written out finds them.
+    expect(ofA.mixed).toEqual([{ src_ip: "203.0.113.77", failures: 3, accounts: 2 }]);
+    const written = await hunt(
+      'Authentication | where src_ip == "203.0.113.77" and status == "Success" | summarize failures = count(), accounts = dcount(actor_user) by src_ip',
+    );
+    expect(written.rows).toEqual(ofA.mixed);
+
+    // A misnamed argument, a parameter given twice, a required one left out and a table without a declared column
+    // are refused with their position.
+    const refusals = {
+      unknown: `${failuresBy}failuresBy(Authentication, atleast = 2)`,
+      twice: `${failuresBy}failuresBy(Authentication, atLeast = 2, atLeast = 3)`,
+      missing: `${failuresBy}failuresBy(atLeast = 2)`,
+      positional: `${failuresBy}failuresBy(atLeast = 2, Authentication)`,
+      column: `${failuresBy}failuresBy(T = Authentication | project src_ip, actor_user)`,
+    };
+    const answers: Record<string, unknown> = {};
+    for (const [name, query] of Object.entries(refusals)) {
+      const res = await platform.request(RunHuntDocument, { query, ...DAY }, t.analyst);
+      expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
+      answers[name] = [problems(res)[0], res.errors![0].extensions!.position];
+    }
+    expect(answers).toEqual({
+      unknown: [
+        "query: line 4, column 28: `failuresBy` has no parameter `atleast` (its parameters: T, atLeast, wanted)",
+        { line: 4, column: 28 },
+      ],
+      twice: [
+        "query: line 4, column 41: `atLeast` of `failuresBy` is given twice: named twice",
+        { line: 4, column: 41 },
+      ],
+      missing: [
+        'query: line 4, column 1: the call of `failuresBy` leaves out `T`, which has no default value: `failuresBy` takes 1 to 3 arguments (T: (src_ip: string, status: string, *), atLeast: long = 5, wanted: string = "Failure")',
+        { line: 4, column: 1 },
+      ],
+      positional: [
+        "query: line 4, column 25: an argument given by position cannot follow a named one in a call of `failuresBy`: name this one too",
+        { line: 4, column: 25 },
+      ],
+      column: [
+        "query: line 4, column 16: the argument `T` of `failuresBy` (`T: (src_ip: string, status: string, *)`) has no column `status` (its columns: src_ip, actor_user)",
+        { line: 4, column: 16 },
+      ],
+    });
+  });
+
+  it("expands several columns at once and leaves out the tables `union isfuzzy=true` cannot find, saying so", async () => {
+    const zipped = await hunt(
+      'Authentication | take 1 | extend a = dynamic([1, 2, 3]), b = dynamic(["x", "y"]) | mv-expand with_itemindex=i a to typeof(long), b to typeof(string) | project i, a, b | order by i asc',
+    );
+    expect(zipped.rows).toEqual([
+      { i: 0, a: 1, b: "x" },
+      { i: 1, a: 2, b: "y" },
+      { i: 2, a: 3, b: null },
+    ]);
+    expect(zipped.warnings).toEqual([]);
+    // A Sentinel hunt naming tables Rampart does not have: the ones it has answer, each the caller's tenant's own.
+    const query =
+      "union isfuzzy=true withsource=T SigninLogs, Authentication, (AADNonInteractiveUserSignInLogs | where ResultType != 0), ProcessActivity\n| summarize n = count() by T | order by T asc";
+    const [ofA, ofB] = [await hunt(query), await hunt(query, t.analystB)];
+    const counts = async (table: string, token: string) =>
+      ((await hunt(`${table} | count`, token)).rows[0] as { Count: number }).Count;
+    expect(ofA.rows).toEqual([
+      { T: "Authentication", n: await counts("Authentication", t.analyst) },
+      { T: "ProcessActivity", n: await counts("ProcessActivity", t.analyst) },
+    ]);
+    expect(ofB.rows).toEqual(
+      [
+        { T: "Authentication", n: await counts("Authentication", t.analystB) },
+        { T: "ProcessActivity", n: await counts("ProcessActivity", t.analystB) },
+      ].filter((row) => row.n > 0),
+    );
+    expect(ofA.warnings).toEqual([
+      "line 1, column 33: `union isfuzzy=true` left out the unknown table `SigninLogs`",
+      "line 1, column 61: `union isfuzzy=true` left out the unknown table `AADNonInteractiveUserSignInLogs`",
+    ]);
+    // Piped into, a union whose tables all are missing leaves the rows it was given; with no table at all, the hunt is
+    // refused at the union's position.
+    const piped = await platform.request(
+      RunHuntDocument,
+      { query: "Events\n| union isfuzzy=true SigninLogs\n| count", ...DAY },
+      t.analyst,
+    );
+    expect(ok(piped).runHunt.rows).toEqual([{ Count: await counts("Events", t.analyst) }]);
+    expect(ok(piped).runHunt.warnings).toEqual([
+      "line 2, column 22: `union isfuzzy=true` left out the unknown table `SigninLogs`",
+    ]);
+    const nothing = await platform.request(
+      RunHuntDocument,
+      { query: "union isfuzzy=true SigninLogs, (SecurityEvent | take 1)", ...DAY },
+      t.analyst,
+    );
+    expect(problems(nothing)).toEqual([
+      "query: line 1, column 1: no table of `union isfuzzy=true` exists (the unknown table `SigninLogs`, the unknown table `SecurityEvent`)",
+    ]);
+    expect(nothing.errors![0].extensions!.position).toEqual({ line: 1, column: 1 });
+  });
 });

@@ -53,6 +53,8 @@ export interface HuntOutcome {
   columns: KqlColumn[];
   rows: Array<Record<string, unknown>>;
   truncated: boolean;
+  /** The tables a `union isfuzzy=true` left out (CompiledHunt.warnings). */
+  warnings: string[];
   durationMs: number;
   from: Date;
   to: Date;
@@ -275,6 +277,7 @@ export async function runHunt(
       columns: columns.map(({ name, type }) => ({ name, type })),
       rows,
       truncated,
+      warnings: compiled.warnings,
       durationMs,
       ...window,
     };

@@ -54,6 +54,7 @@ export function huntResult(outcome: HuntOutcome): HuntResult {
     ),
     rows: outcome.rows,
     truncated: outcome.truncated,
+    warnings: outcome.warnings,
     stats: Object.assign(new HuntStats(), {
       rowCount: outcome.rows.length,
       durationMs: outcome.durationMs,

@@ -66,6 +66,12 @@ export class HuntResult {
   })
   truncated: boolean;
 
+  @Field(() => [String], {
+    description:
+      "What the hunt left out, as Kusto's query status warns: each table a `union isfuzzy=true` skipped because it does not exist, with its position.",
+  })
+  warnings: string[];
+
   @Field(() => HuntStats, { description: "How the hunt ran." })
   stats: HuntStats;
 }

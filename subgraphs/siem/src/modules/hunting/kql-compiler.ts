@@ -30,6 +30,7 @@ import {
   type JoinKind,
   type JsonValue,
   type LetStatement,
+  type Name,
   type NamedExpr,
   type Operator,
   type ParsePart,
@@ -95,6 +96,8 @@ export interface CompiledHunt {
    * before the hunt, so a bad one is refused even when no row would reach it.
    */
   regexes: CompiledRegex[];
+  /** What the hunt left out and why, as Kusto's query status warns: the tables a `union isfuzzy=true` skipped. */
+  warnings: string[];
 }
 
 /** Limits the compiler enforces on what a query asks for. */
@@ -428,7 +431,9 @@ const noLets = (): Lets => ({
 function signature(param: FunctionParam): string {
   if (param.kind === "scalar")
     return `${param.name}: ${param.type}${param.default ? ` = ${param.default.text}` : ""}`;
-  const columns = param.columns?.map((c) => `${c.name}: ${c.type}`).join(", ") ?? "*";
+  const columns = param.columns
+    ? [...param.columns.map((c) => `${c.name}: ${c.type}`), ...(param.star ? ["*"] : [])].join(", ")
+    : "*";
   return `${param.name}: (${columns})`;
 }
 
@@ -596,6 +601,8 @@ export function watchlistAliasesOf(query: Query): string[] {
         op.tables.forEach(source);
         break;
       case "mv-expand":
+        op.items.forEach((item) => visit(item.expr));
+        break;
       case "parse":
         visit(op.expr);
         break;
@@ -622,6 +629,7 @@ export function watchlistAliasesOf(query: Query): string[] {
 class Compiler {
   readonly params: unknown[];
   readonly regexes: CompiledRegex[] = [];
+  readonly warnings = new Set<string>();
   private aliases = 0;
   private subqueries = 0;
   /** The parameter of `now()`, once a query uses it (Postgres refuses a parameter no statement types). */
@@ -694,6 +702,7 @@ class Compiler {
       ...compactParams(sql, this.params),
       columns: visible.map(({ name, type, alias }) => ({ name, type, alias })),
       regexes: this.regexes,
+      warnings: [...this.warnings],
     };
   }
 
@@ -713,6 +722,7 @@ class Compiler {
       const checker = new Compiler(this.options, this.lets);
       checker.depth = this.depth;
       checker.expr(statement.value.expr, LET_SCOPE);
+      checker.warnings.forEach((warning) => this.warnings.add(warning));
       this.lets.scalars.set(name, statement.value.expr);
       return;
     }
@@ -848,39 +858,77 @@ class Compiler {
   // -- `let` functions: inlined where they are called -------------------------------------------------------
 
   /**
-   * Binds a call's arguments to the function's parameters, checking their number and types; an omitted argument
-   * takes its parameter's default value. Each scalar argument is compiled once, in the caller's scope; the body uses
-   * that SQL wherever it names the parameter, and each such use costs what the argument cost (so functions calling
-   * functions cannot grow the SQL exponentially). Each tabular argument is compiled once too, as a common table
-   * expression the body reads (with its own tenant and time filters, like any table read).
+   * Binds a call's arguments to the function's parameters, checking their number, names and types; an omitted
+   * argument takes its parameter's default value. As in Kusto, arguments are given in order, then by name in any
+   * order (`f(1, n = 3)`, `f(n = 3, a = 1)`); each parameter once, and each without a default value given. Each
+   * scalar argument is compiled once, in the caller's scope; the body uses that SQL wherever it names the parameter,
+   * and each such use costs what the argument cost (so functions calling functions cannot grow the SQL
+   * exponentially). Each tabular argument is compiled once too, as a common table expression the body reads (with its
+   * own tenant and time filters, like any table read).
    */
-  private bind(fn: LetFunction, args: Expr[], scope: Scope, pos: Position): Bound {
+  private bind(
+    fn: LetFunction,
+    call: { args: Expr[]; names?: Array<Name | null> },
+    scope: Scope,
+    pos: Position,
+  ): Bound {
+    const { args, names } = call;
     const required = fn.params.filter((p) => p.kind === "tabular" || !p.default).length;
-    if (args.length < required || args.length > fn.params.length) {
+    const takes = () => {
       const n = fn.params.length;
       const count = required === n ? `${n} argument${n === 1 ? "" : "s"}` : `${required} to ${n} arguments`;
-      fail(`\`${fn.name}\` takes ${count} (${fn.params.map(signature).join(", ")}), got ${args.length}`, pos);
-    }
-    const bound: Bound = { values: new Map(), tables: new Map() };
-    fn.params.forEach((param, i) => {
-      const arg = args[i];
-      if (param.kind === "tabular") {
-        bound.tables.set(param.name, this.tableArgument(fn, param, i, arg));
+      return `\`${fn.name}\` takes ${count} (${fn.params.map(signature).join(", ")})`;
+    };
+    if (!names && (args.length < required || args.length > fn.params.length))
+      fail(`${takes()}, got ${args.length}`, pos);
+    // Each parameter's argument and how the call gives it: by position (its number) or by name.
+    const given = new Map<string, { arg: Expr; label: string; named: boolean }>();
+    args.forEach((arg, k) => {
+      const name = names?.[k];
+      if (!name) {
+        if (k >= fn.params.length) fail(`${takes()}, got ${k + 1} by position`, arg.pos);
+        given.set(fn.params[k].name, { arg, label: `argument ${k + 1}`, named: false });
         return;
       }
-      const given = arg ?? param.default!.expr;
+      if (!fn.params.some((p) => p.name === name.name))
+        fail(
+          `\`${fn.name}\` has no parameter \`${name.name}\` (${fn.params.map(signature).join(", ") || "it takes none"})`,
+          name.pos,
+        );
+      const before = given.get(name.name);
+      if (before)
+        fail(
+          `\`${name.name}\` of \`${fn.name}\` is given twice: ${before.named ? "named twice" : `by position (${before.label}) and by name`}`,
+          name.pos,
+        );
+      given.set(name.name, { arg, label: `the argument \`${name.name}\``, named: true });
+    });
+    const missing = fn.params.filter((p) => !given.has(p.name) && (p.kind === "tabular" || !p.default));
+    if (missing.length)
+      fail(
+        `the call of \`${fn.name}\` leaves out ${missing.map((p) => `\`${p.name}\``).join(", ")}, which ${missing.length === 1 ? "has" : "have"} no default value: ${takes()}`,
+        pos,
+      );
+    const bound: Bound = { values: new Map(), tables: new Map() };
+    fn.params.forEach((param) => {
+      const { arg, label } = given.get(param.name) ?? { arg: undefined, label: "" };
+      if (param.kind === "tabular") {
+        bound.tables.set(param.name, this.tableArgument(fn, param, label, arg!));
+        return;
+      }
+      const valueExpr = arg ?? param.default!.expr;
       const [expansions, columns] = [this.expansions, this.columnRefs];
-      const value = this.expr(given, arg ? scope : ARGUMENT_SCOPE);
+      const value = this.expr(valueExpr, arg ? scope : ARGUMENT_SCOPE);
       const [cost, rowFree] = [this.expansions - expansions, this.columnRefs === columns];
       const type = PARAMETER_TYPE[param.type];
       let sql = value.sql;
       if (type === "real" && value.type === "long") sql = this.asFloat(value);
       else if (value.type !== type)
         fail(
-          `argument ${i + 1} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
-          given.pos,
+          `${label} of \`${fn.name}\` is \`${param.name}: ${param.type}\`, not a ${value.type}${type === "string" ? " (convert it with tostring(…))" : ""}`,
+          valueExpr.pos,
         );
-      const literal = this.resolved(given, scope);
+      const literal = this.resolved(valueExpr, scope);
       bound.values.set(param.name, {
         type,
         sql,
@@ -900,14 +948,11 @@ class Compiler {
   private tableArgument(
     fn: LetFunction,
     param: Extract<FunctionParam, { kind: "tabular" }>,
-    index: number,
+    label: string,
     arg: Expr,
   ): LetTable {
     if (arg.kind !== "table")
-      return fail(
-        `argument ${index + 1} of \`${fn.name}\` is \`${signature(param)}\`: pass a table`,
-        arg.pos,
-      );
+      return fail(`${label} of \`${fn.name}\` is \`${signature(param)}\`: pass a table`, arg.pos);
     // The argument's own columns are not the caller's row.
     const columns = this.columnRefs;
     let rel = this.pipeline(arg.query);
@@ -915,7 +960,7 @@ class Compiler {
     for (const declared of param.columns ?? []) {
       const column = rel.cols.find((c) => !c.hidden && c.name === declared.name);
       const type = PARAMETER_TYPE[declared.type];
-      const where = `argument ${index + 1} of \`${fn.name}\` (\`${signature(param)}\`)`;
+      const where = `${label} of \`${fn.name}\` (\`${signature(param)}\`)`;
       if (!column)
         fail(
           `${where} has no column \`${declared.name}\` (its columns: ${this.columnList(rel.cols)})`,
@@ -974,7 +1019,7 @@ class Compiler {
     }
     if (fn.body.kind !== "tabular") return fail(`\`${call.name}\` returns a value, not a table`, call.pos);
     const query = fn.body.query;
-    const bound = this.bind(fn, call.args, ARGUMENT_SCOPE, call.pos);
+    const bound = this.bind(fn, call, ARGUMENT_SCOPE, call.pos);
     const rel = this.inline(fn, bound, call.pos, () => this.pipeline(query));
     return { ...rel, label: call.name };
   }
@@ -987,7 +1032,7 @@ class Compiler {
         call.pos,
       );
     const expr = fn.body.expr;
-    const bound = this.bind(fn, call.args, scope, call.pos);
+    const bound = this.bind(fn, call, scope, call.pos);
     const body: Scope = {
       sub: "",
       cols: [],
@@ -1502,13 +1547,28 @@ class Compiler {
   private union(input: Relation | null, spec: UnionSpec, pos: Position): Relation {
     const tables: Array<{ rel: Relation; label: string }> = [];
     if (input) tables.push({ rel: input, label: input.label ?? "union_arg0" });
-    for (const source of spec.tables) {
+    const missing: Source[] = [];
+    spec.tables.forEach((source, i) => {
+      // `isfuzzy=true`: a table that does not exist is left out, as Kusto leaves out what it cannot resolve.
+      if (spec.fuzzy && !this.resolves(source)) {
+        missing.push(source);
+        return;
+      }
       const rel = this.source(source);
       tables.push({
         rel,
-        label: source.kind === "subquery" ? `union_arg${tables.length}` : (rel.label ?? ""),
+        label: source.kind === "subquery" ? `union_arg${i + (input ? 1 : 0)}` : (rel.label ?? ""),
       });
-    }
+    });
+    if (tables.length === 0)
+      fail(
+        `no table of \`union isfuzzy=true\` exists (${missing.map((m) => this.describe(m)).join(", ")})`,
+        pos,
+      );
+    for (const source of missing)
+      this.warnings.add(
+        `line ${source.pos.line}, column ${source.pos.column}: \`union isfuzzy=true\` left out ${this.describe(source)}`,
+      );
     let merged: Array<{ name: string; type: KqlType }> = [];
     for (const { rel } of tables)
       for (const c of rel.cols)
@@ -1549,63 +1609,97 @@ class Compiler {
   }
 
   /**
+   * Whether a table of a `union` exists: a table, a tabular `let`, a function, a watchlist of the tenant, or a query
+   * starting with one (a `union` in it decides for itself). A name that exists but is no table (a scalar `let`) is
+   * still refused where it is read.
+   */
+  private resolves(source: Source): boolean {
+    switch (source.kind) {
+      case "subquery":
+        return this.resolves(source.query.source);
+      case "union":
+        return true;
+      case "watchlist":
+        return this.options.watchlists.has(source.alias.toLowerCase());
+      case "call":
+        return this.lets.functions.has(source.name);
+      case "table":
+        return (
+          source.name === "Events" ||
+          CLASS_TABLES.has(source.name) ||
+          this.lets.tables.has(source.name) ||
+          this.lets.scalars.has(source.name) ||
+          this.lets.params.has(source.name) ||
+          this.lets.functions.has(source.name)
+        );
+    }
+  }
+
+  /** What a table of a `union` that does not exist names: `table \`X\``, `function \`f\``, `watchlist 'w'`. */
+  private describe(source: Source): string {
+    switch (source.kind) {
+      case "subquery":
+        return this.describe(source.query.source);
+      case "watchlist":
+        return `the unknown watchlist \`${source.alias}\``;
+      case "call":
+        return `the unknown function \`${source.name}\``;
+      case "table":
+        return `the unknown table \`${source.name}\``;
+      default:
+        return "a table";
+    }
+  }
+
+  /**
    * `mv-expand`: a row per element of an array (per key of a property bag, as `{key: value}`); a null or scalar
-   * value gives one row holding it and an empty array or bag none, as in Kusto. The column replaces the one it
-   * expands, or is added under its `name =`.
+   * value gives one row holding it and an empty array or bag none, as in Kusto. Several values are expanded in
+   * parallel, as Kusto zips them: as many rows as the longest has elements, the shorter ones null past their end. Each
+   * column replaces the one it expands, or is added under its `name =`.
    */
   private mvExpand(rel: Relation, op: Extract<Operator, { kind: "mv-expand" }>): Relation {
     const s = this.sub();
     const m = this.sub();
-    const value = this.expr(op.expr, { sub: s, cols: rel.cols });
-    if (value.type !== "dynamic")
-      fail(`\`mv-expand\` expands dynamic values (arrays, property bags), not a ${value.type}`, op.expr.pos);
-    const name = op.name?.name ?? autoName(op.expr);
-    if (name === null) fail("name the expanded column: `mv-expand name = expression`", op.expr.pos);
-    const v = value.sql;
-    const element = `${m}.value`;
-    let typed: Typed = { sql: element, type: "dynamic" };
-    const isA = (json: string) => `jsonb_typeof(${element}) = '${json}'`;
-    switch (op.toType?.name) {
-      case undefined:
-        break;
-      case "string":
-        typed = { sql: `(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`, type: "string" };
-        break;
-      case "long":
-      case "int":
-        typed = {
-          sql: `(CASE WHEN ${isA("number")} AND (${element})::numeric = trunc((${element})::numeric) AND abs((${element})::numeric) < 9.2e18 THEN (${element})::numeric::bigint END)`,
-          type: "long",
-        };
-        break;
-      case "real":
-      case "double":
-        typed = { sql: `(CASE WHEN ${isA("number")} THEN (${element})::float8 END)`, type: "real" };
-        break;
-      case "bool":
-      case "boolean":
-        typed = { sql: `(CASE WHEN ${isA("boolean")} THEN (${element})::boolean END)`, type: "bool" };
-        break;
-      case "datetime":
-        typed = {
-          sql: this.datetimeOfText(`(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`),
-          type: "datetime",
-        };
-        break;
-      default:
-        fail(`\`mv-expand\` casts to string, long, real, bool or datetime`, op.toType!.pos);
-    }
-    const alias = this.alias();
-    const column: Col = { name: name!, type: typed.type, alias };
     const cols = [...rel.cols];
-    const index = cols.findIndex((c) => !c.hidden && c.name === name);
-    if (index >= 0) {
-      cols.splice(index, 1, column);
-      cols.push({ ...rel.cols[index], hidden: true });
-    } else {
-      cols.push(column);
-    }
-    const select = [this.pass(rel, s), `${typed.sql} AS ${alias}`];
+    const select = [this.pass(rel, s)];
+    const arrays: string[] = [];
+    const names = new Set<string>();
+    op.items.forEach((item, i) => {
+      const value = this.expr(item.expr, { sub: s, cols: rel.cols });
+      if (value.type !== "dynamic")
+        fail(
+          `\`mv-expand\` expands dynamic values (arrays, property bags), not a ${value.type}`,
+          item.expr.pos,
+        );
+      const name = item.name?.name ?? autoName(item.expr);
+      if (name === null)
+        return fail("name the expanded column: `mv-expand name = expression`", item.expr.pos);
+      if (names.has(name))
+        fail(
+          `\`mv-expand\` makes two columns named \`${name}\`: name one (\`other = …\`)`,
+          item.name?.pos ?? item.expr.pos,
+        );
+      names.add(name);
+      const v = value.sql;
+      const isA = (json: string, x: string) => `jsonb_typeof(${x}) = '${json}'`;
+      // The elements as one array, which ROWS FROM zips with the others': a bag's keys as one-key bags, a null or
+      // scalar value as itself (SQL null stays null), an empty array or bag as no element.
+      arrays.push(
+        `jsonb_array_elements(CASE WHEN ${isA("array", v)} THEN ${v} WHEN ${isA("object", v)} THEN (SELECT jsonb_agg(jsonb_build_object(x.key, x.value) ORDER BY x.ord) FROM jsonb_each(${v}) WITH ORDINALITY AS x(key, value, ord)) ELSE jsonb_build_array(${v}) END)`,
+      );
+      const element = `(CASE WHEN jsonb_typeof(${v}) IN ('array', 'object') THEN ${m}.e${i} WHEN ${m}.ord = 1 THEN ${v} END)`;
+      const typed = this.elementAs(element, item.toType);
+      const alias = this.alias();
+      const column: Col = { name, type: typed.type, alias };
+      const index = cols.findIndex((c) => !c.hidden && c.name === name);
+      if (index >= 0) {
+        cols.push({ ...cols[index], hidden: true });
+        cols.splice(index, 1, column);
+      } else {
+        cols.push(column);
+      }
+      select.push(`${typed.sql} AS ${alias}`);
+    });
     if (op.itemIndex) {
       if (cols.some((c) => !c.hidden && c.name === op.itemIndex!.name))
         fail(`a column named \`${op.itemIndex.name}\` exists already`, op.itemIndex.pos);
@@ -1613,16 +1707,43 @@ class Compiler {
       cols.push({ name: op.itemIndex.name, type: "long", alias: indexAlias });
       select.push(`(${m}.ord - 1) AS ${indexAlias}`);
     }
-    const elements =
-      `SELECT x.value, x.ord FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${v}) = 'array' THEN ${v} END) WITH ORDINALITY AS x(value, ord)` +
-      ` UNION ALL SELECT jsonb_build_object(x.key, x.value), x.ord FROM jsonb_each(CASE WHEN jsonb_typeof(${v}) = 'object' THEN ${v} END) WITH ORDINALITY AS x(key, value, ord)` +
-      ` UNION ALL SELECT ${v}, 1::bigint WHERE ${v} IS NULL OR jsonb_typeof(${v}) NOT IN ('array', 'object')`;
+    const elements = op.items.map((_, i) => `e${i}`).join(", ");
     const limit = op.limit === undefined ? "" : ` WHERE ${m}.ord <= ${this.param(op.limit, "bigint")}`;
     return this.trim({
-      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL (${elements}) AS ${m}(value, ord)${limit}`,
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL ROWS FROM (${arrays.join(", ")}) WITH ORDINALITY AS ${m}(${elements}, ord)${limit}`,
       cols,
       order: rel.order,
     });
+  }
+
+  /** An expanded element (jsonb) as `to typeof(type)` says: elements of another type are null. */
+  private elementAs(element: string, toType: Name | undefined): Typed {
+    const isA = (json: string) => `jsonb_typeof(${element}) = '${json}'`;
+    switch (toType?.name) {
+      case undefined:
+        return { sql: element, type: "dynamic" };
+      case "string":
+        return { sql: `(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`, type: "string" };
+      case "long":
+      case "int":
+        return {
+          sql: `(CASE WHEN ${isA("number")} AND (${element})::numeric = trunc((${element})::numeric) AND abs((${element})::numeric) < 9.2e18 THEN (${element})::numeric::bigint END)`,
+          type: "long",
+        };
+      case "real":
+      case "double":
+        return { sql: `(CASE WHEN ${isA("number")} THEN (${element})::float8 END)`, type: "real" };
+      case "bool":
+      case "boolean":
+        return { sql: `(CASE WHEN ${isA("boolean")} THEN (${element})::boolean END)`, type: "bool" };
+      case "datetime":
+        return {
+          sql: this.datetimeOfText(`(CASE WHEN ${isA("string")} THEN ${element} #>> '{}' END)`),
+          type: "datetime",
+        };
+      default:
+        return fail(`\`mv-expand\` casts to string, long, real, bool or datetime`, toType!.pos);
+    }
   }
 
   /**

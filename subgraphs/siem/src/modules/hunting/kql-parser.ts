@@ -77,7 +77,11 @@ export type Expr =
   | { kind: "column"; name: string; pos: Position }
   /** Member access into a dynamic value: `attributes.process.name`, `attributes["a-b"]`, `list[0]`. */
   | { kind: "member"; target: Expr; path: string[]; pos: Position }
-  | { kind: "call"; name: string; args: Expr[]; pos: Position }
+  /**
+   * A call. `names` is there when some arguments are named (`f(1, n = 3)`, only for `let` functions): one entry per
+   * argument, the name and where it is, or null for an argument given by position (they all come first).
+   */
+  | { kind: "call"; name: string; args: Expr[]; names?: Array<Name | null>; pos: Position }
   | { kind: "unary"; op: "-"; operand: Expr; pos: Position }
   | { kind: "binary"; op: string; left: Expr; right: Expr; pos: Position }
   | {
@@ -150,10 +154,15 @@ export interface JoinKey {
   right: Name;
 }
 
-/** `union [kind=inner|outer] [withsource=Name] a, b…` (as the query's table, or `| union b…` after one). */
+/**
+ * `union [kind=inner|outer] [withsource=Name] [isfuzzy=true|false] a, b…` (as the query's table, or `| union b…` after
+ * one).
+ */
 export interface UnionSpec {
   /** `kind=inner`: only the columns every table has (the default, outer, keeps them all). */
   inner?: boolean;
+  /** `isfuzzy=true`: a table that does not exist is left out (with a warning) rather than refused. */
+  fuzzy?: boolean;
   /** The column that names each row's table. */
   withSource?: Name;
   tables: Source[];
@@ -164,6 +173,15 @@ export type ParsePart =
   | { kind: "any"; pos: Position }
   | { kind: "text"; value: string; pos: Position }
   | { kind: "column"; name: string; type: string; pos: Position };
+
+/** One value of `mv-expand`: `[name =] expr [to typeof(type)]`. */
+export interface MvExpandItem {
+  /** `name = expr`; without a name, `expr` is a column (or member path) and keeps its name. */
+  name?: Name;
+  expr: Expr;
+  /** `to typeof(type)`: the elements' type (others become null); dynamic without it. */
+  toType?: Name;
+}
 
 /** One `| operator` stage. */
 export type Operator =
@@ -192,11 +210,8 @@ export type Operator =
   | ({ kind: "union"; pos: Position } & UnionSpec)
   | {
       kind: "mv-expand";
-      /** `name = expr`; without a name, `expr` is a column (or member path) and keeps its name. */
-      name?: Name;
-      expr: Expr;
-      /** `to typeof(type)`: the elements' type (others become null); dynamic without it. */
-      toType?: Name;
+      /** The values expanded, in parallel (zipped, as in Kusto): at least one. */
+      items: MvExpandItem[];
       /** `with_itemindex=Name`: a column holding each element's index (from 0). */
       itemIndex?: Name;
       /** `limit N`: at most N rows from one row. */
@@ -221,8 +236,8 @@ export type Source =
   | WatchlistRef
   | { kind: "subquery"; query: Pipeline; pos: Position }
   | ({ kind: "union"; pos: Position } & UnionSpec)
-  /** A call of a tabular `let` function: `failuresFrom("203.0.113.7")`. */
-  | { kind: "call"; name: string; args: Expr[]; pos: Position };
+  /** A call of a tabular `let` function: `failuresFrom("203.0.113.7")`, `failuresFrom(n = 3, ip = "…")`. */
+  | { kind: "call"; name: string; args: Expr[]; names?: Array<Name | null>; pos: Position };
 
 /** A tabular expression: a source and its `| operator` stages. */
 export interface Pipeline {
@@ -239,7 +254,8 @@ export interface ColumnDecl {
 
 /**
  * A parameter of a `let` function: a value, `name: type [= constant]` (the types `parse` takes, plus timespan and
- * dynamic), or a table, `name: (*)` (any) or `name: (column: type, …)` (one with at least those columns).
+ * dynamic), or a table, `name: (*)` (any) or `name: (column: type, …)` (one with at least those columns), which may
+ * end with `*` (`name: (column: type, *)`: the same, saying that other columns pass through).
  */
 export type FunctionParam =
   | {
@@ -250,7 +266,15 @@ export type FunctionParam =
       default?: { expr: Expr; text: string };
       pos: Position;
     }
-  | { kind: "tabular"; name: string; columns: ColumnDecl[] | null; pos: Position };
+  | {
+      kind: "tabular";
+      name: string;
+      /** The columns the argument must have; null for `(*)`. */
+      columns: ColumnDecl[] | null;
+      /** Written with a last `*` after the columns: `(ip: string, *)`. */
+      star?: boolean;
+      pos: Position;
+    };
 
 /**
  * `let name = value;`: a scalar (a value) or tabular (a query, `materialize(query)`) name, or a function
@@ -803,8 +827,7 @@ class Parser {
     this.expectPunct(":", `after the parameter \`${param.text}\``);
     if (this.isPunct("(")) {
       this.advance();
-      const columns = this.isPunct("*") ? null : this.list(() => this.columnDecl());
-      if (columns === null) this.advance();
+      const { columns, star } = this.tableSchema(param.text);
       this.expectPunct(")", `to close the columns of \`${param.text}\``);
       if (this.isPunct("=")) this.fail("a tabular parameter takes no default value");
       const scalar = before.find((p) => p.kind === "scalar");
@@ -815,7 +838,7 @@ class Parser {
         );
       if (columns && new Set(columns.map((c) => c.name)).size < columns.length)
         this.fail(`a column appears twice in the columns of \`${param.text}\``, param.pos);
-      return { kind: "tabular", name: param.text, columns, pos: param.pos };
+      return { kind: "tabular", name: param.text, columns, ...(star ? { star } : {}), pos: param.pos };
     }
     const type = this.parameterType();
     if (!this.isPunct("=")) {
@@ -843,10 +866,35 @@ class Parser {
     return type.text;
   }
 
+  /**
+   * What a tabular parameter `param` requires, inside its parentheses: `*` (any table: no columns), or the columns it
+   * needs, `column: type, …`, which may end with `, *` (other columns pass through, as they do without it).
+   */
+  private tableSchema(param: string): { columns: ColumnDecl[] | null; star: boolean } {
+    if (this.isPunct("*")) {
+      if (this.isPunct(",", this.peek()))
+        this.fail(`\`*\` comes after the columns of \`${param}\`: (column: type, …, *)`);
+      this.advance();
+      return { columns: null, star: false };
+    }
+    const columns = [this.columnDecl()];
+    while (this.isPunct(",")) {
+      const comma = this.advance();
+      if (this.isPunct("*")) {
+        this.advance();
+        if (this.isPunct(","))
+          this.fail(`\`*\` comes after the columns of \`${param}\`: (column: type, …, *)`);
+        return { columns, star: true };
+      }
+      if (columns.length >= KQL_LIMITS.maxItems)
+        this.fail(`a tabular parameter lists at most ${KQL_LIMITS.maxItems} columns`, comma.pos);
+      columns.push(this.columnDecl());
+    }
+    return { columns, star: false };
+  }
+
   /** `column: type` in the columns of a tabular parameter. */
   private columnDecl(): ColumnDecl {
-    if (this.isPunct("*"))
-      this.fail("a tabular parameter is `(*)` (any table) or lists the columns it needs, not both");
     const { name, pos } = this.columnName();
     this.expectPunct(":", `after the column \`${name}\``);
     return { name, type: this.parameterType(), pos };
@@ -935,10 +983,11 @@ class Parser {
     return { kind: "table", name: token.text, pos: token.pos };
   }
 
-  /** After `union`: `[kind=inner|outer] [withsource=Name] table, table…`. */
+  /** After `union`: `[kind=inner|outer] [withsource=Name] [isfuzzy=true|false] table, table…` (options in any order). */
   private unionSpec(): UnionSpec {
     let withSource: Name | undefined;
     let inner = false;
+    let fuzzy = false;
     for (;;) {
       if (this.isWord("kind") && this.isPunct("=", this.peek())) {
         this.advance();
@@ -950,6 +999,12 @@ class Parser {
         this.advance();
         this.advance();
         withSource = this.columnName();
+      } else if (this.isWord("isfuzzy") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        if (!this.isWord("true") && !this.isWord("false"))
+          this.fail(`\`isfuzzy=\` takes true or false, found ${shown(this.token)}`);
+        fuzzy = this.advance().text === "true";
       } else {
         break;
       }
@@ -957,7 +1012,7 @@ class Parser {
     const tables = this.list(() =>
       this.tableOperand(`\`union\` takes tables, \`let\` names or (queries), found ${shown(this.token)}`),
     );
-    return { inner, withSource, tables };
+    return { inner, withSource, ...(fuzzy ? { fuzzy } : {}), tables };
   }
 
   private watchlistRef(): WatchlistRef {
@@ -1133,7 +1188,10 @@ class Parser {
       : { left: second.name, right: first.name };
   }
 
-  /** `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)] [limit N]`. */
+  /**
+   * `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)], … [limit N]`: several values are expanded in
+   * parallel.
+   */
   private mvExpand(pos: Position): Operator {
     const kind = this.kindWord();
     if (kind)
@@ -1144,17 +1202,19 @@ class Parser {
       this.advance();
       itemIndex = this.columnName();
     }
-    const item = this.namedExpr(false);
-    if (this.isPunct(","))
-      this.fail("`mv-expand` expands one column: expand another with a second `mv-expand`");
-    let toType: Name | undefined;
-    if (this.isWord("to")) {
-      this.advance();
-      this.expectWord("typeof", "after `to`");
-      this.expectPunct("(", "after `typeof`");
-      toType = this.typeName();
-      this.expectPunct(")", "after the type");
-    }
+    const items = this.list((): MvExpandItem => {
+      const item = this.namedExpr(false);
+      let toType: Name | undefined;
+      if (this.isWord("to")) {
+        this.advance();
+        this.expectWord("typeof", "after `to`");
+        this.expectPunct("(", "after `typeof`");
+        toType = this.typeName();
+        this.expectPunct(")", "after the type");
+      }
+      const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
+      return { name, expr: item.expr, toType };
+    });
     let limit: number | undefined;
     if (this.isWord("limit")) {
       this.advance();
@@ -1164,8 +1224,7 @@ class Parser {
       this.advance();
       limit = count.value as number;
     }
-    const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
-    return { kind: "mv-expand", name, expr: item.expr, toType, itemIndex, limit, pos };
+    return { kind: "mv-expand", items, itemIndex, limit, pos };
   }
 
   private typeName(): Name {
@@ -1666,21 +1725,31 @@ class Parser {
     }
   }
 
-  /** `name(arg, …)`; the argument of a `let` function's tabular parameter is a query. */
+  /**
+   * `name(arg, …)`; the argument of a `let` function's tabular parameter is a query. A `let` function's arguments may
+   * be named, `f(1, n = 3)` or `f(n = 3, a = 1)`, as in Kusto: in any order, after those given by position.
+   */
   private call(): Extract<Expr, { kind: "call" }> {
     const name = this.advance();
-    const params = this.functions.get(name.text) ?? [];
+    const params = this.functions.get(name.text);
     this.enter(name.pos);
     try {
       this.expectPunct("(", `after \`${name.text}\``);
       const args: Expr[] = [];
+      const names: Array<Name | null> = [];
       if (!this.isPunct(")")) {
         for (;;) {
           if (args.length >= 64) this.fail("a function takes at most 64 arguments");
-          const param = params[args.length];
+          const label = this.argumentName(name.text, params);
+          const param = label ? params?.find((p) => p.name === label.name) : params?.[args.length];
+          if (!label && names.some((n) => n !== null))
+            this.fail(
+              `an argument given by position cannot follow a named one in a call of \`${name.text}\`: name this one too`,
+            );
           if (param?.kind === "tabular") {
             args.push(this.tableArgument(name.text, param.name));
           } else if (
+            !label &&
             this.isPunct("*") &&
             (this.isPunct(",", this.peek()) || this.isPunct(")", this.peek()))
           ) {
@@ -1688,15 +1757,37 @@ class Parser {
           } else {
             args.push(this.expr());
           }
+          names.push(label);
           if (!this.isPunct(",")) break;
           this.advance();
         }
       }
       this.expectPunct(")", `to close \`${name.text}(\``);
-      return { kind: "call", name: name.text, args, pos: name.pos };
+      const named = names.some((n) => n !== null);
+      return { kind: "call", name: name.text, args, ...(named ? { names } : {}), pos: name.pos };
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * `param =` before an argument of `fn` (whose parameters are `params` when it is a `let` function): the name, after
+   * checking that `fn` has such a parameter; null for an argument given by position.
+   */
+  private argumentName(fn: string, params: FunctionParam[] | undefined): Name | null {
+    const token = this.token;
+    if (token.kind !== "ident" || token.text.startsWith("$") || !this.isPunct("=", this.peek())) return null;
+    if (!params)
+      this.fail(
+        `\`${token.text} = …\`: only functions defined with \`let\` take named arguments (\`${fn}\` takes them in order)`,
+      );
+    if (!params.some((p) => p.name === token.text))
+      this.fail(
+        `\`${fn}\` has no parameter \`${token.text}\` (${params.length ? `its parameters: ${params.map((p) => p.name).join(", ")}` : "it takes none"})`,
+      );
+    this.advance();
+    this.advance();
+    return { name: token.text, pos: token.pos };
   }
 }
 

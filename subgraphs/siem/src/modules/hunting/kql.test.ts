@@ -240,7 +240,24 @@ describe("hunting query errors", () => {
       "Events | mv-expand device",
       "1:20 `mv-expand` expands dynamic values (arrays, property bags), not a string",
     ],
-    ["Events | mv-expand attributes.a, attributes.b", "1:32 `mv-expand` expands one column"],
+    ["Events | mv-expand attributes.a, attributes.b", "no error"],
+    [
+      "Events | mv-expand attributes.a, a = attributes.b, attributes_a = attributes.c",
+      "1:52 `mv-expand` makes two columns named `attributes_a`: name one",
+    ],
+    [
+      "Events | mv-expand a = attributes.a, device",
+      "1:38 `mv-expand` expands dynamic values (arrays, property bags), not a string",
+    ],
+    [
+      "Events | mv-expand a = attributes.a, b = attributes.b to typeof(foo)",
+      "1:65 expected a type (string, long",
+    ],
+    [
+      "Events | mv-expand with_itemindex=a a = attributes.a, b = attributes.b",
+      "1:35 a column named `a` exists already",
+    ],
+    ["Events | mv-expand a = attributes.a, dynamic([1])", "1:38 name the expanded column"],
     ["Events | mv-expand attributes.a to typeof(foo)", "1:43 expected a type (string, long"],
     ["Events | mv-expand dynamic([1])", "1:20 name the expanded column: `mv-expand name = expression`"],
     [
@@ -397,7 +414,86 @@ describe("hunting query errors", () => {
       "1:23 parameters with a default value come last: `s` has none and follows `n`",
     ],
     ["let f = (T: (*) = Events) { T };\nEvents", "1:17 a tabular parameter takes no default value"],
-    ["let f = (T: (x: long, *)) { T };\nEvents", "1:23 a tabular parameter is `(*)` (any table) or lists"],
+    // Named arguments: in any order after those given by position, each parameter once, the required ones given.
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, m = 3)",
+      "2:26 `f` has no parameter `m` (its parameters: a, n)",
+    ],
+    ["let f = () { 1 };\nEvents | extend x = f(m = 3)", "2:23 `f` has no parameter `m` (it takes none)"],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, a = 2)",
+      "2:26 `a` of `f` is given twice: by position (argument 1) and by name",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 1, a = 2, n = 3)",
+      "2:37 `n` of `f` is given twice: named twice",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 3, 1)",
+      "2:30 an argument given by position cannot follow a named one in a call of `f`: name this one too",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 3)",
+      "2:21 the call of `f` leaves out `a`, which has no default value: `f` takes 1 to 2 arguments (a: long, n: long = 5)",
+    ],
+    [
+      "let f = (T: (*), a: long, b: string = 'x') { T };\nf(b = 'y')",
+      "2:1 the call of `f` leaves out `T`, `a`, which have no default value",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(1, 2, 3, n = 4)",
+      "2:29 `f` takes 1 to 2 arguments (a: long, n: long = 5), got 3 by position",
+    ],
+    [
+      "let f = (a: long, n: long = 5) { a + n };\nEvents | extend x = f(n = 'x', a = 1)",
+      "2:27 the argument `n` of `f` is `n: long`, not a string",
+    ],
+    [
+      'Events | extend x = strlen(s = "abc")',
+      "1:28 `s = …`: only functions defined with `let` take named arguments",
+    ],
+    [
+      "Events | summarize n = count(x = 1)",
+      "1:30 `x = …`: only functions defined with `let` take named arguments",
+    ],
+    [
+      "let f = (n: long) { Events | take n };\nf(n = dst_port)",
+      "2:7 unknown name `dst_port`: the arguments of a function in a table's place are values",
+    ],
+    // `union isfuzzy=true` leaves out the tables that do not exist, not the faults of those that do.
+    [
+      "union isfuzzy=true Nope, (Nope2 | take 1), _GetWatchlist('nope'), nofn(1)",
+      "1:1 no table of `union isfuzzy=true` exists (the unknown table `Nope`, the unknown table `Nope2`, the unknown watchlist `nope`, the unknown function `nofn`)",
+    ],
+    ["union isfuzzy=maybe Events", "1:15 `isfuzzy=` takes true or false, found `maybe`"],
+    ["union isfuzzy=false Nope, Events", "1:21 unknown table `Nope`"],
+    ["Events | union Nope", "1:16 unknown table `Nope`"],
+    ["union isfuzzy=true Events, (Events | where nosuch == 1)", "1:44 unknown column `nosuch`"],
+    ["let n = 1;\nunion isfuzzy=true Events, n", "2:28 `n` is a scalar `let` (a value), not a table"],
+    ["Events | union isfuzzy=true Nope", "no error"],
+    // Tabular parameters with columns and `*`: those columns, of those types, and any others.
+    [
+      "let f = (T: (*, x: long)) { T };\nEvents",
+      "1:14 `*` comes after the columns of `T`: (column: type, …, *)",
+    ],
+    ["let f = (T: (x: long, *, y: long)) { T };\nEvents", "1:24 `*` comes after the columns of `T`"],
+    ["let f = (T: (x: long, *, *)) { T };\nEvents", "1:24 `*` comes after the columns of `T`"],
+    [
+      "let f = (T: (src_ip: string, *)) { T };\nf(ProcessActivity | project device)",
+      "2:3 argument 1 of `f` (`T: (src_ip: string, *)`) has no column `src_ip` (its columns: device)",
+    ],
+    [
+      "let f = (T: (device: string, src_port: string, *)) { T };\nf(Events)",
+      "2:3 argument 1 of `f` (`T: (device: string, src_port: string, *)`): its column `src_port` is a long, not a string",
+    ],
+    [
+      "let f = (T: (src_ip: string, *), n: long = 1) { T | take n };\nf(n = 2, T = Events | project device)",
+      "2:14 the argument `T` of `f` (`T: (src_ip: string, *)`) has no column `src_ip` (its columns: device)",
+    ],
+    [
+      "let f = (T: (src_ip: string, *), n: long = 1) { T | take n };\nf(n = 2, T = 1)",
+      "2:14 `T` of `f` is a table: pass a table, a tabular `let` or a (query), found `1`",
+    ],
     ["let f = (T: (x: long, x: real)) { T };\nEvents", "1:10 a column appears twice in the columns of `T`"],
     ["let f = (T: (x: text)) { T };\nEvents", "1:17 expected a type (string, long"],
     [
@@ -568,7 +664,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([13, 8]);
+    expect([queries.length, rows.length]).toEqual([16, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -724,6 +820,16 @@ describe("compiled SQL", () => {
         "let t = _GetWatchlist('vip');\nlet f = (T: (SearchKey: string)) { T | union (NetworkActivity | project SearchKey = src_ip) };\nf(t) | union f(t)",
         3,
       ],
+      // `union isfuzzy=true`: the tables that exist, each with its filters.
+      [
+        "let f = (T: (*)) { T | union isfuzzy=true Nope, (Authentication | take 1) };\nunion isfuzzy=true withsource=S Nope, f(Events), _GetWatchlist('nope'), _GetWatchlist('vip')",
+        3,
+      ],
+      // Named arguments and tabular parameters with `*`: each table argument read with its own filters.
+      [
+        "let f = (T: (src_ip: string, *), n: long = 5, ip: string = 'x') { T | where src_ip != ip | take n };\nf(n = 2, T = Authentication) | union f(Events, ip = 'y') | union f(ip = 'z', T = (NetworkActivity | union _GetWatchlist('vip') | extend src_ip = SearchKey))",
+        4,
+      ],
     ] as const) {
       const { sql } = compileKql(parseKql(query), OPTIONS);
       const tables = sql.match(/FROM (events e|watchlist_items wi) WHERE/g) ?? [];
@@ -734,6 +840,22 @@ describe("compiled SQL", () => {
       expect([tables.length, filtered.length]).toEqual([reads, reads]);
       expect(sql.match(/\bevents\b/g)?.length ?? 0).toBe(sql.match(/FROM events e WHERE/g)?.length ?? 0);
     }
+  });
+
+  it("warns of each table `union isfuzzy=true` leaves out, once however often it is compiled", () => {
+    const { warnings } = compileKql(
+      parseKql(
+        "let f = (n: long) { Events | union isfuzzy=true (Missing | take n), Authentication };\nlet c = toscalar(union isfuzzy=true Events, Gone | count);\nf(1) | union f(2) | union isfuzzy=true _GetWatchlist('nope'), nofn(1) | where c > 0",
+      ),
+      OPTIONS,
+    );
+    expect(warnings).toEqual([
+      "line 2, column 45: `union isfuzzy=true` left out the unknown table `Gone`",
+      "line 1, column 49: `union isfuzzy=true` left out the unknown table `Missing`",
+      "line 3, column 40: `union isfuzzy=true` left out the unknown watchlist `nope`",
+      "line 3, column 63: `union isfuzzy=true` left out the unknown function `nofn`",
+    ]);
+    expect(compileKql(parseKql("union Events, Authentication"), OPTIONS).warnings).toEqual([]);
   });
 
   it("marks a `materialize()` let's common table expression, and numbers only the parameters it uses", () => {
@@ -1261,6 +1383,40 @@ describe("hunts over a seeded event store", () => {
       'Events | where source_event_id == "a1" | mv-expand x = dynamic(["a", 2, "2026-11-20T09:00:00Z"]) to typeof(string) | project x',
       [{ x: "a" }, { x: null }, { x: "2026-11-20T09:00:00Z" }],
     ],
+    // Several columns at once are zipped, as in Kusto: as many rows as the longest, the shorter ones null past their end.
+    [
+      'Events | where source_event_id == "a1" | extend a = dynamic([1, 2, 3]), b = dynamic(["x", "y"]) | mv-expand with_itemindex=i a to typeof(long), b to typeof(string) | project i, a, b | order by i asc',
+      [
+        { i: 0, a: 1, b: "x" },
+        { i: 1, a: 2, b: "y" },
+        { i: 2, a: 3, b: null },
+      ],
+    ],
+    [
+      // A bag expands to one-key bags, a scalar or null value stays one element, an empty array none.
+      'Events | where source_event_id == "a1" | mv-expand with_itemindex=i bag = dynamic({"k1": 1, "k2": 2}), one = dynamic("s"), none = dynamic(null), empty = dynamic([]) | project i, bag, one, none, empty | order by i asc',
+      [
+        { i: 0, bag: { k1: 1 }, one: "s", none: null, empty: null },
+        { i: 1, bag: { k2: 2 }, one: null, none: null, empty: null },
+      ],
+    ],
+    [
+      'Events | where source_event_id in ("a1", "a2") | mv-expand x = dynamic([]), y = dynamic({}) | count',
+      [{ Count: 0 }],
+    ],
+    [
+      // Each value is read from the row before the expansion; `limit` counts the zipped rows.
+      'Events | where source_event_id == "a1" | extend l = dynamic([1, 2, 3]) | mv-expand l, m = l limit 2 | summarize n = count(), s = sum(tolong(l)), lists = dcount(tostring(m))',
+      [{ n: 2, s: 3, lists: 2 }],
+    ],
+    // `union isfuzzy=true`: the tables that exist; the others left out.
+    [
+      "union isfuzzy=true withsource=T Authentication, NoSuchTable, (Nope | where x > 0), _GetWatchlist('nope'), (ProcessActivity | project source_event_id) | summarize n = count() by T | order by T asc",
+      [
+        { T: "Authentication", n: 5 },
+        { T: "union_arg4", n: 1 },
+      ],
+    ],
     // parse
     [
       'Events | where source_event_id == "a3" | parse message with "Sign-in failed for " who " " rest | project who, rest',
@@ -1438,6 +1594,29 @@ describe("hunts over a seeded event store", () => {
         { source_event_id: "a5" },
       ],
     ],
+    // Named arguments, in any order after those given by position; omitted ones take their default value.
+    [
+      "let recent = (n: long = 1, term: string = 'bad') { Events | where message has term | order by time desc | take n };\nrecent(term = 'bad') | union (recent(2, term = 'password') | where source_event_id == 'a1') | project source_event_id | order by source_event_id desc",
+      [{ source_event_id: "a2" }, { source_event_id: "a1" }],
+    ],
+    [
+      'let tag = (who: string, n: long = 0, sep: string = "#") { strcat(who, sep, tostring(n)) };\nAuthentication | summarize n = count() by actor_user | project t = tag(n = n, who = actor_user), u = tag(actor_user, sep = "/") | order by t asc',
+      [
+        { t: "Bob@Contoso.com#1", u: "Bob@Contoso.com/0" },
+        { t: "alice@contoso.com#4", u: "alice@contoso.com/0" },
+      ],
+    ],
+    [
+      // `T: (status: string, *)`: a table with a string `status`; its other columns pass through.
+      'let failing = (T: (status: string, *), wanted: string = "Failure") { T | where status == wanted };\nfailing(Authentication) | union failing(wanted = "Success", T = NetworkActivity) | project source_event_id, actor_user | order by source_event_id asc',
+      [
+        { source_event_id: "a1", actor_user: "alice@contoso.com" },
+        { source_event_id: "a2", actor_user: "alice@contoso.com" },
+        { source_event_id: "a3", actor_user: "alice@contoso.com" },
+        { source_event_id: "a5", actor_user: "Bob@Contoso.com" },
+        { source_event_id: "a6", actor_user: null },
+      ],
+    ],
     [
       // A `toscalar` over a tabular parameter is computed for each call's table.
       'let rowsOf = (T: (*)) { toscalar(T | count) };\nEvents | where source_event_id == "a1" | project auth = rowsOf(Authentication), proc = rowsOf(ProcessActivity)',
@@ -1468,6 +1647,8 @@ describe("hunts over a seeded event store", () => {
       "Events | parse kind=regex flags=U tostring(attributes) with @'\"uid\": ?\"' uid '\"' | summarize ids = make_set(uid)",
       "let mine = (c: long) { Events | where class_uid != c };\nlet n = (c: long) { toscalar(mine(c) | count) };\nmine(0) | summarize ids = make_set(source_event_id), n = max(n(0))",
       "let pick = (T: (*), c: long = 0) { let other = T | where class_uid != c; other };\npick(Events) | union pick((Authentication | union Events), 1) | summarize ids = make_set(source_event_id)",
+      "let pickBy = (T: (class_uid: long, *), c: long = 0) { T | where class_uid != c };\npickBy(c = 1, T = Events) | union pickBy(T = Authentication), pickBy(ProcessActivity, c = 3002) | summarize ids = make_set(source_event_id)",
+      "union isfuzzy=true Nope, Authentication, (Gone | take 1), Events | summarize ids = make_set(source_event_id)",
     ];
     const results = async (identity: typeof A) => {
       const out: unknown[] = [];
@@ -1482,6 +1663,8 @@ describe("hunts over a seeded event store", () => {
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"], n: 2 }],
+      [{ ids: ["b1", "b2"] }],
+      [{ ids: ["b1", "b2"] }],
       [{ ids: ["b1", "b2"] }],
     ]);
     const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
@@ -1511,6 +1694,15 @@ describe("hunts over a seeded event store", () => {
     expect(await failure("Events | where false and message matches regex '(unclosed'")).toMatch(
       /line 1, column 48: invalid regular expression \(parentheses \(\) not balanced\)/,
     );
+  });
+
+  it("says which tables `union isfuzzy=true` left out", async () => {
+    const outcome = await hunt("ProcessActivity | union isfuzzy=true SigninLogs, NetworkActivity | count");
+    expect([outcome.rows, outcome.warnings]).toEqual([
+      [{ Count: 2 }],
+      ["line 1, column 38: `union isfuzzy=true` left out the unknown table `SigninLogs`"],
+    ]);
+    expect((await hunt("Events | count")).warnings).toEqual([]);
   });
 
   it("keeps tenants apart in `let`, `join` and `union`", async () => {
