@@ -279,6 +279,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "ADMIN",
     call: `mutation { updateAnalyticsRule(id: "${X}") { __typename } }`,
   },
+  "Mutation.deleteAnalyticsRule": {
+    access: "ADMIN",
+    call: `mutation { deleteAnalyticsRule(id: "${X}") { __typename } }`,
+  },
   "Mutation.createAutomationRule": {
     access: "ADMIN",
     call: `mutation { createAutomationRule(input: { name: "", order: 1, trigger: INCIDENT_CREATED, actions: [] }) { __typename } }`,

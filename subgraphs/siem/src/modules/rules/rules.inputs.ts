@@ -311,3 +311,47 @@ export function ruleSpecFromInput(input: AnalyticsRuleInput): Record<string, unk
     incidentGrouping: incidentGrouping && given(incidentGrouping),
   });
 }
+
+/** Which of the tenant's analytics rules `analyticsRules` lists; every criterion given must hold. */
+@InputType({ description: "Which analytics rules to list; every criterion given must hold." })
+export class AnalyticsRuleFilter {
+  @Field(() => Boolean, { nullable: true, description: "Only enabled (true) or disabled (false) rules." })
+  enabled?: boolean | null;
+
+  @Field(() => [AnalyticsRuleKindEnum], { nullable: true, description: "Only rules of these kinds." })
+  kinds?: RuleKind[] | null;
+
+  @Field(() => [Severity], {
+    nullable: true,
+    description: "Only rules whose alerts have one of these severities.",
+  })
+  severities?: Severity[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Only rules whose display name or description contains this text, ignoring case (1–200 characters).",
+  })
+  search?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Only rules with this MITRE ATT&CK tactic (e.g. `CredentialAccess`).",
+  })
+  tactic?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Only rules with this MITRE ATT&CK technique id (e.g. `T1110`).",
+  })
+  technique?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Only rules created from this built-in template." })
+  templateId?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Only rules imported from Sigma (true), or only rules that were not (false).",
+  })
+  sigma?: boolean | null;
+}

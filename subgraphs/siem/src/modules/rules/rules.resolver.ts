@@ -1,7 +1,7 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
 import type { SiemContext } from "../../context";
-import { AnalyticsRuleInput } from "./rules.inputs";
+import { AnalyticsRuleFilter, AnalyticsRuleInput } from "./rules.inputs";
 import { AnalyticsRuleConnection } from "./rules.service";
 import { AnalyticsRule, RuleTemplate } from "./rules.types";
 
@@ -14,9 +14,20 @@ export class RulesResolver {
   }
 
   @Authorized(Role.READER)
-  @Query(() => AnalyticsRuleConnection, { description: "The tenant's analytics rules." })
-  analyticsRules(@Args() page: PageArgs, @Ctx() ctx: SiemContext) {
-    return ctx.services.rules.list(page);
+  @Query(() => AnalyticsRuleConnection, {
+    description:
+      "The tenant's analytics rules in creation order, optionally filtered (BAD_USER_INPUT for a bad filter).",
+  })
+  analyticsRules(
+    @Args() page: PageArgs,
+    @Arg("filter", () => AnalyticsRuleFilter, {
+      nullable: true,
+      description: "Which rules; all when omitted.",
+    })
+    filter: AnalyticsRuleFilter | undefined,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.rules.list(page, filter);
   }
 
   @Authorized(Role.READER)
@@ -70,5 +81,14 @@ export class RulesResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.rules.update(id, { input, spec });
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => AnalyticsRule, {
+    description:
+      "Deletes an analytics rule (ADMIN) and its pending scheduled run; the alerts and incidents it raised stay. NOT_FOUND for another tenant's or an unknown rule; CONFLICT while an automation rule is limited to it. Returns the rule as it was. To stop a rule but keep it, update it with `enabled: false`.",
+  })
+  deleteAnalyticsRule(@Arg("id", () => ID) id: string, @Ctx() ctx: SiemContext) {
+    return ctx.services.rules.delete(id);
   }
 }

@@ -2,14 +2,17 @@ import type { EntityManager } from "typeorm";
 import {
   addJob,
   BadUserInputError,
+  ConflictError,
   isUuid,
   newId,
   NotFoundError,
-  pageOfArray,
   removeJob,
+  textProblem,
+  toKeysetPage,
   writeAudit,
   writeOutbox,
   type Identity,
+  type InputProblem,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
@@ -25,7 +28,7 @@ import {
   type RuleSpec,
   type RuleSpecInput,
 } from "./rule-spec";
-import { ruleSpecFromInput, type AnalyticsRuleInput } from "./rules.inputs";
+import { ruleSpecFromInput, type AnalyticsRuleFilter, type AnalyticsRuleInput } from "./rules.inputs";
 import { AnalyticsRule, RuleTemplate, SigmaRuleSource } from "./rules.types";
 import { loadRuleTemplates } from "./templates";
 
@@ -147,13 +150,86 @@ export class RulesService {
     );
   }
 
-  async list(args: PageArgs): Promise<AnalyticsRuleConnection> {
+  /**
+   * The tenant's rules in id order (creation order), filtered, one statement per page (and one for
+   * `totalCount` when asked). Bad filter values are BAD_USER_INPUT.
+   */
+  async list(args: PageArgs, filter?: AnalyticsRuleFilter | null): Promise<AnalyticsRuleConnection> {
+    const page = toKeysetPage(args, "none");
+    const { where, params } = ruleFilterSql(this.identity.tenantId, filter);
+    const pageParams = [...params, page.first + 1];
+    let after = "";
+    if (page.after) {
+      pageParams.push(page.after[1]);
+      after = ` AND id > $${pageParams.length}::uuid`;
+    }
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-      m.query(`SELECT * FROM analytics_rules WHERE tenant_id = $1 ORDER BY id LIMIT 5000`, [
-        this.identity.tenantId,
-      ]),
+      m.query(
+        `SELECT * FROM analytics_rules WHERE ${where}${after} ORDER BY id LIMIT $${params.length + 1}`,
+        pageParams,
+      ),
     );
-    return AnalyticsRuleConnection.from(pageOfArray(rows.map(ruleFromRow), args, (r) => r.id));
+    return AnalyticsRuleConnection.from({
+      rows: rows.map(ruleFromRow),
+      page,
+      total: async () =>
+        Number(
+          (
+            await this.db.read((m) =>
+              m.query(`SELECT count(*) AS n FROM analytics_rules WHERE ${where}`, params),
+            )
+          )[0].n,
+        ),
+      cursorOf: (r) => [null, r.id],
+    });
+  }
+
+  /**
+   * Deletes a rule (ADMIN): its pending scheduled run goes with it; its alerts and incidents stay (they keep
+   * the title and details they were raised with). CONFLICT while an automation rule is limited to it (deleting
+   * it would leave that rule's condition naming nothing).
+   */
+  async delete(id: string): Promise<AnalyticsRule> {
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid rule id.", [{ field: "id", message: "must be a UUID" }]);
+    return this.db.write(async (m) => {
+      const [row]: Array<Record<string, unknown>> = await m.query(
+        `SELECT * FROM analytics_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [this.identity.tenantId, id],
+      );
+      if (!row) throw new NotFoundError("Analytics rule", id);
+      const rule = ruleFromRow(row);
+      const users: Array<{ name: string }> = await m.query(
+        `SELECT name FROM automation_rules WHERE tenant_id = $1 AND $2::uuid = ANY (analytics_rule_ids) ORDER BY name`,
+        [this.identity.tenantId, id],
+      );
+      if (users.length)
+        throw new ConflictError(
+          `Analytics rule "${rule.displayName}" is named by automation rules ${users.map((u) => `"${u.name}"`).join(", ")}: remove it from them first.`,
+        );
+      await m.query(`DELETE FROM analytics_rules WHERE tenant_id = $1 AND id = $2`, [
+        this.identity.tenantId,
+        id,
+      ]);
+      await removeJob(m, "siem", ruleJobKey(id));
+      await writeAudit(m, this.identity, [
+        {
+          action: "rules.rule.deleted",
+          target: `rule:${id}`,
+          // The whole definition: what ran until now can still be told after the row is gone.
+          details: { displayName: rule.displayName, version: rule.version, spec: row.spec },
+        },
+      ]);
+      await writeOutbox(m, [
+        {
+          tenantId: this.identity.tenantId,
+          topic: "rules.rule.deleted",
+          key: id,
+          payload: { id, kind: rule.kind, enabled: false },
+        },
+      ]);
+      return rule;
+    });
   }
 
   async byId(id: string): Promise<AnalyticsRule | null> {
@@ -315,4 +391,46 @@ function definitionGiven(given: GivenDefinition, template: "given" | "absent" | 
 function stripTemplate(t: ReturnType<typeof loadRuleTemplates>[number]): Record<string, unknown> {
   const { id: _id, version: _version, ...spec } = t;
   return spec;
+}
+
+/** Longest text a rule filter's search and names may hold. */
+const MAX_FILTER_TEXT = 200;
+
+/** The WHERE clause (and its parameters, `$1` the tenant) of `analyticsRules`' filter. */
+function ruleFilterSql(
+  tenantId: string,
+  filter: AnalyticsRuleFilter | null | undefined,
+): { where: string; params: unknown[] } {
+  const params: unknown[] = [tenantId];
+  const where = ["tenant_id = $1"];
+  const problems: InputProblem[] = [];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const text = (field: keyof AnalyticsRuleFilter, value: string | null | undefined): string | undefined => {
+    if (value === null || value === undefined) return undefined;
+    const problem =
+      value.length < 1 || value.length > MAX_FILTER_TEXT
+        ? `must be 1 to ${MAX_FILTER_TEXT} characters`
+        : textProblem(value);
+    if (problem) problems.push({ field: `filter.${field}`, message: problem });
+    return problem ? undefined : value;
+  };
+  if (filter?.enabled !== null && filter?.enabled !== undefined)
+    where.push(`enabled = ${param(filter.enabled)}`);
+  if (filter?.kinds) where.push(`kind = ANY (${param(filter.kinds)}::text[])`);
+  if (filter?.severities) where.push(`spec->>'severity' = ANY (${param(filter.severities)}::text[])`);
+  const search = text("search", filter?.search);
+  if (search !== undefined) {
+    const pattern = param(`%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.push(`(spec->>'displayName' ILIKE ${pattern} OR spec->>'description' ILIKE ${pattern})`);
+  }
+  const tactic = text("tactic", filter?.tactic);
+  if (tactic !== undefined) where.push(`spec->'tactics' ? ${param(tactic)}`);
+  const technique = text("technique", filter?.technique);
+  if (technique !== undefined) where.push(`spec->'techniques' ? ${param(technique)}`);
+  const templateId = text("templateId", filter?.templateId);
+  if (templateId !== undefined) where.push(`template_id = ${param(templateId)}`);
+  if (filter?.sigma !== null && filter?.sigma !== undefined)
+    where.push(filter.sigma ? "sigma_id IS NOT NULL" : "sigma_id IS NULL");
+  if (problems.length) throw new BadUserInputError("Invalid analytics rule filter.", problems);
+  return { where: where.join(" AND "), params };
 }
