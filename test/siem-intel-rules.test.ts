@@ -194,9 +194,14 @@ describe("threat-intelligence rules and retro-matching", () => {
     const fromConfidence = await tiRule({ severityFromConfidence: true });
     const fixed = await tiRule({ displayName: "TI, low", severity: "LOW", severityFromConfidence: false });
     await importBundle(bundleOf({ pattern: "[ipv4-addr:value = '198.51.100.17']", confidence: 90 }));
-    await ingest(connection("10.0.0.5", "198.51.100.17", at(5)), connection("10.0.0.5", "198.51.100.17", at(6)));
+    await ingest(
+      connection("10.0.0.5", "198.51.100.17", at(5)),
+      connection("10.0.0.5", "198.51.100.17", at(6)),
+    );
     const alerts = await tiAlerts();
-    expect(alerts.map((a) => [a.sourceId.split(":")[0], a.severity, a.evidenceEventIds.length]).sort()).toEqual(
+    expect(
+      alerts.map((a) => [a.sourceId.split(":")[0], a.severity, a.evidenceEventIds.length]).sort(),
+    ).toEqual(
       [
         [fromConfidence.id, "HIGH", 2],
         [fixed.id, "LOW", 2],

@@ -60,9 +60,7 @@ export interface RetroMatchPayload {
  * them): it runs once the transaction commits.
  */
 export async function queueRetroMatch(m: EntityManager, tenantId: string): Promise<void> {
-  const [{ importedAt }]: Array<{ importedAt: string }> = await m.query(
-    `SELECT now()::text AS "importedAt"`,
-  );
+  const [{ importedAt }]: Array<{ importedAt: string }> = await m.query(`SELECT now()::text AS "importedAt"`);
   const payload: RetroMatchPayload = { tenantId, importedAt };
   await addJob(m, "siem", TI_RETRO_MATCH_TASK, payload as unknown as Record<string, unknown>, {
     jobKey: retroMatchJobKey(tenantId, importedAt),
@@ -136,8 +134,7 @@ export function indexedLookupOf(groupsOfIndicators: ReadonlyArray<Observable[][]
         const range = cidrRange(ip.value);
         if (range) ranges.set(`${range.lo}-${range.hi}`, range);
         else {
-          const exact =
-            ip.type === "ipv4-addr" ? normalizeIpv4(ip.value) : (normalizeIpv6(ip.value) ?? null);
+          const exact = ip.type === "ipv4-addr" ? normalizeIpv4(ip.value) : (normalizeIpv6(ip.value) ?? null);
           if (exact === null) continue; // an invalid value: the group can never match
           ips.add(exact);
         }

@@ -137,8 +137,7 @@ export type MatchableEvent = Omit<StoredEvent, "time" | "raw" | "source_event_id
 
 const timeOf = (event: MatchableEvent) =>
   event.time instanceof Date ? event.time.getTime() : Date.parse(event.time);
-const isoOf = (event: MatchableEvent) =>
-  event.time instanceof Date ? event.time.toISOString() : event.time;
+const isoOf = (event: MatchableEvent) => (event.time instanceof Date ? event.time.toISOString() : event.time);
 
 /**
  * The de-duplication key of a match: the rule (none for the built-in rule, whose keys are those TI_MATCH alerts
@@ -211,7 +210,8 @@ export function tiAlertsOf(
           if (existing.evidenceEventIds.length < MAX_TI_EVIDENCE) existing.evidenceEventIds.push(event.id);
           if (timeOf(event) < Date.parse(existing.startTime as string)) existing.startTime = isoOf(event);
           if (timeOf(event) > Date.parse(existing.endTime as string)) existing.endTime = isoOf(event);
-          if (!rule.spec.alertPerResult) existing.entities = uniqueEntities([...existing.entities, ...mapped]);
+          if (!rule.spec.alertPerResult)
+            existing.entities = uniqueEntities([...existing.entities, ...mapped]);
           continue;
         }
         const info = set.names.get(match.indicatorId);

@@ -566,7 +566,10 @@ function checkSpec(c: Checker, spec: unknown): void {
       "threat-intelligence rules are NRT: they match each event as it arrives (and stored events once indicators arrive)",
     );
   if (threatIntelligence === true && has(spec, "summarize"))
-    c.problem("summarize", "threat-intelligence rules raise an alert per indicator match: they take no summarize");
+    c.problem(
+      "summarize",
+      "threat-intelligence rules raise an alert per indicator match: they take no summarize",
+    );
 
   if (!has(spec, "filter")) c.problem("filter", "is required");
   else {

@@ -95,7 +95,6 @@ export async function ingestRules(
   return rows.map((row) => ({ ...storedRuleFromRow(row), enabled: row.enabled === true }));
 }
 
-
 /**
  * How long after the end of its window a scheduled run starts: events reach the store a little after they
  * happen (shipping, batching), and a window that is evaluated the moment it ends would miss those of its last
