@@ -176,6 +176,14 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
       "Threat intelligence match: 203.0.113.50",
     ]);
 
+    // An event to an address no indicator lists yet: stored, no alert.
+    const early = {
+      ...event,
+      metadata: { uid: "feed-conn-2" },
+      dst_endpoint: { ip: "192.0.2.99" },
+    };
+    ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records: [early] }, t.ingestor));
+
     // New objects, and a revocation of one already imported: the next poll asks from the cursor and gets only those.
     taxii.requests.length = 0;
     taxii.add("main", stixIndicator("[ipv4-addr:value = '192.0.2.99']"), {
@@ -196,6 +204,11 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
     });
     const after = await indicators();
     expect(after.totalCount).toBe(4);
+    // The polled indicator matches the event stored before it (the retro-matching job the page queued).
+    await until(async () => {
+      const now = ok(await platform.request(IntelAlertsDocument, { first: 100 }, t.reader)).alerts.nodes;
+      return now.some((a) => a.title === "Threat intelligence match: 192.0.2.99") || undefined;
+    }, "the retro-match of the polled indicator");
     expect(after.nodes.find((i) => i.stixId === bad.id)).toMatchObject({ revoked: true, active: false });
 
     // A poll with nothing new asks from the newest cursor, stores nothing and keeps the cursor.

@@ -227,6 +227,7 @@ const EnvShape = {
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
   INTEL_FEED_ALLOW_PRIVATE_TARGETS: bool(false),
+  INTEL_RETRO_MATCH_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
   PLAYBOOK_SECRET_KEYS: playbookKeyRing,
   PLAYBOOK_SECRET_KEYS_LOST: lostKeyIds,
   EVENT_INGEST_QUEUE: z.enum(["off", "nats"]).default("off"),
@@ -378,6 +379,12 @@ export interface Config {
    */
   intelFeedAllowPrivateTargets: boolean;
   /**
+   * How many days of stored events (by event time, before the import) newly imported or changed threat-intelligence
+   * indicators are matched against by the `intel_retro_match` job (default 14, Sentinel's indicator lookback);
+   * 0 turns retro-matching off.
+   */
+  intelRetroMatchDays: number;
+  /**
    * The key ring that encrypts playbook signing secrets at rest, newest first: the first key encrypts, the
    * others only decrypt (until the re-encryption job has moved every secret to the first). Empty: one key
    * derived from the internal token secret, as before the ring existed.
@@ -475,6 +482,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
     intelFeedAllowPrivateTargets: e.INTEL_FEED_ALLOW_PRIVATE_TARGETS,
+    intelRetroMatchDays: e.INTEL_RETRO_MATCH_DAYS,
     playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
     playbookSecretLostKeyIds: e.PLAYBOOK_SECRET_KEYS_LOST,
     eventQueue: {

@@ -10,6 +10,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import type { EntityManager } from "typeorm";
+import { queueRetroMatch } from "./retro-match";
 import { parseStixBundle, type Observable, type ParsedBundle } from "./stix";
 import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
 
@@ -137,7 +138,8 @@ function payloadOf(parsed: ParsedBundle): ImportStixBundlePayload {
 /**
  * Stores a parsed bundle's indicators for `identity`'s tenant in the caller's transaction: new ones are added,
  * newer versions replace older ones (by STIX id and `modified`), revoked ones stay revoked, and the tenant's
- * indicator version moves so every process rebuilds its index. The one path of `importStixBundle` and of TAXII
+ * indicator version moves so every process rebuilds its index, and a job is queued that matches the stored and
+ * changed indicators against the events stored before (retro-match.ts). The one path of `importStixBundle` and of TAXII
  * feed polls, so both validate, version and revoke alike. `source` is recorded on each indicator it changes.
  */
 export async function storeIndicators(
@@ -212,6 +214,8 @@ export async function storeIndicators(
   payload.updatedCount = rows.length - payload.createdCount;
   payload.unchangedCount = ind.length - rows.length;
   if (rows.length) {
+    // Events stored before these indicators are matched by a job once this commits (retro-match.ts).
+    await queueRetroMatch(m, identity.tenantId);
     // Last, so the counter row is held only until commit: processes rebuild their indexes when it moves.
     await bumpIndicatorVersion(m, identity.tenantId);
     await writeOutbox(m, [

@@ -454,7 +454,7 @@ async function markFired(m: EntityManager, tenantId: string, rule: StoredRule, n
  * row lock and re-reads the row, so only the first fires and the second sees the suppression (or that an
  * admin disabled the rule meanwhile). Claims go in id order, so two ingests firing the same rules cannot deadlock.
  */
-async function claimFiring(
+export async function claimFiring(
   m: EntityManager,
   tenantId: string,
   rule: StoredRule,

@@ -468,6 +468,27 @@ describe("validateRuleSpec", () => {
       expect.stringMatching(/^threatIntelligence: must be true or false/),
     ]);
   });
+
+  it("keeps threat-intelligence rules NRT and unsummarised, and severityFromConfidence to them", () => {
+    expect(problemsWith({ threatIntelligence: true, severityFromConfidence: true }, nrt)).toEqual([]);
+    expect(problemsWith({ severityFromConfidence: true }, nrt)).toEqual([
+      expect.stringMatching(/^severityFromConfidence: only threat-intelligence rules/),
+    ]);
+    expect(problemsWith({ threatIntelligence: true, severityFromConfidence: "yes" }, nrt)).toEqual([
+      expect.stringMatching(/^severityFromConfidence: must be true or false/),
+    ]);
+    expect(problemsWith({ threatIntelligence: true }, scheduled)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^threatIntelligence: threat-intelligence rules are NRT/),
+      ]),
+    );
+    expect(
+      normalizeRuleSpec({ ...nrt, threatIntelligence: true, severityFromConfidence: true }),
+    ).toMatchObject({
+      threatIntelligence: true,
+      severityFromConfidence: true,
+    });
+  });
 });
 
 describe("normalizeRuleSpec", () => {

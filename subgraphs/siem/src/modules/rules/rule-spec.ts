@@ -169,10 +169,17 @@ export interface RuleSpec {
     reopenClosedIncident: boolean;
   };
   /**
-   * A threat-intelligence matching rule: its filter selects the events to match against indicators (IPs,
-   * domains, URLs, hashes of the entity mappings); the matching itself is done by the TI matcher, not the filter.
+   * A threat-intelligence matching rule (NRT, not summarised): its filter selects the events that are matched
+   * against the tenant's active indicators (their IPs, domains, URLs, hashes and e-mail addresses: see
+   * intel/ti-matcher.ts); every match raises a TI_MATCH alert with this rule's severity, tactics, techniques,
+   * entity mappings, suppression and incident grouping.
    */
   threatIntelligence?: boolean;
+  /**
+   * Threat-intelligence rules only: an alert's severity follows the matched indicator's confidence (≥ 80 HIGH,
+   * ≥ 50 MEDIUM, else LOW; an indicator without one takes `severity`) instead of being the rule's `severity`.
+   */
+  severityFromConfidence?: boolean;
 }
 
 /** A rule as written by a user or a template: the fields normalizeRuleSpec defaults may be left out. */
@@ -218,6 +225,7 @@ const TOP_LEVEL_KEYS = [
   "suppression",
   "incidentGrouping",
   "threatIntelligence",
+  "severityFromConfidence",
 ] as const;
 
 type Record_ = Record<string, unknown>;
@@ -546,7 +554,22 @@ function checkSpec(c: Checker, spec: unknown): void {
   else c.problem("severity", "is required");
   c.boolean(spec, "enabled", "", false);
   c.boolean(spec, "alertPerResult", "", false);
-  c.boolean(spec, "threatIntelligence", "", false);
+  const threatIntelligence = c.boolean(spec, "threatIntelligence", "", false);
+  if (c.boolean(spec, "severityFromConfidence", "", false) !== null && threatIntelligence !== true)
+    c.problem(
+      "severityFromConfidence",
+      "only threat-intelligence rules (threatIntelligence: true) take it: other rules' alerts have the rule's severity",
+    );
+  if (threatIntelligence === true && kind !== null && kind !== "NRT")
+    c.problem(
+      "threatIntelligence",
+      "threat-intelligence rules are NRT: they match each event as it arrives (and stored events once indicators arrive)",
+    );
+  if (threatIntelligence === true && has(spec, "summarize"))
+    c.problem(
+      "summarize",
+      "threat-intelligence rules raise an alert per indicator match: they take no summarize",
+    );
 
   if (!has(spec, "filter")) c.problem("filter", "is required");
   else {
@@ -837,6 +860,8 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
     if (spec.queryPeriod !== undefined) normalized.queryPeriod = spec.queryPeriod;
   }
   if (spec.threatIntelligence !== undefined) normalized.threatIntelligence = spec.threatIntelligence;
+  if (spec.severityFromConfidence !== undefined)
+    normalized.severityFromConfidence = spec.severityFromConfidence;
   return normalized;
 }
 

@@ -278,9 +278,16 @@ export class AnalyticsRuleInput {
   @Field(() => Boolean, {
     nullable: true,
     description:
-      "A threat-intelligence matching rule: its filter selects the events the TI matcher checks; default false.",
+      "A threat-intelligence matching rule (NRT): the events its filter selects are matched against the tenant's active indicators, and each match raises a TI_MATCH alert with this rule's severity, tactics, techniques, entities, suppression and grouping; default false.",
   })
   threatIntelligence?: boolean | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Threat-intelligence rules only: each alert's severity follows the matched indicator's confidence (80 and above HIGH, 50 and above MEDIUM, else LOW; none: the rule's severity) instead of the rule's severity; default false.",
+  })
+  severityFromConfidence?: boolean | null;
 }
 
 /** `record` without its null and undefined entries: in GraphQL, an explicit null is the same as leaving it out. */

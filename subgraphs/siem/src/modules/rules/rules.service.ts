@@ -81,13 +81,21 @@ export function storedRuleFromRow(row: Record<string, unknown>): StoredRule {
   };
 }
 
-/** Enabled near-real-time rules of a tenant (one statement; evaluated per ingest batch). */
-export async function enabledNrtRules(m: EntityManager, tenantId: string): Promise<StoredRule[]> {
+/**
+ * The rules an ingest batch applies (one statement per batch): the tenant's enabled near-real-time rules, and
+ * every threat-intelligence rule, enabled or not (a tenant whose TI rules are all disabled gets no TI alerts, one
+ * without any gets the built-in TI rule: see intel/ti-matcher.ts `applicableTiRules`).
+ */
+export async function ingestRules(
+  m: EntityManager,
+  tenantId: string,
+): Promise<Array<StoredRule & { enabled: boolean }>> {
   const rows: Array<Record<string, unknown>> = await m.query(
-    `SELECT * FROM analytics_rules WHERE tenant_id = $1 AND kind = 'NRT' AND enabled`,
+    `SELECT * FROM analytics_rules
+     WHERE tenant_id = $1 AND ((kind = 'NRT' AND enabled) OR spec @> '{"threatIntelligence": true}')`,
     [tenantId],
   );
-  return rows.map(storedRuleFromRow);
+  return rows.map((row) => ({ ...storedRuleFromRow(row), enabled: row.enabled === true }));
 }
 
 /**

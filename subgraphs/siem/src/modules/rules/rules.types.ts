@@ -279,9 +279,15 @@ export class AnalyticsRuleDefinition {
 
   @Field({
     description:
-      "Whether it is a threat-intelligence matching rule (its filter selects the events to match).",
+      "Whether it is a threat-intelligence matching rule (the events its filter selects are matched against the active indicators).",
   })
   threatIntelligence: boolean;
+
+  @Field({
+    description:
+      "Threat-intelligence rules: whether an alert's severity follows the matched indicator's confidence instead of the rule's severity.",
+  })
+  severityFromConfidence: boolean;
 }
 
 /** The typed form of a stored (normalised) rule definition. */
@@ -342,6 +348,7 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
       reopenClosedIncident: grouping.reopenClosedIncident,
     }),
     threatIntelligence: spec.threatIntelligence ?? false,
+    severityFromConfidence: spec.severityFromConfidence ?? false,
   });
 }
 
