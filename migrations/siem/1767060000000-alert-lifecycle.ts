@@ -3,9 +3,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
 /**
  * Alert lifecycle:
  * - automation rules may trigger on ALERT_UPDATED (an analyst's triage or a provider's repeat with new values);
- * - `Query.alerts` orders by start time, end time or severity besides arrival: an index per time ordering, so a
- *   page of a large tenant reads its rows in order instead of sorting them all (severity sorts the tenant's
- *   rows; its filter by status narrows them first with `alerts_tenant_status`).
+ * - `Query.alerts` orders by start time or end time besides arrival: an index per time ordering, so a page of a
+ *   large tenant reads its rows in order instead of sorting them all; `alerts_tenant_status` serves the status
+ *   filter (the triage queue: NEW alerts, newest first).
  */
 export class AlertLifecycle1767060000000 implements MigrationInterface {
   name = "SiemAlertLifecycle1767060000000";
@@ -18,7 +18,9 @@ export class AlertLifecycle1767060000000 implements MigrationInterface {
     );
     await q.query(`CREATE INDEX alerts_tenant_start ON alerts (tenant_id, start_time DESC, id DESC)`);
     await q.query(`CREATE INDEX alerts_tenant_end ON alerts (tenant_id, end_time DESC, id DESC)`);
-    await q.query(`CREATE INDEX alerts_tenant_status ON alerts (tenant_id, status, created_at DESC, id DESC)`);
+    await q.query(
+      `CREATE INDEX alerts_tenant_status ON alerts (tenant_id, status, created_at DESC, id DESC)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
