@@ -270,7 +270,8 @@ describe("alert lifecycle", () => {
     now = await alert(id, t.reader);
     expect(now).toMatchObject({ severity: "HIGH", status: "RESOLVED" });
     expect(await count("life-ingest", "outbox", "topic = 'alert.updated' AND key = $1", [id])).toBe(3);
-    // Every ingest is audited with its counts.
+    // Every ingest is audited with its counts, one that stored nothing too.
+    expect((await ingest(t.ingestor, [alertInput("r-2", { title: "" })])).outcomes).toEqual(["REJECTED"]);
     const audits: Array<{ details: Record<string, unknown> }> = await inTenant(ds, "life-ingest", (m) =>
       m.query(`SELECT details FROM audit_log WHERE action = 'alerts.ingest' ORDER BY at, id`),
     );
@@ -280,6 +281,7 @@ describe("alert lifecycle", () => {
       [0, 1, 0],
       [0, 1, 0],
       [0, 0, 1],
+      [0, 0, 0],
     ]);
   });
 

@@ -363,7 +363,27 @@ export class AlertsService {
     const good = inputs.map((input, index) => ({ input, index })).filter(({ index }) => !bad.has(index));
     const ids: Array<string | null> = inputs.map(() => null);
     const outcomes = inputs.map(() => AlertIngestOutcome.REJECTED);
-    if (good.length === 0) return this.payload(0, 0, 0, ids, problems, outcomes);
+    if (good.length === 0) {
+      // Nothing stored, but the attempt is still an ingest on the record (who pushed what that was refused).
+      if (inputs.length)
+        await this.db.write((m) =>
+          writeAudit(m, this.identity, [
+            {
+              action: "alerts.ingest",
+              target: "alerts",
+              details: {
+                created: 0,
+                updated: 0,
+                duplicates: 0,
+                rejected: bad.size,
+                createdIds: [],
+                updatedIds: [],
+              },
+            },
+          ]),
+        );
+      return this.payload(0, 0, 0, ids, problems, outcomes);
+    }
     return this.db.write(async (m) => {
       const now = new Date();
       const stored = await storeAlerts(
