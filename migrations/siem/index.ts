@@ -23,7 +23,7 @@ import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { IngestReceiptLastSeq1766960000000 } from "./1766960000000-ingest-receipt-last-seq";
 import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feeds";
 import { AlertRunsOutboxIdentity1767000000000 } from "./1767000000000-alert-runs-outbox-identity";
-import { AlertLifecycle1767060000000 } from "./1767060000000-alert-lifecycle";
+import { AlertLifecycle1767134000000 } from "./1767134000000-alert-lifecycle";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -52,5 +52,5 @@ export const siemMigrations = [
   IngestReceiptLastSeq1766960000000,
   ThreatIntelFeeds1766970000000,
   AlertRunsOutboxIdentity1767000000000,
-  AlertLifecycle1767060000000,
+  AlertLifecycle1767134000000,
 ];

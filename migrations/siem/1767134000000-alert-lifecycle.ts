@@ -7,8 +7,8 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  *   large tenant reads its rows in order instead of sorting them all; `alerts_tenant_status` serves the status
  *   filter (the triage queue: NEW alerts, newest first).
  */
-export class AlertLifecycle1767060000000 implements MigrationInterface {
-  name = "SiemAlertLifecycle1767060000000";
+export class AlertLifecycle1767134000000 implements MigrationInterface {
+  name = "SiemAlertLifecycle1767134000000";
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE automation_rules DROP CONSTRAINT automation_rules_trigger_check`);
