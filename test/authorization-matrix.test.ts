@@ -211,6 +211,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "INGEST",
     call: `mutation { ingestEvents(connector: SYSLOG_CEF, records: []) { __typename } }`,
   },
+  "Mutation.updateAlerts": {
+    access: "ANALYST",
+    call: `mutation { updateAlerts(input: { ids: ["${X}"], status: ACTIVE }) { __typename } }`,
+  },
   "Mutation.updateIncident": {
     access: "ANALYST",
     call: `mutation { updateIncident(input: { id: "${X}", etag: "e" }) { __typename } }`,
@@ -372,6 +376,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "READER",
     call: `subscription($after: String) { alertCreated(after: $after) { cursor } }`,
   },
+  "Subscription.alertUpdated": {
+    access: "READER",
+    call: `subscription($after: String) { alertUpdated(after: $after) { cursor } }`,
+  },
 };
 
 /**
@@ -478,12 +486,19 @@ describe("authorization matrix", () => {
   });
 
   it("lets every reader subscribe to each stream and refuses INGESTOR and role-less callers with FORBIDDEN", async () => {
-    // One alert: it raises an alertCreated event and opens an incident (an incidentChanges event).
+    // One alert: it raises an alertCreated event and opens an incident (an incidentChanges event); its
+    // triage raises an alertUpdated event.
     const raised = await post(
-      `mutation { ingestAlerts(input: [{ sourceId: "matrix-1", title: "Matrix", severity: LOW, entities: [{ type: HOST, value: "matrix-host" }] }]) { createdCount } }`,
+      `mutation { ingestAlerts(input: [{ sourceId: "matrix-1", title: "Matrix", severity: LOW, entities: [{ type: HOST, value: "matrix-host" }] }]) { createdCount ids } }`,
       tokens.INGESTOR,
     );
-    expect(raised.data).toEqual({ ingestAlerts: { createdCount: 1 } });
+    const { createdCount, ids } = raised.data!.ingestAlerts as { createdCount: number; ids: string[] };
+    expect(createdCount).toBe(1);
+    const triaged = await post(
+      `mutation { updateAlerts(input: { ids: ["${ids[0]}"], status: ACTIVE }) { updatedCount } }`,
+      tokens.ANALYST,
+    );
+    expect(triaged.data).toEqual({ updateAlerts: { updatedCount: 1 } });
     // A cursor before everything: the stream replays what exists, so an allowed caller gets a result.
     const start = Buffer.from("o1:0:0").toString("base64url");
     const clients = CALLERS.map((c) => wsClient(platform.gateway.url, tokens[c]));

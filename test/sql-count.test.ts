@@ -1,4 +1,4 @@
-import { DashboardDocument } from "./__generated__/graphql";
+import { AlertsWithIncidentsDocument, DashboardDocument } from "./__generated__/graphql";
 import { Role, sqlStatementCount } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, seedTenant } from "./utils/seed";
@@ -50,5 +50,21 @@ describe("SQL statements per operation (budget P2)", () => {
       ok(await platform.request(DashboardDocument, { first: 100 }, reader));
     });
     expect(large).toEqual(small);
+  });
+
+  it("lists alerts with their incident in a fixed number of statements (the page, then one batch of incidents)", async () => {
+    let withIncident = 0;
+    const counts = await countStatements(async () => {
+      const data = ok(await platform.request(AlertsWithIncidentsDocument, { first: 100 }, reader));
+      expect(data.alerts.nodes.length).toBeGreaterThan(2);
+      withIncident = data.alerts.nodes.filter((n) => n.incident).length;
+    });
+    expect(withIncident).toBeGreaterThan(0);
+    // BEGIN, set tenant, the page (with its total), the incidents of all its alerts, COMMIT.
+    expect(counts).toEqual({ posture: 0, protection: 0, siem: 5 });
+    const small = await countStatements(async () => {
+      ok(await platform.request(AlertsWithIncidentsDocument, { first: 2 }, reader));
+    });
+    expect(small).toEqual(counts);
   });
 });

@@ -24,6 +24,7 @@ import { IngestReceiptLastSeq1766960000000 } from "./1766960000000-ingest-receip
 import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feeds";
 import { AlertRunsOutboxIdentity1767000000000 } from "./1767000000000-alert-runs-outbox-identity";
 import { AnalyticsRulesByTenant1767120000000 } from "./1767120000000-analytics-rules-by-tenant";
+import { AlertLifecycle1767134000000 } from "./1767134000000-alert-lifecycle";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -53,4 +54,5 @@ export const siemMigrations = [
   ThreatIntelFeeds1766970000000,
   AlertRunsOutboxIdentity1767000000000,
   AnalyticsRulesByTenant1767120000000,
+  AlertLifecycle1767134000000,
 ];

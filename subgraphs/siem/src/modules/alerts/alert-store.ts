@@ -2,6 +2,7 @@ import type { EntityManager } from "typeorm";
 import { newId, writeOutbox } from "../../../../common/src";
 import { normalizeIp } from "../connectors/normalizers/common";
 import { correlateAlerts, type GroupingSettings } from "../incidents/correlation";
+import { recordAlertChanges, type AlertChange, type MutableAlertField } from "./alert-changes";
 
 /** Entity kinds of alerts (Sentinel's entity mappings). */
 export const ENTITY_TYPES = [
@@ -43,6 +44,54 @@ export interface NewAlert {
   endTime: Date | string;
   ruleId?: string | null;
   grouping?: GroupingSettings | null;
+  /**
+   * Set by providers whose repeats update the alert (`ingestAlerts`): the mutable values the record states
+   * (undefined: not stated, so kept). Without it a repeat of (provider, source id) changes nothing.
+   */
+  repeat?: AlertRepeat;
+}
+
+/** What a provider's repeat of a known alert states about its mutable fields. */
+export interface AlertRepeat {
+  title: string;
+  severity: string;
+  description?: string;
+  status?: string;
+  endTime?: Date;
+  tactics?: string[];
+  techniques?: string[];
+  remediation?: string[];
+}
+
+/** What became of one record of a batch. */
+export type StoreOutcome = "CREATED" | "UPDATED" | "UNCHANGED";
+
+/** An alert's mutable state, as repeats are compared with and applied to it. */
+interface MutableState {
+  title: string;
+  description: string;
+  severity: string;
+  status: string;
+  endTime: Date;
+  tactics: string[];
+  techniques: string[];
+  remediation: string[];
+}
+
+const sameValue = (a: unknown, b: unknown) =>
+  a instanceof Date && b instanceof Date
+    ? a.getTime() === b.getTime()
+    : JSON.stringify(a) === JSON.stringify(b);
+
+/** The changed fields of `after` against `before`, as `[before, after]` (times in ISO form). */
+function diffState(before: MutableState, after: MutableState): AlertChange["changes"] {
+  const changes: AlertChange["changes"] = {};
+  for (const field of Object.keys(before) as MutableAlertField[]) {
+    if (sameValue(before[field], after[field])) continue;
+    const show = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
+    changes[field] = [show(before[field]), show(after[field])];
+  }
+  return changes;
 }
 
 /** What storing a batch did. */
@@ -50,20 +99,26 @@ export interface StoredAlerts {
   /** Id per input, in order (existing id for a duplicate). */
   ids: string[];
   created: string[];
+  /** Known alerts that repeats changed. */
+  updated: string[];
+  /** Per input, in order. */
+  outcomes: StoreOutcome[];
   incidents: string[];
 }
 
 /**
  * Stores alerts idempotently on (provider, source id), indexes their entities, writes
  * `alert.created` events and places the new ones into incidents — one write path for every
- * provider, in the caller's transaction.
+ * provider, in the caller's transaction. A record with `repeat` of a known alert updates its mutable fields
+ * (`applyRepeats`), recorded as `actor`'s change.
  */
 export async function storeAlerts(
   m: EntityManager,
   tenantId: string,
   alerts: readonly NewAlert[],
+  actor = "system",
 ): Promise<StoredAlerts> {
-  if (alerts.length === 0) return { ids: [], created: [], incidents: [] };
+  if (alerts.length === 0) return { ids: [], created: [], updated: [], outcomes: [], incidents: [] };
   const candidateIds = alerts.map(() => newId());
   // created_at is timestamptz(3): Postgres keeps now() in whole milliseconds, as list cursors carry it, so
   // a cursor never falls before its own row (which would skip the rest of the batch on the next page).
@@ -117,6 +172,18 @@ export async function storeAlerts(
   // (the one stored) is new, so it is indexed, announced and correlated once.
   const pending = new Set(created);
   const fresh = alerts.map((a, i) => ({ a, id: ids[i] })).filter(({ id }) => pending.delete(id));
+  const outcomes: StoreOutcome[] = alerts.map(() => "UNCHANGED");
+  const firsts = new Set(fresh.map((f) => f.a));
+  alerts.forEach((a, i) => firsts.has(a) && (outcomes[i] = "CREATED"));
+  const updated = await applyRepeats(
+    m,
+    tenantId,
+    actor,
+    alerts.flatMap((a, index) =>
+      a.repeat && !created.has(ids[index]) ? [{ index, id: ids[index], repeat: a.repeat }] : [],
+    ),
+    outcomes,
+  );
   const keysOf = (a: NewAlert) =>
     a.entities.map((e) => ({ type: e.type, value: entityKey(e.type, e.value) }));
   const entityRows = fresh.flatMap(({ a, id }) =>
@@ -156,5 +223,105 @@ export async function storeAlerts(
       grouping: a.grouping ?? null,
     })),
   );
-  return { ids, created: [...created], incidents };
+  return { ids, created: [...created], updated, outcomes, incidents };
+}
+
+/**
+ * Applies providers' repeats of known alerts, in input order (so within one call the last record wins), each
+ * only when it is not older than what is stored: a repeat whose `endTime` is before the alert's is a late
+ * delivery of an earlier state and changes nothing. One UPDATE for the batch and one `alert.updated` event per
+ * alert that changed; `outcomes` marks the records that changed something UPDATED. Returns the changed ids.
+ */
+async function applyRepeats(
+  m: EntityManager,
+  tenantId: string,
+  actor: string,
+  repeats: Array<{ index: number; id: string; repeat: AlertRepeat }>,
+  outcomes: StoreOutcome[],
+): Promise<string[]> {
+  if (repeats.length === 0) return [];
+  const rows: Array<Record<string, unknown>> = await m.query(
+    `SELECT id, provider, source_id, title, description, severity, status, end_time, tactics, techniques, remediation
+     FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+    [tenantId, [...new Set(repeats.map((r) => r.id))]],
+  );
+  const stored = new Map(
+    rows.map((r) => [
+      r.id as string,
+      {
+        row: r,
+        state: {
+          title: r.title,
+          description: r.description,
+          severity: r.severity,
+          status: r.status,
+          endTime: r.end_time,
+          tactics: r.tactics ?? [],
+          techniques: r.techniques ?? [],
+          remediation: r.remediation ?? [],
+        } as MutableState,
+      },
+    ]),
+  );
+  const current = new Map([...stored].map(([id, { state }]) => [id, state]));
+  for (const { index, id, repeat } of repeats) {
+    const state = current.get(id);
+    if (!state || (repeat.endTime && repeat.endTime.getTime() < state.endTime.getTime())) continue;
+    const next: MutableState = {
+      title: repeat.title,
+      description: repeat.description ?? state.description,
+      severity: repeat.severity,
+      status: repeat.status ?? state.status,
+      endTime: repeat.endTime ?? state.endTime,
+      tactics: repeat.tactics ?? state.tactics,
+      techniques: repeat.techniques ?? state.techniques,
+      remediation: repeat.remediation ?? state.remediation,
+    };
+    if (Object.keys(diffState(state, next)).length === 0) continue;
+    current.set(id, next);
+    outcomes[index] = "UPDATED";
+  }
+  const changes = [...stored].flatMap(([id, { row, state }]) => {
+    const after = current.get(id)!;
+    const diff = diffState(state, after);
+    return Object.keys(diff).length ? [{ id, row, after, diff }] : [];
+  });
+  if (changes.length === 0) return [];
+  await m.query(
+    `UPDATE alerts a SET title = c.title, description = c.description, severity = c.severity, status = c.status,
+       end_time = c.end_time, tactics = ARRAY(SELECT jsonb_array_elements_text(c.tactics)),
+       techniques = ARRAY(SELECT jsonb_array_elements_text(c.techniques)),
+       remediation = ARRAY(SELECT jsonb_array_elements_text(c.remediation))
+     FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::jsonb[], $9::jsonb[], $10::jsonb[])
+       AS c(id, title, description, severity, status, end_time, tactics, techniques, remediation)
+     WHERE a.tenant_id = $1 AND a.id = c.id`,
+    [
+      tenantId,
+      changes.map((c) => c.id),
+      changes.map((c) => c.after.title),
+      changes.map((c) => c.after.description),
+      changes.map((c) => c.after.severity),
+      changes.map((c) => c.after.status),
+      changes.map((c) => c.after.endTime),
+      changes.map((c) => JSON.stringify(c.after.tactics)),
+      changes.map((c) => JSON.stringify(c.after.techniques)),
+      changes.map((c) => JSON.stringify(c.after.remediation)),
+    ],
+  );
+  await recordAlertChanges(
+    m,
+    tenantId,
+    actor,
+    changes.map((c) => ({
+      alert: {
+        id: c.id,
+        provider: c.row.provider as string,
+        sourceId: c.row.source_id as string,
+        severity: c.after.severity,
+        status: c.after.status,
+      },
+      changes: c.diff,
+    })),
+  );
+  return changes.map((c) => c.id);
 }

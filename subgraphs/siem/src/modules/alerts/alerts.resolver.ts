@@ -16,15 +16,37 @@ import type { SiemContext } from "../../context";
 import { ResourceRef } from "../../references";
 import { SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
-import { AlertEntity, AlertInput, IngestAlertsPayload } from "./alerts.inputs";
+import {
+  AlertEntity,
+  AlertInput,
+  AlertListFilter,
+  AlertOrder,
+  IngestAlertsPayload,
+  UpdateAlertsInput,
+  UpdateAlertsPayload,
+} from "./alerts.inputs";
+import { Incident } from "../incidents/incident.entity";
 import { IncidentConnection as IncidentConnectionType } from "../incidents/incidents.connections";
 
 @Resolver(() => SecurityAlert)
 export class AlertResolver {
   @Authorized(Role.READER)
-  @Query(() => AlertConnection, { description: "The tenant's alerts, newest first." })
-  alerts(@Args() page: PageArgs, @Ctx() ctx: SiemContext) {
-    return ctx.services.alerts.list(page);
+  @Query(() => AlertConnection, {
+    description:
+      "The tenant's alerts, filtered and ordered (default: newest received first), paged by cursor.",
+  })
+  alerts(
+    @Args() page: PageArgs,
+    @Ctx() ctx: SiemContext,
+    @Arg("orderBy", () => AlertOrder, {
+      nullable: true,
+      description: "Ordering (default CREATED_AT descending); ties by id.",
+    })
+    orderBy?: AlertOrder | null,
+    @Arg("filter", () => AlertListFilter, { nullable: true, description: "Which alerts to list." })
+    filter?: AlertListFilter | null,
+  ) {
+    return ctx.services.alerts.list(filter, orderBy, page);
   }
 
   @Authorized(Role.READER)
@@ -43,6 +65,24 @@ export class AlertResolver {
   })
   ingestAlerts(@Arg("input", () => [AlertInput]) input: AlertInput[], @Ctx() ctx: SiemContext) {
     return ctx.services.alerts.ingest(input);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => UpdateAlertsPayload, {
+    description:
+      "Triage: sets the status of alerts of the tenant, all or none (an unknown id is NOT_FOUND and changes nothing). Each alert that changes gets an `alert.updated` event (ALERT_UPDATED automation, `alertUpdated` subscribers), an `alert_updated` entry in the activity log of its incidents and an audit entry.",
+  })
+  updateAlerts(@Arg("input", () => UpdateAlertsInput) input: UpdateAlertsInput, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.update(input);
+  }
+
+  @FieldResolver(() => Incident, {
+    nullable: true,
+    description:
+      "The incident holding the alert (the one it joined last, when several do); null while it is in none. Merged incidents hand their alerts to the incident they were merged into.",
+  })
+  incident(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.incidentOf.load(alert.id);
   }
 
   @FieldResolver(() => [AlertEntity], {

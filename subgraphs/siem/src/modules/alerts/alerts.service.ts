@@ -1,5 +1,12 @@
+import DataLoader from "dataloader";
 import {
+  BadUserInputError,
+  canonicalId,
   childConnectionLoader,
+  NotFoundError,
+  OrderDirection,
+  textProblem,
+  writeAudit,
   childPageSql,
   groupChildRows,
   isUuid,
@@ -15,10 +22,21 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { AlertProvider, alertFromRow, type SecurityAlert } from "./alert.entity";
+import { AlertProvider, AlertStatus, alertFromRow, type SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
-import { IngestAlertsPayload, type AlertInput } from "./alerts.inputs";
+import {
+  AlertIngestOutcome,
+  AlertOrderField,
+  IngestAlertsPayload,
+  UpdateAlertsPayload,
+  type AlertInput,
+  type AlertListFilter,
+  type AlertOrder,
+  type UpdateAlertsInput,
+} from "./alerts.inputs";
 import { storeAlerts } from "./alert-store";
+import { recordAlertChanges } from "./alert-changes";
+import { incidentFromRow, type Incident } from "../incidents/incident.entity";
 import {
   RESOURCE_ALERT_HITS,
   resourceAlertHitsParams,
@@ -27,6 +45,17 @@ import {
 } from "./resource-alerts";
 
 const MAX_ALERTS_PER_CALL = 10_000;
+/** Most alerts one `updateAlerts` call changes. */
+const MAX_ALERTS_PER_UPDATE = 1000;
+const SEVERITY_RANK_SQL = `CASE a.severity WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2 ELSE 1 END`;
+const SEVERITY_RANK: Record<string, number> = { INFORMATIONAL: 1, LOW: 2, MEDIUM: 3, HIGH: 4 };
+/** Each ordering's SQL expression and cursor kind. */
+const ORDER_SQL: Record<AlertOrderField, { expr: string; kind: "time" | "int" }> = {
+  [AlertOrderField.CREATED_AT]: { expr: "a.created_at", kind: "time" },
+  [AlertOrderField.START_TIME]: { expr: "a.start_time", kind: "time" },
+  [AlertOrderField.END_TIME]: { expr: "a.end_time", kind: "time" },
+  [AlertOrderField.SEVERITY]: { expr: SEVERITY_RANK_SQL, kind: "int" },
+};
 /**
  * Most entities one pushed alert may name, as many as a rule's alert keeps: each becomes an index row, a
  * correlation key and a node of its incident's graph (150 alerts), which would otherwise have no bound.
@@ -146,27 +175,186 @@ export class AlertsService {
     return AlertConnection.from({ rows, page, total, cursorOf: (a) => [a.createdAt.toISOString(), a.id] });
   }
 
-  /** The tenant's alerts, newest first. */
-  async list(args: PageArgs) {
-    const page = toKeysetPage(args, "time");
-    const { sql, params } = childPageSql(
-      `SELECT a.*, a.tenant_id AS parent_id FROM alerts a WHERE a.tenant_id = $1`,
-      [this.identity.tenantId],
-      page,
+  /**
+   * The incident holding each of many alerts, in one statement: the one it joined last (an alert can be in more
+   * than one: correlated, then put into a new incident by hand), merged incidents left out (their alerts moved).
+   */
+  readonly incidentOf = new DataLoader<string, Incident | null>(
+    async (alertIds) => {
+      const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+        m.query(
+          `SELECT DISTINCT ON (ia.alert_id) ia.alert_id AS alert_key, i.*
+           FROM incident_alerts ia JOIN incidents i ON i.tenant_id = $1 AND i.id = ia.incident_id AND i.merged_into IS NULL
+           WHERE ia.tenant_id = $1 AND ia.alert_id = ANY($2::uuid[])
+           ORDER BY ia.alert_id, ia.added_at DESC, ia.incident_id DESC`,
+          [this.identity.tenantId, alertIds.filter(isUuid)],
+        ),
+      );
+      const byAlert = new Map(rows.map((r) => [canonicalId(r.alert_key as string), incidentFromRow(r)]));
+      return alertIds.map((id) => byAlert.get(canonicalId(id)) ?? null);
+    },
+    { cacheKeyFn: canonicalId },
+  );
+
+  /**
+   * A filtered, ordered page of the tenant's alerts in one statement (keyset on the order's value and the id,
+   * with the filtered total; a page past the end counts it apart, when `totalCount` is asked for).
+   */
+  async list(
+    filter: AlertListFilter | null | undefined,
+    order: AlertOrder | null | undefined,
+    args: PageArgs,
+  ): Promise<AlertConnection> {
+    const field = order?.field ?? AlertOrderField.CREATED_AT;
+    const { expr, kind } = ORDER_SQL[field];
+    const page = toKeysetPage(args, kind);
+    const desc = (order?.direction ?? OrderDirection.DESC) === OrderDirection.DESC;
+    const where = ["a.tenant_id = $1"];
+    const params: unknown[] = [this.identity.tenantId];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replaceAll("?", `$${params.length}`));
+    };
+    if (filter?.statuses?.length) add("a.status = ANY(?::text[])", filter.statuses);
+    if (filter?.severities?.length) add("a.severity = ANY(?::text[])", filter.severities);
+    if (filter?.minSeverity) add(`${SEVERITY_RANK_SQL} >= ?::int`, SEVERITY_RANK[filter.minSeverity]);
+    if (filter?.providers?.length) add("a.provider = ANY(?::text[])", filter.providers);
+    if (filter?.from) add("a.end_time >= ?::timestamptz", filter.from);
+    if (filter?.to) add("a.start_time < ?::timestamptz", filter.to);
+    if (filter?.hasIncident != null) {
+      where.push(
+        `${filter.hasIncident ? "" : "NOT "}EXISTS (SELECT 1 FROM incident_alerts ia JOIN incidents i ON i.tenant_id = a.tenant_id AND i.id = ia.incident_id AND i.merged_into IS NULL
+           WHERE ia.tenant_id = a.tenant_id AND ia.alert_id = a.id)`,
+      );
+    }
+    const filtered = where.join(" AND ");
+    const filterParams = [...params];
+    const keyset = [...where];
+    if (page.after) {
+      params.push(page.after[0], page.after[1]);
+      keyset.push(
+        `(${expr}, a.id) ${desc ? "<" : ">"} ($${params.length - 1}::${kind === "time" ? "timestamptz" : "int"}, $${params.length}::uuid)`,
+      );
+    }
+    params.push(page.first + 1);
+    const dir = desc ? "DESC" : "ASC";
+    // The total comes with the page (one statement): a window over the filtered rows would count only those
+    // after the cursor, so it is a scalar subquery, which Postgres runs once.
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT a.*, ${expr} AS sort_value, (SELECT count(*)::int FROM alerts a WHERE ${filtered}) AS total
+         FROM alerts a WHERE ${keyset.join(" AND ")}
+         ORDER BY ${expr} ${dir}, a.id ${dir} LIMIT $${params.length}`,
+        params,
+      ),
     );
-    const grouped = groupChildRows(await this.db.read((m) => m.query(sql, params)), alertFromRow);
-    const { rows, total } = grouped.get(this.identity.tenantId) ?? { rows: [], total: 0 };
-    return AlertConnection.from({ rows, page, total, cursorOf: (a) => [a.createdAt.toISOString(), a.id] });
+    const sortOf = new Map(rows.map((r) => [r.id as string, r.sort_value]));
+    const total = rows.length
+      ? Number(rows[0].total)
+      : async () =>
+          Number(
+            (
+              await this.db.read((m) =>
+                m.query(`SELECT count(*)::int AS n FROM alerts a WHERE ${filtered}`, filterParams),
+              )
+            )[0].n,
+          );
+    return AlertConnection.from({
+      rows: rows.map(alertFromRow),
+      page,
+      total,
+      cursorOf: (a) => {
+        const v = sortOf.get(a.id);
+        return [v instanceof Date ? v.toISOString() : Number(v), a.id];
+      },
+    });
   }
 
-  /** Stores alerts, ignoring repeats of (provider, sourceId); invalid records are reported, not stored. */
+  /**
+   * Sets the status of alerts (an analyst's triage): all of them or none. Another tenant's id, or none, is
+   * NOT_FOUND; alerts already in the status are left alone. Each changed alert gets an `alert.updated` event, an
+   * entry in its incidents' activity logs and an audit entry, in one transaction.
+   */
+  async update(input: UpdateAlertsInput): Promise<UpdateAlertsPayload> {
+    const problems: InputProblem[] = [];
+    const ids = [...new Map((input.ids ?? []).map((id) => [canonicalId(id), id])).values()];
+    if (ids.length === 0) problems.push({ field: "ids", message: "name at least one alert" });
+    if (ids.length > MAX_ALERTS_PER_UPDATE)
+      problems.push({ field: "ids", message: `at most ${MAX_ALERTS_PER_UPDATE} alerts per call` });
+    input.ids.forEach((id, index) => {
+      if (!isUuid(id)) problems.push({ index, field: "ids", message: "must be an alert id (UUID)" });
+    });
+    const comment = input.comment?.trim() || null;
+    if (comment && comment.length > 4000)
+      problems.push({ field: "comment", message: "at most 4,000 characters" });
+    const fault = comment ? textProblem(comment) : null;
+    if (fault) problems.push({ field: "comment", message: fault });
+    if (!Object.values(AlertStatus).includes(input.status))
+      problems.push({ field: "status", message: "not an alert status" });
+    if (problems.length) throw new BadUserInputError("Invalid alert change; nothing was changed.", problems);
+    return this.db.write(async (m) => {
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `SELECT * FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+        [this.identity.tenantId, ids],
+      );
+      const found = new Map(rows.map((r) => [canonicalId(r.id as string), alertFromRow(r)]));
+      const missing = ids.find((id) => !found.has(canonicalId(id)));
+      if (missing !== undefined) throw new NotFoundError("Alert", missing);
+      const changing = [...found.values()].filter((a) => a.status !== input.status);
+      if (changing.length) {
+        await m.query(`UPDATE alerts SET status = $3 WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+          this.identity.tenantId,
+          changing.map((a) => a.id),
+          input.status,
+        ]);
+        await recordAlertChanges(
+          m,
+          this.identity.tenantId,
+          this.identity.subject,
+          changing.map((a) => ({
+            alert: {
+              id: a.id,
+              provider: a.provider,
+              sourceId: a.sourceId,
+              severity: a.severity,
+              status: input.status,
+            },
+            changes: { status: [a.status, input.status] },
+          })),
+          comment,
+        );
+        await writeAudit(
+          m,
+          this.identity,
+          changing.map((a) => ({
+            action: "alert.updated",
+            target: `alert:${a.id}`,
+            details: { status: [a.status, input.status], ...(comment ? { comment } : {}) },
+          })),
+        );
+      }
+      for (const a of changing) a.status = input.status;
+      return Object.assign(new UpdateAlertsPayload(), {
+        alerts: ids.map((id) => found.get(canonicalId(id))!),
+        updatedCount: changing.length,
+      });
+    });
+  }
+
+  /**
+   * Stores alerts; a repeat of (provider, sourceId) updates the known alert's mutable fields when it changes them
+   * and is not older (endTime) than what is stored. Invalid records are reported, not stored. Audited as one
+   * `alerts.ingest` entry with the counts.
+   */
   async ingest(inputs: AlertInput[]): Promise<IngestAlertsPayload> {
     if (inputs.length > MAX_ALERTS_PER_CALL) {
       return this.payload(
         0,
         0,
+        0,
         inputs.map(() => null),
         [{ field: "input", message: `at most ${MAX_ALERTS_PER_CALL} alerts per call` }],
+        inputs.map(() => AlertIngestOutcome.REJECTED),
       );
     }
     const received = Date.now();
@@ -174,7 +362,28 @@ export class AlertsService {
     const bad = new Set(problems.map((p) => p.index));
     const good = inputs.map((input, index) => ({ input, index })).filter(({ index }) => !bad.has(index));
     const ids: Array<string | null> = inputs.map(() => null);
-    if (good.length === 0) return this.payload(0, 0, ids, problems);
+    const outcomes = inputs.map(() => AlertIngestOutcome.REJECTED);
+    if (good.length === 0) {
+      // Nothing stored, but the attempt is still an ingest on the record (who pushed what that was refused).
+      if (inputs.length)
+        await this.db.write((m) =>
+          writeAudit(m, this.identity, [
+            {
+              action: "alerts.ingest",
+              target: "alerts",
+              details: {
+                created: 0,
+                updated: 0,
+                duplicates: 0,
+                rejected: bad.size,
+                createdIds: [],
+                updatedIds: [],
+              },
+            },
+          ]),
+        );
+      return this.payload(0, 0, 0, ids, problems, outcomes);
+    }
     return this.db.write(async (m) => {
       const now = new Date();
       const stored = await storeAlerts(
@@ -186,7 +395,7 @@ export class AlertsService {
           title: input.title,
           description: input.description ?? "",
           severity: input.severity,
-          status: input.status,
+          status: input.status ?? undefined,
           tactics: input.tactics ?? [],
           techniques: input.techniques ?? [],
           entities: [
@@ -197,23 +406,58 @@ export class AlertsService {
           resourceId: input.resourceId ?? null,
           startTime: input.startTime ?? now,
           endTime: input.endTime ?? input.startTime ?? now,
+          repeat: {
+            title: input.title,
+            severity: input.severity,
+            description: input.description ?? undefined,
+            status: input.status ?? undefined,
+            endTime: input.endTime ?? undefined,
+            tactics: input.tactics ?? undefined,
+            techniques: input.techniques ?? undefined,
+            remediation: input.remediation ?? undefined,
+          },
         })),
+        this.identity.subject,
       );
-      good.forEach(({ index }, i) => (ids[index] = stored.ids[i]));
-      return this.payload(stored.created.length, good.length - stored.created.length, ids, problems);
+      good.forEach(({ index }, i) => {
+        ids[index] = stored.ids[i];
+        outcomes[index] = AlertIngestOutcome[stored.outcomes[i]];
+      });
+      const createdCount = stored.outcomes.filter((o) => o === "CREATED").length;
+      const updatedCount = stored.outcomes.filter((o) => o === "UPDATED").length;
+      const duplicateCount = good.length - createdCount - updatedCount;
+      await writeAudit(m, this.identity, [
+        {
+          action: "alerts.ingest",
+          target: "alerts",
+          details: {
+            created: createdCount,
+            updated: updatedCount,
+            duplicates: duplicateCount,
+            rejected: bad.size,
+            createdIds: stored.created,
+            updatedIds: stored.updated,
+          },
+        },
+      ]);
+      return this.payload(createdCount, updatedCount, duplicateCount, ids, problems, outcomes);
     });
   }
 
   private payload(
     createdCount: number,
+    updatedCount: number,
     duplicateCount: number,
     ids: Array<string | null>,
     problems: InputProblem[],
+    outcomes: AlertIngestOutcome[],
   ) {
     return Object.assign(new IngestAlertsPayload(), {
       createdCount,
+      updatedCount,
       duplicateCount,
       ids,
+      outcomes,
       rejected: problems.map(RecordRejection.from),
     });
   }

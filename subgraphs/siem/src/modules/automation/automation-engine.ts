@@ -37,7 +37,14 @@ import {
   type AutomationAction,
   type AutomationActionOutcome,
 } from "./automation.types";
-import { ruleMatches, updatedFields, type AutomationFacts, type StoredCondition } from "./conditions";
+import {
+  alertUpdatedFields,
+  isAlertTrigger,
+  ruleMatches,
+  updatedFields,
+  type AutomationFacts,
+  type StoredCondition,
+} from "./conditions";
 import { queuePlaybookRun } from "./playbook-runner";
 
 /** One outbox event as the automation consumer hands it to its job. */
@@ -60,6 +67,7 @@ export function triggerOf(topic: string): AutomationTrigger | null {
   if (topic === "incident.created") return AutomationTrigger.INCIDENT_CREATED;
   if (topic.startsWith("incident.")) return AutomationTrigger.INCIDENT_UPDATED;
   if (topic === "alert.created") return AutomationTrigger.ALERT_CREATED;
+  if (topic === "alert.updated") return AutomationTrigger.ALERT_UPDATED;
   return null;
 }
 
@@ -116,7 +124,7 @@ export async function handleAutomationEvent(
       [event.tenantId, trigger, event.at],
     );
     if (rows.length === 0) return;
-    const onIncident = trigger !== AutomationTrigger.ALERT_CREATED;
+    const onIncident = !isAlertTrigger(trigger);
     if (onIncident) {
       // Held until commit: the rules read and change the incident with no analyst change in between.
       const [locked] = await m.query(
@@ -127,7 +135,11 @@ export async function handleAutomationEvent(
       if (!locked || locked.merged_into) return;
     }
     const updated =
-      trigger === AutomationTrigger.INCIDENT_UPDATED ? updatedFields(event.topic, event.changedFields) : [];
+      trigger === AutomationTrigger.INCIDENT_UPDATED
+        ? updatedFields(event.topic, event.changedFields)
+        : trigger === AutomationTrigger.ALERT_UPDATED
+          ? alertUpdatedFields(event.changedFields)
+          : [];
     for (const row of rows) {
       const rule: StoredRule = {
         id: row.id as string,
@@ -138,7 +150,7 @@ export async function handleAutomationEvent(
       };
       const facts = onIncident
         ? await incidentFacts(m, event.tenantId, event.key, updated)
-        : await alertFacts(m, event.tenantId, event.key);
+        : await alertFacts(m, event.tenantId, event.key, updated);
       if (!facts || !ruleMatches(rule, facts)) continue;
       const outcomes: AutomationActionOutcome[] = [];
       for (const action of rule.actions) {
@@ -241,6 +253,7 @@ async function alertFacts(
   m: EntityManager,
   tenantId: string,
   alertId: string,
+  updated: string[],
 ): Promise<AutomationFacts | null> {
   const [row] = await m.query(
     `SELECT a.*,
@@ -263,6 +276,7 @@ async function alertFacts(
       [AutomationProperty.TECHNIQUES]: row.techniques ?? [],
       [AutomationProperty.PROVIDER]: [row.provider],
       [AutomationProperty.ANALYTICS_RULE_ID]: ruleIds,
+      [AutomationProperty.UPDATED_FIELDS]: updated,
     },
   };
 }

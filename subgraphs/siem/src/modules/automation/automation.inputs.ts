@@ -16,6 +16,7 @@ import {
 import {
   CIDR_OPERATORS,
   enumeratedValues,
+  isAlertTrigger,
   EXACT_OPERATORS,
   parseCidr,
   PROPERTIES_OF,
@@ -299,8 +300,8 @@ export function checkAutomationRule(
     const given = (field: keyof AutomationActionInput) => a[field] !== undefined && a[field] !== null;
     for (const field of ACTION_OPTIONAL_FIELDS)
       if (given(field) && !used.includes(field)) fault(field, `not used by ${a.type}`);
-    if (input.trigger === AutomationTrigger.ALERT_CREATED && a.type !== AutomationActionType.RUN_PLAYBOOK)
-      fault("type", "ALERT_CREATED rules can only run playbooks (alerts have no owner, labels or tasks)");
+    if (isAlertTrigger(input.trigger) && a.type !== AutomationActionType.RUN_PLAYBOOK)
+      fault("type", `${input.trigger} rules can only run playbooks (alerts have no owner, labels or tasks)`);
     const stored: Partial<AutomationAction> & { type: AutomationActionType } = { type: a.type };
     switch (a.type) {
       case AutomationActionType.SET_STATUS: {

@@ -36,6 +36,7 @@ export const AUTOMATION_TOPICS = [
   "incident.reopened",
   "incident.merged",
   "alert.created",
+  "alert.updated",
 ] as const;
 
 /** The job payload of an outbox record. */

@@ -11,6 +11,7 @@ export enum AutomationTrigger {
   INCIDENT_CREATED = "INCIDENT_CREATED",
   INCIDENT_UPDATED = "INCIDENT_UPDATED",
   ALERT_CREATED = "ALERT_CREATED",
+  ALERT_UPDATED = "ALERT_UPDATED",
 }
 
 /** A property of the incident or alert that a condition tests. */
@@ -71,12 +72,12 @@ export enum AutomationActionResult {
 registerEnumType(AutomationTrigger, {
   name: "AutomationTrigger",
   description:
-    "What starts an automation rule: an incident created, an incident updated (not by automation), or an alert created.",
+    "What starts an automation rule: an incident created, an incident updated (not by automation), an alert created, or an alert updated (an analyst's triage with `updateAlerts`, or its provider sending it again with new values).",
 });
 registerEnumType(AutomationProperty, {
   name: "AutomationProperty",
   description:
-    "A property a condition tests. Incidents: every one (TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID and ENTITY gather the incident's alerts; UPDATED_FIELDS is INCIDENT_UPDATED's only). Alerts: TITLE, DESCRIPTION, SEVERITY, STATUS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID, ENTITY.",
+    "A property a condition tests. Incidents: every one (TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID and ENTITY gather the incident's alerts; UPDATED_FIELDS is INCIDENT_UPDATED's and ALERT_UPDATED's only). Alerts: TITLE, DESCRIPTION, SEVERITY, STATUS, TACTICS, TECHNIQUES, PROVIDER, ANALYTICS_RULE_ID, ENTITY, and UPDATED_FIELDS for ALERT_UPDATED.",
   valuesConfig: {
     ENTITY: {
       description:
@@ -84,7 +85,7 @@ registerEnumType(AutomationProperty, {
     },
     UPDATED_FIELDS: {
       description:
-        "What the update changed: TITLE, DESCRIPTION, STATUS, SEVERITY, OWNER, LABELS, CLASSIFICATION, ALERTS, COMMENTS, TASKS or MERGED.",
+        "What the update changed. Of an incident: TITLE, DESCRIPTION, STATUS, SEVERITY, OWNER, LABELS, CLASSIFICATION, ALERTS, COMMENTS, TASKS or MERGED; of an alert (ALERT_UPDATED): TITLE, DESCRIPTION, STATUS, SEVERITY, END_TIME, TACTICS, TECHNIQUES or REMEDIATION.",
     },
   },
 });
@@ -95,7 +96,7 @@ registerEnumType(AutomationOperator, {
 });
 registerEnumType(AutomationActionType, {
   name: "AutomationActionType",
-  description: "What an action does. ALERT_CREATED rules may only run playbooks.",
+  description: "What an action does. ALERT_CREATED and ALERT_UPDATED rules may only run playbooks.",
 });
 registerEnumType(AutomationRunStatus, {
   name: "AutomationRunStatus",
@@ -254,7 +255,7 @@ export class AutomationRun {
   @Field(() => ID, { nullable: true, description: "The incident it acted on (incident triggers)." })
   incidentId: string | null;
 
-  @Field(() => ID, { nullable: true, description: "The alert it acted on (ALERT_CREATED)." })
+  @Field(() => ID, { nullable: true, description: "The alert it acted on (ALERT_CREATED, ALERT_UPDATED)." })
   alertId: string | null;
 
   @Field(() => AutomationRunStatus, { description: "How it ended." })

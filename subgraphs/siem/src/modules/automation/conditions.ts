@@ -49,6 +49,23 @@ export const UPDATED_FIELD_VALUES = [
   "MERGED",
 ] as const;
 
+/** What an ALERT_UPDATED event changed, in UPDATED_FIELDS' vocabulary. */
+export const ALERT_UPDATED_FIELD_VALUES = [
+  "TITLE",
+  "DESCRIPTION",
+  "STATUS",
+  "SEVERITY",
+  "END_TIME",
+  "TACTICS",
+  "TECHNIQUES",
+  "REMEDIATION",
+] as const;
+
+/** Whether a trigger's events are about an alert (rather than an incident). */
+export function isAlertTrigger(trigger: AutomationTrigger): boolean {
+  return trigger === AutomationTrigger.ALERT_CREATED || trigger === AutomationTrigger.ALERT_UPDATED;
+}
+
 /** The properties each trigger offers. */
 export const PROPERTIES_OF: Record<AutomationTrigger, readonly AutomationProperty[]> = {
   [AutomationTrigger.INCIDENT_CREATED]: [
@@ -89,6 +106,18 @@ export const PROPERTIES_OF: Record<AutomationTrigger, readonly AutomationPropert
     AutomationProperty.ANALYTICS_RULE_ID,
     AutomationProperty.ENTITY,
   ],
+  [AutomationTrigger.ALERT_UPDATED]: [
+    AutomationProperty.TITLE,
+    AutomationProperty.DESCRIPTION,
+    AutomationProperty.SEVERITY,
+    AutomationProperty.STATUS,
+    AutomationProperty.TACTICS,
+    AutomationProperty.TECHNIQUES,
+    AutomationProperty.PROVIDER,
+    AutomationProperty.ANALYTICS_RULE_ID,
+    AutomationProperty.ENTITY,
+    AutomationProperty.UPDATED_FIELDS,
+  ],
 };
 
 /**
@@ -103,13 +132,11 @@ export function enumeratedValues(
     case AutomationProperty.SEVERITY:
       return Object.values(Severity);
     case AutomationProperty.STATUS:
-      return trigger === AutomationTrigger.ALERT_CREATED
-        ? Object.values(AlertStatus)
-        : Object.values(IncidentStatus);
+      return isAlertTrigger(trigger) ? Object.values(AlertStatus) : Object.values(IncidentStatus);
     case AutomationProperty.PROVIDER:
       return Object.values(AlertProvider);
     case AutomationProperty.UPDATED_FIELDS:
-      return UPDATED_FIELD_VALUES;
+      return trigger === AutomationTrigger.ALERT_UPDATED ? ALERT_UPDATED_FIELD_VALUES : UPDATED_FIELD_VALUES;
     default:
       return null;
   }
@@ -241,6 +268,23 @@ const CHANGE_FIELDS: Record<string, string> = {
   mergedInto: "MERGED",
   merged: "MERGED",
 };
+
+/** Fields of an alert change (`changedFields` of its `alert.updated` event) → what UPDATED_FIELDS calls them. */
+const ALERT_CHANGE_FIELDS: Record<string, string> = {
+  title: "TITLE",
+  description: "DESCRIPTION",
+  status: "STATUS",
+  severity: "SEVERITY",
+  endTime: "END_TIME",
+  tactics: "TACTICS",
+  techniques: "TECHNIQUES",
+  remediation: "REMEDIATION",
+};
+
+/** What an alert event changed, from the fields of its `changes`. */
+export function alertUpdatedFields(changedFields: readonly string[]): string[] {
+  return [...new Set(changedFields.flatMap((f) => (ALERT_CHANGE_FIELDS[f] ? [ALERT_CHANGE_FIELDS[f]] : [])))];
+}
 
 /** What an incident event changed, from its topic and the fields of its `changes`. */
 export function updatedFields(topic: string, changedFields: readonly string[]): string[] {

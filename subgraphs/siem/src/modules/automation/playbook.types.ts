@@ -129,7 +129,10 @@ export class PlaybookRun {
   @Field(() => ID, { nullable: true, description: "The incident it ran for." })
   incidentId: string | null;
 
-  @Field(() => ID, { nullable: true, description: "The alert it ran for (ALERT_CREATED automation)." })
+  @Field(() => ID, {
+    nullable: true,
+    description: "The alert it ran for (ALERT_CREATED or ALERT_UPDATED automation).",
+  })
   alertId: string | null;
 
   @Field(() => ID, { nullable: true, description: "The automation rule that ran it; null for a manual run." })

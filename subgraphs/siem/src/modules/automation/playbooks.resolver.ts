@@ -102,7 +102,7 @@ export class AlertPlaybookRunsResolver {
   @Authorized(Role.READER)
   @FieldResolver(() => PlaybookRunConnection, {
     description:
-      "Playbook runs for this alert (ALERT_CREATED automation), newest first; each is also in the activity log of the incident it names.",
+      "Playbook runs for this alert (ALERT_CREATED or ALERT_UPDATED automation), newest first; each is also in the activity log of the incident it names.",
   })
   playbookRuns(@Root() alert: SecurityAlert, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
     return ctx.services.playbooks.forAlert(alert.id, page);

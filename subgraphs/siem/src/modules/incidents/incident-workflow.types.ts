@@ -99,7 +99,7 @@ export class IncidentActivity {
 
   @Field({
     description:
-      "What happened: created, updated, alert_added, comment_added, closed, reopened or merged. A task added or completed is `updated`, with `taskAdded` or `taskCompleted` in `changes`. A playbook run for the incident is `playbook_run` when queued (`changes`: `playbookId`, `playbook`, `runId`, `status`) and `playbook_run_ended` when it succeeded or failed for good (`status`, `attempts`, `error`).",
+      "What happened: created, updated, alert_added, comment_added, closed, reopened or merged. A task added or completed is `updated`, with `taskAdded` or `taskCompleted` in `changes`. A playbook run for the incident is `playbook_run` when queued (`changes`: `playbookId`, `playbook`, `runId`, `status`) and `playbook_run_ended` when it succeeded or failed for good (`status`, `attempts`, `error`). A change to one of its alerts is `alert_updated` (`changes`: `alertId`, each changed field as `[before, after]`, and the analyst's `comment`).",
   })
   action: string;
 

@@ -20,12 +20,14 @@ import {
   type OutboxRecord,
   type StreamPosition,
 } from "../../../../common/src";
-import { alertFromRow } from "../alerts/alert.entity";
+import { alertFromRow, type SecurityAlert } from "../alerts/alert.entity";
+import { ALERT_UPDATED_TOPIC } from "../alerts/alert-changes";
 import { incidentFromRow, type Incident } from "../incidents/incident.entity";
 import {
   ALERT_CREATED_TOPIC,
   AlertEvent,
   alertMatches,
+  AlertUpdate,
   INCIDENT_TOPICS,
   IncidentChange,
   type IncidentChangeKind,
@@ -157,6 +159,48 @@ export class LiveFeed implements BackgroundWork {
         const alert = alerts.get(row.key);
         if (!alert || !alertMatches(alert, filter)) continue;
         events.push(Object.assign(new AlertEvent(), { cursor: row.cursor, occurredAt: row.at, alert }));
+      }
+      return events;
+    });
+  }
+
+  /** Changes to alerts of the caller's tenant after `after` (or from now), filtered, with positions between. */
+  async alertUpdated(
+    identity: Identity,
+    filter: AlertFilter | null | undefined,
+    after: string | null | undefined,
+  ): Promise<AsyncIterableIterator<AlertUpdate | StreamPosition>> {
+    const from = startPosition(after);
+    const epoch = await this.assertResumable(identity, from, [ALERT_UPDATED_TOPIC]);
+    return this.open("alertUpdated", identity, [ALERT_UPDATED_TOPIC], from, epoch, async (m, rows) => {
+      const alerts = await loadByIds(m, "alerts", identity.tenantId, rows, alertFromRow);
+      const events: AlertUpdate[] = [];
+      for (const row of rows) {
+        const alert = alerts.get(row.key);
+        const payload = (row.payload ?? {}) as {
+          severity?: unknown;
+          status?: unknown;
+          changedFields?: unknown;
+          actor?: unknown;
+          comment?: unknown;
+        };
+        // Filtered on the state the change left (a later change may have moved it on), as incident changes are.
+        const asOf: SecurityAlert | undefined = alert && {
+          ...alert,
+          severity: (payload.severity as SecurityAlert["severity"]) ?? alert.severity,
+          status: (payload.status as SecurityAlert["status"]) ?? alert.status,
+        };
+        if (!alert || !alertMatches(asOf!, filter)) continue;
+        events.push(
+          Object.assign(new AlertUpdate(), {
+            cursor: row.cursor,
+            occurredAt: row.at,
+            changedFields: Array.isArray(payload.changedFields) ? payload.changedFields.map(String) : [],
+            actor: typeof payload.actor === "string" ? payload.actor : null,
+            comment: typeof payload.comment === "string" ? payload.comment : null,
+            alert,
+          }),
+        );
       }
       return events;
     });

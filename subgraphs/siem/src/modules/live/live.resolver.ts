@@ -1,7 +1,7 @@
 import { Arg, Resolver, Root, Subscription } from "type-graphql";
 import { requireReader } from "../../../../common/src";
 import type { SiemContext } from "../../context";
-import { AlertEvent, AlertFilter, IncidentChange, IncidentChangeFilter } from "./live.types";
+import { AlertEvent, AlertFilter, AlertUpdate, IncidentChange, IncidentChangeFilter } from "./live.types";
 
 const AFTER_DESCRIPTION =
   "Resume after this `cursor`: every change after it is replayed in order, then live changes follow. Without it, the stream starts now.";
@@ -49,6 +49,26 @@ export class LiveResolver {
     _filter: AlertFilter | null,
     @Arg("after", () => String, { nullable: true, description: AFTER_DESCRIPTION }) _after: string | null,
   ): AlertEvent {
+    return event;
+  }
+
+  @Subscription(() => AlertUpdate, {
+    description:
+      "Every change to the tenant's existing alerts (`updateAlerts`, or a provider's repeat with new values), in commit order.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as SiemContext;
+      requireReader(ctx);
+      return ctx
+        .live()
+        .alertUpdated(ctx.identity, args.filter as AlertFilter | null, args.after as string | null);
+    },
+  })
+  alertUpdated(
+    @Root() event: AlertUpdate,
+    @Arg("filter", () => AlertFilter, { nullable: true, description: "Which alert changes to receive." })
+    _filter: AlertFilter | null,
+    @Arg("after", () => String, { nullable: true, description: AFTER_DESCRIPTION }) _after: string | null,
+  ): AlertUpdate {
     return event;
   }
 }

@@ -75,6 +75,39 @@ export class AlertEvent {
   alert: SecurityAlert;
 }
 
+/** One change to a known alert, as streamed by `alertUpdated`. */
+@ObjectType({
+  description:
+    "A change to an existing alert (an analyst's triage, or its provider sending it again with new values), in commit order.",
+})
+export class AlertUpdate {
+  @Field({ description: "Opaque position of this event: pass it as `after` to resume right after it." })
+  cursor: string;
+
+  @Field({ description: "When the change was committed." })
+  occurredAt: Date;
+
+  @Field(() => [String], {
+    description:
+      "The fields the change touched: `status`, `severity`, `title`, `description`, `endTime`, `tactics`, `techniques` or `remediation`.",
+  })
+  changedFields: string[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Who made the change: the analyst's or the ingesting principal's subject.",
+  })
+  actor: string | null;
+
+  @Field(() => String, { nullable: true, description: "The analyst's comment, if any." })
+  comment: string | null;
+
+  @Field(() => SecurityAlert, {
+    description: "The alert as it is when the event is delivered (its latest state, not a snapshot).",
+  })
+  alert: SecurityAlert;
+}
+
 /** Which incident changes a subscriber wants. */
 @InputType({ description: "Which incident changes to receive; every condition given must hold." })
 export class IncidentChangeFilter {
@@ -100,8 +133,11 @@ export class IncidentChangeFilter {
   kinds?: IncidentChangeKind[] | null;
 }
 
-/** Which new alerts a subscriber wants. */
-@InputType({ description: "Which new alerts to receive; every condition given must hold." })
+/** Which alert events a subscriber wants. */
+@InputType({
+  description:
+    "Which alert events to receive (`alertCreated`, `alertUpdated`); every condition given must hold. An update is tested against the alert's severity and status as the change left them.",
+})
 export class AlertFilter {
   @Field(() => Severity, { nullable: true, description: "Only alerts of at least this severity." })
   minSeverity?: Severity | null;
