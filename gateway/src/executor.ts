@@ -11,6 +11,7 @@ import { applyRewrites, isObjectOfType } from "@apollo/gateway/dist/dataRewrites
 import { generateHydratedPaths } from "@apollo/gateway/dist/executeQueryPlan";
 import type { OperationContext } from "@apollo/gateway/dist/operationContext";
 import { deepMerge } from "@apollo/gateway/dist/utilities/deepMerge";
+import { precomputedOf } from "./known-operations";
 import { shapeResponse } from "./result-shaping";
 import {
   evaluateCondition,
@@ -115,15 +116,45 @@ export class PreparedOperationGateway extends ApolloGateway {
     return this as unknown as GatewayInternals;
   }
 
+  /** The API schema served now, the one Apollo Server validates against (replaced by a supergraph reload). */
+  get servingSchema(): GraphQLSchema | undefined {
+    return this.internals.schema;
+  }
+
+  /**
+   * Executes an operation Apollo Server has accepted before (`KnownOperations`) for a request the lean POST
+   * path answers without it: what `execute` does, given a request context with the request, document, query
+   * hash and context; undefined when the operation needs the stock executor (a subscription or @defer plan).
+   * Throws what `execute` throws.
+   */
+  executeKnown(requestContext: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> | undefined {
+    const prepared = this.prepare(requestContext);
+    return prepared.delegate ? undefined : this.run(prepared, requestContext);
+  }
+
   private async execute(
     requestContext: GatewayGraphQLRequestContext,
     stock: GatewayExecutor,
   ): Promise<GatewayExecutionResult> {
+    // Executed already, on the lean path, which hands a failed answer to Apollo Server for its error handling.
+    const precomputed = precomputedOf(requestContext);
+    if (precomputed) {
+      if ("thrown" in precomputed) throw precomputed.thrown;
+      return precomputed.result;
+    }
     const { request } = requestContext;
     if (requestContext.metrics?.captureTraces || request.http?.headers.get("apollo-query-plan-experimental"))
       return stock(requestContext);
     const prepared = this.prepare(requestContext);
     if (prepared.delegate) return stock(requestContext);
+    return this.run(prepared, requestContext);
+  }
+
+  private async run(
+    prepared: PreparedOperation,
+    requestContext: GatewayGraphQLRequestContext,
+  ): Promise<GatewayExecutionResult> {
+    const { request } = requestContext;
     const { operationContext } = prepared;
     const variableDefinitions = operationContext.operation.variableDefinitions;
     if (variableDefinitions?.length) {

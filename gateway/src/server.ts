@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
-import { GraphQLError } from "graphql";
+import { GraphQLError, type FormattedExecutionResult } from "graphql";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -25,7 +25,14 @@ import { PreparedOperationGateway } from "./executor";
 import { serveExplorer } from "./explorer";
 import { leanGraphqlPost } from "./graphql-http";
 import { ingestProxy } from "./ingest";
-import { isLimitError, operationLimits, operationRequired, variablesDepthLimit } from "./limits";
+import { KnownOperations } from "./known-operations";
+import {
+  isLimitError,
+  operationLimits,
+  operationRequired,
+  variablesDepthError,
+  variablesDepthLimit,
+} from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
 import { loadSafelist, safelistCache, safelistPlugin } from "./safelist";
@@ -146,6 +153,13 @@ export async function startGateway(
     connectionLimits: { perUser: config.liveConnectionsPerUser, perTenant: config.liveConnectionsPerTenant },
     safelist,
   });
+  /** What the gateway's `willSendResponse` hook does to every answer: surfaced value-completion errors, counted. */
+  const willSendResponse = (result: FormattedExecutionResult): FormattedExecutionResult => {
+    const surfaced = surfaceValueCompletion(result);
+    requests.inc({ outcome: (surfaced.errors?.length ?? 0) > 0 ? "error" : "ok" });
+    return surfaced;
+  };
+  const knownOperations = new KnownOperations();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: config.introspection,
@@ -166,14 +180,14 @@ export async function startGateway(
           return {
             async willSendResponse({ response }) {
               if (response.body.kind === "single")
-                response.body.singleResult = surfaceValueCompletion(response.body.singleResult);
-              const failed =
-                response.body.kind === "single" && (response.body.singleResult.errors?.length ?? 0) > 0;
-              requests.inc({ outcome: failed ? "error" : "ok" });
+                response.body.singleResult = willSendResponse(response.body.singleResult);
+              else requests.inc({ outcome: "ok" });
             },
           };
         },
       },
+      // Learns the operations the lean POST path may then answer without Apollo's request pipeline.
+      knownOperations.plugin<GatewayContext>(),
     ],
     formatError: (formatted, error) => {
       if (isLimitError(formatted.message))
@@ -231,11 +245,25 @@ export async function startGateway(
     const identity: Identity = clientAddress ? { ...verified, clientAddress } : verified;
     return { identity, internalToken: await tokens.sign(identity) };
   };
+  /** Set once close() is called. */
+  let closing: Promise<void> | undefined;
   lean.post = leanGraphqlPost({
     apollo,
     maxBodyBytes: config.maxBodyBytes,
     context: contextOf,
     onError: (err) => log.error({ err }, "GraphQL request failed"),
+    // Apollo installs its usage-reporting plugin of its own when APOLLO_KEY is set: every request then goes
+    // through its pipeline, to be reported.
+    known: process.env.APOLLO_KEY
+      ? undefined
+      : {
+          operations: knownOperations,
+          executor: gateway,
+          admits: (variables) => variablesDepthError(variables) === null,
+          willSendResponse,
+          logger: apollo.logger,
+          open: () => !closing,
+        },
   });
   if (config.introspection) {
     serveExplorer(app);
@@ -267,7 +295,6 @@ export async function startGateway(
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}/graphql`;
   log.info({ url }, "gateway listening");
-  let closing: Promise<void> | undefined;
   let reloading = Promise.resolve<unknown>(undefined);
   const reload = async (): Promise<SupergraphReload> => {
     const next = readFileSync(config.supergraphPath, "utf8");
