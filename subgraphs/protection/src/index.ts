@@ -20,6 +20,7 @@ import { vulnerabilitiesTasks } from "./modules/vulnerabilities/vulnerabilities.
 import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcontrol/appcontrol.resolver";
 import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
 import { HardeningResolver } from "./modules/hardening/hardening.resolver";
+import { RemovalsResolver } from "./modules/removals/removals.resolver";
 import { startBackgroundWork, startPostureReportRelay } from "./modules/reports/relay";
 
 /** One telemetry ingest per DataSource (process). */
@@ -70,6 +71,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       GroupFimResolver,
       ResourceFimResolver,
       HardeningResolver,
+      RemovalsResolver,
     ],
     orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef],
     referenceResolvers: protectionReferences,
