@@ -12,6 +12,7 @@ import {
   ResourceVulnerabilitiesDocument,
   SetJitPolicyDocument,
   SetPlanDocument,
+  VulnerabilityFindingsDocument,
 } from "./__generated__/graphql";
 import { IDENTITY_HEADER, inSystemScope, inTenant, Role } from "../subgraphs/common/src";
 import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -125,6 +126,15 @@ describe("a resource removed from posture's inventory ends its protection state"
     expect(await rows("vulnerability_findings", vm)).toBeGreaterThan(0);
     expect(await rows("app_control_members", vm)).toBe(1);
     expect(await rows("jit_policies", vm)).toBe(1);
+    const findingsOf = async (id: string, token: string) =>
+      ok(
+        await platform.request(
+          VulnerabilityFindingsDocument,
+          { filter: { resourceIds: [id], status: null }, first: 100 },
+          token,
+        ),
+      ).vulnerabilityFindings.totalCount;
+    expect(await findingsOf(vm, a.reader)).toBeGreaterThan(0);
 
     ok(await platform.request(RemoveResourcesDocument, { ids: [vm] }, a.admin));
 
@@ -160,6 +170,7 @@ describe("a resource removed from posture's inventory ends its protection state"
     ])
       expect([table, await rows(table, vm)]).toEqual([table, 0]);
     expect(await rows("jit_requests", vm)).toBe(2);
+    expect(await findingsOf(vm, a.reader)).toBe(0);
 
     // Tenant B's machine of the same name keeps everything.
     const b = tokens["tenant-b"];
@@ -169,6 +180,7 @@ describe("a resource removed from posture's inventory ends its protection state"
       await platform.request(ResourceVulnerabilitiesDocument, { id: vmB }, b.reader),
     ).resource!;
     expect(vulnsB.vulnerabilities.nodes.length).toBe(before.vulnerabilities.nodes.length);
+    expect(await findingsOf(vmB, b.reader)).toBeGreaterThan(0);
     const requestsB = ok(
       await platform.request(JitRequestsDocument, { filter: { resourceId: vmB } }, b.reader),
     ).jitRequests.nodes;

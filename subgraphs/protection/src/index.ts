@@ -6,7 +6,10 @@ import { PostureAccounts } from "./modules/plans/accounts";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
 import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
-import { VulnerabilitiesResolver } from "./modules/vulnerabilities/vulnerabilities.resolver";
+import {
+  VulnerabilitiesResolver,
+  VulnerabilityFindingsResolver,
+} from "./modules/vulnerabilities/vulnerabilities.resolver";
 import { JitRequestResolver, JitResolver } from "./modules/jit/jit.resolver";
 import { JIT_CRONTAB, jitTasks } from "./modules/jit/jit.tasks";
 import { DetectionsResolver, ResourceDetectionsResolver } from "./modules/detections/detections.resolver";
@@ -60,6 +63,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       AccountPlansResolver,
       ResourceCoverageResolver,
       VulnerabilitiesResolver,
+      VulnerabilityFindingsResolver,
       JitResolver,
       JitRequestResolver,
       TelemetryResolver,
