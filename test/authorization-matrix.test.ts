@@ -199,6 +199,14 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "ADMIN",
     call: `mutation { approveAppControlRules(input: { groupId: "${X}", ruleIds: [] }) { __typename } }`,
   },
+  "Mutation.revokeAppControlRules": {
+    access: "ADMIN",
+    call: `mutation { revokeAppControlRules(input: { groupId: "${X}", ruleIds: [], reason: "r" }) { __typename } }`,
+  },
+  "Mutation.addAppControlRule": {
+    access: "ADMIN",
+    call: `mutation { addAppControlRule(input: { groupId: "${X}", kind: PATH, path: "/x" }) { __typename } }`,
+  },
   "Mutation.setAppControlMode": {
     access: "ADMIN",
     call: `mutation { setAppControlMode(input: { groupId: "${X}", mode: AUDIT }) { __typename } }`,

@@ -13,6 +13,7 @@ import { AppControlAppliedSince1766620000000 } from "./1766620000000-appcontrol-
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { VulnerabilityFindingsTenant1767100000000 } from "./1767100000000-vulnerability-findings-tenant";
+import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-revoke-manual";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -31,4 +32,5 @@ export const protectionMigrations = [
   OutboxRebases1766930000000,
   OutboxIdentity1767000000000,
   VulnerabilityFindingsTenant1767100000000,
+  AppControlRevokeManual1767110000000,
 ];
