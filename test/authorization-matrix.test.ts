@@ -71,6 +71,11 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   },
   "Query.planTypes": { access: "READER", call: `{ planTypes { __typename } }` },
   "Query.vulnerabilityMatching": { access: "READER", call: `{ vulnerabilityMatching { __typename } }` },
+  "Query.vulnerabilityFindings": { access: "READER", call: `{ vulnerabilityFindings { __typename } }` },
+  "Query.vulnerabilityExposure": {
+    access: "READER",
+    call: `{ vulnerabilityExposure(cve: "CVE-2024-3094") { __typename } }`,
+  },
   "Query.jitRequests": { access: "READER", call: `{ jitRequests { __typename } }` },
   "Query.jitRequest": { access: "READER", call: `{ jitRequest(id: "${X}") { __typename } }` },
   "Query.jitAuditLog": { access: "READER", call: `{ jitAuditLog(resourceId: "${X}") { __typename } }` },
@@ -193,6 +198,14 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.approveAppControlRules": {
     access: "ADMIN",
     call: `mutation { approveAppControlRules(input: { groupId: "${X}", ruleIds: [] }) { __typename } }`,
+  },
+  "Mutation.revokeAppControlRules": {
+    access: "ADMIN",
+    call: `mutation { revokeAppControlRules(input: { groupId: "${X}", ruleIds: [], reason: "r" }) { __typename } }`,
+  },
+  "Mutation.addAppControlRule": {
+    access: "ADMIN",
+    call: `mutation { addAppControlRule(input: { groupId: "${X}", kind: PATH, path: "/x" }) { __typename } }`,
   },
   "Mutation.setAppControlMode": {
     access: "ADMIN",

@@ -8,6 +8,7 @@ import { AssessmentRawCause1766510000000 } from "./1766510000000-assessment-raw-
 import { ExemptionResourceGroup1766800000000 } from "./1766800000000-exemption-resource-group";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
+import { PostureRelayOffsets1767100000000 } from "./1767100000000-relay-offsets";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -21,4 +22,5 @@ export const postureMigrations = [
   ExemptionResourceGroup1766800000000,
   OutboxRebases1766930000000,
   OutboxIdentity1767000000000,
+  PostureRelayOffsets1767100000000,
 ];

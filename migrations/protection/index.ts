@@ -12,6 +12,8 @@ import { FimBaselineKey1766000000000 } from "./1766000000000-fim-baseline-key";
 import { AppControlAppliedSince1766620000000 } from "./1766620000000-appcontrol-applied-since";
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
+import { VulnerabilityFindingsTenant1767100000000 } from "./1767100000000-vulnerability-findings-tenant";
+import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-revoke-manual";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -29,4 +31,6 @@ export const protectionMigrations = [
   AppControlAppliedSince1766620000000,
   OutboxRebases1766930000000,
   OutboxIdentity1767000000000,
+  VulnerabilityFindingsTenant1767100000000,
+  AppControlRevokeManual1767110000000,
 ];

@@ -8,6 +8,7 @@ import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { CloudAccount } from "./modules/inventory/cloud-account.entity";
 import { CloudAccountResolver, ResourceResolver } from "./modules/inventory/inventory.resolver";
 import { AlertResourceResolver, SecurityAlertRef } from "./modules/inventory/alert-resource.resolver";
+import { startRemovalRelay } from "./modules/inventory/removal-relay";
 import { Resource } from "./modules/inventory/resource.entity";
 import { NetworkResolver, ResourceExposureResolver } from "./modules/network/network.resolver";
 import { PoliciesResolver } from "./modules/policies/policies.resolver";
@@ -46,4 +47,5 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
   tasks: (ds, log) => postureTasks(ds, log),
   prepare: () => void builtInDefinitions(),
   crontab: POSTURE_CRONTAB,
+  start: (_ds, log, config) => startRemovalRelay(config, log),
 };

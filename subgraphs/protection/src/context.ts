@@ -6,6 +6,7 @@ import { DetectionsService } from "./modules/detections/detections.service";
 import { JitService } from "./modules/jit/jit.service";
 import type { PostureAccounts } from "./modules/plans/accounts";
 import { PlansService } from "./modules/plans/plans.service";
+import { RemovalsService } from "./modules/removals/removals.service";
 import type { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
 import { TelemetryService } from "./modules/telemetry/telemetry.service";
 import { VulnerabilitiesService } from "./modules/vulnerabilities/vulnerabilities.service";
@@ -21,6 +22,7 @@ export interface ProtectionContext extends BaseContext {
     appControl: AppControlService;
     fim: FimService;
     hardening: HardeningService;
+    removals: RemovalsService;
   };
 }
 
@@ -41,6 +43,7 @@ export function createProtectionContext(
       appControl: new AppControlService(base.db, base.identity),
       fim: new FimService(base.db, base.identity),
       hardening: new HardeningService(base.db, base.identity),
+      removals: new RemovalsService(base.db, base.identity),
     },
   };
 }

@@ -6,7 +6,10 @@ import { PostureAccounts } from "./modules/plans/accounts";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
 import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
-import { VulnerabilitiesResolver } from "./modules/vulnerabilities/vulnerabilities.resolver";
+import {
+  VulnerabilitiesResolver,
+  VulnerabilityFindingsResolver,
+} from "./modules/vulnerabilities/vulnerabilities.resolver";
 import { JitRequestResolver, JitResolver } from "./modules/jit/jit.resolver";
 import { JIT_CRONTAB, jitTasks } from "./modules/jit/jit.tasks";
 import { DetectionsResolver, ResourceDetectionsResolver } from "./modules/detections/detections.resolver";
@@ -20,6 +23,7 @@ import { vulnerabilitiesTasks } from "./modules/vulnerabilities/vulnerabilities.
 import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcontrol/appcontrol.resolver";
 import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
 import { HardeningResolver } from "./modules/hardening/hardening.resolver";
+import { RemovalsResolver } from "./modules/removals/removals.resolver";
 import { startBackgroundWork, startPostureReportRelay } from "./modules/reports/relay";
 
 /** One telemetry ingest per DataSource (process). */
@@ -59,6 +63,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       AccountPlansResolver,
       ResourceCoverageResolver,
       VulnerabilitiesResolver,
+      VulnerabilityFindingsResolver,
       JitResolver,
       JitRequestResolver,
       TelemetryResolver,
@@ -70,6 +75,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       GroupFimResolver,
       ResourceFimResolver,
       HardeningResolver,
+      RemovalsResolver,
     ],
     orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef],
     referenceResolvers: protectionReferences,

@@ -3,17 +3,20 @@ import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolve
 import type { ProtectionContext } from "../../context";
 import { ResourceRef } from "../../references";
 import {
+  AddAppControlRuleInput,
   AppControlGroup,
   AppControlGroupConnection,
+  AppControlRule,
   AppControlRuleConnection,
   AppControlRuleFilter,
   ApproveAppControlRulesInput,
   LearnAppControlInput,
   LearnAppControlPayload,
+  RevokeAppControlRulesInput,
   SetAppControlModeInput,
 } from "./appcontrol.types";
 
-/** Adaptive application control: groups, rules, learning, approval and mode. */
+/** Adaptive application control: groups, rules, learning, approval, revocation, manual rules and mode. */
 @Resolver(() => AppControlGroup)
 export class AppControlResolver {
   @Authorized(Role.READER)
@@ -59,6 +62,30 @@ export class AppControlResolver {
     @Ctx() ctx: ProtectionContext,
   ) {
     return ctx.services.appControl.approve(input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => AppControlGroup, {
+    description:
+      "Revokes approved rules of a group (ADMIN): they leave its allow list (status REVOKED, with who, when and why), and learning again never brings them back; `approveAppControlRules` or `addAppControlRule` does. Anything but an approved or revoked rule of the group rejects the whole call; a group in AUDIT or ENFORCE must keep one approved rule (CONFLICT).",
+  })
+  revokeAppControlRules(
+    @Arg("input", () => RevokeAppControlRulesInput) input: RevokeAppControlRulesInput,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.appControl.revoke(input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => AppControlRule, {
+    description:
+      "Adds a rule to a group's allow list by hand (ADMIN): APPROVED at once, origin MANUAL. A rule the group already has for that executable (recommended, approved or revoked) is approved instead.",
+  })
+  addAppControlRule(
+    @Arg("input", () => AddAppControlRuleInput) input: AddAppControlRuleInput,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.appControl.addRule(input);
   }
 
   @Authorized(Role.ADMIN)

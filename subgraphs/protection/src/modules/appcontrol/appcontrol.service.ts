@@ -9,6 +9,7 @@ import {
   invalidCursor,
   isUuid,
   NotFoundError,
+  textProblem,
   toKeysetPage,
   writeAudit,
   writeOutbox,
@@ -25,9 +26,12 @@ import {
   AppControlMode,
   AppControlRule,
   AppControlRuleConnection,
+  AppControlRuleKind,
   LearnAppControlPayload,
+  type AddAppControlRuleInput,
   type AppControlRuleFilter,
   type ApproveAppControlRulesInput,
+  type RevokeAppControlRulesInput,
   type LearnAppControlInput,
   type SetAppControlModeInput,
 } from "./appcontrol.types";
@@ -35,6 +39,7 @@ import {
   groupIdOf,
   groupMachines,
   groupName,
+  identityOf,
   MAX_LEARNING_MACHINES,
   recommendRules,
   ruleIdOf,
@@ -45,6 +50,37 @@ import { pathKey } from "../fim/paths";
 import { parseWindow } from "./window";
 
 const MAX_RULES_PER_APPROVAL = 1000;
+/** Longest revocation reason. */
+const MAX_REASON_LENGTH = 1000;
+/** Longest path of a manual rule. */
+const MAX_RULE_PATH_LENGTH = 1024;
+/** Longest publisher of a manual rule. */
+const MAX_PUBLISHER_LENGTH = 512;
+const SHA256 = /^[0-9a-f]{64}$/i;
+
+/** Problems of a text field: required, at most `max` characters, storable. */
+function textProblems(
+  problems: InputProblem[],
+  field: string,
+  value: string | null | undefined,
+  max: number,
+): void {
+  const text = value?.trim() ?? "";
+  if (!text || text.length > max) problems.push({ field, message: `must be 1 to ${max} characters` });
+  const unstorable = textProblem(text);
+  if (unstorable) problems.push({ field, message: unstorable });
+}
+
+/** Problems of a rule id list. */
+function ruleIdProblems(ruleIds: readonly string[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  if (ruleIds.length === 0 || ruleIds.length > MAX_RULES_PER_APPROVAL)
+    problems.push({ field: "ruleIds", message: `must list 1 to ${MAX_RULES_PER_APPROVAL} rules` });
+  ruleIds.forEach((id, index) => {
+    if (!isUuid(id)) problems.push({ index, field: "ruleIds", message: "must be a rule id (UUID)" });
+  });
+  return problems;
+}
 
 /** The value of a rule-list cursor: the rule's prevalence (a decimal number), "|", its path key. */
 const RULE_CURSOR = /^\d+(?:\.\d+)?\|/;
@@ -90,8 +126,12 @@ function ruleFromRow(row: Record<string, unknown>): AppControlRule {
     firstSeen: row.first_seen,
     lastSeen: row.last_seen,
     status: row.status,
+    origin: row.origin,
     approvedBy: row.approved_by ?? null,
     approvedAt: row.approved_at ?? null,
+    revokedBy: row.revoked_by ?? null,
+    revokedAt: row.revoked_at ?? null,
+    revokeReason: row.revoke_reason ?? null,
   });
 }
 
@@ -319,7 +359,7 @@ export class AppControlService {
       }
       const statsOf = (machines: readonly string[]) => machines.flatMap((id) => statsByMachine.get(id) ?? []);
       const before: Array<{ id: string; configured: boolean }> = await m.query(
-        `SELECT g.id, (g.mode <> 'NONE' OR EXISTS (SELECT 1 FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'APPROVED')) AS configured
+        `SELECT g.id, (g.mode <> 'NONE' OR EXISTS (SELECT 1 FROM app_control_rules r WHERE r.group_id = g.id AND r.status IN ('APPROVED', 'REVOKED'))) AS configured
          FROM app_control_groups g WHERE g.tenant_id = $1 FOR UPDATE OF g`,
         [tenantId],
       );
@@ -448,7 +488,10 @@ export class AppControlService {
     return row;
   }
 
-  /** Approves recommended rules of a group. Unknown rules (or rules of another group) change nothing. */
+  /**
+   * Approves recommended (or revoked: an explicit re-approval) rules of a group. Unknown rules (or rules of
+   * another group) reject the whole call.
+   */
   async approve(input: ApproveAppControlRulesInput): Promise<AppControlGroup> {
     const problems: InputProblem[] = [];
     if (input.ruleIds.length === 0 || input.ruleIds.length > MAX_RULES_PER_APPROVAL)
@@ -473,8 +516,9 @@ export class AppControlService {
       if (problems.length) throw new BadUserInputError("Invalid rules; nothing was approved.", problems);
       const approved: Array<{ id: string }> = await m.query(
         `WITH a AS (
-           UPDATE app_control_rules SET status = 'APPROVED', approved_by = $3, approved_at = now()
-           WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($4::uuid[]) AND status = 'RECOMMENDED' RETURNING id
+           UPDATE app_control_rules SET status = 'APPROVED', approved_by = $3, approved_at = now(),
+             revoked_by = NULL, revoked_at = NULL, revoke_reason = NULL
+           WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($4::uuid[]) AND status IN ('RECOMMENDED', 'REVOKED') RETURNING id
          ) SELECT id FROM a ORDER BY id`,
         [tenantId, input.groupId, this.identity.subject, input.ruleIds],
       );
@@ -498,6 +542,142 @@ export class AppControlService {
         await this.syncMembers(m, input.groupId);
       }
       return (await loadGroups(m, tenantId, [input.groupId]))[0];
+    });
+  }
+
+  /**
+   * Takes approved rules out of a group's allow list (status REVOKED, with who, when and why). Only APPROVED
+   * (or already REVOKED: unchanged) rules of the group may be named, else nothing changes (BAD_USER_INPUT); a
+   * group in AUDIT or ENFORCE keeps at least one approved rule (CONFLICT: set NONE first or approve another).
+   * Learning again keeps the group and its revoked rules as they are.
+   */
+  async revoke(input: RevokeAppControlRulesInput): Promise<AppControlGroup> {
+    const problems = ruleIdProblems(input.ruleIds);
+    textProblems(problems, "reason", input.reason, MAX_REASON_LENGTH);
+    if (problems.length) throw new BadUserInputError("Invalid revocation; nothing was revoked.", problems);
+    const tenantId = this.identity.tenantId;
+    const reason = input.reason.trim();
+    return this.db.write(async (m) => {
+      const group = await this.lockGroup(m, input.groupId);
+      const found: Array<{ id: string; status: string }> = await m.query(
+        `SELECT id, status FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($3::uuid[])`,
+        [tenantId, input.groupId, input.ruleIds],
+      );
+      const status = new Map(found.map((r) => [r.id, r.status]));
+      input.ruleIds.forEach((id, index) => {
+        const s = status.get(canonicalId(id));
+        if (!s) problems.push({ index, field: "ruleIds", message: "no such rule in this group" });
+        else if (s === "RECOMMENDED")
+          problems.push({
+            index,
+            field: "ruleIds",
+            message: "is not approved (only approved rules can be revoked)",
+          });
+      });
+      if (problems.length) throw new BadUserInputError("Invalid revocation; nothing was revoked.", problems);
+      const revoked: Array<{ id: string }> = await m.query(
+        `WITH r AS (
+           UPDATE app_control_rules SET status = 'REVOKED', revoked_by = $3, revoked_at = now(), revoke_reason = $5
+           WHERE tenant_id = $1 AND group_id = $2 AND id = ANY($4::uuid[]) AND status = 'APPROVED' RETURNING id
+         ) SELECT id FROM r ORDER BY id`,
+        [tenantId, input.groupId, this.identity.subject, input.ruleIds, reason],
+      );
+      if (revoked.length) {
+        if (group.mode !== AppControlMode.NONE) {
+          const [{ n }]: Array<{ n: number }> = await m.query(
+            `SELECT count(*)::int AS n FROM app_control_rules WHERE tenant_id = $1 AND group_id = $2 AND status = 'APPROVED'`,
+            [tenantId, input.groupId],
+          );
+          // Thrown inside the transaction: the revocation above rolls back with it.
+          if (n === 0)
+            throw new ConflictError(
+              `Application-control group ${input.groupId} is in ${group.mode} and would have no approved rule left: set its mode to NONE or approve another rule first.`,
+            );
+        }
+        await m.query(
+          `UPDATE app_control_groups SET updated_by = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, input.groupId, this.identity.subject],
+        );
+        const details = { groupId: input.groupId, ruleIds: revoked.map((r) => r.id), reason };
+        await writeAudit(m, this.identity, [
+          { action: "appcontrol.rules.revoked", target: `app-control-group:${input.groupId}`, details },
+        ]);
+        await writeOutbox(m, [
+          {
+            tenantId,
+            topic: "appcontrol.rules.revoked",
+            key: input.groupId,
+            payload: { ...details, actor: this.identity.subject },
+          },
+        ]);
+        await this.syncMembers(m, input.groupId);
+      }
+      return (await loadGroups(m, tenantId, [input.groupId]))[0];
+    });
+  }
+
+  /**
+   * Adds a rule to a group's allow list by hand (APPROVED, origin MANUAL). Its id is the one learning gives the
+   * same executable, so a rule that already exists (recommended, approved or revoked) is approved instead of
+   * doubled; learning again refreshes its statistics and never changes its status.
+   */
+  async addRule(input: AddAppControlRuleInput): Promise<AppControlRule> {
+    const problems: InputProblem[] = [];
+    textProblems(problems, "path", input.path, MAX_RULE_PATH_LENGTH);
+    const publisher = input.publisher?.trim() || null;
+    const sha256 = input.sha256?.trim().toLowerCase() || null;
+    if (input.kind === AppControlRuleKind.PUBLISHER) {
+      textProblems(problems, "publisher", input.publisher, MAX_PUBLISHER_LENGTH);
+    } else if (input.publisher != null)
+      problems.push({ field: "publisher", message: "only PUBLISHER rules have a publisher" });
+    if (input.kind === AppControlRuleKind.HASH) {
+      if (!sha256 || !SHA256.test(sha256))
+        problems.push({ field: "sha256", message: "must be 64 hex digits" });
+    } else if (input.sha256 != null)
+      problems.push({ field: "sha256", message: "only HASH rules have a sha256" });
+    if (problems.length) throw new BadUserInputError("Invalid rule; nothing was added.", problems);
+    const tenantId = this.identity.tenantId;
+    const path = input.path.trim();
+    const key = pathKey(path);
+    const id = ruleIdOf(input.groupId, identityOf(input.kind, key, publisher, sha256));
+    return this.db.write(async (m) => {
+      await this.lockGroup(m, input.groupId);
+      const [row]: Array<Record<string, unknown> & { existed: boolean }> = await m.query(
+        `INSERT INTO app_control_rules AS r (tenant_id, group_id, id, kind, path, path_key, publisher, sha256, machine_count,
+                                              prevalence, execution_count, first_seen, last_seen, status, origin,
+                                              approved_by, approved_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, now(), now(), 'APPROVED', 'MANUAL', $9, now())
+         ON CONFLICT (id) DO UPDATE SET status = 'APPROVED', approved_by = $9, approved_at = now(),
+           revoked_by = NULL, revoked_at = NULL, revoke_reason = NULL
+         RETURNING r.*, (xmax <> 0) AS existed`,
+        [tenantId, input.groupId, id, input.kind, path, key, publisher, sha256, this.identity.subject],
+      );
+      await m.query(
+        `UPDATE app_control_groups SET updated_by = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, input.groupId, this.identity.subject],
+      );
+      const details = {
+        groupId: input.groupId,
+        ruleId: id,
+        kind: input.kind,
+        path,
+        publisher,
+        sha256,
+        existed: row.existed,
+      };
+      await writeAudit(m, this.identity, [
+        { action: "appcontrol.rule.added", target: `app-control-group:${input.groupId}`, details },
+      ]);
+      await writeOutbox(m, [
+        {
+          tenantId,
+          topic: "appcontrol.rule.added",
+          key: input.groupId,
+          payload: { ...details, actor: this.identity.subject },
+        },
+      ]);
+      await this.syncMembers(m, input.groupId);
+      return ruleFromRow(row);
     });
   }
 

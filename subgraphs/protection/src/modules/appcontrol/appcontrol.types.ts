@@ -16,10 +16,17 @@ export enum AppControlRuleKind {
   HASH = "HASH",
 }
 
-/** Whether a rule is only recommended or part of the allow list. */
+/** Whether a rule is only recommended, part of the allow list, or taken out of it. */
 export enum AppControlRuleStatus {
   RECOMMENDED = "RECOMMENDED",
   APPROVED = "APPROVED",
+  REVOKED = "REVOKED",
+}
+
+/** Where a rule comes from. */
+export enum AppControlRuleOrigin {
+  LEARNED = "LEARNED",
+  MANUAL = "MANUAL",
 }
 
 registerEnumType(AppControlMode, {
@@ -34,7 +41,13 @@ registerEnumType(AppControlRuleKind, {
 });
 registerEnumType(AppControlRuleStatus, {
   name: "AppControlRuleStatus",
-  description: "RECOMMENDED (learned, not allowed yet) or APPROVED (in the allow list).",
+  description:
+    "RECOMMENDED (learned, not allowed yet), APPROVED (in the allow list) or REVOKED (taken out of the allow list by an admin; learning again never recommends or approves it again — only `approveAppControlRules` or `addAppControlRule` does).",
+});
+registerEnumType(AppControlRuleOrigin, {
+  name: "AppControlRuleOrigin",
+  description:
+    "LEARNED (recommended from process executions) or MANUAL (added by an admin with `addAppControlRule`).",
 });
 
 /** A rule of a group's allow list. */
@@ -79,14 +92,26 @@ export class AppControlRule {
   @Field({ description: "Last execution seen." })
   lastSeen: Date;
 
-  @Field(() => AppControlRuleStatus, { description: "RECOMMENDED or APPROVED." })
+  @Field(() => AppControlRuleStatus, { description: "RECOMMENDED, APPROVED or REVOKED." })
   status: AppControlRuleStatus;
 
-  @Field(() => String, { nullable: true, description: "Who approved it." })
+  @Field(() => AppControlRuleOrigin, { description: "LEARNED or MANUAL." })
+  origin: AppControlRuleOrigin;
+
+  @Field(() => String, { nullable: true, description: "Who approved it (or added it) last." })
   approvedBy: string | null;
 
-  @Field(() => Date, { nullable: true, description: "When it was approved." })
+  @Field(() => Date, { nullable: true, description: "When it was approved (or added) last." })
   approvedAt: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Who revoked it (REVOKED rules)." })
+  revokedBy: string | null;
+
+  @Field(() => Date, { nullable: true, description: "When it was revoked (REVOKED rules)." })
+  revokedAt: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Why it was revoked (REVOKED rules)." })
+  revokeReason: string | null;
 
   groupId: string;
   pathKey: string;
@@ -222,4 +247,47 @@ export class SetAppControlModeInput {
     description: "NONE, AUDIT or ENFORCE (AUDIT and ENFORCE need at least one approved rule).",
   })
   mode: AppControlMode;
+}
+
+/** Input of `revokeAppControlRules`. */
+@InputType({ description: "Takes approved rules of a group out of its allow list." })
+export class RevokeAppControlRulesInput {
+  @Field(() => ID, { description: "The group." })
+  groupId: string;
+
+  @Field(() => [ID], {
+    description: "APPROVED rules of that group to revoke (1 to 1,000); revoked ones stay revoked.",
+  })
+  ruleIds: string[];
+
+  @Field({ description: "Why (1 to 1,000 characters; kept on the rules and in the audit trail)." })
+  reason: string;
+}
+
+/** Input of `addAppControlRule`. */
+@InputType({
+  description:
+    "An allow-list rule an admin adds by hand: PATH needs `path` only, PUBLISHER `path` and `publisher`, HASH `path` and `sha256`.",
+})
+export class AddAppControlRuleInput {
+  @Field(() => ID, { description: "The group." })
+  groupId: string;
+
+  @Field(() => AppControlRuleKind, { description: "What the rule matches on." })
+  kind: AppControlRuleKind;
+
+  @Field({ description: "Path of the executable (1 to 1,024 characters; compared without case)." })
+  path: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Code-signing publisher: required for PUBLISHER, else absent.",
+  })
+  publisher?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "SHA-256 of the file (64 hex digits): required for HASH, else absent.",
+  })
+  sha256?: string | null;
 }

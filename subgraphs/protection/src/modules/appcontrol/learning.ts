@@ -148,7 +148,12 @@ export function ruleKindOf(path: string, publisher: string | null, sha256: strin
 }
 
 /** The identity of the rule an execution falls under. */
-function identityOf(kind: RuleKind, key: string, publisher: string | null, sha256: string | null): string {
+export function identityOf(
+  kind: RuleKind,
+  key: string,
+  publisher: string | null,
+  sha256: string | null,
+): string {
   return kind === "PUBLISHER"
     ? `PUBLISHER|${key}|${publisher}`
     : kind === "HASH"

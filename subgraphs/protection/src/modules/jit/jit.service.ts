@@ -56,7 +56,7 @@ export const JIT_EXPIRE_TASK = "jit_expire";
 /** One expiry job per request: approving replaces the unanswered-request job with the grant's end. */
 export const jitJobKey = (requestId: string) => `jit:${requestId}`;
 
-const TTL_SQL = `make_interval(secs => ${PENDING_REQUEST_TTL_SECONDS})`;
+export const TTL_SQL = `make_interval(secs => ${PENDING_REQUEST_TTL_SECONDS})`;
 /** Time is the truth: an approved request past its end is EXPIRED even before the job has run. */
 const STATUS_SQL = `CASE WHEN r.status = 'APPROVED' AND r.expires_at <= now() THEN 'EXPIRED'
   WHEN r.status = 'PENDING' AND r.requested_at <= now() - ${TTL_SQL} THEN 'EXPIRED' ELSE r.status END`;

@@ -19,7 +19,11 @@ import { VulnerabilityFindingConnection } from "./vulnerabilities.service";
 import {
   ImportAdvisoriesPayload,
   IngestPackagesPayload,
+  VulnerabilityExposure,
   VulnerabilityFilter,
+  VulnerabilityFinding,
+  VulnerabilityFindingFilter,
+  VulnerabilityFindingOrder,
   VulnerabilityMatchingStatus,
   VulnerabilitySummary,
 } from "./vulnerabilities.types";
@@ -92,5 +96,52 @@ export class VulnerabilitiesResolver {
       ? await ctx.services.vulnerabilities.summary.load(resource.id)
       : { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, total: 0 };
     return Object.assign(new VulnerabilitySummary(), { covered: coverage.covered, ...counts });
+  }
+}
+
+/** The tenant-wide findings list, the per-CVE rollup, and each finding's machine. */
+@Resolver(() => VulnerabilityFinding)
+export class VulnerabilityFindingsResolver {
+  @Authorized(Role.READER)
+  @Query(() => VulnerabilityFindingConnection, {
+    description:
+      "The tenant's vulnerability findings across machines (OPEN by default), most severe first unless `orderBy` says otherwise. Lists every machine that sent a package inventory, whether a plan covers it or not (`resource { coverage }` tells).",
+  })
+  vulnerabilityFindings(
+    @Arg("filter", () => VulnerabilityFindingFilter, {
+      nullable: true,
+      description: "CVEs, severities, status, machines, packages.",
+    })
+    filter: VulnerabilityFindingFilter | undefined,
+    @Arg("orderBy", () => VulnerabilityFindingOrder, {
+      nullable: true,
+      description: "Default: severity descending.",
+    })
+    orderBy: VulnerabilityFindingOrder | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.vulnerabilities.findings(filter, orderBy, page);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => VulnerabilityExposure, {
+    description:
+      "How many of the tenant's machines one CVE affects (open and fixed findings, highest score).",
+  })
+  vulnerabilityExposure(
+    @Arg("cve", { description: "The CVE id, e.g. CVE-2024-3094 (case ignored)." }) cve: string,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.vulnerabilities.exposure(cve);
+  }
+
+  @FieldResolver(() => ResourceRef, {
+    nullable: true,
+    description:
+      "The machine the package is installed on (the inventory's resource, resolved by posture); null only in the moments between its removal from the inventory and protection forgetting its findings.",
+  })
+  resource(@Root() finding: VulnerabilityFinding): ResourceRef {
+    return Object.assign(new ResourceRef(), { id: finding.resourceId });
   }
 }

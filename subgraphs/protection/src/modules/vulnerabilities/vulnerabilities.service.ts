@@ -4,14 +4,21 @@ import {
   addJob,
   childConnectionLoader,
   copyInsertNew,
+  assertNoProblems,
+  BadUserInputError,
+  canonicalId,
   isUuid,
   newId,
+  OrderDirection,
   RecordRejection,
   toKeysetPage,
   writeAudit,
   writeOutbox,
   Connection,
+  type CursorKey,
+  type CursorValueKind,
   type Identity,
+  type InputProblem,
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
@@ -23,11 +30,62 @@ import {
   FindingStatus,
   ImportAdvisoriesPayload,
   IngestPackagesPayload,
+  VulnerabilityExposure,
+  VulnerabilityFindingOrderField,
   VulnerabilityMatchingStatus,
   VulnerabilityFinding,
+  VulnerabilitySeverity,
+  type VulnerabilityFindingFilter,
+  type VulnerabilityFindingOrder,
   type VulnerabilitySummary,
   type VulnerabilityFilter,
 } from "./vulnerabilities.types";
+
+/** A CVE id as `vulnerabilityFindings` and `vulnerabilityExposure` take it. */
+const CVE_ID = /^CVE-\d{4}-\d{4,}$/i;
+/** Most values per list of the findings filter. */
+const MAX_FILTER_VALUES = 100;
+/** Severity as a number, for ordering (`f` is `vulnerability_findings`). */
+const SEVERITY_RANK_SQL = `CASE f.severity WHEN 'CRITICAL' THEN 4 WHEN 'HIGH' THEN 3 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 1 ELSE 0 END`;
+/** Each ordering's sort expression (an int or a millisecond timestamp, so cursors round-trip) and cursor kind. */
+const FINDING_ORDER: Record<VulnerabilityFindingOrderField, { sql: string; kind: CursorValueKind }> = {
+  [VulnerabilityFindingOrderField.SEVERITY]: { sql: SEVERITY_RANK_SQL, kind: "int" },
+  // Tenths of a point; no score sorts below every score.
+  [VulnerabilityFindingOrderField.CVSS_SCORE]: {
+    sql: `coalesce(round(f.cvss_score * 10), -1)::int`,
+    kind: "int",
+  },
+  [VulnerabilityFindingOrderField.FIRST_SEEN]: {
+    sql: `date_trunc('milliseconds', f.first_seen)`,
+    kind: "time",
+  },
+  [VulnerabilityFindingOrderField.LAST_SEEN]: {
+    sql: `date_trunc('milliseconds', f.last_seen)`,
+    kind: "time",
+  },
+};
+const DEFAULT_FINDING_ORDER = {
+  field: VulnerabilityFindingOrderField.SEVERITY,
+  direction: OrderDirection.DESC,
+};
+
+/** Problems of a findings filter (CVE ids, resource ids, list sizes). */
+function findingFilterProblems(filter: VulnerabilityFindingFilter | undefined): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const lists = { cves: filter?.cves, resourceIds: filter?.resourceIds, packages: filter?.packages };
+  for (const [field, values] of Object.entries(lists))
+    if (values && values.length > MAX_FILTER_VALUES)
+      problems.push({ field: `filter.${field}`, message: `at most ${MAX_FILTER_VALUES} values` });
+  (filter?.cves ?? []).forEach((cve, index) => {
+    if (!CVE_ID.test(cve))
+      problems.push({ index, field: "filter.cves", message: "must be a CVE id (CVE-YYYY-NNNN)" });
+  });
+  (filter?.resourceIds ?? []).forEach((id, index) => {
+    if (!isUuid(id))
+      problems.push({ index, field: "filter.resourceIds", message: "must be a resource id (UUID)" });
+  });
+  return problems;
+}
 
 /** A page of findings. */
 export const VulnerabilityFindingConnection = Connection(VulnerabilityFinding);
@@ -59,6 +117,7 @@ export const REMATCH_PARALLEL = 2;
 function findingFromRow(row: Record<string, unknown>): VulnerabilityFinding {
   return Object.assign(new VulnerabilityFinding(), {
     id: row.id,
+    resourceId: row.resource_id,
     advisoryId: row.advisory_id,
     cve: row.cve ?? null,
     aliases: row.aliases ?? [],
@@ -645,4 +704,96 @@ export class VulnerabilitiesService {
       return { ...counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
     });
   });
+
+  /**
+   * The tenant's findings across machines: filtered, ordered and keyset-paged in one statement (the total, when
+   * asked for, is a second). Every machine that sent a package inventory is listed, covered or not: coverage is
+   * a question of the machine's account, which posture holds (`resource { coverage }` answers it).
+   */
+  async findings(
+    filter: VulnerabilityFindingFilter | undefined,
+    order: VulnerabilityFindingOrder | undefined,
+    args: PageArgs,
+  ): Promise<VulnerabilityFindingConnection> {
+    const { field, direction } = order ?? DEFAULT_FINDING_ORDER;
+    const sort = FINDING_ORDER[field];
+    const page = toKeysetPage(args, sort.kind);
+    assertNoProblems("Invalid filter; nothing was read.", findingFilterProblems(filter));
+    const dir = direction === OrderDirection.ASC ? "ASC" : "DESC";
+    const params: unknown[] = [
+      this.identity.tenantId,
+      filter?.status === undefined ? FindingStatus.OPEN : filter.status,
+      filter?.severities ?? null,
+      filter?.cves ? filter.cves.map((c) => c.toUpperCase()) : null,
+      filter?.resourceIds ? filter.resourceIds.map(canonicalId) : null,
+      filter?.packages ?? null,
+    ];
+    const where = `f.tenant_id = $1 AND ($2::text IS NULL OR f.status = $2)
+      AND ($3::text[] IS NULL OR f.severity = ANY($3::text[])) AND ($4::text[] IS NULL OR f.cve = ANY($4::text[]))
+      AND ($5::uuid[] IS NULL OR f.resource_id = ANY($5::uuid[])) AND ($6::text[] IS NULL OR f.package = ANY($6::text[]))`;
+    const cast = sort.kind === "int" ? "int" : "timestamptz";
+    const keyset = page.after
+      ? ` AND (${sort.sql}, f.id) ${dir === "ASC" ? ">" : "<"} ($7::${cast}, $8::uuid)`
+      : "";
+    const rows: Array<Record<string, unknown> & { sort_value: unknown }> = await this.db.read((m) =>
+      m.query(
+        `SELECT f.*, ${sort.sql} AS sort_value FROM vulnerability_findings f
+         WHERE ${where}${keyset}
+         ORDER BY ${sort.sql} ${dir}, f.id ${dir} LIMIT ${page.first + 1}`,
+        page.after ? [...params, page.after[0], page.after[1]] : params,
+      ),
+    );
+    const values = new Map(rows.map((r) => [r.id as string, r.sort_value]));
+    return VulnerabilityFindingConnection.from({
+      rows: rows.map(findingFromRow),
+      page,
+      total: async () =>
+        (
+          await this.db.read((m) =>
+            m.query(`SELECT count(*)::int AS n FROM vulnerability_findings f WHERE ${where}`, params),
+          )
+        )[0].n as number,
+      cursorOf: (f): CursorKey => {
+        const v = values.get(f.id);
+        return [v instanceof Date ? v.toISOString() : Number(v), f.id];
+      },
+    });
+  }
+
+  /** How far one CVE reaches: machines and findings, in one statement. */
+  async exposure(cve: string): Promise<VulnerabilityExposure> {
+    if (!CVE_ID.test(cve))
+      throw new BadUserInputError("Invalid CVE.", [
+        { field: "cve", message: "must be a CVE id (CVE-YYYY-NNNN)" },
+      ]);
+    const id = cve.toUpperCase();
+    const [row]: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT count(DISTINCT f.resource_id) FILTER (WHERE f.status = 'OPEN')::int AS machines,
+                count(*) FILTER (WHERE f.status = 'OPEN')::int AS open,
+                count(*) FILTER (WHERE f.status = 'FIXED')::int AS fixed,
+                max(f.cvss_score) FILTER (WHERE f.status = 'OPEN') AS score,
+                max(${SEVERITY_RANK_SQL}) FILTER (WHERE f.status = 'OPEN') AS rank,
+                min(f.first_seen) FILTER (WHERE f.status = 'OPEN') AS first_seen
+         FROM vulnerability_findings f WHERE f.tenant_id = $1 AND f.cve = $2`,
+        [this.identity.tenantId, id],
+      ),
+    );
+    const ranks = [
+      VulnerabilitySeverity.UNKNOWN,
+      VulnerabilitySeverity.LOW,
+      VulnerabilitySeverity.MEDIUM,
+      VulnerabilitySeverity.HIGH,
+      VulnerabilitySeverity.CRITICAL,
+    ];
+    return Object.assign(new VulnerabilityExposure(), {
+      cve: id,
+      affectedMachineCount: row.machines,
+      openFindingCount: row.open,
+      fixedFindingCount: row.fixed,
+      highestCvssScore: row.score === null ? null : Number(row.score),
+      severity: row.rank === null ? null : ranks[Number(row.rank)],
+      firstSeen: row.first_seen ?? null,
+    });
+  }
 }

@@ -1,4 +1,4 @@
-import { RecordRejection } from "../../../../common/src";
+import { OrderDirection, RecordRejection } from "../../../../common/src";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 
 /** Severity of a vulnerability (from its CVSS score or the advisory's wording). */
@@ -30,6 +30,9 @@ registerEnumType(FindingStatus, {
 export class VulnerabilityFinding {
   @Field(() => ID, { description: "Id of the finding." })
   id: string;
+
+  @Field(() => ID, { description: "Id of the machine (inventory resource) the package is installed on." })
+  resourceId: string;
 
   @Field({ description: "The advisory (OSV id, e.g. DSA-…, GHSA-…)." })
   advisoryId: string;
@@ -173,4 +176,90 @@ export class IngestPackagesPayload {
 
   @Field(() => [RecordRejection], { description: "Rejected records (index, field, reason)." })
   rejected: RecordRejection[];
+}
+
+/** Filter of the tenant-wide findings list. */
+@InputType({ description: "Filters the tenant's vulnerability findings (every condition given must hold)." })
+export class VulnerabilityFindingFilter {
+  @Field(() => [String], {
+    nullable: true,
+    description: "Only findings of these CVEs (`CVE-2024-3094`; case ignored; at most 100).",
+  })
+  cves?: string[] | null;
+
+  @Field(() => [VulnerabilitySeverity], { nullable: true, description: "Only these severities." })
+  severities?: VulnerabilitySeverity[] | null;
+
+  @Field(() => FindingStatus, {
+    nullable: true,
+    defaultValue: FindingStatus.OPEN,
+    description: "Only this status (default OPEN; `null` for both).",
+  })
+  status?: FindingStatus | null;
+
+  @Field(() => [ID], { nullable: true, description: "Only findings on these machines (at most 100)." })
+  resourceIds?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: "Only findings of these packages (exact names; at most 100).",
+  })
+  packages?: string[] | null;
+}
+
+/** Fields the tenant-wide findings list can be ordered by. */
+export enum VulnerabilityFindingOrderField {
+  SEVERITY = "SEVERITY",
+  CVSS_SCORE = "CVSS_SCORE",
+  FIRST_SEEN = "FIRST_SEEN",
+  LAST_SEEN = "LAST_SEEN",
+}
+
+registerEnumType(VulnerabilityFindingOrderField, {
+  name: "VulnerabilityFindingOrderField",
+  description:
+    "SEVERITY (CRITICAL > HIGH > MEDIUM > LOW > UNKNOWN), CVSS_SCORE (findings without a score last in DESC), FIRST_SEEN, LAST_SEEN; ties by finding id.",
+});
+
+/** Ordering of the tenant-wide findings list. */
+@InputType({ description: "Ordering of a vulnerability finding list." })
+export class VulnerabilityFindingOrder {
+  @Field(() => VulnerabilityFindingOrderField, { description: "The field to order by." })
+  field: VulnerabilityFindingOrderField;
+
+  @Field(() => OrderDirection, {
+    defaultValue: OrderDirection.DESC,
+    description: "Direction (default DESC).",
+  })
+  direction: OrderDirection;
+}
+
+/** Exposure of the tenant to one CVE. */
+@ObjectType({ description: "How far one CVE reaches into the tenant's machines." })
+export class VulnerabilityExposure {
+  @Field({ description: "The CVE, upper case." })
+  cve: string;
+
+  @Field(() => Int, { description: "Machines with at least one OPEN finding of the CVE." })
+  affectedMachineCount: number;
+
+  @Field(() => Int, {
+    description: "OPEN findings of the CVE (a machine may have several vulnerable packages).",
+  })
+  openFindingCount: number;
+
+  @Field(() => Int, { description: "FIXED findings of the CVE." })
+  fixedFindingCount: number;
+
+  @Field(() => Float, { nullable: true, description: "The highest CVSS base score among its open findings." })
+  highestCvssScore: number | null;
+
+  @Field(() => VulnerabilitySeverity, {
+    nullable: true,
+    description: "The highest severity among its open findings; null when none is open.",
+  })
+  severity: VulnerabilitySeverity | null;
+
+  @Field(() => Date, { nullable: true, description: "When the first of its open findings was first seen." })
+  firstSeen: Date | null;
 }

@@ -1,0 +1,127 @@
+/*
+ * The relay of resource removals to protection: `inventory.resource.removed` outbox rows (written by
+ * `removeResources` in the removal's transaction) become calls of protection's internal
+ * `forgetRemovedResources` (one call per tenant and 1,000 ids, signed as `service:posture` with the ADMIN
+ * role in that tenant), which ends the removed machines' JIT policies and grants, findings, memberships and
+ * baselines. Protection's side is idempotent (it only ends what still exists), so a batch sent again after a
+ * crash or a lost answer changes nothing: at least once, exactly once in effect. Posture never touches
+ * protection's schema.
+ */
+import {
+  IDENTITY_HEADER,
+  InternalTokens,
+  Role,
+  startOutboxRelay,
+  subgraphDatabaseUrl,
+  type BackgroundWork,
+  type Config,
+  type Logger,
+  type RelayDelivery,
+} from "../../../../common/src";
+
+/** The relay's offset in posture's `relay_offsets`. */
+export const PROTECTION_REMOVALS_CONSUMER = "protection-resource-removals";
+/** The outbox topic of a removal. */
+export const RESOURCE_REMOVED_TOPIC = "inventory.resource.removed";
+/** Who the relay is to protection (audit trails name it). */
+export const REMOVAL_RELAY_SUBJECT = "service:posture";
+/** Most ids per call (protection takes up to 1,000). */
+const IDS_PER_CALL = 1000;
+/** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
+const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
+
+const FORGET = `mutation RelayRemovals($ids: [ID!]!) { forgetRemovedResources(resourceIds: $ids) { resourceIds } }`;
+
+/** Protection did not take a batch (down, overloaded, or refusing the relay's identity): retry later. */
+export class ProtectionUnavailableError extends Error {}
+
+interface RemovalDeliveryOptions {
+  /** protection's GraphQL URL, read at each call (tests start protection on a port chosen at run time). */
+  protectionUrl: () => string;
+  tokens: InternalTokens;
+  log: Logger;
+  /** Per call (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** Sends one tenant's ids; null when protection took them, the reason when it refused them for good. */
+async function postRemovals(
+  options: RemovalDeliveryOptions,
+  tenantId: string,
+  ids: string[],
+  signal: AbortSignal,
+): Promise<string | null> {
+  const token = await options.tokens.sign({ tenantId, subject: REMOVAL_RELAY_SUBJECT, roles: [Role.ADMIN] });
+  let status: number;
+  let body: {
+    data?: { forgetRemovedResources?: { resourceIds: string[] } } | null;
+    errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  };
+  try {
+    const res = await fetch(options.protectionUrl(), {
+      method: "POST",
+      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
+      body: JSON.stringify({ query: FORGET, variables: { ids } }),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]),
+    });
+    status = res.status;
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    throw new ProtectionUnavailableError(`protection did not answer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (body.data?.forgetRemovedResources) return null;
+  const codes = (body.errors ?? []).map((e) => e.extensions?.code ?? "");
+  if (codes.length > 0 && codes.every((c) => PERMANENT.has(c)))
+    return (body.errors ?? []).map((e) => e.message).join("; ");
+  throw new ProtectionUnavailableError(
+    `protection answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
+  );
+}
+
+/** Delivers a batch of removals: per tenant, its distinct ids in calls of at most 1,000. */
+export function removalDelivery(options: RemovalDeliveryOptions): RelayDelivery {
+  return async (records, _m, signal) => {
+    const byTenant = new Map<string, Set<string>>();
+    for (const r of records) {
+      const id = (r.payload as { id?: unknown }).id;
+      if (typeof id !== "string") continue;
+      const set = byTenant.get(r.tenantId) ?? new Set<string>();
+      set.add(id);
+      byTenant.set(r.tenantId, set);
+    }
+    let delivered = 0;
+    let rejected = 0;
+    for (const [tenantId, set] of byTenant) {
+      const ids = [...set];
+      for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
+        const chunk = ids.slice(i, i + IDS_PER_CALL);
+        const refused = await postRemovals(options, tenantId, chunk, signal);
+        if (refused === null) delivered += chunk.length;
+        else {
+          rejected += chunk.length;
+          options.log.warn({ tenantId, ids: chunk, reason: refused }, "protection refused resource removals");
+        }
+      }
+    }
+    return { delivered, rejected };
+  };
+}
+
+/** Starts the removal relay of a posture process (its own small DataSource and outbox listener). */
+export function startRemovalRelay(config: Config, log: Logger): Promise<BackgroundWork> {
+  const relayLog = log.child({ component: "protection-removal-relay" });
+  return startOutboxRelay({
+    url: subgraphDatabaseUrl(config, "posture"),
+    subgraph: "posture",
+    consumer: PROTECTION_REMOVALS_CONSUMER,
+    topics: [RESOURCE_REMOVED_TOPIC],
+    deliver: removalDelivery({
+      protectionUrl: () => config.subgraphUrls.protection,
+      tokens: new InternalTokens(config.internalTokenSecret),
+      log: relayLog,
+    }),
+    log: relayLog,
+  });
+}
