@@ -1,4 +1,9 @@
-import { AlertsWithIncidentsDocument, DashboardDocument } from "./__generated__/graphql";
+import {
+  AccountsComplianceDocument,
+  AlertsWithIncidentsDocument,
+  DashboardDocument,
+  ResourcesNeighboursDocument,
+} from "./__generated__/graphql";
 import { Role, sqlStatementCount } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, seedTenant } from "./utils/seed";
@@ -50,6 +55,34 @@ describe("SQL statements per operation (budget P2)", () => {
       ok(await platform.request(DashboardDocument, { first: 100 }, reader));
     });
     expect(large).toEqual(small);
+  });
+
+  it("reads every account's compliance and a page of resources' network neighbours in a fixed number of statements", async () => {
+    const compliance = async (first: number) =>
+      countStatements(async () => {
+        const data = ok(await platform.request(AccountsComplianceDocument, { first }, reader));
+        expect(data.accounts.nodes).toHaveLength(first);
+        for (const a of data.accounts.nodes) expect(a.compliance.length).toBeGreaterThan(0);
+      });
+    // BEGIN, set tenant, the page of accounts, one compliance statement for all of them, the tenant's
+    // custom and external definitions (two statements, once per request), COMMIT.
+    expect(await compliance(2)).toEqual({ posture: 7, protection: 0, siem: 0 });
+    expect(await compliance(1)).toEqual(await compliance(2));
+
+    const neighbours = async (first: number) =>
+      countStatements(async () => {
+        const data = ok(
+          await platform.request(
+            ResourcesNeighboursDocument,
+            { filter: { types: ["Microsoft.Compute/virtualMachines"] }, first },
+            reader,
+          ),
+        );
+        expect(data.resources.nodes).toHaveLength(first);
+      });
+    // BEGIN, set tenant, the page, one network-topology statement for every account of the page, COMMIT.
+    expect(await neighbours(40)).toEqual({ posture: 5, protection: 0, siem: 0 });
+    expect(await neighbours(2)).toEqual(await neighbours(40));
   });
 
   it("lists alerts with their incident in a fixed number of statements (the page, then one batch of incidents)", async () => {

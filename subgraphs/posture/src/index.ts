@@ -4,13 +4,18 @@ import { createPostureContext, type PostureContext } from "./context";
 import { AssessmentResolver, ResourceAssessmentsResolver } from "./modules/assessments/assessments.resolver";
 import { postureTasks, POSTURE_CRONTAB } from "./modules/assessments/assessment.tasks";
 import { builtInDefinitions } from "./modules/assessments/definition-registry";
-import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
+import { AccountComplianceResolver, ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { CloudAccount } from "./modules/inventory/cloud-account.entity";
 import { CloudAccountResolver, ResourceResolver } from "./modules/inventory/inventory.resolver";
 import { AlertResourceResolver, SecurityAlertRef } from "./modules/inventory/alert-resource.resolver";
 import { startRemovalRelay } from "./modules/inventory/removal-relay";
 import { Resource } from "./modules/inventory/resource.entity";
-import { NetworkResolver, ResourceExposureResolver } from "./modules/network/network.resolver";
+import {
+  NetworkNeighbourResolver,
+  NetworkResolver,
+  ResourceExposureResolver,
+  ResourceNetworkNeighboursResolver,
+} from "./modules/network/network.resolver";
 import { PoliciesResolver } from "./modules/policies/policies.resolver";
 import {
   RecommendationResolver,
@@ -34,8 +39,11 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
       ScoreResolver,
       AccountScoreResolver,
       ComplianceResolver,
+      AccountComplianceResolver,
       NetworkResolver,
       ResourceExposureResolver,
+      ResourceNetworkNeighboursResolver,
+      NetworkNeighbourResolver,
       AlertResourceResolver,
     ],
     orphanedTypes: [SecurityAlertRef],

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { PolicyDefinition } from "../policies/policies.types";
 
 /** The state of a compliance control. */
@@ -35,6 +35,13 @@ export class ComplianceControl {
   @Field(() => Int, { description: "Resources unhealthy in at least one mapped definition." })
   failedResources: number;
 
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Passed resources as a percentage of the resources assessed (passed + failed), 0–100 with two decimals; null when none was assessed.",
+  })
+  passedResourcesPercentage: number | null;
+
   @Field(() => [PolicyDefinition], { description: "The definitions that assess it." })
   definitions: PolicyDefinition[];
 }
@@ -62,6 +69,13 @@ export class ComplianceStandard {
 
   @Field(() => Int, { description: "Controls SKIPPED." })
   skippedControls: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Passed controls as a percentage of the controls assessed (passed + failed; skipped controls are not applicable and left out), 0–100 with two decimals; null when none was assessed.",
+  })
+  passedControlsPercentage: number | null;
 
   @Field(() => [ComplianceControl], { description: "Its controls." })
   controls: ComplianceControl[];

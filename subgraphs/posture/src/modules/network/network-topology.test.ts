@@ -1098,3 +1098,38 @@ describe("buildNetworkTopology (scale)", () => {
     expectConsistent(topology);
   });
 });
+
+describe("the rules behind ALLOWS_TRAFFIC edges", () => {
+  const WEB = subnetArmId("vnet-r", "snet-web");
+  const APP = subnetArmId("vnet-r", "snet-app");
+  const topology = buildNetworkTopology([
+    res(T.vnet, armId(T.vnet, "vnet-r"), "vnet-r", {}),
+    res(T.subnet, WEB, "snet-web", { networkSecurityGroup: { id: armId(T.nsg, "nsg-web") } }),
+    res(T.subnet, APP, "snet-app", {}),
+    nsg("nsg-web", [
+      armRule("AllowSshFromApp", 100, "Allow", "10.0.2.0/24", "22"),
+      armRule("AllowHttps", 110, "Allow", "Internet", "443"),
+    ]),
+    nsg("nsg-nic", [armRule("AllowAll", 100, "Allow", "*", "*", "*")]),
+    nic("nic-web", WEB, "10.0.1.4", { pip: "pip-web", nsg: "nsg-nic" }),
+    pip("pip-web", "203.0.113.10"),
+    nic("nic-app", APP, "10.0.2.4"),
+    vm("vm-web", ["nic-web"]),
+    vm("vm-app", ["nic-app"]),
+  ]);
+
+  it("names the allowing rule of every NSG the traffic passes, and none when nothing filters it", () => {
+    expect(edge(topology, INTERNET_NODE_ID, "id:vm-web", "ALLOWS_TRAFFIC")?.rules).toEqual([
+      "nsg-nic/AllowAll",
+      "nsg-web/AllowHttps",
+    ]);
+    // From the app subnet: SSH by the custom rule, the rest of the VNet by Azure's default rule.
+    expect(edge(topology, "id:vm-app", "id:vm-web", "ALLOWS_TRAFFIC")?.rules).toEqual([
+      "nsg-nic/AllowAll",
+      "nsg-web/AllowSshFromApp",
+      "nsg-web/AllowVnetInBound",
+    ]);
+    expect(edge(topology, "id:vm-web", "id:vm-app", "ALLOWS_TRAFFIC")?.rules).toEqual([]);
+    expect(topology.edges.filter((e) => e.kind !== "ALLOWS_TRAFFIC" && e.rules.length > 0)).toEqual([]);
+  });
+});

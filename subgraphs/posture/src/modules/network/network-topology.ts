@@ -104,6 +104,12 @@ export interface NetworkEdge {
   kind: EdgeKind;
   /** The allowed ports for ALLOWS_TRAFFIC; empty for every other kind. */
   ports: PortRange[];
+  /**
+   * For ALLOWS_TRAFFIC, the inbound rules that let the traffic in, sorted: Azure `nsg-name/rule-name` (default
+   * rules by their Azure names, e.g. `nsg-web/AllowVnetInBound`), AWS the security group's name; empty when no
+   * NSG filters the traffic, and for every other kind.
+   */
+  rules: string[];
 }
 
 /** The network map of an inventory. */
@@ -327,6 +333,8 @@ interface PortSpan {
 }
 
 interface CompiledRule {
+  /** How the rule is named in edges: `nsg-name/rule-name` (Azure) or the security group's name (AWS). */
+  label: string;
   priority: number;
   allow: boolean;
   protocol: Protocol;
@@ -360,6 +368,7 @@ function groupSource(groupId: string): SourceSpec {
 }
 
 function compileRule(
+  label: string,
   priority: number,
   allow: boolean,
   protocol: Protocol,
@@ -367,6 +376,7 @@ function compileRule(
   sources: readonly SourceSpec[],
 ): CompiledRule {
   return {
+    label,
     priority,
     allow,
     protocol,
@@ -380,7 +390,7 @@ function compileRule(
 const PROTOCOLS: ReadonlySet<string> = new Set(["TCP", "UDP", "ICMP", "ANY"]);
 
 /** Compiles the valid inbound rules of an NSG, checking each field (callers may hand us anything). */
-function compileInbound(rules: readonly NsgRule[]): CompiledRule[] {
+function compileInbound(rules: readonly NsgRule[], owner?: string): CompiledRule[] {
   const out: CompiledRule[] = [];
   for (const rule of Array.isArray(rules) ? rules : []) {
     if (!isRecord(rule)) continue;
@@ -403,7 +413,9 @@ function compileInbound(rules: readonly NsgRule[]): CompiledRule[] {
       return text ? [compileSource(text)] : [];
     });
     if (spans.length === 0 || sources.length === 0) continue;
-    out.push(compileRule(r.priority, access === "allow", r.protocol as Protocol, spans, sources));
+    const name = typeof r.name === "string" ? r.name : "";
+    const label = owner === undefined ? name : `${owner}/${name}`;
+    out.push(compileRule(label, r.priority, access === "allow", r.protocol as Protocol, spans, sources));
   }
   return out;
 }
@@ -420,10 +432,17 @@ const ALL_PORTS: readonly PortSpan[] = [{ from: 0, to: MAX_PORT }];
 
 /** Azure's default inbound rules, which every NSG has after its custom rules. */
 const AZURE_DEFAULT_INBOUND: readonly CompiledRule[] = [
-  compileRule(65000, true, "ANY", ALL_PORTS, [compileSource("VirtualNetwork")]),
-  compileRule(65001, true, "ANY", ALL_PORTS, [compileSource("AzureLoadBalancer")]),
-  compileRule(65500, false, "ANY", ALL_PORTS, [compileSource("*")]),
+  compileRule("AllowVnetInBound", 65000, true, "ANY", ALL_PORTS, [compileSource("VirtualNetwork")]),
+  compileRule("AllowAzureLoadBalancerInBound", 65001, true, "ANY", ALL_PORTS, [
+    compileSource("AzureLoadBalancer"),
+  ]),
+  compileRule("DenyAllInBound", 65500, false, "ANY", ALL_PORTS, [compileSource("*")]),
 ];
+
+/** Azure's default inbound rules, labelled with the NSG they belong to. */
+function azureDefaultsOf(owner: string): CompiledRule[] {
+  return AZURE_DEFAULT_INBOUND.map((rule) => ({ ...rule, label: `${owner}/${rule.label}` }));
+}
 
 function ruleSet(key: string, rules: readonly CompiledRule[]): RuleSet {
   const cidrs = new Map<string, AddrSet>();
@@ -445,6 +464,8 @@ interface Segment {
   protocol: L4;
   from: number;
   to: number;
+  /** Labels of the rules that let this segment in (absent: no rule filters it). */
+  rules?: readonly string[];
 }
 
 interface OpenSegment extends Segment {
@@ -491,19 +512,21 @@ function internetOpenSegments(rules: readonly CompiledRule[]): OpenSegment[] {
     let remaining = INTERNET;
     let allowed = EMPTY;
     const sources = new Set<string>();
+    const labels = new Set<string>();
     for (const rule of here) {
       if (rule.internet.length === 0) continue;
       const hit = intersectSet(rule.internet, remaining);
       if (hit.length === 0) continue;
       if (rule.allow) {
         allowed = unionSet(allowed, hit);
+        labels.add(rule.label);
         for (const source of rule.sources)
           if (intersectSet(source.internet, remaining).length > 0) sources.add(source.text);
       }
       remaining = subtractSet(remaining, rule.internet);
       if (remaining.length === 0) break;
     }
-    if (allowed.length > 0) out.push({ ...segment, set: allowed, sources });
+    if (allowed.length > 0) out.push({ ...segment, set: allowed, sources, rules: [...labels] });
   });
   return out;
 }
@@ -552,7 +575,9 @@ function intersectInternet(
   if (!b) return a;
   return overlay(a, b, (x, y, part) => {
     const set = intersectSet(x.set, y.set);
-    return set.length > 0 ? { ...part, set, sources: new Set([...x.sources, ...y.sources]) } : undefined;
+    return set.length > 0
+      ? { ...part, set, sources: new Set([...x.sources, ...y.sources]), rules: unionRules(x, y) }
+      : undefined;
   });
 }
 
@@ -569,7 +594,16 @@ function intersectAllowed(
 ): readonly Segment[] {
   if (!a) return b ?? ALL_SEGMENTS;
   if (!b) return a;
-  return overlay(a, b, (_x, _y, part) => part);
+  return overlay(a, b, (x, y, part) => ({ ...part, rules: unionRules(x, y) }));
+}
+
+function unionRules(x: Segment, y: Segment): string[] {
+  return [...(x.rules ?? []), ...(y.rules ?? [])];
+}
+
+/** The sorted, distinct rule labels of some segments. */
+function rulesOf(segments: readonly Segment[]): string[] {
+  return [...new Set(segments.flatMap((s) => s.rules ?? []))].sort();
 }
 
 interface Piece extends Segment {
@@ -667,7 +701,7 @@ function allowedSegments(rules: readonly CompiledRule[], q: SourceQuery): Segmen
   const out: Segment[] = [];
   forEachSegment(rules, (segment, here) => {
     const first = here.find((rule) => rule.sources.some((s) => sourceMatches(s, q)));
-    if (first?.allow) out.push(segment);
+    if (first?.allow) out.push({ ...segment, rules: [first.label] });
   });
   return out;
 }
@@ -801,7 +835,7 @@ function awsProtocol(value: unknown): Protocol | undefined {
 }
 
 /** A security group's inbound permissions as allow rules. */
-function compileSecurityGroup(properties: Json): CompiledRule[] {
+function compileSecurityGroup(properties: Json, owner: string): CompiledRule[] {
   const out: CompiledRule[] = [];
   for (const perm of arr(properties.IpPermissions)) {
     if (!isRecord(perm)) continue;
@@ -827,7 +861,7 @@ function compileSecurityGroup(properties: Json): CompiledRule[] {
       const id = isRecord(pair) ? str(pair.GroupId) : undefined;
       if (id) sources.push(groupSource(id));
     }
-    if (sources.length > 0) out.push(compileRule(0, true, protocol, spans, sources));
+    if (sources.length > 0) out.push(compileRule(owner, 0, true, protocol, spans, sources));
   }
   return out;
 }
@@ -937,12 +971,18 @@ class TopologyBuilder {
     this.nodes.push({ id, kind, name, internetExposed: false });
   }
 
-  private addEdge(from: string, to: string, kind: EdgeKind, ports: PortRange[] = []): void {
+  private addEdge(
+    from: string,
+    to: string,
+    kind: EdgeKind,
+    ports: PortRange[] = [],
+    rules: string[] = [],
+  ): void {
     if (from === to || !this.nodeIds.has(from) || !this.nodeIds.has(to)) return;
     const key = `${from}\u0000${to}\u0000${kind}`;
     if (this.edgeKeys.has(key)) return;
     this.edgeKeys.add(key);
-    this.edges.push({ from, to, kind, ports });
+    this.edges.push({ from, to, kind, ports, rules });
   }
 
   private of(provider: Res["provider"], kind: ResourceKind): Res[] {
@@ -987,7 +1027,10 @@ class TopologyBuilder {
     if (!nsg) return undefined;
     let set = this.nsgRules.get(nsg.id);
     if (!set) {
-      set = ruleSet(nsg.id, [...compileInbound(parseNsgRules(nsg.props)), ...AZURE_DEFAULT_INBOUND]);
+      set = ruleSet(nsg.id, [
+        ...compileInbound(parseNsgRules(nsg.props), nsg.name),
+        ...azureDefaultsOf(nsg.name),
+      ]);
       this.nsgRules.set(nsg.id, set);
     }
     return set;
@@ -1154,7 +1197,7 @@ class TopologyBuilder {
       const exposure = exposureOf(vmIps, vmPublic, vmPieces);
       this.exposure.set(vm.id, exposure);
       if (exposure.internetExposed)
-        this.addEdge(INTERNET_NODE_ID, vm.id, "ALLOWS_TRAFFIC", stripSources(exposure));
+        this.addEdge(INTERNET_NODE_ID, vm.id, "ALLOWS_TRAFFIC", stripSources(exposure), rulesOf(vmPieces));
     }
 
     // VM to VM inside a VNet: what the destination's NSGs let in from the source's private address.
@@ -1186,7 +1229,8 @@ class TopologyBuilder {
             ),
           );
           const ports = toPortRanges(segments);
-          if (ports.length > 0) this.addEdge(source.vm.id, destination.vm.id, "ALLOWS_TRAFFIC", ports);
+          if (ports.length > 0)
+            this.addEdge(source.vm.id, destination.vm.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
         }
       }
     }
@@ -1264,7 +1308,13 @@ class TopologyBuilder {
         this.exposure.set(eip.id, { ...exposure, publicIps: address ? [address] : [] });
       }
       if (exposure.internetExposed)
-        this.addEdge(INTERNET_NODE_ID, instance.id, "ALLOWS_TRAFFIC", stripSources(exposure));
+        this.addEdge(
+          INTERNET_NODE_ID,
+          instance.id,
+          "ALLOWS_TRAFFIC",
+          stripSources(exposure),
+          rulesOf(this.awsInternet(groups)),
+        );
     }
 
     // Instance to instance inside a VPC: the destination's security groups, for the source's address and
@@ -1288,8 +1338,10 @@ class TopologyBuilder {
           if (destination === source) continue;
           const groups = groupsOf.get(destination.id) ?? [];
           if (groups.length === 0) continue;
-          const ports = toPortRanges(this.allowed(this.combinedAwsRuleSet(groups), q) ?? []);
-          if (ports.length > 0) this.addEdge(source.id, destination.id, "ALLOWS_TRAFFIC", ports);
+          const segments = this.allowed(this.combinedAwsRuleSet(groups), q) ?? [];
+          const ports = toPortRanges(segments);
+          if (ports.length > 0)
+            this.addEdge(source.id, destination.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
         }
       }
     }
@@ -1298,7 +1350,7 @@ class TopologyBuilder {
   private awsRuleSet(group: Res): RuleSet {
     let set = this.nsgRules.get(group.id);
     if (!set) {
-      set = ruleSet(group.id, compileSecurityGroup(group.props));
+      set = ruleSet(group.id, compileSecurityGroup(group.props, group.name));
       this.nsgRules.set(group.id, set);
     }
     return set;

@@ -1,9 +1,10 @@
-import { Role } from "../../../../common/src";
-import { Arg, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import { PageArgs, Role } from "../../../../common/src";
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
 import type { PostureContext } from "../../context";
 import { Resource } from "../inventory/resource.entity";
 import { PolicySeverity } from "../policies/policies.types";
-import { Exposure, NetworkMap } from "./network.types";
+import { NetworkNeighbourConnection } from "./network.connections";
+import { Exposure, NetworkDirection, NetworkMap, NetworkNeighbour } from "./network.types";
 
 @Resolver(() => NetworkMap)
 export class NetworkResolver {
@@ -33,5 +34,38 @@ export class ResourceExposureResolver {
   })
   exposure(@Root() resource: Resource, @Ctx() ctx: PostureContext) {
     return ctx.services.network.exposure(resource.id, resource.accountId);
+  }
+}
+
+@Resolver(() => Resource)
+export class ResourceNetworkNeighboursResolver {
+  // Not for an INGESTOR, which reads nothing beyond what it pushed.
+  @Authorized(Role.READER)
+  @FieldResolver(() => NetworkNeighbourConnection, {
+    description:
+      "The resources (and the internet) this resource can reach or be reached from per the network map, with the ports and rules that allow the traffic; by direction, then neighbour id. Empty for resources the network map gives no traffic (only VMs/instances exchange traffic).",
+  })
+  networkNeighbours(
+    @Root() resource: Resource,
+    @Arg("direction", () => NetworkDirection, {
+      nullable: true,
+      description: "Only INBOUND or only OUTBOUND neighbours; omit for both.",
+    })
+    direction: NetworkDirection | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: PostureContext,
+  ) {
+    return ctx.services.network.neighbours(resource.id, resource.accountId, direction, page);
+  }
+}
+
+@Resolver(() => NetworkNeighbour)
+export class NetworkNeighbourResolver {
+  @FieldResolver(() => Resource, {
+    nullable: true,
+    description: "The neighbouring resource; null for the internet.",
+  })
+  resource(@Root() neighbour: NetworkNeighbour, @Ctx() ctx: PostureContext) {
+    return neighbour.internet ? null : ctx.loaders.resource.load(neighbour.id);
   }
 }

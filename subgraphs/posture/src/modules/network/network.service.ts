@@ -1,5 +1,12 @@
 import DataLoader from "dataloader";
-import { isUuid, ResourceKind, type Identity, type RequestDb } from "../../../../common/src";
+import {
+  isUuid,
+  ResourceKind,
+  pageOfArray,
+  type Identity,
+  type PageArgs,
+  type RequestDb,
+} from "../../../../common/src";
 import { type PolicySeverity } from "../policies/policies.types";
 import type { PoliciesService } from "../policies/policies.service";
 import {
@@ -8,7 +15,18 @@ import {
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
-import { Exposure, NetworkEdge, NetworkMap, NetworkNode, OpenPort, PortRange } from "./network.types";
+import { NetworkNeighbourConnection } from "./network.connections";
+import {
+  Exposure,
+  NetworkDirection,
+  NetworkEdge,
+  NetworkMap,
+  NetworkNeighbour,
+  NetworkNode,
+  type NetworkNodeKind,
+  OpenPort,
+  PortRange,
+} from "./network.types";
 
 const NETWORK_KINDS = [
   ResourceKind.VIRTUAL_NETWORK,
@@ -46,6 +64,63 @@ export class NetworkService {
       ),
     );
   });
+
+  /** Per account: each resource's ALLOWS_TRAFFIC neighbours, sorted by direction then neighbour id. */
+  private readonly neighbourIndex = new Map<string, Promise<Map<string, NetworkNeighbour[]>>>();
+
+  private neighboursOf(accountId: string): Promise<Map<string, NetworkNeighbour[]>> {
+    let index = this.neighbourIndex.get(accountId);
+    if (!index) {
+      index = this.topologies.load(accountId).then((t) => {
+        const nodes = new Map(t.nodes.map((n) => [n.id, n]));
+        const byResource = new Map<string, NetworkNeighbour[]>();
+        const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
+          const node = nodes.get(other);
+          if (!node || at === INTERNET_NODE_ID) return;
+          const internet = other === INTERNET_NODE_ID;
+          const list = byResource.get(at) ?? [];
+          list.push(
+            Object.assign(new NetworkNeighbour(), {
+              id: other,
+              direction,
+              internet,
+              kind: node.kind as NetworkNodeKind,
+              name: node.name,
+              internetExposed: internet || node.internetExposed,
+              ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+              rules: e.rules,
+            }),
+          );
+          byResource.set(at, list);
+        };
+        for (const e of t.edges) {
+          if (e.kind !== "ALLOWS_TRAFFIC") continue;
+          add(e.to, e.from, NetworkDirection.INBOUND, e);
+          add(e.from, e.to, NetworkDirection.OUTBOUND, e);
+        }
+        for (const list of byResource.values())
+          list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
+        return byResource;
+      });
+      this.neighbourIndex.set(accountId, index);
+    }
+    return index;
+  }
+
+  /**
+   * The resources (and the internet) a resource can reach or be reached from, per the network map of its
+   * account; one topology statement for every account of a page of resources.
+   */
+  async neighbours(
+    resourceId: string,
+    accountId: string,
+    direction: NetworkDirection | null | undefined,
+    args: PageArgs,
+  ): Promise<NetworkNeighbourConnection> {
+    const all = (await this.neighboursOf(accountId)).get(resourceId) ?? [];
+    const items = direction ? all.filter((n) => n.direction === direction) : all;
+    return NetworkNeighbourConnection.from(pageOfArray(items, args, neighbourKey));
+  }
 
   /** A resource's internet exposure (false with no ports for resources the network map does not cover). */
   async exposure(resourceId: string, accountId: string): Promise<Exposure> {
@@ -137,4 +212,13 @@ export class NetworkService {
       edges: edges.filter((e) => keep.has(e.from) && keep.has(e.to)),
     });
   }
+}
+
+/** A neighbour's place in its list: direction, then the neighbour's id (code-point order). */
+function neighbourKey(n: NetworkNeighbour): string {
+  return `${n.direction}:${n.id}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

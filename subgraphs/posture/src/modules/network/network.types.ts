@@ -116,6 +116,12 @@ export class NetworkEdge {
 
   @Field(() => [PortRange], { description: "Allowed ports (ALLOWS_TRAFFIC only)." })
   ports: PortRange[];
+
+  @Field(() => [String], {
+    description:
+      "The inbound rules that allow the traffic (ALLOWS_TRAFFIC only): Azure `nsg-name/rule-name` (default rules by their Azure names, e.g. `nsg-web/AllowVnetInBound`), AWS the security group's name. Empty when no NSG filters the traffic.",
+  })
+  rules: string[];
 }
 
 /** The network map. */
@@ -129,4 +135,58 @@ export class NetworkMap {
 
   @Field(() => [NetworkEdge], { description: "Edges between the nodes shown." })
   edges: NetworkEdge[];
+}
+
+/** Which way traffic flows between a resource and its neighbour. */
+export enum NetworkDirection {
+  INBOUND = "INBOUND",
+  OUTBOUND = "OUTBOUND",
+}
+
+registerEnumType(NetworkDirection, {
+  name: "NetworkDirection",
+  description:
+    "INBOUND: the neighbour can reach the resource. OUTBOUND: the resource can reach the neighbour.",
+});
+
+/** A resource (or the internet) that can reach, or be reached from, a resource. */
+@ObjectType({
+  description:
+    "A network neighbour of a resource: a resource or the internet that the network map says can reach it (INBOUND) or that it can reach (OUTBOUND), with the ports and the rules that allow the traffic.",
+})
+export class NetworkNeighbour {
+  /** Network-map id of the neighbour (a resource id, or `internet`). */
+  id: string;
+
+  @Field(() => NetworkDirection, {
+    description:
+      "INBOUND: the neighbour reaches this resource; OUTBOUND: this resource reaches the neighbour.",
+  })
+  direction: NetworkDirection;
+
+  @Field({ description: "True when the neighbour is the internet (then `resource` is null)." })
+  internet: boolean;
+
+  @Field(() => NetworkNodeKind, { description: "What the neighbour is (INTERNET for the internet)." })
+  kind: NetworkNodeKind;
+
+  @Field({ description: "The neighbour's name (`Internet` for the internet)." })
+  name: string;
+
+  @Field({
+    description:
+      "Whether the neighbour is itself reachable from the internet (true for the internet): a path in from outside.",
+  })
+  internetExposed: boolean;
+
+  @Field(() => [PortRange], {
+    description: "Ports and protocols the traffic may use (destination ports, merged ranges).",
+  })
+  ports: PortRange[];
+
+  @Field(() => [String], {
+    description:
+      "The inbound rules of the destination that allow the traffic: Azure `nsg-name/rule-name`, AWS the security group's name. Empty when no NSG filters it. VNet peerings are not modelled: neighbours are in the same VNet/VPC, or the internet.",
+  })
+  rules: string[];
 }
