@@ -10,7 +10,11 @@ import {
   UpsertAccountsDocument,
   UpsertResourcesDocument,
 } from "./__generated__/graphql";
-import { Role } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
+import {
+  RESOURCE_EVENTS_COUNT,
+  RESOURCE_EVENTS_PAGE,
+} from "../subgraphs/siem/src/modules/investigation/investigation.service";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, PAYMENTS_SUBSCRIPTION } from "./utils/seed";
 
@@ -290,5 +294,45 @@ describe("siem federation: a resource's recent events and an account's incident 
       .accounts.nodes;
     expect(other).toHaveLength(3);
     for (const a of other) expect(a.incidentSummary.total).toBe(0);
+  });
+
+  it("reads events from the resource-key index as the SIEM's role, under the tenant policy (no new index)", async () => {
+    const ds = await platform.connect("siem");
+    try {
+      const keys = [VM_BUILD, VM_DEV_1, VAULT].map((k) => k.toLowerCase());
+      const params = ["tenant-a", keys.map((_, i) => `r${i}`), keys, WINDOW.from, WINDOW.to, null, null, 6];
+      for (const [sql, values] of [
+        [RESOURCE_EVENTS_PAGE, params],
+        [RESOURCE_EVENTS_COUNT, params.slice(0, 5)],
+      ] as const) {
+        const plan = await inTenant(ds, "tenant-a", async (m) => {
+          // The fixture's few rows would make any plan cheap: rule sequential scans out to see whether the
+          // index can serve the lookup at all (under RLS, only with leakproof operators in the condition).
+          await m.query(`SET LOCAL enable_seqscan = off`);
+          const [row] = (await m.query(`EXPLAIN (FORMAT JSON) ${sql}`, [...values])) as Array<{
+            "QUERY PLAN": unknown;
+          }>;
+          return row["QUERY PLAN"];
+        });
+        const scans: Array<Record<string, unknown>> = [];
+        const walk = (node: Record<string, unknown>) => {
+          if (
+            typeof node["Relation Name"] === "string" &&
+            (node["Relation Name"] as string).startsWith("events")
+          )
+            scans.push(node);
+          for (const child of (node.Plans as Array<Record<string, unknown>>) ?? []) walk(child);
+        };
+        walk((plan as Array<{ Plan: Record<string, unknown> }>)[0].Plan);
+        expect(scans.length).toBeGreaterThan(0);
+        for (const scan of scans) {
+          expect(["Index Scan", "Index Only Scan", "Bitmap Heap Scan"]).toContain(scan["Node Type"]);
+          expect(JSON.stringify(scan)).toMatch(/resource_key = k\.key/);
+        }
+        expect(JSON.stringify(plan)).not.toMatch(/"Node Type":"Seq Scan"/);
+      }
+    } finally {
+      await ds.destroy();
+    }
   });
 });

@@ -46,6 +46,26 @@ export const EVENT_MATCH: Record<(typeof ENTITY_TYPES)[number], string> = {
 const RELATED_LIMIT = 50;
 const DAY = 86_400_000;
 
+/**
+ * A page of events of each of many resources: `$1` the tenant, `$2`/`$3` the resources' ids and keys
+ * (lower-case provider ids), `$4`/`$5` the window, `$6`/`$7` the cursor (or nulls), `$8` the page size + 1.
+ * Per resource, a lateral scan of `events_tenant_resource_key (tenant_id, resource_key, time)` backwards,
+ * stopping after the page (test/siem-federation.test.ts checks the plan as the SIEM's role).
+ */
+export const RESOURCE_EVENTS_PAGE = `SELECT k.parent_id, e.* FROM unnest($2::text[], $3::text[]) AS k(parent_id, key)
+  CROSS JOIN LATERAL (
+    SELECT e.* FROM events e
+    WHERE e.tenant_id = $1 AND e.resource_key = k.key AND e.time >= $4 AND e.time < $5
+      AND ($6::timestamptz IS NULL OR (e.time, e.id) < ($6::timestamptz, $7::uuid))
+    ORDER BY e.time DESC, e.id DESC LIMIT $8
+  ) e`;
+
+/** How many events each resource has in the window (parameters `$1`–`$5` as RESOURCE_EVENTS_PAGE). */
+export const RESOURCE_EVENTS_COUNT = `SELECT k.parent_id,
+    (SELECT count(*) FROM events e
+      WHERE e.tenant_id = $1 AND e.resource_key = k.key AND e.time >= $4 AND e.time < $5)::int AS n
+  FROM unnest($2::text[], $3::text[]) AS k(parent_id, key)`;
+
 /** What `Resource.recentEvents` receives: the resource's id and (through `@requires`) its provider id. */
 export interface ResourceEventsKey {
   id: string;
@@ -229,25 +249,16 @@ export class InvestigationService {
           const withKey = group.filter((r) => r.key);
           const rows: Array<Record<string, unknown>> = withKey.length
             ? await this.db.read((m) =>
-                m.query(
-                  `SELECT k.parent_id, e.* FROM unnest($2::text[], $3::text[]) AS k(parent_id, key)
-                   CROSS JOIN LATERAL (
-                     SELECT e.* FROM events e
-                     WHERE e.tenant_id = $1 AND e.resource_key = k.key AND e.time >= $4 AND e.time < $5
-                       AND ($6::timestamptz IS NULL OR (e.time, e.id) < ($6::timestamptz, $7::uuid))
-                     ORDER BY e.time DESC, e.id DESC LIMIT $8
-                   ) e`,
-                  [
-                    this.identity.tenantId,
-                    withKey.map((r) => r.parentId),
-                    withKey.map((r) => r.key),
-                    start,
-                    end,
-                    afterAt,
-                    afterId,
-                    page.first + 1,
-                  ],
-                ),
+                m.query(RESOURCE_EVENTS_PAGE, [
+                  this.identity.tenantId,
+                  withKey.map((r) => r.parentId),
+                  withKey.map((r) => r.key),
+                  start,
+                  end,
+                  afterAt,
+                  afterId,
+                  page.first + 1,
+                ]),
               )
             : [];
           for (const r of group) results.set(`${windowKey(r)}|${r.parentId}`, { rows: [] });
@@ -274,18 +285,13 @@ export class InvestigationService {
           const withKey = group.filter((r) => r.key);
           if (!withKey.length) return;
           const rows: Array<{ parent_id: string; n: number }> = await this.db.read((m) =>
-            m.query(
-              `SELECT k.parent_id, (SELECT count(*) FROM events e WHERE e.tenant_id = $1 AND e.resource_key = k.key
-                                     AND e.time >= $4 AND e.time < $5)::int AS n
-               FROM unnest($2::text[], $3::text[]) AS k(parent_id, key)`,
-              [
-                this.identity.tenantId,
-                withKey.map((r) => r.parentId),
-                withKey.map((r) => r.key),
-                group[0].start,
-                group[0].end,
-              ],
-            ),
+            m.query(RESOURCE_EVENTS_COUNT, [
+              this.identity.tenantId,
+              withKey.map((r) => r.parentId),
+              withKey.map((r) => r.key),
+              group[0].start,
+              group[0].end,
+            ]),
           );
           for (const row of rows) counts.set(`${k}|${row.parent_id}`, row.n);
         }),
