@@ -558,6 +558,7 @@ describe("authorization matrix", () => {
     // A new type in an ingest answer needs a decision: which of its fields an INGESTOR may see.
     expect(unclassified).toEqual([]);
     expect(refused.map((r) => `${r.mutation}.${r.path.join(".")}`).sort()).toEqual([
+      "upsertCloudAccounts.incidentSummary",
       "upsertCloudAccounts.plans",
       "upsertCloudAccounts.resources",
       "upsertCloudAccounts.secureScore",
