@@ -572,6 +572,7 @@ describe("authorization matrix", () => {
     expect(unclassified).toEqual([]);
     expect(refused.map((r) => `${r.mutation}.${r.path.join(".")}`).sort()).toEqual([
       "upsertCloudAccounts.compliance",
+      "upsertCloudAccounts.incidentSummary",
       "upsertCloudAccounts.plans",
       "upsertCloudAccounts.resources",
       "upsertCloudAccounts.secureScore",

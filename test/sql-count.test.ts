@@ -1,8 +1,10 @@
 import {
   AccountsComplianceDocument,
+  AccountsWithIncidentSummaryDocument,
   AlertsWithIncidentsDocument,
   DashboardDocument,
   ResourcesNeighboursDocument,
+  ResourcesWithRecentEventsDocument,
 } from "./__generated__/graphql";
 import { Role, sqlStatementCount } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
@@ -97,6 +99,33 @@ describe("SQL statements per operation (budget P2)", () => {
     expect(counts).toEqual({ posture: 0, protection: 0, siem: 5 });
     const small = await countStatements(async () => {
       ok(await platform.request(AlertsWithIncidentsDocument, { first: 2 }, reader));
+    });
+    expect(small).toEqual(counts);
+  });
+
+  it("pages every resource's recent events in a fixed number of statements (one page statement, one count)", async () => {
+    const counts = await countStatements(async () => {
+      const data = ok(await platform.request(ResourcesWithRecentEventsDocument, { first: 100 }, reader));
+      expect(data.resources.nodes).toHaveLength(100);
+    });
+    // siem: BEGIN, set tenant, the events of all 100 resources, their counts, COMMIT.
+    expect(counts.siem).toBe(5);
+    const small = await countStatements(async () => {
+      ok(await platform.request(ResourcesWithRecentEventsDocument, { first: 3 }, reader));
+    });
+    expect(small).toEqual(counts);
+  });
+
+  it("summarises the incidents of a list of accounts in a fixed number of statements", async () => {
+    const counts = await countStatements(async () => {
+      const data = ok(await platform.request(AccountsWithIncidentSummaryDocument, { first: 2 }, reader));
+      expect(data.accounts.nodes).toHaveLength(2);
+      expect(data.accounts.nodes.some((a) => a.incidentSummary.total > 0)).toBe(true);
+    });
+    // posture: the accounts page and the resources of all of them; siem: BEGIN, set tenant, one summary, COMMIT.
+    expect(counts.siem).toBe(4);
+    const small = await countStatements(async () => {
+      ok(await platform.request(AccountsWithIncidentSummaryDocument, { first: 1 }, reader));
     });
     expect(small).toEqual(counts);
   });

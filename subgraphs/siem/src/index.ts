@@ -17,11 +17,16 @@ import { NatsEventQueue } from "./modules/events/nats-queue";
 import { chunkSigningKey, QueuedIngest } from "./modules/events/queued-ingest";
 import { Incident } from "./modules/incidents/incident.entity";
 import { IncidentResolver } from "./modules/incidents/incidents.resolver";
-import { ResourceRef, siemReferences } from "./references";
+import { CloudAccountRef, ResourceRef, siemReferences } from "./references";
 import { IntelResolver } from "./modules/intel/intel.resolver";
 import { FeedsResolver, IndicatorFeedResolver } from "./modules/intel/feeds.resolver";
 import { intelTasks } from "./modules/intel/intel.tasks";
-import { EntityResolver, IncidentGraphResolver } from "./modules/investigation/investigation.resolver";
+import {
+  EntityResolver,
+  IncidentGraphResolver,
+  ResourceEventsResolver,
+} from "./modules/investigation/investigation.resolver";
+import { AccountIncidentsResolver } from "./modules/incidents/account-incidents";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
 import { SigmaResolver } from "./modules/rules/sigma.resolver";
@@ -119,6 +124,8 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       IndicatorFeedResolver,
       EntityResolver,
       IncidentGraphResolver,
+      ResourceEventsResolver,
+      AccountIncidentsResolver,
       LiveResolver,
       AutomationRuleResolver,
       AutomationActionResolver,
@@ -131,7 +138,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       IncidentBookmarksResolver,
       WatchlistsResolver,
     ],
-    orphanedTypes: [ResourceRef],
+    orphanedTypes: [ResourceRef, CloudAccountRef],
     referenceResolvers: siemReferences,
   },
   entities: [SecurityAlert, Incident],

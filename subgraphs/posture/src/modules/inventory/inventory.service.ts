@@ -360,6 +360,22 @@ export class InventoryService {
     );
   }
 
+  /** The id and provider id of every resource of the accounts, for the DataLoader (one statement per batch). */
+  resourceIdentitiesOfAccounts(
+    accountIds: readonly string[],
+  ): Promise<Array<{ id: string; externalId: string; accountId: string }>> {
+    const valid = accountIds.filter(isUuid).map((id) => id.toLowerCase());
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.db.read(async (m) =>
+      (
+        (await m.query(
+          `SELECT id, external_id, account_id FROM resources WHERE tenant_id = $1 AND account_id = ANY($2::uuid[])`,
+          [this.identity.tenantId, valid],
+        )) as Array<{ id: string; external_id: string; account_id: string }>
+      ).map((r) => ({ id: r.id, externalId: r.external_id, accountId: r.account_id })),
+    );
+  }
+
   /** Accounts by id, for the DataLoader (one statement per batch). */
   accountsByIds(ids: readonly string[]): Promise<CloudAccount[]> {
     const valid = ids.filter(isUuid);

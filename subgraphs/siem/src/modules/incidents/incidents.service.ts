@@ -1,3 +1,4 @@
+import DataLoader from "dataloader";
 import {
   canonicalId,
   BadUserInputError,
@@ -20,6 +21,8 @@ import {
   resourceLoaderKey,
   type ResourceKey,
 } from "../alerts/resource-alerts";
+import type { CloudAccountRef } from "../../references";
+import { AccountIncidentSummary, emptySummary } from "./account-incidents";
 import { MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, type Incident, IncidentStatus } from "./incident.entity";
 import { recordIncidentChange, refreshIncidentRollups } from "./incident-workflow.service";
@@ -60,6 +63,67 @@ export class IncidentsService {
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), incidentFromRow);
   });
+
+  /**
+   * The open-incident summary of each of many accounts, in one statement: the account's resources (ids and
+   * provider ids, from posture through `@requires`) are matched to alerts as `Resource.alerts` matches
+   * them (RESOURCE_ALERT_HITS with the account as the parent), then to the NEW / ACTIVE incidents holding
+   * those alerts, each incident counted once per account.
+   */
+  readonly summaryByAccount = new DataLoader<CloudAccountRef, AccountIncidentSummary, string>(
+    async (accounts) => {
+      const keys: string[] = [];
+      const parentOf: string[] = [];
+      for (const account of accounts) {
+        const ids = account.resourceIds ?? [];
+        const externalIds = account.resourceExternalIds ?? [];
+        const n = Math.max(ids.length, externalIds.length);
+        for (let i = 0; i < n; i++) {
+          keys.push(resourceLoaderKey({ id: ids[i] ?? "", externalId: externalIds[i] ?? null }));
+          parentOf.push(account.id.toLowerCase());
+        }
+      }
+      const byAccount = new Map<string, AccountIncidentSummary>();
+      if (keys.length) {
+        // RESOURCE_ALERT_HITS names each hit by its loader key; the keys map to accounts through `$9`/`$10`.
+        const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+          m.query(
+            `${RESOURCE_ALERT_HITS},
+             owners AS (SELECT DISTINCT * FROM unnest($9::text[], $10::text[]) AS o(parent_id, account_id)),
+             open AS (
+               SELECT DISTINCT o.account_id, i.id, i.severity, i.created_at
+               FROM hits h JOIN owners o ON o.parent_id = h.parent_id
+               JOIN incident_alerts ia ON ia.tenant_id = $1 AND ia.alert_id = h.alert_id
+               JOIN incidents i ON i.tenant_id = $1 AND i.id = ia.incident_id
+               WHERE i.status IN ('NEW', 'ACTIVE') AND i.merged_into IS NULL
+             )
+             SELECT account_id, count(*)::int AS total,
+               count(*) FILTER (WHERE severity = 'HIGH')::int AS high,
+               count(*) FILTER (WHERE severity = 'MEDIUM')::int AS medium,
+               count(*) FILTER (WHERE severity = 'LOW')::int AS low,
+               count(*) FILTER (WHERE severity = 'INFORMATIONAL')::int AS informational,
+               max(created_at) AS newest
+             FROM open GROUP BY account_id`,
+            [...resourceAlertHitsParams(this.identity.tenantId, keys), keys, parentOf],
+          ),
+        );
+        for (const r of rows)
+          byAccount.set(
+            r.account_id as string,
+            Object.assign(new AccountIncidentSummary(), {
+              total: r.total,
+              high: r.high,
+              medium: r.medium,
+              low: r.low,
+              informational: r.informational,
+              newestIncidentAt: r.newest ?? null,
+            }),
+          );
+      }
+      return accounts.map((a) => byAccount.get(a.id.toLowerCase()) ?? emptySummary());
+    },
+    { cacheKeyFn: (a) => a.id.toLowerCase() },
+  );
 
   /** A page of a resource's incidents as a connection. */
   async forResource(resource: ResourceKey, args: PageArgs) {

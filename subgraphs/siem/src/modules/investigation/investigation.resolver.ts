@@ -1,11 +1,12 @@
 import { PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Directive, FieldResolver, Query, Resolver, Root } from "type-graphql";
 import type { SiemContext } from "../../context";
 import { AlertConnection } from "../alerts/alerts.connections";
 import { EntityTypeEnum } from "../alerts/alerts.inputs";
 import { SecurityEventConnection } from "../events/events.connections";
 import { Incident } from "../incidents/incident.entity";
 import { IncidentConnection } from "../incidents/incidents.connections";
+import { ResourceRef } from "../../references";
 import { EntityProfile, IncidentGraph } from "./investigation.types";
 
 @Resolver(() => EntityProfile)
@@ -55,5 +56,23 @@ export class IncidentGraphResolver {
   })
   graph(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
     return ctx.services.investigation.graph(incident.id);
+  }
+}
+
+@Resolver(() => ResourceRef)
+export class ResourceEventsResolver {
+  @Directive('@requires(fields: "externalId")')
+  @FieldResolver(() => SecurityEventConnection, {
+    description:
+      "Events about this resource, newest first (default window: the 7 days before the request): those whose resource id (ARM id / ARN / GCP name) is this resource's `externalId`, in any letter case. Events naming only a host are not matched.",
+  })
+  recentEvents(
+    @Root() resource: ResourceRef,
+    @Args() page: PageArgs,
+    @Arg("from", () => Date, { nullable: true, description: "From (inclusive)." }) from: Date | undefined,
+    @Arg("to", () => Date, { nullable: true, description: "Until (exclusive)." }) to: Date | undefined,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.investigation.resourceEvents(resource, page, from, to);
   }
 }
