@@ -15,6 +15,7 @@ import { JIT_CRONTAB, jitTasks } from "./modules/jit/jit.tasks";
 import { DetectionsResolver, ResourceDetectionsResolver } from "./modules/detections/detections.resolver";
 import { SecurityAlertRef } from "./modules/detections/detections.types";
 import { startDetectionRelay } from "./modules/detections/relay";
+import { startTelemetryRelay } from "./modules/telemetry/siem-relay";
 import { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
 import { TelemetryResolver } from "./modules/telemetry/telemetry.resolver";
 import { telemetryRoutes } from "./modules/telemetry/telemetry.routes";
@@ -93,5 +94,9 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   }),
   crontab: [JIT_CRONTAB, TELEMETRY_CRONTAB].join("\n"),
   start: (_ds, log, config) =>
-    startBackgroundWork([() => startDetectionRelay(config, log), () => startPostureReportRelay(config, log)]),
+    startBackgroundWork([
+      () => startDetectionRelay(config, log),
+      () => startPostureReportRelay(config, log),
+      () => startTelemetryRelay(config, log),
+    ]),
 };

@@ -13,6 +13,7 @@ import { loadDetectionContext } from "../detections/detections.context";
 import { storeDetections } from "../detections/detections.store";
 import { recordWorkloadState } from "../reports/workload-state";
 import { storePackageSnapshots } from "../vulnerabilities/vulnerabilities.service";
+import { writeTelemetryOutbox } from "./siem-relay";
 import {
   TELEMETRY_KINDS,
   type PackagesRecord,
@@ -135,7 +136,8 @@ function newRecords(
  * the day-partitioned `telemetry` table (through a staging table: records already stored — same machine,
  * kind, record id and time — are ignored), hands new package snapshots to vulnerability assessment, runs the
  * detections over the new records (with the stored beginning of brute-force attacks they continue) and
- * stores the new detections with their `detection.raised` outbox events — all in one transaction, so a
+ * stores the new detections with their `detection.raised` outbox events, and writes the new activity records to
+ * the outbox for the SIEM (`telemetry.recorded`, see siem-relay.ts) — all in one transaction, so a
  * batch is stored with its findings and alerts or not at all. Bad records are reported by line and skipped.
  */
 export class TelemetryIngest {
@@ -205,6 +207,8 @@ export class TelemetryIngest {
         result.detections = raised.length;
         // FIM baselines and management-port exposure (the "Secure management ports" report to posture).
         await recordWorkloadState(m, tenantId, activity);
+        // To the SIEM's event store (hunting, timelines, threat intelligence, analytics rules), by the relay.
+        await writeTelemetryOutbox(m, tenantId, activity);
       }
       await writeAudit(m, identity, [
         {

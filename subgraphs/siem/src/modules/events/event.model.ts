@@ -15,6 +15,7 @@ export const CONNECTOR_KINDS = [
   "GCP_AUDIT",
   "WINDOWS_SECURITY",
   "WINDOWS_SYSMON",
+  "RAMPART_AGENT",
 ] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
 

@@ -38,6 +38,10 @@ registerEnumType(ConnectorKindEnum, {
       description:
         "Sysmon (Microsoft-Windows-Sysmon/Operational) event log records as JSON, as an agent forwards them: process, network, file, DNS, image-load and registry events.",
     },
+    RAMPART_AGENT: {
+      description:
+        "Telemetry of Rampart's own workload-protection agent, as protection relays it (process executions, file changes, network flows, logons; the agent's NDJSON record format).",
+    },
   },
 });
 

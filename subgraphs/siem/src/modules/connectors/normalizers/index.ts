@@ -17,6 +17,7 @@ import { normalizeGcpAudit } from "./gcp-audit";
 import { normalizeM365Audit } from "./m365-audit";
 import { normalizeOcsf } from "./ocsf";
 import { normalizeOktaSystemLog } from "./okta-system-log";
+import { normalizeRampartAgent } from "./rampart-agent";
 import { normalizeSyslogCef } from "./syslog-cef";
 import { normalizeWindowsSecurity } from "./windows-security";
 import { normalizeWindowsSysmon } from "./windows-sysmon";
@@ -44,6 +45,7 @@ export const NORMALIZERS: Record<ConnectorKind, Normalizer> = {
   GCP_AUDIT: normalizeGcpAudit,
   WINDOWS_SECURITY: normalizeWindowsSecurity,
   WINDOWS_SYSMON: normalizeWindowsSysmon,
+  RAMPART_AGENT: normalizeRampartAgent,
 };
 
 /** Normalises one record of a connector kind (an unknown kind is a rejection, not an exception). */

@@ -1759,3 +1759,86 @@ describe("parseNdjson", () => {
     ]);
   });
 });
+
+describe("RAMPART_AGENT", () => {
+  const list = events.RAMPART_AGENT;
+  const nginx = "76f1baaae2b80faf6d363fc1c335ea3bde16c24f3997d307533e8b639973d34a";
+
+  it("maps a process execution to Process Activity with image, command line, hash, parent and user", () => {
+    const e = list.find((x) => x.source_event_id.endsWith(":auditd-vm-web-prod-01-41027"))!;
+    expect(e).toMatchObject({
+      source_event_id:
+        "3dafd86a-82f7-47d7-8018-63f28fe05d5d:process:2026-11-20T06:00:02.000Z:auditd-vm-web-prod-01-41027",
+      class_uid: 1007,
+      activity_id: 1,
+      device: "vm-web-prod-01",
+      resource_id: "3dafd86a-82f7-47d7-8018-63f28fe05d5d",
+      actor_user: "root",
+      operation: "process",
+      attributes: {
+        process: {
+          name: "nginx",
+          path: "/usr/sbin/nginx",
+          pid: 912,
+          cmd_line: "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;",
+          user: { name: "root" },
+          file: { path: "/usr/sbin/nginx", hashes: { sha256: nginx } },
+          parent_process: { path: "/usr/lib/systemd/systemd", pid: 1, name: "systemd" },
+        },
+      },
+    });
+    // Threat intelligence reads the process's hash.
+    expect(observablesOf(e).hashes).toContain(nginx);
+  });
+
+  it("maps file changes, flows and logons", () => {
+    expect(list.find((x) => x.source_event_id.endsWith(":fim-ci-runner-02-7707"))).toMatchObject({
+      class_uid: 1001,
+      activity_id: 1,
+      device: "ci-runner-02",
+      actor_user: "runner",
+      attributes: { file: { path: "/home/runner/_work/devtools-api/devtools-api/bin/api", size: 23118002 } },
+    });
+    expect(list.find((x) => x.source_event_id.endsWith(":flow-ci-runner-02-5000165"))).toMatchObject({
+      class_uid: 4001,
+      status: "Success",
+      src_ip: "192.0.2.45",
+      src_port: 40000,
+      dst_ip: "10.21.0.129",
+      dst_port: 22,
+      attributes: {
+        action: "Allowed",
+        connection_info: { direction: "Inbound", direction_id: 1, protocol_name: "tcp" },
+        traffic: { bytes: 3100, packets: 22 },
+      },
+    });
+    expect(list.find((x) => x.source_event_id.endsWith(":logon-ci-runner-02-120400"))).toMatchObject({
+      class_uid: 3002,
+      status: "Failure",
+      actor_user: "root",
+      src_ip: "192.0.2.45",
+      attributes: { logon_type: "ssh", status_detail: "wrong password" },
+    });
+  });
+
+  it("keys a record by machine, kind, time and id, whatever the time's notation", () => {
+    const [first] = records.RAMPART_AGENT as Array<Record<string, unknown>>;
+    const again = ok(NORMALIZERS.RAMPART_AGENT({ ...first, time: "2026-11-20T07:58:12+02:00" }));
+    expect(again.source_event_id).toBe(list[0].source_event_id);
+    const other = ok(
+      NORMALIZERS.RAMPART_AGENT({ ...first, kind: "process", id: "auditd-ci-runner-02-41039" }),
+    );
+    expect(other.source_event_id).not.toBe(list[0].source_event_id);
+  });
+
+  it("rejects package snapshots and records without their machine", () => {
+    const [first] = records.RAMPART_AGENT as Array<Record<string, unknown>>;
+    expect(rejected(NORMALIZERS.RAMPART_AGENT({ ...first, kind: "packages", packages: [] }))).toMatch(
+      /^packages snapshots are not events/,
+    );
+    expect(rejected(NORMALIZERS.RAMPART_AGENT({ ...first, resourceId: "vm-1" }))).toBe(
+      "resourceId must be a UUID",
+    );
+    expect(rejected(NORMALIZERS.RAMPART_AGENT({ ...first, host: "" }))).toBe("host is missing");
+  });
+});
