@@ -137,7 +137,6 @@ describe("subscription start: variables", () => {
     await new Promise((r) => socket.once("message", r));
     const start = (id: string) =>
       socket.send(JSON.stringify({ id, type: "subscribe", payload: { query: OPERATION } }));
-    const settle = () => new Promise((r) => setTimeout(r, 400));
     const of = (id: string) =>
       messages
         .filter((m) => m.id === id)
@@ -146,14 +145,22 @@ describe("subscription start: variables", () => {
             ? (m.payload as { errors?: Array<{ extensions: { code: string } }> }).errors?.[0]?.extensions.code
             : m.type,
         );
+    // Waits until `id` has been answered with `complete` (a refusal ends with it), however slow the machine.
+    const completed = async (id: string) => {
+      for (const deadline = Date.now() + 15_000; !of(id).includes("complete");) {
+        if (Date.now() > deadline) throw new Error(`no complete for ${id}: ${JSON.stringify(messages)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
     for (const id of ["1", "2", "3", "4"]) start(id);
-    await settle();
+    await completed("4");
     expect(["1", "2", "3", "4"].map(of)).toEqual([[], [], [], ["RATE_LIMITED", "complete"]]);
     socket.send(JSON.stringify({ id: "1", type: "complete" }));
-    await settle();
+    // The gateway handles a socket's messages concurrently: give the completion time to free its place.
+    await new Promise((r) => setTimeout(r, 400));
     start("5");
     start("6");
-    await settle();
+    await completed("6");
     expect(["5", "6"].map(of)).toEqual([[], ["RATE_LIMITED", "complete"]]);
   });
 
