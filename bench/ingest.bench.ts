@@ -340,11 +340,13 @@ async function main(): Promise<void> {
   });
   await ds.initialize();
   cleanups.push({ what: "close the siem DataSource", run: () => ds.destroy() });
+  // TI_MATCH alerts carry the threat-intelligence rule that raised them (its template's id): counted as TI_MATCH.
   const byProvider = Object.fromEntries(
     (
       await inTenant(ds, TENANT, (m) =>
         m.query(
-          `SELECT coalesce(r.template_id, a.provider) AS source, count(*)::int AS n FROM alerts a
+          `SELECT CASE WHEN a.provider = 'TI_MATCH' THEN a.provider ELSE coalesce(r.template_id, a.provider) END AS source,
+                  count(*)::int AS n FROM alerts a
            LEFT JOIN analytics_rules r ON r.tenant_id = a.tenant_id AND r.id = a.rule_id
            WHERE a.tenant_id = $1 GROUP BY 1 ORDER BY 1`,
           [TENANT],
