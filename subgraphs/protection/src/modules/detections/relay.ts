@@ -134,25 +134,42 @@ async function markDelivery(
  * Splits one tenant's rows into calls of at most 500 alerts and `budget` bytes of alert JSON; an alert
  * larger than the budget alone is marked `tooLarge` (it can never be delivered).
  */
-export function* splitAlertCalls(
+export function splitAlertCalls(
   rows: readonly OutboxRecord[],
   budget: number,
 ): Generator<{ chunk: OutboxRecord[]; tooLarge: boolean }> {
-  let chunk: OutboxRecord[] = [];
+  return splitByBytes(
+    rows,
+    (row) => Buffer.byteLength(JSON.stringify((row.payload as unknown as DetectionRaisedPayload).alert)) + 1,
+    budget,
+    ALERTS_PER_CALL,
+  );
+}
+
+/**
+ * Splits `items` into calls of at most `budget` bytes (each item's `sizeOf`) and `maxItems` items, in order; an
+ * item larger than the budget alone comes as a call of its own marked `tooLarge` (the destination would refuse it).
+ */
+export function* splitByBytes<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  budget: number,
+  maxItems = Infinity,
+): Generator<{ chunk: T[]; tooLarge: boolean }> {
+  let chunk: T[] = [];
   let bytes = 0;
-  for (const row of rows) {
-    const size =
-      Buffer.byteLength(JSON.stringify((row.payload as unknown as DetectionRaisedPayload).alert)) + 1;
-    if (chunk.length && (size > budget || chunk.length >= ALERTS_PER_CALL || bytes + size > budget)) {
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (chunk.length && (size > budget || chunk.length >= maxItems || bytes + size > budget)) {
       yield { chunk, tooLarge: false };
       chunk = [];
       bytes = 0;
     }
     if (size > budget) {
-      yield { chunk: [row], tooLarge: true };
+      yield { chunk: [item], tooLarge: true };
       continue;
     }
-    chunk.push(row);
+    chunk.push(item);
     bytes += size;
   }
   if (chunk.length) yield { chunk, tooLarge: false };

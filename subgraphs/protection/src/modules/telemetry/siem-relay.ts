@@ -29,6 +29,7 @@ import {
 } from "../../../../common/src";
 import type { EntityManager } from "typeorm";
 import type { TelemetryRecord } from "./telemetry.model";
+import { splitByBytes } from "../detections/relay";
 
 /** The relay's offset in `relay_offsets`. */
 export const SIEM_TELEMETRY_CONSUMER = "siem-telemetry";
@@ -87,30 +88,6 @@ interface TelemetryDeliveryOptions {
   timeoutMs?: number;
 }
 
-/** Splits NDJSON lines into bodies of at most `budget` bytes; a line larger than the budget alone is `tooLarge`. */
-export function* splitBodies(
-  lines: readonly string[],
-  budget: number,
-): Generator<{ lines: string[]; tooLarge: boolean }> {
-  let chunk: string[] = [];
-  let bytes = 0;
-  for (const line of lines) {
-    const size = Buffer.byteLength(line) + 1;
-    if (chunk.length && (size > budget || bytes + size > budget)) {
-      yield { lines: chunk, tooLarge: false };
-      chunk = [];
-      bytes = 0;
-    }
-    if (size > budget) {
-      yield { lines: [line], tooLarge: true };
-      continue;
-    }
-    chunk.push(line);
-    bytes += size;
-  }
-  if (chunk.length) yield { lines: chunk, tooLarge: false };
-}
-
 /** POSTs one tenant's NDJSON body to the SIEM's ingest API; returns how many lines it refused for good. */
 async function postEvents(
   options: TelemetryDeliveryOptions,
@@ -163,15 +140,16 @@ export function siemTelemetryDelivery(options: TelemetryDeliveryOptions): RelayD
     let delivered = 0;
     let rejected = 0;
     for (const [tenantId, lines] of byTenant) {
-      for (const call of splitBodies(lines, options.maxBodyBytes - BODY_OVERHEAD)) {
+      const sizeOf = (line: string) => Buffer.byteLength(line) + 1;
+      for (const call of splitByBytes(lines, sizeOf, options.maxBodyBytes - BODY_OVERHEAD)) {
         const refused = call.tooLarge
           ? [{ line: 1, reason: "larger than the SIEM's request body limit (MAX_BODY_BYTES)" }]
-          : (await postEvents(options, tenantId, call.lines, signal)).rejected;
+          : (await postEvents(options, tenantId, call.chunk, signal)).rejected;
         rejected += refused.length;
-        delivered += call.lines.length - refused.length;
+        delivered += call.chunk.length - refused.length;
         for (const r of refused.slice(0, 10))
           options.log.error(
-            { tenantId, line: call.lines[r.line - 1]?.slice(0, 200), reason: r.reason },
+            { tenantId, line: call.chunk[r.line - 1]?.slice(0, 200), reason: r.reason },
             "the SIEM refused a telemetry record; it will not be retried",
           );
       }
