@@ -904,6 +904,148 @@ describe("buildNetworkTopology (AWS)", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// Peering
+// ---------------------------------------------------------------------------------------------------------
+
+describe("buildNetworkTopology (Azure VNet peering)", () => {
+  const peering = (remote: string, state: string, access = true) => ({
+    name: `peer-to-${remote}`,
+    properties: {
+      remoteVirtualNetwork: { id: armId(T.vnet, remote) },
+      peeringState: state,
+      allowVirtualNetworkAccess: access,
+    },
+  });
+  const vnet = (name: string, prefix: string, peerings: unknown[]) =>
+    res(T.vnet, armId(T.vnet, name), name, {
+      addressSpace: { addressPrefixes: [prefix] },
+      virtualNetworkPeerings: peerings,
+    });
+  const member = (name: string, vnetName: string, ip: string, subnetNsg?: string) => [
+    res(T.subnet, subnetArmId(vnetName, "default"), `snet-${name}`, {
+      ...(subnetNsg ? { networkSecurityGroup: { id: armId(T.nsg, subnetNsg) } } : {}),
+    }),
+    nic(`nic-${name}`, subnetArmId(vnetName, "default"), ip),
+    vm(name, [`nic-${name}`]),
+  ];
+  const topology = buildNetworkTopology([
+    // a <-> b, both sides Connected; a -> d only Initiated; a's peering to e blocks a's traffic to e.
+    vnet("vnet-a", "10.1.0.0/16", [
+      peering("vnet-b", "Connected"),
+      peering("vnet-d", "Initiated"),
+      peering("vnet-e", "Connected", false),
+    ]),
+    vnet("vnet-b", "10.2.0.0/16", [peering("vnet-a", "Connected"), peering("vnet-c", "Connected")]),
+    // c lists no peerings (its records are not inventoried): b's Connected peering counts both ways.
+    vnet("vnet-c", "10.3.0.0/16", []),
+    vnet("vnet-d", "10.4.0.0/16", []),
+    vnet("vnet-e", "10.5.0.0/16", [peering("vnet-a", "Connected")]),
+    nsg("nsg-b", [armRule("DenyRdpFromVnet", 100, "Deny", "VirtualNetwork", "3389")]),
+    ...member("vm-a", "vnet-a", "10.1.0.4"),
+    ...member("vm-b", "vnet-b", "10.2.0.4", "nsg-b"),
+    ...member("vm-c", "vnet-c", "10.3.0.4"),
+    ...member("vm-d", "vnet-d", "10.4.0.4"),
+    ...member("vm-e", "vnet-e", "10.5.0.4"),
+  ]);
+
+  it("links the VNets of each connected peering, per direction", () => {
+    expect(edgesOf(topology, "PEERED_WITH").sort()).toEqual(
+      [
+        ["id:vnet-a", "id:vnet-b"],
+        ["id:vnet-a", "id:vnet-e"],
+        ["id:vnet-b", "id:vnet-a"],
+        ["id:vnet-b", "id:vnet-c"],
+        ["id:vnet-c", "id:vnet-b"],
+        ["id:vnet-e", "id:vnet-a"],
+      ].sort(),
+    );
+    expectConsistent(topology);
+  });
+
+  it("joins VMs of peered VNets with what the destination's NSGs let in from the VirtualNetwork tag", () => {
+    expect(edge(topology, "id:vm-a", "id:vm-b", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      range("TCP", 0, 3388),
+      range("TCP", 3390, 65535),
+      range("UDP", 0, 65535),
+      range("ICMP", 0, 65535),
+    ]);
+    expect(edge(topology, "id:vm-a", "id:vm-b", "ALLOWS_TRAFFIC")?.rules).toEqual(["nsg-b/AllowVnetInBound"]);
+    expect(edge(topology, "id:vm-b", "id:vm-a", "ALLOWS_TRAFFIC")?.ports).toEqual([range("ANY", 0, 65535)]);
+    expect(edge(topology, "id:vm-b", "id:vm-c", "ALLOWS_TRAFFIC")).toBeDefined();
+    expect(edge(topology, "id:vm-c", "id:vm-b", "ALLOWS_TRAFFIC")).toBeDefined();
+  });
+
+  it("is not transitive, and ignores peerings not connected or without virtual-network access", () => {
+    const between = (x: string, y: string) => [
+      edge(topology, `id:${x}`, `id:${y}`, "ALLOWS_TRAFFIC"),
+      edge(topology, `id:${y}`, `id:${x}`, "ALLOWS_TRAFFIC"),
+    ];
+    expect(between("vm-a", "vm-c")).toEqual([undefined, undefined]);
+    expect(between("vm-a", "vm-d")).toEqual([undefined, undefined]);
+    // a's peering to e does not allow virtual-network access; e's to a does.
+    expect(edge(topology, "id:vm-a", "id:vm-e", "ALLOWS_TRAFFIC")).toBeUndefined();
+    expect(edge(topology, "id:vm-e", "id:vm-a", "ALLOWS_TRAFFIC")?.ports).toEqual([range("ANY", 0, 65535)]);
+  });
+});
+
+describe("buildNetworkTopology (AWS VPC peering)", () => {
+  const ARN = "arn:aws:ec2:us-east-1:111122223333";
+  const aws = (type: string, kind: string, awsId: string, properties: Record<string, unknown>) =>
+    res(type, `${ARN}:${kind}/${awsId}`, awsId, properties);
+  const vpc = (id: string, cidr: string) => aws("AWS::EC2::VPC", "vpc", id, { VpcId: id, CidrBlock: cidr });
+  const sg = (id: string, vpcId: string, port: number, cidr: string) =>
+    aws("AWS::EC2::SecurityGroup", "security-group", id, {
+      GroupId: id,
+      VpcId: vpcId,
+      IpPermissions: [{ IpProtocol: "tcp", FromPort: port, ToPort: port, IpRanges: [{ CidrIp: cidr }] }],
+    });
+  const instance = (name: string, vpcId: string, ip: string, group: string) =>
+    aws("AWS::EC2::Instance", "instance", name, {
+      InstanceId: name,
+      PrivateIpAddress: ip,
+      VpcId: vpcId,
+      SecurityGroups: [{ GroupId: group }],
+    });
+  const topology = buildNetworkTopology([
+    vpc("vpc-1", "10.1.0.0/16"),
+    vpc("vpc-2", "10.2.0.0/16"),
+    vpc("vpc-3", "10.3.0.0/16"),
+    sg("sg-app", "vpc-1", 22, "10.2.0.0/16"),
+    sg("sg-db", "vpc-2", 5432, "10.1.0.0/16"),
+    sg("sg-other", "vpc-3", 5432, "10.0.0.0/8"),
+    instance("i-app", "vpc-1", "10.1.0.10", "sg-app"),
+    instance("i-db", "vpc-2", "10.2.0.10", "sg-db"),
+    instance("i-other", "vpc-3", "10.3.0.10", "sg-other"),
+    // Active, in CloudFormation's shape.
+    aws("AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", "pcx-1", {
+      VpcId: "vpc-1",
+      PeerVpcId: "vpc-2",
+    }),
+    // Not yet accepted, in the EC2 API's shape.
+    aws("AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", "pcx-2", {
+      RequesterVpcInfo: { VpcId: "vpc-1" },
+      AccepterVpcInfo: { VpcId: "vpc-3" },
+      Status: { Code: "pending-acceptance" },
+    }),
+  ]);
+
+  it("links the VPCs of an active peering both ways, and no others", () => {
+    expect(edgesOf(topology, "PEERED_WITH")).toEqual([
+      ["id:vpc-1", "id:vpc-2"],
+      ["id:vpc-2", "id:vpc-1"],
+    ]);
+    expect(topology.nodes.some((n) => n.id === "id:pcx-1")).toBe(false);
+    expectConsistent(topology);
+  });
+
+  it("joins instances across the peering by the destination's security groups", () => {
+    expect(edge(topology, "id:i-app", "id:i-db", "ALLOWS_TRAFFIC")?.ports).toEqual([range("TCP", 5432)]);
+    expect(edge(topology, "id:i-db", "id:i-app", "ALLOWS_TRAFFIC")?.ports).toEqual([range("TCP", 22)]);
+    expect(edge(topology, "id:i-app", "id:i-other", "ALLOWS_TRAFFIC")).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
 // Malformed input
 // ---------------------------------------------------------------------------------------------------------
 
@@ -1077,9 +1219,9 @@ describe("buildNetworkTopology (demo estate)", () => {
     expect(exposureOf("vm-app-prod-03")?.publicIps).toHaveLength(1);
   });
 
-  it("joins VMs inside their networks", () => {
+  it("joins VMs inside their networks, and links the peered VNets", () => {
     expect(topology.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.from !== INTERNET_NODE_ID)).toBe(true);
-    for (const kind of ["CONTAINS", "ATTACHED_TO", "PROTECTED_BY", "ASSOCIATED_WITH"] as const)
+    for (const kind of ["CONTAINS", "ATTACHED_TO", "PROTECTED_BY", "ASSOCIATED_WITH", "PEERED_WITH"] as const)
       expect(edgesOf(topology, kind).length).toBeGreaterThan(0);
   });
 });

@@ -17,6 +17,12 @@
  * - ICMP has no ports: a rule matches ICMP when its protocol is ICMP, or ANY with all ports (`*`). Open
  *   ICMP is reported as `{ protocol: "ICMP", fromPort: 0, toPort: 65535 }`.
  *
+ * - Peering: a Connected Azure VNet peering that allows virtual-network access (`allowVirtualNetworkAccess`,
+ *   per direction) puts the remote VNet inside the local one's VirtualNetwork tag, so its VMs reach the
+ *   remote VNet's VMs as they reach their own VNet's; an active AWS VPC peering connection
+ *   (`AWS::EC2::VPCPeeringConnection`) lets the instances of the two VPCs reach each other as far as the
+ *   destination's security groups allow. Peering is not transitive: only directly peered pairs.
+ *
  * Not modelled: NSG destination prefixes (rules are taken to apply to every destination), application
  * security groups (rules whose only sources are ASGs are skipped; ASGs only contain VNet members, so this
  * is exact for internet exposure), service tags other than Internet/VirtualNetwork/AzureLoadBalancer (they
@@ -91,12 +97,13 @@ export interface NetworkNode {
 }
 
 /** Kind of an edge of the network map. */
-export type EdgeKind = "CONTAINS" | "ATTACHED_TO" | "PROTECTED_BY" | "ASSOCIATED_WITH" | "ALLOWS_TRAFFIC";
+export type EdgeKind =
+  "CONTAINS" | "ATTACHED_TO" | "PROTECTED_BY" | "ASSOCIATED_WITH" | "PEERED_WITH" | "ALLOWS_TRAFFIC";
 
 /**
  * A directed edge: VNet CONTAINS subnet, subnet CONTAINS NIC (AWS: instance), NIC ATTACHED_TO VM, public IP
- * ASSOCIATED_WITH NIC (AWS: instance), subnet/NIC (AWS: instance) PROTECTED_BY NSG/security group, and
- * ALLOWS_TRAFFIC from the internet or a VM to a VM.
+ * ASSOCIATED_WITH NIC (AWS: instance), subnet/NIC (AWS: instance) PROTECTED_BY NSG/security group, VNet/VPC
+ * PEERED_WITH VNet/VPC, and ALLOWS_TRAFFIC from the internet or a VM to a VM.
  */
 export interface NetworkEdge {
   from: string;
@@ -875,8 +882,16 @@ interface Res {
   externalId: string;
   name: string;
   kind: ResourceKind;
+  /** The provider-native type, lower-cased. */
+  typeKey: string;
   provider: "azure" | "aws" | "other";
   props: Json;
+}
+
+/** An Azure VM in one VNet, with its IP configurations there. */
+interface AzureMember {
+  vm: Res;
+  cfgs: Array<{ nic: Res; cfg: IpConfig }>;
 }
 
 interface IpConfig {
@@ -895,6 +910,9 @@ const NODE_KINDS: ReadonlyMap<ResourceKind, NodeKind> = new Map<ResourceKind, No
   [ResourceKind.VIRTUAL_MACHINE, "VIRTUAL_MACHINE"],
   [ResourceKind.PUBLIC_IP, "PUBLIC_IP"],
 ]);
+
+/** AWS VPC peering connections (no resource kind of their own: they are not nodes of the map). */
+const PEERING_TYPES: ReadonlySet<string> = new Set(["aws::ec2::vpcpeeringconnection"]);
 
 /** The id part of an ARN (`arn:...:security-group/sg-1` → `sg-1`) or of a bare id. */
 function arnTail(externalId: string): string {
@@ -935,6 +953,7 @@ class TopologyBuilder {
         externalId,
         name: str(raw.name) ?? (externalId || id),
         kind: resourceKindOf(type),
+        typeKey: lowerType,
         provider: lowerType.startsWith("microsoft.")
           ? "azure"
           : lowerType.startsWith("aws::")
@@ -1200,8 +1219,9 @@ class TopologyBuilder {
         this.addEdge(INTERNET_NODE_ID, vm.id, "ALLOWS_TRAFFIC", stripSources(exposure), rulesOf(vmPieces));
     }
 
-    // VM to VM inside a VNet: what the destination's NSGs let in from the source's private address.
-    const members = new Map<string, Array<{ vm: Res; cfgs: Array<{ nic: Res; cfg: IpConfig }> }>>();
+    // VM to VM inside a VNet, and across a peering: what the destination's NSGs let in from the source's
+    // private address (the VirtualNetwork tag covers the VNet and the VNets it is peered with).
+    const members = new Map<string, AzureMember[]>();
     for (const vm of vms) {
       const byVnet = new Map<string, Array<{ nic: Res; cfg: IpConfig }>>();
       for (const nic of vmNics.get(vm.id) ?? [])
@@ -1213,15 +1233,15 @@ class TopologyBuilder {
       for (const [vnetKey, cfgs] of byVnet)
         members.set(vnetKey, [...(members.get(vnetKey) ?? []), { vm, cfgs }]);
     }
-    for (const group of members.values()) {
-      if (group.length > VM_TO_VM_EDGE_CAP) continue;
-      for (const source of group) {
+    const vmToVm = (sources: readonly AzureMember[], destinations: readonly AzureMember[]) => {
+      if (sources.length > VM_TO_VM_EDGE_CAP || destinations.length > VM_TO_VM_EDGE_CAP) return;
+      for (const source of sources) {
         const ip = source.cfgs
           .map(({ cfg }) => (cfg.privateIp ? parseCidr(cfg.privateIp) : undefined))
           .find(Boolean);
         const q: SourceQuery = { tag: "virtualnetwork", range: ip, inVnet: true, groups: new Set() };
-        for (const destination of group) {
-          if (destination === source) continue;
+        for (const destination of destinations) {
+          if (destination.vm === source.vm) continue;
           const segments = destination.cfgs.flatMap(({ nic, cfg }) =>
             intersectAllowed(
               this.allowed(this.azureRuleSet(cfg.subnetKey ? subnetNsg.get(cfg.subnetKey) : undefined), q),
@@ -1233,7 +1253,46 @@ class TopologyBuilder {
             this.addEdge(source.vm.id, destination.vm.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
         }
       }
+    };
+    for (const group of members.values()) vmToVm(group, group);
+    for (const { from, to, access } of this.azurePeerings(vnets)) {
+      this.addEdge(from.id, to.id, "PEERED_WITH");
+      if (access)
+        vmToVm(
+          members.get(from.externalId.toLowerCase()) ?? [],
+          members.get(to.externalId.toLowerCase()) ?? [],
+        );
     }
+  }
+
+  /**
+   * The Connected peerings of the VNets, one per direction: each VNet's own peering records
+   * (`virtualNetworkPeerings`, `remoteVirtualNetwork` an inventoried VNet), `access` its
+   * `allowVirtualNetworkAccess` (default true). A Connected peering whose remote VNet lists none back (its
+   * records not inventoried) counts for the way back too, with access: Connected means both sides exist.
+   */
+  private azurePeerings(vnets: readonly Res[]): Array<{ from: Res; to: Res; access: boolean }> {
+    const out = new Map<string, { from: Res; to: Res; access: boolean }>();
+    const listed = new Set<string>();
+    for (const vnet of vnets)
+      for (const record of arr(vnet.props.virtualNetworkPeerings)) {
+        if (!isRecord(record)) continue;
+        const p = isRecord(record.properties) ? record.properties : record;
+        const remote = this.arm(p.remoteVirtualNetwork, ResourceKind.VIRTUAL_NETWORK);
+        if (!remote || remote === vnet) continue;
+        listed.add(`${vnet.id}\u0000${remote.id}`);
+        if ((str(p.peeringState) ?? "Connected").toLowerCase() !== "connected") continue;
+        out.set(`${vnet.id}\u0000${remote.id}`, {
+          from: vnet,
+          to: remote,
+          access: p.allowVirtualNetworkAccess !== false,
+        });
+      }
+    for (const { from, to } of [...out.values()]) {
+      const back = `${to.id}\u0000${from.id}`;
+      if (!listed.has(back) && !out.has(back)) out.set(back, { from: to, to: from, access: true });
+    }
+    return [...out.values()];
   }
 
   /** Segments a source may reach through a rule set (undefined set = unfiltered), cached by what matters. */
@@ -1317,16 +1376,16 @@ class TopologyBuilder {
         );
     }
 
-    // Instance to instance inside a VPC: the destination's security groups, for the source's address and
-    // security groups.
+    // Instance to instance inside a VPC, and across an active peering: the destination's security groups,
+    // for the source's address and security groups.
     const members = new Map<string, Res[]>();
     for (const instance of instances) {
       const key = vpcKeyOf.get(instance.id);
       if (key) members.set(key, [...(members.get(key) ?? []), instance]);
     }
-    for (const group of members.values()) {
-      if (group.length > VM_TO_VM_EDGE_CAP) continue;
-      for (const source of group) {
+    const instanceToInstance = (sources: readonly Res[], destinations: readonly Res[]) => {
+      if (sources.length > VM_TO_VM_EDGE_CAP || destinations.length > VM_TO_VM_EDGE_CAP) return;
+      for (const source of sources) {
         const ip = str(source.props.PrivateIpAddress);
         const q: SourceQuery = {
           tag: undefined,
@@ -1334,7 +1393,7 @@ class TopologyBuilder {
           inVnet: true,
           groups: memberOf.get(source.id) ?? new Set(),
         };
-        for (const destination of group) {
+        for (const destination of destinations) {
           if (destination === source) continue;
           const groups = groupsOf.get(destination.id) ?? [];
           if (groups.length === 0) continue;
@@ -1344,7 +1403,36 @@ class TopologyBuilder {
             this.addEdge(source.id, destination.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
         }
       }
+    };
+    for (const group of members.values()) instanceToInstance(group, group);
+    for (const [a, b] of this.awsPeerings()) {
+      this.addEdge(a.id, b.id, "PEERED_WITH");
+      this.addEdge(b.id, a.id, "PEERED_WITH");
+      const inA = members.get((str(a.props.VpcId) ?? arnTail(a.externalId)).toLowerCase()) ?? [];
+      const inB = members.get((str(b.props.VpcId) ?? arnTail(b.externalId)).toLowerCase()) ?? [];
+      instanceToInstance(inA, inB);
+      instanceToInstance(inB, inA);
     }
+  }
+
+  /**
+   * The inventoried VPC pairs of the active VPC peering connections: CloudFormation's `VpcId` / `PeerVpcId`
+   * or the EC2 API's `RequesterVpcInfo.VpcId` / `AccepterVpcInfo.VpcId`; `Status.Code` (when given) must be
+   * `active` (pending-acceptance, rejected, deleted… connect nothing).
+   */
+  private awsPeerings(): Array<[Res, Res]> {
+    const out: Array<[Res, Res]> = [];
+    for (const res of this.resources) {
+      if (res.provider !== "aws" || !PEERING_TYPES.has(res.typeKey)) continue;
+      const p = res.props;
+      const status = isRecord(p.Status) ? str(p.Status.Code) : str(p.Status);
+      if (status !== undefined && status.toLowerCase() !== "active") continue;
+      const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
+      const a = this.aws(p.VpcId ?? side(p.RequesterVpcInfo), ResourceKind.VIRTUAL_NETWORK);
+      const b = this.aws(p.PeerVpcId ?? side(p.AccepterVpcInfo), ResourceKind.VIRTUAL_NETWORK);
+      if (a && b && a !== b) out.push([a, b]);
+    }
+    return out;
   }
 
   private awsRuleSet(group: Res): RuleSet {
@@ -1396,8 +1484,8 @@ function stripSources(exposure: Exposure): PortRange[] {
  * internet range in. ARM references match `externalId` case-insensitively; AWS references (GroupId,
  * SubnetId, VpcId, InstanceId) match those properties or the id at the end of the ARN. Dangling references
  * are ignored; malformed resources stay unconnected; never throws. VM-to-VM edges join VMs of the same
- * VNet/VPC when the destination lets the source's private address in on some port, and are skipped in a
- * VNet/VPC with more than {@link VM_TO_VM_EDGE_CAP} VMs. Linear in resources and rules apart from those
+ * VNet/VPC, or of two directly peered ones, when the destination lets the source's private address in on
+ * some port, and are skipped where a VNet/VPC has more than {@link VM_TO_VM_EDGE_CAP} VMs. Linear in resources and rules apart from those
  * edges.
  */
 export function buildNetworkTopology(resources: readonly NetworkResource[]): NetworkTopology {

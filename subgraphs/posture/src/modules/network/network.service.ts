@@ -182,36 +182,52 @@ export class NetworkService {
       if (!node.highestSeverity || RANK[severity] > RANK[node.highestSeverity])
         node.highestSeverity = severity;
     }
-    // Keep the resources that meet the severity, then the infrastructure that connects them.
-    const keep = new Set(
-      nodes.filter((n) => n.highestSeverity && RANK[n.highestSeverity] >= RANK[minSeverity]).map((n) => n.id),
-    );
-    for (let grew = true; grew;) {
-      grew = false;
-      for (const e of edges) {
-        for (const [a, b] of [
-          [e.from, e.to],
-          [e.to, e.from],
-        ] as const) {
-          if (!keep.has(a) || keep.has(b)) continue;
-          const other = byId.get(b);
-          if (
-            other &&
-            (other.kind !== "VIRTUAL_MACHINE" || e.kind !== "ALLOWS_TRAFFIC" || a === INTERNET_NODE_ID)
-          ) {
-            if (other.kind === "VIRTUAL_MACHINE" && other.highestSeverity === null) continue;
-            keep.add(b);
-            grew = true;
-          }
+    return filterNetworkMap(nodes, edges, minSeverity);
+  }
+}
+
+/**
+ * The part of a network map `networkMap(minSeverity)` shows: the resources whose highest unhealthy
+ * recommendation reaches `minSeverity`, then the infrastructure that connects them (never across an
+ * ALLOWS_TRAFFIC edge to a VM, which must qualify itself, nor across a peering: a peered VNet is shown when
+ * something kept lies in it), and the internet when a kept node is exposed.
+ */
+export function filterNetworkMap(
+  nodes: readonly NetworkNode[],
+  edges: readonly NetworkEdge[],
+  minSeverity: PolicySeverity,
+): NetworkMap {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  // Keep the resources that meet the severity, then the infrastructure that connects them.
+  const keep = new Set(
+    nodes.filter((n) => n.highestSeverity && RANK[n.highestSeverity] >= RANK[minSeverity]).map((n) => n.id),
+  );
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const e of edges) {
+      for (const [a, b] of [
+        [e.from, e.to],
+        [e.to, e.from],
+      ] as const) {
+        if (!keep.has(a) || keep.has(b)) continue;
+        const other = byId.get(b);
+        if (
+          other &&
+          e.kind !== "PEERED_WITH" &&
+          (other.kind !== "VIRTUAL_MACHINE" || e.kind !== "ALLOWS_TRAFFIC" || a === INTERNET_NODE_ID)
+        ) {
+          if (other.kind === "VIRTUAL_MACHINE" && other.highestSeverity === null) continue;
+          keep.add(b);
+          grew = true;
         }
       }
     }
-    if ([...keep].some((id) => byId.get(id)?.internetExposed)) keep.add(INTERNET_NODE_ID);
-    return Object.assign(new NetworkMap(), {
-      nodes: nodes.filter((n) => keep.has(n.id)),
-      edges: edges.filter((e) => keep.has(e.from) && keep.has(e.to)),
-    });
   }
+  if ([...keep].some((id) => byId.get(id)?.internetExposed)) keep.add(INTERNET_NODE_ID);
+  return Object.assign(new NetworkMap(), {
+    nodes: nodes.filter((n) => keep.has(n.id)),
+    edges: edges.filter((e) => keep.has(e.from) && keep.has(e.to)),
+  });
 }
 
 /** A neighbour's place in its list: direction, then the neighbour's id (code-point order). */

@@ -26,6 +26,7 @@ export enum NetworkEdgeKind {
   ATTACHED_TO = "ATTACHED_TO",
   PROTECTED_BY = "PROTECTED_BY",
   ASSOCIATED_WITH = "ASSOCIATED_WITH",
+  PEERED_WITH = "PEERED_WITH",
   ALLOWS_TRAFFIC = "ALLOWS_TRAFFIC",
 }
 
@@ -34,7 +35,7 @@ registerEnumType(NetworkNodeKind, { name: "NetworkNodeKind", description: "What 
 registerEnumType(NetworkEdgeKind, {
   name: "NetworkEdgeKind",
   description:
-    "CONTAINS (VNet→subnet→NIC), ATTACHED_TO (NIC→VM), PROTECTED_BY (→NSG), ASSOCIATED_WITH (public IP→NIC), ALLOWS_TRAFFIC (internet or VM→VM).",
+    "CONTAINS (VNet→subnet→NIC), ATTACHED_TO (NIC→VM), PROTECTED_BY (→NSG), ASSOCIATED_WITH (public IP→NIC), PEERED_WITH (VNet→VNet or VPC→VPC: a connected peering, one edge per direction that carries traffic; Azure per peering record, AWS both ways), ALLOWS_TRAFFIC (internet or VM→VM, within a VNet/VPC or across a peering).",
 });
 
 /** An inclusive port range. */
@@ -186,7 +187,7 @@ export class NetworkNeighbour {
 
   @Field(() => [String], {
     description:
-      "The inbound rules of the destination that allow the traffic: Azure `nsg-name/rule-name`, AWS the security group's name. Empty when no NSG filters it. VNet peerings are not modelled: neighbours are in the same VNet/VPC, or the internet.",
+      "The inbound rules of the destination that allow the traffic: Azure `nsg-name/rule-name`, AWS the security group's name. Empty when no NSG filters it. Neighbours are the internet, VMs of the same VNet/VPC, or VMs of a directly peered one in the same account (peering is not transitive).",
   })
   rules: string[];
 }
