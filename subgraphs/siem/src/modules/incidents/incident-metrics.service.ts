@@ -18,7 +18,7 @@ import {
 } from "./incident-metrics.types";
 
 /** The longest window: a year's report, leap day included, and the daily series stays at most 367 rows. */
-export const MAX_METRICS_WINDOW_DAYS = 366;
+const MAX_METRICS_WINDOW_DAYS = 366;
 const DAY_MS = 86_400_000;
 
 /** Highest first, as the severity order of incident lists. */
