@@ -91,6 +91,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.ingestReceipt": { access: "RECEIPT", call: `{ ingestReceipt(id: "${X}") { __typename } }` },
   "Query.incidents": { access: "READER", call: `{ incidents { __typename } }` },
   "Query.incident": { access: "READER", call: `{ incident(id: "${X}") { __typename } }` },
+  "Query.incidentMetrics": {
+    access: "READER",
+    call: `{ incidentMetrics(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { createdCount } }`,
+  },
   "Query.threatIndicators": {
     access: "READER",
     call: `{ threatIndicators(activeOnly: false) { __typename } }`,

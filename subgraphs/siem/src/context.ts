@@ -16,6 +16,7 @@ import { RulesService } from "./modules/rules/rules.service";
 import { SigmaImportService } from "./modules/rules/sigma.service";
 import { IncidentsService } from "./modules/incidents/incidents.service";
 import { IncidentWorkflowService } from "./modules/incidents/incident-workflow.service";
+import { IncidentMetricsService } from "./modules/incidents/incident-metrics.service";
 import { BookmarksService } from "./modules/hunting/bookmarks.service";
 import { HuntingService } from "./modules/hunting/hunting.service";
 import { WatchlistsService } from "./modules/hunting/watchlists.service";
@@ -26,6 +27,7 @@ export interface SiemContext extends BaseContext {
     alerts: AlertsService;
     incidents: IncidentsService;
     workflow: IncidentWorkflowService;
+    metrics: IncidentMetricsService;
     events: EventsService;
     receipts: IngestReceiptsService;
     retention: EventRetentionService;
@@ -76,6 +78,7 @@ export function createSiemContext(
       alerts: new AlertsService(base.db, base.identity),
       incidents: new IncidentsService(base.db, base.identity),
       workflow: new IncidentWorkflowService(base.db, base.identity),
+      metrics: new IncidentMetricsService(base.db, base.identity),
       events: new EventsService(base.db, base.identity, ingestor),
       receipts: new IngestReceiptsService(base.db, base.identity),
       retention: new EventRetentionService(base.db, base.identity, config.eventRetentionDays),

@@ -5,6 +5,7 @@ import { AlertConnection } from "../alerts/alerts.connections";
 import { Incident } from "./incident.entity";
 import { IncidentConnection } from "./incidents.connections";
 import { CreateIncidentInput } from "./incidents.inputs";
+import { IncidentMetrics, IncidentMetricsFilter } from "./incident-metrics.types";
 import {
   CloseIncidentInput,
   IncidentActivity,
@@ -35,6 +36,24 @@ export class IncidentResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.workflow.list(filter, orderBy, page);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => IncidentMetrics, {
+    description:
+      "SOC efficiency over the incidents created in `[from, to)` (at most 366 days): counts, backlog at `to`, times to acknowledge and close, per owner and per UTC day. An empty, reversed or longer window is BAD_USER_INPUT.",
+  })
+  incidentMetrics(
+    @Arg("from", () => Date, { description: "Start of the window (inclusive)." }) from: Date,
+    @Arg("to", () => Date, { description: "End of the window (exclusive)." }) to: Date,
+    @Arg("filter", () => IncidentMetricsFilter, {
+      nullable: true,
+      description: "Conditions the counted incidents must meet.",
+    })
+    filter: IncidentMetricsFilter | undefined,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.metrics.metrics(from, to, filter);
   }
 
   @Authorized(Role.ANALYST)
