@@ -93,6 +93,25 @@ export async function recordIncidentChange(
     ]);
 }
 
+/** Most values one list of an incident filter may hold (`numbers`: MAX_FILTER_NUMBERS). */
+const MAX_FILTER_VALUES = 100;
+const MAX_FILTER_NUMBERS = 500;
+
+/** BAD_USER_INPUT naming every field of an incident filter that cannot be applied as given. */
+function checkFilter(filter: IncidentFilter): void {
+  const problems: InputProblem[] = [];
+  if ((filter.numbers?.length ?? 0) > MAX_FILTER_NUMBERS)
+    problems.push({ field: "numbers", message: `at most ${MAX_FILTER_NUMBERS} numbers` });
+  for (const field of ["ruleIds", "tactics"] as const)
+    if ((filter[field]?.length ?? 0) > MAX_FILTER_VALUES)
+      problems.push({ field, message: `at most ${MAX_FILTER_VALUES} values` });
+  if (filter.ruleIds?.some((id) => !isUuid(id)))
+    problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
+  if (filter.createdAfter && filter.createdBefore && filter.createdAfter >= filter.createdBefore)
+    problems.push({ field: "createdBefore", message: "must be later than createdAfter" });
+  if (problems.length) throw new BadUserInputError("Invalid incident filter.", problems);
+}
+
 /** Triage: listing, assignment, status, classification, comments, tasks, merge — each change etag-checked and logged. */
 export class IncidentWorkflowService {
   constructor(
@@ -122,6 +141,26 @@ export class IncidentWorkflowService {
     if (filter?.owner) add("lower(i.owner) = lower(?)", filter.owner);
     if (filter?.labels?.length) add("i.labels && ?::text[]", filter.labels);
     if (filter?.search) add("i.title ILIKE ?", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (filter) checkFilter(filter);
+    if (filter?.numbers?.length) add("i.number = ANY(?::int[])", filter.numbers);
+    if (filter?.createdAfter) add("i.created_at >= ?", filter.createdAfter);
+    if (filter?.createdBefore) add("i.created_at < ?", filter.createdBefore);
+    if (filter?.unassigned != null) where.push(`i.owner IS ${filter.unassigned ? "" : "NOT "}NULL`);
+    if (filter?.classifications?.length) add("i.classification = ANY(?::text[])", filter.classifications);
+    // Alert conditions: one probe of the incident's alerts (incident_alerts' primary key) per incident.
+    const holding = (condition: string, value: unknown) =>
+      add(
+        `EXISTS (SELECT 1 FROM incident_alerts ia JOIN alerts a ON a.tenant_id = ia.tenant_id AND a.id = ia.alert_id
+                 WHERE ia.tenant_id = i.tenant_id AND ia.incident_id = i.id AND ${condition})`,
+        value,
+      );
+    if (filter?.providers?.length) holding("a.provider = ANY(?::text[])", filter.providers);
+    if (filter?.ruleIds?.length)
+      holding(
+        "a.rule_id = ANY(?::uuid[])",
+        filter.ruleIds.map((id) => id.toLowerCase()),
+      );
+    if (filter?.tactics?.length) holding("a.tactics && ?::text[]", filter.tactics);
     const base = [...params];
     const baseWhere = where.join(" AND ");
     if (page.after) {

@@ -1,6 +1,6 @@
 import { OrderDirection } from "../../../../common/src";
-import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Severity } from "../alerts/alert.entity";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { AlertProvider, Severity } from "../alerts/alert.entity";
 import { IncidentClassificationReason, IncidentStatus } from "./incident.entity";
 
 /** How an incident was judged when it was closed. */
@@ -223,6 +223,52 @@ export class IncidentFilter {
 
   @Field(() => String, { nullable: true, description: "Title contains this text (case-insensitive)." })
   search?: string | null;
+
+  @Field(() => [Int], {
+    nullable: true,
+    description: "Only the incidents with these numbers (the tenant's incident numbers; at most 500).",
+  })
+  numbers?: number[] | null;
+
+  @Field(() => Date, { nullable: true, description: "Created at or after this time." })
+  createdAfter?: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: "Created before this time (must be later than `createdAfter` when both are given).",
+  })
+  createdBefore?: Date | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "true: only incidents without an owner; false: only incidents with one.",
+  })
+  unassigned?: boolean | null;
+
+  @Field(() => [IncidentClassification], {
+    nullable: true,
+    description: "Only closed incidents with one of these classifications.",
+  })
+  classifications?: IncidentClassification[] | null;
+
+  @Field(() => [AlertProvider], {
+    nullable: true,
+    description: "Only incidents holding an alert from one of these providers.",
+  })
+  providers?: AlertProvider[] | null;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description: "Only incidents holding an alert raised by one of these analytics rules (at most 100).",
+  })
+  ruleIds?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "Only incidents holding an alert with one of these MITRE ATT&CK tactics (as the alerts name them, e.g. `CredentialAccess`; at most 100).",
+  })
+  tactics?: string[] | null;
 }
 
 /** Ordering of incidents. */
