@@ -247,7 +247,8 @@ export async function startGateway(
     }
     const refusal = rateLimits.graphql(verified);
     if (refusal) {
-      // Apollo Server sets the headers of an error's `http` extension only when they are a Map (a HeaderMap).
+      // Apollo Server sets the headers of an error's `http` extension only when they are a Map (a HeaderMap);
+      // graphql-yoga's augmentation of GraphQLErrorExtensions (loaded with GraphQL Armor) types them as a record.
       const http = {
         status: 429,
         headers: new HeaderMap([["retry-after", String(refusal.retryAfterSeconds)]]),
