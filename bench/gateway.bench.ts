@@ -38,6 +38,7 @@ import {
   cleanup as runCleanup,
   cleanups,
   createBenchDatabase,
+  NO_RATE_LIMITS,
   withTimeout,
   type BenchDatabase,
 } from "./lib/lifecycle";
@@ -359,6 +360,7 @@ async function main(): Promise<void> {
     JOBS_ENABLED: "false",
     SEED_DEMO: "false",
     INTROSPECTION: "false",
+    ...NO_RATE_LIMITS,
   };
   // Settings the environment might carry that would change what is measured.
   for (const key of [

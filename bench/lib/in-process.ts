@@ -1,5 +1,6 @@
 import { startEmbeddedPostgres, type Database } from "../../scripts/lib/database";
 import { startTestPlatform, type TestPlatform } from "../../test/utils/platform";
+import { NO_RATE_LIMITS } from "./lifecycle";
 
 /**
  * Runs a benchmark against the whole platform in this process, on a database of its own (on
@@ -22,7 +23,12 @@ export function runInProcessBench(
     }
     let platform: TestPlatform | undefined;
     try {
-      platform = await startTestPlatform({ JOBS_ENABLED: "false", LOG_LEVEL: "warn", ...env });
+      platform = await startTestPlatform({
+        JOBS_ENABLED: "false",
+        LOG_LEVEL: "warn",
+        ...NO_RATE_LIMITS,
+        ...env,
+      });
       await work(platform, { embedded: embedded !== undefined });
     } finally {
       await platform?.stop();

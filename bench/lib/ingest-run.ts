@@ -23,6 +23,7 @@ import {
   abort as abortRun,
   cleanup as runCleanup,
   cleanups,
+  NO_RATE_LIMITS,
   withTimeout,
   type BenchDatabase,
 } from "./lifecycle";
@@ -308,6 +309,7 @@ export async function startForkedPlatform(options: {
     JOBS_ENABLED: "false",
     SEED_DEMO: "false",
     INTROSPECTION: "false",
+    ...NO_RATE_LIMITS,
   };
   for (const key of [
     "JWT_JWKS_URL",

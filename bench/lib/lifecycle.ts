@@ -4,6 +4,16 @@ import { Client } from "pg";
 import type { Logger } from "../../subgraphs/common/src";
 import { startEmbeddedPostgres, type Database } from "../../scripts/lib/database";
 
+/**
+ * The gateway's request rate limits, turned off: a benchmark drives one tenant (often one token) as fast as the
+ * platform goes, which is what the limits exist to stop, and would then measure the limits.
+ */
+export const NO_RATE_LIMITS = {
+  RATE_LIMIT_USER_REQUESTS_PER_SECOND: "0",
+  RATE_LIMIT_TENANT_REQUESTS_PER_SECOND: "0",
+  RATE_LIMIT_TENANT_INGEST_BYTES_PER_SECOND: "0",
+} as const;
+
 /** Rejects with a message naming `what` when `work` takes longer than `ms`. */
 export function withTimeout<T>(what: string, ms: number, work: PromiseLike<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

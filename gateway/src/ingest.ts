@@ -1,4 +1,5 @@
 import type { RequestHandler } from "express";
+import { pipeline, Transform } from "node:stream";
 import type { Agent } from "undici";
 import {
   ErrorCode,
@@ -10,6 +11,7 @@ import {
   type Logger,
 } from "../../subgraphs/common/src";
 import type { ClientAuth } from "./auth";
+import type { RateLimits } from "./rate-limit";
 
 /**
  * A bulk ingest route (`POST /ingest/events?connector=KIND` to the SIEM, `POST /ingest/telemetry` to
@@ -18,7 +20,9 @@ import type { ClientAuth } from "./auth";
  * internal identity token (and an `Idempotency-Key`), and relays its answer as it is: 200 with the outcome, or
  * 202 with a receipt when the SIEM queues the body (EVENT_INGEST_QUEUE=nats).
  * The body is not buffered here; the subgraph enforces the size limit (413), and an announced oversize
- * body is refused at once.
+ * body is refused at once. Past the caller's request rate or its tenant's ingest bytes per second
+ * (`RateLimits`), the request is refused with 429 and Retry-After before anything reaches the subgraph: the
+ * declared Content-Length is what a body costs, and a body streamed without one is counted as it goes.
  */
 export function ingestProxy(options: {
   auth: ClientAuth;
@@ -27,10 +31,16 @@ export function ingestProxy(options: {
   /** The subgraph's URL (its `/graphql`); only the origin is used. */
   upstream: string;
   maxBodyBytes: number;
+  rateLimits: RateLimits;
   log: Logger;
 }): RequestHandler {
-  const fail = (res: Parameters<RequestHandler>[1], status: number, code: ErrorCode, message: string) =>
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  const fail = (
+    res: Parameters<RequestHandler>[1],
+    status: number,
+    code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) => res.status(status).json({ errors: [{ message, extensions: { code, ...extensions } }] });
   return async (req, res) => {
     let identity;
     try {
@@ -48,7 +58,8 @@ export function ingestProxy(options: {
       fail(res, 403, ErrorCode.Forbidden, "Ingest needs the INGESTOR or ADMIN role.");
       return;
     }
-    const length = Number(req.headers["content-length"] ?? 0);
+    const declared = req.headers["content-length"];
+    const length = Number(declared ?? 0);
     if (length > options.maxBodyBytes) {
       fail(
         res,
@@ -58,6 +69,29 @@ export function ingestProxy(options: {
       );
       return;
     }
+    const refusal = options.rateLimits.ingest(identity, declared === undefined ? null : length);
+    if (refusal) {
+      res.setHeader("retry-after", String(refusal.retryAfterSeconds));
+      fail(res, 429, ErrorCode.RateLimited, refusal.message, {
+        retryAfterSeconds: refusal.retryAfterSeconds,
+      });
+      return;
+    }
+    const caller = identity;
+    // Without a length, the bytes are charged as they pass; a client that goes away ends the upstream body too.
+    const body =
+      declared === undefined
+        ? pipeline(
+            req,
+            new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                options.rateLimits.countIngestBytes(caller, chunk.length);
+                done(null, chunk);
+              },
+            }),
+            () => undefined,
+          )
+        : req;
     try {
       const upstream = await options.agent.request({
         // Same path and query as the client's request, always on the subgraph's origin.
@@ -74,7 +108,7 @@ export function ingestProxy(options: {
             : {}),
           [IDENTITY_HEADER]: await options.tokens.sign(identity),
         },
-        body: req,
+        body,
       });
       res.status(upstream.statusCode);
       const type = upstream.headers["content-type"];

@@ -1,4 +1,4 @@
-import { ApolloServer } from "@apollo/server";
+import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
@@ -35,6 +35,7 @@ import {
 } from "./limits";
 import { jsonErrors } from "../../subgraphs/common/src/http";
 import { serveLive } from "./live";
+import { RateLimits } from "./rate-limit";
 import { loadSafelist, safelistCache, safelistPlugin } from "./safelist";
 import { surfaceValueCompletion } from "./value-completion";
 import { createSubscriptionManager, DEFAULT_SUBSCRIPTION_SETTINGS } from "./subscriptions";
@@ -223,11 +224,14 @@ export async function startGateway(
   app.get("/metrics", async (_req, res) => {
     res.type(register.contentType).send(await register.metrics());
   });
-  const ingest = { auth, tokens, agent, maxBodyBytes: config.maxBodyBytes, log };
+  const rateLimits = new RateLimits(config.rateLimits);
+  const ingest = { auth, tokens, agent, maxBodyBytes: config.maxBodyBytes, rateLimits, log };
   app.post("/ingest/events", ingestProxy({ ...ingest, upstream: subgraphUrls.siem }));
   app.post("/ingest/telemetry", ingestProxy({ ...ingest, upstream: subgraphUrls.protection }));
   /**
-   * The verified client and its internal token; UNAUTHENTICATED (401) otherwise. The token also carries the
+   * The verified client and its internal token; UNAUTHENTICATED (401) otherwise, and RATE_LIMITED (429, with
+   * Retry-After) past the client's request rate: every query and mutation over HTTP, the lean path's included,
+   * asks for its context once, and a refused one reaches no subgraph. The token also carries the
    * address the request came from (`clientAddressOf`: the peer, or what a trusted proxy forwarded), which
    * resolvers such as JIT's "my IP" use; no client header is passed to a subgraph.
    */
@@ -239,6 +243,18 @@ export async function startGateway(
       const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
       throw new GraphQLError(message, {
         extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+      });
+    }
+    const refusal = rateLimits.graphql(verified);
+    if (refusal) {
+      // Apollo Server sets the headers of an error's `http` extension only when they are a Map (a HeaderMap);
+      // graphql-yoga's augmentation of GraphQLErrorExtensions (loaded with GraphQL Armor) types them as a record.
+      const http = {
+        status: 429,
+        headers: new HeaderMap([["retry-after", String(refusal.retryAfterSeconds)]]),
+      } as unknown as { status: number };
+      throw new GraphQLError(refusal.message, {
+        extensions: { code: ErrorCode.RateLimited, retryAfterSeconds: refusal.retryAfterSeconds, http },
       });
     }
     const clientAddress = clientAddressOf(req, trustedProxies);

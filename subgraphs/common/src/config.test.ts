@@ -73,6 +73,35 @@ describe("configuration", () => {
     );
   });
 
+  it("reads the gateway's rate limits: generous by default, 0 turns one off, a burst is at least 1", () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      userRequests: { perSecond: 200, burst: 2000 },
+      tenantRequests: { perSecond: 2000, burst: 20_000 },
+      tenantIngestBytes: { perSecond: 64 * 1024 * 1024, burst: 256 * 1024 * 1024 },
+    });
+    expect(
+      loadConfig({
+        RATE_LIMIT_USER_REQUESTS_PER_SECOND: "0.5",
+        RATE_LIMIT_USER_REQUEST_BURST: "3",
+        RATE_LIMIT_TENANT_REQUESTS_PER_SECOND: "0",
+        RATE_LIMIT_TENANT_INGEST_BYTES_PER_SECOND: "1048576",
+      }).rateLimits,
+    ).toEqual({
+      userRequests: { perSecond: 0.5, burst: 3 },
+      tenantRequests: { perSecond: 0, burst: 20_000 },
+      tenantIngestBytes: { perSecond: 1048576, burst: 256 * 1024 * 1024 },
+    });
+    expect(() =>
+      loadConfig({
+        RATE_LIMIT_USER_REQUESTS_PER_SECOND: "-1",
+        RATE_LIMIT_TENANT_REQUEST_BURST: "0",
+        RATE_LIMIT_TENANT_INGEST_BYTE_BURST: "1.5",
+      }),
+    ).toThrow(
+      /RATE_LIMIT_USER_REQUESTS_PER_SECOND[\s\S]*RATE_LIMIT_TENANT_REQUEST_BURST[\s\S]*RATE_LIMIT_TENANT_INGEST_BYTE_BURST/,
+    );
+  });
+
   it("names every bad variable at once", () => {
     expect(() => loadConfig({ GATEWAY_PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x" })).toThrow(
       /GATEWAY_PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*GATEWAY_PORT/,

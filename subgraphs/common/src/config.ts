@@ -174,6 +174,12 @@ const lostKeyIds = z
     return [...new Set(ids)];
   });
 
+/** A rate limit's sustained rate per second: 0 (or more, fractions allowed); 0 turns the limit off. */
+const perSecond = (fallback: number) => z.coerce.number().min(0).max(1e12).default(fallback);
+
+/** A rate limit's burst: how much above its rate a bucket holds (at least one request, or one byte). */
+const burst = (fallback: number) => z.coerce.number().int().min(1).max(1e12).default(fallback);
+
 /**
  * Every environment variable the platform reads, in one place. `docs/configuration` in the README
  * lists them; `loadConfig` validates them at start so a typo fails loudly instead of half-working.
@@ -223,6 +229,12 @@ const EnvShape = {
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
   LIVE_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(100),
   LIVE_CONNECTIONS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  RATE_LIMIT_USER_REQUESTS_PER_SECOND: perSecond(200),
+  RATE_LIMIT_USER_REQUEST_BURST: burst(2000),
+  RATE_LIMIT_TENANT_REQUESTS_PER_SECOND: perSecond(2000),
+  RATE_LIMIT_TENANT_REQUEST_BURST: burst(20_000),
+  RATE_LIMIT_TENANT_INGEST_BYTES_PER_SECOND: perSecond(64 * 1024 * 1024),
+  RATE_LIMIT_TENANT_INGEST_BYTE_BURST: burst(256 * 1024 * 1024),
   SAFELIST_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: prefixList,
   PLAYBOOK_ALLOW_PRIVATE_TARGETS: bool(false),
@@ -360,6 +372,16 @@ export interface Config {
   liveConnectionsPerUser: number;
   /** Live connections all the users of one tenant may hold on one gateway at once (refused alike). */
   liveConnectionsPerTenant: number;
+  /**
+   * Token-bucket rate limits of one gateway process (`perSecond` 0: off): GraphQL queries and mutations over
+   * HTTP and ingest requests per user and per tenant, and ingest body bytes per tenant; past one a request is
+   * refused with HTTP 429 RATE_LIMITED and a Retry-After.
+   */
+  rateLimits: {
+    userRequests: { perSecond: number; burst: number };
+    tenantRequests: { perSecond: number; burst: number };
+    tenantIngestBytes: { perSecond: number; burst: number };
+  };
   /** A manifest of the only operations the gateway runs (hash → text), or undefined: any operation. */
   safelistPath: string | undefined;
   /**
@@ -478,6 +500,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
     liveConnectionsPerUser: e.LIVE_CONNECTIONS_PER_USER,
     liveConnectionsPerTenant: e.LIVE_CONNECTIONS_PER_TENANT,
+    rateLimits: {
+      userRequests: {
+        perSecond: e.RATE_LIMIT_USER_REQUESTS_PER_SECOND,
+        burst: e.RATE_LIMIT_USER_REQUEST_BURST,
+      },
+      tenantRequests: {
+        perSecond: e.RATE_LIMIT_TENANT_REQUESTS_PER_SECOND,
+        burst: e.RATE_LIMIT_TENANT_REQUEST_BURST,
+      },
+      tenantIngestBytes: {
+        perSecond: e.RATE_LIMIT_TENANT_INGEST_BYTES_PER_SECOND,
+        burst: e.RATE_LIMIT_TENANT_INGEST_BYTE_BURST,
+      },
+    },
     safelistPath: e.SAFELIST_PATH,
     trustedProxies: e.TRUSTED_PROXIES,
     playbookAllowPrivateTargets: e.PLAYBOOK_ALLOW_PRIVATE_TARGETS,
