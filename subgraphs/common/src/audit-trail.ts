@@ -17,17 +17,18 @@ import { requireRoles } from "./auth";
 import { assertNoProblems, type InputProblem } from "./errors";
 import { Role, type Identity } from "./identity";
 import type { RequestDb } from "./db/data-source";
-import { Connection, invalidCursor, toKeysetPage, type Page, type PageSizes } from "./pagination";
+import {
+  Connection,
+  DEFAULT_PAGE_SIZE,
+  invalidCursor,
+  MAX_PAGE_SIZE,
+  toKeysetPage,
+  type Page,
+} from "./pagination";
 import { JSONObjectScalar } from "./scalars";
 import type { ReferenceResolvers } from "./schema";
 import type { BaseContext } from "./server";
 import { textProblem } from "./validation";
-
-/**
- * Page sizes of the audit trail: larger than other lists', since an investigation reads it in bulk
- * (an export, a whole day's changes).
- */
-export const AUDIT_TRAIL_PAGE_SIZES: PageSizes = { default: 50, max: 200 };
 
 /** One row of a subgraph's `audit_log`, as the API shows it. */
 @ObjectType({ description: "One recorded state change: who did what to which object, and when." })
@@ -93,7 +94,7 @@ export class AuditTrailArgs {
 
   @Field(() => Int, {
     nullable: true,
-    description: `How many entries to return: 1 to ${AUDIT_TRAIL_PAGE_SIZES.max}, default ${AUDIT_TRAIL_PAGE_SIZES.default}.`,
+    description: `How many entries to return: 1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}.`,
   })
   first?: number;
 
@@ -150,7 +151,7 @@ export class AuditTrailService {
     if (filter.from && filter.to && filter.from >= filter.to)
       problems.push({ field: "filter.to", message: "must be after `from`" });
     assertNoProblems("Invalid audit trail filter.", problems);
-    const page = toKeysetPage(args, "text", "bigint", AUDIT_TRAIL_PAGE_SIZES);
+    const page = toKeysetPage(args, "text", "bigint");
     if (page.after && !isCursorTime(page.after[0] as string)) throw invalidCursor();
 
     const { list, count } = auditTrailSql(this.identity.tenantId, filter, page);

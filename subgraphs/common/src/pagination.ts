@@ -61,23 +61,15 @@ export function invalidCursor(argument = "after"): BadUserInputError {
   ]);
 }
 
-/** How many items a list gives when `first` is not set, and the most it gives at once. */
-export interface PageSizes {
-  default: number;
-  max: number;
-}
-
-const STANDARD_PAGE_SIZES: PageSizes = { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE };
-
 /**
  * Validates `first`/`after` into a Page. The cursor is only checked to be `[value, id]`: lists whose
  * cursor parts reach SQL use `toKeysetPage`, which also checks them against the list's sort key.
  */
-export function toPage(args: PageArgs, sizes: PageSizes = STANDARD_PAGE_SIZES): Page {
-  const first = args.first ?? sizes.default;
-  if (!Number.isInteger(first) || first < 1 || first > sizes.max) {
-    throw new BadUserInputError(`\`first\` must be between 1 and ${sizes.max}.`, [
-      { field: "first", message: `must be between 1 and ${sizes.max}` },
+export function toPage(args: PageArgs): Page {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw new BadUserInputError(`\`first\` must be between 1 and ${MAX_PAGE_SIZE}.`, [
+      { field: "first", message: `must be between 1 and ${MAX_PAGE_SIZE}` },
     ]);
   }
   return { first, after: args.after ? decodeCursor(args.after) : undefined };
@@ -157,13 +149,8 @@ export function checkCursor(
  * `toPage` for lists paged by `(value, id)` in SQL (keyset pagination): `value` is the kind of the
  * list's sort key (for a list with a choice of orderings, the one asked for) and `id` the kind of its ids.
  */
-export function toKeysetPage(
-  args: PageArgs,
-  value: CursorValueKind,
-  id: CursorIdKind = "uuid",
-  sizes: PageSizes = STANDARD_PAGE_SIZES,
-): Page {
-  const page = toPage(args, sizes);
+export function toKeysetPage(args: PageArgs, value: CursorValueKind, id: CursorIdKind = "uuid"): Page {
+  const page = toPage(args);
   return page.after ? { ...page, after: checkCursor(page.after, value, id) } : page;
 }
 
