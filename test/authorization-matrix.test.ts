@@ -23,7 +23,7 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
  *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them),
- *   threat-intelligence (TAXII) feeds;
+ *   threat-intelligence (TAXII) feeds; and reading the audit trail (its details can hold configuration);
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
  * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
  *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).
@@ -68,6 +68,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.secureScoreHistory": {
     access: "READER",
     call: `{ secureScoreHistory(from: "2025-01-01T00:00:00Z", to: "2025-01-02T00:00:00Z") { __typename } }`,
+  },
+  "Query.auditTrail": {
+    access: "ADMIN",
+    call: `{ auditTrail { posture { totalCount } protection { totalCount } siem { totalCount } } }`,
   },
   "Query.planTypes": { access: "READER", call: `{ planTypes { __typename } }` },
   "Query.vulnerabilityMatching": { access: "READER", call: `{ vulnerabilityMatching { __typename } }` },

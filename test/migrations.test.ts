@@ -4,8 +4,11 @@ import {
   createDataSource,
   createLogger,
   loadConfig,
+  auditTrailSql,
   subgraphDatabaseUrl,
+  type AuditTrailFilter,
   type Config,
+  type Page,
 } from "../subgraphs/common/src";
 import { EventsStorage1765700000000 } from "../migrations/siem/1765700000000-events-storage";
 import { EventsEntityKeys1765900000000 } from "../migrations/siem/1765900000000-events-entity-keys";
@@ -347,6 +350,79 @@ describe("migrations", () => {
           /Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(jit_resource_id = 'vm-10'::text\)\)/,
         );
         expect(plan).toMatch(/audit_log_jit_resource/);
+      },
+      (q) => q.query(`DELETE FROM audit_log WHERE tenant_id = 'tenant-a'`),
+    );
+  });
+  it("reads the audit trail by actor, action (exact or prefix), target and time window from indexes under the tenant policy", async () => {
+    await withRunner(
+      "siem",
+      async (q) => {
+        // 60,000 entries over 60,000 minutes: 200 actors, six common actions and a rare one, 3,000 targets.
+        await q.query(
+          `INSERT INTO audit_log (tenant_id, actor, action, target, at)
+           SELECT 'tenant-a', 'user-' || (i % 200) || '@example.com',
+                  CASE WHEN i % 500 = 0 THEN 'exemptions.delete'
+                       ELSE (ARRAY['rules.rule.created', 'rules.rule.updated', 'rules.rule.deleted', 'incident.closed',
+                                   'incident.updated', 'playbooks.run'])[1 + i % 6] END,
+                  'incident:' || (i % 3000), '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 minute'
+           FROM generate_series(1, 60000) i`,
+        );
+        await q.query(`ANALYZE audit_log`);
+        const first = { first: 50 };
+        // Pages of 50 read 51 rows: the extra one tells a next page exists.
+        const read = async (filter: AuditTrailFilter, page: Page = first) => {
+          const { list } = auditTrailSql("tenant-a", filter, page);
+          const rows = (await q.query(list.sql, list.params)) as Array<{
+            id: string;
+            action: string;
+            actor: string;
+            target: string;
+            cursor_time: string;
+          }>;
+          const plan = await planOf(q, list.sql, list.params);
+          const used = [
+            ...plan.matchAll(/(?:Index Scan(?: Backward)? using|Bitmap Index Scan on) (\S+)/g),
+          ].map((m) => m[1]);
+          return { rows, used: [...new Set(used)], plan };
+        };
+        const byActor = await read({ actor: "user-7@example.com" });
+        expect(byActor.rows).toHaveLength(51);
+        expect(new Set(byActor.rows.map((r) => r.actor))).toEqual(new Set(["user-7@example.com"]));
+        expect(byActor.used).toEqual(["audit_log_tenant_actor_at"]);
+        const byTarget = await read({ target: "incident:42" });
+        expect(byTarget.rows).toHaveLength(20);
+        expect(byTarget.used).toEqual(["audit_log_tenant_target_at"]);
+        const window = { from: new Date("2026-01-20T00:00:00Z"), to: new Date("2026-01-21T00:00:00Z") };
+        const closed = await read({ action: "incident.closed", ...window });
+        // One in six of a day's 1,440 minutes.
+        expect(closed.rows).toHaveLength(51);
+        expect(closed.used).toEqual(["audit_log_tenant_action_at"]);
+        expect(closed.plan).toMatch(/Index Cond: .*action.*at >=.*at </);
+        const rules = await read({ action: "rules.rule.*", ...window }, { first: 1000 });
+        // Three actions of six over the day (but minutes 27,500 and 28,500, the rare action's), and no other.
+        expect(rules.rows).toHaveLength(718);
+        expect(new Set(rules.rows.map((r) => r.action))).toEqual(
+          new Set(["rules.rule.created", "rules.rule.updated", "rules.rule.deleted"]),
+        );
+        // Half the trail is `rules.*` but a day is 1/42 of it: the time index is the better one here.
+        expect(rules.used).toEqual(["audit_log_tenant_at"]);
+        expect(rules.plan).not.toMatch(/Seq Scan/);
+        // A rare prefix over the whole history: a range of the action index.
+        const rare = await read({ action: "exemptions.*" });
+        expect(rare.rows).toHaveLength(51);
+        expect(new Set(rare.rows.map((r) => r.action))).toEqual(new Set(["exemptions.delete"]));
+        expect(rare.used).toEqual(["audit_log_tenant_action_at"]);
+        const all = await read(window);
+        expect(all.used).toEqual(["audit_log_tenant_at"]);
+        // The next page starts right after the cursor, from the same index.
+        const last = byActor.rows[49];
+        const next = await read(
+          { actor: "user-7@example.com" },
+          { first: 50, after: [last.cursor_time, last.id] },
+        );
+        expect(next.rows[0].id).toBe(byActor.rows[50].id);
+        expect(next.used).toEqual(["audit_log_tenant_actor_at"]);
       },
       (q) => q.query(`DELETE FROM audit_log WHERE tenant_id = 'tenant-a'`),
     );

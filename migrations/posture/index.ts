@@ -9,6 +9,7 @@ import { ExemptionResourceGroup1766800000000 } from "./1766800000000-exemption-r
 import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { PostureRelayOffsets1767100000000 } from "./1767100000000-relay-offsets";
+import { PostureAuditRead1767200000000 } from "./1767200000000-audit-read";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -23,4 +24,5 @@ export const postureMigrations = [
   OutboxRebases1766930000000,
   OutboxIdentity1767000000000,
   PostureRelayOffsets1767100000000,
+  PostureAuditRead1767200000000,
 ];

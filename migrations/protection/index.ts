@@ -14,6 +14,7 @@ import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { VulnerabilityFindingsTenant1767100000000 } from "./1767100000000-vulnerability-findings-tenant";
 import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-revoke-manual";
+import { ProtectionAuditRead1767200000000 } from "./1767200000000-audit-read";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -33,4 +34,5 @@ export const protectionMigrations = [
   OutboxIdentity1767000000000,
   VulnerabilityFindingsTenant1767100000000,
   AppControlRevokeManual1767110000000,
+  ProtectionAuditRead1767200000000,
 ];

@@ -21,3 +21,8 @@ export const authChecker: AuthChecker<AuthContext, Role> = ({ context }, roles) 
 export function requireReader(ctx: AuthContext): void {
   if (!hasAnyRole(ctx.identity, [Role.READER])) throw new ForbiddenError();
 }
+
+/** `requireReader` for entities only some roles may read (the audit trail is ADMIN's). */
+export function requireRoles(ctx: AuthContext, roles: readonly Role[]): void {
+  if (!hasAnyRole(ctx.identity, roles)) throw new ForbiddenError();
+}

@@ -1,5 +1,6 @@
 /** The shared bootstrap of every subgraph: import from here, not from the files. */
 export * from "./audit";
+export * from "./audit-trail";
 export * from "./auth";
 export * from "./config";
 export * from "./db/common-migration";

@@ -193,9 +193,14 @@ export interface ConnectionShape<T> {
 
 /**
  * Builds the `XConnection` and `XEdge` object types for a node type (GitHub's shape: `edges`,
- * `nodes`, `pageInfo`, `totalCount`).
+ * `nodes`, `pageInfo`, `totalCount`). `shareable` marks both `@shareable`, for a connection that more
+ * than one subgraph returns (Federation 2 refuses a value type resolved in two subgraphs otherwise).
  */
-export function Connection<T extends object>(nodeType: ClassType<T>, name = nodeType.name) {
+export function Connection<T extends object>(
+  nodeType: ClassType<T>,
+  name = nodeType.name,
+  options: { shareable?: boolean } = {},
+) {
   @ObjectType(`${name}Edge`, { description: `One ${name} in a list, with its cursor.` })
   class Edge {
     @Field({ description: "Opaque position of this item; pass it as `after`." })
@@ -240,6 +245,10 @@ export function Connection<T extends object>(nodeType: ClassType<T>, name = node
       conn.total = data.total;
       return conn;
     }
+  }
+  if (options.shareable) {
+    Directive("@shareable")(Edge);
+    Directive("@shareable")(ConnectionType);
   }
   return ConnectionType;
 }

@@ -1,4 +1,4 @@
-import type { SubgraphModule } from "../../common/src";
+import { auditTrailSchema, type SubgraphModule } from "../../common/src";
 import { postureMigrations } from "../../../migrations/posture";
 import { createPostureContext, type PostureContext } from "./context";
 import { AssessmentResolver, ResourceAssessmentsResolver } from "./modules/assessments/assessments.resolver";
@@ -24,6 +24,9 @@ import {
 import { AccountScoreResolver, ScoreResolver } from "./modules/score/score.resolver";
 import { postureReferences } from "./references";
 
+/** The audit trail's `posture` field and `Query.auditTrail`, which posture owns. */
+const auditTrail = auditTrailSchema("posture", { rootQuery: true });
+
 /** The posture subgraph: inventory, policies, assessments, recommendations, Secure Score, compliance, network. */
 export const postureSubgraph: SubgraphModule<PostureContext> = {
   name: "posture",
@@ -45,9 +48,10 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
       ResourceNetworkNeighboursResolver,
       NetworkNeighbourResolver,
       AlertResourceResolver,
+      ...auditTrail.resolvers,
     ],
-    orphanedTypes: [SecurityAlertRef],
-    referenceResolvers: postureReferences,
+    orphanedTypes: [SecurityAlertRef, ...auditTrail.types],
+    referenceResolvers: { ...postureReferences, ...auditTrail.references },
   },
   entities: [CloudAccount, Resource],
   migrations: postureMigrations,

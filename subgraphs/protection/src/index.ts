@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { InternalTokens, type Config, type SubgraphModule } from "../../common/src";
+import { auditTrailSchema, InternalTokens, type Config, type SubgraphModule } from "../../common/src";
 import { protectionMigrations } from "../../../migrations/protection";
 import { createProtectionContext, type ProtectionContext } from "./context";
 import { PostureAccounts } from "./modules/plans/accounts";
@@ -53,6 +53,9 @@ function postureAccountsFor(config: Config): PostureAccounts {
   return accounts;
 }
 
+/** The audit trail's `protection` field. */
+const auditTrail = auditTrailSchema("protection");
+
 /**
  * The workload-protection subgraph: plans and coverage, vulnerabilities, just-in-time VM access, telemetry and
  * detections, adaptive application control, file integrity monitoring, network hardening, reports to posture.
@@ -77,9 +80,10 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       ResourceFimResolver,
       HardeningResolver,
       RemovalsResolver,
+      ...auditTrail.resolvers,
     ],
-    orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef],
-    referenceResolvers: protectionReferences,
+    orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef, ...auditTrail.types],
+    referenceResolvers: { ...protectionReferences, ...auditTrail.references },
   },
   entities: [Plan],
   migrations: protectionMigrations,

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import type { Config, Logger, SubgraphModule } from "../../common/src";
+import { auditTrailSchema, type Config, type Logger, type SubgraphModule } from "../../common/src";
 import { siemMigrations } from "../../../migrations/siem";
 import { createSiemContext, type SiemContext } from "./context";
 import { SecurityAlert } from "./modules/alerts/alert.entity";
@@ -108,6 +108,9 @@ function secretKeyWatchFor(ds: DataSource, log: Logger, config: Config): SecretK
   return watch;
 }
 
+/** The audit trail's `siem` field. */
+const auditTrail = auditTrailSchema("siem");
+
 /** The SIEM subgraph: connectors, event store, rules, intel, alerts, incidents, automation and hunting. */
 export const siemSubgraph: SubgraphModule<SiemContext> = {
   name: "siem",
@@ -137,9 +140,10 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       BookmarksResolver,
       IncidentBookmarksResolver,
       WatchlistsResolver,
+      ...auditTrail.resolvers,
     ],
-    orphanedTypes: [ResourceRef, CloudAccountRef],
-    referenceResolvers: siemReferences,
+    orphanedTypes: [ResourceRef, CloudAccountRef, ...auditTrail.types],
+    referenceResolvers: { ...siemReferences, ...auditTrail.references },
   },
   entities: [SecurityAlert, Incident],
   migrations: siemMigrations,

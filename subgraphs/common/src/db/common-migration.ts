@@ -25,3 +25,20 @@ export async function dropCommonTables(runner: QueryRunner, schema: string): Pro
   await runner.query(`DROP TABLE audit_log`);
   for (const sql of outboxSql(schema).down) await runner.query(sql);
 }
+
+/**
+ * SQL for migrations: the `audit_log` indexes `auditTrail` filters by, in every subgraph alike. The table's
+ * first index, by tenant and time, serves the unfiltered trail and the time window; a filter on who, what
+ * or which object found its rows only by walking the tenant's whole history. `action` is indexed as
+ * `COLLATE "C"`, the collation the trail compares it in, so an action prefix (`rules.*`) is a range.
+ */
+export function auditReadIndexesSql(): { up: string[]; down: string[] } {
+  const columns = { actor: "actor", action: `action COLLATE "C"`, target: "target" };
+  return {
+    up: Object.entries(columns).map(
+      ([name, column]) =>
+        `CREATE INDEX audit_log_tenant_${name}_at ON audit_log (tenant_id, ${column}, at DESC, id DESC)`,
+    ),
+    down: Object.keys(columns).map((name) => `DROP INDEX audit_log_tenant_${name}_at`),
+  };
+}

@@ -1,0 +1,15 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+import { auditReadIndexesSql } from "../../subgraphs/common/src";
+
+/** The indexes the audit trail (`auditTrail { protection }`) reads by: one per filter, newest first within it. */
+export class ProtectionAuditRead1767200000000 implements MigrationInterface {
+  name = "ProtectionAuditRead1767200000000";
+
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of auditReadIndexesSql().up) await q.query(sql);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    for (const sql of auditReadIndexesSql().down) await q.query(sql);
+  }
+}
