@@ -23,7 +23,8 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  * - RESPONDER: JIT requests and their decisions, manual playbook runs;
  * - ADMIN: rules, policies (posture definitions and exemptions, JIT policies, application control,
  *   FIM watch lists), plans, advisories, automation rules and playbooks, watchlists (rules match them),
- *   threat-intelligence (TAXII) feeds; and reading the audit trail (its details can hold configuration);
+ *   threat-intelligence (TAXII) feeds, data connectors (enabling them, their staleness); and reading the audit
+ *   trail (its details can hold configuration);
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
  * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
  *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).
@@ -239,6 +240,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.updateIncident": {
     access: "ANALYST",
     call: `mutation { updateIncident(input: { id: "${X}", etag: "e" }) { __typename } }`,
+  },
+  "Mutation.setDataConnector": {
+    access: "ADMIN",
+    call: `mutation { setDataConnector(input: { kind: OCSF, staleAfter: "P1Y" }) { __typename } }`,
   },
   "Mutation.setEventRetention": {
     access: "ADMIN",

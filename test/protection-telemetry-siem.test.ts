@@ -6,6 +6,7 @@ import {
   EntityPageDocument,
   ImportStixBundleDocument,
   RunHuntDocument,
+  SetDataConnectorDocument,
   SiemAlertsDocument,
 } from "./__generated__/graphql";
 import { inSystemScope, Role } from "../subgraphs/common/src";
@@ -172,6 +173,7 @@ describe("agent telemetry in the SIEM: relayed as RAMPART_AGENT events", () => {
     origin = platform.gateway.url.replace(/\/graphql$/, "");
     t = await platform.tokens({
       admin: [[Role.ADMIN], "tenant-a"],
+      adminB: [[Role.ADMIN], "tenant-b"],
       ingestor: [[Role.INGESTOR], "tenant-a"],
       analyst: [[Role.ANALYST], "tenant-a"],
       reader: [[Role.READER], "tenant-a"],
@@ -324,5 +326,29 @@ describe("agent telemetry in the SIEM: relayed as RAMPART_AGENT events", () => {
     expect(after.duplicatesTotal).toBe(connector.duplicatesTotal + 8);
     // Nothing re-delivered raised an alert again.
     expect(await alerts(t.reader)).toHaveLength(alertsBefore);
+  });
+
+  it("skips a tenant's telemetry while its ADMIN has RAMPART_AGENT disabled, and relays the other tenants'", async () => {
+    ok(
+      await platform.request(
+        SetDataConnectorDocument,
+        { input: { kind: "RAMPART_AGENT", enabled: false } },
+        t.adminB,
+      ),
+    );
+    const countA = (await agentEvents(t.analyst)).length;
+    // tenant-b's records first: a relay that retried the SIEM's 409 would never get to tenant-a's.
+    expect(await ingest(ndjson(records(RESOURCE_B, "vm-dev-02", "b2")), t.ingestorB)).toMatchObject({
+      accepted: 4,
+    });
+    expect(await ingest(ndjson(records(RESOURCE_A, "vm-web-prod-01", "a3")), t.ingestor)).toMatchObject({
+      accepted: 4,
+    });
+    await eventually(
+      "the relay delivered tenant-a's telemetry",
+      async () => (await agentEvents(t.analyst)).length === countA + 4,
+    );
+    expect(await agentEvents(t.analystB)).toHaveLength(4);
+    expect(await agentConnector(t.readerB)).toMatchObject({ status: "DISABLED", eventsTotal: 4 });
   });
 });

@@ -25,6 +25,7 @@ import { ThreatIntelFeeds1766970000000 } from "./1766970000000-threat-intel-feed
 import { AlertRunsOutboxIdentity1767000000000 } from "./1767000000000-alert-runs-outbox-identity";
 import { AnalyticsRulesByTenant1767120000000 } from "./1767120000000-analytics-rules-by-tenant";
 import { AlertLifecycle1767134000000 } from "./1767134000000-alert-lifecycle";
+import { ConnectorAdmin1767180000000 } from "./1767180000000-connector-admin";
 import { SiemAuditRead1767200000000 } from "./1767200000000-audit-read";
 
 /** SIEM's migrations, oldest first. */
@@ -56,5 +57,6 @@ export const siemMigrations = [
   AlertRunsOutboxIdentity1767000000000,
   AnalyticsRulesByTenant1767120000000,
   AlertLifecycle1767134000000,
+  ConnectorAdmin1767180000000,
   SiemAuditRead1767200000000,
 ];

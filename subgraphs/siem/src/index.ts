@@ -5,7 +5,7 @@ import { createSiemContext, type SiemContext } from "./context";
 import { SecurityAlert } from "./modules/alerts/alert.entity";
 import { AlertResolver, ResourceAlertsResolver } from "./modules/alerts/alerts.resolver";
 import { EventIngest } from "./modules/events/event-ingest";
-import { EventsResolver } from "./modules/events/events.resolver";
+import { DataConnectorResolver, EventsResolver } from "./modules/events/events.resolver";
 import { eventRoutes } from "./modules/events/events.routes";
 import {
   eventTasks,
@@ -120,6 +120,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       ResourceAlertsResolver,
       IncidentResolver,
       EventsResolver,
+      DataConnectorResolver,
       RulesResolver,
       SigmaResolver,
       IntelResolver,

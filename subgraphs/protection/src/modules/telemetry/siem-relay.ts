@@ -114,7 +114,8 @@ async function postEvents(
   }
   // 200: stored (new or duplicates); 202: queued durably by the SIEM's ingest queue.
   if (res.status === 200 || res.status === 202) return { rejected: body.rejected ?? [] };
-  if (res.status === 400 || res.status === 413) {
+  // 409: the tenant's ADMIN disabled the RAMPART_AGENT connector; retrying would hold up every tenant's relay.
+  if (res.status === 400 || res.status === 409 || res.status === 413) {
     const reason = (body.errors ?? []).map((e) => e.message).join("; ") || `HTTP ${res.status}`;
     return { rejected: lines.map((_, i) => ({ line: i + 1, reason })) };
   }

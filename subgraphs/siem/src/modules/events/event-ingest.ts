@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import {
   BadUserInputError,
+  ConflictError,
   copyInsertNew,
   inTenant,
   newId,
@@ -13,7 +14,6 @@ import {
 } from "../../../../common/src";
 import { attributesProblem, fewBrackets, NORMALIZERS, recordDepthProblem } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind, type NormalizedEvent } from "./event.model";
-import { tenantEventRetentionDays } from "./event-retention.service";
 import { dayOf, ensurePartitions } from "./partitions";
 
 /** A normalised event as stored, with the ids the store gave it. */
@@ -88,11 +88,46 @@ export function connectorKind(value: unknown): ConnectorKind {
   ]);
 }
 
+/** An ingest of a connector an ADMIN disabled: refused whole, nothing stored or counted (409 / CONFLICT). */
+export class ConnectorDisabledError extends ConflictError {
+  constructor(kind: ConnectorKind) {
+    super(
+      `The ${kind} connector is disabled: an ADMIN disabled it, so its records are refused and nothing was stored. An ADMIN can enable it again (setDataConnector).`,
+    );
+  }
+}
+
+/**
+ * What an ingest needs of the tenant's settings, read in its transaction by one primary-key statement: its own
+ * retention in days (null: the platform's), and whether the connector is enabled (a kind never seen is).
+ */
+async function ingestSettings(
+  m: EntityManager,
+  tenantId: string,
+  kind: ConnectorKind,
+): Promise<{ retentionDays: number | null; enabled: boolean }> {
+  const [row]: Array<{ days: number | null; enabled: boolean | null }> = await m.query(
+    `SELECT (SELECT event_retention_days FROM tenant_settings WHERE tenant_id = $1) AS days,
+            (SELECT enabled FROM data_connectors WHERE tenant_id = $1 AND kind = $2) AS enabled`,
+    [tenantId, kind],
+  );
+  return { retentionDays: row.days ?? null, enabled: row.enabled ?? true };
+}
+
+/**
+ * Throws ConnectorDisabledError when an ADMIN disabled the connector (read in the caller's tenant transaction):
+ * the queued ingest checks it before it queues a body.
+ */
+export async function assertConnectorEnabled(m: EntityManager, tenantId: string, kind: ConnectorKind) {
+  if (!(await ingestSettings(m, tenantId, kind)).enabled) throw new ConnectorDisabledError(kind);
+}
+
 /**
  * The event store's write path: normalise, check the time window, COPY into a staging table and
  * insert what is new (duplicates of tenant + connector + source event id are ignored), run the
  * near-real-time work on the new events, and count per connector — all in one transaction, so a
- * batch is stored with its alerts or not at all. Bad records are reported by line and skipped.
+ * batch is stored with its alerts or not at all. Bad records are reported by line and skipped; a batch of a
+ * connector an ADMIN disabled is refused whole (ConnectorDisabledError).
  */
 export class EventIngest {
   constructor(
@@ -149,11 +184,11 @@ export class EventIngest {
       lines.push(record.line);
     }
     if (good.length === 0) {
-      if (rejected.length || options.within)
-        await inTenant(this.ds, tenantId, async (m) => {
-          if (rejected.length) await countIngest(m, identity, kind, { rejected: rejected.length });
-          await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
-        });
+      await inTenant(this.ds, tenantId, async (m) => {
+        if (!(await ingestSettings(m, tenantId, kind)).enabled) throw new ConnectorDisabledError(kind);
+        if (rejected.length) await countIngest(m, identity, kind, { rejected: rejected.length });
+        await options.within?.(m, { accepted: 0, duplicates: 0, rejected });
+      });
       return { accepted: 0, duplicates: 0, rejected };
     }
     await ensurePartitions(
@@ -162,8 +197,11 @@ export class EventIngest {
     );
     const { stored, kept } = await inTenant(this.ds, tenantId, async (m) => {
       // A tenant that keeps its events fewer days than the platform: what its purge would delete at once is
-      // rejected as past the retention, like a record past the platform's (one primary-key read per batch).
-      const own = await tenantEventRetentionDays(m, tenantId);
+      // rejected as past the retention, like a record past the platform's. The same primary-key read per batch
+      // tells whether an ADMIN disabled the connector.
+      const settings = await ingestSettings(m, tenantId, kind);
+      if (!settings.enabled) throw new ConnectorDisabledError(kind);
+      const own = settings.retentionDays;
       let batch = good;
       if (own !== null && own < this.options.retentionDays) {
         batch = [];
@@ -210,7 +248,9 @@ export class EventIngest {
 /**
  * Moves the connector's counters and records the ingest in the audit log, in the ingest's transaction. The
  * ingest time always moves; the kept time only when a record was stored or already stored (see ConnectorStatus).
- * The queued ingest also calls it for the lines it rejects itself (too long for a queue message).
+ * The day's counters (`data_connector_days`, the UTC day of arrival) move in the same statement, so a batch
+ * costs no statement more for them. The queued ingest also calls it for the lines it rejects itself (too long
+ * for a queue message).
  */
 export async function countIngest(
   m: EntityManager,
@@ -220,7 +260,14 @@ export async function countIngest(
 ): Promise<void> {
   const { stored = 0, duplicates = 0, rejected, lastTime = null } = counts;
   await m.query(
-    `INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
+    `WITH day AS (
+       INSERT INTO data_connector_days AS d (tenant_id, kind, day, events, duplicates, rejected)
+       VALUES ($1, $2, (now() AT TIME ZONE 'UTC')::date, $3, $4, $5)
+       ON CONFLICT (tenant_id, kind, day) DO UPDATE SET
+         events = d.events + excluded.events,
+         duplicates = d.duplicates + excluded.duplicates,
+         rejected = d.rejected + excluded.rejected)
+     INSERT INTO data_connectors AS c (tenant_id, kind, events_total, duplicates_total, rejected_total, last_event_at, last_ingest_at, last_kept_at)
      VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $3::bigint + $4::bigint > 0 THEN now() END)
      ON CONFLICT (tenant_id, kind) DO UPDATE SET
        events_total = c.events_total + excluded.events_total,

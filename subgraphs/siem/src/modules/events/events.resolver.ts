@@ -1,15 +1,29 @@
 import { JSONScalar, PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from "type-graphql";
 import type { SiemContext } from "../../context";
 import { EventRetention } from "./event-retention.types";
 import { SecurityEventConnection } from "./events.connections";
 import { IngestReceipt } from "./ingest-receipt.types";
 import {
+  ConnectorDay,
   ConnectorKindEnum,
   DataConnector,
   EventFilter,
   IngestEventsPayload,
   SecurityEvent,
+  SetDataConnectorInput,
 } from "./events.types";
 
 @Resolver(() => SecurityEvent)
@@ -20,6 +34,19 @@ export class EventsResolver {
   })
   dataConnectors(@Ctx() ctx: SiemContext) {
     return ctx.services.events.connectors();
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => DataConnector, {
+    description:
+      "Enables or disables a connector (disabled: both ingest paths refuse its records with CONFLICT, nothing stored) and sets or clears its `staleAfter`. Recorded in the audit log; bad input is BAD_USER_INPUT with nothing changed.",
+  })
+  setDataConnector(
+    @Arg("input", () => SetDataConnectorInput, { description: "The connector and its new settings." })
+    input: SetDataConnectorInput,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.events.setConnector(input);
   }
 
   @Authorized(Role.READER)
@@ -82,5 +109,21 @@ export class EventsResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.retention.set(days);
+  }
+}
+
+@Resolver(() => DataConnector)
+export class DataConnectorResolver {
+  @FieldResolver(() => [ConnectorDay], {
+    description:
+      "Records received per UTC day (by arrival), oldest first, today last; days with nothing are zeros. Kept 400 days.",
+  })
+  volume(
+    @Root() connector: DataConnector,
+    @Arg("days", () => Int, { defaultValue: 7, description: "How many days, today included: 1 to 90." })
+    days: number,
+    @Ctx() ctx: SiemContext,
+  ) {
+    return ctx.services.events.volume(connector.kind, days);
   }
 }

@@ -12,7 +12,7 @@ import { CONNECTOR_KINDS } from "./event.model";
 import { connectorKind, type EventIngest } from "./event-ingest";
 import { idempotencyKey, type QueuedIngest } from "./queued-ingest";
 
-/** HTTP status of a typed error of the queued ingest. */
+/** HTTP status of a typed error of the ingest. */
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BadUserInput]: 400,
   [ErrorCode.Conflict]: 409,
@@ -62,6 +62,7 @@ export function eventRoutes(
         const result = await ingestor.ingest(identity, kind, parseNdjson(body));
         res.json(result);
       } catch (err) {
+        if (typedError(res, err)) return;
         log.error({ err }, "ingest failed");
         next(err);
       }
@@ -81,14 +82,18 @@ export function eventRoutes(
       const body = typeof req.body === "string" ? req.body : "";
       res.status(202).json(await queued.accept(identity, kind, body, key));
     } catch (err) {
-      const status = err instanceof AppError ? STATUS[err.code] : undefined;
-      if (err instanceof AppError && status) {
-        if (err.code === ErrorCode.Unavailable) res.setHeader("retry-after", "5");
-        res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
-        return;
-      }
+      if (typedError(res, err)) return;
       log.error({ err }, "queued ingest failed");
       next(err);
     }
   }
+}
+
+/** Answers a typed error of the ingest (a disabled connector, the queue's) with its HTTP status; false for others. */
+function typedError(res: express.Response, err: unknown): boolean {
+  const status = err instanceof AppError ? STATUS[err.code] : undefined;
+  if (!(err instanceof AppError) || !status) return false;
+  if (err.code === ErrorCode.Unavailable) res.setHeader("retry-after", "5");
+  res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+  return true;
 }

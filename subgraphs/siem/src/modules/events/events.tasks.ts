@@ -9,6 +9,7 @@ import {
   schedulePurge,
   type PurgeOptions,
 } from "./event-retention.service";
+import { pruneConnectorDays } from "./events.service";
 import { pruneIngestReceipts } from "./ingest-receipts.service";
 import { eventPartitions } from "./partitions";
 import type { StreamBounds } from "./nats-queue";
@@ -17,8 +18,8 @@ import { receiptDeadlineSeconds, sweepStalledReceipts } from "./receipt-sweep";
 
 /**
  * Daily event-store maintenance: partitions for the next days, whole partitions dropped past the platform's
- * retention, a purge job for every tenant that keeps its events fewer days, and queued-ingest receipts past
- * RECEIPT_RETENTION_DAYS deleted.
+ * retention, a purge job for every tenant that keeps its events fewer days, queued-ingest receipts past
+ * RECEIPT_RETENTION_DAYS and connectors' daily counters past CONNECTOR_DAYS_KEPT deleted.
  */
 export const EVENTS_CRONTAB = "15 0 * * * events_maintenance";
 
@@ -94,6 +95,8 @@ export function eventTasks(
         log.info({ tenants }, "event purges scheduled for tenants with a shorter retention");
       const receipts = await pruneIngestReceipts(ds);
       if (receipts) log.info({ receipts }, "old ingest receipts deleted");
+      const connectorDays = await pruneConnectorDays(ds);
+      if (connectorDays) log.info({ connectorDays }, "old daily connector counters deleted");
     },
     [EVENT_RETENTION_TASK]: async (payload, helpers) => {
       const { tenantId } = payload as { tenantId: string };

@@ -51,22 +51,45 @@ export enum ConnectorStatus {
   ERROR = "ERROR",
   IDLE = "IDLE",
   NEVER_CONNECTED = "NEVER_CONNECTED",
+  DISABLED = "DISABLED",
+  STALE = "STALE",
 }
 
 registerEnumType(ConnectorStatus, {
   name: "ConnectorStatus",
   description:
-    "How a connector is doing, judged on the last 24 hours: a connector whose records all arrive but are all rejected (a wrong format, the wrong connector kind) is ERROR, not CONNECTED.",
+    "How a connector is doing. The first that applies, in this order: DISABLED, NEVER_CONNECTED, STALE, CONNECTED, ERROR, IDLE. CONNECTED, ERROR and IDLE are judged on the last 24 hours: a connector whose records all arrive but are all rejected (a wrong format, the wrong connector kind) is ERROR, not CONNECTED.",
   valuesConfig: {
+    DISABLED: { description: "An ADMIN disabled it (`setDataConnector`): ingest refuses its records." },
+    NEVER_CONNECTED: { description: "Nothing ever arrived." },
+    STALE: {
+      description:
+        "It has a `staleAfter` and no record was kept (stored, or already stored) for that long: the source has gone quiet, or all it sends is rejected.",
+    },
     CONNECTED: { description: "Records kept (stored, or already stored) in the last 24 hours." },
     ERROR: {
       description:
         "Records arrived in the last 24 hours but none was kept: every one was rejected (see `rejectedTotal` and the ingest's rejection report).",
     },
     IDLE: { description: "Nothing arrived in the last 24 hours." },
-    NEVER_CONNECTED: { description: "Nothing ever arrived." },
   },
 });
+
+/** One UTC day of a connector's ingest. */
+@ObjectType({ description: "What a connector received on one UTC day (by the time records arrived)." })
+export class ConnectorDay {
+  @Field({ description: "The UTC day, `YYYY-MM-DD`." })
+  day: string;
+
+  @Field(() => Int, { description: "Events stored that day." })
+  events: number;
+
+  @Field(() => Int, { description: "Records ignored that day as duplicates of stored events." })
+  duplicates: number;
+
+  @Field(() => Int, { description: "Records rejected that day." })
+  rejected: number;
+}
 
 /** A data connector of the tenant. */
 @ObjectType({ description: "A data connector: where events come from, and how much." })
@@ -74,8 +97,18 @@ export class DataConnector {
   @Field(() => ConnectorKindEnum, { description: "The connector's kind." })
   kind: string;
 
-  @Field(() => ConnectorStatus, { description: "CONNECTED, ERROR, IDLE or NEVER_CONNECTED." })
+  @Field(() => ConnectorStatus, { description: "How it is doing (see ConnectorStatus for the order)." })
   status: ConnectorStatus;
+
+  @Field({ description: "False once an ADMIN disabled it: ingest refuses its records (409 / CONFLICT)." })
+  enabled: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "ISO 8601 duration (PT5M to P30D) after which a connector with no kept record is STALE; null: never STALE.",
+  })
+  staleAfter: string | null;
 
   @Field(() => Date, { nullable: true, description: "Time of the newest event received." })
   lastEventTime: Date | null;
@@ -93,6 +126,26 @@ export class DataConnector {
     description: "Records rejected (malformed, unparseable time, outside the retention window…).",
   })
   rejectedTotal: number;
+}
+
+/** What `setDataConnector` changes; an omitted field is left as it is. */
+@InputType({ description: "An ADMIN's settings of one data connector; omitted fields are left unchanged." })
+export class SetDataConnectorInput {
+  @Field(() => ConnectorKindEnum, { description: "The connector's kind." })
+  kind: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "False refuses the kind's records on both ingest paths; true lets ingest resume.",
+  })
+  enabled?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "ISO 8601 duration, PT5M to P30D (e.g. PT6H, P1D): no record kept for that long makes the connector STALE. Null clears it.",
+  })
+  staleAfter?: string | null;
 }
 
 /** A record an event ingest rejected. */

@@ -42,7 +42,14 @@ import {
 } from "../../../../common/src";
 import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS, type ConnectorKind } from "./event.model";
-import { countIngest, type EventIngest, type EventRejection, type IngestResult } from "./event-ingest";
+import {
+  assertConnectorEnabled,
+  ConnectorDisabledError,
+  countIngest,
+  type EventIngest,
+  type EventRejection,
+  type IngestResult,
+} from "./event-ingest";
 import type { NatsEventQueue, QueueMessage, StreamBounds } from "./nats-queue";
 import { chunkNdjson } from "./ndjson-chunks";
 import { countChunk, countLines, observeIngestQueue } from "./queue-metrics";
@@ -159,9 +166,11 @@ export class QueuedIngest {
       line: o.line,
       reason: `the line is ${o.bytes} bytes, more than one queue message holds (${max})`,
     }));
-    const opened = await inTenant(this.ds, tenantId, (m) =>
-      this.open(m, identity, kind, { lines, chunks: chunks.length, rejected, key }),
-    );
+    // A connector an ADMIN disabled is refused before anything is recorded (409), as the synchronous path does.
+    const opened = await inTenant(this.ds, tenantId, async (m) => {
+      await assertConnectorEnabled(m, tenantId, kind);
+      return this.open(m, identity, kind, { lines, chunks: chunks.length, rejected, key });
+    });
     if ("existing" in opened) return opened.existing;
     const { receiptId, attempt } = opened;
     const keyHash = key === undefined ? null : hashKey(tenantId, key);
@@ -419,6 +428,13 @@ export class QueuedIngest {
       if (err instanceof ChunkSettled) {
         msg.ack();
         countChunk("duplicate");
+        return;
+      }
+      if (err instanceof ConnectorDisabledError) {
+        // Disabled after the body was queued: trying again would be refused again until an ADMIN enables it.
+        await this.fail(meta, `Lines ${meta.firstLine}–${lastLine} were not stored: ${err.message}`);
+        msg.ack();
+        countChunk("failed");
         return;
       }
       this.options.log.error(
