@@ -66,9 +66,15 @@ export async function postGraphql<T>(
 /**
  * Starts posture, protection, siem and the gateway on free ports against a fresh database
  * (migrated as in production: roles, schemas, RLS). `stop()` closes everything and drops it.
+ * Given `options.db`, it runs on that database instead and leaves it to the caller (a test that restarts the
+ * platform on the same data).
  */
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
-  const db = await createTestDatabase();
+export async function startTestPlatform(
+  env: Record<string, string> = {},
+  options: { db?: TestDatabase } = {},
+): Promise<TestPlatform> {
+  const db = options.db ?? (await createTestDatabase());
+  const dropDatabase = () => (options.db ? Promise.resolve() : db.drop());
   const config = loadConfig({
     RAMPART_ENV: "test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
@@ -155,12 +161,12 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       stop: async () => {
         for (const ds of connections) if (ds.isInitialized) await ds.destroy();
         for (const s of started.reverse()) await s.close();
-        await db.drop();
+        await dropDatabase();
       },
     };
   } catch (err) {
     for (const s of started.reverse()) await s.close().catch(() => undefined);
-    await db.drop().catch(() => undefined);
+    await dropDatabase().catch(() => undefined);
     throw err;
   }
 }

@@ -9,6 +9,19 @@ describe("configuration", () => {
     expect(config.jwt.secret).toBeDefined();
   });
 
+  it("reads no replica by default, and DATABASE_REPLICA_URL as a Postgres URL with a pool of its own", () => {
+    expect(loadConfig({}).databaseReplicaUrl).toBeUndefined();
+    const config = loadConfig({
+      DATABASE_REPLICA_URL: "postgres://u:p@standby:5432/rampart?sslmode=require",
+    });
+    expect(config.databaseReplicaUrl).toBe("postgres://u:p@standby:5432/rampart?sslmode=require");
+    expect(config.db.replicaPoolSize).toBe(3);
+    expect(loadConfig({ DB_REPLICA_POOL_SIZE: "8" }).db.replicaPoolSize).toBe(8);
+    expect(() =>
+      loadConfig({ DATABASE_REPLICA_URL: "mysql://standby/rampart", DB_REPLICA_POOL_SIZE: "0" }),
+    ).toThrow(/DATABASE_REPLICA_URL[\s\S]*DB_REPLICA_POOL_SIZE/);
+  });
+
   it("trusts no proxy by default, and reads TRUSTED_PROXIES as addresses and CIDR prefixes", () => {
     expect(loadConfig({}).trustedProxies).toEqual([]);
     expect(loadConfig({ TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8," }).trustedProxies).toEqual([

@@ -189,12 +189,14 @@ const EnvShape = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HOST: z.string().default("127.0.0.1"),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_REPLICA_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DB_ROLE_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,40}$/, "lower-case letters, digits and _ only")
     .default("rampart"),
   DB_ROLE_PASSWORD: z.string().min(8).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DB_REPLICA_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(3),
   GATEWAY_PORT: port(4000),
   POSTURE_PORT: port(4001),
   PROTECTION_PORT: port(4002),
@@ -325,7 +327,13 @@ export interface Config {
   logLevel: string;
   host: string;
   databaseUrl?: string;
-  db: { rolePrefix: string; rolePassword: string; poolSize: number };
+  /**
+   * DATABASE_REPLICA_URL: a streaming (physical) replica of DATABASE_URL's database, which has the same roles and
+   * passwords; heavy reads that tolerate replication lag go there. Unset: every read goes to the primary.
+   */
+  databaseReplicaUrl?: string;
+  /** `replicaPoolSize`: connections each subgraph keeps to the replica (used only with a replica). */
+  db: { rolePrefix: string; rolePassword: string; poolSize: number; replicaPoolSize: number };
   ports: { gateway: number; posture: number; protection: number; siem: number };
   subgraphUrls: { posture: string; protection: string; siem: string };
   supergraphPath: string;
@@ -459,10 +467,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: e.LOG_LEVEL,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseReplicaUrl: e.DATABASE_REPLICA_URL,
     db: {
       rolePrefix: e.DB_ROLE_PREFIX,
       rolePassword: e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
       poolSize: e.DB_POOL_SIZE,
+      replicaPoolSize: e.DB_REPLICA_POOL_SIZE,
     },
     ports: {
       gateway: e.GATEWAY_PORT,

@@ -10,7 +10,7 @@ import { register } from "prom-client";
 import type { DataSource } from "typeorm";
 import { ErrorCode, formatError } from "./errors";
 import { IDENTITY_HEADER, type Identity, type InternalTokens } from "./identity";
-import { RequestDb } from "./db/data-source";
+import { RequestDb, type ReplicaSource } from "./db/data-source";
 import { OutboxPositionsCheck } from "./db/outbox-rebase";
 import type { Logger } from "./logger";
 import { jsonErrors } from "./http";
@@ -29,6 +29,8 @@ export interface SubgraphServerOptions<Ctx extends BaseContext> {
   name: string;
   schema: GraphQLSchema;
   dataSource: DataSource;
+  /** The read replica heavy reads go to (`RequestDb.readReplica`), when DATABASE_REPLICA_URL is set. */
+  replica?: ReplicaSource;
   tokens: InternalTokens;
   log: Logger;
   host: string;
@@ -184,7 +186,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
         const identity = res.locals.identity as Identity;
         return options.createContext({
           identity,
-          db: new RequestDb(dataSource, identity.tenantId),
+          db: new RequestDb(dataSource, identity.tenantId, options.replica),
           log,
         });
       },
@@ -212,6 +214,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
       await apollo.stop();
       for (const part of work) await part.stop();
       if (dataSource.isInitialized) await dataSource.destroy();
+      await options.replica?.destroy();
     })());
   try {
     work = (await options.startWork?.()) ?? [];

@@ -1,7 +1,7 @@
 import type { TaskList } from "graphile-worker";
 import type { DataSource, MixedList, EntitySchema } from "typeorm";
 import type { Config } from "./config";
-import { createDataSource, inSystemScope } from "./db/data-source";
+import { createDataSource, inSystemScope, ReplicaSource } from "./db/data-source";
 import { roleName, roleUrl, type MigrationTarget, type SubgraphName } from "./db/provision";
 import { InternalTokens } from "./identity";
 import { ListenError } from "./listen";
@@ -103,6 +103,39 @@ export function subgraphDatabaseUrl(config: Config, name: SubgraphName): string 
   return roleUrl(config.databaseUrl, roleName(config.db.rolePrefix, name), config.db.rolePassword);
 }
 
+/**
+ * Heavy reads wait this long at most for a connection to the replica before they go to the primary: a replica
+ * whose host does not answer must not hold hunts for the operating system's TCP timeout.
+ */
+const REPLICA_CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * The subgraph's read replica, or undefined without DATABASE_REPLICA_URL: the replica is a physical copy of the
+ * primary, so the subgraph logs in with its own role and password there too; its pool is opened on first use.
+ */
+function replicaSource<Ctx extends BaseContext>(
+  module: SubgraphModule<Ctx>,
+  config: Config,
+  log: Logger,
+): ReplicaSource | undefined {
+  if (!config.databaseReplicaUrl) return undefined;
+  const dataSource = createDataSource({
+    subgraph: module.name,
+    url: roleUrl(
+      config.databaseReplicaUrl,
+      roleName(config.db.rolePrefix, module.name),
+      config.db.rolePassword,
+    ),
+    schema: module.name,
+    entities: module.entities,
+    poolSize: config.db.replicaPoolSize,
+    applicationName: `rampart-${module.name}-replica`,
+    connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
+    logger: log,
+  });
+  return new ReplicaSource(dataSource, module.name, log);
+}
+
 /** The DataSource a subgraph's migrations run on (as the subgraph's role). */
 export function migrationTarget<Ctx extends BaseContext>(
   module: SubgraphModule<Ctx>,
@@ -147,6 +180,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
     logger: log,
   });
   await dataSource.initialize();
+  const replica = replicaSource(module, config, log);
   try {
     const schema = await buildFederatedSchema(module.schema);
     const tasks = { ...commonTasks(dataSource), ...module.tasks?.(dataSource, log, config) };
@@ -184,6 +218,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
       name: module.name,
       schema,
       dataSource,
+      replica,
       tokens: InternalTokens.fromConfig(config),
       log,
       host: config.host,
@@ -197,6 +232,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
     });
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
+    await replica?.destroy();
     throw err;
   }
 }

@@ -97,7 +97,7 @@ export function createSiemContext(
         requireHttps: config.env === "production",
         allowPrivateTargets: config.playbookAllowPrivateTargets,
       }),
-      hunting: new HuntingService(base.db, base.identity, ds, { retentionDays: config.eventRetentionDays }),
+      hunting: new HuntingService(base.db, base.identity, { retentionDays: config.eventRetentionDays }),
       bookmarks: new BookmarksService(base.db, base.identity),
       watchlists: new WatchlistsService(base.db, base.identity),
     },

@@ -1,6 +1,6 @@
 import { DataSource, type EntityManager, type Logger as OrmLogger, type QueryRunner } from "typeorm";
 import type { Logger } from "../logger";
-import { sqlStatements } from "./metrics";
+import { replicaFallbacks, sqlStatements } from "./metrics";
 
 /** Counts every statement TypeORM sends and logs failed ones (without parameters: they may hold secrets). */
 class CountingLogger implements OrmLogger {
@@ -40,6 +40,10 @@ export interface DataSourceOptions {
   entities: NonNullable<ConstructorParameters<typeof DataSource>[0]["entities"]>;
   migrations?: NonNullable<ConstructorParameters<typeof DataSource>[0]["migrations"]>;
   poolSize?: number;
+  /** Postgres `application_name` of its connections; default `rampart-<subgraph>`. */
+  applicationName?: string;
+  /** How long opening a connection may take before it fails; default: no limit (pg's). */
+  connectTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -60,7 +64,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     extra: {
       max: options.poolSize ?? 10,
       options: `-c search_path=${options.schema}`,
-      application_name: `rampart-${options.subgraph}`,
+      application_name: options.applicationName ?? `rampart-${options.subgraph}`,
+      ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
     },
   });
 }
@@ -93,6 +98,45 @@ export function inSystemScope<T>(ds: DataSource, work: (m: EntityManager) => Pro
 }
 
 /**
+ * A subgraph's read replica (DATABASE_REPLICA_URL). Opened lazily, on the first read that wants it, and opened
+ * again after a failure: a replica that is down when the subgraph starts, or goes down later, costs the reads
+ * that wanted it a fallback to the primary, never the subgraph's start or its other requests.
+ */
+export class ReplicaSource {
+  private opening?: Promise<DataSource>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly subgraph: string,
+    readonly log: Logger,
+  ) {}
+
+  /** A connected runner on the replica; throws when the replica cannot be reached. */
+  async connect(): Promise<QueryRunner> {
+    const ds = await (this.opening ??= this.dataSource.initialize().catch((err: unknown) => {
+      this.opening = undefined;
+      throw err;
+    }));
+    const runner = ds.createQueryRunner("slave");
+    try {
+      await runner.connect();
+    } catch (err) {
+      await runner.release();
+      throw err;
+    }
+    return runner;
+  }
+
+  /** Closes the replica's pool (with the subgraph). */
+  async destroy(): Promise<void> {
+    const opening = this.opening;
+    this.opening = undefined;
+    const ds = await opening?.catch(() => undefined);
+    if (ds?.isInitialized) await ds.destroy();
+  }
+}
+
+/**
  * The database as one request sees it. Reads share one lazily opened READ ONLY transaction
  * (tenant set once, committed when the request ends), so a request that batches its loads costs
  * BEGIN + set_config + one statement per batch + COMMIT. Writes get their own transaction each,
@@ -102,12 +146,16 @@ export class RequestDb {
   private reader?: Promise<QueryRunner>;
   /** Reads share one connection: they run one after another, as the connection would anyway. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The replica's read transaction, or null once the replica proved unreachable for this request. */
+  private replicaReader?: Promise<QueryRunner | null>;
+  private replicaQueue: Promise<unknown> = Promise.resolve();
   /** Set by `close()`: a read that starts later (a resolver still running after an error sent the response) is refused. */
   private closed = false;
 
   constructor(
     private readonly ds: DataSource,
     readonly tenantId: string,
+    private readonly replica?: ReplicaSource,
   ) {}
 
   /** Read-only work in the request's shared tenant transaction. */
@@ -121,6 +169,39 @@ export class RequestDb {
     return run;
   }
 
+  /**
+   * A heavy read that tolerates replication lag (hunts, dashboards, event listings), in the request's READ ONLY
+   * tenant transaction on the replica, opened on first use. Never for what must see the caller's own writes: the
+   * replica may not have them yet. Without a replica, or when it cannot be reached, it is `read`.
+   */
+  async readReplica<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    if (!this.replica) return this.read(work);
+    if (this.closed) throw new Error("The request has ended: no more reads.");
+    const runner = await (this.replicaReader ??= this.openReplicaReader(this.replica));
+    if (!runner) return this.read(work);
+    const run = this.replicaQueue.then(() => work(runner.manager));
+    this.replicaQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A connected runner for a heavy read that manages its own transaction (a hunt: its own `statement_timeout`,
+   * and a failure that must not end the request's other reads): on the replica when there is one and it answers,
+   * else on the primary. The caller begins, sets the tenant and releases it.
+   */
+  async heavyRunner(): Promise<QueryRunner> {
+    if (this.replica) {
+      try {
+        return await this.replica.connect();
+      } catch (err) {
+        this.fellBack(this.replica, err);
+      }
+    }
+    const runner = this.ds.createQueryRunner("slave");
+    await runner.connect();
+    return runner;
+  }
+
   /** A write in its own tenant transaction: all of it or nothing. */
   write<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     return inTenant(this.ds, this.tenantId, work);
@@ -129,23 +210,47 @@ export class RequestDb {
   /** Ends the read transaction; called once the response is sent. */
   async close(): Promise<void> {
     this.closed = true;
-    const pending = this.reader;
-    this.reader = undefined;
-    if (!pending) return;
-    const runner = await pending.catch(() => undefined);
-    if (!runner) return;
-    try {
-      await runner.query("COMMIT");
-    } catch {
-      await runner.query("ROLLBACK").catch(() => undefined);
-    } finally {
-      await runner.release();
+    const pending = [this.reader, this.replicaReader];
+    this.reader = this.replicaReader = undefined;
+    for (const opening of pending) {
+      if (!opening) continue;
+      const runner = await opening.catch(() => undefined);
+      if (!runner) continue;
+      try {
+        await runner.query("COMMIT");
+      } catch {
+        await runner.query("ROLLBACK").catch(() => undefined);
+      } finally {
+        await runner.release();
+      }
     }
   }
 
   private async openReader(): Promise<QueryRunner> {
     const runner = this.ds.createQueryRunner("slave");
     await runner.connect();
+    return this.beginRead(runner);
+  }
+
+  /** The replica's read transaction, or null (the request's replica reads go to the primary) when it cannot be reached. */
+  private async openReplicaReader(replica: ReplicaSource): Promise<QueryRunner | null> {
+    let runner: QueryRunner;
+    try {
+      runner = await replica.connect();
+    } catch (err) {
+      this.fellBack(replica, err);
+      return null;
+    }
+    return this.beginRead(runner);
+  }
+
+  private fellBack(replica: ReplicaSource, err: unknown): void {
+    replicaFallbacks.labels(replica.subgraph).inc();
+    replica.log.warn({ err }, "read replica unreachable: reading from the primary");
+  }
+
+  /** Begins a READ ONLY transaction with the request's tenant on `runner` (released if that fails). */
+  private async beginRead(runner: QueryRunner): Promise<QueryRunner> {
     try {
       await runner.query("BEGIN READ ONLY");
       await runner.query(SET_TENANT, [this.tenantId]);

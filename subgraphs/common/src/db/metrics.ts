@@ -14,3 +14,12 @@ export async function sqlStatementCount(subgraph: string): Promise<number> {
   const metric = await sqlStatements.get();
   return metric.values.find((v) => v.labels.subgraph === subgraph)?.value ?? 0;
 }
+
+/** Requests whose replica reads went to the primary because the replica could not be reached, by subgraph. */
+export const replicaFallbacks =
+  (register.getSingleMetric("rampart_replica_fallbacks_total") as Counter<"subgraph"> | undefined) ??
+  new Counter({
+    name: "rampart_replica_fallbacks_total",
+    help: "Requests whose replica reads fell back to the primary (replica unreachable), by subgraph.",
+    labelNames: ["subgraph"],
+  });

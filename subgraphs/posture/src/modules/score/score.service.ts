@@ -51,7 +51,7 @@ export class ScoreService {
     return this.toGraph(computeSecureScore(benchmarkControls(), await this.counters.load(accountId ?? "")));
   }
 
-  /** Daily snapshots between two days (inclusive), oldest first. */
+  /** Daily snapshots between two days (inclusive), oldest first; read on the replica when there is one. */
   async history(accountId: string | null | undefined, from: Date, to: Date): Promise<SecureScoreSnapshot[]> {
     // Postgres dates have no year 0, and `toISOString` writes years past 9999 as `+010000-…`.
     for (const [field, day] of [
@@ -71,8 +71,8 @@ export class ScoreService {
     }
     // As `score`: an id that is no UUID names no account (and may not reach SQL).
     if (accountId && !isUuid(accountId)) return [];
-    const rows: Array<{ day: string; current: string; max: string; percentage: string }> = await this.db.read(
-      (m) =>
+    const rows: Array<{ day: string; current: string; max: string; percentage: string }> =
+      await this.db.readReplica((m) =>
         m.query(
           `SELECT to_char(day, 'YYYY-MM-DD') AS day, current, max, percentage FROM score_snapshots
          WHERE tenant_id = $1 AND scope = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day`,
@@ -83,7 +83,7 @@ export class ScoreService {
             to.toISOString().slice(0, 10),
           ],
         ),
-    );
+      );
     return rows.map((r) =>
       Object.assign(new SecureScoreSnapshot(), {
         day: r.day,

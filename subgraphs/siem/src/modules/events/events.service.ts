@@ -252,7 +252,7 @@ export class EventsService {
     return { dates, counts };
   }
 
-  /** Events in a time window (default the last 24 hours), newest first. */
+  /** Events in a time window (default the last 24 hours), newest first; read on the replica when there is one. */
   async events(filter: EventFilter | undefined, args: PageArgs): Promise<SecurityEventConnection> {
     const page = toKeysetPage(args, "time");
     const to = filter?.to ?? new Date();
@@ -287,7 +287,7 @@ export class EventsService {
       conditions.push(`(e.time, e.id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(page.first + 1);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+    const rows: Array<Record<string, unknown>> = await this.db.readReplica((m) =>
       m.query(
         `SELECT e.* FROM events e WHERE ${conditions.join(" AND ")} ORDER BY e.time DESC, e.id DESC LIMIT $${params.length}`,
         params,
@@ -299,8 +299,11 @@ export class EventsService {
       // Counting a busy window is costly: only when `totalCount` is selected.
       total: async () =>
         Number(
-          (await this.db.read((m) => m.query(`SELECT count(*) AS n FROM events e WHERE ${where}`, base)))[0]
-            .n,
+          (
+            await this.db.readReplica((m) =>
+              m.query(`SELECT count(*) AS n FROM events e WHERE ${where}`, base),
+            )
+          )[0].n,
         ),
       cursorOf: (e) => [e.time.toISOString(), e.id],
     });

@@ -1,6 +1,12 @@
 import { performance } from "node:perf_hooks";
-import type { DataSource, EntityManager } from "typeorm";
-import { AppError, BadUserInputError, ErrorCode, type Identity } from "../../../../common/src";
+import type { EntityManager } from "typeorm";
+import {
+  AppError,
+  BadUserInputError,
+  ErrorCode,
+  type Identity,
+  type RequestDb,
+} from "../../../../common/src";
 import { effectiveRetentionDays, tenantEventRetentionDays } from "../events/event-retention.service";
 import {
   compileKql,
@@ -224,12 +230,12 @@ function huntFailure(err: unknown, compiled: CompiledHunt, timeoutMs: number): H
 }
 
 /**
- * Runs a hunting query for `identity`'s tenant over `window`, in a READ ONLY transaction of its own (taken as a
- * "slave" runner, so a replica serves it when the DataSource has one) with the tenant set for row-level
- * security and `statement_timeout` bounding it. At most maxRows rows (and maxResultBytes) come back.
+ * Runs a hunting query for `identity`'s tenant over `window`, in a READ ONLY transaction of its own (on the read
+ * replica when there is one: a hunt tolerates replication lag) with the tenant set for row-level security and
+ * `statement_timeout` bounding it. At most maxRows rows (and maxResultBytes) come back.
  */
 export async function runHunt(
-  ds: DataSource,
+  db: RequestDb,
   identity: Identity,
   text: string,
   given: { from?: Date | null; to?: Date | null },
@@ -242,8 +248,7 @@ export async function runHunt(
   // The query and the range are checked before a connection is taken: a bad one costs no database work.
   parseHunt(text);
   huntWindow(given, now, options.retentionDays);
-  const runner = ds.createQueryRunner("slave");
-  await runner.connect();
+  const runner = await db.heavyRunner();
   let compiled: CompiledHunt | null = null;
   try {
     await runner.query("BEGIN READ ONLY");

@@ -1,4 +1,3 @@
-import type { DataSource } from "typeorm";
 import {
   BadUserInputError,
   isUuid,
@@ -106,16 +105,18 @@ export class HuntingService {
   constructor(
     private readonly db: RequestDb,
     private readonly identity: Identity,
-    private readonly ds: DataSource,
     private readonly options: HuntOptions,
   ) {}
 
-  /** Runs a query over [from, to) (default: the last 24 hours). */
+  /** Runs a query over [from, to) (default: the last 24 hours), on the read replica when there is one. */
   async run(query: string, from: Date | null | undefined, to: Date | null | undefined): Promise<HuntResult> {
-    return huntResult(await runHunt(this.ds, this.identity, query, { from, to }, this.options));
+    return huntResult(await runHunt(this.db, this.identity, query, { from, to }, this.options));
   }
 
-  /** Runs a saved query and records the run (time, who, row count) on it. */
+  /**
+   * Runs a saved query (on the read replica when there is one) and records the run (time, who, row count) on it.
+   * The query itself is read from the primary: it may have been saved a moment ago.
+   */
   async runSaved(
     id: string,
     from: Date | null | undefined,
@@ -123,7 +124,7 @@ export class HuntingService {
   ): Promise<HuntResult> {
     const saved = await this.byId(id);
     if (!saved) throw new NotFoundError("Hunting query", id);
-    const outcome = await runHunt(this.ds, this.identity, saved.query, { from, to }, this.options);
+    const outcome = await runHunt(this.db, this.identity, saved.query, { from, to }, this.options);
     await this.db.write((m) =>
       m.query(
         `UPDATE hunting_queries SET last_run_at = now(), last_run_by = $3, last_result_count = $4 WHERE tenant_id = $1 AND id = $2`,

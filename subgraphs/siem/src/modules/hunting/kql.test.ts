@@ -924,7 +924,11 @@ describe("hunts over a seeded event store", () => {
   const log = createLogger("test", "silent");
 
   const hunt = (text: string, identity = A, window: { from?: Date; to?: Date } = WINDOW, maxRows?: number) =>
-    runHunt(ds, identity, text, window, { retentionDays: 90, now: () => NOW, maxRows });
+    runHunt(new RequestDb(ds, identity.tenantId), identity, text, window, {
+      retentionDays: 90,
+      now: () => NOW,
+      maxRows,
+    });
   const rows = async (text: string, identity = A) => (await hunt(text, identity)).rows;
   const failure = async (text: string, identity = A) => {
     const err = await hunt(text, identity).then(
@@ -1785,7 +1789,13 @@ describe("hunts over a seeded event store", () => {
     }).catch((e: Error) => e.message);
     expect(outside).toContain("within the retention of 90 days");
     // The default range is the 24 hours before now: all of the 20th.
-    const byDefault = await runHunt(ds, A, "Events | count", {}, { retentionDays: 90, now: () => NOW });
+    const byDefault = await runHunt(
+      new RequestDb(ds, A.tenantId),
+      A,
+      "Events | count",
+      {},
+      { retentionDays: 90, now: () => NOW },
+    );
     expect([byDefault.from, byDefault.to, byDefault.rows]).toEqual([
       new Date("2026-11-20T00:00:00Z"),
       NOW,

@@ -44,7 +44,10 @@ export class IncidentMetricsService {
     private readonly identity: Identity,
   ) {}
 
-  /** The figures of `[from, to)`; a window that is empty, reversed or over 366 days is BAD_USER_INPUT. */
+  /**
+   * The figures of `[from, to)`, read on the replica when there is one (a dashboard tolerates its lag); a window
+   * that is empty, reversed or over 366 days is BAD_USER_INPUT.
+   */
   async metrics(from: Date, to: Date, filter: IncidentMetricsFilter | undefined): Promise<IncidentMetrics> {
     const problems: InputProblem[] = [];
     if (from >= to) problems.push({ field: "from", message: "must be before `to`" });
@@ -71,7 +74,7 @@ export class IncidentMetricsService {
     // `closed_at` is the final close (reopening clears it), counted only when it fell in the window. The
     // activity log gives what the row forgets: the first acknowledgement and the status at `to`. Alert
     // triage logs `alert_updated` entries with an alert's status in `changes.status`, hence the actions.
-    const [{ figures }]: Array<{ figures: Figures }> = await this.db.read((m) =>
+    const [{ figures }]: Array<{ figures: Figures }> = await this.db.readReplica((m) =>
       m.query(
         `WITH counted AS MATERIALIZED (
            SELECT i.severity, i.owner, i.classification, i.created_at,

@@ -179,7 +179,10 @@ export class InvestigationService {
     });
   }
 
-  /** Events in which the entity appears, newest first, in a window (default the last 7 days). */
+  /**
+   * Events in which the entity appears, newest first, in a window (default the last 7 days); read on the replica
+   * when there is one.
+   */
   async timeline(
     entity: EntityProfile,
     args: PageArgs,
@@ -200,7 +203,7 @@ export class InvestigationService {
     const after = page.after ? `AND (e.time, e.id) < ($${base + 1}::timestamptz, $${base + 2}::uuid)` : "";
     if (page.after) params.push(page.after[0], page.after[1]);
     params.push(page.first + 1);
-    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+    const rows: Array<Record<string, unknown>> = await this.db.readReplica((m) =>
       m.query(
         `SELECT e.* FROM events e WHERE e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND ${match} ${after}
          ORDER BY e.time DESC, e.id DESC LIMIT $${params.length}`,
@@ -213,7 +216,7 @@ export class InvestigationService {
       total: async () =>
         Number(
           (
-            await this.db.read((m) =>
+            await this.db.readReplica((m) =>
               m.query(
                 `SELECT count(*) AS n FROM events e WHERE e.tenant_id = $1 AND e.time >= $2 AND e.time < $3 AND ${match}`,
                 params.slice(0, base),
