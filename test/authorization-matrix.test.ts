@@ -27,9 +27,11 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  *   trail (its details can hold configuration);
  * - INGEST: pushing data — INGESTOR service principals, and ADMIN (who may push by hand);
  * - RECEIPT: what became of data pushed through the ingest queue — every reader, and the tenant's INGESTORs
- *   (an ingest receipt tells them no more than the answer of a synchronous ingest would).
+ *   (an ingest receipt tells them no more than the answer of a synchronous ingest would);
+ * - AGENT: what a machine's agent pulls to enforce (`agentPolicy`) — the tenant's INGESTORs (agents push with
+ *   them), and every reader (it is made of the JIT policies, application-control groups and FIM lists they read).
  */
-type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST" | "RECEIPT";
+type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST" | "RECEIPT" | "AGENT";
 
 /** The callers of the matrix: every role alone, and a token naming no role at all. */
 const CALLERS = ["READER", "ANALYST", "RESPONDER", "ADMIN", "INGESTOR", "NONE"] as const;
@@ -42,6 +44,7 @@ const ALLOWED: Record<Access, readonly Caller[]> = {
   ADMIN: ["ADMIN"],
   INGEST: ["INGESTOR", "ADMIN"],
   RECEIPT: ["READER", "ANALYST", "RESPONDER", "ADMIN", "INGESTOR"],
+  AGENT: ["READER", "ANALYST", "RESPONDER", "ADMIN", "INGESTOR"],
 };
 
 /** An id nothing has: calls with it are authorised or refused before they find nothing. */
@@ -88,6 +91,7 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.appControlGroups": { access: "READER", call: `{ appControlGroups { __typename } }` },
   "Query.appControlGroup": { access: "READER", call: `{ appControlGroup(id: "${X}") { __typename } }` },
   "Query.fimWatchLists": { access: "READER", call: `{ fimWatchLists { __typename } }` },
+  "Query.agentPolicy": { access: "AGENT", call: `{ agentPolicy(resourceId: "${X}") { __typename } }` },
   "Query.alerts": { access: "READER", call: `{ alerts { __typename } }` },
   "Query.alert": { access: "READER", call: `{ alert(id: "${X}") { __typename } }` },
   "Query.dataConnectors": { access: "READER", call: `{ dataConnectors { __typename } }` },

@@ -1,4 +1,6 @@
 import type { BaseContext } from "../../common/src";
+import { AgentPolicyService } from "./modules/agentpolicy/agentpolicy.service";
+import type { PostureMachines } from "./modules/agentpolicy/machines";
 import { AppControlService } from "./modules/appcontrol/appcontrol.service";
 import { FimService } from "./modules/fim/fim.service";
 import { HardeningService } from "./modules/hardening/hardening.service";
@@ -23,6 +25,7 @@ export interface ProtectionContext extends BaseContext {
     fim: FimService;
     hardening: HardeningService;
     removals: RemovalsService;
+    agentPolicy: AgentPolicyService;
   };
 }
 
@@ -31,6 +34,7 @@ export function createProtectionContext(
   base: BaseContext,
   telemetry: TelemetryIngest,
   accounts: PostureAccounts,
+  machines: PostureMachines,
 ): ProtectionContext {
   return {
     ...base,
@@ -44,6 +48,7 @@ export function createProtectionContext(
       fim: new FimService(base.db, base.identity),
       hardening: new HardeningService(base.db, base.identity),
       removals: new RemovalsService(base.db, base.identity),
+      agentPolicy: new AgentPolicyService(base.db, base.identity, machines),
     },
   };
 }

@@ -25,6 +25,8 @@ import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcon
 import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
 import { HardeningResolver } from "./modules/hardening/hardening.resolver";
 import { RemovalsResolver } from "./modules/removals/removals.resolver";
+import { AgentPolicyResolver } from "./modules/agentpolicy/agentpolicy.resolver";
+import { PostureMachines } from "./modules/agentpolicy/machines";
 import { startBackgroundWork, startPostureReportRelay } from "./modules/reports/relay";
 
 /** One telemetry ingest per DataSource (process). */
@@ -38,19 +40,20 @@ function telemetryIngestFor(ds: DataSource, config: Config): TelemetryIngest {
   return ingest;
 }
 
-/** One client of posture's accounts per configuration (process): its token cache outlives a request. */
-const postureAccounts = new WeakMap<Config, PostureAccounts>();
-function postureAccountsFor(config: Config): PostureAccounts {
-  let accounts = postureAccounts.get(config);
-  if (!accounts) {
-    accounts = new PostureAccounts({
+/** One client of posture's accounts and one of its machines per configuration (process): their token caches outlive a request. */
+const postureClients = new WeakMap<Config, { accounts: PostureAccounts; machines: PostureMachines }>();
+function postureClientsFor(config: Config): { accounts: PostureAccounts; machines: PostureMachines } {
+  let clients = postureClients.get(config);
+  if (!clients) {
+    const options = {
       // Read at each call: tests start posture on a port chosen at run time.
       postureUrl: () => config.subgraphUrls.posture,
       tokens: new InternalTokens(config.internalTokenSecret),
-    });
-    postureAccounts.set(config, accounts);
+    };
+    clients = { accounts: new PostureAccounts(options), machines: new PostureMachines(options) };
+    postureClients.set(config, clients);
   }
-  return accounts;
+  return clients;
 }
 
 /** The audit trail's `protection` field. */
@@ -80,6 +83,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       ResourceFimResolver,
       HardeningResolver,
       RemovalsResolver,
+      AgentPolicyResolver,
       ...auditTrail.resolvers,
     ],
     orphanedTypes: [CloudAccountRef, ResourceRef, SecurityAlertRef, ...auditTrail.types],
@@ -87,8 +91,10 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
   },
   entities: [Plan],
   migrations: protectionMigrations,
-  createContext: (base, ds, config) =>
-    createProtectionContext(base, telemetryIngestFor(ds, config), postureAccountsFor(config)),
+  createContext: (base, ds, config) => {
+    const { accounts, machines } = postureClientsFor(config);
+    return createProtectionContext(base, telemetryIngestFor(ds, config), accounts, machines);
+  },
   routes: (app, authenticate, ds, log, config) =>
     telemetryRoutes(app, authenticate, log, config, telemetryIngestFor(ds, config)),
   tasks: (ds, log, config) => ({

@@ -32,24 +32,40 @@ export class PostureAccounts {
       subject: identity.subject,
       roles: identity.roles,
     });
-    let body: { data?: { account?: { id: string } | null } | null; errors?: Array<{ message: string }> };
-    let status: number;
-    try {
-      const res = await fetch(this.options.postureUrl(), {
-        method: "POST",
-        headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
-        body: JSON.stringify({ query: ACCOUNT_QUERY, variables: { id: accountId } }),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-      });
-      status = res.status;
-      body = (await res.json()) as typeof body;
-    } catch (err) {
-      throw new PostureUnreachableError(`posture did not answer: ${(err as Error).message}`, { cause: err });
-    }
-    if (body.data && body.data.account !== undefined && !body.errors?.length)
-      return body.data.account !== null;
-    throw new PostureUnreachableError(
-      `posture answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
-    );
+    const data = await askPosture<{ account?: { id: string } | null }>(this.options, token, ACCOUNT_QUERY, {
+      id: accountId,
+    });
+    if (data.account === undefined) throw new PostureUnreachableError("posture answered without an account");
+    return data.account !== null;
   }
+}
+
+/**
+ * Sends one query to posture's graph under `token` and returns its data; PostureUnreachableError when posture
+ * gives no answer, or answers with errors.
+ */
+export async function askPosture<T>(
+  options: PostureAccountsOptions,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<T> {
+  let body: { data?: T | null; errors?: Array<{ message: string }> };
+  let status: number;
+  try {
+    const res = await fetch(options.postureUrl(), {
+      method: "POST",
+      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    status = res.status;
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    throw new PostureUnreachableError(`posture did not answer: ${(err as Error).message}`, { cause: err });
+  }
+  if (body.data && !body.errors?.length) return body.data;
+  throw new PostureUnreachableError(
+    `posture answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
+  );
 }
