@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { demoResources, syntheticResources, type DemoResource } from "../../../../../scripts/lib/demo-estate";
-import { resourceKindOf } from "../../../../common/src/resource-kinds";
+import { ResourceKind, resourceKindOf } from "../../../../common/src/resource-kinds";
 import {
   computeSecureScore,
   controlStateOf,
@@ -412,6 +412,12 @@ describe("the GCP definitions", () => {
   it("are at least 20, each with a case below", () => {
     expect(gcp.length).toBeGreaterThanOrEqual(20);
     expect(gcp.map((d) => d.id).sort()).toEqual(Object.keys(GCP_CASES).sort());
+  });
+
+  it("apply to asset types whose kind the inventory knows, so kind filters and plans see them", () => {
+    const types = [...new Set(gcp.flatMap((d) => d.resourceTypes))];
+    expect(types.filter((t) => resourceKindOf(t) === ResourceKind.OTHER)).toEqual([]);
+    expect(resourceKindOf("cloudkms.googleapis.com/CryptoKey")).toBe(ResourceKind.KEY_VAULT);
   });
 
   it.each(Object.entries(GCP_CASES))(
