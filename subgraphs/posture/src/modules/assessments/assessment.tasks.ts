@@ -44,7 +44,7 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
     /**
      * Queued at every start: the shipped benchmark may have gained definitions (or new versions of some) since a
      * tenant's resources were last evaluated, and incremental evaluation only sees resources that change. Each
-     * tenant is brought up to date in its own transaction, so one that fails is retried without redoing the rest.
+     * tenant is brought up to date in its own transaction, so a retry after a failure skips the tenants done.
      */
     [BUILT_IN_DEFINITIONS_CHANGED]: async () => {
       const current = builtInVersions();
