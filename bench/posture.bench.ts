@@ -192,8 +192,8 @@ runInProcessBench("posture", {}, async (platform, database) => {
     `Written by bench/posture.bench.ts on ${new Date().toISOString()}. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, Postgres ${database.embedded ? "embedded" : "DATABASE_URL"}.`,
     "",
     "Method: a fresh database; " +
-      `${TOTAL.toLocaleString("en")} synthetic resources (60 % Azure, 40 % AWS, the demo estate's types and property shapes) written straight into the table; ` +
-      `${definitions} built-in definitions. **Read** = selecting every resource's evaluated columns in the evaluator's pages of 5,000 (best of 2). ` +
+      `${TOTAL.toLocaleString("en")} synthetic resources (60 % Azure, 40 % AWS, the demo estate's Azure and AWS types and property shapes) written straight into the table; ` +
+      `${definitions} built-in definitions (the GCP ones apply to none of them, as in a tenant without GCP projects). **Read** = selecting every resource's evaluated columns in the evaluator's pages of 5,000 (best of 2). ` +
       "**Full evaluation** = `evaluateTenant` from empty assessment tables in one transaction: read, evaluate every definition whose types match, write assessments, control states and score counters, snapshot (best of 2). " +
       `**Change → score** = one VM's configuration changed with \`upsertResources\` then \`secureScore\` read, both through the gateway (${vms.length} changes).`,
     "",

@@ -13,6 +13,7 @@ import {
 import { EventsStorage1765700000000 } from "../migrations/siem/1765700000000-events-storage";
 import { EventsEntityKeys1765900000000 } from "../migrations/siem/1765900000000-events-entity-keys";
 import { IncidentClassificationReason1766810000000 } from "../migrations/siem/1766810000000-incident-classification-reason";
+import { BuiltInEvaluations1767210000000 } from "../migrations/posture/1767210000000-built-in-evaluations";
 import { EVENT_MATCH } from "../subgraphs/siem/src/modules/investigation/investigation.service";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
@@ -285,6 +286,42 @@ describe("migrations", () => {
         await migration.up(q);
       },
       (q) => q.query(`DELETE FROM incidents WHERE id = $1`, [id]),
+    );
+  });
+
+  it("gives every tenant onboarded before built_in_evaluations an empty record, under the tenant policy", async () => {
+    const as = (q: QueryRunner, tenant: string) =>
+      q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+    await withRunner(
+      "posture",
+      async (q) => {
+        const migration = new BuiltInEvaluations1767210000000();
+        await migration.down(q);
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(
+            `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name, onboarded_at)
+             VALUES (gen_random_uuid(), $1, 'GCP', 'project-' || $1, 'Before', now())`,
+            [tenant],
+          );
+        }
+        await migration.up(q);
+        const record = () => q.query(`SELECT tenant_id, versions FROM built_in_evaluations`);
+        expect(await record()).toEqual([{ tenant_id: "tenant-b", versions: {} }]);
+        await as(q, "tenant-a");
+        expect(await record()).toEqual([{ tenant_id: "tenant-a", versions: {} }]);
+        const [{ forced }] = (await q.query(
+          `SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'cloud_accounts'::regclass`,
+        )) as Array<{ forced: boolean }>;
+        expect(forced).toBe(true);
+      },
+      async (q) => {
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(`DELETE FROM cloud_accounts WHERE name = 'Before'`);
+          await q.query(`DELETE FROM built_in_evaluations`);
+        }
+      },
     );
   });
 

@@ -10,6 +10,7 @@ import { OutboxRebases1766930000000 } from "./1766930000000-outbox-rebases";
 import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { PostureRelayOffsets1767100000000 } from "./1767100000000-relay-offsets";
 import { PostureAuditRead1767200000000 } from "./1767200000000-audit-read";
+import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evaluations";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -25,4 +26,5 @@ export const postureMigrations = [
   OutboxIdentity1767000000000,
   PostureRelayOffsets1767100000000,
   PostureAuditRead1767200000000,
+  BuiltInEvaluations1767210000000,
 ];

@@ -1,5 +1,5 @@
 /*
- * Deterministic demo inventory: two cloud accounts, a few hundred realistic resources whose security
+ * Deterministic demo inventory: three cloud accounts (Azure, AWS, GCP), a few hundred realistic resources whose security
  * configuration is deliberately mixed (so posture policies find something), alerts on some of them, and a
  * cheap generator of synthetic inventory for benchmarks. Nothing here reads the clock or Math.random:
  * a seeded PRNG drives every choice, so every run yields identical data (alert times are relative to the
@@ -8,22 +8,22 @@
 
 /** A cloud account of the demo tenant. */
 export interface DemoAccount {
-  key: "azure" | "aws";
-  provider: "AZURE" | "AWS";
+  key: "azure" | "aws" | "gcp";
+  provider: "AZURE" | "AWS" | "GCP";
   externalId: string;
   name: string;
 }
 
 /** A demo resource: a `ResourceInput` keyed by account key instead of account id. */
 export interface DemoResource {
-  accountKey: "azure" | "aws";
-  /** Full ARM id for Azure resources (tenant-scoped path for Entra users), ARN for AWS. */
+  accountKey: DemoAccount["key"];
+  /** Full ARM id for Azure resources (tenant-scoped path for Entra users), ARN for AWS, full resource name for GCP. */
   externalId: string;
-  /** Provider-native type (ARM type or CloudFormation type). */
+  /** Provider-native type (ARM type, CloudFormation type or GCP asset type). */
   type: string;
   name: string;
   region: string | null;
-  /** Azure resource group; null for AWS and tenant-level Entra objects. */
+  /** Azure resource group; null for AWS, GCP and tenant-level Entra objects. */
   resourceGroup: string | null;
   /** String values only, at most 10 tags. */
   tags: Record<string, string>;
@@ -55,16 +55,20 @@ type DataClassification = "public" | "internal" | "confidential" | "restricted";
 const AZURE_SUBSCRIPTION_ID = "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42";
 const AZURE_TENANT_ID = "b3e1c7d9-2f4a-4c8e-9a61-7d5f0e2b8c13";
 const AWS_ACCOUNT_ID = "491827365014";
+/** The demo GCP project: its id (the account's external id) and number (in default service accounts). */
+const GCP_PROJECT_ID = "contoso-analytics-prod";
+const GCP_PROJECT_NUMBER = "418275093612";
 /** Fixed clock for resource timestamps (creation, last sign-in...): resources never depend on the real clock. */
 const REFERENCE_MS = Date.UTC(2025, 0, 15, 9, 0, 0);
 const DEMO_SEED = 0x2025_0115;
 const SYNTHETIC_MAX = 200_000;
 const OFFICE_CIDR = "203.0.113.0/24";
 
-/** The demo tenant's two cloud accounts. */
+/** The demo tenant's three cloud accounts. */
 export const DEMO_ACCOUNTS: DemoAccount[] = [
   { key: "azure", provider: "AZURE", externalId: AZURE_SUBSCRIPTION_ID, name: "Contoso Production" },
   { key: "aws", provider: "AWS", externalId: AWS_ACCOUNT_ID, name: "Contoso AWS Workloads" },
+  { key: "gcp", provider: "GCP", externalId: GCP_PROJECT_ID, name: "Contoso Analytics (GCP)" },
 ];
 
 const AZ = {
@@ -3811,8 +3815,434 @@ function buildAwsEstate(rng: Rng): DemoResource[] {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The GCP demo estate (resource data as Cloud Asset Inventory reports it: the REST representation of each
+// asset, camelCase; external ids are full resource names, types are asset types; labels are the tags)
+// ---------------------------------------------------------------------------------------------------------
+
+const GCP_DEFAULT_SA = `${GCP_PROJECT_NUMBER}-compute@developer.gserviceaccount.com`;
+const GCP_CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform";
+
+const GCP = {
+  instance: "compute.googleapis.com/Instance",
+  firewall: "compute.googleapis.com/Firewall",
+  network: "compute.googleapis.com/Network",
+  subnet: "compute.googleapis.com/Subnetwork",
+  bucket: "storage.googleapis.com/Bucket",
+  sql: "sqladmin.googleapis.com/Instance",
+  gke: "container.googleapis.com/Cluster",
+  keyRing: "cloudkms.googleapis.com/KeyRing",
+  cryptoKey: "cloudkms.googleapis.com/CryptoKey",
+  dnsZone: "dns.googleapis.com/ManagedZone",
+} as const;
+
+/** GCP labels: lower-case keys and values, no `@`, so the owner is the team's name. */
+function gcpLabels(environment: string, owner: string): Tags {
+  return { environment, application: "data", owner, "cost-center": "cc-3105" };
+}
+
+function gcpResource(
+  type: string,
+  path: string,
+  name: string,
+  region: string | null,
+  tags: Tags,
+  properties: Json,
+): DemoResource {
+  const service = type.slice(0, type.indexOf("/"));
+  return {
+    accountKey: "gcp",
+    externalId: `//${service}/projects/${GCP_PROJECT_ID}/${path}`,
+    type,
+    name,
+    region,
+    resourceGroup: null,
+    tags,
+    properties: { name, ...properties },
+  };
+}
+
+/** The `selfLink` of a Compute Engine resource, as instances and firewalls reference networks. */
+function computeLink(path: string): string {
+  return `https://www.googleapis.com/compute/v1/projects/${GCP_PROJECT_ID}/${path}`;
+}
+
+interface GcpVmSpec {
+  name: string;
+  zone: string;
+  subnet: string;
+  ip: string;
+  /** External NAT address, or null for an internal-only instance. */
+  natIp: string | null;
+  serviceAccount: string;
+  scopes: string[];
+  metadata: Record<string, string>;
+  canIpForward: boolean;
+  shielded: boolean;
+  owner: string;
+}
+
+function gcpVm(s: GcpVmSpec): DemoResource {
+  const region = s.zone.slice(0, s.zone.lastIndexOf("-"));
+  return gcpResource(
+    GCP.instance,
+    `zones/${s.zone}/instances/${s.name}`,
+    s.name,
+    s.zone,
+    gcpLabels("production", s.owner),
+    {
+      machineType: computeLink(`zones/${s.zone}/machineTypes/e2-standard-4`),
+      status: "RUNNING",
+      zone: computeLink(`zones/${s.zone}`),
+      canIpForward: s.canIpForward,
+      networkInterfaces: [
+        {
+          name: "nic0",
+          network: computeLink("global/networks/analytics-vpc"),
+          subnetwork: computeLink(`regions/${region}/subnetworks/${s.subnet}`),
+          networkIP: s.ip,
+          accessConfigs: s.natIp ? [{ type: "ONE_TO_ONE_NAT", name: "External NAT", natIP: s.natIp }] : [],
+        },
+      ],
+      serviceAccounts: [{ email: s.serviceAccount, scopes: s.scopes }],
+      metadata: { items: Object.entries(s.metadata).map(([key, value]) => ({ key, value })) },
+      shieldedInstanceConfig: {
+        enableSecureBoot: s.shielded,
+        enableVtpm: true,
+        enableIntegrityMonitoring: true,
+      },
+      creationTimestamp: daysAgo(s.shielded ? 210 : 640),
+    },
+  );
+}
+
+interface GcpFirewallSpec {
+  name: string;
+  network: string;
+  sourceRanges: string[];
+  allowed: Json[];
+  logging: boolean;
+}
+
+function gcpFirewall(s: GcpFirewallSpec): DemoResource {
+  return gcpResource(
+    GCP.firewall,
+    `global/firewalls/${s.name}`,
+    s.name,
+    "global",
+    {},
+    {
+      network: computeLink(`global/networks/${s.network}`),
+      direction: "INGRESS",
+      priority: 1000,
+      sourceRanges: s.sourceRanges,
+      allowed: s.allowed,
+      disabled: false,
+      logConfig: s.logging ? { enable: true, metadata: "EXCLUDE_ALL_METADATA" } : { enable: false },
+    },
+  );
+}
+
 /**
- * The demo estate: 279 resources (165 Azure, 114 AWS) with consistent network wiring (VM -> NIC ->
+ * The GCP project `contoso-analytics-prod`: a data platform that grew from a quick start in the default network
+ * (an ETL VM on the default service account with an external IP, SSH open to the internet, a public export
+ * bucket, a Cloud SQL instance without SSL open to 0.0.0.0/0, a GKE cluster with a public control plane, a
+ * zone without DNSSEC) next to a newer, hardened part (API VM, raw-data bucket, billing database, keys).
+ */
+function buildGcpEstate(): DemoResource[] {
+  const region = "europe-west1";
+  const dataTeam = "data-engineering";
+  return [
+    gcpResource(
+      GCP.network,
+      "global/networks/default",
+      "default",
+      "global",
+      {},
+      {
+        autoCreateSubnetworks: true,
+        routingConfig: { routingMode: "REGIONAL" },
+      },
+    ),
+    gcpResource(
+      GCP.network,
+      "global/networks/analytics-vpc",
+      "analytics-vpc",
+      "global",
+      {},
+      {
+        autoCreateSubnetworks: false,
+        routingConfig: { routingMode: "GLOBAL" },
+      },
+    ),
+    gcpResource(
+      GCP.subnet,
+      `regions/${region}/subnetworks/default`,
+      "default",
+      region,
+      {},
+      {
+        network: computeLink("global/networks/default"),
+        ipCidrRange: "10.132.0.0/20",
+        purpose: "PRIVATE",
+        privateIpGoogleAccess: false,
+      },
+    ),
+    gcpResource(
+      GCP.subnet,
+      `regions/${region}/subnetworks/analytics-euw1`,
+      "analytics-euw1",
+      region,
+      {},
+      {
+        network: computeLink("global/networks/analytics-vpc"),
+        ipCidrRange: "10.40.0.0/20",
+        purpose: "PRIVATE",
+        privateIpGoogleAccess: true,
+        enableFlowLogs: true,
+        logConfig: { enable: true, aggregationInterval: "INTERVAL_5_SEC", flowSampling: 0.5 },
+      },
+    ),
+    gcpFirewall({
+      name: "default-allow-ssh",
+      network: "default",
+      sourceRanges: ["0.0.0.0/0"],
+      allowed: [{ IPProtocol: "tcp", ports: ["22"] }],
+      logging: false,
+    }),
+    gcpFirewall({
+      name: "analytics-allow-iap-rdp",
+      network: "analytics-vpc",
+      sourceRanges: ["35.235.240.0/20"],
+      allowed: [{ IPProtocol: "tcp", ports: ["3389"] }],
+      logging: true,
+    }),
+    gcpFirewall({
+      name: "analytics-allow-internal",
+      network: "analytics-vpc",
+      sourceRanges: ["10.40.0.0/20"],
+      allowed: [{ IPProtocol: "all" }],
+      logging: true,
+    }),
+    gcpVm({
+      name: "analytics-etl-01",
+      zone: `${region}-b`,
+      subnet: "default",
+      ip: "10.132.0.7",
+      natIp: "192.0.2.44",
+      serviceAccount: GCP_DEFAULT_SA,
+      scopes: [GCP_CLOUD_PLATFORM],
+      metadata: { "startup-script": "#! /bin/bash\n/opt/etl/bin/run-nightly.sh" },
+      canIpForward: false,
+      shielded: false,
+      owner: dataTeam,
+    }),
+    gcpVm({
+      name: "analytics-api-01",
+      zone: `${region}-c`,
+      subnet: "analytics-euw1",
+      ip: "10.40.0.12",
+      natIp: null,
+      serviceAccount: `analytics-api@${GCP_PROJECT_ID}.iam.gserviceaccount.com`,
+      scopes: [GCP_CLOUD_PLATFORM],
+      metadata: { "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE" },
+      canIpForward: false,
+      shielded: true,
+      owner: dataTeam,
+    }),
+    gcpVm({
+      name: "analytics-nat-01",
+      zone: `${region}-d`,
+      subnet: "analytics-euw1",
+      ip: "10.40.0.2",
+      natIp: "192.0.2.45",
+      serviceAccount: `network-appliance@${GCP_PROJECT_ID}.iam.gserviceaccount.com`,
+      scopes: ["https://www.googleapis.com/auth/logging.write"],
+      metadata: { "enable-oslogin": "TRUE", "serial-port-enable": "true" },
+      canIpForward: true,
+      shielded: true,
+      owner: "cloud-platform",
+    }),
+    gcpResource(
+      GCP.bucket,
+      "buckets/contoso-analytics-exports",
+      "contoso-analytics-exports",
+      "EU",
+      gcpLabels("production", dataTeam),
+      {
+        location: "EU",
+        storageClass: "STANDARD",
+        iamConfiguration: {
+          uniformBucketLevelAccess: { enabled: false },
+          publicAccessPrevention: "inherited",
+        },
+        versioning: { enabled: false },
+      },
+    ),
+    gcpResource(
+      GCP.bucket,
+      "buckets/contoso-analytics-raw",
+      "contoso-analytics-raw",
+      "EU",
+      gcpLabels("production", dataTeam),
+      {
+        location: "EU",
+        storageClass: "STANDARD",
+        iamConfiguration: {
+          uniformBucketLevelAccess: { enabled: true },
+          publicAccessPrevention: "enforced",
+        },
+        versioning: { enabled: true },
+        encryption: {
+          defaultKmsKeyName: `projects/${GCP_PROJECT_ID}/locations/europe/keyRings/analytics-keys/cryptoKeys/analytics-raw`,
+        },
+      },
+    ),
+    gcpResource(
+      GCP.sql,
+      "instances/analytics-pg-01",
+      "analytics-pg-01",
+      region,
+      gcpLabels("production", dataTeam),
+      {
+        databaseVersion: "POSTGRES_15",
+        instanceType: "CLOUD_SQL_INSTANCE",
+        state: "RUNNABLE",
+        ipAddresses: [{ type: "PRIMARY", ipAddress: "192.0.2.61" }],
+        settings: {
+          tier: "db-custom-4-16384",
+          ipConfiguration: {
+            ipv4Enabled: true,
+            requireSsl: false,
+            sslMode: "ALLOW_UNENCRYPTED_AND_ENCRYPTED",
+            authorizedNetworks: [{ name: "anywhere", value: "0.0.0.0/0", kind: "sql#aclEntry" }],
+          },
+          backupConfiguration: { enabled: true, startTime: "02:00", pointInTimeRecoveryEnabled: false },
+          databaseFlags: [{ name: "max_connections", value: "400" }],
+        },
+      },
+    ),
+    gcpResource(
+      GCP.sql,
+      "instances/billing-pg-01",
+      "billing-pg-01",
+      region,
+      gcpLabels("production", "payments-eng"),
+      {
+        databaseVersion: "POSTGRES_16",
+        instanceType: "CLOUD_SQL_INSTANCE",
+        state: "RUNNABLE",
+        ipAddresses: [{ type: "PRIVATE", ipAddress: "10.60.0.3" }],
+        settings: {
+          tier: "db-custom-2-8192",
+          ipConfiguration: {
+            ipv4Enabled: false,
+            requireSsl: true,
+            sslMode: "ENCRYPTED_ONLY",
+            privateNetwork: `projects/${GCP_PROJECT_ID}/global/networks/analytics-vpc`,
+            authorizedNetworks: [],
+          },
+          backupConfiguration: { enabled: true, startTime: "01:00", pointInTimeRecoveryEnabled: true },
+          databaseFlags: [
+            { name: "log_connections", value: "on" },
+            { name: "log_disconnections", value: "on" },
+          ],
+        },
+      },
+    ),
+    gcpResource(
+      GCP.gke,
+      `locations/${region}/clusters/analytics-gke-01`,
+      "analytics-gke-01",
+      region,
+      gcpLabels("production", dataTeam),
+      {
+        currentMasterVersion: "1.29.8-gke.1031000",
+        endpoint: "192.0.2.90",
+        network: "analytics-vpc",
+        subnetwork: "analytics-euw1",
+        privateClusterConfig: { enablePrivateNodes: false, enablePrivateEndpoint: false },
+        masterAuthorizedNetworksConfig: { enabled: false },
+        networkPolicy: { provider: "PROVIDER_UNSPECIFIED", enabled: false },
+        networkConfig: { datapathProvider: "LEGACY_DATAPATH" },
+        legacyAbac: { enabled: false },
+        shieldedNodes: { enabled: true },
+        releaseChannel: { channel: "REGULAR" },
+        workloadIdentityConfig: { workloadPool: `${GCP_PROJECT_ID}.svc.id.goog` },
+      },
+    ),
+    gcpResource(
+      GCP.keyRing,
+      "locations/europe/keyRings/analytics-keys",
+      "analytics-keys",
+      "europe",
+      {},
+      {
+        createTime: daysAgo(700),
+      },
+    ),
+    gcpResource(
+      GCP.cryptoKey,
+      "locations/europe/keyRings/analytics-keys/cryptoKeys/analytics-raw",
+      "analytics-raw",
+      "europe",
+      gcpLabels("production", dataTeam),
+      {
+        purpose: "ENCRYPT_DECRYPT",
+        rotationPeriod: "7776000s",
+        primary: { state: "ENABLED", algorithm: "GOOGLE_SYMMETRIC_ENCRYPTION" },
+        createTime: daysAgo(700),
+      },
+    ),
+    gcpResource(
+      GCP.cryptoKey,
+      "locations/europe/keyRings/analytics-keys/cryptoKeys/analytics-exports",
+      "analytics-exports",
+      "europe",
+      gcpLabels("production", dataTeam),
+      {
+        purpose: "ENCRYPT_DECRYPT",
+        rotationPeriod: "31536000s",
+        primary: { state: "ENABLED", algorithm: "GOOGLE_SYMMETRIC_ENCRYPTION" },
+        createTime: daysAgo(420),
+      },
+    ),
+    gcpResource(
+      GCP.dnsZone,
+      "managedZones/analytics-contoso",
+      "analytics-contoso",
+      "global",
+      {},
+      {
+        dnsName: "analytics.contoso.example.",
+        visibility: "public",
+        dnssecConfig: { state: "off" },
+      },
+    ),
+    gcpResource(
+      GCP.dnsZone,
+      "managedZones/contoso-data",
+      "contoso-data",
+      "global",
+      {},
+      {
+        dnsName: "data.contoso.example.",
+        visibility: "public",
+        dnssecConfig: {
+          state: "on",
+          nonExistence: "nsec3",
+          defaultKeySpecs: [
+            { keyType: "keySigning", algorithm: "rsasha256", keyLength: 2048 },
+            { keyType: "zoneSigning", algorithm: "rsasha256", keyLength: 1024 },
+          ],
+        },
+      },
+    ),
+  ];
+}
+
+/**
+ * The demo estate: 299 resources (165 Azure, 114 AWS, 20 GCP) with consistent network wiring (VM -> NIC ->
  * subnet/NSG/public IP; EC2 -> subnet/VPC/security groups) and a deliberate mix of hardened and
  * misconfigured settings. Identical on every call; a fresh copy each time.
  */
@@ -3821,7 +4251,7 @@ export function demoResources(): DemoResource[] {
   const network = buildAzureNetworkAndCompute(rng);
   const { resources: identities, principal } = buildAzureIdentitiesAndUsers(rng);
   const services = buildAzureServices(rng, principal);
-  return [...network, ...identities, ...services, ...buildAwsEstate(rng)];
+  return [...network, ...identities, ...services, ...buildAwsEstate(rng), ...buildGcpEstate()];
 }
 
 // ---------------------------------------------------------------------------------------------------------

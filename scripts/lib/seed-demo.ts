@@ -23,8 +23,8 @@ async function call<T>(
 
 /**
  * Seeds the demo tenant through the public API (so the demo exercises what integrators use),
- * unless it already has accounts: two accounts, a realistic estate, plans and some alerts
- * grouped into an incident.
+ * unless it already has accounts: three accounts (Azure, AWS, GCP), a realistic estate, plans and
+ * some alerts grouped into an incident.
  */
 export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: Logger): Promise<void> {
   const token = await signDevToken(config.jwt.secret!, {

@@ -57,6 +57,7 @@ const TYPES: Record<Exclude<ResourceKind, ResourceKind.OTHER>, string[]> = {
     "aws::kms::key",
     "aws::secretsmanager::secret",
     "cloudkms.googleapis.com/keyring",
+    "cloudkms.googleapis.com/cryptokey",
   ],
   [ResourceKind.APP_SERVICE]: [
     "microsoft.web/sites",

@@ -2,7 +2,11 @@ import { auditTrailSchema, type SubgraphModule } from "../../common/src";
 import { postureMigrations } from "../../../migrations/posture";
 import { createPostureContext, type PostureContext } from "./context";
 import { AssessmentResolver, ResourceAssessmentsResolver } from "./modules/assessments/assessments.resolver";
-import { postureTasks, POSTURE_CRONTAB } from "./modules/assessments/assessment.tasks";
+import {
+  postureTasks,
+  POSTURE_CRONTAB,
+  queueBuiltInEvaluation,
+} from "./modules/assessments/assessment.tasks";
 import { builtInDefinitions } from "./modules/assessments/definition-registry";
 import { AccountComplianceResolver, ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { CloudAccount } from "./modules/inventory/cloud-account.entity";
@@ -59,5 +63,8 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
   tasks: (ds, log) => postureTasks(ds, log),
   prepare: () => void builtInDefinitions(),
   crontab: POSTURE_CRONTAB,
-  start: (_ds, log, config) => startRemovalRelay(config, log),
+  start: async (ds, log, config) => {
+    await queueBuiltInEvaluation(ds);
+    return startRemovalRelay(config, log);
+  },
 };

@@ -1,11 +1,25 @@
 import type { TaskList } from "graphile-worker";
 import type { DataSource } from "typeorm";
-import { inSystemScope, inTenant, type Logger } from "../../../../common/src";
+import { addJob, inSystemScope, inTenant, type Logger } from "../../../../common/src";
 import { evaluateTenant, refreshTodaySnapshots } from "./assessment.runner";
 import { reapplyExternal } from "./assessments.service";
+import { builtInVersions } from "./definition-registry";
 
 /** Recurring posture jobs: a daily snapshot of every tenant's score (so quiet days are recorded too). */
 export const POSTURE_CRONTAB = "5 0 * * * score_snapshot_daily";
+
+/** The task that evaluates built-in definitions added or changed since a tenant's last evaluation. */
+export const BUILT_IN_DEFINITIONS_CHANGED = "built_in_definitions_changed";
+
+/**
+ * Queues the check of the shipped benchmark against every tenant's last evaluation (at start; one pending job
+ * however many replicas start, by its key).
+ */
+export function queueBuiltInEvaluation(ds: DataSource): Promise<void> {
+  return inSystemScope(ds, (m) =>
+    addJob(m, "posture", BUILT_IN_DEFINITIONS_CHANGED, {}, { jobKey: "built-in-definitions" }),
+  );
+}
 
 /** Durable posture jobs. */
 export function postureTasks(ds: DataSource, log: Logger): TaskList {
@@ -26,6 +40,34 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
         else await evaluateTenant(m, tenantId, { definitionIds: [definitionId] });
       });
       log.info({ tenantId, definitionId }, "exemption expired; assessments restored");
+    },
+    /**
+     * Queued at every start: the shipped benchmark may have gained definitions (or new versions of some) since a
+     * tenant's resources were last evaluated, and incremental evaluation only sees resources that change. Each
+     * tenant is brought up to date in its own transaction, so a retry after a failure skips the tenants done.
+     */
+    [BUILT_IN_DEFINITIONS_CHANGED]: async () => {
+      const current = builtInVersions();
+      const tenants: Array<{ tenant_id: string; versions: Record<string, string> }> = await inSystemScope(
+        ds,
+        (m) => m.query(`SELECT tenant_id, versions FROM built_in_evaluations ORDER BY tenant_id`),
+      );
+      for (const { tenant_id: tenantId, versions } of tenants) {
+        const changed = Object.keys(current).filter((id) => versions[id] !== current[id]);
+        if (changed.length === 0) continue;
+        const outcome = await inTenant(ds, tenantId, async (m) => {
+          const result = await evaluateTenant(m, tenantId, { definitionIds: changed });
+          await m.query(
+            `UPDATE built_in_evaluations SET versions = $2::jsonb, evaluated_at = now() WHERE tenant_id = $1`,
+            [tenantId, JSON.stringify(current)],
+          );
+          return result;
+        });
+        log.info(
+          { tenantId, definitions: changed.length, changedAssessments: outcome.changedAssessments },
+          "built-in definitions evaluated after a benchmark change",
+        );
+      }
     },
     score_snapshot_daily: async () => {
       const tenants: Array<{ tenant_id: string }> = await inSystemScope(ds, (m) =>

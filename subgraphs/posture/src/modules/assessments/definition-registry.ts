@@ -48,6 +48,14 @@ export function builtInDefinitions(): CompiledDefinition[] {
   return builtIns;
 }
 
+/**
+ * The version of every shipped definition (id → version), as `built_in_evaluations` records what a tenant's
+ * assessments reflect.
+ */
+export function builtInVersions(): Record<string, string> {
+  return Object.fromEntries(builtInDefinitions().map((d) => [d.spec.id, String(d.spec.version)]));
+}
+
 /** The definitions a tenant evaluates: the built-ins and its custom ones (one statement). */
 export async function tenantDefinitions(m: EntityManager, tenantId: string): Promise<CompiledDefinition[]> {
   const rows: Array<{ id: string; version: number; spec: DefinitionSpec }> = await m.query(

@@ -32,6 +32,7 @@ import {
   validateResourceInputs,
 } from "./inventory.validation";
 import { evaluateResourceIds, forgetResources } from "../assessments/assessment.runner";
+import { builtInVersions } from "../assessments/definition-registry";
 import { Resource } from "./resource.entity";
 
 const ORDER_COLUMNS: Record<
@@ -106,6 +107,11 @@ export class InventoryService {
           key: a.id,
           payload: { id: a.id, provider: a.provider, externalId: a.externalId, name: a.name },
         })),
+      );
+      // A new tenant's resources are evaluated as they arrive, with the built-ins shipped now.
+      await m.query(
+        `INSERT INTO built_in_evaluations (tenant_id, versions) VALUES ($1, $2::jsonb) ON CONFLICT (tenant_id) DO NOTHING`,
+        [this.identity.tenantId, JSON.stringify(builtInVersions())],
       );
       await writeAudit(m, this.identity, [
         {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { demoResources, syntheticResources, type DemoResource } from "../../../../../scripts/lib/demo-estate";
-import { resourceKindOf } from "../../../../common/src/resource-kinds";
+import { ResourceKind, resourceKindOf } from "../../../../common/src/resource-kinds";
 import {
   computeSecureScore,
   controlStateOf,
@@ -36,6 +36,8 @@ const PRODUCT_CONTROLS: Record<string, number> = {
   "Enable auditing and logging": 1,
   "Implement security best practices": 0,
 };
+
+type Json = Record<string, unknown>;
 
 interface Compiled {
   definition: BenchmarkDefinition;
@@ -126,7 +128,7 @@ describe("built-in benchmark v1", () => {
     for (const control of benchmark.controls) expect(control.id).toMatch(/^[a-z]+(-[a-z]+)*$/);
   });
 
-  it("has at least 60 definitions with unique ids over at least 10 resource types of both providers", () => {
+  it("has at least 60 definitions with unique ids over at least 10 resource types of all three providers", () => {
     const ids = benchmark.definitions.map((d) => d.id);
     expect(ids.length).toBeGreaterThanOrEqual(60);
     expect(new Set(ids).size).toBe(ids.length);
@@ -134,6 +136,7 @@ describe("built-in benchmark v1", () => {
     expect(types.size).toBeGreaterThanOrEqual(10);
     expect([...types].some((t) => t.startsWith("Microsoft."))).toBe(true);
     expect([...types].some((t) => t.startsWith("AWS::"))).toBe(true);
+    expect([...types].some((t) => t.includes(".googleapis.com/"))).toBe(true);
   });
 
   it("has valid, compilable conditions, applicability conditions and property paths", () => {
@@ -177,6 +180,329 @@ describe("built-in benchmark v1", () => {
     }
     // Controls no definition assesses are reported SKIPPED, so they belong in the data.
     expect(benchmarkControls.some((c) => c.definitions.length === 0)).toBe(true);
+  });
+});
+
+/** A healthy and an unhealthy configuration (Cloud Asset Inventory `resource.data`) per GCP definition. */
+const GCP_CASES: Record<string, { type: string; name?: string; healthy: Json; unhealthy: Json }> = (() => {
+  const DEFAULT_SA = "418275093612-compute@developer.gserviceaccount.com";
+  const FULL = "https://www.googleapis.com/auth/cloud-platform";
+  const instance = "compute.googleapis.com/Instance";
+  const firewall = "compute.googleapis.com/Firewall";
+  const sql = "sqladmin.googleapis.com/Instance";
+  const gke = "container.googleapis.com/Cluster";
+  const bucket = "storage.googleapis.com/Bucket";
+  const zone = "dns.googleapis.com/ManagedZone";
+  const metadata = (items: Record<string, string>) => ({
+    metadata: { items: Object.entries(items).map(([key, value]) => ({ key, value })) },
+  });
+  const rule = (sourceRanges: string[], allowed: Json[], extra: Json = {}) => ({
+    direction: "INGRESS",
+    sourceRanges,
+    allowed,
+    ...extra,
+  });
+  const ipConfiguration = (ip: Json) => ({ settings: { ipConfiguration: ip } });
+  return {
+    "gcp-vm-default-service-account": {
+      type: instance,
+      healthy: { serviceAccounts: [{ email: "etl@p.iam.gserviceaccount.com", scopes: [FULL] }] },
+      unhealthy: {
+        serviceAccounts: [{ email: DEFAULT_SA, scopes: ["https://www.googleapis.com/auth/logging.write"] }],
+      },
+    },
+    "gcp-vm-default-service-account-full-access": {
+      type: instance,
+      healthy: {
+        serviceAccounts: [
+          { email: DEFAULT_SA, scopes: ["https://www.googleapis.com/auth/devstorage.read_only"] },
+        ],
+      },
+      unhealthy: {
+        serviceAccounts: [
+          { email: DEFAULT_SA, scopes: ["https://www.googleapis.com/auth/logging.write", FULL] },
+        ],
+      },
+    },
+    "gcp-vm-block-project-ssh-keys": {
+      type: instance,
+      healthy: metadata({ "block-project-ssh-keys": "TRUE" }),
+      unhealthy: metadata({ "block-project-ssh-keys": "false", "enable-oslogin": "TRUE" }),
+    },
+    "gcp-vm-os-login": {
+      type: instance,
+      healthy: metadata({ "enable-oslogin": "true" }),
+      unhealthy: metadata({ "enable-oslogin": "FALSE" }),
+    },
+    "gcp-vm-serial-port-disabled": {
+      type: instance,
+      healthy: metadata({ "serial-port-enable": "FALSE" }),
+      unhealthy: metadata({ "serial-port-enable": "TRUE" }),
+    },
+    "gcp-vm-ip-forwarding": {
+      type: instance,
+      healthy: { canIpForward: false },
+      unhealthy: { canIpForward: true },
+    },
+    "gcp-vm-shielded-vm": {
+      type: instance,
+      healthy: {
+        shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
+      },
+      unhealthy: {
+        shieldedInstanceConfig: {
+          enableSecureBoot: false,
+          enableVtpm: true,
+          enableIntegrityMonitoring: true,
+        },
+      },
+    },
+    "gcp-vm-public-ip": {
+      type: instance,
+      healthy: { networkInterfaces: [{ networkIP: "10.0.0.2", accessConfigs: [] }] },
+      unhealthy: {
+        networkInterfaces: [
+          { networkIP: "10.0.0.3" },
+          { networkIP: "10.1.0.3", accessConfigs: [{ type: "ONE_TO_ONE_NAT", natIP: "192.0.2.10" }] },
+        ],
+      },
+    },
+    "gcp-firewall-ssh-internet": {
+      type: firewall,
+      healthy: rule(["0.0.0.0/0"], [{ IPProtocol: "tcp", ports: ["443", "8443"] }]),
+      unhealthy: rule(["10.0.0.0/8", "0.0.0.0/0"], [{ IPProtocol: "tcp", ports: ["80", "22"] }]),
+    },
+    "gcp-firewall-rdp-internet": {
+      type: firewall,
+      healthy: rule(["35.235.240.0/20"], [{ IPProtocol: "tcp", ports: ["3389"] }]),
+      unhealthy: rule(["::/0"], [{ IPProtocol: "tcp" }]),
+    },
+    "gcp-firewall-all-ports-internet": {
+      type: firewall,
+      healthy: rule(["10.0.0.0/8"], [{ IPProtocol: "all" }]),
+      unhealthy: rule(["0.0.0.0/0"], [{ IPProtocol: "all" }]),
+    },
+    "gcp-firewall-logging": {
+      type: firewall,
+      healthy: { logConfig: { enable: true } },
+      unhealthy: { logConfig: { enable: false } },
+    },
+    "gcp-network-default": {
+      type: "compute.googleapis.com/Network",
+      name: "default",
+      healthy: { name: "analytics-vpc" },
+      unhealthy: { name: "default" },
+    },
+    "gcp-subnet-flow-logs": {
+      type: "compute.googleapis.com/Subnetwork",
+      healthy: { purpose: "PRIVATE", logConfig: { enable: true } },
+      unhealthy: { purpose: "PRIVATE", logConfig: { enable: false } },
+    },
+    "gcp-dns-dnssec": {
+      type: zone,
+      healthy: { visibility: "public", dnssecConfig: { state: "on" } },
+      unhealthy: { visibility: "public", dnssecConfig: { state: "transfer" } },
+    },
+    "gcp-dns-dnssec-rsasha1": {
+      type: zone,
+      healthy: {
+        dnssecConfig: { state: "on", defaultKeySpecs: [{ keyType: "keySigning", algorithm: "rsasha256" }] },
+      },
+      unhealthy: {
+        dnssecConfig: { state: "on", defaultKeySpecs: [{ keyType: "zoneSigning", algorithm: "rsasha1" }] },
+      },
+    },
+    "gcp-bucket-public-access-prevention": {
+      type: bucket,
+      healthy: { iamConfiguration: { publicAccessPrevention: "enforced" } },
+      unhealthy: { iamConfiguration: { publicAccessPrevention: "inherited" } },
+    },
+    "gcp-bucket-uniform-access": {
+      type: bucket,
+      healthy: { iamConfiguration: { uniformBucketLevelAccess: { enabled: true } } },
+      unhealthy: { iamConfiguration: { uniformBucketLevelAccess: { enabled: false } } },
+    },
+    "gcp-sql-require-ssl": {
+      type: sql,
+      healthy: ipConfiguration({ requireSsl: false, sslMode: "ENCRYPTED_ONLY" }),
+      unhealthy: ipConfiguration({ requireSsl: false }),
+    },
+    "gcp-sql-authorized-networks-internet": {
+      type: sql,
+      healthy: ipConfiguration({ authorizedNetworks: [{ value: "203.0.113.0/24" }] }),
+      unhealthy: ipConfiguration({
+        authorizedNetworks: [{ value: "203.0.113.0/24" }, { value: "0.0.0.0/0" }],
+      }),
+    },
+    "gcp-sql-public-ip": {
+      type: sql,
+      healthy: ipConfiguration({ ipv4Enabled: false, privateNetwork: "projects/p/global/networks/vpc" }),
+      unhealthy: ipConfiguration({ ipv4Enabled: true }),
+    },
+    "gcp-sql-automated-backups": {
+      type: sql,
+      healthy: { instanceType: "CLOUD_SQL_INSTANCE", settings: { backupConfiguration: { enabled: true } } },
+      unhealthy: {
+        instanceType: "CLOUD_SQL_INSTANCE",
+        settings: { backupConfiguration: { enabled: false } },
+      },
+    },
+    "gcp-sql-postgres-log-connections": {
+      type: sql,
+      healthy: {
+        databaseVersion: "POSTGRES_16",
+        settings: { databaseFlags: [{ name: "log_connections", value: "on" }] },
+      },
+      unhealthy: {
+        databaseVersion: "POSTGRES_16",
+        settings: { databaseFlags: [{ name: "log_connections", value: "off" }] },
+      },
+    },
+    "gcp-gke-private-nodes": {
+      type: gke,
+      healthy: { privateClusterConfig: { enablePrivateNodes: true } },
+      unhealthy: { privateClusterConfig: { enablePrivateNodes: false } },
+    },
+    "gcp-gke-master-authorized-networks": {
+      type: gke,
+      healthy: {
+        masterAuthorizedNetworksConfig: { enabled: true, cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }] },
+      },
+      unhealthy: {},
+    },
+    "gcp-gke-network-policy": {
+      type: gke,
+      healthy: {
+        networkPolicy: { enabled: false },
+        networkConfig: { datapathProvider: "ADVANCED_DATAPATH" },
+      },
+      unhealthy: {
+        networkPolicy: { enabled: false },
+        networkConfig: { datapathProvider: "LEGACY_DATAPATH" },
+      },
+    },
+    "gcp-gke-legacy-abac": {
+      type: gke,
+      healthy: { legacyAbac: {} },
+      unhealthy: { legacyAbac: { enabled: true } },
+    },
+    "gcp-gke-shielded-nodes": {
+      type: gke,
+      healthy: { shieldedNodes: { enabled: true } },
+      unhealthy: { shieldedNodes: { enabled: false } },
+    },
+    "gcp-gke-release-channel": {
+      type: gke,
+      healthy: { releaseChannel: { channel: "STABLE" } },
+      unhealthy: { releaseChannel: { channel: "UNSPECIFIED" } },
+    },
+    "gcp-kms-key-rotation": {
+      type: "cloudkms.googleapis.com/CryptoKey",
+      healthy: { purpose: "ENCRYPT_DECRYPT", rotationPeriod: "7776000s" },
+      unhealthy: { purpose: "ENCRYPT_DECRYPT", rotationPeriod: "7776001s" },
+    },
+  };
+})();
+
+describe("the GCP definitions", () => {
+  const gcp = loadBenchmark().definitions.filter((d) =>
+    d.resourceTypes.some((t) => t.includes(".googleapis.com/")),
+  );
+
+  it("are at least 20, each with a case below", () => {
+    expect(gcp.length).toBeGreaterThanOrEqual(20);
+    expect(gcp.map((d) => d.id).sort()).toEqual(Object.keys(GCP_CASES).sort());
+  });
+
+  it("apply to asset types whose kind the inventory knows, so kind filters and plans see them", () => {
+    const types = [...new Set(gcp.flatMap((d) => d.resourceTypes))];
+    expect(types.filter((t) => resourceKindOf(t) === ResourceKind.OTHER)).toEqual([]);
+    expect(resourceKindOf("cloudkms.googleapis.com/CryptoKey")).toBe(ResourceKind.KEY_VAULT);
+  });
+
+  it.each(Object.entries(GCP_CASES))(
+    "%s: healthy and unhealthy configurations",
+    (id, { type, name, healthy, unhealthy }) => {
+      const definition = gcp.find((d) => d.id === id)!;
+      expect(definition.resourceTypes).toContain(type);
+      const applicability = definition.applicability ? compileCondition(definition.applicability) : undefined;
+      const condition = compileCondition(definition.condition);
+      const view = (properties: Json): PolicyResource => ({
+        id: `//example.googleapis.com/projects/p/${id}`,
+        type,
+        kind: resourceKindOf(type),
+        name: (properties.name as string | undefined) ?? name ?? "r",
+        location: "europe-west1",
+        resourceGroup: null,
+        tags: {},
+        properties,
+      });
+      for (const [properties, unhealthyExpected] of [
+        [healthy, false],
+        [unhealthy, true],
+      ] as const) {
+        expect([id, applicability?.test(view(properties)) ?? true]).toEqual([id, true]);
+        expect([id, unhealthyExpected, condition.test(view(properties))]).toEqual([
+          id,
+          unhealthyExpected,
+          unhealthyExpected,
+        ]);
+      }
+    },
+  );
+
+  it("leave out what CIS leaves out: GKE nodes, private zones, egress and replica rules, other key purposes", () => {
+    const applies = (id: string, properties: Json) => {
+      const d = gcp.find((x) => x.id === id)!;
+      return d.applicability
+        ? compileCondition(d.applicability).test({
+            id: "x",
+            type: d.resourceTypes[0],
+            kind: resourceKindOf(d.resourceTypes[0]),
+            name: "x",
+            location: null,
+            resourceGroup: null,
+            tags: {},
+            properties,
+          })
+        : true;
+    };
+    expect(applies("gcp-vm-default-service-account", { labels: { "goog-gke-node": "" } })).toBe(false);
+    expect(applies("gcp-dns-dnssec", { visibility: "private" })).toBe(false);
+    expect(applies("gcp-firewall-ssh-internet", { direction: "EGRESS" })).toBe(false);
+    expect(applies("gcp-firewall-ssh-internet", { direction: "INGRESS", disabled: true })).toBe(false);
+    expect(applies("gcp-sql-automated-backups", { instanceType: "READ_REPLICA_INSTANCE" })).toBe(false);
+    expect(applies("gcp-sql-postgres-log-connections", { databaseVersion: "MYSQL_8_0" })).toBe(false);
+    expect(applies("gcp-kms-key-rotation", { purpose: "ASYMMETRIC_SIGN" })).toBe(false);
+    expect(applies("gcp-subnet-flow-logs", { purpose: "REGIONAL_MANAGED_PROXY" })).toBe(false);
+  });
+
+  it("reads KMS rotation periods as the API writes them (seconds), whatever their length", () => {
+    const rotation = compileCondition(gcp.find((d) => d.id === "gcp-kms-key-rotation")!.condition);
+    const unhealthy = (rotationPeriod?: string) =>
+      rotation.test({
+        id: "k",
+        type: "cloudkms.googleapis.com/CryptoKey",
+        kind: resourceKindOf("cloudkms.googleapis.com/CryptoKey"),
+        name: "k",
+        location: "europe",
+        resourceGroup: null,
+        tags: {},
+        properties: { purpose: "ENCRYPT_DECRYPT", ...(rotationPeriod ? { rotationPeriod } : {}) },
+      });
+    expect([undefined, "9999999s", "10000000s", "31536000s", "63072000000s"].map(unhealthy)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(["86400s", "999999s", "2592000s", "7776000s"].map(unhealthy)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
@@ -230,6 +556,15 @@ describe("the benchmark over the demo estate", () => {
       "sqldb-ledger",
       "sqldb-orders-dev",
     ]);
+    // The GCP project: the quick-start half fails, the hardened half passes.
+    expect(unhealthy("gcp-firewall-ssh-internet")).toEqual(["default-allow-ssh"]);
+    expect(unhealthy("gcp-vm-default-service-account-full-access")).toEqual(["analytics-etl-01"]);
+    expect(unhealthy("gcp-vm-public-ip").sort()).toEqual(["analytics-etl-01", "analytics-nat-01"]);
+    expect(unhealthy("gcp-bucket-public-access-prevention")).toEqual(["contoso-analytics-exports"]);
+    expect(unhealthy("gcp-sql-require-ssl")).toEqual(["analytics-pg-01"]);
+    expect(unhealthy("gcp-gke-master-authorized-networks")).toEqual(["analytics-gke-01"]);
+    expect(unhealthy("gcp-dns-dnssec")).toEqual(["analytics-contoso"]);
+    expect(unhealthy("gcp-kms-key-rotation")).toEqual(["analytics-exports"]);
   });
 });
 
