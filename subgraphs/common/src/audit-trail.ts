@@ -1,3 +1,6 @@
+// Its classes are decorated when the module loads, and every importer of the common package loads it (scripts
+// such as `npm run token` too): type-graphql needs the metadata polyfill before that.
+import "reflect-metadata";
 import {
   Args,
   ArgsType,
