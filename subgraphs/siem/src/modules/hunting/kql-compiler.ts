@@ -496,6 +496,7 @@ const BUILT_INS = new Set([
   "strcat",
   "strlen",
   "substring",
+  "array_length",
   "toint",
   "tolong",
   "todouble",
@@ -2665,6 +2666,17 @@ class Compiler {
       case "strlen":
         this.args(call, 1);
         return { sql: `char_length(${this.text(arg(0))})::bigint`, type: "long" };
+      case "array_length": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type !== "dynamic")
+          fail(`\`array_length\` takes a dynamic array, not a ${value.type}`, call.args[0].pos);
+        // As in Kusto, null for anything but an array.
+        return {
+          sql: `(CASE WHEN jsonb_typeof(${value.sql}) = 'array' THEN jsonb_array_length(${value.sql})::bigint END)`,
+          type: "long",
+        };
+      }
       case "substring": {
         this.args(call, 2, 3);
         const text = this.text(arg(0));

@@ -276,6 +276,7 @@ describe("hunting query errors", () => {
       "no error",
     ],
     ["Events | make-series n = count() on dst_port from 0 to 65536 step 1024", "no error"],
+    ["Events | project n = array_length(device)", "1:35 `array_length` takes a dynamic array, not a string"],
     [
       "Events | make-series n = count() on time step 1h",
       "1:42 expected `from` in `make-series … on time from start to end step size` (Rampart needs `from` and `to`)",
@@ -739,7 +740,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([16, 8]);
+    expect([queries.length, rows.length]).toEqual([18, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -1568,6 +1569,11 @@ describe("hunts over a seeded event store", () => {
         },
       ],
     ],
+    // A watchlist named only inside make-series is loaded for the hunt.
+    [
+      "Authentication | make-series vips = countif(actor_user in~ (_GetWatchlist('VIP'))) on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 10:00) step 30m",
+      [{ vips: [4, 0], time: ["2026-11-20T09:00:00.000Z", "2026-11-20T09:30:00.000Z"] }],
+    ],
     // A number axis; whole bounds and step give whole bin starts.
     [
       "Events | make-series n = count() on dst_port from 0 to 4000 step 1000",
@@ -1593,8 +1599,8 @@ describe("hunts over a seeded event store", () => {
     [
       `Authentication
       | make-series n = count() on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:30) step 10m
-      | project first = n[0], last = n[2], start = todatetime(time[0])`,
-      [{ first: 2, last: 1, start: "2026-11-20T09:00:00.000Z" }],
+      | project first = n[0], last = n[2], start = todatetime(time[0]), bins = array_length(n), none = array_length(n[0])`,
+      [{ first: 2, last: 1, start: "2026-11-20T09:00:00.000Z", bins: 3, none: null }],
     ],
     // mv-expand kind=array (bagexpansion=array): a bag's keys as [key, value] arrays.
     [
