@@ -1183,4 +1183,94 @@ describe("hunting, bookmarks and watchlists", () => {
     ]);
     expect(nothing.errors![0].extensions!.position).toEqual({ line: 1, column: 1 });
   });
+
+  it("makes series per group with defaults for empty bins, expands them back, and refuses bad bins at their position", async () => {
+    // Sign-ins from an address of their own, in both tenants: each tenant's series count its own only.
+    const signIn = (uid: string, time: string, user: string, status: string) => ({
+      class_uid: 3002,
+      activity_id: 1,
+      time,
+      status,
+      metadata: { uid },
+      actor: { user: { name: user } },
+      src_endpoint: { ip: "198.18.0.9" },
+    });
+    const ingestorB = await platform.token([Role.INGESTOR], B);
+    for (const [token, records] of [
+      [
+        t.ingestor,
+        [
+          signIn("series-1", "2026-11-20T10:00:00Z", "x@contoso.com", "Failure"),
+          signIn("series-2", "2026-11-20T10:05:00Z", "x@contoso.com", "Failure"),
+          signIn("series-3", "2026-11-20T10:25:00Z", "x@contoso.com", "Success"),
+          signIn("series-4", "2026-11-20T10:10:00Z", "y@contoso.com", "Failure"),
+          // At `to`: outside every bin.
+          signIn("series-5", "2026-11-20T10:30:00Z", "y@contoso.com", "Failure"),
+        ],
+      ],
+      [ingestorB, [signIn("series-b1", "2026-11-20T10:00:00Z", "x@contoso.com", "Failure")]],
+    ] as const)
+      ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records: [...records] }, token));
+
+    const series = `Authentication
+      | where src_ip == "198.18.0.9"
+      | make-series attempts = count(), failures = countif(status == "Failure") default = -1
+          on time from datetime(2026-11-20 10:00) to datetime(2026-11-20 10:30) step 10m by actor_user`;
+    const bins = ["2026-11-20T10:00:00.000Z", "2026-11-20T10:10:00.000Z", "2026-11-20T10:20:00.000Z"];
+    const ofA = await hunt(`${series}\n| order by actor_user asc`);
+    expect(ofA.columns).toEqual([
+      { name: "actor_user", type: "STRING" },
+      { name: "attempts", type: "DYNAMIC" },
+      { name: "failures", type: "DYNAMIC" },
+      { name: "time", type: "DYNAMIC" },
+    ]);
+    expect(ofA.rows).toEqual([
+      { actor_user: "x@contoso.com", attempts: [2, 0, 1], failures: [2, -1, 0], time: bins },
+      { actor_user: "y@contoso.com", attempts: [0, 1, 0], failures: [-1, 1, -1], time: bins },
+    ]);
+    expect((await hunt(series, t.analystB)).rows).toEqual([
+      { actor_user: "x@contoso.com", attempts: [1, 0, 0], failures: [1, -1, -1], time: bins },
+    ]);
+    // Back to one row per bin, in step with the axis.
+    const expanded = await hunt(
+      `${series}\n| mv-expand time to typeof(datetime), attempts to typeof(long)\n| where attempts > 0\n| project actor_user, time, attempts, bins = array_length(failures)\n| order by time asc`,
+    );
+    expect(expanded.rows).toEqual([
+      { actor_user: "x@contoso.com", time: bins[0], attempts: 2, bins: 3 },
+      { actor_user: "y@contoso.com", time: bins[1], attempts: 1, bins: 3 },
+      { actor_user: "x@contoso.com", time: bins[2], attempts: 1, bins: 3 },
+    ]);
+    const pairs = await hunt(
+      'Authentication | where src_ip == "198.18.0.9" | take 1 | mv-expand kind=array kv = dynamic({"a": 1, "b": [2]}) | project kv',
+    );
+    expect(pairs.rows).toEqual([{ kv: ["a", 1] }, { kv: ["b", [2]] }]);
+
+    for (const [query, problem, position] of [
+      [
+        "Authentication\n| make-series n = count() on time from ago(30d) to now() step 1m",
+        "query: line 2, column 63: `make-series` makes at most 10000 bins, and this step makes 43200 from `from` to `to`: take a larger step or a shorter range",
+        { line: 2, column: 63 },
+      ],
+      [
+        "Authentication\n| make-series n = count() on time from now() to ago(1h) step 1m",
+        "query: line 2, column 49: `to` of `make-series` comes after `from`",
+        { line: 2, column: 49 },
+      ],
+      [
+        "Authentication\n| make-series n = count() on time from ago(1h) to now() step 5",
+        "query: line 2, column 62: `step` of `make-series` on a datetime is a timespan, not a long",
+        { line: 2, column: 62 },
+      ],
+      [
+        "Authentication\n| make-series n = make_list(src_ip) on time from ago(1h) to now() step 1m",
+        "query: line 2, column 19: `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_list()`",
+        { line: 2, column: 19 },
+      ],
+    ] as const) {
+      const refused = await platform.request(RunHuntDocument, { query, ...DAY }, t.analyst);
+      expect(codes(refused)).toEqual(["BAD_USER_INPUT"]);
+      expect(problems(refused)).toEqual([problem]);
+      expect(refused.errors![0].extensions!.position).toEqual(position);
+    }
+  });
 });

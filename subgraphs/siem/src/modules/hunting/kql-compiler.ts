@@ -111,6 +111,8 @@ export const COMPILE_LIMITS = {
   maxTableReads: 16,
   /** Uses of scalar `let`s, counting those inside other `let`s each time (stops `let b = a + a; let c = b + b…`). */
   maxLetExpansions: 1000,
+  /** Bins of one `make-series` (each group gets an array of this many elements per aggregation). */
+  maxSeriesBins: 10_000,
 } as const;
 
 /** Most values of one `in (…)`, a `dynamic([…])` array's included. */
@@ -326,6 +328,34 @@ const AGGREGATIONS = new Set([
   "make_list",
 ]);
 
+/** The aggregations of `make-series`: those of `summarize` that give one value per bin. */
+const SERIES_AGGREGATIONS = new Set(["count", "countif", "dcount", "sum", "avg", "min", "max"]);
+
+/** A value known before the hunt runs (a bound or step of `make-series`): times and timespans in microseconds. */
+interface Constant {
+  type: "datetime" | "timespan" | "long" | "real";
+  value: number;
+}
+
+/** Microseconds since the epoch of a datetime literal's ISO text (JavaScript dates keep milliseconds). */
+function microsOf(iso: string): number {
+  const fraction = /\.(\d{1,6})/.exec(iso)?.[1] ?? "";
+  return Date.parse(iso) * 1000 + Number(fraction.padEnd(6, "0").slice(3));
+}
+
+/** ISO 8601 text of microseconds since the epoch. */
+function isoOfMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  return new Date(ms).toISOString().replace("Z", `${String(us - ms * 1000).padStart(3, "0")}Z`);
+}
+
+/** The scope of `make-series`'s bounds and step. */
+const SERIES_SCOPE: Scope = {
+  sub: "",
+  cols: [],
+  noRow: "the bounds and step of `make-series` are constants and `let`s, not columns",
+};
+
 /** A compiled scalar: SQL and type. */
 interface Typed {
   sql: string;
@@ -466,6 +496,7 @@ const BUILT_INS = new Set([
   "strcat",
   "strlen",
   "substring",
+  "array_length",
   "toint",
   "tolong",
   "todouble",
@@ -602,6 +633,10 @@ export function watchlistAliasesOf(query: Query): string[] {
         break;
       case "mv-expand":
         op.items.forEach((item) => visit(item.expr));
+        break;
+      case "make-series":
+        op.aggregates.forEach((item) => [item.expr, item.default].forEach((e) => e && visit(e)));
+        [op.axis, op.from, op.to, op.step, ...op.by.map((item) => item.expr)].forEach(visit);
         break;
       case "parse":
         visit(op.expr);
@@ -1128,6 +1163,8 @@ class Compiler {
         return this.union(rel, op, op.pos);
       case "mv-expand":
         return this.mvExpand(rel, op);
+      case "make-series":
+        return this.makeSeries(rel, op);
       case "parse":
         return this.parse(rel, op);
     }
@@ -1655,7 +1692,8 @@ class Compiler {
    * `mv-expand`: a row per element of an array (per key of a property bag, as `{key: value}`); a null or scalar
    * value gives one row holding it and an empty array or bag none, as in Kusto. Several values are expanded in
    * parallel, as Kusto zips them: as many rows as the longest has elements, the shorter ones null past their end. Each
-   * column replaces the one it expands, or is added under its `name =`.
+   * column replaces the one it expands, or is added under its `name =`. With `kind=array` a bag's keys are
+   * `[key, value]` arrays instead.
    */
   private mvExpand(rel: Relation, op: Extract<Operator, { kind: "mv-expand" }>): Relation {
     const s = this.sub();
@@ -1682,10 +1720,14 @@ class Compiler {
       names.add(name);
       const v = value.sql;
       const isA = (json: string, x: string) => `jsonb_typeof(${x}) = '${json}'`;
-      // The elements as one array, which ROWS FROM zips with the others': a bag's keys as one-key bags, a null or
-      // scalar value as itself (SQL null stays null), an empty array or bag as no element.
+      // The elements as one array, which ROWS FROM zips with the others': a bag's keys as one-key bags (or
+      // [key, value] arrays), a null or scalar value as itself (SQL null stays null), an empty array or bag as no
+      // element.
+      const entry = op.bagAsArray
+        ? "jsonb_build_array(x.key, x.value)"
+        : "jsonb_build_object(x.key, x.value)";
       arrays.push(
-        `jsonb_array_elements(CASE WHEN ${isA("array", v)} THEN ${v} WHEN ${isA("object", v)} THEN (SELECT jsonb_agg(jsonb_build_object(x.key, x.value) ORDER BY x.ord) FROM jsonb_each(${v}) WITH ORDINALITY AS x(key, value, ord)) ELSE jsonb_build_array(${v}) END)`,
+        `jsonb_array_elements(CASE WHEN ${isA("array", v)} THEN ${v} WHEN ${isA("object", v)} THEN (SELECT jsonb_agg(${entry} ORDER BY x.ord) FROM jsonb_each(${v}) WITH ORDINALITY AS x(key, value, ord)) ELSE jsonb_build_array(${v}) END)`,
       );
       const element = `(CASE WHEN jsonb_typeof(${v}) IN ('array', 'object') THEN ${m}.e${i} WHEN ${m}.ord = 1 THEN ${v} END)`;
       const typed = this.elementAs(element, item.toType);
@@ -1714,6 +1756,208 @@ class Compiler {
       cols,
       order: rel.order,
     });
+  }
+
+  /**
+   * `make-series`: per group, an array per aggregation with one element per bin of `step` from `from` up to (not
+   * including) `to`, the bins without rows holding the aggregation's `default` (0 unless given; null for a time or a
+   * string), and the axis column as the array of the bins' starts, as Kusto makes them. The bounds and step are
+   * constants, so the number of bins is checked before the hunt runs. In SQL: the rows of the range aggregated per
+   * group and bin, each group numbered (a common table expression of the stage); every group crossed with every bin
+   * (generate_series) and left-joined to its aggregates by number and bin, then gathered in bin order by array_agg.
+   */
+  private makeSeries(rel: Relation, op: Extract<Operator, { kind: "make-series" }>): Relation {
+    const s = this.sub();
+    const scope = { sub: s, cols: rel.cols };
+    const axis = this.expr(op.axis, scope);
+    const time = axis.type === "datetime";
+    if (!time && !isNumeric(axis.type))
+      fail(`\`make-series\` bins a datetime or a number, not a ${axis.type}`, op.axis.pos);
+    const axisName = autoName(op.axis);
+    if (axisName === null) return fail("`make-series … on` takes a column (`extend` one first)", op.axis.pos);
+    const constant = (expr: Expr, what: string, wanted: "datetime" | "timespan" | "number"): Constant => {
+      const type = this.expr(expr, SERIES_SCOPE).type;
+      const value = this.constant(expr);
+      if (!value)
+        return fail(
+          `\`${what}\` of \`make-series\` is a constant: a literal, now(), ago(…), startofday(…), a \`let\` holding one, or + and - of those`,
+          expr.pos,
+        );
+      if (wanted === "number" ? !isNumeric(type) : type !== wanted)
+        fail(`\`${what}\` of \`make-series\` on a ${axis.type} is a ${wanted}, not a ${type}`, expr.pos);
+      return value;
+    };
+    const from = constant(op.from, "from", time ? "datetime" : "number");
+    const to = constant(op.to, "to", time ? "datetime" : "number");
+    const step = constant(op.step, "step", time ? "timespan" : "number");
+    if (!(step.value > 0)) fail("`step` of `make-series` is more than zero", op.step.pos);
+    if (to.value <= from.value) fail("`to` of `make-series` comes after `from`", op.to.pos);
+    const bins = Math.ceil((to.value - from.value) / step.value);
+    if (bins > COMPILE_LIMITS.maxSeriesBins)
+      fail(
+        `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this step makes ${bins} from \`from\` to \`to\`: take a larger step or a shorter range`,
+        op.step.pos,
+      );
+
+    const groups = this.named(op.by, scope, "make-series");
+    const taken: string[] = groups.map((g) => g.name);
+    const series = op.aggregates.map((item) => {
+      const call = item.expr;
+      if (call.kind !== "call" || !SERIES_AGGREGATIONS.has(call.name))
+        return fail(
+          `\`make-series\` takes the aggregations ${[...SERIES_AGGREGATIONS].join(", ")}${call.kind === "call" ? `, not \`${call.name}()\`` : ""}`,
+          call.pos,
+        );
+      const name = item.name ?? this.aggregateName(call);
+      if (taken.includes(name))
+        fail(`the column \`${name}\` appears twice; name one of them (name = …)`, item.namePos ?? call.pos);
+      taken.push(name);
+      const value = this.aggregate(call, scope);
+      let fill: Typed | null = isNumeric(value.type) ? { sql: "0", type: value.type } : null;
+      if (item.default) {
+        fill = this.expr(item.default, SERIES_SCOPE);
+        if (fill.type !== value.type && !(isNumeric(fill.type) && isNumeric(value.type)))
+          fail(
+            `the \`default\` of \`${call.name}\` here is a ${value.type}, not a ${fill.type}`,
+            item.default.pos,
+          );
+      }
+      const type: KqlType = fill?.type === "real" ? "real" : value.type;
+      return { name, value, fill, type, alias: this.alias() };
+    });
+    if (taken.includes(axisName))
+      fail(`the column \`${axisName}\` appears twice; name one of them (name = …)`, op.axis.pos);
+
+    // Each group's aggregates per bin (`bin`), the group numbered (`gid`) so the join below is on plain numbers.
+    const k = this.sub();
+    const x = this.sub();
+    const bin = this.alias();
+    const gid = this.alias();
+    let where: string;
+    let binOf: string;
+    let start: (i: string) => string;
+    if (time) {
+      const fromAt = this.param(isoOfMicros(from.value), "timestamptz");
+      const fromUs = this.param(from.value, "numeric");
+      const stepUs = this.param(step.value, "numeric");
+      where = `${axis.sql} >= ${fromAt} AND ${axis.sql} < ${this.param(isoOfMicros(to.value), "timestamptz")}`;
+      binOf = `floor((extract(epoch FROM ${axis.sql}) * 1000000 - ${fromUs}) / ${stepUs})::bigint`;
+      start = (i) =>
+        this.text({
+          sql: `(${fromAt} + interval '1 microsecond' * (${i} * ${stepUs})::float8)`,
+          type: "datetime",
+        });
+    } else {
+      const value = this.asFloat(axis);
+      const fromValue = this.param(from.value, "float8");
+      const stepValue = this.param(step.value, "float8");
+      where = `${value} >= ${fromValue} AND ${value} < ${this.param(to.value, "float8")}`;
+      binOf = `floor((${value} - ${fromValue}) / ${stepValue})::bigint`;
+      // Whole bounds and step make whole bin starts.
+      const whole = from.type === "long" && step.type === "long";
+      start = (i) =>
+        whole ? `(${fromValue} + ${i} * ${stepValue})::bigint` : `(${fromValue} + ${i} * ${stepValue})`;
+    }
+    const inner = [
+      ...groups.map((g) => `${g.sql} AS ${g.alias}`),
+      `${binOf} AS ${bin}`,
+      ...series.map((c) => `${c.value.sql} AS ${c.alias}`),
+    ];
+    const numbered = groups.length ? `ORDER BY ${groups.map((g) => `${x}.${g.alias}`).join(", ")}` : "";
+    const cte = `${k} AS (SELECT ${x}.*, dense_rank() OVER (${numbered}) AS ${gid} FROM (SELECT ${inner.join(", ")} FROM (${rel.sql}) AS ${s} WHERE ${where} GROUP BY ${inner
+      .slice(0, groups.length + 1)
+      .map((_, i) => i + 1)
+      .join(", ")}) AS ${x})`;
+
+    // Every group crossed with every bin, its aggregates (or the default) gathered in bin order.
+    const g = this.sub();
+    const b = this.sub();
+    const element = (v: Typed, type: KqlType): string =>
+      type === "datetime" || type === "timespan" ? this.text(v) : type === "real" ? this.asFloat(v) : v.sql;
+    const out = [
+      ...groups.map((c) => ({ name: c.name, type: c.type, alias: this.alias(), sql: `${g}.${c.alias}` })),
+      ...series.map((c) => {
+        const value = element({ sql: `${k}.${c.alias}`, type: c.value.type }, c.type);
+        const fill = c.fill ? element(c.fill, c.type) : "NULL";
+        return {
+          name: c.name,
+          type: "dynamic" as const,
+          alias: this.alias(),
+          sql: `to_jsonb(array_agg(CASE WHEN ${k}.${bin} IS NULL THEN ${fill} ELSE ${value} END ORDER BY ${b}.i))`,
+        };
+      }),
+      {
+        name: axisName,
+        type: "dynamic" as const,
+        alias: this.alias(),
+        sql: `to_jsonb(array_agg(${start(`${b}.i`)} ORDER BY ${b}.i))`,
+      },
+    ];
+    const groupCols = [gid, ...groups.map((c) => c.alias)];
+    const sql = `WITH ${cte} SELECT ${out.map((o) => `${o.sql} AS ${o.alias}`).join(", ")} FROM (SELECT DISTINCT ${groupCols.map((c) => `${k}.${c}`).join(", ")} FROM ${k}) AS ${g} CROSS JOIN generate_series(0, ${this.param(bins - 1, "bigint")}) AS ${b}(i) LEFT JOIN ${k} ON ${k}.${gid} = ${g}.${gid} AND ${k}.${bin} = ${b}.i GROUP BY ${groupCols.map((c) => `${g}.${c}`).join(", ")}`;
+    return { sql, cols: out.map(({ name, type, alias }) => ({ name, type, alias })), order: null };
+  }
+
+  /**
+   * The value of a constant expression (`make-series`'s bounds and step), or null when it is not one: literals,
+   * `now()`, `ago()`, `startofday()`, scalar `let`s and parameters holding them, and `+`, `-` and `*` of those.
+   */
+  private constant(expr: Expr): Constant | null {
+    const e = this.resolved(expr, null);
+    const num = (c: Constant) => c.type === "long" || c.type === "real";
+    switch (e.kind) {
+      case "literal":
+        if (e.type === "datetime") return { type: "datetime", value: microsOf(e.value) };
+        return e.type === "string" || e.type === "bool" ? null : { type: e.type, value: e.value };
+      case "column": {
+        const value = this.lets.scalars.get(e.name);
+        return value && !this.lets.params.has(e.name) ? this.constant(value) : null;
+      }
+      case "unary": {
+        const operand = this.constant(e.operand);
+        return operand && operand.type !== "datetime" ? { ...operand, value: -operand.value } : null;
+      }
+      case "binary": {
+        const left = this.constant(e.left);
+        const right = this.constant(e.right);
+        if (!left || !right) return null;
+        if (e.op === "+" || e.op === "-") {
+          const value = e.op === "+" ? left.value + right.value : left.value - right.value;
+          if (num(left) && num(right))
+            return { type: left.type === "real" || right.type === "real" ? "real" : "long", value };
+          if (right.type === "timespan" && (left.type === "datetime" || left.type === "timespan"))
+            return { type: left.type, value };
+          return e.op === "+" && left.type === "timespan" && right.type === "datetime"
+            ? { type: "datetime", value }
+            : null;
+        }
+        if (e.op !== "*") return null;
+        if (num(left) && num(right))
+          return {
+            type: left.type === "real" || right.type === "real" ? "real" : "long",
+            value: left.value * right.value,
+          };
+        if ((left.type === "timespan" && num(right)) || (num(left) && right.type === "timespan"))
+          return { type: "timespan", value: Math.round(left.value * right.value) };
+        return null;
+      }
+      case "call": {
+        if (this.lets.functions.has(e.name)) return null;
+        const now = this.options.now.getTime() * 1000;
+        const arg = e.args.length === 1 ? this.constant(e.args[0]) : null;
+        if (e.name === "now" && !e.args.length) return { type: "datetime", value: now };
+        if ((e.name === "now" || e.name === "ago") && arg?.type === "timespan")
+          return { type: "datetime", value: e.name === "now" ? now + arg.value : now - arg.value };
+        if (e.name === "startofday" && arg?.type === "datetime")
+          return {
+            type: "datetime",
+            value: arg.value - (((arg.value % 86_400_000_000) + 86_400_000_000) % 86_400_000_000),
+          };
+        return null;
+      }
+      default:
+        return null;
+    }
   }
 
   /** An expanded element (jsonb) as `to typeof(type)` says: elements of another type are null. */
@@ -2422,6 +2666,17 @@ class Compiler {
       case "strlen":
         this.args(call, 1);
         return { sql: `char_length(${this.text(arg(0))})::bigint`, type: "long" };
+      case "array_length": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type !== "dynamic")
+          fail(`\`array_length\` takes a dynamic array, not a ${value.type}`, call.args[0].pos);
+        // As in Kusto, null for anything but an array.
+        return {
+          sql: `(CASE WHEN jsonb_typeof(${value.sql}) = 'array' THEN jsonb_array_length(${value.sql})::bigint END)`,
+          type: "long",
+        };
+      }
       case "substring": {
         this.args(call, 2, 3);
         const text = this.text(arg(0));

@@ -183,6 +183,12 @@ export interface MvExpandItem {
   toType?: Name;
 }
 
+/** One series of `make-series`: `[name =] aggregation [default = value]`. */
+export interface SeriesAggregate extends NamedExpr {
+  /** The value of a bin without rows (0 when not given). */
+  default?: Expr;
+}
+
 /** One `| operator` stage. */
 export type Operator =
   | { kind: "where"; predicate: Expr; pos: Position }
@@ -210,12 +216,26 @@ export type Operator =
   | ({ kind: "union"; pos: Position } & UnionSpec)
   | {
       kind: "mv-expand";
+      /** `kind=array` (or `bagexpansion=array`): a property bag expands to `[key, value]` arrays, not one-key bags. */
+      bagAsArray?: boolean;
       /** The values expanded, in parallel (zipped, as in Kusto): at least one. */
       items: MvExpandItem[];
       /** `with_itemindex=Name`: a column holding each element's index (from 0). */
       itemIndex?: Name;
       /** `limit N`: at most N rows from one row. */
       limit?: number;
+      pos: Position;
+    }
+  | {
+      kind: "make-series";
+      aggregates: SeriesAggregate[];
+      /** The column the bins are of (`on time`). */
+      axis: Expr;
+      /** The bins: `from`, up to but excluding `to`, each `step` wide. */
+      from: Expr;
+      to: Expr;
+      step: Expr;
+      by: NamedExpr[];
       pos: Position;
     }
   | {
@@ -580,7 +600,7 @@ const STRING_OPERATORS = new Set([
 
 /** Operators after `|`, for the error that lists them. */
 const OPERATOR_NAMES =
-  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, parse";
+  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, make-series, parse";
 
 /** The types of a `let` function's parameters. */
 export const PARAMETER_TYPES = [
@@ -1038,6 +1058,14 @@ class Parser {
       }
       this.fail("expected `mv-expand`", first.pos);
     }
+    if (first.text === "make" && this.isPunct("-") && this.adjacent(first, this.token)) {
+      const dash = this.advance();
+      if (this.isWord("series") && this.adjacent(dash, this.token)) {
+        this.advance();
+        return { name: "make-series", pos: first.pos };
+      }
+      this.fail("expected `make-series`", first.pos);
+    }
     if (first.text === "project" && this.isPunct("-") && this.adjacent(first, this.token)) {
       const dash = this.advance();
       const second = this.token;
@@ -1098,6 +1126,8 @@ class Parser {
         return { kind: "union", ...this.unionSpec(), pos };
       case "mv-expand":
         return this.mvExpand(pos);
+      case "make-series":
+        return this.makeSeries(pos);
       case "parse":
         return this.parse(pos);
       default:
@@ -1189,13 +1219,25 @@ class Parser {
   }
 
   /**
-   * `mv-expand [with_itemindex=Name] [name =] expr [to typeof(type)], … [limit N]`: several values are expanded in
-   * parallel.
+   * `mv-expand [kind=bag|array] [with_itemindex=Name] [name =] expr [to typeof(type)], … [limit N]`: several values
+   * are expanded in parallel. `bagexpansion=` is Kusto's other spelling of `kind=`.
    */
   private mvExpand(pos: Position): Operator {
-    const kind = this.kindWord();
-    if (kind)
-      this.fail("`mv-expand` takes no kind: property bags expand to one {key: value} per key", kind.pos);
+    let bagAsArray = false;
+    let expansion = this.kindWord();
+    if (!expansion && this.isWord("bagexpansion") && this.isPunct("=", this.peek())) {
+      this.advance();
+      this.advance();
+      expansion = this.advance();
+    }
+    if (expansion) {
+      if (expansion.kind !== "ident" || (expansion.text !== "bag" && expansion.text !== "array"))
+        this.fail(
+          `\`mv-expand\` kinds are bag (the default: a property bag gives one {key: value} per key) and array ([key, value] per key), found ${shown(expansion)}`,
+          expansion.pos,
+        );
+      bagAsArray = expansion.text === "array";
+    }
     let itemIndex: Name | undefined;
     if (this.isWord("with_itemindex") && this.isPunct("=", this.peek())) {
       this.advance();
@@ -1224,7 +1266,7 @@ class Parser {
       this.advance();
       limit = count.value as number;
     }
-    return { kind: "mv-expand", items, itemIndex, limit, pos };
+    return { kind: "mv-expand", ...(bagAsArray ? { bagAsArray } : {}), items, itemIndex, limit, pos };
   }
 
   private typeName(): Name {
@@ -1339,6 +1381,46 @@ class Parser {
     if (aggregates.length + by.length > KQL_LIMITS.maxItems)
       this.fail(`\`summarize\` takes at most ${KQL_LIMITS.maxItems} items`, pos);
     return { kind: "summarize", aggregates, by, pos };
+  }
+
+  /**
+   * `make-series [name =] aggregation [default = value], … on axis from start to end step size [by group, …]`. Kusto
+   * lets `from` and `to` go, taking the data's range; Rampart needs both, so the number of bins is known before the
+   * hunt runs.
+   */
+  private makeSeries(pos: Position): Operator {
+    const aggregates = this.list((): SeriesAggregate => {
+      const item: SeriesAggregate = this.namedExpr(true);
+      if (this.isWord("default") && this.isPunct("=", this.peek())) {
+        this.advance();
+        this.advance();
+        item.default = this.expr();
+      }
+      return item;
+    });
+    this.expectWord("on", "after the aggregations of `make-series` (`on time from … to … step …`)");
+    const axis = this.expr();
+    const bound = (word: string) =>
+      this.expectWord(
+        word,
+        "in `make-series … on time from start to end step size` (Rampart needs `from` and `to`)",
+      );
+    bound("from");
+    const from = this.expr();
+    bound("to");
+    const to = this.expr();
+    bound("step");
+    const step = this.expr();
+    let by: NamedExpr[] = [];
+    if (this.isWord("by")) {
+      this.advance();
+      by = this.list(() => this.namedExpr(false));
+    } else if (this.token.kind !== "eof" && !this.isPunct("|") && !this.isPunct(")") && !this.isPunct(";")) {
+      this.fail(`expected \`by\`, \`|\` or the end of the query, found ${shown(this.token)}`);
+    }
+    if (aggregates.length + by.length > KQL_LIMITS.maxItems)
+      this.fail(`\`make-series\` takes at most ${KQL_LIMITS.maxItems} items`, pos);
+    return { kind: "make-series", aggregates, axis, from, to, step, by, pos };
   }
 
   private sortKey(): SortKey {

@@ -265,7 +265,83 @@ describe("hunting query errors", () => {
       "1:35 a column named `device` exists already",
     ],
     ["Events | mv-expand a = attributes.a limit 0", "1:43 `limit` takes a whole number of rows ≥ 1"],
-    ["Events | mv-expand kind=array a = attributes.a", "1:25 `mv-expand` takes no kind"],
+    ["Events | mv-expand kind=array a = attributes.a", "no error"],
+    ["Events | mv-expand bagexpansion=array a = attributes.a", "no error"],
+    ["Events | mv-expand kind=bag a = attributes.a", "no error"],
+    ["Events | mv-expand kind=list a = attributes.a", "1:25 `mv-expand` kinds are bag (the default"],
+    // make-series
+    ["Events | make-series n = count() on time from ago(1d) to now() step 1h by device", "no error"],
+    [
+      "let since = ago(2h); let size = 30m; Events | make-series n = count() default = -1, sum(dst_port) on time from startofday(since) to since + 2 * size step size",
+      "no error",
+    ],
+    ["Events | make-series n = count() on dst_port from 0 to 65536 step 1024", "no error"],
+    ["Events | project n = array_length(device)", "1:35 `array_length` takes a dynamic array, not a string"],
+    [
+      "Events | make-series n = count() on time step 1h",
+      "1:42 expected `from` in `make-series … on time from start to end step size` (Rampart needs `from` and `to`)",
+    ],
+    ["Events | make-series n = count() on time from ago(1d) step 1h", "1:55 expected `to` in `make-series"],
+    [
+      "Events | make-series n = count() on time from ago(1d) to now() step 1h by",
+      "1:74 expected a value, a column or a function, found the end of the query",
+    ],
+    [
+      "Events | make-series n = count() on time from now() to ago(1d) step 1h",
+      "1:56 `to` of `make-series` comes after `from`",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to now() step 0s",
+      "1:69 `step` of `make-series` is more than zero",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to now() step 5",
+      "1:69 `step` of `make-series` on a datetime is a timespan, not a long",
+    ],
+    [
+      "Events | make-series n = count() on time from 0 to 10 step 1",
+      "1:47 `from` of `make-series` on a datetime is a datetime, not a long",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(30d) to now() step 1m",
+      "1:70 `make-series` makes at most 10000 bins, and this step makes 43200 from `from` to `to`",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to time step 1h",
+      "1:58 unknown name `time`: the bounds and step of `make-series` are constants",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to toscalar(Events | summarize max(time)) step 1h",
+      "1:58 `to` of `make-series` is a constant",
+    ],
+    [
+      "Events | make-series s = make_set(device) on time from ago(1d) to now() step 1h",
+      "1:26 `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_set()`",
+    ],
+    [
+      "Events | make-series n = nope(device) on time from ago(1d) to now() step 1h",
+      "1:26 `make-series` takes the aggregations",
+    ],
+    [
+      'Events | make-series n = count() default = "none" on time from ago(1d) to now() step 1h',
+      "1:44 the `default` of `count` here is a long, not a string",
+    ],
+    [
+      "Events | make-series n = count() default = dst_port on time from ago(1d) to now() step 1h",
+      "1:44 unknown name `dst_port`: the bounds and step of `make-series`",
+    ],
+    [
+      "Events | make-series n = count() on message from ago(1d) to now() step 1h",
+      "1:37 `make-series` bins a datetime or a number, not a string",
+    ],
+    [
+      "Events | make-series time = count() on time from ago(1d) to now() step 1h",
+      "1:40 the column `time` appears twice",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to now() step 1h by tostring(attributes.x)",
+      "1:75 name this column: `make-series name = expression`",
+    ],
     // parse
     ["Events | parse message with a b", "1:31 put a string between two parts of a `parse` pattern"],
     ["Events | parse message with * a *", "1:31 put a string between two parts"],
@@ -664,7 +740,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([16, 8]);
+    expect([queries.length, rows.length]).toEqual([18, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -1442,6 +1518,104 @@ describe("hunts over a seeded event store", () => {
     [
       'Events | where source_event_id == "a1" | parse message with "Sign-in " message ": " * | project message',
       [{ message: "failed" }],
+    ],
+    // make-series: a bin without rows takes the default (0 unless given), a bin with rows its aggregate.
+    [
+      `Authentication
+      | make-series n = count(), failures = countif(status == "Failure") default = -1, last = max(time)
+          on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:35) step 10m by actor_user
+      | order by actor_user asc`,
+      [
+        {
+          actor_user: "Bob@Contoso.com",
+          n: [0, 0, 0, 1],
+          failures: [-1, -1, -1, 1],
+          last: [null, null, null, "2026-11-20T09:30:00.000Z"],
+          time: [
+            "2026-11-20T09:00:00.000Z",
+            "2026-11-20T09:10:00.000Z",
+            "2026-11-20T09:20:00.000Z",
+            "2026-11-20T09:30:00.000Z",
+          ],
+        },
+        {
+          actor_user: "alice@contoso.com",
+          n: [2, 1, 1, 0],
+          failures: [2, 1, 0, -1],
+          last: ["2026-11-20T09:05:00.000Z", "2026-11-20T09:10:00.000Z", "2026-11-20T09:20:00.000Z", null],
+          time: [
+            "2026-11-20T09:00:00.000Z",
+            "2026-11-20T09:10:00.000Z",
+            "2026-11-20T09:20:00.000Z",
+            "2026-11-20T09:30:00.000Z",
+          ],
+        },
+      ],
+    ],
+    // Without `by`, one series; the last bin runs past `to`, but a8 (at `to`) is left out. The default is for a bin
+    // without rows: one whose rows have no value gets the aggregate's null.
+    [
+      "Events | make-series users = dcount(actor_user), avg(dst_port) default = 0.5 on time from ago(15h) - 5m to ago(14h) step 20m",
+      [
+        {
+          users: [1, 2, 1, 0],
+          avg_dst_port: [null, null, 3389, 0.5],
+          time: [
+            "2026-11-20T08:55:00.000Z",
+            "2026-11-20T09:15:00.000Z",
+            "2026-11-20T09:35:00.000Z",
+            "2026-11-20T09:55:00.000Z",
+          ],
+        },
+      ],
+    ],
+    // A watchlist named only inside make-series is loaded for the hunt.
+    [
+      "Authentication | make-series vips = countif(actor_user in~ (_GetWatchlist('VIP'))) on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 10:00) step 30m",
+      [{ vips: [4, 0], time: ["2026-11-20T09:00:00.000Z", "2026-11-20T09:30:00.000Z"] }],
+    ],
+    // A number axis; whole bounds and step give whole bin starts.
+    [
+      "Events | make-series n = count() on dst_port from 0 to 4000 step 1000",
+      [{ n: [0, 0, 0, 1], dst_port: [0, 1000, 2000, 3000] }],
+    ],
+    [
+      'Events | where source_event_id == "none" | make-series n = count() on time from ago(1d) to now() step 1h',
+      [],
+    ],
+    // The series are dynamic arrays: expanded back to rows, indexed.
+    [
+      `Authentication
+      | make-series n = count() on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:30) step 10m by actor_user
+      | mv-expand with_itemindex=i time to typeof(datetime), n to typeof(long)
+      | where actor_user == "alice@contoso.com"
+      | project i, time, n`,
+      [
+        { i: 0, time: "2026-11-20T09:00:00.000Z", n: 2 },
+        { i: 1, time: "2026-11-20T09:10:00.000Z", n: 1 },
+        { i: 2, time: "2026-11-20T09:20:00.000Z", n: 1 },
+      ],
+    ],
+    [
+      `Authentication
+      | make-series n = count() on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:30) step 10m
+      | project first = n[0], last = n[2], start = todatetime(time[0]), bins = array_length(n), none = array_length(n[0])`,
+      [{ first: 2, last: 1, start: "2026-11-20T09:00:00.000Z", bins: 3, none: null }],
+    ],
+    // mv-expand kind=array (bagexpansion=array): a bag's keys as [key, value] arrays.
+    [
+      'Events | where source_event_id == "a1" | mv-expand kind=array bag = dynamic({"k1": 1, "k2": "v"}), list = dynamic([{"a": 1}]) | project bag, list',
+      [
+        { bag: ["k1", 1], list: { a: 1 } },
+        { bag: ["k2", "v"], list: null },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a7" | mv-expand bagexpansion=array p = attributes.process | project key = tostring(p[0]), value = tostring(p[1]) | order by key asc',
+      [
+        { key: "cmd_line", value: "powershell.exe -enc AAAA" },
+        { key: "name", value: "powershell.exe" },
+      ],
     ],
   ])("%s", async (query, expected) => {
     expect(await rows(query)).toEqual(expected);
