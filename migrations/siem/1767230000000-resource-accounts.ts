@@ -25,9 +25,7 @@ export class ResourceAccounts1767230000000 implements MigrationInterface {
     await q.query(
       `CREATE INDEX resource_accounts_external_key ON resource_accounts (tenant_id, external_key)`,
     );
-    await q.query(
-      `CREATE INDEX resource_accounts_arm_scope ON resource_accounts (tenant_id, arm_scope) WHERE arm_scope IS NOT NULL`,
-    );
+    await q.query(`CREATE INDEX resource_accounts_arm_scope ON resource_accounts (tenant_id, arm_scope)`);
     for (const sql of tenantRlsSql("resource_accounts")) await q.query(sql);
   }
 

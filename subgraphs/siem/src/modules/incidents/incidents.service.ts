@@ -54,9 +54,9 @@ export const ACCOUNT_INCIDENT_SUMMARIES = `WITH open AS MATERIALIZED (
     JOIN alert_entities ae ON ae.tenant_id = $1 AND ae.alert_id = h.alert_id AND ae.entity_type = 'RESOURCE'
   ),
   beneath AS MATERIALIZED (
-    SELECT DISTINCT n.incident_id, array_to_string(p.parts[1:k], '/') AS scope
+    SELECT DISTINCT n.incident_id, array_to_string(p.parts[1:u.k], '/') AS scope
     FROM named n CROSS JOIN LATERAL (SELECT string_to_array(n.value, '/') AS parts) p
-    CROSS JOIN LATERAL generate_series(1, cardinality(p.parts) - 1) AS k
+    CROSS JOIN LATERAL unnest(p.parts[2:]) WITH ORDINALITY AS u(part, k)
   ),
   owners AS (
     SELECT h.incident_id, ra.account_id FROM held h
