@@ -10,7 +10,7 @@ import {
   UpsertResourcesDocument,
 } from "./__generated__/graphql";
 import { startGateway, type Gateway } from "../gateway/src/server";
-import { createLogger, inSystemScope, inTenant, Role } from "../subgraphs/common/src";
+import { createLogger, IDENTITY_HEADER, inSystemScope, inTenant, Role } from "../subgraphs/common/src";
 import {
   RESOURCE_ACCOUNTS_BACKFILL,
   resourceAccountTasks,
@@ -252,6 +252,40 @@ describe("account incident summary from the SIEM's mirror of resource accounts",
     await resourceAccountsSynced(platform);
     expect(await summaries("tenant-a")).toEqual(before);
     expect((await summaries("tenant-b")).aws).toEqual(counts(1, { low: 1 }));
+  });
+
+  it("refuses a bad sync whole with BAD_USER_INPUT, and takes a repeat as no change", async () => {
+    const sync = async (input: unknown) =>
+      postGraphql<{ syncResourceAccounts: { upsertedCount: number; removedCount: number } }>(
+        platform.subgraphs.siem.url,
+        {
+          query: `mutation($input: SyncResourceAccountsInput!) { syncResourceAccounts(input: $input) { upsertedCount removedCount } }`,
+          variables: { input },
+        },
+        { [IDENTITY_HEADER]: await platform.internalToken([Role.INGESTOR], "tenant-b") },
+      );
+    const rows = () =>
+      inTenant(siemDb, "tenant-b", (m) =>
+        m.query(`SELECT resource_id, external_key, account_id FROM resource_accounts ORDER BY resource_id`),
+      );
+    const before = await rows();
+    const b = resources["tenant-b"];
+    const bad = await sync({
+      resources: [
+        { resourceId: b.vm, externalId: "/subscriptions/elsewhere/vm", accountId: accounts["tenant-b"].aws },
+        { resourceId: "not-a-uuid", externalId: "", accountId: accounts["tenant-b"].aws },
+      ],
+      removedIds: [b.bucket],
+    });
+    expect(bad.errors?.map((e) => e.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
+    expect(await rows()).toEqual(before);
+    // posture's current state of the VM, sent again (a relay round repeated): nothing changes.
+    const again = await sync({
+      resources: [{ resourceId: b.vm, externalId: VM, accountId: accounts["tenant-b"].azure }],
+      removedIds: [],
+    });
+    expect(ok(again).syncResourceAccounts).toEqual({ upsertedCount: 0, removedCount: 0 });
+    expect(await rows()).toEqual(before);
   });
 
   it("looks the mirror up by index as the SIEM's role, under the tenant policy", async () => {

@@ -3,7 +3,8 @@
  * to, under the keys alerts name it by (`resource_accounts`, migration siem 1767230000000). Posture's relay
  * `siem-resource-accounts` sends the current state of resources whose inventory rows changed (or were removed);
  * each call replaces what the mirror holds for them, so a batch sent again, or a later state sent before an
- * earlier one's repeat, leaves the mirror as posture's inventory is: exactly once in effect.
+ * earlier one's repeat, leaves the mirror as posture's inventory is: exactly once in effect. No audit entry: it
+ * copies posture's inventory, whose changes posture audits.
  */
 import {
   BadUserInputError,
