@@ -16,7 +16,7 @@ import {
   RESOURCE_EVENTS_PAGE,
 } from "../subgraphs/siem/src/modules/investigation/investigation.service";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
-import { ok, PAYMENTS_SUBSCRIPTION } from "./utils/seed";
+import { ok, PAYMENTS_SUBSCRIPTION, resourceAccountsSynced } from "./utils/seed";
 
 const ARM = `/subscriptions/${PAYMENTS_SUBSCRIPTION}/resourceGroups`;
 const VM_BUILD = `${ARM}/rg-dev-eus/providers/Microsoft.Compute/virtualMachines/vm-build-agent-01`;
@@ -112,6 +112,8 @@ describe("siem federation: a resource's recent events and an account's incident 
         ),
       );
     }
+    // The SIEM's mirror of resource accounts (what `incidentSummary` reads) has the inventory.
+    await resourceAccountsSynced(platform);
     // tenant-a gets the whole log; tenant-b only vm-dev-02's events.
     expect((await ingest("tenant-a", lines.join("\n"))).status).toBe(200);
     expect((await ingest("tenant-b", eventsOf(VM_DEV_2).join("\n"))).status).toBe(200);

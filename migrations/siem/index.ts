@@ -27,6 +27,7 @@ import { AnalyticsRulesByTenant1767120000000 } from "./1767120000000-analytics-r
 import { AlertLifecycle1767134000000 } from "./1767134000000-alert-lifecycle";
 import { ConnectorAdmin1767180000000 } from "./1767180000000-connector-admin";
 import { SiemAuditRead1767200000000 } from "./1767200000000-audit-read";
+import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -59,4 +60,5 @@ export const siemMigrations = [
   AlertLifecycle1767134000000,
   ConnectorAdmin1767180000000,
   SiemAuditRead1767200000000,
+  ResourceAccounts1767230000000,
 ];

@@ -6,7 +6,9 @@ import {
   UpsertResourcesDocument,
   type ResourceInput,
 } from "../__generated__/graphql";
-import { Role } from "../../subgraphs/common/src";
+import type { DataSource } from "typeorm";
+import { inSystemScope, Role } from "../../subgraphs/common/src";
+import { SIEM_RESOURCE_ACCOUNTS_CONSUMER } from "../../subgraphs/posture/src/modules/inventory/siem-account-relay";
 import type { GqlResponse, TestPlatform } from "./platform";
 
 /** Throws with the errors when a response has any: seeding must not half-succeed silently. */
@@ -135,4 +137,30 @@ export function ingestFixture(platform: TestPlatform, token: string, kind: strin
     headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" },
     body: readFileSync(`test/fixtures/siem/${kind}.ndjson`, "utf8"),
   });
+}
+
+const postureConnections = new WeakMap<TestPlatform, Promise<DataSource>>();
+
+/**
+ * Waits until posture's `siem-resource-accounts` relay has passed every outbox row committed so far, so that
+ * the SIEM's mirror of resource accounts (what `CloudAccount.incidentSummary` reads) reflects the inventory.
+ */
+export async function resourceAccountsSynced(platform: TestPlatform, timeoutMs = 30_000): Promise<void> {
+  let connection = postureConnections.get(platform);
+  if (!connection) postureConnections.set(platform, (connection = platform.connect("posture")));
+  const ds = await connection;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ behind }] = (await inSystemScope(ds, (m) =>
+      m.query(
+        `SELECT NOT EXISTS (SELECT 1 FROM relay_offsets WHERE consumer = $1)
+             OR EXISTS (SELECT 1 FROM outbox o, relay_offsets r
+                         WHERE r.consumer = $1 AND (o.xid, o.seq) > (r.xid, r.seq)) AS behind`,
+        [SIEM_RESOURCE_ACCOUNTS_CONSUMER],
+      ),
+    )) as Array<{ behind: boolean }>;
+    if (!behind) return;
+    if (Date.now() > until) throw new Error("timed out waiting for the SIEM's resource accounts");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -13,6 +13,11 @@ import { CloudAccount } from "./modules/inventory/cloud-account.entity";
 import { CloudAccountResolver, ResourceResolver } from "./modules/inventory/inventory.resolver";
 import { AlertResourceResolver, SecurityAlertRef } from "./modules/inventory/alert-resource.resolver";
 import { startRemovalRelay } from "./modules/inventory/removal-relay";
+import {
+  queueResourceAccountsBackfill,
+  resourceAccountTasks,
+  startResourceAccountRelay,
+} from "./modules/inventory/siem-account-relay";
 import { Resource } from "./modules/inventory/resource.entity";
 import {
   NetworkNeighbourResolver,
@@ -60,11 +65,22 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
   entities: [CloudAccount, Resource],
   migrations: postureMigrations,
   createContext: (base) => createPostureContext(base),
-  tasks: (ds, log) => postureTasks(ds, log),
+  tasks: (ds, log) => ({ ...postureTasks(ds, log), ...resourceAccountTasks(ds, log) }),
   prepare: () => void builtInDefinitions(),
   crontab: POSTURE_CRONTAB,
   start: async (ds, log, config) => {
     await queueBuiltInEvaluation(ds);
-    return startRemovalRelay(config, log);
+    await queueResourceAccountsBackfill(ds);
+    const removals = await startRemovalRelay(config, log);
+    const accounts = await startResourceAccountRelay(config, log).catch(async (err: unknown) => {
+      await removals.stop();
+      throw err;
+    });
+    return {
+      stop: async () => {
+        await accounts.stop();
+        await removals.stop();
+      },
+    };
   },
 };

@@ -20,6 +20,7 @@ import { IncidentMetricsService } from "./modules/incidents/incident-metrics.ser
 import { BookmarksService } from "./modules/hunting/bookmarks.service";
 import { HuntingService } from "./modules/hunting/hunting.service";
 import { WatchlistsService } from "./modules/hunting/watchlists.service";
+import { ResourceAccountsService } from "./modules/inventory/resource-accounts.service";
 
 /** A SIEM request: identity, database and services (each holding its per-request DataLoaders). */
 export interface SiemContext extends BaseContext {
@@ -41,6 +42,7 @@ export interface SiemContext extends BaseContext {
     hunting: HuntingService;
     bookmarks: BookmarksService;
     watchlists: WatchlistsService;
+    resourceAccounts: ResourceAccountsService;
   };
   /** The process's live feed (subscriptions). */
   live(): LiveFeed;
@@ -100,6 +102,7 @@ export function createSiemContext(
       hunting: new HuntingService(base.db, base.identity, { retentionDays: config.eventRetentionDays }),
       bookmarks: new BookmarksService(base.db, base.identity),
       watchlists: new WatchlistsService(base.db, base.identity),
+      resourceAccounts: new ResourceAccountsService(base.db, base.identity),
     },
   };
 }

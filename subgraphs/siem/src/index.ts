@@ -27,6 +27,7 @@ import {
   ResourceEventsResolver,
 } from "./modules/investigation/investigation.resolver";
 import { AccountIncidentsResolver } from "./modules/incidents/account-incidents";
+import { ResourceAccountsResolver } from "./modules/inventory/resource-accounts.resolver";
 import { detectOnIngest } from "./modules/rules/detections";
 import { RulesResolver } from "./modules/rules/rules.resolver";
 import { SigmaResolver } from "./modules/rules/sigma.resolver";
@@ -130,6 +131,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       IncidentGraphResolver,
       ResourceEventsResolver,
       AccountIncidentsResolver,
+      ResourceAccountsResolver,
       LiveResolver,
       AutomationRuleResolver,
       AutomationActionResolver,

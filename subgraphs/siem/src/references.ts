@@ -4,8 +4,8 @@ import type { SiemContext } from "./context";
 
 /**
  * Posture's CloudAccount, as the SIEM extends it (with `incidentSummary`). Which resources belong to the
- * account is posture's: the SIEM `@requires` their ids and provider ids (posture's inaccessible
- * `resourceIds` / `resourceExternalIds`, never in the public API) and finds their alerts as `Resource.alerts` does.
+ * account the SIEM reads from its own mirror (`resource_accounts`, kept by posture's relay), so the reference
+ * needs only the id.
  */
 @ObjectType("CloudAccount", {
   description: "An Azure subscription, AWS account, GCP project or on-premises site under protection.",
@@ -14,16 +14,6 @@ import type { SiemContext } from "./context";
 export class CloudAccountRef {
   @Field(() => ID, { description: "Rampart's id of the account." })
   id: string;
-
-  @Directive("@external")
-  @Field(() => [ID], { description: "Rampart's ids of all the account's resources (owned by posture)." })
-  resourceIds?: string[];
-
-  @Directive("@external")
-  @Field(() => [String], {
-    description: "The provider ids of all the account's resources (owned by posture).",
-  })
-  resourceExternalIds?: string[];
 }
 
 /** Posture's Resource, as the SIEM extends it (with `alerts`, `incidents` and `recentEvents`). */

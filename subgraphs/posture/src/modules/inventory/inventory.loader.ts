@@ -8,19 +8,6 @@ export function createInventoryLoaders(service: InventoryService) {
   return {
     resource: byIdLoader((ids) => service.resourcesByIds(ids)),
     account: byIdLoader((ids) => service.accountsByIds(ids)),
-    /** Every resource's identity (id and provider id) per account, for the SIEM's incident summary. */
-    accountResourceIdentities: new DataLoader<string, Array<{ id: string; externalId: string }>>(
-      async (accountIds) => {
-        const rows = await service.resourceIdentitiesOfAccounts(accountIds);
-        const byAccount = new Map<string, Array<{ id: string; externalId: string }>>();
-        for (const r of rows) {
-          const list = byAccount.get(r.accountId) ?? [];
-          list.push({ id: r.id, externalId: r.externalId });
-          byAccount.set(r.accountId, list);
-        }
-        return accountIds.map((id) => byAccount.get(id.toLowerCase()) ?? []);
-      },
-    ),
     /**
      * Resources by provider id (ARM id / ARN): how alerts from logs name them. The id as written wins;
      * otherwise one that differs only in letter case (logs spell ARM ids in several cases), the oldest

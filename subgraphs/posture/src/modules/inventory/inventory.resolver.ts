@@ -1,17 +1,5 @@
 import { Role, PageArgs } from "../../../../common/src";
-import {
-  Arg,
-  Args,
-  Authorized,
-  Ctx,
-  Directive,
-  FieldResolver,
-  ID,
-  Mutation,
-  Query,
-  Resolver,
-  Root,
-} from "type-graphql";
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { PostureContext } from "../../context";
 import { CloudAccount } from "./cloud-account.entity";
 import { CloudAccountConnection, ResourceConnection } from "./inventory.connections";
@@ -118,26 +106,5 @@ export class CloudAccountResolver {
     @Ctx() ctx: PostureContext,
   ) {
     return ctx.services.inventory.resources({ ...filter, accountId: account.id }, orderBy, page);
-  }
-
-  // Not in the public API: the SIEM `@requires` these to find the incidents on the account's resources.
-  @Authorized(Role.READER)
-  @Directive("@inaccessible")
-  @FieldResolver(() => [ID], {
-    description:
-      "Rampart's ids of all the account's resources (for the SIEM's `incidentSummary`; not public).",
-  })
-  async resourceIds(@Root() account: CloudAccount, @Ctx() ctx: PostureContext): Promise<string[]> {
-    return (await ctx.loaders.accountResourceIdentities.load(account.id)).map((r) => r.id);
-  }
-
-  @Authorized(Role.READER)
-  @Directive("@inaccessible")
-  @FieldResolver(() => [String], {
-    description:
-      "The provider ids (ARM id, ARN…) of all the account's resources (for the SIEM's `incidentSummary`; not public).",
-  })
-  async resourceExternalIds(@Root() account: CloudAccount, @Ctx() ctx: PostureContext): Promise<string[]> {
-    return (await ctx.loaders.accountResourceIdentities.load(account.id)).map((r) => r.externalId);
   }
 }

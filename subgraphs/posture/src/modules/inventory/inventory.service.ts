@@ -140,9 +140,14 @@ export class InventoryService {
       const providers = await this.accountProviders(m, inputs);
       const stored = await this.storedArmIds(m, inputs);
       const externalIdOf = (i: ResourceInput) => stored.get(i.externalId.toLowerCase()) ?? i.externalId;
-      const rows: Array<{ id: string; external_id: string; created: boolean; changed: boolean }> =
-        await m.query(
-          `INSERT INTO resources AS r (id, tenant_id, account_id, provider, type, kind, external_id, name, region,
+      const rows: Array<{
+        id: string;
+        external_id: string;
+        account_id: string;
+        created: boolean;
+        changed: boolean;
+      }> = await m.query(
+        `INSERT INTO resources AS r (id, tenant_id, account_id, provider, type, kind, external_id, name, region,
                                       resource_group, tags, properties, first_seen, last_seen, updated_at)
          SELECT id, $1, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties,
                 now(), now(), now()
@@ -158,22 +163,22 @@ export class InventoryService {
                   IS DISTINCT FROM (excluded.account_id, excluded.type, excluded.name, excluded.region,
                                     excluded.resource_group, excluded.tags, excluded.properties)
              THEN now() ELSE r.updated_at END
-         RETURNING r.id, r.external_id, (r.xmax = 0) AS created, (r.updated_at = now()) AS changed`,
-          [
-            this.identity.tenantId,
-            inputs.map(() => newId()),
-            inputs.map((i) => i.accountId),
-            inputs.map((i) => providers.get(i.accountId)),
-            inputs.map((i) => i.type),
-            inputs.map((i) => resourceKindOf(i.type)),
-            inputs.map(externalIdOf),
-            inputs.map((i) => i.name),
-            inputs.map((i) => i.region ?? null),
-            inputs.map((i) => i.resourceGroup ?? null),
-            inputs.map((i) => JSON.stringify(i.tags ?? {})),
-            inputs.map((i) => JSON.stringify(i.properties ?? {})),
-          ],
-        );
+         RETURNING r.id, r.external_id, r.account_id, (r.xmax = 0) AS created, (r.updated_at = now()) AS changed`,
+        [
+          this.identity.tenantId,
+          inputs.map(() => newId()),
+          inputs.map((i) => i.accountId),
+          inputs.map((i) => providers.get(i.accountId)),
+          inputs.map((i) => i.type),
+          inputs.map((i) => resourceKindOf(i.type)),
+          inputs.map(externalIdOf),
+          inputs.map((i) => i.name),
+          inputs.map((i) => i.region ?? null),
+          inputs.map((i) => i.resourceGroup ?? null),
+          inputs.map((i) => JSON.stringify(i.tags ?? {})),
+          inputs.map((i) => JSON.stringify(i.properties ?? {})),
+        ],
+      );
       const idByExternal = new Map(rows.map((r) => [r.external_id, r.id]));
       const changed = rows.filter((r) => r.changed);
       await writeOutbox(
@@ -182,7 +187,7 @@ export class InventoryService {
           tenantId: this.identity.tenantId,
           topic: r.created ? "inventory.resource.created" : "inventory.resource.updated",
           key: r.id,
-          payload: { id: r.id, externalId: r.external_id },
+          payload: { id: r.id, externalId: r.external_id, accountId: r.account_id },
         })),
       );
       // Incremental evaluation in the same transaction: the inventory and its posture never disagree.
@@ -239,8 +244,9 @@ export class InventoryService {
     );
     assertNoProblems("Invalid resource ids; nothing was removed.", problems);
     return this.db.write(async (m) => {
-      const rows: Array<{ id: string; external_id: string }> = await m.query(
-        `WITH removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id, external_id)
+      const rows: Array<{ id: string; external_id: string; account_id: string }> = await m.query(
+        `WITH removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+                            RETURNING id, external_id, account_id)
          SELECT * FROM removed`,
         [this.identity.tenantId, ids],
       );
@@ -250,7 +256,7 @@ export class InventoryService {
           tenantId: this.identity.tenantId,
           topic: "inventory.resource.removed",
           key: r.id,
-          payload: { id: r.id, externalId: r.external_id },
+          payload: { id: r.id, externalId: r.external_id, accountId: r.account_id },
         })),
       );
       await forgetResources(
@@ -363,22 +369,6 @@ export class InventoryService {
           ids: externalIds.map((e) => e.toLowerCase()),
         })
         .getMany(),
-    );
-  }
-
-  /** The id and provider id of every resource of the accounts, for the DataLoader (one statement per batch). */
-  resourceIdentitiesOfAccounts(
-    accountIds: readonly string[],
-  ): Promise<Array<{ id: string; externalId: string; accountId: string }>> {
-    const valid = accountIds.filter(isUuid).map((id) => id.toLowerCase());
-    if (valid.length === 0) return Promise.resolve([]);
-    return this.db.read(async (m) =>
-      (
-        (await m.query(
-          `SELECT id, external_id, account_id FROM resources WHERE tenant_id = $1 AND account_id = ANY($2::uuid[])`,
-          [this.identity.tenantId, valid],
-        )) as Array<{ id: string; external_id: string; account_id: string }>
-      ).map((r) => ({ id: r.id, externalId: r.external_id, accountId: r.account_id })),
     );
   }
 

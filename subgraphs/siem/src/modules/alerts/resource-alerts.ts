@@ -43,6 +43,17 @@ export const RESOURCE_ALERT_HITS = `WITH hits AS (
                              AND ae.value ~>=~ k.low AND ae.value ~<~ k.high OFFSET 0) ae
   )`;
 
+/**
+ * How alerts name a resource by its provider id: `value`, the RESOURCE entity value (canonical form), and for an
+ * ARM id `armScope`, that value without trailing slashes, beneath which (`<armScope>/…`) entities belong to the
+ * resource too; null for other ids. The SIEM's `resource_accounts` mirror stores both, so the account summary
+ * matches exactly what `Resource.alerts` matches.
+ */
+export function resourceEntityKeys(externalId: string): { value: string; armScope: string | null } {
+  const value = entityKey("RESOURCE", externalId);
+  return { value, armScope: isArmId(externalId) ? value.replace(/\/+$/, "") : null };
+}
+
 /** The parameters of RESOURCE_ALERT_HITS for the loader keys of `resourceLoaderKey`. */
 export function resourceAlertHitsParams(tenantId: string, keys: readonly string[]): unknown[] {
   const byId: Array<[string, string]> = [];
@@ -57,12 +68,9 @@ export function resourceAlertHitsParams(tenantId: string, keys: readonly string[
       byValue.push([key, id.toLowerCase()]);
     }
     if (externalId) {
-      const value = entityKey("RESOURCE", externalId);
+      const { value, armScope } = resourceEntityKeys(externalId);
       byValue.push([key, value]);
-      if (isArmId(externalId)) {
-        const scope = value.replace(/\/+$/, "");
-        byScope.push([key, `${scope}/`, `${scope}0`]); // "0" follows "/" byte-wise
-      }
+      if (armScope !== null) byScope.push([key, `${armScope}/`, `${armScope}0`]); // "0" follows "/" byte-wise
     }
   }
   const column = <T extends unknown[]>(rows: T[], i: number) => rows.map((r) => r[i]);

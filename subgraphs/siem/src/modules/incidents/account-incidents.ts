@@ -1,4 +1,4 @@
-import { Directive, Field, Int, ObjectType, FieldResolver, Resolver, Root, Ctx } from "type-graphql";
+import { Field, Int, ObjectType, FieldResolver, Resolver, Root, Ctx } from "type-graphql";
 import type { SiemContext } from "../../context";
 import { CloudAccountRef } from "../../references";
 
@@ -43,13 +43,11 @@ export const emptySummary = (): AccountIncidentSummary =>
 
 @Resolver(() => CloudAccountRef)
 export class AccountIncidentsResolver {
-  // Posture knows which resources are the account's: their ids and provider ids come with the reference.
-  @Directive('@requires(fields: "resourceIds resourceExternalIds")')
   @FieldResolver(() => AccountIncidentSummary, {
     description:
       "Open incidents (NEW or ACTIVE) holding an alert on one of the account's resources — the alerts `Resource.alerts` lists for each of them — by severity, with the newest one's time.",
   })
   incidentSummary(@Root() account: CloudAccountRef, @Ctx() ctx: SiemContext) {
-    return ctx.services.incidents.summaryByAccount.load(account);
+    return ctx.services.incidents.summaryByAccount.load(account.id);
   }
 }

@@ -21,7 +21,6 @@ import {
   resourceLoaderKey,
   type ResourceKey,
 } from "../alerts/resource-alerts";
-import type { CloudAccountRef } from "../../references";
 import { AccountIncidentSummary, emptySummary } from "./account-incidents";
 import { MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, type Incident, IncidentStatus } from "./incident.entity";
@@ -30,6 +29,58 @@ import { IncidentConnection } from "./incidents.connections";
 import type { CreateIncidentInput } from "./incidents.inputs";
 
 const cursorOf = (i: Incident): [string, string] => [i.createdAt.toISOString(), i.id];
+
+/**
+ * The open-incident summaries of accounts `$2` (uuid[]) of tenant `$1`, from the incidents' side: open incidents
+ * are few where an account may hold 100,000 resources. An alert is on an account's resource, as `Resource.alerts`
+ * finds it (RESOURCE_ALERT_HITS), when it is stored with the resource's id, when it has a RESOURCE entity whose
+ * value is the resource's provider id (canonical) or Rampart's id, or one beneath the resource's ARM id
+ * (`<arm_scope>/…`): each value's ancestors (every prefix followed by a "/") are looked up as `arm_scope`s.
+ * The materialised CTEs hand the mirror plain columns, so each lookup is an index condition under the tenant
+ * policy (which admits only leakproof operators there, and no function of the other side's columns).
+ */
+export const ACCOUNT_INCIDENT_SUMMARIES = `WITH open AS MATERIALIZED (
+    SELECT i.id, i.severity, i.created_at FROM incidents i
+    WHERE i.tenant_id = $1 AND i.status IN ('NEW', 'ACTIVE') AND i.merged_into IS NULL
+  ),
+  held AS MATERIALIZED (
+    SELECT ia.incident_id, ia.alert_id FROM open o
+    JOIN incident_alerts ia ON ia.tenant_id = $1 AND ia.incident_id = o.id
+  ),
+  named AS MATERIALIZED (
+    SELECT DISTINCT h.incident_id, ae.value,
+      CASE WHEN ae.value ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN ae.value::uuid END AS as_id
+    FROM held h
+    JOIN alert_entities ae ON ae.tenant_id = $1 AND ae.alert_id = h.alert_id AND ae.entity_type = 'RESOURCE'
+  ),
+  beneath AS MATERIALIZED (
+    SELECT DISTINCT n.incident_id, array_to_string(p.parts[1:u.k], '/') AS scope
+    FROM named n CROSS JOIN LATERAL (SELECT string_to_array(n.value, '/') AS parts) p
+    CROSS JOIN LATERAL unnest(p.parts[2:]) WITH ORDINALITY AS u(part, k)
+  ),
+  owners AS (
+    SELECT h.incident_id, ra.account_id FROM held h
+      JOIN alerts a ON a.tenant_id = $1 AND a.id = h.alert_id
+      JOIN resource_accounts ra ON ra.tenant_id = $1 AND ra.resource_id = a.resource_id
+    UNION
+    SELECT n.incident_id, ra.account_id FROM named n
+      JOIN resource_accounts ra ON ra.tenant_id = $1 AND ra.external_key = n.value
+    UNION
+    SELECT n.incident_id, ra.account_id FROM named n
+      JOIN resource_accounts ra ON ra.tenant_id = $1 AND ra.resource_id = n.as_id
+    UNION
+    SELECT b.incident_id, ra.account_id FROM beneath b
+      JOIN resource_accounts ra ON ra.tenant_id = $1 AND ra.arm_scope = b.scope
+  )
+  SELECT ow.account_id::text AS account_id, count(*)::int AS total,
+    count(*) FILTER (WHERE o.severity = 'HIGH')::int AS high,
+    count(*) FILTER (WHERE o.severity = 'MEDIUM')::int AS medium,
+    count(*) FILTER (WHERE o.severity = 'LOW')::int AS low,
+    count(*) FILTER (WHERE o.severity = 'INFORMATIONAL')::int AS informational,
+    max(o.created_at) AS newest
+  FROM owners ow JOIN open o ON o.id = ow.incident_id
+  WHERE ow.account_id = ANY($2::uuid[])
+  GROUP BY ow.account_id`;
 
 /** Incidents: correlated alerts worked as one case. */
 export class IncidentsService {
@@ -65,47 +116,17 @@ export class IncidentsService {
   });
 
   /**
-   * The open-incident summary of each of many accounts, in one statement: the account's resources (ids and
-   * provider ids, from posture through `@requires`) are matched to alerts as `Resource.alerts` matches
-   * them (RESOURCE_ALERT_HITS with the account as the parent), then to the NEW / ACTIVE incidents holding
-   * those alerts, each incident counted once per account.
+   * The open-incident summary of each of many accounts, in one statement (ACCOUNT_INCIDENT_SUMMARIES): the
+   * tenant's NEW / ACTIVE incidents, their alerts, and the accounts of the resources those alerts are on as the
+   * SIEM's mirror of posture's inventory has them (`resource_accounts`), each incident counted once per account.
    */
-  readonly summaryByAccount = new DataLoader<CloudAccountRef, AccountIncidentSummary, string>(
-    async (accounts) => {
-      const keys: string[] = [];
-      const parentOf: string[] = [];
-      for (const account of accounts) {
-        const ids = account.resourceIds ?? [];
-        const externalIds = account.resourceExternalIds ?? [];
-        const n = Math.max(ids.length, externalIds.length);
-        for (let i = 0; i < n; i++) {
-          keys.push(resourceLoaderKey({ id: ids[i] ?? "", externalId: externalIds[i] ?? null }));
-          parentOf.push(account.id.toLowerCase());
-        }
-      }
+  readonly summaryByAccount = new DataLoader<string, AccountIncidentSummary, string>(
+    async (accountIds) => {
+      const ids = [...new Set(accountIds.filter(isUuid).map(canonicalId))];
       const byAccount = new Map<string, AccountIncidentSummary>();
-      if (keys.length) {
-        // RESOURCE_ALERT_HITS names each hit by its loader key; the keys map to accounts through `$9`/`$10`.
+      if (ids.length) {
         const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
-          m.query(
-            `${RESOURCE_ALERT_HITS},
-             owners AS (SELECT DISTINCT * FROM unnest($9::text[], $10::text[]) AS o(parent_id, account_id)),
-             open AS (
-               SELECT DISTINCT o.account_id, i.id, i.severity, i.created_at
-               FROM hits h JOIN owners o ON o.parent_id = h.parent_id
-               JOIN incident_alerts ia ON ia.tenant_id = $1 AND ia.alert_id = h.alert_id
-               JOIN incidents i ON i.tenant_id = $1 AND i.id = ia.incident_id
-               WHERE i.status IN ('NEW', 'ACTIVE') AND i.merged_into IS NULL
-             )
-             SELECT account_id, count(*)::int AS total,
-               count(*) FILTER (WHERE severity = 'HIGH')::int AS high,
-               count(*) FILTER (WHERE severity = 'MEDIUM')::int AS medium,
-               count(*) FILTER (WHERE severity = 'LOW')::int AS low,
-               count(*) FILTER (WHERE severity = 'INFORMATIONAL')::int AS informational,
-               max(created_at) AS newest
-             FROM open GROUP BY account_id`,
-            [...resourceAlertHitsParams(this.identity.tenantId, keys), keys, parentOf],
-          ),
+          m.query(ACCOUNT_INCIDENT_SUMMARIES, [this.identity.tenantId, ids]),
         );
         for (const r of rows)
           byAccount.set(
@@ -120,9 +141,9 @@ export class IncidentsService {
             }),
           );
       }
-      return accounts.map((a) => byAccount.get(a.id.toLowerCase()) ?? emptySummary());
+      return accountIds.map((id) => byAccount.get(canonicalId(id)) ?? emptySummary());
     },
-    { cacheKeyFn: (a) => a.id.toLowerCase() },
+    { cacheKeyFn: canonicalId },
   );
 
   /** A page of a resource's incidents as a connection. */
