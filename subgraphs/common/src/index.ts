@@ -13,6 +13,7 @@ export * from "./db/rls";
 export * from "./db/outbox";
 export * from "./db/outbox-listener";
 export * from "./db/outbox-relay";
+export * from "./db/relay-call";
 export * from "./db/outbox-rebase";
 export * from "./db/partitions";
 export * from "./errors";

@@ -8,7 +8,7 @@
  * protection's schema.
  */
 import {
-  IDENTITY_HEADER,
+  callRelayDestination,
   InternalTokens,
   Role,
   startOutboxRelay,
@@ -27,13 +27,7 @@ export const RESOURCE_REMOVED_TOPIC = "inventory.resource.removed";
 export const REMOVAL_RELAY_SUBJECT = "service:posture";
 /** Most ids per call (protection takes up to 1,000). */
 const IDS_PER_CALL = 1000;
-/** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
-const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
-
 const FORGET = `mutation RelayRemovals($ids: [ID!]!) { forgetRemovedResources(resourceIds: $ids) { resourceIds } }`;
-
-/** Protection did not take a batch (down, overloaded, or refusing the relay's identity): retry later. */
-export class ProtectionUnavailableError extends Error {}
 
 interface RemovalDeliveryOptions {
   /** protection's GraphQL URL, read at each call (tests start protection on a port chosen at run time). */
@@ -51,33 +45,20 @@ async function postRemovals(
   ids: string[],
   signal: AbortSignal,
 ): Promise<string | null> {
-  const token = await options.tokens.sign({ tenantId, subject: REMOVAL_RELAY_SUBJECT, roles: [Role.ADMIN] });
-  let status: number;
-  let body: {
-    data?: { forgetRemovedResources?: { resourceIds: string[] } } | null;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
-  try {
-    const res = await fetch(options.protectionUrl(), {
-      method: "POST",
-      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
-      body: JSON.stringify({ query: FORGET, variables: { ids } }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]),
-    });
-    status = res.status;
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    throw new ProtectionUnavailableError(`protection did not answer: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (body.data?.forgetRemovedResources) return null;
-  const codes = (body.errors ?? []).map((e) => e.extensions?.code ?? "");
-  if (codes.length > 0 && codes.every((c) => PERMANENT.has(c)))
-    return (body.errors ?? []).map((e) => e.message).join("; ");
-  throw new ProtectionUnavailableError(
-    `protection answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
-  );
+  const answer = await callRelayDestination<{ resourceIds: string[] }>({
+    destination: "protection",
+    url: options.protectionUrl(),
+    tokens: options.tokens,
+    tenantId,
+    subject: REMOVAL_RELAY_SUBJECT,
+    roles: [Role.ADMIN],
+    query: FORGET,
+    field: "forgetRemovedResources",
+    variables: { ids },
+    signal,
+    timeoutMs: options.timeoutMs,
+  });
+  return answer.refused ?? null;
 }
 
 /** Delivers a batch of removals: per tenant, its distinct ids in calls of at most 1,000. */

@@ -21,7 +21,7 @@ import type { TaskList } from "graphile-worker";
 import type { DataSource, EntityManager } from "typeorm";
 import {
   addJob,
-  IDENTITY_HEADER,
+  callRelayDestination,
   InternalTokens,
   inSystemScope,
   inTenant,
@@ -51,15 +51,10 @@ export const RESOURCE_ACCOUNTS_BACKFILL = "siem_resource_accounts_backfill";
 const RELAY_SUBJECT = "service:posture";
 /** Most resources per call (the SIEM takes up to 1,000). */
 const IDS_PER_CALL = 1000;
-/** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
-const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
 
 const SYNC = `mutation RelayResourceAccounts($input: SyncResourceAccountsInput!) {
   syncResourceAccounts(input: $input) { upsertedCount removedCount }
 }`;
-
-/** The SIEM did not take a batch (down, overloaded, or refusing the relay's identity): retry later. */
-export class SiemUnavailableError extends Error {}
 
 interface ResourceAccountDeliveryOptions {
   /** The SIEM's GraphQL URL, read at each call (tests start the SIEM on a port chosen at run time). */
@@ -82,31 +77,20 @@ async function postSync(
   input: SyncInput,
   signal: AbortSignal,
 ): Promise<string | null> {
-  const token = await options.tokens.sign({ tenantId, subject: RELAY_SUBJECT, roles: [Role.INGESTOR] });
-  let status: number;
-  let body: {
-    data?: { syncResourceAccounts?: unknown } | null;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
-  try {
-    const res = await fetch(options.siemUrl(), {
-      method: "POST",
-      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
-      body: JSON.stringify({ query: SYNC, variables: { input } }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]),
-    });
-    status = res.status;
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    throw new SiemUnavailableError(`the SIEM did not answer: ${(err as Error).message}`, { cause: err });
-  }
-  if (body.data?.syncResourceAccounts) return null;
-  const codes = (body.errors ?? []).map((e) => e.extensions?.code ?? "");
-  if (codes.length > 0 && codes.every((c) => PERMANENT.has(c)))
-    return (body.errors ?? []).map((e) => e.message).join("; ");
-  throw new SiemUnavailableError(
-    `the SIEM answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
-  );
+  const answer = await callRelayDestination<unknown>({
+    destination: "the SIEM",
+    url: options.siemUrl(),
+    tokens: options.tokens,
+    tenantId,
+    subject: RELAY_SUBJECT,
+    roles: [Role.INGESTOR],
+    query: SYNC,
+    field: "syncResourceAccounts",
+    variables: { input },
+    signal,
+    timeoutMs: options.timeoutMs,
+  });
+  return answer.refused ?? null;
 }
 
 /**

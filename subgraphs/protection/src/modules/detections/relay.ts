@@ -6,7 +6,7 @@
  */
 import type { EntityManager } from "typeorm";
 import {
-  IDENTITY_HEADER,
+  callRelayDestination,
   InternalTokens,
   Role,
   startOutboxRelay,
@@ -27,8 +27,6 @@ export const RELAY_SUBJECT = "service:protection";
 const ALERTS_PER_CALL = 500;
 /** Room kept in a call's body for the query and the JSON around the alerts. */
 const BODY_OVERHEAD = 4096;
-/** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
-const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
 
 const INGEST_ALERTS = `mutation RelayDetections($input: [AlertInput!]!) {
   ingestAlerts(input: $input) { createdCount duplicateCount ids rejected { index field message } }
@@ -40,9 +38,6 @@ interface IngestAlertsResult {
   ids: Array<string | null>;
   rejected: Array<{ index: number | null; field: string; message: string }>;
 }
-
-/** The SIEM did not take a batch (down, overloaded, or refusing the relay's identity): retry later. */
-export class SiemUnavailableError extends Error {}
 
 /** What the SIEM said about each alert of a call: its alert id, or why it refused the alert for good. */
 type Verdict = { alertId: string } | { error: string };
@@ -65,45 +60,27 @@ async function postAlerts(
   records: OutboxRecord[],
   signal: AbortSignal,
 ): Promise<Verdict[]> {
-  const token = await options.tokens.sign({ tenantId, subject: RELAY_SUBJECT, roles: [Role.INGESTOR] });
-  const alerts = records.map((r) => (r.payload as unknown as DetectionRaisedPayload).alert);
-  let status: number;
-  let body: {
-    data?: { ingestAlerts?: IngestAlertsResult } | null;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
-  try {
-    const res = await fetch(options.siemUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
-      body: JSON.stringify({
-        query: INGEST_ALERTS,
-        variables: { input: alerts },
-      }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]),
-    });
-    status = res.status;
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    throw new SiemUnavailableError(`the SIEM did not answer: ${(err as Error).message}`, { cause: err });
-  }
-  const result = body.data?.ingestAlerts;
-  if (result) {
-    return records.map((_, i) => {
-      const id = result.ids[i];
-      if (id) return { alertId: id };
-      const why = result.rejected.filter((r) => r.index === i || r.index === null);
-      return { error: why.map((r) => `${r.field}: ${r.message}`).join("; ") || "rejected by the SIEM" };
-    });
-  }
-  const codes = (body.errors ?? []).map((e) => e.extensions?.code ?? "");
-  if (codes.length > 0 && codes.every((c) => PERMANENT.has(c))) {
-    const error = (body.errors ?? []).map((e) => e.message).join("; ");
-    return records.map(() => ({ error }));
-  }
-  throw new SiemUnavailableError(
-    `the SIEM answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
-  );
+  const answer = await callRelayDestination<IngestAlertsResult>({
+    destination: "the SIEM",
+    url: options.siemUrl,
+    tokens: options.tokens,
+    tenantId,
+    subject: RELAY_SUBJECT,
+    roles: [Role.INGESTOR],
+    query: INGEST_ALERTS,
+    field: "ingestAlerts",
+    variables: { input: records.map((r) => (r.payload as unknown as DetectionRaisedPayload).alert) },
+    signal,
+    timeoutMs: options.timeoutMs,
+  });
+  const result = answer.data;
+  if (!result) return records.map(() => ({ error: answer.refused }));
+  return records.map((_, i) => {
+    const id = result.ids[i];
+    if (id) return { alertId: id };
+    const why = result.rejected.filter((r) => r.index === i || r.index === null);
+    return { error: why.map((r) => `${r.field}: ${r.message}`).join("; ") || "rejected by the SIEM" };
+  });
 }
 
 /** Records what the SIEM did with each detection (delivery time and alert id, or the refusal). */

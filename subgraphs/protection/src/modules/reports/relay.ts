@@ -10,7 +10,7 @@
  */
 import type { EntityManager } from "typeorm";
 import {
-  IDENTITY_HEADER,
+  callRelayDestination,
   InternalTokens,
   Role,
   startOutboxRelay,
@@ -36,8 +36,6 @@ export const POSTURE_REPORTS_CONSUMER = "posture-assessments";
 const ASSESSMENTS_PER_CALL = 1000;
 /** Room kept in a call's body for the query and the JSON around the assessments. */
 const BODY_OVERHEAD = 4096;
-/** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
-const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
 
 const UPSERT_ASSESSMENTS = `mutation RelayAssessments($input: [ExternalAssessmentInput!]!) {
   upsertAssessments(input: $input) { acceptedCount changedCount rejected { index field message } }
@@ -55,9 +53,6 @@ export interface ExternalAssessmentInput {
   status: ReportStatus;
   cause: string | null;
 }
-
-/** Posture did not take a batch (down, overloaded, or refusing the relay's identity): retry later. */
-export class PostureUnavailableError extends Error {}
 
 /** A report row to deliver. */
 interface ReportRow {
@@ -105,42 +100,28 @@ async function postAssessments(
   inputs: ExternalAssessmentInput[],
   signal: AbortSignal,
 ): Promise<Array<string | null>> {
-  const token = await options.tokens.sign({ tenantId, subject: RELAY_SUBJECT, roles: [Role.INGESTOR] });
-  let status: number;
-  let body: {
-    data?: {
-      upsertAssessments?: { rejected: Array<{ index: number | null; field: string; message: string }> };
-    } | null;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
-  try {
-    const res = await fetch(options.postureUrl(), {
-      method: "POST",
-      headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
-      body: JSON.stringify({ query: UPSERT_ASSESSMENTS, variables: { input: inputs } }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]),
-    });
-    status = res.status;
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    throw new PostureUnavailableError(`posture did not answer: ${(err as Error).message}`, { cause: err });
-  }
-  const result = body.data?.upsertAssessments;
-  if (result) {
-    const whole = result.rejected.filter((r) => r.index === null);
-    return inputs.map((_, i) => {
-      const why = [...whole, ...result.rejected.filter((r) => r.index === i)];
-      return why.length ? why.map((r) => `${r.field}: ${r.message}`).join("; ") : null;
-    });
-  }
-  const codes = (body.errors ?? []).map((e) => e.extensions?.code ?? "");
-  if (codes.length > 0 && codes.every((c) => PERMANENT.has(c))) {
-    const error = (body.errors ?? []).map((e) => e.message).join("; ");
-    return inputs.map(() => error);
-  }
-  throw new PostureUnavailableError(
-    `posture answered HTTP ${status}: ${(body.errors ?? []).map((e) => e.message).join("; ") || "no data"}`,
-  );
+  const answer = await callRelayDestination<{
+    rejected: Array<{ index: number | null; field: string; message: string }>;
+  }>({
+    destination: "posture",
+    url: options.postureUrl(),
+    tokens: options.tokens,
+    tenantId,
+    subject: RELAY_SUBJECT,
+    roles: [Role.INGESTOR],
+    query: UPSERT_ASSESSMENTS,
+    field: "upsertAssessments",
+    variables: { input: inputs },
+    signal,
+    timeoutMs: options.timeoutMs,
+  });
+  const result = answer.data;
+  if (!result) return inputs.map(() => answer.refused);
+  const whole = result.rejected.filter((r) => r.index === null);
+  return inputs.map((_, i) => {
+    const why = [...whole, ...result.rejected.filter((r) => r.index === i)];
+    return why.length ? why.map((r) => `${r.field}: ${r.message}`).join("; ") : null;
+  });
 }
 
 /** Splits a tenant's assessments into calls of at most 1,000 and `budget` bytes. */
