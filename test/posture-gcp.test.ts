@@ -3,6 +3,8 @@ import {
   RecommendationsDocument,
   ResourcePostureDocument,
   SecureScoreDocument,
+  CreatePolicyDefinitionDocument,
+  DeleteExemptionDocument,
   UpsertAccountsDocument,
   UpsertResourcesDocument,
   type ResourceInput,
@@ -12,7 +14,12 @@ import {
   BUILT_IN_DEFINITIONS_CHANGED,
   postureTasks,
 } from "../subgraphs/posture/src/modules/assessments/assessment.tasks";
-import { builtInVersions } from "../subgraphs/posture/src/modules/assessments/definition-registry";
+import { evaluateTenant } from "../subgraphs/posture/src/modules/assessments/assessment.runner";
+import {
+  builtInDefinitions,
+  builtInVersions,
+  compileDefinition,
+} from "../subgraphs/posture/src/modules/assessments/definition-registry";
 import { DEMO_ACCOUNTS, demoResources } from "../scripts/lib/demo-estate";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
@@ -156,5 +163,149 @@ describe("GCP posture through the gateway", () => {
     // Up to date now: running it again changes nothing.
     await run();
     expect(await assessments()).toEqual(evaluated);
+  });
+  it("forgets a built-in an upgrade removed: its assessments and their weight go, nothing else moves", async () => {
+    const run = postureTasks(ds, createLogger("test", "silent"))[
+      BUILT_IN_DEFINITIONS_CHANGED
+    ] as () => Promise<void>;
+    // The previous release shipped one more firewall definition, failing every firewall of the project.
+    const ssh = builtInDefinitions().find((d) => d.spec.id === "gcp-firewall-ssh-internet")!;
+    const retired = compileDefinition(
+      {
+        ...ssh.spec,
+        id: "gcp-firewall-retired",
+        title: "A retired firewall check",
+        applicability: undefined,
+        condition: { field: "name", exists: true },
+      },
+      "BUILT_IN",
+      "test:gcp-firewall-retired",
+    );
+    const previousRelease = [...builtInDefinitions(), retired];
+
+    /** A tenant with the project's firewalls (and a custom definition on them), as the previous release left it. */
+    const onboard = async (tenant: string, evaluatedBefore: boolean) => {
+      const tenantAdmin = await platform.token([Role.ADMIN], tenant);
+      const [account] = ok(
+        await platform.request(
+          UpsertAccountsDocument,
+          { input: [{ provider: "GCP", externalId: "firewalls", name: "Firewalls" }] },
+          tenantAdmin,
+        ),
+      ).upsertCloudAccounts;
+      const input = gcpEstate(account.id).filter((r) => r.type === "compute.googleapis.com/Firewall");
+      const { ids } = ok(
+        await platform.request(UpsertResourcesDocument, { input }, tenantAdmin),
+      ).upsertResources;
+      const custom = ok(
+        await platform.request(
+          CreatePolicyDefinitionDocument,
+          {
+            input: {
+              title: "Firewall rules are not named never",
+              severity: "LOW",
+              controlId: "secure-management-ports",
+              resourceTypes: ["compute.googleapis.com/Firewall"],
+              condition: { field: "name", equals: "never" },
+            },
+          },
+          tenantAdmin,
+        ),
+      ).createPolicyDefinition.id;
+      if (evaluatedBefore)
+        await inTenant(ds, tenant, async (m) => {
+          await evaluateTenant(m, tenant, { builtIns: previousRelease });
+          await m.query(`UPDATE built_in_evaluations SET versions = $1::jsonb`, [
+            JSON.stringify({ ...builtInVersions(), [retired.spec.id]: "1.0.0" }),
+          ]);
+          await m.query(
+            `INSERT INTO exemptions (tenant_id, id, definition_id, resource_id, category, reason, created_by)
+             VALUES ($1, gen_random_uuid(), $2, $3, 'WAIVER', 'Accepted', 'admin')`,
+            [tenant, retired.spec.id, ids[0]],
+          );
+        });
+      return { admin: tenantAdmin, reader: await platform.token([Role.READER], tenant), custom };
+    };
+    const upgraded = "tenant-gcp-removal";
+    const fresh = "tenant-gcp-removal-fresh";
+    const before = await onboard(upgraded, true);
+    const reference = await onboard(fresh, false);
+
+    const score = async (reader: string) =>
+      ok(await platform.request(SecureScoreDocument, {}, reader)).secureScore;
+    const sshGain = async (reader: string) =>
+      ok(await platform.request(RecommendationsDocument, { first: 100 }, reader)).recommendations.nodes.find(
+        (r) => r.id === "gcp-firewall-ssh-internet",
+      )?.potentialScoreIncrease;
+    const rows = (tenant: string, sql: string) => inTenant(ds, tenant, (m) => m.query(sql));
+    const assessments = (tenant: string) =>
+      rows(
+        tenant,
+        `SELECT resource_id, definition_id, status, evaluated_at FROM assessments ORDER BY resource_id, definition_id`,
+      );
+    const countOf = async (tenant: string, definitionId: string) =>
+      (
+        await inTenant(ds, tenant, (m) =>
+          m.query(`SELECT count(*)::int AS n FROM assessments WHERE definition_id = $1`, [definitionId]),
+        )
+      )[0].n;
+
+    // Before the upgrade's job: the retired rule still weighs on the score and hides the SSH fix's gain.
+    expect(await countOf(upgraded, retired.spec.id)).toBe(3);
+    expect((await score(before.reader)).current).toBeLessThan((await score(reference.reader)).current);
+    expect(await sshGain(before.reader)).toBe(0);
+    const customBefore = await countOf(upgraded, before.custom);
+    expect(customBefore).toBe(3);
+    const freshBefore = await assessments(fresh);
+
+    await run();
+    expect(await countOf(upgraded, retired.spec.id)).toBe(0);
+    expect(
+      await rows(
+        upgraded,
+        `SELECT count(*)::int AS n FROM assessment_history WHERE definition_id = 'gcp-firewall-retired'`,
+      ),
+    ).toEqual([{ n: 0 }]);
+    expect(await score(before.reader)).toEqual(await score(reference.reader));
+    expect(await sshGain(before.reader)).toBe(await sshGain(reference.reader));
+    expect(await sshGain(before.reader)).toBeGreaterThan(0);
+    expect(await countOf(upgraded, before.custom)).toBe(customBefore);
+    expect(await rows(upgraded, `SELECT definition_id FROM exemptions`)).toEqual([
+      { definition_id: retired.spec.id },
+    ]);
+    expect(await rows(upgraded, `SELECT versions FROM built_in_evaluations`)).toEqual([
+      { versions: builtInVersions() },
+    ]);
+    const deleted = `SELECT key, payload FROM outbox WHERE topic = 'policies.definition.deleted'`;
+    expect(await rows(upgraded, deleted)).toEqual([
+      {
+        key: retired.spec.id,
+        payload: {
+          id: retired.spec.id,
+          version: "1.0.0",
+          source: "BUILT_IN",
+          assessments: 3,
+          exemptions: 0,
+          settings: 0,
+        },
+      },
+    ]);
+    // The other tenant (never on the previous release) is untouched.
+    expect(await assessments(fresh)).toEqual(freshBefore);
+    // A fresh evaluation of the upgraded tenant finds nothing to change.
+    expect((await inTenant(ds, upgraded, (m) => evaluateTenant(m, upgraded))).changedAssessments).toBe(0);
+
+    // Done: a second run changes nothing.
+    const after = await assessments(upgraded);
+    const scoreAfter = await score(before.reader);
+    await run();
+    expect(await assessments(upgraded)).toEqual(after);
+    expect(await score(before.reader)).toEqual(scoreAfter);
+    expect(await rows(upgraded, deleted)).toHaveLength(1);
+
+    // The kept exemption names a rule that is gone: harmless, and its admin can still revoke it.
+    const [{ id: exemptionId }] = await rows(upgraded, `SELECT id FROM exemptions`);
+    ok(await platform.request(DeleteExemptionDocument, { id: exemptionId }, before.admin));
+    expect(await assessments(upgraded)).toEqual(after);
   });
 });

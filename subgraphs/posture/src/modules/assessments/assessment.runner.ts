@@ -43,10 +43,17 @@ export async function lockEvaluationContext(
   );
 }
 
-/** Loads a tenant's definitions, per-account settings and active exemptions (four statements, with the lock). */
-export async function loadEvaluationContext(m: EntityManager, tenantId: string): Promise<EvaluationContext> {
+/**
+ * Loads a tenant's definitions (with the shipped built-ins unless `builtIns` is given), per-account settings and
+ * active exemptions (four statements, with the lock).
+ */
+export async function loadEvaluationContext(
+  m: EntityManager,
+  tenantId: string,
+  builtIns?: readonly CompiledDefinition[],
+): Promise<EvaluationContext> {
   await lockEvaluationContext(m, tenantId, "shared");
-  const definitions = await tenantDefinitions(m, tenantId);
+  const definitions = await tenantDefinitions(m, tenantId, builtIns);
   const disabledRows: Array<{ account_id: string; definition_id: string }> = await m.query(
     `SELECT account_id, definition_id FROM definition_settings WHERE tenant_id = $1 AND NOT enabled`,
     [tenantId],
@@ -132,9 +139,11 @@ export async function evaluateTenant(
     resourceId?: string;
     /** Only the resources in this resource group (its lower-cased ARM id, as `exemptions.resource_group_key`). */
     resourceGroupKey?: string;
+    /** The built-ins to evaluate instead of the shipped ones: tests simulate another release's benchmark with it. */
+    builtIns?: readonly CompiledDefinition[];
   } = {},
 ): Promise<ApplyOutcome> {
-  const ctx = await loadEvaluationContext(m, tenantId);
+  const ctx = await loadEvaluationContext(m, tenantId, options.builtIns);
   const definitions = options.definitionIds
     ? ctx.definitions.filter((d) => options.definitionIds!.includes(d.spec.id))
     : ctx.definitions;
@@ -210,23 +219,31 @@ export interface ForgottenDefinition {
  * evaluation-context lock exclusively and deleted the definition): its exemptions (and their expiry jobs), its
  * per-account settings, its assessments and their history, and their weight in the control states and score
  * counters, then today's snapshots. Its recommendation, which is its assessments, goes with them.
+ *
+ * `keepDecisions` keeps the exemptions and settings, for a built-in the shipped benchmark no longer has: they are
+ * an admin's decisions, match nothing while the definition is gone, and apply again should it come back.
  */
 export async function forgetDefinition(
   m: EntityManager,
   tenantId: string,
   definitionId: string,
+  options: { keepDecisions?: boolean } = {},
 ): Promise<ForgottenDefinition> {
-  const exemptions: Array<{ id: string; expires_at: Date | null }> = await m.query(
-    `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND definition_id = $2 RETURNING id, expires_at)
-     SELECT * FROM gone`,
-    [tenantId, definitionId],
-  );
+  const exemptions: Array<{ id: string; expires_at: Date | null }> = options.keepDecisions
+    ? []
+    : await m.query(
+        `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND definition_id = $2 RETURNING id, expires_at)
+         SELECT * FROM gone`,
+        [tenantId, definitionId],
+      );
   for (const x of exemptions) if (x.expires_at) await cancelExemptionExpiry(m, x.id);
-  const [settings]: Array<{ n: number }> = await m.query(
-    `WITH gone AS (DELETE FROM definition_settings WHERE tenant_id = $1 AND definition_id = $2 RETURNING 1)
-     SELECT count(*)::int AS n FROM gone`,
-    [tenantId, definitionId],
-  );
+  const [settings]: Array<{ n: number }> = options.keepDecisions
+    ? [{ n: 0 }]
+    : await m.query(
+        `WITH gone AS (DELETE FROM definition_settings WHERE tenant_id = $1 AND definition_id = $2 RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [tenantId, definitionId],
+      );
   const removed: Array<{ resource_id: string }> = await m.query(
     `WITH gone AS (DELETE FROM assessments WHERE tenant_id = $1 AND definition_id = $2 RETURNING resource_id)
      SELECT resource_id FROM gone`,

@@ -1,7 +1,12 @@
 import type { TaskList } from "graphile-worker";
 import type { DataSource } from "typeorm";
-import { addJob, inSystemScope, inTenant, type Logger } from "../../../../common/src";
-import { evaluateTenant, refreshTodaySnapshots } from "./assessment.runner";
+import { addJob, inSystemScope, inTenant, writeOutbox, type Logger } from "../../../../common/src";
+import {
+  evaluateTenant,
+  forgetDefinition,
+  lockEvaluationContext,
+  refreshTodaySnapshots,
+} from "./assessment.runner";
 import { reapplyExternal } from "./assessments.service";
 import { builtInVersions } from "./definition-registry";
 
@@ -45,6 +50,9 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
      * Queued at every start: the shipped benchmark may have gained definitions (or new versions of some) since a
      * tenant's resources were last evaluated, and incremental evaluation only sees resources that change. Each
      * tenant is brought up to date in its own transaction, so a retry after a failure skips the tenants done.
+     * A built-in its record names that is no longer shipped (removed or renamed) is forgotten as a deleted custom
+     * definition is, its exemptions and settings kept (`forgetDefinition`): otherwise its assessments would keep
+     * counting in recommendations, the score and compliance for a rule that no longer exists.
      */
     [BUILT_IN_DEFINITIONS_CHANGED]: async () => {
       const current = builtInVersions();
@@ -54,17 +62,40 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
       );
       for (const { tenant_id: tenantId, versions } of tenants) {
         const changed = Object.keys(current).filter((id) => versions[id] !== current[id]);
-        if (changed.length === 0) continue;
+        const removed = Object.keys(versions).filter((id) => !(id in current));
+        if (changed.length === 0 && removed.length === 0) continue;
         const outcome = await inTenant(ds, tenantId, async (m) => {
-          const result = await evaluateTenant(m, tenantId, { definitionIds: changed });
+          // As deleting a definition: evaluations under way finish first, and none starts until it has gone.
+          if (removed.length) await lockEvaluationContext(m, tenantId, "exclusive");
+          const forgotten: Record<string, number> = {};
+          for (const id of removed) {
+            const gone = await forgetDefinition(m, tenantId, id, { keepDecisions: true });
+            forgotten[id] = gone.assessments;
+            await writeOutbox(m, [
+              {
+                tenantId,
+                topic: "policies.definition.deleted",
+                key: id,
+                payload: { id, version: versions[id], source: "BUILT_IN", ...gone },
+              },
+            ]);
+          }
+          const { changedAssessments } = changed.length
+            ? await evaluateTenant(m, tenantId, { definitionIds: changed })
+            : { changedAssessments: 0 };
           await m.query(
             `UPDATE built_in_evaluations SET versions = $2::jsonb, evaluated_at = now() WHERE tenant_id = $1`,
             [tenantId, JSON.stringify(current)],
           );
-          return result;
+          return { changedAssessments, forgotten };
         });
         log.info(
-          { tenantId, definitions: changed.length, changedAssessments: outcome.changedAssessments },
+          {
+            tenantId,
+            definitions: changed.length,
+            changedAssessments: outcome.changedAssessments,
+            removedAssessments: outcome.forgotten,
+          },
           "built-in definitions evaluated after a benchmark change",
         );
       }

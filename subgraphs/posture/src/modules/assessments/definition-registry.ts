@@ -56,14 +56,21 @@ export function builtInVersions(): Record<string, string> {
   return Object.fromEntries(builtInDefinitions().map((d) => [d.spec.id, String(d.spec.version)]));
 }
 
-/** The definitions a tenant evaluates: the built-ins and its custom ones (one statement). */
-export async function tenantDefinitions(m: EntityManager, tenantId: string): Promise<CompiledDefinition[]> {
+/**
+ * The definitions a tenant evaluates: the built-ins (the shipped ones unless given, as tests simulating another
+ * release's benchmark do) and its custom ones (one statement).
+ */
+export async function tenantDefinitions(
+  m: EntityManager,
+  tenantId: string,
+  builtIns: readonly CompiledDefinition[] = builtInDefinitions(),
+): Promise<CompiledDefinition[]> {
   const rows: Array<{ id: string; version: number; spec: DefinitionSpec }> = await m.query(
     `SELECT id, version, spec FROM custom_definitions WHERE tenant_id = $1`,
     [tenantId],
   );
   return [
-    ...builtInDefinitions(),
+    ...builtIns,
     ...rows.map((r) =>
       compileDefinition({ ...r.spec, id: r.id }, "CUSTOM_POLICY", `custom:${tenantId}:${r.id}:${r.version}`),
     ),
