@@ -10,7 +10,7 @@ import { parseIsoDuration } from "./durations";
 import { compileCorrelationSql, isCorrelationAggregate } from "./rule-correlation";
 import { compileSlidingCountSql } from "./rule-sliding";
 import { refreshWatchlistKeys, watchlistKeys } from "../hunting/watchlist-cache";
-import { HUNT_LIMITS, HuntQueryError, runHunt } from "../hunting/hunt-runner";
+import { HUNT_LIMITS, HuntQueryError, runHunt, type HuntOutcome } from "../hunting/hunt-runner";
 import {
   compileFilterToPredicate,
   compileFilterToSql,
@@ -178,6 +178,8 @@ function summarizedFieldSql(spec: RuleSpec, field: string, params: unknown[]): s
  * With `summarize.window` the count slides (rule-sliding.ts): windows are anchored at the events of the period
  * and the scan reaches `window` before it, and a group is keyed by the newest event completing a window that
  * meets the trigger, so overlapping runs that see the same burst raise it once.
+ *
+ * A rule defined by a KQL `query` runs it over the same window instead (runKqlRule).
  */
 export async function runScheduledRule(
   m: EntityManager,
@@ -384,7 +386,10 @@ export interface ScheduledRunResult {
 
 /** How a KQL rule's query runs; tests lower the limits, the job passes the platform's retention. */
 export interface KqlRunOptions {
-  /** Days of events the platform keeps (EVENT_RETENTION_DAYS): the query reads no earlier. */
+  /**
+   * Days of events the platform keeps (EVENT_RETENTION_DAYS): the query reads no earlier. Default its largest
+   * value, leaving the tenant's own retention the only bound (older day partitions are gone anyway).
+   */
   retentionDays?: number;
   /** Most result rows a run reads (default the hunts' 10,000): the trigger counts no more. */
   maxRows?: number;
@@ -426,7 +431,7 @@ async function runKqlRule(
       return runner;
     },
   };
-  let outcome;
+  let outcome: HuntOutcome;
   try {
     outcome = await runHunt(primary, { tenantId }, spec.query!, window, {
       retentionDays: options.retentionDays ?? 3650,

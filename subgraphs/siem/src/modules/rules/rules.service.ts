@@ -119,6 +119,12 @@ export function frequencyMs(spec: RuleSpec): number {
   return "ms" in frequency ? frequency.ms : 3600_000;
 }
 
+/** A scheduled rule's queryPeriod in milliseconds. */
+function periodMs(spec: RuleSpec): number {
+  const period = parseIsoDuration(spec.queryPeriod ?? "PT1H");
+  return "ms" in period ? period.ms : 3600_000;
+}
+
 /**
  * Schedules the run of a scheduled rule over the window ending at `windowEnd` (replacing any pending run) in the
  * caller's transaction. The run starts RULE_RUN_GRACE_MS after the window ends and covers exactly
@@ -331,7 +337,7 @@ export class RulesService {
         m,
         this.identity.tenantId,
         spec.query,
-        { from: new Date(now.getTime() - frequencyMs(spec)), to: now, now },
+        { from: new Date(now.getTime() - periodMs(spec)), to: now, now },
         HUNT_LIMITS.maxRows,
       );
     } catch (err) {
