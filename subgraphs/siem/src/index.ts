@@ -200,7 +200,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
   tasks: (ds, log, config) => ({
     ...eventTasks(ds, log, config),
     ...ingestQueueTasks(ds, log, config, queuedIngestFor(ds, log, config)),
-    ...ruleTasks(ds, log),
+    ...ruleTasks(ds, log, config),
     ...automationTasks(ds, log, config),
     ...intelTasks(ds, log, config),
   }),

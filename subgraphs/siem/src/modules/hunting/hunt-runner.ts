@@ -235,8 +235,8 @@ function huntFailure(err: unknown, compiled: CompiledHunt, timeoutMs: number): H
  * `statement_timeout` bounding it. At most maxRows rows (and maxResultBytes) come back.
  */
 export async function runHunt(
-  db: RequestDb,
-  identity: Identity,
+  db: Pick<RequestDb, "heavyRunner">,
+  identity: Pick<Identity, "tenantId">,
   text: string,
   given: { from?: Date | null; to?: Date | null },
   options: HuntOptions,

@@ -15,7 +15,7 @@ import {
 } from "../../../../common/src";
 import { newestFirstPage } from "./newest-page";
 import { watchlistAliasesOfFilter } from "../rules/rule-filter";
-import { filtersOfRule, type RuleSpec } from "../rules/rule-spec";
+import { filtersOfRule, watchlistAliasesOfQuery, type RuleSpec } from "../rules/rule-spec";
 import { textProblems } from "./hunting.service";
 import {
   RemoveWatchlistItemsPayload,
@@ -68,8 +68,8 @@ function itemFromRow(row: Record<string, unknown>): WatchlistItem {
 const rejections = (list: CsvRejection[]) => list.map((r) => Object.assign(new WatchlistRejection(), r));
 
 /**
- * The analytics rules of a tenant one of whose filters (a correlation's named filters too) names `aliasKey` (lower
- * case) — a watchlist they use must not go away under them.
+ * The analytics rules of a tenant one of whose filters (a correlation's named filters too) or whose KQL query
+ * names `aliasKey` (lower case) — a watchlist they use must not go away under them.
  */
 async function rulesUsing(m: EntityManager, tenantId: string, aliasKey: string): Promise<string[]> {
   const rows: Array<{ spec: RuleSpec }> = await m.query(
@@ -77,8 +77,10 @@ async function rulesUsing(m: EntityManager, tenantId: string, aliasKey: string):
     [tenantId],
   );
   return rows
-    .filter((r) =>
-      filtersOfRule(r.spec).some(({ filter }) => watchlistAliasesOfFilter(filter).includes(aliasKey)),
+    .filter(
+      (r) =>
+        filtersOfRule(r.spec).some(({ filter }) => watchlistAliasesOfFilter(filter).includes(aliasKey)) ||
+        watchlistAliasesOfQuery(r.spec).includes(aliasKey),
     )
     .map((r) => r.spec.displayName);
 }

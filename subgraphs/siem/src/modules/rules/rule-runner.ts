@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { EntityManager } from "typeorm";
 import { MAX_INDEXED_TEXT_BYTES, textProblem, utf8LongerThan } from "../../../../common/src";
 import { normalizeIp } from "../connectors/normalizers/common";
@@ -9,6 +10,7 @@ import { parseIsoDuration } from "./durations";
 import { compileCorrelationSql, isCorrelationAggregate } from "./rule-correlation";
 import { compileSlidingCountSql } from "./rule-sliding";
 import { refreshWatchlistKeys, watchlistKeys } from "../hunting/watchlist-cache";
+import { HUNT_LIMITS, HuntQueryError, runHunt, type HuntOutcome } from "../hunting/hunt-runner";
 import {
   compileFilterToPredicate,
   compileFilterToSql,
@@ -176,13 +178,16 @@ function summarizedFieldSql(spec: RuleSpec, field: string, params: unknown[]): s
  * With `summarize.window` the count slides (rule-sliding.ts): windows are anchored at the events of the period
  * and the scan reaches `window` before it, and a group is keyed by the newest event completing a window that
  * meets the trigger, so overlapping runs that see the same burst raise it once.
+ *
+ * A rule defined by a KQL `query` runs it over the same window instead (runKqlRule).
  */
 export async function runScheduledRule(
   m: EntityManager,
   tenantId: string,
   rule: StoredRule,
   now: Date,
-): Promise<{ alerts: number; results: number }> {
+  options: KqlRunOptions = {},
+): Promise<ScheduledRunResult> {
   const spec = rule.spec;
   await m.query(`UPDATE analytics_rules SET last_run_at = $3 WHERE tenant_id = $1 AND id = $2`, [
     tenantId,
@@ -191,6 +196,7 @@ export async function runScheduledRule(
   ]);
   if (rule.suppressedUntil && rule.suppressedUntil > now) return { alerts: 0, results: 0 };
   const from = new Date(now.getTime() - ms(spec.queryPeriod, 3600_000));
+  if (spec.query !== undefined) return runKqlRule(m, tenantId, rule, { from, to: now }, options);
   // A sliding window anchored at the period's first events reaches `window` further back (rule-sliding.ts).
   const windowMs = spec.summarize?.window ? ms(spec.summarize.window, 0) : 0;
   const params: unknown[] = [tenantId, new Date(from.getTime() - windowMs), now];
@@ -369,6 +375,145 @@ export async function runScheduledRule(
   const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
   if (stored.created.length) await markFired(m, tenantId, rule, now);
   return { alerts: stored.created.length, results };
+}
+
+/** What a scheduled run did; `warning` says why it saw less than its query asked for, when it did. */
+export interface ScheduledRunResult {
+  alerts: number;
+  results: number;
+  warning?: string;
+}
+
+/** How a KQL rule's query runs; tests lower the limits, the job passes the platform's retention. */
+export interface KqlRunOptions {
+  /**
+   * Days of events the platform keeps (EVENT_RETENTION_DAYS): the query reads no earlier. Default its largest
+   * value, leaving the tenant's own retention the only bound (older day partitions are gone anyway).
+   */
+  retentionDays?: number;
+  /** Most result rows a run reads (default the hunts' 10,000): the trigger counts no more. */
+  maxRows?: number;
+}
+
+/** Result columns a KQL rule's evidence and time range come from, when the query keeps one. */
+const EVIDENCE_COLUMNS = ["id", "event_id", "EventId"];
+const TIME_COLUMNS = ["time", "TimeGenerated"];
+
+const firstOf = (row: Record<string, unknown>, columns: readonly string[]) =>
+  columns.map((c) => row[c]).find((v) => v !== null && v !== undefined);
+
+/**
+ * Runs a KQL rule's query through the hunts' execution path (hunting/hunt-runner.ts: compiled to one
+ * parameterised statement in a READ ONLY tenant transaction of its own, statement_timeout, row limit) with the
+ * hunt's range set to the run's window [now − queryPeriod, now): the compiler puts that range in the SQL of every
+ * events table the query reads, so no `where time > ago(30d)` reaches past it. It runs on the primary, not the
+ * read replica hunts prefer: a window read on a lagging replica would miss its newest events for good.
+ *
+ * The result rows are the results: the trigger compares their number with the threshold; an alert per row, or
+ * one for the run. Entity mappings read result columns (one the result lacks maps nothing); evidence is the
+ * rows' `id` (or `event_id`) column, the time range their `time` (or `TimeGenerated`) span, else the window.
+ * Alerts are keyed by the rows they are about, so overlapping windows with the same rows raise them once. A
+ * query the data refuses (a timeout, a bad cast) raises nothing and returns the reason as a warning, as does a
+ * result cut at maxRows.
+ */
+async function runKqlRule(
+  m: EntityManager,
+  tenantId: string,
+  rule: StoredRule,
+  window: { from: Date; to: Date },
+  options: KqlRunOptions,
+): Promise<ScheduledRunResult> {
+  const spec = rule.spec;
+  const primary = {
+    heavyRunner: async () => {
+      const runner = m.connection.createQueryRunner("master");
+      await runner.connect();
+      return runner;
+    },
+  };
+  let outcome: HuntOutcome;
+  try {
+    outcome = await runHunt(primary, { tenantId }, spec.query!, window, {
+      retentionDays: options.retentionDays ?? 3650,
+      maxRows: options.maxRows ?? HUNT_LIMITS.maxRows,
+      now: () => window.to,
+    });
+  } catch (err) {
+    if (err instanceof HuntQueryError) return { alerts: 0, results: 0, warning: err.message };
+    throw err;
+  }
+  const rows = outcome.rows;
+  const warning = outcome.truncated
+    ? `the query returned more than ${rows.length} rows: the run counted and alerted on the first ${rows.length}`
+    : undefined;
+  const results = rows.length;
+  if (!compare(spec.trigger.operator, results, spec.trigger.threshold))
+    return { alerts: 0, results, warning };
+  const read = (row: Record<string, unknown>) => (field: string) => row[field];
+  const evidenceOf = (row: Record<string, unknown>) => {
+    const id = firstOf(row, EVIDENCE_COLUMNS);
+    return typeof id === "string" ? [id] : [];
+  };
+  const spanOf = (list: ReadonlyArray<Record<string, unknown>>) => {
+    const times = list
+      .map((row) => firstOf(row, TIME_COLUMNS))
+      .filter((t): t is string => typeof t === "string")
+      .sort();
+    return times.length
+      ? { start: times[0], end: times[times.length - 1] }
+      : { start: window.from, end: window.to };
+  };
+  const keyOf = (list: ReadonlyArray<Record<string, unknown>>) =>
+    createHash("sha256").update(JSON.stringify(list)).digest("hex").slice(0, 32);
+  const alerts: NewAlert[] = [];
+  if (spec.alertPerResult && rows.length) {
+    const [each, rest] = overflow(rows);
+    for (const row of each) {
+      const { start, end } = spanOf([row]);
+      alerts.push(
+        alertBase(
+          rule,
+          spec.displayName,
+          entitiesOf(spec, read(row)),
+          evidenceOf(row),
+          start,
+          end,
+          `${rule.id}:kql:${keyOf([row])}`,
+        ),
+      );
+    }
+    if (rest.length) {
+      const { start, end } = spanOf(rest);
+      alerts.push(
+        alertBase(
+          rule,
+          `${spec.displayName} — and ${results - each.length} more result${results - each.length === 1 ? "" : "s"}`,
+          rest.slice(0, SUMMARY_SAMPLE).flatMap((row) => entitiesOf(spec, read(row))),
+          rest.flatMap(evidenceOf),
+          start,
+          end,
+          `${rule.id}:kql-rest:${keyOf(rest)}`,
+        ),
+      );
+    }
+  } else {
+    // One alert for the run; with no row at all ("fewer than N"), an alert about the window itself.
+    const { start, end } = spanOf(rows);
+    alerts.push(
+      alertBase(
+        rule,
+        spec.displayName,
+        rows.slice(0, SUMMARY_SAMPLE).flatMap((row) => entitiesOf(spec, read(row))),
+        rows.flatMap(evidenceOf),
+        start,
+        end,
+        rows.length ? `${rule.id}:kql-run:${keyOf(rows)}` : `${rule.id}:none:${window.to.toISOString()}`,
+      ),
+    );
+  }
+  const stored = await storeAlerts(m, tenantId, alerts.map(dedupeEntities));
+  if (stored.created.length) await markFired(m, tenantId, rule, window.to);
+  return { alerts: stored.created.length, results, warning };
 }
 
 /** Results that get an alert each, and the rest the summary alert stands for (empty when all fit). */

@@ -97,7 +97,36 @@ describe("validateRuleSpec", () => {
     expect(problemsWith({ filter: "class_uid = 3002" })).toEqual([
       expect.stringMatching(/^filter: must be an object/),
     ]);
-    expect(problemsWith({ filter: undefined })).toEqual(["filter: is required"]);
+    expect(problemsWith({ filter: undefined })).toEqual([
+      "filter: is required (or, for a SCHEDULED rule, a KQL `query` instead)",
+    ]);
+  });
+
+  it("takes a KQL query instead of filter and summarize, on SCHEDULED rules only", () => {
+    const query = "Authentication | summarize n = count() by src_ip | where n > 5";
+    const kql = { filter: undefined, summarize: undefined, query };
+    expect(problemsWith(kql)).toEqual([]);
+    // Entity mappings name result columns, known only when the query runs.
+    expect(problemsWith({ ...kql, entityMappings: [{ entityType: "IP", field: "n" }] })).toEqual([]);
+    expect(problemsWith({ query })).toEqual([
+      expect.stringMatching(/^filter: a rule is either a filter .* or a KQL query/),
+      expect.stringMatching(/^summarize: a KQL rule summarizes in its query/),
+    ]);
+    expect(problemsWith({ ...kql, query: "Authentication | wher x" })).toEqual([
+      expect.stringMatching(/^query: line 1, column \d+: /),
+    ]);
+    expect(problemsWith({ ...kql, query: " " })).toEqual(["query: must not be empty"]);
+    expect(problemsWith({ query, filter: undefined }, nrt)).toEqual([
+      expect.stringMatching(/^query: NRT rules take the structured filter only/),
+    ]);
+  });
+
+  it("keeps the query and no filter when normalising a KQL rule", () => {
+    const query = "Authentication | where status == 'Failure'";
+    const { filter: _filter, summarize: _summarize, ...rest } = scheduled;
+    const normalized = normalizeRuleSpec({ ...rest, query });
+    expect(normalized.query).toBe(query);
+    expect("filter" in normalized).toBe(false);
   });
 
   it("checks timings and their bounds", () => {

@@ -5,6 +5,8 @@
  */
 import { jsonProblem } from "../../../../common/src/validation";
 import { EVENT_COLUMNS } from "../events/event.model";
+import { watchlistAliasesOf } from "../hunting/kql-compiler";
+import { KQL_LIMITS, KqlError, parseKql } from "../hunting/kql-parser";
 import {
   DEFAULT_LOOKBACK_DURATION,
   DEFAULT_SUPPRESSION_DURATION,
@@ -125,8 +127,13 @@ export interface RuleSpec {
   description: string;
   severity: RuleSeverity;
   enabled: boolean;
-  /** An EventFilter (see rule-filter.ts). */
-  filter: unknown;
+  /** An EventFilter (see rule-filter.ts); absent when `query` defines the rule. */
+  filter?: unknown;
+  /**
+   * A KQL query in the hunting language (docs/hunting.md) instead of `filter` and `summarize` (SCHEDULED only):
+   * its result rows are the rule's results. Each run reads only the events of its queryPeriod (rule-runner.ts).
+   */
+  query?: string;
   /**
    * Group the filtered events and aggregate per group (SCHEDULED only). `filters` (FILTERS_MATCHED and
    * FILTERS_MATCHED_IN_ORDER only) are the named filters correlated within each group, over the events `filter`
@@ -214,6 +221,7 @@ const TOP_LEVEL_KEYS = [
   "severity",
   "enabled",
   "filter",
+  "query",
   "summarize",
   "trigger",
   "queryFrequency",
@@ -536,6 +544,36 @@ function reachable(operator: TriggerOperator, threshold: number, n: number): boo
   return false;
 }
 
+/**
+ * Checks a KQL rule's `query` as far as it can be without the tenant's data: the form (SCHEDULED, neither
+ * `filter` nor `summarize`) and the syntax. The service compiles it against the tenant's watchlists too.
+ */
+function checkQuery(c: Checker, spec: Record_, kind: RuleKind | null, threatIntelligence: boolean): void {
+  if (kind === "NRT")
+    c.problem(
+      "query",
+      "NRT rules take the structured filter only (they test each event as it arrives): a KQL query runs as a SCHEDULED rule",
+    );
+  if (threatIntelligence)
+    c.problem("query", "threat-intelligence rules select their events with a filter, not a KQL query");
+  if (has(spec, "filter"))
+    c.problem(
+      "filter",
+      "a rule is either a filter (with an optional summarize) or a KQL query: give one of them",
+    );
+  if (has(spec, "summarize"))
+    c.problem("summarize", "a KQL rule summarizes in its query (`| summarize n = count() by src_ip`)");
+  const text = c.text(spec.query, "query", 1, KQL_LIMITS.maxQueryLength);
+  if (text === null) return;
+  try {
+    parseKql(text);
+  } catch (err) {
+    if (!(err instanceof KqlError)) throw err;
+    const where = err.position ? `line ${err.position.line}, column ${err.position.column}: ` : "";
+    c.problem("query", `${where}${err.message}`);
+  }
+}
+
 function checkSpec(c: Checker, spec: unknown): void {
   if (!isRecord(spec)) {
     c.problem("", `a rule must be an object (got ${show(spec)})`);
@@ -571,7 +609,10 @@ function checkSpec(c: Checker, spec: unknown): void {
       "threat-intelligence rules raise an alert per indicator match: they take no summarize",
     );
 
-  if (!has(spec, "filter")) c.problem("filter", "is required");
+  const kql = has(spec, "query");
+  if (kql) checkQuery(c, spec, kind, threatIntelligence === true);
+  else if (!has(spec, "filter"))
+    c.problem("filter", "is required (or, for a SCHEDULED rule, a KQL `query` instead)");
   else {
     for (const problem of validateFilter(spec.filter)) {
       c.problem(`filter${problem.path.replace(/^\$/, "")}`, problem.message);
@@ -580,7 +621,7 @@ function checkSpec(c: Checker, spec: unknown): void {
 
   let by: string[] | null = null;
   let summarized: SummarizeFacts | null = null;
-  if (has(spec, "summarize")) {
+  if (has(spec, "summarize") && !kql) {
     summarized = checkSummarize(c, spec.summarize, kind);
     by = summarized.by;
   }
@@ -701,7 +742,10 @@ function checkSpec(c: Checker, spec: unknown): void {
         if (type) mapped.add(type);
         const field = mapping.field;
         if (!has(mapping, "field")) c.problem(`${at}.field`, "is required");
-        else if (has(spec, "summarize")) {
+        else if (kql) {
+          // A column of the query's result, known only when it runs: a column it lacks maps nothing.
+          c.text(field, `${at}.field`, 1, RULE_LIMITS.displayName);
+        } else if (has(spec, "summarize")) {
           // A summarised rule's results are its groups: only the `by` fields are there to read entities from.
           if (by !== null && (typeof field !== "string" || !by.includes(field))) {
             c.problem(
@@ -816,7 +860,7 @@ export function normalizeRuleSpec(spec: RuleSpecInput): RuleSpec {
     description: spec.description,
     severity: spec.severity,
     enabled: spec.enabled ?? true,
-    filter: spec.filter,
+    ...(spec.query !== undefined ? { query: spec.query } : { filter: spec.filter }),
     trigger: { operator: spec.trigger?.operator ?? "GT", threshold: spec.trigger?.threshold ?? 0 },
     tactics: [...(spec.tactics ?? [])],
     techniques: [...(spec.techniques ?? [])],
@@ -873,7 +917,7 @@ export function filtersOfRule(
   spec: Pick<RuleSpec, "filter" | "summarize">,
 ): Array<{ path: string; filter: unknown }> {
   return [
-    { path: "filter", filter: spec.filter },
+    ...(spec.filter !== undefined ? [{ path: "filter", filter: spec.filter }] : []),
     ...(spec.summarize?.filters ?? []).map((f, i) => ({
       path: `summarize.filters[${i}].filter`,
       filter: f.filter,
@@ -882,4 +926,9 @@ export function filtersOfRule(
       a.cases.map((k, j) => ({ path: `summarize.aliases[${i}].cases[${j}].when`, filter: k.when })),
     ),
   ];
+}
+
+/** The watchlists a KQL rule's query reads (`_GetWatchlist('vip')`), lower case; none for a filter rule. */
+export function watchlistAliasesOfQuery(spec: Pick<RuleSpec, "query">): string[] {
+  return spec.query === undefined ? [] : watchlistAliasesOf(parseKql(spec.query));
 }

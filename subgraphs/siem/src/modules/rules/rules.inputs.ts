@@ -206,10 +206,18 @@ export class AnalyticsRuleInput {
   enabled?: boolean | null;
 
   @Field(() => JSONObjectScalar, {
+    nullable: true,
     description:
-      'The event filter, in the JSON filter language of docs/api.md: { all: [...] }, { any: [...] }, { not: {...} } or a condition { field, op, value } such as { field: "class_uid", op: "eq", value: 3002 }. JSON rather than a recursive input type: a condition\'s value is a string, number, boolean or list by field, which no input type can express, and this keeps one spelling of the language (ops like inCidr) for the JSON spec, templates and what AnalyticsRuleDefinition.filter reads back.',
+      'The event filter (required unless `query` is given), in the JSON filter language of docs/api.md: { all: [...] }, { any: [...] }, { not: {...} } or a condition { field, op, value } such as { field: "class_uid", op: "eq", value: 3002 }. JSON rather than a recursive input type: a condition\'s value is a string, number, boolean or list by field, which no input type can express, and this keeps one spelling of the language (ops like inCidr) for the JSON spec, templates and what AnalyticsRuleDefinition.filter reads back.',
   })
-  filter: Record<string, unknown>;
+  filter?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "A KQL query in the hunting language of docs/hunting.md instead of `filter` and `summarize` (SCHEDULED only): each run evaluates it over the events of the rule's queryPeriod, and its result rows are the rule's results (the trigger counts them; entity mappings name result columns).",
+  })
+  query?: string | null;
 
   @Field(() => AnalyticsRuleSummarizeInput, {
     nullable: true,

@@ -17,6 +17,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import { Connection } from "../../../../common/src";
+import { HUNT_LIMITS, HuntQueryError, prepareHunt } from "../hunting/hunt-runner";
 import { requireWatchlists, type WatchlistUse } from "../hunting/watchlist-cache";
 import { parseIsoDuration } from "./durations";
 import { watchlistAliasesOfFilter } from "./rule-filter";
@@ -25,6 +26,7 @@ import {
   filtersOfRule,
   normalizeRuleSpec,
   validateRuleSpec,
+  watchlistAliasesOfQuery,
   type RuleSpec,
   type RuleSpecInput,
 } from "./rule-spec";
@@ -32,12 +34,14 @@ import { ruleSpecFromInput, type AnalyticsRuleFilter, type AnalyticsRuleInput } 
 import { AnalyticsRule, RuleTemplate, SigmaRuleSource } from "./rules.types";
 import { loadRuleTemplates } from "./templates";
 
-/** The watchlist aliases each filter of a rule names (a correlation's named filters too), by its path. */
-const watchlistsOf = (spec: RuleSpec): WatchlistUse[] =>
-  filtersOfRule(spec).map(({ path, filter }) => ({
+/** The watchlist aliases each filter of a rule names (a correlation's named filters too), or its query, by path. */
+const watchlistsOf = (spec: RuleSpec): WatchlistUse[] => [
+  ...filtersOfRule(spec).map(({ path, filter }) => ({
     field: path,
     aliasKeys: watchlistAliasesOfFilter(filter),
-  }));
+  })),
+  { field: "query", aliasKeys: watchlistAliasesOfQuery(spec) },
+];
 
 /** A page of analytics rules. */
 export const AnalyticsRuleConnection = Connection(AnalyticsRule);
@@ -59,6 +63,7 @@ export function ruleFromRow(row: Record<string, unknown>): AnalyticsRule {
     techniques: spec.techniques,
     queryFrequency: spec.queryFrequency ?? null,
     queryPeriod: spec.queryPeriod ?? null,
+    query: spec.query ?? null,
     spec: spec as unknown as Record<string, unknown>,
     sigma: row.sigma_id
       ? Object.assign(new SigmaRuleSource(), { id: row.sigma_id, yaml: row.sigma_yaml })
@@ -112,6 +117,12 @@ export const ruleJobKey = (ruleId: string) => `rule:${ruleId}`;
 export function frequencyMs(spec: RuleSpec): number {
   const frequency = parseIsoDuration(spec.queryFrequency ?? "PT1H");
   return "ms" in frequency ? frequency.ms : 3600_000;
+}
+
+/** A scheduled rule's queryPeriod in milliseconds. */
+function periodMs(spec: RuleSpec): number {
+  const period = parseIsoDuration(spec.queryPeriod ?? "PT1H");
+  return "ms" in period ? period.ms : 3600_000;
 }
 
 /**
@@ -263,6 +274,7 @@ export class RulesService {
     const normalized = this.validated(merged);
     return this.db.write(async (m) => {
       await requireWatchlists(m, this.identity.tenantId, watchlistsOf(normalized));
+      await this.compiles(m, normalized);
       const id = newId();
       const [row] = await m.query(
         `INSERT INTO analytics_rules (tenant_id, id, template_id, kind, enabled, spec, created_by, updated_by)
@@ -289,6 +301,7 @@ export class RulesService {
     const normalized = this.validated(definitionGiven(given, "not allowed"));
     return this.db.write(async (m) => {
       await requireWatchlists(m, this.identity.tenantId, watchlistsOf(normalized));
+      await this.compiles(m, normalized);
       const [previous]: Array<Record<string, unknown>> = await m.query(
         `SELECT kind, enabled, last_run_at FROM analytics_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
         [this.identity.tenantId, id],
@@ -310,6 +323,30 @@ export class RulesService {
       await this.changed(m, id, normalized, "rules.rule.updated", previous);
       return ruleFromRow(rows[0]);
     });
+  }
+
+  /**
+   * Compiles a KQL rule's query as a run would (the tenant's watchlists, its regular expressions checked by
+   * Postgres): a query that could never run is the rule's BAD_USER_INPUT, with the KQL error's position.
+   */
+  private async compiles(m: EntityManager, spec: RuleSpec): Promise<void> {
+    if (spec.query === undefined) return;
+    const now = new Date();
+    try {
+      await prepareHunt(
+        m,
+        this.identity.tenantId,
+        spec.query,
+        { from: new Date(now.getTime() - periodMs(spec)), to: now, now },
+        HUNT_LIMITS.maxRows,
+      );
+    } catch (err) {
+      if (!(err instanceof HuntQueryError)) throw err;
+      const [problem] = err.extensions.problems as InputProblem[];
+      throw new BadUserInputError("Invalid analytics rule; nothing was stored.", [
+        { field: "query", message: problem.message },
+      ]);
+    }
   }
 
   private validated(spec: unknown): RuleSpec {

@@ -1,6 +1,6 @@
 import type { TaskList } from "graphile-worker";
 import type { DataSource } from "typeorm";
-import { inTenant, type Logger } from "../../../../common/src";
+import { inTenant, type Config, type Logger } from "../../../../common/src";
 import { runScheduledRule } from "./rule-runner";
 import { frequencyMs, scheduleRuleRun, storedRuleFromRow } from "./rules.service";
 
@@ -24,9 +24,10 @@ export function catchUpWindowEnd(planned: Date, frequency: number, now: number):
  * the same transaction, so a run is never lost or doubled across restarts and replicas (graphile-worker locks
  * the job; the job key keeps one pending run per rule). The window is the job's, not the clock's: a run that
  * starts late (busy or stopped workers) still covers [windowEnd − queryPeriod, windowEnd), and runs that fell
- * behind catch up window by window (back to MAX_CATCH_UP_MS), so no stretch of events goes unseen.
+ * behind catch up window by window (back to MAX_CATCH_UP_MS), so no stretch of events goes unseen. A KQL rule
+ * whose run saw less than its query asked for (rows past the limit, a timeout) logs why and keeps its schedule.
  */
-export function ruleTasks(ds: DataSource, log: Logger): TaskList {
+export function ruleTasks(ds: DataSource, log: Logger, config: Pick<Config, "eventRetentionDays">): TaskList {
   return {
     rule_run: async (payload) => {
       const { tenantId, ruleId, windowEnd } = payload as {
@@ -49,7 +50,14 @@ export function ruleTasks(ds: DataSource, log: Logger): TaskList {
             { tenantId, ruleId, from: planned.toISOString(), to: end.toISOString() },
             "scheduled rule fell behind by more than its catch-up limit: windows skipped",
           );
-        const result = await runScheduledRule(m, tenantId, rule, end);
+        const result = await runScheduledRule(m, tenantId, rule, end, {
+          retentionDays: config.eventRetentionDays,
+        });
+        if (result.warning)
+          log.warn(
+            { tenantId, ruleId, windowEnd: end.toISOString(), warning: result.warning },
+            "KQL rule run incomplete",
+          );
         await scheduleRuleRun(m, tenantId, rule.id, new Date(end.getTime() + frequencyMs(rule.spec)));
         if (result.alerts) log.info({ tenantId, ruleId, alerts: result.alerts }, "scheduled rule fired");
       });

@@ -233,10 +233,18 @@ export class AnalyticsRuleDefinition {
   enabled: boolean;
 
   @Field(() => JSONObjectScalar, {
+    nullable: true,
     description:
-      "The event filter, in the JSON filter language of docs/api.md (a recursive tree of all / any / not and { field, op, value } conditions); JSON because a fixed selection set cannot follow a tree of any depth.",
+      "The event filter, in the JSON filter language of docs/api.md (a recursive tree of all / any / not and { field, op, value } conditions); JSON because a fixed selection set cannot follow a tree of any depth. Null for a KQL rule.",
   })
-  filter: Record<string, unknown>;
+  filter: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The KQL query defining the rule instead of `filter` and `summarize` (docs/hunting.md); null otherwise.",
+  })
+  query: string | null;
 
   @Field(() => AnalyticsRuleSummarize, {
     nullable: true,
@@ -299,7 +307,8 @@ export function definitionOf(spec: RuleSpec): AnalyticsRuleDefinition {
     description: spec.description,
     severity: spec.severity,
     enabled: spec.enabled,
-    filter: spec.filter as Record<string, unknown>,
+    filter: (spec.filter as Record<string, unknown> | undefined) ?? null,
+    query: spec.query ?? null,
     summarize: spec.summarize
       ? Object.assign(new AnalyticsRuleSummarize(), {
           by: spec.summarize.by,
@@ -403,6 +412,13 @@ export class AnalyticsRule {
 
   @Field(() => String, { nullable: true, description: "How far back each run looks (ISO 8601)." })
   queryPeriod: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The KQL query of a rule defined by one instead of a filter (docs/hunting.md, From a hunt to a rule); null otherwise.",
+  })
+  query: string | null;
 
   @Field(() => JSONObjectScalar, {
     description:
