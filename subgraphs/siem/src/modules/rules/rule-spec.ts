@@ -549,13 +549,18 @@ function reachable(operator: TriggerOperator, threshold: number, n: number): boo
  * `filter` nor `summarize`) and the syntax. The service compiles it against the tenant's watchlists too.
  */
 function checkQuery(c: Checker, spec: Record_, kind: RuleKind | null, threatIntelligence: boolean): void {
-  if (kind === "NRT")
+  // A rule that cannot have a query at all has that one fault: how its query would combine with the rest is moot.
+  if (kind === "NRT") {
     c.problem(
       "query",
       "NRT rules take the structured filter only (they test each event as it arrives): a KQL query runs as a SCHEDULED rule",
     );
-  if (threatIntelligence)
+    return;
+  }
+  if (threatIntelligence) {
     c.problem("query", "threat-intelligence rules select their events with a filter, not a KQL query");
+    return;
+  }
   if (has(spec, "filter"))
     c.problem(
       "filter",
