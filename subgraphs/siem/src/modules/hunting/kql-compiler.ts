@@ -1760,9 +1760,10 @@ class Compiler {
 
   /**
    * `make-series`: per group, an array per aggregation with one element per bin of `step` from `from` up to (not
-   * including) `to` (each the hunt's own bound when left out, datetime axis only), the bins without rows holding the aggregation's `default` (0 unless given; null for a time or a
-   * string), and the axis column as the array of the bins' starts, as Kusto makes them. The bounds and step are
-   * constants, so the number of bins is checked before the hunt runs. In SQL: the rows of the range aggregated per
+   * including) `to` (each the hunt's own bound when left out, datetime axis only), the bins without rows holding
+   * the aggregation's `default` (0 unless given; null for a time or a string), and the axis column as the array of
+   * the bins' starts, as Kusto makes them. The bounds and step are constants, so the number of bins is checked
+   * before the hunt runs. In SQL: the rows of the range aggregated per
    * group and bin, each group numbered (a common table expression of the stage); every group crossed with every bin
    * (generate_series) and left-joined to its aggregates by number and bin, then gathered in bin order by array_agg.
    */
