@@ -291,4 +291,168 @@ describe("KQL analytics rules", () => {
     }
     expect(alerts.map((a) => a.entities)).toEqual([["IP:203.0.113.8"]]);
   });
+
+  /** Saves a hunting query (as an ANALYST) and returns its id. */
+  async function savedHunt(tenant: string, query: string): Promise<string> {
+    const res = await gql<{ createHuntingQuery: { id: string } }>(
+      tenant,
+      [Role.ANALYST],
+      `mutation ($query: String!) { createHuntingQuery(input: {
+         name: "Spray sources", description: "Addresses failing many sign-ins.", query: $query,
+         tactics: ["CredentialAccess"], techniques: ["T1110.003"] }) { id } }`,
+      { query },
+    );
+    expect(res.errors).toBeUndefined();
+    return res.data!.createHuntingQuery.id;
+  }
+
+  const createFromHunt = (tenant: string, fromHuntingQueryId: string, spec: object) =>
+    gql<{
+      createAnalyticsRule: { id: string };
+    }>(
+      tenant,
+      [Role.ADMIN],
+      `mutation ($id: ID!, $spec: JSON) { createAnalyticsRule(fromHuntingQueryId: $id, spec: $spec) { id } }`,
+      { id: fromHuntingQueryId, spec },
+    );
+
+  const fromHuntSpec = {
+    severity: "HIGH",
+    queryFrequency: "PT10M",
+    queryPeriod: "PT10M",
+    alertPerResult: true,
+    entityMappings: [{ entityType: "IP", field: "src_ip" }],
+  };
+
+  it("creates a rule from a saved hunt through the gateway: a copy of its query, and the rule_run job fires it", async () => {
+    const tenant = "kql-from-hunt";
+    const huntId = await savedHunt(tenant, bruteForce);
+    // The example of docs/api.md, as written there.
+    const block = /```graphql\n(mutation RuleFromHunt[\s\S]*?)```/.exec(
+      readFileSync("docs/api.md", "utf8"),
+    )?.[1];
+    expect(block).toBeDefined();
+    const res = await gql<{ createAnalyticsRule: { id: string; displayName: string; query: string } }>(
+      tenant,
+      [Role.ADMIN],
+      block!,
+      { huntingQueryId: huntId },
+    );
+    expect(res.errors).toBeUndefined();
+    const rule = res.data!.createAnalyticsRule;
+    // The hunt's name is the default the definition did not replace.
+    expect(rule).toMatchObject({ displayName: "Spray sources", query: bruteForce });
+    const audit = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT details FROM audit_log WHERE action = 'rules.rule.created' AND target = $1`, [
+        `rule:${rule.id}`,
+      ]),
+    );
+    expect(audit).toEqual([{ details: expect.objectContaining({ fromHuntingQueryId: huntId }) }]);
+
+    // Editing the hunt afterwards leaves the rule's copy alone.
+    const edited = await gql(
+      tenant,
+      [Role.ANALYST],
+      `mutation ($id: ID!) { updateHuntingQuery(input: { id: $id, query: "Authentication | take 1" }) { id } }`,
+      { id: huntId },
+    );
+    expect(edited.errors).toBeUndefined();
+    const read = await gql<{ analyticsRule: { query: string; tactics: string[] } }>(
+      tenant,
+      [Role.READER],
+      `query ($id: ID!) { analyticsRule(id: $id) { query tactics } }`,
+      { id: rule.id },
+    );
+    expect(read.data!.analyticsRule).toEqual({ query: bruteForce, tactics: ["CredentialAccess"] });
+
+    await ingest(tenant, failures("h", "203.0.113.9", 6, 1));
+    await inTenant(ds, tenant, (m: EntityManager) =>
+      addJob(
+        m,
+        "siem",
+        "rule_run",
+        { tenantId: tenant, ruleId: rule.id, windowEnd: at(10).toISOString() },
+        { runAt: at(11), jobKey: `rule:${rule.id}` },
+      ),
+    );
+    let alerts: Awaited<ReturnType<typeof alertsOf>> = [];
+    for (let i = 0; i < 100 && !alerts.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      alerts = await alertsOf(tenant, rule.id);
+    }
+    expect(alerts.map((a) => a.entities)).toEqual([["IP:203.0.113.9"]]);
+  });
+
+  it("answers NOT_FOUND alike for another tenant's hunt and an unknown id, storing nothing", async () => {
+    const tenant = "kql-hunt-mine";
+    const theirs = await savedHunt("kql-hunt-theirs", bruteForce);
+    for (const id of [theirs, "00000000-0000-4000-8000-000000000000", "not-a-uuid"]) {
+      const res = await createFromHunt(tenant, id, fromHuntSpec);
+      expect(res.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+      expect(res.errors?.[0].message).toBe(`Hunting query ${id} was not found.`);
+    }
+    // The rule is an ADMIN's to create, whoever may save the hunt.
+    const own = await savedHunt(tenant, bruteForce);
+    const analyst = await gql(
+      tenant,
+      [Role.ANALYST],
+      `mutation ($id: ID!, $spec: JSON) { createAnalyticsRule(fromHuntingQueryId: $id, spec: $spec) { id } }`,
+      { id: own, spec: fromHuntSpec },
+    );
+    expect(analyst.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    expect(await storedRules(tenant)).toBe(0);
+  });
+
+  it("refuses a hunt with a query or filter of its own, a template too, and a hunt the runner cannot run, as BAD_USER_INPUT", async () => {
+    const tenant = "kql-hunt-invalid";
+    const huntId = await savedHunt(tenant, bruteForce);
+    const refused = async (res: Awaited<ReturnType<typeof gql>>, field: string, message: RegExp) =>
+      expect(res.errors?.[0].extensions).toMatchObject({
+        code: "BAD_USER_INPUT",
+        problems: expect.arrayContaining([{ field, message: expect.stringMatching(message) }]),
+      });
+    await refused(
+      await createFromHunt(tenant, huntId, { ...fromHuntSpec, query: "Authentication" }),
+      "query",
+      /given together with fromHuntingQueryId/,
+    );
+    await refused(
+      await createFromHunt(tenant, huntId, {
+        ...fromHuntSpec,
+        filter: { field: "class_uid", op: "eq", value: 3002 },
+      }),
+      "fromHuntingQueryId",
+      /given together with filter/,
+    );
+    await refused(
+      await gql(
+        tenant,
+        [Role.ADMIN],
+        `mutation ($id: ID!) { createAnalyticsRule(fromHuntingQueryId: $id, input: {
+           kind: SCHEDULED, displayName: "Spray", description: "", severity: HIGH, query: "Authentication",
+           queryFrequency: "PT10M", queryPeriod: "PT10M" }) { id } }`,
+        { id: huntId },
+      ),
+      "query",
+      /given together with fromHuntingQueryId/,
+    );
+    await refused(
+      await gql(
+        tenant,
+        [Role.ADMIN],
+        `mutation ($id: ID!) { createAnalyticsRule(fromHuntingQueryId: $id, templateId: "brute-force") { id } }`,
+        { id: huntId },
+      ),
+      "templateId",
+      /given together with fromHuntingQueryId/,
+    );
+    // Saved and run as a hunt over a day (1,440 bins), but a rule over 14 days would make 20,160.
+    const everyMinute = await savedHunt(tenant, "Authentication | make-series n = count() on time step 1m");
+    await refused(
+      await createFromHunt(tenant, everyMinute, { ...fromHuntSpec, queryPeriod: "P14D" }),
+      "query",
+      /^line 1, column 55: `make-series` makes at most 10000 bins, and this step makes 20160/,
+    );
+    expect(await storedRules(tenant)).toBe(0);
+  });
 });

@@ -1240,12 +1240,27 @@ describe("hunting, bookmarks and watchlists", () => {
       { actor_user: "y@contoso.com", time: bins[1], attempts: 1, bins: 3 },
       { actor_user: "x@contoso.com", time: bins[2], attempts: 1, bins: 3 },
     ]);
+    // Without `from` and `to`, the bins span exactly the hunt's own range.
+    const unbounded = await hunt(
+      'Authentication | where src_ip == "198.18.0.9" | make-series attempts = count() on time step 10m by actor_user | order by actor_user asc',
+      t.analyst,
+      { from: "2026-11-20T10:00:00Z", to: "2026-11-20T10:30:00Z" },
+    );
+    expect(unbounded.rows).toEqual([
+      { actor_user: "x@contoso.com", attempts: [2, 0, 1], time: bins },
+      { actor_user: "y@contoso.com", attempts: [0, 1, 0], time: bins },
+    ]);
     const pairs = await hunt(
       'Authentication | where src_ip == "198.18.0.9" | take 1 | mv-expand kind=array kv = dynamic({"a": 1, "b": [2]}) | project kv',
     );
     expect(pairs.rows).toEqual([{ kv: ["a", 1] }, { kv: ["b", [2]] }]);
 
     for (const [query, problem, position] of [
+      [
+        "Authentication\n| make-series n = count() on src_port step 1024",
+        "query: line 2, column 30: `make-series` on a number needs `from` and `to` (only a datetime axis defaults to the hunt's time range)",
+        { line: 2, column: 30 },
+      ],
       [
         "Authentication\n| make-series n = count() on time from ago(30d) to now() step 1m",
         "query: line 2, column 63: `make-series` makes at most 10000 bins, and this step makes 43200 from `from` to `to`: take a larger step or a shorter range",

@@ -636,7 +636,7 @@ export function watchlistAliasesOf(query: Query): string[] {
         break;
       case "make-series":
         op.aggregates.forEach((item) => [item.expr, item.default].forEach((e) => e && visit(e)));
-        [op.axis, op.from, op.to, op.step, ...op.by.map((item) => item.expr)].forEach(visit);
+        [op.axis, op.from, op.to, op.step, ...op.by.map((item) => item.expr)].forEach((e) => e && visit(e));
         break;
       case "parse":
         visit(op.expr);
@@ -1760,9 +1760,10 @@ class Compiler {
 
   /**
    * `make-series`: per group, an array per aggregation with one element per bin of `step` from `from` up to (not
-   * including) `to`, the bins without rows holding the aggregation's `default` (0 unless given; null for a time or a
-   * string), and the axis column as the array of the bins' starts, as Kusto makes them. The bounds and step are
-   * constants, so the number of bins is checked before the hunt runs. In SQL: the rows of the range aggregated per
+   * including) `to` (each the hunt's own bound when left out, datetime axis only), the bins without rows holding
+   * the aggregation's `default` (0 unless given; null for a time or a string), and the axis column as the array of
+   * the bins' starts, as Kusto makes them. The bounds and step are constants, so the number of bins is checked
+   * before the hunt runs. In SQL: the rows of the range aggregated per
    * group and bin, each group numbered (a common table expression of the stage); every group crossed with every bin
    * (generate_series) and left-joined to its aggregates by number and bin, then gathered in bin order by array_agg.
    */
@@ -1787,15 +1788,27 @@ class Compiler {
         fail(`\`${what}\` of \`make-series\` on a ${axis.type} is a ${wanted}, not a ${type}`, expr.pos);
       return value;
     };
-    const from = constant(op.from, "from", time ? "datetime" : "number");
-    const to = constant(op.to, "to", time ? "datetime" : "number");
+    // A bound left out is the hunt's: Kusto takes the data's min or max, which would leave the number of bins
+    // unknown until the rows are read; the hunt's range bounds them before it runs.
+    const bound = (expr: Expr | null, what: "from" | "to", hunt: Date): Constant => {
+      if (expr) return constant(expr, what, time ? "datetime" : "number");
+      if (!time)
+        fail(
+          `\`make-series\` on a number needs \`from\` and \`to\` (only a datetime axis defaults to the hunt's time range)`,
+          op.axis.pos,
+        );
+      return { type: "datetime", value: hunt.getTime() * 1000 };
+    };
+    const from = bound(op.from, "from", this.options.from);
+    const to = bound(op.to, "to", this.options.to);
     const step = constant(op.step, "step", time ? "timespan" : "number");
     if (!(step.value > 0)) fail("`step` of `make-series` is more than zero", op.step.pos);
-    if (to.value <= from.value) fail("`to` of `make-series` comes after `from`", op.to.pos);
+    if (to.value <= from.value)
+      fail("`to` of `make-series` comes after `from`", (op.to ?? op.from ?? op.axis).pos);
     const bins = Math.ceil((to.value - from.value) / step.value);
     if (bins > COMPILE_LIMITS.maxSeriesBins)
       fail(
-        `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this step makes ${bins} from \`from\` to \`to\`: take a larger step or a shorter range`,
+        `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this step makes ${bins} from \`from\` to \`to\`${op.from && op.to ? "" : " (the hunt's time range where left out)"}: take a larger step or a shorter range`,
         op.step.pos,
       );
 

@@ -231,9 +231,9 @@ export type Operator =
       aggregates: SeriesAggregate[];
       /** The column the bins are of (`on time`). */
       axis: Expr;
-      /** The bins: `from`, up to but excluding `to`, each `step` wide. */
-      from: Expr;
-      to: Expr;
+      /** The bins: `from`, up to but excluding `to`, each `step` wide; a bound left out is the hunt's (datetime only). */
+      from: Expr | null;
+      to: Expr | null;
       step: Expr;
       by: NamedExpr[];
       pos: Position;
@@ -1384,9 +1384,9 @@ class Parser {
   }
 
   /**
-   * `make-series [name =] aggregation [default = value], … on axis from start to end step size [by group, …]`. Kusto
-   * lets `from` and `to` go, taking the data's range; Rampart needs both, so the number of bins is known before the
-   * hunt runs.
+   * `make-series [name =] aggregation [default = value], … on axis [from start] [to end] step size [by group, …]`.
+   * Kusto takes a bound left out from the data's range; Rampart takes it from the hunt's time range instead (the
+   * compiler does, for a datetime axis), so the number of bins is still known before the hunt runs.
    */
   private makeSeries(pos: Position): Operator {
     const aggregates = this.list((): SeriesAggregate => {
@@ -1400,16 +1400,14 @@ class Parser {
     });
     this.expectWord("on", "after the aggregations of `make-series` (`on time from … to … step …`)");
     const axis = this.expr();
-    const bound = (word: string) =>
-      this.expectWord(
-        word,
-        "in `make-series … on time from start to end step size` (Rampart needs `from` and `to`)",
-      );
-    bound("from");
-    const from = this.expr();
-    bound("to");
-    const to = this.expr();
-    bound("step");
+    const bound = (word: string): Expr | null => {
+      if (!this.isWord(word)) return null;
+      this.advance();
+      return this.expr();
+    };
+    const from = bound("from");
+    const to = bound("to");
+    this.expectWord("step", "in `make-series … on time [from start] [to end] step size`");
     const step = this.expr();
     let by: NamedExpr[] = [];
     if (this.isWord("by")) {

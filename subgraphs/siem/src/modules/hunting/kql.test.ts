@@ -277,11 +277,24 @@ describe("hunting query errors", () => {
     ],
     ["Events | make-series n = count() on dst_port from 0 to 65536 step 1024", "no error"],
     ["Events | project n = array_length(device)", "1:35 `array_length` takes a dynamic array, not a string"],
+    // A datetime axis takes a bound left out from the hunt's time range; a number axis has none to take.
+    ["Events | make-series n = count() on time step 1h", "no error"],
+    ["Events | make-series n = count() on time from ago(1d) step 1h", "no error"],
+    ["Events | make-series n = count() on time to ago(1h) step 1h", "no error"],
     [
-      "Events | make-series n = count() on time step 1h",
-      "1:42 expected `from` in `make-series … on time from start to end step size` (Rampart needs `from` and `to`)",
+      "Events | make-series n = count() on time from ago(1d) 1h",
+      "1:55 expected `step` in `make-series … on time [from start] [to end] step size`",
     ],
-    ["Events | make-series n = count() on time from ago(1d) step 1h", "1:55 expected `to` in `make-series"],
+    [
+      "Events | make-series n = count() on dst_port step 1024",
+      "1:37 `make-series` on a number needs `from` and `to` (only a datetime axis defaults to the hunt's time range)",
+    ],
+    ["Events | make-series n = count() on dst_port from 0 step 1024", "1:37 `make-series` on a number needs"],
+    [
+      "Events | make-series n = count() on time step 1s",
+      "1:47 `make-series` makes at most 10000 bins, and this step makes 86400 from `from` to `to` (the hunt's time range where left out)",
+    ],
+    ["Events | make-series n = count() on time from now() step 1h", "1:47 `to` of `make-series` comes after"],
     [
       "Events | make-series n = count() on time from ago(1d) to now() step 1h by",
       "1:74 expected a value, a column or a function, found the end of the query",
@@ -1974,6 +1987,23 @@ describe("hunts over a seeded event store", () => {
       new Date("2026-11-20T00:00:00Z"),
       NOW,
       [{ Count: 8 }],
+    ]);
+  });
+
+  it("bins `make-series` without `from` and `to` over exactly the hunt's time range", async () => {
+    const window = { from: new Date(at("09:15")), to: new Date(at("09:45")) };
+    const result = await hunt("Events | make-series n = count() on time step 10m", A, window);
+    expect(result.rows).toEqual([
+      { n: [1, 1, 1], time: [at("09:15"), at("09:25"), at("09:35")].map((t) => new Date(t).toISOString()) },
+    ]);
+    // Only `to` left out: it is the hunt's.
+    const tail = await hunt(
+      "Events | make-series n = count() on time from datetime(2026-11-20 09:25) step 10m",
+      A,
+      window,
+    );
+    expect(tail.rows).toEqual([
+      { n: [1, 1], time: [at("09:25"), at("09:35")].map((t) => new Date(t).toISOString()) },
     ]);
   });
 

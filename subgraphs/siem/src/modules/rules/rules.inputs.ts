@@ -184,7 +184,7 @@ export class AnalyticsRuleIncidentGroupingInput {
 /** A typed analytics rule definition (the typed twin of the JSON `spec`). */
 @InputType({
   description:
-    "An analytics rule definition as typed fields; the same content and checks as the JSON `spec` (docs/api.md). A field left out or null takes its default. With a templateId, the fields given replace the template's.",
+    "An analytics rule definition as typed fields; the same content and checks as the JSON `spec` (docs/api.md). A field left out or null takes its default. With a templateId or fromHuntingQueryId, the fields given replace the template's or the hunt's.",
 })
 export class AnalyticsRuleInput {
   @Field(() => AnalyticsRuleKindEnum, {

@@ -39,7 +39,7 @@ export class RulesResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => AnalyticsRule, {
     description:
-      "Creates an analytics rule (ADMIN) from a definition — typed `input` or JSON `spec`, exactly one (see docs/api.md) — or from a template, which a definition given with it overrides field by field. Invalid definitions are BAD_USER_INPUT naming each fault's path in `extensions.problems`; nothing is stored.",
+      "Creates an analytics rule (ADMIN) from a definition — typed `input` or JSON `spec`, exactly one (see docs/api.md) — or from a template or a saved hunting query (one of them), which a definition given with it overrides field by field. Invalid definitions are BAD_USER_INPUT naming each fault's path in `extensions.problems`; nothing is stored.",
   })
   createAnalyticsRule(
     @Arg("input", () => AnalyticsRuleInput, {
@@ -56,9 +56,15 @@ export class RulesResolver {
     spec: unknown,
     @Arg("templateId", () => String, { nullable: true, description: "Start from this built-in template." })
     templateId: string | undefined,
+    @Arg("fromHuntingQueryId", () => ID, {
+      nullable: true,
+      description:
+        "Start from this saved hunting query: a SCHEDULED rule whose `query` is a copy of the hunt's KQL (later edits of the hunt do not change the rule), validated as a hand-written one, with the hunt's name, description and MITRE tags unless the definition gives its own. The definition must still give severity, queryFrequency and queryPeriod, and may not give `query` or `filter`; not with templateId. NOT_FOUND for an unknown or another tenant's id.",
+    })
+    fromHuntingQueryId: string | undefined,
     @Ctx() ctx: SiemContext,
   ) {
-    return ctx.services.rules.create({ input, spec }, templateId);
+    return ctx.services.rules.create({ input, spec }, templateId, fromHuntingQueryId);
   }
 
   @Authorized(Role.ADMIN)

@@ -260,19 +260,39 @@ export class RulesService {
   }
 
   /**
-   * Creates a rule from a definition — typed `input` or JSON `spec`, exactly one — or from a template, whose
-   * definition the one given (if any) overrides field by field.
+   * Creates a rule from a definition — typed `input` or JSON `spec`, exactly one — or from a template or a saved
+   * hunting query (not both), whose definition the one given (if any) overrides field by field. A hunting query
+   * gives a SCHEDULED rule its KQL text as `query` (a copy: later edits of the hunt leave the rule alone), and its
+   * name, description and MITRE tags as defaults; the definition given may not bring its own `query` or `filter`.
    */
-  async create(given: GivenDefinition, templateId: string | null | undefined): Promise<AnalyticsRule> {
+  async create(
+    given: GivenDefinition,
+    templateId: string | null | undefined,
+    fromHuntingQueryId?: string | null,
+  ): Promise<AnalyticsRule> {
+    const fromHunt = fromHuntingQueryId !== null && fromHuntingQueryId !== undefined;
+    if (templateId && fromHunt)
+      throw new BadUserInputError(
+        "Start from a template or from a hunting query, not both; nothing was stored.",
+        [
+          { field: "templateId", message: "given together with fromHuntingQueryId: send one of them" },
+          { field: "fromHuntingQueryId", message: "given together with templateId: send one of them" },
+        ],
+      );
     const template = templateId ? loadRuleTemplates().find((t) => t.id === templateId) : undefined;
     if (templateId && !template)
       throw new BadUserInputError("Unknown template.", [
         { field: "templateId", message: `no template "${templateId}"` },
       ]);
-    const spec = definitionGiven(given, template ? "given" : "absent");
+    const spec = definitionGiven(given, template || fromHunt ? "given" : "absent");
+    if (fromHunt) refuseOwnQuery(spec);
     const merged = template ? { ...stripTemplate(template), ...((spec ?? {}) as object) } : spec;
-    const normalized = this.validated(merged);
     return this.db.write(async (m) => {
+      const normalized = this.validated(
+        fromHunt
+          ? { ...(await this.huntDefinition(m, fromHuntingQueryId)), ...((spec ?? {}) as object) }
+          : merged,
+      );
       await requireWatchlists(m, this.identity.tenantId, watchlistsOf(normalized));
       await this.compiles(m, normalized);
       const id = newId();
@@ -289,9 +309,38 @@ export class RulesService {
           this.identity.subject,
         ],
       );
-      await this.changed(m, id, normalized, "rules.rule.created", null);
+      await this.changed(
+        m,
+        id,
+        normalized,
+        "rules.rule.created",
+        null,
+        fromHunt ? { fromHuntingQueryId } : undefined,
+      );
       return ruleFromRow(row);
     });
+  }
+
+  /**
+   * The definition a saved hunting query of the caller's tenant stands for, read in the creating transaction:
+   * NOT_FOUND for an id that is not one (malformed, unknown or another tenant's alike, so nothing tells them apart).
+   */
+  private async huntDefinition(m: EntityManager, id: string): Promise<Record<string, unknown>> {
+    const [hunt]: Array<Record<string, unknown>> = isUuid(id)
+      ? await m.query(
+          `SELECT name, description, query, tactics, techniques FROM hunting_queries WHERE tenant_id = $1 AND id = $2`,
+          [this.identity.tenantId, id],
+        )
+      : [];
+    if (!hunt) throw new NotFoundError("Hunting query", id);
+    return {
+      kind: "SCHEDULED",
+      displayName: hunt.name,
+      description: hunt.description ?? "",
+      query: hunt.query,
+      tactics: hunt.tactics ?? [],
+      techniques: hunt.techniques ?? [],
+    };
   }
 
   /** Replaces a rule's definition (a new version) with the one given as typed `input` or JSON `spec`. */
@@ -371,6 +420,7 @@ export class RulesService {
     spec: RuleSpec,
     topic: string,
     previous: Record<string, unknown> | null,
+    details?: Record<string, unknown>,
   ): Promise<void> {
     if (spec.kind === "SCHEDULED" && spec.enabled) {
       const running = previous?.kind === "SCHEDULED" && previous.enabled === true;
@@ -384,7 +434,7 @@ export class RulesService {
       {
         action: topic,
         target: `rule:${id}`,
-        details: { displayName: spec.displayName, enabled: spec.enabled },
+        details: { displayName: spec.displayName, enabled: spec.enabled, ...details },
       },
     ]);
     await writeOutbox(m, [
@@ -431,6 +481,17 @@ function definitionGiven(given: GivenDefinition, template: "given" | "absent" | 
       },
     ]);
   return hasInput ? ruleSpecFromInput(given.input!) : given.spec;
+}
+
+/** A rule from a hunting query takes the hunt's KQL: a `query` or `filter` of its own is BAD_USER_INPUT. */
+function refuseOwnQuery(spec: unknown): void {
+  const fields = spec !== null && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
+  const own = ["query", "filter"].filter((field) => fields[field] !== null && fields[field] !== undefined);
+  if (own.length)
+    throw new BadUserInputError("A rule from a hunting query takes the hunt's query; nothing was stored.", [
+      ...own.map((field) => ({ field, message: "given together with fromHuntingQueryId: send one of them" })),
+      { field: "fromHuntingQueryId", message: `given together with ${own.join(" and ")}: send one of them` },
+    ]);
 }
 
 function stripTemplate(t: ReturnType<typeof loadRuleTemplates>[number]): Record<string, unknown> {
