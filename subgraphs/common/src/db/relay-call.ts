@@ -1,4 +1,5 @@
 import { IDENTITY_HEADER, type InternalTokens, type Role } from "../identity";
+import type { Logger } from "../logger";
 
 /** GraphQL error codes that mean the request itself is wrong: sending it again cannot succeed. */
 const PERMANENT = new Set(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"]);
@@ -64,4 +65,32 @@ export async function callRelayDestination<T>(
   throw new DestinationUnavailableError(
     `${call.destination} answered HTTP ${status}: ${messages || "no data"}`,
   );
+}
+
+/**
+ * Delivers ids per tenant in calls of at most `perCall` ids: `send` answers null when the destination took a
+ * chunk, or why it refused it for good (logged with `refusedMessage`; the chunk counts as rejected).
+ */
+export async function deliverIdsPerTenant(
+  byTenant: ReadonlyMap<string, ReadonlySet<string>>,
+  perCall: number,
+  send: (tenantId: string, ids: string[]) => Promise<string | null>,
+  log: Logger,
+  refusedMessage: string,
+): Promise<{ delivered: number; rejected: number }> {
+  let delivered = 0;
+  let rejected = 0;
+  for (const [tenantId, set] of byTenant) {
+    const ids = [...set];
+    for (let i = 0; i < ids.length; i += perCall) {
+      const chunk = ids.slice(i, i + perCall);
+      const refused = await send(tenantId, chunk);
+      if (refused === null) delivered += chunk.length;
+      else {
+        rejected += chunk.length;
+        log.warn({ tenantId, ids: chunk, reason: refused }, refusedMessage);
+      }
+    }
+  }
+  return { delivered, rejected };
 }

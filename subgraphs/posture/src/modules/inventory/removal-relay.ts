@@ -9,6 +9,7 @@
  */
 import {
   callRelayDestination,
+  deliverIdsPerTenant,
   InternalTokens,
   Role,
   startOutboxRelay,
@@ -72,21 +73,13 @@ export function removalDelivery(options: RemovalDeliveryOptions): RelayDelivery 
       set.add(id);
       byTenant.set(r.tenantId, set);
     }
-    let delivered = 0;
-    let rejected = 0;
-    for (const [tenantId, set] of byTenant) {
-      const ids = [...set];
-      for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
-        const chunk = ids.slice(i, i + IDS_PER_CALL);
-        const refused = await postRemovals(options, tenantId, chunk, signal);
-        if (refused === null) delivered += chunk.length;
-        else {
-          rejected += chunk.length;
-          options.log.warn({ tenantId, ids: chunk, reason: refused }, "protection refused resource removals");
-        }
-      }
-    }
-    return { delivered, rejected };
+    return deliverIdsPerTenant(
+      byTenant,
+      IDS_PER_CALL,
+      (tenantId, ids) => postRemovals(options, tenantId, ids, signal),
+      options.log,
+      "protection refused resource removals",
+    );
   };
 }
 

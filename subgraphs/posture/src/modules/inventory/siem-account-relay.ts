@@ -22,6 +22,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import {
   addJob,
   callRelayDestination,
+  deliverIdsPerTenant,
   InternalTokens,
   inSystemScope,
   inTenant,
@@ -121,13 +122,11 @@ export function resourceAccountDelivery(options: ResourceAccountDeliveryOptions)
       for (const id of ids) if (typeof id === "string") set.add(id);
       byTenant.set(r.tenantId, set);
     }
-    let delivered = 0;
-    let rejected = 0;
-    for (const [tenantId, set] of byTenant) {
-      const ids = [...set];
-      for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
-        const chunk = ids.slice(i, i + IDS_PER_CALL);
-        const rows = await currentResources(m, tenantId, chunk);
+    return deliverIdsPerTenant(
+      byTenant,
+      IDS_PER_CALL,
+      async (tenantId, ids) => {
+        const rows = await currentResources(m, tenantId, ids);
         const present = new Set(rows.map((r) => r.id));
         const input: SyncInput = {
           resources: rows.map((r) => ({
@@ -135,17 +134,13 @@ export function resourceAccountDelivery(options: ResourceAccountDeliveryOptions)
             externalId: r.external_id,
             accountId: r.account_id,
           })),
-          removedIds: chunk.filter((id) => !present.has(id)),
+          removedIds: ids.filter((id) => !present.has(id)),
         };
-        const refused = await postSync(options, tenantId, input, signal);
-        if (refused === null) delivered += chunk.length;
-        else {
-          rejected += chunk.length;
-          options.log.warn({ tenantId, ids: chunk, reason: refused }, "the SIEM refused resource accounts");
-        }
-      }
-    }
-    return { delivered, rejected };
+        return postSync(options, tenantId, input, signal);
+      },
+      options.log,
+      "the SIEM refused resource accounts",
+    );
   };
 }
 
