@@ -28,6 +28,7 @@ import { AlertLifecycle1767134000000 } from "./1767134000000-alert-lifecycle";
 import { ConnectorAdmin1767180000000 } from "./1767180000000-connector-admin";
 import { SiemAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts";
+import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-functions";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -61,4 +62,5 @@ export const siemMigrations = [
   ConnectorAdmin1767180000000,
   SiemAuditRead1767200000000,
   ResourceAccounts1767230000000,
+  KqlSeriesFunctions1767240000000,
 ];

@@ -337,6 +337,9 @@ interface Constant {
   value: number;
 }
 
+/** Where bin() of a datetime starts counting (`date_bin`'s origin): 2000-01-01T00:00:00Z, in microseconds. */
+const BIN_ORIGIN_MICROS = Date.UTC(2000, 0, 1) * 1000;
+
 /** Microseconds since the epoch of a datetime literal's ISO text (JavaScript dates keep milliseconds). */
 function microsOf(iso: string): number {
   const fraction = /\.(\d{1,6})/.exec(iso)?.[1] ?? "";
@@ -514,6 +517,37 @@ const BUILT_INS = new Set([
   "toscalar",
   "materialize",
   "_GetWatchlist",
+  "series_fill_const",
+  "series_fill_forward",
+  "series_fill_backward",
+  "series_fill_linear",
+  "series_stats_dynamic",
+  "series_outliers",
+  "series_decompose_anomalies",
+  "series_add",
+  "series_subtract",
+  "series_multiply",
+  "series_divide",
+]);
+
+/** The element-wise series functions and their operator (a fixed string of this file, never the query's). */
+const SERIES_ARITHMETIC: Record<string, string> = {
+  series_add: "+",
+  series_subtract: "-",
+  series_multiply: "*",
+  series_divide: "/",
+};
+
+/** The series functions, over the arrays `make-series` makes (SQL functions of the siem schema). */
+const SERIES_FUNCTIONS = new Set([
+  "series_fill_const",
+  "series_fill_forward",
+  "series_fill_backward",
+  "series_fill_linear",
+  "series_stats_dynamic",
+  "series_outliers",
+  "series_decompose_anomalies",
+  ...Object.keys(SERIES_ARITHMETIC),
 ]);
 
 /** The SQL of Kusto's outer joins (the others are inner joins or EXISTS). */
@@ -1799,16 +1833,41 @@ class Compiler {
         );
       return { type: "datetime", value: hunt.getTime() * 1000 };
     };
-    const from = bound(op.from, "from", this.options.from);
-    const to = bound(op.to, "to", this.options.to);
-    const step = constant(op.step, "step", time ? "timespan" : "number");
-    if (!(step.value > 0)) fail("`step` of `make-series` is more than zero", op.step.pos);
-    if (to.value <= from.value)
-      fail("`to` of `make-series` comes after `from`", (op.to ?? op.from ?? op.axis).pos);
-    const bins = Math.ceil((to.value - from.value) / step.value);
+    let from: Constant;
+    let to: Constant;
+    let step: Constant;
+    if (op.range && op.from && op.to) {
+      // `in range(start, stop, step)`: Kusto bins with bin() rather than bin_at(), and `stop` is inclusive, so the
+      // bins are bin()'s (aligned as Rampart's bin() aligns them: datetimes on 2000-01-01T00:00Z, numbers on 0),
+      // from the one holding `start` to the one holding `stop`: the same as `from bin(start) to bin(stop) + step`.
+      const start = constant(op.from, "start", time ? "datetime" : "number");
+      const stop = constant(op.to, "stop", time ? "datetime" : "number");
+      step = constant(op.step, "step", time ? "timespan" : "number");
+      if (!(step.value > 0)) fail("`step` of `make-series … in range()` is more than zero", op.step.pos);
+      if (stop.value < start.value)
+        fail("`stop` of `make-series … in range()` is not before `start`", op.to.pos);
+      const origin = time ? BIN_ORIGIN_MICROS : 0;
+      const binOfValue = (v: number) => origin + Math.floor((v - origin) / step.value) * step.value;
+      const real = (c: Constant) => (c.type === "real" || step.type === "real" ? "real" : c.type);
+      from = { type: real(start), value: binOfValue(start.value) };
+      to = { type: real(stop), value: binOfValue(stop.value) + step.value };
+    } else {
+      from = bound(op.from, "from", this.options.from);
+      to = bound(op.to, "to", this.options.to);
+      step = constant(op.step, "step", time ? "timespan" : "number");
+      if (!(step.value > 0)) fail("`step` of `make-series` is more than zero", op.step.pos);
+      if (to.value <= from.value)
+        fail("`to` of `make-series` comes after `from`", (op.to ?? op.from ?? op.axis).pos);
+    }
+    // range()'s bins are whole steps by construction (rounded against floating-point error); from/to may end in part of one.
+    const bins = op.range
+      ? Math.round((to.value - from.value) / step.value)
+      : Math.ceil((to.value - from.value) / step.value);
     if (bins > COMPILE_LIMITS.maxSeriesBins)
       fail(
-        `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this step makes ${bins} from \`from\` to \`to\`${op.from && op.to ? "" : " (the hunt's time range where left out)"}: take a larger step or a shorter range`,
+        op.range
+          ? `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this range() makes ${bins}: take a larger step or a shorter range`
+          : `\`make-series\` makes at most ${COMPILE_LIMITS.maxSeriesBins} bins, and this step makes ${bins} from \`from\` to \`to\`${op.from && op.to ? "" : " (the hunt's time range where left out)"}: take a larger step or a shorter range`,
         op.step.pos,
       );
 
@@ -2790,9 +2849,102 @@ class Compiler {
         return { sql: `(NOT coalesce(${this.condition(call.args[0], scope, "not")}, false))`, type: "bool" };
       }
       default:
+        if (SERIES_FUNCTIONS.has(call.name)) return this.seriesCall(call, scope);
         if (this.lets.tables.has(call.name) || this.lets.scalars.has(call.name))
           fail(`\`${call.name}\` is a \`let\`, not a function: write it without \`(…)\``, call.pos);
         return fail(`unknown function \`${call.name}\``, call.pos);
+    }
+  }
+
+  /**
+   * The series functions (`series_fill_forward(s)`, `series_decompose_anomalies(s)`…): calls of the siem schema's
+   * SQL functions of migration 1767240000000 (fixed names, never the query's text), the series as jsonb and the
+   * other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
+   * supported values, so a bad one is refused at its position before the hunt runs.
+   */
+  private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+    const series = (i: number): string => {
+      const value = this.expr(call.args[i], scope);
+      if (value.type !== "dynamic")
+        fail(
+          `argument ${i + 1} of \`${call.name}\` is a series (a dynamic array), not a ${value.type}`,
+          call.args[i].pos,
+        );
+      return value.sql;
+    };
+    const number = (i: number, what: string): string => {
+      const value = this.expr(call.args[i], scope);
+      if (!isNumeric(value.type))
+        fail(`\`${what}\` of \`${call.name}\` is a number, not a ${value.type}`, call.args[i].pos);
+      return `(${this.asFloat(value)})::float8`;
+    };
+    const option = (i: number, what: string, allowed: string[]): string => {
+      const arg = this.resolved(call.args[i], scope);
+      const value = arg.kind === "literal" && arg.type === "string" ? String(arg.value) : null;
+      if (value === null || !allowed.includes(value))
+        fail(`\`${what}\` of \`${call.name}\` is one of ${allowed.map((a) => `"${a}"`).join(", ")}`, arg.pos);
+      return this.param(value, "text");
+    };
+    const dynamic = (sql: string): Typed => ({ sql, type: "dynamic" });
+    switch (call.name) {
+      case "series_fill_const":
+        this.args(call, 2);
+        return dynamic(`kql_series_fill_const(${series(0)}, ${number(1, "constant_value")})`);
+      case "series_fill_forward":
+      case "series_fill_backward":
+      case "series_fill_linear":
+        this.args(call, 1);
+        return dynamic(`kql_${call.name}(${series(0)})`);
+      case "series_stats_dynamic": {
+        this.args(call, 1, 2);
+        let ignore = "false";
+        if (call.args.length === 2) {
+          const flag = this.expr(call.args[1], scope);
+          if (flag.type !== "bool")
+            fail(
+              `\`ignore_nonfinite\` of \`series_stats_dynamic\` is a bool, not a ${flag.type}`,
+              call.args[1].pos,
+            );
+          ignore = `coalesce(${flag.sql}, false)`;
+        }
+        return dynamic(`kql_series_stats(${series(0)}, ${ignore})`);
+      }
+      case "series_outliers": {
+        this.args(call, 1, 2);
+        const kind = call.args.length === 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
+        return dynamic(`kql_series_outliers(${series(0)}, ${kind})`);
+      }
+      case "series_decompose_anomalies": {
+        this.args(call, 1, 4);
+        const threshold = call.args.length >= 2 ? number(1, "threshold") : "1.5::float8";
+        let period = "-1";
+        if (call.args.length >= 3) {
+          const seasonality = this.expr(call.args[2], scope);
+          if (seasonality.type !== "long")
+            fail(
+              `\`seasonality\` of \`series_decompose_anomalies\` is a whole number of bins, not a ${seasonality.type}`,
+              call.args[2].pos,
+            );
+          period = `(${seasonality.sql})::int`;
+        }
+        const trend = call.args.length === 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        return dynamic(`kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend})`);
+      }
+      default: {
+        // series_add, series_subtract, series_multiply, series_divide: series or numbers on either side.
+        this.args(call, 2);
+        const side = (i: number): string => {
+          const value = this.expr(call.args[i], scope);
+          if (value.type === "dynamic") return value.sql;
+          if (isNumeric(value.type)) return `to_jsonb((${this.asFloat(value)})::float8)`;
+          return fail(
+            `argument ${i + 1} of \`${call.name}\` is a series or a number, not a ${value.type}`,
+            call.args[i].pos,
+          );
+        };
+        const op = SERIES_ARITHMETIC[call.name];
+        return dynamic(`kql_series_arith(${side(0)}, ${side(1)}, '${op}')`);
+      }
     }
   }
 

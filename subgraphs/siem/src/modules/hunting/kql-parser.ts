@@ -235,6 +235,12 @@ export type Operator =
       from: Expr | null;
       to: Expr | null;
       step: Expr;
+      /**
+       * Kusto's alternate form `on axis in range(start, stop, step)`, where it was written (`range`'s position):
+       * `from` and `to` hold `start` and `stop`, and the bins are `bin()`'s, from the one holding `start` to the one
+       * holding `stop` (inclusive).
+       */
+      range?: Position;
       by: NamedExpr[];
       pos: Position;
     }
@@ -1384,7 +1390,8 @@ class Parser {
   }
 
   /**
-   * `make-series [name =] aggregation [default = value], … on axis [from start] [to end] step size [by group, …]`.
+   * `make-series [name =] aggregation [default = value], … on axis [from start] [to end] step size [by group, …]`, or
+   * Kusto's alternate `… on axis in range(start, stop, step) [by group, …]`.
    * Kusto takes a bound left out from the data's range; Rampart takes it from the hunt's time range instead (the
    * compiler does, for a datetime axis), so the number of bins is still known before the hunt runs.
    */
@@ -1399,16 +1406,45 @@ class Parser {
       return item;
     });
     this.expectWord("on", "after the aggregations of `make-series` (`on time from … to … step …`)");
-    const axis = this.expr();
+    // The axis stops before `in`, which starts Kusto's alternate form `in range(start, stop, step)`.
+    const axis = this.additive();
     const bound = (word: string): Expr | null => {
       if (!this.isWord(word)) return null;
       this.advance();
-      return this.expr();
+      return this.additive();
     };
-    const from = bound("from");
-    const to = bound("to");
-    this.expectWord("step", "in `make-series … on time [from start] [to end] step size`");
-    const step = this.expr();
+    let from: Expr | null;
+    let to: Expr | null;
+    let step: Expr;
+    let range: Position | undefined;
+    if (this.isWord("in")) {
+      this.advance();
+      if (!this.isWord("range"))
+        this.fail(`expected \`range(start, stop, step)\` after \`in\`, found ${shown(this.token)}`);
+      range = this.advance().pos;
+      this.expectPunct("(", "after `range`");
+      from = this.expr();
+      this.expectPunct(",", "in `range(start, stop, step)`");
+      to = this.expr();
+      this.expectPunct(",", "in `range(start, stop, step)`: `make-series` needs the step");
+      step = this.expr();
+      this.expectPunct(")", "to close `range(start, stop, step`");
+      for (const word of ["from", "to", "step"])
+        if (this.isWord(word))
+          this.fail(
+            `\`make-series\` takes \`in range(start, stop, step)\` or \`from\`/\`to\`/\`step\`, not both`,
+          );
+    } else {
+      from = bound("from");
+      to = bound("to");
+      if (this.isWord("in"))
+        this.fail("`make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both");
+      this.expectWord("step", "in `make-series … on time [from start] [to end] step size`");
+      // Bounds and step are constants (no comparisons), so they too stop before a misplaced `in`.
+      step = this.additive();
+      if (this.isWord("in"))
+        this.fail("`make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both");
+    }
     let by: NamedExpr[] = [];
     if (this.isWord("by")) {
       this.advance();
@@ -1418,7 +1454,7 @@ class Parser {
     }
     if (aggregates.length + by.length > KQL_LIMITS.maxItems)
       this.fail(`\`make-series\` takes at most ${KQL_LIMITS.maxItems} items`, pos);
-    return { kind: "make-series", aggregates, axis, from, to, step, by, pos };
+    return { kind: "make-series", aggregates, axis, from, to, step, by, pos, ...(range ? { range } : {}) };
   }
 
   private sortKey(): SortKey {

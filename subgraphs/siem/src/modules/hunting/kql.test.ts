@@ -355,6 +355,115 @@ describe("hunting query errors", () => {
       "Events | make-series n = count() on time from ago(1d) to now() step 1h by tostring(attributes.x)",
       "1:75 name this column: `make-series name = expression`",
     ],
+    // make-series … in range(start, stop, step)
+    ["Events | make-series n = count() on time in range(ago(1d), now(), 1h) by device", "no error"],
+    ["Events | make-series n = count() on dst_port in range(0, 65535, 1024)", "no error"],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now(), 1h) step 1h",
+      "1:71 `make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) in range(ago(1d), now(), 1h)",
+      "1:55 `make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both",
+    ],
+    [
+      "Events | make-series n = count() on time from ago(1d) to now() step 1h in range(ago(1d), now(), 1h)",
+      "1:72 `make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), time, 1h)",
+      "1:60 unknown name `time`: the bounds and step of `make-series` are constants",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), toscalar(Events | summarize max(time)), 1h)",
+      "1:60 `stop` of `make-series` is a constant",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now(), 0s)",
+      "1:67 `step` of `make-series … in range()` is more than zero",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now(), -1h)",
+      "1:67 `step` of `make-series … in range()` is more than zero",
+    ],
+    [
+      "Events | make-series n = count() on time in range(0, 10, 1)",
+      "1:51 `start` of `make-series` on a datetime is a datetime, not a long",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now(), 5)",
+      "1:67 `step` of `make-series` on a datetime is a timespan, not a long",
+    ],
+    [
+      "Events | make-series n = count() on dst_port in range(0, 10, 1h)",
+      "1:62 `step` of `make-series` on a long is a number, not a timespan",
+    ],
+    [
+      "Events | make-series n = count() on time in range(now(), ago(1d), 1h)",
+      "1:58 `stop` of `make-series … in range()` is not before `start`",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(30d), now(), 1m)",
+      "1:68 `make-series` makes at most 10000 bins, and this range() makes 43201: take a larger step or a shorter range",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now())",
+      "1:65 expected `,` in `range(start, stop, step)`: `make-series` needs the step",
+    ],
+    [
+      "Events | make-series n = count() on time in (ago(1d), now(), 1h)",
+      "1:45 expected `range(start, stop, step)` after `in`, found `(`",
+    ],
+    [
+      "Events | make-series n = count() on time in range(ago(1d), now(), 1h",
+      "1:69 expected `)` to close `range(start, stop, step`",
+    ],
+    // series functions
+    [
+      'Events | make-series n = count() on time in range(ago(1d), now(), 1h) | extend a = series_decompose_anomalies(n), s = series_stats_dynamic(n), o = series_outliers(n, "tukey"), f = series_fill_linear(n), c = series_fill_const(n, 0), d = series_divide(n, 2) | where s.max > 3',
+      "no error",
+    ],
+    [
+      "Events | extend a = series_fill_forward(device)",
+      "1:41 argument 1 of `series_fill_forward` is a series (a dynamic array), not a string",
+    ],
+    [
+      'Events | extend a = series_fill_const(attributes, "x")',
+      "1:51 `constant_value` of `series_fill_const` is a number, not a string",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "nope")',
+      '1:49 `kind` of `series_outliers` is one of "ctukey", "tukey"',
+    ],
+    [
+      "Events | extend a = series_outliers(attributes, message)",
+      '1:49 `kind` of `series_outliers` is one of "ctukey", "tukey"',
+    ],
+    [
+      "Events | extend a = series_decompose_anomalies(attributes, 1.5, 2.5)",
+      "1:65 `seasonality` of `series_decompose_anomalies` is a whole number of bins, not a real",
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, 24, "median")',
+      '1:69 `trend` of `series_decompose_anomalies` is one of "linefit", "avg", "none"',
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, "high")',
+      "1:60 `threshold` of `series_decompose_anomalies` is a number, not a string",
+    ],
+    [
+      "Events | extend a = series_stats_dynamic(attributes, 1)",
+      "1:54 `ignore_nonfinite` of `series_stats_dynamic` is a bool, not a long",
+    ],
+    [
+      "Events | extend a = series_fill_forward(attributes, 0)",
+      "1:21 `series_fill_forward` takes 1 argument, got 2",
+    ],
+    [
+      'Events | extend a = series_add(attributes, "x")',
+      "1:44 argument 2 of `series_add` is a series or a number, not a string",
+    ],
+    ["let series_outliers = (x: long) { x };\nEvents", "series_outliers"],
     // parse
     ["Events | parse message with a b", "1:31 put a string between two parts of a `parse` pattern"],
     ["Events | parse message with * a *", "1:31 put a string between two parts"],
@@ -1614,6 +1723,143 @@ describe("hunts over a seeded event store", () => {
       | make-series n = count() on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:30) step 10m
       | project first = n[0], last = n[2], start = todatetime(time[0]), bins = array_length(n), none = array_length(n[0])`,
       [{ first: 2, last: 1, start: "2026-11-20T09:00:00.000Z", bins: 3, none: null }],
+    ],
+    // make-series … in range(start, stop, step): bin()'s bins (20m bins on 2000-01-01 fall on the hour), from the
+    // one holding start (09:00, so a1 at 09:00 counts though before start) to the one holding stop (09:40,
+    // inclusive: a6 and a7); a8 at 10:00 is past it.
+    [
+      "Events | make-series n = count() on time in range(datetime(2026-11-20 09:05), datetime(2026-11-20 09:40), 20m)",
+      [
+        {
+          n: [3, 2, 2],
+          time: ["2026-11-20T09:00:00.000Z", "2026-11-20T09:20:00.000Z", "2026-11-20T09:40:00.000Z"],
+        },
+      ],
+    ],
+    // On a number: bins of 1000 from bin(1000) to bin(3389) = 3000; a stop on a bin's start still makes that bin.
+    [
+      "Events | make-series n = count() on dst_port in range(1000, 3389, 1000)",
+      [{ n: [0, 0, 1], dst_port: [1000, 2000, 3000] }],
+    ],
+    [
+      "Events | make-series n = count() on dst_port in range(0, 3000, 1000)",
+      [{ n: [0, 0, 0, 1], dst_port: [0, 1000, 2000, 3000] }],
+    ],
+    // Series functions over a make-series result: [2, 1, 1, 1] has mean 1.25, squares .5625 + 3 × .0625 = .75,
+    // sample variance .75 / 3 = .25.
+    [
+      `Authentication
+      | make-series n = count() on time in range(datetime(2026-11-20 09:00), datetime(2026-11-20 09:30), 10m)
+      | extend st = series_stats_dynamic(n)
+      | where st.max >= 2
+      | project n, st, ratio = series_divide(n, toreal(st.max)), o = series_outliers(n)`,
+      [
+        {
+          n: [2, 1, 1, 1],
+          st: { min: 1, min_idx: 1, max: 2, max_idx: 0, avg: 1.25, variance: 0.25, stdev: 0.5 },
+          ratio: [1, 0.5, 0.5, 0.5],
+          // P10 = 1, P90 = 1 + .7 × (2 - 1) = 1.7 (linear interpolation): 2 scores (2 - 1.7) / .7 < 1.5.
+          o: [expect.closeTo(0.3 / 0.7, 10), 0, 0, 0],
+        },
+      ],
+    ],
+    // Missing values (null) filled: forward leaves the leading one, backward the trailing one; linear
+    // interpolates on the index and takes the nearest value at the ends; a series with no value at all is zeros.
+    [
+      `Events | where source_event_id == "a1"
+      | extend s = dynamic([null, 1, null, null, 4, null])
+      | project fwd = series_fill_forward(s), back = series_fill_backward(s), lin = series_fill_linear(s),
+          c = series_fill_const(s, -1), none = series_fill_linear(dynamic([null, null])), empty = series_fill_forward(dynamic([])),
+          notArray = series_fill_forward(dynamic({"a": 1}))`,
+      [
+        {
+          fwd: [null, 1, 1, 1, 4, 4],
+          back: [1, 1, 4, 4, 4, null],
+          lin: [1, 1, 2, 3, 4, 4],
+          c: [-1, 1, -1, -1, 4, -1],
+          none: [0, 0],
+          empty: [],
+          notArray: null,
+        },
+      ],
+    ],
+    // series_stats_dynamic: [1, 2, 3, 4, 10] has mean 4, squares 9 + 4 + 1 + 0 + 36 = 50, sample variance 12.5; one
+    // value has variance 0; all-equal values stdev 0; a null makes every statistic null unless ignored; none at
+    // all, null statistics.
+    [
+      `Events | where source_event_id == "a1"
+      | project a = series_stats_dynamic(dynamic([1, 2, 3, 4, 10])), one = series_stats_dynamic(dynamic([5])),
+          same = series_stats_dynamic(dynamic([2, 2, 2])), gap = series_stats_dynamic(dynamic([1, null, 3])),
+          ignored = series_stats_dynamic(dynamic([1, null, 3]), true), empty = series_stats_dynamic(dynamic([]))`,
+      [
+        {
+          a: { min: 1, min_idx: 0, max: 10, max_idx: 4, avg: 4, variance: 12.5, stdev: Math.sqrt(12.5) },
+          one: { min: 5, min_idx: 0, max: 5, max_idx: 0, avg: 5, variance: 0, stdev: 0 },
+          same: { min: 2, min_idx: 0, max: 2, max_idx: 0, avg: 2, variance: 0, stdev: 0 },
+          gap: { min: null, min_idx: null, max: null, max_idx: null, avg: null, variance: null, stdev: null },
+          ignored: { min: 1, min_idx: 0, max: 3, max_idx: 2, avg: 2, variance: 2, stdev: Math.SQRT2 },
+          empty: {
+            min: null,
+            min_idx: null,
+            max: null,
+            max_idx: null,
+            avg: null,
+            variance: null,
+            stdev: null,
+          },
+        },
+      ],
+    ],
+    // series_outliers over 0…9, 100: ctukey's P10 = 1 and P90 = 9 (spread 8): 100 scores 91 / 8, 0 scores -1 / 8;
+    // tukey's P25 = 2.5 and P75 = 7.5 (spread 5). All-equal values, a null, or nothing: zeros.
+    [
+      `Events | where source_event_id == "a1"
+      | extend s = dynamic([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100])
+      | project c = series_outliers(s), t = series_outliers(s, "tukey"), same = series_outliers(dynamic([3, 3, 3])),
+          gap = series_outliers(dynamic([null, 4])), empty = series_outliers(dynamic([]))`,
+      [
+        {
+          c: [-0.125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11.375],
+          t: [-0.5, -0.3, -0.1, 0, 0, 0, 0, 0, 0.1, 0.3, 18.5],
+          same: [0, 0, 0],
+          gap: [0, 0],
+          empty: [],
+        },
+      ],
+    ],
+    // series_decompose_anomalies. trend "avg" over nine 5s and a 40: mean 8.5, residuals -3.5 (nine) and 31.5;
+    // P10 = -3.5, P90 = -3.5 + .1 × 35 = 0, so 40 scores 31.5 / 3.5 = 9 (> 1.5: +1) and the 5s 0. A linear trend
+    // (the default) flags the one dip of a steady rise (-1); a period of 4 takes the weekly-like pattern 1, 1, 1, 9
+    // as normal and flags the 9 out of phase, which without the period is not an anomaly. One point, all-equal
+    // values, nothing: no anomaly.
+    [
+      `Events | where source_event_id == "a1"
+      | project avg = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 1.5, -1, "avg"),
+          high = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 10, -1, "avg"),
+          dip = series_decompose_anomalies(dynamic([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 2, 30, 31, 32, 33])),
+          seasonal = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, 4),
+          flat = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9])),
+          one = series_decompose_anomalies(dynamic([3])), same = series_decompose_anomalies(dynamic([2, 2, 2, 2])),
+          empty = series_decompose_anomalies(dynamic([]))`,
+      [
+        {
+          avg: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+          high: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          dip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0],
+          seasonal: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+          flat: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          one: [0],
+          same: [0, 0, 0, 0],
+          empty: [],
+        },
+      ],
+    ],
+    // Element-wise arithmetic: series or numbers; the shorter series is null past its end, and so is x / 0.
+    [
+      `Events | where source_event_id == "a1"
+      | project add = series_add(dynamic([1, 2, 3]), dynamic([10, 20, 30])), sub = series_subtract(5, dynamic([1, 2])),
+          mul = series_multiply(dynamic([1, 2]), 3), div = series_divide(dynamic([1, 2, 3]), dynamic([2, 0]))`,
+      [{ add: [11, 22, 33], sub: [4, 3], mul: [3, 6], div: [0.5, null, null] }],
     ],
     // mv-expand kind=array (bagexpansion=array): a bag's keys as [key, value] arrays.
     [
