@@ -1288,4 +1288,107 @@ describe("hunting, bookmarks and watchlists", () => {
       expect(refused.errors![0].extensions!.position).toEqual(position);
     }
   });
+
+  it("finds a planted spike with make-series … in range(), series_decompose_anomalies and a zipped mv-expand, each tenant over its own events", async () => {
+    // Failed sign-ins from an address of their own, per hour from 12:00 to 23:00: tenant A's alternate 2 and 3 with a
+    // burst of 12 at 20:00, tenant B's are 3 with a burst of 20 at 14:00; a success every hour that countif leaves out.
+    const A_FAILURES = [2, 3, 2, 3, 2, 3, 2, 3, 12, 2, 3, 2];
+    const B_FAILURES = [3, 3, 20, 3, 3, 3, 3, 3, 3, 3, 3, 3];
+    const hour = (i: number) => `2026-11-20T${String(12 + i).padStart(2, "0")}:00:00.000Z`;
+    const records = (tenant: string, failures: number[]) =>
+      failures.flatMap((n, i) =>
+        Array.from({ length: n + 1 }, (_, k) => ({
+          class_uid: 3002,
+          activity_id: 1,
+          time: new Date(Date.parse(hour(i)) + k * 60_000).toISOString(),
+          status: k < n ? "Failure" : "Success",
+          metadata: { uid: `spike-${tenant}-${i}-${k}` },
+          actor: { user: { name: "svc@contoso.com" } },
+          src_endpoint: { ip: "198.18.0.77" },
+        })),
+      );
+    const ingestorB = await platform.token([Role.INGESTOR], B);
+    for (const [token, tenant, failures] of [
+      [t.ingestor, "a", A_FAILURES],
+      [ingestorB, "b", B_FAILURES],
+    ] as const)
+      ok(
+        await platform.request(
+          IngestEventsDocument,
+          { connector: "OCSF", records: records(tenant, [...failures]) },
+          token,
+        ),
+      );
+
+    // range(12:30, 23:00, 1h): bin()'s hours from 12:00 (the one holding 12:30) to 23:00 (stop is inclusive): 12 bins.
+    const series = `Authentication
+      | where src_ip == "198.18.0.77"
+      | make-series failures = countif(status == "Failure") default = 0
+          on time in range(datetime(2026-11-20 12:30), datetime(2026-11-20 23:00), 1h) by actor_user
+      | extend anomalies = series_decompose_anomalies(failures), stats = series_stats_dynamic(failures)`;
+    const whole = await hunt(series);
+    expect(whole.rows).toEqual([
+      {
+        actor_user: "svc@contoso.com",
+        failures: A_FAILURES,
+        time: A_FAILURES.map((_, i) => hour(i)),
+        anomalies: [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
+        // 39 failures over 12 hours.
+        stats: expect.objectContaining({ min: 2, min_idx: 0, max: 12, max_idx: 8, avg: 3.25 }),
+      },
+    ]);
+
+    // The typical anomaly hunt: one row per bin, the series zipped in step, only the flagged bins kept.
+    const spike = `${series}
+      | mv-expand time to typeof(datetime), failures to typeof(long), anomalies to typeof(long)
+      | where anomalies != 0
+      | project actor_user, time, failures, anomalies, baseline = toreal(stats.avg)`;
+    expect((await hunt(spike)).rows).toEqual([
+      { actor_user: "svc@contoso.com", time: hour(8), failures: 12, anomalies: 1, baseline: 3.25 },
+    ]);
+    // Tenant B's hunt sees its own burst only (its 20 failures at 14:00), never A's.
+    expect((await hunt(spike, t.analystB)).rows).toEqual([
+      { actor_user: "svc@contoso.com", time: hour(2), failures: 20, anomalies: 1, baseline: 53 / 12 },
+    ]);
+
+    // The anomaly hunt of docs/api.md, as written there: every account's hours, only A's burst unusual.
+    const block = /```graphql\n(query AnomalyHunt[\s\S]*?)```/.exec(readFileSync("docs/api.md", "utf8"))?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      runHunt: { columns: Array<{ name: string; type: string }>; rows: Array<Record<string, unknown>> };
+    }>;
+    const documented = ok(await platform.request(doc, {}, t.analyst)).runHunt;
+    expect(documented.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "actor_user:STRING",
+      "time:DATETIME",
+      "failures:LONG",
+      "typical:REAL",
+    ]);
+    expect(documented.rows).toEqual([
+      { actor_user: "svc@contoso.com", time: hour(8), failures: 12, typical: 3.25 },
+    ]);
+
+    for (const [query, problem, position] of [
+      [
+        "Authentication\n| make-series n = count() on time in range(ago(1h), now(), 1m) step 1m",
+        "query: line 2, column 64: `make-series` takes `in range(start, stop, step)` or `from`/`to`/`step`, not both",
+        { line: 2, column: 64 },
+      ],
+      [
+        "Authentication\n| make-series n = count() on time in range(ago(1h), now(), 0s)",
+        "query: line 2, column 60: `step` of `make-series … in range()` is more than zero",
+        { line: 2, column: 60 },
+      ],
+      [
+        'Authentication\n| make-series n = count() on time in range(ago(1h), now(), 1m)\n| extend o = series_outliers(n, "iqr")',
+        'query: line 3, column 33: `kind` of `series_outliers` is one of "ctukey", "tukey"',
+        { line: 3, column: 33 },
+      ],
+    ] as const) {
+      const refused = await platform.request(RunHuntDocument, { query, ...DAY }, t.analyst);
+      expect(codes(refused)).toEqual(["BAD_USER_INPUT"]);
+      expect(problems(refused)).toEqual([problem]);
+      expect(refused.errors![0].extensions!.position).toEqual(position);
+    }
+  });
 });

@@ -862,7 +862,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([18, 8]);
+    expect([queries.length, rows.length]).toEqual([19, 8]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
