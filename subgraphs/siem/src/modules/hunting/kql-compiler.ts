@@ -486,6 +486,26 @@ const PARAMETER_TYPE: Record<string, KqlType> = {
   dynamic: "dynamic",
 };
 
+/** The element-wise series functions and their operator (a fixed string of this file, never the query's). */
+const SERIES_ARITHMETIC: Record<string, string> = {
+  series_add: "+",
+  series_subtract: "-",
+  series_multiply: "*",
+  series_divide: "/",
+};
+
+/** The series functions, over the arrays `make-series` makes (SQL functions of the siem schema). */
+const SERIES_FUNCTIONS = new Set([
+  "series_fill_const",
+  "series_fill_forward",
+  "series_fill_backward",
+  "series_fill_linear",
+  "series_stats_dynamic",
+  "series_outliers",
+  "series_decompose_anomalies",
+  ...Object.keys(SERIES_ARITHMETIC),
+]);
+
 /** The built-in functions and aggregations: a `let` function may not take one's name. */
 const BUILT_INS = new Set([
   "now",
@@ -517,37 +537,7 @@ const BUILT_INS = new Set([
   "toscalar",
   "materialize",
   "_GetWatchlist",
-  "series_fill_const",
-  "series_fill_forward",
-  "series_fill_backward",
-  "series_fill_linear",
-  "series_stats_dynamic",
-  "series_outliers",
-  "series_decompose_anomalies",
-  "series_add",
-  "series_subtract",
-  "series_multiply",
-  "series_divide",
-]);
-
-/** The element-wise series functions and their operator (a fixed string of this file, never the query's). */
-const SERIES_ARITHMETIC: Record<string, string> = {
-  series_add: "+",
-  series_subtract: "-",
-  series_multiply: "*",
-  series_divide: "/",
-};
-
-/** The series functions, over the arrays `make-series` makes (SQL functions of the siem schema). */
-const SERIES_FUNCTIONS = new Set([
-  "series_fill_const",
-  "series_fill_forward",
-  "series_fill_backward",
-  "series_fill_linear",
-  "series_stats_dynamic",
-  "series_outliers",
-  "series_decompose_anomalies",
-  ...Object.keys(SERIES_ARITHMETIC),
+  ...SERIES_FUNCTIONS,
 ]);
 
 /** The SQL of Kusto's outer joins (the others are inner joins or EXISTS). */
@@ -1845,7 +1835,7 @@ class Compiler {
       step = constant(op.step, "step", time ? "timespan" : "number");
       if (!(step.value > 0)) fail("`step` of `make-series … in range()` is more than zero", op.step.pos);
       if (stop.value < start.value)
-        fail("`stop` of `make-series … in range()` is not before `start`", op.to.pos);
+        fail("`stop` of `make-series … in range()` is at or after `start`", op.to.pos);
       const origin = time ? BIN_ORIGIN_MICROS : 0;
       const binOfValue = (v: number) => origin + Math.floor((v - origin) / step.value) * step.value;
       const real = (c: Constant) => (c.type === "real" || step.type === "real" ? "real" : c.type);

@@ -400,7 +400,7 @@ describe("hunting query errors", () => {
     ],
     [
       "Events | make-series n = count() on time in range(now(), ago(1d), 1h)",
-      "1:58 `stop` of `make-series … in range()` is not before `start`",
+      "1:58 `stop` of `make-series … in range()` is at or after `start`",
     ],
     [
       "Events | make-series n = count() on time in range(ago(30d), now(), 1m)",
