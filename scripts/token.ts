@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { isUuid, loadConfig, Role, parseRoles } from "../subgraphs/common/src";
+import { canonicalId, isUuid, loadConfig, Role, parseRoles } from "../subgraphs/common/src";
 import { signDevToken } from "../gateway/src/auth";
 
 /**
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   }
   const token = await signDevToken(config.jwt.secret, {
     subject: values.subject,
-    resourceId: values.resource,
+    resourceId: values.resource === undefined ? undefined : canonicalId(values.resource),
     tenantId: values.tenant ?? config.demoTenantId,
     roles,
     ttlSeconds: Number(values.ttl),

@@ -1,10 +1,13 @@
-import { print } from "graphql";
+import { readFileSync } from "node:fs";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { parse, print } from "graphql";
 import type { DataSource } from "typeorm";
 import { signDevToken } from "../gateway/src/auth";
 import {
   AgentCredentialPolicyDocument,
   AgentPolicyDocument,
   AuditTrailDocument,
+  type AgentCredentialPolicy,
   ImportAdvisoriesDocument,
   IngestEventsDocument,
   IngestPackageInventoryDocument,
@@ -349,5 +352,22 @@ describe("machine-bound agent credentials", () => {
     expect(codes(await direct(boundInternal, print(ImportAdvisoriesDocument), { osv: [] }))).toEqual([
       "FORBIDDEN",
     ]);
+  });
+
+  it("runs the example of docs/api.md", async () => {
+    const block = /```graphql\n(mutation RequireBoundAgents[\s\S]*?)```/.exec(
+      readFileSync("docs/api.md", "utf8"),
+    )?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<
+      { setAgentCredentialPolicy: Omit<AgentCredentialPolicy, "__typename"> },
+      Record<string, never>
+    >;
+    expect(ok(await platform.request(doc, {}, tokens.admin)).setAgentCredentialPolicy).toMatchObject({
+      requireMachineBinding: true,
+      updatedBy: "tester@example.com",
+    });
+    expect(codes(await policy(vm, tokens.ingestor))).toEqual(["FORBIDDEN"]);
+    ok(await requireBinding(false));
   });
 });
