@@ -143,7 +143,7 @@ function newRecords(
  * the outbox for the SIEM (`telemetry.recorded`, see siem-relay.ts) — all in one transaction, so a
  * batch is stored with its findings and alerts or not at all. Bad records are reported by line and skipped, and so
  * are a machine-bound credential's records of other machines. An unbound INGESTOR token is refused (FORBIDDEN)
- * while its tenant requires machine-bound agent credentials, before anything is read or written.
+ * while its tenant requires machine-bound agent credentials, before any record is stored.
  */
 export class TelemetryIngest {
   private readonly loadContext: DetectionContextLoader;
