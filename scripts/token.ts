@@ -1,12 +1,17 @@
 import { parseArgs } from "node:util";
-import { loadConfig, Role, parseRoles } from "../subgraphs/common/src";
+import { canonicalId, isUuid, loadConfig, Role, parseRoles } from "../subgraphs/common/src";
 import { signDevToken } from "../gateway/src/auth";
 
-/** `npm run --silent token -- --roles READER,ANALYST [--tenant ID] [--subject NAME] [--ttl SECONDS]`: prints a dev token. */
+/**
+ * `npm run --silent token -- --roles READER,ANALYST [--tenant ID] [--subject NAME] [--ttl SECONDS]`: prints a dev
+ * token. `--resource ID` binds it to one machine (the `rampart:resource` claim): an agent's credential, so the
+ * roles default to INGESTOR and may be nothing else.
+ */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      roles: { type: "string", default: "READER" },
+      roles: { type: "string" },
+      resource: { type: "string" },
       tenant: { type: "string" },
       subject: { type: "string", default: "dev@rampart.local" },
       ttl: { type: "string", default: String(12 * 3600) },
@@ -15,7 +20,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.jwt.secret)
     throw new Error("Development tokens need JWT_SECRET (production uses your OIDC provider).");
-  const requested = values.roles
+  const requested = (values.roles ?? (values.resource ? "INGESTOR" : "READER"))
     .split(",")
     .map((r) => r.trim().toUpperCase())
     .filter(Boolean);
@@ -26,8 +31,14 @@ async function main(): Promise<void> {
       `Unknown role(s): ${unknown.join(", ") || "(none given)"}. Known: ${Object.values(Role).join(", ")}`,
     );
   }
+  if (values.resource !== undefined) {
+    if (!isUuid(values.resource)) throw new Error(`--resource takes a Rampart resource id (a UUID).`);
+    if (roles.length !== 1 || roles[0] !== Role.INGESTOR)
+      throw new Error("A machine-bound token (--resource) carries the INGESTOR role and no other.");
+  }
   const token = await signDevToken(config.jwt.secret, {
     subject: values.subject,
+    resourceId: values.resource === undefined ? undefined : canonicalId(values.resource),
     tenantId: values.tenant ?? config.demoTenantId,
     roles,
     ttlSeconds: Number(values.ttl),

@@ -30,6 +30,9 @@ import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } f
  *   (an ingest receipt tells them no more than the answer of a synchronous ingest would);
  * - AGENT: what a machine's agent pulls to enforce (`agentPolicy`) — the tenant's INGESTORs (agents push with
  *   them), and every reader (it is made of the JIT policies, application-control groups and FIM lists they read).
+ *
+ * A machine-bound agent credential (an INGESTOR token with the `rampart:resource` claim) is held to the fields of
+ * `MACHINE_BOUND`, which keep it to its own machine; every other field refuses it, whatever its access.
  */
 type Access = "READER" | "ANALYST" | "RESPONDER" | "ADMIN" | "INGEST" | "RECEIPT" | "AGENT";
 
@@ -92,6 +95,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.appControlGroup": { access: "READER", call: `{ appControlGroup(id: "${X}") { __typename } }` },
   "Query.fimWatchLists": { access: "READER", call: `{ fimWatchLists { __typename } }` },
   "Query.agentPolicy": { access: "AGENT", call: `{ agentPolicy(resourceId: "${X}") { __typename } }` },
+  "Query.agentCredentialPolicy": {
+    access: "READER",
+    call: `{ agentCredentialPolicy { requireMachineBinding } }`,
+  },
   "Query.alerts": { access: "READER", call: `{ alerts { __typename } }` },
   "Query.alert": { access: "READER", call: `{ alert(id: "${X}") { __typename } }` },
   "Query.dataConnectors": { access: "READER", call: `{ dataConnectors { __typename } }` },
@@ -231,6 +238,10 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.resetFimWatchedPaths": {
     access: "ADMIN",
     call: `mutation { resetFimWatchedPaths(input: { groupId: "${X}" }) { __typename } }`,
+  },
+  "Mutation.setAgentCredentialPolicy": {
+    access: "ADMIN",
+    call: `mutation { setAgentCredentialPolicy(requireMachineBinding: false) { __typename } }`,
   },
   "Mutation.ingestAlerts": { access: "INGEST", call: `mutation { ingestAlerts(input: []) { __typename } }` },
   "Mutation.ingestEvents": {
@@ -412,6 +423,9 @@ const MATRIX: Record<string, { access: Access; call: string }> = {
   },
 };
 
+/** The root fields a machine-bound agent credential may call (each keeps it to its own machine). */
+const MACHINE_BOUND = ["Query.agentPolicy", "Mutation.ingestTelemetry", "Mutation.ingestPackageInventory"];
+
 /**
  * What an INGEST mutation's answer may show an INGESTOR, per type reachable from it: the fields that
  * count or echo what it pushed ("all", or a list). Any other field of those types reads the tenant's
@@ -513,6 +527,38 @@ describe("authorization matrix", () => {
       });
     }
     expect(outcomes).toEqual(expected);
+  });
+
+  it("keeps a machine-bound INGESTOR to its machine's fields and routes, refusing every other with FORBIDDEN", async () => {
+    const bound = await signDevToken(platform.config.jwt.secret!, {
+      subject: "agent@matrix",
+      tenantId: "tenant-matrix",
+      roles: [Role.INGESTOR],
+      resourceId: X,
+      ttlSeconds: 600,
+    });
+    const calls = Object.entries(MATRIX).filter(([field]) => !field.startsWith("Subscription."));
+    const answers = await Promise.all(calls.map(([, { call }]) => post(call, bound)));
+    const outcomes = calls.map(([field], i) => {
+      const codes = codesOf(answers[i]);
+      const refused = codes.length > 0 && codes.every((code) => code === "FORBIDDEN");
+      const decided = !codes.some((code) => NOT_DECIDED.includes(code));
+      return `${field}: ${refused ? "refused" : decided ? "allowed" : `undecided: ${codes.join(",")}`}`;
+    });
+    expect(outcomes).toEqual(
+      calls.map(([field]) => `${field}: ${MACHINE_BOUND.includes(field) ? "allowed" : "refused"}`),
+    );
+    const origin = new URL(platform.gateway.url).origin;
+    const statuses = [];
+    for (const path of ["/ingest/telemetry", "/ingest/events?connector=SYSLOG_CEF"]) {
+      const res = await fetch(`${origin}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bound}`, "content-type": "application/x-ndjson" },
+        body: "\n",
+      });
+      statuses.push(`${path}: ${res.status}`);
+    }
+    expect(statuses).toEqual(["/ingest/telemetry: 200", "/ingest/events?connector=SYSLOG_CEF: 403"]);
   });
 
   it("lets every reader subscribe to each stream and refuses INGESTOR and role-less callers with FORBIDDEN", async () => {

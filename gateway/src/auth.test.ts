@@ -153,4 +153,44 @@ describe("client authentication", () => {
       expect((await named.authenticate(`Bearer ${one}`)).roles).toEqual([Role.READER]);
     });
   });
+
+  it("binds an INGESTOR token to the machine its `rampart:resource` claim names, and refuses any other binding", async () => {
+    const auth = new ClientAuth({ secret: SECRET });
+    const machine = "9F8B77A8-6ECB-4A6D-8606-B596B41BF3C6";
+    const bound = await signDevToken(SECRET, {
+      subject: "agent",
+      tenantId: "t1",
+      roles: [Role.INGESTOR],
+      resourceId: machine,
+    });
+    expect(await auth.authenticate(`Bearer ${bound}`)).toEqual({
+      subject: "agent",
+      tenantId: "t1",
+      roles: [Role.INGESTOR],
+      resourceId: machine.toLowerCase(),
+    });
+    const unbound = await signDevToken(SECRET, { subject: "agent", tenantId: "t1", roles: [Role.INGESTOR] });
+    expect(await auth.authenticate(`Bearer ${unbound}`)).not.toHaveProperty("resourceId");
+    const claims = async (extra: JWTPayload, roles: string[] = ["INGESTOR"]) =>
+      new SignJWT({ tid: "t1", roles, ...extra })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("agent")
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(SECRET));
+    // A binding on a human's token, or one that names no machine, fails the token rather than being ignored.
+    for (const token of [
+      await claims({ "rampart:resource": machine }, ["ADMIN"]),
+      await claims({ "rampart:resource": machine }, ["INGESTOR", "READER"]),
+      await claims({ "rampart:resource": machine }, []),
+      await claims({ "rampart:resource": "vm-web-prod-02" }),
+      await claims({ "rampart:resource": [machine] }),
+      await claims({ "rampart:resource": null }),
+    ])
+      await expect(auth.authenticate(`Bearer ${token}`)).rejects.toThrow(/machine/);
+    // JWT_RESOURCE_CLAIM names where a provider keeps it.
+    const nested = new ClientAuth({ secret: SECRET, resourceClaim: "/agent/machine" });
+    const token = await claims({ agent: { machine } });
+    expect((await nested.authenticate(`Bearer ${token}`)).resourceId).toBe(machine.toLowerCase());
+  });
 });

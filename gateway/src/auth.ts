@@ -1,6 +1,8 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import {
+  canonicalId,
   countPreviousSecretUse,
+  isUuid,
   hs256Keys,
   parseRoles,
   textProblem,
@@ -9,7 +11,7 @@ import {
   type Config,
   type Hs256Keys,
   type Identity,
-  type Role,
+  Role,
 } from "../../subgraphs/common/src";
 
 /** Longest tenant id or subject a client token may carry (Entra tenant ids are 36 characters). */
@@ -20,6 +22,9 @@ const isStorableClaim = (value: string): boolean =>
 
 /** Issuer of development tokens (`npm run token`). */
 export const DEV_ISSUER = "rampart-dev";
+
+/** The claim that binds an agent's token to one machine, unless `JWT_RESOURCE_CLAIM` names another. */
+export const RESOURCE_CLAIM = "rampart:resource";
 
 /**
  * A claim by name, or by JSON Pointer (RFC 6901: `/realm_access/roles`, `~1` for `/`, `~0` for `~`) when
@@ -52,7 +57,8 @@ export function rolesOf(value: unknown, roleMap?: ReadonlyMap<string, Role[]>): 
  * Verifies client bearer tokens: a local HS256 key in development, an OIDC provider's JWKS in
  * production (with issuer and audience checks, and an `exp` required). The tenant comes from
  * `JWT_TENANT_CLAIM` (default `tid`, else `tenant_id`), the roles from `JWT_ROLES_CLAIM` (default
- * `roles`), mapped by `JWT_ROLE_MAP` when set. With HS256, a token signed with JWT_SECRET_PREVIOUS is
+ * `roles`), mapped by `JWT_ROLE_MAP` when set, and a machine binding from `JWT_RESOURCE_CLAIM` (default
+ * `rampart:resource`: a Rampart resource id, accepted with the INGESTOR role alone). With HS256, a token signed with JWT_SECRET_PREVIOUS is
  * accepted too while that is set (a rotation), and counted.
  */
 export class ClientAuth {
@@ -120,6 +126,8 @@ export class ClientAuth {
       tenantId,
       roles: rolesOf(claimAt(payload, this.jwt.rolesClaim ?? "roles"), this.jwt.roleMap),
     };
+    const resource = claimAt(payload, this.jwt.resourceClaim ?? RESOURCE_CLAIM);
+    if (resource !== undefined) identity.resourceId = machineBinding(resource, identity.roles);
     if (previous) countPreviousSecretUse("client-token");
     if (typeof payload.exp !== "number") return { identity, expiresAt: null };
     const expiresAt = payload.exp * 1000;
@@ -129,6 +137,19 @@ export class ClientAuth {
   }
 }
 
+/**
+ * The machine a token's resource claim binds it to (canonical id). A binding is an agent's credential: a
+ * Rampart resource id, on a token whose only role is INGESTOR. Anything else is refused rather than ignored,
+ * since a token meant to be bound must not pass as the tenant's (nor a binding widen a human's token).
+ */
+function machineBinding(value: unknown, roles: readonly Role[]): string {
+  if (!isUuid(value))
+    throw new UnauthenticatedError("The bearer token's machine binding is not a Rampart resource id.");
+  if (roles.length !== 1 || roles[0] !== Role.INGESTOR)
+    throw new UnauthenticatedError("A machine-bound token carries the INGESTOR role and no other.");
+  return canonicalId(value);
+}
+
 /** Signs a development token (HS256 with JWT_SECRET). */
 export async function signDevToken(
   secret: string,
@@ -136,12 +157,18 @@ export async function signDevToken(
     subject: string;
     tenantId: string;
     roles: Role[];
+    /** Binds the token to this machine (`rampart:resource`): an agent's credential, INGESTOR only. */
+    resourceId?: string;
     ttlSeconds?: number;
     issuer?: string;
     audience?: string;
   },
 ): Promise<string> {
-  const jwt = new SignJWT({ tid: claims.tenantId, roles: claims.roles })
+  const jwt = new SignJWT({
+    tid: claims.tenantId,
+    roles: claims.roles,
+    ...(claims.resourceId ? { [RESOURCE_CLAIM]: claims.resourceId } : {}),
+  })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(claims.subject)
     .setIssuer(claims.issuer ?? DEV_ISSUER)

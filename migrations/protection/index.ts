@@ -15,6 +15,7 @@ import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { VulnerabilityFindingsTenant1767100000000 } from "./1767100000000-vulnerability-findings-tenant";
 import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-revoke-manual";
 import { ProtectionAuditRead1767200000000 } from "./1767200000000-audit-read";
+import { AgentCredentialPolicy1767260000000 } from "./1767260000000-agent-credential-policy";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -35,4 +36,5 @@ export const protectionMigrations = [
   VulnerabilityFindingsTenant1767100000000,
   AppControlRevokeManual1767110000000,
   ProtectionAuditRead1767200000000,
+  AgentCredentialPolicy1767260000000,
 ];

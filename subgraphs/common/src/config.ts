@@ -212,6 +212,7 @@ const EnvShape = {
   JWT_AUDIENCE: z.string().optional(),
   JWT_TENANT_CLAIM: claimName.optional(),
   JWT_ROLES_CLAIM: claimName.default("roles"),
+  JWT_RESOURCE_CLAIM: claimName.default("rampart:resource"),
   JWT_ROLE_MAP: roleMap.optional(),
   INTERNAL_TOKEN_SECRET: z.string().min(32).optional(),
   INTERNAL_TOKEN_SECRET_PREVIOUS: previousSecret,
@@ -350,6 +351,11 @@ export interface Config {
     rolesClaim?: string;
     /** The provider's role values mapped to Rampart roles; unset: the values are Rampart role names. */
     roleMap?: ReadonlyMap<string, Role[]>;
+    /**
+     * Claim binding an agent's token to one machine (a Rampart resource id; a name or a JSON Pointer); default
+     * `rampart:resource`. Only with the INGESTOR role alone; absent, the token is the tenant's.
+     */
+    resourceClaim?: string;
   };
   /** Signs and verifies internal identity tokens, service calls and queued-ingest chunks. */
   internalTokenSecret: string;
@@ -495,6 +501,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       tenantClaim: e.JWT_TENANT_CLAIM,
       rolesClaim: e.JWT_ROLES_CLAIM,
       roleMap: e.JWT_ROLE_MAP,
+      resourceClaim: e.JWT_RESOURCE_CLAIM,
     },
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET ?? DEV_INTERNAL_SECRET,
     internalTokenPreviousSecret: e.INTERNAL_TOKEN_SECRET_PREVIOUS,

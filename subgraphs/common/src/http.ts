@@ -1,22 +1,33 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
+import { MACHINE_BOUND_REFUSAL } from "./auth";
 import { ErrorCode } from "./errors";
 import { hasAnyRole, Role, type Identity } from "./identity";
 
 /** Who may push data through the bulk ingest endpoints. */
 export const INGEST_ROLES: readonly Role[] = [Role.INGESTOR, Role.ADMIN];
 
+const forbidden = (res: Parameters<RequestHandler>[1], message: string) =>
+  res.status(403).json({ errors: [{ message, extensions: { code: ErrorCode.Forbidden } }] });
+
 /**
- * Express middleware for the bulk ingest routes, after `authenticate`: answers 403 in GraphQL's error
- * shape unless the caller has INGESTOR or ADMIN (checked again here, not only at the gateway, so a
- * subgraph reached directly holds too).
+ * Express middleware for a bulk ingest route of one machine's data (telemetry), after `authenticate`: answers
+ * 403 in GraphQL's error shape unless the caller has INGESTOR or ADMIN (checked again here, not only at the
+ * gateway, so a subgraph reached directly holds too). A machine-bound credential passes: the route keeps it to
+ * its machine's records itself.
  */
-export const requireIngestRole: RequestHandler = (_req, res, next) => {
+export const requireMachineIngestRole: RequestHandler = (_req, res, next) => {
   if (hasAnyRole(res.locals.identity as Identity, INGEST_ROLES)) return next();
-  res.status(403).json({
-    errors: [
-      { message: "Ingest needs the INGESTOR or ADMIN role.", extensions: { code: ErrorCode.Forbidden } },
-    ],
-  });
+  forbidden(res, "Ingest needs the INGESTOR or ADMIN role.");
+};
+
+/**
+ * `requireMachineIngestRole` for a tenant-wide feed (events of any source): a machine-bound agent credential
+ * speaks for one machine, not for the tenant, and is refused (403).
+ */
+export const requireIngestRole: RequestHandler = (req, res, next) => {
+  if ((res.locals.identity as Identity | undefined)?.resourceId !== undefined)
+    return void forbidden(res, MACHINE_BOUND_REFUSAL);
+  requireMachineIngestRole(req, res, next);
 };
 
 /**

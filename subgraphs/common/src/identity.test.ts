@@ -42,6 +42,18 @@ describe("internal identity tokens", () => {
     expect(await tokens.verify(await tokens.sign(who([Role.RESPONDER])))).not.toHaveProperty("clientAddress");
   });
 
+  it("carry a machine binding, signed with the rest, and sign a token per binding", async () => {
+    const tokens = new InternalTokens(SECRET);
+    const unbound = who([Role.INGESTOR]);
+    const bound = { ...unbound, resourceId: "9f8b77a8-6ecb-4a6d-8606-b596b41bf3c6" };
+    const [a, b] = [await tokens.sign(unbound), await tokens.sign(bound)];
+    // The same subject, tenant and roles: a cached token of one must never serve the other.
+    expect(a).not.toBe(b);
+    expect(await tokens.verify(a)).not.toHaveProperty("resourceId");
+    expect(await tokens.verify(b)).toEqual(bound);
+    expect(await tokens.verify(await tokens.sign(bound))).toEqual(bound);
+  });
+
   it("are refused when forged, missing or expired", async () => {
     let now = Date.parse("2026-01-01T00:00:00Z");
     const gateway = new InternalTokens(SECRET, 60, () => now);

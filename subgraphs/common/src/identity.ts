@@ -4,6 +4,7 @@ import { registerEnumType } from "type-graphql";
 import type { Config } from "./config";
 import { UnauthenticatedError } from "./errors";
 import { countPreviousSecretUse, hs256Keys, verifyHs256, type Hs256Keys } from "./secret-ring";
+import { canonicalId, isUuid } from "./validation";
 
 /** What a caller may do. Each role includes the ones before it; INGESTOR stands alone. */
 export enum Role {
@@ -36,6 +37,14 @@ export interface Identity {
    * subgraph believes no header about it.
    */
   clientAddress?: string;
+  /**
+   * The one machine (Rampart resource id, lower case) a machine-bound agent credential speaks for: the client
+   * token's `rampart:resource` claim (`JWT_RESOURCE_CLAIM`), which the gateway accepts with the INGESTOR role
+   * alone. Unset for every other caller. Like the address it travels inside the signed internal token (`res`).
+   * A bound caller reads only its machine's `agentPolicy` and pushes only its machine's telemetry and package
+   * inventory; every other root field refuses it (`authCheckerFor`).
+   */
+  resourceId?: string;
 }
 
 /**
@@ -96,7 +105,8 @@ export class InternalTokens {
   /** A token for `identity`, reused while more than half its lifetime remains. */
   async sign(identity: Identity): Promise<string> {
     const address = identity.clientAddress ?? "";
-    const cacheKey = `${identity.tenantId}\u0000${identity.subject}\u0000${identity.roles.join(",")}\u0000${address}`;
+    const resource = identity.resourceId ?? "";
+    const cacheKey = `${identity.tenantId}\u0000${identity.subject}\u0000${identity.roles.join(",")}\u0000${address}\u0000${resource}`;
     const cached = this.issued.get(cacheKey);
     const now = this.now();
     if (cached && cached.renewAt > now) return cached.token;
@@ -104,6 +114,7 @@ export class InternalTokens {
       tid: identity.tenantId,
       roles: identity.roles,
       ...(address ? { addr: address } : {}),
+      ...(resource ? { res: resource } : {}),
     })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(identity.subject)
@@ -141,6 +152,12 @@ export class InternalTokens {
         roles: parseRoles(payload.roles),
       };
       if (typeof payload.addr === "string" && isIP(payload.addr) !== 0) identity.clientAddress = payload.addr;
+      // Signed with the rest: a bound token whose binding did not read back would be an unbound one.
+      if (payload.res !== undefined) {
+        if (typeof payload.res !== "string" || !isUuid(payload.res))
+          throw new Error("resource claim invalid");
+        identity.resourceId = canonicalId(payload.res);
+      }
       if (this.verified.size > 10_000) this.verified.clear();
       this.verified.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000, previous });
       if (previous) countPreviousSecretUse("internal-token");

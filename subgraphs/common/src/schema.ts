@@ -4,7 +4,7 @@ import { printSchemaWithDirectives } from "@graphql-tools/utils";
 import type { GraphQLSchema } from "graphql";
 import gql from "graphql-tag";
 import { buildSchema, createResolversMap, type NonEmptyArray, type PubSub } from "type-graphql";
-import { authChecker } from "./auth";
+import { authCheckerFor, machineBoundFields } from "./auth";
 import { DateTimeScalar } from "./scalars";
 
 /** The Federation 2 directives our subgraphs use. */
@@ -43,16 +43,19 @@ const TOPICS_UNUSED: PubSub = {
  * type-graphql generated and the reference resolvers merged in (type-graphql's federation-2 recipe).
  */
 export async function buildFederatedSchema(options: SubgraphSchemaOptions): Promise<GraphQLSchema> {
+  // The root fields a machine-bound credential may call, known once type-graphql has built the schema.
+  const machineBound = new Set<string>();
   const schema = await buildSchema({
     resolvers: options.resolvers,
     orphanedTypes: options.orphanedTypes,
-    authChecker,
+    authChecker: authCheckerFor(machineBound),
     authMode: "error",
     validate: false,
     skipCheck: true,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     pubSub: TOPICS_UNUSED,
   });
+  for (const field of machineBoundFields(schema)) machineBound.add(field);
   describeRootTypes(schema);
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;
   for (const [typeName, reference] of Object.entries(options.referenceResolvers ?? {})) {

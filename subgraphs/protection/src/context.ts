@@ -1,5 +1,6 @@
 import type { BaseContext } from "../../common/src";
 import { AgentPolicyService } from "./modules/agentpolicy/agentpolicy.service";
+import { AgentCredentialsService } from "./modules/agentpolicy/credentials.service";
 import type { PostureMachines } from "./modules/agentpolicy/machines";
 import { AppControlService } from "./modules/appcontrol/appcontrol.service";
 import { FimService } from "./modules/fim/fim.service";
@@ -26,6 +27,7 @@ export interface ProtectionContext extends BaseContext {
     hardening: HardeningService;
     removals: RemovalsService;
     agentPolicy: AgentPolicyService;
+    agentCredentials: AgentCredentialsService;
   };
 }
 
@@ -49,6 +51,7 @@ export function createProtectionContext(
       hardening: new HardeningService(base.db, base.identity),
       removals: new RemovalsService(base.db, base.identity),
       agentPolicy: new AgentPolicyService(base.db, base.identity, machines),
+      agentCredentials: new AgentCredentialsService(base.db, base.identity),
     },
   };
 }

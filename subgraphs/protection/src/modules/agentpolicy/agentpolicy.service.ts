@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import {
   canonicalId,
+  ForbiddenError,
   isUuid,
   NotFoundError,
+  Role,
   UnavailableError,
   type Identity,
   type RequestDb,
@@ -23,6 +25,7 @@ import {
   AgentJitPort,
   AgentPolicy,
 } from "./agentpolicy.types";
+import { MACHINE_BINDING_REQUIRED, unboundAgent } from "./credentials.service";
 import type { PostureMachines } from "./machines";
 
 /** The longest an agent waits between two polls: policy changes other than JIT expiry reach it within this. */
@@ -35,6 +38,7 @@ export const MAX_REFRESH_SECONDS = 300;
  * the one the grants were judged open at.
  */
 const POLICY_SQL = `SELECT now() AS now,
+  coalesce((SELECT require_machine_binding FROM tenant_settings WHERE tenant_id = $1), false) AS binding_required,
   (SELECT tier FROM plans WHERE tenant_id = $1 AND account_id = $3 AND plan_type = $4) AS servers_tier,
   (SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2) AS jit_ports,
   coalesce((SELECT jsonb_agg(jsonb_build_object('requestId', r.id, 'ports', r.ports,
@@ -57,6 +61,7 @@ LEFT JOIN fim_watch_lists tl ON tl.tenant_id = $1 AND tl.group_id IS NULL`;
 
 interface PolicyRow {
   now: Date;
+  binding_required: boolean;
   servers_tier: string | null;
   jit_ports: JitPortSpec[] | null;
   grants: Array<{ requestId: string; ports: number[]; sourcePrefix: string; until: string }>;
@@ -154,10 +159,17 @@ export class AgentPolicyService {
     private readonly machines: PostureMachines,
   ) {}
 
-  /** NOT_FOUND for a machine the tenant's inventory lacks; an empty policy (`covered: false`) when not covered. */
+  /**
+   * NOT_FOUND for a machine the tenant's inventory lacks, and for a machine-bound credential any machine but its
+   * own (before anything is read: the answer of an unknown machine, so it learns of no other); an empty policy
+   * (`covered: false`) when not covered. The tenant's agent credential policy comes with the policy's statement
+   * (no statement more): an unbound INGESTOR token is refused once the machine is found.
+   */
   async forMachine(resourceId: string): Promise<AgentPolicy> {
     if (!isUuid(resourceId)) throw new NotFoundError("Resource", resourceId);
     const id = canonicalId(resourceId);
+    const bound = this.identity.resourceId;
+    if (bound !== undefined && bound !== id) throw new NotFoundError("Resource", resourceId);
     let machine;
     try {
       machine = await this.machines.find(this.identity.tenantId, id);
@@ -170,6 +182,8 @@ export class AgentPolicyService {
     const [row]: PolicyRow[] = await this.db.read((m) =>
       m.query(POLICY_SQL, [this.identity.tenantId, id, machine.accountId, PlanType.SERVERS]),
     );
+    if (row.binding_required && unboundAgent(this.identity, Role.READER))
+      throw new ForbiddenError(MACHINE_BINDING_REQUIRED);
     const covered = planTypeFor(machine.type) === PlanType.SERVERS && row.servers_tier === PlanTier.STANDARD;
     const parts = covered
       ? {

@@ -1,13 +1,16 @@
 import type { DataSource, EntityManager } from "typeorm";
 import {
+  canonicalId,
   copyInsertNew,
   dayOf,
   inTenant,
+  Role,
   rowsOf,
   timeWindowProblem,
   writeAudit,
   type Identity,
 } from "../../../../common/src";
+import { checkAgentCredential, otherMachineMessage, unboundAgent } from "../agentpolicy/credentials.service";
 import { BRUTE_FORCE, detect, type DetectionContext } from "../detections/detections";
 import { loadDetectionContext } from "../detections/detections.context";
 import { storeDetections } from "../detections/detections.store";
@@ -138,7 +141,9 @@ function newRecords(
  * detections over the new records (with the stored beginning of brute-force attacks they continue) and
  * stores the new detections with their `detection.raised` outbox events, and writes the new activity records to
  * the outbox for the SIEM (`telemetry.recorded`, see siem-relay.ts) — all in one transaction, so a
- * batch is stored with its findings and alerts or not at all. Bad records are reported by line and skipped.
+ * batch is stored with its findings and alerts or not at all. Bad records are reported by line and skipped, and so
+ * are a machine-bound credential's records of other machines. An unbound INGESTOR token is refused (FORBIDDEN)
+ * while its tenant requires machine-bound agent credentials, before any record is stored.
  */
 export class TelemetryIngest {
   private readonly loadContext: DetectionContextLoader;
@@ -156,6 +161,7 @@ export class TelemetryIngest {
 
   async ingest(identity: Identity, lines: readonly TelemetryLine[]): Promise<TelemetryIngestResult> {
     const tenantId = identity.tenantId;
+    const bound = identity.resourceId;
     const now = this.options.now?.() ?? Date.now();
     const rejected: TelemetryRejection[] = [];
     const good: TelemetryRecord[] = [];
@@ -163,6 +169,10 @@ export class TelemetryIngest {
     for (const line of lines) {
       if ("reason" in line) {
         rejected.push({ line: line.line, reason: line.reason });
+        continue;
+      }
+      if (bound !== undefined && canonicalId(line.record.resourceId) !== bound) {
+        rejected.push({ line: line.line, reason: `resourceId: ${otherMachineMessage(bound)}` });
         continue;
       }
       const at = Date.parse(line.record.time);
@@ -180,12 +190,18 @@ export class TelemetryIngest {
       kinds: zeroKinds(),
       detections: 0,
     };
-    if (good.length === 0) return result;
+    // The tenant's agent credential policy is read in the batch's own transaction; without one, on its own.
+    const checkCredential = (m: EntityManager) => checkAgentCredential(m, identity, Role.ADMIN);
+    if (good.length === 0) {
+      if (unboundAgent(identity, Role.ADMIN)) await inTenant(this.ds, tenantId, checkCredential);
+      return result;
+    }
     await telemetryPartitions.ensure(
       this.ds,
       [...days].map((d) => dayOf(d * DAY_MS)),
     );
     return inTenant(this.ds, tenantId, async (m) => {
+      await checkCredential(m);
       const lookback = await bruteForceLookback(m, tenantId, good);
       const inserted = await copyInsertNew<{ resource_id: string; record_id: string }>(m, {
         table: "telemetry",

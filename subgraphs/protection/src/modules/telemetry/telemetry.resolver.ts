@@ -1,4 +1,4 @@
-import { JSONScalar, Role } from "../../../../common/src";
+import { JSONScalar, MachineBound, Role } from "../../../../common/src";
 import { Arg, Authorized, Ctx, Mutation, Resolver, UseMiddleware } from "type-graphql";
 import type { ProtectionContext } from "../../context";
 import { shallowJsonItems } from "../../json-arguments";
@@ -7,6 +7,8 @@ import { IngestTelemetryPayload } from "./telemetry.types";
 @Resolver()
 export class TelemetryResolver {
   @Authorized(Role.INGESTOR, Role.ADMIN)
+  // A machine-bound agent credential pushes its own machine's records only (the others are rejected).
+  @MachineBound()
   @UseMiddleware(shallowJsonItems("records"))
   @Mutation(() => IngestTelemetryPayload, {
     description:

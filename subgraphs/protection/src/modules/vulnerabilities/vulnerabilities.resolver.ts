@@ -1,4 +1,4 @@
-import { JSONScalar, PageArgs, Role } from "../../../../common/src";
+import { JSONScalar, MachineBound, PageArgs, Role } from "../../../../common/src";
 import {
   Arg,
   Args,
@@ -53,6 +53,8 @@ export class VulnerabilitiesResolver {
   }
 
   @Authorized(Role.INGESTOR, Role.ADMIN)
+  // A machine-bound agent credential pushes its own machine's records only (the others are rejected).
+  @MachineBound()
   @UseMiddleware(shallowJsonItems("records"))
   @Mutation(() => IngestPackagesPayload, {
     description:

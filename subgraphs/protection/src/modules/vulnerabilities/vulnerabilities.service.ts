@@ -11,6 +11,7 @@ import {
   newId,
   OrderDirection,
   RecordRejection,
+  Role,
   toKeysetPage,
   writeAudit,
   writeOutbox,
@@ -22,6 +23,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
+import { checkAgentCredential, otherMachineMessage, unboundAgent } from "../agentpolicy/credentials.service";
 import { syncPostureReports } from "../reports/sync";
 import { parseTelemetryRecord, type PackagesRecord } from "../telemetry/telemetry.model";
 import { SnapshotMatcher, findingKey, type DesiredFinding } from "./matching";
@@ -597,8 +599,15 @@ export class VulnerabilitiesService {
     });
   }
 
-  /** Stores package snapshots (the newest per machine wins) and recomputes those machines' findings. */
+  /**
+   * Stores package snapshots (the newest per machine wins) and recomputes those machines' findings. A
+   * machine-bound credential's snapshots of other machines are rejected; an unbound INGESTOR token is refused
+   * while its tenant requires machine-bound agent credentials.
+   */
   async ingestPackages(records: unknown[]): Promise<IngestPackagesPayload> {
+    if (unboundAgent(this.identity, Role.ADMIN))
+      await this.db.read((m) => checkAgentCredential(m, this.identity, Role.ADMIN));
+    const bound = this.identity.resourceId;
     const payload = Object.assign(new IngestPackagesPayload(), {
       acceptedCount: 0,
       staleCount: 0,
@@ -619,6 +628,10 @@ export class VulnerabilitiesService {
         payload.rejected.push(RecordRejection.from({ index, field: "record", message: parsed.reason }));
       else if (parsed.record.kind !== "packages")
         payload.rejected.push(RecordRejection.from({ index, field: "kind", message: 'must be "packages"' }));
+      else if (bound !== undefined && canonicalId(parsed.record.resourceId) !== bound)
+        payload.rejected.push(
+          RecordRejection.from({ index, field: "resourceId", message: otherMachineMessage(bound) }),
+        );
       else snapshots.push(parsed.record as PackagesRecord);
     });
     if (snapshots.length === 0) return payload;
