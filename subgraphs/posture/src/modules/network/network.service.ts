@@ -1,6 +1,4 @@
-import DataLoader from "dataloader";
 import {
-  isUuid,
   ResourceKind,
   pageOfArray,
   type Identity,
@@ -10,8 +8,10 @@ import {
 import { type PolicySeverity } from "../policies/policies.types";
 import type { PoliciesService } from "../policies/policies.service";
 import {
+  accountView,
   buildNetworkTopology,
   INTERNET_NODE_ID,
+  PEERING_RESOURCE_TYPES,
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
@@ -23,7 +23,7 @@ import {
   NetworkMap,
   NetworkNeighbour,
   NetworkNode,
-  type NetworkNodeKind,
+  NetworkNodeKind,
   OpenPort,
   PortRange,
 } from "./network.types";
@@ -36,6 +36,11 @@ const NETWORK_KINDS = [
   ResourceKind.VIRTUAL_MACHINE,
   ResourceKind.PUBLIC_IP,
 ];
+/** Node kinds that are no inventory resource (so have no assessments). */
+const NOT_RESOURCES: ReadonlySet<NetworkNodeKind> = new Set([
+  NetworkNodeKind.INTERNET,
+  NetworkNodeKind.EXTERNAL_NETWORK,
+]);
 const RANK: Record<PolicySeverity, number> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 const NO_EXPOSURE = () =>
   Object.assign(new Exposure(), { internetExposed: false, publicIps: [], openPorts: [] });
@@ -48,83 +53,82 @@ export class NetworkService {
     private readonly policies: PoliciesService,
   ) {}
 
-  /** Topology per account, from one statement for all requested accounts. */
-  private readonly topologies = new DataLoader<string, NetworkTopology>(async (accountIds) => {
-    const rows: Array<NetworkResource & { account_id: string; external_id: string }> = await this.db.read(
-      (m) =>
+  /**
+   * The tenant's topology, every account at once (a peering or a security-group reference may cross accounts):
+   * one statement, once per request. Nothing is kept between requests, so a change to any account's inventory
+   * shows in the next request's map of every account.
+   */
+  private topology: Promise<NetworkTopology> | undefined;
+
+  private tenantTopology(): Promise<NetworkTopology> {
+    this.topology ??= this.db
+      .read((m): Promise<Array<NetworkResource & { account_id: string; external_id: string }>> =>
         m.query(
           `SELECT id, account_id, external_id, type, name, properties FROM resources
-         WHERE tenant_id = $1 AND account_id = ANY($2::uuid[]) AND kind = ANY($3::text[])`,
-          [this.identity.tenantId, accountIds.filter(isUuid), NETWORK_KINDS],
+             WHERE tenant_id = $1 AND (kind = ANY($2::text[]) OR lower(type) = ANY($3::text[]))`,
+          [this.identity.tenantId, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
         ),
-    );
-    return accountIds.map((accountId) =>
-      buildNetworkTopology(
-        rows.filter((r) => r.account_id === accountId).map((r) => ({ ...r, externalId: r.external_id })),
-      ),
-    );
-  });
+      )
+      .then((rows) =>
+        buildNetworkTopology(rows.map((r) => ({ ...r, externalId: r.external_id, accountId: r.account_id }))),
+      );
+    return this.topology;
+  }
 
-  /** Per account: each resource's ALLOWS_TRAFFIC neighbours, sorted by direction then neighbour id. */
-  private readonly neighbourIndex = new Map<string, Promise<Map<string, NetworkNeighbour[]>>>();
+  /** Each resource's ALLOWS_TRAFFIC neighbours (any account of the tenant), sorted by direction then id. */
+  private neighbourIndex: Promise<Map<string, NetworkNeighbour[]>> | undefined;
 
-  private neighboursOf(accountId: string): Promise<Map<string, NetworkNeighbour[]>> {
-    let index = this.neighbourIndex.get(accountId);
-    if (!index) {
-      index = this.topologies.load(accountId).then((t) => {
-        const nodes = new Map(t.nodes.map((n) => [n.id, n]));
-        const byResource = new Map<string, NetworkNeighbour[]>();
-        const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
-          const node = nodes.get(other);
-          if (!node || at === INTERNET_NODE_ID) return;
-          const internet = other === INTERNET_NODE_ID;
-          const list = byResource.get(at) ?? [];
-          list.push(
-            Object.assign(new NetworkNeighbour(), {
-              id: other,
-              direction,
-              internet,
-              kind: node.kind as NetworkNodeKind,
-              name: node.name,
-              internetExposed: internet || node.internetExposed,
-              ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
-              rules: e.rules,
-            }),
-          );
-          byResource.set(at, list);
-        };
-        for (const e of t.edges) {
-          if (e.kind !== "ALLOWS_TRAFFIC") continue;
-          add(e.to, e.from, NetworkDirection.INBOUND, e);
-          add(e.from, e.to, NetworkDirection.OUTBOUND, e);
-        }
-        for (const list of byResource.values())
-          list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
-        return byResource;
-      });
-      this.neighbourIndex.set(accountId, index);
-    }
-    return index;
+  private neighboursIndex(): Promise<Map<string, NetworkNeighbour[]>> {
+    this.neighbourIndex ??= this.tenantTopology().then((t) => {
+      const nodes = new Map(t.nodes.map((n) => [n.id, n]));
+      const byResource = new Map<string, NetworkNeighbour[]>();
+      const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
+        const node = nodes.get(other);
+        if (!node || at === INTERNET_NODE_ID) return;
+        const internet = other === INTERNET_NODE_ID;
+        const list = byResource.get(at) ?? [];
+        list.push(
+          Object.assign(new NetworkNeighbour(), {
+            id: other,
+            direction,
+            internet,
+            kind: node.kind as NetworkNodeKind,
+            name: node.name,
+            internetExposed: internet || node.internetExposed,
+            ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+            rules: e.rules,
+          }),
+        );
+        byResource.set(at, list);
+      };
+      for (const e of t.edges) {
+        if (e.kind !== "ALLOWS_TRAFFIC") continue;
+        add(e.to, e.from, NetworkDirection.INBOUND, e);
+        add(e.from, e.to, NetworkDirection.OUTBOUND, e);
+      }
+      for (const list of byResource.values()) list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
+      return byResource;
+    });
+    return this.neighbourIndex;
   }
 
   /**
    * The resources (and the internet) a resource can reach or be reached from, per the network map of its
-   * account; one topology statement for every account of a page of resources.
+   * tenant, across accounts; one topology statement for a whole page of resources.
    */
   async neighbours(
     resourceId: string,
-    accountId: string,
     direction: NetworkDirection | null | undefined,
     args: PageArgs,
   ): Promise<NetworkNeighbourConnection> {
-    const all = (await this.neighboursOf(accountId)).get(resourceId) ?? [];
+    const all = (await this.neighboursIndex()).get(resourceId) ?? [];
     const items = direction ? all.filter((n) => n.direction === direction) : all;
     return NetworkNeighbourConnection.from(pageOfArray(items, args, neighbourKey));
   }
 
   /** A resource's internet exposure (false with no ports for resources the network map does not cover). */
-  async exposure(resourceId: string, accountId: string): Promise<Exposure> {
-    const exposure = (await this.topologies.load(accountId)).exposure.get(resourceId);
+  async exposure(resourceId: string): Promise<Exposure> {
+    const exposure = (await this.tenantTopology()).exposure.get(resourceId);
     if (!exposure) return NO_EXPOSURE();
     return Object.assign(new Exposure(), {
       internetExposed: exposure.internetExposed,
@@ -135,42 +139,31 @@ export class NetworkService {
 
   /**
    * The network map of an account (or of every account), showing resources whose unhealthy
-   * recommendations reach `minSeverity` and the network infrastructure connected to them.
+   * recommendations reach `minSeverity` and the network infrastructure connected to them. One account's map
+   * includes its neighbours in other accounts and external networks (see {@link accountView}).
    */
   async map(accountId: string | null | undefined, minSeverity: PolicySeverity): Promise<NetworkMap> {
-    const accounts: string[] = accountId
-      ? [accountId]
-      : (
-          await this.db.read((m) =>
-            m.query(`SELECT id FROM cloud_accounts WHERE tenant_id = $1`, [this.identity.tenantId]),
-          )
-        ).map((r: { id: string }) => r.id);
-    const topologies = await this.topologies.loadMany(accounts);
-    const nodes: NetworkNode[] = [];
-    const edges: NetworkEdge[] = [];
-    const seen = new Set<string>();
-    for (const t of topologies) {
-      if (t instanceof Error) throw t;
-      for (const n of t.nodes) {
-        if (seen.has(n.id)) continue;
-        seen.add(n.id);
-        nodes.push(
-          Object.assign(new NetworkNode(), { ...n, highestSeverity: null, unhealthyRecommendations: 0 }),
-        );
-      }
-      for (const e of t.edges)
-        edges.push(
-          Object.assign(new NetworkEdge(), {
-            ...e,
-            ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
-          }),
-        );
-    }
+    const topology = await this.tenantTopology();
+    const view = accountId ? accountView(topology, accountId) : topology;
+    const nodes: NetworkNode[] = view.nodes.map((n) =>
+      Object.assign(new NetworkNode(), {
+        ...n,
+        kind: n.kind as NetworkNodeKind,
+        highestSeverity: null,
+        unhealthyRecommendations: 0,
+      }),
+    );
+    const edges: NetworkEdge[] = view.edges.map((e) =>
+      Object.assign(new NetworkEdge(), {
+        ...e,
+        ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+      }),
+    );
     const definitions = await this.policies.all();
     const unhealthy: Array<{ resource_id: string; definition_id: string }> = await this.db.read((m) =>
       m.query(
         `SELECT resource_id, definition_id FROM assessments WHERE tenant_id = $1 AND status = 'UNHEALTHY' AND resource_id = ANY($2::uuid[])`,
-        [this.identity.tenantId, nodes.filter((n) => n.id !== INTERNET_NODE_ID).map((n) => n.id)],
+        [this.identity.tenantId, nodes.filter((n) => !NOT_RESOURCES.has(n.kind)).map((n) => n.id)],
       ),
     );
     const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -190,7 +183,8 @@ export class NetworkService {
  * The part of a network map `networkMap(minSeverity)` shows: the resources whose highest unhealthy
  * recommendation reaches `minSeverity`, then the infrastructure that connects them (never across an
  * ALLOWS_TRAFFIC edge to a VM, which must qualify itself, nor across a peering: a peered VNet is shown when
- * something kept lies in it), and the internet when a kept node is exposed.
+ * something kept lies in it), the external networks a kept VNet/VPC peers with (nothing can lie in them), and
+ * the internet when a kept node is exposed.
  */
 export function filterNetworkMap(
   nodes: readonly NetworkNode[],
@@ -223,6 +217,9 @@ export function filterNetworkMap(
       }
     }
   }
+  for (const e of edges)
+    if (e.kind === "PEERED_WITH" && keep.has(e.from) && byId.get(e.to)?.kind === "EXTERNAL_NETWORK")
+      keep.add(e.to);
   if ([...keep].some((id) => byId.get(id)?.internetExposed)) keep.add(INTERNET_NODE_ID);
   return Object.assign(new NetworkMap(), {
     nodes: nodes.filter((n) => keep.has(n.id)),
