@@ -83,7 +83,7 @@ describe("SQL statements per operation (budget P2)", () => {
         );
         expect(data.resources.nodes).toHaveLength(first);
       });
-    // BEGIN, set tenant, the page, one network-topology statement for every account of the page, COMMIT.
+    // BEGIN, set tenant, the page, one network-topology statement for the tenant (every account), COMMIT.
     expect(await neighbours(40)).toEqual({ posture: 5, protection: 0, siem: 0 });
     expect(await neighbours(2)).toEqual(await neighbours(40));
   });
