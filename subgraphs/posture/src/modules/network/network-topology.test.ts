@@ -4,6 +4,7 @@ import {
   VM_TO_VM_EDGE_CAP,
   accountView,
   buildNetworkTopology,
+  networkLinks,
   evaluateInbound,
   internetOpenPorts,
   parseNsgRules,
@@ -1243,6 +1244,28 @@ describe("buildNetworkTopology (Azure hub and spokes in separate subscriptions)"
     ).toBe(false);
     expect(edge(big, "id:vm-hub", "id:vm-spoke2", "ALLOWS_TRAFFIC")).toBeUndefined();
   });
+
+  it("links a spoke to the hub only: over the two, the spoke's view, exposure and traffic are the tenant's", () => {
+    const spoke = estate.filter((r) => r.accountId === "acct-spoke");
+    const links = networkLinks(spoke);
+    expect(links.armIds).toContain(`${HUB}/${T.vnet}/vnet-hub`.toLowerCase());
+    expect(links.armIds).not.toContain(`${SPOKE2}/${T.vnet}/vnet-spoke2`.toLowerCase());
+    // Spoke 2 lists a peering to the hub, not to the spoke: what may point at the spoke is its own VNet.
+    expect(links.networks).toContain(`${SPOKE}/${T.vnet}/vnet-spoke`.toLowerCase());
+    // One hop: the hub, which also peers with spoke 2 (an external network when spoke 2 is not read).
+    const scoped = buildNetworkTopology(estate.filter((r) => r.accountId !== "acct-spoke2"));
+    expect(scoped.nodes.some((n) => n.kind === "EXTERNAL_NETWORK" && n.name.endsWith("vnet-spoke2"))).toBe(
+      true,
+    );
+    expect(accountView(scoped, "acct-spoke")).toEqual(accountView(topology, "acct-spoke"));
+    for (const r of spoke) expect(scoped.exposure.get(r.id)).toEqual(topology.exposure.get(r.id));
+    const traffic = (t: NetworkTopology) =>
+      t.edges.filter(
+        (e) => e.kind === "ALLOWS_TRAFFIC" && (e.from === "id:vm-spoke" || e.to === "id:vm-spoke"),
+      );
+    expect(traffic(scoped)).toEqual(traffic(topology));
+    expect(traffic(topology).length).toBeGreaterThan(0);
+  });
 });
 
 describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
@@ -1365,6 +1388,16 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
     expect(accountView(topology, "acct-111111111111").nodes.map((n) => n.id)).toEqual(
       expect.arrayContaining(["id:vpc-db", "id:i-db", "external:vpc-0partner"]),
     );
+  });
+
+  it("links each account to the VPCs and groups it references, and names the VPCs a peering elsewhere may point at", () => {
+    const app = networkLinks(estate.filter((r) => r.accountId === "acct-111111111111"));
+    expect(app.awsIds.sort()).toEqual(["sg-app", "sg-db", "vpc-0partner", "vpc-app", "vpc-db"]);
+    expect(app.armIds).toEqual([]);
+    // The database account names nothing of the app's; the connection the app records points at its VPC.
+    const db = networkLinks(estate.filter((r) => r.accountId === "acct-222222222222"));
+    expect(db.awsIds.sort()).toEqual(["sg-db", "vpc-db"]);
+    expect(db.networks).toContain("vpc-db");
   });
 });
 

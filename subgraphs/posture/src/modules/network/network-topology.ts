@@ -1599,3 +1599,121 @@ export function accountView(
     ),
   };
 }
+
+/**
+ * What the resources of some accounts (the asked ones) need from the rest of the tenant's inventory, so that a
+ * topology built over them plus the resources of the accounts these keys lead to (one hop) gives their nodes,
+ * edges, exposure and ALLOWS_TRAFFIC neighbours exactly as the topology of the whole tenant does. All keys are
+ * lower-cased, as the builder matches them.
+ *
+ * Why one hop suffices. The builder links resources only through the references listed here, and peering is
+ * not transitive (no edge joins two networks that do not peer directly), so the result for a resource depends
+ * on (1) what it references, (2) what references it, and (3) for a VM-to-VM edge across a peering, the far
+ * side's VM as a node and a destination: its VNet/VPC (members are keyed by network, so the peered network's
+ * VMs are found through it, and `VM_TO_VM_EDGE_CAP` counts them), the subnets and NICs that place the VM in it
+ * (private address, members), the NSGs/security groups that admit the traffic (and its own exposure: its
+ * `internetExposed` flag, its internet edge), and its public IPs. All of that is the far side's own placement,
+ * which it holds in the account that owns the peered network: loading every network resource of that account
+ * covers it. The far side's other peerings add nothing for the asked accounts: an edge from the internet or
+ * between two other networks never involves them, and whether the far side admits a source does not depend on
+ * who else peers with it.
+ *
+ * - `armIds`: Azure references (ARM ids): a subnet's and NIC's NSG, a subnet's VNet (parent id), the VNet's
+ *   embedded subnets and their NSGs, its peerings' remote VNets, a NIC's subnets, public IPs and VM, an NSG's
+ *   subnets and NICs, a public IP's NIC (parent id of its IP configuration), a VM's NICs.
+ * - `awsIds`: AWS references (VPC, subnet, security-group, instance ids): a subnet's VPC, an elastic IP's
+ *   instance, an instance's subnet, VPC and security groups, the groups a security group's rules reference by
+ *   id (`UserIdGroupPairs`), and both VPCs of a VPC peering connection.
+ * - `networks`: the networks a peering record elsewhere may point at: the resources' own VNets (ARM ids) and
+ *   VPCs (VPC ids and ARN tails), and every referenced id (a VNet/VPC of another account its VMs sit in). A
+ *   peering may be recorded only on the far side (an AWS connection in the requester's account, an Azure VNet
+ *   listing the peering its remote VNet does not list back), so the accounts holding such records are
+ *   neighbours too, with the owners of the VPCs an AWS connection names.
+ *
+ * Not followed (so not exact there): resources of another account that place themselves in the asked
+ * accounts' networks without any reference from them — instances of other accounts in a VPC shared through AWS
+ * RAM (Azure keeps a VM, its NICs, subnet, VNet, NSG and public IPs in one subscription) — and the far side's
+ * own references into a third account.
+ */
+export interface NetworkLinks {
+  armIds: string[];
+  awsIds: string[];
+  networks: string[];
+}
+
+export function networkLinks(resources: readonly NetworkResource[]): NetworkLinks {
+  const armIds = new Set<string>();
+  const awsIds = new Set<string>();
+  const networks = new Set<string>();
+  const arm = (ref: unknown) => {
+    const id = refId(ref)?.toLowerCase();
+    if (id) armIds.add(id);
+  };
+  const aws = (ref: unknown) => {
+    const id = str(ref)?.toLowerCase();
+    if (id) awsIds.add(id);
+  };
+  const props = (value: unknown): Json => (isRecord(value) ? value : {});
+  for (const raw of Array.isArray(resources) ? resources : []) {
+    if (!isRecord(raw)) continue;
+    const type = (str(raw.type) ?? "").toLowerCase();
+    const externalId = (str(raw.externalId) ?? "").toLowerCase();
+    const kind = resourceKindOf(str(raw.type) ?? "");
+    const p = props(raw.properties);
+    if (type.startsWith("microsoft.")) {
+      if (kind === ResourceKind.VIRTUAL_NETWORK) {
+        if (externalId) networks.add(externalId);
+        for (const embedded of arr(p.subnets)) {
+          if (!isRecord(embedded)) continue;
+          arm(embedded.id);
+          arm(props(isRecord(embedded.properties) ? embedded.properties : embedded).networkSecurityGroup);
+        }
+        for (const record of arr(p.virtualNetworkPeerings)) {
+          if (!isRecord(record)) continue;
+          arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork);
+        }
+      } else if (kind === ResourceKind.SUBNET) {
+        arm(p.networkSecurityGroup);
+        arm(externalId ? parentOf(externalId, "subnets") : undefined);
+      } else if (kind === ResourceKind.NETWORK_INTERFACE) {
+        arm(p.networkSecurityGroup);
+        arm(p.virtualMachine);
+        for (const cfg of arr(p.ipConfigurations)) {
+          if (!isRecord(cfg)) continue;
+          const c = isRecord(cfg.properties) ? cfg.properties : cfg;
+          arm(c.publicIPAddress);
+          arm(c.subnet);
+          const subnet = refId(c.subnet)?.toLowerCase();
+          arm(subnet ? parentOf(subnet, "subnets") : undefined);
+        }
+      } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
+        for (const ref of [...arr(p.subnets), ...arr(p.networkInterfaces)]) arm(ref);
+      } else if (kind === ResourceKind.PUBLIC_IP) {
+        const cfg = refId(p.ipConfiguration)?.toLowerCase();
+        arm(cfg ? parentOf(cfg, "ipconfigurations") : undefined);
+      } else if (kind === ResourceKind.VIRTUAL_MACHINE) {
+        for (const ref of arr(props(p.networkProfile).networkInterfaces)) arm(ref);
+      }
+    } else if (type.startsWith("aws::")) {
+      const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
+      if (kind === ResourceKind.VIRTUAL_NETWORK) {
+        for (const id of [str(p.VpcId), externalId ? arnTail(externalId) : undefined])
+          if (id) networks.add(id.toLowerCase());
+      } else if (kind === ResourceKind.SUBNET) aws(p.VpcId);
+      else if (kind === ResourceKind.PUBLIC_IP) aws(p.InstanceId);
+      else if (kind === ResourceKind.VIRTUAL_MACHINE) {
+        aws(p.SubnetId);
+        aws(p.VpcId);
+        for (const g of arr(p.SecurityGroups)) aws(isRecord(g) ? g.GroupId : g);
+        for (const g of arr(p.SecurityGroupIds)) aws(g);
+      } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
+        for (const perm of arr(p.IpPermissions))
+          for (const pair of arr(isRecord(perm) ? perm.UserIdGroupPairs : undefined))
+            aws(isRecord(pair) ? pair.GroupId : undefined);
+      } else if (PEERING_TYPES.has(type))
+        for (const ref of [p.VpcId, side(p.RequesterVpcInfo), p.PeerVpcId, side(p.AccepterVpcInfo)]) aws(ref);
+    }
+  }
+  for (const id of [...armIds, ...awsIds]) networks.add(id);
+  return { armIds: [...armIds], awsIds: [...awsIds], networks: [...networks] };
+}

@@ -36,7 +36,7 @@ export class ResourceExposureResolver {
     description: "Whether the resource is reachable from the internet, and on which ports.",
   })
   exposure(@Root() resource: Resource, @Ctx() ctx: PostureContext) {
-    return ctx.services.network.exposure(resource.id);
+    return ctx.services.network.exposure(resource.id, resource.accountId);
   }
 }
 
@@ -58,7 +58,7 @@ export class ResourceNetworkNeighboursResolver {
     @Args() page: PageArgs,
     @Ctx() ctx: PostureContext,
   ) {
-    return ctx.services.network.neighbours(resource.id, direction, page);
+    return ctx.services.network.neighbours(resource.id, resource.accountId, direction, page);
   }
 }
 
