@@ -1250,6 +1250,8 @@ describe("buildNetworkTopology (Azure hub and spokes in separate subscriptions)"
     const links = networkLinks(spoke);
     expect(links.armIds).toContain(`${HUB}/${T.vnet}/vnet-hub`.toLowerCase());
     expect(links.armIds).not.toContain(`${SPOKE2}/${T.vnet}/vnet-spoke2`.toLowerCase());
+    // Its subnet, NSG, NIC and VM resolve among its own resources.
+    expect(links.armIds).toEqual([`${HUB}/${T.vnet}/vnet-hub`.toLowerCase()]);
     // Spoke 2 lists a peering to the hub, not to the spoke: what may point at the spoke is its own VNet.
     expect(links.networks).toContain(`${SPOKE}/${T.vnet}/vnet-spoke`.toLowerCase());
     // One hop: the hub, which also peers with spoke 2 (an external network when spoke 2 is not read).
@@ -1390,14 +1392,15 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
     );
   });
 
-  it("links each account to the VPCs and groups it references, and names the VPCs a peering elsewhere may point at", () => {
+  it("links each account to the VPCs and groups it references outside itself, and names the VPCs a peering elsewhere may point at", () => {
     const app = networkLinks(estate.filter((r) => r.accountId === "acct-111111111111"));
-    expect(app.awsIds.sort()).toEqual(["sg-app", "sg-db", "vpc-0partner", "vpc-app", "vpc-db"]);
+    // What resolves among the app's own resources (its VPC, its group) is no link.
+    expect(app.awsIds.sort()).toEqual(["sg-db", "vpc-0partner", "vpc-db"]);
     expect(app.armIds).toEqual([]);
-    // The database account names nothing of the app's; the connection the app records points at its VPC.
+    expect(app.networks.sort()).toEqual(["vpc-0partner", "vpc-app", "vpc-db"]);
+    // The database account names nothing outside itself; the connection the app records points at its VPC.
     const db = networkLinks(estate.filter((r) => r.accountId === "acct-222222222222"));
-    expect(db.awsIds.sort()).toEqual(["sg-db", "vpc-db"]);
-    expect(db.networks).toContain("vpc-db");
+    expect(db).toEqual({ armIds: [], awsIds: [], networks: ["vpc-db"] });
   });
 });
 

@@ -934,6 +934,15 @@ const NODE_KINDS: ReadonlyMap<ResourceKind, NodeKind> = new Map<ResourceKind, No
 /** AWS VPC peering connections (no resource kind of their own: they are not nodes of the map). */
 const PEERING_TYPES: ReadonlySet<string> = new Set(PEERING_RESOURCE_TYPES);
 
+/** The property holding an AWS resource's own id, by kind (references match it, or the ARN's tail). */
+const AWS_ID_FIELDS: ReadonlyMap<ResourceKind, string> = new Map([
+  [ResourceKind.VIRTUAL_MACHINE, "InstanceId"],
+  [ResourceKind.NETWORK_SECURITY_GROUP, "GroupId"],
+  [ResourceKind.SUBNET, "SubnetId"],
+  [ResourceKind.VIRTUAL_NETWORK, "VpcId"],
+  [ResourceKind.PUBLIC_IP, "AllocationId"],
+]);
+
 /** The id part of an ARN (`arn:...:security-group/sg-1` → `sg-1`) or of a bare id. */
 function arnTail(externalId: string): string {
   return externalId.slice(Math.max(externalId.lastIndexOf("/"), externalId.lastIndexOf(":")) + 1);
@@ -1054,18 +1063,7 @@ class TopologyBuilder {
   }
 
   private indexAws(res: Res): void {
-    const field =
-      res.kind === ResourceKind.VIRTUAL_MACHINE
-        ? "InstanceId"
-        : res.kind === ResourceKind.NETWORK_SECURITY_GROUP
-          ? "GroupId"
-          : res.kind === ResourceKind.SUBNET
-            ? "SubnetId"
-            : res.kind === ResourceKind.VIRTUAL_NETWORK
-              ? "VpcId"
-              : res.kind === ResourceKind.PUBLIC_IP
-                ? "AllocationId"
-                : undefined;
+    const field = AWS_ID_FIELDS.get(res.kind);
     if (!field) return;
     for (const id of [str(res.props[field]), res.externalId ? arnTail(res.externalId) : undefined]) {
       const key = id ? `${res.kind}:${id.toLowerCase()}` : undefined;
@@ -1618,17 +1616,19 @@ export function accountView(
  * between two other networks never involves them, and whether the far side admits a source does not depend on
  * who else peers with it.
  *
- * - `armIds`: Azure references (ARM ids): a subnet's and NIC's NSG, a subnet's VNet (parent id), the VNet's
- *   embedded subnets and their NSGs, its peerings' remote VNets, a NIC's subnets, public IPs and VM, an NSG's
- *   subnets and NICs, a public IP's NIC (parent id of its IP configuration), a VM's NICs.
- * - `awsIds`: AWS references (VPC, subnet, security-group, instance ids): a subnet's VPC, an elastic IP's
- *   instance, an instance's subnet, VPC and security groups, the groups a security group's rules reference by
- *   id (`UserIdGroupPairs`), and both VPCs of a VPC peering connection.
+ * - `armIds`: Azure references (ARM ids) that do not resolve among the resources themselves: a subnet's and
+ *   NIC's NSG, a subnet's VNet (parent id), a VNet's embedded subnets and their NSGs, its peerings' remote VNets,
+ *   a NIC's subnets (and their VNets), public IPs and VM, an NSG's subnets and NICs, a public IP's NIC (parent
+ *   id of its IP configuration), a VM's NICs.
+ * - `awsIds`: AWS references (VPC, subnet, security-group, instance ids) that do not resolve among them: a
+ *   subnet's VPC, an elastic IP's instance, an instance's subnet, VPC and security groups, the groups a security
+ *   group's rules reference by id (`UserIdGroupPairs`), and both VPCs of a VPC peering connection.
  * - `networks`: the networks a peering record elsewhere may point at: the resources' own VNets (ARM ids) and
- *   VPCs (VPC ids and ARN tails), and every referenced id (a VNet/VPC of another account its VMs sit in). A
- *   peering may be recorded only on the far side (an AWS connection in the requester's account, an Azure VNet
- *   listing the peering its remote VNet does not list back), so the accounts holding such records are
- *   neighbours too, with the owners of the VPCs an AWS connection names.
+ *   VPCs (VPC ids and ARN tails), and the VNets/VPCs they name (a peering's remote, the VNet/VPC of a subnet
+ *   they use — another account's, for the VMs of a shared VPC). A peering may be recorded only on the far side
+ *   (an AWS connection in the requester's account, an Azure VNet listing the peering its remote VNet does not
+ *   list back), so the accounts holding such records are neighbours too, with the owners of the VPCs an AWS
+ *   connection names.
  *
  * Not followed (so not exact there): resources of another account that place themselves in the asked
  * accounts' networks without any reference from them — instances of other accounts in a VPC shared through AWS
@@ -1645,13 +1645,23 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
   const armIds = new Set<string>();
   const awsIds = new Set<string>();
   const networks = new Set<string>();
-  const arm = (ref: unknown) => {
+  /** What the resources themselves are known by: references to these resolve among them. */
+  const own = new Set<string>();
+  const arm = (ref: unknown, network = false) => {
     const id = refId(ref)?.toLowerCase();
-    if (id) armIds.add(id);
+    if (!id) return;
+    armIds.add(id);
+    if (network) networks.add(id);
   };
-  const aws = (ref: unknown) => {
+  const aws = (ref: unknown, network = false) => {
     const id = str(ref)?.toLowerCase();
-    if (id) awsIds.add(id);
+    if (!id) return;
+    awsIds.add(id);
+    if (network) networks.add(id);
+  };
+  const parent = (ref: unknown, segment: string) => {
+    const id = refId(ref)?.toLowerCase();
+    return id ? parentOf(id, segment) : undefined;
   };
   const props = (value: unknown): Json => (isRecord(value) ? value : {});
   for (const raw of Array.isArray(resources) ? resources : []) {
@@ -1661,6 +1671,7 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
     const kind = resourceKindOf(str(raw.type) ?? "");
     const p = props(raw.properties);
     if (type.startsWith("microsoft.")) {
+      if (externalId) own.add(externalId);
       if (kind === ResourceKind.VIRTUAL_NETWORK) {
         if (externalId) networks.add(externalId);
         for (const embedded of arr(p.subnets)) {
@@ -1670,11 +1681,11 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
         }
         for (const record of arr(p.virtualNetworkPeerings)) {
           if (!isRecord(record)) continue;
-          arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork);
+          arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork, true);
         }
       } else if (kind === ResourceKind.SUBNET) {
         arm(p.networkSecurityGroup);
-        arm(externalId ? parentOf(externalId, "subnets") : undefined);
+        arm(parent(externalId, "subnets"), true);
       } else if (kind === ResourceKind.NETWORK_INTERFACE) {
         arm(p.networkSecurityGroup);
         arm(p.virtualMachine);
@@ -1683,27 +1694,28 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
           const c = isRecord(cfg.properties) ? cfg.properties : cfg;
           arm(c.publicIPAddress);
           arm(c.subnet);
-          const subnet = refId(c.subnet)?.toLowerCase();
-          arm(subnet ? parentOf(subnet, "subnets") : undefined);
+          arm(parent(c.subnet, "subnets"), true);
         }
       } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
         for (const ref of [...arr(p.subnets), ...arr(p.networkInterfaces)]) arm(ref);
       } else if (kind === ResourceKind.PUBLIC_IP) {
-        const cfg = refId(p.ipConfiguration)?.toLowerCase();
-        arm(cfg ? parentOf(cfg, "ipconfigurations") : undefined);
+        arm(parent(p.ipConfiguration, "ipconfigurations"));
       } else if (kind === ResourceKind.VIRTUAL_MACHINE) {
         for (const ref of arr(props(p.networkProfile).networkInterfaces)) arm(ref);
       }
     } else if (type.startsWith("aws::")) {
+      const field = AWS_ID_FIELDS.get(kind);
+      for (const id of [field ? str(p[field]) : undefined, externalId ? arnTail(externalId) : undefined])
+        if (id) {
+          own.add(id.toLowerCase());
+          if (kind === ResourceKind.VIRTUAL_NETWORK) networks.add(id.toLowerCase());
+        }
       const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
-      if (kind === ResourceKind.VIRTUAL_NETWORK) {
-        for (const id of [str(p.VpcId), externalId ? arnTail(externalId) : undefined])
-          if (id) networks.add(id.toLowerCase());
-      } else if (kind === ResourceKind.SUBNET) aws(p.VpcId);
+      if (kind === ResourceKind.SUBNET) aws(p.VpcId, true);
       else if (kind === ResourceKind.PUBLIC_IP) aws(p.InstanceId);
       else if (kind === ResourceKind.VIRTUAL_MACHINE) {
         aws(p.SubnetId);
-        aws(p.VpcId);
+        aws(p.VpcId, true);
         for (const g of arr(p.SecurityGroups)) aws(isRecord(g) ? g.GroupId : g);
         for (const g of arr(p.SecurityGroupIds)) aws(g);
       } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
@@ -1711,9 +1723,10 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
           for (const pair of arr(isRecord(perm) ? perm.UserIdGroupPairs : undefined))
             aws(isRecord(pair) ? pair.GroupId : undefined);
       } else if (PEERING_TYPES.has(type))
-        for (const ref of [p.VpcId, side(p.RequesterVpcInfo), p.PeerVpcId, side(p.AccepterVpcInfo)]) aws(ref);
+        for (const ref of [p.VpcId, side(p.RequesterVpcInfo), p.PeerVpcId, side(p.AccepterVpcInfo)])
+          aws(ref, true);
     }
   }
-  for (const id of [...armIds, ...awsIds]) networks.add(id);
-  return { armIds: [...armIds], awsIds: [...awsIds], networks: [...networks] };
+  const outside = (ids: Set<string>) => [...ids].filter((id) => !own.has(id));
+  return { armIds: outside(armIds), awsIds: outside(awsIds), networks: [...networks] };
 }
