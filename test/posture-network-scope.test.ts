@@ -19,14 +19,14 @@ import { ok } from "./utils/seed";
  * group it references), never the rest of the tenant — and the results equal those of the whole tenant's
  * topology. Two estates, Azure and AWS: A peers with B (the peering recorded on B's side only; in AWS A's group
  * also lets B's group in by id), B also peers with C, a big account A has nothing to do with (peering is not
- * transitive); in AWS, D peers with A through a connection only D records.
+ * transitive); in AWS, D peers with A through a connection only D records, F through one only E records.
  */
 describe("network map of one account: read what matters, answer as the whole tenant does", () => {
   const TENANT = "tenant-net-scope";
   const BIG = 60;
   let platform: TestPlatform;
   let ds: DataSource;
-  let acct: Record<"azA" | "azB" | "azC" | "awsA" | "awsB" | "awsC" | "awsD", string>;
+  let acct: Record<"azA" | "azB" | "azC" | "awsA" | "awsB" | "awsC" | "awsD" | "awsE" | "awsF", string>;
   /** Resource id by name. */
   const ids = new Map<string, string>();
   const identity: Identity = { subject: "tester@example.com", tenantId: TENANT, roles: [Role.READER] };
@@ -261,13 +261,15 @@ describe("network map of one account: read what matters, answer as the whole ten
             { provider: "AWS", externalId: "444444444444", name: "AWS B" },
             { provider: "AWS", externalId: "555555555555", name: "AWS C" },
             { provider: "AWS", externalId: "666666666666", name: "AWS D" },
+            { provider: "AWS", externalId: "777777777777", name: "AWS E" },
+            { provider: "AWS", externalId: "888888888888", name: "AWS F" },
           ],
         },
         admin,
       ),
     ).upsertCloudAccounts;
-    const [azA, azB, azC, awsA, awsB, awsC, awsD] = accounts.map((a) => a.id);
-    acct = { azA, azB, azC, awsA, awsB, awsC, awsD };
+    const [azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF] = accounts.map((a) => a.id);
+    acct = { azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF };
     ok(
       await platform.request(
         CreatePolicyDefinitionDocument,
@@ -339,6 +341,11 @@ describe("network map of one account: read what matters, answer as the whole ten
       group(acct.awsD, "666666666666", "sg-d", [tcp(8080, 8080, { cidr: "10.33.0.0/16" })]),
       instance(acct.awsD, "666666666666", "i-d", "vpc-d", "10.66.0.10", "sg-d"),
       connection(acct.awsD, "666666666666", "pcx-da", "vpc-d", "vpc-a"),
+      // F peers with A through a connection only E records (neither side's account).
+      connection(acct.awsE, "777777777777", "pcx-fa", "vpc-f", "vpc-a"),
+      vpc(acct.awsF, "888888888888", "vpc-f"),
+      group(acct.awsF, "888888888888", "sg-f", [tcp(9000, 9000, { cidr: "10.33.0.0/16" })]),
+      instance(acct.awsF, "888888888888", "i-f", "vpc-f", "10.88.0.10", "sg-f"),
     ];
     for (let i = 0; i < inventory.length; i += 100) {
       const chunk = inventory.slice(i, i + 100);
@@ -355,11 +362,11 @@ describe("network map of one account: read what matters, answer as the whole ten
   afterAll(() => platform?.stop());
 
   it.each([
-    ["Azure", "azA", "azB", "azC", null],
-    ["AWS", "awsA", "awsB", "awsC", "awsD"],
+    ["Azure", "azA", "azB", "azC", []],
+    ["AWS", "awsA", "awsB", "awsC", ["awsD", "awsE", "awsF"]],
   ] as const)(
     "gives %s account A's map (every severity) exactly as the tenant's topology does, reading A and its neighbours only",
-    async (_, a, b, c, d) => {
+    async (_, a, b, c, others) => {
       const expected = await tenantWide(async (network) => [
         await network.map(acct[a], PolicySeverity.LOW),
         await network.map(acct[a], PolicySeverity.HIGH),
@@ -379,8 +386,13 @@ describe("network map of one account: read what matters, answer as the whole ten
       expect(low.nodes.some((n) => n.accountId === acct[c])).toBe(false);
       // Two topology statements (A's network resources, then the neighbours'), once for both maps; nothing of C.
       expect(topologyReads(reads)).toHaveLength(2);
-      expect([...accountsRead(reads)].sort()).toEqual([acct[a], acct[b], ...(d ? [acct[d]] : [])].sort());
-      if (d) expect(low.nodes.find((n) => n.name === "i-d")).toMatchObject({ accountId: acct[d] });
+      expect([...accountsRead(reads)].sort()).toEqual(
+        [acct[a], acct[b], ...others.map((o) => acct[o])].sort(),
+      );
+      if (others.length > 0) {
+        expect(low.nodes.find((n) => n.name === "i-d")).toMatchObject({ accountId: acct.awsD });
+        expect(low.nodes.find((n) => n.name === "i-f")).toMatchObject({ accountId: acct.awsF });
+      }
     },
   );
 
@@ -404,18 +416,19 @@ describe("network map of one account: read what matters, answer as the whole ten
       [
         ["INBOUND", ids.get("i-b"), ["sg-a"]],
         ["INBOUND", ids.get("i-d"), ["sg-a"]],
+        ["INBOUND", ids.get("i-f"), ["sg-a"]],
         ["INBOUND", "internet", ["sg-a"]],
         ["OUTBOUND", ids.get("i-b"), ["sg-b"]],
         ["OUTBOUND", ids.get("i-d"), ["sg-d"]],
+        ["OUTBOUND", ids.get("i-f"), ["sg-f"]],
       ].sort((x, y) => (key(x) < key(y) ? -1 : 1)),
     );
     // One batch: two topology statements for both accounts; the C accounts' hundreds of rows never read.
     expect(topologyReads(reads)).toHaveLength(2);
-    expect([...accountsRead(reads)].sort()).toEqual(
-      [acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD].sort(),
-    );
+    const neighbourhood = [acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD, acct.awsE, acct.awsF];
+    expect([...accountsRead(reads)].sort()).toEqual(neighbourhood.sort());
     const rows = topologyReads(reads).reduce((n, r) => n + r.rows.length, 0);
-    const count = resourcesOf([acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD]).length;
+    const count = resourcesOf(neighbourhood).length;
     expect(rows).toBe(count);
   });
 
