@@ -400,7 +400,8 @@ describe("posture fields on CloudAccount and Resource", () => {
       expect(small.resources).toBe(1);
       expect(large.resources).toBe(4);
       expect(large.statements).toBe(small.statements);
-      // BEGIN, set tenant, page, count-less page info, topology, neighbour resources, COMMIT.
+      // BEGIN, set tenant, page, count-less page info, topology (the accounts, their neighbours), neighbour
+      // resources, COMMIT.
       expect(large.statements).toBeLessThanOrEqual(8);
     });
   });

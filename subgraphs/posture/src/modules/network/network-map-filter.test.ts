@@ -13,6 +13,7 @@ const node = (
     id,
     kind,
     name: id,
+    accountId: null,
     internetExposed: exposed,
     highestSeverity,
     unhealthyRecommendations: highestSeverity ? 1 : 0,
@@ -64,5 +65,24 @@ describe("filterNetworkMap", () => {
     expect(filterNetworkMap(nodes, edges, PolicySeverity.HIGH).nodes.some((n) => n.id === "vnet-b")).toBe(
       false,
     );
+  });
+
+  it("shows an external network a kept VNet peers with, and not one whose VNet is not kept", () => {
+    const { nodes, edges } = peeredEstate(null);
+    const external = [
+      node("external:vnet-x", NetworkNodeKind.EXTERNAL_NETWORK),
+      node("external:vnet-y", NetworkNodeKind.EXTERNAL_NETWORK),
+    ];
+    const links = [
+      edge("vnet-a", "external:vnet-x", NetworkEdgeKind.PEERED_WITH),
+      edge("external:vnet-x", "vnet-a", NetworkEdgeKind.PEERED_WITH),
+      edge("vnet-b", "external:vnet-y", NetworkEdgeKind.PEERED_WITH),
+      edge("external:vnet-y", "vnet-b", NetworkEdgeKind.PEERED_WITH),
+    ];
+    const map = filterNetworkMap([...nodes, ...external], [...edges, ...links], PolicySeverity.HIGH);
+    expect(map.nodes.filter((n) => n.kind === NetworkNodeKind.EXTERNAL_NETWORK).map((n) => n.id)).toEqual([
+      "external:vnet-x",
+    ]);
+    expect(map.edges.filter((e) => e.kind === NetworkEdgeKind.PEERED_WITH)).toHaveLength(2);
   });
 });

@@ -2,7 +2,9 @@ import { demoResources, syntheticResources } from "../../../../../scripts/lib/de
 import {
   INTERNET_NODE_ID,
   VM_TO_VM_EDGE_CAP,
+  accountView,
   buildNetworkTopology,
+  networkLinks,
   evaluateInbound,
   internetOpenPorts,
   parseNsgRules,
@@ -651,6 +653,7 @@ describe("buildNetworkTopology (Azure)", () => {
       id: "internet",
       kind: "INTERNET",
       name: "Internet",
+      accountId: null,
       internetExposed: false,
     });
     expect(topology.nodes).toHaveLength(estate.length + 1);
@@ -1042,6 +1045,362 @@ describe("buildNetworkTopology (AWS VPC peering)", () => {
     expect(edge(topology, "id:i-app", "id:i-db", "ALLOWS_TRAFFIC")?.ports).toEqual([range("TCP", 5432)]);
     expect(edge(topology, "id:i-db", "id:i-app", "ALLOWS_TRAFFIC")?.ports).toEqual([range("TCP", 22)]);
     expect(edge(topology, "id:i-app", "id:i-other", "ALLOWS_TRAFFIC")).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Across accounts of one tenant
+// ---------------------------------------------------------------------------------------------------------
+
+describe("buildNetworkTopology (Azure hub and spokes in separate subscriptions)", () => {
+  const sub = (name: string) => `/subscriptions/${name}/resourceGroups/rg-net/providers`;
+  const HUB = sub("11111111-1111-1111-1111-111111111111");
+  const SPOKE = sub("22222222-2222-2222-2222-222222222222");
+  const SPOKE2 = sub("33333333-3333-3333-3333-333333333333");
+  const UNKNOWN = `${sub("99999999-9999-9999-9999-999999999999")}/${T.vnet}/vnet-Partner`;
+  const inAccount = (accountId: string, r: NetworkResource): NetworkResource => ({ ...r, accountId });
+  const peering = (remote: string, access = true, state = "Connected") => ({
+    name: `peer-${remote.split("/").pop()}`,
+    properties: {
+      remoteVirtualNetwork: { id: remote },
+      peeringState: state,
+      allowVirtualNetworkAccess: access,
+    },
+  });
+  /** A VNet with one subnet (optionally behind an NSG) and one VM, all in `account`'s subscription. */
+  const network = (
+    account: string,
+    at: string,
+    name: string,
+    ip: string,
+    peerings: unknown[],
+    nsgRules?: unknown[],
+  ): NetworkResource[] => {
+    const vnetId = `${at}/${T.vnet}/vnet-${name}`;
+    const subnetId = `${vnetId}/subnets/default`;
+    const nicId = `${at}/${T.nic}/nic-${name}`;
+    return [
+      res(T.vnet, vnetId, `vnet-${name}`, { virtualNetworkPeerings: peerings }),
+      res(T.subnet, subnetId, `snet-${name}`, {
+        ...(nsgRules ? { networkSecurityGroup: { id: `${at}/${T.nsg}/nsg-${name}` } } : {}),
+      }),
+      ...(nsgRules
+        ? [res(T.nsg, `${at}/${T.nsg}/nsg-${name}`, `nsg-${name}`, { securityRules: nsgRules })]
+        : []),
+      res(T.nic, nicId, `nic-${name}`, {
+        ipConfigurations: [
+          { name: "ipconfig1", properties: { privateIPAddress: ip, subnet: { id: subnetId } } },
+        ],
+      }),
+      res(T.vm, `${at}/${T.vm}/vm-${name}`, `vm-${name}`, {
+        networkProfile: { networkInterfaces: [{ id: nicId }] },
+      }),
+    ].map((r) => inAccount(account, r));
+  };
+  const estate = [
+    // The hub peers with both spokes (virtual-network access) and with a partner VNet nobody inventories.
+    ...network("acct-hub", HUB, "hub", "10.0.0.4", [
+      peering(`${SPOKE}/${T.vnet}/vnet-spoke`),
+      peering(`${SPOKE2}/${T.vnet}/vnet-spoke2`),
+      peering(UNKNOWN),
+    ]),
+    // Spoke 1 does not let its VMs into the hub, and its NSG keeps RDP out even from the VirtualNetwork tag.
+    ...network(
+      "acct-spoke",
+      SPOKE,
+      "spoke",
+      "10.1.0.4",
+      [peering(`${HUB}/${T.vnet}/vnet-hub`.toUpperCase(), false)],
+      [armRule("DenyRdpFromVnet", 100, "Deny", "VirtualNetwork", "3389")],
+    ),
+    ...network("acct-spoke2", SPOKE2, "spoke2", "10.2.0.4", [peering(`${HUB}/${T.vnet}/vnet-hub`)]),
+  ];
+  const topology = buildNetworkTopology(estate);
+
+  it("peers VNets of different subscriptions, and marks every node with its account", () => {
+    expect(edgesOf(topology, "PEERED_WITH").sort()).toEqual(
+      [
+        ["id:vnet-hub", "id:vnet-spoke"],
+        ["id:vnet-spoke", "id:vnet-hub"],
+        ["id:vnet-hub", "id:vnet-spoke2"],
+        ["id:vnet-spoke2", "id:vnet-hub"],
+        ["id:vnet-hub", `external:${UNKNOWN.toLowerCase()}`],
+        [`external:${UNKNOWN.toLowerCase()}`, "id:vnet-hub"],
+      ].sort(),
+    );
+    expect(topology.nodes.find((n) => n.id === "id:vm-spoke")?.accountId).toBe("acct-spoke");
+    expect(topology.nodes.find((n) => n.id === "id:vnet-hub")?.accountId).toBe("acct-hub");
+    expectConsistent(topology);
+  });
+
+  it("joins VMs across subscriptions per direction's peering access and the destination's NSGs", () => {
+    expect(edge(topology, "id:vm-hub", "id:vm-spoke", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [
+        range("TCP", 0, 3388),
+        range("TCP", 3390, 65535),
+        range("UDP", 0, 65535),
+        range("ICMP", 0, 65535),
+      ],
+      rules: ["nsg-spoke/AllowVnetInBound"],
+    });
+    // The spoke's own record denies virtual-network access towards the hub.
+    expect(edge(topology, "id:vm-spoke", "id:vm-hub", "ALLOWS_TRAFFIC")).toBeUndefined();
+    expect(edge(topology, "id:vm-spoke2", "id:vm-hub", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      range("ANY", 0, 65535),
+    ]);
+    // Not transitive: spoke to spoke through the hub is no neighbour.
+    expect(edge(topology, "id:vm-spoke2", "id:vm-spoke", "ALLOWS_TRAFFIC")).toBeUndefined();
+    expect(edge(topology, "id:vm-spoke", "id:vm-spoke2", "ALLOWS_TRAFFIC")).toBeUndefined();
+  });
+
+  it("shows a peering to a network not in the inventory as an external network named by the remote id only", () => {
+    const external = topology.nodes.filter((n) => n.kind === "EXTERNAL_NETWORK");
+    expect(external).toEqual([
+      {
+        id: `external:${UNKNOWN.toLowerCase()}`,
+        kind: "EXTERNAL_NETWORK",
+        name: UNKNOWN,
+        internetExposed: false,
+        accountId: null,
+      },
+    ]);
+    expect(topology.edges.filter((e) => e.kind === "ALLOWS_TRAFFIC" && e.to.startsWith("external:"))).toEqual(
+      [],
+    );
+  });
+
+  it("gives a spoke's view the hub VNet and the hub VM that reaches it, but nothing of the other spoke", () => {
+    const view = accountView(topology, "acct-spoke");
+    expect(view.nodes.map((n) => n.id).sort()).toEqual(
+      [
+        INTERNET_NODE_ID,
+        "id:vnet-spoke",
+        "id:snet-spoke",
+        "id:nsg-spoke",
+        "id:nic-spoke",
+        "id:vm-spoke",
+        // Neighbours in the hub's account: the peered VNet, the VM that reaches ours, and what places it there.
+        "id:vnet-hub",
+        "id:vm-hub",
+        "id:nic-hub",
+        "id:snet-hub",
+      ].sort(),
+    );
+    expect(
+      view.nodes
+        .filter((n) => n.accountId === "acct-hub")
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(["id:nic-hub", "id:snet-hub", "id:vm-hub", "id:vnet-hub"].sort());
+    const links = view.edges.filter((e) => e.kind === "PEERED_WITH" || e.kind === "ALLOWS_TRAFFIC");
+    expect(links.map((e) => [e.from, e.to, e.kind]).sort()).toEqual(
+      [
+        ["id:vnet-hub", "id:vnet-spoke", "PEERED_WITH"],
+        ["id:vnet-spoke", "id:vnet-hub", "PEERED_WITH"],
+        ["id:vm-hub", "id:vm-spoke", "ALLOWS_TRAFFIC"],
+      ].sort(),
+    );
+    expect(view.edges.some((e) => e.from === "id:vnet-hub" && e.to === "id:snet-hub")).toBe(true);
+  });
+
+  it("gives the hub's view both spokes and the external network", () => {
+    const view = accountView(topology, "acct-hub");
+    const ids = view.nodes.map((n) => n.id);
+    expect(ids).toEqual(
+      expect.arrayContaining(["id:vnet-spoke", "id:vm-spoke", "id:vnet-spoke2", "id:vm-spoke2"]),
+    );
+    expect(ids).toContain(`external:${UNKNOWN.toLowerCase()}`);
+    expect(ids).not.toContain("id:nsg-spoke");
+    expect(accountView(topology, "acct-nobody")).toEqual({ nodes: [], edges: [] });
+  });
+
+  it("skips VM-to-VM edges across the accounts' peering when a VNet has more than the cap", () => {
+    // Spoke 2's subnet gets more VMs, from yet another subscription: over the cap with the one it has.
+    const crowd = Array.from({ length: VM_TO_VM_EDGE_CAP }, (_, i) => {
+      const nicId = `${sub("crowd")}/${T.nic}/nic-crowd${i}`;
+      return [
+        res(T.nic, nicId, `nic-crowd${i}`, {
+          ipConfigurations: [
+            {
+              name: "ipconfig1",
+              properties: {
+                privateIPAddress: `10.2.${1 + (i >> 8)}.${i & 255}`,
+                subnet: { id: `${SPOKE2}/${T.vnet}/vnet-spoke2/subnets/default` },
+              },
+            },
+          ],
+        }),
+        res(T.vm, `${sub("crowd")}/${T.vm}/vm-crowd${i}`, `vm-crowd${i}`, {
+          networkProfile: { networkInterfaces: [{ id: nicId }] },
+        }),
+      ].map((r) => inAccount("acct-crowd", r));
+    });
+    const big = buildNetworkTopology([...estate, ...crowd.flat()]);
+    expect(edge(big, "id:vm-hub", "id:vm-spoke", "ALLOWS_TRAFFIC")).toBeDefined();
+    expect(
+      big.edges.some(
+        (e) => e.kind === "ALLOWS_TRAFFIC" && e.from === "id:vm-hub" && e.to.startsWith("id:vm-crowd"),
+      ),
+    ).toBe(false);
+    expect(edge(big, "id:vm-hub", "id:vm-spoke2", "ALLOWS_TRAFFIC")).toBeUndefined();
+  });
+
+  it("links a spoke to the hub only: over the two, the spoke's view, exposure and traffic are the tenant's", () => {
+    const spoke = estate.filter((r) => r.accountId === "acct-spoke");
+    const links = networkLinks(spoke);
+    expect(links.armIds).toContain(`${HUB}/${T.vnet}/vnet-hub`.toLowerCase());
+    expect(links.armIds).not.toContain(`${SPOKE2}/${T.vnet}/vnet-spoke2`.toLowerCase());
+    // Its subnet, NSG, NIC and VM resolve among its own resources.
+    expect(links.armIds).toEqual([`${HUB}/${T.vnet}/vnet-hub`.toLowerCase()]);
+    // Spoke 2 lists a peering to the hub, not to the spoke: what may point at the spoke is its own VNet.
+    expect(links.networks).toContain(`${SPOKE}/${T.vnet}/vnet-spoke`.toLowerCase());
+    // One hop: the hub, which also peers with spoke 2 (an external network when spoke 2 is not read).
+    const scoped = buildNetworkTopology(estate.filter((r) => r.accountId !== "acct-spoke2"));
+    expect(scoped.nodes.some((n) => n.kind === "EXTERNAL_NETWORK" && n.name.endsWith("vnet-spoke2"))).toBe(
+      true,
+    );
+    expect(accountView(scoped, "acct-spoke")).toEqual(accountView(topology, "acct-spoke"));
+    for (const r of spoke) expect(scoped.exposure.get(r.id)).toEqual(topology.exposure.get(r.id));
+    const traffic = (t: NetworkTopology) =>
+      t.edges.filter(
+        (e) => e.kind === "ALLOWS_TRAFFIC" && (e.from === "id:vm-spoke" || e.to === "id:vm-spoke"),
+      );
+    expect(traffic(scoped)).toEqual(traffic(topology));
+    expect(traffic(topology).length).toBeGreaterThan(0);
+  });
+});
+
+describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
+  const arn = (account: string, kind: string, awsId: string) =>
+    `arn:aws:ec2:eu-west-1:${account}:${kind}/${awsId}`;
+  const aws = (
+    account: string,
+    type: string,
+    kind: string,
+    awsId: string,
+    properties: Record<string, unknown>,
+  ) => ({
+    ...res(type, arn(account, kind, awsId), awsId, properties),
+    accountId: `acct-${account}`,
+  });
+  const estate: NetworkResource[] = [
+    aws("111111111111", "AWS::EC2::VPC", "vpc", "vpc-app", { VpcId: "vpc-app", CidrBlock: "10.1.0.0/16" }),
+    aws("222222222222", "AWS::EC2::VPC", "vpc", "vpc-db", { VpcId: "vpc-db", CidrBlock: "10.2.0.0/16" }),
+    // The app's group lets SSH in from the peer account's database group, referenced by id.
+    aws("111111111111", "AWS::EC2::SecurityGroup", "security-group", "sg-app", {
+      GroupId: "sg-app",
+      GroupName: "sg-app",
+      IpPermissions: [
+        {
+          IpProtocol: "tcp",
+          FromPort: 22,
+          ToPort: 22,
+          UserIdGroupPairs: [{ UserId: "222222222222", GroupId: "sg-db", VpcPeeringConnectionId: "pcx-1" }],
+        },
+      ],
+    }),
+    aws("222222222222", "AWS::EC2::SecurityGroup", "security-group", "sg-db", {
+      GroupId: "sg-db",
+      IpPermissions: [
+        { IpProtocol: "tcp", FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: "10.1.0.0/16" }] },
+      ],
+    }),
+    aws("111111111111", "AWS::EC2::Instance", "instance", "i-app", {
+      InstanceId: "i-app",
+      VpcId: "vpc-app",
+      PrivateIpAddress: "10.1.0.10",
+      SecurityGroups: [{ GroupId: "sg-app" }],
+    }),
+    aws("222222222222", "AWS::EC2::Instance", "instance", "i-db", {
+      InstanceId: "i-db",
+      VpcId: "vpc-db",
+      PrivateIpAddress: "10.2.0.10",
+      SecurityGroups: [{ GroupId: "sg-db" }],
+    }),
+    // Requested by the app's account, accepted by the database's (EC2 API shape).
+    aws("111111111111", "AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", "pcx-1", {
+      RequesterVpcInfo: { VpcId: "vpc-app", OwnerId: "111111111111" },
+      AccepterVpcInfo: { VpcId: "vpc-db", OwnerId: "222222222222" },
+      Status: { Code: "active" },
+    }),
+    // An active peering to a VPC nobody inventories.
+    aws("111111111111", "AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", "pcx-2", {
+      VpcId: "vpc-app",
+      PeerVpcId: "vpc-0partner",
+      PeerOwnerId: "999999999999",
+    }),
+  ];
+  const topology = buildNetworkTopology(estate);
+
+  it("links the two accounts' VPCs and an external one, both ways", () => {
+    expect(edgesOf(topology, "PEERED_WITH").sort()).toEqual(
+      [
+        ["id:vpc-app", "id:vpc-db"],
+        ["id:vpc-db", "id:vpc-app"],
+        ["id:vpc-app", "external:vpc-0partner"],
+        ["external:vpc-0partner", "id:vpc-app"],
+      ].sort(),
+    );
+    expect(topology.nodes.find((n) => n.id === "external:vpc-0partner")).toEqual({
+      id: "external:vpc-0partner",
+      kind: "EXTERNAL_NETWORK",
+      name: "vpc-0partner",
+      internetExposed: false,
+      accountId: null,
+    });
+    expectConsistent(topology);
+  });
+
+  it("joins the instances by CIDR rules and by a reference to the peer account's security group", () => {
+    expect(edge(topology, "id:i-app", "id:i-db", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [range("TCP", 5432)],
+      rules: ["sg-db"],
+    });
+    expect(edge(topology, "id:i-db", "id:i-app", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [range("TCP", 22)],
+      rules: ["sg-app"],
+    });
+  });
+
+  it("connects nothing while the peering is not active", () => {
+    const pending = estate.map((r) =>
+      r.id === "id:pcx-1"
+        ? { ...r, properties: { ...r.properties, Status: { Code: "pending-acceptance" } } }
+        : r,
+    );
+    const t = buildNetworkTopology(pending);
+    expect(edge(t, "id:vpc-app", "id:vpc-db", "PEERED_WITH")).toBeUndefined();
+    expect(t.edges.filter((e) => e.kind === "ALLOWS_TRAFFIC")).toEqual([]);
+  });
+
+  it("gives each account's view the other's VPC and instance, marked with their account", () => {
+    const view = accountView(topology, "acct-222222222222");
+    expect(view.nodes.map((n) => [n.id, n.accountId]).sort()).toEqual(
+      [
+        [INTERNET_NODE_ID, null],
+        ["id:vpc-db", "acct-222222222222"],
+        ["id:sg-db", "acct-222222222222"],
+        ["id:i-db", "acct-222222222222"],
+        ["id:vpc-app", "acct-111111111111"],
+        ["id:i-app", "acct-111111111111"],
+      ].sort(),
+    );
+    // The app account's peering to the partner is its own business.
+    expect(view.nodes.some((n) => n.kind === "EXTERNAL_NETWORK")).toBe(false);
+    expect(accountView(topology, "acct-111111111111").nodes.map((n) => n.id)).toEqual(
+      expect.arrayContaining(["id:vpc-db", "id:i-db", "external:vpc-0partner"]),
+    );
+  });
+
+  it("links each account to the VPCs and groups it references outside itself, and names the VPCs a peering elsewhere may point at", () => {
+    const app = networkLinks(estate.filter((r) => r.accountId === "acct-111111111111"));
+    // What resolves among the app's own resources (its VPC, its group) is no link.
+    expect(app.awsIds.sort()).toEqual(["sg-db", "vpc-0partner", "vpc-db"]);
+    expect(app.armIds).toEqual([]);
+    expect(app.networks.sort()).toEqual(["vpc-0partner", "vpc-app", "vpc-db"]);
+    // The database account names nothing outside itself; the connection the app records points at its VPC.
+    const db = networkLinks(estate.filter((r) => r.accountId === "acct-222222222222"));
+    expect(db).toEqual({ armIds: [], awsIds: [], networks: ["vpc-db"] });
   });
 });
 

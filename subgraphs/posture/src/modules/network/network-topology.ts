@@ -22,6 +22,11 @@
  *   remote VNet's VMs as they reach their own VNet's; an active AWS VPC peering connection
  *   (`AWS::EC2::VPCPeeringConnection`) lets the instances of the two VPCs reach each other as far as the
  *   destination's security groups allow. Peering is not transitive: only directly peered pairs.
+ * - Accounts: the input may span several cloud accounts of one tenant (subscriptions, AWS accounts); references
+ *   resolve across them (a peering to another account's VNet/VPC, a security group referencing a peer
+ *   account's group by id), and every node carries its resource's account. A peering whose remote network is
+ *   not in the input becomes an EXTERNAL_NETWORK node that carries nothing but the remote id the peering
+ *   record gives. {@link accountView} is the map as one account sees it.
  *
  * Not modelled: NSG destination prefixes (rules are taken to apply to every destination), application
  * security groups (rules whose only sources are ASGs are skipped; ASGs only contain VNet members, so this
@@ -45,6 +50,8 @@ export interface NetworkResource {
   type: string;
   name: string;
   properties: Record<string, unknown>;
+  /** The cloud account holding the resource; its node carries it (null when absent). */
+  accountId?: string;
 }
 
 /** A transport protocol; `ANY` covers TCP, UDP and ICMP. */
@@ -85,15 +92,21 @@ export type NodeKind =
   | "NETWORK_SECURITY_GROUP"
   | "NETWORK_INTERFACE"
   | "VIRTUAL_MACHINE"
-  | "PUBLIC_IP";
+  | "PUBLIC_IP"
+  | "EXTERNAL_NETWORK";
 
-/** A node of the network map: a resource, or the internet (id {@link INTERNET_NODE_ID}). */
+/**
+ * A node of the network map: a resource, the internet (id {@link INTERNET_NODE_ID}), or the remote network of a
+ * peering that is not in the input (kind EXTERNAL_NETWORK, id `external:` + the remote id, named by that id).
+ */
 export interface NetworkNode {
   id: string;
   kind: NodeKind;
   name: string;
   /** For VMs/instances, NICs and public IPs: whether the exposure says so; false for everything else. */
   internetExposed: boolean;
+  /** The resource's account; null for the internet, an external network and a resource given none. */
+  accountId: string | null;
 }
 
 /** Kind of an edge of the network map. */
@@ -146,6 +159,12 @@ export interface NsgRule {
 
 /** Id of the internet node. */
 export const INTERNET_NODE_ID = "internet";
+
+/** Node ids of external networks start with this (then the remote id; ARM ids lower-cased). */
+export const EXTERNAL_NODE_PREFIX = "external:";
+
+/** Provider-native types (lower-cased) of peering records that are no node kind but connect networks. */
+export const PEERING_RESOURCE_TYPES: readonly string[] = ["aws::ec2::vpcpeeringconnection"];
 
 /** VM-to-VM ALLOWS_TRAFFIC edges are skipped in a VNet/VPC with more VMs than this (the edges grow as n²). */
 export const VM_TO_VM_EDGE_CAP = 200;
@@ -886,6 +905,7 @@ interface Res {
   typeKey: string;
   provider: "azure" | "aws" | "other";
   props: Json;
+  accountId: string | null;
 }
 
 /** An Azure VM in one VNet, with its IP configurations there. */
@@ -912,7 +932,16 @@ const NODE_KINDS: ReadonlyMap<ResourceKind, NodeKind> = new Map<ResourceKind, No
 ]);
 
 /** AWS VPC peering connections (no resource kind of their own: they are not nodes of the map). */
-const PEERING_TYPES: ReadonlySet<string> = new Set(["aws::ec2::vpcpeeringconnection"]);
+const PEERING_TYPES: ReadonlySet<string> = new Set(PEERING_RESOURCE_TYPES);
+
+/** The property holding an AWS resource's own id, by kind (references match it, or the ARN's tail). */
+const AWS_ID_FIELDS: ReadonlyMap<ResourceKind, string> = new Map([
+  [ResourceKind.VIRTUAL_MACHINE, "InstanceId"],
+  [ResourceKind.NETWORK_SECURITY_GROUP, "GroupId"],
+  [ResourceKind.SUBNET, "SubnetId"],
+  [ResourceKind.VIRTUAL_NETWORK, "VpcId"],
+  [ResourceKind.PUBLIC_IP, "AllocationId"],
+]);
 
 /** The id part of an ARN (`arn:...:security-group/sg-1` → `sg-1`) or of a bare id. */
 function arnTail(externalId: string): string {
@@ -960,6 +989,7 @@ class TopologyBuilder {
             ? "aws"
             : "other",
         props: isRecord(raw.properties) ? raw.properties : {},
+        accountId: str(raw.accountId) ?? null,
       };
       this.resources.push(res);
       if (externalId && !this.byArmId.has(externalId.toLowerCase()))
@@ -972,7 +1002,7 @@ class TopologyBuilder {
     this.addNode(INTERNET_NODE_ID, "INTERNET", "Internet");
     for (const res of this.resources) {
       const kind = NODE_KINDS.get(res.kind);
-      if (kind) this.addNode(res.id, kind, res.name);
+      if (kind) this.addNode(res.id, kind, res.name, res.accountId);
     }
     this.buildAzure();
     this.buildAws();
@@ -984,10 +1014,27 @@ class TopologyBuilder {
 
   // --- plumbing ---
 
-  private addNode(id: string, kind: NodeKind, name: string): void {
+  private addNode(id: string, kind: NodeKind, name: string, accountId: string | null = null): void {
     if (this.nodeIds.has(id)) return;
     this.nodeIds.add(id);
-    this.nodes.push({ id, kind, name, internetExposed: false });
+    this.nodes.push({ id, kind, name, internetExposed: false, accountId });
+  }
+
+  /**
+   * The node of a peering's remote network that is not in the input: named by the remote id as the peering
+   * record gives it (nothing else is known, nor looked up), one node per remote id (ARM ids case-insensitively).
+   */
+  private externalNetwork(remoteId: string, provider: Res["provider"]): string {
+    const id = `${EXTERNAL_NODE_PREFIX}${provider === "azure" ? remoteId.toLowerCase() : remoteId}`;
+    this.addNode(id, "EXTERNAL_NETWORK", remoteId);
+    return id;
+  }
+
+  /** PEERED_WITH both ways between an inventoried network and an external one. */
+  private peerExternal(local: Res, remoteId: string): void {
+    const external = this.externalNetwork(remoteId, local.provider);
+    this.addEdge(local.id, external, "PEERED_WITH");
+    this.addEdge(external, local.id, "PEERED_WITH");
   }
 
   private addEdge(
@@ -1016,18 +1063,7 @@ class TopologyBuilder {
   }
 
   private indexAws(res: Res): void {
-    const field =
-      res.kind === ResourceKind.VIRTUAL_MACHINE
-        ? "InstanceId"
-        : res.kind === ResourceKind.NETWORK_SECURITY_GROUP
-          ? "GroupId"
-          : res.kind === ResourceKind.SUBNET
-            ? "SubnetId"
-            : res.kind === ResourceKind.VIRTUAL_NETWORK
-              ? "VpcId"
-              : res.kind === ResourceKind.PUBLIC_IP
-                ? "AllocationId"
-                : undefined;
+    const field = AWS_ID_FIELDS.get(res.kind);
     if (!field) return;
     for (const id of [str(res.props[field]), res.externalId ? arnTail(res.externalId) : undefined]) {
       const key = id ? `${res.kind}:${id.toLowerCase()}` : undefined;
@@ -1255,7 +1291,9 @@ class TopologyBuilder {
       }
     };
     for (const group of members.values()) vmToVm(group, group);
-    for (const { from, to, access } of this.azurePeerings(vnets)) {
+    const { peerings, external } = this.azurePeerings(vnets);
+    for (const { from, remoteId } of external) this.peerExternal(from, remoteId);
+    for (const { from, to, access } of peerings) {
       this.addEdge(from.id, to.id, "PEERED_WITH");
       if (access)
         vmToVm(
@@ -1270,18 +1308,27 @@ class TopologyBuilder {
    * (`virtualNetworkPeerings`, `remoteVirtualNetwork` an inventoried VNet), `access` its
    * `allowVirtualNetworkAccess` (default true). A Connected peering whose remote VNet lists none back (its
    * records not inventoried) counts for the way back too, with access: Connected means both sides exist.
+   * `external`: the Connected peerings whose remote VNet is not in the input at all, with its ARM id.
    */
-  private azurePeerings(vnets: readonly Res[]): Array<{ from: Res; to: Res; access: boolean }> {
+  private azurePeerings(vnets: readonly Res[]): {
+    peerings: Array<{ from: Res; to: Res; access: boolean }>;
+    external: Array<{ from: Res; remoteId: string }>;
+  } {
     const out = new Map<string, { from: Res; to: Res; access: boolean }>();
+    const external: Array<{ from: Res; remoteId: string }> = [];
     const listed = new Set<string>();
     for (const vnet of vnets)
       for (const record of arr(vnet.props.virtualNetworkPeerings)) {
         if (!isRecord(record)) continue;
         const p = isRecord(record.properties) ? record.properties : record;
+        const connected = (str(p.peeringState) ?? "Connected").toLowerCase() === "connected";
         const remote = this.arm(p.remoteVirtualNetwork, ResourceKind.VIRTUAL_NETWORK);
+        const remoteId = refId(p.remoteVirtualNetwork);
+        if (!remote && remoteId && connected && remoteId.toLowerCase() !== vnet.externalId.toLowerCase())
+          external.push({ from: vnet, remoteId });
         if (!remote || remote === vnet) continue;
         listed.add(`${vnet.id}\u0000${remote.id}`);
-        if ((str(p.peeringState) ?? "Connected").toLowerCase() !== "connected") continue;
+        if (!connected) continue;
         out.set(`${vnet.id}\u0000${remote.id}`, {
           from: vnet,
           to: remote,
@@ -1292,7 +1339,7 @@ class TopologyBuilder {
       const back = `${to.id}\u0000${from.id}`;
       if (!listed.has(back) && !out.has(back)) out.set(back, { from: to, to: from, access: true });
     }
-    return [...out.values()];
+    return { peerings: [...out.values()], external };
   }
 
   /** Segments a source may reach through a rule set (undefined set = unfiltered), cached by what matters. */
@@ -1405,7 +1452,9 @@ class TopologyBuilder {
       }
     };
     for (const group of members.values()) instanceToInstance(group, group);
-    for (const [a, b] of this.awsPeerings()) {
+    const { pairs, external } = this.awsPeerings();
+    for (const { local, remoteId } of external) this.peerExternal(local, remoteId);
+    for (const [a, b] of pairs) {
       this.addEdge(a.id, b.id, "PEERED_WITH");
       this.addEdge(b.id, a.id, "PEERED_WITH");
       const inA = members.get((str(a.props.VpcId) ?? arnTail(a.externalId)).toLowerCase()) ?? [];
@@ -1418,21 +1467,30 @@ class TopologyBuilder {
   /**
    * The inventoried VPC pairs of the active VPC peering connections: CloudFormation's `VpcId` / `PeerVpcId`
    * or the EC2 API's `RequesterVpcInfo.VpcId` / `AccepterVpcInfo.VpcId`; `Status.Code` (when given) must be
-   * `active` (pending-acceptance, rejected, deleted… connect nothing).
+   * `active` (pending-acceptance, rejected, deleted… connect nothing). `external`: the active ones with one
+   * side inventoried and the other not, with that other side's VPC id.
    */
-  private awsPeerings(): Array<[Res, Res]> {
+  private awsPeerings(): {
+    pairs: Array<[Res, Res]>;
+    external: Array<{ local: Res; remoteId: string }>;
+  } {
     const out: Array<[Res, Res]> = [];
+    const external: Array<{ local: Res; remoteId: string }> = [];
     for (const res of this.resources) {
       if (res.provider !== "aws" || !PEERING_TYPES.has(res.typeKey)) continue;
       const p = res.props;
       const status = isRecord(p.Status) ? str(p.Status.Code) : str(p.Status);
       if (status !== undefined && status.toLowerCase() !== "active") continue;
       const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
-      const a = this.aws(p.VpcId ?? side(p.RequesterVpcInfo), ResourceKind.VIRTUAL_NETWORK);
-      const b = this.aws(p.PeerVpcId ?? side(p.AccepterVpcInfo), ResourceKind.VIRTUAL_NETWORK);
+      const aId = str(p.VpcId ?? side(p.RequesterVpcInfo));
+      const bId = str(p.PeerVpcId ?? side(p.AccepterVpcInfo));
+      const a = this.aws(aId, ResourceKind.VIRTUAL_NETWORK);
+      const b = this.aws(bId, ResourceKind.VIRTUAL_NETWORK);
       if (a && b && a !== b) out.push([a, b]);
+      else if (a && !b && bId) external.push({ local: a, remoteId: bId });
+      else if (b && !a && aId) external.push({ local: b, remoteId: aId });
     }
-    return out;
+    return { pairs: out, external };
   }
 
   private awsRuleSet(group: Res): RuleSet {
@@ -1490,4 +1548,185 @@ function stripSources(exposure: Exposure): PortRange[] {
  */
 export function buildNetworkTopology(resources: readonly NetworkResource[]): NetworkTopology {
   return new TopologyBuilder(resources).build();
+}
+
+/** Edges that connect networks or carry traffic (the others place a resource in its infrastructure). */
+const LINK_KINDS: ReadonlySet<EdgeKind> = new Set<EdgeKind>(["PEERED_WITH", "ALLOWS_TRAFFIC"]);
+
+/**
+ * The network map as one account sees it, from the map of all the tenant's accounts: the account's nodes and
+ * edges, the internet, and its neighbours elsewhere — the networks its VNets/VPCs peer with (another
+ * account's, or external), the VMs/instances of other accounts that exchange traffic with its own, whatever
+ * of another account its own resources are placed in, contain or are attached to (a subnet of a shared VPC), and the
+ * subnets, NICs and VNets/VPCs that place each shown VM of another account in its network. Edges between
+ * shown nodes, except peerings and traffic that involve none of the account's nodes (other accounts' own
+ * business; the internet's traffic to a shown VM stays). Empty when the account has no node.
+ */
+export function accountView(
+  topology: Pick<NetworkTopology, "nodes" | "edges">,
+  accountId: string,
+): { nodes: NetworkNode[]; edges: NetworkEdge[] } {
+  const own = new Set(topology.nodes.filter((n) => n.accountId === accountId).map((n) => n.id));
+  if (own.size === 0) return { nodes: [], edges: [] };
+  const shown = new Set([INTERNET_NODE_ID, ...own]);
+  for (const e of topology.edges)
+    if (own.has(e.from) || own.has(e.to)) {
+      shown.add(e.from);
+      shown.add(e.to);
+    }
+  // Place every shown node in its network: walk CONTAINS / ATTACHED_TO edges up to the VNet/VPC.
+  const parents = new Map<string, string[]>();
+  for (const e of topology.edges)
+    if (e.kind === "CONTAINS" || e.kind === "ATTACHED_TO")
+      parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
+  const queue = [...shown];
+  while (queue.length > 0) {
+    for (const parent of parents.get(queue.pop()!) ?? [])
+      if (!shown.has(parent)) {
+        shown.add(parent);
+        queue.push(parent);
+      }
+  }
+  return {
+    nodes: topology.nodes.filter((n) => shown.has(n.id)),
+    edges: topology.edges.filter(
+      (e) =>
+        shown.has(e.from) &&
+        shown.has(e.to) &&
+        (!LINK_KINDS.has(e.kind) || own.has(e.from) || own.has(e.to) || e.from === INTERNET_NODE_ID),
+    ),
+  };
+}
+
+/**
+ * What the resources of some accounts (the asked ones) need from the rest of the tenant's inventory, so that a
+ * topology built over them plus the resources of the accounts these keys lead to (one hop) gives their nodes,
+ * edges, exposure and ALLOWS_TRAFFIC neighbours exactly as the topology of the whole tenant does. All keys are
+ * lower-cased, as the builder matches them.
+ *
+ * Why one hop suffices. The builder links resources only through the references listed here, and peering is
+ * not transitive (no edge joins two networks that do not peer directly), so the result for a resource depends
+ * on (1) what it references, (2) what references it, and (3) for a VM-to-VM edge across a peering, the far
+ * side's VM as a node and a destination: its VNet/VPC (members are keyed by network, so the peered network's
+ * VMs are found through it, and `VM_TO_VM_EDGE_CAP` counts them), the subnets and NICs that place the VM in it
+ * (private address, members), the NSGs/security groups that admit the traffic (and its own exposure: its
+ * `internetExposed` flag, its internet edge), and its public IPs. All of that is the far side's own placement,
+ * which it holds in the account that owns the peered network: loading every network resource of that account
+ * covers it. The far side's other peerings add nothing for the asked accounts: an edge from the internet or
+ * between two other networks never involves them, and whether the far side admits a source does not depend on
+ * who else peers with it.
+ *
+ * - `armIds`: Azure references (ARM ids) that do not resolve among the resources themselves: a subnet's and
+ *   NIC's NSG, a subnet's VNet (parent id), a VNet's embedded subnets and their NSGs, its peerings' remote VNets,
+ *   a NIC's subnets (and their VNets), public IPs and VM, an NSG's subnets and NICs, a public IP's NIC (parent
+ *   id of its IP configuration), a VM's NICs.
+ * - `awsIds`: AWS references (VPC, subnet, security-group, instance ids) that do not resolve among them: a
+ *   subnet's VPC, an elastic IP's instance, an instance's subnet, VPC and security groups, the groups a security
+ *   group's rules reference by id (`UserIdGroupPairs`), and both VPCs of a VPC peering connection.
+ * - `networks`: the networks a peering record elsewhere may point at: the resources' own VNets (ARM ids) and
+ *   VPCs (VPC ids and ARN tails), and the VNets/VPCs they name (a peering's remote, the VNet/VPC of a subnet
+ *   they use — another account's, for the VMs of a shared VPC). A peering may be recorded only on the far side
+ *   (an AWS connection in the requester's account, an Azure VNet listing the peering its remote VNet does not
+ *   list back), so the accounts holding such records are neighbours too, with the owners of the VPCs an AWS
+ *   connection names.
+ *
+ * Not followed (so not exact there): resources of another account that place themselves in the asked
+ * accounts' networks without any reference from them — instances of other accounts in a VPC shared through AWS
+ * RAM (Azure keeps a VM, its NICs, subnet, VNet, NSG and public IPs in one subscription) — and the far side's
+ * own references into a third account.
+ */
+export interface NetworkLinks {
+  armIds: string[];
+  awsIds: string[];
+  networks: string[];
+}
+
+export function networkLinks(resources: readonly NetworkResource[]): NetworkLinks {
+  const armIds = new Set<string>();
+  const awsIds = new Set<string>();
+  const networks = new Set<string>();
+  /** What the resources themselves are known by: references to these resolve among them. */
+  const own = new Set<string>();
+  const arm = (ref: unknown, network = false) => {
+    const id = refId(ref)?.toLowerCase();
+    if (!id) return;
+    armIds.add(id);
+    if (network) networks.add(id);
+  };
+  const aws = (ref: unknown, network = false) => {
+    const id = str(ref)?.toLowerCase();
+    if (!id) return;
+    awsIds.add(id);
+    if (network) networks.add(id);
+  };
+  const parent = (ref: unknown, segment: string) => {
+    const id = refId(ref)?.toLowerCase();
+    return id ? parentOf(id, segment) : undefined;
+  };
+  const props = (value: unknown): Json => (isRecord(value) ? value : {});
+  for (const raw of Array.isArray(resources) ? resources : []) {
+    if (!isRecord(raw)) continue;
+    const type = (str(raw.type) ?? "").toLowerCase();
+    const externalId = (str(raw.externalId) ?? "").toLowerCase();
+    const kind = resourceKindOf(str(raw.type) ?? "");
+    const p = props(raw.properties);
+    if (type.startsWith("microsoft.")) {
+      if (externalId) own.add(externalId);
+      if (kind === ResourceKind.VIRTUAL_NETWORK) {
+        if (externalId) networks.add(externalId);
+        for (const embedded of arr(p.subnets)) {
+          if (!isRecord(embedded)) continue;
+          arm(embedded.id);
+          arm(props(isRecord(embedded.properties) ? embedded.properties : embedded).networkSecurityGroup);
+        }
+        for (const record of arr(p.virtualNetworkPeerings)) {
+          if (!isRecord(record)) continue;
+          arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork, true);
+        }
+      } else if (kind === ResourceKind.SUBNET) {
+        arm(p.networkSecurityGroup);
+        arm(parent(externalId, "subnets"), true);
+      } else if (kind === ResourceKind.NETWORK_INTERFACE) {
+        arm(p.networkSecurityGroup);
+        arm(p.virtualMachine);
+        for (const cfg of arr(p.ipConfigurations)) {
+          if (!isRecord(cfg)) continue;
+          const c = isRecord(cfg.properties) ? cfg.properties : cfg;
+          arm(c.publicIPAddress);
+          arm(c.subnet);
+          arm(parent(c.subnet, "subnets"), true);
+        }
+      } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
+        for (const ref of [...arr(p.subnets), ...arr(p.networkInterfaces)]) arm(ref);
+      } else if (kind === ResourceKind.PUBLIC_IP) {
+        arm(parent(p.ipConfiguration, "ipconfigurations"));
+      } else if (kind === ResourceKind.VIRTUAL_MACHINE) {
+        for (const ref of arr(props(p.networkProfile).networkInterfaces)) arm(ref);
+      }
+    } else if (type.startsWith("aws::")) {
+      const field = AWS_ID_FIELDS.get(kind);
+      for (const id of [field ? str(p[field]) : undefined, externalId ? arnTail(externalId) : undefined])
+        if (id) {
+          own.add(id.toLowerCase());
+          if (kind === ResourceKind.VIRTUAL_NETWORK) networks.add(id.toLowerCase());
+        }
+      const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
+      if (kind === ResourceKind.SUBNET) aws(p.VpcId, true);
+      else if (kind === ResourceKind.PUBLIC_IP) aws(p.InstanceId);
+      else if (kind === ResourceKind.VIRTUAL_MACHINE) {
+        aws(p.SubnetId);
+        aws(p.VpcId, true);
+        for (const g of arr(p.SecurityGroups)) aws(isRecord(g) ? g.GroupId : g);
+        for (const g of arr(p.SecurityGroupIds)) aws(g);
+      } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
+        for (const perm of arr(p.IpPermissions))
+          for (const pair of arr(isRecord(perm) ? perm.UserIdGroupPairs : undefined))
+            aws(isRecord(pair) ? pair.GroupId : undefined);
+      } else if (PEERING_TYPES.has(type))
+        for (const ref of [p.VpcId, side(p.RequesterVpcInfo), p.PeerVpcId, side(p.AccepterVpcInfo)])
+          aws(ref, true);
+    }
+  }
+  const outside = (ids: Set<string>) => [...ids].filter((id) => !own.has(id));
+  return { armIds: outside(armIds), awsIds: outside(awsIds), networks: [...networks] };
 }

@@ -11,10 +11,13 @@ export class NetworkResolver {
   @Authorized(Role.READER)
   @Query(() => NetworkMap, {
     description:
-      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`.",
+      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`. One account's map also shows its neighbours outside it: the VNets/VPCs it peers with in other accounts of the tenant and the VMs there that exchange traffic with its own (their `accountId` says whose), and EXTERNAL_NETWORK nodes for peerings to networks not in the inventory.",
   })
   networkMap(
-    @Arg("accountId", () => ID, { nullable: true, description: "One account; omit for every account." })
+    @Arg("accountId", () => ID, {
+      nullable: true,
+      description: "One account (with its neighbours in other accounts); omit for every account.",
+    })
     accountId: string | undefined,
     @Arg("minSeverity", () => PolicySeverity, {
       defaultValue: PolicySeverity.MEDIUM,

@@ -10,8 +10,11 @@ import {
 import { type PolicySeverity } from "../policies/policies.types";
 import type { PoliciesService } from "../policies/policies.service";
 import {
+  accountView,
   buildNetworkTopology,
   INTERNET_NODE_ID,
+  networkLinks,
+  PEERING_RESOURCE_TYPES,
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
@@ -23,7 +26,7 @@ import {
   NetworkMap,
   NetworkNeighbour,
   NetworkNode,
-  type NetworkNodeKind,
+  NetworkNodeKind,
   OpenPort,
   PortRange,
 } from "./network.types";
@@ -36,9 +39,82 @@ const NETWORK_KINDS = [
   ResourceKind.VIRTUAL_MACHINE,
   ResourceKind.PUBLIC_IP,
 ];
+/** Node kinds that are no inventory resource (so have no assessments). */
+const NOT_RESOURCES: ReadonlySet<NetworkNodeKind> = new Set([
+  NetworkNodeKind.INTERNET,
+  NetworkNodeKind.EXTERNAL_NETWORK,
+]);
 const RANK: Record<PolicySeverity, number> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 const NO_EXPOSURE = () =>
   Object.assign(new Exposure(), { internetExposed: false, publicIps: [], openPorts: [] });
+
+type NetworkRow = Pick<NetworkResource, "id" | "type" | "name" | "properties"> & {
+  account_id: string;
+  external_id: string;
+};
+
+function toNetworkResource(r: NetworkRow): NetworkResource {
+  return { ...r, externalId: r.external_id, accountId: r.account_id };
+}
+
+/**
+ * The topology of the rows, taken in id order: nodes and edges come in input order, and where two resources claim
+ * the same thing (a NIC, a public IP, an ARM id) the first wins, so the whole tenant's topology and one built over
+ * some of its accounts agree only when both see their rows in the same order.
+ */
+function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
+  return buildNetworkTopology([...rows].sort((a, b) => compare(a.id, b.id)).map(toNetworkResource));
+}
+
+/**
+ * The network resources (and AWS peering connections) of the accounts one hop from the asked ones ($2), per
+ * {@link networkLinks} ($5 ARM ids, $6 AWS ids, $7 networks; lower-cased): accounts owning a resource the asked
+ * ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet, security group, instance or
+ * elastic IP by its id property or ARN tail, as the topology indexes them), accounts holding a peering record
+ * that points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC peering
+ * connection's VPC ids), and the owners of the VPCs such a connection names.
+ */
+const NEIGHBOUR_ACCOUNTS_SQL = `
+WITH peering_records AS (
+  SELECT account_id, ARRAY[
+           lower(btrim(properties->>'VpcId')), lower(btrim(properties->'RequesterVpcInfo'->>'VpcId')),
+           lower(btrim(properties->>'PeerVpcId')), lower(btrim(properties->'AccepterVpcInfo'->>'VpcId'))
+         ] AS vpcs
+    FROM resources
+   WHERE tenant_id = $1 AND lower(type) = ANY($4::text[]) AND account_id <> ALL($2::uuid[])
+),
+incoming AS (SELECT account_id, vpcs FROM peering_records WHERE vpcs && $7::text[]),
+aws_ids AS (
+  SELECT unnest($6::text[]) AS id
+  UNION SELECT unnest(vpcs) FROM incoming
+),
+neighbour_accounts AS (
+  SELECT account_id FROM incoming
+  UNION
+  SELECT account_id FROM resources WHERE tenant_id = $1 AND external_id_key = ANY($5::text[])
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND kind = ANY($3::text[]) AND lower(type) LIKE 'aws::%'
+     AND (regexp_replace(btrim(external_id_key), '^.*[/:]', '') IN (SELECT id FROM aws_ids)
+          OR lower(btrim(properties->>(CASE kind
+               WHEN 'VIRTUAL_NETWORK' THEN 'VpcId' WHEN 'SUBNET' THEN 'SubnetId'
+               WHEN 'NETWORK_SECURITY_GROUP' THEN 'GroupId' WHEN 'VIRTUAL_MACHINE' THEN 'InstanceId'
+               WHEN 'PUBLIC_IP' THEN 'AllocationId' END))) IN (SELECT id FROM aws_ids))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND kind = 'VIRTUAL_NETWORK' AND lower(type) LIKE 'microsoft.%'
+     AND jsonb_typeof(properties->'virtualNetworkPeerings') = 'array'
+     AND EXISTS (
+       SELECT 1
+         FROM jsonb_array_elements(properties->'virtualNetworkPeerings') AS record(v),
+              LATERAL (SELECT CASE WHEN jsonb_typeof(v->'properties') = 'object' THEN v->'properties' ELSE v END) AS p(p)
+        WHERE lower(btrim(CASE jsonb_typeof(p->'remoteVirtualNetwork')
+                WHEN 'string' THEN p->>'remoteVirtualNetwork'
+                WHEN 'object' THEN p->'remoteVirtualNetwork'->>'id' END)) = ANY($7::text[]))
+)
+SELECT id, account_id, external_id, type, name, properties FROM resources
+ WHERE tenant_id = $1 AND account_id IN (SELECT account_id FROM neighbour_accounts)
+   AND account_id <> ALL($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`;
 
 /** Network map and internet exposure, computed from the inventory's network resources. */
 export class NetworkService {
@@ -48,68 +124,110 @@ export class NetworkService {
     private readonly policies: PoliciesService,
   ) {}
 
-  /** Topology per account, from one statement for all requested accounts. */
-  private readonly topologies = new DataLoader<string, NetworkTopology>(async (accountIds) => {
-    const rows: Array<NetworkResource & { account_id: string; external_id: string }> = await this.db.read(
-      (m) =>
+  /**
+   * The tenant's topology, every account at once: one statement, for the map of every account. Nothing is kept
+   * between requests (here or below), so a change to any account's inventory shows in the next request's map.
+   */
+  private topology: Promise<NetworkTopology> | undefined;
+
+  private tenantTopology(): Promise<NetworkTopology> {
+    this.topology ??= this.db
+      .read((m): Promise<NetworkRow[]> =>
         m.query(
           `SELECT id, account_id, external_id, type, name, properties FROM resources
-         WHERE tenant_id = $1 AND account_id = ANY($2::uuid[]) AND kind = ANY($3::text[])`,
-          [this.identity.tenantId, accountIds.filter(isUuid), NETWORK_KINDS],
+             WHERE tenant_id = $1 AND (kind = ANY($2::text[]) OR lower(type) = ANY($3::text[]))`,
+          [this.identity.tenantId, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
         ),
-    );
-    return accountIds.map((accountId) =>
-      buildNetworkTopology(
-        rows.filter((r) => r.account_id === accountId).map((r) => ({ ...r, externalId: r.external_id })),
-      ),
-    );
+      )
+      .then(toTopology);
+    return this.topology;
+  }
+
+  /**
+   * The topology for the accounts asked about in a request (a page of resources' accounts, or one map's
+   * account), batched: the network resources of the batch's accounts (one statement) plus those of their
+   * neighbour accounts one hop away (one statement; none when the batch's accounts hold no network resource),
+   * one topology for the batch. For the batch's resources it equals the whole tenant's topology — see
+   * {@link networkLinks} for what the neighbours are and why one hop suffices — while the tenant's other
+   * accounts are never read.
+   */
+  private readonly accountTopologies = new DataLoader<string, NetworkTopology>(async (accountIds) => {
+    const asked = accountIds.filter(isUuid);
+    const topology = this.topology
+      ? await this.topology
+      : asked.length === 0
+        ? toTopology([])
+        : await this.askedTopology(asked);
+    return accountIds.map(() => topology);
   });
 
-  /** Per account: each resource's ALLOWS_TRAFFIC neighbours, sorted by direction then neighbour id. */
-  private readonly neighbourIndex = new Map<string, Promise<Map<string, NetworkNeighbour[]>>>();
+  private async askedTopology(accountIds: readonly string[]): Promise<NetworkTopology> {
+    const tenantId = this.identity.tenantId;
+    const own: NetworkRow[] = await this.db.read((m) =>
+      m.query(
+        `SELECT id, account_id, external_id, type, name, properties FROM resources
+           WHERE tenant_id = $1 AND account_id = ANY($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`,
+        [tenantId, accountIds, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
+      ),
+    );
+    if (own.length === 0) return toTopology([]);
+    const links = networkLinks(own.map(toNetworkResource));
+    const neighbours: NetworkRow[] = await this.db.read((m) =>
+      m.query(NEIGHBOUR_ACCOUNTS_SQL, [
+        tenantId,
+        accountIds,
+        NETWORK_KINDS,
+        PEERING_RESOURCE_TYPES,
+        links.armIds,
+        links.awsIds,
+        links.networks,
+      ]),
+    );
+    return toTopology([...own, ...neighbours]);
+  }
 
-  private neighboursOf(accountId: string): Promise<Map<string, NetworkNeighbour[]>> {
-    let index = this.neighbourIndex.get(accountId);
-    if (!index) {
-      index = this.topologies.load(accountId).then((t) => {
-        const nodes = new Map(t.nodes.map((n) => [n.id, n]));
-        const byResource = new Map<string, NetworkNeighbour[]>();
-        const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
-          const node = nodes.get(other);
-          if (!node || at === INTERNET_NODE_ID) return;
-          const internet = other === INTERNET_NODE_ID;
-          const list = byResource.get(at) ?? [];
-          list.push(
-            Object.assign(new NetworkNeighbour(), {
-              id: other,
-              direction,
-              internet,
-              kind: node.kind as NetworkNodeKind,
-              name: node.name,
-              internetExposed: internet || node.internetExposed,
-              ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
-              rules: e.rules,
-            }),
-          );
-          byResource.set(at, list);
-        };
-        for (const e of t.edges) {
-          if (e.kind !== "ALLOWS_TRAFFIC") continue;
-          add(e.to, e.from, NetworkDirection.INBOUND, e);
-          add(e.from, e.to, NetworkDirection.OUTBOUND, e);
-        }
-        for (const list of byResource.values())
-          list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
-        return byResource;
-      });
-      this.neighbourIndex.set(accountId, index);
+  /** Each resource's ALLOWS_TRAFFIC neighbours (any account of the tenant), by topology, sorted by direction then id. */
+  private readonly neighbourIndexes = new WeakMap<NetworkTopology, Map<string, NetworkNeighbour[]>>();
+
+  private neighboursIndex(t: NetworkTopology): Map<string, NetworkNeighbour[]> {
+    let byResource = this.neighbourIndexes.get(t);
+    if (byResource) return byResource;
+    const nodes = new Map(t.nodes.map((n) => [n.id, n]));
+    byResource = new Map<string, NetworkNeighbour[]>();
+    const index = byResource;
+    const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
+      const node = nodes.get(other);
+      if (!node || at === INTERNET_NODE_ID) return;
+      const internet = other === INTERNET_NODE_ID;
+      const list = index.get(at) ?? [];
+      list.push(
+        Object.assign(new NetworkNeighbour(), {
+          id: other,
+          direction,
+          internet,
+          kind: node.kind as NetworkNodeKind,
+          name: node.name,
+          internetExposed: internet || node.internetExposed,
+          ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+          rules: e.rules,
+        }),
+      );
+      index.set(at, list);
+    };
+    for (const e of t.edges) {
+      if (e.kind !== "ALLOWS_TRAFFIC") continue;
+      add(e.to, e.from, NetworkDirection.INBOUND, e);
+      add(e.from, e.to, NetworkDirection.OUTBOUND, e);
     }
+    for (const list of index.values()) list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
+    this.neighbourIndexes.set(t, index);
     return index;
   }
 
   /**
    * The resources (and the internet) a resource can reach or be reached from, per the network map of its
-   * account; one topology statement for every account of a page of resources.
+   * tenant, across accounts; two topology statements for a whole page of resources (its accounts', their
+   * neighbour accounts').
    */
   async neighbours(
     resourceId: string,
@@ -117,14 +235,14 @@ export class NetworkService {
     direction: NetworkDirection | null | undefined,
     args: PageArgs,
   ): Promise<NetworkNeighbourConnection> {
-    const all = (await this.neighboursOf(accountId)).get(resourceId) ?? [];
+    const all = this.neighboursIndex(await this.accountTopologies.load(accountId)).get(resourceId) ?? [];
     const items = direction ? all.filter((n) => n.direction === direction) : all;
     return NetworkNeighbourConnection.from(pageOfArray(items, args, neighbourKey));
   }
 
   /** A resource's internet exposure (false with no ports for resources the network map does not cover). */
   async exposure(resourceId: string, accountId: string): Promise<Exposure> {
-    const exposure = (await this.topologies.load(accountId)).exposure.get(resourceId);
+    const exposure = (await this.accountTopologies.load(accountId)).exposure.get(resourceId);
     if (!exposure) return NO_EXPOSURE();
     return Object.assign(new Exposure(), {
       internetExposed: exposure.internetExposed,
@@ -135,42 +253,32 @@ export class NetworkService {
 
   /**
    * The network map of an account (or of every account), showing resources whose unhealthy
-   * recommendations reach `minSeverity` and the network infrastructure connected to them.
+   * recommendations reach `minSeverity` and the network infrastructure connected to them. One account's map
+   * includes its neighbours in other accounts and external networks (see {@link accountView}).
    */
   async map(accountId: string | null | undefined, minSeverity: PolicySeverity): Promise<NetworkMap> {
-    const accounts: string[] = accountId
-      ? [accountId]
-      : (
-          await this.db.read((m) =>
-            m.query(`SELECT id FROM cloud_accounts WHERE tenant_id = $1`, [this.identity.tenantId]),
-          )
-        ).map((r: { id: string }) => r.id);
-    const topologies = await this.topologies.loadMany(accounts);
-    const nodes: NetworkNode[] = [];
-    const edges: NetworkEdge[] = [];
-    const seen = new Set<string>();
-    for (const t of topologies) {
-      if (t instanceof Error) throw t;
-      for (const n of t.nodes) {
-        if (seen.has(n.id)) continue;
-        seen.add(n.id);
-        nodes.push(
-          Object.assign(new NetworkNode(), { ...n, highestSeverity: null, unhealthyRecommendations: 0 }),
-        );
-      }
-      for (const e of t.edges)
-        edges.push(
-          Object.assign(new NetworkEdge(), {
-            ...e,
-            ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
-          }),
-        );
-    }
+    const view = accountId
+      ? accountView(await this.accountTopologies.load(accountId), accountId)
+      : await this.tenantTopology();
+    const nodes: NetworkNode[] = view.nodes.map((n) =>
+      Object.assign(new NetworkNode(), {
+        ...n,
+        kind: n.kind as NetworkNodeKind,
+        highestSeverity: null,
+        unhealthyRecommendations: 0,
+      }),
+    );
+    const edges: NetworkEdge[] = view.edges.map((e) =>
+      Object.assign(new NetworkEdge(), {
+        ...e,
+        ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+      }),
+    );
     const definitions = await this.policies.all();
     const unhealthy: Array<{ resource_id: string; definition_id: string }> = await this.db.read((m) =>
       m.query(
         `SELECT resource_id, definition_id FROM assessments WHERE tenant_id = $1 AND status = 'UNHEALTHY' AND resource_id = ANY($2::uuid[])`,
-        [this.identity.tenantId, nodes.filter((n) => n.id !== INTERNET_NODE_ID).map((n) => n.id)],
+        [this.identity.tenantId, nodes.filter((n) => !NOT_RESOURCES.has(n.kind)).map((n) => n.id)],
       ),
     );
     const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -190,7 +298,8 @@ export class NetworkService {
  * The part of a network map `networkMap(minSeverity)` shows: the resources whose highest unhealthy
  * recommendation reaches `minSeverity`, then the infrastructure that connects them (never across an
  * ALLOWS_TRAFFIC edge to a VM, which must qualify itself, nor across a peering: a peered VNet is shown when
- * something kept lies in it), and the internet when a kept node is exposed.
+ * something kept lies in it), the external networks a kept VNet/VPC peers with (nothing can lie in them), and
+ * the internet when a kept node is exposed.
  */
 export function filterNetworkMap(
   nodes: readonly NetworkNode[],
@@ -223,6 +332,9 @@ export function filterNetworkMap(
       }
     }
   }
+  for (const e of edges)
+    if (e.kind === "PEERED_WITH" && keep.has(e.from) && byId.get(e.to)?.kind === "EXTERNAL_NETWORK")
+      keep.add(e.to);
   if ([...keep].some((id) => byId.get(id)?.internetExposed)) keep.add(INTERNET_NODE_ID);
   return Object.assign(new NetworkMap(), {
     nodes: nodes.filter((n) => keep.has(n.id)),

@@ -18,6 +18,7 @@ export enum NetworkNodeKind {
   NETWORK_INTERFACE = "NETWORK_INTERFACE",
   VIRTUAL_MACHINE = "VIRTUAL_MACHINE",
   PUBLIC_IP = "PUBLIC_IP",
+  EXTERNAL_NETWORK = "EXTERNAL_NETWORK",
 }
 
 /** Kind of a network-map edge. */
@@ -31,7 +32,11 @@ export enum NetworkEdgeKind {
 }
 
 registerEnumType(NetworkProtocol, { name: "NetworkProtocol", description: "TCP, UDP, ICMP or ANY." });
-registerEnumType(NetworkNodeKind, { name: "NetworkNodeKind", description: "What a network-map node is." });
+registerEnumType(NetworkNodeKind, {
+  name: "NetworkNodeKind",
+  description:
+    "What a network-map node is. EXTERNAL_NETWORK: the remote VNet/VPC of a peering that is not in the tenant's inventory, known only by the id its peering record gives.",
+});
 registerEnumType(NetworkEdgeKind, {
   name: "NetworkEdgeKind",
   description:
@@ -81,14 +86,24 @@ export class Exposure {
 /** A node of the network map. */
 @ObjectType({ description: "A node of the network map: a network resource, or the internet." })
 export class NetworkNode {
-  @Field(() => ID, { description: "The resource id, or `internet`." })
+  @Field(() => ID, {
+    description:
+      "The resource id, `internet`, or for an EXTERNAL_NETWORK `external:` followed by the remote network's id (ARM ids lower-cased).",
+  })
   id: string;
 
   @Field(() => NetworkNodeKind, { description: "What it is." })
   kind: NetworkNodeKind;
 
-  @Field({ description: "Name." })
+  @Field({ description: "Name; for an EXTERNAL_NETWORK the remote id as its peering record gives it." })
   name: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "The cloud account the resource belongs to: in `networkMap(accountId:)`, a different account marks a neighbour in another account of the tenant (a peered VNet/VPC, a VM exchanging traffic across the peering, what places it in its network). Null for the internet and for an EXTERNAL_NETWORK.",
+  })
+  accountId: string | null;
 
   @Field({ description: "Whether it is reachable from the internet." })
   internetExposed: boolean;
@@ -187,7 +202,7 @@ export class NetworkNeighbour {
 
   @Field(() => [String], {
     description:
-      "The inbound rules of the destination that allow the traffic: Azure `nsg-name/rule-name`, AWS the security group's name. Empty when no NSG filters it. Neighbours are the internet, VMs of the same VNet/VPC, or VMs of a directly peered one in the same account (peering is not transitive).",
+      "The inbound rules of the destination that allow the traffic: Azure `nsg-name/rule-name`, AWS the security group's name. Empty when no NSG filters it. Neighbours are the internet, VMs of the same VNet/VPC, or VMs of a directly peered one, in any account of the tenant (peering is not transitive).",
   })
   rules: string[];
 }

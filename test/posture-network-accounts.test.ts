@@ -1,0 +1,419 @@
+import {
+  CreatePolicyDefinitionDocument,
+  NetworkMapDocument,
+  ResourceNeighboursDocument,
+  UpsertAccountsDocument,
+  UpsertResourcesDocument,
+  type NetworkMapQuery,
+  type ResourceInput,
+} from "./__generated__/graphql";
+import { Role, sqlStatementCount } from "../subgraphs/common/src";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+/**
+ * The network map across the cloud accounts of one tenant: an Azure hub and spoke in two subscriptions and
+ * two AWS accounts joined by a VPC peering, ingested through the gateway. Peered neighbours in another account
+ * show in the map of every account and in each account's own map (marked with their account), a peering to a
+ * network outside the tenant's inventory is an EXTERNAL_NETWORK known only by its id — even when another
+ * tenant holds a VNet of that id — and a change in one account's rules changes the other's edges.
+ */
+describe("network map across the accounts of a tenant", () => {
+  let platform: TestPlatform;
+  let tokens: Record<"adminA" | "readerA" | "adminB" | "readerB", string>;
+  let acct: Record<"hub" | "spoke" | "app" | "db", string>;
+  let acctB: string;
+  /** Resource id by name, tenant A. */
+  const ids = new Map<string, string>();
+
+  const sub = (n: number) => `/subscriptions/${String(n).repeat(8)}-0000-0000-0000-000000000000`;
+  const rg = (n: number) => `${sub(n)}/resourceGroups/rg-net/providers`;
+  const HUB = rg(1);
+  const SPOKE = rg(2);
+  /** A partner's VNet the hub peers with: not in tenant A's inventory, but tenant B has a VNet of this id. */
+  const PARTNER = `${rg(9)}/Microsoft.Network/virtualNetworks/vnet-partner`;
+  const armPeering = (remote: string) => ({
+    name: `peer-${remote.split("/").pop()}`,
+    properties: {
+      remoteVirtualNetwork: { id: remote },
+      peeringState: "Connected",
+      allowVirtualNetworkAccess: true,
+    },
+  });
+  const nsgRule = (name: string, priority: number, access: string, source: string, port: string) => ({
+    name,
+    properties: {
+      priority,
+      direction: "Inbound",
+      access,
+      protocol: "Tcp",
+      sourceAddressPrefix: source,
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: port,
+    },
+  });
+
+  /** A VNet with a subnet (behind an NSG when rules are given), a NIC and a VM. */
+  function azureNetwork(
+    accountId: string,
+    at: string,
+    name: string,
+    ip: string,
+    peerings: unknown[],
+    rules?: unknown[],
+  ): ResourceInput[] {
+    const vnet = `${at}/Microsoft.Network/virtualNetworks/vnet-${name}`;
+    const subnet = `${vnet}/subnets/default`;
+    const nsg = `${at}/Microsoft.Network/networkSecurityGroups/nsg-${name}`;
+    const nic = `${at}/Microsoft.Network/networkInterfaces/nic-${name}`;
+    const r = (
+      externalId: string,
+      type: string,
+      resourceName: string,
+      properties: Record<string, unknown>,
+    ) => ({
+      accountId,
+      externalId,
+      type,
+      name: resourceName,
+      region: "westeurope",
+      properties,
+    });
+    return [
+      r(vnet, "Microsoft.Network/virtualNetworks", `vnet-${name}`, {
+        addressSpace: { addressPrefixes: [`${ip.split(".").slice(0, 2).join(".")}.0.0/16`] },
+        virtualNetworkPeerings: peerings,
+      }),
+      r(subnet, "Microsoft.Network/virtualNetworks/subnets", `snet-${name}`, {
+        ...(rules ? { networkSecurityGroup: { id: nsg } } : {}),
+      }),
+      ...(rules
+        ? [r(nsg, "Microsoft.Network/networkSecurityGroups", `nsg-${name}`, { securityRules: rules })]
+        : []),
+      r(nic, "Microsoft.Network/networkInterfaces", `nic-${name}`, {
+        ipConfigurations: [
+          { name: "ipconfig1", properties: { privateIPAddress: ip, subnet: { id: subnet } } },
+        ],
+      }),
+      r(
+        `${at}/Microsoft.Compute/virtualMachines/vm-${name}`,
+        "Microsoft.Compute/virtualMachines",
+        `vm-${name}`,
+        {
+          posture: "unreviewed",
+          networkProfile: { networkInterfaces: [{ id: nic }] },
+        },
+      ),
+    ];
+  }
+
+  const awsArn = (account: string, kind: string, id: string) =>
+    `arn:aws:ec2:eu-west-1:${account}:${kind}/${id}`;
+  const awsResource = (
+    accountId: string,
+    owner: string,
+    type: string,
+    kind: string,
+    id: string,
+    properties: Record<string, unknown>,
+  ): ResourceInput => ({
+    accountId,
+    externalId: awsArn(owner, kind, id),
+    type,
+    name: id,
+    region: "eu-west-1",
+    properties,
+  });
+  const dbGroup = (toPort: number) =>
+    awsResource(acct.db, "222222222222", "AWS::EC2::SecurityGroup", "security-group", "sg-db", {
+      GroupId: "sg-db",
+      IpPermissions: [
+        { IpProtocol: "tcp", FromPort: 5432, ToPort: toPort, IpRanges: [{ CidrIp: "10.11.0.0/16" }] },
+      ],
+    });
+  const spokeRules = (extra: unknown[] = []) => [
+    nsgRule("DenyRdpFromVnet", 100, "Deny", "VirtualNetwork", "3389"),
+    ...extra,
+  ];
+
+  const upsert = async (input: ResourceInput[], token: string) => {
+    const res = ok(await platform.request(UpsertResourcesDocument, { input }, token)).upsertResources;
+    return res.ids.map((id, i) => [input[i].name, id!] as const);
+  };
+  const map = async (accountId: string | null, token = tokens.readerA) =>
+    ok(await platform.request(NetworkMapDocument, { accountId, minSeverity: "HIGH" }, token)).networkMap;
+  type Map = NetworkMapQuery["networkMap"];
+  const node = (m: Map, name: string) => m.nodes.find((n) => n.name === name);
+  const link = (m: Map, from: string, to: string, kind: string) =>
+    m.edges.find((e) => e.from === ids.get(from) && e.to === ids.get(to) && e.kind === kind);
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    tokens = await platform.tokens({
+      adminA: [[Role.ADMIN], "tenant-net-a"],
+      readerA: [[Role.READER], "tenant-net-a"],
+      adminB: [[Role.ADMIN], "tenant-net-b"],
+      readerB: [[Role.READER], "tenant-net-b"],
+    });
+    const accounts = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        {
+          input: [
+            { provider: "AZURE", externalId: sub(1).split("/")[2], name: "Hub" },
+            { provider: "AZURE", externalId: sub(2).split("/")[2], name: "Spoke" },
+            { provider: "AWS", externalId: "111111111111", name: "App" },
+            { provider: "AWS", externalId: "222222222222", name: "Db" },
+          ],
+        },
+        tokens.adminA,
+      ),
+    ).upsertCloudAccounts;
+    acct = { hub: accounts[0].id, spoke: accounts[1].id, app: accounts[2].id, db: accounts[3].id };
+    acctB = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        { input: [{ provider: "AZURE", externalId: sub(9).split("/")[2], name: "Partner" }] },
+        tokens.adminB,
+      ),
+    ).upsertCloudAccounts[0].id;
+    // Every VM and instance fails a HIGH recommendation, so the HIGH map shows them and what connects them.
+    for (const token of [tokens.adminA, tokens.adminB])
+      ok(
+        await platform.request(
+          CreatePolicyDefinitionDocument,
+          {
+            input: {
+              title: "Machines should be reviewed",
+              severity: "HIGH",
+              controlId: "remediate-security-configurations",
+              resourceTypes: ["Microsoft.Compute/virtualMachines", "AWS::EC2::Instance"],
+              condition: { field: "properties.posture", equals: "unreviewed" },
+            },
+          },
+          token,
+        ),
+      );
+
+    const inventory: ResourceInput[] = [
+      ...azureNetwork(acct.hub, HUB, "hub", "10.1.0.4", [
+        armPeering(`${SPOKE}/Microsoft.Network/virtualNetworks/vnet-spoke`),
+        armPeering(PARTNER),
+      ]),
+      ...azureNetwork(
+        acct.spoke,
+        SPOKE,
+        "spoke",
+        "10.2.0.4",
+        [armPeering(`${HUB}/Microsoft.Network/virtualNetworks/vnet-hub`)],
+        spokeRules(),
+      ),
+      awsResource(acct.app, "111111111111", "AWS::EC2::VPC", "vpc", "vpc-app", { VpcId: "vpc-app" }),
+      awsResource(acct.db, "222222222222", "AWS::EC2::VPC", "vpc", "vpc-db", { VpcId: "vpc-db" }),
+      // SSH into the app from the database account's group, referenced by id across the peering.
+      awsResource(acct.app, "111111111111", "AWS::EC2::SecurityGroup", "security-group", "sg-app", {
+        GroupId: "sg-app",
+        IpPermissions: [
+          {
+            IpProtocol: "tcp",
+            FromPort: 22,
+            ToPort: 22,
+            UserIdGroupPairs: [{ UserId: "222222222222", GroupId: "sg-db" }],
+          },
+        ],
+      }),
+      dbGroup(5432),
+      awsResource(acct.app, "111111111111", "AWS::EC2::Instance", "instance", "i-app", {
+        InstanceId: "i-app",
+        VpcId: "vpc-app",
+        PrivateIpAddress: "10.11.0.10",
+        SecurityGroups: [{ GroupId: "sg-app" }],
+        posture: "unreviewed",
+      }),
+      awsResource(acct.db, "222222222222", "AWS::EC2::Instance", "instance", "i-db", {
+        InstanceId: "i-db",
+        VpcId: "vpc-db",
+        PrivateIpAddress: "10.12.0.10",
+        SecurityGroups: [{ GroupId: "sg-db" }],
+        posture: "unreviewed",
+      }),
+      // The peering connection is inventoried in the requester's account only.
+      awsResource(
+        acct.app,
+        "111111111111",
+        "AWS::EC2::VPCPeeringConnection",
+        "vpc-peering-connection",
+        "pcx-1",
+        {
+          RequesterVpcInfo: { VpcId: "vpc-app", OwnerId: "111111111111" },
+          AccepterVpcInfo: { VpcId: "vpc-db", OwnerId: "222222222222" },
+          Status: { Code: "active" },
+        },
+      ),
+    ];
+    for (const [name, id] of await upsert(inventory, tokens.adminA)) ids.set(name, id);
+
+    // Tenant B holds a VNet whose ARM id is exactly tenant A's peering target, with a VM in it.
+    const partner = azureNetwork(acctB, rg(9), "partner", "10.9.0.4", [
+      armPeering(`${HUB}/Microsoft.Network/virtualNetworks/vnet-hub`),
+    ]).map((r) => ({ ...r, name: r.name.replace("partner", "tenant-b-secret") }));
+    expect(partner[0].externalId).toBe(PARTNER);
+    await upsert(partner, tokens.adminB);
+  });
+  afterAll(() => platform?.stop());
+
+  it("joins the Azure subscriptions' VMs across the hub-spoke peering in the map of every account", async () => {
+    const all = await map(null);
+    expect(link(all, "vnet-hub", "vnet-spoke", "PEERED_WITH")).toBeDefined();
+    expect(link(all, "vnet-spoke", "vnet-hub", "PEERED_WITH")).toBeDefined();
+    expect(link(all, "vm-hub", "vm-spoke", "ALLOWS_TRAFFIC")).toEqual({
+      from: ids.get("vm-hub"),
+      to: ids.get("vm-spoke"),
+      kind: "ALLOWS_TRAFFIC",
+      ports: [
+        { protocol: "TCP", fromPort: 0, toPort: 3388 },
+        { protocol: "TCP", fromPort: 3390, toPort: 65535 },
+        { protocol: "UDP", fromPort: 0, toPort: 65535 },
+        { protocol: "ICMP", fromPort: 0, toPort: 65535 },
+      ],
+      rules: ["nsg-spoke/AllowVnetInBound"],
+    });
+    expect(link(all, "vm-spoke", "vm-hub", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      { protocol: "ANY", fromPort: 0, toPort: 65535 },
+    ]);
+    expect(node(all, "vm-hub")?.accountId).toBe(acct.hub);
+    expect(node(all, "vm-spoke")?.accountId).toBe(acct.spoke);
+  });
+
+  it("joins the AWS accounts' instances across the VPC peering, by CIDR and by the peer account's group", async () => {
+    const all = await map(null);
+    expect(link(all, "vpc-app", "vpc-db", "PEERED_WITH")).toBeDefined();
+    expect(link(all, "vpc-db", "vpc-app", "PEERED_WITH")).toBeDefined();
+    expect(link(all, "i-app", "i-db", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 5432, toPort: 5432 }],
+      rules: ["sg-db"],
+    });
+    expect(link(all, "i-db", "i-app", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 22, toPort: 22 }],
+      rules: ["sg-app"],
+    });
+  });
+
+  it("shows one account's neighbours in other accounts, marked with their account", async () => {
+    const spoke = await map(acct.spoke);
+    expect(node(spoke, "vnet-hub")).toMatchObject({ kind: "VIRTUAL_NETWORK", accountId: acct.hub });
+    expect(node(spoke, "vm-hub")).toMatchObject({ kind: "VIRTUAL_MACHINE", accountId: acct.hub });
+    expect(link(spoke, "vm-hub", "vm-spoke", "ALLOWS_TRAFFIC")).toBeDefined();
+    expect(link(spoke, "vm-spoke", "vm-hub", "ALLOWS_TRAFFIC")).toBeDefined();
+    expect(link(spoke, "vnet-spoke", "vnet-hub", "PEERED_WITH")).toBeDefined();
+    // Only the spoke's own and its neighbours: nothing of AWS, not the hub's NSG-less infrastructure beyond
+    // what places its VM, not the hub's peering to the partner.
+    expect(spoke.nodes.map((n) => n.name).sort()).toEqual(
+      [
+        "nic-hub",
+        "nic-spoke",
+        "nsg-spoke",
+        "snet-hub",
+        "snet-spoke",
+        "vm-hub",
+        "vm-spoke",
+        "vnet-hub",
+        "vnet-spoke",
+      ].sort(),
+    );
+    expect(spoke.nodes.filter((n) => n.accountId === acct.spoke).map((n) => n.name)).toHaveLength(5);
+
+    const db = await map(acct.db);
+    expect(node(db, "vpc-app")).toMatchObject({ accountId: acct.app });
+    expect(node(db, "i-app")).toMatchObject({ accountId: acct.app });
+    expect(link(db, "i-app", "i-db", "ALLOWS_TRAFFIC")?.rules).toEqual(["sg-db"]);
+    expect(link(db, "vpc-db", "vpc-app", "PEERED_WITH")).toBeDefined();
+  });
+
+  it("lists neighbours in another account in Resource.networkNeighbours, as the map does", async () => {
+    const neighbours = async (name: string) =>
+      ok(
+        await platform.request(ResourceNeighboursDocument, { id: ids.get(name)!, first: 50 }, tokens.readerA),
+      ).resource!.networkNeighbours.nodes;
+    expect((await neighbours("vm-spoke")).map((n) => [n.direction, n.name, n.resource?.account.id])).toEqual([
+      ["INBOUND", "vm-hub", acct.hub],
+      ["OUTBOUND", "vm-hub", acct.hub],
+    ]);
+    const db = await neighbours("i-db");
+    expect(db.map((n) => [n.direction, n.name, n.rules])).toEqual([
+      ["INBOUND", "i-app", ["sg-db"]],
+      ["OUTBOUND", "i-app", ["sg-app"]],
+    ]);
+  });
+
+  it("shows a peering to a network outside the tenant's inventory as an external network, with nothing of another tenant", async () => {
+    const external = {
+      id: `external:${PARTNER.toLowerCase()}`,
+      kind: "EXTERNAL_NETWORK",
+      name: PARTNER,
+      accountId: null,
+      internetExposed: false,
+      highestSeverity: null,
+      unhealthyRecommendations: 0,
+    };
+    const hub = await map(acct.hub);
+    expect(hub.nodes.filter((n) => n.kind === "EXTERNAL_NETWORK")).toEqual([external]);
+    expect(
+      hub.edges.filter((e) => e.from === external.id || e.to === external.id).map((e) => e.kind),
+    ).toEqual(["PEERED_WITH", "PEERED_WITH"]);
+    // Tenant B's VNet of that id, its VM and their names appear nowhere in tenant A's maps.
+    const b = await map(null, tokens.readerB);
+    const bIds = new Set(b.nodes.map((n) => n.id));
+    expect(b.nodes.map((n) => n.name)).toContain("vm-tenant-b-secret");
+    for (const m of [await map(null), hub, await map(acct.spoke), await map(acct.app), await map(acct.db)]) {
+      expect(m.nodes.filter((n) => bIds.has(n.id) || n.name.includes("tenant-b"))).toEqual([]);
+      expect(JSON.stringify(m)).not.toContain("tenant-b-secret");
+    }
+    // Nor do tenant A's hub or the peering's far side show in tenant B's map, nor B's account in A's view.
+    expect(b.nodes.some((n) => [...ids.values()].includes(n.id))).toBe(false);
+    expect(await map(acctB)).toEqual({ nodes: [], edges: [] });
+    expect(b.nodes.filter((n) => n.kind === "EXTERNAL_NETWORK").map((n) => n.name)).toEqual([
+      `${HUB}/Microsoft.Network/virtualNetworks/vnet-hub`,
+    ]);
+  });
+
+  it("changes one account's cross-account edges when the other account's rules change", async () => {
+    await upsert(
+      azureNetwork(
+        acct.spoke,
+        SPOKE,
+        "spoke",
+        "10.2.0.4",
+        [armPeering(`${HUB}/Microsoft.Network/virtualNetworks/vnet-hub`)],
+        spokeRules([nsgRule("DenyHubVm", 110, "Deny", "10.1.0.4", "*")]),
+      ).filter((r) => r.name === "nsg-spoke"),
+      tokens.adminA,
+    );
+    // The spoke's new rule denies TCP from the hub's VM: the hub's map loses those ports of its edge.
+    expect(link(await map(acct.hub), "vm-hub", "vm-spoke", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      { protocol: "UDP", fromPort: 0, toPort: 65535 },
+      { protocol: "ICMP", fromPort: 0, toPort: 65535 },
+    ]);
+    expect(link(await map(acct.hub), "vm-spoke", "vm-hub", "ALLOWS_TRAFFIC")).toBeDefined();
+
+    await upsert([dbGroup(5433)], tokens.adminA);
+    expect(link(await map(acct.app), "i-app", "i-db", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      { protocol: "TCP", fromPort: 5432, toPort: 5433 },
+    ]);
+  });
+
+  it("reads one account's map and every account's in a fixed number of statements", async () => {
+    const count = async (accountId: string | null) => {
+      const before = await sqlStatementCount("posture");
+      await map(accountId);
+      return (await sqlStatementCount("posture")) - before;
+    };
+    // One account: BEGIN, set tenant, the account's network resources, those of its neighbour accounts (one
+    // statement finding them too), the nodes' unhealthy assessments, the tenant's custom and external
+    // definitions, COMMIT. Every account: the tenant's network resources in one statement instead of the two.
+    expect(await count(acct.spoke)).toBe(8);
+    expect(await count(acct.hub)).toBe(8);
+    expect(await count(null)).toBe(7);
+  });
+});

@@ -1,0 +1,470 @@
+import type { DataSource, EntityManager } from "typeorm";
+import {
+  CreatePolicyDefinitionDocument,
+  UpsertAccountsDocument,
+  UpsertResourcesDocument,
+  type ResourceInput,
+} from "./__generated__/graphql";
+import { RequestDb, Role, type Identity } from "../subgraphs/common/src";
+import { NetworkService } from "../subgraphs/posture/src/modules/network/network.service";
+import { NetworkDirection } from "../subgraphs/posture/src/modules/network/network.types";
+import { PoliciesService } from "../subgraphs/posture/src/modules/policies/policies.service";
+import { PolicySeverity } from "../subgraphs/posture/src/modules/policies/policies.types";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+/**
+ * One account's network map, exposure and neighbours read only what they need: the account's network resources
+ * and those of the accounts one hop away (peered with it, holding a peering record towards it, owning a security
+ * group it references), never the rest of the tenant — and the results equal those of the whole tenant's
+ * topology. Two estates, Azure and AWS: A peers with B (the peering recorded on B's side only; in AWS A's group
+ * also lets B's group in by id), B also peers with C, a big account A has nothing to do with (peering is not
+ * transitive); in AWS, D peers with A through a connection only D records, F through one only E records.
+ */
+describe("network map of one account: read what matters, answer as the whole tenant does", () => {
+  const TENANT = "tenant-net-scope";
+  const BIG = 60;
+  let platform: TestPlatform;
+  let ds: DataSource;
+  let acct: Record<"azA" | "azB" | "azC" | "awsA" | "awsB" | "awsC" | "awsD" | "awsE" | "awsF", string>;
+  /** Resource id by name. */
+  const ids = new Map<string, string>();
+  const identity: Identity = { subject: "tester@example.com", tenantId: TENANT, roles: [Role.READER] };
+
+  const sub = (n: number) => `/subscriptions/${String(n).repeat(8)}-0000-0000-0000-000000000000`;
+  const at = (n: number) => `${sub(n)}/resourceGroups/rg-net/providers`;
+  const vnetId = (n: number, name: string) => `${at(n)}/Microsoft.Network/virtualNetworks/vnet-${name}`;
+  const peering = (remote: string) => ({
+    name: `peer-${remote.split("/").pop()}`,
+    properties: {
+      remoteVirtualNetwork: { id: remote },
+      peeringState: "Connected",
+      allowVirtualNetworkAccess: true,
+    },
+  });
+  const rule = (name: string, priority: number, source: string, port: string) => ({
+    name,
+    properties: {
+      priority,
+      direction: "Inbound",
+      access: "Allow",
+      protocol: "Tcp",
+      sourceAddressPrefix: source,
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: port,
+    },
+  });
+
+  /** An Azure VNet (with peerings), one subnet behind an NSG, and VMs with a NIC each (a public IP when asked). */
+  function azure(
+    accountId: string,
+    n: number,
+    name: string,
+    peerings: unknown[],
+    rules: unknown[],
+    vms: Array<{ name: string; ip: string; publicIp?: string }>,
+  ): ResourceInput[] {
+    const base = at(n);
+    const vnet = vnetId(n, name);
+    const subnet = `${vnet}/subnets/default`;
+    const nsg = `${base}/Microsoft.Network/networkSecurityGroups/nsg-${name}`;
+    const r = (
+      externalId: string,
+      type: string,
+      resourceName: string,
+      properties: Record<string, unknown>,
+    ) => ({
+      accountId,
+      externalId,
+      type,
+      name: resourceName,
+      region: "westeurope",
+      properties,
+    });
+    return [
+      r(vnet, "Microsoft.Network/virtualNetworks", `vnet-${name}`, { virtualNetworkPeerings: peerings }),
+      r(subnet, "Microsoft.Network/virtualNetworks/subnets", `snet-${name}`, {
+        networkSecurityGroup: { id: nsg },
+      }),
+      r(nsg, "Microsoft.Network/networkSecurityGroups", `nsg-${name}`, { securityRules: rules }),
+      ...vms.flatMap((vm) => {
+        const nic = `${base}/Microsoft.Network/networkInterfaces/nic-${vm.name}`;
+        const pip = `${base}/Microsoft.Network/publicIPAddresses/pip-${vm.name}`;
+        return [
+          ...(vm.publicIp
+            ? [r(pip, "Microsoft.Network/publicIPAddresses", `pip-${vm.name}`, { ipAddress: vm.publicIp })]
+            : []),
+          r(nic, "Microsoft.Network/networkInterfaces", `nic-${vm.name}`, {
+            ipConfigurations: [
+              {
+                name: "ipconfig1",
+                properties: {
+                  privateIPAddress: vm.ip,
+                  subnet: { id: subnet },
+                  ...(vm.publicIp ? { publicIPAddress: { id: pip } } : {}),
+                },
+              },
+            ],
+          }),
+          r(
+            `${base}/Microsoft.Compute/virtualMachines/${vm.name}`,
+            "Microsoft.Compute/virtualMachines",
+            vm.name,
+            {
+              posture: "unreviewed",
+              networkProfile: { networkInterfaces: [{ id: nic }] },
+            },
+          ),
+        ];
+      }),
+    ];
+  }
+
+  const aws = (
+    accountId: string,
+    owner: string,
+    type: string,
+    kind: string,
+    id: string,
+    properties: Record<string, unknown>,
+  ): ResourceInput => ({
+    accountId,
+    externalId: `arn:aws:ec2:eu-west-1:${owner}:${kind}/${id}`,
+    type,
+    name: id,
+    region: "eu-west-1",
+    properties,
+  });
+  const vpc = (accountId: string, owner: string, id: string) =>
+    aws(accountId, owner, "AWS::EC2::VPC", "vpc", id, { VpcId: id });
+  const group = (accountId: string, owner: string, id: string, permissions: unknown[]) =>
+    aws(accountId, owner, "AWS::EC2::SecurityGroup", "security-group", id, {
+      GroupId: id,
+      IpPermissions: permissions,
+    });
+  const instance = (
+    accountId: string,
+    owner: string,
+    id: string,
+    vpcId: string,
+    ip: string,
+    groupId: string,
+    publicIp?: string,
+  ) =>
+    aws(accountId, owner, "AWS::EC2::Instance", "instance", id, {
+      InstanceId: id,
+      VpcId: vpcId,
+      PrivateIpAddress: ip,
+      ...(publicIp ? { PublicIpAddress: publicIp } : {}),
+      SecurityGroups: [{ GroupId: groupId }],
+      posture: "unreviewed",
+    });
+  const connection = (accountId: string, owner: string, id: string, requester: string, accepter: string) =>
+    aws(accountId, owner, "AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", id, {
+      RequesterVpcInfo: { VpcId: requester },
+      AccepterVpcInfo: { VpcId: accepter },
+      Status: { Code: "active" },
+    });
+  const tcp = (from: number, to: number, source: { cidr?: string; group?: string }) => ({
+    IpProtocol: "tcp",
+    FromPort: from,
+    ToPort: to,
+    ...(source.cidr ? { IpRanges: [{ CidrIp: source.cidr }] } : {}),
+    ...(source.group ? { UserIdGroupPairs: [{ GroupId: source.group }] } : {}),
+  });
+
+  /** A RequestDb for the tenant that records every statement and the rows it returned. */
+  function recordingDb(tenantId: string): {
+    db: RequestDb;
+    reads: Array<{ sql: string; rows: Array<Record<string, unknown>> }>;
+  } {
+    const db = new RequestDb(ds, tenantId);
+    const reads: Array<{ sql: string; rows: Array<Record<string, unknown>> }> = [];
+    const read = db.read.bind(db);
+    db.read = (<T>(work: (m: EntityManager) => Promise<T>) =>
+      read((m) =>
+        work(
+          new Proxy(m, {
+            get: (target, prop, receiver) =>
+              prop === "query"
+                ? async (sql: string, params?: unknown[]) => {
+                    const rows = (await target.query(sql, params)) as Array<Record<string, unknown>>;
+                    reads.push({ sql, rows });
+                    return rows;
+                  }
+                : Reflect.get(target, prop, receiver),
+          }),
+        ),
+      )) as RequestDb["read"];
+    return { db, reads };
+  }
+  const serviceOf = (db: RequestDb, who = identity) =>
+    new NetworkService(db, who, new PoliciesService(db, who));
+
+  /** Everything the network gives a set of resources: each one's exposure and neighbours (one batch). */
+  const answers = (network: NetworkService, resources: Array<{ id: string; accountId: string }>) =>
+    Promise.all(
+      resources.map(async (r) => ({
+        id: r.id,
+        exposure: await network.exposure(r.id, r.accountId),
+        neighbours: await network.neighbours(r.id, r.accountId, undefined, { first: 100 }),
+        inbound: await network.neighbours(r.id, r.accountId, NetworkDirection.INBOUND, { first: 100 }),
+      })),
+    );
+  /** Resource id → account id, as ingested. */
+  const accountOf = new Map<string, string>();
+  const resourcesOf = (accountIds: string[]) =>
+    [...accountOf]
+      .filter(([, accountId]) => accountIds.includes(accountId))
+      .map(([id, accountId]) => ({ id, accountId }));
+  /** The answers with the tenant's whole topology: a service that has built it answers every account from it. */
+  const tenantWide = async <T>(work: (network: NetworkService) => Promise<T>): Promise<T> => {
+    const db = new RequestDb(ds, TENANT);
+    try {
+      const network = serviceOf(db);
+      await network.map(null, PolicySeverity.LOW);
+      return await work(network);
+    } finally {
+      await db.close();
+    }
+  };
+  const scoped = async <T>(work: (network: NetworkService) => Promise<T>, who = identity) => {
+    const { db, reads } = recordingDb(who.tenantId);
+    try {
+      return { result: await work(serviceOf(db, who)), reads };
+    } finally {
+      await db.close();
+    }
+  };
+  const accountsRead = (reads: Array<{ rows: Array<Record<string, unknown>> }>) =>
+    new Set(
+      reads.flatMap((r) =>
+        r.rows.flatMap((row) => (typeof row.account_id === "string" ? [row.account_id] : [])),
+      ),
+    );
+  const topologyReads = <R extends { sql: string }>(reads: R[]) =>
+    reads.filter((r) => /FROM resources/.test(r.sql));
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    const admin = await platform.token([Role.ADMIN], TENANT);
+    const accounts = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        {
+          input: [
+            { provider: "AZURE", externalId: sub(3).split("/")[2], name: "Azure A" },
+            { provider: "AZURE", externalId: sub(4).split("/")[2], name: "Azure B" },
+            { provider: "AZURE", externalId: sub(5).split("/")[2], name: "Azure C" },
+            { provider: "AWS", externalId: "333333333333", name: "AWS A" },
+            { provider: "AWS", externalId: "444444444444", name: "AWS B" },
+            { provider: "AWS", externalId: "555555555555", name: "AWS C" },
+            { provider: "AWS", externalId: "666666666666", name: "AWS D" },
+            { provider: "AWS", externalId: "777777777777", name: "AWS E" },
+            { provider: "AWS", externalId: "888888888888", name: "AWS F" },
+          ],
+        },
+        admin,
+      ),
+    ).upsertCloudAccounts;
+    const [azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF] = accounts.map((a) => a.id);
+    acct = { azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF };
+    ok(
+      await platform.request(
+        CreatePolicyDefinitionDocument,
+        {
+          input: {
+            title: "Machines should be reviewed",
+            severity: "HIGH",
+            controlId: "remediate-security-configurations",
+            resourceTypes: ["Microsoft.Compute/virtualMachines", "AWS::EC2::Instance"],
+            condition: { field: "properties.posture", equals: "unreviewed" },
+          },
+        },
+        admin,
+      ),
+    );
+    const big = Array.from({ length: BIG }, (_, i) => i);
+    const inventory: ResourceInput[] = [
+      // Azure: A lists no peering; B lists its peering to A and to C; C lists its peering to B.
+      ...azure(
+        acct.azA,
+        3,
+        "a",
+        [],
+        [rule("AllowSshFromInternet", 100, "Internet", "22")],
+        [
+          { name: "vm-a1", ip: "10.3.0.4", publicIp: "203.0.113.3" },
+          { name: "vm-a2", ip: "10.3.0.5" },
+        ],
+      ),
+      ...azure(
+        acct.azB,
+        4,
+        "b",
+        [peering(vnetId(3, "a")), peering(vnetId(5, "c"))],
+        [
+          rule("AllowRdpFromInternet", 100, "Internet", "3389"),
+          rule("AllowHttpsFromA", 110, "10.3.0.0/16", "443"),
+        ],
+        [{ name: "vm-b1", ip: "10.4.0.4", publicIp: "203.0.113.4" }],
+      ),
+      ...azure(
+        acct.azC,
+        5,
+        "c",
+        [peering(vnetId(4, "b"))],
+        [],
+        big.map((i) => ({ name: `vm-c${i}`, ip: `10.5.0.${10 + i}` })),
+      ),
+      // AWS: A's group lets B's group in by id; the A–B connection is recorded in B only, the B–C one in C.
+      vpc(acct.awsA, "333333333333", "vpc-a"),
+      group(acct.awsA, "333333333333", "sg-a", [
+        tcp(22, 22, { group: "sg-b" }),
+        tcp(80, 80, { cidr: "0.0.0.0/0" }),
+      ]),
+      instance(acct.awsA, "333333333333", "i-a", "vpc-a", "10.33.0.10", "sg-a", "198.51.100.33"),
+      vpc(acct.awsB, "444444444444", "vpc-b"),
+      group(acct.awsB, "444444444444", "sg-b", [
+        tcp(5432, 5432, { cidr: "10.33.0.0/16" }),
+        tcp(443, 443, { cidr: "0.0.0.0/0" }),
+      ]),
+      instance(acct.awsB, "444444444444", "i-b", "vpc-b", "10.44.0.10", "sg-b", "198.51.100.44"),
+      connection(acct.awsB, "444444444444", "pcx-ab", "vpc-b", "vpc-a"),
+      vpc(acct.awsC, "555555555555", "vpc-c"),
+      group(acct.awsC, "555555555555", "sg-c", [tcp(0, 65535, { cidr: "10.0.0.0/8" })]),
+      ...big.map((i) => instance(acct.awsC, "555555555555", `i-c${i}`, "vpc-c", `10.55.0.${10 + i}`, "sg-c")),
+      connection(acct.awsC, "555555555555", "pcx-bc", "vpc-c", "vpc-b"),
+      // D peers with A through a connection only D records, and nothing of A names D.
+      vpc(acct.awsD, "666666666666", "vpc-d"),
+      group(acct.awsD, "666666666666", "sg-d", [tcp(8080, 8080, { cidr: "10.33.0.0/16" })]),
+      instance(acct.awsD, "666666666666", "i-d", "vpc-d", "10.66.0.10", "sg-d"),
+      connection(acct.awsD, "666666666666", "pcx-da", "vpc-d", "vpc-a"),
+      // F peers with A through a connection only E records (neither side's account).
+      connection(acct.awsE, "777777777777", "pcx-fa", "vpc-f", "vpc-a"),
+      vpc(acct.awsF, "888888888888", "vpc-f"),
+      group(acct.awsF, "888888888888", "sg-f", [tcp(9000, 9000, { cidr: "10.33.0.0/16" })]),
+      instance(acct.awsF, "888888888888", "i-f", "vpc-f", "10.88.0.10", "sg-f"),
+    ];
+    for (let i = 0; i < inventory.length; i += 100) {
+      const chunk = inventory.slice(i, i + 100);
+      const res = ok(
+        await platform.request(UpsertResourcesDocument, { input: chunk }, admin),
+      ).upsertResources;
+      res.ids.forEach((id, j) => {
+        ids.set(chunk[j].name, id!);
+        accountOf.set(id!, chunk[j].accountId);
+      });
+    }
+    ds = await platform.connect("posture");
+  });
+  afterAll(() => platform?.stop());
+
+  it.each([
+    ["Azure", "azA", "azB", "azC", []],
+    ["AWS", "awsA", "awsB", "awsC", ["awsD", "awsE", "awsF"]],
+  ] as const)(
+    "gives %s account A's map (every severity) exactly as the tenant's topology does, reading A and its neighbours only",
+    async (_, a, b, c, others) => {
+      const expected = await tenantWide(async (network) => [
+        await network.map(acct[a], PolicySeverity.LOW),
+        await network.map(acct[a], PolicySeverity.HIGH),
+      ]);
+      const { result, reads } = await scoped(async (network) => [
+        await network.map(acct[a], PolicySeverity.LOW),
+        await network.map(acct[a], PolicySeverity.HIGH),
+      ]);
+      expect(result).toEqual(expected);
+      // Not a trivial map: B's VM (or instance) shows, with its account, exchanging traffic with A's.
+      const [low] = result;
+      const bVm = low.nodes.find((n) => n.kind === "VIRTUAL_MACHINE" && n.accountId === acct[b]);
+      expect(bVm).toBeDefined();
+      expect(bVm!.internetExposed).toBe(true);
+      expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.to === bVm!.id)).toBe(true);
+      expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.from === bVm!.id)).toBe(true);
+      expect(low.nodes.some((n) => n.accountId === acct[c])).toBe(false);
+      // Two topology statements (A's network resources, then the neighbours'), once for both maps; nothing of C.
+      expect(topologyReads(reads)).toHaveLength(2);
+      expect([...accountsRead(reads)].sort()).toEqual(
+        [acct[a], acct[b], ...others.map((o) => acct[o])].sort(),
+      );
+      if (others.length > 0) {
+        expect(low.nodes.find((n) => n.name === "i-d")).toMatchObject({ accountId: acct.awsD });
+        expect(low.nodes.find((n) => n.name === "i-f")).toMatchObject({ accountId: acct.awsF });
+      }
+    },
+  );
+
+  it("gives a batch of resources of both A accounts their exposure and neighbours exactly as the tenant's topology does", async () => {
+    const resources = resourcesOf([acct.azA, acct.awsA]);
+    expect(resources.length).toBe(11);
+    const expected = await tenantWide((network) => answers(network, resources));
+    const { result, reads } = await scoped((network) => answers(network, resources));
+    expect(result).toEqual(expected);
+    const byId = new Map(result.map((r) => [r.id, r]));
+    // Across the peerings: A's VMs see B's, and B's exposure shows through the neighbour.
+    expect(byId.get(ids.get("vm-a1")!)!.exposure).toMatchObject({
+      internetExposed: true,
+      publicIps: ["203.0.113.3"],
+    });
+    expect(byId.get(ids.get("vm-a2")!)!.inbound.nodes.map((n) => [n.id, n.internetExposed])).toEqual(
+      expect.arrayContaining([[ids.get("vm-b1"), true]]),
+    );
+    const key = (n: readonly unknown[]) => `${String(n[0])}:${String(n[1])}`;
+    expect(byId.get(ids.get("i-a")!)!.neighbours.nodes.map((n) => [n.direction, n.id, n.rules])).toEqual(
+      [
+        ["INBOUND", ids.get("i-b"), ["sg-a"]],
+        ["INBOUND", ids.get("i-d"), ["sg-a"]],
+        ["INBOUND", ids.get("i-f"), ["sg-a"]],
+        ["INBOUND", "internet", ["sg-a"]],
+        ["OUTBOUND", ids.get("i-b"), ["sg-b"]],
+        ["OUTBOUND", ids.get("i-d"), ["sg-d"]],
+        ["OUTBOUND", ids.get("i-f"), ["sg-f"]],
+      ].sort((x, y) => (key(x) < key(y) ? -1 : 1)),
+    );
+    // One batch: two topology statements for both accounts; the C accounts' hundreds of rows never read.
+    expect(topologyReads(reads)).toHaveLength(2);
+    const neighbourhood = [acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD, acct.awsE, acct.awsF];
+    expect([...accountsRead(reads)].sort()).toEqual(neighbourhood.sort());
+    const rows = topologyReads(reads).reduce((n, r) => n + r.rows.length, 0);
+    const count = resourcesOf(neighbourhood).length;
+    expect(rows).toBe(count);
+  });
+
+  it("reads A and C for B's map, since B peers with both", async () => {
+    const expected = await tenantWide((network) => network.map(acct.azB, PolicySeverity.LOW));
+    const { result, reads } = await scoped((network) => network.map(acct.azB, PolicySeverity.LOW));
+    expect(result).toEqual(expected);
+    expect([...accountsRead(reads)].sort()).toEqual([acct.azA, acct.azB, acct.azC].sort());
+    expect(result.nodes.filter((n) => n.accountId === acct.azC && n.kind === "VIRTUAL_MACHINE")).toHaveLength(
+      BIG,
+    );
+  });
+
+  it("reads nothing for an account the tenant does not hold, nor another tenant's accounts", async () => {
+    const { result, reads } = await scoped(async (network) => [
+      await network.map("00000000-0000-0000-0000-000000000000", PolicySeverity.LOW),
+      await network.map("not-a-uuid", PolicySeverity.LOW),
+    ]);
+    expect(result).toEqual([
+      { nodes: [], edges: [] },
+      { nodes: [], edges: [] },
+    ]);
+    expect(accountsRead(reads).size).toBe(0);
+    const other = await scoped(
+      async (network) => [
+        await network.map(acct.azA, PolicySeverity.LOW),
+        await network.exposure(ids.get("vm-a1")!, acct.azA),
+        (await network.neighbours(ids.get("vm-a1")!, acct.azA, undefined, { first: 10 })).nodes,
+      ],
+      { ...identity, tenantId: "tenant-net-scope-other" },
+    );
+    expect(other.result).toEqual([
+      { nodes: [], edges: [] },
+      { internetExposed: false, publicIps: [], openPorts: [] },
+      [],
+    ]);
+    expect(accountsRead(other.reads).size).toBe(0);
+  });
+});
