@@ -1471,6 +1471,15 @@ describe("hunting, bookmarks and watchlists", () => {
     ]);
     expect((await hunt(parsed, t.analystB)).rows).toEqual([{ user: "mv", port: 2001 }]);
 
+    // The mv-apply hunt of docs/api.md, as written there.
+    const block = /```graphql\n(query MvApplyHunt[\s\S]*?)```/.exec(readFileSync("docs/api.md", "utf8"))?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      runHunt: { columns: Array<{ name: string; type: string }>; rows: Array<Record<string, unknown>> };
+    }>;
+    const documented = ok(await platform.request(doc, {}, t.analyst)).runHunt;
+    expect(documented.rows).toEqual([{ actor_user: "mv@contoso.com", highest: 1003, above: 2 }]);
+
     const refused = await platform.request(
       RunHuntDocument,
       { query: "Authentication\n| mv-apply p = attributes on (join (Events) on id)", ...DAY },

@@ -959,13 +959,13 @@ describe("hunting query errors", () => {
     // The operator table's examples of the operators that need no column of their own making.
     const rows = [
       ...docs.matchAll(
-        /^\| `(join|union|mv-expand|parse|where|project|extend|lookup)`[^|]*\| `(.+?)`(?: \(.*\))? *\|$/gm,
+        /^\| `(join|union|mv-expand|mv-apply|parse|where|project|extend|lookup)`[^|]*\| `(.+?)`(?: \(.*\))? *\|$/gm,
       ),
     ].map((m) => m[2].replace(/\\\|/g, "|"));
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([19, 8]);
+    expect([queries.length, rows.length]).toEqual([23, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
