@@ -1391,4 +1391,104 @@ describe("hunting, bookmarks and watchlists", () => {
       expect(refused.errors![0].extensions!.position).toEqual(position);
     }
   });
+
+  it("applies a subquery per row with mv-apply, fits lines, and parses leniently with kind=relaxed, each tenant over its own events", async () => {
+    // Sign-ins from an address of their own: tenant A's from ports 1001, 1002 and 1003 (the last one's message has
+    // no number), tenant B's from 2001.
+    const records = (tenant: string, ports: number[]) =>
+      ports.map((port, i) => ({
+        class_uid: 3002,
+        activity_id: 1,
+        time: `2026-11-20T1${i}:00:00.000Z`,
+        status: "Failure",
+        message: `user=mv port=${port === 1003 ? "n/a" : port}`,
+        metadata: { uid: `mv-apply-${tenant}-${i}` },
+        actor: { user: { name: "mv@contoso.com" } },
+        src_endpoint: { ip: "198.18.0.88", port },
+      }));
+    const ingestorB = await platform.token([Role.INGESTOR], B);
+    for (const [token, tenant, ports] of [
+      [t.ingestor, "a", [1001, 1002, 1003]],
+      [ingestorB, "b", [2001]],
+    ] as const)
+      ok(
+        await platform.request(
+          IngestEventsDocument,
+          { connector: "OCSF", records: records(tenant, [...ports]) },
+          token,
+        ),
+      );
+
+    const perAccount = (above: number) => `Authentication
+      | where src_ip == "198.18.0.88"
+      | summarize ports = make_list(src_port) by actor_user
+      | mv-apply p = ports to typeof(long) on (where p > ${above} | summarize hi = max(p), lo = min(p), k = count())`;
+    const ofA = await hunt(perAccount(1001));
+    expect(ofA.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "actor_user:STRING",
+      "hi:LONG",
+      "lo:LONG",
+      "k:LONG",
+    ]);
+    expect(ofA.rows).toEqual([{ actor_user: "mv@contoso.com", hi: 1003, lo: 1002, k: 2 }]);
+    // Tenant B's sub-tables hold its own port only, never A's.
+    expect((await hunt(perAccount(1001), t.analystB)).rows).toEqual([
+      { actor_user: "mv@contoso.com", hi: 2001, lo: 2001, k: 1 },
+    ]);
+    // A row whose subquery returns no row is dropped: none of A's ports is above 1500, B's is.
+    const above = (n: number) => perAccount(n).replace(/\| summarize hi.*\)$/, ")");
+    expect((await hunt(above(1500))).rows).toEqual([]);
+    expect((await hunt(above(1500), t.analystB)).rows).toEqual([{ actor_user: "mv@contoso.com", p: 2001 }]);
+
+    // The line through each account's ports per hour (A: 1001, 1002, 1003 at x = 1, 2, 3), and its decomposition.
+    const fit = `Authentication
+      | where src_ip == "198.18.0.88"
+      | make-series ports = sum(src_port) on time in range(datetime(2026-11-20 10:00), datetime(2026-11-20 12:00), 1h) by actor_user
+      | extend (rsquare, slope, variance, rvariance, interception) = series_fit_line(ports)
+      | extend (baseline, seasonal, trend, residual) = series_decompose(ports)
+      | project rsquare, slope, variance, interception, trend, residual`;
+    expect((await hunt(fit)).rows).toEqual([
+      {
+        rsquare: 1,
+        slope: 1,
+        variance: 1,
+        interception: 1000,
+        trend: [1001, 1002, 1003],
+        residual: [0, 0, 0],
+      },
+    ]);
+
+    // parse kind=relaxed keeps the user where the port is not a number; simple mode would null both.
+    const parsed = `Authentication
+      | where src_ip == "198.18.0.88"
+      | parse kind=relaxed message with "user=" user " port=" port:long
+      | project user, port
+      | order by port asc`;
+    expect((await hunt(parsed)).rows).toEqual([
+      { user: "mv", port: null },
+      { user: "mv", port: 1001 },
+      { user: "mv", port: 1002 },
+    ]);
+    expect((await hunt(parsed, t.analystB)).rows).toEqual([{ user: "mv", port: 2001 }]);
+
+    // The mv-apply hunt of docs/api.md, as written there.
+    const block = /```graphql\n(query MvApplyHunt[\s\S]*?)```/.exec(readFileSync("docs/api.md", "utf8"))?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      runHunt: { columns: Array<{ name: string; type: string }>; rows: Array<Record<string, unknown>> };
+    }>;
+    const documented = ok(await platform.request(doc, {}, t.analyst)).runHunt;
+    expect(documented.rows).toEqual([{ actor_user: "mv@contoso.com", highest: 1003, above: 2 }]);
+
+    const refused = await platform.request(
+      RunHuntDocument,
+      { query: "Authentication\n| mv-apply p = attributes on (join (Events) on id)", ...DAY },
+      t.analyst,
+    );
+    expect(codes(refused)).toEqual(["BAD_USER_INPUT"]);
+    expect(problems(refused)).toEqual([
+      "query: line 2, column 31: `join` is not supported in the subquery of `mv-apply` (it takes where, project, project-away, project-rename, extend, summarize, order, take, top, count, distinct, parse, mv-expand)",
+    ]);
+    expect(refused.errors![0].extensions!.position).toEqual({ line: 2, column: 31 });
+  });
 });

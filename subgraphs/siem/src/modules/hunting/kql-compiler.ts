@@ -503,8 +503,40 @@ const SERIES_FUNCTIONS = new Set([
   "series_stats_dynamic",
   "series_outliers",
   "series_decompose_anomalies",
+  "series_fit_line_dynamic",
   ...Object.keys(SERIES_ARITHMETIC),
 ]);
+
+/**
+ * The series functions that return several columns, each a key of the bag their SQL function returns, in Kusto's
+ * order: `extend (a, b, …) = series_fit_line(x)` names the first ones.
+ */
+const SERIES_COLUMNS: Record<string, ReadonlyArray<readonly [string, KqlType]>> = {
+  series_fit_line: [
+    ["rsquare", "real"],
+    ["slope", "real"],
+    ["variance", "real"],
+    ["rvariance", "real"],
+    ["interception", "real"],
+    ["line_fit", "dynamic"],
+  ],
+  series_decompose: [
+    ["baseline", "dynamic"],
+    ["seasonal", "dynamic"],
+    ["trend", "dynamic"],
+    ["residual", "dynamic"],
+  ],
+  series_stats: [
+    ["min", "real"],
+    ["min_idx", "long"],
+    ["max", "real"],
+    ["max_idx", "long"],
+    ["avg", "real"],
+    ["stdev", "real"],
+    ["variance", "real"],
+  ],
+};
+for (const name of Object.keys(SERIES_COLUMNS)) SERIES_FUNCTIONS.add(name);
 
 /** The built-in functions and aggregations: a `let` function may not take one's name. */
 const BUILT_INS = new Set([
@@ -538,6 +570,33 @@ const BUILT_INS = new Set([
   "materialize",
   "_GetWatchlist",
   ...SERIES_FUNCTIONS,
+]);
+
+/** The text of a typed `parse` column (a regular expression of this file, never the query's). */
+const TYPED_TEXT: Record<string, string> = {
+  long: "[+-]?[0-9]+",
+  int: "[+-]?[0-9]+",
+  real: "[+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?",
+  double: "[+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?",
+  bool: "true|false|True|False|TRUE|FALSE",
+  boolean: "true|false|True|False|TRUE|FALSE",
+};
+
+/** The operators of `mv-apply`'s subquery: those of one row's sub-table, reading no table. */
+const MV_APPLY_OPERATORS: ReadonlySet<Operator["kind"]> = new Set<Operator["kind"]>([
+  "where",
+  "project",
+  "project-away",
+  "project-rename",
+  "extend",
+  "summarize",
+  "order",
+  "take",
+  "top",
+  "count",
+  "distinct",
+  "parse",
+  "mv-expand",
 ]);
 
 /** The SQL of Kusto's outer joins (the others are inner joins or EXISTS). */
@@ -657,6 +716,10 @@ export function watchlistAliasesOf(query: Query): string[] {
         break;
       case "mv-expand":
         op.items.forEach((item) => visit(item.expr));
+        break;
+      case "mv-apply":
+        op.items.forEach((item) => visit(item.expr));
+        op.operators.forEach(operator);
         break;
       case "make-series":
         op.aggregates.forEach((item) => [item.expr, item.default].forEach((e) => e && visit(e)));
@@ -1187,6 +1250,8 @@ class Compiler {
         return this.union(rel, op, op.pos);
       case "mv-expand":
         return this.mvExpand(rel, op);
+      case "mv-apply":
+        return this.mvApply(rel, op);
       case "make-series":
         return this.makeSeries(rel, op);
       case "parse":
@@ -1222,6 +1287,7 @@ class Compiler {
   }
 
   private extend(rel: Relation, item: NamedExpr): Relation {
+    if (item.names) return this.extendColumns(rel, item.names, item.expr);
     const s = this.sub();
     const name = item.name ?? autoName(item.expr);
     if (name === null) fail("name the new column: `extend name = expression`", item.expr.pos);
@@ -1242,6 +1308,50 @@ class Compiler {
       cols,
       order: rel.order,
     });
+  }
+
+  /**
+   * `extend (a, b, …) = f(x)`: the first columns of a series function that returns several (`series_fit_line`,
+   * `series_decompose`, `series_stats`), taken out of the one bag its SQL function returns (computed once per row).
+   * A name that exists is replaced, as `extend` replaces it.
+   */
+  private extendColumns(rel: Relation, names: Name[], expr: Expr): Relation {
+    const outputs = expr.kind === "call" ? SERIES_COLUMNS[expr.name] : undefined;
+    if (expr.kind !== "call" || !outputs)
+      return fail(
+        `\`extend (…) =\` takes a function of several columns: ${Object.keys(SERIES_COLUMNS).join(", ")}`,
+        expr.pos,
+      );
+    if (names.length > outputs.length)
+      fail(
+        `\`${expr.name}\` returns ${outputs.length} columns (${outputs.map(([key]) => key).join(", ")}), not ${names.length}`,
+        names[outputs.length].pos,
+      );
+    const s = this.sub();
+    const bag = this.seriesCall(expr, { sub: s, cols: rel.cols }, true);
+    const bagAlias = this.alias();
+    const inner = `SELECT ${this.pass(rel, s)}, ${bag.sql} AS ${bagAlias} FROM (${rel.sql}) AS ${s}`;
+    const t = this.sub();
+    const cols = [...rel.cols];
+    const select = [this.pass(rel, t)];
+    names.forEach(({ name }, i) => {
+      const [key, type] = outputs[i];
+      const value =
+        type === "dynamic"
+          ? `(${t}.${bagAlias} -> '${key}')`
+          : `((${t}.${bagAlias} ->> '${key}')::${type === "long" ? "bigint" : "float8"})`;
+      const alias = this.alias();
+      const column: Col = { name, type, alias };
+      const index = cols.findIndex((c) => !c.hidden && c.name === name);
+      if (index >= 0) {
+        cols.push({ ...cols[index], hidden: true });
+        cols.splice(index, 1, column);
+      } else {
+        cols.push(column);
+      }
+      select.push(`${value} AS ${alias}`);
+    });
+    return this.trim({ sql: `SELECT ${select.join(", ")} FROM (${inner}) AS ${t}`, cols, order: rel.order });
   }
 
   /** Compiles named items (`project`, `distinct`, `summarize … by`), checking the names are unique. */
@@ -1722,26 +1832,62 @@ class Compiler {
   private mvExpand(rel: Relation, op: Extract<Operator, { kind: "mv-expand" }>): Relation {
     const s = this.sub();
     const m = this.sub();
+    const expansion = this.expansion(op, { sub: s, cols: rel.cols }, m, "mv-expand");
     const cols = [...rel.cols];
     const select = [this.pass(rel, s)];
+    for (const { name, type, sql } of expansion.columns) {
+      const alias = this.alias();
+      const column: Col = { name, type, alias };
+      const index = cols.findIndex((c) => !c.hidden && c.name === name);
+      if (index >= 0) {
+        cols.push({ ...cols[index], hidden: true });
+        cols.splice(index, 1, column);
+      } else {
+        cols.push(column);
+      }
+      select.push(`${sql} AS ${alias}`);
+    }
+    if (op.itemIndex) {
+      if (cols.some((c) => !c.hidden && c.name === op.itemIndex!.name))
+        fail(`a column named \`${op.itemIndex.name}\` exists already`, op.itemIndex.pos);
+      const indexAlias = this.alias();
+      cols.push({ name: op.itemIndex.name, type: "long", alias: indexAlias });
+      select.push(`(${m}.ord - 1) AS ${indexAlias}`);
+    }
+    return this.trim({
+      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL ${expansion.from}`,
+      cols,
+      order: rel.order,
+    });
+  }
+
+  /**
+   * The values of `mv-expand` and `mv-apply` read from the row of `scope`: the ROWS FROM (with its `limit`) that
+   * zips their elements, as `m(e0, e1…, ord)`, and each value's typed column over it.
+   */
+  private expansion(
+    op: { items: Extract<Operator, { kind: "mv-expand" }>["items"]; bagAsArray?: boolean; limit?: number },
+    scope: Scope,
+    m: string,
+    operator: string,
+  ): { from: string; columns: Array<{ name: string; type: KqlType; sql: string }> } {
     const arrays: string[] = [];
-    const names = new Set<string>();
+    const columns: Array<{ name: string; type: KqlType; sql: string }> = [];
     op.items.forEach((item, i) => {
-      const value = this.expr(item.expr, { sub: s, cols: rel.cols });
+      const value = this.expr(item.expr, scope);
       if (value.type !== "dynamic")
         fail(
-          `\`mv-expand\` expands dynamic values (arrays, property bags), not a ${value.type}`,
+          `\`${operator}\` expands dynamic values (arrays, property bags), not a ${value.type}`,
           item.expr.pos,
         );
       const name = item.name?.name ?? autoName(item.expr);
       if (name === null)
-        return fail("name the expanded column: `mv-expand name = expression`", item.expr.pos);
-      if (names.has(name))
+        return fail(`name the expanded column: \`${operator} name = expression\``, item.expr.pos);
+      if (columns.some((c) => c.name === name))
         fail(
-          `\`mv-expand\` makes two columns named \`${name}\`: name one (\`other = …\`)`,
+          `\`${operator}\` makes two columns named \`${name}\`: name one (\`other = …\`)`,
           item.name?.pos ?? item.expr.pos,
         );
-      names.add(name);
       const v = value.sql;
       const isA = (json: string, x: string) => `jsonb_typeof(${x}) = '${json}'`;
       // The elements as one array, which ROWS FROM zips with the others': a bag's keys as one-key bags (or
@@ -1755,29 +1901,66 @@ class Compiler {
       );
       const element = `(CASE WHEN jsonb_typeof(${v}) IN ('array', 'object') THEN ${m}.e${i} WHEN ${m}.ord = 1 THEN ${v} END)`;
       const typed = this.elementAs(element, item.toType);
-      const alias = this.alias();
-      const column: Col = { name, type: typed.type, alias };
-      const index = cols.findIndex((c) => !c.hidden && c.name === name);
-      if (index >= 0) {
-        cols.push({ ...cols[index], hidden: true });
-        cols.splice(index, 1, column);
-      } else {
-        cols.push(column);
-      }
-      select.push(`${typed.sql} AS ${alias}`);
+      columns.push({ name, type: typed.type, sql: typed.sql });
     });
-    if (op.itemIndex) {
-      if (cols.some((c) => !c.hidden && c.name === op.itemIndex!.name))
-        fail(`a column named \`${op.itemIndex.name}\` exists already`, op.itemIndex.pos);
-      const indexAlias = this.alias();
-      cols.push({ name: op.itemIndex.name, type: "long", alias: indexAlias });
-      select.push(`(${m}.ord - 1) AS ${indexAlias}`);
-    }
     const elements = op.items.map((_, i) => `e${i}`).join(", ");
     const limit = op.limit === undefined ? "" : ` WHERE ${m}.ord <= ${this.param(op.limit, "bigint")}`;
+    return {
+      from: `ROWS FROM (${arrays.join(", ")}) WITH ORDINALITY AS ${m}(${elements}, ord)${limit}`,
+      columns,
+    };
+  }
+
+  /**
+   * `mv-apply x = arr to typeof(long) on (subquery)`: per row, the subquery over the row's sub-table — its expanded
+   * values (zipped as `mv-expand` zips them, in array order, which `take` keeps) and `with_itemindex`, no other
+   * column — then the row's other columns beside each row the subquery returns (a column the subquery returns
+   * replaces the row's of that name; a column a value expands, named as the value, is left out). A row whose
+   * subquery returns nothing is dropped, as in Kusto. In SQL, a LATERAL subquery per row: the subquery's operators
+   * read only the sub-table (no table, so no tenant scoping to keep), and those that read a table are refused.
+   */
+  private mvApply(rel: Relation, op: Extract<Operator, { kind: "mv-apply" }>): Relation {
+    const s = this.sub();
+    const m = this.sub();
+    const expansion = this.expansion(op, { sub: s, cols: rel.cols }, m, "mv-apply");
+    const ord = this.alias();
+    const inner: Col[] = expansion.columns.map(({ name, type }) => ({ name, type, alias: this.alias() }));
+    const select = expansion.columns.map((c, i) => `${c.sql} AS ${inner[i].alias}`);
+    if (op.itemIndex) {
+      if (inner.some((c) => c.name === op.itemIndex!.name))
+        fail(`a column named \`${op.itemIndex.name}\` exists already`, op.itemIndex.pos);
+      const alias = this.alias();
+      inner.push({ name: op.itemIndex.name, type: "long", alias });
+      select.push(`(${m}.ord - 1) AS ${alias}`);
+    }
+    select.push(`${m}.ord AS ${ord}`);
+    let sub: Relation = {
+      sql: `SELECT ${select.join(", ")} FROM ${expansion.from}`,
+      cols: [...inner, { name: `(order ${ord})`, type: "long", alias: ord, hidden: true }],
+      order: [{ alias: ord, type: "long", desc: false, nullsFirst: false }],
+    };
+    for (const inside of op.operators) {
+      if (!MV_APPLY_OPERATORS.has(inside.kind))
+        fail(
+          `\`${inside.kind}\` is not supported in the subquery of \`mv-apply\` (it takes ${[...MV_APPLY_OPERATORS].join(", ")})`,
+          inside.pos,
+        );
+      sub = this.operator(sub, inside);
+    }
+    const results = sub.cols.filter((c) => !c.hidden);
+    if (!results.length)
+      fail("the subquery of `mv-apply` keeps no column", op.operators[op.operators.length - 1].pos);
+    const expanded = new Set(
+      op.items.flatMap((item) => (item.expr.kind === "column" ? [item.expr.name] : [])),
+    );
+    const names = new Set(results.map((c) => c.name));
+    const cols: Col[] = rel.cols.map((c) =>
+      !c.hidden && (expanded.has(c.name) || names.has(c.name)) ? { ...c, hidden: true } : c,
+    );
+    const a = this.sub();
     return this.trim({
-      sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL ROWS FROM (${arrays.join(", ")}) WITH ORDINALITY AS ${m}(${elements}, ord)${limit}`,
-      cols,
+      sql: `SELECT ${this.pass(rel, s)}, ${results.map((c) => `${a}.${c.alias}`).join(", ")} FROM (${rel.sql}) AS ${s} CROSS JOIN LATERAL (${sub.sql}) AS ${a}`,
+      cols: [...cols, ...results],
       order: rel.order,
     });
   }
@@ -2081,12 +2264,17 @@ class Compiler {
           op.pos,
         );
     }
-    // Text up to what follows: `*`, and string and datetime columns. Two in a row would split text arbitrarily.
+    const relaxed = op.relaxed ?? false;
+    const typed = (part: ParsePart | undefined) =>
+      part?.kind === "column" && part.type !== "string" && part.type !== "datetime";
+    // Text up to what follows: `*`, and string and datetime columns (relaxed: every column but a typed one before a
+    // `*`, which takes its type's text or none). Two in a row would split text arbitrarily.
     const anyText = (part: ParsePart | undefined) =>
       part?.kind === "any" ||
-      (part?.kind === "column" && (part.type === "string" || part.type === "datetime"));
+      (part?.kind === "column" && (relaxed || part.type === "string" || part.type === "datetime"));
     op.parts.forEach((part, i) => {
-      if (anyText(part) && anyText(op.parts[i - 1]))
+      const previous = op.parts[i - 1];
+      if (anyText(part) && anyText(previous) && !(relaxed && part.kind === "any" && typed(previous)))
         fail("put a string between two parts of a `parse` pattern that match any text", part.pos);
       if (part.kind === "any") {
         pattern.push(anything);
@@ -2096,14 +2284,19 @@ class Compiler {
         if (columns.some((c) => c.name === part.name))
           fail(`the column \`${part.name}\` appears twice in the pattern`, part.pos);
         columns.push(part);
+        const starNext = op.parts[i + 1]?.kind === "any";
         pattern.push(
-          part.type === "long" || part.type === "int"
-            ? "([+-]?[0-9]+)"
-            : part.type === "real" || part.type === "double"
-              ? "([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?)"
-              : part.type === "bool" || part.type === "boolean"
-                ? "(true|false|True|False|TRUE|FALSE)"
-                : `(${anything})`,
+          relaxed && typed(part)
+            ? starNext
+              ? `((?:${TYPED_TEXT[part.type]})?)`
+              : `(${anything})`
+            : part.type === "long" || part.type === "int"
+              ? "([+-]?[0-9]+)"
+              : part.type === "real" || part.type === "double"
+                ? "([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)(?:[eE][+-]?[0-9]+)?)"
+                : part.type === "bool" || part.type === "boolean"
+                  ? "(true|false|True|False|TRUE|FALSE)"
+                  : `(${anything})`,
         );
       }
     });
@@ -2125,31 +2318,41 @@ class Compiler {
     const select = [this.pass(rel, p)];
     columns.forEach((column, i) => {
       const text = `(${p}.${match})[${i + 1}]`;
-      let typed: Typed;
+      let value: Typed;
       switch (column.type) {
         case "long":
         case "int":
-          typed = {
+          value = {
             sql: `(CASE WHEN ${text} ~ '^[+-]?[0-9]{1,18}$' THEN ${text}::bigint END)`,
             type: "long",
           };
           break;
         case "real":
         case "double":
-          typed = { sql: `(CASE WHEN char_length(${text}) <= 40 THEN ${text}::float8 END)`, type: "real" };
+          value = {
+            sql: relaxed
+              ? `(CASE WHEN char_length(${text}) <= 40 AND ${text} ~ '^${TYPED_TEXT.real}$' THEN ${text}::float8 END)`
+              : `(CASE WHEN char_length(${text}) <= 40 THEN ${text}::float8 END)`,
+            type: "real",
+          };
           break;
         case "bool":
         case "boolean":
-          typed = { sql: `(lower(${text}) = 'true')`, type: "bool" };
+          value = {
+            sql: relaxed
+              ? `(CASE WHEN lower(${text}) IN ('true', 'false') THEN lower(${text}) = 'true' END)`
+              : `(lower(${text}) = 'true')`,
+            type: "bool",
+          };
           break;
         case "datetime":
-          typed = { sql: this.datetimeOfText(text), type: "datetime" };
+          value = { sql: this.datetimeOfText(text), type: "datetime" };
           break;
         default:
-          typed = { sql: text, type: "string" };
+          value = { sql: text, type: "string" };
       }
       const alias = this.alias();
-      const col: Col = { name: column.name, type: typed.type, alias };
+      const col: Col = { name: column.name, type: value.type, alias };
       const index = cols.findIndex((c) => !c.hidden && c.name === column.name);
       if (index >= 0) {
         cols.push({ ...cols[index], hidden: true });
@@ -2157,7 +2360,7 @@ class Compiler {
       } else {
         cols.push(col);
       }
-      select.push(`${typed.sql} AS ${alias}`);
+      select.push(`${value.sql} AS ${alias}`);
     });
     return this.trim({ sql: `SELECT ${select.join(", ")} FROM (${inner}) AS ${p}`, cols, order: rel.order });
   }
@@ -2852,7 +3055,13 @@ class Compiler {
    * other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
    * supported values, so a bad one is refused at its position before the hunt runs.
    */
-  private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+  private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope, columns = false): Typed {
+    const several = SERIES_COLUMNS[call.name];
+    if (several && !columns)
+      fail(
+        `\`${call.name}\` returns several columns: write \`extend (${several.map(([key]) => key).join(", ")}) = ${call.name}(…)\`${call.name === "series_fit_line" ? " (or take the bag of series_fit_line_dynamic(…))" : call.name === "series_stats" ? " (or take the bag of series_stats_dynamic(…))" : ""}`,
+        call.pos,
+      );
     const series = (i: number): string => {
       const value = this.expr(call.args[i], scope);
       if (value.type !== "dynamic")
@@ -2876,6 +3085,21 @@ class Compiler {
       return this.param(value, "text");
     };
     const dynamic = (sql: string): Typed => ({ sql, type: "dynamic" });
+    const seasonality = (i: number): string => {
+      const value = this.expr(call.args[i], scope);
+      if (value.type !== "long")
+        fail(
+          `\`seasonality\` of \`${call.name}\` is a whole number of bins, not a ${value.type}`,
+          call.args[i].pos,
+        );
+      return `(${value.sql})::int`;
+    };
+    const ignoreNonfinite = (i: number): string => {
+      const flag = this.expr(call.args[i], scope);
+      if (flag.type !== "bool")
+        fail(`\`ignore_nonfinite\` of \`${call.name}\` is a bool, not a ${flag.type}`, call.args[i].pos);
+      return `coalesce(${flag.sql}, false)`;
+    };
     switch (call.name) {
       case "series_fill_const":
         this.args(call, 2);
@@ -2885,20 +3109,11 @@ class Compiler {
       case "series_fill_linear":
         this.args(call, 1);
         return dynamic(`kql_${call.name}(${series(0)})`);
-      case "series_stats_dynamic": {
+      case "series_stats_dynamic":
         this.args(call, 1, 2);
-        let ignore = "false";
-        if (call.args.length === 2) {
-          const flag = this.expr(call.args[1], scope);
-          if (flag.type !== "bool")
-            fail(
-              `\`ignore_nonfinite\` of \`series_stats_dynamic\` is a bool, not a ${flag.type}`,
-              call.args[1].pos,
-            );
-          ignore = `coalesce(${flag.sql}, false)`;
-        }
-        return dynamic(`kql_series_stats(${series(0)}, ${ignore})`);
-      }
+        return dynamic(
+          `kql_series_stats(${series(0)}, ${call.args.length === 2 ? ignoreNonfinite(1) : "false"})`,
+        );
       case "series_outliers": {
         this.args(call, 1, 2);
         const kind = call.args.length === 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
@@ -2907,19 +3122,25 @@ class Compiler {
       case "series_decompose_anomalies": {
         this.args(call, 1, 4);
         const threshold = call.args.length >= 2 ? number(1, "threshold") : "1.5::float8";
-        let period = "-1";
-        if (call.args.length >= 3) {
-          const seasonality = this.expr(call.args[2], scope);
-          if (seasonality.type !== "long")
-            fail(
-              `\`seasonality\` of \`series_decompose_anomalies\` is a whole number of bins, not a ${seasonality.type}`,
-              call.args[2].pos,
-            );
-          period = `(${seasonality.sql})::int`;
-        }
+        const period = call.args.length >= 3 ? seasonality(2) : "-1";
         const trend = call.args.length === 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
         return dynamic(`kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend})`);
       }
+      case "series_decompose": {
+        this.args(call, 1, 3);
+        const period = call.args.length >= 2 ? seasonality(1) : "-1";
+        const trend = call.args.length === 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend})`);
+      }
+      case "series_fit_line":
+      case "series_fit_line_dynamic":
+        this.args(call, 1);
+        return dynamic(`kql_series_fit_line(${series(0)})`);
+      case "series_stats":
+        this.args(call, 1, 2);
+        return dynamic(
+          `kql_series_stats(${series(0)}, ${call.args.length === 2 ? ignoreNonfinite(1) : "false"})`,
+        );
       default: {
         // series_add, series_subtract, series_multiply, series_divide: series or numbers on either side.
         this.args(call, 2);

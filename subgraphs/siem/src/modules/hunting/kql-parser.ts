@@ -116,6 +116,8 @@ export interface WatchlistRef {
 export interface NamedExpr {
   name?: string;
   namePos?: Position;
+  /** `extend (a, b, …) = f(x)`: the columns of a function that returns several (`series_fit_line`…). */
+  names?: Name[];
   expr: Expr;
 }
 
@@ -227,6 +229,16 @@ export type Operator =
       pos: Position;
     }
   | {
+      kind: "mv-apply";
+      /** The values expanded into each row's sub-table, in parallel as `mv-expand` zips them. */
+      items: MvExpandItem[];
+      itemIndex?: Name;
+      limit?: number;
+      /** `on (…)`: the subquery run over each row's sub-table (its operators; the sub-table is its table). */
+      operators: Operator[];
+      pos: Position;
+    }
+  | {
       kind: "make-series";
       aggregates: SeriesAggregate[];
       /** The column the bins are of (`on time`). */
@@ -250,6 +262,8 @@ export type Operator =
       parts: ParsePart[];
       /** `kind=regex`: the pattern's strings are regular expressions, with `flags=` (U, i, m, s). */
       regex?: { flags: string; pos: Position };
+      /** `kind=relaxed`: a typed column whose text is not of its type is null, the row's other columns kept. */
+      relaxed?: boolean;
       pos: Position;
     };
 
@@ -606,7 +620,7 @@ const STRING_OPERATORS = new Set([
 
 /** Operators after `|`, for the error that lists them. */
 const OPERATOR_NAMES =
-  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, make-series, parse";
+  "where, project, project-away, project-rename, extend, summarize, order by, sort by, take, limit, top, count, distinct, lookup, join, union, mv-expand, mv-apply, make-series, parse";
 
 /** The types of a `let` function's parameters. */
 export const PARAMETER_TYPES = [
@@ -1062,7 +1076,11 @@ class Parser {
         this.advance();
         return { name: "mv-expand", pos: first.pos };
       }
-      this.fail("expected `mv-expand`", first.pos);
+      if (this.isWord("apply") && this.adjacent(dash, this.token)) {
+        this.advance();
+        return { name: "mv-apply", pos: first.pos };
+      }
+      this.fail("expected `mv-expand` or `mv-apply`", first.pos);
     }
     if (first.text === "make" && this.isPunct("-") && this.adjacent(first, this.token)) {
       const dash = this.advance();
@@ -1093,7 +1111,7 @@ class Parser {
       case "project":
         return { kind: "project", items: this.list(() => this.namedExpr(false)), pos };
       case "extend":
-        return { kind: "extend", items: this.list(() => this.namedExpr(false)), pos };
+        return { kind: "extend", items: this.list(() => this.tupleNames() ?? this.namedExpr(false)), pos };
       case "project-away":
         return { kind: "project-away", names: this.list(() => this.columnName()), pos };
       case "project-rename":
@@ -1132,6 +1150,8 @@ class Parser {
         return { kind: "union", ...this.unionSpec(), pos };
       case "mv-expand":
         return this.mvExpand(pos);
+      case "mv-apply":
+        return this.mvApply(pos);
       case "make-series":
         return this.makeSeries(pos);
       case "parse":
@@ -1244,13 +1264,52 @@ class Parser {
         );
       bagAsArray = expansion.text === "array";
     }
-    let itemIndex: Name | undefined;
-    if (this.isWord("with_itemindex") && this.isPunct("=", this.peek())) {
-      this.advance();
-      this.advance();
-      itemIndex = this.columnName();
+    const itemIndex = this.itemIndex();
+    const items = this.mvItems();
+    const limit = this.mvLimit();
+    return { kind: "mv-expand", ...(bagAsArray ? { bagAsArray } : {}), items, itemIndex, limit, pos };
+  }
+
+  /**
+   * `mv-apply [with_itemindex=Name] [name =] expr [to typeof(type)], … [limit N] on (operator | operator …)`: the
+   * subquery's first operator has no `|` before it (its table is the row's sub-table). Its operators count against the
+   * query's, and the parentheses are a level of nesting.
+   */
+  private mvApply(pos: Position): Operator {
+    const itemIndex = this.itemIndex();
+    const items = this.mvItems();
+    const limit = this.mvLimit();
+    this.expectWord("on", "after the values of `mv-apply`");
+    const open = this.expectPunct("(", "after `mv-apply … on`");
+    this.enter(open.pos);
+    try {
+      const operators: Operator[] = [];
+      for (;;) {
+        if (this.operators >= KQL_LIMITS.maxOperators)
+          this.fail(`a query has at most ${KQL_LIMITS.maxOperators} operators`);
+        this.operators++;
+        operators.push(this.operator());
+        if (!this.isPunct("|")) break;
+        this.advance();
+      }
+      this.expectPunct(")", "to close the subquery of `mv-apply`");
+      return { kind: "mv-apply", items, itemIndex, limit, operators, pos };
+    } finally {
+      this.leave();
     }
-    const items = this.list((): MvExpandItem => {
+  }
+
+  /** `with_itemindex=Name` when it comes next. */
+  private itemIndex(): Name | undefined {
+    if (!(this.isWord("with_itemindex") && this.isPunct("=", this.peek()))) return undefined;
+    this.advance();
+    this.advance();
+    return this.columnName();
+  }
+
+  /** The values of `mv-expand` and `mv-apply`: `[name =] expr [to typeof(type)], …`. */
+  private mvItems(): MvExpandItem[] {
+    return this.list((): MvExpandItem => {
       const item = this.namedExpr(false);
       let toType: Name | undefined;
       if (this.isWord("to")) {
@@ -1263,16 +1322,17 @@ class Parser {
       const name = item.name === undefined ? undefined : { name: item.name, pos: item.namePos! };
       return { name, expr: item.expr, toType };
     });
-    let limit: number | undefined;
-    if (this.isWord("limit")) {
-      this.advance();
-      const count = this.token;
-      if (count.kind !== "number" || count.real || (count.value as number) < 1)
-        this.fail(`\`limit\` takes a whole number of rows ≥ 1, found ${shown(count)}`);
-      this.advance();
-      limit = count.value as number;
-    }
-    return { kind: "mv-expand", ...(bagAsArray ? { bagAsArray } : {}), items, itemIndex, limit, pos };
+  }
+
+  /** `limit N` when it comes next. */
+  private mvLimit(): number | undefined {
+    if (!this.isWord("limit")) return undefined;
+    this.advance();
+    const count = this.token;
+    if (count.kind !== "number" || count.real || (count.value as number) < 1)
+      this.fail(`\`limit\` takes a whole number of rows ≥ 1, found ${shown(count)}`);
+    this.advance();
+    return count.value as number;
   }
 
   private typeName(): Name {
@@ -1283,11 +1343,15 @@ class Parser {
     return { name: token.text, pos: token.pos };
   }
 
-  /** `parse [kind=simple|regex [flags=Uims]] expr with * "text" name:type "text" *`. */
+  /** `parse [kind=simple|relaxed|regex [flags=Uims]] expr with * "text" name:type "text" *`. */
   private parse(pos: Position): Operator {
     const kind = this.kindWord();
-    if (kind && kind.text !== "simple" && kind.text !== "regex")
-      this.fail(`\`parse\` kinds are simple (the default) and regex, found ${shown(kind)}`, kind.pos);
+    if (kind && kind.text !== "simple" && kind.text !== "regex" && kind.text !== "relaxed")
+      this.fail(
+        `\`parse\` kinds are simple (the default), relaxed and regex, found ${shown(kind)}`,
+        kind.pos,
+      );
+    const relaxed = kind?.text === "relaxed";
     let regex: { flags: string; pos: Position } | undefined;
     if (kind?.text === "regex") {
       regex = { flags: "", pos: kind.pos };
@@ -1331,7 +1395,7 @@ class Parser {
       }
     }
     if (!parts.length) this.fail('expected a pattern after `with`, e.g. * "user=" user " " *');
-    return { kind: "parse", expr, parts, regex, pos };
+    return { kind: "parse", expr, parts, regex, ...(relaxed ? { relaxed } : {}), pos };
   }
 
   /** A column name: an identifier or `['any text']`. */
@@ -1350,6 +1414,33 @@ class Parser {
       return { name, pos: token.pos };
     }
     return this.fail(`expected a column name, found ${shown(token)}`);
+  }
+
+  /** `(a, b, …) = expr` when it comes next (`extend`'s form for a function of several columns), else null. */
+  private tupleNames(): NamedExpr | null {
+    if (!this.isPunct("(")) return null;
+    let ahead = 1;
+    for (;;) {
+      const name = this.peek(ahead);
+      if (name.kind !== "ident" || name.text.startsWith("$")) return null;
+      const after = this.peek(ahead + 1);
+      if (this.isPunct(")", after)) break;
+      if (!this.isPunct(",", after)) return null;
+      ahead += 2;
+    }
+    if (!this.isPunct("=", this.peek(ahead + 2))) return null;
+    this.advance();
+    const names: Name[] = [];
+    while (!this.isPunct(")")) {
+      if (names.length) this.advance();
+      const token = this.advance();
+      if (names.some((n) => n.name === token.text))
+        this.fail(`the column \`${token.text}\` appears twice in \`(…) =\``, token.pos);
+      names.push({ name: token.text, pos: token.pos });
+    }
+    this.advance();
+    this.advance();
+    return { names, namePos: names[0].pos, expr: this.expr() };
   }
 
   /** `name = expr` or `expr`; the name is optional. */

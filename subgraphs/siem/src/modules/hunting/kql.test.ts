@@ -469,10 +469,113 @@ describe("hunting query errors", () => {
     ["Events | parse message with * a *", "1:31 put a string between two parts"],
     ['Events | parse message with * "x" *', "1:10 a `parse` pattern extracts at least one column"],
     ['Events | parse message with * "x" n:foo', "1:37 expected a type (string, long"],
+    ['Events | parse kind=relaxed message with * "x" n', "no error"],
     [
-      'Events | parse kind=relaxed message with * "x" n',
-      "1:21 `parse` kinds are simple (the default) and regex",
+      'Events | parse kind=loose message with * "x" n',
+      "1:21 `parse` kinds are simple (the default), relaxed and regex, found `loose`",
     ],
+    // relaxed: a typed column takes the text up to the next string (or, before `*`, its type's text or none), so it
+    // may not follow a part that matches any text.
+    ['Events | parse kind=relaxed message with * "n=" n:long * "m=" m:real ", " rest', "no error"],
+    [
+      "Events | parse kind=relaxed message with * n:long *",
+      "1:44 put a string between two parts of a `parse` pattern that match any text",
+    ],
+    ['Events | parse kind=relaxed message with "a" n:long m', "1:53 put a string between two parts"],
+    ['Events | parse kind=relaxed flags=i message with * "n=" n', "1:29 `flags` apply to `parse kind=regex`"],
+    // series_fit_line, series_decompose, series_stats: several columns, named with `extend (…) =`
+    ["Events | extend (r, s, v, rv, i, lf) = series_fit_line(attributes)", "no error"],
+    [
+      "Events | extend (r, s, v, rv, i, lf, x) = series_fit_line(attributes)",
+      "1:38 `series_fit_line` returns 6 columns (rsquare, slope, variance, rvariance, interception, line_fit), not 7",
+    ],
+    [
+      "Events | extend f = series_fit_line(attributes)",
+      "1:21 `series_fit_line` returns several columns: write `extend (rsquare, slope, variance, rvariance, interception, line_fit) = series_fit_line(…)` (or take the bag of series_fit_line_dynamic(…))",
+    ],
+    [
+      "Events | where series_decompose(attributes)[0] > 1",
+      "1:16 `series_decompose` returns several columns: write `extend (baseline, seasonal, trend, residual) = series_decompose(…)`",
+    ],
+    [
+      "Events | extend (a, b) = strlen(device)",
+      "1:26 `extend (…) =` takes a function of several columns: series_fit_line, series_decompose, series_stats",
+    ],
+    ["Events | extend (a, a) = series_fit_line(attributes)", "1:21 the column `a` appears twice in `(…) =`"],
+    ['Events | extend (b, s, t, r) = series_decompose(attributes, 24, "avg")', "no error"],
+    [
+      "Events | extend (b, s) = series_decompose(attributes, 2.5)",
+      "1:55 `seasonality` of `series_decompose` is a whole number of bins, not a real",
+    ],
+    [
+      'Events | extend (b, s) = series_decompose(attributes, 2, "median")',
+      '1:58 `trend` of `series_decompose` is one of "linefit", "avg", "none"',
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, 2, "avg", 3)',
+      "1:23 `series_decompose` takes 1 to 3 arguments, got 4",
+    ],
+    [
+      "Events | extend (mn, mni) = series_stats(attributes, 1)",
+      "1:54 `ignore_nonfinite` of `series_stats` is a bool, not a long",
+    ],
+    ["Events | extend f = series_fit_line_dynamic(attributes) | where f.slope > 0", "no error"],
+    [
+      "Events | extend f = series_fit_line_dynamic(device)",
+      "1:45 argument 1 of `series_fit_line_dynamic` is a series",
+    ],
+    // mv-apply
+    [
+      "Events | mv-apply x = attributes.list to typeof(long) on (summarize s = sum(x), n = count())",
+      "no error",
+    ],
+    [
+      "Events | mv-apply with_itemindex=i x = attributes.list to typeof(long), y = attributes.other limit 5 on (where x > 1 | top 1 by x desc | extend z = x * 2 | project z, i, y)",
+      "no error",
+    ],
+    [
+      "Events | mv-apply x = attributes.list on (join (Events) on id)",
+      "1:43 `join` is not supported in the subquery of `mv-apply` (it takes where, project, project-away, project-rename, extend, summarize, order, take, top, count, distinct, parse, mv-expand)",
+    ],
+    [
+      "Events | mv-apply x = attributes.list on (union Events)",
+      "1:43 `union` is not supported in the subquery",
+    ],
+    [
+      'Events | mv-apply x = attributes.list on (where device == "a")',
+      "1:49 unknown column `device` (columns here: x)",
+    ],
+    [
+      "Events | mv-apply x = device on (take 1)",
+      "1:23 `mv-apply` expands dynamic values (arrays, property bags), not a string",
+    ],
+    ["Events | mv-apply x = attributes on take 1", "1:37 expected `(` after `mv-apply … on`, found `take`"],
+    [
+      "Events | mv-apply x = attributes on (take 1",
+      "1:44 expected `)` to close the subquery of `mv-apply`, found the end of the query",
+    ],
+    [
+      "Events | mv-apply x = attributes take 1",
+      "1:34 expected `on` after the values of `mv-apply`, found `take`",
+    ],
+    [
+      "Events | mv-apply x = attributes on (project-away x)",
+      "1:38 the subquery of `mv-apply` keeps no column",
+    ],
+    [
+      "Events | mv-apply x = attributes, x = attributes.a on (take 1)",
+      "1:35 `mv-apply` makes two columns named `x`",
+    ],
+    [
+      "Events | mv-apply with_itemindex=x x = attributes on (take 1)",
+      "1:34 a column named `x` exists already",
+    ],
+    // the expanded column (a column's name) is gone from the row: the subquery's results stand for it
+    [
+      "Events | extend xs = dynamic([1]) | mv-apply x = xs on (take 1) | project xs",
+      "1:75 unknown column `xs`",
+    ],
+    ["Events | mv-appl x = attributes on (take 1)", "1:10 expected `mv-expand` or `mv-apply`"],
     ['Events | parse message with "a" n "b" n', "1:39 the column `n` appears twice in the pattern"],
     ["Events | parse message", "1:23 expected `with` after the value `parse` reads"],
     ["Events | parse message with", "1:28 expected a pattern after `with`"],
@@ -856,13 +959,13 @@ describe("hunting query errors", () => {
     // The operator table's examples of the operators that need no column of their own making.
     const rows = [
       ...docs.matchAll(
-        /^\| `(join|union|mv-expand|parse|where|project|extend|lookup)`[^|]*\| `(.+?)`(?: \(.*\))? *\|$/gm,
+        /^\| `(join|union|mv-expand|mv-apply|parse|where|project|extend|lookup)`[^|]*\| `(.+?)`(?: \(.*\))? *\|$/gm,
       ),
     ].map((m) => m[2].replace(/\\\|/g, "|"));
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([19, 8]);
+    expect([queries.length, rows.length]).toEqual([23, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -1876,6 +1979,185 @@ describe("hunts over a seeded event store", () => {
         { key: "name", value: "powershell.exe" },
       ],
     ],
+    // series_fit_line over x = 1…n: 1, 3, 5, 7 is the line 2x − 1 (variance 20 / 3, nothing left over); one value is
+    // a flat line through it; no value, or only missing ones, leaves every statistic null; not an array, all null.
+    [
+      `Events | where source_event_id == "a1"
+      | extend (rsquare, slope, variance, rvariance, interception, line_fit) = series_fit_line(dynamic([1, 3, 5, 7]))
+      | extend (r1, s1, v1, rv1, i1, l1) = series_fit_line(dynamic([5]))
+      | extend (r0, s0, v0, rv0, i0, l0) = series_fit_line(dynamic([]))
+      | extend (rn, sn, vn, rvn, in_, ln) = series_fit_line(dynamic([null, "x"]))
+      | extend (bag) = series_fit_line(dynamic({"a": 1}))
+      | project rsquare, slope, variance, rvariance, interception, line_fit, r1, s1, v1, rv1, i1, l1, r0, s0, v0, rv0,
+          i0, l0, rn, sn, vn, rvn, in_, ln, bag`,
+      [
+        {
+          rsquare: 1,
+          slope: 2,
+          variance: 20 / 3,
+          rvariance: 0,
+          interception: -1,
+          line_fit: [1, 3, 5, 7],
+          r1: 1,
+          s1: 0,
+          v1: 0,
+          rv1: 0,
+          i1: 5,
+          l1: [5],
+          r0: null,
+          s0: null,
+          v0: null,
+          rv0: null,
+          i0: null,
+          l0: [],
+          rn: null,
+          sn: null,
+          vn: null,
+          rvn: null,
+          in_: null,
+          ln: [null, null],
+          bag: null,
+        },
+      ],
+    ],
+    // A missing element is left out of the fit (1, 3 and 7 at x = 1, 2 and 4 lie on 2x − 1) but gets a line_fit;
+    // series_fit_line_dynamic gives the same as one bag.
+    [
+      `Events | where source_event_id == "a1"
+      | extend (r, s, v, rv, i, lf) = series_fit_line(dynamic([1, 3, null, 7]))
+      | extend bag = series_fit_line_dynamic(dynamic([1, 3, null, 7]))
+      | project r, s, rv, i, lf, slope = toreal(bag.slope), fit = bag.line_fit`,
+      [{ r: 1, s: 2, rv: 0, i: -1, lf: [1, 3, 5, 7], slope: 2, fit: [1, 3, 5, 7] }],
+    ],
+    // series_decompose: with a period of 4 the seasonal part is each phase's median (3, 4, 5, 14), "avg" takes the
+    // mean of what is left (0) as the trend, and the residual is what the seasonal part leaves (±2). Without a period,
+    // a line through 1, 3, _, 7 (least squares over the index: 1 + 2i) is the trend and baseline; the missing
+    // element has a baseline but no residual. "none": no trend. The nine 5s and a 40 of series_decompose_anomalies
+    // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores).
+    [
+      `Events | where source_event_id == "a1"
+      | extend (baseline, seasonal, trend, residual) = series_decompose(dynamic([1, 2, 3, 12, 5, 6, 7, 16]), 4, "avg")
+      | extend (lb, ls, lt, lr) = series_decompose(dynamic([1, 3, null, 7]))
+      | extend (nb, ns, nt, nr) = series_decompose(dynamic([1, 3, null, 7]), -1, "none")
+      | extend (ab, as_, at, ar) = series_decompose(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), -1, "avg")
+      | extend (eb, es, et, er) = series_decompose(dynamic([]))
+      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er`,
+      [
+        {
+          baseline: [3, 4, 5, 14, 3, 4, 5, 14],
+          seasonal: [3, 4, 5, 14, 3, 4, 5, 14],
+          trend: [0, 0, 0, 0, 0, 0, 0, 0],
+          residual: [-2, -2, -2, -2, 2, 2, 2, 2],
+          lb: [1, 3, 5, 7],
+          ls: [0, 0, 0, 0],
+          lt: [1, 3, 5, 7],
+          lr: [0, 0, null, 0],
+          nt: [0, 0, 0, 0],
+          nr: [1, 3, null, 7],
+          at: [8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5],
+          ar: [-3.5, -3.5, -3.5, -3.5, -3.5, -3.5, -3.5, -3.5, -3.5, 31.5],
+          eb: [],
+          es: [],
+          et: [],
+          er: [],
+        },
+      ],
+    ],
+    // series_stats as columns (Kusto's series_stats), the first ones named.
+    [
+      `Events | where source_event_id == "a1"
+      | extend (lo, lo_i, hi, hi_i, mean, sd, var) = series_stats(dynamic([3, 1, 2]))
+      | extend (gap) = series_stats(dynamic([4, null])), (kept) = series_stats(dynamic([4, null]), true)
+      | project lo, lo_i, hi, hi_i, mean, sd, var, gap, kept`,
+      [{ lo: 1, lo_i: 1, hi: 3, hi_i: 0, mean: 2, sd: 1, var: 1, gap: null, kept: 4 }],
+    ],
+    // mv-apply: the subquery per row over its sub-table. Per account, the largest port and how many there are;
+    // `ports` (the expanded column) is gone, the row's other columns are kept.
+    [
+      `Authentication | summarize ports = make_list(src_port) by actor_user
+      | mv-apply p = ports to typeof(long) on (summarize hi = max(p), n = count())
+      | order by actor_user asc`,
+      [
+        { actor_user: "Bob@Contoso.com", hi: 50005, n: 1 },
+        { actor_user: "alice@contoso.com", hi: 50004, n: 4 },
+      ],
+    ],
+    // A row whose subquery returns nothing is dropped (alice has no port above 50004).
+    [
+      `Authentication | summarize ports = make_list(src_port) by actor_user
+      | mv-apply p = ports to typeof(long) on (where p > 50004)`,
+      [{ actor_user: "Bob@Contoso.com", p: 50005 }],
+    ],
+    // top, and take in array order; with_itemindex; an empty array gives no sub-table rows, so no row; a null one
+    // row holding null; several values zip, `limit` counting the zipped rows.
+    [
+      `Events | where source_event_id == "a1"
+      | extend xs = dynamic([3, 1, 2]), tag = "t"
+      | mv-apply x = xs to typeof(long) on (top 1 by x desc | extend doubled = x * 2)
+      | project tag, x, doubled`,
+      [{ tag: "t", x: 3, doubled: 6 }],
+    ],
+    [
+      `Events | where source_event_id == "a1"
+      | mv-apply with_itemindex=i x = dynamic([3, 1, 2]) to typeof(long) on (where x < 3 | take 1 | project i, x)
+      | project i, x`,
+      [{ i: 1, x: 1 }],
+    ],
+    [
+      `Events | where source_event_id == "a1"
+      | mv-apply x = dynamic([3, 1, 2]) to typeof(long) on (order by x asc | take 2 | summarize s = sum(x))
+      | project s`,
+      [{ s: 3 }],
+    ],
+    ['Events | where source_event_id == "a1" | mv-apply x = dynamic([]) on (take 5) | count', [{ Count: 0 }]],
+    [
+      'Events | where source_event_id == "a1" | mv-apply x = dynamic(null) on (summarize n = count(), nulls = countif(isnull(x))) | project n, nulls',
+      [{ n: 1, nulls: 1 }],
+    ],
+    [
+      `Events | where source_event_id == "a1"
+      | mv-apply a = dynamic([1, 2, 3]) to typeof(long), b = dynamic(["x"]) to typeof(string) limit 2 on (project a, b)
+      | project a, b | order by a asc`,
+      [
+        { a: 1, b: "x" },
+        { a: 2, b: null },
+      ],
+    ],
+    // A column the subquery returns replaces the row's of that name.
+    [
+      `Events | where source_event_id == "a1"
+      | mv-apply x = dynamic([1, 2]) to typeof(long) on (summarize source_event_id = sum(x))
+      | project source_event_id`,
+      [{ source_event_id: 3 }],
+    ],
+    // parse kind=relaxed: a typed column whose text is not of its type is null, the others are kept (simple mode
+    // leaves every column null); a typed column before `*` takes its type's text or none; a string of the pattern
+    // missing from the text leaves every column null, as in simple mode.
+    [
+      `Events | where source_event_id == "a1"
+      | extend t = "n=abc m=2.5 rest", u = "n=12x m=y", w = "n=12", o = "ok=maybe"
+      | parse kind=relaxed t with "n=" n:long " m=" m:real " " rest
+      | parse t with "n=" sn:long " m=" sm:real " " srest
+      | parse kind=relaxed u with "n=" un:long * "m=" um:real
+      | parse kind=relaxed w with "n=" wn:long " m=" wm:real
+      | parse kind=relaxed o with "ok=" ok:bool
+      | project n, m, rest, sn, sm, srest, un, um, wn, wm, ok`,
+      [
+        {
+          n: null,
+          m: 2.5,
+          rest: "rest",
+          sn: null,
+          sm: null,
+          srest: null,
+          un: 12,
+          um: null,
+          wn: null,
+          wm: null,
+          ok: null,
+        },
+      ],
+    ],
   ])("%s", async (query, expected) => {
     expect(await rows(query)).toEqual(expected);
   });
@@ -2106,6 +2388,25 @@ describe("hunts over a seeded event store", () => {
     ]);
     const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
     for (const result of ofA) expect(result.ids).toEqual(["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]);
+  });
+
+  it("fits a line as Kusto's documentation of series_fit_line does", async () => {
+    // Kusto's example: RSquare 0.982, Slope 2.730, Variance 98.628, RVariance 1.686, Interception -1.666 and a
+    // line_fit from 1.064 (x = 1…12; variance and rvariance over n − 1).
+    const [row] = await rows(`Events | where source_event_id == "a1"
+      | extend (RSquare, Slope, Variance, RVariance, Interception, LineFit) = series_fit_line(dynamic([2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30]))
+      | project RSquare, Slope, Variance, RVariance, Interception, first = toreal(LineFit[0]), last = toreal(LineFit[11])`);
+    const expected = {
+      RSquare: 0.9829,
+      Slope: 2.7308,
+      Variance: 98.6288,
+      RVariance: 1.6865,
+      Interception: -1.6667,
+    };
+    for (const [name, value] of Object.entries(expected))
+      expect([name, row[name]]).toEqual([name, expect.closeTo(value, 3)]);
+    expect(row.first).toBeCloseTo(-1.6667 + 2.7308, 3);
+    expect(row.last).toBeCloseTo(-1.6667 + 12 * 2.7308, 2);
   });
 
   it("runs every example query of docs/hunting.md", async () => {
