@@ -138,20 +138,18 @@ export class KqlSeriesFunctions1767240000000 implements MigrationInterface {
           CASE WHEN kind = 'tukey' THEN 0.25 ELSE 0.1 END, CASE WHEN kind = 'tukey' THEN 0.75 ELSE 0.9 END))
       $$`);
 
-    // series_decompose_anomalies(s, threshold, seasonality, trend): the baseline is a seasonal part (with a period
-    // of p bins, p >= 2: the median of the values in the same phase, i mod p) plus a trend of what is left
-    // ('linefit': least squares over the index; 'avg': the mean; 'none': 0); the residual (value - baseline) is
-    // scored with kql_series_tukey at the 10th/90th percentiles (Kusto's 'ctukey'), and a score above threshold
-    // flags +1, below -threshold -1, else 0 (a missing element 0). Deterministic: no seasonality detection.
-    await q.query(`CREATE FUNCTION kql_series_decompose_anomalies(s jsonb, threshold float8, period int, trend text)
-      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
-      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0); r float8[];
+    // series_decompose(s, seasonality, trend), which series_decompose_anomalies scores: four series, seasonal (with
+    // a period of p >= 2 bins the median of the values in the same phase, i mod p; else 0), trend (of what is left:
+    // 'linefit' least squares over the index, 'avg' the mean, 'none' 0), baseline (seasonal + trend) and residual
+    // (value − baseline; null where the value is missing). The first three have a value at every index.
+    await q.query(`CREATE FUNCTION kql_series_decompose(s jsonb, period int, trend text) RETURNS jsonb
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0);
         seasonal float8[] := array_fill(0::float8, ARRAY[n]); m int := 0; sx float8 := 0; sy float8 := 0;
-        sxx float8 := 0; sxy float8 := 0; slope float8 := 0; intercept float8 := 0; score float8[];
-        out int[] := '{}';
+        sxx float8 := 0; sxy float8 := 0; slope float8 := 0; intercept float8 := 0; line float8[] := '{}';
+        baseline float8[] := '{}'; residual float8[] := '{}';
       BEGIN
         IF v IS NULL THEN RETURN NULL; END IF;
-        IF n = 0 THEN RETURN '[]'::jsonb; END IF;
         IF period >= 2 THEN
           FOR phase IN 0..least(period, n) - 1 LOOP
             DECLARE median float8;
@@ -176,12 +174,26 @@ export class KqlSeriesFunctions1767240000000 implements MigrationInterface {
           END IF;
           intercept := (sy - slope * sx) / m;
         END IF;
-        r := array_fill(NULL::float8, ARRAY[n]);
         FOR i IN 1..n LOOP
-          IF v[i] IS NOT NULL THEN r[i] := v[i] - seasonal[i] - (intercept + slope * (i - 1)); END IF;
+          line := line || (intercept + slope * (i - 1));
+          baseline := baseline || (seasonal[i] + intercept + slope * (i - 1));
+          residual := residual || (v[i] - (seasonal[i] + intercept + slope * (i - 1)));
         END LOOP;
+        RETURN jsonb_build_object('baseline', to_jsonb(baseline), 'seasonal', to_jsonb(seasonal),
+          'trend', to_jsonb(line), 'residual', to_jsonb(residual));
+      END $$`);
+
+    // series_decompose_anomalies(s, threshold, seasonality, trend): the residual of kql_series_decompose scored with
+    // kql_series_tukey at the 10th/90th percentiles (Kusto's 'ctukey'); a score above threshold flags +1, below
+    // -threshold -1, else 0 (a missing element 0). Deterministic: no seasonality detection.
+    await q.query(`CREATE FUNCTION kql_series_decompose_anomalies(s jsonb, threshold float8, period int, trend text)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE r float8[] := kql_series_numbers(kql_series_decompose(s, period, trend) -> 'residual');
+        score float8[]; out int[] := '{}';
+      BEGIN
+        IF r IS NULL THEN RETURN NULL; END IF;
         score := kql_series_tukey(r, 0.1, 0.9);
-        FOR i IN 1..n LOOP
+        FOR i IN 1..coalesce(cardinality(r), 0) LOOP
           out := out || CASE WHEN score[i] > threshold THEN 1 WHEN score[i] < -threshold THEN -1 ELSE 0 END;
         END LOOP;
         RETURN to_jsonb(out);
@@ -211,6 +223,7 @@ export class KqlSeriesFunctions1767240000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION kql_series_arith(jsonb, jsonb, text)`);
     await q.query(`DROP FUNCTION kql_series_decompose_anomalies(jsonb, float8, int, text)`);
+    await q.query(`DROP FUNCTION kql_series_decompose(jsonb, int, text)`);
     await q.query(`DROP FUNCTION kql_series_outliers(jsonb, text)`);
     await q.query(`DROP FUNCTION kql_series_tukey(float8[], float8, float8)`);
     await q.query(`DROP FUNCTION kql_series_stats(jsonb, boolean)`);

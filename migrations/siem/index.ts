@@ -29,7 +29,7 @@ import { ConnectorAdmin1767180000000 } from "./1767180000000-connector-admin";
 import { SiemAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts";
 import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-functions";
-import { KqlSeriesFitDecompose1767270000000 } from "./1767270000000-kql-series-fit-decompose";
+import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-line";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -64,5 +64,5 @@ export const siemMigrations = [
   SiemAuditRead1767200000000,
   ResourceAccounts1767230000000,
   KqlSeriesFunctions1767240000000,
-  KqlSeriesFitDecompose1767270000000,
+  KqlSeriesFitLine1767270000000,
 ];

@@ -626,6 +626,20 @@ const fail = (message: string, pos: Position): never => {
 
 const isNumeric = (type: KqlType) => type === "long" || type === "real";
 
+/**
+ * Puts a computed column into `cols` as Kusto does: in place of the visible column of the same name, which stays,
+ * hidden, for the SQL that still reads it, or else at the end.
+ */
+function setColumn(cols: Col[], column: Col): void {
+  const index = cols.findIndex((c) => !c.hidden && c.name === column.name);
+  if (index < 0) {
+    cols.push(column);
+    return;
+  }
+  cols.push({ ...cols[index], hidden: true });
+  cols.splice(index, 1, column);
+}
+
 /** `x`'s Kusto-style column name: a column's name, a member path joined with `_`, or the column a call is on. */
 function autoName(expr: Expr): string | null {
   switch (expr.kind) {
@@ -1294,15 +1308,8 @@ class Compiler {
     const value = this.expr(item.expr, { sub: s, cols: rel.cols });
     const alias = this.alias();
     const column: Col = { name: name!, type: value.type, alias };
-    // Kusto replaces a column of the same name in place.
-    const index = rel.cols.findIndex((c) => !c.hidden && c.name === name);
     const cols = [...rel.cols];
-    if (index >= 0) {
-      cols.splice(index, 1, column);
-      cols.push({ ...rel.cols[index], hidden: true });
-    } else {
-      cols.push(column);
-    }
+    setColumn(cols, column);
     return this.trim({
       sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}`,
       cols,
@@ -1342,13 +1349,7 @@ class Compiler {
           : `((${t}.${bagAlias} ->> '${key}')::${type === "long" ? "bigint" : "float8"})`;
       const alias = this.alias();
       const column: Col = { name, type, alias };
-      const index = cols.findIndex((c) => !c.hidden && c.name === name);
-      if (index >= 0) {
-        cols.push({ ...cols[index], hidden: true });
-        cols.splice(index, 1, column);
-      } else {
-        cols.push(column);
-      }
+      setColumn(cols, column);
       select.push(`${value} AS ${alias}`);
     });
     return this.trim({ sql: `SELECT ${select.join(", ")} FROM (${inner}) AS ${t}`, cols, order: rel.order });
@@ -1838,13 +1839,7 @@ class Compiler {
     for (const { name, type, sql } of expansion.columns) {
       const alias = this.alias();
       const column: Col = { name, type, alias };
-      const index = cols.findIndex((c) => !c.hidden && c.name === name);
-      if (index >= 0) {
-        cols.push({ ...cols[index], hidden: true });
-        cols.splice(index, 1, column);
-      } else {
-        cols.push(column);
-      }
+      setColumn(cols, column);
       select.push(`${sql} AS ${alias}`);
     }
     if (op.itemIndex) {
@@ -2353,13 +2348,7 @@ class Compiler {
       }
       const alias = this.alias();
       const col: Col = { name: column.name, type: value.type, alias };
-      const index = cols.findIndex((c) => !c.hidden && c.name === column.name);
-      if (index >= 0) {
-        cols.push({ ...cols[index], hidden: true });
-        cols.splice(index, 1, col);
-      } else {
-        cols.push(col);
-      }
+      setColumn(cols, col);
       select.push(`${value.sql} AS ${alias}`);
     });
     return this.trim({ sql: `SELECT ${select.join(", ")} FROM (${inner}) AS ${p}`, cols, order: rel.order });
