@@ -258,6 +258,28 @@ describe("KQL analytics rules", () => {
     expect(deleted.errors?.[0].extensions?.code).toBe("CONFLICT");
   });
 
+  /**
+   * Queues the rule's `rule_run` job for the window ending at minute 10, as the scheduler would, and waits (up to
+   * 20 s) for the worker to store the rule's alerts.
+   */
+  async function alertsOfScheduledRun(tenant: string, ruleId: string) {
+    await inTenant(ds, tenant, (m: EntityManager) =>
+      addJob(
+        m,
+        "siem",
+        "rule_run",
+        { tenantId: tenant, ruleId, windowEnd: at(10).toISOString() },
+        { runAt: at(11), jobKey: `rule:${ruleId}` },
+      ),
+    );
+    let alerts: Awaited<ReturnType<typeof alertsOf>> = [];
+    for (let i = 0; i < 100 && !alerts.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      alerts = await alertsOf(tenant, ruleId);
+    }
+    return alerts;
+  }
+
   it("creates a KQL rule through the gateway and the rule_run job raises its alert", async () => {
     const tenant = "kql-gateway";
     const res = await gql<{
@@ -275,20 +297,7 @@ describe("KQL analytics rules", () => {
     const rule = res.data!.createAnalyticsRule;
     expect(rule).toMatchObject({ query: bruteForce, definition: { query: bruteForce, filter: null } });
     await ingest(tenant, failures("g", "203.0.113.8", 6, 1));
-    await inTenant(ds, tenant, (m: EntityManager) =>
-      addJob(
-        m,
-        "siem",
-        "rule_run",
-        { tenantId: tenant, ruleId: rule.id, windowEnd: at(10).toISOString() },
-        { runAt: at(11), jobKey: `rule:${rule.id}` },
-      ),
-    );
-    let alerts: Awaited<ReturnType<typeof alertsOf>> = [];
-    for (let i = 0; i < 100 && !alerts.length; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      alerts = await alertsOf(tenant, rule.id);
-    }
+    const alerts = await alertsOfScheduledRun(tenant, rule.id);
     expect(alerts.map((a) => a.entities)).toEqual([["IP:203.0.113.8"]]);
   });
 
@@ -366,20 +375,7 @@ describe("KQL analytics rules", () => {
     expect(read.data!.analyticsRule).toEqual({ query: bruteForce, tactics: ["CredentialAccess"] });
 
     await ingest(tenant, failures("h", "203.0.113.9", 6, 1));
-    await inTenant(ds, tenant, (m: EntityManager) =>
-      addJob(
-        m,
-        "siem",
-        "rule_run",
-        { tenantId: tenant, ruleId: rule.id, windowEnd: at(10).toISOString() },
-        { runAt: at(11), jobKey: `rule:${rule.id}` },
-      ),
-    );
-    let alerts: Awaited<ReturnType<typeof alertsOf>> = [];
-    for (let i = 0; i < 100 && !alerts.length; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      alerts = await alertsOf(tenant, rule.id);
-    }
+    const alerts = await alertsOfScheduledRun(tenant, rule.id);
     expect(alerts.map((a) => a.entities)).toEqual([["IP:203.0.113.9"]]);
   });
 

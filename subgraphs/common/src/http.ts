@@ -1,13 +1,34 @@
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import { MACHINE_BOUND_REFUSAL } from "./auth";
-import { ErrorCode } from "./errors";
+import { AppError, ErrorCode } from "./errors";
 import { hasAnyRole, Role, type Identity } from "./identity";
 
 /** Who may push data through the bulk ingest endpoints. */
 export const INGEST_ROLES: readonly Role[] = [Role.INGESTOR, Role.ADMIN];
 
-const forbidden = (res: Parameters<RequestHandler>[1], message: string) =>
+const forbidden = (res: Response, message: string) =>
   res.status(403).json({ errors: [{ message, extensions: { code: ErrorCode.Forbidden } }] });
+
+/** HTTP status of the typed errors an ingest route answers itself. */
+const INGEST_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.BadUserInput]: 400,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.Unavailable]: 503,
+};
+
+/**
+ * Answers a typed error of an ingest route (a refused credential, a disabled connector, a full queue) with its
+ * HTTP status in GraphQL's error shape, UNAVAILABLE with `Retry-After: 5`; false for any other error, which the
+ * route logs and passes on (a masked 500).
+ */
+export function answerTypedIngestError(res: Response, err: unknown): boolean {
+  const status = err instanceof AppError ? INGEST_ERROR_STATUS[err.code] : undefined;
+  if (!(err instanceof AppError) || !status) return false;
+  if (err.code === ErrorCode.Unavailable) res.setHeader("retry-after", "5");
+  res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+  return true;
+}
 
 /**
  * Express middleware for a bulk ingest route of one machine's data (telemetry), after `authenticate`: answers

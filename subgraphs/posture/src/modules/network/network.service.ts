@@ -190,11 +190,10 @@ export class NetworkService {
   private readonly neighbourIndexes = new WeakMap<NetworkTopology, Map<string, NetworkNeighbour[]>>();
 
   private neighboursIndex(t: NetworkTopology): Map<string, NetworkNeighbour[]> {
-    let byResource = this.neighbourIndexes.get(t);
-    if (byResource) return byResource;
+    const cached = this.neighbourIndexes.get(t);
+    if (cached) return cached;
     const nodes = new Map(t.nodes.map((n) => [n.id, n]));
-    byResource = new Map<string, NetworkNeighbour[]>();
-    const index = byResource;
+    const index = new Map<string, NetworkNeighbour[]>();
     const add = (at: string, other: string, direction: NetworkDirection, e: (typeof t.edges)[number]) => {
       const node = nodes.get(other);
       if (!node || at === INTERNET_NODE_ID) return;

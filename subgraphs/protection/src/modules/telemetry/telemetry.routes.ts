@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler } from "express";
 import {
-  ForbiddenError,
+  answerTypedIngestError,
   requireMachineIngestRole,
   type Config,
   type Identity,
@@ -35,10 +35,7 @@ export function telemetryRoutes(
         const body = typeof req.body === "string" ? req.body : "";
         res.json(await ingest.ingest(res.locals.identity as Identity, parseTelemetryNdjson(body)));
       } catch (err) {
-        if (err instanceof ForbiddenError) {
-          res.status(403).json({ errors: [{ message: err.message, extensions: { code: err.code } }] });
-          return;
-        }
+        if (answerTypedIngestError(res, err)) return;
         log.error({ err }, "telemetry ingest failed");
         next(err);
       }

@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler } from "express";
 import {
-  AppError,
+  answerTypedIngestError,
   ErrorCode,
   requireIngestRole,
   type Config,
@@ -11,13 +11,6 @@ import { parseNdjson } from "../connectors/normalizers";
 import { CONNECTOR_KINDS } from "./event.model";
 import { connectorKind, type EventIngest } from "./event-ingest";
 import { idempotencyKey, type QueuedIngest } from "./queued-ingest";
-
-/** HTTP status of a typed error of the ingest. */
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.BadUserInput]: 400,
-  [ErrorCode.Conflict]: 409,
-  [ErrorCode.Unavailable]: 503,
-};
 
 /**
  * `POST /ingest/events?connector=KIND`: NDJSON bulk ingest. The gateway authenticates the caller
@@ -62,7 +55,7 @@ export function eventRoutes(
         const result = await ingestor.ingest(identity, kind, parseNdjson(body));
         res.json(result);
       } catch (err) {
-        if (typedError(res, err)) return;
+        if (answerTypedIngestError(res, err)) return;
         log.error({ err }, "ingest failed");
         next(err);
       }
@@ -82,18 +75,9 @@ export function eventRoutes(
       const body = typeof req.body === "string" ? req.body : "";
       res.status(202).json(await queued.accept(identity, kind, body, key));
     } catch (err) {
-      if (typedError(res, err)) return;
+      if (answerTypedIngestError(res, err)) return;
       log.error({ err }, "queued ingest failed");
       next(err);
     }
   }
-}
-
-/** Answers a typed error of the ingest (a disabled connector, the queue's) with its HTTP status; false for others. */
-function typedError(res: express.Response, err: unknown): boolean {
-  const status = err instanceof AppError ? STATUS[err.code] : undefined;
-  if (!(err instanceof AppError) || !status) return false;
-  if (err.code === ErrorCode.Unavailable) res.setHeader("retry-after", "5");
-  res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
-  return true;
 }
