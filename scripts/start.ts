@@ -79,17 +79,25 @@ async function printWelcome(config: Config, gatewayUrl: string): Promise<void> {
   ];
   const tokens: Partial<Record<Role, string>> = {};
   for (const role of Object.values(Role)) {
-    const token = await signDevToken(config.jwt.secret!, {
-      subject: `${role.toLowerCase()}@rampart.local`,
-      tenantId: config.demoTenantId,
-      roles: [role],
-      issuer: config.jwt.issuer,
-      audience: config.jwt.audience,
-    });
+    const token = await signDevToken(
+      config.jwt.secret!,
+      {
+        subject: `${role.toLowerCase()}@rampart.local`,
+        tenantId: config.demoTenantId,
+        roles: [role],
+        issuer: config.jwt.issuer,
+        audience: config.jwt.audience,
+      },
+      config.jwt,
+    ).catch((err: Error) => err);
+    if (token instanceof Error) {
+      lines.push(`  ${role.padEnd(10)} (none: ${token.message})`);
+      continue;
+    }
     tokens[role] = token;
     lines.push(`  ${role.padEnd(10)} ${token}`);
   }
-  if (config.introspection)
+  if (config.introspection && tokens[Role.ANALYST])
     lines.push(
       "",
       "Explorer (GraphiQL, offline, with subscriptions), signed in as the demo ANALYST:",

@@ -36,15 +36,19 @@ async function main(): Promise<void> {
     if (roles.length !== 1 || roles[0] !== Role.INGESTOR)
       throw new Error("A machine-bound token (--resource) carries the INGESTOR role and no other.");
   }
-  const token = await signDevToken(config.jwt.secret, {
-    subject: values.subject,
-    resourceId: values.resource === undefined ? undefined : canonicalId(values.resource),
-    tenantId: values.tenant ?? config.demoTenantId,
-    roles,
-    ttlSeconds: Number(values.ttl),
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-  });
+  const token = await signDevToken(
+    config.jwt.secret,
+    {
+      subject: values.subject,
+      resourceId: values.resource === undefined ? undefined : canonicalId(values.resource),
+      tenantId: values.tenant ?? config.demoTenantId,
+      roles,
+      ttlSeconds: Number(values.ttl),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+    },
+    config.jwt,
+  );
   process.stdout.write(`${token}\n`);
 }
 

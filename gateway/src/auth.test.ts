@@ -193,4 +193,55 @@ describe("client authentication", () => {
     const token = await claims({ agent: { machine } });
     expect((await nested.authenticate(`Bearer ${token}`)).resourceId).toBe(machine.toLowerCase());
   });
+
+  it("signs development tokens with the claims where the gateway's claim settings read them", async () => {
+    const machine = "0B6F8C52-5C1E-4E55-9D0B-3A1F9C2E7D41";
+    const settings = {
+      tenantClaim: "/org/id",
+      rolesClaim: "https://rampart.example/roles",
+      resourceClaim: "/agent/machine",
+    };
+    const auth = new ClientAuth({ secret: SECRET, ...settings });
+    const bound = await signDevToken(
+      SECRET,
+      { subject: "agent", tenantId: "t1", roles: [Role.INGESTOR], resourceId: machine },
+      settings,
+    );
+    expect(await auth.authenticate(`Bearer ${bound}`)).toEqual({
+      subject: "agent",
+      tenantId: "t1",
+      roles: [Role.INGESTOR],
+      resourceId: machine.toLowerCase(),
+    });
+    // Signed with the default names, the same token names no tenant for this gateway: it fails rather than
+    // passing unbound.
+    const defaults = await signDevToken(SECRET, {
+      subject: "agent",
+      tenantId: "t1",
+      roles: [Role.INGESTOR],
+      resourceId: machine,
+    });
+    await expect(auth.authenticate(`Bearer ${defaults}`)).rejects.toThrow(/no tenant/);
+    // Under a role map the roles claim carries the provider's values that give each role.
+    const roleMap = new Map<string, Role[]>([
+      ["soc-leads", [Role.ANALYST, Role.ADMIN]],
+      ["soc", [Role.ANALYST]],
+      ["viewers", [Role.READER]],
+    ]);
+    const mapped = new ClientAuth({ secret: SECRET, roleMap });
+    const token = await signDevToken(
+      SECRET,
+      { subject: "bob", tenantId: "t1", roles: [Role.ANALYST, Role.READER] },
+      { roleMap },
+    );
+    const payload = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as JWTPayload;
+    expect(payload.roles).toEqual(["soc", "viewers"]);
+    expect([...(await mapped.authenticate(`Bearer ${token}`)).roles].sort()).toEqual([
+      Role.ANALYST,
+      Role.READER,
+    ]);
+    await expect(
+      signDevToken(SECRET, { subject: "bob", tenantId: "t1", roles: [Role.ADMIN] }, { roleMap }),
+    ).rejects.toThrow(/maps no value to ADMIN/);
+  });
 });

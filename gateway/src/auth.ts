@@ -150,7 +150,46 @@ function machineBinding(value: unknown, roles: readonly Role[]): string {
   return canonicalId(value);
 }
 
-/** Signs a development token (HS256 with JWT_SECRET). */
+/**
+ * Puts a value where `claimAt` reads it: at a claim by name, or at a JSON Pointer (the objects on its way made
+ * as needed).
+ */
+function putClaim(payload: JWTPayload, claim: string, value: unknown): void {
+  if (!claim.startsWith("/")) {
+    payload[claim] = value;
+    return;
+  }
+  const keys = claim
+    .slice(1)
+    .split("/")
+    .map((raw) => raw.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let node: Record<string, unknown> = payload;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    node = (node[key] = next !== null && typeof next === "object" ? next : {}) as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+/**
+ * The roles claim's values for Rampart roles: the role names themselves, or under `JWT_ROLE_MAP` the provider
+ * values that give exactly those roles together (one value a role, the first the map lists for it). A role no
+ * value gives is an error: the token would not carry it.
+ */
+function roleClaimValues(roles: readonly Role[], roleMap?: ReadonlyMap<string, Role[]>): string[] {
+  if (!roleMap) return [...roles];
+  return roles.map((role) => {
+    const value = [...roleMap].find(([, mapped]) => mapped.length === 1 && mapped[0] === role)?.[0];
+    if (value === undefined) throw new Error(`JWT_ROLE_MAP maps no value to ${role} alone.`);
+    return value;
+  });
+}
+
+/**
+ * Signs a development token (HS256 with JWT_SECRET). `claimNames` are the gateway's claim settings
+ * (`JWT_TENANT_CLAIM`, `JWT_ROLES_CLAIM`, `JWT_ROLE_MAP`, `JWT_RESOURCE_CLAIM`): the token carries its tenant,
+ * roles and machine binding where a gateway with those settings reads them (the defaults without).
+ */
 export async function signDevToken(
   secret: string,
   claims: {
@@ -163,12 +202,13 @@ export async function signDevToken(
     issuer?: string;
     audience?: string;
   },
+  claimNames: Pick<Config["jwt"], "tenantClaim" | "rolesClaim" | "roleMap" | "resourceClaim"> = {},
 ): Promise<string> {
-  const jwt = new SignJWT({
-    tid: claims.tenantId,
-    roles: claims.roles,
-    ...(claims.resourceId ? { [RESOURCE_CLAIM]: claims.resourceId } : {}),
-  })
+  const payload: JWTPayload = {};
+  putClaim(payload, claimNames.tenantClaim ?? "tid", claims.tenantId);
+  putClaim(payload, claimNames.rolesClaim ?? "roles", roleClaimValues(claims.roles, claimNames.roleMap));
+  if (claims.resourceId) putClaim(payload, claimNames.resourceClaim ?? RESOURCE_CLAIM, claims.resourceId);
+  const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(claims.subject)
     .setIssuer(claims.issuer ?? DEV_ISSUER)

@@ -27,14 +27,18 @@ async function call<T>(
  * some alerts grouped into an incident.
  */
 export async function seedDemoIfEmpty(config: Config, gatewayUrl: string, log: Logger): Promise<void> {
-  const token = await signDevToken(config.jwt.secret!, {
-    subject: "demo-seeder@rampart.local",
-    tenantId: config.demoTenantId,
-    roles: [Role.ADMIN, Role.INGESTOR],
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlSeconds: 300,
-  });
+  const token = await signDevToken(
+    config.jwt.secret!,
+    {
+      subject: "demo-seeder@rampart.local",
+      tenantId: config.demoTenantId,
+      roles: [Role.ADMIN, Role.INGESTOR],
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds: 300,
+    },
+    config.jwt,
+  );
   const existing = await call<{ accounts: { totalCount: number } }>(
     gatewayUrl,
     token,
