@@ -15,6 +15,11 @@ import { EventsEntityKeys1765900000000 } from "../migrations/siem/1765900000000-
 import { IncidentClassificationReason1766810000000 } from "../migrations/siem/1766810000000-incident-classification-reason";
 import { BuiltInEvaluations1767210000000 } from "../migrations/posture/1767210000000-built-in-evaluations";
 import { EVENT_MATCH } from "../subgraphs/siem/src/modules/investigation/investigation.service";
+import {
+  NETWORK_KINDS,
+  NEIGHBOUR_ACCOUNTS_SQL,
+} from "../subgraphs/posture/src/modules/network/network.service";
+import { PEERING_RESOURCE_TYPES } from "../subgraphs/posture/src/modules/network/network-topology";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
 
@@ -351,6 +356,91 @@ describe("migrations", () => {
         const plan = await planOf(q, sql, ["tenant-a", ids]);
         expect(plan).toMatch(
           /Index Scan using resources_tenant_external_key|Bitmap Index Scan on resources_tenant_external_key/,
+        );
+      },
+      async (q) => {
+        await q.query(`DELETE FROM resources WHERE tenant_id = 'tenant-a'`);
+        await q.query(`DELETE FROM cloud_accounts WHERE tenant_id = 'tenant-a'`);
+      },
+    );
+  });
+
+  it("finds the accounts placing AWS subnets and instances in a network (a shared VPC) from indexes under the tenant policy", async () => {
+    const owner = "00000000-0000-4000-8000-000000000011";
+    await withRunner(
+      "posture",
+      async (q) => {
+        // 50 AWS accounts holding 2,000 subnets (four per VPC, 500 VPCs) and 20,000 instances: 22,000 rows.
+        await q.query(
+          `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
+           SELECT ('00000000-0000-4000-8000-0000000000' || lpad((10 + a)::text, 2, '0'))::uuid, 'tenant-a', 'AWS',
+                  'acct-' || a, 'Account ' || a
+           FROM generate_series(1, 50) a`,
+        );
+        const account = `('00000000-0000-4000-8000-0000000000' || lpad((11 + (i / 3) % 50)::text, 2, '0'))::uuid`;
+        await q.query(
+          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+           SELECT gen_random_uuid(), 'tenant-a', ${account}, 'AWS', 'AWS::EC2::Subnet', 'SUBNET',
+                  'arn:aws:ec2:eu-west-1:1:subnet/subnet-' || i, 'subnet-' || i,
+                  jsonb_build_object('SubnetId', 'Subnet-' || i, 'VpcId', ' VPC-' || (i % 500) || ' ')
+           FROM generate_series(1, 2000) i`,
+        );
+        // One instance in three names its VPC; every one names its subnet.
+        await q.query(
+          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+           SELECT gen_random_uuid(), 'tenant-a', ${account}, 'AWS', 'AWS::EC2::Instance', 'VIRTUAL_MACHINE',
+                  'arn:aws:ec2:eu-west-1:1:instance/i-' || i, 'i-' || i,
+                  jsonb_build_object('SubnetId', 'subnet-' || (i % 2000 + 1))
+                    || CASE WHEN i % 3 = 0 THEN jsonb_build_object('VpcId', 'vpc-' || (i % 500)) ELSE '{}' END
+           FROM generate_series(1, 20000) i`,
+        );
+        await q.query(`ANALYZE resources`);
+        // Keys as the topology matches AWS ids: trimmed, lower-cased; a subnet's own id, an instance's subnet.
+        const keys = (await q.query(
+          `SELECT name, aws_vpc_key, aws_subnet_key FROM resources WHERE name IN ('subnet-7', 'i-7', 'i-507') ORDER BY name`,
+        )) as Array<Record<string, string | null>>;
+        expect(keys).toEqual([
+          { name: "i-507", aws_vpc_key: "vpc-7", aws_subnet_key: "subnet-508" },
+          { name: "i-7", aws_vpc_key: null, aws_subnet_key: "subnet-8" },
+          { name: "subnet-7", aws_vpc_key: "vpc-7", aws_subnet_key: "subnet-7" },
+        ]);
+        // The neighbour statement of NetworkService for account 1, whose resources use VPC vpc-7 and subnet-9 (of
+        // vpc-9): the accounts placing a subnet or an instance in vpc-7, in one of its subnets or in subnet-9 (and
+        // in vpc-9, the VPC of a subnet it uses) — as a scan of every property would find them.
+        const params = [
+          "tenant-a",
+          [owner],
+          NETWORK_KINDS,
+          PEERING_RESOURCE_TYPES,
+          [],
+          [],
+          ["vpc-7"],
+          ["subnet-9"],
+        ];
+        const rows = (await q.query(NEIGHBOUR_ACCOUNTS_SQL, params)) as Array<{ account_id: string }>;
+        const expected = (await q.query(
+          `WITH vpcs AS (
+             SELECT 'vpc-7' AS id UNION SELECT lower(btrim(properties->>'VpcId')) FROM resources
+              WHERE type = 'AWS::EC2::Subnet' AND lower(properties->>'SubnetId') = 'subnet-9'),
+           subnets AS (
+             SELECT 'subnet-9' AS id UNION SELECT lower(properties->>'SubnetId') FROM resources
+              WHERE type = 'AWS::EC2::Subnet' AND lower(btrim(properties->>'VpcId')) IN (SELECT id FROM vpcs))
+           SELECT DISTINCT account_id FROM resources
+            WHERE account_id <> $1
+              AND (lower(btrim(properties->>'VpcId')) IN (SELECT id FROM vpcs)
+                   OR (type = 'AWS::EC2::Instance' AND lower(properties->>'SubnetId') IN (SELECT id FROM subnets)))`,
+          [owner],
+        )) as Array<{ account_id: string }>;
+        expect(expected.length).toBeGreaterThan(5);
+        expect([...new Set(rows.map((r) => r.account_id))].sort()).toEqual(
+          expected.map((r) => r.account_id).sort(),
+        );
+        const plan = await planOf(q, NEIGHBOUR_ACCOUNTS_SQL, params);
+        expect(plan).toMatch(
+          /Index Scan using resources_tenant_aws_vpc_key|Bitmap Index Scan on resources_tenant_aws_vpc_key/,
+        );
+        expect(plan).toMatch(
+          /Index Scan using resources_tenant_aws_subnet_key|Bitmap Index Scan on resources_tenant_aws_subnet_key/,
         );
       },
       async (q) => {

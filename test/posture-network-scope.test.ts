@@ -20,13 +20,31 @@ import { ok } from "./utils/seed";
  * topology. Two estates, Azure and AWS: A peers with B (the peering recorded on B's side only; in AWS A's group
  * also lets B's group in by id), B also peers with C, a big account A has nothing to do with (peering is not
  * transitive); in AWS, D peers with A through a connection only D records, F through one only E records.
+ * And a VPC shared through AWS RAM: G owns it (two subnets); H and I run instances in its subnets, which nothing
+ * of G names (I's instance names only its subnet, not the VPC); J peers with it through a connection only G
+ * records.
  */
 describe("network map of one account: read what matters, answer as the whole tenant does", () => {
   const TENANT = "tenant-net-scope";
   const BIG = 60;
   let platform: TestPlatform;
   let ds: DataSource;
-  let acct: Record<"azA" | "azB" | "azC" | "awsA" | "awsB" | "awsC" | "awsD" | "awsE" | "awsF", string>;
+  let acct: Record<
+    | "azA"
+    | "azB"
+    | "azC"
+    | "awsA"
+    | "awsB"
+    | "awsC"
+    | "awsD"
+    | "awsE"
+    | "awsF"
+    | "awsG"
+    | "awsH"
+    | "awsI"
+    | "awsJ",
+    string
+  >;
   /** Resource id by name. */
   const ids = new Map<string, string>();
   const identity: Identity = { subject: "tester@example.com", tenantId: TENANT, roles: [Role.READER] };
@@ -160,6 +178,27 @@ describe("network map of one account: read what matters, answer as the whole ten
       SecurityGroups: [{ GroupId: groupId }],
       posture: "unreviewed",
     });
+  const subnet = (accountId: string, owner: string, id: string, vpcId: string) =>
+    aws(accountId, owner, "AWS::EC2::Subnet", "subnet", id, { SubnetId: id, VpcId: vpcId });
+  /** An instance placed by its subnet (and its VPC when given), as the EC2 API reports it. */
+  const placed = (
+    accountId: string,
+    owner: string,
+    id: string,
+    at: { subnet: string; vpc?: string },
+    ip: string,
+    groupId: string,
+    extra: Record<string, unknown> = {},
+  ) =>
+    aws(accountId, owner, "AWS::EC2::Instance", "instance", id, {
+      InstanceId: id,
+      SubnetId: at.subnet,
+      ...(at.vpc ? { VpcId: at.vpc } : {}),
+      PrivateIpAddress: ip,
+      SecurityGroups: [{ GroupId: groupId }],
+      posture: "unreviewed",
+      ...extra,
+    });
   const connection = (accountId: string, owner: string, id: string, requester: string, accepter: string) =>
     aws(accountId, owner, "AWS::EC2::VPCPeeringConnection", "vpc-peering-connection", id, {
       RequesterVpcInfo: { VpcId: requester },
@@ -263,13 +302,19 @@ describe("network map of one account: read what matters, answer as the whole ten
             { provider: "AWS", externalId: "666666666666", name: "AWS D" },
             { provider: "AWS", externalId: "777777777777", name: "AWS E" },
             { provider: "AWS", externalId: "888888888888", name: "AWS F" },
+            { provider: "AWS", externalId: "121212121212", name: "AWS G" },
+            { provider: "AWS", externalId: "131313131313", name: "AWS H" },
+            { provider: "AWS", externalId: "141414141414", name: "AWS I" },
+            { provider: "AWS", externalId: "151515151515", name: "AWS J" },
           ],
         },
         admin,
       ),
     ).upsertCloudAccounts;
-    const [azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF] = accounts.map((a) => a.id);
-    acct = { azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF };
+    const [azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF, awsG, awsH, awsI, awsJ] = accounts.map(
+      (a) => a.id,
+    );
+    acct = { azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF, awsG, awsH, awsI, awsJ };
     ok(
       await platform.request(
         CreatePolicyDefinitionDocument,
@@ -346,6 +391,36 @@ describe("network map of one account: read what matters, answer as the whole ten
       vpc(acct.awsF, "888888888888", "vpc-f"),
       group(acct.awsF, "888888888888", "sg-f", [tcp(9000, 9000, { cidr: "10.33.0.0/16" })]),
       instance(acct.awsF, "888888888888", "i-f", "vpc-f", "10.88.0.10", "sg-f"),
+      // G shares vpc-g's subnets with H and I (AWS RAM); G's group lets the VPC's addresses in on SSH.
+      vpc(acct.awsG, "121212121212", "vpc-g"),
+      subnet(acct.awsG, "121212121212", "subnet-g1", "vpc-g"),
+      subnet(acct.awsG, "121212121212", "subnet-g2", "vpc-g"),
+      group(acct.awsG, "121212121212", "sg-g", [
+        tcp(22, 22, { cidr: "10.77.0.0/16" }),
+        tcp(80, 80, { cidr: "0.0.0.0/0" }),
+      ]),
+      placed(acct.awsG, "121212121212", "i-g", { subnet: "subnet-g1", vpc: "vpc-g" }, "10.77.1.10", "sg-g", {
+        PublicIpAddress: "198.51.100.77",
+      }),
+      // H's instance sits in G's subnet-g1, exposed through H's elastic IP; H's group lets G's group in by id.
+      group(acct.awsH, "131313131313", "sg-h", [
+        tcp(5432, 5432, { group: "sg-g" }),
+        tcp(443, 443, { cidr: "0.0.0.0/0" }),
+      ]),
+      placed(acct.awsH, "131313131313", "i-h", { subnet: "subnet-g1", vpc: "vpc-g" }, "10.77.1.20", "sg-h"),
+      aws(acct.awsH, "131313131313", "AWS::EC2::EIP", "elastic-ip", "eipalloc-h", {
+        AllocationId: "eipalloc-h",
+        InstanceId: "i-h",
+        PublicIp: "198.51.100.78",
+      }),
+      // I's instance names only subnet-g2 (its VPC comes from G's subnet).
+      group(acct.awsI, "141414141414", "sg-i", [tcp(8080, 8080, { cidr: "10.77.0.0/16" })]),
+      placed(acct.awsI, "141414141414", "i-i", { subnet: "subnet-g2" }, "10.77.2.30", "sg-i"),
+      // J's VPC peers with the shared one; only G records the connection.
+      vpc(acct.awsJ, "151515151515", "vpc-j"),
+      group(acct.awsJ, "151515151515", "sg-j", [tcp(3000, 3000, { cidr: "10.77.0.0/16" })]),
+      instance(acct.awsJ, "151515151515", "i-j", "vpc-j", "10.99.0.10", "sg-j"),
+      connection(acct.awsG, "121212121212", "pcx-gj", "vpc-g", "vpc-j"),
     ];
     for (let i = 0; i < inventory.length; i += 100) {
       const chunk = inventory.slice(i, i + 100);
@@ -430,6 +505,100 @@ describe("network map of one account: read what matters, answer as the whole ten
     const rows = topologyReads(reads).reduce((n, r) => n + r.rows.length, 0);
     const count = resourcesOf(neighbourhood).length;
     expect(rows).toBe(count);
+  });
+
+  it.each([
+    ["the owner G", "awsG"],
+    ["H (naming the subnet and the VPC)", "awsH"],
+    ["I (naming only its subnet)", "awsI"],
+    ["J (peered with it through a connection only G records)", "awsJ"],
+  ] as const)(
+    "gives %s of a VPC shared through AWS RAM its map as the tenant's topology does, reading its and its peer's accounts only",
+    async (_, who) => {
+      const expected = await tenantWide(async (network) => [
+        await network.map(acct[who], PolicySeverity.LOW),
+        await network.map(acct[who], PolicySeverity.HIGH),
+      ]);
+      const { result, reads } = await scoped(async (network) => [
+        await network.map(acct[who], PolicySeverity.LOW),
+        await network.map(acct[who], PolicySeverity.HIGH),
+      ]);
+      expect(result).toEqual(expected);
+      // Every instance in the VPC shows, with its account, whichever account asks.
+      const [low] = result;
+      const node = (name: string) => low.nodes.find((n) => n.name === name);
+      expect(node("i-g")).toMatchObject({ accountId: acct.awsG, internetExposed: true });
+      expect(node("i-h")).toMatchObject({ accountId: acct.awsH, internetExposed: true });
+      expect(node("i-i")).toMatchObject({ accountId: acct.awsI, internetExposed: false });
+      expect(topologyReads(reads)).toHaveLength(2);
+      expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
+    },
+  );
+
+  it("shows another account's instance in the owner's shared subnet with its placement, traffic and exposure", async () => {
+    const { result } = await scoped((network) => network.map(acct.awsG, PolicySeverity.LOW));
+    const id = (name: string) => ids.get(name)!;
+    const edge = (from: string, to: string, kind: string) =>
+      result.edges.find((e) => e.from === from && e.to === to && e.kind === kind);
+    expect(edge(id("subnet-g1"), id("i-h"), "CONTAINS")).toBeDefined();
+    expect(edge(id("subnet-g2"), id("i-i"), "CONTAINS")).toBeDefined();
+    expect(edge("internet", id("i-h"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 443, toPort: 443 }],
+      rules: ["sg-h"],
+    });
+    expect(edge(id("i-g"), id("i-h"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [
+        { protocol: "TCP", fromPort: 443, toPort: 443 },
+        { protocol: "TCP", fromPort: 5432, toPort: 5432 },
+      ],
+      rules: ["sg-h"],
+    });
+    expect(edge(id("i-h"), id("i-g"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [
+        { protocol: "TCP", fromPort: 22, toPort: 22 },
+        { protocol: "TCP", fromPort: 80, toPort: 80 },
+      ],
+      rules: ["sg-g"],
+    });
+    expect(edge(id("i-g"), id("i-i"), "ALLOWS_TRAFFIC")).toMatchObject({ rules: ["sg-i"] });
+    // Traffic between the participants is their own business in the owner's map.
+    expect(edge(id("i-h"), id("i-i"), "ALLOWS_TRAFFIC")).toBeUndefined();
+  });
+
+  it("gives a batch of resources of G and I their exposure and neighbours exactly as the tenant's topology does, H's instance included", async () => {
+    const resources = resourcesOf([acct.awsG, acct.awsI]);
+    expect(resources.length).toBe(8);
+    const expected = await tenantWide((network) => answers(network, resources));
+    const { result, reads } = await scoped((network) => answers(network, resources));
+    expect(result).toEqual(expected);
+    const byId = new Map(result.map((r) => [r.id, r]));
+    expect(byId.get(ids.get("i-g")!)!.exposure).toMatchObject({
+      internetExposed: true,
+      publicIps: ["198.51.100.77"],
+    });
+    expect(byId.get(ids.get("i-g")!)!.inbound.nodes.find((n) => n.id === ids.get("i-h"))).toMatchObject({
+      internetExposed: true,
+      ports: [
+        { protocol: "TCP", fromPort: 22, toPort: 22 },
+        { protocol: "TCP", fromPort: 80, toPort: 80 },
+      ],
+    });
+    expect(byId.get(ids.get("i-g")!)!.neighbours.nodes.map((n) => [n.direction, n.id])).toEqual(
+      expect.arrayContaining([
+        ["INBOUND", ids.get("i-h")],
+        ["INBOUND", ids.get("i-i")],
+        ["OUTBOUND", ids.get("i-h")],
+        ["OUTBOUND", ids.get("i-i")],
+      ]),
+    );
+    expect(
+      byId
+        .get(ids.get("i-i")!)!
+        .inbound.nodes.map((n) => n.id)
+        .sort(),
+    ).toEqual([ids.get("i-g"), ids.get("i-h")].sort());
+    expect(topologyReads(reads)).toHaveLength(2);
+    expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
   });
 
   it("reads A and C for B's map, since B peers with both", async () => {

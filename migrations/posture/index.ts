@@ -11,6 +11,7 @@ import { OutboxIdentity1767000000000 } from "./1767000000000-outbox-identity";
 import { PostureRelayOffsets1767100000000 } from "./1767100000000-relay-offsets";
 import { PostureAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evaluations";
+import { ResourceNetworkPlacementKeys1767280000000 } from "./1767280000000-resource-network-placement-keys";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -27,4 +28,5 @@ export const postureMigrations = [
   PostureRelayOffsets1767100000000,
   PostureAuditRead1767200000000,
   BuiltInEvaluations1767210000000,
+  ResourceNetworkPlacementKeys1767280000000,
 ];

@@ -1400,7 +1400,39 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
     expect(app.networks.sort()).toEqual(["vpc-0partner", "vpc-app", "vpc-db"]);
     // The database account names nothing outside itself; the connection the app records points at its VPC.
     const db = networkLinks(estate.filter((r) => r.accountId === "acct-222222222222"));
-    expect(db).toEqual({ armIds: [], awsIds: [], networks: ["vpc-db"] });
+    expect(db).toEqual({ armIds: [], awsIds: [], networks: ["vpc-db"], subnets: [] });
+  });
+
+  it("names the subnets an account owns or uses, where another account's instances may place themselves", () => {
+    const owner = [
+      aws("333333333333", "AWS::EC2::VPC", "vpc", "vpc-shared", { VpcId: "vpc-shared" }),
+      aws("333333333333", "AWS::EC2::Subnet", "subnet", "subnet-a", {
+        SubnetId: "Subnet-A",
+        VpcId: "vpc-shared",
+      }),
+    ];
+    const participant = aws("444444444444", "AWS::EC2::Instance", "instance", "i-p", {
+      InstanceId: "i-p",
+      SubnetId: "subnet-a",
+      PrivateIpAddress: "10.3.0.20",
+    });
+    // The owner names nothing of the participant: what it offers is its VPC and its subnet (by id and ARN tail).
+    expect(networkLinks(owner)).toEqual({
+      armIds: [],
+      awsIds: [],
+      networks: ["vpc-shared"],
+      subnets: ["subnet-a"],
+    });
+    // The participant's instance names the subnet only: a link to the owner, and where its VPC's members are.
+    expect(networkLinks([participant])).toEqual({
+      armIds: [],
+      awsIds: ["subnet-a"],
+      networks: [],
+      subnets: ["subnet-a"],
+    });
+    const topology = buildNetworkTopology([...owner, participant]);
+    expect(edge(topology, "id:subnet-a", "id:i-p", "CONTAINS")).toBeDefined();
+    expect(accountView(topology, "acct-333333333333").nodes.map((n) => n.id)).toContain("id:i-p");
   });
 });
 

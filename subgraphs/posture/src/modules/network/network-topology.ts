@@ -1606,15 +1606,19 @@ export function accountView(
  *
  * Why one hop suffices. The builder links resources only through the references listed here, and peering is
  * not transitive (no edge joins two networks that do not peer directly), so the result for a resource depends
- * on (1) what it references, (2) what references it, and (3) for a VM-to-VM edge across a peering, the far
+ * on (1) what it references, (2) what references it, (3) for a VM-to-VM edge across a peering, the far
  * side's VM as a node and a destination: its VNet/VPC (members are keyed by network, so the peered network's
  * VMs are found through it, and `VM_TO_VM_EDGE_CAP` counts them), the subnets and NICs that place the VM in it
  * (private address, members), the NSGs/security groups that admit the traffic (and its own exposure: its
- * `internetExposed` flag, its internet edge), and its public IPs. All of that is the far side's own placement,
- * which it holds in the account that owns the peered network: loading every network resource of that account
- * covers it. The far side's other peerings add nothing for the asked accounts: an edge from the internet or
- * between two other networks never involves them, and whether the far side admits a source does not depend on
- * who else peers with it.
+ * `internetExposed` flag, its internet edge), and its public IPs, and (4) the same for the VMs of other
+ * accounts in its own VPC or in a VPC it uses (a VPC shared through AWS RAM: the participants' instances name
+ * the owner's subnet and VPC, and nothing of the owner names them). Case (3) is the far side's own placement,
+ * which it holds in the account that owns the peered network; case (4) is found by the reverse of the
+ * reference (`networks` and `subnets`: the accounts whose AWS subnets or instances name one of those VPCs or
+ * subnets), and the rest of such an instance's placement (its security groups, elastic IPs) is its own
+ * account's: loading every network resource of those accounts covers both. The far side's other peerings add
+ * nothing for the asked accounts: an edge from the internet or between two other networks never involves them,
+ * and whether the far side admits a source does not depend on who else peers with it.
  *
  * - `armIds`: Azure references (ARM ids) that do not resolve among the resources themselves: a subnet's and
  *   NIC's NSG, a subnet's VNet (parent id), a VNet's embedded subnets and their NSGs, its peerings' remote VNets,
@@ -1628,23 +1632,31 @@ export function accountView(
  *   they use — another account's, for the VMs of a shared VPC). A peering may be recorded only on the far side
  *   (an AWS connection in the requester's account, an Azure VNet listing the peering its remote VNet does not
  *   list back), so the accounts holding such records are neighbours too, with the owners of the VPCs an AWS
- *   connection names.
+ *   connection names. Likewise the accounts whose AWS subnets or instances name one of these VPCs (`VpcId`).
+ * - `subnets`: the AWS subnets (ids and ARN tails) the resources own or their instances name (`SubnetId`): the
+ *   accounts whose instances name one of them, or another subnet of a VPC one of them is in (an instance may name
+ *   only its subnet), are neighbours, and the VPCs of these subnets count as `networks` above (an instance naming
+ *   only another account's subnet is in that subnet's VPC, and in its peerings). So do the VPCs peered with
+ *   `networks` by a connection recorded elsewhere: their participants' instances reach the asked ones too.
  *
- * Not followed (so not exact there): resources of another account that place themselves in the asked
- * accounts' networks without any reference from them — instances of other accounts in a VPC shared through AWS
- * RAM (Azure keeps a VM, its NICs, subnet, VNet, NSG and public IPs in one subscription) — and the far side's
- * own references into a third account.
+ * Not followed (so not exact there): the far side's own references into a third account (a participant's
+ * instance behind a third account's security group), and reverse references other than placement — another
+ * account's elastic IP naming an asked instance, or its instance naming an asked security group from outside
+ * the asked networks. Azure needs no reverse lookup: a NIC can only join a VNet of its own subscription, so
+ * another subscription's VM is never placed in the asked accounts' subnets.
  */
 export interface NetworkLinks {
   armIds: string[];
   awsIds: string[];
   networks: string[];
+  subnets: string[];
 }
 
 export function networkLinks(resources: readonly NetworkResource[]): NetworkLinks {
   const armIds = new Set<string>();
   const awsIds = new Set<string>();
   const networks = new Set<string>();
+  const subnets = new Set<string>();
   /** What the resources themselves are known by: references to these resolve among them. */
   const own = new Set<string>();
   const arm = (ref: unknown, network = false) => {
@@ -1709,12 +1721,15 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
         if (id) {
           own.add(id.toLowerCase());
           if (kind === ResourceKind.VIRTUAL_NETWORK) networks.add(id.toLowerCase());
+          if (kind === ResourceKind.SUBNET) subnets.add(id.toLowerCase());
         }
       const side = (info: unknown) => (isRecord(info) ? info.VpcId : undefined);
       if (kind === ResourceKind.SUBNET) aws(p.VpcId, true);
       else if (kind === ResourceKind.PUBLIC_IP) aws(p.InstanceId);
       else if (kind === ResourceKind.VIRTUAL_MACHINE) {
         aws(p.SubnetId);
+        const subnet = str(p.SubnetId)?.toLowerCase();
+        if (subnet) subnets.add(subnet);
         aws(p.VpcId, true);
         for (const g of arr(p.SecurityGroups)) aws(isRecord(g) ? g.GroupId : g);
         for (const g of arr(p.SecurityGroupIds)) aws(g);
@@ -1728,5 +1743,10 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
     }
   }
   const outside = (ids: Set<string>) => [...ids].filter((id) => !own.has(id));
-  return { armIds: outside(armIds), awsIds: outside(awsIds), networks: [...networks] };
+  return {
+    armIds: outside(armIds),
+    awsIds: outside(awsIds),
+    networks: [...networks],
+    subnets: [...subnets],
+  };
 }

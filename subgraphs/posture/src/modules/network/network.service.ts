@@ -31,7 +31,8 @@ import {
   PortRange,
 } from "./network.types";
 
-const NETWORK_KINDS = [
+/** Resource kinds the network map reads (`kind` of `resources`). */
+export const NETWORK_KINDS = [
   ResourceKind.VIRTUAL_NETWORK,
   ResourceKind.SUBNET,
   ResourceKind.NETWORK_SECURITY_GROUP,
@@ -68,14 +69,28 @@ function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
 
 /**
  * The network resources (and AWS peering connections) of the accounts one hop from the asked ones ($2), per
- * {@link networkLinks} ($5 ARM ids, $6 AWS ids, $7 networks; lower-cased): accounts owning a resource the asked
- * ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet, security group, instance or
- * elastic IP by its id property or ARN tail, as the topology indexes them), accounts holding a peering record
- * that points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC peering
- * connection's VPC ids), and the owners of the VPCs such a connection names.
+ * {@link networkLinks} ($5 ARM ids, $6 AWS ids, $7 networks, $8 AWS subnets; lower-cased): accounts owning a
+ * resource the asked ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet, security
+ * group, instance or elastic IP by its id property or ARN tail, as the topology indexes them), accounts holding a
+ * peering record that points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC
+ * peering connection's VPC ids), the owners of the VPCs such a connection names, and the accounts placing an AWS
+ * subnet or instance in the asked networks (a VPC shared through AWS RAM). `asked_vpcs` are the asked networks
+ * and the VPCs of the subnets the asked resources use (an instance may name only its subnet: it is in that
+ * subnet's VPC, and so are the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the
+ * connections recorded elsewhere that point at them (a peered VPC may be shared too), `placement_subnets` are
+ * the asked subnets and every subnet of those VPCs; an account is a neighbour when one of its subnets or
+ * instances names such a VPC (`aws_vpc_key`) or one of its instances such a subnet (`aws_subnet_key`). Those
+ * four lookups go through the keys' indexes (migration ResourceNetworkPlacementKeys), so they read the rows
+ * placed there, not the tenant's inventory. One statement, whatever the number of asked accounts or keys.
  */
-const NEIGHBOUR_ACCOUNTS_SQL = `
-WITH peering_records AS (
+export const NEIGHBOUR_ACCOUNTS_SQL = `
+WITH asked_vpcs AS (
+  SELECT unnest($7::text[]) AS id
+  UNION
+  SELECT aws_vpc_key FROM resources
+   WHERE tenant_id = $1 AND aws_subnet_key = ANY($8::text[]) AND kind = 'SUBNET' AND aws_vpc_key IS NOT NULL
+),
+peering_records AS (
   SELECT account_id, ARRAY[
            lower(btrim(properties->>'VpcId')), lower(btrim(properties->'RequesterVpcInfo'->>'VpcId')),
            lower(btrim(properties->>'PeerVpcId')), lower(btrim(properties->'AccepterVpcInfo'->>'VpcId'))
@@ -83,10 +98,20 @@ WITH peering_records AS (
     FROM resources
    WHERE tenant_id = $1 AND lower(type) = ANY($4::text[]) AND account_id <> ALL($2::uuid[])
 ),
-incoming AS (SELECT account_id, vpcs FROM peering_records WHERE vpcs && $7::text[]),
+incoming AS (SELECT account_id, vpcs FROM peering_records WHERE vpcs && ARRAY(SELECT id FROM asked_vpcs)),
 aws_ids AS (
   SELECT unnest($6::text[]) AS id
   UNION SELECT unnest(vpcs) FROM incoming
+),
+placement_vpcs AS (
+  SELECT id FROM asked_vpcs
+  UNION SELECT unnest(vpcs) FROM incoming
+),
+placement_subnets AS (
+  SELECT unnest($8::text[]) AS id
+  UNION
+  SELECT aws_subnet_key FROM resources
+   WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs)) AND kind = 'SUBNET'
 ),
 neighbour_accounts AS (
   SELECT account_id FROM incoming
@@ -111,6 +136,12 @@ neighbour_accounts AS (
         WHERE lower(btrim(CASE jsonb_typeof(p->'remoteVirtualNetwork')
                 WHEN 'string' THEN p->>'remoteVirtualNetwork'
                 WHEN 'object' THEN p->'remoteVirtualNetwork'->>'id' END)) = ANY($7::text[]))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND aws_subnet_key = ANY(ARRAY(SELECT id FROM placement_subnets))
 )
 SELECT id, account_id, external_id, type, name, properties FROM resources
  WHERE tenant_id = $1 AND account_id IN (SELECT account_id FROM neighbour_accounts)
@@ -181,6 +212,7 @@ export class NetworkService {
         links.armIds,
         links.awsIds,
         links.networks,
+        links.subnets,
       ]),
     );
     return toTopology([...own, ...neighbours]);
