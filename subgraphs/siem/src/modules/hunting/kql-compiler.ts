@@ -494,6 +494,12 @@ const SERIES_ARITHMETIC: Record<string, string> = {
   series_divide: "/",
 };
 
+/** At most this many periods from `series_periods_detect` (Kusto sets no bound; the arrays are this long). */
+const MAX_PERIODS = 100;
+
+/** `series_periods_validate` takes at most this many periods, as Kusto does. */
+const MAX_VALIDATED_PERIODS = 16;
+
 /** The series functions, over the arrays `make-series` makes (SQL functions of the siem schema). */
 const SERIES_FUNCTIONS = new Set([
   "series_fill_const",
@@ -534,6 +540,14 @@ const SERIES_COLUMNS: Record<string, ReadonlyArray<readonly [string, KqlType]>> 
     ["avg", "real"],
     ["stdev", "real"],
     ["variance", "real"],
+  ],
+  series_periods_detect: [
+    ["periods", "dynamic"],
+    ["scores", "dynamic"],
+  ],
+  series_periods_validate: [
+    ["periods", "dynamic"],
+    ["scores", "dynamic"],
   ],
 };
 for (const name of Object.keys(SERIES_COLUMNS)) SERIES_FUNCTIONS.add(name);
@@ -3040,8 +3054,8 @@ class Compiler {
 
   /**
    * The series functions (`series_fill_forward(s)`, `series_decompose_anomalies(s)`…): calls of the siem schema's
-   * SQL functions of migration 1767240000000 (fixed names, never the query's text), the series as jsonb and the
-   * other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
+   * SQL functions of migrations 1767240000000, 1767270000000 and 1767280000000 (fixed names, never the query's text),
+   * the series as jsonb and the other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
    * supported values, so a bad one is refused at its position before the hunt runs.
    */
   private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope, columns = false): Typed {
@@ -3082,6 +3096,16 @@ class Compiler {
           call.args[i].pos,
         );
       return `(${value.sql})::int`;
+    };
+    // A number the query must write as a constant (a literal or a `let` of one), so it can be checked here.
+    const constant = (i: number, what: string, whole = false): number => {
+      const arg = this.resolved(call.args[i], scope);
+      if (arg.kind !== "literal" || !(arg.type === "long" || (arg.type === "real" && !whole)))
+        return fail(
+          `\`${what}\` of \`${call.name}\` is a constant ${whole ? "whole number" : "number"}`,
+          call.args[i].pos,
+        );
+      return arg.value as number;
     };
     const ignoreNonfinite = (i: number): string => {
       const flag = this.expr(call.args[i], scope);
@@ -3125,6 +3149,28 @@ class Compiler {
       case "series_fit_line_dynamic":
         this.args(call, 1);
         return dynamic(`kql_series_fit_line(${series(0)})`);
+      case "series_periods_detect": {
+        this.args(call, 4);
+        const lo = constant(1, "min_period");
+        const hi = constant(2, "max_period");
+        if (lo > hi)
+          fail(`\`min_period\` of \`series_periods_detect\` is more than \`max_period\``, call.args[1].pos);
+        const count = constant(3, "num_periods", true);
+        if (count < 1 || count > MAX_PERIODS)
+          fail(`\`num_periods\` of \`series_periods_detect\` is from 1 to ${MAX_PERIODS}`, call.args[3].pos);
+        return dynamic(
+          `kql_series_periods_detect(${series(0)}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")}, ${this.param(count, "int")})`,
+        );
+      }
+      case "series_periods_validate": {
+        this.args(call, 2, 1 + MAX_VALIDATED_PERIODS);
+        const periods = call.args.slice(1).map((arg, i) => {
+          const period = constant(i + 1, `period${i + 1}`);
+          if (period <= 0) fail(`\`period${i + 1}\` of \`series_periods_validate\` is more than 0`, arg.pos);
+          return period;
+        });
+        return dynamic(`kql_series_periods_validate(${series(0)}, ${this.param(periods, "float8[]")})`);
+      }
       case "series_stats":
         this.args(call, 1, 2);
         return dynamic(

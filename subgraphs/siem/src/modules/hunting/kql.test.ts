@@ -499,7 +499,7 @@ describe("hunting query errors", () => {
     ],
     [
       "Events | extend (a, b) = strlen(device)",
-      "1:26 `extend (…) =` takes a function of several columns: series_fit_line, series_decompose, series_stats",
+      "1:26 `extend (…) =` takes a function of several columns: series_fit_line, series_decompose, series_stats, series_periods_detect, series_periods_validate",
     ],
     ["Events | extend (a, a) = series_fit_line(attributes)", "1:21 the column `a` appears twice in `(…) =`"],
     ['Events | extend (b, s, t, r) = series_decompose(attributes, 24, "avg")', "no error"],
@@ -523,6 +523,56 @@ describe("hunting query errors", () => {
     [
       "Events | extend f = series_fit_line_dynamic(device)",
       "1:45 argument 1 of `series_fit_line_dynamic` is a series",
+    ],
+    // series_periods_detect and series_periods_validate: constant bounds, checked before the hunt runs
+    ["let lo = 20; Events | extend (p, s) = series_periods_detect(attributes, lo, 28.8, 2)", "no error"],
+    [
+      "Events | extend (p, s, x) = series_periods_validate(attributes, 24, 168)",
+      "1:24 `series_periods_validate` returns 2 columns (periods, scores), not 3",
+    ],
+    [
+      "Events | extend p = series_periods_detect(attributes, 4, 24, 1)",
+      "1:21 `series_periods_detect` returns several columns: write `extend (periods, scores) = series_periods_detect(…)`",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 30, 20, 1)",
+      "1:60 `min_period` of `series_periods_detect` is more than `max_period`",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, dst_port, 20, 1)",
+      "1:60 `min_period` of `series_periods_detect` is a constant number",
+    ],
+    [
+      'Events | extend (p, s) = series_periods_detect(attributes, 4, "24", 1)',
+      "1:63 `max_period` of `series_periods_detect` is a constant number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24, 1.5)",
+      "1:67 `num_periods` of `series_periods_detect` is a constant whole number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24, 0)",
+      "1:67 `num_periods` of `series_periods_detect` is from 1 to 100",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24)",
+      "1:26 `series_periods_detect` takes 4 arguments, got 3",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(device, 4, 24, 1)",
+      "1:48 argument 1 of `series_periods_detect` is a series (a dynamic array), not a string",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes, 24, -1)",
+      "1:66 `period2` of `series_periods_validate` is more than 0",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes, 24, dst_port)",
+      "1:66 `period2` of `series_periods_validate` is a constant number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes)",
+      "1:26 `series_periods_validate` takes 2 to 17 arguments, got 1",
     ],
     // mv-apply
     [
@@ -2070,6 +2120,43 @@ describe("hunts over a seeded event store", () => {
       | extend (gap) = series_stats(dynamic([4, null])), (kept) = series_stats(dynamic([4, null]), true)
       | project lo, lo_i, hi, hi_i, mean, sd, var, gap, kept`,
       [{ lo: 1, lo_i: 1, hi: 3, hi_i: 0, mean: 2, sd: 1, var: 1, gap: null, kept: 4 }],
+    ],
+    // series_periods_detect: 4, 0, 0, 4 repeated is symmetric, so its least-squares line is flat (at the mean, 2)
+    // and every element is ±2 from it (squares 4 each). Over 12 elements (total 48), lag 4 pairs 8 equal elements
+    // (32 / 48 = 2/3), lag 3 alternates +4, −4 over 9 pairs (4 / 48), lag 5 over 7 (−4 / 48), lag 6 pairs 6
+    // opposite ones (−24 / 48): 4 is the only local maximum from 4 to 6 (half the series), and the second period is
+    // padded with 0. A line added to the series (3 per element) changes nothing. Over 24 elements (total 96),
+    // lags 4, 8 and 12 score 80, 64 and 48 / 96, but 8 and 12 are multiples of 4; from 5 up, 8 and 12 are found.
+    // series_periods_validate scores given periods the same way: 4.5 is halfway between lags 4 and 5
+    // ((2/3 − 1/12) / 2 = 7/24), 6 scores below 0 (0), 2 is shorter than 4 bins (0).
+    [
+      `Events | where source_event_id == "a1"
+      | extend s12 = dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), s24 = dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4])
+      | extend (periods, scores) = series_periods_detect(s12, 0, 10, 2)
+      | extend (lp, ls) = series_periods_detect(dynamic([7, 6, 9, 16, 19, 18, 21, 28, 31, 30, 33, 40]), 0, 10, 1)
+      | extend (p24, s24_) = series_periods_detect(s24, 4, 12, 3), (q24, t24) = series_periods_detect(s24, 5, 12, 3)
+      | extend (vp, vs) = series_periods_validate(s12, 4, 4.5, 6, 2)
+      | extend (flat, fs) = series_periods_detect(dynamic([3, 3, 3, 3, 3, 3, 3, 3]), 4, 4, 1)
+      | extend (none, ns) = series_periods_detect(dynamic({"a": 1}), 4, 4, 1)
+      | project periods, scores, lp, ls, p24, s24_, q24, t24, vp, vs, flat, fs, none, ns`,
+      [
+        {
+          periods: [4, 0],
+          scores: [expect.closeTo(2 / 3, 12), 0],
+          lp: [4],
+          ls: [expect.closeTo(2 / 3, 12)],
+          p24: [4, 0, 0],
+          s24_: [expect.closeTo(5 / 6, 12), 0, 0],
+          q24: [8, 12, 0],
+          t24: [expect.closeTo(2 / 3, 12), expect.closeTo(1 / 2, 12), 0],
+          vp: [4, 4.5, 6, 2],
+          vs: [expect.closeTo(2 / 3, 12), expect.closeTo(7 / 24, 12), 0, 0],
+          flat: [0],
+          fs: [0],
+          none: null,
+          ns: null,
+        },
+      ],
     ],
     // mv-apply: the subquery per row over its sub-table. Per account, the largest port and how many there are;
     // `ports` (the expanded column) is gone, the row's other columns are kept.

@@ -1,0 +1,119 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+
+/**
+ * `series_periods_detect(s, min_period, max_period, num_periods)` and `series_periods_validate(s, period, …)` of
+ * hunting's KQL as SQL functions of the siem schema, beside those of migrations 1767240000000 and 1767270000000
+ * (whose `kql_series_numbers` reads a series here). Like them they take and return jsonb, are IMMUTABLE and PARALLEL
+ * SAFE, read no table (a hunt's tenant scoping is untouched) and pin `search_path` to the schema they were created
+ * in. Each returns one bag `{periods, scores}`; the compiler takes the columns a query asks for out of it. Non-arrays
+ * give null.
+ */
+export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
+  name = "SiemKqlSeriesPeriods1767280000000";
+
+  async up(q: QueryRunner): Promise<void> {
+    // The score of each whole lag lo…hi (null for a lag outside 1…n − 1): the autocorrelation of the series once its
+    // least-squares line over the values present (x = 1…n) is taken away, Σ d[i]·d[i + k] over i = 1…n − k divided
+    // by Σ d[i]² over the whole series (the usual, "biased" estimate: a lag k of a perfectly periodic series scores
+    // (n − k) / n, so a long period needs several cycles to score high). A missing element counts as lying on the
+    // line (d = 0); a series that does not vary scores 0 at every lag.
+    await q.query(`CREATE FUNCTION kql_series_lag_scores(v float8[], lo int, hi int) RETURNS float8[]
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE n int := coalesce(cardinality(v), 0); m int := 0; sx float8 := 0; sy float8 := 0; sxx float8 := 0;
+        sxy float8 := 0; slope float8 := 0; intercept float8 := 0; d float8[] := array_fill(0::float8, ARRAY[n]);
+        total float8 := 0; num float8; out float8[] := '{}';
+      BEGIN
+        FOR i IN 1..n LOOP
+          CONTINUE WHEN v[i] IS NULL;
+          m := m + 1;
+          sx := sx + i;
+          sy := sy + v[i];
+          sxx := sxx + i ^ 2;
+          sxy := sxy + i * v[i];
+        END LOOP;
+        IF m > 1 AND m * sxx - sx * sx <> 0 THEN slope := (m * sxy - sx * sy) / (m * sxx - sx * sx); END IF;
+        IF m > 0 THEN intercept := (sy - slope * sx) / m; END IF;
+        FOR i IN 1..n LOOP
+          IF v[i] IS NOT NULL THEN d[i] := v[i] - (intercept + slope * i); END IF;
+          total := total + d[i] ^ 2;
+        END LOOP;
+        FOR k IN lo..hi LOOP
+          IF k < 1 OR k > n - 1 THEN
+            out := out || NULL::float8;
+            CONTINUE;
+          END IF;
+          num := 0;
+          FOR i IN 1..n - k LOOP num := num + d[i] * d[i + k]; END LOOP;
+          out := out || CASE WHEN total > 0 THEN num / total ELSE 0::float8 END;
+        END LOOP;
+        RETURN out;
+      END $$`);
+
+    // series_periods_detect over an array: the whole lags from max(4, ⌈min_p⌉) to min(⌊max_p⌋, ⌊n / 2⌋) (Kusto finds
+    // periods of at least 4 bins and at most half the series) whose score is above 0, above the lag before it and
+    // not below the lag after it (a local maximum), best first (scores equal to 9 decimals: the shorter first),
+    // leaving out a multiple of a period already taken (its echo); the first num_periods of them, the arrays padded
+    // with 0 to num_periods, as Kusto pads them.
+    await q.query(`CREATE FUNCTION kql_series_periods(v float8[], min_p float8, max_p float8, num_periods int)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE n int := coalesce(cardinality(v), 0); lo int := greatest(4, ceil(min_p)::int);
+        hi int := least(floor(max_p)::int, n / 2); periods float8[] := '{}'; scores float8[] := '{}'; r float8[];
+        c record;
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        IF lo <= hi THEN
+          r := kql_series_lag_scores(v, lo - 1, hi + 1);
+          FOR c IN SELECT per, x FROM (
+              SELECT lo - 2 + i AS per, x, lag(x) OVER (ORDER BY i) AS before, lead(x) OVER (ORDER BY i) AS after
+                FROM unnest(r) WITH ORDINALITY AS t(x, i)) AS s
+            WHERE per BETWEEN lo AND hi AND x > 0 AND x > before AND x >= coalesce(after, '-infinity')
+            ORDER BY round(x::numeric, 9) DESC, per LOOP
+            EXIT WHEN cardinality(periods) >= num_periods;
+            CONTINUE WHEN EXISTS (SELECT FROM unnest(periods) AS p WHERE c.per % p::int = 0);
+            periods := periods || c.per::float8;
+            scores := scores || c.x;
+          END LOOP;
+        END IF;
+        WHILE cardinality(periods) < num_periods LOOP
+          periods := periods || 0::float8;
+          scores := scores || 0::float8;
+        END LOOP;
+        RETURN jsonb_build_object('periods', to_jsonb(periods), 'scores', to_jsonb(scores));
+      END $$`);
+
+    await q.query(`CREATE FUNCTION kql_series_periods_detect(s jsonb, min_p float8, max_p float8, num_periods int)
+      RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+        SELECT kql_series_periods(kql_series_numbers(s), min_p, max_p, num_periods)
+      $$`);
+
+    // series_periods_validate: each given period scored as series_periods_detect scores a lag; a period between two
+    // whole lags takes the linear interpolation of their scores. One shorter than 4 bins or longer than half the
+    // series scores 0 (series_periods_detect could not find it), and scores are clipped to 0…1.
+    await q.query(`CREATE FUNCTION kql_series_periods_validate(s jsonb, periods float8[]) RETURNS jsonb
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0); r float8[];
+        scores float8[] := '{}'; lo int; w float8;
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        r := kql_series_lag_scores(v, 1, n / 2);
+        FOR i IN 1..coalesce(cardinality(periods), 0) LOOP
+          IF periods[i] IS NULL OR periods[i] < 4 OR periods[i] > n / 2 THEN
+            scores := scores || 0::float8;
+            CONTINUE;
+          END IF;
+          lo := floor(periods[i])::int;
+          w := periods[i] - lo;
+          scores := scores || greatest(0, least(1,
+            CASE WHEN w = 0 THEN r[lo] ELSE (1 - w) * r[lo] + w * r[lo + 1] END));
+        END LOOP;
+        RETURN jsonb_build_object('periods', to_jsonb(periods), 'scores', to_jsonb(scores));
+      END $$`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION kql_series_periods_validate(jsonb, float8[])`);
+    await q.query(`DROP FUNCTION kql_series_periods_detect(jsonb, float8, float8, int)`);
+    await q.query(`DROP FUNCTION kql_series_periods(float8[], float8, float8, int)`);
+    await q.query(`DROP FUNCTION kql_series_lag_scores(float8[], int, int)`);
+  }
+}
