@@ -6,7 +6,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * (whose `kql_series_numbers` reads a series here). Like them they take and return jsonb, are IMMUTABLE and PARALLEL
  * SAFE, read no table (a hunt's tenant scoping is untouched) and pin `search_path` to the schema they were created
  * in. Each returns one bag `{periods, scores}`; the compiler takes the columns a query asks for out of it. Non-arrays
- * give null.
+ * give null. It also replaces migration 1767240000000's `series_decompose` and `series_decompose_anomalies` with
+ * versions that take Kusto's `test_points`, `ad_method` and `seasonality_threshold` and detect a period when the
+ * seasonality is -1 (Kusto's default), as `series_periods_detect` finds one; `down` restores the old ones.
  */
 export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
   name = "SiemKqlSeriesPeriods1767280000000";
@@ -108,9 +110,147 @@ export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
         END LOOP;
         RETURN jsonb_build_object('periods', to_jsonb(periods), 'scores', to_jsonb(scores));
       END $$`);
+
+    // series_decompose and series_decompose_anomalies as in migration 1767240000000, with Kusto's test_points (the
+    // last test_points elements are left out of the learning: the seasonal medians, the trend's fit and the
+    // residuals' fences are of the elements before them, and extended to them) and seasonality detection: a period
+    // of -1 (Kusto's default) is the best period series_periods_detect finds in the learnt elements from 4 bins to
+    // half of them, if it scores at least seasonality_threshold (Kusto's 0.6 by default), else none.
+    await q.query(`DROP FUNCTION kql_series_decompose_anomalies(jsonb, float8, int, text)`);
+    await q.query(`DROP FUNCTION kql_series_decompose(jsonb, int, text)`);
+    await q.query(`CREATE FUNCTION kql_series_decompose(s jsonb, period int, trend text, test_points int,
+        seasonality_threshold float8)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0);
+        learn int := n - least(greatest(test_points, 0), n); p int := period; found jsonb;
+        seasonal float8[] := array_fill(0::float8, ARRAY[n]); m int := 0; sx float8 := 0; sy float8 := 0;
+        sxx float8 := 0; sxy float8 := 0; slope float8 := 0; intercept float8 := 0; line float8[] := '{}';
+        baseline float8[] := '{}'; residual float8[] := '{}';
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        IF p = -1 THEN
+          found := kql_series_periods(v[1:learn], 4, learn / 2, 1);
+          p := CASE WHEN (found #>> '{scores,0}')::float8 >= seasonality_threshold
+            THEN (found #>> '{periods,0}')::float8::int ELSE 0 END;
+        END IF;
+        IF p >= 2 THEN
+          FOR phase IN 0..least(p, n) - 1 LOOP
+            DECLARE median float8;
+            BEGIN
+              SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v[i]) INTO median
+                FROM generate_series(phase + 1, learn, p) AS i WHERE v[i] IS NOT NULL;
+              FOR i IN phase + 1..n BY p LOOP seasonal[i] := coalesce(median, 0); END LOOP;
+            END;
+          END LOOP;
+        END IF;
+        FOR i IN 1..learn LOOP
+          CONTINUE WHEN v[i] IS NULL;
+          m := m + 1;
+          sx := sx + (i - 1);
+          sy := sy + (v[i] - seasonal[i]);
+          sxx := sxx + (i - 1) ^ 2;
+          sxy := sxy + (i - 1) * (v[i] - seasonal[i]);
+        END LOOP;
+        IF m > 0 AND trend <> 'none' THEN
+          IF trend = 'linefit' AND m > 1 AND m * sxx - sx * sx <> 0 THEN
+            slope := (m * sxy - sx * sy) / (m * sxx - sx * sx);
+          END IF;
+          intercept := (sy - slope * sx) / m;
+        END IF;
+        FOR i IN 1..n LOOP
+          line := line || (intercept + slope * (i - 1));
+          baseline := baseline || (seasonal[i] + intercept + slope * (i - 1));
+          residual := residual || (v[i] - (seasonal[i] + intercept + slope * (i - 1)));
+        END LOOP;
+        RETURN jsonb_build_object('baseline', to_jsonb(baseline), 'seasonal', to_jsonb(seasonal),
+          'trend', to_jsonb(line), 'residual', to_jsonb(residual));
+      END $$`);
+
+    // The residual scored with Tukey's fences (ad_method 'ctukey': the 10th and 90th percentiles, 'tukey': the 25th
+    // and 75th) of the learnt residuals, as kql_series_tukey scores; above threshold +1, below -threshold -1, else 0.
+    await q.query(`CREATE FUNCTION kql_series_decompose_anomalies(s jsonb, threshold float8, period int, trend text,
+        test_points int, ad_method text, seasonality_threshold float8)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE r float8[] := kql_series_numbers(
+          kql_series_decompose(s, period, trend, test_points, seasonality_threshold) -> 'residual');
+        n int := coalesce(cardinality(r), 0); learn int := n - least(greatest(test_points, 0), n); q float8[];
+        lo float8; hi float8; spread float8; score float8; out int[] := '{}';
+      BEGIN
+        IF r IS NULL THEN RETURN NULL; END IF;
+        SELECT percentile_cont(CASE WHEN ad_method = 'tukey' THEN ARRAY[0.25, 0.75] ELSE ARRAY[0.1, 0.9] END)
+          WITHIN GROUP (ORDER BY x) INTO q FROM unnest(r[1:learn]) AS x WHERE x IS NOT NULL;
+        lo := q[1];
+        hi := q[2];
+        spread := CASE WHEN hi > lo THEN hi - lo ELSE 1 END;
+        FOR i IN 1..n LOOP
+          score := CASE WHEN r[i] IS NULL THEN 0::float8
+            WHEN r[i] > hi THEN (r[i] - hi) / spread
+            WHEN r[i] < lo THEN (r[i] - lo) / spread
+            ELSE 0::float8 END;
+          out := out || CASE WHEN score > threshold THEN 1 WHEN score < -threshold THEN -1 ELSE 0 END;
+        END LOOP;
+        RETURN to_jsonb(out);
+      END $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(
+      `DROP FUNCTION kql_series_decompose_anomalies(jsonb, float8, int, text, int, text, float8)`,
+    );
+    await q.query(`DROP FUNCTION kql_series_decompose(jsonb, int, text, int, float8)`);
+    // Migration 1767240000000's versions, as it created them.
+    await q.query(`CREATE FUNCTION kql_series_decompose(s jsonb, period int, trend text) RETURNS jsonb
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0);
+        seasonal float8[] := array_fill(0::float8, ARRAY[n]); m int := 0; sx float8 := 0; sy float8 := 0;
+        sxx float8 := 0; sxy float8 := 0; slope float8 := 0; intercept float8 := 0; line float8[] := '{}';
+        baseline float8[] := '{}'; residual float8[] := '{}';
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        IF period >= 2 THEN
+          FOR phase IN 0..least(period, n) - 1 LOOP
+            DECLARE median float8;
+            BEGIN
+              SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v[i]) INTO median
+                FROM generate_series(phase + 1, n, period) AS i WHERE v[i] IS NOT NULL;
+              FOR i IN phase + 1..n BY period LOOP seasonal[i] := coalesce(median, 0); END LOOP;
+            END;
+          END LOOP;
+        END IF;
+        FOR i IN 1..n LOOP
+          CONTINUE WHEN v[i] IS NULL;
+          m := m + 1;
+          sx := sx + (i - 1);
+          sy := sy + (v[i] - seasonal[i]);
+          sxx := sxx + (i - 1) ^ 2;
+          sxy := sxy + (i - 1) * (v[i] - seasonal[i]);
+        END LOOP;
+        IF m > 0 AND trend <> 'none' THEN
+          IF trend = 'linefit' AND m > 1 AND m * sxx - sx * sx <> 0 THEN
+            slope := (m * sxy - sx * sy) / (m * sxx - sx * sx);
+          END IF;
+          intercept := (sy - slope * sx) / m;
+        END IF;
+        FOR i IN 1..n LOOP
+          line := line || (intercept + slope * (i - 1));
+          baseline := baseline || (seasonal[i] + intercept + slope * (i - 1));
+          residual := residual || (v[i] - (seasonal[i] + intercept + slope * (i - 1)));
+        END LOOP;
+        RETURN jsonb_build_object('baseline', to_jsonb(baseline), 'seasonal', to_jsonb(seasonal),
+          'trend', to_jsonb(line), 'residual', to_jsonb(residual));
+      END $$`);
+    await q.query(`CREATE FUNCTION kql_series_decompose_anomalies(s jsonb, threshold float8, period int, trend text)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE r float8[] := kql_series_numbers(kql_series_decompose(s, period, trend) -> 'residual');
+        score float8[]; out int[] := '{}';
+      BEGIN
+        IF r IS NULL THEN RETURN NULL; END IF;
+        score := kql_series_tukey(r, 0.1, 0.9);
+        FOR i IN 1..coalesce(cardinality(r), 0) LOOP
+          out := out || CASE WHEN score[i] > threshold THEN 1 WHEN score[i] < -threshold THEN -1 ELSE 0 END;
+        END LOOP;
+        RETURN to_jsonb(out);
+      END $$`);
     await q.query(`DROP FUNCTION kql_series_periods_validate(jsonb, float8[])`);
     await q.query(`DROP FUNCTION kql_series_periods_detect(jsonb, float8, float8, int)`);
     await q.query(`DROP FUNCTION kql_series_periods(float8[], float8, float8, int)`);

@@ -3107,6 +3107,12 @@ class Compiler {
         );
       return arg.value as number;
     };
+    // Kusto's test_points: how many elements at the end are left out of the learning, a constant of at least 0.
+    const testPoints = (i: number): string => {
+      const points = constant(i, "test_points", true);
+      if (points < 0) fail(`\`test_points\` of \`${call.name}\` is 0 or more`, call.args[i].pos);
+      return this.param(points, "int");
+    };
     const ignoreNonfinite = (i: number): string => {
       const flag = this.expr(call.args[i], scope);
       if (flag.type !== "bool")
@@ -3133,17 +3139,28 @@ class Compiler {
         return dynamic(`kql_series_outliers(${series(0)}, ${kind})`);
       }
       case "series_decompose_anomalies": {
-        this.args(call, 1, 4);
-        const threshold = call.args.length >= 2 ? number(1, "threshold") : "1.5::float8";
-        const period = call.args.length >= 3 ? seasonality(2) : "-1";
-        const trend = call.args.length === 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
-        return dynamic(`kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend})`);
+        // Kusto's order: threshold, seasonality, trend, test_points, ad_method, seasonality_threshold.
+        this.args(call, 1, 7);
+        const given = call.args.length;
+        const threshold = given >= 2 ? number(1, "threshold") : "1.5::float8";
+        const period = given >= 3 ? seasonality(2) : "-1";
+        const trend = given >= 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        const test = given >= 5 ? testPoints(4) : "0";
+        const method = given >= 6 ? option(5, "ad_method", ["ctukey", "tukey"]) : "'ctukey'";
+        const detect = given === 7 ? number(6, "seasonality_threshold") : "0.6::float8";
+        return dynamic(
+          `kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend}, ${test}, ${method}, ${detect})`,
+        );
       }
       case "series_decompose": {
-        this.args(call, 1, 3);
-        const period = call.args.length >= 2 ? seasonality(1) : "-1";
-        const trend = call.args.length === 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
-        return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend})`);
+        // Kusto's order: seasonality, trend, test_points, seasonality_threshold.
+        this.args(call, 1, 5);
+        const given = call.args.length;
+        const period = given >= 2 ? seasonality(1) : "-1";
+        const trend = given >= 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        const test = given >= 4 ? testPoints(3) : "0";
+        const detect = given === 5 ? number(4, "seasonality_threshold") : "0.6::float8";
+        return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend}, ${test}, ${detect})`);
       }
       case "series_fit_line":
       case "series_fit_line_dynamic":

@@ -512,8 +512,34 @@ describe("hunting query errors", () => {
       '1:58 `trend` of `series_decompose` is one of "linefit", "avg", "none"',
     ],
     [
-      'Events | extend (b) = series_decompose(attributes, 2, "avg", 3)',
-      "1:23 `series_decompose` takes 1 to 3 arguments, got 4",
+      'Events | extend (b) = series_decompose(attributes, 2, "avg", 3, 0.6, 1)',
+      "1:23 `series_decompose` takes 1 to 5 arguments, got 6",
+    ],
+    // test_points, ad_method and seasonality_threshold, in Kusto's order
+    ['Events | extend (b) = series_decompose(attributes, -1, "avg", 3, 0.8)', "no error"],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "linefit", 0, "tukey", 0.5)',
+      "no error",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", dst_port)',
+      "1:63 `test_points` of `series_decompose` is a constant whole number",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", -2)',
+      "1:63 `test_points` of `series_decompose` is 0 or more",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", 0, "high")',
+      "1:66 `seasonality_threshold` of `series_decompose` is a number, not a string",
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "avg", 0, "iqr")',
+      '1:79 `ad_method` of `series_decompose_anomalies` is one of "ctukey", "tukey"',
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "avg", 0, "tukey", 0.6, 1)',
+      "1:21 `series_decompose_anomalies` takes 1 to 7 arguments, got 8",
     ],
     [
       "Events | extend (mn, mni) = series_stats(attributes, 1)",
@@ -1983,15 +2009,23 @@ describe("hunts over a seeded event store", () => {
     // series_decompose_anomalies. trend "avg" over nine 5s and a 40: mean 8.5, residuals -3.5 (nine) and 31.5;
     // P10 = -3.5, P90 = -3.5 + .1 × 35 = 0, so 40 scores 31.5 / 3.5 = 9 (> 1.5: +1) and the 5s 0. A linear trend
     // (the default) flags the one dip of a steady rise (-1); a period of 4 takes the weekly-like pattern 1, 1, 1, 9
-    // as normal and flags the 9 out of phase, which without the period is not an anomaly. One point, all-equal
-    // values, nothing: no anomaly.
+    // as normal and flags the 9 out of phase, which without the period (seasonality 0) is not an anomaly. The default
+    // seasonality (-1) finds that period: once the series' line (slope 2.16 / 23 = 0.0939) is taken away, lag 4 scores
+    // 0.6251 (lag 3 −0.219, lag 5 −0.139; the lags up to 12 score less), at least the 0.6 seasonality_threshold, but
+    // not 0.63. With test_points 1 the 40 is left out of the learning: the trend "avg" is the nine 5s' mean, their
+    // residuals are all 0 (fences 0 and 0, so the distance itself is the score) and the 40 scores 35, above a
+    // threshold of 10 that it stays under (9, `high`) when it is learnt from. One point,
+    // all-equal values, nothing: no anomaly.
     [
       `Events | where source_event_id == "a1"
       | project avg = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 1.5, -1, "avg"),
           high = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 10, -1, "avg"),
           dip = series_decompose_anomalies(dynamic([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 2, 30, 31, 32, 33])),
           seasonal = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, 4),
-          flat = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9])),
+          flat = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, 0),
+          detected = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9])),
+          strict = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, -1, "linefit", 0, "ctukey", 0.63),
+          tested = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 10, 0, "avg", 1),
           one = series_decompose_anomalies(dynamic([3])), same = series_decompose_anomalies(dynamic([2, 2, 2, 2])),
           empty = series_decompose_anomalies(dynamic([]))`,
       [
@@ -2001,6 +2035,9 @@ describe("hunts over a seeded event store", () => {
           dip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0],
           seasonal: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
           flat: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          detected: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+          strict: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          tested: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
           one: [0],
           same: [0, 0, 0, 0],
           empty: [],
@@ -2083,7 +2120,10 @@ describe("hunts over a seeded event store", () => {
     // mean of what is left (0) as the trend, and the residual is what the seasonal part leaves (±2). Without a period,
     // a line through 1, 3, _, 7 (least squares over the index: 1 + 2i) is the trend and baseline; the missing
     // element has a baseline but no residual. "none": no trend. The nine 5s and a 40 of series_decompose_anomalies
-    // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores).
+    // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores). The default seasonality finds the period 4 of
+    // 4, 0, 0, 4 repeated (it scores 2/3, as series_periods_detect finds below): each phase's median is the series
+    // itself, and nothing is left; with a seasonality_threshold of 0.7 no period is taken, the flat line is the mean
+    // 2. test_points 1 leaves the 100 out of the fit: the line through 1, 3, 5 goes on to 7 there.
     [
       `Events | where source_event_id == "a1"
       | extend (baseline, seasonal, trend, residual) = series_decompose(dynamic([1, 2, 3, 12, 5, 6, 7, 16]), 4, "avg")
@@ -2091,7 +2131,11 @@ describe("hunts over a seeded event store", () => {
       | extend (nb, ns, nt, nr) = series_decompose(dynamic([1, 3, null, 7]), -1, "none")
       | extend (ab, as_, at, ar) = series_decompose(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), -1, "avg")
       | extend (eb, es, et, er) = series_decompose(dynamic([]))
-      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er`,
+      | extend (db, ds, dt, dr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]))
+      | extend (hb, hs, ht, hr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), -1, "linefit", 0, 0.7)
+      | extend (tb, ts, tt, tr) = series_decompose(dynamic([1, 3, 5, 100]), 0, "linefit", 1)
+      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er, ds, dt, dr, hs, ht,
+          hr, tb, tr`,
       [
         {
           baseline: [3, 4, 5, 14, 3, 4, 5, 14],
@@ -2110,6 +2154,14 @@ describe("hunts over a seeded event store", () => {
           es: [],
           et: [],
           er: [],
+          ds: [4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4],
+          dt: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          dr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          hs: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          ht: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+          hr: [2, -2, -2, 2, 2, -2, -2, 2, 2, -2, -2, 2],
+          tb: [1, 3, 5, 7],
+          tr: [0, 0, 0, 93],
         },
       ],
     ],
