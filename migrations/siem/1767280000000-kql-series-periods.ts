@@ -8,7 +8,8 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * in. Each returns one bag `{periods, scores}`; the compiler takes the columns a query asks for out of it. Non-arrays
  * give null. It also replaces migration 1767240000000's `series_decompose` and `series_decompose_anomalies` with
  * versions that take Kusto's `test_points`, `ad_method` and `seasonality_threshold` and detect a period when the
- * seasonality is -1 (Kusto's default), as `series_periods_detect` finds one; `down` restores the old ones.
+ * seasonality is -1 (Kusto's default), as `series_periods_detect` finds one, and `series_outliers` and
+ * `series_fill_linear` with the optional arguments Kusto gives them; `down` restores the old ones.
  */
 export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
   name = "SiemKqlSeriesPeriods1767280000000";
@@ -191,9 +192,92 @@ export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
         END LOOP;
         RETURN to_jsonb(out);
       END $$`);
+
+    // Kusto's missing_value_placeholder (series_fill_*) and ignore_val (series_outliers): the elements equal to it
+    // become null, which every series function takes as missing; a null placeholder changes nothing.
+    await q.query(`CREATE FUNCTION kql_series_missing(s jsonb, placeholder float8) RETURNS jsonb
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+        SELECT CASE WHEN placeholder IS NULL OR jsonb_typeof(s) IS DISTINCT FROM 'array' THEN s ELSE (
+          SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(e) = 'number' AND (e #>> '{}')::float8 = placeholder
+            THEN 'null'::jsonb ELSE e END ORDER BY i), '[]'::jsonb)
+            FROM jsonb_array_elements(s) WITH ORDINALITY AS t(e, i)) END
+      $$`);
+
+    // series_fill_linear with Kusto's fill_edges (false: the missing elements before the first value and after the
+    // last stay null) and constant_value (what a series with no value at all is filled with; null keeps it null).
+    await q.query(`DROP FUNCTION kql_series_fill_linear(jsonb)`);
+    await q.query(`CREATE FUNCTION kql_series_fill_linear(s jsonb, fill_edges boolean, constant_value float8)
+      RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0); prev int; first int;
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        FOR i IN 1..n LOOP
+          IF v[i] IS NOT NULL THEN
+            IF prev IS NULL THEN
+              first := i;
+            ELSE
+              FOR k IN prev + 1..i - 1 LOOP
+                v[k] := v[prev] + (v[i] - v[prev]) * (k - prev) / (i - prev);
+              END LOOP;
+            END IF;
+            prev := i;
+          END IF;
+        END LOOP;
+        IF prev IS NULL THEN
+          FOR i IN 1..n LOOP v[i] := constant_value; END LOOP;
+        ELSIF fill_edges THEN
+          FOR k IN 1..first - 1 LOOP v[k] := v[first]; END LOOP;
+          FOR k IN prev + 1..n LOOP v[k] := v[prev]; END LOOP;
+        END IF;
+        RETURN to_jsonb(v);
+      END $$`);
+
+    // series_outliers with Kusto's min_percentile and max_percentile (0…100, taken by "ctukey" only; "tukey" is
+    // always the 25th and 75th).
+    await q.query(`DROP FUNCTION kql_series_outliers(jsonb, text)`);
+    await q.query(`CREATE FUNCTION kql_series_outliers(s jsonb, kind text, min_percentile float8, max_percentile float8)
+      RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+        SELECT to_jsonb(kql_series_tukey(kql_series_numbers(s),
+          CASE WHEN kind = 'tukey' THEN 0.25 ELSE min_percentile / 100 END,
+          CASE WHEN kind = 'tukey' THEN 0.75 ELSE max_percentile / 100 END))
+      $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION kql_series_outliers(jsonb, text, float8, float8)`);
+    await q.query(`DROP FUNCTION kql_series_fill_linear(jsonb, boolean, float8)`);
+    await q.query(`DROP FUNCTION kql_series_missing(jsonb, float8)`);
+    // Migration 1767240000000's versions, as it created them.
+    await q.query(`CREATE FUNCTION kql_series_outliers(s jsonb, kind text) RETURNS jsonb
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+        SELECT to_jsonb(kql_series_tukey(kql_series_numbers(s),
+          CASE WHEN kind = 'tukey' THEN 0.25 ELSE 0.1 END, CASE WHEN kind = 'tukey' THEN 0.75 ELSE 0.9 END))
+      $$`);
+    await q.query(`CREATE FUNCTION kql_series_fill_linear(s jsonb) RETURNS jsonb
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      DECLARE v float8[] := kql_series_numbers(s); n int := coalesce(cardinality(v), 0); prev int; first int;
+      BEGIN
+        IF v IS NULL THEN RETURN NULL; END IF;
+        FOR i IN 1..n LOOP
+          IF v[i] IS NOT NULL THEN
+            IF prev IS NULL THEN
+              first := i;
+            ELSE
+              FOR k IN prev + 1..i - 1 LOOP
+                v[k] := v[prev] + (v[i] - v[prev]) * (k - prev) / (i - prev);
+              END LOOP;
+            END IF;
+            prev := i;
+          END IF;
+        END LOOP;
+        IF prev IS NULL THEN
+          FOR i IN 1..n LOOP v[i] := 0; END LOOP;
+        ELSE
+          FOR k IN 1..first - 1 LOOP v[k] := v[first]; END LOOP;
+          FOR k IN prev + 1..n LOOP v[k] := v[prev]; END LOOP;
+        END IF;
+        RETURN to_jsonb(v);
+      END $$`);
     await q.query(
       `DROP FUNCTION kql_series_decompose_anomalies(jsonb, float8, int, text, int, text, float8)`,
     );

@@ -3107,6 +3107,28 @@ class Compiler {
         );
       return arg.value as number;
     };
+    // A number, or Kusto's typed null (`double(null)`, `real(null)`, `long(null)`, `int(null)`): no value.
+    const nullOrNumber = (i: number, what: string): string => {
+      const arg = call.args[i];
+      const isNull =
+        arg.kind === "call" &&
+        ["double", "real", "long", "int"].includes(arg.name) &&
+        arg.args.length === 1 &&
+        arg.args[0].kind === "column" &&
+        arg.args[0].name === "null";
+      return isNull ? "NULL::float8" : number(i, what);
+    };
+    // The series with Kusto's missing_value_placeholder (argument i, if given) made missing.
+    const missing = (i: number): string =>
+      call.args.length > i
+        ? `kql_series_missing(${series(0)}, ${nullOrNumber(i, "missing_value_placeholder")})`
+        : series(0);
+    const flag = (i: number, what: string, fallback: boolean): string => {
+      const value = this.expr(call.args[i], scope);
+      if (value.type !== "bool")
+        fail(`\`${what}\` of \`${call.name}\` is a bool, not a ${value.type}`, call.args[i].pos);
+      return `coalesce(${value.sql}, ${fallback})`;
+    };
     // Kusto's test_points: how many elements at the end are left out of the learning, a constant of at least 0.
     const testPoints = (i: number): string => {
       const points = constant(i, "test_points", true);
@@ -3121,22 +3143,44 @@ class Compiler {
     };
     switch (call.name) {
       case "series_fill_const":
-        this.args(call, 2);
-        return dynamic(`kql_series_fill_const(${series(0)}, ${number(1, "constant_value")})`);
+        this.args(call, 2, 3);
+        return dynamic(`kql_series_fill_const(${missing(2)}, ${nullOrNumber(1, "constant_value")})`);
       case "series_fill_forward":
       case "series_fill_backward":
-      case "series_fill_linear":
-        this.args(call, 1);
-        return dynamic(`kql_${call.name}(${series(0)})`);
+        this.args(call, 1, 2);
+        return dynamic(`kql_${call.name}(${missing(1)})`);
+      case "series_fill_linear": {
+        this.args(call, 1, 4);
+        const edges = call.args.length >= 3 ? flag(2, "fill_edges", true) : "true";
+        const constantValue = call.args.length === 4 ? nullOrNumber(3, "constant_value") : "0::float8";
+        return dynamic(`kql_series_fill_linear(${missing(1)}, ${edges}, ${constantValue})`);
+      }
       case "series_stats_dynamic":
         this.args(call, 1, 2);
         return dynamic(
           `kql_series_stats(${series(0)}, ${call.args.length === 2 ? ignoreNonfinite(1) : "false"})`,
         );
       case "series_outliers": {
-        this.args(call, 1, 2);
-        const kind = call.args.length === 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
-        return dynamic(`kql_series_outliers(${series(0)}, ${kind})`);
+        // Kusto's order: kind, ignore_val, min_percentile, max_percentile (the last two for "ctukey" only).
+        this.args(call, 1, 5);
+        const given = call.args.length;
+        const kind = given >= 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
+        const percentile = (i: number, what: string, fallback: number): number => {
+          if (given <= i) return fallback;
+          const value = constant(i, what);
+          if (value < 2 || value > 98)
+            fail(`\`${what}\` of \`series_outliers\` is from 2 to 98`, call.args[i].pos);
+          return value;
+        };
+        const lo = percentile(3, "min_percentile", 10);
+        const hi = percentile(4, "max_percentile", 90);
+        if (lo >= hi)
+          fail("`min_percentile` of `series_outliers` is below `max_percentile`", call.args[3].pos);
+        const s =
+          given >= 3 ? `kql_series_missing(${series(0)}, ${nullOrNumber(2, "ignore_val")})` : series(0);
+        return dynamic(
+          `kql_series_outliers(${s}, ${kind}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")})`,
+        );
       }
       case "series_decompose_anomalies": {
         // Kusto's order: threshold, seasonality, trend, test_points, ad_method, seasonality_threshold.

@@ -456,8 +456,41 @@ describe("hunting query errors", () => {
       "1:54 `ignore_nonfinite` of `series_stats_dynamic` is a bool, not a long",
     ],
     [
-      "Events | extend a = series_fill_forward(attributes, 0)",
-      "1:21 `series_fill_forward` takes 1 argument, got 2",
+      "Events | extend a = series_fill_forward(attributes, 0, 1)",
+      "1:21 `series_fill_forward` takes 1 to 2 arguments, got 3",
+    ],
+    // missing_value_placeholder, fill_edges, constant_value, ignore_val, min_percentile, max_percentile
+    [
+      'Events | extend a = series_fill_linear(attributes, double(null), false, real(null)), b = series_fill_const(attributes, 0, -1), c = series_outliers(attributes, "ctukey", long(null), 5, 95)',
+      "no error",
+    ],
+    [
+      'Events | extend a = series_fill_backward(attributes, "none")',
+      "1:54 `missing_value_placeholder` of `series_fill_backward` is a number, not a string",
+    ],
+    [
+      "Events | extend a = series_fill_linear(attributes, -1, 1)",
+      "1:56 `fill_edges` of `series_fill_linear` is a bool, not a long",
+    ],
+    [
+      'Events | extend a = series_fill_linear(attributes, -1, true, "zero")',
+      "1:62 `constant_value` of `series_fill_linear` is a number, not a string",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", true)',
+      "1:59 `ignore_val` of `series_outliers` is a number, not a bool",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 1, 90)',
+      "1:63 `min_percentile` of `series_outliers` is from 2 to 98",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 50, 40)',
+      "1:63 `min_percentile` of `series_outliers` is below `max_percentile`",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 10, dst_port)',
+      "1:67 `max_percentile` of `series_outliers` is a constant number",
     ],
     [
       'Events | extend a = series_add(attributes, "x")',
@@ -1962,6 +1995,27 @@ describe("hunts over a seeded event store", () => {
         },
       ],
     ],
+    // Kusto's missing_value_placeholder: the elements equal to it are missing too (-1 here); fill_edges false leaves the
+    // ends missing; constant_value fills a series with no value at all (a typed null keeps it null).
+    [
+      `Events | where source_event_id == "a1"
+      | extend s = dynamic([-1, 1, -1, null, 4, -1])
+      | project fwd = series_fill_forward(s, -1), back = series_fill_backward(s, -1), c = series_fill_const(s, 0, -1),
+          lin = series_fill_linear(s, -1), inner = series_fill_linear(s, -1, false), kept = series_fill_forward(s, double(null)),
+          seven = series_fill_linear(dynamic([-1, null]), -1, true, 7), none = series_fill_linear(dynamic([null, null]), real(null), true, real(null))`,
+      [
+        {
+          fwd: [null, 1, 1, 1, 4, 4],
+          back: [1, 1, 4, 4, 4, null],
+          c: [0, 1, 0, 0, 4, 0],
+          lin: [1, 1, 2, 3, 4, 4],
+          inner: [null, 1, 2, 3, 4, null],
+          kept: [-1, 1, -1, -1, 4, -1],
+          seven: [7, 7],
+          none: [null, null],
+        },
+      ],
+    ],
     // series_stats_dynamic: [1, 2, 3, 4, 10] has mean 4, squares 9 + 4 + 1 + 0 + 36 = 50, sample variance 12.5; one
     // value has variance 0; all-equal values stdev 0; a null makes every statistic null unless ignored; none at
     // all, null statistics.
@@ -1990,12 +2044,16 @@ describe("hunts over a seeded event store", () => {
       ],
     ],
     // series_outliers over 0…9, 100: ctukey's P10 = 1 and P90 = 9 (spread 8): 100 scores 91 / 8, 0 scores -1 / 8;
-    // tukey's P25 = 2.5 and P75 = 7.5 (spread 5). All-equal values, a null, or nothing: zeros.
+    // tukey's P25 = 2.5 and P75 = 7.5 (spread 5). All-equal values, a null, or nothing: zeros. min_percentile 20 and
+    // max_percentile 80: P20 = 2, P80 = 8 (spread 6), which "tukey" does not take. With ignore_val -5 the -5 is
+    // missing: left out of the percentiles (the same as c's) and scored 0.
     [
       `Events | where source_event_id == "a1"
       | extend s = dynamic([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100])
       | project c = series_outliers(s), t = series_outliers(s, "tukey"), same = series_outliers(dynamic([3, 3, 3])),
-          gap = series_outliers(dynamic([null, 4])), empty = series_outliers(dynamic([]))`,
+          gap = series_outliers(dynamic([null, 4])), empty = series_outliers(dynamic([])),
+          narrow = series_outliers(s, "ctukey", double(null), 20, 80), tnarrow = series_outliers(s, "tukey", double(null), 20, 80),
+          ignored = series_outliers(dynamic([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100, -5]), "ctukey", -5)`,
       [
         {
           c: [-0.125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11.375],
@@ -2003,6 +2061,9 @@ describe("hunts over a seeded event store", () => {
           same: [0, 0, 0],
           gap: [0, 0],
           empty: [],
+          narrow: [-1 / 3, -1 / 6, 0, 0, 0, 0, 0, 0, 0, 1 / 6, 92 / 6],
+          tnarrow: [-0.5, -0.3, -0.1, 0, 0, 0, 0, 0, 0.1, 0.3, 18.5],
+          ignored: [-0.125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11.375, 0],
         },
       ],
     ],
