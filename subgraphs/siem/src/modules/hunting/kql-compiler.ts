@@ -494,6 +494,16 @@ const SERIES_ARITHMETIC: Record<string, string> = {
   series_divide: "/",
 };
 
+/**
+ * ` OFFSET 0` after a select that computes a series function, else nothing. Postgres otherwise pulls such a select
+ * up into the query reading it and computes the call again wherever its column is read: `mv-expand` reads a column
+ * several times per element, so a `series_decompose_anomalies` (a period search) ran hundreds of times per series.
+ * OFFSET 0 keeps the select as it is, so each call runs once per row.
+ */
+function seriesFence(sql: string): string {
+  return /\bkql_series_/.test(sql) ? " OFFSET 0" : "";
+}
+
 /** At most this many periods from `series_periods_detect` (Kusto sets no bound; the arrays are this long). */
 const MAX_PERIODS = 100;
 
@@ -1325,7 +1335,7 @@ class Compiler {
     const cols = [...rel.cols];
     setColumn(cols, column);
     return this.trim({
-      sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}`,
+      sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}${seriesFence(value.sql)}`,
       cols,
       order: rel.order,
     });
@@ -1351,7 +1361,7 @@ class Compiler {
     const s = this.sub();
     const bag = this.seriesCall(expr, { sub: s, cols: rel.cols }, true);
     const bagAlias = this.alias();
-    const inner = `SELECT ${this.pass(rel, s)}, ${bag.sql} AS ${bagAlias} FROM (${rel.sql}) AS ${s}`;
+    const inner = `SELECT ${this.pass(rel, s)}, ${bag.sql} AS ${bagAlias} FROM (${rel.sql}) AS ${s}${seriesFence(bag.sql)}`;
     const t = this.sub();
     const cols = [...rel.cols];
     const select = [this.pass(rel, t)];
@@ -1405,7 +1415,8 @@ class Compiler {
       cols.push({ ...kept, hidden: true });
       select.push(`${s}.${kept.alias}`);
     }
-    return { sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}`, cols, order: rel.order };
+    const fence = seriesFence(compiled.map((c) => c.sql).join(" "));
+    return { sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${fence}`, cols, order: rel.order };
   }
 
   private order(rel: Relation, keys: SortKey[]): Relation {

@@ -1197,6 +1197,34 @@ describe("compiled SQL", () => {
     }
   });
 
+  it("computes a series function once per row, in a select Postgres does not pull up into the ones reading it", () => {
+    // mv-expand reads an expanded column several times per element: were the select computing the column pulled up,
+    // each read would run the function (a period search for series_decompose_anomalies) again, per element.
+    const { sql } = compileKql(
+      parseKql(`Events
+        | make-series n = count() on time in range(ago(1d), now(), 1h)
+        | extend a = series_decompose_anomalies(n)
+        | extend (periods, scores) = series_periods_detect(n, 4, 12, 1)
+        | project time, n, a, periods, o = series_outliers(n)
+        | mv-expand time, n, a, o`),
+      OPTIONS,
+    );
+    for (const fn of ["kql_series_decompose_anomalies", "kql_series_periods_detect", "kql_series_outliers"]) {
+      const at = sql.indexOf(`${fn}(`);
+      expect(at).toBeGreaterThan(0);
+      expect(sql.indexOf(`${fn}(`, at + 1)).toBe(-1);
+      // The select that calls it ends, at its closing parenthesis, with OFFSET 0.
+      let depth = 0;
+      let end = at;
+      while (depth >= 0) {
+        end++;
+        if (sql[end] === "(") depth++;
+        if (sql[end] === ")") depth--;
+      }
+      expect(sql.slice(0, end)).toMatch(/ OFFSET 0$/);
+    }
+  });
+
   it("filters on the tenant in every table a `let`, `join` or `union` reads", () => {
     for (const [query, reads] of [
       [
