@@ -59,8 +59,8 @@ export class KqlSeriesPeriods1767280000000 implements MigrationInterface {
     // with 0 to num_periods, as Kusto pads them.
     await q.query(`CREATE FUNCTION kql_series_periods(v float8[], min_p float8, max_p float8, num_periods int)
       RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
-      DECLARE n int := coalesce(cardinality(v), 0); lo int := greatest(4, ceil(min_p)::int);
-        hi int := least(floor(max_p)::int, n / 2); periods float8[] := '{}'; scores float8[] := '{}'; r float8[];
+      DECLARE n int := coalesce(cardinality(v), 0); lo int := greatest(4, ceil(least(min_p, n + 1)))::int;
+        hi int := least(floor(max_p), n / 2)::int; periods float8[] := '{}'; scores float8[] := '{}'; r float8[];
         c record;
       BEGIN
         IF v IS NULL THEN RETURN NULL; END IF;

@@ -3065,9 +3065,11 @@ class Compiler {
 
   /**
    * The series functions (`series_fill_forward(s)`, `series_decompose_anomalies(s)`…): calls of the siem schema's
-   * SQL functions of migrations 1767240000000, 1767270000000 and 1767280000000 (fixed names, never the query's text),
-   * the series as jsonb and the other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
-   * supported values, so a bad one is refused at its position before the hunt runs.
+   * SQL functions of migrations 1767240000000, 1767270000000 and 1767280000000 (fixed names, never the query's
+   * text), the series as jsonb and the other arguments as typed values. Options Kusto takes as strings (`kind`,
+   * `trend`, `ad_method`) must be literals of the supported values, and the arguments checked against each other or
+   * a range (`min_period`, `num_periods`, the percentiles, `test_points`) constants, so a bad one is refused at its
+   * position before the hunt runs.
    */
   private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope, columns = false): Typed {
     const several = SERIES_COLUMNS[call.name];
@@ -3144,7 +3146,8 @@ class Compiler {
     const testPoints = (i: number): string => {
       const points = constant(i, "test_points", true);
       if (points < 0) fail(`\`test_points\` of \`${call.name}\` is 0 or more`, call.args[i].pos);
-      return this.param(points, "int");
+      // More than the series has leaves nothing to learn from; past an int, the same.
+      return this.param(Math.min(points, 2 ** 31 - 1), "int");
     };
     const ignoreNonfinite = (i: number): string => {
       const flag = this.expr(call.args[i], scope);
@@ -3187,10 +3190,10 @@ class Compiler {
         const hi = percentile(4, "max_percentile", 90);
         if (lo >= hi)
           fail("`min_percentile` of `series_outliers` is below `max_percentile`", call.args[3].pos);
-        const s =
+        const values =
           given >= 3 ? `kql_series_missing(${series(0)}, ${nullOrNumber(2, "ignore_val")})` : series(0);
         return dynamic(
-          `kql_series_outliers(${s}, ${kind}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")})`,
+          `kql_series_outliers(${values}, ${kind}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")})`,
         );
       }
       case "series_decompose_anomalies": {

@@ -2212,7 +2212,8 @@ describe("hunts over a seeded event store", () => {
     // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores). The default seasonality finds the period 4 of
     // 4, 0, 0, 4 repeated (it scores 2/3, as series_periods_detect finds below): each phase's median is the series
     // itself, and nothing is left; with a seasonality_threshold of 0.7 no period is taken, the flat line is the mean
-    // 2. test_points 1 leaves the 100 out of the fit: the line through 1, 3, 5 goes on to 7 there.
+    // 2. test_points 1 leaves the 100 out of the fit: the line through 1, 3, 5 goes on to 7 there; more test_points
+    // than elements leave nothing to learn (no period, a trend of 0).
     [
       `Events | where source_event_id == "a1"
       | extend (baseline, seasonal, trend, residual) = series_decompose(dynamic([1, 2, 3, 12, 5, 6, 7, 16]), 4, "avg")
@@ -2223,8 +2224,9 @@ describe("hunts over a seeded event store", () => {
       | extend (db, ds, dt, dr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]))
       | extend (hb, hs, ht, hr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), -1, "linefit", 0, 0.7)
       | extend (tb, ts, tt, tr) = series_decompose(dynamic([1, 3, 5, 100]), 0, "linefit", 1)
+      | extend (xb, xs, xt, xr) = series_decompose(dynamic([1, 3]), -1, "avg", 10000000000)
       | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er, ds, dt, dr, hs, ht,
-          hr, tb, tr`,
+          hr, tb, tr, xt, xr`,
       [
         {
           baseline: [3, 4, 5, 14, 3, 4, 5, 14],
@@ -2251,6 +2253,8 @@ describe("hunts over a seeded event store", () => {
           hr: [2, -2, -2, 2, 2, -2, -2, 2, 2, -2, -2, 2],
           tb: [1, 3, 5, 7],
           tr: [0, 0, 0, 93],
+          xt: [0, 0],
+          xr: [1, 3],
         },
       ],
     ],
@@ -2278,8 +2282,9 @@ describe("hunts over a seeded event store", () => {
       | extend (p24, s24_) = series_periods_detect(s24, 4, 12, 3), (q24, t24) = series_periods_detect(s24, 5, 12, 3)
       | extend (vp, vs) = series_periods_validate(s12, 4, 4.5, 6, 2)
       | extend (flat, fs) = series_periods_detect(dynamic([3, 3, 3, 3, 3, 3, 3, 3]), 4, 4, 1)
+      | extend (wide, ws) = series_periods_detect(s12, -1000000000000, 1000000000000, 1)
       | extend (none, ns) = series_periods_detect(dynamic({"a": 1}), 4, 4, 1)
-      | project periods, scores, lp, ls, p24, s24_, q24, t24, vp, vs, flat, fs, none, ns`,
+      | project periods, scores, lp, ls, p24, s24_, q24, t24, vp, vs, flat, fs, none, ns, wide, ws`,
       [
         {
           periods: [4, 0],
@@ -2296,6 +2301,8 @@ describe("hunts over a seeded event store", () => {
           fs: [0],
           none: null,
           ns: null,
+          wide: [4],
+          ws: [expect.closeTo(2 / 3, 12)],
         },
       ],
     ],
