@@ -30,6 +30,7 @@ import { SiemAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts";
 import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-functions";
 import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-line";
+import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-periods";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -65,4 +66,5 @@ export const siemMigrations = [
   ResourceAccounts1767230000000,
   KqlSeriesFunctions1767240000000,
   KqlSeriesFitLine1767270000000,
+  KqlSeriesPeriods1767280000000,
 ];

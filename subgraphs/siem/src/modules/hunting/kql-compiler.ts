@@ -494,6 +494,22 @@ const SERIES_ARITHMETIC: Record<string, string> = {
   series_divide: "/",
 };
 
+/**
+ * ` OFFSET 0` after a select that computes a series function, else nothing. Postgres otherwise pulls such a select
+ * up into the query reading it and computes the call again wherever its column is read: `mv-expand` reads a column
+ * several times per element, so a `series_decompose_anomalies` (a period search) ran hundreds of times per series.
+ * OFFSET 0 keeps the select as it is, so each call runs once per row.
+ */
+function seriesFence(sql: string): string {
+  return /\bkql_series_/.test(sql) ? " OFFSET 0" : "";
+}
+
+/** At most this many periods from `series_periods_detect` (Kusto sets no bound; the arrays are this long). */
+const MAX_PERIODS = 100;
+
+/** `series_periods_validate` takes at most this many periods, as Kusto does. */
+const MAX_VALIDATED_PERIODS = 16;
+
 /** The series functions, over the arrays `make-series` makes (SQL functions of the siem schema). */
 const SERIES_FUNCTIONS = new Set([
   "series_fill_const",
@@ -534,6 +550,14 @@ const SERIES_COLUMNS: Record<string, ReadonlyArray<readonly [string, KqlType]>> 
     ["avg", "real"],
     ["stdev", "real"],
     ["variance", "real"],
+  ],
+  series_periods_detect: [
+    ["periods", "dynamic"],
+    ["scores", "dynamic"],
+  ],
+  series_periods_validate: [
+    ["periods", "dynamic"],
+    ["scores", "dynamic"],
   ],
 };
 for (const name of Object.keys(SERIES_COLUMNS)) SERIES_FUNCTIONS.add(name);
@@ -1311,7 +1335,7 @@ class Compiler {
     const cols = [...rel.cols];
     setColumn(cols, column);
     return this.trim({
-      sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}`,
+      sql: `SELECT ${this.pass(rel, s)}, ${value.sql} AS ${alias} FROM (${rel.sql}) AS ${s}${seriesFence(value.sql)}`,
       cols,
       order: rel.order,
     });
@@ -1337,7 +1361,7 @@ class Compiler {
     const s = this.sub();
     const bag = this.seriesCall(expr, { sub: s, cols: rel.cols }, true);
     const bagAlias = this.alias();
-    const inner = `SELECT ${this.pass(rel, s)}, ${bag.sql} AS ${bagAlias} FROM (${rel.sql}) AS ${s}`;
+    const inner = `SELECT ${this.pass(rel, s)}, ${bag.sql} AS ${bagAlias} FROM (${rel.sql}) AS ${s}${seriesFence(bag.sql)}`;
     const t = this.sub();
     const cols = [...rel.cols];
     const select = [this.pass(rel, t)];
@@ -1391,7 +1415,8 @@ class Compiler {
       cols.push({ ...kept, hidden: true });
       select.push(`${s}.${kept.alias}`);
     }
-    return { sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}`, cols, order: rel.order };
+    const fence = seriesFence(compiled.map((c) => c.sql).join(" "));
+    return { sql: `SELECT ${select.join(", ")} FROM (${rel.sql}) AS ${s}${fence}`, cols, order: rel.order };
   }
 
   private order(rel: Relation, keys: SortKey[]): Relation {
@@ -3040,9 +3065,11 @@ class Compiler {
 
   /**
    * The series functions (`series_fill_forward(s)`, `series_decompose_anomalies(s)`…): calls of the siem schema's
-   * SQL functions of migration 1767240000000 (fixed names, never the query's text), the series as jsonb and the
-   * other arguments as typed values. Options Kusto takes as strings (`kind`, `trend`) must be literals of the
-   * supported values, so a bad one is refused at its position before the hunt runs.
+   * SQL functions of migrations 1767240000000, 1767270000000 and 1767280000000 (fixed names, never the query's
+   * text), the series as jsonb and the other arguments as typed values. Options Kusto takes as strings (`kind`,
+   * `trend`, `ad_method`) must be literals of the supported values, and the arguments checked against each other or
+   * a range (`min_period`, `num_periods`, the percentiles, `test_points`) constants, so a bad one is refused at its
+   * position before the hunt runs.
    */
   private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope, columns = false): Typed {
     const several = SERIES_COLUMNS[call.name];
@@ -3083,6 +3110,45 @@ class Compiler {
         );
       return `(${value.sql})::int`;
     };
+    // A number the query must write as a constant (a literal or a `let` of one), so it can be checked here.
+    const constant = (i: number, what: string, whole = false): number => {
+      const arg = this.resolved(call.args[i], scope);
+      if (arg.kind !== "literal" || !(arg.type === "long" || (arg.type === "real" && !whole)))
+        return fail(
+          `\`${what}\` of \`${call.name}\` is a constant ${whole ? "whole number" : "number"}`,
+          call.args[i].pos,
+        );
+      return arg.value as number;
+    };
+    // A number, or Kusto's typed null (`double(null)`, `real(null)`, `long(null)`, `int(null)`): no value.
+    const nullOrNumber = (i: number, what: string): string => {
+      const arg = call.args[i];
+      const isNull =
+        arg.kind === "call" &&
+        ["double", "real", "long", "int"].includes(arg.name) &&
+        arg.args.length === 1 &&
+        arg.args[0].kind === "column" &&
+        arg.args[0].name === "null";
+      return isNull ? "NULL::float8" : number(i, what);
+    };
+    // The series with Kusto's missing_value_placeholder (argument i, if given) made missing.
+    const missing = (i: number): string =>
+      call.args.length > i
+        ? `kql_series_missing(${series(0)}, ${nullOrNumber(i, "missing_value_placeholder")})`
+        : series(0);
+    const flag = (i: number, what: string, fallback: boolean): string => {
+      const value = this.expr(call.args[i], scope);
+      if (value.type !== "bool")
+        fail(`\`${what}\` of \`${call.name}\` is a bool, not a ${value.type}`, call.args[i].pos);
+      return `coalesce(${value.sql}, ${fallback})`;
+    };
+    // Kusto's test_points: how many elements at the end are left out of the learning, a constant of at least 0.
+    const testPoints = (i: number): string => {
+      const points = constant(i, "test_points", true);
+      if (points < 0) fail(`\`test_points\` of \`${call.name}\` is 0 or more`, call.args[i].pos);
+      // More than the series has leaves nothing to learn from; past an int, the same.
+      return this.param(Math.min(points, 2 ** 31 - 1), "int");
+    };
     const ignoreNonfinite = (i: number): string => {
       const flag = this.expr(call.args[i], scope);
       if (flag.type !== "bool")
@@ -3091,40 +3157,95 @@ class Compiler {
     };
     switch (call.name) {
       case "series_fill_const":
-        this.args(call, 2);
-        return dynamic(`kql_series_fill_const(${series(0)}, ${number(1, "constant_value")})`);
+        this.args(call, 2, 3);
+        return dynamic(`kql_series_fill_const(${missing(2)}, ${nullOrNumber(1, "constant_value")})`);
       case "series_fill_forward":
       case "series_fill_backward":
-      case "series_fill_linear":
-        this.args(call, 1);
-        return dynamic(`kql_${call.name}(${series(0)})`);
+        this.args(call, 1, 2);
+        return dynamic(`kql_${call.name}(${missing(1)})`);
+      case "series_fill_linear": {
+        this.args(call, 1, 4);
+        const edges = call.args.length >= 3 ? flag(2, "fill_edges", true) : "true";
+        const constantValue = call.args.length === 4 ? nullOrNumber(3, "constant_value") : "0::float8";
+        return dynamic(`kql_series_fill_linear(${missing(1)}, ${edges}, ${constantValue})`);
+      }
       case "series_stats_dynamic":
         this.args(call, 1, 2);
         return dynamic(
           `kql_series_stats(${series(0)}, ${call.args.length === 2 ? ignoreNonfinite(1) : "false"})`,
         );
       case "series_outliers": {
-        this.args(call, 1, 2);
-        const kind = call.args.length === 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
-        return dynamic(`kql_series_outliers(${series(0)}, ${kind})`);
+        // Kusto's order: kind, ignore_val, min_percentile, max_percentile (the last two for "ctukey" only).
+        this.args(call, 1, 5);
+        const given = call.args.length;
+        const kind = given >= 2 ? option(1, "kind", ["ctukey", "tukey"]) : "'ctukey'";
+        const percentile = (i: number, what: string, fallback: number): number => {
+          if (given <= i) return fallback;
+          const value = constant(i, what);
+          if (value < 2 || value > 98)
+            fail(`\`${what}\` of \`series_outliers\` is from 2 to 98`, call.args[i].pos);
+          return value;
+        };
+        const lo = percentile(3, "min_percentile", 10);
+        const hi = percentile(4, "max_percentile", 90);
+        if (lo >= hi)
+          fail("`min_percentile` of `series_outliers` is below `max_percentile`", call.args[3].pos);
+        const values =
+          given >= 3 ? `kql_series_missing(${series(0)}, ${nullOrNumber(2, "ignore_val")})` : series(0);
+        return dynamic(
+          `kql_series_outliers(${values}, ${kind}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")})`,
+        );
       }
       case "series_decompose_anomalies": {
-        this.args(call, 1, 4);
-        const threshold = call.args.length >= 2 ? number(1, "threshold") : "1.5::float8";
-        const period = call.args.length >= 3 ? seasonality(2) : "-1";
-        const trend = call.args.length === 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
-        return dynamic(`kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend})`);
+        // Kusto's order: threshold, seasonality, trend, test_points, ad_method, seasonality_threshold.
+        this.args(call, 1, 7);
+        const given = call.args.length;
+        const threshold = given >= 2 ? number(1, "threshold") : "1.5::float8";
+        const period = given >= 3 ? seasonality(2) : "-1";
+        const trend = given >= 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        const test = given >= 5 ? testPoints(4) : "0";
+        const method = given >= 6 ? option(5, "ad_method", ["ctukey", "tukey"]) : "'ctukey'";
+        const detect = given === 7 ? number(6, "seasonality_threshold") : "0.6::float8";
+        return dynamic(
+          `kql_series_decompose_anomalies(${series(0)}, ${threshold}, ${period}, ${trend}, ${test}, ${method}, ${detect})`,
+        );
       }
       case "series_decompose": {
-        this.args(call, 1, 3);
-        const period = call.args.length >= 2 ? seasonality(1) : "-1";
-        const trend = call.args.length === 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
-        return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend})`);
+        // Kusto's order: seasonality, trend, test_points, seasonality_threshold.
+        this.args(call, 1, 5);
+        const given = call.args.length;
+        const period = given >= 2 ? seasonality(1) : "-1";
+        const trend = given >= 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        const test = given >= 4 ? testPoints(3) : "0";
+        const detect = given === 5 ? number(4, "seasonality_threshold") : "0.6::float8";
+        return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend}, ${test}, ${detect})`);
       }
       case "series_fit_line":
       case "series_fit_line_dynamic":
         this.args(call, 1);
         return dynamic(`kql_series_fit_line(${series(0)})`);
+      case "series_periods_detect": {
+        this.args(call, 4);
+        const lo = constant(1, "min_period");
+        const hi = constant(2, "max_period");
+        if (lo > hi)
+          fail(`\`min_period\` of \`series_periods_detect\` is more than \`max_period\``, call.args[1].pos);
+        const count = constant(3, "num_periods", true);
+        if (count < 1 || count > MAX_PERIODS)
+          fail(`\`num_periods\` of \`series_periods_detect\` is from 1 to ${MAX_PERIODS}`, call.args[3].pos);
+        return dynamic(
+          `kql_series_periods_detect(${series(0)}, ${this.param(lo, "float8")}, ${this.param(hi, "float8")}, ${this.param(count, "int")})`,
+        );
+      }
+      case "series_periods_validate": {
+        this.args(call, 2, 1 + MAX_VALIDATED_PERIODS);
+        const periods = call.args.slice(1).map((arg, i) => {
+          const period = constant(i + 1, `period${i + 1}`);
+          if (period <= 0) fail(`\`period${i + 1}\` of \`series_periods_validate\` is more than 0`, arg.pos);
+          return period;
+        });
+        return dynamic(`kql_series_periods_validate(${series(0)}, ${this.param(periods, "float8[]")})`);
+      }
       case "series_stats":
         this.args(call, 1, 2);
         return dynamic(

@@ -456,8 +456,41 @@ describe("hunting query errors", () => {
       "1:54 `ignore_nonfinite` of `series_stats_dynamic` is a bool, not a long",
     ],
     [
-      "Events | extend a = series_fill_forward(attributes, 0)",
-      "1:21 `series_fill_forward` takes 1 argument, got 2",
+      "Events | extend a = series_fill_forward(attributes, 0, 1)",
+      "1:21 `series_fill_forward` takes 1 to 2 arguments, got 3",
+    ],
+    // missing_value_placeholder, fill_edges, constant_value, ignore_val, min_percentile, max_percentile
+    [
+      'Events | extend a = series_fill_linear(attributes, double(null), false, real(null)), b = series_fill_const(attributes, 0, -1), c = series_outliers(attributes, "ctukey", long(null), 5, 95)',
+      "no error",
+    ],
+    [
+      'Events | extend a = series_fill_backward(attributes, "none")',
+      "1:54 `missing_value_placeholder` of `series_fill_backward` is a number, not a string",
+    ],
+    [
+      "Events | extend a = series_fill_linear(attributes, -1, 1)",
+      "1:56 `fill_edges` of `series_fill_linear` is a bool, not a long",
+    ],
+    [
+      'Events | extend a = series_fill_linear(attributes, -1, true, "zero")',
+      "1:62 `constant_value` of `series_fill_linear` is a number, not a string",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", true)',
+      "1:59 `ignore_val` of `series_outliers` is a number, not a bool",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 1, 90)',
+      "1:63 `min_percentile` of `series_outliers` is from 2 to 98",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 50, 40)',
+      "1:63 `min_percentile` of `series_outliers` is below `max_percentile`",
+    ],
+    [
+      'Events | extend a = series_outliers(attributes, "ctukey", -1, 10, dst_port)',
+      "1:67 `max_percentile` of `series_outliers` is a constant number",
     ],
     [
       'Events | extend a = series_add(attributes, "x")',
@@ -499,7 +532,7 @@ describe("hunting query errors", () => {
     ],
     [
       "Events | extend (a, b) = strlen(device)",
-      "1:26 `extend (…) =` takes a function of several columns: series_fit_line, series_decompose, series_stats",
+      "1:26 `extend (…) =` takes a function of several columns: series_fit_line, series_decompose, series_stats, series_periods_detect, series_periods_validate",
     ],
     ["Events | extend (a, a) = series_fit_line(attributes)", "1:21 the column `a` appears twice in `(…) =`"],
     ['Events | extend (b, s, t, r) = series_decompose(attributes, 24, "avg")', "no error"],
@@ -512,8 +545,34 @@ describe("hunting query errors", () => {
       '1:58 `trend` of `series_decompose` is one of "linefit", "avg", "none"',
     ],
     [
-      'Events | extend (b) = series_decompose(attributes, 2, "avg", 3)',
-      "1:23 `series_decompose` takes 1 to 3 arguments, got 4",
+      'Events | extend (b) = series_decompose(attributes, 2, "avg", 3, 0.6, 1)',
+      "1:23 `series_decompose` takes 1 to 5 arguments, got 6",
+    ],
+    // test_points, ad_method and seasonality_threshold, in Kusto's order
+    ['Events | extend (b) = series_decompose(attributes, -1, "avg", 3, 0.8)', "no error"],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "linefit", 0, "tukey", 0.5)',
+      "no error",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", dst_port)',
+      "1:63 `test_points` of `series_decompose` is a constant whole number",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", -2)',
+      "1:63 `test_points` of `series_decompose` is 0 or more",
+    ],
+    [
+      'Events | extend (b) = series_decompose(attributes, -1, "avg", 0, "high")',
+      "1:66 `seasonality_threshold` of `series_decompose` is a number, not a string",
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "avg", 0, "iqr")',
+      '1:79 `ad_method` of `series_decompose_anomalies` is one of "ctukey", "tukey"',
+    ],
+    [
+      'Events | extend a = series_decompose_anomalies(attributes, 1.5, -1, "avg", 0, "tukey", 0.6, 1)',
+      "1:21 `series_decompose_anomalies` takes 1 to 7 arguments, got 8",
     ],
     [
       "Events | extend (mn, mni) = series_stats(attributes, 1)",
@@ -523,6 +582,56 @@ describe("hunting query errors", () => {
     [
       "Events | extend f = series_fit_line_dynamic(device)",
       "1:45 argument 1 of `series_fit_line_dynamic` is a series",
+    ],
+    // series_periods_detect and series_periods_validate: constant bounds, checked before the hunt runs
+    ["let lo = 20; Events | extend (p, s) = series_periods_detect(attributes, lo, 28.8, 2)", "no error"],
+    [
+      "Events | extend (p, s, x) = series_periods_validate(attributes, 24, 168)",
+      "1:24 `series_periods_validate` returns 2 columns (periods, scores), not 3",
+    ],
+    [
+      "Events | extend p = series_periods_detect(attributes, 4, 24, 1)",
+      "1:21 `series_periods_detect` returns several columns: write `extend (periods, scores) = series_periods_detect(…)`",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 30, 20, 1)",
+      "1:60 `min_period` of `series_periods_detect` is more than `max_period`",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, dst_port, 20, 1)",
+      "1:60 `min_period` of `series_periods_detect` is a constant number",
+    ],
+    [
+      'Events | extend (p, s) = series_periods_detect(attributes, 4, "24", 1)',
+      "1:63 `max_period` of `series_periods_detect` is a constant number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24, 1.5)",
+      "1:67 `num_periods` of `series_periods_detect` is a constant whole number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24, 0)",
+      "1:67 `num_periods` of `series_periods_detect` is from 1 to 100",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(attributes, 4, 24)",
+      "1:26 `series_periods_detect` takes 4 arguments, got 3",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_detect(device, 4, 24, 1)",
+      "1:48 argument 1 of `series_periods_detect` is a series (a dynamic array), not a string",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes, 24, -1)",
+      "1:66 `period2` of `series_periods_validate` is more than 0",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes, 24, dst_port)",
+      "1:66 `period2` of `series_periods_validate` is a constant number",
+    ],
+    [
+      "Events | extend (p, s) = series_periods_validate(attributes)",
+      "1:26 `series_periods_validate` takes 2 to 17 arguments, got 1",
     ],
     // mv-apply
     [
@@ -1085,6 +1194,34 @@ describe("compiled SQL", () => {
       expect(compiled.columns.map((c) => c.name)).toEqual(
         expect.arrayContaining([text, `${text} 2`, `${text} 3`]),
       );
+    }
+  });
+
+  it("computes a series function once per row, in a select Postgres does not pull up into the ones reading it", () => {
+    // mv-expand reads an expanded column several times per element: were the select computing the column pulled up,
+    // each read would run the function (a period search for series_decompose_anomalies) again, per element.
+    const { sql } = compileKql(
+      parseKql(`Events
+        | make-series n = count() on time in range(ago(1d), now(), 1h)
+        | extend a = series_decompose_anomalies(n)
+        | extend (periods, scores) = series_periods_detect(n, 4, 12, 1)
+        | project time, n, a, periods, o = series_outliers(n)
+        | mv-expand time, n, a, o`),
+      OPTIONS,
+    );
+    for (const fn of ["kql_series_decompose_anomalies", "kql_series_periods_detect", "kql_series_outliers"]) {
+      const at = sql.indexOf(`${fn}(`);
+      expect(at).toBeGreaterThan(0);
+      expect(sql.indexOf(`${fn}(`, at + 1)).toBe(-1);
+      // The select that calls it ends, at its closing parenthesis, with OFFSET 0.
+      let depth = 0;
+      let end = at;
+      while (depth >= 0) {
+        end++;
+        if (sql[end] === "(") depth++;
+        if (sql[end] === ")") depth--;
+      }
+      expect(sql.slice(0, end)).toMatch(/ OFFSET 0$/);
     }
   });
 
@@ -1886,6 +2023,27 @@ describe("hunts over a seeded event store", () => {
         },
       ],
     ],
+    // Kusto's missing_value_placeholder: the elements equal to it are missing too (-1 here); fill_edges false leaves the
+    // ends missing; constant_value fills a series with no value at all (a typed null keeps it null).
+    [
+      `Events | where source_event_id == "a1"
+      | extend s = dynamic([-1, 1, -1, null, 4, -1])
+      | project fwd = series_fill_forward(s, -1), back = series_fill_backward(s, -1), c = series_fill_const(s, 0, -1),
+          lin = series_fill_linear(s, -1), inner = series_fill_linear(s, -1, false), kept = series_fill_forward(s, double(null)),
+          seven = series_fill_linear(dynamic([-1, null]), -1, true, 7), none = series_fill_linear(dynamic([null, null]), real(null), true, real(null))`,
+      [
+        {
+          fwd: [null, 1, 1, 1, 4, 4],
+          back: [1, 1, 4, 4, 4, null],
+          c: [0, 1, 0, 0, 4, 0],
+          lin: [1, 1, 2, 3, 4, 4],
+          inner: [null, 1, 2, 3, 4, null],
+          kept: [-1, 1, -1, -1, 4, -1],
+          seven: [7, 7],
+          none: [null, null],
+        },
+      ],
+    ],
     // series_stats_dynamic: [1, 2, 3, 4, 10] has mean 4, squares 9 + 4 + 1 + 0 + 36 = 50, sample variance 12.5; one
     // value has variance 0; all-equal values stdev 0; a null makes every statistic null unless ignored; none at
     // all, null statistics.
@@ -1914,12 +2072,16 @@ describe("hunts over a seeded event store", () => {
       ],
     ],
     // series_outliers over 0…9, 100: ctukey's P10 = 1 and P90 = 9 (spread 8): 100 scores 91 / 8, 0 scores -1 / 8;
-    // tukey's P25 = 2.5 and P75 = 7.5 (spread 5). All-equal values, a null, or nothing: zeros.
+    // tukey's P25 = 2.5 and P75 = 7.5 (spread 5). All-equal values, a null, or nothing: zeros. min_percentile 20 and
+    // max_percentile 80: P20 = 2, P80 = 8 (spread 6), which "tukey" does not take. With ignore_val -5 the -5 is
+    // missing: left out of the percentiles (the same as c's) and scored 0.
     [
       `Events | where source_event_id == "a1"
       | extend s = dynamic([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100])
       | project c = series_outliers(s), t = series_outliers(s, "tukey"), same = series_outliers(dynamic([3, 3, 3])),
-          gap = series_outliers(dynamic([null, 4])), empty = series_outliers(dynamic([]))`,
+          gap = series_outliers(dynamic([null, 4])), empty = series_outliers(dynamic([])),
+          narrow = series_outliers(s, "ctukey", double(null), 20, 80), tnarrow = series_outliers(s, "tukey", double(null), 20, 80),
+          ignored = series_outliers(dynamic([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100, -5]), "ctukey", -5)`,
       [
         {
           c: [-0.125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11.375],
@@ -1927,21 +2089,32 @@ describe("hunts over a seeded event store", () => {
           same: [0, 0, 0],
           gap: [0, 0],
           empty: [],
+          narrow: [-1 / 3, -1 / 6, 0, 0, 0, 0, 0, 0, 0, 1 / 6, 92 / 6],
+          tnarrow: [-0.5, -0.3, -0.1, 0, 0, 0, 0, 0, 0.1, 0.3, 18.5],
+          ignored: [-0.125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11.375, 0],
         },
       ],
     ],
     // series_decompose_anomalies. trend "avg" over nine 5s and a 40: mean 8.5, residuals -3.5 (nine) and 31.5;
     // P10 = -3.5, P90 = -3.5 + .1 × 35 = 0, so 40 scores 31.5 / 3.5 = 9 (> 1.5: +1) and the 5s 0. A linear trend
     // (the default) flags the one dip of a steady rise (-1); a period of 4 takes the weekly-like pattern 1, 1, 1, 9
-    // as normal and flags the 9 out of phase, which without the period is not an anomaly. One point, all-equal
-    // values, nothing: no anomaly.
+    // as normal and flags the 9 out of phase, which without the period (seasonality 0) is not an anomaly. The default
+    // seasonality (-1) finds that period: once the series' line (slope 2.16 / 23 = 0.0939) is taken away, lag 4 scores
+    // 0.6251 (lag 3 −0.219, lag 5 −0.139; the lags up to 12 score less), at least the 0.6 seasonality_threshold, but
+    // not 0.63. With test_points 1 the 40 is left out of the learning: the trend "avg" is the nine 5s' mean, their
+    // residuals are all 0 (fences 0 and 0, so the distance itself is the score) and the 40 scores 35, above a
+    // threshold of 10 that it stays under (9, `high`) when it is learnt from. One point,
+    // all-equal values, nothing: no anomaly.
     [
       `Events | where source_event_id == "a1"
       | project avg = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 1.5, -1, "avg"),
           high = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 10, -1, "avg"),
           dip = series_decompose_anomalies(dynamic([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 2, 30, 31, 32, 33])),
           seasonal = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, 4),
-          flat = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9])),
+          flat = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, 0),
+          detected = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9])),
+          strict = series_decompose_anomalies(dynamic([1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 1, 1, 1, 9, 9, 1, 1, 9, 1, 1, 1, 9]), 1.5, -1, "linefit", 0, "ctukey", 0.63),
+          tested = series_decompose_anomalies(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), 10, 0, "avg", 1),
           one = series_decompose_anomalies(dynamic([3])), same = series_decompose_anomalies(dynamic([2, 2, 2, 2])),
           empty = series_decompose_anomalies(dynamic([]))`,
       [
@@ -1951,6 +2124,9 @@ describe("hunts over a seeded event store", () => {
           dip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0],
           seasonal: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
           flat: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          detected: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+          strict: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          tested: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
           one: [0],
           same: [0, 0, 0, 0],
           empty: [],
@@ -2033,7 +2209,11 @@ describe("hunts over a seeded event store", () => {
     // mean of what is left (0) as the trend, and the residual is what the seasonal part leaves (±2). Without a period,
     // a line through 1, 3, _, 7 (least squares over the index: 1 + 2i) is the trend and baseline; the missing
     // element has a baseline but no residual. "none": no trend. The nine 5s and a 40 of series_decompose_anomalies
-    // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores).
+    // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores). The default seasonality finds the period 4 of
+    // 4, 0, 0, 4 repeated (it scores 2/3, as series_periods_detect finds below): each phase's median is the series
+    // itself, and nothing is left; with a seasonality_threshold of 0.7 no period is taken, the flat line is the mean
+    // 2. test_points 1 leaves the 100 out of the fit: the line through 1, 3, 5 goes on to 7 there; more test_points
+    // than elements leave nothing to learn (no period, a trend of 0).
     [
       `Events | where source_event_id == "a1"
       | extend (baseline, seasonal, trend, residual) = series_decompose(dynamic([1, 2, 3, 12, 5, 6, 7, 16]), 4, "avg")
@@ -2041,7 +2221,12 @@ describe("hunts over a seeded event store", () => {
       | extend (nb, ns, nt, nr) = series_decompose(dynamic([1, 3, null, 7]), -1, "none")
       | extend (ab, as_, at, ar) = series_decompose(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), -1, "avg")
       | extend (eb, es, et, er) = series_decompose(dynamic([]))
-      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er`,
+      | extend (db, ds, dt, dr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]))
+      | extend (hb, hs, ht, hr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), -1, "linefit", 0, 0.7)
+      | extend (tb, ts, tt, tr) = series_decompose(dynamic([1, 3, 5, 100]), 0, "linefit", 1)
+      | extend (xb, xs, xt, xr) = series_decompose(dynamic([1, 3]), -1, "avg", 10000000000)
+      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er, ds, dt, dr, hs, ht,
+          hr, tb, tr, xt, xr`,
       [
         {
           baseline: [3, 4, 5, 14, 3, 4, 5, 14],
@@ -2060,6 +2245,16 @@ describe("hunts over a seeded event store", () => {
           es: [],
           et: [],
           er: [],
+          ds: [4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4],
+          dt: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          dr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          hs: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          ht: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+          hr: [2, -2, -2, 2, 2, -2, -2, 2, 2, -2, -2, 2],
+          tb: [1, 3, 5, 7],
+          tr: [0, 0, 0, 93],
+          xt: [0, 0],
+          xr: [1, 3],
         },
       ],
     ],
@@ -2070,6 +2265,46 @@ describe("hunts over a seeded event store", () => {
       | extend (gap) = series_stats(dynamic([4, null])), (kept) = series_stats(dynamic([4, null]), true)
       | project lo, lo_i, hi, hi_i, mean, sd, var, gap, kept`,
       [{ lo: 1, lo_i: 1, hi: 3, hi_i: 0, mean: 2, sd: 1, var: 1, gap: null, kept: 4 }],
+    ],
+    // series_periods_detect: 4, 0, 0, 4 repeated is symmetric, so its least-squares line is flat (at the mean, 2)
+    // and every element is ±2 from it (squares 4 each). Over 12 elements (total 48), lag 4 pairs 8 equal elements
+    // (32 / 48 = 2/3), lag 3 alternates +4, −4 over 9 pairs (4 / 48), lag 5 over 7 (−4 / 48), lag 6 pairs 6
+    // opposite ones (−24 / 48): 4 is the only local maximum from 4 to 6 (half the series), and the second period is
+    // padded with 0. A line added to the series (3 per element) changes nothing. Over 24 elements (total 96),
+    // lags 4, 8 and 12 score 80, 64 and 48 / 96, but 8 and 12 are multiples of 4; from 5 up, 8 and 12 are found.
+    // series_periods_validate scores given periods the same way: 4.5 is halfway between lags 4 and 5
+    // ((2/3 − 1/12) / 2 = 7/24), 6 scores below 0 (0), 2 is shorter than 4 bins (0).
+    [
+      `Events | where source_event_id == "a1"
+      | extend s12 = dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), s24 = dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4])
+      | extend (periods, scores) = series_periods_detect(s12, 0, 10, 2)
+      | extend (lp, ls) = series_periods_detect(dynamic([7, 6, 9, 16, 19, 18, 21, 28, 31, 30, 33, 40]), 0, 10, 1)
+      | extend (p24, s24_) = series_periods_detect(s24, 4, 12, 3), (q24, t24) = series_periods_detect(s24, 5, 12, 3)
+      | extend (vp, vs) = series_periods_validate(s12, 4, 4.5, 6, 2)
+      | extend (flat, fs) = series_periods_detect(dynamic([3, 3, 3, 3, 3, 3, 3, 3]), 4, 4, 1)
+      | extend (wide, ws) = series_periods_detect(s12, -1000000000000, 1000000000000, 1)
+      | extend (none, ns) = series_periods_detect(dynamic({"a": 1}), 4, 4, 1)
+      | project periods, scores, lp, ls, p24, s24_, q24, t24, vp, vs, flat, fs, none, ns, wide, ws`,
+      [
+        {
+          periods: [4, 0],
+          scores: [expect.closeTo(2 / 3, 12), 0],
+          lp: [4],
+          ls: [expect.closeTo(2 / 3, 12)],
+          p24: [4, 0, 0],
+          s24_: [expect.closeTo(5 / 6, 12), 0, 0],
+          q24: [8, 12, 0],
+          t24: [expect.closeTo(2 / 3, 12), expect.closeTo(1 / 2, 12), 0],
+          vp: [4, 4.5, 6, 2],
+          vs: [expect.closeTo(2 / 3, 12), expect.closeTo(7 / 24, 12), 0, 0],
+          flat: [0],
+          fs: [0],
+          none: null,
+          ns: null,
+          wide: [4],
+          ws: [expect.closeTo(2 / 3, 12)],
+        },
+      ],
     ],
     // mv-apply: the subquery per row over its sub-table. Per account, the largest port and how many there are;
     // `ports` (the expanded column) is gone, the row's other columns are kept.
