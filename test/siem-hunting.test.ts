@@ -1511,7 +1511,7 @@ describe("hunting, bookmarks and watchlists", () => {
       | where src_ip == "198.18.0.88"
       | make-series ports = sum(src_port) on time in range(datetime(2026-11-20 10:00), datetime(2026-11-20 12:00), 1h) by actor_user
       | extend (rsquare, slope, variance, rvariance, interception) = series_fit_line(ports)
-      | extend (baseline, seasonal, trend, residual) = series_decompose(ports)
+      | extend (baseline, seasonal, trend, residual) = series_decompose(ports, -1, "linefit")
       | project rsquare, slope, variance, interception, trend, residual`;
     expect((await hunt(fit)).rows).toEqual([
       {

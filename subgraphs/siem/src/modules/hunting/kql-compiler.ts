@@ -3215,7 +3215,8 @@ class Compiler {
         this.args(call, 1, 5);
         const given = call.args.length;
         const period = given >= 2 ? seasonality(1) : "-1";
-        const trend = given >= 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        // Kusto's defaults differ here: series_decompose's trend is "avg", series_decompose_anomalies' "linefit".
+        const trend = given >= 3 ? option(2, "trend", ["linefit", "avg", "none"]) : "'avg'";
         const test = given >= 4 ? testPoints(3) : "0";
         const detect = given === 5 ? number(4, "seasonality_threshold") : "0.6::float8";
         return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend}, ${test}, ${detect})`);

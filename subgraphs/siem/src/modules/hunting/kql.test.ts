@@ -2207,8 +2207,8 @@ describe("hunts over a seeded event store", () => {
     ],
     // series_decompose: with a period of 4 the seasonal part is each phase's median (3, 4, 5, 14), "avg" takes the
     // mean of what is left (0) as the trend, and the residual is what the seasonal part leaves (±2). Without a period,
-    // a line through 1, 3, _, 7 (least squares over the index: 1 + 2i) is the trend and baseline; the missing
-    // element has a baseline but no residual. "none": no trend. The nine 5s and a 40 of series_decompose_anomalies
+    // "linefit" makes a line through 1, 3, _, 7 (least squares over the index: 1 + 2i) the trend and baseline; the
+    // missing element has a baseline but no residual. The default trend (Kusto's) is "avg": the mean 11/3. "none": no trend. The nine 5s and a 40 of series_decompose_anomalies
     // above: baseline 8.5, residuals −3.5 and 31.5 (the ones it scores). The default seasonality finds the period 4 of
     // 4, 0, 0, 4 repeated (it scores 2/3, as series_periods_detect finds below): each phase's median is the series
     // itself, and nothing is left; with a seasonality_threshold of 0.7 no period is taken, the flat line is the mean
@@ -2217,7 +2217,8 @@ describe("hunts over a seeded event store", () => {
     [
       `Events | where source_event_id == "a1"
       | extend (baseline, seasonal, trend, residual) = series_decompose(dynamic([1, 2, 3, 12, 5, 6, 7, 16]), 4, "avg")
-      | extend (lb, ls, lt, lr) = series_decompose(dynamic([1, 3, null, 7]))
+      | extend (lb, ls, lt, lr) = series_decompose(dynamic([1, 3, null, 7]), -1, "linefit")
+      | extend (mb, ms, mt, mr) = series_decompose(dynamic([1, 3, null, 7]))
       | extend (nb, ns, nt, nr) = series_decompose(dynamic([1, 3, null, 7]), -1, "none")
       | extend (ab, as_, at, ar) = series_decompose(dynamic([5, 5, 5, 5, 5, 5, 5, 5, 5, 40]), -1, "avg")
       | extend (eb, es, et, er) = series_decompose(dynamic([]))
@@ -2225,7 +2226,7 @@ describe("hunts over a seeded event store", () => {
       | extend (hb, hs, ht, hr) = series_decompose(dynamic([4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4]), -1, "linefit", 0, 0.7)
       | extend (tb, ts, tt, tr) = series_decompose(dynamic([1, 3, 5, 100]), 0, "linefit", 1)
       | extend (xb, xs, xt, xr) = series_decompose(dynamic([1, 3]), -1, "avg", 10000000000)
-      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, nt, nr, at, ar, eb, es, et, er, ds, dt, dr, hs, ht,
+      | project baseline, seasonal, trend, residual, lb, ls, lt, lr, mt, mr, nt, nr, at, ar, eb, es, et, er, ds, dt, dr, hs, ht,
           hr, tb, tr, xt, xr`,
       [
         {
@@ -2237,6 +2238,13 @@ describe("hunts over a seeded event store", () => {
           ls: [0, 0, 0, 0],
           lt: [1, 3, 5, 7],
           lr: [0, 0, null, 0],
+          mt: [11 / 3, 11 / 3, 11 / 3, 11 / 3].map((v) => expect.closeTo(v, 12)),
+          mr: [
+            expect.closeTo(1 - 11 / 3, 12),
+            expect.closeTo(3 - 11 / 3, 12),
+            null,
+            expect.closeTo(7 - 11 / 3, 12),
+          ],
           nt: [0, 0, 0, 0],
           nr: [1, 3, null, 7],
           at: [8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5, 8.5],
