@@ -929,7 +929,12 @@ describe("detect", () => {
   });
 
   it("produces alerts the SIEM accepts", () => {
-    for (const d of detect(mixed(), ctx)) {
+    const alerts = detect(mixed(), ctx);
+    // Every kind the mixed records hold is checked below, not an empty list.
+    expect(new Set(alerts.map((d) => d.kind))).toEqual(
+      new Set(["brute-force", "critical-file-change", "credential-dumping", "encoded-powershell"]),
+    );
+    for (const d of alerts) {
       expect(d.sourceId.length).toBeLessThanOrEqual(512);
       expect(d.title.length).toBeLessThanOrEqual(512);
       expect(d.description.length).toBeGreaterThan(40);
