@@ -746,6 +746,11 @@ describe("critical file changes", () => {
 
   it("does not classify a file as sensitive unless the machine watches it", () => {
     expect(detect([file({ resourceId: RUNNER, path: "/etc/passwd" })], NO_CONTEXT)).toEqual([]);
+    // The same change on a machine that watches the file is one.
+    const watching: DetectionContext = { ...NO_CONTEXT, isCriticalPath: (_id, p) => p === "/etc/passwd" };
+    expect(detect([file({ resourceId: RUNNER, path: "/etc/passwd" })], watching).map((d) => d.kind)).toEqual([
+      "critical-file-change",
+    ]);
   });
 
   it.each<[string, string]>([
