@@ -24,6 +24,8 @@ describe("one graph over three subgraphs", () => {
       expect(typeof node.alerts.totalCount).toBe("number");
     }
     const withAlert = data.resources.nodes.filter((n) => n.alerts.totalCount > 0).map((n) => n.id);
+    // The page holds an alerted VM: the SIEM's count is seen, not only zeros.
+    expect(withAlert.length).toBeGreaterThan(0);
     expect(withAlert.every((id) => seeded.vmIds.includes(id))).toBe(true);
   });
 

@@ -157,5 +157,8 @@ describe("incidents(filter): numbers, creation window, owner, classification, an
   it("never shows another tenant's incidents", async () => {
     expect(await list({ providers: ["EXTERNAL", "ANALYTICS_RULE"] }, otherAnalyst)).toEqual([]);
     expect(await list({ ruleIds: [ruleId] }, otherAnalyst)).toEqual([]);
+    // The same filters find tenant-a's incidents for its own analyst: the empty answers are the tenant's doing.
+    expect(await list({ providers: ["EXTERNAL", "ANALYTICS_RULE"] })).toHaveLength(ruleIncidents.length + 3);
+    expect((await list({ ruleIds: [ruleId] })).map((n) => n.id).sort()).toEqual([...ruleIncidents].sort());
   });
 });

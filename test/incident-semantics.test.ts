@@ -204,6 +204,8 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
       const g = grouping({ lookbackMs: 2 * HOUR });
       const [first] = await raise([{ ruleId: rule, grouping: g }]);
       const [old] = await incidentsOf([first]);
+      // Within the lookback the group's next alert joins it: the new incident below is the lookback's doing.
+      expect(await incidentsOf(await raise([{ ruleId: rule, grouping: g }]))).toEqual([old]);
       await inTenant(siem, T, (m) =>
         m.query(`UPDATE incidents SET created_at = created_at - interval '3 hours' WHERE id = $1`, [old]),
       );

@@ -411,6 +411,13 @@ describe("just-in-time VM access", () => {
     expect(
       ok(await platform.request(JitAuditLogDocument, { resourceId: vm }, tenantB)).jitAuditLog.totalCount,
     ).toBe(0);
+    // The same lists for this tenant's reader hold the request and its audit: the zeros above are tenant B's.
+    expect(
+      ok(await platform.request(JitRequestsDocument, {}, reader)).jitRequests.nodes.map((r) => r.id),
+    ).toContain(asked.id);
+    expect(
+      ok(await platform.request(JitAuditLogDocument, { resourceId: vm }, reader)).jitAuditLog.totalCount,
+    ).toBeGreaterThan(0);
     expect(errorCode(await approve(asked.id, tenantB))).toBe("NOT_FOUND");
     expect(
       errorCode(await platform.request(RevokeJitRequestDocument, { id: asked.id, reason: "x" }, tenantB)),

@@ -252,10 +252,14 @@ describe("posture fields on CloudAccount and Resource", () => {
       const only = ok(
         await platform.request(AccountsComplianceDocument, { standard: "cis-foundations" }, one.reader),
       ).accounts.nodes;
+      const both = [one.accounts.a, one.accounts.b].sort();
+      // The filter is on each account's standards, not on the accounts: the loops below check both.
+      expect(only.map((a) => a.id).sort()).toEqual(both);
       for (const a of only) expect(a.compliance.map((s) => s.id)).toEqual(["cis-foundations"]);
       const none = ok(
         await platform.request(AccountsComplianceDocument, { standard: "no-such-standard" }, one.reader),
       ).accounts.nodes;
+      expect(none.map((a) => a.id).sort()).toEqual(both);
       for (const a of none) expect(a.compliance).toEqual([]);
     });
 
@@ -369,6 +373,11 @@ describe("posture fields on CloudAccount and Resource", () => {
       const theirs = new Set(two.ids.values());
       const web = await neighbours(two, "vm-web");
       expect(web.totalCount).toBe(3);
+      // Two of them are a resource (vm-app, inbound and outbound; the third is the Internet): the checks below run.
+      expect(web.nodes.filter((n) => n.resource).map((n) => n.resource!.id)).toEqual([
+        two.ids.get("vm-app"),
+        two.ids.get("vm-app"),
+      ]);
       for (const n of web.nodes)
         if (n.resource) {
           expect(theirs.has(n.resource.id)).toBe(true);

@@ -551,6 +551,7 @@ describe("posture under hostile input", () => {
         );
         expect(scoped.secureScore.current).toBe(0);
         expect(scoped.secureScoreHistory).toEqual([]);
+        expect(scoped.complianceStandards.length).toBeGreaterThan(0);
         expect(scoped.complianceStandards.every((s) => s.passedControls + s.failedControls === 0)).toBe(true);
         expect(scoped.networkMap.nodes).toEqual([]);
         expect(scoped.recommendations.totalCount).toBe(0);

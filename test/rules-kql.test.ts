@@ -172,6 +172,10 @@ describe("KQL analytics rules", () => {
     await ingest(tenant, failures("m", "203.0.113.7", 2, 1));
     expect(await run(tenant, id, at(10))).toEqual({ alerts: 0, results: 0 });
     expect(await alertsOf(tenant, id)).toEqual([]);
+    // The same rule in the other tenant fires on its nine failures: the quiet run above is about the tenant.
+    const theirs = await created(other, kqlRule({}));
+    expect(await run(other, theirs, at(10))).toEqual({ alerts: 1, results: 1 });
+    expect((await alertsOf(other, theirs)).map((a) => a.entities)).toEqual([["IP:203.0.113.7"]]);
   });
 
   it("counts at most maxRows rows and says that it cut the result", async () => {

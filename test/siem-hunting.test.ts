@@ -579,6 +579,9 @@ describe("hunting, bookmarks and watchlists", () => {
 
   it("keeps tenants apart", async () => {
     expect((await hunt("Events | count", t.analystB)).rows).toEqual([{ Count: 0 }]);
+    // A's analyst counts A's events over the same day: B's zero is B's.
+    const [{ Count: mine }] = (await hunt("Events | count")).rows as Array<{ Count: number }>;
+    expect(mine).toBeGreaterThan(0);
     const bookmark = ok(
       await platform.request(
         CreateBookmarkDocument,

@@ -370,6 +370,8 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
     expect(mine).toBeDefined();
     expect(await feeds(t.otherReader)).toEqual([]);
     expect((await indicators(t.otherReader)).totalCount).toBe(0);
+    // This tenant's reader sees the feed's indicators: the zero above is the other tenant's.
+    expect((await indicators()).totalCount).toBeGreaterThan(0);
     const alerts = ok(await platform.request(IntelAlertsDocument, { first: 100 }, t.otherReader)).alerts;
     expect(alerts.totalCount).toBe(0);
     for (const res of [

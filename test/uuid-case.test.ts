@@ -38,7 +38,7 @@ describe("ids in upper case", () => {
   ])("%s(id:) finds the same node", async (field, idOf, selection) => {
     const id = idOf(seeded);
     const lower = await query(`{ node: ${field}(id: "${id}") { ${selection} } }`);
-    expect(lower?.node).not.toBeNull();
+    expect(lower?.node).toMatchObject({ id });
     const upper = await query(`{ node: ${field}(id: "${id.toUpperCase()}") { ${selection} } }`);
     expect(upper).toEqual(lower);
   });

@@ -1260,6 +1260,8 @@ describe("buildNetworkTopology (Azure hub and spokes in separate subscriptions)"
       true,
     );
     expect(accountView(scoped, "acct-spoke")).toEqual(accountView(topology, "acct-spoke"));
+    // The spoke's VM has an exposure: the loop compares it, not only undefined with undefined.
+    expect(spoke.filter((r) => topology.exposure.has(r.id)).map((r) => r.id)).toContain("id:vm-spoke");
     for (const r of spoke) expect(scoped.exposure.get(r.id)).toEqual(topology.exposure.get(r.id));
     const traffic = (t: NetworkTopology) =>
       t.edges.filter(

@@ -746,6 +746,11 @@ describe("critical file changes", () => {
 
   it("does not classify a file as sensitive unless the machine watches it", () => {
     expect(detect([file({ resourceId: RUNNER, path: "/etc/passwd" })], NO_CONTEXT)).toEqual([]);
+    // The same change on a machine that watches the file is one.
+    const watching: DetectionContext = { ...NO_CONTEXT, isCriticalPath: (_id, p) => p === "/etc/passwd" };
+    expect(detect([file({ resourceId: RUNNER, path: "/etc/passwd" })], watching).map((d) => d.kind)).toEqual([
+      "critical-file-change",
+    ]);
   });
 
   it.each<[string, string]>([
@@ -929,7 +934,12 @@ describe("detect", () => {
   });
 
   it("produces alerts the SIEM accepts", () => {
-    for (const d of detect(mixed(), ctx)) {
+    const alerts = detect(mixed(), ctx);
+    // Every kind the mixed records hold is checked below, not an empty list.
+    expect(new Set(alerts.map((d) => d.kind))).toEqual(
+      new Set(["brute-force", "critical-file-change", "credential-dumping", "encoded-powershell"]),
+    );
+    for (const d of alerts) {
       expect(d.sourceId.length).toBeLessThanOrEqual(512);
       expect(d.title.length).toBeLessThanOrEqual(512);
       expect(d.description.length).toBeGreaterThan(40);

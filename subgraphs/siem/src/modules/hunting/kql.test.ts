@@ -2630,6 +2630,8 @@ describe("hunts over a seeded event store", () => {
       [{ ids: ["b1", "b2"] }],
     ]);
     const ofA = (await results(A)).flat() as Array<{ ids: string[] }>;
+    // One row per construct as A too: the check below runs over each of them.
+    expect(ofA).toHaveLength(constructs.length);
     for (const result of ofA) expect(result.ids).toEqual(["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]);
   });
 
@@ -2657,6 +2659,8 @@ describe("hunts over a seeded event store", () => {
     const queries = [...docs.matchAll(/```kql\n([\s\S]*?)```/g)]
       .flatMap((m) => m[1].split(/^\/\/.*$/m))
       .filter((q) => q.trim());
+    // As many as "compiles every example of docs/hunting.md" finds: a changed fence runs none of them.
+    expect(queries).toHaveLength(23);
     for (const query of queries) {
       const outcome = await hunt(query).then(
         (result) => `${result.columns.length > 0}`,
