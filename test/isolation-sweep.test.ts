@@ -162,6 +162,11 @@ const STRINGS: Record<string, string> = {
   allowedSourcePrefixes: "10.0.0.0/8",
 };
 
+/** Optional arguments a call needs to reach its lookup of A's id (a rule update needs a definition first). */
+const GIVEN: Record<string, string> = {
+  "Mutation.updateAnalyticsRule.input": `{ kind: NRT, displayName: "sweep", description: "sweep", severity: LOW, filter: { field: "class_uid", op: "eq", value: 4001 } }`,
+};
+
 /** Enum values other than the first, where the first would make the call fail before it looks A's id up. */
 const ENUMS: Record<string, string> = {
   "AddAppControlRuleInput.kind": "PATH",
@@ -351,7 +356,9 @@ describe("tenant isolation sweep over the whole API", () => {
     const self = getNamedType(field.type).name;
     const parts = field.args.flatMap((arg: GraphQLArgument) => {
       if (arg.name === "first") return [`first: ${TOP_FIRST}`];
-      const value = literal(`${root}.${field.name}`, arg.name, arg.type, self, withIds);
+      const value =
+        GIVEN[`${root}.${field.name}.${arg.name}`] ??
+        literal(`${root}.${field.name}`, arg.name, arg.type, self, withIds);
       return value === undefined ? [] : [`${arg.name}: ${value}`];
     });
     return parts.length ? `(${parts.join(", ")})` : "";
