@@ -570,18 +570,30 @@ describe("tenant isolation sweep over the whole API", () => {
       await seedDemoIfEmpty({ ...platform.config, demoTenantId: tenant }, platform.gateway.url, log);
       await enrich(tenant === A ? tokens.a : tokens.b);
     }
-    // Let the relays and jobs settle: the SIEM's mirror of the inventory, and the playbook runs ending.
+    // Let the relays and jobs settle, so that A's answers change only if B changes them: the SIEM's mirror of
+    // the inventory, the detections' delivery as alerts, vulnerability matching and the playbook runs.
     await resourceAccountsSynced(platform);
     for (const token of [tokens.a, tokens.b])
       await until(async () => {
-        const runs = ok(await post(`{ playbookRuns { nodes { status } } }`, token)).playbookRuns as {
-          nodes: Array<{ status: string }>;
+        const settled = ok(
+          await post(
+            `{ playbookRuns { nodes { status } } detections(filter: { delivered: false }) { totalCount }
+               vulnerabilityMatching { upToDate } }`,
+            token,
+          ),
+        ) as {
+          playbookRuns: { nodes: Array<{ status: string }> };
+          detections: { totalCount: number };
+          vulnerabilityMatching: { upToDate: boolean };
         };
+        const runs = settled.playbookRuns.nodes;
         return (
-          runs.nodes.length > 0 &&
-          runs.nodes.every((r) => !["QUEUED", "RUNNING", "RETRYING"].includes(r.status))
+          runs.length > 0 &&
+          runs.every((r) => !["QUEUED", "RUNNING", "RETRYING"].includes(r.status)) &&
+          settled.detections.totalCount === 0 &&
+          settled.vulnerabilityMatching.upToDate
         );
-      }, "the playbook runs to end");
+      }, "the relays and jobs to settle");
 
     // Round 1 learns A's ids from the answers to calls with dummy ids; what an empty tenant sees is the
     // shared catalog; what B sees of its own (answers without ids) it may see whatever A has.
