@@ -141,8 +141,15 @@ const DEMO_AUTOMATION_RULE = {
   ],
 };
 
-/** Where the sample logs and advisories live (the test fixtures double as demo data). */
-const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures");
+/**
+ * Where the sample logs and advisories live (the test fixtures double as demo data): beside `dist/` when
+ * compiled, two levels up when run from source (the tests seed with it).
+ */
+const FIXTURES =
+  [
+    path.resolve(__dirname, "..", "..", "..", "test", "fixtures"),
+    path.resolve(__dirname, "..", "..", "test", "fixtures"),
+  ].find((dir) => existsSync(dir)) ?? path.resolve(__dirname, "..", "..", "..", "test", "fixtures");
 
 /**
  * The SIEM and vulnerability parts of the demo, when the sample data is present (a source
