@@ -71,11 +71,7 @@ const UNTARGETED: Record<string, string> = {
  * may answer B with that object, holding nothing of A's but the ids B sent; the reads afterwards prove A's
  * data unchanged. Keep it tiny: every other mutation must refuse A's ids or answer nothing.
  */
-const UNCHECKED_REFERENCES: Record<string, string> = {
-  setJitPolicy:
-    "protection keys a JIT policy by machine id without asking posture, so a policy can be set while posture is down (test/protection-reports.test.ts); B's policy locks nothing of A's",
-  removeJitPolicy: "removes the policy B set just before, B's own",
-};
+const UNCHECKED_REFERENCES: Record<string, string> = {};
 
 /** How a mutation may refuse B's call aimed at A's objects (CONFLICT would tell B they exist). */
 const REFUSALS = ["NOT_FOUND", "BAD_USER_INPUT"];

@@ -28,6 +28,7 @@ import {
   SetFimWatchedPathsDocument,
   SetJitPolicyDocument,
   SetPlanDocument,
+  UpsertResourcesDocument,
   type RequestJitAccessInput,
   type SetJitPolicyInput,
 } from "./__generated__/graphql";
@@ -129,6 +130,8 @@ describe("workload protection under hostile input", () => {
     string
   >;
   let vm: string;
+  let azureAccount: string;
+  let storageAccount: string;
 
   beforeAll(async () => {
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
@@ -145,7 +148,10 @@ describe("workload protection under hostile input", () => {
       ingestorB: await token([Role.INGESTOR], B, "agent@b.example"),
     };
     ds = await platform.connect("protection");
-    vm = (await seedTenant(platform, A, 3)).vmIds[0];
+    const seeded = await seedTenant(platform, A, 3);
+    vm = seeded.vmIds[0];
+    azureAccount = seeded.accountIds.azure;
+    storageAccount = seeded.resourceIds[1];
   });
   afterAll(async () => {
     await platform?.stop();
@@ -535,6 +541,24 @@ describe("workload protection under hostile input", () => {
   });
 
   describe("just-in-time access", () => {
+    /** A new VM of tenant A's inventory: each test has its own, so one's policies and requests meet no other's. */
+    const machine = async (): Promise<string> => {
+      const name = `jit-${randomUUID()}`;
+      const input = [
+        {
+          accountId: azureAccount,
+          externalId: `/subscriptions/hostile/virtualMachines/${name}`,
+          type: "Microsoft.Compute/virtualMachines",
+          name,
+          region: "westeurope",
+          tags: {},
+          properties: {},
+        },
+      ];
+      const [id] = ok(await platform.request(UpsertResourcesDocument, { input }, t.admin)).upsertResources
+        .ids;
+      return id!;
+    };
     const policy = (resourceId: string, ports?: SetJitPolicyInput["ports"]): SetJitPolicyInput => ({
       resourceId,
       ports: ports ?? [
@@ -600,8 +624,30 @@ describe("workload protection under hostile input", () => {
       expect(await count(A, "jit_policies", "resource_id = $1", [m])).toBe(0);
     });
 
+    it("sets a policy only for a virtual machine of the tenant's inventory, writing nothing otherwise", async () => {
+      const elsewhere = (await seedTenant(platform, "tenant-jit-other", 3)).vmIds[0];
+      const setBefore = await audits("jit.policy.set");
+      for (const id of [randomUUID(), elsewhere]) {
+        const res = await platform.request(SetJitPolicyDocument, { input: policy(id) }, t.admin);
+        expect({ id, codes: codes(res) }).toEqual({ id, codes: ["NOT_FOUND"] });
+      }
+      const notVm = await platform.request(SetJitPolicyDocument, { input: policy(storageAccount) }, t.admin);
+      expect(problems(notVm)).toEqual([
+        "resourceId: a Microsoft.Storage/storageAccounts is not a virtual machine",
+      ]);
+      for (const id of [elsewhere, storageAccount])
+        expect(await count(A, "jit_policies", "resource_id = $1", [id])).toBe(0);
+      expect(await audits("jit.policy.set")).toBe(setBefore);
+      // The control: the tenant's own VM takes the same policy.
+      const own = await machine();
+      expect(
+        ok(await platform.request(SetJitPolicyDocument, { input: policy(own) }, t.admin)).setJitPolicy
+          .resourceId,
+      ).toBe(own);
+    });
+
     it("takes a machine id in upper case as that machine, in the answer and the audit trail", async () => {
-      const m = randomUUID();
+      const m = await machine();
       const res = ok(
         await platform.request(SetJitPolicyDocument, { input: policy(m.toUpperCase()) }, t.admin),
       ).setJitPolicy;
@@ -630,7 +676,7 @@ describe("workload protection under hostile input", () => {
     });
 
     it("refuses bad requests (duration, ports, source, justification) and writes no request", async () => {
-      const m = randomUUID();
+      const m = await machine();
       ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const cases: Array<[Partial<RequestJitAccessInput>, string[]]> = [
         [{ duration: "PT0S" }, ["duration: must be at least one second (PT1S)"]],
@@ -667,7 +713,7 @@ describe("workload protection under hostile input", () => {
     });
 
     it("lets only another responder of the tenant decide, once, and only while pending", async () => {
-      const m = randomUUID();
+      const m = await machine();
       ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const asked = ok(await ask(m)).requestJitAccess;
       // Own request, other roles, other tenant, bad comment: nothing changes.
@@ -731,7 +777,7 @@ describe("workload protection under hostile input", () => {
     });
 
     it("refuses to approve a request left unanswered past its lifetime", async () => {
-      const m = randomUUID();
+      const m = await machine();
       ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       const asked = ok(await ask(m)).requestJitAccess;
       await query(A, `UPDATE jit_requests SET requested_at = now() - interval '25 hours' WHERE id = $1`, [
@@ -749,7 +795,7 @@ describe("workload protection under hostile input", () => {
     });
 
     it("treats another tenant's policy as not found when removing it", async () => {
-      const m = randomUUID();
+      const m = await machine();
       ok(await platform.request(SetJitPolicyDocument, { input: policy(m) }, t.admin));
       for (const id of [m, "not-a-uuid"])
         expect(codes(await platform.request(RemoveJitPolicyDocument, { resourceId: id }, t.adminB))).toEqual([

@@ -255,21 +255,42 @@ describe("reports to posture: vulnerabilities, system updates and management por
   });
 
   it("queues reports while posture is down and delivers them when it is back", async () => {
+    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["ci-runner-02"]), tokens.admin));
+    await eventually(
+      "ci-runner-02 reported under JIT",
+      async () => (await statusOf("ci-runner-02", "management-ports")) === "HEALTHY",
+    );
+    await eventually("nothing left to deliver", async () => (await pendingReports()) === 0);
     await platform.subgraphs.posture.close();
-    const result = await platform.request(
+    // A policy needs posture's word that the machine is the tenant's: without it nothing is written.
+    const unanswered = await platform.request(
       SetJitPolicyDocument,
-      sshPolicy(byName["ci-runner-02"]),
+      sshPolicy(byName["vm-app-prod-01"]),
       tokens.admin,
     );
-    expect(result.errors).toBeUndefined();
+    expect(unanswered.errors?.map((e) => e.extensions?.code)).toEqual(["UNAVAILABLE"]);
+    expect(await pendingReports()).toBe(0);
+    // Removing one asks nothing of posture: its report waits for posture.
+    const removed = await platform.request(
+      RemoveJitPolicyDocument,
+      { resourceId: byName["ci-runner-02"] },
+      tokens.admin,
+    );
+    expect(removed.errors).toBeUndefined();
     expect(await pendingReports()).toBeGreaterThan(0);
     await platform.restartSubgraph("posture");
     await eventually(
       "the queued report reached posture",
-      async () => (await statusOf("ci-runner-02", "management-ports")) === "HEALTHY",
+      async () => (await statusOf("ci-runner-02", "management-ports")) === "UNHEALTHY",
       60_000,
     );
     await eventually("nothing left to deliver", async () => (await pendingReports()) === 0);
+    // With posture back, the policy can be set again (the next test expects it).
+    ok(await platform.request(SetJitPolicyDocument, sshPolicy(byName["ci-runner-02"]), tokens.admin));
+    await eventually(
+      "ci-runner-02 under JIT again",
+      async () => (await statusOf("ci-runner-02", "management-ports")) === "HEALTHY",
+    );
   });
 
   it("keeps tenants apart: each tenant's posture sees only its own reports", async () => {

@@ -43,7 +43,7 @@ export function createProtectionContext(
     services: {
       plans: new PlansService(base.db, base.identity, accounts),
       vulnerabilities: new VulnerabilitiesService(base.db, base.identity),
-      jit: new JitService(base.db, base.identity),
+      jit: new JitService(base.db, base.identity, machines),
       telemetry: new TelemetryService(base.identity, telemetry),
       detections: new DetectionsService(base.db, base.identity),
       appControl: new AppControlService(base.db, base.identity),

@@ -10,8 +10,11 @@ import {
   isUuid,
   newId,
   NotFoundError,
+  ResourceKind,
+  resourceKindOf,
   textProblem,
   toKeysetPage,
+  UnavailableError,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -50,6 +53,8 @@ import {
   type JitPortSpec,
 } from "./jit.validation";
 import { syncPostureReports } from "../reports/sync";
+import type { PostureMachines } from "../agentpolicy/machines";
+import { PostureUnreachableError } from "../plans/accounts";
 
 /** The graphile-worker task that closes a request at its end (access ended, or left unanswered). */
 export const JIT_EXPIRE_TASK = "jit_expire";
@@ -282,6 +287,7 @@ export class JitService {
   constructor(
     private readonly db: RequestDb,
     private readonly identity: Identity,
+    private readonly machines: PostureMachines,
   ) {}
 
   /** Per-request loader: the JIT policy of each resource with its effective port state (null when none). */
@@ -330,6 +336,29 @@ export class JitService {
   );
 
   /** Creates or replaces a VM's policy. Existing grants stay valid until they expire. */
+  /**
+   * A policy is for a virtual machine of the caller's tenant: protection holds no inventory, so it asks posture (the
+   * inventory's owner) before its transaction opens. A machine posture does not have for the tenant (unknown, or
+   * another tenant's) is NOT_FOUND, another kind of resource BAD_USER_INPUT, and no answer UNAVAILABLE: nothing is
+   * written in any of these cases. A machine removed between the answer and the commit has its policy removed with
+   * it by the resource-removal relay, as one removed later does.
+   */
+  private async requireVirtualMachine(resourceId: string, asGiven: string): Promise<void> {
+    let machine;
+    try {
+      machine = await this.machines.find(this.identity.tenantId, resourceId);
+    } catch (err) {
+      if (err instanceof PostureUnreachableError)
+        throw new UnavailableError("The inventory did not answer; nothing was changed. Try again shortly.");
+      throw err;
+    }
+    if (!machine) throw new NotFoundError("Resource", asGiven);
+    if (resourceKindOf(machine.type) !== ResourceKind.VIRTUAL_MACHINE)
+      throw new BadUserInputError("Just-in-time access is for virtual machines; nothing was changed.", [
+        { field: "resourceId", message: `a ${machine.type} is not a virtual machine` },
+      ]);
+  }
+
   async setPolicy(input: SetJitPolicyInput): Promise<JitPolicy> {
     const problems: InputProblem[] = [];
     if (!isUuid(input.resourceId))
@@ -339,6 +368,7 @@ export class JitService {
     if (problems.length) throw new BadUserInputError("Invalid JIT policy; nothing was changed.", problems);
     // The canonical id, as Postgres answers it: the audit trail and the answer are keyed by it.
     const resourceId = canonicalId(input.resourceId);
+    await this.requireVirtualMachine(resourceId, input.resourceId);
     return this.db.write(async (m) => {
       const before: Array<{ ports: JitPortSpec[]; created_at: Date }> = await m.query(
         `SELECT ports, created_at FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
