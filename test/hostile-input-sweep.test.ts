@@ -31,8 +31,11 @@ import { MATRIX, X } from "./utils/root-fields";
  * "Changes nothing": mutations run one field at a time; around each field's calls the test takes a digest of
  * every table of the three subgraphs' schemas (all tenants, as the database owner, so RLS hides nothing). When
  * every call of a field was refused with an error and no data, the digests must be equal. A field with a call
- * that succeeded (a hostile value that is still valid, such as `''' OR 1=1 --` as a hunting query's name) may
- * legitimately write, so its digest is not compared — it is reported as such instead of silently passing.
+ * that succeeded (a hostile value that is still valid, such as `' OR 1=1 --` as a hunting query's name, and the
+ * bulk ingests, which answer a payload of per-record rejections) may legitimately write, so its digest is not
+ * compared: the summary names those fields, and the next field's "before" waits until their writes have
+ * reached every subgraph. The bulk ingests' per-record refusals are checked row by row in
+ * test/*-hostile-input.test.ts, test/siem-bad-input.test.ts and test/siem-ingest-fuzz.test.ts.
  */
 
 /** A hostile variant: the root field, the argument path replaced, what the value is, and the variables to send. */
@@ -314,6 +317,8 @@ describe("hostile-input sweep over every Query and Mutation argument", () => {
       batch.forEach((v, j) => {
         const o = outcomes[j];
         if (o.succeeded) succeeded++;
+        // A body over the size limit is answered 413 before any GraphQL: a refusal, whatever its body.
+        if (o.status === 413) return;
         const untyped = o.codes.filter((c) => !TYPED.has(c));
         if (o.status >= 500 || untyped.length > 0)
           offenders.push(
@@ -324,11 +329,15 @@ describe("hostile-input sweep over every Query and Mutation argument", () => {
     return { calls: variants.length, offenders, succeeded };
   }
 
-  /** Row counts and a hash of every table of the three subgraphs' schemas (all tenants). */
+  /**
+   * Row counts and a hash of every table of the three subgraphs' schemas (all tenants), but `relay_offsets`: the
+   * relays move their own positions on their own clock (an idle poll every 2 s) over rows written before. A
+   * refused call that wrote an event would show in `outbox`, which is compared.
+   */
   async function digest(): Promise<Record<string, string>> {
     const { rows: tables } = await db.query<{ name: string }>(
       `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
-        WHERE schemaname IN ('posture', 'protection', 'siem') ORDER BY 1`,
+        WHERE schemaname IN ('posture', 'protection', 'siem') AND tablename <> 'relay_offsets' ORDER BY 1`,
     );
     expect(tables.length).toBeGreaterThan(10);
     const { rows } = await db.query<{ name: string; digest: string }>(
