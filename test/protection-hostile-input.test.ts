@@ -1026,6 +1026,11 @@ describe("workload protection under hostile input", () => {
       ]);
       expect(codes(await set([{ path: "/etc/ok" }], t.adminB, groupId))).toEqual(["NOT_FOUND"]);
       expect(codes(await set([{ path: "/etc/ok" }], c.admin, "nope"))).toEqual(["NOT_FOUND"]);
+      // An empty group id is an id no group has, not the tenant's own list (it reached a uuid cast).
+      expect(codes(await set([{ path: "/etc/ok" }], c.admin, ""))).toEqual(["NOT_FOUND"]);
+      expect(
+        codes(await platform.request(ResetFimWatchedPathsDocument, { input: { groupId: "" } }, c.admin)),
+      ).toEqual(["NOT_FOUND"]);
       expect(codes(await set([{ path: "/etc/ok" }], c.analyst))).toEqual(["FORBIDDEN"]);
       expect(
         codes(await platform.request(ResetFimWatchedPathsDocument, { input: { groupId } }, t.adminB)),

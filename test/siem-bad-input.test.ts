@@ -1065,5 +1065,47 @@ describe("SIEM write paths under hostile input", () => {
       );
       expect(titles).toEqual([{ title: "Alert shared-id" }]);
     });
+
+    it("stores a sourceId pushed by concurrent calls once and answers every call with its id", async () => {
+      // Each call's INSERT waits on the first one's row; once that commits, its own snapshot cannot see it.
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          platform.request(
+            IngestAlertsDocument,
+            { input: [alert("race-1", { title: `race ${i}` })] },
+            t.ingestor,
+          ),
+        ),
+      );
+      const payloads = answers.map((res) => ok(res).ingestAlerts);
+      expect(payloads.reduce((sum, p) => sum + p.createdCount, 0)).toBe(1);
+      const rows = await query<{ id: string }>(A, `SELECT id FROM alerts WHERE source_id = 'race-1'`);
+      expect(rows).toHaveLength(1);
+      expect(payloads.map((p) => p.ids)).toEqual(payloads.map(() => [rows[0].id]));
+    });
+  });
+
+  describe("list filters", () => {
+    it("refuses a NUL in a filter string that reaches SQL as BAD_USER_INPUT naming the field", async () => {
+      const nul = "a\u0000b";
+      const NUL_MSG = "contains a NUL character (U+0000)";
+      const ask = (query: string, variables: Record<string, unknown>) =>
+        postGraphql(platform.gateway.url, { query, variables }, { authorization: `Bearer ${t.admin}` });
+      const incidents = `query($f: IncidentFilter) { incidents(filter: $f) { totalCount } }`;
+      expect(problems(await ask(incidents, { f: { owner: nul, labels: ["ok", nul], search: nul } }))).toEqual(
+        [`owner: ${NUL_MSG}`, `[1].labels: ${NUL_MSG}`, `search: ${NUL_MSG}`],
+      );
+      const events = `query($f: EventFilter) { events(filter: $f) { totalCount } }`;
+      expect(problems(await ask(events, { f: { actorUser: nul, device: nul } }))).toEqual([
+        `filter.actorUser: ${NUL_MSG}`,
+        `filter.device: ${NUL_MSG}`,
+      ]);
+      const bookmarks = `query($f: BookmarkFilter) { bookmarks(filter: $f) { totalCount } }`;
+      expect(problems(await ask(bookmarks, { f: { label: nul } }))).toEqual([`filter.label: ${NUL_MSG}`]);
+      // No watchlist has such an alias: found nothing, as an unknown id.
+      const watchlist = await ask(`query($a: String) { watchlist(alias: $a) { id } }`, { a: nul });
+      expect(watchlist).toMatchObject({ status: 200, data: { watchlist: null } });
+      expect(watchlist.errors).toBeUndefined();
+    });
   });
 });

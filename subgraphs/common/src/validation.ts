@@ -1,3 +1,5 @@
+import type { InputProblem } from "./errors";
+
 /** RFC 4122 UUID (any version); ids are UUIDv7 but any well-formed UUID is accepted as input. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -52,6 +54,27 @@ export function textProblem(text: string): string | null {
   return text.includes("\u0000")
     ? "contains a NUL character (U+0000)"
     : "is not valid Unicode (an unpaired surrogate)";
+}
+
+/**
+ * Problems of strings that become SQL parameters (a filter's fields), by field, a list's items by `index`: a Postgres
+ * text parameter holds no NUL, and the driver's refusal would otherwise surface as an internal error.
+ */
+export function parameterTextProblems(
+  fields: Record<string, string | readonly string[] | null | undefined>,
+): InputProblem[] {
+  const problems: InputProblem[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (typeof value === "string") {
+      const message = textProblem(value);
+      if (message) problems.push({ field, message });
+    } else
+      value?.forEach((item, index) => {
+        const message = textProblem(item);
+        if (message) problems.push({ index, field, message });
+      });
+  }
+  return problems;
 }
 
 const UNSTORABLE_TEXT_ALL = new RegExp(UNSTORABLE_TEXT.source, "g");

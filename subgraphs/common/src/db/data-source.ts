@@ -151,6 +151,8 @@ export class RequestDb {
   private replicaQueue: Promise<unknown> = Promise.resolve();
   /** Set by `close()`: a read that starts later (a resolver still running after an error sent the response) is refused. */
   private closed = false;
+  /** Reads on the primary that have started and not finished: while any runs, its transaction must stay open. */
+  private reading = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -163,10 +165,15 @@ export class RequestDb {
     // Opening a transaction now would leave it open for good (nothing closes it again) and hold a pooled
     // connection: a few such requests would take the whole pool and hang the subgraph.
     if (this.closed) throw new Error("The request has ended: no more reads.");
-    const runner = await (this.reader ??= this.openReader());
-    const run = this.queue.then(() => work(runner.manager));
-    this.queue = run.catch(() => undefined);
-    return run;
+    this.reading++;
+    try {
+      const runner = await (this.reader ??= this.openReader());
+      const run = this.queue.then(() => work(runner.manager));
+      this.queue = run.catch(() => undefined);
+      return await run;
+    } finally {
+      this.reading--;
+    }
   }
 
   /**
@@ -202,8 +209,18 @@ export class RequestDb {
     return runner;
   }
 
-  /** A write in its own tenant transaction: all of it or nothing. */
-  write<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+  /**
+   * A write in its own tenant transaction: all of it or nothing. The request's read transaction is ended first
+   * when no read is running: a mutation that reads and then writes would otherwise hold one pooled connection
+   * while waiting for a second, and as many such mutations at once as the pool has connections would each hold
+   * one and wait for ever (the pool has no acquire timeout). Reads after the write open a new read transaction.
+   */
+  async write<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    if (this.reading === 0 && this.reader) {
+      const idle = this.reader;
+      this.reader = undefined;
+      await this.commitAndRelease(idle);
+    }
     return inTenant(this.ds, this.tenantId, work);
   }
 
@@ -212,17 +229,19 @@ export class RequestDb {
     this.closed = true;
     const pending = [this.reader, this.replicaReader];
     this.reader = this.replicaReader = undefined;
-    for (const opening of pending) {
-      if (!opening) continue;
-      const runner = await opening.catch(() => undefined);
-      if (!runner) continue;
-      try {
-        await runner.query("COMMIT");
-      } catch {
-        await runner.query("ROLLBACK").catch(() => undefined);
-      } finally {
-        await runner.release();
-      }
+    for (const opening of pending) if (opening) await this.commitAndRelease(opening);
+  }
+
+  /** Commits a read transaction (rolls it back if that fails) and returns its connection to the pool. */
+  private async commitAndRelease(opening: Promise<QueryRunner | null>): Promise<void> {
+    const runner = await opening.catch(() => undefined);
+    if (!runner) return;
+    try {
+      await runner.query("COMMIT");
+    } catch {
+      await runner.query("ROLLBACK").catch(() => undefined);
+    } finally {
+      await runner.release();
     }
   }
 

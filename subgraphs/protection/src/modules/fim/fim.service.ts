@@ -189,7 +189,8 @@ export class FimService {
     if (problems.length) throw new BadUserInputError("Invalid watched paths; nothing was changed.", problems);
     const groupId = input.groupId ?? null;
     return this.db.write(async (m) => {
-      if (groupId) await this.checkGroup(m, groupId);
+      // An empty id is an id too (NOT_FOUND): only an absent one means the tenant's own list.
+      if (groupId !== null) await this.checkGroup(m, groupId);
       const [row]: ListRow[] = await m.query(
         `INSERT INTO fim_watch_lists (tenant_id, group_id, paths, updated_by) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, group_id) DO UPDATE SET paths = excluded.paths, updated_by = excluded.updated_by, updated_at = now()
@@ -221,7 +222,7 @@ export class FimService {
   async resetWatchedPaths(input: ResetFimWatchedPathsInput | undefined): Promise<FimWatchList> {
     const groupId = input?.groupId ?? null;
     return this.db.write(async (m) => {
-      if (groupId) await this.checkGroup(m, groupId);
+      if (groupId !== null) await this.checkGroup(m, groupId);
       const removed: unknown[] = await m.query(
         `WITH d AS (DELETE FROM fim_watch_lists WHERE tenant_id = $1 AND group_id IS NOT DISTINCT FROM $2::uuid RETURNING 1)
          SELECT * FROM d`,

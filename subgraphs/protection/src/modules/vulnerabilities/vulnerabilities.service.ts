@@ -8,6 +8,7 @@ import {
   BadUserInputError,
   canonicalId,
   isUuid,
+  parameterTextProblems,
   newId,
   OrderDirection,
   RecordRejection,
@@ -86,6 +87,7 @@ function findingFilterProblems(filter: VulnerabilityFindingFilter | undefined): 
     if (!isUuid(id))
       problems.push({ index, field: "filter.resourceIds", message: "must be a resource id (UUID)" });
   });
+  problems.push(...parameterTextProblems({ "filter.packages": filter?.packages }));
   return problems;
 }
 

@@ -165,6 +165,19 @@ export async function storeAlerts(
     ],
   );
   const byKey = new Map(rows.map((r) => [`${r.provider}|${r.source_id}`, r]));
+  // A concurrent call that stored the same (provider, source id) and committed while this INSERT waited on it
+  // makes the INSERT do nothing, and the statement's snapshot (taken before that commit) cannot see the row
+  // either: a new statement can.
+  const missing = alerts.filter((a) => !byKey.has(`${a.provider}|${a.sourceId}`));
+  if (missing.length > 0) {
+    const raced: typeof rows = await m.query(
+      `SELECT a.id, a.provider, a.source_id, false AS created
+         FROM alerts a JOIN unnest($2::text[], $3::text[]) AS i(provider, source_id) USING (provider, source_id)
+        WHERE a.tenant_id = $1`,
+      [tenantId, missing.map((a) => a.provider), missing.map((a) => a.sourceId)],
+    );
+    for (const r of raced) byKey.set(`${r.provider}|${r.source_id}`, r);
+  }
   const ids = alerts.map((a) => byKey.get(`${a.provider}|${a.sourceId}`)!.id);
   const createdRows = rows.filter((r) => r.created);
   const created = new Set(createdRows.map((r) => r.id));

@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import {
   BadUserInputError,
   inSystemScope,
+  parameterTextProblems,
   toKeysetPage,
   writeAudit,
   type Identity,
@@ -267,6 +268,11 @@ export class EventsService {
       params.push(value);
       conditions.push(sql.replace("?", `$${params.length}`));
     };
+    const textFaults = parameterTextProblems({
+      "filter.actorUser": filter?.actorUser,
+      "filter.device": filter?.device,
+    });
+    if (textFaults.length) throw new BadUserInputError("Invalid filter.", textFaults);
     if (filter?.connector) add("e.connector = ?", filter.connector);
     if (filter?.classUid != null) add("e.class_uid = ?", filter.classUid);
     // `=` on the stored lower-case keys: answered by the entity indexes under the tenant policy.

@@ -4,6 +4,7 @@ import {
   BadUserInputError,
   ConflictError,
   isUuid,
+  parameterTextProblems,
   jsonProblem,
   MAX_INDEXED_TEXT_BYTES,
   newId,
@@ -161,6 +162,7 @@ export class BookmarksService {
       if (value != null && !isUuid(value))
         problems.push({ field: `filter.${field}`, message: "must be a UUID" });
     }
+    problems.push(...parameterTextProblems({ "filter.label": filter?.label }));
     if (problems.length) throw new BadUserInputError("Invalid filter.", problems);
     if (filter?.label) add("b.labels @> ARRAY[?::text]", filter.label);
     if (filter?.incidentId != null)

@@ -106,7 +106,8 @@ export class WatchlistsService {
 
   /** One watchlist by id or by alias (any case); null when the tenant has none such. */
   async find(by: { id?: string | null; alias?: string | null }): Promise<Watchlist | null> {
-    if (by.id != null && !isUuid(by.id)) return null;
+    // No watchlist has such an id, or an alias with a NUL (which no SQL parameter could carry).
+    if (by.id != null ? !isUuid(by.id) : textProblem(by.alias ?? "") !== null) return null;
     const [column, value] = by.id != null ? ["id", by.id] : ["alias_key", (by.alias ?? "").toLowerCase()];
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
       m.query(`SELECT * FROM watchlists WHERE tenant_id = $1 AND ${column} = $2`, [

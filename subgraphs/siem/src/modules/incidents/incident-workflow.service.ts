@@ -4,6 +4,7 @@ import {
   BadUserInputError,
   ConflictError,
   isUuid,
+  parameterTextProblems,
   textProblem,
   newId,
   NotFoundError,
@@ -109,6 +110,14 @@ function checkFilter(filter: IncidentFilter): void {
     problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
   if (filter.createdAfter && filter.createdBefore && filter.createdAfter >= filter.createdBefore)
     problems.push({ field: "createdBefore", message: "must be later than createdAfter" });
+  problems.push(
+    ...parameterTextProblems({
+      owner: filter.owner,
+      labels: filter.labels,
+      search: filter.search,
+      tactics: filter.tactics,
+    }),
+  );
   if (problems.length) throw new BadUserInputError("Invalid incident filter.", problems);
 }
 
