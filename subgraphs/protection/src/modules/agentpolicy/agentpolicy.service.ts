@@ -5,7 +5,6 @@ import {
   isUuid,
   NotFoundError,
   Role,
-  UnavailableError,
   type Identity,
   type RequestDb,
 } from "../../../../common/src";
@@ -13,7 +12,6 @@ import type { AppControlMode, AppControlRuleKind } from "../appcontrol/appcontro
 import { FimWatchedPath, FimWatchListSource } from "../fim/fim.types";
 import { DEFAULT_WATCH_LIST, type WatchEntry } from "../fim/paths";
 import type { JitPortSpec } from "../jit/jit.validation";
-import { PostureUnreachableError } from "../plans/accounts";
 import { planTypeFor } from "../plans/coverage";
 import { PlanTier, PlanType } from "../plans/plan.entity";
 import {
@@ -170,14 +168,7 @@ export class AgentPolicyService {
     const id = canonicalId(resourceId);
     const bound = this.identity.resourceId;
     if (bound !== undefined && bound !== id) throw new NotFoundError("Resource", resourceId);
-    let machine;
-    try {
-      machine = await this.machines.find(this.identity.tenantId, id);
-    } catch (err) {
-      if (err instanceof PostureUnreachableError)
-        throw new UnavailableError("The inventory did not answer; nothing was read. Try again shortly.");
-      throw err;
-    }
+    const machine = await this.machines.findOrUnavailable(this.identity.tenantId, id, "read");
     if (!machine) throw new NotFoundError("Resource", resourceId);
     const [row]: PolicyRow[] = await this.db.read((m) =>
       m.query(POLICY_SQL, [this.identity.tenantId, id, machine.accountId, PlanType.SERVERS]),

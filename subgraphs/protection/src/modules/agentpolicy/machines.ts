@@ -1,5 +1,5 @@
-import { Role } from "../../../../common/src";
-import { askPosture, type PostureAccountsOptions } from "../plans/accounts";
+import { Role, UnavailableError } from "../../../../common/src";
+import { askPosture, PostureUnreachableError, type PostureAccountsOptions } from "../plans/accounts";
 
 const MACHINE_QUERY = `query AgentPolicyMachine($id: ID!) { resource(id: $id) { id type account { id } } }`;
 
@@ -35,5 +35,23 @@ export class PostureMachines {
       { id: resourceId },
     );
     return data.resource ? { type: data.resource.type, accountId: data.resource.account.id } : null;
+  }
+
+  /**
+   * `find` for a request: when posture gives no answer, UNAVAILABLE to the caller, saying that nothing was done
+   * (`done`: what the request would have done, "read" or "changed").
+   */
+  async findOrUnavailable(
+    tenantId: string,
+    resourceId: string,
+    done: "read" | "changed",
+  ): Promise<InventoryMachine | null> {
+    try {
+      return await this.find(tenantId, resourceId);
+    } catch (err) {
+      if (err instanceof PostureUnreachableError)
+        throw new UnavailableError(`The inventory did not answer; nothing was ${done}. Try again shortly.`);
+      throw err;
+    }
   }
 }

@@ -14,7 +14,6 @@ import {
   resourceKindOf,
   textProblem,
   toKeysetPage,
-  UnavailableError,
   writeAudit,
   writeOutbox,
   type Identity,
@@ -54,7 +53,6 @@ import {
 } from "./jit.validation";
 import { syncPostureReports } from "../reports/sync";
 import type { PostureMachines } from "../agentpolicy/machines";
-import { PostureUnreachableError } from "../plans/accounts";
 
 /** The graphile-worker task that closes a request at its end (access ended, or left unanswered). */
 export const JIT_EXPIRE_TASK = "jit_expire";
@@ -344,14 +342,7 @@ export class JitService {
    * it by the resource-removal relay, as one removed later does.
    */
   private async requireVirtualMachine(resourceId: string, asGiven: string): Promise<void> {
-    let machine;
-    try {
-      machine = await this.machines.find(this.identity.tenantId, resourceId);
-    } catch (err) {
-      if (err instanceof PostureUnreachableError)
-        throw new UnavailableError("The inventory did not answer; nothing was changed. Try again shortly.");
-      throw err;
-    }
+    const machine = await this.machines.findOrUnavailable(this.identity.tenantId, resourceId, "changed");
     if (!machine) throw new NotFoundError("Resource", asGiven);
     if (resourceKindOf(machine.type) !== ResourceKind.VIRTUAL_MACHINE)
       throw new BadUserInputError("Just-in-time access is for virtual machines; nothing was changed.", [
