@@ -30,6 +30,9 @@ const PEERING_RECORD = (row: string) =>
  *   networks, and no generated scalar column can hold a list that a leakproof `=` finds, hence the table. The
  *   triggers fire only for those two kinds of rows (and for an update only when type, kind or properties
  *   change), so other upserts pay nothing.
+ *
+ * Adding the columns rewrites `resources` once; afterwards they cost about 5 µs a row written (0.1 s for
+ * 20,000 resources, measured alone).
  */
 export class ResourceNetworkReverseKeys1767290000000 implements MigrationInterface {
   name = "ResourceNetworkReverseKeys1767290000000";

@@ -84,9 +84,10 @@ function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
  * inventory: the ARM ids through `external_id_key`, the AWS ids through `aws_id_key` / `aws_arn_key`, the
  * peering records (AWS connections and Azure VNets) through `resource_peering_keys` (the networks each record
  * names; migration ResourceNetworkReverseKeys), the placements through `aws_vpc_key` / `aws_subnet_key`
- * (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id, account_id)`. Keys
- * are compared with `= ANY(ARRAY(…))`, which Postgres turns into index conditions, where an `IN (subquery)` may
- * become a hash join over a scan. One statement, whatever the number of asked accounts or keys.
+ * (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id, account_id)`:
+ * keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN (subquery)`
+ * was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of them. One
+ * statement, whatever the number of asked accounts or keys.
  */
 export const NEIGHBOUR_ACCOUNTS_SQL = `
 WITH asked_vpcs AS (
