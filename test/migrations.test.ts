@@ -19,9 +19,82 @@ import {
   NETWORK_KINDS,
   NEIGHBOUR_ACCOUNTS_SQL,
 } from "../subgraphs/posture/src/modules/network/network.service";
-import { PEERING_RESOURCE_TYPES } from "../subgraphs/posture/src/modules/network/network-topology";
+import {
+  networkLinks,
+  PEERING_RESOURCE_TYPES,
+} from "../subgraphs/posture/src/modules/network/network-topology";
+import { ResourceNetworkReverseKeys1767290000000 } from "../migrations/posture/1767290000000-resource-network-reverse-keys";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
+
+/**
+ * NEIGHBOUR_ACCOUNTS_SQL as it was before migration ResourceNetworkReverseKeys: the AWS ids, the AWS peering
+ * connections and the Azure peerings matched on `properties` over the tenant's whole inventory. The reference
+ * the indexed statement must agree with.
+ */
+const SCANNING_NEIGHBOUR_SQL = `
+WITH asked_vpcs AS (
+  SELECT unnest($7::text[]) AS id
+  UNION
+  SELECT aws_vpc_key FROM resources
+   WHERE tenant_id = $1 AND aws_subnet_key = ANY($8::text[]) AND kind = 'SUBNET' AND aws_vpc_key IS NOT NULL
+),
+peering_records AS (
+  SELECT account_id, ARRAY[
+           lower(btrim(properties->>'VpcId')), lower(btrim(properties->'RequesterVpcInfo'->>'VpcId')),
+           lower(btrim(properties->>'PeerVpcId')), lower(btrim(properties->'AccepterVpcInfo'->>'VpcId'))
+         ] AS vpcs
+    FROM resources
+   WHERE tenant_id = $1 AND lower(type) = ANY($4::text[]) AND account_id <> ALL($2::uuid[])
+),
+incoming AS (SELECT account_id, vpcs FROM peering_records WHERE vpcs && ARRAY(SELECT id FROM asked_vpcs)),
+aws_ids AS (
+  SELECT unnest($6::text[]) AS id
+  UNION SELECT unnest(vpcs) FROM incoming
+),
+placement_vpcs AS (
+  SELECT id FROM asked_vpcs
+  UNION SELECT unnest(vpcs) FROM incoming
+),
+placement_subnets AS (
+  SELECT unnest($8::text[]) AS id
+  UNION
+  SELECT aws_subnet_key FROM resources
+   WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs)) AND kind = 'SUBNET'
+),
+neighbour_accounts AS (
+  SELECT account_id FROM incoming
+  UNION
+  SELECT account_id FROM resources WHERE tenant_id = $1 AND external_id_key = ANY($5::text[])
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND kind = ANY($3::text[]) AND lower(type) LIKE 'aws::%'
+     AND (regexp_replace(btrim(external_id_key), '^.*[/:]', '') IN (SELECT id FROM aws_ids)
+          OR lower(btrim(properties->>(CASE kind
+               WHEN 'VIRTUAL_NETWORK' THEN 'VpcId' WHEN 'SUBNET' THEN 'SubnetId'
+               WHEN 'NETWORK_SECURITY_GROUP' THEN 'GroupId' WHEN 'VIRTUAL_MACHINE' THEN 'InstanceId'
+               WHEN 'PUBLIC_IP' THEN 'AllocationId' END))) IN (SELECT id FROM aws_ids))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND kind = 'VIRTUAL_NETWORK' AND lower(type) LIKE 'microsoft.%'
+     AND jsonb_typeof(properties->'virtualNetworkPeerings') = 'array'
+     AND EXISTS (
+       SELECT 1
+         FROM jsonb_array_elements(properties->'virtualNetworkPeerings') AS record(v),
+              LATERAL (SELECT CASE WHEN jsonb_typeof(v->'properties') = 'object' THEN v->'properties' ELSE v END) AS p(p)
+        WHERE lower(btrim(CASE jsonb_typeof(p->'remoteVirtualNetwork')
+                WHEN 'string' THEN p->>'remoteVirtualNetwork'
+                WHEN 'object' THEN p->'remoteVirtualNetwork'->>'id' END)) = ANY($7::text[]))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND aws_subnet_key = ANY(ARRAY(SELECT id FROM placement_subnets))
+)
+SELECT id, account_id, external_id, type, name, properties FROM resources
+ WHERE tenant_id = $1 AND account_id IN (SELECT account_id FROM neighbour_accounts)
+   AND account_id <> ALL($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`;
 
 describe("migrations", () => {
   let db: TestDatabase;
@@ -446,6 +519,326 @@ describe("migrations", () => {
       async (q) => {
         await q.query(`DELETE FROM resources WHERE tenant_id = 'tenant-a'`);
         await q.query(`DELETE FROM cloud_accounts WHERE tenant_id = 'tenant-a'`);
+      },
+    );
+  });
+
+  it("finds one account's peering records, AWS ids and Azure peerings elsewhere from indexes under the tenant policy, as a scan would", async () => {
+    const account = (n: number) => `00000000-0000-4000-8000-000000000${String(n).padStart(3, "0")}`;
+    const [awsAsked, azureAsked] = [account(1), account(2)];
+    await withRunner(
+      "posture",
+      async (q) => {
+        // 200 AWS accounts (11-210) holding 500 VPCs, 2,000 subnets, 1,000 security groups, 16,000 instances and
+        // 500 peering connections (VPC i with VPC i + 1), 10 Azure subscriptions (211-220) holding 500 VNets each
+        // peering with the next: 20,500 rows. Resource i of a kind is in account 11 + i mod 200.
+        await q.query(
+          `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
+           SELECT ('00000000-0000-4000-8000-000000000' || lpad(a::text, 3, '0'))::uuid, 'tenant-a',
+                  CASE WHEN a = 2 OR a > 210 THEN 'AZURE' ELSE 'AWS' END, 'acct-' || a, 'Account ' || a
+           FROM generate_series(1, 220) a`,
+        );
+        const insert = (
+          type: string,
+          kind: string,
+          externalId: string,
+          properties: string,
+          n: number,
+          owner?: string,
+        ) =>
+          q.query(
+            `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+             SELECT gen_random_uuid(), 'tenant-a',
+                    ${owner ? `'${owner}'::uuid` : `('00000000-0000-4000-8000-000000000' || lpad((11 + i % 200)::text, 3, '0'))::uuid`},
+                    'AWS', '${type}', '${kind}', ${externalId}, 'r-' || i, ${properties}
+             FROM generate_series(1, ${n}) i`,
+          );
+        const arn = (what: string) => `'arn:aws:ec2:eu-west-1:1:${what}/' || `;
+        await insert(
+          "AWS::EC2::VPC",
+          "VIRTUAL_NETWORK",
+          `${arn("vpc")}'vpc-' || i`,
+          `jsonb_build_object('VpcId', 'vpc-' || i)`,
+          500,
+        );
+        await insert(
+          "AWS::EC2::Subnet",
+          "SUBNET",
+          `${arn("subnet")}'subnet-' || i`,
+          `jsonb_build_object('SubnetId', 'subnet-' || i, 'VpcId', 'vpc-' || (i % 500 + 1))`,
+          2000,
+        );
+        // Security groups known only by their ARN (no GroupId), in upper case: found by the ARN tail.
+        await insert(
+          "AWS::EC2::SecurityGroup",
+          "NETWORK_SECURITY_GROUP",
+          `${arn("security-group")}'SG-' || i`,
+          `'{}'::jsonb`,
+          1000,
+        );
+        await insert(
+          "AWS::EC2::Instance",
+          "VIRTUAL_MACHINE",
+          `${arn("instance")}'i-' || i`,
+          `jsonb_build_object('InstanceId', ' I-' || i || ' ', 'SubnetId', 'subnet-' || (i % 2000 + 1))`,
+          16000,
+        );
+        await insert(
+          "AWS::EC2::VPCPeeringConnection",
+          "OTHER",
+          `${arn("vpc-peering-connection")}'pcx-' || i`,
+          `jsonb_build_object('RequesterVpcInfo', jsonb_build_object('VpcId', 'vpc-' || i),
+                              'AccepterVpcInfo', jsonb_build_object('VpcId', 'vpc-' || (i % 500 + 1)))`,
+          500,
+        );
+        const vnet = (n: string) =>
+          `'/subscriptions/s' || (${n}) % 10 || '/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet-' || (${n})`;
+        await q.query(
+          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+           SELECT gen_random_uuid(), 'tenant-a', ('00000000-0000-4000-8000-000000000' || (211 + i % 10))::uuid, 'AZURE',
+                  'Microsoft.Network/virtualNetworks', 'VIRTUAL_NETWORK', ${vnet("i")}, 'vnet-' || i,
+                  jsonb_build_object('virtualNetworkPeerings', jsonb_build_array(jsonb_build_object('properties',
+                    jsonb_build_object('remoteVirtualNetwork', jsonb_build_object('id', ${vnet("i % 500 + 1")})))))
+           FROM generate_series(1, 500) i`,
+        );
+        // The asked AWS account: one VPC, two subnets, three instances behind security group sg-7 (another
+        // account's, by id); account 11 records a peering of vpc-7 with it (only there), account 12 one of vpc-8
+        // with it in CloudFormation's shape (VpcId, PeerVpcId) and a blank EC2-shaped side.
+        await insert(
+          "AWS::EC2::VPC",
+          "VIRTUAL_NETWORK",
+          `${arn("vpc")}'vpc-a'`,
+          `jsonb_build_object('VpcId', 'vpc-a')`,
+          1,
+          awsAsked,
+        );
+        await insert(
+          "AWS::EC2::Subnet",
+          "SUBNET",
+          `${arn("subnet")}'subnet-a' || i`,
+          `jsonb_build_object('SubnetId', 'subnet-a' || i, 'VpcId', 'vpc-a')`,
+          2,
+          awsAsked,
+        );
+        await insert(
+          "AWS::EC2::Instance",
+          "VIRTUAL_MACHINE",
+          `${arn("instance")}'i-a' || i`,
+          `jsonb_build_object('InstanceId', 'i-a' || i, 'SubnetId', 'subnet-a' || (i % 2 + 1), 'SecurityGroupIds', jsonb_build_array('sg-7'))`,
+          3,
+          awsAsked,
+        );
+        await insert(
+          "AWS::EC2::VPCPeeringConnection",
+          "OTHER",
+          `${arn("vpc-peering-connection")}'pcx-a'`,
+          `jsonb_build_object('RequesterVpcInfo', jsonb_build_object('VpcId', 'VPC-7'), 'AccepterVpcInfo', jsonb_build_object('VpcId', ' vpc-a'))`,
+          1,
+          account(11),
+        );
+        await insert(
+          "AWS::EC2::VPCPeeringConnection",
+          "OTHER",
+          `${arn("vpc-peering-connection")}'pcx-b'`,
+          `jsonb_build_object('VpcId', 'vpc-8', 'PeerVpcId', 'vpc-a', 'RequesterVpcInfo', jsonb_build_object('VpcId', ''))`,
+          1,
+          account(12),
+        );
+        // The asked Azure subscription: one VNet, which vnet-77 (subscription 218) peers with, listed only there.
+        const asked =
+          "/subscriptions/S2/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet-asked";
+        await q.query(
+          `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+           VALUES (gen_random_uuid(), 'tenant-a', $1, 'AZURE', 'Microsoft.Network/virtualNetworks', 'VIRTUAL_NETWORK', $2, 'vnet-asked', '{}')`,
+          [azureAsked, asked],
+        );
+        await q.query(
+          `UPDATE resources SET properties = jsonb_set(properties, '{virtualNetworkPeerings}',
+             properties->'virtualNetworkPeerings' || jsonb_build_array(jsonb_build_object('remoteVirtualNetwork', $1::text)))
+           WHERE name = 'vnet-77'`,
+          [` ${asked.toUpperCase()}`],
+        );
+        await q.query(`ANALYZE resources`);
+        await q.query(`ANALYZE resource_peering_keys`);
+        const [{ tenant }] = (await q.query(`SELECT count(*)::int AS tenant FROM resources`)) as Array<{
+          tenant: number;
+        }>;
+        expect(tenant).toBeGreaterThan(20_000);
+
+        // The statements of NetworkService for the two asked accounts: their rows, their links, their neighbours.
+        const own = (await q.query(
+          `SELECT id, account_id, external_id, type, name, properties FROM resources WHERE account_id = ANY($1::uuid[])`,
+          [[awsAsked, azureAsked]],
+        )) as Array<{
+          external_id: string;
+          account_id: string;
+          type: string;
+          id: string;
+          name: string;
+          properties: Record<string, unknown>;
+        }>;
+        const links = networkLinks(
+          own.map((r) => ({ ...r, externalId: r.external_id, accountId: r.account_id })),
+        );
+        const params = [
+          "tenant-a",
+          [awsAsked, azureAsked],
+          NETWORK_KINDS,
+          PEERING_RESOURCE_TYPES,
+          links.armIds,
+          links.awsIds,
+          links.networks,
+          links.subnets,
+        ];
+        const ids = async (sql: string) =>
+          ((await q.query(sql, params)) as Array<{ id: string }>).map((r) => r.id).sort();
+        const accounts = async (sql: string) =>
+          [
+            ...new Set(
+              ((await q.query(sql, params)) as Array<{ account_id: string }>).map((r) => r.account_id),
+            ),
+          ].sort();
+        const neighbours = await accounts(NEIGHBOUR_ACCOUNTS_SQL);
+        // sg-7 (by its ARN's tail) is account 18's; the connections recorded by 11 and 12 name vpc-7 and vpc-8
+        // (account 18 and 19's); vnet-77 is subscription 218's; the rest place subnets or instances in those VPCs.
+        expect(neighbours).toEqual(
+          expect.arrayContaining([account(11), account(12), account(18), account(19), account(218)]),
+        );
+        expect(neighbours.length).toBeLessThan(30);
+        expect(await ids(NEIGHBOUR_ACCOUNTS_SQL)).toEqual(await ids(SCANNING_NEIGHBOUR_SQL));
+
+        // Under the tenant policy, as the posture role: every lookup an index scan, and the rows read those of the
+        // neighbourhood (the neighbour accounts' network resources, ~100 each), not the tenant's 20,500.
+        const plan = (
+          (await q.query(
+            `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${NEIGHBOUR_ACCOUNTS_SQL}`,
+            params,
+          )) as Array<{
+            "QUERY PLAN": string;
+          }>
+        ).map((r) => r["QUERY PLAN"]);
+        const text = plan.join("\n");
+        expect(text).not.toMatch(/Seq Scan/);
+        for (const index of [
+          "resources_tenant_aws_id_key",
+          "resources_tenant_aws_arn_key",
+          "resource_peering_keys_tenant_key",
+          "resources_tenant_account",
+        ])
+          expect(text).toMatch(new RegExp(`(Index Scan using|Bitmap Index Scan on) ${index}`));
+        expect(text).toMatch(/Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(aws_id_key = ANY/);
+        expect(text).toMatch(/Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(network_key = ANY/);
+        // Rows read: what each scan of a table returned, plus what its filter removed.
+        let read = 0;
+        plan.forEach((line, i) => {
+          const scan =
+            /->\s+(Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan) .*\(actual rows=(\d+) loops=(\d+)\)/.exec(
+              line,
+            );
+          if (!scan) return;
+          read += Number(scan[2]) * Number(scan[3]);
+          for (let j = i + 1; j < plan.length && !/->/.test(plan[j]); j++) {
+            const removed = /Rows Removed by (Filter|Index Recheck): (\d+)/.exec(plan[j]);
+            if (removed) read += Number(removed[2]) * Number(scan[3]);
+          }
+        });
+        const [{ neighbourhood }] = (await q.query(
+          `SELECT count(*)::int AS neighbourhood FROM resources WHERE account_id = ANY($1::uuid[])`,
+          [neighbours],
+        )) as Array<{ neighbourhood: number }>;
+        expect(read).toBeGreaterThan(0);
+        expect(read).toBeLessThan(2 * neighbourhood);
+        expect(read).toBeLessThan(tenant / 10);
+      },
+      async (q) => {
+        await q.query(`DELETE FROM resources WHERE tenant_id = 'tenant-a'`);
+        await q.query(`DELETE FROM cloud_accounts WHERE tenant_id = 'tenant-a'`);
+      },
+    );
+  });
+
+  it("keeps the networks peering records name in resource_peering_keys, from before the migration on, under the tenant policy", async () => {
+    const as = (q: QueryRunner, tenant: string) =>
+      q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+    const keys = async (q: QueryRunner) =>
+      (
+        (await q.query(
+          `SELECT r.name, k.network_key FROM resource_peering_keys k JOIN resources r ON r.id = k.resource_id ORDER BY 1, 2`,
+        )) as Array<{ name: string; network_key: string }>
+      ).map((k) => `${k.name} ${k.network_key}`);
+    const upsert = (
+      q: QueryRunner,
+      tenant: string,
+      name: string,
+      type: string,
+      kind: string,
+      properties: unknown,
+    ) =>
+      q.query(
+        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+         SELECT gen_random_uuid(), $1, id, provider, $3, $4, $2, $2, $5::jsonb FROM cloud_accounts WHERE tenant_id = $1
+         ON CONFLICT (tenant_id, external_id) DO UPDATE SET type = excluded.type, kind = excluded.kind,
+           properties = excluded.properties`,
+        [tenant, name, type, kind, JSON.stringify(properties)],
+      );
+    const peering = { VpcId: " VPC-1", PeerVpcId: "vpc-2", AccepterVpcInfo: { VpcId: "vpc-2" } };
+    const vnet = {
+      virtualNetworkPeerings: [
+        { properties: { remoteVirtualNetwork: { id: "/Subscriptions/X/VNet-1 " } } },
+        { remoteVirtualNetwork: "/subscriptions/x/vnet-2" },
+        { properties: { remoteVirtualNetwork: "" } },
+        "not a peering",
+      ],
+    };
+    await withRunner(
+      "posture",
+      async (q) => {
+        const migration = new ResourceNetworkReverseKeys1767290000000();
+        await migration.down(q);
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(
+            `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
+             VALUES (gen_random_uuid(), $1, 'AWS', 'acct-' || $1, 'Keys')`,
+            [tenant],
+          );
+          await upsert(q, tenant, `pcx-${tenant}`, "AWS::EC2::VPCPeeringConnection", "OTHER", peering);
+        }
+        await migration.up(q);
+        // Rows written before the migration: each tenant sees its own keys.
+        expect(await keys(q)).toEqual(["pcx-tenant-b vpc-1", "pcx-tenant-b vpc-2"]);
+        await as(q, "tenant-a");
+        expect(await keys(q)).toEqual(["pcx-tenant-a vpc-1", "pcx-tenant-a vpc-2"]);
+        // Written with the resource: an Azure VNet's remote VNets (not its blank or malformed records), nothing
+        // for a resource that records no peering.
+        await upsert(q, "tenant-a", "vnet", "Microsoft.Network/virtualNetworks", "VIRTUAL_NETWORK", vnet);
+        await upsert(q, "tenant-a", "subnet", "AWS::EC2::Subnet", "SUBNET", { VpcId: "vpc-1" });
+        expect(await keys(q)).toEqual([
+          "pcx-tenant-a vpc-1",
+          "pcx-tenant-a vpc-2",
+          "vnet /subscriptions/x/vnet-1",
+          "vnet /subscriptions/x/vnet-2",
+        ]);
+        // Updated with it: a changed record, a record that is no peering any more, a deleted one.
+        await upsert(q, "tenant-a", "pcx-tenant-a", "AWS::EC2::VPCPeeringConnection", "OTHER", {
+          RequesterVpcInfo: { VpcId: "vpc-3" },
+          AccepterVpcInfo: { VpcId: "vpc-1" },
+        });
+        await upsert(q, "tenant-a", "vnet", "AWS::EC2::VPC", "VIRTUAL_NETWORK", vnet);
+        expect(await keys(q)).toEqual(["pcx-tenant-a vpc-1", "pcx-tenant-a vpc-3"]);
+        await q.query(`DELETE FROM resources WHERE name = 'pcx-tenant-a'`);
+        expect(await keys(q)).toEqual([]);
+        const [{ forced }] = (await q.query(
+          `SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'resources'::regclass`,
+        )) as Array<{ forced: boolean }>;
+        expect(forced).toBe(true);
+      },
+      async (q) => {
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(`DELETE FROM resources`);
+          await q.query(`DELETE FROM cloud_accounts WHERE name = 'Keys'`);
+        }
       },
     );
   });

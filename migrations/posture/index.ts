@@ -12,6 +12,7 @@ import { PostureRelayOffsets1767100000000 } from "./1767100000000-relay-offsets"
 import { PostureAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evaluations";
 import { ResourceNetworkPlacementKeys1767280000000 } from "./1767280000000-resource-network-placement-keys";
+import { ResourceNetworkReverseKeys1767290000000 } from "./1767290000000-resource-network-reverse-keys";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -29,4 +30,5 @@ export const postureMigrations = [
   PostureAuditRead1767200000000,
   BuiltInEvaluations1767210000000,
   ResourceNetworkPlacementKeys1767280000000,
+  ResourceNetworkReverseKeys1767290000000,
 ];

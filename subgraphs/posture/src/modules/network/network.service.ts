@@ -79,9 +79,15 @@ function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
  * subnet's VPC, and so are the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the
  * connections recorded elsewhere that point at them (a peered VPC may be shared too), `placement_subnets` are
  * the asked subnets and every subnet of those VPCs; an account is a neighbour when one of its subnets or
- * instances names such a VPC (`aws_vpc_key`) or one of its instances such a subnet (`aws_subnet_key`). Those
- * four lookups go through the keys' indexes (migration ResourceNetworkPlacementKeys), so they read the rows
- * placed there, not the tenant's inventory. One statement, whatever the number of asked accounts or keys.
+ * instances names such a VPC (`aws_vpc_key`) or one of its instances such a subnet (`aws_subnet_key`). Every
+ * lookup goes through an index under the tenant policy, so it reads the rows it finds, not the tenant's
+ * inventory: the ARM ids through `external_id_key`, the AWS ids through `aws_id_key` / `aws_arn_key`, the
+ * peering records (AWS connections and Azure VNets) through `resource_peering_keys` (the networks each record
+ * names; migration ResourceNetworkReverseKeys), the placements through `aws_vpc_key` / `aws_subnet_key`
+ * (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id, account_id)`:
+ * keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN (subquery)`
+ * was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of them. One
+ * statement, whatever the number of asked accounts or keys.
  */
 export const NEIGHBOUR_ACCOUNTS_SQL = `
 WITH asked_vpcs AS (
@@ -90,15 +96,16 @@ WITH asked_vpcs AS (
   SELECT aws_vpc_key FROM resources
    WHERE tenant_id = $1 AND aws_subnet_key = ANY($8::text[]) AND kind = 'SUBNET' AND aws_vpc_key IS NOT NULL
 ),
-peering_records AS (
+incoming AS (
   SELECT account_id, ARRAY[
            lower(btrim(properties->>'VpcId')), lower(btrim(properties->'RequesterVpcInfo'->>'VpcId')),
            lower(btrim(properties->>'PeerVpcId')), lower(btrim(properties->'AccepterVpcInfo'->>'VpcId'))
          ] AS vpcs
     FROM resources
    WHERE tenant_id = $1 AND lower(type) = ANY($4::text[]) AND account_id <> ALL($2::uuid[])
+     AND id IN (SELECT resource_id FROM resource_peering_keys
+                 WHERE tenant_id = $1 AND network_key = ANY(ARRAY(SELECT id FROM asked_vpcs)))
 ),
-incoming AS (SELECT account_id, vpcs FROM peering_records WHERE vpcs && ARRAY(SELECT id FROM asked_vpcs)),
 aws_ids AS (
   SELECT unnest($6::text[]) AS id
   UNION SELECT unnest(vpcs) FROM incoming
@@ -119,23 +126,13 @@ neighbour_accounts AS (
   SELECT account_id FROM resources WHERE tenant_id = $1 AND external_id_key = ANY($5::text[])
   UNION
   SELECT account_id FROM resources
-   WHERE tenant_id = $1 AND kind = ANY($3::text[]) AND lower(type) LIKE 'aws::%'
-     AND (regexp_replace(btrim(external_id_key), '^.*[/:]', '') IN (SELECT id FROM aws_ids)
-          OR lower(btrim(properties->>(CASE kind
-               WHEN 'VIRTUAL_NETWORK' THEN 'VpcId' WHEN 'SUBNET' THEN 'SubnetId'
-               WHEN 'NETWORK_SECURITY_GROUP' THEN 'GroupId' WHEN 'VIRTUAL_MACHINE' THEN 'InstanceId'
-               WHEN 'PUBLIC_IP' THEN 'AllocationId' END))) IN (SELECT id FROM aws_ids))
+   WHERE tenant_id = $1
+     AND (aws_id_key = ANY(ARRAY(SELECT id FROM aws_ids)) OR aws_arn_key = ANY(ARRAY(SELECT id FROM aws_ids)))
+     AND kind = ANY($3::text[]) AND lower(type) LIKE 'aws::%'
   UNION
   SELECT account_id FROM resources
    WHERE tenant_id = $1 AND kind = 'VIRTUAL_NETWORK' AND lower(type) LIKE 'microsoft.%'
-     AND jsonb_typeof(properties->'virtualNetworkPeerings') = 'array'
-     AND EXISTS (
-       SELECT 1
-         FROM jsonb_array_elements(properties->'virtualNetworkPeerings') AS record(v),
-              LATERAL (SELECT CASE WHEN jsonb_typeof(v->'properties') = 'object' THEN v->'properties' ELSE v END) AS p(p)
-        WHERE lower(btrim(CASE jsonb_typeof(p->'remoteVirtualNetwork')
-                WHEN 'string' THEN p->>'remoteVirtualNetwork'
-                WHEN 'object' THEN p->'remoteVirtualNetwork'->>'id' END)) = ANY($7::text[]))
+     AND id IN (SELECT resource_id FROM resource_peering_keys WHERE tenant_id = $1 AND network_key = ANY($7::text[]))
   UNION
   SELECT account_id FROM resources
    WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
@@ -144,7 +141,7 @@ neighbour_accounts AS (
    WHERE tenant_id = $1 AND aws_subnet_key = ANY(ARRAY(SELECT id FROM placement_subnets))
 )
 SELECT id, account_id, external_id, type, name, properties FROM resources
- WHERE tenant_id = $1 AND account_id IN (SELECT account_id FROM neighbour_accounts)
+ WHERE tenant_id = $1 AND account_id = ANY(ARRAY(SELECT account_id FROM neighbour_accounts))
    AND account_id <> ALL($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`;
 
 /** Network map and internet exposure, computed from the inventory's network resources. */
