@@ -24,6 +24,8 @@ const ROLES = [Role.READER, Role.ANALYST, Role.RESPONDER, Role.ADMIN, Role.INGES
 /** The typed refusals a losing concurrent call may get. */
 const REFUSALS = ["CONFLICT", "NOT_FOUND", "BAD_USER_INPUT"];
 const FIXTURES = path.join(__dirname, "fixtures");
+/** How long one call may take before it counts as hung (they take well under a second). */
+const HANG_MS = 15_000;
 
 /** What one call answered: the HTTP status, the data and the errors' codes and messages. */
 interface Answer {
@@ -50,7 +52,8 @@ describe("race sweep: every mutation fired concurrently", () => {
   let approver: string;
   let db: Client;
   const ids: Record<string, string> = {};
-  const ruleIds: { recommended: string[]; approved: string[] } = { recommended: [], approved: [] };
+  /** The recommended (not yet approved) allow-list rules of `ids.group`. */
+  let recommendedRules: string[] = [];
 
   /** Sends one operation through the gateway; a body that is not JSON (a crash) becomes an Answer too. */
   async function send(query: string, variables: Record<string, unknown> = {}, as = token): Promise<Answer> {
@@ -86,16 +89,30 @@ describe("race sweep: every mutation fired concurrently", () => {
     return answer.data as T;
   }
 
-  /** Fires `query` K times at once. */
+  /**
+   * Fires `query` K times at once. A call without an answer in HANG_MS counts as HUNG (a deadlock the database
+   * cannot see, such as requests each holding a pooled connection and waiting for another), named in the report
+   * instead of timing the whole sweep out.
+   */
   const burst = (query: string, variables: Record<string, unknown>, as = token) =>
-    Promise.all(Array.from({ length: K }, () => send(query, variables, as)));
+    Promise.all(
+      Array.from({ length: K }, () =>
+        Promise.race([
+          send(query, variables, as),
+          new Promise<Answer>((resolve) =>
+            setTimeout(
+              () => resolve({ status: 0, errors: [{ code: "HUNG", message: `no answer in ${HANG_MS} ms` }] }),
+              HANG_MS,
+            ).unref(),
+          ),
+        ]),
+      ),
+    );
 
   /** What is wrong with an answer: a 5xx, an internal error, an error without a code. */
   const broken = (a: Answer) =>
     a.status >= 500 ||
-    a.errors.some(
-      (e) => e.code === "INTERNAL_SERVER_ERROR" || e.code === "undefined" || e.code === "NOT_JSON",
-    );
+    a.errors.some((e) => ["INTERNAL_SERVER_ERROR", "undefined", "NOT_JSON", "HUNG"].includes(e.code));
 
   const count = async (db: Client, sql: string, params: unknown[] = []) =>
     Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${sql}`, params)).rows[0].n);
@@ -381,11 +398,11 @@ describe("race sweep: every mutation fired concurrently", () => {
     learnAppControl: { query: `mutation { learnAppControl { groups { id } } }` },
     approveAppControlRules: {
       query: `mutation($g: ID!, $r: [ID!]!) { approveAppControlRules(input: { groupId: $g, ruleIds: $r }) { id } }`,
-      vars: () => ({ g: ids.group, r: ruleIds.recommended.slice(0, 2) }),
+      vars: () => ({ g: ids.group, r: recommendedRules.slice(0, 2) }),
     },
     revokeAppControlRules: {
       query: `mutation($g: ID!, $r: [ID!]!) { revokeAppControlRules(input: { groupId: $g, ruleIds: $r, reason: "race" }) { id } }`,
-      vars: () => ({ g: ids.group, r: ruleIds.recommended.slice(0, 2) }),
+      vars: () => ({ g: ids.group, r: recommendedRules.slice(0, 2) }),
     },
     addAppControlRule: {
       query: `mutation($g: ID!) { addAppControlRule(input: { groupId: $g, kind: PATH, path: "/opt/race/bin/tool" }) { id } }`,
@@ -662,7 +679,7 @@ describe("race sweep: every mutation fired concurrently", () => {
       g.rules.nodes.some((r) => r.status === "RECOMMENDED"),
     )!;
     ids.group = group.id;
-    ruleIds.recommended = group.rules.nodes.filter((r) => r.status === "RECOMMENDED").map((r) => r.id);
+    recommendedRules = group.rules.nodes.filter((r) => r.status === "RECOMMENDED").map((r) => r.id);
     db = new Client({ connectionString: platform.db.url });
     await db.connect();
 
@@ -737,6 +754,23 @@ describe("race sweep: every mutation fired concurrently", () => {
     // The one update that won is the incident's current version.
     const [updated] = wins<{ id: string; etag: string }>("updateIncident");
     expect(await incidentEtag(updated.id)).toBe(updated.etag);
+    // One committed change each, so one activity entry and one outbox event each, not one per call.
+    for (const [field, action] of [
+      ["updateIncident", "updated"],
+      ["closeIncident", "closed"],
+      ["reopenIncident", "reopened"],
+    ]) {
+      const [{ id }] = wins<{ id: string }>(field);
+      const args = [TENANT, id, action];
+      expect([
+        await count(
+          db,
+          `siem.incident_activity WHERE tenant_id = $1 AND incident_id = $2 AND action = $3`,
+          args,
+        ),
+        await count(db, `siem.outbox WHERE tenant_id = $1 AND key = $2 AND topic = 'incident.' || $3`, args),
+      ]).toEqual([1, 1]);
+    }
   });
 
   it("settles pairs of conflicting mutations on one object in an order one of them explains", async () => {
