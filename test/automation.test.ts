@@ -190,6 +190,19 @@ describe("automation: rules and playbooks", () => {
     await platform?.stop();
   });
 
+  it("creates one playbook of a name when several creates of it arrive at once; the others are refused", async () => {
+    // The race sweep found the losers failing on the unique key as INTERNAL_SERVER_ERROR.
+    const t = await tokens("tenant-playbook-race");
+    const input = { name: "Concurrent playbook", url: receiverUrl, secret: SECRET };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => platform.request(CreatePlaybookDocument, { input }, t.admin)),
+    );
+    expect(answers.map((a) => a.errors?.[0]?.extensions?.code ?? "ok").sort()).toEqual([
+      ...Array.from({ length: 5 }, () => "BAD_USER_INPUT"),
+      "ok",
+    ]);
+  });
+
   it("journey 4: logs raise an incident; an automation rule assigns and labels it and a signed webhook opens a ticket", async () => {
     const tenant = "auto-journey";
     const t = await tokens(tenant);

@@ -15,6 +15,7 @@ import {
   type PolicyDefinitionInput,
   type ResourceInput,
 } from "./__generated__/graphql";
+import { Client } from "pg";
 import { Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
@@ -30,6 +31,7 @@ describe("posture semantics", () => {
   let reader: string;
   let accounts: string[];
   let tenantSeq = 0;
+  let tenant = "";
 
   const gadget = (accountId: string, i: number, properties: Record<string, unknown>): ResourceInput => ({
     accountId,
@@ -56,7 +58,7 @@ describe("posture semantics", () => {
 
   /** A tenant of its own per test, with two accounts. */
   const freshTenant = async () => {
-    const tenant = `tenant-semantics-${++tenantSeq}`;
+    tenant = `tenant-semantics-${++tenantSeq}`;
     admin = await platform.token([Role.ADMIN], tenant);
     reader = await platform.token([Role.READER], tenant);
     accounts = ok(
@@ -169,6 +171,66 @@ describe("posture semantics", () => {
       exemptionId: null,
     });
     expect(control(await score(), "apply-system-updates")).toMatchObject({ healthy: 1, unhealthy: 0 });
+  });
+
+  it("deletes an exemption once when the delete is sent more times at once than the pool has connections", async () => {
+    // The race sweep found these deletes hung for good: each held a pooled connection waiting for the tenant's
+    // evaluation lock, while the one holding the lock waited for a connection to read the definitions.
+    const [resourceId] = ok(
+      await platform.request(UpsertResourcesDocument, { input: [gadget(accounts[0], 1, {})] }, admin),
+    ).upsertResources.ids;
+    ok(
+      await platform.request(
+        UpsertAssessmentsDocument,
+        {
+          input: [
+            {
+              resourceId,
+              definitionKey: "scanner/gadget-firmware",
+              title: "Gadget firmware should be current",
+              severity: "HIGH",
+              controlId: "apply-system-updates",
+              status: "UNHEALTHY",
+            },
+          ],
+        },
+        admin,
+      ),
+    );
+    const exemption = ok(
+      await platform.request(
+        CreateExemptionDocument,
+        {
+          input: {
+            definitionId: "scanner/gadget-firmware",
+            resourceId,
+            category: "WAIVER",
+            reason: "Lab gadget",
+          },
+        },
+        admin,
+      ),
+    ).createExemption;
+    // Holding the tenant's evaluation lock lines the deletes up: each takes a connection and waits for the lock.
+    const lock = new Client({ connectionString: platform.db.url });
+    await lock.connect();
+    const key = [`posture.evaluation-context|${tenant}`];
+    await lock.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, key);
+    const deletes = Promise.all(
+      Array.from({ length: 12 }, () =>
+        platform.request(DeleteExemptionDocument, { id: exemption.id }, admin),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    await lock.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key);
+    await lock.end();
+    const timeout = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 20_000).unref());
+    const answers = await Promise.race([deletes, timeout]);
+    expect(answers).not.toBe("hung");
+    const outcomes = (answers as Awaited<typeof deletes>).map((a) =>
+      String(a.errors?.[0]?.extensions?.code ?? "ok"),
+    );
+    expect(outcomes.sort()).toEqual(["ok", ...Array.from({ length: 11 }, () => "NOT_FOUND")].sort());
   });
 
   it("restores an external assessment's own cause when an exemption it was reported under is revoked", async () => {

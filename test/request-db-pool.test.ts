@@ -51,6 +51,29 @@ describe("RequestDb on a small pool", () => {
     expect(await Promise.race([work, timeout])).toEqual(requests.map(() => 1));
   });
 
+  it("finishes more read-then-heavy-read requests at once than the pool has connections (a saved hunt looked up, then run)", async () => {
+    // The race sweep found the SIEM hung this way on concurrent `runSavedHunt`.
+    const requests = Array.from({ length: POOL * 4 }, () => new RequestDb(ds, "tenant-pool"));
+    const work = Promise.all(
+      requests.map(async (request) => {
+        try {
+          await request.read((m) => m.query(`SELECT count(*) FROM written`));
+          const runner = await request.heavyRunner();
+          try {
+            const [row] = (await runner.query(`SELECT 1 AS one`)) as Array<{ one: number }>;
+            return row.one;
+          } finally {
+            await runner.release();
+          }
+        } finally {
+          await request.close();
+        }
+      }),
+    );
+    const timeout = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 10_000).unref());
+    expect(await Promise.race([work, timeout])).toEqual(requests.map(() => 1));
+  });
+
   it("keeps the read transaction while a read is running, and the write still commits", async () => {
     const request = new RequestDb(ds, "tenant-pool");
     try {

@@ -105,6 +105,22 @@ describe("threat-intelligence feeds (TAXII 2.1)", () => {
     await taxii?.close();
   });
 
+  it("creates one feed of a name when several creates of it arrive at once; the others are refused", async () => {
+    // The race sweep found the losers failing on the unique key as INTERNAL_SERVER_ERROR.
+    const input = { name: "Concurrent feed", apiRoot: taxii.apiRoot, collectionId: "main", enabled: false };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => platform.request(CreateIntelFeedDocument, { input }, t.admin)),
+    );
+    expect(answers.map((a) => a.errors?.[0]?.extensions?.code ?? "ok").sort()).toEqual([
+      ...Array.from({ length: 5 }, () => "BAD_USER_INPUT"),
+      "ok",
+    ]);
+    const created = (await feeds()).filter((f) => f.name === input.name);
+    expect(created).toHaveLength(1);
+    // The tenant's other cases count its feeds: this one goes again.
+    ok(await platform.request(DeleteIntelFeedDocument, { input: { id: created[0].id } }, t.admin));
+  });
+
   it("polls a collection page by page, matches its indicators against events, and then fetches only new objects", async () => {
     const bad = stixIndicator("[ipv4-addr:value = '203.0.113.50']");
     taxii.add(

@@ -204,6 +204,9 @@ export class RequestDb {
         this.fellBack(this.replica, err);
       }
     }
+    // A second pooled connection while the request's read transaction holds the first: as many such requests at
+    // once as the pool has connections (a saved hunt looked up, then run) would each wait for ever, as in `write`.
+    await this.releaseIdleReader();
     const runner = this.ds.createQueryRunner("slave");
     await runner.connect();
     return runner;
@@ -216,12 +219,17 @@ export class RequestDb {
    * one and wait for ever (the pool has no acquire timeout). Reads after the write open a new read transaction.
    */
   async write<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    await this.releaseIdleReader();
+    return inTenant(this.ds, this.tenantId, work);
+  }
+
+  /** Ends the read transaction unless a read is running; the next read opens a new one. */
+  private async releaseIdleReader(): Promise<void> {
     if (this.reading === 0 && this.reader) {
       const idle = this.reader;
       this.reader = undefined;
       await this.commitAndRelease(idle);
     }
-    return inTenant(this.ds, this.tenantId, work);
   }
 
   /** Ends the read transaction; called once the response is sent. */

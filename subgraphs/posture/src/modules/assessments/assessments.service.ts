@@ -520,6 +520,10 @@ export class AssessmentsService {
   async deleteExemption(id: string): Promise<Exemption> {
     if (!isUuid(id))
       throw new BadUserInputError("Invalid exemption id.", [{ field: "id", message: "must be a UUID" }]);
+    // The definitions are read (and cached for the request) before the write: read inside it, they would need a
+    // second pooled connection while this transaction holds the tenant's evaluation lock, and as many concurrent
+    // deletes as the pool has connections, each holding one and waiting for that lock, would hang for ever.
+    await this.policies.all();
     return this.db.write(async (m) => {
       await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
       const rows: Array<Record<string, unknown>> = await m.query(

@@ -385,6 +385,11 @@ export class FeedsService {
   }
 
   private async checkNameFree(m: EntityManager, feedName: string, except: string | null): Promise<void> {
+    // Two creates (or renames) to one name at once would both find it free and the second would fail on the
+    // unique key as an internal error: the name's lock makes the second wait and then see the first's row.
+    await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `siem.threat_intel_feeds.name|${this.identity.tenantId}|${feedName}`,
+    ]);
     const [taken] = await m.query(
       `SELECT id FROM threat_intel_feeds WHERE tenant_id = $1 AND name = $2 AND ($3::uuid IS NULL OR id <> $3::uuid)`,
       [this.identity.tenantId, feedName, except],
