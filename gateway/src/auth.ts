@@ -33,8 +33,7 @@ export const RESOURCE_CLAIM = "rampart:resource";
 export function claimAt(payload: JWTPayload, claim: string): unknown {
   if (!claim.startsWith("/")) return payload[claim];
   let value: unknown = payload;
-  for (const raw of claim.slice(1).split("/")) {
-    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+  for (const key of pointerKeys(claim)) {
     if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
@@ -150,6 +149,13 @@ function machineBinding(value: unknown, roles: readonly Role[]): string {
   return canonicalId(value);
 }
 
+/** The keys of a JSON Pointer (RFC 6901: `~1` is `/`, `~0` is `~`). */
+const pointerKeys = (pointer: string): string[] =>
+  pointer
+    .slice(1)
+    .split("/")
+    .map((raw) => raw.replace(/~1/g, "/").replace(/~0/g, "~"));
+
 /**
  * Puts a value where `claimAt` reads it: at a claim by name, or at a JSON Pointer (the objects on its way made
  * as needed).
@@ -159,10 +165,7 @@ function putClaim(payload: JWTPayload, claim: string, value: unknown): void {
     payload[claim] = value;
     return;
   }
-  const keys = claim
-    .slice(1)
-    .split("/")
-    .map((raw) => raw.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const keys = pointerKeys(claim);
   let node: Record<string, unknown> = payload;
   for (const key of keys.slice(0, -1)) {
     const next = node[key];
