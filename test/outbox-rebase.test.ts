@@ -291,6 +291,7 @@ describe("outbox positions after a logical restore into a server that is behind"
       await until(`${tenant}'s detections are delivered`, async () => (await queued(tenant)) === 0);
       expect((await workloadAlerts(tenant)).length).toBe(4);
     }
+    await until("the relay counted them", async () => (await delivered()) - deliveredBefore >= 8);
     expect((await delivered()) - deliveredBefore).toBe(8);
 
     // A new change goes through the relay and reaches a live subscriber through the gateway; its cursors
@@ -299,6 +300,12 @@ describe("outbox positions after a logical restore into a server that is behind"
     await streaming(live, "rebase-c");
     await ingest("rebase-c");
     await eventually(() => workloadEvents(live).length === 4, "tenant C's alerts on the live stream");
+    // The relay counts a round once its own transaction has committed, which can be after the SIEM's alerts
+    // reached the stream: wait for the count, then check it is exact.
+    await until(
+      "the relay counted tenant C's deliveries",
+      async () => (await delivered()) - deliveredBefore >= 12,
+    );
     expect((await delivered()) - deliveredBefore).toBe(12);
     const resumed = watch(client(await token(Role.READER, "rebase-c")), ALERTS, {
       after: workloadEvents(live)[0].cursor,
