@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { createDataSource, createLogger, RequestDb } from "../subgraphs/common/src";
+import { createDataSource, createLogger, DatabaseUnavailableError, RequestDb } from "../subgraphs/common/src";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
 
 /**
@@ -84,6 +84,71 @@ describe("RequestDb on a small pool", () => {
       expect(seen).toEqual([{ c: 1 }]);
     } finally {
       await request.close();
+    }
+  });
+
+  it("gives UNAVAILABLE (POOL_EXHAUSTED) to a read that waits longer than the acquire timeout, and serves it once a connection is free", async () => {
+    const small = createDataSource({
+      subgraph: "pool-test",
+      url: db.url,
+      schema: "public",
+      entities: [],
+      poolSize: 1,
+      acquireTimeoutMs: 200,
+      logger: createLogger("test", "silent"),
+    });
+    await small.initialize();
+    const holder = small.createQueryRunner();
+    try {
+      await holder.connect();
+      const request = new RequestDb(small, "tenant-pool");
+      const refused = await request.read((m) => m.query(`SELECT 1`)).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(DatabaseUnavailableError);
+      expect((refused as DatabaseUnavailableError).extensions).toEqual({
+        code: "UNAVAILABLE",
+        reason: "POOL_EXHAUSTED",
+      });
+      await request.close();
+      await holder.release();
+      const served = new RequestDb(small, "tenant-pool");
+      expect(await served.read((m) => m.query(`SELECT 1 AS one`))).toEqual([{ one: 1 }]);
+      await served.close();
+    } finally {
+      await holder.release();
+      await small.destroy();
+    }
+  });
+});
+
+describe("a database that stops answering", () => {
+  it("gives UNAVAILABLE (DATABASE_UNREACHABLE) to the next read, not a driver error", async () => {
+    const gone = await createTestDatabase();
+    const ds = createDataSource({
+      subgraph: "pool-test",
+      url: gone.url,
+      schema: "public",
+      entities: [],
+      acquireTimeoutMs: 2000,
+      logger: createLogger("test", "silent"),
+    });
+    try {
+      await ds.initialize();
+      // Its connections are ended with it: the pool has to open a new one, and cannot.
+      await gone.drop();
+      const request = new RequestDb(ds, "tenant-pool");
+      const refused = await request.read((m) => m.query(`SELECT 1`)).catch((err: unknown) => err);
+      await request.close();
+      expect(refused).toBeInstanceOf(DatabaseUnavailableError);
+      expect((refused as DatabaseUnavailableError).extensions).toEqual({
+        code: "UNAVAILABLE",
+        reason: "DATABASE_UNREACHABLE",
+      });
+      expect((refused as DatabaseUnavailableError).message).toBe(
+        "The database cannot be reached. Nothing was done; retry later.",
+      );
+    } finally {
+      await ds.destroy().catch(() => undefined);
+      await gone.drop().catch(() => undefined);
     }
   });
 });

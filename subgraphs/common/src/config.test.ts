@@ -17,6 +17,9 @@ describe("configuration", () => {
     expect(config.databaseReplicaUrl).toBe("postgres://u:p@standby:5432/rampart?sslmode=require");
     expect(config.db.replicaPoolSize).toBe(3);
     expect(loadConfig({ DB_REPLICA_POOL_SIZE: "8" }).db.replicaPoolSize).toBe(8);
+    expect(loadConfig({}).db.acquireTimeoutMs).toBe(30_000);
+    expect(loadConfig({ DB_POOL_ACQUIRE_TIMEOUT_MS: "0" }).db.acquireTimeoutMs).toBe(0);
+    expect(() => loadConfig({ DB_POOL_ACQUIRE_TIMEOUT_MS: "-1" })).toThrow(/DB_POOL_ACQUIRE_TIMEOUT_MS/);
     expect(() =>
       loadConfig({ DATABASE_REPLICA_URL: "mysql://standby/rampart", DB_REPLICA_POOL_SIZE: "0" }),
     ).toThrow(/DATABASE_REPLICA_URL[\s\S]*DB_REPLICA_POOL_SIZE/);

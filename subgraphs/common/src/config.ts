@@ -197,6 +197,7 @@ const EnvShape = {
   DB_ROLE_PASSWORD: z.string().min(8).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DB_REPLICA_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(3),
+  DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   GATEWAY_PORT: port(4000),
   POSTURE_PORT: port(4001),
   PROTECTION_PORT: port(4002),
@@ -333,8 +334,18 @@ export interface Config {
    * passwords; heavy reads that tolerate replication lag go there. Unset: every read goes to the primary.
    */
   databaseReplicaUrl?: string;
-  /** `replicaPoolSize`: connections each subgraph keeps to the replica (used only with a replica). */
-  db: { rolePrefix: string; rolePassword: string; poolSize: number; replicaPoolSize: number };
+  /**
+   * `replicaPoolSize`: connections each subgraph keeps to the replica (used only with a replica).
+   * `acquireTimeoutMs`: how long a request waits for a connection of its subgraph's pool (or for a new one to open)
+   * before it gets UNAVAILABLE; 0 waits for ever.
+   */
+  db: {
+    rolePrefix: string;
+    rolePassword: string;
+    poolSize: number;
+    replicaPoolSize: number;
+    acquireTimeoutMs: number;
+  };
   ports: { gateway: number; posture: number; protection: number; siem: number };
   subgraphUrls: { posture: string; protection: string; siem: string };
   supergraphPath: string;
@@ -479,6 +490,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rolePassword: e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
       poolSize: e.DB_POOL_SIZE,
       replicaPoolSize: e.DB_REPLICA_POOL_SIZE,
+      acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
     },
     ports: {
       gateway: e.GATEWAY_PORT,

@@ -130,7 +130,7 @@ function replicaSource<Ctx extends BaseContext>(
     entities: module.entities,
     poolSize: config.db.replicaPoolSize,
     applicationName: `rampart-${module.name}-replica`,
-    connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
+    acquireTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
     logger: log,
   });
   return new ReplicaSource(dataSource, module.name, log);
@@ -177,6 +177,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
     schema: module.name,
     entities: module.entities,
     poolSize: config.db.poolSize,
+    acquireTimeoutMs: config.db.acquireTimeoutMs,
     logger: log,
   });
   await dataSource.initialize();

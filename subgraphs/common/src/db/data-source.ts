@@ -1,6 +1,8 @@
 import { DataSource, type EntityManager, type Logger as OrmLogger, type QueryRunner } from "typeorm";
+import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver";
+import { UnavailableError } from "../errors";
 import type { Logger } from "../logger";
-import { replicaFallbacks, sqlStatements } from "./metrics";
+import { connectionFailures, replicaFallbacks, sqlStatements } from "./metrics";
 
 /** Counts every statement TypeORM sends and logs failed ones (without parameters: they may hold secrets). */
 class CountingLogger implements OrmLogger {
@@ -42,14 +44,18 @@ export interface DataSourceOptions {
   poolSize?: number;
   /** Postgres `application_name` of its connections; default `rampart-<subgraph>`. */
   applicationName?: string;
-  /** How long opening a connection may take before it fails; default: no limit (pg's). */
-  connectTimeoutMs?: number;
+  /**
+   * How long a caller may wait for a connection, whether the pool is full (every connection busy) or a new one is
+   * being opened, before it gets UNAVAILABLE (`DatabaseUnavailableError`); default: no limit (pg's), so a pool
+   * that never frees a connection would hold its callers for ever.
+   */
+  acquireTimeoutMs?: number;
   logger: Logger;
 }
 
 /** A TypeORM DataSource bound to one schema and one login role; `synchronize` is never on. */
 export function createDataSource(options: DataSourceOptions): DataSource {
-  return new DataSource({
+  const ds = new DataSource({
     type: "postgres",
     url: options.url,
     schema: options.schema,
@@ -65,9 +71,67 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       max: options.poolSize ?? 10,
       options: `-c search_path=${options.schema}`,
       application_name: options.applicationName ?? `rampart-${options.subgraph}`,
-      ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+      ...(options.acquireTimeoutMs ? { connectionTimeoutMillis: options.acquireTimeoutMs } : {}),
     },
   });
+  typeAcquireFailures(ds, options);
+  return ds;
+}
+
+/** pg-pool's message when `connectionTimeoutMillis` passed while the caller waited for a full pool. */
+const POOL_TIMEOUT_MESSAGE = "timeout exceeded when trying to connect";
+
+/**
+ * Nothing was sent to the database: its connection could not be had, because the pool stayed full for the whole
+ * acquire timeout (`reason: POOL_EXHAUSTED`) or the server could not be reached or refused the login
+ * (`reason: DATABASE_UNREACHABLE`). Typed UNAVAILABLE, so a client (and the ingest endpoints: 503 with
+ * `Retry-After`) knows the same request may be sent again.
+ */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor(
+    readonly reason: "POOL_EXHAUSTED" | "DATABASE_UNREACHABLE",
+    override readonly cause: unknown,
+  ) {
+    super(
+      reason === "POOL_EXHAUSTED"
+        ? "The database is busy: no connection came free in time. Nothing was done; retry later."
+        : "The database cannot be reached. Nothing was done; retry later.",
+    );
+    this.extensions.reason = reason;
+  }
+}
+
+/**
+ * Every connection TypeORM takes goes through the driver's `obtainMasterConnection` (reads with no replica
+ * configured too): its failures, which come before any statement, become `DatabaseUnavailableError`, counted and
+ * logged with the pool's state, instead of reaching a client as a masked internal error.
+ */
+function typeAcquireFailures(ds: DataSource, options: DataSourceOptions): void {
+  const driver = ds.driver as PostgresDriver;
+  const obtain = driver.obtainMasterConnection.bind(driver);
+  driver.obtainMasterConnection = () =>
+    obtain().catch((err: unknown) => {
+      if (err instanceof DatabaseUnavailableError) throw err;
+      const reason =
+        err instanceof Error && err.message === POOL_TIMEOUT_MESSAGE
+          ? "POOL_EXHAUSTED"
+          : "DATABASE_UNREACHABLE";
+      connectionFailures.labels(options.subgraph, reason).inc();
+      const pool = driver.master as
+        { totalCount?: number; idleCount?: number; waitingCount?: number } | undefined;
+      options.logger.warn(
+        {
+          err,
+          reason,
+          pool: { total: pool?.totalCount, idle: pool?.idleCount, waiting: pool?.waitingCount },
+          acquireTimeoutMs: options.acquireTimeoutMs,
+        },
+        reason === "POOL_EXHAUSTED"
+          ? "no database connection came free within the acquire timeout"
+          : "could not connect to the database",
+      );
+      throw new DatabaseUnavailableError(reason, err);
+    });
 }
 
 const SET_TENANT = "SELECT set_config('rampart.tenant_id', $1, true)";
@@ -216,7 +280,7 @@ export class RequestDb {
    * A write in its own tenant transaction: all of it or nothing. The request's read transaction is ended first
    * when no read is running: a mutation that reads and then writes would otherwise hold one pooled connection
    * while waiting for a second, and as many such mutations at once as the pool has connections would each hold
-   * one and wait for ever (the pool has no acquire timeout). Reads after the write open a new read transaction.
+   * one and wait (until the acquire timeout, if one is set). Reads after the write open a new read transaction.
    */
   async write<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     await this.releaseIdleReader();

@@ -23,3 +23,16 @@ export const replicaFallbacks =
     help: "Requests whose replica reads fell back to the primary (replica unreachable), by subgraph.",
     labelNames: ["subgraph"],
   });
+
+/**
+ * Connections a subgraph's pool could not give: `POOL_EXHAUSTED` (every connection stayed busy for the acquire
+ * timeout) or `DATABASE_UNREACHABLE` (a new connection could not be opened), by subgraph and reason.
+ */
+export const connectionFailures =
+  (register.getSingleMetric("rampart_db_connection_failures_total") as
+    Counter<"subgraph" | "reason"> | undefined) ??
+  new Counter({
+    name: "rampart_db_connection_failures_total",
+    help: "Database connections a pool could not give (POOL_EXHAUSTED, DATABASE_UNREACHABLE), by subgraph and reason.",
+    labelNames: ["subgraph", "reason"],
+  });
