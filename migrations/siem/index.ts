@@ -31,6 +31,7 @@ import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts
 import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-functions";
 import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-line";
 import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-periods";
+import { KqlSeriesFftPeriods1767310000000 } from "./1767310000000-kql-series-fft-periods";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -67,4 +68,5 @@ export const siemMigrations = [
   KqlSeriesFunctions1767240000000,
   KqlSeriesFitLine1767270000000,
   KqlSeriesPeriods1767280000000,
+  KqlSeriesFftPeriods1767310000000,
 ];
