@@ -32,6 +32,7 @@ import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-func
 import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-line";
 import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-periods";
 import { KqlSeriesFftPeriods1767310000000 } from "./1767310000000-kql-series-fft-periods";
+import { KqlSeriesDecomposeForecast1767311000000 } from "./1767311000000-kql-series-decompose-forecast";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -69,4 +70,5 @@ export const siemMigrations = [
   KqlSeriesFitLine1767270000000,
   KqlSeriesPeriods1767280000000,
   KqlSeriesFftPeriods1767310000000,
+  KqlSeriesDecomposeForecast1767311000000,
 ];
