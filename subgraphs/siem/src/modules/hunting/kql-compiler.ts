@@ -3225,7 +3225,7 @@ class Compiler {
       }
       case "series_decompose_forecast": {
         // Kusto's order: points, seasonality, trend, seasonality_threshold. The trend defaults to "linefit", as
-        // Kusto documents it for this function (its newer pages copy series_decompose's "avg").
+        // Kusto's reference for this function gives it (some versions of the page give series_decompose's "avg").
         this.args(call, 2, 5);
         const given = call.args.length;
         const points = testPoints(1, "points");
