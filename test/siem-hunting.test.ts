@@ -1461,6 +1461,74 @@ describe("hunting, bookmarks and watchlists", () => {
     expect(ok(await platform.request(doc, {}, t.analystB)).runHunt.rows).toEqual([]);
   });
 
+  it("forecasts a day of sign-ins from six with series_decompose_forecast, exactly for a rising daily shape, each tenant over its own events", async () => {
+    // Six days of sign-ins from an address of their own in 6-hour bins from 2026-11-01 00:00: bin i has i more than
+    // the day's shape (0, 3, 3, 0 by quarter of the day), so a rise of one a bin on top of the same day every day.
+    // The seventh day's four bins are empty: the ones to forecast.
+    const START = Date.parse("2026-11-01T00:00:00Z");
+    const bin = (i: number) => new Date(START + i * 6 * 3_600_000).toISOString();
+    const shape = [0, 3, 3, 0];
+    const signins = Array.from({ length: 24 }, (_, i) => i + shape[i % 4]);
+    const records = signins.flatMap((n, i) =>
+      Array.from({ length: n }, (_, k) => ({
+        class_uid: 3002,
+        activity_id: 1,
+        time: new Date(Date.parse(bin(i)) + k * 60_000).toISOString(),
+        status: "Success",
+        metadata: { uid: `forecast-${i}-${k}` },
+        actor: { user: { name: "rising@contoso.com" } },
+        src_endpoint: { ip: "198.18.0.66" },
+      })),
+    );
+    ok(await platform.request(IngestEventsDocument, { connector: "OCSF", records }, t.ingestor));
+
+    const WEEK = { from: "2026-11-01T00:00:00Z", to: "2026-11-08T00:00:00Z" };
+    const series = `Authentication
+      | where src_ip == "198.18.0.66"
+      | make-series n = count() default = 0
+          on time in range(datetime(2026-11-01 00:00), datetime(2026-11-07 18:00), 6h) by actor_user
+      | extend given = series_decompose_forecast(n, 4, 4), detected = series_decompose_forecast(n, 4),
+          flat = series_decompose_forecast(n, 4, 4, "avg")
+      | project actor_user, n, given, detected, flat`;
+    const [row, ...others] = (await hunt(series, t.analyst, WEEK)).rows;
+    expect(others).toEqual([]);
+    expect(row.actor_user).toBe("rising@contoso.com");
+    expect(row.n).toEqual([...signins, 0, 0, 0, 0]);
+    // The rise and the shape carried on over the seventh day (24 + 0, 25 + 3, 26 + 3, 27 + 0), the six days learnt
+    // as they are; the default seasonality finds the day (4 bins) itself.
+    const carriedOn = Array.from({ length: 28 }, (_, i) => i + shape[i % 4]);
+    expect(row.given).toEqual(carriedOn);
+    expect(row.detected).toEqual(carriedOn);
+    // "avg" has no rise: each quarter is its median over the six days (the quarter's own i, its shape, and 10, the
+    // rise halfway through the week), and every day, the seventh too, is 10, 14, 15, 13.
+    expect(row.flat).toEqual(carriedOn.map((_, i) => [10, 14, 15, 13][i % 4]));
+
+    // The forecast hunt of docs/api.md, as written there: the seventh day's four bins.
+    const block = /```graphql\n(query ForecastHunt[\s\S]*?)```/.exec(
+      readFileSync("docs/api.md", "utf8"),
+    )?.[1];
+    expect(block).toBeDefined();
+    const doc = parse(block!) as TypedDocumentNode<{
+      runHunt: { columns: Array<{ name: string; type: string }>; rows: Array<Record<string, unknown>> };
+    }>;
+    const documented = ok(await platform.request(doc, {}, t.analyst)).runHunt;
+    expect(documented.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "actor_user:STRING",
+      "time:DATETIME",
+      "forecast:REAL",
+    ]);
+    expect(documented.rows).toEqual(
+      [24, 28, 29, 27].map((forecast, i) => ({
+        actor_user: "rising@contoso.com",
+        time: bin(24 + i),
+        forecast,
+      })),
+    );
+    // Tenant B has no such sign-ins: its hunts over the same week find nothing.
+    expect((await hunt(series, t.analystB, WEEK)).rows).toEqual([]);
+    expect(ok(await platform.request(doc, {}, t.analystB)).runHunt.rows).toEqual([]);
+  });
+
   it("applies a subquery per row with mv-apply, fits lines, and parses leniently with kind=relaxed, each tenant over its own events", async () => {
     // Sign-ins from an address of their own: tenant A's from ports 1001, 1002 and 1003 (the last one's message has
     // no number), tenant B's from 2001.

@@ -31,6 +31,8 @@ import { ResourceAccounts1767230000000 } from "./1767230000000-resource-accounts
 import { KqlSeriesFunctions1767240000000 } from "./1767240000000-kql-series-functions";
 import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-line";
 import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-periods";
+import { KqlSeriesFftPeriods1767310000000 } from "./1767310000000-kql-series-fft-periods";
+import { KqlSeriesDecomposeForecast1767311000000 } from "./1767311000000-kql-series-decompose-forecast";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -67,4 +69,6 @@ export const siemMigrations = [
   KqlSeriesFunctions1767240000000,
   KqlSeriesFitLine1767270000000,
   KqlSeriesPeriods1767280000000,
+  KqlSeriesFftPeriods1767310000000,
+  KqlSeriesDecomposeForecast1767311000000,
 ];

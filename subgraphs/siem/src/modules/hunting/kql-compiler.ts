@@ -519,6 +519,7 @@ const SERIES_FUNCTIONS = new Set([
   "series_stats_dynamic",
   "series_outliers",
   "series_decompose_anomalies",
+  "series_decompose_forecast",
   "series_fit_line_dynamic",
   ...Object.keys(SERIES_ARITHMETIC),
 ]);
@@ -3065,11 +3066,11 @@ class Compiler {
 
   /**
    * The series functions (`series_fill_forward(s)`, `series_decompose_anomalies(s)`…): calls of the siem schema's
-   * SQL functions of migrations 1767240000000, 1767270000000 and 1767280000000 (fixed names, never the query's
-   * text), the series as jsonb and the other arguments as typed values. Options Kusto takes as strings (`kind`,
-   * `trend`, `ad_method`) must be literals of the supported values, and the arguments checked against each other or
-   * a range (`min_period`, `num_periods`, the percentiles, `test_points`) constants, so a bad one is refused at its
-   * position before the hunt runs.
+   * SQL functions of migrations 1767240000000, 1767270000000, 1767280000000, 1767310000000 and 1767311000000 (fixed
+   * names, never the query's text), the series as jsonb and the other arguments as typed values. Options Kusto takes
+   * as strings (`kind`, `trend`, `ad_method`) must be literals of the supported values, and the arguments checked
+   * against each other or a range (`min_period`, `num_periods`, the percentiles, `test_points`, `points`)
+   * constants, so a bad one is refused at its position before the hunt runs.
    */
   private seriesCall(call: Extract<Expr, { kind: "call" }>, scope: Scope, columns = false): Typed {
     const several = SERIES_COLUMNS[call.name];
@@ -3142,10 +3143,11 @@ class Compiler {
         fail(`\`${what}\` of \`${call.name}\` is a bool, not a ${value.type}`, call.args[i].pos);
       return `coalesce(${value.sql}, ${fallback})`;
     };
-    // Kusto's test_points: how many elements at the end are left out of the learning, a constant of at least 0.
-    const testPoints = (i: number): string => {
-      const points = constant(i, "test_points", true);
-      if (points < 0) fail(`\`test_points\` of \`${call.name}\` is 0 or more`, call.args[i].pos);
+    // Kusto's test_points (series_decompose_forecast's points): how many elements at the end are left out of the
+    // learning, a constant of at least 0.
+    const testPoints = (i: number, what = "test_points"): string => {
+      const points = constant(i, what, true);
+      if (points < 0) fail(`\`${what}\` of \`${call.name}\` is 0 or more`, call.args[i].pos);
       // More than the series has leaves nothing to learn from; past an int, the same.
       return this.param(Math.min(points, 2 ** 31 - 1), "int");
     };
@@ -3220,6 +3222,19 @@ class Compiler {
         const test = given >= 4 ? testPoints(3) : "0";
         const detect = given === 5 ? number(4, "seasonality_threshold") : "0.6::float8";
         return dynamic(`kql_series_decompose(${series(0)}, ${period}, ${trend}, ${test}, ${detect})`);
+      }
+      case "series_decompose_forecast": {
+        // Kusto's order: points, seasonality, trend, seasonality_threshold. The trend defaults to "linefit", as
+        // Kusto's reference for this function gives it (some versions of the page give series_decompose's "avg").
+        this.args(call, 2, 5);
+        const given = call.args.length;
+        const points = testPoints(1, "points");
+        const period = given >= 3 ? seasonality(2) : "-1";
+        const trend = given >= 4 ? option(3, "trend", ["linefit", "avg", "none"]) : "'linefit'";
+        const detect = given === 5 ? number(4, "seasonality_threshold") : "0.6::float8";
+        return dynamic(
+          `kql_series_decompose_forecast(${series(0)}, ${points}, ${period}, ${trend}, ${detect})`,
+        );
       }
       case "series_fit_line":
       case "series_fit_line_dynamic":

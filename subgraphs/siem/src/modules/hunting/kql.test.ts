@@ -583,6 +583,44 @@ describe("hunting query errors", () => {
       "Events | extend f = series_fit_line_dynamic(device)",
       "1:45 argument 1 of `series_fit_line_dynamic` is a series",
     ],
+    // series_decompose_forecast: points (required) is a constant of 0 or more, the rest as series_decompose's
+    ['Events | extend f = series_decompose_forecast(attributes, 24, -1, "avg", 0.8)', "no error"],
+    [
+      "let ahead = 6; Events | extend f = series_decompose_forecast(attributes, ahead) | where f[0] > 1",
+      "no error",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(attributes)",
+      "1:21 `series_decompose_forecast` takes 2 to 5 arguments, got 1",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(attributes, dst_port)",
+      "1:59 `points` of `series_decompose_forecast` is a constant whole number",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(attributes, 2.5)",
+      "1:59 `points` of `series_decompose_forecast` is a constant whole number",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(attributes, -3)",
+      "1:59 `points` of `series_decompose_forecast` is 0 or more",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(attributes, 3, 2.5)",
+      "1:62 `seasonality` of `series_decompose_forecast` is a whole number of bins, not a real",
+    ],
+    [
+      'Events | extend f = series_decompose_forecast(attributes, 3, 24, "median")',
+      '1:66 `trend` of `series_decompose_forecast` is one of "linefit", "avg", "none"',
+    ],
+    [
+      'Events | extend f = series_decompose_forecast(attributes, 3, 24, "avg", "high")',
+      "1:73 `seasonality_threshold` of `series_decompose_forecast` is a number, not a string",
+    ],
+    [
+      "Events | extend f = series_decompose_forecast(device, 3)",
+      "1:47 argument 1 of `series_decompose_forecast` is a series (a dynamic array), not a string",
+    ],
     // series_periods_detect and series_periods_validate: constant bounds, checked before the hunt runs
     ["let lo = 20; Events | extend (p, s) = series_periods_detect(attributes, lo, 28.8, 2)", "no error"],
     [
@@ -1074,7 +1112,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([23, 9]);
+    expect([queries.length, rows.length]).toEqual([24, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -2314,6 +2352,43 @@ describe("hunts over a seeded event store", () => {
         },
       ],
     ],
+    // series_decompose_forecast: 12 bins of the line 12 + 2x (x = 1…12) plus the pattern 2, −2, −2, 2 repeated,
+    // then 4 bins to forecast (0 as make-series leaves empty bins, or any values: they are not learnt from). The rise
+    // one period apart is 8 (2 per bin); less 2 per bin, each phase is constant (14, 10, 10, 14: the seasonal part),
+    // and what is left is the line 2i (i from 0), so the forecast is the line and pattern carried on: 38, 36, 38,
+    // 44, and the learnt bins are the series itself. The default seasonality finds the period 4 (the series less its
+    // least-squares line is ±2: lag 4 scores 2/3). "avg" learns each phase's median of the values themselves (22, 20,
+    // 22, 28), which leaves −8, 0 and 8 a cycle, mean 0: the pattern without the rise. Without a period, "linefit"
+    // carries on the line through 1, 3, _, 7 (1 + 2i) and "avg" the mean of 1, 3, 8; with neither, zeros (as
+    // Kusto). More points than the series leaves nothing to learn (zeros); 0 points fits the whole series.
+    [
+      `Events | where source_event_id == "a1"
+      | extend clean = dynamic([14, 12, 14, 20, 22, 20, 22, 28, 30, 28, 30, 36, 0, 0, 0, 0])
+      | project given = series_decompose_forecast(clean, 4, 4),
+          ignored = series_decompose_forecast(dynamic([14, 12, 14, 20, 22, 20, 22, 28, 30, 28, 30, 36, 999, -5, null, "x"]), 4, 4),
+          detected = series_decompose_forecast(clean, 4),
+          avg = series_decompose_forecast(clean, 4, 4, "avg"),
+          line = series_decompose_forecast(dynamic([1, 3, null, 7, 0, 0]), 2, 0),
+          mean = series_decompose_forecast(dynamic([1, 3, null, 8, 0, 0]), 2, 0, "avg"),
+          nothing = series_decompose_forecast(clean, 4, 0, "none"),
+          all = series_decompose_forecast(dynamic([1, 3]), 5),
+          whole = series_decompose_forecast(dynamic([1, 3, 5]), 0, 0),
+          bag = series_decompose_forecast(dynamic({"a": 1}), 1)`,
+      [
+        {
+          given: [14, 12, 14, 20, 22, 20, 22, 28, 30, 28, 30, 36, 38, 36, 38, 44],
+          ignored: [14, 12, 14, 20, 22, 20, 22, 28, 30, 28, 30, 36, 38, 36, 38, 44],
+          detected: [14, 12, 14, 20, 22, 20, 22, 28, 30, 28, 30, 36, 38, 36, 38, 44],
+          avg: [22, 20, 22, 28, 22, 20, 22, 28, 22, 20, 22, 28, 22, 20, 22, 28],
+          line: [1, 3, 5, 7, 9, 11],
+          mean: [4, 4, 4, 4, 4, 4],
+          nothing: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          all: [0, 0],
+          whole: [1, 3, 5],
+          bag: null,
+        },
+      ],
+    ],
     // mv-apply: the subquery per row over its sub-table. Per account, the largest port and how many there are;
     // `ports` (the expanded column) is gone, the row's other columns are kept.
     [
@@ -2654,13 +2729,37 @@ describe("hunts over a seeded event store", () => {
     expect(row.last).toBeCloseTo(-1.6667 + 12 * 2.7308, 2);
   });
 
+  it("ranks a long series' lags from its power spectrum as the direct sums do, and scores the periods directly", async () => {
+    // 1, 0, 0, 1 repeated over 4,000 bins: its least-squares line is flat at 0.5, every element ±0.5 from it, so each
+    // lag k a multiple of 4 scores (4,000 − k) / 4,000 and the lags between score 0 or less. From 5 up: 8, 12, then
+    // 20 (16 is a multiple of 8). Searching lags 5…2,000 takes the transform's path (kql_series_lag_sums).
+    const series = Array.from({ length: 4000 }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? 1 : 0));
+    const [found] = await ds.query(`SELECT kql_series_periods_detect($1::jsonb, 5, 2000, 3) AS r`, [
+      JSON.stringify(series),
+    ]);
+    expect(found.r).toEqual({ periods: [8, 12, 20], scores: [3992 / 4000, 3988 / 4000, 3980 / 4000] });
+    // Over a series with no such structure (a fixed pseudo-random walk), every lag's sum from the transform is the
+    // direct sum to within 1e-9 of the series' spread.
+    let x = 12345;
+    const walk = Array.from({ length: 3000 }, () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const [compared] = await ds.query(
+      `SELECT max(abs(f - e)) / (SELECT sum(v ^ 2) FROM unnest(d) AS v) AS worst, count(*)::int AS lags
+         FROM kql_series_deviations($1::float8[]) AS d,
+              unnest(kql_series_lag_sums(d, 1, 1500, false), kql_series_lag_sums(d, 1, 1500, true)) AS t(f, e)
+        GROUP BY d`,
+      [walk],
+    );
+    expect(compared.lags).toBe(1500);
+    expect(compared.worst).toBeLessThan(1e-9);
+  });
+
   it("runs every example query of docs/hunting.md", async () => {
     const docs = readFileSync("docs/hunting.md", "utf8");
     const queries = [...docs.matchAll(/```kql\n([\s\S]*?)```/g)]
       .flatMap((m) => m[1].split(/^\/\/.*$/m))
       .filter((q) => q.trim());
     // As many as "compiles every example of docs/hunting.md" finds: a changed fence runs none of them.
-    expect(queries).toHaveLength(23);
+    expect(queries).toHaveLength(24);
     for (const query of queries) {
       const outcome = await hunt(query).then(
         (result) => `${result.columns.length > 0}`,
