@@ -397,6 +397,11 @@ interface Scope {
   cols: Col[];
   /** No row: why an unknown name cannot be a column here (a scalar `let`'s value, a function's body…). */
   noRow?: string;
+  /**
+   * An expression over aggregations in `summarize`: each aggregation call is a column its first stage computed
+   * (this gives it), and `rows` are the columns only an aggregation may read.
+   */
+  aggregated?: { of: (call: Extract<Expr, { kind: "call" }>) => Typed; rows: Col[] };
 }
 
 /** A tabular `let` (or a tabular parameter's argument): the common table expression that holds it and its columns. */
@@ -569,6 +574,7 @@ const BUILT_INS = new Set([
   "ago",
   "bin",
   "floor",
+  "round",
   "startofday",
   "tostring",
   "tolower",
@@ -681,6 +687,42 @@ function autoName(expr: Expr): string | null {
     default:
       return null;
   }
+}
+
+/** Whether an item of `summarize` is one aggregation call (not an expression over some). */
+function isAggregation(expr: Expr): boolean {
+  return expr.kind === "call" && AGGREGATIONS.has(expr.name);
+}
+
+/** The aggregation calls in an expression, outermost only (not those inside another's arguments), in order. */
+function aggregationCalls(expr: Expr): Array<Extract<Expr, { kind: "call" }>> {
+  const found: Array<Extract<Expr, { kind: "call" }>> = [];
+  const visit = (e: Expr | WatchlistRef): void => {
+    switch (e.kind) {
+      case "call":
+        if (AGGREGATIONS.has(e.name)) found.push(e);
+        else e.args.forEach(visit);
+        return;
+      case "member":
+        return visit(e.target);
+      case "unary":
+        return visit(e.operand);
+      case "binary":
+        visit(e.left);
+        return visit(e.right);
+      case "in":
+        visit(e.left);
+        return e.items.forEach(visit);
+      case "between":
+        visit(e.left);
+        visit(e.low);
+        return visit(e.high);
+      default:
+        return;
+    }
+  };
+  visit(expr);
+  return found;
 }
 
 /** The watchlist aliases a query names (lower case, once each): the hunt loads them before compiling. */
@@ -1449,6 +1491,7 @@ class Compiler {
   }
 
   private summarize(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
+    if (aggregates.some((a) => !isAggregation(a.expr))) return this.summarizeComputed(rel, aggregates, by);
     const picks = aggregates.filter((a) => a.expr.kind === "call" && /^arg_(max|min)$/.test(a.expr.name));
     if (picks.length) return this.summarizeArgs(rel, aggregates, by);
     const s = this.sub();
@@ -1462,6 +1505,87 @@ class Compiler {
       cols: [...groups, ...aggs].map(({ name, type, alias }) => ({ name, type, alias })),
       order: null,
     };
+  }
+
+  /**
+   * `summarize` with expressions over aggregations (`d = max(time) - min(time)`, `pct = 100.0 * countif(p) / count()`),
+   * in two stages. The first is a plain `summarize` of the groups, the plain aggregations, each aggregation inside an
+   * expression (as a column of its own, named so no query can name it), and a slot for each expression where it
+   * stands (so that `arg_max(…, *)`'s columns keep their place); the second computes the expressions over those
+   * columns and the `by` columns, and drops the rest. A column of the rows outside an aggregation is an error, as in
+   * Kusto.
+   */
+  private summarizeComputed(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
+    const inner = new Map<Extract<Expr, { kind: "call" }>, string>();
+    const slots = new Map<NamedExpr, string>();
+    const first: NamedExpr[] = [];
+    for (const item of aggregates) {
+      if (isAggregation(item.expr)) {
+        first.push(item);
+        continue;
+      }
+      const calls = aggregationCalls(item.expr);
+      if (!calls.length)
+        fail(
+          `expected an aggregation (${[...AGGREGATIONS].join(", ")}), or an expression over aggregations`,
+          item.expr.pos,
+        );
+      for (const call of calls) {
+        if (/^arg_(max|min)$/.test(call.name))
+          fail(`\`${call.name}\` returns columns: it cannot be part of an expression`, call.pos);
+        const name = `\u0000agg${inner.size}`;
+        inner.set(call, name);
+        first.push({ name, expr: call });
+      }
+      const slot = `\u0000slot${slots.size}`;
+      slots.set(item, slot);
+      first.push({ name: slot, expr: { kind: "call", name: "count", args: [], pos: item.expr.pos } });
+    }
+    const grouped = this.summarize(rel, first, by);
+    const s = this.sub();
+    const column = (name: string) => grouped.cols.find((c) => c.name === name)!;
+    const scope: Scope = {
+      sub: s,
+      // Both kinds of `summarize` put the groups first.
+      cols: grouped.cols.slice(0, by.length),
+      aggregated: {
+        of: (call) => {
+          const name = inner.get(call);
+          if (name === undefined)
+            return fail(`\`${call.name}()\` inside an aggregation: aggregations do not nest`, call.pos);
+          const col = column(name);
+          return { sql: `${s}.${col.alias}`, type: col.type };
+        },
+        rows: rel.cols,
+      },
+    };
+    const taken = grouped.cols.filter((c) => !c.name.startsWith("\u0000"));
+    const cols: Col[] = [];
+    const select: string[] = [];
+    for (const col of grouped.cols) {
+      if (col.name.startsWith("\u0000agg")) continue;
+      const item = col.name.startsWith("\u0000slot")
+        ? [...slots].find(([, slot]) => slot === col.name)![0]
+        : undefined;
+      if (!item) {
+        cols.push({ name: col.name, type: col.type, alias: col.alias });
+        select.push(`${s}.${col.alias}`);
+        continue;
+      }
+      const value = this.expr(item.expr, scope);
+      const used = (name: string) => [...taken, ...cols].some((c) => c.name === name);
+      let name = item.name ?? autoName(item.expr);
+      for (let n = 1; name === null; n++) if (!used(`Column${n}`)) name = `Column${n}`;
+      if (used(name))
+        fail(
+          `the column \`${name}\` appears twice; name one of them (name = …)`,
+          item.namePos ?? item.expr.pos,
+        );
+      const alias = this.alias();
+      cols.push({ name, type: value.type, alias });
+      select.push(`${value.sql} AS ${alias}`);
+    }
+    return { sql: `SELECT ${select.join(", ")} FROM (${grouped.sql}) AS ${s}`, cols, order: null };
   }
 
   /** The aggregations of `summarize` other than arg_max/arg_min, named, each name once. */
@@ -2524,6 +2648,11 @@ class Compiler {
             expr.pos,
           );
         if (scope.noRow) fail(`unknown name \`${expr.name}\`: ${scope.noRow}`, expr.pos);
+        if (scope.aggregated?.rows.some((c) => !c.hidden && c.name === expr.name))
+          fail(
+            `\`${expr.name}\` is a column of the rows: outside an aggregation, \`summarize\` sees only its \`by\` columns (aggregate it, e.g. max(${expr.name}), or add it to \`by\`)`,
+            expr.pos,
+          );
         return fail(this.unknownColumn(expr.name, scope.cols), expr.pos);
       }
       case "dynamic":
@@ -2881,8 +3010,10 @@ class Compiler {
     const arg = (i: number) => this.expr(call.args[i], scope);
     const fn = this.lets.functions.get(call.name);
     if (fn) return this.scalarCall(fn, call, scope);
-    if (AGGREGATIONS.has(call.name))
+    if (AGGREGATIONS.has(call.name)) {
+      if (scope.aggregated) return scope.aggregated.of(call);
       fail(`\`${call.name}()\` is an aggregation: use it in \`summarize\``, call.pos);
+    }
     switch (call.name) {
       case "now": {
         this.args(call, 0, 1);
@@ -2921,6 +3052,22 @@ class Compiler {
         }
         const step = this.param(size.value, "float8");
         return { sql: `(floor(${this.asFloat(n!)} / ${step}) * ${step})`, type: "real" };
+      }
+      case "round": {
+        // Half away from zero, as Kusto rounds; a long stays a long (rounded to tens, hundreds… by a negative precision).
+        this.args(call, 1, 2);
+        const n = this.number(arg(0));
+        if (!n) fail(`\`round\` rounds numbers, not a ${arg(0).type}`, call.args[0].pos);
+        let digits = "0";
+        if (call.args.length === 2) {
+          const given = arg(1);
+          if (given.type !== "long")
+            fail("the precision of `round` is a whole number of digits", call.args[1].pos);
+          digits = `least(greatest(${given.sql}, -1000), 1000)::int`;
+        }
+        return n!.type === "long"
+          ? { sql: `round(${n!.sql}::numeric, ${digits})::bigint`, type: "long" }
+          : { sql: `round(${this.asFloat(n!)}::numeric, ${digits})::float8`, type: "real" };
       }
       case "startofday": {
         this.args(call, 1);

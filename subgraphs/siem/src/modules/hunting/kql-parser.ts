@@ -1467,7 +1467,8 @@ class Parser {
   }
 
   private summarize(pos: Position): Operator {
-    const aggregates: NamedExpr[] = this.isWord("by") ? [] : this.list(() => this.namedExpr(true));
+    // An item is an aggregation or an expression over aggregations (`d = max(time) - min(time)`): the compiler checks.
+    const aggregates: NamedExpr[] = this.isWord("by") ? [] : this.list(() => this.namedExpr(false));
     let by: NamedExpr[] = [];
     if (this.isWord("by")) {
       this.advance();

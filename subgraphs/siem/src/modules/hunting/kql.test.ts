@@ -130,6 +130,24 @@ describe("hunting query errors", () => {
       "1:30 expected a value, a column or a function, found the end of the query",
     ],
     ["Events | summarize tolower(device)", "1:20 expected an aggregation"],
+    ["Events | summarize x = 1", "1:24 expected an aggregation"],
+    ['Events | extend r = round("a")', "1:27 `round` rounds numbers, not a string"],
+    ["Events | extend r = round(1.5, 0.5)", "1:32 the precision of `round` is a whole number of digits"],
+    ["let round = (x: long) { x }; Events", "1:1 `round` is a built-in function"],
+    [
+      "Events | summarize d = max(time) - time",
+      "1:36 `time` is a column of the rows: outside an aggregation, `summarize` sees only its `by` columns",
+    ],
+    [
+      "Events | summarize d = max(time) - min(time) by device | where time > ago(1h)",
+      "1:64 unknown column `time`",
+    ],
+    ["Events | summarize n = 1 + max(count())", "1:32 `count()` is an aggregation: use it in `summarize`"],
+    [
+      "Events | summarize t = tostring(arg_max(time, *))",
+      "1:33 `arg_max` returns columns: it cannot be part of an expression",
+    ],
+    ["Events | summarize count(), count_ = 1 + count()", "1:29 the column `count_` appears twice"],
     ["Events | where count() > 1", "1:16 `count()` is an aggregation: use it in `summarize`"],
     ["Events | where device", "1:16 `where` needs a true/false condition, not a string"],
     ["Events | project tolower(device)", "1:18 name this column: `project name = expression`"],
@@ -1112,7 +1130,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([24, 9]);
+    expect([queries.length, rows.length]).toEqual([25, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -1598,6 +1616,46 @@ describe("hunts over a seeded event store", () => {
     [
       'Authentication | summarize f = countif(status == "Failure"), s = countif(status == "Success")',
       [{ f: 4, s: 1 }],
+    ],
+    // Expressions over aggregations: computed per group from the group's aggregates.
+    ['Authentication | summarize pct = 100.0 * countif(status == "Failure") / count()', [{ pct: 80 }]],
+    [
+      "Authentication | summarize minutes = tolong((max(time) - min(time)) / 1m), n = count() by actor_user | order by actor_user asc",
+      [
+        { actor_user: "Bob@Contoso.com", minutes: 0, n: 1 },
+        { actor_user: "alice@contoso.com", minutes: 20, n: 4 },
+      ],
+    ],
+    ["Events | summarize count(), tolong((max(time) - min(time)) / 1m)", [{ count_: 8, Column1: 60 }]],
+    [
+      "Events | take 1 | project a = round(2.5), b = round(-2.5), c = round(1.23456, 2), d = round(1250, -2), e = round(7)",
+      [{ a: 3, b: -3, c: 1.23, d: 1300, e: 7 }],
+    ],
+    [
+      'Authentication | summarize failedPct = round(100.0 * countif(status == "Failure") / count(), 1) by actor_user | order by actor_user asc',
+      [
+        { actor_user: "Bob@Contoso.com", failedPct: 100 },
+        { actor_user: "alice@contoso.com", failedPct: 75 },
+      ],
+    ],
+    [
+      'Authentication | summarize who = strcat(actor_user, ": ", tostring(count())) by actor_user | order by actor_user asc',
+      [
+        { actor_user: "Bob@Contoso.com", who: "Bob@Contoso.com: 1" },
+        { actor_user: "alice@contoso.com", who: "alice@contoso.com: 4" },
+      ],
+    ],
+    [
+      'Authentication | summarize arg_max(time, src_ip), failed = 2 * countif(status == "Failure") by actor_user | order by actor_user asc',
+      [
+        { actor_user: "Bob@Contoso.com", time: "2026-11-20T09:30:00.000Z", src_ip: "203.0.113.8", failed: 2 },
+        {
+          actor_user: "alice@contoso.com",
+          time: "2026-11-20T09:20:00.000Z",
+          src_ip: "198.51.100.4",
+          failed: 6,
+        },
+      ],
     ],
     ['Events | where not(status == "Failure") | count', [{ Count: 4 }]],
     ['Events | where actor_user == "ａｌｉｃｅ@contoso.com" | count', [{ Count: 0 }]],
@@ -2759,7 +2817,7 @@ describe("hunts over a seeded event store", () => {
       .flatMap((m) => m[1].split(/^\/\/.*$/m))
       .filter((q) => q.trim());
     // As many as "compiles every example of docs/hunting.md" finds: a changed fence runs none of them.
-    expect(queries).toHaveLength(24);
+    expect(queries).toHaveLength(25);
     for (const query of queries) {
       const outcome = await hunt(query).then(
         (result) => `${result.columns.length > 0}`,
