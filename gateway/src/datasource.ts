@@ -25,6 +25,8 @@ export class UndiciDataSource<
   constructor(
     url: string,
     private readonly dispatcher: Agent,
+    /** The subgraph's name, as errors name it to clients (`extensions.serviceName` names it too). */
+    private readonly name = new URL(url).host,
   ) {
     const parsed = new URL(url);
     this.origin = parsed.origin;
@@ -39,13 +41,19 @@ export class UndiciDataSource<
       accept: "application/json",
     };
     if (context.internalToken) headers[IDENTITY_HEADER] = context.internalToken;
-    const { statusCode, text } = await post(this.dispatcher, {
-      origin: this.origin,
-      path: this.path,
-      method: "POST",
-      headers,
-      body: requestBody(request),
-    });
+    let answer: { statusCode: number; text: string };
+    try {
+      answer = await post(this.dispatcher, {
+        origin: this.origin,
+        path: this.path,
+        method: "POST",
+        headers,
+        body: requestBody(request),
+      });
+    } catch (err) {
+      throw subgraphUnavailable(this.name, NOT_CONNECTED.has((err as { code?: string }).code ?? ""));
+    }
+    const { statusCode, text } = answer;
     let parsed: GatewayGraphQLResponse | undefined;
     try {
       parsed = JSON.parse(text) as GatewayGraphQLResponse;
@@ -53,6 +61,9 @@ export class UndiciDataSource<
       parsed = undefined;
     }
     if (parsed && (parsed.data !== undefined || parsed.errors !== undefined)) return parsed;
+    // A proxy in front of the subgraph, or the subgraph while it starts or drains, without a GraphQL answer.
+    if (statusCode === 502 || statusCode === 503 || statusCode === 504)
+      throw subgraphUnavailable(this.name, false);
     const code =
       statusCode === 401
         ? ErrorCode.Unauthenticated
@@ -63,6 +74,36 @@ export class UndiciDataSource<
       extensions: { code },
     });
   }
+}
+
+/** Connection errors that mean the request never reached the subgraph. */
+const NOT_CONNECTED = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/**
+ * A subgraph that cannot be reached (`SUBGRAPH_UNREACHABLE`: the request never left, so nothing was done there) or
+ * gave no answer (`SUBGRAPH_NO_ANSWER`: the connection broke or a proxy answered 502/503/504, so a change may have
+ * been made): UNAVAILABLE, with the fields it was to resolve null and the rest of the operation answered.
+ */
+function subgraphUnavailable(name: string, notConnected: boolean): GraphQLError {
+  return new GraphQLError(
+    notConnected
+      ? `The ${name} service cannot be reached: nothing was done there. Retry later.`
+      : `The ${name} service did not answer. Retry a read later; a change may or may not have been made, so read it back before sending it again.`,
+    {
+      extensions: {
+        code: ErrorCode.Unavailable,
+        reason: notConnected ? "SUBGRAPH_UNREACHABLE" : "SUBGRAPH_NO_ANSWER",
+        serviceName: name,
+      },
+    },
+  );
 }
 
 /**

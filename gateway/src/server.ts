@@ -102,7 +102,7 @@ export async function startGateway(
       },
     },
     buildService: ({ name }) =>
-      new UndiciDataSource<GatewayContext>(subgraphUrls[name as keyof typeof subgraphUrls], agent),
+      new UndiciDataSource<GatewayContext>(subgraphUrls[name as keyof typeof subgraphUrls], agent, name),
     logger: log,
   });
   const auth = new ClientAuth(config.jwt);
@@ -123,7 +123,7 @@ export async function startGateway(
     serviceMap: Object.fromEntries(
       Object.entries(subgraphUrls).map(([name, url]) => [
         name,
-        new UndiciDataSource<GatewayContext>(url, agent),
+        new UndiciDataSource<GatewayContext>(url, agent, name),
       ]),
     ),
     siemWsUrl: subgraphUrls.siem.replace(/^http/, "ws"),
