@@ -542,8 +542,10 @@ describe("network map of one account: read what matters, answer as the whole ten
       expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.to === bVm!.id)).toBe(true);
       expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.from === bVm!.id)).toBe(true);
       expect(low.nodes.some((n) => n.accountId === acct[c])).toBe(false);
-      // Two topology statements (A's network resources, then the neighbours'), once for both maps; nothing of C.
-      expect(topologyReads(reads)).toHaveLength(2);
+      // Three topology statements, once for both maps: A's network resources, the neighbours', and the accounts
+      // naming from their side the other accounts' VMs A's map shows (none here); nothing of C.
+      expect(topologyReads(reads)).toHaveLength(3);
+      expect(topologyReads(reads)[2].rows).toEqual([]);
       expect([...accountsRead(reads)].sort()).toEqual(
         [acct[a], acct[b], ...others.map((o) => acct[o])].sort(),
       );
@@ -581,8 +583,9 @@ describe("network map of one account: read what matters, answer as the whole ten
         ["OUTBOUND", ids.get("i-f"), ["sg-f"]],
       ].sort((x, y) => (key(x) < key(y) ? -1 : 1)),
     );
-    // One batch: two topology statements for both accounts; the C accounts' hundreds of rows never read.
-    expect(topologyReads(reads)).toHaveLength(2);
+    // One batch: three topology statements for both accounts (the third finds nothing naming B's, D's or F's
+    // instances from elsewhere); the C accounts' hundreds of rows never read.
+    expect(topologyReads(reads)).toHaveLength(3);
     const neighbourhood = [acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD, acct.awsE, acct.awsF];
     expect([...accountsRead(reads)].sort()).toEqual(neighbourhood.sort());
     const rows = topologyReads(reads).reduce((n, r) => n + r.rows.length, 0);
@@ -613,7 +616,7 @@ describe("network map of one account: read what matters, answer as the whole ten
       expect(node("i-g")).toMatchObject({ accountId: acct.awsG, internetExposed: true });
       expect(node("i-h")).toMatchObject({ accountId: acct.awsH, internetExposed: true });
       expect(node("i-i")).toMatchObject({ accountId: acct.awsI, internetExposed: false });
-      expect(topologyReads(reads)).toHaveLength(2);
+      expect(topologyReads(reads)).toHaveLength(3);
       expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
     },
   );
@@ -680,7 +683,7 @@ describe("network map of one account: read what matters, answer as the whole ten
         .inbound.nodes.map((n) => n.id)
         .sort(),
     ).toEqual([ids.get("i-g"), ids.get("i-h")].sort());
-    expect(topologyReads(reads)).toHaveLength(2);
+    expect(topologyReads(reads)).toHaveLength(3);
     expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
   });
 
@@ -699,16 +702,18 @@ describe("network map of one account: read what matters, answer as the whole ten
       "AWS account K (another account's elastic IP on its instance, its group on another account's instance)",
       "awsK",
       ["awsL", "awsM", "awsN", "awsO", "awsP"],
+      3,
     ],
-    ["Azure subscription K (another subscription's public IP and NSG on its NIC)", "azK", ["azL"]],
+    ["Azure subscription K (another subscription's public IP and NSG on its NIC)", "azK", ["azL"], 2],
     [
       "AWS account M (its instance in P's subnet behind K's and O's groups, exposed through N's elastic IP)",
       "awsM",
       ["awsK", "awsN", "awsO", "awsP", "awsQ"],
+      3,
     ],
   ] as const)(
     "gives %s its map as the tenant's topology does, reading the accounts that reference into it and one hop on",
-    async (_, who, others) => {
+    async (_, who, others, statements) => {
       const expected = await tenantWide(async (network) => [
         await network.map(acct[who], PolicySeverity.LOW),
         await network.map(acct[who], PolicySeverity.HIGH),
@@ -719,6 +724,10 @@ describe("network map of one account: read what matters, answer as the whole ten
       ]);
       expect(result).toEqual(expected);
       expect([...accountsRead(reads)].sort()).toEqual([acct[who], ...others.map((o) => acct[o])].sort());
+      // The account's resources, its neighbours', then one round for what the other accounts' resources shown
+      // lead to (AWS K: N's elastic IP, O's group and P's subnet, for M's instance; AWS M: what names Q's
+      // instances from their side, nothing), none when they are no VM or NIC and lead nowhere new (Azure K).
+      expect(topologyReads(reads)).toHaveLength(statements);
     },
   );
 
