@@ -140,8 +140,9 @@ neighbour_accounts AS (
   UNION
   SELECT account_id FROM resources
    WHERE tenant_id = $1
-     AND id = ANY(ARRAY(SELECT resource_id FROM resource_reference_keys
-                         WHERE tenant_id = $1 AND reference_key = ANY($9::text[])))
+     AND id = ANY(ARRAY(SELECT k.resource_id FROM unnest($9::text[]) AS target(key),
+                          LATERAL (SELECT resource_id FROM resource_reference_keys
+                                    WHERE tenant_id = $1 AND reference_key = target.key OFFSET 0) AS k))
   UNION
   SELECT account_id FROM resources
    WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
