@@ -33,8 +33,15 @@ const ELEMENTS = (value: string) =>
  * - an Azure public IP: the NIC of its `ipConfiguration` (ASSOCIATED_WITH);
  * - an Azure NIC: its `virtualMachine` (ATTACHED_TO).
  * Lists are why this is a table (no generated scalar column holds them for a leakproof `=` under forced row-level
- * security). The triggers fire only for those kinds of rows (for an update only when type, kind or properties
- * change); AWS instances are among them, so an instance upsert pays for one more trigger.
+ * security). AWS instances (and Azure NICs) are among the holders, the bulk of an inventory, so the keys of
+ * inserted rows are written by one statement-level trigger per INSERT (its transition table, one
+ * `INSERT … SELECT` through the inlined `resource_reference_keys_of`), not a trigger per row: inserting 16,000
+ * instances into 20,000 resources took 1.28 s against 1.18 s without it (about 6 µs a row; 8.0 s with a row
+ * trigger and a foreign key). Updates keep a row trigger whose WHEN clause lets through only a holder whose type,
+ * kind or properties changed (a re-ingest updates every row's `last_seen`; a statement trigger would copy them
+ * all). No foreign key to `resources` (its check, about 9 µs a key row in a trial, is not needed): a delete
+ * trigger removes a resource's keys, and the lookup joins back to `resources`, so a key left behind would find
+ * nothing.
  */
 export class ResourceNetworkReferenceKeys1767320000000 implements MigrationInterface {
   name = "ResourceNetworkReferenceKeys1767320000000";
@@ -42,17 +49,18 @@ export class ResourceNetworkReferenceKeys1767320000000 implements MigrationInter
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE TABLE resource_reference_keys (
       tenant_id text NOT NULL,
-      resource_id uuid NOT NULL REFERENCES resources (id) ON DELETE CASCADE,
+      resource_id uuid NOT NULL,
       reference_key text NOT NULL,
       PRIMARY KEY (resource_id, reference_key)
     )`);
     await q.query(
       `CREATE INDEX resource_reference_keys_tenant_key ON resource_reference_keys (tenant_id, reference_key)`,
     );
+    // One SELECT, so a call in FROM is inlined into the statement that uses it.
     await q.query(
-      `CREATE FUNCTION resource_reference_keys_of(type text, kind text, properties jsonb) RETURNS text[]
+      `CREATE FUNCTION resource_reference_keys_of(type text, kind text, properties jsonb) RETURNS SETOF text
          LANGUAGE sql IMMUTABLE AS $$
-         SELECT coalesce(array_agg(DISTINCT k) FILTER (WHERE k <> ''), '{}') FROM (
+         SELECT DISTINCT k FROM (
            SELECT lower(btrim(properties->>'InstanceId'))
             WHERE kind = 'PUBLIC_IP' AND lower(type) LIKE 'aws::%' AND jsonb_typeof(properties->'InstanceId') = 'string'
            UNION ALL
@@ -75,22 +83,31 @@ export class ResourceNetworkReferenceKeys1767320000000 implements MigrationInter
            UNION ALL
            SELECT ${ARM_REF("properties->'virtualMachine'")}
             WHERE kind = 'NETWORK_INTERFACE' AND lower(type) LIKE 'microsoft.%'
-         ) AS keys(k) $$`,
+         ) AS keys(k) WHERE k <> '' $$`,
     );
     await q.query(
-      `CREATE FUNCTION resource_reference_keys_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+      `CREATE FUNCTION resource_reference_keys_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         IF TG_OP = 'UPDATE' THEN
-           DELETE FROM resource_reference_keys WHERE resource_id = OLD.id;
-         END IF;
          INSERT INTO resource_reference_keys (tenant_id, resource_id, reference_key)
-           SELECT NEW.tenant_id, NEW.id, k FROM unnest(resource_reference_keys_of(NEW.type, NEW.kind, NEW.properties)) AS k;
+           SELECT r.tenant_id, r.id, k FROM inserted r, resource_reference_keys_of(r.type, r.kind, r.properties) AS k
+            WHERE ${REFERENCE_HOLDER("r")};
          RETURN NULL;
        END $$`,
     );
     await q.query(
-      `CREATE TRIGGER resource_reference_keys_insert AFTER INSERT ON resources FOR EACH ROW
-         WHEN (${REFERENCE_HOLDER("NEW")}) EXECUTE FUNCTION resource_reference_keys_sync()`,
+      `CREATE FUNCTION resource_reference_keys_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         DELETE FROM resource_reference_keys WHERE resource_id = OLD.id;
+         IF TG_OP = 'UPDATE' THEN
+           INSERT INTO resource_reference_keys (tenant_id, resource_id, reference_key)
+             SELECT NEW.tenant_id, NEW.id, k FROM resource_reference_keys_of(NEW.type, NEW.kind, NEW.properties) AS k;
+         END IF;
+         RETURN NULL;
+       END $$`,
+    );
+    await q.query(
+      `CREATE TRIGGER resource_reference_keys_insert AFTER INSERT ON resources
+         REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION resource_reference_keys_inserted()`,
     );
     await q.query(
       `CREATE TRIGGER resource_reference_keys_update AFTER UPDATE OF type, kind, properties ON resources FOR EACH ROW
@@ -98,12 +115,16 @@ export class ResourceNetworkReferenceKeys1767320000000 implements MigrationInter
                AND (OLD.type, OLD.kind, OLD.properties) IS DISTINCT FROM (NEW.type, NEW.kind, NEW.properties))
          EXECUTE FUNCTION resource_reference_keys_sync()`,
     );
+    await q.query(
+      `CREATE TRIGGER resource_reference_keys_delete AFTER DELETE ON resources FOR EACH ROW
+         WHEN (${REFERENCE_HOLDER("OLD")}) EXECUTE FUNCTION resource_reference_keys_sync()`,
+    );
     // Every tenant's rows, read with the forced tenant policy lifted for this one statement (the owner runs
     // migrations), before the new table's own policy binds.
     await q.query(`ALTER TABLE resources NO FORCE ROW LEVEL SECURITY`);
     await q.query(
       `INSERT INTO resource_reference_keys (tenant_id, resource_id, reference_key)
-       SELECT r.tenant_id, r.id, k FROM resources r, unnest(resource_reference_keys_of(r.type, r.kind, r.properties)) AS k
+       SELECT r.tenant_id, r.id, k FROM resources r, resource_reference_keys_of(r.type, r.kind, r.properties) AS k
         WHERE ${REFERENCE_HOLDER("r")}`,
     );
     await q.query(`ALTER TABLE resources FORCE ROW LEVEL SECURITY`);
@@ -111,9 +132,11 @@ export class ResourceNetworkReferenceKeys1767320000000 implements MigrationInter
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER resource_reference_keys_delete ON resources`);
     await q.query(`DROP TRIGGER resource_reference_keys_update ON resources`);
     await q.query(`DROP TRIGGER resource_reference_keys_insert ON resources`);
     await q.query(`DROP FUNCTION resource_reference_keys_sync()`);
+    await q.query(`DROP FUNCTION resource_reference_keys_inserted()`);
     await q.query(`DROP FUNCTION resource_reference_keys_of(text, text, jsonb)`);
     await q.query(`DROP TABLE resource_reference_keys`);
   }
