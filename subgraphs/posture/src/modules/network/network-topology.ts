@@ -1555,10 +1555,12 @@ const LINK_KINDS: ReadonlySet<EdgeKind> = new Set<EdgeKind>(["PEERED_WITH", "ALL
 
 /**
  * The network map as one account sees it, from the map of all the tenant's accounts: the account's nodes and
- * edges, the internet, and its neighbours elsewhere — the networks its VNets/VPCs peer with (another
- * account's, or external), the VMs/instances of other accounts that exchange traffic with its own, whatever
- * of another account its own resources are placed in, contain or are attached to (a subnet of a shared VPC), and the
- * subnets, NICs and VNets/VPCs that place each shown VM of another account in its network. Edges between
+ * edges, the internet, and its neighbours elsewhere — every node one edge from its own: the networks its
+ * VNets/VPCs peer with (another account's, or external), the VMs/instances of other accounts that exchange
+ * traffic with its own, whatever of another account its own resources are placed in, contain, are attached to or
+ * protected by (a subnet of a shared VPC), another account's public IP associated with its own or resource behind
+ * its own NSG/security group — and the subnets, NICs and VNets/VPCs that place each shown node of another
+ * account in its network. Edges between
  * shown nodes, except peerings and traffic that involve none of the account's nodes (other accounts' own
  * business; the internet's traffic to a shown VM stays). Empty when the account has no node.
  */
@@ -1639,11 +1641,23 @@ export function accountView(
  *   only another account's subnet is in that subnet's VPC, and in its peerings). So do the VPCs peered with
  *   `networks` by a connection recorded elsewhere: their participants' instances reach the asked ones too.
  *
- * Not followed (so not exact there): the far side's own references into a third account (a participant's
- * instance behind a third account's security group), and reverse references other than placement — another
- * account's elastic IP naming an asked instance, or its instance naming an asked security group from outside
- * the asked networks. Azure needs no reverse lookup: a NIC can only join a VNet of its own subscription, so
- * another subscription's VM is never placed in the asked accounts' subnets.
+ * - `targets`: the other references into the asked resources, those the builder resolves from the referencing
+ *   side: another account's elastic IP naming an asked instance, its instance naming an asked security group from
+ *   outside the asked networks, its Azure NSG listing an asked subnet or NIC, its public IP naming an asked NIC's
+ *   IP configuration, its NIC naming an asked VM. Such an edge touches the asked resources (and the public IP
+ *   exposes them), and nothing of theirs names the referencing account.
+ *
+ * One hop on (a third account). Those neighbours' resources that the asked accounts' view shows
+ * ({@link accountView}: everything one edge from their own, and the subnets, NICs and networks placing it) carry
+ * a state of their own that the view shows too: a VM's `internetExposed` and internet edge, the ports of its
+ * traffic with an asked VM. That state may depend on a third account — an instance of B behind A's group, placed
+ * in C's subnet, behind D's group too, exposed through E's elastic IP. With `shown: true` this function gives
+ * what to follow for such resources: their forward references (placement, filters, public IPs) and, as
+ * `targets`, their VMs/instances and NICs (what names them from the other side). NetworkService follows these
+ * round by round until the view shows nothing new, so every node and edge of the view is the tenant topology's;
+ * what does not touch the view — the third account's peerings, its own VMs' traffic — is never followed.
+ * Azure needs no placement lookup: a NIC can only join a VNet of its own subscription, so another subscription's
+ * VM is never placed in the asked accounts' subnets.
  */
 export interface NetworkLinks {
   armIds: string[];
@@ -1799,7 +1813,7 @@ export function networkLinks(
   };
 }
 
-/** The lower-cased ids a resource is known by: an Azure resource's ARM id, an AWS resource's id property and ARN tail. */
+/** The lower-cased ids a resource is known by: an Azure resource's ARM id, an AWS one's id property and ARN tail. */
 function knownIds(raw: unknown): string[] {
   if (!isRecord(raw)) return [];
   const type = (str(raw.type) ?? "").toLowerCase();

@@ -74,24 +74,25 @@ function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
  * owning a resource the asked ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet,
  * security group, instance or elastic IP by its id property or ARN tail, as the topology indexes them), accounts
  * holding a resource that names one of the asked ones from its side (an elastic IP naming an instance, an instance
- * naming a security group, an Azure NSG, public IP or NIC naming a subnet, NIC or VM: `targets`, through `resource_reference_keys`, migration ResourceNetworkReferenceKeys), accounts holding a
- * peering record that points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC
- * peering connection's VPC ids), the owners of the VPCs such a connection names, and the accounts placing an AWS
- * subnet or instance in the asked networks (a VPC shared through AWS RAM). `asked_vpcs` are the asked networks
- * and the VPCs of the subnets the asked resources use (an instance may name only its subnet: it is in that
- * subnet's VPC, and so are the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the
- * connections recorded elsewhere that point at them (a peered VPC may be shared too), `placement_subnets` are
- * the asked subnets and every subnet of those VPCs; an account is a neighbour when one of its subnets or
- * instances names such a VPC (`aws_vpc_key`) or one of its instances such a subnet (`aws_subnet_key`). Every
- * lookup goes through an index under the tenant policy, so it reads the rows it finds, not the tenant's
- * inventory: the ARM ids through `external_id_key`, the AWS ids through `aws_id_key` / `aws_arn_key`, the
- * peering records (AWS connections and Azure VNets) through `resource_peering_keys` (the networks each record
- * names; migration ResourceNetworkReverseKeys), the references from the other side through
- * `resource_reference_keys`, the placements through `aws_vpc_key` / `aws_subnet_key`
- * (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id, account_id)`:
- * keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN (subquery)`
- * was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of them. One
- * statement, whatever the number of asked accounts or keys.
+ * naming a security group, an Azure NSG, public IP or NIC naming a subnet, NIC or VM: `targets`, through
+ * `resource_reference_keys`, migration ResourceNetworkReferenceKeys), accounts holding a peering record that
+ * points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC peering connection's
+ * VPC ids), the owners of the VPCs such a connection names, and the accounts placing an AWS subnet or instance in
+ * the asked networks (a VPC shared through AWS RAM). `asked_vpcs` are the asked networks and the VPCs of the
+ * subnets the asked resources use (an instance may name only its subnet: it is in that subnet's VPC, and so are
+ * the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the connections recorded elsewhere that
+ * point at them (a peered VPC may be shared too), `placement_subnets` are the asked subnets and every subnet of
+ * those VPCs; an account is a neighbour when one of its subnets or instances names such a VPC (`aws_vpc_key`) or
+ * one of its instances such a subnet (`aws_subnet_key`). Every lookup goes through an index under the tenant
+ * policy, so it reads the rows it finds, not the tenant's inventory: the ARM ids through `external_id_key`, the
+ * AWS ids through `aws_id_key` / `aws_arn_key`, the peering records (AWS connections and Azure VNets) through
+ * `resource_peering_keys` (the networks each record names; migration ResourceNetworkReverseKeys), the references
+ * from the other side through `resource_reference_keys` (one probe of its index a target: `= ANY` with hundreds,
+ * as a later round sends, was hashed against a scan of every key), the placements through `aws_vpc_key` /
+ * `aws_subnet_key` (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id,
+ * account_id)`: keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN
+ * (subquery)` was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of
+ * them. One statement, whatever the number of asked accounts or keys.
  */
 export const NEIGHBOUR_ACCOUNTS_SQL = `
 WITH asked_vpcs AS (
