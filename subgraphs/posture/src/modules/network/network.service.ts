@@ -237,7 +237,8 @@ export class NetworkService {
         among: rows.map(toNetworkResource),
       });
       if (links.armIds.length + links.awsIds.length + links.targets.length === 0) return topology;
-      const more = await this.neighbourRows([...new Set(rows.map((r) => r.account_id))], links);
+      const loaded = [...new Set([...accountIds, ...rows.map((r) => r.account_id)])];
+      const more = await this.neighbourRows(loaded, links);
       if (more.length === 0) return topology;
       rows.push(...more);
     }
