@@ -24,13 +24,15 @@ import {
   PEERING_RESOURCE_TYPES,
 } from "../subgraphs/posture/src/modules/network/network-topology";
 import { ResourceNetworkReverseKeys1767290000000 } from "../migrations/posture/1767290000000-resource-network-reverse-keys";
+import { ResourceNetworkReferenceKeys1767320000000 } from "../migrations/posture/1767320000000-resource-network-reference-keys";
 import { migrateAll, migrateAllDown } from "../scripts/lib/platform";
 import { createTestDatabase, type TestDatabase } from "./utils/database";
 
 /**
  * NEIGHBOUR_ACCOUNTS_SQL as it was before migration ResourceNetworkReverseKeys: the AWS ids, the AWS peering
- * connections and the Azure peerings matched on `properties` over the tenant's whole inventory. The reference
- * the indexed statement must agree with.
+ * connections and the Azure peerings matched on `properties` over the tenant's whole inventory; and the AWS
+ * references from the other side (elastic IPs' instances, instances' security groups) that migration
+ * ResourceNetworkReferenceKeys indexes, matched the same way. The reference the indexed statement must agree with.
  */
 const SCANNING_NEIGHBOUR_SQL = `
 WITH asked_vpcs AS (
@@ -85,6 +87,16 @@ neighbour_accounts AS (
         WHERE lower(btrim(CASE jsonb_typeof(p->'remoteVirtualNetwork')
                 WHEN 'string' THEN p->>'remoteVirtualNetwork'
                 WHEN 'object' THEN p->'remoteVirtualNetwork'->>'id' END)) = ANY($7::text[]))
+  UNION
+  SELECT account_id FROM resources
+   WHERE tenant_id = $1 AND lower(type) LIKE 'aws::%'
+     AND ((kind = 'PUBLIC_IP' AND lower(btrim(properties->>'InstanceId')) = ANY($9::text[]))
+          OR (kind = 'VIRTUAL_MACHINE' AND jsonb_typeof(properties->'SecurityGroupIds') = 'array'
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(properties->'SecurityGroupIds') AS g(g)
+                           WHERE lower(btrim(g)) = ANY($9::text[])))
+          OR (kind = 'VIRTUAL_MACHINE' AND jsonb_typeof(properties->'SecurityGroups') = 'array'
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements(properties->'SecurityGroups') AS g(g)
+                           WHERE lower(btrim(g->>'GroupId')) = ANY($9::text[]))))
   UNION
   SELECT account_id FROM resources
    WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
@@ -489,6 +501,7 @@ describe("migrations", () => {
           [],
           ["vpc-7"],
           ["subnet-9"],
+          [],
         ];
         const rows = (await q.query(NEIGHBOUR_ACCOUNTS_SQL, params)) as Array<{ account_id: string }>;
         const expected = (await q.query(
@@ -529,9 +542,10 @@ describe("migrations", () => {
     await withRunner(
       "posture",
       async (q) => {
-        // 200 AWS accounts (11-210) holding 500 VPCs, 2,000 subnets, 1,000 security groups, 16,000 instances and
-        // 500 peering connections (VPC i with VPC i + 1), 10 Azure subscriptions (211-220) holding 500 VNets each
-        // peering with the next: 20,500 rows. Resource i of a kind is in account 11 + i mod 200.
+        // 200 AWS accounts (11-210) holding 500 VPCs, 2,000 subnets, 1,000 security groups, 12,000 instances,
+        // 4,000 elastic IPs and 500 peering connections (VPC i with VPC i + 1), 10 Azure subscriptions (211-220)
+        // holding 500 VNets each peering with the next: 20,500 rows. Resource i of a kind is in account
+        // 11 + i mod 200.
         await q.query(
           `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
            SELECT ('00000000-0000-4000-8000-000000000' || lpad(a::text, 3, '0'))::uuid, 'tenant-a',
@@ -576,12 +590,21 @@ describe("migrations", () => {
           `'{}'::jsonb`,
           1000,
         );
+        // Every instance behind a security group (by id), every third one with an elastic IP (elsewhere).
         await insert(
           "AWS::EC2::Instance",
           "VIRTUAL_MACHINE",
           `${arn("instance")}'i-' || i`,
-          `jsonb_build_object('InstanceId', ' I-' || i || ' ', 'SubnetId', 'subnet-' || (i % 2000 + 1))`,
-          16000,
+          `jsonb_build_object('InstanceId', ' I-' || i || ' ', 'SubnetId', 'subnet-' || (i % 2000 + 1),
+                              'SecurityGroupIds', jsonb_build_array('sg-' || (i % 1000 + 1)))`,
+          12000,
+        );
+        await insert(
+          "AWS::EC2::EIP",
+          "PUBLIC_IP",
+          `${arn("elastic-ip")}'eipalloc-' || i`,
+          `jsonb_build_object('AllocationId', 'eipalloc-' || i, 'InstanceId', 'i-' || (3 * i))`,
+          4000,
         );
         await insert(
           "AWS::EC2::VPCPeeringConnection",
@@ -628,6 +651,32 @@ describe("migrations", () => {
           3,
           awsAsked,
         );
+        // From the other side: account 13's elastic IP on an asked instance, account 14's instance behind the
+        // asked security group sg-a.
+        await insert(
+          "AWS::EC2::SecurityGroup",
+          "NETWORK_SECURITY_GROUP",
+          `${arn("security-group")}'sg-a'`,
+          `jsonb_build_object('GroupId', 'sg-a')`,
+          1,
+          awsAsked,
+        );
+        await insert(
+          "AWS::EC2::EIP",
+          "PUBLIC_IP",
+          `${arn("elastic-ip")}'eipalloc-a'`,
+          `jsonb_build_object('AllocationId', 'eipalloc-a', 'InstanceId', ' I-A2')`,
+          1,
+          account(13),
+        );
+        await insert(
+          "AWS::EC2::Instance",
+          "VIRTUAL_MACHINE",
+          `${arn("instance")}'i-behind-a'`,
+          `jsonb_build_object('InstanceId', 'i-behind-a', 'SecurityGroups', jsonb_build_array(jsonb_build_object('GroupId', 'SG-A')))`,
+          1,
+          account(14),
+        );
         await insert(
           "AWS::EC2::VPCPeeringConnection",
           "OTHER",
@@ -660,6 +709,7 @@ describe("migrations", () => {
         );
         await q.query(`ANALYZE resources`);
         await q.query(`ANALYZE resource_peering_keys`);
+        await q.query(`ANALYZE resource_reference_keys`);
         const [{ tenant }] = (await q.query(`SELECT count(*)::int AS tenant FROM resources`)) as Array<{
           tenant: number;
         }>;
@@ -689,7 +739,9 @@ describe("migrations", () => {
           links.awsIds,
           links.networks,
           links.subnets,
+          links.targets,
         ];
+        expect(links.targets.sort()).toEqual(["i-a1", "i-a2", "i-a3", "sg-a"]);
         const ids = async (sql: string) =>
           ((await q.query(sql, params)) as Array<{ id: string }>).map((r) => r.id).sort();
         const accounts = async (sql: string) =>
@@ -700,11 +752,28 @@ describe("migrations", () => {
           ].sort();
         const neighbours = await accounts(NEIGHBOUR_ACCOUNTS_SQL);
         // sg-7 (by its ARN's tail) is account 18's; the connections recorded by 11 and 12 name vpc-7 and vpc-8
-        // (account 18 and 19's); vnet-77 is subscription 218's; the rest place subnets or instances in those VPCs.
+        // (account 18 and 19's); vnet-77 is subscription 218's; 13 and 14 name an asked instance and group from
+        // their side; the rest place subnets or instances in those VPCs.
         expect(neighbours).toEqual(
-          expect.arrayContaining([account(11), account(12), account(18), account(19), account(218)]),
+          expect.arrayContaining([
+            account(11),
+            account(12),
+            account(13),
+            account(14),
+            account(18),
+            account(19),
+            account(218),
+          ]),
         );
         expect(neighbours.length).toBeLessThan(30);
+        // 13 and 14 only through what they name from their side.
+        const withoutTargets = (
+          (await q.query(NEIGHBOUR_ACCOUNTS_SQL, [...params.slice(0, 8), []])) as Array<{
+            account_id: string;
+          }>
+        ).map((r) => r.account_id);
+        expect(withoutTargets).not.toContain(account(13));
+        expect(withoutTargets).not.toContain(account(14));
         expect(await ids(NEIGHBOUR_ACCOUNTS_SQL)).toEqual(await ids(SCANNING_NEIGHBOUR_SQL));
 
         // Under the tenant policy, as the posture role: every lookup an index scan, and the rows read those of the
@@ -723,25 +792,33 @@ describe("migrations", () => {
           "resources_tenant_aws_id_key",
           "resources_tenant_aws_arn_key",
           "resource_peering_keys_tenant_key",
+          "resource_reference_keys_tenant_key",
           "resources_tenant_account",
         ])
           expect(text).toMatch(new RegExp(`(Index Scan using|Bitmap Index Scan on) ${index}`));
         expect(text).toMatch(/Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(aws_id_key = ANY/);
         expect(text).toMatch(/Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(network_key = ANY/);
+        expect(text).toMatch(
+          /Index Cond: \(\(tenant_id = 'tenant-a'::text\) AND \(reference_key = target\.key\)\)/,
+        );
         // Rows read: what each scan of a table returned, plus what its filter removed.
-        let read = 0;
-        plan.forEach((line, i) => {
-          const scan =
-            /->\s+(Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan) .*\(actual rows=(\d+) loops=(\d+)\)/.exec(
-              line,
-            );
-          if (!scan) return;
-          read += Number(scan[2]) * Number(scan[3]);
-          for (let j = i + 1; j < plan.length && !/->/.test(plan[j]); j++) {
-            const removed = /Rows Removed by (Filter|Index Recheck): (\d+)/.exec(plan[j]);
-            if (removed) read += Number(removed[2]) * Number(scan[3]);
-          }
-        });
+        const rowsRead = (lines: string[]) => {
+          let sum = 0;
+          lines.forEach((line, i) => {
+            const scan =
+              /->\s+(Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan) .*\(actual rows=(\d+) loops=(\d+)\)/.exec(
+                line,
+              );
+            if (!scan) return;
+            sum += Number(scan[2]) * Number(scan[3]);
+            for (let j = i + 1; j < lines.length && !/->/.test(lines[j]); j++) {
+              const removed = /Rows Removed by (Filter|Index Recheck): (\d+)/.exec(lines[j]);
+              if (removed) sum += Number(removed[2]) * Number(scan[3]);
+            }
+          });
+          return sum;
+        };
+        const read = rowsRead(plan);
         const [{ neighbourhood }] = (await q.query(
           `SELECT count(*)::int AS neighbourhood FROM resources WHERE account_id = ANY($1::uuid[])`,
           [neighbours],
@@ -749,6 +826,54 @@ describe("migrations", () => {
         expect(read).toBeGreaterThan(0);
         expect(read).toBeLessThan(2 * neighbourhood);
         expect(read).toBeLessThan(tenant / 10);
+
+        // A later round of NetworkService.askedTopology: the accounts read so far, no network, and as targets the
+        // instances the map shows of them — hundreds, as behind a peering. One index probe a target (the
+        // planner would hash a scan of every reference key against an array that long): the rows read are those
+        // probes, the resources found and the network resources of the accounts whose elastic IPs name them.
+        const loaded = [awsAsked, azureAsked, ...neighbours];
+        const machines = (
+          (await q.query(
+            `SELECT lower(btrim(properties->>'InstanceId')) AS id FROM resources
+              WHERE account_id = ANY($1::uuid[]) AND kind = 'VIRTUAL_MACHINE'`,
+            [neighbours],
+          )) as Array<{ id: string }>
+        ).map((r) => r.id);
+        expect(machines.length).toBeGreaterThan(300);
+        const later = ["tenant-a", loaded, NETWORK_KINDS, PEERING_RESOURCE_TYPES, [], [], [], [], machines];
+        const found = [
+          ...new Set(
+            ((await q.query(NEIGHBOUR_ACCOUNTS_SQL, later)) as Array<{ account_id: string }>).map(
+              (r) => r.account_id,
+            ),
+          ),
+        ];
+        // Every elastic IP naming one of them is another account's (the i-th IP names instance 3i), found here.
+        const [{ holders }] = (await q.query(
+          `SELECT count(DISTINCT account_id)::int AS holders FROM resources
+            WHERE kind = 'PUBLIC_IP' AND lower(properties->>'InstanceId') = ANY($1) AND account_id <> ALL($2::uuid[])`,
+          [machines, loaded],
+        )) as Array<{ holders: number }>;
+        expect(holders).toBeGreaterThan(0);
+        expect(found).toHaveLength(holders);
+        const laterPlan = (
+          (await q.query(
+            `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${NEIGHBOUR_ACCOUNTS_SQL}`,
+            later,
+          )) as Array<{
+            "QUERY PLAN": string;
+          }>
+        ).map((r) => r["QUERY PLAN"]);
+        expect(laterPlan.join("\n")).not.toMatch(/Seq Scan/);
+        expect(laterPlan.join("\n")).toMatch(
+          /(Index Scan using|Index Only Scan using|Bitmap Index Scan on) resource_reference_keys_tenant_key/,
+        );
+        const [{ holding }] = (await q.query(
+          `SELECT count(*)::int AS holding FROM resources WHERE account_id = ANY($1::uuid[])`,
+          [found],
+        )) as Array<{ holding: number }>;
+        expect(rowsRead(laterPlan)).toBeLessThan(2 * (machines.length + holding));
+        expect(rowsRead(laterPlan)).toBeLessThan(tenant / 5);
       },
       async (q) => {
         await q.query(`DELETE FROM resources WHERE tenant_id = 'tenant-a'`);
@@ -828,6 +953,105 @@ describe("migrations", () => {
         expect(await keys(q)).toEqual(["pcx-tenant-a vpc-1", "pcx-tenant-a vpc-3"]);
         await q.query(`DELETE FROM resources WHERE name = 'pcx-tenant-a'`);
         expect(await keys(q)).toEqual([]);
+        const [{ forced }] = (await q.query(
+          `SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'resources'::regclass`,
+        )) as Array<{ forced: boolean }>;
+        expect(forced).toBe(true);
+      },
+      async (q) => {
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(`DELETE FROM resources`);
+          await q.query(`DELETE FROM cloud_accounts WHERE name = 'Keys'`);
+        }
+      },
+    );
+  });
+
+  it("keeps the resources reference holders name from their side in resource_reference_keys, from before the migration on, under the tenant policy", async () => {
+    const as = (q: QueryRunner, tenant: string) =>
+      q.query(`SELECT set_config('rampart.tenant_id', $1, false)`, [tenant]);
+    const keys = async (q: QueryRunner) =>
+      (
+        (await q.query(
+          `SELECT r.name, k.reference_key FROM resource_reference_keys k JOIN resources r ON r.id = k.resource_id ORDER BY 1, 2`,
+        )) as Array<{ name: string; reference_key: string }>
+      ).map((k) => `${k.name} ${k.reference_key}`);
+    const upsert = (
+      q: QueryRunner,
+      tenant: string,
+      name: string,
+      type: string,
+      kind: string,
+      properties: unknown,
+    ) =>
+      q.query(
+        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, properties)
+         SELECT gen_random_uuid(), $1, id, provider, $3, $4, $2, $2, $5::jsonb FROM cloud_accounts WHERE tenant_id = $1
+         ON CONFLICT (tenant_id, external_id) DO UPDATE SET type = excluded.type, kind = excluded.kind,
+           properties = excluded.properties`,
+        [tenant, name, type, kind, JSON.stringify(properties)],
+      );
+    const nic = "/subscriptions/X/resourceGroups/RG/providers/Microsoft.Network/networkInterfaces/NIC-1";
+    await withRunner(
+      "posture",
+      async (q) => {
+        const migration = new ResourceNetworkReferenceKeys1767320000000();
+        await migration.down(q);
+        for (const tenant of ["tenant-a", "tenant-b"]) {
+          await as(q, tenant);
+          await q.query(
+            `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name)
+             VALUES (gen_random_uuid(), $1, 'AWS', 'acct-' || $1, 'Keys')`,
+            [tenant],
+          );
+          await upsert(q, tenant, `eip-${tenant}`, "AWS::EC2::EIP", "PUBLIC_IP", { InstanceId: " I-1" });
+        }
+        await migration.up(q);
+        // Rows written before the migration: each tenant sees its own keys.
+        expect(await keys(q)).toEqual(["eip-tenant-b i-1"]);
+        await as(q, "tenant-a");
+        expect(await keys(q)).toEqual(["eip-tenant-a i-1"]);
+        // Written with the resource: an instance's groups (both shapes), an Azure NSG's subnets and NICs, a public
+        // IP's NIC, a NIC's VM; nothing for blank or malformed references, nor for a resource that names none.
+        await upsert(q, "tenant-a", "i-2", "AWS::EC2::Instance", "VIRTUAL_MACHINE", {
+          SecurityGroups: [{ GroupId: "SG-1" }, "sg-2", { GroupName: "web" }],
+          SecurityGroupIds: ["sg-3", 7, " "],
+        });
+        await upsert(
+          q,
+          "tenant-a",
+          "nsg",
+          "Microsoft.Network/networkSecurityGroups",
+          "NETWORK_SECURITY_GROUP",
+          {
+            subnets: [{ id: `${nic}/../subnets/S-1` }, "not an object", { name: "no id" }],
+            networkInterfaces: [{ id: nic }],
+          },
+        );
+        await upsert(q, "tenant-a", "pip", "Microsoft.Network/publicIPAddresses", "PUBLIC_IP", {
+          ipConfiguration: { id: `${nic}/ipConfigurations/ipconfig1` },
+        });
+        await upsert(q, "tenant-a", "nic", "Microsoft.Network/networkInterfaces", "NETWORK_INTERFACE", {
+          virtualMachine: "/subscriptions/x/VM-1",
+        });
+        await upsert(q, "tenant-a", "vpc", "AWS::EC2::VPC", "VIRTUAL_NETWORK", { InstanceId: "i-1" });
+        expect(await keys(q)).toEqual([
+          "eip-tenant-a i-1",
+          "i-2 sg-1",
+          "i-2 sg-2",
+          "i-2 sg-3",
+          `nic /subscriptions/x/vm-1`,
+          `nsg ${nic.toLowerCase()}`,
+          `nsg ${nic.toLowerCase()}/../subnets/s-1`,
+          "nsg not an object",
+          `pip ${nic.toLowerCase()}`,
+        ]);
+        // Updated with it: a changed association, a resource that holds none any more, a deleted one.
+        await upsert(q, "tenant-a", "eip-tenant-a", "AWS::EC2::EIP", "PUBLIC_IP", { InstanceId: "i-9" });
+        await upsert(q, "tenant-a", "i-2", "AWS::EC2::VPC", "VIRTUAL_NETWORK", {});
+        await q.query(`DELETE FROM resources WHERE name IN ('nsg', 'pip', 'nic')`);
+        expect(await keys(q)).toEqual(["eip-tenant-a i-9"]);
         const [{ forced }] = (await q.query(
           `SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'resources'::regclass`,
         )) as Array<{ forced: boolean }>;

@@ -42,7 +42,16 @@ describe("network map of one account: read what matters, answer as the whole ten
     | "awsG"
     | "awsH"
     | "awsI"
-    | "awsJ",
+    | "awsJ"
+    | "awsK"
+    | "awsL"
+    | "awsM"
+    | "awsN"
+    | "awsO"
+    | "awsP"
+    | "awsQ"
+    | "azK"
+    | "azL",
     string
   >;
   /** Resource id by name. */
@@ -306,6 +315,15 @@ describe("network map of one account: read what matters, answer as the whole ten
             { provider: "AWS", externalId: "131313131313", name: "AWS H" },
             { provider: "AWS", externalId: "141414141414", name: "AWS I" },
             { provider: "AWS", externalId: "151515151515", name: "AWS J" },
+            { provider: "AWS", externalId: "161616161616", name: "AWS K" },
+            { provider: "AWS", externalId: "171717171717", name: "AWS L" },
+            { provider: "AWS", externalId: "181818181818", name: "AWS M" },
+            { provider: "AWS", externalId: "191919191919", name: "AWS N" },
+            { provider: "AWS", externalId: "202020202020", name: "AWS O" },
+            { provider: "AWS", externalId: "232323232323", name: "AWS P" },
+            { provider: "AWS", externalId: "242424242424", name: "AWS Q" },
+            { provider: "AZURE", externalId: sub(6).split("/")[2], name: "Azure K" },
+            { provider: "AZURE", externalId: sub(7).split("/")[2], name: "Azure L" },
           ],
         },
         admin,
@@ -314,7 +332,11 @@ describe("network map of one account: read what matters, answer as the whole ten
     const [azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF, awsG, awsH, awsI, awsJ] = accounts.map(
       (a) => a.id,
     );
-    acct = { azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF, awsG, awsH, awsI, awsJ };
+    const [awsK, awsL, awsM, awsN, awsO, awsP, awsQ, azK, azL] = accounts.slice(13).map((a) => a.id);
+    acct = {
+      ...{ azA, azB, azC, awsA, awsB, awsC, awsD, awsE, awsF, awsG, awsH, awsI, awsJ },
+      ...{ awsK, awsL, awsM, awsN, awsO, awsP, awsQ, azK, azL },
+    };
     ok(
       await platform.request(
         CreatePolicyDefinitionDocument,
@@ -421,6 +443,67 @@ describe("network map of one account: read what matters, answer as the whole ten
       group(acct.awsJ, "151515151515", "sg-j", [tcp(3000, 3000, { cidr: "10.77.0.0/16" })]),
       instance(acct.awsJ, "151515151515", "i-j", "vpc-j", "10.99.0.10", "sg-j"),
       connection(acct.awsG, "121212121212", "pcx-gj", "vpc-g", "vpc-j"),
+      // K's instance has no public IP of its own: L's elastic IP, naming it, exposes it.
+      vpc(acct.awsK, "161616161616", "vpc-k"),
+      subnet(acct.awsK, "161616161616", "subnet-k", "vpc-k"),
+      group(acct.awsK, "161616161616", "sg-k", [tcp(22, 22, { cidr: "0.0.0.0/0" })]),
+      placed(acct.awsK, "161616161616", "i-k", { subnet: "subnet-k", vpc: "vpc-k" }, "10.110.0.10", "sg-k"),
+      aws(acct.awsL, "171717171717", "AWS::EC2::EIP", "elastic-ip", "eipalloc-l", {
+        AllocationId: "eipalloc-l",
+        InstanceId: "i-k",
+        PublicIp: "198.51.100.110",
+      }),
+      // M's instance sits in P's subnet behind K's and O's groups, exposed through N's elastic IP.
+      placed(acct.awsM, "181818181818", "i-m", { subnet: "subnet-p" }, "10.120.0.10", "sg-k", {
+        SecurityGroups: [{ GroupId: "sg-k" }, { GroupId: "sg-o" }],
+      }),
+      aws(acct.awsN, "191919191919", "AWS::EC2::EIP", "elastic-ip", "eipalloc-n", {
+        AllocationId: "eipalloc-n",
+        InstanceId: "i-m",
+        PublicIp: "198.51.100.120",
+      }),
+      group(acct.awsO, "202020202020", "sg-o", [tcp(443, 443, { cidr: "0.0.0.0/0" })]),
+      vpc(acct.awsP, "232323232323", "vpc-p"),
+      subnet(acct.awsP, "232323232323", "subnet-p", "vpc-p"),
+      connection(acct.awsP, "232323232323", "pcx-pq", "vpc-p", "vpc-q"),
+      vpc(acct.awsQ, "242424242424", "vpc-q"),
+      group(acct.awsQ, "242424242424", "sg-q", [tcp(0, 65535, { cidr: "10.0.0.0/8" })]),
+      ...big.map((i) =>
+        instance(acct.awsQ, "242424242424", `i-q${i}`, "vpc-q", `10.124.0.${10 + i}`, "sg-q"),
+      ),
+      // Azure: K's VM has no public IP of its own and its NIC names no NSG; L's public IP and NSG name the NIC.
+      ...azure(
+        acct.azK,
+        6,
+        "k",
+        [],
+        [rule("AllowRdpFromInternet", 100, "Internet", "3389")],
+        [{ name: "vm-k1", ip: "10.6.0.4" }],
+      ),
+      {
+        accountId: acct.azL,
+        externalId: `${at(7)}/Microsoft.Network/publicIPAddresses/pip-l`,
+        type: "Microsoft.Network/publicIPAddresses",
+        name: "pip-l",
+        region: "westeurope",
+        properties: {
+          ipAddress: "203.0.113.70",
+          ipConfiguration: {
+            id: `${at(6)}/Microsoft.Network/networkInterfaces/nic-vm-k1/ipConfigurations/ipconfig1`,
+          },
+        },
+      },
+      {
+        accountId: acct.azL,
+        externalId: `${at(7)}/Microsoft.Network/networkSecurityGroups/nsg-l`,
+        type: "Microsoft.Network/networkSecurityGroups",
+        name: "nsg-l",
+        region: "westeurope",
+        properties: {
+          securityRules: [rule("AllowRdpAndSshFromInternet", 100, "Internet", "22,3389")],
+          networkInterfaces: [{ id: `${at(6)}/Microsoft.Network/networkInterfaces/nic-vm-k1` }],
+        },
+      },
     ];
     for (let i = 0; i < inventory.length; i += 100) {
       const chunk = inventory.slice(i, i + 100);
@@ -459,8 +542,10 @@ describe("network map of one account: read what matters, answer as the whole ten
       expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.to === bVm!.id)).toBe(true);
       expect(low.edges.some((e) => e.kind === "ALLOWS_TRAFFIC" && e.from === bVm!.id)).toBe(true);
       expect(low.nodes.some((n) => n.accountId === acct[c])).toBe(false);
-      // Two topology statements (A's network resources, then the neighbours'), once for both maps; nothing of C.
-      expect(topologyReads(reads)).toHaveLength(2);
+      // Three topology statements, once for both maps: A's network resources, the neighbours', and the accounts
+      // naming from their side the other accounts' VMs A's map shows (none here); nothing of C.
+      expect(topologyReads(reads)).toHaveLength(3);
+      expect(topologyReads(reads)[2].rows).toEqual([]);
       expect([...accountsRead(reads)].sort()).toEqual(
         [acct[a], acct[b], ...others.map((o) => acct[o])].sort(),
       );
@@ -498,8 +583,9 @@ describe("network map of one account: read what matters, answer as the whole ten
         ["OUTBOUND", ids.get("i-f"), ["sg-f"]],
       ].sort((x, y) => (key(x) < key(y) ? -1 : 1)),
     );
-    // One batch: two topology statements for both accounts; the C accounts' hundreds of rows never read.
-    expect(topologyReads(reads)).toHaveLength(2);
+    // One batch: three topology statements for both accounts (the third finds nothing naming B's, D's or F's
+    // instances from elsewhere); the C accounts' hundreds of rows never read.
+    expect(topologyReads(reads)).toHaveLength(3);
     const neighbourhood = [acct.azA, acct.azB, acct.awsA, acct.awsB, acct.awsD, acct.awsE, acct.awsF];
     expect([...accountsRead(reads)].sort()).toEqual(neighbourhood.sort());
     const rows = topologyReads(reads).reduce((n, r) => n + r.rows.length, 0);
@@ -530,7 +616,7 @@ describe("network map of one account: read what matters, answer as the whole ten
       expect(node("i-g")).toMatchObject({ accountId: acct.awsG, internetExposed: true });
       expect(node("i-h")).toMatchObject({ accountId: acct.awsH, internetExposed: true });
       expect(node("i-i")).toMatchObject({ accountId: acct.awsI, internetExposed: false });
-      expect(topologyReads(reads)).toHaveLength(2);
+      expect(topologyReads(reads)).toHaveLength(3);
       expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
     },
   );
@@ -597,7 +683,7 @@ describe("network map of one account: read what matters, answer as the whole ten
         .inbound.nodes.map((n) => n.id)
         .sort(),
     ).toEqual([ids.get("i-g"), ids.get("i-h")].sort());
-    expect(topologyReads(reads)).toHaveLength(2);
+    expect(topologyReads(reads)).toHaveLength(3);
     expect([...accountsRead(reads)].sort()).toEqual([acct.awsG, acct.awsH, acct.awsI, acct.awsJ].sort());
   });
 
@@ -608,6 +694,111 @@ describe("network map of one account: read what matters, answer as the whole ten
     expect([...accountsRead(reads)].sort()).toEqual([acct.azA, acct.azB, acct.azC].sort());
     expect(result.nodes.filter((n) => n.accountId === acct.azC && n.kind === "VIRTUAL_MACHINE")).toHaveLength(
       BIG,
+    );
+  });
+
+  it.each([
+    [
+      "AWS account K (another account's elastic IP on its instance, its group on another account's instance)",
+      "awsK",
+      ["awsL", "awsM", "awsN", "awsO", "awsP"],
+      3,
+    ],
+    ["Azure subscription K (another subscription's public IP and NSG on its NIC)", "azK", ["azL"], 2],
+    [
+      "AWS account M (its instance in P's subnet behind K's and O's groups, exposed through N's elastic IP)",
+      "awsM",
+      ["awsK", "awsN", "awsO", "awsP", "awsQ"],
+      3,
+    ],
+  ] as const)(
+    "gives %s its map as the tenant's topology does, reading the accounts that reference into it and one hop on",
+    async (_, who, others, statements) => {
+      const expected = await tenantWide(async (network) => [
+        await network.map(acct[who], PolicySeverity.LOW),
+        await network.map(acct[who], PolicySeverity.HIGH),
+      ]);
+      const { result, reads } = await scoped(async (network) => [
+        await network.map(acct[who], PolicySeverity.LOW),
+        await network.map(acct[who], PolicySeverity.HIGH),
+      ]);
+      expect(result).toEqual(expected);
+      expect([...accountsRead(reads)].sort()).toEqual([acct[who], ...others.map((o) => acct[o])].sort());
+      // The account's resources, its neighbours', then one round for what the other accounts' resources shown
+      // lead to (AWS K: N's elastic IP, O's group and P's subnet, for M's instance; AWS M: what names Q's
+      // instances from their side, nothing), none when they are no VM or NIC and lead nowhere new (Azure K).
+      expect(topologyReads(reads)).toHaveLength(statements);
+    },
+  );
+
+  it("shows in K's map another account's elastic IP on its instance, and another account's instance behind its group with that instance's placement and exposure from third accounts", async () => {
+    const { result } = await scoped((network) => network.map(acct.awsK, PolicySeverity.LOW));
+    const id = (name: string) => ids.get(name)!;
+    const node = (name: string) => result.nodes.find((n) => n.id === id(name));
+    const edge = (from: string, to: string, kind: string) =>
+      result.edges.find((e) => e.from === from && e.to === to && e.kind === kind);
+    // L's elastic IP, naming K's instance, is what exposes it.
+    expect(node("eipalloc-l")).toMatchObject({
+      kind: "PUBLIC_IP",
+      accountId: acct.awsL,
+      internetExposed: true,
+    });
+    expect(edge(id("eipalloc-l"), id("i-k"), "ASSOCIATED_WITH")).toBeDefined();
+    expect(node("i-k")).toMatchObject({ accountId: acct.awsK, internetExposed: true });
+    expect(edge("internet", id("i-k"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 22, toPort: 22 }],
+      rules: ["sg-k"],
+    });
+    // M's instance behind K's group, placed in P's subnet and VPC, exposed through N's elastic IP and O's group.
+    expect(node("i-m")).toMatchObject({ accountId: acct.awsM, internetExposed: true });
+    expect(edge(id("i-m"), id("sg-k"), "PROTECTED_BY")).toBeDefined();
+    expect(edge(id("subnet-p"), id("i-m"), "CONTAINS")).toBeDefined();
+    expect(edge(id("vpc-p"), id("subnet-p"), "CONTAINS")).toBeDefined();
+    expect(node("vpc-p")).toMatchObject({ accountId: acct.awsP });
+    expect(edge("internet", id("i-m"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [
+        { protocol: "TCP", fromPort: 22, toPort: 22 },
+        { protocol: "TCP", fromPort: 443, toPort: 443 },
+      ],
+      rules: ["sg-k", "sg-o"],
+    });
+    // Their own business stays out: N's elastic IP, O's group, P's peering with Q and Q's instances.
+    for (const name of ["eipalloc-n", "sg-o", "vpc-q", "i-q0"]) expect(node(name)).toBeUndefined();
+    expect(result.nodes.some((n) => n.accountId === acct.awsQ || n.kind === "EXTERNAL_NETWORK")).toBe(false);
+  });
+
+  it("shows in Azure K's map another subscription's public IP and NSG on its NIC, and the exposure they make", async () => {
+    const { result } = await scoped((network) => network.map(acct.azK, PolicySeverity.LOW));
+    const id = (name: string) => ids.get(name)!;
+    const edge = (from: string, to: string, kind: string) =>
+      result.edges.find((e) => e.from === from && e.to === to && e.kind === kind);
+    expect(edge(id("pip-l"), id("nic-vm-k1"), "ASSOCIATED_WITH")).toBeDefined();
+    expect(edge(id("nic-vm-k1"), id("nsg-l"), "PROTECTED_BY")).toBeDefined();
+    expect(result.nodes.find((n) => n.id === id("nsg-l"))).toMatchObject({ accountId: acct.azL });
+    expect(edge("internet", id("vm-k1"), "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 3389, toPort: 3389 }],
+      rules: ["nsg-k/AllowRdpFromInternet", "nsg-l/AllowRdpAndSshFromInternet"],
+    });
+  });
+
+  it("gives a batch of resources of both K accounts their exposure and neighbours exactly as the tenant's topology does", async () => {
+    const resources = resourcesOf([acct.awsK, acct.azK]);
+    expect(resources.length).toBe(9);
+    const expected = await tenantWide((network) => answers(network, resources));
+    const { result, reads } = await scoped((network) => answers(network, resources));
+    expect(result).toEqual(expected);
+    const byId = new Map(result.map((r) => [r.id, r]));
+    expect(byId.get(ids.get("i-k")!)!.exposure).toMatchObject({
+      internetExposed: true,
+      publicIps: ["198.51.100.110"],
+    });
+    expect(byId.get(ids.get("vm-k1")!)!.exposure).toMatchObject({
+      internetExposed: true,
+      publicIps: ["203.0.113.70"],
+    });
+    expect(byId.get(ids.get("vm-k1")!)!.inbound.nodes.map((n) => n.id)).toEqual(["internet"]);
+    expect([...accountsRead(reads)].sort()).toEqual(
+      [acct.awsK, acct.awsL, acct.awsM, acct.awsN, acct.awsO, acct.awsP, acct.azK, acct.azL].sort(),
     );
   });
 

@@ -13,6 +13,7 @@ import { PostureAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evaluations";
 import { ResourceNetworkPlacementKeys1767280000000 } from "./1767280000000-resource-network-placement-keys";
 import { ResourceNetworkReverseKeys1767290000000 } from "./1767290000000-resource-network-reverse-keys";
+import { ResourceNetworkReferenceKeys1767320000000 } from "./1767320000000-resource-network-reference-keys";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -31,4 +32,5 @@ export const postureMigrations = [
   BuiltInEvaluations1767210000000,
   ResourceNetworkPlacementKeys1767280000000,
   ResourceNetworkReverseKeys1767290000000,
+  ResourceNetworkReferenceKeys1767320000000,
 ];

@@ -1270,6 +1270,33 @@ describe("buildNetworkTopology (Azure hub and spokes in separate subscriptions)"
     expect(traffic(scoped)).toEqual(traffic(topology));
     expect(traffic(topology).length).toBeGreaterThan(0);
   });
+
+  it("names the hub's VMs, NICs and subnets as what another subscription may reference from its side; shown in a spoke's view, the hub's VM leads to its NIC and nothing of its peerings", () => {
+    const hub = estate.filter((r) => r.accountId === "acct-hub");
+    const lower = (id: string) => id.toLowerCase();
+    expect(networkLinks(hub).targets.sort()).toEqual(
+      [`${HUB}/${T.vnet}/vnet-hub/subnets/default`, `${HUB}/${T.nic}/nic-hub`, `${HUB}/${T.vm}/vm-hub`]
+        .map(lower)
+        .sort(),
+    );
+    const vnet = hub.find((r) => r.name === "vnet-hub")!;
+    const vm = hub.find((r) => r.name === "vm-hub")!;
+    // The hub's VNet, shown in the spoke's view: its peerings to spoke 2 and the partner are the hub's business.
+    expect(networkLinks([vnet], { shown: true })).toEqual({
+      armIds: [],
+      awsIds: [],
+      networks: [],
+      subnets: [],
+      targets: [],
+    });
+    expect(networkLinks([vm], { shown: true })).toEqual({
+      armIds: [lower(`${HUB}/${T.nic}/nic-hub`)],
+      awsIds: [],
+      networks: [],
+      subnets: [],
+      targets: [lower(`${HUB}/${T.vm}/vm-hub`)],
+    });
+  });
 });
 
 describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
@@ -1402,7 +1429,15 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
     expect(app.networks.sort()).toEqual(["vpc-0partner", "vpc-app", "vpc-db"]);
     // The database account names nothing outside itself; the connection the app records points at its VPC.
     const db = networkLinks(estate.filter((r) => r.accountId === "acct-222222222222"));
-    expect(db).toEqual({ armIds: [], awsIds: [], networks: ["vpc-db"], subnets: [] });
+    // What another account may name from its side: the database's group (an instance behind it) and instance
+    // (an elastic IP on it).
+    expect(db).toEqual({
+      armIds: [],
+      awsIds: [],
+      networks: ["vpc-db"],
+      subnets: [],
+      targets: ["sg-db", "i-db"],
+    });
   });
 
   it("names the subnets an account owns or uses, where another account's instances may place themselves", () => {
@@ -1424,6 +1459,7 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
       awsIds: [],
       networks: ["vpc-shared"],
       subnets: ["subnet-a"],
+      targets: [],
     });
     // The participant's instance names the subnet only: a link to the owner, and where its VPC's members are.
     expect(networkLinks([participant])).toEqual({
@@ -1431,7 +1467,18 @@ describe("buildNetworkTopology (AWS VPC peering between two accounts)", () => {
       awsIds: ["subnet-a"],
       networks: [],
       subnets: ["subnet-a"],
+      targets: ["i-p"],
     });
+    // Shown in another account's map, the instance leads to its subnet (where it is placed) and to what names it
+    // from its side; not to where other instances place themselves.
+    expect(networkLinks([participant], { shown: true })).toEqual({
+      armIds: [],
+      awsIds: ["subnet-a"],
+      networks: [],
+      subnets: [],
+      targets: ["i-p"],
+    });
+    expect(networkLinks([participant], { shown: true, among: owner }).awsIds).toEqual([]);
     const topology = buildNetworkTopology([...owner, participant]);
     expect(edge(topology, "id:subnet-a", "id:i-p", "CONTAINS")).toBeDefined();
     expect(accountView(topology, "acct-333333333333").nodes.map((n) => n.id)).toContain("id:i-p");

@@ -1555,10 +1555,12 @@ const LINK_KINDS: ReadonlySet<EdgeKind> = new Set<EdgeKind>(["PEERED_WITH", "ALL
 
 /**
  * The network map as one account sees it, from the map of all the tenant's accounts: the account's nodes and
- * edges, the internet, and its neighbours elsewhere — the networks its VNets/VPCs peer with (another
- * account's, or external), the VMs/instances of other accounts that exchange traffic with its own, whatever
- * of another account its own resources are placed in, contain or are attached to (a subnet of a shared VPC), and the
- * subnets, NICs and VNets/VPCs that place each shown VM of another account in its network. Edges between
+ * edges, the internet, and its neighbours elsewhere — every node one edge from its own: the networks its
+ * VNets/VPCs peer with (another account's, or external), the VMs/instances of other accounts that exchange
+ * traffic with its own, whatever of another account its own resources are placed in, contain, are attached to or
+ * protected by (a subnet of a shared VPC), another account's public IP associated with its own or resource behind
+ * its own NSG/security group — and the subnets, NICs and VNets/VPCs that place each shown node of another
+ * account in its network. Edges between
  * shown nodes, except peerings and traffic that involve none of the account's nodes (other accounts' own
  * business; the internet's traffic to a shown VM stays). Empty when the account has no node.
  */
@@ -1639,62 +1641,114 @@ export function accountView(
  *   only another account's subnet is in that subnet's VPC, and in its peerings). So do the VPCs peered with
  *   `networks` by a connection recorded elsewhere: their participants' instances reach the asked ones too.
  *
- * Not followed (so not exact there): the far side's own references into a third account (a participant's
- * instance behind a third account's security group), and reverse references other than placement — another
- * account's elastic IP naming an asked instance, or its instance naming an asked security group from outside
- * the asked networks. Azure needs no reverse lookup: a NIC can only join a VNet of its own subscription, so
- * another subscription's VM is never placed in the asked accounts' subnets.
+ * - `targets`: the other references into the asked resources, those the builder resolves from the referencing
+ *   side: another account's elastic IP naming an asked instance, its instance naming an asked security group from
+ *   outside the asked networks, its Azure NSG listing an asked subnet or NIC, its public IP naming an asked NIC's
+ *   IP configuration, its NIC naming an asked VM. Such an edge touches the asked resources (and the public IP
+ *   exposes them), and nothing of theirs names the referencing account.
+ *
+ * One hop on (a third account). Those neighbours' resources that the asked accounts' view shows
+ * ({@link accountView}: everything one edge from their own, and the subnets, NICs and networks placing it) carry
+ * a state of their own that the view shows too: a VM's `internetExposed` and internet edge, the ports of its
+ * traffic with an asked VM. That state may depend on a third account — an instance of B behind A's group, placed
+ * in C's subnet, behind D's group too, exposed through E's elastic IP. With `shown: true` this function gives
+ * what to follow for such resources: their forward references (placement, filters, public IPs) and, as
+ * `targets`, their VMs/instances and NICs (what names them from the other side). NetworkService follows these
+ * round by round until the view shows nothing new, so every node and edge of the view is the tenant topology's;
+ * what does not touch the view — the third account's peerings, its own VMs' traffic — is never followed.
+ * Azure needs no placement lookup: a NIC can only join a VNet of its own subscription, so another subscription's
+ * VM is never placed in the asked accounts' subnets.
  */
 export interface NetworkLinks {
   armIds: string[];
   awsIds: string[];
   networks: string[];
   subnets: string[];
+  /**
+   * What another account's resource may name the resources by from its own side, the references the topology
+   * resolves from the referencing side (an AWS elastic IP's `InstanceId`, an instance's security groups, an Azure
+   * NSG's `subnets` / `networkInterfaces`, a public IP's `ipConfiguration`, a NIC's `virtualMachine`): AWS
+   * instances and security groups by id and ARN tail, Azure VMs, NICs and subnets (their own, a VNet's embedded
+   * ones, the ones a NIC names) by ARM id. For resources shown from another account, only their VMs/instances and
+   * NICs.
+   */
+  targets: string[];
 }
 
-export function networkLinks(resources: readonly NetworkResource[]): NetworkLinks {
+/** How {@link networkLinks} reads the resources. */
+export interface NetworkLinkOptions {
+  /**
+   * The resources are other accounts' resources that an asked account's map shows (see {@link accountView}):
+   * follow only what places, filters and exposes them — a VM's NICs, a NIC's subnet, VNet, NSG and public IPs, an
+   * instance's subnet, VPC and security groups, a subnet's VNet/VPC and NSG, a VNet's embedded subnets and their
+   * NSGs, a public IP's NIC or instance — not their peerings, the subnets and NICs an NSG lists, the groups a
+   * security group's rules name (matched by id, never resolved) nor where other resources place themselves:
+   * those only make edges between other accounts' resources. `networks` and `subnets` are empty, `targets` their
+   * VMs/instances and NICs.
+   */
+  shown?: boolean;
+  /** More resources already at hand: references to these resolve too (not links). */
+  among?: readonly NetworkResource[];
+}
+
+export function networkLinks(
+  resources: readonly NetworkResource[],
+  options: NetworkLinkOptions = {},
+): NetworkLinks {
+  const shown = options.shown === true;
   const armIds = new Set<string>();
   const awsIds = new Set<string>();
   const networks = new Set<string>();
   const subnets = new Set<string>();
+  const targets = new Set<string>();
   /** What the resources themselves are known by: references to these resolve among them. */
   const own = new Set<string>();
   const arm = (ref: unknown, network = false) => {
     const id = refId(ref)?.toLowerCase();
     if (!id) return;
     armIds.add(id);
-    if (network) networks.add(id);
+    if (network && !shown) networks.add(id);
   };
   const aws = (ref: unknown, network = false) => {
     const id = str(ref)?.toLowerCase();
     if (!id) return;
     awsIds.add(id);
-    if (network) networks.add(id);
+    if (network && !shown) networks.add(id);
   };
   const parent = (ref: unknown, segment: string) => {
     const id = refId(ref)?.toLowerCase();
     return id ? parentOf(id, segment) : undefined;
   };
+  /** An Azure subnet another account's NSG may list (asked resources only). */
+  const subnetTarget = (ref: unknown) => {
+    const id = refId(ref)?.toLowerCase();
+    if (id && !shown) targets.add(id);
+  };
   const props = (value: unknown): Json => (isRecord(value) ? value : {});
+  for (const raw of options.among ?? []) for (const id of knownIds(raw)) own.add(id);
   for (const raw of Array.isArray(resources) ? resources : []) {
     if (!isRecord(raw)) continue;
     const type = (str(raw.type) ?? "").toLowerCase();
     const externalId = (str(raw.externalId) ?? "").toLowerCase();
     const kind = resourceKindOf(str(raw.type) ?? "");
     const p = props(raw.properties);
+    for (const id of knownIds(raw)) own.add(id);
     if (type.startsWith("microsoft.")) {
-      if (externalId) own.add(externalId);
+      const machine = kind === ResourceKind.VIRTUAL_MACHINE || kind === ResourceKind.NETWORK_INTERFACE;
+      if (externalId && (machine || (kind === ResourceKind.SUBNET && !shown))) targets.add(externalId);
       if (kind === ResourceKind.VIRTUAL_NETWORK) {
-        if (externalId) networks.add(externalId);
+        if (externalId && !shown) networks.add(externalId);
         for (const embedded of arr(p.subnets)) {
           if (!isRecord(embedded)) continue;
           arm(embedded.id);
+          subnetTarget(embedded.id);
           arm(props(isRecord(embedded.properties) ? embedded.properties : embedded).networkSecurityGroup);
         }
-        for (const record of arr(p.virtualNetworkPeerings)) {
-          if (!isRecord(record)) continue;
-          arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork, true);
-        }
+        if (!shown)
+          for (const record of arr(p.virtualNetworkPeerings)) {
+            if (!isRecord(record)) continue;
+            arm((isRecord(record.properties) ? record.properties : record).remoteVirtualNetwork, true);
+          }
       } else if (kind === ResourceKind.SUBNET) {
         arm(p.networkSecurityGroup);
         arm(parent(externalId, "subnets"), true);
@@ -1706,10 +1760,11 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
           const c = isRecord(cfg.properties) ? cfg.properties : cfg;
           arm(c.publicIPAddress);
           arm(c.subnet);
+          subnetTarget(c.subnet);
           arm(parent(c.subnet, "subnets"), true);
         }
       } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
-        for (const ref of [...arr(p.subnets), ...arr(p.networkInterfaces)]) arm(ref);
+        if (!shown) for (const ref of [...arr(p.subnets), ...arr(p.networkInterfaces)]) arm(ref);
       } else if (kind === ResourceKind.PUBLIC_IP) {
         arm(parent(p.ipConfiguration, "ipconfigurations"));
       } else if (kind === ResourceKind.VIRTUAL_MACHINE) {
@@ -1719,7 +1774,12 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
       const field = AWS_ID_FIELDS.get(kind);
       for (const id of [field ? str(p[field]) : undefined, externalId ? arnTail(externalId) : undefined])
         if (id) {
-          own.add(id.toLowerCase());
+          if (
+            kind === ResourceKind.VIRTUAL_MACHINE ||
+            (kind === ResourceKind.NETWORK_SECURITY_GROUP && !shown)
+          )
+            targets.add(id.toLowerCase());
+          if (shown) continue;
           if (kind === ResourceKind.VIRTUAL_NETWORK) networks.add(id.toLowerCase());
           if (kind === ResourceKind.SUBNET) subnets.add(id.toLowerCase());
         }
@@ -1729,15 +1789,16 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
       else if (kind === ResourceKind.VIRTUAL_MACHINE) {
         aws(p.SubnetId);
         const subnet = str(p.SubnetId)?.toLowerCase();
-        if (subnet) subnets.add(subnet);
+        if (subnet && !shown) subnets.add(subnet);
         aws(p.VpcId, true);
         for (const g of arr(p.SecurityGroups)) aws(isRecord(g) ? g.GroupId : g);
         for (const g of arr(p.SecurityGroupIds)) aws(g);
       } else if (kind === ResourceKind.NETWORK_SECURITY_GROUP) {
-        for (const perm of arr(p.IpPermissions))
-          for (const pair of arr(isRecord(perm) ? perm.UserIdGroupPairs : undefined))
-            aws(isRecord(pair) ? pair.GroupId : undefined);
-      } else if (PEERING_TYPES.has(type))
+        if (!shown)
+          for (const perm of arr(p.IpPermissions))
+            for (const pair of arr(isRecord(perm) ? perm.UserIdGroupPairs : undefined))
+              aws(isRecord(pair) ? pair.GroupId : undefined);
+      } else if (PEERING_TYPES.has(type) && !shown)
         for (const ref of [p.VpcId, side(p.RequesterVpcInfo), p.PeerVpcId, side(p.AccepterVpcInfo)])
           aws(ref, true);
     }
@@ -1748,5 +1809,20 @@ export function networkLinks(resources: readonly NetworkResource[]): NetworkLink
     awsIds: outside(awsIds),
     networks: [...networks],
     subnets: [...subnets],
+    targets: [...targets],
   };
+}
+
+/** The lower-cased ids a resource is known by: an Azure resource's ARM id, an AWS one's id property and ARN tail. */
+function knownIds(raw: unknown): string[] {
+  if (!isRecord(raw)) return [];
+  const type = (str(raw.type) ?? "").toLowerCase();
+  const externalId = (str(raw.externalId) ?? "").toLowerCase();
+  if (type.startsWith("microsoft.")) return externalId ? [externalId] : [];
+  if (!type.startsWith("aws::")) return [];
+  const field = AWS_ID_FIELDS.get(resourceKindOf(str(raw.type) ?? ""));
+  const p = isRecord(raw.properties) ? raw.properties : {};
+  return [field ? str(p[field]) : undefined, externalId ? arnTail(externalId) : undefined].flatMap(
+    (id) => id?.toLowerCase() ?? [],
+  );
 }

@@ -11,7 +11,7 @@ export class NetworkResolver {
   @Authorized(Role.READER)
   @Query(() => NetworkMap, {
     description:
-      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`. One account's map also shows its neighbours outside it: the VNets/VPCs it peers with in other accounts of the tenant and the VMs there that exchange traffic with its own (their `accountId` says whose), and EXTERNAL_NETWORK nodes for peerings to networks not in the inventory.",
+      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`. One account's map also shows what of the tenant's other accounts touches its resources (their `accountId` says whose): the VNets/VPCs it peers with and the VMs there that exchange traffic with its own, another account's subnet it sits in, public IP (elastic IP) associated with its VM/NIC or NSG protecting it, another account's instance behind its security group, each with its placement and exposure as the map of every account gives them; and EXTERNAL_NETWORK nodes for peerings to networks not in the inventory.",
   })
   networkMap(
     @Arg("accountId", () => ID, {

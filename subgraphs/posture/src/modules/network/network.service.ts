@@ -15,6 +15,7 @@ import {
   INTERNET_NODE_ID,
   networkLinks,
   PEERING_RESOURCE_TYPES,
+  type NetworkLinks,
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
@@ -69,25 +70,29 @@ function toTopology(rows: readonly NetworkRow[]): NetworkTopology {
 
 /**
  * The network resources (and AWS peering connections) of the accounts one hop from the asked ones ($2), per
- * {@link networkLinks} ($5 ARM ids, $6 AWS ids, $7 networks, $8 AWS subnets; lower-cased): accounts owning a
- * resource the asked ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet, security
- * group, instance or elastic IP by its id property or ARN tail, as the topology indexes them), accounts holding a
- * peering record that points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC
- * peering connection's VPC ids), the owners of the VPCs such a connection names, and the accounts placing an AWS
- * subnet or instance in the asked networks (a VPC shared through AWS RAM). `asked_vpcs` are the asked networks
- * and the VPCs of the subnets the asked resources use (an instance may name only its subnet: it is in that
- * subnet's VPC, and so are the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the
- * connections recorded elsewhere that point at them (a peered VPC may be shared too), `placement_subnets` are
- * the asked subnets and every subnet of those VPCs; an account is a neighbour when one of its subnets or
- * instances names such a VPC (`aws_vpc_key`) or one of its instances such a subnet (`aws_subnet_key`). Every
- * lookup goes through an index under the tenant policy, so it reads the rows it finds, not the tenant's
- * inventory: the ARM ids through `external_id_key`, the AWS ids through `aws_id_key` / `aws_arn_key`, the
- * peering records (AWS connections and Azure VNets) through `resource_peering_keys` (the networks each record
- * names; migration ResourceNetworkReverseKeys), the placements through `aws_vpc_key` / `aws_subnet_key`
- * (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id, account_id)`:
- * keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN (subquery)`
- * was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of them. One
- * statement, whatever the number of asked accounts or keys.
+ * {@link networkLinks} ($5 ARM ids, $6 AWS ids, $7 networks, $8 AWS subnets, $9 targets; lower-cased): accounts
+ * owning a resource the asked ones reference (the ARM id by the indexed `external_id_key`; an AWS VPC, subnet,
+ * security group, instance or elastic IP by its id property or ARN tail, as the topology indexes them), accounts
+ * holding a resource that names one of the asked ones from its side (an elastic IP naming an instance, an instance
+ * naming a security group, an Azure NSG, public IP or NIC naming a subnet, NIC or VM: `targets`, through
+ * `resource_reference_keys`, migration ResourceNetworkReferenceKeys), accounts holding a peering record that
+ * points at one of the asked networks (an Azure VNet's `virtualNetworkPeerings`, an AWS VPC peering connection's
+ * VPC ids), the owners of the VPCs such a connection names, and the accounts placing an AWS subnet or instance in
+ * the asked networks (a VPC shared through AWS RAM). `asked_vpcs` are the asked networks and the VPCs of the
+ * subnets the asked resources use (an instance may name only its subnet: it is in that subnet's VPC, and so are
+ * the peerings that VPC takes part in); `placement_vpcs` add the VPCs of the connections recorded elsewhere that
+ * point at them (a peered VPC may be shared too), `placement_subnets` are the asked subnets and every subnet of
+ * those VPCs; an account is a neighbour when one of its subnets or instances names such a VPC (`aws_vpc_key`) or
+ * one of its instances such a subnet (`aws_subnet_key`). Every lookup goes through an index under the tenant
+ * policy, so it reads the rows it finds, not the tenant's inventory: the ARM ids through `external_id_key`, the
+ * AWS ids through `aws_id_key` / `aws_arn_key`, the peering records (AWS connections and Azure VNets) through
+ * `resource_peering_keys` (the networks each record names; migration ResourceNetworkReverseKeys), the references
+ * from the other side through `resource_reference_keys` (one probe of its index a target: `= ANY` with hundreds,
+ * as a later round sends, was hashed against a scan of every key), the placements through `aws_vpc_key` /
+ * `aws_subnet_key` (migration ResourceNetworkPlacementKeys), and the neighbours' resources through `(tenant_id,
+ * account_id)`: keys found by a CTE are compared with `= ANY(ARRAY(…))`, an index condition, where `account_id IN
+ * (subquery)` was planned as a hash join over a scan of the tenant's resources once the neighbours held a tenth of
+ * them. One statement, whatever the number of asked accounts or keys.
  */
 export const NEIGHBOUR_ACCOUNTS_SQL = `
 WITH asked_vpcs AS (
@@ -135,6 +140,12 @@ neighbour_accounts AS (
      AND id IN (SELECT resource_id FROM resource_peering_keys WHERE tenant_id = $1 AND network_key = ANY($7::text[]))
   UNION
   SELECT account_id FROM resources
+   WHERE tenant_id = $1
+     AND id = ANY(ARRAY(SELECT k.resource_id FROM unnest($9::text[]) AS target(key),
+                          LATERAL (SELECT resource_id FROM resource_reference_keys
+                                    WHERE tenant_id = $1 AND reference_key = target.key OFFSET 0) AS k))
+  UNION
+  SELECT account_id FROM resources
    WHERE tenant_id = $1 AND aws_vpc_key = ANY(ARRAY(SELECT id FROM placement_vpcs))
   UNION
   SELECT account_id FROM resources
@@ -173,11 +184,12 @@ export class NetworkService {
 
   /**
    * The topology for the accounts asked about in a request (a page of resources' accounts, or one map's
-   * account), batched: the network resources of the batch's accounts (one statement) plus those of their
-   * neighbour accounts one hop away (one statement; none when the batch's accounts hold no network resource),
-   * one topology for the batch. For the batch's resources it equals the whole tenant's topology — see
-   * {@link networkLinks} for what the neighbours are and why one hop suffices — while the tenant's other
-   * accounts are never read.
+   * account), batched: the network resources of the batch's accounts (one statement), those of their neighbour
+   * accounts one hop away (one statement; none when the batch's accounts hold no network resource), then those of
+   * the accounts the other accounts' resources shown with them lead to (see {@link askedTopology}), one topology
+   * for the batch. For the batch's resources, and for the nodes and edges their maps show, it equals the whole
+   * tenant's topology — see {@link networkLinks} for what the neighbours are and why this suffices — while the
+   * tenant's other accounts are never read.
    */
   private readonly accountTopologies = new DataLoader<string, NetworkTopology>(async (accountIds) => {
     const asked = accountIds.filter(isUuid);
@@ -189,30 +201,64 @@ export class NetworkService {
     return accountIds.map(() => topology);
   });
 
+  /**
+   * The asked accounts' network resources, their neighbours' (NEIGHBOUR_ACCOUNTS_SQL), then, round by round, the
+   * accounts that what their maps show from other accounts leads to: an instance of B behind A's security group,
+   * say, placed in C's subnet and exposed through D's elastic IP — its node, its exposure and its internet edge in
+   * A's map need C's and D's resources. Each round follows the forward references of the other accounts' resources
+   * the asked accounts' views ({@link accountView}) show that no loaded resource resolves, and the references from
+   * the other side to their VMs/instances and NICs (`networkLinks`' `shown` option), with the same statement;
+   * it stops when the views show nothing new to follow or the statement finds no new account. The views show
+   * their own nodes, those one edge away and the networks placing them, so in practice this is one more
+   * statement when another account's VM or NIC shows (its elastic IPs may be anywhere), and another when its
+   * placement or groups lie in an account not read yet.
+   */
   private async askedTopology(accountIds: readonly string[]): Promise<NetworkTopology> {
-    const tenantId = this.identity.tenantId;
     const own: NetworkRow[] = await this.db.read((m) =>
       m.query(
         `SELECT id, account_id, external_id, type, name, properties FROM resources
            WHERE tenant_id = $1 AND account_id = ANY($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`,
-        [tenantId, accountIds, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
+        [this.identity.tenantId, accountIds, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
       ),
     );
     if (own.length === 0) return toTopology([]);
-    const links = networkLinks(own.map(toNetworkResource));
-    const neighbours: NetworkRow[] = await this.db.read((m) =>
+    const rows = [
+      ...own,
+      ...(await this.neighbourRows(accountIds, networkLinks(own.map(toNetworkResource)))),
+    ];
+    const followed = new Set(own.map((r) => r.id));
+    for (;;) {
+      const topology = toTopology(rows);
+      const shown = new Set(accountIds.flatMap((a) => accountView(topology, a).nodes.map((n) => n.id)));
+      const fresh = rows.filter((r) => shown.has(r.id) && !followed.has(r.id));
+      for (const r of fresh) followed.add(r.id);
+      const links = networkLinks(fresh.map(toNetworkResource), {
+        shown: true,
+        among: rows.map(toNetworkResource),
+      });
+      if (links.armIds.length + links.awsIds.length + links.targets.length === 0) return topology;
+      const loaded = [...new Set([...accountIds, ...rows.map((r) => r.account_id)])];
+      const more = await this.neighbourRows(loaded, links);
+      if (more.length === 0) return topology;
+      rows.push(...more);
+    }
+  }
+
+  /** The network resources of the accounts `links` lead to, other than `loaded` (NEIGHBOUR_ACCOUNTS_SQL). */
+  private neighbourRows(loaded: readonly string[], links: NetworkLinks): Promise<NetworkRow[]> {
+    return this.db.read((m) =>
       m.query(NEIGHBOUR_ACCOUNTS_SQL, [
-        tenantId,
-        accountIds,
+        this.identity.tenantId,
+        loaded,
         NETWORK_KINDS,
         PEERING_RESOURCE_TYPES,
         links.armIds,
         links.awsIds,
         links.networks,
         links.subnets,
+        links.targets,
       ]),
     );
-    return toTopology([...own, ...neighbours]);
   }
 
   /** Each resource's ALLOWS_TRAFFIC neighbours (any account of the tenant), by topology, sorted by direction then id. */
