@@ -347,7 +347,7 @@ describe("hunting query errors", () => {
     ],
     [
       "Events | make-series s = make_set(device) on time from ago(1d) to now() step 1h",
-      "1:26 `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_set()`",
+      "1:26 `make-series` takes the aggregations count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, minif, max, maxif, take_any, stdev, variance, percentile, not `make_set()`",
     ],
     [
       "Events | make-series n = nope(device) on time from ago(1d) to now() step 1h",
@@ -1012,6 +1012,151 @@ describe("hunting query errors", () => {
       "1:31 `+` does not apply to long and string",
     ],
     ["let f = () { let y = 1 };\nEvents", "1:24 expected `;` after `let y = …`, found `}`"],
+  ])("%j → %s", (query, expected) => {
+    expect(errorOf(query)).toContain(expected);
+  });
+
+  it.each([
+    // Scalar functions and aggregations: arguments of the wrong type or shape, with the fix.
+    [
+      "Events | extend x = extract(message, 1, message)",
+      "1:29 the regular expression of `extract` is a string literal",
+    ],
+    [
+      'Events | extend x = extract("(a)(b)", 3, message)',
+      "1:39 the group of `extract` is a whole number from 0 (the whole match) to 2",
+    ],
+    ['Events | extend x = extract("(?P<n>a)", 1, message)', "1:29 no named groups"],
+    ['Events | extend x = extract("a(", 0, message)', "1:29 a `(` of the regular expression is not closed"],
+    [
+      'Events | extend x = extract(@"(\\d)\\1", 0, message)',
+      "1:29 back references (`\\1`) are not supported",
+    ],
+    [
+      'Events | extend x = extract("a", 0, message, typeof(widget))',
+      "1:46 the type of `extract` is typeof(string)",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "(a)", @"\\2")',
+      "1:51 the rewrite names group \\2, and the pattern has 1 group",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "a", @"\\x")',
+      "1:49 `\\` starts \\0–\\9 (a group) or \\\\ (a backslash)",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "a", device)',
+      "1:49 the rewrite of `replace_regex` is a string literal",
+    ],
+    ['Events | extend x = trim("a(?i)", message)', "1:26 takes options such as `(?i)` at its start only"],
+    [
+      'Events | extend x = trim("(?x)a", message)',
+      "1:26 a regular expression's options are i, m and s, not `(?x)`",
+    ],
+    [
+      'Events | extend x = countof(message, "a", "fuzzy")',
+      '1:43 the kind of `countof` is "normal" or "regex"',
+    ],
+    [
+      'Events | extend x = split(dst_port, ",")',
+      "1:27 the text of `split` is a string, not a long: convert it with tostring(…)",
+    ],
+    [
+      'Events | extend x = split(message, ",", "1")',
+      "1:41 the index of `split` is a whole number (long), not a string",
+    ],
+    [
+      'Events | extend x = strcat_array(message, ",")',
+      "1:34 `strcat_array` joins a dynamic array, not a string",
+    ],
+    [
+      'Events | extend x = indexof(message, "a", 1.5)',
+      "1:43 the start of `indexof` is a whole number (long), not a real: convert it with tolong(…)",
+    ],
+    [
+      'Events | extend x = case(dst_port > 1, "a", 2)',
+      "1:45 the values of `case` are of one type: this one is a long, the first a string",
+    ],
+    ['Events | extend x = case(dst_port > 1, "a")', "1:21 `case` takes 3 to 129 arguments, got 2"],
+    ['Events | extend x = case(dst_port, "a", "b")', "1:26 `case` needs a true/false condition, not a long"],
+    [
+      'Events | extend x = datetime_diff("fortnight", time, time)',
+      '1:35 the period of `datetime_diff` is one of "year", "quarter"',
+    ],
+    [
+      'Events | extend x = datetime_diff("day", time, message)',
+      "1:48 `datetime_diff` takes a datetime, not a string: convert it with todatetime(…)",
+    ],
+    [
+      'Events | extend x = datetime_add("day", 1.5, time)',
+      "1:41 the amount of `datetime_add` is a whole number (long), not a real: convert it with tolong(…)",
+    ],
+    [
+      'Events | extend x = format_datetime(time, "yyyy-MM-dd Q")',
+      "1:43 `format_datetime` takes the specifiers d, dd, f",
+    ],
+    [
+      'Events | extend x = format_datetime(time, "HH:mm:ss.FFF")',
+      "1:43 `F…` (a fraction shown when not zero) is not supported in `format_datetime`: use `f…`",
+    ],
+    [
+      "Events | extend x = format_datetime(time, message)",
+      "1:43 the format of `format_datetime` is a string literal",
+    ],
+    [
+      "Events | extend x = hourofday(message)",
+      "1:31 `hourofday` takes a datetime, not a string: convert it with todatetime(…)",
+    ],
+    [
+      "Events | extend x = startofweek(time, 1.5)",
+      "1:39 the offset of `startofweek` is a whole number (long)",
+    ],
+    ["Events | extend x = bag_keys(message)", "1:30 `bag_keys` takes a dynamic property bag, not a string"],
+    ['Events | extend x = bag_pack("a", 1, "b")', "1:38 `bag_pack` takes pairs of a key and a value"],
+    ["Events | extend x = bag_pack(dst_port, 1)", "1:30 a key of `bag_pack` is a string, not a long"],
+    [
+      "Events | extend x = sqrt(message)",
+      "1:26 `sqrt` takes numbers, not a string: convert it with todouble(…)",
+    ],
+    ["Events | extend x = pow(2)", "1:21 `pow` takes 2 arguments, got 1"],
+    ["Events | extend x = abs(time)", "1:25 `abs` takes a number, not a datetime"],
+    [
+      "Events | extend x = ipv4_is_private(dst_port)",
+      "1:37 the address of `ipv4_is_private` is a string, not a long",
+    ],
+    [
+      'Events | extend x = ipv4_is_match(src_ip, dst_ip, "24")',
+      "1:51 the prefix of `ipv4_is_match` is a whole number (long), not a string",
+    ],
+    ["Events | extend x = stdev(src_port)", "1:21 `stdev()` is an aggregation: use it in `summarize`"],
+    [
+      "Events | summarize percentile(src_port, 101)",
+      "1:41 the percentile of `percentile` is a number from 0 to 100",
+    ],
+    [
+      "Events | summarize percentile(message, 50)",
+      "1:31 `percentile` takes numbers, datetimes or timespans, not a string",
+    ],
+    [
+      "Events | summarize p = percentiles(src_port, 50, 90)",
+      "1:20 to name one, write `name = percentile(x, 50)`",
+    ],
+    [
+      "Events | summarize x = 1 + percentiles(src_port, 50)",
+      "1:28 `percentiles` returns columns: it cannot be part of an expression",
+    ],
+    ["Events | summarize sumif(src_port)", "1:20 `sumif` takes 2 arguments, got 1"],
+    [
+      "Events | summarize sumif(src_port, message)",
+      "1:36 `sumif` needs a true/false condition, not a string",
+    ],
+    ["Events | summarize variance(message)", "1:29 `variance` takes numbers, not a string"],
+    [
+      "Events | make-series percentiles(src_port, 50) on time step 1h",
+      "`make-series` takes the aggregations count, countif, dcount, dcountif",
+    ],
+    ["let extract = (x: string) { x }; Events", "1:1 `extract` is a built-in function"],
+    ["let take_any = (x: string) { x }; Events", "1:1 `take_any` is a built-in function"],
   ])("%j → %s", (query, expected) => {
     expect(errorOf(query)).toContain(expected);
   });
