@@ -378,6 +378,9 @@ export function functionRegex(text: string, pos: Position): FunctionRegex {
 }
 
 /** Microseconds since the epoch of 0001-01-01 and 10000-01-01, Kusto's datetime range (beyond it, null). */
+const KUSTO_MIN_US = -62_135_596_800_000_000;
+const KUSTO_END_US = 253_402_300_800_000_000;
+/** The same as SQL numeric literals (exact: the numbers above are past 2^53, so not written from them). */
 const KUSTO_MIN_MICROS = "-62135596800000000";
 const KUSTO_END_MICROS = "253402300800000000";
 
@@ -2623,11 +2626,17 @@ class Compiler {
         if (e.name === "now" && !e.args.length) return { type: "datetime", value: now };
         if ((e.name === "now" || e.name === "ago") && arg?.type === "timespan")
           return { type: "datetime", value: e.name === "now" ? now + arg.value : now - arg.value };
-        if (e.name === "startofday" && arg?.type === "datetime")
-          return {
-            type: "datetime",
-            value: arg.value - (((arg.value % 86_400_000_000) + 86_400_000_000) % 86_400_000_000),
-          };
+        // startofday(d[, offset]): whole days, so the offset moves it by days (no calendar to consult).
+        const day = e.name === "startofday" && e.args.length ? this.constant(e.args[0]) : null;
+        const offset = e.name === "startofday" && e.args.length === 2 ? this.constant(e.args[1]) : null;
+        if (day?.type === "datetime" && (e.args.length === 1 || offset?.type === "long")) {
+          const value =
+            day.value -
+            (((day.value % 86_400_000_000) + 86_400_000_000) % 86_400_000_000) +
+            (offset?.value ?? 0) * 86_400_000_000;
+          // Beyond Kusto's years 1 to 9999 the SQL value is null: no constant.
+          return value >= KUSTO_MIN_US && value < KUSTO_END_US ? { type: "datetime", value } : null;
+        }
         return null;
       }
       default:
@@ -3179,6 +3188,7 @@ class Compiler {
   }
 
   private inList(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Typed {
+    if (expr.has) return this.hasTerms(expr, scope);
     const left = this.expr(expr.left, scope);
     const literals: Array<Extract<Expr, { kind: "literal" }>> = [];
     const watchlists: WatchlistRef[] = [];
@@ -3254,6 +3264,38 @@ class Compiler {
     }
     const positive = parts.length === 1 ? parts[0] : `(${parts.join(" OR ")})`;
     return { sql: expr.negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+  }
+
+  /**
+   * `x has_any ("a", "b")` / `has_all`: `has` of each term (a whole term, ignoring case), any or all of them, as one
+   * array parameter of escaped patterns. The terms are string literals (or `dynamic([…])` arrays of them), as
+   * `has`'s are; none at all is refused, as in Kusto.
+   */
+  private hasTerms(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Typed {
+    const op = `has_${expr.has}`;
+    const left = this.expr(expr.left, scope);
+    const terms: string[] = [];
+    for (const given of expr.items) {
+      const item = given.kind === "watchlist" ? given : this.resolved(given, scope);
+      const literals =
+        item.kind === "literal"
+          ? [item]
+          : item.kind === "dynamic" && Array.isArray(item.value)
+            ? this.arrayLiterals(item)
+            : null;
+      if (!literals || literals.some((l) => l.type !== "string"))
+        fail(`\`${op}\` takes string literal terms and dynamic([…]) arrays of them`, item.pos);
+      terms.push(...literals!.map((l) => l.value as string));
+    }
+    if (!terms.length) fail(`\`${op}\` takes at least one term`, expr.pos);
+    if (terms.length > KQL_LIST_LIMIT) fail(`\`${op}\` takes at most ${KQL_LIST_LIMIT} terms`, expr.pos);
+    const patterns = terms.map((t) => `(^|[^[:alnum:]])${regexLiteral(asciiLower(t))}($|[^[:alnum:]])`);
+    const text = `lower(${this.text(left)} COLLATE "C")`;
+    const quantifier = expr.has === "any" ? "ANY" : "ALL";
+    return {
+      sql: `((${text}) COLLATE "C" ~ ${quantifier}(${this.param(patterns, "text[]")}))`,
+      type: "bool",
+    };
   }
 
   /** The values of a `dynamic([…])` in `in (…)`: strings, numbers and booleans. */

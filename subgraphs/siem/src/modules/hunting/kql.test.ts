@@ -1167,6 +1167,13 @@ describe("hunting query errors", () => {
     ],
     ["let extract = (x: string) { x }; Events", "1:1 `extract` is a built-in function"],
     ["let take_any = (x: string) { x }; Events", "1:1 `take_any` is a built-in function"],
+    [
+      "Events | where message has_any (device)",
+      "1:33 `has_any` takes string literal terms and dynamic([…]) arrays of them",
+    ],
+    ["Events | where message has_all (1, 2)", "1:33 `has_all` takes string literal terms"],
+    ["Events | where message has_any (dynamic([]))", "1:24 `has_any` takes at least one term"],
+    ["Events | where message !has_any ('a')", "1:24 unknown operator `!has_any`"],
   ])("%j → %s", (query, expected) => {
     expect(errorOf(query)).toContain(expected);
   });
@@ -2951,6 +2958,16 @@ describe("hunts over a seeded event store", () => {
         { kind: "rdp", n: 1, w: 1 },
         { kind: "sign-in", n: 5, w: 5 },
       ],
+    ],
+    [
+      // has_any / has_all: whole terms, ignoring case, any or all of them.
+      'let terms = dynamic(["PASSWORD", "allowed"]);\nEvents | summarize any = countif(message has_any (terms)), all = countif(message has_all ("sign", "bad")), none = countif(message has_all ("sign", "pass"))',
+      [{ any: 3, all: 2, none: 0 }],
+    ],
+    [
+      // startofday's offset is a constant where make-series needs one.
+      "Authentication | make-series n = count() on time from startofday(now(), -1) to startofday(now()) step 1d",
+      [{ n: [5], time: ["2026-11-20T00:00:00.000Z"] }],
     ],
     // Datetimes: a1 happened on Friday 2026-11-20 at 09:00 UTC.
     [
