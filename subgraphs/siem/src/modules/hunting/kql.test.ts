@@ -1292,7 +1292,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([25, 9]);
+    expect([queries.length, rows.length]).toEqual([26, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -3238,7 +3238,7 @@ describe("hunts over a seeded event store", () => {
       .flatMap((m) => m[1].split(/^\/\/.*$/m))
       .filter((q) => q.trim());
     // As many as "compiles every example of docs/hunting.md" finds: a changed fence runs none of them.
-    expect(queries).toHaveLength(25);
+    expect(queries).toHaveLength(26);
     for (const query of queries) {
       const outcome = await hunt(query).then(
         (result) => `${result.columns.length > 0}`,
