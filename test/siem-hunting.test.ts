@@ -1281,7 +1281,7 @@ describe("hunting, bookmarks and watchlists", () => {
       ],
       [
         "Authentication\n| make-series n = make_list(src_ip) on time from ago(1h) to now() step 1m",
-        "query: line 2, column 19: `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_list()`",
+        "query: line 2, column 19: `make-series` takes the aggregations count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, minif, max, maxif, take_any, stdev, variance, percentile, not `make_list()`",
         { line: 2, column: 19 },
       ],
     ] as const) {

@@ -1393,6 +1393,28 @@ describe("compiled SQL", () => {
     }
   });
 
+  it("puts hostile text given to the string, dynamic and IPv4 functions into parameters only", () => {
+    for (const text of hostile) {
+      const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");
+      const pattern = JSON.stringify(text.replace(/[$*()\\'"]/g, ".")).replace(/^"|"$/g, "");
+      const query = `Events
+        | where message has_any ('${quoted}') and ipv4_is_in_range(src_ip, '${quoted}')
+        | extend a = split(message, '${quoted}', 1), b = replace_string(message, '${quoted}', '${quoted}'),
+            c = extract('${pattern}', 0, message), d = replace_regex(message, '${pattern}', '${quoted}'),
+            e = bag_pack('${quoted}', countof(message, '${quoted}')), f = indexof(message, '${quoted}'),
+            g = strcat_array(pack_array('${quoted}'), '${quoted}'), h = trim('${pattern}', message),
+            i = parse_json('${quoted}'), j = case(message == '${quoted}', '${quoted}', '${quoted}')`;
+      const compiled = compileKql(parseKql(query), OPTIONS);
+      expect(compiled.sql).not.toContain("DROP");
+      expect(compiled.sql).not.toContain("comment");
+      expect(compiled.sql).not.toContain("watchlists");
+      expect(compiled.sql).not.toContain("ＤＲＯＰ");
+      expect(compiled.sql).toMatch(/^SELECT [^;]+$/);
+      expect(compiled.params).toContain(text);
+      expect(compiled.regexes.length).toBe(4);
+    }
+  });
+
   it("puts hostile text in `let`, `parse`, `dynamic` and `union withsource` into parameters only", () => {
     for (const text of hostile) {
       const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");
