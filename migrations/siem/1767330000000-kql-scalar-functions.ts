@@ -4,8 +4,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * The scalar functions of hunting's KQL that no expression of built-in SQL computes without being able to fail on
  * some text: `parse_json`/`todynamic` (a cast of bad JSON to jsonb raises an error, and Postgres 15 has no test
  * for valid jsonb that cannot), plain `countof` (overlapping matches), and the IPv4 functions (a cast of bad text
- * to inet raises one too, and Kusto's `a.b.c.d/n` parsing is simpler than inet's). Each takes and returns plain
- * values, reads no table (a hunt's tenant scoping is untouched), is IMMUTABLE and pins `search_path` to the schema
+ * to inet raises one too, and Kusto's `a.b.c.d/n` parsing is simpler than inet's), and the aggregate of
+ * `make_bag` (Postgres has no merge of jsonb objects as an aggregate). Each takes and returns plain values, reads no
+ * table (a hunt's tenant scoping is untouched), is IMMUTABLE and pins `search_path` to the schema
  * it was created in; every input gives a value or null, never an error.
  */
 export class KqlScalarFunctions1767330000000 implements MigrationInterface {
@@ -70,9 +71,27 @@ export class KqlScalarFunctions1767330000000 implements MigrationInterface {
         (x[1] >> 24) = 10 OR (x[1] >> 20) = 2753 OR (x[1] >> 16) = 49320 END
       FROM (SELECT kql_ipv4(ip) AS x) AS parsed
     $$`);
+    // Kusto's make_bag(bag[, maxSize]): the union of the group's property bags (anything else is skipped; a key in
+    // several keeps one of its values, Kusto's choice being arbitrary), of at most maxSize keys: once a bag has that
+    // many, later keys are dropped.
+    await q.query(`CREATE FUNCTION kql_bag_merge(state jsonb, bag jsonb, max_keys int) RETURNS jsonb
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+      SELECT CASE
+        WHEN jsonb_typeof(bag) IS DISTINCT FROM 'object' THEN state
+        WHEN (SELECT count(*) FROM jsonb_object_keys(state)) >= max_keys THEN state
+        WHEN (SELECT count(*) FROM jsonb_object_keys(state || bag)) <= max_keys THEN state || bag
+        ELSE state || (SELECT coalesce(jsonb_object_agg(k.key, k.value), '{}'::jsonb) FROM (
+          SELECT e.key, e.value FROM jsonb_each(bag) AS e WHERE NOT state ? e.key ORDER BY e.key
+          LIMIT max_keys - (SELECT count(*) FROM jsonb_object_keys(state))) AS k)
+      END
+    $$`);
+    await q.query(`CREATE AGGREGATE kql_make_bag(jsonb, int) (SFUNC = kql_bag_merge, STYPE = jsonb,
+      INITCOND = '{}', PARALLEL = SAFE)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP AGGREGATE kql_make_bag(jsonb, int)`);
+    await q.query(`DROP FUNCTION kql_bag_merge(jsonb, jsonb, int)`);
     await q.query(`DROP FUNCTION kql_ipv4_is_private(text)`);
     await q.query(`DROP FUNCTION kql_ipv4_in_range(text, text)`);
     await q.query(`DROP FUNCTION kql_ipv4_match(text, text, bigint)`);

@@ -504,6 +504,7 @@ const AGGREGATIONS = new Set([
   "variancep",
   "percentile",
   "percentiles",
+  "make_bag",
 ]);
 
 /** The aggregations of `make-series`: those of `summarize` that give one value per bin (Kusto's list). */
@@ -552,7 +553,15 @@ const SCALAR_FUNCTIONS = new Set([
   "getyear",
   "startofweek",
   "startofmonth",
+  "startofyear",
   "endofday",
+  "endofweek",
+  "endofmonth",
+  "endofyear",
+  "dayofyear",
+  "monthofyear",
+  "weekofyear",
+  "week_of_year",
   "parse_json",
   "todynamic",
   "bag_keys",
@@ -2016,6 +2025,8 @@ class Compiler {
         return `set_${on}`;
       case "make_list":
         return `list_${on}`;
+      case "make_bag":
+        return `bag_${on}`;
       case "take_any":
         return on || "take_any_";
       case "percentile": {
@@ -3870,10 +3881,24 @@ class Compiler {
       }
       case "hourofday":
       case "dayofmonth":
+      case "dayofyear":
       case "getmonth":
-      case "getyear": {
+      case "monthofyear":
+      case "getyear":
+      case "weekofyear":
+      case "week_of_year": {
+        // weekofyear / week_of_year: ISO 8601's week (the one holding the year's first Thursday is week 1).
         this.args(call, 1);
-        const field = { hourofday: "hour", dayofmonth: "day", getmonth: "month", getyear: "year" }[call.name];
+        const field = {
+          hourofday: "hour",
+          dayofmonth: "day",
+          dayofyear: "doy",
+          getmonth: "month",
+          monthofyear: "month",
+          getyear: "year",
+          weekofyear: "week",
+          week_of_year: "week",
+        }[call.name];
         return long(
           this.longOfNumeric(`extract(${field} FROM ${this.datetimeArg(call, 0, scope)} AT TIME ZONE 'UTC')`),
         );
@@ -3886,22 +3911,30 @@ class Compiler {
       }
       case "startofweek":
       case "startofmonth":
-      case "endofday": {
+      case "startofyear":
+      case "endofday":
+      case "endofweek":
+      case "endofmonth":
+      case "endofyear": {
         this.args(call, 1, 2);
         const utc = `(${this.datetimeArg(call, 0, scope)} AT TIME ZONE 'UTC')`;
-        if (call.name === "startofweek")
+        const week = `((date_trunc('week', ${utc} + interval '1 day') - interval '1 day') AT TIME ZONE 'UTC')`;
+        const month = `(date_trunc('month', ${utc}) AT TIME ZONE 'UTC')`;
+        const year = `(date_trunc('year', ${utc}) AT TIME ZONE 'UTC')`;
+        if (call.name === "startofweek") return datetime(this.offsetBy(call, scope, "week", week));
+        if (call.name === "startofmonth") return datetime(this.offsetBy(call, scope, "month", month));
+        if (call.name === "startofyear") return datetime(this.offsetBy(call, scope, "year", year));
+        // The last microsecond of the week, month or year (Kusto's last tick is 100 ns later): a week is fixed; a
+        // month or year is moved by `offset` first (the end of January plus a month is the end of February).
+        if (call.name === "endofweek")
+          return datetime(this.offsetBy(call, scope, "week", `(${week} + interval '604799.999999 seconds')`));
+        if (call.name === "endofmonth" || call.name === "endofyear") {
+          const period = call.name === "endofmonth" ? "month" : "year";
+          const start = this.offsetBy(call, scope, period, period === "month" ? month : year);
           return datetime(
-            this.offsetBy(
-              call,
-              scope,
-              "week",
-              `((date_trunc('week', ${utc} + interval '1 day') - interval '1 day') AT TIME ZONE 'UTC')`,
-            ),
+            `(((${start}) AT TIME ZONE 'UTC') + interval '1 ${period}' - interval '1 microsecond') AT TIME ZONE 'UTC'`,
           );
-        if (call.name === "startofmonth")
-          return datetime(
-            this.offsetBy(call, scope, "month", `(date_trunc('month', ${utc}) AT TIME ZONE 'UTC')`),
-          );
+        }
         // The day's last microsecond (Kusto's last tick is 100 ns later).
         return datetime(
           this.offsetBy(
@@ -4337,6 +4370,17 @@ class Compiler {
     }
   }
 
+  /** The size of `make_set`, `make_list` or `make_bag` (its second argument): a whole number from 1 to maxSetSize. */
+  private setSize(call: Extract<Expr, { kind: "call" }>, scope: Scope): number {
+    const given = this.literalArg(call, 1, scope);
+    if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
+      fail(
+        `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,
+        given.pos,
+      );
+    return given.value as number;
+  }
+
   /** A percentile: a number literal from 0 to 100. */
   private percentileArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope): number {
     const p = this.resolved(call.args[index], scope);
@@ -4453,19 +4497,19 @@ class Compiler {
           type: v!.type,
         };
       }
+      case "make_bag": {
+        // The union of the group's property bags (migration 1767330000000's aggregate), of at most max keys.
+        this.args(call, 1, 2);
+        const bag = arg(0);
+        if (bag.type !== "dynamic")
+          fail(`\`make_bag\` merges dynamic property bags, not a ${bag.type}`, call.args[0].pos);
+        const size = call.args.length === 2 ? this.setSize(call, scope) : COMPILE_LIMITS.maxSetSize;
+        return { sql: `kql_make_bag(${bag.sql}, ${this.param(size, "int")})`, type: "dynamic" };
+      }
       case "make_set":
       case "make_list": {
         this.args(call, 1, 2);
-        let size: number = COMPILE_LIMITS.defaultSetSize;
-        if (call.args.length === 2) {
-          const given = this.literalArg(call, 1, scope);
-          if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
-            fail(
-              `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,
-              given.pos,
-            );
-          size = given.value as number;
-        }
+        const size = call.args.length === 2 ? this.setSize(call, scope) : COMPILE_LIMITS.defaultSetSize;
         const value = arg(0);
         const element =
           value.type === "datetime" || value.type === "timespan"

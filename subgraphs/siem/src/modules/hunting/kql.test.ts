@@ -1167,6 +1167,15 @@ describe("hunting query errors", () => {
     ],
     ["let extract = (x: string) { x }; Events", "1:1 `extract` is a built-in function"],
     ["let take_any = (x: string) { x }; Events", "1:1 `take_any` is a built-in function"],
+    ["Events | summarize make_bag(device)", "1:29 `make_bag` merges dynamic property bags, not a string"],
+    [
+      "Events | summarize make_bag(attributes, 0)",
+      "1:41 the size of `make_bag` is a whole number from 1 to 1000",
+    ],
+    [
+      "Events | extend x = endofmonth(time, 'a')",
+      "1:38 the offset of `endofmonth` is a whole number (long), not a string",
+    ],
     [
       "Events | where message has_any (device)",
       "1:33 `has_any` takes string literal terms and dynamic([…]) arrays of them",
@@ -2993,6 +3002,25 @@ describe("hunts over a seeded event store", () => {
     ],
     // Datetimes: a1 happened on Friday 2026-11-20 at 09:00 UTC.
     [
+      'Events | where source_event_id == "a1" | project sy = startofyear(time), ew = endofweek(time), em = endofmonth(time), em1 = endofmonth(time, 1), feb = endofmonth(datetime(2024-01-31), 1), ey = endofyear(time), last = endofyear(datetime(9999-06-01)), past = endofyear(time, 8000), doy = dayofyear(time), woy = weekofyear(time), w = week_of_year(datetime(2027-01-01)), moy = monthofyear(time)',
+      [
+        {
+          sy: "2026-01-01T00:00:00.000Z",
+          ew: "2026-11-21T23:59:59.999Z",
+          em: "2026-11-30T23:59:59.999Z",
+          em1: "2026-12-31T23:59:59.999Z",
+          feb: "2024-02-29T23:59:59.999Z",
+          ey: "2026-12-31T23:59:59.999Z",
+          last: "9999-12-31T23:59:59.999Z",
+          past: null,
+          doy: 324,
+          woy: 47,
+          w: 53,
+          moy: 11,
+        },
+      ],
+    ],
+    [
       'Events | where source_event_id == "a1" | project h = hourofday(time), dow = dayofweek(time), dom = dayofmonth(time), m = getmonth(time), y = getyear(time), w = startofweek(time), w1 = startofweek(time, -1), sm = startofmonth(time), sm1 = startofmonth(time, 2), eod = endofday(time), sod = startofday(time, -1), friday = dayofweek(time) == 5d',
       [
         {
@@ -3139,6 +3167,11 @@ describe("hunts over a seeded event store", () => {
         { status: "Failure", spread: 2, share: null, late: "2026-11-20T09:05:00.000Z", one: 1.707825 },
         { status: "Success", spread: 0, share: 100, late: "2026-11-20T09:20:00.000Z", one: null },
       ],
+    ],
+    [
+      // make_bag: the union of the group's bags (not-bags skipped), at most `max` keys.
+      'Events | extend b = iff(source_event_id in ("a6", "a8"), bag_pack(source_event_id, device), dynamic([1])) | summarize make_bag(b), all = array_length(bag_keys(make_bag(bag_pack(source_event_id, 1)))), two = array_length(bag_keys(make_bag(bag_pack(source_event_id, 1), 2))), none = make_bag(dynamic(null))',
+      [{ bag_b: { a6: "vm-web-01", a8: null }, all: 8, two: 2, none: {} }],
     ],
     [
       // make-series takes the single-valued ones: two bins of 20 minutes.
