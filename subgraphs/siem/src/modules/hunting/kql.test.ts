@@ -3174,6 +3174,37 @@ describe("hunts over a seeded event store", () => {
       [{ bag_b: { a6: "vm-web-01", a8: null }, all: 8, two: 2, none: {} }],
     ],
     [
+      // Beside arg_max (its own summarize), and in mv-apply's subquery.
+      "Authentication | summarize arg_max(time, status), p = percentile(src_port, 50), percentiles(src_port, 50, 90), d = dcountif(src_ip, status == 'Failure') by actor_user | order by actor_user asc",
+      [
+        {
+          actor_user: "Bob@Contoso.com",
+          time: "2026-11-20T09:30:00.000Z",
+          status: "Failure",
+          p: 50005,
+          percentile_src_port_50: 50005,
+          percentile_src_port_90: 50005,
+          d: 1,
+        },
+        {
+          actor_user: "alice@contoso.com",
+          time: "2026-11-20T09:20:00.000Z",
+          status: "Success",
+          p: 50002,
+          percentile_src_port_50: 50002,
+          percentile_src_port_90: 50004,
+          d: 1,
+        },
+      ],
+    ],
+    [
+      "Authentication | summarize ports = make_list(src_port) by actor_user | mv-apply x = ports to typeof(long) on (summarize sd = round(stdev(x), 3), med = percentile(x, 50), odd = countif(x % 2 == 1)) | project actor_user, sd, med, odd | order by actor_user asc",
+      [
+        { actor_user: "Bob@Contoso.com", sd: null, med: 50005, odd: 1 },
+        { actor_user: "alice@contoso.com", sd: 1.291, med: 50002, odd: 2 },
+      ],
+    ],
+    [
       // make-series takes the single-valued ones: two bins of 20 minutes.
       'Authentication | make-series f = countif(status == "Failure"), p = percentile(src_port, 50) default = 0, s = sumif(src_port, status == "Failure"), a = take_any(actor_user), sd = stdev(src_port) on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:40) step 20m',
       [
