@@ -3174,6 +3174,14 @@ describe("hunts over a seeded event store", () => {
       [{ bag_b: { a6: "vm-web-01", a8: null }, all: 8, two: 2, none: {} }],
     ],
     [
+      // Functions that compute their arguments once (a subquery) as group keys, and over aggregations.
+      'Authentication | summarize n = count(), mins = datetime_diff("minute", max(time), min(time)), top = pow(max(src_port) - 50000, 2) by week = startofweek(time, 1), host = tostring(split(actor_user, "@", 1)[0]) | order by host asc',
+      [
+        { week: "2026-11-22T00:00:00.000Z", host: "Contoso.com", n: 1, mins: 0, top: 25 },
+        { week: "2026-11-22T00:00:00.000Z", host: "contoso.com", n: 4, mins: 20, top: 16 },
+      ],
+    ],
+    [
       // Beside arg_max (its own summarize), and in mv-apply's subquery.
       "Authentication | summarize arg_max(time, status), p = percentile(src_port, 50), percentiles(src_port, 50, 90), d = dcountif(src_ip, status == 'Failure') by actor_user | order by actor_user asc",
       [
