@@ -1281,7 +1281,7 @@ describe("hunting, bookmarks and watchlists", () => {
       ],
       [
         "Authentication\n| make-series n = make_list(src_ip) on time from ago(1h) to now() step 1m",
-        "query: line 2, column 19: `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_list()`",
+        "query: line 2, column 19: `make-series` takes the aggregations count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, minif, max, maxif, take_any, stdev, variance, percentile, not `make_list()`",
         { line: 2, column: 19 },
       ],
     ] as const) {
@@ -1627,5 +1627,118 @@ describe("hunting, bookmarks and watchlists", () => {
       "query: line 2, column 31: `join` is not supported in the subquery of `mv-apply` (it takes where, project, project-away, project-rename, extend, summarize, order, take, top, count, distinct, parse, mv-expand)",
     ]);
     expect(refused.errors![0].extensions!.position).toEqual({ line: 2, column: 31 });
+  });
+
+  it("hunts with the string, datetime, dynamic, number and IPv4 functions and the new aggregations, each tenant over its own events", async () => {
+    // Sign-ins of fn@contoso.com: tenant A's from two private addresses and a public one, tenant B's from one public.
+    const records = (tenant: string, rows: Array<[string, number, string]>) =>
+      rows.map(([ip, port, code], i) => ({
+        class_uid: 3002,
+        activity_id: 1,
+        time: `2026-11-20T1${i}:00:00.000Z`,
+        status: "Failure",
+        message: `user=fn code=${code} host=web-${tenant}`,
+        metadata: { uid: `fn-${tenant}-${i}` },
+        actor: { user: { name: "fn@contoso.com" } },
+        src_endpoint: { ip, port },
+      }));
+    const ingestorB = await platform.token([Role.INGESTOR], B);
+    for (const [token, tenant, rows] of [
+      [
+        t.ingestor,
+        "a",
+        [
+          ["10.1.2.3", 3001, "E12"],
+          ["203.0.113.9", 3002, "E12"],
+          ["192.168.5.5", 3004, "E12"],
+        ],
+      ],
+      [ingestorB, "b", [["8.8.8.8", 4001, "E7"]]],
+    ] as const)
+      ok(
+        await platform.request(
+          IngestEventsDocument,
+          {
+            connector: "OCSF",
+            records: records(
+              tenant,
+              rows.map((r) => [...r] as [string, number, string]),
+            ),
+          },
+          token,
+        ),
+      );
+
+    const query = `Authentication
+      | where actor_user == "fn@contoso.com"
+      | extend code = extract(@"code=(E\\d+)", 1, message), private = ipv4_is_private(src_ip),
+          host = toupper(trim_start("host=", tostring(split(message, " ", 2)[0]))), hour = hourofday(time)
+      | summarize n = count(), privateN = countif(private), codes = make_set(code), p50 = percentile(src_port, 50),
+          sd = round(stdev(src_port), 3), first = min(time), early = take_any(hour), day = take_any(dayofweek(time))
+        by host
+      | extend tag = case(privateN > 1, "internal", privateN == 1, "mixed", "external"), bag = bag_pack("n", n, "codes", codes),
+          span = datetime_diff("minute", datetime_add("hour", 1, first), first), stamp = format_datetime(first, "yyyy-MM-dd HH:mm")`;
+    const ofA = await hunt(query);
+    expect(ofA.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "host:STRING",
+      "n:LONG",
+      "privateN:LONG",
+      "codes:DYNAMIC",
+      "p50:LONG",
+      "sd:REAL",
+      "first:DATETIME",
+      "early:LONG",
+      "day:TIMESPAN",
+      "tag:STRING",
+      "bag:DYNAMIC",
+      "span:LONG",
+      "stamp:STRING",
+    ]);
+    expect(ofA.rows).toEqual([
+      {
+        host: "WEB-A",
+        n: 3,
+        privateN: 2,
+        codes: ["E12"],
+        p50: 3002,
+        sd: 1.528,
+        first: "2026-11-20T10:00:00.000Z",
+        early: 10,
+        day: "P5D",
+        tag: "internal",
+        bag: { n: 3, codes: ["E12"] },
+        span: 60,
+        stamp: "2026-11-20 10:00",
+      },
+    ]);
+    // Tenant B sees its one sign-in only.
+    expect((await hunt(query, t.analystB)).rows).toEqual([
+      {
+        host: "WEB-B",
+        n: 1,
+        privateN: 0,
+        codes: ["E7"],
+        p50: 4001,
+        sd: null,
+        first: "2026-11-20T10:00:00.000Z",
+        early: 10,
+        day: "P5D",
+        tag: "external",
+        bag: { n: 1, codes: ["E7"] },
+        span: 60,
+        stamp: "2026-11-20 10:00",
+      },
+    ]);
+
+    // A wrong argument is the query's fault, at its position, with the fix.
+    const refused = await platform.request(
+      RunHuntDocument,
+      { query: "Authentication\n| extend h = hourofday(message)", ...DAY },
+      t.analyst,
+    );
+    expect(codes(refused)).toEqual(["BAD_USER_INPUT"]);
+    expect(problems(refused)).toEqual([
+      "query: line 2, column 24: `hourofday` takes a datetime, not a string: convert it with todatetime(…)",
+    ]);
   });
 });

@@ -33,6 +33,7 @@ import { KqlSeriesFitLine1767270000000 } from "./1767270000000-kql-series-fit-li
 import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-periods";
 import { KqlSeriesFftPeriods1767310000000 } from "./1767310000000-kql-series-fft-periods";
 import { KqlSeriesDecomposeForecast1767311000000 } from "./1767311000000-kql-series-decompose-forecast";
+import { KqlScalarFunctions1767330000000 } from "./1767330000000-kql-scalar-functions";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -71,4 +72,5 @@ export const siemMigrations = [
   KqlSeriesPeriods1767280000000,
   KqlSeriesFftPeriods1767310000000,
   KqlSeriesDecomposeForecast1767311000000,
+  KqlScalarFunctions1767330000000,
 ];

@@ -293,6 +293,171 @@ function postgresFlags(flags: string): string {
   return `${flags.includes("i") ? "i" : ""}${newline}`;
 }
 
+/** A regular expression of a function's argument, as Postgres receives it, and its capturing groups. */
+interface FunctionRegex {
+  pattern: string;
+  flags: string;
+  groups: number;
+}
+
+/** A function's regular expression and where the query writes it. */
+type ArgumentRegex = FunctionRegex & { pos: Position };
+
+/**
+ * The regular expression of `extract`, `replace_regex`, `trim…` and `countof(…, "regex")`, RE2's syntax made
+ * Postgres's where they differ in common patterns: the word boundaries `\b` and `\B` become `\y` and `\Y` (`\b` is a
+ * backspace in Postgres), `\z` becomes `\Z`, and leading options (`(?i)`, `(?s)`, `(?m)`) become flags, since the
+ * functions wrap the pattern in a group and Postgres takes embedded options only at its very start. Refuses what
+ * would break the wrapped whole (unbalanced parentheses or brackets, a trailing `\`), back references (which RE2
+ * lacks too) and options elsewhere; anything else Postgres checks before the hunt runs.
+ */
+export function functionRegex(text: string, pos: Position): FunctionRegex {
+  let options = "";
+  const leading = /^\(\?([a-zA-Z]+)\)/.exec(text);
+  if (leading) {
+    if (/[^ims]/.test(leading[1]))
+      fail(`a regular expression's options are i, m and s, not \`(?${leading[1]})\``, pos);
+    options = leading[1];
+  }
+  let out = "";
+  let depth = 0;
+  let groups = 0;
+  let i = leading ? leading[0].length : 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\\") {
+      const next = text[i + 1];
+      if (next === undefined) fail("a regular expression cannot end with `\\`", pos);
+      if (/[1-9]/.test(next)) fail(`back references (\`\\${next}\`) are not supported`, pos);
+      out += next === "b" ? "\\y" : next === "B" ? "\\Y" : next === "z" ? "\\Z" : c + next;
+      i += 2;
+    } else if (c === "[") {
+      let j = i + 1;
+      if (text[j] === "^") j++;
+      if (text[j] === "]") j++;
+      while (j < text.length && text[j] !== "]") {
+        if (text[j] === "[" && [":", ".", "="].includes(text[j + 1])) {
+          const close = text.indexOf(`${text[j + 1]}]`, j + 2);
+          if (close < 0) break;
+          j = close + 2;
+        } else {
+          j += text[j] === "\\" ? 2 : 1;
+        }
+      }
+      if (j >= text.length) fail("a `[` of the regular expression is not closed", pos);
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "(") {
+      if (text[i + 1] === "?") {
+        const form = /^\(\?(?::|=|!|<=|<!)/.exec(text.slice(i));
+        if (!form)
+          fail(
+            "a regular expression takes options such as `(?i)` at its start only, and no named groups (use a numbered group)",
+            pos,
+          );
+        out += form![0];
+        i += form![0].length;
+      } else {
+        groups++;
+        out += c;
+        i++;
+      }
+      depth++;
+    } else if (c === ")") {
+      if (depth === 0) fail("the regular expression has a `)` without its `(`", pos);
+      depth--;
+      out += c;
+      i++;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  if (depth > 0) fail("a `(` of the regular expression is not closed", pos);
+  return { pattern: out, flags: postgresFlags(options), groups };
+}
+
+/** Microseconds since the epoch of 0001-01-01 and 10000-01-01, Kusto's datetime range (beyond it, null). */
+const KUSTO_MIN_US = -62_135_596_800_000_000;
+const KUSTO_END_US = 253_402_300_800_000_000;
+/** The same as SQL numeric literals (exact: the numbers above are past 2^53, so not written from them). */
+const KUSTO_MIN_MICROS = "-62135596800000000";
+const KUSTO_END_MICROS = "253402300800000000";
+
+/** The periods of `datetime_add` and `datetime_diff`: months for the calendar ones, else microseconds. */
+const DATETIME_PARTS: Record<string, { months: number } | { micros: number }> = {
+  year: { months: 12 },
+  quarter: { months: 3 },
+  month: { months: 1 },
+  week: { micros: 604_800_000_000 },
+  day: { micros: 86_400_000_000 },
+  hour: { micros: 3_600_000_000 },
+  minute: { micros: 60_000_000 },
+  second: { micros: 1_000_000 },
+  millisecond: { micros: 1000 },
+  microsecond: { micros: 1 },
+  nanosecond: { micros: 0.001 },
+};
+
+/**
+ * Kusto's format_datetime specifiers as Postgres's to_char patterns (`FM` drops the leading zero). `F…` (a
+ * fraction shown only when not zero) has no to_char pattern; the seventh fractional digit is always 0 (Postgres
+ * keeps microseconds).
+ */
+const DATETIME_FORMATS: Record<string, string> = {
+  d: "FMDD",
+  dd: "DD",
+  f: "FF1",
+  ff: "FF2",
+  fff: "FF3",
+  ffff: "FF4",
+  fffff: "FF5",
+  ffffff: "FF6",
+  fffffff: 'FF6"0"',
+  h: "FMHH12",
+  hh: "HH12",
+  H: "FMHH24",
+  HH: "HH24",
+  m: "FMMI",
+  mm: "MI",
+  M: "FMMM",
+  MM: "MM",
+  s: "FMSS",
+  ss: "SS",
+  y: "FMYY",
+  yy: "YY",
+  yyyy: "YYYY",
+  tt: "AM",
+};
+
+/** The separators Kusto's format_datetime takes between specifiers. */
+const DATETIME_SEPARATORS = " /-:,._[]";
+
+/** A Kusto format_datetime format as a to_char pattern, or a compile error naming what is not supported. */
+export function datetimeFormat(format: string, pos: Position): string {
+  let out = "";
+  for (let i = 0; i < format.length;) {
+    const c = format[i];
+    let j = i;
+    while (format[j] === c) j++;
+    const run = format.slice(i, j);
+    if (DATETIME_SEPARATORS.includes(c)) {
+      out += `"${run}"`;
+    } else if (DATETIME_FORMATS[run]) {
+      out += DATETIME_FORMATS[run];
+    } else {
+      fail(
+        c === "F"
+          ? "`F…` (a fraction shown when not zero) is not supported in `format_datetime`: use `f…`"
+          : `\`format_datetime\` takes the specifiers ${Object.keys(DATETIME_FORMATS).join(", ")} and the separators \`${DATETIME_SEPARATORS}\`, not \`${run}\``,
+        pos,
+      );
+    }
+    i = j;
+  }
+  return out;
+}
+
 /**
  * Drops the parameters the statement does not use and numbers the others in order. A function's argument is
  * compiled where it is called, and its SQL is left out when the body never names the parameter; Postgres refuses
@@ -326,10 +491,95 @@ const AGGREGATIONS = new Set([
   "avg",
   "make_set",
   "make_list",
+  "dcountif",
+  "sumif",
+  "avgif",
+  "minif",
+  "maxif",
+  "take_any",
+  "any",
+  "stdev",
+  "stdevp",
+  "variance",
+  "variancep",
+  "percentile",
+  "percentiles",
+  "make_bag",
 ]);
 
-/** The aggregations of `make-series`: those of `summarize` that give one value per bin. */
-const SERIES_AGGREGATIONS = new Set(["count", "countif", "dcount", "sum", "avg", "min", "max"]);
+/** The aggregations of `make-series`: those of `summarize` that give one value per bin (Kusto's list). */
+const SERIES_AGGREGATIONS = new Set([
+  "count",
+  "countif",
+  "dcount",
+  "dcountif",
+  "sum",
+  "sumif",
+  "avg",
+  "avgif",
+  "min",
+  "minif",
+  "max",
+  "maxif",
+  "take_any",
+  "stdev",
+  "variance",
+  "percentile",
+]);
+
+/** Most percentiles of one `percentiles(x, p1, p2, …)`. */
+const MAX_PERCENTILES = 16;
+
+/** The functions of strings, datetimes, dynamic values, numbers and IPv4 addresses (Compiler.scalarFunction). */
+const SCALAR_FUNCTIONS = new Set([
+  "extract",
+  "split",
+  "replace_string",
+  "replace_regex",
+  "trim",
+  "trim_start",
+  "trim_end",
+  "indexof",
+  "countof",
+  "strcat_array",
+  "case",
+  "datetime_diff",
+  "datetime_add",
+  "format_datetime",
+  "hourofday",
+  "dayofweek",
+  "dayofmonth",
+  "getmonth",
+  "getyear",
+  "startofweek",
+  "startofmonth",
+  "startofyear",
+  "endofday",
+  "endofweek",
+  "endofmonth",
+  "endofyear",
+  "dayofyear",
+  "monthofyear",
+  "weekofyear",
+  "week_of_year",
+  "parse_json",
+  "todynamic",
+  "bag_keys",
+  "array_index_of",
+  "pack_array",
+  "bag_pack",
+  "pack",
+  "abs",
+  "sqrt",
+  "log",
+  "log10",
+  "log2",
+  "exp",
+  "pow",
+  "ipv4_is_private",
+  "ipv4_is_in_range",
+  "ipv4_is_match",
+]);
 
 /** A value known before the hunt runs (a bound or step of `make-series`): times and timespans in microseconds. */
 interface Constant {
@@ -601,6 +851,7 @@ const BUILT_INS = new Set([
   "materialize",
   "_GetWatchlist",
   ...SERIES_FUNCTIONS,
+  ...SCALAR_FUNCTIONS,
 ]);
 
 /** The text of a typed `parse` column (a regular expression of this file, never the query's). */
@@ -1531,7 +1782,7 @@ class Compiler {
           item.expr.pos,
         );
       for (const call of calls) {
-        if (/^arg_(max|min)$/.test(call.name))
+        if (/^arg_(max|min)$|^percentiles$/.test(call.name))
           fail(`\`${call.name}\` returns columns: it cannot be part of an expression`, call.pos);
         const name = `\u0000agg${inner.size}`;
         inner.set(call, name);
@@ -1602,6 +1853,12 @@ class Compiler {
           `expected an aggregation (${[...AGGREGATIONS].join(", ")})${call.kind === "call" ? `, found \`${call.name}()\`` : ""}`,
           call.pos,
         );
+      if ((call as Extract<Expr, { kind: "call" }>).name === "percentiles") {
+        aggs.push(
+          ...this.percentiles(item, call as Extract<Expr, { kind: "call" }>, [...taken, ...aggs], scope),
+        );
+        continue;
+      }
       const name = item.name ?? this.aggregateName(call as Extract<Expr, { kind: "call" }>);
       if ([...taken, ...aggs].some((o) => o.name === name))
         fail(`the column \`${name}\` appears twice; name one of them (name = …)`, item.namePos ?? call.pos);
@@ -1723,6 +1980,40 @@ class Compiler {
     };
   }
 
+  /**
+   * `percentiles(x, p1, p2, …)`: a column per percentile, named as Kusto names them (`percentile_x_95`,
+   * `percentile_x_99_9`); `percentile(x, p)` is each one's value.
+   */
+  private percentiles(
+    item: NamedExpr,
+    call: Extract<Expr, { kind: "call" }>,
+    taken: Array<{ name: string }>,
+    scope: Scope,
+  ): Array<Typed & { name: string; alias: string }> {
+    if (item.name !== undefined)
+      fail(
+        "`percentiles` returns a column per percentile (percentile_x_50, …): to name one, write `name = percentile(x, 50)`",
+        item.namePos ?? call.pos,
+      );
+    this.args(call, 2, 1 + MAX_PERCENTILES);
+    const on = autoName(call.args[0]);
+    if (on === null)
+      fail("name the value with `extend` first: `percentiles` names its columns after it", call.args[0].pos);
+    return call.args.slice(1).map((p, i) => {
+      const value = this.percentileArg(call, i + 1, scope);
+      const name = `percentile_${on}_${String(value).replace(".", "_")}`;
+      if (taken.some((o) => o.name === name))
+        fail(`the column \`${name}\` appears twice; name one of them (name = …)`, p.pos);
+      taken = [...taken, { name }];
+      const single: Extract<Expr, { kind: "call" }> = {
+        ...call,
+        name: "percentile",
+        args: [call.args[0], p],
+      };
+      return { ...this.aggregate(single, scope), name, alias: this.alias() };
+    });
+  }
+
   private aggregateName(call: Extract<Expr, { kind: "call" }>): string {
     const on = call.args.length ? (autoName(call.args[0]) ?? "") : "";
     switch (call.name) {
@@ -1734,6 +2025,14 @@ class Compiler {
         return `set_${on}`;
       case "make_list":
         return `list_${on}`;
+      case "make_bag":
+        return `bag_${on}`;
+      case "take_any":
+        return on || "take_any_";
+      case "percentile": {
+        const p = call.args.length === 2 ? this.resolved(call.args[1], null) : null;
+        return `percentile_${on}_${p?.kind === "literal" ? String(p.value).replace(".", "_") : ""}`;
+      }
       default:
         return `${call.name}_${on}`;
     }
@@ -2338,11 +2637,17 @@ class Compiler {
         if (e.name === "now" && !e.args.length) return { type: "datetime", value: now };
         if ((e.name === "now" || e.name === "ago") && arg?.type === "timespan")
           return { type: "datetime", value: e.name === "now" ? now + arg.value : now - arg.value };
-        if (e.name === "startofday" && arg?.type === "datetime")
-          return {
-            type: "datetime",
-            value: arg.value - (((arg.value % 86_400_000_000) + 86_400_000_000) % 86_400_000_000),
-          };
+        // startofday(d[, offset]): whole days, so the offset moves it by days (no calendar to consult).
+        const day = e.name === "startofday" && e.args.length ? this.constant(e.args[0]) : null;
+        const offset = e.name === "startofday" && e.args.length === 2 ? this.constant(e.args[1]) : null;
+        if (day?.type === "datetime" && (e.args.length === 1 || offset?.type === "long")) {
+          const value =
+            day.value -
+            (((day.value % 86_400_000_000) + 86_400_000_000) % 86_400_000_000) +
+            (offset?.value ?? 0) * 86_400_000_000;
+          // Beyond Kusto's years 1 to 9999 the SQL value is null: no constant.
+          return value >= KUSTO_MIN_US && value < KUSTO_END_US ? { type: "datetime", value } : null;
+        }
         return null;
       }
       default:
@@ -2894,6 +3199,7 @@ class Compiler {
   }
 
   private inList(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Typed {
+    if (expr.has) return this.hasTerms(expr, scope);
     const left = this.expr(expr.left, scope);
     const literals: Array<Extract<Expr, { kind: "literal" }>> = [];
     const watchlists: WatchlistRef[] = [];
@@ -2969,6 +3275,38 @@ class Compiler {
     }
     const positive = parts.length === 1 ? parts[0] : `(${parts.join(" OR ")})`;
     return { sql: expr.negate ? `(NOT coalesce(${positive}, false))` : positive, type: "bool" };
+  }
+
+  /**
+   * `x has_any ("a", "b")` / `has_all`: `has` of each term (a whole term, ignoring case), any or all of them, as one
+   * array parameter of escaped patterns. The terms are string literals (or `dynamic([…])` arrays of them), as
+   * `has`'s are; none at all is refused, as in Kusto.
+   */
+  private hasTerms(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Typed {
+    const op = `has_${expr.has}`;
+    const left = this.expr(expr.left, scope);
+    const terms: string[] = [];
+    for (const given of expr.items) {
+      const item = given.kind === "watchlist" ? given : this.resolved(given, scope);
+      const literals =
+        item.kind === "literal"
+          ? [item]
+          : item.kind === "dynamic" && Array.isArray(item.value)
+            ? this.arrayLiterals(item)
+            : null;
+      if (!literals || literals.some((l) => l.type !== "string"))
+        fail(`\`${op}\` takes string literal terms and dynamic([…]) arrays of them`, item.pos);
+      terms.push(...literals!.map((l) => l.value as string));
+    }
+    if (!terms.length) fail(`\`${op}\` takes at least one term`, expr.pos);
+    if (terms.length > KQL_LIST_LIMIT) fail(`\`${op}\` takes at most ${KQL_LIST_LIMIT} terms`, expr.pos);
+    const patterns = terms.map((t) => `(^|[^[:alnum:]])${regexLiteral(asciiLower(t))}($|[^[:alnum:]])`);
+    const text = `lower(${this.text(left)} COLLATE "C")`;
+    const quantifier = expr.has === "any" ? "ANY" : "ALL";
+    return {
+      sql: `((${text}) COLLATE "C" ~ ${quantifier}(${this.param(patterns, "text[]")}))`,
+      type: "bool",
+    };
   }
 
   /** The values of a `dynamic([…])` in `in (…)`: strings, numbers and booleans. */
@@ -3070,10 +3408,13 @@ class Compiler {
           : { sql: `round(${this.asFloat(n!)}::numeric, ${digits})::float8`, type: "real" };
       }
       case "startofday": {
-        this.args(call, 1);
+        this.args(call, 1, 2);
         const value = arg(0);
         if (value.type !== "datetime") fail("`startofday` takes a datetime", call.args[0].pos);
-        return { sql: `date_trunc('day', ${value.sql}, 'UTC')`, type: "datetime" };
+        return {
+          sql: this.offsetBy(call, scope, "day", `date_trunc('day', ${value.sql}, 'UTC')`),
+          type: "datetime",
+        };
       }
       case "tostring":
         this.args(call, 1);
@@ -3204,10 +3545,607 @@ class Compiler {
         return { sql: `(NOT coalesce(${this.condition(call.args[0], scope, "not")}, false))`, type: "bool" };
       }
       default:
+        if (SCALAR_FUNCTIONS.has(call.name)) return this.scalarFunction(call, scope);
         if (SERIES_FUNCTIONS.has(call.name)) return this.seriesCall(call, scope);
         if (this.lets.tables.has(call.name) || this.lets.scalars.has(call.name))
           fail(`\`${call.name}\` is a \`let\`, not a function: write it without \`(…)\``, call.pos);
         return fail(`unknown function \`${call.name}\``, call.pos);
+    }
+  }
+
+  /**
+   * `(SELECT body FROM (SELECT a AS v0, b AS v1…) AS sN)`: the arguments computed once, for a function whose SQL
+   * names one several times (nesting such functions would otherwise grow the statement exponentially).
+   */
+  private once(values: string[], body: (refs: string[]) => string): string {
+    const s = this.sub();
+    const refs = values.map((_, i) => `${s}.v${i}`);
+    return `(SELECT ${body(refs)} FROM (SELECT ${values.map((v, i) => `${v} AS v${i}`).join(", ")}) AS ${s})`;
+  }
+
+  /** A regular expression argument: a string literal (or a `let` of one), checked, and kept for the pre-check. */
+  private regexArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope): ArgumentRegex {
+    const arg = this.resolved(call.args[index], scope);
+    if (arg.kind !== "literal" || arg.type !== "string")
+      return fail(
+        `the regular expression of \`${call.name}\` is a string literal (a column's text cannot be a pattern)`,
+        arg.pos,
+      );
+    const text = arg.value as string;
+    if (text.length > COMPILE_LIMITS.maxRegexLength)
+      fail(`a regular expression is at most ${COMPILE_LIMITS.maxRegexLength} characters`, arg.pos);
+    return { ...functionRegex(text, arg.pos), pos: arg.pos };
+  }
+
+  /**
+   * Registers a pattern the runner has Postgres compile before the hunt, and returns its and its flags' SQL (`g`,
+   * replace every match, is for regexp_replace only: the pre-check's regexp_match refuses it).
+   */
+  private pattern(regex: ArgumentRegex, pattern: string, global = false): [string, string] {
+    this.regexes.push({ pattern, flags: regex.flags, position: regex.pos });
+    return [this.param(pattern, "text"), this.param(`${global ? "g" : ""}${regex.flags}`, "text")];
+  }
+
+  /** A string argument (a dynamic value as its text), or an error naming the conversion. */
+  private stringArg(
+    call: Extract<Expr, { kind: "call" }>,
+    index: number,
+    scope: Scope,
+    what: string,
+  ): string {
+    const value = this.expr(call.args[index], scope);
+    if (value.type !== "string" && value.type !== "dynamic")
+      fail(
+        `${what} of \`${call.name}\` is a string, not a ${value.type}: convert it with tostring(…)`,
+        call.args[index].pos,
+      );
+    return this.text(value);
+  }
+
+  /** A whole-number argument, or an error. */
+  private longArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope, what: string): string {
+    const value = this.expr(call.args[index], scope);
+    if (value.type !== "long")
+      fail(
+        `${what} of \`${call.name}\` is a whole number (long), not a ${value.type}${value.type === "real" ? ": convert it with tolong(…)" : ""}`,
+        call.args[index].pos,
+      );
+    return value.sql;
+  }
+
+  /** A datetime argument, or an error. */
+  private datetimeArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope): string {
+    const value = this.expr(call.args[index], scope);
+    if (value.type !== "datetime")
+      fail(
+        `\`${call.name}\` takes a datetime, not a ${value.type}${value.type === "string" || value.type === "dynamic" ? ": convert it with todatetime(…)" : ""}`,
+        call.args[index].pos,
+      );
+    return value.sql;
+  }
+
+  /** A number argument as float8 (a dynamic value's JSON number), or an error. */
+  private realArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope): string {
+    const value = this.expr(call.args[index], scope);
+    const n = this.number(value);
+    if (!n)
+      fail(
+        `\`${call.name}\` takes numbers, not a ${value.type}${value.type === "string" ? ": convert it with todouble(…)" : ""}`,
+        call.args[index].pos,
+      );
+    return `(${this.asFloat(n!)})::float8`;
+  }
+
+  /** The period of `datetime_add`/`datetime_diff`: a string literal, any case. */
+  private periodArg(call: Extract<Expr, { kind: "call" }>, scope: Scope): string {
+    const arg = this.resolved(call.args[0], scope);
+    const period = arg.kind === "literal" && arg.type === "string" ? asciiLower(arg.value as string) : null;
+    if (period === null || !DATETIME_PARTS[period])
+      fail(
+        `the period of \`${call.name}\` is one of ${Object.keys(DATETIME_PARTS)
+          .map((p) => `"${p}"`)
+          .join(", ")}`,
+        arg.pos,
+      );
+    return period!;
+  }
+
+  /**
+   * `datetime_add`: `n` periods after `d`, or null outside Kusto's range (years 1 to 9999), checked on numbers
+   * before any datetime is computed, so no value makes Postgres overflow. Months are calendar months in UTC (the
+   * 31st plus a month is the last day of the next); the other periods are fixed lengths; nanoseconds are truncated
+   * to microseconds.
+   */
+  private datetimeAdd(period: string, n: string, d: string): string {
+    const part = DATETIME_PARTS[period];
+    if ("months" in part)
+      return this.once([d, `(${n})::numeric * ${part.months}`], ([at, months]) => {
+        const utc = `(${at} AT TIME ZONE 'UTC')`;
+        const index = `(extract(year FROM ${utc}) * 12 + extract(month FROM ${utc}) - 1 + ${months})`;
+        return `CASE WHEN ${index} >= 12 AND ${index} < 120000 THEN (${utc} + make_interval(months => least(greatest(${months}, -120000), 120000)::int)) AT TIME ZONE 'UTC' END`;
+      });
+    const delta = part.micros < 1 ? `trunc((${n})::numeric / 1000)` : `(${n})::numeric * ${part.micros}`;
+    return this.once([`extract(epoch FROM ${d}) * 1000000 + ${delta}`], ([target]) => {
+      const clamped = `least(greatest(${target}, ${KUSTO_MIN_MICROS}), ${KUSTO_END_MICROS})`;
+      return `CASE WHEN ${target} >= ${KUSTO_MIN_MICROS} AND ${target} < ${KUSTO_END_MICROS} THEN timestamptz 'epoch' + trunc(${clamped} / 1000000)::bigint * interval '1 second' + (${clamped} - trunc(${clamped} / 1000000) * 1000000)::bigint * interval '1 microsecond' END`;
+    });
+  }
+
+  /** A long from a numeric, null beyond bigint's range (never a cast error). */
+  private longOfNumeric(numeric: string): string {
+    return this.once([numeric], ([v]) => `CASE WHEN abs(${v}) < 9.2e18 THEN ${v}::bigint END`);
+  }
+
+  /** A datetime moved by a whole number of periods (the `offset` of startofday, startofweek…), when given. */
+  private offsetBy(
+    call: Extract<Expr, { kind: "call" }>,
+    scope: Scope,
+    period: string,
+    start: string,
+  ): string {
+    if (call.args.length < 2) return start;
+    return this.datetimeAdd(period, this.longArg(call, 1, scope, "the offset"), start);
+  }
+
+  /**
+   * The functions of strings, datetimes, dynamic values, numbers and IPv4 addresses Sentinel's hunting queries use
+   * most, with Kusto's semantics where Postgres allows (docs/hunting.md lists the differences). Every argument is
+   * type-checked; patterns, formats and periods are literals checked here; and no input makes the SQL fail at run
+   * time: out-of-range values are null, as Kusto's are.
+   */
+  private scalarFunction(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
+    const arg = (i: number) => this.expr(call.args[i], scope);
+    const str = (i: number, what: string) => this.stringArg(call, i, scope, what);
+    const long = (sql: string): Typed => ({ sql, type: "long" });
+    const real = (sql: string): Typed => ({ sql, type: "real" });
+    const bool = (sql: string): Typed => ({ sql, type: "bool" });
+    const string = (sql: string): Typed => ({ sql, type: "string" });
+    const dynamic = (sql: string): Typed => ({ sql, type: "dynamic" });
+    const datetime = (sql: string): Typed => ({ sql, type: "datetime" });
+    switch (call.name) {
+      // -- strings
+      case "extract": {
+        this.args(call, 3, 4);
+        const re = this.regexArg(call, 0, scope);
+        const group = this.literalArg(call, 1, scope);
+        if (group.type !== "long" || (group.value as number) < 0 || (group.value as number) > re.groups)
+          fail(
+            `the group of \`extract\` is a whole number from 0 (the whole match) to ${re.groups} (the pattern's groups)`,
+            group.pos,
+          );
+        const text = this.text(arg(2));
+        const [pattern, flags] = this.pattern(re, `(${re.pattern})`);
+        const match = string(`(regexp_match(${text}, ${pattern}, ${flags}))[${(group.value as number) + 1}]`);
+        return call.args.length === 4 ? this.convertText(match, call.args[3]) : match;
+      }
+      case "split": {
+        this.args(call, 2, 3);
+        const text = str(0, "the text");
+        const delimiter = str(1, "the delimiter");
+        // Kusto splits "" into [""]; string_to_array gives no element.
+        const parts = this.once(
+          [text],
+          ([t]) =>
+            `CASE WHEN ${t} = '' THEN '[""]'::jsonb ELSE to_jsonb(string_to_array(${t}, coalesce(${delimiter}, ''))) END`,
+        );
+        if (call.args.length === 2) return dynamic(parts);
+        const index = this.longArg(call, 2, scope, "the index");
+        return dynamic(
+          this.once(
+            [parts, `(CASE WHEN ${index} >= 0 THEN least(${index}, 2147483647) ELSE 2147483647 END)::int`],
+            ([a, i]) =>
+              `CASE WHEN ${a} IS NULL THEN NULL WHEN ${a} -> ${i} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${a} -> ${i}) END`,
+          ),
+        );
+      }
+      case "replace_string": {
+        this.args(call, 3);
+        return string(`replace(${str(0, "the text")}, ${str(1, "the lookup")}, ${str(2, "the rewrite")})`);
+      }
+      case "replace_regex": {
+        this.args(call, 3);
+        const text = str(0, "the text");
+        const re = this.regexArg(call, 1, scope);
+        const rewriteArg = this.resolved(call.args[2], scope);
+        if (rewriteArg.kind !== "literal" || rewriteArg.type !== "string")
+          return fail("the rewrite of `replace_regex` is a string literal", rewriteArg.pos);
+        const rewrite = this.rewrite(rewriteArg.value as string, re.groups, rewriteArg.pos);
+        const [pattern, flags] = this.pattern(re, re.pattern, true);
+        return string(`regexp_replace(${text}, ${pattern}, ${this.param(rewrite, "text")}, ${flags})`);
+      }
+      case "trim":
+      case "trim_start":
+      case "trim_end": {
+        this.args(call, 2);
+        const re = this.regexArg(call, 0, scope);
+        let text = str(1, "the text");
+        if (call.name !== "trim_end") {
+          const [pattern, flags] = this.pattern(re, `^(?:${re.pattern})+`);
+          text = `regexp_replace(${text}, ${pattern}, '', ${flags})`;
+        }
+        if (call.name !== "trim_start") {
+          const [pattern, flags] = this.pattern(re, `(?:${re.pattern})+$`);
+          text = `regexp_replace(${text}, ${pattern}, '', ${flags})`;
+        }
+        return string(text);
+      }
+      case "indexof": {
+        this.args(call, 2, 4);
+        const text = this.text(arg(0));
+        const lookup = this.text(arg(1));
+        if (call.args.length === 2) return long(`(strpos(${text}, ${lookup}) - 1)::bigint`);
+        const start = this.longArg(call, 2, scope, "the start");
+        const length = call.args.length === 4 ? this.longArg(call, 3, scope, "the length") : "(-1)::bigint";
+        // A negative start counts from the end; a length of -1 is no limit, below -1 null.
+        return long(
+          this.once([text, lookup, start, length], ([t, l, st, len]) => {
+            const from = `(CASE WHEN ${st} < 0 THEN greatest(char_length(${t}) + ${st}, 0) ELSE least(${st}, 2147483646) END)::int`;
+            const window = `substr(${t}, ${from} + 1, (CASE WHEN ${len} = -1 THEN 2147483647 ELSE least(greatest(${len}, 0), 2147483647) END)::int)`;
+            return `CASE WHEN ${len} < -1 THEN NULL ELSE (CASE strpos(${window}, ${l}) WHEN 0 THEN -1 ELSE strpos(${window}, ${l}) - 1 + ${from} END)::bigint END`;
+          }),
+        );
+      }
+      case "countof": {
+        this.args(call, 2, 3);
+        const kind =
+          call.args.length === 3 ? this.resolved(call.args[2], scope) : ({ kind: "default" } as const);
+        const regex = kind.kind === "literal" && kind.type === "string" && kind.value === "regex";
+        if (kind.kind !== "default" && !regex && !(kind.kind === "literal" && kind.value === "normal"))
+          fail('the kind of `countof` is "normal" or "regex"', call.args[2].pos);
+        const text = str(0, "the text");
+        if (!regex) return long(`kql_countof(${text}, ${str(1, "the search text")})`);
+        const re = this.regexArg(call, 1, scope);
+        const [pattern, flags] = this.pattern(re, re.pattern);
+        return long(`regexp_count(${text}, ${pattern}, 1, ${flags})::bigint`);
+      }
+      case "strcat_array": {
+        this.args(call, 2);
+        const array = arg(0);
+        if (array.type !== "dynamic")
+          fail(`\`strcat_array\` joins a dynamic array, not a ${array.type}`, call.args[0].pos);
+        const delimiter = str(1, "the delimiter");
+        return string(
+          this.once(
+            [array.sql],
+            ([a]) =>
+              `CASE WHEN jsonb_typeof(${a}) = 'array' THEN coalesce((SELECT string_agg(coalesce(x.e #>> '{}', ''), ${delimiter} ORDER BY x.i) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${a}) = 'array' THEN ${a} ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, i)), '') END`,
+          ),
+        );
+      }
+      // -- conditional
+      case "case": {
+        this.args(call, 3, 129);
+        if (call.args.length % 2 === 0)
+          fail("`case` takes pairs of a condition and a value, then the value otherwise", call.pos);
+        const values: Typed[] = [];
+        const conditions: string[] = [];
+        for (let i = 0; i + 1 < call.args.length; i += 2) {
+          conditions.push(this.condition(call.args[i], scope, "case"));
+          values.push(arg(i + 1));
+        }
+        values.push(arg(call.args.length - 1));
+        const numeric = values.every((v) => isNumeric(v.type));
+        const type: KqlType = numeric && values.some((v) => v.type === "real") ? "real" : values[0].type;
+        values.forEach((v, i) => {
+          if (v.type !== values[0].type && !numeric)
+            fail(
+              `the values of \`case\` are of one type: this one is a ${v.type}, the first a ${values[0].type}`,
+              call.args[i === values.length - 1 ? call.args.length - 1 : 2 * i + 1].pos,
+            );
+        });
+        const sql = (v: Typed) => (type === "real" ? this.asFloat(v) : v.sql);
+        const arms = conditions.map((c, i) => `WHEN ${c} THEN ${sql(values[i])}`).join(" ");
+        return { sql: `(CASE ${arms} ELSE ${sql(values[values.length - 1])} END)`, type };
+      }
+      // -- datetimes
+      case "datetime_diff": {
+        this.args(call, 3);
+        const period = this.periodArg(call, scope);
+        const [a, b] = [this.datetimeArg(call, 1, scope), this.datetimeArg(call, 2, scope)];
+        const utc = (d: string) => `(${d} AT TIME ZONE 'UTC')`;
+        const epoch = (d: string) => `extract(epoch FROM ${d})`;
+        // Boundaries crossed, as Kusto counts: calendar years, quarters and months, weeks from Sunday, days at
+        // midnight UTC; the clock's units on the time since the epoch.
+        const index: Record<string, (d: string) => string> = {
+          year: (d) => `extract(year FROM ${utc(d)})`,
+          quarter: (d) => `(extract(year FROM ${utc(d)}) * 4 + extract(quarter FROM ${utc(d)}))`,
+          month: (d) => `(extract(year FROM ${utc(d)}) * 12 + extract(month FROM ${utc(d)}))`,
+          week: (d) => `floor((floor(${epoch(d)} / 86400) + 4) / 7)`,
+          day: (d) => `floor(${epoch(d)} / 86400)`,
+          hour: (d) => `floor(${epoch(d)} / 3600)`,
+          minute: (d) => `floor(${epoch(d)} / 60)`,
+          second: (d) => `floor(${epoch(d)})`,
+          millisecond: (d) => `floor(${epoch(d)} * 1000)`,
+          microsecond: (d) => `(${epoch(d)} * 1000000)`,
+          nanosecond: (d) => `(${epoch(d)} * 1000000000)`,
+        };
+        return long(this.longOfNumeric(`(${index[period](a)} - ${index[period](b)})`));
+      }
+      case "datetime_add": {
+        this.args(call, 3);
+        const period = this.periodArg(call, scope);
+        const amount = this.longArg(call, 1, scope, "the amount");
+        return datetime(this.datetimeAdd(period, amount, this.datetimeArg(call, 2, scope)));
+      }
+      case "format_datetime": {
+        this.args(call, 2);
+        const value = this.datetimeArg(call, 0, scope);
+        const format = this.resolved(call.args[1], scope);
+        if (format.kind !== "literal" || format.type !== "string")
+          return fail(
+            'the format of `format_datetime` is a string literal such as "yyyy-MM-dd HH:mm"',
+            format.pos,
+          );
+        const pattern = datetimeFormat(format.value as string, format.pos);
+        return string(`to_char(${value} AT TIME ZONE 'UTC', ${this.param(pattern, "text")})`);
+      }
+      case "hourofday":
+      case "dayofmonth":
+      case "dayofyear":
+      case "getmonth":
+      case "monthofyear":
+      case "getyear":
+      case "weekofyear":
+      case "week_of_year": {
+        // weekofyear / week_of_year: ISO 8601's week (the one holding the year's first Thursday is week 1).
+        this.args(call, 1);
+        const field = {
+          hourofday: "hour",
+          dayofmonth: "day",
+          dayofyear: "doy",
+          getmonth: "month",
+          monthofyear: "month",
+          getyear: "year",
+          weekofyear: "week",
+          week_of_year: "week",
+        }[call.name];
+        return long(
+          this.longOfNumeric(`extract(${field} FROM ${this.datetimeArg(call, 0, scope)} AT TIME ZONE 'UTC')`),
+        );
+      }
+      case "dayofweek": {
+        // A timespan, as in Kusto: the days since the last Sunday (0d to 6d).
+        this.args(call, 1);
+        const dow = `extract(dow FROM ${this.datetimeArg(call, 0, scope)} AT TIME ZONE 'UTC')`;
+        return { sql: `((${dow})::float8 * interval '24 hours')`, type: "timespan" };
+      }
+      case "startofweek":
+      case "startofmonth":
+      case "startofyear":
+      case "endofday":
+      case "endofweek":
+      case "endofmonth":
+      case "endofyear": {
+        this.args(call, 1, 2);
+        const utc = `(${this.datetimeArg(call, 0, scope)} AT TIME ZONE 'UTC')`;
+        const week = `((date_trunc('week', ${utc} + interval '1 day') - interval '1 day') AT TIME ZONE 'UTC')`;
+        const month = `(date_trunc('month', ${utc}) AT TIME ZONE 'UTC')`;
+        const year = `(date_trunc('year', ${utc}) AT TIME ZONE 'UTC')`;
+        if (call.name === "startofweek") return datetime(this.offsetBy(call, scope, "week", week));
+        if (call.name === "startofmonth") return datetime(this.offsetBy(call, scope, "month", month));
+        if (call.name === "startofyear") return datetime(this.offsetBy(call, scope, "year", year));
+        // The last microsecond of the week, month or year (Kusto's last tick is 100 ns later): a week is fixed; a
+        // month or year is moved by `offset` first (the end of January plus a month is the end of February).
+        if (call.name === "endofweek")
+          return datetime(this.offsetBy(call, scope, "week", `(${week} + interval '604799.999999 seconds')`));
+        if (call.name === "endofmonth" || call.name === "endofyear") {
+          const period = call.name === "endofmonth" ? "month" : "year";
+          const start = this.offsetBy(call, scope, period, period === "month" ? month : year);
+          return datetime(
+            `(((${start}) AT TIME ZONE 'UTC') + interval '1 ${period}' - interval '1 microsecond') AT TIME ZONE 'UTC'`,
+          );
+        }
+        // The day's last microsecond (Kusto's last tick is 100 ns later).
+        return datetime(
+          this.offsetBy(
+            call,
+            scope,
+            "day",
+            `((date_trunc('day', ${utc}) + interval '86399.999999 seconds') AT TIME ZONE 'UTC')`,
+          ),
+        );
+      }
+      // -- dynamic values
+      case "parse_json":
+      case "todynamic": {
+        this.args(call, 1);
+        const value = arg(0);
+        if (value.type === "dynamic") return value;
+        if (value.type === "string") return dynamic(`kql_parse_json(${value.sql})`);
+        return dynamic(this.jsonValue(value));
+      }
+      case "bag_keys": {
+        this.args(call, 1);
+        const bag = arg(0);
+        if (bag.type !== "dynamic")
+          fail(`\`bag_keys\` takes a dynamic property bag, not a ${bag.type}`, call.args[0].pos);
+        return dynamic(
+          this.once(
+            [bag.sql],
+            ([b]) =>
+              `CASE WHEN jsonb_typeof(${b}) = 'object' THEN (SELECT coalesce(jsonb_agg(x.k ORDER BY x.i), '[]'::jsonb) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(${b}) = 'object' THEN ${b} ELSE '{}'::jsonb END) WITH ORDINALITY AS x(k, i)) END`,
+          ),
+        );
+      }
+      case "array_index_of": {
+        this.args(call, 2);
+        const array = arg(0);
+        if (array.type !== "dynamic")
+          fail(`\`array_index_of\` searches a dynamic array, not a ${array.type}`, call.args[0].pos);
+        const value = this.jsonValue(arg(1));
+        return long(
+          this.once(
+            [array.sql, value],
+            ([a, v]) =>
+              `CASE WHEN jsonb_typeof(${a}) = 'array' THEN (SELECT coalesce(min(x.i) - 1, -1) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${a}) = 'array' THEN ${a} ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, i) WHERE x.e = ${v})::bigint END`,
+          ),
+        );
+      }
+      case "pack_array": {
+        this.args(call, 1, 64);
+        return dynamic(`jsonb_build_array(${call.args.map((_, i) => this.jsonValue(arg(i))).join(", ")})`);
+      }
+      case "bag_pack":
+      case "pack": {
+        this.args(call, 2, 64);
+        if (call.args.length % 2 === 1)
+          fail(`\`${call.name}\` takes pairs of a key and a value`, call.args[call.args.length - 1].pos);
+        const pairs: string[] = [];
+        for (let i = 0; i < call.args.length; i += 2)
+          pairs.push(`coalesce(${str(i, "a key")}, '')`, this.jsonValue(arg(i + 1)));
+        return dynamic(`jsonb_build_object(${pairs.join(", ")})`);
+      }
+      // -- numbers
+      case "abs": {
+        this.args(call, 1);
+        const value = arg(0);
+        const n = this.number(value);
+        if (!n) fail(`\`abs\` takes a number, not a ${value.type}`, call.args[0].pos);
+        if (n!.type === "real") return real(`abs(${n!.sql})`);
+        // abs() of the smallest long overflows: null instead.
+        return long(
+          this.once([n!.sql], ([v]) => `CASE WHEN ${v} < -9223372036854775807 THEN NULL ELSE abs(${v}) END`),
+        );
+      }
+      case "sqrt":
+        this.args(call, 1);
+        return real(
+          this.once([this.realArg(call, 0, scope)], ([v]) => `CASE WHEN ${v} >= 0 THEN sqrt(${v}) END`),
+        );
+      case "log":
+      case "log10":
+      case "log2": {
+        this.args(call, 1);
+        const of = (v: string) =>
+          call.name === "log"
+            ? `ln(${v})`
+            : call.name === "log10"
+              ? `log(${v})`
+              : `(ln(${v}) / ln(2::float8))`;
+        return real(
+          this.once([this.realArg(call, 0, scope)], ([v]) => `CASE WHEN ${v} > 0 THEN ${of(v)} END`),
+        );
+      }
+      case "exp":
+        // Beyond e^709 a float8 overflows (null, where Kusto gives infinity); below e^-708 it is 0.
+        this.args(call, 1);
+        return real(
+          this.once(
+            [this.realArg(call, 0, scope)],
+            ([v]) => `CASE WHEN ${v} > 709 THEN NULL WHEN ${v} < -708 THEN 0::float8 ELSE exp(${v}) END`,
+          ),
+        );
+      case "pow": {
+        // The result's size is checked on its logarithm first: an overflow is null (Kusto: infinity), an underflow
+        // 0, a negative base to a fraction null (Kusto: NaN), 0 to a negative power null (Kusto: infinity).
+        this.args(call, 2);
+        return real(
+          this.once([this.realArg(call, 0, scope), this.realArg(call, 1, scope)], ([x, y]) => {
+            const size = `(ln(abs(${x}))::numeric * ${y}::numeric)`;
+            return `CASE WHEN ${y} = 0 THEN 1::float8 WHEN ${x} = 0 THEN (CASE WHEN ${y} > 0 THEN 0::float8 END) WHEN ${x} < 0 AND ${y} <> trunc(${y}) THEN NULL WHEN ${size} > 709 THEN NULL WHEN ${size} < -708 THEN 0::float8 ELSE power(${x}, ${y}) END`;
+          }),
+        );
+      }
+      // -- IPv4
+      case "ipv4_is_private":
+        this.args(call, 1);
+        return bool(`kql_ipv4_is_private(${str(0, "the address")})`);
+      case "ipv4_is_in_range":
+        this.args(call, 2);
+        return bool(`kql_ipv4_in_range(${str(0, "the address")}, ${str(1, "the range")})`);
+      case "ipv4_is_match": {
+        this.args(call, 2, 3);
+        const prefix = call.args.length === 3 ? this.longArg(call, 2, scope, "the prefix") : "32::bigint";
+        return bool(
+          `kql_ipv4_match(${str(0, "the first address")}, ${str(1, "the second address")}, ${prefix})`,
+        );
+      }
+      default:
+        return fail(`unknown function \`${call.name}\``, call.pos);
+    }
+  }
+
+  /**
+   * `replace_regex`'s rewrite (RE2's: `\0` the match, `\1`–`\9` its groups, `\\` a backslash) as Postgres's
+   * (`\&`, `\1`–`\9`, `\\`); any other text is literal.
+   */
+  private rewrite(text: string, groups: number, pos: Position): string {
+    let out = "";
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c !== "\\") {
+        out += c;
+        continue;
+      }
+      const next = text[++i];
+      if (next === "\\") out += "\\\\";
+      else if (next === "0") out += "\\&";
+      else if (next !== undefined && /[1-9]/.test(next)) {
+        if (Number(next) > groups)
+          fail(
+            `the rewrite names group \\${next}, and the pattern has ${groups} group${groups === 1 ? "" : "s"}`,
+            pos,
+          );
+        out += `\\${next}`;
+      } else
+        fail("in the rewrite of `replace_regex`, `\\` starts \\0–\\9 (a group) or \\\\ (a backslash)", pos);
+    }
+    return out;
+  }
+
+  /** A value as a JSON value (jsonb): times and timespans as their text, as `make_list` keeps them. */
+  private jsonValue(v: Typed): string {
+    switch (v.type) {
+      case "dynamic":
+        return v.sql;
+      case "datetime":
+      case "timespan":
+        return `to_jsonb(${this.text(v)})`;
+      default:
+        return `to_jsonb(${v.sql})`;
+    }
+  }
+
+  /** Extracted text as `typeof(T)` says (`extract`'s fourth argument): text that is not a T is null. */
+  private convertText(text: Typed, typeArg: Expr): Typed {
+    const name =
+      typeArg.kind === "call" &&
+      typeArg.name === "typeof" &&
+      typeArg.args.length === 1 &&
+      typeArg.args[0].kind === "column"
+        ? typeArg.args[0].name
+        : null;
+    const t = text.sql;
+    switch (name) {
+      case "string":
+        return text;
+      case "long":
+      case "int":
+        return {
+          sql: `(CASE WHEN btrim(${t}) ~ '^[+-]?[0-9]{1,18}$' THEN btrim(${t})::bigint END)`,
+          type: "long",
+        };
+      case "real":
+      case "double":
+        return {
+          sql: `(CASE WHEN char_length(btrim(${t})) <= 40 AND btrim(${t}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,2})?$' THEN btrim(${t})::float8 END)`,
+          type: "real",
+        };
+      case "bool":
+      case "boolean":
+        return {
+          sql: `(CASE WHEN lower(${t}) IN ('true', 'false') THEN lower(${t}) = 'true' END)`,
+          type: "bool",
+        };
+      case "datetime":
+        return { sql: this.datetimeOfText(t), type: "datetime" };
+      case "dynamic":
+        return { sql: `kql_parse_json(${t})`, type: "dynamic" };
+      default:
+        return fail(
+          "the type of `extract` is typeof(string), typeof(long), typeof(real), typeof(bool), typeof(datetime) or typeof(dynamic)",
+          typeArg.pos,
+        );
     }
   }
 
@@ -3432,8 +4370,37 @@ class Compiler {
     }
   }
 
+  /** The size of `make_set`, `make_list` or `make_bag` (its second argument): a whole number from 1 to maxSetSize. */
+  private setSize(call: Extract<Expr, { kind: "call" }>, scope: Scope): number {
+    const given = this.literalArg(call, 1, scope);
+    if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
+      fail(
+        `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,
+        given.pos,
+      );
+    return given.value as number;
+  }
+
+  /** A percentile: a number literal from 0 to 100. */
+  private percentileArg(call: Extract<Expr, { kind: "call" }>, index: number, scope: Scope): number {
+    const p = this.resolved(call.args[index], scope);
+    if (
+      p.kind !== "literal" ||
+      (p.type !== "long" && p.type !== "real") ||
+      (p.value as number) < 0 ||
+      (p.value as number) > 100
+    )
+      fail(`the percentile of \`${call.name}\` is a number from 0 to 100`, p.pos);
+    return (p as { value: number }).value;
+  }
+
   private aggregate(call: Extract<Expr, { kind: "call" }>, scope: Scope): Typed {
     const arg = (i: number) => this.expr(call.args[i], scope);
+    // The condition of the `…if` aggregations (the last argument), as a FILTER clause.
+    const filter = () =>
+      call.name.endsWith("if") && call.name !== "countif"
+        ? ` FILTER (WHERE ${this.condition(call.args[call.args.length - 1], scope, call.name)})`
+        : "";
     switch (call.name) {
       case "count":
         this.args(call, 0);
@@ -3445,11 +4412,15 @@ class Compiler {
           type: "long",
         };
       case "dcount":
-        this.args(call, 1);
-        return { sql: `count(DISTINCT ${arg(0).sql})`, type: "long" };
+      case "dcountif": {
+        this.args(call, call.name === "dcount" ? 1 : 2);
+        return { sql: `count(DISTINCT ${arg(0).sql})${filter()}`, type: "long" };
+      }
       case "min":
-      case "max": {
-        this.args(call, 1);
+      case "max":
+      case "minif":
+      case "maxif": {
+        this.args(call, call.name.endsWith("if") ? 2 : 1);
         const value = arg(0);
         if (value.type === "dynamic" || value.type === "bool")
           fail(
@@ -3457,33 +4428,88 @@ class Compiler {
             call.args[0].pos,
           );
         const collate = value.type === "string" ? ' COLLATE "C"' : "";
-        return { sql: `${call.name}(${value.sql}${collate})`, type: value.type };
+        return { sql: `${call.name.slice(0, 3)}(${value.sql}${collate})${filter()}`, type: value.type };
       }
       case "sum":
-      case "avg": {
-        this.args(call, 1);
+      case "avg":
+      case "sumif":
+      case "avgif": {
+        this.args(call, call.name.endsWith("if") ? 2 : 1);
+        const fn = call.name.slice(0, 3);
         const value = arg(0);
-        if (value.type === "timespan") return { sql: `${call.name}(${value.sql})`, type: "timespan" };
+        if (value.type === "timespan") return { sql: `${fn}(${value.sql})${filter()}`, type: "timespan" };
         const n = this.number(value);
         if (!n) fail(`\`${call.name}\` adds numbers or timespans, not a ${value.type}`, call.args[0].pos);
-        if (call.name === "avg") return { sql: `avg(${this.asFloat(n!)})::float8`, type: "real" };
+        if (fn === "avg") return { sql: `(avg(${this.asFloat(n!)})${filter()})::float8`, type: "real" };
         return n!.type === "long"
-          ? { sql: `sum(${n!.sql})::bigint`, type: "long" }
-          : { sql: `sum(${n!.sql})::float8`, type: "real" };
+          ? { sql: `(sum(${n!.sql})${filter()})::bigint`, type: "long" }
+          : { sql: `(sum(${n!.sql})${filter()})::float8`, type: "real" };
+      }
+      case "take_any":
+      case "any": {
+        // One value of the group's rows, Kusto's choice being arbitrary: the smallest, a non-empty string rather
+        // than "" and a value rather than null, as Kusto prefers for one column.
+        this.args(call, 1);
+        const value = arg(0);
+        switch (value.type) {
+          case "dynamic":
+            return {
+              sql: `(array_agg(${value.sql}) FILTER (WHERE ${value.sql} IS NOT NULL AND jsonb_typeof(${value.sql}) <> 'null'))[1]`,
+              type: "dynamic",
+            };
+          case "bool":
+            return { sql: `bool_or(${value.sql})`, type: "bool" };
+          case "string":
+            return {
+              sql: `coalesce(min(${value.sql} COLLATE "C") FILTER (WHERE ${value.sql} <> ''), min(${value.sql} COLLATE "C"))`,
+              type: "string",
+            };
+          default:
+            return { sql: `min(${value.sql})`, type: value.type };
+        }
+      }
+      case "stdev":
+      case "stdevp":
+      case "variance":
+      case "variancep": {
+        // Over numeric, so no sum of squares overflows a float8; a result beyond float8's range is null.
+        this.args(call, 1);
+        const value = arg(0);
+        const n = this.number(value);
+        if (!n) fail(`\`${call.name}\` takes numbers, not a ${value.type}`, call.args[0].pos);
+        const fn = { stdev: "stddev_samp", stdevp: "stddev_pop", variance: "var_samp", variancep: "var_pop" }[
+          call.name
+        ];
+        const agg = `${fn}((${this.asFloat(n!)})::numeric)`;
+        return { sql: `(CASE WHEN abs(${agg}) <= 1e308 THEN (${agg})::float8 END)`, type: "real" };
+      }
+      case "percentile": {
+        // The nearest rank (the smallest value with at least p% of the values at or below it), exactly, where
+        // Kusto estimates it.
+        this.args(call, 2);
+        const p = this.percentileArg(call, 1, scope);
+        const value = arg(0);
+        const v = value.type === "datetime" || value.type === "timespan" ? value : this.number(value);
+        if (!v)
+          fail(`\`percentile\` takes numbers, datetimes or timespans, not a ${value.type}`, call.args[0].pos);
+        return {
+          sql: `percentile_disc(${this.param(p / 100, "float8")}) WITHIN GROUP (ORDER BY ${v!.sql})`,
+          type: v!.type,
+        };
+      }
+      case "make_bag": {
+        // The union of the group's property bags (migration 1767330000000's aggregate), of at most max keys.
+        this.args(call, 1, 2);
+        const bag = arg(0);
+        if (bag.type !== "dynamic")
+          fail(`\`make_bag\` merges dynamic property bags, not a ${bag.type}`, call.args[0].pos);
+        const size = call.args.length === 2 ? this.setSize(call, scope) : COMPILE_LIMITS.maxSetSize;
+        return { sql: `kql_make_bag(${bag.sql}, ${this.param(size, "int")})`, type: "dynamic" };
       }
       case "make_set":
       case "make_list": {
         this.args(call, 1, 2);
-        let size: number = COMPILE_LIMITS.defaultSetSize;
-        if (call.args.length === 2) {
-          const given = this.literalArg(call, 1, scope);
-          if (given.type !== "long" || given.value < 1 || given.value > COMPILE_LIMITS.maxSetSize)
-            fail(
-              `the size of \`${call.name}\` is a whole number from 1 to ${COMPILE_LIMITS.maxSetSize}`,
-              given.pos,
-            );
-          size = given.value as number;
-        }
+        const size = call.args.length === 2 ? this.setSize(call, scope) : COMPILE_LIMITS.defaultSetSize;
         const value = arg(0);
         const element =
           value.type === "datetime" || value.type === "timespan"

@@ -90,6 +90,8 @@ export type Expr =
       caseInsensitive: boolean;
       left: Expr;
       items: Array<Expr | WatchlistRef>;
+      /** `has_any (…)` / `has_all (…)`: the items are terms `left` has (any or all of them), not values it equals. */
+      has?: "any" | "all";
       pos: Position;
     }
   | { kind: "between"; negate: boolean; left: Expr; low: Expr; high: Expr; pos: Position }
@@ -1673,6 +1675,11 @@ class Parser {
         caseInsensitive = true;
       }
       return { kind: "in", negate, caseInsensitive, left, items: this.inList(), pos: token.pos };
+    }
+    if ((word === "has_any" || word === "has_all") && !negate) {
+      this.advance();
+      const has = word === "has_any" ? "any" : "all";
+      return { kind: "in", negate, caseInsensitive: true, left, items: this.inList(), has, pos: token.pos };
     }
     if (word === "between") {
       this.advance();

@@ -347,7 +347,7 @@ describe("hunting query errors", () => {
     ],
     [
       "Events | make-series s = make_set(device) on time from ago(1d) to now() step 1h",
-      "1:26 `make-series` takes the aggregations count, countif, dcount, sum, avg, min, max, not `make_set()`",
+      "1:26 `make-series` takes the aggregations count, countif, dcount, dcountif, sum, sumif, avg, avgif, min, minif, max, maxif, take_any, stdev, variance, percentile, not `make_set()`",
     ],
     [
       "Events | make-series n = nope(device) on time from ago(1d) to now() step 1h",
@@ -1016,6 +1016,177 @@ describe("hunting query errors", () => {
     expect(errorOf(query)).toContain(expected);
   });
 
+  it.each([
+    // Scalar functions and aggregations: arguments of the wrong type or shape, with the fix.
+    [
+      "Events | extend x = extract(message, 1, message)",
+      "1:29 the regular expression of `extract` is a string literal",
+    ],
+    [
+      'Events | extend x = extract("(a)(b)", 3, message)',
+      "1:39 the group of `extract` is a whole number from 0 (the whole match) to 2",
+    ],
+    [
+      'Events | extend x = extract("(?P<n>a)", 1, message)',
+      "1:29 a regular expression takes options such as `(?i)` at its start only, and no named groups",
+    ],
+    ['Events | extend x = extract("a(", 0, message)', "1:29 a `(` of the regular expression is not closed"],
+    [
+      'Events | extend x = extract(@"(\\d)\\1", 0, message)',
+      "1:29 back references (`\\1`) are not supported",
+    ],
+    [
+      'Events | extend x = extract("a", 0, message, typeof(widget))',
+      "1:46 the type of `extract` is typeof(string)",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "(a)", @"\\2")',
+      "1:51 the rewrite names group \\2, and the pattern has 1 group",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "a", @"\\x")',
+      "1:49 in the rewrite of `replace_regex`, `\\` starts \\0–\\9 (a group) or \\\\ (a backslash)",
+    ],
+    [
+      'Events | extend x = replace_regex(message, "a", device)',
+      "1:49 the rewrite of `replace_regex` is a string literal",
+    ],
+    [
+      'Events | extend x = trim("a(?i)", message)',
+      "1:26 a regular expression takes options such as `(?i)` at its start only",
+    ],
+    [
+      'Events | extend x = trim("(?x)a", message)',
+      "1:26 a regular expression's options are i, m and s, not `(?x)`",
+    ],
+    [
+      'Events | extend x = countof(message, "a", "fuzzy")',
+      '1:43 the kind of `countof` is "normal" or "regex"',
+    ],
+    [
+      'Events | extend x = split(dst_port, ",")',
+      "1:27 the text of `split` is a string, not a long: convert it with tostring(…)",
+    ],
+    [
+      'Events | extend x = split(message, ",", "1")',
+      "1:41 the index of `split` is a whole number (long), not a string",
+    ],
+    [
+      'Events | extend x = strcat_array(message, ",")',
+      "1:34 `strcat_array` joins a dynamic array, not a string",
+    ],
+    [
+      'Events | extend x = indexof(message, "a", 1.5)',
+      "1:43 the start of `indexof` is a whole number (long), not a real: convert it with tolong(…)",
+    ],
+    [
+      'Events | extend x = case(dst_port > 1, "a", 2)',
+      "1:45 the values of `case` are of one type: this one is a long, the first a string",
+    ],
+    ['Events | extend x = case(dst_port > 1, "a")', "1:21 `case` takes 3 to 129 arguments, got 2"],
+    ['Events | extend x = case(dst_port, "a", "b")', "1:26 `case` needs a true/false condition, not a long"],
+    [
+      'Events | extend x = datetime_diff("fortnight", time, time)',
+      '1:35 the period of `datetime_diff` is one of "year", "quarter"',
+    ],
+    [
+      'Events | extend x = datetime_diff("day", time, message)',
+      "1:48 `datetime_diff` takes a datetime, not a string: convert it with todatetime(…)",
+    ],
+    [
+      'Events | extend x = datetime_add("day", 1.5, time)',
+      "1:41 the amount of `datetime_add` is a whole number (long), not a real: convert it with tolong(…)",
+    ],
+    [
+      'Events | extend x = format_datetime(time, "yyyy-MM-dd Q")',
+      "1:43 `format_datetime` takes the specifiers d, dd, f",
+    ],
+    [
+      'Events | extend x = format_datetime(time, "HH:mm:ss.FFF")',
+      "1:43 `F…` (a fraction shown when not zero) is not supported in `format_datetime`: use `f…`",
+    ],
+    [
+      "Events | extend x = format_datetime(time, message)",
+      "1:43 the format of `format_datetime` is a string literal",
+    ],
+    [
+      "Events | extend x = hourofday(message)",
+      "1:31 `hourofday` takes a datetime, not a string: convert it with todatetime(…)",
+    ],
+    [
+      "Events | extend x = startofweek(time, 1.5)",
+      "1:39 the offset of `startofweek` is a whole number (long)",
+    ],
+    [
+      'Events | extend x = array_index_of(message, "x")',
+      "1:36 `array_index_of` searches a dynamic array, not a string",
+    ],
+    ["Events | extend x = bag_keys(message)", "1:30 `bag_keys` takes a dynamic property bag, not a string"],
+    ['Events | extend x = bag_pack("a", 1, "b")', "1:38 `bag_pack` takes pairs of a key and a value"],
+    ["Events | extend x = bag_pack(dst_port, 1)", "1:30 a key of `bag_pack` is a string, not a long"],
+    [
+      "Events | extend x = sqrt(message)",
+      "1:26 `sqrt` takes numbers, not a string: convert it with todouble(…)",
+    ],
+    ["Events | extend x = pow(2)", "1:21 `pow` takes 2 arguments, got 1"],
+    ["Events | extend x = abs(time)", "1:25 `abs` takes a number, not a datetime"],
+    [
+      "Events | extend x = ipv4_is_private(dst_port)",
+      "1:37 the address of `ipv4_is_private` is a string, not a long",
+    ],
+    [
+      'Events | extend x = ipv4_is_match(src_ip, dst_ip, "24")',
+      "1:51 the prefix of `ipv4_is_match` is a whole number (long), not a string",
+    ],
+    ["Events | extend x = stdev(src_port)", "1:21 `stdev()` is an aggregation: use it in `summarize`"],
+    [
+      "Events | summarize percentile(src_port, 101)",
+      "1:41 the percentile of `percentile` is a number from 0 to 100",
+    ],
+    [
+      "Events | summarize percentile(message, 50)",
+      "1:31 `percentile` takes numbers, datetimes or timespans, not a string",
+    ],
+    [
+      "Events | summarize p = percentiles(src_port, 50, 90)",
+      "1:20 `percentiles` returns a column per percentile (percentile_x_50, …): to name one, write `name = percentile(x, 50)`",
+    ],
+    [
+      "Events | summarize x = 1 + percentiles(src_port, 50)",
+      "1:28 `percentiles` returns columns: it cannot be part of an expression",
+    ],
+    ["Events | summarize sumif(src_port)", "1:20 `sumif` takes 2 arguments, got 1"],
+    [
+      "Events | summarize sumif(src_port, message)",
+      "1:36 `sumif` needs a true/false condition, not a string",
+    ],
+    ["Events | summarize variance(message)", "1:29 `variance` takes numbers, not a string"],
+    [
+      "Events | make-series percentiles(src_port, 50) on time step 1h",
+      "`make-series` takes the aggregations count, countif, dcount, dcountif",
+    ],
+    ["let extract = (x: string) { x }; Events", "1:1 `extract` is a built-in function"],
+    ["let take_any = (x: string) { x }; Events", "1:1 `take_any` is a built-in function"],
+    ["Events | summarize make_bag(device)", "1:29 `make_bag` merges dynamic property bags, not a string"],
+    [
+      "Events | summarize make_bag(attributes, 0)",
+      "1:41 the size of `make_bag` is a whole number from 1 to 1000",
+    ],
+    [
+      "Events | extend x = endofmonth(time, 'a')",
+      "1:38 the offset of `endofmonth` is a whole number (long), not a string",
+    ],
+    [
+      "Events | where message has_any (device)",
+      "1:33 `has_any` takes string literal terms and dynamic([…]) arrays of them",
+    ],
+    ["Events | where message has_all (1, 2)", "1:33 `has_all` takes string literal terms"],
+    ["Events | where message has_any (dynamic([]))", "1:24 `has_any` takes at least one term"],
+    ["Events | where message !has_any ('a')", "1:24 unknown operator `!has_any`"],
+  ])("%j → %s", (query, expected) => {
+    expect(errorOf(query)).toContain(expected);
+  });
+
   it("refuses more `let` statements than the limit", () => {
     const lets = Array.from({ length: KQL_LIMITS.maxLets + 1 }, (_, i) => `let v${i} = ${i};`).join("\n");
     expect(errorOf(`${lets}\nEvents`)).toContain(
@@ -1130,7 +1301,7 @@ describe("hunting query errors", () => {
     // A block of several queries starts each with a comment line.
     const queries = blocks.flatMap((block) => block.split(/^\/\/.*$/m)).filter((q) => q.trim());
     const examples = [...queries, ...rows.map((row) => `Events | ${row}`)];
-    expect([queries.length, rows.length]).toEqual([25, 9]);
+    expect([queries.length, rows.length]).toEqual([26, 9]);
     const options = {
       ...OPTIONS,
       watchlists: new Map([
@@ -1228,6 +1399,28 @@ describe("compiled SQL", () => {
     ] as const) {
       const { sql, params } = compileKql(parseKql(`${table} | count`), OPTIONS);
       expect(sql).toContain(`AND e.class_uid = $${params.indexOf(uid) + 1}::int`);
+    }
+  });
+
+  it("puts hostile text given to the string, dynamic and IPv4 functions into parameters only", () => {
+    for (const text of hostile) {
+      const quoted = JSON.stringify(text).replace(/^"|"$/g, "").replace(/'/g, "\\'");
+      const pattern = JSON.stringify(text.replace(/[$*()\\'"]/g, ".")).replace(/^"|"$/g, "");
+      const query = `Events
+        | where message has_any ('${quoted}') and ipv4_is_in_range(src_ip, '${quoted}')
+        | extend a = split(message, '${quoted}', 1), b = replace_string(message, '${quoted}', '${quoted}'),
+            c = extract('${pattern}', 0, message), d = replace_regex(message, '${pattern}', '${quoted}'),
+            e = bag_pack('${quoted}', countof(message, '${quoted}')), f = indexof(message, '${quoted}'),
+            g = strcat_array(pack_array('${quoted}'), '${quoted}'), h = trim('${pattern}', message),
+            i = parse_json('${quoted}'), j = case(message == '${quoted}', '${quoted}', '${quoted}')`;
+      const compiled = compileKql(parseKql(query), OPTIONS);
+      expect(compiled.sql).not.toContain("DROP");
+      expect(compiled.sql).not.toContain("comment");
+      expect(compiled.sql).not.toContain("watchlists");
+      expect(compiled.sql).not.toContain("ＤＲＯＰ");
+      expect(compiled.sql).toMatch(/^SELECT [^;]+$/);
+      expect(compiled.params).toContain(text);
+      expect(compiled.regexes.length).toBe(4);
     }
   });
 
@@ -2731,6 +2924,331 @@ describe("hunts over a seeded event store", () => {
     expect(await rows(query)).toEqual(expected);
   });
 
+  it.each<[string, Array<Record<string, unknown>>]>([
+    // Strings. a1's message is "Sign-in failed: bad password".
+    [
+      'Events | where source_event_id == "a1" | project e = extract(@"failed: (\\w+) (\\w+)", 2, message), e0 = extract("[a-z]+", 0, message), none = extract("x(y)?", 1, message), n = extract(@"port (\\d+)", 1, "port 443", typeof(long)), bad = extract(@"x(\\d+)$", 1, "port x443x9999999999999999999", typeof(long)), b = extract(@"\\bfail\\w*", 0, message)',
+      [{ e: "password", e0: "ign", none: null, n: 443, bad: null, b: "failed" }],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project parts = split(message, " "), second = split(message, " ", 1), past = split(message, " ", 99), negative = split(message, " ", -1), empty = split("", ","), none = split(device, ",")',
+      [
+        {
+          parts: ["Sign-in", "failed:", "bad", "password"],
+          second: ["failed:"],
+          past: [],
+          negative: [],
+          empty: [""],
+          none: null,
+        },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project r = replace_string(message, "bad", "good"), rr = replace_regex(message, @"(\\w+) (\\w+)$", @"\\2 \\1"), all = replace_regex("a.b.c", @"\\.", "/"), whole = replace_regex("ab", "b", @"[\\0\\\\]"), t = trim("[^a-z]+", "--abc--"), ts = trim_start("-", "--abc--"), te = trim_end("-", "--abc--"), ti = trim("(?i)X", "xxAxX")',
+      [
+        {
+          r: "Sign-in failed: good password",
+          rr: "Sign-in failed: password bad",
+          all: "a/b/c",
+          whole: "a[b\\]",
+          t: "abc",
+          ts: "abc--",
+          te: "--abc",
+          ti: "A",
+        },
+      ],
+    ],
+    [
+      // indexof and countof as Kusto's documentation shows them.
+      'Events | where source_event_id == "a1" | project i = indexof(message, "failed"), i2 = indexof(message, "x"), i3 = indexof("abcdefg", "cde", -5), i4 = indexof("abcdefg", "cde", 1, 2), i5 = indexof("abcdefg", "cde", 1, 4), i6 = indexof("abcdefg", "cde", 2, -1), i7 = indexof("abc", "c", 4503599627370495 * 2048 + 2047), i8 = indexof("abc", "c", 0, -2), n = indexof(1234567, 5), c = countof("aaaa", "aa"), c2 = countof("ababa", "aba"), cr = countof("ababa", "aba", "regex"), c0 = countof("abc", ""), sa = strcat_array(dynamic(["a", 1, null, true]), "-"), s0 = strcat_array(dynamic([]), "-"), sb = strcat_array(attributes, "-")',
+      [
+        {
+          i: 8,
+          i2: -1,
+          i3: 2,
+          i4: -1,
+          i5: 2,
+          i6: 2,
+          i7: -1,
+          i8: null,
+          n: 4,
+          c: 3,
+          c2: 2,
+          cr: 1,
+          c0: 0,
+          sa: "a-1--true",
+          s0: "",
+          sb: null,
+        },
+      ],
+    ],
+    [
+      'Events | extend kind = case(dst_port == 3389, "rdp", class_uid == 3002, "sign-in", "other"), weight = case(severity_id > 3, 1.5, 1) | summarize n = count(), w = sum(weight) by kind | order by kind asc',
+      [
+        { kind: "other", n: 2, w: 2.5 },
+        { kind: "rdp", n: 1, w: 1 },
+        { kind: "sign-in", n: 5, w: 5 },
+      ],
+    ],
+    [
+      // has_any / has_all: whole terms, ignoring case, any or all of them.
+      'let terms = dynamic(["PASSWORD", "allowed"]);\nEvents | summarize any = countif(message has_any (terms)), all = countif(message has_all ("sign", "bad")), none = countif(message has_all ("sign", "pass"))',
+      [{ any: 3, all: 2, none: 0 }],
+    ],
+    [
+      // startofday's offset is a constant where make-series needs one.
+      "Authentication | make-series n = count() on time from startofday(now(), -1) to startofday(now()) step 1d",
+      [{ n: [5], time: ["2026-11-20T00:00:00.000Z"] }],
+    ],
+    // Datetimes: a1 happened on Friday 2026-11-20 at 09:00 UTC.
+    [
+      'Events | where source_event_id == "a1" | project sy = startofyear(time), ew = endofweek(time), em = endofmonth(time), em1 = endofmonth(time, 1), feb = endofmonth(datetime(2024-01-31), 1), ey = endofyear(time), last = endofyear(datetime(9999-06-01)), past = endofyear(time, 8000), doy = dayofyear(time), woy = weekofyear(time), w = week_of_year(datetime(2027-01-01)), moy = monthofyear(time)',
+      [
+        {
+          sy: "2026-01-01T00:00:00.000Z",
+          ew: "2026-11-21T23:59:59.999Z",
+          em: "2026-11-30T23:59:59.999Z",
+          em1: "2026-12-31T23:59:59.999Z",
+          feb: "2024-02-29T23:59:59.999Z",
+          ey: "2026-12-31T23:59:59.999Z",
+          last: "9999-12-31T23:59:59.999Z",
+          past: null,
+          doy: 324,
+          woy: 47,
+          w: 53,
+          moy: 11,
+        },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project h = hourofday(time), dow = dayofweek(time), dom = dayofmonth(time), m = getmonth(time), y = getyear(time), w = startofweek(time), w1 = startofweek(time, -1), sm = startofmonth(time), sm1 = startofmonth(time, 2), eod = endofday(time), sod = startofday(time, -1), friday = dayofweek(time) == 5d',
+      [
+        {
+          h: 9,
+          dow: "P5D",
+          dom: 20,
+          m: 11,
+          y: 2026,
+          w: "2026-11-15T00:00:00.000Z",
+          w1: "2026-11-08T00:00:00.000Z",
+          sm: "2026-11-01T00:00:00.000Z",
+          sm1: "2027-01-01T00:00:00.000Z",
+          eod: "2026-11-20T23:59:59.999Z",
+          sod: "2026-11-19T00:00:00.000Z",
+          friday: true,
+        },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project f = format_datetime(datetime(2009-06-15T13:45:30.617), "yyyy-MM-dd HH:mm:ss.fff"), f2 = format_datetime(datetime(2009-06-01T08:05:03), "d/M/yy h:m:s tt"), f3 = format_datetime(time, "[yyyyMMdd_HH] y fffffff")',
+      [{ f: "2009-06-15 13:45:30.617", f2: "1/6/09 8:5:3 AM", f3: "[20261120_09] 26 0000000" }],
+    ],
+    [
+      // Kusto's documented datetime_diff examples, and datetime_add at the calendar's edges and beyond its range.
+      'Events | where source_event_id == "a1" | project year = datetime_diff("year", datetime(2017-01-01), datetime(2000-12-31)), quarter = datetime_diff("Quarter", datetime(2017-07-01), datetime(2017-03-30)), month = datetime_diff("month", datetime(2017-01-01), datetime(2015-12-30)), week = datetime_diff("week", datetime(2017-10-29 00:00), datetime(2017-09-30 23:59)), day = datetime_diff("day", datetime(2017-10-29 00:00), datetime(2017-09-30 23:59)), hour = datetime_diff("hour", datetime(2017-10-31 01:00), datetime(2017-10-30 23:59)), minute = datetime_diff("minute", datetime(2017-10-30 23:05:01), datetime(2017-10-30 23:00:59)), second = datetime_diff("second", datetime(2017-10-30 23:00:10.100), datetime(2017-10-30 23:00:00.900)), ms = datetime_diff("millisecond", datetime(2017-10-30 23:00:00.200100), datetime(2017-10-30 23:00:00.100900)), back = datetime_diff("day", datetime(2017-10-30 23:00), datetime(2017-10-31 01:00))',
+      [
+        {
+          year: 17,
+          quarter: 2,
+          month: 13,
+          week: 5,
+          day: 29,
+          hour: 2,
+          minute: 5,
+          second: 10,
+          ms: 100,
+          back: -1,
+        },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project a = datetime_add("month", 1, datetime(2017-01-31)), b = datetime_add("day", -1, time), c = datetime_add("week", 2, time), d = datetime_add("millisecond", 1500, time), e = datetime_add("year", 100000, time), f = datetime_add("microsecond", 4503599627370495 * 2048 + 2047, time), g = datetime_add("month", -4503599627370496 * 2048, time), ns = datetime_add("nanosecond", 1500, time), h = datetime_add("year", 7973, time), i = datetime_add("second", -63000000000, time), j = datetime_add("second", -64000000000, time)',
+      [
+        {
+          a: "2017-02-28T00:00:00.000Z",
+          b: "2026-11-19T09:00:00.000Z",
+          c: "2026-12-04T09:00:00.000Z",
+          d: "2026-11-20T09:00:01.500Z",
+          e: null,
+          f: null,
+          g: null,
+          ns: "2026-11-20T09:00:00.000Z",
+          h: "9999-11-20T09:00:00.000Z",
+          i: "0030-06-30T17:00:00.000Z",
+          j: null,
+        },
+      ],
+    ],
+    // Dynamic values.
+    [
+      'Events | where source_event_id == "a1" | project j = parse_json(\'{"b": [1, 2], "a": "x"}\'), s = parse_json("not json"), n = todynamic("42"), z = parse_json(\'"\\\\u0000"\'), k = bag_keys(parse_json(\'{"b": 1, "a": 2}\')), nk = bag_keys(dynamic([1])), i = array_index_of(dynamic([1, 2, 3]), 2), i2 = array_index_of(dynamic(["x"]), "y"), pa = pack_array(1, "a", true, time), bp = bag_pack("k", 1, "t", time, "s", status), p = pack("x", dynamic([1]))',
+      [
+        {
+          j: { a: "x", b: [1, 2] },
+          s: "not json",
+          n: 42,
+          z: '"\\u0000"',
+          k: ["a", "b"],
+          nk: null,
+          i: 1,
+          i2: -1,
+          pa: [1, "a", true, "2026-11-20T09:00:00.000Z"],
+          bp: { k: 1, t: "2026-11-20T09:00:00.000Z", s: "Failure" },
+          p: { x: [1] },
+        },
+      ],
+    ],
+    // Numbers: what a float8 cannot hold, or Kusto makes NaN or infinity of, is null; nothing fails.
+    [
+      'Events | where source_event_id == "a1" | project a = abs(-5), a2 = abs(-2.5), a3 = abs(-4503599627370496 * 2048), s = sqrt(16), s2 = sqrt(-1), l = log(0), l2 = log(-1), l10 = log10(1000), l2b = round(log2(8), 9), e = exp(0), e2 = exp(1000), e3 = exp(-1000), p = pow(2, 10), p2 = pow(10, 400), p3 = pow(0, -1), p4 = pow(-8, 0.5), p5 = pow(10, -400), p6 = pow(-2, 3), p7 = pow(0, 0), z = 1 / 0, zr = log(1.0 / 0), zm = 7 % 0',
+      [
+        {
+          a: 5,
+          a2: 2.5,
+          a3: null,
+          s: 4,
+          s2: null,
+          l: null,
+          l2: null,
+          l10: 3,
+          l2b: 3,
+          e: 1,
+          e2: null,
+          e3: 0,
+          p: 1024,
+          p2: null,
+          p3: null,
+          p4: null,
+          p5: 0,
+          p6: -8,
+          p7: 1,
+          z: null,
+          zr: null,
+          zm: null,
+        },
+      ],
+    ],
+    // IPv4.
+    [
+      'Events | where isnotempty(src_ip) | summarize by src_ip | extend private = ipv4_is_private(src_ip), doc = ipv4_is_in_range(src_ip, "203.0.113.0/24"), near = ipv4_is_match(src_ip, "203.0.113.200", 24) | order by src_ip asc',
+      [
+        { src_ip: "10.0.0.5", private: true, doc: false, near: false },
+        { src_ip: "198.51.100.4", private: false, doc: false, near: false },
+        { src_ip: "203.0.113.7", private: false, doc: true, near: true },
+        { src_ip: "203.0.113.8", private: false, doc: true, near: true },
+      ],
+    ],
+    [
+      'Events | where source_event_id == "a1" | project p = ipv4_is_private("172.16.0.1"), p2 = ipv4_is_private("172.32.0.1"), p3 = ipv4_is_private("192.168.1.1/24"), bad = ipv4_is_private("256.1.1.1"), v6 = ipv4_is_private("2001:db8::1"), m = ipv4_is_match("192.168.1.1/24", "192.168.1.255"), all = ipv4_is_in_range("8.8.8.8", "0.0.0.0/0"), wide = ipv4_is_in_range("10.1.2.3", "10.0.0.0/33")',
+      [{ p: true, p2: false, p3: true, bad: null, v6: null, m: true, all: true, wide: null }],
+    ],
+    // Aggregations over the five sign-ins: src_port 50001…50005, statuses F F F S F, a4 the success.
+    [
+      'Authentication | summarize dcountif(src_ip, status == "Failure"), sumif(src_port, status == "Failure"), avgif(src_port, status == "Success"), minif(time, status == "Failure"), maxif(src_port, status == "Failure"), take_any(status), stdev(src_port), variance(src_port), sp = round(stdevp(src_port), 9), variancep(src_port), percentile(src_port, 50), percentiles(src_port, 25, 99.9), none = sumif(src_port, false)',
+      [
+        {
+          dcountif_src_ip: 2,
+          sumif_src_port: 200011,
+          avgif_src_port: 50004,
+          minif_time: "2026-11-20T09:00:00.000Z",
+          maxif_src_port: 50005,
+          status: "Failure",
+          stdev_src_port: Math.sqrt(2.5),
+          variance_src_port: 2.5,
+          sp: 1.414213562,
+          variancep_src_port: 2,
+          percentile_src_port_50: 50003,
+          percentile_src_port_25: 50002,
+          percentile_src_port_99_9: 50005,
+          none: null,
+        },
+      ],
+    ],
+    [
+      'Authentication | summarize spread = percentile(src_port, 75) - percentile(src_port, 25), share = round(100.0 * sumif(src_port, status == "Success") / sum(src_port), 1), late = percentile(time, 50), one = round(stdev(src_port), 6) by status | order by status asc',
+      [
+        { status: "Failure", spread: 2, share: null, late: "2026-11-20T09:05:00.000Z", one: 1.707825 },
+        { status: "Success", spread: 0, share: 100, late: "2026-11-20T09:20:00.000Z", one: null },
+      ],
+    ],
+    [
+      // make_bag: the union of the group's bags (not-bags skipped), at most `max` keys.
+      'Events | extend b = iff(source_event_id in ("a6", "a8"), bag_pack(source_event_id, device), dynamic([1])) | summarize make_bag(b), all = array_length(bag_keys(make_bag(bag_pack(source_event_id, 1)))), two = array_length(bag_keys(make_bag(bag_pack(source_event_id, 1), 2))), none = make_bag(dynamic(null))',
+      [{ bag_b: { a6: "vm-web-01", a8: null }, all: 8, two: 2, none: {} }],
+    ],
+    [
+      // Functions that compute their arguments once (a subquery) as group keys, and over aggregations.
+      'Authentication | summarize n = count(), mins = datetime_diff("minute", max(time), min(time)), top = pow(max(src_port) - 50000, 2) by week = startofweek(time, 1), host = tostring(split(actor_user, "@", 1)[0]) | order by host asc',
+      [
+        { week: "2026-11-22T00:00:00.000Z", host: "Contoso.com", n: 1, mins: 0, top: 25 },
+        { week: "2026-11-22T00:00:00.000Z", host: "contoso.com", n: 4, mins: 20, top: 16 },
+      ],
+    ],
+    [
+      // Beside arg_max (its own summarize), and in mv-apply's subquery.
+      "Authentication | summarize arg_max(time, status), p = percentile(src_port, 50), percentiles(src_port, 50, 90), d = dcountif(src_ip, status == 'Failure') by actor_user | order by actor_user asc",
+      [
+        {
+          actor_user: "Bob@Contoso.com",
+          time: "2026-11-20T09:30:00.000Z",
+          status: "Failure",
+          p: 50005,
+          percentile_src_port_50: 50005,
+          percentile_src_port_90: 50005,
+          d: 1,
+        },
+        {
+          actor_user: "alice@contoso.com",
+          time: "2026-11-20T09:20:00.000Z",
+          status: "Success",
+          p: 50002,
+          percentile_src_port_50: 50002,
+          percentile_src_port_90: 50004,
+          d: 1,
+        },
+      ],
+    ],
+    [
+      "Authentication | summarize ports = make_list(src_port) by actor_user | mv-apply x = ports to typeof(long) on (summarize sd = round(stdev(x), 3), med = percentile(x, 50), odd = countif(x % 2 == 1)) | project actor_user, sd, med, odd | order by actor_user asc",
+      [
+        { actor_user: "Bob@Contoso.com", sd: null, med: 50005, odd: 1 },
+        { actor_user: "alice@contoso.com", sd: 1.291, med: 50002, odd: 2 },
+      ],
+    ],
+    [
+      // make-series takes the single-valued ones: two bins of 20 minutes.
+      'Authentication | make-series f = countif(status == "Failure"), p = percentile(src_port, 50) default = 0, s = sumif(src_port, status == "Failure"), a = take_any(actor_user), sd = stdev(src_port) on time from datetime(2026-11-20 09:00) to datetime(2026-11-20 09:40) step 20m',
+      [
+        {
+          f: [3, 1],
+          p: [50002, 50004],
+          s: [150006, 50005],
+          a: ["alice@contoso.com", "Bob@Contoso.com"],
+          sd: [1, Math.sqrt(0.5)],
+          time: ["2026-11-20T09:00:00.000Z", "2026-11-20T09:20:00.000Z"],
+        },
+      ],
+    ],
+  ])("%s", async (query, expected) => {
+    expect(await rows(query)).toEqual(expected);
+  });
+
+  it("computes the new functions over every event without a runtime error, whatever the values", async () => {
+    // Arguments from the rows (nulls, large ports, hostile text) where the compiler cannot check them.
+    const query =
+      'Events | extend a = pow(todouble(src_port), todouble(dst_port)), b = exp(todouble(dst_port)), c = log(todouble(dst_port) - 3389), d = datetime_add("year", dst_port * 1000, time), e = split(message, message, src_port * -1), f = indexof(message, device, -src_port, src_port - 100000), g = parse_json(message), h = datetime_diff("nanosecond", time, datetime(1970-01-01)), i = ipv4_is_in_range(src_ip, message), j = bag_pack(device, message), k = replace_regex(message, @"[\'""]", ""), l = countof(message, message), m = abs(src_port - 60000) | summarize n = count(), private = countif(ipv4_is_in_range(src_ip, "10.0.0.0/8")), overflow = countif(isnull(a) and isnotnull(dst_port)), zero = countif(c == 0) ';
+    expect(await rows(query)).toEqual([{ n: 8, private: 1, overflow: 1, zero: 0 }]);
+  });
+
+  it("refuses the bad regular expression of a function before the hunt runs, at its position", async () => {
+    expect(await failure("Events | where false | extend x = extract('a{2,1}', 0, message)")).toMatch(
+      /line 1, column 43: invalid regular expression/,
+    );
+    expect(
+      await failure("Events | where false | extend x = replace_regex(message, '[[:nope:]]', 'x')"),
+    ).toMatch(/line 1, column 58: invalid regular expression/);
+  });
+
   it("keeps tenants apart through outer joins, union kind=inner, toscalar, materialize, parse kind=regex and functions", async () => {
     // B has one alice failure (b1) and a process event (b2); A has eight events. Each construct, as B, sees B's.
     const constructs = [
@@ -2817,7 +3335,7 @@ describe("hunts over a seeded event store", () => {
       .flatMap((m) => m[1].split(/^\/\/.*$/m))
       .filter((q) => q.trim());
     // As many as "compiles every example of docs/hunting.md" finds: a changed fence runs none of them.
-    expect(queries).toHaveLength(25);
+    expect(queries).toHaveLength(26);
     for (const query of queries) {
       const outcome = await hunt(query).then(
         (result) => `${result.columns.length > 0}`,
