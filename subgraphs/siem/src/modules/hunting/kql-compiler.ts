@@ -207,6 +207,27 @@ function regexLiteral(text: string): string {
 }
 
 /**
+ * The index of the `]` that closes the bracket expression of a regular expression opening at `i`: a `]` first in
+ * it (after a `^`) is a member, as are `[:alpha:]`, `[.x.]` and `[=x=]`, and a `\` escapes the next character.
+ */
+function bracketEnd(text: string, i: number, pos: Position): number {
+  let j = i + 1;
+  if (text[j] === "^") j++;
+  if (text[j] === "]") j++;
+  while (j < text.length && text[j] !== "]") {
+    if (text[j] === "[" && [":", ".", "="].includes(text[j + 1])) {
+      const close = text.indexOf(`${text[j + 1]}]`, j + 2);
+      if (close < 0) break;
+      j = close + 2;
+    } else {
+      j += text[j] === "\\" ? 2 : 1;
+    }
+  }
+  if (j >= text.length) fail("a `[` of the regular expression is not closed", pos);
+  return j;
+}
+
+/**
  * A regular expression of `parse kind=regex`, made a part of the operator's one pattern: its groups become
  * non-capturing (the pattern's columns are its only groups), and with `flags=U` every quantifier changes
  * greediness. Refuses what would break the whole (unbalanced parentheses or brackets, a trailing `\`), what
@@ -236,19 +257,7 @@ export function embeddedRegex(text: string, ungreedy: boolean, pos: Position): s
       out += c + next;
       i += 2;
     } else if (c === "[") {
-      let j = i + 1;
-      if (text[j] === "^") j++;
-      if (text[j] === "]") j++;
-      while (j < text.length && text[j] !== "]") {
-        if (text[j] === "[" && [":", ".", "="].includes(text[j + 1])) {
-          const close = text.indexOf(`${text[j + 1]}]`, j + 2);
-          if (close < 0) break;
-          j = close + 2;
-        } else {
-          j += text[j] === "\\" ? 2 : 1;
-        }
-      }
-      if (j >= text.length) fail("a `[` of the regular expression is not closed", pos);
+      const j = bracketEnd(text, i, pos);
       out += text.slice(i, j + 1);
       i = j + 1;
     } else if (c === "(") {
@@ -332,19 +341,7 @@ export function functionRegex(text: string, pos: Position): FunctionRegex {
       out += next === "b" ? "\\y" : next === "B" ? "\\Y" : next === "z" ? "\\Z" : c + next;
       i += 2;
     } else if (c === "[") {
-      let j = i + 1;
-      if (text[j] === "^") j++;
-      if (text[j] === "]") j++;
-      while (j < text.length && text[j] !== "]") {
-        if (text[j] === "[" && [":", ".", "="].includes(text[j + 1])) {
-          const close = text.indexOf(`${text[j + 1]}]`, j + 2);
-          if (close < 0) break;
-          j = close + 2;
-        } else {
-          j += text[j] === "\\" ? 2 : 1;
-        }
-      }
-      if (j >= text.length) fail("a `[` of the regular expression is not closed", pos);
+      const j = bracketEnd(text, i, pos);
       out += text.slice(i, j + 1);
       i = j + 1;
     } else if (c === "(") {
