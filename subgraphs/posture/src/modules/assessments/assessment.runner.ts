@@ -74,7 +74,11 @@ export async function loadEvaluationContext(
     category: r.category as ActiveExemption["category"],
     reason: r.reason!,
   }));
-  return { definitions, isDisabled: (a, d) => disabled.has(`${a}|${d}`), exemptions };
+  // Most tenants disable nothing: then no key is built per evaluated pair.
+  const isDisabled = disabled.size
+    ? (a: string, d: string) => disabled.has(`${a}|${d}`)
+    : () => false;
+  return { definitions, isDisabled, exemptions };
 }
 
 /** Maps resource rows (snake_case, as selected below) to what the engine evaluates. */
