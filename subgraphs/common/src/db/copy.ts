@@ -87,7 +87,7 @@ function typed(columns: readonly string[] | readonly CopyColumn[]): columns is r
 }
 
 /** Whether a query failed on a unique constraint (SQLSTATE 23505), under TypeORM's wrapper or not. */
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
   return e?.code === "23505" || e?.driverError?.code === "23505";
 }

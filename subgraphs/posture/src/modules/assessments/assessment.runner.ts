@@ -15,6 +15,12 @@ import {
 /** Resources are read and evaluated in pages of this size during full evaluations. */
 const PAGE = 5000;
 
+/**
+ * How many pages of one full evaluation may insert their new assessments without `ON CONFLICT` (`insertNew`, one
+ * subtransaction each): 160,000 resources, well under the 64 subtransaction ids a backend caches.
+ */
+const INSERT_NEW_PAGES = 32;
+
 /** What an evaluation needs besides the resources: definitions, disabled pairs and exemptions. */
 export interface EvaluationContext {
   definitions: CompiledDefinition[];
@@ -74,7 +80,9 @@ export async function loadEvaluationContext(
     category: r.category as ActiveExemption["category"],
     reason: r.reason!,
   }));
-  return { definitions, isDisabled: (a, d) => disabled.has(`${a}|${d}`), exemptions };
+  // Most tenants disable nothing: then no key is built per evaluated pair.
+  const isDisabled = disabled.size ? (a: string, d: string) => disabled.has(`${a}|${d}`) : () => false;
+  return { definitions, isDisabled, exemptions };
 }
 
 /** Maps resource rows (snake_case, as selected below) to what the engine evaluates. */
@@ -158,7 +166,7 @@ export async function evaluateTenant(
     filters.push(`AND (external_id_key = ${p} OR starts_with(external_id_key, ${p} || '/'))`);
   }
   let after = "00000000-0000-0000-0000-000000000000";
-  for (;;) {
+  for (let page = 0; ; page++) {
     const rows: Array<Record<string, unknown>> = await m.query(
       `SELECT ${RESOURCE_COLUMNS} FROM resources WHERE tenant_id = $1 AND id > $2 ${filters.join(" ")} ORDER BY id LIMIT $3`,
       [tenantId, after, PAGE, ...extra],
@@ -171,7 +179,11 @@ export async function evaluateTenant(
       await applyEvaluations(
         m,
         tenantId,
-        { resourceIds: resources.map((r) => r.id), definitionIds: options.definitionIds },
+        {
+          resourceIds: resources.map((r) => r.id),
+          definitionIds: options.definitionIds,
+          insertNew: page < INSERT_NEW_PAGES,
+        },
         evaluate(resources, definitions, ctx.isDisabled),
         ctx.exemptions,
       ),

@@ -1,0 +1,374 @@
+import type { DataSource, EntityManager } from "typeorm";
+import { v7 } from "uuid";
+import { UpsertAccountsDocument } from "./__generated__/graphql";
+import { inTenant, resourceKindOf, Role } from "../subgraphs/common/src";
+import { evaluateTenant, toAssessable } from "../subgraphs/posture/src/modules/assessments/assessment.runner";
+import { tenantDefinitions } from "../subgraphs/posture/src/modules/assessments/definition-registry";
+import { syntheticResources } from "../scripts/lib/demo-estate";
+import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { ok } from "./utils/seed";
+
+/**
+ * The full evaluation writes its assessments, history and control states in bulk, dictionary-encoded
+ * (column-encoding.ts). This checks what it wrote against the rules computed the plain way, one resource and one
+ * definition at a time, on a mixed estate: Azure and AWS resources, property values full of quotes, backslashes,
+ * braces, commas and the word NULL (they reach the causes), exemptions at every scope, a disabled definition and a
+ * reported assessment — from empty tables, then again over existing ones after some resources changed.
+ */
+
+type Status = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE";
+
+interface ExpectedAssessment {
+  resource_id: string;
+  definition_id: string;
+  account_id: string;
+  control_id: string;
+  source: string;
+  status: Status;
+  raw_status: Status;
+  cause: string | null;
+  raw_cause: string | null;
+  exemption_id: string | null;
+}
+
+interface Exemption {
+  id: string;
+  definition_id: string;
+  account_id: string | null;
+  resource_id: string | null;
+  resource_group_key: string | null;
+  category: string;
+  reason: string;
+}
+
+const HOSTILE = [
+  'TLS"1\\0',
+  "a,b}{c",
+  "NULL",
+  "",
+  'ünï ☃ "quoted", {braced}',
+  "back\\slash\\",
+  "tab\tand\nline",
+];
+
+/** Replaces every string in a JSON value by one of `HOSTILE`, deterministically. */
+function hostile(value: unknown, n: { i: number }): unknown {
+  if (typeof value === "string") return HOSTILE[n.i++ % HOSTILE.length];
+  if (Array.isArray(value)) return value.map((v) => hostile(v, n));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hostile(v, n)]));
+  return value;
+}
+
+/** Rows by resource, then by `second` (a definition or a control): the order the comparisons use. */
+const byKey = <T extends { resource_id: string }>(rows: T[], second: string): T[] => {
+  const k = (r: T) => `${r.resource_id}|${String((r as Record<string, unknown>)[second])}`;
+  return [...rows].sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+};
+
+describe("posture full evaluation: what it writes equals the rules applied one by one", () => {
+  let platform: TestPlatform;
+  let ds: DataSource;
+  const tenant = "tenant-eval-writes";
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ JOBS_ENABLED: "false" });
+    ds = await platform.connect("posture");
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await platform?.stop();
+  });
+
+  /** The assessments, control states and counters the rules give, computed without the engine's write path. */
+  async function expected(m: EntityManager) {
+    const definitions = await tenantDefinitions(m, tenant);
+    const resources = (
+      await m.query(
+        `SELECT id, account_id, type, kind, name, region, resource_group, tags, properties, external_id_key FROM resources`,
+      )
+    ).map((row: Record<string, unknown>) => ({ ...toAssessable(row), key: row.external_id_key as string }));
+    const disabled = new Set(
+      (await m.query(`SELECT account_id, definition_id FROM definition_settings WHERE NOT enabled`)).map(
+        (r: { account_id: string; definition_id: string }) => `${r.account_id}|${r.definition_id}`,
+      ),
+    );
+    const exemptions: Exemption[] = await m.query(
+      `SELECT id, definition_id, account_id, resource_id, resource_group_key, category, reason FROM exemptions ORDER BY created_at, id`,
+    );
+    const assessments: ExpectedAssessment[] = await m.query(
+      `SELECT resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause, exemption_id
+       FROM assessments WHERE source = 'EXTERNAL'`,
+    );
+    for (const r of resources) {
+      for (const d of definitions) {
+        if (!d.types.has(r.type.toLowerCase()) || disabled.has(`${r.accountId}|${d.spec.id}`)) continue;
+        let raw: Status = "HEALTHY";
+        let rawCause: string | null = null;
+        if (d.applicability && !d.applicability.test(r)) {
+          raw = "NOT_APPLICABLE";
+          rawCause = "The resource's configuration is outside the definition's scope.";
+        } else if (d.condition.test(r)) {
+          raw = "UNHEALTHY";
+          rawCause = d.condition.explain(r) ?? d.spec.title;
+        }
+        const mine = exemptions.filter((x) => x.definition_id === d.spec.id);
+        const exemption =
+          raw === "NOT_APPLICABLE"
+            ? undefined
+            : (mine.find((x) => x.resource_id === r.id) ??
+              mine.find(
+                (x) =>
+                  x.resource_group_key !== null &&
+                  (r.key === x.resource_group_key || r.key.startsWith(`${x.resource_group_key}/`)),
+              ) ??
+              mine.find((x) => !x.resource_id && !x.resource_group_key && x.account_id === r.accountId) ??
+              mine.find((x) => !x.resource_id && !x.resource_group_key && !x.account_id));
+        assessments.push({
+          resource_id: r.id,
+          definition_id: d.spec.id,
+          account_id: r.accountId,
+          control_id: d.spec.control,
+          source: d.source,
+          status: exemption ? "NOT_APPLICABLE" : raw,
+          raw_status: raw,
+          cause: exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : rawCause,
+          raw_cause: rawCause,
+          exemption_id: exemption?.id ?? null,
+        });
+      }
+    }
+    const states = new Map<
+      string,
+      { resource_id: string; control_id: string; account_id: string; h: number; u: number; n: number }
+    >();
+    for (const a of assessments) {
+      const k = `${a.resource_id}|${a.control_id}`;
+      const s = states.get(k) ?? {
+        resource_id: a.resource_id,
+        control_id: a.control_id,
+        account_id: a.account_id,
+        h: 0,
+        u: 0,
+        n: 0,
+      };
+      if (a.status === "HEALTHY") s.h++;
+      else if (a.status === "UNHEALTHY") s.u++;
+      else s.n++;
+      states.set(k, s);
+    }
+    const counters = new Map<
+      string,
+      { account_id: string; control_id: string; healthy: number; unhealthy: number; not_applicable: number }
+    >();
+    for (const s of states.values()) {
+      const k = `${s.account_id}|${s.control_id}`;
+      const c = counters.get(k) ?? {
+        account_id: s.account_id,
+        control_id: s.control_id,
+        healthy: 0,
+        unhealthy: 0,
+        not_applicable: 0,
+      };
+      if (s.u) c.unhealthy++;
+      else if (s.h) c.healthy++;
+      else c.not_applicable++;
+      counters.set(k, c);
+    }
+    return {
+      assessments: byKey(assessments, "definition_id"),
+      controlStates: byKey([...states.values()], "control_id"),
+      counters: [...counters.values()].sort((a, b) =>
+        `${a.account_id}|${a.control_id}` < `${b.account_id}|${b.control_id}` ? -1 : 1,
+      ),
+    };
+  }
+
+  /** What the tables hold, in the shape of `expected`. */
+  async function stored(m: EntityManager) {
+    return {
+      assessments: byKey(
+        await m.query(
+          `SELECT resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause, exemption_id FROM assessments`,
+        ),
+        "definition_id",
+      ),
+      controlStates: byKey(
+        await m.query(
+          `SELECT resource_id, control_id, account_id, healthy_count AS h, unhealthy_count AS u, na_count AS n FROM control_states`,
+        ),
+        "control_id",
+      ),
+      counters: (
+        await m.query(
+          `SELECT account_id, control_id, healthy, unhealthy, not_applicable FROM score_counters
+           WHERE healthy <> 0 OR unhealthy <> 0 OR not_applicable <> 0`,
+        )
+      ).sort(
+        (a: { account_id: string; control_id: string }, b: { account_id: string; control_id: string }) =>
+          `${a.account_id}|${a.control_id}` < `${b.account_id}|${b.control_id}` ? -1 : 1,
+      ),
+    };
+  }
+
+  it("writes exactly the assessments, history, control states and counters of the rules, from empty and over existing ones", async () => {
+    const admin = await platform.token([Role.ADMIN], tenant);
+    const [azure, aws] = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        {
+          input: [
+            { provider: "AZURE", externalId: `${tenant}-az`, name: "Azure" },
+            { provider: "AWS", externalId: `${tenant}-aws`, name: "AWS" },
+          ],
+        },
+        admin,
+      ),
+    ).upsertCloudAccounts.map((a) => a.id);
+    const n = { i: 0 };
+    const estate = [
+      ...syntheticResources(160, "azure", 11).map((r) => ({ ...r, accountId: azure, provider: "AZURE" })),
+      ...syntheticResources(100, "aws", 11).map((r) => ({ ...r, accountId: aws, provider: "AWS" })),
+    ].map((r, i) => ({ ...r, id: v7(), properties: i % 4 === 0 ? hostile(r.properties, n) : r.properties }));
+
+    // Written straight into the table (as the benchmark does): nothing is evaluated until the full evaluation.
+    await inTenant(ds, tenant, (m) =>
+      m.query(
+        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])`,
+        [
+          estate.map((r) => r.id),
+          estate.map(() => tenant),
+          estate.map((r) => r.accountId),
+          estate.map((r) => r.provider),
+          estate.map((r) => r.type),
+          estate.map((r) => resourceKindOf(r.type)),
+          estate.map((r) => r.externalId),
+          estate.map((r) => r.name),
+          estate.map((r) => r.region),
+          estate.map((r) => r.resourceGroup),
+          estate.map((r) => JSON.stringify(r.tags)),
+          estate.map((r) => JSON.stringify(r.properties)),
+        ],
+      ),
+    );
+    // A first evaluation (every row new: inserted without ON CONFLICT) tells which definitions apply, so that
+    // the decisions below change something.
+    const first = await inTenant(ds, tenant, async (m) => {
+      await evaluateTenant(m, tenant);
+      expect(await stored(m)).toEqual(await expected(m));
+      return m.query(
+        `SELECT a.resource_id, a.definition_id, a.account_id, r.external_id_key FROM assessments a
+         JOIN resources r ON r.id = a.resource_id WHERE a.status = 'UNHEALTHY' ORDER BY a.resource_id, a.definition_id`,
+      );
+    });
+    const unhealthy = first as Array<{
+      resource_id: string;
+      definition_id: string;
+      account_id: string;
+      external_id_key: string;
+    }>;
+    const onAzure = unhealthy.filter((a) => a.account_id === azure);
+    const onAws = unhealthy.filter((a) => a.account_id === aws);
+    expect(onAzure.length).toBeGreaterThan(20);
+    expect(onAws.length).toBeGreaterThan(20);
+    const group = /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+/.exec(onAzure[5].external_id_key)![0];
+
+    await inTenant(ds, tenant, async (m) => {
+      const exemption = (
+        definitionId: string,
+        scope: { account?: string; resource?: string; group?: string },
+        reason: string,
+      ) =>
+        m.query(
+          `INSERT INTO exemptions (tenant_id, id, definition_id, account_id, resource_id, resource_group, resource_group_key, category, reason, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $6, 'WAIVER', $7, 'test')`,
+          [
+            tenant,
+            v7(),
+            definitionId,
+            scope.account ?? null,
+            scope.resource ?? null,
+            scope.group ?? null,
+            reason,
+          ],
+        );
+      await exemption(
+        onAzure[0].definition_id,
+        { resource: onAzure[0].resource_id },
+        'Accepted "as is", {for now}\\',
+      );
+      await exemption(onAzure[5].definition_id, { account: azure, group }, "NULL");
+      await exemption(onAws[0].definition_id, { account: aws }, "Mitigated, elsewhere");
+      await exemption(onAws[3].definition_id, {}, "Tenant-wide");
+      await m.query(
+        `INSERT INTO definition_settings (tenant_id, account_id, definition_id, enabled, updated_by) VALUES ($1, $2, $3, false, 'test')`,
+        [tenant, azure, onAzure[10].definition_id],
+      );
+      await m.query(
+        `INSERT INTO assessments (tenant_id, resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause)
+         VALUES ($1, $2, 'reported-check', $3, $4, 'EXTERNAL', 'UNHEALTHY', 'UNHEALTHY', 'Reported, "badly"', 'Reported, "badly"')`,
+        [tenant, onAws[1].resource_id, aws, "reported-control"],
+      );
+    });
+
+    // From empty tables, as the benchmark measures it.
+    const historyFrom = await inTenant(ds, tenant, async (m) => {
+      await m.query(`DELETE FROM assessments WHERE source <> 'EXTERNAL'`);
+      await m.query(`DELETE FROM control_states`);
+      await m.query(`DELETE FROM score_counters`);
+      // A reported assessment under a built-in's id, on a resource that definition evaluates: the evaluation's
+      // insert of that page collides with it and runs again as an upsert, which takes the row over.
+      await m.query(
+        `INSERT INTO assessments (tenant_id, resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause)
+         VALUES ($1, $2, $3, $4, 'reported-control', 'EXTERNAL', 'HEALTHY', 'HEALTHY', NULL, NULL)`,
+        [tenant, onAws[2].resource_id, onAws[2].definition_id, aws],
+      );
+      const [{ max }] = await m.query(`SELECT coalesce(max(id), 0) AS max FROM assessment_history`);
+      await evaluateTenant(m, tenant);
+      return max as string;
+    });
+    await inTenant(ds, tenant, async (m) => {
+      const want = await expected(m);
+      expect(want.assessments.length).toBeGreaterThan(800);
+      expect(want.assessments.filter((a) => a.exemption_id).length).toBeGreaterThanOrEqual(4);
+      expect(want.assessments.some((a) => a.cause?.includes('\\"'))).toBe(true);
+      expect(await stored(m)).toEqual(want);
+      // One history row per assessment written, from nothing to its status and cause.
+      const history = await m.query(
+        `SELECT resource_id, definition_id, from_status, to_status, cause FROM assessment_history WHERE id > $1`,
+        [historyFrom],
+      );
+      expect(byKey(history, "definition_id")).toEqual(
+        want.assessments
+          .filter((a) => a.source !== "EXTERNAL")
+          .map((a) => ({
+            resource_id: a.resource_id,
+            definition_id: a.definition_id,
+            from_status: null,
+            to_status: a.status,
+            cause: a.cause,
+          })),
+      );
+    });
+
+    // Over existing assessments: some resources change (statuses move, definitions stop or start applying), an
+    // exemption goes; only what changed is written, and the result is again the rules'.
+    await inTenant(ds, tenant, async (m) => {
+      const changed = estate.filter((_, i) => i % 7 === 1);
+      await m.query(
+        `UPDATE resources r SET properties = c.p FROM unnest($1::uuid[], $2::jsonb[]) AS c(id, p) WHERE r.id = c.id`,
+        [
+          changed.map((r) => r.id),
+          changed.map((r, i) => JSON.stringify(i % 2 ? {} : hostile(r.properties, n))),
+        ],
+      );
+      await m.query(
+        `DELETE FROM exemptions WHERE account_id = $1 AND resource_group IS NULL AND resource_id IS NULL`,
+        [aws],
+      );
+      await evaluateTenant(m, tenant);
+    });
+    await inTenant(ds, tenant, async (m) => expect(await stored(m)).toEqual(await expected(m)));
+  });
+});
