@@ -370,5 +370,29 @@ describe("posture full evaluation: what it writes equals the rules applied one b
       await evaluateTenant(m, tenant);
     });
     await inTenant(ds, tenant, async (m) => expect(await stored(m)).toEqual(await expected(m)));
+
+    // From empty again, with only reported assessments that collide with nothing: the inserts succeed, and the
+    // control states are counted from what was written plus the reported ones (an unhealthy one in its own control,
+    // a healthy one in a control the built-ins use too) without reading them back.
+    await inTenant(ds, tenant, async (m) => {
+      const [{ control_id: sharedControl }] = await m.query(
+        `SELECT control_id FROM assessments WHERE resource_id = $1 AND definition_id = $2`,
+        [onAws[4].resource_id, onAws[4].definition_id],
+      );
+      await m.query(`DELETE FROM assessments WHERE source <> 'EXTERNAL' OR definition_id = $1`, [
+        onAws[2].definition_id,
+      ]);
+      await m.query(`DELETE FROM control_states`);
+      await m.query(`DELETE FROM score_counters`);
+      await m.query(
+        `INSERT INTO assessments (tenant_id, resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause)
+         VALUES ($1, $2, 'reported-elsewhere', $3, $4, 'EXTERNAL', 'HEALTHY', 'HEALTHY', NULL, NULL)`,
+        [tenant, onAws[4].resource_id, aws, sharedControl],
+      );
+      await evaluateTenant(m, tenant);
+      const want = await expected(m);
+      expect(want.controlStates.some((c) => c.control_id === "reported-control")).toBe(true);
+      expect(await stored(m)).toEqual(want);
+    });
   });
 });

@@ -206,14 +206,17 @@ export async function applyEvaluations(
 ): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { changedAssessments: 0, statusChanges: 0, accountsTouched: new Set() };
   if (scope.resourceIds.length === 0) return outcome;
-  const sourceFilter = scope.external ? "source = 'EXTERNAL'" : "source <> 'EXTERNAL'";
-  const existing: Row[] = await m.query(
-    `SELECT resource_id, definition_id, account_id, control_id, status, cause, raw_status, raw_cause, exemption_id
+  // The other source's assessments of the resources come too (the index scan reads them anyway): with every
+  // definition in scope, they and the evaluations are all the resources' assessments (see `assessed` below).
+  const rows: Array<Row & { source: string }> = await m.query(
+    `SELECT resource_id, definition_id, account_id, control_id, source, status, cause, raw_status, raw_cause, exemption_id
      FROM assessments
-     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND ${sourceFilter}
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])
        ${scope.definitionIds ? "AND definition_id = ANY($3::text[])" : ""}`,
     scope.definitionIds ? [tenantId, scope.resourceIds, scope.definitionIds] : [tenantId, scope.resourceIds],
   );
+  const inScope = (r: { source: string }) => (r.source === "EXTERNAL") === (scope.external === true);
+  const existing: Row[] = rows.filter(inScope);
   const key = (resourceId: string, definitionId: string) => `${resourceId}|${definitionId}`;
   const before = new Map(existing.map((r) => [key(r.resource_id, r.definition_id), r]));
 
@@ -396,7 +399,23 @@ export async function applyEvaluations(
         ],
       );
     }
-    await recomputeControlStates(m, tenantId, touchedIds, outcome.accountsTouched, { insertNew });
+    await recomputeControlStates(m, tenantId, touchedIds, outcome.accountsTouched, {
+      insertNew,
+      // Inserted into an empty scope of every definition: the resources' assessments are now what was just
+      // written plus the other source's, so their control-state counts need no read back.
+      assessed:
+        insertNew && !scope.definitionIds && !scope.external
+          ? controlCounts(
+              upsert.resource.map((r, i) => ({
+                resource_id: resources.values[r - 1],
+                control_id: controls.values[upsert.control[i] - 1],
+                account_id: accounts.values[upsert.account[i] - 1],
+                status: statuses.values[upsert.status[i] - 1] as Status,
+              })),
+              rows.filter((r) => !inScope(r)),
+            )
+          : undefined,
+    });
   };
   if (!(scope.insertNew && existing.length === 0 && m.queryRunner?.isTransactionActive)) {
     await write(false);
@@ -431,6 +450,42 @@ interface StateRow {
   n: number;
 }
 
+/** An assessment as the control-state counts see it. */
+interface Counted {
+  resource_id: string;
+  control_id: string;
+  account_id: string;
+  status: Status;
+}
+
+/**
+ * The control-state counts of assessments, as `recomputeControlStates`' aggregate computes them from the table:
+ * per resource and control, the healthy, unhealthy and not-applicable assessments, and the least account id.
+ */
+function controlCounts(...groups: ReadonlyArray<readonly Counted[]>): StateRow[] {
+  const states = new Map<string, StateRow>();
+  for (const group of groups)
+    for (const a of group) {
+      const key = `${a.resource_id}|${a.control_id}`;
+      let row = states.get(key);
+      if (!row) {
+        row = {
+          resource_id: a.resource_id,
+          control_id: a.control_id,
+          account_id: a.account_id,
+          h: 0,
+          u: 0,
+          n: 0,
+        };
+        states.set(key, row);
+      } else if (a.account_id < row.account_id) row.account_id = a.account_id;
+      if (a.status === "HEALTHY") row.h++;
+      else if (a.status === "UNHEALTHY") row.u++;
+      else if (a.status === "NOT_APPLICABLE") row.n++;
+    }
+  return [...states.values()];
+}
+
 /**
  * Recomputes the control states of some resources from their assessments and moves the score
  * counters (healthy, unhealthy and not-applicable resources per account and control) by the
@@ -441,17 +496,22 @@ export async function recomputeControlStates(
   tenantId: string,
   resourceIds: readonly string[],
   accountsTouched: Set<string>,
-  /** `insertNew`: inserts without `ON CONFLICT` when the resources have no control state yet (see `ApplyScope`). */
-  options: { insertNew?: boolean } = {},
+  /**
+   * `insertNew`: inserts without `ON CONFLICT` when the resources have no control state yet (see `ApplyScope`).
+   * `assessed`: the resources' counts when the caller knows every assessment they have, instead of reading them.
+   */
+  options: { insertNew?: boolean; assessed?: StateRow[] } = {},
 ): Promise<void> {
   if (resourceIds.length === 0) return;
-  const now: StateRow[] = await m.query(
-    `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
+  const now: StateRow[] =
+    options.assessed ??
+    (await m.query(
+      `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
             count(*) FILTER (WHERE status = 'HEALTHY')::int AS h, count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS u,
             count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS n
      FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) GROUP BY resource_id, control_id`,
-    [tenantId, resourceIds],
-  );
+      [tenantId, resourceIds],
+    ));
   const old: StateRow[] = await m.query(
     `SELECT resource_id, control_id, account_id, healthy_count AS h, unhealthy_count AS u, na_count AS n FROM control_states
      WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
