@@ -1,6 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createSubgraphAgent, post, requestBody } from "./datasource";
+import { GraphQLError } from "graphql";
+import type { GraphQLDataSourceProcessOptions } from "@apollo/gateway";
+import { createSubgraphAgent, post, requestBody, UndiciDataSource } from "./datasource";
 
 describe("subgraph request bodies", () => {
   it("are what JSON.stringify makes of the request, the query's JSON kept from one fetch to the next", () => {
@@ -72,5 +74,51 @@ describe("subgraph answers", () => {
     await expect(
       post(agent, { origin: `http://127.0.0.1:${port}`, path: "/", method: "POST", body: "{}" }),
     ).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe("a subgraph that does not answer", () => {
+  const agent = createSubgraphAgent(300);
+  let server: http.Server;
+  let origin: string;
+  const fetchFrom = (url: string) =>
+    new UndiciDataSource(url, agent, "siem")
+      .process({
+        request: { query: "{ __typename }" },
+        context: {},
+      } as GraphQLDataSourceProcessOptions<object>)
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      // "/hang" never answers; "/starting" answers as a subgraph still starting does.
+      if (req.url === "/starting") res.writeHead(503).end('{"status":"starting"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await agent.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("is UNAVAILABLE naming it: no answer within the timeout, a 503 without a GraphQL body, or nothing listening", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const outcomes = await Promise.all(
+      [`${origin}/hang`, `${origin}/starting`, `http://127.0.0.1:${port}/graphql`].map(fetchFrom),
+    );
+    for (const err of outcomes) expect(err).toBeInstanceOf(GraphQLError);
+    expect(outcomes.map((err) => (err as GraphQLError).extensions)).toEqual([
+      { code: "UNAVAILABLE", reason: "SUBGRAPH_NO_ANSWER", serviceName: "siem" },
+      { code: "UNAVAILABLE", reason: "SUBGRAPH_NO_ANSWER", serviceName: "siem" },
+      { code: "UNAVAILABLE", reason: "SUBGRAPH_UNREACHABLE", serviceName: "siem" },
+    ]);
   });
 });

@@ -166,7 +166,18 @@ export function requestBody(request: GraphQLDataSourceProcessOptions["request"])
   return rest === "{}" ? `{"query":${quoted}}` : `{"query":${quoted},${rest.slice(1)}`;
 }
 
-/** The keep-alive pool shared by every subgraph data source of one gateway. */
-export function createSubgraphAgent(): Agent {
-  return new Agent({ connections: 64, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, pipelining: 1 });
+/**
+ * The keep-alive pool shared by every subgraph data source (and ingest forward) of one gateway. A subgraph whose
+ * answer does not begin within `timeoutMs` (SUBGRAPH_TIMEOUT_MS), or stalls that long, fails the fetch instead of
+ * holding its client for undici's five minutes.
+ */
+export function createSubgraphAgent(timeoutMs = 120_000): Agent {
+  return new Agent({
+    connections: 64,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 60_000,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
 }

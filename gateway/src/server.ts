@@ -91,7 +91,7 @@ export async function startGateway(
   const production = config.env === "production";
   let supergraphSdl = readFileSync(config.supergraphPath, "utf8");
   const subgraphUrls = { ...config.subgraphUrls, ...overrides.subgraphUrls };
-  const agent = createSubgraphAgent();
+  const agent = createSubgraphAgent(config.subgraphTimeoutMs);
   let updateSupergraph: ((sdl: string) => void) | undefined;
   const gateway = new PreparedOperationGateway({
     // A supergraph manager rather than a static SDL, so that reloadSupergraph() can replace it.

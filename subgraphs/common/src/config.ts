@@ -229,6 +229,7 @@ const EnvShape = {
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(200),
   LIVE_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(100),
@@ -386,6 +387,11 @@ export interface Config {
   telemetryRetentionDays: number;
   /** Subscription results buffered per subscriber before it is disconnected as a slow consumer. */
   subscriptionQueueLimit: number;
+  /**
+   * How long the gateway waits for a subgraph's answer to begin, or between two parts of it, before it gives up:
+   * UNAVAILABLE (SUBGRAPH_NO_ANSWER) for a GraphQL fetch, 502 for an ingest.
+   */
+  subgraphTimeoutMs: number;
   /** Gateway WebSocket ping interval; a client that has not answered by the next ping is dropped. */
   subscriptionKeepAliveMs: number;
   /** Subscriptions one gateway WebSocket connection may hold at once; past it a start is RATE_LIMITED. */
@@ -525,6 +531,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
+    subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,
     subscriptionsPerConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
     liveConnectionsPerUser: e.LIVE_CONNECTIONS_PER_USER,
