@@ -942,32 +942,32 @@ function isAggregation(expr: Expr): boolean {
   return expr.kind === "call" && AGGREGATIONS.has(expr.name);
 }
 
+/** The expressions directly inside `expr` (not the queries of `toscalar` and tabular arguments). */
+function subExpressions(expr: Expr | WatchlistRef): Array<Expr | WatchlistRef> {
+  switch (expr.kind) {
+    case "member":
+      return [expr.target];
+    case "call":
+      return expr.args;
+    case "unary":
+      return [expr.operand];
+    case "binary":
+      return [expr.left, expr.right];
+    case "in":
+      return [expr.left, ...expr.items];
+    case "between":
+      return [expr.left, expr.low, expr.high];
+    default:
+      return [];
+  }
+}
+
 /** The aggregation calls in an expression, outermost only (not those inside another's arguments), in order. */
 function aggregationCalls(expr: Expr): Array<Extract<Expr, { kind: "call" }>> {
   const found: Array<Extract<Expr, { kind: "call" }>> = [];
   const visit = (e: Expr | WatchlistRef): void => {
-    switch (e.kind) {
-      case "call":
-        if (AGGREGATIONS.has(e.name)) found.push(e);
-        else e.args.forEach(visit);
-        return;
-      case "member":
-        return visit(e.target);
-      case "unary":
-        return visit(e.operand);
-      case "binary":
-        visit(e.left);
-        return visit(e.right);
-      case "in":
-        visit(e.left);
-        return e.items.forEach(visit);
-      case "between":
-        visit(e.left);
-        visit(e.low);
-        return visit(e.high);
-      default:
-        return;
-    }
+    if (e.kind === "call" && AGGREGATIONS.has(e.name)) found.push(e);
+    else subExpressions(e).forEach(visit);
   };
   visit(expr);
   return found;
@@ -977,32 +977,9 @@ function aggregationCalls(expr: Expr): Array<Extract<Expr, { kind: "call" }>> {
 export function watchlistAliasesOf(query: Query): string[] {
   const aliases = new Set<string>();
   const visit = (expr: Expr | WatchlistRef): void => {
-    switch (expr.kind) {
-      case "watchlist":
-        aliases.add(expr.alias.toLowerCase());
-        return;
-      case "member":
-        return visit(expr.target);
-      case "call":
-        return expr.args.forEach(visit);
-      case "unary":
-        return visit(expr.operand);
-      case "binary":
-        visit(expr.left);
-        return visit(expr.right);
-      case "in":
-        visit(expr.left);
-        return expr.items.forEach(visit);
-      case "between":
-        visit(expr.left);
-        visit(expr.low);
-        return visit(expr.high);
-      case "toscalar":
-      case "table":
-        return pipeline(expr.query);
-      default:
-        return;
-    }
+    if (expr.kind === "watchlist") aliases.add(expr.alias.toLowerCase());
+    else if (expr.kind === "toscalar" || expr.kind === "table") pipeline(expr.query);
+    else subExpressions(expr).forEach(visit);
   };
   const source = (src: Source): void => {
     if (src.kind === "watchlist") visit(src);
@@ -1765,7 +1742,8 @@ class Compiler {
    */
   private summarizeComputed(rel: Relation, aggregates: NamedExpr[], by: NamedExpr[]): Relation {
     const inner = new Map<Extract<Expr, { kind: "call" }>, string>();
-    const slots = new Map<NamedExpr, string>();
+    /** Each expression's slot column, by the slot's name. */
+    const slots = new Map<string, NamedExpr>();
     const first: NamedExpr[] = [];
     for (const item of aggregates) {
       if (isAggregation(item.expr)) {
@@ -1786,7 +1764,7 @@ class Compiler {
         first.push({ name, expr: call });
       }
       const slot = `\u0000slot${slots.size}`;
-      slots.set(item, slot);
+      slots.set(slot, item);
       first.push({ name: slot, expr: { kind: "call", name: "count", args: [], pos: item.expr.pos } });
     }
     const grouped = this.summarize(rel, first, by);
@@ -1812,9 +1790,7 @@ class Compiler {
     const select: string[] = [];
     for (const col of grouped.cols) {
       if (col.name.startsWith("\u0000agg")) continue;
-      const item = col.name.startsWith("\u0000slot")
-        ? [...slots].find(([, slot]) => slot === col.name)![0]
-        : undefined;
+      const item = slots.get(col.name);
       if (!item) {
         cols.push({ name: col.name, type: col.type, alias: col.alias });
         select.push(`${s}.${col.alias}`);
