@@ -175,16 +175,21 @@ describe("SIEM alerts and incidents under concurrency", () => {
     expect(stored.filter((s) => s.alert_count !== s.held)).toEqual([]);
   };
 
-  /** Waits until `n` backends of the test database wait on a lock (the interleaving a test lines up). */
-  const waitForLockWaiters = async (n: number) => {
-    for (let tries = 0; tries < 400; tries++) {
+  /**
+   * Waits until `n` backends of the test database wait on a lock (the interleaving a test lines up), or until one
+   * of the `pending` requests has answered (the code under test did not need to wait where the lineup expected).
+   */
+  const lineUp = async (n: number, pending: Array<Promise<unknown>>) => {
+    let answered = false;
+    for (const p of pending) void p.finally(() => (answered = true));
+    for (let tries = 0; tries < 400 && !answered; tries++) {
       const [{ waiting }] = await rows<{ waiting: number }>(
         `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
       );
       if (waiting >= n) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    throw new Error(`never saw ${n} backends waiting on a lock`);
+    if (!answered) throw new Error(`never saw ${n} backends waiting on a lock`);
   };
 
   /** A transaction on a connection of its own, to hold locks while requests line up behind them. */
@@ -339,7 +344,7 @@ describe("SIEM alerts and incidents under concurrency", () => {
     );
     const forward = ["ord-a", "ord-m", "ord-z"].map((sourceId) => ({ sourceId }));
     const both = [ingest(tenant, forward), ingest(tenant, [...forward].reverse())];
-    await waitForLockWaiters(2);
+    await lineUp(2, both);
     await hold.end("ROLLBACK");
     const answers = await Promise.all(both);
     expect(answers.flatMap((a) => a.errors)).toEqual([]);
@@ -557,8 +562,19 @@ describe("SIEM alerts and incidents under concurrency", () => {
     expect({ leftovers, miscounted }).toEqual({ leftovers: 0, miscounted: 0 });
   });
 
-  it("merges incidents while an analyst triages an alert of a source incident", async () => {
-    const tenant = "conc-merge-triage";
+  it.each([
+    {
+      who: "an analyst triages",
+      change: (tenant: string, alertId: string) => send(tenant, UPDATE_ALERTS, { ids: [alertId] }),
+      after: { status: "ACTIVE", severity: "LOW" },
+    },
+    {
+      who: "a provider sends a new severity of",
+      change: (tenant: string) => ingest(tenant, [{ sourceId: "mt-one", severity: "HIGH" }]),
+      after: { status: "NEW", severity: "HIGH" },
+    },
+  ])("merges incidents while $who an alert of a source incident", async ({ change, after }) => {
+    const tenant = `conc-merge-${after.status}`;
     const seeded = await must<Ingested>(tenant, INGEST, {
       i: ["mt-target", "mt-one", "mt-two"].map((sourceId) =>
         alertInput({ sourceId, entities: [{ type: "HOST", value: sourceId }] }),
@@ -566,22 +582,20 @@ describe("SIEM alerts and incidents under concurrency", () => {
     });
     const [, alertOfOne] = seeded.ingestAlerts.ids;
     const [target, one, two] = await incidentsOfAlerts(seeded.ingestAlerts.ids);
-    // The merge locks the target and `one`, then waits for `two`; the triage locks its alert, then waits to log
-    // the change in `one`. Released, the merge moves `one`'s alerts into the target.
+    // The merge locks the target and `one`, then waits for `two`; the change locks the alert, then waits to log
+    // it in `one`. Released, the merge moves `one`'s alerts into the target.
     const hold = await blocker();
     await hold.query(`SELECT 1 FROM siem.incidents WHERE id = $1 FOR KEY SHARE`, [two]);
     const merging = send(tenant, MERGE, { t: target, s: [one, two] });
-    await waitForLockWaiters(1);
-    const triaging = send(tenant, UPDATE_ALERTS, { ids: [alertOfOne] });
-    await waitForLockWaiters(2);
+    await lineUp(1, [merging]);
+    const triaging = change(tenant, alertOfOne);
+    await lineUp(2, [merging, triaging]);
     await hold.end("COMMIT");
     const answers = await Promise.all([merging, triaging]);
     expect(answers.map((a) => a.errors)).toEqual([[], []]);
     await expectIncidentSizes(tenant, seeded.ingestAlerts.ids, [3]);
-    const [{ status }] = await rows<{ status: string }>(`SELECT status FROM siem.alerts WHERE id = $1`, [
-      alertOfOne,
-    ]);
-    expect(status).toBe("ACTIVE");
+    const [alert] = await rows(`SELECT status, severity FROM siem.alerts WHERE id = $1`, [alertOfOne]);
+    expect(alert).toEqual(after);
   });
 
   it("creates an incident by hand from an alert a provider is updating while correlation is busy", async () => {
@@ -597,9 +611,9 @@ describe("SIEM alerts and incidents under concurrency", () => {
       { sourceId: "cr-known", severity: "HIGH" },
       { sourceId: "cr-new", entities: [{ type: "HOST", value: "cr-new" }] },
     ]);
-    await waitForLockWaiters(1);
+    await lineUp(1, [pushing]);
     const creating = send(tenant, CREATE, { t: "By hand", a: [known] });
-    await waitForLockWaiters(2);
+    await lineUp(2, [pushing, creating]);
     await hold.end("COMMIT");
     const answers = await Promise.all([pushing, creating]);
     expect(answers.map((a) => a.errors)).toEqual([[], []]);
@@ -623,12 +637,12 @@ describe("SIEM alerts and incidents under concurrency", () => {
     const hold = await blocker();
     await hold.query(`SELECT pg_advisory_xact_lock(hashtext('siem.incidents'), hashtext($1))`, [tenant]);
     const joining = ingest(tenant, [{ sourceId: "rc-joins", entities: [host] }]);
-    await waitForLockWaiters(1);
+    await lineUp(1, [joining]);
     const repeating = ingest(tenant, [
       { sourceId: "rc-known", severity: "HIGH", entities: [host] },
       { sourceId: "rc-elsewhere", entities: [{ type: "HOST", value: "rc-elsewhere" }] },
     ]);
-    await waitForLockWaiters(2);
+    await lineUp(2, [joining, repeating]);
     await hold.end("COMMIT");
     const answers = await Promise.all([joining, repeating]);
     expect(answers.map((a) => a.errors)).toEqual([[], []]);
@@ -637,5 +651,45 @@ describe("SIEM alerts and incidents under concurrency", () => {
       [incidentId],
     );
     expect({ severity, alerts }).toEqual({ severity: "HIGH", alerts: 2 });
+  });
+
+  it("triages alerts of two incidents while one ingest correlates new alerts into both, in the other order", async () => {
+    const tenant = "conc-triage-two";
+    const seeded = await must<Ingested>(tenant, INGEST, {
+      i: ["tt-1", "tt-2"].map((sourceId) =>
+        alertInput({ sourceId, entities: [{ type: "HOST", value: sourceId }] }),
+      ),
+    });
+    const holding = await incidentsOfAlerts(seeded.ingestAlerts.ids);
+    // The triage logs to its alerts' incidents in id order: `low`, then `high`. The ingest correlates into
+    // `high`, then `low`, holding each incident it added to; it waits at `low` until the triage holds it too.
+    const [low, high] = [...holding].sort();
+    const alertIn = (incidentId: string) => seeded.ingestAlerts.ids[holding.indexOf(incidentId)];
+    const hostOf = (incidentId: string) => ({
+      type: "HOST",
+      value: holding.indexOf(incidentId) ? "tt-2" : "tt-1",
+    });
+    const hold = await blocker();
+    await hold.query(`SELECT 1 FROM siem.incidents WHERE id = $1 FOR KEY SHARE`, [low]);
+    const correlating = ingest(tenant, [
+      { sourceId: "tt-joins-high", entities: [hostOf(high)] },
+      { sourceId: "tt-joins-low", entities: [hostOf(low)] },
+    ]);
+    await lineUp(1, [correlating]);
+    const triaging = send(tenant, UPDATE_ALERTS, { ids: [alertIn(low), alertIn(high)] });
+    await lineUp(2, [correlating, triaging]);
+    await hold.end("COMMIT");
+    const answers = await Promise.all([correlating, triaging]);
+    expect(answers.map((a) => a.errors)).toEqual([[], []]);
+    await expectIncidentSizes(
+      tenant,
+      [...seeded.ingestAlerts.ids, ...answers[0].data!.ingestAlerts.ids],
+      [2, 2],
+    );
+    const logged = await rows<{ incident_id: string }>(
+      `SELECT incident_id FROM siem.incident_activity WHERE tenant_id = $1 AND action = 'alert_updated' ORDER BY incident_id`,
+      [tenant],
+    );
+    expect(logged.map((r) => r.incident_id)).toEqual([low, high]);
   });
 });
