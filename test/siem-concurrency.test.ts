@@ -692,4 +692,35 @@ describe("SIEM alerts and incidents under concurrency", () => {
     );
     expect(logged.map((r) => r.incident_id)).toEqual([low, high]);
   });
+
+  it("correlates an alert into the newest open incident sharing its entity when the newer one closes meanwhile", async () => {
+    const tenant = "conc-close-correlate";
+    const host = { type: "HOST", value: "cc-host" };
+    // Two open incidents share the host: the correlated one (older) and one an analyst made of its second alert.
+    const seeded = await must<Ingested>(tenant, INGEST, {
+      i: ["cc-1", "cc-2"].map((sourceId) => alertInput({ sourceId, entities: [host] })),
+    });
+    const [older] = await incidentsOfAlerts(seeded.ingestAlerts.ids);
+    const { createIncident: newer } = await must<{ createIncident: IncidentView }>(tenant, CREATE, {
+      t: "By hand",
+      a: [seeded.ingestAlerts.ids[1]],
+    });
+    // The newer one is being closed while an alert on the host arrives: the alert waits for it, then must join
+    // the older one, as it would had it arrived just after the close.
+    const hold = await blocker();
+    await hold.query(`UPDATE siem.incidents SET status = 'CLOSED', etag = etag + 1 WHERE id = $1`, [
+      newer.id,
+    ]);
+    const arriving = ingest(tenant, [{ sourceId: "cc-3", entities: [host] }]);
+    await lineUp(1, [arriving]);
+    await hold.end("COMMIT");
+    const answer = await arriving;
+    expect(answer.errors).toEqual([]);
+    expect(await incidentsOfAlerts(answer.data!.ingestAlerts.ids)).toEqual([older]);
+    const [{ n }] = await rows<{ n: number }>(
+      `SELECT count(*)::int AS n FROM siem.incidents WHERE tenant_id = $1`,
+      [tenant],
+    );
+    expect(n).toBe(2);
+  });
 });
