@@ -723,4 +723,47 @@ describe("SIEM alerts and incidents under concurrency", () => {
     );
     expect(n).toBe(2);
   });
+
+  it("groups an NRT rule's alerts from concurrent event ingests into full incidents and one overflow", async () => {
+    const tenant = "conc-nrt";
+    await must(tenant, `mutation($i: AnalyticsRuleInput!) { createAnalyticsRule(input: $i) { id } }`, {
+      i: {
+        kind: "NRT",
+        displayName: "Every sign-in",
+        description: "One alert per sign-in, all in one incident group.",
+        severity: "LOW",
+        filter: { field: "class_uid", op: "eq", value: 3002 },
+        alertPerResult: true,
+        incidentGrouping: { enabled: true, matchingMethod: "ANY_ALERT", lookbackDuration: "PT5H" },
+      },
+    });
+    // 8 NDJSON posts at once of 40 sign-ins each (320 alerts: 150 + 150 + 20), every post sent twice.
+    const post = (body: string) =>
+      fetch(`${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=OCSF`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tokens.get(tenant)}`, "content-type": "application/x-ndjson" },
+        body,
+      });
+    await tokenOf(tenant);
+    const bodies = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 40 }, (_, i) =>
+        JSON.stringify({
+          class_uid: 3002,
+          activity_id: 1,
+          time: new Date().toISOString(),
+          metadata: { uid: `nrt-${b}-${i}` },
+        }),
+      ).join("\n"),
+    );
+    const answers = await Promise.all([...bodies, ...bodies].map(post));
+    expect(answers.map((a) => a.status)).toEqual(Array(16).fill(200));
+    const alertIds = (
+      await rows<{ id: string }>(
+        `SELECT id FROM siem.alerts WHERE tenant_id = $1 AND provider = 'ANALYTICS_RULE'`,
+        [tenant],
+      )
+    ).map((r) => r.id);
+    expect(alertIds).toHaveLength(320);
+    await expectIncidentSizes(tenant, alertIds, [20, 150, 150]);
+  });
 });
