@@ -766,4 +766,96 @@ describe("SIEM alerts and incidents under concurrency", () => {
     expect(alertIds).toHaveLength(320);
     await expectIncidentSizes(tenant, alertIds, [20, 150, 150]);
   });
+
+  describe("hunting bookmarks attached to incidents", () => {
+    const BOOKMARK = {
+      name: "Evidence",
+      query: "Events | take 3",
+      queryStartTime: "2026-01-01T00:00:00Z",
+      queryEndTime: "2026-01-02T00:00:00Z",
+      rows: [{ host: "bm-host" }],
+    };
+    const LINK = `{ bookmarkId: $b, incidentId: $i }`;
+    const ATTACH = `mutation($b: ID!, $i: ID!) { attachBookmarkToIncident(input: ${LINK}) { id } }`;
+    const DETACH = `mutation($b: ID!, $i: ID!) { detachBookmarkFromIncident(input: ${LINK}) { id } }`;
+    const DELETE = `mutation($b: ID!) { deleteBookmark(id: $b) { id } }`;
+    /** `n` incidents of one alert each and a bookmark attached to the first. */
+    const seed = async (tenant: string, n: number) => {
+      const seeded = await must<Ingested>(tenant, INGEST, {
+        i: Array.from({ length: n }, (_, i) =>
+          alertInput({ sourceId: `bm-${i}`, entities: [{ type: "HOST", value: `bm-host-${i}` }] }),
+        ),
+      });
+      const incidents = await incidentsOfAlerts(seeded.ingestAlerts.ids);
+      const { createBookmark } = await must<{ createBookmark: { id: string } }>(
+        tenant,
+        `mutation($i: CreateBookmarkInput!) { createBookmark(input: $i) { id } }`,
+        { i: BOOKMARK },
+      );
+      await must(tenant, ATTACH, { b: createBookmark.id, i: incidents[0] });
+      return { incidents, bookmark: createBookmark.id };
+    };
+    const attachedTo = async (bookmark: string) =>
+      (
+        await rows<{ incident_id: string }>(
+          `SELECT incident_id FROM siem.incident_bookmarks WHERE bookmark_id = $1`,
+          [bookmark],
+        )
+      ).map((r) => r.incident_id);
+
+    it("detaches a bookmark from an incident while it is being deleted", async () => {
+      const tenant = "conc-bookmark-detach";
+      const {
+        incidents: [incidentId],
+        bookmark,
+      } = await seed(tenant, 1);
+      // The detach waits for the incident; the delete locks the bookmark, then waits for the incident too.
+      const hold = await blocker();
+      await hold.query(`SELECT 1 FROM siem.incidents WHERE id = $1 FOR KEY SHARE`, [incidentId]);
+      const detaching = send(tenant, DETACH, { b: bookmark, i: incidentId });
+      await lineUp(1, [detaching]);
+      const deleting = send(tenant, DELETE, { b: bookmark });
+      await lineUp(2, [detaching, deleting]);
+      await hold.end("COMMIT");
+      const answers = await Promise.all([detaching, deleting]);
+      expect(answers.map((a) => a.errors)).toEqual([[], []]);
+      const [{ n }] = await rows<{ n: number }>(
+        `SELECT count(*)::int AS n FROM siem.bookmarks WHERE id = $1`,
+        [bookmark],
+      );
+      expect(n).toBe(0);
+      // Detached once: by the detach, which came first; the delete found nothing left to detach.
+      const logged = await rows<{ changes: Record<string, unknown> }>(
+        `SELECT changes FROM siem.incident_activity WHERE incident_id = $1 AND changes ? 'bookmarkDetached'`,
+        [incidentId],
+      );
+      expect(logged).toHaveLength(1);
+    });
+
+    it("deletes a bookmark while a merge moves it from a source incident to the target", async () => {
+      const tenant = "conc-bookmark-merge";
+      const {
+        incidents: [source, target, other],
+        bookmark,
+      } = await seed(tenant, 3);
+      // The merge locks the target and the bookmark's incident, then waits for the other source; the delete
+      // locks the bookmark, then waits for the incident it is attached to.
+      const hold = await blocker();
+      await hold.query(`SELECT 1 FROM siem.incidents WHERE id = $1 FOR KEY SHARE`, [other]);
+      const merging = send(tenant, MERGE, { t: target, s: [source, other] });
+      await lineUp(1, [merging]);
+      const deleting = send(tenant, DELETE, { b: bookmark });
+      await lineUp(2, [merging, deleting]);
+      await hold.end("COMMIT");
+      const answers = await Promise.all([merging, deleting]);
+      expect(answers.map((a) => a.errors)).toEqual([[], []]);
+      expect(await attachedTo(bookmark)).toEqual([]);
+      // The detachment is logged where the bookmark was when it went: the target.
+      const [{ n }] = await rows<{ n: number }>(
+        `SELECT count(*)::int AS n FROM siem.incident_activity WHERE incident_id = $1 AND changes ? 'bookmarkDetached'`,
+        [target],
+      );
+      expect(n).toBe(1);
+    });
+  });
 });
