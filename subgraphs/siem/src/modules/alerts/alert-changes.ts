@@ -9,9 +9,15 @@
  *   rollups are refreshed (its severity unless pinned, first and last activity).
  *
  * An alert change is not an incident change: it moves no incident etag and sends no `incident.*` event.
+ *
+ * The incidents are touched under the tenant's correlation lock, taken after the alerts' row locks (NO KEY UPDATE,
+ * which linking an alert to an incident does not wait for) and before any incident row: correlation and merges
+ * hold that lock while they lock incidents one after another, so a change logging to two of them in another
+ * order, or to one of them before waiting for the lock (a provider's batch that correlates next), would deadlock.
  */
 import type { EntityManager } from "typeorm";
 import { writeOutbox } from "../../../../common/src";
+import { lockCorrelation } from "../incidents/correlation";
 import { refreshIncidentRollups } from "../incidents/incident-workflow.service";
 
 /** The outbox topic of a change to an existing alert. */
@@ -68,6 +74,7 @@ export async function recordAlertChanges(
       },
     })),
   );
+  await lockCorrelation(m, tenantId);
   const touched: Array<{ incident_id: string; rollup: boolean }> = await m.query(
     `WITH changed AS (
        SELECT * FROM unnest($2::uuid[], $3::jsonb[], $4::boolean[]) AS c(alert_id, changes, rollup)

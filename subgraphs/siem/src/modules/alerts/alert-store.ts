@@ -122,6 +122,9 @@ export async function storeAlerts(
   const candidateIds = alerts.map(() => newId());
   // created_at is timestamptz(3): Postgres keeps now() in whole milliseconds, as list cursors carry it, so
   // a cursor never falls before its own row (which would skip the rest of the batch on the next page).
+  // Inserted in (provider, source id) order, whatever the batch's: a concurrent batch sharing records waits at
+  // the first one the other is inserting, never holding one the other waits for (batches in different orders
+  // would each hold what the other needs next: a deadlock).
   const rows: Array<{ id: string; provider: string; source_id: string; created: boolean }> = await m.query(
     `WITH input AS (
        SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[],
@@ -136,7 +139,7 @@ export async function storeAlerts(
               ARRAY(SELECT jsonb_array_elements_text(tactics)), ARRAY(SELECT jsonb_array_elements_text(techniques)),
               resource_id, start_time, end_time, now(), entities,
               ARRAY(SELECT jsonb_array_elements_text(evidence))::uuid[], ARRAY(SELECT jsonb_array_elements_text(remediation)), rule_id
-       FROM input
+       FROM input ORDER BY provider, source_id
        ON CONFLICT (tenant_id, provider, source_id) DO NOTHING
        RETURNING id, provider, source_id
      )
@@ -253,9 +256,12 @@ async function applyRepeats(
   outcomes: StoreOutcome[],
 ): Promise<string[]> {
   if (repeats.length === 0) return [];
+  // NO KEY UPDATE, the lock the UPDATE below takes anyway: FOR UPDATE would also block the key-share locks that
+  // linking the alert to an incident takes (a merge moving it, an analyst's createIncident naming it), which may
+  // hold the incident or the incident counter this transaction waits for next.
   const rows: Array<Record<string, unknown>> = await m.query(
     `SELECT id, provider, source_id, title, description, severity, status, end_time, tactics, techniques, remediation
-     FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+     FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
     [tenantId, [...new Set(repeats.map((r) => r.id))]],
   );
   const stored = new Map(

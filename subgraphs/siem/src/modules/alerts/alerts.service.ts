@@ -293,8 +293,10 @@ export class AlertsService {
       problems.push({ field: "status", message: "not an alert status" });
     if (problems.length) throw new BadUserInputError("Invalid alert change; nothing was changed.", problems);
     return this.db.write(async (m) => {
+      // NO KEY UPDATE (as the UPDATE takes): a merge moving these alerts into its target links them under a
+      // key-share lock while holding the incidents this change logs to; FOR UPDATE would deadlock with it.
       const rows: Array<Record<string, unknown>> = await m.query(
-        `SELECT * FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+        `SELECT * FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
         [this.identity.tenantId, ids],
       );
       const found = new Map(rows.map((r) => [canonicalId(r.id as string), alertFromRow(r)]));

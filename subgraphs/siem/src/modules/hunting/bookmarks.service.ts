@@ -20,6 +20,7 @@ import {
 } from "../../../../common/src";
 import { normalizeIp } from "../connectors/normalizers/common";
 import { incidentFromRow, type Incident } from "../incidents/incident.entity";
+import { lockCorrelation } from "../incidents/correlation";
 import { recordIncidentChange } from "../incidents/incident-workflow.service";
 import { ENTITY_TYPES, type EntityType } from "../rules/rule-spec";
 import { mitreProblems, textProblems } from "./hunting.service";
@@ -338,18 +339,41 @@ export class BookmarksService {
     });
   }
 
-  /** Deletes a bookmark; each incident it was attached to records the detachment. */
+  /**
+   * Deletes a bookmark; each incident it was attached to records the detachment. The incidents are locked before
+   * the bookmark, as attach and detach lock them, and under the tenant's correlation lock, which merges (moving
+   * bookmarks) and correlation hold while they lock incidents: in another order each would deadlock with it. An
+   * attachment made between the look-up and the bookmark's lock starts the locking over (from a savepoint, so the
+   * bookmark is not held while waiting for that incident).
+   */
   async delete(id: string): Promise<Bookmark> {
     if (!isUuid(id))
       throw new BadUserInputError("Invalid bookmark id.", [{ field: "id", message: "must be a UUID" }]);
     return this.db.write(async (m) => {
-      const bookmark = await this.lockBookmark(m, id);
-      const attached: Array<{ incident_id: string }> = await m.query(
-        `SELECT incident_id FROM incident_bookmarks WHERE tenant_id = $1 AND bookmark_id = $2 ORDER BY incident_id`,
-        [this.identity.tenantId, id],
-      );
-      for (const { incident_id } of attached) {
-        const incident = await this.lockIncident(m, incident_id, false);
+      const attachedTo = async () =>
+        (
+          (await m.query(
+            `SELECT incident_id FROM incident_bookmarks WHERE tenant_id = $1 AND bookmark_id = $2 ORDER BY incident_id`,
+            [this.identity.tenantId, id],
+          )) as Array<{ incident_id: string }>
+        ).map((r) => r.incident_id);
+      await lockCorrelation(m, this.identity.tenantId);
+      let bookmark: Bookmark;
+      let attached: Incident[];
+      for (;;) {
+        await m.query(`SAVEPOINT bookmark_delete`);
+        const locked = new Map<string, Incident>();
+        for (const incidentId of await attachedTo())
+          locked.set(incidentId, await this.lockIncident(m, incidentId, false));
+        bookmark = await this.lockBookmark(m, id);
+        const now = await attachedTo();
+        if (now.every((incidentId) => locked.has(incidentId))) {
+          attached = now.map((incidentId) => locked.get(incidentId)!);
+          break;
+        }
+        await m.query(`ROLLBACK TO SAVEPOINT bookmark_delete`);
+      }
+      for (const incident of attached) {
         await this.recordChange(m, incident, {
           bookmarkDetached: { id, name: bookmark.name, deleted: true },
         });

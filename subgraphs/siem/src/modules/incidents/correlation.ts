@@ -142,7 +142,10 @@ export async function correlateAlerts(
   return [...touched];
 }
 
-/** Serialises incident correlation and merges of one tenant until the transaction ends. */
+/**
+ * Serialises incident correlation, merges, alert changes logged to incidents (recordAlertChanges) and bookmark
+ * deletes of one tenant until the transaction ends: the work that locks several incidents.
+ */
 export async function lockCorrelation(m: EntityManager, tenantId: string): Promise<void> {
   await m.query(`SELECT pg_advisory_xact_lock(hashtext('siem.incidents'), hashtext($1))`, [tenantId]);
 }
