@@ -1,13 +1,14 @@
 import {
   CreatePolicyDefinitionDocument,
   NetworkMapDocument,
+  RemoveResourcesDocument,
   ResourceNeighboursDocument,
   UpsertAccountsDocument,
   UpsertResourcesDocument,
   type NetworkMapQuery,
   type ResourceInput,
 } from "./__generated__/graphql";
-import { Role, sqlStatementCount } from "../subgraphs/common/src";
+import { inTenant, Role, sqlStatementCount } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -409,13 +410,70 @@ describe("network map across the accounts of a tenant", () => {
       await map(accountId);
       return (await sqlStatementCount("posture")) - before;
     };
-    // One account: BEGIN, set tenant, the account's network resources, those of its neighbour accounts (one
-    // statement finding them too), those of the accounts naming the neighbours' VMs and NICs its map shows from
-    // their side (the same statement, finding none here), the nodes' unhealthy assessments, the tenant's custom
-    // and external definitions, COMMIT. Every account: the tenant's network resources in one statement instead
-    // of the three.
-    expect(await count(acct.spoke)).toBe(9);
-    expect(await count(acct.hub)).toBe(9);
+    // A change to the tenant's inventory first, so that no topology is kept from the tests before.
+    await upsert([dbGroup(5434)], tokens.adminA);
+    // One account: BEGIN, set tenant, the tenant's inventory token, the account's network resources, those of its
+    // neighbour accounts (one statement finding them too), those of the accounts naming the neighbours' VMs and
+    // NICs its map shows from their side (the same statement, finding none here), the nodes' unhealthy
+    // assessments, the tenant's custom and external definitions, COMMIT. Every account: the tenant's network
+    // resources in one statement instead of the three.
+    expect(await count(acct.spoke)).toBe(10);
+    expect(await count(acct.hub)).toBe(10);
+    expect(await count(null)).toBe(8);
+    // Asked again with the inventory unchanged, each topology is kept: the token instead of its reads.
+    expect(await count(acct.spoke)).toBe(7);
+    expect(await count(acct.hub)).toBe(7);
     expect(await count(null)).toBe(7);
+  });
+
+  it("keeps a topology between requests until the tenant's own inventory changes, and shows every change", async () => {
+    const count = async (accountId: string) => {
+      const before = await sqlStatementCount("posture");
+      const m = await map(accountId);
+      return { statements: (await sqlStatementCount("posture")) - before, m };
+    };
+    const ds = await platform.connect("posture");
+    // Through the subgraph's role: the tenant policy shows tenant A's token only.
+    const inventoryToken = () =>
+      inTenant(ds, "tenant-net-a", async (m) =>
+        ((await m.query(`SELECT token FROM inventory_versions`)) as Array<{ token: string }>).map(
+          (r) => r.token,
+        ),
+      );
+    await count(acct.app);
+    expect((await count(acct.app)).statements).toBe(7);
+    const before = await inventoryToken();
+    expect(before).toHaveLength(1);
+
+    // Sending the same resources again (an inventory sync that finds nothing new) changes nothing kept.
+    await upsert([dbGroup(5434)], tokens.adminA);
+    expect(await inventoryToken()).toEqual(before);
+    expect((await count(acct.app)).statements).toBe(7);
+
+    // Another tenant's change neither.
+    await upsert(
+      azureNetwork(acctB, rg(9), "partner", "10.9.0.9", []).filter((r) => r.name === "vnet-partner"),
+      tokens.adminB,
+    );
+    expect(await inventoryToken()).toEqual(before);
+    expect((await count(acct.app)).statements).toBe(7);
+
+    // A change in another account of the tenant shows at once: the db account's group opens one more port.
+    await upsert([dbGroup(5435)], tokens.adminA);
+    const changed = await count(acct.app);
+    expect(changed.statements).toBe(10);
+    expect(link(changed.m, "i-app", "i-db", "ALLOWS_TRAFFIC")?.ports).toEqual([
+      { protocol: "TCP", fromPort: 5432, toPort: 5435 },
+    ]);
+
+    // So does a removal: without the database's group nothing of the app's may reach the db instance.
+    const removed = ok(
+      await platform.request(RemoveResourcesDocument, { ids: [ids.get("sg-db")!] }, tokens.adminA),
+    ).removeResources;
+    expect(removed.removedCount).toBe(1);
+    const after = await count(acct.app);
+    expect(after.statements).toBe(10);
+    expect(link(after.m, "i-app", "i-db", "ALLOWS_TRAFFIC")).toBeUndefined();
+    expect(await inventoryToken()).not.toEqual(before);
   });
 });

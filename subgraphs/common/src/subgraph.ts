@@ -33,8 +33,11 @@ export interface SubgraphModule<Ctx extends BaseContext> {
     log: Logger,
     config: Config,
   ): void;
-  /** Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start. */
-  prepare?(): void;
+  /**
+   * Loads and checks what the subgraph ships (data files…) before serving, so bad data fails the start, and
+   * applies the configuration of its per-process state (caches).
+   */
+  prepare?(config: Config): void;
   /**
    * Starts the subgraph's long-running work (outbox listeners, relays) once its port is bound (requests
    * wait until it has started); stopped on close, after the HTTP server has drained.
@@ -169,7 +172,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
   overrides: { port?: number; log?: Logger } = {},
 ): Promise<SubgraphServer> {
   const log = overrides.log ?? createLogger(module.name, config.logLevel);
-  module.prepare?.();
+  module.prepare?.(config);
   const url = subgraphDatabaseUrl(config, module.name);
   const dataSource = createDataSource({
     subgraph: module.name,

@@ -31,6 +31,7 @@ import {
   ResourceRecommendationsResolver,
 } from "./modules/recommendations/recommendations.resolver";
 import { AccountScoreResolver, ScoreResolver } from "./modules/score/score.resolver";
+import { topologyCache } from "./modules/network/network-topology-cache";
 import { postureReferences } from "./references";
 
 /** The audit trail's `posture` field and `Query.auditTrail`, which posture owns. */
@@ -66,7 +67,10 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
   migrations: postureMigrations,
   createContext: (base) => createPostureContext(base),
   tasks: (ds, log) => ({ ...postureTasks(ds, log), ...resourceAccountTasks(ds, log) }),
-  prepare: () => void builtInDefinitions(),
+  prepare: (config) => {
+    builtInDefinitions();
+    topologyCache.setLimit(config.networkTopologyCacheSize);
+  },
   crontab: POSTURE_CRONTAB,
   start: async (ds, log, config) => {
     await queueBuiltInEvaluation(ds);

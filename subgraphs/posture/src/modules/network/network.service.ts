@@ -19,6 +19,7 @@ import {
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
+import { topologyCache } from "./network-topology-cache";
 import { NetworkNeighbourConnection } from "./network.connections";
 import {
   Exposure,
@@ -155,6 +156,12 @@ SELECT id, account_id, external_id, type, name, properties FROM resources
  WHERE tenant_id = $1 AND account_id = ANY(ARRAY(SELECT account_id FROM neighbour_accounts))
    AND account_id <> ALL($2::uuid[]) AND (kind = ANY($3::text[]) OR lower(type) = ANY($4::text[]))`;
 
+/**
+ * Each resource's ALLOWS_TRAFFIC neighbours (any account of the tenant), by topology, sorted by direction then id:
+ * built once per topology, which requests share while it is kept ({@link topologyCache}); never changed after.
+ */
+const neighbourIndexes = new WeakMap<NetworkTopology, Map<string, NetworkNeighbour[]>>();
+
 /** Network map and internet exposure, computed from the inventory's network resources. */
 export class NetworkService {
   constructor(
@@ -164,21 +171,38 @@ export class NetworkService {
   ) {}
 
   /**
-   * The tenant's topology, every account at once: one statement, for the map of every account. Nothing is kept
-   * between requests (here or below), so a change to any account's inventory shows in the next request's map.
+   * The tenant's inventory token (`inventory_versions`), read once per request before any network resource:
+   * topologies are kept between requests under it ({@link topologyCache}), so a change to any account's inventory
+   * committed before the request began shows in its map, and one committed later in the next request's.
    */
+  private token: Promise<string | null> | undefined;
+
+  private inventoryToken(): Promise<string | null> {
+    this.token ??= this.db
+      .read((m): Promise<Array<{ token: string }>> =>
+        m.query(`SELECT token FROM inventory_versions WHERE tenant_id = $1`, [this.identity.tenantId]),
+      )
+      .then((rows) => rows[0]?.token ?? null);
+    return this.token;
+  }
+
+  /** The tenant's topology, every account at once: one statement (when not kept), for the map of every account. */
   private topology: Promise<NetworkTopology> | undefined;
 
   private tenantTopology(): Promise<NetworkTopology> {
-    this.topology ??= this.db
-      .read((m): Promise<NetworkRow[]> =>
-        m.query(
-          `SELECT id, account_id, external_id, type, name, properties FROM resources
-             WHERE tenant_id = $1 AND (kind = ANY($2::text[]) OR lower(type) = ANY($3::text[]))`,
-          [this.identity.tenantId, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
-        ),
-      )
-      .then(toTopology);
+    this.topology ??= this.inventoryToken().then((token) =>
+      topologyCache.get(this.identity.tenantId, token, "*", () =>
+        this.db
+          .read((m): Promise<NetworkRow[]> =>
+            m.query(
+              `SELECT id, account_id, external_id, type, name, properties FROM resources
+                 WHERE tenant_id = $1 AND (kind = ANY($2::text[]) OR lower(type) = ANY($3::text[]))`,
+              [this.identity.tenantId, NETWORK_KINDS, PEERING_RESOURCE_TYPES],
+            ),
+          )
+          .then(toTopology),
+      ),
+    );
     return this.topology;
   }
 
@@ -189,15 +213,18 @@ export class NetworkService {
    * the accounts the other accounts' resources shown with them lead to (see {@link askedTopology}), one topology
    * for the batch. For the batch's resources, and for the nodes and edges their maps show, it equals the whole
    * tenant's topology — see {@link networkLinks} for what the neighbours are and why this suffices — while the
-   * tenant's other accounts are never read.
+   * tenant's other accounts are never read. Kept between requests under the tenant's inventory token and the
+   * batch's accounts ({@link topologyCache}): a later request for the same accounts reads only the token.
    */
   private readonly accountTopologies = new DataLoader<string, NetworkTopology>(async (accountIds) => {
-    const asked = accountIds.filter(isUuid);
+    const asked = [...new Set(accountIds.filter(isUuid))].sort();
     const topology = this.topology
       ? await this.topology
       : asked.length === 0
         ? toTopology([])
-        : await this.askedTopology(asked);
+        : await topologyCache.get(this.identity.tenantId, await this.inventoryToken(), asked.join(","), () =>
+            this.askedTopology(asked),
+          );
     return accountIds.map(() => topology);
   });
 
@@ -261,11 +288,8 @@ export class NetworkService {
     );
   }
 
-  /** Each resource's ALLOWS_TRAFFIC neighbours (any account of the tenant), by topology, sorted by direction then id. */
-  private readonly neighbourIndexes = new WeakMap<NetworkTopology, Map<string, NetworkNeighbour[]>>();
-
   private neighboursIndex(t: NetworkTopology): Map<string, NetworkNeighbour[]> {
-    const cached = this.neighbourIndexes.get(t);
+    const cached = neighbourIndexes.get(t);
     if (cached) return cached;
     const nodes = new Map(t.nodes.map((n) => [n.id, n]));
     const index = new Map<string, NetworkNeighbour[]>();
@@ -294,7 +318,7 @@ export class NetworkService {
       add(e.from, e.to, NetworkDirection.OUTBOUND, e);
     }
     for (const list of index.values()) list.sort((a, b) => compare(neighbourKey(a), neighbourKey(b)));
-    this.neighbourIndexes.set(t, index);
+    neighbourIndexes.set(t, index);
     return index;
   }
 
