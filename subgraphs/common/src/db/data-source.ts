@@ -2,7 +2,7 @@ import { DataSource, type EntityManager, type Logger as OrmLogger, type QueryRun
 import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver";
 import { UnavailableError } from "../errors";
 import type { Logger } from "../logger";
-import { connectionFailures, replicaFallbacks, sqlStatements } from "./metrics";
+import { connectionFailures, replicaFallbacks, sqlStatements, transactionAborts } from "./metrics";
 
 /** Counts every statement TypeORM sends and logs failed ones (without parameters: they may hold secrets). */
 class CountingLogger implements OrmLogger {
@@ -134,6 +134,41 @@ function typeAcquireFailures(ds: DataSource, options: DataSourceOptions): void {
     });
 }
 
+/** SQLSTATEs of a transaction Postgres rolled back because of a concurrent one. */
+const ABORTED_BY_CONCURRENCY: Record<string, TransactionAbortedError["reason"]> = {
+  "40P01": "DEADLOCK",
+  "40001": "SERIALIZATION_FAILURE",
+};
+
+/**
+ * Postgres rolled the whole transaction back because of another one running at the same time: a deadlock
+ * (`reason: DEADLOCK`) or a serialization failure (`SERIALIZATION_FAILURE`). Nothing of it was written, and the
+ * same request sent again will most likely succeed: typed UNAVAILABLE (an ingest route answers 503 with
+ * `Retry-After`), never a masked internal error.
+ */
+export class TransactionAbortedError extends UnavailableError {
+  constructor(
+    readonly reason: "DEADLOCK" | "SERIALIZATION_FAILURE",
+    override readonly cause: unknown,
+  ) {
+    super(
+      "A concurrent change to the same records rolled this operation back. Nothing was written; send it again.",
+    );
+    this.extensions.reason = reason;
+  }
+}
+
+/** `err` as a TransactionAbortedError when Postgres aborted its transaction for a concurrent one (counted), else `err`. */
+function typedAbort(ds: DataSource, err: unknown): unknown {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  const reason = typeof code === "string" ? ABORTED_BY_CONCURRENCY[code] : undefined;
+  if (!reason || err instanceof TransactionAbortedError) return err;
+  const name = (ds.options.extra as { application_name?: string } | undefined)?.application_name ?? "";
+  transactionAborts.labels(name.replace(/^rampart-/, ""), reason).inc();
+  return new TransactionAbortedError(reason, err);
+}
+
 const SET_TENANT = "SELECT set_config('rampart.tenant_id', $1, true)";
 const SET_SYSTEM = "SELECT set_config('rampart.scope', 'system', true)";
 
@@ -147,18 +182,26 @@ export function inTenant<T>(
   tenantId: string,
   work: (m: EntityManager) => Promise<T>,
 ): Promise<T> {
-  return ds.transaction(async (manager) => {
-    await manager.query(SET_TENANT, [tenantId]);
-    return work(manager);
-  });
+  return ds
+    .transaction(async (manager) => {
+      await manager.query(SET_TENANT, [tenantId]);
+      return work(manager);
+    })
+    .catch((err: unknown) => {
+      throw typedAbort(ds, err);
+    });
 }
 
 /** Runs `work` in a transaction allowed to read across tenants on tables whose policy permits it (outbox). */
 export function inSystemScope<T>(ds: DataSource, work: (m: EntityManager) => Promise<T>): Promise<T> {
-  return ds.transaction(async (manager) => {
-    await manager.query(SET_SYSTEM);
-    return work(manager);
-  });
+  return ds
+    .transaction(async (manager) => {
+      await manager.query(SET_SYSTEM);
+      return work(manager);
+    })
+    .catch((err: unknown) => {
+      throw typedAbort(ds, err);
+    });
 }
 
 /**

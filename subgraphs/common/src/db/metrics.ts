@@ -36,3 +36,18 @@ export const connectionFailures =
     help: "Database connections a pool could not give (POOL_EXHAUSTED, DATABASE_UNREACHABLE), by subgraph and reason.",
     labelNames: ["subgraph", "reason"],
   });
+
+/**
+ * Transactions Postgres rolled back because of another one running at the same time — a deadlock (`DEADLOCK`,
+ * SQLSTATE 40P01) or a serialization failure (`SERIALIZATION_FAILURE`, 40001) — answered UNAVAILABLE (retry), by
+ * subgraph and reason. A deadlock means two code paths take the same locks in different orders: each is a bug to
+ * find (the log has the statement and Postgres' detail).
+ */
+export const transactionAborts =
+  (register.getSingleMetric("rampart_db_transaction_aborts_total") as
+    Counter<"subgraph" | "reason"> | undefined) ??
+  new Counter({
+    name: "rampart_db_transaction_aborts_total",
+    help: "Transactions rolled back by Postgres because of a concurrent one (DEADLOCK, SERIALIZATION_FAILURE), answered UNAVAILABLE, by subgraph and reason.",
+    labelNames: ["subgraph", "reason"],
+  });
