@@ -1,13 +1,16 @@
 import type { DataSource, EntityManager } from "typeorm";
 import {
   CreateExemptionDocument,
+  CreatePolicyDefinitionDocument,
   DeleteExemptionDocument,
   RemoveResourcesDocument,
   SecureScoreDocument,
   SetPolicyDefinitionEnabledDocument,
   UpsertAccountsDocument,
   UpsertAssessmentsDocument,
+  UpdatePolicyDefinitionDocument,
   UpsertResourcesDocument,
+  type PolicyDefinitionInput,
 } from "./__generated__/graphql";
 import { createLogger, inTenant, Role } from "../subgraphs/common/src";
 import { evaluate } from "../subgraphs/posture/src/modules/assessments/assessment.engine";
@@ -25,9 +28,10 @@ import { ok } from "./utils/seed";
  * snapshots) must always equal what the rules give for the inventory, definitions, settings, exemptions and
  * reports as they end up, however the mutations that led there interleaved. Several clients send mutations at
  * once through the gateway (resources upserted, moved between accounts and removed, reports, exemptions granted
- * and revoked, a definition disabled and enabled); after each round the tables and the `secureScore` of the tenant
- * and of each account are compared with a recomputation that shares nothing with the engine's write path.
- * Interleavings that a random storm only sometimes hits are forced with row locks held by the test.
+ * and revoked, definitions disabled and enabled, a custom definition rewritten); after each round the tables and
+ * the `secureScore` of the tenant and of each account are compared with a recomputation that shares nothing with
+ * the engine's write path. Interleavings that a random storm only sometimes hits are forced with locks held by the
+ * test, and the edge cases of moves and scopes are taken one by one.
  */
 
 type Status = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE";
@@ -419,32 +423,46 @@ describe("posture: the incremental state equals a recomputation, whatever the in
   /**
    * Forces an interleaving: holds a row lock (`lock`, run in a transaction of the tenant), starts `first` and waits
    * until it waits for a lock, starts `second` and waits until it waits too (or has finished), then releases the lock
-   * and returns both outcomes. Whichever order the platform then runs them in, the end state must be consistent.
+   * and returns both outcomes. With `then`, a second lock held in a second transaction keeps `second` waiting until
+   * `first` has finished: the two commit in that order. Either way the end state must be consistent.
    */
   async function interleave<A, B>(
     tenant: string,
     lock: { sql: string; params: unknown[] },
     first: () => Promise<A>,
     second: () => Promise<B>,
+    then?: { sql: string; params: unknown[] },
   ): Promise<[A, B]> {
-    const runner = ds.createQueryRunner();
-    await runner.connect();
+    const runners = [ds.createQueryRunner(), ds.createQueryRunner()];
     let a: Promise<A> | undefined;
     let b: Promise<B> | undefined;
     try {
-      await runner.startTransaction();
-      await runner.query(`SELECT set_config('rampart.tenant_id', $1, true)`, [tenant]);
-      await runner.query(lock.sql, lock.params);
+      for (const [runner, held] of [
+        [runners[0], lock],
+        [runners[1], then],
+      ] as const) {
+        if (!held) continue;
+        await runner.connect();
+        await runner.startTransaction();
+        await runner.query(`SELECT set_config('rampart.tenant_id', $1, true)`, [tenant]);
+        await runner.query(held.sql, held.params);
+      }
       const settled = { a: false, b: false };
       a = first().finally(() => (settled.a = true));
-      await waitForLockWaiters(runner, 1, () => settled.a);
+      await waitForLockWaiters(runners[0], 1, () => settled.a);
       b = second().finally(() => (settled.b = true));
-      await waitForLockWaiters(runner, 2, () => settled.b);
+      await waitForLockWaiters(runners[0], 2, () => settled.b);
       expect(settled.a).toBe(false);
-      await runner.commitTransaction();
+      await runners[0].commitTransaction();
+      if (then) {
+        await a.catch(() => undefined);
+        await runners[1].commitTransaction();
+      }
     } finally {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
-      await runner.release();
+      for (const runner of runners) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction();
+        await runner.release();
+      }
     }
     return Promise.all([a!, b!]);
   }
@@ -587,29 +605,38 @@ describe("posture: the incremental state equals a recomputation, whatever the in
 
   it("two inventory changes at once leave today's snapshot at the score of both", async () => {
     const tenant = "tenant-consistency-snapshot";
-    const { admin, azure, azure2, aws, resources, input } = await estate(tenant, 6, 6);
-    const [azureOne, awsOne] = [resources[0], resources[6]];
-    // Both wait for today's tenant snapshot (held by the test) once they have moved their counters.
-    await interleave(
-      tenant,
-      {
-        sql: `UPDATE score_snapshots SET taken_at = now() WHERE scope = 'tenant' AND day = current_date`,
-        params: [],
-      },
-      async () =>
-        ok(
-          await platform.request(
-            UpsertResourcesDocument,
-            { input: [input(azureOne, undefined, true)] },
-            admin,
-          ),
-        ),
-      async () =>
-        ok(
-          await platform.request(UpsertResourcesDocument, { input: [input(awsOne, undefined, true)] }, admin),
-        ),
+    const { admin, azure, azure2, aws } = await estate(tenant, 24, 16);
+    // In each account, resources unhealthy in a control where others are healthy: removing one moves the score.
+    const [inAzure, inAws] = await Promise.all(
+      [azure, aws].map(async (accountId) =>
+        (
+          (await inTenant(ds, tenant, (m) =>
+            m.query(
+              `SELECT DISTINCT s.resource_id FROM control_states s
+                 WHERE s.account_id = $1 AND s.unhealthy_count > 0 AND EXISTS (SELECT 1 FROM control_states o
+                   WHERE o.control_id = s.control_id AND o.unhealthy_count = 0 AND o.healthy_count > 0)
+                 ORDER BY s.resource_id LIMIT 3`,
+              [accountId],
+            ),
+          )) as Array<{ resource_id: string }>
+        ).map((r) => r.resource_id),
+      ),
     );
-    await expectConsistent(tenant, admin, [azure, azure2, aws]);
+    expect([inAzure.length, inAws.length]).toEqual([3, 3]);
+    // Two at a time, both waiting for today's tenant snapshot (held by the test) once they have moved their
+    // counters; which commits last depends on the scheduler, so three pairs.
+    for (let i = 0; i < 3; i++) {
+      await interleave(
+        tenant,
+        {
+          sql: `UPDATE score_snapshots SET taken_at = now() WHERE scope = 'tenant' AND day = current_date`,
+          params: [],
+        },
+        async () => ok(await platform.request(RemoveResourcesDocument, { ids: [inAzure[i]] }, admin)),
+        async () => ok(await platform.request(RemoveResourcesDocument, { ids: [inAws[i]] }, admin)),
+      );
+      await expectConsistent(tenant, admin, [azure, azure2, aws]);
+    }
   });
 
   it("an exemption that expires while its resource changes leaves the resource's current evaluation", async () => {
@@ -701,7 +728,15 @@ describe("posture: the incremental state equals a recomputation, whatever the in
         admin,
       ),
     );
-    // Both batches wait for the key's row (held by the test): the first moves the key, the second moves it back.
+    // The first batch moves the key and waits for its row (held by the test); the second, which moves it back and
+    // reports another key first, waits for that one's row (held until the first batch has committed).
+    ok(
+      await platform.request(
+        UpsertAssessmentsDocument,
+        { input: [report(ids[0], "scanner/j", first, "HEALTHY")] },
+        admin,
+      ),
+    );
     await interleave(
       tenant,
       { sql: `UPDATE external_definitions SET updated_at = now() WHERE id = $1`, params: ["scanner/k"] },
@@ -717,10 +752,16 @@ describe("posture: the incremental state equals a recomputation, whatever the in
         ok(
           await platform.request(
             UpsertAssessmentsDocument,
-            { input: [report(ids[6], "scanner/k", first, "HEALTHY")] },
+            {
+              input: [
+                report(ids[6], "scanner/j", first, "HEALTHY"),
+                report(ids[6], "scanner/k", first, "HEALTHY"),
+              ],
+            },
             admin,
           ),
         ),
+      { sql: `UPDATE external_definitions SET updated_at = now() WHERE id = $1`, params: ["scanner/j"] },
     );
     await expectConsistent(tenant, admin, [azure, azure2, aws]);
   });
@@ -859,7 +900,18 @@ describe("posture: the incremental state equals a recomputation, whatever the in
       ),
     );
     await expectConsistent(tenant, admin, accounts);
-    const decided = [onAzure[1].definition_id, onAws[1].definition_id, keys[0].key, keys[1].key];
+    // A custom definition over the estate's first type, rewritten in every round (its condition and control).
+    const custom = (round: number): PolicyDefinitionInput => ({
+      title: "Production resources should be tagged with an owner",
+      severity: "MEDIUM",
+      controlId: round % 2 ? onAzure[0].control_id : onAws[0].control_id,
+      resourceTypes: [resources[0].type],
+      condition: { field: "tags.environment", [round % 3 ? "equals" : "notEquals"]: "production" },
+    });
+    const customId = ok(await platform.request(CreatePolicyDefinitionDocument, { input: custom(0) }, admin))
+      .createPolicyDefinition.id;
+    await expectConsistent(tenant, admin, accounts);
+    const decided = [onAzure[1].definition_id, onAws[1].definition_id, keys[0].key, keys[1].key, customId];
     const groups = [...new Set(resources.map((r) => r.resourceGroup).filter((g): g is string => !!g))];
     const exemptionIds: string[] = [];
     const rng = random(20261130);
@@ -957,6 +1009,16 @@ describe("posture: the incremental state equals a recomputation, whatever the in
           await expectOk("createExemption", Promise.resolve(res));
         });
       }
+      ops.push(() =>
+        expectOk(
+          "updatePolicyDefinition",
+          platform.request(
+            UpdatePolicyDefinitionDocument,
+            { id: customId, input: custom(round + 1) },
+            client(),
+          ),
+        ),
+      );
       const toggled = rng.pick(decided);
       const enabled = rng.next() < 0.5;
       ops.push(() =>
