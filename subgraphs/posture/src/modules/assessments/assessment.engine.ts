@@ -597,9 +597,21 @@ export async function recomputeControlStates(
       [tenantId, remove.map((r) => r.resource_id), remove.map((r) => r.control_id)],
     );
   }
-  const moves = [...delta.values()].filter(
-    (d) => d.healthy !== 0 || d.unhealthy !== 0 || d.notApplicable !== 0,
-  );
+  // In one order, by account and control: two transactions moving the same counters lock their rows in the
+  // order of the rows (the statement's), and in two orders each could hold a row the other waits for.
+  const moves = [...delta.values()]
+    .filter((d) => d.healthy !== 0 || d.unhealthy !== 0 || d.notApplicable !== 0)
+    .sort((a, b) =>
+      a.accountId !== b.accountId
+        ? a.accountId < b.accountId
+          ? -1
+          : 1
+        : a.controlId < b.controlId
+          ? -1
+          : a.controlId > b.controlId
+            ? 1
+            : 0,
+    );
   if (moves.length) {
     await m.query(
       `INSERT INTO score_counters AS s (tenant_id, account_id, control_id, healthy, unhealthy, not_applicable)

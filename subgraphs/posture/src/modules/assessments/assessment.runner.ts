@@ -10,6 +10,7 @@ import {
   recomputeControlStates,
   type ActiveExemption,
   type ApplyOutcome,
+  type Status,
 } from "./assessment.engine";
 
 /** Resources are read and evaluated in pages of this size during full evaluations. */
@@ -129,9 +130,49 @@ export async function evaluateResourceIds(
         ctx.exemptions,
       ),
     );
+    merge(total, await followMovedReports(m, tenantId, page, ctx));
   }
   if (total.changedAssessments) await refreshTodaySnapshots(m, tenantId);
   return total;
+}
+
+/**
+ * Re-applies the reported assessments of resources that moved to another account since they were reported, in
+ * the resource's account now: a report counts where its resource is (score, disabled pairs, account exemptions),
+ * as the evaluated assessments the move re-evaluated do.
+ */
+async function followMovedReports(
+  m: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+  ctx: EvaluationContext,
+): Promise<ApplyOutcome> {
+  const rows: Array<Record<string, string | null>> = await m.query(
+    `SELECT a.resource_id, r.account_id, a.definition_id, coalesce(d.spec->>'control', a.control_id) AS control_id,
+            a.raw_status, a.raw_cause
+     FROM resources r JOIN assessments a ON a.tenant_id = r.tenant_id AND a.resource_id = r.id AND a.source = 'EXTERNAL'
+     LEFT JOIN external_definitions d ON d.tenant_id = a.tenant_id AND d.id = a.definition_id
+     WHERE r.tenant_id = $1 AND r.id = ANY($2::uuid[])
+       AND EXISTS (SELECT 1 FROM assessments o WHERE o.tenant_id = r.tenant_id AND o.resource_id = r.id
+                     AND o.source = 'EXTERNAL' AND o.account_id <> r.account_id)`,
+    [tenantId, ids],
+  );
+  return applyEvaluations(
+    m,
+    tenantId,
+    { resourceIds: [...new Set(rows.map((r) => r.resource_id!))], external: true },
+    rows.map((r) => ({
+      resourceId: r.resource_id!,
+      accountId: r.account_id!,
+      definitionId: r.definition_id!,
+      controlId: r.control_id!,
+      source: "EXTERNAL",
+      rawStatus: r.raw_status as Status,
+      cause: r.raw_cause,
+    })),
+    ctx.exemptions,
+    ctx.isDisabled,
+  );
 }
 
 /**
@@ -299,8 +340,13 @@ export async function loadCounters(
   );
 }
 
-/** Upserts today's snapshot of the tenant's score and of each account's score. */
+/**
+ * Upserts today's snapshot of the tenant's score and of each account's score. The tenant's transactions refresh
+ * them one at a time, each once the one before has committed: two that read the counters at once would each miss
+ * the other's moves, and the later write would replace the other's snapshot with a score that lacks them.
+ */
 export async function refreshTodaySnapshots(m: EntityManager, tenantId: string): Promise<void> {
+  await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`posture.snapshots|${tenantId}`]);
   const rows: Array<{ account_id: string; control_id: string; healthy: number; unhealthy: number }> =
     await m.query(
       `SELECT account_id, control_id, healthy, unhealthy FROM score_counters WHERE tenant_id = $1`,

@@ -37,6 +37,9 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
         definitionId: string;
       };
       await inTenant(ds, tenantId, async (m) => {
+        // An exemption ending changes what evaluations read, as one revoked does: an evaluation under way would
+        // otherwise commit after this one and keep what it read (and this one would keep a stale resource).
+        await lockEvaluationContext(m, tenantId, "exclusive");
         const external = await m.query(
           `SELECT 1 FROM external_definitions WHERE tenant_id = $1 AND id = $2`,
           [tenantId, definitionId],
@@ -65,8 +68,10 @@ export function postureTasks(ds: DataSource, log: Logger): TaskList {
         const removed = Object.keys(versions).filter((id) => !(id in current));
         if (changed.length === 0 && removed.length === 0) continue;
         const outcome = await inTenant(ds, tenantId, async (m) => {
-          // As deleting a definition: evaluations under way finish first, and none starts until it has gone.
-          if (removed.length) await lockEvaluationContext(m, tenantId, "exclusive");
+          // As deleting or changing a definition: evaluations under way finish first, and none starts until this
+          // one has committed (one that read the old definitions, or that this one read the resources before,
+          // would otherwise overwrite the other's assessments with what it read).
+          await lockEvaluationContext(m, tenantId, "exclusive");
           const forgotten: Record<string, number> = {};
           for (const id of removed) {
             const gone = await forgetDefinition(m, tenantId, id, { keepDecisions: true });

@@ -265,8 +265,39 @@ export class AssessmentsService {
       const candidates = inputs
         .map((input, index) => ({ input, index }))
         .filter(({ index }) => !problems.some((p) => p.index === index));
+      // The batch's keys are locked first, in one order, whether they exist yet or not (a transaction lock on each
+      // name: a new key has no row to lock), and held until it commits: another batch of a key waits, then reads
+      // the control this one leaves. A key reported in another control moves all its assessments there, not only
+      // the ones of this batch.
+      const keys = [...new Set(candidates.map((c) => c.input.definitionKey))].sort();
+      await m.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k`,
+        [`posture.external-key|${this.identity.tenantId}|`, keys],
+      );
+      const previousControl = new Map<string, string>(
+        keys.length
+          ? (
+              (await m.query(
+                `SELECT id, spec->>'control' AS control FROM external_definitions WHERE tenant_id = $1 AND id = ANY($2::text[])`,
+                [this.identity.tenantId, keys],
+              )) as Array<{ id: string; control: string }>
+            ).map((r) => [r.id, r.control])
+          : [],
+      );
+      // Moving a key's assessments rewrites resources this batch does not name: as a definition change, it waits
+      // for the evaluations under way, and evaluations that start meanwhile wait for it (`lockEvaluationContext`).
+      const moves = candidates.some(
+        ({ input }) => (previousControl.get(input.definitionKey) ?? input.controlId) !== input.controlId,
+      );
+      if (moves) await lockEvaluationContext(m, this.identity.tenantId, "exclusive");
+      // Otherwise the resources are locked as an inventory upsert or removal locks them: a resource's assessments
+      // and control states are rewritten by one transaction at a time (each recomputes them from what it reads), and
+      // a resource removed meanwhile, or moved to another account, is seen as it is once that change has committed.
+      // Under the exclusive lock they are not: an upsert or removal holding one waits for that lock before it
+      // evaluates anything, and then sees this batch (waiting for its row here would deadlock with it).
       const existing: Array<{ id: string; account_id: string }> = await m.query(
-        `SELECT id, account_id FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+        `SELECT id, account_id FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+         ${moves ? "" : "ORDER BY id FOR NO KEY UPDATE"}`,
         [this.identity.tenantId, [...new Set(candidates.map((c) => c.input.resourceId))]],
       );
       const accountOf = new Map(existing.map((r) => [r.id, r.account_id]));
@@ -281,18 +312,6 @@ export class AssessmentsService {
         group.set(input.resourceId, input);
         byKey.set(input.definitionKey, group);
       }
-      // The control each key counts in before this batch: a key reported in another control moves all its
-      // assessments there, not only the ones of this batch.
-      const previousControl = new Map<string, string>(
-        byKey.size
-          ? (
-              (await m.query(
-                `SELECT id, spec->>'control' AS control FROM external_definitions WHERE tenant_id = $1 AND id = ANY($2::text[])`,
-                [this.identity.tenantId, [...byKey.keys()]],
-              )) as Array<{ id: string; control: string }>
-            ).map((r) => [r.id, r.control])
-          : [],
-      );
       const controlOf = new Map<string, string>();
       if (byKey.size) {
         const specs = [...byKey.entries()].map(([key, group]) => {
