@@ -35,12 +35,7 @@ import {
 import { NETWORK_KINDS, NetworkService } from "../subgraphs/posture/src/modules/network/network.service";
 import { PoliciesService } from "../subgraphs/posture/src/modules/policies/policies.service";
 import type { PolicySeverity } from "../subgraphs/posture/src/modules/policies/policies.types";
-import {
-  syntheticNetworkEstate,
-  type NetworkEstate,
-  type PlantedEdge,
-  type PlantedNode,
-} from "../scripts/lib/demo-estate";
+import { plantedAccountView, syntheticNetworkEstate, type NetworkEstate } from "../scripts/lib/demo-estate";
 import type { TestPlatform } from "../test/utils/platform";
 import { runInProcessBench } from "./lib/in-process";
 import { writeResultsSection } from "./lib/results";
@@ -223,50 +218,13 @@ async function setUp(
 }
 
 /**
- * The planted map as `networkMap(accountId:)` must show it (the rule `accountView` documents, applied to the
- * generator's graph rather than to a topology built from the rows): the account's nodes, the internet, every node
- * one edge from its own and the subnets/NICs/networks placing those; the edges between them, without peerings or
- * traffic that involve none of its nodes (the internet's traffic stays).
- */
-function plantedView(estate: NetworkEstate, account: number): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
-  const own = new Set(estate.nodes.filter((n) => n.account === account).map((n) => n.key));
-  const shown = new Set(["internet", ...own]);
-  for (const e of estate.edges)
-    if (own.has(e.from) || own.has(e.to)) {
-      shown.add(e.from);
-      shown.add(e.to);
-    }
-  const parents = new Map<string, string[]>();
-  for (const e of estate.edges)
-    if (e.kind === "CONTAINS" || e.kind === "ATTACHED_TO")
-      parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
-  const queue = [...shown];
-  while (queue.length > 0)
-    for (const parent of parents.get(queue.pop()!) ?? [])
-      if (!shown.has(parent)) {
-        shown.add(parent);
-        queue.push(parent);
-      }
-  const link = (e: PlantedEdge) => e.kind === "PEERED_WITH" || e.kind === "ALLOWS_TRAFFIC";
-  return {
-    nodes: estate.nodes.filter((n) => shown.has(n.key)),
-    edges: estate.edges.filter(
-      (e) =>
-        shown.has(e.from) &&
-        shown.has(e.to) &&
-        (!link(e) || own.has(e.from) || own.has(e.to) || e.from === "internet"),
-    ),
-  };
-}
-
-/**
  * Checks an answer against the planted map. At LOW every VM qualifies (each carries a review assessment), so the
  * answer must be the planted map exactly: the same nodes (kind and account) and edges. At a higher severity the
  * answer must lie within the planted map and show every VM whose review alone qualifies it (the built-in
  * definitions may qualify more). Returns a short verdict; throws on a mismatch.
  */
 function check(tenant: Tenant, c: Case, answer: NetworkMapAnswer["networkMap"]): string {
-  const planted = c.account === null ? tenant.estate : plantedView(tenant.estate, c.account);
+  const planted = c.account === null ? tenant.estate : plantedAccountView(tenant.estate, c.account);
   const keyOf = (id: string) => tenant.keyOf.get(id) ?? id;
   const accountOf = (id: string | null) => (id === null ? null : tenant.accountIds.indexOf(id));
   const nodeKey = (key: string, kind: string, account: number | null) => `${key} ${kind} ${account}`;

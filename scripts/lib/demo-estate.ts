@@ -5773,5 +5773,46 @@ export function syntheticNetworkEstate(count: number, accountCount: number, seed
   return { accounts, resources, nodes, edges };
 }
 
+/**
+ * The planted map as `networkMap(accountId:)` must show it: the rule `accountView` (network-topology.ts) documents,
+ * applied to the generator's graph rather than to a topology built from the resources — the account's nodes, the
+ * internet, every node one edge from its own and the subnets/NICs/networks that place those (CONTAINS and
+ * ATTACHED_TO walked up); the edges between them, without peerings or traffic that involve none of its nodes
+ * (the internet's traffic stays).
+ */
+export function plantedAccountView(
+  estate: Pick<NetworkEstate, "nodes" | "edges">,
+  account: number,
+): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
+  const own = new Set(estate.nodes.filter((n) => n.account === account).map((n) => n.key));
+  const shown = new Set([INTERNET_KEY, ...own]);
+  for (const e of estate.edges)
+    if (own.has(e.from) || own.has(e.to)) {
+      shown.add(e.from);
+      shown.add(e.to);
+    }
+  const parents = new Map<string, string[]>();
+  for (const e of estate.edges)
+    if (e.kind === "CONTAINS" || e.kind === "ATTACHED_TO")
+      parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
+  const queue = [...shown];
+  while (queue.length > 0)
+    for (const parent of parents.get(queue.pop()!) ?? [])
+      if (!shown.has(parent)) {
+        shown.add(parent);
+        queue.push(parent);
+      }
+  const link = (e: PlantedEdge) => e.kind === "PEERED_WITH" || e.kind === "ALLOWS_TRAFFIC";
+  return {
+    nodes: estate.nodes.filter((n) => shown.has(n.key)),
+    edges: estate.edges.filter(
+      (e) =>
+        shown.has(e.from) &&
+        shown.has(e.to) &&
+        (!link(e) || own.has(e.from) || own.has(e.to) || e.from === INTERNET_KEY),
+    ),
+  };
+}
+
 /** The internet's node key in a planted map. */
 const INTERNET_KEY = "internet";
