@@ -5161,3 +5161,658 @@ export function syntheticResources(count: number, accountKey: "azure" | "aws", s
   for (let i = 0; i < count; i++) out[i] = build(i, count, rng);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Synthetic network estate (the network-map benchmark)
+// ---------------------------------------------------------------------------------------------------------
+
+/** A cloud account of a synthetic network estate. */
+export interface NetworkEstateAccount {
+  provider: "AZURE" | "AWS";
+  /** Subscription id or 12-digit AWS account id, distinct from the demo estate's. */
+  externalId: string;
+  name: string;
+}
+
+/** A resource of a synthetic network estate: a demo resource of the account at `account` in the estate's list. */
+export interface NetworkEstateResource extends DemoResource {
+  account: number;
+}
+
+/** Kind of a node the estate's network map must show (the GraphQL `NetworkNodeKind`). */
+export type PlantedNodeKind =
+  | "INTERNET"
+  | "VIRTUAL_NETWORK"
+  | "SUBNET"
+  | "NETWORK_SECURITY_GROUP"
+  | "NETWORK_INTERFACE"
+  | "VIRTUAL_MACHINE"
+  | "PUBLIC_IP"
+  | "EXTERNAL_NETWORK";
+
+/**
+ * A node the estate's map must show: `key` is the resource's external id, `internet`, or for a peering's remote
+ * network outside the estate `external:` + its id (lower-cased), as `NetworkNode.id` names it; `account` the index
+ * of its account, null for the internet and an external network.
+ */
+export interface PlantedNode {
+  key: string;
+  kind: PlantedNodeKind;
+  account: number | null;
+}
+
+/** An edge the estate's map must show, between node keys (`NetworkEdgeKind`). */
+export interface PlantedEdge {
+  from: string;
+  to: string;
+  kind: "CONTAINS" | "ATTACHED_TO" | "PROTECTED_BY" | "ASSOCIATED_WITH" | "PEERED_WITH" | "ALLOWS_TRAFFIC";
+}
+
+/** A synthetic network estate and the map of every account it was built to give. */
+export interface NetworkEstate {
+  accounts: NetworkEstateAccount[];
+  resources: NetworkEstateResource[];
+  /** Every network node of the tenant's map, the internet and the external networks included. */
+  nodes: PlantedNode[];
+  /** Every edge of the tenant's map. */
+  edges: PlantedEdge[];
+}
+
+/** VMs/instances per network: between these (a hub has at least 4, so a peer's EIP finds its instance 2). */
+const NET_VMS = [4, 16] as const;
+
+interface PlannedNetwork {
+  account: number;
+  /** Ordinal in its account: 0 is the hub, odd spokes peer with it, even ones stand alone. */
+  ordinal: number;
+  /** Unique in the estate: addresses and AWS ids derive from it. */
+  index: number;
+  vms: number;
+}
+
+/** Whether instance `i` of an AWS network has an elastic IP of its own account. */
+const ownEip = (i: number) => i % 8 === 6;
+
+/**
+ * About `count` network resources (whole networks are generated, so a few more) in `accountCount` cloud accounts
+ * (half Azure, rounded up, then AWS), wired as real estates are, with the map they must give. Each account has a
+ * hub network (ordinal 0) and spokes; every network is a VNet/VPC with a web subnet (NSG / security group open to
+ * the internet on 443) and an app subnet (NSG / group admitting only the network), 4–16 VMs/instances alternating
+ * between them, and public IPs (Azure: a public IP on every 4th VM's NIC, the first NIC behind a jump NSG of its
+ * own; AWS: a public address on every 4th instance, an elastic IP on every 8th from the 7th). Odd spokes peer with
+ * their hub; hubs peer across accounts of a provider in a chain (a ring from three accounts on), every hub with
+ * a network outside the estate (an EXTERNAL_NETWORK), and in AWS the account of each cross-account peering's
+ * requester holds an elastic IP on the accepter hub's instance 2 (a reference into another account). Azure
+ * peerings are recorded on both VNets; an AWS connection by its requester's account. VMs carry a
+ * `reviewSeverity` tag (`high` 20 %, `medium` 30 %, `low` 50 %) for definitions to turn into assessments.
+ * Networks have at most 16 VMs (far below the topology's VM-to-VM cap), so every pair of VMs in a network or in
+ * two peered ones exchanges traffic (Azure's AllowVnetInBound; AWS groups admit 10.0.0.0/8 on SSH).
+ * Deterministic: names and ids depend on the indexes, configuration on `seed`.
+ */
+export function syntheticNetworkEstate(count: number, accountCount: number, seed = 1): NetworkEstate {
+  if (!Number.isInteger(count) || count < 1 || count > SYNTHETIC_MAX) {
+    throw new RangeError(`count must be an integer between 1 and ${SYNTHETIC_MAX} (got ${count})`);
+  }
+  if (!Number.isInteger(accountCount) || accountCount < 2 || accountCount > 1000) {
+    throw new RangeError(`accountCount must be an integer between 2 and 1000 (got ${accountCount})`);
+  }
+  const azureCount = Math.ceil(accountCount / 2);
+  const accounts: NetworkEstateAccount[] = Array.from({ length: accountCount }, (_, a) =>
+    a < azureCount
+      ? { provider: "AZURE", externalId: indexGuid(a, 0x5e7), name: `Synthetic Azure ${a}` }
+      : { provider: "AWS", externalId: String(210_000_000_000 + a * 7919), name: `Synthetic AWS ${a}` },
+  );
+  // Hubs peer with the next account of their provider: a chain, closed into a ring from three accounts on.
+  const peers: Array<[number, number]> = [];
+  for (const [from, to] of [
+    [0, azureCount],
+    [azureCount, accountCount],
+  ]) {
+    for (let a = from; a + 1 < to; a++) peers.push([a, a + 1]);
+    if (to - from >= 3) peers.push([to - 1, from]);
+  }
+  const peersOf = (a: number) => peers.flatMap(([x, y]) => (x === a ? [y] : y === a ? [x] : []));
+  const vmsOf = (a: number, ordinal: number) => between(rngFor(`net:${seed}:${a}:${ordinal}`), ...NET_VMS);
+
+  // Plan whole networks, hubs first then spokes account by account, until `count` resources are reached.
+  const sizeOf = (n: Omit<PlannedNetwork, "index">) => {
+    if (accounts[n.account].provider === "AZURE") return 6 + 2 * n.vms + Math.ceil(n.vms / 4);
+    const eips = Array.from({ length: n.vms }, (_, i) => i).filter(ownEip).length;
+    const hub =
+      n.ordinal === 0 ? 1 + 2 * peers.filter(([x]) => x === n.account).length : n.ordinal % 2 === 1 ? 1 : 0;
+    return 5 + n.vms + eips + hub;
+  };
+  const networks: PlannedNetwork[] = [];
+  let planned = 0;
+  for (let ordinal = 0; planned < count; ordinal++)
+    for (let a = 0; a < accountCount && (ordinal === 0 || planned < count); a++) {
+      const n = { account: a, ordinal, index: networks.length, vms: vmsOf(a, ordinal) };
+      networks.push(n);
+      planned += sizeOf(n);
+    }
+  const hubOf = (a: number) => networks[a];
+  const spokesOf = (a: number) => networks.filter((n) => n.account === a && n.ordinal % 2 === 1);
+
+  const resources: NetworkEstateResource[] = [];
+  const nodes: PlantedNode[] = [];
+  const edges: PlantedEdge[] = [];
+  const node = (key: string, kind: PlantedNodeKind, account: number | null) =>
+    nodes.push({ key, kind, account });
+  const edge = (from: string, to: string, kind: PlantedEdge["kind"]) => edges.push({ from, to, kind });
+  /** Resources built with the demo account's ids, moved into account `a` (its subscription or account id). */
+  const emit = (a: number, built: DemoResource[]) => {
+    const own = a < azureCount ? AZURE_SUBSCRIPTION_ID : AWS_ACCOUNT_ID;
+    for (const r of built)
+      resources.push({
+        ...(JSON.parse(JSON.stringify(r).replaceAll(own, accounts[a].externalId)) as DemoResource),
+        account: a,
+      });
+  };
+  const inAccount = (a: number, id: string) =>
+    id.replaceAll(a < azureCount ? AZURE_SUBSCRIPTION_ID : AWS_ACCOUNT_ID, accounts[a].externalId);
+  const vmKeys = new Map<number, string[]>();
+  const trafficWithin = (keys: readonly string[]) => {
+    for (const from of keys) for (const to of keys) if (from !== to) edge(from, to, "ALLOWS_TRAFFIC");
+  };
+  const peering = (x: string, y: string, xVms: readonly string[], yVms: readonly string[]) => {
+    edge(x, y, "PEERED_WITH");
+    edge(y, x, "PEERED_WITH");
+    for (const from of xVms) for (const to of yVms) edge(from, to, "ALLOWS_TRAFFIC");
+    for (const from of yVms) for (const to of xVms) edge(from, to, "ALLOWS_TRAFFIC");
+  };
+  const external = (local: string, remoteId: string) => {
+    const key = `external:${remoteId.toLowerCase()}`;
+    node(key, "EXTERNAL_NETWORK", null);
+    peering(local, key, [], []);
+  };
+  const reviewTags = (a: number, key: string, region: string): Tags => {
+    const roll = rngFor(`review:${seed}:${key}`)();
+    const app = APPS[a % APPS.length];
+    return {
+      ...tagsFor(app, region.startsWith("us") || region.endsWith("us") ? "production" : "staging"),
+      reviewSeverity: roll < 0.2 ? "high" : roll < 0.5 ? "medium" : "low",
+    };
+  };
+  node(INTERNET_KEY, "INTERNET", null);
+
+  // --- Azure ---
+  const armIn = (a: number, rg: string, type: string, names: readonly string[]) =>
+    inAccount(a, armId(rg, type, names));
+  const azureNames = (n: PlannedNetwork) => {
+    const rg = `rg-net-${n.ordinal}`;
+    const vnet = `vnet-${n.ordinal}`;
+    return { rg, vnet, vnetId: armIn(n.account, rg, AZ.vnet, [vnet]) };
+  };
+  const azureNetwork = (n: PlannedNetwork) => {
+    const a = n.account;
+    const rng = rngFor(`azure-net:${seed}:${n.index}`);
+    const { rg, vnet, vnetId } = azureNames(n);
+    const region = AZURE_REGIONS[n.index % AZURE_REGIONS.length];
+    const tags = tagsFor(APPS[a % APPS.length], "production", { managedBy: "terraform" });
+    const base = { rg, region, tags };
+    const prefix = `10.${(n.index >> 8) & 255}.${n.index & 255}`;
+    const subnets = [
+      { name: "snet-web", addressPrefix: `${prefix}.0/25`, nsg: `nsg-${n.ordinal}-web` },
+      { name: "snet-app", addressPrefix: `${prefix}.128/25`, nsg: `nsg-${n.ordinal}-app` },
+    ];
+    const subnetIds = subnets.map((s) => armIn(a, rg, AZ.subnet, [vnet, s.name]));
+    const nsgId = (name: string) => armIn(a, rg, AZ.nsg, [name]);
+    const jump = `nsg-${n.ordinal}-jump`;
+    const remoteHubs = peersOf(a).map((p) => azureNames(hubOf(p)).vnetId);
+    const externalId = `/subscriptions/${indexGuid(n.index, 0xe47)}/resourceGroups/rg-partner/providers/${AZ.vnet}/vnet-partner-${a}`;
+    const peered =
+      n.ordinal === 0
+        ? [...spokesOf(a).map((s) => azureNames(s).vnetId), ...remoteHubs, externalId]
+        : n.ordinal % 2 === 1
+          ? [azureNames(hubOf(a)).vnetId]
+          : [];
+    const vnetRes = azureVnet({
+      ...base,
+      name: vnet,
+      resourceGuid: guid(rng),
+      addressPrefix: `${prefix}.0/24`,
+      subnets,
+      peeredVnetIds: peered,
+      ddosProtection: chance(rng, 0.1),
+    });
+    const built: DemoResource[] = [vnetRes];
+    node(vnetId, "VIRTUAL_NETWORK", a);
+    subnets.forEach((s, k) => {
+      built.push(
+        azureSubnet({
+          ...base,
+          tags: {},
+          name: s.name,
+          vnet,
+          addressPrefix: s.addressPrefix,
+          nsgId: nsgId(s.nsg),
+          serviceEndpoints: chance(rng, 0.3) ? ["Microsoft.Storage"] : [],
+        }),
+      );
+      node(subnetIds[k], "SUBNET", a);
+      node(nsgId(s.nsg), "NETWORK_SECURITY_GROUP", a);
+      edge(vnetId, subnetIds[k], "CONTAINS");
+      edge(subnetIds[k], nsgId(s.nsg), "PROTECTED_BY");
+    });
+    const webRules: NsgRule[] = [
+      { name: "AllowHttpsInbound", priority: 100, source: "Internet", port: "443" },
+    ];
+    if (chance(rng, 0.3))
+      webRules.push({ name: "AllowSsh", priority: 300, source: pick(rng, RISKY_SOURCES), port: "22" });
+    built.push(
+      azureNsg({
+        ...base,
+        name: subnets[0].nsg,
+        resourceGuid: guid(rng),
+        rules: webRules,
+        subnetIds: [subnetIds[0]],
+        nicIds: [],
+      }),
+      azureNsg({
+        ...base,
+        name: subnets[1].nsg,
+        resourceGuid: guid(rng),
+        rules: [{ name: "AllowSqlFromVnet", priority: 100, source: "VirtualNetwork", port: "1433" }],
+        subnetIds: [subnetIds[1]],
+        nicIds: [],
+      }),
+    );
+    const vms: string[] = [];
+    for (let i = 0; i < n.vms; i++) {
+      const names = {
+        nic: `nic-${n.ordinal}-${i}`,
+        vm: `vm-${n.ordinal}-${i}`,
+        pip: `pip-${n.ordinal}-${i}`,
+      };
+      const nicId = armIn(a, rg, AZ.nic, [names.nic]);
+      const vmId = armIn(a, rg, AZ.vm, [names.vm]);
+      const pipId = i % 4 === 0 ? armIn(a, rg, AZ.pip, [names.pip]) : null;
+      const subnet = i % 2;
+      if (pipId)
+        built.push(
+          azurePublicIp({
+            ...base,
+            name: names.pip,
+            ipAddress: `198.51.100.${(n.index * 4 + i / 4) % 250}`,
+            staticAllocation: chance(rng, 0.5),
+            ipConfigurationId: `${nicId}/ipConfigurations/ipconfig1`,
+            dnsLabel: null,
+          }),
+        );
+      built.push(
+        azureNic({
+          ...base,
+          name: names.nic,
+          subnetId: subnetIds[subnet],
+          privateIp: `${prefix}.${subnet * 128 + 4 + i}`,
+          publicIpId: pipId,
+          nsgId: i === 0 ? nsgId(jump) : null,
+          virtualMachineId: vmId,
+          acceleratedNetworking: chance(rng, 0.7),
+          macAddress: macAddress(rng),
+        }),
+        azureVm({
+          ...base,
+          tags: reviewTags(a, vmId, region),
+          name: names.vm,
+          vmId: guid(rng),
+          image: pick(rng, IMAGE_KEYS),
+          size: pick(rng, VM_SIZES),
+          nicId,
+          created: daysAgo(between(rng, 1, 1500)),
+          diskEncryption: chance(rng, 0.7),
+          encryptionAtHost: chance(rng, 0.5),
+          trustedLaunch: chance(rng, 0.7),
+          passwordAuthentication: chance(rng, 0.2),
+          automaticUpdates: chance(rng, 0.7),
+          bootDiagnostics: chance(rng, 0.7),
+          running: chance(rng, 0.9),
+          dataDisks: between(rng, 0, 2),
+          agents: vmAgents(`${a}:${names.vm}`, 0.7),
+        }),
+      );
+      node(nicId, "NETWORK_INTERFACE", a);
+      node(vmId, "VIRTUAL_MACHINE", a);
+      edge(subnetIds[subnet], nicId, "CONTAINS");
+      edge(nicId, vmId, "ATTACHED_TO");
+      if (pipId) {
+        node(pipId, "PUBLIC_IP", a);
+        edge(pipId, nicId, "ASSOCIATED_WITH");
+        // Both NSGs on its path (the web subnet's; the jump NSG on the first NIC) open 443 to the internet.
+        edge(INTERNET_KEY, vmId, "ALLOWS_TRAFFIC");
+      }
+      if (i === 0) edge(nicId, nsgId(jump), "PROTECTED_BY");
+      vms.push(vmId);
+    }
+    built.push(
+      azureNsg({
+        ...base,
+        name: jump,
+        resourceGuid: guid(rng),
+        rules: [
+          { name: "AllowHttpsInbound", priority: 100, source: "Internet", port: "443" },
+          { name: "AllowSshFromOffice", priority: 110, source: OFFICE_CIDR, port: "22" },
+        ],
+        subnetIds: [],
+        nicIds: [armIn(a, rg, AZ.nic, [`nic-${n.ordinal}-0`])],
+      }),
+    );
+    node(nsgId(jump), "NETWORK_SECURITY_GROUP", a);
+    emit(a, built);
+    trafficWithin(vms);
+    vmKeys.set(n.index, vms);
+    if (n.ordinal === 0) external(vnetId, externalId);
+  };
+
+  // --- AWS ---
+  const awsIds = (n: PlannedNetwork) => ({
+    vpc: indexAwsId("vpc", n.index),
+    subnets: [indexAwsId("subnet", n.index * 2), indexAwsId("subnet", n.index * 2 + 1)],
+    groups: [indexAwsId("sg", n.index * 2), indexAwsId("sg", n.index * 2 + 1)],
+    instance: (i: number) => indexAwsId("i", n.index * 64 + i),
+    region: AWS_REGIONS[n.index % AWS_REGIONS.length],
+  });
+  const arnIn = (a: number, region: string, resource: string) => inAccount(a, arn("ec2", region, resource));
+  const elasticIp = (
+    a: number,
+    region: string,
+    allocation: string,
+    address: string,
+    instanceId: string,
+    owner: string,
+    privateIp: string,
+  ): DemoResource =>
+    awsResource(
+      "AWS::EC2::EIP",
+      arn("ec2", region, `elastic-ip/${allocation}`),
+      allocation,
+      region,
+      {},
+      {
+        AllocationId: allocation,
+        AssociationId: allocation.replace("eipalloc", "eipassoc"),
+        PublicIp: address,
+        Domain: "vpc",
+        InstanceId: instanceId,
+        NetworkInterfaceOwnerId: owner,
+        PrivateIpAddress: privateIp,
+        PublicIpv4Pool: "amazon",
+        NetworkBorderGroup: region,
+      },
+    );
+  const connection = (
+    region: string,
+    id: string,
+    requester: { vpc: string; owner: string; cidr: string },
+    accepter: { vpc: string; owner: string; cidr: string | null },
+  ): DemoResource =>
+    awsResource(
+      "AWS::EC2::VPCPeeringConnection",
+      arn("ec2", region, `vpc-peering-connection/${id}`),
+      id,
+      region,
+      {},
+      {
+        VpcPeeringConnectionId: id,
+        RequesterVpcInfo: {
+          VpcId: requester.vpc,
+          OwnerId: requester.owner,
+          CidrBlock: requester.cidr,
+          Region: region,
+        },
+        AccepterVpcInfo: {
+          VpcId: accepter.vpc,
+          OwnerId: accepter.owner,
+          ...(accepter.cidr ? { CidrBlock: accepter.cidr } : {}),
+          Region: region,
+        },
+        Status: { Code: "active", Message: "Active" },
+      },
+    );
+  const awsNetwork = (n: PlannedNetwork) => {
+    const a = n.account;
+    const rng = rngFor(`aws-net:${seed}:${n.index}`);
+    const ids = awsIds(n);
+    const region = ids.region;
+    const prefix = `10.${(n.index >> 8) & 255}.${n.index & 255}`;
+    const tagsNamed = (name: string) => ({ Name: name, ...tagsFor(APPS[a % APPS.length], "production") });
+    const key = (resource: string) => arnIn(a, region, resource);
+    const vpcKey = key(`vpc/${ids.vpc}`);
+    const built: DemoResource[] = [
+      vpc({
+        vpcId: ids.vpc,
+        name: `vpc-${n.ordinal}`,
+        region,
+        tags: tagsNamed(`vpc-${n.ordinal}`),
+        cidr: `${prefix}.0/24`,
+        flowLogId: chance(rng, 0.7) ? indexAwsId("fl", n.index) : null,
+      }),
+    ];
+    node(vpcKey, "VIRTUAL_NETWORK", a);
+    const subnetKeys = ids.subnets.map((id) => key(`subnet/${id}`));
+    const groupKeys = ids.groups.map((id) => key(`security-group/${id}`));
+    ids.subnets.forEach((subnetId, k) => {
+      built.push(
+        awsSubnet({
+          subnetId,
+          name: `subnet-${n.ordinal}-${k ? "app" : "web"}`,
+          region,
+          availabilityZone: `${region}${k ? "b" : "a"}`,
+          tags: tagsNamed(`subnet-${n.ordinal}-${k ? "app" : "web"}`),
+          vpcId: ids.vpc,
+          cidr: `${prefix}.${k * 128}/25`,
+          mapPublicIp: k === 0,
+          availableIps: between(rng, 50, 120),
+        }),
+      );
+      node(subnetKeys[k], "SUBNET", a);
+      node(groupKeys[k], "NETWORK_SECURITY_GROUP", a);
+      edge(vpcKey, subnetKeys[k], "CONTAINS");
+    });
+    const webRules: SgRule[] = [
+      { from: 443, cidrs: ["0.0.0.0/0"] },
+      { from: 22, cidrs: ["10.0.0.0/8"] },
+    ];
+    if (chance(rng, 0.3)) webRules.push({ from: 22, cidrs: ["0.0.0.0/0"] });
+    built.push(
+      securityGroup({
+        groupId: ids.groups[0],
+        name: `sg-${n.ordinal}-web`,
+        description: "web tier",
+        region,
+        vpcId: ids.vpc,
+        tags: tagsNamed(`sg-${n.ordinal}-web`),
+        rules: webRules,
+      }),
+      securityGroup({
+        groupId: ids.groups[1],
+        name: `sg-${n.ordinal}-app`,
+        description: "app tier",
+        region,
+        vpcId: ids.vpc,
+        tags: tagsNamed(`sg-${n.ordinal}-app`),
+        rules: [
+          { from: 5432, groups: [ids.groups[0]] },
+          { from: 22, cidrs: ["10.0.0.0/8"] },
+        ],
+      }),
+    );
+    // The hub's instance 2 has an elastic IP of each account whose peering connection it accepts.
+    const foreignEips = n.ordinal === 0 ? peers.filter(([, y]) => y === a).length : 0;
+    const vms: string[] = [];
+    for (let i = 0; i < n.vms; i++) {
+      const tier = i % 2;
+      const instanceId = ids.instance(i);
+      const instanceKey = key(`instance/${instanceId}`);
+      const privateIp = `${prefix}.${tier * 128 + 4 + i}`;
+      const publicIp = i % 4 === 0 ? `192.0.2.${(n.index * 4 + i / 4) % 250}` : null;
+      built.push(
+        ec2Instance({
+          name: `i-${n.ordinal}-${i}`,
+          region,
+          availabilityZone: `${region}${tier ? "b" : "a"}`,
+          tags: { Name: `i-${n.ordinal}-${i}`, ...reviewTags(a, instanceKey, region) },
+          instanceId,
+          instanceType: pick(rng, EC2_TYPES),
+          imageId: `ami-0${hex8(mix32(n.index))}${hex8(mix32(i))}`,
+          windows: chance(rng, 0.15),
+          arm: false,
+          privateIp,
+          publicIp,
+          subnetId: ids.subnets[tier],
+          vpcId: ids.vpc,
+          securityGroups: [
+            { GroupId: ids.groups[tier], GroupName: `sg-${n.ordinal}-${tier ? "app" : "web"}` },
+          ],
+          instanceProfile: null,
+          imdsV2Required: chance(rng, 0.7),
+          keyName: chance(rng, 0.4) ? "synth-keypair" : null,
+          launchTime: daysAgo(between(rng, 0, 900)),
+          detailedMonitoring: chance(rng, 0.3),
+          running: chance(rng, 0.9),
+          volumeId: indexAwsId("vol", n.index * 64 + i),
+        }),
+      );
+      node(instanceKey, "VIRTUAL_MACHINE", a);
+      edge(subnetKeys[tier], instanceKey, "CONTAINS");
+      edge(instanceKey, groupKeys[tier], "PROTECTED_BY");
+      let exposed = publicIp !== null;
+      if (ownEip(i)) {
+        const allocation = indexAwsId("eipalloc", n.index * 64 + i);
+        built.push(
+          elasticIp(
+            a,
+            region,
+            allocation,
+            `203.0.113.${(n.index + i) % 250}`,
+            instanceId,
+            AWS_ACCOUNT_ID,
+            privateIp,
+          ),
+        );
+        node(key(`elastic-ip/${allocation}`), "PUBLIC_IP", a);
+        edge(key(`elastic-ip/${allocation}`), instanceKey, "ASSOCIATED_WITH");
+        exposed = true;
+      }
+      if (i === 2 && foreignEips > 0) exposed = true;
+      // Only web-tier (even) instances have public addresses; their group opens 443 to the internet.
+      if (exposed) edge(INTERNET_KEY, instanceKey, "ALLOWS_TRAFFIC");
+      vms.push(instanceKey);
+    }
+    if (n.ordinal % 2 === 1) {
+      const hub = hubOf(a);
+      const id = indexAwsId("pcx", n.index * 4);
+      built.push(
+        connection(
+          region,
+          id,
+          { vpc: ids.vpc, owner: AWS_ACCOUNT_ID, cidr: `${prefix}.0/24` },
+          { vpc: awsIds(hub).vpc, owner: AWS_ACCOUNT_ID, cidr: null },
+        ),
+      );
+    }
+    if (n.ordinal === 0) {
+      const partner = indexAwsId("vpc", 0x800000 + n.index);
+      built.push(
+        connection(
+          region,
+          indexAwsId("pcx", n.index * 4 + 1),
+          { vpc: ids.vpc, owner: AWS_ACCOUNT_ID, cidr: `${prefix}.0/24` },
+          { vpc: partner, owner: "999999999999", cidr: "172.16.0.0/24" },
+        ),
+      );
+      external(vpcKey, partner);
+      peers
+        .filter(([x]) => x === a)
+        .forEach(([, y], k) => {
+          const other = hubOf(y);
+          const theirs = awsIds(other);
+          const owner = accounts[y].externalId;
+          built.push(
+            connection(
+              region,
+              indexAwsId("pcx", n.index * 4 + 2 + k),
+              { vpc: ids.vpc, owner: AWS_ACCOUNT_ID, cidr: `${prefix}.0/24` },
+              { vpc: theirs.vpc, owner, cidr: null },
+            ),
+          );
+          const allocation = indexAwsId("eipalloc", n.index * 64 + 62 - k);
+          const otherPrefix = `10.${(other.index >> 8) & 255}.${other.index & 255}`;
+          built.push(
+            elasticIp(
+              a,
+              region,
+              allocation,
+              `203.0.113.${(other.index * 7 + k) % 250}`,
+              theirs.instance(2),
+              owner,
+              `${otherPrefix}.6`,
+            ),
+          );
+          const eipKey = key(`elastic-ip/${allocation}`);
+          node(eipKey, "PUBLIC_IP", a);
+          edge(eipKey, arnIn(y, theirs.region, `instance/${theirs.instance(2)}`), "ASSOCIATED_WITH");
+        });
+    }
+    emit(a, built);
+    trafficWithin(vms);
+    vmKeys.set(n.index, vms);
+  };
+
+  for (const n of networks) (n.account < azureCount ? azureNetwork : awsNetwork)(n);
+
+  // Peerings: odd spokes with their hub, hubs across accounts (both ways, with their VMs' traffic).
+  const networkKey = (n: PlannedNetwork) =>
+    n.account < azureCount
+      ? azureNames(n).vnetId
+      : arnIn(n.account, awsIds(n).region, `vpc/${awsIds(n).vpc}`);
+  const connect = (x: PlannedNetwork, y: PlannedNetwork) =>
+    peering(networkKey(x), networkKey(y), vmKeys.get(x.index) ?? [], vmKeys.get(y.index) ?? []);
+  for (const n of networks) if (n.ordinal % 2 === 1) connect(n, hubOf(n.account));
+  for (const [x, y] of peers) connect(hubOf(x), hubOf(y));
+  return { accounts, resources, nodes, edges };
+}
+
+/**
+ * The planted map as `networkMap(accountId:)` must show it: the rule `accountView` (network-topology.ts) documents,
+ * applied to the generator's graph rather than to a topology built from the resources — the account's nodes, the
+ * internet, every node one edge from its own and the subnets/NICs/networks that place those (CONTAINS and
+ * ATTACHED_TO walked up); the edges between them, without peerings or traffic that involve none of its nodes
+ * (the internet's traffic stays).
+ */
+export function plantedAccountView(
+  estate: Pick<NetworkEstate, "nodes" | "edges">,
+  account: number,
+): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
+  const own = new Set(estate.nodes.filter((n) => n.account === account).map((n) => n.key));
+  const shown = new Set([INTERNET_KEY, ...own]);
+  for (const e of estate.edges)
+    if (own.has(e.from) || own.has(e.to)) {
+      shown.add(e.from);
+      shown.add(e.to);
+    }
+  const parents = new Map<string, string[]>();
+  for (const e of estate.edges)
+    if (e.kind === "CONTAINS" || e.kind === "ATTACHED_TO")
+      parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
+  const queue = [...shown];
+  while (queue.length > 0)
+    for (const parent of parents.get(queue.pop()!) ?? [])
+      if (!shown.has(parent)) {
+        shown.add(parent);
+        queue.push(parent);
+      }
+  const link = (e: PlantedEdge) => e.kind === "PEERED_WITH" || e.kind === "ALLOWS_TRAFFIC";
+  return {
+    nodes: estate.nodes.filter((n) => shown.has(n.key)),
+    edges: estate.edges.filter(
+      (e) =>
+        shown.has(e.from) &&
+        shown.has(e.to) &&
+        (!link(e) || own.has(e.from) || own.has(e.to) || e.from === INTERNET_KEY),
+    ),
+  };
+}
+
+/** The internet's node key in a planted map. */
+const INTERNET_KEY = "internet";
