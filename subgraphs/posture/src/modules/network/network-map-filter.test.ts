@@ -85,4 +85,41 @@ describe("filterNetworkMap", () => {
     ]);
     expect(map.edges.filter((e) => e.kind === NetworkEdgeKind.PEERED_WITH)).toHaveLength(2);
   });
+
+  it("shows a VM only when it qualifies itself, not for sharing a subnet with one that does", () => {
+    // vm-a (HIGH) and vm-c (MEDIUM) in one subnet; vm-c's NIC has a public IP.
+    const nodes = [
+      node(INTERNET_NODE_ID, NetworkNodeKind.INTERNET),
+      node("vnet-a", NetworkNodeKind.VIRTUAL_NETWORK),
+      node("snet-a", NetworkNodeKind.SUBNET),
+      node("nsg-a", NetworkNodeKind.NETWORK_SECURITY_GROUP),
+      node("nic-a", NetworkNodeKind.NETWORK_INTERFACE),
+      node("nic-c", NetworkNodeKind.NETWORK_INTERFACE),
+      node("nic-loose", NetworkNodeKind.NETWORK_INTERFACE),
+      node("pip-c", NetworkNodeKind.PUBLIC_IP),
+      node("vm-a", NetworkNodeKind.VIRTUAL_MACHINE, PolicySeverity.HIGH),
+      node("vm-c", NetworkNodeKind.VIRTUAL_MACHINE, PolicySeverity.MEDIUM, true),
+    ];
+    const edges = [
+      edge("vnet-a", "snet-a", NetworkEdgeKind.CONTAINS),
+      edge("snet-a", "nsg-a", NetworkEdgeKind.PROTECTED_BY),
+      ...["a", "c"].flatMap((x) => [
+        edge("snet-a", `nic-${x}`, NetworkEdgeKind.CONTAINS),
+        edge(`nic-${x}`, `vm-${x}`, NetworkEdgeKind.ATTACHED_TO),
+      ]),
+      edge("snet-a", "nic-loose", NetworkEdgeKind.CONTAINS),
+      edge("pip-c", "nic-c", NetworkEdgeKind.ASSOCIATED_WITH),
+      edge(INTERNET_NODE_ID, "vm-c", NetworkEdgeKind.ALLOWS_TRAFFIC),
+      edge("vm-a", "vm-c", NetworkEdgeKind.ALLOWS_TRAFFIC),
+    ];
+    const high = filterNetworkMap(nodes, edges, PolicySeverity.HIGH);
+    expect(high.nodes.map((n) => n.id).sort()).toEqual(
+      ["vnet-a", "snet-a", "nsg-a", "nic-a", "vm-a", "nic-loose"].sort(),
+    );
+    expect(high.edges.every((e) => e.from !== "vm-c" && e.to !== "vm-c")).toBe(true);
+    // At MEDIUM both show, with vm-c's public IP, the traffic between them and the internet reaching vm-c.
+    const medium = filterNetworkMap(nodes, edges, PolicySeverity.MEDIUM);
+    expect(medium.nodes).toHaveLength(nodes.length);
+    expect(medium.edges).toHaveLength(edges.length);
+  });
 });

@@ -394,10 +394,11 @@ export class NetworkService {
 
 /**
  * The part of a network map `networkMap(minSeverity)` shows: the resources whose highest unhealthy
- * recommendation reaches `minSeverity`, then the infrastructure that connects them (never across an
- * ALLOWS_TRAFFIC edge to a VM, which must qualify itself, nor across a peering: a peered VNet is shown when
- * something kept lies in it), the external networks a kept VNet/VPC peers with (nothing can lie in them), and
- * the internet when a kept node is exposed.
+ * recommendation reaches `minSeverity`, then the infrastructure that connects them (never across a peering: a
+ * peered VNet is shown when something kept lies in it), the external networks a kept VNet/VPC peers with (nothing
+ * can lie in them), and the internet when a kept node is exposed. A VM or instance is shown only when it
+ * qualifies itself — not because it shares a subnet with one that does, nor because traffic reaches it from one —
+ * and neither is a NIC attached only to VMs that do not qualify (nor what hangs from it alone, its public IPs).
  */
 export function filterNetworkMap(
   nodes: readonly NetworkNode[],
@@ -405,25 +406,30 @@ export function filterNetworkMap(
   minSeverity: PolicySeverity,
 ): NetworkMap {
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const qualifies = (n: NetworkNode) =>
+    n.highestSeverity !== null && RANK[n.highestSeverity] >= RANK[minSeverity];
+  // NICs attached to a VM, and whether any of their VMs qualifies.
+  const nicShown = new Map<string, boolean>();
+  for (const e of edges)
+    if (e.kind === "ATTACHED_TO" && byId.get(e.to)?.kind === "VIRTUAL_MACHINE")
+      nicShown.set(e.from, (nicShown.get(e.from) ?? false) || qualifies(byId.get(e.to)!));
+  const reachable = (n: NetworkNode) =>
+    n.kind === "VIRTUAL_MACHINE"
+      ? qualifies(n)
+      : n.kind !== "NETWORK_INTERFACE" || nicShown.get(n.id) !== false;
   // Keep the resources that meet the severity, then the infrastructure that connects them.
-  const keep = new Set(
-    nodes.filter((n) => n.highestSeverity && RANK[n.highestSeverity] >= RANK[minSeverity]).map((n) => n.id),
-  );
+  const keep = new Set(nodes.filter(qualifies).map((n) => n.id));
   for (let grew = true; grew;) {
     grew = false;
     for (const e of edges) {
+      if (e.kind === "PEERED_WITH") continue;
       for (const [a, b] of [
         [e.from, e.to],
         [e.to, e.from],
       ] as const) {
         if (!keep.has(a) || keep.has(b)) continue;
         const other = byId.get(b);
-        if (
-          other &&
-          e.kind !== "PEERED_WITH" &&
-          (other.kind !== "VIRTUAL_MACHINE" || e.kind !== "ALLOWS_TRAFFIC" || a === INTERNET_NODE_ID)
-        ) {
-          if (other.kind === "VIRTUAL_MACHINE" && other.highestSeverity === null) continue;
+        if (other && reachable(other)) {
           keep.add(b);
           grew = true;
         }
