@@ -14,6 +14,7 @@ import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evalua
 import { ResourceNetworkPlacementKeys1767280000000 } from "./1767280000000-resource-network-placement-keys";
 import { ResourceNetworkReverseKeys1767290000000 } from "./1767290000000-resource-network-reverse-keys";
 import { ResourceNetworkReferenceKeys1767320000000 } from "./1767320000000-resource-network-reference-keys";
+import { DefinitionCounters1767360000000 } from "./1767360000000-definition-counters";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -33,4 +34,5 @@ export const postureMigrations = [
   ResourceNetworkPlacementKeys1767280000000,
   ResourceNetworkReverseKeys1767290000000,
   ResourceNetworkReferenceKeys1767320000000,
+  DefinitionCounters1767360000000,
 ];

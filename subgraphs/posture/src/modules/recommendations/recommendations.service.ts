@@ -42,7 +42,10 @@ export class RecommendationsService {
     private readonly inventory: InventoryService,
   ) {}
 
-  /** Every recommendation of the tenant (or an account), computed once per request (three statements). */
+  /**
+   * Every recommendation of the tenant (or an account), computed once per request from two small reads: the
+   * definition counters (a row per account, definition and control, kept by triggers) and the score counters.
+   */
   all(accountId?: string | null): Promise<Recommendation[]> {
     const key = accountId ?? "";
     let hit = this.cache.get(key);
@@ -60,41 +63,45 @@ export class RecommendationsService {
   }
 
   private async compute(accountId?: string): Promise<Recommendation[]> {
-    const params = accountId ? [this.identity.tenantId, accountId] : [this.identity.tenantId];
-    const accountFilter = accountId ? "AND account_id = $2" : "";
-    const [counts, flips, counters, definitions] = await Promise.all([
+    const [rows, counters, definitions] = await Promise.all([
       this.db.read((m) =>
         m.query(
-          `SELECT definition_id, count(*) FILTER (WHERE status = 'HEALTHY')::int AS healthy,
-                  count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS unhealthy,
-                  count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS not_applicable
-           FROM assessments WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id`,
-          params,
+          `SELECT definition_id, control_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy,
+                  sum(not_applicable)::int AS not_applicable, sum(flips)::int AS flips
+           FROM definition_counters WHERE tenant_id = $1 ${accountId ? "AND account_id = $2" : ""}
+           GROUP BY definition_id, control_id`,
+          accountId ? [this.identity.tenantId, accountId] : [this.identity.tenantId],
         ),
-      ) as Promise<
-        Array<{ definition_id: string; healthy: number; unhealthy: number; not_applicable: number }>
-      >,
-      this.db.read((m) =>
-        m.query(
-          `SELECT a.definition_id, a.control_id, count(*)::int AS flips FROM assessments a
-           JOIN control_states s ON s.tenant_id = a.tenant_id AND s.resource_id = a.resource_id AND s.control_id = a.control_id
-           WHERE a.tenant_id = $1 AND a.status = 'UNHEALTHY' AND s.unhealthy_count = 1 ${accountId ? "AND a.account_id = $2" : ""}
-           GROUP BY a.definition_id, a.control_id`,
-          params,
-        ),
-      ) as Promise<Array<{ definition_id: string; control_id: string; flips: number }>>,
+      ) as Promise<CounterRow[]>,
       this.db.read((m) => loadCounters(m, this.identity.tenantId, accountId)),
       this.policies.all(),
     ]);
+    // A definition's assessments are in one control, but for a moment (its control changed) in two: its counts
+    // are their sum, and its flips those in its own control, else in the other one.
+    const counts = new Map<string, CounterRow>();
+    const flipsByDefinition = new Map<string, number>();
+    for (const r of rows) {
+      const c = counts.get(r.definition_id);
+      if (c) {
+        c.healthy += r.healthy;
+        c.unhealthy += r.unhealthy;
+        c.not_applicable += r.not_applicable;
+      } else counts.set(r.definition_id, { ...r });
+      if (
+        r.flips > 0 &&
+        (!flipsByDefinition.has(r.definition_id) ||
+          r.control_id === definitions.get(r.definition_id)?.control.id)
+      )
+        flipsByDefinition.set(r.definition_id, r.flips);
+    }
     const score = computeSecureScore(benchmarkControls(), counters);
-    const flipsByDefinition = new Map(flips.map((f) => [f.definition_id, f]));
-    return counts
+    return [...counts.values()]
       .filter((c) => c.unhealthy > 0 && definitions.has(c.definition_id))
       .map((c) => {
         const definition = definitions.get(c.definition_id)!;
         const control = score.controls.find((s) => s.controlId === definition.control.id);
-        const f = flipsByDefinition.get(c.definition_id);
-        const gain = control && control.weight > 0 && f ? (control.max * f.flips) / control.weight : 0;
+        const flips = flipsByDefinition.get(c.definition_id) ?? 0;
+        const gain = control && control.weight > 0 ? (control.max * flips) / control.weight : 0;
         return Object.assign(new Recommendation(), {
           id: definition.id,
           definition,
@@ -219,6 +226,16 @@ export class RecommendationsService {
     const { rows, total } = await loader.load({ parentId: definitionId, page });
     return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
   }
+}
+
+/** A row of `definition_counters` summed over accounts (or of one account). */
+interface CounterRow {
+  definition_id: string;
+  control_id: string;
+  healthy: number;
+  unhealthy: number;
+  not_applicable: number;
+  flips: number;
 }
 
 /** A recommendation cursor's `[value, severity rank]`, checked to be of the list's order (BAD_USER_INPUT if not). */
