@@ -4,44 +4,28 @@ import { tenantRlsSql } from "../../subgraphs/common/src";
 /** What a transition table's rows add to the counters (`sign` 1) or take from them (-1). */
 type Side = { table: "new_rows" | "old_rows"; sign: 1 | -1 };
 
-/**
- * The counter moves of a statement on `assessments`: its rows' statuses by (tenant, account, definition, control),
- * and its unhealthy rows whose (resource, control) has exactly one unhealthy assessment in `control_states` (the
- * "flips" of the potential score increase). `control_states` is as it was before the statement (no statement
- * writes both tables), so this is the join's exact change on this side.
- */
+/** A statement's rows from its transition tables, each with the sign of its side. */
+const rowsOf = (sides: Side[], columns: string, where = "") =>
+  sides.map((s) => `SELECT ${s.sign} AS sign, ${columns} FROM ${s.table} ${where}`).join(" UNION ALL ");
+
+/** The counter moves of a statement on `assessments`: its rows' statuses by (tenant, account, definition, control). */
 const assessmentMoves = (sides: Side[]) => `
-  SELECT d.tenant_id, d.account_id, d.definition_id, d.control_id,
-         coalesce(sum(d.sign) FILTER (WHERE d.status = 'HEALTHY'), 0) AS healthy,
-         coalesce(sum(d.sign) FILTER (WHERE d.status = 'UNHEALTHY'), 0) AS unhealthy,
-         coalesce(sum(d.sign) FILTER (WHERE d.status = 'NOT_APPLICABLE'), 0) AS not_applicable,
-         coalesce(sum(d.sign) FILTER (WHERE s.resource_id IS NOT NULL), 0) AS flips
-  FROM (${sides
-    .map(
-      (s) =>
-        `SELECT ${s.sign} AS sign, tenant_id, resource_id, account_id, definition_id, control_id, status FROM ${s.table}`,
-    )
-    .join(" UNION ALL ")}) AS d
-  LEFT JOIN control_states s ON d.status = 'UNHEALTHY' AND s.tenant_id = d.tenant_id AND s.resource_id = d.resource_id
-    AND s.control_id = d.control_id AND s.unhealthy_count = 1
-  GROUP BY d.tenant_id, d.account_id, d.definition_id, d.control_id`;
+  SELECT tenant_id, account_id, definition_id, control_id,
+         coalesce(sum(sign) FILTER (WHERE status = 'HEALTHY'), 0) AS healthy,
+         coalesce(sum(sign) FILTER (WHERE status = 'UNHEALTHY'), 0) AS unhealthy,
+         coalesce(sum(sign) FILTER (WHERE status = 'NOT_APPLICABLE'), 0) AS not_applicable, 0 AS flips
+  FROM (${rowsOf(sides, "tenant_id, account_id, definition_id, control_id, status")}) AS d
+  GROUP BY tenant_id, account_id, definition_id, control_id`;
 
 /**
- * The counter moves of a statement on `control_states`: the unhealthy assessments of each (resource, control)
- * that has (or had) exactly one, as they are now (`assessments` is not written by this statement).
+ * The counter moves of a statement on `control_states`: its rows with exactly one unhealthy assessment, by that
+ * assessment's account and definition (which the row names) and the control.
  */
 const controlStateMoves = (sides: Side[]) => `
-  SELECT a.tenant_id, a.account_id, a.definition_id, a.control_id, 0 AS healthy, 0 AS unhealthy,
-         0 AS not_applicable, sum(d.sign) AS flips
-  FROM (${sides
-    .map(
-      (s) =>
-        `SELECT ${s.sign} AS sign, tenant_id, resource_id, control_id FROM ${s.table} WHERE unhealthy_count = 1`,
-    )
-    .join(" UNION ALL ")}) AS d
-  JOIN assessments a ON a.tenant_id = d.tenant_id AND a.resource_id = d.resource_id AND a.control_id = d.control_id
-    AND a.status = 'UNHEALTHY'
-  GROUP BY a.tenant_id, a.account_id, a.definition_id, a.control_id`;
+  SELECT tenant_id, unhealthy_account_id AS account_id, unhealthy_definition_id AS definition_id, control_id,
+         0 AS healthy, 0 AS unhealthy, 0 AS not_applicable, sum(sign) AS flips
+  FROM (${rowsOf(sides, "tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id", "WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL")}) AS d
+  GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id`;
 
 /**
  * Adds moves to the counters in the order of their key, so that two statements moving the same counters lock
@@ -90,24 +74,47 @@ const TRIGGERS = [
 
 /**
  * Recommendation counters: per (tenant, account, definition, control), the HEALTHY, UNHEALTHY and NOT_APPLICABLE
- * assessments and the "flips" (unhealthy assessments that are their resource's only unhealthy one in the
- * control, whose fix would turn the resource healthy there), so that the recommendations list and compliance read
- * a row per definition instead of aggregating every assessment (P5: 564,139 of them) per request.
+ * assessments and the "flips" (unhealthy assessments that are their resource's only unhealthy one in the control,
+ * whose fix would turn the resource healthy there), so that the recommendations read a row per definition instead
+ * of aggregating every assessment per request (P5: 564,139 of them, twice, the second time joined with the
+ * control states).
  *
- * Kept by statement-level AFTER triggers with transition tables on `assessments` and `control_states`, in the
- * writer's transaction: every write path (evaluation, reported assessments, exemptions, resource removal,
- * definition deletion, a test's `DELETE`) keeps them without code of its own. The flips are the join of
- * unhealthy assessments with control states of one unhealthy assessment (what recommendations.service.ts
- * computed per request), kept exactly because each statement writes one of the two tables and its trigger joins
- * its change with the other table as it is. Existing assessments are counted here, with the forced tenant policy
- * lifted for the statement as the owner runs migrations; the tables are locked first, so no write falls between
- * the count and the triggers.
+ * Kept by statement-level AFTER triggers with transition tables, in the writer's transaction, so that every
+ * write path (evaluation, reported assessments, exemptions, disabled definitions, resource removal, definition
+ * deletion, a test's `DELETE`) keeps them without code of its own: the counts from `assessments`' rows, the flips
+ * from `control_states`' rows with one unhealthy assessment. For the latter a control state names that
+ * assessment's definition and account (`unhealthy_definition_id`, `unhealthy_account_id`, written with the counts
+ * by `recomputeControlStates` from the same rows, and checked to be there exactly when `unhealthy_count` is 1;
+ * NOT VALID, as a state that disagreed with its assessments before this migration (none in a consistent
+ * database) is left as it was, with no flip):
+ * neither trigger joins another table, which kept a full evaluation's cost to the two aggregates over what its
+ * statements wrote. Each trigger adds its moves in key order (no two statements lock counters in opposite
+ * orders); moves that cancel out (a status unchanged) write nothing. Rows that fall to zero stay (at most one per
+ * account, definition and control the tenant ever had) and read as nothing.
+ *
+ * Existing rows are filled in here, with the forced tenant policy lifted for these statements as the owner runs
+ * migrations; the tables are locked first, so no write falls between the fill and the triggers.
  */
 export class DefinitionCounters1767360000000 implements MigrationInterface {
   name = "DefinitionCounters1767360000000";
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`LOCK TABLE assessments, control_states IN SHARE ROW EXCLUSIVE MODE`);
+    await q.query(`ALTER TABLE assessments NO FORCE ROW LEVEL SECURITY`);
+    await q.query(`ALTER TABLE control_states NO FORCE ROW LEVEL SECURITY`);
+    await q.query(
+      `ALTER TABLE control_states ADD COLUMN unhealthy_definition_id text, ADD COLUMN unhealthy_account_id uuid`,
+    );
+    await q.query(`UPDATE control_states s SET unhealthy_definition_id = u.definition_id, unhealthy_account_id = u.account_id
+      FROM (SELECT tenant_id, resource_id, control_id, min(definition_id) AS definition_id,
+                   min(account_id::text)::uuid AS account_id
+            FROM assessments WHERE status = 'UNHEALTHY' GROUP BY tenant_id, resource_id, control_id
+            HAVING count(*) = 1) AS u
+      WHERE s.unhealthy_count = 1 AND s.tenant_id = u.tenant_id AND s.resource_id = u.resource_id
+        AND s.control_id = u.control_id`);
+    await q.query(`ALTER TABLE control_states ADD CONSTRAINT control_states_unhealthy_one
+      CHECK ((unhealthy_count = 1) = (unhealthy_definition_id IS NOT NULL AND unhealthy_account_id IS NOT NULL))
+      NOT VALID`);
     await q.query(`CREATE TABLE definition_counters (
       tenant_id text NOT NULL,
       account_id uuid NOT NULL,
@@ -119,6 +126,21 @@ export class DefinitionCounters1767360000000 implements MigrationInterface {
       flips int NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant_id, account_id, definition_id, control_id)
     )`);
+    await q.query(`INSERT INTO definition_counters
+      SELECT tenant_id, account_id, definition_id, control_id, sum(healthy), sum(unhealthy), sum(not_applicable),
+             sum(flips)
+      FROM (SELECT tenant_id, account_id, definition_id, control_id, count(*) FILTER (WHERE status = 'HEALTHY') AS healthy,
+                   count(*) FILTER (WHERE status = 'UNHEALTHY') AS unhealthy,
+                   count(*) FILTER (WHERE status = 'NOT_APPLICABLE') AS not_applicable, 0 AS flips
+            FROM assessments GROUP BY tenant_id, account_id, definition_id, control_id
+            UNION ALL
+            SELECT tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id, 0, 0, 0, count(*)
+            FROM control_states WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL
+            GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id) AS c
+      GROUP BY tenant_id, account_id, definition_id, control_id`);
+    await q.query(`ALTER TABLE assessments FORCE ROW LEVEL SECURITY`);
+    await q.query(`ALTER TABLE control_states FORCE ROW LEVEL SECURITY`);
+    for (const sql of tenantRlsSql("definition_counters")) await q.query(sql);
     for (const t of TRIGGERS) {
       await q.query(`CREATE FUNCTION ${t.name}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -130,19 +152,6 @@ export class DefinitionCounters1767360000000 implements MigrationInterface {
          FOR EACH STATEMENT EXECUTE FUNCTION ${t.name}()`,
       );
     }
-    await q.query(`ALTER TABLE assessments NO FORCE ROW LEVEL SECURITY`);
-    await q.query(`ALTER TABLE control_states NO FORCE ROW LEVEL SECURITY`);
-    await q.query(`INSERT INTO definition_counters
-      SELECT a.tenant_id, a.account_id, a.definition_id, a.control_id,
-             count(*) FILTER (WHERE a.status = 'HEALTHY'), count(*) FILTER (WHERE a.status = 'UNHEALTHY'),
-             count(*) FILTER (WHERE a.status = 'NOT_APPLICABLE'), count(s.resource_id)
-      FROM assessments a
-      LEFT JOIN control_states s ON a.status = 'UNHEALTHY' AND s.tenant_id = a.tenant_id
-        AND s.resource_id = a.resource_id AND s.control_id = a.control_id AND s.unhealthy_count = 1
-      GROUP BY a.tenant_id, a.account_id, a.definition_id, a.control_id`);
-    await q.query(`ALTER TABLE assessments FORCE ROW LEVEL SECURITY`);
-    await q.query(`ALTER TABLE control_states FORCE ROW LEVEL SECURITY`);
-    for (const sql of tenantRlsSql("definition_counters")) await q.query(sql);
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -151,5 +160,9 @@ export class DefinitionCounters1767360000000 implements MigrationInterface {
       await q.query(`DROP FUNCTION ${t.name}()`);
     }
     await q.query(`DROP TABLE definition_counters`);
+    await q.query(`ALTER TABLE control_states DROP CONSTRAINT control_states_unhealthy_one`);
+    await q.query(
+      `ALTER TABLE control_states DROP COLUMN unhealthy_definition_id, DROP COLUMN unhealthy_account_id`,
+    );
   }
 }
