@@ -19,11 +19,13 @@ import { evaluateTenant, loadCounters } from "../subgraphs/posture/src/modules/a
 import { benchmarkControls } from "../subgraphs/posture/src/modules/assessments/controls";
 import { computeSecureScore } from "../subgraphs/posture/src/modules/score/secure-score";
 import { syntheticResources } from "../scripts/lib/demo-estate";
+import { DefinitionCounters1767360000000 } from "../migrations/posture/1767360000000-definition-counters";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
 /**
- * The recommendation counters (`definition_counters`, kept by triggers on `assessments` and `control_states`)
+ * The recommendation counters (`definition_counters` and `definition_flips`, kept by triggers on `assessments`
+ * and `control_states`)
  * against the aggregates the recommendations were computed with before them, run here directly as the
  * reference: after every kind of write (evaluation, changed resources, reported assessments, exemptions,
  * disabled definitions, a custom definition created, moved to another control and deleted, removed resources,
@@ -51,7 +53,7 @@ const COUNTER_COUNTS = (account: boolean) =>
    HAVING sum(healthy) <> 0 OR sum(unhealthy) <> 0 OR sum(not_applicable) <> 0 ORDER BY 1`;
 const COUNTER_FLIPS = (account: boolean) =>
   `SELECT definition_id, control_id, sum(flips)::int AS flips
-   FROM definition_counters WHERE tenant_id = $1 ${account ? "AND account_id = $2" : ""}
+   FROM definition_flips WHERE tenant_id = $1 ${account ? "AND account_id = $2" : ""}
    GROUP BY definition_id, control_id HAVING sum(flips) <> 0 ORDER BY 1, 2`;
 
 interface Counts {
@@ -339,6 +341,51 @@ describe("posture: recommendations from counters", () => {
         )
         .then(ok),
     ]);
+    await expectCountersToAgree();
+  });
+
+  it("are filled in for existing tenants by their migration, as the triggers left them", async () => {
+    await upsert(estate(8));
+    const picks = await unhealthyPick();
+    ok(
+      await platform.request(
+        UpsertAssessmentsDocument,
+        {
+          input: picks.slice(0, 3).map((p) => ({
+            resourceId: p.resource_id,
+            definitionKey: "scanner/migrated-check",
+            title: "A migrated check should pass",
+            severity: "LOW" as const,
+            controlId: p.control_id,
+            status: "UNHEALTHY" as const,
+            cause: "failed",
+          })),
+        },
+        admin,
+      ),
+    );
+    const counters = () =>
+      read(async (m) => ({
+        counts: await m.query(COUNTER_COUNTS(false), [tenant]),
+        flips: await m.query(COUNTER_FLIPS(false), [tenant]),
+        states: await m.query(
+          `SELECT resource_id, control_id, unhealthy_definition_id, unhealthy_account_id FROM control_states ORDER BY 1, 2`,
+        ),
+      }));
+    const kept = await counters();
+    // Down and up again, as the posture role runs migrations: the counters and the control states' named
+    // assessments are rebuilt from the assessments alone.
+    const q = ds.createQueryRunner();
+    try {
+      await q.startTransaction();
+      const migration = new DefinitionCounters1767360000000();
+      await migration.down(q);
+      await migration.up(q);
+      await q.commitTransaction();
+    } finally {
+      await q.release();
+    }
+    expect(await counters()).toEqual(kept);
     await expectCountersToAgree();
   });
 });

@@ -8,38 +8,49 @@ type Side = { table: "new_rows" | "old_rows"; sign: 1 | -1 };
 const rowsOf = (sides: Side[], columns: string, where = "") =>
   sides.map((s) => `SELECT ${s.sign} AS sign, ${columns} FROM ${s.table} ${where}`).join(" UNION ALL ");
 
-/** The counter moves of a statement on `assessments`: its rows' statuses by (tenant, account, definition, control). */
-const assessmentMoves = (sides: Side[]) => `
-  SELECT tenant_id, account_id, definition_id, control_id,
-         coalesce(sum(sign) FILTER (WHERE status = 'HEALTHY'), 0) AS healthy,
-         coalesce(sum(sign) FILTER (WHERE status = 'UNHEALTHY'), 0) AS unhealthy,
-         coalesce(sum(sign) FILTER (WHERE status = 'NOT_APPLICABLE'), 0) AS not_applicable, 0 AS flips
-  FROM (${rowsOf(sides, "tenant_id, account_id, definition_id, control_id, status")}) AS d
-  GROUP BY tenant_id, account_id, definition_id, control_id`;
-
 /**
- * The counter moves of a statement on `control_states`: its rows with exactly one unhealthy assessment, by that
- * assessment's account and definition (which the row names) and the control.
+ * Adds a statement's moves to the counters of `table` in the order of their key, so that two statements moving
+ * the same counters lock them in the same order; moves that cancel out (an update that changed no status) write
+ * nothing.
  */
-const controlStateMoves = (sides: Side[]) => `
-  SELECT tenant_id, unhealthy_account_id AS account_id, unhealthy_definition_id AS definition_id, control_id,
-         0 AS healthy, 0 AS unhealthy, 0 AS not_applicable, sum(sign) AS flips
-  FROM (${rowsOf(sides, "tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id", "WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL")}) AS d
-  GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id`;
-
-/**
- * Adds moves to the counters in the order of their key, so that two statements moving the same counters lock
- * them in the same order; moves that cancel out (an update that changed no status) write nothing.
- */
-const applyMoves = (moves: string) => `
-  INSERT INTO definition_counters AS c
-    (tenant_id, account_id, definition_id, control_id, healthy, unhealthy, not_applicable, flips)
+const applyMoves = (table: string, columns: string[], moves: string) => `
+  INSERT INTO ${table} AS c (tenant_id, account_id, definition_id, control_id, ${columns.join(", ")})
   SELECT * FROM (${moves}) AS m
-  WHERE m.healthy <> 0 OR m.unhealthy <> 0 OR m.not_applicable <> 0 OR m.flips <> 0
+  WHERE ${columns.map((c) => `m.${c} <> 0`).join(" OR ")}
   ORDER BY m.tenant_id, m.account_id, m.definition_id, m.control_id
   ON CONFLICT (tenant_id, account_id, definition_id, control_id) DO UPDATE SET
-    healthy = c.healthy + excluded.healthy, unhealthy = c.unhealthy + excluded.unhealthy,
-    not_applicable = c.not_applicable + excluded.not_applicable, flips = c.flips + excluded.flips`;
+    ${columns.map((c) => `${c} = c.${c} + excluded.${c}`).join(", ")}`;
+
+/** The counter moves of a statement on `assessments`: its rows' statuses by (tenant, account, definition, control). */
+const assessmentMoves = (sides: Side[]) =>
+  applyMoves(
+    "definition_counters",
+    ["healthy", "unhealthy", "not_applicable"],
+    `SELECT tenant_id, account_id, definition_id, control_id,
+            coalesce(sum(sign) FILTER (WHERE status = 'HEALTHY'), 0) AS healthy,
+            coalesce(sum(sign) FILTER (WHERE status = 'UNHEALTHY'), 0) AS unhealthy,
+            coalesce(sum(sign) FILTER (WHERE status = 'NOT_APPLICABLE'), 0) AS not_applicable
+     FROM (${rowsOf(sides, "tenant_id, account_id, definition_id, control_id, status")}) AS d
+     GROUP BY tenant_id, account_id, definition_id, control_id`,
+  );
+
+/**
+ * The flip moves of a statement on `control_states`: its rows with exactly one unhealthy assessment, by that
+ * assessment's account and definition (which the row names) and the control.
+ */
+const controlStateMoves = (sides: Side[]) =>
+  applyMoves(
+    "definition_flips",
+    ["flips"],
+    `SELECT tenant_id, unhealthy_account_id AS account_id, unhealthy_definition_id AS definition_id, control_id,
+            sum(sign) AS flips
+     FROM (${rowsOf(
+       sides,
+       "tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id",
+       "WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL",
+     )}) AS d
+     GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id`,
+  );
 
 const EVENTS: Array<{ event: "INSERT" | "UPDATE" | "DELETE"; sides: Side[]; referencing: string }> = [
   { event: "INSERT", sides: [{ table: "new_rows", sign: 1 }], referencing: "NEW TABLE AS new_rows" },
@@ -54,42 +65,44 @@ const EVENTS: Array<{ event: "INSERT" | "UPDATE" | "DELETE"; sides: Side[]; refe
   { event: "DELETE", sides: [{ table: "old_rows", sign: -1 }], referencing: "OLD TABLE AS old_rows" },
 ];
 
-/** The triggers (and their functions, one each) that keep `definition_counters`. */
+/** The triggers (and their functions, one each) that keep the counters. */
 const TRIGGERS = [
   ...EVENTS.map((e) => ({
-    name: `definition_counters_assessments_${e.event.toLowerCase()}`,
+    name: `definition_counters_${e.event.toLowerCase()}`,
     table: "assessments",
     event: e.event,
     referencing: e.referencing,
-    body: applyMoves(assessmentMoves(e.sides)),
+    body: assessmentMoves(e.sides),
   })),
   ...EVENTS.map((e) => ({
-    name: `definition_counters_control_states_${e.event.toLowerCase()}`,
+    name: `definition_flips_${e.event.toLowerCase()}`,
     table: "control_states",
     event: e.event,
     referencing: e.referencing,
-    body: applyMoves(controlStateMoves(e.sides)),
+    body: controlStateMoves(e.sides),
   })),
 ];
 
 /**
- * Recommendation counters: per (tenant, account, definition, control), the HEALTHY, UNHEALTHY and NOT_APPLICABLE
- * assessments and the "flips" (unhealthy assessments that are their resource's only unhealthy one in the control,
- * whose fix would turn the resource healthy there), so that the recommendations read a row per definition instead
- * of aggregating every assessment per request (P5: 564,139 of them, twice, the second time joined with the
- * control states).
+ * Recommendation counters, per (tenant, account, definition, control): `definition_counters` holds the HEALTHY,
+ * UNHEALTHY and NOT_APPLICABLE assessments, `definition_flips` the "flips" (unhealthy assessments that are their
+ * resource's only unhealthy one in the control, whose fix would turn the resource healthy there). The
+ * recommendations read a row per definition from them instead of aggregating every assessment per request (P5:
+ * 564,139 of them, twice, the second time joined with the control states).
  *
- * Kept by statement-level AFTER triggers with transition tables, in the writer's transaction, so that every
- * write path (evaluation, reported assessments, exemptions, disabled definitions, resource removal, definition
- * deletion, a test's `DELETE`) keeps them without code of its own: the counts from `assessments`' rows, the flips
- * from `control_states`' rows with one unhealthy assessment. For the latter a control state names that
- * assessment's definition and account (`unhealthy_definition_id`, `unhealthy_account_id`, written with the counts
- * by `recomputeControlStates` from the same rows, and checked to be there exactly when `unhealthy_count` is 1;
- * NOT VALID, as a state that disagreed with its assessments before this migration (none in a consistent
- * database) is left as it was, with no flip):
- * neither trigger joins another table, which kept a full evaluation's cost to the two aggregates over what its
- * statements wrote. Each trigger adds its moves in key order (no two statements lock counters in opposite
- * orders); moves that cancel out (a status unchanged) write nothing. Rows that fall to zero stay (at most one per
+ * Kept by statement-level AFTER triggers with transition tables, in the writer's transaction, so that every write
+ * path (evaluation, reported assessments, exemptions, disabled definitions, resource removal, definition deletion,
+ * a test's `DELETE`) keeps them without code of its own: the counts from the rows a statement wrote to
+ * `assessments`, the flips from those it wrote to `control_states` with one unhealthy assessment. For the latter a
+ * control state names that assessment's definition and account (`unhealthy_definition_id`,
+ * `unhealthy_account_id`, written with the counts by `recomputeControlStates` from the same rows), checked to be
+ * there exactly when `unhealthy_count` is 1 (NOT VALID: a state that disagreed with its assessments before this
+ * migration, none in a consistent database, is left as it was, with no flip). So neither trigger joins another
+ * table: a full evaluation pays for two aggregates over what its statements wrote.
+ *
+ * Locks: each trigger adds its moves in key order, and the two kinds of moves are in two tables, taken in the
+ * order an evaluation writes them (assessments, then control states, then `score_counters`): two transactions
+ * that each apply one page cannot wait for each other in a cycle. Rows that fall to zero stay (at most one per
  * account, definition and control the tenant ever had) and read as nothing.
  *
  * Existing rows are filled in here, with the forced tenant policy lifted for these statements as the owner runs
@@ -123,24 +136,28 @@ export class DefinitionCounters1767360000000 implements MigrationInterface {
       healthy int NOT NULL DEFAULT 0,
       unhealthy int NOT NULL DEFAULT 0,
       not_applicable int NOT NULL DEFAULT 0,
+      PRIMARY KEY (tenant_id, account_id, definition_id, control_id)
+    )`);
+    await q.query(`CREATE TABLE definition_flips (
+      tenant_id text NOT NULL,
+      account_id uuid NOT NULL,
+      definition_id text NOT NULL,
+      control_id text NOT NULL,
       flips int NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant_id, account_id, definition_id, control_id)
     )`);
     await q.query(`INSERT INTO definition_counters
-      SELECT tenant_id, account_id, definition_id, control_id, sum(healthy), sum(unhealthy), sum(not_applicable),
-             sum(flips)
-      FROM (SELECT tenant_id, account_id, definition_id, control_id, count(*) FILTER (WHERE status = 'HEALTHY') AS healthy,
-                   count(*) FILTER (WHERE status = 'UNHEALTHY') AS unhealthy,
-                   count(*) FILTER (WHERE status = 'NOT_APPLICABLE') AS not_applicable, 0 AS flips
-            FROM assessments GROUP BY tenant_id, account_id, definition_id, control_id
-            UNION ALL
-            SELECT tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id, 0, 0, 0, count(*)
-            FROM control_states WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL
-            GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id) AS c
-      GROUP BY tenant_id, account_id, definition_id, control_id`);
+      SELECT tenant_id, account_id, definition_id, control_id, count(*) FILTER (WHERE status = 'HEALTHY'),
+             count(*) FILTER (WHERE status = 'UNHEALTHY'), count(*) FILTER (WHERE status = 'NOT_APPLICABLE')
+      FROM assessments GROUP BY tenant_id, account_id, definition_id, control_id`);
+    await q.query(`INSERT INTO definition_flips
+      SELECT tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id, count(*)
+      FROM control_states WHERE unhealthy_count = 1 AND unhealthy_definition_id IS NOT NULL
+      GROUP BY tenant_id, unhealthy_account_id, unhealthy_definition_id, control_id`);
     await q.query(`ALTER TABLE assessments FORCE ROW LEVEL SECURITY`);
     await q.query(`ALTER TABLE control_states FORCE ROW LEVEL SECURITY`);
-    for (const sql of tenantRlsSql("definition_counters")) await q.query(sql);
+    for (const table of ["definition_counters", "definition_flips"])
+      for (const sql of tenantRlsSql(table)) await q.query(sql);
     for (const t of TRIGGERS) {
       await q.query(`CREATE FUNCTION ${t.name}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -159,6 +176,7 @@ export class DefinitionCounters1767360000000 implements MigrationInterface {
       await q.query(`DROP TRIGGER ${t.name} ON ${t.table}`);
       await q.query(`DROP FUNCTION ${t.name}()`);
     }
+    await q.query(`DROP TABLE definition_flips`);
     await q.query(`DROP TABLE definition_counters`);
     await q.query(`ALTER TABLE control_states DROP CONSTRAINT control_states_unhealthy_one`);
     await q.query(

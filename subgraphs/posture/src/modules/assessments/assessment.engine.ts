@@ -633,9 +633,13 @@ export async function recomputeControlStates(
       [tenantId, remove.map((r) => r.resource_id), remove.map((r) => r.control_id)],
     );
   }
-  const moves = [...delta.values()].filter(
-    (d) => d.healthy !== 0 || d.unhealthy !== 0 || d.notApplicable !== 0,
-  );
+  // In key order, as the definition counters' triggers take theirs: two transactions wait for each other's
+  // counters in the same order, never in a cycle.
+  const moves = [...delta.values()]
+    .filter((d) => d.healthy !== 0 || d.unhealthy !== 0 || d.notApplicable !== 0)
+    .sort((a, b) =>
+      a.accountId !== b.accountId ? (a.accountId < b.accountId ? -1 : 1) : a.controlId < b.controlId ? -1 : 1,
+    );
   if (moves.length) {
     await m.query(
       `INSERT INTO score_counters AS s (tenant_id, account_id, control_id, healthy, unhealthy, not_applicable)

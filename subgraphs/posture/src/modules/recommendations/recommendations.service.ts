@@ -43,8 +43,9 @@ export class RecommendationsService {
   ) {}
 
   /**
-   * Every recommendation of the tenant (or an account), computed once per request from two small reads: the
-   * definition counters (a row per account, definition and control, kept by triggers) and the score counters.
+   * Every recommendation of the tenant (or an account), computed once per request from small reads: the
+   * definition counters and flips (a row per account, definition and control, kept by triggers) and the score
+   * counters.
    */
   all(accountId?: string | null): Promise<Recommendation[]> {
     const key = accountId ?? "";
@@ -63,39 +64,41 @@ export class RecommendationsService {
   }
 
   private async compute(accountId?: string): Promise<Recommendation[]> {
-    const [rows, counters, definitions] = await Promise.all([
+    const params = accountId ? [this.identity.tenantId, accountId] : [this.identity.tenantId];
+    const accountFilter = accountId ? "AND account_id = $2" : "";
+    const [counts, flips, counters, definitions] = await Promise.all([
       this.db.read((m) =>
         m.query(
-          `SELECT definition_id, control_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy,
-                  sum(not_applicable)::int AS not_applicable, sum(flips)::int AS flips
-           FROM definition_counters WHERE tenant_id = $1 ${accountId ? "AND account_id = $2" : ""}
-           GROUP BY definition_id, control_id`,
-          accountId ? [this.identity.tenantId, accountId] : [this.identity.tenantId],
+          `SELECT definition_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy,
+                  sum(not_applicable)::int AS not_applicable
+           FROM definition_counters WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id`,
+          params,
         ),
-      ) as Promise<CounterRow[]>,
+      ) as Promise<
+        Array<{ definition_id: string; healthy: number; unhealthy: number; not_applicable: number }>
+      >,
+      this.db.read((m) =>
+        m.query(
+          `SELECT definition_id, control_id, sum(flips)::int AS flips
+           FROM definition_flips WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id, control_id
+           HAVING sum(flips) > 0`,
+          params,
+        ),
+      ) as Promise<Array<{ definition_id: string; control_id: string; flips: number }>>,
       this.db.read((m) => loadCounters(m, this.identity.tenantId, accountId)),
       this.policies.all(),
     ]);
-    // A definition's assessments are in one control, but for a moment (its control changed) in two: its counts
-    // are their sum, and its flips those in its own control, else in the other one.
-    const counts = new Map<string, CounterRow>();
+    // A definition's assessments are in one control, but for a moment (its control changed) in two: its flips
+    // are those in its own control, else in the other one.
     const flipsByDefinition = new Map<string, number>();
-    for (const r of rows) {
-      const c = counts.get(r.definition_id);
-      if (c) {
-        c.healthy += r.healthy;
-        c.unhealthy += r.unhealthy;
-        c.not_applicable += r.not_applicable;
-      } else counts.set(r.definition_id, { ...r });
+    for (const f of flips)
       if (
-        r.flips > 0 &&
-        (!flipsByDefinition.has(r.definition_id) ||
-          r.control_id === definitions.get(r.definition_id)?.control.id)
+        !flipsByDefinition.has(f.definition_id) ||
+        f.control_id === definitions.get(f.definition_id)?.control.id
       )
-        flipsByDefinition.set(r.definition_id, r.flips);
-    }
+        flipsByDefinition.set(f.definition_id, f.flips);
     const score = computeSecureScore(benchmarkControls(), counters);
-    return [...counts.values()]
+    return counts
       .filter((c) => c.unhealthy > 0 && definitions.has(c.definition_id))
       .map((c) => {
         const definition = definitions.get(c.definition_id)!;
@@ -226,16 +229,6 @@ export class RecommendationsService {
     const { rows, total } = await loader.load({ parentId: definitionId, page });
     return ResourceConnection.from({ rows, page, total, cursorOf: (r) => [null, r.id] });
   }
-}
-
-/** A row of `definition_counters` summed over accounts (or of one account). */
-interface CounterRow {
-  definition_id: string;
-  control_id: string;
-  healthy: number;
-  unhealthy: number;
-  not_applicable: number;
-  flips: number;
 }
 
 /** A recommendation cursor's `[value, severity rank]`, checked to be of the list's order (BAD_USER_INPUT if not). */
