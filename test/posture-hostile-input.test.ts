@@ -67,6 +67,8 @@ const TABLES = [
   "assessment_history",
   "control_states",
   "score_counters",
+  "definition_counters",
+  "definition_flips",
   "score_snapshots",
   "audit_log",
   "outbox",

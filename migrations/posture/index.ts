@@ -14,6 +14,7 @@ import { BuiltInEvaluations1767210000000 } from "./1767210000000-built-in-evalua
 import { ResourceNetworkPlacementKeys1767280000000 } from "./1767280000000-resource-network-placement-keys";
 import { ResourceNetworkReverseKeys1767290000000 } from "./1767290000000-resource-network-reverse-keys";
 import { ResourceNetworkReferenceKeys1767320000000 } from "./1767320000000-resource-network-reference-keys";
+import { DefinitionCounters1767360000000 } from "./1767360000000-definition-counters";
 import { InventoryVersions1767370000000 } from "./1767370000000-inventory-versions";
 
 /** Posture's migrations, oldest first. */
@@ -34,5 +35,6 @@ export const postureMigrations = [
   ResourceNetworkPlacementKeys1767280000000,
   ResourceNetworkReverseKeys1767290000000,
   ResourceNetworkReferenceKeys1767320000000,
+  DefinitionCounters1767360000000,
   InventoryVersions1767370000000,
 ];

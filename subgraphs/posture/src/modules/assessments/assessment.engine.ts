@@ -408,6 +408,7 @@ export async function applyEvaluations(
           ? controlCounts(
               upsert.resource.map((r, i) => ({
                 resource_id: resources.values[r - 1],
+                definition_id: definitions.values[upsert.definition[i] - 1],
                 control_id: controls.values[upsert.control[i] - 1],
                 account_id: accounts.values[upsert.account[i] - 1],
                 status: statuses.values[upsert.status[i] - 1] as Status,
@@ -448,11 +449,15 @@ interface StateRow {
   h: number;
   u: number;
   n: number;
+  /** With exactly one unhealthy assessment (`u` 1): its definition and account (the recommendation it flips). */
+  ud: string | null;
+  ua: string | null;
 }
 
 /** An assessment as the control-state counts see it. */
 interface Counted {
   resource_id: string;
+  definition_id: string;
   control_id: string;
   account_id: string;
   status: Status;
@@ -460,7 +465,8 @@ interface Counted {
 
 /**
  * The control-state counts of assessments, as `recomputeControlStates`' aggregate computes them from the table:
- * per resource and control, the healthy, unhealthy and not-applicable assessments, and the least account id.
+ * per resource and control, the healthy, unhealthy and not-applicable assessments, the least account id, and the
+ * definition and account of the unhealthy assessment when it is the only one.
  */
 function controlCounts(...groups: ReadonlyArray<readonly Counted[]>): StateRow[] {
   const states = new Map<string, StateRow>();
@@ -476,14 +482,20 @@ function controlCounts(...groups: ReadonlyArray<readonly Counted[]>): StateRow[]
           h: 0,
           u: 0,
           n: 0,
+          ud: null,
+          ua: null,
         };
         states.set(key, row);
       } else if (a.account_id < row.account_id) row.account_id = a.account_id;
       if (a.status === "HEALTHY") row.h++;
-      else if (a.status === "UNHEALTHY") row.u++;
-      else if (a.status === "NOT_APPLICABLE") row.n++;
+      else if (a.status === "UNHEALTHY") {
+        if (++row.u === 1) {
+          row.ud = a.definition_id;
+          row.ua = a.account_id;
+        }
+      } else if (a.status === "NOT_APPLICABLE") row.n++;
     }
-  return [...states.values()];
+  return [...states.values()].map((row) => (row.u === 1 ? row : { ...row, ud: null, ua: null }));
 }
 
 /**
@@ -508,13 +520,18 @@ export async function recomputeControlStates(
     (await m.query(
       `SELECT resource_id, control_id, min(account_id::text)::uuid AS account_id,
             count(*) FILTER (WHERE status = 'HEALTHY')::int AS h, count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS u,
-            count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS n
+            count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS n,
+            CASE WHEN count(*) FILTER (WHERE status = 'UNHEALTHY') = 1
+              THEN min(definition_id) FILTER (WHERE status = 'UNHEALTHY') END AS ud,
+            CASE WHEN count(*) FILTER (WHERE status = 'UNHEALTHY') = 1
+              THEN min(account_id::text) FILTER (WHERE status = 'UNHEALTHY') END AS ua
      FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) GROUP BY resource_id, control_id`,
       [tenantId, resourceIds],
     ));
   const old: StateRow[] = await m.query(
-    `SELECT resource_id, control_id, account_id, healthy_count AS h, unhealthy_count AS u, na_count AS n FROM control_states
-     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    `SELECT resource_id, control_id, account_id, healthy_count AS h, unhealthy_count AS u, na_count AS n,
+            unhealthy_definition_id AS ud, unhealthy_account_id::text AS ua
+     FROM control_states WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
     [tenantId, resourceIds],
   );
   const k = (r: string, c: string) => `${r}|${c}`;
@@ -547,7 +564,16 @@ export async function recomputeControlStates(
     const key = k(n.resource_id, n.control_id);
     seen.add(key);
     const o = oldMap.get(key);
-    if (o && o.h === n.h && o.u === n.u && o.n === n.n && o.account_id === n.account_id) continue;
+    if (
+      o &&
+      o.h === n.h &&
+      o.u === n.u &&
+      o.n === n.n &&
+      o.account_id === n.account_id &&
+      o.ud === n.ud &&
+      o.ua === n.ua
+    )
+      continue;
     if (o) bump(o, -1);
     bump(n, 1);
     if (stateOf(n.h, n.u, n.n)) upsert.push(n);
@@ -562,31 +588,41 @@ export async function recomputeControlStates(
     const resources = new Dictionary();
     const controls = new Dictionary();
     const accounts = new Dictionary();
+    const definitions = new Dictionary();
     const r = intArrayLiteral(upsert.map((x) => resources.of(x.resource_id)));
     const c = intArrayLiteral(upsert.map((x) => controls.of(x.control_id)));
     const a = intArrayLiteral(upsert.map((x) => accounts.of(x.account_id)));
+    const ud = intArrayLiteral(upsert.map((x) => definitions.ofNullable(x.ud)));
+    const ua = intArrayLiteral(upsert.map((x) => accounts.ofNullable(x.ua)));
     await m.query(
-      `INSERT INTO control_states (tenant_id, resource_id, control_id, account_id, healthy_count, unhealthy_count, na_count)
-       SELECT $1, ($2::uuid[])[r], ($3::text[])[c], ($4::uuid[])[a], h, u, n
-       FROM unnest($5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[]) AS x(r, c, a, h, u, n)
+      `INSERT INTO control_states (tenant_id, resource_id, control_id, account_id, healthy_count, unhealthy_count, na_count,
+                                   unhealthy_definition_id, unhealthy_account_id)
+       SELECT $1, ($2::uuid[])[r], ($3::text[])[c], ($4::uuid[])[a], h, u, n, ($5::text[])[ud], ($4::uuid[])[ua]
+       FROM unnest($6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[])
+         AS x(r, c, a, h, u, n, ud, ua)
        ${
          options.insertNew && old.length === 0
            ? ""
            : `ON CONFLICT (tenant_id, resource_id, control_id) DO UPDATE SET
          account_id = excluded.account_id, healthy_count = excluded.healthy_count,
-         unhealthy_count = excluded.unhealthy_count, na_count = excluded.na_count`
+         unhealthy_count = excluded.unhealthy_count, na_count = excluded.na_count,
+         unhealthy_definition_id = excluded.unhealthy_definition_id,
+         unhealthy_account_id = excluded.unhealthy_account_id`
        }`,
       [
         tenantId,
         textArrayLiteral(resources.values),
         textArrayLiteral(controls.values),
         textArrayLiteral(accounts.values),
+        textArrayLiteral(definitions.values),
         r,
         c,
         a,
         intArrayLiteral(upsert.map((x) => x.h)),
         intArrayLiteral(upsert.map((x) => x.u)),
         intArrayLiteral(upsert.map((x) => x.n)),
+        ud,
+        ua,
       ],
     );
   }

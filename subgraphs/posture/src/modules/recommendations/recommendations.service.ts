@@ -42,7 +42,11 @@ export class RecommendationsService {
     private readonly inventory: InventoryService,
   ) {}
 
-  /** Every recommendation of the tenant (or an account), computed once per request (three statements). */
+  /**
+   * Every recommendation of the tenant (or an account), computed once per request from small reads: the
+   * definition counters and flips (a row per account, definition and control, kept by triggers) and the score
+   * counters.
+   */
   all(accountId?: string | null): Promise<Recommendation[]> {
     const key = accountId ?? "";
     let hit = this.cache.get(key);
@@ -65,10 +69,9 @@ export class RecommendationsService {
     const [counts, flips, counters, definitions] = await Promise.all([
       this.db.read((m) =>
         m.query(
-          `SELECT definition_id, count(*) FILTER (WHERE status = 'HEALTHY')::int AS healthy,
-                  count(*) FILTER (WHERE status = 'UNHEALTHY')::int AS unhealthy,
-                  count(*) FILTER (WHERE status = 'NOT_APPLICABLE')::int AS not_applicable
-           FROM assessments WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id`,
+          `SELECT definition_id, sum(healthy)::int AS healthy, sum(unhealthy)::int AS unhealthy,
+                  sum(not_applicable)::int AS not_applicable
+           FROM definition_counters WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id`,
           params,
         ),
       ) as Promise<
@@ -76,25 +79,32 @@ export class RecommendationsService {
       >,
       this.db.read((m) =>
         m.query(
-          `SELECT a.definition_id, a.control_id, count(*)::int AS flips FROM assessments a
-           JOIN control_states s ON s.tenant_id = a.tenant_id AND s.resource_id = a.resource_id AND s.control_id = a.control_id
-           WHERE a.tenant_id = $1 AND a.status = 'UNHEALTHY' AND s.unhealthy_count = 1 ${accountId ? "AND a.account_id = $2" : ""}
-           GROUP BY a.definition_id, a.control_id`,
+          `SELECT definition_id, control_id, sum(flips)::int AS flips
+           FROM definition_flips WHERE tenant_id = $1 ${accountFilter} GROUP BY definition_id, control_id
+           HAVING sum(flips) > 0`,
           params,
         ),
       ) as Promise<Array<{ definition_id: string; control_id: string; flips: number }>>,
       this.db.read((m) => loadCounters(m, this.identity.tenantId, accountId)),
       this.policies.all(),
     ]);
+    // A definition's assessments are in one control, but for a moment (its control changed) in two: its flips
+    // are those in its own control, else in the other one.
+    const flipsByDefinition = new Map<string, number>();
+    for (const f of flips)
+      if (
+        !flipsByDefinition.has(f.definition_id) ||
+        f.control_id === definitions.get(f.definition_id)?.control.id
+      )
+        flipsByDefinition.set(f.definition_id, f.flips);
     const score = computeSecureScore(benchmarkControls(), counters);
-    const flipsByDefinition = new Map(flips.map((f) => [f.definition_id, f]));
     return counts
       .filter((c) => c.unhealthy > 0 && definitions.has(c.definition_id))
       .map((c) => {
         const definition = definitions.get(c.definition_id)!;
         const control = score.controls.find((s) => s.controlId === definition.control.id);
-        const f = flipsByDefinition.get(c.definition_id);
-        const gain = control && control.weight > 0 && f ? (control.max * f.flips) / control.weight : 0;
+        const flips = flipsByDefinition.get(c.definition_id) ?? 0;
+        const gain = control && control.weight > 0 ? (control.max * flips) / control.weight : 0;
         return Object.assign(new Recommendation(), {
           id: definition.id,
           definition,
