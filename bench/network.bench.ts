@@ -21,7 +21,6 @@ import {
   IDENTITY_HEADER,
   inTenant,
   RequestDb,
-  resourceKindOf,
   Role,
   sqlStatementCount,
   subgraphDatabaseUrl,
@@ -39,6 +38,7 @@ import type { PolicySeverity } from "../subgraphs/posture/src/modules/policies/p
 import { plantedAccountView, syntheticNetworkEstate, type NetworkEstate } from "../scripts/lib/demo-estate";
 import type { TestPlatform } from "../test/utils/platform";
 import { runInProcessBench } from "./lib/in-process";
+import { insertResources } from "./lib/resources";
 import { writeResultsSection } from "./lib/results";
 import { percentile } from "./lib/stats";
 
@@ -169,30 +169,15 @@ async function setUp(
     if (r.tags.reviewSeverity) review.set(r.externalId, r.tags.reviewSeverity.toUpperCase());
     return { ...r, id };
   });
-  for (let i = 0; i < rows.length; i += 5_000) {
-    const chunk = rows.slice(i, i + 5_000);
-    await inTenant(ds, tenantId, (m) =>
-      m.query(
-        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])`,
-        [
-          chunk.map((r) => r.id),
-          chunk.map(() => tenantId),
-          chunk.map((r) => accountIds[r.account]),
-          chunk.map((r) => estate.accounts[r.account].provider),
-          chunk.map((r) => r.type),
-          chunk.map((r) => resourceKindOf(r.type)),
-          chunk.map((r) => r.externalId),
-          chunk.map((r) => r.name),
-          chunk.map((r) => r.region),
-          chunk.map((r) => r.resourceGroup),
-          chunk.map((r) => JSON.stringify(r.tags)),
-          chunk.map((r) => JSON.stringify(r.properties)),
-        ],
-      ),
-    );
-  }
-  await inTenant(ds, tenantId, (m) => m.query("ANALYZE resources"));
+  await insertResources(
+    ds,
+    tenantId,
+    rows.map((r) => ({
+      ...r,
+      accountId: accountIds[r.account],
+      provider: estate.accounts[r.account].provider,
+    })),
+  );
   // Assessments: the built-in definitions, then one custom definition per severity over the VMs' review tag.
   const t = performance.now();
   await inTenant(ds, tenantId, (m) => evaluateTenant(m, tenantId));

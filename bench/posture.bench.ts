@@ -12,10 +12,10 @@ import { evaluateTenant } from "../subgraphs/posture/src/modules/assessments/ass
 import { builtInDefinitions } from "../subgraphs/posture/src/modules/assessments/definition-registry";
 import { syntheticResources } from "../scripts/lib/demo-estate";
 import { runInProcessBench } from "./lib/in-process";
+import { insertResources } from "./lib/resources";
 import { percentile } from "./lib/stats";
 import { writeResultsSection } from "./lib/results";
 import { CLK_TCK, cpuTicks, machineBusyTicks } from "./lib/processes";
-import { resourceKindOf } from "../subgraphs/common/src";
 import { v7 } from "uuid";
 import path from "node:path";
 
@@ -81,30 +81,12 @@ runInProcessBench("posture", {}, async (platform, database) => {
       provider: "AWS",
     })),
   ];
-  for (let i = 0; i < estate.length; i += 10_000) {
-    const chunk = estate.slice(i, i + 10_000);
-    await inTenant(ds, TENANT, (m) =>
-      m.query(
-        `INSERT INTO resources (id, tenant_id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[])`,
-        [
-          chunk.map(() => v7()),
-          chunk.map(() => TENANT),
-          chunk.map((r) => r.accountId),
-          chunk.map((r) => r.provider),
-          chunk.map((r) => r.type),
-          chunk.map((r) => resourceKindOf(r.type)),
-          chunk.map((r) => r.externalId),
-          chunk.map((r) => r.name),
-          chunk.map((r) => r.region),
-          chunk.map((r) => r.resourceGroup),
-          chunk.map((r) => JSON.stringify(r.tags)),
-          chunk.map((r) => JSON.stringify(r.properties)),
-        ],
-      ),
-    );
-  }
-  await inTenant(ds, TENANT, (m) => m.query("ANALYZE resources"));
+  await insertResources(
+    ds,
+    TENANT,
+    estate.map((r) => ({ ...r, id: v7() })),
+    10_000,
+  );
 
   // Baseline: read every resource in the evaluator's pages, nothing else.
   const readOnce = () =>
