@@ -7,6 +7,7 @@ import {
   ResourcesWithRecentEventsDocument,
 } from "./__generated__/graphql";
 import { Role, sqlStatementCount } from "../subgraphs/common/src";
+import { topologyCache } from "../subgraphs/posture/src/modules/network/network-topology-cache";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, resourceAccountsSynced, seedTenant } from "./utils/seed";
 
@@ -83,9 +84,15 @@ describe("SQL statements per operation (budget P2)", () => {
         );
         expect(data.resources.nodes).toHaveLength(first);
       });
-    // BEGIN, set tenant, the page, the network resources of the page's accounts (one statement for all of
-    // them), those of the accounts one hop away (one statement), COMMIT.
-    expect(await neighbours(40)).toEqual({ posture: 6, protection: 0, siem: 0 });
+    // Cold (nothing kept between requests): BEGIN, set tenant, the page, the tenant's inventory token, the
+    // network resources of the page's accounts (one statement for all of them), those of the accounts one hop
+    // away (one statement), COMMIT.
+    topologyCache.clear();
+    expect(await neighbours(40)).toEqual({ posture: 7, protection: 0, siem: 0 });
+    // Kept (the inventory unchanged): the token instead of the two network statements, whatever the page's size
+    // (the page of two is asked once first: its accounts may be fewer, another topology).
+    await neighbours(2);
+    expect(await neighbours(40)).toEqual({ posture: 5, protection: 0, siem: 0 });
     expect(await neighbours(2)).toEqual(await neighbours(40));
   });
 
