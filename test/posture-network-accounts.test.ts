@@ -426,6 +426,45 @@ describe("network map across the accounts of a tenant", () => {
     expect(await count(null)).toBe(7);
   });
 
+  it("replaces the token also for a change made outside any tenant's transaction (a data migration by the owner)", async () => {
+    const ds = await platform.connect("posture");
+    const tokenOf = async (tenant: string) =>
+      inTenant(ds, tenant, async (m) =>
+        ((await m.query(`SELECT token FROM inventory_versions`)) as Array<{ token: string }>).map(
+          (r) => r.token,
+        ),
+      );
+    const before = { a: await tokenOf("tenant-net-a"), b: await tokenOf("tenant-net-b") };
+    // As a migration does: the owner lifts the forced policy of the resources (and of the key tables their other
+    // triggers write) and changes rows of two tenants at once, with no tenant set. The token's trigger needs no
+    // such help: it writes each tenant's token under that tenant, then puts the setting back.
+    const lifted = ["resources", "resource_peering_keys", "resource_reference_keys"];
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      for (const table of lifted) await runner.query(`ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`);
+      await runner.query(
+        `UPDATE resources SET properties = properties || '{"migrated": true}'
+          WHERE tenant_id IN ('tenant-net-a', 'tenant-net-b') AND name LIKE 'vnet-%'`,
+      );
+      expect(
+        (await runner.query(`SELECT current_setting('rampart.tenant_id', true) AS t`)) as Array<{
+          t: string;
+        }>,
+      ).toEqual([{ t: "" }]);
+      for (const table of lifted) await runner.query(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+      await runner.commitTransaction();
+    } finally {
+      await runner.release();
+    }
+    const after = { a: await tokenOf("tenant-net-a"), b: await tokenOf("tenant-net-b") };
+    expect(after.a).toHaveLength(1);
+    expect(after.b).toHaveLength(1);
+    expect(after.a).not.toEqual(before.a);
+    expect(after.b).not.toEqual(before.b);
+  });
+
   it("keeps a topology between requests until the tenant's own inventory changes, and shows every change", async () => {
     const count = async (accountId: string) => {
       const before = await sqlStatementCount("posture");

@@ -26,24 +26,37 @@ export class InventoryVersions1767370000000 implements MigrationInterface {
       tenant_id text PRIMARY KEY,
       token uuid NOT NULL
     )`);
+    // The tenant's row is written under that tenant's setting, set for the statement when the change was made
+    // outside it (a data migration run by the owner with the resources' policy lifted), then put back.
+    await q.query(
+      `CREATE FUNCTION inventory_versions_replace(tenant text) RETURNS void LANGUAGE plpgsql AS $$
+       DECLARE
+         asked text := current_setting('rampart.tenant_id', true);
+       BEGIN
+         IF asked IS DISTINCT FROM tenant THEN PERFORM set_config('rampart.tenant_id', tenant, true); END IF;
+         INSERT INTO inventory_versions (tenant_id, token) VALUES (tenant, gen_random_uuid())
+           ON CONFLICT (tenant_id) DO UPDATE SET token = excluded.token;
+         IF asked IS DISTINCT FROM tenant THEN PERFORM set_config('rampart.tenant_id', coalesce(asked, ''), true); END IF;
+       END $$`,
+    );
     await q.query(
       `CREATE FUNCTION inventory_versions_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+         t text;
        BEGIN
          IF TG_OP = 'UPDATE' THEN
-           INSERT INTO inventory_versions AS v (tenant_id, token)
-             SELECT t, gen_random_uuid() FROM (
-               SELECT DISTINCT n.tenant_id FROM changed_new n JOIN changed_old o ON o.id = n.id
-                WHERE ${CONTENT("n")} IS DISTINCT FROM ${CONTENT("o")}
-             ) AS changed(t)
-             ON CONFLICT (tenant_id) DO UPDATE SET token = excluded.token;
+           FOR t IN SELECT DISTINCT n.tenant_id FROM changed_new n JOIN changed_old o ON o.id = n.id
+                     WHERE ${CONTENT("n")} IS DISTINCT FROM ${CONTENT("o")} ORDER BY 1 LOOP
+             PERFORM inventory_versions_replace(t);
+           END LOOP;
          ELSIF TG_OP = 'INSERT' THEN
-           INSERT INTO inventory_versions AS v (tenant_id, token)
-             SELECT t, gen_random_uuid() FROM (SELECT DISTINCT tenant_id FROM changed_new) AS changed(t)
-             ON CONFLICT (tenant_id) DO UPDATE SET token = excluded.token;
+           FOR t IN SELECT DISTINCT tenant_id FROM changed_new ORDER BY 1 LOOP
+             PERFORM inventory_versions_replace(t);
+           END LOOP;
          ELSE
-           INSERT INTO inventory_versions AS v (tenant_id, token)
-             SELECT t, gen_random_uuid() FROM (SELECT DISTINCT tenant_id FROM changed_old) AS changed(t)
-             ON CONFLICT (tenant_id) DO UPDATE SET token = excluded.token;
+           FOR t IN SELECT DISTINCT tenant_id FROM changed_old ORDER BY 1 LOOP
+             PERFORM inventory_versions_replace(t);
+           END LOOP;
          END IF;
          RETURN NULL;
        END $$`,
@@ -77,6 +90,7 @@ export class InventoryVersions1767370000000 implements MigrationInterface {
     await q.query(`DROP TRIGGER inventory_versions_update ON resources`);
     await q.query(`DROP TRIGGER inventory_versions_insert ON resources`);
     await q.query(`DROP FUNCTION inventory_versions_bump()`);
+    await q.query(`DROP FUNCTION inventory_versions_replace(text)`);
     await q.query(`DROP TABLE inventory_versions`);
   }
 }
