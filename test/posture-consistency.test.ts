@@ -22,6 +22,16 @@ import { computeSecureScore, type ControlCounts } from "../subgraphs/posture/src
 import { syntheticResources, type DemoResource } from "../scripts/lib/demo-estate";
 import { startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
+import {
+  controlStatesAndCounters,
+  exemptionMatcher,
+  ruleAssessments,
+  type AssessmentRow,
+  type CounterRow,
+  type ExemptionRow,
+  type StateRow,
+  type Status,
+} from "./utils/posture-reference";
 
 /**
  * The posture state kept incrementally (assessments, their history, control states, score counters, today's score
@@ -34,52 +44,9 @@ import { ok } from "./utils/seed";
  * test, and the edge cases of moves and scopes are taken one by one.
  */
 
-type Status = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE";
-
-interface AssessmentRow {
-  resource_id: string;
-  definition_id: string;
-  account_id: string;
-  control_id: string;
-  source: string;
-  status: Status;
-  raw_status: Status;
-  cause: string | null;
-  raw_cause: string | null;
-  exemption_id: string | null;
-}
-
-interface ExemptionRow {
-  id: string;
-  definition_id: string;
-  account_id: string | null;
-  resource_id: string | null;
-  resource_group_key: string | null;
-  category: string;
-  reason: string;
-}
-
-interface StateRow {
-  resource_id: string;
-  control_id: string;
-  account_id: string;
-  h: number;
-  u: number;
-  n: number;
-}
-
-interface CounterRow {
-  account_id: string;
-  control_id: string;
-  healthy: number;
-  unhealthy: number;
-  not_applicable: number;
-}
-
 const AZURE_SUBSCRIPTION = "6c1f3b2a-9d4e-4f7a-8b25-3e9d0c7a1f42";
 const OTHER_SUBSCRIPTION = "0b7e4c6d-2f1a-4e8b-9c3d-5a6f7e8d9c0b";
 const DISABLED_CAUSE = "The definition is disabled in this account.";
-const NOT_IN_SCOPE = "The resource's configuration is outside the definition's scope.";
 
 const sortBy = <T>(rows: T[], key: (r: T) => string): T[] =>
   [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
@@ -122,7 +89,7 @@ async function expected(m: EntityManager, tenant: string) {
     )
   ).map((row: Record<string, unknown>) => ({ ...toAssessable(row), key: row.external_id_key as string }));
   const byId = new Map(resources.map((r: { id: string }) => [r.id, r]));
-  const disabled = new Set(
+  const disabled = new Set<string>(
     (await m.query(`SELECT account_id, definition_id FROM definition_settings WHERE NOT enabled`)).map(
       (r: { account_id: string; definition_id: string }) => `${r.account_id}|${r.definition_id}`,
     ),
@@ -131,19 +98,7 @@ async function expected(m: EntityManager, tenant: string) {
     `SELECT id, definition_id, account_id, resource_id, resource_group_key, category, reason FROM exemptions
      WHERE expires_at IS NULL OR expires_at > now() ORDER BY created_at, id`,
   );
-  const exemptionOf = (definitionId: string, r: { id: string; accountId: string; key: string }) => {
-    const mine = exemptions.filter((x) => x.definition_id === definitionId);
-    return (
-      mine.find((x) => x.resource_id === r.id) ??
-      mine.find(
-        (x) =>
-          x.resource_group_key !== null &&
-          (r.key === x.resource_group_key || r.key.startsWith(`${x.resource_group_key}/`)),
-      ) ??
-      mine.find((x) => !x.resource_id && !x.resource_group_key && x.account_id === r.accountId) ??
-      mine.find((x) => !x.resource_id && !x.resource_group_key && !x.account_id)
-    );
-  };
+  const exemptionOf = exemptionMatcher(exemptions);
   const assessments: AssessmentRow[] = [];
   const reports: Array<{
     resource_id: string;
@@ -179,68 +134,12 @@ async function expected(m: EntityManager, tenant: string) {
       exemption_id: exemption?.id ?? null,
     });
   }
-  for (const r of resources) {
-    for (const d of definitions) {
-      if (!d.types.has(r.type.toLowerCase()) || disabled.has(`${r.accountId}|${d.spec.id}`)) continue;
-      let raw: Status = "HEALTHY";
-      let rawCause: string | null = null;
-      if (d.applicability && !d.applicability.test(r)) {
-        raw = "NOT_APPLICABLE";
-        rawCause = NOT_IN_SCOPE;
-      } else if (d.condition.test(r)) {
-        raw = "UNHEALTHY";
-        rawCause = d.condition.explain(r) ?? d.spec.title;
-      }
-      const exemption = raw === "NOT_APPLICABLE" ? undefined : exemptionOf(d.spec.id, r);
-      assessments.push({
-        resource_id: r.id,
-        definition_id: d.spec.id,
-        account_id: r.accountId,
-        control_id: d.spec.control,
-        source: d.source,
-        status: exemption ? "NOT_APPLICABLE" : raw,
-        raw_status: raw,
-        cause: exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : rawCause,
-        raw_cause: rawCause,
-        exemption_id: exemption?.id ?? null,
-      });
-    }
-  }
-  const states = new Map<string, StateRow>();
-  for (const a of assessments) {
-    const k = `${a.resource_id}|${a.control_id}`;
-    const s = states.get(k) ?? {
-      resource_id: a.resource_id,
-      control_id: a.control_id,
-      account_id: a.account_id,
-      h: 0,
-      u: 0,
-      n: 0,
-    };
-    if (a.status === "HEALTHY") s.h++;
-    else if (a.status === "UNHEALTHY") s.u++;
-    else s.n++;
-    states.set(k, s);
-  }
-  const counters = new Map<string, CounterRow>();
-  for (const s of states.values()) {
-    const k = `${s.account_id}|${s.control_id}`;
-    const c = counters.get(k) ?? {
-      account_id: s.account_id,
-      control_id: s.control_id,
-      healthy: 0,
-      unhealthy: 0,
-      not_applicable: 0,
-    };
-    if (s.u) c.unhealthy++;
-    else if (s.h) c.healthy++;
-    else c.not_applicable++;
-    counters.set(k, c);
-  }
+  assessments.push(...ruleAssessments(definitions, resources, disabled, exemptionOf));
+  const { controlStates, counters } = controlStatesAndCounters(assessments);
   return {
     assessments: sortBy(assessments, (a) => `${a.resource_id}|${a.definition_id}`),
-    controlStates: sortBy([...states.values()], (s) => `${s.resource_id}|${s.control_id}`),
-    counters: sortBy([...counters.values()], (c) => `${c.account_id}|${c.control_id}`),
+    controlStates: sortBy(controlStates, (s) => `${s.resource_id}|${s.control_id}`),
+    counters: sortBy(counters, (c) => `${c.account_id}|${c.control_id}`),
   };
 }
 

@@ -7,6 +7,13 @@ import { tenantDefinitions } from "../subgraphs/posture/src/modules/assessments/
 import { syntheticResources } from "../scripts/lib/demo-estate";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
+import {
+  controlStatesAndCounters,
+  exemptionMatcher,
+  ruleAssessments,
+  type AssessmentRow,
+  type ExemptionRow,
+} from "./utils/posture-reference";
 
 /**
  * The full evaluation writes its assessments, history and control states in bulk, dictionary-encoded
@@ -15,31 +22,6 @@ import { ok } from "./utils/seed";
  * braces, commas and the word NULL (they reach the causes), exemptions at every scope, a disabled definition and a
  * reported assessment — from empty tables, then again over existing ones after some resources changed.
  */
-
-type Status = "HEALTHY" | "UNHEALTHY" | "NOT_APPLICABLE";
-
-interface ExpectedAssessment {
-  resource_id: string;
-  definition_id: string;
-  account_id: string;
-  control_id: string;
-  source: string;
-  status: Status;
-  raw_status: Status;
-  cause: string | null;
-  raw_cause: string | null;
-  exemption_id: string | null;
-}
-
-interface Exemption {
-  id: string;
-  definition_id: string;
-  account_id: string | null;
-  resource_id: string | null;
-  resource_group_key: string | null;
-  category: string;
-  reason: string;
-}
 
 const HOSTILE = [
   'TLS"1\\0',
@@ -88,98 +70,28 @@ describe("posture full evaluation: what it writes equals the rules applied one b
         `SELECT id, account_id, type, kind, name, region, resource_group, tags, properties, external_id_key FROM resources`,
       )
     ).map((row: Record<string, unknown>) => ({ ...toAssessable(row), key: row.external_id_key as string }));
-    const disabled = new Set(
+    const disabled = new Set<string>(
       (await m.query(`SELECT account_id, definition_id FROM definition_settings WHERE NOT enabled`)).map(
         (r: { account_id: string; definition_id: string }) => `${r.account_id}|${r.definition_id}`,
       ),
     );
-    const exemptions: Exemption[] = await m.query(
+    const exemptions: ExemptionRow[] = await m.query(
       `SELECT id, definition_id, account_id, resource_id, resource_group_key, category, reason FROM exemptions ORDER BY created_at, id`,
     );
-    const assessments: ExpectedAssessment[] = await m.query(
+    const reported: AssessmentRow[] = await m.query(
       `SELECT resource_id, definition_id, account_id, control_id, source, status, raw_status, cause, raw_cause, exemption_id
        FROM assessments WHERE source = 'EXTERNAL'`,
     );
-    for (const r of resources) {
-      for (const d of definitions) {
-        if (!d.types.has(r.type.toLowerCase()) || disabled.has(`${r.accountId}|${d.spec.id}`)) continue;
-        let raw: Status = "HEALTHY";
-        let rawCause: string | null = null;
-        if (d.applicability && !d.applicability.test(r)) {
-          raw = "NOT_APPLICABLE";
-          rawCause = "The resource's configuration is outside the definition's scope.";
-        } else if (d.condition.test(r)) {
-          raw = "UNHEALTHY";
-          rawCause = d.condition.explain(r) ?? d.spec.title;
-        }
-        const mine = exemptions.filter((x) => x.definition_id === d.spec.id);
-        const exemption =
-          raw === "NOT_APPLICABLE"
-            ? undefined
-            : (mine.find((x) => x.resource_id === r.id) ??
-              mine.find(
-                (x) =>
-                  x.resource_group_key !== null &&
-                  (r.key === x.resource_group_key || r.key.startsWith(`${x.resource_group_key}/`)),
-              ) ??
-              mine.find((x) => !x.resource_id && !x.resource_group_key && x.account_id === r.accountId) ??
-              mine.find((x) => !x.resource_id && !x.resource_group_key && !x.account_id));
-        assessments.push({
-          resource_id: r.id,
-          definition_id: d.spec.id,
-          account_id: r.accountId,
-          control_id: d.spec.control,
-          source: d.source,
-          status: exemption ? "NOT_APPLICABLE" : raw,
-          raw_status: raw,
-          cause: exemption ? `Exempted (${exemption.category}): ${exemption.reason}` : rawCause,
-          raw_cause: rawCause,
-          exemption_id: exemption?.id ?? null,
-        });
-      }
-    }
-    const states = new Map<
-      string,
-      { resource_id: string; control_id: string; account_id: string; h: number; u: number; n: number }
-    >();
-    for (const a of assessments) {
-      const k = `${a.resource_id}|${a.control_id}`;
-      const s = states.get(k) ?? {
-        resource_id: a.resource_id,
-        control_id: a.control_id,
-        account_id: a.account_id,
-        h: 0,
-        u: 0,
-        n: 0,
-      };
-      if (a.status === "HEALTHY") s.h++;
-      else if (a.status === "UNHEALTHY") s.u++;
-      else s.n++;
-      states.set(k, s);
-    }
-    const counters = new Map<
-      string,
-      { account_id: string; control_id: string; healthy: number; unhealthy: number; not_applicable: number }
-    >();
-    for (const s of states.values()) {
-      const k = `${s.account_id}|${s.control_id}`;
-      const c = counters.get(k) ?? {
-        account_id: s.account_id,
-        control_id: s.control_id,
-        healthy: 0,
-        unhealthy: 0,
-        not_applicable: 0,
-      };
-      if (s.u) c.unhealthy++;
-      else if (s.h) c.healthy++;
-      else c.not_applicable++;
-      counters.set(k, c);
-    }
+    const assessments = [
+      ...reported,
+      ...ruleAssessments(definitions, resources, disabled, exemptionMatcher(exemptions)),
+    ];
+    const { controlStates, counters } = controlStatesAndCounters(assessments);
     return {
       assessments: byKey(assessments, "definition_id"),
-      controlStates: byKey([...states.values()], "control_id"),
-      counters: [...counters.values()].sort((a, b) =>
-        `${a.account_id}|${a.control_id}` < `${b.account_id}|${b.control_id}` ? -1 : 1,
+      controlStates: byKey(controlStates, "control_id"),
+      counters: counters.sort((x, y) =>
+        `${x.account_id}|${x.control_id}` < `${y.account_id}|${y.control_id}` ? -1 : 1,
       ),
     };
   }

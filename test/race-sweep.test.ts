@@ -5,7 +5,7 @@ import { Client } from "pg";
 import { createLogger, Role } from "../subgraphs/common/src";
 import { seedDemoIfEmpty } from "../scripts/lib/seed-demo";
 import { SIGMA_SEMANTICS } from "./fixtures/siem/sigma-rules";
-import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { sendOperation, startTestPlatform, type Answer, type TestPlatform } from "./utils/platform";
 import { startTaxiiServer, stixIndicator, type TaxiiServer } from "./utils/taxii-server";
 
 /**
@@ -28,12 +28,6 @@ const FIXTURES = path.join(__dirname, "fixtures");
 const HANG_MS = 15_000;
 
 /** What one call answered: the HTTP status, the data and the errors' codes and messages. */
-interface Answer {
-  status: number;
-  data?: Record<string, unknown> | null;
-  errors: Array<{ code: string; message: string }>;
-}
-
 /** One mutation's concurrent call: the operation and its variables (made fresh per field by `vars`). */
 interface Spec {
   query: string;
@@ -56,27 +50,8 @@ describe("race sweep: every mutation fired concurrently", () => {
   let recommendedRules: string[] = [];
 
   /** Sends one operation through the gateway; a body that is not JSON (a crash) becomes an Answer too. */
-  async function send(query: string, variables: Record<string, unknown> = {}, as = token): Promise<Answer> {
-    const res = await fetch(platform.gateway.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${as}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    try {
-      const json = JSON.parse(text) as {
-        data?: Record<string, unknown> | null;
-        errors?: Array<{ message: string; extensions?: { code?: string } }>;
-      };
-      return {
-        status: res.status,
-        data: json.data,
-        errors: (json.errors ?? []).map((e) => ({ code: String(e.extensions?.code), message: e.message })),
-      };
-    } catch {
-      return { status: res.status, errors: [{ code: "NOT_JSON", message: text.slice(0, 200) }] };
-    }
-  }
+  const send = (query: string, variables: Record<string, unknown> = {}, as = token): Promise<Answer> =>
+    sendOperation(platform.gateway.url, as, query, variables);
 
   /** Sends an operation that must succeed, returning its data. */
   async function must<T = Record<string, unknown>>(

@@ -3,7 +3,7 @@ import type { DataSource } from "typeorm";
 import { inTenant, Role } from "../subgraphs/common/src";
 import { storeAlerts, type NewAlert } from "../subgraphs/siem/src/modules/alerts/alert-store";
 import type { GroupingSettings } from "../subgraphs/siem/src/modules/incidents/correlation";
-import { startTestPlatform, type TestPlatform } from "./utils/platform";
+import { sendOperation, startTestPlatform, type Answer, type TestPlatform } from "./utils/platform";
 
 /**
  * The SIEM's alert and incident invariants under real concurrent requests against a real Postgres: concurrent
@@ -21,12 +21,6 @@ const ALL_ROLES = [Role.READER, Role.ANALYST, Role.RESPONDER, Role.ADMIN, Role.I
 const REFUSALS = ["CONFLICT", "BAD_USER_INPUT", "NOT_FOUND"];
 
 /** What one call answered: the HTTP status, the data and the errors' codes and messages. */
-interface Answer<T = Record<string, unknown>> {
-  status: number;
-  data?: T | null;
-  errors: Array<{ code: string; message: string }>;
-}
-
 interface AlertRecord {
   sourceId: string;
   title?: string;
@@ -49,31 +43,11 @@ describe("SIEM alerts and incidents under concurrency", () => {
   };
 
   /** Sends one operation through the gateway as `tenant`. */
-  async function send<T = Record<string, unknown>>(
+  const send = async <T = Record<string, unknown>>(
     tenant: string,
     query: string,
     variables: Record<string, unknown> = {},
-  ): Promise<Answer<T>> {
-    const res = await fetch(platform.gateway.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${await tokenOf(tenant)}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    try {
-      const json = JSON.parse(text) as {
-        data?: T | null;
-        errors?: Array<{ message: string; extensions?: { code?: string } }>;
-      };
-      return {
-        status: res.status,
-        data: json.data,
-        errors: (json.errors ?? []).map((e) => ({ code: String(e.extensions?.code), message: e.message })),
-      };
-    } catch {
-      return { status: res.status, errors: [{ code: "NOT_JSON", message: text.slice(0, 200) }] };
-    }
-  }
+  ): Promise<Answer<T>> => sendOperation<T>(platform.gateway.url, await tokenOf(tenant), query, variables);
 
   /** Sends an operation that must succeed; its data. */
   async function must<T = Record<string, unknown>>(

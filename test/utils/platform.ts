@@ -63,6 +63,44 @@ export async function postGraphql<T>(
   return { status: res.status, ...json };
 }
 
+/** An operation's answer as the concurrency tests compare it: each error reduced to its code and message. */
+export interface Answer<T = Record<string, unknown>> {
+  status: number;
+  data?: T | null;
+  errors: Array<{ code: string; message: string }>;
+}
+
+/**
+ * POSTs one operation to `url` with a bearer token; a body that is not JSON (a crash, a proxy's page) becomes an
+ * Answer too (code NOT_JSON), so a test firing many calls at once can count every outcome.
+ */
+export async function sendOperation<T = Record<string, unknown>>(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Answer<T>> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await res.text();
+  try {
+    const json = JSON.parse(text) as {
+      data?: T | null;
+      errors?: Array<{ message: string; extensions?: { code?: string } }>;
+    };
+    return {
+      status: res.status,
+      data: json.data,
+      errors: (json.errors ?? []).map((e) => ({ code: String(e.extensions?.code), message: e.message })),
+    };
+  } catch {
+    return { status: res.status, errors: [{ code: "NOT_JSON", message: text.slice(0, 200) }] };
+  }
+}
+
 /**
  * Starts posture, protection, siem and the gateway on free ports against a fresh database
  * (migrated as in production: roles, schemas, RLS). `stop()` closes everything and drops it.
