@@ -19,33 +19,27 @@ export class ComplianceService {
         ? accountId
         : "00000000-0000-0000-0000-000000000000"
       : null;
-    const rows: ControlRow[] = await this.db.read((m) =>
+    const rows: SignatureRow[] = await this.db.read((m) =>
       m.query(
-        `SELECT p.control, count(DISTINCT a.resource_id) FILTER (WHERE a.status IN ('HEALTHY', 'UNHEALTHY'))::int AS assessed,
-                count(DISTINCT a.resource_id) FILTER (WHERE a.status = 'UNHEALTHY')::int AS failed
-         FROM unnest($2::text[], $3::text[]) AS p(control, definition)
-         JOIN assessments a ON a.tenant_id = $1 AND a.definition_id = p.definition AND ($4::uuid IS NULL OR a.account_id = $4::uuid)
-         GROUP BY p.control`,
-        [this.identity.tenantId, ...controlPairs(), account],
+        `SELECT assessed, unhealthy, sum(resources)::int AS resources FROM compliance_signatures
+         WHERE tenant_id = $1 AND ($2::uuid IS NULL OR account_id = $2::uuid)
+         GROUP BY assessed, unhealthy HAVING sum(resources) <> 0`,
+        [this.identity.tenantId, account],
       ),
     );
-    return this.build(rows, undefined);
+    return this.build(controlCounts(rows), undefined);
   }
 
-  /** Per account of a request: control rows from one statement for every account asked for. */
-  private readonly byAccount = new DataLoader<string, ControlRow[]>(async (accountIds) => {
-    const rows: Array<ControlRow & { account_id: string }> = await this.db.read((m) =>
+  /** Per account of a request: the signatures of every account asked for, from one statement. */
+  private readonly byAccount = new DataLoader<string, Map<string, ControlCounts>>(async (accountIds) => {
+    const rows: Array<SignatureRow & { account_id: string }> = await this.db.read((m) =>
       m.query(
-        `SELECT a.account_id, p.control,
-                count(DISTINCT a.resource_id) FILTER (WHERE a.status IN ('HEALTHY', 'UNHEALTHY'))::int AS assessed,
-                count(DISTINCT a.resource_id) FILTER (WHERE a.status = 'UNHEALTHY')::int AS failed
-         FROM unnest($2::text[], $3::text[]) AS p(control, definition)
-         JOIN assessments a ON a.tenant_id = $1 AND a.definition_id = p.definition AND a.account_id = ANY($4::uuid[])
-         GROUP BY a.account_id, p.control`,
-        [this.identity.tenantId, ...controlPairs(), accountIds.filter(isUuid)],
+        `SELECT account_id, assessed, unhealthy, resources FROM compliance_signatures
+         WHERE tenant_id = $1 AND account_id = ANY($2::uuid[]) AND resources <> 0`,
+        [this.identity.tenantId, accountIds.filter(isUuid)],
       ),
     );
-    return accountIds.map((id) => rows.filter((r) => r.account_id === id));
+    return accountIds.map((id) => controlCounts(rows.filter((r) => r.account_id === id)));
   });
 
   /**
@@ -56,11 +50,13 @@ export class ComplianceService {
     return this.build(await this.byAccount.load(accountId), standardId ?? undefined);
   }
 
-  private async build(rows: ControlRow[], standardId: string | undefined): Promise<ComplianceStandard[]> {
+  private async build(
+    byControl: Map<string, ControlCounts>,
+    standardId: string | undefined,
+  ): Promise<ComplianceStandard[]> {
     const standards = loadBenchmark().standards.filter(
       (s) => standardId === undefined || s.id === standardId,
     );
-    const byControl = new Map(rows.map((r) => [r.control, r]));
     const definitions = await this.policies.all();
     return standards.map((s) => {
       const controls = s.controls.map((c) => {
@@ -97,18 +93,59 @@ export class ComplianceService {
   }
 }
 
-interface ControlRow {
-  control: string;
+/**
+ * Resources of one signature (`compliance_signatures`, kept by triggers on `assessments`): the definitions that
+ * assess each of them HEALTHY or UNHEALTHY, and those that assess them UNHEALTHY.
+ */
+interface SignatureRow {
+  assessed: string[];
+  unhealthy: string[];
+  resources: number;
+}
+
+/** A standard control's distinct resources assessed by any of its definitions, and failed by any. */
+interface ControlCounts {
   assessed: number;
   failed: number;
 }
 
-/** (standard|control, definition) pairs of every shipped standard, as two parallel arrays for `unnest`. */
-function controlPairs(): [string[], string[]] {
-  const pairs = loadBenchmark().standards.flatMap((s) =>
-    s.controls.flatMap((c) => c.definitions.map((d) => [`${s.id}|${c.id}`, d] as const)),
-  );
-  return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+/** Per definition, the `standard|control` keys of every shipped standard that map it. */
+let controlsOfDefinition: { benchmark: object; index: Map<string, string[]> } | undefined;
+
+function controlsByDefinition(): Map<string, string[]> {
+  const benchmark = loadBenchmark();
+  if (controlsOfDefinition?.benchmark !== benchmark) {
+    const index = new Map<string, string[]>();
+    for (const s of benchmark.standards)
+      for (const c of s.controls)
+        for (const d of c.definitions) {
+          const keys = index.get(d) ?? [];
+          if (!keys.includes(`${s.id}|${c.id}`)) keys.push(`${s.id}|${c.id}`);
+          index.set(d, keys);
+        }
+    controlsOfDefinition = { benchmark, index };
+  }
+  return controlsOfDefinition.index;
+}
+
+/**
+ * Per control key, its counts from signatures: a signature's resources count once for every control any of its
+ * assessed definitions maps to (and as failed where any of its unhealthy ones does), which is the distinct count
+ * over the control's definitions, since each resource has exactly one signature per account.
+ */
+function controlCounts(rows: SignatureRow[]): Map<string, ControlCounts> {
+  const index = controlsByDefinition();
+  const counts = new Map<string, ControlCounts>();
+  const hit = (definitions: string[]) => new Set(definitions.flatMap((d) => index.get(d) ?? []));
+  for (const row of rows) {
+    for (const key of hit(row.assessed)) {
+      const c = counts.get(key) ?? { assessed: 0, failed: 0 };
+      c.assessed += row.resources;
+      counts.set(key, c);
+    }
+    for (const key of hit(row.unhealthy)) counts.get(key)!.failed += row.resources;
+  }
+  return counts;
 }
 
 /** `part` of `whole` in percent, rounded to two decimals; null when `whole` is 0 (nothing assessed). */
