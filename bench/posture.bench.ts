@@ -8,8 +8,11 @@
 import "reflect-metadata";
 import os from "node:os";
 import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";
+import type { EntityManager } from "typeorm";
 import { evaluateTenant } from "../subgraphs/posture/src/modules/assessments/assessment.runner";
 import { builtInDefinitions } from "../subgraphs/posture/src/modules/assessments/definition-registry";
+import { loadBenchmark } from "../subgraphs/posture/src/modules/policies/benchmark";
+import { complianceCache } from "../subgraphs/posture/src/modules/compliance/compliance-cache";
 import { syntheticResources } from "../scripts/lib/demo-estate";
 import { runInProcessBench } from "./lib/in-process";
 import { insertResources } from "./lib/resources";
@@ -116,14 +119,35 @@ runInProcessBench("posture", {}, async (platform, database) => {
   // CPU seconds of each run: this process (the evaluator; the platform in it idles), the Postgres backend of the
   // evaluation's connection (when Postgres runs on this machine), and the rest of the machine. Unlike the wall
   // time, the first two hardly move when other work shares the cores.
-  const fullTimes: number[] = [];
-  const fullCpu: Array<{ node: number; postgres: number | null; other: number }> = [];
+  // Runs alternate with the assessment change log's triggers enabled (as shipped: the P5 figure) and disabled
+  // (what they cost); the last run has them enabled.
+  const COMPLIANCE_TRIGGERS = ["insert", "update", "delete"].map((e) => `assessment_changes_${e}`);
+  const setComplianceTriggers = (m: EntityManager, enabled: boolean) =>
+    m.query(
+      COMPLIANCE_TRIGGERS.map(
+        (t) => `ALTER TABLE assessments ${enabled ? "ENABLE" : "DISABLE"} TRIGGER ${t}`,
+      ).join("; "),
+    );
+  type Run = {
+    first: boolean;
+    triggers: boolean;
+    ms: number;
+    node: number;
+    postgres: number | null;
+    other: number;
+  };
+  const runs: Run[] = [];
   let assessments = 0;
-  for (let i = 0; i < 2; i++) {
+  // The first run is on fresh tables (as a new tenant's first evaluation); the triggers' cost is compared over
+  // the four after it, which all start from the same state, deleted rows behind them (a run on fresh tables is
+  // faster, whichever way it runs).
+  for (const [i, triggers] of [true, false, true, false, true].entries()) {
     await inTenant(ds, TENANT, async (m) => {
+      await setComplianceTriggers(m, false);
       await m.query("DELETE FROM assessments");
       await m.query("DELETE FROM control_states");
       await m.query("DELETE FROM score_counters");
+      await setComplianceTriggers(m, triggers);
     });
     let backend = 0;
     let backendTicks = 0;
@@ -135,11 +159,14 @@ runInProcessBench("posture", {}, async (platform, database) => {
       backendTicks = cpuTicks(backend);
       return evaluateTenant(m, TENANT);
     });
-    fullTimes.push(performance.now() - t);
+    const ms = performance.now() - t;
     const nodeUsage = process.cpuUsage(node);
     const nodeSeconds = (nodeUsage.user + nodeUsage.system) / 1e6;
     const postgresSeconds = backendTicks ? (cpuTicks(backend) - backendTicks) / CLK_TCK : null;
-    fullCpu.push({
+    runs.push({
+      first: i === 0,
+      triggers,
+      ms,
       node: nodeSeconds,
       postgres: postgresSeconds,
       other: Math.max(0, (machineBusyTicks() - busy) / CLK_TCK - nodeSeconds - (postgresSeconds ?? 0)),
@@ -148,10 +175,81 @@ runInProcessBench("posture", {}, async (platform, database) => {
       (await inTenant(ds, TENANT, (m) => m.query("SELECT count(*) AS n FROM assessments")))[0].n,
     );
   }
+  const shipped = runs.filter((r) => r.triggers);
+  const withTriggers = shipped.filter((r) => !r.first);
+  const without = runs.filter((r) => !r.triggers);
+  const fullTimes = shipped.map((r) => r.ms);
   const fullMs = Math.min(...fullTimes);
-  const cpuOf = (c: (typeof fullCpu)[number]) =>
+  const withoutMs = Math.min(...without.map((r) => r.ms));
+  const cpuOf = (c: Run) =>
     `${c.node.toFixed(1)} / ${c.postgres === null ? "n/a" : c.postgres.toFixed(1)} / ${c.other.toFixed(1)}`;
+  const backendOf = (rs: Run[]) =>
+    rs.every((r) => r.postgres !== null) ? Math.min(...rs.map((r) => r.postgres!)) : null;
+  const [backendWith, backendWithout] = [backendOf(withTriggers), backendOf(without)];
+  const withMs = Math.min(...withTriggers.map((r) => r.ms));
   await inTenant(ds, TENANT, (m) => m.query("ANALYZE assessments; ANALYZE control_states"));
+
+  // Compliance, as a dashboard reads it through the gateway: read from the assessments (nothing kept: the first
+  // request after a change) and kept (no change since), against the aggregate it was computed with before, run on
+  // the same data; all three must give the same counts per control.
+  const COMPLIANCE = "{ complianceStandards { id controls { id state passedResources failedResources } } }";
+  type Standards = {
+    complianceStandards: Array<{
+      id: string;
+      controls: Array<{ id: string; state: string; passedResources: number; failedResources: number }>;
+    }>;
+  };
+  const readCompliance = async (times: number[], cold: boolean) => {
+    const served = new Map<string, { passed: number; failed: number }>();
+    for (let i = 0; i < 7; i++) {
+      if (cold) complianceCache.clear();
+      const t = performance.now();
+      const answer = await gql<Standards>(platform.gateway.url, reader, COMPLIANCE);
+      times.push(performance.now() - t);
+      for (const s of answer.complianceStandards)
+        for (const c of s.controls)
+          served.set(`${s.id}|${c.id}`, { passed: c.passedResources, failed: c.failedResources });
+    }
+    return served;
+  };
+  const coldTimes: number[] = [];
+  const keptTimes: number[] = [];
+  const cold = await readCompliance(coldTimes, true);
+  const served = await readCompliance(keptTimes, false);
+  const pairs = loadBenchmark().standards.flatMap((s) =>
+    s.controls.flatMap((c) => c.definitions.map((d) => [`${s.id}|${c.id}`, d] as const)),
+  );
+  const aggregateTimes: number[] = [];
+  let aggregate: Array<{ control: string; assessed: number; failed: number }> = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    aggregate = await inTenant(ds, TENANT, (m) =>
+      m.query(
+        `SELECT p.control, count(DISTINCT a.resource_id) FILTER (WHERE a.status IN ('HEALTHY', 'UNHEALTHY'))::int AS assessed,
+                count(DISTINCT a.resource_id) FILTER (WHERE a.status = 'UNHEALTHY')::int AS failed
+         FROM unnest($2::text[], $3::text[]) AS p(control, definition)
+         JOIN assessments a ON a.tenant_id = $1 AND a.definition_id = p.definition
+         GROUP BY p.control`,
+        [TENANT, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+      ),
+    );
+    aggregateTimes.push(performance.now() - t);
+  }
+  const disagreements = [...served, ...cold].filter(([key, c]) => {
+    const a = aggregate.find((r) => r.control === key);
+    return c.failed !== (a?.failed ?? 0) || c.passed !== (a ? a.assessed - a.failed : 0);
+  });
+  if (disagreements.length > 0)
+    throw new Error(`compliance served disagrees with the aggregate: ${JSON.stringify(disagreements)}`);
+  const signatures = complianceCache.size;
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
+  const coldMs = median(coldTimes);
+  const keptMs = median(keptTimes);
+  const aggregateMs = median(aggregateTimes);
 
   // One resource change → updated score, through the gateway, as a client sees it.
   const vms = estate.filter((r) => r.type === "Microsoft.Compute/virtualMachines").slice(0, CHANGES);
@@ -199,7 +297,8 @@ runInProcessBench("posture", {}, async (platform, database) => {
     "Method: a fresh database; " +
       `${TOTAL.toLocaleString("en")} synthetic resources (60 % Azure, 40 % AWS, the demo estate's Azure and AWS types and property shapes) written straight into the table; ` +
       `${definitions} built-in definitions (the GCP ones apply to none of them, as in a tenant without GCP projects). **Read** = selecting every resource's evaluated columns in the evaluator's pages of 5,000 (best of 2). ` +
-      "**Full evaluation** = `evaluateTenant` from empty assessment tables in one transaction: read, evaluate every definition whose types match, write assessments, control states and score counters, snapshot (best of 2; both runs listed, with their CPU seconds from /proc: this process, the evaluation's Postgres backend, the rest of the machine — the first two barely move when other work shares the cores, the wall time does). " +
+      "**Full evaluation** = `evaluateTenant` from empty assessment tables in one transaction: read, evaluate every definition whose types match, write assessments, control states and score counters, snapshot (five runs: the first on fresh tables, then four alternating with the assessment change log's triggers disabled and enabled, compared with each other; the figure is the best of the three enabled, as shipped; each run listed with its CPU seconds from /proc: this process, the evaluation's Postgres backend, the rest of the machine — the first two barely move when other work shares the cores, the wall time does). " +
+      "**Compliance** = `complianceStandards` through the gateway as a READER, with nothing kept (the posture process's compliance cache cleared before each request: the first read after a change) and kept, against the per-control aggregate over every assessment that served it before (run directly); the bench fails if any control's counts differ. " +
       `**Change → score** = one VM's configuration changed with \`upsertResources\` then \`secureScore\` read, both through the gateway (${vms.length} changes).`,
     "",
     "| measure | figure |",
@@ -210,7 +309,13 @@ runInProcessBench("posture", {}, async (platform, database) => {
     `| full evaluation | ${seconds(fullMs)} s |`,
     `| full evaluation ÷ read | ${(fullMs / readMs).toFixed(1)} |`,
     `| full evaluation, each run (wall) | ${fullTimes.map(seconds).join(" s, ")} s |`,
-    `| full evaluation CPU, each run: bench process / Postgres backend / rest of the machine | ${fullCpu.map(cpuOf).join("; ")} s |`,
+    `| full evaluation CPU, each run: bench process / Postgres backend / rest of the machine | ${shipped.map(cpuOf).join("; ")} s |`,
+    `| the same without the change log's triggers, runs 2 and 4 (wall; CPU) | ${without.map((r) => seconds(r.ms)).join(" s, ")} s; ${without.map(cpuOf).join("; ")} s |`,
+    `| full evaluation with ÷ without the change log's triggers, runs 2–5 (best wall; best backend CPU) | ${(withMs / withoutMs).toFixed(2)}; ${backendWith !== null && backendWithout ? (backendWith / backendWithout).toFixed(2) : "n/a"} |`,
+    `| \`complianceStandards\` through the gateway, nothing kept (${signatures.toLocaleString("en")} signatures read), median of 7 | ${coldMs.toFixed(1)} ms |`,
+    `| the same, kept (no change since), median of 7 | ${keptMs.toFixed(1)} ms |`,
+    `| the per-control aggregate it was computed with before, same data, median of 7 | ${aggregateMs.toFixed(1)} ms |`,
+    `| aggregate ÷ nothing kept; aggregate ÷ kept (counts equal for all ${served.size} controls) | ${(aggregateMs / coldMs).toFixed(1)}; ${(aggregateMs / keptMs).toFixed(1)} |`,
     `| change → updated score p50 / p95 / max | ${p50.toFixed(1)} / ${p95.toFixed(1)} / ${latencies[latencies.length - 1].toFixed(1)} ms |`,
     `| changes that moved the score's control counts | ${scoreMoves} of ${vms.length} |`,
     "",

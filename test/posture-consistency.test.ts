@@ -815,17 +815,25 @@ describe("posture: the incremental state equals a recomputation, whatever the in
     const exemptionIds: string[] = [];
     const rng = random(20261130);
     const errors: string[] = [];
-    const expectOk = async <R>(what: string, res: Promise<GqlResponse<R>>) => {
-      const { errors: errs } = await res;
-      for (const e of errs ?? [])
-        // A resource or exemption another client removed meanwhile is a refusal, not a failure.
-        if (e.extensions?.code !== "NOT_FOUND") errors.push(`${what}: ${e.extensions?.code} ${e.message}`);
+    // Sends an operation as a client following the errors' instructions would: a transaction Postgres aborted
+    // in a deadlock (UNAVAILABLE, DEADLOCK: nothing was written) is sent again, as documented; anything else
+    // but a refusal is a failure.
+    const expectOk = async <R>(what: string, send: () => Promise<GqlResponse<R>>) => {
+      for (let attempt = 1; ; attempt++) {
+        const res = await send();
+        const errs = res.errors ?? [];
+        if (attempt < 5 && errs.some((e) => e.extensions?.reason === "DEADLOCK")) continue;
+        for (const e of errs)
+          // A resource or exemption another client removed meanwhile is a refusal, not a failure.
+          if (e.extensions?.code !== "NOT_FOUND") errors.push(`${what}: ${e.extensions?.code} ${e.message}`);
+        return res;
+      }
     };
 
     for (let round = 0; round < 10; round++) {
       const ids = await resourceIds(tenant);
       const live = resources.filter((r) => ids.has(r.externalId));
-      const ops: Array<() => Promise<void>> = [];
+      const ops: Array<() => Promise<unknown>> = [];
       const client = () => rng.pick(clients);
       for (let i = 0; i < 5; i++) {
         // Some overlap with other batches; sorted, so that two batches lock their rows in one order.
@@ -843,7 +851,9 @@ describe("posture: the incremental state equals a recomputation, whatever the in
           ),
         );
         ops.push(() =>
-          expectOk("upsertResources", platform.request(UpsertResourcesDocument, { input: batch }, client())),
+          expectOk("upsertResources", () =>
+            platform.request(UpsertResourcesDocument, { input: batch }, client()),
+          ),
         );
       }
       for (let i = 0; i < 4; i++) {
@@ -853,8 +863,7 @@ describe("posture: the incremental state equals a recomputation, whatever the in
         const target = rng.pick(live);
         const status = rng.pick(["HEALTHY", "UNHEALTHY", "NOT_APPLICABLE"] as const);
         ops.push(() =>
-          expectOk(
-            "upsertAssessments",
+          expectOk("upsertAssessments", () =>
             platform.request(
               UpsertAssessmentsDocument,
               {
@@ -877,8 +886,7 @@ describe("posture: the incremental state equals a recomputation, whatever the in
       }
       const gone = rng.pick(live);
       ops.push(() =>
-        expectOk(
-          "removeResources",
+        expectOk("removeResources", () =>
           platform.request(RemoveResourcesDocument, { ids: [ids.get(gone.externalId)!] }, client()),
         ),
       );
@@ -886,7 +894,7 @@ describe("posture: the incremental state equals a recomputation, whatever the in
         if (exemptionIds.length && rng.next() < 0.4) {
           const id = exemptionIds.splice(rng.int(exemptionIds.length), 1)[0];
           ops.push(() =>
-            expectOk("deleteExemption", platform.request(DeleteExemptionDocument, { id }, client())),
+            expectOk("deleteExemption", () => platform.request(DeleteExemptionDocument, { id }, client())),
           );
           continue;
         }
@@ -899,18 +907,18 @@ describe("posture: the incremental state equals a recomputation, whatever the in
           {},
         ]);
         ops.push(async () => {
-          const res = await platform.request(
-            CreateExemptionDocument,
-            { input: { definitionId, category: "WAIVER", reason: `round ${round}`, ...scope } },
-            client(),
+          const res = await expectOk("createExemption", () =>
+            platform.request(
+              CreateExemptionDocument,
+              { input: { definitionId, category: "WAIVER", reason: `round ${round}`, ...scope } },
+              client(),
+            ),
           );
           if (res.data?.createExemption) exemptionIds.push(res.data.createExemption.id);
-          await expectOk("createExemption", Promise.resolve(res));
         });
       }
       ops.push(() =>
-        expectOk(
-          "updatePolicyDefinition",
+        expectOk("updatePolicyDefinition", () =>
           platform.request(
             UpdatePolicyDefinitionDocument,
             { id: customId, input: custom(round + 1) },
@@ -921,8 +929,7 @@ describe("posture: the incremental state equals a recomputation, whatever the in
       const toggled = rng.pick(decided);
       const enabled = rng.next() < 0.5;
       ops.push(() =>
-        expectOk(
-          "setPolicyDefinitionEnabled",
+        expectOk("setPolicyDefinitionEnabled", () =>
           platform.request(
             SetPolicyDefinitionEnabledDocument,
             { input: { definitionId: toggled, accountId: rng.pick(accounts), enabled } },

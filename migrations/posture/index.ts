@@ -16,7 +16,7 @@ import { ResourceNetworkReverseKeys1767290000000 } from "./1767290000000-resourc
 import { ResourceNetworkReferenceKeys1767320000000 } from "./1767320000000-resource-network-reference-keys";
 import { DefinitionCounters1767360000000 } from "./1767360000000-definition-counters";
 import { InventoryVersions1767370000000 } from "./1767370000000-inventory-versions";
-import { ComplianceSignatures1767380000000 } from "./1767380000000-compliance-signatures";
+import { AssessmentChanges1767380000000 } from "./1767380000000-assessment-changes";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -38,5 +38,5 @@ export const postureMigrations = [
   ResourceNetworkReferenceKeys1767320000000,
   DefinitionCounters1767360000000,
   InventoryVersions1767370000000,
-  ComplianceSignatures1767380000000,
+  AssessmentChanges1767380000000,
 ];

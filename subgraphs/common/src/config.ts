@@ -199,6 +199,7 @@ const EnvShape = {
   DB_REPLICA_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(3),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   NETWORK_TOPOLOGY_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000_000).default(500_000),
+  COMPLIANCE_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000_000).default(200_000),
   GATEWAY_PORT: port(4000),
   POSTURE_PORT: port(4001),
   PROTECTION_PORT: port(4002),
@@ -445,6 +446,13 @@ export interface Config {
    */
   networkTopologyCacheSize: number;
   /**
+   * COMPLIANCE_CACHE_SIZE: how many compliance signature rows (a tenant's resources grouped by the mapped
+   * definitions that assess them) each posture process keeps between requests (default 200,000, tens of MB; 0 keeps
+   * none), under their tenant's assessments token, so compliance reads only that token until the tenant's
+   * assessments change.
+   */
+  complianceCacheSize: number;
+  /**
    * The key ring that encrypts playbook signing secrets at rest, newest first: the first key encrypts, the
    * others only decrypt (until the re-encryption job has moved every secret to the first). Empty: one key
    * derived from the internal token secret, as before the ring existed.
@@ -563,6 +571,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     intelFeedAllowPrivateTargets: e.INTEL_FEED_ALLOW_PRIVATE_TARGETS,
     intelRetroMatchDays: e.INTEL_RETRO_MATCH_DAYS,
     networkTopologyCacheSize: e.NETWORK_TOPOLOGY_CACHE_SIZE,
+    complianceCacheSize: e.COMPLIANCE_CACHE_SIZE,
     playbookSecretKeys: e.PLAYBOOK_SECRET_KEYS,
     playbookSecretLostKeyIds: e.PLAYBOOK_SECRET_KEYS_LOST,
     eventQueue: {

@@ -32,6 +32,7 @@ import {
 } from "./modules/recommendations/recommendations.resolver";
 import { AccountScoreResolver, ScoreResolver } from "./modules/score/score.resolver";
 import { topologyCache } from "./modules/network/network-topology-cache";
+import { complianceCache } from "./modules/compliance/compliance-cache";
 import { postureReferences } from "./references";
 
 /** The audit trail's `posture` field and `Query.auditTrail`, which posture owns. */
@@ -70,6 +71,7 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
   prepare: (config) => {
     builtInDefinitions();
     topologyCache.setLimit(config.networkTopologyCacheSize);
+    complianceCache.setLimit(config.complianceCacheSize);
   },
   crontab: POSTURE_CRONTAB,
   start: async (ds, log, config) => {

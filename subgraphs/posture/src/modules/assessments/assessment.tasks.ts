@@ -10,8 +10,32 @@ import {
 import { reapplyExternal } from "./assessments.service";
 import { builtInVersions } from "./definition-registry";
 
-/** Recurring posture jobs: a daily snapshot of every tenant's score (so quiet days are recorded too). */
-export const POSTURE_CRONTAB = "5 0 * * * score_snapshot_daily";
+/**
+ * Recurring posture jobs: a daily snapshot of every tenant's score (so quiet days are recorded too), and the hourly
+ * pruning of the assessment change log that kept compliance signatures are checked against.
+ */
+export const POSTURE_CRONTAB = ["5 0 * * * score_snapshot_daily", "17 * * * * assessment_changes_prune"].join(
+  "\n",
+);
+
+/**
+ * Deletes the rows of `assessment_changes` written by transactions that ended before the oldest snapshot still
+ * open, raising the horizon to it in the same transaction: signatures read in a snapshot older than the horizon
+ * are read again (the rows that would show a change since may be gone), any others still find every change.
+ */
+export function pruneAssessmentChanges(ds: DataSource): Promise<number> {
+  return inSystemScope(ds, async (m) => {
+    const [{ horizon }]: Array<{ horizon: string }> = await m.query(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`,
+    );
+    await m.query(`UPDATE assessment_changes_horizon SET horizon = greatest(horizon, $1::xid8)`, [horizon]);
+    const [, deleted]: [unknown, number] = await m.query(
+      `DELETE FROM assessment_changes WHERE xid < $1::xid8`,
+      [horizon],
+    );
+    return deleted;
+  });
+}
 
 /** The task that evaluates built-in definitions added or changed since a tenant's last evaluation. */
 export const BUILT_IN_DEFINITIONS_CHANGED = "built_in_definitions_changed";
@@ -29,6 +53,10 @@ export function queueBuiltInEvaluation(ds: DataSource): Promise<void> {
 /** Durable posture jobs. */
 export function postureTasks(ds: DataSource, log: Logger): TaskList {
   return {
+    assessment_changes_prune: async () => {
+      const deleted = await pruneAssessmentChanges(ds);
+      log.debug({ deleted }, "assessment change log pruned");
+    },
     /** An exemption reached its expiry: its assessments return to their evaluated status. */
     exemption_expired: async (payload) => {
       const { tenantId, definitionId } = payload as {

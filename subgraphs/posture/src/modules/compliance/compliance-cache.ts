@@ -1,0 +1,101 @@
+import { Counter, register } from "prom-client";
+
+const lookups =
+  (register.getSingleMetric("rampart_compliance_cache_total") as Counter<"result"> | undefined) ??
+  new Counter({
+    name: "rampart_compliance_cache_total",
+    help: "Tenants' compliance signatures asked of the posture subgraph's cache: hit (kept, and no change to the tenant's assessments committed since), miss (aggregated from the assessments), or bypass (the cache is off, or the reading transaction has written).",
+    labelNames: ["result"],
+  });
+
+/** The resources of an account that have one signature (see compliance.service.ts). */
+export interface SignatureRow {
+  account_id: string;
+  /** Space-separated ids of the mapped definitions that assess these resources HEALTHY or UNHEALTHY. */
+  assessed: string;
+  /** The same for UNHEALTHY only. */
+  unhealthy: string;
+  resources: number;
+}
+
+/** A tenant's signatures and the snapshot (`pg_snapshot` text) they were aggregated in. */
+export interface KeptSignatures {
+  snapshot: string;
+  rows: SignatureRow[];
+}
+
+/**
+ * Each tenant's compliance signatures kept between requests in this process, with the snapshot they were read in:
+ * a request asks the database whether a transaction that changed the tenant's assessments has committed since
+ * (`assessment_changes`), and reads them again only then. At most `limit` signature rows in all, least recently
+ * used out first (a tenant with more than the whole limit is read for each request and not kept); 0 keeps none.
+ */
+export class ComplianceCache {
+  private readonly entries = new Map<string, KeptSignatures>();
+  private held = 0;
+
+  constructor(private limit: number) {}
+
+  /** Changes the limit, dropping what no longer fits. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.evict();
+  }
+
+  /** Drops everything kept (a benchmark measuring the cold path). */
+  clear(): void {
+    this.entries.clear();
+    this.held = 0;
+  }
+
+  /** Signature rows held now. */
+  get size(): number {
+    return this.held;
+  }
+
+  get enabled(): boolean {
+    return this.limit > 0;
+  }
+
+  /** What is kept for the tenant, if anything (marked most recently used). */
+  peek(tenantId: string): KeptSignatures | undefined {
+    const kept = this.entries.get(tenantId);
+    if (kept) {
+      this.entries.delete(tenantId);
+      this.entries.set(tenantId, kept);
+    }
+    return kept;
+  }
+
+  /** Counts a lookup's outcome. */
+  count(result: "hit" | "miss" | "bypass"): void {
+    lookups.inc({ result });
+  }
+
+  /** Keeps the tenant's signatures read in `snapshot`, in place of what was kept. */
+  keep(tenantId: string, kept: KeptSignatures): void {
+    this.forget(tenantId);
+    if (kept.rows.length > this.limit) return;
+    this.entries.set(tenantId, kept);
+    this.held += kept.rows.length;
+    this.evict();
+  }
+
+  private forget(tenantId: string): void {
+    const kept = this.entries.get(tenantId);
+    if (!kept) return;
+    this.entries.delete(tenantId);
+    this.held -= kept.rows.length;
+  }
+
+  /** Least recently used first, until what is held fits the limit. */
+  private evict(): void {
+    for (const tenantId of this.entries.keys()) {
+      if (this.held <= this.limit) return;
+      this.forget(tenantId);
+    }
+  }
+}
+
+/** The posture subgraph's cache (one per process); its limit is set from COMPLIANCE_CACHE_SIZE at start. */
+export const complianceCache = new ComplianceCache(200_000);
