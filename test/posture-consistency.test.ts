@@ -21,7 +21,7 @@ import { tenantDefinitions } from "../subgraphs/posture/src/modules/assessments/
 import { computeSecureScore, type ControlCounts } from "../subgraphs/posture/src/modules/score/secure-score";
 import { syntheticResources, type DemoResource } from "../scripts/lib/demo-estate";
 import { startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
-import { ok } from "./utils/seed";
+import { ok, resourceInputOf } from "./utils/seed";
 import {
   controlStatesAndCounters,
   exemptionMatcher,
@@ -217,13 +217,8 @@ describe("posture: the incremental state equals a recomputation, whatever the in
       ...syntheticResources(awsCount, "aws", 5).map((r) => ({ ...r, accountId: aws })),
     ];
     const input = (r: DemoResource & { accountId: string }, accountId = r.accountId, bare = false) => ({
+      ...resourceInputOf(r),
       accountId,
-      externalId: r.externalId,
-      type: r.type,
-      name: r.name,
-      region: r.region,
-      resourceGroup: r.resourceGroup,
-      tags: r.tags,
       properties: bare ? {} : r.properties,
     });
     ok(await platform.request(UpsertResourcesDocument, { input: resources.map((r) => input(r)) }, admin));

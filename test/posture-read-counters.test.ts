@@ -21,7 +21,7 @@ import { computeSecureScore } from "../subgraphs/posture/src/modules/score/secur
 import { syntheticResources } from "../scripts/lib/demo-estate";
 import { DefinitionCounters1767360000000 } from "../migrations/posture/1767360000000-definition-counters";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
-import { ok } from "./utils/seed";
+import { ok, resourceInputOf } from "./utils/seed";
 
 /**
  * The recommendation counters (`definition_counters` and `definition_flips`, kept by triggers on `assessments`
@@ -103,8 +103,8 @@ describe("posture: recommendations from counters", () => {
 
   /** The demo estate's synthetic resources (seeded: another seed gives the same ids other configurations). */
   const estate = (seed: number): ResourceInput[] => [
-    ...syntheticResources(40, "azure", seed).map((r) => ({ ...resourceInput(r), accountId: azure })),
-    ...syntheticResources(30, "aws", seed).map((r) => ({ ...resourceInput(r), accountId: aws })),
+    ...syntheticResources(40, "azure", seed).map((r) => ({ ...resourceInputOf(r), accountId: azure })),
+    ...syntheticResources(30, "aws", seed).map((r) => ({ ...resourceInputOf(r), accountId: aws })),
   ];
   const upsert = async (input: ResourceInput[]) =>
     ok(await platform.request(UpsertResourcesDocument, { input }, admin)).upsertResources.ids;
@@ -389,16 +389,3 @@ describe("posture: recommendations from counters", () => {
     await expectCountersToAgree();
   });
 });
-
-/** A demo-estate resource as the inventory mutation takes it. */
-function resourceInput(r: ReturnType<typeof syntheticResources>[number]): Omit<ResourceInput, "accountId"> {
-  return {
-    externalId: r.externalId,
-    type: r.type,
-    name: r.name,
-    region: r.region,
-    resourceGroup: r.resourceGroup,
-    tags: r.tags,
-    properties: r.properties,
-  };
-}

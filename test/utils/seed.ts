@@ -10,6 +10,7 @@ import type { DataSource } from "typeorm";
 import { inSystemScope, Role } from "../../subgraphs/common/src";
 import { SIEM_RESOURCE_ACCOUNTS_CONSUMER } from "../../subgraphs/posture/src/modules/inventory/siem-account-relay";
 import type { GqlResponse, TestPlatform } from "./platform";
+import type { DemoResource } from "../../scripts/lib/demo-estate";
 
 /** Throws with the errors when a response has any: seeding must not half-succeed silently. */
 export function ok<T>(res: GqlResponse<T>): T {
@@ -163,4 +164,17 @@ export async function resourceAccountsSynced(platform: TestPlatform, timeoutMs =
     if (Date.now() > until) throw new Error("timed out waiting for the SIEM's resource accounts");
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A demo-estate resource (`syntheticResources`) as the inventory mutation takes it, without its account. */
+export function resourceInputOf(r: DemoResource): Omit<ResourceInput, "accountId"> {
+  return {
+    externalId: r.externalId,
+    type: r.type,
+    name: r.name,
+    region: r.region,
+    resourceGroup: r.resourceGroup,
+    tags: r.tags,
+    properties: r.properties,
+  };
 }

@@ -4,7 +4,7 @@ const lookups =
   (register.getSingleMetric("rampart_compliance_cache_total") as Counter<"result"> | undefined) ??
   new Counter({
     name: "rampart_compliance_cache_total",
-    help: "Tenants' compliance signatures asked of the posture subgraph's cache: hit (kept, and no change to the tenant's assessments committed since), miss (aggregated from the assessments), or bypass (the cache is off, or the reading transaction has written).",
+    help: "Tenants' compliance signatures asked of the posture subgraph's cache: hit (kept, and no change to the tenant's assessments committed since), partial (kept, and the accounts changed since read again), miss (all read from the assessments), or bypass (the cache is off, or the reading transaction has written).",
     labelNames: ["result"],
   });
 
@@ -26,8 +26,8 @@ export interface KeptSignatures {
 
 /**
  * Each tenant's compliance signatures kept between requests in this process, with the snapshot they were read in:
- * a request asks the database whether a transaction that changed the tenant's assessments has committed since
- * (`assessment_changes`), and reads them again only then. At most `limit` signature rows in all, least recently
+ * a request asks the database which accounts a transaction that changed the tenant's assessments has committed to
+ * since (`assessment_changes`), and reads only those accounts' again. At most `limit` signature rows in all, least recently
  * used out first (a tenant with more than the whole limit is read for each request and not kept); 0 keeps none.
  */
 export class ComplianceCache {
@@ -68,7 +68,7 @@ export class ComplianceCache {
   }
 
   /** Counts a lookup's outcome. */
-  count(result: "hit" | "miss" | "bypass"): void {
+  count(result: "hit" | "partial" | "miss" | "bypass"): void {
     lookups.inc({ result });
   }
 

@@ -13,31 +13,46 @@ export class ComplianceService {
   ) {}
 
   /**
-   * The tenant's signatures, once per request: what this process kept, when no transaction that changed the
-   * tenant's assessments has committed since it was read (one statement), else aggregated again (one statement)
-   * and kept. A request whose transaction has written reads them itself and keeps nothing.
+   * The tenant's signatures, once per request. What this process kept, with the accounts whose assessments a
+   * transaction committed since changed read again (one statement when none did, two otherwise); everything read
+   * when nothing is kept, or when what is kept is older than the change log's horizon. A request whose transaction
+   * has written reads them itself and keeps nothing.
    */
   private signatures: Promise<SignatureRow[]> | undefined;
 
   private tenantSignatures(): Promise<SignatureRow[]> {
     this.signatures ??= this.db.read(async (m) => {
       const tenantId = this.identity.tenantId;
+      const definitions = [...controlMapping().byDefinition.keys()];
       const kept = complianceCache.enabled ? complianceCache.peek(tenantId) : undefined;
       if (kept) {
-        const [{ unchanged }]: Array<{ unchanged: boolean }> = await m.query(UNCHANGED_SINCE, [
-          tenantId,
-          kept.snapshot,
-        ]);
-        if (unchanged) {
-          complianceCache.count("hit");
-          return kept.rows;
+        const [since]: Array<{ snapshot: string; valid: boolean; writing: boolean; changed: string[] }> =
+          await m.query(CHANGED_SINCE, [tenantId, kept.snapshot]);
+        if (since.valid && !since.writing) {
+          if (since.changed.length === 0) {
+            complianceCache.count("hit");
+            return kept.rows;
+          }
+          // Read as of a later snapshot than the check's, which is the one kept: a change committed in between
+          // shows in the next request's check (and is read again then, even if these rows have it already).
+          const [read]: Array<{ rows: SignatureRow[] }> = await m.query(SIGNATURES, [
+            tenantId,
+            definitions,
+            since.changed,
+          ]);
+          const changed = new Set(since.changed);
+          const rows = [...kept.rows.filter((r) => !changed.has(r.account_id)), ...read.rows];
+          complianceCache.count("partial");
+          complianceCache.keep(tenantId, { snapshot: since.snapshot, rows });
+          return rows;
         }
       }
-      const [read]: Array<KeptSignatures & { cacheable: boolean }> = await m.query(SIGNATURES, [
+      const [read]: Array<KeptSignatures & { writing: boolean }> = await m.query(SIGNATURES, [
         tenantId,
-        [...controlMapping().byDefinition.keys()],
+        definitions,
+        null,
       ]);
-      if (complianceCache.enabled && read.cacheable) {
+      if (complianceCache.enabled && !read.writing) {
         complianceCache.count("miss");
         complianceCache.keep(tenantId, { snapshot: read.snapshot, rows: read.rows });
       } else complianceCache.count("bypass");
@@ -108,15 +123,15 @@ export class ComplianceService {
 }
 
 /**
- * Per account, its resources grouped by *signature*: the ids of the mapped definitions that assess a resource
- * HEALTHY or UNHEALTHY, and of those that assess it UNHEALTHY (each sorted, space-separated: built-in ids have no
- * spaces), and how many resources have that pair. Resources share few pairs (4,344 at 100,000 resources), and a
- * control's distinct resources over its definitions follow from them (controlCounts). One pass over the tenant's
- * assessments of mapped definitions, grouped twice; with the snapshot it read them in, and whether the reading
- * transaction has written (then what it read may never commit, and is not kept).
+ * Per account ($3: of these accounts only, or all), its resources grouped by *signature*: the ids of the mapped
+ * definitions that assess a resource HEALTHY or UNHEALTHY, and of those that assess it UNHEALTHY (each sorted,
+ * space-separated: built-in ids have no spaces), and how many resources have that pair. Resources share few pairs
+ * (4,344 at 100,000 resources), and a control's distinct resources over its definitions follow from them
+ * (controlCounts). One pass over the assessments of mapped definitions, grouped twice; with the snapshot it read
+ * them in, and whether the reading transaction has written (then what it read may never commit: not kept).
  */
 const SIGNATURES = `
-  SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id_if_assigned() IS NULL AS cacheable,
+  SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id_if_assigned() IS NOT NULL AS writing,
          coalesce(json_agg(s), '[]') AS rows
   FROM (SELECT account_id, assessed, unhealthy, count(*)::int AS resources
         FROM (SELECT account_id, resource_id,
@@ -125,20 +140,22 @@ const SIGNATURES = `
                                 FILTER (WHERE status = 'UNHEALTHY'), '') AS unhealthy
               FROM assessments
               WHERE tenant_id = $1 AND definition_id = ANY($2::text[]) AND status IN ('HEALTHY', 'UNHEALTHY')
+                AND ($3::uuid[] IS NULL OR account_id = ANY($3::uuid[]))
               GROUP BY account_id, resource_id) AS r
         GROUP BY account_id, assessed, unhealthy) AS s`;
 
 /**
- * Whether signatures read in snapshot $2 still hold: no transaction that changed the tenant's assessments is
- * visible now that was not visible then (transactions that ended before the snapshot's xmin were; the prune job's
- * horizon must not have passed it, or such rows may be gone), and this transaction has not written.
+ * What changed since signatures were read in snapshot $2: the accounts of every change to the tenant's assessments
+ * visible now that was not visible then (transactions that ended before the snapshot's xmin were); whether that
+ * can be told (the prune job's horizon has not passed the snapshot's xmin, or such rows may be gone); whether this
+ * transaction has written; and this statement's snapshot.
  */
-const UNCHANGED_SINCE = `
-  SELECT pg_current_xact_id_if_assigned() IS NULL
-     AND pg_snapshot_xmin($2::pg_snapshot) >= (SELECT horizon FROM assessment_changes_horizon)
-     AND NOT EXISTS (SELECT 1 FROM assessment_changes
-                     WHERE tenant_id = $1 AND xid >= pg_snapshot_xmin($2::pg_snapshot)
-                       AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS unchanged`;
+const CHANGED_SINCE = `
+  SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id_if_assigned() IS NOT NULL AS writing,
+         pg_snapshot_xmin($2::pg_snapshot) >= (SELECT horizon FROM assessment_changes_horizon) AS valid,
+         (SELECT coalesce(array_agg(DISTINCT account_id), '{}') FROM assessment_changes
+          WHERE tenant_id = $1 AND xid >= pg_snapshot_xmin($2::pg_snapshot)
+            AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS changed`;
 
 /** A standard control's distinct resources assessed by any of its definitions, and failed by any. */
 interface ControlCounts {
