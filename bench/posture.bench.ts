@@ -196,12 +196,12 @@ runInProcessBench("posture", {}, async (platform, database) => {
   const without = runs.filter((r) => !r.triggers);
   const fullTimes = shipped.map((r) => r.ms);
   const fullMs = Math.min(...fullTimes);
-  const withoutMs = without.reduce((a, r) => a + r.ms, 0) / without.length;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const withoutMs = mean(without.map((r) => r.ms));
   const cpuOf = (c: Run) =>
     `${c.node.toFixed(1)} / ${c.postgres === null ? "n/a" : c.postgres.toFixed(1)} / ${c.other.toFixed(1)}`;
   const backendOf = (rs: Run[]) =>
-    rs.every((r) => r.postgres !== null) ? rs.reduce((a, r) => a + r.postgres!, 0) / rs.length : null;
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    rs.every((r) => r.postgres !== null) ? mean(rs.map((r) => r.postgres!)) : null;
   const [backendWith, backendWithout] = [backendOf(withTriggers), backendOf(without)];
   const withMs = mean(withTriggers.map((r) => r.ms));
   // Five evaluations leave millions of deleted rows behind; vacuumed here, so that autovacuum does not run into the

@@ -27,8 +27,9 @@ export interface KeptSignatures {
 /**
  * Each tenant's compliance signatures kept between requests in this process, with the snapshot they were read in:
  * a request asks the database which accounts a transaction that changed the tenant's assessments has committed to
- * since (`assessment_changes`), and reads only those accounts' again. At most `limit` signature rows in all, least recently
- * used out first (a tenant with more than the whole limit is read for each request and not kept); 0 keeps none.
+ * since (`assessment_changes`), and reads only those accounts' again. At most `limit` signature rows in all, least
+ * recently used out first (a tenant with more than the whole limit is read for each request and not kept); 0 keeps
+ * none.
  */
 export class ComplianceCache {
   private readonly entries = new Map<string, KeptSignatures>();
