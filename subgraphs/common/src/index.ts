@@ -29,6 +29,7 @@ export * from "./resource-kinds";
 export * from "./scalars";
 export * from "./schema";
 export * from "./secret-ring";
+export * from "./sized-lru";
 export * from "./server";
 export * from "./subgraph";
 export * from "./validation";

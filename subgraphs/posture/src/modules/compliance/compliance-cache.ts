@@ -1,4 +1,5 @@
 import { Counter, register } from "prom-client";
+import { SizedLru } from "../../../../common/src";
 
 const lookups =
   (register.getSingleMetric("rampart_compliance_cache_total") as Counter<"result"> | undefined) ??
@@ -32,40 +33,34 @@ export interface KeptSignatures {
  * none.
  */
 export class ComplianceCache {
-  private readonly entries = new Map<string, KeptSignatures>();
-  private held = 0;
+  private readonly kept: SizedLru<string, KeptSignatures>;
 
-  constructor(private limit: number) {}
+  constructor(limit: number) {
+    this.kept = new SizedLru(limit);
+  }
 
   /** Changes the limit, dropping what no longer fits. */
   setLimit(limit: number): void {
-    this.limit = limit;
-    this.evict();
+    this.kept.setLimit(limit);
   }
 
   /** Drops everything kept (a benchmark measuring the cold path). */
   clear(): void {
-    this.entries.clear();
-    this.held = 0;
+    this.kept.clear();
   }
 
   /** Signature rows held now. */
   get size(): number {
-    return this.held;
+    return this.kept.size;
   }
 
   get enabled(): boolean {
-    return this.limit > 0;
+    return this.kept.enabled;
   }
 
   /** What is kept for the tenant, if anything (marked most recently used). */
   peek(tenantId: string): KeptSignatures | undefined {
-    const kept = this.entries.get(tenantId);
-    if (kept) {
-      this.entries.delete(tenantId);
-      this.entries.set(tenantId, kept);
-    }
-    return kept;
+    return this.kept.get(tenantId);
   }
 
   /** Counts a lookup's outcome. */
@@ -75,26 +70,7 @@ export class ComplianceCache {
 
   /** Keeps the tenant's signatures read in `snapshot`, in place of what was kept. */
   keep(tenantId: string, kept: KeptSignatures): void {
-    this.forget(tenantId);
-    if (kept.rows.length > this.limit) return;
-    this.entries.set(tenantId, kept);
-    this.held += kept.rows.length;
-    this.evict();
-  }
-
-  private forget(tenantId: string): void {
-    const kept = this.entries.get(tenantId);
-    if (!kept) return;
-    this.entries.delete(tenantId);
-    this.held -= kept.rows.length;
-  }
-
-  /** Least recently used first, until what is held fits the limit. */
-  private evict(): void {
-    for (const tenantId of this.entries.keys()) {
-      if (this.held <= this.limit) return;
-      this.forget(tenantId);
-    }
+    this.kept.set(tenantId, kept, kept.rows.length);
   }
 }
 

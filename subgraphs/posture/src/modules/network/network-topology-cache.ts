@@ -1,4 +1,5 @@
 import { Counter, register } from "prom-client";
+import { SizedLru } from "../../../../common/src";
 import type { NetworkTopology } from "./network-topology";
 
 const lookups =
@@ -13,8 +14,6 @@ interface Entry {
   tenantId: string;
   token: string;
   topology: Promise<NetworkTopology>;
-  /** Nodes plus edges once built; 0 while it is being built. */
-  size: number;
 }
 
 /**
@@ -33,26 +32,26 @@ interface Entry {
  * the whole limit is built for its request and not kept); 0 turns it off.
  */
 export class TopologyCache {
-  private readonly entries = new Map<string, Entry>();
-  private held = 0;
+  /** Sized by nodes plus edges once built; 0 while being built. */
+  private readonly entries: SizedLru<string, Entry>;
 
-  constructor(private limit: number) {}
+  constructor(limit: number) {
+    this.entries = new SizedLru(limit);
+  }
 
   /** Changes the limit, dropping what no longer fits. */
   setLimit(limit: number): void {
-    this.limit = limit;
-    this.evict();
+    this.entries.setLimit(limit);
   }
 
   /** Drops everything kept (a benchmark measuring the cold path). */
   clear(): void {
     this.entries.clear();
-    this.held = 0;
   }
 
   /** Nodes plus edges held now (for tests and metrics). */
   get size(): number {
-    return this.held;
+    return this.entries.size;
   }
 
   /**
@@ -67,7 +66,7 @@ export class TopologyCache {
     accounts: string,
     build: () => Promise<NetworkTopology>,
   ): Promise<NetworkTopology> {
-    if (this.limit <= 0 || token === null) {
+    if (!this.entries.enabled || token === null) {
       lookups.inc({ result: "bypass" });
       return build();
     }
@@ -75,41 +74,22 @@ export class TopologyCache {
     const hit = this.entries.get(key);
     if (hit) {
       lookups.inc({ result: "hit" });
-      // Most recently used last.
-      this.entries.delete(key);
-      this.entries.set(key, hit);
       return hit.topology;
     }
     lookups.inc({ result: "miss" });
-    for (const [k, e] of this.entries) if (e.tenantId === tenantId && e.token !== token) this.drop(k, e);
-    const entry: Entry = { tenantId, token, topology: build(), size: 0 };
-    this.entries.set(key, entry);
+    for (const [k, e] of this.entries)
+      if (e.tenantId === tenantId && e.token !== token) this.entries.delete(k);
+    const entry: Entry = { tenantId, token, topology: build() };
+    this.entries.set(key, entry, 0);
     entry.topology.then(
       (t) => {
-        if (this.entries.get(key) !== entry) return;
-        entry.size = t.nodes.length + t.edges.length;
-        this.held += entry.size;
-        if (entry.size > this.limit) this.drop(key, entry);
-        else this.evict();
+        if (this.entries.peek(key) === entry) this.entries.resize(key, t.nodes.length + t.edges.length);
       },
       () => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
+        if (this.entries.peek(key) === entry) this.entries.delete(key);
       },
     );
     return entry.topology;
-  }
-
-  private drop(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.held -= entry.size;
-  }
-
-  /** Least recently used first, until what is held fits the limit. */
-  private evict(): void {
-    for (const [key, entry] of this.entries) {
-      if (this.held <= this.limit) return;
-      this.drop(key, entry);
-    }
   }
 }
 
