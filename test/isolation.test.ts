@@ -97,6 +97,23 @@ describe("tenant isolation", () => {
     expect(asA.data!._entities.every((e) => e !== null)).toBe(true);
   });
 
+  it("marks every subgraph answer as not to be stored by a cache on the way", async () => {
+    const token = await platform.internalToken([Role.READER], "tenant-a");
+    for (const subgraph of [
+      platform.subgraphs.posture,
+      platform.subgraphs.protection,
+      platform.subgraphs.siem,
+    ]) {
+      const res = await fetch(subgraph.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", [IDENTITY_HEADER]: token },
+        body: JSON.stringify({ query: "{ __typename }" }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+  });
+
   it("refuses subgraph requests with no, forged or expired internal tokens", async () => {
     const body = {
       query: ENTITIES,
