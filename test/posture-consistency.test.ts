@@ -831,20 +831,22 @@ describe("posture: the incremental state equals a recomputation, whatever the in
       const ops: Array<() => Promise<unknown>> = [];
       const client = () => rng.pick(clients);
       for (let i = 0; i < 5; i++) {
-        // Some overlap with other batches; sorted, so that two batches lock their rows in one order.
-        const batch = sortBy(rng.some(resources, 4), (r) => r.externalId).map((r) =>
-          input(
-            r,
-            r.accountId === aws
-              ? aws
-              : rng.next() < 0.25
-                ? r.accountId === azure
-                  ? azure2
-                  : azure
-                : undefined,
-            rng.next() < 0.5,
-          ),
-        );
+        // Some overlap with other batches, each in its own order (the subgraph locks rows in one order).
+        const batch = rng
+          .some(resources, 4)
+          .map((r) =>
+            input(
+              r,
+              r.accountId === aws
+                ? aws
+                : rng.next() < 0.25
+                  ? r.accountId === azure
+                    ? azure2
+                    : azure
+                  : undefined,
+              rng.next() < 0.5,
+            ),
+          );
         ops.push(() =>
           expectOk("upsertResources", () =>
             platform.request(UpsertResourcesDocument, { input: batch }, client()),

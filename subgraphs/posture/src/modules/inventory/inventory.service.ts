@@ -140,6 +140,14 @@ export class InventoryService {
       const providers = await this.accountProviders(m, inputs);
       const stored = await this.storedArmIds(m, inputs);
       const externalIdOf = (i: ResourceInput) => stored.get(i.externalId.toLowerCase()) ?? i.externalId;
+      // Rows are locked in one order whatever the order of the input, so that batches naming the same resources
+      // at once wait for one another instead of deadlocking: the batch's existing resources first, in id order (as
+      // `removeResources` and `upsertAssessments` lock them), then the new ones as they are inserted, in external
+      // id order (two batches inserting one new id: the second waits for the first).
+      await m.query(
+        `SELECT 1 FROM resources WHERE tenant_id = $1 AND external_id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE`,
+        [this.identity.tenantId, inputs.map(externalIdOf)],
+      );
       const rows: Array<{
         id: string;
         external_id: string;
@@ -154,6 +162,7 @@ export class InventoryService {
          FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                      $10::text[], $11::jsonb[], $12::jsonb[])
               AS i(id, account_id, provider, type, kind, external_id, name, region, resource_group, tags, properties)
+         ORDER BY i.external_id
          ON CONFLICT (tenant_id, external_id) DO UPDATE SET
            account_id = excluded.account_id, provider = excluded.provider, type = excluded.type, kind = excluded.kind,
            name = excluded.name, region = excluded.region, resource_group = excluded.resource_group,
@@ -244,8 +253,11 @@ export class InventoryService {
     );
     assertNoProblems("Invalid resource ids; nothing was removed.", problems);
     return this.db.write(async (m) => {
+      // Locked in id order first, as `upsertResources` and `upsertAssessments` lock them (a DELETE alone locks rows
+      // in whatever order its plan reads them).
       const rows: Array<{ id: string; external_id: string; account_id: string }> = await m.query(
-        `WITH removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+        `WITH locked AS (SELECT id FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE),
+              removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id IN (SELECT id FROM locked)
                             RETURNING id, external_id, account_id)
          SELECT * FROM removed`,
         [this.identity.tenantId, ids],
