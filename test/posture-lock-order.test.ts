@@ -13,7 +13,8 @@ import { ok, resourceInputOf } from "./utils/seed";
 /**
  * Integrators' batches that touch the same resources at the same time, in whatever order each lists them, never
  * deadlock: the posture subgraph locks a batch's existing resources in one order (their ids) whatever the order of
- * its input, in `upsertResources`, `removeResources` and `upsertAssessments` alike. Before, two batches naming the
+ * its input, in `upsertResources`, `removeResources` and `upsertAssessments` alike; `upsertCloudAccounts` upserts
+ * accounts in (provider, external id) order. Before, two batches naming the
  * same resources in opposite orders could each hold a row the other waited for, and one was answered UNAVAILABLE
  * (DEADLOCK) after Postgres's deadlock timeout: a client had to sort its batches to avoid it.
  */
@@ -69,6 +70,25 @@ describe("posture: concurrent batches over the same resources", () => {
       );
       answers.forEach((res, i) => errors.push(...problems(`round ${round}, batch ${i}`, res)));
       for (const res of answers) if (!res.errors) expect(res.data!.upsertResources.upsertedCount).toBe(60);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("upserts the same accounts listed in opposite orders, at once, without a deadlock", async () => {
+    const accounts = (round: number) =>
+      Array.from({ length: 400 }, (_, i) => ({
+        provider: "AWS" as const,
+        externalId: String(400000000000 + i),
+        name: `Account ${i} (${round})`,
+      }));
+    const errors: string[] = [];
+    for (let round = 1; round <= 6; round++) {
+      const answers = await Promise.all(
+        [accounts(round), [...accounts(round + 100)].reverse(), accounts(round + 200).reverse()].map(
+          (input) => platform.request(UpsertAccountsDocument, { input }, admin),
+        ),
+      );
+      answers.forEach((res, i) => errors.push(...problems(`round ${round}, batch ${i}`, res)));
     }
     expect(errors).toEqual([]);
   });

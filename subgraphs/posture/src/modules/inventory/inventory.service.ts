@@ -75,6 +75,7 @@ export class InventoryService {
         `INSERT INTO cloud_accounts (id, tenant_id, provider, external_id, name, onboarded_at)
          SELECT id, $1, provider, external_id, name, now()
          FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS i(id, provider, external_id, name)
+         ORDER BY i.provider, i.external_id -- one lock order whatever the input's: concurrent batches wait, not deadlock
          ON CONFLICT (tenant_id, provider, external_id) DO UPDATE
            SET name = excluded.name,
                updated_at = CASE WHEN cloud_accounts.name IS DISTINCT FROM excluded.name THEN now() ELSE cloud_accounts.updated_at END
