@@ -60,16 +60,28 @@ describe("posture: concurrent batches over the same resources", () => {
     ok(await platform.request(UpsertResourcesDocument, { input: batch(60, 0) }, admin));
     const errors: string[] = [];
     for (let round = 1; round <= 6; round++) {
-      const forward = batch(60, round);
-      const backward = [...batch(60, round + 100)].reverse();
-      const shuffled = batch(60, round + 200).sort((a, b) => (a.name < b.name ? 1 : -1));
+      // The 60 resources again, or (every other round) 100 the inventory does not hold yet, which all three batches
+      // create at once (no existing row to lock first: the inserts' own order counts).
+      const withNew = (configuration: number) =>
+        round % 2
+          ? batch(100, configuration).map((r) => ({ ...r, externalId: `${r.externalId}/round-${round}` }))
+          : [
+              ...batch(60, configuration),
+              ...batch(40, configuration).map((r) => ({
+                ...r,
+                externalId: `${r.externalId}/round-${round}`,
+              })),
+            ];
+      const forward = withNew(round);
+      const backward = withNew(round + 100).reverse();
+      const shuffled = withNew(round + 200).sort((a, b) => (a.name < b.name ? 1 : -1));
       const answers = await Promise.all(
         [forward, backward, shuffled].map((input) =>
           platform.request(UpsertResourcesDocument, { input }, admin),
         ),
       );
       answers.forEach((res, i) => errors.push(...problems(`round ${round}, batch ${i}`, res)));
-      for (const res of answers) if (!res.errors) expect(res.data!.upsertResources.upsertedCount).toBe(60);
+      for (const res of answers) if (!res.errors) expect(res.data!.upsertResources.upsertedCount).toBe(100);
     }
     expect(errors).toEqual([]);
   });
