@@ -112,6 +112,30 @@ describe("bulk writes over the same rows, listed in different orders, at once", 
   let recordSeq = 0;
   const ago = (round: number) => new Date(Date.now() - 3_600_000 + round * 1000).toISOString();
 
+  it("telemetry ingest: takes the same records sent again in different orders without a deadlock", async () => {
+    const machines = Array.from({ length: 20 }, () => randomUUID());
+    const errors: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // The same records in every call (an agent sending a batch again while the first is still stored).
+      const records = machines.flatMap((resourceId) =>
+        Array.from({ length: 30 }, (_, i) => ({
+          kind: "logon",
+          id: `logon-lock-order-${round}-${i}`,
+          resourceId,
+          time: ago(round),
+          host: "lock-order",
+          user: "root",
+          logonType: "ssh",
+          srcIp: "10.0.0.5",
+          success: true,
+        })),
+      );
+      const answers = await Promise.all(orders(records).map((list) => ingest(list)));
+      answers.forEach((e, i) => e && errors.push(`round ${round}, ingest ${i}: ${e}`));
+    }
+    expect(errors).toEqual([]);
+  });
+
   it("telemetry ingest: keeps FIM baselines of the same watched paths in different orders without a deadlock", async () => {
     const machines = Array.from({ length: 100 }, () => randomUUID());
     const paths = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/sudoers", "/etc/hosts", "/etc/crontab"];
