@@ -136,6 +136,36 @@ describe("bulk writes over the same rows, listed in different orders, at once", 
     expect(errors).toEqual([]);
   });
 
+  it("SIEM event ingest: takes the same events sent again in different orders without a deadlock", async () => {
+    const errors: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const time = ago(round);
+      const events = Array.from({ length: 600 }, (_, i) =>
+        JSON.stringify({
+          class_uid: 3002,
+          activity_id: 1,
+          time,
+          metadata: { uid: `lock-order-${round}-${i}` },
+        }),
+      );
+      const answers = await Promise.all(
+        orders(events).map(async (list) => {
+          const res = await fetch(
+            `${platform.gateway.url.replace(/\/graphql$/, "")}/ingest/events?connector=OCSF`,
+            {
+              method: "POST",
+              headers: { "content-type": "application/x-ndjson", authorization: `Bearer ${ingestor}` },
+              body: list.join("\n"),
+            },
+          );
+          return res.status === 200 ? null : `${res.status} ${(await res.text()).slice(0, 300)}`;
+        }),
+      );
+      answers.forEach((e, i) => e && errors.push(`round ${round}, ingest ${i}: ${e}`));
+    }
+    expect(errors).toEqual([]);
+  });
+
   it("telemetry ingest: keeps FIM baselines of the same watched paths in different orders without a deadlock", async () => {
     const machines = Array.from({ length: 100 }, () => randomUUID());
     const paths = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/sudoers", "/etc/hosts", "/etc/crontab"];
