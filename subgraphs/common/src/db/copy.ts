@@ -71,7 +71,10 @@ export interface CopyInsert {
    */
   columns: readonly string[] | readonly CopyColumn[];
   rows: Iterable<readonly unknown[]>;
-  /** The unique key whose duplicates are ignored, e.g. `(tenant_id, connector, source_event_id, time)`. */
+  /**
+   * The unique key whose duplicates are ignored, e.g. `(tenant_id, connector, source_event_id, time)`: a list
+   * of columns, which is also the order the rows are inserted in.
+   */
   conflict: string;
   /** Columns that tell the inserted rows apart when some were duplicates, e.g. `id`. */
   returning: string;
@@ -116,7 +119,9 @@ export async function copyInsertNew<R>(m: EntityManager, insert: CopyInsert): Pr
   const client = connectionOf(m);
   if (typed(insert.columns)) await copyBinaryRows(client, stage, insert.columns, insert.rows);
   else await copyRows(client, stage, names, insert.rows);
-  const move = `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage}`;
+  // In key order, so two batches of the same rows (a re-sent batch, in another order) wait for each other instead
+  // of deadlocking: an insert waits for a concurrent transaction's uncommitted row of the same key.
+  const move = `INSERT INTO ${insert.table} (${columns}) SELECT ${columns} FROM ${stage} ORDER BY ${insert.conflict.replace(/^\((.*)\)$/s, "$1")}`;
   await m.query("SAVEPOINT copy_insert_new");
   try {
     // The structured result carries the row count (a plain `m.query` answers an INSERT with its rows only).

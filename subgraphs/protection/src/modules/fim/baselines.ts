@@ -40,7 +40,8 @@ export async function recordBaselines(
     if (!kept || Date.parse(r.time) < Date.parse(kept.r.time)) earliest.set(id, { r, key, path });
   }
   if (earliest.size === 0) return 0;
-  const rows = [...earliest.values()];
+  // In (machine, path) order, so two batches of the same paths wait for each other instead of deadlocking.
+  const rows = [...earliest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
   const written = (await m.query(
     `INSERT INTO fim_baselines AS b (tenant_id, resource_id, path_key, path, sha256, first_seen, record_id)
      SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])

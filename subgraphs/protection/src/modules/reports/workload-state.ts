@@ -48,7 +48,8 @@ async function recordExposure(
     }
   }
   if (byPort.size === 0) return [];
-  const rows = [...byPort.values()];
+  // In (machine, port) order, so two batches of the same machines wait for each other instead of deadlocking.
+  const rows = [...byPort].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
   const result = (await m.query(
     `INSERT INTO management_port_exposure AS e (tenant_id, resource_id, port, connections, first_seen, last_seen, last_source)
      SELECT $1, * FROM unnest($2::uuid[], $3::int[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::inet[])

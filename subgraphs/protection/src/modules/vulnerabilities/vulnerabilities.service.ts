@@ -533,7 +533,8 @@ export class VulnerabilitiesService {
           byId.set(parsed.advisory.id, parsed.advisory);
       }
     });
-    const good = [...byId.values()];
+    // In id order, so two imports of overlapping advisories wait for each other instead of deadlocking.
+    const good = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (good.length === 0) return withCurrentRevision();
     return this.db.write(async (m) => {
       const rows: Array<{ id: string }> = await m.query(

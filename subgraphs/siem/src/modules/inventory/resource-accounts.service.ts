@@ -65,9 +65,15 @@ export class ResourceAccountsService {
     if (problems.length)
       throw new BadUserInputError("Invalid resource accounts; nothing was changed.", problems);
     const tenant = this.identity.tenantId;
-    const ids = [...current.keys()];
-    const rows = [...current.values()];
+    // In id order (canonical ids sort as the uuids do), so two syncs of the same resources wait for each other
+    // instead of deadlocking: the existing rows they upsert or delete are locked first, then new ones inserted.
+    const ids = [...current.keys()].sort();
+    const rows = ids.map((id) => current.get(id)!);
     return this.db.write(async (m) => {
+      await m.query(
+        `SELECT 1 FROM resource_accounts WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) ORDER BY resource_id FOR UPDATE`,
+        [tenant, [...ids, ...removed]],
+      );
       const upserted: unknown[] = ids.length
         ? await m.query(
             `INSERT INTO resource_accounts AS ra (tenant_id, resource_id, external_key, arm_scope, account_id)
