@@ -9,6 +9,7 @@
  *   npm run build && node dist/bench/network.bench.js
  *   (BENCH_RESOURCES=20000, BENCH_SMALL_RESOURCES=BENCH_RESOURCES/4, BENCH_ACCOUNTS=40, BENCH_RUNS=15)
  */
+import "./lib/production-mode"; // first: before graphql-js loads
 import "reflect-metadata";
 import os from "node:os";
 import path from "node:path";

@@ -5,6 +5,7 @@
  *
  *   npm run build && node dist/bench/posture.bench.js      (BENCH_RESOURCES=100000, BENCH_CHANGES=40)
  */
+import "./lib/production-mode"; // first: before graphql-js loads
 import "reflect-metadata";
 import os from "node:os";
 import { createDataSource, createLogger, inTenant, Role, subgraphDatabaseUrl } from "../subgraphs/common/src";

@@ -7,6 +7,7 @@
  *
  *   npm run bench:subscriptions      (BENCH_SUBSCRIBERS=1000, BENCH_EVENTS=100, BENCH_BURST=100)
  */
+import "./lib/production-mode"; // first: before graphql-js loads
 import "reflect-metadata";
 import os from "node:os";
 import path from "node:path";
