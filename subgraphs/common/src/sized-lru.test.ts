@@ -62,8 +62,10 @@ describe("SizedLru", () => {
     lru.setLimit(6);
     expect(keys(lru)).toEqual(["b", "c"]);
     expect(lru.enabled).toBe(true);
+    lru.set("empty", 0, 0);
     lru.setLimit(0);
     expect(lru.enabled).toBe(false);
+    expect(keys(lru)).toEqual([]);
     expect(lru.size).toBe(0);
     lru.set("d", 4, 0);
     expect(keys(lru)).toEqual([]);

@@ -9,10 +9,11 @@ export class SizedLru<K, V> {
 
   constructor(private limit: number) {}
 
-  /** Changes the limit, dropping what no longer fits. */
+  /** Changes the limit, dropping what no longer fits (everything, at 0: values of size 0 too). */
   setLimit(limit: number): void {
     this.limit = limit;
-    this.evict();
+    if (this.enabled) this.evict();
+    else this.clear();
   }
 
   /** Whether anything can be kept (the limit is above 0). */

@@ -59,7 +59,7 @@ export class ComplianceCache {
   }
 
   /** What is kept for the tenant, if anything (marked most recently used). */
-  peek(tenantId: string): KeptSignatures | undefined {
+  get(tenantId: string): KeptSignatures | undefined {
     return this.kept.get(tenantId);
   }
 

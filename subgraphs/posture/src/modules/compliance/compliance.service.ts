@@ -24,7 +24,7 @@ export class ComplianceService {
     this.signatures ??= this.db.read(async (m) => {
       const tenantId = this.identity.tenantId;
       const definitions = [...controlMapping().byDefinition.keys()];
-      const kept = complianceCache.enabled ? complianceCache.peek(tenantId) : undefined;
+      const kept = complianceCache.enabled ? complianceCache.get(tenantId) : undefined;
       if (kept) {
         const [since]: Array<{ snapshot: string; valid: boolean; writing: boolean; changed: string[] }> =
           await m.query(CHANGED_SINCE, [tenantId, kept.snapshot]);
