@@ -9,7 +9,24 @@ import {
   SetDataConnectorDocument,
   SiemAlertsDocument,
 } from "./__generated__/graphql";
-import { inSystemScope, Role } from "../subgraphs/common/src";
+import {
+  createLogger,
+  inSystemScope,
+  inTenant,
+  InternalTokens,
+  Role,
+  writeOutbox,
+} from "../subgraphs/common/src";
+import { IngestActivity } from "../subgraphs/protection/src/modules/telemetry/ingest-activity";
+import {
+  siemTelemetryDelivery,
+  TELEMETRY_RECORDED,
+  writeTelemetryOutbox,
+} from "../subgraphs/protection/src/modules/telemetry/siem-relay";
+import {
+  parseTelemetryRecord,
+  type TelemetryRecord,
+} from "../subgraphs/protection/src/modules/telemetry/telemetry.model";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -52,6 +69,15 @@ const NRT_RULE = {
 const HOUR = 3_600_000;
 const RESOURCE_A = "3dafd86a-82f7-47d7-8018-63f28fe05d5d";
 const RESOURCE_B = "9f525b04-47c3-487a-9b37-e8d8124d8161";
+const RESOURCE_C = "c3a1e0d2-5b7f-4c9e-8a6d-2f4b6d8e0a1c";
+const RESOURCE_D = "d4b2f1e3-6c8a-4d0f-9b7e-3a5c7e9f1b2d";
+
+/** A record as the ingest keeps it (what the relay's rows hold). */
+function parsedRecord(value: Record<string, unknown>): TelemetryRecord {
+  const parsed = parseTelemetryRecord(value);
+  if ("reason" in parsed) throw new Error(parsed.reason);
+  return parsed.record;
+}
 
 /** One machine's telemetry: a process (the miner), a file change, a flow and a failed logon. */
 function records(resourceId: string, host: string, tag: string, at = Date.now() - HOUR) {
@@ -180,6 +206,8 @@ describe("agent telemetry in the SIEM: relayed as RAMPART_AGENT events", () => {
       ingestorB: [[Role.INGESTOR], "tenant-b"],
       analystB: [[Role.ANALYST], "tenant-b"],
       readerB: [[Role.READER], "tenant-b"],
+      analystC: [[Role.ANALYST], "tenant-c"],
+      analystP: [[Role.ANALYST], "tenant-pace"],
     });
     ds = await platform.connect("protection");
     expect(
@@ -350,5 +378,80 @@ describe("agent telemetry in the SIEM: relayed as RAMPART_AGENT events", () => {
     );
     expect(await agentEvents(t.analystB)).toHaveLength(4);
     expect(await agentConnector(t.readerB)).toMatchObject({ status: "DISABLED", eventsTotal: 4 });
+  });
+  it("delivers telemetry.recorded rows written before the body column (their records in the payload)", async () => {
+    // A row as the ingest wrote them before migration 1767390000000: up to 500 records as jsonb, no body.
+    const legacy = records(RESOURCE_C, "vm-legacy-04", "old").map((r) => parsedRecord(r));
+    await inTenant(ds, "tenant-c", (m) =>
+      writeOutbox(m, [
+        { tenantId: "tenant-c", topic: TELEMETRY_RECORDED, key: RESOURCE_C, payload: { records: legacy } },
+      ]),
+    );
+    await eventually(
+      "the relay delivered the legacy row",
+      async () => (await agentEvents(t.analystC)).length === 4,
+    );
+    expect((await agentEvents(t.analystC)).every((e) => e.device === "vm-legacy-04")).toBe(true);
+  });
+
+  it("gives way to a busy ingest: after a call it waits while batches are in flight, then goes on", async () => {
+    const tenant = "tenant-pace";
+    const batch = [
+      ...records(RESOURCE_D, "vm-pace-05", "p1"),
+      ...records(RESOURCE_D, "vm-pace-05", "p2"),
+    ].map((r) => parsedRecord(r));
+    // An ingest on a clock the test moves: the relay's wait ends when the ingest is quiet, not on the wall clock.
+    const clock = { now: 0 };
+    const activity = new IngestActivity(() => clock.now);
+    let release!: () => void;
+    const inFlight = activity.track(() => new Promise<void>((r) => (release = r)));
+    const delivery = siemTelemetryDelivery({
+      siemUrl: platform.config.subgraphUrls.siem,
+      maxBodyBytes: platform.config.maxBodyBytes,
+      tokens: new InternalTokens(platform.config.internalTokenSecret),
+      log: createLogger("test", "silent"),
+      activity,
+      linesPerCall: 3,
+    });
+    const stop = new AbortController();
+    class RolledBack extends Error {}
+    // The row is written and delivered in one transaction that never commits, so the platform's own relay
+    // never sees it: every call the SIEM gets is this delivery's.
+    const outcome = inTenant(ds, tenant, async (m) => {
+      await writeTelemetryOutbox(m, tenant, batch);
+      const [row] = (await m.query(
+        `SELECT xid::text AS xid, seq::text AS seq, key, payload, at FROM outbox WHERE topic = $1 ORDER BY seq DESC LIMIT 1`,
+        [TELEMETRY_RECORDED],
+      )) as Array<{ xid: string; seq: string; key: string; payload: Record<string, unknown>; at: Date }>;
+      expect(row.payload).toEqual({ lines: 8 });
+      const result = await delivery(
+        [
+          {
+            ...row,
+            tenantId: tenant,
+            topic: TELEMETRY_RECORDED,
+            position: { xid: row.xid, seq: row.seq },
+            cursor: "",
+          },
+        ],
+        m,
+        stop.signal,
+      );
+      throw Object.assign(new RolledBack(), { result });
+    }).catch((err: unknown) => {
+      if (err instanceof RolledBack) return (err as RolledBack & { result: unknown }).result;
+      throw err;
+    });
+    await eventually("the first call arrived", async () => (await agentEvents(t.analystP)).length === 3);
+    // The ingest stays busy: no second call, however long the first one took.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await agentEvents(t.analystP)).length).toBe(3);
+    release();
+    await inFlight;
+    clock.now += 500;
+    await expect(outcome).resolves.toEqual({ delivered: 8, rejected: 0 });
+    const events = await agentEvents(t.analystP);
+    expect(new Set(events.map((e) => e.source_event_id)).size).toBe(8);
+    expect(events.every((e) => e.device === "vm-pace-05" && e.resource_id === RESOURCE_D)).toBe(true);
   });
 });

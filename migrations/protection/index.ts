@@ -16,6 +16,7 @@ import { VulnerabilityFindingsTenant1767100000000 } from "./1767100000000-vulner
 import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-revoke-manual";
 import { ProtectionAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { AgentCredentialPolicy1767260000000 } from "./1767260000000-agent-credential-policy";
+import { OutboxBody1767390000000 } from "./1767390000000-outbox-body";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -37,4 +38,5 @@ export const protectionMigrations = [
   AppControlRevokeManual1767110000000,
   ProtectionAuditRead1767200000000,
   AgentCredentialPolicy1767260000000,
+  OutboxBody1767390000000,
 ];

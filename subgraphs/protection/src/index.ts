@@ -103,10 +103,10 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
     ...vulnerabilitiesTasks(ds, log),
   }),
   crontab: [JIT_CRONTAB, TELEMETRY_CRONTAB].join("\n"),
-  start: (_ds, log, config) =>
+  start: (ds, log, config) =>
     startBackgroundWork([
       () => startDetectionRelay(config, log),
       () => startPostureReportRelay(config, log),
-      () => startTelemetryRelay(config, log),
+      () => startTelemetryRelay(config, log, telemetryIngestFor(ds, config).activity),
     ]),
 };

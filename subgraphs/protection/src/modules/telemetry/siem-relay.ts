@@ -1,10 +1,16 @@
 /*
  * The relay of agent telemetry to the SIEM's event store. The ingest writes the new activity records of a batch
- * (process, file, flow, logon — not package snapshots) to protection's outbox in its own transaction, as
- * `telemetry.recorded` rows of up to RECORDS_PER_ROW records each: one INSERT per ingest batch whatever its size,
- * so bulk ingest stays one transaction with a constant number of statements. This relay reads those rows in
- * outbox order and POSTs the records as NDJSON to the SIEM's ingest API (`/ingest/events?connector=RAMPART_AGENT`),
- * one call per tenant and body limit, signed as `service:protection` with the INGESTOR role in the tenant.
+ * (process, file, flow, logon — not package snapshots) to protection's outbox in its own transaction, as one
+ * `telemetry.recorded` row whose text `body` holds them as NDJSON (one statement, whatever the batch's size).
+ * This relay reads those rows in outbox order and POSTs their lines, as they are, to the SIEM's ingest API
+ * (`/ingest/events?connector=RAMPART_AGENT`), per tenant in calls below the body limit, signed as
+ * `service:protection` with the INGESTOR role in the tenant.
+ *
+ * Why a text body and not a jsonb payload: the copy is made in the ingest's transaction, for every record. As
+ * jsonb (rows of 500 records, as first built) it cost more than the rest of the ingest: pg escaped every quote
+ * of a `jsonb[]` parameter (~18 µs a record), Postgres parsed the structure and compressed it with pglz
+ * (~20 µs), and the relay parsed it back to serialise it again. Text is serialised once, stored without
+ * parsing (lz4 or uncompressed, see migration 1767390000000) and posted unchanged.
  *
  * Why the outbox and not a cursor over `telemetry`: the table is day-partitioned and keyed by machine, kind, time
  * and record id, with no order in which rows become visible (agents send late and out-of-order records), so a
@@ -20,16 +26,16 @@ import {
   Role,
   startOutboxRelay,
   subgraphDatabaseUrl,
-  writeOutbox,
   type BackgroundWork,
   type Config,
   type Logger,
   type OutboxRecord,
   type RelayDelivery,
 } from "../../../../common/src";
+import { Counter, register } from "prom-client";
 import type { EntityManager } from "typeorm";
+import type { IngestActivity } from "./ingest-activity";
 import type { TelemetryRecord } from "./telemetry.model";
-import { splitByBytes } from "../detections/relay";
 
 /** The relay's offset in `relay_offsets`. */
 export const SIEM_TELEMETRY_CONSUMER = "siem-telemetry";
@@ -39,39 +45,59 @@ export const TELEMETRY_RECORDED = "telemetry.recorded";
 export const AGENT_CONNECTOR = "RAMPART_AGENT";
 /** Who the relay is to the SIEM. */
 const RELAY_SUBJECT = "service:protection";
-/** Most records in one outbox row. */
-export const RECORDS_PER_ROW = 500;
-/** Outbox rows per relay round (at most RECORDS_PER_ROW records each). */
-const ROWS_PER_ROUND = 100;
+/**
+ * Outbox rows per relay round. A row holds a whole ingest batch (up to the ingest's body limit) and its body is
+ * read when its turn comes, so a round holds one body and what waits to be posted.
+ */
+const ROWS_PER_ROUND = 20;
 /** Room kept in a call's body below the SIEM's limit. */
 const BODY_OVERHEAD = 4096;
+/** Most lines in one call: calls are also the steps in which the relay gives way to the ingest. */
+const LINES_PER_CALL = 10_000;
+/**
+ * While the process ingests telemetry (a batch in flight, or one ended less than QUIET_MS ago), the relay waits
+ * after each call until the ingest is quiet, for at most BUSY_WAIT_FACTOR times as long as the call took: it
+ * keeps at least a quarter of the time during an ingest burst (its lag stays bounded by the burst) and all of it
+ * otherwise.
+ */
+const QUIET_MS = 500;
+const BUSY_WAIT_FACTOR = 3;
 
-/** The payload of a `telemetry.recorded` row. */
-export interface TelemetryRecordedPayload {
-  records: TelemetryRecord[];
-}
+const gaveWay =
+  (register.getSingleMetric("rampart_telemetry_relay_gave_way_seconds_total") as Counter | undefined) ??
+  new Counter({
+    name: "rampart_telemetry_relay_gave_way_seconds_total",
+    help: "Seconds the telemetry relay to the SIEM waited after its calls because the process was ingesting telemetry (it gives way to the agents' batches and catches up after).",
+  });
 
 /**
- * Writes the new activity records of an ingest batch to the outbox, in the ingest's transaction (one statement).
- * Package snapshots are not relayed: they are inventory, which protection keeps for vulnerability assessment.
+ * The jsonb payload of a `telemetry.recorded` row: `lines`, how many NDJSON lines its `body` holds. Rows written
+ * before migration 1767390000000 carry up to 500 `records` in the payload itself (and no body); the relay
+ * still delivers those.
+ */
+export type TelemetryRecordedPayload = { lines: number } | { records: TelemetryRecord[] };
+
+/**
+ * Writes the new activity records of an ingest batch to the outbox, in the ingest's transaction: one row, its
+ * body the records as NDJSON (one statement). Package snapshots are not relayed: they are inventory, which
+ * protection keeps for vulnerability assessment.
  */
 export async function writeTelemetryOutbox(
   m: EntityManager,
   tenantId: string,
   records: readonly TelemetryRecord[],
 ): Promise<void> {
-  const activity = records.filter((r) => r.kind !== "packages");
-  const events = [];
-  for (let i = 0; i < activity.length; i += RECORDS_PER_ROW) {
-    const chunk = activity.slice(i, i + RECORDS_PER_ROW);
-    events.push({
-      tenantId,
-      topic: TELEMETRY_RECORDED,
-      key: chunk[0].resourceId,
-      payload: { records: chunk } as unknown as Record<string, unknown>,
-    });
-  }
-  await writeOutbox(m, events);
+  const lines: string[] = [];
+  for (const r of records) if (r.kind !== "packages") lines.push(JSON.stringify(r));
+  if (lines.length === 0) return;
+  const payload: TelemetryRecordedPayload = { lines: lines.length };
+  await m.query(`INSERT INTO outbox (tenant_id, topic, key, payload, body) VALUES ($1, $2, $3, $4, $5)`, [
+    tenantId,
+    TELEMETRY_RECORDED,
+    records.find((r) => r.kind !== "packages")!.resourceId,
+    JSON.stringify(payload),
+    lines.join("\n"),
+  ]);
 }
 
 /** The SIEM did not take a call (down, overloaded, or refusing the relay's identity): retry later. */
@@ -86,6 +112,10 @@ interface TelemetryDeliveryOptions {
   log: Logger;
   /** Per call (default 60 s). */
   timeoutMs?: number;
+  /** The process's telemetry ingest, which the relay gives way to (none: it never waits). */
+  activity?: IngestActivity;
+  /** Most lines in one call (default LINES_PER_CALL). */
+  linesPerCall?: number;
 }
 
 /** POSTs one tenant's NDJSON body to the SIEM's ingest API; returns how many lines it refused for good. */
@@ -124,43 +154,76 @@ async function postEvents(
   );
 }
 
+/** A row's NDJSON lines: its body's, or (rows from before the body column) its payload's records. */
+async function rowLines(m: EntityManager, row: OutboxRecord): Promise<string[]> {
+  const payload = row.payload as unknown as TelemetryRecordedPayload;
+  if ("records" in payload) return (payload.records ?? []).map((r) => JSON.stringify(r));
+  const [stored] = (await m.query(`SELECT body FROM outbox WHERE seq = $1`, [row.position.seq])) as Array<{
+    body: string | null;
+  }>;
+  return stored?.body ? stored.body.split("\n") : [];
+}
+
 /**
- * Delivers `telemetry.recorded` rows to the SIEM: per tenant, the rows' records as NDJSON in calls below the body
- * limit. Any failure to get an answer throws (the relay retries the whole round; what the SIEM already stored
- * comes back as duplicates); records the SIEM refuses for good are logged and skipped.
+ * Delivers `telemetry.recorded` rows to the SIEM: per tenant, the rows' lines as NDJSON in calls below the body
+ * limit, posted as soon as one is full (a round holds at most one row's body besides what waits to be posted).
+ * Any failure to get an answer throws (the relay retries the whole round; what the SIEM already stored comes
+ * back as duplicates); records the SIEM refuses for good are logged and skipped.
  */
 export function siemTelemetryDelivery(options: TelemetryDeliveryOptions): RelayDelivery {
-  return async (rows: OutboxRecord[], _m, signal) => {
-    const byTenant = new Map<string, string[]>();
-    for (const row of rows) {
-      const records = (row.payload as unknown as TelemetryRecordedPayload).records ?? [];
-      let lines = byTenant.get(row.tenantId);
-      if (!lines) byTenant.set(row.tenantId, (lines = []));
-      for (const r of records) lines.push(JSON.stringify(r));
-    }
+  const budget = options.maxBodyBytes - BODY_OVERHEAD;
+  const linesPerCall = options.linesPerCall ?? LINES_PER_CALL;
+  return async (rows: OutboxRecord[], m, signal) => {
     let delivered = 0;
     let rejected = 0;
-    for (const [tenantId, lines] of byTenant) {
-      const sizeOf = (line: string) => Buffer.byteLength(line) + 1;
-      for (const call of splitByBytes(lines, sizeOf, options.maxBodyBytes - BODY_OVERHEAD)) {
-        const refused = call.tooLarge
-          ? [{ line: 1, reason: "larger than the SIEM's request body limit (MAX_BODY_BYTES)" }]
-          : (await postEvents(options, tenantId, call.chunk, signal)).rejected;
-        rejected += refused.length;
-        delivered += call.chunk.length - refused.length;
-        for (const r of refused.slice(0, 10))
-          options.log.error(
-            { tenantId, line: call.chunk[r.line - 1]?.slice(0, 200), reason: r.reason },
-            "the SIEM refused a telemetry record; it will not be retried",
-          );
+    const post = async (tenantId: string, lines: string[], tooLarge: boolean) => {
+      const started = performance.now();
+      const refused = tooLarge
+        ? [{ line: 1, reason: "larger than the SIEM's request body limit (MAX_BODY_BYTES)" }]
+        : (await postEvents(options, tenantId, lines, signal)).rejected;
+      const took = performance.now() - started;
+      if (options.activity)
+        gaveWay.inc((await options.activity.giveWay(BUSY_WAIT_FACTOR * took, QUIET_MS, signal)) / 1000);
+      rejected += refused.length;
+      delivered += lines.length - refused.length;
+      for (const r of refused.slice(0, 10))
+        options.log.error(
+          { tenantId, line: lines[r.line - 1]?.slice(0, 200), reason: r.reason },
+          "the SIEM refused a telemetry record; it will not be retried",
+        );
+    };
+    const pending = new Map<string, { lines: string[]; bytes: number }>();
+    for (const row of rows) {
+      let call = pending.get(row.tenantId);
+      if (!call) pending.set(row.tenantId, (call = { lines: [], bytes: 0 }));
+      for (const line of await rowLines(m, row)) {
+        const size = Buffer.byteLength(line) + 1;
+        if (call.lines.length && (call.bytes + size > budget || call.lines.length >= linesPerCall)) {
+          await post(row.tenantId, call.lines, false);
+          call.lines = [];
+          call.bytes = 0;
+        }
+        if (size > budget) await post(row.tenantId, [line], true);
+        else {
+          call.lines.push(line);
+          call.bytes += size;
+        }
       }
     }
+    for (const [tenantId, call] of pending) if (call.lines.length) await post(tenantId, call.lines, false);
     return { delivered, rejected };
   };
 }
 
-/** Starts the telemetry relay of a protection process (its own small DataSource and outbox listener). */
-export function startTelemetryRelay(config: Config, log: Logger): Promise<BackgroundWork> {
+/**
+ * Starts the telemetry relay of a protection process (its own small DataSource and outbox listener), giving way to
+ * that process's telemetry ingest (`activity`).
+ */
+export function startTelemetryRelay(
+  config: Config,
+  log: Logger,
+  activity?: IngestActivity,
+): Promise<BackgroundWork> {
   const relayLog = log.child({ component: "telemetry-relay" });
   return startOutboxRelay({
     url: subgraphDatabaseUrl(config, "protection"),
@@ -173,6 +236,7 @@ export function startTelemetryRelay(config: Config, log: Logger): Promise<Backgr
       maxBodyBytes: config.maxBodyBytes,
       tokens: new InternalTokens(config.internalTokenSecret),
       log: relayLog,
+      activity,
     }),
     log: relayLog,
   });

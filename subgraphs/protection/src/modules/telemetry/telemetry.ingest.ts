@@ -16,6 +16,7 @@ import { loadDetectionContext } from "../detections/detections.context";
 import { storeDetections } from "../detections/detections.store";
 import { recordWorkloadState } from "../reports/workload-state";
 import { storePackageSnapshots } from "../vulnerabilities/vulnerabilities.service";
+import { IngestActivity } from "./ingest-activity";
 import { writeTelemetryOutbox } from "./siem-relay";
 import {
   TELEMETRY_KINDS,
@@ -159,7 +160,17 @@ export class TelemetryIngest {
     this.loadContext = options.loadContext ?? loadDetectionContext;
   }
 
-  async ingest(identity: Identity, lines: readonly TelemetryLine[]): Promise<TelemetryIngestResult> {
+  /** This ingest's batches in flight, which the SIEM relay gives way to (ingest-activity.ts). */
+  readonly activity = new IngestActivity();
+
+  ingest(identity: Identity, lines: readonly TelemetryLine[]): Promise<TelemetryIngestResult> {
+    return this.activity.track(() => this.ingestBatch(identity, lines));
+  }
+
+  private async ingestBatch(
+    identity: Identity,
+    lines: readonly TelemetryLine[],
+  ): Promise<TelemetryIngestResult> {
     const tenantId = identity.tenantId;
     const bound = identity.resourceId;
     const now = this.options.now?.() ?? Date.now();
