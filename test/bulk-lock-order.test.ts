@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { Client } from "pg";
 import { ImportAdvisoriesDocument } from "./__generated__/graphql";
-import { IDENTITY_HEADER, Role } from "../subgraphs/common/src";
+import { IDENTITY_HEADER, inTenant, Role } from "../subgraphs/common/src";
+import type { Detection } from "../subgraphs/protection/src/modules/detections/detections";
+import { storeDetections } from "../subgraphs/protection/src/modules/detections/detections.store";
 import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
 import { ndjson } from "./utils/workload";
 
@@ -224,6 +227,55 @@ describe("bulk writes over the same rows, listed in different orders, at once", 
         ),
       );
       answers.forEach((e, i) => e && errors.push(`round ${round}, ingest ${i}: ${e}`));
+    }
+    expect(errors).toEqual([]);
+  });
+  it("storeDetections: stores the same detections, listed in different orders, at once without a deadlock", async () => {
+    // Two agents' batches can raise the same detection (its source id comes from the activity, e.g. one brute
+    // force seen in both); the ingest stores detections in its own transaction, after its telemetry.
+    const ds = await platform.connect("protection");
+    // A statement of a few hundred rows is over in milliseconds, before the next call's has even been sent from
+    // this one process; a millisecond per row (a trigger of the test's own) makes the calls' inserts overlap, as
+    // they can between replicas.
+    const admin = new Client({ connectionString: platform.db.url });
+    await admin.connect();
+    await admin.query(`CREATE FUNCTION protection.lock_order_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+                         BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END $$`);
+    await admin.query(`CREATE TRIGGER lock_order_slow BEFORE INSERT ON protection.detections
+                         FOR EACH ROW EXECUTE FUNCTION protection.lock_order_slow()`);
+    const errors: string[] = [];
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        const detections: Detection[] = Array.from({ length: 300 }, (_, i) => ({
+          kind: "brute-force",
+          sourceId: `brute-force:lock-order-${round}-${String(i).padStart(3, "0")}`,
+          title: "SSH brute force",
+          description: "Failed SSH logons from one address.",
+          severity: "MEDIUM",
+          tactics: ["CredentialAccess"],
+          techniques: ["T1110"],
+          entities: [],
+          remediation: [],
+          resourceId: randomUUID(),
+          startTime: ago(round),
+          endTime: ago(round),
+          evidence: {},
+        }));
+        const answers = await Promise.allSettled(
+          orders(detections).map((list) => inTenant(ds, TENANT, (m) => storeDetections(m, TENANT, list))),
+        );
+        let stored = 0;
+        answers.forEach((a, i) => {
+          if (a.status === "fulfilled") stored += a.value.length;
+          else errors.push(`round ${round}, store ${i}: ${String(a.reason)}`);
+        });
+        // Each detection stored once, by whichever call got to it first.
+        if (errors.length === 0) expect(stored).toBe(detections.length);
+      }
+    } finally {
+      await admin.query(`DROP TRIGGER lock_order_slow ON protection.detections`);
+      await admin.query(`DROP FUNCTION protection.lock_order_slow()`);
+      await admin.end();
     }
     expect(errors).toEqual([]);
   });

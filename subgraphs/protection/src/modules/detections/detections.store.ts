@@ -49,7 +49,9 @@ export function siemAlertOf(d: Detection): SiemAlertInput {
 /**
  * Stores detections in the caller's transaction, ignoring those already raised (same tenant and source
  * id), and writes one `detection.raised` outbox event per new one in the same transaction: a detection is
- * stored with its delivery order or not at all. Returns the new ones with their ids.
+ * stored with its delivery order or not at all. Returns the new ones with their ids. Rows are inserted in source
+ * id order, whatever the order of `detections`: two batches raising the same detections (two agents' reports of
+ * one attack) wait for each other instead of deadlocking (test/bulk-lock-order.test.ts).
  */
 export async function storeDetections(
   m: EntityManager,
@@ -62,6 +64,8 @@ export async function storeDetections(
     `INSERT INTO detections (tenant_id, id, kind, source_id, resource_id, severity, title, start_time, end_time, payload)
      SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[],
                               $8::timestamptz[], $9::timestamptz[], $10::jsonb[])
+                         AS d(id, kind, source_id, resource_id, severity, title, start_time, end_time, payload)
+     ORDER BY d.source_id
      ON CONFLICT (tenant_id, source_id) DO NOTHING RETURNING id`,
     [
       tenantId,
