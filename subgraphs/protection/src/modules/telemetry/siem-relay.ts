@@ -87,16 +87,15 @@ export async function writeTelemetryOutbox(
   tenantId: string,
   records: readonly TelemetryRecord[],
 ): Promise<void> {
-  const lines: string[] = [];
-  for (const r of records) if (r.kind !== "packages") lines.push(JSON.stringify(r));
-  if (lines.length === 0) return;
-  const payload: TelemetryRecordedPayload = { lines: lines.length };
+  const activity = records.filter((r) => r.kind !== "packages");
+  if (activity.length === 0) return;
+  const payload: TelemetryRecordedPayload = { lines: activity.length };
   await m.query(`INSERT INTO outbox (tenant_id, topic, key, payload, body) VALUES ($1, $2, $3, $4, $5)`, [
     tenantId,
     TELEMETRY_RECORDED,
-    records.find((r) => r.kind !== "packages")!.resourceId,
+    activity[0].resourceId,
     JSON.stringify(payload),
-    lines.join("\n"),
+    activity.map((r) => JSON.stringify(r)).join("\n"),
   ]);
 }
 
