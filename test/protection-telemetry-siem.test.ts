@@ -394,64 +394,78 @@ describe("agent telemetry in the SIEM: relayed as RAMPART_AGENT events", () => {
     expect((await agentEvents(t.analystC)).every((e) => e.device === "vm-legacy-04")).toBe(true);
   });
 
-  it("gives way to a busy ingest: after a call it waits while batches are in flight, then goes on", async () => {
-    const tenant = "tenant-pace";
-    const batch = [
-      ...records(RESOURCE_D, "vm-pace-05", "p1"),
-      ...records(RESOURCE_D, "vm-pace-05", "p2"),
-    ].map((r) => parsedRecord(r));
-    // An ingest on a clock the test moves: the relay's wait ends when the ingest is quiet, not on the wall clock.
-    const clock = { now: 0 };
-    const activity = new IngestActivity(() => clock.now);
-    let release!: () => void;
-    const inFlight = activity.track(() => new Promise<void>((r) => (release = r)));
+  /**
+   * Writes one telemetry.recorded row of `batch` and hands it to a delivery of its own, in one transaction that
+   * never commits: the platform's relay never sees the row, so every call the SIEM gets is this delivery's.
+   * Resolves with the delivery's outcome.
+   */
+  const deliverUncommitted = async (
+    tenant: string,
+    batch: TelemetryRecord[],
+    options: { activity: IngestActivity; linesPerCall: number; busyShare?: number },
+  ) => {
     const delivery = siemTelemetryDelivery({
       siemUrl: platform.config.subgraphUrls.siem,
       maxBodyBytes: platform.config.maxBodyBytes,
       tokens: new InternalTokens(platform.config.internalTokenSecret),
       log: createLogger("test", "silent"),
-      activity,
-      linesPerCall: 3,
+      ...options,
     });
-    const stop = new AbortController();
-    class RolledBack extends Error {}
-    // The row is written and delivered in one transaction that never commits, so the platform's own relay
-    // never sees it: every call the SIEM gets is this delivery's.
-    const outcome = inTenant(ds, tenant, async (m) => {
+    class RolledBack extends Error {
+      constructor(readonly result: unknown) {
+        super("rolled back");
+      }
+    }
+    return inTenant(ds, tenant, async (m) => {
       await writeTelemetryOutbox(m, tenant, batch);
       const [row] = (await m.query(
-        `SELECT xid::text AS xid, seq::text AS seq, key, payload, at FROM outbox WHERE topic = $1 ORDER BY seq DESC LIMIT 1`,
+        `SELECT xid::text AS xid, seq::text AS seq, key, payload, at FROM outbox WHERE topic = $1 AND xid = pg_current_xact_id()`,
         [TELEMETRY_RECORDED],
       )) as Array<{ xid: string; seq: string; key: string; payload: Record<string, unknown>; at: Date }>;
-      expect(row.payload).toEqual({ lines: 8 });
-      const result = await delivery(
-        [
-          {
-            ...row,
-            tenantId: tenant,
-            topic: TELEMETRY_RECORDED,
-            position: { xid: row.xid, seq: row.seq },
-            cursor: "",
-          },
-        ],
-        m,
-        stop.signal,
-      );
-      throw Object.assign(new RolledBack(), { result });
+      expect(row.payload).toEqual({ lines: batch.length });
+      const outbox = { ...row, tenantId: tenant, topic: TELEMETRY_RECORDED, cursor: "" };
+      const position = { xid: row.xid, seq: row.seq };
+      throw new RolledBack(await delivery([{ ...outbox, position }], m, new AbortController().signal));
     }).catch((err: unknown) => {
-      if (err instanceof RolledBack) return (err as RolledBack & { result: unknown }).result;
+      if (err instanceof RolledBack) return err.result;
       throw err;
     });
+  };
+  /** An ingest batch in flight on a clock the test moves: waits end when the ingest is quiet, not on the wall clock. */
+  const busyIngest = () => {
+    const clock = { now: 0 };
+    const activity = new IngestActivity(() => clock.now);
+    let release!: () => void;
+    const inFlight = activity.track(() => new Promise<void>((r) => (release = r)));
+    return { clock, activity, end: () => (release(), inFlight) };
+  };
+  const twoBatches = (resourceId: string, host: string) =>
+    [...records(resourceId, host, "p1"), ...records(resourceId, host, "p2")].map((r) => parsedRecord(r));
+
+  it("gives way to a busy ingest: after a call it waits while batches are in flight, then goes on", async () => {
+    const batch = twoBatches(RESOURCE_D, "vm-pace-05");
+    const ingest = busyIngest();
+    const outcome = deliverUncommitted("tenant-pace", batch, { activity: ingest.activity, linesPerCall: 3 });
     await eventually("the first call arrived", async () => (await agentEvents(t.analystP)).length === 3);
     // The ingest stays busy: no second call, however long the first one took.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await agentEvents(t.analystP)).length).toBe(3);
-    release();
-    await inFlight;
-    clock.now += 500;
+    await ingest.end();
+    ingest.clock.now += 500;
     await expect(outcome).resolves.toEqual({ delivered: 8, rejected: 0 });
     const events = await agentEvents(t.analystP);
     expect(new Set(events.map((e) => e.source_event_id)).size).toBe(8);
     expect(events.every((e) => e.device === "vm-pace-05" && e.resource_id === RESOURCE_D)).toBe(true);
+  });
+
+  it("never waits with TELEMETRY_RELAY_BUSY_SHARE=1, however busy the ingest", async () => {
+    const ingest = busyIngest();
+    const outcome = deliverUncommitted("tenant-c", twoBatches(RESOURCE_C, "vm-busy-06"), {
+      activity: ingest.activity,
+      linesPerCall: 3,
+      busyShare: 1,
+    });
+    await expect(outcome).resolves.toEqual({ delivered: 8, rejected: 0 });
+    await ingest.end();
   });
 });

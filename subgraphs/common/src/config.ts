@@ -230,6 +230,7 @@ const EnvShape = {
     .default(16 * 1024 * 1024),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  TELEMETRY_RELAY_BUSY_SHARE: z.coerce.number().min(0.05).max(1).default(0.25),
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
   SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
@@ -387,6 +388,11 @@ export interface Config {
   eventRetentionDays: number;
   /** Days of workload telemetry kept; older daily partitions are dropped whole. */
   telemetryRetentionDays: number;
+  /**
+   * The least share of the time protection's relay of telemetry to the SIEM keeps while that process is ingesting
+   * telemetry (it gives way to the agents' batches and catches up after); 1: it never gives way.
+   */
+  telemetryRelayBusyShare: number;
   /** Subscription results buffered per subscriber before it is disconnected as a slow consumer. */
   subscriptionQueueLimit: number;
   /**
@@ -545,6 +551,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     maxBodyBytes: e.MAX_BODY_BYTES,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
+    telemetryRelayBusyShare: e.TELEMETRY_RELAY_BUSY_SHARE,
     subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
     subscriptionKeepAliveMs: e.SUBSCRIPTION_KEEPALIVE_MS,

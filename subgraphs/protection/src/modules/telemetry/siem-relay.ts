@@ -56,12 +56,11 @@ const BODY_OVERHEAD = 4096;
 const LINES_PER_CALL = 10_000;
 /**
  * While the process ingests telemetry (a batch in flight, or one ended less than QUIET_MS ago), the relay waits
- * after each call until the ingest is quiet, for at most BUSY_WAIT_FACTOR times as long as the call took: it
- * keeps at least a quarter of the time during an ingest burst (its lag stays bounded by the burst) and all of it
- * otherwise.
+ * after each call until the ingest is quiet, for at most as long as keeps its share of the time
+ * (`TELEMETRY_RELAY_BUSY_SHARE`, default a quarter: three times as long as the call took). Its lag stays bounded by
+ * the burst, and it runs at full speed as soon as the ingest pauses.
  */
 const QUIET_MS = 500;
-const BUSY_WAIT_FACTOR = 3;
 
 const gaveWay =
   (register.getSingleMetric("rampart_telemetry_relay_gave_way_seconds_total") as Counter | undefined) ??
@@ -115,6 +114,8 @@ interface TelemetryDeliveryOptions {
   activity?: IngestActivity;
   /** Most lines in one call (default LINES_PER_CALL). */
   linesPerCall?: number;
+  /** The least share of the time the relay keeps while the ingest is busy (default 0.25; 1: never waits). */
+  busyShare?: number;
 }
 
 /** POSTs one tenant's NDJSON body to the SIEM's ingest API; returns how many lines it refused for good. */
@@ -172,6 +173,8 @@ async function rowLines(m: EntityManager, row: OutboxRecord): Promise<string[]> 
 export function siemTelemetryDelivery(options: TelemetryDeliveryOptions): RelayDelivery {
   const budget = options.maxBodyBytes - BODY_OVERHEAD;
   const linesPerCall = options.linesPerCall ?? LINES_PER_CALL;
+  const share = options.busyShare ?? 0.25;
+  const waitFactor = (1 - share) / share;
   return async (rows: OutboxRecord[], m, signal) => {
     let delivered = 0;
     let rejected = 0;
@@ -182,7 +185,7 @@ export function siemTelemetryDelivery(options: TelemetryDeliveryOptions): RelayD
         : (await postEvents(options, tenantId, lines, signal)).rejected;
       const took = performance.now() - started;
       if (options.activity)
-        gaveWay.inc((await options.activity.giveWay(BUSY_WAIT_FACTOR * took, QUIET_MS, signal)) / 1000);
+        gaveWay.inc((await options.activity.giveWay(waitFactor * took, QUIET_MS, signal)) / 1000);
       rejected += refused.length;
       delivered += lines.length - refused.length;
       for (const r of refused.slice(0, 10))
@@ -236,6 +239,7 @@ export function startTelemetryRelay(
       tokens: new InternalTokens(config.internalTokenSecret),
       log: relayLog,
       activity,
+      busyShare: config.telemetryRelayBusyShare,
     }),
     log: relayLog,
   });
