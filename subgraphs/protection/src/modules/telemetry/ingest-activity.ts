@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 /**
  * How busy a process's telemetry ingest is, for background work that gives way to it. Agents are the
  * latency-sensitive side: a batch they cannot deliver waits in their bounded local buffers. The relay of
@@ -37,19 +39,8 @@ export class IngestActivity {
       if (left <= 0 || signal.aborted || !this.busy(quietMs)) return this.now() - start;
       // Looked at again after the quiet gap the last batch needs (or sooner, at the deadline).
       const quietIn = this.inFlight > 0 ? quietMs : this.lastEnded + quietMs - this.now();
-      await sleep(Math.max(1, Math.min(left, quietIn)), signal);
+      // An abort ends the sleep early (rejecting, which the loop's check then answers).
+      await sleep(Math.max(1, Math.min(left, quietIn)), undefined, { signal }).catch(() => undefined);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
