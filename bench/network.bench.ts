@@ -36,6 +36,7 @@ import { NETWORK_KINDS, NetworkService } from "../subgraphs/posture/src/modules/
 import { topologyCache } from "../subgraphs/posture/src/modules/network/network-topology-cache";
 import { PoliciesService } from "../subgraphs/posture/src/modules/policies/policies.service";
 import type { PolicySeverity } from "../subgraphs/posture/src/modules/policies/policies.types";
+import { NetworkMapDetail } from "../subgraphs/posture/src/modules/network/network.types";
 import { plantedAccountView, syntheticNetworkEstate, type NetworkEstate } from "../scripts/lib/demo-estate";
 import type { TestPlatform } from "../test/utils/platform";
 import { runInProcessBench } from "./lib/in-process";
@@ -58,11 +59,15 @@ interface MapNode {
   kind: string;
   accountId: string | null;
   highestSeverity: string | null;
+  /** The NETWORKS view's summary of what the node stands for. */
+  contents?: { resources: number; virtualMachines: number } | null;
 }
 interface MapEdge {
   from: string;
   to: string;
   kind: string;
+  /** The NETWORKS view's count of the resource pairs an edge stands for. */
+  connections?: number;
 }
 interface NetworkMapAnswer {
   networkMap: { nodes: MapNode[]; edges: MapEdge[] };
@@ -103,6 +108,8 @@ interface Case {
   label: string;
   account: number | null;
   severity: (typeof SEVERITIES)[number] | null;
+  /** The NETWORKS view (`detail: NETWORKS`) instead of the resource view. */
+  networks?: boolean;
 }
 
 /** What one case measured at one size. */
@@ -139,11 +146,15 @@ interface Tenant {
 }
 
 const NETWORK_MAP = (c: Case, accountId: string | null) => {
-  const args = [accountId ? `accountId: "${accountId}"` : "", c.severity ? `minSeverity: ${c.severity}` : ""];
+  const args = [
+    accountId ? `accountId: "${accountId}"` : "",
+    c.severity ? `minSeverity: ${c.severity}` : "",
+    c.networks ? "detail: NETWORKS" : "",
+  ];
   const given = args.filter(Boolean).join(", ");
   return `{ networkMap${given ? `(${given})` : ""} {
-    nodes { id kind name accountId internetExposed highestSeverity unhealthyRecommendations }
-    edges { from to kind ports { protocol fromPort toPort } rules } } }`;
+    nodes { id kind name accountId internetExposed highestSeverity unhealthyRecommendations ${c.networks ? "contents { resources subnets virtualMachines exposedVirtualMachines }" : ""} }
+    edges { from to kind ports { protocol fromPort toPort } rules ${c.networks ? "connections" : ""} } } }`;
 };
 
 async function setUp(
@@ -212,6 +223,7 @@ async function setUp(
  * definitions may qualify more). Returns a short verdict; throws on a mismatch.
  */
 function check(tenant: Tenant, c: Case, answer: NetworkMapAnswer["networkMap"]): string {
+  if (c.networks) return checkNetworks(tenant, c, answer);
   const planted = c.account === null ? tenant.estate : plantedAccountView(tenant.estate, c.account);
   const keyOf = (id: string) => tenant.keyOf.get(id) ?? id;
   const accountOf = (id: string | null) => (id === null ? null : tenant.accountIds.indexOf(id));
@@ -259,6 +271,69 @@ function check(tenant: Tenant, c: Case, answer: NetworkMapAnswer["networkMap"]):
   return `⊆ planted, the ${due.length} VMs qualifying and no other`;
 }
 
+/** Nodes that stand for themselves in the NETWORKS view. */
+const NETWORK_NODES = new Set(["INTERNET", "VIRTUAL_NETWORK", "EXTERNAL_NETWORK"]);
+
+/**
+ * Checks a NETWORKS view of every account against the planted map: its nodes are the planted networks, external
+ * networks and the internet (at LOW all of them; above, some), its PEERED_WITH edges planted ones, it has no other
+ * kinds of edge than those and ALLOWS_TRAFFIC, and its sums account for what it folds: at LOW every planted
+ * resource (`contents.resources`), VM and ALLOWS_TRAFFIC edge (`connections`) exactly once; above, at least the
+ * VMs whose review qualifies them.
+ */
+function checkNetworks(tenant: Tenant, c: Case, answer: NetworkMapAnswer["networkMap"]): string {
+  const planted = tenant.estate;
+  const keyOf = (id: string) => tenant.keyOf.get(id) ?? id;
+  const accountOf = (id: string | null) => (id === null ? null : tenant.accountIds.indexOf(id));
+  const fail = (what: string, sample: string[] = []) => {
+    throw new Error(`${c.label} (${tenant.id}): ${what} ${sample.slice(0, 3).join("; ")}`);
+  };
+  const want = new Set(
+    planted.nodes.filter((n) => NETWORK_NODES.has(n.kind)).map((n) => `${n.key} ${n.kind} ${n.account}`),
+  );
+  const got = answer.nodes.map((n) => `${keyOf(n.id)} ${n.kind} ${accountOf(n.accountId)}`);
+  const stray = got.filter((n) => !want.has(n));
+  if (stray.length > 0) fail(`${stray.length} nodes that are no planted network, e.g.`, stray);
+  const peerings = new Set(
+    planted.edges.filter((e) => e.kind === "PEERED_WITH").map((e) => `${e.from} ${e.to}`),
+  );
+  const peered = answer.edges
+    .filter((e) => e.kind === "PEERED_WITH")
+    .map((e) => `${keyOf(e.from)} ${keyOf(e.to)}`);
+  if (peered.some((e) => !peerings.has(e))) fail("a peering not planted");
+  if (answer.edges.some((e) => e.kind !== "PEERED_WITH" && e.kind !== "ALLOWS_TRAFFIC"))
+    fail("an edge placing a resource in its network");
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const vms = sum(answer.nodes.map((n) => n.contents?.virtualMachines ?? 0));
+  const pairs = sum(answer.edges.filter((e) => e.kind === "ALLOWS_TRAFFIC").map((e) => e.connections ?? 0));
+  if ((c.severity ?? "MEDIUM") === "LOW") {
+    const expect = {
+      nodes: want.size,
+      peerings: peerings.size,
+      resources: planted.nodes.filter((n) => !NETWORK_NODES.has(n.kind) || n.kind === "VIRTUAL_NETWORK")
+        .length,
+      vms: planted.nodes.filter((n) => n.kind === "VIRTUAL_MACHINE").length,
+      pairs: planted.edges.filter((e) => e.kind === "ALLOWS_TRAFFIC").length,
+    };
+    const found = {
+      nodes: got.length,
+      peerings: peered.length,
+      resources: sum(answer.nodes.map((n) => n.contents?.resources ?? 0)),
+      vms,
+      pairs,
+    };
+    if (JSON.stringify(found) !== JSON.stringify(expect))
+      fail(`folded ${JSON.stringify(found)}, planted ${JSON.stringify(expect)}`);
+    return `networks = planted; ${pairs.toLocaleString("en")} VM pairs in ${answer.edges.length - peered.length} edges`;
+  }
+  const min = RANK[c.severity ?? "MEDIUM"];
+  const due = planted.nodes.filter(
+    (n) => n.kind === "VIRTUAL_MACHINE" && RANK[tenant.review.get(n.key) ?? ""] >= min,
+  ).length;
+  if (vms < due) fail(`${vms} VMs folded in, ${due} qualify by their review`);
+  return `networks ⊆ planted; ${vms.toLocaleString("en")} VMs folded in (${due.toLocaleString("en")} due)`;
+}
+
 runInProcessBench("network", {}, async (platform, database) => {
   const ds = createDataSource({
     subgraph: "posture-bench",
@@ -282,6 +357,8 @@ runInProcessBench("network", {}, async (platform, database) => {
     { label: "every account, LOW", account: null, severity: "LOW" },
     { label: "every account, default (MEDIUM)", account: null, severity: null },
     { label: "every account, HIGH", account: null, severity: "HIGH" },
+    { label: "every account, LOW, NETWORKS", account: null, severity: "LOW", networks: true },
+    { label: "every account, HIGH, NETWORKS", account: null, severity: "HIGH", networks: true },
     { label: "one Azure account, LOW", account: azure, severity: "LOW" },
     { label: "one Azure account, HIGH", account: azure, severity: "HIGH" },
     { label: "one AWS account, LOW", account: aws, severity: "LOW" },
@@ -360,6 +437,7 @@ runInProcessBench("network", {}, async (platform, database) => {
         await new NetworkService(db, identity, new PoliciesService(db, identity)).map(
           accountId,
           (c.severity ?? "MEDIUM") as PolicySeverity,
+          c.networks ? NetworkMapDetail.NETWORKS : NetworkMapDetail.RESOURCES,
         );
         await db.close();
         m.service.push(performance.now() - t);

@@ -1,6 +1,7 @@
 import {
   CreatePolicyDefinitionDocument,
   NetworkMapDocument,
+  NetworkOverviewDocument,
   RemoveResourcesDocument,
   ResourceNeighboursDocument,
   UpsertAccountsDocument,
@@ -379,6 +380,80 @@ describe("network map across the accounts of a tenant", () => {
     ]);
   });
 
+  it("folds the maps into one node per network (detail: NETWORKS), with nothing of another tenant", async () => {
+    const overview = async (accountId: string | null, token = tokens.readerA) =>
+      ok(await platform.request(NetworkOverviewDocument, { accountId, minSeverity: "HIGH" }, token))
+        .networkMap;
+    const all = await overview(null);
+    const resources = await map(null);
+    const network = (name: string) => all.nodes.find((n) => n.name === name);
+    // Each network's node sums up the resources the resource map shows in it.
+    const members: Record<string, string[]> = {
+      "vnet-hub": ["vnet-hub", "snet-hub", "nic-hub", "vm-hub"],
+      "vnet-spoke": ["vnet-spoke", "snet-spoke", "nsg-spoke", "nic-spoke", "vm-spoke"],
+      "vpc-app": ["vpc-app", "sg-app", "i-app"],
+      "vpc-db": ["vpc-db", "sg-db", "i-db"],
+    };
+    expect(all.nodes.map((n) => n.name).sort()).toEqual([...Object.keys(members), PARTNER].sort());
+    for (const [name, names] of Object.entries(members)) {
+      const shown = resources.nodes.filter((n) => names.includes(n.name));
+      expect(shown).toHaveLength(names.length);
+      expect(network(name)).toMatchObject({
+        id: ids.get(name),
+        accountId: shown[0].accountId,
+        highestSeverity: "HIGH",
+        internetExposed: false,
+        unhealthyRecommendations: shown.reduce((sum, n) => sum + n.unhealthyRecommendations, 0),
+        contents: {
+          resources: names.length,
+          subnets: name.startsWith("vnet") ? 1 : 0,
+          virtualMachines: 1,
+          exposedVirtualMachines: 0,
+        },
+      });
+    }
+    expect(network(PARTNER)).toMatchObject({ kind: "EXTERNAL_NETWORK", contents: null });
+    // Peerings join the networks; the traffic between their VMs is one edge per pair of networks.
+    const edge = (from: string, to: string, kind: string) =>
+      all.edges.find((e) => e.from === ids.get(from) && e.to === ids.get(to) && e.kind === kind);
+    expect(edge("vnet-hub", "vnet-spoke", "PEERED_WITH")).toMatchObject({ connections: 1, ports: [] });
+    expect(edge("vpc-db", "vpc-app", "PEERED_WITH")).toBeDefined();
+    const hubToSpoke = link(resources, "vm-hub", "vm-spoke", "ALLOWS_TRAFFIC")!;
+    expect(edge("vnet-hub", "vnet-spoke", "ALLOWS_TRAFFIC")).toEqual({
+      ...hubToSpoke,
+      from: ids.get("vnet-hub"),
+      to: ids.get("vnet-spoke"),
+      connections: 1,
+    });
+    expect(edge("vpc-app", "vpc-db", "ALLOWS_TRAFFIC")).toMatchObject({
+      ports: [{ protocol: "TCP", fromPort: 5432, toPort: 5432 }],
+      rules: ["sg-db"],
+      connections: 1,
+    });
+    expect(all.edges.filter((e) => !["PEERED_WITH", "ALLOWS_TRAFFIC"].includes(e.kind))).toEqual([]);
+
+    // One account's overview: its network and the neighbours its map shows, as far as that map shows them.
+    const spoke = await overview(acct.spoke);
+    expect(spoke.nodes.map((n) => [n.name, n.accountId, n.contents?.resources])).toEqual(
+      expect.arrayContaining([
+        ["vnet-spoke", acct.spoke, 5],
+        ["vnet-hub", acct.hub, 4],
+      ]),
+    );
+    expect(spoke.nodes).toHaveLength(2);
+
+    // Tenant B's overview shows its own network; none of it appears in tenant A's, nor A's in B's.
+    const b = await overview(null, tokens.readerB);
+    expect(b.nodes.map((n) => [n.name, n.contents?.virtualMachines])).toContainEqual([
+      "vnet-tenant-b-secret",
+      1,
+    ]);
+    for (const m of [all, spoke, await overview(acct.hub), await overview(acct.db)])
+      expect(JSON.stringify(m)).not.toContain("tenant-b");
+    expect(b.nodes.some((n) => [...ids.values()].includes(n.id))).toBe(false);
+    expect(await overview(acctB)).toEqual({ nodes: [], edges: [] });
+  });
+
   it("changes one account's cross-account edges when the other account's rules change", async () => {
     await upsert(
       azureNetwork(
@@ -424,6 +499,10 @@ describe("network map across the accounts of a tenant", () => {
     expect(await count(acct.spoke)).toBe(7);
     expect(await count(acct.hub)).toBe(7);
     expect(await count(null)).toBe(7);
+    // The NETWORKS view reads what the resource view does.
+    const before = await sqlStatementCount("posture");
+    ok(await platform.request(NetworkOverviewDocument, { accountId: acct.spoke }, tokens.readerA));
+    expect((await sqlStatementCount("posture")) - before).toBe(7);
   });
 
   it("replaces the token also for a change made outside any tenant's transaction (a data migration by the owner)", async () => {

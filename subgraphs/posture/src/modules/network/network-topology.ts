@@ -685,6 +685,23 @@ function toPortRanges(segments: readonly Segment[]): PortRange[] {
   );
 }
 
+/**
+ * The union of some port ranges, as the map reports ranges: sorted, overlapping or adjacent ranges of a protocol
+ * merged, and `ANY` where TCP and UDP have the same ranges and ICMP is open.
+ */
+export function unitePortRanges(ranges: readonly PortRange[]): PortRange[] {
+  const segments = ranges.flatMap((r): Segment[] =>
+    r.protocol === "ANY"
+      ? [
+          { protocol: "TCP", from: r.fromPort, to: r.toPort },
+          { protocol: "UDP", from: r.fromPort, to: r.toPort },
+          { protocol: "ICMP", from: 0, to: 65535 },
+        ]
+      : [{ protocol: r.protocol, from: r.fromPort, to: r.toPort }],
+  );
+  return toPortRanges(segments);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Point queries: traffic from one source
 // ---------------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import type { PostureContext } from "../../context";
 import { Resource } from "../inventory/resource.entity";
 import { PolicySeverity } from "../policies/policies.types";
 import { NetworkNeighbourConnection } from "./network.connections";
-import { Exposure, NetworkDirection, NetworkMap, NetworkNeighbour } from "./network.types";
+import { Exposure, NetworkDirection, NetworkMap, NetworkMapDetail, NetworkNeighbour } from "./network.types";
 
 @Resolver(() => NetworkMap)
 export class NetworkResolver {
@@ -24,9 +24,15 @@ export class NetworkResolver {
       description: "Lowest recommendation severity shown (default MEDIUM: high and medium).",
     })
     minSeverity: PolicySeverity,
+    @Arg("detail", () => NetworkMapDetail, {
+      defaultValue: NetworkMapDetail.RESOURCES,
+      description:
+        "RESOURCES (default): a node per network resource. NETWORKS: a node per VNet/VPC with what lies in it folded in, for a first look at a large estate.",
+    })
+    detail: NetworkMapDetail,
     @Ctx() ctx: PostureContext,
   ) {
-    return ctx.services.network.map(accountId, minSeverity);
+    return ctx.services.network.map(accountId, minSeverity, detail);
   }
 }
 

@@ -7,7 +7,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { type PolicySeverity } from "../policies/policies.types";
+import { SEVERITY_RANK as RANK, type PolicySeverity } from "../policies/policies.types";
 import type { PoliciesService } from "../policies/policies.service";
 import {
   accountView,
@@ -19,6 +19,7 @@ import {
   type NetworkResource,
   type NetworkTopology,
 } from "./network-topology";
+import { foldNetworkMap } from "./network-fold";
 import { topologyCache } from "./network-topology-cache";
 import { NetworkNeighbourConnection } from "./network.connections";
 import {
@@ -26,6 +27,7 @@ import {
   NetworkDirection,
   NetworkEdge,
   NetworkMap,
+  NetworkMapDetail,
   NetworkNeighbour,
   NetworkNode,
   NetworkNodeKind,
@@ -47,7 +49,6 @@ const NOT_RESOURCES: ReadonlySet<NetworkNodeKind> = new Set([
   NetworkNodeKind.INTERNET,
   NetworkNodeKind.EXTERNAL_NETWORK,
 ]);
-const RANK: Record<PolicySeverity, number> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 const NO_EXPOSURE = () =>
   Object.assign(new Exposure(), { internetExposed: false, publicIps: [], openPorts: [] });
 
@@ -354,7 +355,11 @@ export class NetworkService {
    * recommendations reach `minSeverity` and the network infrastructure connected to them. One account's map
    * includes its neighbours in other accounts and external networks (see {@link accountView}).
    */
-  async map(accountId: string | null | undefined, minSeverity: PolicySeverity): Promise<NetworkMap> {
+  async map(
+    accountId: string | null | undefined,
+    minSeverity: PolicySeverity,
+    detail: NetworkMapDetail = NetworkMapDetail.RESOURCES,
+  ): Promise<NetworkMap> {
     const view = accountId
       ? accountView(await this.accountTopologies.load(accountId), accountId)
       : await this.tenantTopology();
@@ -364,12 +369,14 @@ export class NetworkService {
         kind: n.kind as NetworkNodeKind,
         highestSeverity: null,
         unhealthyRecommendations: 0,
+        contents: null,
       }),
     );
     const edges: NetworkEdge[] = view.edges.map((e) =>
       Object.assign(new NetworkEdge(), {
         ...e,
         ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+        connections: 1,
       }),
     );
     const definitions = await this.policies.all();
@@ -388,7 +395,8 @@ export class NetworkService {
       if (!node.highestSeverity || RANK[severity] > RANK[node.highestSeverity])
         node.highestSeverity = severity;
     }
-    return filterNetworkMap(nodes, edges, minSeverity);
+    const shown = filterNetworkMap(nodes, edges, minSeverity);
+    return detail === NetworkMapDetail.NETWORKS ? foldNetworkMap(shown) : shown;
   }
 }
 

@@ -31,6 +31,12 @@ export enum NetworkEdgeKind {
   ALLOWS_TRAFFIC = "ALLOWS_TRAFFIC",
 }
 
+/** How much of the network a map shows. */
+export enum NetworkMapDetail {
+  RESOURCES = "RESOURCES",
+  NETWORKS = "NETWORKS",
+}
+
 registerEnumType(NetworkProtocol, { name: "NetworkProtocol", description: "TCP, UDP, ICMP or ANY." });
 registerEnumType(NetworkNodeKind, {
   name: "NetworkNodeKind",
@@ -41,6 +47,12 @@ registerEnumType(NetworkEdgeKind, {
   name: "NetworkEdgeKind",
   description:
     "CONTAINS (VNet→subnet→NIC), ATTACHED_TO (NIC→VM), PROTECTED_BY (→NSG), ASSOCIATED_WITH (public IP→NIC), PEERED_WITH (VNet→VNet or VPC→VPC: a connected peering, one edge per direction that carries traffic; Azure per peering record, AWS both ways), ALLOWS_TRAFFIC (internet or VM→VM, within a VNet/VPC or across a peering).",
+});
+
+registerEnumType(NetworkMapDetail, {
+  name: "NetworkMapDetail",
+  description:
+    "RESOURCES: every network resource the map shows, one node each. NETWORKS: the same map with each VNet/VPC's contents (subnets, NICs, VMs, public IPs, NSGs/security groups) folded into one node per network, summed up in `NetworkNode.contents`; the internet and external networks stay as they are, PEERED_WITH edges join the networks, and the ALLOWS_TRAFFIC edges between their resources merge into one edge per pair of networks (a network's edge to itself: traffic allowed between its own VMs). What no network places (a VM without a NIC, an NSG protecting nothing) keeps a node of its own. For a first look at a large estate: its answer grows with the networks, not with the VMs.",
 });
 
 /** An inclusive port range. */
@@ -83,6 +95,25 @@ export class Exposure {
   openPorts: OpenPort[];
 }
 
+/** What a node of the NETWORKS view stands for. */
+@ObjectType({
+  description:
+    "The resources folded into a node of the NETWORKS view. A resource placed in two networks (an NSG protecting subnets of both) counts in each.",
+})
+export class NetworkContents {
+  @Field(() => Int, { description: "Resources folded into the node, the network itself included." })
+  resources: number;
+
+  @Field(() => Int, { description: "Of them, subnets." })
+  subnets: number;
+
+  @Field(() => Int, { description: "Of them, VMs and instances." })
+  virtualMachines: number;
+
+  @Field(() => Int, { description: "Of the VMs and instances, those reachable from the internet." })
+  exposedVirtualMachines: number;
+}
+
 /** A node of the network map. */
 @ObjectType({ description: "A node of the network map: a network resource, or the internet." })
 export class NetworkNode {
@@ -114,8 +145,18 @@ export class NetworkNode {
   })
   highestSeverity: PolicySeverity | null;
 
-  @Field(() => Int, { description: "How many recommendations it fails." })
+  @Field(() => Int, {
+    description:
+      "How many recommendations it fails; in the NETWORKS view, summed over the resources folded into it.",
+  })
   unhealthyRecommendations: number;
+
+  @Field(() => NetworkContents, {
+    nullable: true,
+    description:
+      "In the NETWORKS view, what the node stands for: the network and what lies in it that the map at this `minSeverity` shows (the drill-down, `networkMap(accountId:)` with the same severity, shows those resources). Null in the RESOURCES view, and for the internet and external networks.",
+  })
+  contents: NetworkContents | null;
 }
 
 /** An edge of the network map. */
@@ -138,6 +179,12 @@ export class NetworkEdge {
       "The inbound rules that allow the traffic (ALLOWS_TRAFFIC only): Azure `nsg-name/rule-name` (default rules by their Azure names, e.g. `nsg-web/AllowVnetInBound`), AWS the security group's name. Empty when no NSG filters the traffic.",
   })
   rules: string[];
+
+  @Field(() => Int, {
+    description:
+      "How many edges of the RESOURCES view this edge stands for: 1 there; in the NETWORKS view, for ALLOWS_TRAFFIC the resource pairs (internet → VM, VM → VM) whose traffic it merges, their ports and rules united.",
+  })
+  connections: number;
 }
 
 /** The network map. */

@@ -8,6 +8,9 @@ export enum PolicySeverity {
   LOW = "LOW",
 }
 
+/** Severities in order, higher is more severe. */
+export const SEVERITY_RANK: Readonly<Record<PolicySeverity, number>> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
+
 /** Where a definition (and so an assessment) comes from. */
 export enum AssessmentSource {
   BUILT_IN = "BUILT_IN",

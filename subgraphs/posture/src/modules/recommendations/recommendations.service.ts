@@ -14,6 +14,7 @@ import type { InventoryService } from "../inventory/inventory.service";
 import { ResourceConnection } from "../inventory/inventory.connections";
 import type { Resource } from "../inventory/resource.entity";
 import type { PoliciesService } from "../policies/policies.service";
+import { SEVERITY_RANK } from "../policies/policies.types";
 import { loadCounters } from "../assessments/assessment.runner";
 import { benchmarkControls } from "../assessments/controls";
 import { computeSecureScore } from "../score/secure-score";
@@ -24,8 +25,6 @@ import {
   type RecommendationFilter,
   type RecommendationOrder,
 } from "./recommendations.types";
-
-const SEVERITY_RANK = { HIGH: 3, MEDIUM: 2, LOW: 1 } as const;
 
 /**
  * Recommendations: definitions with unhealthy resources, with their counts and the Secure Score

@@ -1,0 +1,154 @@
+import { SEVERITY_RANK, type PolicySeverity } from "../policies/policies.types";
+import { unitePortRanges } from "./network-topology";
+import {
+  NetworkContents,
+  NetworkEdge,
+  NetworkEdgeKind,
+  NetworkMap,
+  NetworkNode,
+  NetworkNodeKind,
+  PortRange,
+} from "./network.types";
+
+/** Nodes that stand for themselves in the NETWORKS view: the networks, and what is no inventory resource. */
+const OWN_NODES: ReadonlySet<NetworkNodeKind> = new Set([
+  NetworkNodeKind.VIRTUAL_NETWORK,
+  NetworkNodeKind.EXTERNAL_NETWORK,
+  NetworkNodeKind.INTERNET,
+]);
+
+/**
+ * For each placing edge kind, which end takes its network from the other: a subnet, NIC or instance from what
+ * CONTAINS it, a VM from the NIC ATTACHED_TO it, an NSG from what it protects, a public IP from what it is
+ * associated with.
+ */
+const PLACES: ReadonlyMap<NetworkEdgeKind, "to" | "from"> = new Map([
+  [NetworkEdgeKind.CONTAINS, "to"],
+  [NetworkEdgeKind.ATTACHED_TO, "to"],
+  [NetworkEdgeKind.PROTECTED_BY, "to"],
+  [NetworkEdgeKind.ASSOCIATED_WITH, "from"],
+]);
+
+/**
+ * The networks each node lies in, by following the placing edges from the VNets/VPCs: a VNet contains its
+ * subnets, they their NICs (AWS: instances), a NIC's VMs lie where it does, and so on. The networks, the internet
+ * and external networks lie in themselves; a node no network places (a VM without a NIC) too.
+ */
+function networksOf(nodes: readonly NetworkNode[], edges: readonly NetworkEdge[]): Map<string, string[]> {
+  const kinds = new Map(nodes.map((n) => [n.id, n.kind]));
+  const placed = new Map<string, Set<string>>();
+  for (const n of nodes) if (OWN_NODES.has(n.kind)) placed.set(n.id, new Set([n.id]));
+  const links = edges.flatMap((e) => {
+    const taker = PLACES.get(e.kind);
+    if (!taker) return [];
+    const [giver, to] = taker === "to" ? [e.from, e.to] : [e.to, e.from];
+    const kind = kinds.get(to);
+    return kind === undefined || OWN_NODES.has(kind) ? [] : [[giver, to] as const];
+  });
+  // A few rounds: a VNet places its subnets, they their NICs, the NICs their VMs and public IPs.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [giver, taker] of links) {
+      const from = placed.get(giver);
+      if (!from) continue;
+      let into = placed.get(taker);
+      if (!into) placed.set(taker, (into = new Set()));
+      for (const network of from)
+        if (!into.has(network)) {
+          into.add(network);
+          grew = true;
+        }
+    }
+  }
+  return new Map(nodes.map((n) => [n.id, [...(placed.get(n.id) ?? [n.id])]]));
+}
+
+function higher(a: PolicySeverity | null, b: PolicySeverity | null): PolicySeverity | null {
+  if (!a) return b;
+  if (!b) return a;
+  return SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
+}
+
+/**
+ * The NETWORKS view of a network map (see `NetworkMapDetail`): each network's resources folded into its node,
+ * their recommendations and exposure summed up; PEERED_WITH edges kept; ALLOWS_TRAFFIC edges merged per pair of
+ * networks (ports and rules united, `connections` counting the resource pairs); the placing edges inside a
+ * network dropped. Nodes and edges keep the order in which the map first shows them.
+ */
+export function foldNetworkMap(map: NetworkMap): NetworkMap {
+  const networks = networksOf(map.nodes, map.edges);
+  const nodes = new Map<string, NetworkNode>();
+  const byId = new Map(map.nodes.map((n) => [n.id, n]));
+  for (const member of map.nodes)
+    for (const id of networks.get(member.id)!) {
+      let node = nodes.get(id);
+      if (!node) {
+        const own = byId.get(id)!;
+        node = Object.assign(new NetworkNode(), {
+          ...own,
+          internetExposed: false,
+          highestSeverity: null,
+          unhealthyRecommendations: 0,
+          contents:
+            own.kind === NetworkNodeKind.INTERNET || own.kind === NetworkNodeKind.EXTERNAL_NETWORK
+              ? null
+              : Object.assign(new NetworkContents(), {
+                  resources: 0,
+                  subnets: 0,
+                  virtualMachines: 0,
+                  exposedVirtualMachines: 0,
+                }),
+        });
+        nodes.set(id, node);
+      }
+      node.internetExposed ||= member.internetExposed;
+      node.highestSeverity = higher(node.highestSeverity, member.highestSeverity);
+      node.unhealthyRecommendations += member.unhealthyRecommendations;
+      const contents = node.contents;
+      if (!contents) continue;
+      contents.resources++;
+      if (member.kind === NetworkNodeKind.SUBNET) contents.subnets++;
+      if (member.kind === NetworkNodeKind.VIRTUAL_MACHINE) {
+        contents.virtualMachines++;
+        if (member.internetExposed) contents.exposedVirtualMachines++;
+      }
+    }
+
+  const edges = new Map<string, NetworkEdge & { pieces: PortRange[]; named: Set<string> }>();
+  for (const e of map.edges) {
+    const traffic = e.kind === NetworkEdgeKind.ALLOWS_TRAFFIC;
+    for (const from of networks.get(e.from) ?? [e.from])
+      for (const to of networks.get(e.to) ?? [e.to]) {
+        // What places a resource in its network says nothing more once the network stands for it.
+        if (from === to && !traffic) continue;
+        const key = `${e.kind}\n${from}\n${to}`;
+        let edge = edges.get(key);
+        if (!edge) {
+          edge = Object.assign(new NetworkEdge(), {
+            from,
+            to,
+            kind: e.kind,
+            ports: [],
+            rules: [],
+            connections: 0,
+            pieces: [],
+            named: new Set<string>(),
+          });
+          edges.set(key, edge);
+        }
+        edge.connections++;
+        edge.pieces.push(...e.ports);
+        for (const rule of e.rules) edge.named.add(rule);
+      }
+  }
+  return Object.assign(new NetworkMap(), {
+    nodes: [...nodes.values()],
+    edges: [...edges.values()].map(({ pieces, named, ...edge }) =>
+      Object.assign(new NetworkEdge(), {
+        ...edge,
+        ports: unitePortRanges(pieces).map((p) => Object.assign(new PortRange(), p)),
+        rules: [...named].sort(),
+      }),
+    ),
+  });
+}
