@@ -613,6 +613,9 @@ const ALL_SEGMENTS: readonly Segment[] = L4_PROTOCOLS.map((protocol) => ({
   to: MAX_PORT,
 }));
 
+/** Stands for a level without filtering (undefined) where a key must be an object. */
+const NO_FILTER: readonly Segment[] = Object.freeze([]);
+
 /** Traffic that passes two filter levels (undefined = no filtering at that level). */
 function intersectAllowed(
   a: readonly Segment[] | undefined,
@@ -979,12 +982,19 @@ class TopologyBuilder {
   private readonly nodes: NetworkNode[] = [];
   private readonly nodeIds = new Set<string>();
   private readonly edges: NetworkEdge[] = [];
-  private readonly edgeKeys = new Set<string>();
+  /** The edges added, by source, kind and target (nested maps: no key strings to build for 200,000 edges). */
+  private readonly edgeKeys = new Map<string, Map<EdgeKind, Set<string>>>();
   private readonly exposure = new Map<string, Exposure>();
 
   private readonly nsgRules = new Map<string, RuleSet>();
   private readonly nsgInternet = new Map<string, readonly OpenSegment[]>();
   private readonly allowedCache = new Map<string, readonly Segment[]>();
+  /** `allowed`'s answers by source query and rule set: a source meets the same few rule sets at every peer. */
+  private readonly allowedBySource = new WeakMap<SourceQuery, Map<RuleSet, readonly Segment[]>>();
+  /** Two levels' allowed segments intersected, by the identities of `allowed`'s (kept) answers. */
+  private readonly intersections = new Map<object, Map<object, readonly Segment[]>>();
+  /** What an edge reports for some allowed segments: most VM pairs share a few kept arrays of them. */
+  private readonly traffic = new WeakMap<readonly Segment[], { ports: PortRange[]; rules: string[] }>();
 
   constructor(input: readonly NetworkResource[]) {
     for (const raw of Array.isArray(input) ? input : []) {
@@ -1062,9 +1072,12 @@ class TopologyBuilder {
     rules: string[] = [],
   ): void {
     if (from === to || !this.nodeIds.has(from) || !this.nodeIds.has(to)) return;
-    const key = `${from}\u0000${to}\u0000${kind}`;
-    if (this.edgeKeys.has(key)) return;
-    this.edgeKeys.add(key);
+    let kinds = this.edgeKeys.get(from);
+    if (!kinds) this.edgeKeys.set(from, (kinds = new Map()));
+    let targets = kinds.get(kind);
+    if (!targets) kinds.set(kind, (targets = new Set()));
+    if (targets.has(to)) return;
+    targets.add(to);
     this.edges.push({ from, to, kind, ports, rules });
   }
 
@@ -1295,15 +1308,14 @@ class TopologyBuilder {
         const q: SourceQuery = { tag: "virtualnetwork", range: ip, inVnet: true, groups: new Set() };
         for (const destination of destinations) {
           if (destination.vm === source.vm) continue;
-          const segments = destination.cfgs.flatMap(({ nic, cfg }) =>
-            intersectAllowed(
+          const passed = destination.cfgs.map(({ nic, cfg }) =>
+            this.intersection(
               this.allowed(this.azureRuleSet(cfg.subnetKey ? subnetNsg.get(cfg.subnetKey) : undefined), q),
               this.allowed(this.azureRuleSet(nicNsg.get(nic.id)), q),
             ),
           );
-          const ports = toPortRanges(segments);
-          if (ports.length > 0)
-            this.addEdge(source.vm.id, destination.vm.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
+          const { ports, rules } = this.trafficOf(passed.length === 1 ? passed[0] : passed.flat());
+          if (ports.length > 0) this.addEdge(source.vm.id, destination.vm.id, "ALLOWS_TRAFFIC", ports, rules);
         }
       }
     };
@@ -1360,8 +1372,49 @@ class TopologyBuilder {
   }
 
   /** Segments a source may reach through a rule set (undefined set = unfiltered), cached by what matters. */
+  /**
+   * {@link intersectAllowed}, kept by the identities of its arguments: `allowed` answers the same array for the
+   * same rules and source, so the pairs of a network mostly meet the same few intersections.
+   */
+  private intersection(
+    a: readonly Segment[] | undefined,
+    b: readonly Segment[] | undefined,
+  ): readonly Segment[] {
+    const first = a ?? NO_FILTER;
+    const second = b ?? NO_FILTER;
+    let row = this.intersections.get(first);
+    if (!row) this.intersections.set(first, (row = new Map()));
+    let both = row.get(second);
+    if (!both) row.set(second, (both = intersectAllowed(a, b)));
+    return both;
+  }
+
+  /**
+   * An ALLOWS_TRAFFIC edge's ports and rules for some allowed segments, kept per array: the edges of pairs that
+   * meet the same kept segments share them (edges are read, never changed).
+   */
+  private trafficOf(segments: readonly Segment[]): { ports: PortRange[]; rules: string[] } {
+    let found = this.traffic.get(segments);
+    if (!found) {
+      found = { ports: toPortRanges(segments), rules: rulesOf(segments) };
+      this.traffic.set(segments, found);
+    }
+    return found;
+  }
+
   private allowed(set: RuleSet | undefined, q: SourceQuery): readonly Segment[] | undefined {
     if (!set) return undefined;
+    let bySet = this.allowedBySource.get(q);
+    if (!bySet) this.allowedBySource.set(q, (bySet = new Map()));
+    const known = bySet.get(set);
+    if (known) return known;
+    const segments = this.allowedFor(set, q);
+    bySet.set(set, segments);
+    return segments;
+  }
+
+  /** {@link allowedSegments} of a rule set for a source, kept by what of the source the rules can tell apart. */
+  private allowedFor(set: RuleSet, q: SourceQuery): readonly Segment[] {
     const signature = [
       ...set.cidrs.map((cidr) => (q.range && isSubset(q.range, cidr) ? "1" : "0")),
       ...set.groups.map((group) => (q.groups.has(group) ? "1" : "0")),
@@ -1461,10 +1514,8 @@ class TopologyBuilder {
           if (destination === source) continue;
           const groups = groupsOf.get(destination.id) ?? [];
           if (groups.length === 0) continue;
-          const segments = this.allowed(this.combinedAwsRuleSet(groups), q) ?? [];
-          const ports = toPortRanges(segments);
-          if (ports.length > 0)
-            this.addEdge(source.id, destination.id, "ALLOWS_TRAFFIC", ports, rulesOf(segments));
+          const { ports, rules } = this.trafficOf(this.allowed(this.combinedAwsRuleSet(groups), q) ?? []);
+          if (ports.length > 0) this.addEdge(source.id, destination.id, "ALLOWS_TRAFFIC", ports, rules);
         }
       }
     };
