@@ -227,6 +227,51 @@ describe("foldNetworkMap", () => {
     expect(traffic(before)).toBeGreaterThan(4);
   });
 
+  it("counts a resource lying in two networks in each, with no placing edge between the networks", () => {
+    const n = (id: string, kind: NetworkNodeKind, exposed = false) =>
+      Object.assign(new NetworkNode(), {
+        id,
+        kind,
+        name: id,
+        accountId: null,
+        internetExposed: exposed,
+        highestSeverity: null,
+        unhealthyRecommendations: 0,
+        contents: null,
+      });
+    const e = (from: string, to: string, kind: NetworkEdgeKind) =>
+      Object.assign(new NetworkEdge(), { from, to, kind, ports: [], rules: [], connections: 1 });
+    const map = Object.assign(new NetworkMap(), {
+      nodes: [
+        n("a", NetworkNodeKind.VIRTUAL_NETWORK),
+        n("b", NetworkNodeKind.VIRTUAL_NETWORK),
+        n("snet-a", NetworkNodeKind.SUBNET),
+        n("snet-b", NetworkNodeKind.SUBNET),
+        n("nsg-shared", NetworkNodeKind.NETWORK_SECURITY_GROUP),
+        // A NIC in no subnet, its VM: no network places them.
+        n("nic-lone", NetworkNodeKind.NETWORK_INTERFACE),
+        n("vm-lone", NetworkNodeKind.VIRTUAL_MACHINE),
+      ],
+      edges: [
+        e("a", "snet-a", NetworkEdgeKind.CONTAINS),
+        e("b", "snet-b", NetworkEdgeKind.CONTAINS),
+        e("snet-a", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
+        e("snet-b", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
+        e("nic-lone", "vm-lone", NetworkEdgeKind.ATTACHED_TO),
+      ],
+    });
+    const folded = foldNetworkMap(map);
+    expect(folded.nodes.map((node) => [node.id, node.contents?.resources])).toEqual([
+      ["a", 3],
+      ["b", 3],
+      ["nic-lone", 1],
+      ["vm-lone", 1],
+    ]);
+    expect(folded.edges.map((edge) => [edge.from, edge.to, edge.kind])).toEqual([
+      ["nic-lone", "vm-lone", NetworkEdgeKind.ATTACHED_TO],
+    ]);
+  });
+
   it("unites ports of different ranges and protocols", () => {
     const n = (id: string, kind: NetworkNodeKind) =>
       Object.assign(new NetworkNode(), {

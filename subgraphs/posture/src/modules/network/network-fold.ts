@@ -72,8 +72,8 @@ function higher(a: PolicySeverity | null, b: PolicySeverity | null): PolicySever
 /**
  * The NETWORKS view of a network map (see `NetworkMapDetail`): each network's resources folded into its node,
  * their recommendations and exposure summed up; PEERED_WITH edges kept; ALLOWS_TRAFFIC edges merged per pair of
- * networks (ports and rules united, `connections` counting the resource pairs); the placing edges inside a
- * network dropped. Nodes and edges keep the order in which the map first shows them.
+ * networks (ports and rules united, `connections` counting the resource pairs); the placing edges dropped but
+ * between resources no network places. Nodes and edges keep the order in which the map first shows them.
  */
 export function foldNetworkMap(map: NetworkMap): NetworkMap {
   const networks = networksOf(map.nodes, map.edges);
@@ -115,12 +115,16 @@ export function foldNetworkMap(map: NetworkMap): NetworkMap {
     }
 
   const edges = new Map<string, NetworkEdge & { pieces: PortRange[]; named: Set<string> }>();
+  const alone = (id: string) => {
+    const of = networks.get(id);
+    return of !== undefined && of.length === 1 && of[0] === id;
+  };
   for (const e of map.edges) {
-    const traffic = e.kind === NetworkEdgeKind.ALLOWS_TRAFFIC;
+    // What places a resource in a network says nothing more once the network stands for it (nor between two
+    // networks, for a resource lying in both); it stays only between resources no network places.
+    if (PLACES.has(e.kind) && !(alone(e.from) && alone(e.to))) continue;
     for (const from of networks.get(e.from) ?? [e.from])
       for (const to of networks.get(e.to) ?? [e.to]) {
-        // What places a resource in its network says nothing more once the network stands for it.
-        if (from === to && !traffic) continue;
         const key = `${e.kind}\n${from}\n${to}`;
         let edge = edges.get(key);
         if (!edge) {
