@@ -556,6 +556,7 @@ describe("posture under hostile input", () => {
         expect(scoped.complianceStandards.length).toBeGreaterThan(0);
         expect(scoped.complianceStandards.every((s) => s.passedControls + s.failedControls === 0)).toBe(true);
         expect(scoped.networkMap.nodes).toEqual([]);
+        expect(scoped.networks).toEqual({ nodes: [], edges: [] });
         expect(scoped.recommendations.totalCount).toBe(0);
         expect(
           ok(await platform.request(ResourcesDocument, { filter: { accountId: id } }, t.reader)).resources

@@ -1,5 +1,5 @@
 import { SEVERITY_RANK, type PolicySeverity } from "../policies/policies.types";
-import { unitePortRanges } from "./network-topology";
+import { unitePortRanges, type PortRangeLike } from "./network-topology";
 import {
   NetworkContents,
   NetworkEdge,
@@ -22,7 +22,7 @@ const OWN_NODES: ReadonlySet<NetworkNodeKind> = new Set([
  * CONTAINS it, a VM from the NIC ATTACHED_TO it, an NSG from what it protects, a public IP from what it is
  * associated with.
  */
-const PLACES: ReadonlyMap<NetworkEdgeKind, "to" | "from"> = new Map([
+const PLACES: ReadonlyMap<string, "to" | "from"> = new Map([
   [NetworkEdgeKind.CONTAINS, "to"],
   [NetworkEdgeKind.ATTACHED_TO, "to"],
   [NetworkEdgeKind.PROTECTED_BY, "to"],
@@ -30,11 +30,33 @@ const PLACES: ReadonlyMap<NetworkEdgeKind, "to" | "from"> = new Map([
 ]);
 
 /**
+ * An edge of the resource view as the topology gives it: kept between requests, so read and never changed; many
+ * share their `ports` and `rules` arrays (the VM pairs that meet the same rules).
+ */
+export interface ResourceEdge {
+  from: string;
+  to: string;
+  kind: string;
+  ports: readonly PortRangeLike[];
+  rules: readonly string[];
+}
+
+/** A merged edge of the NETWORKS view, with the distinct port and rule arrays of the edges it stands for. */
+interface Merged {
+  from: string;
+  to: string;
+  kind: string;
+  connections: number;
+  ports: Set<readonly PortRangeLike[]>;
+  rules: Set<readonly string[]>;
+}
+
+/**
  * The networks each node lies in, by following the placing edges from the VNets/VPCs: a VNet contains its
  * subnets, they their NICs (AWS: instances), a NIC's VMs lie where it does, and so on. The networks, the internet
  * and external networks lie in themselves; a node no network places (a VM without a NIC) too.
  */
-function networksOf(nodes: readonly NetworkNode[], edges: readonly NetworkEdge[]): Map<string, string[]> {
+function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[]): Map<string, string[]> {
   const kinds = new Map(nodes.map((n) => [n.id, n.kind]));
   const placed = new Map<string, Set<string>>();
   for (const n of nodes) if (OWN_NODES.has(n.kind)) placed.set(n.id, new Set([n.id]));
@@ -75,7 +97,10 @@ function higher(a: PolicySeverity | null, b: PolicySeverity | null): PolicySever
  * networks (ports and rules united, `connections` counting the resource pairs); the placing edges dropped but
  * between resources no network places. Nodes and edges keep the order in which the map first shows them.
  */
-export function foldNetworkMap(map: NetworkMap): NetworkMap {
+export function foldNetworkMap(map: {
+  nodes: readonly NetworkNode[];
+  edges: readonly ResourceEdge[];
+}): NetworkMap {
   const networks = networksOf(map.nodes, map.edges);
   const nodes = new Map<string, NetworkNode>();
   const byId = new Map(map.nodes.map((n) => [n.id, n]));
@@ -114,44 +139,44 @@ export function foldNetworkMap(map: NetworkMap): NetworkMap {
       }
     }
 
-  const edges = new Map<string, NetworkEdge & { pieces: PortRange[]; named: Set<string> }>();
+  const edges = new Map<string, Map<string, Map<string, Merged>>>();
   const alone = (id: string) => {
     const of = networks.get(id);
     return of !== undefined && of.length === 1 && of[0] === id;
   };
+  const merged: Merged[] = [];
   for (const e of map.edges) {
     // What places a resource in a network says nothing more once the network stands for it (nor between two
     // networks, for a resource lying in both); it stays only between resources no network places.
     if (PLACES.has(e.kind) && !(alone(e.from) && alone(e.to))) continue;
-    for (const from of networks.get(e.from) ?? [e.from])
+    let byKind = edges.get(e.kind);
+    if (!byKind) edges.set(e.kind, (byKind = new Map()));
+    for (const from of networks.get(e.from) ?? [e.from]) {
+      let byTarget = byKind.get(from);
+      if (!byTarget) byKind.set(from, (byTarget = new Map()));
       for (const to of networks.get(e.to) ?? [e.to]) {
-        const key = `${e.kind}\n${from}\n${to}`;
-        let edge = edges.get(key);
+        let edge = byTarget.get(to);
         if (!edge) {
-          edge = Object.assign(new NetworkEdge(), {
-            from,
-            to,
-            kind: e.kind,
-            ports: [],
-            rules: [],
-            connections: 0,
-            pieces: [],
-            named: new Set<string>(),
-          });
-          edges.set(key, edge);
+          edge = { from, to, kind: e.kind, connections: 0, ports: new Set(), rules: new Set() };
+          byTarget.set(to, edge);
+          merged.push(edge);
         }
         edge.connections++;
-        edge.pieces.push(...e.ports);
-        for (const rule of e.rules) edge.named.add(rule);
+        edge.ports.add(e.ports);
+        edge.rules.add(e.rules);
       }
+    }
   }
   return Object.assign(new NetworkMap(), {
     nodes: [...nodes.values()],
-    edges: [...edges.values()].map(({ pieces, named, ...edge }) =>
+    edges: merged.map((edge) =>
       Object.assign(new NetworkEdge(), {
-        ...edge,
-        ports: unitePortRanges(pieces).map((p) => Object.assign(new PortRange(), p)),
-        rules: [...named].sort(),
+        from: edge.from,
+        to: edge.to,
+        kind: edge.kind as NetworkEdgeKind,
+        connections: edge.connections,
+        ports: unitePortRanges([...edge.ports].flat()).map((p) => Object.assign(new PortRange(), p)),
+        rules: [...new Set([...edge.rules].flat())].sort(),
       }),
     ),
   });

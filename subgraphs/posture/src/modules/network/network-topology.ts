@@ -64,6 +64,13 @@ export interface PortRange {
   toPort: number;
 }
 
+/** A port range of a protocol given by name (the GraphQL `PortRange`, whose protocol is an enum of the same names). */
+export interface PortRangeLike {
+  protocol: string;
+  fromPort: number;
+  toPort: number;
+}
+
 /** A port range reachable from the internet, with the rule sources that let the traffic in. */
 export interface OpenPort extends PortRange {
   /**
@@ -692,7 +699,7 @@ function toPortRanges(segments: readonly Segment[]): PortRange[] {
  * The union of some port ranges, as the map reports ranges: sorted, overlapping or adjacent ranges of a protocol
  * merged, and `ANY` where TCP and UDP have the same ranges and ICMP is open.
  */
-export function unitePortRanges(ranges: readonly PortRange[]): PortRange[] {
+export function unitePortRanges(ranges: readonly PortRangeLike[]): PortRange[] {
   const segments = ranges.flatMap((r): Segment[] =>
     r.protocol === "ANY"
       ? [
@@ -700,7 +707,9 @@ export function unitePortRanges(ranges: readonly PortRange[]): PortRange[] {
           { protocol: "UDP", from: r.fromPort, to: r.toPort },
           { protocol: "ICMP", from: 0, to: 65535 },
         ]
-      : [{ protocol: r.protocol, from: r.fromPort, to: r.toPort }],
+      : L4_PROTOCOLS.includes(r.protocol as L4)
+        ? [{ protocol: r.protocol as L4, from: r.fromPort, to: r.toPort }]
+        : [],
   );
   return toPortRanges(segments);
 }

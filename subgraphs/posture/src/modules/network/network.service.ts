@@ -26,6 +26,7 @@ import {
   Exposure,
   NetworkDirection,
   NetworkEdge,
+  type NetworkEdgeKind,
   NetworkMap,
   NetworkMapDetail,
   NetworkNeighbour,
@@ -372,13 +373,6 @@ export class NetworkService {
         contents: null,
       }),
     );
-    const edges: NetworkEdge[] = view.edges.map((e) =>
-      Object.assign(new NetworkEdge(), {
-        ...e,
-        ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
-        connections: 1,
-      }),
-    );
     const definitions = await this.policies.all();
     const unhealthy: Array<{ resource_id: string; definition_id: string }> = await this.db.read((m) =>
       m.query(
@@ -395,8 +389,21 @@ export class NetworkService {
       if (!node.highestSeverity || RANK[severity] > RANK[node.highestSeverity])
         node.highestSeverity = severity;
     }
-    const shown = filterNetworkMap(nodes, edges, minSeverity);
-    return detail === NetworkMapDetail.NETWORKS ? foldNetworkMap(shown) : shown;
+    // The topology's edges as they are kept (shared between requests, never changed): the NETWORKS view folds
+    // them, the resource view copies only those it shows.
+    const shown = filterNetworkMap(nodes, view.edges, minSeverity);
+    if (detail === NetworkMapDetail.NETWORKS) return foldNetworkMap(shown);
+    return Object.assign(new NetworkMap(), {
+      nodes: shown.nodes,
+      edges: shown.edges.map((e) =>
+        Object.assign(new NetworkEdge(), {
+          ...e,
+          kind: e.kind as NetworkEdgeKind,
+          ports: e.ports.map((p) => Object.assign(new PortRange(), p)),
+          connections: 1,
+        }),
+      ),
+    });
   }
 }
 
@@ -408,11 +415,11 @@ export class NetworkService {
  * qualifies itself — not because it shares a subnet with one that does, nor because traffic reaches it from one —
  * and neither is a NIC attached only to VMs that do not qualify (nor what hangs from it alone, its public IPs).
  */
-export function filterNetworkMap(
+export function filterNetworkMap<E extends { from: string; to: string; kind: string }>(
   nodes: readonly NetworkNode[],
-  edges: readonly NetworkEdge[],
+  edges: readonly E[],
   minSeverity: PolicySeverity,
-): NetworkMap {
+): { nodes: NetworkNode[]; edges: E[] } {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const qualifies = (n: NetworkNode) =>
     n.highestSeverity !== null && RANK[n.highestSeverity] >= RANK[minSeverity];
@@ -448,10 +455,10 @@ export function filterNetworkMap(
     if (e.kind === "PEERED_WITH" && keep.has(e.from) && byId.get(e.to)?.kind === "EXTERNAL_NETWORK")
       keep.add(e.to);
   if ([...keep].some((id) => byId.get(id)?.internetExposed)) keep.add(INTERNET_NODE_ID);
-  return Object.assign(new NetworkMap(), {
+  return {
     nodes: nodes.filter((n) => keep.has(n.id)),
     edges: edges.filter((e) => keep.has(e.from) && keep.has(e.to)),
-  });
+  };
 }
 
 /** A neighbour's place in its list: direction, then the neighbour's id (code-point order). */
