@@ -149,6 +149,28 @@ function resourceMap(severity: Record<string, PolicySeverity>): NetworkMap {
   });
 }
 
+/** A node of a hand-made resource map, with no recommendation. */
+const n = (id: string, kind: NetworkNodeKind) =>
+  Object.assign(new NetworkNode(), {
+    id,
+    kind,
+    name: id,
+    accountId: null,
+    internetExposed: false,
+    highestSeverity: null,
+    unhealthyRecommendations: 0,
+    contents: null,
+  });
+
+/** An edge of a hand-made resource map. */
+const e = (
+  from: string,
+  to: string,
+  kind: NetworkEdgeKind,
+  ports: NetworkEdge["ports"] = [],
+  rules: string[] = [],
+) => Object.assign(new NetworkEdge(), { from, to, kind, ports, rules, connections: 1 });
+
 describe("foldNetworkMap", () => {
   const severities = {
     "vm-web1": PolicySeverity.HIGH,
@@ -228,19 +250,6 @@ describe("foldNetworkMap", () => {
   });
 
   it("counts a resource lying in two networks in each, with no placing edge between the networks", () => {
-    const n = (id: string, kind: NetworkNodeKind, exposed = false) =>
-      Object.assign(new NetworkNode(), {
-        id,
-        kind,
-        name: id,
-        accountId: null,
-        internetExposed: exposed,
-        highestSeverity: null,
-        unhealthyRecommendations: 0,
-        contents: null,
-      });
-    const e = (from: string, to: string, kind: NetworkEdgeKind) =>
-      Object.assign(new NetworkEdge(), { from, to, kind, ports: [], rules: [], connections: 1 });
     const map = Object.assign(new NetworkMap(), {
       nodes: [
         n("a", NetworkNodeKind.VIRTUAL_NETWORK),
@@ -273,24 +282,6 @@ describe("foldNetworkMap", () => {
   });
 
   it("unites ports of different ranges and protocols", () => {
-    const n = (id: string, kind: NetworkNodeKind) =>
-      Object.assign(new NetworkNode(), {
-        id,
-        kind,
-        name: id,
-        accountId: null,
-        internetExposed: false,
-        highestSeverity: null,
-        unhealthyRecommendations: 0,
-        contents: null,
-      });
-    const e = (
-      from: string,
-      to: string,
-      kind: NetworkEdgeKind,
-      ports: NetworkEdge["ports"] = [],
-      rules: string[] = [],
-    ) => Object.assign(new NetworkEdge(), { from, to, kind, ports, rules, connections: 1 });
     const map = Object.assign(new NetworkMap(), {
       nodes: [
         n("a", NetworkNodeKind.VIRTUAL_NETWORK),

@@ -60,13 +60,14 @@ function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[
   const kinds = new Map(nodes.map((n) => [n.id, n.kind]));
   const placed = new Map<string, Set<string>>();
   for (const n of nodes) if (OWN_NODES.has(n.kind)) placed.set(n.id, new Set([n.id]));
-  const links = edges.flatMap((e) => {
+  const links: Array<readonly [giver: string, taker: string]> = [];
+  for (const e of edges) {
     const taker = PLACES.get(e.kind);
-    if (!taker) return [];
+    if (!taker) continue;
     const [giver, to] = taker === "to" ? [e.from, e.to] : [e.to, e.from];
     const kind = kinds.get(to);
-    return kind === undefined || OWN_NODES.has(kind) ? [] : [[giver, to] as const];
-  });
+    if (kind !== undefined && !OWN_NODES.has(kind)) links.push([giver, to]);
+  }
   // A few rounds: a VNet places its subnets, they their NICs, the NICs their VMs and public IPs.
   for (let grew = true; grew;) {
     grew = false;
