@@ -1,4 +1,4 @@
-import { SEVERITY_RANK, type PolicySeverity } from "../policies/policies.types";
+import { higherSeverity } from "../policies/policies.types";
 import { unitePortRanges, type PortRangeLike } from "./network-topology";
 import {
   NetworkContents,
@@ -86,12 +86,6 @@ function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[
   return new Map(nodes.map((n) => [n.id, [...(placed.get(n.id) ?? [n.id])]]));
 }
 
-function higher(a: PolicySeverity | null, b: PolicySeverity | null): PolicySeverity | null {
-  if (!a) return b;
-  if (!b) return a;
-  return SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
-}
-
 /**
  * The NETWORKS view of a network map (see `NetworkMapDetail`): each network's resources folded into its node,
  * their recommendations and exposure summed up; PEERED_WITH edges kept; ALLOWS_TRAFFIC edges merged per pair of
@@ -128,7 +122,7 @@ export function foldNetworkMap(map: {
         nodes.set(id, node);
       }
       node.internetExposed ||= member.internetExposed;
-      node.highestSeverity = higher(node.highestSeverity, member.highestSeverity);
+      node.highestSeverity = higherSeverity(node.highestSeverity, member.highestSeverity);
       node.unhealthyRecommendations += member.unhealthyRecommendations;
       const contents = node.contents;
       if (!contents) continue;

@@ -7,7 +7,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { SEVERITY_RANK as RANK, type PolicySeverity } from "../policies/policies.types";
+import { higherSeverity, SEVERITY_RANK as RANK, type PolicySeverity } from "../policies/policies.types";
 import type { PoliciesService } from "../policies/policies.service";
 import {
   accountView,
@@ -386,8 +386,7 @@ export class NetworkService {
       const severity = definitions.get(u.definition_id)?.severity;
       if (!node || !severity) continue;
       node.unhealthyRecommendations++;
-      if (!node.highestSeverity || RANK[severity] > RANK[node.highestSeverity])
-        node.highestSeverity = severity;
+      node.highestSeverity = higherSeverity(node.highestSeverity, severity);
     }
     // The topology's edges as they are kept (shared between requests, never changed): the NETWORKS view folds
     // them, the resource view copies only those it shows.

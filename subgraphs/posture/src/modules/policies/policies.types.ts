@@ -11,6 +11,13 @@ export enum PolicySeverity {
 /** Severities in order, higher is more severe. */
 export const SEVERITY_RANK: Readonly<Record<PolicySeverity, number>> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 
+/** The more severe of two severities (null: none). */
+export function higherSeverity(a: PolicySeverity | null, b: PolicySeverity | null): PolicySeverity | null {
+  if (!a) return b;
+  if (!b) return a;
+  return SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
+}
+
 /** Where a definition (and so an assessment) comes from. */
 export enum AssessmentSource {
   BUILT_IN = "BUILT_IN",
