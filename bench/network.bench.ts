@@ -37,7 +37,12 @@ import { topologyCache } from "../subgraphs/posture/src/modules/network/network-
 import { PoliciesService } from "../subgraphs/posture/src/modules/policies/policies.service";
 import type { PolicySeverity } from "../subgraphs/posture/src/modules/policies/policies.types";
 import { NetworkMapDetail } from "../subgraphs/posture/src/modules/network/network.types";
-import { plantedAccountView, syntheticNetworkEstate, type NetworkEstate } from "../scripts/lib/demo-estate";
+import {
+  plantedAccountView,
+  plantedNetworkView,
+  syntheticNetworkEstate,
+  type NetworkEstate,
+} from "../scripts/lib/demo-estate";
 import type { TestPlatform } from "../test/utils/platform";
 import { runInProcessBench } from "./lib/in-process";
 import { insertResources } from "./lib/resources";
@@ -103,10 +108,15 @@ async function gql<T>(
   return { data: body.data, bytes: text.length };
 }
 
-/** One case: the map of every account (`account` null) or of one account, at a severity (null: the default). */
+/**
+ * One case: the map of every account (`account` null), of one account, or of one account's hub network (`hub`: the
+ * drill-down `networkMap(networkId:)`), at a severity (null: the default).
+ */
 interface Case {
   label: string;
   account: number | null;
+  /** The map of the hub network of `account` instead of the account's. */
+  hub?: boolean;
   severity: (typeof SEVERITIES)[number] | null;
   /** The NETWORKS view (`detail: NETWORKS`) instead of the resource view. */
   networks?: boolean;
@@ -139,15 +149,17 @@ interface Tenant {
   accountIds: string[];
   /** Resource id → external id (node keys of the planted map). */
   keyOf: Map<string, string>;
+  /** External id of each account's hub VNet/VPC (the planted network with the most peerings) → its resource id. */
+  hubs: Map<number, { key: string; id: string }>;
   /** External id of each VM/instance → its planted `reviewSeverity`, upper-cased. */
   review: Map<string, string>;
   evaluationMs: number;
   assessments: number;
 }
 
-const NETWORK_MAP = (c: Case, accountId: string | null) => {
+const NETWORK_MAP = (c: Case, accountId: string | null, networkId: string | null = null) => {
   const args = [
-    accountId ? `accountId: "${accountId}"` : "",
+    networkId ? `networkId: "${networkId}"` : accountId ? `accountId: "${accountId}"` : "",
     c.severity ? `minSeverity: ${c.severity}` : "",
     c.networks ? "detail: NETWORKS" : "",
   ];
@@ -213,7 +225,18 @@ async function setUp(
     await m.query("ANALYZE assessments");
     return Number((await m.query("SELECT count(*) AS n FROM assessments"))[0].n);
   });
-  return { id: tenantId, estate, accountIds, keyOf, review, evaluationMs, assessments };
+  const idOf = new Map([...keyOf].map(([id, key]) => [key, id]));
+  const peerings = new Map<string, number>();
+  for (const e of estate.edges)
+    if (e.kind === "PEERED_WITH") peerings.set(e.from, (peerings.get(e.from) ?? 0) + 1);
+  const hubs = new Map<number, { key: string; id: string }>();
+  for (const n of estate.nodes) {
+    if (n.kind !== "VIRTUAL_NETWORK" || n.account === null) continue;
+    const hub = hubs.get(n.account);
+    if (!hub || (peerings.get(n.key) ?? 0) > (peerings.get(hub.key) ?? 0))
+      hubs.set(n.account, { key: n.key, id: idOf.get(n.key)! });
+  }
+  return { id: tenantId, estate, accountIds, keyOf, hubs, review, evaluationMs, assessments };
 }
 
 /**
@@ -224,7 +247,12 @@ async function setUp(
  */
 function check(tenant: Tenant, c: Case, answer: NetworkMapAnswer["networkMap"]): string {
   if (c.networks) return checkNetworks(tenant, c, answer);
-  const planted = c.account === null ? tenant.estate : plantedAccountView(tenant.estate, c.account);
+  const planted =
+    c.account === null
+      ? tenant.estate
+      : c.hub
+        ? plantedNetworkView(tenant.estate, tenant.hubs.get(c.account)!.key)
+        : plantedAccountView(tenant.estate, c.account);
   const keyOf = (id: string) => tenant.keyOf.get(id) ?? id;
   const accountOf = (id: string | null) => (id === null ? null : tenant.accountIds.indexOf(id));
   const nodeKey = (key: string, kind: string, account: number | null) => `${key} ${kind} ${account}`;
@@ -363,6 +391,9 @@ runInProcessBench("network", {}, async (platform, database) => {
     { label: "one Azure account, HIGH", account: azure, severity: "HIGH" },
     { label: "one AWS account, LOW", account: aws, severity: "LOW" },
     { label: "one AWS account, HIGH", account: aws, severity: "HIGH" },
+    { label: "one Azure hub network, LOW", account: azure, hub: true, severity: "LOW" },
+    { label: "one Azure hub network, HIGH", account: azure, hub: true, severity: "HIGH" },
+    { label: "one AWS hub network, LOW", account: aws, hub: true, severity: "LOW" },
   ];
 
   const results = new Map<string, Measured>();
@@ -370,7 +401,8 @@ runInProcessBench("network", {}, async (platform, database) => {
     const identity: Identity = { subject: "bench@example.com", tenantId: tenant.id, roles: [Role.READER] };
     for (const c of cases) {
       const accountId = c.account === null ? null : tenant.accountIds[c.account];
-      const query = NETWORK_MAP(c, accountId);
+      const networkId = c.hub && c.account !== null ? tenant.hubs.get(c.account)!.id : null;
+      const query = NETWORK_MAP(c, accountId, networkId);
       // The baseline reads the rows of the accounts the map shows (all, or the account and its neighbours).
       const first = await gql<NetworkMapAnswer>(
         platform.gateway.url,
@@ -387,7 +419,7 @@ runInProcessBench("network", {}, async (platform, database) => {
                   await gql<NetworkMapAnswer>(
                     platform.gateway.url,
                     await platform.token([Role.READER], tenant.id),
-                    NETWORK_MAP({ ...c, severity: "LOW" }, accountId),
+                    NETWORK_MAP({ ...c, severity: "LOW" }, accountId, networkId),
                   )
                 ).data.networkMap.nodes.flatMap((n) => n.accountId ?? []),
               ),
@@ -407,7 +439,8 @@ runInProcessBench("network", {}, async (platform, database) => {
         rows: 0,
         check: verdict,
       };
-      const runs = c.account === null ? TENANT_RUNS : RUNS;
+      // A network's map reads and builds the tenant's topology, cold, as the map of every account does.
+      const runs = c.account === null || c.hub ? TENANT_RUNS : RUNS;
       for (let run = 0; run < runs; run++) {
         // Tokens minted per request: a run outlasts a dev token's 10 minutes.
         const reader = await platform.token([Role.READER], tenant.id);
@@ -434,11 +467,12 @@ runInProcessBench("network", {}, async (platform, database) => {
         const db = new RequestDb(ds, tenant.id);
         topologyCache.clear();
         t = performance.now();
-        await new NetworkService(db, identity, new PoliciesService(db, identity)).map(
-          accountId,
-          (c.severity ?? "MEDIUM") as PolicySeverity,
-          c.networks ? NetworkMapDetail.NETWORKS : NetworkMapDetail.RESOURCES,
-        );
+        const service = new NetworkService(db, identity, new PoliciesService(db, identity));
+        const severity = (c.severity ?? "MEDIUM") as PolicySeverity;
+        const detail = c.networks ? NetworkMapDetail.NETWORKS : NetworkMapDetail.RESOURCES;
+        await (networkId
+          ? service.networkMap(networkId, severity, detail)
+          : service.map(accountId, severity, detail));
         await db.close();
         m.service.push(performance.now() - t);
 
@@ -517,7 +551,7 @@ runInProcessBench("network", {}, async (platform, database) => {
     "",
     `Method: two tenants of a fresh database hold a synthetic network estate (\`syntheticNetworkEstate\`) in ${ACCOUNTS} accounts (half Azure, half AWS) of ${n(count(small))} and ${n(count(large))} resources, written straight into the table (${kinds(large)} at the larger size); hubs peer across accounts, an AWS account's elastic IP sits on another account's instance. ` +
       `Assessments: the built-in definitions plus three custom ones turning each VM's review tag into a HIGH, MEDIUM or LOW recommendation (${n(large.assessments)} assessments at the larger size, ${(large.evaluationMs / 1000).toFixed(1)} s to evaluate). ` +
-      `Each case ran ${RUNS} times (the map of every account ${TENANT_RUNS} times), its measures interleaved: **gateway** = \`networkMap\` through the gateway with a READER token (all fields of nodes and edges), p50 / p95, cold: the posture process's topology cache emptied first, as after any change to the tenant's inventory; **kept** = the same request again at once, its topology kept under the tenant's inventory token; **subgraph** = the same operation posted straight to the posture subgraph (its GraphQL execution and answer, no gateway); **service** = \`NetworkService.map\` in this process on a request transaction of its own (its SQL, topology, view, filter; no GraphQL); subgraph and service cold too; **raw read** = the baseline, plain SELECTs in one tenant transaction of the rows the map covers (the network rows of every account, or of the account and the neighbours its map shows) and of their unhealthy assessments; **build** = \`buildNetworkTopology\` over those rows (CPU only). ` +
+      `Each case ran ${RUNS} times (the map of every account and a hub network's, the drill-down \`networkMap(networkId:)\` into the account's VNet/VPC with the most peerings, ${TENANT_RUNS} times), its measures interleaved: **gateway** = \`networkMap\` through the gateway with a READER token (all fields of nodes and edges), p50 / p95, cold: the posture process's topology cache emptied first, as after any change to the tenant's inventory; **kept** = the same request again at once, its topology kept under the tenant's inventory token; **subgraph** = the same operation posted straight to the posture subgraph (its GraphQL execution and answer, no gateway); **service** = \`NetworkService.map\` (\`networkMap\` for a network) in this process on a request transaction of its own (its SQL, topology, view, filter; no GraphQL); subgraph and service cold too; **raw read** = the baseline, plain SELECTs in one tenant transaction of the rows the map covers (the network rows of every account, or of the accounts a map of one account or network shows at LOW — a network's map itself reads the whole tenant's, cold) and of their unhealthy assessments; **build** = \`buildNetworkTopology\` over those rows (CPU only). ` +
       "**ratio** = gateway p50 ÷ raw read p50. **SQL** = statements the posture subgraph sent for one request, cold / kept (`rampart_sql_statements_total`, the fewest over the runs; the run fails if a case sends more cold at the larger size). **check**: at LOW the answer must equal the planted map (every VM carries a review recommendation), node kinds and accounts and edges one by one; at HIGH or MEDIUM it must lie within it and show every VM its review qualifies and no other.",
     "",
     "| case | resources | rows read | nodes / edges | answer | gateway p50 / p95 ms | kept p50 / p95 ms | subgraph p50 ms | service p50 ms | raw read p50 ms | build p50 ms | ratio | SQL cold / kept | check |",

@@ -10,6 +10,7 @@ import {
   HostileDefinitionsDocument,
   HostileLookupsDocument,
   HostileResourcePagesDocument,
+  NetworkMapDocument,
   RemoveResourcesDocument,
   ResourcesDocument,
   SetPolicyDefinitionEnabledDocument,
@@ -571,6 +572,12 @@ describe("posture under hostile input", () => {
             ),
           ).policyDefinitions.totalCount,
         ).toBe(0);
+        // A network's map takes a VNet/VPC's id only: anything else is refused, naming the argument.
+        expect(
+          problems(
+            await platform.request(NetworkMapDocument, { networkId: id, minSeverity: "LOW" }, t.reader),
+          ),
+        ).toEqual(["networkId: must be the id (UUID) of a VNet/VPC, as the NETWORKS view gives it"]);
       }
     });
 

@@ -10,6 +10,7 @@ import {
   type ResourceInput,
 } from "./__generated__/graphql";
 import { inTenant, Role, sqlStatementCount } from "../subgraphs/common/src";
+import { problems } from "./utils/errors";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -454,6 +455,59 @@ describe("network map across the accounts of a tenant", () => {
     expect(await overview(acctB)).toEqual({ nodes: [], edges: [] });
   });
 
+  it("drills down from a network of the NETWORKS view to what lies in it (networkId), with nothing of another tenant", async () => {
+    const drill = async (networkId: string, token = tokens.readerA) =>
+      ok(await platform.request(NetworkMapDocument, { networkId, minSeverity: "HIGH" }, token)).networkMap;
+    const overview = async (networkId: string | null) =>
+      ok(await platform.request(NetworkOverviewDocument, { networkId, minSeverity: "HIGH" }, tokens.readerA))
+        .networkMap;
+    const names = (m: Map) => m.nodes.map((n) => n.name).sort();
+    // The spoke's network: what lies in it, the hub's VNet it peers with, and the hub's VM that exchanges traffic
+    // with its VM, placed in its network; nothing of the hub's other peering.
+    const spoke = await drill(ids.get("vnet-spoke")!);
+    expect(names(spoke)).toEqual(
+      ["vnet-spoke", "snet-spoke", "nsg-spoke", "nic-spoke", "vm-spoke"]
+        .concat(["vnet-hub", "snet-hub", "nic-hub", "vm-hub"])
+        .sort(),
+    );
+    expect(link(spoke, "vm-hub", "vm-spoke", "ALLOWS_TRAFFIC")).toBeDefined();
+    expect(link(spoke, "vnet-spoke", "vnet-hub", "PEERED_WITH")).toBeDefined();
+    // The app's VPC: its group and instance, the peered database VPC and its instance, not the database's group.
+    expect(names(await drill(ids.get("vpc-app")!))).toEqual(["i-app", "i-db", "sg-app", "vpc-app", "vpc-db"]);
+
+    // Every network of the overview: the drill-down's nodes and edges are those of the map of every account, and
+    // its own NETWORKS view sums the network up as the overview does.
+    const all = await map(null);
+    const networks = (await overview(null)).nodes.filter((n) => n.kind === "VIRTUAL_NETWORK");
+    expect(networks).toHaveLength(4);
+    for (const network of networks) {
+      const m = await drill(network.id);
+      expect(m.nodes.length).toBeGreaterThan(network.contents!.resources);
+      for (const n of m.nodes) expect(all.nodes).toContainEqual(n);
+      for (const e of m.edges) expect(all.edges).toContainEqual(e);
+      expect((await overview(network.id)).nodes.find((n) => n.id === network.id)).toEqual(network);
+    }
+
+    // Nothing of tenant B's network for tenant A, nor of A's for B; an unknown id finds nothing either.
+    const bNetwork = (await map(null, tokens.readerB)).nodes.find((n) => n.name === "vnet-tenant-b-secret")!;
+    expect(await drill(bNetwork.id)).toEqual({ nodes: [], edges: [] });
+    expect(await drill(ids.get("vnet-hub")!, tokens.readerB)).toEqual({ nodes: [], edges: [] });
+    expect(await drill("00000000-0000-4000-8000-000000000000")).toEqual({ nodes: [], edges: [] });
+    expect(names(await drill(bNetwork.id, tokens.readerB))).toContain("vm-tenant-b-secret");
+    // The id of a network's map is a VNet/VPC's; one map is of an account or of a network.
+    const refused = (variables: Record<string, unknown>) =>
+      platform.request(NetworkMapDocument, { minSeverity: "HIGH", ...variables }, tokens.readerA);
+    expect(problems(await refused({ networkId: ids.get("snet-spoke") }))).toEqual([
+      "networkId: names a SUBNET, not a VNet/VPC",
+    ]);
+    expect(problems(await refused({ networkId: "internet" }))).toEqual([
+      "networkId: must be the id (UUID) of a VNet/VPC, as the NETWORKS view gives it",
+    ]);
+    expect(problems(await refused({ networkId: ids.get("vnet-spoke"), accountId: acct.spoke }))).toEqual([
+      "accountId: give accountId or networkId, not both",
+    ]);
+  });
+
   it("changes one account's cross-account edges when the other account's rules change", async () => {
     await upsert(
       azureNetwork(
@@ -503,6 +557,24 @@ describe("network map across the accounts of a tenant", () => {
     const before = await sqlStatementCount("posture");
     ok(await platform.request(NetworkOverviewDocument, { accountId: acct.spoke }, tokens.readerA));
     expect((await sqlStatementCount("posture")) - before).toBe(7);
+    // One network's map reads the tenant's topology as the map of every account does (kept here).
+    const drill = async () => {
+      const start = await sqlStatementCount("posture");
+      ok(
+        await platform.request(
+          NetworkMapDocument,
+          { networkId: ids.get("vnet-hub"), minSeverity: "HIGH" },
+          tokens.readerA,
+        ),
+      );
+      return (await sqlStatementCount("posture")) - start;
+    };
+    expect(await drill()).toBe(7);
+    // Read and built again after a change (put back after, as the tests below expect the group).
+    await upsert([dbGroup(5436)], tokens.adminA);
+    expect(await drill()).toBe(8);
+    expect(await drill()).toBe(7);
+    await upsert([dbGroup(5434)], tokens.adminA);
   });
 
   it("replaces the token also for a change made outside any tenant's transaction (a data migration by the owner)", async () => {

@@ -7,6 +7,7 @@ import {
 } from "./__generated__/graphql";
 import { RequestDb, Role, type Identity } from "../subgraphs/common/src";
 import { NetworkService } from "../subgraphs/posture/src/modules/network/network.service";
+import { topologyCache } from "../subgraphs/posture/src/modules/network/network-topology-cache";
 import { NetworkDirection } from "../subgraphs/posture/src/modules/network/network.types";
 import { PoliciesService } from "../subgraphs/posture/src/modules/policies/policies.service";
 import { PolicySeverity } from "../subgraphs/posture/src/modules/policies/policies.types";
@@ -800,6 +801,48 @@ describe("network map of one account: read what matters, answer as the whole ten
     expect([...accountsRead(reads)].sort()).toEqual(
       [acct.awsK, acct.awsL, acct.awsM, acct.awsN, acct.awsO, acct.awsP, acct.azK, acct.azL].sort(),
     );
+  });
+
+  it("gives one network's map (networkId) from the tenant's topology: a shared VPC with every account's instances in it", async () => {
+    topologyCache.clear();
+    const { result, reads } = await scoped(async (network) => ({
+      all: await network.map(null, PolicySeverity.LOW),
+      g: await network.networkMap(ids.get("vpc-g")!, PolicySeverity.LOW),
+      k: await network.networkMap(ids.get("vpc-k")!, PolicySeverity.LOW),
+    }));
+    const { all, g, k } = result;
+    // One statement reads the tenant's network resources, for all three maps.
+    expect(topologyReads(reads)).toHaveLength(1);
+    const names = (m: typeof g) => m.nodes.map((n) => n.name).sort();
+    // What lies in G's VPC, whichever account holds it (H's and I's instances, their groups, H's elastic IP),
+    // the VPC it peers with and J's instance there, which the VPC's instances reach; none of J's group.
+    expect(names(g)).toEqual(
+      ["vpc-g", "subnet-g1", "subnet-g2", "sg-g", "i-g", "sg-h", "i-h", "eipalloc-h", "sg-i", "i-i"]
+        .concat(["vpc-j", "i-j", "Internet"])
+        .sort(),
+    );
+    expect(g.nodes.find((n) => n.name === "i-h")).toMatchObject({
+      accountId: acct.awsH,
+      internetExposed: true,
+    });
+    // K's VPC: L's elastic IP on K's instance lies in it; M's instance behind K's group shows with its placement.
+    expect(names(k)).toEqual(
+      ["vpc-k", "subnet-k", "sg-k", "i-k", "eipalloc-l", "i-m", "subnet-p", "vpc-p", "Internet"].sort(),
+    );
+    // Every network's map holds nodes and edges exactly as the map of every account does.
+    const networks = all.nodes.filter((n) => n.kind === "VIRTUAL_NETWORK");
+    // The estate's 14 (Azure A, B, C, K; AWS A, B, C, D, F, G, J, K, P, Q).
+    expect(networks).toHaveLength(14);
+    const { result: maps } = await scoped((network) =>
+      Promise.all(networks.map((n) => network.networkMap(n.id, PolicySeverity.LOW))),
+    );
+    const json = (values: readonly unknown[]) => new Set(values.map((v) => JSON.stringify(v)));
+    const [allNodes, allEdges] = [json(all.nodes), json(all.edges)];
+    maps.forEach((m, i) => {
+      expect(m.nodes.map((n) => n.id)).toContain(networks[i].id);
+      expect([...json(m.nodes)].filter((n) => !allNodes.has(n))).toEqual([]);
+      expect([...json(m.edges)].filter((e) => !allEdges.has(e))).toEqual([]);
+    });
   });
 
   it("reads nothing for an account the tenant does not hold, nor another tenant's accounts", async () => {

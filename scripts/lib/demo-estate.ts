@@ -5784,7 +5784,48 @@ export function plantedAccountView(
   estate: Pick<NetworkEstate, "nodes" | "edges">,
   account: number,
 ): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
-  const own = new Set(estate.nodes.filter((n) => n.account === account).map((n) => n.key));
+  return plantedViewAround(
+    estate,
+    new Set(estate.nodes.filter((n) => n.account === account).map((n) => n.key)),
+  );
+}
+
+/**
+ * One network's map (`networkMap(networkId:)`) as the estate plants it: its own nodes are the network and what its
+ * placing edges lead to (subnets, NICs or instances, VMs, NSGs or groups, public IPs), the view around them as for
+ * an account.
+ */
+export function plantedNetworkView(
+  estate: Pick<NetworkEstate, "nodes" | "edges">,
+  network: string,
+): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
+  const networks = new Set(
+    estate.nodes
+      .filter((n) => n.kind === "VIRTUAL_NETWORK" || n.kind === "EXTERNAL_NETWORK")
+      .map((n) => n.key),
+  );
+  const own = new Set([network]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const e of estate.edges) {
+      // A subnet, NIC or instance from what contains it, a VM from its NIC, a group from what it protects, a
+      // public IP from what it is associated with; a network only from itself.
+      const [giver, taker] = e.kind === "ASSOCIATED_WITH" ? [e.to, e.from] : [e.from, e.to];
+      if (e.kind === "PEERED_WITH" || e.kind === "ALLOWS_TRAFFIC" || networks.has(taker)) continue;
+      if (own.has(giver) && !own.has(taker)) {
+        own.add(taker);
+        grew = true;
+      }
+    }
+  }
+  return plantedViewAround(estate, own);
+}
+
+/** The view around some own nodes of a planted map: see {@link plantedAccountView}. */
+function plantedViewAround(
+  estate: Pick<NetworkEstate, "nodes" | "edges">,
+  own: ReadonlySet<string>,
+): { nodes: PlantedNode[]; edges: PlantedEdge[] } {
   const shown = new Set([INTERNET_KEY, ...own]);
   for (const e of estate.edges)
     if (own.has(e.from) || own.has(e.to)) {

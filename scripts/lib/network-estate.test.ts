@@ -1,9 +1,16 @@
+import { placedIn } from "../../subgraphs/posture/src/modules/network/network-fold";
 import {
   accountView,
   buildNetworkTopology,
+  viewAround,
   type NetworkTopology,
 } from "../../subgraphs/posture/src/modules/network/network-topology";
-import { plantedAccountView, syntheticNetworkEstate, type NetworkEstate } from "./demo-estate";
+import {
+  plantedAccountView,
+  plantedNetworkView,
+  syntheticNetworkEstate,
+  type NetworkEstate,
+} from "./demo-estate";
 
 /**
  * The network-map benchmark checks its answers against the map `syntheticNetworkEstate` says it planted; that map
@@ -64,6 +71,21 @@ describe("syntheticNetworkEstate", () => {
       expect(builtEdges(view)).toEqual(plantedEdges(planted));
       expect(view.nodes.some((n) => n.accountId !== String(account) && n.accountId !== null)).toBe(true);
     }
+  });
+
+  it("plants each network's view as placedIn and viewAround give it", () => {
+    const networks = topology.nodes.filter((n) => n.kind === "VIRTUAL_NETWORK");
+    expect(networks.length).toBeGreaterThan(50);
+    let across = 0;
+    for (const network of networks) {
+      const view = viewAround(topology, placedIn(topology, network.id));
+      const planted = plantedNetworkView(estate, key(network.id));
+      expect(builtNodes(view)).toEqual(plantedNodes(planted));
+      expect(builtEdges(view)).toEqual(plantedEdges(planted));
+      if (view.nodes.some((n) => n.accountId !== network.accountId && n.accountId !== null)) across++;
+    }
+    // The hubs' maps reach into other accounts (their peered hubs, an elastic IP of another account).
+    expect(across).toBeGreaterThanOrEqual(8);
   });
 
   it("is deterministic", () => {

@@ -1,5 +1,5 @@
-import { foldNetworkMap } from "./network-fold";
-import { buildNetworkTopology, INTERNET_NODE_ID, type NetworkResource } from "./network-topology";
+import { foldNetworkMap, placedIn } from "./network-fold";
+import { buildNetworkTopology, INTERNET_NODE_ID, viewAround, type NetworkResource } from "./network-topology";
 import {
   NetworkEdge,
   NetworkEdgeKind,
@@ -171,6 +171,26 @@ const e = (
   rules: string[] = [],
 ) => Object.assign(new NetworkEdge(), { from, to, kind, ports, rules, connections: 1 });
 
+/** Two VNets `a` and `b`, each with a subnet, both subnets behind `nsg-shared`; then `nodes` and `edges`. */
+const sharedNsg = (nodes: NetworkNode[], edges: NetworkEdge[]) =>
+  Object.assign(new NetworkMap(), {
+    nodes: [
+      n("a", NetworkNodeKind.VIRTUAL_NETWORK),
+      n("b", NetworkNodeKind.VIRTUAL_NETWORK),
+      n("snet-a", NetworkNodeKind.SUBNET),
+      n("snet-b", NetworkNodeKind.SUBNET),
+      n("nsg-shared", NetworkNodeKind.NETWORK_SECURITY_GROUP),
+      ...nodes,
+    ],
+    edges: [
+      e("a", "snet-a", NetworkEdgeKind.CONTAINS),
+      e("b", "snet-b", NetworkEdgeKind.CONTAINS),
+      e("snet-a", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
+      e("snet-b", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
+      ...edges,
+    ],
+  });
+
 describe("foldNetworkMap", () => {
   const severities = {
     "vm-web1": PolicySeverity.HIGH,
@@ -250,25 +270,11 @@ describe("foldNetworkMap", () => {
   });
 
   it("counts a resource lying in two networks in each, with no placing edge between the networks", () => {
-    const map = Object.assign(new NetworkMap(), {
-      nodes: [
-        n("a", NetworkNodeKind.VIRTUAL_NETWORK),
-        n("b", NetworkNodeKind.VIRTUAL_NETWORK),
-        n("snet-a", NetworkNodeKind.SUBNET),
-        n("snet-b", NetworkNodeKind.SUBNET),
-        n("nsg-shared", NetworkNodeKind.NETWORK_SECURITY_GROUP),
-        // A NIC in no subnet, its VM: no network places them.
-        n("nic-lone", NetworkNodeKind.NETWORK_INTERFACE),
-        n("vm-lone", NetworkNodeKind.VIRTUAL_MACHINE),
-      ],
-      edges: [
-        e("a", "snet-a", NetworkEdgeKind.CONTAINS),
-        e("b", "snet-b", NetworkEdgeKind.CONTAINS),
-        e("snet-a", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
-        e("snet-b", "nsg-shared", NetworkEdgeKind.PROTECTED_BY),
-        e("nic-lone", "vm-lone", NetworkEdgeKind.ATTACHED_TO),
-      ],
-    });
+    // And a NIC in no subnet, its VM: no network places them.
+    const map = sharedNsg(
+      [n("nic-lone", NetworkNodeKind.NETWORK_INTERFACE), n("vm-lone", NetworkNodeKind.VIRTUAL_MACHINE)],
+      [e("nic-lone", "vm-lone", NetworkEdgeKind.ATTACHED_TO)],
+    );
     const folded = foldNetworkMap(map);
     expect(folded.nodes.map((node) => [node.id, node.contents?.resources])).toEqual([
       ["a", 3],
@@ -325,6 +331,57 @@ describe("foldNetworkMap", () => {
         rules: ["sg-1", "sg-2"],
         connections: 2,
       },
+    ]);
+  });
+});
+
+describe("placedIn", () => {
+  const topology = buildNetworkTopology(estate());
+
+  it("gives what lies in a VNet, as the NETWORKS view counts it", () => {
+    expect([...placedIn(topology, "vnet-web")].sort()).toEqual(
+      ["vnet-web", "snet-web", "nsg-web", "nic-web1", "nic-web2", "vm-web1", "vm-web2", "pip-web1"].sort(),
+    );
+    expect([...placedIn(topology, "vnet-app")].sort()).toEqual([
+      "nic-app1",
+      "snet-app",
+      "vm-app1",
+      "vnet-app",
+    ]);
+    const folded = foldNetworkMap(resourceMap({}));
+    for (const id of ["vnet-web", "vnet-app"])
+      expect(placedIn(topology, id).size).toBe(
+        folded.nodes.find((node) => node.id === id)?.contents?.resources,
+      );
+  });
+
+  it("places a shared NSG in both networks, and nothing for what is no VNet/VPC", () => {
+    // And a peering, which places nothing.
+    const map = sharedNsg([], [e("a", "b", NetworkEdgeKind.PEERED_WITH)]);
+    expect([...placedIn(map, "a")]).toEqual(["a", "snet-a", "nsg-shared"]);
+    expect([...placedIn(map, "b")]).toEqual(["b", "snet-b", "nsg-shared"]);
+    for (const id of ["snet-a", "nsg-shared", INTERNET_NODE_ID, "unknown"])
+      expect(placedIn(map, id).size).toBe(0);
+  });
+
+  it("gives with viewAround a network's map: its own, its peer, the VM its VMs exchange traffic with and what places it", () => {
+    const view = viewAround(topology, placedIn(topology, "vnet-app"));
+    expect(view.nodes.map((node) => node.id).sort()).toEqual(
+      [INTERNET_NODE_ID, "vnet-app", "snet-app", "nic-app1", "vm-app1"]
+        .concat(["vnet-web", "vm-web1", "vm-web2", "nic-web1", "nic-web2", "snet-web"])
+        .sort(),
+    );
+    // The traffic between the web VMs is the other network's own; the internet's to a shown VM stays.
+    expect(topology.edges.some((edge) => edge.from === "vm-web1" && edge.to === "vm-web2")).toBe(true);
+    const links = view.edges.filter((edge) => edge.kind === "ALLOWS_TRAFFIC" || edge.kind === "PEERED_WITH");
+    expect(links.map((edge) => `${edge.from} ${edge.to} ${edge.kind}`).sort()).toEqual([
+      "internet vm-web1 ALLOWS_TRAFFIC",
+      "vm-app1 vm-web1 ALLOWS_TRAFFIC",
+      "vm-app1 vm-web2 ALLOWS_TRAFFIC",
+      "vm-web1 vm-app1 ALLOWS_TRAFFIC",
+      "vm-web2 vm-app1 ALLOWS_TRAFFIC",
+      "vnet-app vnet-web PEERED_WITH",
+      "vnet-web vnet-app PEERED_WITH",
     ]);
   });
 });

@@ -11,7 +11,7 @@ import {
 } from "./network.types";
 
 /** Nodes that stand for themselves in the NETWORKS view: the networks, and what is no inventory resource. */
-const OWN_NODES: ReadonlySet<NetworkNodeKind> = new Set([
+const OWN_NODES: ReadonlySet<string> = new Set<NetworkNodeKind>([
   NetworkNodeKind.VIRTUAL_NETWORK,
   NetworkNodeKind.EXTERNAL_NETWORK,
   NetworkNodeKind.INTERNET,
@@ -51,15 +51,11 @@ interface Merged {
   rules: Set<readonly string[]>;
 }
 
-/**
- * The networks each node lies in, by following the placing edges from the VNets/VPCs: a VNet contains its
- * subnets, they their NICs (AWS: instances), a NIC's VMs lie where it does, and so on. The networks, the internet
- * and external networks lie in themselves; a node no network places (a VM without a NIC) too.
- */
-function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[]): Map<string, string[]> {
-  const kinds = new Map(nodes.map((n) => [n.id, n.kind]));
-  const placed = new Map<string, Set<string>>();
-  for (const n of nodes) if (OWN_NODES.has(n.kind)) placed.set(n.id, new Set([n.id]));
+/** The placing edges as (giver, taker) pairs, but those into a node that lies in itself (a network). */
+function placingLinks(
+  kinds: ReadonlyMap<string, string>,
+  edges: readonly Pick<ResourceEdge, "from" | "to" | "kind">[],
+): Array<readonly [giver: string, taker: string]> {
   const links: Array<readonly [giver: string, taker: string]> = [];
   for (const e of edges) {
     const taker = PLACES.get(e.kind);
@@ -68,6 +64,18 @@ function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[
     const kind = kinds.get(to);
     if (kind !== undefined && !OWN_NODES.has(kind)) links.push([giver, to]);
   }
+  return links;
+}
+
+/**
+ * The networks each node lies in, by following the placing edges from the VNets/VPCs: a VNet contains its
+ * subnets, they their NICs (AWS: instances), a NIC's VMs lie where it does, and so on. The networks, the internet
+ * and external networks lie in themselves; a node no network places (a VM without a NIC) too.
+ */
+function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[]): Map<string, string[]> {
+  const placed = new Map<string, Set<string>>();
+  for (const n of nodes) if (OWN_NODES.has(n.kind)) placed.set(n.id, new Set([n.id]));
+  const links = placingLinks(new Map(nodes.map((n) => [n.id, n.kind])), edges);
   // A few rounds: a VNet places its subnets, they their NICs, the NICs their VMs and public IPs.
   for (let grew = true; grew;) {
     grew = false;
@@ -84,6 +92,37 @@ function networksOf(nodes: readonly NetworkNode[], edges: readonly ResourceEdge[
     }
   }
   return new Map(nodes.map((n) => [n.id, [...(placed.get(n.id) ?? [n.id])]]));
+}
+
+/**
+ * What lies in one VNet/VPC of a map or topology, as the NETWORKS view places it (see {@link networksOf}): the
+ * network itself and whatever its placing edges lead to — its subnets, their NICs or instances, the VMs, NSGs
+ * and public IPs of those, whichever account holds them. Empty when `networkId` is no VNet/VPC of the map.
+ */
+export function placedIn(
+  map: {
+    nodes: readonly { id: string; kind: string }[];
+    edges: readonly Pick<ResourceEdge, "from" | "to" | "kind">[];
+  },
+  networkId: string,
+): Set<string> {
+  const kinds = new Map(map.nodes.map((n) => [n.id, n.kind]));
+  if (kinds.get(networkId) !== NetworkNodeKind.VIRTUAL_NETWORK) return new Set();
+  const takers = new Map<string, string[]>();
+  for (const [giver, taker] of placingLinks(kinds, map.edges)) {
+    const list = takers.get(giver);
+    if (list) list.push(taker);
+    else takers.set(giver, [taker]);
+  }
+  const placed = new Set([networkId]);
+  const queue = [networkId];
+  while (queue.length > 0)
+    for (const taker of takers.get(queue.pop()!) ?? [])
+      if (!placed.has(taker)) {
+        placed.add(taker);
+        queue.push(taker);
+      }
+  return placed;
 }
 
 /**

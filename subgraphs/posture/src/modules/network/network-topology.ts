@@ -1645,7 +1645,22 @@ export function accountView(
   topology: Pick<NetworkTopology, "nodes" | "edges">,
   accountId: string,
 ): { nodes: NetworkNode[]; edges: NetworkEdge[] } {
-  const own = new Set(topology.nodes.filter((n) => n.accountId === accountId).map((n) => n.id));
+  return viewAround(
+    topology,
+    new Set(topology.nodes.filter((n) => n.accountId === accountId).map((n) => n.id)),
+  );
+}
+
+/**
+ * The network map around some of its nodes (`own`: an account's, or what lies in one network), as
+ * {@link accountView} describes it for an account's: the own nodes, the internet, every node one edge from them
+ * and what places each shown node in its network; the edges between shown nodes but peerings and traffic that
+ * involve no own node (the internet's traffic to a shown VM stays). Empty when `own` is.
+ */
+export function viewAround(
+  topology: Pick<NetworkTopology, "nodes" | "edges">,
+  own: ReadonlySet<string>,
+): { nodes: NetworkNode[]; edges: NetworkEdge[] } {
   if (own.size === 0) return { nodes: [], edges: [] };
   const shown = new Set([INTERNET_NODE_ID, ...own]);
   for (const e of topology.edges)

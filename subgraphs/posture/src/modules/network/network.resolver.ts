@@ -1,4 +1,4 @@
-import { PageArgs, Role } from "../../../../common/src";
+import { BadUserInputError, PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
 import type { PostureContext } from "../../context";
 import { Resource } from "../inventory/resource.entity";
@@ -11,14 +11,21 @@ export class NetworkResolver {
   @Authorized(Role.READER)
   @Query(() => NetworkMap, {
     description:
-      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`. One account's map also shows what of the tenant's other accounts touches its resources (their `accountId` says whose): the VNets/VPCs it peers with and the VMs there that exchange traffic with its own, another account's subnet it sits in, public IP (elastic IP) associated with its VM/NIC or NSG protecting it, another account's instance behind its security group, each with its placement and exposure as the map of every account gives them; and EXTERNAL_NETWORK nodes for peerings to networks not in the inventory.",
+      "Network topology with allowed traffic and internet exposure, showing resources with recommendations of at least `minSeverity`. One account's map also shows what of the tenant's other accounts touches its resources (their `accountId` says whose): the VNets/VPCs it peers with and the VMs there that exchange traffic with its own, another account's subnet it sits in, public IP (elastic IP) associated with its VM/NIC or NSG protecting it, another account's instance behind its security group, each with its placement and exposure as the map of every account gives them; and EXTERNAL_NETWORK nodes for peerings to networks not in the inventory. One network's map (`networkId`) shows what lies in that VNet/VPC, whichever account holds it, with its neighbours likewise: the drill-down from a node of the NETWORKS view.",
   })
   networkMap(
     @Arg("accountId", () => ID, {
       nullable: true,
-      description: "One account (with its neighbours in other accounts); omit for every account.",
+      description:
+        "One account (with its neighbours in other accounts); omit for every account. Empty for an account the tenant does not hold.",
     })
     accountId: string | undefined,
+    @Arg("networkId", () => ID, {
+      nullable: true,
+      description:
+        "One VNet/VPC (a `NetworkNode.id` of kind VIRTUAL_NETWORK, as the NETWORKS view gives it): its subnets, NICs/instances, VMs, NSGs/security groups and public IPs, with the neighbours one edge away (peered networks, VMs in other networks exchanging traffic with its own) and what places them. Not together with `accountId` (BAD_USER_INPUT); BAD_USER_INPUT for the id of another kind of node; empty for a resource the tenant does not hold.",
+    })
+    networkId: string | undefined,
     @Arg("minSeverity", () => PolicySeverity, {
       defaultValue: PolicySeverity.MEDIUM,
       description: "Lowest recommendation severity shown (default MEDIUM: high and medium).",
@@ -32,7 +39,13 @@ export class NetworkResolver {
     detail: NetworkMapDetail,
     @Ctx() ctx: PostureContext,
   ) {
-    return ctx.services.network.map(accountId, minSeverity, detail);
+    if (networkId === undefined || networkId === null)
+      return ctx.services.network.map(accountId, minSeverity, detail);
+    if (accountId !== undefined && accountId !== null)
+      throw new BadUserInputError("Invalid network map.", [
+        { field: "accountId", message: "give accountId or networkId, not both" },
+      ]);
+    return ctx.services.network.networkMap(networkId, minSeverity, detail);
   }
 }
 

@@ -1,5 +1,7 @@
 import DataLoader from "dataloader";
 import {
+  BadUserInputError,
+  canonicalId,
   isUuid,
   ResourceKind,
   pageOfArray,
@@ -18,8 +20,9 @@ import {
   type NetworkLinks,
   type NetworkResource,
   type NetworkTopology,
+  viewAround,
 } from "./network-topology";
-import { foldNetworkMap } from "./network-fold";
+import { foldNetworkMap, placedIn } from "./network-fold";
 import { topologyCache } from "./network-topology-cache";
 import { NetworkNeighbourConnection } from "./network.connections";
 import {
@@ -364,6 +367,43 @@ export class NetworkService {
     const view = accountId
       ? accountView(await this.accountTopologies.load(accountId), accountId)
       : await this.tenantTopology();
+    return this.shownMap(view, minSeverity, detail);
+  }
+
+  /**
+   * The map around one VNet/VPC (`networkMap(networkId:)`): what lies in it ({@link placedIn}), whichever
+   * account holds it, and its neighbours as an account's map shows them ({@link viewAround}). From the tenant's
+   * topology: what lies in a network may be any account's (the instances of a VPC shared through AWS RAM, their
+   * security groups and elastic IPs, and what those groups protect elsewhere), which that topology answers
+   * without following each; it is the one the map of every account keeps, so the drill-down from its NETWORKS
+   * view reads only the inventory token. Empty when the tenant holds no resource of that id; BAD_USER_INPUT when
+   * the id is no resource id, or another node of the map than a VNet/VPC.
+   */
+  async networkMap(
+    networkId: string,
+    minSeverity: PolicySeverity,
+    detail: NetworkMapDetail = NetworkMapDetail.RESOURCES,
+  ): Promise<NetworkMap> {
+    const id = canonicalId(networkId);
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid network map.", [
+        { field: "networkId", message: "must be the id (UUID) of a VNet/VPC, as the NETWORKS view gives it" },
+      ]);
+    const topology = await this.tenantTopology();
+    const node = topology.nodes.find((n) => n.id === id);
+    if (node && node.kind !== NetworkNodeKind.VIRTUAL_NETWORK)
+      throw new BadUserInputError("Invalid network map.", [
+        { field: "networkId", message: `names a ${node.kind}, not a VNet/VPC` },
+      ]);
+    return this.shownMap(viewAround(topology, placedIn(topology, id)), minSeverity, detail);
+  }
+
+  /** What `networkMap` shows of a view at `minSeverity`, in its detail: see {@link filterNetworkMap}. */
+  private async shownMap(
+    view: Pick<NetworkTopology, "nodes" | "edges">,
+    minSeverity: PolicySeverity,
+    detail: NetworkMapDetail,
+  ): Promise<NetworkMap> {
     const nodes: NetworkNode[] = view.nodes.map((n) =>
       Object.assign(new NetworkNode(), {
         ...n,

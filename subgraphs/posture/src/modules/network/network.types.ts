@@ -154,7 +154,7 @@ export class NetworkNode {
   @Field(() => NetworkContents, {
     nullable: true,
     description:
-      "In the NETWORKS view, what the node stands for: the network and what lies in it that the map at this `minSeverity` shows (the drill-down, `networkMap(accountId:)` with the same severity, shows those resources). Null in the RESOURCES view, and for the internet and external networks.",
+      "In the NETWORKS view, what the node stands for: the network and what lies in it that the map at this `minSeverity` shows (the drill-down, `networkMap(networkId:)` with the node's id and the same severity, shows those resources; in a drill-down's NETWORKS view, a neighbouring network counts only what that map shows of it). Null in the RESOURCES view, and for the internet and external networks.",
   })
   contents: NetworkContents | null;
 }
