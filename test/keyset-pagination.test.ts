@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import {
   IngestAlertsDocument,
   KeysetAccountsDocument,
+  KeysetAffectedResourcesDocument,
   KeysetAlertsDocument,
   KeysetAppControlGroupsDocument,
   KeysetDetectionsDocument,
@@ -11,6 +12,7 @@ import {
   KeysetIncidentsDocument,
   KeysetJitAuditLogDocument,
   KeysetJitRequestsDocument,
+  KeysetResourceAssessmentsDocument,
   KeysetResourcesDocument,
   KeysetThreatIndicatorsDocument,
   KeysetRecommendationsDocument,
@@ -29,6 +31,7 @@ import { ingestTelemetry, ndjson, seedMachines } from "./utils/workload";
 interface Page {
   nodes: Array<{ id: string }>;
   pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+  totalCount?: number;
 }
 
 const uuid = "01900000-0000-7000-8000-000000000000";
@@ -64,12 +67,25 @@ describe("keyset pagination: nothing skipped or repeated, crafted cursors refuse
     throw new Error(`no last page after 50 pages: ${seen.length} items`);
   }
 
-  /** Pages a list by `first` and expects the whole list (one request of 100), each row once, in order. */
+  /**
+   * Pages a list by `first` and expects the whole list (one request of 100), each row once, in order; every
+   * page, and one asked for past the end, counts the whole list (`totalCount`).
+   */
   async function expectWholeList(first: number, read: (first: number, after?: string) => Promise<Page>) {
     const whole = (await read(100)).nodes.map((n) => n.id);
-    const paged = await collect((after) => read(first, after));
+    const totals: Array<number | undefined> = [];
+    let last: string | undefined;
+    const paged = await collect(async (after) => {
+      const page = await read(first, after);
+      totals.push(page.totalCount);
+      last = page.pageInfo.endCursor ?? last;
+      return page;
+    });
     expect(paged).toEqual(whole);
     expect(new Set(paged).size).toBe(paged.length);
+    const past = await read(first, last);
+    expect(past.nodes).toEqual([]);
+    expect([...totals, past.totalCount]).toEqual([...totals, past.totalCount].map(() => whole.length));
     return whole;
   }
 
@@ -192,6 +208,27 @@ describe("keyset pagination: nothing skipped or repeated, crafted cursors refuse
         );
         expect(whole.length).toBeGreaterThan(1);
       }
+  });
+
+  it("posture: pages lists hanging off a parent (a resource's assessments, a recommendation's resources) with the whole count on every page", async () => {
+    const machine = machines["vm-web-prod-01"];
+    const assessments = await expectWholeList(7, async (first, after) => {
+      return ok(
+        await platform.request(KeysetResourceAssessmentsDocument, { id: machine, first, after }, admin),
+      ).resource!.assessments;
+    });
+    expect(assessments.length).toBeGreaterThan(7);
+    // The recommendation with the most unhealthy machines, paged one machine at a time.
+    const all = ok(await platform.request(KeysetAffectedResourcesDocument, { first: 100 }, admin))
+      .recommendations.nodes;
+    const widest = all.reduce((a, b) => (b.unhealthyCount > a.unhealthyCount ? b : a));
+    expect(widest.unhealthyCount).toBeGreaterThan(2);
+    const affected = await expectWholeList(1, async (first, after) => {
+      const page = ok(await platform.request(KeysetAffectedResourcesDocument, { first, after }, admin))
+        .recommendations.nodes;
+      return page.find((r) => r.id === widest.id)!.affectedResources;
+    });
+    expect(affected).toHaveLength(widest.unhealthyCount);
   });
 
   it("siem: pages threat indicators by id in SQL, with a true total and the active ones apart", async () => {

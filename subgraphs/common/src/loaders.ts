@@ -58,10 +58,36 @@ export function byIdLoader<T extends { id: string }>(
 }
 
 /**
- * One statement that pages children of many parents at once, newest first. `source` is a SELECT
- * yielding `parent_id`, `created_at`, `id` (a UUID) and the child's columns; its parameters come first.
- * Each parent's total is counted before the cursor applies, so `totalCount` is the whole list. Callers
- * build the page with `toKeysetPage(args, "time")`; the cursor is checked again here (BAD_USER_INPUT),
+ * The SQL that pages the children of many parents at once with each parent's whole count: `source` selects
+ * every child of the asked parents its filter keeps (no cursor), `parent` is its column naming the parent,
+ * `after` the condition (on `source`'s columns) that keeps what lies after the cursor, `order` a page's
+ * order, `limit` the parameter holding the page size plus one. Every parent with children gets rows: its page's
+ * children, or one row with no child (`page_rn` null) when the page is empty — a page past the end still
+ * carries the count (`page_parent`, `total`). Group them with {@link groupChildRows}.
+ */
+export function childPagesSql(parts: {
+  source: string;
+  parent: string;
+  after: string;
+  order: string;
+  limit: string;
+}): string {
+  const { source, parent, after, order, limit } = parts;
+  return `WITH src AS (${source}),
+      totals AS (SELECT ${parent} AS page_parent, count(*)::int AS total FROM src GROUP BY ${parent}),
+      paged AS (
+        SELECT src.*, row_number() OVER (PARTITION BY ${parent} ORDER BY ${order}) AS page_rn
+        FROM src WHERE ${after}
+      )
+      SELECT paged.*, totals.page_parent, totals.total
+        FROM totals LEFT JOIN paged ON paged.${parent} = totals.page_parent AND paged.page_rn <= ${limit}
+       ORDER BY totals.page_parent, paged.page_rn`;
+}
+
+/**
+ * One statement that pages children of many parents at once, newest first ({@link childPagesSql}). `source` is
+ * a SELECT yielding `parent_id`, `created_at`, `id` (a UUID) and the child's columns; its parameters come first.
+ * Callers build the page with `toKeysetPage(args, "time")`; the cursor is checked again here (BAD_USER_INPUT),
  * because its parts go into `::timestamptz` and `::uuid` casts. `created_at` must hold whole
  * milliseconds (`timestamptz(3)`), as cursors carry it: a finer stored time would place a cursor before
  * its own row and the next page would skip the rest of the rows created in the same transaction.
@@ -74,28 +100,27 @@ export function childPageSql(
   const n = sourceParams.length;
   const [afterAt, afterId] = page.after ? checkCursor(page.after, "time") : [null, null];
   return {
-    sql: `WITH src AS (${source}),
-      counted AS (SELECT src.*, count(*) OVER (PARTITION BY parent_id)::int AS total FROM src),
-      paged AS (
-        SELECT counted.*, row_number() OVER (PARTITION BY parent_id ORDER BY created_at DESC, id DESC) AS rn
-        FROM counted
-        WHERE $${n + 1}::timestamptz IS NULL OR (created_at, id) < ($${n + 1}::timestamptz, $${n + 2}::uuid)
-      )
-      SELECT * FROM paged WHERE rn <= $${n + 3} ORDER BY parent_id, rn`,
+    sql: childPagesSql({
+      source,
+      parent: "parent_id",
+      after: `$${n + 1}::timestamptz IS NULL OR (created_at, id) < ($${n + 1}::timestamptz, $${n + 2}::uuid)`,
+      order: "created_at DESC, id DESC",
+      limit: `$${n + 3}`,
+    }),
     params: [...sourceParams, afterAt, afterId, page.first + 1],
   };
 }
 
-/** Groups `childPageSql` rows by parent, with each parent's total. */
-export function groupChildRows<R extends { parent_id: string; total: number }, T>(
+/** Groups `childPagesSql` rows by parent, with each parent's total (an empty page keeps it too). */
+export function groupChildRows<R extends { page_parent: string; page_rn: unknown; total: number }, T>(
   rows: R[],
   map: (row: R) => T,
 ): Map<string, ChildPage<T>> {
   const result = new Map<string, ChildPage<T>>();
   for (const row of rows) {
-    const entry = result.get(row.parent_id) ?? { rows: [], total: row.total };
-    entry.rows.push(map(row));
-    result.set(row.parent_id, entry);
+    const entry = result.get(row.page_parent) ?? { rows: [], total: row.total };
+    if (row.page_rn !== null) entry.rows.push(map(row));
+    result.set(row.page_parent, entry);
   }
   return result;
 }

@@ -3,6 +3,8 @@ import {
   BadUserInputError,
   canonicalId,
   childConnectionLoader,
+  childPagesSql,
+  groupChildRows,
   isUuid,
   jsonProblem,
   newId,
@@ -167,38 +169,32 @@ export class AssessmentsService {
     first: number,
     after: string | number | null | undefined,
   ): Promise<Map<string, ChildPage<Assessment>>> {
-    const rows: Array<Record<string, unknown> & { total: number }> = await this.db.read((m) =>
-      m.query(
-        `SELECT * FROM (
-           SELECT a.*, count(*) OVER (PARTITION BY a.resource_id)::int AS total
-           FROM assessments a
-           WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])
-             AND ($3::text[] IS NULL OR a.status = ANY($3::text[])) AND ($4::text IS NULL OR a.source = $4)
-         ) x WHERE ($5::text IS NULL OR x.definition_id > $5::text COLLATE "C")`,
-        [
-          this.identity.tenantId,
-          ids.filter(isUuid),
-          filter?.statuses ?? null,
-          filter?.source ?? null,
-          after ?? null,
-        ],
-      ),
-    );
-    const out = new Map<string, ChildPage<Assessment>>();
-    // Code-point order, as the cursor's `COLLATE "C"` comparison above: a locale's order (which sets punctuation
-    // and case apart) would disagree with it on some ids, and a page would skip or repeat them.
-    const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-      String(a.definition_id) < String(b.definition_id)
-        ? -1
-        : String(a.definition_id) > String(b.definition_id)
-          ? 1
-          : 0;
-    for (const row of rows.sort(byId)) {
-      const entry = out.get(row.resource_id as string) ?? { rows: [], total: row.total };
-      if (entry.rows.length <= first) entry.rows.push(assessmentFromRow(row));
-      out.set(row.resource_id as string, entry);
-    }
-    return out;
+    // Code-point order (`COLLATE "C"`) for the page and its cursor alike: a locale's order (which sets
+    // punctuation and case apart) would disagree with the comparison on some ids, and a page would skip or
+    // repeat them.
+    const rows: Array<Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }> =
+      await this.db.read((m) =>
+        m.query(
+          childPagesSql({
+            source: `SELECT a.* FROM assessments a
+                      WHERE a.tenant_id = $1 AND a.resource_id = ANY($2::uuid[])
+                        AND ($3::text[] IS NULL OR a.status = ANY($3::text[])) AND ($4::text IS NULL OR a.source = $4)`,
+            parent: "resource_id",
+            after: `$5::text IS NULL OR definition_id > $5::text COLLATE "C"`,
+            order: `definition_id COLLATE "C"`,
+            limit: "$6",
+          }),
+          [
+            this.identity.tenantId,
+            ids.filter(isUuid),
+            filter?.statuses ?? null,
+            filter?.source ?? null,
+            after ?? null,
+            first + 1,
+          ],
+        ),
+      );
+    return groupChildRows(rows, assessmentFromRow);
   }
 
   /** Stores assessments reported by other sources; bad records are returned, good ones kept. */

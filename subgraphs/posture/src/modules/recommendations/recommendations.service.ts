@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import {
   childConnectionLoader,
+  childPagesSql,
   isUuid,
   OrderDirection,
   invalidCursor,
@@ -181,16 +182,19 @@ export class RecommendationsService {
   /** Unhealthy resources of recommendations (of one account, or all), paged per recommendation in one statement. */
   private affectedLoader(accountId: string | undefined) {
     return childConnectionLoader<Resource>(async (definitionIds, page) => {
-      const rows: Array<{ definition_id: string; resource_id: string; total: number }> = await this.db.read(
-        (m) =>
+      // The count before the cursor: `totalCount` is the whole list's on every page (also past its end).
+      const rows: Array<{ resource_id: string; page_parent: string; page_rn: unknown; total: number }> =
+        await this.db.read((m) =>
           m.query(
-            `SELECT definition_id, resource_id, total FROM (
-           SELECT definition_id, resource_id, count(*) OVER (PARTITION BY definition_id)::int AS total,
-                  row_number() OVER (PARTITION BY definition_id ORDER BY resource_id) AS rn
-           FROM assessments
-           WHERE tenant_id = $1 AND definition_id = ANY($2::text[]) AND status = 'UNHEALTHY'
-             AND ($3::uuid IS NULL OR resource_id > $3::uuid) AND ($5::uuid IS NULL OR account_id = $5::uuid)
-         ) x WHERE rn <= $4`,
+            childPagesSql({
+              source: `SELECT definition_id, resource_id FROM assessments
+                        WHERE tenant_id = $1 AND definition_id = ANY($2::text[]) AND status = 'UNHEALTHY'
+                          AND ($5::uuid IS NULL OR account_id = $5::uuid)`,
+              parent: "definition_id",
+              after: "$3::uuid IS NULL OR resource_id > $3::uuid",
+              order: "resource_id",
+              limit: "$4",
+            }),
             [
               this.identity.tenantId,
               definitionIds,
@@ -199,15 +203,16 @@ export class RecommendationsService {
               accountId ?? null,
             ],
           ),
-      );
-      const resources = await this.inventory.resourcesByIds([...new Set(rows.map((r) => r.resource_id))]);
+        );
+      const shown = rows.filter((r) => r.page_rn !== null);
+      const resources = await this.inventory.resourcesByIds([...new Set(shown.map((r) => r.resource_id))]);
       const byId = new Map(resources.map((r) => [r.id, r]));
       const out = new Map<string, { rows: Resource[]; total: number }>();
       for (const row of rows) {
-        const entry = out.get(row.definition_id) ?? { rows: [], total: row.total };
-        const resource = byId.get(row.resource_id);
+        const entry = out.get(row.page_parent) ?? { rows: [], total: row.total };
+        const resource = row.page_rn === null ? undefined : byId.get(row.resource_id);
         if (resource) entry.rows.push(resource);
-        out.set(row.definition_id, entry);
+        out.set(row.page_parent, entry);
       }
       return out;
     });

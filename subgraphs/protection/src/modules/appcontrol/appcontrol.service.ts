@@ -5,6 +5,8 @@ import {
   canonicalId,
   BadUserInputError,
   childConnectionLoader,
+  childPagesSql,
+  groupChildRows,
   ConflictError,
   invalidCursor,
   isUuid,
@@ -266,20 +268,21 @@ export class AppControlService {
         const split = typeof afterValue === "string" ? afterValue.indexOf("|") : -1;
         const afterPrevalence = split > 0 ? (afterValue as string).slice(0, split) : null;
         const afterKey = split > 0 ? (afterValue as string).slice(split + 1) : null;
-        const rows: Array<Record<string, unknown> & { total: number }> = await this.db.read((m) =>
+        const rows: Array<
+          Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }
+        > = await this.db.read((m) =>
           m.query(
-            `SELECT * FROM (
-               SELECT c.*, row_number() OVER (PARTITION BY c.group_id ORDER BY c.prevalence DESC, c.path_key, c.id) AS rn
-               FROM (
-                 SELECT r.*, count(*) OVER (PARTITION BY r.group_id)::int AS total
-                 FROM app_control_rules r
-                 WHERE r.tenant_id = $1 AND r.group_id = ANY($2::uuid[])
-                   AND ($3::text[] IS NULL OR r.status = ANY($3::text[])) AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))
-                   AND ($5::numeric IS NULL OR r.prevalence >= $5::numeric)
-               ) c
-               WHERE $6::numeric IS NULL OR c.prevalence < $6::numeric
-                 OR (c.prevalence = $6::numeric AND (c.path_key, c.id) > ($7::text, $8::uuid))
-             ) x WHERE x.rn <= $9 ORDER BY x.group_id, x.rn`,
+            childPagesSql({
+              source: `SELECT r.* FROM app_control_rules r
+                          WHERE r.tenant_id = $1 AND r.group_id = ANY($2::uuid[])
+                            AND ($3::text[] IS NULL OR r.status = ANY($3::text[])) AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))
+                            AND ($5::numeric IS NULL OR r.prevalence >= $5::numeric)`,
+              parent: "group_id",
+              after: `$6::numeric IS NULL OR prevalence < $6::numeric
+                         OR (prevalence = $6::numeric AND (path_key, id) > ($7::text, $8::uuid))`,
+              order: "prevalence DESC, path_key, id",
+              limit: "$9",
+            }),
             [
               this.identity.tenantId,
               ids.filter(isUuid),
@@ -293,13 +296,7 @@ export class AppControlService {
             ],
           ),
         );
-        const out = new Map<string, { rows: AppControlRule[]; total: number }>();
-        for (const row of rows) {
-          const entry = out.get(row.group_id as string) ?? { rows: [], total: row.total };
-          entry.rows.push(ruleFromRow(row));
-          out.set(row.group_id as string, entry);
-        }
-        return out;
+        return groupChildRows(rows, ruleFromRow);
       });
       this.rulesLoaders.set(key, loader);
     }

@@ -3,6 +3,8 @@ import type { EntityManager } from "typeorm";
 import {
   BadUserInputError,
   childConnectionLoader,
+  childPagesSql,
+  groupChildRows,
   isUuid,
   NotFoundError,
   toKeysetPage,
@@ -94,23 +96,26 @@ const CHANGES_SQL = `
     WINDOW s AS (PARTITION BY k.resource_id, k.watched_key ORDER BY k.time, k.record_id)
   ),
   filtered AS (
-    SELECT c.*, date_trunc('milliseconds', c.time) AS time_ms, count(*) OVER (PARTITION BY c.resource_id)::int AS total FROM c
+    SELECT c.*, date_trunc('milliseconds', c.time) AS time_ms FROM c
     WHERE ($6::text[] IS NULL OR c.action = ANY($6::text[])) AND ($7::bool IS NULL OR c.critical = $7)
       AND ($8::text IS NULL OR c.watched_key = $8) AND ($9::timestamptz IS NULL OR c.time >= $9)
       AND ($10::timestamptz IS NULL OR c.time < $10)
   ),
+  totals AS (SELECT resource_id, count(*)::int AS total FROM filtered GROUP BY resource_id),
   paged AS (
     SELECT filtered.*, row_number() OVER (PARTITION BY resource_id ORDER BY time_ms DESC, record_id DESC) AS rn
     FROM filtered WHERE $11::timestamptz IS NULL OR (time_ms, record_id) < ($11::timestamptz, $12::text)
   )
-  SELECT resource_id, record_id, time, path, previous_path, action, user_name, critical, total, baseline_sha256,
+  SELECT t.resource_id AS page_parent, t.total, rn AS page_rn,
+    record_id, time, path, previous_path, action, user_name, critical, baseline_sha256,
     CASE WHEN action = 'deleted' THEN NULL ELSE sha256 END AS new_sha256,
     CASE WHEN action = 'created' THEN NULL ELSE coalesce(
       previous_sha256,
       CASE WHEN lag_action IS NOT NULL AND lag_action <> 'deleted' THEN lag_sha256 END,
       CASE WHEN lag_action IS NULL AND baseline_record IS DISTINCT FROM record_id THEN baseline_sha256 END
     ) END AS old_sha256
-  FROM paged WHERE rn <= $13 ORDER BY resource_id, rn`;
+  FROM totals t LEFT JOIN paged ON paged.resource_id = t.resource_id AND paged.rn <= $13
+  ORDER BY t.resource_id, paged.rn`;
 
 /** File integrity monitoring: watch lists, file changes and baselines. */
 export class FimService {
@@ -290,46 +295,40 @@ export class FimService {
             list.matcher.entries.map((e) => ({ id, re: watchEntryRegex(e), critical: e.critical })),
           );
           const [afterTime, afterId] = p.after ?? [null, null];
-          const rows: Array<Record<string, unknown> & { resource_id: string; total: number }> = await m.query(
-            CHANGES_SQL,
-            [
-              this.identity.tenantId,
-              patterns.map((x) => x.id),
-              patterns.map((x) => x.re),
-              patterns.map((x) => x.critical),
-              machines,
-              filter?.actions ?? null,
-              filter?.critical ?? null,
-              filter?.path != null
-                ? pathKey(normalizeWatchEntry({ path: filter.path, recursive: false, critical: false }).path)
-                : null,
-              filter?.since ?? null,
-              filter?.until ?? null,
-              afterTime,
-              afterId,
-              p.first + 1,
-            ],
+          const rows: Array<
+            Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }
+          > = await m.query(CHANGES_SQL, [
+            this.identity.tenantId,
+            patterns.map((x) => x.id),
+            patterns.map((x) => x.re),
+            patterns.map((x) => x.critical),
+            machines,
+            filter?.actions ?? null,
+            filter?.critical ?? null,
+            filter?.path != null
+              ? pathKey(normalizeWatchEntry({ path: filter.path, recursive: false, critical: false }).path)
+              : null,
+            filter?.since ?? null,
+            filter?.until ?? null,
+            afterTime,
+            afterId,
+            p.first + 1,
+          ]);
+          // A page past the end still carries its machine's count (a row with no change).
+          return groupChildRows(rows, (row) =>
+            Object.assign(new FileChange(), {
+              id: row.record_id,
+              path: row.path,
+              previousPath: row.previous_path ?? null,
+              action: row.action,
+              oldSha256: row.old_sha256 ?? null,
+              newSha256: row.new_sha256 ?? null,
+              baselineSha256: row.baseline_sha256 ?? null,
+              time: row.time,
+              user: row.user_name ?? null,
+              critical: row.critical,
+            }),
           );
-          const out = new Map<string, { rows: FileChange[]; total: number }>();
-          for (const row of rows) {
-            const entry = out.get(row.resource_id) ?? { rows: [], total: row.total };
-            entry.rows.push(
-              Object.assign(new FileChange(), {
-                id: row.record_id,
-                path: row.path,
-                previousPath: row.previous_path ?? null,
-                action: row.action,
-                oldSha256: row.old_sha256 ?? null,
-                newSha256: row.new_sha256 ?? null,
-                baselineSha256: row.baseline_sha256 ?? null,
-                time: row.time,
-                user: row.user_name ?? null,
-                critical: row.critical,
-              }),
-            );
-            out.set(row.resource_id, entry);
-          }
-          return out;
         });
       });
       this.changeLoaders.set(key, loader);
@@ -346,33 +345,28 @@ export class FimService {
   /** Baselines of many machines, paged per machine in one statement (by path). */
   private readonly baselineLoader = childConnectionLoader<FileBaseline>(async (ids, p) => {
     const [, afterKey] = p.after ?? [null, null];
-    const rows: Array<Record<string, unknown> & { resource_id: string; total: number }> = await this.db.read(
-      (m) =>
+    const rows: Array<Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }> =
+      await this.db.read((m) =>
         m.query(
-          `SELECT * FROM (
-           SELECT c.*, row_number() OVER (PARTITION BY c.resource_id ORDER BY c.path_key) AS rn FROM (
-             SELECT b.*, count(*) OVER (PARTITION BY b.resource_id)::int AS total
-             FROM fim_baselines b WHERE b.tenant_id = $1 AND b.resource_id = ANY($2::uuid[])
-           ) c WHERE $3::text IS NULL OR c.path_key > $3
-         ) x WHERE x.rn <= $4 ORDER BY x.resource_id, x.rn`,
+          childPagesSql({
+            source: `SELECT b.* FROM fim_baselines b WHERE b.tenant_id = $1 AND b.resource_id = ANY($2::uuid[])`,
+            parent: "resource_id",
+            after: "$3::text IS NULL OR path_key > $3",
+            order: "path_key",
+            limit: "$4",
+          }),
           [this.identity.tenantId, ids.filter(isUuid), afterKey, p.first + 1],
         ),
-    );
-    const out = new Map<string, { rows: Array<FileBaseline & { key: string }>; total: number }>();
-    for (const row of rows) {
-      const entry = out.get(row.resource_id) ?? { rows: [], total: row.total };
-      entry.rows.push(
-        Object.assign(new FileBaseline(), {
-          key: row.path_key as string,
-          path: row.path,
-          sha256: row.sha256 ?? null,
-          firstSeen: row.first_seen,
-          recordId: row.record_id,
-        }),
       );
-      out.set(row.resource_id, entry);
-    }
-    return out;
+    return groupChildRows(rows, (row) =>
+      Object.assign(new FileBaseline(), {
+        key: row.path_key as string,
+        path: row.path,
+        sha256: row.sha256 ?? null,
+        firstSeen: row.first_seen,
+        recordId: row.record_id,
+      }),
+    );
   });
 
   /** A page of a machine's baselines. */

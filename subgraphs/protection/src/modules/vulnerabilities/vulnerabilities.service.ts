@@ -3,6 +3,8 @@ import type { EntityManager } from "typeorm";
 import {
   addJob,
   childConnectionLoader,
+  childPagesSql,
+  groupChildRows,
   copyInsertNew,
   assertNoProblems,
   BadUserInputError,
@@ -666,15 +668,20 @@ export class VulnerabilitiesService {
     let loader = this.byResource.get(key);
     if (!loader) {
       loader = childConnectionLoader<VulnerabilityFinding>(async (ids, p) => {
-        const rows: Array<Record<string, unknown> & { total: number }> = await this.db.read((m) =>
+        // The count before the cursor: `totalCount` is the whole list's on every page (also past its end).
+        const rows: Array<
+          Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }
+        > = await this.db.read((m) =>
           m.query(
-            `SELECT * FROM (
-               SELECT f.*, count(*) OVER (PARTITION BY f.resource_id)::int AS total,
-                      row_number() OVER (PARTITION BY f.resource_id ORDER BY f.id) AS rn
-               FROM vulnerability_findings f
-               WHERE f.tenant_id = $1 AND f.resource_id = ANY($2::uuid[]) AND f.status = $3 AND ($4::text[] IS NULL OR f.severity = ANY($4::text[]))
-                 AND ($5::uuid IS NULL OR f.id > $5::uuid)
-             ) x WHERE rn <= $6`,
+            childPagesSql({
+              source: `SELECT f.* FROM vulnerability_findings f
+                          WHERE f.tenant_id = $1 AND f.resource_id = ANY($2::uuid[]) AND f.status = $3
+                            AND ($4::text[] IS NULL OR f.severity = ANY($4::text[]))`,
+              parent: "resource_id",
+              after: "$5::uuid IS NULL OR id > $5::uuid",
+              order: "id",
+              limit: "$6",
+            }),
             [
               this.identity.tenantId,
               ids.filter(isUuid),
@@ -685,13 +692,7 @@ export class VulnerabilitiesService {
             ],
           ),
         );
-        const out = new Map<string, { rows: VulnerabilityFinding[]; total: number }>();
-        for (const row of rows) {
-          const entry = out.get(row.resource_id as string) ?? { rows: [], total: row.total };
-          entry.rows.push(findingFromRow(row));
-          out.set(row.resource_id as string, entry);
-        }
-        return out;
+        return groupChildRows(rows, findingFromRow);
       });
       this.byResource.set(key, loader);
     }

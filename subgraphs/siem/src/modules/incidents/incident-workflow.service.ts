@@ -1,6 +1,7 @@
 import type { EntityManager } from "typeorm";
 import {
   canonicalId,
+  childConnectionLoader,
   BadUserInputError,
   ConflictError,
   isUuid,
@@ -12,6 +13,7 @@ import {
   toKeysetPage,
   writeAudit,
   writeOutbox,
+  type ChildPage,
   type Identity,
   type InputProblem,
   type PageArgs,
@@ -20,7 +22,7 @@ import {
 import DataLoader from "dataloader";
 import { lockCorrelation, MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
-import { IncidentConnection } from "./incidents.connections";
+import { IncidentActivityConnection, IncidentConnection } from "./incidents.connections";
 import {
   CLASSIFICATION_REASONS,
   IncidentActivity,
@@ -34,6 +36,19 @@ import {
   type ReopenIncidentInput,
   type UpdateIncidentInput,
 } from "./incident-workflow.types";
+
+/** How many entries `Incident.activity` (the list, before `activityLog`) gives at most. */
+export const ACTIVITY_LIST_LIMIT = 500;
+
+function activityFromRow(r: Record<string, unknown>): IncidentActivity {
+  return Object.assign(new IncidentActivity(), {
+    sequence: String(r.id),
+    actor: r.actor,
+    action: r.action,
+    changes: JSON.stringify(r.changes),
+    at: r.at,
+  });
+}
 
 const SEVERITY_RANK_SQL = `CASE i.severity WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2 ELSE 1 END`;
 const ORDER_SQL: Record<IncidentOrderField, string> = {
@@ -532,28 +547,54 @@ export class IncidentWorkflowService {
     return ids.map((id) => rows.filter((r) => r.incident_id === id).map(taskFromRow));
   });
 
-  /** Activity logs of many incidents (oldest first, up to 500 each), one statement per batch. */
+  /** Activity logs of many incidents (oldest first, the first 500 each), one statement per batch. */
   readonly activity = new DataLoader<string, IncidentActivity[]>(async (ids) => {
     const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
       m.query(
         `SELECT a.* FROM unnest($2::uuid[]) AS x(id) CROSS JOIN LATERAL (
-           SELECT * FROM incident_activity WHERE tenant_id = $1 AND incident_id = x.id ORDER BY id LIMIT 500) a`,
+           SELECT * FROM incident_activity WHERE tenant_id = $1 AND incident_id = x.id ORDER BY id LIMIT ${ACTIVITY_LIST_LIMIT}) a`,
         [this.identity.tenantId, ids.filter(isUuid)],
       ),
     );
-    return ids.map((id) =>
-      rows
-        .filter((r) => r.incident_id === id)
-        .map((r) =>
-          Object.assign(new IncidentActivity(), {
-            actor: r.actor,
-            action: r.action,
-            changes: JSON.stringify(r.changes),
-            at: r.at,
-          }),
+    return ids.map((id) => rows.filter((r) => r.incident_id === id).map(activityFromRow));
+  });
+
+  /**
+   * Pages of many incidents' activity logs, newest first (keyset on the entry's sequence number), with each
+   * log's length — also for a page past its end (a row with no entry carries it); one statement per distinct
+   * page asked for.
+   */
+  private readonly activityPages = childConnectionLoader<IncidentActivity>(async (ids, page) => {
+    const rows: Array<Record<string, unknown> & { parent_id: string; total: number }> = await this.db.read(
+      (m) =>
+        m.query(
+          `SELECT a.*, x.id AS parent_id, t.total
+             FROM unnest($2::uuid[]) AS x(id)
+             CROSS JOIN LATERAL (
+               SELECT count(*)::int AS total FROM incident_activity WHERE tenant_id = $1 AND incident_id = x.id) t
+             LEFT JOIN LATERAL (
+               SELECT * FROM incident_activity
+                WHERE tenant_id = $1 AND incident_id = x.id AND ($3::bigint IS NULL OR id < $3::bigint)
+                ORDER BY id DESC LIMIT $4) a ON true
+            ORDER BY x.id, a.id DESC`,
+          [this.identity.tenantId, ids.filter(isUuid), page.after?.[1] ?? null, page.first + 1],
         ),
     );
+    const pages = new Map<string, ChildPage<IncidentActivity>>();
+    for (const row of rows) {
+      const entry = pages.get(row.parent_id) ?? { rows: [], total: row.total };
+      if (row.id !== null) entry.rows.push(activityFromRow(row));
+      pages.set(row.parent_id, entry);
+    }
+    return pages;
   });
+
+  /** A page of an incident's activity log, newest first. */
+  async activityLog(incidentId: string, args: PageArgs): Promise<IncidentActivityConnection> {
+    const page = toKeysetPage(args, "none", "bigint");
+    const { rows, total } = await this.activityPages.load({ parentId: canonicalId(incidentId), page });
+    return IncidentActivityConnection.from({ rows, page, total, cursorOf: (a) => [null, a.sequence] });
+  }
 
   private async change(
     id: string,

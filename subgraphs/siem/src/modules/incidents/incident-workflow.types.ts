@@ -91,6 +91,9 @@ export class IncidentTask {
 /** One entry of an incident's activity log. */
 @ObjectType({ description: "One change to an incident: who, when, what." })
 export class IncidentActivity {
+  /** The entry's place in the log (its bigserial id, as text): the activity log's cursors carry it. */
+  sequence: string;
+
   @Field({
     description:
       'Who made the change: a user, `system` (correlation) or an automation rule (`automation rule "name"`).',

@@ -3,7 +3,8 @@ import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolve
 import type { SiemContext } from "../../context";
 import { AlertConnection } from "../alerts/alerts.connections";
 import { Incident } from "./incident.entity";
-import { IncidentConnection } from "./incidents.connections";
+import { IncidentActivityConnection, IncidentConnection } from "./incidents.connections";
+import { ACTIVITY_LIST_LIMIT } from "./incident-workflow.service";
 import { CreateIncidentInput } from "./incidents.inputs";
 import { IncidentMetrics, IncidentMetricsFilter } from "./incident-metrics.types";
 import {
@@ -134,10 +135,19 @@ export class IncidentResolver {
   }
 
   @FieldResolver(() => [IncidentActivity], {
-    description: "Activity log: every change, who made it and when (oldest first).",
+    description: `Activity log, oldest first: who made each change and when — the first ${ACTIVITY_LIST_LIMIT} entries only. \`activityLog\` pages through all of it.`,
+    deprecationReason: `Holds only the first ${ACTIVITY_LIST_LIMIT} entries: use activityLog, which pages through every entry (newest first).`,
   })
   activity(@Root() incident: Incident, @Ctx() ctx: SiemContext) {
     return ctx.services.workflow.activity.load(incident.id);
+  }
+
+  @FieldResolver(() => IncidentActivityConnection, {
+    description:
+      "Activity log, newest first: every change, who made it and when (correlation, triage, comments, tasks, alerts' changes, playbook runs, merges), paged; `totalCount` is the whole log's length.",
+  })
+  activityLog(@Root() incident: Incident, @Args() page: PageArgs, @Ctx() ctx: SiemContext) {
+    return ctx.services.workflow.activityLog(incident.id, page);
   }
 
   @Authorized(Role.READER)
