@@ -1,9 +1,11 @@
 import {
+  AlertQueueDocument,
   CloseIncidentDocument,
   CreateAnalyticsRuleDocument,
   IncidentQueueDocument,
   IngestAlertsDocument,
   UpdateIncidentDocument,
+  type AlertListFilter,
   type IncidentFilter,
 } from "./__generated__/graphql";
 import { Role } from "../subgraphs/common/src";
@@ -104,6 +106,54 @@ describe("incidents(filter): numbers, creation window, owner, classification, an
     expect(
       await titles({ providers: ["EXTERNAL"], tactics: ["Execution"], statuses: ["NEW", "ACTIVE"] }),
     ).toEqual(["External finding 3"]);
+  });
+
+  it("lists alerts by analytics rule, tactic and title, each naming the rule that raised it", async () => {
+    const alerts = async (filter: AlertListFilter, token = analyst) => {
+      const res = ok(await platform.request(AlertQueueDocument, { first: 100, filter }, token)).alerts;
+      expect(res.nodes).toHaveLength(res.totalCount);
+      return res.nodes;
+    };
+    const byRule = await alerts({ ruleIds: [ruleId.toUpperCase()] });
+    expect(byRule.length).toBeGreaterThan(0);
+    expect(byRule.map((a) => a.provider)).toEqual(byRule.map(() => "ANALYTICS_RULE"));
+    expect(byRule.map((a) => a.rule)).toEqual(
+      byRule.map(() => ({ id: ruleId, templateId: "internet-rdp-ssh-allowed" })),
+    );
+    expect((await alerts({ providers: ["ANALYTICS_RULE"] })).map((a) => a.id).sort()).toEqual(
+      byRule.map((a) => a.id).sort(),
+    );
+    // External alerts name no rule.
+    const external = await alerts({ providers: ["EXTERNAL"] });
+    expect(external.map((a) => a.rule)).toEqual([null, null, null]);
+    expect(
+      (await alerts({ tactics: ["Persistence", "CredentialAccess"] })).map((a) => a.title).sort(),
+    ).toEqual(["External finding 1", "External finding 3"]);
+    expect((await alerts({ search: "FINDING 2" })).map((a) => a.title)).toEqual(["External finding 2"]);
+    expect(await alerts({ search: "finding%" })).toEqual([]);
+    expect((await alerts({ search: "finding", tactics: ["Execution"] })).map((a) => a.title).sort()).toEqual([
+      "External finding 2",
+      "External finding 3",
+    ]);
+    // Another tenant's analyst finds none of it by the same rule.
+    expect(await alerts({ ruleIds: [ruleId] }, otherAnalyst)).toEqual([]);
+    const refused = await platform.request(
+      AlertQueueDocument,
+      {
+        first: 10,
+        filter: {
+          ruleIds: ["not-a-rule"],
+          tactics: Array.from({ length: 101 }, (_, i) => `T${i}`),
+          search: "nul\u0000",
+        },
+      },
+      analyst,
+    );
+    expect(problems(refused)).toEqual([
+      "tactics: at most 100 values",
+      "ruleIds: must be analytics rule ids (UUIDs)",
+      expect.stringMatching(/^search: /),
+    ]);
   });
 
   it("selects by owner presence, classification and number", async () => {

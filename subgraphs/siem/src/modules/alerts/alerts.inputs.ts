@@ -240,6 +240,22 @@ export class AlertListFilter {
     description: "true: only alerts in an incident; false: only alerts in none.",
   })
   hasIncident?: boolean | null;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description: "Only alerts raised by one of these analytics rules (at most 100).",
+  })
+  ruleIds?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "Only alerts with one of these MITRE ATT&CK tactics (as the alerts name them, e.g. `CredentialAccess`; at most 100).",
+  })
+  tactics?: string[] | null;
+
+  @Field(() => String, { nullable: true, description: "Title contains this text (case-insensitive)." })
+  search?: string | null;
 }
 
 /** What alerts can be ordered by. */

@@ -26,6 +26,7 @@ import {
   UpdateAlertsPayload,
 } from "./alerts.inputs";
 import { Incident } from "../incidents/incident.entity";
+import { AnalyticsRule } from "../rules/rules.types";
 import { IncidentConnection as IncidentConnectionType } from "../incidents/incidents.connections";
 
 @Resolver(() => SecurityAlert)
@@ -83,6 +84,15 @@ export class AlertResolver {
   })
   incident(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
     return ctx.services.alerts.incidentOf.load(alert.id);
+  }
+
+  @FieldResolver(() => AnalyticsRule, {
+    nullable: true,
+    description:
+      "The analytics rule that raised the alert (ANALYTICS_RULE, and TI_MATCH alerts of a threat-intelligence rule); null for other providers and once the rule is deleted.",
+  })
+  rule(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
+    return alert.ruleId ? ctx.services.rules.byIds.load(alert.ruleId) : null;
   }
 
   @FieldResolver(() => [AlertEntity], {

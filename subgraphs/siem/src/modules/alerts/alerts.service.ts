@@ -11,6 +11,7 @@ import {
   groupChildRows,
   isUuid,
   jsonProblem,
+  parameterTextProblems,
   MAX_INDEXED_TEXT_BYTES,
   utf8LongerThan,
   MAX_FUTURE_MS,
@@ -122,6 +123,21 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
   return problems;
 }
 
+/** Most values `ruleIds` or `tactics` of an alert filter may hold. */
+const MAX_FILTER_VALUES = 100;
+
+/** BAD_USER_INPUT naming every field of an alert filter that cannot be applied as given. */
+function checkListFilter(filter: AlertListFilter): void {
+  const problems: InputProblem[] = [];
+  for (const field of ["ruleIds", "tactics"] as const)
+    if ((filter[field]?.length ?? 0) > MAX_FILTER_VALUES)
+      problems.push({ field, message: `at most ${MAX_FILTER_VALUES} values` });
+  if (filter.ruleIds?.some((id) => !isUuid(id)))
+    problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
+  problems.push(...parameterTextProblems({ search: filter.search, tactics: filter.tactics }));
+  if (problems.length) throw new BadUserInputError("Invalid alert filter.", problems);
+}
+
 /** Alerts from every provider. Bulk ingest keeps good records and reports the bad ones. */
 export class AlertsService {
   constructor(
@@ -221,6 +237,10 @@ export class AlertsService {
     if (filter?.providers?.length) add("a.provider = ANY(?::text[])", filter.providers);
     if (filter?.from) add("a.end_time >= ?::timestamptz", filter.from);
     if (filter?.to) add("a.start_time < ?::timestamptz", filter.to);
+    if (filter) checkListFilter(filter);
+    if (filter?.ruleIds?.length) add("a.rule_id = ANY(?::uuid[])", filter.ruleIds.map(canonicalId));
+    if (filter?.tactics?.length) add("a.tactics && ?::text[]", filter.tactics);
+    if (filter?.search) add("a.title ILIKE ?", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     if (filter?.hasIncident != null) {
       where.push(
         `${filter.hasIncident ? "" : "NOT "}EXISTS (SELECT 1 FROM incident_alerts ia JOIN incidents i ON i.tenant_id = a.tenant_id AND i.id = ia.incident_id AND i.merged_into IS NULL
