@@ -4,6 +4,8 @@ import {
   EdgeMergeDocument,
   EdgeUpdateIncidentDocument,
   IncidentGraphDocument,
+  IncidentGraphLinksDocument,
+  EntityAlertCountDocument,
   IngestAlertsDocument,
   SemIncidentDocument,
   type AlertInput,
@@ -438,6 +440,41 @@ describe("incident semantics: grouping, overflow, reopening, severity", () => {
         .filter((n) => n.kind === "ALERT" && n.incidentId !== incidentId)
         .map((n) => n.id.replace("alert:", ""));
       expect(related.sort()).toEqual(others.slice(-50).sort());
+    });
+
+    it("links each node to what it stands for: the alert, the entity and its investigation page", async () => {
+      const lone = { ruleId: newRule(), grouping: grouping({ enabled: false }) };
+      const host = [{ type: "HOST" as const, value: "Links-Host" }];
+      const [mine, other] = [
+        ...(await raise([{ ...lone, entities: host }])),
+        ...(await raise([{ ...lone, entities: host }])),
+      ];
+      const [incidentId] = await incidentsOf([mine]);
+      const { graph } = ok(
+        await platform.request(IncidentGraphLinksDocument, { id: incidentId }, analyst),
+      ).incident!;
+      const byKind = (kind: string) => graph.nodes.filter((n) => n.kind === kind);
+      expect(byKind("INCIDENT")).toEqual([
+        expect.objectContaining({ entityType: null, entityValue: null, alert: null }),
+      ]);
+      expect(
+        byKind("ALERT")
+          .map((n) => [n.id, n.alert?.id])
+          .sort(),
+      ).toEqual([mine, other].map((id) => [`alert:${id}`, id]).sort());
+      const [entity] = byKind("ENTITY");
+      expect(byKind("ENTITY")).toHaveLength(1);
+      expect(entity).toMatchObject({ entityType: "HOST", alert: null });
+      expect(entity.entityValue?.toLowerCase()).toBe("links-host");
+      // Its type and value open its page, which finds both alerts on the host: this incident's and the related one.
+      const page = ok(
+        await platform.request(
+          EntityAlertCountDocument,
+          { type: entity.entityType!, value: entity.entityValue! },
+          analyst,
+        ),
+      ).entity;
+      expect(page.alerts.totalCount).toBe(2);
     });
   });
 

@@ -23,6 +23,7 @@ import { FeedsResolver, IndicatorFeedResolver } from "./modules/intel/feeds.reso
 import { intelTasks } from "./modules/intel/intel.tasks";
 import {
   EntityResolver,
+  GraphNodeResolver,
   IncidentGraphResolver,
   ResourceEventsResolver,
 } from "./modules/investigation/investigation.resolver";
@@ -128,6 +129,7 @@ export const siemSubgraph: SubgraphModule<SiemContext> = {
       FeedsResolver,
       IndicatorFeedResolver,
       EntityResolver,
+      GraphNodeResolver,
       IncidentGraphResolver,
       ResourceEventsResolver,
       AccountIncidentsResolver,

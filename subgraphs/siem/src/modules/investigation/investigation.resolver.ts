@@ -7,7 +7,8 @@ import { SecurityEventConnection } from "../events/events.connections";
 import { Incident } from "../incidents/incident.entity";
 import { IncidentConnection } from "../incidents/incidents.connections";
 import { ResourceRef } from "../../references";
-import { EntityProfile, IncidentGraph } from "./investigation.types";
+import { SecurityAlert } from "../alerts/alert.entity";
+import { EntityProfile, GraphNode, IncidentGraph } from "./investigation.types";
 
 @Resolver(() => EntityProfile)
 export class EntityResolver {
@@ -46,6 +47,17 @@ export class EntityResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.investigation.timeline(entity, page, from, to);
+  }
+}
+
+@Resolver(() => GraphNode)
+export class GraphNodeResolver {
+  @FieldResolver(() => SecurityAlert, {
+    nullable: true,
+    description: "For ALERT nodes: the alert (one statement for the graph's alerts); null otherwise.",
+  })
+  alert(@Root() node: GraphNode, @Ctx() ctx: SiemContext) {
+    return node.alertId ? ctx.services.alerts.byId.load(node.alertId) : null;
   }
 }
 

@@ -376,10 +376,16 @@ export class InvestigationService {
       label: string,
       severity: string | null = null,
       inc: string | null = null,
+      of: Pick<GraphNode, "entityType" | "entityValue" | "alertId"> = {
+        entityType: null,
+        entityValue: null,
+        alertId: null,
+      },
     ) => {
       if (!nodes.has(id))
-        nodes.set(id, Object.assign(new GraphNode(), { id, kind, label, severity, incidentId: inc }));
+        nodes.set(id, Object.assign(new GraphNode(), { id, kind, label, severity, incidentId: inc, ...of }));
     };
+    const alertOf = (alertId: string) => ({ entityType: null, entityValue: null, alertId });
     const edge = (from: string, to: string, kind: GraphEdgeKind) =>
       edges.set(`${from}>${to}`, Object.assign(new GraphEdge(), { from, to, kind }));
     const incident = incidents[0];
@@ -387,17 +393,35 @@ export class InvestigationService {
     node(root, GraphNodeKind.INCIDENT, `#${incident.number} ${incident.title}`, incident.severity as string);
     for (const a of alerts) {
       const id = `alert:${a.id}`;
-      node(id, GraphNodeKind.ALERT, a.title as string, a.severity as string, incident.id as string);
+      node(
+        id,
+        GraphNodeKind.ALERT,
+        a.title as string,
+        a.severity as string,
+        incident.id as string,
+        alertOf(a.id as string),
+      );
       edge(root, id, GraphEdgeKind.CONTAINS);
       if (a.entity_type) {
         const e = `entity:${a.entity_type}:${a.value}`;
-        node(e, GraphNodeKind.ENTITY, `${a.entity_type} ${a.value}`);
+        node(e, GraphNodeKind.ENTITY, `${a.entity_type} ${a.value}`, null, null, {
+          entityType: a.entity_type as string,
+          entityValue: a.value as string,
+          alertId: null,
+        });
         edge(id, e, GraphEdgeKind.INVOLVES);
       }
     }
     for (const r of related) {
       const id = `alert:${r.id}`;
-      node(id, GraphNodeKind.ALERT, r.title as string, r.severity as string, r.incident_id as string);
+      node(
+        id,
+        GraphNodeKind.ALERT,
+        r.title as string,
+        r.severity as string,
+        r.incident_id as string,
+        alertOf(r.id as string),
+      );
       edge(`entity:${r.entity_type}:${r.value}`, id, GraphEdgeKind.RELATED);
     }
     return Object.assign(new IncidentGraph(), { nodes: [...nodes.values()], edges: [...edges.values()] });

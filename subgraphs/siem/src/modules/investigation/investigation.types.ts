@@ -39,6 +39,23 @@ export class GraphNode {
 
   @Field(() => ID, { nullable: true, description: "For RELATED alerts: the incident they belong to." })
   incidentId: string | null;
+
+  @Field(() => EntityTypeEnum, {
+    nullable: true,
+    description:
+      "For ENTITY nodes: the entity's kind (with `entityValue`, what `entity(type:, value:)` takes to open its investigation page); null otherwise.",
+  })
+  entityType: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "For ENTITY nodes: the entity's value as the alerts' entities hold it (matched case-insensitively); null otherwise.",
+  })
+  entityValue: string | null;
+
+  /** For ALERT nodes: the alert's id (`alert` resolves it). */
+  alertId: string | null;
 }
 
 /** An edge of an incident's investigation graph. */
