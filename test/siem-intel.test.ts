@@ -3,9 +3,12 @@ import {
   ImportStixBundleDocument,
   IngestEventsDocument,
   IntelAlertsDocument,
+  IntelEntityIndicatorsDocument,
+  IntelIndicatorDocument,
   IntelIndicatorsDocument,
+  IntelRevokeIndicatorDocument,
 } from "./__generated__/graphql";
-import { Role } from "../subgraphs/common/src";
+import { inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
 
@@ -177,6 +180,63 @@ describe("threat intelligence matching", () => {
     expect(
       alerts.filter((a) => a.entities.some((e) => e.type === "HOST" && e.value === "ws-042")).length,
     ).toBe(1);
+  });
+
+  it("an analyst looks an entity up in threat intelligence, opens the indicator, and an admin revokes it", async () => {
+    const range = { id: `indicator--${uuid()}`, pattern: "[ipv4-addr:value = '198.51.100.0/24']" };
+    const domain = { id: `indicator--${uuid()}`, pattern: "[domain-name:value = 'evil.example']" };
+    const both = {
+      id: `indicator--${uuid()}`,
+      pattern: "[ipv4-addr:value = '203.0.113.5' AND domain-name:value = 'pair.example']",
+    };
+    expect(await importBundle(bundleOf(range, domain, both))).toMatchObject({ createdCount: 3 });
+    const lookup = async (type: "IP" | "DOMAIN" | "HOST", value: string, token = analyst) =>
+      ok(await platform.request(IntelEntityIndicatorsDocument, { type, value }, token)).entity
+        .threatIndicators;
+    const [inRange] = await lookup("IP", "198.51.100.23");
+    expect(inRange).toMatchObject({ pattern: range.pattern, active: true });
+    expect(await lookup("DOMAIN", "EVIL.example")).toEqual([
+      expect.objectContaining({ pattern: domain.pattern }),
+    ]);
+    // An indicator needing more than this one entity, and kinds intelligence does not describe: none.
+    expect(await lookup("IP", "203.0.113.5")).toEqual([]);
+    expect(await lookup("HOST", "ws-017")).toEqual([]);
+    expect(
+      ok(await platform.request(IntelIndicatorDocument, { id: inRange.id.toUpperCase() }, analyst))
+        .threatIndicator,
+    ).toMatchObject({ id: inRange.id, stixId: range.id, revoked: false });
+
+    // Another tenant finds none of it, and cannot revoke it.
+    const other = `${tenant}-other`;
+    const [otherAnalyst, otherAdmin] = await Promise.all([
+      platform.token([Role.ANALYST], other),
+      platform.token([Role.ADMIN], other),
+    ]);
+    expect(await lookup("IP", "198.51.100.23", otherAnalyst)).toEqual([]);
+    expect(
+      ok(await platform.request(IntelIndicatorDocument, { id: inRange.id }, otherAnalyst)).threatIndicator,
+    ).toBeNull();
+    const code = async (id: string, token: string) =>
+      (await platform.request(IntelRevokeIndicatorDocument, { id }, token)).errors?.[0]?.extensions?.code;
+    expect(await code(inRange.id, otherAdmin)).toBe("NOT_FOUND");
+    expect(await code(inRange.id, analyst)).toBe("FORBIDDEN");
+    expect(await code("00000000-0000-4000-8000-000000000000", admin)).toBe("NOT_FOUND");
+    expect(await code("not-an-id", admin)).toBe("NOT_FOUND");
+
+    // Revoked: listed as such, no longer found, and an event to the range raises nothing.
+    const revoke = async () =>
+      ok(await platform.request(IntelRevokeIndicatorDocument, { id: inRange.id }, admin))
+        .revokeThreatIndicator;
+    expect(await revoke()).toEqual({ id: inRange.id, revoked: true, active: false });
+    expect(await revoke()).toEqual({ id: inRange.id, revoked: true, active: false });
+    expect(await lookup("IP", "198.51.100.23")).toEqual([]);
+    await ingest(connection("10.0.0.5", "198.51.100.23", at(5)));
+    expect(await tiAlerts()).toEqual([]);
+    // One audit record for the two calls: the second changed nothing.
+    const audits = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'intel.indicator.revoke'`),
+    );
+    expect(audits).toEqual([{ n: 1 }]);
   });
 
   it("revocation is permanent: a later version that is not revoked is refused and never matches", async () => {

@@ -1,6 +1,9 @@
 import {
   BadUserInputError,
+  canonicalId,
+  isUuid,
   newId,
+  NotFoundError,
   toKeysetPage,
   writeAudit,
   writeOutbox,
@@ -10,13 +13,18 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import type { EntityManager } from "typeorm";
+import type { EntityType } from "../alerts/alert-store";
 import { queueRetroMatch } from "./retro-match";
+import { indicatorsMatchingEntity } from "./ti-matcher";
 import { parseStixBundle, type Observable, type ParsedBundle } from "./stix";
 import { ImportStixBundlePayload, StixProblem, ThreatIndicator } from "./intel.types";
 
 /** A page of indicators. */
 export const ThreatIndicatorConnection = Connection(ThreatIndicator);
 export type ThreatIndicatorConnection = InstanceType<typeof ThreatIndicatorConnection>;
+
+/** Most indicators `EntityProfile.threatIndicators` lists (overlapping ranges may hold many). */
+export const MAX_ENTITY_INDICATORS = 100;
 
 /** Largest bundle accepted, serialised. */
 export const MAX_BUNDLE_BYTES = 8 * 1024 * 1024;
@@ -92,6 +100,81 @@ export class IntelService {
           )
         )[0].n as number,
       cursorOf: (i) => [null, i.id],
+    });
+  }
+
+  /** One indicator by id; null when the tenant has none of that id. */
+  async byId(id: string): Promise<ThreatIndicator | null> {
+    if (!isUuid(id)) return null;
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(`SELECT * FROM threat_indicators WHERE tenant_id = $1 AND id = $2`, [
+        this.identity.tenantId,
+        canonicalId(id),
+      ]),
+    );
+    return rows.length ? indicatorFromRow(rows[0]) : null;
+  }
+
+  /**
+   * The active indicators an event holding this entity would match now (`EntityProfile.threatIndicators`):
+   * the in-memory index ingest matches with, then those indicators' rows; two statements (the version, the rows),
+   * three when the index is rebuilt.
+   */
+  async matching(type: EntityType, value: string): Promise<ThreatIndicator[]> {
+    return this.db.read(async (m) => {
+      const ids = await indicatorsMatchingEntity(
+        m,
+        this.identity.tenantId,
+        type,
+        value,
+        MAX_ENTITY_INDICATORS,
+      );
+      if (ids.length === 0) return [];
+      const rows: Array<Record<string, unknown>> = await m.query(
+        `SELECT * FROM threat_indicators WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id`,
+        [this.identity.tenantId, ids],
+      );
+      return rows.map(indicatorFromRow);
+    });
+  }
+
+  /**
+   * Revokes an indicator (ADMIN), as its producer's STIX revocation would: it stops matching at once in every
+   * process (the tenant's indicator version moves), stays listed as revoked, and a later version of it from a
+   * bundle or feed is refused (revocation is permanent). Revoking a revoked one changes nothing. NOT_FOUND for an
+   * unknown or another tenant's id.
+   */
+  async revoke(id: string): Promise<ThreatIndicator> {
+    if (!isUuid(id)) throw new NotFoundError("Threat indicator", id);
+    return this.db.write(async (m) => {
+      const [row]: Array<Record<string, unknown>> = await m.query(
+        `SELECT * FROM threat_indicators WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [this.identity.tenantId, canonicalId(id)],
+      );
+      if (!row) throw new NotFoundError("Threat indicator", id);
+      if (row.revoked) return indicatorFromRow(row);
+      // TypeORM gives an UPDATE's result as [rows, affected count].
+      const [[updated]]: [Array<Record<string, unknown>>, number] = await m.query(
+        `UPDATE threat_indicators SET revoked = true WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+        [this.identity.tenantId, row.id],
+      );
+      await bumpIndicatorVersion(m, this.identity.tenantId);
+      await writeOutbox(m, [
+        {
+          tenantId: this.identity.tenantId,
+          topic: "intel.indicators.changed",
+          key: this.identity.tenantId,
+          payload: { revoked: 1 },
+        },
+      ]);
+      await writeAudit(m, this.identity, [
+        {
+          action: "intel.indicator.revoke",
+          target: `threat_indicator:${row.id as string}`,
+          details: { stixId: row.stix_id },
+        },
+      ]);
+      return indicatorFromRow(updated);
     });
   }
 

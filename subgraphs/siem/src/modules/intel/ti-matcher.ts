@@ -12,7 +12,13 @@ import {
 import { claimFiring, entitiesOf, groupingOf, type StoredRule } from "../rules/rule-runner";
 import type { RuleSeverity } from "../rules/rule-spec";
 import { loadRuleTemplates } from "../rules/templates";
-import { IndicatorIndex, observablesOf, type IndexedIndicator } from "./indicator-index";
+import {
+  IndicatorIndex,
+  normalizeEventIp,
+  observablesOf,
+  type EventObservables,
+  type IndexedIndicator,
+} from "./indicator-index";
 import type { Observable } from "./stix";
 
 /** What matching needs of the indicators: the index and, per indicator id, its name and confidence. */
@@ -89,6 +95,36 @@ export function indicatorSetOf(rows: ReadonlyArray<Record<string, unknown>>): In
       ]),
     ),
   };
+}
+
+/**
+ * The ids of the indicators an event holding this one entity would match now, as ingest-time matching finds them
+ * (the same index: an IP within an indicator's CIDR, …); at most `limit`. Empty for kinds threat intelligence does
+ * not describe (hosts, processes, resources), and for an account that is no e-mail address.
+ */
+export async function indicatorsMatchingEntity(
+  m: EntityManager,
+  tenantId: string,
+  type: EntityType,
+  value: string,
+  limit: number,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const ip = type === "IP" ? normalizeEventIp(value) : null;
+  const observables: EventObservables = {
+    ips: ip ? [ip] : [],
+    domains: type === "DOMAIN" ? [value] : [],
+    urls: type === "URL" ? [value] : [],
+    hashes: type === "FILE_HASH" ? [value] : [],
+    emails: type === "ACCOUNT" && value.includes("@") ? [value] : [],
+  };
+  if (Object.values(observables).every((values: string[]) => values.length === 0)) return [];
+  const { index } = await indexFor(m, tenantId);
+  return index
+    .match(observables, now)
+    .map((match) => match.indicatorId)
+    .sort()
+    .slice(0, limit);
 }
 
 async function indexFor(m: EntityManager, tenantId: string): Promise<IndicatorSet> {

@@ -8,6 +8,8 @@ import { Incident } from "../incidents/incident.entity";
 import { IncidentConnection } from "../incidents/incidents.connections";
 import { ResourceRef } from "../../references";
 import { SecurityAlert } from "../alerts/alert.entity";
+import type { EntityType } from "../alerts/alert-store";
+import { ThreatIndicator } from "../intel/intel.types";
 import { EntityProfile, GraphNode, IncidentGraph } from "./investigation.types";
 
 @Resolver(() => EntityProfile)
@@ -22,6 +24,14 @@ export class EntityResolver {
     @Ctx() ctx: SiemContext,
   ) {
     return ctx.services.investigation.entity(type, value);
+  }
+
+  @FieldResolver(() => [ThreatIndicator], {
+    description:
+      "Active threat-intelligence indicators an event holding this entity would match now, as ingest-time matching finds them (an IP within an indicator's range, a domain, URL, file hash or e-mail address; an indicator whose pattern needs more than this entity is not listed); at most 100, by id. Empty for hosts, processes and resources.",
+  })
+  threatIndicators(@Root() entity: EntityProfile, @Ctx() ctx: SiemContext) {
+    return ctx.services.intel.matching(entity.type as EntityType, entity.value);
   }
 
   @FieldResolver(() => AlertConnection, { description: "Alerts involving the entity, newest first." })
