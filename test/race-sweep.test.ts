@@ -489,6 +489,19 @@ describe("race sweep: every mutation fired concurrently", () => {
         },
       }),
     },
+    revokeThreatIndicator: {
+      query: `mutation($id: ID!) { revokeThreatIndicator(id: $id) { id revoked } }`,
+      vars: async () => {
+        const indicator = stixIndicator("[domain-name:value = 'race-revoked.example']");
+        await must(`mutation($b: JSON!) { importStixBundle(bundle: $b) { createdCount } }`, {
+          b: { type: "bundle", id: "bundle--7e2d1c5e-0f55-4b8e-9a59-1c2f6b7e1a99", objects: [indicator] },
+        });
+        const { threatIndicators } = await must<{
+          threatIndicators: { nodes: Array<{ id: string; stixId: string }> };
+        }>(`query { threatIndicators(first: 100) { nodes { id stixId } } }`);
+        return { id: threatIndicators.nodes.find((n) => n.stixId === indicator.id)!.id };
+      },
+    },
     createThreatIntelFeed: {
       query: `mutation($i: CreateThreatIntelFeedInput!) { createThreatIntelFeed(input: $i) { id } }`,
       vars: () => ({
@@ -714,6 +727,11 @@ describe("race sweep: every mutation fired concurrently", () => {
     expect(await count(db, `siem.alerts WHERE tenant_id = $1 AND source_id = 'race-alert-1'`, [TENANT])).toBe(
       1,
     );
+    // K revocations of one indicator: one revoked it (one audit record), the others found it revoked.
+    expect(wins<{ revoked: boolean }>("revokeThreatIndicator").every((r) => r.revoked)).toBe(true);
+    expect(
+      await count(db, `siem.audit_log WHERE tenant_id = $1 AND action = 'intel.indicator.revoke'`, [TENANT]),
+    ).toBe(1);
     // Concurrent creates without a unique name: K objects, each with its own number.
     const created = wins<{ id: string; number: number }>("createIncident");
     expect(created).toHaveLength(K);

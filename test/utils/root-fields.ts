@@ -87,6 +87,7 @@ export const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "READER",
     call: `{ threatIndicators(activeOnly: false) { __typename } }`,
   },
+  "Query.threatIndicator": { access: "READER", call: `{ threatIndicator(id: "${X}") { __typename } }` },
   "Query.entity": { access: "READER", call: `{ entity(type: HOST, value: "host-1") { __typename } }` },
   "Query.ruleTemplates": { access: "READER", call: `{ ruleTemplates { __typename } }` },
   "Query.analyticsRules": { access: "READER", call: `{ analyticsRules { __typename } }` },
@@ -267,6 +268,10 @@ export const MATRIX: Record<string, { access: Access; call: string }> = {
   "Mutation.importStixBundle": {
     access: "INGEST",
     call: `mutation { importStixBundle(bundle: {}) { __typename } }`,
+  },
+  "Mutation.revokeThreatIndicator": {
+    access: "ADMIN",
+    call: `mutation { revokeThreatIndicator(id: "${X}") { __typename } }`,
   },
   "Mutation.createThreatIntelFeed": {
     access: "ADMIN",

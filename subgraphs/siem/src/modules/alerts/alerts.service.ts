@@ -31,6 +31,7 @@ import {
   IngestAlertsPayload,
   UpdateAlertsPayload,
   type AlertInput,
+  alertConditionProblems,
   type AlertListFilter,
   type AlertOrder,
   type UpdateAlertsInput,
@@ -123,18 +124,12 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
   return problems;
 }
 
-/** Most values `ruleIds` or `tactics` of an alert filter may hold. */
-const MAX_FILTER_VALUES = 100;
-
 /** BAD_USER_INPUT naming every field of an alert filter that cannot be applied as given. */
 function checkListFilter(filter: AlertListFilter): void {
-  const problems: InputProblem[] = [];
-  for (const field of ["ruleIds", "tactics"] as const)
-    if ((filter[field]?.length ?? 0) > MAX_FILTER_VALUES)
-      problems.push({ field, message: `at most ${MAX_FILTER_VALUES} values` });
-  if (filter.ruleIds?.some((id) => !isUuid(id)))
-    problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
-  problems.push(...parameterTextProblems({ search: filter.search, tactics: filter.tactics }));
+  const problems = [
+    ...alertConditionProblems(filter),
+    ...parameterTextProblems({ search: filter.search, tactics: filter.tactics }),
+  ];
   if (problems.length) throw new BadUserInputError("Invalid alert filter.", problems);
 }
 

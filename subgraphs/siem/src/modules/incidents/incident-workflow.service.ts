@@ -20,6 +20,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import DataLoader from "dataloader";
+import { alertConditionProblems } from "../alerts/alerts.inputs";
 import { lockCorrelation, MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
 import { IncidentActivityConnection, IncidentConnection } from "./incidents.connections";
@@ -109,8 +110,7 @@ export async function recordIncidentChange(
     ]);
 }
 
-/** Most values one list of an incident filter may hold (`numbers`: MAX_FILTER_NUMBERS). */
-const MAX_FILTER_VALUES = 100;
+/** Most numbers an incident filter may hold (its other lists: `alertConditionProblems`). */
 const MAX_FILTER_NUMBERS = 500;
 
 /** BAD_USER_INPUT naming every field of an incident filter that cannot be applied as given. */
@@ -118,11 +118,7 @@ function checkFilter(filter: IncidentFilter): void {
   const problems: InputProblem[] = [];
   if ((filter.numbers?.length ?? 0) > MAX_FILTER_NUMBERS)
     problems.push({ field: "numbers", message: `at most ${MAX_FILTER_NUMBERS} numbers` });
-  for (const field of ["ruleIds", "tactics"] as const)
-    if ((filter[field]?.length ?? 0) > MAX_FILTER_VALUES)
-      problems.push({ field, message: `at most ${MAX_FILTER_VALUES} values` });
-  if (filter.ruleIds?.some((id) => !isUuid(id)))
-    problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
+  problems.push(...alertConditionProblems(filter));
   if (filter.createdAfter && filter.createdBefore && filter.createdAfter >= filter.createdBefore)
     problems.push({ field: "createdBefore", message: "must be later than createdAfter" });
   problems.push(
