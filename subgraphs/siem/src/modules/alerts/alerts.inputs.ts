@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ENTITY_TYPES } from "./alert-store";
-import { isUuid, OrderDirection, RecordRejection, type InputProblem } from "../../../../common/src";
+import { OrderDirection, RecordRejection } from "../../../../common/src";
 import { AlertProvider, AlertStatus, SecurityAlert, Severity } from "./alert.entity";
 
 /** Entity kinds as a GraphQL enum. */
@@ -288,24 +288,4 @@ export class AlertOrder {
     description: "Direction (default descending).",
   })
   direction: OrderDirection;
-}
-
-/** Most values `ruleIds` or `tactics` of an alert or incident filter may hold. */
-const MAX_FILTER_VALUES = 100;
-
-/**
- * The faults of the alert conditions an alert or incident filter shares: `ruleIds` and `tactics` (at most 100
- * values each; rule ids must be UUIDs).
- */
-export function alertConditionProblems(filter: {
-  ruleIds?: string[] | null;
-  tactics?: string[] | null;
-}): InputProblem[] {
-  const problems: InputProblem[] = [];
-  for (const field of ["ruleIds", "tactics"] as const)
-    if ((filter[field]?.length ?? 0) > MAX_FILTER_VALUES)
-      problems.push({ field, message: `at most ${MAX_FILTER_VALUES} values` });
-  if (filter.ruleIds?.some((id) => !isUuid(id)))
-    problems.push({ field: "ruleIds", message: "must be analytics rule ids (UUIDs)" });
-  return problems;
 }

@@ -31,11 +31,11 @@ import {
   IngestAlertsPayload,
   UpdateAlertsPayload,
   type AlertInput,
-  alertConditionProblems,
   type AlertListFilter,
   type AlertOrder,
   type UpdateAlertsInput,
 } from "./alerts.inputs";
+import { alertConditionProblems } from "./alert-conditions";
 import { storeAlerts } from "./alert-store";
 import { recordAlertChanges } from "./alert-changes";
 import { incidentFromRow, type Incident } from "../incidents/incident.entity";

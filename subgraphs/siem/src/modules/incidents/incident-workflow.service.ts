@@ -20,7 +20,7 @@ import {
   type RequestDb,
 } from "../../../../common/src";
 import DataLoader from "dataloader";
-import { alertConditionProblems } from "../alerts/alerts.inputs";
+import { alertConditionProblems } from "../alerts/alert-conditions";
 import { lockCorrelation, MAX_ALERTS_PER_INCIDENT } from "./correlation";
 import { incidentFromRow, IncidentStatus, type Incident } from "./incident.entity";
 import { IncidentActivityConnection, IncidentConnection } from "./incidents.connections";
