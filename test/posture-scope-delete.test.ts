@@ -6,6 +6,7 @@ import {
   DeleteExemptionDocument,
   DeletePolicyDefinitionDocument,
   ExemptionsDocument,
+  ExemptionTargetsDocument,
   PolicyDefinitionByIdDocument,
   RecommendationsDocument,
   ResourcePostureDocument,
@@ -240,6 +241,23 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
           [inGroupOwn, inGroup, outside].map(async (id) => (await assessment(id, def))?.exemptionId),
         );
       expect(await shown()).toEqual([own, group, accountWide]);
+      // Each exemption leads to what it exempts: the definition, the resource or the account.
+      const targets = new Map(
+        ok(await platform.request(ExemptionTargetsDocument, {}, t.reader)).exemptions.map((e) => [e.id, e]),
+      );
+      expect(targets.get(own)).toEqual({
+        id: own,
+        definition: { id: def },
+        resource: { id: inGroupOwn, name: expect.stringContaining("own") },
+        account: { id: t.a },
+      });
+      for (const wider of [group, accountWide])
+        expect(targets.get(wider)).toEqual({
+          id: wider,
+          definition: { id: def },
+          resource: null,
+          account: { id: t.a },
+        });
       await revoke(group);
       expect(await shown()).toEqual([own, accountWide, accountWide]);
       await revoke(accountWide);

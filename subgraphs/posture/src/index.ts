@@ -1,7 +1,11 @@
 import { auditTrailSchema, type SubgraphModule } from "../../common/src";
 import { postureMigrations } from "../../../migrations/posture";
 import { createPostureContext, type PostureContext } from "./context";
-import { AssessmentResolver, ResourceAssessmentsResolver } from "./modules/assessments/assessments.resolver";
+import {
+  AssessmentResolver,
+  ExemptionResolver,
+  ResourceAssessmentsResolver,
+} from "./modules/assessments/assessments.resolver";
 import {
   postureTasks,
   POSTURE_CRONTAB,
@@ -47,6 +51,7 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
       CloudAccountResolver,
       PoliciesResolver,
       AssessmentResolver,
+      ExemptionResolver,
       ResourceAssessmentsResolver,
       RecommendationResolver,
       ResourceRecommendationsResolver,

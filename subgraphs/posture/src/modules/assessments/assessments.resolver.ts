@@ -1,6 +1,7 @@
 import { PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { PostureContext } from "../../context";
+import { CloudAccount } from "../inventory/cloud-account.entity";
 import { Resource } from "../inventory/resource.entity";
 import { PolicyDefinition } from "../policies/policies.types";
 import { AssessmentConnection } from "./assessments.connections";
@@ -75,6 +76,33 @@ export class AssessmentResolver {
   @FieldResolver(() => [AssessmentChange], { description: "Status changes, newest first (up to 50)." })
   history(@Root() a: Assessment, @Ctx() ctx: PostureContext) {
     return ctx.services.assessments.history.load(a.id);
+  }
+}
+
+@Resolver(() => Exemption)
+export class ExemptionResolver {
+  @FieldResolver(() => PolicyDefinition, {
+    nullable: true,
+    description: "The exempted definition (or external assessment type).",
+  })
+  definition(@Root() e: Exemption, @Ctx() ctx: PostureContext) {
+    return ctx.services.policies.byId(e.definitionId);
+  }
+
+  @FieldResolver(() => Resource, {
+    nullable: true,
+    description: "The exempted resource; null for a wider exemption (see `resourceId`).",
+  })
+  resource(@Root() e: Exemption, @Ctx() ctx: PostureContext) {
+    return e.resourceId ? ctx.loaders.resource.load(e.resourceId) : null;
+  }
+
+  @FieldResolver(() => CloudAccount, {
+    nullable: true,
+    description: "The account of the exemption (see `accountId`); null for a tenant-wide one.",
+  })
+  account(@Root() e: Exemption, @Ctx() ctx: PostureContext) {
+    return e.accountId ? ctx.loaders.account.load(e.accountId) : null;
   }
 }
 
