@@ -13,6 +13,12 @@ export const isUuid = (value: unknown): value is string =>
  */
 export const canonicalId = (id: string): string => (isUuid(id) ? id.toLowerCase() : id);
 
+/** A literal for LIKE / ILIKE: `\`, `%` and `_` escaped with the default escape character `\`. */
+export const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The LIKE / ILIKE pattern of "contains `text`" (a search box: wildcards in it are taken literally). */
+export const containsPattern = (text: string): string => `%${likeLiteral(text)}%`;
+
 /** True for a plain JSON object (not null, not an array). */
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

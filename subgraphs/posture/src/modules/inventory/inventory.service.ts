@@ -1,4 +1,5 @@
 import {
+  containsPattern,
   assertNoProblems,
   isArmId,
   isUuid,
@@ -413,7 +414,7 @@ export class InventoryService {
     if (filter.kinds?.length) qb.andWhere("r.kind = ANY(:kinds)", { kinds: filter.kinds });
     if (filter.regions?.length) qb.andWhere("r.region = ANY(:regions)", { regions: filter.regions });
     if (filter.search) {
-      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = containsPattern(filter.search);
       qb.andWhere("(r.name ILIKE :like OR r.external_id ILIKE :like)", { like });
     }
     if (filter.tag) {

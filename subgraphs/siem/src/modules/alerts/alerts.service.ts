@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import {
+  containsPattern,
   BadUserInputError,
   canonicalId,
   childConnectionLoader,
@@ -235,7 +236,7 @@ export class AlertsService {
     if (filter) checkListFilter(filter);
     if (filter?.ruleIds?.length) add("a.rule_id = ANY(?::uuid[])", filter.ruleIds.map(canonicalId));
     if (filter?.tactics?.length) add("a.tactics && ?::text[]", filter.tactics);
-    if (filter?.search) add("a.title ILIKE ?", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (filter?.search) add("a.title ILIKE ?", containsPattern(filter.search));
     if (filter?.hasIncident != null) {
       where.push(
         `${filter.hasIncident ? "" : "NOT "}EXISTS (SELECT 1 FROM incident_alerts ia JOIN incidents i ON i.tenant_id = a.tenant_id AND i.id = ia.incident_id AND i.merged_into IS NULL

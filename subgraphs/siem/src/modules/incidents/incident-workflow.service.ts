@@ -1,7 +1,9 @@
 import type { EntityManager } from "typeorm";
 import {
+  containsPattern,
   canonicalId,
   childConnectionLoader,
+  groupChildRows,
   BadUserInputError,
   ConflictError,
   isUuid,
@@ -13,7 +15,6 @@ import {
   toKeysetPage,
   writeAudit,
   writeOutbox,
-  type ChildPage,
   type Identity,
   type InputProblem,
   type PageArgs,
@@ -160,7 +161,7 @@ export class IncidentWorkflowService {
     if (filter?.severities?.length) add("i.severity = ANY(?::text[])", filter.severities);
     if (filter?.owner) add("lower(i.owner) = lower(?)", filter.owner);
     if (filter?.labels?.length) add("i.labels && ?::text[]", filter.labels);
-    if (filter?.search) add("i.title ILIKE ?", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (filter?.search) add("i.title ILIKE ?", containsPattern(filter.search));
     if (filter) checkFilter(filter);
     if (filter?.numbers?.length) add("i.number = ANY(?::int[])", filter.numbers);
     if (filter?.createdAfter) add("i.created_at >= ?", filter.createdAfter);
@@ -557,14 +558,15 @@ export class IncidentWorkflowService {
 
   /**
    * Pages of many incidents' activity logs, newest first (keyset on the entry's sequence number), with each
-   * log's length — also for a page past its end (a row with no entry carries it); one statement per distinct
-   * page asked for.
+   * log's length — also for a page past its end (a row with no entry carries it, as `childPagesSql`'s do); one
+   * statement per distinct page asked for. Its own SQL: LATERAL reads each page from the `(incident_id, id)`
+   * index, where `childPagesSql` would number every entry of a busy log.
    */
   private readonly activityPages = childConnectionLoader<IncidentActivity>(async (ids, page) => {
-    const rows: Array<Record<string, unknown> & { parent_id: string; total: number }> = await this.db.read(
-      (m) =>
+    const rows: Array<Record<string, unknown> & { page_parent: string; page_rn: unknown; total: number }> =
+      await this.db.read((m) =>
         m.query(
-          `SELECT a.*, x.id AS parent_id, t.total
+          `SELECT a.*, a.id AS page_rn, x.id AS page_parent, t.total
              FROM unnest($2::uuid[]) AS x(id)
              CROSS JOIN LATERAL (
                SELECT count(*)::int AS total FROM incident_activity WHERE tenant_id = $1 AND incident_id = x.id) t
@@ -575,14 +577,8 @@ export class IncidentWorkflowService {
             ORDER BY x.id, a.id DESC`,
           [this.identity.tenantId, ids.filter(isUuid), page.after?.[1] ?? null, page.first + 1],
         ),
-    );
-    const pages = new Map<string, ChildPage<IncidentActivity>>();
-    for (const row of rows) {
-      const entry = pages.get(row.parent_id) ?? { rows: [], total: row.total };
-      if (row.id !== null) entry.rows.push(activityFromRow(row));
-      pages.set(row.parent_id, entry);
-    }
-    return pages;
+      );
+    return groupChildRows(rows, activityFromRow);
   });
 
   /** A page of an incident's activity log, newest first. */

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import DataLoader from "dataloader";
 import {
+  likeLiteral,
   BadUserInputError,
   checkCursor,
   isUuid,
@@ -197,8 +198,7 @@ export class InvestigationService {
     const params: unknown[] = [this.identity.tenantId, start, end];
     let match = EVENT_MATCH[entity.type as keyof typeof EVENT_MATCH];
     if (match.includes("$V")) match = match.replaceAll("$V", `$${params.push(value)}`);
-    if (match.includes("$L"))
-      match = match.replaceAll("$L", `$${params.push(value.replace(/[\\%_]/g, (c) => `\\${c}`))}`);
+    if (match.includes("$L")) match = match.replaceAll("$L", `$${params.push(likeLiteral(value))}`);
     const base = params.length;
     const after = page.after ? `AND (e.time, e.id) < ($${base + 1}::timestamptz, $${base + 2}::uuid)` : "";
     if (page.after) params.push(page.after[0], page.after[1]);
@@ -370,59 +370,59 @@ export class InvestigationService {
     if (!incidents.length) return Object.assign(new IncidentGraph(), { nodes: [], edges: [] });
     const nodes = new Map<string, GraphNode>();
     const edges = new Map<string, GraphEdge>();
-    const node = (
-      id: string,
-      kind: GraphNodeKind,
-      label: string,
-      severity: string | null = null,
-      inc: string | null = null,
-      of: Pick<GraphNode, "entityType" | "entityValue" | "alertId"> = {
-        entityType: null,
-        entityValue: null,
-        alertId: null,
-      },
-    ) => {
-      if (!nodes.has(id))
-        nodes.set(id, Object.assign(new GraphNode(), { id, kind, label, severity, incidentId: inc, ...of }));
+    /** Adds a node once; what it does not give is null. */
+    const node = (given: Pick<GraphNode, "id" | "kind" | "label"> & Partial<GraphNode>) => {
+      if (!nodes.has(given.id))
+        nodes.set(
+          given.id,
+          Object.assign(new GraphNode(), {
+            severity: null,
+            incidentId: null,
+            entityType: null,
+            entityValue: null,
+            alertId: null,
+            ...given,
+          }),
+        );
     };
-    const alertOf = (alertId: string) => ({ entityType: null, entityValue: null, alertId });
     const edge = (from: string, to: string, kind: GraphEdgeKind) =>
       edges.set(`${from}>${to}`, Object.assign(new GraphEdge(), { from, to, kind }));
     const incident = incidents[0];
     const root = `incident:${incident.id}`;
-    node(root, GraphNodeKind.INCIDENT, `#${incident.number} ${incident.title}`, incident.severity as string);
+    node({
+      id: root,
+      kind: GraphNodeKind.INCIDENT,
+      label: `#${incident.number} ${incident.title}`,
+      severity: incident.severity as string,
+    });
+    const alertNode = (a: Record<string, unknown>, incidentId: string) =>
+      node({
+        id: `alert:${a.id}`,
+        kind: GraphNodeKind.ALERT,
+        label: a.title as string,
+        severity: a.severity as string,
+        incidentId,
+        alertId: a.id as string,
+      });
     for (const a of alerts) {
       const id = `alert:${a.id}`;
-      node(
-        id,
-        GraphNodeKind.ALERT,
-        a.title as string,
-        a.severity as string,
-        incident.id as string,
-        alertOf(a.id as string),
-      );
+      alertNode(a, incident.id as string);
       edge(root, id, GraphEdgeKind.CONTAINS);
       if (a.entity_type) {
         const e = `entity:${a.entity_type}:${a.value}`;
-        node(e, GraphNodeKind.ENTITY, `${a.entity_type} ${a.value}`, null, null, {
+        node({
+          id: e,
+          kind: GraphNodeKind.ENTITY,
+          label: `${a.entity_type} ${a.value}`,
           entityType: a.entity_type as string,
           entityValue: a.value as string,
-          alertId: null,
         });
         edge(id, e, GraphEdgeKind.INVOLVES);
       }
     }
     for (const r of related) {
-      const id = `alert:${r.id}`;
-      node(
-        id,
-        GraphNodeKind.ALERT,
-        r.title as string,
-        r.severity as string,
-        r.incident_id as string,
-        alertOf(r.id as string),
-      );
-      edge(`entity:${r.entity_type}:${r.value}`, id, GraphEdgeKind.RELATED);
+      alertNode(r, r.incident_id as string);
+      edge(`entity:${r.entity_type}:${r.value}`, `alert:${r.id}`, GraphEdgeKind.RELATED);
     }
     return Object.assign(new IncidentGraph(), { nodes: [...nodes.values()], edges: [...edges.values()] });
   }

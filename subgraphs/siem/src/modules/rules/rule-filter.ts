@@ -41,6 +41,7 @@
  *   SQL reads the tenant's `watchlists`/`watchlist_items` in a subquery on `e.tenant_id`; JS asks the
  *   `WatchlistLookup` given to the predicate (the near-real-time rules' cache, reloaded when a watchlist changes).
  */
+import { likeLiteral } from "../../../../common/src";
 import { normalizeIp } from "../connectors/normalizers/common";
 import { EVENT_COLUMNS, type EventColumn } from "../events/event.model";
 
@@ -355,11 +356,6 @@ function parseTimestamp(text: string): number | null {
 /** Lower-cases A–Z only, like Postgres `lower(x COLLATE "C")`. */
 function asciiLower(text: string): string {
   return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
-}
-
-/** Escapes a literal for LIKE (default escape character `\`). */
-function likeLiteral(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** `*`-glob match of already-folded strings, linear per segment (no regex, no backtracking blow-up). */

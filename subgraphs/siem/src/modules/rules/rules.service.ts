@@ -1,5 +1,6 @@
 import type { EntityManager } from "typeorm";
 import {
+  containsPattern,
   addJob,
   BadUserInputError,
   ConflictError,
@@ -539,7 +540,7 @@ function ruleFilterSql(
   if (filter?.severities) where.push(`spec->>'severity' = ANY (${param(filter.severities)}::text[])`);
   const search = text("search", filter?.search);
   if (search !== undefined) {
-    const pattern = param(`%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const pattern = param(containsPattern(search));
     where.push(`(spec->>'displayName' ILIKE ${pattern} OR spec->>'description' ILIKE ${pattern})`);
   }
   const tactic = text("tactic", filter?.tactic);
