@@ -165,13 +165,14 @@ describe("posture: compliance kept between requests", () => {
   };
 
   beforeAll(async () => {
-    // No job runner: the hourly prune (`17 * * * *`, POSTURE_CRONTAB) would move the change log's horizon in the
-    // middle of a test that runs at minute 17, and kept compliance would be read again; the tests prune themselves.
+    // No job runner: the hourly prune (`17 * * * *`, POSTURE_CRONTAB) moves the change log's horizon; the tests
+    // prune when they mean to.
     platform = await startTestPlatform({ JOBS_ENABLED: "false" });
     ds = await platform.connect("posture");
   });
   afterAll(() => platform?.stop());
   beforeEach(async () => {
+    await pastHorizon();
     t = await newTenant();
   });
 
@@ -184,6 +185,37 @@ describe("posture: compliance kept between requests", () => {
     ok(await platform.request(UpsertResourcesDocument, { input }, of.admin)).upsertResources.ids;
 
   const read = <T>(work: (m: EntityManager) => Promise<T>, of: Tenant = t) => inTenant(ds, of.id, work);
+  /**
+   * Waits until new snapshots start past the change log's horizon. Kept compliance is only trusted from a snapshot
+   * whose xmin reaches the horizon, and xmin is the cluster's: a transaction another suite holds open in another
+   * database keeps it below a horizon just raised, and every read until it ends reads again.
+   */
+  const pastHorizon = async () => {
+    for (let i = 0; i < 200; i++) {
+      const [{ past }]: Array<{ past: boolean }> = await ds.query(
+        `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= (SELECT horizon FROM assessment_changes_horizon) AS past`,
+      );
+      if (past) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error("an older transaction of the cluster stayed open for 10 s");
+  };
+  /**
+   * Waits until every transaction of the cluster older than now has ended, so that a prune can drop the rows
+   * written so far (it keeps what a snapshot still open might need, whichever database it is in).
+   */
+  const othersEnded = async () => {
+    const [{ now }]: Array<{ now: string }> = await ds.query(`SELECT pg_current_xact_id()::text AS now`);
+    for (let i = 0; i < 200; i++) {
+      const [{ ended }]: Array<{ ended: boolean }> = await ds.query(
+        `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS ended`,
+        [now],
+      );
+      if (ended) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error("an older transaction of the cluster stayed open for 10 s");
+  };
 
   /** The reference compliance of a tenant: tenant-wide and per account, from today's statements. */
   const referenceCompliance = (of: Tenant) =>
@@ -537,6 +569,7 @@ describe("posture: compliance kept between requests", () => {
     await expectComplianceToAgree();
     // Pruning drops the rows of transactions that ended before every snapshot still open (the cluster's: other
     // databases' transactions hold it back too), and the answers stay right.
+    await othersEnded();
     expect(await pruneAssessmentChanges(ds)).toBeGreaterThan(0);
     await expectComplianceToAgree();
     // What was kept from a snapshot older than the horizon is read again (the rows that would show a change may be
@@ -548,6 +581,7 @@ describe("posture: compliance kept between requests", () => {
       ),
     );
     expect(moved).toBe(1);
+    await pastHorizon();
     // Only the system scope (the prune job) moves it.
     expect((await read((m) => m.query(`UPDATE assessment_changes_horizon SET horizon = horizon`)))[1]).toBe(
       0,
