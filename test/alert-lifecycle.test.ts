@@ -285,6 +285,63 @@ describe("alert lifecycle", () => {
     ]);
   });
 
+  it("keeps a provider's evidence: stored with the alert, updated by a repeat, kept when left out, bounded", async () => {
+    const t = await tokens("life-evidence");
+    const other = await tokens("life-evidence-other");
+    const evidence = {
+      process: { image: "C:\\Windows\\Temp\\x.exe", commandLine: "x.exe -enc SQBFAFgA", pid: 4242 },
+      file: { path: "C:\\Windows\\Temp\\x.exe", sha256: "ab".repeat(32) },
+      host: "web-01",
+      failedLogons: 24,
+    };
+    const first = await ingest(t.ingestor, [
+      alertInput("ev-1", { evidence }),
+      alertInput("ev-2"),
+      alertInput("ev-big", { evidence: { blob: "x".repeat(32 * 1024) } }),
+    ]);
+    expect(first.outcomes).toEqual(["CREATED", "CREATED", "REJECTED"]);
+    expect(first.rejected).toEqual([{ index: 2, field: "evidence", message: "at most 32 KiB of JSON" }]);
+    const [id, bare] = first.ids as string[];
+    expect((await alert(id, t.reader)).evidence).toEqual(evidence);
+    expect((await alert(bare, t.reader)).evidence).toEqual({});
+    // The same evidence again, its keys in another order: nothing changed.
+    const reordered = { failedLogons: 24, host: "web-01", file: evidence.file, process: evidence.process };
+    expect((await ingest(t.ingestor, [alertInput("ev-1", { evidence: reordered })])).outcomes).toEqual([
+      "UNCHANGED",
+    ]);
+    // Left out of a repeat, the evidence stays; a repeat stating new evidence replaces it, announced and logged.
+    expect((await ingest(t.ingestor, [alertInput("ev-1", { severity: "HIGH" })])).outcomes).toEqual([
+      "UPDATED",
+    ]);
+    expect((await alert(id, t.reader)).evidence).toEqual(evidence);
+    const more = { ...evidence, failedLogons: 90 };
+    expect(
+      (await ingest(t.ingestor, [alertInput("ev-1", { severity: "HIGH", evidence: more })])).outcomes,
+    ).toEqual(["UPDATED"]);
+    const now = await alert(id, t.reader);
+    expect(now.evidence).toEqual(more);
+    const entry = now.incident!.activity.filter((e) => e.action === "alert_updated").at(-1)!;
+    expect(JSON.parse(entry.changes)).toEqual({ alertId: id, evidence: [evidence, more] });
+    const events: Array<{ payload: { changedFields: string[] } }> = await inTenant(ds, "life-evidence", (m) =>
+      m.query(`SELECT payload FROM outbox WHERE topic = 'alert.updated' AND key = $1 ORDER BY seq`, [id]),
+    );
+    expect(events.map((e) => e.payload.changedFields)).toEqual([["severity"], ["evidence"]]);
+    // Evidence stated for an alert stored without any is added.
+    expect(
+      (await ingest(t.ingestor, [alertInput("ev-2", { evidence: { host: "web-02" } })])).outcomes,
+    ).toEqual(["UPDATED"]);
+    expect((await alert(bare, t.reader)).evidence).toEqual({ host: "web-02" });
+    // Listed with the alerts; the rejected record stored nothing; another tenant sees none of it.
+    const listed = ok(await platform.request(LifecycleAlertsDocument, { first: 10 }, t.reader)).alerts.nodes;
+    expect(Object.fromEntries(listed.map((a) => [a.sourceId, a.evidence]))).toEqual({
+      "ev-1": more,
+      "ev-2": { host: "web-02" },
+    });
+    expect(await count("life-evidence", "alert_evidence", "true", [])).toBe(2);
+    expect(await count("life-evidence-other", "alert_evidence", "true", [])).toBe(0);
+    expect((await platform.request(LifecycleAlertDocument, { id }, other.reader)).data?.alert).toBeNull();
+  });
+
   it("filters, orders and pages alerts, with their incident, per tenant", async () => {
     const t = await tokens("life-list");
     const other = await tokens("life-list-b");

@@ -482,6 +482,10 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
       expect(alert.remediation).toEqual(d.remediation);
       expect(alert.resource?.name).toBe(d.resource?.name);
       expect(alert.entities).toEqual(expect.arrayContaining(d.entities));
+      // The process / file / host details travel with the alert, and the alert leads back to its detection.
+      expect(alert.evidence).toEqual(d.evidence);
+      expect(Object.keys(alert.evidence as object).length).toBeGreaterThan(0);
+      expect(alert.detection).toEqual({ id: d.id, kind: d.kind, evidence: d.evidence });
     }
     const incidents = ok(await platform.request(WorkloadIncidentsDocument, {}, tokens.reader)).incidents
       .nodes;

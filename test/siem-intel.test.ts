@@ -153,6 +153,17 @@ describe("threat intelligence matching", () => {
     // A is revoked: an event contacting its address raises nothing.
     await ingest(connection("10.0.0.5", "203.0.113.10", at(2)));
     expect((await tiAlerts()).map((x) => x.title)).toEqual(["Threat intelligence match: 203.0.113.20"]);
+    // The alert names the indicator that matched, and the value.
+    const [{ id: indicatorId, name }] = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT id, name FROM threat_indicators WHERE stix_id = $1`, [b.id]),
+    );
+    expect(name).toBe("Indicator [ipv4-addr:value = '203.0.113.20']");
+    expect((await tiAlerts())[0].evidence).toEqual({
+      indicatorId,
+      indicatorName: name,
+      confidence: 90,
+      matched: [{ type: "ipv4-addr", value: "203.0.113.20" }],
+    });
   });
 
   it("a host beaconing to a listed address raises one alert an hour, not one per event", async () => {

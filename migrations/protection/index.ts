@@ -17,6 +17,7 @@ import { AppControlRevokeManual1767110000000 } from "./1767110000000-appcontrol-
 import { ProtectionAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { AgentCredentialPolicy1767260000000 } from "./1767260000000-agent-credential-policy";
 import { OutboxBody1767390000000 } from "./1767390000000-outbox-body";
+import { DetectionsByAlert1767400000000 } from "./1767400000000-detections-by-alert";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -39,4 +40,5 @@ export const protectionMigrations = [
   ProtectionAuditRead1767200000000,
   AgentCredentialPolicy1767260000000,
   OutboxBody1767390000000,
+  DetectionsByAlert1767400000000,
 ];

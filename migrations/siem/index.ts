@@ -34,6 +34,7 @@ import { KqlSeriesPeriods1767280000000 } from "./1767280000000-kql-series-period
 import { KqlSeriesFftPeriods1767310000000 } from "./1767310000000-kql-series-fft-periods";
 import { KqlSeriesDecomposeForecast1767311000000 } from "./1767311000000-kql-series-decompose-forecast";
 import { KqlScalarFunctions1767330000000 } from "./1767330000000-kql-scalar-functions";
+import { AlertEvidence1767400000000 } from "./1767400000000-alert-evidence";
 
 /** SIEM's migrations, oldest first. */
 export const siemMigrations = [
@@ -73,4 +74,5 @@ export const siemMigrations = [
   KqlSeriesFftPeriods1767310000000,
   KqlSeriesDecomposeForecast1767311000000,
   KqlScalarFunctions1767330000000,
+  AlertEvidence1767400000000,
 ];

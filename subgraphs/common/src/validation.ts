@@ -36,6 +36,12 @@ export const MAX_JSON_DEPTH = 100;
  */
 export const MAX_INDEXED_TEXT_BYTES = 2048;
 
+/**
+ * Most JSON (UTF-8 bytes) an alert's evidence may hold (`AlertInput.evidence`): room for a detection's command
+ * line, decoded script, paths and hashes, while every alert a list or a stream shows stays small.
+ */
+export const MAX_ALERT_EVIDENCE_BYTES = 32 * 1024;
+
 /** True when `text` is longer than `bytes` in UTF-8 (a UTF-16 code unit takes at most 3 bytes: short text needs no count). */
 export const utf8LongerThan = (text: string, bytes: number): boolean =>
   text.length * 3 > bytes && Buffer.byteLength(text) > bytes;

@@ -5,15 +5,18 @@ import { createProtectionContext, type ProtectionContext } from "./context";
 import { PostureAccounts } from "./modules/plans/accounts";
 import { Plan } from "./modules/plans/plan.entity";
 import { AccountPlansResolver, ResourceCoverageResolver } from "./modules/plans/plans.resolver";
-import { CloudAccountRef, protectionReferences, ResourceRef } from "./references";
+import { CloudAccountRef, protectionReferences, ResourceRef, SecurityAlertRef } from "./references";
 import {
   VulnerabilitiesResolver,
   VulnerabilityFindingsResolver,
 } from "./modules/vulnerabilities/vulnerabilities.resolver";
 import { JitRequestResolver, JitResolver } from "./modules/jit/jit.resolver";
 import { JIT_CRONTAB, jitTasks } from "./modules/jit/jit.tasks";
-import { DetectionsResolver, ResourceDetectionsResolver } from "./modules/detections/detections.resolver";
-import { SecurityAlertRef } from "./modules/detections/detections.types";
+import {
+  AlertDetectionResolver,
+  DetectionsResolver,
+  ResourceDetectionsResolver,
+} from "./modules/detections/detections.resolver";
 import { startDetectionRelay } from "./modules/detections/relay";
 import { startTelemetryRelay } from "./modules/telemetry/siem-relay";
 import { TelemetryIngest } from "./modules/telemetry/telemetry.ingest";
@@ -76,6 +79,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       TelemetryResolver,
       DetectionsResolver,
       ResourceDetectionsResolver,
+      AlertDetectionResolver,
       AppControlResolver,
       ResourceAppControlResolver,
       FimResolver,

@@ -35,12 +35,26 @@ export class ResourceRef {
   exposure: ExposureRef;
 }
 
+/** The SIEM's SecurityAlert, as protection extends it with the detection behind it. */
+@ObjectType("SecurityAlert", { description: "A security alert from any provider (owned by the SIEM)." })
+@Directive('@key(fields: "id")')
+export class SecurityAlertRef {
+  @Field(() => ID, { description: "Rampart's id of the alert." })
+  id: string;
+}
+
 /** Entity references resolve to stubs: protection's fields are computed from the key (and `@requires`). */
 export const protectionReferences: ReferenceResolvers = {
   CloudAccount: {
     __resolveReference: (ref: { id: string }, ctx: ProtectionContext) => {
       requireReader(ctx);
       return Object.assign(new CloudAccountRef(), ref);
+    },
+  },
+  SecurityAlert: {
+    __resolveReference: (ref: { id: string }, ctx: ProtectionContext) => {
+      requireReader(ctx);
+      return Object.assign(new SecurityAlertRef(), ref);
     },
   },
   Resource: {

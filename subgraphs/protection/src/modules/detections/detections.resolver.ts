@@ -1,7 +1,7 @@
 import { PageArgs, Role } from "../../../../common/src";
 import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
 import type { ProtectionContext } from "../../context";
-import { ResourceRef } from "../../references";
+import { ResourceRef, SecurityAlertRef } from "../../references";
 import { DetectionFilter, WorkloadDetection, WorkloadDetectionConnection } from "./detections.types";
 
 @Resolver(() => WorkloadDetection)
@@ -31,5 +31,17 @@ export class ResourceDetectionsResolver {
   })
   detections(@Root() resource: ResourceRef, @Args() page: PageArgs, @Ctx() ctx: ProtectionContext) {
     return ctx.services.detections.forResource(resource.id, page);
+  }
+}
+
+@Resolver(() => SecurityAlertRef)
+export class AlertDetectionResolver {
+  @FieldResolver(() => WorkloadDetection, {
+    nullable: true,
+    description:
+      "The workload-protection detection this alert was delivered as, with its whole evidence (the alert's `evidence` is cut to 32 KiB); null for other providers' alerts.",
+  })
+  detection(@Root() alert: SecurityAlertRef, @Ctx() ctx: ProtectionContext) {
+    return ctx.services.detections.byAlert.load(alert.id);
   }
 }

@@ -1,5 +1,7 @@
+import DataLoader from "dataloader";
 import {
   BadUserInputError,
+  canonicalId,
   childConnectionLoader,
   childPageSql,
   groupChildRows,
@@ -10,11 +12,10 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { ResourceRef } from "../../references";
+import { ResourceRef, SecurityAlertRef } from "../../references";
 import type { Detection } from "./detections";
 import {
   DetectionEntity,
-  SecurityAlertRef,
   WorkloadDetection,
   WorkloadDetectionConnection,
   type DetectionFilter,
@@ -71,6 +72,21 @@ export class DetectionsService {
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), detectionFromRow);
   });
+
+  /** The detection each of many SIEM alerts was delivered as, in one statement (null for other alerts). */
+  readonly byAlert = new DataLoader<string, WorkloadDetection | null>(
+    async (alertIds) => {
+      const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+        m.query(`SELECT * FROM detections WHERE tenant_id = $1 AND alert_id = ANY($2::uuid[])`, [
+          this.identity.tenantId,
+          alertIds.filter(isUuid),
+        ]),
+      );
+      const byAlert = new Map(rows.map((r) => [canonicalId(r.alert_id as string), detectionFromRow(r)]));
+      return alertIds.map((id) => byAlert.get(canonicalId(id)) ?? null);
+    },
+    { cacheKeyFn: canonicalId },
+  );
 
   /** A page of one machine's detections. */
   async forResource(resourceId: string, args: PageArgs): Promise<WorkloadDetectionConnection> {

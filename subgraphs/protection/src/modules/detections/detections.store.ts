@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { newId, writeOutbox } from "../../../../common/src";
+import { MAX_ALERT_EVIDENCE_BYTES, newId, utf8LongerThan, writeOutbox } from "../../../../common/src";
 import type { Detection } from "./detections";
 
 /** Outbox topic of a newly raised detection; the SIEM relay delivers these. */
@@ -16,6 +16,8 @@ export interface SiemAlertInput {
   techniques: string[];
   entities: Detection["entities"];
   remediation: string[];
+  /** The detection's evidence, within what the SIEM keeps (`alertEvidenceOf`). */
+  evidence: Record<string, unknown>;
   resourceId: string;
   startTime: string;
   endTime: string;
@@ -40,10 +42,38 @@ export function siemAlertOf(d: Detection): SiemAlertInput {
     techniques: d.techniques,
     entities: d.entities,
     remediation: d.remediation,
+    evidence: alertEvidenceOf(d.evidence),
     resourceId: d.resourceId,
     startTime: d.startTime,
     endTime: d.endTime,
   };
+}
+
+/** Longest string and list an alert's evidence keeps when the whole would be too long for the SIEM. */
+const CLIPPED_TEXT = 256;
+const CLIPPED_LIST = 10;
+
+/** `value` with strings cut to CLIPPED_TEXT characters and lists to CLIPPED_LIST items, at every depth. */
+function clipped(value: unknown): unknown {
+  if (typeof value === "string")
+    return value.length > CLIPPED_TEXT ? `${value.slice(0, CLIPPED_TEXT)}…` : value;
+  if (Array.isArray(value)) return value.slice(0, CLIPPED_LIST).map(clipped);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipped(v)]));
+}
+
+const fits = (evidence: Record<string, unknown>) =>
+  !utf8LongerThan(JSON.stringify(evidence), MAX_ALERT_EVIDENCE_BYTES);
+
+/**
+ * A detection's evidence as its SIEM alert carries it: whole when it fits the SIEM's bound (MAX_ALERT_EVIDENCE_BYTES,
+ * which would otherwise refuse the alert and stall its delivery), else with long strings and lists cut and
+ * `truncated: true` (the detection keeps it whole: `SecurityAlert.detection`); past even that, only the flag.
+ */
+export function alertEvidenceOf(evidence: Record<string, unknown>): Record<string, unknown> {
+  if (fits(evidence)) return evidence;
+  const cut = { ...(clipped(evidence) as Record<string, unknown>), truncated: true };
+  return fits(cut) ? cut : { truncated: true };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Connection, JSONObjectScalar } from "../../../../common/src";
-import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { ResourceRef } from "../../references";
+import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { ResourceRef, SecurityAlertRef } from "../../references";
 
 /** The analytics that raise detections (the values are the detector's kind names). */
 export enum DetectionKindEnum {
@@ -28,14 +28,6 @@ registerEnumType(DetectionSeverity, {
   name: "DetectionSeverity",
   description: "HIGH, MEDIUM or LOW (the severity of the SIEM alert it becomes).",
 });
-
-/** The SIEM's SecurityAlert, referenced by id (protection resolves none of its fields). */
-@ObjectType("SecurityAlert", { description: "A security alert from any provider (owned by the SIEM)." })
-@Directive('@key(fields: "id", resolvable: false)')
-export class SecurityAlertRef {
-  @Field(() => ID, { description: "Rampart's id of the alert." })
-  id: string;
-}
 
 /** An entity a detection is about. */
 @ObjectType({ description: "An entity a detection involves (the SIEM alert's entities)." })

@@ -33,6 +33,7 @@ export const MUTABLE_ALERT_FIELDS = [
   "tactics",
   "techniques",
   "remediation",
+  "evidence",
 ] as const;
 export type MutableAlertField = (typeof MUTABLE_ALERT_FIELDS)[number];
 

@@ -39,6 +39,8 @@ export interface NewAlert {
   entities: Array<{ type: EntityType; value: string }>;
   evidenceEventIds?: string[];
   remediation?: string[];
+  /** What the provider observed (`SecurityAlert.evidence`); none when empty. */
+  evidence?: Record<string, unknown>;
   resourceId?: string | null;
   startTime: Date | string;
   endTime: Date | string;
@@ -61,6 +63,7 @@ export interface AlertRepeat {
   tactics?: string[];
   techniques?: string[];
   remediation?: string[];
+  evidence?: Record<string, unknown>;
 }
 
 /** What became of one record of a batch. */
@@ -76,12 +79,27 @@ interface MutableState {
   tactics: string[];
   techniques: string[];
   remediation: string[];
+  evidence: Record<string, unknown>;
 }
 
 const sameValue = (a: unknown, b: unknown) =>
   a instanceof Date && b instanceof Date
     ? a.getTime() === b.getTime()
-    : JSON.stringify(a) === JSON.stringify(b);
+    : JSON.stringify(sortedKeys(a)) === JSON.stringify(sortedKeys(b));
+
+/**
+ * `value` with every object's keys in order: jsonb keeps an object's keys in its own order (shortest first), so
+ * stored evidence read back compares equal to the same evidence as a provider sends it again.
+ */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== "object" || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]),
+  );
+}
 
 /** The changed fields of `after` against `before`, as `[before, after]` (times in ISO form). */
 function diffState(before: MutableState, after: MutableState): AlertChange["changes"] {
@@ -200,6 +218,13 @@ export async function storeAlerts(
     ),
     outcomes,
   );
+  const withEvidence = fresh.filter(({ a }) => a.evidence && Object.keys(a.evidence).length > 0);
+  if (withEvidence.length) {
+    await m.query(
+      `INSERT INTO alert_evidence (tenant_id, alert_id, evidence) SELECT $1, a, e FROM unnest($2::uuid[], $3::jsonb[]) AS x(a, e)`,
+      [tenantId, withEvidence.map(({ id }) => id), withEvidence.map(({ a }) => JSON.stringify(a.evidence))],
+    );
+  }
   const keysOf = (a: NewAlert) =>
     a.entities.map((e) => ({ type: e.type, value: entityKey(e.type, e.value) }));
   const entityRows = fresh.flatMap(({ a, id }) =>
@@ -260,8 +285,10 @@ async function applyRepeats(
   // linking the alert to an incident takes (a merge moving it, an analyst's createIncident naming it), which may
   // hold the incident or the incident counter this transaction waits for next.
   const rows: Array<Record<string, unknown>> = await m.query(
-    `SELECT id, provider, source_id, title, description, severity, status, end_time, tactics, techniques, remediation
-     FROM alerts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    `SELECT a.id, a.provider, a.source_id, a.title, a.description, a.severity, a.status, a.end_time, a.tactics,
+            a.techniques, a.remediation, coalesce(e.evidence, '{}') AS evidence
+     FROM alerts a LEFT JOIN alert_evidence e ON e.tenant_id = $1 AND e.alert_id = a.id
+     WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[]) ORDER BY a.id FOR NO KEY UPDATE OF a`,
     [tenantId, [...new Set(repeats.map((r) => r.id))]],
   );
   const stored = new Map(
@@ -278,6 +305,7 @@ async function applyRepeats(
           tactics: r.tactics ?? [],
           techniques: r.techniques ?? [],
           remediation: r.remediation ?? [],
+          evidence: r.evidence as Record<string, unknown>,
         } as MutableState,
       },
     ]),
@@ -295,6 +323,7 @@ async function applyRepeats(
       tactics: repeat.tactics ?? state.tactics,
       techniques: repeat.techniques ?? state.techniques,
       remediation: repeat.remediation ?? state.remediation,
+      evidence: repeat.evidence ?? state.evidence,
     };
     if (Object.keys(diffState(state, next)).length === 0) continue;
     current.set(id, next);
@@ -327,6 +356,15 @@ async function applyRepeats(
       changes.map((c) => JSON.stringify(c.after.remediation)),
     ],
   );
+  const newEvidence = changes.filter((c) => c.diff.evidence);
+  if (newEvidence.length) {
+    // An alert stored without evidence has no row yet; evidence emptied by a repeat (`{}`) keeps an empty one.
+    await m.query(
+      `INSERT INTO alert_evidence (tenant_id, alert_id, evidence) SELECT $1, a, e FROM unnest($2::uuid[], $3::jsonb[]) AS x(a, e)
+       ON CONFLICT (alert_id) DO UPDATE SET evidence = excluded.evidence`,
+      [tenantId, newEvidence.map((c) => c.id), newEvidence.map((c) => JSON.stringify(c.after.evidence))],
+    );
+  }
   await recordAlertChanges(
     m,
     tenantId,

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ENTITY_TYPES } from "./alert-store";
-import { OrderDirection, RecordRejection } from "../../../../common/src";
+import { JSONObjectScalar, OrderDirection, RecordRejection } from "../../../../common/src";
 import { AlertProvider, AlertStatus, SecurityAlert, Severity } from "./alert.entity";
 
 /** Entity kinds as a GraphQL enum. */
@@ -99,6 +99,13 @@ export class AlertInput {
     description: "Remediation steps (none when left out of a new alert; kept when left out of a repeat).",
   })
   remediation?: string[] | null;
+
+  @Field(() => JSONObjectScalar, {
+    nullable: true,
+    description:
+      "What the provider observed, as a JSON object of at most 32 KiB: process and command line, file path and hashes, host, addresses, counts, links (empty when left out of a new alert; kept when left out of a repeat).",
+  })
+  evidence?: Record<string, unknown> | null;
 
   @Field(() => ID, {
     nullable: true,

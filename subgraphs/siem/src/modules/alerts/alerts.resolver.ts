@@ -1,4 +1,4 @@
-import { isUuid, PageArgs, Role } from "../../../../common/src";
+import { isUuid, JSONObjectScalar, PageArgs, Role } from "../../../../common/src";
 import {
   Arg,
   Args,
@@ -93,6 +93,14 @@ export class AlertResolver {
   })
   rule(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
     return alert.ruleId ? ctx.services.rules.byIds.load(alert.ruleId) : null;
+  }
+
+  @FieldResolver(() => JSONObjectScalar, {
+    description:
+      "What the provider observed: for WORKLOAD_PROTECTION alerts the detection's process and command line, file path and hashes, host, addresses, counts and record ids; for TI_MATCH alerts the indicator and the values it matched; for EXTERNAL alerts what the tool sent. `{}` when there is none (analytics-rule alerts list their events in `evidenceEventIds`).",
+  })
+  evidence(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.evidenceOf.load(alert.id);
   }
 
   @FieldResolver(() => [AlertEntity], {

@@ -13,6 +13,7 @@ import {
   isUuid,
   jsonProblem,
   parameterTextProblems,
+  MAX_ALERT_EVIDENCE_BYTES,
   MAX_INDEXED_TEXT_BYTES,
   utf8LongerThan,
   MAX_FUTURE_MS,
@@ -119,6 +120,12 @@ function problemsOf(input: AlertInput, index: number, now: number): InputProblem
         message: `at most ${MAX_INDEXED_TEXT_BYTES} bytes`,
       });
   });
+  if (input.evidence != null && utf8LongerThan(JSON.stringify(input.evidence), MAX_ALERT_EVIDENCE_BYTES))
+    problems.push({
+      index,
+      field: "evidence",
+      message: `at most ${MAX_ALERT_EVIDENCE_BYTES / 1024} KiB of JSON`,
+    });
   // Stored as text and jsonb, which hold no NUL and no unpaired surrogate.
   const fault = jsonProblem(input);
   if (fault) problems.push({ index, field: fault.path, message: fault.message });
@@ -150,6 +157,21 @@ export class AlertsService {
         ])
       ).map(alertFromRow),
     ),
+  );
+
+  /** The evidence of many alerts, in one statement (`{}` for an alert that has none). */
+  readonly evidenceOf = new DataLoader<string, Record<string, unknown>>(
+    async (alertIds) => {
+      const rows: Array<{ alert_id: string; evidence: Record<string, unknown> }> = await this.db.read((m) =>
+        m.query(
+          `SELECT alert_id, evidence FROM alert_evidence WHERE tenant_id = $1 AND alert_id = ANY($2::uuid[])`,
+          [this.identity.tenantId, alertIds.filter(isUuid)],
+        ),
+      );
+      const byAlert = new Map(rows.map((r) => [canonicalId(r.alert_id), r.evidence]));
+      return alertIds.map((id) => byAlert.get(canonicalId(id)) ?? {});
+    },
+    { cacheKeyFn: canonicalId },
   );
 
   /** Alerts of many resources (keys of `resourceLoaderKey`), paged per resource in one statement. */
@@ -421,6 +443,7 @@ export class AlertsService {
             ...(input.resourceId ? [{ type: "RESOURCE" as const, value: input.resourceId }] : []),
           ],
           remediation: input.remediation ?? [],
+          evidence: input.evidence ?? {},
           resourceId: input.resourceId ?? null,
           startTime: input.startTime ?? now,
           endTime: input.endTime ?? input.startTime ?? now,
@@ -433,6 +456,7 @@ export class AlertsService {
             tactics: input.tactics ?? undefined,
             techniques: input.techniques ?? undefined,
             remediation: input.remediation ?? undefined,
+            evidence: input.evidence ?? undefined,
           },
         })),
         this.identity.subject,

@@ -185,6 +185,18 @@ describe("tiAlertsOf", () => {
         { type: "HOST", value: "ws-017" },
       ],
       grouping: { enabled: true, matchingMethod: "ANY_ALERT", lookbackMs: 3_600_000 },
+      evidence: {
+        indicatorId: "ind-1",
+        indicatorName: "C2 address",
+        confidence: 90,
+        matched: [{ type: "ipv4-addr", value: "198.51.100.7" }],
+      },
+    });
+    expect(alerts[3].evidence).toEqual({
+      indicatorId: "ind-2",
+      indicatorName: "Low-confidence domain",
+      confidence: 20,
+      matched: [{ type: "domain-name", value: "evil.example" }],
     });
     expect(alerts[0].sourceId.startsWith("r1:ind-1:")).toBe(true);
   });

@@ -221,8 +221,9 @@ function predicateOf(tenantId: string, rule: TiRule): (e: EventLike) => boolean 
  * The TI_MATCH alerts `rules` raise for `events` (pure, given the rules' filter predicates): every event is
  * matched against the indicators once; each rule whose filter selects a matching event (and that is not
  * suppressed at `now`) raises an alert per `tiAlertKey`, listing up to 50 of the events that share it, with
- * the matched values and the rule's entity mappings as entities, the rule's tactics, techniques and grouping,
- * and its severity (or the indicator's confidence's, with `severityFromConfidence`).
+ * the matched values and the rule's entity mappings as entities, the indicator and those values as evidence,
+ * the rule's tactics, techniques and grouping, and its severity (or the indicator's confidence's, with
+ * `severityFromConfidence`).
  */
 export function tiAlertsOf(
   set: IndicatorSet,
@@ -269,6 +270,16 @@ export function tiAlertsOf(
             ...mapped,
           ]),
           evidenceEventIds: [event.id],
+          evidence: {
+            indicatorId: match.indicatorId,
+            indicatorName: info?.name ?? null,
+            confidence,
+            matched: match.matched.map((o) => ({
+              type: o.type,
+              value: o.value,
+              ...(o.hashAlgorithm ? { hashAlgorithm: o.hashAlgorithm } : {}),
+            })),
+          },
           startTime: isoOf(event),
           endTime: isoOf(event),
           ruleId: rule.id,

@@ -89,7 +89,7 @@ export class AlertUpdate {
 
   @Field(() => [String], {
     description:
-      "The fields the change touched: `status`, `severity`, `title`, `description`, `endTime`, `tactics`, `techniques` or `remediation`.",
+      "The fields the change touched: `status`, `severity`, `title`, `description`, `endTime`, `tactics`, `techniques`, `remediation` or `evidence`.",
   })
   changedFields: string[];
 
