@@ -19,7 +19,7 @@ import { signDevToken } from "../gateway/src/auth";
 import { createLogger, InternalTokens, loadConfig, Role } from "../subgraphs/common/src";
 import { freePort } from "../scripts/lib/database";
 import { migrateAll } from "../scripts/lib/platform";
-import { nodeFlagsOf } from "../scripts/lib/services";
+import { nodeFlagsOf, serviceEnvironment } from "../scripts/lib/services";
 import {
   CLK_TCK,
   cpuTicks,
@@ -346,7 +346,10 @@ async function main(): Promise<void> {
     HOST: "127.0.0.1",
     DATABASE_URL: db.url,
     DB_ROLE_PREFIX: db.rolePrefix,
-    DB_ROLE_PASSWORD: ROLE_PASSWORD,
+    // One password per role, as production asks; each subgraph is started with its own only.
+    DB_ROLE_PASSWORD_POSTURE: `${ROLE_PASSWORD}-posture`,
+    DB_ROLE_PASSWORD_PROTECTION: `${ROLE_PASSWORD}-protection`,
+    DB_ROLE_PASSWORD_SIEM: `${ROLE_PASSWORD}-siem`,
     POSTURE_PORT: String(posturePort),
     PROTECTION_PORT: String(protectionPort),
     SIEM_PORT: String(siemPort),
@@ -378,7 +381,7 @@ async function main(): Promise<void> {
   ])
     delete env[key];
 
-  const config = loadConfig(env);
+  const config = loadConfig(env, "migrate");
   say("migrating");
   await withTimeout("migrations", 120_000, migrateAll(config, log));
   cleanups.push({ what: "stop services", run: () => stopAll() });
@@ -389,7 +392,7 @@ async function main(): Promise<void> {
       name,
       process.execPath,
       [...nodeFlagsOf(name), path.join(DIST, "subgraphs", name, "src", "main.js")],
-      env,
+      serviceEnvironment(name, env, config.db.rolePasswords),
     );
     subgraphs.push(service);
   }
@@ -409,7 +412,7 @@ async function main(): Promise<void> {
     "ours",
     process.execPath,
     [...profile("ours"), ...nodeFlagsOf("gateway"), path.join(DIST, "gateway", "src", "main.js")],
-    env,
+    serviceEnvironment("gateway", env, config.db.rolePasswords),
   );
   const oursUrl = `http://127.0.0.1:${oursPort}/graphql`;
   await waitUntil(
@@ -428,7 +431,7 @@ async function main(): Promise<void> {
     process.execPath,
     [...profile("stock"), path.join(DIST, "bench", "stock-gateway.js")],
     {
-      ...env,
+      ...serviceEnvironment("gateway", env, config.db.rolePasswords),
       STOCK_GATEWAY_PORT: String(stockPort),
     },
   );
@@ -445,7 +448,12 @@ async function main(): Promise<void> {
     "-c",
     path.join(DIST, "bench", "hive.config.js"),
   ];
-  const hive = startService("hive", process.execPath, [...profile("hive"), hiveBin, ...hiveArgs], env);
+  const hive = startService(
+    "hive",
+    process.execPath,
+    [...profile("hive"), hiveBin, ...hiveArgs],
+    serviceEnvironment("gateway", env, config.db.rolePasswords),
+  );
 
   // One identity per connection (distinct users of the tenant, READER), unless BENCH_SHARED_IDENTITY=1.
   const identityCount = SHARED_IDENTITY ? 1 : Math.max(...CONNECTIONS);

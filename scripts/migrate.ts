@@ -5,7 +5,7 @@ import { migrateAll, migrateAllDown } from "./lib/platform";
 
 /** `npm run migrate [-- --down]`: provisions roles and schemas and runs the migrations (or undoes them). */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, "migrate");
   const log = createLogger("migrate", config.logLevel);
   const db = await ensureDatabase(config.databaseUrl, log);
   try {

@@ -5,7 +5,7 @@ import { createLogger, loadConfig, Role, ConfigError, type Config } from "../sub
 import { signDevToken } from "../gateway/src/auth";
 import { migrateAll } from "./lib/platform";
 import { seedDemoIfEmpty } from "./lib/seed-demo";
-import { SERVICES } from "./lib/services";
+import { SERVICES, serviceEnvironment } from "./lib/services";
 
 /** A database for the supervisor: DATABASE_URL, or the embedded one in a child process. */
 async function startDatabase(
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     for (const service of SERVICES) {
       // Own process group: a terminal Ctrl-C reaches the supervisor, which stops services in order.
       const child = fork(path.join(__dirname, "..", service.entry), [], {
-        env,
+        env: serviceEnvironment(service.name, env, config.db.rolePasswords),
         execArgv: [...process.execArgv, ...service.nodeFlags],
         stdio: "inherit",
         detached: true,

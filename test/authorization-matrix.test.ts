@@ -368,15 +368,16 @@ describe("authorization matrix", () => {
     expect((await post(query, tokens.READER)).data).toEqual({ __schema: { queryType: { name: "Query" } } });
     const secret = "matrix-production-jwt-secret-0123456789abcdef";
     const production = (extra: Record<string, string>) =>
-      loadConfig({
-        RAMPART_ENV: "production",
-        LOG_LEVEL: "silent",
-        INTERNAL_TOKEN_SECRET: "matrix-production-internal-secret-0123456789",
-        DB_ROLE_PASSWORD: "matrix-password",
-        DATABASE_URL: "postgres://unused@127.0.0.1:5432/unused",
-        JWT_SECRET: secret,
-        ...extra,
-      });
+      loadConfig(
+        {
+          RAMPART_ENV: "production",
+          LOG_LEVEL: "silent",
+          INTERNAL_TOKEN_SECRET: "matrix-production-internal-secret-0123456789",
+          JWT_SECRET: secret,
+          ...extra,
+        },
+        "gateway",
+      );
     const started: Gateway[] = [];
     try {
       for (const [extra, answer] of [

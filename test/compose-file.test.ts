@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_VARIABLES, loadConfig } from "../subgraphs/common/src/config";
+import { CONFIG_VARIABLES, loadConfig, type ServiceName } from "../subgraphs/common/src/config";
 import { nodeFlagsOf } from "../scripts/lib/services";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -27,7 +27,8 @@ interface ComposeFile {
   services: Record<string, Service>;
 }
 
-const compose = parse(read("docker-compose.yml")) as ComposeFile;
+// Merge keys (`<<: *env`), as compose reads them.
+const compose = parse(read("docker-compose.yml"), { merge: true }) as ComposeFile;
 const services = compose.services;
 const dockerfile = read("Dockerfile");
 const defaults = loadConfig({});
@@ -47,8 +48,22 @@ const POSTGRES_IMAGE_VARIABLES = new Set([
   "POSTGRES_HOST_AUTH_METHOD",
   "PGDATA",
 ]);
-/** Secrets that must come from the operator's environment, never from the file. */
-const REQUIRED_SECRETS = ["INTERNAL_TOKEN_SECRET", "DB_ROLE_PASSWORD"];
+/** Secrets that must come from the operator's environment, never from the file, by the services that hold them. */
+const REQUIRED_SECRETS: Record<string, readonly string[]> = {
+  INTERNAL_TOKEN_SECRET: ["gateway", "migrate", "posture", "protection", "siem"],
+  DB_ROLE_PASSWORD_POSTURE: ["migrate", "posture"],
+  DB_ROLE_PASSWORD_PROTECTION: ["migrate", "protection"],
+  DB_ROLE_PASSWORD_SIEM: ["migrate", "siem"],
+};
+/** The variables that give database access. */
+const DATABASE_VARIABLES = [
+  "DATABASE_URL",
+  "DATABASE_REPLICA_URL",
+  "DB_ROLE_PASSWORD",
+  "DB_ROLE_PASSWORD_POSTURE",
+  "DB_ROLE_PASSWORD_PROTECTION",
+  "DB_ROLE_PASSWORD_SIEM",
+];
 
 /** A service's environment as written in the file (before compose interpolation). */
 function rawEnvironment(service: Service): Record<string, string> {
@@ -82,10 +97,17 @@ function placeholders(value: string): Array<{ name: string; operator?: string }>
 function interpolate(value: string): string {
   return value.replace(
     PLACEHOLDER,
-    (match, _braced, operator: string | undefined, argument: string | undefined) => {
+    (
+      match,
+      braced: string | undefined,
+      operator: string | undefined,
+      argument: string | undefined,
+      bare?: string,
+    ) => {
       if (match === "$$") return "$";
       if (operator === ":-" || operator === "-") return argument ?? "";
-      return "s".repeat(40);
+      // A secret of its own per variable, as an operator sets them (migrate refuses two roles sharing one).
+      return `${(braced ?? bare ?? "").toLowerCase()}-${"s".repeat(32)}`;
     },
   );
 }
@@ -135,10 +157,31 @@ describe("docker-compose.yml", () => {
       expect(unknown).toEqual([]);
     });
 
-    it("gives every Rampart service the same environment (the x-rampart-env anchor)", () => {
+    it("gives every Rampart service the same environment (the x-rampart-env anchor) but for its database settings", () => {
       const [first, ...rest] = APP_SERVICES.map((name) => rawEnvironment(services[name]));
-      expect(Object.keys(first).length).toBeGreaterThan(0);
-      for (const env of rest) expect(env).toEqual(first);
+      const shared = (env: Record<string, string>) =>
+        Object.fromEntries(Object.entries(env).filter(([key]) => !DATABASE_VARIABLES.includes(key)));
+      expect(Object.keys(shared(first)).length).toBeGreaterThan(0);
+      for (const env of rest) expect(shared(env)).toEqual(shared(first));
+    });
+
+    it("gives each service only its own database credentials: none to the gateway, a subgraph its role's", () => {
+      const database = (name: string) =>
+        Object.keys(rawEnvironment(services[name]))
+          .filter((key) => DATABASE_VARIABLES.includes(key))
+          .sort();
+      expect(database("gateway")).toEqual([]);
+      for (const subgraph of SUBGRAPHS) {
+        expect(database(subgraph)).toEqual(["DATABASE_URL", `DB_ROLE_PASSWORD_${subgraph.toUpperCase()}`]);
+        // The address: the superuser's password is migrate's alone.
+        expect(new URL(environment(subgraph).DATABASE_URL).password).toBe("");
+      }
+      expect(database("migrate")).toEqual([
+        "DATABASE_URL",
+        "DB_ROLE_PASSWORD_POSTURE",
+        "DB_ROLE_PASSWORD_PROTECTION",
+        "DB_ROLE_PASSWORD_SIEM",
+      ]);
     });
 
     it("uses a default or a required-error for every ${VAR} placeholder, so none becomes an empty string", () => {
@@ -153,9 +196,11 @@ describe("docker-compose.yml", () => {
     });
 
     it("takes the secrets from the operator's environment and refuses to start without them", () => {
+      for (const [key, holders] of Object.entries(REQUIRED_SECRETS))
+        for (const name of holders)
+          expect(rawEnvironment(services[name])[key]).toMatch(new RegExp(`^\\$\\{${key}:\\?.+\\}$`));
       const env = rawEnvironment(services.gateway);
-      const secrets = [...REQUIRED_SECRETS, ...("JWT_SECRET" in env ? ["JWT_SECRET"] : [])];
-      for (const key of secrets) expect(env[key]).toMatch(new RegExp(`^\\$\\{${key}:\\?.+\\}$`));
+      if ("JWT_SECRET" in env) expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?.+\}$/);
       expect("JWT_SECRET" in env || "JWT_JWKS_URL" in env).toBe(true);
     });
   });
@@ -264,11 +309,13 @@ describe("docker-compose.yml", () => {
   describe("production validation", () => {
     it.each(APP_SERVICES)("loadConfig accepts the environment compose gives %s", (name) => {
       const env = environment(name);
-      expect(() => loadConfig(env)).not.toThrow();
-      const config = loadConfig(env);
+      const config = loadConfig(env, name as ServiceName);
       expect(config.env).toBe("production");
       expect(config.host).toBe("0.0.0.0");
-      expect(config.databaseUrl).toMatch(/^postgres:\/\/.+@postgres:5432\/rampart$/);
+      if (name === "gateway") expect(config.databaseUrl).toBeUndefined();
+      else if (name === "migrate")
+        expect(config.databaseUrl).toMatch(/^postgres:\/\/postgres:.+@postgres:5432\/rampart$/);
+      else expect(config.databaseUrl).toBe("postgres://postgres:5432/rampart");
       expect(config.subgraphUrls).toEqual({
         posture: `http://posture:${defaults.ports.posture}/graphql`,
         protection: `http://protection:${defaults.ports.protection}/graphql`,
@@ -276,14 +323,17 @@ describe("docker-compose.yml", () => {
       });
     });
 
-    it.each(REQUIRED_SECRETS)("loadConfig refuses the environment without %s", (key) => {
-      const env = environment("gateway");
-      delete env[key];
-      expect(() => loadConfig(env)).toThrow(key);
-    });
+    it.each(Object.entries(REQUIRED_SECRETS).flatMap(([key, holders]) => holders.map((name) => [name, key])))(
+      "loadConfig refuses the environment of %s without %s",
+      (name, key) => {
+        const env = environment(name);
+        delete env[key];
+        expect(() => loadConfig(env, name as ServiceName)).toThrow(key);
+      },
+    );
 
     it("points SUPERGRAPH_PATH at a file that exists and is copied into the image", () => {
-      const supergraph = loadConfig(environment("gateway")).supergraphPath;
+      const supergraph = loadConfig(environment("gateway"), "gateway").supergraphPath;
       expect(existsSync(path.join(ROOT, supergraph))).toBe(true);
       const file = supergraph.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       expect(dockerfile).toMatch(new RegExp(`^COPY --from=\\S+ \\S*${file}\\s+\\S*${file}\\s*$`, "m"));

@@ -1,5 +1,6 @@
 import { CrossDomainDocument, SetPlanDocument } from "./__generated__/graphql";
 import { signDevToken } from "../gateway/src/auth";
+import { MAX_ROOT_FIELDS } from "../gateway/src/limits";
 import { Role } from "../subgraphs/common/src";
 import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
 
@@ -69,6 +70,23 @@ describe("gateway", () => {
       { authorization: `Bearer ${token}` },
     );
     expect(tooMany.errors?.[0].extensions?.code).toBe("OPERATION_LIMIT");
+    // Within the aliases limit, over the root fields one: each root field is a fetch of its own.
+    const roots = Array.from({ length: MAX_ROOT_FIELDS + 1 }, (_, i) => `r${i}: planTypes { planType }`);
+    const tooWide = await postGraphql(
+      platform.gateway.url,
+      { query: `{ ${roots.join(" ")} }` },
+      { authorization: `Bearer ${token}` },
+    );
+    expect(tooWide.errors?.[0]).toMatchObject({
+      message: `Root field limit of ${MAX_ROOT_FIELDS} exceeded, found ${MAX_ROOT_FIELDS + 1}.`,
+      extensions: { code: "OPERATION_LIMIT" },
+    });
+    const wide = await postGraphql(
+      platform.gateway.url,
+      { query: `{ ${roots.slice(1).join(" ")} }` },
+      { authorization: `Bearer ${token}` },
+    );
+    expect(wide.errors).toBeUndefined();
   });
 
   it("authorises in the subgraph: a READER cannot change a plan", async () => {

@@ -151,7 +151,7 @@ describe("tenant isolation", () => {
     const url = roleUrl(
       platform.db.url,
       roleName(platform.config.db.rolePrefix, "posture"),
-      platform.config.db.rolePassword,
+      platform.config.db.rolePasswords.posture,
     );
     const client = new Client({ connectionString: url });
     await client.connect();

@@ -1,15 +1,62 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
-import { GraphQLError } from "graphql";
+import {
+  GraphQLError,
+  Kind,
+  type FragmentDefinitionNode,
+  type SelectionSetNode,
+  type ValidationRule,
+} from "graphql";
 import { ErrorCode, jsonProblem } from "../../subgraphs/common/src";
 
-/** Operation limits (GraphQL Armor): depth, aliases, directives, tokens and cost. */
+/** Most tokens (names, punctuation, literals) an operation's document may hold. */
+export const MAX_TOKENS = 5000;
+
+/**
+ * Most root fields one operation selects (through fragments too; introspection's `__schema`, `__type` and
+ * `__typename` aside). Each is a fetch of its own that the cost limit prices only by what it selects, so a
+ * document of many cheap root fields would fan out to the subgraphs unbounded.
+ */
+export const MAX_ROOT_FIELDS = 20;
+
+/** Validation rule: an operation selecting more than `max` root fields fails with "Root field limit of N exceeded". */
+export function rootFieldLimit(max: number): ValidationRule {
+  return (context) => {
+    const fragments = new Map(
+      context
+        .getDocument()
+        .definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+        .map((d) => [d.name.value, d]),
+    );
+    const count = (set: SelectionSetNode, seen: Set<string>): number =>
+      set.selections.reduce((n, selection) => {
+        if (selection.kind === Kind.FIELD) return n + (selection.name.value.startsWith("__") ? 0 : 1);
+        if (selection.kind === Kind.INLINE_FRAGMENT) return n + count(selection.selectionSet, seen);
+        // A fragment spread once per operation (a cycle or a repeat adds nothing: the fields are the same).
+        const fragment = fragments.get(selection.name.value);
+        if (!fragment || seen.has(fragment.name.value)) return n;
+        seen.add(fragment.name.value);
+        return n + count(fragment.selectionSet, seen);
+      }, 0);
+    return {
+      OperationDefinition(node) {
+        const found = count(node.selectionSet, new Set());
+        if (found > max)
+          context.reportError(
+            new GraphQLError(`Root field limit of ${max} exceeded, found ${found}.`, { nodes: [node] }),
+          );
+      },
+    };
+  };
+}
+
+/** Operation limits: depth, aliases, directives, tokens and cost (GraphQL Armor) and root fields. */
 export function operationLimits(options: { production: boolean }) {
-  return new ApolloArmor({
+  const armor = new ApolloArmor({
     maxDepth: { n: 12, ignoreIntrospection: true },
     maxAliases: { n: 30 },
     maxDirectives: { n: 50 },
-    maxTokens: { n: 5000 },
+    maxTokens: { n: MAX_TOKENS },
     costLimit: {
       maxCost: 20000,
       objectCost: 2,
@@ -19,6 +66,7 @@ export function operationLimits(options: { production: boolean }) {
     },
     blockFieldSuggestion: { enabled: options.production },
   }).protect();
+  return { ...armor, validationRules: [...armor.validationRules, rootFieldLimit(MAX_ROOT_FIELDS)] };
 }
 
 /**

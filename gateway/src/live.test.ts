@@ -1,9 +1,11 @@
 import express from "express";
-import { buildSchema, type ExecutionResult } from "graphql";
+import { buildSchema, type ExecutionResult, type ValidationRule } from "graphql";
+import { WebSocket } from "ws";
 import http from "node:http";
 import type net from "node:net";
-import { createLogger } from "../../subgraphs/common/src";
+import { createLogger, MAX_LIVE_MESSAGE_BYTES } from "../../subgraphs/common/src";
 import { ClientAuth, signDevToken } from "./auth";
+import { MAX_TOKENS, operationLimits } from "./limits";
 import { serveLive, type LiveEndpoints } from "./live";
 import { Subscriber, type SubscribeRequest, type SubscriptionManager } from "./subscriptions";
 
@@ -14,7 +16,7 @@ const LIMIT = 5;
  * The live endpoints in front of a manager that hands out plain `Subscriber`s, so a test pushes the
  * results itself (the SIEM and the query plan take no part in how a transport drains a queue).
  */
-async function startLive(): Promise<{
+async function startLive(validationRules: ValidationRule[] = []): Promise<{
   url: string;
   subscribers: Subscriber[];
   close(): Promise<void>;
@@ -38,7 +40,7 @@ async function startLive(): Promise<{
     manager,
     auth: new ClientAuth({ secret: SECRET } as ConstructorParameters<typeof ClientAuth>[0]),
     log: createLogger("live-test", "silent"),
-    validationRules: [],
+    validationRules,
     production: false,
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
@@ -117,5 +119,114 @@ describe("live endpoints: SSE backpressure", () => {
       request.destroy();
       await live.close();
     }
+  });
+});
+
+describe("live endpoints: bounded input", () => {
+  let live: Awaited<ReturnType<typeof startLive>>;
+  let token: string;
+  beforeAll(async () => {
+    live = await startLive(operationLimits({ production: true }).validationRules);
+    token = await signDevToken(SECRET, { subject: "limits@example.com", tenantId: "t", roles: [] });
+  });
+  afterAll(() => live?.close());
+
+  /** POSTs `body` to the SSE endpoint, sending `chunks` of it, and answers the status, a header and the body. */
+  const post = (body: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; connection?: string; text: string }>((resolve, reject) => {
+      const request = http.request(`${live.url}/graphql/stream`, {
+        method: "POST",
+        headers: { accept: "text/event-stream", "content-type": "application/json", ...headers },
+      });
+      request.on("response", (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection, text }));
+      });
+      // The server may answer and close before the whole body is sent: that is the point.
+      request.on("error", (err: NodeJS.ErrnoException) =>
+        err.code === "EPIPE" || err.code === "ECONNRESET" ? undefined : reject(err),
+      );
+      request.end(body);
+    });
+
+  it("refuses an SSE POST without a valid token before reading its body", async () => {
+    const huge = JSON.stringify({
+      query: "subscription { tick }",
+      variables: { pad: "x".repeat(8 * 1024 * 1024) },
+    });
+    const refused = await post(huge, {});
+    expect(refused.status).toBe(401);
+    expect(refused.connection).toBe("close");
+    expect(JSON.parse(refused.text).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect((await post(huge, { authorization: "Bearer not-a-token" })).status).toBe(401);
+    expect(live.subscribers).toHaveLength(0);
+  });
+
+  it("answers 413 to an authenticated SSE POST whose body is over the limit, and serves one within it", async () => {
+    const over = JSON.stringify({
+      query: "subscription { tick }",
+      variables: { pad: "x".repeat(MAX_LIVE_MESSAGE_BYTES) },
+    });
+    const tooLarge = await post(over, { authorization: `Bearer ${token}` });
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.text).errors[0].extensions.code).toBe("BAD_USER_INPUT");
+    expect(live.subscribers).toHaveLength(0);
+    const started = post(JSON.stringify({ query: "subscription { tick }" }), {
+      authorization: `Bearer ${token}`,
+    });
+    const deadline = Date.now() + 10_000;
+    while (live.subscribers.length === 0) {
+      if (Date.now() > deadline) throw new Error("the stream did not start");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    live.subscribers[0].end();
+    expect((await started).status).toBe(200);
+  });
+
+  it("answers operations over the limits with OPERATION_LIMIT on both transports", async () => {
+    const aliases = `subscription { ${Array.from({ length: 40 }, (_, i) => `a${i}: tick`).join(" ")} }`;
+    const tokens = `subscription { tick ${"__typename ".repeat(MAX_TOKENS)} }`;
+    for (const query of [aliases, tokens]) {
+      const answer = await post(JSON.stringify({ query }), { authorization: `Bearer ${token}` });
+      const errors = JSON.parse(/data: (.*)/.exec(answer.text)?.[1] ?? answer.text).errors as Array<{
+        message: string;
+        extensions: { code: string };
+      }>;
+      const limit = errors.find((e) => /limit of \d+ exceeded/i.test(e.message));
+      expect(limit?.extensions.code).toBe("OPERATION_LIMIT");
+    }
+    const socket = new WebSocket(`${live.url.replace("http", "ws")}/graphql`, "graphql-transport-ws");
+    const messages: Array<{
+      type: string;
+      payload?: Array<{ message: string; extensions: { code: string } }>;
+    }> = [];
+    socket.on("message", (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once("open", resolve));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } }));
+    const deadline = Date.now() + 10_000;
+    while (!messages.some((m) => m.type === "connection_ack")) {
+      if (Date.now() > deadline) throw new Error("not acknowledged");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: aliases } }));
+    while (!messages.some((m) => m.type === "error")) {
+      if (Date.now() > deadline) throw new Error("no error message");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const { payload } = messages.find((m) => m.type === "error")!;
+    expect(payload?.find((e) => /Aliases limit/i.test(e.message))?.extensions.code).toBe("OPERATION_LIMIT");
+    socket.close();
+  });
+
+  it("closes a WebSocket whose message is over the limit (1009), before it is authenticated too", async () => {
+    const socket = new WebSocket(`${live.url.replace("http", "ws")}/graphql`, "graphql-transport-ws");
+    await new Promise((resolve) => socket.once("open", resolve));
+    const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+    socket.send(
+      JSON.stringify({ type: "connection_init", payload: { pad: "x".repeat(MAX_LIVE_MESSAGE_BYTES) } }),
+    );
+    expect(await closed).toBe(1009);
   });
 });

@@ -1,4 +1,4 @@
-import type { Express } from "express";
+import express, { type Express } from "express";
 import {
   GraphQLError,
   Kind,
@@ -16,6 +16,8 @@ import type { WebSocket } from "ws";
 import {
   attachWebSocketServer,
   ErrorCode,
+  jsonErrors,
+  MAX_LIVE_MESSAGE_BYTES,
   UnauthenticatedError,
   type Identity,
   type Logger,
@@ -30,7 +32,7 @@ import {
   TOKEN_EXPIRED_RESULT,
   type SubscriptionManager,
 } from "./subscriptions";
-import { variablesDepthError } from "./limits";
+import { isLimitError, MAX_TOKENS, variablesDepthError } from "./limits";
 import { LiveQuota, type LiveQuotaLimits } from "./quota";
 import { notSafelisted, type Safelist } from "./safelist";
 
@@ -175,12 +177,18 @@ function checkOperation(
 ): { document: DocumentNode; variables: Record<string, unknown> } | { errors: GraphQLError[] } {
   let document: DocumentNode;
   try {
-    document = parse(query, { maxTokens: 5000 });
+    document = parse(query, { maxTokens: MAX_TOKENS });
   } catch (err) {
+    // graphql-js words the token limit its own way ("Document contains more that N tokens. Parsing aborted.").
+    if (err instanceof GraphQLError && /\d+ tokens\. Parsing aborted/.test(err.message))
+      return { errors: [limitError(`Token limit of ${MAX_TOKENS} exceeded.`)] };
     return { errors: [asBadInput(err)] };
   }
   const errors = validate(manager.schema, document, [...specifiedRules, ...rules]);
-  if (errors.length) return { errors: errors.map(asBadInput) };
+  if (errors.length)
+    return {
+      errors: errors.map((e) => (isLimitError(e.message) ? limitError(e.message, e) : asBadInput(e))),
+    };
   if (safelist && !safelist.allows(query, document)) return { errors: [notSafelisted()] };
   const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName
@@ -205,6 +213,15 @@ function checkOperation(
   if (tooDeep) return { errors: [tooDeep] };
   return { document, variables: used };
 }
+
+/** OPERATION_LIMIT, as the gateway's HTTP path answers an operation over one of its limits. */
+function limitError(message: string, error?: GraphQLError): GraphQLError {
+  return new GraphQLError(message, { nodes: error?.nodes, extensions: { code: ErrorCode.OperationLimit } });
+}
+
+/** What a client whose token was refused is told. */
+const refusal = (err: unknown) =>
+  err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
 
 function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput } });
@@ -335,6 +352,8 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
   );
 
   const backlogs = new WeakMap<object, SseBacklog>();
+  /** SSE POSTs whose token was verified before their body was read, for `onSubscribe`. */
+  const verified = new WeakMap<http.IncomingMessage, { identity: Identity; expiresAt: number | null }>();
   const sse = createHandler({
     schema: () => manager.schema,
     // Distinct connections only: each subscription is its own authenticated POST. graphql-sse's other mode
@@ -368,11 +387,15 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       let identity: Identity;
       let expiresAt: number | null;
       try {
-        ({ identity, expiresAt } = await auth.verify(req.headers.get("authorization") ?? undefined));
+        // A POST was verified before its body was read; a GET (parameters in the URL) is verified here.
+        ({ identity, expiresAt } =
+          verified.get(req.raw as http.IncomingMessage) ??
+          (await auth.verify(req.headers.get("authorization") ?? undefined)));
       } catch (err) {
-        const message = err instanceof UnauthenticatedError ? err.message : "Authentication failed.";
         return [
-          JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }),
+          JSON.stringify({
+            errors: [{ message: refusal(err), extensions: { code: ErrorCode.Unauthenticated } }],
+          }),
           { status: 401, statusText: "Unauthorized", headers: { "content-type": "application/json" } },
         ];
       }
@@ -426,11 +449,31 @@ export function serveLive(options: LiveOptions): LiveEndpoints {
       }
     },
   });
-  options.app.use("/graphql/stream", (req, res) => {
+  const serveSse = (req: express.Request, res: express.Response) =>
     sse(req, res).catch((err: unknown) => {
       log.error({ err }, "SSE subscription failed");
       if (!res.headersSent) res.status(500).end();
     });
+  // A POST's body is read only once its caller is authenticated, and only up to MAX_LIVE_MESSAGE_BYTES (413):
+  // graphql-sse would read any body whole, before `onSubscribe` checks the token. Its media type as graphql-sse
+  // tells JSON (a body of any other type is 415, unread).
+  const sseBody = express.json({
+    limit: MAX_LIVE_MESSAGE_BYTES,
+    type: (req) => String(req.headers["content-type"] ?? "").includes("application/json"),
+  });
+  options.app.use("/graphql/stream", async (req, res, next) => {
+    if (req.method !== "POST") return void serveSse(req, res);
+    try {
+      verified.set(req, await auth.verify(req.headers.authorization));
+    } catch (err) {
+      // Unread, the body goes with the connection.
+      res.setHeader("connection", "close");
+      res
+        .status(401)
+        .json({ errors: [{ message: refusal(err), extensions: { code: ErrorCode.Unauthenticated } }] });
+      return;
+    }
+    sseBody(req, res, (err?: unknown) => (err ? jsonErrors(err, req, res, next) : void serveSse(req, res)));
   });
 
   return {

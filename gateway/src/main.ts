@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { closeOnSignal, createLogger, exitOnStartFailure, loadConfig } from "../../subgraphs/common/src";
 import { startGateway } from "./server";
 
-const config = loadConfig();
+const config = loadConfig(process.env, "gateway");
 const log = createLogger("gateway", config.logLevel);
 startGateway(config, log).then(
   (gateway) => {

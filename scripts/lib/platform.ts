@@ -30,7 +30,7 @@ export async function migrateAll(config: Config, log: Logger): Promise<void> {
   if (!config.databaseUrl) throw new Error("migrateAll needs config.databaseUrl");
   await provisionDatabase(config.databaseUrl, {
     rolePrefix: config.db.rolePrefix,
-    rolePassword: config.db.rolePassword,
+    rolePasswords: config.db.rolePasswords,
     log,
   });
   for (const module of SUBGRAPH_MODULES)

@@ -1,3 +1,5 @@
+import type { Config } from "../../subgraphs/common/src";
+
 /** A long-running process of the platform: its name, compiled entry (under dist/) and Node.js flags. */
 export interface ServiceDefinition {
   name: "posture" | "protection" | "siem" | "gateway";
@@ -24,4 +26,41 @@ export const SERVICES: readonly ServiceDefinition[] = [
 /** The Node.js flags of a service by name. */
 export function nodeFlagsOf(name: string): readonly string[] {
   return SERVICES.find((s) => s.name === name)?.nodeFlags ?? [];
+}
+
+/** The variables that carry database credentials or addresses. */
+const DATABASE_VARIABLES = [
+  "DATABASE_URL",
+  "DATABASE_REPLICA_URL",
+  "DB_ROLE_PASSWORD",
+  "DB_ROLE_PASSWORD_POSTURE",
+  "DB_ROLE_PASSWORD_PROTECTION",
+  "DB_ROLE_PASSWORD_SIEM",
+];
+
+/** A Postgres URL without its user and password: the database's address. */
+function addressOf(url: string): string {
+  const address = new URL(url);
+  address.username = "";
+  address.password = "";
+  return address.toString();
+}
+
+/**
+ * The environment a service starts with: the platform's, less the database credentials it must not hold (as
+ * production requires, `loadConfig`'s `service`): none for the gateway; for a subgraph the database's address
+ * (DATABASE_URL and DATABASE_REPLICA_URL without the admin's user and password) and its own role's password.
+ */
+export function serviceEnvironment(
+  name: ServiceDefinition["name"],
+  env: NodeJS.ProcessEnv,
+  rolePasswords: Config["db"]["rolePasswords"],
+): NodeJS.ProcessEnv {
+  const own: NodeJS.ProcessEnv = { ...env };
+  for (const key of DATABASE_VARIABLES) delete own[key];
+  if (name === "gateway") return own;
+  if (env.DATABASE_URL) own.DATABASE_URL = addressOf(env.DATABASE_URL);
+  if (env.DATABASE_REPLICA_URL) own.DATABASE_REPLICA_URL = addressOf(env.DATABASE_REPLICA_URL);
+  own[`DB_ROLE_PASSWORD_${name.toUpperCase()}`] = rolePasswords[name];
+  return own;
 }

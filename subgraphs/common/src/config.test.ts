@@ -133,8 +133,10 @@ describe("configuration", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect(String(error)).toMatch(/INTERNAL_TOKEN_SECRET/);
-    expect(String(error)).toMatch(/DB_ROLE_PASSWORD/);
     expect(String(error)).toMatch(/JWT_JWKS_URL/);
+    expect(() => loadConfig({ RAMPART_ENV: "production" }, "siem")).toThrow(
+      /DB_ROLE_PASSWORD_SIEM: required/,
+    );
     const ok = loadConfig({
       RAMPART_ENV: "production",
       INTERNAL_TOKEN_SECRET: "x".repeat(40),
@@ -146,6 +148,92 @@ describe("configuration", () => {
     });
     expect(ok.introspection).toBe(false);
     expect(ok.jwt.secret).toBeUndefined();
+  });
+
+  it("gives each program only its own database credentials in production", () => {
+    const base = {
+      RAMPART_ENV: "production",
+      INTERNAL_TOKEN_SECRET: "x".repeat(40),
+      JWT_SECRET: "z".repeat(40),
+    };
+    const passwords = {
+      DB_ROLE_PASSWORD_POSTURE: "posture-".repeat(3),
+      DB_ROLE_PASSWORD_PROTECTION: "protection-".repeat(3),
+      DB_ROLE_PASSWORD_SIEM: "siem-".repeat(4),
+    };
+    const problems = (env: Record<string, string>, service: Parameters<typeof loadConfig>[1]) => {
+      try {
+        loadConfig({ ...base, ...env }, service);
+        return [];
+      } catch (err) {
+        return String(err)
+          .split("\n")
+          .slice(1)
+          .map((line) => line.trim());
+      }
+    };
+    // The gateway: no database settings at all.
+    expect(problems({}, "gateway")).toEqual([]);
+    expect(problems({ DATABASE_URL: "postgres://db:5432/rampart", ...passwords }, "gateway")).toEqual(
+      ["DATABASE_URL", ...Object.keys(passwords)].map(
+        (key) => `${key}: the gateway has no database access: set it for migrate and the subgraphs only`,
+      ),
+    );
+    // A subgraph: the address and its own role's password.
+    const siem = loadConfig(
+      {
+        ...base,
+        DATABASE_URL: "postgres://db:5432/rampart",
+        DB_ROLE_PASSWORD_SIEM: passwords.DB_ROLE_PASSWORD_SIEM,
+      },
+      "siem",
+    );
+    expect(siem.db.rolePasswords.siem).toBe(passwords.DB_ROLE_PASSWORD_SIEM);
+    expect(
+      problems(
+        {
+          DATABASE_URL: "postgres://postgres:secret@db:5432/rampart",
+          DATABASE_REPLICA_URL: "postgres://postgres:secret@replica:5432/rampart",
+          DB_ROLE_PASSWORD: "shared-password",
+          ...passwords,
+        },
+        "siem",
+      ),
+    ).toEqual([
+      "DB_ROLE_PASSWORD: not used in production: each role has its own (DB_ROLE_PASSWORD_POSTURE, DB_ROLE_PASSWORD_PROTECTION, DB_ROLE_PASSWORD_SIEM)",
+      "DB_ROLE_PASSWORD_POSTURE: another subgraph's password: the siem subgraph must not hold it",
+      "DB_ROLE_PASSWORD_PROTECTION: another subgraph's password: the siem subgraph must not hold it",
+      "DATABASE_URL: holds a password: give the siem subgraph the database's address only (it logs in as its own role with DB_ROLE_PASSWORD_SIEM; the admin credentials are migrate's)",
+      "DATABASE_REPLICA_URL: holds a password: give the siem subgraph the database's address only (it logs in as its own role with DB_ROLE_PASSWORD_SIEM; the admin credentials are migrate's)",
+    ]);
+    expect(problems({ DB_ROLE_PASSWORD_POSTURE: passwords.DB_ROLE_PASSWORD_POSTURE }, "posture")).toEqual([
+      "DATABASE_URL: required in production: the Postgres database (the embedded one is for development only)",
+    ]);
+    // migrate: the admin URL and every role's password, each its own.
+    const admin = { DATABASE_URL: "postgres://postgres:secret@db:5432/rampart" };
+    expect(loadConfig({ ...base, ...admin, ...passwords }, "migrate").db.rolePasswords).toEqual({
+      posture: passwords.DB_ROLE_PASSWORD_POSTURE,
+      protection: passwords.DB_ROLE_PASSWORD_PROTECTION,
+      siem: passwords.DB_ROLE_PASSWORD_SIEM,
+    });
+    expect(
+      problems(
+        { ...admin, ...passwords, DB_ROLE_PASSWORD_SIEM: passwords.DB_ROLE_PASSWORD_POSTURE },
+        "migrate",
+      ),
+    ).toEqual(["DB_ROLE_PASSWORD_SIEM: must differ from DB_ROLE_PASSWORD_POSTURE: one password per role"]);
+    expect(
+      problems({ ...admin, DB_ROLE_PASSWORD_POSTURE: passwords.DB_ROLE_PASSWORD_POSTURE }, "migrate"),
+    ).toEqual([
+      "DB_ROLE_PASSWORD_PROTECTION: required in production by migrate, which sets the role's password",
+      "DB_ROLE_PASSWORD_SIEM: required in production by migrate, which sets the role's password",
+    ]);
+    // Outside production the shared password (or the development one) stands in for every role.
+    expect(loadConfig({ DB_ROLE_PASSWORD: "shared-password" }, "siem").db.rolePasswords).toEqual({
+      posture: "shared-password",
+      protection: "shared-password",
+      siem: "shared-password",
+    });
   });
 
   it("requires an issuer and an audience with an identity provider's keys in production", () => {

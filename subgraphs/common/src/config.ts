@@ -195,6 +195,9 @@ const EnvShape = {
     .regex(/^[a-z][a-z0-9_]{0,40}$/, "lower-case letters, digits and _ only")
     .default("rampart"),
   DB_ROLE_PASSWORD: z.string().min(8).optional(),
+  DB_ROLE_PASSWORD_POSTURE: z.string().min(8).optional(),
+  DB_ROLE_PASSWORD_PROTECTION: z.string().min(8).optional(),
+  DB_ROLE_PASSWORD_SIEM: z.string().min(8).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DB_REPLICA_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(3),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
@@ -260,72 +263,146 @@ const EnvShape = {
   EVENT_INGEST_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(5),
 };
 
-const EnvSchema = z.object(EnvShape).superRefine((env, ctx) => {
-  // A previous secret is one half of a rotation: it needs the other half, set explicitly and different.
-  const pairs = [
-    ["INTERNAL_TOKEN_SECRET_PREVIOUS", "INTERNAL_TOKEN_SECRET"],
-    ["JWT_SECRET_PREVIOUS", "JWT_SECRET"],
-  ] as const;
-  for (const [previous, current] of pairs) {
-    if (!env[previous]) continue;
-    const issue = (message: string) => ctx.addIssue({ code: "custom", path: [previous], message });
-    if (!env[current]) issue(`set only with ${current}: it is the secret a rotation moves away from`);
-    else if (env[previous] === env[current])
-      issue(`must differ from ${current} (set it only while rotating, to the other secret)`);
+/** The programs that read this configuration, for what production asks of each (`loadConfig`'s `service`). */
+export type ServiceName = "gateway" | "posture" | "protection" | "siem" | "migrate";
+
+/** Each subgraph's login-role password variable. */
+const ROLE_PASSWORDS = {
+  posture: "DB_ROLE_PASSWORD_POSTURE",
+  protection: "DB_ROLE_PASSWORD_PROTECTION",
+  siem: "DB_ROLE_PASSWORD_SIEM",
+} as const;
+const DATABASE_VARIABLES = [
+  "DATABASE_URL",
+  "DATABASE_REPLICA_URL",
+  "DB_ROLE_PASSWORD",
+  ...Object.values(ROLE_PASSWORDS),
+] as const;
+
+type Env = z.infer<z.ZodObject<typeof EnvShape>>;
+
+/**
+ * What production asks of each program's database settings, so that none holds more than its own credentials
+ * (architecture.md: one login role per subgraph with no privileges on the others; the gateway has no database
+ * access). The gateway gets none of them. A subgraph gets the database's address (DATABASE_URL without a
+ * password: the admin credentials are migrate's) and its own role's password, no other's. migrate gets the admin
+ * URL and every role's password, one each: the shared DB_ROLE_PASSWORD (development) is refused.
+ */
+function databaseIssues(
+  env: Env,
+  service: ServiceName | undefined,
+  issue: (key: string, message: string) => void,
+) {
+  if (!service) return;
+  if (service === "gateway") {
+    for (const key of DATABASE_VARIABLES)
+      if (env[key])
+        issue(key, "the gateway has no database access: set it for migrate and the subgraphs only");
+    return;
   }
-  if (env.JWT_SECRET_PREVIOUS && env.JWT_JWKS_URL)
-    ctx.addIssue({
-      code: "custom",
-      path: ["JWT_SECRET_PREVIOUS"],
-      message: "is not used with JWT_JWKS_URL (client tokens are verified with the provider's keys only)",
-    });
-  if (env.RAMPART_ENV !== "production") return;
-  const required: Array<[keyof typeof env, string]> = [
-    ["INTERNAL_TOKEN_SECRET", "a 32+ character secret shared by the gateway and the subgraphs"],
-    ["DB_ROLE_PASSWORD", "the password of the subgraphs' database login roles"],
-    ["DATABASE_URL", "the Postgres database (the embedded one is for development only)"],
-  ];
-  for (const [key, what] of required) {
-    if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: `required in production: ${what}` });
+  if (!env.DATABASE_URL)
+    issue(
+      "DATABASE_URL",
+      "required in production: the Postgres database (the embedded one is for development only)",
+    );
+  if (env.DB_ROLE_PASSWORD)
+    issue(
+      "DB_ROLE_PASSWORD",
+      `not used in production: each role has its own (${Object.values(ROLE_PASSWORDS).join(", ")})`,
+    );
+  if (service === "migrate") {
+    const seen = new Map<string, string>();
+    for (const key of Object.values(ROLE_PASSWORDS)) {
+      const value = env[key];
+      if (!value) issue(key, "required in production by migrate, which sets the role's password");
+      else if (seen.has(value)) issue(key, `must differ from ${seen.get(value)}: one password per role`);
+      else seen.set(value, key);
+    }
+    return;
   }
-  // The development values are published in this repository: whoever knows the internal secret mints
-  // any tenant's ADMIN identity straight to a subgraph, and the JWT secret any client token.
-  const published: Array<[keyof typeof env, string]> = [
-    ["INTERNAL_TOKEN_SECRET", DEV_INTERNAL_SECRET],
-    ["INTERNAL_TOKEN_SECRET_PREVIOUS", DEV_INTERNAL_SECRET],
-    ["JWT_SECRET", DEV_JWT_SECRET],
-    ["JWT_SECRET_PREVIOUS", DEV_JWT_SECRET],
-    ["DB_ROLE_PASSWORD", DEV_DB_ROLE_PASSWORD],
-  ];
-  for (const [key, value] of published) {
-    if (env[key] === value)
+  const own = ROLE_PASSWORDS[service];
+  if (!env[own]) issue(own, `required in production: the password of the ${service} subgraph's login role`);
+  for (const key of Object.values(ROLE_PASSWORDS))
+    if (key !== own && env[key])
+      issue(key, `another subgraph's password: the ${service} subgraph must not hold it`);
+  for (const key of ["DATABASE_URL", "DATABASE_REPLICA_URL"] as const) {
+    if (env[key] && new URL(env[key]).password)
+      issue(
+        key,
+        `holds a password: give the ${service} subgraph the database's address only (it logs in as its own role with ${own}; the admin credentials are migrate's)`,
+      );
+  }
+}
+
+const envSchema = (service: ServiceName | undefined) =>
+  z.object(EnvShape).superRefine((env, ctx) => {
+    // A previous secret is one half of a rotation: it needs the other half, set explicitly and different.
+    const pairs = [
+      ["INTERNAL_TOKEN_SECRET_PREVIOUS", "INTERNAL_TOKEN_SECRET"],
+      ["JWT_SECRET_PREVIOUS", "JWT_SECRET"],
+    ] as const;
+    for (const [previous, current] of pairs) {
+      if (!env[previous]) continue;
+      const issue = (message: string) => ctx.addIssue({ code: "custom", path: [previous], message });
+      if (!env[current]) issue(`set only with ${current}: it is the secret a rotation moves away from`);
+      else if (env[previous] === env[current])
+        issue(`must differ from ${current} (set it only while rotating, to the other secret)`);
+    }
+    if (env.JWT_SECRET_PREVIOUS && env.JWT_JWKS_URL)
       ctx.addIssue({
         code: "custom",
-        path: [key],
-        message: "the development value is refused in production",
+        path: ["JWT_SECRET_PREVIOUS"],
+        message: "is not used with JWT_JWKS_URL (client tokens are verified with the provider's keys only)",
       });
-  }
-  if (!env.JWT_JWKS_URL && !env.JWT_SECRET) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["JWT_JWKS_URL"],
-      message: "production needs JWT_JWKS_URL (or JWT_SECRET)",
-    });
-  }
-  // An identity provider signs tokens for every application it serves with the same keys: without an
-  // issuer and audience check, a token the provider issued to another application would be accepted here.
-  if (env.JWT_JWKS_URL) {
-    for (const key of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
-      if (!env[key])
+    if (env.RAMPART_ENV !== "production") return;
+    if (!env.INTERNAL_TOKEN_SECRET)
+      ctx.addIssue({
+        code: "custom",
+        path: ["INTERNAL_TOKEN_SECRET"],
+        message: "required in production: a 32+ character secret shared by the gateway and the subgraphs",
+      });
+    databaseIssues(env, service, (key, message) => ctx.addIssue({ code: "custom", path: [key], message }));
+    // The development values are published in this repository: whoever knows the internal secret mints
+    // any tenant's ADMIN identity straight to a subgraph, and the JWT secret any client token.
+    const published: Array<[keyof typeof env, string]> = [
+      ["INTERNAL_TOKEN_SECRET", DEV_INTERNAL_SECRET],
+      ["INTERNAL_TOKEN_SECRET_PREVIOUS", DEV_INTERNAL_SECRET],
+      ["JWT_SECRET", DEV_JWT_SECRET],
+      ["JWT_SECRET_PREVIOUS", DEV_JWT_SECRET],
+      ["DB_ROLE_PASSWORD", DEV_DB_ROLE_PASSWORD],
+      ...Object.values(ROLE_PASSWORDS).map(
+        (key) => [key, DEV_DB_ROLE_PASSWORD] as [keyof typeof env, string],
+      ),
+    ];
+    for (const [key, value] of published) {
+      if (env[key] === value)
         ctx.addIssue({
           code: "custom",
           path: [key],
-          message:
-            "required in production with JWT_JWKS_URL: the provider's keys also sign other applications' tokens",
+          message: "the development value is refused in production",
         });
     }
-  }
-});
+    if (!env.JWT_JWKS_URL && !env.JWT_SECRET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_JWKS_URL"],
+        message: "production needs JWT_JWKS_URL (or JWT_SECRET)",
+      });
+    }
+    // An identity provider signs tokens for every application it serves with the same keys: without an
+    // issuer and audience check, a token the provider issued to another application would be accepted here.
+    if (env.JWT_JWKS_URL) {
+      for (const key of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+        if (!env[key])
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message:
+              "required in production with JWT_JWKS_URL: the provider's keys also sign other applications' tokens",
+          });
+      }
+    }
+  });
 
 /** Validated configuration with every default filled in. */
 export interface Config {
@@ -345,7 +422,8 @@ export interface Config {
    */
   db: {
     rolePrefix: string;
-    rolePassword: string;
+    /** Each subgraph role's password: its DB_ROLE_PASSWORD_<NAME>, else DB_ROLE_PASSWORD, else the development one. */
+    rolePasswords: { posture: string; protection: string; siem: string };
     poolSize: number;
     replicaPoolSize: number;
     acquireTimeoutMs: number;
@@ -496,9 +574,16 @@ export interface EventQueueConfig {
 /** Thrown when the environment does not validate; the message lists every bad variable. */
 export class ConfigError extends Error {}
 
-/** Reads and validates the environment (or the given record); throws ConfigError naming each fault. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse(source);
+/**
+ * Reads and validates the environment (or the given record); throws ConfigError naming each fault. `service` is
+ * the program reading it, for what production asks of its database settings (`databaseIssues`); tools that
+ * name none are held to the rest.
+ */
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  service?: ServiceName,
+): Config {
+  const parsed = envSchema(service).safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
@@ -514,7 +599,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseReplicaUrl: e.DATABASE_REPLICA_URL,
     db: {
       rolePrefix: e.DB_ROLE_PREFIX,
-      rolePassword: e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
+      rolePasswords: {
+        posture: e.DB_ROLE_PASSWORD_POSTURE ?? e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
+        protection: e.DB_ROLE_PASSWORD_PROTECTION ?? e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
+        siem: e.DB_ROLE_PASSWORD_SIEM ?? e.DB_ROLE_PASSWORD ?? DEV_DB_ROLE_PASSWORD,
+      },
       poolSize: e.DB_POOL_SIZE,
       replicaPoolSize: e.DB_REPLICA_POOL_SIZE,
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,

@@ -63,12 +63,19 @@ export interface AttachedWebSocketServer {
 }
 
 /**
+ * Largest WebSocket message a graphql-ws endpoint takes (a larger one closes the socket with 1009, Message Too
+ * Big): a subscription's document (at most 5,000 tokens) with its variables, or a `connection_init` with a token.
+ * ws would otherwise buffer up to 100 MiB of a message, also from a client not yet authenticated.
+ */
+export const MAX_LIVE_MESSAGE_BYTES = 256 * 1024;
+
+/**
  * A WebSocket server for the upgrades of `httpServer` on `path`. Unlike `new WebSocketServer({ server })`,
  * it does not take over the HTTP server's 'error' events, so a failed listen reaches `listen` alone and is
  * not also printed by graphql-ws as an "internal error" of its own.
  */
 export function attachWebSocketServer(httpServer: http.Server, path: string): AttachedWebSocketServer {
-  const wss = new WebSocketServer({ noServer: true, path });
+  const wss = new WebSocketServer({ noServer: true, path, maxPayload: MAX_LIVE_MESSAGE_BYTES });
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   httpServer.on("upgrade", onUpgrade);

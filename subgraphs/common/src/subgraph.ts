@@ -103,7 +103,7 @@ function commonTasks(ds: DataSource): TaskList {
 export function subgraphDatabaseUrl(config: Config, name: SubgraphName): string {
   if (!config.databaseUrl)
     throw new Error("DATABASE_URL is not set (the supervisor sets it for the embedded database).");
-  return roleUrl(config.databaseUrl, roleName(config.db.rolePrefix, name), config.db.rolePassword);
+  return roleUrl(config.databaseUrl, roleName(config.db.rolePrefix, name), config.db.rolePasswords[name]);
 }
 
 /**
@@ -127,7 +127,7 @@ function replicaSource<Ctx extends BaseContext>(
     url: roleUrl(
       config.databaseReplicaUrl,
       roleName(config.db.rolePrefix, module.name),
-      config.db.rolePassword,
+      config.db.rolePasswords[module.name],
     ),
     schema: module.name,
     entities: module.entities,

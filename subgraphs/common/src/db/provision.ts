@@ -22,13 +22,13 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /**
- * Creates (when the connecting user may) each subgraph's login role and schemas. A role owns its
+ * Creates (when the connecting user may) each subgraph's login role, with its own password, and schemas. A role owns its
  * own schema and its job queue schema and gets nothing on the others; it is never a superuser and
  * never BYPASSRLS, so row-level security binds it.
  */
 export async function provisionDatabase(
   adminUrl: string,
-  options: { rolePrefix: string; rolePassword: string; log: Logger },
+  options: { rolePrefix: string; rolePasswords: Record<SubgraphName, string>; log: Logger },
 ): Promise<void> {
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
@@ -46,7 +46,7 @@ export async function provisionDatabase(
       const exists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
       const verb = exists.rowCount ? "ALTER" : "CREATE";
       await admin.query(
-        `${verb} ROLE ${ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD ${literal(options.rolePassword)}`,
+        `${verb} ROLE ${ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD ${literal(options.rolePasswords[subgraph])}`,
       );
       await admin.query(`GRANT CONNECT ON DATABASE ${ident(database)} TO ${ident(role)}`);
       for (const schema of [subgraph, jobsSchema(subgraph)]) {
