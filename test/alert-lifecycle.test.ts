@@ -342,6 +342,18 @@ describe("alert lifecycle", () => {
     expect((await platform.request(LifecycleAlertDocument, { id }, other.reader)).data?.alert).toBeNull();
   });
 
+  it("starts an alert pushed with an end time alone at that end when it is past, never after it", async () => {
+    const t = await tokens("life-end-only");
+    const past = new Date(Date.now() - 3600_000).toISOString();
+    const { ids } = await ingest(t.ingestor, [
+      { sourceId: "end-only", title: "Seen an hour ago", severity: "LOW", endTime: past },
+    ]);
+    const [row]: Array<{ start_time: Date; end_time: Date }> = await inTenant(ds, "life-end-only", (m) =>
+      m.query(`SELECT start_time, end_time FROM alerts WHERE id = $1`, [ids[0]]),
+    );
+    expect([row.start_time.toISOString(), row.end_time.toISOString()]).toEqual([past, past]);
+  });
+
   it("filters, orders and pages alerts, with their incident, per tenant", async () => {
     const t = await tokens("life-list");
     const other = await tokens("life-list-b");

@@ -553,4 +553,71 @@ describe("analytics rule semantics", () => {
     expect(await run(tenant, perGroup, at(10))).toEqual({ alerts: 150, results: 160 });
     expect((await titled(perGroup)).map((a) => a.title)).toEqual(["Failed sign-ins — and 11 more results"]);
   });
+
+  it("spans a run's alerts over all its events, not over the few it reads", async () => {
+    const tenant = "sem-span";
+    // 260 failures a second apart, sent newest first: more than a single alert's 50 pieces of evidence and
+    // more than the 149 alerts of their own plus the 50 the summary reads.
+    const events = Array.from({ length: 260 }, (_, i) =>
+      failure(`span-${i}`, new Date(at(1).getTime() + i * 1000), `198.51.100.${(i % 250) + 1}`),
+    ).reverse();
+    await ingest(tenant, events);
+    const second = (i: number) => new Date(at(1).getTime() + i * 1000).toISOString();
+    const single = await createRule(tenant, scheduled({}));
+    expect(await run(tenant, single, at(10))).toEqual({ alerts: 1, results: 260 });
+    const [one] = await alertsOf(tenant, single);
+    expect([one.start_time.toISOString(), one.end_time.toISOString()]).toEqual([second(0), second(259)]);
+    expect(one.evidence).toHaveLength(50);
+
+    const perEvent = await createRule(tenant, scheduled({ alertPerResult: true }));
+    expect(await run(tenant, perEvent, at(10))).toEqual({ alerts: 150, results: 260 });
+    const rest: Array<{ title: string; start_time: Date; end_time: Date }> = await inTenant(ds, tenant, (m) =>
+      m.query(
+        `SELECT title, start_time, end_time FROM alerts WHERE rule_id = $1 AND source_id LIKE '%:rest:%'`,
+        [perEvent],
+      ),
+    );
+    expect(rest.map((a) => [a.title, a.start_time.toISOString(), a.end_time.toISOString()])).toEqual([
+      ["Failed sign-ins — and 111 more results", second(149), second(259)],
+    ]);
+  });
+
+  it("sums up an NRT rule's matches past 150 in one batch, and spans its alerts over the batch's times in any order", async () => {
+    const tenant = "sem-nrt-overflow";
+    const nrt = (extra: object) => ({
+      kind: "NRT",
+      displayName: "Failed sign-in",
+      description: "A failed sign-in.",
+      severity: "LOW",
+      filter: failedSignIns,
+      entityMappings: [{ entityType: "IP", field: "src_ip" }],
+      ...extra,
+    });
+    const perEvent = await createRule(tenant, nrt({ alertPerResult: true }));
+    const single = await createRule(tenant, nrt({ displayName: "Failed sign-ins in a batch" }));
+    // 400 matches in one batch, out of time order (as records are sent).
+    const order = Array.from({ length: 400 }, (_, i) => (i * 7919) % 400);
+    await ingest(
+      tenant,
+      order.map((i) =>
+        failure(`nrt-${i}`, new Date(at(1).getTime() + i * 1000), `198.51.100.${(i % 250) + 1}`),
+      ),
+    );
+    const second = (i: number) => new Date(at(1).getTime() + i * 1000).toISOString();
+    const mine = await alertsOf(tenant, perEvent);
+    expect(mine).toHaveLength(150);
+    const [summary] = mine.filter((a) => a.source_id.includes(":rest:"));
+    // The 149 matches first in the batch have alerts of their own; the summary stands for the 251 after them.
+    const restTimes = order.slice(149).map(second).sort();
+    expect([summary.start_time.toISOString(), summary.end_time.toISOString()]).toEqual([
+      restTimes[0],
+      restTimes.at(-1),
+    ]);
+    const titles: Array<{ title: string }> = await inTenant(ds, tenant, (m) =>
+      m.query(`SELECT title FROM alerts WHERE source_id = $1`, [summary.source_id]),
+    );
+    expect(titles[0].title).toBe("Failed sign-in — and 251 more results");
+    const [batch] = await alertsOf(tenant, single);
+    expect([batch.start_time.toISOString(), batch.end_time.toISOString()]).toEqual([second(0), second(399)]);
+  });
 });

@@ -116,7 +116,7 @@ export class AlertInput {
   @Field(() => Date, {
     nullable: true,
     description:
-      "When the activity began (default: now); at most a day ahead and 10 years back. Fixed when the alert is first stored.",
+      "When the activity began (default: now, or endTime when that is earlier); at most a day ahead and 10 years back. Fixed when the alert is first stored.",
   })
   startTime?: Date | null;
 

@@ -445,7 +445,8 @@ export class AlertsService {
           remediation: input.remediation ?? [],
           evidence: input.evidence ?? {},
           resourceId: input.resourceId ?? null,
-          startTime: input.startTime ?? now,
+          // Left out, it is now, or the end when that is earlier: an alert never ends before it starts.
+          startTime: input.startTime ?? (input.endTime && input.endTime < now ? input.endTime : now),
           endTime: input.endTime ?? input.startTime ?? now,
           repeat: {
             title: input.title,

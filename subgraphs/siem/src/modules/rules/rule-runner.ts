@@ -314,10 +314,12 @@ export async function runScheduledRule(
       );
     }
   } else {
-    const [{ n, newest }]: Array<{ n: number; newest: string | null }> = await m.query(
-      `SELECT count(*)::int AS n, max(e.id::text) AS newest FROM events e WHERE ${where}`,
-      params,
-    );
+    // The span comes with the count: the rows read below are the oldest few only.
+    const [{ n, newest, last }]: Array<{ n: number; newest: string | null; last: Date | null }> =
+      await m.query(
+        `SELECT count(*)::int AS n, max(e.id::text) AS newest, max(e.time) AS last FROM events e WHERE ${where}`,
+        params,
+      );
     results = n;
     if (compare(spec.trigger.operator, n, spec.trigger.threshold)) {
       const rows: Array<Record<string, unknown>> = n
@@ -348,12 +350,9 @@ export async function runScheduledRule(
               n - each.length,
               rest.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
               rest.map((r) => r.id as string),
-              // Oldest first: the span runs from the first event to the last, and the last is the newest.
-              {
-                start: rest[0].time as Date,
-                end: rest[rest.length - 1].time as Date,
-                newest: rest.reduce((max, r) => ((r.id as string) > max ? (r.id as string) : max), ""),
-              },
+              // The rest run from the oldest of them (rows come oldest first) to the run's last event; only a
+              // sample of them was read, so the last time and the newest id are the whole result's.
+              { start: rest[0].time as Date, end: last, newest },
             ),
           );
       } else {
@@ -365,7 +364,8 @@ export async function runScheduledRule(
             rows.flatMap((row) => entitiesOf(spec, (f) => readEventField(row as EventLike, f))),
             rows.map((r) => r.id as string),
             rows.length ? (rows[0].time as Date) : from,
-            rows.length ? (rows[rows.length - 1].time as Date) : now,
+            // The rows are the oldest MAX_EVIDENCE: the alert ends at the run's last event.
+            last ?? now,
             newest ? `${rule.id}:run:${newest}` : emptyKey,
           ),
         );
@@ -546,6 +546,20 @@ function groupSpan(rows: ReadonlyArray<Record<string, unknown>>): Span {
   return { start, end, newest };
 }
 
+/** The span of events in any order: their earliest and latest time, and the newest (greatest) id. */
+function eventSpan(events: ReadonlyArray<{ id: string; time: string | Date }>): Span {
+  let start: Date | null = null;
+  let end: Date | null = null;
+  let newest: string | null = null;
+  for (const e of events) {
+    const time = e.time instanceof Date ? e.time : new Date(e.time);
+    if (!start || time < start) start = time;
+    if (!end || time > end) end = time;
+    if (!newest || e.id > newest) newest = e.id;
+  }
+  return { start, end, newest };
+}
+
 /**
  * The last alert of a run with more results than MAX_ALERTS_PER_RUN: it stands for the `count` results left,
  * with the evidence and entities of the first of them and the span of their times. Its key is the newest of
@@ -646,7 +660,9 @@ export async function runNrtRules(
     fired.push(rule);
     const read = (e: StoredEvent) => (f: string) => readEventField(e as unknown as EventLike, f);
     if (rule.spec.alertPerResult) {
-      for (const e of hits.slice(0, MAX_ALERTS_PER_RUN))
+      // As a scheduled run: 149 alerts of their own, and the 150th stands for the rest (a batch holds thousands).
+      const [each, rest] = overflow(hits);
+      for (const e of each)
         alerts.push(
           alertBase(
             rule,
@@ -658,15 +674,29 @@ export async function runNrtRules(
             `${rule.id}:${e.id}`,
           ),
         );
+      if (rest.length) {
+        const sample = rest.slice(0, SUMMARY_SAMPLE);
+        alerts.push(
+          summaryAlert(
+            rule,
+            rest.length,
+            sample.flatMap((e) => entitiesOf(rule.spec, read(e))),
+            sample.map((e) => e.id),
+            eventSpan(rest),
+          ),
+        );
+      }
     } else {
+      // A batch's events come in the order they were sent, not in time order.
+      const { start, end } = eventSpan(hits);
       alerts.push(
         alertBase(
           rule,
           rule.spec.displayName,
           hits.flatMap((e) => entitiesOf(rule.spec, read(e))),
           hits.map((e) => e.id),
-          hits[0].time,
-          hits[hits.length - 1].time,
+          start!,
+          end!,
           `${rule.id}:${hits[0].id}`,
         ),
       );
