@@ -6,7 +6,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_VARIABLES, loadConfig, type ServiceName } from "../subgraphs/common/src/config";
+import {
+  CONFIG_VARIABLES,
+  DATABASE_VARIABLES,
+  loadConfig,
+  type ServiceName,
+} from "../subgraphs/common/src/config";
 import { nodeFlagsOf } from "../scripts/lib/services";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -55,15 +60,6 @@ const REQUIRED_SECRETS: Record<string, readonly string[]> = {
   DB_ROLE_PASSWORD_PROTECTION: ["migrate", "protection"],
   DB_ROLE_PASSWORD_SIEM: ["migrate", "siem"],
 };
-/** The variables that give database access. */
-const DATABASE_VARIABLES = [
-  "DATABASE_URL",
-  "DATABASE_REPLICA_URL",
-  "DB_ROLE_PASSWORD",
-  "DB_ROLE_PASSWORD_POSTURE",
-  "DB_ROLE_PASSWORD_PROTECTION",
-  "DB_ROLE_PASSWORD_SIEM",
-];
 
 /** A service's environment as written in the file (before compose interpolation). */
 function rawEnvironment(service: Service): Record<string, string> {
@@ -160,7 +156,9 @@ describe("docker-compose.yml", () => {
     it("gives every Rampart service the same environment (the x-rampart-env anchor) but for its database settings", () => {
       const [first, ...rest] = APP_SERVICES.map((name) => rawEnvironment(services[name]));
       const shared = (env: Record<string, string>) =>
-        Object.fromEntries(Object.entries(env).filter(([key]) => !DATABASE_VARIABLES.includes(key)));
+        Object.fromEntries(
+          Object.entries(env).filter(([key]) => !(DATABASE_VARIABLES as readonly string[]).includes(key)),
+        );
       expect(Object.keys(shared(first)).length).toBeGreaterThan(0);
       for (const env of rest) expect(shared(env)).toEqual(shared(first));
     });
@@ -168,7 +166,7 @@ describe("docker-compose.yml", () => {
     it("gives each service only its own database credentials: none to the gateway, a subgraph its role's", () => {
       const database = (name: string) =>
         Object.keys(rawEnvironment(services[name]))
-          .filter((key) => DATABASE_VARIABLES.includes(key))
+          .filter((key) => (DATABASE_VARIABLES as readonly string[]).includes(key))
           .sort();
       expect(database("gateway")).toEqual([]);
       for (const subgraph of SUBGRAPHS) {

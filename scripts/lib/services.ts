@@ -1,4 +1,4 @@
-import type { Config } from "../../subgraphs/common/src";
+import { DATABASE_VARIABLES, type Config } from "../../subgraphs/common/src";
 
 /** A long-running process of the platform: its name, compiled entry (under dist/) and Node.js flags. */
 export interface ServiceDefinition {
@@ -27,16 +27,6 @@ export const SERVICES: readonly ServiceDefinition[] = [
 export function nodeFlagsOf(name: string): readonly string[] {
   return SERVICES.find((s) => s.name === name)?.nodeFlags ?? [];
 }
-
-/** The variables that carry database credentials or addresses. */
-const DATABASE_VARIABLES = [
-  "DATABASE_URL",
-  "DATABASE_REPLICA_URL",
-  "DB_ROLE_PASSWORD",
-  "DB_ROLE_PASSWORD_POSTURE",
-  "DB_ROLE_PASSWORD_PROTECTION",
-  "DB_ROLE_PASSWORD_SIEM",
-];
 
 /** A Postgres URL without its user and password: the database's address. */
 function addressOf(url: string): string {

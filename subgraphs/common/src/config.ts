@@ -272,7 +272,8 @@ const ROLE_PASSWORDS = {
   protection: "DB_ROLE_PASSWORD_PROTECTION",
   siem: "DB_ROLE_PASSWORD_SIEM",
 } as const;
-const DATABASE_VARIABLES = [
+/** The variables that give database access: the address and the credentials. */
+export const DATABASE_VARIABLES = [
   "DATABASE_URL",
   "DATABASE_REPLICA_URL",
   "DB_ROLE_PASSWORD",
