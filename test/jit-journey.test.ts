@@ -104,7 +104,8 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
           input: {
             resourceId: vm,
             ports: [22],
-            sourceIp: "203.0.113.10",
+            // As a dual-stack client reports its IPv4 address: recorded, granted and matched as the IPv4 one.
+            sourceIp: "::ffff:203.0.113.10",
             duration: "PT4S",
             justification: "Patch the SSH daemon (CHG-1042)",
           },
@@ -127,8 +128,9 @@ describe("journey 3: request, approve, use and auto-expire JIT access", () => {
       }),
     ]);
 
-    // Use: the granted source connects while the grant is open — nothing to report.
+    // Use: the granted source connects while the grant is open — nothing to report, however the agent writes it.
     expect((await ssh("203.0.113.10")).acceptedCount).toBe(1);
+    expect((await ssh("::FFFF:203.0.113.10")).acceptedCount).toBe(1);
     expect(await jitDetections()).toEqual([]);
 
     // Time closes the grant at once (the port reads LOCKED at its end); the durable job then records the expiry.

@@ -235,6 +235,15 @@ describe("application control: revoking approved rules and adding rules by hand"
       ),
     ).addAppControlRule;
     expect(again.id).toBe(added.id);
+    // The group's id in upper case names the same group, and so the same rule.
+    const shouted = ok(
+      await platform.request(
+        AddAppControlRuleDocument,
+        { input: { groupId: groupId.toUpperCase(), kind: "PATH", path: "/opt/agent/bin/collector" } },
+        tokens.admin,
+      ),
+    ).addAppControlRule;
+    expect(shouted.id).toBe(added.id);
     expect((await states())!.rules.nodes.filter((r) => r.origin === "MANUAL")).toHaveLength(3);
     // Learning again keeps them.
     ok(await platform.request(LearnAppControlDocument, { input: { window: "P14D" } }, tokens.admin));

@@ -35,3 +35,4 @@ export * from "./subgraph";
 export * from "./validation";
 export * from "./rejections";
 export * from "./http";
+export * from "./ip";

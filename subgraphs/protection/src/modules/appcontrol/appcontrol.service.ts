@@ -634,11 +634,14 @@ export class AppControlService {
       problems.push({ field: "sha256", message: "only HASH rules have a sha256" });
     if (problems.length) throw new BadUserInputError("Invalid rule; nothing was added.", problems);
     const tenantId = this.identity.tenantId;
+    // The group's id as learning wrote it (lower case): rule ids are derived from it, and one typed in another
+    // case would make a second rule beside the recommended one instead of approving it.
+    const groupId = canonicalId(input.groupId);
     const path = input.path.trim();
     const key = pathKey(path);
-    const id = ruleIdOf(input.groupId, identityOf(input.kind, key, publisher, sha256));
+    const id = ruleIdOf(groupId, identityOf(input.kind, key, publisher, sha256));
     return this.db.write(async (m) => {
-      await this.lockGroup(m, input.groupId);
+      await this.lockGroup(m, groupId);
       const [row]: Array<Record<string, unknown> & { existed: boolean }> = await m.query(
         `INSERT INTO app_control_rules AS r (tenant_id, group_id, id, kind, path, path_key, publisher, sha256, machine_count,
                                               prevalence, execution_count, first_seen, last_seen, status, origin,
@@ -647,14 +650,14 @@ export class AppControlService {
          ON CONFLICT (id) DO UPDATE SET status = 'APPROVED', approved_by = $9, approved_at = now(),
            revoked_by = NULL, revoked_at = NULL, revoke_reason = NULL
          RETURNING r.*, (xmax <> 0) AS existed`,
-        [tenantId, input.groupId, id, input.kind, path, key, publisher, sha256, this.identity.subject],
+        [tenantId, groupId, id, input.kind, path, key, publisher, sha256, this.identity.subject],
       );
       await m.query(
         `UPDATE app_control_groups SET updated_by = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, input.groupId, this.identity.subject],
+        [tenantId, groupId, this.identity.subject],
       );
       const details = {
-        groupId: input.groupId,
+        groupId,
         ruleId: id,
         kind: input.kind,
         path,
@@ -663,17 +666,17 @@ export class AppControlService {
         existed: row.existed,
       };
       await writeAudit(m, this.identity, [
-        { action: "appcontrol.rule.added", target: `app-control-group:${input.groupId}`, details },
+        { action: "appcontrol.rule.added", target: `app-control-group:${groupId}`, details },
       ]);
       await writeOutbox(m, [
         {
           tenantId,
           topic: "appcontrol.rule.added",
-          key: input.groupId,
+          key: groupId,
           payload: { ...details, actor: this.identity.subject },
         },
       ]);
-      await this.syncMembers(m, input.groupId);
+      await this.syncMembers(m, groupId);
       return ruleFromRow(row);
     });
   }

@@ -44,6 +44,7 @@ import {
   RemoveJitPolicyPayload,
 } from "./jit.types";
 import {
+  canonicalSource,
   checkRequestAgainstPolicy,
   formatJitDuration,
   MAX_JUSTIFICATION_LENGTH,
@@ -472,7 +473,8 @@ export class JitService {
     const problems: InputProblem[] = [];
     checkText(problems, "justification", input.justification, true);
     const sourceIsCaller = input.sourceIp === undefined || input.sourceIp === null;
-    const sourceIp = sourceIsCaller ? this.identity.clientAddress : input.sourceIp;
+    const given = sourceIsCaller ? this.identity.clientAddress : input.sourceIp;
+    const sourceIp = given === undefined || given === null ? given : canonicalSource(given);
     if (sourceIp === undefined || sourceIp === null)
       problems.push({
         field: "sourceIp",

@@ -1,4 +1,5 @@
 import {
+  canonicalSource,
   checkRequestAgainstPolicy,
   formatJitDuration,
   JitProtocol,
@@ -53,6 +54,21 @@ describe("JIT source prefixes", () => {
     expect(sourceAllowed("2001:db8::42", ["2001:db8::/32"])).toBe(true);
     expect(sourceAllowed("2001:db9::42", ["2001:db8::/32"])).toBe(false);
     expect(sourceAllowed("198.51.100.1", ["*"])).toBe(true);
+    // Within its own family only: "any IPv6" is not every IPv4 address, nor a mapped prefix an IPv4 one.
+    expect(sourceAllowed("203.0.113.10", ["::/0"])).toBe(false);
+    expect(sourceAllowed("203.0.113.10", ["::ffff:203.0.113.0/120"])).toBe(false);
+    expect(sourceAllowed("2001:db8::1", ["0.0.0.0/0"])).toBe(false);
+  });
+});
+
+describe("JIT request sources", () => {
+  it("checks and stores a source in canonical form: a mapped IPv4 address as IPv4, IPv6 compressed", () => {
+    expect(canonicalSource("::ffff:203.0.113.10")).toBe("203.0.113.10");
+    expect(canonicalSource("2001:DB8:0:0::10")).toBe("2001:db8::10");
+    expect(sourceAllowed(canonicalSource("::ffff:203.0.113.10"), ["203.0.113.0/24"])).toBe(true);
+    // Not an address: left as given for the checks to refuse (a zone, a port, a name).
+    for (const text of ["fe80::1%eth0", "203.0.113.10:3389", "jump.example.com"])
+      expect(canonicalSource(text)).toBe(text);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import type { InputProblem } from "../../../../common/src";
+import { normalizeIp } from "../../../../common/src/ip";
 
 /** The longest access a policy may allow (Azure's JIT allows up to 24 hours). */
 export const MAX_JIT_DURATION_SECONDS = 24 * 3600;
@@ -147,17 +148,31 @@ function formatBits(value: bigint, family: 4 | 6): string {
   return groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
 }
 
-/** True when `ip` (a valid address) lies in one of `prefixes` (canonical, as stored). */
+/**
+ * A request's source as it is checked, stored and sent to the agent: a plain address in its canonical form
+ * (`normalizeIp`: an IPv4-mapped IPv6 address as the IPv4 one, IPv6 compressed in lower case), so that it meets
+ * the IPv4 prefixes and the flows the agent reports; anything else as given, for the checks to refuse.
+ */
+export function canonicalSource(text: string): string {
+  return ipFamily(text) === 0 ? text : (normalizeIp(text) ?? text);
+}
+
+/**
+ * True when `ip` (a valid address, canonical) lies in one of `prefixes` (canonical, as stored) of its own family:
+ * Node's BlockList also matches an IPv4 address against IPv4-mapped IPv6 prefixes, so `::/0` ("any IPv6") would
+ * admit every IPv4 source.
+ */
 export function sourceAllowed(ip: string, prefixes: readonly string[]): boolean {
   if (prefixes.includes(ANY_SOURCE)) return true;
+  const family = isIP(ip) === 4 ? "ipv4" : "ipv6";
   const list = new BlockList();
   for (const prefix of prefixes) {
     const [address, length] = prefix.split("/");
-    const family = isIP(address) === 4 ? "ipv4" : "ipv6";
+    if ((isIP(address) === 4 ? "ipv4" : "ipv6") !== family) continue;
     if (length === undefined) list.addAddress(address, family);
     else list.addSubnet(address, Number(length), family);
   }
-  return list.check(ip, isIP(ip) === 4 ? "ipv4" : "ipv6");
+  return list.check(ip, family);
 }
 
 /** What `setJitPolicy` receives for one port. */

@@ -247,4 +247,21 @@ describe("telemetry fast path", () => {
     expect(fast(input)).toMatchObject({ sha256: (process.sha256 as string).toLowerCase() });
     expect(fast(input)).not.toHaveProperty("agentVersion");
   });
+
+  it("keeps addresses in one canonical form, as zod does: compressed lower-case IPv6, mapped IPv4 as IPv4", () => {
+    const flow = records.find((r) => r.kind === "flow")!;
+    const logon = records.find((r) => r.kind === "logon" && typeof r.srcIp === "string")!;
+    const cases: Array<[Record<string, unknown>, Record<string, string>]> = [
+      [
+        { ...flow, srcIp: "2001:DB8:0:0::66", dstIp: "::FFFF:10.0.0.4" },
+        { srcIp: "2001:db8::66", dstIp: "10.0.0.4" },
+      ],
+      [{ ...logon, srcIp: "::ffff:203.0.113.10" }, { srcIp: "203.0.113.10" }],
+      [{ ...logon, srcIp: "fe80::1%eth0" }, { srcIp: "fe80::1" }],
+    ];
+    for (const [input, canonical] of cases) {
+      expect(agrees(input)).toBe(true);
+      expect(fast(input)).toMatchObject(canonical);
+    }
+  });
 });

@@ -11,6 +11,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { normalizeIp } from "../../../../common/src/ip";
 import type { TelemetryRecord } from "./telemetry.model";
 
 /** Patterns shared with the zod schemas (telemetry.model.ts), so both paths test the same thing. */
@@ -175,10 +176,10 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     if (!oneOf(V.protocol, protocol)) return undefined;
     out.protocol = protocol;
     if (!isIp(value.srcIp)) return undefined;
-    out.srcIp = value.srcIp;
+    out.srcIp = normalizeIp(value.srcIp) ?? value.srcIp;
     if (!optional(value, out, { srcPort: (v) => isInt(v, 65_535) })) return undefined;
     if (!isIp(value.dstIp)) return undefined;
-    out.dstIp = value.dstIp;
+    out.dstIp = normalizeIp(value.dstIp) ?? value.dstIp;
     const counter = (v: unknown) => isInt(v, Number.MAX_SAFE_INTEGER);
     if (!optional(value, out, { dstPort: (v) => isInt(v, 65_535), bytes: counter, packets: counter }))
       return undefined;
@@ -197,6 +198,7 @@ export function wellFormedChecker(limits: FastLimits): (value: Json) => Telemetr
     if (!oneOf(V.logonType, logonType)) return undefined;
     out.logonType = logonType;
     if (!optional(value, out, { srcIp: isIp })) return undefined;
+    if (typeof out.srcIp === "string") out.srcIp = normalizeIp(out.srcIp) ?? out.srcIp;
     if (typeof success !== "boolean") return undefined;
     out.success = success;
     if (!optional(value, out, { failureReason: (v) => isText(v, limits.text) })) return undefined;

@@ -10,6 +10,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { jsonProblem, plainJsonText, utf8LongerThan } from "../../../../common/src/validation";
+import { normalizeIp } from "../../../../common/src/ip";
 import {
   TELEMETRY_PATTERNS as PATTERNS,
   TELEMETRY_VALUES as VALUES,
@@ -87,7 +88,15 @@ const sha256 = z
   .regex(PATTERNS.sha256, "must be a SHA-256 digest (64 hex digits)")
   .transform((s) => s.toLowerCase());
 
-const ipAddress = z.string().refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address");
+/**
+ * An IPv4 or IPv6 address, kept in its canonical form (`normalizeIp`: IPv6 in RFC 5952 form, an IPv4-mapped
+ * address as the IPv4 one): records are compared with JIT grants, flows and brute-force sources as text, and the
+ * same address written two ways would be two sources.
+ */
+const ipAddress = z
+  .string()
+  .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address")
+  .transform((s) => normalizeIp(s) ?? s);
 
 const port = z.number().int().min(0).max(65_535);
 

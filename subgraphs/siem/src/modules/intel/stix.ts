@@ -12,6 +12,7 @@
  */
 import { domainToASCII } from "node:url";
 import { textProblem } from "../../../../common/src/validation";
+import { formatIpv6, parseIpv4, parseIpv6 } from "../../../../common/src/ip";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Public types
@@ -80,34 +81,7 @@ const MAX_NESTING = 100;
 // Value normalisation (shared with the indicator index)
 // ----------------------------------------------------------------------------------------------------------------
 
-/** Parses a dotted-quad IPv4 address (no leading zeros) to an unsigned 32-bit number; -1 when invalid. */
-export function parseIpv4(text: string): number {
-  const n = text.length;
-  if (n < 7 || n > 15) return -1;
-  let result = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return -1;
-      result = result * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // leading zero (ambiguous octal)
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else {
-      return -1;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return result * 256 + octet;
-}
+export { formatIpv6, parseIpv4, parseIpv6 };
 
 export function formatIpv4(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
@@ -118,64 +92,6 @@ export function maskIpv4(ip: number, prefix: number): number {
   if (prefix <= 0) return 0;
   if (prefix >= 32) return ip >>> 0;
   return ((ip >>> (32 - prefix)) << (32 - prefix)) >>> 0;
-}
-
-/** Parses an IPv6 address (optionally with an embedded IPv4 tail; no zone id, no brackets) into 8 groups; null when invalid. */
-export function parseIpv6(text: string): number[] | null {
-  if (text.length < 2 || text.length > 45) return null;
-  const doubleColon = text.indexOf("::");
-  if (doubleColon !== -1 && text.indexOf("::", doubleColon + 1) !== -1) return null;
-  const parsePart = (part: string, allowIpv4Tail: boolean): number[] | null => {
-    if (part === "") return [];
-    const pieces = part.split(":");
-    const out: number[] = [];
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i];
-      if (allowIpv4Tail && i === pieces.length - 1 && piece.includes(".")) {
-        const v4 = parseIpv4(piece);
-        if (v4 < 0) return null;
-        out.push(v4 >>> 16, v4 & 0xffff);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) return null;
-      out.push(parseInt(piece, 16));
-    }
-    return out;
-  };
-  if (doubleColon === -1) {
-    const groups = parsePart(text, true);
-    return groups && groups.length === 8 ? groups : null;
-  }
-  const head = parsePart(text.slice(0, doubleColon), false);
-  const tail = parsePart(text.slice(doubleColon + 2), true);
-  if (!head || !tail || head.length + tail.length > 7) return null;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-/** RFC 5952 text of 8 IPv6 groups: lower-case, no leading zeros, the longest run (≥2) of zero groups as `::`. */
-export function formatIpv6(groups: readonly number[]): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number) =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(":");
-  if (bestStart === -1) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 
 export function maskIpv6(groups: readonly number[], prefix: number): number[] {

@@ -3,7 +3,7 @@
  * event builder. Everything here is pure and total (no clock, no I/O, no throwing on bad input).
  */
 import { createHash } from "node:crypto";
-import { isIP } from "node:net";
+import { normalizeIp, splitHostPort } from "../../../../../common/src/ip";
 import {
   jsonProblem,
   MAX_INDEXED_TEXT_BYTES,
@@ -11,7 +11,6 @@ import {
   textProblem,
   utf8LongerThan,
 } from "../../../../../common/src/validation";
-import { formatIpv6, parseIpv6 } from "../../intel/stix";
 import type {
   NormalizedEvent,
   NormalizeRejection,
@@ -93,36 +92,7 @@ export function compactOrUndefined(obj: Json): Json | undefined {
 // IP addresses and ports
 // ---------------------------------------------------------------------------------------------------------
 
-/** Splits `host:port`, `[v6]:port`, `[v6]` or a bare address into its parts (the port unvalidated). */
-export function splitHostPort(value: string): { host: string; port: string | null } {
-  const s = value.trim();
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (bracket) return { host: bracket[1], port: bracket[2] ?? null };
-  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(s);
-  if (v4port) return { host: v4port[1], port: v4port[2] };
-  return { host: s, port: null };
-}
-
-/**
- * A canonical IP address: IPv4 dotted quad, or IPv6 in RFC 5952 form (IPv4-mapped IPv6 becomes IPv4).
- * Ports and brackets (`1.2.3.4:5678`, `[2001:db8::1]:443`) and zone ids are stripped. Anything that is not an
- * IP address (host names, `AWS Internal`, CIDRs, `999.1.1.1`) gives null.
- */
-export function normalizeIp(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  const { host } = splitHostPort(value);
-  if (host === "") return null;
-  const kind = isIP(host);
-  if (kind === 4) return host;
-  if (kind !== 6) return null;
-  const zone = host.indexOf("%");
-  const groups = parseIpv6(zone === -1 ? host : host.slice(0, zone));
-  if (!groups) return null;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
-  }
-  return formatIpv6(groups);
-}
+export { normalizeIp, splitHostPort };
 
 /** The port of `host:port` / `[v6]:port`, when it has one. */
 export function portOfAddress(value: unknown): number | null {
