@@ -3,6 +3,7 @@
  * are on the internet, and how observed sources aggregate into the prefixes a rule should allow.
  */
 import { isIP } from "node:net";
+import { formatIpv6 } from "../../../../common/src/ip";
 
 /** An IPv4 address as an unsigned 32-bit number, or null. */
 export function ipv4ToNumber(ip: string): number | null {
@@ -72,25 +73,7 @@ export function prefixOf(ip: string, bits: number): string {
     const keep = Math.max(0, Math.min(16, bits - i * 16));
     return keep === 0 ? 0 : x & (0xffff << (16 - keep)) & 0xffff;
   });
-  return `${compressIpv6(masked)}/${bits}`;
-}
-
-/** RFC 5952 text of eight groups: lower case, the longest run of two or more zero groups as `::`. */
-function compressIpv6(groups: number[]): string {
-  let best = { start: -1, length: 0 };
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > best.length && j - i >= 2) best = { start: i, length: j - i };
-    i = j;
-  }
-  const hex = groups.map((x) => x.toString(16));
-  if (best.start < 0) return hex.join(":");
-  return `${hex.slice(0, best.start).join(":")}::${hex.slice(best.start + best.length).join(":")}`;
+  return `${formatIpv6(masked)}/${bits}`;
 }
 
 /** Sort key of an address or prefix: IPv4 before IPv6, then numerically. */
