@@ -303,6 +303,69 @@ describe("journey 2: vulnerability assessment through the gateway", () => {
     expect(machine.vulnerabilitySummary).toMatchObject({ critical: 1, total: 2 });
   });
 
+  it("keeps a finding (its id, first-seen time, OPEN) when another advisory of its group becomes the one shown", async () => {
+    const status = async () =>
+      ok(await platform.request(VulnerabilityMatchingDocument, {}, reader)).vulnerabilityMatching;
+    const bashOf = async (s?: "OPEN" | "FIXED") =>
+      (await vulns(covered, s)).vulnerabilities.nodes.filter((n) => n.package === "bash");
+    const [before] = await bashOf("OPEN");
+    expect(before).toMatchObject({ advisoryId: "DSA-9199-1", cve: "CVE-2026-91990" });
+    // Debian's own record of the same CVE, scored higher (10.0 against 9.8): the group is now shown under it.
+    const debianCve = {
+      id: "DEBIAN-CVE-2026-91990",
+      modified: "2026-11-24T12:00:00Z",
+      aliases: ["CVE-2026-91990"],
+      summary: "bash: command injection (scope changed)",
+      severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H" }],
+      affected: [
+        {
+          package: { ecosystem: "Debian:12", name: "bash" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "5.2.15-2+b4" }] }],
+        },
+      ],
+    };
+    const imported = ok(
+      await platform.request(ImportAdvisoriesDocument, { osv: [debianCve] }, admin),
+    ).importAdvisories;
+    expect(imported).toMatchObject({ importedCount: 1, rejected: [] });
+    let s = await status();
+    for (
+      let attempt = 0;
+      attempt < 100 && !(s.upToDate && s.matchedRevision >= imported.advisoryRevision);
+      attempt++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      s = await status();
+    }
+    expect(s).toMatchObject({ upToDate: true, matchedRevision: imported.advisoryRevision });
+    // The same finding, now under the higher-scored advisory and naming the others; nothing marked FIXED.
+    expect(await bashOf("OPEN")).toEqual([
+      expect.objectContaining({
+        id: before.id,
+        firstSeen: before.firstSeen,
+        advisoryId: "DEBIAN-CVE-2026-91990",
+        aliases: ["CVE-2026-91990", "DLA-9199-1", "DSA-9199-1"],
+        status: "OPEN",
+        fixedAt: null,
+      }),
+    ]);
+    expect(await bashOf("FIXED")).toEqual([]);
+    // An inventory that still shows the vulnerable bash keeps it as it is; one that upgrades it fixes it.
+    const ingestor = await platform.token([Role.INGESTOR]);
+    const upgraded = {
+      ...snapshot(covered, "2026-11-25T10:00:00Z", "3.0.11-1~deb12u2"),
+      packages: [{ ecosystem: "Debian", name: "bash", version: "5.2.15-2+b4" }],
+    };
+    expect(
+      ok(await platform.request(IngestPackageInventoryDocument, { records: [upgraded] }, ingestor))
+        .ingestPackageInventory,
+    ).toMatchObject({ acceptedCount: 1 });
+    expect(await bashOf("OPEN")).toEqual([]);
+    expect(await bashOf("FIXED")).toEqual([
+      expect.objectContaining({ id: before.id, advisoryId: "DEBIAN-CVE-2026-91990", status: "FIXED" }),
+    ]);
+  });
+
   it("finds Maven, Go and crates.io dependencies on a VM and a Kubernetes cluster", async () => {
     // The fixtures imported by the first test hold a log4j-core (Maven), an x/crypto and stdlib (Go) and a
     // crossbeam-deque (crates.io) advisory.

@@ -245,6 +245,59 @@ function unchanged(stored: StoredFinding, d: DesiredFinding): boolean {
 }
 
 /**
+ * The stored findings that carry on under another advisory id, by the desired finding's key. Matching
+ * shows a vulnerability published under several ids once, under the advisory of the group it keeps (the
+ * highest score); when a new advisory joins the group, or the kept one is rescored, the id the group is
+ * shown under changes though the flaw on the machine is the same; so does it when the advisory kept
+ * before stops matching while another naming the same flaw still does. Such a finding keeps its identity
+ * (its id, first-seen time and history) and takes the new id, rather than being marked FIXED beside a new
+ * OPEN copy. A desired finding with no stored finding under its own key takes a stored finding of the same
+ * package that shares a name with it (an id or alias of one is an id or alias of the other) and that no
+ * desired finding claims under its own key; an OPEN one before a FIXED one, then the smallest id, so the
+ * choice is repeatable.
+ */
+function carriedFindings(
+  mine: ReadonlyMap<string, StoredFinding>,
+  desired: ReadonlyMap<string, DesiredFinding>,
+): Map<string, StoredFinding> {
+  const carried = new Map<string, StoredFinding>();
+  if (desired.size === 0 || mine.size === 0) return carried;
+  let byName: Map<string, StoredFinding[]> | null = null;
+  const claimed = new Set<string>();
+  for (const [key, d] of desired) {
+    if (mine.has(key)) continue;
+    if (byName === null) {
+      byName = new Map();
+      for (const [storedKey, f] of mine) {
+        if (desired.has(storedKey)) continue;
+        for (const id of new Set([f.advisory_id, ...f.aliases].map((x) => x.trim().toUpperCase()))) {
+          const name = findingKey(id, f.ecosystem, f.package);
+          const list = byName.get(name);
+          if (list === undefined) byName.set(name, [f]);
+          else list.push(f);
+        }
+      }
+    }
+    let best: StoredFinding | undefined;
+    for (const name of [d.advisory.id, ...d.advisory.aliases]) {
+      for (const f of byName.get(findingKey(name.trim().toUpperCase(), d.ecosystem, d.package)) ?? []) {
+        if (claimed.has(f.id)) continue;
+        const better =
+          best === undefined ||
+          (f.status === "OPEN" && best.status !== "OPEN") ||
+          (f.status === best.status && f.id < best.id);
+        if (better) best = f;
+      }
+    }
+    if (best !== undefined) {
+      claimed.add(best.id);
+      carried.set(key, best);
+    }
+  }
+  return carried;
+}
+
+/**
  * Brings the stored findings of some machines in line with what their snapshots match, writing only the
  * differences: new matches are inserted OPEN, changed ones (version, fix, advisory text, a FIXED one
  * matching again) updated and reopened, OPEN ones no longer matched marked FIXED. `inventory`: the
@@ -282,8 +335,9 @@ async function applyFindings(
   for (const s of snapshots) {
     const mine = storedBy.get(s.resource_id) ?? new Map<string, StoredFinding>();
     const desired = matcher.findings(s.os, s.packages);
+    const carried = carriedFindings(mine, desired);
     for (const [key, d] of desired) {
-      const f = mine.get(key);
+      const f = mine.get(key) ?? carried.get(key);
       if (f === undefined) {
         const a = d.advisory;
         inserts.push([
@@ -303,7 +357,7 @@ async function applyFindings(
           "OPEN",
         ]);
         changed.add(s.resource_id);
-      } else if (!unchanged(f, d)) {
+      } else if (f.advisory_id !== d.advisory.id || !unchanged(f, d)) {
         updates.push({ id: f.id, d });
         if (f.status !== "OPEN") reopened++;
         changed.add(s.resource_id);
@@ -311,8 +365,9 @@ async function applyFindings(
         touched.push(f.id);
       }
     }
+    const kept = new Set([...carried.values()].map((f) => f.id));
     for (const [key, f] of mine) {
-      if (f.status === "OPEN" && !desired.has(key)) {
+      if (f.status === "OPEN" && !desired.has(key) && !kept.has(f.id)) {
         fixed.push(f.id);
         changed.add(s.resource_id);
       }
@@ -331,11 +386,13 @@ async function applyFindings(
   }
   if (updates.length)
     await m.query(
-      `UPDATE vulnerability_findings f SET installed_version = u.installed_version, fixed_version = u.fixed_version,
-         cve = u.cve, aliases = ARRAY(SELECT jsonb_array_elements_text(u.aliases)), summary = u.summary,
-         cvss_score = u.cvss_score, severity = u.severity, status = 'OPEN', fixed_at = NULL, last_seen = now()
-       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::numeric[], $9::text[])
-         AS u(id, installed_version, fixed_version, cve, aliases, summary, cvss_score, severity)
+      `UPDATE vulnerability_findings f SET advisory_id = u.advisory_id, installed_version = u.installed_version,
+         fixed_version = u.fixed_version, cve = u.cve, aliases = ARRAY(SELECT jsonb_array_elements_text(u.aliases)),
+         summary = u.summary, cvss_score = u.cvss_score, severity = u.severity, status = 'OPEN', fixed_at = NULL,
+         last_seen = now()
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::numeric[], $9::text[],
+                   $10::text[])
+         AS u(id, installed_version, fixed_version, cve, aliases, summary, cvss_score, severity, advisory_id)
        WHERE f.tenant_id = $1 AND f.id = u.id`,
       [
         tenantId,
@@ -347,6 +404,7 @@ async function applyFindings(
         updates.map((u) => u.d.advisory.summary),
         updates.map((u) => u.d.advisory.severity.cvssScore),
         updates.map((u) => u.d.advisory.severity.level),
+        updates.map((u) => u.d.advisory.id),
       ],
     );
   if (touched.length)

@@ -34,7 +34,12 @@ export class VulnerabilityFinding {
   @Field(() => ID, { description: "Id of the machine (inventory resource) the package is installed on." })
   resourceId: string;
 
-  @Field({ description: "The advisory (OSV id, e.g. DSA-…, GHSA-…)." })
+  @Field({
+    description:
+      "The advisory (OSV id, e.g. DSA-…, GHSA-…). A vulnerability published under several ids is shown once, " +
+      "under the advisory of the group with the highest score (the others in `aliases`); when another advisory " +
+      "of the group takes that place, the finding keeps its id and first-seen time and shows the new advisory.",
+  })
   advisoryId: string;
 
   @Field(() => String, {
