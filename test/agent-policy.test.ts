@@ -118,6 +118,14 @@ describe("agentPolicy: a machine's effective protection policy for its agent", (
         tokens.admin,
       ),
     );
+    // A JIT policy is set, and access granted, only while the plan covers the machine; it is off again below.
+    ok(
+      await platform.request(
+        SetPlanDocument,
+        { input: { accountId, planType: "SERVERS", tier: "STANDARD" } },
+        tokens.admin,
+      ),
+    );
     ok(
       await platform.request(
         SetJitPolicyDocument,
@@ -135,6 +143,13 @@ describe("agentPolicy: a machine's effective protection policy for its agent", (
     );
     grantId = await ask("203.0.113.10");
     grantUntil = (await approve(grantId)).expiresAt!;
+    ok(
+      await platform.request(
+        SetPlanDocument,
+        { input: { accountId, planType: "SERVERS", tier: "FREE" } },
+        tokens.admin,
+      ),
+    );
     ok(
       await watch([
         { path: "/etc/passwd" },

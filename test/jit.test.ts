@@ -12,6 +12,8 @@ import {
   ResourceJitPolicyDocument,
   RevokeJitRequestDocument,
   SetJitPolicyDocument,
+  SetPlanDocument,
+  AgentPolicyDocument,
   type RequestJitAccessInput,
 } from "./__generated__/graphql";
 import {
@@ -461,6 +463,98 @@ describe("just-in-time VM access", () => {
     expect(errorCode(await platform.request(RemoveJitPolicyDocument, { resourceId: vm2 }, erin))).toBe(
       "NOT_FOUND",
     );
+  });
+
+  it("is enforced only while a SERVERS plan covers the machine: refused before, shown and refused after it ends", async () => {
+    const seeded = await seedTenant(platform, "tenant-c", 3);
+    const [machine] = seeded.vmIds;
+    const [cAdmin, cAlice, cBob, cAgent] = await Promise.all([
+      platform.token([Role.ADMIN], "tenant-c", "ivy@example.com"),
+      platform.token([Role.RESPONDER], "tenant-c", "alice@example.com"),
+      platform.token([Role.RESPONDER], "tenant-c", "bob@example.com"),
+      platform.token([Role.INGESTOR], "tenant-c", "agent"),
+    ]);
+    const servers = (tier: "FREE" | "STANDARD") =>
+      platform.request(
+        SetPlanDocument,
+        { input: { accountId: seeded.accountIds.azure, planType: "SERVERS", tier } },
+        cAdmin,
+      );
+    const policyOf = async () =>
+      ok(await platform.request(ResourceJitPolicyDocument, { id: machine }, cAdmin)).resource?.jitPolicy;
+    const report = async () =>
+      (
+        await admin.query(
+          `SELECT status, cause FROM protection.posture_reports
+           WHERE tenant_id = 'tenant-c' AND resource_id = $1 AND definition_key = 'protection/management-ports'`,
+          [machine],
+        )
+      ).rows[0] as { status: string; cause: string } | undefined;
+    const askC = () =>
+      platform.request(
+        RequestJitAccessDocument,
+        {
+          input: {
+            resourceId: machine,
+            ports: [22],
+            sourceIp: "203.0.113.10",
+            duration: "PT1H",
+            justification: "patch sshd",
+          },
+        },
+        cAlice,
+      );
+
+    // Without the plan the agent would lock nothing: the policy is refused and nothing is stored.
+    ok(await servers("FREE"));
+    const refused = await platform.request(SetJitPolicyDocument, { input: policyInput(machine) }, cAdmin);
+    expect(errorCode(refused)).toBe("BAD_USER_INPUT");
+    expect(refused.errors?.[0]?.message).toContain("SERVERS plan");
+    expect(
+      await count(`SELECT count(*) AS n FROM protection.jit_policies WHERE resource_id = $1`, [machine]),
+    ).toBe(0);
+    expect(await policyOf()).toBeNull();
+
+    // With it, the policy is set and enforced: locked ports, a healthy report, an agent that locks them.
+    ok(await servers("STANDARD"));
+    const set = ok(await platform.request(SetJitPolicyDocument, { input: policyInput(machine) }, cAdmin));
+    expect(set.setJitPolicy.enforced).toBe(true);
+    expect(set.setJitPolicy.ports.map((p) => p.state)).toEqual(["LOCKED", "LOCKED"]);
+    expect(await report()).toMatchObject({ status: "HEALTHY" });
+    const pending = ok(await askC()).requestJitAccess;
+
+    // The plan turned off: the policy stays, shown as not enforced; nothing can be opened; the report says why.
+    ok(await servers("FREE"));
+    const off = await policyOf();
+    expect(off).toMatchObject({ enforced: false });
+    expect(off?.ports.map((p) => p.state)).toEqual(["NOT_ENFORCED", "NOT_ENFORCED"]);
+    expect(await report()).toEqual({
+      status: "UNHEALTHY",
+      cause:
+        "The just-in-time policy for SSH (22/TCP) and RDP (3389/TCP) is not enforced: the SERVERS plan of the machine's account is not on the STANDARD tier, so the agent locks no port.",
+    });
+    const agent = ok(
+      await platform.request(AgentPolicyDocument, { resourceId: machine }, cAgent),
+    ).agentPolicy;
+    expect(agent).toMatchObject({ covered: false, jit: null });
+    const declined = await platform.request(ApproveJitRequestDocument, { id: pending.id }, cBob);
+    expect(errorCode(declined)).toBe("CONFLICT");
+    expect(declined.errors?.[0]?.message).toContain("not enforced");
+    const asked = await askC();
+    expect(errorCode(asked)).toBe("BAD_USER_INPUT");
+    expect(asked.errors?.[0]?.message).toContain("not enforced");
+    expect(
+      await count(`SELECT count(*) AS n FROM protection.jit_requests WHERE resource_id = $1`, [machine]),
+    ).toBe(1);
+
+    // Back on: enforced again, and the request still pending can be approved.
+    ok(await servers("STANDARD"));
+    expect(await report()).toMatchObject({ status: "HEALTHY" });
+    const approved = ok(await platform.request(ApproveJitRequestDocument, { id: pending.id }, cBob));
+    expect(approved.approveJitRequest.status).toBe("APPROVED");
+    const on = await policyOf();
+    expect(on).toMatchObject({ enforced: true });
+    expect(on?.ports.map((p) => p.state)).toEqual(["OPEN", "LOCKED"]);
   });
 
   it("expires a grant on time across a restart of the protection subgraph, exactly once", async () => {

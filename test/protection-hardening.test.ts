@@ -3,6 +3,7 @@ import {
   ResourceHardeningDocument,
   ResourcesHardeningDocument,
   SetJitPolicyDocument,
+  SetPlanDocument,
   type ResourceInput,
 } from "./__generated__/graphql";
 import { Role } from "../subgraphs/common/src";
@@ -100,6 +101,7 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
   let platform: TestPlatform;
   let ids: Record<string, string>;
   let byName: Record<string, string>;
+  let accountId: string;
   const tokens: Record<string, string> = {};
 
   const hardening = async (name: string, window = "P30D", token = tokens.reader) =>
@@ -128,7 +130,15 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
       ["ingestorB", [Role.INGESTOR], "tenant-b"],
     ] as const)
       tokens[name] = await platform.token([...roles], tenant);
-    ({ ids, byName } = await seedMachines(platform, "tenant-a", network));
+    ({ ids, byName, accountId } = await seedMachines(platform, "tenant-a", network));
+    // JIT is enforced (and so counted here) only on machines a SERVERS plan covers.
+    ok(
+      await platform.request(
+        SetPlanDocument,
+        { input: { accountId, planType: "SERVERS", tier: "STANDARD" } },
+        tokens.admin,
+      ),
+    );
     await ingestTelemetry(platform, fixture("flow", ids), tokens.ingestor);
     await ingestTelemetry(
       platform,
@@ -258,6 +268,11 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
 
   it("leaves the ports a JIT policy locks to JIT: its granted sources do not become a standing rule", async () => {
     // Port 3389 had legitimate traffic (RESTRICT above) and 22 none (CLOSE); put both under JIT.
+    const unlocked = ok(await hardening("vm-jump-01")).resource!.hardeningRecommendations.map((r) => [
+      r.fromPort,
+      r.action,
+    ]);
+    expect(unlocked.map(([port]) => port)).toEqual([22, 3389, 8443]);
     ok(
       await platform.request(
         SetJitPolicyDocument,
@@ -276,5 +291,13 @@ describe("adaptive network hardening: internet-open rules against the traffic ac
     const vm = ok(await hardening("vm-jump-01")).resource!;
     expect(vm.exposure.openPorts.map((p) => p.fromPort)).toEqual([22, 443, 3389, 8443]);
     expect(vm.hardeningRecommendations.map((r) => [r.fromPort, r.action])).toEqual([[8443, "RESTRICT"]]);
+
+    // With the SERVERS plan off the agent locks nothing: the policy no longer stands in for a hardened rule.
+    const servers = (tier: "FREE" | "STANDARD") =>
+      platform.request(SetPlanDocument, { input: { accountId, planType: "SERVERS", tier } }, tokens.admin);
+    ok(await servers("FREE"));
+    const unenforced = ok(await hardening("vm-jump-01")).resource!;
+    expect(unenforced.hardeningRecommendations.map((r) => [r.fromPort, r.action])).toEqual(unlocked);
+    ok(await servers("STANDARD"));
   });
 });

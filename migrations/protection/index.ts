@@ -18,6 +18,7 @@ import { ProtectionAuditRead1767200000000 } from "./1767200000000-audit-read";
 import { AgentCredentialPolicy1767260000000 } from "./1767260000000-agent-credential-policy";
 import { OutboxBody1767390000000 } from "./1767390000000-outbox-body";
 import { DetectionsByAlert1767400000000 } from "./1767400000000-detections-by-alert";
+import { JitPolicyAccount1767410000000 } from "./1767410000000-jit-policy-account";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -41,4 +42,5 @@ export const protectionMigrations = [
   AgentCredentialPolicy1767260000000,
   OutboxBody1767390000000,
   DetectionsByAlert1767400000000,
+  JitPolicyAccount1767410000000,
 ];

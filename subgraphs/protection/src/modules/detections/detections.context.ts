@@ -12,6 +12,7 @@
  */
 import type { EntityManager } from "typeorm";
 import { loadAppControlPolicies } from "../appcontrol/policy";
+import { jitEnforcedSql } from "../jit/enforcement";
 import { defaultWatchMatcher } from "../fim/paths";
 import { loadWatchLists } from "../fim/watch-lists";
 import type { TelemetryRecord } from "../telemetry/telemetry.model";
@@ -21,8 +22,8 @@ type Port = { port: number; protocol: "TCP" | "UDP"; lockedSince: number };
 type Grant = { ports: number[]; sourceIp: string; from: number; until: number };
 
 /**
- * Locked ports per machine, from the machines' JIT policies (`ANY` locks both TCP and UDP), each with when
- * it was locked (its `lockedSince`; policies stored before ports carried it: the policy's creation).
+ * Locked ports per machine, from the machines' enforced JIT policies (`ANY` locks both TCP and UDP; a policy
+ * not enforced locks nothing, so traffic through it is no bypass), each with when it was locked (its `lockedSince`; policies stored before ports carried it: the policy's creation).
  */
 async function lockedPorts(
   m: EntityManager,
@@ -31,7 +32,8 @@ async function lockedPorts(
 ): Promise<Map<string, Port[]>> {
   const out = new Map<string, Port[]>();
   const rows = (await m.query(
-    `SELECT resource_id, ports, created_at FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    `SELECT resource_id, ports, created_at FROM jit_policies p
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND ${jitEnforcedSql("p")}`,
     [tenantId, resourceIds],
   )) as Array<{
     resource_id: string;

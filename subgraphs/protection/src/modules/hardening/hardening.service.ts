@@ -2,6 +2,7 @@ import DataLoader from "dataloader";
 import { BadUserInputError, isUuid, type Identity, type RequestDb } from "../../../../common/src";
 import type { ResourceRef } from "../../references";
 import { parseWindow } from "../appcontrol/window";
+import { jitEnforcedSql } from "../jit/enforcement";
 import { isInternetAddress } from "./addresses";
 import { recommendHardening, type ObservedFlow, type OpenRange } from "./hardening";
 import { HardeningRecommendation, ObservedSourcePrefix } from "./hardening.types";
@@ -14,7 +15,7 @@ export const DEFAULT_HARDENING_WINDOW = "P30D";
 interface Traffic {
   flows: ObservedFlow[];
   attackers: Set<string>;
-  /** `TCP/22`: the ports the machine's JIT policy locks (`ANY` locks both protocols). */
+  /** `TCP/22`: the ports the machine's enforced JIT policy locks (`ANY` locks both protocols; one not enforced, none). */
   jitLocked: Set<string>;
   windowStart: Date;
   windowEnd: Date;
@@ -78,7 +79,8 @@ export class HardeningService {
           const policies: Array<{ resource_id: string; ports: Array<{ number: number; protocol: string }> }> =
             ids.length
               ? await m.query(
-                  `SELECT resource_id, ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+                  `SELECT resource_id, ports FROM jit_policies p
+                   WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[]) AND ${jitEnforcedSql("p")}`,
                   [this.identity.tenantId, ids],
                 )
               : [];

@@ -53,7 +53,9 @@ import {
   type JitPortSpec,
 } from "./jit.validation";
 import { syncPostureReports } from "../reports/sync";
-import type { PostureMachines } from "../agentpolicy/machines";
+import type { InventoryMachine, PostureMachines } from "../agentpolicy/machines";
+import { PlanTier, PlanType } from "../plans/plan.entity";
+import { jitEnforcedSql, NOT_ENFORCED_REASON } from "./enforcement";
 
 /** The graphile-worker task that closes a request at its end (access ended, or left unanswered). */
 export const JIT_EXPIRE_TASK = "jit_expire";
@@ -165,6 +167,7 @@ async function loadPolicies(
   const rows: Array<Record<string, unknown>> = resourceIds.length
     ? await m.query(
         `SELECT p.id, p.resource_id, p.ports, p.created_by, p.created_at, p.updated_by, p.updated_at,
+           ${jitEnforcedSql("p")} AS enforced,
            coalesce((SELECT jsonb_agg(jsonb_build_object('requestId', r.id, 'ports', r.ports, 'sourceIp', host(r.source_ip),
                        'requester', r.requester, 'approvedBy', r.decided_by, 'expiresAt', r.expires_at) ORDER BY r.expires_at, r.id)
                      FROM jit_requests r
@@ -201,7 +204,11 @@ async function loadPolicies(
         protocol: spec.protocol,
         allowedSourcePrefixes: spec.allowedSourcePrefixes,
         maxDuration: spec.maxDuration,
-        state: active.length ? JitPortState.OPEN : JitPortState.LOCKED,
+        state: !row.enforced
+          ? JitPortState.NOT_ENFORCED
+          : active.length
+            ? JitPortState.OPEN
+            : JitPortState.LOCKED,
         activeGrants: active,
       });
     });
@@ -211,6 +218,7 @@ async function loadPolicies(
         id: row.id,
         resourceId: row.resource_id,
         ports,
+        enforced: row.enforced,
         createdBy: row.created_by,
         createdAt: row.created_at,
         updatedBy: row.updated_by,
@@ -342,13 +350,14 @@ export class JitService {
    * written in any of these cases. A machine removed between the answer and the commit has its policy removed with
    * it by the resource-removal relay, as one removed later does.
    */
-  private async requireVirtualMachine(resourceId: string, asGiven: string): Promise<void> {
+  private async requireVirtualMachine(resourceId: string, asGiven: string): Promise<InventoryMachine> {
     const machine = await this.machines.findOrUnavailable(this.identity.tenantId, resourceId, "changed");
     if (!machine) throw new NotFoundError("Resource", asGiven);
     if (resourceKindOf(machine.type) !== ResourceKind.VIRTUAL_MACHINE)
       throw new BadUserInputError("Just-in-time access is for virtual machines; nothing was changed.", [
         { field: "resourceId", message: `a ${machine.type} is not a virtual machine` },
       ]);
+    return machine;
   }
 
   async setPolicy(input: SetJitPolicyInput): Promise<JitPolicy> {
@@ -360,8 +369,21 @@ export class JitService {
     if (problems.length) throw new BadUserInputError("Invalid JIT policy; nothing was changed.", problems);
     // The canonical id, as Postgres answers it: the audit trail and the answer are keyed by it.
     const resourceId = canonicalId(input.resourceId);
-    await this.requireVirtualMachine(resourceId, input.resourceId);
+    const machine = await this.requireVirtualMachine(resourceId, input.resourceId);
     return this.db.write(async (m) => {
+      // Only a covered machine's agent locks ports: a policy it would not enforce is refused, not stored as a
+      // promise nobody keeps. (A plan turned off later leaves the policy in place, shown as not enforced.)
+      const [plan]: Array<{ tier: string }> = await m.query(
+        `SELECT tier FROM plans WHERE tenant_id = $1 AND account_id = $2 AND plan_type = $3`,
+        [this.identity.tenantId, machine.accountId, PlanType.SERVERS],
+      );
+      if (plan?.tier !== PlanTier.STANDARD)
+        throw new BadUserInputError("Just-in-time access needs workload protection; nothing was changed.", [
+          {
+            field: "resourceId",
+            message: `the SERVERS plan of the machine's account ${machine.accountId} is ${plan?.tier ?? PlanTier.FREE}: set it to ${PlanTier.STANDARD} (setPlan) first`,
+          },
+        ]);
       const before: Array<{ ports: JitPortSpec[]; created_at: Date }> = await m.query(
         `SELECT ports, created_at FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
         [this.identity.tenantId, resourceId],
@@ -375,11 +397,19 @@ export class JitService {
           : new Date(now).toISOString();
       }
       await m.query(
-        `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $5)
+        `INSERT INTO jit_policies (tenant_id, id, resource_id, ports, created_by, updated_by, account_id)
+         VALUES ($1, $2, $3, $4, $5, $5, $6)
          ON CONFLICT (tenant_id, resource_id) DO UPDATE
-           SET ports = excluded.ports, updated_by = excluded.updated_by, updated_at = now()`,
-        [this.identity.tenantId, newId(), resourceId, JSON.stringify(ports), this.identity.subject],
+           SET ports = excluded.ports, updated_by = excluded.updated_by, updated_at = now(),
+               account_id = excluded.account_id`,
+        [
+          this.identity.tenantId,
+          newId(),
+          resourceId,
+          JSON.stringify(ports),
+          this.identity.subject,
+          machine.accountId,
+        ],
       );
       const summary = (list: JitPortSpec[]) =>
         list.map(
@@ -486,11 +516,18 @@ export class JitService {
     }
     return this.db.write(async (m) => {
       // FOR SHARE: the policy cannot change or disappear until this request is stored.
-      const [policy]: Array<{ ports: JitPortSpec[] }> = await m.query(
-        `SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2 FOR SHARE`,
+      const [policy]: Array<{ ports: JitPortSpec[]; enforced: boolean }> = await m.query(
+        `SELECT ports, ${jitEnforcedSql("p")} AS enforced FROM jit_policies p
+         WHERE tenant_id = $1 AND resource_id = $2 FOR SHARE OF p`,
         [this.identity.tenantId, input.resourceId],
       );
       if (!policy) throw new NotFoundError("JIT policy of resource", input.resourceId);
+      // The ports are not locked, so there is nothing to open: asking would only leave a misleading trail.
+      if (!policy.enforced)
+        problems.push({
+          field: "resourceId",
+          message: `its JIT policy is not enforced: ${NOT_ENFORCED_REASON}`,
+        });
       if (sourceIp === undefined || sourceIp === null)
         throw new BadUserInputError("Invalid JIT request; nothing was changed.", problems);
       const checked = checkRequestAgainstPolicy({ ...input, sourceIp, sourceIsCaller }, policy.ports);
@@ -544,13 +581,17 @@ export class JitService {
     checkText(problems, "comment", input.comment, false);
     if (problems.length) throw new BadUserInputError("Invalid approval; nothing was changed.", problems);
     return this.decide(input.id, "approved", async (m, current) => {
-      const [policy]: Array<{ ports: JitPortSpec[] }> = await m.query(
-        `SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2`,
+      const [policy]: Array<{ ports: JitPortSpec[]; enforced: boolean }> = await m.query(
+        `SELECT ports, ${jitEnforcedSql("p")} AS enforced FROM jit_policies p WHERE tenant_id = $1 AND resource_id = $2`,
         [this.identity.tenantId, current.resourceId],
       );
       if (!policy)
         throw new ConflictError(
           `JIT request ${current.id} cannot be approved: its resource has no JIT policy any more.`,
+        );
+      if (!policy.enforced)
+        throw new ConflictError(
+          `JIT request ${current.id} cannot be approved: its resource's JIT policy is not enforced (${NOT_ENFORCED_REASON}).`,
         );
       const recheck = checkRequestAgainstPolicy(current, policy.ports);
       if (recheck.problems.length) {

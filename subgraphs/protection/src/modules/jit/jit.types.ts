@@ -17,6 +17,7 @@ export enum JitRequestStatus {
 export enum JitPortState {
   LOCKED = "LOCKED",
   OPEN = "OPEN",
+  NOT_ENFORCED = "NOT_ENFORCED",
 }
 
 /** The audited steps of just-in-time access. */
@@ -41,7 +42,8 @@ registerEnumType(JitRequestStatus, {
 });
 registerEnumType(JitPortState, {
   name: "JitPortState",
-  description: "LOCKED (inbound denied) or OPEN (at least one active grant admits its source address).",
+  description:
+    "LOCKED (inbound denied), OPEN (at least one active grant admits its source address) or NOT_ENFORCED (the policy is not enforced, see `JitPolicy.enforced`: the agent locks nothing, so the port admits whatever the machine's own network rules allow).",
 });
 registerEnumType(JitAuditAction, {
   name: "JitAuditAction",
@@ -86,7 +88,10 @@ export class JitPort {
   @Field({ description: "The longest access a request may ask for (ISO 8601, e.g. PT3H)." })
   maxDuration: string;
 
-  @Field(() => JitPortState, { description: "LOCKED, or OPEN while an active grant covers the port." })
+  @Field(() => JitPortState, {
+    description:
+      "LOCKED, OPEN while an active grant covers the port, or NOT_ENFORCED while the policy is not enforced.",
+  })
   state: JitPortState;
 
   @Field(() => [JitGrant], {
@@ -109,6 +114,12 @@ export class JitPolicy {
 
   @Field(() => [JitPort], { description: "Managed ports, by number, with their effective state." })
   ports: JitPort[];
+
+  @Field({
+    description:
+      "Whether the agent enforces the policy: true while the SERVERS plan of the machine's account is on STANDARD (a policy can only be set then). False after the plan is turned off: the ports are not locked (state NOT_ENFORCED), requests and approvals are refused, and posture's management-ports report is unhealthy until the plan is back on.",
+  })
+  enforced: boolean;
 
   @Field({ description: "Who created the policy." })
   createdBy: string;

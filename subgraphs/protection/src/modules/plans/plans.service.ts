@@ -9,6 +9,7 @@ import {
   type Identity,
   type RequestDb,
 } from "../../../../common/src";
+import { syncPostureReports } from "../reports/sync";
 import type { PostureAccounts } from "./accounts";
 import { planTypeFor, Coverage } from "./coverage";
 import { Plan, PlanTier, PlanType } from "./plan.entity";
@@ -102,6 +103,20 @@ export class PlansService {
           payload: { accountId: plan.accountId, planType: plan.planType, tier: plan.tier },
         },
       ]);
+      // The SERVERS plan decides whether the account's JIT policies are enforced: their management-ports
+      // reports change with it, in this transaction.
+      if (plan.planType === PlanType.SERVERS) {
+        const policies: Array<{ resource_id: string }> = await m.query(
+          `SELECT resource_id FROM jit_policies WHERE tenant_id = $1 AND account_id = $2`,
+          [this.identity.tenantId, plan.accountId],
+        );
+        await syncPostureReports(
+          m,
+          this.identity.tenantId,
+          policies.map((p) => p.resource_id),
+          ["management-ports"],
+        );
+      }
       return plan;
     });
   }

@@ -94,6 +94,23 @@ describe("reports to posture", () => {
     expect(managementPortsReport([], [{ number: 443, protocol: "TCP" }])).toBeNull();
   });
 
+  it("management ports: a JIT policy that is not enforced locks nothing", () => {
+    const ssh = { port: 22, firstSeen: new Date("2026-11-27T06:12:00Z") };
+    const rdp = [{ number: 3389, protocol: "TCP" }];
+    expect(managementPortsReport([], rdp, false)).toEqual({
+      status: "UNHEALTHY",
+      cause:
+        "The just-in-time policy for RDP (3389/TCP) is not enforced: the SERVERS plan of the machine's account is not on the STANDARD tier, so the agent locks no port.",
+    });
+    expect(managementPortsReport([ssh], [{ number: 22, protocol: "ANY" }], false)).toEqual({
+      status: "UNHEALTHY",
+      cause:
+        "internet traffic reached SSH (22/TCP) since 2026-11-27T06:12:00.000Z; the just-in-time policy for SSH (22/TCP) is not enforced: the SERVERS plan of the machine's account is not on the STANDARD tier, so the agent locks no port.",
+    });
+    expect(managementPortsReport([], [{ number: 443, protocol: "TCP" }], false)).toBeNull();
+    expect(managementPortsReport([], rdp, true)).toMatchObject({ status: "HEALTHY" });
+  });
+
   it("application control: unhealthy until the group's allow list is applied", () => {
     expect(appControlReport(null)).toBeNull();
     expect(appControlReport({ name: "web-1, web-2", mode: "NONE", approved: 0, recommended: 7 })).toEqual({

@@ -116,16 +116,36 @@ const label = (port: number) => `${MANAGEMENT_PORTS[port] ?? "port"} (${port}/TC
  * see the network security group rules from a relay (they are posture's), so the evidence that a port is
  * open to the internet is traffic: allowed inbound flows from internet addresses to 22 or 3389. Unhealthy
  * while such a port is not locked by the machine's JIT policy (TCP or ANY); healthy when every exposed port
- * is, or when the policy locks a management port and no exposure was seen; not reported otherwise.
+ * is, or when the policy locks a management port and no exposure was seen; not reported otherwise. A policy
+ * that is not enforced (`enforced` false: its account's SERVERS plan is not on STANDARD, so the agent locks
+ * nothing) locks no port: unhealthy when it names a management port or a port is exposed, saying why.
  */
 export function managementPortsReport(
   exposure: readonly PortExposure[],
   jit: readonly JitPortInfo[] | null,
+  enforced = true,
 ): Report {
-  const locked = new Set(
+  const named = new Set(
     (jit ?? []).filter((p) => p.protocol === "TCP" || p.protocol === "ANY").map((p) => p.number),
   );
   const exposed = [...exposure].sort((a, b) => a.port - b.port);
+  if (jit && !enforced) {
+    const managed = Object.keys(MANAGEMENT_PORTS)
+      .map(Number)
+      .filter((p) => named.has(p));
+    if (!exposed.length && !managed.length) return null;
+    const seen = exposed.map(
+      (e) => `internet traffic reached ${label(e.port)} since ${e.firstSeen.toISOString()}`,
+    );
+    return {
+      status: "UNHEALTHY",
+      cause:
+        (seen.length ? `${seen.join("; ")}; the` : "The") +
+        ` just-in-time policy${managed.length ? ` for ${managed.map(label).join(" and ")}` : ""} is not enforced: ` +
+        "the SERVERS plan of the machine's account is not on the STANDARD tier, so the agent locks no port.",
+    };
+  }
+  const locked = named;
   const open = exposed.filter((e) => !locked.has(e.port));
   if (open.length)
     return {

@@ -29,6 +29,7 @@ import {
   type OpenFinding,
   type Report,
 } from "./evaluate";
+import { jitEnforcedSql } from "../jit/enforcement";
 
 /** Why a report that no longer applies is withdrawn. */
 const WITHDRAWN: Record<ReportKind, string> = {
@@ -92,10 +93,11 @@ async function managementPortReports(m: EntityManager, tenantId: string, ids: st
     [tenantId, ids, Object.keys(MANAGEMENT_PORTS).map(Number)],
   )) as Array<{ resource_id: string; port: number; first_seen: Date }>;
   const policies = (await m.query(
-    `SELECT resource_id, ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
+    `SELECT resource_id, ports, ${jitEnforcedSql("p")} AS enforced FROM jit_policies p
+     WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
     [tenantId, ids],
-  )) as Array<{ resource_id: string; ports: JitPortInfo[] }>;
-  const jit = new Map(policies.map((p) => [p.resource_id, p.ports]));
+  )) as Array<{ resource_id: string; ports: JitPortInfo[]; enforced: boolean }>;
+  const jit = new Map(policies.map((p) => [p.resource_id, { ports: p.ports, enforced: p.enforced }]));
   return new Map(
     ids.map((id) => [
       id,
@@ -103,7 +105,8 @@ async function managementPortReports(m: EntityManager, tenantId: string, ids: st
         exposure
           .filter((e) => e.resource_id === id)
           .map((e) => ({ port: e.port, firstSeen: new Date(e.first_seen) })),
-        jit.get(id) ?? null,
+        jit.get(id)?.ports ?? null,
+        jit.get(id)?.enforced ?? true,
       ),
     ]),
   );
