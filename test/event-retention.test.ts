@@ -184,6 +184,9 @@ describe("event store retention", () => {
       expect(before.alerts.nodes.every((a) => a.provider === "TI_MATCH")).toBe(true);
       expect(evidence).toHaveLength(8);
       expect(before.entity.timeline.totalCount).toBe(8);
+      const evidenceEvents = (run: typeof before) =>
+        run.alerts.nodes.flatMap((a) => a.evidenceEvents.map((e) => e.id)).sort();
+      expect(evidenceEvents(before)).toEqual(evidence);
 
       // At most one full batch of one row per run: the purge stops with work left, which a new job continues.
       expect(await purgeExpiredEvents(ds, A, 30, { batchSize: 1, batchesPerJob: 1 })).toEqual({
@@ -200,6 +203,8 @@ describe("event store retention", () => {
       expect(after.entity.timeline.totalCount).toBe(4);
       expect(after.entity.timeline.nodes).toHaveLength(4);
       expect(after.alerts.nodes.flatMap((a) => a.evidenceEventIds).sort()).toEqual(evidence);
+      // The evidence events read back are those still stored: the timeline's.
+      expect(evidenceEvents(after)).toEqual(after.entity.timeline.nodes.map((e) => e.id).sort());
       expect(after.entity.alerts.totalCount).toBe(before.entity.alerts.totalCount);
       expect(after.entity.incidents).toEqual(before.entity.incidents);
       // The alerts opened incidents, whose graphs are checked below.

@@ -136,6 +136,16 @@ describe("journey 4: logs → rules → alerts → incidents → triage", () => 
     );
     expect(nodes.filter((a) => a.provider === "ANALYTICS_RULE").length).toBeGreaterThanOrEqual(3);
     for (const a of nodes) expect(a.evidenceEventIds.length).toBeGreaterThan(0);
+    // Each alert's evidence reads back as the stored events themselves, oldest first.
+    for (const a of nodes) {
+      expect({ alert: a.title, ids: a.evidenceEvents.map((e) => e.id).sort() }).toEqual({
+        alert: a.title,
+        ids: [...new Set(a.evidenceEventIds)].sort(),
+      });
+      const times = a.evidenceEvents.map((e) => Date.parse(e.time as string));
+      expect(times).toEqual([...times].sort((x, y) => x - y));
+      expect(a.evidenceEvents.every((e) => (KINDS as readonly string[]).includes(e.connector))).toBe(true);
+    }
     // An alert naming a child ARM id (the vault's diagnostic setting) resolves to the vault in posture.
     expect(nodes.some((a) => a.resource?.name === "kv-payments-prod")).toBe(true);
   });

@@ -27,6 +27,7 @@ import {
 } from "./alerts.inputs";
 import { Incident } from "../incidents/incident.entity";
 import { AnalyticsRule } from "../rules/rules.types";
+import { SecurityEvent } from "../events/events.types";
 import { IncidentConnection as IncidentConnectionType } from "../incidents/incidents.connections";
 
 @Resolver(() => SecurityAlert)
@@ -101,6 +102,15 @@ export class AlertResolver {
   })
   evidence(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
     return ctx.services.alerts.evidenceOf.load(alert.id);
+  }
+
+  @Authorized(Role.READER)
+  @FieldResolver(() => [SecurityEvent], {
+    description:
+      "The events of `evidenceEventIds` that are still stored (retention drops whole days), oldest first, with their normalised fields and raw record: what an analyst reads to judge the alert. Looked up within the alert's time span; empty for alerts without event evidence (external and workload-protection alerts).",
+  })
+  evidenceEvents(@Root() alert: SecurityAlert, @Ctx() ctx: SiemContext) {
+    return ctx.services.alerts.evidenceEventsOf.load(alert);
   }
 
   @FieldResolver(() => [AlertEntity], {

@@ -27,6 +27,8 @@ import {
 } from "../../../../common/src";
 import { AlertProvider, AlertStatus, alertFromRow, type SecurityAlert } from "./alert.entity";
 import { AlertConnection } from "./alerts.connections";
+import { eventFromRow } from "../events/events.service";
+import type { SecurityEvent } from "../events/events.types";
 import {
   AlertIngestOutcome,
   AlertOrderField,
@@ -183,6 +185,49 @@ export class AlertsService {
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), alertFromRow);
   });
+
+  /**
+   * The stored events among each alert's `evidenceEventIds`, oldest first, for a page of alerts in one statement.
+   * `events` has no index by id (it went for ingest speed, migration 1765700000000), so an alert's events are
+   * found by id within its span (`startTime` to `endTime`, give or take a millisecond, as rules and TI matching
+   * set it from their evidence's times) on the (tenant, time) index of the day partitions that span covers.
+   * Events past retention are gone and not listed; ids that name no event (external alerts) are ignored.
+   */
+  readonly evidenceEventsOf = new DataLoader<SecurityAlert, SecurityEvent[], string>(
+    async (alerts) => {
+      const wanted = alerts
+        .map((a) => ({
+          alert: canonicalId(a.id),
+          lo: a.startTime,
+          hi: a.endTime,
+          ids: [...new Set(a.evidenceEventIds.filter(isUuid).map(canonicalId))],
+        }))
+        .filter((w) => w.ids.length > 0);
+      const rows: Array<Record<string, unknown>> = wanted.length
+        ? await this.db.read((m) =>
+            m.query(
+              `SELECT w.alert AS evidence_of, e.*
+               FROM jsonb_to_recordset($2::jsonb) AS w(alert text, lo timestamptz, hi timestamptz, ids uuid[])
+               CROSS JOIN LATERAL (
+                 SELECT * FROM events e
+                 WHERE e.tenant_id = $1 AND e.time >= w.lo - interval '1 millisecond'
+                   AND e.time <= w.hi + interval '1 millisecond' AND e.id = ANY(w.ids)
+               ) e
+               ORDER BY e.time, e.id`,
+              [this.identity.tenantId, JSON.stringify(wanted)],
+            ),
+          )
+        : [];
+      const byAlert = new Map<string, SecurityEvent[]>();
+      for (const row of rows) {
+        const list = byAlert.get(row.evidence_of as string) ?? [];
+        list.push(eventFromRow(row));
+        byAlert.set(row.evidence_of as string, list);
+      }
+      return alerts.map((a) => byAlert.get(canonicalId(a.id)) ?? []);
+    },
+    { cacheKeyFn: (a) => canonicalId(a.id) },
+  );
 
   /** Alerts of many incidents, paged per incident in one statement. */
   readonly byIncident = childConnectionLoader<SecurityAlert>(async (incidentIds, page) => {
