@@ -1,15 +1,9 @@
 import { OrderDirection } from "../../../../common/src";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { AlertProvider, Severity } from "../alerts/alert.entity";
-import { IncidentClassificationReason, IncidentStatus } from "./incident.entity";
+import { IncidentClassification, IncidentClassificationReason, IncidentStatus } from "./incident.entity";
 
-/** How an incident was judged when it was closed. */
-export enum IncidentClassification {
-  TRUE_POSITIVE = "TRUE_POSITIVE",
-  BENIGN_POSITIVE = "BENIGN_POSITIVE",
-  FALSE_POSITIVE = "FALSE_POSITIVE",
-  UNDETERMINED = "UNDETERMINED",
-}
+export { IncidentClassification };
 
 /**
  * The structured reasons each classification takes, as in Sentinel: a `classificationReason` given on close
@@ -40,10 +34,6 @@ export enum IncidentOrderField {
   LAST_ACTIVITY = "LAST_ACTIVITY",
 }
 
-registerEnumType(IncidentClassification, {
-  name: "IncidentClassification",
-  description: "How a closed incident was judged.",
-});
 registerEnumType(IncidentTaskStatus, { name: "IncidentTaskStatus", description: "NEW or COMPLETED." });
 registerEnumType(IncidentOrderField, {
   name: "IncidentOrderField",

@@ -11,6 +11,19 @@ export enum IncidentStatus {
 
 registerEnumType(IncidentStatus, { name: "IncidentStatus", description: "Lifecycle of an incident." });
 
+/** How an incident was judged when it was closed. */
+export enum IncidentClassification {
+  TRUE_POSITIVE = "TRUE_POSITIVE",
+  BENIGN_POSITIVE = "BENIGN_POSITIVE",
+  FALSE_POSITIVE = "FALSE_POSITIVE",
+  UNDETERMINED = "UNDETERMINED",
+}
+
+registerEnumType(IncidentClassification, {
+  name: "IncidentClassification",
+  description: "How a closed incident was judged.",
+});
+
 /**
  * Sentinel's structured reason for a classification (`classificationReason`), each tied to one classification:
  * see `CLASSIFICATION_REASONS` in incident-workflow.types.ts.
@@ -82,11 +95,11 @@ export class Incident {
   @Field(() => [String], { description: "Labels (tags) for triage and reporting." })
   labels: string[];
 
-  @Field(() => String, {
+  @Field(() => IncidentClassification, {
     nullable: true,
     description: "TRUE_POSITIVE, BENIGN_POSITIVE, FALSE_POSITIVE or UNDETERMINED, once closed.",
   })
-  classification: string | null;
+  classification: IncidentClassification | null;
 
   @Field(() => IncidentClassificationReason, {
     nullable: true,

@@ -12,7 +12,7 @@ import {
   type PageArgs,
   type RequestDb,
 } from "../../../../common/src";
-import { alertFromRow } from "../alerts/alert.entity";
+import { alertFromRow, type Severity } from "../alerts/alert.entity";
 import { AlertConnection } from "../alerts/alerts.connections";
 import { entityKey, ENTITY_TYPES } from "../alerts/alert-store";
 import { eventFromRow } from "../events/events.service";
@@ -393,14 +393,14 @@ export class InvestigationService {
       id: root,
       kind: GraphNodeKind.INCIDENT,
       label: `#${incident.number} ${incident.title}`,
-      severity: incident.severity as string,
+      severity: incident.severity as Severity,
     });
     const alertNode = (a: Record<string, unknown>, incidentId: string) =>
       node({
         id: `alert:${a.id}`,
         kind: GraphNodeKind.ALERT,
         label: a.title as string,
-        severity: a.severity as string,
+        severity: a.severity as Severity,
         incidentId,
         alertId: a.id as string,
       });

@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType, registerEnumType } from "type-graphql";
+import { Severity } from "../alerts/alert.entity";
 import { EntityTypeEnum } from "../alerts/alerts.inputs";
 
 /** Kind of a node of an incident's graph. */
@@ -34,8 +35,8 @@ export class GraphNode {
   @Field({ description: "Display label." })
   label: string;
 
-  @Field(() => String, { nullable: true, description: "Severity (incidents and alerts)." })
-  severity: string | null;
+  @Field(() => Severity, { nullable: true, description: "Severity (incidents and alerts)." })
+  severity: Severity | null;
 
   @Field(() => ID, { nullable: true, description: "For RELATED alerts: the incident they belong to." })
   incidentId: string | null;

@@ -383,8 +383,8 @@ export class AnalyticsRule {
   @Field(() => String, { nullable: true, description: "The built-in template it was created from, if any." })
   templateId: string | null;
 
-  @Field({ description: "SCHEDULED or NRT." })
-  kind: string;
+  @Field(() => AnalyticsRuleKindEnum, { description: "SCHEDULED or NRT." })
+  kind: RuleKind;
 
   @Field({ description: "Display name (the alerts' title)." })
   displayName: string;
@@ -392,8 +392,8 @@ export class AnalyticsRule {
   @Field({ description: "Description (the alerts' description)." })
   description: string;
 
-  @Field({ description: "Severity of its alerts." })
-  severity: string;
+  @Field(() => Severity, { description: "Severity of its alerts." })
+  severity: RuleSeverity;
 
   @Field({ description: "Whether it runs." })
   enabled: boolean;
@@ -472,11 +472,11 @@ export class RuleTemplate {
   @Field({ description: "What it detects." })
   description: string;
 
-  @Field({ description: "SCHEDULED or NRT." })
-  kind: string;
+  @Field(() => AnalyticsRuleKindEnum, { description: "SCHEDULED or NRT." })
+  kind: RuleKind;
 
-  @Field({ description: "Severity." })
-  severity: string;
+  @Field(() => Severity, { description: "Severity." })
+  severity: RuleSeverity;
 
   @Field(() => [String], { description: "MITRE ATT&CK tactics." })
   tactics: string[];
