@@ -13,6 +13,7 @@ import {
   formatError,
   InternalTokens,
   listen,
+  metricsAuth,
   UnauthenticatedError,
   type Config,
   type Identity,
@@ -221,7 +222,7 @@ export async function startGateway(
       .status(ready ? 200 : 503)
       .json({ status: ready ? "ready" : "unavailable", subgraphs: Object.fromEntries(checks) });
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", metricsAuth(config.metricsToken), async (_req, res) => {
     res.type(register.contentType).send(await register.metrics());
   });
   const rateLimits = new RateLimits(config.rateLimits);

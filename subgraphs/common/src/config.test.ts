@@ -118,6 +118,16 @@ describe("configuration", () => {
     );
   });
 
+  it("leaves /metrics open by default, and reads METRICS_TOKEN as a 32+ character bearer secret", () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    const token = "metrics-scraper-token-0123456789-abcdef";
+    expect(loadConfig({ METRICS_TOKEN: token }).metricsToken).toBe(token);
+    expect(() => loadConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN: at least 32 characters/);
+    expect(() => loadConfig({ METRICS_TOKEN: `${token} with spaces` })).toThrow(
+      /METRICS_TOKEN: printable ASCII without spaces/,
+    );
+  });
+
   it("names every bad variable at once", () => {
     expect(() => loadConfig({ GATEWAY_PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x" })).toThrow(
       /GATEWAY_PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*GATEWAY_PORT/,

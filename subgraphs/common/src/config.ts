@@ -226,6 +226,11 @@ const EnvShape = {
   JOBS_ENABLED: bool(true),
   DEMO_TENANT_ID: z.string().min(1).default("demo"),
   SEED_DEMO: bool(true),
+  METRICS_TOKEN: z
+    .string()
+    .min(32, "at least 32 characters: it is a bearer secret")
+    .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces (it travels in an Authorization header)")
+    .optional(),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -463,6 +468,11 @@ export interface Config {
   demoTenantId: string;
   seedDemo: boolean;
   maxBodyBytes: number;
+  /**
+   * METRICS_TOKEN: when set, every process's `/metrics` answers only `Authorization: Bearer <token>` (401
+   * otherwise); unset, `/metrics` is open, for a scraper on the internal network.
+   */
+  metricsToken?: string;
   /** Days of SIEM events kept; older daily partitions are dropped whole. */
   eventRetentionDays: number;
   /** Days of workload telemetry kept; older daily partitions are dropped whole. */
@@ -639,6 +649,7 @@ export function loadConfig(
     demoTenantId: e.DEMO_TENANT_ID,
     seedDemo: e.SEED_DEMO,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    metricsToken: e.METRICS_TOKEN,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
     telemetryRelayBusyShare: e.TELEMETRY_RELAY_BUSY_SHARE,

@@ -22,6 +22,7 @@ export * from "./ids";
 export * from "./jobs";
 export * from "./job-metrics";
 export * from "./listen";
+export * from "./metrics-auth";
 export * from "./loaders";
 export * from "./logger";
 export * from "./pagination";

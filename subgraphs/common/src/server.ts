@@ -18,6 +18,7 @@ import { OutboxPositionsCheck } from "./db/outbox-rebase";
 import type { Logger } from "./logger";
 import { jsonErrors } from "./http";
 import { listen } from "./listen";
+import { metricsAuth } from "./metrics-auth";
 import { serveSubscriptions, type SubscriptionServer } from "./subscriptions";
 
 /** What every subgraph's request context holds; subgraphs add their services and loaders. */
@@ -40,6 +41,8 @@ export interface SubgraphServerOptions<Ctx extends BaseContext> {
   port: number;
   production: boolean;
   maxBodyBytes: number;
+  /** METRICS_TOKEN: the bearer token `/metrics` requires; open when unset. */
+  metricsToken?: string;
   /** Adds the subgraph's services and per-request DataLoaders to the base context. */
   createContext: (base: BaseContext) => Ctx;
   /** Extra HTTP routes (bulk ingest endpoints), mounted after identity verification. */
@@ -162,7 +165,7 @@ export async function startSubgraphServer<Ctx extends BaseContext>(
       res.status(503).json({ status: "unavailable", service: options.name });
     }
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", metricsAuth(options.metricsToken), async (_req, res) => {
     res.type(register.contentType).send(await register.metrics());
   });
 

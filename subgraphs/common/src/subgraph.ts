@@ -229,6 +229,7 @@ export async function runSubgraph<Ctx extends BaseContext>(
       port: overrides.port ?? config.ports[module.name],
       production: config.env === "production",
       maxBodyBytes: config.maxBodyBytes,
+      metricsToken: config.metricsToken,
       createContext: (base) => module.createContext(base, dataSource, config),
       routes: module.routes ? (app, auth) => module.routes!(app, auth, dataSource, log, config) : undefined,
       startWork,
