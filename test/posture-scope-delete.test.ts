@@ -185,7 +185,7 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
         await exempt({ definitionId: def, accountId: t.a, resourceGroup: "rg-WEB" }),
       ).createExemption;
       expect(exemption).toMatchObject({ accountId: t.a, resourceGroup: "rg-WEB", resourceId: null });
-      expect(ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions).toEqual([
+      expect(ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions.nodes).toEqual([
         { id: exemption.id, definitionId: def, resourceId: null, accountId: t.a, resourceGroup: "rg-WEB" },
       ]);
       for (const id of ids.slice(0, 2))
@@ -243,7 +243,10 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
       expect(await shown()).toEqual([own, group, accountWide]);
       // Each exemption leads to what it exempts: the definition, the resource or the account.
       const targets = new Map(
-        ok(await platform.request(ExemptionTargetsDocument, {}, t.reader)).exemptions.map((e) => [e.id, e]),
+        ok(await platform.request(ExemptionTargetsDocument, {}, t.reader)).exemptions.nodes.map((e) => [
+          e.id,
+          e,
+        ]),
       );
       expect(targets.get(own)).toEqual({
         id: own,
@@ -412,7 +415,7 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
           }),
         ),
       ).toEqual(["NOT_FOUND"]);
-      expect(ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions).toEqual([]);
+      expect(ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions.nodes).toEqual([]);
       expect(await state()).toEqual(before);
     });
 
@@ -442,7 +445,7 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
       expect(
         codes(await platform.request(DeleteExemptionDocument, { id: exemption.id }, other.admin)),
       ).toEqual(["NOT_FOUND"]);
-      expect(ok(await platform.request(ExemptionsDocument, {}, other.reader)).exemptions).toEqual([]);
+      expect(ok(await platform.request(ExemptionsDocument, {}, other.reader)).exemptions.nodes).toEqual([]);
       expect(await assessment(mine, def)).toMatchObject({
         status: "NOT_APPLICABLE",
         exemptionId: exemption.id,
@@ -529,7 +532,7 @@ describe("posture: resource-group exemptions and deleting custom definitions", (
         policyDefinition: null,
       });
       expect(
-        ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions.map((e) => e.id),
+        ok(await platform.request(ExemptionsDocument, {}, t.reader)).exemptions.nodes.map((e) => e.id),
       ).toEqual([keptExemption]);
       const leftovers = await inTenant(ds, t.name, (m) =>
         m.query(

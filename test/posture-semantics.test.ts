@@ -347,9 +347,66 @@ describe("posture semantics", () => {
     const kept = await exempt({ resourceId: ids[1] });
     const accountWide = await exempt({ accountId: accounts[1] });
     ok(await platform.request(RemoveResourcesDocument, { ids: [ids[0]] }, admin));
-    const left = ok(await platform.request(ExemptionsDocument, {}, reader)).exemptions.map((e) => e.id);
+    const left = ok(await platform.request(ExemptionsDocument, {}, reader)).exemptions.nodes.map((e) => e.id);
     expect(left.sort()).toEqual([kept, accountWide].sort());
     expect(left).not.toContain(gone);
+  });
+
+  it("pages exemptions newest first past any count, filters them, and keeps them in their tenant", async () => {
+    const id = ok(
+      await platform.request(
+        CreatePolicyDefinitionDocument,
+        { input: definition("apply-data-classification") },
+        admin,
+      ),
+    ).createPolicyDefinition.id;
+    const ids = ok(
+      await platform.request(
+        UpsertResourcesDocument,
+        { input: [1, 2, 3, 4].map((i) => gadget(accounts[0], i, { locked: false })) },
+        admin,
+      ),
+    ).upsertResources.ids;
+    const created: string[] = [];
+    for (const input of [...ids.map((resourceId) => ({ resourceId })), { accountId: accounts[1] }])
+      created.push(
+        ok(
+          await platform.request(
+            CreateExemptionDocument,
+            { input: { definitionId: id, category: "WAIVER", reason: "Retiring", ...input } },
+            admin,
+          ),
+        ).createExemption.id,
+      );
+    // Two at a time: every exemption exactly once, newest first, and the count of all of them on each page.
+    const seen: string[] = [];
+    let after: string | null | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = ok(await platform.request(ExemptionsDocument, { first: 2, after }, reader)).exemptions;
+      expect(page.totalCount).toBe(5);
+      seen.push(...page.nodes.map((e) => e.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(seen).toEqual([...created].reverse());
+    const only = async (filter: Record<string, string>) =>
+      ok(await platform.request(ExemptionsDocument, { filter }, reader)).exemptions.nodes.map((e) => e.id);
+    expect(await only({ resourceId: ids[2] })).toEqual([created[2]]);
+    expect(await only({ accountId: accounts[1] })).toEqual([created[4]]);
+    expect((await only({ accountId: accounts[0], definitionId: id })).sort()).toEqual(
+      created.slice(0, 4).sort(),
+    );
+    expect(await only({ definitionId: "no-such-definition" })).toEqual([]);
+    const bad = await platform.request(ExemptionsDocument, { filter: { accountId: "not-a-uuid" } }, reader);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      problems: [{ field: "filter.accountId" }],
+    });
+    const stranger = await platform.token([Role.READER], `${tenant}-other`);
+    expect(ok(await platform.request(ExemptionsDocument, {}, stranger)).exemptions).toMatchObject({
+      totalCount: 0,
+      nodes: [],
+    });
   });
 
   it("takes a disabled external definition out of that account's score, and back as reported when enabled", async () => {

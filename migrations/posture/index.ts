@@ -17,6 +17,7 @@ import { ResourceNetworkReferenceKeys1767320000000 } from "./1767320000000-resou
 import { DefinitionCounters1767360000000 } from "./1767360000000-definition-counters";
 import { InventoryVersions1767370000000 } from "./1767370000000-inventory-versions";
 import { AssessmentChanges1767380000000 } from "./1767380000000-assessment-changes";
+import { ExemptionsPage1767420000000 } from "./1767420000000-exemptions-page";
 
 /** Posture's migrations, oldest first. */
 export const postureMigrations = [
@@ -39,4 +40,5 @@ export const postureMigrations = [
   DefinitionCounters1767360000000,
   InventoryVersions1767370000000,
   AssessmentChanges1767380000000,
+  ExemptionsPage1767420000000,
 ];

@@ -4,13 +4,14 @@ import type { PostureContext } from "../../context";
 import { CloudAccount } from "../inventory/cloud-account.entity";
 import { Resource } from "../inventory/resource.entity";
 import { PolicyDefinition } from "../policies/policies.types";
-import { AssessmentConnection } from "./assessments.connections";
+import { AssessmentConnection, ExemptionConnection } from "./assessments.connections";
 import {
   Assessment,
   AssessmentChange,
   AssessmentFilter,
   CreateExemptionInput,
   Exemption,
+  ExemptionFilter,
   ExternalAssessmentInput,
   UpsertAssessmentsPayload,
 } from "./assessments.types";
@@ -30,9 +31,17 @@ export class AssessmentResolver {
   }
 
   @Authorized(Role.READER)
-  @Query(() => [Exemption], { description: "The tenant's exemptions, newest first." })
-  exemptions(@Ctx() ctx: PostureContext) {
-    return ctx.services.assessments.exemptions();
+  @Query(() => ExemptionConnection, {
+    description:
+      "The tenant's exemptions, newest first, a page at a time (`totalCount` counts them all), optionally only those of a definition, an account or a resource.",
+  })
+  exemptions(
+    @Arg("filter", () => ExemptionFilter, { nullable: true, description: "Conditions the exemptions meet." })
+    filter: ExemptionFilter | undefined,
+    @Args() page: PageArgs,
+    @Ctx() ctx: PostureContext,
+  ) {
+    return ctx.services.assessments.exemptions(filter, page);
   }
 
   @Authorized(Role.ADMIN)

@@ -32,7 +32,7 @@ import {
   refreshTodaySnapshots,
   scheduleExemptionExpiry,
 } from "./assessment.runner";
-import { AssessmentConnection } from "./assessments.connections";
+import { AssessmentConnection, ExemptionConnection } from "./assessments.connections";
 import {
   Assessment,
   AssessmentChange,
@@ -41,6 +41,7 @@ import {
   UpsertAssessmentsPayload,
   type AssessmentFilter,
   type CreateExemptionInput,
+  type ExemptionFilter,
   type ExternalAssessmentInput,
 } from "./assessments.types";
 
@@ -385,16 +386,53 @@ export class AssessmentsService {
     });
   }
 
-  /** The tenant's exemptions, newest first. */
-  exemptions(): Promise<Exemption[]> {
-    return this.db.read(async (m) =>
-      (
-        await m.query(
-          `SELECT * FROM exemptions WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`,
-          [this.identity.tenantId],
-        )
-      ).map(exemptionFromRow),
+  /** A page of the tenant's exemptions, newest first (keyset on creation time and id), optionally filtered. */
+  async exemptions(filter: ExemptionFilter | undefined, args: PageArgs): Promise<ExemptionConnection> {
+    const page = toKeysetPage(args, "time");
+    const problems: InputProblem[] = [];
+    for (const field of ["accountId", "resourceId"] as const) {
+      const id = filter?.[field];
+      if (id != null && !isUuid(id))
+        problems.push({
+          field: `filter.${field}`,
+          message: `must be ${field === "accountId" ? "an account" : "a resource"} id (UUID)`,
+        });
+    }
+    if (problems.length) throw new BadUserInputError("Invalid filter.", problems);
+    const conditions = ["tenant_id = $1"];
+    const params: unknown[] = [this.identity.tenantId];
+    const add = (column: string, value: string | null | undefined) => {
+      if (value == null) return;
+      params.push(canonicalId(value));
+      conditions.push(`${column} = $${params.length}`);
+    };
+    add("definition_id", filter?.definitionId);
+    add("account_id", filter?.accountId);
+    add("resource_id", filter?.resourceId);
+    const where = conditions.join(" AND ");
+    const base = [...params];
+    if (page.after) {
+      params.push(page.after[0], page.after[1]);
+      conditions.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(page.first + 1);
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(
+        `SELECT * FROM exemptions WHERE ${conditions.join(" AND ")}
+         ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+        params,
+      ),
     );
+    return ExemptionConnection.from({
+      rows: rows.map(exemptionFromRow),
+      page,
+      total: async () =>
+        Number(
+          (await this.db.read((m) => m.query(`SELECT count(*) AS n FROM exemptions WHERE ${where}`, base)))[0]
+            .n,
+        ),
+      cursorOf: (e) => [new Date(e.createdAt).toISOString(), e.id],
+    });
   }
 
   /** Grants an exemption, re-evaluates what it covers and schedules its expiry, in one transaction. */

@@ -176,6 +176,22 @@ export class UpsertAssessmentsPayload {
   rejected: RecordRejection[];
 }
 
+/** Narrows the exemptions listed. */
+@InputType({ description: "Conditions the listed exemptions meet (all of those given)." })
+export class ExemptionFilter {
+  @Field(() => ID, { nullable: true, description: "Only exemptions of this definition." })
+  definitionId?: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "Only exemptions of this account: its resources', resource groups' and its own.",
+  })
+  accountId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "Only exemptions of this one resource." })
+  resourceId?: string | null;
+}
+
 /** Grants an exemption. */
 @InputType({
   description:
