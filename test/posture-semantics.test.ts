@@ -402,6 +402,11 @@ describe("posture semantics", () => {
       code: "BAD_USER_INPUT",
       problems: [{ field: "filter.accountId" }],
     });
+    const nul = await platform.request(ExemptionsDocument, { filter: { definitionId: "a\u0000b" } }, reader);
+    expect(nul.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      problems: [{ field: "filter.definitionId" }],
+    });
     const stranger = await platform.token([Role.READER], `${tenant}-other`);
     expect(ok(await platform.request(ExemptionsDocument, {}, stranger)).exemptions).toMatchObject({
       totalCount: 0,

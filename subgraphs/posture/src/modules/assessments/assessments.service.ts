@@ -9,6 +9,7 @@ import {
   jsonProblem,
   newId,
   NotFoundError,
+  parameterTextProblems,
   RecordRejection,
   textProblem,
   toKeysetPage,
@@ -389,7 +390,8 @@ export class AssessmentsService {
   /** A page of the tenant's exemptions, newest first (keyset on creation time and id), optionally filtered. */
   async exemptions(filter: ExemptionFilter | undefined, args: PageArgs): Promise<ExemptionConnection> {
     const page = toKeysetPage(args, "time");
-    const problems: InputProblem[] = [];
+    // Postgres text holds no NUL and no unpaired surrogate: such an id is a typed error, not a database one.
+    const problems: InputProblem[] = parameterTextProblems({ "filter.definitionId": filter?.definitionId });
     for (const field of ["accountId", "resourceId"] as const) {
       const id = filter?.[field];
       if (id != null && !isUuid(id))
