@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { register, type Counter } from "prom-client";
 import type { DataSource } from "typeorm";
 import {
+  DetectionDocument,
   DetectionsDocument,
   ImportAdvisoriesDocument,
   IngestTelemetryDocument,
@@ -459,6 +460,19 @@ describe("workload telemetry: ingest, detections, and their delivery to the SIEM
     expect(mine.nodes.some((d) => theirs.has(d.id))).toBe(false);
     // tenant-b's detections name tenant-a's machines, which tenant-b's inventory does not know.
     expect(mine.nodes.every((d) => d.resource === null)).toBe(true);
+    // One by id: each tenant reads its own, and another tenant's id is as absent as one that never existed.
+    const one = async (id: string, token: string) =>
+      ok(await platform.request(DetectionDocument, { id }, token)).detection;
+    const [own, other] = [mine.nodes[0], (await detections(tokens.reader)).nodes[0]];
+    expect(await one(own.id, tokens.readerB)).toMatchObject({
+      id: own.id,
+      kind: own.kind,
+      evidence: own.evidence,
+    });
+    expect(await one(own.id.toUpperCase(), tokens.readerB)).toMatchObject({ id: own.id });
+    expect(await one(other.id, tokens.readerB)).toBeNull();
+    expect(await one(own.id, tokens.reader)).toBeNull();
+    expect(await one("not-a-uuid", tokens.readerB)).toBeNull();
   });
 
   it("delivers every detection to the SIEM once: WORKLOAD_PROTECTION alerts with the resource, grouped into incidents", async () => {

@@ -63,6 +63,7 @@ export const MATRIX: Record<string, { access: Access; call: string }> = {
   "Query.jitRequest": { access: "READER", call: `{ jitRequest(id: "${X}") { __typename } }` },
   "Query.jitAuditLog": { access: "READER", call: `{ jitAuditLog(resourceId: "${X}") { __typename } }` },
   "Query.detections": { access: "READER", call: `{ detections { __typename } }` },
+  "Query.detection": { access: "READER", call: `{ detection(id: "${X}") { __typename } }` },
   "Query.appControlGroups": { access: "READER", call: `{ appControlGroups { __typename } }` },
   "Query.appControlGroup": { access: "READER", call: `{ appControlGroup(id: "${X}") { __typename } }` },
   "Query.fimWatchLists": { access: "READER", call: `{ fimWatchLists { __typename } }` },

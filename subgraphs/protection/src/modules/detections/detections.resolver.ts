@@ -1,5 +1,5 @@
 import { PageArgs, Role } from "../../../../common/src";
-import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
 import type { ProtectionContext } from "../../context";
 import { ResourceRef, SecurityAlertRef } from "../../references";
 import { DetectionFilter, WorkloadDetection, WorkloadDetectionConnection } from "./detections.types";
@@ -21,6 +21,19 @@ export class DetectionsResolver {
     @Ctx() ctx: ProtectionContext,
   ) {
     return ctx.services.detections.list(filter, page);
+  }
+
+  @Authorized(Role.READER)
+  @Query(() => WorkloadDetection, {
+    nullable: true,
+    description:
+      "One detection by id, with its whole evidence; null when the tenant has no such detection (another tenant's included).",
+  })
+  detection(
+    @Arg("id", () => ID, { description: "The detection's id." }) id: string,
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.detections.byId.load(id);
   }
 }
 

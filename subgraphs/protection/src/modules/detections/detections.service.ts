@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import {
   BadUserInputError,
+  byIdLoader,
   canonicalId,
   childConnectionLoader,
   childPageSql,
@@ -71,6 +72,17 @@ export class DetectionsService {
       page,
     );
     return groupChildRows(await this.db.read((m) => m.query(sql, params)), detectionFromRow);
+  });
+
+  /** Per-request loader of the tenant's detections by id (null for an unknown id, another tenant's included). */
+  readonly byId = byIdLoader<WorkloadDetection>(async (ids) => {
+    const rows: Array<Record<string, unknown>> = await this.db.read((m) =>
+      m.query(`SELECT * FROM detections WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
+        this.identity.tenantId,
+        ids.filter(isUuid),
+      ]),
+    );
+    return rows.map(detectionFromRow);
   });
 
   /** The detection each of many SIEM alerts was delivered as, in one statement (null for other alerts). */
