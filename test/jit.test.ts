@@ -555,6 +555,25 @@ describe("just-in-time VM access", () => {
     const on = await policyOf();
     expect(on).toMatchObject({ enforced: true });
     expect(on?.ports.map((p) => p.state)).toEqual(["OPEN", "LOCKED"]);
+
+    // A policy stored before policies recorded their account counts as enforced until its agent polls: the poll
+    // records the account posture answers, and from then on the plan decides, report included.
+    await admin.query(`UPDATE protection.jit_policies SET account_id = NULL WHERE resource_id = $1`, [
+      machine,
+    ]);
+    ok(await servers("FREE"));
+    expect(await policyOf()).toMatchObject({ enforced: true });
+    expect(await report()).toMatchObject({ status: "HEALTHY" });
+    const polled = ok(
+      await platform.request(AgentPolicyDocument, { resourceId: machine }, cAgent),
+    ).agentPolicy;
+    expect(polled).toMatchObject({ covered: false, jit: null });
+    expect(
+      (await admin.query(`SELECT account_id FROM protection.jit_policies WHERE resource_id = $1`, [machine]))
+        .rows[0].account_id,
+    ).toBe(seeded.accountIds.azure);
+    expect(await policyOf()).toMatchObject({ enforced: false });
+    expect(await report()).toMatchObject({ status: "UNHEALTHY" });
   });
 
   it("expires a grant on time across a restart of the protection subgraph, exactly once", async () => {

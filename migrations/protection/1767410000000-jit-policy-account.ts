@@ -4,7 +4,8 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * A JIT policy records its machine's account (as posture answered when the policy was set), so every reader can
  * tell in SQL whether the policy is enforced: only while that account's SERVERS plan is STANDARD does the agent
  * lock the ports. Policies stored before this migration have no account (null) and keep counting as enforced,
- * as they did, until they are next set; a plan change re-reports the policies of its account.
+ * as they did, until their agent next polls `agentPolicy` (which records the account posture answers) or they
+ * are next set; a plan change re-reports the policies of its account.
  */
 export class JitPolicyAccount1767410000000 implements MigrationInterface {
   name = "JitPolicyAccount1767410000000";

@@ -13,6 +13,7 @@ import { FimWatchedPath, FimWatchListSource } from "../fim/fim.types";
 import { DEFAULT_WATCH_LIST, type WatchEntry } from "../fim/paths";
 import type { JitPortSpec } from "../jit/jit.validation";
 import { planTypeFor } from "../plans/coverage";
+import { syncPostureReports } from "../reports/sync";
 import { PlanTier, PlanType } from "../plans/plan.entity";
 import {
   AgentAppControlPolicy,
@@ -39,6 +40,7 @@ const POLICY_SQL = `SELECT now() AS now,
   coalesce((SELECT require_machine_binding FROM tenant_settings WHERE tenant_id = $1), false) AS binding_required,
   (SELECT tier FROM plans WHERE tenant_id = $1 AND account_id = $3 AND plan_type = $4) AS servers_tier,
   (SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2) AS jit_ports,
+  coalesce((SELECT account_id IS NULL FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2), false) AS jit_account_unknown,
   coalesce((SELECT jsonb_agg(jsonb_build_object('requestId', r.id, 'ports', r.ports,
               'sourcePrefix', host(r.source_ip) || CASE family(r.source_ip) WHEN 4 THEN '/32' ELSE '/128' END,
               'until', r.expires_at) ORDER BY r.expires_at, r.id)
@@ -62,6 +64,7 @@ interface PolicyRow {
   binding_required: boolean;
   servers_tier: string | null;
   jit_ports: JitPortSpec[] | null;
+  jit_account_unknown: boolean;
   grants: Array<{ requestId: string; ports: number[]; sourcePrefix: string; until: string }>;
   group_id: string | null;
   group_name: string | null;
@@ -175,6 +178,18 @@ export class AgentPolicyService {
     );
     if (row.binding_required && unboundAgent(this.identity, Role.READER))
       throw new ForbiddenError(MACHINE_BINDING_REQUIRED);
+    // A JIT policy stored before policies recorded their account (migration 1767410000000) learns it here, from
+    // posture's answer, the first time its agent polls: from then on every reader judges its enforcement by
+    // the plan, as the agent does, and its management-ports report is brought in line in the same transaction.
+    if (row.jit_account_unknown)
+      await this.db.write(async (m) => {
+        const filled: unknown[] = await m.query(
+          `UPDATE jit_policies SET account_id = $3
+           WHERE tenant_id = $1 AND resource_id = $2 AND account_id IS NULL RETURNING resource_id`,
+          [this.identity.tenantId, id, machine.accountId],
+        );
+        if (filled.length) await syncPostureReports(m, this.identity.tenantId, [id], ["management-ports"]);
+      });
     const covered = planTypeFor(machine.type) === PlanType.SERVERS && row.servers_tier === PlanTier.STANDARD;
     const parts = covered
       ? {

@@ -9,7 +9,8 @@ import { PlanTier, PlanType } from "../plans/plan.entity";
 
 /**
  * SQL: true when the JIT policy row aliased `p` (with its `tenant_id` and `account_id`) is enforced. A policy
- * stored before policies recorded their account (account_id null) counts as enforced until it is next set.
+ * stored before policies recorded their account (account_id null) counts as enforced until its agent polls
+ * `agentPolicy` (which records the account) or it is next set.
  */
 export const jitEnforcedSql = (p: string) =>
   `(${p}.account_id IS NULL OR EXISTS (SELECT 1 FROM plans enf WHERE enf.tenant_id = ${p}.tenant_id
