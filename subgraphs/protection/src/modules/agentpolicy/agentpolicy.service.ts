@@ -13,8 +13,8 @@ import { FimWatchedPath, FimWatchListSource } from "../fim/fim.types";
 import { DEFAULT_WATCH_LIST, type WatchEntry } from "../fim/paths";
 import type { JitPortSpec } from "../jit/jit.validation";
 import { planTypeFor } from "../plans/coverage";
-import { syncPostureReports } from "../reports/sync";
 import { PlanTier, PlanType } from "../plans/plan.entity";
+import { syncPostureReports } from "../reports/sync";
 import {
   AgentAppControlPolicy,
   AgentAppControlRule,
@@ -39,8 +39,7 @@ export const MAX_REFRESH_SECONDS = 300;
 const POLICY_SQL = `SELECT now() AS now,
   coalesce((SELECT require_machine_binding FROM tenant_settings WHERE tenant_id = $1), false) AS binding_required,
   (SELECT tier FROM plans WHERE tenant_id = $1 AND account_id = $3 AND plan_type = $4) AS servers_tier,
-  (SELECT ports FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2) AS jit_ports,
-  coalesce((SELECT account_id IS NULL FROM jit_policies WHERE tenant_id = $1 AND resource_id = $2), false) AS jit_account_unknown,
+  jp.ports AS jit_ports, (jp.id IS NOT NULL AND jp.account_id IS NULL) AS jit_account_unknown,
   coalesce((SELECT jsonb_agg(jsonb_build_object('requestId', r.id, 'ports', r.ports,
               'sourcePrefix', host(r.source_ip) || CASE family(r.source_ip) WHEN 4 THEN '/32' ELSE '/128' END,
               'until', r.expires_at) ORDER BY r.expires_at, r.id)
@@ -54,6 +53,7 @@ const POLICY_SQL = `SELECT now() AS now,
     '[]'::jsonb) AS rules,
   gl.paths AS group_paths, tl.paths AS tenant_paths
 FROM (SELECT 1) AS one
+LEFT JOIN jit_policies jp ON jp.tenant_id = $1 AND jp.resource_id = $2
 LEFT JOIN app_control_members mem ON mem.tenant_id = $1 AND mem.resource_id = $2
 LEFT JOIN app_control_groups g ON g.tenant_id = $1 AND g.id = mem.group_id
 LEFT JOIN fim_watch_lists gl ON gl.tenant_id = $1 AND gl.group_id = mem.group_id

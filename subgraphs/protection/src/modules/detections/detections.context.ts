@@ -23,7 +23,8 @@ type Grant = { ports: number[]; sourceIp: string; from: number; until: number };
 
 /**
  * Locked ports per machine, from the machines' enforced JIT policies (`ANY` locks both TCP and UDP; a policy
- * not enforced locks nothing, so traffic through it is no bypass), each with when it was locked (its `lockedSince`; policies stored before ports carried it: the policy's creation).
+ * not enforced locks nothing, so traffic through it is no bypass), each with when it was locked (its
+ * `lockedSince`; policies stored before ports carried it: the policy's creation).
  */
 async function lockedPorts(
   m: EntityManager,

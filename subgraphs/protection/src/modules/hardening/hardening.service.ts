@@ -15,7 +15,7 @@ export const DEFAULT_HARDENING_WINDOW = "P30D";
 interface Traffic {
   flows: ObservedFlow[];
   attackers: Set<string>;
-  /** `TCP/22`: the ports the machine's enforced JIT policy locks (`ANY` locks both protocols; one not enforced, none). */
+  /** `TCP/22`: the ports the machine's JIT policy locks while enforced (`ANY` locks both protocols). */
   jitLocked: Set<string>;
   windowStart: Date;
   windowEnd: Date;

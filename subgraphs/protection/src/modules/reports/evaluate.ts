@@ -125,41 +125,38 @@ export function managementPortsReport(
   jit: readonly JitPortInfo[] | null,
   enforced = true,
 ): Report {
-  const named = new Set(
+  // The ports the policy names for TCP (what SSH and RDP use), and the management ports among them.
+  const locked = new Set(
     (jit ?? []).filter((p) => p.protocol === "TCP" || p.protocol === "ANY").map((p) => p.number),
   );
+  const lockedManagement = Object.keys(MANAGEMENT_PORTS)
+    .map(Number)
+    .filter((p) => locked.has(p));
   const exposed = [...exposure].sort((a, b) => a.port - b.port);
+  const reached = (list: readonly PortExposure[]) =>
+    list
+      .map((e) => `internet traffic reached ${label(e.port)} since ${e.firstSeen.toISOString()}`)
+      .join("; ");
   if (jit && !enforced) {
-    const managed = Object.keys(MANAGEMENT_PORTS)
-      .map(Number)
-      .filter((p) => named.has(p));
-    if (!exposed.length && !managed.length) return null;
-    const seen = exposed.map(
-      (e) => `internet traffic reached ${label(e.port)} since ${e.firstSeen.toISOString()}`,
-    );
+    if (!exposed.length && !lockedManagement.length) return null;
+    const named = lockedManagement.length ? ` for ${lockedManagement.map(label).join(" and ")}` : "";
     return {
       status: "UNHEALTHY",
       cause:
-        (seen.length ? `${seen.join("; ")}; the` : "The") +
-        ` just-in-time policy${managed.length ? ` for ${managed.map(label).join(" and ")}` : ""} is not enforced: ` +
+        (exposed.length ? `${reached(exposed)}; the` : "The") +
+        ` just-in-time policy${named} is not enforced: ` +
         "the SERVERS plan of the machine's account is not on the STANDARD tier, so the agent locks no port.",
     };
   }
-  const locked = named;
   const open = exposed.filter((e) => !locked.has(e.port));
   if (open.length)
     return {
       status: "UNHEALTHY",
       cause:
-        open
-          .map((e) => `internet traffic reached ${label(e.port)} since ${e.firstSeen.toISOString()}`)
-          .join("; ") +
+        reached(open) +
         (jit ? "; the just-in-time policy does not lock it" : "; no just-in-time policy locks it") +
         ".",
     };
-  const lockedManagement = Object.keys(MANAGEMENT_PORTS)
-    .map(Number)
-    .filter((p) => locked.has(p));
   if (exposed.length)
     return {
       status: "HEALTHY",

@@ -97,18 +97,15 @@ async function managementPortReports(m: EntityManager, tenantId: string, ids: st
      WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`,
     [tenantId, ids],
   )) as Array<{ resource_id: string; ports: JitPortInfo[]; enforced: boolean }>;
-  const jit = new Map(policies.map((p) => [p.resource_id, { ports: p.ports, enforced: p.enforced }]));
+  const jit = new Map(policies.map((p) => [p.resource_id, p]));
   return new Map(
-    ids.map((id) => [
-      id,
-      managementPortsReport(
-        exposure
-          .filter((e) => e.resource_id === id)
-          .map((e) => ({ port: e.port, firstSeen: new Date(e.first_seen) })),
-        jit.get(id)?.ports ?? null,
-        jit.get(id)?.enforced ?? true,
-      ),
-    ]),
+    ids.map((id) => {
+      const policy = jit.get(id);
+      const seen = exposure
+        .filter((e) => e.resource_id === id)
+        .map((e) => ({ port: e.port, firstSeen: new Date(e.first_seen) }));
+      return [id, managementPortsReport(seen, policy?.ports ?? null, policy?.enforced ?? true)];
+    }),
   );
 }
 
