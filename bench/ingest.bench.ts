@@ -79,6 +79,8 @@ const RULE_TEMPLATE = "brute-force-sign-ins-by-ip";
 /** The columns the SIEM's ingest COPYs, in its order. */
 const COLUMNS = STORED_EVENT_COLUMNS;
 const COPY_TYPES = STORED_EVENT_SCHEMA.map((c) => c.type);
+/** The jsonb columns, stored as text in the storage floor's bare table. */
+const JSON_COLUMNS = STORED_EVENT_SCHEMA.filter((c) => c.type === "jsonb").map((c) => c.name);
 
 const log = createLogger("bench", "warn");
 const fmt = count;
@@ -300,6 +302,24 @@ async function main(): Promise<void> {
     rows: EVENTS,
   });
   say(`raw COPY: ${copyPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / copyPhase.seconds)} rows/s`);
+  // 4b. The storage floor: the same rows into a bare table (no index, constraint, generated column, jsonb).
+  say(`storage floor: raw COPY of the same rows into a bare table`);
+  const floorPhase = await rawCopyBaseline({
+    admin,
+    db,
+    services,
+    target: "siem",
+    pg: pgCpu,
+    table: "siem.events",
+    columns: COLUMNS,
+    chunks: gen.chunks,
+    format: "binary",
+    days: gen.days,
+    concurrency: CONCURRENCY,
+    rows: EVENTS,
+    bare: { asText: JSON_COLUMNS },
+  });
+  say(`storage floor: ${floorPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / floorPhase.seconds)} rows/s`);
 
   // 5. The ingest, through the gateway.
   say(`ingest of ${fmt(EVENTS)} events through the gateway (${CONCURRENCY} requests in flight)`);
@@ -450,6 +470,16 @@ async function main(): Promise<void> {
   });
   const { rate: eps, rawRate: rawRps, ratio } = figures;
   const alertsOk = alertChecks.every((c) => c.expected === c.got);
+  // What Postgres spends per row on the bare table, the ingest's own table, and the ingest.
+  const pgUs = (p: { cpu: { postgres: number } }) => (p.cpu.postgres / EVENTS) * 1e6;
+  const floorUs = pgUs(floorPhase);
+  const nproc = os.availableParallelism();
+  const floorRows = [
+    `| storage floor (bare table: no index, constraint or generated column; ${JSON_COLUMNS.join(", ")} as text) wall time | ${floorPhase.seconds.toFixed(1)} s |`,
+    `| **storage floor rows/s** | **${fmt(EVENTS / floorPhase.seconds)}** |`,
+    `| Postgres CPU per row: storage floor / raw COPY into \`siem.events\` / ingest | ${floorUs.toFixed(1)} / ${pgUs(copyPhase).toFixed(1)} / ${pgUs(run.phase).toFixed(1)} µs |`,
+    `| rows/s the storage floor's Postgres CPU alone allows on ${nproc} CPUs (parsing, rules, gateway free) | ${fmt((nproc * 1e6) / floorUs)} |`,
+  ];
   const budget = [
     {
       criterion: `ingest ≥ ${fmt(BUDGET.eventsPerSecond)} events/s (NRT rules and TI matching on)`,
@@ -495,6 +525,7 @@ async function main(): Promise<void> {
     `- **Platform**: a fresh database; posture, protection, siem and the gateway from dist/, one process each (RAMPART_ENV=production, JOBS_ENABLED=false, LOG_LEVEL=warn, MAX_BODY_BYTES=${config.maxBodyBytes}). Through the gateway with an ADMIN token: one rule per NRT template (${nrtTemplates.length}: ${nrtTemplates.map((t) => t.id).join(", ")}), the scheduled \`${RULE_TEMPLATE}\` template with queryPeriod PT1H, and a STIX 2.1 bundle of ${indicatorCount} indicators (${gen.indicators.ips.length} IPv4 addresses in 198.51.100.0/24 and 203.0.113.0/24, which normal traffic never uses, and ${gen.indicators.domains.length} \`*.bad.example\` domains).`,
     `- **Ingest**: the events as ${gen.chunks.length} NDJSON chunks of up to ${fmt(CHUNK)} lines (largest ${(largest / 2 ** 20).toFixed(1)} MiB), POSTed to the gateway's \`/ingest/events?connector=OCSF\` with an INGESTOR token, ${CONCURRENCY} requests in flight (undici, keep-alive). Every response must have \`rejected = []\` and \`accepted\` = its lines. events/s = events ÷ wall time from the first request to the last response. The path per request: gateway (JWT, stream to the SIEM) → SIEM (parse NDJSON, OCSF normaliser, time window, binary COPY into a TEMP staging table, a plain INSERT … SELECT into the day-partitioned \`siem.events\` in a savepoint (INSERT … ON CONFLICT DO NOTHING only where that meets a duplicate), then NRT rules and TI matching on the new events and their alerts, connector counters, audit) in one transaction.`,
     `- **Raw COPY baseline** (run first; its table is dropped before the ingest, with a CHECKPOINT before each): the same events normalised by the same OCSF normaliser before timing, encoded as the SIEM encodes them (binary COPY, \`binaryCopyChunks\`, same columns and types), COPYed with pg-copy-streams into \`bench_raw.events\` = \`(LIKE siem.events INCLUDING ALL) PARTITION BY RANGE (time)\` with the same daily partitions (same columns, defaults, unique constraint and indexes; no row-level security, superuser connection): one COPY per chunk, each its own transaction, ${CONCURRENCY} connections in parallel. rows/s = rows ÷ wall time.`,
+    `- **Storage floor** (run second, dropped the same way): the same encoded rows COPYed the same way into \`(LIKE siem.events INCLUDING DEFAULTS) PARTITION BY RANGE (time)\` with ${JSON_COLUMNS.join(", ")} altered to \`text\`: the same columns and daily partitions, but no unique constraint, no index, generated columns left null and no JSON parsing on the server. It is what keeping these bytes per row costs Postgres on this machine, below which no index or storage layout for the same rows can go; it is not a check.`,
     `- **Scheduled rule**: after \`ANALYZE siem.events\`, \`runScheduledRule\` (rule-runner.ts) on the stored \`${RULE_TEMPLATE}\` rule as the siem role in \`inTenant\`, with \`now\` one minute after generation, so its PT1H period holds every event; ${RULE_RUNS} runs, best reported (the total includes storing its alerts; the first run creates them, later runs find them present). The plan below is \`EXPLAIN (ANALYZE, BUFFERS)\` of the exact statement the runner sent (recorded from its EntityManager), with its parameters.`,
     `- **CPU**: utime+stime from /proc of each process over each phase; Postgres = the server processes of the bench database (backends, autovacuum workers; sampled every second) plus the checkpointer, background writer and WAL writer; "other" = busy CPU of the whole machine (/proc/stat) minus all of these (e.g. another database's backends on the same server).`,
     "",
@@ -503,6 +534,7 @@ async function main(): Promise<void> {
     "| measure | figure |",
     "| --- | ---: |",
     ...figures.figureRows,
+    ...floorRows,
     `| alerts raised by the ingest (\`alerts { totalCount }\`) | ${fmt(alerts.totalCount)} |`,
     ...alertChecks.map(
       (c) =>

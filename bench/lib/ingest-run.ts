@@ -18,7 +18,7 @@ import { signDevToken } from "../../gateway/src/auth";
 import type { Role } from "../../subgraphs/common/src";
 import { freePort } from "../../scripts/lib/database";
 import { migrateAll } from "../../scripts/lib/platform";
-import { nodeFlagsOf } from "../../scripts/lib/services";
+import { nodeFlagsOf, serviceEnvironment } from "../../scripts/lib/services";
 import {
   abort as abortRun,
   cleanup as runCleanup,
@@ -295,7 +295,10 @@ export async function startForkedPlatform(options: {
     HOST: "127.0.0.1",
     DATABASE_URL: options.db.url,
     DB_ROLE_PREFIX: options.db.rolePrefix,
-    DB_ROLE_PASSWORD: `bench-${randomBytes(8).toString("hex")}`,
+    // One password per role, as production requires (each service gets only its own: serviceEnvironment).
+    DB_ROLE_PASSWORD_POSTURE: `bench-${randomBytes(8).toString("hex")}`,
+    DB_ROLE_PASSWORD_PROTECTION: `bench-${randomBytes(8).toString("hex")}`,
+    DB_ROLE_PASSWORD_SIEM: `bench-${randomBytes(8).toString("hex")}`,
     POSTURE_PORT: String(posturePort),
     PROTECTION_PORT: String(protectionPort),
     SIEM_PORT: String(siemPort),
@@ -312,6 +315,7 @@ export async function startForkedPlatform(options: {
     ...NO_RATE_LIMITS,
   };
   for (const key of [
+    "DB_ROLE_PASSWORD",
     "JWT_JWKS_URL",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
@@ -348,7 +352,7 @@ export async function startForkedPlatform(options: {
       name,
       process.execPath,
       args(name, path.join("subgraphs", name, "src", "main.js")),
-      env,
+      serviceEnvironment(name, env, config.db.rolePasswords),
     );
     options.launched.push(services[name]);
   }
@@ -365,7 +369,7 @@ export async function startForkedPlatform(options: {
     "gateway",
     process.execPath,
     args("gateway", path.join("gateway", "src", "main.js")),
-    env,
+    serviceEnvironment("gateway", env, config.db.rolePasswords),
   );
   options.launched.push(services.gateway);
   const origin = `http://127.0.0.1:${gatewayPort}`;
@@ -639,6 +643,12 @@ export interface RawCopyBaseline {
   days: readonly string[];
   concurrency: number;
   rows: number;
+  /**
+   * A bare table instead of one shaped like `table`: the same columns (generated ones as plain columns,
+   * left null) and defaults, but no constraints and no indexes, and these columns as `text` (e.g. jsonb
+   * ones: no parsing on the server). What storing the same bytes costs, and no design can go below.
+   */
+  bare?: { asText: readonly string[] };
 }
 
 /**
@@ -650,7 +660,13 @@ export async function rawCopyBaseline(b: RawCopyBaseline): Promise<Phase> {
   const name = b.table.split(".").pop()!;
   const copy = `bench_raw.${name}`;
   await b.admin.query("CREATE SCHEMA bench_raw");
-  await b.admin.query(`CREATE TABLE ${copy} (LIKE ${b.table} INCLUDING ALL) PARTITION BY RANGE (time)`);
+  await b.admin.query(
+    `CREATE TABLE ${copy} (LIKE ${b.table} INCLUDING ${b.bare ? "DEFAULTS" : "ALL"}) PARTITION BY RANGE (time)`,
+  );
+  for (const column of b.bare?.asText ?? [])
+    await b.admin.query(
+      `ALTER TABLE ${copy} ALTER COLUMN ${column} DROP DEFAULT, ALTER COLUMN ${column} TYPE text`,
+    );
   for (const day of b.days) {
     const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
     await b.admin.query(
