@@ -28,7 +28,7 @@ import { protectionSubgraph } from "../subgraphs/protection/src";
 import { JIT_EXPIRE_TASK } from "../subgraphs/protection/src/modules/jit/jit.service";
 import { jitTasks } from "../subgraphs/protection/src/modules/jit/jit.tasks";
 import { postGraphql, startTestPlatform, type GqlResponse, type TestPlatform } from "./utils/platform";
-import { ok, seedTenant } from "./utils/seed";
+import { ok, resourceAccountsSynced, seedTenant } from "./utils/seed";
 
 /** Polls `probe` until it returns a value (not undefined); fails after `timeoutMs`. Never asserts on timing. */
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
@@ -556,11 +556,20 @@ describe("just-in-time VM access", () => {
     expect(on).toMatchObject({ enforced: true });
     expect(on?.ports.map((p) => p.state)).toEqual(["OPEN", "LOCKED"]);
 
-    // A policy stored before policies recorded their account counts as enforced until its agent polls: the poll
-    // records the account posture answers, and from then on the plan decides, report included.
+    // A policy stored before policies recorded their account is judged by the account protection's mirror of
+    // the inventory gives its machine (test/protection-resource-accounts.test.ts); where the mirror lacks the
+    // machine too, it counts as enforced until its agent polls: the poll records the account posture answers,
+    // and from then on the plan decides, report included.
     await admin.query(`UPDATE protection.jit_policies SET account_id = NULL WHERE resource_id = $1`, [
       machine,
     ]);
+    await resourceAccountsSynced(platform);
+    const mirrored = (
+      await admin.query(`DELETE FROM protection.resource_accounts WHERE resource_id = $1 RETURNING *`, [
+        machine,
+      ])
+    ).rows;
+    expect(mirrored).toHaveLength(1);
     ok(await servers("FREE"));
     expect(await policyOf()).toMatchObject({ enforced: true });
     expect(await report()).toMatchObject({ status: "HEALTHY" });
@@ -574,6 +583,11 @@ describe("just-in-time VM access", () => {
     ).toBe(seeded.accountIds.azure);
     expect(await policyOf()).toMatchObject({ enforced: false });
     expect(await report()).toMatchObject({ status: "UNHEALTHY" });
+    const [row] = mirrored as Array<Record<string, unknown>>;
+    await admin.query(
+      `INSERT INTO protection.resource_accounts (tenant_id, resource_id, account_id, plan_type) VALUES ($1, $2, $3, $4)`,
+      [row.tenant_id, row.resource_id, row.account_id, row.plan_type],
+    );
   });
 
   it("expires a grant on time across a restart of the protection subgraph, exactly once", async () => {

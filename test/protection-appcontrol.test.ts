@@ -9,6 +9,8 @@ import {
   ProtectionReportsDocument,
   ResourceAppControlDocument,
   SetAppControlModeDocument,
+  type PlanTier,
+  SetPlanDocument,
   WorkloadAlertsDocument,
 } from "./__generated__/graphql";
 import { inTenant, Role } from "../subgraphs/common/src";
@@ -24,6 +26,7 @@ describe("adaptive application control: learning, approval, modes, violations as
   let ds: DataSource;
   let ids: Record<string, string>;
   let byName: Record<string, string>;
+  let accountId: string;
   const tokens: Record<string, string> = {};
   let webGroupId: string;
 
@@ -77,7 +80,7 @@ describe("adaptive application control: learning, approval, modes, violations as
       }),
     );
     ds = await platform.connect("protection");
-    ({ ids, byName } = await seedMachines(platform, "tenant-a"));
+    ({ ids, byName, accountId } = await seedMachines(platform, "tenant-a"));
     await ingestTelemetry(platform, fixture("process-baseline", ids), tokens.ingestor);
   });
   afterAll(async () => {
@@ -336,13 +339,49 @@ describe("adaptive application control: learning, approval, modes, violations as
     });
   });
 
-  it("reports the applied allow list to posture as healthy", async () => {
-    await eventually("posture shows the web tier healthy", async () => {
-      const nodes = ok(
+  it("reports the applied allow list to posture as healthy only while a plan covers the machine", async () => {
+    const appControl = async () =>
+      ok(
         await platform.request(ProtectionReportsDocument, { id: byName["vm-web-prod-02"] }, tokens.reader),
-      ).resource!.assessments.nodes;
-      return nodes.some((a) => a.definitionId === "protection/app-control" && a.status === "HEALTHY");
+      ).resource!.assessments.nodes.find((a) => a.definitionId === "protection/app-control");
+    const setServers = async (tier: PlanTier) =>
+      ok(
+        await platform.request(
+          SetPlanDocument,
+          { input: { accountId, planType: "SERVERS", tier } },
+          tokens.admin,
+        ),
+      );
+    // The account's SERVERS plan is FREE: the agent gets no allow list, so the audit mode protects nothing.
+    await eventually(
+      "posture shows the uncovered web tier unhealthy",
+      async () => (await appControl())?.cause?.includes("AUDIT mode, but") ?? false,
+    );
+    expect(await appControl()).toMatchObject({
+      status: "UNHEALTHY",
+      cause:
+        'Group "vm-web-prod-01, vm-web-prod-02" has an allow list in AUDIT mode, but the SERVERS plan of the machine\'s account is not on the STANDARD tier, so its agent receives no allow list to apply.',
     });
+    // STANDARD covers the machine (protection's mirror of the inventory knows its account): healthy.
+    await setServers("STANDARD");
+    await eventually(
+      "posture shows the web tier healthy",
+      async () => (await appControl())?.status === "HEALTHY",
+    );
+    expect((await appControl())!.cause).toBe(
+      'Group "vm-web-prod-01, vm-web-prod-02" applies an allow list of 7 approved rules in AUDIT mode.',
+    );
+    // Back to FREE: unhealthy again; then STANDARD for the rest of the story.
+    await setServers("FREE");
+    await eventually(
+      "posture shows the web tier unhealthy again",
+      async () => (await appControl())?.status === "UNHEALTHY",
+    );
+    await setServers("STANDARD");
+    await eventually(
+      "posture shows the web tier healthy again",
+      async () => (await appControl())?.status === "HEALTHY",
+    );
   });
 
   it("relearning keeps a configured group with its approved rules and recommends what it newly ran", async () => {

@@ -14,7 +14,7 @@ import { createLogger, IDENTITY_HEADER, inSystemScope, inTenant, Role } from "..
 import {
   RESOURCE_ACCOUNTS_BACKFILL,
   resourceAccountTasks,
-} from "../subgraphs/posture/src/modules/inventory/siem-account-relay";
+} from "../subgraphs/posture/src/modules/inventory/resource-mirror-relay";
 import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, PAYMENTS_SUBSCRIPTION, resourceAccountsSynced } from "./utils/seed";
 import { ACCOUNT_INCIDENT_SUMMARIES } from "../subgraphs/siem/src/modules/incidents/incidents.service";

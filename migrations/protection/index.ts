@@ -19,6 +19,7 @@ import { AgentCredentialPolicy1767260000000 } from "./1767260000000-agent-creden
 import { OutboxBody1767390000000 } from "./1767390000000-outbox-body";
 import { DetectionsByAlert1767400000000 } from "./1767400000000-detections-by-alert";
 import { JitPolicyAccount1767410000000 } from "./1767410000000-jit-policy-account";
+import { ResourceAccounts1767430000000 } from "./1767430000000-resource-accounts";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -43,4 +44,5 @@ export const protectionMigrations = [
   OutboxBody1767390000000,
   DetectionsByAlert1767400000000,
   JitPolicyAccount1767410000000,
+  ResourceAccounts1767430000000,
 ];

@@ -8,7 +8,7 @@ import {
 } from "../__generated__/graphql";
 import type { DataSource } from "typeorm";
 import { inSystemScope, Role } from "../../subgraphs/common/src";
-import { SIEM_RESOURCE_ACCOUNTS_CONSUMER } from "../../subgraphs/posture/src/modules/inventory/siem-account-relay";
+import { RESOURCE_MIRRORS } from "../../subgraphs/posture/src/modules/inventory/resource-mirror-relay";
 import type { GqlResponse, TestPlatform } from "./platform";
 import type { DemoResource } from "../../scripts/lib/demo-estate";
 
@@ -143,8 +143,9 @@ export function ingestFixture(platform: TestPlatform, token: string, kind: strin
 const postureConnections = new WeakMap<TestPlatform, Promise<DataSource>>();
 
 /**
- * Waits until posture's `siem-resource-accounts` relay has passed every outbox row committed so far, so that
- * the SIEM's mirror of resource accounts (what `CloudAccount.incidentSummary` reads) reflects the inventory.
+ * Waits until posture's relays to the mirrors of resource accounts (`siem-resource-accounts`,
+ * `protection-resource-accounts`) have passed every outbox row committed so far, so that the SIEM's mirror
+ * (what `CloudAccount.incidentSummary` reads) and protection's (what coverage reads) reflect the inventory.
  */
 export async function resourceAccountsSynced(platform: TestPlatform, timeoutMs = 30_000): Promise<void> {
   let connection = postureConnections.get(platform);
@@ -154,14 +155,14 @@ export async function resourceAccountsSynced(platform: TestPlatform, timeoutMs =
   for (;;) {
     const [{ behind }] = (await inSystemScope(ds, (m) =>
       m.query(
-        `SELECT NOT EXISTS (SELECT 1 FROM relay_offsets WHERE consumer = $1)
+        `SELECT (SELECT count(*) FROM relay_offsets WHERE consumer = ANY($1::text[])) < cardinality($1::text[])
              OR EXISTS (SELECT 1 FROM outbox o, relay_offsets r
-                         WHERE r.consumer = $1 AND (o.xid, o.seq) > (r.xid, r.seq)) AS behind`,
-        [SIEM_RESOURCE_ACCOUNTS_CONSUMER],
+                         WHERE r.consumer = ANY($1::text[]) AND (o.xid, o.seq) > (r.xid, r.seq)) AS behind`,
+        [RESOURCE_MIRRORS.map((mirror) => mirror.consumer)],
       ),
     )) as Array<{ behind: boolean }>;
     if (!behind) return;
-    if (Date.now() > until) throw new Error("timed out waiting for the SIEM's resource accounts");
+    if (Date.now() > until) throw new Error("timed out waiting for the mirrors of resource accounts");
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -20,8 +20,8 @@ import { startRemovalRelay } from "./modules/inventory/removal-relay";
 import {
   queueResourceAccountsBackfill,
   resourceAccountTasks,
-  startResourceAccountRelay,
-} from "./modules/inventory/siem-account-relay";
+  startResourceAccountRelays,
+} from "./modules/inventory/resource-mirror-relay";
 import { Resource } from "./modules/inventory/resource.entity";
 import {
   NetworkNeighbourResolver,
@@ -83,7 +83,7 @@ export const postureSubgraph: SubgraphModule<PostureContext> = {
     await queueBuiltInEvaluation(ds);
     await queueResourceAccountsBackfill(ds);
     const removals = await startRemovalRelay(config, log);
-    const accounts = await startResourceAccountRelay(config, log).catch(async (err: unknown) => {
+    const accounts = await startResourceAccountRelays(config, log).catch(async (err: unknown) => {
       await removals.stop();
       throw err;
     });

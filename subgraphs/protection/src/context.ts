@@ -5,6 +5,7 @@ import type { PostureMachines } from "./modules/agentpolicy/machines";
 import { AppControlService } from "./modules/appcontrol/appcontrol.service";
 import { FimService } from "./modules/fim/fim.service";
 import { HardeningService } from "./modules/hardening/hardening.service";
+import { ResourceAccountsService } from "./modules/inventory/resource-accounts.service";
 import { DetectionsService } from "./modules/detections/detections.service";
 import { JitService } from "./modules/jit/jit.service";
 import type { PostureAccounts } from "./modules/plans/accounts";
@@ -26,6 +27,7 @@ export interface ProtectionContext extends BaseContext {
     fim: FimService;
     hardening: HardeningService;
     removals: RemovalsService;
+    resourceAccounts: ResourceAccountsService;
     agentPolicy: AgentPolicyService;
     agentCredentials: AgentCredentialsService;
   };
@@ -50,6 +52,7 @@ export function createProtectionContext(
       fim: new FimService(base.db, base.identity),
       hardening: new HardeningService(base.db, base.identity),
       removals: new RemovalsService(base.db, base.identity),
+      resourceAccounts: new ResourceAccountsService(base.db, base.identity),
       agentPolicy: new AgentPolicyService(base.db, base.identity, machines),
       agentCredentials: new AgentCredentialsService(base.db, base.identity),
     },

@@ -28,6 +28,7 @@ import { AppControlResolver, ResourceAppControlResolver } from "./modules/appcon
 import { FimResolver, GroupFimResolver, ResourceFimResolver } from "./modules/fim/fim.resolver";
 import { HardeningResolver } from "./modules/hardening/hardening.resolver";
 import { RemovalsResolver } from "./modules/removals/removals.resolver";
+import { ResourceAccountsResolver } from "./modules/inventory/resource-accounts.resolver";
 import { AgentPolicyResolver } from "./modules/agentpolicy/agentpolicy.resolver";
 import { PostureMachines } from "./modules/agentpolicy/machines";
 import { startBackgroundWork, startPostureReportRelay } from "./modules/reports/relay";
@@ -87,6 +88,7 @@ export const protectionSubgraph: SubgraphModule<ProtectionContext> = {
       ResourceFimResolver,
       HardeningResolver,
       RemovalsResolver,
+      ResourceAccountsResolver,
       AgentPolicyResolver,
       ...auditTrail.resolvers,
     ],

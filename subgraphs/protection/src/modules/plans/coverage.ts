@@ -19,6 +19,16 @@ const PLAN_BY_KIND: Partial<Record<ResourceKind, PlanType>> = {
 export const planTypeFor = (resourceType: string): PlanType | null =>
   PLAN_BY_KIND[resourceKindOf(resourceType)] ?? null;
 
+/**
+ * SQL: true when workload protection covers the resource `resourceId` of tenant `tenantId` (both SQL
+ * expressions): its plan is on STANDARD in its account, as protection's mirror of the inventory
+ * (`resource_accounts`, kept by posture's relay) and `plans` say. False for a resource the mirror lacks.
+ */
+export const coveredSql = (tenantId: string, resourceId: string) =>
+  `EXISTS (SELECT 1 FROM resource_accounts cov_ra JOIN plans cov_p ON cov_p.tenant_id = cov_ra.tenant_id
+     AND cov_p.account_id = cov_ra.account_id AND cov_p.plan_type = cov_ra.plan_type AND cov_p.tier = '${PlanTier.STANDARD}'
+   WHERE cov_ra.tenant_id = ${tenantId} AND cov_ra.resource_id = ${resourceId})`;
+
 /** Whether workload protection covers a resource. */
 @ObjectType({ description: "Whether workload protection covers a resource, and through which plan." })
 export class Coverage {

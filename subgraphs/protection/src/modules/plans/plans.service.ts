@@ -9,7 +9,7 @@ import {
   type Identity,
   type RequestDb,
 } from "../../../../common/src";
-import { syncPostureReports } from "../reports/sync";
+import { COVERAGE_REPORT_KINDS, syncPostureReports } from "../reports/sync";
 import type { PostureAccounts } from "./accounts";
 import { planTypeFor, Coverage } from "./coverage";
 import { Plan, PlanTier, PlanType } from "./plan.entity";
@@ -103,18 +103,26 @@ export class PlansService {
           payload: { accountId: plan.accountId, planType: plan.planType, tier: plan.tier },
         },
       ]);
-      // The SERVERS plan decides whether the account's JIT policies are enforced: their management-ports
-      // reports change with it, in this transaction.
+      // The SERVERS plan decides whether the account's machines are covered: whether their JIT policies are
+      // enforced and their application-control allow lists applied. Their reports change with it, in this
+      // transaction: the machines of the account (protection's mirror of the inventory) with a policy or in a
+      // group, and the policies that recorded the account.
       if (plan.planType === PlanType.SERVERS) {
-        const policies: Array<{ resource_id: string }> = await m.query(
-          `SELECT resource_id FROM jit_policies WHERE tenant_id = $1 AND account_id = $2`,
+        const machines: Array<{ resource_id: string }> = await m.query(
+          `SELECT ra.resource_id FROM resource_accounts ra
+           WHERE ra.tenant_id = $1 AND ra.account_id = $2
+             AND (EXISTS (SELECT 1 FROM jit_policies jp WHERE jp.tenant_id = $1 AND jp.resource_id = ra.resource_id)
+               OR EXISTS (SELECT 1 FROM app_control_members mem
+                          WHERE mem.tenant_id = $1 AND mem.resource_id = ra.resource_id))
+           UNION
+           SELECT resource_id FROM jit_policies WHERE tenant_id = $1 AND account_id = $2`,
           [this.identity.tenantId, plan.accountId],
         );
         await syncPostureReports(
           m,
           this.identity.tenantId,
-          policies.map((p) => p.resource_id),
-          ["management-ports"],
+          machines.map((r) => r.resource_id),
+          COVERAGE_REPORT_KINDS,
         );
       }
       return plan;

@@ -111,15 +111,25 @@ describe("reports to posture", () => {
     expect(managementPortsReport([], rdp, true)).toMatchObject({ status: "HEALTHY" });
   });
 
-  it("application control: unhealthy until the group's allow list is applied", () => {
+  it("application control: unhealthy until the group's allow list is applied on a covered machine", () => {
     expect(appControlReport(null)).toBeNull();
-    expect(appControlReport({ name: "web-1, web-2", mode: "NONE", approved: 0, recommended: 7 })).toEqual({
+    const group = { name: "web-1, web-2", mode: "NONE", covered: true, approved: 0, recommended: 7 };
+    expect(appControlReport(group)).toEqual({
       status: "UNHEALTHY",
       cause: 'Group "web-1, web-2" has 7 recommended rules but no allow list in AUDIT or ENFORCE mode.',
     });
-    expect(appControlReport({ name: "web", mode: "AUDIT", approved: 1, recommended: 6 })).toEqual({
+    // Not applied and not covered: the missing allow list is the first thing to fix.
+    expect(appControlReport({ ...group, covered: false })).toEqual(appControlReport(group));
+    const web = { name: "web", mode: "AUDIT", covered: true, approved: 1, recommended: 6 };
+    expect(appControlReport(web)).toEqual({
       status: "HEALTHY",
       cause: 'Group "web" applies an allow list of 1 approved rule in AUDIT mode.',
     });
+    // Applied, but the agent of an uncovered machine never receives the list.
+    for (const mode of ["AUDIT", "ENFORCE"])
+      expect(appControlReport({ ...web, mode, covered: false })).toEqual({
+        status: "UNHEALTHY",
+        cause: `Group "web" has an allow list in ${mode} mode, but the SERVERS plan of the machine's account is not on the STANDARD tier, so its agent receives no allow list to apply.`,
+      });
   });
 });

@@ -174,21 +174,33 @@ export function managementPortsReport(
 export interface GroupInfo {
   name: string;
   mode: string;
+  /** Whether the machine's SERVERS plan is on STANDARD: only then does its agent receive the allow list. */
+  covered: boolean;
   approved: number;
   recommended: number;
 }
 
+/** Why an applied allow list does not protect a machine that no plan covers: for report causes. */
+export const APP_CONTROL_NOT_COVERED_REASON =
+  "the SERVERS plan of the machine's account is not on the STANDARD tier, so its agent receives no allow list to apply";
+
 /**
  * "Adaptive application controls should be enabled": machines of a learned group are unhealthy until the
- * group's allow list is applied (AUDIT or ENFORCE); machines in no group are not reported.
+ * group's allow list is applied (AUDIT or ENFORCE) on a machine that workload protection covers (its agent
+ * applies the list only then); machines in no group are not reported.
  */
 export function appControlReport(group: GroupInfo | null): Report {
   if (!group) return null;
   if (group.mode === "AUDIT" || group.mode === "ENFORCE")
-    return {
-      status: "HEALTHY",
-      cause: `Group "${group.name}" applies an allow list of ${plural(group.approved, "approved rule")} in ${group.mode} mode.`,
-    };
+    return group.covered
+      ? {
+          status: "HEALTHY",
+          cause: `Group "${group.name}" applies an allow list of ${plural(group.approved, "approved rule")} in ${group.mode} mode.`,
+        }
+      : {
+          status: "UNHEALTHY",
+          cause: `Group "${group.name}" has an allow list in ${group.mode} mode, but ${APP_CONTROL_NOT_COVERED_REASON}.`,
+        };
   return {
     status: "UNHEALTHY",
     cause: `Group "${group.name}" has ${plural(group.recommended + group.approved, "recommended rule")} but no allow list in AUDIT or ENFORCE mode.`,

@@ -30,6 +30,10 @@ import {
   type Report,
 } from "./evaluate";
 import { jitEnforcedSql } from "../jit/enforcement";
+import { coveredSql } from "../plans/coverage";
+
+/** The reports that depend on whether a plan covers the machine: recomputed when coverage may have changed. */
+export const COVERAGE_REPORT_KINDS: readonly ReportKind[] = ["management-ports", "app-control"];
 
 /** Why a report that no longer applies is withdrawn. */
 const WITHDRAWN: Record<ReportKind, string> = {
@@ -111,13 +115,20 @@ async function managementPortReports(m: EntityManager, tenantId: string, ids: st
 
 async function appControlReports(m: EntityManager, tenantId: string, ids: string[]): Promise<Desired> {
   const rows = (await m.query(
-    `SELECT mem.resource_id, g.name, g.mode,
+    `SELECT mem.resource_id, g.name, g.mode, ${coveredSql("mem.tenant_id", "mem.resource_id")} AS covered,
             (SELECT count(*)::int FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'APPROVED') AS approved,
             (SELECT count(*)::int FROM app_control_rules r WHERE r.group_id = g.id AND r.status = 'RECOMMENDED') AS recommended
      FROM app_control_members mem JOIN app_control_groups g ON g.id = mem.group_id
      WHERE mem.tenant_id = $1 AND mem.resource_id = ANY($2::uuid[])`,
     [tenantId, ids],
-  )) as Array<{ resource_id: string; name: string; mode: string; approved: number; recommended: number }>;
+  )) as Array<{
+    resource_id: string;
+    name: string;
+    mode: string;
+    covered: boolean;
+    approved: number;
+    recommended: number;
+  }>;
   const byId = new Map(rows.map((r) => [r.resource_id, r]));
   return new Map(ids.map((id) => [id, appControlReport(byId.get(id) ?? null)]));
 }
