@@ -27,6 +27,7 @@ export * from "./loaders";
 export * from "./logger";
 export * from "./pagination";
 export * from "./resource-kinds";
+export * from "./entity-types";
 export * from "./scalars";
 export * from "./schema";
 export * from "./secret-ring";

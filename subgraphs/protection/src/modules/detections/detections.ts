@@ -14,6 +14,7 @@
  * stateless: an attack split across two batches is judged per batch.
  */
 import { createHash } from "node:crypto";
+import type { EntityType } from "../../../../common/src";
 import type {
   FileRecord,
   FlowRecord,
@@ -74,9 +75,8 @@ export const DETECTION_KINDS = [
 /** Kind of a detection. */
 export type DetectionKind = (typeof DETECTION_KINDS)[number];
 
-/** Entity kinds of alerts (the SIEM's `ENTITY_TYPES`). */
-export type DetectionEntityType =
-  "ACCOUNT" | "HOST" | "IP" | "RESOURCE" | "FILE_HASH" | "PROCESS" | "URL" | "DOMAIN";
+/** Entity kinds of alerts (`ENTITY_TYPES`, shared with the SIEM). */
+export type DetectionEntityType = EntityType;
 
 /** An entity an alert is about. */
 export interface DetectionEntity {

@@ -1,4 +1,10 @@
-import { Connection, JSONObjectScalar } from "../../../../common/src";
+import {
+  Connection,
+  ENTITY_TYPE_DESCRIPTION,
+  ENTITY_TYPES,
+  JSONObjectScalar,
+  type EntityType,
+} from "../../../../common/src";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
 import { ResourceRef, SecurityAlertRef } from "../../references";
 
@@ -29,11 +35,20 @@ registerEnumType(DetectionSeverity, {
   description: "HIGH, MEDIUM or LOW (the severity of the SIEM alert it becomes).",
 });
 
+/** Entity kinds as a GraphQL enum (the SIEM's `EntityType`: a detection's entities become its alert's). */
+export const EntityTypeEnum = Object.fromEntries(ENTITY_TYPES.map((t) => [t, t])) as {
+  [K in EntityType]: K;
+};
+registerEnumType(EntityTypeEnum, { name: "EntityType", description: ENTITY_TYPE_DESCRIPTION });
+
 /** An entity a detection is about. */
 @ObjectType({ description: "An entity a detection involves (the SIEM alert's entities)." })
 export class DetectionEntity {
-  @Field({ description: "Kind: ACCOUNT, HOST, IP, FILE_HASH, PROCESS, URL or DOMAIN." })
-  type: string;
+  @Field(() => EntityTypeEnum, {
+    description:
+      "Kind: ACCOUNT, HOST, IP, FILE_HASH, PROCESS, URL or DOMAIN (a detection names its machine as HOST).",
+  })
+  type: EntityType;
 
   @Field({
     description: "Value: an account name, host name, IP address, hash, executable path, URL or domain.",

@@ -1,21 +1,11 @@
 import type { EntityManager } from "typeorm";
-import { newId, writeOutbox } from "../../../../common/src";
+import { ENTITY_TYPES, newId, writeOutbox, type EntityType } from "../../../../common/src";
 import { normalizeIp } from "../connectors/normalizers/common";
 import { correlateAlerts, type GroupingSettings } from "../incidents/correlation";
 import { recordAlertChanges, type AlertChange, type MutableAlertField } from "./alert-changes";
 
-/** Entity kinds of alerts (Sentinel's entity mappings). */
-export const ENTITY_TYPES = [
-  "ACCOUNT",
-  "HOST",
-  "IP",
-  "RESOURCE",
-  "FILE_HASH",
-  "PROCESS",
-  "URL",
-  "DOMAIN",
-] as const;
-export type EntityType = (typeof ENTITY_TYPES)[number];
+/** Entity kinds of alerts (Sentinel's entity mappings; shared with protection's detections). */
+export { ENTITY_TYPES, type EntityType };
 
 /**
  * An entity's value as alerts are indexed, correlated and looked up by: lower case, and an IP in the canonical

@@ -1,6 +1,11 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ENTITY_TYPES } from "./alert-store";
-import { JSONObjectScalar, OrderDirection, RecordRejection } from "../../../../common/src";
+import {
+  ENTITY_TYPE_DESCRIPTION,
+  JSONObjectScalar,
+  OrderDirection,
+  RecordRejection,
+} from "../../../../common/src";
 import { AlertProvider, AlertStatus, SecurityAlert, Severity } from "./alert.entity";
 
 /** Entity kinds as a GraphQL enum. */
@@ -10,7 +15,7 @@ export const EntityTypeEnum = Object.fromEntries(ENTITY_TYPES.map((t) => [t, t])
 
 registerEnumType(EntityTypeEnum, {
   name: "EntityType",
-  description: "Kind of an entity: ACCOUNT, HOST, IP, RESOURCE, FILE_HASH, PROCESS, URL or DOMAIN.",
+  description: ENTITY_TYPE_DESCRIPTION,
 });
 
 /** An entity an alert involves. */
