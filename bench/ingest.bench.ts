@@ -286,39 +286,29 @@ async function main(): Promise<void> {
 
   // 4. Baseline: raw COPY of the same rows into a fresh table shaped like siem.events (same columns,
   //    defaults, constraints, indexes and daily partitions), then dropped before the ingest.
+  // The same rows, encoded as the SIEM COPYs them, into a fresh table per phase.
+  const copyRows = (bare?: { asText: readonly string[] }) =>
+    rawCopyBaseline({
+      admin,
+      db,
+      services,
+      target: "siem",
+      pg: pgCpu,
+      table: "siem.events",
+      columns: COLUMNS,
+      chunks: gen.chunks,
+      format: "binary",
+      days: gen.days,
+      concurrency: CONCURRENCY,
+      rows: EVENTS,
+      bare,
+    });
   say(`raw COPY of ${fmt(EVENTS)} rows (${CONCURRENCY} connections)`);
-  const copyPhase = await rawCopyBaseline({
-    admin,
-    db,
-    services,
-    target: "siem",
-    pg: pgCpu,
-    table: "siem.events",
-    columns: COLUMNS,
-    chunks: gen.chunks,
-    format: "binary",
-    days: gen.days,
-    concurrency: CONCURRENCY,
-    rows: EVENTS,
-  });
+  const copyPhase = await copyRows();
   say(`raw COPY: ${copyPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / copyPhase.seconds)} rows/s`);
   // 4b. The storage floor: the same rows into a bare table (no index, constraint, generated column, jsonb).
   say(`storage floor: raw COPY of the same rows into a bare table`);
-  const floorPhase = await rawCopyBaseline({
-    admin,
-    db,
-    services,
-    target: "siem",
-    pg: pgCpu,
-    table: "siem.events",
-    columns: COLUMNS,
-    chunks: gen.chunks,
-    format: "binary",
-    days: gen.days,
-    concurrency: CONCURRENCY,
-    rows: EVENTS,
-    bare: { asText: JSON_COLUMNS },
-  });
+  const floorPhase = await copyRows({ asText: JSON_COLUMNS });
   say(`storage floor: ${floorPhase.seconds.toFixed(1)} s, ${fmt(EVENTS / floorPhase.seconds)} rows/s`);
 
   // 5. The ingest, through the gateway.

@@ -10,6 +10,7 @@ export * from "./db/data-source";
 export * from "./db/metrics";
 export * from "./db/provision";
 export * from "./db/rls";
+export * from "./db/resource-mirror";
 export * from "./db/outbox";
 export * from "./db/outbox-listener";
 export * from "./db/outbox-relay";

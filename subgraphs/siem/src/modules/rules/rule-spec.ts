@@ -4,6 +4,7 @@
  * MITRE ATT&CK tags, entity mappings, alert suppression and incident grouping. Pure: validation and defaults.
  */
 import { jsonProblem } from "../../../../common/src/validation";
+import { ENTITY_TYPES, type EntityType } from "../../../../common/src/entity-types";
 import { EVENT_COLUMNS } from "../events/event.model";
 import { watchlistAliasesOf } from "../hunting/kql-compiler";
 import { KQL_LIMITS, KqlError, parseKql } from "../hunting/kql-parser";
@@ -32,18 +33,7 @@ export const RULE_KINDS = ["SCHEDULED", "NRT"] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
 
 /** Entity types an alert can carry (Sentinel's Account, Host, IP, Azure resource, File hash, Process, URL, DNS). */
-export const ENTITY_TYPES = [
-  "ACCOUNT",
-  "HOST",
-  "IP",
-  "RESOURCE",
-  "FILE_HASH",
-  "PROCESS",
-  "URL",
-  "DOMAIN",
-] as const;
-/** An entity type. */
-export type EntityType = (typeof ENTITY_TYPES)[number];
+export { ENTITY_TYPES, type EntityType };
 
 /** Alert severities of a rule. */
 export const RULE_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH"] as const;
