@@ -242,6 +242,15 @@ describe("protection's mirror of resource accounts", () => {
         tokens[tenant].admin,
       ),
     );
+    // The policy recorded the payments account; the machine moves to the shared one (no plan): the mirror's
+    // current account decides, then the move back.
+    expect(await enforced()).toBe(true);
+    ok(await upsertVm(tenant, accounts[tenant].shared));
+    await resourceAccountsSynced(platform);
+    expect(await enforced()).toBe(false);
+    ok(await upsertVm(tenant, accounts[tenant].payments));
+    await resourceAccountsSynced(platform);
+    expect(await enforced()).toBe(true);
     // As a policy stored before policies recorded their account.
     await inTenant(protectionDb, tenant, (m) => m.query(`UPDATE jit_policies SET account_id = NULL`));
     expect(await enforced()).toBe(true);

@@ -12,8 +12,8 @@ import {
 import { startGateway, type Gateway } from "../gateway/src/server";
 import { createLogger, IDENTITY_HEADER, inSystemScope, inTenant, Role } from "../subgraphs/common/src";
 import {
-  RESOURCE_ACCOUNTS_BACKFILL,
   resourceAccountTasks,
+  SIEM_RESOURCE_MIRROR,
 } from "../subgraphs/posture/src/modules/inventory/resource-mirror-relay";
 import { postGraphql, startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok, PAYMENTS_SUBSCRIPTION, resourceAccountsSynced } from "./utils/seed";
@@ -237,7 +237,7 @@ describe("account incident summary from the SIEM's mirror of resource accounts",
     // Queued once, at the posture start that created the relay's offset (jobs are off here: it waits).
     const queued = await inSystemScope(postureDb, (m) =>
       m.query(`SELECT count(*)::int AS n FROM posture_jobs.jobs WHERE task_identifier = $1`, [
-        RESOURCE_ACCOUNTS_BACKFILL,
+        SIEM_RESOURCE_MIRROR.backfillTask,
       ]),
     );
     expect(queued).toEqual([{ n: 1 }]);
@@ -248,7 +248,7 @@ describe("account incident summary from the SIEM's mirror of resource accounts",
     expect(await summaries("tenant-a")).toEqual({ azure: counts(0), aws: counts(0) });
 
     const log = createLogger("test", "silent");
-    await resourceAccountTasks(postureDb, log)[RESOURCE_ACCOUNTS_BACKFILL]!({}, {} as never);
+    await resourceAccountTasks(postureDb, log)[SIEM_RESOURCE_MIRROR.backfillTask]!({}, {} as never);
     await resourceAccountsSynced(platform);
     expect(await summaries("tenant-a")).toEqual(before);
     expect((await summaries("tenant-b")).aws).toEqual(counts(1, { low: 1 }));

@@ -107,11 +107,6 @@ export const PROTECTION_RESOURCE_MIRROR: ResourceMirror = {
 /** Every mirror posture keeps up to date. */
 export const RESOURCE_MIRRORS: readonly ResourceMirror[] = [SIEM_RESOURCE_MIRROR, PROTECTION_RESOURCE_MIRROR];
 
-/** The SIEM relay's offset (kept by name: tests and operations refer to it). */
-export const SIEM_RESOURCE_ACCOUNTS_CONSUMER = SIEM_RESOURCE_MIRROR.consumer;
-/** The SIEM mirror's backfill job. */
-export const RESOURCE_ACCOUNTS_BACKFILL = SIEM_RESOURCE_MIRROR.backfillTask;
-
 interface ResourceMirrorDeliveryOptions {
   mirror: ResourceMirror;
   /** The destination's GraphQL URL, read at each call (tests start subgraphs on ports chosen at run time). */
