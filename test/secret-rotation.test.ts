@@ -376,9 +376,16 @@ describe("rotating the shared secrets without downtime", () => {
 
     // The second roll: the SIEMs on the new secret, the old one previous; a straggler seals after their pass.
     await restartAll(NEW, OLD);
-    await stragglerSeals();
-    await new Promise((resolve) => setTimeout(resolve, 5_100)); // the gauge's 5-second reading
-    expect(await byKey()).toEqual({ [`${oldKey} previous`]: 1 });
+    // The pass also runs every 5 minutes on the clock: should it move the straggler's secret while the gauge's
+    // reading ages (a 5-minute mark falls in those 5 seconds), the straggler seals again.
+    for (let attempt = 1; ; attempt++) {
+      await stragglerSeals();
+      await new Promise((resolve) => setTimeout(resolve, 5_100)); // the gauge's 5-second reading
+      const seen = await byKey();
+      if ((await sealedUnder()) !== oldKey && attempt < 3) continue;
+      expect(seen).toEqual({ [`${oldKey} previous`]: 1 });
+      break;
+    }
     await readyAgain();
     // The pass runs every 5 minutes (as well as at each start): it moves the straggler's secret.
     expect(AUTOMATION_CRONTAB).toContain("*/5 * * * * playbook_secrets_rekey");
