@@ -136,6 +136,7 @@ const ID_TYPES: Record<string, string> = {
   "RevokeAppControlRulesInput.rule": "AppControlRule",
   "UpdateAlertsInput.": "SecurityAlert",
   "Mutation.removeResources.": "Resource",
+  "Mutation.removeCloudAccount.": "CloudAccount",
   "Mutation.runSavedHunt.": "HuntingQuery",
   "AutomationRunFilter.rule": "AutomationRule",
 };

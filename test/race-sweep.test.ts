@@ -265,6 +265,29 @@ describe("race sweep: every mutation fired concurrently", () => {
     upsertCloudAccounts: {
       query: `mutation { upsertCloudAccounts(input: [{ provider: AZURE, externalId: "race-subscription", name: "Race" }]) { id } }`,
     },
+    removeCloudAccount: {
+      // An account of its own with a resource: one call removes both, the others find no account.
+      query: `mutation($id: ID!) { removeCloudAccount(id: $id) { accountId removedResourceCount } }`,
+      once: true,
+      vars: async () => {
+        const [account] = (
+          await must<{ upsertCloudAccounts: Array<{ id: string }> }>(
+            `mutation { upsertCloudAccounts(input: [{ provider: AWS, externalId: "race-offboarded", name: "Gone" }]) { id } }`,
+          )
+        ).upsertCloudAccounts;
+        await must(`mutation($i: [ResourceInput!]!) { upsertResources(input: $i) { ids } }`, {
+          i: [
+            {
+              accountId: account.id,
+              externalId: "arn:aws:s3:::race-offboarded",
+              type: "AWS::S3::Bucket",
+              name: "gone",
+            },
+          ],
+        });
+        return { id: account.id };
+      },
+    },
     createPolicyDefinition: {
       query: `mutation($i: PolicyDefinitionInput!) { createPolicyDefinition(input: $i) { id } }`,
       vars: () => ({ i: POLICY }),

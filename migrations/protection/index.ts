@@ -20,6 +20,7 @@ import { OutboxBody1767390000000 } from "./1767390000000-outbox-body";
 import { DetectionsByAlert1767400000000 } from "./1767400000000-detections-by-alert";
 import { JitPolicyAccount1767410000000 } from "./1767410000000-jit-policy-account";
 import { ResourceAccounts1767430000000 } from "./1767430000000-resource-accounts";
+import { RemovedAccounts1767440000000 } from "./1767440000000-removed-accounts";
 
 /** Protection's migrations, oldest first. */
 export const protectionMigrations = [
@@ -45,4 +46,5 @@ export const protectionMigrations = [
   DetectionsByAlert1767400000000,
   JitPolicyAccount1767410000000,
   ResourceAccounts1767430000000,
+  RemovedAccounts1767440000000,
 ];

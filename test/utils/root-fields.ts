@@ -128,6 +128,10 @@ export const MATRIX: Record<string, { access: Access; call: string }> = {
     access: "INGEST",
     call: `mutation { removeResources(ids: []) { __typename } }`,
   },
+  "Mutation.removeCloudAccount": {
+    access: "ADMIN",
+    call: `mutation { removeCloudAccount(id: "${X}") { __typename } }`,
+  },
   "Mutation.upsertCloudAccounts": {
     access: "INGEST",
     call: `mutation { upsertCloudAccounts(input: []) { __typename } }`,

@@ -247,16 +247,20 @@ export async function forgetResources(
 ): Promise<void> {
   if (ids.length === 0) return;
   await lockEvaluationContext(m, tenantId, "shared");
-  await m.query(`DELETE FROM exemptions WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
-    tenantId,
-    ids,
-  ]);
   const accounts = new Set<string>();
-  await m.query(`DELETE FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
-    tenantId,
-    ids,
-  ]);
-  await recomputeControlStates(m, tenantId, ids, accounts);
+  // In pages: an off-boarded account's resources may be 100,000 at once.
+  for (let i = 0; i < ids.length; i += PAGE) {
+    const page = ids.slice(i, i + PAGE);
+    await m.query(`DELETE FROM exemptions WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
+      tenantId,
+      page,
+    ]);
+    await m.query(`DELETE FROM assessments WHERE tenant_id = $1 AND resource_id = ANY($2::uuid[])`, [
+      tenantId,
+      page,
+    ]);
+    await recomputeControlStates(m, tenantId, page, accounts);
+  }
   if (accounts.size) await refreshTodaySnapshots(m, tenantId);
 }
 
@@ -317,6 +321,47 @@ export async function forgetDefinition(
     );
   if (accounts.size) await refreshTodaySnapshots(m, tenantId);
   return { assessments: removed.length, exemptions: exemptions.length, settings: settings.n };
+}
+
+/** What `forgetAccount` removed. */
+export interface ForgottenAccount {
+  exemptions: number;
+  settings: number;
+}
+
+/**
+ * Removes what posture keeps about an account beyond its resources, in the caller's transaction (which has locked
+ * the account and already forgotten its resources with `forgetResources`): its exemptions (account- and
+ * resource-group-scoped, with their expiry jobs), its per-definition settings, its score counters (all zero once
+ * its resources are gone) and its score history, then refreshes today's tenant snapshot. Under the shared
+ * evaluation-context lock, so an exemption or setting written for the account (under the exclusive one) is either
+ * committed before, and deleted here, or written after, and finds no account.
+ */
+export async function forgetAccount(
+  m: EntityManager,
+  tenantId: string,
+  accountId: string,
+): Promise<ForgottenAccount> {
+  await lockEvaluationContext(m, tenantId, "shared");
+  const exemptions: Array<{ id: string; expires_at: Date | null }> = await m.query(
+    `WITH gone AS (DELETE FROM exemptions WHERE tenant_id = $1 AND account_id = $2 RETURNING id, expires_at)
+     SELECT * FROM gone`,
+    [tenantId, accountId],
+  );
+  for (const x of exemptions) if (x.expires_at) await cancelExemptionExpiry(m, x.id);
+  const [settings]: Array<{ n: number }> = await m.query(
+    `WITH gone AS (DELETE FROM definition_settings WHERE tenant_id = $1 AND account_id = $2 RETURNING 1)
+     SELECT count(*)::int AS n FROM gone`,
+    [tenantId, accountId],
+  );
+  for (const table of ["score_counters", "definition_counters", "definition_flips"])
+    await m.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND account_id = $2`, [tenantId, accountId]);
+  await refreshTodaySnapshots(m, tenantId);
+  await m.query(`DELETE FROM score_snapshots WHERE tenant_id = $1 AND scope = $2`, [
+    tenantId,
+    `account:${accountId}`,
+  ]);
+  return { exemptions: exemptions.length, settings: settings.n };
 }
 
 /** Score counters of a tenant by account and control. */

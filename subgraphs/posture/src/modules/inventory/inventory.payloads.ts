@@ -28,3 +28,26 @@ export class RemoveResourcesPayload {
   @Field(() => [ID], { description: "Ids that were removed (ids not in the inventory are ignored)." })
   removedIds: string[];
 }
+
+/** What `removeCloudAccount` did. */
+@ObjectType({ description: "The outcome of off-boarding a cloud account." })
+export class RemoveCloudAccountPayload {
+  @Field(() => ID, { description: "The id of the account that was removed." })
+  accountId: string;
+
+  @Field(() => Int, {
+    description:
+      "How many of the account's resources were removed with it (as `removeResources` removes them).",
+  })
+  removedResourceCount: number;
+
+  @Field(() => Int, {
+    description: "Exemptions scoped to the account or to one of its resource groups that were deleted.",
+  })
+  removedExemptionCount: number;
+
+  @Field(() => Int, {
+    description: "Per-account policy definition settings (enabled/disabled) that were deleted.",
+  })
+  removedPolicySettingCount: number;
+}

@@ -4,7 +4,11 @@ import type { PostureContext } from "../../context";
 import { CloudAccount } from "./cloud-account.entity";
 import { CloudAccountConnection, ResourceConnection } from "./inventory.connections";
 import { CloudAccountInput, ResourceFilter, ResourceInput, ResourceOrder } from "./inventory.inputs";
-import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
+import {
+  RemoveCloudAccountPayload,
+  RemoveResourcesPayload,
+  UpsertResourcesPayload,
+} from "./inventory.payloads";
 import { Resource } from "./resource.entity";
 
 const WRITERS = [Role.ADMIN, Role.INGESTOR];
@@ -88,6 +92,18 @@ export class CloudAccountResolver {
     @Ctx() ctx: PostureContext,
   ) {
     return ctx.services.inventory.upsertAccounts(input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => RemoveCloudAccountPayload, {
+    description:
+      "Off-boards an account (ADMIN), in one transaction: the account and all its resources are removed (as `removeResources` removes them: assessments, resource exemptions and, through the relay to workload protection, JIT policies and grants, findings and the other protection state of its machines), with the account's exemptions, per-account policy settings, secure score and score history; workload protection then deletes its plans. Alerts and incidents that named its resources stay (evidence). `NOT_FOUND` when the tenant has no such account (nothing changed); audited.",
+  })
+  removeCloudAccount(
+    @Arg("id", () => ID, { description: "The account to remove." }) id: string,
+    @Ctx() ctx: PostureContext,
+  ) {
+    return ctx.services.inventory.removeCloudAccount(id);
   }
 
   // An INGESTOR gets accounts back from `upsertCloudAccounts` but reads nothing beyond what it pushed.

@@ -1,9 +1,12 @@
 import {
+  BadUserInputError,
+  canonicalId,
   containsPattern,
   assertNoProblems,
   isArmId,
   isUuid,
   newId,
+  NotFoundError,
   OrderDirection,
   resourceKindOf,
   toKeysetPage,
@@ -26,13 +29,17 @@ import {
   type ResourceInput,
   type ResourceOrder,
 } from "./inventory.inputs";
-import { RemoveResourcesPayload, UpsertResourcesPayload } from "./inventory.payloads";
+import {
+  RemoveCloudAccountPayload,
+  RemoveResourcesPayload,
+  UpsertResourcesPayload,
+} from "./inventory.payloads";
 import {
   validateAccountInputs,
   validateResourceFilter,
   validateResourceInputs,
 } from "./inventory.validation";
-import { evaluateResourceIds, forgetResources } from "../assessments/assessment.runner";
+import { evaluateResourceIds, forgetAccount, forgetResources } from "../assessments/assessment.runner";
 import { builtInVersions } from "../assessments/definition-registry";
 import { Resource } from "./resource.entity";
 
@@ -257,40 +264,96 @@ export class InventoryService {
     return this.db.write(async (m) => {
       // Locked in id order first, as `upsertResources` and `upsertAssessments` lock them (a DELETE alone locks rows
       // in whatever order its plan reads them).
-      const rows: Array<{ id: string; external_id: string; account_id: string }> = await m.query(
-        `WITH locked AS (SELECT id FROM resources WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE),
-              removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id IN (SELECT id FROM locked)
-                            RETURNING id, external_id, account_id)
-         SELECT * FROM removed`,
-        [this.identity.tenantId, ids],
-      );
-      await writeOutbox(
-        m,
-        rows.map((r) => ({
-          tenantId: this.identity.tenantId,
-          topic: "inventory.resource.removed",
-          key: r.id,
-          payload: { id: r.id, externalId: r.external_id, accountId: r.account_id },
-        })),
-      );
-      await forgetResources(
-        m,
-        this.identity.tenantId,
-        rows.map((r) => r.id),
-      );
-      if (rows.length)
+      const removed = await this.deleteResources(m, "id = ANY($2::uuid[])", ids);
+      if (removed.length)
         await writeAudit(m, this.identity, [
-          {
-            action: "inventory.resources.remove",
-            target: "resources",
-            details: { ids: rows.map((r) => r.id) },
-          },
+          { action: "inventory.resources.remove", target: "resources", details: { ids: removed } },
         ]);
       return Object.assign(new RemoveResourcesPayload(), {
-        removedCount: rows.length,
-        removedIds: rows.map((r) => r.id),
+        removedCount: removed.length,
+        removedIds: removed,
       });
     });
+  }
+
+  /**
+   * Off-boards an account, in one transaction: its resources are removed as `removeResources` removes them (with
+   * their `inventory.resource.removed` events, which end protection's state of them), then everything else posture
+   * keeps about the account (`forgetAccount`: exemptions, settings, score and its history) and the account itself,
+   * with an `inventory.account.removed` event (protection deletes its plans). Alerts and incidents that named its
+   * resources stay in the SIEM: they are evidence. NOT_FOUND when the tenant has no such account.
+   *
+   * Lock order, as `upsertResources`: the account first (an upsert into it holds it KEY SHARE until it commits;
+   * one that comes after finds no account), then its resources by id, then the evaluation context.
+   */
+  async removeCloudAccount(id: string): Promise<RemoveCloudAccountPayload> {
+    if (!isUuid(id))
+      throw new BadUserInputError("Invalid account id; nothing was removed.", [
+        { field: "id", message: "must be an account id (UUID)" },
+      ]);
+    const accountId = canonicalId(id);
+    const tenantId = this.identity.tenantId;
+    return this.db.write(async (m) => {
+      const [account]: Array<{ provider: string; external_id: string; name: string }> = await m.query(
+        `SELECT provider, external_id, name FROM cloud_accounts WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [tenantId, accountId],
+      );
+      if (!account) throw new NotFoundError("Account", id);
+      const removed = await this.deleteResources(m, "account_id = $2", accountId);
+      const forgotten = await forgetAccount(m, tenantId, accountId);
+      await m.query(`DELETE FROM cloud_accounts WHERE tenant_id = $1 AND id = $2`, [tenantId, accountId]);
+      const payload = {
+        id: accountId,
+        provider: account.provider,
+        externalId: account.external_id,
+        name: account.name,
+      };
+      await writeOutbox(m, [{ tenantId, topic: "inventory.account.removed", key: accountId, payload }]);
+      await writeAudit(m, this.identity, [
+        {
+          action: "inventory.accounts.remove",
+          target: `account:${accountId}`,
+          details: {
+            ...payload,
+            resources: removed.length,
+            exemptions: forgotten.exemptions,
+            settings: forgotten.settings,
+          },
+        },
+      ]);
+      return Object.assign(new RemoveCloudAccountPayload(), {
+        accountId,
+        removedResourceCount: removed.length,
+        removedExemptionCount: forgotten.exemptions,
+        removedPolicySettingCount: forgotten.settings,
+      });
+    });
+  }
+
+  /**
+   * Deletes the tenant's resources a condition on `$2` selects, locked in id order first, with an
+   * `inventory.resource.removed` event each, and forgets their assessments; returns their ids.
+   */
+  private async deleteResources(m: EntityManager, where: string, param: unknown): Promise<string[]> {
+    const rows: Array<{ id: string; external_id: string; account_id: string }> = await m.query(
+      `WITH locked AS (SELECT id FROM resources WHERE tenant_id = $1 AND ${where} ORDER BY id FOR UPDATE),
+            removed AS (DELETE FROM resources WHERE tenant_id = $1 AND id IN (SELECT id FROM locked)
+                          RETURNING id, external_id, account_id)
+       SELECT * FROM removed`,
+      [this.identity.tenantId, param],
+    );
+    await writeOutbox(
+      m,
+      rows.map((r) => ({
+        tenantId: this.identity.tenantId,
+        topic: "inventory.resource.removed",
+        key: r.id,
+        payload: { id: r.id, externalId: r.external_id, accountId: r.account_id },
+      })),
+    );
+    const ids = rows.map((r) => r.id);
+    await forgetResources(m, this.identity.tenantId, ids);
+    return ids;
   }
 
   /** A page of the tenant's accounts, by name. */
@@ -434,7 +497,9 @@ export class InventoryService {
   ): Promise<Map<string, CloudProvider>> {
     const ids = [...new Set(inputs.map((i) => i.accountId))];
     const rows: Array<{ id: string; provider: CloudProvider }> = await m.query(
-      `SELECT id, provider FROM cloud_accounts WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      // KEY SHARE, in id order, before any resource: `removeCloudAccount` takes the account first too, so a removal
+      // waits for this batch (and removes what it wrote) or this batch waits for it (and finds no account).
+      `SELECT id, provider FROM cloud_accounts WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR KEY SHARE`,
       [this.identity.tenantId, ids],
     );
     const providers = new Map(rows.map((r) => [r.id, r.provider]));

@@ -1,9 +1,10 @@
 /*
- * The relay of resource removals to protection: `inventory.resource.removed` outbox rows (written by
- * `removeResources` in the removal's transaction) become calls of protection's internal
+ * The relay of inventory removals to protection: `inventory.resource.removed` outbox rows (written by
+ * `removeResources` and `removeCloudAccount` in the removal's transaction) become calls of protection's internal
  * `forgetRemovedResources` (one call per tenant and 1,000 ids, signed as `service:posture` with the ADMIN
  * role in that tenant), which ends the removed machines' JIT policies and grants, findings, memberships and
- * baselines. Protection's side is idempotent (it only ends what still exists), so a batch sent again after a
+ * baselines; `inventory.account.removed` rows (an off-boarded account, after its resources' rows) become calls of
+ * `forgetRemovedAccounts`, which deletes the account's plans. In a batch, resources go before accounts. Protection's side is idempotent (it only ends what still exists), so a batch sent again after a
  * crash or a lost answer changes nothing: at least once, exactly once in effect. Posture never touches
  * protection's schema.
  */
@@ -22,13 +23,29 @@ import {
 
 /** The relay's offset in posture's `relay_offsets`. */
 export const PROTECTION_REMOVALS_CONSUMER = "protection-resource-removals";
-/** The outbox topic of a removal. */
+/** The outbox topic of a resource's removal. */
 export const RESOURCE_REMOVED_TOPIC = "inventory.resource.removed";
+/** The outbox topic of an account's removal (`removeCloudAccount`). */
+export const ACCOUNT_REMOVED_TOPIC = "inventory.account.removed";
 /** Who the relay is to protection (audit trails name it). */
 export const REMOVAL_RELAY_SUBJECT = "service:posture";
 /** Most ids per call (protection takes up to 1,000). */
 const IDS_PER_CALL = 1000;
-const FORGET = `mutation RelayRemovals($ids: [ID!]!) { forgetRemovedResources(resourceIds: $ids) { resourceIds } }`;
+/** What protection is asked for each topic. */
+const CALLS = [
+  {
+    topic: RESOURCE_REMOVED_TOPIC,
+    field: "forgetRemovedResources",
+    query: `mutation RelayRemovals($ids: [ID!]!) { forgetRemovedResources(resourceIds: $ids) { resourceIds } }`,
+    refused: "protection refused resource removals",
+  },
+  {
+    topic: ACCOUNT_REMOVED_TOPIC,
+    field: "forgetRemovedAccounts",
+    query: `mutation RelayAccountRemovals($ids: [ID!]!) { forgetRemovedAccounts(accountIds: $ids) { accountIds } }`,
+    refused: "protection refused account removals",
+  },
+] as const;
 
 interface RemovalDeliveryOptions {
   /** protection's GraphQL URL, read at each call (tests start protection on a port chosen at run time). */
@@ -42,19 +59,20 @@ interface RemovalDeliveryOptions {
 /** Sends one tenant's ids; null when protection took them, the reason when it refused them for good. */
 async function postRemovals(
   options: RemovalDeliveryOptions,
+  call: (typeof CALLS)[number],
   tenantId: string,
   ids: string[],
   signal: AbortSignal,
 ): Promise<string | null> {
-  const answer = await callRelayDestination<{ resourceIds: string[] }>({
+  const answer = await callRelayDestination<unknown>({
     destination: "protection",
     url: options.protectionUrl(),
     tokens: options.tokens,
     tenantId,
     subject: REMOVAL_RELAY_SUBJECT,
     roles: [Role.ADMIN],
-    query: FORGET,
-    field: "forgetRemovedResources",
+    query: call.query,
+    field: call.field,
     variables: { ids },
     signal,
     timeoutMs: options.timeoutMs,
@@ -62,24 +80,30 @@ async function postRemovals(
   return answer.refused ?? null;
 }
 
-/** Delivers a batch of removals: per tenant, its distinct ids in calls of at most 1,000. */
+/** Delivers a batch of removals: resources, then accounts; per tenant, distinct ids in calls of at most 1,000. */
 export function removalDelivery(options: RemovalDeliveryOptions): RelayDelivery {
   return async (records, _m, signal) => {
-    const byTenant = new Map<string, Set<string>>();
-    for (const r of records) {
-      const id = (r.payload as { id?: unknown }).id;
-      if (typeof id !== "string") continue;
-      const set = byTenant.get(r.tenantId) ?? new Set<string>();
-      set.add(id);
-      byTenant.set(r.tenantId, set);
+    const outcome = { delivered: 0, rejected: 0 };
+    for (const call of CALLS) {
+      const byTenant = new Map<string, Set<string>>();
+      for (const r of records) {
+        const id = (r.payload as { id?: unknown }).id;
+        if (r.topic !== call.topic || typeof id !== "string") continue;
+        const set = byTenant.get(r.tenantId) ?? new Set<string>();
+        set.add(id);
+        byTenant.set(r.tenantId, set);
+      }
+      const done = await deliverIdsPerTenant(
+        byTenant,
+        IDS_PER_CALL,
+        (tenantId, ids) => postRemovals(options, call, tenantId, ids, signal),
+        options.log,
+        call.refused,
+      );
+      outcome.delivered += done.delivered;
+      outcome.rejected += done.rejected;
     }
-    return deliverIdsPerTenant(
-      byTenant,
-      IDS_PER_CALL,
-      (tenantId, ids) => postRemovals(options, tenantId, ids, signal),
-      options.log,
-      "protection refused resource removals",
-    );
+    return outcome;
   };
 }
 
@@ -90,7 +114,7 @@ export function startRemovalRelay(config: Config, log: Logger): Promise<Backgrou
     url: subgraphDatabaseUrl(config, "posture"),
     subgraph: "posture",
     consumer: PROTECTION_REMOVALS_CONSUMER,
-    topics: [RESOURCE_REMOVED_TOPIC],
+    topics: CALLS.map((c) => c.topic),
     deliver: removalDelivery({
       protectionUrl: () => config.subgraphUrls.protection,
       tokens: new InternalTokens(config.internalTokenSecret),

@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import type { EntityManager } from "typeorm";
 import {
   BadUserInputError,
   isUuid,
@@ -59,8 +60,8 @@ export class PlansService {
    * Sets a plan's tier, audited, with an outbox event for consumers (coverage changes). The account must be one
    * of the caller's tenant in the inventory (NOT_FOUND otherwise, nothing written): a plan for an id that names
    * no account would protect nothing, and one for another tenant's account would be a row about it. Posture owns
-   * the inventory and is asked before the transaction opens, so no transaction waits on it; an account removed
-   * between that answer and the commit keeps its plans, as one removed later does.
+   * the inventory and is asked before the transaction opens, so no transaction waits on it; an account posture
+   * removed meanwhile is caught in the transaction by its removal mark (`isRemovedAccount`).
    */
   async setPlan(input: SetPlanInput): Promise<Plan> {
     if (!isUuid(input.accountId)) {
@@ -71,6 +72,9 @@ export class PlansService {
     if (!(await this.accounts.exists(this.identity, input.accountId)))
       throw new NotFoundError("Cloud account", input.accountId);
     return this.db.write(async (m) => {
+      // Posture answered before an off-boarding it relays may have arrived: the account's removal mark decides.
+      if (await isRemovedAccount(m, this.identity.tenantId, input.accountId))
+        throw new NotFoundError("Cloud account", input.accountId);
       const [row]: Array<Record<string, unknown>> = await m.query(
         `INSERT INTO plans (id, tenant_id, account_id, plan_type, tier, updated_by, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, now())
@@ -142,4 +146,33 @@ export class PlansService {
         }),
     );
   }
+}
+
+/**
+ * Whether posture off-boarded the account (`forgetRemovedAccounts` marked it), under a per-account transaction lock
+ * that the removal takes too: a plan written before the removal is deleted by it, one written after finds the mark.
+ */
+export async function isRemovedAccount(
+  m: EntityManager,
+  tenantId: string,
+  accountId: string,
+): Promise<boolean> {
+  await lockPlanAccounts(m, tenantId, [accountId]);
+  const rows: unknown[] = await m.query(
+    `SELECT 1 FROM removed_accounts WHERE tenant_id = $1 AND account_id = $2`,
+    [tenantId, accountId],
+  );
+  return rows.length > 0;
+}
+
+/** The per-account transaction locks of `isRemovedAccount`, in one order (account id) whatever the input's. */
+export async function lockPlanAccounts(
+  m: EntityManager,
+  tenantId: string,
+  accountIds: string[],
+): Promise<void> {
+  await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || a, 0)) FROM unnest($2::text[]) AS a`, [
+    `protection.plan-account|${tenantId}|`,
+    [...new Set(accountIds)].sort(),
+  ]);
 }

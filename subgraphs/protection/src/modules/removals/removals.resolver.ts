@@ -1,7 +1,7 @@
 import { Role } from "../../../../common/src";
 import { Arg, Authorized, Ctx, Directive, ID, Mutation, Resolver } from "type-graphql";
 import type { ProtectionContext } from "../../context";
-import { ForgetRemovedResourcesPayload } from "./removals.types";
+import { ForgetRemovedAccountsPayload, ForgetRemovedResourcesPayload } from "./removals.types";
 
 /** The end of a removed resource's protection state (called by posture's inventory relay). */
 @Resolver()
@@ -20,5 +20,21 @@ export class RemovalsResolver {
     @Ctx() ctx: ProtectionContext,
   ) {
     return ctx.services.removals.forget(resourceIds);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Directive("@inaccessible")
+  @Mutation(() => ForgetRemovedAccountsPayload, {
+    description:
+      "Internal (posture's relay of `inventory.account.removed`; not part of the gateway's API): ends the protection state of accounts off-boarded from the inventory — their plans are deleted (audited, with a `plans.plan.changed` event to FREE for each STANDARD one) and `setPlan` refuses them from then on. Their machines' state ends with their own removals, relayed before. Idempotent.",
+  })
+  forgetRemovedAccounts(
+    @Arg("accountIds", () => [ID], {
+      description: "Ids of accounts removed from the inventory (at most 1,000).",
+    })
+    accountIds: string[],
+    @Ctx() ctx: ProtectionContext,
+  ) {
+    return ctx.services.removals.forgetAccounts(accountIds);
   }
 }

@@ -12,6 +12,10 @@
  * - Detections (alerts already in the SIEM) and telemetry (aged out by retention) stay: evidence.
  * Everything it does is conditional on rows existing, so a repeated delivery finds nothing and changes
  * nothing (no audit entry either): at least once, exactly once in effect.
+ *
+ * When an account is off-boarded (`removeCloudAccount`: its resources' removals first, then
+ * `inventory.account.removed`, relayed as `forgetRemovedAccounts`), its plans are deleted and the account is
+ * marked removed, so that a `setPlan` posture answered for just before the removal cannot bring a plan back.
  */
 import {
   BadUserInputError,
@@ -25,12 +29,28 @@ import {
 } from "../../../../common/src";
 import type { JitPortSpec } from "../jit/jit.validation";
 import { recordRequestStep, requestFromRow, TTL_SQL, updateRequests } from "../jit/jit.service";
-import { ForgetRemovedResourcesPayload } from "./removals.types";
+import { lockPlanAccounts } from "../plans/plans.service";
+import { ForgetRemovedAccountsPayload, ForgetRemovedResourcesPayload } from "./removals.types";
 
 /** The reason recorded on grants and requests a removal closes. */
 export const REMOVAL_REASON = "resource removed from inventory";
+/** The reason recorded when an off-boarded account's plans are deleted. */
+export const ACCOUNT_REMOVAL_REASON = "account removed from inventory";
 /** Most resource ids per call (posture's relay sends at most this many). */
 export const MAX_FORGET_IDS = 1000;
+
+/** A call's ids, canonical, without repeats and sorted; BAD_USER_INPUT (nothing changed) when any is no UUID. */
+function forgettableIds(given: string[], field: string, what: "resource" | "account"): string[] {
+  const problems: InputProblem[] = given.flatMap((id, index) =>
+    isUuid(id) ? [] : [{ index, field, message: `must be ${WITH_ARTICLE[what]} id (UUID)` }],
+  );
+  if (given.length > MAX_FORGET_IDS)
+    problems.push({ field, message: `at most ${MAX_FORGET_IDS} ids per call` });
+  if (problems.length) throw new BadUserInputError(`Invalid ${what} ids; nothing was changed.`, problems);
+  return [...new Set(given.map(canonicalId))].sort();
+}
+
+const WITH_ARTICLE = { resource: "a resource", account: "an account" } as const;
 
 export class RemovalsService {
   constructor(
@@ -40,13 +60,7 @@ export class RemovalsService {
 
   /** Ends the protection state of resources the inventory no longer has (see the module comment). */
   async forget(resourceIds: string[]): Promise<ForgetRemovedResourcesPayload> {
-    const problems: InputProblem[] = resourceIds.flatMap((id, index) =>
-      isUuid(id) ? [] : [{ index, field: "resourceIds", message: "must be a resource id (UUID)" }],
-    );
-    if (resourceIds.length > MAX_FORGET_IDS)
-      problems.push({ field: "resourceIds", message: `at most ${MAX_FORGET_IDS} ids per call` });
-    if (problems.length) throw new BadUserInputError("Invalid resource ids; nothing was changed.", problems);
-    const ids = [...new Set(resourceIds.map(canonicalId))].sort();
+    const ids = forgettableIds(resourceIds, "resourceIds", "resource");
     const tenant = this.identity.tenantId;
     return this.db.write(async (m) => {
       const policies: Array<{ resource_id: string; ports: JitPortSpec[] }> = await m.query(
@@ -140,6 +154,66 @@ export class RemovalsService {
         deniedRequestIds: denied.map((r) => r.id),
         removedFindingCount: counts.findings,
         removedAppControlMembershipCount: counts.members,
+      });
+    });
+  }
+
+  /** Deletes the plans of accounts posture off-boarded and marks them removed (see the module comment). */
+  async forgetAccounts(accountIds: string[]): Promise<ForgetRemovedAccountsPayload> {
+    const ids = forgettableIds(accountIds, "accountIds", "account");
+    const tenant = this.identity.tenantId;
+    return this.db.write(async (m) => {
+      // The lock `setPlan` takes with its check of the mark: a plan it wrote first is deleted here.
+      await lockPlanAccounts(m, tenant, ids);
+      const marked: Array<{ account_id: string }> = await m.query(
+        `INSERT INTO removed_accounts (tenant_id, account_id) SELECT $1, unnest($2::uuid[])
+         ON CONFLICT DO NOTHING RETURNING account_id`,
+        [tenant, ids],
+      );
+      const plans: Array<{ account_id: string; plan_type: string; tier: string }> = await m.query(
+        `WITH gone AS (DELETE FROM plans WHERE tenant_id = $1 AND account_id = ANY($2::uuid[])
+           RETURNING account_id, plan_type, tier)
+         SELECT * FROM gone ORDER BY account_id, plan_type`,
+        [tenant, ids],
+      );
+      await m.query(`DELETE FROM resource_accounts WHERE tenant_id = $1 AND account_id = ANY($2::uuid[])`, [
+        tenant,
+        ids,
+      ]);
+      const standard = plans.filter((p) => p.tier === "STANDARD");
+      await writeOutbox(
+        m,
+        standard.map((p) => ({
+          tenantId: tenant,
+          topic: "plans.plan.changed",
+          key: p.account_id,
+          payload: {
+            accountId: p.account_id,
+            planType: p.plan_type,
+            tier: "FREE",
+            reason: ACCOUNT_REMOVAL_REASON,
+          },
+        })),
+      );
+      const newlyMarked = new Set(marked.map((r) => r.account_id));
+      const audited = ids.filter((id) => newlyMarked.has(id) || plans.some((p) => p.account_id === id));
+      await writeAudit(
+        m,
+        this.identity,
+        audited.map((accountId) => ({
+          action: "plans.removed",
+          target: `account:${accountId}`,
+          details: {
+            reason: ACCOUNT_REMOVAL_REASON,
+            plans: plans
+              .filter((p) => p.account_id === accountId)
+              .map((p) => ({ planType: p.plan_type, tier: p.tier })),
+          },
+        })),
+      );
+      return Object.assign(new ForgetRemovedAccountsPayload(), {
+        accountIds: ids,
+        removedPlanCount: plans.length,
       });
     });
   }

@@ -22,3 +22,14 @@ export class ForgetRemovedResourcesPayload {
   @Field(() => Int, { description: "Application-control group memberships ended." })
   removedAppControlMembershipCount: number;
 }
+
+/** What `forgetRemovedAccounts` ended (internal, like the mutation: not in the gateway's API). */
+@Directive("@inaccessible")
+@ObjectType({ description: "The protection state ended for accounts off-boarded from the inventory." })
+export class ForgetRemovedAccountsPayload {
+  @Field(() => [ID], { description: "The account ids of the call, canonical and without repeats." })
+  accountIds: string[];
+
+  @Field(() => Int, { description: "Plans deleted (every plan type of the accounts that had a row)." })
+  removedPlanCount: number;
+}
