@@ -258,6 +258,29 @@ describe("removeCloudAccount: off-boarding an account", () => {
     );
     const again = await platform.request(RemoveCloudAccountDocument, { id: azure }, a.admin);
     expect(again.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+
+    // Onboarding the subscription again makes a new account, with a clean slate: no settings, no plans.
+    const [back] = ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        { input: [{ provider: "AZURE", externalId: `${tenant}-sub`, name: "Back again" }] },
+        a.admin,
+      ),
+    ).upsertCloudAccounts;
+    expect(back.id).not.toBe(azure);
+    expect(
+      ok(await platform.request(AccountsDocument, {}, a.reader))
+        .accounts.nodes.find((n) => n.id === back.id)
+        ?.plans.every((p) => p.tier === "FREE"),
+    ).toBe(true);
+    ok(
+      await platform.request(
+        SetPlanDocument,
+        { input: { accountId: back.id, planType: "SERVERS", tier: "STANDARD" } },
+        a.admin,
+      ),
+    );
+    expect(await count(posture, tenant, "definition_settings", "account_id = $1", back.id)).toBe(0);
   });
 
   it("protection's removal mark refuses a plan that posture would still allow, and a repeated delivery changes nothing", async () => {
