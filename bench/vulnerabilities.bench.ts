@@ -236,6 +236,18 @@ async function main(): Promise<void> {
   await gql(graphqlUrl, adminToken, "mutation($input: SetPlanInput!) { setPlan(input: $input) { tier } }", {
     input: { accountId, planType: "SERVERS", tier: "STANDARD" },
   });
+  // Protection learns each machine's account from posture's relay (`resource_accounts`): vulnerability reports
+  // are made for covered machines only, so the fleet is in that mirror before its inventories arrive.
+  for (let waited = 0; ; waited += 200) {
+    const { rows } = await admin.query(
+      "SELECT count(*)::int AS n FROM protection.resource_accounts WHERE tenant_id = $1",
+      [TENANT],
+    );
+    if (rows[0].n >= HOSTS) break;
+    if (waited > 120_000)
+      throw new Error(`protection's mirror holds ${rows[0].n} of ${HOSTS} machines after 2 min`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 
   // 4. Package snapshots through the gateway (no advisories yet: this is the inventory's cost alone).
   say(`ingesting ${fmt(HOSTS)} package snapshots (${SNAPSHOTS_PER_CALL} per call, ${CONCURRENCY} in flight)`);

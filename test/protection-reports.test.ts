@@ -13,6 +13,7 @@ import {
 import { inSystemScope, inTenant, Role } from "../subgraphs/common/src";
 import { startTestPlatform, type TestPlatform } from "./utils/platform";
 import { ok } from "./utils/seed";
+import { VA_NOT_COVERED_CAUSE } from "../subgraphs/protection/src/modules/reports/sync";
 import { eventually, fixture, ingestTelemetry, ndjson, seedMachines, shifted } from "./utils/workload";
 
 const CI = "8708e8d1-b175-4ff3-bc87-d6f2d3d84d86";
@@ -145,6 +146,48 @@ describe("reports to posture: vulnerabilities, system updates and management por
       "ci-runner-02",
     ]);
     expect(await statusOf("vm-app-prod-01", "vulnerabilities")).toBe("HEALTHY");
+  });
+
+  it("vulnerability assessment follows coverage: the SERVERS plan on FREE withdraws the reports, STANDARD brings them back", async () => {
+    const unhealthy = async () =>
+      ok(
+        await platform.request(
+          RecommendationsDocument,
+          { filter: { controlId: "remediate-vulnerabilities" }, first: 10 },
+          tokens.reader,
+        ),
+      ).recommendations.nodes.find((r) => r.id === "protection/vulnerabilities")?.unhealthyCount ?? 0;
+    expect(await unhealthy()).toBe(2);
+    const setServers = (tier: "FREE" | "STANDARD") =>
+      platform.request(SetPlanDocument, { input: { accountId, planType: "SERVERS", tier } }, tokens.admin);
+    ok(await setServers("FREE"));
+    await eventually("posture withdraws the uncovered machines' reports", async () =>
+      (
+        await Promise.all(
+          ["ci-runner-02", "app-euw1-01", "vm-app-prod-01"].flatMap((n) => [
+            statusOf(n, "vulnerabilities"),
+            statusOf(n, "system-updates"),
+          ]),
+        )
+      ).every((s) => s === "NOT_APPLICABLE"),
+    );
+    expect((await reports("ci-runner-02"))["protection/vulnerabilities"].cause).toBe(VA_NOT_COVERED_CAUSE);
+    // As on the resource itself: no findings shown, none counted against the score.
+    const runner = ok(
+      await platform.request(ResourceVulnerabilitiesDocument, { id: byName["ci-runner-02"] }, tokens.reader),
+    ).resource!;
+    expect(runner.vulnerabilities.nodes).toEqual([]);
+    expect(await unhealthy()).toBe(0);
+
+    ok(await setServers("STANDARD"));
+    await eventually(
+      "posture has the reports again",
+      async () =>
+        (await statusOf("ci-runner-02", "vulnerabilities")) === "UNHEALTHY" &&
+        (await statusOf("app-euw1-01", "vulnerabilities")) === "UNHEALTHY" &&
+        (await statusOf("vm-app-prod-01", "vulnerabilities")) === "HEALTHY",
+    );
+    expect(await unhealthy()).toBe(2);
   });
 
   it("a newer inventory without the vulnerable packages turns the reports healthy", async () => {

@@ -22,7 +22,8 @@ export const planTypeFor = (resourceType: string): PlanType | null =>
 /**
  * SQL: true when workload protection covers the resource `resourceId` of tenant `tenantId` (both SQL
  * expressions): its plan is on STANDARD in its account, as protection's mirror of the inventory
- * (`resource_accounts`, kept by posture's relay) and `plans` say. False for a resource the mirror lacks.
+ * (`resource_accounts`, kept by posture's relay) and `plans` say. False for a resource the mirror lacks. Column
+ * references must be qualified (`t.resource_id`): a bare name like `id` would resolve to the subquery's own tables.
  */
 export const coveredSql = (tenantId: string, resourceId: string) =>
   `EXISTS (SELECT 1 FROM resource_accounts cov_ra JOIN plans cov_p ON cov_p.tenant_id = cov_ra.tenant_id

@@ -107,28 +107,28 @@ export class PlansService {
           payload: { accountId: plan.accountId, planType: plan.planType, tier: plan.tier },
         },
       ]);
-      // The SERVERS plan decides whether the account's machines are covered: whether their JIT policies are
-      // enforced and their application-control allow lists applied. Their reports change with it, in this
-      // transaction: the machines of the account (protection's mirror of the inventory) with a policy or in a
-      // group, and the policies that recorded the account.
-      if (plan.planType === PlanType.SERVERS) {
-        const machines: Array<{ resource_id: string }> = await m.query(
-          `SELECT ra.resource_id FROM resource_accounts ra
-           WHERE ra.tenant_id = $1 AND ra.account_id = $2
-             AND (EXISTS (SELECT 1 FROM jit_policies jp WHERE jp.tenant_id = $1 AND jp.resource_id = ra.resource_id)
-               OR EXISTS (SELECT 1 FROM app_control_members mem
-                          WHERE mem.tenant_id = $1 AND mem.resource_id = ra.resource_id))
-           UNION
-           SELECT resource_id FROM jit_policies WHERE tenant_id = $1 AND account_id = $2`,
-          [this.identity.tenantId, plan.accountId],
-        );
-        await syncPostureReports(
-          m,
-          this.identity.tenantId,
-          machines.map((r) => r.resource_id),
-          COVERAGE_REPORT_KINDS,
-        );
-      }
+      // A plan decides whether the account's resources of its kinds are covered: for machines (SERVERS), whether
+      // their JIT policies are enforced and their application-control allow lists applied, and for any covered
+      // kind whether its vulnerability assessment is reported. Those reports change with it, in this transaction:
+      // the resources of the account and plan (protection's mirror of the inventory) with a policy, in a group or
+      // with a package inventory, and the policies that recorded the account.
+      const machines: Array<{ resource_id: string }> = await m.query(
+        `SELECT ra.resource_id FROM resource_accounts ra
+         WHERE ra.tenant_id = $1 AND ra.account_id = $2 AND ra.plan_type = $3
+           AND (EXISTS (SELECT 1 FROM jit_policies jp WHERE jp.tenant_id = $1 AND jp.resource_id = ra.resource_id)
+             OR EXISTS (SELECT 1 FROM app_control_members mem
+                        WHERE mem.tenant_id = $1 AND mem.resource_id = ra.resource_id)
+             OR EXISTS (SELECT 1 FROM package_snapshots ps WHERE ps.tenant_id = $1 AND ps.resource_id = ra.resource_id))
+         UNION
+         SELECT resource_id FROM jit_policies WHERE tenant_id = $1 AND account_id = $2 AND $3 = '${PlanType.SERVERS}'`,
+        [this.identity.tenantId, plan.accountId, plan.planType],
+      );
+      await syncPostureReports(
+        m,
+        this.identity.tenantId,
+        machines.map((r) => r.resource_id),
+        COVERAGE_REPORT_KINDS,
+      );
       return plan;
     });
   }

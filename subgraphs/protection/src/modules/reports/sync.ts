@@ -33,7 +33,20 @@ import { jitEnforcedSql } from "../jit/enforcement";
 import { coveredSql } from "../plans/coverage";
 
 /** The reports that depend on whether a plan covers the machine: recomputed when coverage may have changed. */
-export const COVERAGE_REPORT_KINDS: readonly ReportKind[] = ["management-ports", "app-control"];
+export const COVERAGE_REPORT_KINDS: readonly ReportKind[] = [
+  "vulnerabilities",
+  "system-updates",
+  "management-ports",
+  "app-control",
+];
+
+/**
+ * Why a vulnerability-assessment report is withdrawn from a machine no plan covers: vulnerability assessment is a
+ * workload-protection feature ("only on covered resources"), so an uncovered machine's findings are not shown on
+ * it (`Resource.vulnerabilities` is empty) and do not count against its Secure Score.
+ */
+export const VA_NOT_COVERED_CAUSE =
+  "Workload protection does not cover the machine (its plan is not on the STANDARD tier in its account): vulnerability assessment is not performed.";
 
 /** Why a report that no longer applies is withdrawn. */
 const WITHDRAWN: Record<ReportKind, string> = {
@@ -44,7 +57,12 @@ const WITHDRAWN: Record<ReportKind, string> = {
   "app-control": "The machine is no longer in an application-control group.",
 };
 
-type Desired = Map<string, Report>;
+/** No report for the machine; one made before is withdrawn (NOT_APPLICABLE) with this cause. */
+interface Withdrawal {
+  withdraw: string;
+}
+
+type Desired = Map<string, Report | Withdrawal>;
 
 async function vulnerabilityReports(
   m: EntityManager,
@@ -75,18 +93,22 @@ async function vulnerabilityReports(
     });
     byResource.set(f.resource_id, list);
   }
+  // Named apart from every column of `coveredSql`'s tables (`plans.id` would capture a bare `id`).
+  const coveredRows = (await m.query(
+    `SELECT va.resource_id FROM unnest($2::uuid[]) AS va(resource_id) WHERE ${coveredSql("$1", "va.resource_id")}`,
+    [tenantId, ids],
+  )) as Array<{ resource_id: string }>;
+  const covered = new Set(coveredRows.map((r) => r.resource_id));
   const family = new Map(snapshots.map((s) => [s.resource_id, { family: s.family }]));
+  const report = (id: string, of: typeof vulnerabilitiesReport): Report | Withdrawal =>
+    covered.has(id)
+      ? of(family.get(id) ?? null, byResource.get(id) ?? [])
+      : { withdraw: VA_NOT_COVERED_CAUSE };
   const out = new Map<ReportKind, Desired>();
   if (kinds.has("vulnerabilities"))
-    out.set(
-      "vulnerabilities",
-      new Map(ids.map((id) => [id, vulnerabilitiesReport(family.get(id) ?? null, byResource.get(id) ?? [])])),
-    );
+    out.set("vulnerabilities", new Map(ids.map((id) => [id, report(id, vulnerabilitiesReport)])));
   if (kinds.has("system-updates"))
-    out.set(
-      "system-updates",
-      new Map(ids.map((id) => [id, systemUpdatesReport(family.get(id) ?? null, byResource.get(id) ?? [])])),
-    );
+    out.set("system-updates", new Map(ids.map((id) => [id, report(id, systemUpdatesReport)])));
   return out;
 }
 
@@ -167,11 +189,13 @@ export async function syncPostureReports(
     for (const id of ids) {
       const want = map.get(id) ?? null;
       const had = before.get(`${id}|${key}`);
+      const withdrawn = want && "withdraw" in want ? want.withdraw : want ? null : WITHDRAWN[kind];
       const next =
-        want ??
-        (had && had.status !== "NOT_APPLICABLE"
-          ? { status: "NOT_APPLICABLE" as const, cause: WITHDRAWN[kind] }
-          : null);
+        withdrawn === null
+          ? (want as Report)
+          : had && had.status !== "NOT_APPLICABLE"
+            ? { status: "NOT_APPLICABLE" as const, cause: withdrawn }
+            : null;
       if (!next || (had && had.status === next.status && had.cause === next.cause)) continue;
       changes.push({ resourceId: id, key, status: next.status, cause: next.cause });
     }
