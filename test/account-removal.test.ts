@@ -364,4 +364,47 @@ describe("removeCloudAccount: off-boarding an account", () => {
       expect(await count(posture, tenant, "score_counters", "account_id = $1", account.id)).toBe(0);
     }
   });
+
+  it("a setting or exemption racing the removal is committed first and removed with it, or finds no account", async () => {
+    const tenant = TENANTS[0];
+    const a = tokens[tenant];
+    for (let round = 0; round < 4; round++) {
+      const [account] = ok(
+        await platform.request(
+          UpsertAccountsDocument,
+          {
+            input: [
+              { provider: "AZURE", externalId: `settings-race-${round}`, name: `Settings race ${round}` },
+            ],
+          },
+          a.admin,
+        ),
+      ).upsertCloudAccounts;
+      const [setting, exemption, removal] = await Promise.all([
+        platform.request(
+          SetPolicyDefinitionEnabledDocument,
+          { input: { definitionId, accountId: account.id, enabled: false } },
+          a.admin,
+        ),
+        platform.request(
+          CreateExemptionDocument,
+          { input: { definitionId, accountId: account.id, category: "MITIGATED", reason: `race ${round}` } },
+          a.admin,
+        ),
+        platform.request(RemoveCloudAccountDocument, { id: account.id }, a.admin),
+      ]);
+      expect(removal.errors).toBeUndefined();
+      for (const answer of [setting, exemption])
+        if (answer.errors) expect(answer.errors[0].extensions?.code).toBe("NOT_FOUND");
+      expect(removal.data?.removeCloudAccount).toMatchObject({
+        removedPolicySettingCount: setting.errors ? 0 : 1,
+        removedExemptionCount: exemption.errors ? 0 : 1,
+      });
+      for (const table of ["definition_settings", "exemptions"])
+        expect([table, await count(posture, tenant, table, "account_id = $1", account.id)]).toEqual([
+          table,
+          0,
+        ]);
+    }
+  });
 });
