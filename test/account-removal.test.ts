@@ -52,6 +52,18 @@ describe("removeCloudAccount: off-boarding an account", () => {
         ])
       )[0].n,
     );
+  /** A new account of the caller's tenant. */
+  const onboard = async (provider: "AWS" | "AZURE", externalId: string, token: string) =>
+    ok(
+      await platform.request(
+        UpsertAccountsDocument,
+        { input: [{ provider, externalId, name: `Account ${externalId}` }] },
+        token,
+      ),
+    ).upsertCloudAccounts[0];
+  /** `setPlan` on STANDARD for one plan type of an account. */
+  const standard = (accountId: string, planType: "SERVERS" | "STORAGE", token: string) =>
+    platform.request(SetPlanDocument, { input: { accountId, planType, tier: "STANDARD" } }, token);
   const range = () => ({
     from: new Date(Date.now() - 2 * DAY).toISOString(),
     to: new Date(Date.now() + DAY).toISOString(),
@@ -240,11 +252,7 @@ describe("removeCloudAccount: off-boarding an account", () => {
     expect(await count(protection, tenant, "plans", "account_id = $1", azure)).toBe(0);
     expect(await count(protection, tenant, "jit_policies", "resource_id = $1", vm)).toBe(0);
     expect(await count(protection, tenant, "audit_log", "action = $1", "plans.removed")).toBe(1);
-    const replan = await platform.request(
-      SetPlanDocument,
-      { input: { accountId: azure, planType: "SERVERS", tier: "STANDARD" } },
-      a.admin,
-    );
+    const replan = await standard(azure, "SERVERS", a.admin);
     expect(replan.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(await count(protection, tenant, "plans", "account_id = $1", azure)).toBe(0);
 
@@ -273,13 +281,7 @@ describe("removeCloudAccount: off-boarding an account", () => {
         .accounts.nodes.find((n) => n.id === back.id)
         ?.plans.every((p) => p.tier === "FREE"),
     ).toBe(true);
-    ok(
-      await platform.request(
-        SetPlanDocument,
-        { input: { accountId: back.id, planType: "SERVERS", tier: "STANDARD" } },
-        a.admin,
-      ),
-    );
+    ok(await standard(back.id, "SERVERS", a.admin));
     expect(await count(posture, tenant, "definition_settings", "account_id = $1", back.id)).toBe(0);
   });
 
@@ -298,22 +300,12 @@ describe("removeCloudAccount: off-boarding an account", () => {
           { [IDENTITY_HEADER]: token },
         ),
       );
-    ok(
-      await platform.request(
-        SetPlanDocument,
-        { input: { accountId: aws, planType: "STORAGE", tier: "STANDARD" } },
-        b.admin,
-      ),
-    );
+    ok(await standard(aws, "STORAGE", b.admin));
     // As the relay would call it in the moment between posture's answer to `setPlan` and the plan's commit.
     const first = await forget([aws]);
     expect(first.errors).toBeUndefined();
     expect(first.data?.forgetRemovedAccounts).toEqual({ accountIds: [aws], removedPlanCount: 1 });
-    const refused = await platform.request(
-      SetPlanDocument,
-      { input: { accountId: aws, planType: "STORAGE", tier: "STANDARD" } },
-      b.admin,
-    );
+    const refused = await standard(aws, "STORAGE", b.admin);
     expect(refused.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(await count(protection, tenant, "plans", "account_id = $1", aws)).toBe(0);
     const audits = await count(protection, tenant, "audit_log", "action = $1", "plans.removed");
@@ -328,13 +320,7 @@ describe("removeCloudAccount: off-boarding an account", () => {
     const tenant = TENANTS[0];
     const a = tokens[tenant];
     for (let round = 0; round < 4; round++) {
-      const [account] = ok(
-        await platform.request(
-          UpsertAccountsDocument,
-          { input: [{ provider: "AWS", externalId: `race-${round}`, name: `Race ${round}` }] },
-          a.admin,
-        ),
-      ).upsertCloudAccounts;
+      const account = await onboard("AWS", `race-${round}`, a.admin);
       const batch = (n: number) =>
         Array.from({ length: 50 }, (_, i) => ({
           accountId: account.id,
@@ -369,17 +355,7 @@ describe("removeCloudAccount: off-boarding an account", () => {
     const tenant = TENANTS[0];
     const a = tokens[tenant];
     for (let round = 0; round < 4; round++) {
-      const [account] = ok(
-        await platform.request(
-          UpsertAccountsDocument,
-          {
-            input: [
-              { provider: "AZURE", externalId: `settings-race-${round}`, name: `Settings race ${round}` },
-            ],
-          },
-          a.admin,
-        ),
-      ).upsertCloudAccounts;
+      const account = await onboard("AZURE", `settings-race-${round}`, a.admin);
       const [setting, exemption, removal] = await Promise.all([
         platform.request(
           SetPolicyDefinitionEnabledDocument,
