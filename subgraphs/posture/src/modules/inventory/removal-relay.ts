@@ -4,9 +4,9 @@
  * `forgetRemovedResources` (one call per tenant and 1,000 ids, signed as `service:posture` with the ADMIN
  * role in that tenant), which ends the removed machines' JIT policies and grants, findings, memberships and
  * baselines; `inventory.account.removed` rows (an off-boarded account, after its resources' rows) become calls of
- * `forgetRemovedAccounts`, which deletes the account's plans. In a batch, resources go before accounts. Protection's side is idempotent (it only ends what still exists), so a batch sent again after a
- * crash or a lost answer changes nothing: at least once, exactly once in effect. Posture never touches
- * protection's schema.
+ * `forgetRemovedAccounts`, which deletes the account's plans. In a batch, resources go before accounts.
+ * Protection's side is idempotent (it only ends what still exists), so a batch sent again after a crash or a lost
+ * answer changes nothing: at least once, exactly once in effect. Posture never touches protection's schema.
  */
 import {
   callRelayDestination,

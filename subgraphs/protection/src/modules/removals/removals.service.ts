@@ -39,6 +39,8 @@ export const ACCOUNT_REMOVAL_REASON = "account removed from inventory";
 /** Most resource ids per call (posture's relay sends at most this many). */
 export const MAX_FORGET_IDS = 1000;
 
+const WITH_ARTICLE = { resource: "a resource", account: "an account" } as const;
+
 /** A call's ids, canonical, without repeats and sorted; BAD_USER_INPUT (nothing changed) when any is no UUID. */
 function forgettableIds(given: string[], field: string, what: "resource" | "account"): string[] {
   const problems: InputProblem[] = given.flatMap((id, index) =>
@@ -49,8 +51,6 @@ function forgettableIds(given: string[], field: string, what: "resource" | "acco
   if (problems.length) throw new BadUserInputError(`Invalid ${what} ids; nothing was changed.`, problems);
   return [...new Set(given.map(canonicalId))].sort();
 }
-
-const WITH_ARTICLE = { resource: "a resource", account: "an account" } as const;
 
 export class RemovalsService {
   constructor(

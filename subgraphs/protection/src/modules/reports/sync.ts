@@ -187,15 +187,14 @@ export async function syncPostureReports(
   for (const [kind, map] of desired) {
     const key = REPORT_DEFINITIONS[kind].key;
     for (const id of ids) {
-      const want = map.get(id) ?? null;
+      const want = map.get(id) ?? { withdraw: WITHDRAWN[kind] };
       const had = before.get(`${id}|${key}`);
-      const withdrawn = want && "withdraw" in want ? want.withdraw : want ? null : WITHDRAWN[kind];
       const next =
-        withdrawn === null
-          ? (want as Report)
-          : had && had.status !== "NOT_APPLICABLE"
-            ? { status: "NOT_APPLICABLE" as const, cause: withdrawn }
-            : null;
+        "withdraw" in want
+          ? had && had.status !== "NOT_APPLICABLE"
+            ? { status: "NOT_APPLICABLE" as const, cause: want.withdraw }
+            : null
+          : want;
       if (!next || (had && had.status === next.status && had.cause === next.cause)) continue;
       changes.push({ resourceId: id, key, status: next.status, cause: next.cause });
     }
